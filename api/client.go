@@ -1,0 +1,173 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultSocket is where a controller listens unless told otherwise.
+const DefaultSocket = "/run/shoal/shoal.sock"
+
+// Client talks to a controller's HTTP API over a unix socket or TCP.
+type Client struct {
+	base  string
+	http  *http.Client
+	token string
+}
+
+// NewClient returns a client for addr: "unix:/path", a path starting with
+// "/" (a unix socket), "host:port" or "http://host:port". token, if set, is
+// sent as a bearer token (node daemons' join token).
+func NewClient(addr, token string) *Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	base := addr
+	if path, ok := unixPath(addr); ok {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+		base = "http://unix"
+	} else if !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
+		base = "http://" + addr
+	}
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, token: token}
+}
+
+func unixPath(addr string) (string, bool) {
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return p, true
+	}
+	return addr, strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./")
+}
+
+// Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
+func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", path, err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build %s request: %w", path, err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.http.Do(hr)
+	if err != nil {
+		return fmt.Errorf("call controller %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("read %s answer: %w", path, err)
+	}
+	if res.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return &e
+		}
+		return Errorf(CodeInternal, "%s: HTTP %d: %s", path, res.StatusCode, strings.TrimSpace(string(data)))
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, resp); err != nil {
+		return fmt.Errorf("decode %s answer: %w", path, err)
+	}
+	return nil
+}
+
+// Native API paths.
+const (
+	PathSubmit       = "/shoal/v1/jobs/submit"
+	PathSubmitBatch  = "/shoal/v1/jobs/submit-batch"
+	PathListJobs     = "/shoal/v1/jobs/list"
+	PathCancel       = "/shoal/v1/jobs/cancel"
+	PathTerminate    = "/shoal/v1/jobs/terminate"
+	PathLogs         = "/shoal/v1/jobs/logs"
+	PathNodes        = "/shoal/v1/nodes/list"
+	PathNodeRegister = "/shoal/v1/nodes/register"
+	PathNodeWork     = "/shoal/v1/nodes/work"
+	PathNodeEvents   = "/shoal/v1/nodes/events"
+	PathNodeLogs     = "/shoal/v1/node/logs" // served by a node daemon
+)
+
+// Submit submits one job.
+func (c *Client) Submit(ctx context.Context, req SubmitJobRequest) (SubmitJobResponse, error) {
+	var resp SubmitJobResponse
+	err := c.Call(ctx, PathSubmit, req, &resp)
+	return resp, err
+}
+
+// ListJobs lists jobs matching req.
+func (c *Client) ListJobs(ctx context.Context, req ListJobsRequest) ([]Job, error) {
+	var resp ListJobsResponse
+	err := c.Call(ctx, PathListJobs, req, &resp)
+	return resp.Jobs, err
+}
+
+// Job describes one job.
+func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
+	jobs, err := c.ListJobs(ctx, ListJobsRequest{IDs: []uint64{id}})
+	if err != nil {
+		return Job{}, err
+	}
+	if len(jobs) == 0 {
+		return Job{}, Errorf(CodeNotFound, "job %d does not exist", id)
+	}
+	return jobs[0], nil
+}
+
+// Cancel cancels a job that has not been placed yet.
+func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, PathCancel, StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// Terminate stops a placed or running job.
+func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// LogsRequest names a job's output stream.
+type LogsRequest struct {
+	ID     uint64 `json:"jobId"`
+	Stream string `json:"stream"` // "stdout" or "stderr"
+}
+
+// Logs returns a job's stdout or stderr.
+func (c *Client) Logs(ctx context.Context, id uint64, stream string) ([]byte, error) {
+	var resp LogsResponse
+	err := c.Call(ctx, PathLogs, LogsRequest{ID: id, Stream: stream}, &resp)
+	return resp.Data, err
+}
+
+// LogsResponse carries (the tail of) a log.
+type LogsResponse struct {
+	Data []byte `json:"data"`
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var resp NodesResponse
+	err := c.Call(ctx, PathNodes, struct{}{}, &resp)
+	return resp.Nodes, err
+}
+
+// FormatID prints a job id.
+func FormatID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// NodeLogsRequest asks a node daemon for one stream of a job it ran.
+type NodeLogsRequest struct {
+	Job    Job    `json:"job"`
+	Stream string `json:"stream"`
+}

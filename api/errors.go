@@ -1,0 +1,78 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error codes carried in Error.Code; clients branch on these, never on text.
+const (
+	CodeInvalid       = "InvalidRequest"   // malformed or impossible request
+	CodeUnsatisfiable = "Unsatisfiable"    // no node of the queue could ever run it
+	CodeNotFound      = "NotFound"         // no such job, node or queue
+	CodeForbidden     = "PermissionDenied" // caller may not touch this object
+	CodeConflict      = "InvalidState"     // the object's state does not allow it
+	CodeUnavailable   = "Unavailable"      // no leader, shutting down
+	CodeInternal      = "Internal"
+)
+
+// Error is the JSON body of every failed API call. __type and message are
+// AWS Batch's error shape; code is shoal's machine-readable reason.
+type Error struct {
+	Type    string `json:"__type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// HTTPStatus maps the code to the status the API answers with.
+func (e *Error) HTTPStatus() int {
+	switch e.Code {
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case CodeInternal:
+		return http.StatusInternalServerError
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// Errorf builds an *Error with the given code.
+func Errorf(code, format string, args ...any) *Error {
+	typ := "ClientException"
+	if code == CodeInternal || code == CodeUnavailable {
+		typ = "ServerException"
+	}
+	return &Error{Type: typ, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// IsCode reports whether err is an *Error with the given code.
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// WriteError answers an HTTP request with err in the API's error shape
+// (an *Error as it is; anything else as an internal error).
+func WriteError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = Errorf(CodeInternal, "%v", err)
+	}
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	WriteJSON(w, e.HTTPStatus(), e)
+}
+
+// WriteJSON answers an HTTP request with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,86 @@
+package api
+
+// SubmitJobRequest asks for one job. The owner is never part of it: the
+// controller takes it from the connection (peer uid, signed request).
+type SubmitJobRequest struct {
+	Name      string            `json:"jobName"`
+	Queue     string            `json:"jobQueue,omitempty"`
+	Command   []string          `json:"command"`
+	Env       map[string]string `json:"environment,omitempty"`
+	Dir       string            `json:"workingDir,omitempty"`
+	Stdout    string            `json:"stdout,omitempty"`
+	Stderr    string            `json:"stderr,omitempty"`
+	Resources Resources         `json:"resources"`
+	Priority  int64             `json:"priority,omitempty"`
+	DependsOn []uint64          `json:"dependsOn,omitempty"`
+}
+
+// SubmitJobResponse names the new job.
+type SubmitJobResponse struct {
+	ID   uint64 `json:"jobId"`
+	Name string `json:"jobName"`
+}
+
+// ListJobsRequest filters the job list; empty fields match everything.
+type ListJobsRequest struct {
+	States []JobState `json:"states,omitempty"`
+	User   string     `json:"user,omitempty"`
+	Queue  string     `json:"queue,omitempty"`
+	IDs    []uint64   `json:"ids,omitempty"`
+}
+
+// ListJobsResponse holds jobs in id order.
+type ListJobsResponse struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// StopJobRequest cancels or terminates a job with a reason.
+type StopJobRequest struct {
+	ID     uint64 `json:"jobId"`
+	Reason string `json:"reason"`
+}
+
+// RegisterNodeRequest is sent by a node daemon when it starts.
+type RegisterNodeRequest struct {
+	Name     string    `json:"name"`
+	Capacity Resources `json:"capacity"`
+	Boot     string    `json:"boot"`
+	LogAddr  string    `json:"logAddr,omitempty"`
+}
+
+// NodeWorkRequest is a node's blocking query for its assignments: it
+// returns once the state index passes AfterIndex (or the wait ends).
+type NodeWorkRequest struct {
+	Name       string `json:"name"`
+	Boot       string `json:"boot"`
+	AfterIndex uint64 `json:"afterIndex"`
+	WaitMillis int64  `json:"waitMillis"`
+}
+
+// NodeWorkResponse lists the jobs placed on the node that are not finished
+// (STARTING: start it; RUNNING with StopRequested: stop it).
+type NodeWorkResponse struct {
+	Index uint64 `json:"index"`
+	Jobs  []Job  `json:"jobs"`
+}
+
+// JobEvent is a node's report about one job it runs.
+type JobEvent struct {
+	ID        uint64   `json:"jobId"`
+	Node      string   `json:"node"`
+	State     JobState `json:"status"` // RUNNING, SUCCEEDED or FAILED
+	ExitCode  *int     `json:"exitCode,omitempty"`
+	Signal    int      `json:"signal,omitempty"`
+	OOMKilled bool     `json:"oomKilled,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+}
+
+// JobEventsRequest carries a batch of job reports from one node.
+type JobEventsRequest struct {
+	Events []JobEvent `json:"events"`
+}
+
+// NodesResponse lists nodes by name.
+type NodesResponse struct {
+	Nodes []Node `json:"nodes"`
+}

@@ -1,0 +1,55 @@
+package api
+
+import "strings"
+
+// JobState is a step of shoal's one job lifecycle (AWS Batch's):
+//
+//	SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED | FAILED
+//
+// Slurm state names are a view of it (see SlurmState).
+type JobState string
+
+// The lifecycle states, in order.
+const (
+	StateSubmitted JobState = "SUBMITTED"
+	StatePending   JobState = "PENDING"
+	StateRunnable  JobState = "RUNNABLE"
+	StateStarting  JobState = "STARTING"
+	StateRunning   JobState = "RUNNING"
+	StateSucceeded JobState = "SUCCEEDED"
+	StateFailed    JobState = "FAILED"
+)
+
+// AllStates lists the lifecycle in order.
+var AllStates = []JobState{StateSubmitted, StatePending, StateRunnable, StateStarting, StateRunning, StateSucceeded, StateFailed}
+
+// ParseJobState accepts a state name in any case.
+func ParseJobState(s string) (JobState, bool) {
+	for _, st := range AllStates {
+		if strings.EqualFold(string(st), s) {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+// Terminal reports whether no transition leaves s.
+func (s JobState) Terminal() bool { return s == StateSucceeded || s == StateFailed }
+
+// Cancellable reports whether cancel applies (the job has not been placed).
+func (s JobState) Cancellable() bool {
+	return s == StateSubmitted || s == StatePending || s == StateRunnable
+}
+
+// Terminable reports whether terminate applies (the job is placed or runs).
+func (s JobState) Terminable() bool { return s == StateStarting || s == StateRunning }
+
+// Status reasons that shoal itself sets; users' cancel/terminate reasons are free text.
+const (
+	ReasonDependencyFailed = "Dependent Job failed"
+	ReasonOutOfMemory      = "OutOfMemoryError: Container killed due to memory usage"
+	ReasonNonZeroExit      = "Essential container in task exited"
+	ReasonNodeLost         = "Host terminated: the node daemon running the job restarted or went away"
+	ReasonNodeShutdown     = "Host terminated: the node daemon shut down while the job ran"
+	ReasonSandboxFailed    = "CannotStartContainerError"
+)

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Exit codes scripts can rely on.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the request failed (refused, not found, controller down)
+	ExitUsage = 2 // the command line was wrong
+)
+
+// NewApp builds the shoal command line. extra adds commands that live
+// outside this package (the agent, which needs the daemon and node).
+func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
+	app := &cli.App{
+		Name:      "shoal",
+		Usage:     "a batch system for shared research clusters",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    "controller",
+				Usage:   "controller address: a unix socket path or host:port",
+				EnvVars: []string{"SHOAL_ADDR"},
+				Value:   api.DefaultSocket,
+			},
+		},
+		Commands: append([]*cli.Command{
+			submitCommand(),
+			queueCommand(),
+			describeCommand(),
+			logsCommand(),
+			cancelCommand(),
+			terminateCommand(),
+			nodesCommand(),
+		}, extra...),
+		ExitErrHandler:  func(*cli.Context, error) {}, // Run's caller reports
+		HideHelpCommand: true,
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+	}
+	return app
+}
+
+// Run runs the app on args and returns the process exit code, having
+// printed any error to stderr.
+func Run(app *cli.App, args []string) int {
+	err := app.Run(args)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(app.ErrWriter, "shoal: %v\n", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return ExitError
+}
+
+// usageError marks a wrong command line (exit code 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// client returns an API client for the controller the flags name.
+func client(c *cli.Context) *api.Client {
+	return api.NewClient(c.String("controller"), "")
+}
+
+func ctx(c *cli.Context) context.Context {
+	if c.Context != nil {
+		return c.Context
+	}
+	return context.Background()
+}
+
+// Main runs shoal with os.Args and exits.
+func Main(extra ...*cli.Command) {
+	os.Exit(Run(NewApp(os.Stdout, os.Stderr, extra...), os.Args))
+}

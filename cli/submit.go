@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+func submitCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "submit",
+		Usage:     "submit a job; prints its id",
+		ArgsUsage: "[--] COMMAND [ARG...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "job name (default: the command's base name)"},
+			&cli.StringFlag{Name: "queue", Usage: "job queue", Value: api.DefaultQueue},
+			&cli.IntFlag{Name: "cpus", Usage: "CPUs the job needs (default 1)"},
+			&cli.StringFlag{Name: "mem", Usage: "memory the job may use: MiB, or with a unit (512M, 2G); default 1024"},
+			&cli.Int64Flag{Name: "priority", Usage: "higher runs first"},
+			&cli.StringSliceFlag{Name: "depends-on", Usage: "job ids that must succeed first (repeat or comma-separate)"},
+			&cli.StringSliceFlag{Name: "env", Usage: "KEY=VALUE set in the job's environment (repeatable)"},
+			&cli.StringFlag{Name: "chdir", Usage: "working directory (default: the current directory)"},
+		},
+		Action: func(c *cli.Context) error {
+			req, err := submitRequest(c)
+			if err != nil {
+				return err
+			}
+			resp, err := client(c).Submit(ctx(c), req)
+			if err != nil {
+				return fmt.Errorf("submit job: %w", err)
+			}
+			fmt.Fprintln(c.App.Writer, resp.ID)
+			return nil
+		},
+	}
+}
+
+// submitRequest turns the submit command line into a request.
+func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
+	if c.NArg() == 0 {
+		return api.SubmitJobRequest{}, usagef("submit needs a command to run, e.g. shoal submit -- echo hello")
+	}
+	req := api.SubmitJobRequest{
+		Name:     c.String("name"),
+		Queue:    c.String("queue"),
+		Command:  c.Args().Slice(),
+		Priority: c.Int64("priority"),
+		Dir:      c.String("chdir"),
+	}
+	req.Resources.CPUs = c.Int("cpus")
+	if m := c.String("mem"); m != "" {
+		mib, err := parseMemoryMiB(m)
+		if err != nil {
+			return req, usagef("--mem: %v", err)
+		}
+		req.Resources.MemoryMB = mib
+	}
+	for _, list := range c.StringSlice("depends-on") {
+		for _, s := range strings.Split(list, ",") {
+			id, err := parseJobID(s)
+			if err != nil {
+				return req, usagef("--depends-on: %v", err)
+			}
+			req.DependsOn = append(req.DependsOn, id)
+		}
+	}
+	for _, kv := range c.StringSlice("env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return req, usagef("--env %q: want KEY=VALUE", kv)
+		}
+		if req.Env == nil {
+			req.Env = map[string]string{}
+		}
+		req.Env[k] = v
+	}
+	if req.Dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return req, fmt.Errorf("find the current directory for the job: %w (give --chdir)", err)
+		}
+		req.Dir = wd
+	}
+	return req, nil
+}

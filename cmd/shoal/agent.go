@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon"
+	"github.com/shoal-batch/shoal/node"
+	"github.com/shoal-batch/shoal/node/sandbox"
+)
+
+func agentCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "agent",
+		Usage: "run a controller, a node daemon, or both (-dev)",
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "dev", Usage: "one-machine cluster: a controller (one raft voter) and a node daemon in this process"},
+			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
+			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
+			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
+			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address (for remote node daemons)"},
+			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
+			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "join token a node presents on TCP (the controller's is in DATA_DIR/join-token)"},
+			&ucli.StringFlag{Name: "name", Usage: "node name (default: the host name)"},
+			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs: a unix socket path or host:port (default DATA_DIR/node.sock)"},
+			&ucli.StringFlag{Name: "sandbox-root", Value: "/run/shoal/sandbox", Usage: "libcontainer state root (must not contain the shoal binary)"},
+			&ucli.StringFlag{Name: "cgroup-parent", Value: "shoal", Usage: "cgroup under which jobs' cgroups are made"},
+			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
+			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: runAgent,
+	}
+}
+
+func runAgent(c *ucli.Context) error {
+	dev, nodeOnly := c.Bool("dev"), c.Bool("node")
+	if dev && nodeOnly {
+		return fmt.Errorf("agent: give -dev or -node, not both")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return fmt.Errorf("agent: -log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	dataDir, err := filepath.Abs(c.String("data-dir"))
+	if err != nil {
+		return fmt.Errorf("agent: data dir: %w", err)
+	}
+
+	var ctl *daemon.Controller
+	controllerAddr, token := c.String("controller"), c.String("token")
+	if !nodeOnly {
+		ctl, err = daemon.Start(daemon.Config{
+			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
+			RaftAddr: c.String("raft-addr"), Log: log,
+		})
+		if err != nil {
+			return fmt.Errorf("start controller: %w", err)
+		}
+		defer ctl.Close()
+		controllerAddr, token = c.String("socket"), ctl.JoinToken()
+		log.Info("controller serving", "addrs", strings.Join(ctl.Addrs(), " "))
+	}
+	var agent *node.Agent
+	if dev || nodeOnly {
+		logAddr := c.String("log-addr")
+		if logAddr == "" {
+			logAddr = filepath.Join(dataDir, "node.sock")
+		}
+		runner := &sandbox.Runner{
+			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"),
+			TmpRoot: filepath.Join(dataDir, "node", "tmp"),
+		}
+		agent, err = node.StartAgent(node.Config{
+			Name: c.String("name"), Client: api.NewClient(controllerAddr, token), DataDir: filepath.Join(dataDir, "node"),
+			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: token,
+			Grace: c.Duration("grace"), Log: log,
+		})
+		if err != nil {
+			return fmt.Errorf("start node daemon: %w", err)
+		}
+		log.Info("node daemon running", "name", agent.Name())
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case s := <-sigs:
+		log.Info("shutting down", "signal", s.String())
+	case <-ctx.Done():
+	}
+	if agent != nil {
+		if err := agent.Close(); err != nil {
+			log.Warn("stop node daemon", "err", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
+)
+
+// maxWorkWait bounds a node's blocking query.
+const maxWorkWait = 5 * time.Minute
+
+func (c *Controller) listNodes(_ context.Context, _ caller, _ empty) (api.NodesResponse, error) {
+	nodes := c.fsm.State().Nodes()
+	out := make([]api.Node, len(nodes))
+	for i, n := range nodes {
+		out[i] = *n
+	}
+	return api.NodesResponse{Nodes: out}, nil
+}
+
+func (c *Controller) registerNode(ctx context.Context, who caller, req api.RegisterNodeRequest) (empty, error) {
+	if err := requireNode(who); err != nil {
+		return empty{}, err
+	}
+	if req.Name == "" || req.Boot == "" {
+		return empty{}, api.Errorf(api.CodeInvalid, "register node: name and boot id are required")
+	}
+	if req.Capacity.CPUs <= 0 || req.Capacity.MemoryMB <= 0 {
+		return empty{}, api.Errorf(api.CodeInvalid, "register node %s: capacity cpus=%d memory=%dMiB must be positive",
+			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
+	}
+	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr}
+	_, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()})
+	return empty{}, err
+}
+
+// nodeWork is a node's blocking query: it answers with the node's placed,
+// unfinished jobs as soon as the state index passes req.AfterIndex.
+func (c *Controller) nodeWork(ctx context.Context, who caller, req api.NodeWorkRequest) (api.NodeWorkResponse, error) {
+	if err := requireNode(who); err != nil {
+		return api.NodeWorkResponse{}, err
+	}
+	wait := min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		idx, changed := c.fsm.Changed()
+		if idx > req.AfterIndex {
+			break
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return c.workFor(req.Name), nil
+		case <-ctx.Done():
+			return api.NodeWorkResponse{}, ctx.Err()
+		}
+	}
+	resp := c.workFor(req.Name)
+	if n := c.fsm.State().Node(req.Name); n != nil && n.Boot != req.Boot {
+		return api.NodeWorkResponse{}, api.Errorf(api.CodeConflict,
+			"node %s has registered again with another boot id; this daemon must register again", req.Name)
+	}
+	return resp, nil
+}
+
+func (c *Controller) workFor(node string) api.NodeWorkResponse {
+	state := c.fsm.State()
+	resp := api.NodeWorkResponse{Index: state.Index(), Jobs: []api.Job{}}
+	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
+		state.JobsInState(st, func(j *api.Job) bool {
+			if j.Node == node {
+				resp.Jobs = append(resp.Jobs, *j)
+			}
+			return true
+		})
+	}
+	return resp
+}
+
+func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEventsRequest) (empty, error) {
+	if err := requireNode(who); err != nil {
+		return empty{}, err
+	}
+	if len(req.Events) == 0 {
+		return empty{}, nil
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: nowMillis()})
+	return empty{}, err
+}
+
+// jobLogs fetches a job's output from the node that ran it. Only the job's
+// owner and root may read it.
+func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsRequest) (api.LogsResponse, error) {
+	state := c.fsm.State()
+	j := state.Job(req.ID)
+	if j == nil {
+		return api.LogsResponse{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
+	}
+	if !who.known || (who.uid != 0 && who.uid != j.UID) {
+		return api.LogsResponse{}, api.Errorf(api.CodeForbidden, "job %d belongs to %s; only its owner or root may read its logs", j.ID, j.User)
+	}
+	if j.Node == "" {
+		return api.LogsResponse{}, api.Errorf(api.CodeConflict, "job %d is %s and has not run yet, so it has no logs", j.ID, j.State)
+	}
+	n := state.Node(j.Node)
+	if n == nil || n.LogAddr == "" {
+		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "node %s that ran job %d does not serve logs", j.Node, j.ID)
+	}
+	var resp api.LogsResponse
+	err := api.NewClient(n.LogAddr, c.joinToken).Call(ctx, api.PathNodeLogs, api.NodeLogsRequest{Job: *j, Stream: req.Stream}, &resp)
+	return resp, err
+}

@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/shoal-batch/shoal/raftfsm"
+)
+
+// raftFSM adapts raftfsm.FSM (which knows nothing of raft) to raft.FSM.
+type raftFSM struct{ fsm *raftfsm.FSM }
+
+func (a raftFSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	return a.fsm.Apply(l.Index, l.Data)
+}
+
+func (a raftFSM) Snapshot() (raft.FSMSnapshot, error) {
+	return fsmSnapshot{a.fsm.Snapshot()}, nil
+}
+
+func (a raftFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	// The index is advanced again by the entries raft applies after it.
+	return a.fsm.Restore(rc, 0)
+}
+
+type fsmSnapshot struct{ snap *raftfsm.Snapshot }
+
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.snap.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s fsmSnapshot) Release() {}
+
+// raftNode is one raft member and the stores it owns.
+type raftNode struct {
+	raft      *raft.Raft
+	store     *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+}
+
+// startRaft opens (or creates) the raft stores under dir and starts a member
+// with id at bindAddr. With bootstrap set and no existing state it forms a
+// new one-voter cluster.
+func startRaft(dir, id, bindAddr string, bootstrap bool, fsm *raftfsm.FSM, log *slog.Logger) (*raftNode, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create raft dir: %w", err)
+	}
+	store, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", bindAddr)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("raft address %q: %w", bindAddr, err)
+	}
+	transport, err := raft.NewTCPTransportWithLogger(bindAddr, addr, 3, 10*time.Second, hclog.NewNullLogger())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("raft transport on %s: %w", bindAddr, err)
+	}
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(id)
+	conf.Logger = hclogAdapter(log)
+	conf.SnapshotThreshold = 16384
+	conf.MaxAppendEntries = 1024
+	// One voter needs no election timeout to speak of; keep restarts fast.
+	conf.HeartbeatTimeout = 500 * time.Millisecond
+	conf.ElectionTimeout = 500 * time.Millisecond
+	conf.LeaderLeaseTimeout = 250 * time.Millisecond
+
+	if bootstrap {
+		has, err := raft.HasExistingState(store, store, snaps)
+		if err != nil {
+			store.Close()
+			transport.Close()
+			return nil, fmt.Errorf("read raft state: %w", err)
+		}
+		if !has {
+			cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: transport.LocalAddr()}}}
+			if err := raft.BootstrapCluster(conf, store, store, snaps, transport, cfg); err != nil {
+				store.Close()
+				transport.Close()
+				return nil, fmt.Errorf("bootstrap raft: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(conf, raftFSM{fsm}, store, store, snaps, transport)
+	if err != nil {
+		store.Close()
+		transport.Close()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	return &raftNode{raft: r, store: store, transport: transport}, nil
+}
+
+// close stops raft and releases its stores.
+func (n *raftNode) close() error {
+	err := n.raft.Shutdown().Error()
+	n.transport.Close()
+	if cerr := n.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// hclogAdapter sends raft's logs at warn and above to slog; raft's info
+// lines (elections, snapshots) are kept at debug.
+func hclogAdapter(log *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Error,
+		Output: slogWriter{log},
+	})
+}
+
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

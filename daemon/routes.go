@@ -1,0 +1,23 @@
+package daemon
+
+import (
+	"net/http"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+func (c *Controller) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(api.PathSubmit, endpoint(c, c.submit))
+	mux.Handle(api.PathSubmitBatch, endpoint(c, c.submitBatch))
+	mux.Handle(api.PathListJobs, endpoint(c, c.listJobs))
+	mux.Handle(api.PathCancel, endpoint(c, c.cancelJob))
+	mux.Handle(api.PathTerminate, endpoint(c, c.terminateJob))
+	mux.Handle(api.PathLogs, endpoint(c, c.jobLogs))
+	mux.Handle(api.PathNodes, endpoint(c, c.listNodes))
+	mux.Handle(api.PathNodeRegister, endpoint(c, c.registerNode))
+	mux.Handle(api.PathNodeWork, endpoint(c, c.nodeWork))
+	mux.Handle(api.PathNodeEvents, endpoint(c, c.nodeEvents))
+	mux.HandleFunc("/", notFound)
+	return mux
+}

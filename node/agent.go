@@ -1,0 +1,311 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Config describes one node daemon.
+type Config struct {
+	Name     string
+	Client   *api.Client   // the controller
+	DataDir  string        // job logs live under DataDir/logs
+	Executor Executor      // runs the jobs
+	Capacity api.Resources // zero: discover the host's
+	LogAddr  string        // where this daemon serves logs: a unix socket path, or host:port
+	Token    string        // join token the controller presents when it fetches logs
+	Grace    time.Duration // SIGTERM → SIGKILL delay on terminate
+	Log      *slog.Logger
+}
+
+// Agent is a running node daemon.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	logDir string
+	boot   string
+
+	mu      sync.Mutex
+	tasks   map[uint64]*task // jobs this boot has started and not yet reported finished
+	running sync.WaitGroup   // one per task, done once its end is queued for reporting
+	events  chan api.JobEvent
+	logSrv  *logServer
+	cancel  context.CancelFunc
+	stopped chan struct{}
+	// reportCtx ends retries of event reports, a while after Close.
+	reportCtx    context.Context
+	reportCancel context.CancelFunc
+}
+
+// task is one job in this daemon's hands.
+type task struct {
+	proc     Process       // nil until started
+	stopping bool          // a stop was requested
+	started  chan struct{} // closed once proc is set (or start failed)
+}
+
+// StartAgent registers the node and starts following its assignments.
+func StartAgent(cfg Config) (*Agent, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.Name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("node name: %w", err)
+		}
+		cfg.Name = host
+	}
+	if cfg.Capacity == (api.Resources{}) {
+		res, err := Discover(nil)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Capacity = res
+	}
+	a := &Agent{
+		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
+		boot: newBootID(), tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
+		stopped: make(chan struct{}),
+	}
+	if err := os.MkdirAll(a.logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	if err := cfg.Executor.Cleanup(); err != nil {
+		return nil, fmt.Errorf("clean up sandboxes of an earlier run: %w", err)
+	}
+	srv, err := startLogServer(cfg.LogAddr, cfg.Token, a)
+	if err != nil {
+		return nil, err
+	}
+	a.logSrv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.reportCtx, a.reportCancel = context.WithCancel(context.Background())
+	if err := a.register(ctx); err != nil {
+		cancel()
+		srv.close()
+		return nil, err
+	}
+	reporterDone := make(chan struct{})
+	go func() { defer close(reporterDone); a.report() }()
+	go func() {
+		a.follow(ctx)
+		a.stopAll()
+		close(a.events)
+		<-reporterDone
+		close(a.stopped)
+	}()
+	go a.heartbeat(ctx)
+	return a, nil
+}
+
+func newBootID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Name is the node's name.
+func (a *Agent) Name() string { return a.cfg.Name }
+
+// Close terminates the jobs still running (they end FAILED, with a reason
+// that says the node shut down), reports them and stops the daemon.
+func (a *Agent) Close() error {
+	a.cancel()
+	giveUp := time.AfterFunc(30*time.Second, a.reportCancel)
+	<-a.stopped
+	giveUp.Stop()
+	a.reportCancel()
+	return a.logSrv.close()
+}
+
+func (a *Agent) register(ctx context.Context) error {
+	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr,
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+	}
+	a.log.Info("registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
+	return nil
+}
+
+// follow holds a blocking query open on the controller and acts on every
+// answer: start what is newly placed here, stop what is to be stopped.
+func (a *Agent) follow(ctx context.Context) {
+	var index uint64
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		var resp api.NodeWorkResponse
+		err := a.cfg.Client.Call(ctx, api.PathNodeWork, api.NodeWorkRequest{
+			Name: a.cfg.Name, Boot: a.boot, AfterIndex: index, WaitMillis: 30_000,
+		}, &resp)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("wait for work", "err", err)
+			if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) {
+				if err := a.register(ctx); err != nil {
+					a.log.Warn("register again", "err", err)
+				}
+			}
+			backoff.wait(ctx)
+			continue
+		}
+		backoff.reset()
+		index = resp.Index
+		for i := range resp.Jobs {
+			a.reconcile(&resp.Jobs[i])
+		}
+	}
+}
+
+// reconcile brings one assigned job in line with what the controller wants.
+func (a *Agent) reconcile(j *api.Job) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.tasks[j.ID]
+	switch {
+	case !ok && j.State == api.StateStarting:
+		t = &task{started: make(chan struct{}), stopping: j.StopRequested}
+		a.tasks[j.ID] = t
+		a.running.Add(1)
+		go a.run(*j, t)
+	case ok && j.StopRequested && !t.stopping:
+		t.stopping = true
+		go a.stop(t)
+	}
+}
+
+// run starts a job, reports RUNNING, waits for it and reports how it ended.
+func (a *Agent) run(j api.Job, t *task) {
+	spec := a.jobSpec(&j)
+	proc, err := a.cfg.Executor.Start(spec)
+	if err != nil {
+		close(t.started)
+		a.log.Warn("start job", "job", j.ID, "err", err)
+		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed,
+			Reason: fmt.Sprintf("%s: %v", api.ReasonSandboxFailed, err)})
+		return
+	}
+	a.mu.Lock()
+	t.proc = proc
+	stopping := t.stopping
+	a.mu.Unlock()
+	close(t.started)
+	a.events <- api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning}
+	if stopping {
+		go a.stop(t)
+	}
+	res, err := proc.Wait()
+	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded}
+	code := res.ExitCode
+	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
+	switch {
+	case err != nil:
+		ev.State, ev.Reason = api.StateFailed, fmt.Sprintf("shoal node %s lost track of the job: %v", a.cfg.Name, err)
+	case code != 0 || res.OOMKilled:
+		ev.State = api.StateFailed
+	}
+	a.finish(j.ID, ev)
+}
+
+func (a *Agent) finish(id uint64, ev api.JobEvent) {
+	a.mu.Lock()
+	delete(a.tasks, id)
+	a.mu.Unlock()
+	a.events <- ev
+	a.running.Done()
+}
+
+func (a *Agent) stop(t *task) {
+	<-t.started
+	if t.proc != nil {
+		if err := t.proc.Stop(a.cfg.Grace); err != nil {
+			a.log.Warn("stop job", "err", err)
+		}
+	}
+}
+
+// stopAll terminates every job of this boot and waits until each has been
+// reported, on shutdown.
+func (a *Agent) stopAll() {
+	a.mu.Lock()
+	var tasks []*task
+	for _, t := range a.tasks {
+		if !t.stopping {
+			t.stopping = true
+			tasks = append(tasks, t)
+		}
+	}
+	a.mu.Unlock()
+	for _, t := range tasks {
+		go a.stop(t)
+	}
+	a.running.Wait()
+}
+
+// report sends job events to the controller in batches, in order, retrying
+// until each is acknowledged: an exit the node saw is never dropped.
+func (a *Agent) report() {
+	backoff := newBackoff()
+	for ev := range a.events {
+		batch := []api.JobEvent{ev}
+	more:
+		for len(batch) < 1024 {
+			select {
+			case ev, ok := <-a.events:
+				if !ok {
+					break more
+				}
+				batch = append(batch, ev)
+			default:
+				break more
+			}
+		}
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err := a.cfg.Client.Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: batch}, nil)
+			cancel()
+			if err == nil {
+				break
+			}
+			a.log.Warn("report job events", "events", len(batch), "err", err)
+			if !backoff.wait(a.reportCtx) {
+				a.log.Error("gave up reporting job events: the controller will fail these jobs when this node registers again", "events", len(batch))
+				break
+			}
+		}
+		backoff.reset()
+	}
+}
+
+// heartbeat tells the controller the node is alive.
+func (a *Agent) heartbeat(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.register(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("heartbeat", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package raftfsm
+
+import (
+	"fmt"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+func (w writer) node(name string) *api.Node {
+	raw, err := w.txn.First(tableNodes, "id", name)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read node %s: %v", name, err))
+	}
+	if raw == nil {
+		return nil
+	}
+	n := *raw.(*api.Node)
+	return &n
+}
+
+// plan applies a scheduler plan, re-checking each placement against the
+// current state (optimistic concurrency): a job that is no longer RUNNABLE
+// or a node that no longer has room is skipped.
+func (w writer) plan(c PlanCmd) Result {
+	placed := 0
+	for _, p := range c.Placements {
+		j := w.job(p.JobID)
+		n := w.node(p.Node)
+		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp ||
+			!n.Serves(j.Queue) || !j.Resources.Fits(n.Free()) {
+			continue
+		}
+		mustMove(j, api.StateStarting, c.Now)
+		j.Node = n.Name
+		j.Attempt++
+		n.Allocated = n.Allocated.Add(j.Resources)
+		w.put(tableJobs, j)
+		w.put(tableNodes, n)
+		placed++
+	}
+	return Result{Placed: placed}
+}
+
+// release returns a finished job's resources to its node.
+func (w writer) release(j *api.Job) {
+	n := w.node(j.Node)
+	if n == nil {
+		return
+	}
+	n.Allocated = n.Allocated.Sub(j.Resources)
+	w.put(tableNodes, n)
+}
+
+// registerNode adds a node or updates it. A new boot of a known node means
+// its daemon restarted and lost the jobs it ran: they fail with a reason.
+func (w writer) registerNode(c RegisterNodeCmd) Result {
+	n := c.Node
+	n.State = api.NodeUp
+	n.LastHeartbeat = c.Now
+	n.Allocated = api.Resources{}
+	old := w.node(n.Name)
+	if old == nil {
+		n.RegisteredAt = c.Now
+		w.put(tableNodes, &n)
+		return Result{}
+	}
+	n.RegisteredAt = old.RegisteredAt
+	n.Allocated = old.Allocated
+	w.put(tableNodes, &n)
+	if old.Boot != n.Boot {
+		w.failNodeJobs(n.Name, api.ReasonNodeLost, c.Now)
+	}
+	return Result{}
+}
+
+// failNodeJobs ends every placed job on a node with reason.
+func (w writer) failNodeJobs(node, reason string, now int64) {
+	it, err := w.txn.Get(tableJobs, "node", node)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read jobs of node %s: %v", node, err))
+	}
+	var lost []*api.Job
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if j := raw.(*api.Job); j.State.Terminable() {
+			c := *j
+			lost = append(lost, &c)
+		}
+	}
+	for _, j := range lost {
+		w.complete(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason}, now)
+	}
+}

@@ -1,0 +1,107 @@
+package raftfsm
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Op is the first byte of every raft log entry: what the rest decodes to.
+type Op uint8
+
+// The commands. Never renumber: the log outlives the binary.
+const (
+	OpBatch        Op = 1 // Batch: several commands in one entry
+	OpSubmit       Op = 2 // SubmitCmd
+	OpStop         Op = 3 // StopCmd
+	OpPlan         Op = 4 // PlanCmd
+	OpJobEvents    Op = 5 // JobEventsCmd
+	OpRegisterNode Op = 6 // RegisterNodeCmd (also the node's heartbeat)
+)
+
+// SubmitCmd stores new jobs. The leader has filled in owner, queue,
+// resources and CreatedAt; the FSM assigns ids. All jobs of one command
+// are stored or none is.
+type SubmitCmd struct {
+	Jobs []api.Job `json:"jobs"`
+	Now  int64     `json:"now"`
+}
+
+// StopCmd cancels (Terminate false) or terminates a job. Caller, if not
+// root, must own the job.
+type StopCmd struct {
+	ID        uint64 `json:"id"`
+	Reason    string `json:"reason"`
+	Terminate bool   `json:"terminate"`
+	CallerUID uint32 `json:"callerUid"`
+	Now       int64  `json:"now"`
+}
+
+// Placement puts one job on one node.
+type Placement struct {
+	JobID uint64 `json:"jobId"`
+	Node  string `json:"node"`
+}
+
+// PlanCmd commits a scheduler plan. Placements that no longer fit (the job
+// moved on, the node filled up) are skipped, not applied.
+type PlanCmd struct {
+	Placements []Placement `json:"placements"`
+	Now        int64       `json:"now"`
+}
+
+// JobEventsCmd records what nodes report about their jobs.
+type JobEventsCmd struct {
+	Events []api.JobEvent `json:"events"`
+	Now    int64          `json:"now"`
+}
+
+// RegisterNodeCmd adds a node or records that its daemon restarted.
+type RegisterNodeCmd struct {
+	Node api.Node `json:"node"`
+	Now  int64    `json:"now"`
+}
+
+// Command is one decoded-or-encodable command.
+type Command struct {
+	Op   Op              `json:"op"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Encode frames a command as a log entry: the op byte, then JSON.
+func Encode(op Op, body any) ([]byte, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode command %d: %w", op, err)
+	}
+	return append([]byte{byte(op)}, data...), nil
+}
+
+// EncodeBatch frames several already-encoded entries as one log entry.
+func EncodeBatch(entries [][]byte) ([]byte, error) {
+	cmds := make([]Command, len(entries))
+	for i, e := range entries {
+		if len(e) == 0 {
+			return nil, fmt.Errorf("encode batch: entry %d is empty", i)
+		}
+		cmds[i] = Command{Op: Op(e[0]), Body: e[1:]}
+	}
+	return Encode(OpBatch, cmds)
+}
+
+// Result is what applying one command produced.
+type Result struct {
+	Err *api.Error `json:"err,omitempty"`
+	IDs []uint64   `json:"ids,omitempty"` // ids of submitted jobs
+	// Placed counts applied placements of a plan.
+	Placed int `json:"placed,omitempty"`
+}
+
+// Error returns the result's error as an error (nil when none).
+func (r Result) Error() error {
+	if r.Err == nil {
+		return nil
+	}
+	return r.Err
+}

@@ -1,0 +1,8 @@
+// Package raftfsm is shoal's replicated state: the commands that go through
+// raft, the deterministic FSM that applies them to an indexed in-memory store
+// (hashicorp/go-memdb), and its snapshots.
+//
+// Apply never reads a clock, draws a random number or does I/O: times and
+// the owner of a job come stamped in the command by the leader; job ids come
+// from a counter that is itself part of the state.
+package raftfsm

@@ -1,0 +1,51 @@
+package raftfsm
+
+import (
+	"fmt"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// transitions is the one table of legal lifecycle moves; every state change
+// in the FSM goes through move, which consults it.
+var transitions = map[api.JobState][]api.JobState{
+	api.StateSubmitted: {api.StatePending, api.StateRunnable, api.StateFailed},
+	api.StatePending:   {api.StateRunnable, api.StateFailed},
+	api.StateRunnable:  {api.StateStarting, api.StateFailed},
+	api.StateStarting:  {api.StateRunning, api.StateFailed},
+	api.StateRunning:   {api.StateSucceeded, api.StateFailed},
+	api.StateSucceeded: nil,
+	api.StateFailed:    nil,
+}
+
+// CanMove reports whether the lifecycle allows from -> to.
+func CanMove(from, to api.JobState) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// move sets j's state to `to`, stamping times, or explains why it may not.
+func move(j *api.Job, to api.JobState, now int64) error {
+	if !CanMove(j.State, to) {
+		return api.Errorf(api.CodeConflict, "job %d is %s and cannot become %s", j.ID, j.State, to)
+	}
+	j.State = to
+	switch {
+	case to == api.StateRunning:
+		j.StartedAt = now
+	case to.Terminal():
+		j.StoppedAt = now
+	}
+	return nil
+}
+
+// mustMove is move for transitions the caller has already checked.
+func mustMove(j *api.Job, to api.JobState, now int64) {
+	if err := move(j, to, now); err != nil {
+		panic(fmt.Sprintf("raftfsm: checked transition refused: %v", err))
+	}
+}

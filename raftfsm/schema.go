@@ -1,0 +1,84 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+const (
+	tableJobs  = "jobs"
+	tableNodes = "nodes"
+	tableMeta  = "meta"
+)
+
+// meta is the FSM's own counters, kept in the store so that snapshots and
+// replays carry them.
+type meta struct {
+	Key       string `json:"key"` // always "meta"
+	NextJobID uint64 `json:"nextJobId"`
+}
+
+func schema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableJobs: {
+			Name: tableJobs,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id":    {Name: "id", Unique: true, Indexer: &memdb.UintFieldIndex{Field: "ID"}},
+				"state": {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "State"}},
+				"user":  {Name: "user", Indexer: &memdb.StringFieldIndex{Field: "User"}},
+				"node":  {Name: "node", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Node"}},
+				"deps":  {Name: "deps", AllowMissing: true, Indexer: dependsOnIndex{}},
+			},
+		},
+		tableNodes: {
+			Name: tableNodes,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
+			},
+		},
+		tableMeta: {
+			Name: tableMeta,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+			},
+		},
+	}}
+}
+
+// dependsOnIndex indexes a job under every job it depends on, so that the
+// FSM finds a finished job's dependents without a scan.
+type dependsOnIndex struct{}
+
+func (dependsOnIndex) FromObject(obj any) (bool, [][]byte, error) {
+	j, ok := obj.(*api.Job)
+	if !ok {
+		return false, nil, fmt.Errorf("deps index: %T is not a job", obj)
+	}
+	if len(j.DependsOn) == 0 {
+		return false, nil, nil
+	}
+	vals := make([][]byte, len(j.DependsOn))
+	for i, id := range j.DependsOn {
+		vals[i] = uint64Key(id)
+	}
+	return true, vals, nil
+}
+
+func (dependsOnIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("deps index: want one job id, got %d args", len(args))
+	}
+	id, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("deps index: %T is not a uint64 job id", args[0])
+	}
+	return uint64Key(id), nil
+}
+
+func uint64Key(id uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, id)
+}
