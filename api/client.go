@@ -95,6 +95,7 @@ const (
 	PathCancel       = "/shoal/v1/jobs/cancel"
 	PathTerminate    = "/shoal/v1/jobs/terminate"
 	PathLogs         = "/shoal/v1/jobs/logs"
+	PathWait         = "/shoal/v1/jobs/wait"
 	PathNodes        = "/shoal/v1/nodes/list"
 	PathNodeRegister = "/shoal/v1/nodes/register"
 	PathNodeWork     = "/shoal/v1/nodes/work"
@@ -126,6 +127,24 @@ func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
 		return Job{}, Errorf(CodeNotFound, "job %d does not exist", id)
 	}
 	return jobs[0], nil
+}
+
+// WaitJob blocks until job id reaches one of states (default: SUCCEEDED or
+// FAILED), or ctx ends, and returns the job.
+func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Job, error) {
+	for {
+		var j Job
+		err := c.Call(ctx, PathWait, WaitJobRequest{ID: id, States: states, WaitMillis: 60_000}, &j)
+		if err != nil {
+			return j, err
+		}
+		if j.State.Reached(states) {
+			return j, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return j, err
+		}
+	}
 }
 
 // Cancel cancels a job that has not been placed yet.

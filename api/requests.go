@@ -84,3 +84,11 @@ type JobEventsRequest struct {
 type NodesResponse struct {
 	Nodes []Node `json:"nodes"`
 }
+
+// WaitJobRequest blocks until a job is in one of States (default: any
+// terminal state) or WaitMillis pass; the answer is the job as it is then.
+type WaitJobRequest struct {
+	ID         uint64     `json:"jobId"`
+	States     []JobState `json:"states,omitempty"`
+	WaitMillis int64      `json:"waitMillis"`
+}

@@ -36,6 +36,25 @@ func ParseJobState(s string) (JobState, bool) {
 // Terminal reports whether no transition leaves s.
 func (s JobState) Terminal() bool { return s == StateSucceeded || s == StateFailed }
 
+// In reports whether s is one of states.
+func (s JobState) In(states ...JobState) bool {
+	for _, x := range states {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Reached reports whether s is one of states or, when states is empty,
+// terminal: what a wait for a job's end means.
+func (s JobState) Reached(states []JobState) bool {
+	if len(states) == 0 {
+		return s.Terminal()
+	}
+	return s.In(states...)
+}
+
 // Cancellable reports whether cancel applies (the job has not been placed).
 func (s JobState) Cancellable() bool {
 	return s == StateSubmitted || s == StatePending || s == StateRunnable

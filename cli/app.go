@@ -43,6 +43,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			cancelCommand(),
 			terminateCommand(),
 			nodesCommand(),
+			waitCommand(),
 		}, extra...),
 		ExitErrHandler:  func(*cli.Context, error) {}, // Run's caller reports
 		HideHelpCommand: true,
@@ -56,11 +57,13 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 // Run runs the app on args and returns the process exit code, having
 // printed any error to stderr.
 func Run(app *cli.App, args []string) int {
-	err := app.Run(args)
+	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(app.ErrWriter, "shoal: %v\n", err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(app.ErrWriter, "shoal: %s\n", msg)
+	}
 	var u usageError
 	if errors.As(err, &u) {
 		return ExitUsage

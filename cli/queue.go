@@ -26,14 +26,8 @@ func queueCommand() *cli.Command {
 				return err
 			}
 			req := api.ListJobsRequest{User: c.String("user"), Queue: c.String("queue")}
-			for _, list := range c.StringSlice("state") {
-				for _, s := range strings.Split(list, ",") {
-					st, ok := api.ParseJobState(strings.TrimSpace(s))
-					if !ok {
-						return usagef("--state %q: not a job state; use one of %v", s, api.AllStates)
-					}
-					req.States = append(req.States, st)
-				}
+			if req.States, err = stateFlag(c); err != nil {
+				return err
 			}
 			jobs, err := client(c).ListJobs(ctx(c), req)
 			if err != nil {
@@ -50,4 +44,19 @@ func queueCommand() *cli.Command {
 			return t.flush()
 		},
 	}
+}
+
+// stateFlag reads the repeatable, comma-separated --state flag.
+func stateFlag(c *cli.Context) ([]api.JobState, error) {
+	var states []api.JobState
+	for _, list := range c.StringSlice("state") {
+		for _, s := range strings.Split(list, ",") {
+			st, ok := api.ParseJobState(strings.TrimSpace(s))
+			if !ok {
+				return nil, usagef("--state %q: not a job state; use one of %v", s, api.AllStates)
+			}
+			states = append(states, st)
+		}
+	}
+	return states, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -154,7 +155,7 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 	switch {
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
-			if j := state.Job(id); j != nil && (len(req.States) == 0 || hasState(req.States, j.State)) {
+			if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
 				match(j)
 			}
 		}
@@ -174,13 +175,28 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 	return api.ListJobsResponse{Jobs: out}, nil
 }
 
-func hasState(states []api.JobState, s api.JobState) bool {
-	for _, x := range states {
-		if x == s {
-			return true
+// waitJob is a blocking query on one job: it answers when the job reaches
+// one of the states asked (default: terminal), or when the wait ends.
+func (c *Controller) waitJob(ctx context.Context, _ caller, req api.WaitJobRequest) (api.Job, error) {
+	timer := time.NewTimer(min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait))
+	defer timer.Stop()
+	for {
+		_, changed := c.fsm.Changed()
+		j := c.fsm.State().Job(req.ID)
+		if j == nil {
+			return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
+		}
+		if j.State.Reached(req.States) {
+			return *j, nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return *j, nil
+		case <-ctx.Done():
+			return api.Job{}, ctx.Err()
 		}
 	}
-	return false
 }
 
 func (c *Controller) cancelJob(ctx context.Context, who caller, req api.StopJobRequest) (empty, error) {

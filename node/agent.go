@@ -194,7 +194,11 @@ func (a *Agent) reconcile(j *api.Job) {
 // run starts a job, reports RUNNING, waits for it and reports how it ended.
 func (a *Agent) run(j api.Job, t *task) {
 	spec := a.jobSpec(&j)
-	proc, err := a.cfg.Executor.Start(spec)
+	err := a.prepareLogs(&spec)
+	var proc Process
+	if err == nil {
+		proc, err = a.cfg.Executor.Start(spec)
+	}
 	if err != nil {
 		close(t.started)
 		a.log.Warn("start job", "job", j.ID, "err", err)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"os"
 	"os/user"
 	"path/filepath"
 	"sort"
@@ -30,6 +31,31 @@ func (a *Agent) logPaths(j *api.Job) (stdout, stderr string) {
 		stderr = filepath.Join(j.Dir, stderr)
 	}
 	return stdout, stderr
+}
+
+// prepareLogs creates the log files that live in the node's own log dir,
+// owned by the job's user and readable only by them (and root): the
+// sandbox opens them with the user's credentials, and the user cannot
+// create files in that root-owned dir.
+func (a *Agent) prepareLogs(spec *sandbox.Spec) error {
+	for _, p := range []string{spec.Stdout, spec.Stderr} {
+		if filepath.Dir(p) != a.logDir {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove old log %s: %w", p, err)
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("create log %s: %w", p, err)
+		}
+		err = f.Chown(int(spec.UID), int(spec.GID))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("give log %s to uid %d: %w", p, spec.UID, err)
+		}
+	}
+	return nil
 }
 
 // jobSpec turns an assignment into a sandbox spec: the job's command as its

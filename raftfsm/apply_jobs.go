@@ -12,16 +12,23 @@ import (
 // never modified in place (readers may hold them): it copies, then inserts.
 type writer struct{ txn *memdb.Txn }
 
-func (w writer) job(id uint64) *api.Job {
-	raw, err := w.txn.First(tableJobs, "id", id)
+// job returns a copy of a stored job, or nil.
+func (w writer) job(id uint64) *api.Job { return readCopy[api.Job](w, tableJobs, id) }
+
+// node returns a copy of a stored node, or nil.
+func (w writer) node(name string) *api.Node { return readCopy[api.Node](w, tableNodes, name) }
+
+// readCopy reads one object by id and returns a copy the caller may change.
+func readCopy[T any](w writer, table string, id any) *T {
+	raw, err := w.txn.First(table, "id", id)
 	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+		panic(fmt.Sprintf("raftfsm: read %s %v: %v", table, id, err))
 	}
 	if raw == nil {
 		return nil
 	}
-	j := *raw.(*api.Job)
-	return &j
+	c := *raw.(*T)
+	return &c
 }
 
 func (w writer) put(table string, obj any) {

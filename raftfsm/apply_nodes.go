@@ -6,18 +6,6 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-func (w writer) node(name string) *api.Node {
-	raw, err := w.txn.First(tableNodes, "id", name)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read node %s: %v", name, err))
-	}
-	if raw == nil {
-		return nil
-	}
-	n := *raw.(*api.Node)
-	return &n
-}
-
 // plan applies a scheduler plan, re-checking each placement against the
 // current state (optimistic concurrency): a job that is no longer RUNNABLE
 // or a node that no longer has room is skipped.

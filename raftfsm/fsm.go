@@ -63,38 +63,32 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 // applyOne applies a single command inside txn. Each command either applies
 // fully or leaves txn as it found it (commands check before they write).
 func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
-	decode := func(v any) {
-		if err := json.Unmarshal(body, v); err != nil {
-			panic(fmt.Sprintf("raftfsm: decode command %d: %v", op, err))
-		}
-	}
 	w := writer{txn: txn}
 	switch op {
 	case OpSubmit:
-		var c SubmitCmd
-		decode(&c)
-		return w.submit(c)
+		return decodeApply(op, body, w.submit)
 	case OpStop:
-		var c StopCmd
-		decode(&c)
-		return w.stop(c)
+		return decodeApply(op, body, w.stop)
 	case OpPlan:
-		var c PlanCmd
-		decode(&c)
-		return w.plan(c)
+		return decodeApply(op, body, w.plan)
 	case OpJobEvents:
-		var c JobEventsCmd
-		decode(&c)
-		return w.jobEvents(c)
+		return decodeApply(op, body, w.jobEvents)
 	case OpRegisterNode:
-		var c RegisterNodeCmd
-		decode(&c)
-		return w.registerNode(c)
+		return decodeApply(op, body, w.registerNode)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.
 		panic(fmt.Sprintf("raftfsm: unknown command %d (upgrade this controller)", op))
 	}
+}
+
+// decodeApply decodes a command's body and applies it with fn.
+func decodeApply[C any](op Op, body []byte, fn func(C) Result) Result {
+	var c C
+	if err := json.Unmarshal(body, &c); err != nil {
+		panic(fmt.Sprintf("raftfsm: decode command %d: %v", op, err))
+	}
+	return fn(c)
 }
 
 func (f *FSM) advance(idx uint64) {

@@ -56,6 +56,10 @@ func runAgent(c *ucli.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: data dir: %w", err)
 	}
+	// Traversable by all: jobs open their logs under it as their own user.
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("agent: create data dir: %w", err)
+	}
 
 	var ctl *daemon.Controller
 	controllerAddr, token := c.String("controller"), c.String("token")

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/sandbox"
+)
+
+// The test binary doubles as the shoal binary: as libcontainer's init when
+// a sandbox re-executes it, and as the CLI or agent when a test runs it
+// with SHOAL_TEST_MAIN=1. So the end-to-end tests run the real program.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		sandbox.Init()
+	}
+	if os.Getenv("SHOAL_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(runTests(m))
+}
+
+// shoalBin is a copy of the test binary that every user may execute (go
+// test's build dir is private to root), used to run the CLI as others.
+var shoalBin string
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "shoal-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	shoalBin = filepath.Join(dir, "shoal")
+	if err := copyFile(os.Args[0], shoalBin, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// cluster is a dev agent (controller + node in one process) started from
+// the real binary, with its own data dir, socket, sandbox root and cgroup.
+type cluster struct {
+	t        *testing.T
+	dataDir  string
+	socket   string
+	sbRoot   string
+	cgParent string
+	cmd      *exec.Cmd
+	client   *api.Client
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("end-to-end tests run jobs in sandboxes and need root")
+	}
+	dir := t.TempDir()
+	// Other users reach the socket under it.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	c := &cluster{
+		t: t, dataDir: filepath.Join(dir, "data"), socket: filepath.Join(dir, "shoal.sock"),
+		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
+		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name()),
+	}
+	c.client = api.NewClient(c.socket, "")
+	t.Cleanup(c.cleanup)
+	c.start()
+	return c
+}
+
+// start runs `shoal agent -dev` and returns once its node daemon runs
+// (read from its log, no polling).
+func (c *cluster) start() {
+	c.t.Helper()
+	cmd := exec.Command(os.Args[0], "agent", "-dev", "-data-dir", c.dataDir, "-socket", c.socket,
+		"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms", "-name", "node1")
+	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start agent: %v", err)
+	}
+	c.cmd = cmd
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var log strings.Builder
+		signalled := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if !signalled && strings.Contains(sc.Text(), "node daemon running") {
+				ready <- nil
+				signalled = true
+			}
+		}
+		if !signalled {
+			ready <- fmt.Errorf("agent exited before it was ready:\n%s", log.String())
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			c.t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		c.t.Fatal("agent not ready after 30s")
+	}
+}
+
+// stop ends the agent with SIGTERM, as an admin would, and waits for it.
+func (c *cluster) stop() {
+	c.t.Helper()
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.t.Errorf("agent exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+		c.t.Errorf("agent did not stop within 30s of SIGTERM")
+	}
+	c.cmd = nil
+}
+
+func (c *cluster) cleanup() {
+	if c.cmd != nil {
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+	}
+	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer", "cpuacct", "cpuset", "blkio"} {
+		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, c.cgParent))
+	}
+	os.RemoveAll(c.sbRoot)
+}
+
+// leftovers lists what the cluster's jobs left in the cgroup tree and the
+// sandbox root.
+func (c *cluster) leftovers() []string {
+	var left []string
+	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer"} {
+		entries, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup", ctrl, c.cgParent))
+		for _, e := range entries {
+			if e.IsDir() {
+				left = append(left, filepath.Join(ctrl, c.cgParent, e.Name()))
+			}
+		}
+	}
+	entries, _ := os.ReadDir(c.sbRoot)
+	for _, e := range entries {
+		if e.Name() != ".rootfs" { // the runner's shared, empty rootfs skeleton
+			left = append(left, filepath.Join(c.sbRoot, e.Name()))
+		}
+	}
+	return left
+}
+
+// result is one CLI run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// shoal runs the CLI as root.
+func (c *cluster) shoal(args ...string) result { return c.shoalAs(nil, args...) }
+
+// shoalAs runs the CLI as the given user (nil: as this process).
+func (c *cluster) shoalAs(cred *syscall.Credential, args ...string) result {
+	c.t.Helper()
+	cmd := exec.Command(shoalBin, args...)
+	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1", "SHOAL_ADDR="+c.socket)
+	cmd.Dir = filepath.Dir(c.dataDir)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.Dir = "/"
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("run shoal %v: %v", args, err)
+	}
+	return result{out.String(), errOut.String(), code}
+}
+
+// submit runs `shoal submit` and returns the new job's id.
+func (c *cluster) submit(args ...string) uint64 {
+	c.t.Helper()
+	r := c.shoal(append([]string{"submit"}, args...)...)
+	if r.code != 0 {
+		c.t.Fatalf("shoal submit %v: exit %d: %s", args, r.code, r.stderr)
+	}
+	return mustID(c.t, r.stdout)
+}
+
+// wait blocks (a blocking query, no polling) until the job reaches one of
+// states, or any terminal state when none is given.
+func (c *cluster) wait(id uint64, states ...api.JobState) api.Job {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	j, err := c.client.WaitJob(ctx, id, states...)
+	if err != nil {
+		c.t.Fatalf("wait for job %d to reach %v: %v (last seen %s %q)", id, states, err, j.State, j.StatusReason)
+	}
+	return j
+}
+
+// describe runs `shoal describe` and decodes its JSON.
+func (c *cluster) describe(id uint64) api.Job {
+	c.t.Helper()
+	r := c.shoal("describe", api.FormatID(id))
+	if r.code != 0 {
+		c.t.Fatalf("shoal describe %d: exit %d: %s", id, r.code, r.stderr)
+	}
+	var j api.Job
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		c.t.Fatalf("shoal describe %d printed %q: %v", id, r.stdout, err)
+	}
+	return j
+}
+
+func wantState(t *testing.T, j api.Job, state api.JobState, reason string) {
+	t.Helper()
+	if j.State != state || (reason != "" && j.StatusReason != reason) {
+		t.Fatalf("job %d (%s) is %s %q, want %s %q", j.ID, j.Name, j.State, j.StatusReason, state, reason)
+	}
+}
+
+func wantExit(t *testing.T, j api.Job, code int) {
+	t.Helper()
+	if j.ExitCode == nil || *j.ExitCode != code {
+		got := "none"
+		if j.ExitCode != nil {
+			got = strconv.Itoa(*j.ExitCode)
+		}
+		t.Fatalf("job %d (%s) exit code %s, want %d", j.ID, j.Name, got, code)
+	}
+}

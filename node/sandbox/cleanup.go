@@ -1,0 +1,153 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// killTimeout bounds how long Cleanup waits for SIGKILLed processes to go.
+const killTimeout = 10 * time.Second
+
+// Cleanup destroys every sandbox left under Root, TmpRoot and CgroupParent
+// that no Job of this Runner owns (after a daemon crash, say): it kills
+// their processes and removes their cgroups in every hierarchy, state
+// directories and private /tmp directories, then removes CgroupParent where
+// it is empty. It is safe to call without any setup and while this Runner
+// has jobs running (they are left alone).
+func (r *Runner) Cleanup() error {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	dirs := []string{r.Root, r.TmpRoot}
+	for _, m := range mounts {
+		dirs = append(dirs, filepath.Join(m, r.CgroupParent))
+	}
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() && idPattern.MatchString(e.Name()) {
+				ids[e.Name()] = true
+			}
+		}
+	}
+	var errs []error
+	for id := range ids {
+		if r.isLive(id) {
+			continue
+		}
+		if err := r.destroyLeftover(id, mounts); err != nil {
+			errs = append(errs, fmt.Errorf("clean up %s: %w", id, err))
+		}
+	}
+	for _, m := range mounts {
+		// Fails harmlessly (EBUSY) while other jobs run.
+		_ = unix.Rmdir(filepath.Join(m, r.CgroupParent))
+	}
+	return errors.Join(errs...)
+}
+
+// destroyLeftover kills and removes one container, whatever state it is in.
+func (r *Runner) destroyLeftover(id string, mounts []string) error {
+	var errs []error
+	if c, err := libcontainer.Load(r.Root, id); err == nil {
+		pids, _ := c.Processes()
+		// SIGKILL to PID 1 kills the whole PID namespace (and thaws).
+		if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+			errs = append(errs, fmt.Errorf("kill container: %w", err))
+		}
+		waitAllExit(pids, killTimeout)
+		if err := c.Destroy(); err != nil {
+			errs = append(errs, fmt.Errorf("destroy container: %w", err))
+		}
+	}
+	// Whatever libcontainer could not account for (no or broken state).
+	for _, m := range mounts {
+		dir := filepath.Join(m, r.CgroupParent, id)
+		if err := killCgroup(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(r.Root, id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove state: %w", err))
+	}
+	if r.TmpRoot != "" {
+		if err := os.RemoveAll(r.tmpDir(id)); err != nil {
+			errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killCgroup thaws, kills and removes one cgroup directory (with any
+// children); a missing directory is not an error.
+func killCgroup(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	// A frozen v1 task does not die until thawed.
+	_ = cgroups.WriteFile(dir, "freezer.state", string(cgroups.Thawed))
+	pids, err := cgroups.GetAllPids(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("list cgroup processes: %w", err)
+	}
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	waitAllExit(pids, killTimeout)
+	if err := cgroups.RemovePath(dir); err != nil {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}
+
+// waitAllExit waits, with pidfds, until all pids have exited or timeout.
+func waitAllExit(pids []int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for len(pids) > 0 {
+		exited, ok := waitAnyExit(pids, time.Until(deadline))
+		if !ok {
+			return
+		}
+		gone := map[int]bool{}
+		for _, pid := range exited {
+			gone[pid] = true
+		}
+		var rest []int
+		for _, pid := range pids {
+			if !gone[pid] {
+				rest = append(rest, pid)
+			}
+		}
+		pids = rest
+	}
+}
+
+// cgroupMounts lists the mountpoints of every cgroup hierarchy (v1
+// controllers, named hierarchies and, in hybrid mode, the v2 one).
+func cgroupMounts() ([]string, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return nil, fmt.Errorf("list cgroup mounts: %w", err)
+	}
+	var out []string
+	for _, m := range infos {
+		out = append(out, m.Mountpoint)
+	}
+	return out, nil
+}

@@ -1,0 +1,96 @@
+package sandbox
+
+import (
+	"math"
+	"os"
+	"path"
+
+	"github.com/opencontainers/cgroups"
+	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+)
+
+// cpuPeriod is the CFS period in microseconds (the kernel's default).
+const cpuPeriod = 100000
+
+// rootCaps is what a root job keeps: Docker's default capability set.
+var rootCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// deviceRules is deny-all followed by libcontainer's default allow list
+// (/dev/null, zero, full, random, urandom, tty, ptmx, pts, mknod).
+var deviceRules = func() []*devices.Rule {
+	rules := []*devices.Rule{{
+		Type:        devices.WildcardDevice,
+		Major:       devices.Wildcard,
+		Minor:       devices.Wildcard,
+		Permissions: "rwm",
+		Allow:       false,
+	}}
+	for _, d := range specconv.AllowedDevices {
+		rules = append(rules, &d.Rule)
+	}
+	return rules
+}()
+
+// haveMemsw reports whether the kernel accounts memory+swap (cgroup v1
+// memory.memsw.*; absent when booted with swapaccount=0).
+var haveMemsw = func() bool {
+	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+	return err == nil
+}()
+
+// cgroupPath is the job's cgroup, relative to every hierarchy's root.
+func (r *Runner) cgroupPath(id string) string {
+	return path.Join("/", r.CgroupParent, id)
+}
+
+// config builds the libcontainer configuration of one job; rootfs is the
+// skeleton directory and mounts come from hostMounts.
+func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.Mount) *configs.Config {
+	res := &cgroups.Resources{Devices: deviceRules}
+	if spec.MemoryBytes > 0 {
+		res.Memory = spec.MemoryBytes
+		if haveMemsw {
+			res.MemorySwap = spec.MemoryBytes
+		}
+	}
+	if spec.CPUs > 0 {
+		res.CpuPeriod = cpuPeriod
+		res.CpuQuota = max(1000, int64(math.Ceil(spec.CPUs*cpuPeriod)))
+	}
+
+	caps := &configs.Capabilities{} // non-root: nothing at all, not even ambient
+	if spec.UID == 0 {
+		caps = &configs.Capabilities{Bounding: rootCaps, Permitted: rootCaps, Effective: rootCaps}
+	}
+	oomScoreAdj := 0 // do not inherit the daemon's OOM protection
+
+	return &configs.Config{
+		Rootfs: rootfs,
+		// Applied to / of the new mount namespace before anything is
+		// mounted: host mounts propagate in, the job's never out.
+		RootPropagation: unix.MS_SLAVE | unix.MS_REC,
+		Hostname:        hostname,
+		Namespaces: configs.Namespaces{
+			{Type: configs.NEWNS},
+			{Type: configs.NEWUTS},
+			{Type: configs.NEWIPC},
+			{Type: configs.NEWPID},
+			// No NEWNET: jobs use the host network.
+		},
+		Mounts: mounts,
+		Cgroups: &cgroups.Cgroup{
+			Path:      r.cgroupPath(spec.ID),
+			Resources: res,
+		},
+		Capabilities:    caps,
+		NoNewPrivileges: spec.UID != 0,
+		OomScoreAdj:     &oomScoreAdj,
+	}
+}

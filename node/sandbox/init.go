@@ -1,0 +1,34 @@
+package sandbox
+
+import (
+	"runtime"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	// Registers the cgroup v1 device controller manager; without it device
+	// rules cannot be applied.
+	_ "github.com/opencontainers/cgroups/devices"
+	// The C constructor that joins namespaces in the re-executed init
+	// before the Go runtime starts.
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+)
+
+// Init runs libcontainer's container init: the re-executed child that sets
+// up the sandbox from the inside and then executes the job. Call it first
+// thing in main (or TestMain) when os.Args[1] == "init"; it never returns.
+// See the package documentation.
+func Init() {
+	libcontainer.Init()
+}
+
+// Keep the main goroutine on the main thread for good, so that no other
+// goroutine ever runs there. libcontainer starts each container with a
+// goroutine that locks its thread, setns(2)es it into the container's mount
+// namespace and returns, relying on the runtime to destroy a thread that is
+// still locked when its goroutine exits. The runtime cannot destroy the main
+// thread: it parks it, forever inside that container's mount namespace,
+// which then never goes away, and /proc/self/mountinfo of the whole process
+// shows that namespace from then on.
+func init() {
+	runtime.LockOSThread()
+}

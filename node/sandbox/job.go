@@ -1,0 +1,331 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Job is one running sandbox.
+type Job struct {
+	r       *Runner
+	c       *libcontainer.Container
+	proc    *libcontainer.Process
+	initPid int    // host pid of the job's PID 1
+	memPath string // the job's memory cgroup directory
+	tmpDir  string
+
+	exited chan struct{} // closed once PID 1 has been reaped
+	state  *os.ProcessState
+	reapEr error
+
+	finish sync.Once
+	res    Result
+	err    error
+}
+
+func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, tmp string) (*Job, error) {
+	st, err := c.State()
+	if err != nil {
+		return nil, fmt.Errorf("read container state: %w", err)
+	}
+	j := &Job{
+		r:       r,
+		c:       c,
+		proc:    proc,
+		initPid: st.InitProcessPid,
+		memPath: st.CgroupPaths["memory"],
+		tmpDir:  tmp,
+		exited:  make(chan struct{}),
+	}
+	go j.reap()
+	return j, nil
+}
+
+// reap waits for PID 1. When it exits the kernel kills every other process
+// of the PID namespace and waits for them, so by the time PID 1 is reaped
+// the job's cgroups are empty.
+func (j *Job) reap() {
+	ps, err := j.proc.Wait()
+	var ee *exec.ExitError
+	if ps == nil && errors.As(err, &ee) {
+		ps = ee.ProcessState
+	}
+	j.state = ps
+	if ps == nil {
+		j.reapEr = fmt.Errorf("wait job: %w", err)
+	}
+	close(j.exited)
+}
+
+// ID returns the job's container id.
+func (j *Job) ID() string { return j.c.ID() }
+
+// Pid returns the host pid of the job's PID 1.
+func (j *Job) Pid() int { return j.initPid }
+
+// Done is closed when the job's process has exited; Wait then returns
+// without blocking on the job (only on the cleanup).
+func (j *Job) Done() <-chan struct{} { return j.exited }
+
+// Wait blocks until the job exits, then reads its OOM count, destroys the
+// container and its cgroups and removes its private /tmp. It may be called
+// more than once and from several goroutines; all get the same answer. The
+// error is for daemon-side failures only (the Result is still filled in as
+// far as it is known); a job killed by a signal or the OOM killer is a
+// Result, not an error.
+func (j *Job) Wait() (Result, error) {
+	<-j.exited
+	j.finish.Do(j.cleanup)
+	return j.res, j.err
+}
+
+func (j *Job) cleanup() {
+	var errs []error
+	if j.state != nil {
+		ws := j.state.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			j.res.Signal = int(ws.Signal())
+			j.res.ExitCode = 128 + j.res.Signal
+		} else {
+			j.res.ExitCode = ws.ExitStatus()
+		}
+	} else {
+		errs = append(errs, j.reapEr)
+	}
+	// The OOM count lives in the cgroup: read it before Destroy removes it.
+	if j.memPath != "" {
+		n, err := readOOMKills(j.memPath)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		j.res.OOMKilled = n > 0
+	}
+	if err := j.c.Destroy(); err != nil {
+		errs = append(errs, fmt.Errorf("destroy container: %w", err))
+	}
+	if err := os.RemoveAll(j.tmpDir); err != nil {
+		errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
+	}
+	j.r.release(j.c.ID())
+	j.err = errors.Join(errs...)
+}
+
+// readOOMKills returns the oom_kill count of a v1 memory cgroup.
+func readOOMKills(dir string) (int, error) {
+	b, err := os.ReadFile(dir + "/memory.oom_control")
+	if err != nil {
+		return 0, fmt.Errorf("read oom_control: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return 0, fmt.Errorf("parse oom_kill: %w", err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("read oom_control: no oom_kill line (kernel older than 4.13?)")
+}
+
+// Stop sends SIGTERM to every process of the job and, if the job is still
+// running grace later, SIGKILL to all of them. It returns once SIGTERM has
+// been sent; Wait reports the end. Stopping an ended job does nothing.
+//
+// The job's PID 1 only receives signals it has a handler for (see the
+// package documentation). If it neither catches nor ignores SIGTERM, Stop
+// also sends it SIGSTOP, so that it cannot go on (a script to its next
+// command) while its children handle SIGTERM, and SIGKILLs it as soon as
+// all other processes have exited, or when grace runs out.
+func (j *Job) Stop(grace time.Duration) error {
+	select {
+	case <-j.exited:
+		return nil
+	default:
+	}
+	stopped, err := j.terminate()
+	if err != nil {
+		select {
+		case <-j.exited: // it ended meanwhile: nothing to stop
+			return nil
+		default:
+			return fmt.Errorf("stop job %s: %w", j.c.ID(), err)
+		}
+	}
+	go j.killAfter(grace, stopped)
+	return nil
+}
+
+// terminate sends SIGTERM to all processes of the job, with the cgroup
+// frozen so that none can fork past the list or exit and have its pid
+// reused. It reports whether it also had to SIGSTOP PID 1.
+func (j *Job) terminate() (stoppedInit bool, err error) {
+	if err := j.c.Pause(); err != nil {
+		return false, fmt.Errorf("freeze: %w", err)
+	}
+	defer func() {
+		if rerr := j.c.Resume(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
+		}
+	}()
+	pids, err := j.c.Processes()
+	if err != nil {
+		return false, fmt.Errorf("list processes: %w", err)
+	}
+	for _, pid := range pids {
+		if pid == j.initPid {
+			continue
+		}
+		if err := unix.Kill(pid, unix.SIGTERM); err != nil && err != unix.ESRCH {
+			return false, fmt.Errorf("signal %d: %w", pid, err)
+		}
+	}
+	dies, err := diesOnSignal(j.initPid, unix.SIGTERM)
+	if err != nil {
+		return false, err
+	}
+	sig := unix.SIGTERM // delivered if PID 1 has a handler, dropped otherwise
+	if dies {
+		sig = unix.SIGSTOP
+	}
+	if err := j.c.Signal(sig); err != nil {
+		return false, fmt.Errorf("signal init: %w", err)
+	}
+	return dies, nil
+}
+
+// diesOnSignal reports whether pid has the default disposition for sig
+// (neither caught nor ignored), for which the default action is to die.
+func diesOnSignal(pid int, sig unix.Signal) (bool, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false, fmt.Errorf("read init status: %w", err)
+	}
+	bit := uint64(1) << (uint(sig) - 1)
+	seen := 0
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (k != "SigIgn" && k != "SigCgt") {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return false, fmt.Errorf("parse init %s: %w", k, err)
+		}
+		if mask&bit != 0 {
+			return false, nil
+		}
+		seen++
+	}
+	if seen != 2 {
+		return false, errors.New("read init status: no SigIgn/SigCgt")
+	}
+	return true, nil
+}
+
+// killAfter SIGKILLs the job after grace, or as soon as only a stopped PID 1
+// is left, unless it has ended by then. Killing PID 1 kills the namespace.
+func (j *Job) killAfter(grace time.Duration, stoppedInit bool) {
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	othersGone := make(chan struct{})
+	if stoppedInit {
+		deadline := time.Now().Add(grace)
+		go func() {
+			if j.waitOthers(deadline) {
+				close(othersGone)
+			}
+		}()
+	}
+	select {
+	case <-j.exited:
+		return
+	case <-timer.C:
+	case <-othersGone:
+	}
+	// ErrNotRunning if it ended meanwhile; nothing else can be done anyway.
+	_ = j.c.Signal(unix.SIGKILL)
+}
+
+// waitOthers waits until every process of the job but PID 1 has exited,
+// using pidfds, and reports whether that happened before deadline.
+func (j *Job) waitOthers(deadline time.Time) bool {
+	gone := map[int]bool{j.initPid: true}
+	for {
+		pids, err := j.c.Processes()
+		if err != nil {
+			return false
+		}
+		var alive []int
+		for _, pid := range pids {
+			if !gone[pid] {
+				alive = append(alive, pid)
+			}
+		}
+		if len(alive) == 0 {
+			return true
+		}
+		exited, ok := waitAnyExit(alive, time.Until(deadline))
+		if !ok {
+			return false
+		}
+		for _, pid := range exited {
+			gone[pid] = true
+		}
+	}
+}
+
+// waitAnyExit blocks until at least one of pids has exited or timeout
+// passes; it returns those that have exited (including ones already gone),
+// and false on timeout or error.
+func waitAnyExit(pids []int, timeout time.Duration) ([]int, bool) {
+	var fds []unix.PollFd
+	var exited []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(int(fd.Fd))
+		}
+	}()
+	owner := make(map[int32]int)
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			exited = append(exited, pid) // ESRCH: gone already
+			continue
+		}
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		owner[int32(fd)] = pid
+	}
+	if len(exited) > 0 {
+		return exited, true
+	}
+	if timeout <= 0 {
+		return nil, false
+	}
+	for {
+		n, err := unix.Poll(fds, int(timeout.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return nil, false
+		}
+		break
+	}
+	for _, fd := range fds {
+		if fd.Revents != 0 {
+			exited = append(exited, owner[fd.Fd])
+		}
+	}
+	return exited, true
+}

@@ -1,0 +1,205 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/runc/libcontainer"
+)
+
+// ErrBinaryAboveRoot is returned by Start when the running binary's
+// directory is Root or an ancestor of it; see "Binary placement" in the
+// package documentation.
+var ErrBinaryAboveRoot = errors.New("sandbox binary directory is an ancestor of the state root")
+
+// ErrDuplicateID is returned by Start for an id that this Runner is
+// already running.
+var ErrDuplicateID = errors.New("sandbox id already running")
+
+// Runner starts sandboxes. Set its fields before the first call; a Runner
+// must not be copied after first use. Its methods are safe for concurrent
+// use.
+type Runner struct {
+	// Root is libcontainer's state root, e.g. /run/shoal/sandbox: one
+	// directory per container. It belongs to this Runner alone.
+	Root string
+	// CgroupParent is the cgroup under which each job gets
+	// <CgroupParent>/<id>, in every hierarchy, e.g. "shoal" gives
+	// /sys/fs/cgroup/memory/shoal/<id>.
+	CgroupParent string
+	// TmpRoot is where the private /tmp directories are made, one per job;
+	// it should be on a real disk and belongs to this Runner alone.
+	TmpRoot string
+
+	mu   sync.Mutex
+	live map[string]bool // ids of jobs started and not yet finished
+
+	placement    sync.Once
+	placementErr error
+	hostname     string
+}
+
+// Start creates the job's sandbox and starts its process. It returns when the
+// job's own program is running (its exec has happened). On error nothing is
+// left behind except the output files.
+func (r *Runner) Start(spec Spec) (*Job, error) {
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	if err := r.checkPlacement(); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(spec.Dir); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: dir %q is not a directory", ErrInvalidSpec, spec.Dir)
+	}
+	if !r.claim(spec.ID) {
+		return nil, fmt.Errorf("start %s: %w", spec.ID, ErrDuplicateID)
+	}
+	started := false
+	defer func() {
+		if !started {
+			r.release(spec.ID)
+		}
+	}()
+
+	stdout, stderr, err := openOutputs(&spec)
+	if err != nil {
+		return nil, fmt.Errorf("open outputs: %w", err)
+	}
+	// The job gets its own descriptors when its init is forked.
+	defer stdout.Close()
+	defer stderr.Close()
+
+	tmp, err := r.makeTmp(&spec)
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := r.hostMounts(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	c, err := libcontainer.Create(r.Root, spec.ID, r.config(&spec, r.hostname, r.rootfsDir(), mounts))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	proc := &libcontainer.Process{
+		Args:             spec.Argv,
+		Env:              spec.Env,
+		UID:              int(spec.UID),
+		GID:              int(spec.GID),
+		AdditionalGroups: toInts(spec.Groups),
+		Cwd:              spec.Dir,
+		Stdout:           stdout,
+		Stderr:           stderr,
+		Init:             true,
+	}
+	if err := c.Run(proc); err != nil {
+		err = fmt.Errorf("start container: %w", err)
+		if derr := c.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
+		}
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	j, err := newJob(r, c, proc, tmp)
+	if err != nil {
+		// Unreachable unless the state vanished under us: kill and reap.
+		_ = c.Signal(os.Kill)
+		_, _ = proc.Wait()
+		_ = c.Destroy()
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	started = true
+	return j, nil
+}
+
+// checkPlacement refuses a binary whose directory contains Root, and looks
+// up the hostname once.
+func (r *Runner) checkPlacement() error {
+	r.placement.Do(func() {
+		r.hostname, r.placementErr = os.Hostname()
+		if r.placementErr != nil {
+			r.placementErr = fmt.Errorf("get hostname: %w", r.placementErr)
+			return
+		}
+		if r.Root == "" || r.TmpRoot == "" || r.CgroupParent == "" {
+			r.placementErr = fmt.Errorf("%w: Runner needs Root, TmpRoot and CgroupParent", ErrInvalidSpec)
+			return
+		}
+		if err := os.MkdirAll(r.Root, 0o700); err != nil {
+			r.placementErr = fmt.Errorf("create state root: %w", err)
+			return
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			r.placementErr = fmt.Errorf("find executable: %w", err)
+			return
+		}
+		r.placementErr = checkPlacement(exe, r.Root)
+	})
+	return r.placementErr
+}
+
+// checkPlacement returns ErrBinaryAboveRoot if exe's directory is root or
+// one of its ancestors, after resolving symlinks in both.
+func checkPlacement(exe, root string) error {
+	exe, err := filepath.EvalSymlinks(exe)
+	if err != nil {
+		return fmt.Errorf("resolve executable: %w", err)
+	}
+	root, err = filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("resolve state root: %w", err)
+	}
+	dir := filepath.Dir(exe)
+	if dir == root || dir == "/" || strings.HasPrefix(root, dir+"/") {
+		return fmt.Errorf("%w: binary %s, root %s", ErrBinaryAboveRoot, exe, root)
+	}
+	return nil
+}
+
+func (r *Runner) claim(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.live[id] {
+		return false
+	}
+	if r.live == nil {
+		r.live = make(map[string]bool)
+	}
+	r.live[id] = true
+	return true
+}
+
+func (r *Runner) release(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.live, id)
+}
+
+func (r *Runner) isLive(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live[id]
+}
+
+func (r *Runner) tmpDir(id string) string {
+	return filepath.Join(r.TmpRoot, id)
+}
+
+func toInts(ids []uint32) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return out
+}

@@ -1,0 +1,567 @@
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		Init() // libcontainer re-executes this test binary as the sandbox init
+	}
+	if os.Geteuid() != 0 {
+		fmt.Println("sandbox tests need root; skipping")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const testPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+var jobSeq atomic.Int64
+
+// newRunner returns a Runner with its own Root, TmpRoot and CgroupParent.
+// When the test ends it checks that Cleanup finds nothing to fail on, that
+// no cgroup, state or tmp directory is left, and that the host's mount
+// table is exactly what it was.
+func newRunner(t testing.TB) *Runner {
+	t.Helper()
+	before := hostMounts(t)
+	base := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkPlacement(exe, base) != nil {
+		// The test binary sits above the temp dir (go test -c -o /tmp/x):
+		// keep Root elsewhere, as the package documentation requires.
+		base = fmt.Sprintf("/run/shoal-test-%d/%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "_"))
+		t.Cleanup(func() { os.RemoveAll(base) })
+	}
+	r := &Runner{
+		Root:         filepath.Join(base, "state"),
+		TmpRoot:      filepath.Join(base, "tmp"),
+		CgroupParent: fmt.Sprintf("shoal-test-%d-%d", os.Getpid(), jobSeq.Add(1)),
+	}
+	t.Cleanup(func() {
+		if err := r.Cleanup(); err != nil {
+			t.Errorf("Cleanup: %v", err)
+		}
+		for _, m := range mustCgroupMounts(t) {
+			if _, err := os.Stat(filepath.Join(m, r.CgroupParent)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("cgroup parent %s/%s still there after Cleanup (stat: %v)", m, r.CgroupParent, err)
+			}
+		}
+		for _, dir := range []string{r.Root, r.TmpRoot} {
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 0 {
+				t.Errorf("%s not empty after Cleanup: %v", dir, entries)
+			}
+		}
+		if after := hostMounts(t); !slices.Equal(before, after) {
+			t.Errorf("host mount table changed:\nbefore %q\nafter  %q", before, after)
+		}
+	})
+	return r
+}
+
+// baseSpec is a root job with a fresh working dir and output files in it.
+func baseSpec(t testing.TB, argv ...string) Spec {
+	dir := t.TempDir()
+	return Spec{
+		ID:     fmt.Sprintf("job-%d", jobSeq.Add(1)),
+		Argv:   argv,
+		Env:    []string{testPath, "HOME=/root"},
+		Dir:    dir,
+		Stdout: filepath.Join(dir, "stdout"),
+		Stderr: filepath.Join(dir, "stderr"),
+	}
+}
+
+// run starts spec, waits for it, checks that nothing of it is left and
+// returns its result and stdout.
+func run(t *testing.T, r *Runner, spec Spec) (Result, string) {
+	t.Helper()
+	j, err := r.Start(spec)
+	if err != nil {
+		t.Fatalf("Start(%v): %v", spec.Argv, err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	assertGone(t, r, spec.ID)
+	return res, readFile(t, spec.Stdout)
+}
+
+// assertGone checks that no cgroup (in any hierarchy), state dir or private
+// tmp of job id is left.
+func assertGone(t testing.TB, r *Runner, id string) {
+	t.Helper()
+	paths := []string{filepath.Join(r.Root, id), r.tmpDir(id)}
+	for _, m := range mustCgroupMounts(t) {
+		paths = append(paths, filepath.Join(m, r.CgroupParent, id))
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind by job %s (stat: %v)", p, id, err)
+		}
+	}
+}
+
+func TestStdoutStderr(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", "echo hello; echo oops >&2")
+	res, out := run(t, r, spec)
+	if res != (Result{}) {
+		t.Errorf("result = %+v, want zero", res)
+	}
+	if out != "hello\n" {
+		t.Errorf("stdout = %q, want %q", out, "hello\n")
+	}
+	if got := readFile(t, spec.Stderr); got != "oops\n" {
+		t.Errorf("stderr = %q, want %q", got, "oops\n")
+	}
+
+	// One path for both: a shared file, as with 2>&1.
+	spec = baseSpec(t, "sh", "-c", "echo one; echo two >&2; echo three")
+	spec.Stderr = spec.Stdout
+	if _, out := run(t, r, spec); out != "one\ntwo\nthree\n" {
+		t.Errorf("merged output = %q, want one two three", out)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	r := newRunner(t)
+	res, _ := run(t, r, baseSpec(t, "sh", "-c", "exit 3"))
+	if want := (Result{ExitCode: 3}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+}
+
+func TestStartFailureLeavesNothing(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "no-such-command-here")
+	if j, err := r.Start(spec); err == nil {
+		j.Wait()
+		t.Fatal("Start of a missing command succeeded")
+	}
+	assertGone(t, r, spec.ID)
+	// The id is free again.
+	spec.Argv = []string{"true"}
+	if res, _ := run(t, r, spec); res != (Result{}) {
+		t.Errorf("rerun result = %+v, want zero", res)
+	}
+}
+
+func TestOOMKilled(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("no %s: %v", python, err)
+	}
+	r := newRunner(t)
+	// bytes * n writes every page, unlike bytearray(n) (calloc'd, untouched).
+	spec := baseSpec(t, python, "-c", "a = b'x' * (200 << 20)")
+	spec.MemoryBytes = 32 << 20
+	res, _ := run(t, r, spec)
+	if want := (Result{ExitCode: 137, Signal: 9, OOMKilled: true}); res != want {
+		t.Errorf("result = %+v, want %+v (stderr %q)", res, want, readFile(t, spec.Stderr))
+	}
+
+	// The same limit, used well within: no OOM.
+	spec = baseSpec(t, python, "-c", "a = b'x' * (4 << 20)")
+	spec.MemoryBytes = 32 << 20
+	if res, _ := run(t, r, spec); res != (Result{}) {
+		t.Errorf("small job result = %+v, want zero", res)
+	}
+}
+
+func TestCgroupLimits(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", `cd /sys/fs/cgroup &&
+cat memory/$P/memory.limit_in_bytes cpu/$P/cpu.cfs_quota_us cpu/$P/cpu.cfs_period_us &&
+cat memory/$P/memory.memsw.limit_in_bytes 2>/dev/null || echo no-memsw
+grep -c '^a ' devices/$P/devices.list
+grep -q $P/ pids/$P/../$(basename $P)/cgroup.procs 2>/dev/null; grep -c . pids/$P/cgroup.procs`)
+	spec.MemoryBytes = 64 << 20
+	spec.CPUs = 0.5
+	spec.Env = append(spec.Env, "P="+r.CgroupParent+"/"+spec.ID)
+	res, out := run(t, r, spec)
+	if res != (Result{}) {
+		t.Fatalf("result = %+v, want zero (stderr %q)", res, readFile(t, spec.Stderr))
+	}
+	memsw := strconv.Itoa(64 << 20)
+	if !haveMemsw {
+		memsw = "no-memsw"
+	}
+	// The devices.list of a deny-all cgroup has no "a *:* rwm" line; the
+	// job's shell and grep are the processes in its pids cgroup.
+	want := fmt.Sprintf("%d\n50000\n100000\n%s\n0\n", 64<<20, memsw)
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("limits seen by the job:\n%s\nwant prefix:\n%s", out, want)
+	}
+}
+
+func TestDevicesDenied(t *testing.T) {
+	r := newRunner(t)
+	blocks, _ := os.ReadDir("/sys/block")
+	if len(blocks) == 0 {
+		t.Skip("no block device")
+	}
+	dev := "/dev/" + blocks[0].Name()
+	if _, err := os.Stat(dev); err != nil {
+		t.Skipf("no %s: %v", dev, err)
+	}
+	// Root, with CAP_DAC_OVERRIDE, is stopped by the device cgroup alone.
+	spec := baseSpec(t, "sh", "-c", "head -c1 "+dev+" >/dev/null && echo read || echo denied; head -c1 /dev/zero | od -An -tx1")
+	_, out := run(t, r, spec)
+	if want := "denied\n 00\n"; out != want {
+		t.Errorf("output = %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
+	}
+}
+
+func TestHostFilesystem(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", "echo data > \"$PWD/result\" && pwd && head -1 /etc/passwd")
+	_, out := run(t, r, spec)
+	passwd := strings.SplitN(readFile(t, "/etc/passwd"), "\n", 2)[0]
+	if want := spec.Dir + "\n" + passwd + "\n"; out != want {
+		t.Errorf("output = %q, want %q", out, want)
+	}
+	if got := readFile(t, filepath.Join(spec.Dir, "result")); got != "data\n" {
+		t.Errorf("file written by the job reads %q on the host, want %q", got, "data\n")
+	}
+}
+
+func TestPrivateTmp(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", "echo secret > /tmp/$M && cat /tmp/$M && stat -c '%a %u' /tmp && ls -A /tmp")
+	marker := "shoal-marker-" + spec.ID
+	spec.Env = append(spec.Env, "M="+marker)
+	_, out := run(t, r, spec)
+	if want := "secret\n1777 0\n" + marker + "\n"; out != want {
+		t.Errorf("output = %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
+	}
+	if _, err := os.Stat(filepath.Join("/tmp", marker)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the job's /tmp/%s is visible in the host's /tmp (stat: %v)", marker, err)
+	}
+	// run checked that TmpRoot/<id> is gone.
+}
+
+func TestMountsStayInside(t *testing.T) {
+	r := newRunner(t)
+	before := hostMounts(t)
+	spec := baseSpec(t, "sh", "-c", "cat /proc/self/mountinfo; exec sleep 3600")
+	j, err := r.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Start returns after the exec, so the mounts are all made by now.
+	during := hostMounts(t)
+	if err := j.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, r, spec.ID)
+	if !slices.Equal(before, during) {
+		t.Errorf("the job's mounts appear on the host:\nbefore %q\nduring %q", before, during)
+	}
+	inside := map[string]string{} // mountpoint -> fs type
+	for line := range strings.Lines(readFile(t, spec.Stdout)) {
+		pre, post, _ := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) > 4 && len(g) > 0 {
+			inside[f[4]] = g[0] // the last mount on a point wins
+		}
+	}
+	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": ""} {
+		got, ok := inside[mp]
+		if !ok || (fs != "" && got != fs) {
+			t.Errorf("job's mount on %s = %q (present %v), want %q", mp, got, ok, fs)
+		}
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", `echo $$; hostname; ls /proc | grep -c '^[0-9]'; for n in net pid mnt uts ipc; do readlink /proc/self/ns/$n; done`)
+	_, out := run(t, r, spec)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("output = %q, want 8 lines (stderr %q)", out, readFile(t, spec.Stderr))
+	}
+	host, _ := os.Hostname()
+	if lines[0] != "1" || lines[1] != host {
+		t.Errorf("pid, hostname = %q, %q; want 1, %q", lines[0], lines[1], host)
+	}
+	if n, _ := strconv.Atoi(lines[2]); n < 1 || n > 4 {
+		t.Errorf("the job sees %s processes in /proc, want its own few", lines[2])
+	}
+	for i, ns := range []string{"net", "pid", "mnt", "uts", "ipc"} {
+		own, _ := os.Readlink("/proc/self/ns/" + ns)
+		if shared := lines[3+i] == own; shared != (ns == "net") {
+			t.Errorf("%s namespace %s, host %s: shared=%v, want %v", ns, lines[3+i], own, shared, ns == "net")
+		}
+	}
+}
+
+func TestNonRootUser(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", `id -u; id -G; touch "$RO/x" 2>/dev/null && echo wrote || echo denied
+grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status | tr -s '\t' ' '
+stat -c '%u %g' /tmp`)
+	spec.UID, spec.GID, spec.Groups = 65534, 65534, []uint32{65534, 100}
+	// A working dir owned by the user; its parent must be searchable.
+	os.Chmod(filepath.Dir(spec.Dir), 0o755)
+	os.Chown(spec.Dir, 65534, 65534)
+	ro := t.TempDir()
+	os.Chmod(filepath.Dir(ro), 0o755)
+	os.Chmod(ro, 0o755)
+	spec.Env = append(spec.Env, "RO="+ro)
+
+	res, out := run(t, r, spec)
+	want := `65534
+65534 100
+denied
+CapInh: 0000000000000000
+CapPrm: 0000000000000000
+CapEff: 0000000000000000
+CapBnd: 0000000000000000
+CapAmb: 0000000000000000
+NoNewPrivs: 1
+65534 65534
+`
+	if res != (Result{}) || out != want {
+		t.Errorf("result %+v, output:\n%s\nwant:\n%s\nstderr %q", res, out, want, readFile(t, spec.Stderr))
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(spec.Stdout, &st); err != nil || st.Uid != 65534 || st.Gid != 65534 {
+		t.Errorf("stdout owned by %d:%d (%v), want 65534:65534", st.Uid, st.Gid, err)
+	}
+
+	// The output files are opened as the user: not in a root-only dir.
+	spec2 := spec
+	spec2.ID += "-ro"
+	spec2.Stdout = filepath.Join(ro, "out")
+	if j, err := r.Start(spec2); err == nil {
+		j.Wait()
+		t.Errorf("Start with stdout in a root-owned 0755 dir succeeded")
+	}
+	if _, err := os.Stat(spec2.Stdout); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stdout %s created in a dir the user cannot write (stat: %v)", spec2.Stdout, err)
+	}
+	assertGone(t, r, spec2.ID)
+}
+
+func TestRootCapabilities(t *testing.T) {
+	r := newRunner(t)
+	_, out := run(t, r, baseSpec(t, "sh", "-c", "grep -E '^(CapEff|CapAmb|NoNewPrivs):' /proc/self/status | tr -s '\t' ' '"))
+	// Docker's default set: chown dac_override fowner fsetid kill setgid
+	// setuid setpcap net_bind_service net_raw sys_chroot mknod audit_write
+	// setfcap.
+	if want := "CapEff: 00000000a80425fb\nCapAmb: 0000000000000000\nNoNewPrivs: 0\n"; out != want {
+		t.Errorf("root job capabilities:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// startWithFifo starts a job whose script writes a line to $FIFO once it is
+// ready, and returns the job and that line.
+func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) {
+	t.Helper()
+	spec := baseSpec(t, "sh", "-c", script)
+	fifo := filepath.Join(spec.Dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec.Env = append(spec.Env, "FIFO="+fifo)
+	j, err := r.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(fifo) // blocks until the job opens it for writing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read fifo: %v (stderr %q)", err, readFile(t, spec.Stderr))
+	}
+	return j, spec, line
+}
+
+func TestStopKillsTree(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", "sleep 3600 & sleep 3600")
+	j, err := r.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := j.Stop(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Signal != 15 && res.Signal != 9 {
+		t.Errorf("result = %+v, want Signal 15 or 9", res)
+	}
+	t.Logf("stopped in %v: %+v", time.Since(start), res)
+	assertGone(t, r, spec.ID)
+	if err := j.Stop(time.Second); err != nil {
+		t.Errorf("Stop of an ended job: %v", err)
+	}
+}
+
+// A script without a trap must not go on to its next command once stopped,
+// and must end as soon as its children have, long before the grace period.
+func TestStopScriptWithoutTrap(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `sleep 3600 & echo $! > "$FIFO"; wait; echo next > "$PWD/next"`)
+	start := time.Now()
+	const grace = time.Minute
+	if err := j.Stop(grace); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= grace {
+		t.Errorf("stop took %v, the whole grace period", took)
+	}
+	if want := (Result{ExitCode: 137, Signal: 9}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if _, err := os.Stat(filepath.Join(spec.Dir, "next")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the script ran its next command after Stop (stat: %v)", err)
+	}
+}
+
+// A script with a trap gets SIGTERM itself and exits through its trap.
+func TestStopScriptWithTrap(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `trap 'echo trapped; exit 7' TERM; sleep 3600 & echo ready > "$FIFO"; wait`)
+	if err := j.Stop(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Result{ExitCode: 7}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if out := readFile(t, spec.Stdout); out != "trapped\n" {
+		t.Errorf("stdout = %q, want %q", out, "trapped\n")
+	}
+}
+
+// Cleanup after a "crash": a second Runner on the same directories kills
+// and removes what the first one left running, and also removes pieces
+// that have no container state at all.
+func TestCleanupLeftovers(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `sleep 3600 & echo $! > "$FIFO"; wait`)
+
+	// Pieces of a job that crashed before its container had any state.
+	ghost := "ghost-" + spec.ID
+	mounts := mustCgroupMounts(t)
+	for _, dir := range []string{filepath.Join(r.Root, ghost), filepath.Join(r.TmpRoot, ghost), filepath.Join(mounts[0], r.CgroupParent, ghost)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r2 := &Runner{Root: r.Root, TmpRoot: r.TmpRoot, CgroupParent: r.CgroupParent}
+	if err := r2.Cleanup(); err != nil {
+		t.Errorf("Cleanup: %v", err)
+	}
+	<-j.Done() // the job's PID 1 is dead (reaped by its original parent, us)
+	assertGone(t, r, spec.ID)
+	assertGone(t, r, ghost)
+	res, err := j.Wait()
+	if res.Signal != 9 {
+		t.Errorf("result of the cleaned-up job = %+v, want Signal 9", res)
+	}
+	t.Logf("Wait after someone else's Cleanup: %v", err)
+}
+
+func TestCheckPlacement(t *testing.T) {
+	base, _ := filepath.EvalSymlinks(t.TempDir())
+	for _, d := range []string{"bin", "bin/state", "other/state"} {
+		os.MkdirAll(filepath.Join(base, d), 0o700)
+	}
+	exe := filepath.Join(base, "bin", "shoal")
+	os.WriteFile(exe, nil, 0o700)
+	for root, wantErr := range map[string]bool{
+		filepath.Join(base, "bin"):         true,
+		filepath.Join(base, "bin/state"):   true,
+		filepath.Join(base, "other/state"): false,
+	} {
+		if err := checkPlacement(exe, root); errors.Is(err, ErrBinaryAboveRoot) != wantErr {
+			t.Errorf("checkPlacement(%s, %s) = %v, want ErrBinaryAboveRoot: %v", exe, root, err, wantErr)
+		}
+	}
+}
+
+func BenchmarkStartWait(b *testing.B) {
+	r := newRunner(b)
+	spec := baseSpec(b, "/bin/true")
+	start := time.Now()
+	for i := range b.N {
+		spec.ID = fmt.Sprintf("bench-%d", i)
+		j, err := r.Start(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res, err := j.Wait(); err != nil || res != (Result{}) {
+			b.Fatalf("Wait = %+v, %v", res, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// hostMounts is the host's mount table without the per-mount ids, which a
+// remount would change.
+func hostMounts(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for line := range strings.Lines(readFile(t, "/proc/self/mountinfo")) {
+		out = append(out, strings.TrimSpace(line))
+	}
+	return out
+}
+
+func mustCgroupMounts(t testing.TB) []string {
+	t.Helper()
+	m, err := cgroupMounts()
+	if err != nil || len(m) == 0 {
+		t.Fatalf("cgroup mounts: %v, %v", m, err)
+	}
+	return m
+}
