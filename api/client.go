@@ -96,6 +96,10 @@ const (
 	PathTerminate    = "/shoal/v1/jobs/terminate"
 	PathLogs         = "/shoal/v1/jobs/logs"
 	PathWait         = "/shoal/v1/jobs/wait"
+	PathHold         = "/shoal/v1/jobs/hold"
+	PathUpdateJob    = "/shoal/v1/jobs/update"
+	PathUpdateNode   = "/shoal/v1/nodes/update"
+	PathClusterInfo  = "/shoal/v1/cluster"
 	PathNodes        = "/shoal/v1/nodes/list"
 	PathNodeRegister = "/shoal/v1/nodes/register"
 	PathNodeWork     = "/shoal/v1/nodes/work"
@@ -155,6 +159,43 @@ func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
 // Terminate stops a placed or running job.
 func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
 	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// Hold holds (hold true) or releases jobs that have not started.
+func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
+	return c.Call(ctx, PathHold, HoldJobsRequest{IDs: ids, Hold: hold}, nil)
+}
+
+// Requeue stops a running job and queues it to run again.
+func (c *Client) Requeue(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
+}
+
+// UpdateJob changes a job's name, queue, priority or time limit.
+func (c *Client) UpdateJob(ctx context.Context, req UpdateJobRequest) error {
+	return c.Call(ctx, PathUpdateJob, req, nil)
+}
+
+// UpdateNode drains, downs or resumes a node.
+func (c *Client) UpdateNode(ctx context.Context, req UpdateNodeRequest) error {
+	return c.Call(ctx, PathUpdateNode, req, nil)
+}
+
+// ClusterInfo describes the controller (for scontrol ping / show config).
+type ClusterInfo struct {
+	Leader    string   `json:"leader"`
+	Members   []string `json:"members"`
+	Index     uint64   `json:"index"`
+	StartedAt int64    `json:"startedAt"`
+	Version   string   `json:"version"`
+	Queues    []string `json:"queues"`
+}
+
+// Cluster describes the controller.
+func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
+	var info ClusterInfo
+	err := c.Call(ctx, PathClusterInfo, struct{}{}, &info)
+	return info, err
 }
 
 // LogsRequest names a job's output stream.

@@ -12,10 +12,24 @@ type SubmitJobRequest struct {
 	Stderr    string            `json:"stderr,omitempty"`
 	Resources Resources         `json:"resources"`
 	Priority  int64             `json:"priority,omitempty"`
-	DependsOn []uint64          `json:"dependsOn,omitempty"`
+	DependsOn []Dependency      `json:"dependsOn,omitempty"`
+	DependAny bool              `json:"dependAny,omitempty"`
+	// ArrayIndexes makes the request an array of one task per index.
+	ArrayIndexes    []int  `json:"arrayIndexes,omitempty"`
+	ArrayMaxRunning int    `json:"arrayMaxRunning,omitempty"`
+	Held            bool   `json:"held,omitempty"`
+	BeginAt         int64  `json:"beginAt,omitempty"`
+	TimeLimit       int64  `json:"timeLimitSeconds,omitempty"`
+	NoRequeue       bool   `json:"noRequeue,omitempty"`
+	Account         string `json:"account,omitempty"`
+	QOS             string `json:"qos,omitempty"`
+	Comment         string `json:"comment,omitempty"`
+	SubmitHost      string `json:"submitHost,omitempty"`
+	// TestOnly validates the request and stores nothing (sbatch --test-only).
+	TestOnly bool `json:"testOnly,omitempty"`
 }
 
-// SubmitJobResponse names the new job.
+// SubmitJobResponse names the new job (an array's first task).
 type SubmitJobResponse struct {
 	ID   uint64 `json:"jobId"`
 	Name string `json:"jobName"`
@@ -38,6 +52,31 @@ type ListJobsResponse struct {
 type StopJobRequest struct {
 	ID     uint64 `json:"jobId"`
 	Reason string `json:"reason"`
+	// Requeue (terminate only): run the job again once it has stopped.
+	Requeue bool `json:"requeue,omitempty"`
+}
+
+// HoldJobsRequest holds (Hold true) or releases jobs that have not started.
+type HoldJobsRequest struct {
+	IDs  []uint64 `json:"jobIds"`
+	Hold bool     `json:"hold"`
+}
+
+// UpdateJobRequest changes a job; nil fields stay as they are. Queue and
+// priority change only before the job starts; the time limit at any time.
+type UpdateJobRequest struct {
+	ID        uint64  `json:"jobId"`
+	Name      *string `json:"jobName,omitempty"`
+	Queue     *string `json:"jobQueue,omitempty"`
+	Priority  *int64  `json:"priority,omitempty"`
+	TimeLimit *int64  `json:"timeLimitSeconds,omitempty"`
+}
+
+// UpdateNodeRequest drains, downs or resumes a node (root only).
+type UpdateNodeRequest struct {
+	Name   string    `json:"name"`
+	State  NodeState `json:"state"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // RegisterNodeRequest is sent by a node daemon when it starts.
@@ -72,6 +111,7 @@ type JobEvent struct {
 	ExitCode  *int     `json:"exitCode,omitempty"`
 	Signal    int      `json:"signal,omitempty"`
 	OOMKilled bool     `json:"oomKilled,omitempty"`
+	TimedOut  bool     `json:"timedOut,omitempty"`
 	Reason    string   `json:"reason,omitempty"`
 }
 

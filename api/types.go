@@ -19,19 +19,91 @@ type Job struct {
 	Stderr       string            `json:"stderr,omitempty"`
 	Resources    Resources         `json:"resources"`
 	Priority     int64             `json:"priority"`
-	DependsOn    []uint64          `json:"dependsOn,omitempty"`
-	Node         string            `json:"node,omitempty"`
-	Attempt      int               `json:"attempt,omitempty"`
-	ExitCode     *int              `json:"exitCode,omitempty"`
-	Signal       int               `json:"signal,omitempty"`
+	DependsOn    []Dependency      `json:"dependsOn,omitempty"`
+	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
+	DependAny bool       `json:"dependAny,omitempty"`
+	Array     *ArrayTask `json:"array,omitempty"`
+	// Held jobs stay PENDING until released.
+	Held bool `json:"held,omitempty"`
+	// BeginAt: not placed before this time (epoch ms), Slurm's --begin.
+	BeginAt int64 `json:"beginAt,omitempty"`
+	// TimeLimit: the node stops an attempt that runs longer (seconds; 0 = none).
+	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
+	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).
+	NoRequeue  bool   `json:"noRequeue,omitempty"`
+	Account    string `json:"account,omitempty"`
+	QOS        string `json:"qos,omitempty"`
+	Comment    string `json:"comment,omitempty"`
+	SubmitHost string `json:"submitHost,omitempty"`
+	Node       string `json:"node,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	ExitCode   *int   `json:"exitCode,omitempty"`
+	Signal     int    `json:"signal,omitempty"`
+	// Cause says why a job ended FAILED, for views that name it (Slurm's
+	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
+	Cause Cause `json:"cause,omitempty"`
 	// StopRequested is the controller's wish that a placed job stop; the
 	// job stays STARTING/RUNNING until its node reports the exit.
 	StopRequested bool   `json:"stopRequested,omitempty"`
 	StopReason    string `json:"stopReason,omitempty"`
-	CreatedAt     int64  `json:"createdAt"`
-	StartedAt     int64  `json:"startedAt,omitempty"`
-	StoppedAt     int64  `json:"stoppedAt,omitempty"`
+	StopCause     Cause  `json:"stopCause,omitempty"`
+	// RequeueRequested: when the node reports the stop, run the job again.
+	RequeueRequested bool  `json:"requeueRequested,omitempty"`
+	CreatedAt        int64 `json:"createdAt"`
+	StartedAt        int64 `json:"startedAt,omitempty"`
+	StoppedAt        int64 `json:"stoppedAt,omitempty"`
 }
+
+// ArrayTask places a job in an array: the tasks of one array have
+// consecutive ids, and the array's id is its first task's.
+type ArrayTask struct {
+	JobID uint64 `json:"jobId"`
+	Index int    `json:"index"`
+	// Min, Max and Count describe the whole array's indexes.
+	Min        int `json:"min"`
+	Max        int `json:"max"`
+	Count      int `json:"count"`
+	MaxRunning int `json:"maxRunning,omitempty"` // Slurm's %N throttle; 0 = no limit
+}
+
+// DependencyType says what a dependency waits for.
+type DependencyType string
+
+// Dependency types: Slurm's names; AWS Batch's plain dependency is afterok.
+const (
+	AfterOK    DependencyType = "afterok"    // the job SUCCEEDED (default)
+	AfterAny   DependencyType = "afterany"   // the job ended, any way
+	AfterNotOK DependencyType = "afternotok" // the job FAILED
+	After      DependencyType = "after"      // the job started (or ended without starting)
+	// Singleton: every earlier unfinished job of the same user and name.
+	Singleton DependencyType = "singleton"
+	// NToN: array task i waits for task i of the array JobID (AWS N_TO_N).
+	NToN DependencyType = "N_TO_N"
+	// Sequential: array task i waits for task i-1 of its own array (AWS SEQUENTIAL; JobID unused).
+	Sequential DependencyType = "SEQUENTIAL"
+)
+
+// Dependency is one thing a job waits for. A dependency on an array's id
+// waits for every task of the array.
+type Dependency struct {
+	JobID uint64         `json:"jobId,omitempty"`
+	Type  DependencyType `json:"type,omitempty"`
+}
+
+// Cause is why a job ended FAILED.
+type Cause string
+
+// Causes.
+const (
+	CauseExitCode    Cause = "exit_code"    // the job exited non-zero or was killed by a signal
+	CauseCancelled   Cause = "cancelled"    // cancelled before it started
+	CauseTerminated  Cause = "terminated"   // terminated while it ran
+	CauseTimeout     Cause = "timeout"      // ran past its time limit
+	CauseOOM         Cause = "oom"          // killed by the OOM killer
+	CauseNodeLost    Cause = "node_lost"    // its node went away
+	CauseDependency  Cause = "dependency"   // a dependency can never be satisfied
+	CauseStartFailed Cause = "start_failed" // the sandbox could not start it
+)
 
 // Resources is what a job asks of one node (or what a node has).
 type Resources struct {
@@ -60,8 +132,9 @@ type NodeState string
 
 // Node states.
 const (
-	NodeUp   NodeState = "UP"
-	NodeDown NodeState = "DOWN"
+	NodeUp    NodeState = "UP"    // takes jobs
+	NodeDrain NodeState = "DRAIN" // runs what it has, takes no more
+	NodeDown  NodeState = "DOWN"  // takes nothing
 )
 
 // Node is a machine that runs jobs.
@@ -70,6 +143,7 @@ type Node struct {
 	State         NodeState `json:"state"`
 	Capacity      Resources `json:"capacity"`
 	Allocated     Resources `json:"allocated"`
+	Reason        string    `json:"reason,omitempty"` // why an admin drained or downed it
 	Queues        []string  `json:"queues,omitempty"`
 	RegisteredAt  int64     `json:"registeredAt"`
 	LastHeartbeat int64     `json:"lastHeartbeat"`
