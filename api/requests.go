@@ -6,6 +6,7 @@ type SubmitJobRequest struct {
 	Name      string            `json:"jobName"`
 	Queue     string            `json:"jobQueue,omitempty"`
 	Command   []string          `json:"command"`
+	Script    string            `json:"script,omitempty"`
 	Env       map[string]string `json:"environment,omitempty"`
 	Dir       string            `json:"workingDir,omitempty"`
 	Stdout    string            `json:"stdout,omitempty"`
@@ -41,6 +42,8 @@ type ListJobsRequest struct {
 	User   string     `json:"user,omitempty"`
 	Queue  string     `json:"queue,omitempty"`
 	IDs    []uint64   `json:"ids,omitempty"`
+	// ArrayJobID lists the tasks of one array.
+	ArrayJobID uint64 `json:"arrayJobId,omitempty"`
 }
 
 // ListJobsResponse holds jobs in id order.

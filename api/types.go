@@ -3,23 +3,27 @@ package api
 // Job is one batch job as the controller stores and reports it.
 // Times are Unix epoch milliseconds, as in AWS Batch.
 type Job struct {
-	ID           uint64            `json:"jobId"`
-	Name         string            `json:"jobName"`
-	User         string            `json:"user"`
-	UID          uint32            `json:"uid"`
-	GID          uint32            `json:"gid"`
-	Groups       []uint32          `json:"groups,omitempty"`
-	Queue        string            `json:"jobQueue"`
-	State        JobState          `json:"status"`
-	StatusReason string            `json:"statusReason,omitempty"`
-	Command      []string          `json:"command"`
-	Env          map[string]string `json:"environment,omitempty"`
-	Dir          string            `json:"workingDir,omitempty"`
-	Stdout       string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
-	Stderr       string            `json:"stderr,omitempty"`
-	Resources    Resources         `json:"resources"`
-	Priority     int64             `json:"priority"`
-	DependsOn    []Dependency      `json:"dependsOn,omitempty"`
+	ID           uint64   `json:"jobId"`
+	Name         string   `json:"jobName"`
+	User         string   `json:"user"`
+	UID          uint32   `json:"uid"`
+	GID          uint32   `json:"gid"`
+	Groups       []uint32 `json:"groups,omitempty"`
+	Queue        string   `json:"jobQueue"`
+	State        JobState `json:"status"`
+	StatusReason string   `json:"statusReason,omitempty"`
+	Command      []string `json:"command"`
+	// Script, if set, is a batch script stored at submit (as sbatch does):
+	// the node writes it to a file the user owns and runs it with Command as
+	// its arguments.
+	Script    string            `json:"script,omitempty"`
+	Env       map[string]string `json:"environment,omitempty"`
+	Dir       string            `json:"workingDir,omitempty"`
+	Stdout    string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
+	Stderr    string            `json:"stderr,omitempty"`
+	Resources Resources         `json:"resources"`
+	Priority  int64             `json:"priority"`
+	DependsOn []Dependency      `json:"dependsOn,omitempty"`
 	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
 	DependAny bool       `json:"dependAny,omitempty"`
 	Array     *ArrayTask `json:"array,omitempty"`

@@ -877,3 +877,59 @@ func TestDiamondDependencies(t *testing.T) {
 		h.wantTimes(4, 2, 0, 30)
 	})
 }
+
+// TestStateViews: the read views keep the orders the scheduler and the API
+// rely on (nodes by name, jobs by id) and filter as they say.
+func TestStateViews(t *testing.T) {
+	h := newHarness(t)
+	for _, name := range []string{"m", "z", "a", "k"} {
+		h.register(1, api.Node{Name: name, Boot: name, Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	}
+	bob := newJob("bob")
+	bob.User, bob.UID = "bob", 1001
+	h.submit(2, newJob("a1"), bob, newJob("a2", 1), newJob("a3"), bob)
+	h.place(3, raftfsm.Placement{JobID: 4, Node: "z"}, raftfsm.Placement{JobID: 1, Node: "k"}, raftfsm.Placement{JobID: 5, Node: "z"})
+
+	st := h.fsm.State()
+	var names []string
+	for _, n := range st.Nodes() {
+		names = append(names, n.Name)
+	}
+	if got, want := fmt.Sprint(names), "[a k m z]"; got != want {
+		t.Errorf("Nodes(): got %s, want %s", got, want)
+	}
+	ids := func(each func(func(*api.Job) bool)) string {
+		var out []uint64
+		each(func(j *api.Job) bool { out = append(out, j.ID); return true })
+		return fmt.Sprint(out)
+	}
+	tests := []struct {
+		name string
+		each func(func(*api.Job) bool)
+		want string
+	}{
+		{"AllJobs", st.AllJobs, "[1 2 3 4 5]"},
+		{"JobsInState(RUNNABLE)", func(fn func(*api.Job) bool) { st.JobsInState(rbl, fn) }, "[2]"},
+		{"JobsInState(STARTING)", func(fn func(*api.Job) bool) { st.JobsInState(sta, fn) }, "[1 4 5]"},
+		{"JobsInState(PENDING)", func(fn func(*api.Job) bool) { st.JobsInState(pen, fn) }, "[3]"},
+		{"JobsOfUser(bob)", func(fn func(*api.Job) bool) { st.JobsOfUser("bob", fn) }, "[2 5]"},
+		{"JobsOnNode(z)", func(fn func(*api.Job) bool) { st.JobsOnNode("z", fn) }, "[4 5]"},
+		{"JobsOnNode(a)", func(fn func(*api.Job) bool) { st.JobsOnNode("a", fn) }, "[]"},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.each); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	stopAfter := 0
+	st.AllJobs(func(*api.Job) bool { stopAfter++; return stopAfter < 2 })
+	if stopAfter != 2 {
+		t.Errorf("AllJobs with fn returning false at the 2nd job: got %d calls, want 2", stopAfter)
+	}
+	if got := st.CountInState(sta); got != 3 {
+		t.Errorf("CountInState(STARTING): got %d, want 3", got)
+	}
+	if st.Job(99) != nil || st.Node("nope") != nil {
+		t.Errorf("Job(99), Node(nope): got non-nil, want nil")
+	}
+}

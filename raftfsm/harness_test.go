@@ -195,8 +195,13 @@ func wantErr(t *testing.T, what string, res raftfsm.Result, code string, mention
 	}
 }
 
-// newJob is a one-CPU job of alice (uid 1000) in the default queue.
+// newJob is a one-CPU job of alice (uid 1000) in the default queue,
+// depending (afterok, the default type) on deps.
 func newJob(name string, deps ...uint64) api.Job {
+	var dependsOn []api.Dependency
+	for _, d := range deps {
+		dependsOn = append(dependsOn, api.Dependency{JobID: d})
+	}
 	return api.Job{
 		Name:      name,
 		User:      "alice",
@@ -205,7 +210,7 @@ func newJob(name string, deps ...uint64) api.Job {
 		Queue:     api.DefaultQueue,
 		Command:   []string{"/bin/true"},
 		Resources: api.Resources{CPUs: 1, MemoryMB: 512},
-		DependsOn: deps,
+		DependsOn: dependsOn,
 	}
 }
 

@@ -617,3 +617,32 @@ func TestScheduleAgainstFSM(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleOrder: with room for every job, the plan lists jobs by
+// priority (highest first) and then by id, for many equal priorities (a
+// non-stable sort would mix ids up).
+func TestScheduleOrder(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	snap := &fakeSnap{nodes: []*api.Node{node("a", 1<<20, 1<<40, 0)}}
+	for id := 1; id <= 2000; id++ {
+		snap.jobs = append(snap.jobs, job(uint64(id), int64(r.Intn(4)), 1, 1, 0))
+	}
+	r.Shuffle(len(snap.jobs), func(a, b int) { snap.jobs[a], snap.jobs[b] = snap.jobs[b], snap.jobs[a] })
+
+	want := append([]*api.Job(nil), snap.jobs...)
+	sort.Slice(want, func(a, b int) bool {
+		if want[a].Priority != want[b].Priority {
+			return want[a].Priority > want[b].Priority
+		}
+		return want[a].ID < want[b].ID
+	})
+	plan := sched.Schedule(snap)
+	if len(plan.Placements) != len(want) {
+		t.Fatalf("got %d placements, want %d", len(plan.Placements), len(want))
+	}
+	for i, p := range plan.Placements {
+		if p.JobID != want[i].ID {
+			t.Fatalf("placement %d: got job %d, want job %d (priority %d)", i, p.JobID, want[i].ID, want[i].Priority)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package slurm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// State is a Slurm job state: the long name (sacct State, squeue %T,
+// scontrol JobState=) and the short code (squeue %t).
+type State struct{ Long, Short string }
+
+// Slurm states shoal's lifecycle maps to.
+var (
+	Pending     = State{"PENDING", "PD"}
+	Running     = State{"RUNNING", "R"}
+	Completing  = State{"COMPLETING", "CG"}
+	Completed   = State{"COMPLETED", "CD"}
+	Failed      = State{"FAILED", "F"}
+	Cancelled   = State{"CANCELLED", "CA"}
+	Timeout     = State{"TIMEOUT", "TO"}
+	OutOfMemory = State{"OUT_OF_MEMORY", "OOM"}
+	NodeFail    = State{"NODE_FAIL", "NF"}
+)
+
+// AllStates lists every Slurm state shoal reports, for -t/--states.
+var AllStates = []State{Pending, Running, Completing, Completed, Failed, Cancelled, Timeout, OutOfMemory, NodeFail}
+
+// JobState is the Slurm view of a job's lifecycle state: PENDING covers
+// SUBMITTED/PENDING/RUNNABLE, RUNNING covers STARTING/RUNNING (COMPLETING
+// once a stop was asked), and FAILED is refined by the job's cause.
+func JobState(j *api.Job) State {
+	switch j.State {
+	case api.StateSubmitted, api.StatePending, api.StateRunnable:
+		return Pending
+	case api.StateStarting, api.StateRunning:
+		if j.StopRequested {
+			return Completing
+		}
+		return Running
+	case api.StateSucceeded:
+		return Completed
+	}
+	switch j.Cause {
+	case api.CauseCancelled, api.CauseTerminated, api.CauseDependency:
+		return Cancelled
+	case api.CauseTimeout:
+		return Timeout
+	case api.CauseOOM:
+		return OutOfMemory
+	case api.CauseNodeLost:
+		return NodeFail
+	}
+	return Failed
+}
+
+// PendingReason is squeue's %r / scontrol's Reason= for a job: why it
+// waits, or why it ended, or None.
+func PendingReason(j *api.Job, now time.Time) string {
+	switch {
+	case j.State == api.StatePending && j.Held:
+		return "JobHeldUser"
+	case j.State == api.StatePending || j.State == api.StateSubmitted:
+		return "Dependency"
+	case j.State == api.StateRunnable && j.BeginAt > now.UnixMilli():
+		return "BeginTime"
+	case j.State == api.StateRunnable:
+		return "Resources"
+	case j.State == api.StateFailed && j.Cause == api.CauseDependency:
+		return "DependencyNeverSatisfied"
+	case j.State == api.StateFailed && j.Cause == api.CauseExitCode:
+		return "NonZeroExitCode"
+	case j.State == api.StateFailed && j.Cause == api.CauseStartFailed:
+		return "JobLaunchFailure"
+	case j.State == api.StateFailed && j.Cause == api.CauseNodeLost:
+		return "NodeDown"
+	case j.State == api.StateFailed && j.Cause == api.CauseTimeout:
+		return "TimeLimit"
+	case j.State == api.StateFailed && j.Cause == api.CauseOOM:
+		return "OutOfMemory"
+	}
+	return "None"
+}
+
+// ExitCode is Slurm's "code:signal": a job killed by signal S shows "0:S".
+func ExitCode(j *api.Job) string {
+	if j.Signal != 0 {
+		return fmt.Sprintf("0:%d", j.Signal)
+	}
+	if j.ExitCode == nil {
+		return "0:0"
+	}
+	return fmt.Sprintf("%d:0", *j.ExitCode)
+}
+
+// JobID is how Slurm prints a job's id: N, or A_i for an array task.
+func JobID(j *api.Job) string {
+	if j.Array != nil {
+		return fmt.Sprintf("%d_%d", j.Array.JobID, j.Array.Index)
+	}
+	return api.FormatID(j.ID)
+}
