@@ -24,6 +24,9 @@ type Error struct {
 	Type    string `json:"__type"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field names the part of the request at fault, when one is: "memory",
+	// "cpus", "gpus", "queue", "dependency", ... (Slurm's wording keys off it).
+	Field string `json:"field,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -52,6 +55,9 @@ func Errorf(code, format string, args ...any) *Error {
 	}
 	return &Error{Type: typ, Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// WithField returns e naming the request field at fault.
+func (e *Error) WithField(f string) *Error { e.Field = f; return e }
 
 // IsCode reports whether err is an *Error with the given code.
 func IsCode(err error, code string) bool {

@@ -9,12 +9,8 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
-
-// The FSM's state is what the daemon hands the scheduler.
-var _ sched.Snapshot = (*raftfsm.State)(nil)
 
 // fakeSnap is a sched.Snapshot over plain values. It keeps the
 // interface's ordering promises (jobs by id, nodes by name) whatever order
@@ -67,6 +63,9 @@ func (s *fakeSnap) apply(t *testing.T, p sched.Plan) {
 	}
 }
 
+// schedule is the one call of sched.Schedule in this file.
+func schedule(snap sched.Snapshot) sched.Plan { return sched.Schedule(snap) }
+
 // job is a RUNNABLE job in the default queue.
 func job(id uint64, prio int64, cpus int, memMB int64, gpus int) *api.Job {
 	return &api.Job{ID: id, Name: fmt.Sprintf("job%d", id), User: "alice", UID: 1000,
@@ -84,6 +83,7 @@ func inQueue(j *api.Job, q string) *api.Job        { j.Queue = q; return j }
 func inState(j *api.Job, st api.JobState) *api.Job { j.State = st; return j }
 func serving(n *api.Node, qs ...string) *api.Node  { n.Queues = qs; return n }
 func down(n *api.Node) *api.Node                   { n.State = api.NodeDown; return n }
+func drain(n *api.Node) *api.Node                  { n.State = api.NodeDrain; return n }
 func allocated(n *api.Node, r api.Resources) *api.Node {
 	n.Allocated = r
 	return n
@@ -204,6 +204,12 @@ func TestSchedule(t *testing.T) {
 			want:  expect{placed: 1, waiting: 1, place: []sched.Placement{{JobID: 1, Node: "b"}}},
 		},
 		{
+			name:  "DRAIN nodes skipped",
+			jobs:  []*api.Job{job(1, 0, 1, 1, 0), job(2, 0, 1, 1, 0)},
+			nodes: []*api.Node{drain(node("a", 8, 8192, 0)), node("b", 1, 8192, 0)},
+			want:  expect{placed: 1, waiting: 1, place: []sched.Placement{{JobID: 1, Node: "b"}}},
+		},
+		{
 			name:  "node state other than UP skipped",
 			jobs:  []*api.Job{job(1, 0, 1, 1, 0)},
 			nodes: []*api.Node{{Name: "a", State: "", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}},
@@ -248,7 +254,7 @@ func TestSchedule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := &fakeSnap{jobs: tt.jobs, nodes: tt.nodes}
-			plan := sched.Schedule(snap)
+			plan := schedule(snap)
 			if got := len(plan.Placements); got != tt.want.placed || plan.Waiting != tt.want.waiting {
 				t.Errorf("got placed %d waiting %d, want placed %d waiting %d (placements %v)",
 					got, plan.Waiting, tt.want.placed, tt.want.waiting, plan.Placements)
@@ -329,7 +335,7 @@ func TestMaxPlacements(t *testing.T) {
 		}
 		snap.jobs = append(snap.jobs, job(uint64(id), prio, 1, 1, 0))
 	}
-	plan := sched.Schedule(snap)
+	plan := schedule(snap)
 	if got, want := (expect{placed: len(plan.Placements), waiting: plan.Waiting}), (expect{placed: sched.MaxPlacements, waiting: extra}); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
@@ -341,7 +347,7 @@ func TestMaxPlacements(t *testing.T) {
 	checkPlan(t, snap, plan)
 
 	snap.apply(t, plan)
-	next := sched.Schedule(snap)
+	next := schedule(snap)
 	if got, want := (expect{placed: len(next.Placements), waiting: next.Waiting}), (expect{placed: extra}); !reflect.DeepEqual(got, want) {
 		t.Errorf("second plan: got %+v, want %+v", got, want)
 	}
@@ -374,7 +380,7 @@ func scheduleUntilStable(t *testing.T, snap *fakeSnap) (placed int, last sched.P
 		if round > 100 {
 			t.Fatalf("still placing after %d rounds, want a fixed point", round)
 		}
-		plan := sched.Schedule(snap)
+		plan := schedule(snap)
 		checkPlan(t, snap, plan)
 		if t.Failed() {
 			t.FailNow()
@@ -443,7 +449,7 @@ func TestThousandNodes(t *testing.T) {
 		snap.jobs = append(snap.jobs, job(uint64(id), int64(id%3), 1, 1024, 0))
 	}
 
-	first := sched.Schedule(snap)
+	first := schedule(snap)
 	if got, want := (expect{placed: len(first.Placements), waiting: first.Waiting}),
 		(expect{placed: sched.MaxPlacements, waiting: numJobs - sched.MaxPlacements}); !reflect.DeepEqual(got, want) {
 		t.Errorf("first plan: got %+v, want %+v", got, want)
@@ -517,7 +523,7 @@ func TestScheduleDoesNotMutate(t *testing.T) {
 	snap := &fakeSnap{nodes: bigCluster()[:50]}
 	for id := 1; id <= 500; id++ {
 		j := job(uint64(id), int64(id%4), 1+id%3, 512, id%5/4)
-		j.DependsOn = []uint64{uint64(id)/2 + 1}
+		j.DependsOn = []api.Dependency{{JobID: uint64(id)/2 + 1, Type: api.AfterOK}}
 		j.Env = map[string]string{"I": fmt.Sprint(id)}
 		if id%9 == 0 {
 			j.State = api.StatePending
@@ -529,7 +535,7 @@ func TestScheduleDoesNotMutate(t *testing.T) {
 	jobPtrs := append([]*api.Job(nil), snap.jobs...)
 	nodePtrs := append([]*api.Node(nil), snap.nodes...)
 
-	plan := sched.Schedule(snap)
+	plan := schedule(snap)
 	if len(plan.Placements) == 0 || plan.Waiting == 0 {
 		t.Fatalf("got placed %d waiting %d, want some of each so that the test means something", len(plan.Placements), plan.Waiting)
 	}
@@ -539,7 +545,7 @@ func TestScheduleDoesNotMutate(t *testing.T) {
 	if !reflect.DeepEqual(jobPtrs, snap.jobs) || !reflect.DeepEqual(nodePtrs, snap.nodes) {
 		t.Errorf("Schedule reordered or replaced the snapshot's slices, want them untouched")
 	}
-	if again := sched.Schedule(snap); !reflect.DeepEqual(again, plan) {
+	if again := schedule(snap); !reflect.DeepEqual(again, plan) {
 		t.Errorf("second Schedule of the same snapshot: got %+v, want %+v", again, plan)
 	}
 }
@@ -555,67 +561,6 @@ func deepCopy(t *testing.T, s *fakeSnap) string {
 		t.Fatalf("marshal snapshot: %v", err)
 	}
 	return string(data)
-}
-
-// TestScheduleAgainstFSM: a plan made from the FSM's own state applies in
-// full when no other command came between.
-func TestScheduleAgainstFSM(t *testing.T) {
-	f := raftfsm.New()
-	idx := uint64(0)
-	apply := func(op raftfsm.Op, body any) raftfsm.Result {
-		t.Helper()
-		e, err := raftfsm.Encode(op, body)
-		if err != nil {
-			t.Fatalf("Encode: %v", err)
-		}
-		idx++
-		res, ok := f.Apply(idx, e).(raftfsm.Result)
-		if !ok || res.Err != nil {
-			t.Fatalf("Apply(op %d): got %+v, want success", op, res)
-		}
-		return res
-	}
-	for _, n := range bigCluster()[:40] {
-		if n.State != api.NodeUp {
-			continue // the FSM registers nodes UP
-		}
-		apply(raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: *n, Now: 1})
-	}
-	var jobs []api.Job
-	for id := 1; id <= 400; id++ {
-		j := *job(0, int64(id%3), 1+id%4, 1024, id%6/5)
-		if id%11 == 0 {
-			j.Queue = "other"
-		}
-		jobs = append(jobs, j)
-	}
-	apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{Jobs: jobs, Now: 2})
-
-	for round := 0; ; round++ {
-		plan := sched.Schedule(f.State())
-		if len(plan.Placements) == 0 {
-			if plan.Waiting == 0 {
-				t.Errorf("final plan: got no waiting jobs, want some (the cluster is too small)")
-			}
-			break
-		}
-		cmd := raftfsm.PlanCmd{Now: int64(3 + round)}
-		for _, p := range plan.Placements {
-			cmd.Placements = append(cmd.Placements, raftfsm.Placement{JobID: p.JobID, Node: p.Node})
-		}
-		if got := apply(raftfsm.OpPlan, cmd).Placed; got != len(plan.Placements) {
-			t.Fatalf("round %d: FSM applied %d of the plan's %d placements, want all", round, got, len(plan.Placements))
-		}
-	}
-	st := f.State()
-	if got, want := st.CountInState(api.StateRunnable), sched.Schedule(st).Waiting; got != want {
-		t.Errorf("RUNNABLE jobs: got %d, want %d (the plan's waiting count)", got, want)
-	}
-	for _, n := range st.Nodes() {
-		if !n.Allocated.Fits(n.Capacity) {
-			t.Errorf("node %s: allocated %+v, want within capacity %+v", n.Name, n.Allocated, n.Capacity)
-		}
-	}
 }
 
 // TestScheduleOrder: with room for every job, the plan lists jobs by
@@ -636,7 +581,7 @@ func TestScheduleOrder(t *testing.T) {
 		}
 		return want[a].ID < want[b].ID
 	})
-	plan := sched.Schedule(snap)
+	plan := schedule(snap)
 	if len(plan.Placements) != len(want) {
 		t.Fatalf("got %d placements, want %d", len(plan.Placements), len(want))
 	}
