@@ -134,7 +134,8 @@ func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
 }
 
 // WaitJob blocks until job id reaches one of states (default: SUCCEEDED or
-// FAILED), or ctx ends, and returns the job.
+// FAILED), or ctx ends, and returns the job. A job that ends without
+// reaching them is an error (CodeConflict), returned with the job.
 func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Job, error) {
 	for {
 		var j Job
@@ -144,6 +145,9 @@ func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Jo
 		}
 		if j.State.Reached(states) {
 			return j, nil
+		}
+		if j.State.Terminal() {
+			return j, Errorf(CodeConflict, "job %d ended %s (%s) without reaching %v", id, j.State, j.StatusReason, states)
 		}
 		if err := ctx.Err(); err != nil {
 			return j, err

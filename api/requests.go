@@ -115,6 +115,7 @@ type JobEvent struct {
 	Signal    int      `json:"signal,omitempty"`
 	OOMKilled bool     `json:"oomKilled,omitempty"`
 	TimedOut  bool     `json:"timedOut,omitempty"`
+	Cause     Cause    `json:"cause,omitempty"` // set by the node for failures it names (start_failed)
 	Reason    string   `json:"reason,omitempty"`
 }
 

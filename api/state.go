@@ -71,4 +71,5 @@ const (
 	ReasonNodeLost         = "Host terminated: the node daemon running the job restarted or went away"
 	ReasonNodeShutdown     = "Host terminated: the node daemon shut down while the job ran"
 	ReasonSandboxFailed    = "CannotStartContainerError"
+	ReasonTimeout          = "Job attempt duration exceeded timeout"
 )

@@ -150,7 +150,7 @@ func queuedJob(i int, dep uint64) api.SubmitJobRequest {
 		Env:     map[string]string{"BENCH_INDEX": strconv.Itoa(i)},
 	}
 	if dep != 0 {
-		r.DependsOn = []uint64{dep}
+		r.DependsOn = []api.Dependency{{JobID: dep}}
 	}
 	return r
 }

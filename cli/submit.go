@@ -66,7 +66,7 @@ func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
 			if err != nil {
 				return req, usagef("--depends-on: %v", err)
 			}
-			req.DependsOn = append(req.DependsOn, id)
+			req.DependsOn = append(req.DependsOn, api.Dependency{JobID: id, Type: api.AfterOK})
 		}
 	}
 	for _, kv := range c.StringSlice("env") {

@@ -156,7 +156,7 @@ if [ "$QUEUE_JOBS" -gt 0 ] && command -v curl >/dev/null && command -v jq >/dev/
   for ((done_jobs = 0; done_jobs < QUEUE_JOBS; done_jobs += 1000)); do
     n=$((QUEUE_JOBS - done_jobs < 1000 ? QUEUE_JOBS - done_jobs : 1000))
     jq -nc --argjson n "$n" --argjson dep "$blocker" --arg dir "$work" \
-      '{jobs: [range($n) | {jobName: "bulk-\(.)", command: ["true"], workingDir: $dir, dependsOn: [$dep]}]}' |
+      '{jobs: [range($n) | {jobName: "bulk-\(.)", command: ["true"], workingDir: $dir, dependsOn: [{jobId: $dep}]}]}' |
       curl -sf --unix-socket "$SHOAL_ADDR" -H 'Content-Type: application/json' --data-binary @- \
         http://unix/shoal/v1/jobs/submit-batch >/dev/null
   done

@@ -21,6 +21,9 @@ import (
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
+// Version is shoal's version, reported by the API.
+const Version = "0.1.0"
+
 // Config says where a controller keeps its state and listens.
 type Config struct {
 	DataDir  string // raft log, snapshots, join token
@@ -41,6 +44,7 @@ type Controller struct {
 	applier   *applier
 	joinToken string
 	selfUID   uint32
+	startedAt int64
 
 	servers   []*http.Server
 	listeners []net.Listener
@@ -67,7 +71,7 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, selfUID: uint32(os.Getuid())}
+	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
 	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, c.fsm, cfg.Log)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,8 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	state := c.fsm.State()
-	jobs := make([]api.Job, len(reqs))
+	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: nowMillis()}
+	testOnly := false
 	for i, r := range reqs {
 		j, err := newJob(r, o)
 		if err != nil {
@@ -61,22 +62,61 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err := satisfiable(state, j); err != nil {
 			return nil, err
 		}
-		jobs[i] = j
+		if len(r.ArrayIndexes) > 0 {
+			if err := checkArray(j.Name, r.ArrayIndexes, r.ArrayMaxRunning); err != nil {
+				return nil, err
+			}
+			cmd.Arrays = append(cmd.Arrays, raftfsm.ArraySpec{Job: i, Indexes: r.ArrayIndexes, MaxRunning: r.ArrayMaxRunning})
+		}
+		cmd.Jobs[i] = j
+		testOnly = testOnly || r.TestOnly
 	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpSubmit, raftfsm.SubmitCmd{Jobs: jobs, Now: nowMillis()})
+	if testOnly { // validated: store nothing
+		return make([]uint64, len(reqs)), nil
+	}
+	res, err := c.applier.Apply(ctx, raftfsm.OpSubmit, cmd)
 	if err != nil {
 		return nil, err
 	}
-	return res.IDs, nil
+	// One id per request: an array's first task.
+	ids, k := make([]uint64, len(reqs)), 0
+	for i, r := range reqs {
+		ids[i] = res.IDs[k]
+		k += max(1, len(r.ArrayIndexes))
+	}
+	return ids, nil
+}
+
+// MaxArraySize bounds the tasks of one array (Slurm's MaxArraySize is
+// similar in spirit; AWS Batch allows 10,000).
+const MaxArraySize = 100_000
+
+// checkArray refuses an array that is too large, repeats an index, or has
+// a negative throttle.
+func checkArray(name string, indexes []int, maxRunning int) error {
+	if len(indexes) > MaxArraySize {
+		return api.Errorf(api.CodeInvalid, "job %q: array of %d tasks; at most %d", name, len(indexes), MaxArraySize).WithField("array")
+	}
+	if maxRunning < 0 {
+		return api.Errorf(api.CodeInvalid, "job %q: array throttle %d must not be negative", name, maxRunning).WithField("array")
+	}
+	seen := make(map[int]bool, len(indexes))
+	for _, x := range indexes {
+		if x < 0 || seen[x] {
+			return api.Errorf(api.CodeInvalid, "job %q: array index %d is negative or repeated", name, x).WithField("array")
+		}
+		seen[x] = true
+	}
+	return nil
 }
 
 // newJob checks a request and turns it into a job owned by o.
 func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	name := r.Name
-	if len(r.Command) == 0 {
+	if len(r.Command) == 0 && r.Script == "" {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q has no command: give the program and its arguments", name)
 	}
-	if name == "" {
+	if name == "" && len(r.Command) > 0 {
 		name = filepath.Base(r.Command[0])
 	}
 	res := r.Resources
@@ -97,11 +137,16 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if queue == "" {
 		queue = api.DefaultQueue
 	}
+	if r.TimeLimit < 0 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, r.TimeLimit).WithField("timeLimit")
+	}
 	return api.Job{
 		Name: name, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups,
-		Queue: queue, Command: r.Command, Env: r.Env, Dir: r.Dir,
+		Queue: queue, Command: r.Command, Script: r.Script, Env: r.Env, Dir: r.Dir,
 		Stdout: r.Stdout, Stderr: r.Stderr,
-		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn,
+		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn, DependAny: r.DependAny,
+		Held: r.Held, BeginAt: r.BeginAt, TimeLimit: r.TimeLimit, NoRequeue: r.NoRequeue,
+		Account: r.Account, QOS: r.QOS, Comment: r.Comment, SubmitHost: r.SubmitHost,
 	}, nil
 }
 
@@ -123,11 +168,11 @@ func satisfiable(state *raftfsm.State, j api.Job) error {
 		most.GPUs = max(most.GPUs, n.Capacity.GPUs)
 	}
 	if serving == 0 {
-		return api.Errorf(api.CodeUnsatisfiable, "queue %q has no nodes: no node serves it; use a queue that has nodes (the default is %q)", j.Queue, api.DefaultQueue)
+		return api.Errorf(api.CodeUnsatisfiable, "queue %q has no nodes: no node serves it; use a queue that has nodes (the default is %q)", j.Queue, api.DefaultQueue).WithField("queue")
 	}
 	ask := j.Resources
 	switch {
-	case ask.MemoryMB > most.MemoryMB:
+	case ask.MemoryMB > most.MemoryMB: // named first, as Slurm does
 		return unsatisfiable(j, "memory", fmt.Sprintf("%d MiB", ask.MemoryMB), fmt.Sprintf("%d MiB", most.MemoryMB))
 	case ask.CPUs > most.CPUs:
 		return unsatisfiable(j, "cpus", fmt.Sprint(ask.CPUs), fmt.Sprint(most.CPUs))
@@ -140,7 +185,7 @@ func satisfiable(state *raftfsm.State, j api.Job) error {
 
 func unsatisfiable(j api.Job, what, asked, most string) error {
 	return api.Errorf(api.CodeUnsatisfiable,
-		"job %q can never run: %s: asked %s, the largest node of queue %q has %s", j.Name, what, asked, j.Queue, most)
+		"job %q can never run: %s: asked %s, the largest node of queue %q has %s", j.Name, what, asked, j.Queue, most).WithField(what)
 }
 
 func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
@@ -153,6 +198,14 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 		return true
 	}
 	switch {
+	case req.ArrayJobID != 0:
+		if first := state.Job(req.ArrayJobID); first != nil && first.Array != nil && first.Array.JobID == req.ArrayJobID {
+			for id := req.ArrayJobID; id < req.ArrayJobID+uint64(first.Array.Count); id++ {
+				if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
+					match(j)
+				}
+			}
+		}
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
 			if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
@@ -176,7 +229,8 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 }
 
 // waitJob is a blocking query on one job: it answers when the job reaches
-// one of the states asked (default: terminal), or when the wait ends.
+// one of the states asked or ends (it cannot reach them after), or when the
+// wait ends.
 func (c *Controller) waitJob(ctx context.Context, _ caller, req api.WaitJobRequest) (api.Job, error) {
 	timer := time.NewTimer(min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait))
 	defer timer.Stop()
@@ -186,7 +240,7 @@ func (c *Controller) waitJob(ctx context.Context, _ caller, req api.WaitJobReque
 		if j == nil {
 			return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
 		}
-		if j.State.Reached(req.States) {
+		if j.State.Reached(req.States) || j.State.Terminal() {
 			return *j, nil
 		}
 		select {
@@ -209,7 +263,7 @@ func (c *Controller) terminateJob(ctx context.Context, who caller, req api.StopJ
 
 func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobRequest, terminate bool) error {
 	if !who.known {
-		return api.Errorf(api.CodeForbidden, "this connection does not identify a user: use the controller's unix socket")
+		return errNoUser
 	}
 	if req.Reason == "" {
 		req.Reason = "Cancelled by user"
@@ -218,7 +272,39 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate, CallerUID: who.uid, Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.uid, Now: nowMillis(),
 	})
 	return err
 }
+
+func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsRequest) (empty, error) {
+	if !who.known {
+		return empty{}, errNoUser
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.uid, Now: nowMillis()})
+	return empty{}, err
+}
+
+func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJobRequest) (empty, error) {
+	if !who.known {
+		return empty{}, errNoUser
+	}
+	if req.Queue != nil {
+		j := c.fsm.State().Job(req.ID)
+		if j == nil {
+			return empty{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
+		}
+		moved := *j
+		moved.Queue = *req.Queue
+		if err := satisfiable(c.fsm.State(), moved); err != nil {
+			return empty{}, err
+		}
+	}
+	if req.TimeLimit != nil && *req.TimeLimit < 0 {
+		return empty{}, api.Errorf(api.CodeInvalid, "time limit %ds must not be negative", *req.TimeLimit).WithField("timeLimit")
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: req, CallerUID: who.uid})
+	return empty{}, err
+}
+
+var errNoUser = api.Errorf(api.CodeForbidden, "this connection does not identify a user: use the controller's unix socket")

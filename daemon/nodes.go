@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -34,6 +36,50 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr}
 	_, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()})
 	return empty{}, err
+}
+
+// updateNode lets root drain, down or resume a node.
+func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateNodeRequest) (empty, error) {
+	if !who.known || who.uid != 0 {
+		return empty{}, api.Errorf(api.CodeForbidden, "only root may change a node's state")
+	}
+	switch req.State {
+	case api.NodeUp:
+	case api.NodeDrain, api.NodeDown:
+		if req.Reason == "" {
+			return empty{}, api.Errorf(api.CodeInvalid, "give a reason when draining or downing node %s", req.Name).WithField("reason")
+		}
+	default:
+		return empty{}, api.Errorf(api.CodeInvalid, "node state %q: use %s, %s or %s", req.State, api.NodeUp, api.NodeDrain, api.NodeDown).WithField("state")
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpUpdateNode, raftfsm.UpdateNodeCmd{Update: req, Now: nowMillis()})
+	return empty{}, err
+}
+
+// clusterInfo describes this controller.
+func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.ClusterInfo, error) {
+	info := api.ClusterInfo{Index: c.fsm.State().Index(), StartedAt: c.startedAt, Version: Version}
+	addr, id := c.raft.raft.LeaderWithID()
+	info.Leader = fmt.Sprintf("%s (%s)", id, addr)
+	if f := c.raft.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			info.Members = append(info.Members, fmt.Sprintf("%s (%s)", s.ID, s.Address))
+		}
+	}
+	queues := map[string]bool{}
+	for _, n := range c.fsm.State().Nodes() {
+		if len(n.Queues) == 0 {
+			queues[api.DefaultQueue] = true
+		}
+		for _, q := range n.Queues {
+			queues[q] = true
+		}
+	}
+	for q := range queues {
+		info.Queues = append(info.Queues, q)
+	}
+	sort.Strings(info.Queues)
+	return info, nil
 }
 
 // nodeWork is a node's blocking query: it answers with the node's placed,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -29,10 +30,11 @@ type Config struct {
 
 // Agent is a running node daemon.
 type Agent struct {
-	cfg    Config
-	log    *slog.Logger
-	logDir string
-	boot   string
+	cfg       Config
+	log       *slog.Logger
+	logDir    string
+	scriptDir string
+	boot      string
 
 	mu      sync.Mutex
 	tasks   map[uint64]*task // jobs this boot has started and not yet reported finished
@@ -77,11 +79,14 @@ func StartAgent(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
-		boot: newBootID(), tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
+		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
+		boot:      newBootID(), tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
 		stopped: make(chan struct{}),
 	}
-	if err := os.MkdirAll(a.logDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create log dir: %w", err)
+	for _, dir := range []string{a.logDir, a.scriptDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create node dir: %w", err)
+		}
 	}
 	if err := cfg.Executor.Cleanup(); err != nil {
 		return nil, fmt.Errorf("clean up sandboxes of an earlier run: %w", err)
@@ -195,6 +200,12 @@ func (a *Agent) reconcile(j *api.Job) {
 func (a *Agent) run(j api.Job, t *task) {
 	spec := a.jobSpec(&j)
 	err := a.prepareLogs(&spec)
+	if err == nil {
+		err = a.writeScript(&j, &spec)
+	}
+	if j.Script != "" {
+		defer os.Remove(a.scriptPath(&j))
+	}
 	var proc Process
 	if err == nil {
 		proc, err = a.cfg.Executor.Start(spec)
@@ -202,7 +213,7 @@ func (a *Agent) run(j api.Job, t *task) {
 	if err != nil {
 		close(t.started)
 		a.log.Warn("start job", "job", j.ID, "err", err)
-		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed,
+		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseStartFailed,
 			Reason: fmt.Sprintf("%s: %v", api.ReasonSandboxFailed, err)})
 		return
 	}
@@ -215,14 +226,22 @@ func (a *Agent) run(j api.Job, t *task) {
 	if stopping {
 		go a.stop(t)
 	}
+	var timedOut atomic.Bool
+	if j.TimeLimit > 0 {
+		limit := time.AfterFunc(time.Duration(j.TimeLimit)*time.Second, func() {
+			timedOut.Store(true)
+			a.stop(t)
+		})
+		defer limit.Stop()
+	}
 	res, err := proc.Wait()
-	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded}
+	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: timedOut.Load()}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
 	switch {
 	case err != nil:
 		ev.State, ev.Reason = api.StateFailed, fmt.Sprintf("shoal node %s lost track of the job: %v", a.cfg.Name, err)
-	case code != 0 || res.OOMKilled:
+	case code != 0 || res.OOMKilled || ev.TimedOut:
 		ev.State = api.StateFailed
 	}
 	a.finish(j.ID, ev)

@@ -17,7 +17,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // logPaths returns where a job's stdout and stderr go: the paths the job
 // asked for (relative to its working directory), else the node's log dir.
 func (a *Agent) logPaths(j *api.Job) (stdout, stderr string) {
-	stdout, stderr = j.Stdout, j.Stderr
+	stdout, stderr = expandPattern(j.Stdout, j, a.cfg.Name), expandPattern(j.Stderr, j, a.cfg.Name)
 	if stdout == "" {
 		stdout = filepath.Join(a.logDir, api.FormatID(j.ID)+".out")
 	}
@@ -60,39 +60,65 @@ func (a *Agent) prepareLogs(spec *sandbox.Spec) error {
 
 // jobSpec turns an assignment into a sandbox spec: the job's command as its
 // owner, in its working directory, with a login-like environment, the job's
-// own variables and the variables shoal defines for every job.
+// own variables and the variables shoal, Slurm and AWS Batch define for
+// every job (later ones win).
 func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 	home, shell := "/", "/bin/sh"
 	if u, err := user.LookupId(strconv.FormatUint(uint64(j.UID), 10)); err == nil {
 		home = u.HomeDir
 	}
+	dir := j.Dir
+	if dir == "" {
+		dir = home
+	}
+	id, cpus := api.FormatID(j.ID), strconv.Itoa(j.Resources.CPUs)
 	env := map[string]string{
 		"PATH": defaultPath, "HOME": home, "USER": j.User, "LOGNAME": j.User, "SHELL": shell,
+		// Slurm's defaults for what the submitter may have set (sbatch sets
+		// SLURM_CPUS_PER_TASK and SLURM_NTASKS when it was asked for them).
+		"SLURM_NTASKS": "1", "SLURM_NPROCS": "1",
 	}
 	for k, v := range j.Env {
 		env[k] = v
 	}
-	id := api.FormatID(j.ID)
-	for k, v := range map[string]string{
-		"SHOAL_JOB_ID":          id,
-		"SHOAL_JOB_NAME":        j.Name,
-		"SHOAL_NODE":            a.cfg.Name,
-		"AWS_BATCH_JOB_ID":      id,
-		"AWS_BATCH_JOB_ATTEMPT": strconv.Itoa(max(j.Attempt, 1)),
-		"AWS_BATCH_JQ_NAME":     j.Queue,
-		"AWS_BATCH_CE_NAME":     j.Queue,
-	} {
-		env[k] = v
+	set := func(kv ...string) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+	}
+	set("SHOAL_JOB_ID", id, "SHOAL_JOB_NAME", j.Name, "SHOAL_NODE", a.cfg.Name,
+		"AWS_BATCH_JOB_ID", id, "AWS_BATCH_JOB_ATTEMPT", strconv.Itoa(max(j.Attempt, 1)),
+		"AWS_BATCH_JQ_NAME", j.Queue, "AWS_BATCH_CE_NAME", j.Queue,
+		"SLURM_JOB_ID", id, "SLURM_JOBID", id, "SLURM_JOB_NAME", j.Name,
+		"SLURM_JOB_USER", j.User, "SLURM_JOB_UID", strconv.FormatUint(uint64(j.UID), 10),
+		"SLURM_JOB_GID", strconv.FormatUint(uint64(j.GID), 10),
+		"SLURM_JOB_PARTITION", j.Queue, "SLURM_JOB_ACCOUNT", j.Account, "SLURM_CLUSTER_NAME", "shoal",
+		"SLURM_JOB_NUM_NODES", "1", "SLURM_NNODES", "1",
+		"SLURM_JOB_NODELIST", a.cfg.Name, "SLURM_NODELIST", a.cfg.Name, "SLURMD_NODENAME", a.cfg.Name,
+		"SLURM_TOPOLOGY_ADDR", a.cfg.Name, "SLURM_NODEID", "0", "SLURM_PROCID", "0", "SLURM_LOCALID", "0",
+		"SLURM_CPUS_ON_NODE", cpus, "SLURM_JOB_CPUS_PER_NODE", cpus,
+		"SLURM_MEM_PER_NODE", strconv.FormatInt(j.Resources.MemoryMB, 10),
+		"SLURM_SUBMIT_DIR", dir, "SLURM_SUBMIT_HOST", j.SubmitHost,
+		"SLURM_RESTART_COUNT", strconv.Itoa(max(j.Attempt-1, 0)))
+	if j.Account == "" {
+		delete(env, "SLURM_JOB_ACCOUNT")
+	}
+	if j.Array != nil {
+		set("SLURM_ARRAY_JOB_ID", api.FormatID(j.Array.JobID), "SLURM_ARRAY_TASK_ID", strconv.Itoa(j.Array.Index),
+			"SLURM_ARRAY_TASK_MIN", strconv.Itoa(j.Array.Min), "SLURM_ARRAY_TASK_MAX", strconv.Itoa(j.Array.Max),
+			"SLURM_ARRAY_TASK_COUNT", strconv.Itoa(j.Array.Count), "AWS_BATCH_JOB_ARRAY_INDEX", strconv.Itoa(j.Array.Index))
+		if j.Array.Count > 1 && j.Array.Max-j.Array.Min+1 == j.Array.Count {
+			set("SLURM_ARRAY_TASK_STEP", "1")
+		}
+	}
+	if j.Resources.GPUs > 0 {
+		set("SLURM_GPUS", strconv.Itoa(j.Resources.GPUs), "SLURM_GPUS_ON_NODE", strconv.Itoa(j.Resources.GPUs))
 	}
 	envList := make([]string, 0, len(env))
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
 	sort.Strings(envList)
-	dir := j.Dir
-	if dir == "" {
-		dir = home
-	}
 	stdout, stderr := a.logPaths(j)
 	return sandbox.Spec{
 		ID:          fmt.Sprintf("job-%d-%d", j.ID, j.Attempt),
@@ -107,4 +133,36 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		Stdout:      stdout,
 		Stderr:      stderr,
 	}
+}
+
+// scriptPath is where the node keeps a job's batch script while it runs.
+func (a *Agent) scriptPath(j *api.Job) string {
+	return filepath.Join(a.scriptDir, fmt.Sprintf("job-%d-%d", j.ID, j.Attempt))
+}
+
+// writeScript stores a job's batch script as a file its user owns and may
+// execute, and makes it the command (the kernel honours its #! line).
+func (a *Agent) writeScript(j *api.Job, spec *sandbox.Spec) error {
+	if j.Script == "" {
+		return nil
+	}
+	path := a.scriptPath(j)
+	os.Remove(path)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o500)
+	if err != nil {
+		return fmt.Errorf("write batch script: %w", err)
+	}
+	_, err = f.WriteString(j.Script)
+	if err == nil {
+		err = f.Chown(int(j.UID), int(j.GID))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write batch script: %w", err)
+	}
+	spec.Argv = append([]string{path}, j.Command...)
+	return nil
 }

@@ -48,125 +48,142 @@ func (w writer) meta() meta {
 	return *raw.(*meta)
 }
 
-// submit stores new jobs with consecutive ids and resolves each to PENDING
-// (waiting on dependencies), RUNNABLE, or FAILED (a dependency already failed).
-// Dependencies may name earlier jobs of the same command.
-func (w writer) submit(c SubmitCmd) Result {
-	m := w.meta()
-	first := m.NextJobID
-	for i, j := range c.Jobs {
-		for _, dep := range j.DependsOn {
-			inBatch := dep >= first && dep < first+uint64(i)
-			if !inBatch && w.job(dep) == nil {
-				return Result{Err: api.Errorf(api.CodeNotFound,
-					"job %q depends on job %d, which does not exist", j.Name, dep)}
-			}
-		}
+// owns refuses a caller who is neither root nor the job's owner.
+func owns(j *api.Job, uid uint32, verb string) *api.Error {
+	if uid != 0 && uid != j.UID {
+		return api.Errorf(api.CodeForbidden, "job %d belongs to %s; only its owner or root may %s it", j.ID, j.User, verb)
 	}
-	ids := make([]uint64, len(c.Jobs))
-	for i := range c.Jobs {
-		j := c.Jobs[i]
-		j.ID = first + uint64(i)
-		j.State = api.StateSubmitted
-		j.CreatedAt = c.Now
-		ids[i] = j.ID
-		w.resolve(&j, c.Now)
-		w.put(tableJobs, &j)
-	}
-	m.NextJobID = first + uint64(len(c.Jobs))
-	w.put(tableMeta, &m)
-	return Result{IDs: ids}
+	return nil
 }
 
-// resolve moves a SUBMITTED or PENDING job as far as its dependencies allow.
-func (w writer) resolve(j *api.Job, now int64) {
-	waiting := false
-	for _, dep := range j.DependsOn {
-		d := w.job(dep)
-		switch {
-		case d == nil: // checked at submit; cannot vanish
-			panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, dep))
-		case d.State == api.StateFailed:
-			mustMove(j, api.StateFailed, now)
-			j.StatusReason = api.ReasonDependencyFailed
-			return
-		case d.State != api.StateSucceeded:
-			waiting = true
-		}
-	}
-	switch {
-	case waiting && j.State == api.StateSubmitted:
-		mustMove(j, api.StatePending, now)
-	case !waiting:
-		mustMove(j, api.StateRunnable, now)
-	}
-}
-
-// finished releases a job's dependents once it has reached a terminal state:
-// they become RUNNABLE when all their dependencies succeeded, FAILED (and so
-// on down the chain) when one failed.
-func (w writer) finished(id uint64, now int64) {
-	it, err := w.txn.Get(tableJobs, "deps", id)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read dependents of %d: %v", id, err))
-	}
-	var dependents []*api.Job
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if d := raw.(*api.Job); d.State == api.StatePending {
-			c := *d
-			dependents = append(dependents, &c)
-		}
-	}
-	for _, d := range dependents {
-		w.resolve(d, now)
-		w.put(tableJobs, d)
-		if d.State.Terminal() {
-			w.finished(d.ID, now)
-		}
-	}
-}
-
-// stop applies cancel (unplaced jobs) or terminate (placed jobs).
+// stop applies cancel (unplaced jobs), terminate (placed jobs; unplaced
+// ones are cancelled, as AWS Batch does) and requeue (placed jobs run
+// again once stopped).
 func (w writer) stop(c StopCmd) Result {
 	j := w.job(c.ID)
 	if j == nil {
 		return Result{Err: api.Errorf(api.CodeNotFound, "job %d does not exist", c.ID)}
 	}
-	if c.CallerUID != 0 && c.CallerUID != j.UID {
-		return Result{Err: api.Errorf(api.CodeForbidden,
-			"job %d belongs to %s; only its owner or root may stop it", j.ID, j.User)}
+	verb := "cancel"
+	switch {
+	case c.Requeue:
+		verb = "requeue"
+	case c.Terminate:
+		verb = "terminate"
 	}
-	if c.Terminate && j.State.Terminable() {
-		if j.StopRequested {
-			return Result{}
-		}
-		j.StopRequested = true
-		j.StopReason = c.Reason
+	if err := owns(j, c.CallerUID, verb); err != nil {
+		return Result{Err: err}
+	}
+	switch {
+	case c.Requeue && j.NoRequeue:
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot requeue job %d: it was submitted with --no-requeue", j.ID)}
+	case c.Requeue && j.State.Terminable():
+		j.StopRequested, j.RequeueRequested, j.StopReason = true, true, c.Reason
 		w.put(tableJobs, j)
 		return Result{}
-	}
-	// terminate on an unplaced job cancels it, as AWS Batch does.
-	if !j.State.Cancellable() {
-		verb, allowed := "cancel", "SUBMITTED, PENDING or RUNNABLE"
-		if c.Terminate {
-			verb, allowed = "terminate", "SUBMITTED through RUNNING"
+	case c.Requeue && j.State.Cancellable():
+		return Result{} // not started: already queued
+	case c.Terminate && j.State.Terminable():
+		if !j.StopRequested {
+			j.StopRequested, j.StopReason, j.StopCause = true, c.Reason, api.CauseTerminated
+			w.put(tableJobs, j)
 		}
-		return Result{Err: api.Errorf(api.CodeConflict,
-			"cannot %s job %d: it is %s; %s applies to jobs that are %s", verb, j.ID, j.State, verb, allowed)}
+		return Result{}
+	case j.State.Cancellable() && !c.Requeue:
+		mustMove(j, api.StateFailed, c.Now)
+		j.StatusReason, j.Cause = c.Reason, api.CauseCancelled
+		w.put(tableJobs, j)
+		w.released(j.ID, c.Now)
+		return Result{}
 	}
-	mustMove(j, api.StateFailed, c.Now)
-	j.StatusReason = c.Reason
+	allowed := "SUBMITTED, PENDING or RUNNABLE"
+	if c.Terminate {
+		allowed = "SUBMITTED through RUNNING"
+	}
+	return Result{Err: api.Errorf(api.CodeConflict,
+		"cannot %s job %d: it is %s; %s applies to jobs that are %s", verb, j.ID, j.State, verb, allowed)}
+}
+
+// hold holds or releases jobs that have not started, all or none.
+func (w writer) hold(c HoldCmd) Result {
+	jobs := make([]*api.Job, 0, len(c.IDs))
+	verb := map[bool]string{true: "hold", false: "release"}[c.Hold]
+	for _, id := range c.IDs {
+		j := w.job(id)
+		if j == nil {
+			return Result{Err: api.Errorf(api.CodeNotFound, "job %d does not exist", id)}
+		}
+		if err := owns(j, c.CallerUID, verb); err != nil {
+			return Result{Err: err}
+		}
+		if !j.State.Cancellable() {
+			return Result{Err: api.Errorf(api.CodeConflict, "cannot %s job %d: it is %s; only jobs that have not started can be held or released", verb, id, j.State)}
+		}
+		jobs = append(jobs, j)
+	}
+	for _, j := range jobs {
+		if j.Held == c.Hold {
+			continue
+		}
+		j.Held = c.Hold
+		switch {
+		case c.Hold && j.State == api.StateRunnable:
+			mustMove(j, api.StatePending, c.Now)
+		case !c.Hold:
+			w.resolve(j, c.Now)
+		}
+		w.put(tableJobs, j)
+		if j.State.Terminal() {
+			w.released(j.ID, c.Now)
+		}
+	}
+	return Result{}
+}
+
+// updateJob changes what may still change: the name always, the queue and
+// priority before the job starts, the time limit until it ends (others than
+// root may only lower it, as in Slurm).
+func (w writer) updateJob(c UpdateJobCmd) Result {
+	u := c.Update
+	j := w.job(u.ID)
+	if j == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "job %d does not exist", u.ID)}
+	}
+	if err := owns(j, c.CallerUID, "update"); err != nil {
+		return Result{Err: err}
+	}
+	if (u.Queue != nil || u.Priority != nil) && !j.State.Cancellable() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue or priority of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	}
+	if u.TimeLimit != nil {
+		switch {
+		case j.State.Terminal():
+			return Result{Err: api.Errorf(api.CodeConflict, "cannot change the time limit of job %d: it has ended", j.ID)}
+		case c.CallerUID != 0 && (j.TimeLimit == 0 || *u.TimeLimit == 0 || *u.TimeLimit > j.TimeLimit):
+			return Result{Err: api.Errorf(api.CodeForbidden, "only root may raise the time limit of job %d; you may lower it", j.ID).WithField("timeLimit")}
+		}
+		j.TimeLimit = *u.TimeLimit
+	}
+	if u.Name != nil {
+		j.Name = *u.Name
+	}
+	if u.Queue != nil {
+		j.Queue = *u.Queue
+	}
+	if u.Priority != nil {
+		j.Priority = *u.Priority
+	}
 	w.put(tableJobs, j)
-	w.finished(j.ID, c.Now)
 	return Result{}
 }
 
 // jobEvents records nodes' reports. A report that does not match the state
-// (a duplicate, a job placed elsewhere since) is ignored: nodes resend.
+// (a duplicate, a job placed elsewhere since, a job not placed) is ignored:
+// nodes resend.
 func (w writer) jobEvents(c JobEventsCmd) Result {
 	for _, ev := range c.Events {
 		j := w.job(ev.ID)
-		if j == nil || j.Node != ev.Node || j.State.Terminal() {
+		if j == nil || j.Node != ev.Node || !j.State.Terminable() {
 			continue
 		}
 		switch ev.State {
@@ -176,6 +193,7 @@ func (w writer) jobEvents(c JobEventsCmd) Result {
 			}
 			mustMove(j, api.StateRunning, c.Now)
 			w.put(tableJobs, j)
+			w.released(j.ID, c.Now)
 		case api.StateSucceeded, api.StateFailed:
 			w.complete(j, ev, c.Now)
 		}
@@ -183,30 +201,43 @@ func (w writer) jobEvents(c JobEventsCmd) Result {
 	return Result{}
 }
 
-// complete ends a placed job with a node's report.
+// complete ends a placed job with a node's report: SUCCEEDED, FAILED with a
+// cause and reason, or back to RUNNABLE when a requeue was asked.
 func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
-	to := ev.State
-	if j.StopRequested || ev.OOMKilled || (ev.ExitCode != nil && *ev.ExitCode != 0) {
-		to = api.StateFailed
+	w.release(j)
+	if j.RequeueRequested {
+		mustMove(j, api.StateRunnable, now)
+		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+		w.put(tableJobs, j)
+		return
 	}
-	if j.State == api.StateStarting && to == api.StateSucceeded {
+	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
+		(ev.ExitCode != nil && *ev.ExitCode != 0)
+	if j.State == api.StateStarting && !failed {
 		mustMove(j, api.StateRunning, now) // the node's RUNNING report was folded in
 	}
-	if err := move(j, to, now); err != nil {
-		return
+	if failed {
+		mustMove(j, api.StateFailed, now)
+	} else {
+		mustMove(j, api.StateSucceeded, now)
 	}
 	j.ExitCode, j.Signal = ev.ExitCode, ev.Signal
 	switch {
+	case !failed:
 	case j.StopRequested:
-		j.StatusReason = j.StopReason
+		j.StatusReason, j.Cause = j.StopReason, j.StopCause
 	case ev.OOMKilled:
-		j.StatusReason = api.ReasonOutOfMemory
+		j.StatusReason, j.Cause = api.ReasonOutOfMemory, api.CauseOOM
+	case ev.TimedOut:
+		j.StatusReason, j.Cause = api.ReasonTimeout, api.CauseTimeout
 	case ev.Reason != "":
-		j.StatusReason = ev.Reason
-	case to == api.StateFailed:
-		j.StatusReason = api.ReasonNonZeroExit
+		j.StatusReason, j.Cause = ev.Reason, ev.Cause
+	default:
+		j.StatusReason, j.Cause = api.ReasonNonZeroExit, api.CauseExitCode
 	}
-	w.release(j)
+	if j.Cause == "" {
+		j.Cause = api.CauseExitCode
+	}
 	w.put(tableJobs, j)
-	w.finished(j.ID, now)
+	w.released(j.ID, now)
 }

@@ -52,8 +52,8 @@ func (w writer) registerNode(c RegisterNodeCmd) Result {
 		w.put(tableNodes, &n)
 		return Result{}
 	}
-	n.RegisteredAt = old.RegisteredAt
-	n.Allocated = old.Allocated
+	// What the controller and admins decided outlives the daemon's restarts.
+	n.RegisteredAt, n.Allocated, n.State, n.Reason = old.RegisteredAt, old.Allocated, old.State, old.Reason
 	w.put(tableNodes, &n)
 	if old.Boot != n.Boot {
 		w.failNodeJobs(n.Name, api.ReasonNodeLost, c.Now)
@@ -75,6 +75,38 @@ func (w writer) failNodeJobs(node, reason string, now int64) {
 		}
 	}
 	for _, j := range lost {
-		w.complete(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason}, now)
+		w.complete(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now)
 	}
+}
+
+// updateNode applies an admin's drain, down or resume. Jobs on a node set
+// DOWN are stopped (their node reports them, ending NODE_FAIL).
+func (w writer) updateNode(c UpdateNodeCmd) Result {
+	u := c.Update
+	n := w.node(u.Name)
+	if n == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "node %s does not exist", u.Name)}
+	}
+	n.State, n.Reason = u.State, u.Reason
+	if u.State == api.NodeUp {
+		n.Reason = ""
+	}
+	w.put(tableNodes, n)
+	if u.State != api.NodeDown {
+		return Result{}
+	}
+	var stop []*api.Job
+	(&State{txn: w.txn}).JobsOnNode(n.Name, func(j *api.Job) bool {
+		if j.State.Terminable() && !j.StopRequested {
+			c := *j
+			stop = append(stop, &c)
+		}
+		return true
+	})
+	for _, j := range stop {
+		j.StopRequested, j.StopCause = true, api.CauseNodeLost
+		j.StopReason = fmt.Sprintf("Host terminated: node %s was set DOWN (%s)", n.Name, u.Reason)
+		w.put(tableJobs, j)
+	}
+	return Result{}
 }

@@ -18,24 +18,58 @@ const (
 	OpPlan         Op = 4 // PlanCmd
 	OpJobEvents    Op = 5 // JobEventsCmd
 	OpRegisterNode Op = 6 // RegisterNodeCmd (also the node's heartbeat)
+	OpHold         Op = 7 // HoldCmd
+	OpUpdateJob    Op = 8 // UpdateJobCmd
+	OpUpdateNode   Op = 9 // UpdateNodeCmd
 )
 
-// SubmitCmd stores new jobs. The leader has filled in owner, queue,
-// resources and CreatedAt; the FSM assigns ids. All jobs of one command
-// are stored or none is.
+// SubmitCmd stores new jobs. The leader has filled in owner, queue and
+// resources; the FSM assigns ids and expands arrays and dependencies. All
+// jobs of one command are stored or none is.
 type SubmitCmd struct {
-	Jobs []api.Job `json:"jobs"`
-	Now  int64     `json:"now"`
+	Jobs   []api.Job   `json:"jobs"`
+	Arrays []ArraySpec `json:"arrays,omitempty"`
+	Now    int64       `json:"now"`
 }
 
-// StopCmd cancels (Terminate false) or terminates a job. Caller, if not
-// root, must own the job.
+// ArraySpec makes Jobs[Job] of a SubmitCmd an array: one task per index,
+// with consecutive ids; the array's id is its first task's.
+type ArraySpec struct {
+	Job        int   `json:"job"`
+	Indexes    []int `json:"indexes"`
+	MaxRunning int   `json:"maxRunning,omitempty"`
+}
+
+// StopCmd cancels (Terminate false) or terminates a job, or requeues it
+// (Terminate and Requeue). Caller, if not root, must own the job.
 type StopCmd struct {
 	ID        uint64 `json:"id"`
 	Reason    string `json:"reason"`
 	Terminate bool   `json:"terminate"`
+	Requeue   bool   `json:"requeue,omitempty"`
 	CallerUID uint32 `json:"callerUid"`
 	Now       int64  `json:"now"`
+}
+
+// HoldCmd holds or releases unstarted jobs: all of them or none.
+type HoldCmd struct {
+	IDs       []uint64 `json:"ids"`
+	Hold      bool     `json:"hold"`
+	CallerUID uint32   `json:"callerUid"`
+	Now       int64    `json:"now"`
+}
+
+// UpdateJobCmd changes a job's name, queue, priority or time limit.
+type UpdateJobCmd struct {
+	Update    api.UpdateJobRequest `json:"update"`
+	CallerUID uint32               `json:"callerUid"`
+}
+
+// UpdateNodeCmd drains, downs or resumes a node; jobs on a node set DOWN
+// are stopped.
+type UpdateNodeCmd struct {
+	Update api.UpdateNodeRequest `json:"update"`
+	Now    int64                 `json:"now"`
 }
 
 // Placement puts one job on one node.

@@ -75,6 +75,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 		return decodeApply(op, body, w.jobEvents)
 	case OpRegisterNode:
 		return decodeApply(op, body, w.registerNode)
+	case OpHold:
+		return decodeApply(op, body, w.hold)
+	case OpUpdateJob:
+		return decodeApply(op, body, w.updateJob)
+	case OpUpdateNode:
+		return decodeApply(op, body, w.updateNode)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

@@ -8,12 +8,16 @@ import (
 
 // transitions is the one table of legal lifecycle moves; every state change
 // in the FSM goes through move, which consults it.
+//
+// Beyond the straight line: a hold sends a RUNNABLE job back to PENDING, and
+// a requeue (or, later, a retry) sends a placed job back to RUNNABLE once its
+// node has stopped it.
 var transitions = map[api.JobState][]api.JobState{
 	api.StateSubmitted: {api.StatePending, api.StateRunnable, api.StateFailed},
 	api.StatePending:   {api.StateRunnable, api.StateFailed},
-	api.StateRunnable:  {api.StateStarting, api.StateFailed},
-	api.StateStarting:  {api.StateRunning, api.StateFailed},
-	api.StateRunning:   {api.StateSucceeded, api.StateFailed},
+	api.StateRunnable:  {api.StateStarting, api.StatePending, api.StateFailed},
+	api.StateStarting:  {api.StateRunning, api.StateRunnable, api.StateFailed},
+	api.StateRunning:   {api.StateSucceeded, api.StateRunnable, api.StateFailed},
 	api.StateSucceeded: nil,
 	api.StateFailed:    nil,
 }
@@ -37,6 +41,8 @@ func move(j *api.Job, to api.JobState, now int64) error {
 	switch {
 	case to == api.StateRunning:
 		j.StartedAt = now
+	case to == api.StateRunnable && j.StartedAt != 0: // requeued: a fresh attempt
+		j.StartedAt, j.ExitCode, j.Signal = 0, nil, 0
 	case to.Terminal():
 		j.StoppedAt = now
 	}

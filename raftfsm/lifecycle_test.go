@@ -23,9 +23,9 @@ const (
 //
 //	SUBMITTED -> PENDING | RUNNABLE | FAILED
 //	PENDING   -> RUNNABLE | FAILED
-//	RUNNABLE  -> STARTING | FAILED
-//	STARTING  -> RUNNING | FAILED
-//	RUNNING   -> SUCCEEDED | FAILED
+//	RUNNABLE  -> STARTING | PENDING (hold) | FAILED
+//	STARTING  -> RUNNING | RUNNABLE (requeue) | FAILED
+//	RUNNING   -> SUCCEEDED | RUNNABLE (requeue) | FAILED
 //	SUCCEEDED, FAILED -> nothing
 func TestCanMove(t *testing.T) {
 	// allowed[from][to], every cell spelled out (false included) so that a
@@ -33,9 +33,9 @@ func TestCanMove(t *testing.T) {
 	allowed := map[api.JobState]map[api.JobState]bool{
 		sub: {sub: false, pen: true, rbl: true, sta: false, run: false, suc: false, fai: true},
 		pen: {sub: false, pen: false, rbl: true, sta: false, run: false, suc: false, fai: true},
-		rbl: {sub: false, pen: false, rbl: false, sta: true, run: false, suc: false, fai: true},
-		sta: {sub: false, pen: false, rbl: false, sta: false, run: true, suc: false, fai: true},
-		run: {sub: false, pen: false, rbl: false, sta: false, run: false, suc: true, fai: true},
+		rbl: {sub: false, pen: true, rbl: false, sta: true, run: false, suc: false, fai: true},
+		sta: {sub: false, pen: false, rbl: true, sta: false, run: true, suc: false, fai: true},
+		run: {sub: false, pen: false, rbl: true, sta: false, run: false, suc: true, fai: true},
 		suc: {sub: false, pen: false, rbl: false, sta: false, run: false, suc: false, fai: false},
 		fai: {sub: false, pen: false, rbl: false, sta: false, run: false, suc: false, fai: false},
 	}

@@ -62,8 +62,8 @@ func (dependsOnIndex) FromObject(obj any) (bool, [][]byte, error) {
 		return false, nil, nil
 	}
 	vals := make([][]byte, len(j.DependsOn))
-	for i, id := range j.DependsOn {
-		vals[i] = uint64Key(id)
+	for i, d := range j.DependsOn {
+		vals[i] = uint64Key(d.JobID)
 	}
 	return true, vals, nil
 }

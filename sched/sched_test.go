@@ -64,7 +64,7 @@ func (s *fakeSnap) apply(t *testing.T, p sched.Plan) {
 }
 
 // schedule is the one call of sched.Schedule in this file.
-func schedule(snap sched.Snapshot) sched.Plan { return sched.Schedule(snap) }
+func schedule(snap sched.Snapshot) sched.Plan { return sched.Schedule(snap, 0) }
 
 // job is a RUNNABLE job in the default queue.
 func job(id uint64, prio int64, cpus int, memMB int64, gpus int) *api.Job {

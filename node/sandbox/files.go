@@ -35,7 +35,17 @@ func openOutputs(spec *Spec) (stdout, stderr *os.File, err error) {
 func openAsUser(path string, uid, gid uint32, groups []uint32) (*os.File, error) {
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC | unix.O_CLOEXEC | unix.O_NOCTTY
 	if uid == 0 {
-		return os.OpenFile(path, flags, 0o644)
+		f, err := os.OpenFile(path, flags, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open output: %w", err)
+		}
+		if gid != 0 {
+			if err := f.Chown(0, int(gid)); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("chown output: %w", err)
+			}
+		}
+		return f, nil
 	}
 	type result struct {
 		f   *os.File

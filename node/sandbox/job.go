@@ -174,7 +174,8 @@ func (j *Job) terminate() (stoppedInit bool, err error) {
 		return false, fmt.Errorf("freeze: %w", err)
 	}
 	defer func() {
-		if rerr := j.c.Resume(); rerr != nil {
+		// SIGKILL thaws by itself: then it is not paused any more.
+		if rerr := j.c.Resume(); rerr != nil && !errors.Is(rerr, libcontainer.ErrNotPaused) {
 			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
 		}
 	}()
@@ -189,6 +190,15 @@ func (j *Job) terminate() (stoppedInit bool, err error) {
 		if err := unix.Kill(pid, unix.SIGTERM); err != nil && err != unix.ESRCH {
 			return false, fmt.Errorf("signal %d: %w", pid, err)
 		}
+	}
+	// Start returns once libcontainer has released its init to exec the
+	// job, so PID 1 may still be that init (a Go program, which would exit
+	// 2 on SIGTERM). It has not run any of the job yet: kill it outright.
+	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(j.initPid) + "/comm"); err == nil && string(comm) == "runc:[2:INIT]\n" {
+		if err := j.c.Signal(unix.SIGKILL); err != nil {
+			return false, fmt.Errorf("kill init: %w", err)
+		}
+		return false, nil
 	}
 	dies, err := diesOnSignal(j.initPid, unix.SIGTERM)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -31,8 +32,9 @@ func (r *Runner) rootfsDir() string {
 
 // hostMounts syncs the skeleton's symlinks with the host's / and returns
 // the job's mounts: the host's top-level entries, a fresh /proc, the host's
-// /dev with a private /dev/shm, and tmpDir as /tmp.
-func (r *Runner) hostMounts(tmpDir string) ([]*configs.Mount, error) {
+// /dev with a private /dev/shm, tmpDir as /tmp and, if the working
+// directory dir is below /tmp, dir at its own path in there.
+func (r *Runner) hostMounts(tmpDir, dir string) ([]*configs.Mount, error) {
 	skel := r.rootfsDir()
 	if err := os.MkdirAll(skel, 0o755); err != nil {
 		return nil, fmt.Errorf("create rootfs skeleton: %w", err)
@@ -49,6 +51,10 @@ func (r *Runner) hostMounts(tmpDir string) ([]*configs.Mount, error) {
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"},
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
 		{Source: tmpDir, Destination: "/tmp", Device: "bind", Flags: unix.MS_BIND},
+	}
+	if strings.HasPrefix(filepath.Clean(dir), "/tmp/") {
+		// libcontainer creates the mountpoint (root-owned) in tmpDir.
+		mounts = append(mounts, &configs.Mount{Source: dir, Destination: filepath.Clean(dir), Device: "bind", Flags: rbind})
 	}
 	for _, e := range entries {
 		name := e.Name()

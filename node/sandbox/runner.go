@@ -80,7 +80,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := r.hostMounts(tmp)
+	mounts, err := r.hostMounts(tmp, spec.Dir)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err

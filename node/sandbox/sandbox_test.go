@@ -65,6 +65,7 @@ func newRunner(t testing.TB) *Runner {
 		}
 		for _, dir := range []string{r.Root, r.TmpRoot} {
 			entries, _ := os.ReadDir(dir)
+			entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == ".rootfs" })
 			if len(entries) != 0 {
 				t.Errorf("%s not empty after Cleanup: %v", dir, entries)
 			}
@@ -76,9 +77,21 @@ func newRunner(t testing.TB) *Runner {
 	return r
 }
 
+// scratchDir is a fresh directory the job can see: not under /tmp, which
+// the job's private /tmp hides.
+func scratchDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "shoal-sandbox-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // baseSpec is a root job with a fresh working dir and output files in it.
 func baseSpec(t testing.TB, argv ...string) Spec {
-	dir := t.TempDir()
+	dir := scratchDir(t)
 	return Spec{
 		ID:     fmt.Sprintf("job-%d", jobSeq.Add(1)),
 		Argv:   argv,
@@ -179,6 +192,14 @@ func TestOOMKilled(t *testing.T) {
 		t.Errorf("result = %+v, want %+v (stderr %q)", res, want, readFile(t, spec.Stderr))
 	}
 
+	// The OOM killer hits a child; the shell goes on and exits 0.
+	spec = baseSpec(t, "sh", "-c", python+` -c "a = b'x' * (200 << 20)"; echo after`)
+	spec.MemoryBytes = 32 << 20
+	res, out := run(t, r, spec)
+	if want := (Result{OOMKilled: true}); res != want || out != "after\n" {
+		t.Errorf("result = %+v, stdout %q; want %+v, %q", res, out, want, "after\n")
+	}
+
 	// The same limit, used well within: no OOM.
 	spec = baseSpec(t, python, "-c", "a = b'x' * (4 << 20)")
 	spec.MemoryBytes = 32 << 20
@@ -259,15 +280,32 @@ func TestPrivateTmp(t *testing.T) {
 	// run checked that TmpRoot/<id> is gone.
 }
 
+// A working dir under /tmp is bound into the private /tmp at its own path;
+// nothing else of the host's /tmp is visible.
+func TestDirUnderTmp(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", `echo data > result && pwd && ls -A /tmp`)
+	spec.Dir = t.TempDir()
+	_, out := run(t, r, spec)
+	top := strings.Split(spec.Dir, "/")[2] // /tmp/<top>/...
+	if want := spec.Dir + "\n" + top + "\n"; out != want {
+		t.Errorf("output = %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
+	}
+	if got := readFile(t, filepath.Join(spec.Dir, "result")); got != "data\n" {
+		t.Errorf("file written by the job reads %q on the host, want %q", got, "data\n")
+	}
+
+	spec = baseSpec(t, "sh", "-c", `pwd && ls -A`)
+	spec.Dir = "/tmp"
+	if _, out := run(t, r, spec); out != "/tmp\n" {
+		t.Errorf("job in /tmp: output = %q, want just its empty private /tmp", out)
+	}
+}
+
 func TestMountsStayInside(t *testing.T) {
 	r := newRunner(t)
 	before := hostMounts(t)
-	spec := baseSpec(t, "sh", "-c", "cat /proc/self/mountinfo; exec sleep 3600")
-	j, err := r.Start(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Start returns after the exec, so the mounts are all made by now.
+	j, spec, _ := startWithFifo(t, r, `cat /proc/self/mountinfo; echo ready > "$FIFO"; exec sleep 3600`)
 	during := hostMounts(t)
 	if err := j.Stop(0); err != nil {
 		t.Fatal(err)
@@ -290,7 +328,7 @@ func TestMountsStayInside(t *testing.T) {
 	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": ""} {
 		got, ok := inside[mp]
 		if !ok || (fs != "" && got != fs) {
-			t.Errorf("job's mount on %s = %q (present %v), want %q", mp, got, ok, fs)
+			t.Errorf("job's mount on %s = %q (present %v), want %q; job's mountinfo:\n%s", mp, got, ok, fs, readFile(t, spec.Stdout))
 		}
 	}
 }
@@ -324,11 +362,9 @@ func TestNonRootUser(t *testing.T) {
 grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status | tr -s '\t' ' '
 stat -c '%u %g' /tmp`)
 	spec.UID, spec.GID, spec.Groups = 65534, 65534, []uint32{65534, 100}
-	// A working dir owned by the user; its parent must be searchable.
-	os.Chmod(filepath.Dir(spec.Dir), 0o755)
+	// A working dir owned by the user, and a root-owned 0755 one.
 	os.Chown(spec.Dir, 65534, 65534)
-	ro := t.TempDir()
-	os.Chmod(filepath.Dir(ro), 0o755)
+	ro := scratchDir(t)
 	os.Chmod(ro, 0o755)
 	spec.Env = append(spec.Env, "RO="+ro)
 
@@ -391,6 +427,13 @@ func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		// Should the job end without writing, unblock the reader below.
+		<-j.Done()
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	}()
 	f, err := os.Open(fifo) // blocks until the job opens it for writing
 	if err != nil {
 		t.Fatal(err)
@@ -405,10 +448,10 @@ func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) 
 
 func TestStopKillsTree(t *testing.T) {
 	r := newRunner(t)
-	spec := baseSpec(t, "sh", "-c", "sleep 3600 & sleep 3600")
-	j, err := r.Start(spec)
-	if err != nil {
-		t.Fatal(err)
+	j, spec, _ := startWithFifo(t, r, `sleep 3600 & echo ready > "$FIFO"; sleep 3600`)
+	pids, err := j.c.Processes()
+	if err != nil || len(pids) < 3 {
+		t.Fatalf("job processes = %v, %v; want the shell and two sleeps", pids, err)
 	}
 	start := time.Now()
 	if err := j.Stop(200 * time.Millisecond); err != nil {
@@ -419,12 +462,41 @@ func TestStopKillsTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Signal != 15 && res.Signal != 9 {
-		t.Errorf("result = %+v, want Signal 15 or 9", res)
+		t.Errorf("result = %+v, want Signal 15 or 9 (stderr %q)", res, readFile(t, spec.Stderr))
 	}
 	t.Logf("stopped in %v: %+v", time.Since(start), res)
+	for _, pid := range pids {
+		if err := unix.Kill(pid, 0); err != unix.ESRCH {
+			t.Errorf("job process %d still there after Wait (kill 0: %v)", pid, err)
+		}
+	}
 	assertGone(t, r, spec.ID)
 	if err := j.Stop(time.Second); err != nil {
 		t.Errorf("Stop of an ended job: %v", err)
+	}
+}
+
+// Stop right after Start may find PID 1 still libcontainer's init, before
+// the exec of the job.
+func TestStopRightAfterStart(t *testing.T) {
+	r := newRunner(t)
+	for range 5 {
+		spec := baseSpec(t, "sh", "-c", "sleep 3600 & sleep 3600")
+		j, err := r.Start(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Stop(time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		res, err := j.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Signal != 15 && res.Signal != 9 {
+			t.Errorf("result = %+v, want Signal 15 or 9 (stderr %q)", res, readFile(t, spec.Stderr))
+		}
+		assertGone(t, r, spec.ID)
 	}
 }
 
@@ -534,6 +606,29 @@ func BenchmarkStartWait(b *testing.B) {
 			b.Fatalf("Wait = %+v, %v", res, err)
 		}
 	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+}
+
+func BenchmarkStartWaitParallel(b *testing.B) {
+	r := newRunner(b)
+	spec := baseSpec(b, "/bin/true")
+	var seq atomic.Int64
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			spec := spec
+			spec.ID = fmt.Sprintf("bench-%d", seq.Add(1))
+			j, err := r.Start(spec)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res, err := j.Wait(); err != nil || res != (Result{}) {
+				b.Errorf("Wait = %+v, %v", res, err)
+				return
+			}
+		}
+	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
 }
 

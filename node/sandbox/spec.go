@@ -19,7 +19,9 @@ type Spec struct {
 	// Env is the complete environment of the job, as KEY=VALUE.
 	Env []string
 	// Dir is the working directory: a host path, visible inside as is. It
-	// must exist.
+	// must exist. A Dir under /tmp is bind-mounted at the same path into
+	// the job's private /tmp (only that directory: the rest of the host's
+	// /tmp stays hidden); Dir "/tmp" is the private /tmp itself.
 	Dir string
 	// UID and GID are the job's user and primary group.
 	UID, GID uint32

@@ -1,0 +1,119 @@
+package slurm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Controller is the part of api.Client the Slurm commands use, so that
+// tests can run them against a fake.
+type Controller interface {
+	Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error)
+	ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error)
+	Job(ctx context.Context, id uint64) (api.Job, error)
+	WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error)
+	Cancel(ctx context.Context, id uint64, reason string) error
+	Terminate(ctx context.Context, id uint64, reason string) error
+	Requeue(ctx context.Context, id uint64, reason string) error
+	Hold(ctx context.Context, ids []uint64, hold bool) error
+	UpdateJob(ctx context.Context, req api.UpdateJobRequest) error
+	UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error
+	Nodes(ctx context.Context) ([]api.Node, error)
+	Cluster(ctx context.Context) (api.ClusterInfo, error)
+	Logs(ctx context.Context, id uint64, stream string) ([]byte, error)
+}
+
+var _ Controller = (*api.Client)(nil)
+
+// Ctx is what a command runs with: the controller, its standard streams,
+// its environment (KEY=VAL) and who and where it runs.
+type Ctx struct {
+	Client   Controller
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Stdin    io.Reader
+	Env      []string
+	Now      func() time.Time
+	Getwd    func() (string, error)
+	Hostname string
+	User     string // the current user's name
+}
+
+// Getenv returns the value of key in c.Env ("" if unset).
+func (c *Ctx) Getenv(key string) string {
+	v, _ := c.LookupEnv(key)
+	return v
+}
+
+// LookupEnv returns the value of key in c.Env and whether it is set; the
+// last definition wins, as with the C library.
+func (c *Ctx) LookupEnv(key string) (string, bool) {
+	for i := len(c.Env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(c.Env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Errorf prints "CMD: error: MSG" on stderr, Slurm style.
+func (c *Ctx) Errorf(cmd, format string, args ...any) {
+	fmt.Fprintf(c.Stderr, "%s: error: %s\n", cmd, fmt.Sprintf(format, args...))
+}
+
+// commands maps each Slurm command name to its implementation.
+var commands = map[string]func(*Ctx, []string) int{
+	"sbatch":   Sbatch,
+	"srun":     Srun,
+	"scancel":  Scancel,
+	"sacctmgr": Sacctmgr,
+	"squeue":   Squeue,
+	"sacct":    Sacct,
+	"sinfo":    Sinfo,
+	"scontrol": Scontrol,
+}
+
+// IsCommand reports whether name is a Slurm command shoal implements.
+func IsCommand(name string) bool {
+	_, ok := commands[name]
+	return ok
+}
+
+// Main runs Slurm command name with args (without the command name) and
+// returns its exit status. It talks to the controller at $SHOAL_ADDR, or
+// api.DefaultSocket.
+func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
+	run, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "shoal: %q is not a Slurm command shoal implements\n", name)
+		return 1
+	}
+	c := &Ctx{Stdin: stdin, Stdout: stdout, Stderr: stderr, Env: env, Now: time.Now, Getwd: os.Getwd}
+	addr, _ := c.LookupEnv("SHOAL_ADDR")
+	if addr == "" {
+		addr = api.DefaultSocket
+	}
+	c.Client = api.NewClient(addr, "")
+	c.Hostname, _ = os.Hostname()
+	c.User = currentUser(c)
+	return run(c, args)
+}
+
+// currentUser is the name of the user running the command: the password
+// entry of the real uid, else $USER, else the uid in decimal.
+func currentUser(c *Ctx) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := c.Getenv("USER"); u != "" {
+		return u
+	}
+	return fmt.Sprint(os.Getuid())
+}

@@ -1,0 +1,154 @@
+package raftfsm
+
+import (
+	"github.com/shoal-batch/shoal/api"
+)
+
+// submit stores new jobs with consecutive ids, expanding arrays into one
+// task per index and dependencies into concrete ones (an array's id into
+// each of its tasks, singleton into the user's unfinished jobs of the same
+// name, N_TO_N and SEQUENTIAL into task-to-task links), then resolves each
+// job to PENDING, RUNNABLE or FAILED. Dependencies may name jobs of the
+// same command that come earlier.
+func (w writer) submit(c SubmitCmd) Result {
+	m := w.meta()
+	arrays := make(map[int]ArraySpec, len(c.Arrays))
+	for _, a := range c.Arrays {
+		arrays[a.Job] = a
+	}
+	// Check everything before writing anything.
+	next := m.NextJobID
+	for i, j := range c.Jobs {
+		a, isArray := arrays[i]
+		if isArray && len(a.Indexes) == 0 {
+			return Result{Err: api.Errorf(api.CodeInvalid, "job %q: an array needs at least one index", j.Name)}
+		}
+		for _, d := range j.DependsOn {
+			if err := w.checkDependency(j, d, isArray, len(a.Indexes), next); err != nil {
+				return Result{Err: err}
+			}
+		}
+		next += uint64(max(1, len(a.Indexes)))
+	}
+
+	var ids []uint64
+	id := m.NextJobID
+	for i, tmpl := range c.Jobs {
+		a, isArray := arrays[i]
+		if !isArray {
+			j := tmpl
+			w.store(&j, id, nil, 0, c.Now)
+			ids = append(ids, id)
+			id++
+			continue
+		}
+		first := id
+		lo, hi := a.Indexes[0], a.Indexes[0]
+		for _, x := range a.Indexes {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		for k, x := range a.Indexes {
+			j := tmpl
+			task := &api.ArrayTask{JobID: first, Index: x, Min: lo, Max: hi, Count: len(a.Indexes), MaxRunning: a.MaxRunning}
+			w.store(&j, id, task, k, c.Now)
+			ids = append(ids, id)
+			id++
+		}
+	}
+	m.NextJobID = id
+	w.put(tableMeta, &m)
+	return Result{IDs: ids}
+}
+
+// checkDependency refuses a dependency that names no job (next is the id
+// the command's job will get) or does not fit the job.
+func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size int, next uint64) *api.Error {
+	switch d.Type {
+	case "", api.AfterOK, api.AfterAny, api.AfterNotOK, api.After:
+	case api.Singleton:
+		return nil
+	case api.Sequential:
+		if !isArray {
+			return api.Errorf(api.CodeInvalid, "job %q: a SEQUENTIAL dependency needs an array job", j.Name).WithField("dependency")
+		}
+		return nil
+	case api.NToN:
+		dep := w.job(d.JobID)
+		if !isArray || dep == nil || dep.Array == nil || dep.Array.JobID != d.JobID || dep.Array.Count != size {
+			return api.Errorf(api.CodeInvalid,
+				"job %q: an N_TO_N dependency needs both jobs to be arrays of the same size (job %d)", j.Name, d.JobID).WithField("dependency")
+		}
+		return nil
+	default:
+		return api.Errorf(api.CodeInvalid, "job %q: unknown dependency type %q: use afterok, afterany, afternotok, after, singleton, N_TO_N or SEQUENTIAL", j.Name, d.Type).WithField("dependency")
+	}
+	if d.JobID >= next || (d.JobID < w.meta().NextJobID && w.job(d.JobID) == nil) || d.JobID == 0 {
+		return api.Errorf(api.CodeNotFound, "job %q depends on job %d, which does not exist", j.Name, d.JobID).WithField("dependency")
+	}
+	return nil
+}
+
+// taskDeps turns an array-relative dependency of the k-th task of the array
+// starting at first into concrete ones; others pass through.
+func taskDeps(d api.Dependency, first uint64, k int) []api.Dependency {
+	switch d.Type {
+	case api.Sequential:
+		if k == 0 {
+			return nil
+		}
+		return []api.Dependency{{JobID: first + uint64(k) - 1, Type: api.AfterOK}}
+	case api.NToN:
+		return []api.Dependency{{JobID: d.JobID + uint64(k), Type: api.AfterOK}}
+	}
+	return []api.Dependency{d}
+}
+
+// store gives j its id (and, for the k-th task of an array, its task),
+// expands its dependencies, resolves its state and writes it.
+func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int64) {
+	j.ID = id
+	j.State = api.StateSubmitted
+	j.CreatedAt = now
+	j.Array = task
+	var deps []api.Dependency
+	for _, d := range j.DependsOn {
+		ds := []api.Dependency{d}
+		if task != nil {
+			ds = taskDeps(d, task.JobID, k)
+		}
+		for _, d := range ds {
+			deps = append(deps, w.concrete(j, d)...)
+		}
+	}
+	j.DependsOn = deps
+	w.resolve(j, now)
+	w.put(tableJobs, j)
+}
+
+// concrete expands a dependency on an array into one per task, and a
+// singleton into afterany on each earlier unfinished job of the same user
+// and name. Types default to afterok.
+func (w writer) concrete(j *api.Job, d api.Dependency) []api.Dependency {
+	if d.Type == "" {
+		d.Type = api.AfterOK
+	}
+	if d.Type == api.Singleton {
+		var out []api.Dependency
+		(&State{txn: w.txn}).JobsOfUser(j.User, func(o *api.Job) bool {
+			if o.Name == j.Name && o.ID != j.ID && !o.State.Terminal() {
+				out = append(out, api.Dependency{JobID: o.ID, Type: api.AfterAny})
+			}
+			return true
+		})
+		return out
+	}
+	dep := w.job(d.JobID)
+	if dep == nil || dep.Array == nil || dep.Array.JobID != d.JobID {
+		return []api.Dependency{d}
+	}
+	out := make([]api.Dependency, dep.Array.Count)
+	for k := range out {
+		out[k] = api.Dependency{JobID: d.JobID + uint64(k), Type: d.Type}
+	}
+	return out
+}

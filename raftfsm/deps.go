@@ -1,0 +1,105 @@
+package raftfsm
+
+import (
+	"fmt"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// depOutcome is where one dependency stands.
+type depOutcome int
+
+const (
+	depWaiting depOutcome = iota
+	depSatisfied
+	depNever // can no longer be satisfied
+)
+
+// outcome evaluates one concrete dependency against the job it names.
+func outcome(d api.Dependency, dep *api.Job) depOutcome {
+	switch d.Type {
+	case api.AfterAny:
+		if dep.State.Terminal() {
+			return depSatisfied
+		}
+	case api.After:
+		if dep.StartedAt != 0 || dep.State.Terminal() {
+			return depSatisfied
+		}
+	case api.AfterNotOK:
+		switch dep.State {
+		case api.StateFailed:
+			return depSatisfied
+		case api.StateSucceeded:
+			return depNever
+		}
+	default: // afterok
+		switch dep.State {
+		case api.StateSucceeded:
+			return depSatisfied
+		case api.StateFailed:
+			return depNever
+		}
+	}
+	return depWaiting
+}
+
+// resolve moves a SUBMITTED or PENDING job as far as its dependencies and
+// hold allow: RUNNABLE when they are met (all of them, or one with
+// DependAny), FAILED when they never can be, else PENDING.
+func (w writer) resolve(j *api.Job, now int64) {
+	satisfied, never := 0, 0
+	for _, d := range j.DependsOn {
+		dep := w.job(d.JobID)
+		if dep == nil { // checked at submit; jobs are never deleted
+			panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, d.JobID))
+		}
+		switch outcome(d, dep) {
+		case depSatisfied:
+			satisfied++
+		case depNever:
+			never++
+		}
+	}
+	n := len(j.DependsOn)
+	met, failed := satisfied == n, never > 0
+	if j.DependAny && n > 0 {
+		met, failed = satisfied > 0, never == n
+	}
+	switch {
+	case failed:
+		mustMove(j, api.StateFailed, now)
+		j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
+	case met && !j.Held:
+		mustMove(j, api.StateRunnable, now)
+	case j.State == api.StateSubmitted:
+		mustMove(j, api.StatePending, now)
+	}
+}
+
+// released re-resolves the PENDING dependents of a job that started or
+// ended; those that fail release their own dependents in turn.
+func (w writer) released(id uint64, now int64) {
+	it, err := w.txn.Get(tableJobs, "deps", id)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read dependents of %d: %v", id, err))
+	}
+	var dependents []*api.Job
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if d := raw.(*api.Job); d.State == api.StatePending {
+			c := *d
+			dependents = append(dependents, &c)
+		}
+	}
+	for _, d := range dependents {
+		before := d.State
+		w.resolve(d, now)
+		if d.State == before {
+			continue
+		}
+		w.put(tableJobs, d)
+		if d.State.Terminal() {
+			w.released(d.ID, now)
+		}
+	}
+}
