@@ -19,7 +19,7 @@ demo: build
 	./contrib/demo.sh
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./daemon/... ./node/sandbox/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./bench/ ./node/sandbox/...
 	./contrib/bench.sh
 
 lint:

@@ -100,6 +100,7 @@ const (
 	PathUpdateJob    = "/shoal/v1/jobs/update"
 	PathUpdateNode   = "/shoal/v1/nodes/update"
 	PathClusterInfo  = "/shoal/v1/cluster"
+	PathKeys         = "/shoal/v1/keys"
 	PathNodes        = "/shoal/v1/nodes/list"
 	PathNodeRegister = "/shoal/v1/nodes/register"
 	PathNodeWork     = "/shoal/v1/nodes/work"

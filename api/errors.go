@@ -68,6 +68,10 @@ func IsCode(err error, code string) bool {
 // WriteError answers an HTTP request with err in the API's error shape
 // (an *Error as it is; anything else as an internal error).
 func WriteError(w http.ResponseWriter, err error) {
+	if r, ok := err.(interface{ WriteResponse(http.ResponseWriter) }); ok {
+		r.WriteResponse(w) // an error that knows its own shape (SigV4's)
+		return
+	}
 	var e *Error
 	if !errors.As(err, &e) {
 		e = Errorf(CodeInternal, "%v", err)

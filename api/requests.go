@@ -26,6 +26,14 @@ type SubmitJobRequest struct {
 	QOS             string `json:"qos,omitempty"`
 	Comment         string `json:"comment,omitempty"`
 	SubmitHost      string `json:"submitHost,omitempty"`
+	// From an AWS Batch job definition (see Job).
+	JobDefinition  string            `json:"jobDefinition,omitempty"`
+	Parameters     map[string]string `json:"parameters,omitempty"`
+	Image          string            `json:"image,omitempty"`
+	Mounts         []Mount           `json:"mounts,omitempty"`
+	ReadonlyRootfs bool              `json:"readonlyRootFilesystem,omitempty"`
+	RetryAttempts  int               `json:"retryAttempts,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
 	// TestOnly validates the request and stores nothing (sbatch --test-only).
 	TestOnly bool `json:"testOnly,omitempty"`
 }
@@ -84,10 +92,11 @@ type UpdateNodeRequest struct {
 
 // RegisterNodeRequest is sent by a node daemon when it starts.
 type RegisterNodeRequest struct {
-	Name     string    `json:"name"`
-	Capacity Resources `json:"capacity"`
-	Boot     string    `json:"boot"`
-	LogAddr  string    `json:"logAddr,omitempty"`
+	Name     string            `json:"name"`
+	Capacity Resources         `json:"capacity"`
+	Boot     string            `json:"boot"`
+	LogAddr  string            `json:"logAddr,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
 }
 
 // NodeWorkRequest is a node's blocking query for its assignments: it

@@ -34,15 +34,28 @@ type Job struct {
 	// TimeLimit: the node stops an attempt that runs longer (seconds; 0 = none).
 	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
 	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).
-	NoRequeue  bool   `json:"noRequeue,omitempty"`
-	Account    string `json:"account,omitempty"`
-	QOS        string `json:"qos,omitempty"`
-	Comment    string `json:"comment,omitempty"`
-	SubmitHost string `json:"submitHost,omitempty"`
-	Node       string `json:"node,omitempty"`
-	Attempt    int    `json:"attempt,omitempty"`
-	ExitCode   *int   `json:"exitCode,omitempty"`
-	Signal     int    `json:"signal,omitempty"`
+	NoRequeue bool `json:"noRequeue,omitempty"`
+	// The AWS Batch side: the definition (NAME:REV) and parameters the job
+	// came from, its image (empty: the host's filesystem), mounts, retries.
+	JobDefinition  string            `json:"jobDefinition,omitempty"`
+	Parameters     map[string]string `json:"parameters,omitempty"`
+	Image          string            `json:"image,omitempty"`
+	Mounts         []Mount           `json:"mounts,omitempty"`
+	ReadonlyRootfs bool              `json:"readonlyRootFilesystem,omitempty"`
+	RetryAttempts  int               `json:"retryAttempts,omitempty"` // attempts in all; 0 or 1 = no retry
+	Tags           map[string]string `json:"tags,omitempty"`
+	// ComputeEnvironment is where the job was placed.
+	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
+	// Attempts records every finished attempt but the current one's.
+	Attempts   []Attempt `json:"attempts,omitempty"`
+	Account    string    `json:"account,omitempty"`
+	QOS        string    `json:"qos,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+	SubmitHost string    `json:"submitHost,omitempty"`
+	Node       string    `json:"node,omitempty"`
+	Attempt    int       `json:"attempt,omitempty"`
+	ExitCode   *int      `json:"exitCode,omitempty"`
+	Signal     int       `json:"signal,omitempty"`
 	// Cause says why a job ended FAILED, for views that name it (Slurm's
 	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
 	Cause Cause `json:"cause,omitempty"`
@@ -56,6 +69,23 @@ type Job struct {
 	CreatedAt        int64 `json:"createdAt"`
 	StartedAt        int64 `json:"startedAt,omitempty"`
 	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+}
+
+// Mount makes a host path visible in a job's container.
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Attempt is one finished try at running a job.
+type Attempt struct {
+	Node         string `json:"node,omitempty"`
+	ExitCode     *int   `json:"exitCode,omitempty"`
+	Signal       int    `json:"signal,omitempty"`
+	StatusReason string `json:"statusReason,omitempty"`
+	StartedAt    int64  `json:"startedAt,omitempty"`
+	StoppedAt    int64  `json:"stoppedAt,omitempty"`
 }
 
 // ArrayTask places a job in an array: the tasks of one array have
@@ -143,14 +173,14 @@ const (
 
 // Node is a machine that runs jobs.
 type Node struct {
-	Name          string    `json:"name"`
-	State         NodeState `json:"state"`
-	Capacity      Resources `json:"capacity"`
-	Allocated     Resources `json:"allocated"`
-	Reason        string    `json:"reason,omitempty"` // why an admin drained or downed it
-	Queues        []string  `json:"queues,omitempty"`
-	RegisteredAt  int64     `json:"registeredAt"`
-	LastHeartbeat int64     `json:"lastHeartbeat"`
+	Name          string            `json:"name"`
+	State         NodeState         `json:"state"`
+	Capacity      Resources         `json:"capacity"`
+	Allocated     Resources         `json:"allocated"`
+	Reason        string            `json:"reason,omitempty"` // why an admin drained or downed it
+	Labels        map[string]string `json:"labels,omitempty"`
+	RegisteredAt  int64             `json:"registeredAt"`
+	LastHeartbeat int64             `json:"lastHeartbeat"`
 	// Boot identifies one run of the node daemon; a new boot means the
 	// jobs the old one ran are gone.
 	Boot string `json:"boot"`
@@ -160,20 +190,6 @@ type Node struct {
 
 // Free is what remains to allocate on n.
 func (n Node) Free() Resources { return n.Capacity.Sub(n.Allocated) }
-
-// Serves reports whether n runs jobs of queue q; a node that names no queues
-// serves the default queue.
-func (n Node) Serves(q string) bool {
-	if len(n.Queues) == 0 {
-		return q == DefaultQueue
-	}
-	for _, s := range n.Queues {
-		if s == q {
-			return true
-		}
-	}
-	return false
-}
 
 // DefaultQueue is the queue a job goes to when none is named.
 const DefaultQueue = "default"

@@ -44,9 +44,15 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			terminateCommand(),
 			nodesCommand(),
 			waitCommand(),
+			jobdefCommand(),
+			ceCommand(),
+			keysCommand(),
 		}, extra...),
-		ExitErrHandler:  func(*cli.Context, error) {}, // Run's caller reports
-		HideHelpCommand: true,
+		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
+		// Values such as --parameters 'Target=Hello, Tokyo!' keep their
+		// commas; list flags split on commas themselves where they mean it.
+		DisableSliceFlagSeparator: true,
+		HideHelpCommand:           true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},

@@ -24,6 +24,13 @@ func interspersed(app *cli.App, args []string) []string {
 			i++
 		}
 	}
+	for cmd != nil && i+1 < len(args) { // descend into subcommands (shoal queue create ...)
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			break
+		}
+		cmd, i = sub, i+1
+	}
 	if cmd == nil || cmd.SkipFlagParsing || cmd.Name == "submit" || cmd.Name == "agent" {
 		return args
 	}

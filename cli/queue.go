@@ -12,8 +12,9 @@ import (
 
 func queueCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "queue",
-		Usage: "list jobs: id, name, user, state, queue, node, age",
+		Name:        "queue",
+		Usage:       "list jobs: id, name, user, state, queue, node, age (create, update, list: job queues)",
+		Subcommands: queueObjectCommands(),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "state", Usage: "only jobs in these lifecycle states (repeat or comma-separate), e.g. RUNNABLE,RUNNING"},
 			&cli.StringFlag{Name: "user", Usage: "only this user's jobs"},

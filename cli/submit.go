@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -24,8 +25,15 @@ func submitCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "depends-on", Usage: "job ids that must succeed first (repeat or comma-separate)"},
 			&cli.StringSliceFlag{Name: "env", Usage: "KEY=VALUE set in the job's environment (repeatable)"},
 			&cli.StringFlag{Name: "chdir", Usage: "working directory (default: the current directory)"},
+			&cli.StringFlag{Name: "definition", Usage: "submit from a job definition (NAME or NAME:REVISION); the command, if given, overrides its command"},
+			&cli.StringSliceFlag{Name: "parameters", Usage: "with --definition: parameter K=V (repeatable), replaces Ref::K"},
+			&cli.StringFlag{Name: "overrides", Usage: "with --definition: containerOverrides JSON, e.g. '{\"memory\":100}'"},
+			&cli.IntFlag{Name: "array-size", Usage: "with --definition: an array job of N tasks"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.IsSet("definition") {
+				return submitFromDefinition(c)
+			}
 			req, err := submitRequest(c)
 			if err != nil {
 				return err
@@ -54,7 +62,7 @@ func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
 	}
 	req.Resources.CPUs = c.Int("cpus")
 	if m := c.String("mem"); m != "" {
-		mib, err := parseMemoryMiB(m)
+		mib, err := ParseMemoryMiB(m)
 		if err != nil {
 			return req, usagef("--mem: %v", err)
 		}
@@ -87,4 +95,56 @@ func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
 		req.Dir = wd
 	}
 	return req, nil
+}
+
+// submitFromDefinition submits through the AWS Batch operation: the job is
+// the definition with its parameters and overrides. As through the aws CLI,
+// a job no node can run is accepted and held RUNNABLE with a
+// MISCONFIGURATION statusReason that quantifies the shortfall.
+func submitFromDefinition(c *cli.Context) error {
+	params, err := keyValues(c.StringSlice("parameters"), "--parameters")
+	if err != nil {
+		return err
+	}
+	name := c.String("name")
+	if name == "" {
+		name = strings.Split(c.String("definition"), ":")[0]
+	}
+	req := map[string]any{"jobName": name, "jobQueue": c.String("queue"), "jobDefinition": c.String("definition")}
+	if params != nil {
+		req["parameters"] = params
+	}
+	overrides := map[string]any{}
+	if o := c.String("overrides"); o != "" {
+		if err := json.Unmarshal([]byte(o), &overrides); err != nil {
+			return usagef("--overrides: %v: give containerOverrides as JSON", err)
+		}
+	}
+	if c.NArg() > 0 {
+		overrides["command"] = c.Args().Slice()
+	}
+	if len(overrides) > 0 {
+		req["containerOverrides"] = overrides
+	}
+	if n := c.Int("array-size"); n > 0 {
+		req["arrayProperties"] = map[string]int{"size": n}
+	}
+	for _, list := range c.StringSlice("depends-on") {
+		for _, s := range strings.Split(list, ",") {
+			req["dependsOn"] = append(asList(req["dependsOn"]), map[string]string{"jobId": strings.TrimSpace(s)})
+		}
+	}
+	var resp struct {
+		JobID string `json:"jobId"`
+	}
+	if err := client(c).Call(ctx(c), "/v1/submitjob", req, &resp); err != nil {
+		return fmt.Errorf("submit job: %w", err)
+	}
+	fmt.Fprintln(c.App.Writer, resp.JobID)
+	return nil
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

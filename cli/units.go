@@ -8,9 +8,9 @@ import (
 
 var memoryUnits = map[byte]int64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
 
-// parseMemoryMiB reads a memory size as Slurm does: a number of MiB, or a
+// ParseMemoryMiB reads a memory size as Slurm does: a number of MiB, or a
 // number with a K, M, G or T suffix (either case). It rounds up to whole MiB.
-func parseMemoryMiB(s string) (int64, error) {
+func ParseMemoryMiB(s string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	unit := int64(1 << 20)
 	if t != "" {

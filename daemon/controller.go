@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/internal/peercred"
+	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -45,6 +46,7 @@ type Controller struct {
 	joinToken string
 	selfUID   uint32
 	startedAt int64
+	verifier  *sigv4.Verifier
 
 	servers   []*http.Server
 	listeners []net.Listener
@@ -72,6 +74,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
+	c.verifier = &sigv4.Verifier{Keys: keyStore{c.fsm}, Service: "batch"}
 	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, c.fsm, cfg.Log)
 	if err != nil {
 		return nil, err
@@ -85,6 +88,7 @@ func Start(cfg Config) (*Controller, error) {
 	c.cancel = cancel
 	c.goRun(func() { c.applier.run(ctx) })
 	c.goRun(func() { c.scheduleLoop(ctx) })
+	c.goRun(func() { c.stateTimeLimits(ctx) })
 	if err := c.serve(); err != nil {
 		c.Close()
 		return nil, err

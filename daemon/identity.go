@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/peercred"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // caller is who sent a request, as proven by the connection: the peer's
@@ -20,20 +21,44 @@ type caller struct {
 	node     bool // may act as a node daemon
 }
 
-// identify returns the request's caller. selfUID is the daemon's own uid: a
-// local peer with it (or root) may act as a node.
-func identify(r *http.Request, selfUID uint32, joinToken string) caller {
-	var c caller
+// identify returns who sent a request: a unix peer's credentials; on TCP,
+// the owner of the access key that signed it (SigV4), or a node daemon
+// presenting the join token; otherwise an unidentified caller.
+func (c *Controller) identify(r *http.Request) (caller, error) {
 	if cred, ok := peercred.FromContext(r.Context()); ok {
-		c = caller{uid: cred.UID, gid: cred.GID, known: true}
-		c.node = c.uid == 0 || c.uid == selfUID
-		return c
+		who := caller{uid: cred.UID, gid: cred.GID, known: true}
+		who.node = who.uid == 0 || who.uid == c.selfUID
+		return who, nil
 	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && joinToken != "" &&
-		subtle.ConstantTimeCompare([]byte(tok), []byte(joinToken)) == 1 {
-		c.node = true
+	auth := r.Header.Get("Authorization")
+	if strings.HasPrefix(auth, "AWS4-HMAC-SHA256") {
+		keyID, err := c.verifier.Verify(r)
+		if err != nil {
+			return caller{}, err
+		}
+		k := c.fsm.State().AccessKey(keyID)
+		if k == nil { // deleted between the two reads
+			return caller{}, api.Errorf(api.CodeForbidden, "access key %s was deleted", keyID)
+		}
+		return caller{uid: k.UID, gid: k.GID, known: true}, nil
 	}
-	return c
+	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok && c.joinToken != "" &&
+		subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
+		return caller{node: true}, nil
+	}
+	return caller{}, nil
+}
+
+// keyStore lets SigV4 verification look up access keys in the state; the
+// "user" it reports is the key id, which identify maps to the key's owner.
+type keyStore struct{ fsm *raftfsm.FSM }
+
+func (k keyStore) Lookup(id string) (secret, user string, ok bool) {
+	key := k.fsm.State().AccessKey(id)
+	if key == nil {
+		return "", "", false
+	}
+	return key.Secret, key.ID, true
 }
 
 // owner is a job owner resolved from a uid on the controller host.

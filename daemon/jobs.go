@@ -147,28 +147,37 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn, DependAny: r.DependAny,
 		Held: r.Held, BeginAt: r.BeginAt, TimeLimit: r.TimeLimit, NoRequeue: r.NoRequeue,
 		Account: r.Account, QOS: r.QOS, Comment: r.Comment, SubmitHost: r.SubmitHost,
+		JobDefinition: r.JobDefinition, Parameters: r.Parameters, Image: r.Image, Mounts: r.Mounts,
+		ReadonlyRootfs: r.ReadonlyRootfs, RetryAttempts: r.RetryAttempts, Tags: r.Tags,
 	}, nil
 }
 
-// satisfiable refuses a job that no node of its queue could ever run,
-// naming the resource, the amount asked and the most any node has.
+// satisfiable refuses a job whose queue does not exist or is disabled, or
+// that no node of its queue's compute environments could ever run, naming
+// the resource, the amount asked and the most any node has.
 func satisfiable(state *raftfsm.State, j api.Job) error {
+	q := state.Queue(j.Queue)
+	switch {
+	case q == nil:
+		return api.Errorf(api.CodeNotFound, "job queue %q does not exist; create it or use %q", j.Queue, api.DefaultQueue).WithField("queue")
+	case q.State != api.Enabled:
+		return api.Errorf(api.CodeConflict, "job queue %q is %s and takes no new jobs", j.Queue, q.State).WithField("queue")
+	}
 	var most api.Resources
 	serving := 0
-	for _, n := range state.Nodes() {
-		if !n.Serves(j.Queue) {
-			continue
+	for _, env := range state.QueueNodes(j.Queue) {
+		for _, n := range env.Nodes {
+			serving++
+			if j.Resources.Fits(n.Capacity) {
+				return nil
+			}
+			most.CPUs = max(most.CPUs, n.Capacity.CPUs)
+			most.MemoryMB = max(most.MemoryMB, n.Capacity.MemoryMB)
+			most.GPUs = max(most.GPUs, n.Capacity.GPUs)
 		}
-		serving++
-		if j.Resources.Fits(n.Capacity) {
-			return nil
-		}
-		most.CPUs = max(most.CPUs, n.Capacity.CPUs)
-		most.MemoryMB = max(most.MemoryMB, n.Capacity.MemoryMB)
-		most.GPUs = max(most.GPUs, n.Capacity.GPUs)
 	}
 	if serving == 0 {
-		return api.Errorf(api.CodeUnsatisfiable, "queue %q has no nodes: no node serves it; use a queue that has nodes (the default is %q)", j.Queue, api.DefaultQueue).WithField("queue")
+		return api.Errorf(api.CodeUnsatisfiable, "job queue %q has no nodes: none of its enabled compute environments holds a node", j.Queue).WithField("queue")
 	}
 	ask := j.Resources
 	switch {

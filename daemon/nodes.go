@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -33,7 +32,7 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 		return empty{}, api.Errorf(api.CodeInvalid, "register node %s: capacity cpus=%d memory=%dMiB must be positive",
 			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
 	}
-	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr}
+	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels}
 	_, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()})
 	return empty{}, err
 }
@@ -66,19 +65,9 @@ func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.Clus
 			info.Members = append(info.Members, fmt.Sprintf("%s (%s)", s.ID, s.Address))
 		}
 	}
-	queues := map[string]bool{}
-	for _, n := range c.fsm.State().Nodes() {
-		if len(n.Queues) == 0 {
-			queues[api.DefaultQueue] = true
-		}
-		for _, q := range n.Queues {
-			queues[q] = true
-		}
+	for _, q := range c.fsm.State().Queues() {
+		info.Queues = append(info.Queues, q.Name)
 	}
-	for q := range queues {
-		info.Queues = append(info.Queues, q)
-	}
-	sort.Strings(info.Queues)
 	return info, nil
 }
 

@@ -23,6 +23,26 @@ func (c *Controller) routes() http.Handler {
 	mux.Handle(api.PathNodeRegister, endpoint(c, c.registerNode))
 	mux.Handle(api.PathNodeWork, endpoint(c, c.nodeWork))
 	mux.Handle(api.PathNodeEvents, endpoint(c, c.nodeEvents))
+	// AWS Batch's REST operations, at their real paths.
+	for path, h := range map[string]http.Handler{
+		"registerjobdefinition":       awsEndpoint(c, c.registerJobDef),
+		"describejobdefinitions":      awsEndpoint(c, c.describeJobDefs),
+		"deregisterjobdefinition":     awsEndpoint(c, c.deregisterJobDef),
+		"createcomputeenvironment":    awsEndpoint(c, c.createCE),
+		"updatecomputeenvironment":    awsEndpoint(c, c.updateCE),
+		"describecomputeenvironments": awsEndpoint(c, c.describeCEs),
+		"createjobqueue":              awsEndpoint(c, c.createQueue),
+		"updatejobqueue":              awsEndpoint(c, c.updateQueue),
+		"describejobqueues":           awsEndpoint(c, c.describeQueues),
+		"submitjob":                   awsEndpoint(c, c.submitJob),
+		"listjobs":                    awsEndpoint(c, c.listAWSJobs),
+		"describejobs":                awsEndpoint(c, c.describeAWSJobs),
+		"canceljob":                   awsEndpoint(c, c.cancelAWSJob),
+		"terminatejob":                awsEndpoint(c, c.terminateAWSJob),
+	} {
+		mux.Handle("/v1/"+path, h)
+	}
+	mux.Handle(api.PathKeys, endpoint(c, c.keys))
 	mux.HandleFunc("/", notFound)
 	return mux
 }

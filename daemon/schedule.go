@@ -27,7 +27,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			if len(plan.Placements) > 0 {
 				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(plan.Placements)), Now: nowMillis()}
 				for i, p := range plan.Placements {
-					cmd.Placements[i] = raftfsm.Placement{JobID: p.JobID, Node: p.Node}
+					cmd.Placements[i] = raftfsm.Placement{JobID: p.JobID, Node: p.Node, CE: p.CE}
 				}
 				if _, err := c.applier.Apply(ctx, raftfsm.OpPlan, cmd); err != nil && ctx.Err() == nil {
 					c.log.Warn("commit schedule plan", "placements", len(cmd.Placements), "err", err)

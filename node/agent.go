@@ -22,6 +22,7 @@ type Config struct {
 	DataDir  string        // job logs live under DataDir/logs
 	Executor Executor      // runs the jobs
 	Capacity api.Resources // zero: discover the host's
+	Labels   map[string]string
 	LogAddr  string        // where this daemon serves logs: a unix socket path, or host:port
 	Token    string        // join token the controller presents when it fetches logs
 	Grace    time.Duration // SIGTERM → SIGKILL delay on terminate
@@ -139,7 +140,7 @@ func (a *Agent) Close() error {
 
 func (a *Agent) register(ctx context.Context) error {
 	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
-		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr,
+		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr, Labels: a.cfg.Labels,
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)

@@ -202,17 +202,40 @@ func (w writer) jobEvents(c JobEventsCmd) Result {
 }
 
 // complete ends a placed job with a node's report: SUCCEEDED, FAILED with a
-// cause and reason, or back to RUNNABLE when a requeue was asked.
+// cause and reason, or back to RUNNABLE when a requeue was asked or a retry
+// is left (AWS Batch's retryStrategy).
 func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 	w.release(j)
-	if j.RequeueRequested {
+	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
+		(ev.ExitCode != nil && *ev.ExitCode != 0)
+	reason, cause := "", api.Cause("")
+	switch {
+	case !failed:
+	case j.StopRequested:
+		reason, cause = j.StopReason, j.StopCause
+	case ev.OOMKilled:
+		reason, cause = api.ReasonOutOfMemory, api.CauseOOM
+	case ev.TimedOut:
+		reason, cause = api.ReasonTimeout, api.CauseTimeout
+	case ev.Reason != "":
+		reason, cause = ev.Reason, ev.Cause
+	default:
+		reason, cause = api.ReasonNonZeroExit, api.CauseExitCode
+	}
+	if failed && cause == "" {
+		cause = api.CauseExitCode
+	}
+	retry := failed && !j.StopRequested && j.Attempt < j.RetryAttempts
+	if j.RequeueRequested || retry {
+		if retry {
+			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal,
+				StatusReason: reason, StartedAt: j.StartedAt, StoppedAt: now})
+		}
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
 		w.put(tableJobs, j)
 		return
 	}
-	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
-		(ev.ExitCode != nil && *ev.ExitCode != 0)
 	if j.State == api.StateStarting && !failed {
 		mustMove(j, api.StateRunning, now) // the node's RUNNING report was folded in
 	}
@@ -221,23 +244,7 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 	} else {
 		mustMove(j, api.StateSucceeded, now)
 	}
-	j.ExitCode, j.Signal = ev.ExitCode, ev.Signal
-	switch {
-	case !failed:
-	case j.StopRequested:
-		j.StatusReason, j.Cause = j.StopReason, j.StopCause
-	case ev.OOMKilled:
-		j.StatusReason, j.Cause = api.ReasonOutOfMemory, api.CauseOOM
-	case ev.TimedOut:
-		j.StatusReason, j.Cause = api.ReasonTimeout, api.CauseTimeout
-	case ev.Reason != "":
-		j.StatusReason, j.Cause = ev.Reason, ev.Cause
-	default:
-		j.StatusReason, j.Cause = api.ReasonNonZeroExit, api.CauseExitCode
-	}
-	if j.Cause == "" {
-		j.Cause = api.CauseExitCode
-	}
+	j.ExitCode, j.Signal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
 	w.put(tableJobs, j)
 	w.released(j.ID, now)
 }

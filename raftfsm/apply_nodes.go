@@ -11,15 +11,19 @@ import (
 // or a node that no longer has room is skipped.
 func (w writer) plan(c PlanCmd) Result {
 	placed := 0
+	st := &State{txn: w.txn}
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
-		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp ||
-			!n.Serves(j.Queue) || !j.Resources.Fits(n.Free()) {
+		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || !j.Resources.Fits(n.Free()) {
+			continue
+		}
+		ce := inQueue(st, j.Queue, p.CE, n)
+		if ce == "" {
 			continue
 		}
 		mustMove(j, api.StateStarting, c.Now)
-		j.Node = n.Name
+		j.Node, j.ComputeEnvironment = n.Name, ce
 		j.Attempt++
 		n.Allocated = n.Allocated.Add(j.Resources)
 		w.put(tableJobs, j)
@@ -27,6 +31,21 @@ func (w writer) plan(c PlanCmd) Result {
 		placed++
 	}
 	return Result{Placed: placed}
+}
+
+// inQueue returns the enabled compute environment of queue q that holds
+// node n: ce if it does, or with ce empty the first that does; "" if none.
+func inQueue(st *State, q, ce string, n *api.Node) string {
+	queue := st.Queue(q)
+	if queue == nil {
+		return ""
+	}
+	for _, c := range api.QueueEnvironments(queue, st.ComputeEnvironment) {
+		if (ce == "" || c.Name == ce) && c.Includes(n) {
+			return c.Name
+		}
+	}
+	return ""
 }
 
 // release returns a finished job's resources to its node.

@@ -72,10 +72,11 @@ type UpdateNodeCmd struct {
 	Now    int64                 `json:"now"`
 }
 
-// Placement puts one job on one node.
+// Placement puts one job on one node of a compute environment.
 type Placement struct {
 	JobID uint64 `json:"jobId"`
 	Node  string `json:"node"`
+	CE    string `json:"ce"`
 }
 
 // PlanCmd commits a scheduler plan. Placements that no longer fit (the job
@@ -130,6 +131,8 @@ type Result struct {
 	IDs []uint64   `json:"ids,omitempty"` // ids of submitted jobs
 	// Placed counts applied placements of a plan.
 	Placed int `json:"placed,omitempty"`
+	// Revision is a registered job definition's.
+	Revision int `json:"revision,omitempty"`
 }
 
 // Error returns the result's error as an error (nil when none).

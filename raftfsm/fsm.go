@@ -81,6 +81,18 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 		return decodeApply(op, body, w.updateJob)
 	case OpUpdateNode:
 		return decodeApply(op, body, w.updateNode)
+	case OpRegisterJobDef:
+		return decodeApply(op, body, w.registerJobDef)
+	case OpDeregisterJobDef:
+		return decodeApply(op, body, w.deregisterJobDef)
+	case OpPutCE:
+		return decodeApply(op, body, w.putCE)
+	case OpPutQueue:
+		return decodeApply(op, body, w.putQueue)
+	case OpPutKey:
+		return decodeApply(op, body, w.putKey)
+	case OpDeleteKey:
+		return decodeApply(op, body, w.deleteKey)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

@@ -144,9 +144,9 @@ func TestSubmitMissingDependency(t *testing.T) {
 var (
 	planNodeA = api.Node{Name: "a", Boot: "a1", Capacity: api.Resources{CPUs: 4, MemoryMB: 8192}}
 	planNodeB = api.Node{Name: "b", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 16384, GPUs: 2},
-		Queues: []string{api.DefaultQueue, "gpu"}}
+		Labels: queues(api.DefaultQueue, "gpu")}
 	planNodeQ = api.Node{Name: "q", Boot: "q1", Capacity: api.Resources{CPUs: 8, MemoryMB: 16384},
-		Queues: []string{"other"}}
+		Labels: queues("other")}
 )
 
 // TestPlan: the FSM applies a plan's placements that still fit and skips
@@ -720,9 +720,10 @@ func TestRegisterNodeFresh(t *testing.T) {
 // refused command leaves the others applied.
 func TestBatch(t *testing.T) {
 	h := newHarness(t)
+	before := h.fsm.State().Index()
 	res := h.batch(
 		encode(t, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Now: 10,
-			Node: api.Node{Name: "n", Boot: "b", Capacity: api.Resources{CPUs: 2, MemoryMB: 2048}}}),
+			Node: api.Node{Name: "n", Boot: "b", Capacity: api.Resources{CPUs: 2, MemoryMB: 2048}, Labels: queues(api.DefaultQueue)}}),
 		encode(t, raftfsm.OpSubmit, raftfsm.SubmitCmd{Now: 11, Jobs: []api.Job{newJob("a"), newJob("b")}}),
 		encode(t, raftfsm.OpSubmit, raftfsm.SubmitCmd{Now: 12, Jobs: []api.Job{newJob("bad", 77)}}),
 		encode(t, raftfsm.OpStop, raftfsm.StopCmd{ID: 55, Reason: "x", CallerUID: 0, Now: 13}),
@@ -767,8 +768,8 @@ func TestBatch(t *testing.T) {
 	if got := jobCount(h.fsm); got != 3 {
 		t.Errorf("stored jobs: got %d, want 3", got)
 	}
-	if idx := h.fsm.State().Index(); idx != 1 {
-		t.Errorf("state index after one batch entry: got %d, want 1", idx)
+	if idx := h.fsm.State().Index(); idx != before+1 {
+		t.Errorf("state index after one batch entry: got %d, want %d", idx, before+1)
 	}
 }
 

@@ -22,7 +22,25 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	return &harness{t: t, fsm: raftfsm.New()}
+	h := &harness{t: t, fsm: raftfsm.New()}
+	// Queues of the tests, each with a compute environment of the nodes
+	// labelled "q-<queue>" (register labels unlabelled nodes q-default).
+	for _, q := range []string{api.DefaultQueue, "gpu", "other", "short"} {
+		h.mustOK("create ce "+q, h.apply(raftfsm.OpPutCE, raftfsm.PutCECmd{Create: true, CE: api.ComputeEnvironment{
+			Name: q, Type: "UNMANAGED", State: api.Enabled, NodeLabels: map[string]string{"q-" + q: "1"}}}))
+		h.mustOK("create queue "+q, h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Create: true, Queue: api.JobQueue{
+			Name: q, State: api.Enabled, ComputeEnvironmentOrder: []api.ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: q}}}}))
+	}
+	return h
+}
+
+// queues labels a node for the test queues it serves.
+func queues(qs ...string) map[string]string {
+	l := map[string]string{}
+	for _, q := range qs {
+		l["q-"+q] = "1"
+	}
+	return l
 }
 
 // encode frames one command, failing the test if it cannot.
@@ -90,6 +108,9 @@ func (h *harness) submit(now int64, jobs ...api.Job) []uint64 {
 // register adds (or re-registers) a node.
 func (h *harness) register(now int64, n api.Node) {
 	h.t.Helper()
+	if n.Labels == nil {
+		n.Labels = queues(api.DefaultQueue)
+	}
 	h.mustOK("register node "+n.Name, h.apply(raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: now}))
 }
 

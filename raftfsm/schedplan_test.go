@@ -21,7 +21,7 @@ func TestSchedulePlanApplies(t *testing.T) {
 		n := api.Node{Name: fmt.Sprintf("node%02d", i), Boot: "b",
 			Capacity: api.Resources{CPUs: 4 + i%4*2, MemoryMB: 16384, GPUs: i % 2}}
 		if i%10 == 4 {
-			n.Queues = []string{"other"}
+			n.Labels = queues("other")
 		}
 		h.register(1, n)
 	}

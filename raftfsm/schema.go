@@ -10,9 +10,13 @@ import (
 )
 
 const (
-	tableJobs  = "jobs"
-	tableNodes = "nodes"
-	tableMeta  = "meta"
+	tableJobs    = "jobs"
+	tableNodes   = "nodes"
+	tableMeta    = "meta"
+	tableJobDefs = "jobdefs"
+	tableCEs     = "computeenvs"
+	tableQueues  = "queues"
+	tableKeys    = "accesskeys"
 )
 
 // meta is the FSM's own counters, kept in the store so that snapshots and
@@ -40,13 +44,30 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
 		},
-		tableMeta: {
-			Name: tableMeta,
+		tableMeta:   byName(tableMeta, "Key"),
+		tableCEs:    byName(tableCEs, "Name"),
+		tableQueues: byName(tableQueues, "Name"),
+		tableKeys:   byName(tableKeys, "ID"),
+		tableJobDefs: {
+			Name: tableJobDefs,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
+				"id": {Name: "id", Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
+					&memdb.StringFieldIndex{Field: "Name"}, &memdb.IntFieldIndex{Field: "Revision"},
+				}}},
+				"name": {Name: "name", Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
 		},
 	}}
+}
+
+// byName is a table indexed by one unique string field.
+func byName(table, field string) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: table,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: field}},
+		},
+	}
 }
 
 // dependsOnIndex indexes a job under every job it depends on, so that the

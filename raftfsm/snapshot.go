@@ -13,9 +13,13 @@ import (
 
 // snapshotRecord is one line of a snapshot: exactly one field is set.
 type snapshotRecord struct {
-	Meta *meta     `json:"meta,omitempty"`
-	Node *api.Node `json:"node,omitempty"`
-	Job  *api.Job  `json:"job,omitempty"`
+	Meta   *meta                   `json:"meta,omitempty"`
+	Node   *api.Node               `json:"node,omitempty"`
+	Job    *api.Job                `json:"job,omitempty"`
+	JobDef *api.JobDefinition      `json:"jobDefinition,omitempty"`
+	CE     *api.ComputeEnvironment `json:"computeEnvironment,omitempty"`
+	Queue  *api.JobQueue           `json:"jobQueue,omitempty"`
+	Key    *api.AccessKey          `json:"accessKey,omitempty"`
 }
 
 // Snapshot is a point-in-time copy of the state, cheap to take (a memdb
@@ -40,9 +44,25 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 			return cw.n, fmt.Errorf("snapshot meta: %w", err)
 		}
 	}
+	var records []snapshotRecord
 	for _, n := range s.state.Nodes() {
-		if err := enc.Encode(snapshotRecord{Node: n}); err != nil {
-			return cw.n, fmt.Errorf("snapshot node %s: %w", n.Name, err)
+		records = append(records, snapshotRecord{Node: n})
+	}
+	for _, d := range s.state.AllJobDefinitions() {
+		records = append(records, snapshotRecord{JobDef: d})
+	}
+	for _, ce := range collect[api.ComputeEnvironment](s.state, tableCEs, "id") {
+		records = append(records, snapshotRecord{CE: ce})
+	}
+	for _, q := range collect[api.JobQueue](s.state, tableQueues, "id") {
+		records = append(records, snapshotRecord{Queue: q})
+	}
+	for _, k := range s.state.AccessKeys() {
+		records = append(records, snapshotRecord{Key: k})
+	}
+	for _, r := range records {
+		if err := enc.Encode(r); err != nil {
+			return cw.n, fmt.Errorf("snapshot: %w", err)
 		}
 	}
 	var jobErr error
@@ -84,6 +104,14 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 			table, obj = tableNodes, rec.Node
 		case rec.Job != nil:
 			table, obj = tableJobs, rec.Job
+		case rec.JobDef != nil:
+			table, obj = tableJobDefs, rec.JobDef
+		case rec.CE != nil:
+			table, obj = tableCEs, rec.CE
+		case rec.Queue != nil:
+			table, obj = tableQueues, rec.Queue
+		case rec.Key != nil:
+			table, obj = tableKeys, rec.Key
 		default:
 			continue // a record type from a newer version
 		}

@@ -25,9 +25,9 @@ func buildVariedState(h *harness) {
 	now := func(i int) int64 { return variedNows[i] }
 	h.register(now(0), api.Node{Name: "n1", Boot: "n1-a", Capacity: api.Resources{CPUs: 8, MemoryMB: 16384, GPUs: 2}})
 	h.register(now(0), api.Node{Name: "n2", Boot: "n2-a", Capacity: api.Resources{CPUs: 4, MemoryMB: 8192},
-		Queues: []string{api.DefaultQueue, "short"}, LogAddr: "unix:/run/shoal/n2.sock"})
+		Labels: queues(api.DefaultQueue, "short"), LogAddr: "unix:/run/shoal/n2.sock"})
 	h.register(now(0), api.Node{Name: "n3", Boot: "n3-a", Capacity: api.Resources{CPUs: 2, MemoryMB: 4096, GPUs: 1},
-		Queues: []string{"gpu"}})
+		Labels: queues("gpu")})
 
 	prep := newJob("prep")
 	prep.Env = map[string]string{"B": "2", "A": "1", "PATH": "/usr/bin"}
@@ -68,7 +68,7 @@ func buildVariedState(h *harness) {
 	res := h.batch(
 		encode(h.t, raftfsm.OpStop, raftfsm.StopCmd{ID: 11, Reason: "no longer needed", CallerUID: 0, Now: now(8)}),
 		encode(h.t, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Now: now(8),
-			Node: api.Node{Name: "n3", Boot: "n3-b", Capacity: api.Resources{CPUs: 2, MemoryMB: 4096, GPUs: 1}, Queues: []string{"gpu"}}}),
+			Node: api.Node{Name: "n3", Boot: "n3-b", Capacity: api.Resources{CPUs: 2, MemoryMB: 4096, GPUs: 1}, Labels: queues("gpu")}}),
 		encode(h.t, raftfsm.OpSubmit, raftfsm.SubmitCmd{Now: now(8), Jobs: []api.Job{newJob("late")}}),
 	)
 	for _, r := range res {

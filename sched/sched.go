@@ -13,12 +13,16 @@ type Snapshot interface {
 	JobsInState(st api.JobState, fn func(*api.Job) bool)
 	// Nodes returns every node, sorted by name.
 	Nodes() []*api.Node
+	// Queue and ComputeEnvironment look objects up by name (nil: none).
+	Queue(name string) *api.JobQueue
+	ComputeEnvironment(name string) *api.ComputeEnvironment
 }
 
-// Placement puts one job on one node.
+// Placement puts one job on one node of a compute environment.
 type Placement struct {
 	JobID uint64
 	Node  string
+	CE    string
 }
 
 // Plan is the scheduler's answer for one snapshot.
@@ -36,9 +40,10 @@ type Plan struct {
 // flood of submissions does not delay the first placements.
 const MaxPlacements = 4096
 
-// Schedule places RUNNABLE jobs, highest priority first and then in submit
-// order, each on the first node (by name) that serves its queue and has the
-// CPUs, memory and GPUs free. now (epoch ms) holds back jobs whose begin
+// Schedule places RUNNABLE jobs, those of higher-priority queues first, then
+// by job priority, then in submit order, each on the first node (by name)
+// of the first compute environment of its queue (in the queue's order) that
+// has the CPUs, memory and GPUs free. now (epoch ms) holds back jobs whose begin
 // time has not come; an array's throttle holds back its tasks beyond its
 // limit of running ones.
 func Schedule(snap Snapshot, now int64) Plan {
@@ -47,9 +52,15 @@ func Schedule(snap Snapshot, now int64) Plan {
 		jobs = append(jobs, j)
 		return true
 	})
-	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].Priority > jobs[b].Priority })
-
 	nodes := snap.Nodes()
+	targets := queueTargets(snap, nodes, jobs)
+	sort.SliceStable(jobs, func(a, b int) bool {
+		qa, qb := targets[jobs[a].Queue].priority, targets[jobs[b].Queue].priority
+		if qa != qb {
+			return qa > qb
+		}
+		return jobs[a].Priority > jobs[b].Priority
+	})
 	free := make([]api.Resources, len(nodes))
 	for i, n := range nodes {
 		free[i] = n.Free()
@@ -69,20 +80,12 @@ func Schedule(snap Snapshot, now int64) Plan {
 			plan.Waiting++
 			continue
 		}
-		placed := false
-		for i, n := range nodes {
-			if n.State != api.NodeUp || !n.Serves(j.Queue) || !j.Resources.Fits(free[i]) {
-				continue
-			}
-			free[i] = free[i].Sub(j.Resources)
-			plan.Placements = append(plan.Placements, Placement{JobID: j.ID, Node: n.Name})
+		if p, ok := place(j, targets[j.Queue].envs, nodes, free); ok {
+			plan.Placements = append(plan.Placements, p)
 			if throttled {
 				running[j.Array.JobID]++
 			}
-			placed = true
-			break
-		}
-		if !placed {
+		} else {
 			plan.Waiting++
 		}
 	}
@@ -112,4 +115,57 @@ func runningTasks(snap Snapshot, runnable []*api.Job) map[uint64]int {
 		})
 	}
 	return counts
+}
+
+// target is where a queue's jobs may go: its priority and, per enabled
+// compute environment in order, the indexes of its nodes.
+type target struct {
+	priority int
+	envs     []envNodes
+}
+
+type envNodes struct {
+	name  string
+	nodes []int // indexes into the node list
+}
+
+// queueTargets resolves each queue that has runnable jobs once per plan.
+func queueTargets(snap Snapshot, nodes []*api.Node, jobs []*api.Job) map[string]target {
+	out := map[string]target{}
+	for _, j := range jobs {
+		if _, done := out[j.Queue]; done {
+			continue
+		}
+		q := snap.Queue(j.Queue)
+		if q == nil || q.State != api.Enabled {
+			out[j.Queue] = target{}
+			continue
+		}
+		t := target{priority: q.Priority}
+		for _, ce := range api.QueueEnvironments(q, snap.ComputeEnvironment) {
+			en := envNodes{name: ce.Name}
+			for i, n := range nodes {
+				if ce.Includes(n) {
+					en.nodes = append(en.nodes, i)
+				}
+			}
+			t.envs = append(t.envs, en)
+		}
+		out[j.Queue] = t
+	}
+	return out
+}
+
+// place finds the first UP node with room for j, in environment order, and
+// takes the room from free.
+func place(j *api.Job, envs []envNodes, nodes []*api.Node, free []api.Resources) (Placement, bool) {
+	for _, e := range envs {
+		for _, i := range e.nodes {
+			if nodes[i].State == api.NodeUp && j.Resources.Fits(free[i]) {
+				free[i] = free[i].Sub(j.Resources)
+				return Placement{JobID: j.ID, Node: nodes[i].Name, CE: e.name}, true
+			}
+		}
+	}
+	return Placement{}, false
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -30,6 +31,38 @@ func (s *fakeSnap) JobsInState(st api.JobState, fn func(*api.Job) bool) {
 			return
 		}
 	}
+}
+
+// Queue gives every queue one compute environment of the same name.
+func (s *fakeSnap) Queue(name string) *api.JobQueue {
+	return &api.JobQueue{Name: name, State: api.Enabled,
+		ComputeEnvironmentOrder: []api.ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: name}}}
+}
+
+// ComputeEnvironment holds the nodes whose "queues" label names it (nodes
+// without the label: the default one).
+func (s *fakeSnap) ComputeEnvironment(name string) *api.ComputeEnvironment {
+	ce := &api.ComputeEnvironment{Name: name, State: api.Enabled, Nodes: []string{"-none-"}}
+	for _, n := range s.nodes {
+		if testServes(n, name) {
+			ce.Nodes = append(ce.Nodes, n.Name)
+		}
+	}
+	return ce
+}
+
+// testServes reports whether the fake puts node n in queue q's environment.
+func testServes(n *api.Node, q string) bool {
+	qs := n.Labels["queues"]
+	if qs == "" {
+		return q == api.DefaultQueue
+	}
+	for _, x := range strings.Split(qs, ",") {
+		if x == q {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *fakeSnap) Nodes() []*api.Node {
@@ -81,9 +114,12 @@ func node(name string, cpus int, memMB int64, gpus int) *api.Node {
 
 func inQueue(j *api.Job, q string) *api.Job        { j.Queue = q; return j }
 func inState(j *api.Job, st api.JobState) *api.Job { j.State = st; return j }
-func serving(n *api.Node, qs ...string) *api.Node  { n.Queues = qs; return n }
-func down(n *api.Node) *api.Node                   { n.State = api.NodeDown; return n }
-func drain(n *api.Node) *api.Node                  { n.State = api.NodeDrain; return n }
+func serving(n *api.Node, qs ...string) *api.Node {
+	n.Labels = map[string]string{"queues": strings.Join(qs, ",")}
+	return n
+}
+func down(n *api.Node) *api.Node  { n.State = api.NodeDown; return n }
+func drain(n *api.Node) *api.Node { n.State = api.NodeDrain; return n }
 func allocated(n *api.Node, r api.Resources) *api.Node {
 	n.Allocated = r
 	return n
@@ -259,8 +295,16 @@ func TestSchedule(t *testing.T) {
 				t.Errorf("got placed %d waiting %d, want placed %d waiting %d (placements %v)",
 					got, plan.Waiting, tt.want.placed, tt.want.waiting, plan.Placements)
 			}
-			if tt.want.place != nil && !reflect.DeepEqual(plan.Placements, tt.want.place) {
-				t.Errorf("placements: got %v, want %v", plan.Placements, tt.want.place)
+			// The fake's queues each have one environment of their own name.
+			got := make([]sched.Placement, len(plan.Placements))
+			for i, p := range plan.Placements {
+				if j := jobByID(tt.jobs, p.JobID); j != nil && p.CE != j.Queue {
+					t.Errorf("placement %v: environment %q, want the queue's %q", p, p.CE, j.Queue)
+				}
+				got[i] = sched.Placement{JobID: p.JobID, Node: p.Node}
+			}
+			if tt.want.place != nil && !reflect.DeepEqual(got, tt.want.place) {
+				t.Errorf("placements: got %v, want %v", got, tt.want.place)
 			}
 			checkPlan(t, snap, plan)
 		})
@@ -301,8 +345,8 @@ func checkPlan(t *testing.T, snap *fakeSnap, plan sched.Plan) {
 			t.Errorf("placement %+v: job is %s, want RUNNABLE", p, j.State)
 		case n.State != api.NodeUp:
 			t.Errorf("placement %+v: node is %s, want UP", p, n.State)
-		case !n.Serves(j.Queue):
-			t.Errorf("placement %+v: node serves %v, want one serving queue %q", p, n.Queues, j.Queue)
+		case !testServes(n, j.Queue):
+			t.Errorf("placement %+v: node serves %v, want one serving queue %q", p, n.Labels, j.Queue)
 		}
 		seen[p.JobID] = true
 		planned[p.Node] = planned[p.Node].Add(j.Resources)
@@ -405,9 +449,9 @@ func wantNoOverAllocation(t *testing.T, snap *fakeSnap, prior map[string]api.Res
 			continue
 		}
 		sum[j.Node] = sum[j.Node].Add(j.Resources)
-		if n := nodeNamed(snap, j.Node); n.State != api.NodeUp || !n.Serves(j.Queue) {
+		if n := nodeNamed(snap, j.Node); n.State != api.NodeUp || !testServes(n, j.Queue) {
 			t.Errorf("job %d (queue %s) on node %s (%s, queues %v): want an UP node serving its queue",
-				j.ID, j.Queue, n.Name, n.State, n.Queues)
+				j.ID, j.Queue, n.Name, n.State, n.Labels)
 		}
 	}
 	for _, n := range snap.nodes {
@@ -435,7 +479,7 @@ func TestThousandNodes(t *testing.T) {
 	nodes := bigCluster()
 	capacity := 0
 	for _, n := range nodes {
-		if n.State == api.NodeUp && n.Serves(api.DefaultQueue) {
+		if n.State == api.NodeUp && testServes(n, api.DefaultQueue) {
 			capacity += n.Capacity.CPUs
 		}
 	}
@@ -507,7 +551,7 @@ func TestMixedJobsProperties(t *testing.T) {
 					continue
 				}
 				for _, n := range snap.nodes {
-					if n.State == api.NodeUp && n.Serves(j.Queue) && j.Resources.Fits(n.Free()) {
+					if n.State == api.NodeUp && testServes(n, j.Queue) && j.Resources.Fits(n.Free()) {
 						t.Errorf("job %d (%+v, queue %s) waits, but node %s has %+v free: want it placed",
 							j.ID, j.Resources, j.Queue, n.Name, n.Free())
 					}
@@ -590,4 +634,13 @@ func TestScheduleOrder(t *testing.T) {
 			t.Fatalf("placement %d: got job %d, want job %d (priority %d)", i, p.JobID, want[i].ID, want[i].Priority)
 		}
 	}
+}
+
+func jobByID(jobs []*api.Job, id uint64) *api.Job {
+	for _, j := range jobs {
+		if j.ID == id {
+			return j
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node"
 	"github.com/shoal-batch/shoal/node/sandbox"
@@ -32,6 +33,9 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
 			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "join token a node presents on TCP (the controller's is in DATA_DIR/join-token)"},
 			&ucli.StringFlag{Name: "name", Usage: "node name (default: the host name)"},
+			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has)"},
+			&ucli.StringFlag{Name: "node-memory", Usage: "memory the node offers, MiB or with a unit (default: all it has)"},
+			&ucli.StringSliceFlag{Name: "label", Usage: "node label K=V, for compute environments that select by label (repeatable)"},
 			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs: a unix socket path or host:port (default DATA_DIR/node.sock)"},
 			&ucli.StringFlag{Name: "sandbox-root", Value: "/run/shoal/sandbox", Usage: "libcontainer state root (must not contain the shoal binary)"},
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "shoal", Usage: "cgroup under which jobs' cgroups are made"},
@@ -85,8 +89,31 @@ func runAgent(c *ucli.Context) error {
 			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"),
 			TmpRoot: filepath.Join(dataDir, "node", "tmp"),
 		}
+		capacity, err := node.Discover(nil)
+		if err != nil {
+			return fmt.Errorf("start node daemon: %w", err)
+		}
+		if n := c.Int("node-cpus"); n > 0 {
+			capacity.CPUs = min(n, capacity.CPUs)
+		}
+		if m := c.String("node-memory"); m != "" {
+			mib, err := cli.ParseMemoryMiB(m)
+			if err != nil {
+				return fmt.Errorf("agent: -node-memory: %w", err)
+			}
+			capacity.MemoryMB = min(mib, capacity.MemoryMB)
+		}
+		labels := map[string]string{}
+		for _, kv := range c.StringSlice("label") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return fmt.Errorf("agent: -label %q: want K=V", kv)
+			}
+			labels[k] = v
+		}
 		agent, err = node.StartAgent(node.Config{
 			Name: c.String("name"), Client: api.NewClient(controllerAddr, token), DataDir: filepath.Join(dataDir, "node"),
+			Capacity: capacity, Labels: labels,
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: token,
 			Grace: c.Duration("grace"), Log: log,
 		})

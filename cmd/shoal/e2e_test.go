@@ -79,11 +79,15 @@ type cluster struct {
 	socket   string
 	sbRoot   string
 	cgParent string
+	extra    []string // more agent flags
+	tcpAddr  string   // the API's TCP address, when -bind was given
 	cmd      *exec.Cmd
 	client   *api.Client
 }
 
-func newCluster(t *testing.T) *cluster {
+// newCluster starts a dev agent; extra are more `shoal agent` flags
+// (e.g. "-bind", "127.0.0.1:0" for the TCP API).
+func newCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("end-to-end tests run jobs in sandboxes and need root")
@@ -96,6 +100,7 @@ func newCluster(t *testing.T) *cluster {
 		t: t, dataDir: filepath.Join(dir, "data"), socket: filepath.Join(dir, "shoal.sock"),
 		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
 		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name()),
+		extra:    extra,
 	}
 	c.client = api.NewClient(c.socket, "")
 	t.Cleanup(c.cleanup)
@@ -107,8 +112,9 @@ func newCluster(t *testing.T) *cluster {
 // (read from its log, no polling).
 func (c *cluster) start() {
 	c.t.Helper()
-	cmd := exec.Command(os.Args[0], "agent", "-dev", "-data-dir", c.dataDir, "-socket", c.socket,
-		"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms", "-name", "node1")
+	args := append([]string{"agent", "-dev", "-data-dir", c.dataDir, "-socket", c.socket,
+		"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms", "-name", "node1"}, c.extra...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -125,6 +131,11 @@ func (c *cluster) start() {
 		signalled := false
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
+			if _, addrs, ok := strings.Cut(sc.Text(), "controller serving addrs="); ok {
+				if f := strings.Fields(strings.Trim(addrs, `"`)); len(f) > 1 {
+					c.tcpAddr = f[1]
+				}
+			}
 			if !signalled && strings.Contains(sc.Text(), "node daemon running") {
 				ready <- nil
 				signalled = true

@@ -23,6 +23,9 @@ const killTimeout = 10 * time.Second
 // it is empty. It is safe to call without any setup and while this Runner
 // has jobs running (they are left alone).
 func (r *Runner) Cleanup() error {
+	if err := r.validate(); err != nil {
+		return err
+	}
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return err
@@ -33,9 +36,6 @@ func (r *Runner) Cleanup() error {
 		dirs = append(dirs, filepath.Join(m, r.CgroupParent))
 	}
 	for _, dir := range dirs {
-		if dir == "" {
-			continue
-		}
 		entries, err := os.ReadDir(dir)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("list %s: %w", dir, err)
@@ -86,10 +86,8 @@ func (r *Runner) destroyLeftover(id string, mounts []string) error {
 	if err := os.RemoveAll(filepath.Join(r.Root, id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove state: %w", err))
 	}
-	if r.TmpRoot != "" {
-		if err := os.RemoveAll(r.tmpDir(id)); err != nil {
-			errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
-		}
+	if err := os.RemoveAll(r.tmpDir(id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
 	}
 	return errors.Join(errs...)
 }

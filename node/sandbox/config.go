@@ -74,7 +74,7 @@ func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.M
 	return &configs.Config{
 		Rootfs: rootfs,
 		// Applied to / of the new mount namespace before anything is
-		// mounted: host mounts propagate in, the job's never out.
+		// mounted: mount events may propagate in, never out.
 		RootPropagation: unix.MS_SLAVE | unix.MS_REC,
 		Hostname:        hostname,
 		Namespaces: configs.Namespaces{

@@ -5,40 +5,66 @@
 //
 // A job runs in new PID, mount, UTS and IPC namespaces but shares the host's
 // network namespace (it must reach the controller over unix sockets and TCP).
-// Its root is the host's own "/", bind-mounted recursively, so the job sees
-// the submit directory, $HOME, /usr and /dev exactly as the user would on
-// the host, with the user's own permissions, as under Slurm. On top of that
-// bind the job gets:
+// It sees the host's file system with its user's own permissions, as under
+// Slurm: the submit directory, $HOME, /usr, /dev (device access is still
+// filtered by the device cgroup), and so on. On top of that it gets:
 //
 //   - a fresh /proc for its PID namespace;
 //   - a private /tmp: a directory TmpRoot/<id>, mode 1777 and owned by the
-//     job user, bind-mounted on /tmp and removed when the job ends;
+//     job user, bind-mounted on /tmp and removed when the job ends. A
+//     working directory under the host's /tmp is bound into it at its own
+//     path, so that (and only that) stays visible;
 //   - a private tmpfs on /dev/shm, so POSIX shared memory neither leaks
 //     between jobs nor outlives the job.
 //
-// All of these mounts live only in the job's mount namespace: the root is
-// made rslave before anything is mounted, so mount events propagate from the
-// host into the job but never back, and they vanish with the namespace when
-// the last process of the job exits.
+// # How: a skeleton rootfs
 //
-// Resources are limited with cgroup v1 under /sys/fs/cgroup/<ctrl>/
-// <CgroupParent>/<id>: memory (and memory+swap where the kernel has memsw),
-// a CFS CPU quota, and a deny-all device list plus specconv.AllowedDevices.
+// libcontainer cannot use "/" itself as the rootfs: it bind-mounts the
+// rootfs onto itself and pivot_roots into it through a descriptor opened by
+// path, and a mount stacked on "/" is invisible to a lookup of "/", so
+// pivot_root gets the current root and fails with EBUSY (and NoPivotRoot's
+// MS_MOVE of "/" onto "/" fails with ELOOP). Binding "/" somewhere first
+// would need a mount in the host's table. So the rootfs is an empty
+// skeleton directory, Root/.rootfs, and every top-level entry of the host's
+// "/" is bind-mounted onto it (directories recursively, with their
+// submounts), except /proc, /tmp and /dev which are set up as above;
+// top-level symlinks such as bin -> usr/bin are recreated in the skeleton.
+// The entries are re-read at every Start. The one visible difference: a
+// file a root job creates directly in "/" lands in the skeleton.
 //
-// Non-root jobs run with no capabilities at all and with no_new_privs set;
-// root jobs keep Docker's default capability set.
+// All of these mounts live only in the job's mount namespace, whose root
+// libcontainer makes rslave before mounting anything: host mount events
+// propagate into the job (from host mounts that are shared; on this
+// project's VMs they are all private), the job's never out, and they vanish
+// with the namespace when the job's last process exits. None ever shows in
+// the host's /proc/self/mountinfo.
 //
-// # PID 1
+// The bind of the host's /dev is load-bearing beyond showing the devices:
+// without a bind on /dev, libcontainer "sets up" /dev itself (mknod, the
+// /dev/fd symlinks, /dev/ptmx replaced by a symlink to pts/ptmx), and here
+// that /dev would be the host's devtmpfs.
 //
-// The job's own process is PID 1 of its namespace, and the kernel drops every
-// signal sent to a namespace's init for which that process has no handler
-// (SIGKILL and SIGSTOP excepted). A shell script without a trap therefore
-// ignores SIGTERM. Job.Stop compensates: it sends SIGTERM to every process of
-// the job, and if PID 1 neither catches nor ignores SIGTERM (so that outside
-// a namespace SIGTERM would have killed it) it also stops PID 1 with SIGSTOP,
-// so that a script cannot go on to its next command, and kills it as soon as
-// the job's other processes have exited (or the grace period ends). Such a
-// job ends with Signal 9.
+// # Resources and credentials
+//
+// cgroup v1 under /sys/fs/cgroup/<ctrl>/<CgroupParent>/<id> in every
+// hierarchy: memory (and memory+swap where the kernel accounts swap), a CFS
+// CPU quota, and a deny-all device list plus specconv.AllowedDevices.
+// Non-root jobs run with no capabilities at all (not even ambient ones) and
+// with no_new_privs; root jobs keep Docker's default capability set. The
+// umask is 022; oom_score_adj is 0 whatever the daemon's.
+//
+// # PID 1 and Stop
+//
+// The job's own process is PID 1 of its namespace, and the kernel drops
+// every signal sent to a namespace's init for which that process has no
+// handler (SIGKILL and SIGSTOP excepted): a shell script without a trap
+// ignores SIGTERM. Job.Stop therefore sends SIGTERM to every other process
+// of the job and, if PID 1 neither catches nor ignores SIGTERM (so that
+// outside a namespace SIGTERM would have killed it), stops PID 1 with
+// SIGSTOP, so that a script cannot go on to its next command, and SIGKILLs
+// it as soon as the job's other processes have exited, or when the grace
+// period ends. Such a job ends with Signal 9. When PID 1 exits, the kernel
+// kills whatever is left in the namespace, daemonized processes included.
 //
 // # The init re-exec
 //
@@ -59,19 +85,28 @@
 // the Go runtime starts; this package imports it, so it is linked into every
 // binary that imports sandbox. Build with CGO_ENABLED=1.
 //
+// Importing this package also locks the main goroutine to the main thread
+// (runtime.LockOSThread in an init function): for each start libcontainer
+// setns(2)es a locked thread into the container's mount namespace and lets
+// the runtime destroy it, and the one thread the runtime cannot destroy is
+// the main thread, which it parks forever, keeping that container's mount
+// namespace alive and making /proc/self/mountinfo of the whole process show
+// the container's mounts. Do not call runtime.UnlockOSThread in main.
+//
 // # Binary placement
 //
 // Before each start libcontainer protects the re-executed binary from being
-// overwritten by the job by mounting a read-only overlayfs whose lower
-// layers are the binary's directory and the container's state directory
-// (Root/<id>). If the binary's directory is Root or an ancestor of Root,
-// the two layers overlap, the overlay fails with "fsconfig create overlayfs:
-// too many levels of symbolic links", and libcontainer silently falls back
-// to copying the whole binary into a memfd on every start (about +8 ms and
-// +7 ms of CPU per job). Runner.Start refuses such a placement with
-// ErrBinaryAboveRoot: install the node binary in e.g. /usr/local/bin and
-// keep Root in e.g. /run/shoal/sandbox. In tests the binary lives under
-// /tmp/go-build*/ and Root under t.TempDir(), which do not overlap.
+// overwritten by the job with a read-only overlayfs whose lower layers are
+// the binary's directory and the container's state directory (Root/<id>).
+// If the binary's directory is Root or an ancestor of Root, the layers
+// overlap, the overlay fails ("fsconfig create overlayfs: too many levels
+// of symbolic links"), and libcontainer silently falls back to copying the
+// whole binary into a memfd on every start (about +8 ms and +7 ms of CPU per
+// job). Runner.Start refuses such a placement with ErrBinaryAboveRoot:
+// install the node binary in e.g. /usr/local/bin and keep Root in e.g.
+// /run/shoal/sandbox. Test binaries live under /tmp/go-build*/ and a test's
+// Root under t.TempDir(), which do not overlap; a binary built with
+// "go test -c -o /tmp/x.test" would be refused.
 //
 // # Leftovers
 //

@@ -100,7 +100,9 @@ func (j *Job) cleanup() {
 			j.res.ExitCode = ws.ExitStatus()
 		}
 	} else {
+		// Could not wait for PID 1: make sure it is gone before Destroy.
 		errs = append(errs, j.reapEr)
+		_ = j.c.Signal(unix.SIGKILL)
 	}
 	// The OOM count lives in the cgroup: read it before Destroy removes it.
 	if j.memPath != "" {
@@ -179,6 +181,15 @@ func (j *Job) terminate() (stoppedInit bool, err error) {
 			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
 		}
 	}()
+	// Start returns once libcontainer has released its init to exec the
+	// job, so PID 1 may still be that init (a Go program, which would exit
+	// 2 on SIGTERM). It has not run any of the job yet: kill it outright.
+	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(j.initPid) + "/comm"); err == nil && string(comm) == "runc:[2:INIT]\n" {
+		if err := j.c.Signal(unix.SIGKILL); err != nil {
+			return false, fmt.Errorf("kill init: %w", err)
+		}
+		return false, nil
+	}
 	pids, err := j.c.Processes()
 	if err != nil {
 		return false, fmt.Errorf("list processes: %w", err)
@@ -190,15 +201,6 @@ func (j *Job) terminate() (stoppedInit bool, err error) {
 		if err := unix.Kill(pid, unix.SIGTERM); err != nil && err != unix.ESRCH {
 			return false, fmt.Errorf("signal %d: %w", pid, err)
 		}
-	}
-	// Start returns once libcontainer has released its init to exec the
-	// job, so PID 1 may still be that init (a Go program, which would exit
-	// 2 on SIGTERM). It has not run any of the job yet: kill it outright.
-	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(j.initPid) + "/comm"); err == nil && string(comm) == "runc:[2:INIT]\n" {
-		if err := j.c.Signal(unix.SIGKILL); err != nil {
-			return false, fmt.Errorf("kill init: %w", err)
-		}
-		return false, nil
 	}
 	dies, err := diesOnSignal(j.initPid, unix.SIGTERM)
 	if err != nil {

@@ -11,18 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Why a skeleton and not Rootfs "/": libcontainer bind-mounts the rootfs
-// onto itself and pivot_roots into it through a descriptor opened by path.
-// A mount stacked on "/" is invisible to a lookup of "/" (the walk starts at
-// the process root, below the new mount), so with Rootfs "/" pivot_root
-// gets the current root as the new one and fails with EBUSY; NoPivotRoot's
-// MS_MOVE of "/" onto "/" fails too (ELOOP). Binding the host's / somewhere
-// first would need a mount in the host's table. Instead the rootfs is an
-// empty skeleton directory, and every top-level entry of the host's / is
-// bind-mounted (recursively) onto it, in the job's namespace only:
-// directories and files are bound, symlinks (bin -> usr/bin) are recreated
-// in the skeleton. The job's / thus lists what the host's does; only a new
-// file created directly in / lands in the skeleton instead of the host's /.
+// The job's root is a skeleton directory with the host's top-level entries
+// bound onto it: see "How: a skeleton rootfs" in the package documentation
+// for why libcontainer cannot simply take "/".
 
 // rootfsDir is the skeleton: Root/.rootfs (not a valid container id, so
 // Cleanup leaves it alone).
@@ -45,8 +36,9 @@ func (r *Runner) hostMounts(tmpDir, dir string) ([]*configs.Mount, error) {
 	}
 	const rbind = unix.MS_BIND | unix.MS_REC
 	mounts := []*configs.Mount{
-		// A bind on /dev also stops libcontainer from creating device
-		// nodes in /dev, which is the host's.
+		// Never drop this bind: without a bind on /dev libcontainer
+		// mknods and symlinks in /dev (even replacing /dev/ptmx), which
+		// is the host's devtmpfs here.
 		{Source: "/dev", Destination: "/dev", Device: "bind", Flags: rbind},
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"},
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
@@ -56,23 +48,64 @@ func (r *Runner) hostMounts(tmpDir, dir string) ([]*configs.Mount, error) {
 		// libcontainer creates the mountpoint (root-owned) in tmpDir.
 		mounts = append(mounts, &configs.Mount{Source: dir, Destination: filepath.Clean(dir), Device: "bind", Flags: rbind})
 	}
+	// Mountpoints are made here, not by libcontainer's init: two inits
+	// creating the same one in the shared skeleton race (EEXIST).
+	for _, name := range []string{"dev", "proc", "tmp"} {
+		if err := ensureMountpoint(filepath.Join(skel, name), true); err != nil {
+			return nil, err
+		}
+	}
 	for _, e := range entries {
 		name := e.Name()
 		host := "/" + name
+		var m *configs.Mount
 		switch {
 		case name == "dev" || name == "proc" || name == "tmp":
-			// Set up above.
+			continue // set up above
 		case e.Type()&os.ModeSymlink != 0:
 			if err := syncSymlink(host, filepath.Join(skel, name)); err != nil {
 				return nil, err
 			}
+			continue
 		case e.IsDir():
-			mounts = append(mounts, &configs.Mount{Source: host, Destination: host, Device: "bind", Flags: rbind})
+			m = &configs.Mount{Source: host, Destination: host, Device: "bind", Flags: rbind}
 		case e.Type().IsRegular():
-			mounts = append(mounts, &configs.Mount{Source: host, Destination: host, Device: "bind", Flags: unix.MS_BIND})
+			m = &configs.Mount{Source: host, Destination: host, Device: "bind", Flags: unix.MS_BIND}
+		default:
+			continue // sockets, fifos, devices: not bound
 		}
+		if err := ensureMountpoint(filepath.Join(skel, name), e.IsDir()); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, m)
 	}
 	return mounts, nil
+}
+
+// ensureMountpoint makes path an empty directory or file in the skeleton,
+// replacing an entry of the wrong type; it is safe to race with itself.
+func ensureMountpoint(path string, dir bool) error {
+	fi, err := os.Lstat(path)
+	if err == nil && fi.IsDir() == dir && (dir || fi.Mode().IsRegular()) {
+		return nil
+	}
+	if err == nil {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("replace skeleton mountpoint: %w", err)
+		}
+	}
+	if dir {
+		err = os.Mkdir(path, 0o755)
+	} else {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_RDONLY|unix.O_CLOEXEC, 0o644); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create skeleton mountpoint: %w", err)
+	}
+	return nil
 }
 
 var symlinkSeq atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,9 +44,14 @@ type Runner struct {
 	hostname     string
 }
 
-// Start creates the job's sandbox and starts its process. It returns when the
-// job's own program is running (its exec has happened). On error nothing is
-// left behind except the output files.
+// Start creates the job's sandbox and starts its process: it opens the
+// output files as the job's user, makes the private /tmp, creates the
+// container and runs its init, which sets up the namespaces, mounts,
+// cgroups and credentials and execs Argv. It returns once that init has
+// been released to exec (the execve itself may still be in flight; Stop
+// copes with that). On error nothing is left behind but the output files.
+// Errors about the Spec wrap ErrInvalidSpec; an Argv[0] that cannot be
+// found or executed is reported by the init, as a Start error.
 func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
@@ -131,8 +137,7 @@ func (r *Runner) checkPlacement() error {
 			r.placementErr = fmt.Errorf("get hostname: %w", r.placementErr)
 			return
 		}
-		if r.Root == "" || r.TmpRoot == "" || r.CgroupParent == "" {
-			r.placementErr = fmt.Errorf("%w: Runner needs Root, TmpRoot and CgroupParent", ErrInvalidSpec)
+		if r.placementErr = r.validate(); r.placementErr != nil {
 			return
 		}
 		if err := os.MkdirAll(r.Root, 0o700); err != nil {
@@ -147,6 +152,19 @@ func (r *Runner) checkPlacement() error {
 		r.placementErr = checkPlacement(exe, r.Root)
 	})
 	return r.placementErr
+}
+
+// validate checks the Runner's fields. An empty or odd CgroupParent would
+// make Cleanup treat other cgroups as its own.
+func (r *Runner) validate() error {
+	p := r.CgroupParent
+	switch {
+	case r.Root == "" || r.TmpRoot == "":
+		return fmt.Errorf("%w: Runner needs Root and TmpRoot", ErrInvalidSpec)
+	case p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p || strings.HasPrefix(p, ".."):
+		return fmt.Errorf("%w: CgroupParent %q must be a clean relative cgroup path", ErrInvalidSpec, p)
+	}
+	return nil
 }
 
 // checkPlacement returns ErrBinaryAboveRoot if exe's directory is root or

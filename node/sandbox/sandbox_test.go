@@ -102,14 +102,26 @@ func baseSpec(t testing.TB, argv ...string) Spec {
 	}
 }
 
-// run starts spec, waits for it, checks that nothing of it is left and
-// returns its result and stdout.
-func run(t *testing.T, r *Runner, spec Spec) (Result, string) {
+// start starts spec and makes sure the job is gone when the test ends,
+// whatever happens in between.
+func start(t *testing.T, r *Runner, spec Spec) *Job {
 	t.Helper()
 	j, err := r.Start(spec)
 	if err != nil {
 		t.Fatalf("Start(%v): %v", spec.Argv, err)
 	}
+	t.Cleanup(func() {
+		j.Stop(0)
+		j.Wait()
+	})
+	return j
+}
+
+// run starts spec, waits for it, checks that nothing of it is left and
+// returns its result and stdout.
+func run(t *testing.T, r *Runner, spec Spec) (Result, string) {
+	t.Helper()
+	j := start(t, r, spec)
 	res, err := j.Wait()
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
@@ -152,6 +164,35 @@ func TestStdoutStderr(t *testing.T) {
 	spec.Stderr = spec.Stdout
 	if _, out := run(t, r, spec); out != "one\ntwo\nthree\n" {
 		t.Errorf("merged output = %q, want one two three", out)
+	}
+}
+
+// Jobs start concurrently, each with its own exit code, on a fresh
+// skeleton (whose mountpoints they would otherwise race to create).
+func TestConcurrentJobs(t *testing.T) {
+	r := newRunner(t)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		spec := baseSpec(t, "sh", "-c", "exit $N")
+		spec.Env = append(spec.Env, "N="+strconv.Itoa(i))
+		go func() {
+			j, err := r.Start(spec)
+			if err != nil {
+				errs <- err
+				return
+			}
+			res, err := j.Wait()
+			if err == nil && res.ExitCode != i {
+				err = fmt.Errorf("job %d: result %+v", i, res)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -210,11 +251,11 @@ func TestOOMKilled(t *testing.T) {
 
 func TestCgroupLimits(t *testing.T) {
 	r := newRunner(t)
-	spec := baseSpec(t, "sh", "-c", `cd /sys/fs/cgroup &&
-cat memory/$P/memory.limit_in_bytes cpu/$P/cpu.cfs_quota_us cpu/$P/cpu.cfs_period_us &&
+	spec := baseSpec(t, "sh", "-c", `cd /sys/fs/cgroup
+cat memory/$P/memory.limit_in_bytes cpu/$P/cpu.cfs_quota_us cpu/$P/cpu.cfs_period_us
 cat memory/$P/memory.memsw.limit_in_bytes 2>/dev/null || echo no-memsw
 grep -c '^a ' devices/$P/devices.list
-grep -q $P/ pids/$P/../$(basename $P)/cgroup.procs 2>/dev/null; grep -c . pids/$P/cgroup.procs`)
+grep -Ec ':(memory|pids|devices|freezer):/'$P'$' /proc/self/cgroup`)
 	spec.MemoryBytes = 64 << 20
 	spec.CPUs = 0.5
 	spec.Env = append(spec.Env, "P="+r.CgroupParent+"/"+spec.ID)
@@ -226,11 +267,11 @@ grep -q $P/ pids/$P/../$(basename $P)/cgroup.procs 2>/dev/null; grep -c . pids/$
 	if !haveMemsw {
 		memsw = "no-memsw"
 	}
-	// The devices.list of a deny-all cgroup has no "a *:* rwm" line; the
-	// job's shell and grep are the processes in its pids cgroup.
-	want := fmt.Sprintf("%d\n50000\n100000\n%s\n0\n", 64<<20, memsw)
-	if !strings.HasPrefix(out, want) {
-		t.Errorf("limits seen by the job:\n%s\nwant prefix:\n%s", out, want)
+	// The devices.list of a deny-all cgroup has no "a *:* rwm" line, and
+	// the job is in its own cgroup in each hierarchy.
+	want := fmt.Sprintf("%d\n50000\n100000\n%s\n0\n4\n", 64<<20, memsw)
+	if out != want {
+		t.Errorf("limits seen by the job:\n%s\nwant:\n%s", out, want)
 	}
 }
 
@@ -423,10 +464,7 @@ func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) 
 		t.Fatal(err)
 	}
 	spec.Env = append(spec.Env, "FIFO="+fifo)
-	j, err := r.Start(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := start(t, r, spec)
 	go func() {
 		// Should the job end without writing, unblock the reader below.
 		<-j.Done()
@@ -448,7 +486,7 @@ func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) 
 
 func TestStopKillsTree(t *testing.T) {
 	r := newRunner(t)
-	j, spec, _ := startWithFifo(t, r, `sleep 3600 & echo ready > "$FIFO"; sleep 3600`)
+	j, spec, _ := startWithFifo(t, r, `sleep 3600 & sleep 3600 & echo ready > "$FIFO"; wait`)
 	pids, err := j.c.Processes()
 	if err != nil || len(pids) < 3 {
 		t.Fatalf("job processes = %v, %v; want the shell and two sleeps", pids, err)
@@ -482,10 +520,7 @@ func TestStopRightAfterStart(t *testing.T) {
 	r := newRunner(t)
 	for range 5 {
 		spec := baseSpec(t, "sh", "-c", "sleep 3600 & sleep 3600")
-		j, err := r.Start(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := start(t, r, spec)
 		if err := j.Stop(time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -574,6 +609,18 @@ func TestCleanupLeftovers(t *testing.T) {
 	t.Logf("Wait after someone else's Cleanup: %v", err)
 }
 
+func TestRunnerFieldsChecked(t *testing.T) {
+	for _, parent := range []string{"", ".", "/", "/shoal", "../x", "a/../b", "a/"} {
+		r := &Runner{Root: t.TempDir(), TmpRoot: t.TempDir(), CgroupParent: parent}
+		if err := r.Cleanup(); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("Cleanup with CgroupParent %q = %v, want ErrInvalidSpec", parent, err)
+		}
+		if _, err := r.Start(baseSpec(t, "true")); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("Start with CgroupParent %q = %v, want ErrInvalidSpec", parent, err)
+		}
+	}
+}
+
 func TestCheckPlacement(t *testing.T) {
 	base, _ := filepath.EvalSymlinks(t.TempDir())
 	for _, d := range []string{"bin", "bin/state", "other/state"} {
@@ -595,18 +642,22 @@ func TestCheckPlacement(t *testing.T) {
 func BenchmarkStartWait(b *testing.B) {
 	r := newRunner(b)
 	spec := baseSpec(b, "/bin/true")
+	var starting time.Duration
 	start := time.Now()
 	for i := range b.N {
 		spec.ID = fmt.Sprintf("bench-%d", i)
+		t0 := time.Now()
 		j, err := r.Start(spec)
 		if err != nil {
 			b.Fatal(err)
 		}
+		starting += time.Since(t0)
 		if res, err := j.Wait(); err != nil || res != (Result{}) {
 			b.Fatalf("Wait = %+v, %v", res, err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+	b.ReportMetric(starting.Seconds()*1000/float64(b.N), "start-ms/op")
 }
 
 func BenchmarkStartWaitParallel(b *testing.B) {

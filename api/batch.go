@@ -1,0 +1,187 @@
+package api
+
+// The AWS Batch objects: job definitions, compute environments (shoal's
+// partitions of nodes) and job queues. Field names and JSON casing are AWS
+// Batch's, so the AWS-compatible API passes them through.
+
+// Object states and statuses.
+const (
+	Enabled  = "ENABLED"
+	Disabled = "DISABLED"
+	Active   = "ACTIVE"
+	Inactive = "INACTIVE"
+	Valid    = "VALID"
+)
+
+// KeyValue is an AWS name/value pair (environment variables).
+type KeyValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ResourceRequirement is an AWS resource ask: type VCPU, MEMORY (MiB) or GPU.
+type ResourceRequirement struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Volume is a host path a job definition can mount.
+type Volume struct {
+	Name string      `json:"name"`
+	Host *VolumeHost `json:"host,omitempty"`
+}
+
+// VolumeHost names the host side of a volume.
+type VolumeHost struct {
+	SourcePath string `json:"sourcePath,omitempty"`
+}
+
+// MountPoint mounts a Volume in the container.
+type MountPoint struct {
+	SourceVolume  string `json:"sourceVolume"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly,omitempty"`
+}
+
+// ContainerProperties is what a job definition runs.
+type ContainerProperties struct {
+	Image                  string                `json:"image,omitempty"`
+	Command                []string              `json:"command,omitempty"`
+	Vcpus                  int                   `json:"vcpus,omitempty"`
+	Memory                 int64                 `json:"memory,omitempty"`
+	Environment            []KeyValue            `json:"environment,omitempty"`
+	ResourceRequirements   []ResourceRequirement `json:"resourceRequirements,omitempty"`
+	User                   string                `json:"user,omitempty"`
+	Volumes                []Volume              `json:"volumes,omitempty"`
+	MountPoints            []MountPoint          `json:"mountPoints,omitempty"`
+	ReadonlyRootFilesystem bool                  `json:"readonlyRootFilesystem,omitempty"`
+}
+
+// RetryStrategy retries a failed job up to Attempts attempts in all (1-10).
+type RetryStrategy struct {
+	Attempts int `json:"attempts,omitempty"`
+}
+
+// JobTimeout stops an attempt that runs longer than AttemptDurationSeconds.
+type JobTimeout struct {
+	AttemptDurationSeconds int64 `json:"attemptDurationSeconds,omitempty"`
+}
+
+// JobDefinition is one revision of a named job template.
+type JobDefinition struct {
+	Name     string `json:"jobDefinitionName"`
+	Revision int    `json:"revision"`
+	Status   string `json:"status"` // ACTIVE or INACTIVE
+	// Type is "container" (runs an image) or "script" (runs on the node's
+	// host filesystem, as a Slurm job does).
+	Type                string               `json:"type"`
+	Parameters          map[string]string    `json:"parameters,omitempty"`
+	ContainerProperties *ContainerProperties `json:"containerProperties,omitempty"`
+	RetryStrategy       *RetryStrategy       `json:"retryStrategy,omitempty"`
+	Timeout             *JobTimeout          `json:"timeout,omitempty"`
+	Tags                map[string]string    `json:"tags,omitempty"`
+	Owner               string               `json:"owner,omitempty"`
+	CreatedAt           int64                `json:"createdAt,omitempty"`
+}
+
+// ComputeEnvironment is a set of nodes that job queues send jobs to: the
+// nodes named in Nodes, those carrying every label of NodeLabels, or, with
+// neither, every node.
+type ComputeEnvironment struct {
+	Name       string            `json:"computeEnvironmentName"`
+	Type       string            `json:"type"`  // MANAGED or UNMANAGED
+	State      string            `json:"state"` // ENABLED or DISABLED
+	Status     string            `json:"status"`
+	Nodes      []string          `json:"nodes,omitempty"`
+	NodeLabels map[string]string `json:"nodeLabels,omitempty"`
+	MaxVcpus   int               `json:"maxvCpus,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	CreatedAt  int64             `json:"createdAt,omitempty"`
+}
+
+// Includes reports whether node n belongs to ce.
+func (ce *ComputeEnvironment) Includes(n *Node) bool {
+	if len(ce.Nodes) > 0 {
+		for _, name := range ce.Nodes {
+			if name == n.Name {
+				return true
+			}
+		}
+		return false
+	}
+	for k, v := range ce.NodeLabels {
+		if n.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ComputeEnvironmentOrder places a compute environment in a queue's order.
+type ComputeEnvironmentOrder struct {
+	Order              int    `json:"order"`
+	ComputeEnvironment string `json:"computeEnvironment"`
+}
+
+// JobStateTimeLimitAction ends jobs stuck in State (RUNNABLE) with a
+// statusReason starting with Reason for MaxTimeSeconds: Action CANCEL.
+type JobStateTimeLimitAction struct {
+	Reason         string `json:"reason"`
+	State          string `json:"state"`
+	MaxTimeSeconds int64  `json:"maxTimeSeconds"`
+	Action         string `json:"action"`
+}
+
+// JobQueue sends its jobs, highest Priority first across queues, to the
+// first of its compute environments (in Order) that can run them.
+type JobQueue struct {
+	Name                     string                    `json:"jobQueueName"`
+	Priority                 int                       `json:"priority"`
+	State                    string                    `json:"state"` // ENABLED or DISABLED
+	Status                   string                    `json:"status"`
+	ComputeEnvironmentOrder  []ComputeEnvironmentOrder `json:"computeEnvironmentOrder"`
+	JobStateTimeLimitActions []JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
+	Tags                     map[string]string         `json:"tags,omitempty"`
+	CreatedAt                int64                     `json:"createdAt,omitempty"`
+}
+
+// DefaultQueueObject is the queue every cluster has: it sends jobs to the
+// default compute environment, which holds every node.
+func DefaultQueueObject() (*JobQueue, *ComputeEnvironment) {
+	ce := &ComputeEnvironment{Name: DefaultQueue, Type: "UNMANAGED", State: Enabled, Status: Valid}
+	q := &JobQueue{Name: DefaultQueue, State: Enabled, Status: Valid,
+		ComputeEnvironmentOrder: []ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: DefaultQueue}}}
+	return q, ce
+}
+
+// AccessKey lets its user sign AWS API requests (SigV4).
+type AccessKey struct {
+	ID        string `json:"accessKeyId"`
+	Secret    string `json:"secretAccessKey,omitempty"`
+	User      string `json:"user"`
+	UID       uint32 `json:"uid"`
+	GID       uint32 `json:"gid"`
+	CreatedAt int64  `json:"createdAt"`
+}
+
+// QueueEnvironments returns the ENABLED compute environments of q in its
+// order, looked up with ce (which returns nil for an unknown name).
+func QueueEnvironments(q *JobQueue, ce func(name string) *ComputeEnvironment) []*ComputeEnvironment {
+	order := append([]ComputeEnvironmentOrder(nil), q.ComputeEnvironmentOrder...)
+	sortByOrder(order)
+	var out []*ComputeEnvironment
+	for _, o := range order {
+		if c := ce(o.ComputeEnvironment); c != nil && c.State == Enabled {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func sortByOrder(o []ComputeEnvironmentOrder) {
+	for i := 1; i < len(o); i++ { // insertion sort: a queue has a handful
+		for k := i; k > 0 && o[k].Order < o[k-1].Order; k-- {
+			o[k], o[k-1] = o[k-1], o[k]
+		}
+	}
+}

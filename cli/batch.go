@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// The AWS Batch objects from shoal's CLI: the same operations the aws CLI
+// calls (POST /v1/<operation>), sent over the controller's unix socket.
+
+func jobdefCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "jobdef",
+		Usage: "job definitions: register, list, deregister",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "register",
+				Usage: "register a job definition (each register makes revision N+1)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Required: true, Usage: "job definition name"},
+					&cli.StringFlag{Name: "type", Value: "container", Usage: "container (runs an image) or script (runs on the host filesystem)"},
+					&cli.StringFlag{Name: "file", Usage: "containerProperties as JSON (image, command, vcpus, memory, environment, ...)"},
+					&cli.StringSliceFlag{Name: "parameters", Usage: "default parameter K=V (repeatable), replaces Ref::K in the command"},
+					&cli.IntFlag{Name: "retry-attempts", Usage: "retryStrategy.attempts (1-10)"},
+					&cli.Int64Flag{Name: "timeout", Usage: "timeout.attemptDurationSeconds (at least 60)"},
+				},
+				Action: func(c *cli.Context) error {
+					req := map[string]any{"jobDefinitionName": c.String("name"), "type": c.String("type")}
+					if f := c.String("file"); f != "" {
+						var props api.ContainerProperties
+						if err := readJSONFile(f, &props); err != nil {
+							return err
+						}
+						req["containerProperties"] = props
+					}
+					params, err := keyValues(c.StringSlice("parameters"), "--parameters")
+					if err != nil {
+						return err
+					}
+					if params != nil {
+						req["parameters"] = params
+					}
+					if n := c.Int("retry-attempts"); n > 0 {
+						req["retryStrategy"] = api.RetryStrategy{Attempts: n}
+					}
+					if t := c.Int64("timeout"); t > 0 {
+						req["timeout"] = api.JobTimeout{AttemptDurationSeconds: t}
+					}
+					return callAndPrint(c, "registerjobdefinition", req)
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "describe job definitions (all, or one name)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Usage: "only this name"},
+					&cli.StringFlag{Name: "status", Usage: "ACTIVE or INACTIVE"},
+				},
+				Action: func(c *cli.Context) error {
+					return callAndPrint(c, "describejobdefinitions", map[string]any{"jobDefinitionName": c.String("name"), "status": c.String("status")})
+				},
+			},
+			{
+				Name:      "deregister",
+				Usage:     "mark a revision INACTIVE",
+				ArgsUsage: "NAME:REVISION",
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("jobdef deregister takes one NAME:REVISION")
+					}
+					return callAndPrint(c, "deregisterjobdefinition", map[string]any{"jobDefinition": c.Args().First()})
+				},
+			},
+		},
+	}
+}
+
+func ceCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ce",
+		Usage: "compute environments (sets of nodes): create, update, list",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "create a compute environment of the named nodes, the nodes with the labels, or all nodes",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "type", Value: "UNMANAGED", Usage: "MANAGED or UNMANAGED"},
+					&cli.StringFlag{Name: "state", Value: api.Enabled, Usage: "ENABLED or DISABLED"},
+					&cli.StringSliceFlag{Name: "node", Usage: "a node that belongs (repeatable)"},
+					&cli.StringSliceFlag{Name: "label", Usage: "K=V every node must carry (repeatable)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("ce create takes one NAME")
+					}
+					labels, err := keyValues(c.StringSlice("label"), "--label")
+					if err != nil {
+						return err
+					}
+					return callAndPrint(c, "createcomputeenvironment", api.ComputeEnvironment{
+						Name: c.Args().First(), Type: c.String("type"), State: c.String("state"),
+						Nodes: c.StringSlice("node"), NodeLabels: labels})
+				},
+			},
+			{
+				Name:      "update",
+				Usage:     "enable or disable a compute environment, or change its nodes",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "state", Usage: "ENABLED or DISABLED"},
+					&cli.StringSliceFlag{Name: "node", Usage: "the nodes that belong (repeatable; replaces the list)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("ce update takes one NAME")
+					}
+					req := map[string]any{"computeEnvironment": c.Args().First(), "state": c.String("state")}
+					if c.IsSet("node") {
+						req["nodes"] = c.StringSlice("node")
+					}
+					return callAndPrint(c, "updatecomputeenvironment", req)
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "describe compute environments",
+				Action: func(c *cli.Context) error {
+					return callAndPrint(c, "describecomputeenvironments", map[string]any{"computeEnvironments": c.Args().Slice()})
+				},
+			},
+		},
+	}
+}
+
+// queueObjectCommands are the job-queue subcommands of `shoal queue` (which
+// by itself lists jobs).
+func queueObjectCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "create",
+			Usage:     "create a job queue sending jobs to compute environments in order",
+			ArgsUsage: "NAME",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "priority", Usage: "higher-priority queues' jobs are placed first"},
+				&cli.StringSliceFlag{Name: "ce", Required: true, Usage: "compute environment, in order (repeatable)"},
+				&cli.StringFlag{Name: "state", Value: api.Enabled, Usage: "ENABLED or DISABLED"},
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return usagef("queue create takes one NAME")
+				}
+				q := api.JobQueue{Name: c.Args().First(), Priority: c.Int("priority"), State: c.String("state")}
+				for i, ce := range c.StringSlice("ce") {
+					q.ComputeEnvironmentOrder = append(q.ComputeEnvironmentOrder, api.ComputeEnvironmentOrder{Order: i + 1, ComputeEnvironment: ce})
+				}
+				return callAndPrint(c, "createjobqueue", q)
+			},
+		},
+		{
+			Name:      "update",
+			Usage:     "enable or disable a job queue, or change its priority",
+			ArgsUsage: "NAME",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "state", Usage: "ENABLED or DISABLED"},
+				&cli.IntFlag{Name: "priority", Usage: "new priority"},
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return usagef("queue update takes one NAME")
+				}
+				req := map[string]any{"jobQueue": c.Args().First(), "state": c.String("state")}
+				if c.IsSet("priority") {
+					req["priority"] = c.Int("priority")
+				}
+				return callAndPrint(c, "updatejobqueue", req)
+			},
+		},
+		{
+			Name:  "list",
+			Usage: "describe job queues",
+			Action: func(c *cli.Context) error {
+				return callAndPrint(c, "describejobqueues", map[string]any{"jobQueues": c.Args().Slice()})
+			},
+		},
+	}
+}
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "access keys for the AWS-compatible API (root only): create, list, delete",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "create",
+				Usage: "issue a key to a user; prints the id and the secret (shown once)",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "user", Required: true, Usage: "the user the key acts as"}},
+				Action: func(c *cli.Context) error {
+					return keysCall(c, map[string]any{"create": true, "user": c.String("user")})
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list keys (without secrets)",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "user", Usage: "only this user's"}},
+				Action: func(c *cli.Context) error {
+					return keysCall(c, map[string]any{"user": c.String("user")})
+				},
+			},
+			{
+				Name:      "delete",
+				Usage:     "revoke a key",
+				ArgsUsage: "ACCESS_KEY_ID",
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return usagef("keys delete takes one ACCESS_KEY_ID")
+					}
+					return keysCall(c, map[string]any{"delete": c.Args().First()})
+				},
+			},
+		},
+	}
+}
+
+func keysCall(c *cli.Context, req map[string]any) error {
+	var resp json.RawMessage
+	if err := client(c).Call(ctx(c), api.PathKeys, req, &resp); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	return printRaw(c, resp)
+}
+
+// callAndPrint calls an AWS Batch operation and prints its JSON answer.
+func callAndPrint(c *cli.Context, operation string, req any) error {
+	var resp json.RawMessage
+	if err := client(c).Call(ctx(c), "/v1/"+operation, req, &resp); err != nil {
+		return fmt.Errorf("%s: %w", operation, err)
+	}
+	return printRaw(c, resp)
+}
+
+func printRaw(c *cli.Context, raw json.RawMessage) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	return printJSON(c.App.Writer, v)
+}
+
+func readJSONFile(path string, v any) error {
+	data, err := os.ReadFile(strings.TrimPrefix(path, "file://"))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return usagef("%s is not the JSON expected: %v", path, err)
+	}
+	return nil
+}
+
+// keyValues reads K=V flags into a map (nil when none).
+func keyValues(list []string, flag string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("%s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

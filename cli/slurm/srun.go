@@ -1,0 +1,702 @@
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Options only srun has.
+var srunOnlyOptions = []Option{
+	{Long: "accel-bind", Arg: RequiredArg, Key: "ignore"},
+	{Long: "bcast", Arg: OptionalArg, Key: "ignore"},
+	{Long: "bcast-exclude", Arg: RequiredArg, Key: "ignore"},
+	{Long: "compress", Arg: OptionalArg, Key: "ignore"},
+	{Long: "cpu-bind", Arg: RequiredArg, Key: "ignore"},
+	{Long: "disable-status", Short: 'X', Arg: NoArg, Key: "ignore"},
+	{Long: "epilog", Arg: RequiredArg, Key: "ignore"},
+	{Long: "exact", Arg: NoArg, Key: "ignore"},
+	{Long: "het-group", Arg: RequiredArg, Key: "ignore"},
+	{Long: "immediate", Short: 'I', Arg: OptionalArg, Key: "ignore"},
+	{Long: "input", Short: 'i', Arg: RequiredArg, Key: "srun-input"},
+	{Long: "jobid", Arg: RequiredArg, Key: "srun-jobid"},
+	{Long: "kill-on-bad-exit", Short: 'K', Arg: OptionalArg, Key: "srun-kill-on-bad-exit"},
+	{Long: "label", Short: 'l', Arg: NoArg, Key: "srun-label"},
+	{Long: "mpi", Arg: RequiredArg, Key: "ignore"},
+	{Long: "msg-timeout", Arg: RequiredArg, Key: "ignore"},
+	{Long: "multi-prog", Arg: NoArg, Key: "srun-multi-prog"},
+	{Long: "no-allocate", Short: 'Z', Arg: NoArg, Key: "ignore"},
+	{Long: "overlap", Arg: NoArg, Key: "ignore"},
+	{Long: "preserve-env", Short: 'E', Arg: NoArg, Key: "ignore"},
+	{Long: "prolog", Arg: RequiredArg, Key: "ignore"},
+	{Long: "pty", Arg: NoArg, Key: "ignore"},
+	{Long: "quit-on-interrupt", Arg: NoArg, Key: "ignore"},
+	{Long: "relative", Short: 'r', Arg: RequiredArg, Key: "ignore"},
+	{Long: "resv-ports", Arg: OptionalArg, Key: "ignore"},
+	{Long: "send-libs", Arg: OptionalArg, Key: "ignore"},
+	{Long: "slurmd-debug", Arg: RequiredArg, Key: "ignore"},
+	{Long: "task-epilog", Arg: RequiredArg, Key: "ignore"},
+	{Long: "task-prolog", Arg: RequiredArg, Key: "ignore"},
+	{Long: "threads", Short: 'T', Arg: RequiredArg, Key: "ignore"},
+	{Long: "unbuffered", Short: 'u', Arg: NoArg, Key: "ignore"},
+	{Long: "wait", Short: 'W', Arg: RequiredArg, Key: "ignore"},
+	{Long: "x11", Arg: OptionalArg, Key: "ignore"},
+}
+
+// srunOptions is srun's whole option table.
+var srunOptions = append(append([]Option(nil), jobOptions...), srunOnlyOptions...)
+
+// srunGetopt parses srun's command line: options end at the command.
+var srunGetopt = &Getopt{Prog: "srun", Options: srunOptions, InOrder: true}
+
+// srunOpts are the options only srun acts on.
+type srunOpts struct {
+	label         bool
+	input         string
+	jobID         string
+	killOnBadExit bool
+}
+
+// Srun is srun. Inside a job (SLURM_JOB_ID set) it runs the command as a
+// job step in place: one process per task, on this node, with the step's
+// Slurm variables, its output patterns and labels. Outside a job it
+// submits the command as a job, waits for it, prints its output and exits
+// with its exit status.
+func Srun(c *Ctx, args []string) int {
+	opts, argv, err := srunGetopt.Parse(args)
+	if err != nil {
+		return report(c, "srun", err)
+	}
+	o, s := &jobOpts{prog: "srun"}, &srunOpts{}
+	for _, opt := range opts {
+		switch opt.Key {
+		case "srun-input":
+			s.input = opt.Value
+		case "srun-jobid":
+			s.jobID = opt.Value
+		case "srun-kill-on-bad-exit":
+			s.killOnBadExit = !opt.HasValue || opt.Value != "0"
+		case "srun-label":
+			s.label = true
+		case "srun-multi-prog":
+			return report(c, "srun", errorf(1, "--multi-prog is not supported by shoal: run one program, and read SLURM_PROCID to tell the tasks apart"))
+		default:
+			err = o.apply(opt, levelCLI)
+		}
+		if err != nil {
+			return report(c, "srun", err)
+		}
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(c.Stdout, srunHelp)
+		return 0
+	case o.usage:
+		fmt.Fprint(c.Stdout, srunHelp)
+		return 0
+	case o.version:
+		fmt.Fprintln(c.Stdout, VersionLine)
+		return 0
+	case len(argv) == 0:
+		return report(c, "srun", &exitError{RC: 1, Fatal: true, Lines: []string{"No command given to execute."}})
+	}
+	if o.verbose > 0 {
+		for _, name := range o.ignored {
+			fmt.Fprintf(c.Stderr, "srun: option %s is accepted and ignored by shoal\n", name)
+		}
+	}
+	job := c.Getenv("SLURM_JOB_ID")
+	if s.jobID != "" && s.jobID != job {
+		return report(c, "srun", errorf(1, "--jobid=%s: shoal starts a step only inside its own job (from the job's script)", s.jobID))
+	}
+	if job != "" {
+		return runStep(c, o, s, argv)
+	}
+	return srunSubmit(c, o, s, argv)
+}
+
+// stepTaskCount is how many tasks a step runs: -n, else --ntasks-per-node,
+// else the job's SLURM_NTASKS (srun's input variable), else 1.
+func stepTaskCount(c *Ctx, o *jobOpts) int {
+	switch {
+	case o.ntasks > 0:
+		return o.ntasks
+	case o.ntasksPerNode > 0:
+		return o.ntasksPerNode
+	}
+	if n, err := strconv.Atoi(c.Getenv("SLURM_NTASKS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+// stepInfo is what a step's output patterns and variables are made of.
+type stepInfo struct {
+	jobID, stepID, node, name, user string
+	arrayJob, arrayTask             string
+}
+
+// expand fills in an output pattern for task (Slurm's %j %J %s %t %n %N %A
+// %a %x %u %%, with an optional zero-padding width).
+func (si stepInfo) expand(p string, task int) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' || i+1 == len(p) {
+			b.WriteByte(p[i])
+			continue
+		}
+		k := i + 1
+		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
+			k++
+		}
+		if k == len(p) {
+			b.WriteString(p[i:])
+			break
+		}
+		width, _ := strconv.Atoi(p[i+1 : k])
+		v, numeric := "", true
+		switch p[k] {
+		case 'j':
+			v = si.jobID
+		case 'J':
+			v, numeric = si.jobID+"."+si.stepID, false
+		case 's':
+			v = si.stepID
+		case 't':
+			v = strconv.Itoa(task)
+		case 'n':
+			v = "0"
+		case 'N':
+			v, numeric = si.node, false
+		case 'A':
+			v = si.arrayJob
+		case 'a':
+			v = si.arrayTask
+		case 'x':
+			v, numeric = si.name, false
+		case 'u':
+			v, numeric = si.user, false
+		case '%':
+			v, numeric = "%", false
+		default:
+			b.WriteString(p[i : k+1])
+			i = k
+			continue
+		}
+		if numeric && len(v) < width {
+			v = strings.Repeat("0", width-len(v)) + v
+		}
+		b.WriteString(v)
+		i = k
+	}
+	return b.String()
+}
+
+// lockedWriter serializes writes from several tasks to one destination.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// labelWriter prefixes each line a task writes with its label ("0: "),
+// writing whole lines only, as srun -l does.
+type labelWriter struct {
+	label string
+	out   io.Writer
+	buf   []byte
+}
+
+func (l *labelWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := append([]byte(l.label), l.buf[:i+1]...)
+		l.buf = l.buf[i+1:]
+		if _, err := l.out.Write(line); err != nil {
+			return len(p), err
+		}
+	}
+}
+
+// flush writes a last line that has no newline.
+func (l *labelWriter) flush() {
+	if len(l.buf) > 0 {
+		l.out.Write(append(append([]byte(l.label), l.buf...), '\n'))
+		l.buf = nil
+	}
+}
+
+// labelFor is task's -l label: its id right-aligned to the width of the
+// largest id, then ": ".
+func labelFor(task, ntasks int) string {
+	return fmt.Sprintf("%*d: ", len(strconv.Itoa(max(ntasks-1, 0))), task)
+}
+
+// runStep runs argv as a job step inside the current job.
+func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
+	if err := o.checkNodes(); err != nil {
+		return report(c, "srun", err)
+	}
+	ntasks := stepTaskCount(c, o)
+	cwd, err := c.Getwd()
+	if err != nil {
+		return report(c, "srun", errorf(1, "Unable to find the current directory: %v (give --chdir)", err))
+	}
+	dir := cwd
+	if o.chdir != "" {
+		dir = o.chdir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cwd, dir)
+		}
+	}
+	si := stepInfo{
+		jobID: c.Getenv("SLURM_JOB_ID"), stepID: "0", node: c.Getenv("SLURMD_NODENAME"),
+		name: c.Getenv("SLURM_JOB_NAME"), user: c.Getenv("SLURM_JOB_USER"),
+		arrayJob: c.Getenv("SLURM_ARRAY_JOB_ID"), arrayTask: c.Getenv("SLURM_ARRAY_TASK_ID"),
+	}
+	if si.node == "" {
+		si.node = c.Hostname
+	}
+	if si.user == "" {
+		si.user = c.User
+	}
+	if si.arrayJob == "" {
+		si.arrayJob, si.arrayTask = si.jobID, "4294967294"
+	}
+	base := c.Env
+	if o.exportSet {
+		base = envList(exportEnv(o.export, c.Env))
+	}
+	nodelist := c.Getenv("SLURM_JOB_NODELIST")
+	if nodelist == "" {
+		nodelist = si.node
+	}
+	stepEnv := func(task int) []string {
+		env := append([]string(nil), base...)
+		add := func(k, v string) { env = append(env, k+"="+v) }
+		n := strconv.Itoa(ntasks)
+		add("SLURM_STEP_ID", si.stepID)
+		add("SLURM_STEPID", si.stepID)
+		add("SLURM_PROCID", strconv.Itoa(task))
+		add("SLURM_LOCALID", strconv.Itoa(task))
+		add("SLURM_NODEID", "0")
+		add("SLURM_NTASKS", n)
+		add("SLURM_NPROCS", n)
+		add("SLURM_STEP_NUM_TASKS", n)
+		add("SLURM_STEP_NUM_NODES", "1")
+		add("SLURM_STEP_NODELIST", nodelist)
+		add("SLURM_STEP_TASKS_PER_NODE", n)
+		if o.cpusPerTask > 0 {
+			add("SLURM_CPUS_PER_TASK", strconv.Itoa(o.cpusPerTask))
+		}
+		return env
+	}
+
+	openMode := o.openMode
+	if openMode == "" {
+		openMode = c.Getenv("SLURM_OPEN_MODE")
+	}
+	files := map[string]*lockedWriter{}
+	var opened []*os.File
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
+	open := func(pattern string, task int) (io.Writer, error) {
+		path := si.expand(pattern, task)
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		if w, ok := files[path]; ok {
+			return w, nil
+		}
+		flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+		if openMode == "a" || openMode == "append" {
+			flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		}
+		f, err := os.OpenFile(path, flags, 0o644)
+		if err != nil {
+			return nil, errorf(1, "Could not open output file %s: %v", path, err)
+		}
+		opened = append(opened, f)
+		files[path] = &lockedWriter{w: f}
+		return files[path], nil
+	}
+	sharedOut, sharedErr := &lockedWriter{w: c.Stdout}, &lockedWriter{w: c.Stderr}
+	errPattern := o.errPath
+	if errPattern == "" {
+		errPattern = o.output
+	}
+	var labels []*labelWriter
+	dest := func(pattern string, shared *lockedWriter, direct io.Writer, task int) (io.Writer, error) {
+		var w io.Writer = shared
+		if pattern != "" {
+			var err error
+			if w, err = open(pattern, task); err != nil {
+				return nil, err
+			}
+		} else if ntasks == 1 && !s.label {
+			w = direct // a single task writes straight through
+		}
+		if s.label {
+			lw := &labelWriter{label: labelFor(task, ntasks), out: w}
+			labels = append(labels, lw)
+			return lw, nil
+		}
+		return w, nil
+	}
+
+	cmds := make([]*exec.Cmd, ntasks)
+	for t := range ntasks {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir, cmd.Env = dir, stepEnv(t)
+		if cmd.Stdout, err = dest(o.output, sharedOut, c.Stdout, t); err == nil {
+			cmd.Stderr, err = dest(errPattern, sharedErr, c.Stderr, t)
+		}
+		if err == nil {
+			cmd.Stdin, err = s.stdinFor(c, si, dir, t)
+		}
+		if err != nil {
+			return report(c, "srun", err)
+		}
+		cmds[t] = cmd
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	var mu sync.Mutex
+	started := make([]*os.Process, 0, ntasks)
+	forward := func(sig os.Signal) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range started {
+			p.Signal(sig)
+		}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				forward(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+
+	type result struct {
+		task int
+		err  error
+	}
+	results := make(chan result, ntasks)
+	for t, cmd := range cmds {
+		mu.Lock()
+		err := cmd.Start()
+		if err == nil {
+			started = append(started, cmd.Process)
+		}
+		mu.Unlock()
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: Unable to start: %v\n", si.node, t, execError(err))
+			results <- result{t, &exec.ExitError{}}
+			continue
+		}
+		go func(t int, cmd *exec.Cmd) { results <- result{t, cmd.Wait()} }(t, cmd)
+	}
+	rc := 0
+	for range ntasks {
+		r := <-results
+		status := taskStatus(c, si.node, r.task, r.err)
+		if status != 0 && s.killOnBadExit {
+			forward(syscall.SIGKILL)
+		}
+		rc = max(rc, status)
+	}
+	for _, lw := range labels {
+		lw.flush()
+	}
+	return rc
+}
+
+// execError shortens exec's "exec: "x": executable file not found in $PATH".
+func execError(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return fmt.Errorf("%s: %v", ee.Name, ee.Err)
+	}
+	return err
+}
+
+// taskStatus reports a task's end as srun does and returns its status:
+// the exit code, or 128+N for signal N.
+func taskStatus(c *Ctx, node string, task int, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: %v\n", node, task, err)
+		return 1
+	}
+	if ee.ProcessState == nil {
+		return 2 // could not start; already reported
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: %s\n", node, task, signalText(int(ws.Signal())))
+		return 128 + int(ws.Signal())
+	}
+	code := ee.ExitCode()
+	fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: Exited with exit code %d\n", node, task, code)
+	return code
+}
+
+// signalText is how srun names the signal that killed a task: "Killed",
+// "Terminated", ...
+func signalText(sig int) string {
+	t := syscall.Signal(sig).String()
+	if t == "" {
+		return fmt.Sprintf("Signal %d", sig)
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+// stdinFor is task t's standard input under --input: "all" (the default)
+// or "0".."N" the caller's stdin for every or one task, "none" nothing, or
+// a file pattern.
+func (s *srunOpts) stdinFor(c *Ctx, si stepInfo, dir string, t int) (io.Reader, error) {
+	switch in := s.input; {
+	case in == "" || strings.EqualFold(in, "all"):
+		if t == 0 {
+			return c.Stdin, nil
+		}
+		return nil, nil
+	case strings.EqualFold(in, "none"):
+		return nil, nil
+	default:
+		if n, err := strconv.Atoi(in); err == nil {
+			if n == t {
+				return c.Stdin, nil
+			}
+			return nil, nil
+		}
+		path := si.expand(in, t)
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, errorf(1, "Could not open stdin file %s: %v", path, err)
+		}
+		return f, nil
+	}
+}
+
+// envList turns an environment map into KEY=VALUE strings.
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// srunScript is the batch script srun submits for a command outside a
+// job: the command, or for several tasks one copy per task with its own
+// SLURM_PROCID, the highest status winning.
+func srunScript(argv []string, ntasks int) string {
+	cmd := quoteArgs(argv)
+	if ntasks <= 1 {
+		return "#!/bin/sh\n# This script was created by srun.\n\nexec " + cmd + "\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "#!/bin/sh\n# This script was created by srun: %d tasks.\n\n", ntasks)
+	fmt.Fprintf(&b, "SLURM_NTASKS=%d SLURM_NPROCS=%d SLURM_STEP_ID=0 SLURM_STEPID=0\nexport SLURM_NTASKS SLURM_NPROCS SLURM_STEP_ID SLURM_STEPID\npids=\n", ntasks, ntasks)
+	for t := range ntasks {
+		fmt.Fprintf(&b, "SLURM_PROCID=%d SLURM_LOCALID=%d %s &\npids=\"$pids $!\"\n", t, t, cmd)
+	}
+	b.WriteString("rc=0\nfor p in $pids; do wait \"$p\"; s=$?; [ \"$s\" -gt \"$rc\" ] && rc=$s; done\nexit \"$rc\"\n")
+	return b.String()
+}
+
+// srunSubmit runs argv as a job of its own: submit, wait, print its output,
+// exit with its status. Ctrl-C (or TERM) terminates the job.
+func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
+	ctx := context.Background()
+	cwd, err := c.Getwd()
+	if err != nil {
+		return report(c, "srun", errorf(1, "Unable to find the current directory: %v (give --chdir)", err))
+	}
+	req, err := o.request(ctx, c, cwd)
+	if err != nil {
+		return report(c, "srun", allocFailure(err))
+	}
+	ntasks := max(o.ntasks, 1)
+	if o.ntasks == 0 && o.ntasksPerNode > 0 {
+		ntasks = o.ntasksPerNode
+	}
+	if req.Name == "" {
+		req.Name = filepath.Base(argv[0])
+	}
+	req.Script = srunScript(argv, ntasks)
+	if req.Stderr == "" {
+		req.Stderr = req.Stdout
+	}
+	resp, err := c.Client.Submit(ctx, req)
+	if err != nil {
+		return report(c, "srun", allocFailure(submitFailure(err, req.Queue)))
+	}
+	if o.testOnly {
+		return testOnlyReport(ctx, c, "srun", req)
+	}
+	if o.verbose > 0 {
+		fmt.Fprintf(c.Stderr, "srun: job %d queued\n", resp.ID)
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			fmt.Fprintf(c.Stderr, "srun: Job step aborted: terminating job %d\n", resp.ID)
+			c.Client.Terminate(ctx, resp.ID, "Terminated by srun (interrupted)")
+		case <-done:
+		}
+	}()
+	j, err := c.Client.WaitJob(ctx, resp.ID)
+	if err != nil {
+		return report(c, "srun", errorf(1, "Unable to wait for job %d: %v", resp.ID, err))
+	}
+	if j.Node != "" {
+		streams := []struct {
+			name    string
+			out     io.Writer
+			ownFile bool
+		}{{"stdout", c.Stdout, req.Stdout != ""}, {"stderr", c.Stderr, req.Stderr != ""}}
+		for _, st := range streams {
+			if st.ownFile {
+				continue // the job wrote it where -o/-e said
+			}
+			data, err := c.Client.Logs(ctx, resp.ID, st.name)
+			if err != nil {
+				fmt.Fprintf(c.Stderr, "srun: error: Unable to read the %s of job %d: %v\n", st.name, resp.ID, err)
+				continue
+			}
+			if s.label && ntasks == 1 {
+				lw := &labelWriter{label: labelFor(0, 1), out: st.out}
+				lw.Write(data)
+				lw.flush()
+			} else {
+				st.out.Write(data)
+			}
+		}
+	}
+	return jobEndStatus(c, &j)
+}
+
+// jobEndStatus reports how the job srun submitted ended, as srun reports a
+// task's end, and returns srun's exit status.
+func jobEndStatus(c *Ctx, j *api.Job) int {
+	if j.State == api.StateSucceeded {
+		return 0
+	}
+	node := j.Node
+	switch {
+	case node == "":
+		fmt.Fprintf(c.Stderr, "srun: error: Job allocation %d has been revoked: %s\n", j.ID, j.StatusReason)
+		return 1
+	case j.Cause == api.CauseTimeout:
+		fmt.Fprintf(c.Stderr, "srun: error: *** JOB %d ON %s CANCELLED DUE TO TIME LIMIT ***\n", j.ID, node)
+	case j.Cause == api.CauseOOM:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Out Of Memory\n", node)
+	case j.Cause == api.CauseCancelled || j.Cause == api.CauseTerminated:
+		fmt.Fprintf(c.Stderr, "srun: error: *** JOB %d ON %s CANCELLED: %s ***\n", j.ID, node, j.StatusReason)
+	case j.Cause == api.CauseStartFailed:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Unable to start: %s\n", node, j.StatusReason)
+		return 1
+	}
+	switch {
+	case j.Signal > 0:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: %s\n", node, signalText(j.Signal))
+		return 128 + j.Signal
+	case j.ExitCode != nil && *j.ExitCode != 0:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Exited with exit code %d\n", node, *j.ExitCode)
+		return *j.ExitCode
+	}
+	return 1
+}
+
+// allocFailure rewords sbatch's "Batch job submission failed: X" as srun's
+// "Unable to allocate resources: X".
+func allocFailure(err error) error {
+	var e *exitError
+	if !errors.As(err, &e) {
+		return err
+	}
+	out := *e
+	out.Lines = make([]string, len(e.Lines))
+	for i, l := range e.Lines {
+		if rest, ok := strings.CutPrefix(l, "Batch job submission failed: "); ok {
+			l = "Unable to allocate resources: " + rest
+		}
+		out.Lines[i] = l
+	}
+	return &out
+}
+
+const srunHelp = `Usage: srun [OPTIONS(0)...] executable(0) [args(0)...]
+
+shoal's srun. Inside a job (SLURM_JOB_ID set) it runs the command as a job
+step on this node: -n N tasks with SLURM_PROCID 0..N-1, -o/-e patterns
+(%j %J %s %t %n %N %A %a %x %u), -l labels. Outside a job it submits the
+command as a job (sbatch's resource options apply), waits for it and prints
+its output.
+
+  -n, --ntasks=ntasks         number of tasks to run
+  -c, --cpus-per-task=ncpus   number of cpus required per task
+  -N, --nodes=N               number of nodes (shoal: 1)
+  -o, --output=out            location of stdout redirection
+  -e, --error=err             location of stderr redirection
+  -i, --input=in              location of stdin redirection (all, none, N, file)
+  -l, --label                 prepend task number to lines of stdout/err
+  -D, --chdir=path            change remote current working directory
+  -K, --kill-on-bad-exit      kill the job if any task terminates with a
+                              non-zero exit code
+  -J, --job-name=jobname      name of job
+  -p, --partition=partition   partition requested
+  -t, --time=minutes          time limit
+      --mem=MB                minimum amount of real memory
+      --export=env_vars|NONE  environment passed to the tasks
+  -h, --help                  show this help message
+  -V, --version               output version information and exit
+`

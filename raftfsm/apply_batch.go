@@ -1,0 +1,264 @@
+package raftfsm
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Batch object commands (AWS Batch's job definitions, compute environments,
+// job queues) and access keys.
+const (
+	OpRegisterJobDef   Op = 10 // RegisterJobDefCmd
+	OpDeregisterJobDef Op = 11 // DeregisterJobDefCmd
+	OpPutCE            Op = 12 // PutCECmd
+	OpPutQueue         Op = 13 // PutQueueCmd
+	OpPutKey           Op = 14 // PutKeyCmd
+	OpDeleteKey        Op = 15 // DeleteKeyCmd
+)
+
+// RegisterJobDefCmd stores the next revision of a job definition.
+type RegisterJobDefCmd struct {
+	Def api.JobDefinition `json:"def"`
+	Now int64             `json:"now"`
+}
+
+// DeregisterJobDefCmd marks one revision INACTIVE.
+type DeregisterJobDefCmd struct {
+	Name     string `json:"name"`
+	Revision int    `json:"revision"`
+}
+
+// PutCECmd creates (Create) or replaces a compute environment.
+type PutCECmd struct {
+	CE     api.ComputeEnvironment `json:"ce"`
+	Create bool                   `json:"create"`
+	Now    int64                  `json:"now"`
+}
+
+// PutQueueCmd creates (Create) or replaces a job queue.
+type PutQueueCmd struct {
+	Queue  api.JobQueue `json:"queue"`
+	Create bool         `json:"create"`
+	Now    int64        `json:"now"`
+}
+
+// PutKeyCmd stores an access key.
+type PutKeyCmd struct {
+	Key api.AccessKey `json:"key"`
+}
+
+// DeleteKeyCmd removes an access key.
+type DeleteKeyCmd struct {
+	ID string `json:"id"`
+}
+
+func (w writer) registerJobDef(c RegisterJobDefCmd) Result {
+	d := c.Def
+	d.Revision = 1
+	if revs := (&State{txn: w.txn}).JobDefinitions(d.Name); len(revs) > 0 {
+		d.Revision = revs[len(revs)-1].Revision + 1
+	}
+	d.Status, d.CreatedAt = api.Active, c.Now
+	w.put(tableJobDefs, &d)
+	return Result{Revision: d.Revision}
+}
+
+func (w writer) deregisterJobDef(c DeregisterJobDefCmd) Result {
+	d := (&State{txn: w.txn}).JobDefinition(c.Name, c.Revision)
+	if d == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "job definition %s:%d does not exist", c.Name, c.Revision)}
+	}
+	cp := *d
+	cp.Status = api.Inactive
+	w.put(tableJobDefs, &cp)
+	return Result{}
+}
+
+func (w writer) putCE(c PutCECmd) Result {
+	st := &State{txn: w.txn}
+	if c.Create && st.storedCE(c.CE.Name) != nil {
+		return Result{Err: api.Errorf(api.CodeConflict, "compute environment %s already exists", c.CE.Name)}
+	}
+	if !c.Create && st.ComputeEnvironment(c.CE.Name) == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "compute environment %s does not exist", c.CE.Name)}
+	}
+	ce := c.CE
+	if c.Create {
+		ce.CreatedAt = c.Now
+	}
+	w.put(tableCEs, &ce)
+	return Result{}
+}
+
+func (w writer) putQueue(c PutQueueCmd) Result {
+	st := &State{txn: w.txn}
+	if c.Create && st.storedQueue(c.Queue.Name) != nil {
+		return Result{Err: api.Errorf(api.CodeConflict, "job queue %s already exists", c.Queue.Name)}
+	}
+	if !c.Create && st.Queue(c.Queue.Name) == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "job queue %s does not exist", c.Queue.Name)}
+	}
+	for _, o := range c.Queue.ComputeEnvironmentOrder {
+		if st.ComputeEnvironment(o.ComputeEnvironment) == nil {
+			return Result{Err: api.Errorf(api.CodeNotFound, "job queue %s: compute environment %s does not exist",
+				c.Queue.Name, o.ComputeEnvironment).WithField("computeEnvironmentOrder")}
+		}
+	}
+	q := c.Queue
+	if c.Create {
+		q.CreatedAt = c.Now
+	}
+	w.put(tableQueues, &q)
+	return Result{}
+}
+
+func (w writer) putKey(c PutKeyCmd) Result {
+	k := c.Key
+	w.put(tableKeys, &k)
+	return Result{}
+}
+
+func (w writer) deleteKey(c DeleteKeyCmd) Result {
+	raw, err := w.txn.First(tableKeys, "id", c.ID)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read key: %v", err))
+	}
+	if raw == nil {
+		return Result{Err: api.Errorf(api.CodeNotFound, "access key %s does not exist", c.ID)}
+	}
+	if err := w.txn.Delete(tableKeys, raw); err != nil {
+		panic(fmt.Sprintf("raftfsm: delete key: %v", err))
+	}
+	return Result{}
+}
+
+// JobDefinitions returns every revision of a named job definition, oldest first.
+func (s *State) JobDefinitions(name string) []*api.JobDefinition {
+	out := collect[api.JobDefinition](s, tableJobDefs, "name", name)
+	sort.Slice(out, func(a, b int) bool { return out[a].Revision < out[b].Revision })
+	return out
+}
+
+// AllJobDefinitions returns every job definition, by name then revision.
+func (s *State) AllJobDefinitions() []*api.JobDefinition {
+	return collect[api.JobDefinition](s, tableJobDefs, "id")
+}
+
+// JobDefinition returns one revision, or nil.
+func (s *State) JobDefinition(name string, revision int) *api.JobDefinition {
+	return first[api.JobDefinition](s, tableJobDefs, name, revision)
+}
+
+// LatestJobDefinition returns the newest ACTIVE revision of name, or nil.
+func (s *State) LatestJobDefinition(name string) *api.JobDefinition {
+	revs := s.JobDefinitions(name)
+	for i := len(revs) - 1; i >= 0; i-- {
+		if revs[i].Status == api.Active {
+			return revs[i]
+		}
+	}
+	return nil
+}
+
+func (s *State) storedCE(name string) *api.ComputeEnvironment {
+	return first[api.ComputeEnvironment](s, tableCEs, name)
+}
+
+func (s *State) storedQueue(name string) *api.JobQueue {
+	return first[api.JobQueue](s, tableQueues, name)
+}
+
+// ComputeEnvironment returns a compute environment by name (the implicit
+// default one included), or nil.
+func (s *State) ComputeEnvironment(name string) *api.ComputeEnvironment {
+	if ce := s.storedCE(name); ce != nil || name != api.DefaultQueue {
+		return ce
+	}
+	_, ce := api.DefaultQueueObject()
+	return ce
+}
+
+// Queue returns a job queue by name (the implicit default one included), or nil.
+func (s *State) Queue(name string) *api.JobQueue {
+	if q := s.storedQueue(name); q != nil || name != api.DefaultQueue {
+		return q
+	}
+	q, _ := api.DefaultQueueObject()
+	return q
+}
+
+// ComputeEnvironments returns every compute environment by name, the
+// default one included.
+func (s *State) ComputeEnvironments() []*api.ComputeEnvironment {
+	out := collect[api.ComputeEnvironment](s, tableCEs, "id")
+	if s.storedCE(api.DefaultQueue) == nil {
+		out = append(out, s.ComputeEnvironment(api.DefaultQueue))
+		sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	}
+	return out
+}
+
+// Queues returns every job queue by name, the default one included.
+func (s *State) Queues() []*api.JobQueue {
+	out := collect[api.JobQueue](s, tableQueues, "id")
+	if s.storedQueue(api.DefaultQueue) == nil {
+		out = append(out, s.Queue(api.DefaultQueue))
+		sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	}
+	return out
+}
+
+// AccessKey returns a key by id, or nil.
+func (s *State) AccessKey(id string) *api.AccessKey { return first[api.AccessKey](s, tableKeys, id) }
+
+// AccessKeys returns every key.
+func (s *State) AccessKeys() []*api.AccessKey { return collect[api.AccessKey](s, tableKeys, "id") }
+
+// QueueNodes returns the compute environments a job of queue q may run in,
+// in the queue's order, each with its UP nodes; nil if q does not exist.
+func (s *State) QueueNodes(q string) []CENodes {
+	queue := s.Queue(q)
+	if queue == nil {
+		return nil
+	}
+	nodes := s.Nodes()
+	var out []CENodes
+	for _, ce := range api.QueueEnvironments(queue, s.ComputeEnvironment) {
+		cn := CENodes{CE: ce}
+		for _, n := range nodes {
+			if ce.Includes(n) {
+				cn.Nodes = append(cn.Nodes, n)
+			}
+		}
+		out = append(out, cn)
+	}
+	return out
+}
+
+// CENodes is a compute environment and its nodes.
+type CENodes struct {
+	CE    *api.ComputeEnvironment
+	Nodes []*api.Node
+}
+
+func first[T any](s *State, table string, args ...any) *T {
+	raw, err := s.txn.First(table, "id", args...)
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(*T)
+}
+
+func collect[T any](s *State, table, index string, args ...any) []*T {
+	it, err := s.txn.Get(table, index, args...)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: iterate %s by %s: %v", table, index, err))
+	}
+	var out []*T
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*T))
+	}
+	return out
+}
