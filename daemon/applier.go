@@ -14,12 +14,18 @@ import (
 // maxBatch bounds how many commands share one raft entry.
 const maxBatch = 1024
 
-// applier group-commits: while one raft entry is being made durable, the
-// commands that arrive queue up and go together in the next entry, so N
-// concurrent callers cost about one fsync, not N.
+// maxInFlight bounds the raft entries handed to raft and not yet applied:
+// enough to keep the log busy while entries are made durable, few enough
+// that commands still pile up into big batches under load.
+const maxInFlight = 4
+
+// applier group-commits: while raft makes entries durable, the commands that
+// arrive queue up and go together in the next entry, so N concurrent callers
+// cost about one fsync, not N. Up to maxInFlight entries are in raft at once.
 type applier struct {
-	raft *raft.Raft
-	reqs chan applyReq
+	raft     *raft.Raft
+	reqs     chan applyReq
+	inFlight chan struct{}
 }
 
 type applyReq struct {
@@ -28,7 +34,7 @@ type applyReq struct {
 }
 
 func newApplier(r *raft.Raft) *applier {
-	return &applier{raft: r, reqs: make(chan applyReq, maxBatch)}
+	return &applier{raft: r, reqs: make(chan applyReq, maxBatch), inFlight: make(chan struct{}, maxInFlight)}
 }
 
 // Apply commits one command and returns what the FSM made of it.
@@ -49,15 +55,27 @@ func (a *applier) Apply(ctx context.Context, op raftfsm.Op, body any) (raftfsm.R
 	return res, res.Error()
 }
 
-// run commits queued commands until ctx ends.
+// run commits queued commands until ctx ends, then waits for the entries
+// it handed to raft.
 func (a *applier) run(ctx context.Context) {
-	batch := make([]applyReq, 0, maxBatch)
+	defer func() { // drain: every entry in flight answers its callers
+		for i := 0; i < maxInFlight; i++ {
+			a.inFlight <- struct{}{}
+		}
+	}()
 	for {
+		var batch []applyReq
 		select {
 		case <-ctx.Done():
 			return
 		case req := <-a.reqs:
-			batch = append(batch[:0], req)
+			batch = append(make([]applyReq, 0, 16), req)
+		}
+		select { // a slot first: while waiting for one, more commands queue up
+		case a.inFlight <- struct{}{}:
+		case <-ctx.Done():
+			a.failAll(batch, ctx.Err())
+			return
 		}
 	drain:
 		for len(batch) < maxBatch {
@@ -68,17 +86,29 @@ func (a *applier) run(ctx context.Context) {
 				break drain
 			}
 		}
-		a.commit(batch)
+		f, err := a.submit(batch) // in the loop: entries enter raft in queue order
+		if err != nil {
+			a.failAll(batch, err)
+			<-a.inFlight
+			continue
+		}
+		go func() {
+			defer func() { <-a.inFlight }()
+			a.answer(batch, f)
+		}()
 	}
 }
 
-func (a *applier) commit(batch []applyReq) {
-	fail := func(err error) {
-		e := api.Errorf(api.CodeUnavailable, "commit to the replicated log: %v", err)
-		for _, r := range batch {
-			r.done <- raftfsm.Result{Err: e}
-		}
+func (a *applier) failAll(batch []applyReq, err error) {
+	e := api.Errorf(api.CodeUnavailable, "commit to the replicated log: %v", err)
+	for _, r := range batch {
+		r.done <- raftfsm.Result{Err: e}
 	}
+}
+
+// submit hands one batch to raft as one entry. Raft applies entries in the
+// order Apply was called.
+func (a *applier) submit(batch []applyReq) (raft.ApplyFuture, error) {
 	entry := batch[0].entry
 	if len(batch) > 1 {
 		entries := make([][]byte, len(batch))
@@ -87,13 +117,16 @@ func (a *applier) commit(batch []applyReq) {
 		}
 		var err error
 		if entry, err = raftfsm.EncodeBatch(entries); err != nil {
-			fail(err)
-			return
+			return nil, err
 		}
 	}
-	f := a.raft.Apply(entry, 10*time.Second)
+	return a.raft.Apply(entry, 10*time.Second), nil
+}
+
+// answer waits for a batch's entry to be applied and answers its callers.
+func (a *applier) answer(batch []applyReq, f raft.ApplyFuture) {
 	if err := f.Error(); err != nil {
-		fail(err)
+		a.failAll(batch, err)
 		return
 	}
 	switch out := f.Response().(type) {
@@ -104,6 +137,6 @@ func (a *applier) commit(batch []applyReq) {
 			r.done <- out[i]
 		}
 	default:
-		fail(fmt.Errorf("unexpected FSM response %T", out))
+		a.failAll(batch, fmt.Errorf("unexpected FSM response %T", out))
 	}
 }

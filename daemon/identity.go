@@ -7,6 +7,8 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/peercred"
@@ -69,6 +71,20 @@ type owner struct {
 	groups []uint32
 }
 
+// ownerTTL is how long a resolved user (name, groups) is reused: group
+// changes reach new jobs within it, and submits skip /etc/group reads.
+const ownerTTL = time.Minute
+
+var owners struct {
+	sync.Mutex
+	byUID map[[2]uint32]cachedOwner
+}
+
+type cachedOwner struct {
+	owner
+	at time.Time
+}
+
 // lookupOwner resolves uid to a user name and groups. A uid without a
 // passwd entry still owns its jobs, under its number and peer gid.
 func lookupOwner(c caller) (owner, error) {
@@ -76,6 +92,26 @@ func lookupOwner(c caller) (owner, error) {
 		return owner{}, api.Errorf(api.CodeForbidden,
 			"this connection does not identify a user: submit through the controller's unix socket")
 	}
+	key := [2]uint32{c.uid, c.gid}
+	owners.Lock()
+	cached, ok := owners.byUID[key]
+	owners.Unlock()
+	if ok && time.Since(cached.at) < ownerTTL {
+		return cached.owner, nil
+	}
+	o, err := resolveOwner(c)
+	if err == nil {
+		owners.Lock()
+		if owners.byUID == nil {
+			owners.byUID = map[[2]uint32]cachedOwner{}
+		}
+		owners.byUID[key] = cachedOwner{o, time.Now()}
+		owners.Unlock()
+	}
+	return o, err
+}
+
+func resolveOwner(c caller) (owner, error) {
 	o := owner{name: strconv.FormatUint(uint64(c.uid), 10), uid: c.uid, gid: c.gid}
 	u, err := user.LookupId(o.name)
 	if err != nil {

@@ -1,0 +1,474 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+var scancelOptions = []Option{
+	{Long: "account", Short: 'A', Arg: RequiredArg},
+	{Long: "batch", Short: 'b', Arg: NoArg, Key: "ignore"},
+	{Long: "clusters", Short: 'M', Arg: RequiredArg, Key: "ignore"},
+	{Long: "cluster", Arg: RequiredArg, Key: "ignore"},
+	{Long: "ctld", Arg: NoArg, Key: "ignore"},
+	{Long: "full", Short: 'f', Arg: NoArg, Key: "ignore"},
+	{Long: "help", Arg: NoArg},
+	{Long: "hurry", Short: 'H', Arg: NoArg, Key: "ignore"},
+	{Long: "interactive", Short: 'i', Arg: NoArg},
+	{Long: "jobname", Short: 'n', Arg: RequiredArg, Key: "name"},
+	{Long: "name", Arg: RequiredArg},
+	{Long: "me", Arg: NoArg},
+	{Long: "nodelist", Short: 'w', Arg: RequiredArg},
+	{Long: "partition", Short: 'p', Arg: RequiredArg},
+	{Long: "qos", Short: 'q', Arg: RequiredArg},
+	{Long: "quiet", Short: 'Q', Arg: NoArg},
+	{Long: "reservation", Short: 'R', Arg: RequiredArg},
+	{Long: "sibling", Arg: RequiredArg, Key: "ignore"},
+	{Long: "signal", Short: 's', Arg: RequiredArg},
+	{Long: "state", Short: 't', Arg: RequiredArg},
+	{Long: "usage", Arg: NoArg},
+	{Long: "user", Short: 'u', Arg: RequiredArg},
+	{Long: "verbose", Short: 'v', Arg: NoArg},
+	{Long: "version", Short: 'V', Arg: NoArg},
+	{Long: "wckey", Arg: RequiredArg},
+}
+
+var scancelGetopt = &Getopt{Prog: "scancel", Options: scancelOptions}
+
+// scancelEnv are scancel's input variables (the command line wins).
+var scancelEnv = []struct{ Env, Key, Name string }{
+	{"SCANCEL_ACCOUNT", "account", "--account"},
+	{"SCANCEL_BATCH", "ignore", "--batch"},
+	{"SCANCEL_CTLD", "ignore", "--ctld"},
+	{"SCANCEL_FULL", "ignore", "--full"},
+	{"SCANCEL_HURRY", "ignore", "--hurry"},
+	{"SCANCEL_INTERACTIVE", "interactive", "--interactive"},
+	{"SCANCEL_NAME", "name", "--name"},
+	{"SCANCEL_PARTITION", "partition", "--partition"},
+	{"SCANCEL_QOS", "qos", "--qos"},
+	{"SCANCEL_STATE", "state", "--state"},
+	{"SCANCEL_USER", "user", "--user"},
+	{"SCANCEL_VERBOSE", "verbose", "--verbose"},
+	{"SCANCEL_WCKEY", "wckey", "--wckey"},
+}
+
+// scancelOpts are scancel's filters and switches.
+type scancelOpts struct {
+	account, name, partition, qos, user, nodelist string
+	reservation, wckey                            string
+	states                                        []State
+	signal                                        int
+	quiet                                         bool
+	verbose                                       int
+	help, usage, version                          bool
+}
+
+func (o *scancelOpts) apply(opt Opt) error {
+	v := opt.Value
+	switch opt.Key {
+	case "ignore":
+	case "account":
+		o.account = v
+	case "help":
+		o.help = true
+	case "usage":
+		o.usage = true
+	case "version":
+		o.version = true
+	case "interactive":
+		return errorf(1, "--interactive is not supported by shoal: list the jobs with squeue and cancel them by id")
+	case "name":
+		o.name = v
+	case "me":
+		o.user = "\x00me"
+	case "nodelist":
+		o.nodelist = v
+	case "partition":
+		o.partition = v
+	case "qos":
+		o.qos = v
+	case "quiet":
+		o.quiet = true
+	case "reservation":
+		o.reservation = v
+	case "signal":
+		n, ok := signalNumber(v)
+		if !ok {
+			return &exitError{RC: 1, Raw: fmt.Sprintf("Unknown job signal: %s\n", v)}
+		}
+		o.signal = n
+	case "state":
+		o.states = o.states[:0]
+		for _, name := range strings.Split(v, ",") {
+			st, ok := parseScancelState(name)
+			if !ok {
+				return &exitError{RC: 1, Raw: fmt.Sprintf("Invalid job state specified: %s\nValid job states are PENDING, RUNNING, and SUSPENDED\n", name)}
+			}
+			o.states = append(o.states, st)
+		}
+	case "user":
+		o.user = v
+	case "verbose":
+		o.verbose++
+	case "wckey":
+		o.wckey = v
+	default:
+		return fmt.Errorf("internal error: option %s has no handler", opt.Name)
+	}
+	return nil
+}
+
+// parseScancelState reads a -t state: a long or short Slurm state name in
+// any case (PENDING, PD, RUNNING, R, SUSPENDED, S, ...).
+func parseScancelState(s string) (State, bool) {
+	for _, st := range AllStates {
+		if strings.EqualFold(s, st.Long) || strings.EqualFold(s, st.Short) {
+			return st, true
+		}
+	}
+	if strings.EqualFold(s, "SUSPENDED") || strings.EqualFold(s, "S") {
+		return State{"SUSPENDED", "S"}, true
+	}
+	return State{}, false
+}
+
+// cancelTarget is one job id operand: a job (every task, for an array's
+// id), an array's tasks, or all of them.
+type cancelTarget struct {
+	text  string // as given, for messages
+	id    uint64
+	tasks []int // nil: the job itself (all tasks if it is an array)
+}
+
+// parseCancelTarget reads "N", "A_i" or "A_[1-3,5]".
+func parseCancelTarget(s string) (cancelTarget, error) {
+	t := cancelTarget{text: s}
+	bad := errorf(1, "Invalid job id %s", s)
+	if strings.Contains(s, ".") {
+		job, _, _ := strings.Cut(s, ".")
+		return t, errorf(1, "Kill job error on job id %s: shoal keeps no job steps; cancel the job with scancel %s", s, job)
+	}
+	job, task, isTask := strings.Cut(s, "_")
+	id, err := strconv.ParseUint(job, 10, 64)
+	if err != nil || id == 0 {
+		return t, bad
+	}
+	t.id = id
+	if !isTask {
+		return t, nil
+	}
+	if inner, ok := strings.CutPrefix(task, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		if !ok {
+			return t, bad
+		}
+		idx, _, err := parseArray(inner)
+		if err != nil || strings.Contains(inner, "%") {
+			return t, bad
+		}
+		t.tasks = idx
+		return t, nil
+	}
+	i, err := strconv.Atoi(task)
+	if err != nil || i < 0 {
+		return t, bad
+	}
+	t.tasks = []int{i}
+	return t, nil
+}
+
+// Scancel is scancel: it cancels pending jobs and terminates running ones
+// (both end CANCELLED), named by id or chosen by filters.
+func Scancel(c *Ctx, args []string) int {
+	o := &scancelOpts{}
+	var envOpts []Opt
+	for _, e := range scancelEnv {
+		if v, ok := c.LookupEnv(e.Env); ok {
+			envOpts = append(envOpts, Opt{Key: e.Key, Name: e.Name, Value: v, HasValue: true})
+		}
+	}
+	cliOpts, operands, err := scancelGetopt.Parse(args)
+	if err != nil {
+		var u *UsageError
+		if errors.As(err, &u) {
+			u.Report(c, "scancel")
+			return 1
+		}
+		return report(c, "scancel", err)
+	}
+	for _, opt := range append(envOpts, cliOpts...) {
+		if err := o.apply(opt); err != nil {
+			return report(c, "scancel", err)
+		}
+	}
+	switch {
+	case o.help, o.usage:
+		fmt.Fprint(c.Stdout, scancelUsage)
+		return 0
+	case o.version:
+		fmt.Fprintln(c.Stdout, VersionLine)
+		return 0
+	}
+	if o.user == "\x00me" {
+		o.user = c.User
+	}
+	switch o.signal {
+	case 0, 2, 9, 15: // none, INT, KILL, TERM: end the job
+	default:
+		return report(c, "scancel", errorf(1,
+			"shoal cannot send signal %s to a job: it can end a job (no --signal, or --signal=TERM, KILL or INT) but not deliver other signals", signalText(o.signal)))
+	}
+	var targets []cancelTarget
+	for _, arg := range operands {
+		for _, s := range strings.Split(arg, ",") {
+			if s == "" {
+				continue
+			}
+			t, err := parseCancelTarget(s)
+			if err != nil {
+				return report(c, "scancel", err)
+			}
+			targets = append(targets, t)
+		}
+	}
+	filtered := o.account != "" || o.name != "" || o.partition != "" || o.qos != "" || o.user != "" ||
+		o.nodelist != "" || len(o.states) > 0 || o.reservation != "" || o.wckey != ""
+	if len(targets) == 0 && !filtered {
+		return report(c, "scancel", errorf(1, "No job identification provided"))
+	}
+	ctx := context.Background()
+	sc := &scancel{c: c, o: o, ctx: ctx}
+	if len(targets) == 0 {
+		return sc.byFilter()
+	}
+	return sc.byID(targets)
+}
+
+// scancel carries one run of the command.
+type scancel struct {
+	c   *Ctx
+	o   *scancelOpts
+	ctx context.Context
+	rc  int
+}
+
+// matches reports whether j passes every filter given.
+func (s *scancel) matches(j *api.Job) bool {
+	o := s.o
+	if j.State.Terminal() {
+		return false
+	}
+	if (o.account != "" && j.Account != o.account) || (o.name != "" && j.Name != o.name) ||
+		(o.partition != "" && j.Queue != o.partition) || (o.qos != "" && j.QOS != o.qos) ||
+		(o.user != "" && j.User != o.user && strconv.FormatUint(uint64(j.UID), 10) != o.user) ||
+		(o.nodelist != "" && !inList(j.Node, o.nodelist)) || o.reservation != "" || o.wckey != "" {
+		return false
+	}
+	if len(o.states) == 0 {
+		return true
+	}
+	st := JobState(j)
+	for _, want := range o.states {
+		if want == st {
+			return true
+		}
+	}
+	return false
+}
+
+func inList(name, list string) bool {
+	for _, n := range strings.Split(list, ",") {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// byFilter ends every unfinished job that matches the filters.
+func (s *scancel) byFilter() int {
+	req := api.ListJobsRequest{
+		Queue:  s.o.partition,
+		States: []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning},
+	}
+	if s.o.user != "" && !isDigits(s.o.user) {
+		req.User = s.o.user
+	}
+	jobs, err := s.c.Client.ListJobs(s.ctx, req)
+	if err != nil {
+		return report(s.c, "scancel", errorf(1, "Unable to list jobs: %v", err))
+	}
+	for i := range jobs {
+		if s.matches(&jobs[i]) {
+			s.end(&jobs[i])
+		}
+	}
+	return s.rc
+}
+
+func isDigits(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
+
+// byID ends the jobs the operands name (those that pass the filters).
+func (s *scancel) byID(targets []cancelTarget) int {
+	ids := make([]uint64, 0, len(targets))
+	for _, t := range targets {
+		ids = append(ids, t.id)
+	}
+	jobs, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{IDs: ids})
+	if err != nil {
+		return report(s.c, "scancel", errorf(1, "Unable to list jobs: %v", err))
+	}
+	byID := map[uint64]*api.Job{}
+	for i := range jobs {
+		byID[jobs[i].ID] = &jobs[i]
+	}
+	arrays := map[uint64][]api.Job{}
+	tasksOf := func(id uint64) ([]api.Job, error) {
+		if list, ok := arrays[id]; ok {
+			return list, nil
+		}
+		list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: id})
+		if err == nil {
+			arrays[id] = list
+		}
+		return list, err
+	}
+	for _, t := range targets {
+		j := byID[t.id]
+		var chosen []api.Job
+		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
+		switch {
+		case t.tasks == nil && !isArray:
+			if j != nil {
+				chosen = []api.Job{*j}
+			}
+		default:
+			if j == nil || j.Array == nil || j.Array.JobID != t.id {
+				break
+			}
+			list, err := tasksOf(t.id)
+			if err != nil {
+				return report(s.c, "scancel", errorf(1, "Unable to list the tasks of job %d: %v", t.id, err))
+			}
+			if t.tasks == nil {
+				chosen = list
+				break
+			}
+			for _, want := range t.tasks {
+				found := false
+				for _, task := range list {
+					if task.Array != nil && task.Array.Index == want {
+						chosen, found = append(chosen, task), true
+					}
+				}
+				if !found {
+					s.verboseTerminating(fmt.Sprintf("%d_%d", t.id, want))
+					s.fail(fmt.Sprintf("%d_%d", t.id, want), api.Errorf(api.CodeNotFound, "no such task"))
+				}
+			}
+		}
+		if len(chosen) == 0 && (t.tasks == nil) {
+			s.verboseTerminating(t.text)
+			s.fail(t.text, api.Errorf(api.CodeNotFound, "job %d does not exist", t.id))
+			continue
+		}
+		sort.Slice(chosen, func(a, b int) bool { return chosen[a].ID < chosen[b].ID })
+		for i := range chosen {
+			jb := &chosen[i]
+			if jb.State.Terminal() {
+				s.verboseTerminating(JobID(jb))
+				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
+				continue
+			}
+			if s.filtered() && !s.matches(jb) {
+				continue
+			}
+			s.end(jb)
+		}
+	}
+	return s.rc
+}
+
+// filtered reports whether any filter option was given.
+func (s *scancel) filtered() bool {
+	o := s.o
+	return o.account != "" || o.name != "" || o.partition != "" || o.qos != "" || o.user != "" ||
+		o.nodelist != "" || len(o.states) > 0 || o.reservation != "" || o.wckey != ""
+}
+
+func (s *scancel) verboseTerminating(id string) {
+	if s.o.verbose == 0 {
+		return
+	}
+	if s.o.signal != 0 {
+		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to job %s\n", s.o.signal, id)
+		return
+	}
+	fmt.Fprintf(s.c.Stderr, "scancel: Terminating job %s\n", id)
+}
+
+// cancelReason is the status reason a job scancel ends carries.
+const cancelReason = "Cancelled by scancel"
+
+// end cancels j if it has not started, else terminates it.
+func (s *scancel) end(j *api.Job) {
+	id := JobID(j)
+	s.verboseTerminating(id)
+	var err error
+	if j.State.Cancellable() {
+		err = s.c.Client.Cancel(s.ctx, j.ID, cancelReason)
+		if api.IsCode(err, api.CodeConflict) { // it started meanwhile
+			err = s.c.Client.Terminate(s.ctx, j.ID, cancelReason)
+		}
+	} else {
+		err = s.c.Client.Terminate(s.ctx, j.ID, cancelReason)
+	}
+	if err != nil {
+		s.fail(id, err)
+	}
+}
+
+// fail reports a job scancel could not end, as Slurm does: an unknown or
+// finished job only with -v and without changing the exit status (the
+// anchor's scancel 999999 is silent, rc 0); anything else always, rc 1.
+func (s *scancel) fail(id string, err error) {
+	var e *api.Error
+	why := err.Error()
+	quietly := false
+	if errors.As(err, &e) {
+		switch e.Code {
+		case api.CodeNotFound:
+			why, quietly = "Invalid job id specified", true
+		case api.CodeConflict:
+			why, quietly = "Job/step already completing or completed", true
+		case api.CodeForbidden:
+			why = "Access/permission denied"
+		}
+	}
+	if quietly {
+		if s.o.verbose > 0 {
+			s.c.Errorf("scancel", "Kill job error on job id %s: %s", id, why)
+		}
+		return
+	}
+	if !s.o.quiet || e == nil || e.Code != api.CodeForbidden {
+		s.c.Errorf("scancel", "Kill job error on job id %s: %s", id, why)
+	}
+	s.rc = 1
+}
+
+const scancelUsage = `Usage: scancel [-A account] [--batch] [--full] [--interactive] [-n job_name]
+               [-p partition] [-Q] [-q qos] [-R reservation] [-s signal | integer]
+               [-t PENDING | RUNNING | SUSPENDED] [--usage] [-u user_name]
+               [--hurry] [-V] [-v] [-w hosts...] [--wckey=wckey]
+               [job_id[_array_id]]
+`
