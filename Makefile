@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 BIN      := bin/shoal
 export CGO_ENABLED := 1
 
-.PHONY: build test demo bench lint install clean
+.PHONY: build test demo bench lint install links clean
 
 build: $(BIN)
 
@@ -26,9 +26,17 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 
+# The Slurm commands are the shoal binary under other names.
+SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shoal
+	for l in $(SLURM_LINKS); do ln -sf shoal $(DESTDIR)$(PREFIX)/bin/$$l; done
+
+# links: bin/sbatch etc. next to bin/shoal, to put bin/ first on PATH.
+links: build
+	for l in $(SLURM_LINKS); do ln -sf shoal bin/$$l; done
 
 clean:
 	rm -rf bin

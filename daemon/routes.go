@@ -43,6 +43,9 @@ func (c *Controller) routes() http.Handler {
 		mux.Handle("/v1/"+path, h)
 	}
 	mux.Handle(api.PathKeys, endpoint(c, c.keys))
+	mux.HandleFunc(api.PathImageLoad, c.loadImage)
+	mux.Handle(api.PathImageList, endpoint(c, c.listImages))
+	mux.HandleFunc(api.PathImageFetch, c.fetchImage)
 	mux.HandleFunc("/", notFound)
 	return mux
 }

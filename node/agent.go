@@ -207,6 +207,12 @@ func (a *Agent) run(j api.Job, t *task) {
 	if j.Script != "" {
 		defer os.Remove(a.scriptPath(&j))
 	}
+	reason := api.ReasonSandboxFailed
+	if err == nil && j.Image != "" {
+		if err = a.imageSpec(&j, &spec); err != nil {
+			reason = api.ReasonCannotPull
+		}
+	}
 	var proc Process
 	if err == nil {
 		proc, err = a.cfg.Executor.Start(spec)
@@ -215,7 +221,7 @@ func (a *Agent) run(j api.Job, t *task) {
 		close(t.started)
 		a.log.Warn("start job", "job", j.ID, "err", err)
 		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseStartFailed,
-			Reason: fmt.Sprintf("%s: %v", api.ReasonSandboxFailed, err)})
+			Reason: fmt.Sprintf("%s: %v", reason, err)})
 		return
 	}
 	a.mu.Lock()

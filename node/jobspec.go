@@ -132,6 +132,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		CPUs:        float64(j.Resources.CPUs),
 		Stdout:      stdout,
 		Stderr:      stderr,
+		Mounts:      sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
 	}
 }
 

@@ -112,13 +112,12 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	j.Array = task
 	var deps []api.Dependency
 	for _, d := range j.DependsOn {
-		ds := []api.Dependency{d}
-		if task != nil {
-			ds = taskDeps(d, task.JobID, k)
+		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {
+			// Task-to-task links name single tasks, not whole arrays.
+			deps = append(deps, taskDeps(d, task.JobID, k)...)
+			continue
 		}
-		for _, d := range ds {
-			deps = append(deps, w.concrete(j, d)...)
-		}
+		deps = append(deps, w.concrete(j, d)...)
 	}
 	j.DependsOn = deps
 	w.resolve(j, now)

@@ -40,24 +40,68 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 	db := f.db
 	f.mu.Unlock()
 
-	txn := db.Txn(true)
-	var out any
-	if Op(data[0]) == OpBatch {
-		var cmds []Command
+	var cmds []Command
+	if Op(data[0]) != OpBatch {
+		cmds = []Command{{Op: Op(data[0]), Body: data[1:]}}
+	} else {
+		// Into a nil slice: decoding into cmds that alias data would
+		// overwrite the entry (RawMessage reuses its buffer).
 		if err := json.Unmarshal(data[1:], &cmds); err != nil {
 			panic(fmt.Sprintf("raftfsm: decode batch at index %d: %v", idx, err))
 		}
-		results := make([]Result, len(cmds))
-		for i, c := range cmds {
-			results[i] = applyOne(txn, c.Op, c.Body)
-		}
-		out = results
-	} else {
-		out = applyOne(txn, Op(data[0]), data[1:])
 	}
-	txn.Commit()
+	results := applyAll(db, cmds)
 	f.advance(idx)
-	return out
+	if Op(data[0]) == OpBatch {
+		return results
+	}
+	return results[0]
+}
+
+// fatal is a panic that must stop the controller: the log holds an entry
+// this binary cannot read, and skipping it would diverge from replicas that can.
+type fatal string
+
+// applyAll applies commands in one transaction. A command that panics (a
+// bug: its input passed every check) is refused with an internal error and
+// the others are applied again without it, in a fresh transaction: every
+// replica hits the same panic, so they stay identical, and a bad entry
+// cannot crash the controller on every replay of the log.
+func applyAll(db *memdb.MemDB, cmds []Command) []Result {
+	failed := map[int]*api.Error{}
+	for {
+		txn := db.Txn(true)
+		results, bad, err := tryApply(txn, cmds, failed)
+		if bad < 0 {
+			txn.Commit()
+			return results
+		}
+		txn.Abort()
+		failed[bad] = err
+	}
+}
+
+// tryApply applies cmds, skipping those already failed; it returns the
+// index of a command that panicked (-1 if none) with the error it became.
+func tryApply(txn *memdb.Txn, cmds []Command, failed map[int]*api.Error) (results []Result, bad int, badErr *api.Error) {
+	results = make([]Result, len(cmds))
+	i := 0
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(fatal); ok {
+				panic(r) // an undecodable or unknown entry: stop, do not guess
+			}
+			bad, badErr = i, api.Errorf(api.CodeInternal, "shoal could not apply this request (a bug, please report it): %v", r)
+		}
+	}()
+	for ; i < len(cmds); i++ {
+		if e, ok := failed[i]; ok {
+			results[i] = Result{Err: e}
+			continue
+		}
+		results[i] = applyOne(txn, cmds[i].Op, cmds[i].Body)
+	}
+	return results, -1, nil
 }
 
 // applyOne applies a single command inside txn. Each command either applies
@@ -96,7 +140,7 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.
-		panic(fmt.Sprintf("raftfsm: unknown command %d (upgrade this controller)", op))
+		panic(fatal(fmt.Sprintf("raftfsm: unknown command %d (upgrade this controller)", op)))
 	}
 }
 
@@ -104,7 +148,7 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 func decodeApply[C any](op Op, body []byte, fn func(C) Result) Result {
 	var c C
 	if err := json.Unmarshal(body, &c); err != nil {
-		panic(fmt.Sprintf("raftfsm: decode command %d: %v", op, err))
+		panic(fatal(fmt.Sprintf("raftfsm: decode command %d: %v", op, err)))
 	}
 	return fn(c)
 }

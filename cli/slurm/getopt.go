@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -159,6 +160,7 @@ func (g *Getopt) lookupLong(name, text string) (*Option, error) {
 		return nil, &UsageError{fmt.Sprintf("unrecognized option '--%s'", text)}
 	}
 	if ambiguous {
+		sort.Strings(possible)
 		return nil, &UsageError{fmt.Sprintf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(possible, " "))}
 	}
 	return found, nil

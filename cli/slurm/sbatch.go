@@ -335,8 +335,9 @@ func submitFailure(err error, queue string) error {
 
 // testOnlyReport prints what sbatch --test-only prints for a request the
 // controller accepted: where and when it could start. shoal's controller
-// validates without planning, so the node is the first that could hold
-// the job and the time is now.
+// validates without planning, so the node is the first up node with room
+// for the job (else the first big enough), whichever queue it serves, and
+// the time is now.
 func testOnlyReport(ctx context.Context, c *Ctx, prog string, req api.SubmitJobRequest) int {
 	queue := req.Queue
 	if queue == "" {
@@ -346,7 +347,7 @@ func testOnlyReport(ctx context.Context, c *Ctx, prog string, req api.SubmitJobR
 	if nodes, err := c.Client.Nodes(ctx); err == nil {
 		fits := ""
 		for _, n := range nodes {
-			if n.State != api.NodeUp || !n.Serves(queue) {
+			if n.State != api.NodeUp {
 				continue
 			}
 			if req.Resources.Fits(n.Free()) {

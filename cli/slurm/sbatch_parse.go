@@ -56,7 +56,7 @@ func report(c *Ctx, prog string, err error) int {
 
 var memoryUnits = map[byte]int64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
 
-// parseMemoryMiB reads a memory size as Slurm does: a number of MiB, or a
+// ParseMemoryMiB reads a memory size as Slurm does: a number of MiB, or a
 // number with a K, M, G or T suffix (either case, "GB" too). It rounds up
 // to whole MiB.
 func ParseMemoryMiB(s string) (int64, error) {
@@ -237,11 +237,11 @@ func parseArray(s string) (indexes []int, maxRunning int, err error) {
 			strings.HasPrefix(lo, "+") || strings.HasPrefix(hi, "+") {
 			return nil, 0, bad
 		}
+		if (b-a)/step >= maxArrayTasks-len(indexes) { // counted before anything is built
+			return nil, 0, bad
+		}
 		for x := a; x <= b; x += step {
 			if !seen[x] {
-				if len(seen) >= maxArrayTasks {
-					return nil, 0, bad
-				}
 				seen[x] = true
 				indexes = append(indexes, x)
 			}

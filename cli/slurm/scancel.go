@@ -64,6 +64,7 @@ type scancelOpts struct {
 	reservation, wckey                            string
 	states                                        []State
 	signal                                        int
+	signalName                                    string // as given
 	quiet                                         bool
 	verbose                                       int
 	help, usage, version                          bool
@@ -102,7 +103,7 @@ func (o *scancelOpts) apply(opt Opt) error {
 		if !ok {
 			return &exitError{RC: 1, Raw: fmt.Sprintf("Unknown job signal: %s\n", v)}
 		}
-		o.signal = n
+		o.signal, o.signalName = n, v
 	case "state":
 		o.states = o.states[:0]
 		for _, name := range strings.Split(v, ",") {
@@ -222,7 +223,7 @@ func Scancel(c *Ctx, args []string) int {
 	case 0, 2, 9, 15: // none, INT, KILL, TERM: end the job
 	default:
 		return report(c, "scancel", errorf(1,
-			"shoal cannot send signal %s to a job: it can end a job (no --signal, or --signal=TERM, KILL or INT) but not deliver other signals", signalText(o.signal)))
+			"shoal cannot send signal %s to a job: it can end a job (no --signal, or --signal=TERM, KILL or INT) but not deliver other signals", o.signalName))
 	}
 	var targets []cancelTarget
 	for _, arg := range operands {
@@ -267,7 +268,7 @@ func (s *scancel) matches(j *api.Job) bool {
 	if (o.account != "" && j.Account != o.account) || (o.name != "" && j.Name != o.name) ||
 		(o.partition != "" && j.Queue != o.partition) || (o.qos != "" && j.QOS != o.qos) ||
 		(o.user != "" && j.User != o.user && strconv.FormatUint(uint64(j.UID), 10) != o.user) ||
-		(o.nodelist != "" && !inList(j.Node, o.nodelist)) || o.reservation != "" || o.wckey != "" {
+		(o.nodelist != "" && !inCommaList(j.Node, o.nodelist)) || o.reservation != "" || o.wckey != "" {
 		return false
 	}
 	if len(o.states) == 0 {
@@ -282,7 +283,7 @@ func (s *scancel) matches(j *api.Job) bool {
 	return false
 }
 
-func inList(name, list string) bool {
+func inCommaList(name, list string) bool {
 	for _, n := range strings.Split(list, ",") {
 		if n == name {
 			return true
@@ -297,7 +298,7 @@ func (s *scancel) byFilter() int {
 		Queue:  s.o.partition,
 		States: []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning},
 	}
-	if s.o.user != "" && !isDigits(s.o.user) {
+	if s.o.user != "" && !allDigits(s.o.user) {
 		req.User = s.o.user
 	}
 	jobs, err := s.c.Client.ListJobs(s.ctx, req)
@@ -312,7 +313,7 @@ func (s *scancel) byFilter() int {
 	return s.rc
 }
 
-func isDigits(s string) bool {
+func allDigits(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 32)
 	return err == nil
 }
@@ -344,52 +345,45 @@ func (s *scancel) byID(targets []cancelTarget) int {
 	}
 	for _, t := range targets {
 		j := byID[t.id]
-		var chosen []api.Job
 		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
-		switch {
-		case t.tasks == nil && !isArray:
-			if j != nil {
-				chosen = []api.Job{*j}
-			}
-		default:
-			if j == nil || j.Array == nil || j.Array.JobID != t.id {
-				break
-			}
+		if j == nil || (t.tasks != nil && !isArray) {
+			s.verboseTerminating(t.text)
+			s.fail(t.text, api.Errorf(api.CodeNotFound, "job %s does not exist", t.text))
+			continue
+		}
+		chosen := []api.Job{*j}
+		if isArray {
 			list, err := tasksOf(t.id)
 			if err != nil {
 				return report(s.c, "scancel", errorf(1, "Unable to list the tasks of job %d: %v", t.id, err))
 			}
-			if t.tasks == nil {
-				chosen = list
-				break
-			}
-			for _, want := range t.tasks {
-				found := false
-				for _, task := range list {
-					if task.Array != nil && task.Array.Index == want {
-						chosen, found = append(chosen, task), true
+			chosen = list
+			if t.tasks != nil {
+				chosen = nil
+				for _, want := range t.tasks {
+					found := false
+					for _, task := range list {
+						if task.Array != nil && task.Array.Index == want {
+							chosen, found = append(chosen, task), true
+						}
+					}
+					if !found {
+						name := fmt.Sprintf("%d_%d", t.id, want)
+						s.verboseTerminating(name)
+						s.fail(name, api.Errorf(api.CodeNotFound, "job %s does not exist", name))
 					}
 				}
-				if !found {
-					s.verboseTerminating(fmt.Sprintf("%d_%d", t.id, want))
-					s.fail(fmt.Sprintf("%d_%d", t.id, want), api.Errorf(api.CodeNotFound, "no such task"))
-				}
 			}
-		}
-		if len(chosen) == 0 && (t.tasks == nil) {
-			s.verboseTerminating(t.text)
-			s.fail(t.text, api.Errorf(api.CodeNotFound, "job %d does not exist", t.id))
-			continue
 		}
 		sort.Slice(chosen, func(a, b int) bool { return chosen[a].ID < chosen[b].ID })
 		for i := range chosen {
 			jb := &chosen[i]
+			if s.filtered() && !s.matches(jb) {
+				continue
+			}
 			if jb.State.Terminal() {
 				s.verboseTerminating(JobID(jb))
 				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
-				continue
-			}
-			if s.filtered() && !s.matches(jb) {
 				continue
 			}
 			s.end(jb)
@@ -460,9 +454,7 @@ func (s *scancel) fail(id string, err error) {
 		}
 		return
 	}
-	if !s.o.quiet || e == nil || e.Code != api.CodeForbidden {
-		s.c.Errorf("scancel", "Kill job error on job id %s: %s", id, why)
-	}
+	s.c.Errorf("scancel", "Kill job error on job id %s: %s", id, why)
 	s.rc = 1
 }
 

@@ -101,10 +101,10 @@ func Srun(c *Ctx, args []string) int {
 	}
 	switch {
 	case o.help:
-		fmt.Fprint(c.Stdout, srunHelp)
+		io.WriteString(c.Stdout, srunHelp)
 		return 0
 	case o.usage:
-		fmt.Fprint(c.Stdout, srunHelp)
+		io.WriteString(c.Stdout, srunHelp)
 		return 0
 	case o.version:
 		fmt.Fprintln(c.Stdout, VersionLine)
@@ -287,7 +287,12 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 	if si.arrayJob == "" {
 		si.arrayJob, si.arrayTask = si.jobID, "4294967294"
 	}
+	// --export, else the job's SLURM_EXPORT_ENV (what sbatch --export
+	// said, as srun reads it), else the whole environment.
 	base := c.Env
+	if spec, ok := c.LookupEnv("SLURM_EXPORT_ENV"); ok && !o.exportSet {
+		o.export, o.exportSet = spec, true
+	}
 	if o.exportSet {
 		base = envList(exportEnv(o.export, c.Env))
 	}
@@ -608,6 +613,9 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 				continue // the job wrote it where -o/-e said
 			}
 			data, err := c.Client.Logs(ctx, resp.ID, st.name)
+			if api.IsCode(err, api.CodeNotFound) {
+				continue // the job wrote nothing there
+			}
 			if err != nil {
 				fmt.Fprintf(c.Stderr, "srun: error: Unable to read the %s of job %d: %v\n", st.name, resp.ID, err)
 				continue

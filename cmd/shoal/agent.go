@@ -29,6 +29,7 @@ func agentCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
+			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join, host:port (with -token) or a unix socket"},
 			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address (for remote node daemons)"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
 			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "join token a node presents on TCP (the controller's is in DATA_DIR/join-token)"},

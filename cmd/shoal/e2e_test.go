@@ -114,46 +114,62 @@ func (c *cluster) start() {
 	c.t.Helper()
 	args := append([]string{"agent", "-dev", "-data-dir", c.dataDir, "-socket", c.socket,
 		"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms", "-name", "node1"}, c.extra...)
+	c.cmd, c.tcpAddr = startAgent(c.t, args, "node daemon running")
+}
+
+// startAgent runs `shoal AGENT-ARGS` and returns once its log shows ready,
+// with the TCP address its controller serves, if any.
+func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start agent: %v", err)
+		t.Fatalf("start agent: %v", err)
 	}
-	c.cmd = cmd
-	ready := make(chan error, 1)
+	type result struct {
+		tcpAddr string
+		err     error
+	}
+	done := make(chan result, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		var log strings.Builder
+		var tcpAddr string
 		signalled := false
 		for sc.Scan() {
 			log.WriteString(sc.Text() + "\n")
-			if _, addrs, ok := strings.Cut(sc.Text(), "controller serving addrs="); ok {
+			if _, addrs, ok := strings.Cut(sc.Text(), " addrs="); ok {
 				if f := strings.Fields(strings.Trim(addrs, `"`)); len(f) > 1 {
-					c.tcpAddr = f[1]
+					tcpAddr = f[1]
 				}
 			}
-			if !signalled && strings.Contains(sc.Text(), "node daemon running") {
-				ready <- nil
+			if !signalled && strings.Contains(sc.Text(), ready) {
+				done <- result{tcpAddr: tcpAddr}
 				signalled = true
 			}
 		}
 		if !signalled {
-			ready <- fmt.Errorf("agent exited before it was ready:\n%s", log.String())
+			done <- result{err: fmt.Errorf("agent %v exited before it was ready:\n%s", args, log.String())}
 		}
 		io.Copy(io.Discard, stderr)
 	}()
 	select {
-	case err := <-ready:
-		if err != nil {
-			c.t.Fatal(err)
+	case r := <-done:
+		if r.err != nil {
+			cmd.Wait()
+			t.Fatal(r.err)
 		}
+		return cmd, r.tcpAddr
 	case <-time.After(30 * time.Second):
-		c.t.Fatal("agent not ready after 30s")
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("agent %v not ready after 30s", args)
 	}
+	return nil, ""
 }
 
 // stop ends the agent with SIGTERM, as an admin would, and waits for it.

@@ -86,8 +86,8 @@ func (r *Runner) destroyLeftover(id string, mounts []string) error {
 	if err := os.RemoveAll(filepath.Join(r.Root, id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove state: %w", err))
 	}
-	if err := os.RemoveAll(r.tmpDir(id)); err != nil {
-		errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
+	if err := removeJobDir(r.jobDir(id)); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

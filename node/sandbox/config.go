@@ -51,7 +51,8 @@ func (r *Runner) cgroupPath(id string) string {
 }
 
 // config builds the libcontainer configuration of one job; rootfs is the
-// skeleton directory and mounts come from hostMounts.
+// skeleton directory (mounts from hostMounts) or an image job's overlay
+// (mounts from imageMounts), followed by the spec's own mounts.
 func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.Mount) *configs.Config {
 	res := &cgroups.Resources{Devices: deviceRules}
 	if spec.MemoryBytes > 0 {
@@ -71,8 +72,14 @@ func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.M
 	}
 	oomScoreAdj := 0 // do not inherit the daemon's OOM protection
 
+	var devs []*devices.Device
+	if spec.Rootfs != "" {
+		devs = imageDevices // created in the job's tmpfs /dev
+	}
 	return &configs.Config{
-		Rootfs: rootfs,
+		Rootfs:     rootfs,
+		Readonlyfs: spec.Rootfs != "" && spec.ReadonlyRootfs,
+		Devices:    devs,
 		// Applied to / of the new mount namespace before anything is
 		// mounted: mount events may propagate in, never out.
 		RootPropagation: unix.MS_SLAVE | unix.MS_REC,

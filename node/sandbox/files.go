@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"unsafe"
 
@@ -47,11 +48,23 @@ func openAsUser(path string, uid, gid uint32, groups []uint32) (*os.File, error)
 		}
 		return f, nil
 	}
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
+	var f *os.File
+	err := asUser(uid, gid, groups, func() error {
+		var err error
+		f, err = os.OpenFile(path, flags, 0o644)
+		if err != nil {
+			return fmt.Errorf("open output as uid %d: %w", uid, err)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// asUser runs fn with the file-system credentials of uid, gid and groups:
+// the kernel checks every path fn looks up, and every file it creates,
+// against them.
+func asUser(uid, gid uint32, groups []uint32, fn func() error) error {
+	ch := make(chan error, 1)
 	// fsuid, fsgid and the group list are per-thread in the kernel, so they
 	// are changed on one locked OS thread only, with raw syscalls (Go's
 	// syscall.Setgroups would change every thread), in a goroutine of its
@@ -59,22 +72,21 @@ func openAsUser(path string, uid, gid uint32, groups []uint32) (*os.File, error)
 	// the runtime destroys the thread.
 	go func() {
 		runtime.LockOSThread()
-		f, restored, err := openWithThreadCreds(path, flags, uid, gid, groups)
+		restored, err := withThreadCreds(uid, gid, groups, fn)
 		if restored {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{f, err}
+		ch <- err
 	}()
-	r := <-ch
-	return r.f, r.err
+	return <-ch
 }
 
-// openWithThreadCreds runs on a locked thread; restored reports whether the
+// withThreadCreds runs on a locked thread; restored reports whether the
 // thread's credentials are root's again.
-func openWithThreadCreds(path string, flags int, uid, gid uint32, groups []uint32) (f *os.File, restored bool, err error) {
+func withThreadCreds(uid, gid uint32, groups []uint32, fn func() error) (restored bool, err error) {
 	saved, err := unix.Getgroups()
 	if err != nil {
-		return nil, true, fmt.Errorf("get groups: %w", err)
+		return true, fmt.Errorf("get groups: %w", err)
 	}
 	defer func() {
 		unix.Setfsuid(0)
@@ -86,15 +98,11 @@ func openWithThreadCreds(path string, flags int, uid, gid uint32, groups []uint3
 		}
 	}()
 	if err := threadSetgroups(groups); err != nil {
-		return nil, false, fmt.Errorf("set groups: %w", err)
+		return false, fmt.Errorf("set groups: %w", err)
 	}
 	unix.Setfsgid(int(gid))
 	unix.Setfsuid(int(uid))
-	f, err = os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return nil, false, fmt.Errorf("open output as uid %d: %w", uid, err)
-	}
-	return f, false, nil
+	return false, fn()
 }
 
 // threadSetgroups sets the supplementary groups of the calling thread only.
@@ -118,33 +126,39 @@ func toU32(ids []int) []uint32 {
 	return out
 }
 
-// makeTmp creates the job's private /tmp: TmpRoot/<id>, mode 1777, owned by
-// the job user. TmpRoot itself is root-only so other users cannot reach it
-// from the host.
-func (r *Runner) makeTmp(spec *Spec) (string, error) {
+// makeJobDir creates the job's directory, TmpRoot/<id>, root-only, and in
+// it the job's private /tmp, tmp/: mode 1777, owned by the job user.
+// TmpRoot itself is root-only too, so other users cannot reach either from
+// the host. An image job's layer and the binds of its mount sources go
+// into the same directory, where the user cannot rename anything.
+func (r *Runner) makeJobDir(spec *Spec) (dir, tmp string, err error) {
 	if err := os.MkdirAll(r.TmpRoot, 0o700); err != nil {
-		return "", fmt.Errorf("create tmp root: %w", err)
+		return "", "", fmt.Errorf("create tmp root: %w", err)
 	}
-	dir := r.tmpDir(spec.ID)
+	dir = r.jobDir(spec.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if !errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("create private tmp: %w", err)
+			return "", "", fmt.Errorf("create job directory: %w", err)
 		}
 		// Left over from a crash with a reused id: start empty.
-		if err := os.RemoveAll(dir); err != nil {
-			return "", fmt.Errorf("remove stale tmp: %w", err)
+		if err := removeJobDir(dir); err != nil {
+			return "", "", fmt.Errorf("remove stale job directory: %w", err)
 		}
 		if err := os.Mkdir(dir, 0o700); err != nil {
-			return "", fmt.Errorf("create private tmp: %w", err)
+			return "", "", fmt.Errorf("create job directory: %w", err)
 		}
 	}
-	if err := os.Lchown(dir, int(spec.UID), int(spec.GID)); err != nil {
-		os.Remove(dir)
-		return "", fmt.Errorf("chown private tmp: %w", err)
+	tmp = filepath.Join(dir, jobTmp)
+	err = os.Mkdir(tmp, 0o700)
+	if err == nil {
+		err = os.Lchown(tmp, int(spec.UID), int(spec.GID))
 	}
-	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
-		os.Remove(dir)
-		return "", fmt.Errorf("chmod private tmp: %w", err)
+	if err == nil {
+		err = os.Chmod(tmp, 0o777|os.ModeSticky)
 	}
-	return dir, nil
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", fmt.Errorf("create private tmp: %w", err)
+	}
+	return dir, tmp, nil
 }

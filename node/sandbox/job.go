@@ -22,7 +22,7 @@ type Job struct {
 	proc    *libcontainer.Process
 	initPid int    // host pid of the job's PID 1
 	memPath string // the job's memory cgroup directory
-	tmpDir  string
+	jobDir  string // TmpRoot/<id>: the private /tmp, an image job's layer, mount sources
 
 	exited chan struct{} // closed once PID 1 has been reaped
 	state  *os.ProcessState
@@ -33,7 +33,7 @@ type Job struct {
 	err    error
 }
 
-func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, tmp string) (*Job, error) {
+func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, dir string) (*Job, error) {
 	st, err := c.State()
 	if err != nil {
 		return nil, fmt.Errorf("read container state: %w", err)
@@ -44,7 +44,7 @@ func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, tm
 		proc:    proc,
 		initPid: st.InitProcessPid,
 		memPath: st.CgroupPaths["memory"],
-		tmpDir:  tmp,
+		jobDir:  dir,
 		exited:  make(chan struct{}),
 	}
 	go j.reap()
@@ -115,8 +115,8 @@ func (j *Job) cleanup() {
 	if err := j.c.Destroy(); err != nil {
 		errs = append(errs, fmt.Errorf("destroy container: %w", err))
 	}
-	if err := os.RemoveAll(j.tmpDir); err != nil {
-		errs = append(errs, fmt.Errorf("remove private tmp: %w", err))
+	if err := removeJobDir(j.jobDir); err != nil {
+		errs = append(errs, err)
 	}
 	j.r.release(j.c.ID())
 	j.err = errors.Join(errs...)

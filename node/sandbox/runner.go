@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 )
 
 // ErrBinaryAboveRoot is returned by Start when the running binary's
@@ -59,10 +60,12 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err := r.checkPlacement(); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(spec.Dir); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: dir %q is not a directory", ErrInvalidSpec, spec.Dir)
+	if spec.Rootfs == "" {
+		if fi, err := os.Stat(spec.Dir); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("%w: dir %q is not a directory", ErrInvalidSpec, spec.Dir)
+		}
 	}
 	if !r.claim(spec.ID) {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, ErrDuplicateID)
@@ -81,19 +84,36 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	// The job gets its own descriptors when its init is forked.
 	defer stdout.Close()
 	defer stderr.Close()
-
-	tmp, err := r.makeTmp(&spec)
+	dir, tmp, err := r.makeJobDir(&spec)
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := r.hostMounts(tmp, spec.Dir)
+	var (
+		rootfs string
+		mounts []*configs.Mount
+		srcs   []string
+	)
+	if spec.Rootfs == "" {
+		rootfs = r.rootfsDir()
+		mounts, err = r.hostMounts(tmp, spec.Dir)
+	} else if rootfs, err = makeLayer(&spec, dir); err == nil {
+		mounts = imageMounts(tmp)
+	}
+	if err == nil {
+		srcs, err = bindMountSources(&spec, dir)
+	}
+	if err == nil {
+		var um []*configs.Mount
+		um, err = r.userMounts(&spec, srcs)
+		mounts = append(mounts, um...)
+	}
 	if err != nil {
-		os.RemoveAll(tmp)
+		_ = removeJobDir(dir)
 		return nil, err
 	}
-	c, err := libcontainer.Create(r.Root, spec.ID, r.config(&spec, r.hostname, r.rootfsDir(), mounts))
+	c, err := libcontainer.Create(r.Root, spec.ID, r.config(&spec, r.hostname, rootfs, mounts))
 	if err != nil {
-		os.RemoveAll(tmp)
+		_ = removeJobDir(dir)
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	proc := &libcontainer.Process{
@@ -112,16 +132,16 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		if derr := c.Destroy(); derr != nil {
 			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
 		}
-		os.RemoveAll(tmp)
+		_ = removeJobDir(dir)
 		return nil, err
 	}
-	j, err := newJob(r, c, proc, tmp)
+	j, err := newJob(r, c, proc, dir)
 	if err != nil {
 		// Unreachable unless the state vanished under us: kill and reap.
 		_ = c.Signal(os.Kill)
 		_, _ = proc.Wait()
 		_ = c.Destroy()
-		os.RemoveAll(tmp)
+		_ = removeJobDir(dir)
 		return nil, err
 	}
 	started = true
@@ -210,7 +230,7 @@ func (r *Runner) isLive(id string) bool {
 	return r.live[id]
 }
 
-func (r *Runner) tmpDir(id string) string {
+func (r *Runner) jobDir(id string) string {
 	return filepath.Join(r.TmpRoot, id)
 }
 

@@ -134,7 +134,7 @@ func run(t *testing.T, r *Runner, spec Spec) (Result, string) {
 // tmp of job id is left.
 func assertGone(t testing.TB, r *Runner, id string) {
 	t.Helper()
-	paths := []string{filepath.Join(r.Root, id), r.tmpDir(id)}
+	paths := []string{filepath.Join(r.Root, id), r.jobDir(id)}
 	for _, m := range mustCgroupMounts(t) {
 		paths = append(paths, filepath.Join(m, r.CgroupParent, id))
 	}
@@ -460,10 +460,17 @@ func startWithFifo(t *testing.T, r *Runner, script string) (*Job, Spec, string) 
 	t.Helper()
 	spec := baseSpec(t, "sh", "-c", script)
 	fifo := filepath.Join(spec.Dir, "fifo")
+	spec.Env = append(spec.Env, "FIFO="+fifo)
+	return startFifo(t, r, spec, fifo)
+}
+
+// startFifo makes the fifo at the host path fifo, starts spec, and waits
+// for the job to write a line to it.
+func startFifo(t *testing.T, r *Runner, spec Spec, fifo string) (*Job, Spec, string) {
+	t.Helper()
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	spec.Env = append(spec.Env, "FIFO="+fifo)
 	j := start(t, r, spec)
 	go func() {
 		// Should the job end without writing, unblock the reader below.

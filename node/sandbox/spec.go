@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // Spec is everything needed to run one job.
@@ -18,10 +19,13 @@ type Spec struct {
 	Argv []string
 	// Env is the complete environment of the job, as KEY=VALUE.
 	Env []string
-	// Dir is the working directory: a host path, visible inside as is. It
-	// must exist. A Dir under /tmp is bind-mounted at the same path into
-	// the job's private /tmp (only that directory: the rest of the host's
-	// /tmp stays hidden); Dir "/tmp" is the private /tmp itself.
+	// Dir is the working directory. For a host job it is a host path,
+	// visible inside as is, and must exist. A Dir under /tmp is
+	// bind-mounted at the same path into the job's private /tmp (only that
+	// directory: the rest of the host's /tmp stays hidden); Dir "/tmp" is
+	// the private /tmp itself. For an image job it is a path in the image,
+	// created (root-owned, 0755) in the job's own layer if missing, as a
+	// Dockerfile's WORKDIR is.
 	Dir string
 	// UID and GID are the job's user and primary group.
 	UID, GID uint32
@@ -37,6 +41,37 @@ type Spec struct {
 	// with the job user's credentials (mode 0644, owned by UID and GID).
 	// They may be the same path.
 	Stdout, Stderr string
+
+	// Rootfs, if set, makes this an image job: an unpacked image file
+	// system (a host directory) becomes the job's root instead of the
+	// host's. Rootfs itself is never written to: the job writes to an
+	// overlay layer of its own, which Wait removes. See "Image jobs" in the
+	// package documentation. It must be a clean absolute path without ','
+	// or ':' (overlayfs option syntax).
+	Rootfs string
+	// ReadonlyRootfs makes an image job's root file system read-only; its
+	// private /tmp, /dev/shm and read-write Mounts stay writable. Host
+	// jobs ignore it.
+	ReadonlyRootfs bool
+	// Mounts are host paths bind-mounted into the job, in order, after the
+	// sandbox's own mounts (so a Target under /tmp lands in the private
+	// /tmp). Sources are looked up with the job user's credentials: a
+	// user can only mount what the user can reach on the host.
+	Mounts []Mount
+}
+
+// Mount bind-mounts a host path into a job (recursively, nosuid, nodev).
+type Mount struct {
+	// Source is the host path, a directory or a file. It must exist.
+	Source string
+	// Target is where the job sees it: a clean absolute path, not "/" and
+	// not in /proc or /dev. A missing target is created: in an image job's
+	// layer or private /tmp; for a host job only where that changes no
+	// host directory (a new top-level entry of the job's root, or under
+	// /tmp): otherwise it must already exist on the host.
+	Target string
+	// ReadOnly makes the mount read-only, submounts included.
+	ReadOnly bool
 }
 
 // Result is how a job ended.
@@ -67,6 +102,20 @@ func (s *Spec) validate() error {
 		return fmt.Errorf("%w: stdout %q and stderr %q must be absolute", ErrInvalidSpec, s.Stdout, s.Stderr)
 	case s.MemoryBytes < 0 || s.CPUs < 0:
 		return fmt.Errorf("%w: negative limit", ErrInvalidSpec)
+	case s.Rootfs != "" && (!filepath.IsAbs(s.Rootfs) || filepath.Clean(s.Rootfs) != s.Rootfs || s.Rootfs == "/" ||
+		strings.ContainsAny(s.Rootfs, ",:")):
+		return fmt.Errorf("%w: rootfs %q must be a clean absolute path, not /, without ',' or ':'", ErrInvalidSpec, s.Rootfs)
+	}
+	for _, m := range s.Mounts {
+		t := m.Target
+		switch {
+		case !filepath.IsAbs(m.Source):
+			return fmt.Errorf("%w: mount source %q is not absolute", ErrInvalidSpec, m.Source)
+		case !filepath.IsAbs(t) || filepath.Clean(t) != t:
+			return fmt.Errorf("%w: mount target %q must be a clean absolute path", ErrInvalidSpec, t)
+		case t == "/" || t == "/proc" || t == "/dev" || strings.HasPrefix(t, "/proc/") || strings.HasPrefix(t, "/dev/"):
+			return fmt.Errorf("%w: mount target %q: not /, nor in /proc or /dev", ErrInvalidSpec, t)
+		}
 	}
 	return nil
 }

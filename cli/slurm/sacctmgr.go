@@ -1,0 +1,474 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// shoal has no account database: an account is a free-form label a job
+// carries (sbatch -A). sacctmgr answers the read-only questions clients
+// ask (snakemake checks its --slurm account with `sacctmgr -n -s list user
+// "$USER" format=account%20`) from what it can know: every user's default
+// account is their user name, and the accounts of a user are that and the
+// accounts their jobs were submitted with.
+
+var sacctmgrOptions = []Option{
+	{Long: "associations", Short: 's', Arg: NoArg},
+	{Long: "help", Short: 'h', Arg: NoArg},
+	{Long: "immediate", Short: 'i', Arg: NoArg, Key: "ignore"},
+	{Long: "noheader", Short: 'n', Arg: NoArg},
+	{Long: "parsable", Short: 'p', Arg: NoArg},
+	{Long: "parsable2", Short: 'P', Arg: NoArg},
+	{Long: "quiet", Short: 'Q', Arg: NoArg, Key: "ignore"},
+	{Long: "readonly", Short: 'r', Arg: NoArg, Key: "ignore"},
+	{Long: "verbose", Short: 'v', Arg: NoArg, Key: "ignore"},
+	{Long: "version", Short: 'V', Arg: NoArg},
+}
+
+var sacctmgrGetopt = &Getopt{Prog: "sacctmgr", Options: sacctmgrOptions}
+
+// shoalCluster is the cluster name shoal reports (SLURM_CLUSTER_NAME too).
+const shoalCluster = "shoal"
+
+// assocRow is one line sacctmgr can print.
+type assocRow struct {
+	user, account, defAcct, admin string
+}
+
+// sacctmgrField is a column: its header, default width (negative: left
+// justified) and value.
+type sacctmgrField struct {
+	header string
+	width  int
+	value  func(r assocRow) string
+}
+
+var sacctmgrFields = map[string]sacctmgrField{
+	"user":           {"User", 10, func(r assocRow) string { return r.user }},
+	"defaultaccount": {"Def Acct", 10, func(r assocRow) string { return r.defAcct }},
+	"adminlevel":     {"Admin", 9, func(r assocRow) string { return r.admin }},
+	"cluster":        {"Cluster", 10, func(assocRow) string { return shoalCluster }},
+	"account":        {"Account", 10, func(r assocRow) string { return r.account }},
+	"partition":      {"Partition", 10, func(assocRow) string { return "" }},
+	"fairshare":      {"Share", 9, func(assocRow) string { return "1" }},
+	"qos":            {"QOS", 20, func(assocRow) string { return "normal" }},
+	"defaultqos":     {"Def QOS", 9, func(assocRow) string { return "" }},
+	"description":    {"Descr", 20, func(r assocRow) string { return r.account }},
+	"organization":   {"Org", 20, func(r assocRow) string { return r.account }},
+	"parentname": {"Par Name", 10, func(r assocRow) string {
+		if r.user == "" && r.account != "root" {
+			return "root"
+		}
+		return ""
+	}},
+	"name":     {"Name", 10, func(r assocRow) string { return r.account }},
+	"priority": {"Priority", 10, func(assocRow) string { return "0" }},
+}
+
+// sacctmgrFieldAliases maps the names sacctmgr accepts to sacctmgrFields.
+var sacctmgrFieldAliases = map[string]string{
+	"user": "user", "users": "user", "defaultaccount": "defaultaccount", "defacct": "defaultaccount",
+	"adminlevel": "adminlevel", "admin": "adminlevel", "cluster": "cluster", "account": "account",
+	"acct": "account", "partition": "partition", "fairshare": "fairshare", "share": "fairshare",
+	"qos": "qos", "defaultqos": "defaultqos", "description": "description", "descr": "description",
+	"organization": "organization", "org": "organization", "parentname": "parentname", "parent": "parentname",
+	"name": "name", "priority": "priority",
+}
+
+// Default columns, per entity (a subset of Slurm's, in its order).
+var sacctmgrDefaults = map[string][]string{
+	"user":          {"user", "defaultaccount", "adminlevel"},
+	"user+assoc":    {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "qos", "defaultqos"},
+	"account":       {"account", "description", "organization"},
+	"account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "qos", "defaultqos"},
+	"association":   {"cluster", "account", "user", "partition", "fairshare", "qos", "defaultqos"},
+	"qos":           {"name", "priority"},
+}
+
+// acctColumn is one printed column: a field and its width.
+type acctColumn struct {
+	field sacctmgrField
+	width int
+}
+
+// sacctmgrRun carries one run of the command.
+type sacctmgrRun struct {
+	c                   *Ctx
+	noHeader, assoc     bool
+	parsable, parsable2 bool
+}
+
+// Sacctmgr is sacctmgr's read-only part: list or show users, accounts,
+// associations and QOS. Everything else is refused: shoal keeps no
+// account database.
+func Sacctmgr(c *Ctx, args []string) int {
+	opts, words, err := sacctmgrGetopt.Parse(args)
+	if err != nil {
+		var u *UsageError
+		if errors.As(err, &u) {
+			u.Report(c, "sacctmgr")
+			return 1
+		}
+		return report(c, "sacctmgr", err)
+	}
+	r := &sacctmgrRun{c: c}
+	for _, o := range opts {
+		switch o.Key {
+		case "associations":
+			r.assoc = true
+		case "help":
+			fmt.Fprint(c.Stdout, sacctmgrHelp)
+			return 0
+		case "version":
+			fmt.Fprintln(c.Stdout, VersionLine)
+			return 0
+		case "noheader":
+			r.noHeader = true
+		case "parsable":
+			r.parsable = true
+		case "parsable2":
+			r.parsable2 = true
+		}
+	}
+	if len(words) == 0 {
+		return report(c, "sacctmgr", errorf(1, "no command given: shoal's sacctmgr answers only list|show user|account|association|qos"))
+	}
+	cmd := strings.ToLower(words[0])
+	if !acctAbbrev(cmd, "list", 3) && !acctAbbrev(cmd, "show", 3) && cmd != "ls" {
+		return report(c, "sacctmgr", errorf(1,
+			"%s is not supported by shoal: it keeps no account database (an account is a free-form label given with sbatch -A); only list and show work", words[0]))
+	}
+	if len(words) < 2 {
+		return report(c, "sacctmgr", errorf(1, "%s needs an entity: user, account, association or qos", words[0]))
+	}
+	entity := strings.ToLower(words[1])
+	switch {
+	case acctAbbrev(entity, "users", 1):
+		entity = "user"
+	case acctAbbrev(entity, "accounts", 2):
+		entity = "account"
+	case acctAbbrev(entity, "associations", 2):
+		entity = "association"
+	case acctAbbrev(entity, "qos", 1):
+		entity = "qos"
+	default:
+		return report(c, "sacctmgr", errorf(1, "listing %s is not supported by shoal: only user, account, association and qos", words[1]))
+	}
+	return r.list(entity, words[2:])
+}
+
+// acctAbbrev reports whether word is a prefix of full at least least long.
+func acctAbbrev(word, full string, least int) bool {
+	return len(word) >= least && strings.HasPrefix(full, word)
+}
+
+// list prints entity's rows, with the conditions and format in args.
+func (r *sacctmgrRun) list(entity string, args []string) int {
+	var format []string
+	var names, users, accounts []string
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			switch strings.ToLower(a) {
+			case "where", "set":
+			case "withassoc", "withassocs":
+				r.assoc = true
+			case "tree", "withdeleted", "withcoordinators", "withcoord", "withrawqoslevel", "withsubaccounts", "withd":
+			default:
+				names = append(names, a)
+			}
+			continue
+		}
+		vals := strings.Split(v, ",")
+		switch key := strings.ToLower(k); {
+		case key == "format" || key == "formats":
+			format = append(format, vals...)
+		case key == "name" || key == "names":
+			names = append(names, vals...)
+		case key == "user" || key == "users":
+			users = append(users, vals...)
+		case key == "account" || key == "accounts" || key == "acct" || key == "acc":
+			accounts = append(accounts, vals...)
+		case key == "cluster" || key == "clusters":
+			if !acctHas(vals, shoalCluster) {
+				return 0 // no such cluster: no rows
+			}
+		default:
+			// Other conditions (partition=, qos=, ...) narrow nothing shoal keeps.
+		}
+	}
+	switch entity {
+	case "user":
+		users = append(users, names...)
+	case "account":
+		accounts = append(accounts, names...)
+	case "qos":
+		if len(names) > 0 && !acctHas(names, "normal") {
+			return 0
+		}
+	}
+	cols, err := r.columns(entity, format)
+	if err != nil {
+		return report(r.c, "sacctmgr", err)
+	}
+	var rows []assocRow
+	if entity == "qos" {
+		rows = []assocRow{{account: "normal"}}
+	} else {
+		var err error
+		rows, err = r.rows(entity, users, accounts)
+		if err != nil {
+			return report(r.c, "sacctmgr", errorf(1, "Problem talking to the controller: %v", err))
+		}
+	}
+	r.print(cols, rows)
+	return 0
+}
+
+func acctHas(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// columns resolves format= items ("account%20", "user%-10") or the
+// entity's defaults.
+func (r *sacctmgrRun) columns(entity string, format []string) ([]acctColumn, error) {
+	if len(format) == 0 {
+		key := entity
+		if r.assoc && (entity == "user" || entity == "account") {
+			key += "+assoc"
+		}
+		var cols []acctColumn
+		for _, name := range sacctmgrDefaults[key] {
+			f := sacctmgrFields[name]
+			cols = append(cols, acctColumn{f, f.width})
+		}
+		return cols, nil
+	}
+	cols := make([]acctColumn, 0, len(format))
+	for _, item := range format {
+		if item == "" {
+			continue
+		}
+		name, width, hasWidth := strings.Cut(item, "%")
+		key, ok := sacctmgrFieldAliases[strings.ToLower(strings.ReplaceAll(name, " ", ""))]
+		if !ok {
+			return nil, errorf(1, "Unknown field '%s'", name)
+		}
+		f := sacctmgrFields[key]
+		col := acctColumn{f, f.width}
+		if hasWidth {
+			n, err := strconv.Atoi(width)
+			if err != nil || n == 0 {
+				return nil, errorf(1, "Invalid field width '%s' in format %s", width, item)
+			}
+			col.width = n
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
+}
+
+// rows lists the (user, account) pairs shoal knows: each user's default
+// account (their name) and the accounts of their jobs.
+func (r *sacctmgrRun) rows(entity string, users, accounts []string) ([]assocRow, error) {
+	ctx := context.Background()
+	byUser := map[string]map[string]bool{}
+	add := func(user, account string) {
+		if byUser[user] == nil {
+			byUser[user] = map[string]bool{user: true}
+		}
+		if account != "" {
+			byUser[user][account] = true
+		}
+	}
+	if len(users) == 0 {
+		jobs, err := r.c.Client.ListJobs(ctx, api.ListJobsRequest{})
+		if err != nil {
+			return nil, err
+		}
+		add(r.c.User, "")
+		for _, j := range jobs {
+			add(j.User, j.Account)
+		}
+	} else {
+		for _, u := range users {
+			jobs, err := r.c.Client.ListJobs(ctx, api.ListJobsRequest{User: u})
+			if err != nil {
+				return nil, err
+			}
+			add(u, "")
+			for _, j := range jobs {
+				add(j.User, j.Account)
+			}
+		}
+	}
+	wantAccount := func(a string) bool { return len(accounts) == 0 || acctHas(accounts, a) }
+	userNames := make([]string, 0, len(byUser))
+	for u := range byUser {
+		userNames = append(userNames, u)
+	}
+	sort.Strings(userNames)
+	admin := func(u string) string {
+		if u == "root" {
+			return "Administrator"
+		}
+		return "None"
+	}
+	var rows []assocRow
+	switch entity {
+	case "user":
+		for _, u := range userNames {
+			if !r.assoc {
+				if len(accounts) == 0 || acctAnyOf(byUser[u], accounts) {
+					rows = append(rows, assocRow{user: u, defAcct: u, admin: admin(u), account: u})
+				}
+				continue
+			}
+			for _, a := range acctSorted(byUser[u]) {
+				if wantAccount(a) {
+					rows = append(rows, assocRow{user: u, defAcct: u, admin: admin(u), account: a})
+				}
+			}
+		}
+	case "account", "association":
+		members := map[string][]string{}
+		for _, u := range userNames {
+			for a := range byUser[u] {
+				members[a] = append(members[a], u)
+			}
+		}
+		for _, a := range acctSorted(acctKeys(members)) {
+			if !wantAccount(a) {
+				continue
+			}
+			if entity == "account" && !r.assoc {
+				rows = append(rows, assocRow{account: a})
+				continue
+			}
+			rows = append(rows, assocRow{account: a})
+			sort.Strings(members[a])
+			for _, u := range members[a] {
+				rows = append(rows, assocRow{user: u, account: a, defAcct: u, admin: admin(u)})
+			}
+		}
+	}
+	return rows, nil
+}
+
+func acctAnyOf(set map[string]bool, keys []string) bool {
+	for _, k := range keys {
+		if set[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func acctSorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func acctKeys(m map[string][]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// print writes rows as sacctmgr does: columns of the given widths (right
+// justified, or left for a negative width; a longer value is cut and ends
+// in "+"), each followed by a space, under a header and a dashed line;
+// with -p or -P, "|"-separated values.
+func (r *sacctmgrRun) print(cols []acctColumn, rows []assocRow) {
+	var b strings.Builder
+	line := func(cell func(acctColumn) string) {
+		for i, col := range cols {
+			v := cell(col)
+			switch {
+			case r.parsable2:
+				b.WriteString(v)
+				if i < len(cols)-1 {
+					b.WriteByte('|')
+				}
+			case r.parsable:
+				b.WriteString(v)
+				b.WriteByte('|')
+			default:
+				b.WriteString(acctFit(v, col.width))
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteByte('\n')
+	}
+	if !r.noHeader {
+		line(func(col acctColumn) string { return col.field.header })
+		if !r.parsable && !r.parsable2 {
+			line(func(col acctColumn) string { return strings.Repeat("-", acctAbs(col.width)) })
+		}
+	}
+	for _, row := range rows {
+		line(func(col acctColumn) string { return col.field.value(row) })
+	}
+	fmt.Fprint(r.c.Stdout, b.String())
+}
+
+func acctAbs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// acctFit pads or cuts v to width (negative: left justified), as Slurm's
+// print_fields does: a value that does not fit ends in "+".
+func acctFit(v string, width int) string {
+	w := acctAbs(width)
+	if len(v) > w {
+		v = v[:w-1] + "+"
+	}
+	if width < 0 {
+		return fmt.Sprintf("%-*s", w, v)
+	}
+	return fmt.Sprintf("%*s", w, v)
+}
+
+const sacctmgrHelp = `sacctmgr [<OPTION>] [<COMMAND>]
+
+shoal's sacctmgr is read-only: shoal keeps no account database (an account
+is a free-form label given with sbatch -A). A user's accounts are their
+user name (the default) and the accounts their jobs were submitted with.
+
+    Valid <OPTION> values are:
+     -h or --help: equivalent to "help" command
+     -n or --noheader: equivalent to "noheader" command
+     -p or --parsable: output will be '|' delimited with a '|' at the end
+     -P or --parsable2: output will be '|' delimited without a '|' at the end
+     -s or --associations: show the associations of users and accounts
+     -V or --version: equivalent to "version" command
+
+  <COMMAND> may be:
+     list|show user [NAME...] [format=field[%width],...]
+     list|show account [NAME...] [format=...]
+     list|show association [user=NAME] [account=NAME] [format=...]
+     list|show qos [format=...]
+
+  Fields: User, DefaultAccount, Admin, Cluster, Account, Partition, Share,
+          QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority
+`

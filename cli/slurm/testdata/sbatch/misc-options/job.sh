@@ -1,0 +1,4 @@
+#!/bin/sh
+#SBATCH --no-requeue
+#SBATCH --mem-per-gpu=1G
+true

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// TestNodeJoinsOverTCP runs a controller and a node daemon as separate
+// processes: the node joins over TCP with the join token, runs a job, and
+// serves its log to the controller; a node with a wrong token is refused.
+func TestNodeJoinsOverTCP(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	c := &cluster{t: t, dataDir: filepath.Join(dir, "ctl"), socket: filepath.Join(dir, "shoal.sock"),
+		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
+		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name())}
+	c.client = api.NewClient(c.socket, "")
+	t.Cleanup(c.cleanup)
+	ctl, tcpAddr := startAgent(t, []string{"agent", "-data-dir", c.dataDir, "-socket", c.socket, "-bind", "127.0.0.1:0"}, "controller serving")
+	t.Cleanup(func() { ctl.Process.Signal(syscall.SIGTERM); ctl.Wait() })
+	token, err := os.ReadFile(filepath.Join(c.dataDir, "controller", "join-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	nodeArgs := func(tok string) []string {
+		return []string{"agent", "-node", "-controller", tcpAddr, "-token", tok, "-name", "far",
+			"-data-dir", filepath.Join(dir, "node"), "-log-addr", "127.0.0.1:0",
+			"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms"}
+	}
+	if r := runAgentOnce(t, nodeArgs("not-the-token")); !strings.Contains(r, "only node daemons may call this") {
+		t.Fatalf("node with a wrong token: %q, want a refusal", r)
+	}
+	c.cmd, _ = startAgent(t, nodeArgs(strings.TrimSpace(string(token))), "node daemon running")
+
+	id := c.submit("--name", "far-job", "--", "sh", "-c", "echo from far")
+	j := c.wait(id)
+	wantState(t, j, api.StateSucceeded, "")
+	if j.Node != "far" {
+		t.Fatalf("job ran on %q, want far", j.Node)
+	}
+	if r := c.shoal("logs", "--stream", "stdout", api.FormatID(id)); r.stdout != "from far\n" {
+		t.Fatalf("logs through the node's TCP log server: %q (%s)", r.stdout, r.stderr)
+	}
+	// Users cannot act over TCP without a signature.
+	tcp := api.NewClient(tcpAddr, "")
+	if _, err := tcp.Submit(t.Context(), api.SubmitJobRequest{Command: []string{"true"}}); !api.IsCode(err, api.CodeForbidden) {
+		t.Fatalf("unsigned submit over TCP: %v, want %s", err, api.CodeForbidden)
+	}
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
+// runAgentOnce runs an agent expected to fail at start and returns its output.
+func runAgentOnce(t *testing.T, args []string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("agent %v started, want it refused", args)
+	}
+	return string(out)
+}

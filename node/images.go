@@ -1,0 +1,581 @@
+package node
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/sandbox"
+)
+
+// The node's image cache: each image the controller serves, unpacked once
+// (its layers flattened) and shared read-only by every job that runs it,
+// each of which writes to an overlay layer of its own (see node/sandbox).
+//
+//	DataDir/images/<hex>/rootfs       the image's file system
+//	DataDir/images/<hex>/config.json  its config (Env, WorkingDir, Entrypoint, Cmd)
+//	DataDir/images/.tmp-*             an unpack in progress, renamed when done
+//
+// <hex> is the SHA-256 of the image's tarball as the controller stores it.
+// An image name is resolved on the controller at every job start: one
+// round trip, answered "not modified" while the name still points at the
+// digest this node has, so loading a name again takes effect for the next
+// job. Nothing is ever evicted.
+
+// fetchTimeout bounds fetching and unpacking one image.
+const fetchTimeout = 10 * time.Minute
+
+var digestPattern = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
+
+// imageCache is one data dir's cache. Its locks make concurrent starts of
+// one image fetch and unpack it once.
+type imageCache struct {
+	dir    string
+	client *api.Client
+
+	mu      sync.Mutex
+	locks   map[string]*keyLock
+	digests map[string]string // image name → the digest it last resolved to
+	swept   bool
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// imageCaches holds the cache of each data dir (an Agent field would be
+// the natural home).
+var imageCaches sync.Map
+
+func (a *Agent) images() *imageCache {
+	dir := filepath.Join(a.cfg.DataDir, "images")
+	c, _ := imageCaches.LoadOrStore(dir, &imageCache{dir: dir, client: a.cfg.Client,
+		locks: map[string]*keyLock{}, digests: map[string]string{}})
+	return c.(*imageCache)
+}
+
+// lock takes the lock of key and returns its unlock.
+func (c *imageCache) lock(key string) func() {
+	c.mu.Lock()
+	l := c.locks[key]
+	if l == nil {
+		l = &keyLock{}
+		c.locks[key] = l
+	}
+	l.refs++
+	c.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		c.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(c.locks, key)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// imageRootfs returns the unpacked file system of the image name, fetching
+// and unpacking it first if this node does not have the digest the
+// controller resolves name to.
+func (a *Agent) imageRootfs(name string) (string, error) {
+	c := a.images()
+	unlock := c.lock("name:" + name)
+	defer unlock()
+	if err := c.prepare(); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	have := c.digests[name]
+	c.mu.Unlock()
+	if have != "" {
+		if _, err := os.Stat(c.rootfs(have)); err != nil {
+			have = ""
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	digest, body, err := c.client.FetchImage(ctx, name, have)
+	if err != nil {
+		return "", err
+	}
+	if body != nil {
+		// Closing it unread (the node has this digest under another
+		// name) just drops the connection.
+		defer body.Close()
+		if err := c.unpack(digest, body); err != nil {
+			return "", fmt.Errorf("unpack image %s (%s): %w", name, digest, err)
+		}
+	}
+	c.mu.Lock()
+	c.digests[name] = digest
+	c.mu.Unlock()
+	return c.rootfs(digest), nil
+}
+
+// rootfs is where the file system of digest is unpacked.
+func (c *imageCache) rootfs(digest string) string {
+	return filepath.Join(c.dir, strings.TrimPrefix(digest, "sha256:"), "rootfs")
+}
+
+// prepare makes the cache directory, and on first use removes what an
+// interrupted unpack left.
+func (c *imageCache) prepare() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.swept {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("create image cache: %w", err)
+	}
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return fmt.Errorf("list image cache: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			os.RemoveAll(filepath.Join(c.dir, e.Name()))
+		}
+	}
+	c.swept = true
+	return nil
+}
+
+// unpack stores the tarball read from body as digest, unless the cache
+// has it already: into a temporary directory, checked against digest,
+// flattened, then renamed into place.
+func (c *imageCache) unpack(digest string, body io.Reader) error {
+	m := digestPattern.FindStringSubmatch(digest)
+	if m == nil {
+		return fmt.Errorf("the controller sent digest %q, not sha256:<64 hex>", digest)
+	}
+	unlock := c.lock("digest:" + digest)
+	defer unlock()
+	final := filepath.Dir(c.rootfs(digest))
+	if _, err := os.Stat(final); err == nil {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(c.dir, ".tmp-"+m[1][:12]+"-")
+	if err != nil {
+		return fmt.Errorf("create unpack dir: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+
+	tarPath := filepath.Join(tmp, "image.tar")
+	if err := receive(tarPath, body, m[1]); err != nil {
+		return err
+	}
+	img, err := tarball.ImageFromPath(tarPath, nil)
+	if err != nil {
+		return fmt.Errorf("read image tarball: %w", err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("read image config: %w", err)
+	}
+	cb, err := json.Marshal(cfg.Config)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "config.json"), cb, 0o644); err != nil {
+		return fmt.Errorf("write image config: %w", err)
+	}
+	root := filepath.Join(tmp, "rootfs")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return fmt.Errorf("create rootfs: %w", err)
+	}
+	flat := mutate.Extract(img)
+	err = untar(root, flat)
+	flat.Close()
+	if err != nil {
+		return fmt.Errorf("unpack layers: %w", err)
+	}
+	if err := os.Remove(tarPath); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("move unpacked image into place: %w", err)
+	}
+	return nil
+}
+
+// receive writes body to path and checks that it hashes to hexDigest.
+func receive(path string, body io.Reader, hexDigest string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("create image file: %w", err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fetch image tarball: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != hexDigest {
+		return fmt.Errorf("fetched tarball hashes to sha256:%s, not the sha256:%s the controller named", got, hexDigest)
+	}
+	return nil
+}
+
+// untar writes a flattened image (mutate.Extract's stream: each path once,
+// upper layers first, whiteouts applied, no path out of the root and no
+// relative link that leaves it) into the empty directory root, with the
+// modes, owners and times of the tar.
+//
+// Every entry is created relative to a handle on its parent directory
+// that is resolved inside root (symlinks followed as the job will see
+// them, never out of root) and never follows a symlink itself, so a
+// crafted image cannot make it write outside root. An entry whose parent
+// came first as an implied directory (an upper layer's bin/foo before a
+// lower layer's bin -> usr/bin) keeps the directory; device nodes are not
+// created (a job's /dev is its own tmpfs); extended attributes (file
+// capabilities included) are not kept. Hard links are made last, so their
+// targets exist whatever the order.
+func untar(root string, r io.Reader) error {
+	rootF, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer rootF.Close()
+	u := &unpacker{root: rootF}
+	defer u.closeParent()
+	tr := tar.NewReader(r)
+	var dirs, links []*tar.Header
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		h.Name = name
+		if name == "" && h.Typeflag != tar.TypeDir {
+			continue // not a directory, yet the root: nothing to make of it
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := u.dir(h); err != nil {
+				return err
+			}
+			dirs = append(dirs, h)
+		case tar.TypeReg:
+			err = u.file(h, tr)
+		case tar.TypeSymlink:
+			err = u.symlink(h)
+		case tar.TypeLink:
+			links = append(links, h)
+		case tar.TypeFifo:
+			err = u.fifo(h)
+		default: // devices; anything else tar knows
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	for _, h := range links {
+		if err := u.link(h); err != nil {
+			return fmt.Errorf("%s: hard link to %s: %w", h.Name, h.Linkname, err)
+		}
+	}
+	// Directory times last: creating entries in them changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := u.dirTime(dirs[i]); err != nil {
+			return fmt.Errorf("%s: %w", dirs[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// unpacker creates entries under root, keeping the handle of the last
+// parent directory (a tar lists a directory's entries together).
+type unpacker struct {
+	root      *os.File
+	parentDir string
+	parent    *os.File
+}
+
+func (u *unpacker) closeParent() {
+	if u.parent != nil && u.parent != u.root {
+		u.parent.Close()
+	}
+	u.parent, u.parentDir = nil, ""
+}
+
+// parentOf returns a handle on name's parent directory, made (root-owned,
+// 0755) if missing, and name's last element. Entries are only ever added,
+// never replaced, so a resolved directory stays what it was.
+func (u *unpacker) parentOf(name string) (int, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return int(u.root.Fd()), base, nil
+	}
+	if u.parent == nil || u.parentDir != dir {
+		u.closeParent()
+		f, err := pathrs.MkdirAllHandle(u.root, dir, 0o755)
+		if err != nil {
+			return -1, "", fmt.Errorf("parent directory: %w", err)
+		}
+		u.parent, u.parentDir = f, dir
+	}
+	return int(u.parent.Fd()), base, nil
+}
+
+// meta sets owner, mode (not for symlinks) and times of base in dirfd.
+func meta(dirfd int, base string, h *tar.Header, chmod bool) error {
+	if err := unix.Fchownat(dirfd, base, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	// After chown, which clears set-id bits. The entry is not a symlink
+	// (the caller knows), so fchmodat, which follows one, is safe.
+	if chmod {
+		if err := unix.Fchmodat(dirfd, base, uint32(h.Mode&0o7777), 0); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
+	}
+	return setTime(dirfd, base, h)
+}
+
+func setTime(dirfd int, base string, h *tar.Header) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(h.ModTime.UnixNano()), unix.NsecToTimespec(h.ModTime.UnixNano())}
+	if !h.AccessTime.IsZero() {
+		ts[0] = unix.NsecToTimespec(h.AccessTime.UnixNano())
+	}
+	if err := unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: %w", err)
+	}
+	return nil
+}
+
+func (u *unpacker) dir(h *tar.Header) error {
+	if h.Name == "" { // the image's root
+		if err := unix.Fchownat(int(u.root.Fd()), ".", h.Uid, h.Gid, 0); err != nil {
+			return fmt.Errorf("chown root: %w", err)
+		}
+		return unix.Fchmodat(int(u.root.Fd()), ".", uint32(h.Mode&0o7777), 0)
+	}
+	dirfd, base, err := u.parentOf(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mkdirat(dirfd, base, 0o700); err != nil {
+		var st unix.Stat_t
+		if !errors.Is(err, unix.EEXIST) || unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
+			st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("mkdir: %w", err)
+		}
+		// Made earlier as the parent of an upper layer's entry.
+	}
+	return meta(dirfd, base, h, true)
+}
+
+func (u *unpacker) dirTime(h *tar.Header) error {
+	if h.Name == "" {
+		return setTime(int(u.root.Fd()), ".", h)
+	}
+	dir, base := path.Split(h.Name)
+	if dir == "" {
+		return setTime(int(u.root.Fd()), base, h)
+	}
+	p, err := pathrs.OpenatInRoot(u.root, dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return setTime(int(p.Fd()), base, h)
+}
+
+func (u *unpacker) file(h *tar.Header, r io.Reader) error {
+	dirfd, base, err := u.parentOf(h.Name)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EEXIST) {
+		return nil // an implied directory from an upper layer stays
+	}
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), h.Name)
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return meta(dirfd, base, h, true)
+}
+
+func (u *unpacker) symlink(h *tar.Header) error {
+	dirfd, base, err := u.parentOf(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Symlinkat(h.Linkname, dirfd, base); errors.Is(err, unix.EEXIST) {
+		return nil // an implied directory from an upper layer stays
+	} else if err != nil {
+		return fmt.Errorf("symlink: %w", err)
+	}
+	return meta(dirfd, base, h, false)
+}
+
+func (u *unpacker) fifo(h *tar.Header) error {
+	dirfd, base, err := u.parentOf(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mknodat(dirfd, base, unix.S_IFIFO|0o600, 0); errors.Is(err, unix.EEXIST) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("mkfifo: %w", err)
+	}
+	return meta(dirfd, base, h, true)
+}
+
+func (u *unpacker) link(h *tar.Header) error {
+	dirfd, base, err := u.parentOf(h.Name)
+	if err != nil {
+		return err
+	}
+	target := strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")
+	tdir, tbase := path.Split(target)
+	tfd := int(u.root.Fd())
+	if tdir != "" {
+		t, err := pathrs.OpenatInRoot(u.root, tdir)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		tfd = int(t.Fd())
+	}
+	// No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink.
+	if err := unix.Linkat(tfd, tbase, dirfd, base, 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	return nil
+}
+
+// readImageConfig reads the config stored beside an unpacked rootfs.
+func readImageConfig(rootfs string) (v1.Config, error) {
+	var cfg v1.Config
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(rootfs), "config.json"))
+	if err != nil {
+		return cfg, fmt.Errorf("read image config: %w", err)
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return cfg, fmt.Errorf("decode image config: %w", err)
+	}
+	return cfg, nil
+}
+
+// scriptTarget is where an image job sees its batch script.
+const scriptTarget = "/.shoal/script"
+
+// imageSpec makes spec run j in its image, as AWS Batch runs a container:
+// the image's Entrypoint, then the job's command (or the image's Cmd if it
+// has none); the image's Env beneath the job's own variables and shoal's
+// job variables; the working directory the job names, else the image's,
+// else "/"; HOME "/" unless the job or image sets it (the job's uid may
+// have no entry in the image's /etc/passwd). The job still runs as its
+// submitter's uid and gids, whatever the image's USER. A batch script is
+// mounted read-only at /.shoal/script and run instead of the Entrypoint.
+func (a *Agent) imageSpec(j *api.Job, spec *sandbox.Spec) error {
+	rootfs, err := a.imageRootfs(j.Image)
+	if err != nil {
+		return err
+	}
+	cfg, err := readImageConfig(rootfs)
+	if err != nil {
+		return err
+	}
+	spec.Rootfs, spec.ReadonlyRootfs = rootfs, j.ReadonlyRootfs
+	spec.Dir = j.Dir
+	if spec.Dir == "" {
+		spec.Dir = cfg.WorkingDir
+	}
+	spec.Dir = path.Clean("/" + spec.Dir)
+	if j.Script != "" {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: spec.Argv[0], Target: scriptTarget, ReadOnly: true})
+		spec.Argv = append([]string{scriptTarget}, spec.Argv[1:]...)
+	} else {
+		cmd := j.Command
+		if len(cmd) == 0 {
+			cmd = cfg.Cmd
+		}
+		spec.Argv = append(append([]string(nil), cfg.Entrypoint...), cmd...)
+	}
+	spec.Env = imageEnv(spec.Env, cfg.Env, j.Env)
+	return nil
+}
+
+// imageEnv layers an image's environment into a job's: an image variable
+// replaces a default (PATH, HOME, SHELL, ...) but not one the job set
+// itself nor one of shoal's, Slurm's or AWS Batch's job variables.
+func imageEnv(env, image []string, own map[string]string) []string {
+	vars := map[string]string{}
+	var order []string
+	set := func(kv string) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, kv := range env {
+		set(kv)
+	}
+	homeSet := own["HOME"] != ""
+	for _, kv := range image {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, mine := own[k]; mine || k == "" || strings.HasPrefix(k, "SHOAL_") ||
+			strings.HasPrefix(k, "SLURM_") || strings.HasPrefix(k, "AWS_BATCH_") {
+			continue
+		}
+		homeSet = homeSet || k == "HOME"
+		set(kv)
+	}
+	if !homeSet {
+		vars["HOME"] = "/"
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
+}
+
+// sandboxMounts converts a job's mounts.
+func sandboxMounts(ms []api.Mount) []sandbox.Mount {
+	var out []sandbox.Mount
+	for _, m := range ms {
+		out = append(out, sandbox.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return out
+}

@@ -1,0 +1,286 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/moby/sys/mountinfo"
+	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"golang.org/x/sys/unix"
+)
+
+// The job's directory, TmpRoot/<id> (root-only), holds what the job
+// needs on the host while it runs (see makeJobDir):
+//
+//	tmp/           the private /tmp (1777, owned by the job user)
+//	mnt/<n>        a bind of Mounts[n].Source, checked as the job's user
+//	upper/, work/  an image job's overlayfs upper and work directories
+//	rootfs/        an image job's overlay (lower: Spec.Rootfs): its root
+//
+// The binds and the overlay are in the host's mount table while the job
+// lives; removeJobDir unmounts them.
+const (
+	jobTmp    = "tmp"
+	jobMnt    = "mnt"
+	jobUpper  = "upper"
+	jobWork   = "work"
+	jobRootfs = "rootfs"
+)
+
+// makeLayer mounts an image job's overlay in its directory dir, and makes
+// the working directory exist in it; it returns the overlay's path. The
+// caller removes dir on error.
+func makeLayer(spec *Spec, dir string) (string, error) {
+	var lower unix.Stat_t
+	if err := unix.Stat(spec.Rootfs, &lower); err != nil {
+		return "", fmt.Errorf("%w: rootfs: %w", ErrInvalidSpec, err)
+	}
+	if lower.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return "", fmt.Errorf("%w: rootfs %q is not a directory", ErrInvalidSpec, spec.Rootfs)
+	}
+	upper, work, merged := filepath.Join(dir, jobUpper), filepath.Join(dir, jobWork), filepath.Join(dir, jobRootfs)
+	for _, d := range []string{upper, work, merged} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return "", fmt.Errorf("create image layer: %w", err)
+		}
+	}
+	// The overlay's root takes the upper directory's owner and mode: give
+	// it the image root's, or a non-root job could not even look up "/".
+	if err := os.Lchown(upper, int(lower.Uid), int(lower.Gid)); err != nil {
+		return "", fmt.Errorf("chown layer root: %w", err)
+	}
+	if err := unix.Chmod(upper, lower.Mode&0o7777); err != nil {
+		return "", fmt.Errorf("chmod layer root: %w", err)
+	}
+	// index=off: the image directory is the lower layer of many overlays
+	// at once. nodev: no device node of an image is ever usable.
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,index=off", spec.Rootfs, upper, work)
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NODEV, opts); err != nil {
+		return "", fmt.Errorf("mount image layer: %w", err)
+	}
+	if err := mkdirInRoot(merged, spec.Dir); err != nil {
+		return "", fmt.Errorf("create working directory %s in the image: %w", spec.Dir, err)
+	}
+	return merged, nil
+}
+
+// mkdirInRoot makes dir (a path inside root) exist, like a Dockerfile's
+// WORKDIR: missing directories are created root-owned, mode 0755. Symlinks
+// in the image are followed as the job will see them, never out of root.
+func mkdirInRoot(root, dir string) error {
+	rf, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer rf.Close()
+	d, err := pathrs.MkdirAllHandle(rf, dir, 0o755)
+	if err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// removeJobDir removes a job's directory under TmpRoot, first unmounting
+// whatever is mounted in it (an image layer, binds of mount sources). It
+// removes nothing while a mount is left there.
+func removeJobDir(dir string) error {
+	// Only image jobs and jobs with mounts have any: spare the others
+	// the read of the mount table. The names are root's to make.
+	_, err1 := os.Lstat(filepath.Join(dir, jobRootfs))
+	_, err2 := os.Lstat(filepath.Join(dir, jobMnt))
+	if err1 == nil || err2 == nil {
+		infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+		if err != nil {
+			return fmt.Errorf("list job mounts: %w", err)
+		}
+		// Deepest first, the latest of stacked mounts first.
+		sort.Slice(infos, func(a, b int) bool {
+			if la, lb := len(infos[a].Mountpoint), len(infos[b].Mountpoint); la != lb {
+				return la > lb
+			}
+			return infos[a].ID > infos[b].ID
+		})
+		for _, m := range infos {
+			if err := unmount(m.Mountpoint); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove job directory: %w", err)
+	}
+	return nil
+}
+
+func unmount(path string) error {
+	err := unix.Unmount(path, unix.UMOUNT_NOFOLLOW)
+	if errors.Is(err, unix.EBUSY) {
+		// Held by something outside the job (a shell cd'ed into it):
+		// detach it from the tree; the kernel frees it once unused.
+		err = unix.Unmount(path, unix.UMOUNT_NOFOLLOW|unix.MNT_DETACH)
+	}
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	return nil
+}
+
+// imageMounts are an image job's own mounts: a fresh /proc, a tmpfs /dev
+// that libcontainer fills with imageDevices (what runc does: no bind of
+// /dev, so its doSetupDev runs, here on a tmpfs of the job's own, never on
+// the host's devtmpfs), a private /dev/shm, a read-only /sys and the
+// private /tmp.
+func imageMounts(tmp string) []*configs.Mount {
+	return []*configs.Mount{
+		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"},
+		{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
+		{Source: tmp, Destination: "/tmp", Device: "bind", Flags: unix.MS_BIND},
+	}
+}
+
+// imageDevices are the nodes libcontainer creates in an image job's /dev:
+// those of its default allow list that have a path (null, zero, full,
+// random, urandom, tty). The device cgroup allows exactly these.
+var imageDevices = func() []*devices.Device {
+	var out []*devices.Device
+	for _, d := range specconv.AllowedDevices {
+		if d.Path != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}()
+
+// bindMountSources binds each mount's source at dir/mnt/<n>, having
+// looked it up with the job user's file-system credentials: a user cannot
+// mount what the user could not reach on the host (say, a directory below
+// one only root may enter). The job's init mounts these binds, whose paths
+// the user cannot touch, so a source path swapped after the check does not
+// matter. The binds are private: no mount event propagates through them.
+func bindMountSources(spec *Spec, dir string) ([]string, error) {
+	if len(spec.Mounts) == 0 {
+		return nil, nil
+	}
+	if err := os.Mkdir(filepath.Join(dir, jobMnt), 0o700); err != nil {
+		return nil, fmt.Errorf("create mount source dir: %w", err)
+	}
+	var paths []string
+	for i, m := range spec.Mounts {
+		var f *os.File
+		open := func() error {
+			var err error
+			f, err = os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+			return err
+		}
+		var err error
+		if spec.UID == 0 {
+			err = open()
+		} else {
+			err = asUser(spec.UID, spec.GID, spec.Groups, open)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: mount source %s (looked up as uid %d): %w", ErrInvalidSpec, m.Source, spec.UID, err)
+		}
+		p, err := bindFd(f, filepath.Join(dir, jobMnt, strconv.Itoa(i)))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("bind mount source %s: %w", m.Source, err)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// bindFd bind-mounts the file or directory open in f (recursively) at
+// path, which it creates, and makes that mount tree private.
+func bindFd(f *os.File, path string) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		err = os.Mkdir(path, 0o700)
+	} else {
+		err = ensureMountpoint(path, false)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", err
+	}
+	if err := unix.Mount("", path, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// userMounts turns the spec's mounts, whose sources are bound at srcs,
+// into libcontainer mounts. For a host job it first makes the mountpoints
+// that must be made in the skeleton (see Mount.Target).
+func (r *Runner) userMounts(spec *Spec, srcs []string) ([]*configs.Mount, error) {
+	var out []*configs.Mount
+	for i, m := range spec.Mounts {
+		fi, err := os.Stat(srcs[i])
+		if err != nil {
+			return nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
+		}
+		if spec.Rootfs == "" {
+			if err := r.hostMountpoint(m.Target, fi.IsDir()); err != nil {
+				return nil, err
+			}
+		}
+		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
+		var rec *unix.MountAttr
+		if m.ReadOnly {
+			flags |= unix.MS_RDONLY
+			// MS_RDONLY covers the mount itself; this its submounts too.
+			rec = &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		}
+		out = append(out, &configs.Mount{Source: srcs[i], Destination: m.Target, Device: "bind", Flags: flags, RecAttr: rec})
+	}
+	return out, nil
+}
+
+// hostMountpoint prepares a host job's mount target. Under /tmp it is in
+// the private /tmp, where libcontainer creates it. A target whose
+// top-level entry the host has must exist on the host: creating it would
+// change a host directory. Otherwise it is made in the skeleton (shared by
+// all jobs, safe to race, left there).
+func (r *Runner) hostMountpoint(target string, dir bool) error {
+	if target == "/tmp" || strings.HasPrefix(target, "/tmp/") {
+		return nil
+	}
+	top := "/" + strings.SplitN(target[1:], "/", 2)[0]
+	if _, err := os.Lstat(top); err == nil {
+		if target == top {
+			return nil // the skeleton has it: hostMounts binds the host's entry there
+		}
+		if _, err := os.Stat(target); err != nil {
+			return fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
+				"a new top-level directory or a path under /tmp)", ErrInvalidSpec, target, err)
+		}
+		return nil
+	}
+	path := filepath.Join(r.rootfsDir(), target)
+	if dir {
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+	}
+	return ensureMountpoint(path, false)
+}
