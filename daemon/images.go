@@ -150,7 +150,8 @@ func (c *Controller) fetchImage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(im.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, f); err != nil {
-		c.log.Warn("send image", "name", req.Name, "digest", im.Digest, "err", err)
+		// Also when a node finds it has the digest after all and hangs up.
+		c.log.Debug("send image", "name", req.Name, "digest", im.Digest, "err", err)
 	}
 }
 

@@ -39,7 +39,8 @@ import (
 // An image name is resolved on the controller at every job start: one
 // round trip, answered "not modified" while the name still points at the
 // digest this node has, so loading a name again takes effect for the next
-// job. Nothing is ever evicted.
+// job. If the controller does not answer, the digest the name had last
+// (in this daemon's life) is used. Nothing is ever evicted.
 
 // fetchTimeout bounds fetching and unpacking one image.
 const fetchTimeout = 10 * time.Minute
@@ -116,6 +117,11 @@ func (a *Agent) imageRootfs(name string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	digest, body, err := c.client.FetchImage(ctx, name, have)
+	var refused *api.Error
+	if err != nil && have != "" && !errors.As(err, &refused) {
+		// The controller did not answer: run what the name was last time.
+		return c.rootfs(have), nil
+	}
 	if err != nil {
 		return "", err
 	}

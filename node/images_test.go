@@ -207,7 +207,7 @@ type fakeController struct {
 	notMod  atomic.Int32
 }
 
-func (f *fakeController) set(t *testing.T, path string) {
+func (f *fakeController) set(t testing.TB, path string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -300,6 +300,15 @@ func TestImageRootfsCache(t *testing.T) {
 	if _, err := a.imageRootfs("nope"); !api.IsCode(err, api.CodeNotFound) {
 		t.Errorf("an image the controller lacks: %v, want NotFound", err)
 	}
+
+	// The controller does not answer: the name's last digest serves.
+	srv.Close()
+	if root, err := a.imageRootfs("busybox"); err != nil || root != root2 {
+		t.Errorf("with the controller gone: %q, %v; want the cached %q", root, err, root2)
+	}
+	if _, err := a.imageRootfs("other"); err == nil {
+		t.Errorf("with the controller gone, an image never fetched: no error")
+	}
 }
 
 func TestImageSpec(t *testing.T) {
@@ -327,4 +336,37 @@ func TestImageSpec(t *testing.T) {
 			t.Errorf("env lacks %s: %s", kv, env)
 		}
 	}
+}
+
+// BenchmarkImageRootfs: what an image job's start adds on the node once
+// the image is cached (a "not modified" round trip), and, reported as
+// unpack-ms, the first start's fetch and unpack of the busybox image.
+func BenchmarkImageRootfs(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	p, err := testimage.Busybox(b.TempDir())
+	if errors.Is(err, testimage.ErrNoBusybox) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	fc := &fakeController{}
+	fc.set(b, p)
+	srv := httptest.NewServer(fc)
+	defer srv.Close()
+	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: api.NewClient(srv.URL, "")}}
+	t0 := time.Now()
+	if _, err := a.imageRootfs("busybox"); err != nil {
+		b.Fatal(err)
+	}
+	unpack := time.Since(t0)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := a.imageRootfs("busybox"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(unpack.Microseconds())/1000, "unpack-ms")
 }

@@ -88,7 +88,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 	}
 	set("SHOAL_JOB_ID", id, "SHOAL_JOB_NAME", j.Name, "SHOAL_NODE", a.cfg.Name,
 		"AWS_BATCH_JOB_ID", id, "AWS_BATCH_JOB_ATTEMPT", strconv.Itoa(max(j.Attempt, 1)),
-		"AWS_BATCH_JQ_NAME", j.Queue, "AWS_BATCH_CE_NAME", j.Queue,
+		"AWS_BATCH_JQ_NAME", j.Queue, "AWS_BATCH_CE_NAME", j.ComputeEnvironment,
 		"SLURM_JOB_ID", id, "SLURM_JOBID", id, "SLURM_JOB_NAME", j.Name,
 		"SLURM_JOB_USER", j.User, "SLURM_JOB_UID", strconv.FormatUint(uint64(j.UID), 10),
 		"SLURM_JOB_GID", strconv.FormatUint(uint64(j.GID), 10),

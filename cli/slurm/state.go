@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -69,6 +70,9 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "Resources"
 	case j.State == api.StateFailed && j.Cause == api.CauseDependency:
 		return "DependencyNeverSatisfied"
+	case j.State == api.StateFailed && j.Cause == api.CauseExitCode && j.Signal != 0:
+		// Slurm 22.05 says this of a batch script killed by a signal.
+		return "JobLaunchFailure"
 	case j.State == api.StateFailed && j.Cause == api.CauseExitCode:
 		return "NonZeroExitCode"
 	case j.State == api.StateFailed && j.Cause == api.CauseStartFailed:
@@ -81,6 +85,49 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "OutOfMemory"
 	}
 	return "None"
+}
+
+// Reason is PendingReason refined by what the job's array does: a task
+// that could run but whose array already runs its %N throttle's worth of
+// tasks (arrayRunning) waits for JobArrayTaskLimit.
+func Reason(j *api.Job, now time.Time, arrayRunning int) string {
+	if j.State == api.StateRunnable && !j.Held && j.Array != nil && j.Array.MaxRunning > 0 &&
+		arrayRunning >= j.Array.MaxRunning && j.BeginAt <= now.UnixMilli() {
+		return "JobArrayTaskLimit"
+	}
+	return PendingReason(j, now)
+}
+
+// slurmStates lists every job state Slurm 22.05 knows, in the order its
+// "Valid job states" message names them; -t/--states accepts any of them
+// (shoal's jobs are only ever in the ones AllStates lists).
+var slurmStates = []State{
+	Pending, Running, {"SUSPENDED", "S"}, Completed, Cancelled, Failed, Timeout, NodeFail,
+	{"PREEMPTED", "PR"}, {"BOOT_FAIL", "BF"}, {"DEADLINE", "DL"}, OutOfMemory, Completing,
+	{"CONFIGURING", "CF"}, {"RESIZING", "RS"}, {"RESV_DEL_HOLD", "RD"}, {"REQUEUED", "RQ"},
+	{"REQUEUE_FED", "RF"}, {"REQUEUE_HOLD", "RH"}, {"REVOKED", "RV"}, {"SIGNALING", "SI"},
+	{"SPECIAL_EXIT", "SE"}, {"STAGE_OUT", "SO"}, {"STOPPED", "ST"},
+}
+
+// ParseState reads a Slurm job state name, long or short, in any case.
+func ParseState(s string) (State, bool) {
+	for _, st := range slurmStates {
+		if strings.EqualFold(s, st.Long) || strings.EqualFold(s, st.Short) {
+			return st, true
+		}
+	}
+	return State{}, false
+}
+
+// Finished reports whether a Slurm state is one a job ends in.
+func (s State) Finished() bool {
+	switch s {
+	case Pending, Running, Completing, State{"SUSPENDED", "S"}, State{"CONFIGURING", "CF"},
+		State{"RESIZING", "RS"}, State{"REQUEUED", "RQ"}, State{"SIGNALING", "SI"}, State{"STOPPED", "ST"},
+		State{"STAGE_OUT", "SO"}, State{"REQUEUE_HOLD", "RH"}, State{"REQUEUE_FED", "RF"}, State{"RESV_DEL_HOLD", "RD"}:
+		return false
+	}
+	return true
 }
 
 // ExitCode is Slurm's "code:signal": a job killed by signal S shows "0:S".

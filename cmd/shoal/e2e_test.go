@@ -39,6 +39,17 @@ func TestMain(m *testing.M) {
 var shoalBin string
 
 func runTests(m *testing.M) int {
+	// Jobs get a private /tmp, so what they must see (their directories,
+	// the controller's socket, the command links) lives outside /tmp, as
+	// on a real cluster: t.TempDir() and the copy below go under /var/tmp.
+	base, err := os.MkdirTemp("/var/tmp", "shoal-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(base)
+	os.Chmod(base, 0o755)
+	os.Setenv("TMPDIR", base)
 	dir, err := os.MkdirTemp("", "shoal-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -118,7 +118,7 @@ func TestToilSlurm(t *testing.T) {
 	os.MkdirAll(filepath.Join(work, "tmp"), 0o755)
 	out := runClient(t, work, c.slurmEnv(t), 5*time.Minute, "/usr/bin/python3", "wf.py", "file:"+filepath.Join(work, "jobstore"),
 		filepath.Join(work, "out"), "--batchSystem", "slurm", "--workDir", filepath.Join(work, "tmp"),
-		"--statePollingWait", "1", "--defaultMemory", "100M", "--defaultDisk", "10M", "--defaultCores", "1", "--clean", "always")
+		"--statePollingWait", "1", "--defaultMemory", "512M", "--defaultDisk", "10M", "--defaultCores", "1", "--clean", "always")
 	if !strings.Contains(out, "workflow result: 14") {
 		t.Fatalf("toil did not compute 14:\n%s", tail(out, 4000))
 	}

@@ -19,7 +19,8 @@ const killTimeout = 10 * time.Second
 // Cleanup destroys every sandbox left under Root, TmpRoot and CgroupParent
 // that no Job of this Runner owns (after a daemon crash, say): it kills
 // their processes and removes their cgroups in every hierarchy, state
-// directories and private /tmp directories, then removes CgroupParent where
+// directories and job directories (unmounting an image layer or mount
+// binds left in one first), then removes CgroupParent where
 // it is empty. It is safe to call without any setup and while this Runner
 // has jobs running (they are left alone).
 func (r *Runner) Cleanup() error {

@@ -10,8 +10,8 @@
 // filtered by the device cgroup), and so on. On top of that it gets:
 //
 //   - a fresh /proc for its PID namespace;
-//   - a private /tmp: a directory TmpRoot/<id>, mode 1777 and owned by the
-//     job user, bind-mounted on /tmp and removed when the job ends. A
+//   - a private /tmp: a directory TmpRoot/<id>/tmp, mode 1777 and owned by
+//     the job user, bind-mounted on /tmp and removed when the job ends. A
 //     working directory under the host's /tmp is bound into it at its own
 //     path, so that (and only that) stays visible;
 //   - a private tmpfs on /dev/shm, so POSIX shared memory neither leaks
@@ -37,7 +37,55 @@
 // propagate into the job (from host mounts that are shared; on this
 // project's VMs they are all private), the job's never out, and they vanish
 // with the namespace when the job's last process exits. None ever shows in
-// the host's /proc/self/mountinfo.
+// the host's /proc/self/mountinfo (but see the next two sections).
+//
+// # Mounts
+//
+// Spec.Mounts bind host paths into a job (AWS Batch volumes), for host and
+// image jobs alike, recursively, nosuid and nodev, read-only (submounts
+// too) if asked, after the sandbox's own mounts. A user must not gain
+// through a mount what the user cannot reach on the host (a directory
+// below one only root may enter), and libcontainer's init mounts a source
+// by path, as root, later. So Start looks each source up with the job
+// user's file-system credentials (an O_PATH open on a thread with the
+// user's fsuid, fsgid and groups), bind-mounts that open file at
+// TmpRoot/<id>/mnt/<n> in the host's mount table (a private mount, in a
+// root-only directory no user can rename anything in), and gives
+// libcontainer that path. (Passing /proc/<pid>/fd/<n> instead does not
+// work: mount(2) refuses to bind a mount of another mount namespace,
+// EINVAL.) A host job's mount target must not create anything in a host
+// directory: it must exist there, or be a new top-level entry (made in the
+// skeleton, where it stays, empty), or lie under /tmp (the private one).
+//
+// # Image jobs
+//
+// With Spec.Rootfs set (an image the node has unpacked) the job's root is
+// that image instead of the host: nothing of the host is visible but what
+// Mounts name, and Stdout/Stderr (host files opened before the start).
+// The image directory is never written: Start mounts, in the host's mount
+// table, an overlay at TmpRoot/<id>/rootfs with the image as its lower
+// layer and TmpRoot/<id>/upper as the job's own writable layer (root and
+// mode of the image's "/"), and makes the working directory exist in it
+// (Dockerfile WORKDIR semantics, symlinks resolved inside the image).
+// libcontainer pivot_roots into the overlay; Wait unmounts it and removes
+// the layer. Many jobs share one image directory (index=off); none sees
+// another's writes. On top come a fresh /proc, a tmpfs /dev that
+// libcontainer fills with its default nodes (null, zero, full, random,
+// urandom, tty; the /dev/fd symlinks; ptmx, which points at an absent
+// /dev/pts), as runc does (no bind of the host's /dev, so its device setup
+// runs, and on the job's own tmpfs), a private /dev/shm, /sys read-only and
+// the private /tmp. ReadonlyRootfs remounts the root read-only once all
+// that is mounted (the overlay is there all the same, so libcontainer's
+// mountpoints never land in the image). The job runs as Spec.UID/GID
+// whatever the image's /etc/passwd says. No /etc/resolv.conf or /etc/hosts
+// is provided (the job shares the host's network, with the image's files).
+//
+// The overlay and the mount binds are the only mounts made in the host's
+// mount table, under TmpRoot (root-only), and only while the job runs. If
+// TmpRoot is on a shared mount (systemd makes "/" shared) their mount and
+// unmount events propagate to its peers and slaves, among them the running
+// host jobs' namespaces; an unmount held busy there falls back to a lazy
+// one.
 //
 // The bind of the host's /dev is load-bearing beyond showing the devices:
 // without a bind on /dev, libcontainer "sets up" /dev itself (mknod, the
@@ -111,6 +159,7 @@
 // # Leftovers
 //
 // A sandbox outlives a crashed daemon. Runner.Cleanup, called when the node
-// starts, kills and removes every container, cgroup and private /tmp that no
-// Job of this Runner owns.
+// starts, kills and removes every container, cgroup and job directory
+// (private /tmp, image layer, mount binds: unmounted first) that no Job of
+// this Runner owns.
 package sandbox

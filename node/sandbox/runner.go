@@ -33,8 +33,11 @@ type Runner struct {
 	// <CgroupParent>/<id>, in every hierarchy, e.g. "shoal" gives
 	// /sys/fs/cgroup/memory/shoal/<id>.
 	CgroupParent string
-	// TmpRoot is where the private /tmp directories are made, one per job;
-	// it should be on a real disk and belongs to this Runner alone.
+	// TmpRoot is where the job directories are made, TmpRoot/<id>: the
+	// private /tmp, an image job's writable layer, binds of mount sources.
+	// It should be on a real disk (a file system overlayfs takes as an
+	// upper layer: ext4, xfs, not an overlay) and belongs to this Runner
+	// alone.
 	TmpRoot string
 
 	mu   sync.Mutex
@@ -46,9 +49,11 @@ type Runner struct {
 }
 
 // Start creates the job's sandbox and starts its process: it opens the
-// output files as the job's user, makes the private /tmp, creates the
-// container and runs its init, which sets up the namespaces, mounts,
-// cgroups and credentials and execs Argv. It returns once that init has
+// output files as the job's user, makes the job's directory (the private
+// /tmp; an image job's overlay, mounted; binds of the mount sources,
+// looked up as the job's user), creates the container and runs its init,
+// which sets up the namespaces, mounts, cgroups and credentials and execs
+// Argv. It returns once that init has
 // been released to exec (the execve itself may still be in flight; Stop
 // copes with that). On error nothing is left behind but the output files.
 // Errors about the Spec wrap ErrInvalidSpec; an Argv[0] that cannot be

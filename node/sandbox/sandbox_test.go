@@ -47,7 +47,10 @@ func newRunner(t testing.TB) *Runner {
 		// The test binary sits above the temp dir (go test -c -o /tmp/x):
 		// keep Root elsewhere, as the package documentation requires.
 		base = fmt.Sprintf("/run/shoal-test-%d/%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "_"))
-		t.Cleanup(func() { os.RemoveAll(base) })
+		t.Cleanup(func() {
+			os.RemoveAll(base)
+			os.Remove(filepath.Dir(base)) // once the last test's is gone
+		})
 	}
 	r := &Runner{
 		Root:         filepath.Join(base, "state"),

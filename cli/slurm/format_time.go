@@ -1,0 +1,220 @@
+package slurm
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// slurmTimeLayout is how Slurm prints a time stamp (SLURM_TIME_FORMAT
+// "standard").
+const slurmTimeLayout = "2006-01-02T15:04:05"
+
+// MinJobAge is how long (Slurm's MinJobAge, 300 s) a finished job stays
+// visible to squeue and scontrol; sacct shows it for ever.
+const MinJobAge = 300 * time.Second
+
+// epochTime turns an epoch-milliseconds stamp into a time in loc, cut to
+// the second as Slurm keeps it; 0 is the zero time.
+func epochTime(ms int64, loc *time.Location) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(ms/1000, 0).In(loc)
+}
+
+// stamp prints t as Slurm does, or unset when t is zero ("Unknown",
+// "N/A", "None" depending on the field).
+func stamp(t time.Time, unset string) string {
+	if t.IsZero() {
+		return unset
+	}
+	return t.Format(slurmTimeLayout)
+}
+
+// clockDuration prints seconds as squeue's TIME (%M) and TIME_LIMIT (%l):
+// M:SS, H:MM:SS or D-HH:MM:SS, with as few fields as needed.
+func clockDuration(secs int64) string {
+	if secs < 0 || secs > 365*86400 {
+		return "INVALID"
+	}
+	d, h, m, s := secs/86400, secs/3600%24, secs/60%60, secs%60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+	case h > 0:
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// fullDuration prints seconds as scontrol's RunTime/TimeLimit and sacct's
+// Elapsed: HH:MM:SS, or D-HH:MM:SS from a day on.
+func fullDuration(secs int64) string {
+	if secs < 0 {
+		secs = 0
+	}
+	d, h, m, s := secs/86400, secs/3600%24, secs/60%60, secs%60
+	if d > 0 {
+		return fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+}
+
+// limitClock is squeue's %l: the time limit, or UNLIMITED.
+func limitClock(limitSecs int64) string {
+	if limitSecs <= 0 {
+		return "UNLIMITED"
+	}
+	return clockDuration(limitSecs)
+}
+
+// limitFull is scontrol's TimeLimit= and sacct's Timelimit.
+func limitFull(limitSecs int64) string {
+	if limitSecs <= 0 {
+		return "UNLIMITED"
+	}
+	return fullDuration(limitSecs)
+}
+
+// ctimeLine is the time stamp `squeue -l` and `sinfo -l` print above the
+// header (C's ctime without the newline).
+func ctimeLine(t time.Time) string { return t.Format("Mon Jan _2 15:04:05 2006") }
+
+// pastUnits are the units of "now-N<unit>".
+var pastUnits = map[string]time.Duration{
+	"": time.Second, "s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
+	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+	"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
+}
+
+// pastNamed are the named times of day Slurm's parse_time knows.
+var pastNamed = map[string]int{"midnight": 0, "elevenses": 11, "noon": 12, "fika": 15, "teatime": 16}
+
+// parsePastTime reads a time as sacct's -S/-E do (Slurm's parse_time with
+// past set): YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], MMDD[YY], MM.DD[.YY],
+// HH:MM[:SS], now[{+|-}N[unit]], today, tomorrow, midnight, noon,
+// elevenses, fika or teatime. A time of day without a date, or a named
+// one, is the latest such moment not after now; a month and day without a
+// year, the latest such day.
+func parsePastTime(s string, now time.Time) (time.Time, error) {
+	loc := now.Location()
+	t := strings.ToLower(strings.TrimSpace(s))
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	bad := fmt.Errorf("Invalid time specification (pos=0): %s", s)
+	latest := func(at time.Time) time.Time {
+		if at.After(now) {
+			return at.AddDate(0, 0, -1)
+		}
+		return at
+	}
+	switch t {
+	case "now":
+		return now, nil
+	case "today":
+		return day, nil
+	case "tomorrow":
+		return day.AddDate(0, 0, 1), nil
+	}
+	if h, ok := pastNamed[t]; ok {
+		return latest(day.Add(time.Duration(h) * time.Hour)), nil
+	}
+	if rest, ok := strings.CutPrefix(t, "now"); ok && len(rest) > 1 && (rest[0] == '+' || rest[0] == '-') {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		n, err := strconv.ParseInt(rest[1:i], 10, 64)
+		unit, uok := pastUnits[rest[i:]]
+		if err != nil || !uok {
+			return time.Time{}, bad
+		}
+		d := time.Duration(n) * unit
+		if rest[0] == '-' {
+			d = -d
+		}
+		return now.Add(d), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if at, err := time.ParseInLocation(layout, strings.ToUpper(t), loc); err == nil {
+			return at, nil
+		}
+	}
+	for _, layout := range []string{"01/02/06", "01.02.06", "010206"} {
+		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
+			return at, nil
+		}
+	}
+	for _, layout := range []string{"01/02", "01.02", "0102"} {
+		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
+			at = time.Date(now.Year(), at.Month(), at.Day(), 0, 0, 0, 0, loc)
+			if at.After(now) {
+				at = at.AddDate(-1, 0, 0)
+			}
+			return at, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
+			return latest(time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)), nil
+		}
+	}
+	return time.Time{}, bad
+}
+
+// parseLimit reads a Slurm time limit as scontrol update TimeLimit= does:
+// minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or
+// UNLIMITED/INFINITE (0). It returns seconds.
+func parseLimit(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	switch strings.ToLower(t) {
+	case "unlimited", "infinite", "-1":
+		return 0, nil
+	}
+	bad := fmt.Errorf("Invalid time limit specification")
+	days := int64(0)
+	if d, rest, ok := strings.Cut(t, "-"); ok {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 {
+			return 0, bad
+		}
+		days, t = n, rest
+		parts := strings.Split(t, ":")
+		nums, err := atoiAll(parts)
+		if err != nil || len(nums) > 3 {
+			return 0, bad
+		}
+		for len(nums) < 3 {
+			nums = append(nums, 0)
+		}
+		return days*86400 + nums[0]*3600 + nums[1]*60 + nums[2], nil
+	}
+	nums, err := atoiAll(strings.Split(t, ":"))
+	if err != nil {
+		return 0, bad
+	}
+	switch len(nums) {
+	case 1:
+		return nums[0] * 60, nil
+	case 2:
+		return nums[0]*60 + nums[1], nil
+	case 3:
+		return nums[0]*3600 + nums[1]*60 + nums[2], nil
+	}
+	return 0, bad
+}
+
+func atoiAll(parts []string) ([]int64, error) {
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("not a number: %q", p)
+		}
+		out[i] = n
+	}
+	return out, nil
+}

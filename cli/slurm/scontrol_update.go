@@ -1,0 +1,323 @@
+package slurm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// jobIDArgs reads the job ids of hold/release/requeue: one or more
+// arguments, each a comma separated list.
+func jobIDArgs(args []string) ([]uint64, []string) {
+	var ids []uint64
+	var bad []string
+	for _, a := range args {
+		for _, s := range splitList(a) {
+			id, err := strconv.ParseUint(s, 10, 64)
+			if err != nil || id == 0 {
+				bad = append(bad, s)
+				continue
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, bad
+}
+
+// jobError words an API error about job id as Slurm does ("Invalid job
+// id specified", "Job has already finished", ...), looking the job up
+// when the error alone does not say.
+func (r *scontrolRun) jobError(id uint64, err error) string {
+	if api.IsCode(err, api.CodeNotFound) {
+		var e *api.Error
+		if errors.As(err, &e) && (e.Field == "queue" || e.Field == "jobQueue") {
+			return "Invalid partition name specified"
+		}
+		return "Invalid job id specified"
+	}
+	if api.IsCode(err, api.CodeConflict) {
+		if j, jerr := r.c.Client.Job(r.ctx, id); jerr == nil {
+			switch {
+			case j.State.Terminal():
+				return "Job has already finished"
+			case j.State.Terminable():
+				return "Job is no longer pending execution"
+			}
+		}
+	}
+	if api.IsCode(err, api.CodeForbidden) {
+		return "Access/permission denied"
+	}
+	return err.Error()
+}
+
+// hold holds (hold, uhold) or releases jobs: one call for all, and on a
+// refusal one call a job, to say which ones failed (Slurm treats each job
+// on its own).
+func (r *scontrolRun) hold(kw string, args []string, hold bool) int {
+	if len(args) == 0 {
+		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
+		return 1
+	}
+	ids, bad := jobIDArgs(args)
+	rc := 0
+	for _, b := range bad {
+		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
+		fmt.Fprintln(r.c.Stderr, "slurm_suspend error: Invalid job id specified")
+		rc = 1
+	}
+	if len(ids) == 0 {
+		return rc
+	}
+	if err := r.c.Client.Hold(r.ctx, ids, hold); err == nil {
+		return rc
+	} else if len(ids) == 1 {
+		r.holdFailed(ids[0], err)
+		return 1
+	}
+	for _, id := range ids {
+		if err := r.c.Client.Hold(r.ctx, []uint64{id}, hold); err != nil {
+			r.holdFailed(id, err)
+			rc = 1
+		}
+	}
+	return rc
+}
+
+func (r *scontrolRun) holdFailed(id uint64, err error) {
+	msg := r.jobError(id, err)
+	fmt.Fprintf(r.c.Stderr, "%s for job %d\n", msg, id)
+	fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
+}
+
+// requeue stops running jobs and queues them again.
+func (r *scontrolRun) requeue(kw string, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
+		return 1
+	}
+	ids, bad := jobIDArgs(args)
+	rc := 0
+	for _, b := range bad {
+		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
+		rc = 1
+	}
+	for _, id := range ids {
+		j, err := r.c.Client.Job(r.ctx, id)
+		if err != nil {
+			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			rc = 1
+			continue
+		}
+		if j.State.Cancellable() {
+			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %d\n", id)
+			rc = 1
+			continue
+		}
+		if err := r.c.Client.Requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
+			if api.IsCode(err, api.CodeConflict) {
+				// shoal requeues running jobs only: say why, in its words.
+				fmt.Fprintf(r.c.Stderr, "scontrol: error: %v\n", err)
+			} else {
+				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			}
+			rc = 1
+			continue
+		}
+		if kw == "requeuehold" {
+			if err := r.c.Client.Hold(r.ctx, []uint64{id}, true); err != nil {
+				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+				rc = 1
+			}
+		}
+	}
+	return rc
+}
+
+// update changes a job (JobId=...) or a node (NodeName=...).
+func (r *scontrolRun) update(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(r.c.Stderr, "too few arguments for keyword:update")
+		return 1
+	}
+	type kv struct{ key, val, text string }
+	var pairs []kv
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			// "Reason=dead fan" given unquoted: the words after belong to
+			// the previous value.
+			if len(pairs) > 0 {
+				pairs[len(pairs)-1].val += " " + a
+				pairs[len(pairs)-1].text += " " + a
+				continue
+			}
+			fmt.Fprintf(r.c.Stderr, "Invalid input: %s\nRequest aborted\n", a)
+			return 1
+		}
+		pairs = append(pairs, kv{strings.ToLower(k), v, a})
+	}
+	switch pairs[0].key {
+	case "jobid", "job":
+		var ids []uint64
+		for _, s := range splitList(pairs[0].val) {
+			id, err := strconv.ParseUint(s, 10, 64)
+			if err != nil || id == 0 {
+				fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", s)
+				return 1
+			}
+			ids = append(ids, id)
+		}
+		req := api.UpdateJobRequest{}
+		changes := 0
+		var delta int64 // TimeLimit=+N / -N: relative to each job's limit
+		for _, p := range pairs[1:] {
+			switch p.key {
+			case "timelimit":
+				v := strings.TrimLeft(p.val, "+-")
+				secs, err := parseLimit(v)
+				if err != nil || (v != p.val && secs == 0) {
+					fmt.Fprintf(r.c.Stderr, "Invalid TimeLimit value: %s\nRequest aborted\n", p.val)
+					return 1
+				}
+				switch p.val[0] {
+				case '+':
+					delta = secs
+				case '-':
+					delta = -secs
+				}
+				req.TimeLimit = &secs
+			case "partition":
+				q := p.val
+				req.Queue = &q
+			case "name", "jobname":
+				n := p.val
+				req.Name = &n
+			case "nice":
+				n, err := strconv.ParseInt(p.val, 10, 64)
+				if err != nil {
+					fmt.Fprintf(r.c.Stderr, "Invalid nice value: %s\nRequest aborted\n", p.val)
+					return 1
+				}
+				prio := -n
+				req.Priority = &prio
+			case "priority":
+				n, err := strconv.ParseInt(p.val, 10, 64)
+				if err != nil {
+					fmt.Fprintf(r.c.Stderr, "Invalid Priority value: %s\nRequest aborted\n", p.val)
+					return 1
+				}
+				req.Priority = &n
+			default:
+				fmt.Fprintf(r.c.Stderr, "Update of this parameter is not supported: %s\nRequest aborted\n", p.text)
+				return 1
+			}
+			changes++
+		}
+		if changes == 0 {
+			fmt.Fprintln(r.c.Stderr, "No changes specified")
+			return 1
+		}
+		rc := 0
+		for _, id := range ids {
+			j, err := r.c.Client.Job(r.ctx, id)
+			if err != nil {
+				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+				rc = 1
+				continue
+			}
+			if (req.Queue != nil || req.Priority != nil) && !j.State.Cancellable() {
+				fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %d\n", id)
+				rc = 1
+				continue
+			}
+			one := req
+			one.ID = id
+			if delta != 0 {
+				if j.TimeLimit <= 0 {
+					fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %d\n", id)
+					rc = 1
+					continue
+				}
+				limit := max(j.TimeLimit+delta, 60)
+				one.TimeLimit = &limit
+			}
+			if err := r.c.Client.UpdateJob(r.ctx, one); err != nil {
+				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+				rc = 1
+			}
+		}
+		return rc
+	case "nodename", "node":
+		return r.updateNode(pairs[0].val, func() (state, reason string, text string, ok bool) {
+			for _, p := range pairs[1:] {
+				switch p.key {
+				case "state":
+					state, text = p.val, p.text
+				case "reason":
+					reason = p.val
+				default:
+					fmt.Fprintf(r.c.Stderr, "Update of this parameter is not supported: %s\nRequest aborted\n", p.text)
+					return "", "", "", false
+				}
+			}
+			return state, reason, text, true
+		})
+	}
+	fmt.Fprintf(r.c.Stderr, "Invalid input: %s\nRequest aborted\n", pairs[0].text)
+	return 1
+}
+
+// updateNode drains, downs or resumes nodes (a hostlist).
+func (r *scontrolRun) updateNode(list string, parse func() (string, string, string, bool)) int {
+	stateText, reason, text, ok := parse()
+	if !ok {
+		return 1
+	}
+	var state api.NodeState
+	switch strings.ToUpper(stateText) {
+	case "DRAIN", "FAIL":
+		state = api.NodeDrain
+	case "DOWN":
+		state = api.NodeDown
+	case "RESUME", "UNDRAIN", "IDLE":
+		state = api.NodeUp
+	case "":
+		fmt.Fprintln(r.c.Stderr, "No changes specified")
+		return 1
+	default:
+		fmt.Fprintf(r.c.Stderr, "Invalid input: %s\nRequest aborted\n", text)
+		fmt.Fprintln(r.c.Stderr, "Valid states are: NoResp DRAIN FAIL FUTURE RESUME POWER_DOWN POWER_UP UNDRAIN")
+		fmt.Fprintln(r.c.Stderr, "Not all states are valid given a node's prior state")
+		return 1
+	}
+	if state != api.NodeUp && strings.TrimSpace(reason) == "" {
+		fmt.Fprintln(r.c.Stderr, "You must specify a reason when DOWNING or DRAINING a node. Request denied")
+		return 1
+	}
+	names, err := expandHosts(list)
+	if err != nil || len(names) == 0 {
+		fmt.Fprintln(r.c.Stderr, "slurm_update error: Invalid node name specified")
+		return 1
+	}
+	rc := 0
+	for _, n := range names {
+		err := r.c.Client.UpdateNode(r.ctx, api.UpdateNodeRequest{Name: n, State: state, Reason: reason})
+		switch {
+		case err == nil:
+		case api.IsCode(err, api.CodeNotFound):
+			fmt.Fprintln(r.c.Stderr, "slurm_update error: Invalid node name specified")
+			rc = 1
+		case api.IsCode(err, api.CodeForbidden):
+			fmt.Fprintln(r.c.Stderr, "slurm_update error: Access/permission denied")
+			rc = 1
+		default:
+			fmt.Fprintf(r.c.Stderr, "slurm_update error: %v\n", err)
+			rc = 1
+		}
+	}
+	return rc
+}

@@ -1,0 +1,208 @@
+package slurm
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// siRow is one line of sinfo: a partition and the nodes grouped on it.
+type siRow struct {
+	part  *partition
+	nodes []*api.Node
+}
+
+// first is the row's first node (nil for an empty partition line).
+func (r *siRow) first() *api.Node {
+	if len(r.nodes) == 0 {
+		return nil
+	}
+	return r.nodes[0]
+}
+
+// siField is one thing sinfo can print. Aggregate fields sum or list the
+// row's nodes; the others are a property each node of a row shares (sinfo
+// groups nodes on them).
+type siField struct {
+	header    string
+	aggregate bool
+	value     func(r *siRow) string
+}
+
+// perNode makes a field from a property of one node; an empty partition
+// line shows empty.
+func perNode(header string, f func(n *api.Node) string) siField {
+	return siField{header: header, value: func(r *siRow) string {
+		if n := r.first(); n != nil {
+			return f(n)
+		}
+		return ""
+	}}
+}
+
+// perPart makes a field from a property of the partition.
+func perPart(header string, f func(p *partition) string) siField {
+	return siField{header: header, value: func(r *siRow) string { return f(r.part) }}
+}
+
+func constField(header, v string) siField {
+	return siField{header: header, value: func(*siRow) string { return v }}
+}
+
+func aggregate(header string, f func(r *siRow) string) siField {
+	return siField{header: header, aggregate: true, value: f}
+}
+
+var (
+	siPartition = perPart("PARTITION", func(p *partition) string {
+		if p.isDefault {
+			return p.name + "*"
+		}
+		return p.name
+	})
+	siPartName = perPart("PARTITION", func(p *partition) string { return p.name })
+	siAvail    = perPart("AVAIL", func(p *partition) string { return p.avail })
+	siNodes    = aggregate("NODES", func(r *siRow) string { return strconv.Itoa(len(r.nodes)) })
+	siNodeList = aggregate("NODELIST", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) })
+	siStateT   = siField{header: "STATE", value: func(r *siRow) string {
+		if n := r.first(); n != nil {
+			return stateOfNode(n).short
+		}
+		return "n/a"
+	}}
+	siStateLong = siField{header: "STATE", value: func(r *siRow) string {
+		if n := r.first(); n != nil {
+			return stateOfNode(n).long
+		}
+		return "n/a"
+	}}
+	siCPUState = aggregate("CPUS(A/I/O/T)", func(r *siRow) string {
+		a, i, o, t := cpuStates(r.nodes)
+		return fmt.Sprintf("%d/%d/%d/%d", a, i, o, t)
+	})
+	siNodeAIOT = aggregate("NODES(A/I/O/T)", func(r *siRow) string {
+		a, i, o, t := nodeStates(r.nodes)
+		return fmt.Sprintf("%d/%d/%d/%d", a, i, o, t)
+	})
+	siNodeAI = aggregate("NODES(A/I)", func(r *siRow) string {
+		a, i, _, _ := nodeStates(r.nodes)
+		return fmt.Sprintf("%d/%d", a, i)
+	})
+	siCPUs     = perNode("CPUS", func(n *api.Node) string { return strconv.Itoa(n.Capacity.CPUs) })
+	siMemory   = perNode("MEMORY", func(n *api.Node) string { return strconv.FormatInt(n.Capacity.MemoryMB, 10) })
+	siAllocMem = perNode("ALLOCMEM", func(n *api.Node) string { return strconv.FormatInt(n.Allocated.MemoryMB, 10) })
+	siFreeMem  = perNode("FREE_MEM", func(n *api.Node) string {
+		return strconv.FormatInt(n.Capacity.MemoryMB-n.Allocated.MemoryMB, 10)
+	})
+	siGres     = perNode("GRES", func(n *api.Node) string { return gresString(n.Capacity.GPUs) })
+	siGresUsed = perNode("GRES_USED", func(n *api.Node) string {
+		if n.Capacity.GPUs == 0 {
+			return "gpu:0"
+		}
+		return fmt.Sprintf("gpu:%d", n.Allocated.GPUs)
+	})
+	siReason = perNode("REASON", func(n *api.Node) string {
+		if n.Reason == "" {
+			return "none"
+		}
+		return n.Reason
+	})
+	// shoal does not record when or by whom a node was drained.
+	siTimestamp = perNode("TIMESTAMP", func(*api.Node) string { return "Unknown" })
+	siUser      = perNode("USER", func(*api.Node) string { return "Unknown" })
+	siFeatures  = perNode("AVAIL_FEATURES", func(n *api.Node) string { return labelsString(n.Labels) })
+	siActive    = perNode("ACTIVE_FEATURES", func(n *api.Node) string { return labelsString(n.Labels) })
+	siSCT       = perNode("S:C:T", func(n *api.Node) string { return fmt.Sprintf("%d:1:1", n.Capacity.CPUs) })
+	siSockets   = perNode("SOCKETS", func(n *api.Node) string { return strconv.Itoa(n.Capacity.CPUs) })
+	siHostnames = aggregate("HOSTNAMES", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) })
+)
+
+// siLetters are sinfo -o's field letters.
+var siLetters = map[byte]siField{
+	'a': siAvail,
+	'A': siNodeAI,
+	'b': siActive,
+	'B': constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
+	'c': siCPUs,
+	'C': siCPUState,
+	'd': constField("TMP_DISK", "0"),
+	'D': siNodes,
+	'e': siFreeMem,
+	'E': siReason,
+	'f': siFeatures,
+	'F': siNodeAIOT,
+	'g': constField("GROUPS", "all"),
+	'G': siGres,
+	'h': constField("OVERSUBSCRIBE", "NO"),
+	'H': siTimestamp,
+	'I': constField("PRIO_JOB_FACTOR", "1"),
+	'l': constField("TIMELIMIT", "infinite"),
+	'L': constField("DEFAULTTIME", "n/a"),
+	'm': siMemory,
+	'M': constField("PREEMPT_MODE", "OFF"),
+	'n': siHostnames,
+	'N': siNodeList,
+	'o': aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
+	'O': perNode("CPU_LOAD", func(*api.Node) string { return "N/A" }),
+	'p': constField("PRIO_TIER", "1"),
+	'P': siPartition,
+	'r': constField("ROOT", "no"),
+	'R': siPartName,
+	's': constField("JOB_SIZE", "1"),
+	'S': constField("ALLOCNODES", "all"),
+	't': siStateT,
+	'T': siStateLong,
+	'u': siUser,
+	'U': siUser,
+	'V': constField("CLUSTER", shoalCluster),
+	'w': constField("WEIGHT", "1"),
+	'X': siSockets,
+	'Y': constField("CORES", "1"),
+	'z': siSCT,
+	'Z': constField("THREADS", "1"),
+}
+
+// siNames are sinfo -O's field names (lower case).
+var siNames = map[string]siField{
+	"allocmem":         siAllocMem,
+	"allocnodes":       constField("ALLOCNODES", "all"),
+	"available":        siAvail,
+	"cluster":          constField("CLUSTER", shoalCluster),
+	"cores":            constField("CORES", "1"),
+	"cpus":             siCPUs,
+	"cpusload":         perNode("CPU_LOAD", func(*api.Node) string { return "N/A" }),
+	"cpusstate":        siCPUState,
+	"defaulttime":      constField("DEFAULTTIME", "n/a"),
+	"disk":             constField("TMP_DISK", "0"),
+	"features":         siFeatures,
+	"features_act":     siActive,
+	"freemem":          siFreeMem,
+	"gres":             siGres,
+	"gresused":         siGresUsed,
+	"groups":           constField("GROUPS", "all"),
+	"maxcpuspernode":   constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
+	"memory":           siMemory,
+	"nodeaddr":         aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
+	"nodeai":           siNodeAI,
+	"nodeaiot":         siNodeAIOT,
+	"nodehost":         siHostnames,
+	"nodelist":         siNodeList,
+	"nodes":            siNodes,
+	"oversubscribe":    constField("OVERSUBSCRIBE", "NO"),
+	"partition":        siPartition,
+	"partitionname":    siPartName,
+	"reason":           siReason,
+	"root":             constField("ROOT", "no"),
+	"size":             constField("JOB_SIZE", "1"),
+	"socketcorethread": siSCT,
+	"sockets":          siSockets,
+	"statecompact":     siStateT,
+	"statelong":        siStateLong,
+	"threads":          constField("THREADS", "1"),
+	"time":             constField("TIMELIMIT", "infinite"),
+	"timestamp":        siTimestamp,
+	"user":             siUser,
+	"userlong":         siUser,
+	"weight":           constField("WEIGHT", "1"),
+}

@@ -1,0 +1,754 @@
+package slurm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+var squeueGetopt = &Getopt{Prog: "squeue", Options: []Option{
+	{Long: "accounts", Short: 'A', Arg: RequiredArg, Key: "account"},
+	{Long: "account", Arg: RequiredArg, Key: "account"},
+	{Long: "all", Short: 'a', Arg: NoArg, Key: "ignore"},
+	{Long: "array", Short: 'r', Arg: NoArg},
+	{Long: "array-unique", Arg: NoArg, Key: "ignore"},
+	{Long: "Format", Short: 'O', Arg: RequiredArg},
+	{Long: "format", Short: 'o', Arg: RequiredArg},
+	{Long: "federation", Arg: NoArg, Key: "ignore"},
+	{Long: "help", Arg: NoArg},
+	{Long: "hide", Arg: NoArg, Key: "ignore"},
+	{Long: "iterate", Short: 'i', Arg: RequiredArg, Key: "ignore"},
+	{Long: "jobs", Short: 'j', Arg: OptionalArg},
+	{Long: "json", Arg: NoArg},
+	{Long: "local", Arg: NoArg, Key: "ignore"},
+	{Long: "long", Short: 'l', Arg: NoArg},
+	{Long: "licenses", Short: 'L', Arg: RequiredArg, Key: "licenses"},
+	{Long: "cluster", Arg: RequiredArg, Key: "ignore"},
+	{Long: "clusters", Short: 'M', Arg: RequiredArg, Key: "ignore"},
+	{Long: "me", Arg: NoArg},
+	{Long: "name", Short: 'n', Arg: RequiredArg},
+	{Long: "noconvert", Arg: NoArg, Key: "ignore"},
+	{Long: "node", Arg: RequiredArg, Key: "nodelist"},
+	{Long: "nodes", Arg: RequiredArg, Key: "nodelist"},
+	{Long: "nodelist", Short: 'w', Arg: RequiredArg},
+	{Long: "noheader", Short: 'h', Arg: NoArg},
+	{Long: "partitions", Short: 'p', Arg: RequiredArg, Key: "partition"},
+	{Long: "partition", Arg: RequiredArg, Key: "partition"},
+	{Long: "priority", Short: 'P', Arg: NoArg, Key: "ignore"},
+	{Long: "qos", Short: 'q', Arg: RequiredArg},
+	{Long: "reservation", Short: 'R', Arg: RequiredArg},
+	{Long: "sib", Arg: NoArg, Key: "ignore"},
+	{Long: "sibling", Arg: NoArg, Key: "ignore"},
+	{Long: "sort", Short: 'S', Arg: RequiredArg},
+	{Long: "start", Arg: NoArg},
+	{Long: "steps", Short: 's', Arg: OptionalArg},
+	{Long: "states", Short: 't', Arg: RequiredArg},
+	{Long: "usage", Arg: NoArg},
+	{Long: "user", Short: 'u', Arg: RequiredArg, Key: "user"},
+	{Long: "users", Arg: RequiredArg, Key: "user"},
+	{Long: "verbose", Short: 'v', Arg: NoArg, Key: "ignore"},
+	{Long: "version", Short: 'V', Arg: NoArg},
+	{Long: "yaml", Arg: NoArg, Key: "json"},
+}}
+
+// Squeue's default formats (Slurm 22.05).
+const (
+	squeueDefaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+	squeueLongFormat    = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+	squeueStartFormat   = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
+	squeueStepsFormat   = "%.15i %.8j %.9P %.8u %.9M %N"
+	squeueDefaultSort   = "P,t,-p"
+)
+
+// squeueOpts is a parsed squeue command line.
+type squeueOpts struct {
+	accounts, names, partitions, qos, users, nodes []string
+	states                                         []State
+	allStates                                      bool
+	jobFlag                                        bool
+	jobs                                           []jobRef
+	format, formatLong, sort                       string
+	long, start, steps, noHeader, array, json      bool
+	// none: a filter nothing in shoal can match (licenses, reservations).
+	none bool
+}
+
+// jobRef is one entry of a -j list: a job id, an array's id, or one task
+// of an array ("A_i").
+type jobRef struct {
+	text   string
+	id     uint64
+	task   int
+	isTask bool
+}
+
+// parseJobRefs reads a comma separated job list ("4,8_3,9").
+func parseJobRefs(list string) ([]jobRef, error) {
+	var refs []jobRef
+	for _, s := range splitList(list) {
+		r := jobRef{text: s}
+		base, task, isTask := strings.Cut(s, "_")
+		id, err := strconv.ParseUint(base, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("Invalid job id: %s", s)
+		}
+		r.id = id
+		if isTask {
+			n, err := strconv.Atoi(task)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("Invalid job id: %s", s)
+			}
+			r.task, r.isTask = n, true
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}
+
+// parseStates reads a -t list: the states, whether "all" was given, and
+// the first unknown name ("" when every name is known).
+func parseStates(list string) (states []State, all bool, bad string) {
+	for _, s := range splitList(list) {
+		if strings.EqualFold(s, "all") {
+			all = true
+			continue
+		}
+		st, ok := ParseState(s)
+		if !ok {
+			return nil, false, s
+		}
+		states = append(states, st)
+	}
+	return states, all, ""
+}
+
+// Squeue is squeue: it lists jobs (pending, running, and those that ended
+// less than MinJobAge ago with -t) in Slurm's formats.
+func Squeue(c *Ctx, args []string) int {
+	o := &squeueOpts{}
+	for _, e := range []struct{ env, key string }{
+		{"SQUEUE_ACCOUNT", "account"}, {"SQUEUE_NAMES", "name"}, {"SQUEUE_PARTITION", "partition"},
+		{"SQUEUE_QOS", "qos"}, {"SQUEUE_SORT", "sort"}, {"SQUEUE_STATES", "states"}, {"SQUEUE_USERS", "user"},
+	} {
+		if v, ok := c.LookupEnv(e.env); ok && v != "" {
+			if rc := o.apply(c, Opt{Key: e.key, Value: v, HasValue: true}); rc >= 0 {
+				return rc
+			}
+		}
+	}
+	if _, ok := c.LookupEnv("SQUEUE_ARRAY"); ok {
+		o.array = true
+	}
+	opts, operands, err := squeueGetopt.Parse(args)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "squeue: %v\nTry \"squeue --help\" for more information\n", err)
+		return 1
+	}
+	formatGiven := false
+	for _, opt := range opts {
+		switch opt.Key {
+		case "format", "Format", "long", "start", "steps":
+			formatGiven = true
+		}
+		if rc := o.apply(c, opt); rc >= 0 {
+			return rc
+		}
+	}
+	if len(operands) > 0 {
+		if o.jobFlag && o.jobs == nil {
+			refs, err := parseJobRefs(operands[0])
+			if err != nil {
+				c.Errorf("squeue", "%v", err)
+				return 1
+			}
+			o.jobs, operands = refs, operands[1:]
+		}
+		if len(operands) > 0 {
+			c.Errorf("squeue", "Unrecognized option: %s", operands[0])
+			fmt.Fprint(c.Stderr, squeueUsage)
+			return 1
+		}
+	}
+	if !formatGiven {
+		if v := c.Getenv("SQUEUE_FORMAT"); v != "" {
+			o.format = v
+		} else if v := c.Getenv("SQUEUE_FORMAT2"); v != "" {
+			o.formatLong = v
+		}
+	}
+	if o.start && o.states == nil && !o.allStates {
+		o.states = []State{Pending}
+	}
+	if o.long && o.format != "" {
+		fmt.Fprintln(c.Stderr, "squeue: fatal: Options -o(--format) and -l(--long) are mutually exclusive. Please remove one and retry.")
+		return 1
+	}
+	return o.run(c)
+}
+
+// apply takes one option; it returns an exit status to stop with, or -1.
+func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
+	v := opt.Value
+	switch opt.Key {
+	case "account":
+		o.accounts = splitList(v)
+	case "array":
+		o.array = true
+	case "Format":
+		if o.format != "" {
+			c.Errorf("squeue", "-O (--Format) is incompatible with -o (--format)")
+			return 1
+		}
+		o.formatLong = v
+	case "format":
+		if o.formatLong != "" {
+			c.Errorf("squeue", "-o (--format) is incompatible with -O (--Format)")
+			return 1
+		}
+		o.format = v
+	case "help":
+		fmt.Fprint(c.Stdout, squeueHelp)
+		return 0
+	case "usage":
+		fmt.Fprint(c.Stdout, squeueUsage)
+		return 0
+	case "version":
+		fmt.Fprintln(c.Stdout, VersionLine)
+		return 0
+	case "jobs":
+		o.jobFlag = true
+		if opt.HasValue {
+			refs, err := parseJobRefs(v)
+			if err != nil {
+				c.Errorf("squeue", "%v", err)
+				return 1
+			}
+			o.jobs = refs
+		}
+	case "json":
+		o.json = true
+	case "long":
+		o.long = true
+	case "licenses":
+		o.none = true // shoal has no licenses: no job uses one
+	case "reservation":
+		o.none = true // nor reservations
+	case "me":
+		o.users = []string{c.User}
+	case "name":
+		o.names = splitList(v)
+	case "nodelist":
+		hosts, err := expandHosts(v)
+		if err != nil {
+			c.Errorf("squeue", "'%s' invalid entry for --nodelist", v)
+			return 1
+		}
+		o.nodes = hosts
+	case "noheader":
+		o.noHeader = true
+	case "partition":
+		o.partitions = splitList(v)
+	case "qos":
+		o.qos = splitList(v)
+	case "sort":
+		o.sort = v
+	case "start":
+		o.start = true
+	case "steps":
+		o.steps = true
+	case "states":
+		states, all, bad := parseStates(v)
+		if bad != "" {
+			c.Errorf("squeue", "Invalid job state specified: %s", bad)
+			names := make([]string, len(slurmStates))
+			for i, s := range slurmStates {
+				names[i] = s.Long
+			}
+			c.Errorf("squeue", "Valid job states include: %s\n", strings.Join(names, ","))
+			return 1
+		}
+		o.states, o.allStates = states, all
+	case "user":
+		o.users = splitList(v)
+	}
+	return -1
+}
+
+// run fetches, filters, sorts and prints.
+func (o *squeueOpts) run(c *Ctx) int {
+	now := c.Now()
+	if o.steps {
+		// shoal keeps no job steps: a step listing is a header alone.
+		if !o.noHeader {
+			pf, _ := parsePercentFormat(squeueStepsFormat, func(byte) bool { return true })
+			fmt.Fprintln(c.Stdout, stepHeader(pf))
+		}
+		return 0
+	}
+	jobs, err := o.fetch(context.Background(), c)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %v\n", err)
+		return 1
+	}
+	known := make(map[uint64]*api.Job, len(jobs))
+	for i := range jobs {
+		known[jobs[i].ID] = &jobs[i]
+	}
+	var shown []api.Job
+	for i := range jobs {
+		if visible(&jobs[i], now) {
+			shown = append(shown, jobs[i])
+		}
+	}
+	if o.jobFlag && len(o.jobs) == 1 && !o.refMatches(o.jobs[0], shown) {
+		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
+		return 1
+	}
+	views := viewJobs(shown, now)
+	if o.json {
+		return squeueJSON(c, views, known)
+	}
+	views = o.filter(views)
+	if !o.array {
+		views = collapseArrays(views)
+	}
+	sortSpec := o.sort
+	if sortSpec == "" {
+		sortSpec = squeueDefaultSort
+		if o.start {
+			sortSpec = "S"
+		}
+	}
+	sortJobViews(views, sortSpec)
+
+	env := &sqEnv{known: known, now: now}
+	var cols []column
+	var fields []sqField
+	prefix := ""
+	if o.formatLong != "" {
+		cols = parseLongFormat(o.formatLong, 20)
+		kept := cols[:0]
+		for _, col := range cols {
+			f, ok := sqNames[col.key]
+			if !ok {
+				c.Errorf("squeue", "Invalid job format specification: %s", col.key)
+				continue
+			}
+			kept = append(kept, col)
+			fields = append(fields, f)
+		}
+		cols = kept
+	} else {
+		format := o.format
+		switch {
+		case format != "":
+		case o.long:
+			format = squeueLongFormat
+		case o.start:
+			format = squeueStartFormat
+		default:
+			format = squeueDefaultFormat
+		}
+		pf, bad := parsePercentFormat(format, func(l byte) bool { _, ok := sqLetters[l]; return ok })
+		for _, l := range bad {
+			c.Errorf("squeue", "Invalid job format specification: %c", l)
+		}
+		prefix, cols = pf.prefix, pf.cols
+		fields = make([]sqField, len(cols))
+		for i, col := range cols {
+			if !col.invalid {
+				fields[i] = sqLetters[col.key[0]]
+			}
+		}
+	}
+	var b strings.Builder
+	if !o.noHeader {
+		if o.long {
+			b.WriteString(ctimeLine(now) + "\n")
+		}
+		b.WriteString(prefix)
+		for i, col := range cols {
+			b.WriteString(col.fit(fields[i].header))
+		}
+		b.WriteByte('\n')
+	}
+	for _, v := range views {
+		b.WriteString(prefix)
+		for i, col := range cols {
+			val := ""
+			if fields[i].value != nil {
+				val = fields[i].value(v, env)
+			}
+			if sqNoCut[col.key] && col.right && len(val) > col.width {
+				b.WriteString(val + col.suffix)
+				continue
+			}
+			b.WriteString(col.fit(val))
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprint(c.Stdout, b.String())
+	return 0
+}
+
+// stepHeader is the header of squeue --steps.
+func stepHeader(pf percentFormat) string {
+	headers := map[string]string{"i": "STEPID", "j": "NAME", "P": "PARTITION", "u": "USER", "M": "TIME", "N": "NODELIST"}
+	var b strings.Builder
+	for _, col := range pf.cols {
+		b.WriteString(col.fit(headers[col.key]))
+	}
+	return b.String()
+}
+
+// wantsFinished reports whether the state filter can match ended jobs.
+func (o *squeueOpts) wantsFinished() bool {
+	if o.allStates {
+		return true
+	}
+	for _, s := range o.states {
+		if s.Finished() {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch asks the controller for the jobs squeue may show, narrowing the
+// request as far as the API allows; the rest is filtered here.
+func (o *squeueOpts) fetch(ctx context.Context, c *Ctx) ([]api.Job, error) {
+	if o.jobFlag && len(o.jobs) > 0 {
+		return fetchRefs(ctx, c.Client, o.jobs)
+	}
+	req := api.ListJobsRequest{}
+	if !o.wantsFinished() && !o.json {
+		req.States = []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning}
+	}
+	if len(o.users) == 1 && !allDigits(o.users[0]) {
+		req.User = o.users[0]
+	}
+	if len(o.partitions) == 1 {
+		req.Queue = o.partitions[0]
+	}
+	return c.Client.ListJobs(ctx, req)
+}
+
+// fetchRefs fetches the jobs a -j list names: jobs by id, and every task
+// of an array named by its id or one of its tasks.
+func fetchRefs(ctx context.Context, cl Controller, refs []jobRef) ([]api.Job, error) {
+	var ids []uint64
+	arrays := map[uint64]bool{}
+	for _, r := range refs {
+		if r.isTask {
+			arrays[r.id] = true
+		} else {
+			ids = append(ids, r.id)
+		}
+	}
+	var out []api.Job
+	have := map[uint64]bool{}
+	add := func(js []api.Job) {
+		for _, j := range js {
+			if !have[j.ID] {
+				have[j.ID] = true
+				out = append(out, j)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		js, err := cl.ListJobs(ctx, api.ListJobsRequest{IDs: ids})
+		if err != nil {
+			return nil, err
+		}
+		add(js)
+		for _, j := range js {
+			if j.Array != nil && j.Array.JobID == j.ID {
+				arrays[j.ID] = true
+			}
+		}
+	}
+	var arrayIDs []uint64
+	for id := range arrays {
+		arrayIDs = append(arrayIDs, id)
+	}
+	sort.Slice(arrayIDs, func(a, b int) bool { return arrayIDs[a] < arrayIDs[b] })
+	for _, id := range arrayIDs {
+		js, err := cl.ListJobs(ctx, api.ListJobsRequest{ArrayJobID: id})
+		if err != nil {
+			return nil, err
+		}
+		add(js)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out, nil
+}
+
+// matches reports whether a job list entry names j (an array's id names
+// every task of it).
+func (r jobRef) matches(j *api.Job) bool {
+	if r.isTask {
+		return j.Array != nil && j.Array.JobID == r.id && j.Array.Index == r.task
+	}
+	return j.ID == r.id || (j.Array != nil && j.Array.JobID == r.id)
+}
+
+// refMatches reports whether a job list entry names one of jobs.
+func (o *squeueOpts) refMatches(r jobRef, jobs []api.Job) bool {
+	for i := range jobs {
+		if r.matches(&jobs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// filter keeps the views the options select.
+func (o *squeueOpts) filter(views []*jobView) []*jobView {
+	out := views[:0]
+	for _, v := range views {
+		if o.keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// keep reports whether the options select a job.
+func (o *squeueOpts) keep(v *jobView) bool {
+	j := v.j
+	if o.jobFlag && len(o.jobs) > 0 {
+		ok := false
+		for _, r := range o.jobs {
+			ok = ok || r.matches(j)
+		}
+		if !ok {
+			return false
+		}
+	}
+	switch {
+	case o.allStates:
+	case len(o.states) > 0:
+		ok := false
+		for _, s := range o.states {
+			ok = ok || s == v.state
+		}
+		if !ok {
+			return false
+		}
+	default:
+		if v.state.Finished() {
+			return false
+		}
+	}
+	if len(o.users) > 0 && !inList(o.users, j.User) && !inList(o.users, strconv.FormatUint(uint64(j.UID), 10)) {
+		return false
+	}
+	if len(o.partitions) > 0 && !inList(o.partitions, j.Queue) {
+		return false
+	}
+	if len(o.names) > 0 && !inList(o.names, j.Name) {
+		return false
+	}
+	if len(o.accounts) > 0 && !inList(o.accounts, j.Account) {
+		return false
+	}
+	if len(o.qos) > 0 && !inList(o.qos, j.QOS) {
+		return false
+	}
+	if len(o.nodes) > 0 && !inList(o.nodes, v.nodeList()) {
+		return false
+	}
+	return !o.none
+}
+
+// inList reports whether s is one of list.
+func inList(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// sortJobViews orders views by a squeue --sort list ("P,t,-p"); job id
+// (then array index) breaks ties.
+func sortJobViews(views []*jobView, spec string) {
+	type key struct {
+		letter byte
+		desc   bool
+	}
+	var keys []key
+	for _, item := range splitList(spec) {
+		k := key{}
+		switch item[0] {
+		case '-':
+			k.desc, item = true, item[1:]
+		case '+':
+			item = item[1:]
+		}
+		if item == "" {
+			continue
+		}
+		k.letter = item[0]
+		keys = append(keys, k)
+	}
+	idKey := func(v *jobView) (uint64, int) {
+		switch {
+		case v.tasks != nil:
+			return v.arrayID, 1 << 30
+		case v.j.Array != nil:
+			return v.arrayID, v.j.Array.Index
+		}
+		return v.rawID, -1
+	}
+	cmpID := func(a, b *jobView) int {
+		ai, at := idKey(a)
+		bi, bt := idKey(b)
+		switch {
+		case ai != bi:
+			return cmpOrdered(ai, bi)
+		default:
+			return cmpOrdered(at, bt)
+		}
+	}
+	cmp := func(a, b *jobView, letter byte) int {
+		switch letter {
+		case 'i', 'F', 'K':
+			return cmpID(a, b)
+		case 'A':
+			return cmpOrdered(a.rawID, b.rawID)
+		case 'P':
+			return strings.Compare(a.j.Queue, b.j.Queue)
+		case 't':
+			return strings.Compare(a.state.Short, b.state.Short)
+		case 'T':
+			return strings.Compare(a.state.Long, b.state.Long)
+		case 'p', 'Q':
+			return cmpOrdered(a.priority(), b.priority())
+		case 'u':
+			return strings.Compare(a.userName(), b.userName())
+		case 'U':
+			return cmpOrdered(a.j.UID, b.j.UID)
+		case 'j':
+			return strings.Compare(a.j.Name, b.j.Name)
+		case 'M':
+			return cmpOrdered(a.runSecs(), b.runSecs())
+		case 'l':
+			return cmpOrdered(a.j.TimeLimit, b.j.TimeLimit)
+		case 'C', 'c':
+			return cmpOrdered(a.cpus(), b.cpus())
+		case 'm':
+			return cmpOrdered(a.j.Resources.MemoryMB, b.j.Resources.MemoryMB)
+		case 'N', 'B':
+			return strings.Compare(a.nodeList(), b.nodeList())
+		case 'r', 'R':
+			return strings.Compare(a.reason, b.reason)
+		case 'a':
+			return strings.Compare(a.j.Account, b.j.Account)
+		case 'q':
+			return strings.Compare(a.j.QOS, b.j.QOS)
+		case 'V':
+			return cmpOrdered(a.j.CreatedAt, b.j.CreatedAt)
+		case 'S':
+			return cmpStart(a, b)
+		case 'e':
+			ae, _ := a.expectedEnd()
+			be, _ := b.expectedEnd()
+			return ae.Compare(be)
+		case 'y':
+			return cmpOrdered(a.nice(), b.nice())
+		}
+		return 0
+	}
+	sort.SliceStable(views, func(x, y int) bool {
+		a, b := views[x], views[y]
+		for _, k := range keys {
+			r := cmp(a, b, k.letter)
+			if k.desc {
+				r = -r
+			}
+			if r != 0 {
+				return r < 0
+			}
+		}
+		return cmpID(a, b) < 0
+	})
+}
+
+// cmpStart orders by (expected) start time, unknown ones last.
+func cmpStart(a, b *jobView) int {
+	at, bt := a.started(), b.started()
+	if at.IsZero() {
+		at = a.beginAt()
+	}
+	if bt.IsZero() {
+		bt = b.beginAt()
+	}
+	switch {
+	case at.IsZero() && bt.IsZero():
+		return 0
+	case at.IsZero():
+		return 1
+	case bt.IsZero():
+		return -1
+	}
+	return at.Compare(bt)
+}
+
+// cmpOrdered compares two numbers.
+func cmpOrdered[T int | int64 | uint32 | uint64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+const squeueUsage = `Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]
+              [-n name] [-o format] [--only-job-state] [-p partitions]
+              [--qos qos] [--reservation reservation] [--sort fields] [--start]
+              [--step step_id] [-t states] [-u user_name] [--usage]
+              [-L licenses] [-w nodes] [--federation] [--local] [--sibling]
+              [--json=data_parser] [--yaml=data_parser]
+              [-ahjlrsv]
+`
+
+const squeueHelp = `Usage: squeue [OPTIONS]
+  -A, --account=account(s)        comma separated list of accounts
+                                  to view, default is all accounts
+  -a, --all                       display jobs in hidden partitions
+  -h, --noheader                  no headers on output
+  -j, --job=job(s)                comma separated list of jobs IDs
+                                  to view, default is all
+      --json                      Produce JSON output
+  -l, --long                      long report
+      --me                        equivalent to --user=<my username>
+  -n, --name=job_name(s)          comma separated list of job names to view
+  -o, --format=format             format specification
+  -O, --Format=format             format specification
+  -p, --partition=partition(s)    comma separated list of partitions
+                                  to view, default is all partitions
+  -q, --qos=qos(s)                comma separated list of qos's
+                                  to view, default is all qos's
+  -r, --array                     display one job array element per line
+  -S, --sort=fields               comma separated list of fields to sort on
+      --start                     print expected start times of pending jobs
+  -t, --states=states             comma separated list of states to view,
+                                  default is pending and running,
+                                  '--states=all' reports all states
+  -u, --user=user_name(s)         comma separated list of users to view
+  -w, --nodelist=hostlist         list of nodes to view, default is
+                                  all nodes
+  -V, --version                   output version information and exit
+
+Help options:
+  --help                          show this help message
+  --usage                         display a brief summary of squeue options
+`
