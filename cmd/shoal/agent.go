@@ -80,13 +80,16 @@ func runAgent(c *ucli.Context) error {
 		controllerAddr, token = c.String("socket"), ctl.JoinToken()
 		log.Info("controller serving", "addrs", strings.Join(ctl.Addrs(), " "))
 	}
-	var agent *node.Agent
+	var (
+		agent  *node.Agent
+		runner *sandbox.Runner
+	)
 	if dev || nodeOnly {
 		logAddr := c.String("log-addr")
 		if logAddr == "" {
 			logAddr = filepath.Join(dataDir, "node.sock")
 		}
-		runner := &sandbox.Runner{
+		runner = &sandbox.Runner{
 			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"),
 			TmpRoot: filepath.Join(dataDir, "node", "tmp"),
 		}
@@ -138,6 +141,10 @@ func runAgent(c *ucli.Context) error {
 	if agent != nil {
 		if err := agent.Close(); err != nil {
 			log.Warn("stop node daemon", "err", err)
+		}
+		// Every job has ended: leave no cgroup parent or skeleton behind.
+		if err := runner.Remove(); err != nil {
+			log.Warn("remove sandbox directories", "err", err)
 		}
 	}
 	return nil

@@ -210,27 +210,49 @@ func (c *cluster) cleanup() {
 		c.cmd.Process.Kill()
 		c.cmd.Wait()
 	}
-	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer", "cpuacct", "cpuset", "blkio"} {
-		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, c.cgParent))
+	for _, h := range cgroupHierarchies() {
+		os.Remove(filepath.Join(h, c.cgParent))
 	}
 	os.RemoveAll(c.sbRoot)
 }
 
+// cgroupHierarchies lists the mounted cgroup hierarchies (v1 controllers,
+// the named systemd one and, in hybrid mode, the unified one).
+func cgroupHierarchies() []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*")
+	var out []string
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.procs")); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // leftovers lists what the cluster's jobs left in the cgroup tree and the
-// sandbox root.
+// sandbox root; once the agent has stopped, also the cgroup parent and the
+// sandbox root themselves.
 func (c *cluster) leftovers() []string {
 	var left []string
-	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer"} {
-		entries, _ := os.ReadDir(filepath.Join("/sys/fs/cgroup", ctrl, c.cgParent))
+	stopped := c.cmd == nil
+	for _, h := range cgroupHierarchies() {
+		parent := filepath.Join(h, c.cgParent)
+		entries, err := os.ReadDir(parent)
+		if err == nil && stopped {
+			left = append(left, parent)
+		}
 		for _, e := range entries {
 			if e.IsDir() {
-				left = append(left, filepath.Join(ctrl, c.cgParent, e.Name()))
+				left = append(left, filepath.Join(parent, e.Name()))
 			}
 		}
 	}
-	entries, _ := os.ReadDir(c.sbRoot)
+	entries, err := os.ReadDir(c.sbRoot)
+	if err == nil && stopped {
+		left = append(left, c.sbRoot)
+	}
 	for _, e := range entries {
-		if e.Name() != ".rootfs" { // the runner's shared, empty rootfs skeleton
+		if e.Name() != ".rootfs" { // the runner's shared rootfs skeleton, removed at stop
 			left = append(left, filepath.Join(c.sbRoot, e.Name()))
 		}
 	}

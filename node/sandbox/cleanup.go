@@ -150,3 +150,36 @@ func cgroupMounts() ([]string, error) {
 	}
 	return out, nil
 }
+
+// Remove, for a daemon that is shutting down with no jobs left, runs
+// Cleanup and then removes what the Runner made for itself: the rootfs
+// skeleton, Root and TmpRoot, where they are empty. The skeleton holds only
+// empty mountpoints and symlinks; it is taken apart one entry at a time,
+// never recursively, so that nothing mounted on it could be reached.
+func (r *Runner) Remove() error {
+	if err := r.Cleanup(); err != nil {
+		return err
+	}
+	skel := r.rootfsDir()
+	entries, err := os.ReadDir(skel)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("list rootfs skeleton: %w", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(skel, e.Name())
+		if e.IsDir() {
+			err = unix.Rmdir(p)
+		} else {
+			err = unix.Unlink(p)
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove rootfs skeleton entry %s: %w", p, err)
+		}
+	}
+	for _, dir := range []string{skel, r.Root, r.TmpRoot} {
+		if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	return nil
+}
