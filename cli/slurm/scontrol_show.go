@@ -205,16 +205,26 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	return first, append(lines, last)
 }
 
-// showNode prints one node or all of them.
-func (r *scontrolRun) showNode(name string) int {
+// loadNodesAndPartitions reads the nodes and the partitions they make up,
+// reporting a failure as Slurm's load calls do.
+func (r *scontrolRun) loadNodesAndPartitions() ([]api.Node, []*partition, bool) {
 	nodes, err := r.c.Client.Nodes(r.ctx)
 	if err != nil {
 		fmt.Fprintf(r.c.Stderr, "slurm_load_node error: %v\n", err)
-		return 1
+		return nil, nil, false
 	}
 	parts, err := loadPartitions(r.ctx, r.c, nodes)
 	if err != nil {
 		fmt.Fprintf(r.c.Stderr, "slurm_load_partitions error: %v\n", err)
+		return nil, nil, false
+	}
+	return nodes, parts, true
+}
+
+// showNode prints one node or all of them.
+func (r *scontrolRun) showNode(name string) int {
+	nodes, parts, ok := r.loadNodesAndPartitions()
+	if !ok {
 		return 1
 	}
 	var sel []*api.Node
@@ -299,14 +309,8 @@ func (r *scontrolRun) showNode(name string) int {
 
 // showPartition prints one partition or all of them.
 func (r *scontrolRun) showPartition(name string) int {
-	nodes, err := r.c.Client.Nodes(r.ctx)
-	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_node error: %v\n", err)
-		return 1
-	}
-	parts, err := loadPartitions(r.ctx, r.c, nodes)
-	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_partitions error: %v\n", err)
+	_, parts, ok := r.loadNodesAndPartitions()
+	if !ok {
 		return 1
 	}
 	var b strings.Builder

@@ -93,6 +93,10 @@ func runAgent(c *ucli.Context) error {
 			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"),
 			TmpRoot: filepath.Join(dataDir, "node", "tmp"),
 		}
+		if err := runner.Check(); err != nil {
+			return fmt.Errorf("start node daemon: -sandbox-root %s: %w (put the shoal binary elsewhere, or choose another -sandbox-root)",
+				runner.Root, err)
+		}
 		capacity, err := node.Discover(nil)
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)

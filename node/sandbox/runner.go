@@ -153,6 +153,12 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	return j, nil
 }
 
+// Check reports, before any job is started, what would make every Start
+// fail: bad fields, or a binary whose directory contains Root. A daemon
+// calls it at startup so that a misplaced binary stops the daemon rather
+// than failing each job.
+func (r *Runner) Check() error { return r.checkPlacement() }
+
 // checkPlacement refuses a binary whose directory contains Root, and looks
 // up the hostname once.
 func (r *Runner) checkPlacement() error {
