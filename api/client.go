@@ -94,6 +94,7 @@ const (
 	PathListJobs     = "/shoal/v1/jobs/list"
 	PathCancel       = "/shoal/v1/jobs/cancel"
 	PathTerminate    = "/shoal/v1/jobs/terminate"
+	PathSignal       = "/shoal/v1/jobs/signal"
 	PathLogs         = "/shoal/v1/jobs/logs"
 	PathWait         = "/shoal/v1/jobs/wait"
 	PathHold         = "/shoal/v1/jobs/hold"
@@ -164,6 +165,13 @@ func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
 // Terminate stops a placed or running job.
 func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
 	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// Signal sends signal sig to the processes of a started job that scope
+// names ("" : every process but the batch script). It returns once the
+// request is recorded; the job's node delivers it.
+func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope SignalScope) error {
+	return c.Call(ctx, PathSignal, SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
 }
 
 // Hold holds (hold true) or releases jobs that have not started.

@@ -16,16 +16,21 @@ type SubmitJobRequest struct {
 	DependsOn []Dependency      `json:"dependsOn,omitempty"`
 	DependAny bool              `json:"dependAny,omitempty"`
 	// ArrayIndexes makes the request an array of one task per index.
-	ArrayIndexes    []int  `json:"arrayIndexes,omitempty"`
-	ArrayMaxRunning int    `json:"arrayMaxRunning,omitempty"`
-	Held            bool   `json:"held,omitempty"`
-	BeginAt         int64  `json:"beginAt,omitempty"`
-	TimeLimit       int64  `json:"timeLimitSeconds,omitempty"`
-	NoRequeue       bool   `json:"noRequeue,omitempty"`
-	Account         string `json:"account,omitempty"`
-	QOS             string `json:"qos,omitempty"`
-	Comment         string `json:"comment,omitempty"`
-	SubmitHost      string `json:"submitHost,omitempty"`
+	ArrayIndexes    []int `json:"arrayIndexes,omitempty"`
+	ArrayMaxRunning int   `json:"arrayMaxRunning,omitempty"`
+	Held            bool  `json:"held,omitempty"`
+	BeginAt         int64 `json:"beginAt,omitempty"`
+	TimeLimit       int64 `json:"timeLimitSeconds,omitempty"`
+	NoRequeue       bool  `json:"noRequeue,omitempty"`
+	// WarnSignal (1..64) is sent WarnSeconds (0..65535) before the time
+	// limit, to the batch script alone if WarnBatch (see Job).
+	WarnSignal  int    `json:"warnSignal,omitempty"`
+	WarnSeconds int    `json:"warnSeconds,omitempty"`
+	WarnBatch   bool   `json:"warnBatch,omitempty"`
+	Account     string `json:"account,omitempty"`
+	QOS         string `json:"qos,omitempty"`
+	Comment     string `json:"comment,omitempty"`
+	SubmitHost  string `json:"submitHost,omitempty"`
 	// From an AWS Batch job definition (see Job).
 	JobDefinition  string            `json:"jobDefinition,omitempty"`
 	Parameters     map[string]string `json:"parameters,omitempty"`
@@ -65,6 +70,14 @@ type StopJobRequest struct {
 	Reason string `json:"reason"`
 	// Requeue (terminate only): run the job again once it has stopped.
 	Requeue bool `json:"requeue,omitempty"`
+}
+
+// SignalJobRequest sends a signal (1..64) to the processes of a STARTING or
+// RUNNING job that Scope names (default: all but the batch script).
+type SignalJobRequest struct {
+	ID     uint64      `json:"jobId"`
+	Signal int         `json:"signal"`
+	Scope  SignalScope `json:"scope,omitempty"`
 }
 
 // HoldJobsRequest holds (Hold true) or releases jobs that have not started.

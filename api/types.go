@@ -35,6 +35,15 @@ type Job struct {
 	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
 	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).
 	NoRequeue bool `json:"noRequeue,omitempty"`
+	// WarnSignal, if set, is sent WarnSeconds before the time limit (only
+	// when there is one), to the batch script alone if WarnBatch, else to
+	// every other process of the job (Slurm's --signal=[B:]SIG@TIME).
+	WarnSignal  int  `json:"warnSignal,omitempty"`
+	WarnSeconds int  `json:"warnSeconds,omitempty"`
+	WarnBatch   bool `json:"warnBatch,omitempty"`
+	// Signals are the latest signals asked for the running attempt (at
+	// most MaxJobSignals, oldest first); the node delivers each once.
+	Signals []JobSignal `json:"signals,omitempty"`
 	// The AWS Batch side: the definition (NAME:REV) and parameters the job
 	// came from, its image (empty: the host's filesystem), mounts, retries.
 	JobDefinition  string            `json:"jobDefinition,omitempty"`
@@ -69,6 +78,41 @@ type Job struct {
 	CreatedAt        int64 `json:"createdAt"`
 	StartedAt        int64 `json:"startedAt,omitempty"`
 	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+}
+
+// SignalScope says which processes of a running job a signal reaches.
+type SignalScope string
+
+// Signal scopes (Slurm's scancel without -b/-f, with -b, with -f). The
+// batch script is the job's own first process, PID 1 of its sandbox.
+const (
+	SignalSteps SignalScope = "steps" // every process but the batch script (also "")
+	SignalBatch SignalScope = "batch" // the batch script alone
+	SignalFull  SignalScope = "full"  // every process, the batch script too
+)
+
+// Valid reports whether s is a known scope ("" means SignalSteps).
+func (s SignalScope) Valid() bool {
+	switch s {
+	case "", SignalSteps, SignalBatch, SignalFull:
+		return true
+	}
+	return false
+}
+
+// MaxSignal is the highest signal number (Linux's SIGRTMAX).
+const MaxSignal = 64
+
+// MaxJobSignals bounds Job.Signals: older requests are dropped (a node
+// has delivered them long before).
+const MaxJobSignals = 8
+
+// JobSignal is one request to signal a running job. Seq increases by one
+// per request within an attempt.
+type JobSignal struct {
+	Seq    uint64      `json:"seq"`
+	Signal int         `json:"signal"`
+	Scope  SignalScope `json:"scope,omitempty"`
 }
 
 // Mount makes a host path visible in a job's container.

@@ -42,6 +42,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			logsCommand(),
 			cancelCommand(),
 			terminateCommand(),
+			signalCommand(),
 			nodesCommand(),
 			waitCommand(),
 			jobdefCommand(),

@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -92,6 +95,65 @@ func stopCommand(name, usage, defaultReason string, stop func(*api.Client, conte
 			return nil
 		},
 	}
+}
+
+func signalCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "signal",
+		Usage: "send a signal to a STARTING or RUNNING job: by default to every process but its first (the batch script)",
+		Description: "SIGNAL is a number (1-64) or a name (USR1, SIGUSR1). The job's first process, PID 1 of its\n" +
+			"sandbox, only gets a signal it has a handler for; one it would die of kills the job, which\n" +
+			"then reports that signal.",
+		ArgsUsage: "JOB_ID SIGNAL",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "batch", Aliases: []string{"b"}, Usage: "signal only the job's first process (the batch script)"},
+			&cli.BoolFlag{Name: "full", Aliases: []string{"f"}, Usage: "signal every process of the job, the first one too"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("signal takes a job id and a signal, got %d arguments", c.NArg())
+			}
+			id, err := parseJobID(c.Args().Get(0))
+			if err != nil {
+				return err
+			}
+			sig, err := parseSignal(c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			scope := api.SignalSteps
+			switch {
+			case c.Bool("batch") && c.Bool("full"):
+				return usagef("give --batch (the batch script alone) or --full (every process), not both")
+			case c.Bool("batch"):
+				scope = api.SignalBatch
+			case c.Bool("full"):
+				scope = api.SignalFull
+			}
+			if err := client(c).Signal(ctx(c), id, sig, scope); err != nil {
+				return fmt.Errorf("signal job %d: %w", id, err)
+			}
+			return nil
+		},
+	}
+}
+
+// parseSignal reads a signal number (1-64) or name (TERM, SIGTERM, usr1).
+func parseSignal(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > api.MaxSignal {
+			return 0, usagef("signal %d is out of range: give a number from 1 to %d or a name such as USR1", n, api.MaxSignal)
+		}
+		return n, nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if n := unix.SignalNum(name); n != 0 {
+		return int(n), nil
+	}
+	return 0, usagef("%q is not a signal: give a number from 1 to %d or a name such as TERM, USR1 or SIGHUP", s, api.MaxSignal)
 }
 
 func nodesCommand() *cli.Command {

@@ -140,16 +140,39 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if r.TimeLimit < 0 {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, r.TimeLimit).WithField("timeLimit")
 	}
+	if err := checkWarnSignal(name, r); err != nil {
+		return api.Job{}, err
+	}
 	return api.Job{
 		Name: name, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups,
 		Queue: queue, Command: r.Command, Script: r.Script, Env: r.Env, Dir: r.Dir,
 		Stdout: r.Stdout, Stderr: r.Stderr,
 		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn, DependAny: r.DependAny,
 		Held: r.Held, BeginAt: r.BeginAt, TimeLimit: r.TimeLimit, NoRequeue: r.NoRequeue,
+		WarnSignal: r.WarnSignal, WarnSeconds: r.WarnSeconds, WarnBatch: r.WarnBatch,
 		Account: r.Account, QOS: r.QOS, Comment: r.Comment, SubmitHost: r.SubmitHost,
 		JobDefinition: r.JobDefinition, Parameters: r.Parameters, Image: r.Image, Mounts: r.Mounts,
 		ReadonlyRootfs: r.ReadonlyRootfs, RetryAttempts: r.RetryAttempts, Tags: r.Tags,
 	}, nil
+}
+
+// MaxWarnSeconds is the most seconds before its time limit a job may ask
+// to be warned (Slurm's --signal sig_time limit).
+const MaxWarnSeconds = 65535
+
+// checkWarnSignal refuses a warning signal (Slurm's --signal) that is not
+// a signal number, or is sent a time outside 0..MaxWarnSeconds before the
+// limit, or warning fields without a signal.
+func checkWarnSignal(name string, r api.SubmitJobRequest) error {
+	switch {
+	case r.WarnSignal == 0 && (r.WarnSeconds != 0 || r.WarnBatch):
+		return api.Errorf(api.CodeInvalid, "job %q: warnSeconds and warnBatch need warnSignal, the signal to send before the time limit", name).WithField("warnSignal")
+	case r.WarnSignal < 0 || r.WarnSignal > api.MaxSignal:
+		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.WarnSignal, api.MaxSignal).WithField("warnSignal")
+	case r.WarnSeconds < 0 || r.WarnSeconds > MaxWarnSeconds:
+		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.WarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
+	}
+	return nil
 }
 
 // satisfiable refuses a job whose queue does not exist or is disabled, or
@@ -284,6 +307,25 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.uid, Now: nowMillis(),
 	})
 	return err
+}
+
+// signalJob records a signal for a started job's node to deliver. Only the
+// job's owner (as the connection proves) or root may signal it; the FSM
+// checks that, and that the job is STARTING or RUNNING.
+func (c *Controller) signalJob(ctx context.Context, who caller, req api.SignalJobRequest) (empty, error) {
+	if !who.known {
+		return empty{}, errNoUser
+	}
+	if req.Signal < 1 || req.Signal > api.MaxSignal {
+		return empty{}, api.Errorf(api.CodeInvalid, "signal job %d: signal %d is out of range: give a signal number from 1 to %d (e.g. 10 for SIGUSR1)",
+			req.ID, req.Signal, api.MaxSignal).WithField("signal")
+	}
+	if !req.Scope.Valid() {
+		return empty{}, api.Errorf(api.CodeInvalid, "signal job %d: scope %q: use %s (every process but the batch script), %s (the batch script) or %s (all)",
+			req.ID, req.Scope, api.SignalSteps, api.SignalBatch, api.SignalFull).WithField("scope")
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpSignal, raftfsm.SignalCmd{ID: req.ID, Signal: req.Signal, Scope: req.Scope, CallerUID: who.uid})
+	return empty{}, err
 }
 
 func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsRequest) (empty, error) {

@@ -13,6 +13,7 @@ func (c *Controller) routes() http.Handler {
 	mux.Handle(api.PathListJobs, endpoint(c, c.listJobs))
 	mux.Handle(api.PathCancel, endpoint(c, c.cancelJob))
 	mux.Handle(api.PathTerminate, endpoint(c, c.terminateJob))
+	mux.Handle(api.PathSignal, endpoint(c, c.signalJob))
 	mux.Handle(api.PathWait, endpoint(c, c.waitJob))
 	mux.Handle(api.PathLogs, endpoint(c, c.jobLogs))
 	mux.Handle(api.PathHold, endpoint(c, c.holdJobs))

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
 // Config describes one node daemon.
@@ -51,9 +53,15 @@ type Agent struct {
 
 // task is one job in this daemon's hands.
 type task struct {
+	id       uint64
 	proc     Process       // nil until started
 	stopping bool          // a stop was requested
 	started  chan struct{} // closed once proc is set (or start failed)
+	// Signals: lastSeq is the highest Seq handed to delivery; pending
+	// waits for the one delivering goroutine (delivering), in order.
+	lastSeq    uint64
+	pending    []api.JobSignal
+	delivering bool
 }
 
 // StartAgent registers the node and starts following its assignments.
@@ -187,14 +195,71 @@ func (a *Agent) reconcile(j *api.Job) {
 	t, ok := a.tasks[j.ID]
 	switch {
 	case !ok && j.State == api.StateStarting:
-		t = &task{started: make(chan struct{}), stopping: j.StopRequested}
+		t = &task{id: j.ID, started: make(chan struct{}), stopping: j.StopRequested}
 		a.tasks[j.ID] = t
 		a.running.Add(1)
 		go a.run(*j, t)
-	case ok && j.StopRequested && !t.stopping:
+	case !ok:
+		return // RUNNING but not ours: started by an earlier boot, or already ended
+	case j.StopRequested && !t.stopping:
 		t.stopping = true
 		go a.stop(t)
 	}
+	a.queueSignals(t, j.Signals)
+}
+
+// queueSignals hands the signals newer than the task's last to its
+// delivering goroutine (starting one if none runs). Called with a.mu held.
+func (a *Agent) queueSignals(t *task, sigs []api.JobSignal) {
+	for _, s := range sigs {
+		if s.Seq > t.lastSeq {
+			t.pending = append(t.pending, s)
+			t.lastSeq = s.Seq
+		}
+	}
+	if len(t.pending) > 0 && !t.delivering {
+		t.delivering = true
+		go a.deliver(t)
+	}
+}
+
+// deliver sends a task's pending signals in order, once the job has started.
+func (a *Agent) deliver(t *task) {
+	<-t.started
+	for {
+		a.mu.Lock()
+		sigs := t.pending
+		t.pending = nil
+		if len(sigs) == 0 {
+			t.delivering = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		for _, s := range sigs {
+			a.sendSignal(t, s.Signal, s.Scope, "requested")
+		}
+	}
+}
+
+// sendSignal delivers one signal to a started task's processes (nothing if
+// the task could not start).
+func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, why string) {
+	if t.proc == nil {
+		return
+	}
+	sc := sandbox.ScopeSteps
+	switch scope {
+	case api.SignalBatch:
+		sc = sandbox.ScopeBatch
+	case api.SignalFull:
+		sc = sandbox.ScopeFull
+	}
+	if err := t.proc.Signal(syscall.Signal(sig), sc); err != nil {
+		a.log.Warn("signal job", "job", t.id, "signal", sig, "scope", sc, "err", err)
+		return
+	}
+	a.log.Debug("signalled job", "job", t.id, "signal", sig, "scope", sc, "why", why)
 }
 
 // run starts a job, reports RUNNING, waits for it and reports how it ended.
@@ -240,6 +305,17 @@ func (a *Agent) run(j api.Job, t *task) {
 			a.stop(t)
 		})
 		defer limit.Stop()
+		if j.WarnSignal > 0 {
+			// Slurm's --signal: WarnSeconds before the limit (at once if
+			// the limit is shorter), to the batch script or the others.
+			scope := api.SignalSteps
+			if j.WarnBatch {
+				scope = api.SignalBatch
+			}
+			at := time.Duration(max(0, j.TimeLimit-int64(j.WarnSeconds))) * time.Second
+			warn := time.AfterFunc(at, func() { a.sendSignal(t, j.WarnSignal, scope, "time limit warning") })
+			defer warn.Stop()
+		}
 	}
 	res, err := proc.Wait()
 	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: timedOut.Load()}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/shoal-batch/shoal/node/sandbox"
@@ -21,6 +22,9 @@ type Process interface {
 	Wait() (sandbox.Result, error)
 	// Stop asks every process of the job to end, killing them after grace.
 	Stop(grace time.Duration) error
+	// Signal sends sig to the job's processes that scope names (see
+	// sandbox.Job.Signal for what reaches the job's PID 1).
+	Signal(sig syscall.Signal, scope sandbox.Scope) error
 }
 
 // SandboxExecutor runs jobs under libcontainer.

@@ -233,6 +233,7 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 		}
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+		j.Signals = nil // they were for the attempt that ended
 		w.put(tableJobs, j)
 		return
 	}

@@ -137,6 +137,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 		return decodeApply(op, body, w.putKey)
 	case OpDeleteKey:
 		return decodeApply(op, body, w.deleteKey)
+	case OpSignal:
+		return decodeApply(op, body, w.signal)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

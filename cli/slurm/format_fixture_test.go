@@ -199,6 +199,10 @@ func (f *viewFake) Terminate(context.Context, uint64, string) error {
 	return fmt.Errorf("viewFake: no Terminate")
 }
 
+func (f *viewFake) Signal(context.Context, uint64, int, api.SignalScope) error {
+	return fmt.Errorf("viewFake: no Signal")
+}
+
 func (f *viewFake) Logs(context.Context, uint64, string) ([]byte, error) {
 	return nil, fmt.Errorf("viewFake: no Logs")
 }

@@ -140,6 +140,9 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	if o.prioritySet {
 		req.Priority = o.priority
 	}
+	if o.warn != nil {
+		req.WarnSignal, req.WarnSeconds, req.WarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
+	}
 	if err := o.checkNodes(); err != nil {
 		return req, err
 	}

@@ -164,6 +164,21 @@ func (f *ctlFake) Terminate(_ context.Context, id uint64, reason string) error {
 	return f.stop("Terminate", id, reason)
 }
 
+// Signal is the fake's signal: like terminate, for started jobs of alice.
+func (f *ctlFake) Signal(_ context.Context, id uint64, sig int, scope api.SignalScope) error {
+	f.record("Signal %d %d %s", id, sig, scope)
+	j, ok := f.jobs[id]
+	switch {
+	case !ok:
+		return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+	case j.User != "alice":
+		return api.Errorf(api.CodeForbidden, "job %d belongs to %s", id, j.User)
+	case !j.State.Terminable():
+		return api.Errorf(api.CodeConflict, "cannot signal job %d: it is %s", id, j.State)
+	}
+	return nil
+}
+
 func (f *ctlFake) Requeue(_ context.Context, id uint64, reason string) error {
 	f.record("Requeue %d %q", id, reason)
 	return nil

@@ -149,7 +149,8 @@ type jobOpts struct {
 
 	gpus, gpusPerNode, gpusPerTask int
 
-	timeLimit   int64 // seconds; 0 = none
+	timeLimit   int64     // seconds; 0 = none
+	warn        *warnSpec // --signal
 	output      string
 	errPath     string
 	chdir       string
@@ -305,10 +306,11 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "quiet":
 		o.quiet = true
 	case "signal":
-		if !validSignalSpec(v) {
+		w, ok := parseSignalSpec(v)
+		if !ok {
 			return errorf(255, "Invalid --signal specification")
 		}
-		o.ignored = append(o.ignored, "--signal")
+		o.warn = &w
 	case "test-only":
 		o.testOnly = true
 	case "time":
@@ -366,6 +368,7 @@ var sbatchEnvOptions = []struct{ Env, Key, Name string }{
 	{"SBATCH_TIMELIMIT", "time", "--time"},
 	{"SBATCH_WAIT", "wait", "--wait"},
 	{"SBATCH_REQUEUE", "requeue", "--requeue"},
+	{"SBATCH_SIGNAL", "signal", "--signal"},
 	{"SBATCH_NO_REQUEUE", "no-requeue", "--no-requeue"},
 }
 

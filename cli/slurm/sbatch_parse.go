@@ -116,22 +116,43 @@ func parseGres(s string) (int, error) {
 	return gpus, nil
 }
 
-// validSignalSpec checks --signal's "[{R|B}:]SIG[@seconds]".
-func validSignalSpec(s string) bool {
+// warnSpec is a parsed --signal: send Signal Seconds before the time
+// limit, to the batch shell alone if Batch.
+type warnSpec struct {
+	Signal, Seconds int
+	Batch           bool
+}
+
+// defaultWarnSeconds is --signal's sig_time when none is given.
+const defaultWarnSeconds = 60
+
+// parseSignalSpec reads --signal's "[{R|B}:]SIG[@sig_time]": SIG a number
+// or name, sig_time 0..65535 seconds (default 60). "R" (may overlap a
+// reservation) has no effect in shoal.
+func parseSignalSpec(s string) (warnSpec, bool) {
+	var w warnSpec
 	if p, rest, ok := strings.Cut(s, ":"); ok {
-		if p != "R" && p != "B" && p != "RB" && p != "BR" {
-			return false
+		switch p {
+		case "R":
+		case "B", "RB", "BR":
+			w.Batch = true
+		default:
+			return w, false
 		}
 		s = rest
 	}
 	sig, at, hasAt := strings.Cut(s, "@")
+	w.Seconds = defaultWarnSeconds
 	if hasAt {
-		if n, err := strconv.Atoi(at); err != nil || n < 0 {
-			return false
+		n, err := strconv.Atoi(at)
+		if err != nil || n < 0 || n > 65535 {
+			return w, false
 		}
+		w.Seconds = n
 	}
-	_, ok := signalNumber(sig)
-	return ok
+	n, ok := signalNumber(sig)
+	w.Signal = n
+	return w, ok
 }
 
 // signalNames are the signals Slurm accepts by name, with their Linux

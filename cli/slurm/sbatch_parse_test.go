@@ -243,13 +243,26 @@ func TestParseGres(t *testing.T) {
 	}
 }
 
-func TestValidSignalSpec(t *testing.T) {
-	for in, ok := range map[string]bool{
-		"USR1": true, "SIGUSR2@90": true, "B:USR2@30": true, "R:10@60": true, "TERM": true, "15": true,
-		"FOO": false, "X:USR1": false, "USR1@x": false, "0": false, "": false,
+func TestParseSignalSpec(t *testing.T) {
+	for in, want := range map[string]*warnSpec{
+		"USR1":       {Signal: 10, Seconds: 60},
+		"SIGUSR2@90": {Signal: 12, Seconds: 90},
+		"B:USR2@30":  {Signal: 12, Seconds: 30, Batch: true},
+		"R:10@60":    {Signal: 10, Seconds: 60},
+		"RB:TERM@0":  {Signal: 15, Seconds: 0, Batch: true},
+		"BR:HUP":     {Signal: 1, Seconds: 60, Batch: true},
+		"TERM":       {Signal: 15, Seconds: 60},
+		"15":         {Signal: 15, Seconds: 60},
+		"64@65535":   {Signal: 64, Seconds: 65535},
+		"FOO":        nil, "X:USR1": nil, "USR1@x": nil, "0": nil, "": nil,
+		"USR1@-1": nil, "USR1@65536": nil, "65": nil, "B:": nil,
 	} {
-		if validSignalSpec(in) != ok {
-			t.Errorf("validSignalSpec(%q) = %v; want %v", in, !ok, ok)
+		got, ok := parseSignalSpec(in)
+		switch {
+		case want == nil && ok:
+			t.Errorf("parseSignalSpec(%q) = %+v; want it refused", in, got)
+		case want != nil && (!ok || got != *want):
+			t.Errorf("parseSignalSpec(%q) = %+v, %v; want %+v", in, got, ok, *want)
 		}
 	}
 }

@@ -13,11 +13,11 @@ import (
 
 var scancelOptions = []Option{
 	{Long: "account", Short: 'A', Arg: RequiredArg},
-	{Long: "batch", Short: 'b', Arg: NoArg, Key: "ignore"},
+	{Long: "batch", Short: 'b', Arg: NoArg},
 	{Long: "clusters", Short: 'M', Arg: RequiredArg, Key: "ignore"},
 	{Long: "cluster", Arg: RequiredArg, Key: "ignore"},
 	{Long: "ctld", Arg: NoArg, Key: "ignore"},
-	{Long: "full", Short: 'f', Arg: NoArg, Key: "ignore"},
+	{Long: "full", Short: 'f', Arg: NoArg},
 	{Long: "help", Arg: NoArg},
 	{Long: "hurry", Short: 'H', Arg: NoArg, Key: "ignore"},
 	{Long: "interactive", Short: 'i', Arg: NoArg},
@@ -44,9 +44,9 @@ var scancelGetopt = &Getopt{Prog: "scancel", Options: scancelOptions}
 // scancelEnv are scancel's input variables (the command line wins).
 var scancelEnv = []struct{ Env, Key, Name string }{
 	{"SCANCEL_ACCOUNT", "account", "--account"},
-	{"SCANCEL_BATCH", "ignore", "--batch"},
+	{"SCANCEL_BATCH", "batch", "--batch"},
 	{"SCANCEL_CTLD", "ignore", "--ctld"},
-	{"SCANCEL_FULL", "ignore", "--full"},
+	{"SCANCEL_FULL", "full", "--full"},
 	{"SCANCEL_HURRY", "ignore", "--hurry"},
 	{"SCANCEL_INTERACTIVE", "interactive", "--interactive"},
 	{"SCANCEL_NAME", "name", "--name"},
@@ -65,6 +65,7 @@ type scancelOpts struct {
 	states                                        []State
 	signal                                        int
 	signalName                                    string // as given
+	batch, full                                   bool   // -b, -f: the signal's scope
 	quiet                                         bool
 	verbose                                       int
 	help, usage, version                          bool
@@ -76,6 +77,10 @@ func (o *scancelOpts) apply(opt Opt) error {
 	case "ignore":
 	case "account":
 		o.account = v
+	case "batch":
+		o.batch = true
+	case "full":
+		o.full = true
 	case "help":
 		o.help = true
 	case "usage":
@@ -185,7 +190,9 @@ func parseCancelTarget(s string) (cancelTarget, error) {
 }
 
 // Scancel is scancel: it cancels pending jobs and terminates running ones
-// (both end CANCELLED), named by id or chosen by filters.
+// (both end CANCELLED), or with --signal (other than KILL) signals running
+// ones (-b: the batch script alone, -f: every process, neither: every
+// process but the batch script), named by id or chosen by filters.
 func Scancel(c *Ctx, args []string) int {
 	o := &scancelOpts{}
 	var envOpts []Opt
@@ -218,12 +225,6 @@ func Scancel(c *Ctx, args []string) int {
 	}
 	if o.user == "\x00me" {
 		o.user = c.User
-	}
-	switch o.signal {
-	case 0, 2, 9, 15: // none, INT, KILL, TERM: end the job
-	default:
-		return report(c, "scancel", errorf(1,
-			"shoal cannot send signal %s to a job: it can end a job (no --signal, or --signal=TERM, KILL or INT) but not deliver other signals", o.signalName))
 	}
 	var targets []cancelTarget
 	for _, arg := range operands {
@@ -306,8 +307,10 @@ func (s *scancel) byFilter() int {
 		return report(s.c, "scancel", errorf(1, "Unable to list jobs: %v", err))
 	}
 	for i := range jobs {
-		if s.matches(&jobs[i]) {
-			s.end(&jobs[i])
+		// A filter picks the started jobs to signal; pending ones have no
+		// processes (named by id they are an error, see signal).
+		if s.matches(&jobs[i]) && !(s.signalling() && jobs[i].State.Cancellable()) {
+			s.act(&jobs[i])
 		}
 	}
 	return s.rc
@@ -386,7 +389,7 @@ func (s *scancel) byID(targets []cancelTarget) int {
 				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
 				continue
 			}
-			s.end(jb)
+			s.act(jb)
 		}
 	}
 	return s.rc
@@ -413,10 +416,49 @@ func (s *scancel) verboseTerminating(id string) {
 // cancelReason is the status reason a job scancel ends carries.
 const cancelReason = "Cancelled by scancel"
 
-// end cancels j if it has not started, else terminates it.
-func (s *scancel) end(j *api.Job) {
+// signalling reports whether scancel sends a signal rather than ending
+// jobs: --signal other than KILL, as in Slurm (KILL, or no --signal, ends
+// the job, batch script included, whatever -b or -f say).
+func (s *scancel) signalling() bool { return s.o.signal != 0 && s.o.signal != 9 }
+
+// scope is the signal's scope: -f (everything) wins over -b (the batch
+// script alone); neither: every process but the batch script.
+func (s *scancel) scope() api.SignalScope {
+	switch {
+	case s.o.full:
+		return api.SignalFull
+	case s.o.batch:
+		return api.SignalBatch
+	}
+	return api.SignalSteps
+}
+
+// act signals j or ends it.
+func (s *scancel) act(j *api.Job) {
 	id := JobID(j)
 	s.verboseTerminating(id)
+	if s.signalling() {
+		s.signal(j, id)
+		return
+	}
+	s.end(j, id)
+}
+
+// signal sends the signal to a started job; a pending job has nothing to
+// signal, which Slurm reports as an error.
+func (s *scancel) signal(j *api.Job, id string) {
+	if j.State.Cancellable() {
+		s.c.Errorf("scancel", "Kill job error on job id %s: Job is pending execution", id)
+		s.rc = 1
+		return
+	}
+	if err := s.c.Client.Signal(s.ctx, j.ID, s.o.signal, s.scope()); err != nil {
+		s.fail(id, err)
+	}
+}
+
+// end cancels j if it has not started, else terminates it.
+func (s *scancel) end(j *api.Job, id string) {
 	var err error
 	if j.State.Cancellable() {
 		err = s.c.Client.Cancel(s.ctx, j.ID, cancelReason)

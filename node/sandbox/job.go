@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,10 @@ type Job struct {
 	finish sync.Once
 	res    Result
 	err    error
+
+	// emulated is a signal Signal emulated with SIGKILL on PID 1 (which
+	// drops signals it has no handler for): the Result reports it.
+	emulated atomic.Int32
 }
 
 func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, dir string) (*Job, error) {
@@ -95,6 +100,9 @@ func (j *Job) cleanup() {
 		ws := j.state.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
 			j.res.Signal = int(ws.Signal())
+			if e := j.emulated.Load(); e != 0 && ws.Signal() == unix.SIGKILL {
+				j.res.Signal = int(e) // what Signal was asked to send
+			}
 			j.res.ExitCode = 128 + j.res.Signal
 		} else {
 			j.res.ExitCode = ws.ExitStatus()
@@ -340,4 +348,186 @@ func waitAnyExit(pids []int, timeout time.Duration) ([]int, bool) {
 		}
 	}
 	return exited, true
+}
+
+// Scope names the processes of a job that Signal reaches.
+type Scope int
+
+// Scopes. The batch script is the job's own first process, PID 1.
+const (
+	ScopeSteps Scope = iota // every process but PID 1
+	ScopeBatch              // PID 1 alone
+	ScopeFull               // every process, PID 1 too
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeSteps:
+		return "steps"
+	case ScopeBatch:
+		return "batch"
+	case ScopeFull:
+		return "full"
+	}
+	return "Scope(" + strconv.Itoa(int(s)) + ")"
+}
+
+// fullSignalGrace bounds how long Signal with ScopeFull leaves a stopped
+// PID 1 (whose default action is to die) waiting for the job's other
+// processes to handle the signal, before it kills the job.
+const fullSignalGrace = 10 * time.Second
+
+// initExecWait bounds how long Signal waits for PID 1 to be the job's own
+// program rather than libcontainer's init, right after Start.
+const initExecWait = 5 * time.Second
+
+// Signal sends sig to the processes of the job that scope names, with the
+// cgroup frozen so that none forks past the list. Signalling an ended job
+// does nothing.
+//
+// PID 1 only receives signals it has a handler for (see the package
+// documentation), so when sig must reach it and it neither catches nor
+// ignores sig, Signal does what the signal's default action would have
+// done: for one that terminates (TERM, INT, HUP, USR1, ALRM, SEGV, ...) it
+// SIGKILLs PID 1 (ScopeFull: stops it and kills it once the job's other
+// processes have exited, or after fullSignalGrace) and the Result reports
+// sig, not SIGKILL; for one that stops (TSTP, TTIN, TTOU) it sends SIGSTOP;
+// for one ignored by default (CHLD, URG, WINCH) it sends nothing. KILL,
+// STOP and CONT are sent as they are.
+func (j *Job) Signal(sig syscall.Signal, scope Scope) error {
+	if sig < 1 || sig > 64 {
+		return fmt.Errorf("signal job %s: signal %d is not a signal number (1 to 64)", j.c.ID(), sig)
+	}
+	if scope != ScopeSteps && scope != ScopeBatch && scope != ScopeFull {
+		return fmt.Errorf("signal job %s: unknown scope %v", j.c.ID(), scope)
+	}
+	select {
+	case <-j.exited:
+		return nil
+	default:
+	}
+	err := j.waitExec()
+	if err == nil {
+		err = j.signal(unix.Signal(sig), scope)
+	}
+	if err != nil {
+		select {
+		case <-j.exited: // it ended meanwhile: nothing to signal
+			return nil
+		default:
+			return fmt.Errorf("signal job %s with %s (%s): %w", j.c.ID(), unix.SignalName(unix.Signal(sig)), scope, err)
+		}
+	}
+	return nil
+}
+
+// waitExec waits until PID 1 is no longer libcontainer's init: Start
+// returns once the init is released to exec the job, and until it has,
+// PID 1's signal dispositions are the init's, not the job's.
+func (j *Job) waitExec() error {
+	deadline := time.Now().Add(initExecWait)
+	for {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(j.initPid) + "/comm")
+		if err != nil || string(comm) != "runc:[2:INIT]\n" {
+			return nil // gone (the caller sees it exited) or exec'd
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PID 1 has not started the job's program after %v", initExecWait)
+		}
+		select {
+		case <-j.exited:
+			return nil
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// defaultAction is what a signal does to a process that neither catches
+// nor ignores it (signal(7)).
+type defaultAction int
+
+const (
+	actTerminate defaultAction = iota // Term and Core: the process dies
+	actStop
+	actIgnore
+	actContinue
+)
+
+func defaultActionOf(sig unix.Signal) defaultAction {
+	switch sig {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH:
+		return actIgnore
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return actStop
+	case unix.SIGCONT:
+		return actContinue
+	}
+	return actTerminate // the rest, real-time signals included
+}
+
+// signal does Signal's work with the cgroup frozen.
+func (j *Job) signal(sig unix.Signal, scope Scope) (err error) {
+	if err := j.c.Pause(); err != nil {
+		return fmt.Errorf("freeze: %w", err)
+	}
+	defer func() {
+		// SIGKILL thaws by itself: then it is not paused any more.
+		if rerr := j.c.Resume(); rerr != nil && !errors.Is(rerr, libcontainer.ErrNotPaused) {
+			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
+		}
+	}()
+	others := 0
+	if scope != ScopeBatch {
+		pids, err := j.c.Processes()
+		if err != nil {
+			return fmt.Errorf("list processes: %w", err)
+		}
+		for _, pid := range pids {
+			if pid == j.initPid {
+				continue
+			}
+			if err := unix.Kill(pid, sig); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("signal %d: %w", pid, err)
+			}
+			others++
+		}
+	}
+	if scope == ScopeSteps {
+		return nil
+	}
+	// PID 1: what would reach it outside a PID namespace.
+	send := sig
+	switch sig {
+	case unix.SIGKILL, unix.SIGSTOP, unix.SIGCONT:
+	default:
+		deflt, err := diesOnSignal(j.initPid, sig) // true: default disposition
+		if err != nil {
+			return err
+		}
+		if !deflt {
+			break // caught (delivered) or ignored (dropped either way)
+		}
+		switch defaultActionOf(sig) {
+		case actIgnore:
+			return nil
+		case actStop:
+			send = unix.SIGSTOP
+		case actTerminate:
+			j.emulated.Store(int32(sig))
+			send = unix.SIGKILL
+			if scope == ScopeFull && others > 0 {
+				// Let the others handle sig first; PID 1 must not go on.
+				send = unix.SIGSTOP
+				defer func() {
+					if err == nil {
+						go j.killAfter(fullSignalGrace, true)
+					}
+				}()
+			}
+		}
+	}
+	if err := j.c.Signal(send); err != nil {
+		return fmt.Errorf("signal init: %w", err)
+	}
+	return nil
 }

@@ -589,6 +589,205 @@ func TestStopScriptWithTrap(t *testing.T) {
 	}
 }
 
+// Signal with ScopeSteps reaches the job's other processes, not PID 1: a
+// child that traps USR1 runs its trap, the script's own trap does not run.
+func TestSignalSteps(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `trap 'echo script >> "$PWD/script-got"' USR1
+sh -c 'trap "echo child > \"\$PWD/child-got\"; exit 0" USR1; echo ready > "$FIFO"; while :; do sleep 0.05; done'
+echo after-child`)
+	if err := j.Signal(unix.SIGUSR1, ScopeSteps); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (Result{}) {
+		t.Errorf("result = %+v, want zero (stderr %q)", res, readFile(t, spec.Stderr))
+	}
+	if got := readFile(t, filepath.Join(spec.Dir, "child-got")); got != "child\n" {
+		t.Errorf("child's trap wrote %q, want %q", got, "child\n")
+	}
+	if _, err := os.Stat(filepath.Join(spec.Dir, "script-got")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the batch script got a steps signal (stat: %v)", err)
+	}
+	if out := readFile(t, spec.Stdout); out != "after-child\n" {
+		t.Errorf("stdout = %q, want %q", out, "after-child\n")
+	}
+	assertGone(t, r, spec.ID)
+}
+
+// ScopeBatch reaches PID 1 alone: a script's trap runs, its child is not
+// signalled.
+func TestSignalBatchTrap(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `trap 'echo got-usr1 > "$PWD/got"; kill -0 $child && echo child-alive; exit 3' USR1
+sleep 3600 & child=$!; echo ready > "$FIFO"; wait`)
+	if err := j.Signal(unix.SIGUSR1, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Result{ExitCode: 3}); res != want {
+		t.Errorf("result = %+v, want %+v (stderr %q)", res, want, readFile(t, spec.Stderr))
+	}
+	if got := readFile(t, filepath.Join(spec.Dir, "got")); got != "got-usr1\n" {
+		t.Errorf("trap wrote %q, want %q", got, "got-usr1\n")
+	}
+	if out := readFile(t, spec.Stdout); out != "child-alive\n" {
+		t.Errorf("stdout = %q, want %q: the child must not get a batch signal", out, "child-alive\n")
+	}
+}
+
+// A bash script without a trap dies of a batch TERM as it would outside a
+// PID namespace: at once, reported as signal 15, not 9, and it does not
+// run its next command.
+func TestSignalBatchNoTrap(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "bash", "-c", `sleep 3600 & echo $! > "$FIFO"; wait; echo next > "$PWD/next"`)
+	fifo := filepath.Join(spec.Dir, "fifo")
+	spec.Env = append(spec.Env, "FIFO="+fifo)
+	j, spec, _ := startFifo(t, r, spec, fifo)
+	if err := j.Signal(unix.SIGTERM, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Result{ExitCode: 128 + 15, Signal: 15}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if _, err := os.Stat(filepath.Join(spec.Dir, "next")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the script ran its next command after a batch TERM (stat: %v)", err)
+	}
+	assertGone(t, r, spec.ID)
+}
+
+// ScopeFull without a trap in the script: the child handles TERM first,
+// then PID 1 dies of it (reported as 15) without going on.
+func TestSignalFull(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `sh -c 'trap "echo child > \"\$PWD/child-got\"; exit 0" TERM; echo ready > "$FIFO"; while :; do sleep 0.05; done'
+echo next > "$PWD/next"`)
+	start := time.Now()
+	if err := j.Signal(unix.SIGTERM, ScopeFull); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= fullSignalGrace {
+		t.Errorf("full TERM took %v, the whole grace period: PID 1 must die once the others have", took)
+	}
+	if want := (Result{ExitCode: 128 + 15, Signal: 15}); res != want {
+		t.Errorf("result = %+v, want %+v (stderr %q)", res, want, readFile(t, spec.Stderr))
+	}
+	if got := readFile(t, filepath.Join(spec.Dir, "child-got")); got != "child\n" {
+		t.Errorf("child's trap wrote %q, want %q", got, "child\n")
+	}
+	if _, err := os.Stat(filepath.Join(spec.Dir, "next")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the script ran its next command after a full TERM (stat: %v)", err)
+	}
+}
+
+// Default dispositions on PID 1: WINCH (ignored by default) does nothing,
+// TSTP (stops by default) stops it, CONT resumes it; a script that traps
+// a signal gets it even with ScopeFull.
+func TestSignalBatchDefaults(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `trap 'echo hup >> "$PWD/hup"' HUP
+echo ready > "$FIFO"; while :; do sleep 0.05; done`)
+	state := func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", j.Pid()))
+		if err != nil {
+			t.Fatalf("read PID 1's stat: %v", err)
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return rest[:1]
+	}
+	waitState := func(want string, stopped bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := state()
+			if (s == "T") == stopped {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("PID 1 is in state %s after 10s, want %s", s, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := j.Signal(unix.SIGWINCH, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Signal(unix.SIGTSTP, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	waitState("stopped (T)", true)
+	if err := j.Signal(unix.SIGCONT, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	waitState("running or sleeping", false)
+	if err := j.Signal(unix.SIGHUP, ScopeFull); err != nil {
+		t.Fatal(err)
+	}
+	hup := filepath.Join(spec.Dir, "hup")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(hup); string(b) == "hup\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script's HUP trap did not run within 10s (stderr %q)", readFile(t, spec.Stderr))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-j.Done():
+		res, _ := j.Wait()
+		t.Fatalf("the job ended (%+v); WINCH, TSTP, CONT and a trapped HUP must not end it", res)
+	default:
+	}
+	if err := j.Signal(unix.SIGKILL, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Result{ExitCode: 137, Signal: 9}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if err := j.Signal(unix.SIGUSR1, ScopeFull); err != nil {
+		t.Errorf("Signal of an ended job: %v", err)
+	}
+}
+
+// Signal right after Start waits for the job's program: a TERM for PID 1
+// then kills it as the job's own process, reported as 15.
+func TestSignalRightAfterStart(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sleep", "3600")
+	j := start(t, r, spec)
+	if err := j.Signal(unix.SIGTERM, ScopeBatch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Result{ExitCode: 128 + 15, Signal: 15}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+}
+
 // Cleanup after a "crash": a second Runner on the same directories kills
 // and removes what the first one left running, and also removes pieces
 // that have no container state at all.
@@ -704,10 +903,16 @@ func readFile(t testing.TB, path string) string {
 
 // hostMounts is the host's mount table without the per-mount ids, which a
 // remount would change.
+// hostMounts is the host's mount table, less the image layers that
+// cmd/shoal's end-to-end tests mount under their own TMPDIR
+// (/var/tmp/shoal-e2e-*) while go test runs that package alongside this one.
 func hostMounts(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for line := range strings.Lines(readFile(t, "/proc/self/mountinfo")) {
+		if fields := strings.Fields(line); len(fields) > 4 && strings.HasPrefix(fields[4], "/var/tmp/shoal-e2e-") {
+			continue
+		}
 		out = append(out, strings.TrimSpace(line))
 	}
 	return out
