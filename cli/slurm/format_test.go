@@ -87,16 +87,16 @@ func TestParsePastTime(t *testing.T) {
 		{"08:00", day(23, 8, 0, 0)},
 		{"13:00:00", day(22, 13, 0, 0)},
 	} {
-		got, err := parsePastTime(tc.in, now)
+		got, err := parseSlurmTime(tc.in, now, true)
 		if err != nil || !got.Equal(tc.want) {
-			t.Errorf("parsePastTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			t.Errorf("parseSlurmTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"garbage", "now-", "now-3fortnights", "2026-13-01", ""} {
-		if got, err := parsePastTime(bad, now); err == nil {
-			t.Errorf("parsePastTime(%q) = %v, want an error", bad, got)
+		if got, err := parseSlurmTime(bad, now, true); err == nil {
+			t.Errorf("parseSlurmTime(%q) = %v, want an error", bad, got)
 		} else if !strings.HasPrefix(err.Error(), "Invalid time specification (pos=0): ") {
-			t.Errorf("parsePastTime(%q) error %q does not read as Slurm's", bad, err)
+			t.Errorf("parseSlurmTime(%q) error %q does not read as Slurm's", bad, err)
 		}
 	}
 }
@@ -106,17 +106,18 @@ func TestParseLimit(t *testing.T) {
 		in   string
 		want int64
 	}{
-		{"30", 1800}, {"10:30", 630}, {"1:00:00", 3600}, {"1-00:00:00", 86400},
+		{"30", 1800}, {"10:30", 660}, // whole minutes, rounded up, as Slurm keeps them
+		{"1:00:00", 3600}, {"1-00:00:00", 86400},
 		{"2-12", 2*86400 + 12*3600}, {"1-2:3", 86400 + 2*3600 + 3*60}, {"UNLIMITED", 0}, {"infinite", 0},
 	} {
-		got, err := parseLimit(tc.in)
+		got, err := parseTimeLimit(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("parseLimit(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			t.Errorf("parseTimeLimit(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"", "abc", "1:2:3:4", "-5", "1-2:3:4:5"} {
-		if got, err := parseLimit(bad); err == nil {
-			t.Errorf("parseLimit(%q) = %d, want an error", bad, got)
+		if got, err := parseTimeLimit(bad); err == nil {
+			t.Errorf("parseTimeLimit(%q) = %d, want an error", bad, got)
 		}
 	}
 }

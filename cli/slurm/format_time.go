@@ -82,8 +82,8 @@ func limitFull(limitSecs int64) string {
 // header (C's ctime without the newline).
 func ctimeLine(t time.Time) string { return t.Format("Mon Jan _2 15:04:05 2006") }
 
-// pastUnits are the units of "now-N<unit>".
-var pastUnits = map[string]time.Duration{
+// timeUnits are the units of "now+N<unit>" and "now-N<unit>".
+var timeUnits = map[string]time.Duration{
 	"": time.Second, "s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
 	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
 	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
@@ -91,23 +91,28 @@ var pastUnits = map[string]time.Duration{
 	"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
 }
 
-// pastNamed are the named times of day Slurm's parse_time knows.
-var pastNamed = map[string]int{"midnight": 0, "elevenses": 11, "noon": 12, "fika": 15, "teatime": 16}
+// namedTimes are the named times of day Slurm's parse_time knows.
+var namedTimes = map[string]int{"midnight": 0, "elevenses": 11, "noon": 12, "fika": 15, "teatime": 16}
 
-// parsePastTime reads a time as sacct's -S/-E do (Slurm's parse_time with
-// past set): YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], MMDD[YY], MM.DD[.YY],
-// HH:MM[:SS], now[{+|-}N[unit]], today, tomorrow, midnight, noon,
-// elevenses, fika or teatime. A time of day without a date, or a named
-// one, is the latest such moment not after now; a month and day without a
-// year, the latest such day.
-func parsePastTime(s string, now time.Time) (time.Time, error) {
+// parseSlurmTime reads a time as Slurm's parse_time does:
+// YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], MMDD[YY], MM.DD[.YY], HH:MM[:SS],
+// now[{+|-}N[unit]], today, tomorrow, midnight, noon, elevenses, fika or
+// teatime. A time of day without a date (or a named one) and a month and
+// day without a year are completed to the next such moment, or with past
+// (sacct's -S/-E) to the latest one not after now.
+func parseSlurmTime(s string, now time.Time, past bool) (time.Time, error) {
 	loc := now.Location()
 	t := strings.ToLower(strings.TrimSpace(s))
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	bad := fmt.Errorf("Invalid time specification (pos=0): %s", s)
-	latest := func(at time.Time) time.Time {
-		if at.After(now) {
-			return at.AddDate(0, 0, -1)
+	// roll moves a completed time by step until it lies on the wanted side
+	// of now (of today, for a date).
+	roll := func(at, pivot time.Time, years, days int) time.Time {
+		if past && at.After(pivot) {
+			return at.AddDate(-years, 0, -days)
+		}
+		if !past && !at.After(pivot) {
+			return at.AddDate(years, 0, days)
 		}
 		return at
 	}
@@ -119,8 +124,8 @@ func parsePastTime(s string, now time.Time) (time.Time, error) {
 	case "tomorrow":
 		return day.AddDate(0, 0, 1), nil
 	}
-	if h, ok := pastNamed[t]; ok {
-		return latest(day.Add(time.Duration(h) * time.Hour)), nil
+	if h, ok := namedTimes[t]; ok {
+		return roll(day.Add(time.Duration(h)*time.Hour), now, 0, 1), nil
 	}
 	if rest, ok := strings.CutPrefix(t, "now"); ok && len(rest) > 1 && (rest[0] == '+' || rest[0] == '-') {
 		i := 1
@@ -128,7 +133,7 @@ func parsePastTime(s string, now time.Time) (time.Time, error) {
 			i++
 		}
 		n, err := strconv.ParseInt(rest[1:i], 10, 64)
-		unit, uok := pastUnits[rest[i:]]
+		unit, uok := timeUnits[rest[i:]]
 		if err != nil || !uok {
 			return time.Time{}, bad
 		}
@@ -151,70 +156,18 @@ func parsePastTime(s string, now time.Time) (time.Time, error) {
 	for _, layout := range []string{"01/02", "01.02", "0102"} {
 		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
 			at = time.Date(now.Year(), at.Month(), at.Day(), 0, 0, 0, 0, loc)
-			if at.After(now) {
-				at = at.AddDate(-1, 0, 0)
+			pivot := now
+			if !past {
+				pivot = day.Add(-time.Nanosecond) // today itself is still to come
 			}
-			return at, nil
+			return roll(at, pivot, 1, 0), nil
 		}
 	}
 	for _, layout := range []string{"15:04:05", "15:04"} {
 		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
-			return latest(time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)), nil
+			return roll(time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc), now, 0, 1), nil
 		}
 	}
 	return time.Time{}, bad
 }
 
-// parseLimit reads a Slurm time limit as scontrol update TimeLimit= does:
-// minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, or
-// UNLIMITED/INFINITE (0). It returns seconds.
-func parseLimit(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	switch strings.ToLower(t) {
-	case "unlimited", "infinite", "-1":
-		return 0, nil
-	}
-	bad := fmt.Errorf("Invalid time limit specification")
-	days := int64(0)
-	if d, rest, ok := strings.Cut(t, "-"); ok {
-		n, err := strconv.ParseInt(d, 10, 64)
-		if err != nil || n < 0 {
-			return 0, bad
-		}
-		days, t = n, rest
-		parts := strings.Split(t, ":")
-		nums, err := atoiAll(parts)
-		if err != nil || len(nums) > 3 {
-			return 0, bad
-		}
-		for len(nums) < 3 {
-			nums = append(nums, 0)
-		}
-		return days*86400 + nums[0]*3600 + nums[1]*60 + nums[2], nil
-	}
-	nums, err := atoiAll(strings.Split(t, ":"))
-	if err != nil {
-		return 0, bad
-	}
-	switch len(nums) {
-	case 1:
-		return nums[0] * 60, nil
-	case 2:
-		return nums[0]*60 + nums[1], nil
-	case 3:
-		return nums[0]*3600 + nums[1]*60 + nums[2], nil
-	}
-	return 0, bad
-}
-
-func atoiAll(parts []string) ([]int64, error) {
-	out := make([]int64, len(parts))
-	for i, p := range parts {
-		n, err := strconv.ParseInt(p, 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("not a number: %q", p)
-		}
-		out[i] = n
-	}
-	return out, nil
-}

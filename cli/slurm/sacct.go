@@ -355,13 +355,13 @@ func (o *sacctOpts) window(c *Ctx, now time.Time) (start, end time.Time, rc int)
 	}
 	var err error
 	if o.start != "" {
-		if start, err = parsePastTime(o.start, now); err != nil {
+		if start, err = parseSlurmTime(o.start, now, true); err != nil {
 			fmt.Fprintln(c.Stderr, err)
 			return start, end, 1
 		}
 	}
 	if o.end != "" {
-		if end, err = parsePastTime(o.end, now); err != nil {
+		if end, err = parseSlurmTime(o.end, now, true); err != nil {
 			fmt.Fprintln(c.Stderr, err)
 			return start, end, 1
 		}

@@ -478,81 +478,12 @@ func exportEnv(spec string, env []string) map[string]string {
 	return out
 }
 
-// beginUnits are --begin=now+N's units, by their accepted spellings.
-var beginUnits = map[string]time.Duration{
-	"": time.Second, "s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
-	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
-	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
-	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
-	"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
-}
-
-// namedTimes are --begin's words for a time of day.
-var namedTimes = map[string]int{"midnight": 0, "elevenses": 11, "noon": 12, "fika": 15, "teatime": 16}
-
-// parseBegin reads --begin as Slurm's parse_time does (the forms clients
-// use): now[+N[units]], HH:MM[:SS] (today, or tomorrow once past),
-// YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], today, tomorrow, midnight, noon,
-// elevenses, fika, teatime.
+// parseBegin reads --begin (Slurm's parse_time, times to come), with
+// sbatch's error.
 func parseBegin(s string, now time.Time) (time.Time, error) {
-	loc := now.Location()
-	t := strings.ToLower(strings.TrimSpace(s))
-	day := func(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc) }
-	switch t {
-	case "now":
-		return now, nil
-	case "today":
-		return day(now), nil
-	case "tomorrow":
-		return day(now).AddDate(0, 0, 1), nil
+	at, err := parseSlurmTime(s, now, false)
+	if err != nil {
+		return time.Time{}, &exitError{RC: 255, Raw: err.Error() + "\n", Lines: []string{"Invalid --begin specification"}}
 	}
-	if h, ok := namedTimes[t]; ok {
-		at := day(now).Add(time.Duration(h) * time.Hour)
-		if !at.After(now) {
-			at = at.AddDate(0, 0, 1)
-		}
-		return at, nil
-	}
-	if rest, ok := strings.CutPrefix(t, "now"); ok && len(rest) > 1 && (rest[0] == '+' || rest[0] == '-') {
-		i := 1
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		n, err := strconv.ParseInt(rest[1:i], 10, 64)
-		unit, ok := beginUnits[rest[i:]]
-		if err == nil && ok {
-			d := time.Duration(n) * unit
-			if rest[0] == '-' {
-				d = -d
-			}
-			return now.Add(d), nil
-		}
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if at, err := time.ParseInLocation(layout, strings.ToUpper(t), loc); err == nil {
-			return at, nil
-		}
-	}
-	for _, layout := range []string{"01/02/06", "01/02"} {
-		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
-			if layout == "01/02" {
-				at = time.Date(now.Year(), at.Month(), at.Day(), 0, 0, 0, 0, loc)
-				if at.Before(day(now)) {
-					at = at.AddDate(1, 0, 0)
-				}
-			}
-			return at, nil
-		}
-	}
-	for _, layout := range []string{"15:04:05", "15:04"} {
-		if at, err := time.ParseInLocation(layout, t, loc); err == nil {
-			at = time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc)
-			if !at.After(now) {
-				at = at.AddDate(0, 0, 1)
-			}
-			return at, nil
-		}
-	}
-	return time.Time{}, &exitError{RC: 255, Raw: fmt.Sprintf("Invalid time specification (pos=0): %s\n", s),
-		Lines: []string{"Invalid --begin specification"}}
+	return at, nil
 }

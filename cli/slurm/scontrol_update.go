@@ -178,7 +178,7 @@ func (r *scontrolRun) update(args []string) int {
 			switch p.key {
 			case "timelimit":
 				v := strings.TrimLeft(p.val, "+-")
-				secs, err := parseLimit(v)
+				secs, err := parseTimeLimit(v)
 				if err != nil || (v != p.val && secs == 0) {
 					fmt.Fprintf(r.c.Stderr, "Invalid TimeLimit value: %s\nRequest aborted\n", p.val)
 					return 1
