@@ -170,4 +170,3 @@ func parseSlurmTime(s string, now time.Time, past bool) (time.Time, error) {
 	}
 	return time.Time{}, bad
 }
-
