@@ -3,18 +3,20 @@ package api
 // SubmitJobRequest asks for one job. The owner is never part of it: the
 // controller takes it from the connection (peer uid, signed request).
 type SubmitJobRequest struct {
-	Name      string            `json:"jobName"`
-	Queue     string            `json:"jobQueue,omitempty"`
-	Command   []string          `json:"command"`
-	Script    string            `json:"script,omitempty"`
-	Env       map[string]string `json:"environment,omitempty"`
-	Dir       string            `json:"workingDir,omitempty"`
-	Stdout    string            `json:"stdout,omitempty"`
-	Stderr    string            `json:"stderr,omitempty"`
-	Resources Resources         `json:"resources"`
-	Priority  int64             `json:"priority,omitempty"`
-	DependsOn []Dependency      `json:"dependsOn,omitempty"`
-	DependAny bool              `json:"dependAny,omitempty"`
+	Name    string            `json:"jobName"`
+	Queue   string            `json:"jobQueue,omitempty"`
+	Command []string          `json:"command"`
+	Script  string            `json:"script,omitempty"`
+	Env     map[string]string `json:"environment,omitempty"`
+	Dir     string            `json:"workingDir,omitempty"`
+	Stdout  string            `json:"stdout,omitempty"`
+	Stderr  string            `json:"stderr,omitempty"`
+	// AppendOutput: see Job.
+	AppendOutput bool         `json:"appendOutput,omitempty"`
+	Resources    Resources    `json:"resources"`
+	Priority     int64        `json:"priority,omitempty"`
+	DependsOn    []Dependency `json:"dependsOn,omitempty"`
+	DependAny    bool         `json:"dependAny,omitempty"`
 	// ArrayIndexes makes the request an array of one task per index.
 	ArrayIndexes    []int `json:"arrayIndexes,omitempty"`
 	ArrayMaxRunning int   `json:"arrayMaxRunning,omitempty"`

@@ -16,14 +16,17 @@ type Job struct {
 	// Script, if set, is a batch script stored at submit (as sbatch does):
 	// the node writes it to a file the user owns and runs it with Command as
 	// its arguments.
-	Script    string            `json:"script,omitempty"`
-	Env       map[string]string `json:"environment,omitempty"`
-	Dir       string            `json:"workingDir,omitempty"`
-	Stdout    string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
-	Stderr    string            `json:"stderr,omitempty"`
-	Resources Resources         `json:"resources"`
-	Priority  int64             `json:"priority"`
-	DependsOn []Dependency      `json:"dependsOn,omitempty"`
+	Script string            `json:"script,omitempty"`
+	Env    map[string]string `json:"environment,omitempty"`
+	Dir    string            `json:"workingDir,omitempty"`
+	Stdout string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
+	Stderr string            `json:"stderr,omitempty"`
+	// AppendOutput appends to Stdout/Stderr rather than truncating them
+	// (Slurm's --open-mode=append).
+	AppendOutput bool         `json:"appendOutput,omitempty"`
+	Resources    Resources    `json:"resources"`
+	Priority     int64        `json:"priority"`
+	DependsOn    []Dependency `json:"dependsOn,omitempty"`
 	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
 	DependAny bool       `json:"dependAny,omitempty"`
 	Array     *ArrayTask `json:"array,omitempty"`

@@ -146,7 +146,7 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	return api.Job{
 		Name: name, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups,
 		Queue: queue, Command: r.Command, Script: r.Script, Env: r.Env, Dir: r.Dir,
-		Stdout: r.Stdout, Stderr: r.Stderr,
+		Stdout: r.Stdout, Stderr: r.Stderr, AppendOutput: r.AppendOutput,
 		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn, DependAny: r.DependAny,
 		Held: r.Held, BeginAt: r.BeginAt, TimeLimit: r.TimeLimit, NoRequeue: r.NoRequeue,
 		WarnSignal: r.WarnSignal, WarnSeconds: r.WarnSeconds, WarnBatch: r.WarnBatch,

@@ -132,7 +132,9 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		CPUs:        float64(j.Resources.CPUs),
 		Stdout:      stdout,
 		Stderr:      stderr,
-		Mounts:      sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
+		// Appending keeps what earlier attempts of a requeued job wrote.
+		AppendOutput: j.AppendOutput,
+		Mounts:       sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
 	}
 }
 

@@ -209,6 +209,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	}
 	if o.openMode != "" {
 		req.Env["SLURM_OPEN_MODE"] = o.openMode
+		req.AppendOutput = o.openMode == "a"
 	}
 	return req, nil
 }

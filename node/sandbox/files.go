@@ -11,17 +11,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openOutputs creates or truncates the job's stdout and stderr files. The
-// same path twice gives one shared file (one offset, like 2>&1).
+// openOutputs creates or truncates (or appends to) the job's stdout and
+// stderr files. The same path twice gives one shared file (one offset, like
+// 2>&1).
 func openOutputs(spec *Spec) (stdout, stderr *os.File, err error) {
-	stdout, err = openAsUser(spec.Stdout, spec.UID, spec.GID, spec.Groups)
+	flags := os.O_WRONLY | os.O_CREATE | unix.O_CLOEXEC | unix.O_NOCTTY
+	if spec.AppendOutput {
+		flags |= os.O_APPEND
+	} else {
+		flags |= os.O_TRUNC
+	}
+	stdout, err = openAsUser(spec.Stdout, flags, spec.UID, spec.GID, spec.Groups)
 	if err != nil {
 		return nil, nil, err
 	}
 	if spec.Stderr == spec.Stdout {
 		return stdout, stdout, nil
 	}
-	stderr, err = openAsUser(spec.Stderr, spec.UID, spec.GID, spec.Groups)
+	stderr, err = openAsUser(spec.Stderr, flags, spec.UID, spec.GID, spec.Groups)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, err
@@ -29,12 +36,11 @@ func openOutputs(spec *Spec) (stdout, stderr *os.File, err error) {
 	return stdout, stderr, nil
 }
 
-// openAsUser opens path for writing (create, truncate) with the file-system
+// openAsUser opens path for writing with flags and the file-system
 // credentials of uid, gid and groups, so that a user cannot make the root
 // daemon create or truncate a file the user could not (a symlink or a
 // swapped directory in a path the user controls). New files get that owner.
-func openAsUser(path string, uid, gid uint32, groups []uint32) (*os.File, error) {
-	const flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC | unix.O_CLOEXEC | unix.O_NOCTTY
+func openAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
 	if uid == 0 {
 		f, err := os.OpenFile(path, flags, 0o644)
 		if err != nil {

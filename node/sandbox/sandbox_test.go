@@ -926,3 +926,20 @@ func mustCgroupMounts(t testing.TB) []string {
 	}
 	return m
 }
+
+// An attempt run again with AppendOutput keeps what the first one wrote;
+// without it, the output starts afresh.
+func TestAppendOutput(t *testing.T) {
+	r := newRunner(t)
+	first := baseSpec(t, "echo", "first")
+	run(t, r, first)
+	again := first
+	again.ID, again.Argv, again.AppendOutput = fmt.Sprintf("job-%d", jobSeq.Add(1)), []string{"echo", "second"}, true
+	if _, out := run(t, r, again); out != "first\nsecond\n" {
+		t.Errorf("appended output = %q, want first then second", out)
+	}
+	again.ID, again.AppendOutput = fmt.Sprintf("job-%d", jobSeq.Add(1)), false
+	if _, out := run(t, r, again); out != "second\n" {
+		t.Errorf("truncated output = %q, want only second", out)
+	}
+}

@@ -41,6 +41,9 @@ type Spec struct {
 	// with the job user's credentials (mode 0644, owned by UID and GID).
 	// They may be the same path.
 	Stdout, Stderr string
+	// AppendOutput appends to Stdout and Stderr instead of truncating them
+	// (sbatch --open-mode=append).
+	AppendOutput bool
 
 	// Rootfs, if set, makes this an image job: an unpacked image file
 	// system (a host directory) becomes the job's root instead of the
