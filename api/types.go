@@ -220,11 +220,15 @@ const (
 
 // Node is a machine that runs jobs.
 type Node struct {
-	Name          string            `json:"name"`
-	State         NodeState         `json:"state"`
-	Capacity      Resources         `json:"capacity"`
-	Allocated     Resources         `json:"allocated"`
-	Reason        string            `json:"reason,omitempty"` // why an admin drained or downed it
+	Name      string    `json:"name"`
+	State     NodeState `json:"state"`
+	Capacity  Resources `json:"capacity"`
+	Allocated Resources `json:"allocated"`
+	Reason    string    `json:"reason,omitempty"` // why an admin drained or downed it
+	// ReasonBy and ReasonUID name who set Reason, ReasonAt when (epoch ms).
+	ReasonBy      string            `json:"reasonBy,omitempty"`
+	ReasonUID     uint32            `json:"reasonUid,omitempty"`
+	ReasonAt      int64             `json:"reasonAt,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	RegisteredAt  int64             `json:"registeredAt"`
 	LastHeartbeat int64             `json:"lastHeartbeat"`

@@ -51,7 +51,13 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 	default:
 		return empty{}, api.Errorf(api.CodeInvalid, "node state %q: use %s, %s or %s", req.State, api.NodeUp, api.NodeDrain, api.NodeDown).WithField("state")
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpUpdateNode, raftfsm.UpdateNodeCmd{Update: req, Now: nowMillis()})
+	admin, err := lookupOwner(who)
+	if err != nil {
+		return empty{}, err
+	}
+	_, err = c.applier.Apply(ctx, raftfsm.OpUpdateNode, raftfsm.UpdateNodeCmd{
+		Update: req, Now: nowMillis(), By: admin.name, ByUID: admin.uid,
+	})
 	return empty{}, err
 }
 

@@ -106,9 +106,9 @@ func (w writer) updateNode(c UpdateNodeCmd) Result {
 	if n == nil {
 		return Result{Err: api.Errorf(api.CodeNotFound, "node %s does not exist", u.Name)}
 	}
-	n.State, n.Reason = u.State, u.Reason
+	n.State, n.Reason, n.ReasonBy, n.ReasonUID, n.ReasonAt = u.State, u.Reason, c.By, c.ByUID, c.Now
 	if u.State == api.NodeUp {
-		n.Reason = ""
+		n.Reason, n.ReasonBy, n.ReasonUID, n.ReasonAt = "", "", 0, 0
 	}
 	w.put(tableNodes, n)
 	if u.State != api.NodeDown {

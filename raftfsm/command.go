@@ -70,6 +70,9 @@ type UpdateJobCmd struct {
 type UpdateNodeCmd struct {
 	Update api.UpdateNodeRequest `json:"update"`
 	Now    int64                 `json:"now"`
+	// By and ByUID are the admin who asked (recorded with the reason).
+	By    string `json:"by,omitempty"`
+	ByUID uint32 `json:"byUid,omitempty"`
 }
 
 // Placement puts one job on one node of a compute environment.

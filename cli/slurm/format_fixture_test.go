@@ -403,7 +403,7 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 	nodes := []api.Node{
 		{Name: "gpu1", State: api.NodeUp, Capacity: api.Resources{CPUs: 32, MemoryMB: 257000, GPUs: 4}, Allocated: api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2}, Labels: map[string]string{"kind": "gpu"}},
 		{Name: "node1", State: api.NodeUp, Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 1, MemoryMB: 2048}, Labels: cpu},
-		{Name: "node2", State: api.NodeDrain, Reason: "kernel update", Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 1, MemoryMB: 2048}, Labels: cpu},
+		{Name: "node2", State: api.NodeDrain, Reason: "kernel update", ReasonBy: "root", ReasonAt: ms("09:15:00"), Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 1, MemoryMB: 2048}, Labels: cpu},
 		{Name: "node3", State: api.NodeDown, Reason: "node daemon lost", Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Labels: cpu},
 		{Name: "node4", State: api.NodeUp, Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 16, MemoryMB: 4096}, Labels: cpu},
 		{Name: "node10", State: api.NodeUp, Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Labels: cpu},

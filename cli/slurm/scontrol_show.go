@@ -298,7 +298,11 @@ func (r *scontrolRun) showNode(name string) int {
 			"ExtSensorsJoules=n/s ExtSensorsWatts=0 ExtSensorsTemp=n/s",
 		}
 		if n.Reason != "" {
-			lines = append(lines, "Reason="+n.Reason)
+			line := "Reason=" + n.Reason
+			if n.ReasonBy != "" {
+				line += fmt.Sprintf(" [%s@%s]", n.ReasonBy, stamp(epochTime(n.ReasonAt, r.c.Now().Location()), "Unknown"))
+			}
+			lines = append(lines, line)
 		}
 		// The first line keeps Slurm's trailing space (two spaces with -o).
 		r.record(&b, fmt.Sprintf("NodeName=%s Arch=(null) CoresPerSocket=1 ", n.Name), lines)

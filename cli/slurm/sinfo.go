@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -209,7 +210,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 		}
 	}
 
-	rows := o.rows(parts, fields)
+	rows := o.rows(parts, fields, c.Now().Location())
 	o.sortRows(rows, parts)
 
 	vals := make([][]string, len(rows))
@@ -297,10 +298,11 @@ func (o *sinfoOpts) matchNode(n *api.Node) bool {
 // rows groups the nodes of each partition into lines: nodes share a line
 // when every per-node field of the format prints the same for them (one
 // node a line with -N; the nodes with a reason, once each, with -R).
-func (o *sinfoOpts) rows(parts []*partition, fields []siField) []*siRow {
+func (o *sinfoOpts) rows(parts []*partition, fields []siField, loc *time.Location) []*siRow {
 	var rows []*siRow
+	newRow := func(p *partition, nodes ...*api.Node) *siRow { return &siRow{part: p, nodes: nodes, loc: loc} }
 	keyOf := func(p *partition, n *api.Node) string {
-		r := &siRow{part: p, nodes: []*api.Node{n}}
+		r := newRow(p, n)
 		var k strings.Builder
 		for _, f := range fields {
 			if f.value != nil && !f.aggregate {
@@ -324,7 +326,7 @@ func (o *sinfoOpts) rows(parts []*partition, fields []siField) []*siRow {
 					g.nodes = append(g.nodes, n)
 					continue
 				}
-				groups[k] = &siRow{part: p, nodes: []*api.Node{n}}
+				groups[k] = newRow(p, n)
 				rows = append(rows, groups[k])
 			}
 		}
@@ -342,7 +344,7 @@ func (o *sinfoOpts) rows(parts []*partition, fields []siField) []*siRow {
 			}
 			matched++
 			if o.node {
-				rows = append(rows, &siRow{part: p, nodes: []*api.Node{n}})
+				rows = append(rows, newRow(p, n))
 				continue
 			}
 			k := keyOf(p, n)
@@ -350,11 +352,11 @@ func (o *sinfoOpts) rows(parts []*partition, fields []siField) []*siRow {
 				g.nodes = append(g.nodes, n)
 				continue
 			}
-			groups[k] = &siRow{part: p, nodes: []*api.Node{n}}
+			groups[k] = newRow(p, n)
 			rows = append(rows, groups[k])
 		}
 		if matched == 0 && !o.node {
-			rows = append(rows, &siRow{part: p})
+			rows = append(rows, newRow(p))
 		}
 	}
 	return rows

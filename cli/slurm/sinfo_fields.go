@@ -3,6 +3,7 @@ package slurm
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -10,6 +11,7 @@ import (
 // siRow is one line of sinfo: a partition and the nodes grouped on it.
 type siRow struct {
 	part  *partition
+	loc   *time.Location // where times are printed
 	nodes []*api.Node
 }
 
@@ -109,8 +111,25 @@ var (
 		return n.Reason
 	})
 	// shoal does not record when or by whom a node was drained.
-	siTimestamp = perNode("TIMESTAMP", func(*api.Node) string { return "Unknown" })
-	siUser      = perNode("USER", func(*api.Node) string { return "Unknown" })
+	// Who set a node's reason, and when, as Slurm records them.
+	siTimestamp = siField{header: "TIMESTAMP", value: func(r *siRow) string {
+		if n := r.first(); n != nil {
+			return stamp(epochTime(n.ReasonAt, r.loc), "Unknown")
+		}
+		return ""
+	}}
+	siUser = perNode("USER", func(n *api.Node) string {
+		if n.ReasonBy == "" {
+			return "Unknown"
+		}
+		return n.ReasonBy
+	})
+	siUserUID = perNode("USER", func(n *api.Node) string {
+		if n.ReasonBy == "" {
+			return "Unknown"
+		}
+		return fmt.Sprintf("%s(%d)", n.ReasonBy, n.ReasonUID)
+	})
 	siFeatures  = perNode("AVAIL_FEATURES", func(n *api.Node) string { return labelsString(n.Labels) })
 	siActive    = perNode("ACTIVE_FEATURES", func(n *api.Node) string { return labelsString(n.Labels) })
 	siSCT       = perNode("S:C:T", func(n *api.Node) string { return fmt.Sprintf("%d:1:1", n.Capacity.CPUs) })
@@ -154,7 +173,7 @@ var siLetters = map[byte]siField{
 	't': siStateT,
 	'T': siStateLong,
 	'u': siUser,
-	'U': siUser,
+	'U': siUserUID,
 	'V': constField("CLUSTER", shoalCluster),
 	'w': constField("WEIGHT", "1"),
 	'X': siSockets,
