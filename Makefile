@@ -3,6 +3,9 @@ GO       ?= go
 PREFIX   ?= /usr/local
 BIN      := bin/shoal
 export CGO_ENABLED := 1
+# urfave/cli's man-page generator (and its markdown library) would be
+# initialised at every start of the binary, every sbatch and squeue included.
+export GOFLAGS := -tags=urfave_cli_no_docs
 
 .PHONY: build test demo bench lint install links clean
 
