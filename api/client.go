@@ -67,7 +67,7 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 		return fmt.Errorf("call controller %s: %w", path, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
+	data, err := readBody(res)
 	if err != nil {
 		return fmt.Errorf("read %s answer: %w", path, err)
 	}
@@ -85,6 +85,20 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 		return fmt.Errorf("decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// readBody reads an answer whole, into a buffer of its announced length
+// (a job list may be tens of megabytes; growing a buffer to that size
+// clears and copies it many times over).
+func readBody(res *http.Response) ([]byte, error) {
+	if n := res.ContentLength; n > 0 && n <= 1<<30 {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(res.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(res.Body)
 }
 
 // Native API paths.
@@ -125,7 +139,7 @@ func (c *Client) ListJobs(ctx context.Context, req ListJobsRequest) ([]Job, erro
 
 // Job describes one job.
 func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
-	jobs, err := c.ListJobs(ctx, ListJobsRequest{IDs: []uint64{id}})
+	jobs, err := c.ListJobs(ctx, ListJobsRequest{IDs: []uint64{id}, Full: true})
 	if err != nil {
 		return Job{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Error codes carried in Error.Code; clients branch on these, never on text.
@@ -82,7 +83,15 @@ func WriteError(w http.ResponseWriter, err error) {
 
 // WriteJSON answers an HTTP request with v as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		WriteError(w, Errorf(CodeInternal, "encode answer: %v", err))
+		return
+	}
+	// A length, not chunks: the client reads a large answer into one
+	// buffer of the right size.
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(append(body, '\n'))
 }

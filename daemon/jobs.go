@@ -226,6 +226,9 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 	match := func(j *api.Job) bool {
 		if (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) {
 			out = append(out, *j)
+			if !req.Full {
+				out[len(out)-1].Env = nil // a copy: the state keeps it
+			}
 		}
 		return true
 	}
@@ -257,7 +260,7 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 	if out == nil {
 		out = []api.Job{}
 	}
-	return api.ListJobsResponse{Jobs: out}, nil
+	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
 }
 
 // waitJob is a blocking query on one job: it answers when the job reaches
