@@ -451,24 +451,7 @@ func viewGolden(t *testing.T, cmd string, run func(*Ctx, []string) int) {
 			continue
 		}
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			read := func(name string) (string, bool) {
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if os.IsNotExist(err) {
-					return "", false
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				return string(b), true
-			}
-			argText, ok := read("args")
-			if !ok {
-				t.Fatalf("%s has no args file", dir)
-			}
-			var args []string
-			if argText != "" {
-				args = strings.Split(strings.TrimSuffix(argText, "\n"), "\n")
-			}
+			read, args := goldenCase(t, dir)
 			name := "acct"
 			if s, ok := read("fixture"); ok {
 				name = strings.TrimSpace(s)

@@ -257,24 +257,7 @@ func sbGolden(t *testing.T, cmd string, run func(*Ctx, []string) int) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			read := func(name string) (string, bool) {
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if os.IsNotExist(err) {
-					return "", false
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				return string(b), true
-			}
-			argText, ok := read("args")
-			if !ok {
-				t.Fatalf("%s has no args file", dir)
-			}
-			var args []string
-			if argText != "" {
-				args = strings.Split(strings.TrimSuffix(argText, "\n"), "\n")
-			}
+			read, args := goldenCase(t, dir)
 			env := sbEnv
 			if e, ok := read("env"); ok {
 				env = strings.Split(strings.TrimSpace(e), "\n")
