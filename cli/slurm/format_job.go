@@ -397,3 +397,16 @@ func visible(j *api.Job, now time.Time) bool {
 	stopped := time.UnixMilli(j.StoppedAt)
 	return j.StoppedAt == 0 || !now.After(stopped.Add(MinJobAge))
 }
+
+// visibleJobs indexes jobs by id (dependencies name jobs that may no longer
+// be shown) and picks those squeue and scontrol still show.
+func visibleJobs(jobs []api.Job, now time.Time) (known map[uint64]*api.Job, shown []api.Job) {
+	known = make(map[uint64]*api.Job, len(jobs))
+	for i := range jobs {
+		known[jobs[i].ID] = &jobs[i]
+		if visible(&jobs[i], now) {
+			shown = append(shown, jobs[i])
+		}
+	}
+	return known, shown
+}

@@ -58,16 +58,7 @@ func (r *scontrolRun) showJob(idText string) int {
 		fmt.Fprintf(r.c.Stderr, "slurm_load_jobs error: %v\n", err)
 		return 1
 	}
-	known := make(map[uint64]*api.Job, len(jobs))
-	for i := range jobs {
-		known[jobs[i].ID] = &jobs[i]
-	}
-	var shown []api.Job
-	for i := range jobs {
-		if visible(&jobs[i], now) {
-			shown = append(shown, jobs[i])
-		}
-	}
+	known, shown := visibleJobs(jobs, now)
 	if len(shown) == 0 {
 		if idText == "" {
 			fmt.Fprintln(r.c.Stdout, "No jobs in the system")

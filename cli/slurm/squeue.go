@@ -294,16 +294,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %v\n", err)
 		return 1
 	}
-	known := make(map[uint64]*api.Job, len(jobs))
-	for i := range jobs {
-		known[jobs[i].ID] = &jobs[i]
-	}
-	var shown []api.Job
-	for i := range jobs {
-		if visible(&jobs[i], now) {
-			shown = append(shown, jobs[i])
-		}
-	}
+	known, shown := visibleJobs(jobs, now)
 	if o.jobFlag && len(o.jobs) == 1 && !o.refMatches(o.jobs[0], shown) {
 		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
