@@ -62,6 +62,12 @@ type task struct {
 	lastSeq    uint64
 	pending    []api.JobSignal
 	delivering bool
+	// The time limit (seconds, 0 for none) as last seen, and, once the
+	// job runs, when it started and the timers that enforce the limit.
+	timeLimit  int64
+	runningAt  time.Time
+	kill, warn *time.Timer
+	timedOut   atomic.Bool
 }
 
 // StartAgent registers the node and starts following its assignments.
@@ -195,7 +201,7 @@ func (a *Agent) reconcile(j *api.Job) {
 	t, ok := a.tasks[j.ID]
 	switch {
 	case !ok && j.State == api.StateStarting:
-		t = &task{id: j.ID, started: make(chan struct{}), stopping: j.StopRequested}
+		t = &task{id: j.ID, started: make(chan struct{}), stopping: j.StopRequested, timeLimit: j.TimeLimit}
 		a.tasks[j.ID] = t
 		a.running.Add(1)
 		go a.run(*j, t)
@@ -204,6 +210,12 @@ func (a *Agent) reconcile(j *api.Job) {
 	case j.StopRequested && !t.stopping:
 		t.stopping = true
 		go a.stop(t)
+	}
+	if j.TimeLimit != t.timeLimit { // scontrol update TimeLimit= on a placed job
+		t.timeLimit = j.TimeLimit
+		if !t.runningAt.IsZero() {
+			a.armLimit(t, j)
+		}
 	}
 	a.queueSignals(t, j.Signals)
 }
@@ -298,27 +310,15 @@ func (a *Agent) run(j api.Job, t *task) {
 	if stopping {
 		go a.stop(t)
 	}
-	var timedOut atomic.Bool
-	if j.TimeLimit > 0 {
-		limit := time.AfterFunc(time.Duration(j.TimeLimit)*time.Second, func() {
-			timedOut.Store(true)
-			a.stop(t)
-		})
-		defer limit.Stop()
-		if j.WarnSignal > 0 {
-			// Slurm's --signal: WarnSeconds before the limit (at once if
-			// the limit is shorter), to the batch script or the others.
-			scope := api.SignalSteps
-			if j.WarnBatch {
-				scope = api.SignalBatch
-			}
-			at := time.Duration(max(0, j.TimeLimit-int64(j.WarnSeconds))) * time.Second
-			warn := time.AfterFunc(at, func() { a.sendSignal(t, j.WarnSignal, scope, "time limit warning") })
-			defer warn.Stop()
-		}
-	}
+	a.mu.Lock()
+	t.runningAt = time.Now()
+	a.armLimit(t, &j)
+	a.mu.Unlock()
 	res, err := proc.Wait()
-	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: timedOut.Load()}
+	a.mu.Lock()
+	t.disarmLimit()
+	a.mu.Unlock()
+	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load()}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
 	switch {
@@ -328,6 +328,40 @@ func (a *Agent) run(j api.Job, t *task) {
 		ev.State = api.StateFailed
 	}
 	a.finish(j.ID, ev)
+}
+
+// armLimit (re)sets a running task's time limit, t.timeLimit seconds from
+// when it started, and the warning signal before it (Slurm's --signal:
+// WarnSeconds before the limit, at once if that is past, to the batch
+// script or the other processes). Called with a.mu held.
+func (a *Agent) armLimit(t *task, j *api.Job) {
+	t.disarmLimit()
+	if t.timeLimit <= 0 {
+		return
+	}
+	end := t.runningAt.Add(time.Duration(t.timeLimit) * time.Second)
+	t.kill = time.AfterFunc(time.Until(end), func() {
+		t.timedOut.Store(true)
+		a.stop(t)
+	})
+	if j.WarnSignal > 0 {
+		scope, sig := api.SignalSteps, j.WarnSignal
+		if j.WarnBatch {
+			scope = api.SignalBatch
+		}
+		at := end.Add(-time.Duration(j.WarnSeconds) * time.Second)
+		t.warn = time.AfterFunc(time.Until(at), func() { a.sendSignal(t, sig, scope, "time limit warning") })
+	}
+}
+
+// disarmLimit stops a task's limit timers. Called with a.mu held.
+func (t *task) disarmLimit() {
+	for _, tm := range []*time.Timer{t.kill, t.warn} {
+		if tm != nil {
+			tm.Stop()
+		}
+	}
+	t.kill, t.warn = nil, nil
 }
 
 func (a *Agent) finish(id uint64, ev api.JobEvent) {
