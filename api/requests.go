@@ -8,44 +8,10 @@ import (
 // SubmitJobRequest asks for one job. The owner is never part of it: the
 // controller takes it from the connection (peer uid, signed request).
 type SubmitJobRequest struct {
-	Name    string            `json:"jobName"`
-	Queue   string            `json:"jobQueue,omitempty"`
-	Command []string          `json:"command"`
-	Script  string            `json:"script,omitempty"`
-	Env     map[string]string `json:"environment,omitempty"`
-	Dir     string            `json:"workingDir,omitempty"`
-	Stdout  string            `json:"stdout,omitempty"`
-	Stderr  string            `json:"stderr,omitempty"`
-	// AppendOutput: see Job.
-	AppendOutput bool         `json:"appendOutput,omitempty"`
-	Resources    Resources    `json:"resources"`
-	Priority     int64        `json:"priority,omitempty"`
-	DependsOn    []Dependency `json:"dependsOn,omitempty"`
-	DependAny    bool         `json:"dependAny,omitempty"`
+	JobSpec
 	// ArrayIndexes makes the request an array of one task per index.
 	ArrayIndexes    []int `json:"arrayIndexes,omitempty"`
 	ArrayMaxRunning int   `json:"arrayMaxRunning,omitempty"`
-	Held            bool  `json:"held,omitempty"`
-	BeginAt         int64 `json:"beginAt,omitempty"`
-	TimeLimit       int64 `json:"timeLimitSeconds,omitempty"`
-	NoRequeue       bool  `json:"noRequeue,omitempty"`
-	// WarnSignal (1..64) is sent WarnSeconds (0..65535) before the time
-	// limit, to the batch script alone if WarnBatch (see Job).
-	WarnSignal  int    `json:"warnSignal,omitempty"`
-	WarnSeconds int    `json:"warnSeconds,omitempty"`
-	WarnBatch   bool   `json:"warnBatch,omitempty"`
-	Account     string `json:"account,omitempty"`
-	QOS         string `json:"qos,omitempty"`
-	Comment     string `json:"comment,omitempty"`
-	SubmitHost  string `json:"submitHost,omitempty"`
-	// From an AWS Batch job definition (see Job).
-	JobDefinition  string            `json:"jobDefinition,omitempty"`
-	Parameters     map[string]string `json:"parameters,omitempty"`
-	Image          string            `json:"image,omitempty"`
-	Mounts         []Mount           `json:"mounts,omitempty"`
-	ReadonlyRootfs bool              `json:"readonlyRootFilesystem,omitempty"`
-	RetryAttempts  int               `json:"retryAttempts,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
 	// TestOnly validates the request and stores nothing (sbatch --test-only).
 	TestOnly bool `json:"testOnly,omitempty"`
 }

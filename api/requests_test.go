@@ -8,7 +8,9 @@ import (
 // A job list decodes the same whether or not count comes first (or at
 // all), and into a slice sized from it when it does.
 func TestListJobsResponseDecode(t *testing.T) {
-	want := ListJobsResponse{Count: 3, Jobs: []Job{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}}}
+	want := ListJobsResponse{Count: 3, Jobs: []Job{{ID: 1, JobSpec: JobSpec{
+		Name: "a",
+	}}, {ID: 2, JobSpec: JobSpec{Name: "b"}}, {ID: 3, JobSpec: JobSpec{Name: "c"}}}}
 	wire, err := json.Marshal(want)
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,48 @@ package api
 // Job is one batch job as the controller stores and reports it.
 // Times are Unix epoch milliseconds, as in AWS Batch.
 type Job struct {
-	ID           uint64   `json:"jobId"`
-	Name         string   `json:"jobName"`
-	User         string   `json:"user"`
-	UID          uint32   `json:"uid"`
-	GID          uint32   `json:"gid"`
-	Groups       []uint32 `json:"groups,omitempty"`
-	Queue        string   `json:"jobQueue"`
-	State        JobState `json:"status"`
-	StatusReason string   `json:"statusReason,omitempty"`
-	Command      []string `json:"command"`
+	ID uint64 `json:"jobId"`
+	// JobSpec is what was asked for at submit (some of it updatable later).
+	JobSpec
+	User         string     `json:"user"`
+	UID          uint32     `json:"uid"`
+	GID          uint32     `json:"gid"`
+	Groups       []uint32   `json:"groups,omitempty"`
+	State        JobState   `json:"status"`
+	StatusReason string     `json:"statusReason,omitempty"`
+	Array        *ArrayTask `json:"array,omitempty"`
+	// Signals are the latest signals asked for the running attempt (at
+	// most MaxJobSignals, oldest first); the node delivers each once.
+	Signals []JobSignal `json:"signals,omitempty"`
+	// ComputeEnvironment is where the job was placed.
+	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
+	// Attempts records every finished attempt but the current one's.
+	Attempts []Attempt `json:"attempts,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Attempt  int       `json:"attempt,omitempty"`
+	ExitCode *int      `json:"exitCode,omitempty"`
+	Signal   int       `json:"signal,omitempty"`
+	// Cause says why a job ended FAILED, for views that name it (Slurm's
+	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
+	Cause Cause `json:"cause,omitempty"`
+	// StopRequested is the controller's wish that a placed job stop; the
+	// job stays STARTING/RUNNING until its node reports the exit.
+	StopRequested bool   `json:"stopRequested,omitempty"`
+	StopReason    string `json:"stopReason,omitempty"`
+	StopCause     Cause  `json:"stopCause,omitempty"`
+	// RequeueRequested: when the node reports the stop, run the job again.
+	RequeueRequested bool  `json:"requeueRequested,omitempty"`
+	CreatedAt        int64 `json:"createdAt"`
+	StartedAt        int64 `json:"startedAt,omitempty"`
+	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+}
+
+// JobSpec is a job as asked for: what SubmitJobRequest carries and Job
+// keeps. One definition serves both, so a new option is added once.
+type JobSpec struct {
+	Name    string   `json:"jobName"`
+	Queue   string   `json:"jobQueue,omitempty"`
+	Command []string `json:"command"`
 	// Script, if set, is a batch script stored at submit (as sbatch does):
 	// the node writes it to a file the user owns and runs it with Command as
 	// its arguments.
@@ -25,11 +57,10 @@ type Job struct {
 	// (Slurm's --open-mode=append).
 	AppendOutput bool         `json:"appendOutput,omitempty"`
 	Resources    Resources    `json:"resources"`
-	Priority     int64        `json:"priority"`
+	Priority     int64        `json:"priority,omitempty"`
 	DependsOn    []Dependency `json:"dependsOn,omitempty"`
 	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
-	DependAny bool       `json:"dependAny,omitempty"`
-	Array     *ArrayTask `json:"array,omitempty"`
+	DependAny bool `json:"dependAny,omitempty"`
 	// Held jobs stay PENDING until released.
 	Held bool `json:"held,omitempty"`
 	// BeginAt: not placed before this time (epoch ms), Slurm's --begin.
@@ -44,9 +75,6 @@ type Job struct {
 	WarnSignal  int  `json:"warnSignal,omitempty"`
 	WarnSeconds int  `json:"warnSeconds,omitempty"`
 	WarnBatch   bool `json:"warnBatch,omitempty"`
-	// Signals are the latest signals asked for the running attempt (at
-	// most MaxJobSignals, oldest first); the node delivers each once.
-	Signals []JobSignal `json:"signals,omitempty"`
 	// The AWS Batch side: the definition (NAME:REV) and parameters the job
 	// came from, its image (empty: the host's filesystem), mounts, retries.
 	JobDefinition  string            `json:"jobDefinition,omitempty"`
@@ -56,31 +84,10 @@ type Job struct {
 	ReadonlyRootfs bool              `json:"readonlyRootFilesystem,omitempty"`
 	RetryAttempts  int               `json:"retryAttempts,omitempty"` // attempts in all; 0 or 1 = no retry
 	Tags           map[string]string `json:"tags,omitempty"`
-	// ComputeEnvironment is where the job was placed.
-	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
-	// Attempts records every finished attempt but the current one's.
-	Attempts   []Attempt `json:"attempts,omitempty"`
-	Account    string    `json:"account,omitempty"`
-	QOS        string    `json:"qos,omitempty"`
-	Comment    string    `json:"comment,omitempty"`
-	SubmitHost string    `json:"submitHost,omitempty"`
-	Node       string    `json:"node,omitempty"`
-	Attempt    int       `json:"attempt,omitempty"`
-	ExitCode   *int      `json:"exitCode,omitempty"`
-	Signal     int       `json:"signal,omitempty"`
-	// Cause says why a job ended FAILED, for views that name it (Slurm's
-	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
-	Cause Cause `json:"cause,omitempty"`
-	// StopRequested is the controller's wish that a placed job stop; the
-	// job stays STARTING/RUNNING until its node reports the exit.
-	StopRequested bool   `json:"stopRequested,omitempty"`
-	StopReason    string `json:"stopReason,omitempty"`
-	StopCause     Cause  `json:"stopCause,omitempty"`
-	// RequeueRequested: when the node reports the stop, run the job again.
-	RequeueRequested bool  `json:"requeueRequested,omitempty"`
-	CreatedAt        int64 `json:"createdAt"`
-	StartedAt        int64 `json:"startedAt,omitempty"`
-	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+	Account        string            `json:"account,omitempty"`
+	QOS            string            `json:"qos,omitempty"`
+	Comment        string            `json:"comment,omitempty"`
+	SubmitHost     string            `json:"submitHost,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.

@@ -142,7 +142,7 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	req := api.SubmitJobRequest{Name: "true", Command: []string{"true"}, Dir: work}
+	req := api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "true", Command: []string{"true"}, Dir: work}}
 	cl := c.newClient()
 	ctx := context.Background()
 

@@ -128,7 +128,10 @@ func (c *controller) queueBlocker(b *testing.B) uint64 {
 	c.registerNode(b, "bench-node", api.Resources{CPUs: 1, MemoryMB: 1024})
 	ctx := context.Background()
 	resp, err := c.client.Submit(ctx, api.SubmitJobRequest{
-		Name: "blocker", Command: []string{"sleep", "infinity"}, Resources: api.Resources{CPUs: 1, MemoryMB: 1024},
+		JobSpec: api.JobSpec{
+			Name: "blocker", Command: []string{"sleep", "infinity"},
+			Resources: api.Resources{CPUs: 1, MemoryMB: 1024},
+		},
 	})
 	if err != nil {
 		b.Fatalf("submit blocker: %v", err)
@@ -144,10 +147,11 @@ func (c *controller) queueBlocker(b *testing.B) uint64 {
 // queuedJob is a small job as sbatch would send it, waiting on dep if set.
 func queuedJob(i int, dep uint64) api.SubmitJobRequest {
 	r := api.SubmitJobRequest{
-		Name:    "bench-" + strconv.Itoa(i),
-		Command: []string{"/bin/sh", "-c", "echo hello from a shoal benchmark job"},
-		Dir:     "/tmp",
-		Env:     map[string]string{"BENCH_INDEX": strconv.Itoa(i)},
+		JobSpec: api.JobSpec{
+			Name:    "bench-" + strconv.Itoa(i),
+			Command: []string{"/bin/sh", "-c", "echo hello from a shoal benchmark job"},
+			Dir:     "/tmp", Env: map[string]string{"BENCH_INDEX": strconv.Itoa(i)},
+		},
 	}
 	if dep != 0 {
 		r.DependsOn = []api.Dependency{{JobID: dep}}

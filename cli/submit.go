@@ -54,11 +54,10 @@ func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
 		return api.SubmitJobRequest{}, usagef("submit needs a command to run, e.g. shoal submit -- echo hello")
 	}
 	req := api.SubmitJobRequest{
-		Name:     c.String("name"),
-		Queue:    c.String("queue"),
-		Command:  c.Args().Slice(),
-		Priority: c.Int64("priority"),
-		Dir:      c.String("chdir"),
+		JobSpec: api.JobSpec{
+			Name: c.String("name"), Queue: c.String("queue"), Command: c.Args().Slice(),
+			Priority: c.Int64("priority"), Dir: c.String("chdir"),
+		},
 	}
 	req.Resources.CPUs = c.Int("cpus")
 	if m := c.String("mem"); m != "" {

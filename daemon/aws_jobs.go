@@ -153,8 +153,11 @@ func fromDefinition(state *raftfsm.State, req submitJobRequest) (api.SubmitJobRe
 		params[k] = v
 	}
 	sub := api.SubmitJobRequest{
-		Name: req.JobName, Queue: nameFromARN(req.JobQueue), Command: substitute(cp.Command, params),
-		Env: env, Resources: res, Priority: req.SchedulingPrio,
+		JobSpec: api.JobSpec{
+			Name: req.JobName, Queue: nameFromARN(req.JobQueue),
+			Command: substitute(cp.Command, params), Env: env, Resources: res,
+			Priority: req.SchedulingPrio,
+		},
 	}
 	if len(sub.Command) == 0 {
 		return api.SubmitJobRequest{}, api.Errorf(api.CodeInvalid, "job definition %s:%d has no command and the request gives none", def.Name, def.Revision)

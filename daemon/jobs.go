@@ -110,16 +110,17 @@ func checkArray(name string, indexes []int, maxRunning int) error {
 	return nil
 }
 
-// newJob checks a request and turns it into a job owned by o.
+// newJob checks a request and turns it into a job owned by o, with the
+// defaults filled in.
 func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
-	name := r.Name
-	if len(r.Command) == 0 && r.Script == "" {
-		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q has no command: give the program and its arguments", name)
+	spec := r.JobSpec
+	if len(spec.Command) == 0 && spec.Script == "" {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q has no command: give the program and its arguments", spec.Name)
 	}
-	if name == "" && len(r.Command) > 0 {
-		name = filepath.Base(r.Command[0])
+	if spec.Name == "" && len(spec.Command) > 0 {
+		spec.Name = filepath.Base(spec.Command[0])
 	}
-	res := r.Resources
+	name, res := spec.Name, &spec.Resources
 	if res.CPUs == 0 {
 		res.CPUs = DefaultCPUs
 	}
@@ -130,30 +131,19 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 		return api.Job{}, api.Errorf(api.CodeInvalid,
 			"job %q asks for cpus=%d memory=%dMiB gpus=%d: amounts must be positive", name, res.CPUs, res.MemoryMB, res.GPUs)
 	}
-	if r.Dir != "" && !filepath.IsAbs(r.Dir) {
-		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: working directory %q must be an absolute path", name, r.Dir)
+	if spec.Dir != "" && !filepath.IsAbs(spec.Dir) {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: working directory %q must be an absolute path", name, spec.Dir)
 	}
-	queue := r.Queue
-	if queue == "" {
-		queue = api.DefaultQueue
+	if spec.Queue == "" {
+		spec.Queue = api.DefaultQueue
 	}
-	if r.TimeLimit < 0 {
-		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, r.TimeLimit).WithField("timeLimit")
+	if spec.TimeLimit < 0 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, spec.TimeLimit).WithField("timeLimit")
 	}
 	if err := checkWarnSignal(name, r); err != nil {
 		return api.Job{}, err
 	}
-	return api.Job{
-		Name: name, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups,
-		Queue: queue, Command: r.Command, Script: r.Script, Env: r.Env, Dir: r.Dir,
-		Stdout: r.Stdout, Stderr: r.Stderr, AppendOutput: r.AppendOutput,
-		Resources: res, Priority: r.Priority, DependsOn: r.DependsOn, DependAny: r.DependAny,
-		Held: r.Held, BeginAt: r.BeginAt, TimeLimit: r.TimeLimit, NoRequeue: r.NoRequeue,
-		WarnSignal: r.WarnSignal, WarnSeconds: r.WarnSeconds, WarnBatch: r.WarnBatch,
-		Account: r.Account, QOS: r.QOS, Comment: r.Comment, SubmitHost: r.SubmitHost,
-		JobDefinition: r.JobDefinition, Parameters: r.Parameters, Image: r.Image, Mounts: r.Mounts,
-		ReadonlyRootfs: r.ReadonlyRootfs, RetryAttempts: r.RetryAttempts, Tags: r.Tags,
-	}, nil
+	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
 }
 
 // MaxWarnSeconds is the most seconds before its time limit a job may ask

@@ -320,8 +320,16 @@ func TestImageSpec(t *testing.T) {
 	a := &Agent{cfg: Config{Name: "n1", DataDir: t.TempDir(), Client: api.NewClient(srv.URL, "")}}
 	a.logDir = filepath.Join(a.cfg.DataDir, "logs")
 
-	j := api.Job{ID: 7, UID: 1000, GID: 1000, Image: "busybox", Command: []string{"echo", "hi"},
-		Env: map[string]string{"MINE": "1"}, Mounts: []api.Mount{{Source: "/srv", Target: "/data", ReadOnly: true}}, ReadonlyRootfs: true}
+	j := api.Job{
+		ID:  7,
+		UID: 1000,
+		GID: 1000,
+		JobSpec: api.JobSpec{
+			Image: "busybox", Command: []string{"echo", "hi"}, Env: map[string]string{"MINE": "1"},
+			Mounts:         []api.Mount{{Source: "/srv", Target: "/data", ReadOnly: true}},
+			ReadonlyRootfs: true,
+		},
+	}
 	spec := a.jobSpec(&j)
 	if err := a.imageSpec(&j, &spec); err != nil {
 		t.Fatal(err)

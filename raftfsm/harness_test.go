@@ -224,14 +224,13 @@ func newJob(name string, deps ...uint64) api.Job {
 		dependsOn = append(dependsOn, api.Dependency{JobID: d})
 	}
 	return api.Job{
-		Name:      name,
-		User:      "alice",
-		UID:       1000,
-		GID:       1000,
-		Queue:     api.DefaultQueue,
-		Command:   []string{"/bin/true"},
-		Resources: api.Resources{CPUs: 1, MemoryMB: 512},
-		DependsOn: dependsOn,
+		JobSpec: api.JobSpec{
+			Name: name, Queue: api.DefaultQueue, Command: []string{"/bin/true"},
+			Resources: api.Resources{CPUs: 1, MemoryMB: 512}, DependsOn: dependsOn,
+		},
+		User: "alice",
+		UID:  1000,
+		GID:  1000,
 	}
 }
 

@@ -101,9 +101,16 @@ func schedule(snap sched.Snapshot) sched.Plan { return sched.Schedule(snap, 0) }
 
 // job is a RUNNABLE job in the default queue.
 func job(id uint64, prio int64, cpus int, memMB int64, gpus int) *api.Job {
-	return &api.Job{ID: id, Name: fmt.Sprintf("job%d", id), User: "alice", UID: 1000,
-		Queue: api.DefaultQueue, State: api.StateRunnable, Priority: prio,
-		Resources: api.Resources{CPUs: cpus, MemoryMB: memMB, GPUs: gpus}}
+	return &api.Job{
+		ID: id,
+		JobSpec: api.JobSpec{
+			Name: fmt.Sprintf("job%d", id), Queue: api.DefaultQueue, Priority: prio,
+			Resources: api.Resources{CPUs: cpus, MemoryMB: memMB, GPUs: gpus},
+		},
+		User:  "alice",
+		UID:   1000,
+		State: api.StateRunnable,
+	}
 }
 
 // node is an UP node serving the default queue.

@@ -243,9 +243,15 @@ func queueOf(name string, ce string) api.JobQueue {
 // node, queue long over n3 and n4.
 func fixtureAcct() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnvironment) {
 	const dir = "/tmp/slurm-acct/work"
-	base := api.Job{User: "root", Queue: "debug", Account: "root", QOS: "normal", Dir: dir,
-		Stdout: "slurm-%j.out", Stderr: "slurm-%j.out", Script: "#!/bin/sh\n# This script was created by sbatch --wrap.\n\ntrue\n",
-		Resources: api.Resources{CPUs: 1}, SubmitHost: "localhost"}
+	base := api.Job{
+		User: "root",
+		JobSpec: api.JobSpec{
+			Queue: "debug", Account: "root", QOS: "normal", Dir: dir, Stdout: "slurm-%j.out",
+			Stderr:    "slurm-%j.out",
+			Script:    "#!/bin/sh\n# This script was created by sbatch --wrap.\n\ntrue\n",
+			Resources: api.Resources{CPUs: 1}, SubmitHost: "localhost",
+		},
+	}
 	job := func(id uint64, name string, prio int64, f func(j *api.Job)) api.Job {
 		j := base
 		j.ID, j.Name, j.Priority = id, name, prio
@@ -352,9 +358,16 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 		t, _ := time.ParseInLocation("2006-01-02 15:04:05", "2026-11-24 "+hms, time.UTC)
 		return t.UnixMilli()
 	}
-	base := api.Job{User: "alice", UID: 1000, GID: 1000, Queue: api.DefaultQueue, Dir: dir,
-		Stdout: "slurm-%j.out", Stderr: "slurm-%j.out", Script: "#!/bin/sh\ntrue\n",
-		Resources: api.Resources{CPUs: 1, MemoryMB: 2048}, CreatedAt: day("10:00:00")}
+	base := api.Job{
+		User: "alice",
+		UID:  1000,
+		GID:  1000,
+		JobSpec: api.JobSpec{
+			Queue: api.DefaultQueue, Dir: dir, Stdout: "slurm-%j.out", Stderr: "slurm-%j.out",
+			Script: "#!/bin/sh\ntrue\n", Resources: api.Resources{CPUs: 1, MemoryMB: 2048},
+		},
+		CreatedAt: day("10:00:00"),
+	}
 	job := func(id uint64, name string, f func(j *api.Job)) api.Job {
 		j := base
 		j.ID, j.Name = id, name

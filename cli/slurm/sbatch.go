@@ -132,10 +132,12 @@ const VersionLine = "slurm 22.05.8 (shoal)"
 // the script was given). cwd is the submitting directory.
 func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJobRequest, error) {
 	req := api.SubmitJobRequest{
-		Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
-		NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
-		SubmitHost: c.Hostname, TestOnly: o.testOnly,
-		Stdout: o.output, Stderr: o.errPath,
+		JobSpec: api.JobSpec{
+			Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
+			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
+			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath,
+		},
+		TestOnly: o.testOnly,
 	}
 	if o.prioritySet {
 		req.Priority = o.priority

@@ -49,15 +49,23 @@ func newCtlFake() *ctlFake {
 		}
 		f.jobs[j.ID] = &j
 	}
-	add(api.Job{ID: 1, Name: "wrap", State: api.StatePending})
-	add(api.Job{ID: 2, Name: "long", State: api.StateRunning, Node: "n1"})
-	add(api.Job{ID: 3, Name: "done", State: api.StateSucceeded, Node: "n1", ExitCode: sbIntp(0)})
-	add(api.Job{ID: 4, Name: "other", User: "bob", State: api.StatePending})
+	add(api.Job{ID: 1, JobSpec: api.JobSpec{Name: "wrap"}, State: api.StatePending})
+	add(api.Job{ID: 2, JobSpec: api.JobSpec{Name: "long"}, State: api.StateRunning, Node: "n1"})
+	add(api.Job{ID: 3, JobSpec: api.JobSpec{
+		Name: "done",
+	}, State: api.StateSucceeded, Node: "n1", ExitCode: sbIntp(0)})
+	add(api.Job{ID: 4, JobSpec: api.JobSpec{Name: "other"}, User: "bob", State: api.StatePending})
 	for i, st := range []api.JobState{api.StateSucceeded, api.StateRunning, api.StatePending} {
-		add(api.Job{ID: 10 + uint64(i), Name: "arr", State: st,
-			Array: &api.ArrayTask{JobID: 10, Index: i, Min: 0, Max: 2, Count: 3}})
+		add(api.Job{
+			ID:      10 + uint64(i),
+			JobSpec: api.JobSpec{Name: "arr"},
+			State:   st,
+			Array:   &api.ArrayTask{JobID: 10, Index: i, Min: 0, Max: 2, Count: 3},
+		})
 	}
-	add(api.Job{ID: 20, Name: "snakejob", State: api.StatePending, Held: true, Account: "proj", Queue: "gpu"})
+	add(api.Job{ID: 20, JobSpec: api.JobSpec{
+		Name: "snakejob", Held: true, Account: "proj", Queue: "gpu",
+	}, State: api.StatePending})
 	f.nodes = []api.Node{
 		{Name: "n1", State: api.NodeUp, Capacity: api.Resources{CPUs: 8, MemoryMB: 16000}, Allocated: api.Resources{CPUs: 8, MemoryMB: 1024}},
 		{Name: "n2", State: api.NodeUp, Capacity: api.Resources{CPUs: 8, MemoryMB: 16000}},

@@ -22,9 +22,13 @@ func TestSlurmView(t *testing.T) {
 	}{
 		{"submitted", api.Job{State: api.StateSubmitted}, 0, Pending, "Dependency", "0:0"},
 		{"dependency", api.Job{State: api.StatePending}, 0, Pending, "Dependency", "0:0"},
-		{"held", api.Job{State: api.StatePending, Held: true}, 0, Pending, "JobHeldUser", "0:0"},
+		{"held", api.Job{State: api.StatePending, JobSpec: api.JobSpec{
+			Held: true,
+		}}, 0, Pending, "JobHeldUser", "0:0"},
 		{"runnable", api.Job{State: api.StateRunnable}, 0, Pending, "Resources", "0:0"},
-		{"begin", api.Job{State: api.StateRunnable, BeginAt: now.Add(time.Hour).UnixMilli()}, 0, Pending, "BeginTime", "0:0"},
+		{"begin", api.Job{State: api.StateRunnable, JobSpec: api.JobSpec{
+			BeginAt: now.Add(time.Hour).UnixMilli(),
+		}}, 0, Pending, "BeginTime", "0:0"},
 		{"throttled", api.Job{State: api.StateRunnable, Array: array}, 2, Pending, "JobArrayTaskLimit", "0:0"},
 		{"below throttle", api.Job{State: api.StateRunnable, Array: array}, 1, Pending, "Resources", "0:0"},
 		{"starting", api.Job{State: api.StateStarting}, 0, Running, "None", "0:0"},

@@ -115,7 +115,9 @@ func TestImageJobs(t *testing.T) {
 	}
 
 	// An image the controller does not have.
-	sub, err := c.client.Submit(context.Background(), api.SubmitJobRequest{Name: "missing", Image: "nope:1", Command: []string{"true"}})
+	sub, err := c.client.Submit(context.Background(), api.SubmitJobRequest{JobSpec: api.JobSpec{
+		Name: "missing", Image: "nope:1", Command: []string{"true"},
+	}})
 	if err != nil {
 		t.Fatalf("submit with image nope:1: %v", err)
 	}
@@ -149,7 +151,9 @@ func TestImageReload(t *testing.T) {
 	}
 	run := func(cmd ...string) string {
 		t.Helper()
-		sub, err := c.client.Submit(context.Background(), api.SubmitJobRequest{Image: "tools", Command: cmd})
+		sub, err := c.client.Submit(context.Background(), api.SubmitJobRequest{JobSpec: api.JobSpec{
+			Image: "tools", Command: cmd,
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}

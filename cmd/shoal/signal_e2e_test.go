@@ -140,9 +140,15 @@ echo "after child" > steps.after
 		{"signal 65", c.client.Signal(ctx, warned, 65, api.SignalBatch), "from 1 to 64"},
 		{"scope", c.client.Signal(ctx, warned, 10, "everything"), `scope "everything"`},
 		{"missing job", c.client.Signal(ctx, 999999, 10, ""), "job 999999 does not exist"},
-		{"warning signal", submitErr(c, api.SubmitJobRequest{Command: []string{"true"}, TimeLimit: 60, WarnSignal: 99}), "warning signal 99 is out of range"},
-		{"warning time", submitErr(c, api.SubmitJobRequest{Command: []string{"true"}, TimeLimit: 60, WarnSignal: 10, WarnSeconds: 70000}), "0 to 65535 seconds"},
-		{"warning without signal", submitErr(c, api.SubmitJobRequest{Command: []string{"true"}, WarnBatch: true}), "need warnSignal"},
+		{"warning signal", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
+			Command: []string{"true"}, TimeLimit: 60, WarnSignal: 99,
+		}}), "warning signal 99 is out of range"},
+		{"warning time", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
+			Command: []string{"true"}, TimeLimit: 60, WarnSignal: 10, WarnSeconds: 70000,
+		}}), "0 to 65535 seconds"},
+		{"warning without signal", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
+			Command: []string{"true"}, WarnBatch: true,
+		}}), "need warnSignal"},
 	} {
 		if tc.err == nil || !api.IsCode(tc.err, api.CodeInvalid) && !api.IsCode(tc.err, api.CodeNotFound) || !strings.Contains(tc.err.Error(), tc.mention) {
 			t.Errorf("%s: got error %v, want one mentioning %q", tc.what, tc.err, tc.mention)

@@ -54,7 +54,9 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	}
 	// Users cannot act over TCP without a signature.
 	tcp := api.NewClient(tcpAddr, "")
-	if _, err := tcp.Submit(t.Context(), api.SubmitJobRequest{Command: []string{"true"}}); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := tcp.Submit(t.Context(), api.SubmitJobRequest{JobSpec: api.JobSpec{
+		Command: []string{"true"},
+	}}); !api.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("unsigned submit over TCP: %v, want %s", err, api.CodeForbidden)
 	}
 	c.stop()

@@ -18,8 +18,12 @@ func TestTimeLimitChangedWhileRunning(t *testing.T) {
 	ctx := context.Background()
 	submit := func(limit int64) uint64 {
 		t.Helper()
-		resp, err := c.client.Submit(ctx, api.SubmitJobRequest{Name: "long", Command: []string{"sleep", "3600"},
-			Dir: t.TempDir(), TimeLimit: limit})
+		resp, err := c.client.Submit(ctx, api.SubmitJobRequest{
+			JobSpec: api.JobSpec{
+				Name: "long", Command: []string{"sleep", "3600"}, Dir: t.TempDir(),
+				TimeLimit: limit,
+			},
+		})
 		if err != nil {
 			t.Fatalf("submit: %v", err)
 		}
