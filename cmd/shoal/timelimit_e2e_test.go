@@ -38,7 +38,7 @@ func TestTimeLimitChangedWhileRunning(t *testing.T) {
 	}
 
 	shortened := submit(3600)
-	raised := submit(2)
+	raised := submit(3)
 	setLimit(raised, 3600)
 	changed := time.Now()
 	setLimit(shortened, 1)
@@ -50,12 +50,12 @@ func TestTimeLimitChangedWhileRunning(t *testing.T) {
 	if took := time.Since(changed); took > 20*time.Second {
 		t.Errorf("the shortened job took %v to stop, want about its 1 s limit plus the grace", took)
 	}
-	// The raised job outlives its first limit (2 s): waiting for its end
-	// until 3 s after the change must run out.
-	waitCtx, cancel := context.WithDeadline(ctx, changed.Add(3*time.Second))
+	// The raised job outlives its first limit (3 s): waiting for its end
+	// until 4 s after the change must run out.
+	waitCtx, cancel := context.WithDeadline(ctx, changed.Add(4*time.Second))
 	defer cancel()
 	if j, err := c.client.WaitJob(waitCtx, raised); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("job whose limit was raised to an hour: %s (%q, cause %q), %v; want it still running 3 s later",
+		t.Fatalf("job whose limit was raised to an hour: %s (%q, cause %q), %v; want it still running 4 s later",
 			j.State, j.StatusReason, j.Cause, err)
 	}
 	c.shoal("terminate", api.FormatID(raised))
