@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/testwait"
 )
 
 // TestSignalSlurm signals running jobs through the Slurm commands, as a
@@ -201,15 +202,8 @@ func runSlurm(t *testing.T, dir string, env []string, name string, args ...strin
 // waitFile waits until a job has written path (its trap is set by then).
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not written within 30s", path)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := testwait.File(path, 30*time.Second, func(s string) bool { return s != "" }); err != nil {
+		t.Fatal(err)
 	}
 }
 
