@@ -31,6 +31,10 @@ func TestListJobsResponseDecode(t *testing.T) {
 			t.Errorf("%s: cap = %d, want the list sized from count (3)", name, cap(got.Jobs))
 		}
 	}
+	var inflated ListJobsResponse
+	if err := json.Unmarshal([]byte(`{"count":9000000,"jobs":[{"jobId":1}]}`), &inflated); err != nil || cap(inflated.Jobs) > 10 {
+		t.Errorf("a count the body cannot hold sized the list to %d (%v)", cap(inflated.Jobs), err)
+	}
 	var bad ListJobsResponse
 	if err := json.Unmarshal([]byte(`{"count":2,"jobs":[{"jobId":"x"}]}`), &bad); err == nil {
 		t.Error("a malformed job decoded without error")
