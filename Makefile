@@ -26,7 +26,7 @@ bench: build
 	./contrib/bench.sh
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 # The Slurm commands are the shoal binary under other names.
