@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func (f *viewFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.J
 	for _, j := range f.existing() {
 		switch {
 		case req.ArrayJobID != 0 && (j.Array == nil || j.Array.JobID != req.ArrayJobID):
-		case req.ArrayJobID == 0 && len(req.IDs) > 0 && !idIn(req.IDs, j.ID):
+		case req.ArrayJobID == 0 && len(req.IDs) > 0 && !slices.Contains(req.IDs, j.ID):
 		case len(req.States) > 0 && !j.State.In(req.States...):
 		case req.User != "" && j.User != req.User:
 		case req.Queue != "" && j.Queue != req.Queue:
@@ -98,21 +99,12 @@ func (f *viewFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.J
 	return out, nil
 }
 
-func idIn(ids []uint64, id uint64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 func (f *viewFake) Job(_ context.Context, id uint64) (api.Job, error) {
 	f.record("Job %d", id)
 	if j, ok := f.find(id); ok {
 		return j, nil
 	}
-	return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+	return api.Job{}, notFound(id)
 }
 
 func (f *viewFake) Nodes(context.Context) ([]api.Node, error) {

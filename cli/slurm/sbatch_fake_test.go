@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,7 +111,7 @@ func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Jo
 		j := f.jobs[id]
 		switch {
 		case req.ArrayJobID != 0 && (j.Array == nil || j.Array.JobID != req.ArrayJobID):
-		case len(req.IDs) > 0 && !sbHasID(req.IDs, j.ID):
+		case len(req.IDs) > 0 && !slices.Contains(req.IDs, j.ID):
 		case len(req.States) > 0 && !j.State.In(req.States...):
 		case req.User != "" && j.User != req.User:
 		case req.Queue != "" && j.Queue != req.Queue:
@@ -121,21 +122,12 @@ func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Jo
 	return out, nil
 }
 
-func sbHasID(ids []uint64, id uint64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 func (f *ctlFake) Job(ctx context.Context, id uint64) (api.Job, error) {
 	f.record("Job %d", id)
 	if j, ok := f.jobs[id]; ok {
 		return *j, nil
 	}
-	return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+	return api.Job{}, notFound(id)
 }
 
 func (f *ctlFake) WaitJob(_ context.Context, id uint64, states ...api.JobState) (api.Job, error) {
@@ -146,7 +138,7 @@ func (f *ctlFake) WaitJob(_ context.Context, id uint64, states ...api.JobState) 
 	if j, ok := f.jobs[id]; ok {
 		return *j, nil
 	}
-	return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+	return api.Job{}, notFound(id)
 }
 
 // stop is the fake's cancel/terminate: bob's jobs are not alice's to stop.
@@ -155,7 +147,7 @@ func (f *ctlFake) stop(verb string, id uint64, reason string) error {
 	j, ok := f.jobs[id]
 	switch {
 	case !ok:
-		return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+		return notFound(id)
 	case j.User != "alice":
 		return api.Errorf(api.CodeForbidden, "job %d belongs to %s", id, j.User)
 	case j.State.Terminal(), verb == "Cancel" && !j.State.Cancellable():
@@ -178,7 +170,7 @@ func (f *ctlFake) Signal(_ context.Context, id uint64, sig int, scope api.Signal
 	j, ok := f.jobs[id]
 	switch {
 	case !ok:
-		return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+		return notFound(id)
 	case j.User != "alice":
 		return api.Errorf(api.CodeForbidden, "job %d belongs to %s", id, j.User)
 	case !j.State.Terminable():

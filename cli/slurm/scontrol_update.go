@@ -54,20 +54,32 @@ func (r *scontrolRun) jobError(id uint64, err error) string {
 	return err.Error()
 }
 
+// jobOperands reads the job ids a keyword acts on, reporting each bad one
+// as Slurm does (then also extra, if given): rc is 1 if any was bad; ok is
+// false when there were none at all.
+func (r *scontrolRun) jobOperands(kw string, args []string, extra string) (ids []uint64, rc int, ok bool) {
+	if len(args) == 0 {
+		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
+		return nil, 1, false
+	}
+	ids, bad := jobIDArgs(args)
+	for _, b := range bad {
+		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
+		if extra != "" {
+			fmt.Fprintln(r.c.Stderr, extra)
+		}
+		rc = 1
+	}
+	return ids, rc, true
+}
+
 // hold holds (hold, uhold) or releases jobs: one call for all, and on a
 // refusal one call a job, to say which ones failed (Slurm treats each job
 // on its own).
 func (r *scontrolRun) hold(kw string, args []string, hold bool) int {
-	if len(args) == 0 {
-		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
+	ids, rc, ok := r.jobOperands(kw, args, "slurm_suspend error: Invalid job id specified")
+	if !ok {
 		return 1
-	}
-	ids, bad := jobIDArgs(args)
-	rc := 0
-	for _, b := range bad {
-		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
-		fmt.Fprintln(r.c.Stderr, "slurm_suspend error: Invalid job id specified")
-		rc = 1
 	}
 	if len(ids) == 0 {
 		return rc
@@ -95,15 +107,9 @@ func (r *scontrolRun) holdFailed(id uint64, err error) {
 
 // requeue stops running jobs and queues them again.
 func (r *scontrolRun) requeue(kw string, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
+	ids, rc, ok := r.jobOperands(kw, args, "")
+	if !ok {
 		return 1
-	}
-	ids, bad := jobIDArgs(args)
-	rc := 0
-	for _, b := range bad {
-		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
-		rc = 1
 	}
 	for _, id := range ids {
 		j, err := r.c.Client.Job(r.ctx, id)

@@ -712,21 +712,23 @@ echo ready > "$FIFO"; while :; do sleep 0.05; done`)
 		_, rest, _ := strings.Cut(string(b), ") ")
 		return rest[:1]
 	}
-	waitState := func(want string, stopped bool) {
+	// PID 1 is this process's child (libcontainer's init is cloned with
+	// CLONE_PARENT), so waitid reports its stops and continues; WNOWAIT
+	// leaves them, and the exit, to the job's reaper.
+	waitState := func(want string, event int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			s := state()
-			if (s == "T") == stopped {
-				return
+		done := make(chan error, 1)
+		go func() {
+			var info unix.Siginfo
+			done <- unix.Waitid(unix.P_PID, j.Pid(), &info, event|unix.WNOWAIT, nil)
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("wait for PID 1 to be %s: %v", want, err)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("PID 1 is in state %s after 10s, want %s", s, want)
-			}
-			// No event tells another process that PID 1 stopped or went on
-			// (waitid's WSTOPPED is for its parent, whose reaper would race
-			// this test): look again shortly.
-			time.Sleep(5 * time.Millisecond)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("PID 1 is in state %s after 10s, want %s", state(), want)
 		}
 	}
 	if err := j.Signal(unix.SIGWINCH, ScopeBatch); err != nil {
@@ -735,11 +737,14 @@ echo ready > "$FIFO"; while :; do sleep 0.05; done`)
 	if err := j.Signal(unix.SIGTSTP, ScopeBatch); err != nil {
 		t.Fatal(err)
 	}
-	waitState("stopped (T)", true)
+	waitState("stopped (T)", unix.WSTOPPED)
+	if s := state(); s != "T" {
+		t.Fatalf("PID 1 reported stopped is in state %s", s)
+	}
 	if err := j.Signal(unix.SIGCONT, ScopeBatch); err != nil {
 		t.Fatal(err)
 	}
-	waitState("running or sleeping", false)
+	waitState("continued", unix.WCONTINUED)
 	if err := j.Signal(unix.SIGHUP, ScopeFull); err != nil {
 		t.Fatal(err)
 	}
