@@ -172,3 +172,16 @@ func TestForgedRowIsVisibleOnItsLine(t *testing.T) {
 		}
 	}
 }
+
+// Messages on stderr quote the controller and other users (a reason, a
+// name echoed back in a refusal): each stays one line with no escapes,
+// while the caller's own format keeps its newline.
+func TestErrorfEscapesItsArguments(t *testing.T) {
+	var stderr bytes.Buffer
+	c := &Ctx{Stderr: &stderr}
+	c.Errorf("sbatch", "Batch job submission failed: %v (%s)\n", fmt.Errorf("name %s refused", forgedRow), "\x1b[2J")
+	want := "sbatch: error: Batch job submission failed: name x\\nFAKE bob RUNNING refused (\\x1b[2J)\n\n"
+	if stderr.String() != want {
+		t.Errorf("Errorf printed %q; want %q", stderr.String(), want)
+	}
+}

@@ -81,3 +81,15 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkString is the cost every printed cell pays: a typical safe
+// value (returned as it is) and a hostile one (copied with escapes).
+func BenchmarkString(b *testing.B) {
+	for _, s := range []string{"snakejob_train-42", "x\nFAKE bob RUNNING"} {
+		b.Run(strings.Fields(s)[0], func(b *testing.B) {
+			for b.Loop() {
+				_ = String(s)
+			}
+		})
+	}
+}
