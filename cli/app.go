@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // Exit codes scripts can rely on.
@@ -70,7 +71,9 @@ func Run(app *cli.App, args []string) int {
 		return ExitOK
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(app.ErrWriter, "shoal: %s\n", msg)
+		// The message may quote what the controller or another user
+		// wrote (a job name, a reason): one line, no escape sequences.
+		fmt.Fprintf(app.ErrWriter, "shoal: %s\n", termsafe.String(msg))
 	}
 	var u usageError
 	if errors.As(err, &u) {

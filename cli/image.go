@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // The controller's image store: no registry is involved; an image comes in
@@ -41,7 +43,7 @@ func imageCommand() *cli.Command {
 						return fmt.Errorf("load image %s: %w", path, err)
 					}
 					for _, im := range images {
-						fmt.Fprintf(c.App.Writer, "Loaded image: %s (%s)\n", im.Name, im.Digest)
+						fmt.Fprintf(c.App.Writer, "Loaded image: %s (%s)\n", termsafe.String(im.Name), termsafe.String(im.Digest))
 					}
 					return nil
 				},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // outputFlag selects table (default) or json output.
@@ -26,15 +29,24 @@ func wantJSON(c *cli.Context) (bool, error) {
 	}
 }
 
+// printJSON prints v as indented JSON. encoding/json escapes C0 control
+// characters; termsafe.JSON escapes the rest a terminal acts on (DEL, C1,
+// bidirectional overrides) as \uHHHH, which decodes to the same value.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.JSON(buf.Bytes()))
+	return err
 }
 
 // table prints aligned columns. The tabwriter writes each cell on its
 // own; the buffer under it makes that one write (a 10,000-job queue was
-// 70,000 write calls).
+// 70,000 write calls). Every cell passes through termsafe.String: a job
+// name with a newline or an escape sequence stays one visible cell.
 type table struct {
 	tw  *tabwriter.Writer
 	buf *bufio.Writer
@@ -52,7 +64,7 @@ func (t *table) row(cols ...any) {
 		if i > 0 {
 			fmt.Fprint(t.tw, "\t")
 		}
-		fmt.Fprint(t.tw, c)
+		io.WriteString(t.tw, termsafe.String(fmt.Sprint(c)))
 	}
 	fmt.Fprintln(t.tw)
 }

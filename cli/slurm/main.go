@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // Controller is the part of api.Client the Slurm commands use, so that
@@ -64,10 +65,27 @@ func (c *Ctx) LookupEnv(key string) (string, bool) {
 	return "", false
 }
 
-// Errorf prints "CMD: error: MSG" on stderr, Slurm style.
+// Errorf prints "CMD: error: MSG" on stderr, Slurm style. String and
+// error arguments are made safe for a terminal first: they may quote a
+// controller's message, a job name or a reason someone else wrote. (The
+// format is the caller's own text and keeps its newlines.)
 func (c *Ctx) Errorf(cmd, format string, args ...any) {
-	fmt.Fprintf(c.Stderr, "%s: error: %s\n", cmd, fmt.Sprintf(format, args...))
+	safe := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			safe[i] = termsafe.String(v)
+		case error:
+			safe[i] = safeErr(v)
+		default:
+			safe[i] = a
+		}
+	}
+	fmt.Fprintf(c.Stderr, "%s: error: %s\n", cmd, fmt.Sprintf(format, safe...))
 }
+
+// safeErr is an error's message made safe for a terminal (see Errorf).
+func safeErr(err error) string { return termsafe.String(err.Error()) }
 
 // commands maps each Slurm command name to its implementation.
 var commands = map[string]func(*Ctx, []string) int{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 var sacctGetopt = &Getopt{Prog: "sacct", Options: []Option{
@@ -318,7 +319,8 @@ func (o *sacctOpts) run(c *Ctx) int {
 		vals := make([]string, len(fields))
 		for i, f := range fields {
 			if f.value != nil {
-				vals[i] = f.value(r)
+				// Every sacct value, aligned or -p/-P, passes here.
+				vals[i] = termsafe.String(f.value(r))
 			}
 		}
 		line(vals, false)

@@ -3,6 +3,8 @@ package slurm
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // saJSONExit is an exit code as sacct --json writes it.
@@ -168,6 +170,6 @@ func sacctJSON(c *Ctx, views []*jobView, steps bool) int {
 		c.Errorf("sacct", "encode JSON: %v", err)
 		return 1
 	}
-	fmt.Fprintln(c.Stdout, string(data))
+	fmt.Fprintln(c.Stdout, string(termsafe.JSON(data)))
 	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // shoal has no account database: an account is a free-form label a job
@@ -400,7 +401,7 @@ func (r *sacctmgrRun) print(cols []acctColumn, rows []assocRow) {
 	var b strings.Builder
 	line := func(cell func(acctColumn) string) {
 		for i, col := range cols {
-			v := cell(col)
+			v := termsafe.String(cell(col)) // every sacctmgr cell
 			switch {
 			case r.parsable2:
 				b.WriteString(v)

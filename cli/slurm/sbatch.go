@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // Sbatch is sbatch: it submits a batch script (a file, stdin, or --wrap's
@@ -104,7 +105,7 @@ func Sbatch(c *Ctx, args []string) int {
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {
 		if o.verbose > 0 {
-			fmt.Fprintf(c.Stderr, "sbatch: controller: %v\n", err)
+			fmt.Fprintf(c.Stderr, "sbatch: controller: %s\n", safeErr(err))
 		}
 		return report(c, "sbatch", submitFailure(err, req.Queue))
 	}
@@ -370,7 +371,7 @@ func testOnlyReport(ctx context.Context, c *Ctx, prog string, req api.SubmitJobR
 	}
 	cpus := max(req.Resources.CPUs, 1)
 	fmt.Fprintf(c.Stderr, "%s: Job 0 to start at %s using %d processors on nodes %s in partition %s\n",
-		prog, c.Now().Format("2006-01-02T15:04:05"), cpus, node, queue)
+		prog, c.Now().Format("2006-01-02T15:04:05"), cpus, termsafe.String(node), termsafe.String(queue))
 	return 0
 }
 

@@ -229,6 +229,11 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "error":
 		o.errPath = v
 	case "export":
+		for _, tok := range splitQuoted(v, ',') {
+			if k, _, ok := strings.Cut(tok, "="); ok && k == "" {
+				return errorf(1, "Invalid --export item %q: a variable needs a name, as in NAME=VALUE", tok)
+			}
+		}
 		o.export, o.exportSet = v, true
 	case "gid":
 		return errorf(1, "--gid is not supported: shoal runs a job as the user whose connection submits it")

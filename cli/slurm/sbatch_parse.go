@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // exitError is a refusal worded as Slurm words it: Raw (if any) printed as
@@ -49,7 +50,9 @@ func report(c *Ctx, prog string, err error) int {
 		kind = "fatal"
 	}
 	for _, l := range e.Lines {
-		fmt.Fprintf(c.Stderr, "%s: %s: %s\n", prog, kind, l)
+		// A line may quote a script's directive or the controller:
+		// one line, no escape sequences.
+		fmt.Fprintf(c.Stderr, "%s: %s: %s\n", prog, kind, termsafe.String(l))
 	}
 	return e.RC
 }

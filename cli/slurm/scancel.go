@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 var scancelOptions = []Option{
@@ -407,10 +408,10 @@ func (s *scancel) verboseTerminating(id string) {
 		return
 	}
 	if s.o.signal != 0 {
-		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to job %s\n", s.o.signal, id)
+		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to job %s\n", s.o.signal, termsafe.String(id))
 		return
 	}
-	fmt.Fprintf(s.c.Stderr, "scancel: Terminating job %s\n", id)
+	fmt.Fprintf(s.c.Stderr, "scancel: Terminating job %s\n", termsafe.String(id))
 }
 
 // cancelReason is the status reason a job scancel ends carries.

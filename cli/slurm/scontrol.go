@@ -174,7 +174,7 @@ func (r *scontrolRun) showHostnames(args []string, entity string) int {
 	}
 	names, err := expandHosts(list)
 	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "scontrol: error: %v\n", err)
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
 		return 1
 	}
 	if entity == "hostlist" {

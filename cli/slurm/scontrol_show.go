@@ -8,20 +8,22 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // record prints a key=value block as scontrol does: the first line, then
 // each further line indented three spaces, then a blank line; with -o
-// everything on one line.
+// everything on one line. Every line passes through termsafe.String: a
+// name with a newline cannot add a "key=value" line of its own.
 func (r *scontrolRun) record(b *strings.Builder, first string, lines []string) {
-	b.WriteString(first)
+	b.WriteString(termsafe.String(first))
 	sep := "\n   "
 	if r.oneliner {
 		sep = " "
 	}
 	for _, l := range lines {
 		b.WriteString(sep)
-		b.WriteString(l)
+		b.WriteString(termsafe.String(l))
 	}
 	if r.oneliner {
 		b.WriteString("\n")
@@ -55,7 +57,7 @@ func (r *scontrolRun) showJob(idText string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_jobs error: %v\n", err)
+		fmt.Fprintf(r.c.Stderr, "slurm_load_jobs error: %s\n", safeErr(err))
 		return 1
 	}
 	known, shown := visibleJobs(jobs, now)
@@ -201,12 +203,12 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 func (r *scontrolRun) loadNodesAndPartitions() ([]api.Node, []*partition, bool) {
 	nodes, err := r.c.Client.Nodes(r.ctx)
 	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_node error: %v\n", err)
+		fmt.Fprintf(r.c.Stderr, "slurm_load_node error: %s\n", safeErr(err))
 		return nil, nil, false
 	}
 	parts, err := loadPartitions(r.ctx, r.c, nodes)
 	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_partitions error: %v\n", err)
+		fmt.Fprintf(r.c.Stderr, "slurm_load_partitions error: %s\n", safeErr(err))
 		return nil, nil, false
 	}
 	return nodes, parts, true
@@ -365,7 +367,7 @@ func (r *scontrolRun) showPartition(name string) int {
 func (r *scontrolRun) showConfig() int {
 	info, err := r.c.Client.Cluster(r.ctx)
 	if err != nil {
-		fmt.Fprintf(r.c.Stderr, "slurm_load_ctl_conf error: %v\n", err)
+		fmt.Fprintf(r.c.Stderr, "slurm_load_ctl_conf error: %s\n", safeErr(err))
 		return 1
 	}
 	now := r.c.Now()

@@ -126,7 +126,7 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 		if err := r.c.Client.Requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
 			if api.IsCode(err, api.CodeConflict) {
 				// shoal requeues running jobs only: say why, in its words.
-				fmt.Fprintf(r.c.Stderr, "scontrol: error: %v\n", err)
+				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
 			} else {
 				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
 			}
@@ -321,7 +321,7 @@ func (r *scontrolRun) updateNode(list string, parse func() (string, string, stri
 			fmt.Fprintln(r.c.Stderr, "slurm_update error: Access/permission denied")
 			rc = 1
 		default:
-			fmt.Fprintf(r.c.Stderr, "slurm_update error: %v\n", err)
+			fmt.Fprintf(r.c.Stderr, "slurm_update error: %s\n", safeErr(err))
 			rc = 1
 		}
 	}

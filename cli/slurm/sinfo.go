@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 var sinfoGetopt = &Getopt{Prog: "sinfo", Options: []Option{
@@ -148,7 +149,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 	ctx := context.Background()
 	nodes, err := c.Client.Nodes(ctx)
 	if err != nil {
-		fmt.Fprintf(c.Stderr, "slurm_load_node error: %v\n", err)
+		fmt.Fprintf(c.Stderr, "slurm_load_node error: %s\n", safeErr(err))
 		return 1
 	}
 	if o.reservation {
@@ -160,7 +161,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 	}
 	parts, err := loadPartitions(ctx, c, nodes)
 	if err != nil {
-		fmt.Fprintf(c.Stderr, "slurm_load_partitions: %v\n", err)
+		fmt.Fprintf(c.Stderr, "slurm_load_partitions: %s\n", safeErr(err))
 		return 1
 	}
 	if o.json {
@@ -218,7 +219,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 		vals[i] = make([]string, len(cols))
 		for k := range cols {
 			if fields[k].value != nil {
-				vals[i][k] = fields[k].value(r)
+				vals[i][k] = termsafe.String(fields[k].value(r)) // every sinfo cell, before widths are measured
 			}
 		}
 	}
@@ -549,7 +550,7 @@ func sinfoJSON(c *Ctx, nodes []api.Node, parts []*partition) int {
 		c.Errorf("sinfo", "encode JSON: %v", err)
 		return 1
 	}
-	fmt.Fprintln(c.Stdout, string(data))
+	fmt.Fprintln(c.Stdout, string(termsafe.JSON(data)))
 	return 0
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 var squeueGetopt = &Getopt{Prog: "squeue", Options: []Option{
@@ -291,7 +292,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 	}
 	jobs, err := o.fetch(context.Background(), c)
 	if err != nil {
-		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %v\n", err)
+		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %s\n", safeErr(err))
 		return 1
 	}
 	known, shown := visibleJobs(jobs, now)
@@ -372,7 +373,9 @@ func (o *squeueOpts) run(c *Ctx) int {
 		for i, col := range cols {
 			val := ""
 			if fields[i].value != nil {
-				val = fields[i].value(v, env)
+				// One place every squeue cell passes: a name with a
+				// newline or an escape sequence stays in its cell.
+				val = termsafe.String(fields[i].value(v, env))
 			}
 			if sqNoCut[col.key] && col.right && len(val) > col.width {
 				b.WriteString(val + col.suffix)

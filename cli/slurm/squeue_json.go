@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // slurmJSONMeta is the "meta" block Slurm 22.05's --json output starts
@@ -97,7 +98,7 @@ func squeueJSON(c *Ctx, views []*jobView, known map[uint64]*api.Job) int {
 		c.Errorf("squeue", "encode JSON: %v", err)
 		return 1
 	}
-	fmt.Fprintln(c.Stdout, string(data))
+	fmt.Fprintln(c.Stdout, string(termsafe.JSON(data)))
 	return 0
 }
 

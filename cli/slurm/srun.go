@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 // Options only srun has.
@@ -468,7 +469,7 @@ func taskStatus(c *Ctx, node string, task int, err error) int {
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: %v\n", node, task, err)
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: %s\n", node, task, safeErr(err))
 		return 1
 	}
 	if ee.ProcessState == nil {
@@ -617,7 +618,7 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 				continue // the job wrote nothing there
 			}
 			if err != nil {
-				fmt.Fprintf(c.Stderr, "srun: error: Unable to read the %s of job %d: %v\n", st.name, resp.ID, err)
+				fmt.Fprintf(c.Stderr, "srun: error: Unable to read the %s of job %d: %s\n", st.name, resp.ID, safeErr(err))
 				continue
 			}
 			if s.label && ntasks == 1 {
@@ -641,16 +642,16 @@ func jobEndStatus(c *Ctx, j *api.Job) int {
 	node := j.Node
 	switch {
 	case node == "":
-		fmt.Fprintf(c.Stderr, "srun: error: Job allocation %d has been revoked: %s\n", j.ID, j.StatusReason)
+		fmt.Fprintf(c.Stderr, "srun: error: Job allocation %d has been revoked: %s\n", j.ID, termsafe.String(j.StatusReason))
 		return 1
 	case j.Cause == api.CauseTimeout:
 		fmt.Fprintf(c.Stderr, "srun: error: *** JOB %d ON %s CANCELLED DUE TO TIME LIMIT ***\n", j.ID, node)
 	case j.Cause == api.CauseOOM:
 		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Out Of Memory\n", node)
 	case j.Cause == api.CauseCancelled || j.Cause == api.CauseTerminated:
-		fmt.Fprintf(c.Stderr, "srun: error: *** JOB %d ON %s CANCELLED: %s ***\n", j.ID, node, j.StatusReason)
+		fmt.Fprintf(c.Stderr, "srun: error: *** JOB %d ON %s CANCELLED: %s ***\n", j.ID, termsafe.String(node), termsafe.String(j.StatusReason))
 	case j.Cause == api.CauseStartFailed:
-		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Unable to start: %s\n", node, j.StatusReason)
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Unable to start: %s\n", termsafe.String(node), termsafe.String(j.StatusReason))
 		return 1
 	}
 	switch {
