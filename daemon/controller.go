@@ -35,9 +35,9 @@ type Config struct {
 	// InsecureHTTP serves Bind as plain HTTP: join tokens and signed
 	// requests then travel in clear. Only for a network nobody else is on.
 	InsecureHTTP bool
-	RaftAddr string // raft transport address (127.0.0.1:0 for one voter)
-	NodeID   string // raft server id
-	Log      *slog.Logger
+	RaftAddr     string // raft transport address (127.0.0.1:0 for one voter)
+	NodeID       string // raft server id
+	Log          *slog.Logger
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
