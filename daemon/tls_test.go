@@ -196,3 +196,31 @@ func newTestCA(t *testing.T) *x509.Certificate {
 	}
 	return cert
 }
+
+// TestInsecureHTTP checks that plain HTTP on TCP is served only when asked
+// for, and then answers http:// clients.
+func TestInsecureHTTP(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Start(Config{
+		DataDir: filepath.Join(dir, "ctl"), Socket: filepath.Join(dir, "shoal.sock"), Bind: "127.0.0.1:0", InsecureHTTP: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	plain, err := api.NewClientWith("http://"+tcpAddr(t, c), api.ClientOptions{Token: c.NodeJoinToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Nodes(t.Context()); !answered(err) {
+		t.Fatalf("http:// client of an -insecure-http controller: %v, want an answer", err)
+	}
+	tlsClient, err := api.NewClientWith(tcpAddr(t, c), api.ClientOptions{Token: c.NodeJoinToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlsClient.Nodes(t.Context()); answered(err) {
+		t.Fatalf("TLS client of a plain-HTTP port: %v, want a handshake failure", err)
+	}
+}

@@ -66,8 +66,20 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	if r := c.shoal("logs", "--stream", "stdout", api.FormatID(id)); r.stdout != "from far\n" {
 		t.Fatalf("logs through the node's TCP log server: %q (%s)", r.stdout, r.stderr)
 	}
+	// The CLI over TCP checks the controller with --ca-file; without it
+	// the certificate is from an authority nobody trusts.
+	caFile := filepath.Join(c.dataDir, "controller", "ca.pem")
+	if r := c.shoal("--controller", tcpAddr, "--ca-file", caFile, "nodes"); strings.Contains(r.stderr, "certificate") || strings.Contains(r.stderr, "tls:") {
+		t.Fatalf("shoal --ca-file %s nodes over TCP: exit %d %q, want an answer from the controller", caFile, r.code, r.stderr)
+	}
+	if r := c.shoal("--controller", tcpAddr, "nodes"); r.code == 0 || !strings.Contains(r.stderr, "certificate signed by unknown authority") {
+		t.Fatalf("shoal nodes over TCP without a CA file: exit %d %q, want the certificate refused", r.code, r.stderr)
+	}
+	if r := c.shoal("--controller", tcpAddr, "--ca-file", filepath.Join(dir, "missing.pem"), "nodes"); r.code != 2 || !strings.Contains(r.stderr, "--ca-file") {
+		t.Fatalf("shoal with a missing --ca-file: exit %d %q, want exit 2 naming --ca-file", r.code, r.stderr)
+	}
 	// Users cannot act over TCP without a signature.
-	tcp, err := api.NewClientWith(tcpAddr, api.ClientOptions{CAFile: filepath.Join(c.dataDir, "controller", "ca.pem")})
+	tcp, err := api.NewClientWith(tcpAddr, api.ClientOptions{CAFile: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
