@@ -204,7 +204,10 @@ func (c *Controller) listenTCP() (net.Listener, error) {
 }
 
 func (c *Controller) listen(l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ConnContext: peercred.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ConnContext: peercred.ConnContext, ReadHeaderTimeout: 10 * time.Second,
+		// TLS handshake failures (a node pinning another CA, plain HTTP
+		// on the TLS port) go to the controller's log, not bare stderr.
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
 	c.servers = append(c.servers, srv)
 	c.listeners = append(c.listeners, l)
 	c.goRun(func() {
