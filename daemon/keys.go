@@ -79,11 +79,15 @@ func (c *Controller) keys(ctx context.Context, who caller, req KeysRequest) (Key
 }
 
 // sealKeys re-stores, sealed, any key whose secret an older controller
-// kept in clear. Called once this member leads; snapshots taken before
-// still hold the clear secrets until raft replaces them.
+// kept in clear, and reports keys whose sealed secret does not open with
+// this data dir's key file. Called once this member leads; snapshots
+// taken before still hold the clear secrets until raft replaces them.
 func (c *Controller) sealKeys(ctx context.Context) error {
 	for _, k := range c.fsm.State().AccessKeys() {
 		if isSealed(k.Secret) {
+			if _, err := c.secrets.open(k.ID, k.Secret); err != nil {
+				c.log.Error("access key unusable", "key", k.ID, "user", k.User, "err", err)
+			}
 			continue
 		}
 		sealed := *k
