@@ -24,8 +24,11 @@ type Client struct {
 }
 
 // NewClient returns a client for addr: "unix:/path", a path starting with
-// "/" (a unix socket), "host:port" or "http://host:port". token, if set, is
-// sent as a bearer token (node daemons' join token).
+// "/" (a unix socket), "host:port" or "http://host:port" (plain HTTP: a
+// node's log server), or "https://host:port" checked against the system's
+// roots. token, if set, is sent as a bearer token (a node's join secret).
+// A controller's TCP API serves TLS with its own CA: reach it with
+// NewClientWith, which pins or loads that CA.
 func NewClient(addr, token string) *Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	base := addr

@@ -31,10 +31,25 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "controller",
-				Usage:   "controller address: a unix socket path or host:port",
+				Usage:   "controller address: a unix socket path, host:port or https://host:port (TLS), or http://host:port (a controller run with -insecure-http)",
 				EnvVars: []string{"SHOAL_ADDR"},
 				Value:   api.DefaultSocket,
 			},
+			&cli.StringFlag{
+				Name:    "ca-file",
+				Usage:   "CA bundle to check a TCP controller's certificate with (a copy of its DATA_DIR/controller/ca.pem)",
+				EnvVars: []string{"SHOAL_CA_FILE"},
+			},
+		},
+		// The client is made once, before any command: a CA file that
+		// cannot be read is reported as such, not as a failed call.
+		Before: func(c *cli.Context) error {
+			cl, err := api.NewClientWith(c.String("controller"), api.ClientOptions{CAFile: c.String("ca-file")})
+			if err != nil {
+				return usagef("--ca-file: %v", err)
+			}
+			c.App.Metadata = map[string]any{clientKey: cl}
+			return nil
 		},
 		Commands: append([]*cli.Command{
 			submitCommand(),
@@ -93,8 +108,13 @@ func (u usageError) Unwrap() error { return u.error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// client returns an API client for the controller the flags name.
+const clientKey = "client"
+
+// client returns the API client for the controller the flags name.
 func client(c *cli.Context) *api.Client {
+	if cl, ok := c.App.Metadata[clientKey].(*api.Client); ok {
+		return cl
+	}
 	return api.NewClient(c.String("controller"), "")
 }
 

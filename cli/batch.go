@@ -200,9 +200,16 @@ func keysCommand() *cli.Command {
 			{
 				Name:  "create",
 				Usage: "issue a key to a user; prints the id and the secret (shown once)",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "user", Required: true, Usage: "the user the key acts as"}},
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "user", Required: true, Usage: "the user the key acts as"},
+					&cli.BoolFlag{Name: "allow-root", Usage: "issue a key to a user of uid 0 (it runs jobs as root from wherever the TCP API reaches)"},
+				},
 				Action: func(c *cli.Context) error {
-					return keysCall(c, map[string]any{"create": true, "user": c.String("user")})
+					req := map[string]any{"create": true, "user": c.String("user")}
+					if c.Bool("allow-root") {
+						req["allowRoot"] = true
+					}
+					return keysCall(c, req)
 				},
 			},
 			{

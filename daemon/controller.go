@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -27,12 +29,15 @@ const Version = "0.1.0"
 
 // Config says where a controller keeps its state and listens.
 type Config struct {
-	DataDir  string // raft log, snapshots, join token
-	Socket   string // unix socket for users and local nodes (mode 0666)
-	Bind     string // optional TCP address for remote nodes ("" = none)
-	RaftAddr string // raft transport address (127.0.0.1:0 for one voter)
-	NodeID   string // raft server id
-	Log      *slog.Logger
+	DataDir string // raft log, snapshots, join token, CA, access-key sealing key
+	Socket  string // unix socket for users and local nodes (mode 0666)
+	Bind    string // optional TCP address, served with TLS ("" = none)
+	// InsecureHTTP serves Bind as plain HTTP: join tokens and signed
+	// requests then travel in clear. Only for a network nobody else is on.
+	InsecureHTTP bool
+	RaftAddr     string // raft transport address (127.0.0.1:0 for one voter)
+	NodeID       string // raft server id
+	Log          *slog.Logger
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -43,7 +48,9 @@ type Controller struct {
 	fsm       *raftfsm.FSM
 	raft      *raftNode
 	applier   *applier
-	joinToken string
+	joinToken string // the secret node daemons present
+	ca        *certAuthority
+	secrets   *secretBox
 	selfUID   uint32
 	startedAt int64
 	verifier  *sigv4.Verifier
@@ -69,12 +76,26 @@ func Start(cfg Config) (*Controller, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	token, err := loadJoinToken(filepath.Join(cfg.DataDir, "join-token"))
+	// Nothing under the data dir is for anyone but the controller's user,
+	// whatever an older version or an admin's copy left there.
+	if err := privateTree(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	ca, err := loadCA(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
-	c.verifier = &sigv4.Verifier{Keys: keyStore{c.fsm}, Service: "batch"}
+	secrets, err := loadSecretBox(filepath.Join(cfg.DataDir, keysKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	token, err := loadJoinToken(filepath.Join(cfg.DataDir, "join-token"), ca.hash())
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
+		selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
+	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, c.fsm, cfg.Log)
 	if err != nil {
 		return nil, err
@@ -89,6 +110,10 @@ func Start(cfg Config) (*Controller, error) {
 	c.goRun(func() { c.applier.run(ctx) })
 	c.goRun(func() { c.scheduleLoop(ctx) })
 	c.goRun(func() { c.stateTimeLimits(ctx) })
+	if err := c.sealKeys(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if err := c.serve(); err != nil {
 		c.Close()
 		return nil, err
@@ -142,17 +167,47 @@ func (c *Controller) serve() error {
 	}
 	c.listen(ul, mux)
 	if c.cfg.Bind != "" {
-		tl, err := net.Listen("tcp", c.cfg.Bind)
+		tl, err := c.listenTCP()
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", c.cfg.Bind, err)
+			return err
 		}
 		c.listen(tl, mux)
 	}
 	return nil
 }
 
+// listenTCP listens on cfg.Bind, with TLS unless InsecureHTTP: a server
+// certificate from the controller's CA that names the bind address (made
+// again when it does not).
+func (c *Controller) listenTCP() (net.Listener, error) {
+	var conf *tls.Config
+	if !c.cfg.InsecureHTTP {
+		hosts, err := certHosts(c.cfg.Bind)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := c.ca.serverCert(hosts)
+		if err != nil {
+			return nil, err
+		}
+		conf = serverTLS(cert)
+	}
+	l, err := net.Listen("tcp", c.cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", c.cfg.Bind, err)
+	}
+	if conf == nil {
+		c.log.Warn("serving the TCP API as plain HTTP (-insecure-http): join tokens and requests travel in clear", "addr", l.Addr().String())
+		return l, nil
+	}
+	return tls.NewListener(l, conf), nil
+}
+
 func (c *Controller) listen(l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ConnContext: peercred.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ConnContext: peercred.ConnContext, ReadHeaderTimeout: 10 * time.Second,
+		// TLS handshake failures (a node pinning another CA, plain HTTP
+		// on the TLS port) go to the controller's log, not bare stderr.
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
 	c.servers = append(c.servers, srv)
 	c.listeners = append(c.listeners, l)
 	c.goRun(func() {
@@ -187,8 +242,20 @@ func (c *Controller) Addrs() []string {
 	return out
 }
 
-// JoinToken is the secret remote node daemons present on TCP.
+// JoinToken is the secret node daemons present (as a bearer token).
 func (c *Controller) JoinToken() string { return c.joinToken }
+
+// NodeJoinToken is what a remote node daemon is given to join:
+// shoal-join:SECRET:sha256:CAHASH, the secret and the pin of this
+// controller's CA (also the content of DATA_DIR/join-token).
+func (c *Controller) NodeJoinToken() string { return api.FormatJoinToken(c.joinToken, c.ca.hash()) }
+
+// CAFile is the PEM file of the CA that signs the TCP API's certificate:
+// the bundle clients trust (aws --ca-bundle, SHOAL_CA_FILE).
+func (c *Controller) CAFile() string { return filepath.Join(c.cfg.DataDir, caCertFile) }
+
+// CAHash is the pin of the controller's CA (sha256:HEX of its public key).
+func (c *Controller) CAHash() string { return c.ca.hash() }
 
 // Close stops serving, the loops and raft. State stays in DataDir.
 func (c *Controller) Close() error {
@@ -206,24 +273,37 @@ func (c *Controller) Close() error {
 	return err
 }
 
-// loadJoinToken reads the node join token, creating one on first start.
-func loadJoinToken(path string) (string, error) {
+// loadJoinToken returns the node join secret kept at path, creating one on
+// first start. The file holds the whole token a node is given,
+// shoal-join:SECRET:CAHASH, rewritten when the CA changed (an older
+// controller's file holds the bare secret).
+func loadJoinToken(path, caHash string) (string, error) {
+	var secret string
 	data, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(data)), nil
-	}
-	if !os.IsNotExist(err) {
+	switch {
+	case err == nil:
+		if secret, _, err = api.ParseJoinToken(string(data)); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+	case os.IsNotExist(err):
+		buf := make([]byte, 24)
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("make join token: %w", err)
+		}
+		secret = hex.EncodeToString(buf)
+	default:
 		return "", fmt.Errorf("read join token: %w", err)
 	}
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return "", fmt.Errorf("make join token: %w", err)
+	if secret == "" || strings.ContainsAny(secret, ": \t\r\n") {
+		return "", fmt.Errorf("%s: the join secret is empty or has ':' or spaces; remove the file to make a new one", path)
 	}
-	tok := hex.EncodeToString(buf)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write join token: %w", err)
+	want := api.FormatJoinToken(secret, caHash) + "\n"
+	if string(data) != want {
+		if err := writePrivateFile(path, []byte(want)); err != nil {
+			return "", fmt.Errorf("write join token: %w", err)
+		}
 	}
-	return tok, nil
+	return secret, nil
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/peercred"
-	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // caller is who sent a request, as proven by the connection: the peer's
@@ -49,18 +48,6 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		return caller{node: true}, nil
 	}
 	return caller{}, nil
-}
-
-// keyStore lets SigV4 verification look up access keys in the state; the
-// "user" it reports is the key id, which identify maps to the key's owner.
-type keyStore struct{ fsm *raftfsm.FSM }
-
-func (k keyStore) Lookup(id string) (secret, user string, ok bool) {
-	key := k.fsm.State().AccessKey(id)
-	if key == nil {
-		return "", "", false
-	}
-	return key.Secret, key.ID, true
 }
 
 // owner is a job owner resolved from a uid on the controller host.

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -48,6 +50,70 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s fsmSnapshot) Release() {}
 
+// privateSnapshots is raft's file snapshot store with the modes of what it
+// writes narrowed to the owner: it makes directories 0755 and files with
+// the process umask (0644), and the umask stays as it is for job files.
+type privateSnapshots struct {
+	*raft.FileSnapshotStore
+	dir string // the store's snapshots directory
+}
+
+// Create starts a snapshot. FileSnapshotStore.Create has made its
+// directory and files (nothing of the state is written yet): they are
+// narrowed before the state goes in.
+func (s privateSnapshots) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	sink, err := s.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		return nil, err
+	}
+	// The store writes into ID+".tmp" and renames it to ID on Close.
+	if err := privateTree(filepath.Join(s.dir, sink.ID()+".tmp")); err != nil {
+		sink.Cancel()
+		return nil, fmt.Errorf("create snapshot: %w", err)
+	}
+	return privateSink{sink, filepath.Join(s.dir, sink.ID())}, nil
+}
+
+type privateSink struct {
+	raft.SnapshotSink
+	final string
+}
+
+// Close completes the snapshot and checks the modes of what it left.
+func (s privateSink) Close() error {
+	if err := s.SnapshotSink.Close(); err != nil {
+		return err
+	}
+	return privateTree(s.final)
+}
+
+// privateTree takes the group and other permission bits off every
+// directory and regular file under root (root included).
+func privateTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("narrow modes under %s: %w", root, err)
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil // sockets, links: not ours to change
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("narrow modes under %s: %w", root, err)
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(path, mode&^0o077); err != nil {
+				return fmt.Errorf("narrow modes under %s: %w", root, err)
+			}
+		}
+		return nil
+	})
+}
+
 // raftNode is one raft member and the stores it owns.
 type raftNode struct {
 	raft      *raft.Raft
@@ -66,10 +132,15 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm *raftfsm.FSM, log *
 	if err != nil {
 		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
+	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	snaps := privateSnapshots{fileSnaps, filepath.Join(dir, "snapshots")}
+	if err := privateTree(snaps.dir); err != nil {
+		store.Close()
+		return nil, err
 	}
 	addr, err := net.ResolveTCPAddr("tcp", bindAddr)
 	if err != nil {

@@ -107,7 +107,8 @@ func IsCommand(name string) bool {
 
 // Main runs Slurm command name with args (without the command name) and
 // returns its exit status. It talks to the controller at $SHOAL_ADDR, or
-// api.DefaultSocket.
+// api.DefaultSocket, checking a TCP one's certificate with the CA bundle
+// in $SHOAL_CA_FILE (else the system's roots).
 func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer, env []string) int {
 	run, ok := commands[name]
 	if !ok {
@@ -119,7 +120,13 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer,
 	if addr == "" {
 		addr = api.DefaultSocket
 	}
-	c.Client = api.NewClient(addr, "")
+	caFile, _ := c.LookupEnv("SHOAL_CA_FILE")
+	cl, err := api.NewClientWith(addr, api.ClientOptions{CAFile: caFile})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SHOAL_CA_FILE: %v\n", name, err)
+		return 1
+	}
+	c.Client = cl
 	c.Hostname, _ = os.Hostname()
 	c.User = currentUser(c)
 	return run(c, args)

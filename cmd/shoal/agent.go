@@ -29,10 +29,12 @@ func agentCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
-			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join, host:port (with -token) or a unix socket"},
-			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address (for remote node daemons)"},
+			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket"},
+			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address, with TLS from the controller's own CA (DATA_DIR/controller/ca.pem)"},
+			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind as plain HTTP instead of TLS: join tokens and requests travel in clear"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
-			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "join token a node presents on TCP (the controller's is in DATA_DIR/join-token)"},
+			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "with -node over TCP: the join token, the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH; the hash pins the controller's CA)"},
+			&ucli.StringFlag{Name: "ca-file", EnvVars: []string{"SHOAL_CA_FILE"}, Usage: "with -node: trust this CA bundle for the controller instead of the token's pin (for a token without a hash)"},
 			&ucli.StringFlag{Name: "name", Usage: "node name (default: the host name)"},
 			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has)"},
 			&ucli.StringFlag{Name: "node-memory", Usage: "memory the node offers, MiB or with a unit (default: all it has)"},
@@ -71,13 +73,17 @@ func runAgent(c *ucli.Context) error {
 	if !nodeOnly {
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
-			RaftAddr: c.String("raft-addr"), Log: log,
+			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)
 		}
 		defer ctl.Close()
 		controllerAddr, token = c.String("socket"), ctl.JoinToken()
+		if c.String("bind") != "" && !c.Bool("insecure-http") {
+			log.Info("controller TLS", "ca", ctl.CAFile(), "ca-hash", ctl.CAHash(),
+				"join-token-file", filepath.Join(dataDir, "controller", "join-token"))
+		}
 		log.Info("controller serving", "addrs", strings.Join(ctl.Addrs(), " "))
 	}
 	var (
@@ -119,10 +125,14 @@ func runAgent(c *ucli.Context) error {
 			}
 			labels[k] = v
 		}
+		client, secret, err := nodeClient(controllerAddr, token, c.String("ca-file"), log)
+		if err != nil {
+			return fmt.Errorf("start node daemon: %w", err)
+		}
 		agent, err = node.StartAgent(node.Config{
-			Name: c.String("name"), Client: api.NewClient(controllerAddr, token), DataDir: filepath.Join(dataDir, "node"),
+			Name: c.String("name"), Client: client, DataDir: filepath.Join(dataDir, "node"),
 			Capacity: capacity, Labels: labels,
-			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: token,
+			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: secret,
 			Grace: c.Duration("grace"), Log: log,
 		})
 		if err != nil {
@@ -152,4 +162,29 @@ func runAgent(c *ucli.Context) error {
 		}
 	}
 	return nil
+}
+
+// nodeClient returns the client a node daemon reaches its controller with,
+// and the join secret (what the controller presents when it fetches logs).
+// Over TLS the controller must prove it holds the CA the token pins (or
+// one in caFile): a token without a hash is refused there, since the
+// secret would go to whoever answers.
+func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, string, error) {
+	secret, hash, err := api.ParseJoinToken(token)
+	if err != nil {
+		return nil, "", fmt.Errorf("-token: %w", err)
+	}
+	unix := strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./") || strings.HasPrefix(addr, "unix:")
+	switch {
+	case unix:
+	case strings.HasPrefix(addr, "http://"):
+		log.Warn("joining the controller over plain HTTP: the join token travels in clear", "controller", addr)
+	case hash == "" && caFile == "" && secret != "":
+		return nil, "", fmt.Errorf("-token holds no CA hash to check the controller %s with: give the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH), or -ca-file with its ca.pem", addr)
+	}
+	client, err := api.NewClientWith(addr, api.ClientOptions{Token: token, CAFile: caFile})
+	if err != nil {
+		return nil, "", fmt.Errorf("controller %s: %w", addr, err)
+	}
+	return client, secret, nil
 }

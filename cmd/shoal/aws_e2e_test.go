@@ -15,10 +15,12 @@ import (
 )
 
 // awsCLI runs the real aws CLI (Debian's awscli) against a cluster's TCP
-// API with a key shoal issued.
+// API, over TLS checked with the controller's ca.pem, with a key shoal
+// issued.
 type awsCLI struct {
 	t        *testing.T
 	endpoint string
+	caBundle string
 	env      []string
 }
 
@@ -31,7 +33,14 @@ func newAWS(t *testing.T, c *cluster, user string) *awsCLI {
 		}
 		t.Skip("/usr/bin/aws is missing: apt-get install awscli")
 	}
-	r := c.shoal("keys", "create", "--user", user)
+	args := []string{"keys", "create", "--user", user}
+	if user == "root" {
+		if r := c.shoal(args...); r.code == 0 || !strings.Contains(r.stderr, "--allow-root") {
+			t.Fatalf("shoal keys create --user root: exit %d %q, want a refusal naming --allow-root", r.code, r.stderr)
+		}
+		args = append(args, "--allow-root")
+	}
+	r := c.shoal(args...)
 	var keys struct {
 		Keys []struct {
 			ID     string `json:"accessKeyId"`
@@ -42,7 +51,7 @@ func newAWS(t *testing.T, c *cluster, user string) *awsCLI {
 		t.Fatalf("shoal keys create: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	dir := t.TempDir()
-	return &awsCLI{t: t, endpoint: "http://" + c.tcpAddr, env: append(os.Environ(),
+	return &awsCLI{t: t, endpoint: "https://" + c.tcpAddr, caBundle: filepath.Join(c.dataDir, "controller", "ca.pem"), env: append(os.Environ(),
 		"AWS_ACCESS_KEY_ID="+keys.Keys[0].ID, "AWS_SECRET_ACCESS_KEY="+keys.Keys[0].Secret,
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
 		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"))}
@@ -57,7 +66,7 @@ func (a *awsCLI) run(out any, args ...string) {
 }
 
 func (a *awsCLI) try(out any, args ...string) error {
-	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", a.endpoint, "--output", "json", "batch"}, args...)...)
+	cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", a.endpoint, "--ca-bundle", a.caBundle, "--output", "json", "batch"}, args...)...)
 	cmd.Env = a.env
 	stdout, err := cmd.Output()
 	if err != nil {

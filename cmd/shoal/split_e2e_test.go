@@ -13,8 +13,10 @@ import (
 )
 
 // TestNodeJoinsOverTCP runs a controller and a node daemon as separate
-// processes: the node joins over TCP with the join token, runs a job, and
-// serves its log to the controller; a node with a wrong token is refused.
+// processes: the node joins over TLS with the join token (which pins the
+// controller's CA), runs a job, and serves its log to the controller; a
+// node with a wrong secret, a token pinning another CA, or a bare secret
+// without a CA hash is refused.
 func TestNodeJoinsOverTCP(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root")
@@ -28,9 +30,14 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	t.Cleanup(c.cleanup)
 	ctl, tcpAddr := startAgent(t, []string{"agent", "-data-dir", c.dataDir, "-socket", c.socket, "-bind", "127.0.0.1:0"}, "controller serving")
 	t.Cleanup(func() { ctl.Process.Signal(syscall.SIGTERM); ctl.Wait() })
-	token, err := os.ReadFile(filepath.Join(c.dataDir, "controller", "join-token"))
+	raw, err := os.ReadFile(filepath.Join(c.dataDir, "controller", "join-token"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+	secret, hash, err := api.ParseJoinToken(token)
+	if err != nil || hash == "" {
+		t.Fatalf("join-token file %q: %v, want shoal-join:SECRET:sha256:HEX", token, err)
 	}
 
 	nodeArgs := func(tok string) []string {
@@ -38,10 +45,17 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 			"-data-dir", filepath.Join(dir, "node"), "-log-addr", "127.0.0.1:0",
 			"-sandbox-root", c.sbRoot, "-cgroup-parent", c.cgParent, "-grace", "300ms"}
 	}
-	if r := runAgentOnce(t, nodeArgs("not-the-token")); !strings.Contains(r, "only node daemons may call this") {
-		t.Fatalf("node with a wrong token: %q, want a refusal", r)
+	if r := runAgentOnce(t, nodeArgs(api.FormatJoinToken("not-the-secret", hash))); !strings.Contains(r, "only node daemons may call this") {
+		t.Fatalf("node with a wrong secret: %q, want a refusal", r)
 	}
-	c.cmd, _ = startAgent(t, nodeArgs(strings.TrimSpace(string(token))), "node daemon running")
+	otherCA := "sha256:" + strings.Repeat("ab", 32)
+	if r := runAgentOnce(t, nodeArgs(api.FormatJoinToken(secret, otherCA))); !strings.Contains(r, api.ErrCAMismatch.Error()) {
+		t.Fatalf("node pinning another CA: %q, want %q", r, api.ErrCAMismatch)
+	}
+	if r := runAgentOnce(t, nodeArgs(secret)); !strings.Contains(r, "holds no CA hash") {
+		t.Fatalf("node with a bare secret over TLS: %q, want a refusal asking for the whole token", r)
+	}
+	c.cmd, _ = startAgent(t, nodeArgs(token), "node daemon running")
 
 	id := c.submit("--name", "far-job", "--", "sh", "-c", "echo from far")
 	j := c.wait(id)
@@ -52,8 +66,23 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	if r := c.shoal("logs", "--stream", "stdout", api.FormatID(id)); r.stdout != "from far\n" {
 		t.Fatalf("logs through the node's TCP log server: %q (%s)", r.stdout, r.stderr)
 	}
+	// The CLI over TCP checks the controller with --ca-file; without it
+	// the certificate is from an authority nobody trusts.
+	caFile := filepath.Join(c.dataDir, "controller", "ca.pem")
+	if r := c.shoal("--controller", tcpAddr, "--ca-file", caFile, "nodes"); strings.Contains(r.stderr, "certificate") || strings.Contains(r.stderr, "tls:") {
+		t.Fatalf("shoal --ca-file %s nodes over TCP: exit %d %q, want an answer from the controller", caFile, r.code, r.stderr)
+	}
+	if r := c.shoal("--controller", tcpAddr, "nodes"); r.code == 0 || !strings.Contains(r.stderr, "certificate signed by unknown authority") {
+		t.Fatalf("shoal nodes over TCP without a CA file: exit %d %q, want the certificate refused", r.code, r.stderr)
+	}
+	if r := c.shoal("--controller", tcpAddr, "--ca-file", filepath.Join(dir, "missing.pem"), "nodes"); r.code != 2 || !strings.Contains(r.stderr, "--ca-file") {
+		t.Fatalf("shoal with a missing --ca-file: exit %d %q, want exit 2 naming --ca-file", r.code, r.stderr)
+	}
 	// Users cannot act over TCP without a signature.
-	tcp := api.NewClient(tcpAddr, "")
+	tcp, err := api.NewClientWith(tcpAddr, api.ClientOptions{CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tcp.Submit(t.Context(), api.SubmitJobRequest{JobSpec: api.JobSpec{
 		Command: []string{"true"},
 	}}); !api.IsCode(err, api.CodeForbidden) {

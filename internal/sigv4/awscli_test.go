@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -32,9 +33,10 @@ type seen struct {
 }
 
 // TestAWSCLI runs the real aws CLI against a server that verifies with a
-// Verifier: a good key is let through as its user, with the body still
-// readable; a wrong secret or unknown key comes back to the CLI as the
-// AWS error it prints.
+// Verifier, over TLS with the server's CA given as --ca-bundle (as users
+// reach a controller): a good key is let through as its user, with the
+// body still readable; a wrong secret or unknown key comes back to the CLI
+// as the AWS error it prints.
 func TestAWSCLI(t *testing.T) {
 	if _, err := os.Stat(awsCLI); err != nil {
 		t.Skipf("%s not found (%v): install Debian's awscli (apt-get install -y awscli) to run the CLI against the verifier", awsCLI, err)
@@ -46,7 +48,7 @@ func TestAWSCLI(t *testing.T) {
 		mu   sync.Mutex
 		reqs []seen
 	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := seen{path: r.URL.Path, authorization: r.Header.Get("Authorization"), contentSHA256: r.Header.Get("X-Amz-Content-Sha256")}
 		user, err := v.Verify(r)
 		s.user = user
@@ -75,6 +77,10 @@ func TestAWSCLI(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
+	caBundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caBundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	listJobs := []string{"batch", "list-jobs", "--job-queue", "q"}
 	submitJob := []string{"batch", "submit-job", "--job-name", "x", "--job-queue", "q", "--job-definition", "d"}
@@ -107,7 +113,7 @@ func TestAWSCLI(t *testing.T) {
 			reqs = nil
 			mu.Unlock()
 
-			stdout, stderr, exitErr := runAWS(t, srv.URL, tc.keyID, tc.secret, tc.args...)
+			stdout, stderr, exitErr := runAWS(t, srv.URL, caBundle, tc.keyID, tc.secret, tc.args...)
 
 			mu.Lock()
 			got := append([]seen(nil), reqs...)
@@ -153,10 +159,10 @@ func TestAWSCLI(t *testing.T) {
 	}
 }
 
-// runAWS runs the aws CLI against endpoint with only the given static
-// credentials: no config, credentials file, profile or instance metadata
-// from the machine running the test.
-func runAWS(t *testing.T, endpoint, keyID, secret string, args ...string) (stdout, stderr string, err error) {
+// runAWS runs the aws CLI against endpoint, trusting the CA in caBundle,
+// with only the given static credentials: no config, credentials file,
+// profile or instance metadata from the machine running the test.
+func runAWS(t *testing.T, endpoint, caBundle, keyID, secret string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config")
@@ -168,7 +174,7 @@ func runAWS(t *testing.T, endpoint, keyID, secret string, args ...string) (stdou
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, awsCLI, append([]string{"--endpoint-url", endpoint, "--region", "us-east-1"}, args...)...)
+	cmd := exec.CommandContext(ctx, awsCLI, append([]string{"--endpoint-url", endpoint, "--ca-bundle", caBundle, "--region", "us-east-1"}, args...)...)
 	cmd.Env = []string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + dir,

@@ -60,6 +60,9 @@ func Sign(r *http.Request, body []byte, accessKeyID, secret, region, service str
 	signed := []string{"host"}
 	for k := range r.Header {
 		if name := strings.ToLower(k); !unsignedHeaders[name] {
+			if !isToken(name) {
+				return fmt.Errorf("sign request: header name %q is not an HTTP token: it cannot be sent, nor listed in SignedHeaders", k)
+			}
 			signed = append(signed, name)
 		}
 	}
@@ -82,4 +85,20 @@ func Sign(r *http.Request, body []byte, accessKeyID, secret, region, service str
 		r.Body = http.NoBody
 	}
 	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), as
+// header names must be: no spaces, ':', ';' or ',' that would break the
+// Authorization header's SignedHeaders.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
