@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -120,14 +123,14 @@ func checkArray(name string, indexes []int, maxRunning int) error {
 func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	spec := r.JobSpec
 	spec.DependsOn = slices.Clone(spec.DependsOn) // folded in place below: not the caller's
+	if spec.Name == "" && len(spec.Command) > 0 {
+		spec.Name = nameFromCommand(spec.Command[0])
+	}
 	if err := checkBounds(&spec); err != nil {
 		return api.Job{}, err
 	}
 	if len(spec.Command) == 0 && spec.Script == "" {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q has no command: give the program and its arguments", spec.Name)
-	}
-	if spec.Name == "" && len(spec.Command) > 0 {
-		spec.Name = filepath.Base(spec.Command[0])
 	}
 	name, res := spec.Name, &spec.Resources
 	if res.CPUs == 0 {
@@ -153,6 +156,26 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 		return api.Job{}, err
 	}
 	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
+}
+
+// nameFromCommand names a job that was given no name after its program,
+// as a name could be given: control characters become '?', and it is cut
+// to MaxNameBytes.
+func nameFromCommand(program string) string {
+	name := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, filepath.Base(program))
+	if len(name) > MaxNameBytes {
+		cut := MaxNameBytes
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return name
 }
 
 // MaxWarnSeconds is the most seconds before its time limit a job may ask
