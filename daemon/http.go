@@ -38,26 +38,27 @@ func (a access) String() string {
 	return [...]string{"anyone", "an identified caller", "users", "operators (root or the controller's own user)", "node daemons"}[a]
 }
 
-// check refuses who unless they may call path: 401 when they did not say
+// check refuses who unless they may call rt: 401 when they did not say
 // who they are, 403 when they are not who the route is for.
-func (a access) check(who caller, path string) error {
+func (rt route) check(who caller, path string) error {
+	a := rt.access
 	if a == anyone {
 		return nil
 	}
 	if !who.known && !who.node {
 		return errUnauthenticated(path)
 	}
-	ok := true
-	switch a {
-	case asUser:
-		ok = who.known
-	case asOperator:
-		ok = who.operator
-	case asNode:
-		ok = who.node
+	what := rt.what
+	if what == "" {
+		what = "call " + path
 	}
-	if !ok {
-		return api.Errorf(api.CodeForbidden, "only %s may call %s", a, path)
+	switch {
+	case a == asUser && !who.known:
+		return api.Errorf(api.CodeForbidden, "only users may %s: a node's join token does not identify one", what)
+	case a == asOperator && !who.operator:
+		return api.Errorf(api.CodeForbidden, "only root may %s (or the controller's own user, on its socket)", what)
+	case a == asNode && !who.node:
+		return api.Errorf(api.CodeForbidden, "only node daemons may call this (%s): connect as root on the unix socket or present the join token", path)
 	}
 	return nil
 }
@@ -91,6 +92,7 @@ type route struct {
 	limit  int64
 	aws    bool
 	serve  serveFunc
+	what   string // what the operation does, for refusals ("load images")
 }
 
 // serveFunc serves a request whose caller has been identified and allowed.
@@ -108,8 +110,11 @@ func (c *Controller) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, rt.limit)
 		who, err := c.identify(r)
+		if rt.access == anyone { // answers even a caller whose credentials fail
+			err = nil
+		}
 		if err == nil {
-			err = rt.access.check(who, r.URL.Path)
+			err = rt.check(who, r.URL.Path)
 		}
 		if err == nil && r.ContentLength > rt.limit {
 			err = errTooLarge(r.URL.Path, rt.limit)

@@ -47,9 +47,12 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		}
 		return caller{uid: k.UID, gid: k.GID, known: true, operator: k.UID == 0}, nil
 	}
-	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok && c.joinToken != "" &&
-		subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
-		return caller{node: true}, nil
+	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		if c.joinToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
+			return caller{node: true}, nil
+		}
+		return caller{}, api.Errorf(api.CodeUnauthenticated,
+			"only node daemons may call this, with the join token, and the token presented is not this controller's: give the node -token (or SHOAL_JOIN_TOKEN) from the controller's DATA_DIR/controller/join-token")
 	}
 	return caller{}, nil
 }

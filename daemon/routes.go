@@ -20,6 +20,14 @@ func (c *Controller) routeTable() []route {
 	aws := func(op string, a access, serve serveFunc) route {
 		return route{path: "/v1/" + op, access: a, limit: bodySmall, aws: true, serve: serve}
 	}
+	operator := func(path, what string, limit int64, serve serveFunc) route {
+		return route{path: path, access: asOperator, limit: limit, serve: serve, what: what}
+	}
+	awsOperator := func(op, what string, serve serveFunc) route {
+		rt := aws(op, asOperator, serve)
+		rt.what = what
+		return rt
+	}
 	return []route{
 		native(api.PathHealth, anyone, bodySmall, c.health),
 
@@ -37,9 +45,9 @@ func (c *Controller) routeTable() []route {
 		native(api.PathNodes, asUser, bodySmall, endpoint(c.listNodes)),
 		native(api.PathImageList, asUser, bodySmall, endpoint(c.listImages)),
 
-		native(api.PathUpdateNode, asOperator, bodySmall, endpoint(c.updateNode)),
-		native(api.PathKeys, asOperator, bodySmall, endpoint(c.keys)),
-		native(api.PathImageLoad, asOperator, bodyImage, c.loadImage),
+		operator(api.PathUpdateNode, "change a node's state", bodySmall, endpoint(c.updateNode)),
+		operator(api.PathKeys, "manage access keys", bodySmall, endpoint(c.keys)),
+		operator(api.PathImageLoad, "load images", bodyImage, c.loadImage),
 
 		native(api.PathNodeRegister, asNode, bodySmall, endpoint(c.registerNode)),
 		native(api.PathNodeWork, asNode, bodySmall, endpoint(c.nodeWork)),
@@ -50,11 +58,11 @@ func (c *Controller) routeTable() []route {
 		aws("registerjobdefinition", asUser, awsEndpoint(c.registerJobDef)),
 		aws("describejobdefinitions", asUser, awsEndpoint(c.describeJobDefs)),
 		aws("deregisterjobdefinition", asUser, awsEndpoint(c.deregisterJobDef)),
-		aws("createcomputeenvironment", asOperator, awsEndpoint(c.createCE)),
-		aws("updatecomputeenvironment", asOperator, awsEndpoint(c.updateCE)),
+		awsOperator("createcomputeenvironment", "create compute environments", awsEndpoint(c.createCE)),
+		awsOperator("updatecomputeenvironment", "update compute environments", awsEndpoint(c.updateCE)),
 		aws("describecomputeenvironments", asUser, awsEndpoint(c.describeCEs)),
-		aws("createjobqueue", asOperator, awsEndpoint(c.createQueue)),
-		aws("updatejobqueue", asOperator, awsEndpoint(c.updateQueue)),
+		awsOperator("createjobqueue", "create job queues", awsEndpoint(c.createQueue)),
+		awsOperator("updatejobqueue", "update job queues", awsEndpoint(c.updateQueue)),
 		aws("describejobqueues", asUser, awsEndpoint(c.describeQueues)),
 		aws("submitjob", asUser, awsEndpoint(c.submitJob)),
 		aws("listjobs", asUser, awsEndpoint(c.listAWSJobs)),
