@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// TestOthersJobsRedactedInClients: another user's job, read through every
+// client that lists jobs (squeue, scontrol show job, sacct, shoal
+// describe and queue), shows its id, name and owner and never its
+// command, environment or working directory; none of the clients fails
+// on the fields left out. The owner (root) still sees them.
+func TestOthersJobsRedactedInClients(t *testing.T) {
+	c := newCluster(t)
+	env := c.slurmEnv(t)
+	id := c.submit("--name", "rootjob", "--chdir", "/var/tmp", "--", "sh", "-c", "echo SECRET_TOKEN_42; sleep 600")
+	c.wait(id, api.StateRunning)
+	jid := api.FormatID(id)
+
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	links := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			links, _, _ = strings.Cut(v, ":") // the last PATH wins, as in exec.Cmd
+		}
+	}
+	asNobody := func(name string, args ...string) string {
+		t.Helper()
+		bin := filepath.Join(links, name)
+		if name == "shoal" {
+			bin = shoalBin
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env, cmd.Dir = append(env, "USER=nobody"), "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s %v as nobody: %v: %s", name, args, err, out.String())
+		}
+		return out.String()
+	}
+	for _, run := range [][]string{
+		{"squeue", "-j", jid},
+		{"squeue", "-o", "%i %j %u %T %o %Z"},
+		{"scontrol", "show", "job", jid},
+		{"sacct", "-j", jid, "--format", "JobID,JobName,User,State,WorkDir"},
+		{"sacct", "-j", jid, "--json"},
+		{"shoal", "describe", jid},
+		{"shoal", "queue", "--output", "json"},
+	} {
+		out := asNobody(run[0], run[1:]...)
+		if strings.Contains(out, "SECRET_TOKEN_42") || strings.Contains(out, "/var/tmp") {
+			t.Errorf("%v as nobody shows root's command or working directory:\n%s", run, out)
+		}
+		if !strings.Contains(out, jid) && run[0] != "sacct" || !strings.Contains(out, "rootjob") && !strings.Contains(out, "rootjo") {
+			t.Errorf("%v as nobody does not show root's job %s (rootjob):\n%s", run, jid, out)
+		}
+	}
+	var j api.Job
+	if err := json.Unmarshal([]byte(asNobody("shoal", "describe", jid)), &j); err != nil || !j.Redacted || j.User != "root" {
+		t.Errorf("shoal describe as nobody: %+v (%v), want root's job marked redacted", j, err)
+	}
+	if mine := c.describe(id); mine.Redacted || !strings.Contains(strings.Join(mine.Command, " "), "SECRET_TOKEN_42") {
+		t.Errorf("shoal describe as the owner: %+v, want the whole job", mine)
+	}
+	c.shoal("terminate", jid)
+	c.wait(id)
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
