@@ -330,6 +330,27 @@ func TestPrivateJobs(t *testing.T) {
 	if status, e := tc.call(bob, api.PathWait, api.WaitJobRequest{ID: id}, nil); status != http.StatusNotFound {
 		t.Errorf("bob waiting on alice's hidden job: HTTP %d %+v, want 404", status, e)
 	}
+	before := tc.indexes()
+	for _, c := range []struct {
+		path string
+		req  any
+	}{
+		{api.PathHold, api.HoldJobsRequest{IDs: []uint64{id}, Hold: false}},
+		{api.PathCancel, api.StopJobRequest{ID: id, Reason: "x"}},
+		{api.PathLogs, api.LogsRequest{ID: id, Stream: "stdout"}},
+		{"/v1/terminatejob", jobIDRequest{JobID: api.FormatID(id), Reason: "x"}},
+	} {
+		status, e := tc.call(bob, c.path, c.req, nil)
+		if status != http.StatusNotFound && !(c.path[1] == 'v' && status == http.StatusBadRequest && e.Code == api.CodeNotFound) {
+			t.Errorf("%s on alice's hidden job by bob: HTTP %d %+v, want not found", c.path, status, e)
+		}
+		if strings.Contains(e.Message, "4201") {
+			t.Errorf("%s on alice's hidden job by bob names its owner: %q", c.path, e.Message)
+		}
+	}
+	if after := tc.indexes(); after != before {
+		t.Errorf("raft indexes moved from %v to %v on refused calls", before, after)
+	}
 	var desc describeJobsResponse
 	tc.mustCall(bob, "/v1/describejobs", describeJobsRequest{Jobs: []string{api.FormatID(id)}}, &desc)
 	if len(desc.Jobs) != 0 {

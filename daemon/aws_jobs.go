@@ -314,6 +314,9 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDReques
 	if err != nil {
 		return err
 	}
+	if !c.visible(who, j) {
+		return api.Errorf(api.CodeNotFound, "job %q does not exist", req.JobID)
+	}
 	ids := []uint64{j.ID}
 	if j.Array != nil && j.Array.JobID == j.ID && !strings.Contains(req.JobID, ":") {
 		ids = ids[:0] // the array: every task

@@ -336,7 +336,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 			req.Reason = "Terminated by user"
 		}
 	}
-	_, err := c.propose(ctx, raftfsm.OpStop, raftfsm.StopCmd{
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
 		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
 	})
 	return err
@@ -357,7 +357,7 @@ func (c *Controller) signalJob(ctx context.Context, who caller, req api.SignalJo
 		return empty{}, api.Errorf(api.CodeInvalid, "signal job %d: scope %q: use %s (every process but the batch script), %s (the batch script) or %s (all)",
 			req.ID, req.Scope, api.SignalSteps, api.SignalBatch, api.SignalFull).WithField("scope")
 	}
-	_, err := c.propose(ctx, raftfsm.OpSignal, raftfsm.SignalCmd{ID: req.ID, Signal: req.Signal, Scope: req.Scope, CallerUID: who.actingUID()})
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpSignal, raftfsm.SignalCmd{ID: req.ID, Signal: req.Signal, Scope: req.Scope, CallerUID: who.actingUID()})
 	return empty{}, err
 }
 
@@ -368,7 +368,7 @@ func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsR
 	if len(req.IDs) > MaxHoldJobs {
 		return empty{}, api.Errorf(api.CodeInvalid, "%d jobs in one hold; at most %d", len(req.IDs), MaxHoldJobs).WithField("jobIds")
 	}
-	_, err := c.propose(ctx, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
 	return empty{}, err
 }
 
@@ -377,8 +377,8 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 		return empty{}, errNoUser
 	}
 	cmd := raftfsm.UpdateJobCmd{Update: req, CallerUID: who.actingUID()}
-	if res := c.fsm.Check(raftfsm.OpUpdateJob, cmd); res.Err != nil { // the owner's, before the queue is judged
-		return empty{}, res.Err
+	if err := c.checkJobCommand(who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd); err != nil { // the owner's, before the queue is judged
+		return empty{}, err
 	}
 	if req.Queue != nil {
 		j := c.fsm.State().Job(req.ID)
@@ -399,7 +399,7 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 			return empty{}, api.Errorf(api.CodeInvalid, "job %d: %v", req.ID, err).WithField("jobName")
 		}
 	}
-	_, err := c.propose(ctx, raftfsm.OpUpdateJob, cmd)
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd)
 	return empty{}, err
 }
 

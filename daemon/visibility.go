@@ -56,13 +56,31 @@ func errNoJob(id uint64) error {
 	return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
 }
 
-// propose commits a user's job command after checking it against the
-// current state (raftfsm.FSM.Check): a command the FSM would refuse, for
-// ownership or state, is refused here and never becomes a raft log entry.
-// The FSM checks again when it applies (the state may have moved).
-func (c *Controller) propose(ctx context.Context, op raftfsm.Op, cmd any) (raftfsm.Result, error) {
+// checkJobCommand refuses, before anything is proposed, a job command
+// that the FSM would refuse now (raftfsm.FSM.Check: not the job's owner,
+// no such job, a state that does not allow it) and, with PrivateJobs, one
+// that names a job who may not see (as if it did not exist).
+func (c *Controller) checkJobCommand(who caller, ids []uint64, op raftfsm.Op, cmd any) error {
+	if c.cfg.PrivateJobs {
+		state := c.fsm.State()
+		for _, id := range ids {
+			if j := state.Job(id); j != nil && !c.visible(who, j) {
+				return errNoJob(id)
+			}
+		}
+	}
 	if res := c.fsm.Check(op, cmd); res.Err != nil {
-		return res, res.Err
+		return res.Err
+	}
+	return nil
+}
+
+// propose commits a user's job command that checkJobCommand lets through:
+// a refused one never becomes a raft log entry. The FSM checks again when
+// it applies (the state may have moved in between).
+func (c *Controller) propose(ctx context.Context, who caller, ids []uint64, op raftfsm.Op, cmd any) (raftfsm.Result, error) {
+	if err := c.checkJobCommand(who, ids, op, cmd); err != nil {
+		return raftfsm.Result{}, err
 	}
 	return c.applier.Apply(ctx, op, cmd)
 }
