@@ -15,8 +15,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/sigv4"
 )
 
 // testController is an in-process controller over a temporary data dir,
@@ -394,5 +396,64 @@ func TestBodyLimits(t *testing.T) {
 	status, e = tc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: api.JobSpec{Script: strings.Repeat("x", 17<<20)}}, nil)
 	if status != http.StatusRequestEntityTooLarge || !strings.Contains(e.Message, "16 MiB") {
 		t.Errorf("17 MiB submit: HTTP %d %+v, want 413 naming 16 MiB", status, e)
+	}
+}
+
+// TestSigV4Caller: over TCP a request signed with an access key is its
+// owner's: nobody (by key) sees alice's job redacted in describe-jobs,
+// cannot cancel it, and a signed body over the route's limit is a 413 in
+// AWS's shape; a wrong join token is a 401 that says what to do.
+func TestSigV4Caller(t *testing.T) {
+	tc := startTestController(t, false)
+	var keys KeysResponse
+	tc.mustCall(rootUser, api.PathKeys, KeysRequest{Create: true, User: "nobody"}, &keys)
+	key := keys.Keys[0]
+	id := tc.submit(alice, aliceJob)
+	signed := func(op string, body []byte) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+tc.tcp+"/v1/"+op, nil)
+		req.Header.Set("Content-Type", "application/json")
+		if err := sigv4.Sign(req, body, key.ID, key.Secret, "us-east-1", "batch", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		return res.StatusCode, data
+	}
+	body, _ := json.Marshal(describeJobsRequest{Jobs: []string{api.FormatID(id)}})
+	status, data := signed("describejobs", body)
+	var desc describeJobsResponse
+	if err := json.Unmarshal(data, &desc); status != http.StatusOK || err != nil || len(desc.Jobs) != 1 {
+		t.Fatalf("signed describe-jobs: HTTP %d %s", status, data)
+	}
+	if c := desc.Jobs[0].Container; len(c.Command) != 0 || len(c.Environment) != 0 || strings.Contains(string(data), "hunter2") {
+		t.Errorf("nobody's signed describe-jobs shows alice's command or environment: %s", data)
+	}
+	before := tc.indexes()
+	body, _ = json.Marshal(jobIDRequest{JobID: api.FormatID(id), Reason: "mine now"})
+	if status, data := signed("terminatejob", body); status != http.StatusBadRequest || !strings.Contains(string(data), "only its owner or root") {
+		t.Errorf("nobody's signed terminate of alice's job: HTTP %d %s, want a refusal", status, data)
+	}
+	if after := tc.indexes(); after != before {
+		t.Errorf("raft indexes moved from %v to %v on a refused terminate", before, after)
+	}
+	status, data = signed("describejobs", []byte(`{"jobs":["`+strings.Repeat("1", bodySmall)+`"]}`))
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(string(data), "RequestTooLargeException") || !strings.Contains(string(data), "1 MiB") {
+		t.Errorf("signed 1 MiB+ describe-jobs: HTTP %d %s, want 413 RequestTooLargeException naming 1 MiB", status, data)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+tc.tcp+api.PathNodeWork, strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer not-the-token")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(data), "join-token") {
+		t.Errorf("a wrong join token: HTTP %d %s, want 401 saying where the token is", res.StatusCode, data)
 	}
 }

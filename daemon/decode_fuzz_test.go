@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // FuzzSubmitDecode feeds arbitrary bodies through what a submit goes
@@ -146,4 +147,74 @@ func jobWithinBounds(j api.Job) error {
 		return fmt.Errorf("resources %+v", j.Resources)
 	}
 	return nil
+}
+
+// FuzzAWSSubmitDecode is FuzzSubmitDecode for AWS Batch's submit-job: the
+// lenient decoder (unknown fields ignored), the merge with a registered
+// job definition (fromDefinition: overrides, Ref:: parameters, resource
+// requirements, dependencies, arrays) and newJob.
+//
+//	go test -run '^$' -fuzz FuzzAWSSubmitDecode -fuzztime 30s ./daemon
+func FuzzAWSSubmitDecode(f *testing.F) {
+	fsm := raftfsm.New()
+	for i, def := range []api.JobDefinition{
+		{Name: "echo", Type: "script", Parameters: map[string]string{"word": "hi"},
+			ContainerProperties: &api.ContainerProperties{Command: []string{"echo", "Ref::word"}, Vcpus: 1, Memory: 128,
+				Environment: []api.KeyValue{{Name: "A", Value: "1"}}}},
+		{Name: "empty", Type: "script", ContainerProperties: &api.ContainerProperties{}},
+	} {
+		entry, err := raftfsm.Encode(raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: def, Now: 1})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if res := fsm.Apply(uint64(i+1), entry).(raftfsm.Result); res.Err != nil {
+			f.Fatal(res.Err)
+		}
+	}
+	for _, s := range []string{
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"echo"}`,
+		`{"jobName":"a","jobQueue":"arn:aws:batch:us-east-1:000000000000:job-queue/default","jobDefinition":"echo:1","parameters":{"word":"Ref::word"}}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"empty","containerOverrides":{"command":["sh","-c","env"],"environment":[{"name":"B","value":"2"},{"name":"A=B","value":"x"}]}}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"echo","containerOverrides":{"resourceRequirements":[{"type":"VCPU","value":"0.5"},{"type":"MEMORY","value":"-1"},{"type":"GPU","value":"NaN"}]}}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"echo","dependsOn":[{"jobId":"1"},{"jobId":"1:0","type":"N_TO_N"},{"type":"SEQUENTIAL"}],"arrayProperties":{"size":3}}`,
+		`{"jobName":"a\u0000b","jobQueue":"default","jobDefinition":"echo","containerOverrides":{"command":["x\u0000"]}}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"echo","arrayProperties":{"size":10001},"timeout":{"attemptDurationSeconds":-5},"retryStrategy":{"attempts":99}}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"nope:x"}`,
+		`{"jobName":"a","jobQueue":"default","jobDefinition":"echo","tags":{"k":"v"},"unknown":{"nested":[1,2]}}`,
+		`{}`,
+		`not json`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		w := httptest.NewRecorder()
+		limited := http.MaxBytesReader(w, io.NopCloser(bytes.NewReader(body)), bodySmall)
+		var req submitJobRequest
+		if err := decodeBody(limited, &req, false, "/v1/submitjob"); err != nil {
+			var e *api.Error
+			if !errors.As(err, &e) || (e.Code != api.CodeInvalid && e.Code != api.CodeTooLarge) {
+				t.Fatalf("decode refused with %T %v", err, err)
+			}
+			return
+		}
+		sub, err := fromDefinition(fsm.State(), req)
+		if err != nil {
+			var e *api.Error
+			if !errors.As(err, &e) || (e.Code != api.CodeInvalid && e.Code != api.CodeNotFound) {
+				t.Fatalf("fromDefinition refused with %T %v", err, err)
+			}
+			return
+		}
+		j, err := newJob(sub, testOwner)
+		if err != nil {
+			var e *api.Error
+			if !errors.As(err, &e) || e.Code != api.CodeInvalid {
+				t.Fatalf("newJob refused with %T %v", err, err)
+			}
+			return
+		}
+		if err := jobWithinBounds(j); err != nil {
+			t.Fatalf("accepted a job out of bounds: %v\nbody %q", err, body)
+		}
+	})
 }
