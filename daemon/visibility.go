@@ -19,9 +19,11 @@ import (
 //   - with Config.PrivateJobs (Slurm's PrivateData=jobs) other users do not
 //     see it at all: it is left out of lists and is "not found" by id.
 
-// ownsOrOperates reports whether who may see all of j and read its logs.
+// ownsOrOperates reports whether who may see all of j and read its logs:
+// its owner, an operator, or uid 0 (root however it is known; the
+// controller's own loops act as caller{known: true}, uid 0).
 func ownsOrOperates(who caller, j *api.Job) bool {
-	return who.operator || (who.known && who.uid == j.UID)
+	return who.operator || (who.known && (who.uid == 0 || who.uid == j.UID))
 }
 
 // visible reports whether who may see j at all.
