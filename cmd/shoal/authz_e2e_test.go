@@ -78,3 +78,34 @@ func TestOthersJobsRedactedInClients(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+// TestPrivateDataJobs: an agent started with -private-data jobs hides
+// root's job from nobody's squeue and shoal queue entirely (root still
+// sees it); an unknown -private-data item stops the agent with a reason.
+func TestPrivateDataJobs(t *testing.T) {
+	c := newCluster(t, "-private-data", "jobs")
+	id := c.submit("--name", "hidden-job", "--", "sleep", "600")
+	c.wait(id, api.StateRunning)
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	r := c.shoalAs(nobody, "queue", "--output", "json")
+	var jobs []api.Job
+	if err := json.Unmarshal([]byte(r.stdout), &jobs); r.code != 0 || err != nil || len(jobs) != 0 {
+		t.Errorf("shoal queue as nobody with -private-data jobs: exit %d %q %s, want no jobs", r.code, r.stdout, r.stderr)
+	}
+	if r := c.shoalAs(nobody, "describe", api.FormatID(id)); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("shoal describe of root's job as nobody: exit %d %q %q, want 'does not exist'", r.code, r.stdout, r.stderr)
+	}
+	if got := c.allJobs(); len(got) != 1 || got[0].ID != id {
+		t.Errorf("root's queue: %v, want its job %d", jobIDs(got), id)
+	}
+	c.shoal("terminate", api.FormatID(id))
+	c.wait(id)
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	out := runAgentOnce(t, []string{"agent", "-private-data", "jobs,accounts", "-data-dir", t.TempDir(), "-socket", filepath.Join(t.TempDir(), "s.sock")})
+	if !strings.Contains(out, `-private-data: private data "accounts"`) {
+		t.Errorf("agent -private-data jobs,accounts: %q, want a refusal naming accounts", out)
+	}
+}
