@@ -34,10 +34,6 @@ const (
 	asNode
 )
 
-func (a access) String() string {
-	return [...]string{"anyone", "an identified caller", "users", "operators (root or the controller's own user)", "node daemons"}[a]
-}
-
 // check refuses who unless they may call rt: 401 when they did not say
 // who they are, 403 when they are not who the route is for.
 func (rt route) check(who caller, path string) error {
