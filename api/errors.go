@@ -17,6 +17,10 @@ const (
 	CodeConflict      = "InvalidState"     // the object's state does not allow it
 	CodeUnavailable   = "Unavailable"      // no leader, shutting down
 	CodeInternal      = "Internal"
+	// CodeUnauthenticated: the request does not say who sent it (HTTP 401).
+	CodeUnauthenticated = "Unauthenticated"
+	// CodeTooLarge: the request body is over the route's limit (HTTP 413).
+	CodeTooLarge = "RequestTooLarge"
 )
 
 // Error is the JSON body of every failed API call. __type and message are
@@ -39,6 +43,10 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusNotFound
 	case CodeForbidden:
 		return http.StatusForbidden
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeInternal:

@@ -5,6 +5,20 @@ import (
 	"encoding/json"
 )
 
+// PathHealth is the one route that answers callers who do not say who they
+// are (GET or POST): load balancers and monitors probe it.
+const PathHealth = "/shoal/v1/health"
+
+// HealthResponse says that the controller serves, its version, and which
+// raft member leads.
+type HealthResponse struct {
+	Status  string `json:"status"` // "ok"
+	Version string `json:"version"`
+	Leader  string `json:"leader"`
+	// IsLeader: this controller leads (writes go to the leader).
+	IsLeader bool `json:"isLeader"`
+}
+
 // SubmitJobRequest asks for one job. The owner is never part of it: the
 // controller takes it from the connection (peer uid, signed request).
 type SubmitJobRequest struct {

@@ -37,6 +37,11 @@ type Job struct {
 	CreatedAt        int64 `json:"createdAt"`
 	StartedAt        int64 `json:"startedAt,omitempty"`
 	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+	// Redacted: the job is another user's, so its private fields (command,
+	// script, environment, working directory, output paths, parameters,
+	// mounts) were left out of this answer. Only the owner and operators
+	// see them.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // JobSpec is a job as asked for: what SubmitJobRequest carries and Job

@@ -314,6 +314,9 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDReques
 	if err != nil {
 		return err
 	}
+	if !c.visible(who, j) {
+		return api.Errorf(api.CodeNotFound, "job %q does not exist", req.JobID)
+	}
 	ids := []uint64{j.ID}
 	if j.Array != nil && j.Array.JobID == j.ID && !strings.Contains(req.JobID, ":") {
 		ids = ids[:0] // the array: every task
@@ -357,7 +360,7 @@ type listJobsResponse struct {
 // listJobs is AWS's list-jobs: the jobs of a queue (array parents, not their
 // tasks) or the tasks of an array, in one status (RUNNING when none is
 // given, as AWS Batch does) or, with filters, in any.
-func (c *Controller) listAWSJobs(_ context.Context, _ caller, req listJobsRequest) (listJobsResponse, error) {
+func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequest) (listJobsResponse, error) {
 	state := c.fsm.State()
 	status := api.StateRunning
 	if req.JobStatus != "" {
@@ -377,17 +380,21 @@ func (c *Controller) listAWSJobs(_ context.Context, _ caller, req listJobsReques
 	switch {
 	case req.ArrayJobID != "":
 		parent, err := jobByAWSID(state, req.ArrayJobID)
-		if err != nil || parent.Array == nil {
+		if err != nil || parent.Array == nil || !c.visible(who, parent) {
 			return listJobsResponse{}, api.Errorf(api.CodeNotFound, "array job %q does not exist", req.ArrayJobID)
 		}
 		for t := parent.ID; t < parent.ID+uint64(parent.Array.Count); t++ {
-			add(taskView(state.Job(t)))
+			if j, ok := c.jobFor(who, state.Job(t)); ok {
+				add(taskView(&j))
+			}
 		}
 	case req.JobQueue != "":
 		queue := nameFromARN(req.JobQueue)
 		state.AllJobs(func(j *api.Job) bool {
 			if j.Queue == queue && (j.Array == nil || j.Array.JobID == j.ID) {
-				add(viewOf(state, j))
+				if v, ok := c.jobFor(who, j); ok {
+					add(viewOf(state, &v))
+				}
 			}
 			return true
 		})
@@ -430,21 +437,25 @@ type describeJobsResponse struct {
 	Jobs []jobView `json:"jobs"`
 }
 
-func (c *Controller) describeAWSJobs(_ context.Context, _ caller, req describeJobsRequest) (describeJobsResponse, error) {
+func (c *Controller) describeAWSJobs(_ context.Context, who caller, req describeJobsRequest) (describeJobsResponse, error) {
 	if len(req.Jobs) > 100 {
 		return describeJobsResponse{}, api.Errorf(api.CodeInvalid, "describe-jobs takes at most 100 jobs, got %d", len(req.Jobs))
 	}
 	state := c.fsm.State()
 	out := describeJobsResponse{Jobs: []jobView{}}
 	for _, id := range req.Jobs {
-		j, err := jobByAWSID(state, id)
+		stored, err := jobByAWSID(state, id)
 		if err != nil {
 			continue // AWS leaves unknown ids out
 		}
+		j, ok := c.jobFor(who, stored)
+		if !ok {
+			continue // hidden (PrivateJobs): as if unknown
+		}
 		if strings.Contains(id, ":") {
-			out.Jobs = append(out.Jobs, taskView(j))
+			out.Jobs = append(out.Jobs, taskView(&j))
 		} else {
-			out.Jobs = append(out.Jobs, viewOf(state, j))
+			out.Jobs = append(out.Jobs, viewOf(state, &j))
 		}
 	}
 	return out, nil

@@ -136,7 +136,8 @@ func logStreamName(j *api.Job) string {
 	return def + "/default/" + api.FormatID(j.ID)
 }
 
-// taskView shows one job (or one array task, as ID:INDEX) as it is.
+// taskView shows one job (or one array task, as ID:INDEX) as it is: give
+// it a job as the caller may see it (Controller.jobFor).
 func taskView(j *api.Job) jobView {
 	id := api.FormatID(j.ID)
 	if j.Array != nil {
@@ -167,6 +168,9 @@ func taskView(j *api.Job) jobView {
 	}
 	c := &containerDetail{Image: j.Image, Vcpus: j.Resources.CPUs, Memory: j.Resources.MemoryMB,
 		Command: j.Command, ExitCode: j.ExitCode, LogStreamName: logStreamName(j)}
+	if c.Command == nil { // another user's job (redacted): a list, as AWS always gives
+		c.Command = []string{}
+	}
 	if j.State.Terminal() && j.Cause != "" {
 		c.Reason = j.StatusReason
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	RaftAddr     string // raft transport address (127.0.0.1:0 for one voter)
 	NodeID       string // raft server id
 	Log          *slog.Logger
+	// PrivateJobs hides other users' jobs from users (Slurm's PrivateData=jobs).
+	PrivateJobs bool
 }
 
 // Controller is a running controller: raft, the FSM, the API and the

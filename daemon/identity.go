@@ -15,11 +15,13 @@ import (
 )
 
 // caller is who sent a request, as proven by the connection: the peer's
-// credentials on the unix socket, or a node's join token on TCP.
+// credentials on the unix socket, the owner of the access key that signed
+// it, or a node's join token on TCP.
 type caller struct {
 	uid, gid uint32
-	known    bool // uid/gid were read from the kernel (unix socket)
+	known    bool // a user: uid/gid from the kernel (unix socket) or an access key
 	node     bool // may act as a node daemon
+	operator bool // root, or the controller's own uid on the unix socket
 }
 
 // identify returns who sent a request: a unix peer's credentials; on TCP,
@@ -29,6 +31,7 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 	if cred, ok := peercred.FromContext(r.Context()); ok {
 		who := caller{uid: cred.UID, gid: cred.GID, known: true}
 		who.node = who.uid == 0 || who.uid == c.selfUID
+		who.operator = who.node
 		return who, nil
 	}
 	auth := r.Header.Get("Authorization")
@@ -41,11 +44,14 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		if k == nil { // deleted between the two reads
 			return caller{}, api.Errorf(api.CodeForbidden, "access key %s was deleted", keyID)
 		}
-		return caller{uid: k.UID, gid: k.GID, known: true}, nil
+		return caller{uid: k.UID, gid: k.GID, known: true, operator: k.UID == 0}, nil
 	}
-	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok && c.joinToken != "" &&
-		subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
-		return caller{node: true}, nil
+	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		if c.joinToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
+			return caller{node: true}, nil
+		}
+		return caller{}, api.Errorf(api.CodeUnauthenticated,
+			"only node daemons may call this, with the join token, and the token presented is not this controller's: give the node -token (or SHOAL_JOIN_TOKEN) from the controller's DATA_DIR/controller/join-token")
 	}
 	return caller{}, nil
 }

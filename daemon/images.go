@@ -66,18 +66,11 @@ func (c *Controller) images() *imageStore {
 	return s.(*imageStore)
 }
 
-// loadImage serves PathImageLoad: the body is the tarball, ?name= its name.
-func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request) {
+// loadImage serves PathImageLoad (operators; routeTable): the body is the
+// tarball, ?name= its name.
+func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodPost {
 		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: POST the image tarball as the body", r.Method, r.URL.Path))
-		return
-	}
-	who, err := c.identify(r)
-	if err == nil {
-		err = requireRoot(who, "load images")
-	}
-	if err != nil {
-		api.WriteError(w, err)
 		return
 	}
 	var names []string
@@ -89,6 +82,10 @@ func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request) {
 		names = []string{n}
 	}
 	images, err := c.images().load(r.Body, names, time.Now())
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = errTooLarge(r.URL.Path, mbe.Limit)
+	}
 	if err != nil {
 		api.WriteError(w, err)
 		return
@@ -99,7 +96,7 @@ func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, api.ImagesResponse{Images: images})
 }
 
-// listImages serves PathImageList, to anyone.
+// listImages serves PathImageList, to users.
 func (c *Controller) listImages(_ context.Context, _ caller, _ empty) (api.ImagesResponse, error) {
 	idx, err := c.images().readIndex()
 	if err != nil {
@@ -113,26 +110,16 @@ func (c *Controller) listImages(_ context.Context, _ caller, _ empty) (api.Image
 	return api.ImagesResponse{Images: out}, nil
 }
 
-// fetchImage serves PathImageFetch to node daemons: the digest in a
-// header, then (unless the node has it) the tarball.
-func (c *Controller) fetchImage(w http.ResponseWriter, r *http.Request) {
+// fetchImage serves PathImageFetch to node daemons (routeTable): the
+// digest in a header, then (unless the node has it) the tarball.
+func (c *Controller) fetchImage(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodPost {
 		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: use POST with a JSON body", r.Method, r.URL.Path))
 		return
 	}
-	who, err := c.identify(r)
-	if err == nil {
-		err = requireNode(who) // root on the unix socket is a node too
-	}
-	if err != nil {
-		api.WriteError(w, err)
-		return
-	}
 	var req api.FetchImageRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxFetchRequest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		api.WriteError(w, api.Errorf(api.CodeInvalid, "decode request body for %s: %v", r.URL.Path, err))
+	if err := decodeBody(r.Body, &req, true, r.URL.Path); err != nil {
+		api.WriteError(w, err)
 		return
 	}
 	im, f, err := c.images().open(req.Name)

@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -46,6 +50,9 @@ func (c *Controller) submitBatch(ctx context.Context, who caller, req SubmitBatc
 func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.SubmitJobRequest) ([]uint64, error) {
 	if len(reqs) == 0 {
 		return nil, api.Errorf(api.CodeInvalid, "no jobs to submit")
+	}
+	if len(reqs) > MaxBatchJobs {
+		return nil, api.Errorf(api.CodeInvalid, "%d jobs in one batch; at most %d: send several batches", len(reqs), MaxBatchJobs)
 	}
 	o, err := lookupOwner(who)
 	if err != nil {
@@ -111,14 +118,19 @@ func checkArray(name string, indexes []int, maxRunning int) error {
 }
 
 // newJob checks a request and turns it into a job owned by o, with the
-// defaults filled in.
+// defaults filled in. It is the one check of a job record, for both front
+// doors: what it accepts is within checkBounds' limits.
 func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	spec := r.JobSpec
+	spec.DependsOn = slices.Clone(spec.DependsOn) // folded in place below: not the caller's
+	if spec.Name == "" && len(spec.Command) > 0 {
+		spec.Name = nameFromCommand(spec.Command[0])
+	}
+	if err := checkBounds(&spec); err != nil {
+		return api.Job{}, err
+	}
 	if len(spec.Command) == 0 && spec.Script == "" {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q has no command: give the program and its arguments", spec.Name)
-	}
-	if spec.Name == "" && len(spec.Command) > 0 {
-		spec.Name = filepath.Base(spec.Command[0])
 	}
 	name, res := spec.Name, &spec.Resources
 	if res.CPUs == 0 {
@@ -144,6 +156,26 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 		return api.Job{}, err
 	}
 	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
+}
+
+// nameFromCommand names a job that was given no name after its program,
+// as a name could be given: control characters become '?', and it is cut
+// to MaxNameBytes.
+func nameFromCommand(program string) string {
+	name := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, filepath.Base(program))
+	if len(name) > MaxNameBytes {
+		cut := MaxNameBytes
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut]
+	}
+	return name
 }
 
 // MaxWarnSeconds is the most seconds before its time limit a job may ask
@@ -210,15 +242,19 @@ func unsatisfiable(j api.Job, what, asked, most string) error {
 		"job %q can never run: %s: asked %s, the largest node of queue %q has %s", j.Name, what, asked, j.Queue, most).WithField(what)
 }
 
-func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
+func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
 	state := c.fsm.State()
 	var out []api.Job
 	match := func(j *api.Job) bool {
 		if (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) {
-			out = append(out, *j)
-			if !req.Full {
-				out[len(out)-1].Env = nil // a copy: the state keeps it
+			v, ok := c.jobFor(who, j) // a copy: the state keeps its own
+			if !ok {
+				return true
 			}
+			if !req.Full {
+				v.Env = nil
+			}
+			out = append(out, v)
 		}
 		return true
 	}
@@ -256,22 +292,26 @@ func (c *Controller) listJobs(_ context.Context, _ caller, req api.ListJobsReque
 // waitJob is a blocking query on one job: it answers when the job reaches
 // one of the states asked or ends (it cannot reach them after), or when the
 // wait ends.
-func (c *Controller) waitJob(ctx context.Context, _ caller, req api.WaitJobRequest) (api.Job, error) {
+func (c *Controller) waitJob(ctx context.Context, who caller, req api.WaitJobRequest) (api.Job, error) {
 	timer := time.NewTimer(min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait))
 	defer timer.Stop()
 	for {
 		_, changed := c.fsm.Changed()
-		j := c.fsm.State().Job(req.ID)
-		if j == nil {
-			return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
+		stored := c.fsm.State().Job(req.ID)
+		if stored == nil {
+			return api.Job{}, errNoJob(req.ID)
+		}
+		j, ok := c.jobFor(who, stored)
+		if !ok {
+			return api.Job{}, errNoJob(req.ID)
 		}
 		if j.State.Reached(req.States) || j.State.Terminal() {
-			return *j, nil
+			return j, nil
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			return *j, nil
+			return j, nil
 		case <-ctx.Done():
 			return api.Job{}, ctx.Err()
 		}
@@ -296,8 +336,8 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 			req.Reason = "Terminated by user"
 		}
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.uid, Now: nowMillis(),
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
 	})
 	return err
 }
@@ -317,7 +357,7 @@ func (c *Controller) signalJob(ctx context.Context, who caller, req api.SignalJo
 		return empty{}, api.Errorf(api.CodeInvalid, "signal job %d: scope %q: use %s (every process but the batch script), %s (the batch script) or %s (all)",
 			req.ID, req.Scope, api.SignalSteps, api.SignalBatch, api.SignalFull).WithField("scope")
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpSignal, raftfsm.SignalCmd{ID: req.ID, Signal: req.Signal, Scope: req.Scope, CallerUID: who.uid})
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpSignal, raftfsm.SignalCmd{ID: req.ID, Signal: req.Signal, Scope: req.Scope, CallerUID: who.actingUID()})
 	return empty{}, err
 }
 
@@ -325,13 +365,20 @@ func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsR
 	if !who.known {
 		return empty{}, errNoUser
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.uid, Now: nowMillis()})
+	if len(req.IDs) > MaxHoldJobs {
+		return empty{}, api.Errorf(api.CodeInvalid, "%d jobs in one hold; at most %d", len(req.IDs), MaxHoldJobs).WithField("jobIds")
+	}
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
 	return empty{}, err
 }
 
 func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJobRequest) (empty, error) {
 	if !who.known {
 		return empty{}, errNoUser
+	}
+	cmd := raftfsm.UpdateJobCmd{Update: req, CallerUID: who.actingUID()}
+	if err := c.checkJobCommand(who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd); err != nil { // the owner's, before the queue is judged
+		return empty{}, err
 	}
 	if req.Queue != nil {
 		j := c.fsm.State().Job(req.ID)
@@ -347,8 +394,16 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 	if req.TimeLimit != nil && *req.TimeLimit < 0 {
 		return empty{}, api.Errorf(api.CodeInvalid, "time limit %ds must not be negative", *req.TimeLimit).WithField("timeLimit")
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: req, CallerUID: who.uid})
+	if req.Name != nil {
+		if err := checkText("job name", *req.Name, MaxNameBytes); err != nil {
+			return empty{}, api.Errorf(api.CodeInvalid, "job %d: %v", req.ID, err).WithField("jobName")
+		}
+	}
+	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd)
 	return empty{}, err
 }
+
+// MaxHoldJobs bounds the jobs of one hold or release (one raft entry).
+const MaxHoldJobs = 100_000
 
 var errNoUser = api.Errorf(api.CodeForbidden, "this connection does not identify a user: use the controller's unix socket")

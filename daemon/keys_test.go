@@ -18,7 +18,7 @@ import (
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
-var rootCaller = caller{uid: 0, gid: 0, known: true, node: true}
+var rootCaller = caller{uid: 0, gid: 0, known: true, node: true, operator: true}
 
 // unprivileged returns a user of the host that is not root, for keys.
 func unprivileged(t *testing.T) *user.User {
@@ -66,7 +66,7 @@ func signedCall(t *testing.T, c *Controller, keyID, secret string) int {
 func TestKeySecretsSealed(t *testing.T) {
 	nobody := unprivileged(t)
 	dir := filepath.Join(t.TempDir(), "ctl")
-	c := startTestController(t, dir)
+	c := startControllerIn(t, dir)
 	defer func() { c.Close() }()
 
 	resp, err := c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: nobody.Username})
@@ -106,7 +106,7 @@ func TestKeySecretsSealed(t *testing.T) {
 	}
 
 	c.Close()
-	c = startTestController(t, dir)
+	c = startControllerIn(t, dir)
 	if code := signedCall(t, c, k.ID, k.Secret); code != http.StatusOK {
 		t.Fatalf("signed call after a restart: HTTP %d, want 200", code)
 	}
@@ -121,13 +121,13 @@ func TestKeySecretsSealed(t *testing.T) {
 func TestClearKeysSealedAtStart(t *testing.T) {
 	nobody := unprivileged(t)
 	dir := filepath.Join(t.TempDir(), "ctl")
-	c := startTestController(t, dir)
+	c := startControllerIn(t, dir)
 	clear := api.AccessKey{ID: "AKIAOLDCLEARKEY00000", Secret: "old-secret-stored-in-clear-by-a-0.1-ctl", User: nobody.Username, UID: 65534, GID: 65534}
 	if _, err := c.applier.Apply(t.Context(), raftfsm.OpPutKey, raftfsm.PutKeyCmd{Key: clear}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	c = startTestController(t, dir)
+	c = startControllerIn(t, dir)
 	defer c.Close()
 	if stored := c.fsm.State().AccessKey(clear.ID); stored == nil || !isSealed(stored.Secret) {
 		t.Fatalf("after a restart the state holds %+v, want the secret sealed", stored)
@@ -142,7 +142,7 @@ func TestClearKeysSealedAtStart(t *testing.T) {
 func TestDataDirPrivate(t *testing.T) {
 	nobody := unprivileged(t)
 	dir := filepath.Join(t.TempDir(), "ctl")
-	c := startTestController(t, dir)
+	c := startControllerIn(t, dir)
 	defer c.Close()
 	if _, err := c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: nobody.Username}); err != nil {
 		t.Fatal(err)

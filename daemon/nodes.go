@@ -39,8 +39,8 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 
 // updateNode lets root drain, down or resume a node.
 func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateNodeRequest) (empty, error) {
-	if !who.known || who.uid != 0 {
-		return empty{}, api.Errorf(api.CodeForbidden, "only root may change a node's state")
+	if !who.operator {
+		return empty{}, api.Errorf(api.CodeForbidden, "only root or the controller's own user may change a node's state")
 	}
 	switch req.State {
 	case api.NodeUp:
@@ -133,14 +133,14 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 }
 
 // jobLogs fetches a job's output from the node that ran it. Only the job's
-// owner and root may read it.
+// owner and operators (root, the controller's user) may read it.
 func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsRequest) (api.LogsResponse, error) {
 	state := c.fsm.State()
 	j := state.Job(req.ID)
-	if j == nil {
-		return api.LogsResponse{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
+	if j == nil || !c.visible(who, j) {
+		return api.LogsResponse{}, errNoJob(req.ID)
 	}
-	if !who.known || (who.uid != 0 && who.uid != j.UID) {
+	if !ownsOrOperates(who, j) {
 		return api.LogsResponse{}, api.Errorf(api.CodeForbidden, "job %d belongs to %s; only its owner or root may read its logs", j.ID, j.User)
 	}
 	if j.Node == "" {

@@ -1,52 +1,107 @@
 package daemon
 
 import (
+	"fmt"
 	"net/http"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
 )
 
+// routeTable is every API operation with who may call it and the largest
+// body it takes: the one place authorization is declared. guard enforces
+// it before a handler runs; what a handler checks on top is about the
+// object (a job's owner), never about the kind of caller.
+func (c *Controller) routeTable() []route {
+	native := func(path string, a access, limit int64, serve serveFunc) route {
+		return route{path: path, access: a, limit: limit, serve: serve}
+	}
+	aws := func(op string, a access, serve serveFunc) route {
+		return route{path: "/v1/" + op, access: a, limit: bodySmall, aws: true, serve: serve}
+	}
+	operator := func(path, what string, limit int64, serve serveFunc) route {
+		return route{path: path, access: asOperator, limit: limit, serve: serve, what: what}
+	}
+	awsOperator := func(op, what string, serve serveFunc) route {
+		rt := aws(op, asOperator, serve)
+		rt.what = what
+		return rt
+	}
+	return []route{
+		native(api.PathHealth, anyone, bodySmall, c.health),
+
+		native(api.PathSubmit, asUser, bodySubmit, endpoint(c.submit)),
+		native(api.PathSubmitBatch, asUser, bodySubmitBatch, endpoint(c.submitBatch)),
+		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobs)),
+		native(api.PathCancel, asUser, bodySmall, endpoint(c.cancelJob)),
+		native(api.PathTerminate, asUser, bodySmall, endpoint(c.terminateJob)),
+		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),
+		native(api.PathWait, asUser, bodySmall, endpoint(c.waitJob)),
+		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),
+		native(api.PathHold, asUser, bodySmall, endpoint(c.holdJobs)),
+		native(api.PathUpdateJob, asUser, bodySmall, endpoint(c.updateJob)),
+		native(api.PathClusterInfo, asUser, bodySmall, endpoint(c.clusterInfo)),
+		native(api.PathNodes, asUser, bodySmall, endpoint(c.listNodes)),
+		native(api.PathImageList, asUser, bodySmall, endpoint(c.listImages)),
+
+		operator(api.PathUpdateNode, "change a node's state", bodySmall, endpoint(c.updateNode)),
+		operator(api.PathKeys, "manage access keys", bodySmall, endpoint(c.keys)),
+		operator(api.PathImageLoad, "load images", bodyImage, c.loadImage),
+
+		native(api.PathNodeRegister, asNode, bodySmall, endpoint(c.registerNode)),
+		native(api.PathNodeWork, asNode, bodySmall, endpoint(c.nodeWork)),
+		native(api.PathNodeEvents, asNode, bodySmall, endpoint(c.nodeEvents)),
+		native(api.PathImageFetch, asNode, maxFetchRequest, c.fetchImage),
+
+		// AWS Batch's REST operations, at their real paths.
+		aws("registerjobdefinition", asUser, awsEndpoint(c.registerJobDef)),
+		aws("describejobdefinitions", asUser, awsEndpoint(c.describeJobDefs)),
+		aws("deregisterjobdefinition", asUser, awsEndpoint(c.deregisterJobDef)),
+		awsOperator("createcomputeenvironment", "create compute environments", awsEndpoint(c.createCE)),
+		awsOperator("updatecomputeenvironment", "update compute environments", awsEndpoint(c.updateCE)),
+		aws("describecomputeenvironments", asUser, awsEndpoint(c.describeCEs)),
+		awsOperator("createjobqueue", "create job queues", awsEndpoint(c.createQueue)),
+		awsOperator("updatejobqueue", "update job queues", awsEndpoint(c.updateQueue)),
+		aws("describejobqueues", asUser, awsEndpoint(c.describeQueues)),
+		aws("submitjob", asUser, awsEndpoint(c.submitJob)),
+		aws("listjobs", asUser, awsEndpoint(c.listAWSJobs)),
+		aws("describejobs", asUser, awsEndpoint(c.describeAWSJobs)),
+		aws("canceljob", asUser, awsEndpoint(c.cancelAWSJob)),
+		aws("terminatejob", asUser, awsEndpoint(c.terminateAWSJob)),
+
+		native("/", identified, bodySmall, notFound),
+	}
+}
+
 func (c *Controller) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(api.PathSubmit, endpoint(c, c.submit))
-	mux.Handle(api.PathSubmitBatch, endpoint(c, c.submitBatch))
-	mux.Handle(api.PathListJobs, endpoint(c, c.listJobs))
-	mux.Handle(api.PathCancel, endpoint(c, c.cancelJob))
-	mux.Handle(api.PathTerminate, endpoint(c, c.terminateJob))
-	mux.Handle(api.PathSignal, endpoint(c, c.signalJob))
-	mux.Handle(api.PathWait, endpoint(c, c.waitJob))
-	mux.Handle(api.PathLogs, endpoint(c, c.jobLogs))
-	mux.Handle(api.PathHold, endpoint(c, c.holdJobs))
-	mux.Handle(api.PathUpdateJob, endpoint(c, c.updateJob))
-	mux.Handle(api.PathUpdateNode, endpoint(c, c.updateNode))
-	mux.Handle(api.PathClusterInfo, endpoint(c, c.clusterInfo))
-	mux.Handle(api.PathNodes, endpoint(c, c.listNodes))
-	mux.Handle(api.PathNodeRegister, endpoint(c, c.registerNode))
-	mux.Handle(api.PathNodeWork, endpoint(c, c.nodeWork))
-	mux.Handle(api.PathNodeEvents, endpoint(c, c.nodeEvents))
-	// AWS Batch's REST operations, at their real paths.
-	for path, h := range map[string]http.Handler{
-		"registerjobdefinition":       awsEndpoint(c, c.registerJobDef),
-		"describejobdefinitions":      awsEndpoint(c, c.describeJobDefs),
-		"deregisterjobdefinition":     awsEndpoint(c, c.deregisterJobDef),
-		"createcomputeenvironment":    awsEndpoint(c, c.createCE),
-		"updatecomputeenvironment":    awsEndpoint(c, c.updateCE),
-		"describecomputeenvironments": awsEndpoint(c, c.describeCEs),
-		"createjobqueue":              awsEndpoint(c, c.createQueue),
-		"updatejobqueue":              awsEndpoint(c, c.updateQueue),
-		"describejobqueues":           awsEndpoint(c, c.describeQueues),
-		"submitjob":                   awsEndpoint(c, c.submitJob),
-		"listjobs":                    awsEndpoint(c, c.listAWSJobs),
-		"describejobs":                awsEndpoint(c, c.describeAWSJobs),
-		"canceljob":                   awsEndpoint(c, c.cancelAWSJob),
-		"terminatejob":                awsEndpoint(c, c.terminateAWSJob),
-	} {
-		mux.Handle("/v1/"+path, h)
+	for _, rt := range c.routeTable() {
+		mux.Handle(rt.path, c.guard(rt))
 	}
-	mux.Handle(api.PathKeys, endpoint(c, c.keys))
-	mux.HandleFunc(api.PathImageLoad, c.loadImage)
-	mux.Handle(api.PathImageList, endpoint(c, c.listImages))
-	mux.HandleFunc(api.PathImageFetch, c.fetchImage)
-	mux.HandleFunc("/", notFound)
 	return mux
+}
+
+// health answers anyone, by GET or POST: the controller serves, its
+// version, and who leads.
+func (c *Controller) health(w http.ResponseWriter, r *http.Request, _ caller) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: use GET or POST", r.Method, r.URL.Path))
+		return
+	}
+	addr, id := c.raft.raft.LeaderWithID()
+	resp := api.HealthResponse{Status: "ok", Version: Version, IsLeader: c.raft.raft.State() == raft.Leader}
+	if id != "" {
+		resp.Leader = fmt.Sprintf("%s (%s)", id, addr)
+	}
+	api.WriteJSON(w, http.StatusOK, resp)
+}
+
+// actingUID is the uid a job command carries to the FSM, whose ownership
+// check lets uid 0 touch any job: operators act as root there.
+func (who caller) actingUID() uint32 {
+	if who.operator {
+		return 0
+	}
+	return who.uid
 }

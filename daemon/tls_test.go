@@ -21,7 +21,7 @@ import (
 
 // startTestController starts a controller with its data in dataDir (the
 // socket beside it) and a TLS TCP API on loopback.
-func startTestController(t *testing.T, dataDir string) *Controller {
+func startControllerIn(t *testing.T, dataDir string) *Controller {
 	t.Helper()
 	c, err := Start(Config{
 		DataDir: dataDir, Socket: filepath.Join(filepath.Dir(dataDir), "shoal.sock"), Bind: "127.0.0.1:0",
@@ -56,7 +56,7 @@ func answered(err error) bool {
 // to; a plain-HTTP request to the TLS port gets no API answer.
 func TestTLSPinnedJoinToken(t *testing.T) {
 	dir := t.TempDir()
-	c := startTestController(t, filepath.Join(dir, "ctl"))
+	c := startControllerIn(t, filepath.Join(dir, "ctl"))
 	defer c.Close()
 	addr := tcpAddr(t, c)
 

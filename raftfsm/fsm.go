@@ -58,6 +58,30 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 	return results[0]
 }
 
+// Check runs a command against the current state in a write transaction
+// that it then throws away, and returns what Apply would make of it now.
+// The leader calls it before proposing a user's command, so that one the
+// FSM would refuse (not the job's owner, no such job, a state that does
+// not allow it) never becomes a log entry. Apply checks again: the state
+// may change between the two. Check changes nothing and needs no index.
+func (f *FSM) Check(op Op, body any) (res Result) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return Result{Err: api.Errorf(api.CodeInternal, "encode command %d: %v", op, err)}
+	}
+	f.mu.Lock()
+	db := f.db
+	f.mu.Unlock()
+	txn := db.Txn(true)
+	defer txn.Abort() // never committed: what the command wrote is dropped
+	defer func() {
+		if r := recover(); r != nil { // a bug, or a command this binary does not know
+			res = Result{Err: api.Errorf(api.CodeInternal, "shoal could not check this request (a bug, please report it): %v", r)}
+		}
+	}()
+	return applyOne(txn, op, raw)
+}
+
 // fatal is a panic that must stop the controller: the log holds an entry
 // this binary cannot read, and skipping it would diverge from replicas that can.
 type fatal string

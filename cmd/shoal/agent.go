@@ -44,6 +44,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "shoal", Usage: "cgroup under which jobs' cgroups are made"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
 		},
 		Action: runAgent,
 	}
@@ -71,9 +72,13 @@ func runAgent(c *ucli.Context) error {
 	var ctl *daemon.Controller
 	controllerAddr, token := c.String("controller"), c.String("token")
 	if !nodeOnly {
+		privateJobs, err := daemon.PrivateData(c.String("private-data"))
+		if err != nil {
+			return fmt.Errorf("agent: -private-data: %w", err)
+		}
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
-			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log,
+			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)

@@ -85,8 +85,8 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	}
 	if _, err := tcp.Submit(t.Context(), api.SubmitJobRequest{JobSpec: api.JobSpec{
 		Command: []string{"true"},
-	}}); !api.IsCode(err, api.CodeForbidden) {
-		t.Fatalf("unsigned submit over TCP: %v, want %s", err, api.CodeForbidden)
+	}}); !api.IsCode(err, api.CodeUnauthenticated) {
+		t.Fatalf("unsigned submit over TCP: %v, want %s", err, api.CodeUnauthenticated)
 	}
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
