@@ -38,9 +38,15 @@ var deviceRules = func() []*devices.Rule {
 	return rules
 }()
 
-// haveMemsw reports whether the kernel accounts memory+swap (cgroup v1
-// memory.memsw.*; absent when booted with swapaccount=0).
+// haveMemsw reports whether the job's swap can be limited: on cgroup v1
+// whether the kernel accounts memory+swap (memory.memsw.*; absent when
+// booted with swapaccount=0). On v2 libcontainer turns a swap limit equal
+// to the memory limit into memory.swap.max 0, and skips it where the
+// kernel has no swap controller.
 var haveMemsw = func() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return true
+	}
 	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
 	return err == nil
 }()

@@ -84,7 +84,8 @@ type Result struct {
 	// Signal is the terminating signal number, 0 if the job exited.
 	Signal int
 	// OOMKilled is true when the kernel's OOM killer killed any process of
-	// the job (memory.oom_control oom_kill > 0), whichever process it was.
+	// the job (oom_kill > 0 in memory.events on cgroup v2, memory.oom_control
+	// on v1), whichever process it was.
 	OOMKilled bool
 }
 
