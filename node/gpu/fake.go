@@ -1,0 +1,86 @@
+package gpu
+
+import "fmt"
+
+// Fake is a Library with made-up GPUs, for tests. A nil error field means
+// success; InitErr wrapping ErrNoDriver plays a host without the driver.
+type Fake struct {
+	GPUs     []GPU
+	Driver   string
+	CUDA     int // NVML's encoding: 12040 is 12.4
+	InitErr  error
+	CountErr error
+	// DeviceErr, if set, fails Device for the indexes it has.
+	DeviceErr map[int]error
+
+	// Inited is true between a successful Init and Shutdown.
+	Inited bool
+}
+
+var _ Library = (*Fake)(nil)
+
+// FakeGPUs returns n made-up H200s with indexes and minors 0 to n-1.
+func FakeGPUs(n int) []GPU {
+	out := make([]GPU, n)
+	for i := range out {
+		out[i] = GPU{Index: i, Minor: i, UUID: fmt.Sprintf("GPU-fa4e0000-0000-0000-0000-%012d", i),
+			Name: "NVIDIA H200", MemoryMiB: 143771, ComputeCapability: "9.0"}
+	}
+	return out
+}
+
+// Init implements Library.
+func (f *Fake) Init() error {
+	if f.InitErr != nil {
+		return f.InitErr
+	}
+	f.Inited = true
+	return nil
+}
+
+// Shutdown implements Library.
+func (f *Fake) Shutdown() error {
+	if !f.Inited {
+		return fmt.Errorf("nvml shutdown: %s", "Uninitialized")
+	}
+	f.Inited = false
+	return nil
+}
+
+func (f *Fake) check() error {
+	if !f.Inited {
+		return fmt.Errorf("fake nvml: called before Init")
+	}
+	return nil
+}
+
+// DriverVersion implements Library.
+func (f *Fake) DriverVersion() (string, error) { return f.Driver, f.check() }
+
+// CUDAVersion implements Library.
+func (f *Fake) CUDAVersion() (int, error) { return f.CUDA, f.check() }
+
+// DeviceCount implements Library.
+func (f *Fake) DeviceCount() (int, error) {
+	if err := f.check(); err != nil {
+		return 0, err
+	}
+	if f.CountErr != nil {
+		return 0, f.CountErr
+	}
+	return len(f.GPUs), nil
+}
+
+// Device implements Library.
+func (f *Fake) Device(index int) (GPU, error) {
+	if err := f.check(); err != nil {
+		return GPU{}, err
+	}
+	if err := f.DeviceErr[index]; err != nil {
+		return GPU{}, err
+	}
+	if index < 0 || index >= len(f.GPUs) {
+		return GPU{}, fmt.Errorf("fake nvml: no GPU %d", index)
+	}
+	return f.GPUs[index], nil
+}
