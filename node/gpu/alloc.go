@@ -43,14 +43,23 @@ func NewAllocator(gpus []GPU) *Allocator {
 }
 
 // Len is the number of GPUs the Allocator hands out.
-func (a *Allocator) Len() int { return len(a.gpus) }
+func (a *Allocator) Len() int {
+	if a == nil {
+		return 0
+	}
+	return len(a.gpus)
+}
 
 // Allocate gives job n free GPUs, the lowest free indexes first, and
 // returns them in index order. Asking for 0 gives none. A job holds at
-// most one allocation: Release it before allocating again.
+// most one allocation: Release it before allocating again. A nil
+// Allocator has no GPUs.
 func (a *Allocator) Allocate(job uint64, n int) ([]GPU, error) {
 	if n <= 0 {
 		return nil, nil
+	}
+	if a == nil {
+		return nil, fmt.Errorf("allocate %d GPUs to job %d: %w: this node has none", n, job, ErrNotEnough)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -82,6 +91,9 @@ func (a *Allocator) Allocate(job uint64, n int) ([]GPU, error) {
 
 // Release frees the GPUs job holds; it does nothing if it holds none.
 func (a *Allocator) Release(job uint64) {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i, j := range a.owner {
