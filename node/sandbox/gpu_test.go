@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -178,5 +179,40 @@ func TestDevicesValidated(t *testing.T) {
 		if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("device %q (rootfs %q): %v, want ErrInvalidSpec saying %q", tc.dev, tc.rootfs, err, tc.want)
 		}
+	}
+}
+
+// On a host with the NVIDIA driver (the device check runs this): a job
+// given /dev/nvidia0 and the control devices sees exactly one GPU through
+// nvidia-smi; a job given none cannot open /dev/nvidia0, and nvidia-smi
+// finds no GPU in it.
+func TestRealGPU(t *testing.T) {
+	if _, err := os.Stat("/dev/nvidia0"); err != nil {
+		t.Skipf("no NVIDIA GPU here: %v", err)
+	}
+	smi, err := exec.LookPath("nvidia-smi")
+	if err != nil {
+		t.Skipf("no nvidia-smi: %v", err)
+	}
+	r := newRunner(t)
+	devs := []string{"/dev/nvidia0"}
+	for _, name := range []string{"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"} {
+		if _, err := os.Stat("/dev/" + name); err == nil {
+			devs = append(devs, "/dev/"+name)
+		}
+	}
+	spec := baseSpec(t, smi, "-L")
+	spec.Devices = devs
+	res, out := run(t, r, spec)
+	t.Logf("nvidia-smi -L in a job given %q:\n%s", devs, out)
+	if res != (Result{}) || strings.Count("\n"+out, "\nGPU ") != 1 {
+		t.Errorf("job given GPU 0: result %+v, output %q (stderr %q); want exit 0 and one GPU", res, out, readFile(t, spec.Stderr))
+	}
+
+	spec = baseSpec(t, "sh", "-c", `head -c0 /dev/nvidia0 2>&1 >/dev/null | grep -o 'not permitted'
+"$0" -L >/dev/null 2>&1 && echo found a GPU || echo no GPU`, smi)
+	res, out = run(t, r, spec)
+	if want := "not permitted\nno GPU\n"; res != (Result{}) || out != want {
+		t.Errorf("job without GPUs: result %+v, output %q, want %q (stderr %q)", res, out, want, readFile(t, spec.Stderr))
 	}
 }
