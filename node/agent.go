@@ -29,7 +29,10 @@ type Config struct {
 	// may not exceed their number.
 	GPUs []gpu.GPU
 	// DevDir is where the GPUs' device nodes are; "" is /dev.
-	DevDir  string
+	DevDir string
+	// GPULib reads GPU jobs' GPUs while they run (gpu.NVML{}); nil: no
+	// sampling.
+	GPULib  gpu.Library
 	Labels  map[string]string
 	LogAddr string        // where this daemon serves logs: a unix socket path, or host:port
 	Token   string        // join token the controller presents when it fetches logs
@@ -97,7 +100,7 @@ func StartAgent(cfg Config) (*Agent, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Capacity, cfg.GPUs = res, gpus
+		cfg.Capacity, cfg.GPUs, cfg.GPULib = res, gpus, gpu.NVML{}
 	}
 	if cfg.Capacity.GPUs > len(cfg.GPUs) {
 		return nil, fmt.Errorf("node capacity offers %d GPUs but the node has %d it can give to jobs: offer at most %d",
@@ -334,10 +337,12 @@ func (a *Agent) run(j api.Job, t *task) {
 	t.runningAt = time.Now()
 	a.armLimit(t, &j)
 	a.mu.Unlock()
+	watch := a.watchGPUs(j.ID, gpus)
 	res, err := proc.Wait()
 	a.mu.Lock()
 	t.disarmLimit()
 	a.mu.Unlock()
+	a.logUsage(j.ID, proc, watch)
 	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load()}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled

@@ -89,12 +89,17 @@ func TestGPUJobs(t *testing.T) {
 	for _, name := range []string{"nvidiactl", "nvidia-uvm"} {
 		os.WriteFile(filepath.Join(dev, name), nil, 0o666)
 	}
+	usage := make(chan string, 16)
+	log := slog.New(slog.NewTextHandler(usageLines(usage), nil))
 	exec := &recordingExecutor{started: make(chan sandbox.Spec, 8), procs: map[string]*heldProc{}}
 	gpus := gpu.FakeGPUs(2)
 	agent, err := StartAgent(Config{
 		Name: "gpu-node", Client: api.NewClient(sock, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
 		Executor: exec, Capacity: api.Resources{CPUs: 8, MemoryMB: 8192, GPUs: 2}, GPUs: gpus, DevDir: dev,
-		LogAddr: filepath.Join(dir, "node.sock"), Token: ctl.JoinToken(), Grace: time.Second, Log: quiet,
+		GPULib: &gpu.Fake{GPUs: gpus, SampleFunc: func(i int) (gpu.Sample, error) {
+			return gpu.Sample{SMPercent: 80 + i, MemoryUsedMiB: 1234}, nil
+		}},
+		LogAddr: filepath.Join(dir, "node.sock"), Token: ctl.JoinToken(), Grace: time.Second, Log: log,
 	})
 	if err != nil {
 		t.Fatalf("start node daemon: %v", err)
@@ -174,6 +179,16 @@ func TestGPUJobs(t *testing.T) {
 		t.Fatalf("third GPU job: %v, state %s; want it RUNNABLE while both GPUs are held", err, j.State)
 	}
 	exec.end(a)
+	select {
+	case line := <-usage:
+		idx := envOf(specs[a], "SLURM_JOB_GPUS")
+		want := " job=" + a + " gpu.count=1 gpu.samples=1 gpu.meanSmPercent=8" + idx + " gpu.maxSmPercent=8" + idx + " gpu.maxMemoryMiB=1234 gpu.gpuSeconds="
+		if !strings.Contains(line, want) {
+			t.Errorf("usage logged at job %s's end: %s\nwant it to contain %q", a, line, want)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no usage logged at job %s's end", a)
+	}
 	s := next()
 	if got, want := envOf(s, "SHOAL_JOB_ID"), c; got != want {
 		t.Fatalf("started job %s, want %s", got, want)
@@ -181,6 +196,16 @@ func TestGPUJobs(t *testing.T) {
 	if got, want := envOf(s, "SLURM_JOB_GPUS"), envOf(specs[a], "SLURM_JOB_GPUS"); got != want {
 		t.Errorf("job %s got GPU %s, want %s, the one job %s gave back", c, got, want, a)
 	}
+}
+
+// usageLines is a log destination that passes on the "job usage" lines.
+type usageLines chan string
+
+func (u usageLines) Write(p []byte) (int, error) {
+	if line := string(p); strings.Contains(line, `msg="job usage"`) {
+		u <- line
+	}
+	return len(p), nil
 }
 
 func parseID(t *testing.T, s string) uint64 {

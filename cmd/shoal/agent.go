@@ -122,7 +122,7 @@ func runAgent(c *ucli.Context) error {
 		}
 		agent, err = node.StartAgent(node.Config{
 			Name: c.String("name"), Client: api.NewClient(controllerAddr, token), DataDir: filepath.Join(dataDir, "node"),
-			Capacity: capacity, GPUs: gpus, Labels: labels,
+			Capacity: capacity, GPUs: gpus, GPULib: gpu.NVML{}, Labels: labels,
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: token,
 			Grace: c.Duration("grace"), Log: log,
 		})

@@ -1,6 +1,9 @@
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Fake is a Library with made-up GPUs, for tests. A nil error field means
 // success; InitErr wrapping ErrNoDriver plays a host without the driver.
@@ -12,9 +15,11 @@ type Fake struct {
 	CountErr error
 	// DeviceErr, if set, fails Device for the indexes it has.
 	DeviceErr map[int]error
+	// SampleFunc, if set, answers Sample; otherwise GPUs read idle.
+	SampleFunc func(index int) (Sample, error)
 
-	// Inited is true between a successful Init and Shutdown.
-	Inited bool
+	mu    sync.Mutex
+	inits int // successful Inits not yet shut down, as NVML counts them
 }
 
 var _ Library = (*Fake)(nil)
@@ -29,26 +34,39 @@ func FakeGPUs(n int) []GPU {
 	return out
 }
 
-// Init implements Library.
+// Init implements Library. Like NVML's, Inits are counted: the library
+// stays up until as many Shutdowns.
 func (f *Fake) Init() error {
 	if f.InitErr != nil {
 		return f.InitErr
 	}
-	f.Inited = true
+	f.mu.Lock()
+	f.inits++
+	f.mu.Unlock()
 	return nil
 }
 
 // Shutdown implements Library.
 func (f *Fake) Shutdown() error {
-	if !f.Inited {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inits == 0 {
 		return fmt.Errorf("nvml shutdown: %s", "Uninitialized")
 	}
-	f.Inited = false
+	f.inits--
 	return nil
 }
 
+// Inited reports whether the fake library is up (more Inits than
+// Shutdowns so far).
+func (f *Fake) Inited() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inits > 0
+}
+
 func (f *Fake) check() error {
-	if !f.Inited {
+	if !f.Inited() {
 		return fmt.Errorf("fake nvml: called before Init")
 	}
 	return nil
@@ -83,4 +101,15 @@ func (f *Fake) Device(index int) (GPU, error) {
 		return GPU{}, fmt.Errorf("fake nvml: no GPU %d", index)
 	}
 	return f.GPUs[index], nil
+}
+
+// Sample implements Library.
+func (f *Fake) Sample(index int) (Sample, error) {
+	if err := f.check(); err != nil {
+		return Sample{}, err
+	}
+	if f.SampleFunc != nil {
+		return f.SampleFunc(index)
+	}
+	return Sample{}, nil
 }

@@ -61,6 +61,15 @@ type Library interface {
 	DeviceCount() (int, error)
 	// Device describes GPU index (0 to DeviceCount-1).
 	Device(index int) (GPU, error)
+	// Sample reads GPU index's utilisation now.
+	Sample(index int) (Sample, error)
+}
+
+// Sample is one reading of a GPU: what share of the last sample period
+// its SMs ran a kernel (NVML's GPU utilisation) and the memory in use.
+type Sample struct {
+	SMPercent     int
+	MemoryUsedMiB int64
 }
 
 // ErrNoDriver is wrapped by Library.Init's error when the host has no

@@ -57,7 +57,7 @@ func TestDiscoverCounts(t *testing.T) {
 			if !reflect.DeepEqual(info, want) {
 				t.Errorf("Discover = %+v, want %+v", info, want)
 			}
-			if f.Inited {
+			if f.Inited() {
 				t.Error("NVML left initialised after Discover")
 			}
 			if logLines(buf) != 1 {
