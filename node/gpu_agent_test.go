@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,9 +183,11 @@ func TestGPUJobs(t *testing.T) {
 	select {
 	case line := <-usage:
 		idx := envOf(specs[a], "SLURM_JOB_GPUS")
-		want := " job=" + a + " gpu.count=1 gpu.samples=1 gpu.meanSmPercent=8" + idx + " gpu.maxSmPercent=8" + idx + " gpu.maxMemoryMiB=1234 gpu.gpuSeconds="
-		if !strings.Contains(line, want) {
-			t.Errorf("usage logged at job %s's end: %s\nwant it to contain %q", a, line, want)
+		// One sample at least: at the job's end (more if it ran past a period).
+		want := regexp.MustCompile(` job=` + a + ` gpu.count=1 gpu.samples=[1-9][0-9]* gpu.meanSmPercent=8` + idx +
+			` gpu.maxSmPercent=8` + idx + ` gpu.maxMemoryMiB=1234 gpu.gpuSeconds=[0-9.e-]+\n`)
+		if !want.MatchString(line) {
+			t.Errorf("usage logged at job %s's end: %s\nwant it to match %s", a, line, want)
 		}
 	case <-ctx.Done():
 		t.Fatalf("no usage logged at job %s's end", a)
