@@ -26,18 +26,21 @@ func (a *Agent) watchGPUs(id uint64, gpus []gpu.GPU) *gpu.Watch {
 
 // logUsage logs what an ended job used: peak memory and CPU time from its
 // cgroups, and its GPUs' efficiency. The job record has no fields for
-// these yet, so the node's log is where they are.
+// these yet, so the node's log is where they are: at Info for GPU jobs,
+// at Debug for the others (a line per short job would crowd the log).
 func (a *Agent) logUsage(id uint64, proc Process, watch *gpu.Watch) {
 	attrs := []any{"job", id}
 	if u, ok := proc.(usageReader); ok {
 		use := u.Usage()
 		attrs = append(attrs, "maxRSSBytes", use.MaxRSSBytes, "cpuSeconds", use.CPU.Seconds())
 	}
-	if watch != nil {
-		e := watch.Stop()
-		attrs = append(attrs, slog.Group("gpu", "count", e.GPUs, "samples", e.Samples,
-			"meanSmPercent", e.MeanSMPercent, "maxSmPercent", e.MaxSMPercent,
-			"maxMemoryMiB", e.MaxMemoryMiB, "gpuSeconds", e.GPUSeconds))
+	if watch == nil {
+		a.log.Debug("job usage", attrs...)
+		return
 	}
+	e := watch.Stop()
+	attrs = append(attrs, slog.Group("gpu", "count", e.GPUs, "samples", e.Samples,
+		"meanSmPercent", e.MeanSMPercent, "maxSmPercent", e.MaxSMPercent,
+		"maxMemoryMiB", e.MaxMemoryMiB, "gpuSeconds", e.GPUSeconds))
 	a.log.Info("job usage", attrs...)
 }
