@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -23,12 +24,20 @@ type Config struct {
 	Client   *api.Client   // the controller
 	DataDir  string        // job logs live under DataDir/logs
 	Executor Executor      // runs the jobs
-	Capacity api.Resources // zero: discover the host's
-	Labels   map[string]string
-	LogAddr  string        // where this daemon serves logs: a unix socket path, or host:port
-	Token    string        // join token the controller presents when it fetches logs
-	Grace    time.Duration // SIGTERM → SIGKILL delay on terminate
-	Log      *slog.Logger
+	Capacity api.Resources // zero: discover the host's (GPUs through NVML)
+	// GPUs are the GPUs the node hands to jobs (Discover's); Capacity.GPUs
+	// may not exceed their number.
+	GPUs []gpu.GPU
+	// DevDir is where the GPUs' device nodes are; "" is /dev.
+	DevDir string
+	// GPULib reads GPU jobs' GPUs while they run (gpu.NVML{}); nil: no
+	// sampling.
+	GPULib  gpu.Library
+	Labels  map[string]string
+	LogAddr string        // where this daemon serves logs: a unix socket path, or host:port
+	Token   string        // join token the controller presents when it fetches logs
+	Grace   time.Duration // SIGTERM → SIGKILL delay on terminate
+	Log     *slog.Logger
 }
 
 // Agent is a running node daemon.
@@ -38,6 +47,7 @@ type Agent struct {
 	logDir    string
 	scriptDir string
 	boot      string
+	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
 
 	mu      sync.Mutex
 	tasks   map[uint64]*task // jobs this boot has started and not yet reported finished
@@ -86,16 +96,21 @@ func StartAgent(cfg Config) (*Agent, error) {
 		cfg.Name = host
 	}
 	if cfg.Capacity == (api.Resources{}) {
-		res, err := Discover(nil)
+		res, gpus, err := Discover(gpu.NVML{}, cfg.Log)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Capacity = res
+		cfg.Capacity, cfg.GPUs, cfg.GPULib = res, gpus, gpu.NVML{}
+	}
+	if cfg.Capacity.GPUs > len(cfg.GPUs) {
+		return nil, fmt.Errorf("node capacity offers %d GPUs but the node has %d it can give to jobs: offer at most %d",
+			cfg.Capacity.GPUs, len(cfg.GPUs), len(cfg.GPUs))
 	}
 	a := &Agent{
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
 		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
 		boot:      newBootID(), tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
+		gpus:    gpu.NewAllocator(cfg.GPUs),
 		stopped: make(chan struct{}),
 	}
 	for _, dir := range []string{a.logDir, a.scriptDir} {
@@ -276,8 +291,13 @@ func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, why string) 
 
 // run starts a job, reports RUNNING, waits for it and reports how it ended.
 func (a *Agent) run(j api.Job, t *task) {
+	// The controller placed the job where enough GPUs are free; which
+	// ones is decided here, and finish gives them back.
+	gpus, err := a.gpus.Allocate(j.ID, j.Resources.GPUs)
 	spec := a.jobSpec(&j)
-	err := a.prepareLogs(&spec)
+	if err == nil {
+		err = a.prepareLogs(&spec)
+	}
 	if err == nil {
 		err = a.writeScript(&j, &spec)
 	}
@@ -289,6 +309,9 @@ func (a *Agent) run(j api.Job, t *task) {
 		if err = a.imageSpec(&j, &spec); err != nil {
 			reason = api.ReasonCannotPull
 		}
+	}
+	if err == nil {
+		a.gpuSpec(&spec, gpus) // after the image's env, which may name GPUs
 	}
 	var proc Process
 	if err == nil {
@@ -314,10 +337,12 @@ func (a *Agent) run(j api.Job, t *task) {
 	t.runningAt = time.Now()
 	a.armLimit(t, &j)
 	a.mu.Unlock()
+	watch := a.watchGPUs(j.ID, gpus)
 	res, err := proc.Wait()
 	a.mu.Lock()
 	t.disarmLimit()
 	a.mu.Unlock()
+	a.logUsage(j.ID, proc, watch)
 	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load()}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
@@ -365,6 +390,9 @@ func (t *task) disarmLimit() {
 }
 
 func (a *Agent) finish(id uint64, ev api.JobEvent) {
+	// Before the end is reported: the controller may place the next GPU
+	// job here as soon as it learns of it.
+	a.gpus.Release(id)
 	a.mu.Lock()
 	delete(a.tasks, id)
 	a.mu.Unlock()

@@ -3,33 +3,28 @@ package node
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/gpu"
 )
 
-// GPUDiscoverer counts the node's GPUs. The NVML-backed one arrives with
-// GPU scheduling; without it (or without a driver) a node has no GPUs.
-type GPUDiscoverer interface {
-	CountGPUs() (int, error)
-}
-
-// Discover reads the host's CPU count and memory, and GPUs from gpus if set.
-func Discover(gpus GPUDiscoverer) (api.Resources, error) {
+// Discover reads the host's CPU count and memory, and its GPUs through gpus
+// (gpu.NVML{} for the host's driver; nil for none). It returns the node's
+// capacity and the GPUs it can hand to jobs (gpu.Info.Schedulable), whose
+// number is the capacity's GPUs. A host without the driver or without GPUs
+// has none: gpu.Discover logs it and is never an error.
+func Discover(gpus gpu.Library, log *slog.Logger) (api.Resources, []gpu.GPU, error) {
 	mem, err := memTotalMiB("/proc/meminfo")
 	if err != nil {
-		return api.Resources{}, err
+		return api.Resources{}, nil, err
 	}
-	res := api.Resources{CPUs: runtime.NumCPU(), MemoryMB: mem}
-	if gpus != nil {
-		if res.GPUs, err = gpus.CountGPUs(); err != nil {
-			return api.Resources{}, fmt.Errorf("discover gpus: %w", err)
-		}
-	}
-	return res, nil
+	devs := gpu.Discover(gpus, log).Schedulable()
+	return api.Resources{CPUs: runtime.NumCPU(), MemoryMB: mem, GPUs: len(devs)}, devs, nil
 }
 
 // memTotalMiB reads MemTotal from a meminfo file.

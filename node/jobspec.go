@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -136,6 +139,32 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		AppendOutput: j.AppendOutput,
 		Mounts:       sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
 	}
+}
+
+// gpuSpec gives a job its GPUs: the device nodes the sandbox lets it open
+// (none for no GPUs) and the variables that name them. Variables of those
+// names that came with the job or its image are dropped first: they would
+// name GPUs that are not the job's.
+func (a *Agent) gpuSpec(spec *sandbox.Spec, gpus []gpu.GPU) {
+	spec.Env = slices.DeleteFunc(spec.Env, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(gpu.EnvVars, k)
+	})
+	env := gpu.Env(gpus)
+	for _, k := range gpu.EnvVars { // in a fixed order
+		if v, ok := env[k]; ok {
+			spec.Env = append(spec.Env, k+"="+v)
+		}
+	}
+	spec.Devices = gpu.DevicePaths(a.devDir(), gpus)
+}
+
+// devDir is where the host's GPU device nodes are.
+func (a *Agent) devDir() string {
+	if a.cfg.DevDir != "" {
+		return a.cfg.DevDir
+	}
+	return "/dev"
 }
 
 // scriptPath is where the node keeps a job's batch script while it runs.

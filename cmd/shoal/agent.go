@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-batch/shoal/cli"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node"
+	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -108,7 +109,7 @@ func runAgent(c *ucli.Context) error {
 			return fmt.Errorf("start node daemon: -sandbox-root %s: %w (put the shoal binary elsewhere, or choose another -sandbox-root)",
 				runner.Root, err)
 		}
-		capacity, err := node.Discover(nil)
+		capacity, gpus, err := node.Discover(gpu.NVML{}, log)
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)
 		}
@@ -136,7 +137,7 @@ func runAgent(c *ucli.Context) error {
 		}
 		agent, err = node.StartAgent(node.Config{
 			Name: c.String("name"), Client: client, DataDir: filepath.Join(dataDir, "node"),
-			Capacity: capacity, Labels: labels,
+			Capacity: capacity, GPUs: gpus, GPULib: gpu.NVML{}, Labels: labels,
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: secret,
 			Grace: c.Duration("grace"), Log: log,
 		})

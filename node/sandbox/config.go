@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path"
+	"slices"
 
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
@@ -38,9 +40,47 @@ var deviceRules = func() []*devices.Rule {
 	return rules
 }()
 
-// haveMemsw reports whether the kernel accounts memory+swap (cgroup v1
-// memory.memsw.*; absent when booted with swapaccount=0).
+// hostDevice looks up a device node for Spec.Devices: its type and numbers
+// for the device cgroup rule, its mode and owner for the node an image
+// job's /dev gets. The job may read and write it, not mknod.
+func hostDevice(path string) (*devices.Device, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("device %s: %w", path, err)
+	}
+	var typ devices.Type
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		typ = devices.CharDevice
+	case unix.S_IFBLK:
+		typ = devices.BlockDevice
+	default:
+		return nil, fmt.Errorf("device %s: not a character or block device", path)
+	}
+	return &devices.Device{
+		Rule: devices.Rule{
+			Type:        typ,
+			Major:       int64(unix.Major(st.Rdev)),
+			Minor:       int64(unix.Minor(st.Rdev)),
+			Permissions: "rw",
+			Allow:       true,
+		},
+		Path:     path,
+		FileMode: os.FileMode(st.Mode &^ unix.S_IFMT),
+		Uid:      st.Uid,
+		Gid:      st.Gid,
+	}, nil
+}
+
+// haveMemsw reports whether the job's swap can be limited: on cgroup v1
+// whether the kernel accounts memory+swap (memory.memsw.*; absent when
+// booted with swapaccount=0). On v2 libcontainer turns a swap limit equal
+// to the memory limit into memory.swap.max 0, and skips it where the
+// kernel has no swap controller.
 var haveMemsw = func() bool {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return true
+	}
 	_, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
 	return err == nil
 }()
@@ -54,7 +94,12 @@ func (r *Runner) cgroupPath(id string) string {
 // skeleton directory (mounts from hostMounts) or an image job's overlay
 // (mounts from imageMounts), followed by the spec's own mounts.
 func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.Mount) *configs.Config {
-	res := &cgroups.Resources{Devices: deviceRules}
+	// Deny-all and the defaults, then the job's own devices (a fresh
+	// slice: deviceRules is shared by every job).
+	res := &cgroups.Resources{Devices: slices.Clip(deviceRules)}
+	for _, d := range spec.devices {
+		res.Devices = append(res.Devices, &d.Rule)
+	}
 	if spec.MemoryBytes > 0 {
 		res.Memory = spec.MemoryBytes
 		if haveMemsw {
@@ -74,7 +119,9 @@ func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.M
 
 	var devs []*devices.Device
 	if spec.Rootfs != "" {
-		devs = imageDevices // created in the job's tmpfs /dev
+		// Created in the job's tmpfs /dev (a host job's /dev is the
+		// host's, where the nodes exist already).
+		devs = append(slices.Clip(imageDevices), spec.devices...)
 	}
 	return &configs.Config{
 		Rootfs:     rootfs,

@@ -1,5 +1,5 @@
 // Package sandbox runs one batch job in a libcontainer (runc v1.5.2) sandbox
-// on a cgroup v1 host managed with cgroupfs (no systemd).
+// on a cgroup v1 or v2 host managed with cgroupfs (no systemd).
 //
 // # What a job sees
 //
@@ -95,8 +95,13 @@
 // # Resources and credentials
 //
 // cgroup v1 under /sys/fs/cgroup/<ctrl>/<CgroupParent>/<id> in every
-// hierarchy: memory (and memory+swap where the kernel accounts swap), a CFS
-// CPU quota, and a deny-all device list plus specconv.AllowedDevices.
+// hierarchy, or on a v2 host /sys/fs/cgroup/<CgroupParent>/<id>: memory
+// (and no swap beyond it where the kernel accounts swap), a CFS CPU quota,
+// and a deny-all device list plus specconv.AllowedDevices and the Spec's
+// Devices (on v2 libcontainer builds an eBPF device filter from the same
+// rules). OOM kills are read from memory.oom_control (v1) or memory.events
+// (v2), and Job.Usage from memory.max_usage_in_bytes and cpuacct.usage (v1)
+// or memory.peak and cpu.stat (v2), before the cgroup is removed.
 // Non-root jobs run with no capabilities at all (not even ambient ones) and
 // with no_new_privs; root jobs keep Docker's default capability set. The
 // umask is 022; oom_score_adj is 0 whatever the daemon's.

@@ -21,8 +21,8 @@ type Job struct {
 	r       *Runner
 	c       *libcontainer.Container
 	proc    *libcontainer.Process
-	initPid int    // host pid of the job's PID 1
-	memPath string // the job's memory cgroup directory
+	initPid int // host pid of the job's PID 1
+	cg      jobCgroups
 	jobDir  string // TmpRoot/<id>: the private /tmp, an image job's layer, mount sources
 
 	exited chan struct{} // closed once PID 1 has been reaped
@@ -31,6 +31,7 @@ type Job struct {
 
 	finish sync.Once
 	res    Result
+	usage  Usage
 	err    error
 
 	// emulated is a signal Signal emulated with SIGKILL on PID 1 (which
@@ -48,7 +49,7 @@ func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, di
 		c:       c,
 		proc:    proc,
 		initPid: st.InitProcessPid,
-		memPath: st.CgroupPaths["memory"],
+		cg:      jobCgroupsOf(st.CgroupPaths),
 		jobDir:  dir,
 		exited:  make(chan struct{}),
 	}
@@ -94,6 +95,11 @@ func (j *Job) Wait() (Result, error) {
 	return j.res, j.err
 }
 
+// Usage returns what the job used, as its cgroups counted it when it
+// ended. Call it after Wait has returned in the same goroutine (before
+// that it is zero).
+func (j *Job) Usage() Usage { return j.usage }
+
 func (j *Job) cleanup() {
 	var errs []error
 	if j.state != nil {
@@ -112,14 +118,16 @@ func (j *Job) cleanup() {
 		errs = append(errs, j.reapEr)
 		_ = j.c.Signal(unix.SIGKILL)
 	}
-	// The OOM count lives in the cgroup: read it before Destroy removes it.
-	if j.memPath != "" {
-		n, err := readOOMKills(j.memPath)
+	// The OOM count and the usage live in the cgroup: read them before
+	// Destroy removes it.
+	if j.cg.mem != "" {
+		n, err := j.cg.oomKills()
 		if err != nil {
 			errs = append(errs, err)
 		}
 		j.res.OOMKilled = n > 0
 	}
+	j.usage = j.cg.usage()
 	if err := j.c.Destroy(); err != nil {
 		errs = append(errs, fmt.Errorf("destroy container: %w", err))
 	}
@@ -128,24 +136,6 @@ func (j *Job) cleanup() {
 	}
 	j.r.release(j.c.ID())
 	j.err = errors.Join(errs...)
-}
-
-// readOOMKills returns the oom_kill count of a v1 memory cgroup.
-func readOOMKills(dir string) (int, error) {
-	b, err := os.ReadFile(dir + "/memory.oom_control")
-	if err != nil {
-		return 0, fmt.Errorf("read oom_control: %w", err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return 0, fmt.Errorf("parse oom_kill: %w", err)
-			}
-			return n, nil
-		}
-	}
-	return 0, errors.New("read oom_control: no oom_kill line (kernel older than 4.13?)")
 }
 
 // Stop sends SIGTERM to every process of the job and, if the job is still

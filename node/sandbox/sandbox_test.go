@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/internal/testwait"
@@ -255,6 +256,10 @@ func TestOOMKilled(t *testing.T) {
 }
 
 func TestCgroupLimits(t *testing.T) {
+	if cgroups.IsCgroup2UnifiedMode() {
+		testCgroupLimitsV2(t)
+		return
+	}
 	r := newRunner(t)
 	spec := baseSpec(t, "sh", "-c", `cd /sys/fs/cgroup
 cat memory/$P/memory.limit_in_bytes cpu/$P/cpu.cfs_quota_us cpu/$P/cpu.cfs_period_us

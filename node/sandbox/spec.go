@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	devices "github.com/opencontainers/cgroups/devices/config"
 )
 
 // Spec is everything needed to run one job.
@@ -61,6 +63,18 @@ type Spec struct {
 	// /tmp). Sources are looked up with the job user's credentials: a
 	// user can only mount what the user can reach on the host.
 	Mounts []Mount
+	// Devices are host device nodes (character or block) the job may open
+	// besides the sandbox's own (null, zero, full, random, urandom, tty,
+	// ptmx, pts), e.g. a GPU job's /dev/nvidia0 and /dev/nvidiactl: the
+	// device cgroup (v1 devices.allow; the eBPF filter on v2) lets the job
+	// read and write exactly these and no others. A host job sees the
+	// host's /dev, where each must be; an image job's private /dev gets a
+	// node of each, at the same path, so there each must be under /dev.
+	// Each must be a clean absolute path of an existing device node.
+	Devices []string
+
+	// devices are Devices as looked up by validate.
+	devices []*devices.Device
 }
 
 // Mount bind-mounts a host path into a job (recursively, nosuid, nodev).
@@ -84,7 +98,8 @@ type Result struct {
 	// Signal is the terminating signal number, 0 if the job exited.
 	Signal int
 	// OOMKilled is true when the kernel's OOM killer killed any process of
-	// the job (memory.oom_control oom_kill > 0), whichever process it was.
+	// the job (oom_kill > 0 in memory.events on cgroup v2, memory.oom_control
+	// on v1), whichever process it was.
 	OOMKilled bool
 }
 
@@ -108,6 +123,20 @@ func (s *Spec) validate() error {
 	case s.Rootfs != "" && (!filepath.IsAbs(s.Rootfs) || filepath.Clean(s.Rootfs) != s.Rootfs || s.Rootfs == "/" ||
 		strings.ContainsAny(s.Rootfs, ",:")):
 		return fmt.Errorf("%w: rootfs %q must be a clean absolute path, not /, without ',' or ':'", ErrInvalidSpec, s.Rootfs)
+	}
+	s.devices = nil
+	for _, p := range s.Devices {
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+			return fmt.Errorf("%w: device %q must be a clean absolute path", ErrInvalidSpec, p)
+		}
+		if s.Rootfs != "" && !strings.HasPrefix(p, "/dev/") {
+			return fmt.Errorf("%w: device %q of an image job must be under /dev", ErrInvalidSpec, p)
+		}
+		d, err := hostDevice(p)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		}
+		s.devices = append(s.devices, d)
 	}
 	for _, m := range s.Mounts {
 		t := m.Target
