@@ -7,7 +7,7 @@ export CGO_ENABLED := 1
 # initialised at every start of the binary, every sbatch and squeue included.
 export GOFLAGS := -tags=urfave_cli_no_docs
 
-.PHONY: build test demo bench lint install links clean
+.PHONY: build test fuzz demo bench lint install links clean
 
 build: $(BIN)
 
@@ -17,6 +17,25 @@ $(BIN): $(shell find . -name '*.go' -not -path './shoal-data/*') go.mod go.sum
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs briefly (FUZZTIME each) on top of its seed corpus,
+# which plain `go test` already replays. Inputs a run finds are kept in the
+# package's testdata/fuzz and replayed by every later `go test`.
+FUZZTIME ?= 8s
+FUZZ_TARGETS := \
+	./daemon:FuzzSubmitDecode \
+	./daemon:FuzzAWSSubmitDecode \
+	./cli/slurm:FuzzSbatch \
+	./cli/internal/termsafe:FuzzString \
+	./internal/sigv4:FuzzVerify
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg; \
+	done
 
 demo: build
 	./contrib/demo.sh
