@@ -317,7 +317,7 @@ func TestPrivateTmp(t *testing.T) {
 	marker := "shoal-marker-" + spec.ID
 	spec.Env = append(spec.Env, "M="+marker)
 	_, out := run(t, r, spec)
-	if want := "secret\n1777 0\n" + marker + "\n"; out != want {
+	if want := "secret\n700 0\n" + marker + "\n"; out != want {
 		t.Errorf("output = %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
 	}
 	if _, err := os.Stat(filepath.Join("/tmp", marker)); !errors.Is(err, os.ErrNotExist) {
@@ -371,7 +371,7 @@ func TestMountsStayInside(t *testing.T) {
 			inside[f[4]] = g[0] // the last mount on a point wins
 		}
 	}
-	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": ""} {
+	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": "tmpfs"} {
 		got, ok := inside[mp]
 		if !ok || (fs != "" && got != fs) {
 			t.Errorf("job's mount on %s = %q (present %v), want %q; job's mountinfo:\n%s", mp, got, ok, fs, readFile(t, spec.Stdout))
