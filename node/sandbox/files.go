@@ -19,7 +19,7 @@ import (
 // to directly, or, for a file that is not the job user's own, the write
 // end of a pipe whose other end a relay copies into that file.
 type stdio struct {
-	stdout, stderr *os.File // what the container gets
+	stdout, stderr *os.File   // what the container gets
 	files          []*os.File // every descriptor Start must close once the job has its own
 	relays         []*relay
 }
