@@ -60,7 +60,7 @@ type imageCache struct {
 }
 
 type keyLock struct {
-	mu   sync.Mutex
+	held chan struct{} // a token while held: waiting for it can be abandoned
 	refs int
 }
 
@@ -75,33 +75,45 @@ func (a *Agent) images() *imageCache {
 	return c.(*imageCache)
 }
 
-// lock takes the lock of key and returns its unlock.
-func (c *imageCache) lock(key string) func() {
+// lock takes the lock of key and returns its unlock, or ctx's error if
+// ctx ends first (a job terminated while another fetches its image).
+func (c *imageCache) lock(ctx context.Context, key string) (func(), error) {
 	c.mu.Lock()
 	l := c.locks[key]
 	if l == nil {
-		l = &keyLock{}
+		l = &keyLock{held: make(chan struct{}, 1)}
 		c.locks[key] = l
 	}
 	l.refs++
 	c.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	drop := func() {
 		c.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(c.locks, key)
 		}
 		c.mu.Unlock()
 	}
+	select {
+	case l.held <- struct{}{}:
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-l.held
+		drop()
+	}, nil
 }
 
 // imageRootfs returns the unpacked file system of the image name, fetching
 // and unpacking it first if this node does not have the digest the
 // controller resolves name to.
-func (a *Agent) imageRootfs(name string) (string, error) {
+func (a *Agent) imageRootfs(ctx context.Context, name string) (string, error) {
 	c := a.images()
-	unlock := c.lock("name:" + name)
+	unlock, err := c.lock(ctx, "name:"+name)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if err := c.prepare(); err != nil {
 		return "", err
@@ -114,11 +126,11 @@ func (a *Agent) imageRootfs(name string) (string, error) {
 			have = ""
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	digest, body, err := c.client.FetchImage(ctx, name, have)
 	var refused *api.Error
-	if err != nil && have != "" && !errors.As(err, &refused) {
+	if err != nil && have != "" && !errors.As(err, &refused) && ctx.Err() == nil {
 		// The controller did not answer: run what the name was last time.
 		return c.rootfs(have), nil
 	}
@@ -129,7 +141,7 @@ func (a *Agent) imageRootfs(name string) (string, error) {
 		// Closing it unread (the node has this digest under another
 		// name) just drops the connection.
 		defer body.Close()
-		if err := c.unpack(digest, body); err != nil {
+		if err := c.unpack(ctx, digest, body); err != nil {
 			return "", fmt.Errorf("unpack image %s (%s): %w", name, digest, err)
 		}
 	}
@@ -171,12 +183,15 @@ func (c *imageCache) prepare() error {
 // unpack stores the tarball read from body as digest, unless the cache
 // has it already: into a temporary directory, checked against digest,
 // flattened, then renamed into place.
-func (c *imageCache) unpack(digest string, body io.Reader) error {
+func (c *imageCache) unpack(ctx context.Context, digest string, body io.Reader) error {
 	m := digestPattern.FindStringSubmatch(digest)
 	if m == nil {
 		return fmt.Errorf("the controller sent digest %q, not sha256:<64 hex>", digest)
 	}
-	unlock := c.lock("digest:" + digest)
+	unlock, err := c.lock(ctx, "digest:"+digest)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	final := filepath.Dir(c.rootfs(digest))
 	if _, err := os.Stat(final); err == nil {
@@ -512,8 +527,8 @@ const scriptTarget = "/.shoal/script"
 // have no entry in the image's /etc/passwd). The job still runs as its
 // submitter's uid and gids, whatever the image's USER. A batch script is
 // mounted read-only at /.shoal/script and run instead of the Entrypoint.
-func (a *Agent) imageSpec(j *api.Job, spec *sandbox.Spec) error {
-	rootfs, err := a.imageRootfs(j.Image)
+func (a *Agent) imageSpec(ctx context.Context, j *api.Job, spec *sandbox.Spec) error {
+	rootfs, err := a.imageRootfs(ctx, j.Image)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -265,7 +266,7 @@ func TestImageRootfsCache(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { roots[i], errs[i] = a.imageRootfs("busybox") })
+		wg.Go(func() { roots[i], errs[i] = a.imageRootfs(context.Background(), "busybox") })
 	}
 	wg.Wait()
 	for i := range n {
@@ -289,7 +290,7 @@ func TestImageRootfsCache(t *testing.T) {
 
 	// The name now points at another image.
 	fc.set(t, busyboxTarball(t, "busybox:latest", map[string]string{"etc/version": "2\n"}))
-	root2, err := a.imageRootfs("busybox")
+	root2, err := a.imageRootfs(context.Background(), "busybox")
 	if err != nil || root2 == roots[0] {
 		t.Fatalf("after a new load: rootfs %q, %v; want a new one", root2, err)
 	}
@@ -297,16 +298,16 @@ func TestImageRootfsCache(t *testing.T) {
 		t.Errorf("the new image's /etc/version reads %q", b)
 	}
 
-	if _, err := a.imageRootfs("nope"); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := a.imageRootfs(context.Background(), "nope"); !api.IsCode(err, api.CodeNotFound) {
 		t.Errorf("an image the controller lacks: %v, want NotFound", err)
 	}
 
 	// The controller does not answer: the name's last digest serves.
 	srv.Close()
-	if root, err := a.imageRootfs("busybox"); err != nil || root != root2 {
+	if root, err := a.imageRootfs(context.Background(), "busybox"); err != nil || root != root2 {
 		t.Errorf("with the controller gone: %q, %v; want the cached %q", root, err, root2)
 	}
-	if _, err := a.imageRootfs("other"); err == nil {
+	if _, err := a.imageRootfs(context.Background(), "other"); err == nil {
 		t.Errorf("with the controller gone, an image never fetched: no error")
 	}
 }
@@ -331,7 +332,7 @@ func TestImageSpec(t *testing.T) {
 		},
 	}
 	spec := a.jobSpec(&j)
-	if err := a.imageSpec(&j, &spec); err != nil {
+	if err := a.imageSpec(context.Background(), &j, &spec); err != nil {
 		t.Fatal(err)
 	}
 	if spec.Rootfs == "" || spec.Dir != "/" || !spec.ReadonlyRootfs || !slices.Equal(spec.Argv, []string{"echo", "hi"}) ||
@@ -366,13 +367,13 @@ func BenchmarkImageRootfs(b *testing.B) {
 	defer srv.Close()
 	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: api.NewClient(srv.URL, "")}}
 	t0 := time.Now()
-	if _, err := a.imageRootfs("busybox"); err != nil {
+	if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 		b.Fatal(err)
 	}
 	unpack := time.Since(t0)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := a.imageRootfs("busybox"); err != nil {
+		if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 			b.Fatal(err)
 		}
 	}

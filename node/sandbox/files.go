@@ -201,10 +201,20 @@ func explainOpen(path string, err error, uid uint32) error {
 	case errors.Is(err, unix.ENXIO):
 		return fmt.Errorf("is a named pipe (FIFO) or socket, not a regular file (%w)", err)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
-		return fmt.Errorf("permission denied for user %s", userName(uid))
+		return &deniedError{user: userName(uid), err: err}
 	}
 	return err
 }
+
+// deniedError says whose permissions refused an open; it unwraps to the
+// errno (errors.Is(err, os.ErrPermission) holds).
+type deniedError struct {
+	user string
+	err  error
+}
+
+func (e *deniedError) Error() string { return "permission denied for user " + e.user }
+func (e *deniedError) Unwrap() error { return e.err }
 
 // userName is "name (uid N)", or "uid N" for a uid without a name.
 func userName(uid uint32) string {
