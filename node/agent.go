@@ -35,7 +35,7 @@ type Config struct {
 	JobTmpBytes int64
 	// JobPidsMax bounds the processes and threads of each job; 0: none.
 	JobPidsMax int64
-	Log      *slog.Logger
+	Log        *slog.Logger
 }
 
 // Agent is a running node daemon.
