@@ -852,8 +852,22 @@ func TestCheckPlacement(t *testing.T) {
 }
 
 func BenchmarkStartWait(b *testing.B) {
-	r := newRunner(b)
+	benchStartWait(b, baseSpec(b, "/bin/true"))
+}
+
+// BenchmarkStartWaitUser: the same as an unprivileged user, whose working
+// dir and outputs Start opens, and whose cwd it checks, as that user.
+func BenchmarkStartWaitUser(b *testing.B) {
 	spec := baseSpec(b, "/bin/true")
+	spec.UID, spec.GID = 65534, 65534
+	if err := os.Chown(spec.Dir, 65534, 65534); err != nil {
+		b.Fatal(err)
+	}
+	benchStartWait(b, spec)
+}
+
+func benchStartWait(b *testing.B, spec Spec) {
+	r := newRunner(b)
 	var starting time.Duration
 	start := time.Now()
 	for i := range b.N {
