@@ -33,11 +33,12 @@ type Runner struct {
 	// <CgroupParent>/<id>, in every hierarchy, e.g. "shoal" gives
 	// /sys/fs/cgroup/memory/shoal/<id>.
 	CgroupParent string
-	// TmpRoot is where the job directories are made, TmpRoot/<id>: the
-	// private /tmp, an image job's writable layer, binds of mount sources.
-	// It should be on a real disk (a file system overlayfs takes as an
-	// upper layer: ext4, xfs, not an overlay) and belongs to this Runner
-	// alone.
+	// TmpRoot is the node's scratch root, where the job directories are
+	// made, TmpRoot/<id> (root-only): an image job's writable layer, binds
+	// of mount sources and of a working directory under /tmp (the private
+	// /tmp itself is a tmpfs). It should be on a real disk (a file system
+	// overlayfs takes as an upper layer: ext4, xfs, not an overlay), apart
+	// from the controller's state, and belongs to this Runner alone.
 	TmpRoot string
 
 	mu   sync.Mutex
