@@ -158,9 +158,11 @@ func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.F
 		return err
 	}
 	var err error
-	if uid == 0 {
+	if uid == 0 && gid == 0 {
 		err = open()
 	} else {
+		// Root with another group too: a new file gets that group
+		// without a chown.
 		err = asUser(uid, gid, groups, open)
 	}
 	if err != nil {

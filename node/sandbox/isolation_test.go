@@ -289,3 +289,15 @@ func BenchmarkOpenOutputs(b *testing.B) {
 		})
 	}
 }
+
+// A root job's new output file gets the job's group without a chown.
+func TestRootOutputGroup(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "echo", "hi")
+	spec.GID = other
+	run(t, r, spec)
+	var st unix.Stat_t
+	if err := unix.Stat(spec.Stdout, &st); err != nil || st.Uid != 0 || st.Gid != other || st.Mode&0o777 != 0o644 {
+		t.Errorf("root job's stdout %d:%d mode %o (%v), want 0:%d 644", st.Uid, st.Gid, st.Mode&0o777, err, other)
+	}
+}
