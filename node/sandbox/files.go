@@ -108,6 +108,9 @@ func startRelay(r, f *os.File) *relay {
 	go func() {
 		defer close(rl.done)
 		_, err := io.Copy(f, r)
+		// If the file took no more (a full disk), closing the read end
+		// gives the job's next write EPIPE (SIGPIPE), as a closed pipe
+		// would: it never blocks on a pipe nobody reads.
 		r.Close()
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -301,3 +301,29 @@ func TestRootOutputGroup(t *testing.T) {
 		t.Errorf("root job's stdout %d:%d mode %o (%v), want 0:%d 644", st.Uid, st.Gid, st.Mode&0o777, err, other)
 	}
 }
+
+// A relayed output on a full file system: the job is not blocked (the
+// relay closes its end: the writer gets SIGPIPE) and Wait reports the
+// lost output.
+func TestRelayFullDisk(t *testing.T) {
+	r := newRunner(t)
+	small := scratchDir(t)
+	if err := unix.Mount("tmpfs", small, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0777"); err != nil {
+		t.Skipf("mount a small tmpfs: %v", err)
+	}
+	defer unix.Unmount(small, unix.MNT_DETACH)
+	out := filepath.Join(small, "out")
+	os.WriteFile(out, nil, 0o666)
+	os.Chown(out, other, other)
+	os.Chmod(out, 0o666) // past the umask
+	spec := userSpec(t, "sh", "-c", "seq 1 200000; echo done >&2")
+	spec.Stdout = out
+	j := start(t, r, spec)
+	res, err := j.Wait()
+	if res != (Result{}) || err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("job writing 1.2 MB through a relay into a 64 KiB file system: %+v, %v; want a clean exit and the relay's ENOSPC", res, err)
+	}
+	if e := readFile(t, spec.Stderr); e != "done\n" {
+		t.Errorf("stderr %q, want done", e)
+	}
+}
