@@ -918,16 +918,17 @@ func readFile(t testing.TB, path string) string {
 	return string(b)
 }
 
-// hostMounts is the host's mount table without the per-mount ids, which a
-// remount would change.
-// hostMounts is the host's mount table, less the image layers that
-// cmd/shoal's end-to-end tests mount under their own TMPDIR
-// (/var/tmp/shoal-e2e-*) while go test runs that package alongside this one.
+// hostMounts is the host's mount table, less the image layers and binds
+// that cmd/shoal's end-to-end tests mount under their own TMPDIR
+// (/var/tmp/shoal-e2e-*) and their agents' default scratch dirs
+// (/var/tmp/shoal-scratch/shoal-e2e-*) while go test runs that package
+// alongside this one.
 func hostMounts(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for line := range strings.Lines(readFile(t, "/proc/self/mountinfo")) {
-		if fields := strings.Fields(line); len(fields) > 4 && strings.HasPrefix(fields[4], "/var/tmp/shoal-e2e-") {
+		if fields := strings.Fields(line); len(fields) > 4 && (strings.HasPrefix(fields[4], "/var/tmp/shoal-e2e-") ||
+			strings.HasPrefix(fields[4], "/var/tmp/shoal-scratch/shoal-e2e-")) {
 			continue
 		}
 		out = append(out, strings.TrimSpace(line))
