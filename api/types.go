@@ -70,6 +70,9 @@ type JobSpec struct {
 	Held bool `json:"held,omitempty"`
 	// BeginAt: not placed before this time (epoch ms), Slurm's --begin.
 	BeginAt int64 `json:"beginAt,omitempty"`
+	// TmpMB sizes the job's private /tmp, a tmpfs charged to its memory
+	// (Slurm's --tmp), MiB; 0: the node's default.
+	TmpMB int64 `json:"tmpMB,omitempty"`
 	// TimeLimit: the node stops an attempt that runs longer (seconds; 0 = none).
 	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
 	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).

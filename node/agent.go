@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,7 +38,13 @@ type Config struct {
 	LogAddr string        // where this daemon serves logs: a unix socket path, or host:port
 	Token   string        // join token the controller presents when it fetches logs
 	Grace   time.Duration // SIGTERM → SIGKILL delay on terminate
-	Log     *slog.Logger
+	// JobTmpBytes sizes a job's private /tmp (a tmpfs charged to the
+	// job's memory) when the job asks for no size (api.JobSpec.TmpMB);
+	// 0: the job's memory limit.
+	JobTmpBytes int64
+	// JobPidsMax bounds the processes and threads of each job; 0: none.
+	JobPidsMax int64
+	Log        *slog.Logger
 }
 
 // Agent is a running node daemon.
@@ -67,6 +74,10 @@ type task struct {
 	proc     Process       // nil until started
 	stopping bool          // a stop was requested
 	started  chan struct{} // closed once proc is set (or start failed)
+	// ctx ends when a stop is requested: what the start waits on (an
+	// image fetch) gives up, and a stopped job is never started.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// Signals: lastSeq is the highest Seq handed to delivery; pending
 	// waits for the one delivering goroutine (delivering), in order.
 	lastSeq    uint64
@@ -217,6 +228,10 @@ func (a *Agent) reconcile(j *api.Job) {
 	switch {
 	case !ok && j.State == api.StateStarting:
 		t = &task{id: j.ID, started: make(chan struct{}), stopping: j.StopRequested, timeLimit: j.TimeLimit}
+		t.ctx, t.cancel = context.WithCancel(context.Background())
+		if t.stopping {
+			t.cancel()
+		}
 		a.tasks[j.ID] = t
 		a.running.Add(1)
 		go a.run(*j, t)
@@ -306,9 +321,14 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	reason := api.ReasonSandboxFailed
 	if err == nil && j.Image != "" {
-		if err = a.imageSpec(&j, &spec); err != nil {
+		if err = a.imageSpec(t.ctx, &j, &spec); err != nil {
 			reason = api.ReasonCannotPull
 		}
+	}
+	if err == nil && t.ctx.Err() != nil {
+		// Terminated while STARTING: never start it (the controller
+		// reports the user's reason, not this one).
+		err = errors.New("stopped before it started")
 	}
 	if err == nil {
 		a.gpuSpec(&spec, gpus) // after the image's env, which may name GPUs
@@ -317,6 +337,7 @@ func (a *Agent) run(j api.Job, t *task) {
 	if err == nil {
 		proc, err = a.cfg.Executor.Start(spec)
 	}
+	t.cancel()
 	if err != nil {
 		close(t.started)
 		a.log.Warn("start job", "job", j.ID, "err", err)
@@ -400,7 +421,10 @@ func (a *Agent) finish(id uint64, ev api.JobEvent) {
 	a.running.Done()
 }
 
+// stop ends a task: one still starting gives up what it waits on and is
+// not started; a started one gets Stop.
 func (a *Agent) stop(t *task) {
+	t.cancel()
 	<-t.started
 	if t.proc != nil {
 		if err := t.proc.Stop(a.cfg.Grace); err != nil {

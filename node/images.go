@@ -60,7 +60,7 @@ type imageCache struct {
 }
 
 type keyLock struct {
-	mu   sync.Mutex
+	held chan struct{} // a token while held: waiting for it can be abandoned
 	refs int
 }
 
@@ -75,33 +75,45 @@ func (a *Agent) images() *imageCache {
 	return c.(*imageCache)
 }
 
-// lock takes the lock of key and returns its unlock.
-func (c *imageCache) lock(key string) func() {
+// lock takes the lock of key and returns its unlock, or ctx's error if
+// ctx ends first (a job terminated while another fetches its image).
+func (c *imageCache) lock(ctx context.Context, key string) (func(), error) {
 	c.mu.Lock()
 	l := c.locks[key]
 	if l == nil {
-		l = &keyLock{}
+		l = &keyLock{held: make(chan struct{}, 1)}
 		c.locks[key] = l
 	}
 	l.refs++
 	c.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	drop := func() {
 		c.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(c.locks, key)
 		}
 		c.mu.Unlock()
 	}
+	select {
+	case l.held <- struct{}{}:
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-l.held
+		drop()
+	}, nil
 }
 
 // imageRootfs returns the unpacked file system of the image name, fetching
 // and unpacking it first if this node does not have the digest the
 // controller resolves name to.
-func (a *Agent) imageRootfs(name string) (string, error) {
+func (a *Agent) imageRootfs(ctx context.Context, name string) (string, error) {
 	c := a.images()
-	unlock := c.lock("name:" + name)
+	unlock, err := c.lock(ctx, "name:"+name)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if err := c.prepare(); err != nil {
 		return "", err
@@ -114,11 +126,11 @@ func (a *Agent) imageRootfs(name string) (string, error) {
 			have = ""
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	digest, body, err := c.client.FetchImage(ctx, name, have)
 	var refused *api.Error
-	if err != nil && have != "" && !errors.As(err, &refused) {
+	if err != nil && have != "" && !errors.As(err, &refused) && ctx.Err() == nil {
 		// The controller did not answer: run what the name was last time.
 		return c.rootfs(have), nil
 	}
@@ -129,7 +141,7 @@ func (a *Agent) imageRootfs(name string) (string, error) {
 		// Closing it unread (the node has this digest under another
 		// name) just drops the connection.
 		defer body.Close()
-		if err := c.unpack(digest, body); err != nil {
+		if err := c.unpack(ctx, digest, body); err != nil {
 			return "", fmt.Errorf("unpack image %s (%s): %w", name, digest, err)
 		}
 	}
@@ -171,12 +183,15 @@ func (c *imageCache) prepare() error {
 // unpack stores the tarball read from body as digest, unless the cache
 // has it already: into a temporary directory, checked against digest,
 // flattened, then renamed into place.
-func (c *imageCache) unpack(digest string, body io.Reader) error {
+func (c *imageCache) unpack(ctx context.Context, digest string, body io.Reader) error {
 	m := digestPattern.FindStringSubmatch(digest)
 	if m == nil {
 		return fmt.Errorf("the controller sent digest %q, not sha256:<64 hex>", digest)
 	}
-	unlock := c.lock("digest:" + digest)
+	unlock, err := c.lock(ctx, "digest:"+digest)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	final := filepath.Dir(c.rootfs(digest))
 	if _, err := os.Stat(final); err == nil {
@@ -207,6 +222,12 @@ func (c *imageCache) unpack(digest string, body io.Reader) error {
 	if err := os.WriteFile(filepath.Join(tmp, "config.json"), cb, 0o644); err != nil {
 		return fmt.Errorf("write image config: %w", err)
 	}
+	// Before anything is written: an image with one entry that would
+	// leave the root is refused as a whole (mutate.Extract would drop a
+	// link that leaves it and go on).
+	if err := checkLayers(img); err != nil {
+		return err
+	}
 	root := filepath.Join(tmp, "rootfs")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return fmt.Errorf("create rootfs: %w", err)
@@ -224,6 +245,89 @@ func (c *imageCache) unpack(digest string, body io.Reader) error {
 		return fmt.Errorf("move unpacked image into place: %w", err)
 	}
 	return nil
+}
+
+// ErrUnsafeImage is wrapped by the errors for an image whose layers hold
+// an entry that would leave the image's root.
+var ErrUnsafeImage = errors.New("unsafe image layer")
+
+// checkLayers reads every layer of img and refuses the image if any entry
+// would leave its root (see checkEntry). This reads the layers once more
+// than unpacking them does: a cost paid once per image and node.
+func checkLayers(img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("read image layers: %w", err)
+	}
+	for i, l := range layers {
+		if err := checkLayer(l); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkLayer(l v1.Layer) error {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("read layer: %w", err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read layer: %w", err)
+		}
+		if err := checkEntry(h); err != nil {
+			return err
+		}
+	}
+}
+
+// checkEntry refuses a tar entry that would leave the image's root: a
+// name with ".." that climbs above it (a leading "/" is ignored, as every
+// runtime does: "/etc/x" is etc/x, "/../x" climbs), a hard link whose
+// target does, or a relative symlink that points above the root from
+// where it sits. Absolute symlinks are kept: the job resolves them in its
+// own root, and so does untar.
+func checkEntry(h *tar.Header) error {
+	name, ok := inRoot(h.Name)
+	if !ok {
+		return fmt.Errorf("%w: entry %q climbs out of the image root", ErrUnsafeImage, h.Name)
+	}
+	switch h.Typeflag {
+	case tar.TypeLink:
+		if _, ok := inRoot(h.Linkname); !ok {
+			return fmt.Errorf("%w: hard link %q -> %q points out of the image root", ErrUnsafeImage, h.Name, h.Linkname)
+		}
+	case tar.TypeSymlink:
+		if !path.IsAbs(h.Linkname) && escapes(path.Join(path.Dir(name), h.Linkname)) {
+			return fmt.Errorf("%w: symlink %q -> %q points out of the image root", ErrUnsafeImage, h.Name, h.Linkname)
+		}
+	}
+	return nil
+}
+
+// inRoot returns an archive path relative to the image root, cleaned,
+// and false if it climbs above it.
+func inRoot(p string) (string, bool) {
+	rel := path.Clean(strings.TrimLeft(p, "/"))
+	if escapes(rel) {
+		return "", false
+	}
+	if rel == "." {
+		rel = ""
+	}
+	return rel, true
+}
+
+func escapes(clean string) bool {
+	clean = path.Clean(clean)
+	return clean == ".." || strings.HasPrefix(clean, "../")
 }
 
 // receive writes body to path and checks that it hashes to hexDigest.
@@ -247,9 +351,9 @@ func receive(path string, body io.Reader, hexDigest string) error {
 }
 
 // untar writes a flattened image (mutate.Extract's stream: each path once,
-// upper layers first, whiteouts applied, no path out of the root and no
-// relative link that leaves it) into the empty directory root, with the
-// modes, owners and times of the tar.
+// upper layers first, whiteouts applied) into the empty directory root,
+// with the modes, owners and times of the tar. An entry that would leave
+// the root (checkEntry) fails the whole stream; the caller removes root.
 //
 // Every entry is created relative to a handle on its parent directory
 // that is resolved inside root (symlinks followed as the job will see
@@ -278,7 +382,10 @@ func untar(root string, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if err := checkEntry(h); err != nil {
+			return err
+		}
+		name, _ := inRoot(h.Name)
 		h.Name = name
 		if name == "" && h.Typeflag != tar.TypeDir {
 			continue // not a directory, yet the root: nothing to make of it
@@ -512,8 +619,8 @@ const scriptTarget = "/.shoal/script"
 // have no entry in the image's /etc/passwd). The job still runs as its
 // submitter's uid and gids, whatever the image's USER. A batch script is
 // mounted read-only at /.shoal/script and run instead of the Entrypoint.
-func (a *Agent) imageSpec(j *api.Job, spec *sandbox.Spec) error {
-	rootfs, err := a.imageRootfs(j.Image)
+func (a *Agent) imageSpec(ctx context.Context, j *api.Job, spec *sandbox.Spec) error {
+	rootfs, err := a.imageRootfs(ctx, j.Image)
 	if err != nil {
 		return err
 	}

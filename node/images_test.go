@@ -3,6 +3,7 @@ package node
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -160,39 +161,111 @@ func TestUnpackLayers(t *testing.T) {
 	}
 }
 
-// A crafted stream cannot write outside the root: through a symlink to
-// "/", a "../" name, or a hard link to a host file.
-func TestUnpackStaysInRoot(t *testing.T) {
+// An absolute symlink, and an entry written through it, stay in the root,
+// where the job will resolve them.
+func TestUnpackAbsoluteSymlinkStaysInRoot(t *testing.T) {
 	needRoot(t)
 	host := t.TempDir()
-	os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, h := range []*tar.Header{
 		{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "/"},
 		{Name: "up" + host + "/pwned", Typeflag: tar.TypeReg, Mode: 0o644},
-		{Name: "../../../../" + strings.TrimPrefix(host, "/") + "/dotdot", Typeflag: tar.TypeReg, Mode: 0o644},
-		{Name: "rel", Typeflag: tar.TypeSymlink, Linkname: "../../../../.."},
-		{Name: "rel/" + strings.TrimPrefix(host, "/") + "/viarel", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "/abs/name", Typeflag: tar.TypeReg, Mode: 0o644},
 	} {
 		tw.WriteHeader(h)
 	}
-	tw.WriteHeader(&tar.Header{Name: "hl", Typeflag: tar.TypeLink, Linkname: host + "/secret"})
 	tw.Close()
 	root := filepath.Join(t.TempDir(), "rootfs")
 	os.Mkdir(root, 0o755)
-	err := untar(root, &buf)
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("untar with a hard link to a host file: %v, want it to fail (no such file in the image)", err)
+	if err := untar(root, &buf); err != nil {
+		t.Fatalf("untar: %v", err)
 	}
-	entries, _ := os.ReadDir(host)
-	if len(entries) != 1 {
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
 		t.Errorf("the host dir %s now holds %v: untar wrote outside its root", host, entries)
 	}
-	// What was written is inside the root, where the job will look.
-	for _, p := range []string{host + "/pwned", host + "/dotdot", host + "/viarel"} {
+	for _, p := range []string{host + "/pwned", "abs/name"} {
 		if _, err := os.Lstat(filepath.Join(root, p)); err != nil {
 			t.Errorf("%s not inside the root: %v", p, err)
+		}
+	}
+}
+
+// escapingEntries are tar entries that would leave an image's root, each
+// with a file after it that would be written through it.
+func escapingEntries(host string) map[string][]*tar.Header {
+	h := strings.TrimPrefix(host, "/")
+	return map[string][]*tar.Header{
+		"dotdot":        {{Name: "../../../../" + h + "/dotdot", Typeflag: tar.TypeReg, Mode: 0o644}},
+		"inner dotdot":  {{Name: "a/../../" + h + "/inner", Typeflag: tar.TypeReg, Mode: 0o644}},
+		"absolute up":   {{Name: "/../" + h + "/abs", Typeflag: tar.TypeReg, Mode: 0o644}},
+		"relative link": {{Name: "rel", Typeflag: tar.TypeSymlink, Linkname: "../../../../.."}, {Name: "rel/" + h + "/viarel", Typeflag: tar.TypeReg, Mode: 0o644}},
+		"deep link":     {{Name: "d/e/rel", Typeflag: tar.TypeSymlink, Linkname: "../../../x"}},
+		"hard link":     {{Name: "hl", Typeflag: tar.TypeLink, Linkname: "../../" + h + "/secret"}},
+	}
+}
+
+// A stream with any entry that would leave the root is refused, and
+// nothing is written outside it.
+func TestUnpackRefusesEscapes(t *testing.T) {
+	needRoot(t)
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600)
+	for name, hs := range escapingEntries(host) {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: "ok", Typeflag: tar.TypeReg, Mode: 0o644})
+		for _, h := range hs {
+			tw.WriteHeader(h)
+		}
+		tw.Close()
+		root := filepath.Join(t.TempDir(), "rootfs")
+		os.Mkdir(root, 0o755)
+		if err := untar(root, &buf); !errors.Is(err, ErrUnsafeImage) {
+			t.Errorf("%s: untar: %v, want ErrUnsafeImage", name, err)
+		}
+		if entries, _ := os.ReadDir(host); len(entries) != 1 {
+			t.Errorf("%s: the host dir %s now holds %v: untar wrote outside its root", name, host, entries)
+		}
+	}
+}
+
+// An image one of whose layers holds an entry that leaves the root is
+// refused as a whole, whichever layer holds it, even where the flattened
+// stream would have dropped it; nothing of it stays in the cache.
+func TestUnpackRefusesUnsafeImage(t *testing.T) {
+	needRoot(t)
+	host := t.TempDir()
+	for name, hs := range escapingEntries(host) {
+		c := &imageCache{dir: filepath.Join(t.TempDir(), "images"), locks: map[string]*keyLock{}, digests: map[string]string{}}
+		if err := c.prepare(); err != nil {
+			t.Fatal(err)
+		}
+		var entries []entry
+		for _, h := range hs {
+			entries = append(entries, entry{name: h.Name, typ: h.Typeflag, link: h.Linkname})
+		}
+		good := layerOf(t, entry{name: "etc/", typ: tar.TypeDir, mode: 0o755}, entry{name: "etc/ok", typ: tar.TypeReg, body: "ok"})
+		bad := layerOf(t, entries...)
+		img, err := mutate.AppendLayers(empty.Image, bad, good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tb bytes.Buffer
+		if err := tarball.Write(nil, img, &tb); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(tb.Bytes())
+		digest := "sha256:" + hex.EncodeToString(sum[:])
+		err = c.unpack(context.Background(), digest, &tb)
+		if !errors.Is(err, ErrUnsafeImage) {
+			t.Errorf("%s: unpack: %v, want ErrUnsafeImage", name, err)
+		}
+		if left, _ := os.ReadDir(c.dir); len(left) != 0 {
+			t.Errorf("%s: the cache holds %v after a refused image", name, left)
+		}
+		if left, _ := os.ReadDir(host); len(left) != 0 {
+			t.Errorf("%s: %s holds %v: written outside the cache", name, host, left)
 		}
 	}
 }
@@ -265,7 +338,7 @@ func TestImageRootfsCache(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { roots[i], errs[i] = a.imageRootfs("busybox") })
+		wg.Go(func() { roots[i], errs[i] = a.imageRootfs(context.Background(), "busybox") })
 	}
 	wg.Wait()
 	for i := range n {
@@ -289,7 +362,7 @@ func TestImageRootfsCache(t *testing.T) {
 
 	// The name now points at another image.
 	fc.set(t, busyboxTarball(t, "busybox:latest", map[string]string{"etc/version": "2\n"}))
-	root2, err := a.imageRootfs("busybox")
+	root2, err := a.imageRootfs(context.Background(), "busybox")
 	if err != nil || root2 == roots[0] {
 		t.Fatalf("after a new load: rootfs %q, %v; want a new one", root2, err)
 	}
@@ -297,16 +370,16 @@ func TestImageRootfsCache(t *testing.T) {
 		t.Errorf("the new image's /etc/version reads %q", b)
 	}
 
-	if _, err := a.imageRootfs("nope"); !api.IsCode(err, api.CodeNotFound) {
+	if _, err := a.imageRootfs(context.Background(), "nope"); !api.IsCode(err, api.CodeNotFound) {
 		t.Errorf("an image the controller lacks: %v, want NotFound", err)
 	}
 
 	// The controller does not answer: the name's last digest serves.
 	srv.Close()
-	if root, err := a.imageRootfs("busybox"); err != nil || root != root2 {
+	if root, err := a.imageRootfs(context.Background(), "busybox"); err != nil || root != root2 {
 		t.Errorf("with the controller gone: %q, %v; want the cached %q", root, err, root2)
 	}
-	if _, err := a.imageRootfs("other"); err == nil {
+	if _, err := a.imageRootfs(context.Background(), "other"); err == nil {
 		t.Errorf("with the controller gone, an image never fetched: no error")
 	}
 }
@@ -331,7 +404,7 @@ func TestImageSpec(t *testing.T) {
 		},
 	}
 	spec := a.jobSpec(&j)
-	if err := a.imageSpec(&j, &spec); err != nil {
+	if err := a.imageSpec(context.Background(), &j, &spec); err != nil {
 		t.Fatal(err)
 	}
 	if spec.Rootfs == "" || spec.Dir != "/" || !spec.ReadonlyRootfs || !slices.Equal(spec.Argv, []string{"echo", "hi"}) ||
@@ -366,13 +439,13 @@ func BenchmarkImageRootfs(b *testing.B) {
 	defer srv.Close()
 	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: api.NewClient(srv.URL, "")}}
 	t0 := time.Now()
-	if _, err := a.imageRootfs("busybox"); err != nil {
+	if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 		b.Fatal(err)
 	}
 	unpack := time.Since(t0)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := a.imageRootfs("busybox"); err != nil {
+		if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -123,6 +123,13 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 	}
 	sort.Strings(envList)
 	stdout, stderr := a.logPaths(j)
+	tmp := a.cfg.JobTmpBytes
+	if j.TmpMB > 0 {
+		tmp = j.TmpMB << 20
+	}
+	if tmp == 0 {
+		tmp = j.Resources.MemoryMB << 20 // 0 too if unlimited: the kernel's default
+	}
 	return sandbox.Spec{
 		ID:          fmt.Sprintf("job-%d-%d", j.ID, j.Attempt),
 		Argv:        j.Command,
@@ -133,6 +140,8 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		Groups:      j.Groups,
 		MemoryBytes: j.Resources.MemoryMB << 20,
 		CPUs:        float64(j.Resources.CPUs),
+		PidsMax:     a.cfg.JobPidsMax,
+		TmpBytes:    tmp,
 		Stdout:      stdout,
 		Stderr:      stderr,
 		// Appending keeps what earlier attempts of a requeued job wrote.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/peercred"
+	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
 // maxLogBytes bounds what one logs call returns: the tail of a longer log.
@@ -75,7 +76,9 @@ func (ls *logServer) close() error {
 	return err
 }
 
-// readLog returns (the tail of) one stream of a job this node ran.
+// readLog returns (the tail of) one stream of a job this node ran, opened
+// with the job owner's uid, gid and groups: no final symlink, regular
+// files only (see sandbox.OpenAsUser).
 func (a *Agent) readLog(j *api.Job, stream string) ([]byte, error) {
 	stdout, stderr := a.logPaths(j)
 	path := stdout
@@ -86,12 +89,16 @@ func (a *Agent) readLog(j *api.Job, stream string) ([]byte, error) {
 	default:
 		return nil, api.Errorf(api.CodeInvalid, "unknown log stream %q: use stdout or stderr", stream)
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	// As the job's owner, never as root: the path is the user's choice
+	// (sbatch -o /etc/shadow must not give anyone /etc/shadow).
+	f, err := sandbox.OpenAsUser(path, os.O_RDONLY, j.UID, j.GID, j.Groups)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil, api.Errorf(api.CodeNotFound, "job %d has no %s log on node %s (%s)", j.ID, stream, a.cfg.Name, path)
-	}
-	if err != nil {
-		return nil, api.Errorf(api.CodeInternal, "open log of job %d: %v", j.ID, err)
+	case errors.Is(err, os.ErrPermission):
+		return nil, api.Errorf(api.CodeForbidden, "read log of job %d: %v", j.ID, err)
+	case err != nil:
+		return nil, api.Errorf(api.CodeInvalid, "read log of job %d: %v", j.ID, err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Size() > maxLogBytes {

@@ -43,6 +43,9 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs: a unix socket path or host:port (default DATA_DIR/node.sock)"},
 			&ucli.StringFlag{Name: "sandbox-root", Value: "/run/shoal/sandbox", Usage: "libcontainer state root (must not contain the shoal binary)"},
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "shoal", Usage: "cgroup under which jobs' cgroups are made"},
+			&ucli.StringFlag{Name: "scratch-dir", Usage: "root-only directory for jobs' host-side scratch (image layers, mount binds), on a real disk and apart from -data-dir (default /var/tmp/shoal-scratch/CGROUP_PARENT)"},
+			&ucli.StringFlag{Name: "job-tmp-size", Value: "0", Usage: "size of a job's private /tmp (a tmpfs charged to the job's memory) when sbatch --tmp does not say, MiB or with a unit (e.g. 1G); 0: the job's memory limit"},
+			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
@@ -101,9 +104,19 @@ func runAgent(c *ucli.Context) error {
 		if logAddr == "" {
 			logAddr = filepath.Join(dataDir, "node.sock")
 		}
+		scratch := c.String("scratch-dir")
+		if scratch == "" {
+			scratch = filepath.Join("/var/tmp/shoal-scratch", c.String("cgroup-parent"))
+		}
+		tmpMiB, err := cli.ParseMemoryMiB(c.String("job-tmp-size"))
+		if err != nil {
+			return fmt.Errorf("agent: -job-tmp-size: %w", err)
+		}
+		if c.Int64("job-pids-max") < 0 {
+			return fmt.Errorf("agent: -job-pids-max %d: give a number of processes, or 0 for no limit", c.Int64("job-pids-max"))
+		}
 		runner = &sandbox.Runner{
-			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"),
-			TmpRoot: filepath.Join(dataDir, "node", "tmp"),
+			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"), TmpRoot: scratch,
 		}
 		if err := runner.Check(); err != nil {
 			return fmt.Errorf("start node daemon: -sandbox-root %s: %w (put the shoal binary elsewhere, or choose another -sandbox-root)",
@@ -139,7 +152,7 @@ func runAgent(c *ucli.Context) error {
 			Name: c.String("name"), Client: client, DataDir: filepath.Join(dataDir, "node"),
 			Capacity: capacity, GPUs: gpus, GPULib: gpu.NVML{}, Labels: labels,
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: secret,
-			Grace: c.Duration("grace"), Log: log,
+			Grace: c.Duration("grace"), Log: log, JobTmpBytes: tmpMiB << 20, JobPidsMax: c.Int64("job-pids-max"),
 		})
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)

@@ -214,6 +214,7 @@ func (c *cluster) cleanup() {
 		os.Remove(filepath.Join(h, c.cgParent))
 	}
 	os.RemoveAll(c.sbRoot)
+	os.Remove(filepath.Join("/var/tmp/shoal-scratch", c.cgParent)) // the agent's default -scratch-dir, empty by now
 }
 
 // cgroupHierarchies lists the mounted cgroup hierarchies (v1 controllers,

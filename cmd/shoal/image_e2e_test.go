@@ -131,13 +131,13 @@ func TestImageJobs(t *testing.T) {
 	if left := c.leftovers(); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
-	tmpRoot := filepath.Join(c.dataDir, "node", "tmp")
-	if entries, _ := os.ReadDir(tmpRoot); len(entries) > 0 {
-		t.Errorf("job directories left in %s: %v", tmpRoot, entries)
+	scratch := filepath.Join("/var/tmp/shoal-scratch", c.cgParent) // the agent's default -scratch-dir
+	if entries, _ := os.ReadDir(scratch); len(entries) > 0 {
+		t.Errorf("job directories left in %s: %v", scratch, entries)
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mounts), c.dataDir) {
-		t.Errorf("mounts under %s left in the host's mount table:\n%s", c.dataDir, mounts)
+	if strings.Contains(string(mounts), c.dataDir) || strings.Contains(string(mounts), scratch) {
+		t.Errorf("mounts under %s or %s left in the host's mount table:\n%s", c.dataDir, scratch, mounts)
 	}
 }
 

@@ -106,6 +106,10 @@ func (r *Runner) config(spec *Spec, hostname, rootfs string, mounts []*configs.M
 			res.MemorySwap = spec.MemoryBytes
 		}
 	}
+	if spec.PidsMax > 0 {
+		// pids.max, on cgroup v1 and v2 alike.
+		res.PidsLimit = &spec.PidsMax
+	}
 	if spec.CPUs > 0 {
 		res.CpuPeriod = cpuPeriod
 		res.CpuQuota = max(1000, int64(math.Ceil(spec.CPUs*cpuPeriod)))

@@ -10,10 +10,12 @@
 // filtered by the device cgroup), and so on. On top of that it gets:
 //
 //   - a fresh /proc for its PID namespace;
-//   - a private /tmp: a directory TmpRoot/<id>/tmp, mode 1777 and owned by
-//     the job user, bind-mounted on /tmp and removed when the job ends. A
-//     working directory under the host's /tmp is bound into it at its own
-//     path, so that (and only that) stays visible;
+//   - a private /tmp: a tmpfs of Spec.TmpBytes, mode 0700 and owned by the
+//     job user, in the job's mount namespace only (no other user can reach
+//     it), charged to the job's memory cgroup (it cannot fill a disk) and
+//     gone when the job ends. A working directory under the host's /tmp is
+//     bound into it at its own path, so that (and only that) stays
+//     visible;
 //   - a private tmpfs on /dev/shm, so POSIX shared memory neither leaks
 //     between jobs nor outlives the job.
 //
@@ -80,7 +82,8 @@
 // whatever the image's /etc/passwd says. No /etc/resolv.conf or /etc/hosts
 // is provided (the job shares the host's network, with the image's files).
 //
-// The overlay and the mount binds are the only mounts made in the host's
+// The overlay and the binds of mount sources and of a working directory
+// under /tmp are the only mounts made in the host's
 // mount table, under TmpRoot (root-only), and only while the job runs. If
 // TmpRoot is on a shared mount (systemd makes "/" shared) their mount and
 // unmount events propagate to its peers and slaves, among them the running
@@ -92,12 +95,30 @@
 // /dev/fd symlinks, /dev/ptmx replaced by a symlink to pts/ptmx), and here
 // that /dev would be the host's devtmpfs.
 //
+// # Files opened as the job's user
+//
+// No root process follows a path the user chose. Start opens the outputs
+// (Spec.Stdout, Stderr) and a host job's working directory with the job
+// user's fsuid, fsgid and groups (OpenAsUser; asUser), so the kernel
+// checks every lookup against the user's permissions. An output that is
+// a final symlink, a FIFO, a socket, a directory or a device other than
+// /dev/null is refused with the path and what it is; the open is
+// non-blocking, so nothing the user names can hang the daemon. An
+// existing file keeps its owner and mode: libcontainer's init fchowns
+// the container's stdio to the job's uid when the owner differs (runc's
+// fixStdioPermissions), so a file the job's uid does not own is written
+// through a pipe and a relay goroutine instead, which Wait drains. The
+// working directory is given to libcontainer by its canonical path, and
+// checked after the init has chdir'd and before it execs: the init's cwd
+// must be what that path leads to, resolved as the user inside the job's
+// root (see workdir.go).
+//
 // # Resources and credentials
 //
 // cgroup v1 under /sys/fs/cgroup/<ctrl>/<CgroupParent>/<id> in every
 // hierarchy, or on a v2 host /sys/fs/cgroup/<CgroupParent>/<id>: memory
 // (and no swap beyond it where the kernel accounts swap), a CFS CPU quota,
-// and a deny-all device list plus specconv.AllowedDevices and the Spec's
+// a pids limit (Spec.PidsMax), and a deny-all device list plus specconv.AllowedDevices and the Spec's
 // Devices (on v2 libcontainer builds an eBPF device filter from the same
 // rules). OOM kills are read from memory.oom_control (v1) or memory.events
 // (v2), and Job.Usage from memory.max_usage_in_bytes and cpuacct.usage (v1)

@@ -3,67 +3,249 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
+	"os/user"
 	"runtime"
+	"slices"
+	"strconv"
 	"unsafe"
 
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
-// openOutputs creates or truncates (or appends to) the job's stdout and
-// stderr files. The same path twice gives one shared file (one offset, like
-// 2>&1).
-func openOutputs(spec *Spec) (stdout, stderr *os.File, err error) {
-	flags := os.O_WRONLY | os.O_CREATE | unix.O_CLOEXEC | unix.O_NOCTTY
+// stdio is what a job gets as its stdout and stderr: the files it writes
+// to directly, or, for a file that is not the job user's own, the write
+// end of a pipe whose other end a relay copies into that file.
+type stdio struct {
+	stdout, stderr *os.File   // what the container gets
+	files          []*os.File // every descriptor Start must close once the job has its own
+	relays         []*relay
+}
+
+// close closes what Start holds; the relays keep their own ends.
+func (s *stdio) close() {
+	for _, f := range s.files {
+		f.Close()
+	}
+}
+
+// stop ends the relays of a job that never started.
+func (s *stdio) stop() {
+	s.close()
+	for _, r := range s.relays {
+		r.wait()
+	}
+}
+
+// openOutputs opens the job's stdout and stderr files as the job's user
+// (see OpenAsUser): created (mode 0644) or truncated or appended to. The
+// same path twice gives one shared file (one offset, like 2>&1).
+//
+// libcontainer's init fchowns the container's stdio to the job's uid when
+// the file's owner differs (runc's fixStdioPermissions; /dev/null aside),
+// so a file the user may write but does not own (another user's 0666
+// file, or anything not root's for a root job) is never handed to the
+// container: it gets a pipe, and a relay copies the pipe into the file.
+// Nothing the job opens ever changes an existing file's owner or mode.
+func openOutputs(spec *Spec) (*stdio, error) {
+	flags := os.O_WRONLY | os.O_CREATE
 	if spec.AppendOutput {
 		flags |= os.O_APPEND
 	} else {
 		flags |= os.O_TRUNC
 	}
-	stdout, err = openAsUser(spec.Stdout, flags, spec.UID, spec.GID, spec.Groups)
-	if err != nil {
-		return nil, nil, err
+	s := &stdio{}
+	attach := func(path string) (*os.File, error) {
+		f, err := openOutput(path, flags, spec.UID, spec.GID, spec.Groups)
+		if err != nil {
+			return nil, err
+		}
+		s.files = append(s.files, f)
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return nil, fmt.Errorf("output %s: stat: %w", path, err)
+		}
+		if st.Uid == spec.UID || isDevNull(&st) {
+			return f, nil
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("output %s: relay pipe: %w", path, err)
+		}
+		s.files = append(s.files, w)
+		s.relays = append(s.relays, startRelay(r, f))
+		s.files = slices.DeleteFunc(s.files, func(x *os.File) bool { return x == f }) // the relay's now
+		return w, nil
+	}
+	var err error
+	if s.stdout, err = attach(spec.Stdout); err != nil {
+		s.stop()
+		return nil, err
 	}
 	if spec.Stderr == spec.Stdout {
-		return stdout, stdout, nil
+		s.stderr = s.stdout
+		return s, nil
 	}
-	stderr, err = openAsUser(spec.Stderr, flags, spec.UID, spec.GID, spec.Groups)
-	if err != nil {
-		stdout.Close()
-		return nil, nil, err
+	if s.stderr, err = attach(spec.Stderr); err != nil {
+		s.stop()
+		return nil, err
 	}
-	return stdout, stderr, nil
+	return s, nil
 }
 
-// openAsUser opens path for writing with flags and the file-system
-// credentials of uid, gid and groups, so that a user cannot make the root
-// daemon create or truncate a file the user could not (a symlink or a
-// swapped directory in a path the user controls). New files get that owner.
-func openAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
-	if uid == 0 {
-		f, err := os.OpenFile(path, flags, 0o644)
+// relay copies what a job writes into a pipe to the output file it may
+// not be handed directly, until every writer has closed the pipe (the
+// job's last process has exited).
+type relay struct {
+	done chan struct{}
+	err  error
+}
+
+func startRelay(r, f *os.File) *relay {
+	rl := &relay{done: make(chan struct{})}
+	go func() {
+		defer close(rl.done)
+		_, err := io.Copy(f, r)
+		// If the file took no more (a full disk), closing the read end
+		// gives the job's next write EPIPE (SIGPIPE), as a closed pipe
+		// would: it never blocks on a pipe nobody reads.
+		r.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
-			return nil, fmt.Errorf("open output: %w", err)
+			rl.err = fmt.Errorf("copy job output to %s: %w", f.Name(), err)
 		}
-		if gid != 0 {
-			if err := f.Chown(0, int(gid)); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("chown output: %w", err)
-			}
-		}
-		return f, nil
+	}()
+	return rl
+}
+
+func (rl *relay) wait() error {
+	<-rl.done
+	return rl.err
+}
+
+// openOutput opens one output file as the user: no final symlink, and
+// nothing but a regular file or /dev/null.
+func openOutput(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+	f, err := OpenAsUser(path, flags, uid, gid, groups)
+	if err != nil {
+		return nil, fmt.Errorf("output %w", err)
 	}
+	return f, nil
+}
+
+// isDevNull reports whether st is the null device (character 1:3).
+func isDevNull(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) == 1 && unix.Minor(st.Rdev) == 3
+}
+
+// OpenAsUser opens path with flags (os.O_RDONLY or os.O_WRONLY with
+// O_CREATE, O_TRUNC, O_APPEND) and the file-system credentials of uid, gid
+// and groups, so that root never follows a path a user chose: the kernel
+// checks every lookup, and the creation of a new file (mode 0644, owned by
+// uid and gid), against the user's permissions. A final symlink is
+// refused (O_NOFOLLOW), the open never blocks (O_NONBLOCK, cleared once
+// open: a FIFO cannot hang the caller), and anything but a regular file or
+// /dev/null is refused, each with an error that names the path and what
+// was found. An existing file's owner and mode are never changed. Errors
+// read "<path>: <what>", so callers prefix what the path is.
+func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+	flags |= unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 	var f *os.File
-	err := asUser(uid, gid, groups, func() error {
+	open := func() error {
 		var err error
 		f, err = os.OpenFile(path, flags, 0o644)
-		if err != nil {
-			return fmt.Errorf("open output as uid %d: %w", uid, err)
+		return err
+	}
+	var err error
+	if uid == 0 && gid == 0 {
+		err = open()
+	} else {
+		// Root with another group too: a new file gets that group
+		// without a chown.
+		err = asUser(uid, gid, groups, open)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, explainOpen(path, err, uid))
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: stat: %w", path, err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && !isDevNull(&st) {
+		f.Close()
+		return nil, fmt.Errorf("%s: is a %s, not a regular file (only regular files and /dev/null are accepted)", path, fileType(t))
+	}
+	// Back to blocking I/O: the job (or a relay) writes, the logs reader reads.
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err == nil {
+		_, err = unix.FcntlInt(f.Fd(), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: clear O_NONBLOCK: %w", path, err)
+	}
+	return f, nil
+}
+
+// explainOpen turns the errors of an open as uid into what the user can act on.
+func explainOpen(path string, err error, uid uint32) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the caller names the path
+	}
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("is a symbolic link: give the file's own path (%w)", err)
 		}
-		return nil
-	})
-	return f, err
+	case errors.Is(err, unix.ENXIO):
+		return fmt.Errorf("is a named pipe (FIFO) or socket, not a regular file (%w)", err)
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+		return &deniedError{user: userName(uid), err: err}
+	}
+	return err
+}
+
+// deniedError says whose permissions refused an open; it unwraps to the
+// errno (errors.Is(err, os.ErrPermission) holds).
+type deniedError struct {
+	user string
+	err  error
+}
+
+func (e *deniedError) Error() string { return "permission denied for user " + e.user }
+func (e *deniedError) Unwrap() error { return e.err }
+
+// userName is "name (uid N)", or "uid N" for a uid without a name.
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username + " (uid " + id + ")"
+	}
+	return "uid " + id
+}
+
+func fileType(t uint32) string {
+	switch t {
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFIFO:
+		return "named pipe (FIFO)"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	case unix.S_IFLNK:
+		return "symbolic link"
+	}
+	return fmt.Sprintf("file of type %#o", t)
 }
 
 // asUser runs fn with the file-system credentials of uid, gid and groups:
@@ -132,39 +314,42 @@ func toU32(ids []int) []uint32 {
 	return out
 }
 
-// makeJobDir creates the job's directory, TmpRoot/<id>, root-only, and in
-// it the job's private /tmp, tmp/: mode 1777, owned by the job user.
-// TmpRoot itself is root-only too, so other users cannot reach either from
-// the host. An image job's layer and the binds of its mount sources go
-// into the same directory, where the user cannot rename anything.
-func (r *Runner) makeJobDir(spec *Spec) (dir, tmp string, err error) {
+// makeJobDir creates the job's directory, TmpRoot/<id>, root-only (and
+// TmpRoot itself root-only), where the host-side mounts of the job live:
+// an image job's layer, the binds of its mount sources and of a working
+// directory under /tmp, none of which the user can rename anything in.
+// The job's private /tmp is not here: it is a tmpfs of the job's own
+// (see tmpMount).
+func (r *Runner) makeJobDir(spec *Spec) (dir string, err error) {
 	if err := os.MkdirAll(r.TmpRoot, 0o700); err != nil {
-		return "", "", fmt.Errorf("create tmp root: %w", err)
+		return "", fmt.Errorf("create scratch root: %w", err)
 	}
 	dir = r.jobDir(spec.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if !errors.Is(err, os.ErrExist) {
-			return "", "", fmt.Errorf("create job directory: %w", err)
+			return "", fmt.Errorf("create job directory: %w", err)
 		}
 		// Left over from a crash with a reused id: start empty.
 		if err := removeJobDir(dir); err != nil {
-			return "", "", fmt.Errorf("remove stale job directory: %w", err)
+			return "", fmt.Errorf("remove stale job directory: %w", err)
 		}
 		if err := os.Mkdir(dir, 0o700); err != nil {
-			return "", "", fmt.Errorf("create job directory: %w", err)
+			return "", fmt.Errorf("create job directory: %w", err)
 		}
 	}
-	tmp = filepath.Join(dir, jobTmp)
-	err = os.Mkdir(tmp, 0o700)
-	if err == nil {
-		err = os.Lchown(tmp, int(spec.UID), int(spec.GID))
+	return dir, nil
+}
+
+// tmpMount is the job's private /tmp: a tmpfs of TmpBytes (the kernel's
+// default, half the RAM, if 0), owned by the job's user and mode 0700,
+// nosuid and nodev. Its pages are charged to the job's memory cgroup, it
+// lives in the job's mount namespace only (no other user can reach it)
+// and it vanishes with the job.
+func tmpMount(spec *Spec) *configs.Mount {
+	data := fmt.Sprintf("mode=0700,uid=%d,gid=%d", spec.UID, spec.GID)
+	if spec.TmpBytes > 0 {
+		data += ",size=" + strconv.FormatInt(spec.TmpBytes, 10)
 	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o777|os.ModeSticky)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", "", fmt.Errorf("create private tmp: %w", err)
-	}
-	return dir, tmp, nil
+	return &configs.Mount{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs",
+		Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: data}
 }

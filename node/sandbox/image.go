@@ -20,7 +20,8 @@ import (
 // The job's directory, TmpRoot/<id> (root-only), holds what the job
 // needs on the host while it runs (see makeJobDir):
 //
-//	tmp/           the private /tmp (1777, owned by the job user)
+//	cwd            a bind of a host job's working directory under /tmp,
+//	               opened as the job's user
 //	mnt/<n>        a bind of Mounts[n].Source, checked as the job's user
 //	upper/, work/  an image job's overlayfs upper and work directories
 //	rootfs/        an image job's overlay (lower: Spec.Rootfs): its root
@@ -28,7 +29,7 @@ import (
 // The binds and the overlay are in the host's mount table while the job
 // lives; removeJobDir unmounts them.
 const (
-	jobTmp    = "tmp"
+	jobCwd    = "cwd"
 	jobMnt    = "mnt"
 	jobUpper  = "upper"
 	jobWork   = "work"
@@ -96,7 +97,8 @@ func removeJobDir(dir string) error {
 	// the read of the mount table. The names are root's to make.
 	_, err1 := os.Lstat(filepath.Join(dir, jobRootfs))
 	_, err2 := os.Lstat(filepath.Join(dir, jobMnt))
-	if err1 == nil || err2 == nil {
+	_, err3 := os.Lstat(filepath.Join(dir, jobCwd))
+	if err1 == nil || err2 == nil || err3 == nil {
 		infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 		if err != nil {
 			return fmt.Errorf("list job mounts: %w", err)
@@ -137,14 +139,14 @@ func unmount(path string) error {
 // that libcontainer fills with imageDevices (what runc does: no bind of
 // /dev, so its doSetupDev runs, here on a tmpfs of the job's own, never on
 // the host's devtmpfs), a private /dev/shm, a read-only /sys and the
-// private /tmp.
-func imageMounts(tmp string) []*configs.Mount {
+// private /tmp (tmpMount).
+func imageMounts(spec *Spec) []*configs.Mount {
 	return []*configs.Mount{
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
 		{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"},
 		{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
-		{Source: tmp, Destination: "/tmp", Device: "bind", Flags: unix.MS_BIND},
+		tmpMount(spec),
 	}
 }
 

@@ -92,7 +92,7 @@ grep -c . /proc/self/mountinfo >/dev/null && echo proc-ok`)
 	spec.UID, spec.GID = 4242, 4242
 	os.Chown(filepath.Dir(spec.Stdout), 4242, 4242)
 	res, out = run(t, r, spec)
-	want := "4242\n4242\n/\n2\n755 0\n1777 4242\ntmp-ok\n" +
+	want := "4242\n4242\n/\n2\n755 0\n700 4242\ntmp-ok\n" +
 		"fd full null ptmx random shm stderr stdin stdout tty urandom zero \nproc-ok\n"
 	if res != (Result{}) || out != want {
 		t.Errorf("a user's job in the image: result %+v, output:\n%s\nwant:\n%s\nstderr %q", res, out, want, readFile(t, spec.Stderr))

@@ -23,7 +23,8 @@ type Job struct {
 	proc    *libcontainer.Process
 	initPid int // host pid of the job's PID 1
 	cg      jobCgroups
-	jobDir  string // TmpRoot/<id>: the private /tmp, an image job's layer, mount sources
+	jobDir  string // TmpRoot/<id>: an image job's layer, binds of mount sources and working directory
+	relays  []*relay
 
 	exited chan struct{} // closed once PID 1 has been reaped
 	state  *os.ProcessState
@@ -39,7 +40,7 @@ type Job struct {
 	emulated atomic.Int32
 }
 
-func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, dir string) (*Job, error) {
+func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, dir string, relays []*relay) (*Job, error) {
 	st, err := c.State()
 	if err != nil {
 		return nil, fmt.Errorf("read container state: %w", err)
@@ -51,6 +52,7 @@ func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, di
 		initPid: st.InitProcessPid,
 		cg:      jobCgroupsOf(st.CgroupPaths),
 		jobDir:  dir,
+		relays:  relays,
 		exited:  make(chan struct{}),
 	}
 	go j.reap()
@@ -84,7 +86,8 @@ func (j *Job) Pid() int { return j.initPid }
 func (j *Job) Done() <-chan struct{} { return j.exited }
 
 // Wait blocks until the job exits, then reads its OOM count, destroys the
-// container and its cgroups and removes its private /tmp. It may be called
+// container and its cgroups, removes its job directory and waits for the
+// relays of its outputs to copy the last of them. It may be called
 // more than once and from several goroutines; all get the same answer. The
 // error is for daemon-side failures only (the Result is still filled in as
 // far as it is known); a job killed by a signal or the OOM killer is a
@@ -133,6 +136,13 @@ func (j *Job) cleanup() {
 	}
 	if err := removeJobDir(j.jobDir); err != nil {
 		errs = append(errs, err)
+	}
+	// Every process of the job is gone, so every writer of a relay's
+	// pipe: each ends once it has copied what is left.
+	for _, rl := range j.relays {
+		if err := rl.wait(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	j.r.release(j.c.ID())
 	j.err = errors.Join(errs...)

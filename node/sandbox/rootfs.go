@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -23,9 +22,10 @@ func (r *Runner) rootfsDir() string {
 
 // hostMounts syncs the skeleton's symlinks with the host's / and returns
 // the job's mounts: the host's top-level entries, a fresh /proc, the host's
-// /dev with a private /dev/shm, tmpDir as /tmp and, if the working
-// directory dir is below /tmp, dir at its own path in there.
-func (r *Runner) hostMounts(tmpDir, dir string) ([]*configs.Mount, error) {
+// /dev with a private /dev/shm, the private /tmp (tmpMount) and, if the
+// working directory wd is below /tmp, the bind of it (made by
+// bindWorkdir) at its own path in there.
+func (r *Runner) hostMounts(spec *Spec, wd *workdir) ([]*configs.Mount, error) {
 	skel := r.rootfsDir()
 	if err := os.MkdirAll(skel, 0o755); err != nil {
 		return nil, fmt.Errorf("create rootfs skeleton: %w", err)
@@ -42,11 +42,11 @@ func (r *Runner) hostMounts(tmpDir, dir string) ([]*configs.Mount, error) {
 		{Source: "/dev", Destination: "/dev", Device: "bind", Flags: rbind},
 		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: "mode=1777"},
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{Source: tmpDir, Destination: "/tmp", Device: "bind", Flags: unix.MS_BIND},
+		tmpMount(spec),
 	}
-	if strings.HasPrefix(filepath.Clean(dir), "/tmp/") {
-		// libcontainer creates the mountpoint (root-owned) in tmpDir.
-		mounts = append(mounts, &configs.Mount{Source: dir, Destination: filepath.Clean(dir), Device: "bind", Flags: rbind})
+	if wd.bind != "" {
+		// libcontainer creates the mountpoint (root-owned) in the tmpfs.
+		mounts = append(mounts, &configs.Mount{Source: wd.bind, Destination: wd.path, Device: "bind", Flags: rbind})
 	}
 	// Mountpoints are made here, not by libcontainer's init: two inits
 	// creating the same one in the shared skeleton race (EEXIST).

@@ -33,11 +33,12 @@ type Runner struct {
 	// <CgroupParent>/<id>, in every hierarchy, e.g. "shoal" gives
 	// /sys/fs/cgroup/memory/shoal/<id>.
 	CgroupParent string
-	// TmpRoot is where the job directories are made, TmpRoot/<id>: the
-	// private /tmp, an image job's writable layer, binds of mount sources.
-	// It should be on a real disk (a file system overlayfs takes as an
-	// upper layer: ext4, xfs, not an overlay) and belongs to this Runner
-	// alone.
+	// TmpRoot is the node's scratch root, where the job directories are
+	// made, TmpRoot/<id> (root-only): an image job's writable layer, binds
+	// of mount sources and of a working directory under /tmp (the private
+	// /tmp itself is a tmpfs). It should be on a real disk (a file system
+	// overlayfs takes as an upper layer: ext4, xfs, not an overlay), apart
+	// from the controller's state, and belongs to this Runner alone.
 	TmpRoot string
 
 	mu   sync.Mutex
@@ -49,28 +50,24 @@ type Runner struct {
 }
 
 // Start creates the job's sandbox and starts its process: it opens the
-// output files as the job's user, makes the job's directory (the private
-// /tmp; an image job's overlay, mounted; binds of the mount sources,
-// looked up as the job's user), creates the container and runs its init,
-// which sets up the namespaces, mounts, cgroups and credentials and execs
-// Argv. It returns once that init has
-// been released to exec (the execve itself may still be in flight; Stop
-// copes with that). On error nothing is left behind but the output files.
-// Errors about the Spec wrap ErrInvalidSpec; an Argv[0] that cannot be
-// found or executed is reported by the init, as a Start error.
+// output files and the working directory as the job's user, makes the
+// job's directory (an image job's overlay, mounted; binds of the mount
+// sources, looked up as the job's user, and of a working directory under
+// /tmp), creates the container and runs its init, which sets up the
+// namespaces, mounts, cgroups and credentials; it then checks that the
+// init's working directory is the one the user can reach (see
+// workdir.go) and releases the init to exec Argv. It returns once that
+// init has been released (the execve itself may still be in flight; Stop
+// copes with that). Nothing it opens can block it (a FIFO as an output is
+// refused). On error nothing is left behind but the output files. Errors
+// about the Spec wrap ErrInvalidSpec; an Argv[0] that cannot be found or
+// executed is reported by the init, as a Start error.
 func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
 	if err := r.checkPlacement(); err != nil {
 		return nil, err
-	}
-	if spec.Rootfs == "" {
-		if fi, err := os.Stat(spec.Dir); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
-		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("%w: dir %q is not a directory", ErrInvalidSpec, spec.Dir)
-		}
 	}
 	if !r.claim(spec.ID) {
 		return nil, fmt.Errorf("start %s: %w", spec.ID, ErrDuplicateID)
@@ -81,15 +78,23 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 			r.release(spec.ID)
 		}
 	}()
-
-	stdout, stderr, err := openOutputs(&spec)
+	wd, err := openWorkdir(&spec)
 	if err != nil {
-		return nil, fmt.Errorf("open outputs: %w", err)
+		return nil, err
 	}
+	defer wd.close()
+	out, err := openOutputs(&spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	defer func() {
+		if !started {
+			out.stop()
+		}
+	}()
 	// The job gets its own descriptors when its init is forked.
-	defer stdout.Close()
-	defer stderr.Close()
-	dir, tmp, err := r.makeJobDir(&spec)
+	defer out.close()
+	dir, err := r.makeJobDir(&spec)
 	if err != nil {
 		return nil, err
 	}
@@ -100,9 +105,11 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	)
 	if spec.Rootfs == "" {
 		rootfs = r.rootfsDir()
-		mounts, err = r.hostMounts(tmp, spec.Dir)
+		if err = wd.bindWorkdir(dir); err == nil {
+			mounts, err = r.hostMounts(&spec, wd)
+		}
 	} else if rootfs, err = makeLayer(&spec, dir); err == nil {
-		mounts = imageMounts(tmp)
+		mounts = imageMounts(&spec)
 	}
 	if err == nil {
 		srcs, err = bindMountSources(&spec, dir)
@@ -127,12 +134,23 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		UID:              int(spec.UID),
 		GID:              int(spec.GID),
 		AdditionalGroups: toInts(spec.Groups),
-		Cwd:              spec.Dir,
-		Stdout:           stdout,
-		Stderr:           stderr,
+		Cwd:              wd.path,
+		Stdout:           out.stdout,
+		Stderr:           out.stderr,
 		Init:             true,
 	}
-	if err := c.Run(proc); err != nil {
+	fail := func(err error) (*Job, error) {
+		_ = c.Signal(os.Kill)
+		_, _ = proc.Wait()
+		if derr := c.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
+		}
+		_ = removeJobDir(dir)
+		return nil, err
+	}
+	// Start returns with the init set up (chdir'd, credentials dropped)
+	// and waiting on its exec fifo; Exec releases it.
+	if err := c.Start(proc); err != nil {
 		err = fmt.Errorf("start container: %w", err)
 		if derr := c.Destroy(); derr != nil {
 			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
@@ -140,14 +158,20 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		_ = removeJobDir(dir)
 		return nil, err
 	}
-	j, err := newJob(r, c, proc, dir)
+	pid, err := proc.Pid()
+	if err == nil {
+		err = wd.verify(&spec, pid)
+	}
+	if err == nil {
+		err = c.Exec()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	j, err := newJob(r, c, proc, dir, out.relays)
 	if err != nil {
 		// Unreachable unless the state vanished under us: kill and reap.
-		_ = c.Signal(os.Kill)
-		_, _ = proc.Wait()
-		_ = c.Destroy()
-		_ = removeJobDir(dir)
-		return nil, err
+		return fail(err)
 	}
 	started = true
 	return j, nil

@@ -322,7 +322,7 @@ func TestPrivateTmp(t *testing.T) {
 	marker := "shoal-marker-" + spec.ID
 	spec.Env = append(spec.Env, "M="+marker)
 	_, out := run(t, r, spec)
-	if want := "secret\n1777 0\n" + marker + "\n"; out != want {
+	if want := "secret\n700 0\n" + marker + "\n"; out != want {
 		t.Errorf("output = %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
 	}
 	if _, err := os.Stat(filepath.Join("/tmp", marker)); !errors.Is(err, os.ErrNotExist) {
@@ -376,7 +376,7 @@ func TestMountsStayInside(t *testing.T) {
 			inside[f[4]] = g[0] // the last mount on a point wins
 		}
 	}
-	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": ""} {
+	for mp, fs := range map[string]string{"/": "", "/proc": "proc", "/dev/shm": "tmpfs", "/tmp": "tmpfs"} {
 		got, ok := inside[mp]
 		if !ok || (fs != "" && got != fs) {
 			t.Errorf("job's mount on %s = %q (present %v), want %q; job's mountinfo:\n%s", mp, got, ok, fs, readFile(t, spec.Stdout))
@@ -857,8 +857,22 @@ func TestCheckPlacement(t *testing.T) {
 }
 
 func BenchmarkStartWait(b *testing.B) {
-	r := newRunner(b)
+	benchStartWait(b, baseSpec(b, "/bin/true"))
+}
+
+// BenchmarkStartWaitUser: the same as an unprivileged user, whose working
+// dir and outputs Start opens, and whose cwd it checks, as that user.
+func BenchmarkStartWaitUser(b *testing.B) {
 	spec := baseSpec(b, "/bin/true")
+	spec.UID, spec.GID = 65534, 65534
+	if err := os.Chown(spec.Dir, 65534, 65534); err != nil {
+		b.Fatal(err)
+	}
+	benchStartWait(b, spec)
+}
+
+func benchStartWait(b *testing.B, spec Spec) {
+	r := newRunner(b)
 	var starting time.Duration
 	start := time.Now()
 	for i := range b.N {
@@ -909,16 +923,17 @@ func readFile(t testing.TB, path string) string {
 	return string(b)
 }
 
-// hostMounts is the host's mount table without the per-mount ids, which a
-// remount would change.
-// hostMounts is the host's mount table, less the image layers that
-// cmd/shoal's end-to-end tests mount under their own TMPDIR
-// (/var/tmp/shoal-e2e-*) while go test runs that package alongside this one.
+// hostMounts is the host's mount table, less the image layers and binds
+// that cmd/shoal's end-to-end tests mount under their own TMPDIR
+// (/var/tmp/shoal-e2e-*) and their agents' default scratch dirs
+// (/var/tmp/shoal-scratch/shoal-e2e-*) while go test runs that package
+// alongside this one.
 func hostMounts(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for line := range strings.Lines(readFile(t, "/proc/self/mountinfo")) {
-		if fields := strings.Fields(line); len(fields) > 4 && strings.HasPrefix(fields[4], "/var/tmp/shoal-e2e-") {
+		if fields := strings.Fields(line); len(fields) > 4 && (strings.HasPrefix(fields[4], "/var/tmp/shoal-e2e-") ||
+			strings.HasPrefix(fields[4], "/var/tmp/shoal-scratch/shoal-e2e-")) {
 			continue
 		}
 		out = append(out, strings.TrimSpace(line))

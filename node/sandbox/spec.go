@@ -21,13 +21,17 @@ type Spec struct {
 	Argv []string
 	// Env is the complete environment of the job, as KEY=VALUE.
 	Env []string
-	// Dir is the working directory. For a host job it is a host path,
-	// visible inside as is, and must exist. A Dir under /tmp is
-	// bind-mounted at the same path into the job's private /tmp (only that
-	// directory: the rest of the host's /tmp stays hidden); Dir "/tmp" is
-	// the private /tmp itself. For an image job it is a path in the image,
-	// created (root-owned, 0755) in the job's own layer if missing, as a
-	// Dockerfile's WORKDIR is.
+	// Dir is the working directory. For a host job it is a host path that
+	// must exist: Start opens it with the job user's credentials (a
+	// directory the user cannot reach on the host fails the start, however
+	// the path was reached) and the job starts in that very directory, at
+	// its canonical path (symlinks resolved). One whose canonical path is
+	// under /tmp is bind-mounted at that path into the job's private /tmp
+	// (only that directory: the rest of the host's /tmp stays hidden); Dir
+	// "/tmp" is the private /tmp itself. For an image job it is a path in
+	// the image, created (root-owned, 0755) in the job's own layer if
+	// missing, as a Dockerfile's WORKDIR is; the job's user must be able
+	// to reach it there.
 	Dir string
 	// UID and GID are the job's user and primary group.
 	UID, GID uint32
@@ -39,9 +43,19 @@ type Spec struct {
 	MemoryBytes int64
 	// CPUs is the CPU quota in cores, 0 for none.
 	CPUs float64
-	// Stdout and Stderr are host file paths, created or truncated by Start
-	// with the job user's credentials (mode 0644, owned by UID and GID).
-	// They may be the same path.
+	// PidsMax bounds the number of processes and threads of the job (the
+	// pids cgroup), 0 for no limit.
+	PidsMax int64
+	// TmpBytes is the size of the job's private /tmp, a tmpfs charged to
+	// the job's memory; 0 leaves the kernel's default (half the RAM), so
+	// only the memory limit bounds it.
+	TmpBytes int64
+	// Stdout and Stderr are host file paths, opened by Start with the job
+	// user's credentials: created (mode 0644, owned by UID and GID) or
+	// truncated. A final symlink, and anything but a regular file or
+	// /dev/null, is refused. An existing file the user may write but does
+	// not own keeps its owner and mode (the job writes to it through a
+	// relay). They may be the same path.
 	Stdout, Stderr string
 	// AppendOutput appends to Stdout and Stderr instead of truncating them
 	// (sbatch --open-mode=append).
@@ -118,7 +132,7 @@ func (s *Spec) validate() error {
 		return fmt.Errorf("%w: dir %q is not absolute", ErrInvalidSpec, s.Dir)
 	case !filepath.IsAbs(s.Stdout) || !filepath.IsAbs(s.Stderr):
 		return fmt.Errorf("%w: stdout %q and stderr %q must be absolute", ErrInvalidSpec, s.Stdout, s.Stderr)
-	case s.MemoryBytes < 0 || s.CPUs < 0:
+	case s.MemoryBytes < 0 || s.CPUs < 0 || s.PidsMax < 0 || s.TmpBytes < 0:
 		return fmt.Errorf("%w: negative limit", ErrInvalidSpec)
 	case s.Rootfs != "" && (!filepath.IsAbs(s.Rootfs) || filepath.Clean(s.Rootfs) != s.Rootfs || s.Rootfs == "/" ||
 		strings.ContainsAny(s.Rootfs, ",:")):

@@ -1,0 +1,329 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// nobody is the unprivileged job user of these tests; other is a second
+// user, whose files nobody's jobs must not take over.
+const (
+	nobody = 65534
+	other  = 4242
+)
+
+// userSpec is a job of nobody in a working dir nobody owns.
+func userSpec(t *testing.T, argv ...string) Spec {
+	spec := baseSpec(t, argv...)
+	spec.UID, spec.GID = nobody, nobody
+	if err := os.Chown(spec.Dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// reachable opens dir and the temp dirs above it (up to /tmp or
+// /var/tmp) to everyone's lookups.
+func reachable(t *testing.T, dir string) string {
+	t.Helper()
+	for d := dir; d != "/tmp" && d != "/var/tmp" && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// privateTree makes other's 0700 directory with a world-readable
+// directory and file inside: what a symlink must not reach through.
+func privateTree(t *testing.T) (shared string) {
+	t.Helper()
+	priv := filepath.Join(reachable(t, scratchDir(t)), "private")
+	shared = filepath.Join(priv, "shared")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(shared, "secret.txt"), []byte("other's secret\n"), 0o644)
+	for _, p := range []string{priv, shared, filepath.Join(shared, "secret.txt")} {
+		os.Chown(p, other, other)
+	}
+	os.Chmod(priv, 0o700)
+	return shared
+}
+
+// A working directory reached through a symlink into another user's 0700
+// tree is refused with a clear reason, under /tmp and elsewhere; the
+// user's own 0700 directory under /tmp, reached through a symlink, works
+// and the job sees its canonical path.
+func TestWorkdirOpenedAsUser(t *testing.T) {
+	r := newRunner(t)
+	shared := privateTree(t)
+	for _, base := range []string{reachable(t, scratchDir(t)), reachable(t, t.TempDir())} {
+		link := filepath.Join(base, "l")
+		if err := os.Symlink(shared, link); err != nil {
+			t.Fatal(err)
+		}
+		spec := userSpec(t, "cat", "secret.txt")
+		spec.Dir = link
+		j, err := r.Start(spec)
+		if err == nil {
+			j.Wait()
+			t.Fatalf("job in %s -> %s started; stdout %q", link, shared, readFile(t, spec.Stdout))
+		}
+		if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "working directory "+link+": permission denied for user") {
+			t.Errorf("Start in %s: %v, want ErrInvalidSpec naming the directory and the user", link, err)
+		}
+		assertGone(t, r, spec.ID)
+	}
+
+	own := filepath.Join(reachable(t, t.TempDir()), "own")
+	os.Mkdir(own, 0o700)
+	os.Chown(own, nobody, nobody)
+	link := filepath.Join(reachable(t, scratchDir(t)), "tolink")
+	os.Symlink(own, link)
+	spec := userSpec(t, "sh", "-c", "pwd; echo mine > f; cat f")
+	spec.Dir = link
+	if res, out := run(t, r, spec); res != (Result{}) || out != own+"\nmine\n" {
+		t.Errorf("job in its own dir %s via %s: %+v, output %q (stderr %q), want its canonical path and the file", own, link, res, out, readFile(t, spec.Stderr))
+	}
+}
+
+// A path swapped after the as-user open is caught before the job runs:
+// verify sees the init in another directory than the path now leads to.
+func TestWorkdirSwapCaught(t *testing.T) {
+	r := newRunner(t)
+	shared := privateTree(t)
+	spec := userSpec(t, "true")
+	w, err := openWorkdir(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	// What the swap would leave: the path now leads through other's
+	// 0700 directory; an init that followed it as root sits in shared.
+	dir := spec.Dir
+	os.Rename(dir, dir+".moved")
+	defer os.Rename(dir+".moved", dir)
+	if err := os.Symlink(shared, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	probe := baseSpec(t, "sleep", "60")
+	probe.Dir = shared
+	j := start(t, r, probe) // a root job: its cwd is shared
+	err = w.verify(&spec, j.Pid())
+	if err == nil || !strings.Contains(err.Error(), "permission denied for user") {
+		t.Errorf("verify with the path swapped to %s: %v, want permission denied", shared, err)
+	}
+	// With the user's own directory at the path but another cwd: changed.
+	os.Remove(dir)
+	os.Rename(dir+".moved", dir)
+	if err := w.verify(&spec, j.Pid()); err == nil || !strings.Contains(err.Error(), "changed while the job started") {
+		t.Errorf("verify of a cwd that is not the path: %v, want 'changed while the job started'", err)
+	}
+}
+
+// Outputs: a final symlink, a FIFO (with or without a reader), a
+// directory and a device other than /dev/null are refused at once, with
+// the path and the reason; /dev/null is accepted.
+func TestOutputsRefused(t *testing.T) {
+	r := newRunner(t)
+	dir := scratchDir(t)
+	os.Chmod(dir, 0o777)
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o666)
+	link := filepath.Join(dir, "link")
+	os.Symlink(target, link)
+	fifo := filepath.Join(dir, "fifo")
+	unix.Mkfifo(fifo, 0o666)
+	readFifo := filepath.Join(dir, "fifo-read")
+	unix.Mkfifo(readFifo, 0o666)
+	os.Chmod(fifo, 0o666) // past the umask
+	os.Chmod(readFifo, 0o666)
+	rd, err := os.OpenFile(readFifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for _, tc := range []struct{ path, want string }{
+		{link, "is a symbolic link"},
+		{fifo, "named pipe (FIFO)"},
+		{readFifo, "is a named pipe (FIFO), not a regular file"},
+		{dir, "is a directory"},
+		{"/dev/zero", "is a character device, not a regular file"},
+	} {
+		for _, uid := range []uint32{0, nobody} {
+			spec := userSpec(t, "echo", "hello")
+			spec.UID, spec.GID = uid, uid
+			spec.Stdout = tc.path
+			begin := time.Now()
+			j, err := r.Start(spec)
+			if err == nil {
+				j.Wait()
+				t.Errorf("uid %d: Start with stdout %s succeeded", uid, tc.path)
+				continue
+			}
+			if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("uid %d: stdout %s: %v, want the path and %q", uid, tc.path, err, tc.want)
+			}
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Errorf("uid %d: refusing stdout %s took %v", uid, tc.path, d)
+			}
+			assertGone(t, r, spec.ID)
+		}
+	}
+	var st unix.Stat_t
+	unix.Lstat(target, &st)
+	if st.Size != 0 {
+		t.Errorf("the symlink's target was written to")
+	}
+	spec := userSpec(t, "echo", "hello")
+	spec.Stdout = "/dev/null"
+	if res, _ := run(t, r, spec); res != (Result{}) {
+		t.Errorf("job with stdout /dev/null: %+v", res)
+	}
+	unix.Stat("/dev/null", &st)
+	if st.Uid != 0 || st.Mode&0o777 != 0o666 {
+		t.Errorf("/dev/null now owned by %d, mode %o", st.Uid, st.Mode&0o777)
+	}
+}
+
+// A file the job's user may write but does not own (another user's 0666
+// file; for a root job, anyone's) gets the output and keeps its owner and
+// mode: the job writes through a relay, which Wait drains.
+func TestOutputOwnerKept(t *testing.T) {
+	r := newRunner(t)
+	dir := scratchDir(t)
+	os.Chmod(dir, 0o755)
+	for _, uid := range []uint32{nobody, 0} {
+		out := filepath.Join(dir, "out-"+strconv.Itoa(int(uid)))
+		errf := filepath.Join(dir, "err-"+strconv.Itoa(int(uid)))
+		for _, p := range []string{out, errf} {
+			os.WriteFile(p, []byte("old contents\n"), 0o666)
+			os.Chown(p, other, other)
+			os.Chmod(p, 0o666) // chown cleared nothing, but be explicit
+		}
+		spec := userSpec(t, "sh", "-c", "echo to-out; echo to-err >&2; seq 1 20000 | tail -1; stat -L -c '%u %a' /proc/self/fd/1")
+		spec.UID, spec.GID = uid, uid
+		spec.Stdout, spec.Stderr = out, errf
+		res, got := run(t, r, spec)
+		if res != (Result{}) || got != "to-out\n20000\n"+strconv.Itoa(int(uid))+" 600\n" {
+			// The job's stdout is the relay's pipe (owned by the job's user once
+			// libcontainer's init has fchowned it), never the file.
+			t.Errorf("uid %d: result %+v, stdout %q (stderr %q), want to-out, 20000 and the pipe", uid, res, got, readFile(t, errf))
+		}
+		if e := readFile(t, errf); e != "to-err\n" {
+			t.Errorf("uid %d: stderr %q, want to-err", uid, e)
+		}
+		for _, p := range []string{out, errf} {
+			var st unix.Stat_t
+			unix.Stat(p, &st)
+			if st.Uid != other || st.Gid != other || st.Mode&0o7777 != 0o666 {
+				t.Errorf("uid %d: %s now %d:%d mode %o, want %d:%d 666 as it was", uid, p, st.Uid, st.Gid, st.Mode&0o7777, other, other)
+			}
+		}
+	}
+}
+
+// A job of nobody cannot have more than PidsMax processes: the shell's
+// fork fails (and dash gives up) once the limit is reached.
+func TestPidsLimit(t *testing.T) {
+	r := newRunner(t)
+	const script = `for i in $(seq 1 40); do sleep 60 & echo $i; done`
+	spec := userSpec(t, "sh", "-c", script)
+	spec.PidsMax = 10
+	_, out := run(t, r, spec)
+	// sh itself and up to 9 sleeps.
+	if n := len(strings.Fields(out)); n == 0 || n > 9 {
+		t.Errorf("with PidsMax 10 the job started %d background processes (stdout %q, stderr %q), want 1 to 9",
+			n, out, readFile(t, spec.Stderr))
+	}
+	spec = userSpec(t, "sh", "-c", script)
+	if _, out := run(t, r, spec); len(strings.Fields(out)) != 40 {
+		t.Errorf("without a limit: stdout %q, want 1 to 40 (stderr %q)", out, readFile(t, spec.Stderr))
+	}
+}
+
+// The private /tmp is the user's own 0700 tmpfs of TmpBytes: writing
+// past it fails with ENOSPC inside the job, nothing reaches the host.
+func TestTmpSize(t *testing.T) {
+	r := newRunner(t)
+	spec := userSpec(t, "sh", "-c", `stat -c '%a %u %g' /tmp; dd if=/dev/zero of=/tmp/big bs=64k count=64 2>&1 | grep -c 'No space'; stat -c %s /tmp/big`)
+	spec.TmpBytes = 1 << 20
+	_, out := run(t, r, spec)
+	if want := "700 65534 65534\n1\n1048576\n"; out != want {
+		t.Errorf("output %q, want %q (stderr %q)", out, want, readFile(t, spec.Stderr))
+	}
+}
+
+// BenchmarkOpenOutputs: what opening a job's stdout and stderr costs the
+// start, as root and with the job user's credentials (a locked thread
+// with its fsuid, fsgid and groups switched and back, per file).
+//
+//	go test -run '^$' -bench OpenOutputs -benchtime 2000x ./node/sandbox/
+func BenchmarkOpenOutputs(b *testing.B) {
+	for _, uid := range []uint32{0, nobody} {
+		b.Run("uid="+strconv.Itoa(int(uid)), func(b *testing.B) {
+			dir := scratchDir(b)
+			os.Chown(dir, int(uid), int(uid))
+			spec := Spec{UID: uid, GID: uid, Groups: []uint32{uid},
+				Stdout: filepath.Join(dir, "out"), Stderr: filepath.Join(dir, "err")}
+			b.ResetTimer()
+			for range b.N {
+				s, err := openOutputs(&spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(s.relays) != 0 {
+					b.Fatal("a relay for the user's own file")
+				}
+				s.close()
+			}
+		})
+	}
+}
+
+// A root job's new output file gets the job's group without a chown.
+func TestRootOutputGroup(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "echo", "hi")
+	spec.GID = other
+	run(t, r, spec)
+	var st unix.Stat_t
+	if err := unix.Stat(spec.Stdout, &st); err != nil || st.Uid != 0 || st.Gid != other || st.Mode&0o777 != 0o644 {
+		t.Errorf("root job's stdout %d:%d mode %o (%v), want 0:%d 644", st.Uid, st.Gid, st.Mode&0o777, err, other)
+	}
+}
+
+// A relayed output on a full file system: the job is not blocked (the
+// relay closes its end: the writer gets SIGPIPE) and Wait reports the
+// lost output.
+func TestRelayFullDisk(t *testing.T) {
+	r := newRunner(t)
+	small := scratchDir(t)
+	if err := unix.Mount("tmpfs", small, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0777"); err != nil {
+		t.Skipf("mount a small tmpfs: %v", err)
+	}
+	defer unix.Unmount(small, unix.MNT_DETACH)
+	out := filepath.Join(small, "out")
+	os.WriteFile(out, nil, 0o666)
+	os.Chown(out, other, other)
+	os.Chmod(out, 0o666) // past the umask
+	spec := userSpec(t, "sh", "-c", "seq 1 200000; echo done >&2")
+	spec.Stdout = out
+	j := start(t, r, spec)
+	res, err := j.Wait()
+	if res != (Result{}) || err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("job writing 1.2 MB through a relay into a 64 KiB file system: %+v, %v; want a clean exit and the relay's ENOSPC", res, err)
+	}
+	if e := readFile(t, spec.Stderr); e != "done\n" {
+		t.Errorf("stderr %q, want done", e)
+	}
+}
