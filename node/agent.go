@@ -124,9 +124,15 @@ func StartAgent(cfg Config) (*Agent, error) {
 		gpus:    gpu.NewAllocator(cfg.GPUs),
 		stopped: make(chan struct{}),
 	}
-	for _, dir := range []string{a.logDir, a.scriptDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The spool, as Slurm's SlurmdSpoolDir: jobs reach their own default
+	// logs and batch scripts (each 0600 or 0500 and owned by the job's
+	// user) by name, as that user; nobody but root may list these dirs.
+	for _, dir := range []string{cfg.DataDir, a.logDir, a.scriptDir} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
 			return nil, fmt.Errorf("create node dir: %w", err)
+		}
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("node dir: %w", err)
 		}
 	}
 	if err := cfg.Executor.Cleanup(); err != nil {

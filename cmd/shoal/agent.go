@@ -69,8 +69,13 @@ func runAgent(c *ucli.Context) error {
 		return fmt.Errorf("agent: data dir: %w", err)
 	}
 	// Traversable by all: jobs open their logs under it as their own user.
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	// Others may only pass through the data dir (0711), to their own files
+	// in the node's spool (see node.StartAgent); controller/ is 0700.
+	if err := os.MkdirAll(dataDir, 0o711); err != nil {
 		return fmt.Errorf("agent: create data dir: %w", err)
+	}
+	if err := os.Chmod(dataDir, 0o711); err != nil {
+		return fmt.Errorf("agent: data dir: %w", err)
 	}
 
 	var ctl *daemon.Controller
