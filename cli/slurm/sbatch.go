@@ -162,6 +162,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		return req, err
 	}
 	req.Resources.MemoryMB = mem
+	req.TmpMB = o.tmp
 
 	req.Dir = cwd
 	if o.chdir != "" {

@@ -90,7 +90,7 @@ var jobOptions = []Option{
 	{Long: "threads-per-core", Arg: RequiredArg, Key: "ignore"},
 	{Long: "time", Short: 't', Arg: RequiredArg},
 	{Long: "time-min", Arg: RequiredArg, Key: "ignore"},
-	{Long: "tmp", Arg: RequiredArg, Key: "ignore"},
+	{Long: "tmp", Arg: RequiredArg},
 	{Long: "uid", Arg: RequiredArg},
 	{Long: "usage", Arg: NoArg},
 	{Long: "use-min-nodes", Arg: NoArg, Key: "ignore"},
@@ -145,6 +145,7 @@ type jobOpts struct {
 
 	// memory: the three ways to say it, and the level each was set at
 	mem, memPerCPU, memPerGPU                int64
+	tmp                                      int64 // --tmp, MiB: the size of the job's private /tmp
 	memLevel, memPerCPULevel, memPerGPULevel int
 
 	gpus, gpusPerNode, gpusPerTask int
@@ -266,6 +267,8 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "mem":
 		o.mem, err = memOpt(opt)
 		o.memLevel = level
+	case "tmp":
+		o.tmp, err = memOpt(opt)
 	case "mem-per-cpu":
 		o.memPerCPU, err = memOpt(opt)
 		o.memPerCPULevel = level

@@ -1,0 +1,3 @@
+#!/bin/sh
+#SBATCH --tmp=2G
+true
