@@ -152,6 +152,10 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if spec.TimeLimit < 0 {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, spec.TimeLimit).WithField("timeLimit")
 	}
+	if spec.TmpMB < 0 { // above the job's memory it is allowed, and bounded by that memory
+		return api.Job{}, api.Errorf(api.CodeInvalid,
+			"job %q: a private /tmp of %d MiB: give a size in MiB, or 0 for the job's memory", name, spec.TmpMB).WithField("tmpMB")
+	}
 	if err := checkWarnSignal(name, r); err != nil {
 		return api.Job{}, err
 	}
