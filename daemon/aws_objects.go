@@ -112,7 +112,11 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req registe
 	if o, err := lookupOwner(who); err == nil {
 		d.Owner = o.name
 	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis()})
+	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis(), Operator: who.operator}
+	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
+		return registerJobDefResponse{}, res.Err
+	}
+	res, err := c.applier.Apply(ctx, raftfsm.OpRegisterJobDef, cmd)
 	if err != nil {
 		return registerJobDefResponse{}, err
 	}

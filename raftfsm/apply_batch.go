@@ -22,6 +22,10 @@ const (
 type RegisterJobDefCmd struct {
 	Def api.JobDefinition `json:"def"`
 	Now int64             `json:"now"`
+	// Operator may add a revision to a name another user registered; a
+	// user may not, or they would choose what the owner's next submit of
+	// NAME (the newest revision) runs.
+	Operator bool `json:"operator,omitempty"`
 }
 
 // DeregisterJobDefCmd marks one revision INACTIVE.
@@ -58,6 +62,10 @@ func (w writer) registerJobDef(c RegisterJobDefCmd) Result {
 	d := c.Def
 	d.Revision = 1
 	if revs := (&State{txn: w.txn}).JobDefinitions(d.Name); len(revs) > 0 {
+		if owner := revs[0].Owner; owner != d.Owner && !c.Operator {
+			return Result{Err: api.Errorf(api.CodeForbidden,
+				"job definition %s belongs to %s: only they or an operator may register revisions of it; choose another name", d.Name, owner)}
+		}
 		d.Revision = revs[len(revs)-1].Revision + 1
 	}
 	d.Status, d.CreatedAt = api.Active, c.Now

@@ -42,3 +42,27 @@ func TestCheckChangesNothing(t *testing.T) {
 		t.Errorf("job 1 not held after the hold Check allowed")
 	}
 }
+
+// TestJobDefinitionNameBelongsToItsOwner: a user cannot add a revision to a
+// name another user registered (it would choose what the owner's next
+// submit of NAME runs); the owner and operators can.
+func TestJobDefinitionNameBelongsToItsOwner(t *testing.T) {
+	h := newHarness(t)
+	def := func(owner, cmd string) api.JobDefinition {
+		return api.JobDefinition{Name: "etl", Type: "script", Owner: owner,
+			ContainerProperties: &api.ContainerProperties{Command: []string{cmd}}}
+	}
+	h.mustOK("bob registers etl", h.apply(raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: def("bob", "etl.sh"), Now: 1}))
+	wantErr(t, "alice registers a revision of bob's etl",
+		h.apply(raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: def("alice", "steal.sh"), Now: 2}),
+		api.CodeForbidden, "belongs to bob", "choose another name")
+	if revs := h.fsm.State().JobDefinitions("etl"); len(revs) != 1 {
+		t.Fatalf("etl has %d revisions after the refusal, want 1", len(revs))
+	}
+	if res := h.mustOK("bob registers revision 2", h.apply(raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: def("bob", "etl2.sh"), Now: 3})); res.Revision != 2 {
+		t.Errorf("bob's second revision is %d, want 2", res.Revision)
+	}
+	if res := h.mustOK("root registers revision 3", h.apply(raftfsm.OpRegisterJobDef, raftfsm.RegisterJobDefCmd{Def: def("root", "fix.sh"), Now: 4, Operator: true})); res.Revision != 3 {
+		t.Errorf("the operator's revision is %d, want 3", res.Revision)
+	}
+}

@@ -505,6 +505,22 @@ func TestIsolation(t *testing.T) {
 		wantOwner(t, "sbatch -o ROOT-ONLY-FILE", shadow, 0, 0o600)
 	})
 
+	t.Run("jobdef-hijack", func(t *testing.T) {
+		// NAME means the newest revision: a revision alice adds to bob's
+		// definition would choose what bob's next submit runs, as bob.
+		name := "etl-" + bob.name
+		if r := c.shoalAs(bob.cred(), "jobdef", "register", "--name", name, "--type", "script"); r.code != 0 {
+			t.Fatalf("bob registers %s: %s", name, r.stderr)
+		}
+		r := c.shoalAs(alice.cred(), "jobdef", "register", "--name", name, "--type", "script")
+		if r.code == 0 || !strings.Contains(r.stderr, "belongs to "+bob.name) {
+			t.Errorf("alice registers a revision of bob's %s: exit %d, %q; want refused, naming its owner", name, r.code, r.stderr)
+		}
+		if r := c.shoalAs(bob.cred(), "jobdef", "register", "--name", name, "--type", "script"); r.code != 0 {
+			t.Errorf("bob registers revision 2 of his own %s: %s", name, r.stderr)
+		}
+	})
+
 	t.Run("hostile-name", func(t *testing.T) {
 		for _, name := range []string{"x\nFAKE bob RUNNING", "\x1b]0;owned\x07\x1b[2J"} {
 			id, r := c.sbatch(alice, "", "--hold", "-J", name, "-o", "/dev/null", "--wrap", "true")
