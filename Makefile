@@ -28,7 +28,8 @@ FUZZ_TARGETS := \
 	./daemon:FuzzAWSSubmitDecode \
 	./cli/slurm:FuzzSbatch \
 	./cli/internal/termsafe:FuzzString \
-	./internal/sigv4:FuzzVerify
+	./internal/sigv4:FuzzVerify \
+	./node:FuzzUntar
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
