@@ -272,6 +272,12 @@ func (c *cluster) shoal(args ...string) result { return c.shoalAs(nil, args...) 
 // shoalAs runs the CLI as the given user (nil: as this process).
 func (c *cluster) shoalAs(cred *syscall.Credential, args ...string) result {
 	c.t.Helper()
+	return c.run(c.command(cred, args...))
+}
+
+// command is the CLI run as cred (nil: as this process), against this
+// cluster's socket.
+func (c *cluster) command(cred *syscall.Credential, args ...string) *exec.Cmd {
 	cmd := exec.Command(shoalBin, args...)
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1", "SHOAL_ADDR="+c.socket)
 	cmd.Dir = filepath.Dir(c.dataDir)
@@ -279,6 +285,12 @@ func (c *cluster) shoalAs(cred *syscall.Credential, args ...string) result {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		cmd.Dir = "/"
 	}
+	return cmd
+}
+
+// run runs cmd and returns what it printed and its exit code.
+func (c *cluster) run(cmd *exec.Cmd) result {
+	c.t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -286,7 +298,7 @@ func (c *cluster) shoalAs(cred *syscall.Credential, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		c.t.Fatalf("run shoal %v: %v", args, err)
+		c.t.Fatalf("run shoal %v: %v", cmd.Args[1:], err)
 	}
 	return result{out.String(), errOut.String(), code}
 }

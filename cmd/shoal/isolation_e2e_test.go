@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -116,26 +115,18 @@ func (u *testUser) own(t *testing.T, path string, mode os.FileMode) {
 // stdin and the environment a login shell of u would have (plus extra).
 func (c *cluster) runAs(u *testUser, stdin string, extra []string, args ...string) result {
 	c.t.Helper()
-	cmd := exec.Command(shoalBin, args...)
-	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1", "SHOAL_ADDR="+c.socket)
-	cmd.Dir = filepath.Dir(c.dataDir)
+	var cred *syscall.Credential
 	if u != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.cred()}
+		cred = u.cred()
+	}
+	cmd := c.command(cred, args...)
+	if u != nil {
 		cmd.Dir = u.home
 		cmd.Env = append(cmd.Env, "USER="+u.name, "LOGNAME="+u.name, "HOME="+u.home)
 	}
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("run shoal %v: %v", args, err)
-	}
-	return result{out.String(), errOut.String(), code}
+	return c.run(cmd)
 }
 
 // sbatch runs `shoal slurm sbatch --parsable ARGS` as u with script on
