@@ -100,7 +100,13 @@ func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error
 	})
 	ls.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: peercred.ConnContext,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
+	// The controller makes a client for each fetch: a kept-alive
+	// connection would only idle, on both ends, until it timed out.
+	ls.srv.SetKeepAlivesEnabled(false)
 	go ls.srv.Serve(l)
+	if certHash != "" {
+		a.log.Info("serving job logs over TLS", "addr", ls.addr, "key-hash", certHash)
+	}
 	return ls, nil
 }
 
