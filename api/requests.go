@@ -130,6 +130,10 @@ type RegisterNodeRequest struct {
 	Boot     string            `json:"boot"`
 	LogAddr  string            `json:"logAddr,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// LogCertHash and LogToken say how the controller reaches the log
+	// server this boot: the pin of its TLS key and the token it takes.
+	LogCertHash string `json:"logCertHash,omitempty"`
+	LogToken    string `json:"logToken,omitempty"`
 }
 
 // NodeWorkRequest is a node's blocking query for its assignments: it

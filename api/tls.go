@@ -69,7 +69,8 @@ func redact(tok string) string {
 // talks to over https.
 type ClientOptions struct {
 	// Token is sent as a bearer token: a node's join secret, or a whole
-	// join token, whose CA hash then pins the controller (as CAHash).
+	// join token, whose CA hash then pins the controller (as CAHash), or
+	// a node's log-access token.
 	Token string
 	// CAHash pins the controller's CA ("sha256:HEX" of its public key):
 	// the certificate chain the controller sends must include that CA and
@@ -78,6 +79,11 @@ type ClientOptions struct {
 	// CAFile is a PEM bundle of CAs to trust instead of the system's (the
 	// controller's DATA_DIR/ca.pem). Ignored when a CA hash pins the CA.
 	CAFile string
+	// KeyHash pins the server's own key ("sha256:HEX" of its public key,
+	// as CAHash): the certificate it sends must carry that key. For a
+	// node's log server, whose self-signed key the node registered; no CA
+	// and no host name are checked (the key is the server's identity).
+	KeyHash string
 }
 
 // NewClientWith returns a client for addr: "unix:/path" or a path starting
@@ -98,7 +104,18 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 		}
 		hash = opts.CAHash
 	}
+	if opts.KeyHash != "" {
+		if hash != "" {
+			return nil, fmt.Errorf("pin the server's CA (%s) or its key (%s), not both", hash, opts.KeyHash)
+		}
+		if err := checkCAHash(opts.KeyHash); err != nil {
+			return nil, fmt.Errorf("server key: %w", err)
+		}
+	}
 	if _, ok := unixPath(addr); ok || strings.HasPrefix(addr, "http://") {
+		if opts.KeyHash != "" {
+			return nil, fmt.Errorf("%s: a pinned server key needs TLS (host:port or https://host:port)", addr)
+		}
 		return NewClient(addr, secret), nil
 	}
 	base := strings.TrimRight(addr, "/")
@@ -112,8 +129,10 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 	host = hostOnly(host)
 	var conf *tls.Config
 	switch {
+	case opts.KeyHash != "":
+		conf = pinnedTLS(opts.KeyHash, "", "server "+host, ErrPinMismatch)
 	case hash != "":
-		conf = pinnedTLS(hash, host)
+		conf = pinnedTLS(hash, host, "controller "+host, ErrCAMismatch)
 	case opts.CAFile != "":
 		pem, err := os.ReadFile(opts.CAFile)
 		if err != nil {
@@ -140,49 +159,59 @@ func hostOnly(hostport string) string {
 	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
 }
 
-// pinnedTLS checks the controller's certificate against the CA whose
-// public key hashes to hash, for host. Go's own verification needs the
-// CA's certificate up front, and a join token carries only its hash, so
-// it is replaced (InsecureSkipVerify) by VerifyConnection, which runs on
-// every handshake, resumed ones included, and does the whole x509 check:
-// the pinned CA must be in the chain the server sent and the server's
-// certificate must verify against it alone, for host, for server auth.
-func pinnedTLS(hash, host string) *tls.Config {
+// pinnedTLS trusts one public key, the one whose SPKI hashes to pin (as
+// CAHash): the certificate chain the server sends must hold a certificate
+// with that key, either the server's own (a node's self-signed log
+// server) or a CA's (the controller's CA, which a join token pins), and
+// the server's certificate must verify against that one certificate alone,
+// for server auth, and for host unless host is "". Go's own verification
+// needs the trusted certificate up front, and a pin carries only its hash,
+// so it is replaced (InsecureSkipVerify) by VerifyConnection, which runs
+// on every handshake, resumed ones included, and does the whole x509
+// check. who names the server in errors; mismatch is the error wrapped
+// when no certificate carries the pinned key.
+func pinnedTLS(pin, host, who string, mismatch error) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // verified in VerifyConnection against the pin, never skipped
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyPinned(cs.PeerCertificates, hash, host)
+			return verifyPinned(cs.PeerCertificates, pin, host, who, mismatch)
 		},
 	}
 }
 
+// ErrPinMismatch is returned (wrapped) when no certificate a server sent
+// carries the key pinned for it (ClientOptions.KeyHash).
+var ErrPinMismatch = errors.New("the server's certificate does not carry the pinned key")
+
 // ErrCAMismatch is returned (wrapped) when a controller's certificate
-// chain does not include the pinned CA.
+// chain does not include the CA a join token pins.
 var ErrCAMismatch = errors.New("the controller's certificate is not from the CA the join token pins")
 
-func verifyPinned(chain []*x509.Certificate, hash, host string) error {
+func verifyPinned(chain []*x509.Certificate, pin, host, who string, mismatch error) error {
 	if len(chain) == 0 {
-		return fmt.Errorf("verify controller: no certificate sent")
+		return fmt.Errorf("verify %s: no certificate sent", who)
 	}
-	var ca *x509.Certificate
+	var anchor *x509.Certificate
 	inter := x509.NewCertPool()
-	for _, cert := range chain {
-		if CAHash(cert) == hash && cert.IsCA {
-			ca = cert
+	for i, cert := range chain {
+		// The server's own key (it proved it holds it in the handshake)
+		// or a CA's that signed its certificate; never a non-CA's.
+		if CAHash(cert) == pin && (i == 0 || cert.IsCA) {
+			anchor = cert
 		}
 		inter.AddCert(cert)
 	}
-	if ca == nil {
-		return fmt.Errorf("verify controller %s: %w (%s): the token is from another controller, or something is in between",
-			host, ErrCAMismatch, hash)
+	if anchor == nil {
+		return fmt.Errorf("verify %s: %w (%s): it is another server than the one pinned, or something is in between",
+			who, mismatch, pin)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	roots.AddCert(anchor)
 	if _, err := chain[0].Verify(x509.VerifyOptions{
 		Roots: roots, Intermediates: inter, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}); err != nil {
-		return fmt.Errorf("verify controller %s against the pinned CA: %w", host, err)
+		return fmt.Errorf("verify %s against the pinned key: %w", who, err)
 	}
 	return nil
 }

@@ -252,6 +252,12 @@ type Node struct {
 	Boot string `json:"boot"`
 	// LogAddr is where the node daemon serves job logs ("unix:/path" or "host:port").
 	LogAddr string `json:"logAddr,omitempty"`
+	// LogCertHash pins the key of the node's TLS log server ("sha256:HEX",
+	// as CAHash); "" where it serves on a unix socket or plain HTTP.
+	LogCertHash string `json:"logCertHash,omitempty"`
+	// LogToken is the bearer token the node's log server takes this boot.
+	// Only the controller reads it: it never leaves the controller's state.
+	LogToken string `json:"logToken,omitempty"`
 }
 
 // Free is what remains to allocate on n.

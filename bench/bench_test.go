@@ -128,7 +128,7 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 		Name: "bench-agent", Client: api.NewClient(c.sock, c.ctl.JoinToken()),
 		DataDir: filepath.Join(c.dir, "node"), Executor: node.SandboxExecutor{Runner: runner},
 		Capacity: api.Resources{CPUs: 2, MemoryMB: 2048}, LogAddr: filepath.Join(c.dir, "node.sock"),
-		Token: c.ctl.JoinToken(), Grace: time.Second, Log: quietLog(),
+		Grace: time.Second, Log: quietLog(),
 	})
 	if err != nil {
 		b.Fatalf("start node agent: %v", err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ func (c *Controller) listNodes(_ context.Context, _ caller, _ empty) (api.NodesR
 	out := make([]api.Node, len(nodes))
 	for i, n := range nodes {
 		out[i] = *n
+		out[i].LogToken = "" // the key to the node's logs, the controller's alone
 	}
 	return api.NodesResponse{Nodes: out}, nil
 }
@@ -32,7 +34,13 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 		return empty{}, api.Errorf(api.CodeInvalid, "register node %s: capacity cpus=%d memory=%dMiB must be positive",
 			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
 	}
-	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels}
+	if req.LogCertHash != "" {
+		if _, err := api.NewClientWith(req.LogAddr, api.ClientOptions{KeyHash: req.LogCertHash}); err != nil {
+			return empty{}, api.Errorf(api.CodeInvalid, "register node %s: log server %s: %v", req.Name, req.LogAddr, err).WithField("logCertHash")
+		}
+	}
+	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels,
+		LogCertHash: req.LogCertHash, LogToken: req.LogToken}
 	_, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()})
 	return empty{}, err
 }
@@ -150,7 +158,30 @@ func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsReques
 	if n == nil || n.LogAddr == "" {
 		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "node %s that ran job %d does not serve logs", j.Node, j.ID)
 	}
+	client, err := nodeLogClient(n)
+	if err != nil {
+		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "node %s that ran job %d: log server: %v", n.Name, j.ID, err)
+	}
 	var resp api.LogsResponse
-	err := api.NewClient(n.LogAddr, c.joinToken).Call(ctx, api.PathNodeLogs, api.NodeLogsRequest{Job: *j, Stream: req.Stream}, &resp)
+	err = client.Call(ctx, api.PathNodeLogs, api.NodeLogsRequest{Job: *j, Stream: req.Stream}, &resp)
+	var answer *api.Error
+	if err != nil && !errors.As(err, &answer) {
+		// Not the node's answer: it could not be reached, or was not
+		// the one pinned.
+		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "read log of job %d from node %s at %s: %v", j.ID, n.Name, n.LogAddr, err)
+	}
 	return resp, err
+}
+
+// nodeLogClient reaches n's log server as n registered it: over TLS pinned
+// to the key whose hash it sent with its join (itself over TLS, with the
+// join secret), presenting the log token it sent; never the join secret,
+// which goes only from nodes to the controller, whoever answers at
+// LogAddr. Without a hash the server is a unix socket (-dev) or plain
+// HTTP (a node run with -insecure-http).
+func nodeLogClient(n *api.Node) (*api.Client, error) {
+	if n.LogCertHash == "" {
+		return api.NewClient(n.LogAddr, n.LogToken), nil
+	}
+	return api.NewClientWith(n.LogAddr, api.ClientOptions{Token: n.LogToken, KeyHash: n.LogCertHash})
 }

@@ -35,8 +35,7 @@ type Config struct {
 	// sampling.
 	GPULib  gpu.Library
 	Labels  map[string]string
-	LogAddr string        // where this daemon serves logs: a unix socket path, or host:port
-	Token   string        // join token the controller presents when it fetches logs
+	LogAddr string        // where this daemon serves logs: a unix socket path, or host:port (TLS)
 	Grace   time.Duration // SIGTERM → SIGKILL delay on terminate
 	// JobTmpBytes sizes a job's private /tmp (a tmpfs charged to the
 	// job's memory) when the job asks for no size (api.JobSpec.TmpMB);
@@ -45,6 +44,10 @@ type Config struct {
 	// JobPidsMax bounds the processes and threads of each job; 0: none.
 	JobPidsMax int64
 	Log        *slog.Logger
+
+	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the
+	// controller then presents the boot's log token in clear.
+	LogInsecureHTTP bool
 }
 
 // Agent is a running node daemon.
@@ -138,7 +141,7 @@ func StartAgent(cfg Config) (*Agent, error) {
 	if err := cfg.Executor.Cleanup(); err != nil {
 		return nil, fmt.Errorf("clean up sandboxes of an earlier run: %w", err)
 	}
-	srv, err := startLogServer(cfg.LogAddr, cfg.Token, a)
+	srv, err := startLogServer(cfg.LogAddr, cfg.LogInsecureHTTP, a)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +190,7 @@ func (a *Agent) Close() error {
 func (a *Agent) register(ctx context.Context) error {
 	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
 		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr, Labels: a.cfg.Labels,
+		LogCertHash: a.logSrv.certHash, LogToken: a.logSrv.token,
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)

@@ -100,7 +100,7 @@ func TestGPUJobs(t *testing.T) {
 		GPULib: &gpu.Fake{GPUs: gpus, SampleFunc: func(i int) (gpu.Sample, error) {
 			return gpu.Sample{SMPercent: 80 + i, MemoryUsedMiB: 1234}, nil
 		}},
-		LogAddr: filepath.Join(dir, "node.sock"), Token: ctl.JoinToken(), Grace: time.Second, Log: log,
+		LogAddr: filepath.Join(dir, "node.sock"), Grace: time.Second, Log: log,
 	})
 	if err != nil {
 		t.Fatalf("start node daemon: %v", err)

@@ -32,7 +32,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
 			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket"},
 			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address, with TLS from the controller's own CA (DATA_DIR/controller/ca.pem)"},
-			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind as plain HTTP instead of TLS: join tokens and requests travel in clear"},
+			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind, and a node's TCP -log-addr, as plain HTTP instead of TLS: join tokens, log tokens and requests travel in clear"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
 			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "with -node over TCP: the join token, the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH; the hash pins the controller's CA)"},
 			&ucli.StringFlag{Name: "ca-file", EnvVars: []string{"SHOAL_CA_FILE"}, Usage: "with -node: trust this CA bundle for the controller instead of the token's pin (for a token without a hash)"},
@@ -40,7 +40,7 @@ func agentCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has)"},
 			&ucli.StringFlag{Name: "node-memory", Usage: "memory the node offers, MiB or with a unit (default: all it has)"},
 			&ucli.StringSliceFlag{Name: "label", Usage: "node label K=V, for compute environments that select by label (repeatable)"},
-			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs: a unix socket path or host:port (default DATA_DIR/node.sock)"},
+			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs to the controller: a unix socket path, or host:port (TLS with a key made at each start and pinned by the controller) (default DATA_DIR/node.sock)"},
 			&ucli.StringFlag{Name: "sandbox-root", Value: "/run/shoal/sandbox", Usage: "libcontainer state root (must not contain the shoal binary)"},
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "shoal", Usage: "cgroup under which jobs' cgroups are made"},
 			&ucli.StringFlag{Name: "scratch-dir", Usage: "root-only directory for jobs' host-side scratch (image layers, mount binds), on a real disk and apart from -data-dir (default /var/tmp/shoal-scratch/CGROUP_PARENT)"},
@@ -149,14 +149,14 @@ func runAgent(c *ucli.Context) error {
 			}
 			labels[k] = v
 		}
-		client, secret, err := nodeClient(controllerAddr, token, c.String("ca-file"), log)
+		client, err := nodeClient(controllerAddr, token, c.String("ca-file"), log)
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)
 		}
 		agent, err = node.StartAgent(node.Config{
 			Name: c.String("name"), Client: client, DataDir: filepath.Join(dataDir, "node"),
 			Capacity: capacity, GPUs: gpus, GPULib: gpu.NVML{}, Labels: labels,
-			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, Token: secret,
+			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, LogInsecureHTTP: c.Bool("insecure-http"),
 			Grace: c.Duration("grace"), Log: log, JobTmpBytes: tmpMiB << 20, JobPidsMax: c.Int64("job-pids-max"),
 		})
 		if err != nil {
@@ -188,15 +188,14 @@ func runAgent(c *ucli.Context) error {
 	return nil
 }
 
-// nodeClient returns the client a node daemon reaches its controller with,
-// and the join secret (what the controller presents when it fetches logs).
+// nodeClient returns the client a node daemon reaches its controller with.
 // Over TLS the controller must prove it holds the CA the token pins (or
 // one in caFile): a token without a hash is refused there, since the
 // secret would go to whoever answers.
-func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, string, error) {
+func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, error) {
 	secret, hash, err := api.ParseJoinToken(token)
 	if err != nil {
-		return nil, "", fmt.Errorf("-token: %w", err)
+		return nil, fmt.Errorf("-token: %w", err)
 	}
 	unix := strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./") || strings.HasPrefix(addr, "unix:")
 	switch {
@@ -204,11 +203,11 @@ func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, stri
 	case strings.HasPrefix(addr, "http://"):
 		log.Warn("joining the controller over plain HTTP: the join token travels in clear", "controller", addr)
 	case hash == "" && caFile == "" && secret != "":
-		return nil, "", fmt.Errorf("-token holds no CA hash to check the controller %s with: give the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH), or -ca-file with its ca.pem", addr)
+		return nil, fmt.Errorf("-token holds no CA hash to check the controller %s with: give the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH), or -ca-file with its ca.pem", addr)
 	}
 	client, err := api.NewClientWith(addr, api.ClientOptions{Token: token, CAFile: caFile})
 	if err != nil {
-		return nil, "", fmt.Errorf("controller %s: %w", addr, err)
+		return nil, fmt.Errorf("controller %s: %w", addr, err)
 	}
-	return client, secret, nil
+	return client, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,9 +15,10 @@ import (
 
 // TestNodeJoinsOverTCP runs a controller and a node daemon as separate
 // processes: the node joins over TLS with the join token (which pins the
-// controller's CA), runs a job, and serves its log to the controller; a
-// node with a wrong secret, a token pinning another CA, or a bare secret
-// without a CA hash is refused.
+// controller's CA), runs a job, and serves its log to the controller over
+// TLS pinned to the key the node registered, with the node's log token
+// (see checkNodeLogServer); a node with a wrong secret, a token pinning
+// another CA, or a bare secret without a CA hash is refused.
 func TestNodeJoinsOverTCP(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root")
@@ -66,6 +68,7 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	if r := c.shoal("logs", "--stream", "stdout", api.FormatID(id)); r.stdout != "from far\n" {
 		t.Fatalf("logs through the node's TCP log server: %q (%s)", r.stdout, r.stderr)
 	}
+	checkNodeLogServer(t, c, "far", secret, j)
 	// The CLI over TCP checks the controller with --ca-file; without it
 	// the certificate is from an authority nobody trusts.
 	caFile := filepath.Join(c.dataDir, "controller", "ca.pem")
@@ -91,6 +94,47 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
+	}
+}
+
+// checkNodeLogServer checks what node name registered for its TCP log
+// server, and that server: TLS with the key whose hash the node
+// registered, which users see, and a log token they do not; a request
+// bearing the join secret is refused, as is a client pinning another key,
+// and plain HTTP gets no log.
+func checkNodeLogServer(t *testing.T, c *cluster, name, secret string, j api.Job) {
+	t.Helper()
+	nodes, err := c.client.Nodes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n *api.Node
+	for i := range nodes {
+		if nodes[i].Name == name {
+			n = &nodes[i]
+		}
+	}
+	if n == nil || !strings.HasPrefix(n.LogCertHash, "sha256:") || n.LogToken != "" || strings.HasPrefix(n.LogAddr, "/") {
+		t.Fatalf("node %s as listed: %+v, want a TCP log address, its key's hash and no log token", name, n)
+	}
+	req := api.NodeLogsRequest{Job: j, Stream: "stdout"}
+	withSecret, err := api.NewClientWith(n.LogAddr, api.ClientOptions{Token: secret, KeyHash: n.LogCertHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp api.LogsResponse
+	if err := withSecret.Call(t.Context(), api.PathNodeLogs, req, &resp); !api.IsCode(err, api.CodeForbidden) {
+		t.Fatalf("node %s's log server with the join secret: %q, %v, want %s", name, resp.Data, err, api.CodeForbidden)
+	}
+	otherKey, err := api.NewClientWith(n.LogAddr, api.ClientOptions{KeyHash: "sha256:" + strings.Repeat("cd", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := otherKey.Call(t.Context(), api.PathNodeLogs, req, &resp); !errors.Is(err, api.ErrPinMismatch) {
+		t.Fatalf("node %s's log server pinned to another key: %v, want %v", name, err, api.ErrPinMismatch)
+	}
+	if err := api.NewClient("http://"+n.LogAddr, secret).Call(t.Context(), api.PathNodeLogs, req, &resp); err == nil || len(resp.Data) > 0 {
+		t.Fatalf("node %s's log server over plain HTTP: %q, %v, want no log", name, resp.Data, err)
 	}
 }
 

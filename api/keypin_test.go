@@ -1,0 +1,29 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// A pinned server key needs TLS, a well-formed hash, and no CA pin beside it.
+func TestKeyHashOptions(t *testing.T) {
+	key := "sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		addr string
+		opts ClientOptions
+		want string // in the error; "" for none
+	}{
+		{"127.0.0.1:9000", ClientOptions{KeyHash: key, Token: "log-token"}, ""},
+		{"https://node1:9000", ClientOptions{KeyHash: key}, ""},
+		{"http://127.0.0.1:9000", ClientOptions{KeyHash: key}, "needs TLS"},
+		{"/run/shoal/node.sock", ClientOptions{KeyHash: key}, "needs TLS"},
+		{"127.0.0.1:9000", ClientOptions{KeyHash: "sha256:12"}, "64 hexadecimal digits"},
+		{"127.0.0.1:9000", ClientOptions{KeyHash: key, CAHash: "sha256:" + strings.Repeat("cd", 32)}, "not both"},
+		{"127.0.0.1:9000", ClientOptions{KeyHash: key, Token: FormatJoinToken("s", "sha256:"+strings.Repeat("cd", 32))}, "not both"},
+	} {
+		_, err := NewClientWith(tt.addr, tt.opts)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("NewClientWith(%q, %+v): %v, want %q", tt.addr, tt.opts, err, tt.want)
+		}
+	}
+}
