@@ -2,6 +2,8 @@ package slurm
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,57 @@ func TestSacctUsage(t *testing.T) {
 	}
 	if got := stdout.String(); got != want {
 		t.Errorf("sacct printed\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSacctJSONTotalCPU: sacct --json carries the job's CPU time in its
+// time.total block, on the job and its batch step, once it is known.
+func TestSacctJSONTotalCPU(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
+	job := api.Job{ID: 5, User: "alice", UID: 1000, GID: 1000, State: api.StateSucceeded, ExitCode: intp(0), Node: "n1",
+		CreatedAt: now.Add(-time.Hour).UnixMilli(), StartedAt: now.Add(-time.Hour).UnixMilli(), StoppedAt: now.Add(-time.Minute).UnixMilli(),
+		Usage:   &api.JobUsage{MaxRSSBytes: 1 << 20, CPUSeconds: 61.000250},
+		JobSpec: api.JobSpec{Name: "j", Queue: "default", Resources: api.Resources{CPUs: 1, MemoryMB: 64}}}
+	running := job
+	running.ID, running.State, running.StoppedAt, running.Usage, running.ExitCode = 6, api.StateRunning, 0, nil, nil
+	f := &viewFake{jobs: []api.Job{job, running}, now: now}
+	var stdout, stderr bytes.Buffer
+	c := &Ctx{Client: f, Stdout: &stdout, Stderr: &stderr, Stdin: strings.NewReader(""),
+		Env: []string{"USER=root"}, Now: func() time.Time { return now },
+		Getwd: func() (string, error) { return "/root", nil }, Hostname: "vm", User: "root"}
+	if rc := Sacct(c, []string{"--json", "-a", "-j", "5,6"}); rc != 0 {
+		t.Fatalf("sacct --json: rc %d, stderr %s", rc, stderr.String())
+	}
+	var out struct {
+		Jobs []struct {
+			JobID uint64 `json:"job_id"`
+			Time  struct {
+				Total *saJSONCPUTime `json:"total"`
+			} `json:"time"`
+			Steps []struct {
+				Time struct {
+					Total *saJSONCPUTime `json:"total"`
+				} `json:"time"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("sacct --json printed %s: %v", stdout.String(), err)
+	}
+	want := &saJSONCPUTime{Seconds: 61, Microseconds: 250}
+	for _, j := range out.Jobs {
+		switch j.JobID {
+		case 5:
+			if !reflect.DeepEqual(j.Time.Total, want) || len(j.Steps) != 1 || !reflect.DeepEqual(j.Steps[0].Time.Total, want) {
+				t.Errorf("job 5: time.total %+v, steps %+v; want %+v on the job and its one step", j.Time.Total, j.Steps, want)
+			}
+		case 6:
+			if j.Time.Total != nil {
+				t.Errorf("running job 6: time.total %+v, want none before its node reports", j.Time.Total)
+			}
+		}
+	}
+	if len(out.Jobs) != 2 {
+		t.Errorf("sacct --json listed %d jobs, want 2", len(out.Jobs))
 	}
 }
