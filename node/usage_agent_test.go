@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,9 +43,6 @@ type usageProc struct {
 var _ usageReader = (*usageProc)(nil)
 
 func (p *usageProc) Usage() sandbox.Usage { return p.use }
-func (p *usageProc) Signal(syscall.Signal, sandbox.Scope) error {
-	return nil
-}
 
 // TestJobUsageReported runs a real controller and a node daemon with two
 // fake GPUs and a fake sampler: a GPU job's end report carries its peak

@@ -17,9 +17,9 @@ import (
 // As in Slurm 22.05 the per-step statistics (MaxRSS, AveCPU, TRESUsageIn*)
 // are printed on the step line only, TotalCPU on both. A job without a
 // usage record (still running, lost with its node, never started) prints
-// them empty, as Slurm does without a jobacct_gather plugin. Fields of
-// Slurm's shoal does not measure (vmem, pages, disk, energy, UserCPU and
-// SystemCPU apart) stay empty.
+// them empty, as Slurm does without a jobacct_gather plugin. What shoal
+// does not measure (VM size, pages, disk I/O, energy, UserCPU and
+// SystemCPU apart) stays empty.
 
 // stepUsage is the usage shown on a row: the job's, on its step line.
 func (r *saRow) stepUsage() *api.JobUsage {
