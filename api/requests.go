@@ -163,6 +163,9 @@ type JobEvent struct {
 	TimedOut  bool     `json:"timedOut,omitempty"`
 	Cause     Cause    `json:"cause,omitempty"` // set by the node for failures it names (start_failed)
 	Reason    string   `json:"reason,omitempty"`
+	// Usage is what the attempt used, on an end report (SUCCEEDED or
+	// FAILED) of a job that ran.
+	Usage *JobUsage `json:"usage,omitempty"`
 }
 
 // JobEventsRequest carries a batch of job reports from one node.

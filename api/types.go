@@ -37,6 +37,9 @@ type Job struct {
 	CreatedAt        int64 `json:"createdAt"`
 	StartedAt        int64 `json:"startedAt,omitempty"`
 	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+	// Usage is what the job's last attempt used, as its node measured it
+	// when it ended; nil until then, and for a job whose node was lost.
+	Usage *JobUsage `json:"usage,omitempty"`
 	// Redacted: the job is another user's, so its private fields (command,
 	// script, environment, working directory, output paths, parameters,
 	// mounts) were left out of this answer. Only the owner and operators
@@ -148,6 +151,41 @@ type Attempt struct {
 	StatusReason string `json:"statusReason,omitempty"`
 	StartedAt    int64  `json:"startedAt,omitempty"`
 	StoppedAt    int64  `json:"stoppedAt,omitempty"`
+	// Usage is what the attempt used, if its node said.
+	Usage *JobUsage `json:"usage,omitempty"`
+}
+
+// JobUsage is what one attempt of a job used, measured by its node: peak
+// memory and CPU time from the job's cgroups (memory.peak and cpu.stat on
+// cgroup v2, memory.max_usage_in_bytes and cpuacct.usage on v1), and, for
+// a job given GPUs, NVML readings of those GPUs taken while it ran. A
+// figure the node could not read is zero.
+type JobUsage struct {
+	// MaxRSSBytes is the peak of the job's memory use, page cache included
+	// (what the kernel charges to its memory limit).
+	MaxRSSBytes int64 `json:"maxRSSBytes"`
+	// CPUSeconds is the CPU time of all the job's processes, user and
+	// system together.
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// GPUs are the GPUs the job had (empty for a job without).
+	GPUs []UsedGPU `json:"gpus,omitempty"`
+	// GPUSeconds is the number of GPUs × how long the job held them.
+	GPUSeconds float64 `json:"gpuSeconds,omitempty"`
+	// GPUSamples is how many readings (one per GPU per sample period) the
+	// GPU figures below come from; 0: none could be taken.
+	GPUSamples int `json:"gpuSamples,omitempty"`
+	// GPUUtilMeanPercent and GPUUtilMaxPercent are the SM utilisation over
+	// all readings of all its GPUs.
+	GPUUtilMeanPercent float64 `json:"gpuUtilMeanPercent,omitempty"`
+	GPUUtilMaxPercent  int     `json:"gpuUtilMaxPercent,omitempty"`
+	// GPUMemMaxBytes is the most memory one of its GPUs had in use.
+	GPUMemMaxBytes int64 `json:"gpuMemMaxBytes,omitempty"`
+}
+
+// UsedGPU names a GPU a job had: NVML's index and its UUID.
+type UsedGPU struct {
+	Index int    `json:"index"`
+	UUID  string `json:"uuid"`
 }
 
 // ArrayTask places a job in an array: the tasks of one array have

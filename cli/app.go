@@ -55,6 +55,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			submitCommand(),
 			queueCommand(),
 			describeCommand(),
+			effCommand(),
 			logsCommand(),
 			cancelCommand(),
 			terminateCommand(),

@@ -366,6 +366,7 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	a.mu.Lock()
 	t.runningAt = time.Now()
+	start := t.runningAt
 	a.armLimit(t, &j)
 	a.mu.Unlock()
 	watch := a.watchGPUs(j.ID, gpus)
@@ -373,8 +374,8 @@ func (a *Agent) run(j api.Job, t *task) {
 	a.mu.Lock()
 	t.disarmLimit()
 	a.mu.Unlock()
-	a.logUsage(j.ID, proc, watch)
-	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load()}
+	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load(),
+		Usage: a.jobUsage(j.ID, proc, gpus, watch, start)}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
 	switch {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -24,23 +25,45 @@ func (a *Agent) watchGPUs(id uint64, gpus []gpu.GPU) *gpu.Watch {
 	return gpu.StartWatch(a.cfg.GPULib, gpus, gpuSampleEvery, a.log.With("job", id))
 }
 
-// logUsage logs what an ended job used: peak memory and CPU time from its
-// cgroups, and its GPUs' efficiency. The job record has no fields for
-// these yet, so the node's log is where they are: at Info for GPU jobs,
-// at Debug for the others (a line per short job would crowd the log).
-func (a *Agent) logUsage(id uint64, proc Process, watch *gpu.Watch) {
+// jobUsage gathers what an ended job used, for its end report: peak
+// memory and CPU time from its cgroups (a Process that cannot say leaves
+// them zero), and its GPUs' efficiency from watch (nil: no readings; the
+// GPUs it had are still named and their GPU-seconds counted from start).
+// It stops watch. It also logs the
+// figures: at Info for GPU jobs, at Debug for the others (a line per
+// short job would crowd the log).
+func (a *Agent) jobUsage(id uint64, proc Process, gpus []gpu.GPU, watch *gpu.Watch, start time.Time) *api.JobUsage {
+	u := &api.JobUsage{}
 	attrs := []any{"job", id}
-	if u, ok := proc.(usageReader); ok {
-		use := u.Usage()
-		attrs = append(attrs, "maxRSSBytes", use.MaxRSSBytes, "cpuSeconds", use.CPU.Seconds())
+	if r, ok := proc.(usageReader); ok {
+		use := r.Usage()
+		u.MaxRSSBytes, u.CPUSeconds = use.MaxRSSBytes, use.CPU.Seconds()
+		attrs = append(attrs, "maxRSSBytes", u.MaxRSSBytes, "cpuSeconds", u.CPUSeconds)
+	}
+	for _, g := range gpus {
+		u.GPUs = append(u.GPUs, api.UsedGPU{Index: g.Index, UUID: g.UUID})
 	}
 	if watch == nil {
+		if len(gpus) > 0 {
+			u.GPUSeconds = float64(len(gpus)) * time.Since(start).Seconds()
+		}
 		a.log.Debug("job usage", attrs...)
-		return
+		return u
 	}
 	e := watch.Stop()
+	fillGPUUsage(u, e)
 	attrs = append(attrs, slog.Group("gpu", "count", e.GPUs, "samples", e.Samples,
 		"meanSmPercent", e.MeanSMPercent, "maxSmPercent", e.MaxSMPercent,
 		"maxMemoryMiB", e.MaxMemoryMiB, "gpuSeconds", e.GPUSeconds))
 	a.log.Info("job usage", attrs...)
+	return u
+}
+
+// fillGPUUsage copies a job's GPU efficiency into its usage record.
+func fillGPUUsage(u *api.JobUsage, e gpu.Efficiency) {
+	u.GPUSeconds = e.GPUSeconds
+	u.GPUSamples = e.Samples
+	u.GPUUtilMeanPercent = e.MeanSMPercent
+	u.GPUUtilMaxPercent = e.MaxSMPercent
+	u.GPUMemMaxBytes = e.MaxMemoryMiB << 20
 }

@@ -225,12 +225,16 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 	if failed && cause == "" {
 		cause = api.CauseExitCode
 	}
+	// The usage comes in the command, measured by the node: a copy, so no
+	// two stored jobs share one.
+	usage := copyUsage(ev.Usage)
 	retry := failed && !j.StopRequested && j.Attempt < j.RetryAttempts
 	if j.RequeueRequested || retry {
 		if retry {
 			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal,
-				StatusReason: reason, StartedAt: j.StartedAt, StoppedAt: now})
+				StatusReason: reason, StartedAt: j.StartedAt, StoppedAt: now, Usage: usage})
 		}
+		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
 		j.Signals = nil // they were for the attempt that ended
@@ -246,6 +250,20 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 		mustMove(j, api.StateSucceeded, now)
 	}
 	j.ExitCode, j.Signal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
+	j.Usage = usage
 	w.put(tableJobs, j)
 	w.released(j.ID, now)
+}
+
+// copyUsage returns a deep copy of u (nil for nil).
+func copyUsage(u *api.JobUsage) *api.JobUsage {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.GPUs = append([]api.UsedGPU(nil), u.GPUs...)
+	if len(u.GPUs) == 0 {
+		c.GPUs = nil
+	}
+	return &c
 }

@@ -57,9 +57,12 @@ func buildVariedState(h *harness) {
 	}
 	h.events(now(3), running...)
 	h.events(now(4),
-		api.JobEvent{ID: 1, Node: "n1", State: api.StateSucceeded, ExitCode: intp(0)},
+		api.JobEvent{ID: 1, Node: "n1", State: api.StateSucceeded, ExitCode: intp(0),
+			Usage: &api.JobUsage{MaxRSSBytes: 52 << 20, CPUSeconds: 1.25}},
 		api.JobEvent{ID: 6, Node: "n1", State: api.StateFailed, ExitCode: intp(3)},
-		api.JobEvent{ID: 7, Node: "n1", State: api.StateFailed, ExitCode: intp(137), Signal: 9, OOMKilled: true})
+		api.JobEvent{ID: 7, Node: "n1", State: api.StateFailed, ExitCode: intp(137), Signal: 9, OOMKilled: true,
+			Usage: &api.JobUsage{MaxRSSBytes: 64 << 20, CPUSeconds: 0.5, GPUs: []api.UsedGPU{{Index: 1, UUID: "GPU-b"}},
+				GPUSeconds: 12.5, GPUSamples: 3, GPUUtilMeanPercent: 33.3, GPUUtilMaxPercent: 90, GPUMemMaxBytes: 1 << 30}})
 	h.submit(now(5), newJob("after-doomed", 6), newJob("after-train", 2), newJob("after-lonely", 5))
 	if got := h.place(now(6), raftfsm.Placement{JobID: 2, Node: "n1"}); got != 1 {
 		h.t.Fatalf("varied state: placed job 2 %d times, want 1", got)

@@ -3,6 +3,9 @@ package slurm
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+
+	"github.com/shoal-batch/shoal/api"
 
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
@@ -39,6 +42,24 @@ type saJSONTime struct {
 	Submission int64  `json:"submission,omitempty"`
 	Suspended  int64  `json:"suspended"`
 	Limit      *int64 `json:"limit,omitempty"`
+	// Total is the CPU time of the job's processes (TotalCPU), once its
+	// node reported it.
+	Total *saJSONCPUTime `json:"total,omitempty"`
+}
+
+// saJSONCPUTime is a CPU time as sacct --json writes it.
+type saJSONCPUTime struct {
+	Seconds      int64 `json:"seconds"`
+	Microseconds int64 `json:"microseconds"`
+}
+
+// totalCPUJSON is a job's CPU time from its usage record; nil without.
+func totalCPUJSON(j *api.Job) *saJSONCPUTime {
+	if j.Usage == nil {
+		return nil
+	}
+	usec := int64(math.Round(j.Usage.CPUSeconds * 1e6))
+	return &saJSONCPUTime{Seconds: usec / 1_000_000, Microseconds: usec % 1_000_000}
 }
 
 type saJSONStep struct {
@@ -134,7 +155,7 @@ func sacctJSON(c *Ctx, views []*jobView, steps bool) int {
 				rec.Array.TaskID = &idx
 			}
 		}
-		rec.Time = saJSONTime{Elapsed: v.runSecs(), Submission: v.submitted().Unix()}
+		rec.Time = saJSONTime{Elapsed: v.runSecs(), Submission: v.submitted().Unix(), Total: totalCPUJSON(j)}
 		if e := saEligible(v); !e.IsZero() {
 			rec.Time.Eligible = e.Unix()
 		}
@@ -156,7 +177,7 @@ func sacctJSON(c *Ctx, views []*jobView, steps bool) int {
 		if steps && j.StartedAt > 0 && v.tasks == nil {
 			var st saJSONStep
 			st.Nodes.List, st.Nodes.Count, st.Nodes.Range = []string{j.Node}, 1, j.Node
-			st.Time = saJSONTime{Elapsed: rec.Time.Elapsed, Start: rec.Time.Start, End: rec.Time.End}
+			st.Time = saJSONTime{Elapsed: rec.Time.Elapsed, Start: rec.Time.Start, End: rec.Time.End, Total: rec.Time.Total}
 			st.ExitCode = rec.ExitCode
 			st.Tasks.Count = 1
 			st.State = saStepState(j)
