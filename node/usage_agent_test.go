@@ -74,7 +74,7 @@ func TestJobUsageReported(t *testing.T) {
 		GPULib: &gpu.Fake{GPUs: gpus, SampleFunc: func(i int) (gpu.Sample, error) {
 			return gpu.Sample{SMPercent: 60 + 10*i, MemoryUsedMiB: 2048 + int64(i)}, nil
 		}},
-		LogAddr: filepath.Join(dir, "node.sock"), Token: ctl.JoinToken(), Grace: time.Second, Log: quiet,
+		LogAddr: filepath.Join(dir, "node.sock"), Grace: time.Second, Log: quiet,
 	})
 	if err != nil {
 		t.Fatalf("start node daemon: %v", err)
