@@ -244,21 +244,33 @@ type Resources struct {
 	CPUs     int   `json:"cpus"`
 	MemoryMB int64 `json:"memoryMiB"`
 	GPUs     int   `json:"gpus,omitempty"`
+	// GPUTypes are those of the GPUs that are of a given type (Slurm's
+	// --gres=gpu:h200:1; a node's models): at most GPUs in all. A job's
+	// other GPUs may be of any type.
+	GPUTypes GPUCounts `json:"gpuTypes,omitempty"`
 }
 
-// Fits reports whether r fits inside free.
+// Fits reports whether r fits inside free, GPUs by type too. A node's
+// room for a job is Node.Fits, which also minds the GPUs of no type.
 func (r Resources) Fits(free Resources) bool {
-	return r.CPUs <= free.CPUs && r.MemoryMB <= free.MemoryMB && r.GPUs <= free.GPUs
+	if r.CPUs > free.CPUs || r.MemoryMB > free.MemoryMB || r.GPUs > free.GPUs {
+		return false
+	}
+	ok := true
+	r.GPUTypes.Each(func(t string, n int) { ok = ok && n <= free.GPUTypes.Get(t) })
+	return ok
 }
 
 // Add returns r+o.
 func (r Resources) Add(o Resources) Resources {
-	return Resources{CPUs: r.CPUs + o.CPUs, MemoryMB: r.MemoryMB + o.MemoryMB, GPUs: r.GPUs + o.GPUs}
+	return Resources{CPUs: r.CPUs + o.CPUs, MemoryMB: r.MemoryMB + o.MemoryMB, GPUs: r.GPUs + o.GPUs,
+		GPUTypes: r.GPUTypes.Add(o.GPUTypes)}
 }
 
 // Sub returns r-o.
 func (r Resources) Sub(o Resources) Resources {
-	return Resources{CPUs: r.CPUs - o.CPUs, MemoryMB: r.MemoryMB - o.MemoryMB, GPUs: r.GPUs - o.GPUs}
+	return Resources{CPUs: r.CPUs - o.CPUs, MemoryMB: r.MemoryMB - o.MemoryMB, GPUs: r.GPUs - o.GPUs,
+		GPUTypes: r.GPUTypes.Sub(o.GPUTypes)}
 }
 
 // NodeState is an admin's or the controller's view of a node.

@@ -212,23 +212,44 @@ func satisfiable(state *raftfsm.State, j api.Job) error {
 	case q.State != api.Enabled:
 		return api.Errorf(api.CodeConflict, "job queue %q is %s and takes no new jobs", j.Queue, q.State).WithField("queue")
 	}
+	ask := j.Resources
+	if t := ask.GPUTypes.Total(); t > ask.GPUs {
+		return api.Errorf(api.CodeInvalid, "job %q asks for gpus=%d, fewer than its %d typed GPUs (%s): give gpus of at least %d",
+			j.Name, ask.GPUs, t, gresList(ask.GPUTypes), t).WithField("gpus")
+	}
 	var most api.Resources
 	serving := 0
+	mostTyped := map[string]int{} // per GPU type, the most one node has
 	for _, env := range state.QueueNodes(j.Queue) {
 		for _, n := range env.Nodes {
 			serving++
-			if j.Resources.Fits(n.Capacity) {
+			if ask.FitsOn(n.Capacity, api.Resources{}) {
 				return nil
 			}
 			most.CPUs = max(most.CPUs, n.Capacity.CPUs)
 			most.MemoryMB = max(most.MemoryMB, n.Capacity.MemoryMB)
 			most.GPUs = max(most.GPUs, n.Capacity.GPUs)
+			n.Capacity.GPUTypes.Each(func(t string, c int) { mostTyped[t] = max(mostTyped[t], c) })
 		}
 	}
 	if serving == 0 {
 		return api.Errorf(api.CodeUnsatisfiable, "job queue %q has no nodes: none of its enabled compute environments holds a node", j.Queue).WithField("queue")
 	}
-	ask := j.Resources
+	var short []string
+	ask.GPUTypes.Each(func(t string, c int) {
+		if c > mostTyped[t] {
+			short = append(short, fmt.Sprintf("%s:%d", t, c))
+		}
+	})
+	if len(short) > 0 {
+		has := gresList(api.MakeGPUCounts(mostTyped))
+		if has == "" {
+			has = "no typed GPUs"
+		}
+		return api.Errorf(api.CodeUnsatisfiable,
+			"job %q can never run: GPU type: asked %s, the nodes of queue %q have at most %s on one node (ask for one of those types, or gpu:N for any)",
+			j.Name, strings.Join(short, ","), j.Queue, has).WithField("gpuTypes")
+	}
 	switch {
 	case ask.MemoryMB > most.MemoryMB: // named first, as Slurm does
 		return unsatisfiable(j, "memory", fmt.Sprintf("%d MiB", ask.MemoryMB), fmt.Sprintf("%d MiB", most.MemoryMB))
@@ -239,6 +260,13 @@ func satisfiable(state *raftfsm.State, j api.Job) error {
 	}
 	return api.Errorf(api.CodeUnsatisfiable,
 		"job %q asks for cpus=%d memory=%dMiB gpus=%d together, which no single node of queue %q has", j.Name, ask.CPUs, ask.MemoryMB, ask.GPUs, j.Queue)
+}
+
+// gresList writes GPU counts as Slurm's gres list, "gpu:a100:2,gpu:h200:1".
+func gresList(c api.GPUCounts) string {
+	var out []string
+	c.Each(func(t string, n int) { out = append(out, fmt.Sprintf("gpu:%s:%d", t, n)) })
+	return strings.Join(out, ",")
 }
 
 func unsatisfiable(j api.Job, what, asked, most string) error {

@@ -318,7 +318,7 @@ func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, why string) 
 func (a *Agent) run(j api.Job, t *task) {
 	// The controller placed the job where enough GPUs are free; which
 	// ones is decided here, and finish gives them back.
-	gpus, err := a.gpus.Allocate(j.ID, j.Resources.GPUs)
+	gpus, err := a.gpus.Allocate(j.ID, j.Resources.GPUs, j.Resources.GPUTypes)
 	spec := a.jobSpec(&j)
 	if err == nil {
 		err = a.prepareLogs(&spec)

@@ -15,16 +15,21 @@ import (
 
 // Discover reads the host's CPU count and memory, and its GPUs through gpus
 // (gpu.NVML{} for the host's driver; nil for none). It returns the node's
-// capacity and the GPUs it can hand to jobs (gpu.Info.Schedulable), whose
-// number is the capacity's GPUs. A host without the driver or without GPUs
-// has none: gpu.Discover logs it and is never an error.
+// capacity and the devices it can hand to jobs (gpu.Info.Schedulable:
+// GPUs, and the MIG instances of GPUs in MIG mode, whose capability
+// devices it reads from gpu.MIGCapsProcDir), whose
+// number is the capacity's GPUs and whose types its GPUTypes. A host
+// without the driver or without GPUs has none: gpu.Discover logs it and
+// is never an error.
 func Discover(gpus gpu.Library, log *slog.Logger) (api.Resources, []gpu.GPU, error) {
 	mem, err := memTotalMiB("/proc/meminfo")
 	if err != nil {
 		return api.Resources{}, nil, err
 	}
-	devs := gpu.Discover(gpus, log).Schedulable()
-	return api.Resources{CPUs: runtime.NumCPU(), MemoryMB: mem, GPUs: len(devs)}, devs, nil
+	info := gpu.Discover(gpus, log)
+	gpu.ResolveMIGCaps(gpu.MIGCapsProcDir, info.GPUs, log)
+	devs := info.Schedulable()
+	return api.Resources{CPUs: runtime.NumCPU(), MemoryMB: mem, GPUs: len(devs), GPUTypes: gpu.Counts(devs)}, devs, nil
 }
 
 // memTotalMiB reads MemTotal from a meminfo file.

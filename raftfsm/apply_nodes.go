@@ -15,7 +15,7 @@ func (w writer) plan(c PlanCmd) Result {
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
-		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || !j.Resources.Fits(n.Free()) {
+		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || !n.Fits(j.Resources) {
 			continue
 		}
 		ce := inQueue(st, j.Queue, p.CE, n)

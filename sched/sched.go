@@ -43,7 +43,7 @@ const MaxPlacements = 4096
 // Schedule places RUNNABLE jobs, those of higher-priority queues first, then
 // by job priority, then in submit order, each on the first node (by name)
 // of the first compute environment of its queue (in the queue's order) that
-// has the CPUs, memory and GPUs free. now (epoch ms) holds back jobs whose begin
+// has the CPUs, memory and GPUs (of the type asked for) free. now (epoch ms) holds back jobs whose begin
 // time has not come; an array's throttle holds back its tasks beyond its
 // limit of running ones.
 func Schedule(snap Snapshot, now int64) Plan {
@@ -61,9 +61,9 @@ func Schedule(snap Snapshot, now int64) Plan {
 		}
 		return jobs[a].Priority > jobs[b].Priority
 	})
-	free := make([]api.Resources, len(nodes))
+	alloc := make([]api.Resources, len(nodes))
 	for i, n := range nodes {
-		free[i] = n.Free()
+		alloc[i] = n.Allocated
 	}
 	running := runningTasks(snap, jobs)
 	var plan Plan
@@ -80,7 +80,7 @@ func Schedule(snap Snapshot, now int64) Plan {
 			plan.Waiting++
 			continue
 		}
-		if p, ok := place(j, targets[j.Queue].envs, nodes, free); ok {
+		if p, ok := place(j, targets[j.Queue].envs, nodes, alloc); ok {
 			plan.Placements = append(plan.Placements, p)
 			if throttled {
 				running[j.Array.JobID]++
@@ -156,13 +156,14 @@ func queueTargets(snap Snapshot, nodes []*api.Node, jobs []*api.Job) map[string]
 	return out
 }
 
-// place finds the first UP node with room for j, in environment order, and
-// takes the room from free.
-func place(j *api.Job, envs []envNodes, nodes []*api.Node, free []api.Resources) (Placement, bool) {
+// place finds the first UP node with room for j (api.Resources.FitsOn: GPUs
+// of the type asked for among them), in environment order, and adds j to
+// what that node has allocated.
+func place(j *api.Job, envs []envNodes, nodes []*api.Node, alloc []api.Resources) (Placement, bool) {
 	for _, e := range envs {
 		for _, i := range e.nodes {
-			if nodes[i].State == api.NodeUp && j.Resources.Fits(free[i]) {
-				free[i] = free[i].Sub(j.Resources)
+			if nodes[i].State == api.NodeUp && j.Resources.FitsOn(nodes[i].Capacity, alloc[i]) {
+				alloc[i] = alloc[i].Add(j.Resources)
 				return Placement{JobID: j.ID, Node: nodes[i].Name, CE: e.name}, true
 			}
 		}

@@ -9,20 +9,48 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/shoal-batch/shoal/api"
 )
 
-// Schedulable returns the GPUs that jobs can be given, in index order:
-// those with MIG off. A GPU in MIG mode is usable only through its MIG
-// instances, which shoal does not hand out yet (Discover's log names them).
+// Schedulable returns the devices that jobs can be given, in index order:
+// each GPU with MIG off, and each MIG instance of a GPU with MIG on, as its
+// own device (Instance set; its UUID, memory and Type, the profile, are
+// the instance's), as Slurm's gres/nvml offers them. A GPU in MIG mode is
+// never given whole. A MIG instance whose capability devices are unknown
+// (ResolveMIGCaps could not read them) is left out: a job could not open it.
 func (i Info) Schedulable() []GPU {
 	var out []GPU
 	for _, g := range i.GPUs {
 		if !g.MIG {
+			g.Instance = nil
 			out = append(out, g)
+			continue
+		}
+		for _, m := range g.MIGInstances {
+			if m.GICap == 0 || m.CICap == 0 {
+				continue
+			}
+			d := g
+			d.MIGInstances, d.UUID, d.MemoryMiB, d.Type = nil, m.UUID, m.MemoryMiB, m.Profile
+			d.Instance = &m
+			out = append(out, d)
 		}
 	}
-	slices.SortFunc(out, func(a, b GPU) int { return a.Index - b.Index })
+	slices.SortStableFunc(out, func(a, b GPU) int { return a.Index - b.Index })
 	return out
+}
+
+// Counts is how many of devs there are of each type (devices without a
+// type are not counted): a node's api.Resources.GPUTypes.
+func Counts(devs []GPU) api.GPUCounts {
+	m := map[string]int{}
+	for _, d := range devs {
+		if d.Type != "" {
+			m[d.Type]++
+		}
+	}
+	return api.MakeGPUCounts(m)
 }
 
 // ErrNotEnough is wrapped by Allocate's error when fewer GPUs are free than
@@ -50,16 +78,21 @@ func (a *Allocator) Len() int {
 	return len(a.gpus)
 }
 
-// Allocate gives job n free GPUs, the lowest free indexes first, and
-// returns them in index order. Asking for 0 gives none. A job holds at
-// most one allocation: Release it before allocating again. A nil
-// Allocator has no GPUs.
-func (a *Allocator) Allocate(job uint64, n int) ([]GPU, error) {
+// Allocate gives job n free devices, of which typed (by type) are of
+// those types, the rest of any type: for each type the lowest free indexes
+// of it, then the lowest free others. It returns them in index order, or
+// nothing and an error wrapping ErrNotEnough. Asking for 0 gives none. A
+// job holds at most one allocation: Release it before allocating again. A
+// nil Allocator has no GPUs.
+func (a *Allocator) Allocate(job uint64, n int, typed api.GPUCounts) ([]GPU, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	if a == nil {
 		return nil, fmt.Errorf("allocate %d GPUs to job %d: %w: this node has none", n, job, ErrNotEnough)
+	}
+	if t := typed.Total(); t > n {
+		return nil, fmt.Errorf("allocate %d GPUs to job %d: it asks for %d of given types (%s), more than in all", n, job, t, typed)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -72,19 +105,43 @@ func (a *Allocator) Allocate(job uint64, n int) ([]GPU, error) {
 			return nil, fmt.Errorf("allocate GPUs to job %d: it holds GPU %d already (release it first)", job, a.gpus[i].Index)
 		}
 	}
-	if len(free) < n {
+	taken := map[int]bool{}
+	take := func(want int, ok func(GPU) bool) int {
+		for _, i := range free {
+			if want == 0 {
+				break
+			}
+			if !taken[i] && ok(a.gpus[i]) {
+				taken[i] = true
+				want--
+			}
+		}
+		return want
+	}
+	var short []string
+	typed.Each(func(t string, c int) {
+		if left := take(c, func(g GPU) bool { return g.Type == t }); left > 0 {
+			short = append(short, fmt.Sprintf("%d of type %s", left, t))
+		}
+	})
+	if left := take(n-typed.Total(), func(GPU) bool { return true }); left > 0 {
+		short = append(short, fmt.Sprintf("%d of any type", left))
+	}
+	if len(short) > 0 {
 		var held []string
 		for i, j := range a.owner {
-			held = append(held, fmt.Sprintf("%d (job %d)", a.gpus[i].Index, j))
+			held = append(held, fmt.Sprintf("%d (%s, job %d)", a.gpus[i].Index, a.gpus[i].Type, j))
 		}
 		slices.Sort(held)
-		return nil, fmt.Errorf("allocate %d GPUs to job %d: %w: %d of %d free, held: %s",
-			n, job, ErrNotEnough, len(free), len(a.gpus), strings.Join(held, ", "))
+		return nil, fmt.Errorf("allocate %d GPUs to job %d: %w: %s missing; %d of %d free, held: %s",
+			n, job, ErrNotEnough, strings.Join(short, ", "), len(free), len(a.gpus), strings.Join(held, ", "))
 	}
-	out := make([]GPU, n)
-	for k, i := range free[:n] {
-		a.owner[i] = job
-		out[k] = a.gpus[i]
+	out := make([]GPU, 0, n)
+	for _, i := range free { // index order
+		if taken[i] {
+			a.owner[i] = job
+			out = append(out, a.gpus[i])
+		}
 	}
 	return out, nil
 }
@@ -108,17 +165,35 @@ func (a *Allocator) Release(job uint64) {
 // tools interface) and modeset. No job without GPUs is given them.
 var ControlDevices = []string{"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"}
 
+// MIGCapsDevDir is where the MIG capability device nodes are, under the
+// host's /dev: nvidia-caps/nvidia-cap<N>.
+const MIGCapsDevDir = "nvidia-caps"
+
 // DevicePaths returns the device nodes in devDir (the host's /dev) that a
-// job given gpus may open: each GPU's nvidia<Minor> and those of
-// ControlDevices that exist (nvidia-uvm appears only once the module is
-// loaded; nvidia-modeset not on every host). None for no GPUs.
+// job given gpus may open: each GPU's nvidia<Minor> (for a MIG instance,
+// its GPU's, once however many instances of it the job has, and the
+// instance's two capability devices nvidia-caps/nvidia-cap<GICap> and
+// <CICap>, as nvidia-container-toolkit and Slurm's gres/nvml give them),
+// and those of ControlDevices that exist (nvidia-uvm appears only once
+// the module is loaded; nvidia-modeset not on every host). None for no GPUs.
 func DevicePaths(devDir string, gpus []GPU) []string {
 	if len(gpus) == 0 {
 		return nil
 	}
 	var out []string
+	add := func(p string) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
 	for _, g := range gpus {
-		out = append(out, filepath.Join(devDir, "nvidia"+strconv.Itoa(g.Minor)))
+		add(filepath.Join(devDir, "nvidia"+strconv.Itoa(g.Minor)))
+	}
+	for _, g := range gpus {
+		if m := g.Instance; m != nil {
+			add(filepath.Join(devDir, MIGCapsDevDir, "nvidia-cap"+strconv.Itoa(m.GICap)))
+			add(filepath.Join(devDir, MIGCapsDevDir, "nvidia-cap"+strconv.Itoa(m.CICap)))
+		}
 	}
 	for _, name := range ControlDevices {
 		p := filepath.Join(devDir, name)
@@ -135,8 +210,10 @@ var EnvVars = []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "GPU_DE
 // Env returns the variables that tell a job's programs which GPUs are its
 // own. CUDA_VISIBLE_DEVICES (and GPU_DEVICE_ORDINAL, which Slurm sets to
 // the same) and NVIDIA_VISIBLE_DEVICES name them by UUID, which means the
-// same GPU whatever order CUDA enumerates the GPUs the job can open;
-// SLURM_JOB_GPUS lists their host indexes, as Slurm does. None for no GPUs.
+// same GPU whatever order CUDA enumerates the GPUs the job can open (a MIG
+// instance's is "MIG-<uuid>", which CUDA takes as it is); SLURM_JOB_GPUS
+// lists their host indexes, as Slurm does (a MIG instance's GPU's, once).
+// None for no GPUs.
 func Env(gpus []GPU) map[string]string {
 	if len(gpus) == 0 {
 		return nil
@@ -144,7 +221,9 @@ func Env(gpus []GPU) map[string]string {
 	var uuids, idx []string
 	for _, g := range gpus {
 		uuids = append(uuids, g.UUID)
-		idx = append(idx, strconv.Itoa(g.Index))
+		if i := strconv.Itoa(g.Index); !slices.Contains(idx, i) {
+			idx = append(idx, i)
+		}
 	}
 	u := strings.Join(uuids, ",")
 	return map[string]string{

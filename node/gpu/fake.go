@@ -29,7 +29,7 @@ func FakeGPUs(n int) []GPU {
 	out := make([]GPU, n)
 	for i := range out {
 		out[i] = GPU{Index: i, Minor: i, UUID: fmt.Sprintf("GPU-fa4e0000-0000-0000-0000-%012d", i),
-			Name: "NVIDIA H200", MemoryMiB: 143771, ComputeCapability: "9.0"}
+			Name: "NVIDIA H200", Type: "h200", MemoryMiB: 143771, ComputeCapability: "9.0"}
 	}
 	return out
 }
@@ -112,4 +112,20 @@ func (f *Fake) Sample(index int) (Sample, error) {
 		return f.SampleFunc(index)
 	}
 	return Sample{}, nil
+}
+
+// FakeMIG turns g into a GPU in MIG mode with one instance per profile
+// given, GPU instances 1, 2, ... each with compute instance 0, and made-up
+// UUIDs and capability minors (as ResolveMIGCaps would have read them).
+func FakeMIG(g GPU, profiles ...string) GPU {
+	g.MIG = true
+	g.MIGInstances = nil
+	for i, p := range profiles {
+		g.MIGInstances = append(g.MIGInstances, MIGInstance{
+			UUID:        fmt.Sprintf("MIG-fa4e%04d-0000-0000-0000-%012d", g.Index, i+1),
+			GPUInstance: i + 1, ComputeInstance: 0, MemoryMiB: 16384, Profile: p,
+			GICap: 100*g.Minor + 10*(i+1), CICap: 100*g.Minor + 10*(i+1) + 1,
+		})
+	}
+	return g
 }

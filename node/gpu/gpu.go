@@ -23,9 +23,18 @@ type GPU struct {
 	MemoryMiB int64 `json:"memoryMiB"`
 	// ComputeCapability is CUDA's major.minor, e.g. "9.0".
 	ComputeCapability string `json:"computeCapability"`
+	// Type is the Slurm GPU type jobs ask for (--gres=gpu:h200:1): TypeName
+	// of Name, set by Discover; for a MIG instance of Schedulable, its
+	// profile ("1g.18gb"). "": a model without a type name.
+	Type string `json:"type,omitempty"`
 	// MIG is whether MIG mode is on; MIGInstances are then its instances.
 	MIG          bool          `json:"mig,omitempty"`
 	MIGInstances []MIGInstance `json:"migInstances,omitempty"`
+	// Instance is set on the devices of Schedulable that are a MIG
+	// instance of this GPU (UUID, Type and MemoryMiB are then the
+	// instance's): a job given one gets the GPU's device node and the
+	// instance's capability devices, and sees the instance alone.
+	Instance *MIGInstance `json:"instance,omitempty"`
 }
 
 // MIGInstance is one MIG device (a compute instance of a GPU instance) of
@@ -35,6 +44,14 @@ type MIGInstance struct {
 	GPUInstance     int    `json:"gpuInstance"`
 	ComputeInstance int    `json:"computeInstance"`
 	MemoryMiB       int64  `json:"memoryMiB"`
+	// Profile is the MIG profile, e.g. "1g.18gb" (MIGProfile of the MIG
+	// device's NVML name): the instance's Slurm type.
+	Profile string `json:"profile,omitempty"`
+	// GICap and CICap are the minor numbers of the capability device
+	// nodes (/dev/nvidia-caps/nvidia-cap<N>) that grant access to the GPU
+	// instance and the compute instance; 0 until ResolveMIGCaps reads them.
+	GICap int `json:"giCap,omitempty"`
+	CICap int `json:"ciCap,omitempty"`
 }
 
 // Info is what Discover found.
@@ -123,6 +140,9 @@ func Discover(lib Library, log *slog.Logger) Info {
 			log.Warn("read GPU: it is not offered to jobs", "index", i, "err", err)
 			continue
 		}
+		if g.Type == "" {
+			g.Type = TypeName(g.Name)
+		}
 		info.GPUs = append(info.GPUs, g)
 	}
 	if len(info.GPUs) == 0 {
@@ -131,7 +151,7 @@ func Discover(lib Library, log *slog.Logger) Info {
 	}
 	var models []string
 	for _, g := range info.GPUs {
-		m := fmt.Sprintf("%d:%s(%s, %d MiB, cc %s", g.Index, g.Name, g.UUID, g.MemoryMiB, g.ComputeCapability)
+		m := fmt.Sprintf("%d:%s(type %s, %s, %d MiB, cc %s", g.Index, g.Name, g.Type, g.UUID, g.MemoryMiB, g.ComputeCapability)
 		if g.MIG {
 			m += fmt.Sprintf(", MIG on, %d instances", len(g.MIGInstances))
 		}

@@ -93,35 +93,35 @@ func TestDiscoverMIGAndBadGPU(t *testing.T) {
 
 func TestAllocatorNeverShares(t *testing.T) {
 	a := NewAllocator(FakeGPUs(2))
-	g1, err := a.Allocate(1, 1)
+	g1, err := a.Allocate(1, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2, err := a.Allocate(2, 1)
+	g2, err := a.Allocate(2, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(g1) != 1 || len(g2) != 1 || g1[0].Index != 0 || g2[0].Index != 1 {
 		t.Fatalf("two 1-GPU jobs got %+v and %+v, want GPU 0 and GPU 1", g1, g2)
 	}
-	if _, err := a.Allocate(3, 1); !errors.Is(err, ErrNotEnough) || !strings.Contains(err.Error(), "0 of 2 free") {
+	if _, err := a.Allocate(3, 1, ""); !errors.Is(err, ErrNotEnough) || !strings.Contains(err.Error(), "0 of 2 free") {
 		t.Errorf("third job's Allocate = %v, want ErrNotEnough saying 0 of 2 free", err)
 	}
-	if _, err := a.Allocate(1, 1); err == nil {
+	if _, err := a.Allocate(1, 1, ""); err == nil {
 		t.Error("a second allocation for job 1 succeeded, want an error")
 	}
-	if g, err := a.Allocate(4, 0); g != nil || err != nil {
+	if g, err := a.Allocate(4, 0, ""); g != nil || err != nil {
 		t.Errorf("Allocate(0) = %v, %v; want nothing", g, err)
 	}
 	a.Release(1)
-	g3, err := a.Allocate(3, 1)
+	g3, err := a.Allocate(3, 1, "")
 	if err != nil || g3[0].Index != 0 {
 		t.Errorf("after job 1's release job 3 got %+v, %v; want GPU 0", g3, err)
 	}
 	a.Release(2)
 	a.Release(3)
 	a.Release(99) // holds nothing: no-op
-	if g, err := a.Allocate(5, 2); err != nil || len(g) != 2 || g[0].Index != 0 || g[1].Index != 1 {
+	if g, err := a.Allocate(5, 2, ""); err != nil || len(g) != 2 || g[0].Index != 0 || g[1].Index != 1 {
 		t.Errorf("Allocate(2) on a free node = %+v, %v; want GPUs 0 and 1", g, err)
 	}
 }
@@ -137,7 +137,7 @@ func TestAllocatorConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				gs, err := a.Allocate(job, 2)
+				gs, err := a.Allocate(job, 2, "")
 				if err != nil {
 					t.Errorf("job %d: %v", job, err)
 					return

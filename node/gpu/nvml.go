@@ -124,6 +124,9 @@ func migInstances(d nvml.Device) ([]MIGInstance, nvml.Return) {
 		if inst.ComputeInstance, r = m.GetComputeInstanceId(); r != nvml.SUCCESS {
 			return out, r
 		}
+		if name, r := m.GetName(); r == nvml.SUCCESS {
+			inst.Profile = MIGProfile(name)
+		}
 		if mem, r := m.GetMemoryInfo(); r == nvml.SUCCESS {
 			inst.MemoryMiB = int64(mem.Total >> 20)
 		}
