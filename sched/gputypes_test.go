@@ -56,8 +56,8 @@ func TestScheduleGPUTypes(t *testing.T) {
 			wait:  1,
 		},
 		{
-			name: "mixed node: both types at once",
-			jobs: []*api.Job{typed(job(1, 0, 1, 1, 0), "a100", 2), typed(job(2, 0, 1, 1, 0), "h200", 1)},
+			name:  "mixed node: both types at once",
+			jobs:  []*api.Job{typed(job(1, 0, 1, 1, 0), "a100", 2), typed(job(2, 0, 1, 1, 0), "h200", 1)},
 			nodes: []*api.Node{gpuNode("m", map[string]int{"a100": 2, "h200": 1})},
 			place: []sched.Placement{{JobID: 1, Node: "m"}, {JobID: 2, Node: "m"}},
 		},
