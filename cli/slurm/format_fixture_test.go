@@ -389,7 +389,7 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 		}),
 		job(107, "train", func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.TimeLimit = api.StateRunning, "gpu1", day("10:05:00"), 2*86400
-			j.Queue, j.Resources, j.Account = "gpu", api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2}, "ml"
+			j.Queue, j.Resources, j.Account = "gpu", api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2, GPUTypes: "h200:2"}, "ml"
 		}),
 		job(108, "stopping", func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.StopRequested = api.StateRunning, "node1", day("10:10:00"), true
@@ -406,7 +406,7 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 	}
 	cpu := map[string]string{"kind": "cpu"}
 	nodes := []api.Node{
-		{Name: "gpu1", State: api.NodeUp, Capacity: api.Resources{CPUs: 32, MemoryMB: 257000, GPUs: 4}, Allocated: api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2}, Labels: map[string]string{"kind": "gpu"}},
+		{Name: "gpu1", State: api.NodeUp, Capacity: api.Resources{CPUs: 32, MemoryMB: 257000, GPUs: 4, GPUTypes: "h200:4"}, Allocated: api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2, GPUTypes: "h200:2"}, Labels: map[string]string{"kind": "gpu"}},
 		{Name: "node1", State: api.NodeUp, Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 1, MemoryMB: 2048}, Labels: cpu},
 		{Name: "node2", State: api.NodeDrain, Reason: "kernel update", ReasonBy: "root", ReasonAt: ms("09:15:00"), Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Allocated: api.Resources{CPUs: 1, MemoryMB: 2048}, Labels: cpu},
 		{Name: "node3", State: api.NodeDown, Reason: "node daemon lost", Capacity: api.Resources{CPUs: 16, MemoryMB: 64000}, Labels: cpu},

@@ -362,16 +362,13 @@ func (v *jobView) tres() string {
 	}
 	s += ",node=1"
 	s += fmt.Sprintf(",billing=%d", cpus)
-	if r.GPUs > 0 {
-		s += fmt.Sprintf(",gres/gpu=%d", r.GPUs)
-	}
-	return s
+	return s + gpuTres(r)
 }
 
 // tresPerNode is squeue's %b: the job's GPUs as Slurm 22.05 writes them.
 func (v *jobView) tresPerNode() string {
-	if g := v.j.Resources.GPUs; g > 0 {
-		return fmt.Sprintf("gres:gpu:%d", g)
+	if v.j.Resources.GPUs > 0 {
+		return strings.Join(gresItems("gres:", v.j.Resources), ",")
 	}
 	return "N/A"
 }

@@ -93,7 +93,7 @@ func saTres(v *jobView, withMem bool) string {
 	r := v.j.Resources
 	parts := []string{fmt.Sprintf("billing=%d", v.cpus()), fmt.Sprintf("cpu=%d", v.cpus())}
 	if r.GPUs > 0 {
-		parts = append(parts, fmt.Sprintf("gres/gpu=%d", r.GPUs))
+		parts = append(parts, strings.Split(gpuTres(r)[1:], ",")...)
 	}
 	if withMem && r.MemoryMB > 0 {
 		parts = append(parts, "mem="+memString(r.MemoryMB))

@@ -154,9 +154,9 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		ntasks = max(o.ntasksPerNode, 1)
 	}
 	cpt := max(o.cpusPerTask, 1)
-	gpus := max(o.gpus, o.gpusPerNode, o.gpusPerTask*ntasks)
+	gpus, gpuTypes := o.gpuRequest(ntasks)
 	cpus := max(ntasks*cpt, o.mincpus, o.cpusPerGPU*gpus)
-	req.Resources = api.Resources{CPUs: cpus, GPUs: gpus}
+	req.Resources = api.Resources{CPUs: cpus, GPUs: gpus, GPUTypes: gpuTypes}
 	mem, err := o.memory(cpus, gpus)
 	if err != nil {
 		return req, err

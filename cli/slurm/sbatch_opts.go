@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-batch/shoal/api"
 )
 
 // Options sbatch and srun share: what a job asks for.
@@ -149,6 +151,10 @@ type jobOpts struct {
 	memLevel, memPerCPULevel, memPerGPULevel int
 
 	gpus, gpusPerNode, gpusPerTask int
+	// the GPU type each of those asked for ("" any); --gres may ask for
+	// several, gresTypes (then gpusPerNode is its total)
+	gpusType, gpusPerNodeType, gpusPerTaskType string
+	gresTypes                                  api.GPUCounts
 
 	timeLimit   int64     // seconds; 0 = none
 	warn        *warnSpec // --signal
@@ -241,18 +247,21 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "uid":
 		return errorf(1, "--uid is not supported: shoal runs a job as the user whose connection submits it")
 	case "gpus":
-		o.gpus, err = gpuCount(opt)
+		o.gpus, o.gpusType, err = gpuCount(opt)
 	case "gpus-per-node":
-		o.gpusPerNode, err = gpuCount(opt)
+		o.gpusPerNode, o.gpusPerNodeType, err = gpuCount(opt)
+		o.gresTypes = ""
 	case "gpus-per-socket":
-		o.gpusPerNode, err = gpuCount(opt) // one node, treated as one socket's worth
+		o.gpusPerNode, o.gpusPerNodeType, err = gpuCount(opt) // one node, treated as one socket's worth
+		o.gresTypes = ""
 	case "gpus-per-task":
-		o.gpusPerTask, err = gpuCount(opt)
+		o.gpusPerTask, o.gpusPerTaskType, err = gpuCount(opt)
 	case "gres":
 		var n int
-		n, err = parseGres(v)
+		var typed api.GPUCounts
+		n, typed, err = parseGres(v)
 		if err == nil && n > 0 {
-			o.gpusPerNode = n
+			o.gpusPerNode, o.gpusPerNodeType, o.gresTypes = n, "", typed
 		}
 	case "help":
 		o.help = true
@@ -355,12 +364,38 @@ func memOpt(opt Opt) (int64, error) {
 	return n, nil
 }
 
-func gpuCount(opt Opt) (int, error) {
-	n, err := parseGPUSpec(opt.Value)
+func gpuCount(opt Opt) (int, string, error) {
+	n, typ, err := parseGPUSpec(opt.Value)
 	if err != nil {
-		return 0, errorf(1, "Invalid %s specification: %s (want [type:]count, e.g. 2 or a100:2)", longName(opt), opt.Value)
+		return 0, "", errorf(1, "Invalid %s specification: %s (want [type:]count, e.g. 2 or a100:2)", longName(opt), opt.Value)
 	}
-	return n, nil
+	return n, typ, nil
+}
+
+// gpuRequest is how many GPUs the options ask for, the most of --gpus,
+// --gpus-per-node (or --gres) and --gpus-per-task times the tasks, and of
+// which types: those of the option that asks for the most.
+func (o *jobOpts) gpuRequest(ntasks int) (int, api.GPUCounts) {
+	best, typed := 0, api.GPUCounts("")
+	one := func(t string, n int) api.GPUCounts {
+		if t == "" {
+			return ""
+		}
+		return api.MakeGPUCounts(map[string]int{t: n})
+	}
+	for _, c := range []struct {
+		n     int
+		typed api.GPUCounts
+	}{
+		{o.gpus, one(o.gpusType, o.gpus)},
+		{o.gpusPerNode, o.gresTypes.Add(one(o.gpusPerNodeType, o.gpusPerNode))},
+		{o.gpusPerTask * ntasks, one(o.gpusPerTaskType, o.gpusPerTask*ntasks)},
+	} {
+		if c.n > best {
+			best, typed = c.n, c.typed
+		}
+	}
+	return best, typed
 }
 
 // sbatchEnvOptions are the SBATCH_* input variables shoal reads, with the

@@ -78,45 +78,72 @@ func ParseMemoryMiB(s string) (int64, error) {
 	return (n*unit + (1<<20 - 1)) >> 20, nil
 }
 
-// parseGPUSpec reads --gpus' "[type:]count".
-func parseGPUSpec(s string) (int, error) {
-	count := s
+// parseGPUSpec reads --gpus' "[type:]count": the count and the type, ""
+// for any. Types are lower-cased, as shoal names them (h200, 1g.18gb).
+func parseGPUSpec(s string) (int, string, error) {
+	typ, count := "", s
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		count = s[i+1:]
+		typ, count = strings.ToLower(s[:i]), s[i+1:]
+		if strings.HasPrefix(typ, "gpu:") { // --gpus=gpu:h200:1, as some scripts write it
+			typ = typ[len("gpu:"):]
+		}
+		if typ == "gpu" {
+			typ = ""
+		}
+		if typ != "" && api.CheckGPUType(typ) != nil {
+			return 0, "", fmt.Errorf("invalid GPU type %q", typ)
+		}
 	}
 	n, err := strconv.Atoi(count)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid GPU count %q", s)
+		return 0, "", fmt.Errorf("invalid GPU count %q", s)
 	}
-	return n, nil
+	return n, typ, nil
 }
 
 // parseGres reads --gres's "name[:type][:count][,...]" and returns how many
-// GPUs it asks for; shoal knows no other generic resource.
-func parseGres(s string) (int, error) {
+// GPUs it asks for in all, and how many of those of each type (lower-cased);
+// shoal knows no other generic resource.
+func parseGres(s string) (int, api.GPUCounts, error) {
 	if strings.EqualFold(s, "none") {
-		return 0, nil
+		return 0, "", nil
 	}
 	gpus := 0
+	typed := map[string]int{}
+	invalid := errorf(1, "Invalid generic resource (gres) specification")
 	for _, item := range strings.Split(s, ",") {
 		parts := strings.Split(item, ":")
 		if parts[0] != "gpu" && !strings.HasPrefix(parts[0], "gres/gpu") || len(parts) > 3 {
-			return 0, errorf(1, "Invalid generic resource (gres) specification")
+			return 0, "", invalid
 		}
-		n := 1
-		if len(parts) > 1 {
-			if c, err := strconv.Atoi(parts[len(parts)-1]); err == nil {
+		n, typ := 1, ""
+		switch len(parts) {
+		case 2:
+			if c, err := strconv.Atoi(parts[1]); err == nil {
 				n = c
-			} else if len(parts) == 3 {
-				return 0, errorf(1, "Invalid generic resource (gres) specification")
+			} else {
+				typ = parts[1]
 			}
+		case 3:
+			c, err := strconv.Atoi(parts[2])
+			if err != nil {
+				return 0, "", invalid
+			}
+			n, typ = c, parts[1]
 		}
 		if n < 0 {
-			return 0, errorf(1, "Invalid generic resource (gres) specification")
+			return 0, "", invalid
+		}
+		if typ != "" {
+			typ = strings.ToLower(typ)
+			if api.CheckGPUType(typ) != nil {
+				return 0, "", invalid
+			}
+			typed[typ] += n
 		}
 		gpus += n
 	}
-	return gpus, nil
+	return gpus, api.MakeGPUCounts(typed), nil
 }
 
 // warnSpec is a parsed --signal: send Signal Seconds before the time

@@ -228,17 +228,39 @@ func TestParseMemory(t *testing.T) {
 
 func TestParseGres(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		gpus int
-		bad  bool
+		in    string
+		gpus  int
+		typed api.GPUCounts
+		bad   bool
 	}{
-		{in: "gpu", gpus: 1}, {in: "gpu:2", gpus: 2}, {in: "gpu:a100:4", gpus: 4}, {in: "gpu:a100", gpus: 1},
-		{in: "none"}, {in: "gpu:1,gpu:a100:2", gpus: 3},
-		{in: "tmp:10", bad: true}, {in: "gpu:a:b", bad: true}, {in: "gpu:1:2:3", bad: true},
+		{in: "gpu", gpus: 1}, {in: "gpu:2", gpus: 2}, {in: "gpu:a100:4", gpus: 4, typed: "a100:4"},
+		{in: "gpu:a100", gpus: 1, typed: "a100:1"}, {in: "gpu:H200:1", gpus: 1, typed: "h200:1"},
+		{in: "none"}, {in: "gpu:1,gpu:a100:2", gpus: 3, typed: "a100:2"},
+		{in: "gpu:a100:1,gpu:h200:2", gpus: 3, typed: "a100:1,h200:2"},
+		{in: "gpu:1g.18gb:2", gpus: 2, typed: "1g.18gb:2"},
+		{in: "tmp:10", bad: true}, {in: "gpu:a:b", bad: true}, {in: "gpu:1:2:3", bad: true}, {in: "gpu:a/b:1", bad: true},
 	} {
-		n, err := parseGres(tc.in)
-		if (err != nil) != tc.bad || (!tc.bad && n != tc.gpus) {
-			t.Errorf("parseGres(%q) = %d, %v; want %d (bad %v)", tc.in, n, err, tc.gpus, tc.bad)
+		n, typed, err := parseGres(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && (n != tc.gpus || typed != tc.typed)) {
+			t.Errorf("parseGres(%q) = %d, %q, %v; want %d, %q (bad %v)", tc.in, n, typed, err, tc.gpus, tc.typed, tc.bad)
+		}
+	}
+}
+
+func TestParseGPUSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		n   int
+		typ string
+		bad bool
+	}{
+		{in: "2", n: 2}, {in: "h200:1", n: 1, typ: "h200"}, {in: "A100:4", n: 4, typ: "a100"},
+		{in: "gpu:h200:1", n: 1, typ: "h200"}, {in: "gpu:3", n: 3}, {in: "1g.18gb:1", n: 1, typ: "1g.18gb"},
+		{in: "x", bad: true}, {in: "h200:", bad: true}, {in: "h 200:1", bad: true}, {in: "-1", bad: true},
+	} {
+		n, typ, err := parseGPUSpec(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && (n != tc.n || typ != tc.typ)) {
+			t.Errorf("parseGPUSpec(%q) = %d, %q, %v; want %d, %q (bad %v)", tc.in, n, typ, err, tc.n, tc.typ, tc.bad)
 		}
 	}
 }

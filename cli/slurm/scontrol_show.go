@@ -169,8 +169,8 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	)
 	if r.details > 0 && v.nodeList() != "" {
 		gres := "(null)"
-		if g := j.Resources.GPUs; g > 0 {
-			gres = fmt.Sprintf("gpu:%d", g)
+		if j.Resources.GPUs > 0 {
+			gres = strings.Join(gresItems("", j.Resources), ",")
 		}
 		lines = append(lines, "JOB_GRES="+gres,
 			fmt.Sprintf("  Nodes=%s CPU_IDs=N/A Mem=%d GRES=", v.nodeList(), j.Resources.MemoryMB))
@@ -192,8 +192,8 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 		"Power=",
 	)
 	last := ""
-	if g := j.Resources.GPUs; g > 0 {
-		last = fmt.Sprintf("TresPerNode=gres:gpu:%d", g)
+	if j.Resources.GPUs > 0 {
+		last = "TresPerNode=" + strings.Join(gresItems("gres:", j.Resources), ",")
 	}
 	return first, append(lines, last)
 }
@@ -259,9 +259,7 @@ func (r *scontrolRun) showNode(name string) int {
 			}
 		}
 		cfg := fmt.Sprintf("cpu=%d,mem=%s,billing=%d", n.Capacity.CPUs, memString(n.Capacity.MemoryMB), n.Capacity.CPUs)
-		if n.Capacity.GPUs > 0 {
-			cfg += fmt.Sprintf(",gres/gpu=%d", n.Capacity.GPUs)
-		}
+		cfg += gpuTres(n.Capacity)
 		var alloc []string
 		if n.Allocated.CPUs > 0 {
 			alloc = append(alloc, fmt.Sprintf("cpu=%d", n.Allocated.CPUs))
@@ -270,13 +268,13 @@ func (r *scontrolRun) showNode(name string) int {
 			alloc = append(alloc, "mem="+memString(n.Allocated.MemoryMB))
 		}
 		if n.Allocated.GPUs > 0 {
-			alloc = append(alloc, fmt.Sprintf("gres/gpu=%d", n.Allocated.GPUs))
+			alloc = append(alloc, gpuTres(nodeGPUsInUse(n))[1:])
 		}
 		lines := []string{
 			fmt.Sprintf("CPUAlloc=%d CPUEfctv=%d CPUTot=%d CPULoad=N/A", n.Allocated.CPUs, n.Capacity.CPUs, n.Capacity.CPUs),
 			"AvailableFeatures=" + labelsString(n.Labels),
 			"ActiveFeatures=" + labelsString(n.Labels),
-			"Gres=" + gresString(n.Capacity.GPUs),
+			"Gres=" + gresString(n.Capacity),
 			fmt.Sprintf("NodeAddr=%s NodeHostName=%s", n.Name, n.Name),
 			fmt.Sprintf("RealMemory=%d AllocMem=%d FreeMem=%d Sockets=%d Boards=1",
 				n.Capacity.MemoryMB, n.Allocated.MemoryMB, n.Capacity.MemoryMB-n.Allocated.MemoryMB, n.Capacity.CPUs),
@@ -317,17 +315,15 @@ func (r *scontrolRun) showPartition(name string) int {
 			continue
 		}
 		found = true
-		cpus, gpus := 0, 0
+		cpus := 0
 		var mem int64
+		var gpus api.Resources
 		for _, n := range p.nodes {
 			cpus += n.Capacity.CPUs
 			mem += n.Capacity.MemoryMB
-			gpus += n.Capacity.GPUs
+			gpus = gpus.Add(api.Resources{GPUs: n.Capacity.GPUs, GPUTypes: n.Capacity.GPUTypes})
 		}
-		tres := fmt.Sprintf("cpu=%d,mem=%s,node=%d,billing=%d", cpus, memString(mem), len(p.nodes), cpus)
-		if gpus > 0 {
-			tres += fmt.Sprintf(",gres/gpu=%d", gpus)
-		}
+		tres := fmt.Sprintf("cpu=%d,mem=%s,node=%d,billing=%d", cpus, memString(mem), len(p.nodes), cpus) + gpuTres(gpus)
 		def, state := "NO", "UP"
 		if p.isDefault {
 			def = "YES"

@@ -526,8 +526,8 @@ func sinfoJSON(c *Ctx, nodes []api.Node, parts []*partition) int {
 			rec.Features = labelsString(n.Labels)
 		}
 		if n.Capacity.GPUs > 0 {
-			rec.Gres = gresString(n.Capacity.GPUs)
-			rec.GresUsed = fmt.Sprintf("gpu:%d", n.Allocated.GPUs)
+			rec.Gres = gresString(n.Capacity)
+			rec.GresUsed = gresUsed(n)
 		}
 		if st.drain {
 			rec.StateFlags = append(rec.StateFlags, "DRAIN")

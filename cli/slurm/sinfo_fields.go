@@ -97,13 +97,8 @@ var (
 	siFreeMem  = perNode("FREE_MEM", func(n *api.Node) string {
 		return strconv.FormatInt(n.Capacity.MemoryMB-n.Allocated.MemoryMB, 10)
 	})
-	siGres     = perNode("GRES", func(n *api.Node) string { return gresString(n.Capacity.GPUs) })
-	siGresUsed = perNode("GRES_USED", func(n *api.Node) string {
-		if n.Capacity.GPUs == 0 {
-			return "gpu:0"
-		}
-		return fmt.Sprintf("gpu:%d", n.Allocated.GPUs)
-	})
+	siGres     = perNode("GRES", func(n *api.Node) string { return gresString(n.Capacity) })
+	siGresUsed = perNode("GRES_USED", gresUsed)
 	siReason = perNode("REASON", func(n *api.Node) string {
 		if n.Reason == "" {
 			return "none"

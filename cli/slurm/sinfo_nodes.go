@@ -3,7 +3,6 @@ package slurm
 import (
 	"context"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
@@ -214,10 +213,4 @@ func labelsString(labels map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// gresString writes a node's GPUs as Slurm's Gres= does.
-func gresString(gpus int) string {
-	if gpus <= 0 {
-		return "(null)"
-	}
-	return "gpu:" + strconv.Itoa(gpus)
-}
+
