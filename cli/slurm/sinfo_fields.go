@@ -99,7 +99,7 @@ var (
 	})
 	siGres     = perNode("GRES", func(n *api.Node) string { return gresString(n.Capacity) })
 	siGresUsed = perNode("GRES_USED", gresUsed)
-	siReason = perNode("REASON", func(n *api.Node) string {
+	siReason   = perNode("REASON", func(n *api.Node) string {
 		if n.Reason == "" {
 			return "none"
 		}

@@ -212,5 +212,3 @@ func labelsString(labels map[string]string) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-
