@@ -31,6 +31,9 @@ type Config struct {
 	GPUs []gpu.GPU
 	// DevDir is where the GPUs' device nodes are; "" is /dev.
 	DevDir string
+	// Driver are the NVIDIA driver's files that image jobs given GPUs get
+	// (gpu.FindDriver's); nil on a node with GPUs: the host's.
+	Driver []gpu.DriverFile
 	// GPULib reads GPU jobs' GPUs while they run (gpu.NVML{}); nil: no
 	// sampling.
 	GPULib  gpu.Library
@@ -115,6 +118,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 		cfg.Capacity, cfg.GPUs, cfg.GPULib = res, gpus, gpu.NVML{}
+	}
+	if cfg.Driver == nil && len(cfg.GPUs) > 0 {
+		cfg.Driver = gpu.FindDriver(gpu.DriverBinDirs, cfg.Log)
 	}
 	if cfg.Capacity.GPUs > len(cfg.GPUs) {
 		return nil, fmt.Errorf("node capacity offers %d GPUs but the node has %d it can give to jobs: offer at most %d",

@@ -151,9 +151,10 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 }
 
 // gpuSpec gives a job its GPUs: the device nodes the sandbox lets it open
-// (none for no GPUs) and the variables that name them. Variables of those
-// names that came with the job or its image are dropped first: they would
-// name GPUs that are not the job's.
+// (none for no GPUs), the variables that name them and, for an image job,
+// the driver's libraries and programs (sandbox.DriverMounts). Variables of
+// those names that came with the job or its image are dropped first: they
+// would name GPUs that are not the job's.
 func (a *Agent) gpuSpec(spec *sandbox.Spec, gpus []gpu.GPU) {
 	spec.Env = slices.DeleteFunc(spec.Env, func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
@@ -166,6 +167,13 @@ func (a *Agent) gpuSpec(spec *sandbox.Spec, gpus []gpu.GPU) {
 		}
 	}
 	spec.Devices = gpu.DevicePaths(a.devDir(), gpus)
+	if len(gpus) > 0 {
+		mounts := make([]sandbox.Mount, len(a.cfg.Driver))
+		for i, f := range a.cfg.Driver {
+			mounts[i] = sandbox.Mount{Source: f.Source, Target: f.Target}
+		}
+		sandbox.DriverMounts(spec, mounts, gpu.LibDir)
+	}
 }
 
 // devDir is where the host's GPU device nodes are.

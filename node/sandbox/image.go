@@ -185,7 +185,7 @@ func bindMountSources(spec *Spec, dir string) ([]string, error) {
 			return err
 		}
 		var err error
-		if spec.UID == 0 {
+		if spec.UID == 0 || m.NodeSource {
 			err = open()
 		} else {
 			err = asUser(spec.UID, spec.GID, spec.Groups, open)

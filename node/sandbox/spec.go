@@ -103,6 +103,10 @@ type Mount struct {
 	Target string
 	// ReadOnly makes the mount read-only, submounts included.
 	ReadOnly bool
+	// NodeSource says the node daemon chose Source, not the user (the GPU
+	// driver's files for an image job, see DriverMounts): it is looked up
+	// as root. Never set it for a path a user named.
+	NodeSource bool
 }
 
 // Result is how a job ended.
