@@ -329,6 +329,9 @@ func submitFailure(err error, queue string) error {
 		return &exitError{RC: 1, Lines: []string{
 			"Memory specification can not be satisfied",
 			"Batch job submission failed: Requested node configuration is not available"}}
+	case e.Code == api.CodeUnsatisfiable && e.Field == "gpuTypes":
+		return &exitError{RC: 1, Lines: []string{e.Message, // names the types the partition has
+			"Batch job submission failed: Invalid generic resource (gres) specification"}}
 	case e.Code == api.CodeUnsatisfiable:
 		return failed("Requested node configuration is not available")
 	case e.Field == "dependency":
