@@ -60,7 +60,9 @@ type Watch struct {
 // StartWatch samples gpus through lib every period, from now until Stop.
 // It initialises lib for itself (NVML counts its users: cheap while the
 // library is up anyway) in its own goroutine, so the job's start does
-// not wait for it. A GPU that cannot be read is logged once and left out.
+// not wait for it. A GPU that cannot be read is logged once and left out;
+// so are MIG instances, whose GPU's readings are not theirs alone (their
+// GPU-seconds still count).
 func StartWatch(lib Library, gpus []GPU, every time.Duration, log *slog.Logger) *Watch {
 	w := &Watch{stop: make(chan struct{}), done: make(chan Efficiency, 1)}
 	acc := NewAccumulator(len(gpus), time.Now())
@@ -79,6 +81,11 @@ func StartWatch(lib Library, gpus []GPU, every time.Duration, log *slog.Logger) 
 		failed := map[int]bool{}
 		sample := func() {
 			for _, g := range gpus {
+				if g.Instance != nil {
+					// NVML's utilisation and memory are the whole GPU's, which
+					// other jobs' MIG instances share: not this job's.
+					continue
+				}
 				s, err := lib.Sample(g.Index)
 				if err != nil {
 					if !failed[g.Index] {

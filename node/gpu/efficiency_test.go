@@ -75,3 +75,22 @@ func TestWatchFailures(t *testing.T) {
 		t.Errorf("Efficiency with GPU 0 lost = %+v, want GPU 1's one sample at 70%%", e)
 	}
 }
+
+// A MIG instance is not sampled (its GPU's readings are shared with the
+// other instances' jobs) but still counts GPU-seconds.
+func TestWatchSkipsMIG(t *testing.T) {
+	gpus := FakeGPUs(2)
+	gpus[1] = FakeMIG(gpus[1], "1g.18gb")
+	devs := Info{GPUs: gpus}.Schedulable()
+	var reads [2]atomic.Int32
+	f := &Fake{GPUs: gpus, SampleFunc: func(i int) (Sample, error) {
+		reads[i].Add(1)
+		return Sample{SMPercent: 50}, nil
+	}}
+	log, _ := testLog()
+	e := StartWatch(f, devs, time.Hour, log).Stop()
+	if reads[1].Load() != 0 || reads[0].Load() != 1 || e.GPUs != 2 || e.Samples != 1 {
+		t.Errorf("reads %d/%d, Efficiency %+v; want GPU 0 read once, the MIG instance's GPU never, 2 GPUs counted",
+			reads[0].Load(), reads[1].Load(), e)
+	}
+}
