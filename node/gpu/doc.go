@@ -14,4 +14,11 @@
 // takes them back once the job's sandbox is gone, before it reports the
 // end. So the controller's count of a node's held GPUs is never below the
 // node's, and a job placed there always finds its GPUs free.
+//
+// Devices have Slurm types (TypeName of the model, "h200"; a MIG instance's
+// profile, "1g.18gb"): the controller counts them by type too, and
+// Allocate gives a job devices of the types it asked for. A GPU in MIG mode
+// is handed out as its MIG instances (Schedulable), each with the
+// capability device nodes ResolveMIGCaps reads. FindDriver lists the
+// driver's user-space files that image jobs given GPUs get bound in.
 package gpu
