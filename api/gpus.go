@@ -16,8 +16,12 @@ import (
 // digits and ".", "_", "-" (MIG profiles such as "1g.18gb").
 type GPUCounts string
 
-// MaxGPUTypeLen bounds a GPU type name.
-const MaxGPUTypeLen = 64
+// MaxGPUTypeLen bounds a GPU type name; MaxGPUTypes the types of one
+// GPUCounts (a node's models and MIG profiles are a handful).
+const (
+	MaxGPUTypeLen = 64
+	MaxGPUTypes   = 32
+)
 
 // CheckGPUType reports whether t can name a GPU type, and if not why.
 func CheckGPUType(t string) error {
@@ -145,6 +149,9 @@ func (c *GPUCounts) UnmarshalJSON(b []byte) error {
 	var m map[string]int
 	if err := json.Unmarshal(b, &m); err != nil {
 		return fmt.Errorf("gpuTypes: give an object of GPU type names and counts, e.g. {\"h200\":1}: %w", err)
+	}
+	if len(m) > MaxGPUTypes {
+		return fmt.Errorf("gpuTypes: %d types: give at most %d", len(m), MaxGPUTypes)
 	}
 	for t, n := range m {
 		if err := CheckGPUType(t); err != nil {

@@ -31,7 +31,15 @@ func TestGPUCounts(t *testing.T) {
 	if b, _ := json.Marshal(Resources{GPUs: 1}); strings.Contains(string(b), "gpuTypes") {
 		t.Errorf("untyped resources marshal with gpuTypes: %s", b)
 	}
-	for _, bad := range []string{`{"gpuTypes":{"H200":1}}`, `{"gpuTypes":{"h200":0}}`, `{"gpuTypes":{"":1}}`, `{"gpuTypes":["h200"]}`} {
+	many := `{"gpuTypes":{`
+	for i := range MaxGPUTypes + 1 {
+		if i > 0 {
+			many += ","
+		}
+		many += `"t` + string(rune('a'+i%26)) + string(rune('a'+i/26)) + `":1`
+	}
+	many += "}}"
+	for _, bad := range []string{many, `{"gpuTypes":{"H200":1}}`, `{"gpuTypes":{"h200":0}}`, `{"gpuTypes":{"":1}}`, `{"gpuTypes":["h200"]}`} {
 		if err := json.Unmarshal([]byte(bad), &r); err == nil || !strings.Contains(err.Error(), "gpuTypes") {
 			t.Errorf("unmarshal %s: err %v, want a gpuTypes error", bad, err)
 		}
