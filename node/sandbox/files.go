@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/user"
 	"runtime"
-		"strconv"
+	"strconv"
 	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
