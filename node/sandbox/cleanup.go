@@ -22,7 +22,8 @@ const killTimeout = 10 * time.Second
 // directories and job directories (unmounting an image layer or mount
 // binds left in one first), then removes CgroupParent where
 // it is empty. It is safe to call without any setup and while this Runner
-// has jobs running (they are left alone).
+// has jobs running (they are left alone, and so are the records of ended
+// jobs not yet forgotten).
 func (r *Runner) Cleanup() error {
 	if err := r.validate(); err != nil {
 		return err

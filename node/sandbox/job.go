@@ -76,7 +76,8 @@ func (j *Job) ended() bool {
 // answer. The error is for daemon-side failures only (the Result is still
 // filled in as far as it is known); a job killed by a signal or the OOM
 // killer is a Result, not an error. The record of the end stays on disk,
-// for a daemon that starts after this one, until Forget.
+// for a daemon that starts after this one, and the job stays this
+// Runner's (its id taken, Cleanup and Remove leave it), until Forget.
 func (j *Job) Wait() (Result, error) {
 	<-j.exited
 	j.finish.Do(j.collect)
@@ -95,12 +96,12 @@ func (j *Job) Forget() error {
 	if err := os.RemoveAll(j.shimDir); err != nil {
 		return fmt.Errorf("forget job %s: %w", j.id, err)
 	}
+	j.r.release(j.id)
 	return nil
 }
 
 // collect reads the supervisor's record of the job's end.
 func (j *Job) collect() {
-	defer j.r.release(j.id)
 	if j.initFd >= 0 {
 		unix.Close(j.initFd)
 		j.initFd = -1

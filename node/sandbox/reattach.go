@@ -64,6 +64,11 @@ func (r *Runner) adopt(id string) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	if shimFd >= 0 && pidfdExited(shimFd) {
+		// A zombie its new parent has not reaped yet: gone all the same.
+		unix.Close(shimFd)
+		shimFd = -1
+	}
 	var rec exitRecord
 	recErr := readJSON(filepath.Join(dir, shimExitFile), &rec)
 	if shimFd < 0 {

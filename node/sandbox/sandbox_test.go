@@ -61,7 +61,9 @@ func newRunner(t testing.TB) *Runner {
 		CgroupParent: fmt.Sprintf("shoal-test-%d-%d", os.Getpid(), jobSeq.Add(1)),
 	}
 	t.Cleanup(func() {
-		if err := r.Cleanup(); err != nil {
+		// As the next daemon would: the jobs' records, kept until
+		// Forget, go too.
+		if err := abandon(r).Cleanup(); err != nil {
 			t.Errorf("Cleanup: %v", err)
 		}
 		for _, m := range mustCgroupMounts(t) {
