@@ -176,7 +176,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 	reporterDone := make(chan struct{})
 	go func() { defer close(reporterDone); a.report() }()
 	if err := a.adopt(ctx, recovered); err != nil {
+		// The recovered jobs run on, for the next start to take over.
 		cancel()
+		a.reportCancel()
 		a.closeEvents()
 		<-reporterDone
 		srv.close()

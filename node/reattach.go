@@ -94,7 +94,9 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 		a.send(ev)
 	}
 	for id, proc := range recovered {
-		a.log.Warn("killing a recovered job the controller no longer assigns to this node", "sandbox", id)
+		// Ended and reported before the restart (the acknowledgement was
+		// lost), or given up on by the controller: nothing of it may run.
+		a.log.Warn("a recovered job is no longer assigned to this node: killing it if it runs", "sandbox", id)
 		go func() {
 			if err := proc.Stop(0); err != nil {
 				a.log.Warn("kill unassigned job", "sandbox", id, "err", err)

@@ -210,6 +210,12 @@ func (c *cluster) cleanup() {
 		c.cmd.Process.Kill()
 		c.cmd.Wait()
 	}
+	// Jobs outlive their node daemon: kill what a test left running, as
+	// a fresh node daemon's Cleanup would.
+	r := &sandbox.Runner{Root: c.sbRoot, CgroupParent: c.cgParent, TmpRoot: filepath.Join("/var/tmp/shoal-scratch", c.cgParent)}
+	if err := r.Remove(); err != nil {
+		c.t.Errorf("remove the sandboxes the test left: %v", err)
+	}
 	for _, h := range cgroupHierarchies() {
 		os.Remove(filepath.Join(h, c.cgParent))
 	}

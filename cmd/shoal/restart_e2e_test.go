@@ -13,75 +13,72 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// TestRestartKeepsJobs is the acceptance test of a node daemon restart
-// under running jobs: five jobs with distinct exit codes run while the
-// dev agent (controller and node daemon in one process) is killed with
-// SIGKILL, or stopped with SIGTERM, and started again. Two of them end
-// while no daemon runs, three after the new one has recovered them; all
-// five end with their real exit codes, none is failed for the restart,
-// and nothing is left behind.
-func TestRestartKeepsJobs(t *testing.T) {
-	for _, how := range []struct {
-		name string
-		sig  syscall.Signal
-	}{{"SIGKILL", syscall.SIGKILL}, {"SIGTERM", syscall.SIGTERM}} {
-		t.Run(how.name, func(t *testing.T) {
-			c := newCluster(t, "-node-cpus", "8") // five at once on any machine: they sleep
+// TestRestartKeepsJobsKill is the acceptance test of a node daemon
+// restart under running jobs: five jobs with distinct exit codes run while
+// the dev agent (controller and node daemon in one process) is killed with
+// SIGKILL and started again. Two of them end while no daemon runs, three
+// after the new one has recovered them; all five end with their real exit
+// codes, none is failed for the restart, and nothing is left behind.
+func TestRestartKeepsJobsKill(t *testing.T) { restartKeepsJobs(t, syscall.SIGKILL) }
 
-			work := t.TempDir()
-			os.Chmod(work, 0o755)
-			codes := []int{0, 3, 7, 42, 0}
-			ids := make([]uint64, len(codes))
-			for i, code := range codes {
-				// Each job says it runs, then waits for its go file.
-				script := fmt.Sprintf(`echo $$ > started-%d; while [ ! -e go-%d ]; do sleep 0.05; done; echo ending > ended-%d; exit %d`,
-					i, i, i, code)
-				ids[i] = c.submit("--name", fmt.Sprintf("restart-%d", i), "--chdir", work, "--", "sh", "-c", script)
-			}
-			for i, id := range ids {
-				c.wait(id, api.StateRunning)
-				waitFile(t, filepath.Join(work, fmt.Sprintf("started-%d", i)))
-			}
-			before := c.describe(ids[0]).Node
+// TestRestartKeepsJobsTerm: the same across an orderly stop (SIGTERM),
+// which leaves running jobs running.
+func TestRestartKeepsJobsTerm(t *testing.T) { restartKeepsJobs(t, syscall.SIGTERM) }
 
-			// The daemon goes away, its jobs do not.
-			kill := time.Now()
-			c.cmd.Process.Signal(how.sig)
-			if err := c.cmd.Wait(); err != nil && how.sig == syscall.SIGTERM {
-				t.Errorf("agent exit on SIGTERM: %v", err)
-			}
-			c.cmd = nil
-			// Two end while no daemon runs.
-			for _, i := range []int{1, 4} {
-				os.WriteFile(filepath.Join(work, fmt.Sprintf("go-%d", i)), nil, 0o644)
-				waitFile(t, filepath.Join(work, fmt.Sprintf("ended-%d", i)))
-			}
-			c.start()
-			t.Logf("agent down and up again in %v", time.Since(kill).Round(time.Millisecond))
-			// Three end under the new daemon.
-			for _, i := range []int{0, 2, 3} {
-				os.WriteFile(filepath.Join(work, fmt.Sprintf("go-%d", i)), nil, 0o644)
-			}
-			for i, id := range ids {
-				j := c.wait(id)
-				if codes[i] == 0 {
-					wantState(t, j, api.StateSucceeded, "")
-				} else {
-					wantState(t, j, api.StateFailed, api.ReasonNonZeroExit)
-				}
-				wantExit(t, j, codes[i])
-				if j.Node != before || j.Attempt != 1 {
-					t.Errorf("job %d ran on %s attempt %d, want %s attempt 1", id, j.Node, j.Attempt, before)
-				}
-				if j.Usage == nil || j.Usage.CPUSeconds <= 0 {
-					t.Errorf("job %d: usage %+v, want the CPU time its supervisor recorded", id, j.Usage)
-				}
-			}
-			c.stop()
-			if left := c.leftovers(); len(left) > 0 {
-				t.Fatalf("left behind: %v", left)
-			}
-		})
+func restartKeepsJobs(t *testing.T, sig syscall.Signal) {
+	c := newCluster(t, "-node-cpus", "8") // five at once on any machine: they sleep
+	work := t.TempDir()
+	os.Chmod(work, 0o755)
+	codes := []int{0, 3, 7, 42, 0}
+	ids := make([]uint64, len(codes))
+	for i, code := range codes {
+		// Each job says it runs, then waits for its go file.
+		script := fmt.Sprintf(`echo $$ > started-%d; while [ ! -e go-%d ]; do sleep 0.05; done; echo ending > ended-%d; exit %d`,
+			i, i, i, code)
+		ids[i] = c.submit("--name", fmt.Sprintf("restart-%d", i), "--chdir", work, "--", "sh", "-c", script)
+	}
+	for i, id := range ids {
+		c.wait(id, api.StateRunning)
+		waitFile(t, filepath.Join(work, fmt.Sprintf("started-%d", i)))
+	}
+	before := c.describe(ids[0]).Node
+
+	// The daemon goes away, its jobs do not.
+	kill := time.Now()
+	c.cmd.Process.Signal(sig)
+	if err := c.cmd.Wait(); err != nil && sig == syscall.SIGTERM {
+		t.Errorf("agent exit on SIGTERM: %v", err)
+	}
+	c.cmd = nil
+	// Two end while no daemon runs.
+	for _, i := range []int{1, 4} {
+		os.WriteFile(filepath.Join(work, fmt.Sprintf("go-%d", i)), nil, 0o644)
+		waitFile(t, filepath.Join(work, fmt.Sprintf("ended-%d", i)))
+	}
+	c.start()
+	t.Logf("agent down and up again in %v", time.Since(kill).Round(time.Millisecond))
+	// Three end under the new daemon.
+	for _, i := range []int{0, 2, 3} {
+		os.WriteFile(filepath.Join(work, fmt.Sprintf("go-%d", i)), nil, 0o644)
+	}
+	for i, id := range ids {
+		j := c.wait(id)
+		if codes[i] == 0 {
+			wantState(t, j, api.StateSucceeded, "")
+		} else {
+			wantState(t, j, api.StateFailed, api.ReasonNonZeroExit)
+		}
+		wantExit(t, j, codes[i])
+		if j.Node != before || j.Attempt != 1 {
+			t.Errorf("job %d ran on %s attempt %d, want %s attempt 1", id, j.Node, j.Attempt, before)
+		}
+		if j.Usage == nil || j.Usage.CPUSeconds <= 0 {
+			t.Errorf("job %d: usage %+v, want the CPU time its supervisor recorded", id, j.Usage)
+		}
+	}
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
 	}
 }
 
