@@ -57,8 +57,9 @@ type Runner struct {
 // output files and the working directory as the job's user, makes the
 // job's directory (an image job's overlay, mounted; binds of the mount
 // sources, looked up as the job's user, and of a working directory under
-// /tmp), creates the container and runs its init, which sets up the
-// namespaces, mounts, cgroups and credentials; it then checks that the
+// /tmp), and has the job's supervisor (see shim.go) create the container
+// and run its init, which sets up the namespaces, mounts, cgroups and
+// credentials; it then checks that the
 // init's working directory is the one the user can reach (see
 // workdir.go) and releases the init to exec Argv. It returns once that
 // init has been released (the execve itself may still be in flight; Stop
