@@ -259,7 +259,14 @@ func (c *cluster) leftovers() []string {
 		left = append(left, c.sbRoot)
 	}
 	for _, e := range entries {
-		if e.Name() != ".rootfs" { // the runner's shared rootfs skeleton, removed at stop
+		switch e.Name() {
+		case ".rootfs": // the runner's shared rootfs skeleton, removed at stop
+		case ".shim": // the jobs' supervisors: each one's directory is a leftover
+			shims, _ := os.ReadDir(filepath.Join(c.sbRoot, e.Name()))
+			for _, s := range shims {
+				left = append(left, filepath.Join(c.sbRoot, e.Name(), s.Name()))
+			}
+		default:
 			left = append(left, filepath.Join(c.sbRoot, e.Name()))
 		}
 	}
