@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -126,4 +127,32 @@ func shimPid(t *testing.T, path string) int {
 		t.Fatalf("supervisor state %s: %q (%v), want a shimPid", path, b, err)
 	}
 	return st.Pid
+}
+
+// TestRestartKeepsTimeLimit: the new daemon enforces a recovered job's
+// time limit from when the job started, not from its own start.
+func TestRestartKeepsTimeLimit(t *testing.T) {
+	c := newCluster(t)
+	resp, err := c.client.Submit(context.Background(), api.SubmitJobRequest{
+		JobSpec: api.JobSpec{Name: "limited", Command: []string{"sleep", "3600"}, Dir: t.TempDir(), TimeLimit: 3},
+	})
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	c.wait(resp.ID, api.StateRunning)
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	c.cmd = nil
+	c.start()
+	j := c.wait(resp.ID)
+	if j.State != api.StateFailed || j.Cause != api.CauseTimeout || j.StatusReason != api.ReasonTimeout {
+		t.Fatalf("recovered job past its 3 s limit ended %s (cause %q, %q), want FAILED by timeout", j.State, j.Cause, j.StatusReason)
+	}
+	if ran := time.Duration(j.StoppedAt-j.StartedAt) * time.Millisecond; ran > 15*time.Second {
+		t.Errorf("recovered job with a 3 s limit ran %v, want about 3 s plus the grace", ran)
+	}
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 }
