@@ -62,13 +62,21 @@ type Agent struct {
 	boot      string
 	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
 
-	mu      sync.Mutex
-	tasks   map[uint64]*task // jobs this boot has started and not yet reported finished
-	running sync.WaitGroup   // one per task, done once its end is queued for reporting
-	events  chan api.JobEvent
-	logSrv  *logServer
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	mu    sync.Mutex
+	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished
+	// leaving: the daemon is shutting down; jobs not started go back to
+	// the controller, running ones run on for the next daemon.
+	leaving bool
+	// unreported are ended jobs whose end report the controller has not
+	// yet acknowledged: their records are kept (Process.Forget) till then.
+	unreported map[uint64]Process
+	// events carries job reports to the reporter; sendMu guards its close.
+	events       chan api.JobEvent
+	sendMu       sync.RWMutex
+	eventsClosed bool
+	logSrv       *logServer
+	cancel       context.CancelFunc
+	stopped      chan struct{}
 	// reportCtx ends retries of event reports, a while after Close.
 	reportCtx    context.Context
 	reportCancel context.CancelFunc
@@ -129,9 +137,10 @@ func StartAgent(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
 		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
-		boot:      newBootID(), tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
-		gpus:    gpu.NewAllocator(cfg.GPUs),
-		stopped: make(chan struct{}),
+		tasks:     map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
+		unreported: map[uint64]Process{},
+		gpus:       gpu.NewAllocator(cfg.GPUs),
+		stopped:    make(chan struct{}),
 	}
 	// The spool, as Slurm's SlurmdSpoolDir: jobs reach their own default
 	// logs and batch scripts (each 0600 or 0500 and owned by the job's
@@ -144,8 +153,18 @@ func StartAgent(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("node dir: %w", err)
 		}
 	}
-	if err := cfg.Executor.Cleanup(); err != nil {
-		return nil, fmt.Errorf("clean up sandboxes of an earlier run: %w", err)
+	boot, err := loadBoot(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.boot = boot
+	// Jobs an earlier daemon of this boot left running (or ended without
+	// reporting) are taken over once the controller has said which are
+	// still this node's (adopt).
+	recovered, err := cfg.Executor.Recover()
+	if err != nil {
+		// What could be recovered was; the rest is gone.
+		a.log.Warn("recover the jobs of an earlier node daemon", "err", err)
 	}
 	srv, err := startLogServer(cfg.LogAddr, cfg.LogInsecureHTTP, a)
 	if err != nil {
@@ -162,10 +181,19 @@ func StartAgent(cfg Config) (*Agent, error) {
 	}
 	reporterDone := make(chan struct{})
 	go func() { defer close(reporterDone); a.report() }()
+	if err := a.adopt(ctx, recovered); err != nil {
+		// The recovered jobs run on, for the next start to take over.
+		cancel()
+		a.reportCancel()
+		a.closeEvents()
+		<-reporterDone
+		srv.close()
+		return nil, err
+	}
 	go func() {
 		a.follow(ctx)
-		a.stopAll()
-		close(a.events)
+		a.leave()
+		a.closeEvents()
 		<-reporterDone
 		close(a.stopped)
 	}()
@@ -182,8 +210,10 @@ func newBootID() string {
 // Name is the node's name.
 func (a *Agent) Name() string { return a.cfg.Name }
 
-// Close terminates the jobs still running (they end FAILED, with a reason
-// that says the node shut down), reports them and stops the daemon.
+// Close stops the daemon. Jobs it has placed but not started go back to
+// the controller (RUNNABLE); running jobs run on under their supervisors,
+// for the next daemon to recover (see adopt); ends already seen are
+// reported, or left recorded for the next daemon.
 func (a *Agent) Close() error {
 	a.cancel()
 	giveUp := time.AfterFunc(30*time.Second, a.reportCancel)
@@ -249,10 +279,9 @@ func (a *Agent) reconcile(j *api.Job) {
 			t.cancel()
 		}
 		a.tasks[j.ID] = t
-		a.running.Add(1)
 		go a.run(*j, t)
 	case !ok:
-		return // RUNNING but not ours: started by an earlier boot, or already ended
+		return // RUNNING but not ours: already ended (adopt took over those of an earlier daemon)
 	case j.StopRequested && !t.stopping:
 		t.stopping = true
 		go a.stop(t)
@@ -341,10 +370,23 @@ func (a *Agent) run(j api.Job, t *task) {
 			reason = api.ReasonCannotPull
 		}
 	}
-	if err == nil && t.ctx.Err() != nil {
+	if t.ctx.Err() != nil {
+		a.mu.Lock()
+		handBack := a.leaving && !t.stopping
+		a.mu.Unlock()
+		if handBack {
+			// The daemon is shutting down: the job never ran, so it goes
+			// back to the queue, not to FAILED.
+			a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunnable,
+				Reason: fmt.Sprintf("node %s shut down before the job started", a.cfg.Name)}, nil)
+			close(t.started)
+			return
+		}
 		// Terminated while STARTING: never start it (the controller
 		// reports the user's reason, not this one).
-		err = errors.New("stopped before it started")
+		if err == nil {
+			err = errors.New("stopped before it started")
+		}
 	}
 	if err == nil {
 		a.gpuSpec(&spec, gpus) // after the image's env, which may name GPUs
@@ -355,27 +397,37 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	t.cancel()
 	if err != nil {
-		close(t.started)
 		a.log.Warn("start job", "job", j.ID, "err", err)
+		// Reported before started closes: a daemon that is leaving
+		// waits for started, then closes the reports.
 		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseStartFailed,
-			Reason: fmt.Sprintf("%s: %v", reason, err)})
+			Reason: fmt.Sprintf("%s: %v", reason, err)}, nil)
+		close(t.started)
 		return
 	}
 	a.mu.Lock()
 	t.proc = proc
 	stopping := t.stopping
 	a.mu.Unlock()
+	a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning})
 	close(t.started)
-	a.events <- api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning}
 	if stopping {
 		go a.stop(t)
 	}
 	a.mu.Lock()
 	t.runningAt = time.Now()
-	start := t.runningAt
 	a.armLimit(t, &j)
 	a.mu.Unlock()
-	watch := a.watchGPUs(j.ID, gpus)
+	a.await(j, t, proc, gpus, a.watchGPUs(j.ID, gpus))
+}
+
+// await waits for a running job to end and reports how it ended. Should
+// the daemon leave first, the report is not sent: the job's record stays
+// for the next daemon.
+func (a *Agent) await(j api.Job, t *task, proc Process, gpus []gpu.GPU, watch *gpu.Watch) {
+	a.mu.Lock()
+	start := t.runningAt
+	a.mu.Unlock()
 	res, err := proc.Wait()
 	a.mu.Lock()
 	t.disarmLimit()
@@ -386,11 +438,12 @@ func (a *Agent) run(j api.Job, t *task) {
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
 	switch {
 	case err != nil:
-		ev.State, ev.Reason = api.StateFailed, fmt.Sprintf("shoal node %s lost track of the job: %v", a.cfg.Name, err)
+		ev.State, ev.Cause = api.StateFailed, api.CauseNodeLost
+		ev.Reason = fmt.Sprintf("shoal node %s lost track of the job: %v", a.cfg.Name, err)
 	case code != 0 || res.OOMKilled || ev.TimedOut:
 		ev.State = api.StateFailed
 	}
-	a.finish(j.ID, ev)
+	a.finish(j.ID, ev, proc)
 }
 
 // armLimit (re)sets a running task's time limit, t.timeLimit seconds from
@@ -427,15 +480,42 @@ func (t *task) disarmLimit() {
 	t.kill, t.warn = nil, nil
 }
 
-func (a *Agent) finish(id uint64, ev api.JobEvent) {
+// finish ends a task and reports ev; proc, if the job ran, forgets its
+// record once the controller has acknowledged the report.
+func (a *Agent) finish(id uint64, ev api.JobEvent, proc Process) {
 	// Before the end is reported: the controller may place the next GPU
 	// job here as soon as it learns of it.
 	a.gpus.Release(id)
 	a.mu.Lock()
 	delete(a.tasks, id)
+	if proc != nil {
+		a.unreported[id] = proc
+	}
 	a.mu.Unlock()
+	a.send(ev)
+}
+
+// send queues ev for the reporter; after the daemon has closed its
+// reports (it is leaving) it drops ev and says so: the next daemon
+// recovers what it reported.
+func (a *Agent) send(ev api.JobEvent) bool {
+	a.sendMu.RLock()
+	defer a.sendMu.RUnlock()
+	if a.eventsClosed {
+		return false
+	}
 	a.events <- ev
-	a.running.Done()
+	return true
+}
+
+// closeEvents ends the reporter once it has sent what is queued.
+func (a *Agent) closeEvents() {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
+	if !a.eventsClosed {
+		a.eventsClosed = true
+		close(a.events)
+	}
 }
 
 // stop ends a task: one still starting gives up what it waits on and is
@@ -450,22 +530,28 @@ func (a *Agent) stop(t *task) {
 	}
 }
 
-// stopAll terminates every job of this boot and waits until each has been
-// reported, on shutdown.
-func (a *Agent) stopAll() {
+// leave, on shutdown, gives every job that has not started back to the
+// controller and leaves the running ones running: their supervisors
+// outlive the daemon and the next one recovers them. It returns once
+// every job is started or reported.
+func (a *Agent) leave() {
 	a.mu.Lock()
+	a.leaving = true
 	var tasks []*task
 	for _, t := range a.tasks {
-		if !t.stopping {
-			t.stopping = true
-			tasks = append(tasks, t)
+		tasks = append(tasks, t)
+		// The limits are the next daemon's to enforce, from the job's
+		// start; one that fired now would end the job as if it had
+		// timed out, while no one is left to say so.
+		t.disarmLimit()
+		if t.proc == nil {
+			t.cancel() // what the start waits on gives up; run hands the job back
 		}
 	}
 	a.mu.Unlock()
 	for _, t := range tasks {
-		go a.stop(t)
+		<-t.started
 	}
-	a.running.Wait()
 }
 
 // report sends job events to the controller in batches, in order, retrying
@@ -491,6 +577,7 @@ func (a *Agent) report() {
 			err := a.cfg.Client.Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: batch}, nil)
 			cancel()
 			if err == nil {
+				a.forget(batch)
 				break
 			}
 			a.log.Warn("report job events", "events", len(batch), "err", err)
@@ -500,6 +587,25 @@ func (a *Agent) report() {
 			}
 		}
 		backoff.reset()
+	}
+}
+
+// forget drops the records of the ends the controller has acknowledged.
+func (a *Agent) forget(batch []api.JobEvent) {
+	for _, ev := range batch {
+		if !ev.State.Terminal() {
+			continue
+		}
+		a.mu.Lock()
+		proc := a.unreported[ev.ID]
+		delete(a.unreported, ev.ID)
+		a.mu.Unlock()
+		if proc == nil {
+			continue
+		}
+		if err := proc.Forget(); err != nil {
+			a.log.Warn("forget a reported job", "job", ev.ID, "err", err)
+		}
 	}
 }
 

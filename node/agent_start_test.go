@@ -27,7 +27,7 @@ func (f *fakeExecutor) Start(spec sandbox.Spec) (Process, error) {
 	return nil, errors.New("fake executor starts nothing")
 }
 
-func (f *fakeExecutor) Cleanup() error { return nil }
+func (f *fakeExecutor) Recover() (map[string]Process, error) { return nil, nil }
 
 // startingAgent is an Agent with a fake executor and no controller, whose
 // events the test reads.
@@ -39,7 +39,7 @@ func startingAgent(t *testing.T) (*Agent, *fakeExecutor) {
 		cfg: Config{Name: "n1", DataDir: dir, Executor: fe, Log: slog.New(slog.DiscardHandler),
 			Client: api.NewClient(filepath.Join(dir, "no-controller.sock"), "")},
 		logDir: filepath.Join(dir, "logs"), scriptDir: filepath.Join(dir, "scripts"),
-		tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 16),
+		tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 16), unreported: map[uint64]Process{},
 	}
 	a.log = a.cfg.Log
 	for _, d := range []string{a.logDir, a.scriptDir} {
@@ -92,5 +92,26 @@ func TestStopWhileStarting(t *testing.T) {
 		t.Errorf("a stopped job was started: %+v", spec)
 	default:
 	}
-	a.running.Wait()
+}
+
+// A daemon that shuts down gives back a job it has not started (here: one
+// waiting for its image): it goes back to RUNNABLE, not FAILED.
+func TestLeaveHandsBackUnstarted(t *testing.T) {
+	a, fe := startingAgent(t)
+	unlock, err := a.images().lock(context.Background(), "name:busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	a.reconcile(&api.Job{ID: 3, State: api.StateStarting, UID: uint32(syscall.Getuid()),
+		JobSpec: api.JobSpec{Command: []string{"true"}, Dir: "/", Image: "busybox"}})
+	a.leave()
+	if ev := nextEvent(t, a); ev.ID != 3 || ev.State != api.StateRunnable || !strings.Contains(ev.Reason, "shut down before the job started") {
+		t.Errorf("job not started when its node shut down: event %+v, want RUNNABLE 'shut down before the job started'", ev)
+	}
+	select {
+	case spec := <-fe.started:
+		t.Errorf("a job was started by a leaving daemon: %+v", spec)
+	default:
+	}
 }

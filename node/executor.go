@@ -11,12 +11,14 @@ import (
 type Executor interface {
 	// Start returns once the job's process runs.
 	Start(spec sandbox.Spec) (Process, error)
-	// Cleanup removes sandboxes a previous daemon left behind; safe to call
-	// before any Start.
-	Cleanup() error
+	// Recover returns, by sandbox id, the jobs an earlier daemon started
+	// that still run or whose end it never reported, and removes every
+	// other sandbox it left behind. Call it once, before any Start; safe
+	// without any setup.
+	Recover() (map[string]Process, error)
 }
 
-// Process is one started job.
+// Process is one started (or recovered) job.
 type Process interface {
 	// Wait blocks until the job ends and its sandbox is removed.
 	Wait() (sandbox.Result, error)
@@ -25,6 +27,10 @@ type Process interface {
 	// Signal sends sig to the job's processes that scope names (see
 	// sandbox.Job.Signal for what reaches the job's PID 1).
 	Signal(sig syscall.Signal, scope sandbox.Scope) error
+	// Forget drops the record of the job's end, once the controller has
+	// it; until then a daemon that starts later recovers the end and
+	// reports it. Call it after Wait.
+	Forget() error
 }
 
 // SandboxExecutor runs jobs under libcontainer.
@@ -41,5 +47,12 @@ func (e SandboxExecutor) Start(spec sandbox.Spec) (Process, error) {
 	return j, nil
 }
 
-// Cleanup implements Executor.
-func (e SandboxExecutor) Cleanup() error { return e.Runner.Cleanup() }
+// Recover implements Executor.
+func (e SandboxExecutor) Recover() (map[string]Process, error) {
+	jobs, err := e.Runner.Recover()
+	out := make(map[string]Process, len(jobs))
+	for id, j := range jobs {
+		out[id] = j
+	}
+	return out, err
+}

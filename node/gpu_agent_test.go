@@ -39,7 +39,7 @@ func (e *recordingExecutor) Start(spec sandbox.Spec) (Process, error) {
 	return p, nil
 }
 
-func (e *recordingExecutor) Cleanup() error { return nil }
+func (e *recordingExecutor) Recover() (map[string]Process, error) { return nil, nil }
 
 // end ends the job whose SHOAL_JOB_ID is id, as an exit 0.
 func (e *recordingExecutor) end(id string) {
@@ -57,6 +57,7 @@ func (p *heldProc) end()                                       { p.once.Do(func(
 func (p *heldProc) Wait() (sandbox.Result, error)              { <-p.done; return sandbox.Result{}, nil }
 func (p *heldProc) Stop(time.Duration) error                   { p.end(); return nil }
 func (p *heldProc) Signal(syscall.Signal, sandbox.Scope) error { return nil }
+func (p *heldProc) Forget() error                              { return nil }
 
 // envOf returns the value of key in a spec's environment, "" if unset.
 func envOf(spec sandbox.Spec, key string) string {

@@ -131,7 +131,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		tmp = j.Resources.MemoryMB << 20 // 0 too if unlimited: the kernel's default
 	}
 	return sandbox.Spec{
-		ID:          fmt.Sprintf("job-%d-%d", j.ID, j.Attempt),
+		ID:          sandboxID(j),
 		Argv:        j.Command,
 		Env:         envList,
 		Dir:         dir,

@@ -33,7 +33,7 @@ func (e *usageExecutor) Start(spec sandbox.Spec) (Process, error) {
 	return p, nil
 }
 
-func (e *usageExecutor) Cleanup() error { return nil }
+func (e *usageExecutor) Recover() (map[string]Process, error) { return nil, nil }
 
 type usageProc struct {
 	heldProc

@@ -196,9 +196,30 @@ func (w writer) jobEvents(c JobEventsCmd) Result {
 			w.released(j.ID, c.Now)
 		case api.StateSucceeded, api.StateFailed:
 			w.complete(j, ev, c.Now)
+		case api.StateRunnable:
+			w.handBack(j, ev, c.Now)
 		}
 	}
 	return Result{}
+}
+
+// handBack applies a node's giving back a job it never started (the node
+// daemon shut down): the job is queued again as if never placed, its
+// attempt not counted; one that was being stopped ends as the stop asked.
+func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
+	if j.State != api.StateStarting {
+		return // it started after all: its end will be reported
+	}
+	if j.StopRequested && !j.RequeueRequested {
+		w.complete(j, api.JobEvent{ID: j.ID, Node: ev.Node, State: api.StateFailed}, now)
+		return
+	}
+	w.release(j)
+	mustMove(j, api.StateRunnable, now)
+	j.Attempt--
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+	j.Signals = nil
+	w.put(tableJobs, j)
 }
 
 // complete ends a placed job with a node's report: SUCCEEDED, FAILED with a

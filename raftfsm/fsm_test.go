@@ -445,7 +445,7 @@ func TestJobEventsIgnored(t *testing.T) {
 		{name: "BUG unplaced RUNNABLE job, empty node", ev: api.JobEvent{ID: 5, Node: "", State: api.StateFailed}},
 		{name: "BUG unplaced PENDING job, empty node", ev: api.JobEvent{ID: 2, Node: "", State: api.StateFailed, ExitCode: intp(1)}},
 		{name: "SUCCEEDED for unplaced job, empty node", ev: api.JobEvent{ID: 5, Node: "", State: api.StateSucceeded, ExitCode: intp(0)}},
-		{name: "not a report state", ev: api.JobEvent{ID: 1, Node: "n", State: api.StateRunnable}},
+		{name: "not a report state", ev: api.JobEvent{ID: 1, Node: "n", State: api.StatePending}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,7 +26,7 @@ func agentCommand() *ucli.Command {
 		Name:  "agent",
 		Usage: "run a controller, a node daemon, or both (-dev)",
 		Flags: []ucli.Flag{
-			&ucli.BoolFlag{Name: "dev", Usage: "one-machine cluster: a controller (one raft voter) and a node daemon in this process"},
+			&ucli.BoolFlag{Name: "dev", Usage: "one-machine cluster: a controller (one raft voter) and a node daemon in this process. As a node daemon's, its running jobs outlive it (SIGTERM or a crash) and are recovered when it starts again; jobs placed but not started go back to the queue"},
 			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
@@ -37,7 +37,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "with -node over TCP: the join token, the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH; the hash pins the controller's CA)"},
 			&ucli.StringFlag{Name: "ca-file", EnvVars: []string{"SHOAL_CA_FILE"}, Usage: "with -node: trust this CA bundle for the controller instead of the token's pin (for a token without a hash)"},
 			&ucli.StringFlag{Name: "name", Usage: "node name (default: the host name)"},
-			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has)"},
+			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has; more oversubscribes them)"},
 			&ucli.StringFlag{Name: "node-memory", Usage: "memory the node offers, MiB or with a unit (default: all it has)"},
 			&ucli.StringSliceFlag{Name: "label", Usage: "node label K=V, for compute environments that select by label (repeatable)"},
 			&ucli.StringFlag{Name: "log-addr", Usage: "where the node serves job logs to the controller: a unix socket path, or host:port (TLS with a key made at each start and pinned by the controller) (default DATA_DIR/node.sock)"},
@@ -132,7 +132,12 @@ func runAgent(c *ucli.Context) error {
 			return fmt.Errorf("start node daemon: %w", err)
 		}
 		if n := c.Int("node-cpus"); n > 0 {
-			capacity.CPUs = min(n, capacity.CPUs)
+			if n > capacity.CPUs {
+				// As Slurm's config_overrides: the site's choice; each
+				// job's CFS quota still bounds it.
+				log.Warn("the node offers more CPUs than it has: jobs will share them", "offered", n, "has", capacity.CPUs)
+			}
+			capacity.CPUs = n
 		}
 		if m := c.String("node-memory"); m != "" {
 			mib, err := cli.ParseMemoryMiB(m)
@@ -180,7 +185,9 @@ func runAgent(c *ucli.Context) error {
 		if err := agent.Close(); err != nil {
 			log.Warn("stop node daemon", "err", err)
 		}
-		// Every job has ended: leave no cgroup parent or skeleton behind.
+		// Jobs still running run on under their supervisors, for the
+		// next node daemon to recover; with none left, leave no cgroup
+		// parent or skeleton behind.
 		if err := runner.Remove(); err != nil {
 			log.Warn("remove sandbox directories", "err", err)
 		}

@@ -210,6 +210,12 @@ func (c *cluster) cleanup() {
 		c.cmd.Process.Kill()
 		c.cmd.Wait()
 	}
+	// Jobs outlive their node daemon: kill what a test left running, as
+	// a fresh node daemon's Cleanup would.
+	r := &sandbox.Runner{Root: c.sbRoot, CgroupParent: c.cgParent, TmpRoot: filepath.Join("/var/tmp/shoal-scratch", c.cgParent)}
+	if err := r.Remove(); err != nil {
+		c.t.Errorf("remove the sandboxes the test left: %v", err)
+	}
 	for _, h := range cgroupHierarchies() {
 		os.Remove(filepath.Join(h, c.cgParent))
 	}
@@ -253,7 +259,14 @@ func (c *cluster) leftovers() []string {
 		left = append(left, c.sbRoot)
 	}
 	for _, e := range entries {
-		if e.Name() != ".rootfs" { // the runner's shared rootfs skeleton, removed at stop
+		switch e.Name() {
+		case ".rootfs": // the runner's shared rootfs skeleton, removed at stop
+		case ".shim": // the jobs' supervisors: each one's directory is a leftover
+			shims, _ := os.ReadDir(filepath.Join(c.sbRoot, e.Name()))
+			for _, s := range shims {
+				left = append(left, filepath.Join(c.sbRoot, e.Name(), s.Name()))
+			}
+		default:
 			left = append(left, filepath.Join(c.sbRoot, e.Name()))
 		}
 	}

@@ -103,9 +103,13 @@ func TestDevAgentLifecycle(t *testing.T) {
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("jobs changed across a restart:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if next := c.submit("--", "true"); next != before[len(before)-1].ID+1 {
+	next := c.submit("--", "true")
+	if next != before[len(before)-1].ID+1 {
 		t.Fatalf("first job after restart got id %d, want %d", next, before[len(before)-1].ID+1)
 	}
+	// A job still running when the agent stops runs on, for the next
+	// agent: let it end first.
+	wantState(t, c.wait(next), api.StateSucceeded, "")
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind after the agent stopped: %v", left)

@@ -22,7 +22,8 @@ const killTimeout = 10 * time.Second
 // directories and job directories (unmounting an image layer or mount
 // binds left in one first), then removes CgroupParent where
 // it is empty. It is safe to call without any setup and while this Runner
-// has jobs running (they are left alone).
+// has jobs running (they are left alone, and so are the records of ended
+// jobs not yet forgotten).
 func (r *Runner) Cleanup() error {
 	if err := r.validate(); err != nil {
 		return err
@@ -32,7 +33,7 @@ func (r *Runner) Cleanup() error {
 		return err
 	}
 	ids := map[string]bool{}
-	dirs := []string{r.Root, r.TmpRoot}
+	dirs := []string{r.Root, r.TmpRoot, r.shimRoot()}
 	for _, m := range mounts {
 		dirs = append(dirs, filepath.Join(m, r.CgroupParent))
 	}
@@ -60,11 +61,62 @@ func (r *Runner) Cleanup() error {
 		// Fails harmlessly (EBUSY) while other jobs run.
 		_ = unix.Rmdir(filepath.Join(m, r.CgroupParent))
 	}
+	_ = unix.Rmdir(r.shimRoot()) // likewise (ENOTEMPTY)
 	return errors.Join(errs...)
 }
 
-// destroyLeftover kills and removes one container, whatever state it is in.
+// destroyLeftover kills one job's supervisor, if it still runs, then
+// kills and removes its container, whatever state it is in, and forgets
+// it.
 func (r *Runner) destroyLeftover(id string, mounts []string) error {
+	var errs []error
+	// The supervisor first: else it would race us to destroy the container.
+	if err := killShim(r.shimDir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.destroyContainer(id, mounts); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(r.shimDir(id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove supervisor directory: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// killShim SIGKILLs the supervisor recorded in dir, if it still runs, and
+// waits for it to exit.
+func killShim(dir string) error {
+	var st shimState
+	if err := readJSON(filepath.Join(dir, shimStateFile), &st); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	fd, err := openPidfd(st.ShimPid, st.ShimStart)
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill supervisor %d: %w", st.ShimPid, err)
+	}
+	waitAllExit([]int{st.ShimPid}, killTimeout)
+	return nil
+}
+
+// destroySandbox kills and removes one job's container, cgroups and job
+// directory, leaving its supervisor's record.
+func (r *Runner) destroySandbox(id string) error {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return err
+	}
+	return r.destroyContainer(id, mounts)
+}
+
+// destroyContainer kills and removes one container, whatever state it is in.
+func (r *Runner) destroyContainer(id string, mounts []string) error {
 	var errs []error
 	if c, err := libcontainer.Load(r.Root, id); err == nil {
 		pids, _ := c.Processes()
@@ -151,14 +203,18 @@ func cgroupMounts() ([]string, error) {
 	return out, nil
 }
 
-// Remove, for a daemon that is shutting down with no jobs left, runs
-// Cleanup and then removes what the Runner made for itself: the rootfs
-// skeleton, Root and TmpRoot, where they are empty. The skeleton holds only
+// Remove, for a daemon that is shutting down, runs Cleanup and then, if
+// no job of this Runner runs on (jobs are left running for the next
+// daemon, see Recover), removes what the Runner made for itself: the
+// rootfs skeleton, Root and TmpRoot, where they are empty. The skeleton holds only
 // empty mountpoints and symlinks; it is taken apart one entry at a time,
 // never recursively, so that nothing mounted on it could be reached.
 func (r *Runner) Remove() error {
 	if err := r.Cleanup(); err != nil {
 		return err
+	}
+	if r.liveCount() > 0 {
+		return nil // their mounts hang on the skeleton
 	}
 	skel := r.rootfsDir()
 	entries, err := os.ReadDir(skel)

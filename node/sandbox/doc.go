@@ -107,7 +107,8 @@
 // existing file keeps its owner and mode: libcontainer's init fchowns
 // the container's stdio to the job's uid when the owner differs (runc's
 // fixStdioPermissions), so a file the job's uid does not own is written
-// through a pipe and a relay goroutine instead, which Wait drains. The
+// through a pipe and a relay in the job's supervisor instead, which Wait
+// waits for. The
 // working directory is given to libcontainer by its canonical path, and
 // checked after the init has chdir'd and before it execs: the init's cwd
 // must be what that path leads to, resolved as the user inside the job's
@@ -182,10 +183,44 @@
 // Root under t.TempDir(), which do not overlap; a binary built with
 // "go test -c -o /tmp/x.test" would be refused.
 //
+// # Supervisors: jobs outlive the daemon
+//
+// The daemon does not create the container itself. Start prepares the
+// job (outputs and working directory opened as the user, host-side
+// mounts, the libcontainer config) and hands it to a supervisor: this
+// binary re-executed (as "init", with _SHOAL_SHIM=1 in its environment, so
+// every main that dispatches libcontainer's init reaches Init), in a
+// session of its own, one per job, as containerd's shim is. The supervisor
+// creates the container and starts its init, which is therefore its
+// child, not the daemon's; tells the daemon the init's pid; the daemon
+// checks the working directory and releases the init (Exec, as `runc
+// start` does, from the container's saved state). The supervisor waits
+// for the init, writes how the job ended (exit code, signal, OOM kills,
+// usage, read from the cgroup before it goes) to Root/.shim/<id>/exit.json,
+// destroys the container, removes the job directory, copies the last of
+// any relayed output (the relays live in the supervisor), and exits.
+// Job.Wait reads that record; Job.Forget removes it once the daemon has
+// reported the end. Stop and Signal work from the daemon on the container
+// as libcontainer saved it.
+//
+// When the daemon stops (SIGTERM, kill -9, an upgrade), the supervisors
+// and their jobs run on. Runner.Recover, when the next daemon starts,
+// finds them again by Root/.shim/<id>/shim.json (the supervisor's and the
+// init's pids, with their start times against pid reuse): running ones
+// (the end is seen through a pidfd of the supervisor) and ended ones (the
+// record), as Jobs whose Wait reports as if the daemon had never left. A
+// service manager must not kill the supervisors with the daemon (systemd:
+// KillMode=process).
+//
+// A job's start pays for one more execution of the binary than before
+// (the supervisor's): see BenchmarkStartWait.
+//
 // # Leftovers
 //
-// A sandbox outlives a crashed daemon. Runner.Cleanup, called when the node
-// starts, kills and removes every container, cgroup and job directory
-// (private /tmp, image layer, mount binds: unmounted first) that no Job of
-// this Runner owns.
+// Runner.Recover and Runner.Cleanup kill and remove every container,
+// cgroup, job directory (private /tmp, image layer, mount binds: unmounted
+// first) and supervisor that no Job of this Runner owns: a supervisor
+// that died without a record, a container without a supervisor, an init
+// that was never released (its daemon died between Start and Exec: the
+// job never ran).
 package sandbox

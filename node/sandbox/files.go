@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/user"
 	"runtime"
-	"slices"
 	"strconv"
 	"unsafe"
 
@@ -15,27 +14,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stdio is what a job gets as its stdout and stderr: the files it writes
-// to directly, or, for a file that is not the job user's own, the write
-// end of a pipe whose other end a relay copies into that file.
+// stdio is what a job gets as its stdout and stderr: the files, opened
+// as the job's user. One that is not the job user's own is written through
+// a pipe whose other end the job's supervisor copies into the file (see
+// openOutputs).
 type stdio struct {
-	stdout, stderr *os.File   // what the container gets
-	files          []*os.File // every descriptor Start must close once the job has its own
-	relays         []*relay
+	stdout, stderr *os.File // the output files (the same one for 2>&1)
+	relayOut       bool     // stdout goes through a relay
+	relayErr       bool     // stderr goes through a relay
+	relays         []string // the outputs that do: "stdout", "stderr"
 }
 
-// close closes what Start holds; the relays keep their own ends.
+// close closes what Start holds: the supervisor has its own copies.
 func (s *stdio) close() {
-	for _, f := range s.files {
-		f.Close()
-	}
-}
-
-// stop ends the relays of a job that never started.
-func (s *stdio) stop() {
-	s.close()
-	for _, r := range s.relays {
-		r.wait()
+	for _, f := range []*os.File{s.stdout, s.stderr} {
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -47,8 +42,9 @@ func (s *stdio) stop() {
 // the file's owner differs (runc's fixStdioPermissions; /dev/null aside),
 // so a file the user may write but does not own (another user's 0666
 // file, or anything not root's for a root job) is never handed to the
-// container: it gets a pipe, and a relay copies the pipe into the file.
-// Nothing the job opens ever changes an existing file's owner or mode.
+// container: it gets a pipe, and a relay in the job's supervisor copies
+// the pipe into the file. Nothing the job opens ever changes an existing
+// file's owner or mode.
 func openOutputs(spec *Spec) (*stdio, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if spec.AppendOutput {
@@ -57,40 +53,35 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		flags |= os.O_TRUNC
 	}
 	s := &stdio{}
-	attach := func(path string) (*os.File, error) {
+	open := func(path string) (*os.File, bool, error) {
 		f, err := openOutput(path, flags, spec.UID, spec.GID, spec.Groups)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		s.files = append(s.files, f)
 		var st unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			return nil, fmt.Errorf("output %s: stat: %w", path, err)
+			f.Close()
+			return nil, false, fmt.Errorf("output %s: stat: %w", path, err)
 		}
-		if st.Uid == spec.UID || isDevNull(&st) {
-			return f, nil
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, fmt.Errorf("output %s: relay pipe: %w", path, err)
-		}
-		s.files = append(s.files, w)
-		s.relays = append(s.relays, startRelay(r, f))
-		s.files = slices.DeleteFunc(s.files, func(x *os.File) bool { return x == f }) // the relay's now
-		return w, nil
+		return f, st.Uid != spec.UID && !isDevNull(&st), nil
 	}
 	var err error
-	if s.stdout, err = attach(spec.Stdout); err != nil {
-		s.stop()
+	if s.stdout, s.relayOut, err = open(spec.Stdout); err != nil {
 		return nil, err
+	}
+	if s.relayOut {
+		s.relays = append(s.relays, "stdout")
 	}
 	if spec.Stderr == spec.Stdout {
-		s.stderr = s.stdout
+		s.stderr, s.relayErr = s.stdout, s.relayOut
 		return s, nil
 	}
-	if s.stderr, err = attach(spec.Stderr); err != nil {
-		s.stop()
+	if s.stderr, s.relayErr, err = open(spec.Stderr); err != nil {
+		s.close()
 		return nil, err
+	}
+	if s.relayErr {
+		s.relays = append(s.relays, "stderr")
 	}
 	return s, nil
 }

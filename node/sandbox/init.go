@@ -14,10 +14,15 @@ import (
 )
 
 // Init runs libcontainer's container init: the re-executed child that sets
-// up the sandbox from the inside and then executes the job. Call it first
-// thing in main (or TestMain) when os.Args[1] == "init"; it never returns.
-// See the package documentation.
+// up the sandbox from the inside and then executes the job; or, when the
+// binary was re-executed as a job's supervisor (also with "init", and an
+// environment variable that says so), the supervisor. Call it first thing
+// in main (or TestMain) when os.Args[1] == "init"; it never returns. See
+// the package documentation.
 func Init() {
+	if isShim() {
+		runShim()
+	}
 	libcontainer.Init()
 }
 

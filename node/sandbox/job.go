@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,19 +16,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Job is one running sandbox.
+// Job is one running sandbox, started by this Runner or found again by
+// Recover. Its container's init is a child of the job's supervisor (see
+// shim.go), not of the daemon, so it outlives the daemon.
 type Job struct {
 	r       *Runner
+	id      string
 	c       *libcontainer.Container
-	proc    *libcontainer.Process
 	initPid int // host pid of the job's PID 1
+	initFd  int // pidfd of PID 1, -1 if it could not be opened
 	cg      jobCgroups
-	jobDir  string // TmpRoot/<id>: an image job's layer, binds of mount sources and working directory
-	relays  []*relay
+	shimDir string
 
-	exited chan struct{} // closed once PID 1 has been reaped
-	state  *os.ProcessState
-	reapEr error
+	exited chan struct{} // closed once the supervisor has exited: the job has ended, its sandbox is gone
 
 	finish sync.Once
 	res    Result
@@ -40,61 +40,47 @@ type Job struct {
 	emulated atomic.Int32
 }
 
-func newJob(r *Runner, c *libcontainer.Container, proc *libcontainer.Process, dir string, relays []*relay) (*Job, error) {
-	st, err := c.State()
-	if err != nil {
-		return nil, fmt.Errorf("read container state: %w", err)
-	}
-	j := &Job{
-		r:       r,
-		c:       c,
-		proc:    proc,
-		initPid: st.InitProcessPid,
-		cg:      jobCgroupsOf(st.CgroupPaths),
-		jobDir:  dir,
-		relays:  relays,
-		exited:  make(chan struct{}),
-	}
-	go j.reap()
-	return j, nil
-}
-
-// reap waits for PID 1. When it exits the kernel kills every other process
-// of the PID namespace and waits for them, so by the time PID 1 is reaped
-// the job's cgroups are empty.
-func (j *Job) reap() {
-	ps, err := j.proc.Wait()
-	var ee *exec.ExitError
-	if ps == nil && errors.As(err, &ee) {
-		ps = ee.ProcessState
-	}
-	j.state = ps
-	if ps == nil {
-		j.reapEr = fmt.Errorf("wait job: %w", err)
-	}
-	close(j.exited)
+func newJob(r *Runner, id string, c *libcontainer.Container, sh *supervisor, cg jobCgroups) *Job {
+	return &Job{r: r, id: id, c: c, initPid: sh.initPid, initFd: sh.initFd, cg: cg,
+		shimDir: r.shimDir(id), exited: sh.exited}
 }
 
 // ID returns the job's container id.
-func (j *Job) ID() string { return j.c.ID() }
+func (j *Job) ID() string { return j.id }
 
 // Pid returns the host pid of the job's PID 1.
 func (j *Job) Pid() int { return j.initPid }
 
-// Done is closed when the job's process has exited; Wait then returns
-// without blocking on the job (only on the cleanup).
+// Done is closed when the job has ended and its supervisor has removed
+// its sandbox; Wait then returns without blocking.
 func (j *Job) Done() <-chan struct{} { return j.exited }
 
-// Wait blocks until the job exits, then reads its OOM count, destroys the
-// container and its cgroups, removes its job directory and waits for the
-// relays of its outputs to copy the last of them. It may be called
-// more than once and from several goroutines; all get the same answer. The
-// error is for daemon-side failures only (the Result is still filled in as
-// far as it is known); a job killed by a signal or the OOM killer is a
-// Result, not an error.
+// ended reports whether the job's PID 1 has exited (its supervisor may
+// still be removing the sandbox).
+func (j *Job) ended() bool {
+	if j.c == nil {
+		return true // found again with its container already gone
+	}
+	select {
+	case <-j.exited:
+		return true
+	default:
+	}
+	return j.initFd >= 0 && pidfdExited(j.initFd)
+}
+
+// Wait blocks until the job has ended and its supervisor has read its
+// OOM count and usage, destroyed the container and its cgroups, removed
+// its job directory and copied the last of any relayed output. It may be
+// called more than once and from several goroutines; all get the same
+// answer. The error is for daemon-side failures only (the Result is still
+// filled in as far as it is known); a job killed by a signal or the OOM
+// killer is a Result, not an error. The record of the end stays on disk,
+// for a daemon that starts after this one, and the job stays this
+// Runner's (its id taken, Cleanup and Remove leave it), until Forget.
 func (j *Job) Wait() (Result, error) {
 	<-j.exited
-	j.finish.Do(j.cleanup)
+	j.finish.Do(j.collect)
 	return j.res, j.err
 }
 
@@ -103,48 +89,50 @@ func (j *Job) Wait() (Result, error) {
 // that it is zero).
 func (j *Job) Usage() Usage { return j.usage }
 
-func (j *Job) cleanup() {
+// Forget removes the record of the job's end, once the daemon has
+// reported it: a daemon that starts later does not find the job. Call it
+// after Wait.
+func (j *Job) Forget() error {
+	if err := os.RemoveAll(j.shimDir); err != nil {
+		return fmt.Errorf("forget job %s: %w", j.id, err)
+	}
+	j.r.release(j.id)
+	return nil
+}
+
+// collect reads the supervisor's record of the job's end.
+func (j *Job) collect() {
+	if j.initFd >= 0 {
+		unix.Close(j.initFd)
+		j.initFd = -1
+	}
+	var rec exitRecord
+	err := readJSON(filepath.Join(j.shimDir, shimExitFile), &rec)
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(j.shimDir, shimLogFile))
+		err = fmt.Errorf("supervisor of job %s ended without recording its end: %w (its log: %q)", j.id, err, strings.TrimSpace(string(log)))
+		// Whatever it left: make sure nothing of the job runs on.
+		if derr := j.r.destroySandbox(j.id); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		j.err = err
+		return
+	}
+	j.res, j.usage = rec.Result, rec.Usage
+	if e := j.emulated.Load(); e != 0 && j.res.Signal == int(unix.SIGKILL) {
+		j.res.Signal = int(e) // what Signal was asked to send
+		j.res.ExitCode = 128 + j.res.Signal
+	}
 	var errs []error
-	if j.state != nil {
-		ws := j.state.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			j.res.Signal = int(ws.Signal())
-			if e := j.emulated.Load(); e != 0 && ws.Signal() == unix.SIGKILL {
-				j.res.Signal = int(e) // what Signal was asked to send
-			}
-			j.res.ExitCode = 128 + j.res.Signal
-		} else {
-			j.res.ExitCode = ws.ExitStatus()
-		}
-	} else {
-		// Could not wait for PID 1: make sure it is gone before Destroy.
-		errs = append(errs, j.reapEr)
-		_ = j.c.Signal(unix.SIGKILL)
+	if rec.Err != "" {
+		errs = append(errs, errors.New(rec.Err))
 	}
-	// The OOM count and the usage live in the cgroup: read them before
-	// Destroy removes it.
-	if j.cg.mem != "" {
-		n, err := j.cg.oomKills()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		j.res.OOMKilled = n > 0
-	}
-	j.usage = j.cg.usage()
-	if err := j.c.Destroy(); err != nil {
-		errs = append(errs, fmt.Errorf("destroy container: %w", err))
-	}
-	if err := removeJobDir(j.jobDir); err != nil {
-		errs = append(errs, err)
-	}
-	// Every process of the job is gone, so every writer of a relay's
-	// pipe: each ends once it has copied what is left.
-	for _, rl := range j.relays {
-		if err := rl.wait(); err != nil {
+	if !rec.Cleaned {
+		// The supervisor died before it was done.
+		if err := j.r.destroySandbox(j.id); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	j.r.release(j.c.ID())
 	j.err = errors.Join(errs...)
 }
 
@@ -158,19 +146,15 @@ func (j *Job) cleanup() {
 // command) while its children handle SIGTERM, and SIGKILLs it as soon as
 // all other processes have exited, or when grace runs out.
 func (j *Job) Stop(grace time.Duration) error {
-	select {
-	case <-j.exited:
+	if j.ended() {
 		return nil
-	default:
 	}
 	stopped, err := j.terminate()
 	if err != nil {
-		select {
-		case <-j.exited: // it ended meanwhile: nothing to stop
+		if j.ended() { // it ended meanwhile: nothing to stop
 			return nil
-		default:
-			return fmt.Errorf("stop job %s: %w", j.c.ID(), err)
 		}
+		return fmt.Errorf("stop job %s: %w", j.id, err)
 	}
 	go j.killAfter(grace, stopped)
 	return nil
@@ -401,22 +385,18 @@ func (j *Job) Signal(sig syscall.Signal, scope Scope) error {
 	if scope != ScopeSteps && scope != ScopeBatch && scope != ScopeFull {
 		return fmt.Errorf("signal job %s: unknown scope %v", j.c.ID(), scope)
 	}
-	select {
-	case <-j.exited:
+	if j.ended() {
 		return nil
-	default:
 	}
 	err := j.waitExec()
 	if err == nil {
 		err = j.signal(unix.Signal(sig), scope)
 	}
 	if err != nil {
-		select {
-		case <-j.exited: // it ended meanwhile: nothing to signal
+		if j.ended() { // it ended meanwhile: nothing to signal
 			return nil
-		default:
-			return fmt.Errorf("signal job %s with %s (%s): %w", j.c.ID(), unix.SignalName(unix.Signal(sig)), scope, err)
 		}
+		return fmt.Errorf("signal job %s with %s (%s): %w", j.id, unix.SignalName(unix.Signal(sig)), scope, err)
 	}
 	return nil
 }

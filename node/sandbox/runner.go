@@ -1,16 +1,20 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
 )
 
 // ErrBinaryAboveRoot is returned by Start when the running binary's
@@ -53,8 +57,9 @@ type Runner struct {
 // output files and the working directory as the job's user, makes the
 // job's directory (an image job's overlay, mounted; binds of the mount
 // sources, looked up as the job's user, and of a working directory under
-// /tmp), creates the container and runs its init, which sets up the
-// namespaces, mounts, cgroups and credentials; it then checks that the
+// /tmp), and has the job's supervisor (see shim.go) create the container
+// and run its init, which sets up the namespaces, mounts, cgroups and
+// credentials; it then checks that the
 // init's working directory is the one the user can reach (see
 // workdir.go) and releases the init to exec Argv. It returns once that
 // init has been released (the execve itself may still be in flight; Stop
@@ -87,12 +92,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
-	defer func() {
-		if !started {
-			out.stop()
-		}
-	}()
-	// The job gets its own descriptors when its init is forked.
+	// The supervisor gets its own descriptors when it is started.
 	defer out.close()
 	dir, err := r.makeJobDir(&spec)
 	if err != nil {
@@ -123,58 +123,127 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		_ = removeJobDir(dir)
 		return nil, err
 	}
-	c, err := libcontainer.Create(r.Root, spec.ID, r.config(&spec, r.hostname, rootfs, mounts))
+	ss := shimSpec{
+		Root: r.Root, ID: spec.ID, Dir: r.shimDir(spec.ID), JobDir: dir,
+		Config: r.config(&spec, r.hostname, rootfs, mounts),
+		Args:   spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
+		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
+	}
+	sh, err := r.startShim(&ss, out)
 	if err != nil {
 		_ = removeJobDir(dir)
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	proc := &libcontainer.Process{
-		Args:             spec.Argv,
-		Env:              spec.Env,
-		UID:              int(spec.UID),
-		GID:              int(spec.GID),
-		AdditionalGroups: toInts(spec.Groups),
-		Cwd:              wd.path,
-		Stdout:           out.stdout,
-		Stderr:           out.stderr,
-		Init:             true,
-	}
-	fail := func(err error) (*Job, error) {
-		_ = c.Signal(os.Kill)
-		_, _ = proc.Wait()
-		if derr := c.Destroy(); derr != nil {
-			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
-		}
-		_ = removeJobDir(dir)
+		_ = os.RemoveAll(ss.Dir)
 		return nil, err
 	}
-	// Start returns with the init set up (chdir'd, credentials dropped)
-	// and waiting on its exec fifo; Exec releases it.
-	if err := c.Start(proc); err != nil {
-		err = fmt.Errorf("start container: %w", err)
-		if derr := c.Destroy(); derr != nil {
-			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
+	// The init is set up (chdir'd, credentials dropped) and waits on its
+	// exec fifo; Exec releases it.
+	c, err := libcontainer.Load(r.Root, spec.ID)
+	if err == nil {
+		if err = wd.verify(&spec, sh.initPid); err == nil {
+			err = c.Exec()
 		}
-		_ = removeJobDir(dir)
+	}
+	if err != nil {
+		// Kill the init: the supervisor records it, destroys the
+		// container and removes the job directory.
+		_ = unix.Kill(sh.initPid, unix.SIGKILL)
+		<-sh.exited
+		_ = os.RemoveAll(ss.Dir)
 		return nil, err
 	}
-	pid, err := proc.Pid()
-	if err == nil {
-		err = wd.verify(&spec, pid)
-	}
-	if err == nil {
-		err = c.Exec()
-	}
+	st, err := c.State()
 	if err != nil {
-		return fail(err)
-	}
-	j, err := newJob(r, c, proc, dir, out.relays)
-	if err != nil {
-		// Unreachable unless the state vanished under us: kill and reap.
-		return fail(err)
+		_ = unix.Kill(sh.initPid, unix.SIGKILL)
+		<-sh.exited
+		_ = os.RemoveAll(ss.Dir)
+		return nil, fmt.Errorf("read container state: %w", err)
 	}
 	started = true
-	return j, nil
+	return newJob(r, spec.ID, c, sh, jobCgroupsOf(st.CgroupPaths)), nil
+}
+
+// supervisor is a job's running supervisor, as the daemon knows it.
+type supervisor struct {
+	pid     int
+	initPid int
+	initFd  int           // pidfd of the job's init, -1 if unknown
+	exited  chan struct{} // closed once the supervisor has exited
+}
+
+// startShim starts a job's supervisor (this binary again, see shim.go)
+// and waits until it has created the container and started its init, or
+// failed to. The supervisor is in a session of its own and is not killed
+// with the daemon.
+func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
+	if err := os.MkdirAll(r.shimRoot(), 0o700); err != nil {
+		return nil, fmt.Errorf("create supervisor root: %w", err)
+	}
+	if err := os.RemoveAll(ss.Dir); err != nil {
+		return nil, fmt.Errorf("remove stale supervisor directory: %w", err)
+	}
+	if err := os.Mkdir(ss.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create supervisor directory: %w", err)
+	}
+	logF, err := os.OpenFile(filepath.Join(ss.Dir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create supervisor log: %w", err)
+	}
+	defer logF.Close()
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("supervisor pipe: %w", err)
+	}
+	defer specR.Close()
+	defer specW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("supervisor pipe: %w", err)
+	}
+	defer statusR.Close()
+	defer statusW.Close()
+	files := []*os.File{specR, statusW, out.stdout}
+	if !ss.SameStderr {
+		files = append(files, out.stderr)
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"shoal-supervisor:" + ss.ID, "init"},
+		Env:         []string{shimEnv + "=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Stderr:      logF,
+		ExtraFiles:  files,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start supervisor: %w", err)
+	}
+	sh := &supervisor{pid: cmd.Process.Pid, initFd: -1, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(sh.exited)
+	}()
+	specR.Close()
+	statusW.Close()
+	if err := json.NewEncoder(specW).Encode(ss); err != nil {
+		_ = cmd.Process.Kill()
+		<-sh.exited
+		return nil, fmt.Errorf("hand the job to its supervisor: %w", err)
+	}
+	specW.Close()
+	var st shimStatus
+	if err := json.NewDecoder(statusR).Decode(&st); err != nil {
+		<-sh.exited
+		log, _ := os.ReadFile(filepath.Join(ss.Dir, shimLogFile))
+		return nil, fmt.Errorf("supervisor of %s ended without starting it: %w (its log: %q)", ss.ID, err, strings.TrimSpace(string(log)))
+	}
+	if st.Err != "" {
+		<-sh.exited
+		return nil, errors.New(st.Err)
+	}
+	sh.initPid = st.Pid
+	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+		sh.initFd = fd
+	}
+	return sh, nil
 }
 
 // Check reports, before any job is started, what would make every Start
@@ -263,6 +332,12 @@ func (r *Runner) isLive(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.live[id]
+}
+
+func (r *Runner) liveCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
 }
 
 func (r *Runner) jobDir(id string) string {

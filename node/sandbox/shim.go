@@ -1,0 +1,388 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// shimEnv marks a re-execution of the binary (as "init", so that every
+// main and TestMain that dispatches libcontainer's init reaches Init) as a
+// job's supervisor rather than libcontainer's init.
+const shimEnv = "_SHOAL_SHIM"
+
+// The supervisor's descriptors.
+const (
+	shimSpecFd   = 3 // the shimSpec, JSON, from the daemon
+	shimStatusFd = 4 // one shimStatus, JSON, to the daemon
+	shimStdoutFd = 5 // the job's stdout file
+	shimStderrFd = 6 // the job's stderr file, unless it is stdout's
+)
+
+// Files in a supervisor's directory, Root/.shim/<id>.
+const (
+	shimStateFile = "shim.json" // shimState, once the job's init runs
+	shimExitFile  = "exit.json" // exitRecord, once it has ended
+	shimLogFile   = "log"       // the supervisor's stderr
+	shimDirName   = ".shim"     // under Root; not a container id (idPattern)
+)
+
+// shimSpec is what the daemon hands a job's supervisor: the container to
+// create and the process to start in it.
+type shimSpec struct {
+	Root       string          `json:"root"`
+	ID         string          `json:"id"`
+	Dir        string          `json:"dir"`    // the supervisor's directory
+	JobDir     string          `json:"jobDir"` // TmpRoot/<id>, removed at the end
+	Config     *configs.Config `json:"config"`
+	Args       []string        `json:"args"`
+	Env        []string        `json:"env"`
+	UID        int             `json:"uid"`
+	GID        int             `json:"gid"`
+	Groups     []int           `json:"groups,omitempty"`
+	Cwd        string          `json:"cwd"`
+	SameStderr bool            `json:"sameStderr,omitempty"`
+	// RelayStdout and RelayStderr: the file is not the job user's own, so
+	// the job writes into a pipe the supervisor copies into the file.
+	RelayStdout bool `json:"relayStdout,omitempty"`
+	RelayStderr bool `json:"relayStderr,omitempty"`
+}
+
+// shimStatus is the supervisor's answer to the daemon: the host pid of
+// the job's init, created and waiting to be released (Exec), or why not.
+type shimStatus struct {
+	Pid int    `json:"pid,omitempty"`
+	Err string `json:"error,omitempty"`
+}
+
+// shimState is what a new daemon needs to find a live supervisor and its
+// job again. Start times guard against reused pids.
+type shimState struct {
+	ShimPid   int    `json:"shimPid"`
+	ShimStart uint64 `json:"shimStart"`
+	InitPid   int    `json:"initPid"`
+	InitStart uint64 `json:"initStart"`
+	JobDir    string `json:"jobDir"`
+	// CgroupPaths is libcontainer's State.CgroupPaths.
+	CgroupPaths map[string]string `json:"cgroupPaths"`
+}
+
+// exitRecord is how a job ended, written by its supervisor before the
+// cgroup is removed and kept until the daemon has reported it (Forget).
+type exitRecord struct {
+	Result Result `json:"result"`
+	Usage  Usage  `json:"usage"`
+	// NeverStarted: the init was killed before it was released to exec
+	// the job (the daemon died between Start and Exec): nothing ran.
+	NeverStarted bool `json:"neverStarted,omitempty"`
+	// Cleaned: the container, cgroups and job directory are gone.
+	Cleaned bool   `json:"cleaned,omitempty"`
+	Err     string `json:"error,omitempty"` // cleanup failures
+}
+
+func (r *Runner) shimRoot() string         { return filepath.Join(r.Root, shimDirName) }
+func (r *Runner) shimDir(id string) string { return filepath.Join(r.shimRoot(), id) }
+
+// isShim reports whether this process was started as a job's supervisor.
+func isShim() bool { return os.Getenv(shimEnv) == "1" }
+
+// runShim is the supervisor's main: it creates the container, starts its
+// init (so that the init is this process's child), tells the daemon the
+// init's pid, waits for the init and records how the job ended, its OOM
+// kills and usage, then destroys the container and the job directory and
+// copies the last of any relayed output. It outlives the daemon: a new
+// daemon finds the record (see Runner.Recover).
+func runShim() {
+	if err := shim(); err != nil {
+		fmt.Fprintf(os.Stderr, "shoal supervisor %d: %v\n", os.Getpid(), err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func shim() error {
+	statusF := os.NewFile(shimStatusFd, "status")
+	var s shimSpec
+	specF := os.NewFile(shimSpecFd, "spec")
+	err := json.NewDecoder(specF).Decode(&s)
+	specF.Close()
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	answered := false
+	answer := func(st shimStatus) {
+		if !answered {
+			answered = true
+			_ = json.NewEncoder(statusF).Encode(st)
+			statusF.Close()
+		}
+	}
+	fail := func(err error) error {
+		answer(shimStatus{Err: err.Error()})
+		return err
+	}
+	stdout := os.NewFile(shimStdoutFd, "stdout")
+	stderr := stdout
+	if !s.SameStderr {
+		stderr = os.NewFile(shimStderrFd, "stderr")
+	}
+	var (
+		relays  []*relay
+		writers []*os.File // our copies of the relays' write ends
+	)
+	attach := func(f *os.File, relayed bool) (*os.File, error) {
+		if !relayed {
+			return f, nil
+		}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("relay pipe for %s: %w", f.Name(), err)
+		}
+		relays = append(relays, startRelay(pr, f))
+		writers = append(writers, pw)
+		return pw, nil
+	}
+	out, err := attach(stdout, s.RelayStdout)
+	if err != nil {
+		return fail(err)
+	}
+	errOut := out
+	if !s.SameStderr {
+		if errOut, err = attach(stderr, s.RelayStderr); err != nil {
+			return fail(err)
+		}
+	}
+	endRelays := func() error {
+		for _, w := range writers {
+			w.Close()
+		}
+		writers = nil
+		var errs []error
+		for _, rl := range relays {
+			if err := rl.wait(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	c, err := libcontainer.Create(s.Root, s.ID, s.Config)
+	if err != nil {
+		endRelays()
+		return fail(fmt.Errorf("create container: %w", err))
+	}
+	proc := &libcontainer.Process{
+		Args: s.Args, Env: s.Env, UID: s.UID, GID: s.GID, AdditionalGroups: s.Groups, Cwd: s.Cwd,
+		Stdout: out, Stderr: errOut, Init: true,
+	}
+	if err := c.Start(proc); err != nil {
+		err = fmt.Errorf("start container: %w", err)
+		if derr := c.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))
+		}
+		endRelays()
+		return fail(err)
+	}
+	// The init has its own descriptors now; the relays keep the files.
+	for _, w := range writers {
+		w.Close()
+	}
+	writers = nil
+	if !s.RelayStdout {
+		stdout.Close()
+	}
+	if !s.SameStderr && !s.RelayStderr {
+		stderr.Close()
+	}
+	pid, err := proc.Pid()
+	var st *libcontainer.State
+	if err == nil {
+		st, err = c.State()
+	}
+	if err == nil {
+		err = writeShimState(s.Dir, pid, s.JobDir, st.CgroupPaths)
+	}
+	if err != nil {
+		_ = c.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		_ = c.Destroy()
+		endRelays()
+		return fail(err)
+	}
+	answer(shimStatus{Pid: pid})
+
+	ps, err := proc.Wait()
+	var ee *exec.ExitError
+	if ps == nil && errors.As(err, &ee) {
+		ps = ee.ProcessState
+	}
+	rec := exitRecord{}
+	var errs []error
+	if ps != nil {
+		ws := ps.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			rec.Result.Signal = int(ws.Signal())
+			rec.Result.ExitCode = 128 + rec.Result.Signal
+		} else {
+			rec.Result.ExitCode = ws.ExitStatus()
+		}
+	} else {
+		errs = append(errs, fmt.Errorf("wait job: %w", err))
+		_ = c.Signal(unix.SIGKILL)
+	}
+	// libcontainer's Exec removes the exec fifo once it has released the
+	// init; still there and the init killed (it blocks in the fifo's open
+	// until released, so only a signal ends it), the job never ran.
+	if _, err := os.Lstat(filepath.Join(s.Root, s.ID, "exec.fifo")); err == nil && rec.Result.Signal == int(unix.SIGKILL) {
+		rec.NeverStarted = true
+	}
+	// The OOM count and the usage live in the cgroup: read them before
+	// Destroy removes it, and record them before anything can fail.
+	cg := jobCgroupsOf(st.CgroupPaths)
+	if cg.mem != "" {
+		n, err := cg.oomKills()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rec.Result.OOMKilled = n > 0
+	}
+	rec.Usage = cg.usage()
+	if err := writeJSON(filepath.Join(s.Dir, shimExitFile), rec); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Destroy(); err != nil {
+		errs = append(errs, fmt.Errorf("destroy container: %w", err))
+	}
+	if err := removeJobDir(s.JobDir); err != nil {
+		errs = append(errs, err)
+	}
+	// Every process of the job is gone, so every writer of a relay's
+	// pipe: each ends once it has copied what is left.
+	if err := endRelays(); err != nil {
+		errs = append(errs, err)
+	}
+	rec.Cleaned = true
+	if err := errors.Join(errs...); err != nil {
+		rec.Err = err.Error()
+	}
+	return writeJSON(filepath.Join(s.Dir, shimExitFile), rec)
+}
+
+// writeShimState records the supervisor and its job's init, for a daemon
+// that starts after this one's daemon has gone.
+func writeShimState(dir string, initPid int, jobDir string, cgroupPaths map[string]string) error {
+	self, err := procStartTime(os.Getpid())
+	if err != nil {
+		return err
+	}
+	initStart, err := procStartTime(initPid)
+	if err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, shimStateFile), shimState{
+		ShimPid: os.Getpid(), ShimStart: self, InitPid: initPid, InitStart: initStart,
+		JobDir: jobDir, CgroupPaths: cgroupPaths,
+	})
+}
+
+// writeJSON replaces path with v, atomically (a new file renamed over it).
+// The directory lives on /run (a tmpfs) in production: no fsync, as a
+// machine that reboots loses the jobs anyway.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readJSON reads path into v; a missing file is os.ErrNotExist.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// procStartTime is the start time of pid (clock ticks since boot, field
+// 22 of /proc/<pid>/stat): with the pid, it names one process for good.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); the start time is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// openPidfd returns a pidfd for pid if pid is still the process that
+// started at start; -1 and no error if that process is gone.
+func openPidfd(pid int, start uint64) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	// Opened first, checked second: the pidfd cannot follow a reused pid.
+	got, err := procStartTime(pid)
+	if err != nil || got != start {
+		unix.Close(fd)
+		return -1, nil
+	}
+	return fd, nil
+}
+
+// pidfdExited reports, without blocking, whether the process of a pidfd
+// has exited.
+func pidfdExited(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}
+
+// waitPidfd blocks until the process of a pidfd has exited.
+func waitPidfd(fd int) {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(p, -1)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
