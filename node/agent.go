@@ -354,6 +354,9 @@ func (a *Agent) run(j api.Job, t *task) {
 	// The controller placed the job where enough GPUs are free; which
 	// ones is decided here, and finish gives them back.
 	gpus, err := a.gpus.Allocate(j.ID, j.Resources.GPUs, j.Resources.GPUTypes)
+	if err == nil {
+		err = a.recordGPUs(j.ID, gpus)
+	}
 	spec := a.jobSpec(&j)
 	if err == nil {
 		err = a.prepareLogs(&spec)
@@ -486,6 +489,7 @@ func (a *Agent) finish(id uint64, ev api.JobEvent, proc Process) {
 	// Before the end is reported: the controller may place the next GPU
 	// job here as soon as it learns of it.
 	a.gpus.Release(id)
+	a.forgetGPUs(id)
 	a.mu.Lock()
 	delete(a.tasks, id)
 	if proc != nil {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/node/gpu"
 )
 
 // sandboxID names the sandbox of a job's current attempt.
@@ -113,10 +115,10 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 }
 
 // resume watches a recovered job to its end, as run does for one it
-// started. Which GPUs it holds is not recorded: the node counts as many
-// as the job asked for as taken, and samples none.
+// started. It holds again the very GPUs it was given (recordGPUs), so
+// that no new job is given one of them.
 func (a *Agent) resume(j api.Job, t *task) {
-	gpus, err := a.gpus.Allocate(j.ID, j.Resources.GPUs)
+	gpus, err := a.reclaimGPUs(j)
 	if err != nil {
 		a.log.Warn("recovered job's GPUs", "job", j.ID, "err", err)
 	}
@@ -130,5 +132,44 @@ func (a *Agent) resume(j api.Job, t *task) {
 	}
 	a.armLimit(t, &j)
 	a.mu.Unlock()
-	a.await(j, t, t.proc, gpus, nil)
+	a.await(j, t, t.proc, gpus, a.watchGPUs(j.ID, gpus))
+}
+
+// gpuRecord is where the node keeps which GPUs a running job holds, so
+// that a restarted daemon gives the job the same ones again.
+func (a *Agent) gpuRecord(id uint64) string {
+	return filepath.Join(a.cfg.DataDir, "gpus", strconv.FormatUint(id, 10))
+}
+
+// recordGPUs writes down the UUIDs of the GPUs job id was given.
+func (a *Agent) recordGPUs(id uint64, gpus []gpu.GPU) error {
+	if len(gpus) == 0 {
+		return nil
+	}
+	uuids := make([]string, len(gpus))
+	for i, g := range gpus {
+		uuids[i] = g.UUID
+	}
+	if err := os.MkdirAll(filepath.Dir(a.gpuRecord(id)), 0o700); err != nil {
+		return fmt.Errorf("record job %d's GPUs: %w", id, err)
+	}
+	if err := os.WriteFile(a.gpuRecord(id), []byte(strings.Join(uuids, "\n")), 0o600); err != nil {
+		return fmt.Errorf("record job %d's GPUs: %w", id, err)
+	}
+	return nil
+}
+
+func (a *Agent) forgetGPUs(id uint64) { os.Remove(a.gpuRecord(id)) }
+
+// reclaimGPUs gives a recovered job the GPUs recordGPUs wrote down; a job
+// started by a daemon that kept no record gets free ones of its kinds.
+func (a *Agent) reclaimGPUs(j api.Job) ([]gpu.GPU, error) {
+	b, err := os.ReadFile(a.gpuRecord(j.ID))
+	if errors.Is(err, os.ErrNotExist) {
+		return a.gpus.Allocate(j.ID, j.Resources.GPUs, j.Resources.GPUTypes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.gpus.Claim(j.ID, strings.Fields(string(b)))
 }

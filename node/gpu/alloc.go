@@ -146,6 +146,38 @@ func (a *Allocator) Allocate(job uint64, n int, typed api.GPUCounts) ([]GPU, err
 	return out, nil
 }
 
+// Claim gives job exactly the devices with the given UUIDs (those a job
+// held before a daemon restart), in index order. It refuses, changing
+// nothing, a UUID the node does not have or another job holds.
+func (a *Allocator) Claim(job uint64, uuids []string) ([]GPU, error) {
+	if len(uuids) == 0 {
+		return nil, nil
+	}
+	if a == nil {
+		return nil, fmt.Errorf("claim GPUs %v for job %d: this node has none", uuids, job)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var claim []int
+	for i, g := range a.gpus {
+		if slices.Contains(uuids, g.UUID) {
+			if j := a.owner[i]; j != 0 && j != job {
+				return nil, fmt.Errorf("claim GPU %d (%s) for job %d: job %d holds it", g.Index, g.UUID, job, j)
+			}
+			claim = append(claim, i)
+		}
+	}
+	if len(claim) != len(uuids) {
+		return nil, fmt.Errorf("claim GPUs %v for job %d: this node has only %d of them", uuids, job, len(claim))
+	}
+	out := make([]GPU, len(claim))
+	for k, i := range claim {
+		a.owner[i] = job
+		out[k] = a.gpus[i]
+	}
+	return out, nil
+}
+
 // Release frees the GPUs job holds; it does nothing if it holds none.
 func (a *Allocator) Release(job uint64) {
 	if a == nil {

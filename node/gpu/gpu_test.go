@@ -212,3 +212,26 @@ func TestNVMLHost(t *testing.T) {
 		t.Errorf("log = %q, want one line", buf)
 	}
 }
+
+// A job recovered after a daemon restart claims the very GPUs it held, and
+// a new job then gets the others, never one of those.
+func TestAllocatorClaim(t *testing.T) {
+	gpus := FakeGPUs(2)
+	a := NewAllocator(gpus)
+	held, err := a.Claim(7, []string{gpus[1].UUID})
+	if err != nil || len(held) != 1 || held[0].Index != 1 {
+		t.Fatalf("Claim(GPU 1) = %+v, %v; want GPU 1", held, err)
+	}
+	if g, err := a.Allocate(8, 1, ""); err != nil || g[0].Index != 0 {
+		t.Errorf("a new job after the claim got %+v, %v; want GPU 0", g, err)
+	}
+	if _, err := a.Claim(9, []string{gpus[0].UUID}); err == nil || !strings.Contains(err.Error(), "job 8 holds it") {
+		t.Errorf("claiming job 8's GPU = %v; want refused, naming job 8", err)
+	}
+	if _, err := a.Claim(9, []string{"GPU-not-here"}); err == nil {
+		t.Error("claiming a GPU the node does not have succeeded")
+	}
+	if g, err := a.Claim(9, nil); g != nil || err != nil {
+		t.Errorf("Claim(nothing) = %v, %v; want nothing", g, err)
+	}
+}
