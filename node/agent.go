@@ -239,10 +239,11 @@ func (a *Agent) follow(ctx context.Context) {
 			backoff.wait(ctx)
 			continue
 		}
-		backoff.reset()
-		if resp.Index < index {
-			continue // an answer older than the last (a lagging controller): ask again
+		if resp.Index < index { // an answer older than the last (a lagging controller): ask again
+			backoff.wait(ctx)
+			continue
 		}
+		backoff.reset()
 		index, digest = resp.Index, resp.Digest
 		a.mu.Lock()
 		a.workIndex = resp.Index
