@@ -235,6 +235,9 @@ func (a *Agent) follow(ctx context.Context) {
 				if err := a.register(ctx); err != nil {
 					a.log.Warn("register again", "err", err)
 				}
+				// Perhaps another controller's state (a new cluster):
+				// its indexes are not comparable with the last answer's.
+				index, digest = 0, ""
 			}
 			backoff.wait(ctx)
 			continue
