@@ -205,25 +205,35 @@ func waitNodeListed(t *testing.T, c *api.Client, name string, timeout time.Durat
 	return api.Node{}, time.Time{}
 }
 
-// jobPIDs returns the host pids in the cgroup of a job's attempt.
+// jobPIDs returns the host pids of the sleep in the cgroup of a job's
+// attempt, once it runs (the script's short commands before it come and
+// go).
 func jobPIDs(t *testing.T, cgParent string, id uint64, attempt int) []int {
 	t.Helper()
-	for _, h := range cgroupHierarchies() {
-		data, err := os.ReadFile(filepath.Join(h, cgParent, fmt.Sprintf("job-%d-%d", id, attempt), "cgroup.procs"))
-		if err != nil || len(strings.TrimSpace(string(data))) == 0 {
-			continue
-		}
-		var pids []int
-		for _, f := range strings.Fields(string(data)) {
-			p, err := strconv.Atoi(f)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, h := range cgroupHierarchies() {
+			data, err := os.ReadFile(filepath.Join(h, cgParent, fmt.Sprintf("job-%d-%d", id, attempt), "cgroup.procs"))
 			if err != nil {
-				t.Fatalf("cgroup.procs of job %d: %q", id, f)
+				continue
 			}
-			pids = append(pids, p)
+			var pids []int
+			for _, f := range strings.Fields(string(data)) {
+				p, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatalf("cgroup.procs of job %d: %q", id, f)
+				}
+				if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); strings.TrimSpace(string(comm)) == "sleep" {
+					pids = append(pids, p)
+				}
+			}
+			if len(pids) > 0 {
+				return pids
+			}
 		}
-		return pids
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no cgroup of job %d attempt %d under %s", id, attempt, cgParent)
+	t.Fatalf("no sleep in the cgroup of job %d attempt %d under %s", id, attempt, cgParent)
 	return nil
 }
 
