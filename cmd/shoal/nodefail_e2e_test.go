@@ -250,17 +250,35 @@ func alive(pid int) bool {
 	return !strings.HasPrefix(rest, "Z")
 }
 
-// killJobs kills what a failed run left in the job cgroups under cgParent.
+// killJobs kills what a failed run left in the job cgroups under cgParent
+// (a node daemon killed under its jobs leaves them), then removes those
+// cgroups and the jobs' scratch directories (empty once their sandboxes,
+// and the mounts in them, are gone).
 func killJobs(cgParent string) {
+	var dirs []string
 	for _, h := range cgroupHierarchies() {
-		dirs, _ := filepath.Glob(filepath.Join(h, cgParent, "job-*"))
-		for _, d := range dirs {
+		found, _ := filepath.Glob(filepath.Join(h, cgParent, "job-*"))
+		for _, d := range found {
 			data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 			for _, f := range strings.Fields(string(data)) {
 				if p, err := strconv.Atoi(f); err == nil {
 					syscall.Kill(p, syscall.SIGKILL)
 				}
 			}
+		}
+		dirs = append(dirs, found...)
+	}
+	scratch, _ := filepath.Glob(filepath.Join("/var/tmp/shoal-scratch", cgParent, "job-*"))
+	dirs = append(dirs, scratch...)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, d := range dirs {
+		// A cgroup is removable once its killed processes are gone.
+		for {
+			err := os.Remove(d)
+			if err == nil || errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
