@@ -162,7 +162,16 @@ echo "end $SLURM_RESTART_COUNT $SLURMD_NODENAME" >> "$RUNS"
 		}
 	}
 
-	// Both nodes still run jobs.
+	// Both nodes are UP, answering, and still run jobs.
+	listed, err := ctl.client.Nodes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range listed {
+		if n.State != api.NodeUp || n.NotResponding {
+			t.Errorf("%s at the end: %s not responding=%v, want UP", n.Name, n.State, n.NotResponding)
+		}
+	}
 	for range 2 {
 		if j := ctl.wait(ctl.submit("--", "true")); j.State != api.StateSucceeded {
 			t.Fatalf("job after the failures: %s %q, want SUCCEEDED", j.State, j.StatusReason)
