@@ -122,6 +122,7 @@ const (
 	PathNodes        = "/shoal/v1/nodes/list"
 	PathNodeRegister = "/shoal/v1/nodes/register"
 	PathNodeWork     = "/shoal/v1/nodes/work"
+	PathNodeBeat     = "/shoal/v1/nodes/heartbeat"
 	PathNodeEvents   = "/shoal/v1/nodes/events"
 	PathNodeLogs     = "/shoal/v1/node/logs" // served by a node daemon
 )

@@ -136,20 +136,60 @@ type RegisterNodeRequest struct {
 	LogToken    string `json:"logToken,omitempty"`
 }
 
+// RegisterNodeResponse tells a node daemon how often to send heartbeats
+// (well inside the controller's deadline for them, its -node-ttl).
+type RegisterNodeResponse struct {
+	HeartbeatMillis int64 `json:"heartbeatMillis"`
+}
+
+// NodeHeartbeatRequest says a node daemon is alive and which jobs it runs.
+// Heartbeats stay in the leader's memory: only a change of the node's
+// status (it stopped answering, it answers again) reaches the raft log.
+type NodeHeartbeatRequest struct {
+	Name string `json:"name"`
+	Boot string `json:"boot"`
+	// Running is every job (and attempt) the daemon has started or is
+	// starting and has not yet seen end.
+	Running []RunningJob `json:"running"`
+}
+
+// RunningJob names one attempt of a job on a node.
+type RunningJob struct {
+	ID      uint64 `json:"jobId"`
+	Attempt int    `json:"attempt"`
+}
+
+// NodeHeartbeatResponse answers a heartbeat. A node that was declared not
+// responding stays so while it runs jobs the controller no longer assigns
+// to it (Stray): it must stop them, and is UP again once they are gone.
+type NodeHeartbeatResponse struct {
+	HeartbeatMillis int64        `json:"heartbeatMillis"`
+	NotResponding   bool         `json:"notResponding,omitempty"`
+	Stray           []RunningJob `json:"stray,omitempty"`
+}
+
 // NodeWorkRequest is a node's blocking query for its assignments: it
-// returns once the state index passes AfterIndex (or the wait ends).
+// returns once they differ from the answer whose Digest the node sends
+// (or, without one, once the state index passes AfterIndex), or the wait
+// ends.
 type NodeWorkRequest struct {
 	Name       string `json:"name"`
 	Boot       string `json:"boot"`
 	AfterIndex uint64 `json:"afterIndex"`
-	WaitMillis int64  `json:"waitMillis"`
+	// AfterDigest is the Digest of the node's last answer.
+	AfterDigest string `json:"afterDigest,omitempty"`
+	WaitMillis  int64  `json:"waitMillis"`
 }
 
 // NodeWorkResponse lists the jobs placed on the node that are not finished
-// (STARTING: start it; RUNNING with StopRequested: stop it).
+// (STARTING: start it; RUNNING with StopRequested: stop it). It is the
+// whole truth: a job the node runs that is not listed (at this index or
+// later) was given up by the controller, and the node must stop it.
 type NodeWorkResponse struct {
 	Index uint64 `json:"index"`
 	Jobs  []Job  `json:"jobs"`
+	// Digest identifies the list's content, for the next AfterDigest.
+	Digest string `json:"digest,omitempty"`
 }
 
 // JobEvent is a node's report about one job it runs.
@@ -162,7 +202,11 @@ type JobEvent struct {
 	OOMKilled bool     `json:"oomKilled,omitempty"`
 	TimedOut  bool     `json:"timedOut,omitempty"`
 	Cause     Cause    `json:"cause,omitempty"` // set by the node for failures it names (start_failed)
-	Reason    string   `json:"reason,omitempty"`
+	// Attempt is the job's attempt the report is about; the controller
+	// ignores reports of an attempt that is no longer the job's (0: the
+	// current one, from a node that does not say).
+	Attempt int    `json:"attempt,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 	// Usage is what the attempt used, on an end report (SUCCEEDED or
 	// FAILED) of a job that ran.
 	Usage *JobUsage `json:"usage,omitempty"`

@@ -72,4 +72,7 @@ const (
 	ReasonNodeShutdown     = "Host terminated: the node daemon shut down while the job ran"
 	ReasonSandboxFailed    = "CannotStartContainerError"
 	ReasonTimeout          = "Job attempt duration exceeded timeout"
+	// ReasonNotResponding is a node's reason when the controller set it
+	// DOWN for missing its heartbeats (Slurm's words).
+	ReasonNotResponding = "Not responding"
 )

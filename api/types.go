@@ -291,12 +291,20 @@ type Node struct {
 	Allocated Resources `json:"allocated"`
 	Reason    string    `json:"reason,omitempty"` // why an admin drained or downed it
 	// ReasonBy and ReasonUID name who set Reason, ReasonAt when (epoch ms).
-	ReasonBy      string            `json:"reasonBy,omitempty"`
-	ReasonUID     uint32            `json:"reasonUid,omitempty"`
-	ReasonAt      int64             `json:"reasonAt,omitempty"`
+	ReasonBy  string `json:"reasonBy,omitempty"`
+	ReasonUID uint32 `json:"reasonUid,omitempty"`
+	ReasonAt  int64  `json:"reasonAt,omitempty"`
+	// NotResponding: the node's daemon missed its heartbeat deadline (the
+	// controller's -node-ttl); its jobs were ended or requeued. It is
+	// cleared once the daemon answers again and runs nothing the
+	// controller gave up on (Slurm's NOT_RESPONDING, the * of sinfo).
+	NotResponding bool              `json:"notResponding,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	RegisteredAt  int64             `json:"registeredAt"`
-	LastHeartbeat int64             `json:"lastHeartbeat"`
+	// LastHeartbeat is when the node was last heard from (epoch ms): the
+	// leader's memory of its heartbeats where it has one, else the last
+	// registration (heartbeats are not written to the replicated state).
+	LastHeartbeat int64 `json:"lastHeartbeat"`
 	// Boot identifies one run of the node daemon; a new boot means the
 	// jobs the old one ran are gone.
 	Boot string `json:"boot"`

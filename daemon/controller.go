@@ -40,6 +40,10 @@ type Config struct {
 	Log          *slog.Logger
 	// PrivateJobs hides other users' jobs from users (Slurm's PrivateData=jobs).
 	PrivateJobs bool
+	// NodeTTL is how long a node daemon may stay silent before it is set
+	// DOWN and its jobs end or are requeued (0: DefaultNodeTTL). Nodes are
+	// told to send heartbeats at a third of it.
+	NodeTTL time.Duration
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -54,11 +58,15 @@ type Controller struct {
 	ca        *certAuthority
 	secrets   *secretBox
 	selfUID   uint32
+	selfName  string
 	startedAt int64
-	verifier  *sigv4.Verifier
+	// beats are the nodes' heartbeat timers, in this leader's memory.
+	beats    *heartbeats
+	verifier *sigv4.Verifier
 
 	servers   []*http.Server
 	listeners []net.Listener
+	ctx       context.Context // ends at Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -74,6 +82,12 @@ func Start(cfg Config) (*Controller, error) {
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = "controller-1"
+	}
+	if cfg.NodeTTL < 0 {
+		return nil, fmt.Errorf("node TTL %s: give a positive duration (or 0 for %s)", cfg.NodeTTL, DefaultNodeTTL)
+	}
+	if cfg.NodeTTL == 0 {
+		cfg.NodeTTL = DefaultNodeTTL
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -97,6 +111,8 @@ func Start(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
+	c.selfName = selfName(c.selfUID)
+	c.beats = newHeartbeats(cfg.NodeTTL, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, c.fsm, cfg.Log)
 	if err != nil {
@@ -108,8 +124,10 @@ func Start(cfg Config) (*Controller, error) {
 	}
 	c.applier = newApplier(c.raft.raft)
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.ctx, c.cancel = ctx, cancel
 	c.goRun(func() { c.applier.run(ctx) })
+	// This controller leads (the one voter): it watches the nodes.
+	c.startHeartbeats()
 	c.goRun(func() { c.scheduleLoop(ctx) })
 	c.goRun(func() { c.stateTimeLimits(ctx) })
 	if err := c.sealKeys(ctx); err != nil {
@@ -265,6 +283,9 @@ func (c *Controller) Close() error {
 	defer cancel()
 	for _, s := range c.servers {
 		s.Shutdown(ctx)
+	}
+	if c.beats != nil {
+		c.stopHeartbeats() // no node is set DOWN because its controller went away
 	}
 	if c.cancel != nil {
 		c.cancel()

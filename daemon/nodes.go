@@ -2,9 +2,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hashicorp/go-memdb"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -19,30 +24,39 @@ func (c *Controller) listNodes(_ context.Context, _ caller, _ empty) (api.NodesR
 	for i, n := range nodes {
 		out[i] = *n
 		out[i].LogToken = "" // the key to the node's logs, the controller's alone
+		if seen, ok := c.beats.lastSeen(n.Name); ok && seen.UnixMilli() > n.LastHeartbeat {
+			out[i].LastHeartbeat = seen.UnixMilli() // heartbeats live in the leader's memory
+		}
 	}
 	return api.NodesResponse{Nodes: out}, nil
 }
 
-func (c *Controller) registerNode(ctx context.Context, who caller, req api.RegisterNodeRequest) (empty, error) {
+// registerNode records a node daemon's start and answers how often it
+// must send heartbeats; the registration counts as its first.
+func (c *Controller) registerNode(ctx context.Context, who caller, req api.RegisterNodeRequest) (api.RegisterNodeResponse, error) {
+	var none api.RegisterNodeResponse
 	if err := requireNode(who); err != nil {
-		return empty{}, err
+		return none, err
 	}
 	if req.Name == "" || req.Boot == "" {
-		return empty{}, api.Errorf(api.CodeInvalid, "register node: name and boot id are required")
+		return none, api.Errorf(api.CodeInvalid, "register node: name and boot id are required")
 	}
 	if req.Capacity.CPUs <= 0 || req.Capacity.MemoryMB <= 0 {
-		return empty{}, api.Errorf(api.CodeInvalid, "register node %s: capacity cpus=%d memory=%dMiB must be positive",
+		return none, api.Errorf(api.CodeInvalid, "register node %s: capacity cpus=%d memory=%dMiB must be positive",
 			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
 	}
 	if req.LogCertHash != "" {
 		if _, err := api.NewClientWith(req.LogAddr, api.ClientOptions{KeyHash: req.LogCertHash}); err != nil {
-			return empty{}, api.Errorf(api.CodeInvalid, "register node %s: log server %s: %v", req.Name, req.LogAddr, err).WithField("logCertHash")
+			return none, api.Errorf(api.CodeInvalid, "register node %s: log server %s: %v", req.Name, req.LogAddr, err).WithField("logCertHash")
 		}
 	}
 	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels,
 		LogCertHash: req.LogCertHash, LogToken: req.LogToken}
-	_, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()})
-	return empty{}, err
+	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()}); err != nil {
+		return none, err
+	}
+	c.beats.beat(req.Name)
+	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds()}, nil
 }
 
 // updateNode lets root drain, down or resume a node.
@@ -86,47 +100,61 @@ func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.Clus
 }
 
 // nodeWork is a node's blocking query: it answers with the node's placed,
-// unfinished jobs as soon as the state index passes req.AfterIndex.
+// unfinished jobs as soon as they differ from the answer the node last
+// had (req.AfterDigest), or the wait ends. It waits on memdb watch
+// channels of this node's jobs and record only: other nodes' jobs,
+// submissions and heartbeats do not wake it.
 func (c *Controller) nodeWork(ctx context.Context, who caller, req api.NodeWorkRequest) (api.NodeWorkResponse, error) {
 	if err := requireNode(who); err != nil {
 		return api.NodeWorkResponse{}, err
 	}
 	wait := min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	for {
-		idx, changed := c.fsm.Changed()
-		if idx > req.AfterIndex {
-			break
+		state := c.fsm.State()
+		ws := memdb.NewWatchSet()
+		n, jobs := state.NodeWork(req.Name, ws)
+		switch {
+		case n == nil:
+			return api.NodeWorkResponse{}, api.Errorf(api.CodeNotFound, "node %s is not registered: register it first", req.Name)
+		case n.Boot != req.Boot:
+			return api.NodeWorkResponse{}, api.Errorf(api.CodeConflict,
+				"node %s has registered again with another boot id; this daemon must register again", req.Name)
 		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return c.workFor(req.Name), nil
-		case <-ctx.Done():
-			return api.NodeWorkResponse{}, ctx.Err()
+		resp, err := workResponse(state.Index(), jobs)
+		if err != nil {
+			return api.NodeWorkResponse{}, err
+		}
+		changed := resp.Digest != req.AfterDigest
+		if req.AfterDigest == "" { // a node that sends no digest: any change
+			changed = state.Index() > req.AfterIndex
+		}
+		if changed {
+			return resp, nil
+		}
+		if err := ws.WatchCtx(waitCtx); err != nil {
+			if ctx.Err() != nil {
+				return api.NodeWorkResponse{}, ctx.Err()
+			}
+			return resp, nil // the wait ended: nothing changed for this node
 		}
 	}
-	resp := c.workFor(req.Name)
-	if n := c.fsm.State().Node(req.Name); n != nil && n.Boot != req.Boot {
-		return api.NodeWorkResponse{}, api.Errorf(api.CodeConflict,
-			"node %s has registered again with another boot id; this daemon must register again", req.Name)
-	}
-	return resp, nil
 }
 
-func (c *Controller) workFor(node string) api.NodeWorkResponse {
-	state := c.fsm.State()
-	resp := api.NodeWorkResponse{Index: state.Index(), Jobs: []api.Job{}}
-	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		state.JobsInState(st, func(j *api.Job) bool {
-			if j.Node == node {
-				resp.Jobs = append(resp.Jobs, *j)
-			}
-			return true
-		})
+// workResponse is a node's work list at index, with its digest.
+func workResponse(index uint64, jobs []*api.Job) (api.NodeWorkResponse, error) {
+	resp := api.NodeWorkResponse{Index: index, Jobs: make([]api.Job, len(jobs))}
+	for i, j := range jobs {
+		resp.Jobs[i] = *j
 	}
-	return resp
+	data, err := json.Marshal(resp.Jobs)
+	if err != nil {
+		return api.NodeWorkResponse{}, api.Errorf(api.CodeInternal, "encode the work of a node: %v", err)
+	}
+	sum := sha256.Sum256(data)
+	resp.Digest = hex.EncodeToString(sum[:16])
+	return resp, nil
 }
 
 func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEventsRequest) (empty, error) {

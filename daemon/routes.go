@@ -51,6 +51,7 @@ func (c *Controller) routeTable() []route {
 
 		native(api.PathNodeRegister, asNode, bodySmall, endpoint(c.registerNode)),
 		native(api.PathNodeWork, asNode, bodySmall, endpoint(c.nodeWork)),
+		native(api.PathNodeBeat, asNode, bodySmall, endpoint(c.nodeHeartbeat)),
 		native(api.PathNodeEvents, asNode, bodySmall, endpoint(c.nodeEvents)),
 		native(api.PathImageFetch, asNode, maxFetchRequest, c.fetchImage),
 

@@ -75,16 +75,26 @@ type Agent struct {
 	sendMu       sync.RWMutex
 	eventsClosed bool
 	logSrv       *logServer
-	cancel       context.CancelFunc
-	stopped      chan struct{}
+	// workIndex is the index of the last work list followed.
+	workIndex uint64
+	cancel    context.CancelFunc
+	stopped   chan struct{}
 	// reportCtx ends retries of event reports, a while after Close.
 	reportCtx    context.Context
 	reportCancel context.CancelFunc
+	// beatEvery is the heartbeat interval the controller asked for (ms);
+	// kick sends a heartbeat at once (a job the controller gave up on has
+	// been stopped: the node may be UP again).
+	beatEvery atomic.Int64
+	kick      chan struct{}
 }
 
 // task is one job in this daemon's hands.
 type task struct {
 	id       uint64
+	attempt  int           // the job's attempt this task runs
+	index    uint64        // the index of the work list that gave it
+	orphan   bool          // the controller gave it up: stopped, its end ignored
 	proc     Process       // nil until started
 	stopping bool          // a stop was requested
 	started  chan struct{} // closed once proc is set (or start failed)
@@ -138,9 +148,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
 		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
 		tasks:     map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
-		unreported: map[uint64]Process{},
-		gpus:       gpu.NewAllocator(cfg.GPUs),
-		stopped:    make(chan struct{}),
+		unreported: map[uint64]Process{}, kick: make(chan struct{}, 1),
+		gpus:    gpu.NewAllocator(cfg.GPUs),
+		stopped: make(chan struct{}),
 	}
 	// The spool, as Slurm's SlurmdSpoolDir: jobs reach their own default
 	// logs and batch scripts (each 0600 or 0500 and owned by the job's
@@ -224,12 +234,16 @@ func (a *Agent) Close() error {
 }
 
 func (a *Agent) register(ctx context.Context) error {
+	var resp api.RegisterNodeResponse
 	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
 		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr, Labels: a.cfg.Labels,
 		LogCertHash: a.logSrv.certHash, LogToken: a.logSrv.token,
-	}, nil)
+	}, &resp)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+	}
+	if resp.HeartbeatMillis > 0 {
+		a.beatEvery.Store(resp.HeartbeatMillis)
 	}
 	a.log.Info("registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
 	return nil
@@ -238,12 +252,15 @@ func (a *Agent) register(ctx context.Context) error {
 // follow holds a blocking query open on the controller and acts on every
 // answer: start what is newly placed here, stop what is to be stopped.
 func (a *Agent) follow(ctx context.Context) {
-	var index uint64
+	var (
+		index  uint64
+		digest string
+	)
 	backoff := newBackoff()
 	for ctx.Err() == nil {
 		var resp api.NodeWorkResponse
 		err := a.cfg.Client.Call(ctx, api.PathNodeWork, api.NodeWorkRequest{
-			Name: a.cfg.Name, Boot: a.boot, AfterIndex: index, WaitMillis: 30_000,
+			Name: a.cfg.Name, Boot: a.boot, AfterIndex: index, AfterDigest: digest, WaitMillis: 30_000,
 		}, &resp)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -254,16 +271,68 @@ func (a *Agent) follow(ctx context.Context) {
 				if err := a.register(ctx); err != nil {
 					a.log.Warn("register again", "err", err)
 				}
+				// Perhaps another controller's state (a new cluster):
+				// its indexes are not comparable with the last answer's.
+				index, digest = 0, ""
 			}
 			backoff.wait(ctx)
 			continue
 		}
+		if resp.Index < index { // an answer older than the last (a lagging controller): ask again
+			backoff.wait(ctx)
+			continue
+		}
 		backoff.reset()
-		index = resp.Index
+		index, digest = resp.Index, resp.Digest
+		a.mu.Lock()
+		a.workIndex = resp.Index
+		a.mu.Unlock()
 		for i := range resp.Jobs {
 			a.reconcile(&resp.Jobs[i])
 		}
+		a.stopUnassigned(&resp)
 	}
+}
+
+// stopUnassigned stops every task that the work list, the controller's
+// truth, no longer gives this node (at the task's attempt): the controller
+// gave it up while the node did not answer, and ended or requeued it. A
+// job never runs twice: the node kills its copy, and its late report is
+// ignored (the attempt is not the job's any more).
+func (a *Agent) stopUnassigned(resp *api.NodeWorkResponse) {
+	listed := make(map[uint64]int, len(resp.Jobs))
+	for i := range resp.Jobs {
+		listed[resp.Jobs[i].ID] = resp.Jobs[i].Attempt
+	}
+	a.mu.Lock()
+	var stop []*task
+	for id, t := range a.tasks {
+		if attempt, ok := listed[id]; t.index > resp.Index || (ok && (t.attempt == 0 || attempt == t.attempt)) {
+			continue // given by a newer list, or still this node's
+		}
+		if a.giveUp(t) {
+			stop = append(stop, t)
+		}
+	}
+	a.mu.Unlock()
+	for _, t := range stop {
+		a.log.Warn("stopping a job the controller no longer assigns to this node", "job", t.id, "attempt", t.attempt)
+		go a.stop(t)
+	}
+}
+
+// giveUp marks a task the controller gave up on and reports whether it
+// still has to be stopped. Called with a.mu held.
+func (a *Agent) giveUp(t *task) bool {
+	if t.orphan {
+		return false
+	}
+	t.orphan = true
+	if t.stopping {
+		return false
+	}
+	t.stopping = true
+	return true
 }
 
 // reconcile brings one assigned job in line with what the controller wants.
@@ -273,7 +342,7 @@ func (a *Agent) reconcile(j *api.Job) {
 	t, ok := a.tasks[j.ID]
 	switch {
 	case !ok && j.State == api.StateStarting:
-		t = &task{id: j.ID, started: make(chan struct{}), stopping: j.StopRequested, timeLimit: j.TimeLimit}
+		t = &task{id: j.ID, attempt: j.Attempt, index: a.workIndex, started: make(chan struct{}), stopping: j.StopRequested, timeLimit: j.TimeLimit}
 		t.ctx, t.cancel = context.WithCancel(context.Background())
 		if t.stopping {
 			t.cancel()
@@ -380,7 +449,7 @@ func (a *Agent) run(j api.Job, t *task) {
 		if handBack {
 			// The daemon is shutting down: the job never ran, so it goes
 			// back to the queue, not to FAILED.
-			a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunnable,
+			a.finish(j.ID, api.JobEvent{ID: j.ID, Attempt: j.Attempt, Node: a.cfg.Name, State: api.StateRunnable,
 				Reason: fmt.Sprintf("node %s shut down before the job started", a.cfg.Name)}, nil)
 			close(t.started)
 			return
@@ -403,7 +472,7 @@ func (a *Agent) run(j api.Job, t *task) {
 		a.log.Warn("start job", "job", j.ID, "err", err)
 		// Reported before started closes: a daemon that is leaving
 		// waits for started, then closes the reports.
-		a.finish(j.ID, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseStartFailed,
+		a.finish(j.ID, api.JobEvent{ID: j.ID, Attempt: j.Attempt, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseStartFailed,
 			Reason: fmt.Sprintf("%s: %v", reason, err)}, nil)
 		close(t.started)
 		return
@@ -412,7 +481,7 @@ func (a *Agent) run(j api.Job, t *task) {
 	t.proc = proc
 	stopping := t.stopping
 	a.mu.Unlock()
-	a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning})
+	a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning, Attempt: j.Attempt})
 	close(t.started)
 	if stopping {
 		go a.stop(t)
@@ -435,7 +504,7 @@ func (a *Agent) await(j api.Job, t *task, proc Process, gpus []gpu.GPU, watch *g
 	a.mu.Lock()
 	t.disarmLimit()
 	a.mu.Unlock()
-	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load(),
+	ev := api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateSucceeded, TimedOut: t.timedOut.Load(), Attempt: j.Attempt,
 		Usage: a.jobUsage(j.ID, proc, gpus, watch, start)}
 	code := res.ExitCode
 	ev.ExitCode, ev.Signal, ev.OOMKilled = &code, res.Signal, res.OOMKilled
@@ -491,12 +560,19 @@ func (a *Agent) finish(id uint64, ev api.JobEvent, proc Process) {
 	a.gpus.Release(id)
 	a.forgetGPUs(id)
 	a.mu.Lock()
+	orphan := a.tasks[id] != nil && a.tasks[id].orphan
 	delete(a.tasks, id)
 	if proc != nil {
 		a.unreported[id] = proc
 	}
 	a.mu.Unlock()
 	a.send(ev)
+	if orphan { // one fewer job the controller gave up on: tell it now
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // send queues ev for the reporter; after the daemon has closed its
@@ -613,18 +689,75 @@ func (a *Agent) forget(batch []api.JobEvent) {
 	}
 }
 
-// heartbeat tells the controller the node is alive.
+// defaultBeatEvery is the heartbeat interval until the controller names one.
+const defaultBeatEvery = 10 * time.Second
+
+// heartbeat tells the controller the node is alive, at the interval the
+// controller asks for (a third of its deadline), at once when started and
+// when a job it gave up on has been stopped.
 func (a *Agent) heartbeat(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
 	for {
+		every := time.Duration(a.beatEvery.Load()) * time.Millisecond
+		if every <= 0 {
+			every = defaultBeatEvery
+		}
+		a.beat(ctx, every)
+		t := time.NewTimer(every)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
+		case <-a.kick:
+			t.Stop()
+		}
+	}
+}
+
+// beat sends one heartbeat with the jobs this daemon runs, and stops those
+// the controller says are not this node's any more.
+func (a *Agent) beat(ctx context.Context, timeout time.Duration) {
+	a.mu.Lock()
+	running := make([]api.RunningJob, 0, len(a.tasks))
+	for _, t := range a.tasks {
+		running = append(running, api.RunningJob{ID: t.id, Attempt: t.attempt})
+	}
+	a.mu.Unlock()
+	var resp api.NodeHeartbeatResponse
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	err := a.cfg.Client.Call(cctx, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: a.cfg.Name, Boot: a.boot, Running: running}, &resp)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("heartbeat", "err", err)
+		if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) {
 			if err := a.register(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("heartbeat", "err", err)
+				a.log.Warn("register again", "err", err)
 			}
 		}
+		return
+	}
+	if resp.HeartbeatMillis > 0 {
+		a.beatEvery.Store(resp.HeartbeatMillis)
+	}
+	if resp.NotResponding {
+		a.log.Warn("the controller set this node DOWN for not responding: stopping the jobs it gave up on", "jobs", len(resp.Stray))
+	}
+	if len(resp.Stray) == 0 {
+		return
+	}
+	a.mu.Lock()
+	var stop []*task
+	for _, r := range resp.Stray {
+		if t := a.tasks[r.ID]; t != nil && (r.Attempt == 0 || r.Attempt == t.attempt) && a.giveUp(t) {
+			stop = append(stop, t)
+		}
+	}
+	a.mu.Unlock()
+	for _, t := range stop {
+		a.log.Warn("stopping a job the controller no longer assigns to this node", "job", t.id, "attempt", t.attempt)
+		go a.stop(t)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -72,7 +73,7 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 		switch {
 		case ok:
 			delete(recovered, id)
-			t := &task{id: j.ID, proc: proc, started: make(chan struct{}), timeLimit: j.TimeLimit}
+			t := &task{id: j.ID, attempt: j.Attempt, proc: proc, started: make(chan struct{}), timeLimit: j.TimeLimit}
 			t.ctx, t.cancel = context.WithCancel(context.Background())
 			t.cancel()
 			close(t.started)
@@ -87,7 +88,7 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 			go a.resume(j, t)
 		case j.State == api.StateRunning:
 			a.log.Warn("job lost: no sandbox of it survived the daemon's restart", "job", j.ID, "sandbox", id)
-			lost = append(lost, api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseNodeLost,
+			lost = append(lost, api.JobEvent{ID: j.ID, Attempt: j.Attempt, Node: a.cfg.Name, State: api.StateFailed, Cause: api.CauseNodeLost,
 				Reason: fmt.Sprintf("%s: node %s restarted and found no trace of the job's sandbox", api.ReasonNodeLost, a.cfg.Name)})
 		}
 	}
@@ -95,11 +96,14 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 	for _, ev := range lost {
 		a.send(ev)
 	}
+	// Ended and reported before the restart (the acknowledgement was
+	// lost), or given up on by the controller: nothing of it may run. They
+	// are killed before the daemon's first heartbeat, so the controller
+	// never sees the node UP while one of them runs.
+	var killed sync.WaitGroup
 	for id, proc := range recovered {
-		// Ended and reported before the restart (the acknowledgement was
-		// lost), or given up on by the controller: nothing of it may run.
 		a.log.Warn("a recovered job is no longer assigned to this node: killing it if it runs", "sandbox", id)
-		go func() {
+		killed.Go(func() {
 			if err := proc.Stop(0); err != nil {
 				a.log.Warn("kill unassigned job", "sandbox", id, "err", err)
 			}
@@ -109,8 +113,9 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 			if err := proc.Forget(); err != nil {
 				a.log.Warn("kill unassigned job", "sandbox", id, "err", err)
 			}
-		}()
+		})
 	}
+	killed.Wait()
 	return nil
 }
 
@@ -123,7 +128,7 @@ func (a *Agent) resume(j api.Job, t *task) {
 		a.log.Warn("recovered job's GPUs", "job", j.ID, "err", err)
 	}
 	if j.State == api.StateStarting {
-		a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning})
+		a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning, Attempt: j.Attempt})
 	}
 	a.mu.Lock()
 	t.runningAt = time.Now()

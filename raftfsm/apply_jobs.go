@@ -186,6 +186,9 @@ func (w writer) jobEvents(c JobEventsCmd) Result {
 		if j == nil || j.Node != ev.Node || !j.State.Terminable() {
 			continue
 		}
+		if ev.Attempt != 0 && ev.Attempt != j.Attempt {
+			continue // about an attempt given up on (its node stopped responding)
+		}
 		switch ev.State {
 		case api.StateRunning:
 			if j.State != api.StateStarting {
@@ -225,7 +228,11 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 // complete ends a placed job with a node's report: SUCCEEDED, FAILED with a
 // cause and reason, or back to RUNNABLE when a requeue was asked or a retry
 // is left (AWS Batch's retryStrategy).
-func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
+func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) { w.finish(j, ev, now, false) }
+
+// finish is complete, with requeue asking that a failed attempt run again
+// (recorded in Attempts) whatever the retry strategy says.
+func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
 	w.release(j)
 	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
 		(ev.ExitCode != nil && *ev.ExitCode != 0)
@@ -249,7 +256,7 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) {
 	// The usage comes in the command, measured by the node: a copy, so no
 	// two stored jobs share one.
 	usage := copyUsage(ev.Usage)
-	retry := failed && !j.StopRequested && j.Attempt < j.RetryAttempts
+	retry := failed && !j.StopRequested && (j.Attempt < j.RetryAttempts || requeue)
 	if j.RequeueRequested || retry {
 		if retry {
 			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal,

@@ -2,9 +2,112 @@ package raftfsm
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
+
+// OpNodeStatus records that a node stopped answering or answers again.
+// Never renumber.
+const OpNodeStatus Op = 17 // NodeStatusCmd
+
+// NodeStatusCmd is the leader's finding about a node's liveness; heartbeats
+// themselves never reach the log, only these changes do.
+type NodeStatusCmd struct {
+	Name string `json:"name"`
+	// Responding false: the node missed its heartbeat deadline; true: it
+	// answers again and runs nothing it was not given.
+	Responding bool `json:"responding"`
+	// Boot, if set, must be the node's current boot (the daemon that
+	// answered); a node registered again since is left alone.
+	Boot string `json:"boot,omitempty"`
+	// LastSeen is when the leader last heard from the node (epoch ms).
+	LastSeen int64 `json:"lastSeen,omitempty"`
+	Now      int64 `json:"now"`
+	// By and ByUID are the controller's user, recorded with the reason
+	// (as Slurm records SlurmUser).
+	By    string `json:"by,omitempty"`
+	ByUID uint32 `json:"byUid,omitempty"`
+}
+
+// MaxNodeFailRequeues bounds the automatic requeues of a Slurm-style job
+// after node failures (Slurm's MaxBatchRequeue default): a job that keeps
+// taking its nodes down ends NODE_FAIL instead.
+const MaxNodeFailRequeues = 5
+
+// RequeuesOnNodeFailure reports whether j goes back to RUNNABLE, rather
+// than ending NODE_FAIL, when its node fails under it: AWS Batch jobs (from
+// a job definition, or with a retry strategy) while attempts are left;
+// other jobs unless submitted with --no-requeue (Slurm's JobRequeue=1
+// default for batch jobs), up to MaxNodeFailRequeues times.
+func RequeuesOnNodeFailure(j *api.Job) bool {
+	switch {
+	case j.NoRequeue:
+		return false
+	case j.JobDefinition != "" || j.RetryAttempts > 0:
+		return j.Attempt < j.RetryAttempts
+	}
+	return j.Attempt <= MaxNodeFailRequeues
+}
+
+// NodeFailReason is the statusReason of a job whose node stopped
+// responding (AWS Batch's "Host EC2 ... terminated" in shoal's words).
+func NodeFailReason(node string, lastSeen int64) string {
+	return fmt.Sprintf("Host %s stopped responding at %s", node, time.UnixMilli(lastSeen).UTC().Format(time.RFC3339))
+}
+
+// nodeStatus applies a liveness finding. Not responding: the node is set
+// DOWN ("Not responding") if it was UP, flagged NOT_RESPONDING whatever
+// its state, and every job it was running ends NODE_FAIL or is requeued
+// (RequeuesOnNodeFailure), releasing its resources. Responding again:
+// the flag clears, and a node the controller itself set DOWN is UP again
+// (an admin's DRAIN or DOWN stays).
+func (w writer) nodeStatus(c NodeStatusCmd) Result {
+	n := w.node(c.Name)
+	switch {
+	case n == nil:
+		return Result{Err: api.Errorf(api.CodeNotFound, "node %s does not exist", c.Name)}
+	case c.Boot != "" && n.Boot != c.Boot:
+		return Result{Err: api.Errorf(api.CodeConflict, "node %s has registered again (boot %s, not %s)", c.Name, n.Boot, c.Boot)}
+	case c.Responding == !n.NotResponding:
+		return Result{} // already so
+	}
+	if c.Responding {
+		n.NotResponding = false
+		if n.State == api.NodeDown && n.Reason == api.ReasonNotResponding {
+			n.State, n.Reason, n.ReasonBy, n.ReasonUID, n.ReasonAt = api.NodeUp, "", "", 0, 0
+		}
+		w.put(tableNodes, n)
+		return Result{}
+	}
+	n.NotResponding = true
+	if n.State == api.NodeUp {
+		n.State, n.Reason, n.ReasonBy, n.ReasonUID, n.ReasonAt = api.NodeDown, api.ReasonNotResponding, c.By, c.ByUID, c.Now
+	}
+	w.put(tableNodes, n)
+	w.nodeFailed(n.Name, NodeFailReason(n.Name, c.LastSeen), c.Now)
+	return Result{}
+}
+
+// nodeFailed ends every STARTING or RUNNING job of a node that stopped
+// responding: requeued where the job allows it (the attempt is recorded),
+// else FAILED with cause node_lost (Slurm's NODE_FAIL). A stop that was
+// asked for ends the job as asked.
+func (w writer) nodeFailed(node, reason string, now int64) {
+	it, err := w.txn.Get(tableJobs, "active", node)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read work of node %s: %v", node, err))
+	}
+	var lost []*api.Job
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		c := *raw.(*api.Job)
+		lost = append(lost, &c)
+	}
+	for _, j := range lost {
+		requeue := !j.StopRequested && RequeuesOnNodeFailure(j)
+		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, requeue)
+	}
+}
 
 // plan applies a scheduler plan, re-checking each placement against the
 // current state (optimistic concurrency): a job that is no longer RUNNABLE
@@ -15,7 +118,7 @@ func (w writer) plan(c PlanCmd) Result {
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
-		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || !n.Fits(j.Resources) {
+		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || n.NotResponding || !n.Fits(j.Resources) {
 			continue
 		}
 		ce := inQueue(st, j.Queue, p.CE, n)
@@ -73,6 +176,9 @@ func (w writer) registerNode(c RegisterNodeCmd) Result {
 	}
 	// What the controller and admins decided outlives the daemon's restarts.
 	n.RegisteredAt, n.Allocated, n.State, n.Reason = old.RegisteredAt, old.Allocated, old.State, old.Reason
+	// A node set DOWN for not responding stays so until its heartbeat
+	// shows it runs nothing it was not given (NodeStatusCmd).
+	n.ReasonBy, n.ReasonUID, n.ReasonAt, n.NotResponding = old.ReasonBy, old.ReasonUID, old.ReasonAt, old.NotResponding
 	w.put(tableNodes, &n)
 	if old.Boot != n.Boot {
 		w.failNodeJobs(n.Name, api.ReasonNodeLost, c.Now)
@@ -105,6 +211,10 @@ func (w writer) updateNode(c UpdateNodeCmd) Result {
 	n := w.node(u.Name)
 	if n == nil {
 		return Result{Err: api.Errorf(api.CodeNotFound, "node %s does not exist", u.Name)}
+	}
+	if u.State == api.NodeUp && n.NotResponding {
+		return Result{Err: api.Errorf(api.CodeConflict,
+			"node %s is not responding: it becomes UP by itself once its daemon answers again; start or fix its daemon", n.Name)}
 	}
 	n.State, n.Reason, n.ReasonBy, n.ReasonUID, n.ReasonAt = u.State, u.Reason, c.By, c.ByUID, c.Now
 	if u.State == api.NodeUp {

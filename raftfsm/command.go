@@ -17,7 +17,7 @@ const (
 	OpStop         Op = 3 // StopCmd
 	OpPlan         Op = 4 // PlanCmd
 	OpJobEvents    Op = 5 // JobEventsCmd
-	OpRegisterNode Op = 6 // RegisterNodeCmd (also the node's heartbeat)
+	OpRegisterNode Op = 6 // RegisterNodeCmd (a node daemon's start; heartbeats stay in the leader's memory)
 	OpHold         Op = 7 // HoldCmd
 	OpUpdateJob    Op = 8 // UpdateJobCmd
 	OpUpdateNode   Op = 9 // UpdateNodeCmd

@@ -14,10 +14,13 @@ import (
 // goroutine (raft's); reads go through State, which is a consistent
 // snapshot and never blocks Apply.
 type FSM struct {
-	mu      sync.Mutex // guards db swaps on Restore, index and changed
+	mu      sync.Mutex // guards db swaps on Restore, index, changed and abandon
 	db      *memdb.MemDB
 	index   uint64
 	changed chan struct{} // closed and replaced after every apply
+	// abandon is closed when Restore replaces db: the watch channels of
+	// the old store will never fire, so every watch includes this one.
+	abandon chan struct{}
 }
 
 // New returns an empty FSM.
@@ -26,7 +29,7 @@ func New() *FSM {
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: invalid schema: %v", err)) // a bug, caught by every test
 	}
-	return &FSM{db: db, changed: make(chan struct{})}
+	return &FSM{db: db, changed: make(chan struct{}), abandon: make(chan struct{})}
 }
 
 // Apply applies one log entry at raft index idx and returns a Result (or,
@@ -163,6 +166,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 		return decodeApply(op, body, w.deleteKey)
 	case OpSignal:
 		return decodeApply(op, body, w.signal)
+	case OpNodeStatus:
+		return decodeApply(op, body, w.nodeStatus)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.
@@ -193,7 +198,16 @@ func (f *FSM) advance(idx uint64) {
 func (f *FSM) State() *State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &State{txn: f.db.Txn(false), index: f.index}
+	return &State{txn: f.db.Txn(false), index: f.index, abandon: f.abandon}
+}
+
+// swap replaces the store (Restore) and wakes every watch on the old one.
+func (f *FSM) swap(db *memdb.MemDB) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.db = db
+	close(f.abandon)
+	f.abandon = make(chan struct{})
 }
 
 // Changed returns the index applied so far and a channel closed at the next

@@ -36,6 +36,11 @@ func schema() *memdb.DBSchema {
 				"user":  {Name: "user", Indexer: &memdb.StringFieldIndex{Field: "User"}},
 				"node":  {Name: "node", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Node"}},
 				"deps":  {Name: "deps", AllowMissing: true, Indexer: dependsOnIndex{}},
+				// active: STARTING and RUNNING jobs by node, a node's work.
+				// Its watch channels are what a node's blocking query waits
+				// on: they fire when that node's assignments change, not
+				// when anything else does.
+				"active": {Name: "active", AllowMissing: true, Indexer: activeOnNodeIndex{}},
 			},
 		},
 		tableNodes: {
@@ -102,4 +107,30 @@ func (dependsOnIndex) FromArgs(args ...any) ([]byte, error) {
 
 func uint64Key(id uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, id)
+}
+
+// activeOnNodeIndex indexes a placed, unfinished job (STARTING or RUNNING)
+// under its node; other jobs are not in it.
+type activeOnNodeIndex struct{}
+
+func (activeOnNodeIndex) FromObject(obj any) (bool, []byte, error) {
+	j, ok := obj.(*api.Job)
+	if !ok {
+		return false, nil, fmt.Errorf("active index: %T is not a job", obj)
+	}
+	if j.Node == "" || !j.State.Terminable() {
+		return false, nil, nil
+	}
+	return true, []byte(j.Node + "\x00"), nil
+}
+
+func (activeOnNodeIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("active index: want one node name, got %d args", len(args))
+	}
+	node, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("active index: %T is not a node name", args[0])
+	}
+	return []byte(node + "\x00"), nil
 }

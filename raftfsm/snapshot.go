@@ -121,9 +121,7 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 		}
 	}
 	txn.Commit()
-	f.mu.Lock()
-	f.db = db
-	f.mu.Unlock()
+	f.swap(db)
 	f.advance(index)
 	return nil
 }

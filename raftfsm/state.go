@@ -12,8 +12,9 @@ import (
 // State is a consistent, read-only view of the replicated state at one
 // index. Returned objects are shared: callers must not modify them.
 type State struct {
-	txn   *memdb.Txn
-	index uint64
+	txn     *memdb.Txn
+	index   uint64
+	abandon <-chan struct{} // closed when a restore replaces the store
 }
 
 // Index is the raft index this view reflects.
@@ -83,4 +84,63 @@ func (s *State) Node(name string) *api.Node {
 		return nil
 	}
 	return raw.(*api.Node)
+}
+
+// NodeWork returns node n (nil if unknown) and the jobs placed on it that
+// have not finished (STARTING or RUNNING), in id order. With ws non-nil it
+// adds the channels that fire when either changes: a change to this
+// node's assignments or to its record, and nothing else (a blocking query
+// of one node is not woken by another's jobs or by heartbeats).
+func (s *State) NodeWork(n string, ws memdb.WatchSet) (*api.Node, []*api.Job) {
+	ch, raw, err := s.txn.FirstWatch(tableNodes, "id", n)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read node %s: %v", n, err))
+	}
+	it, err := s.txn.Get(tableJobs, "active", n)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read work of node %s: %v", n, err))
+	}
+	var jobs []*api.Job
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		jobs = append(jobs, obj.(*api.Job))
+	}
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
+	if ws != nil {
+		ws.Add(ch)
+		ws.Add(it.WatchCh())
+		s.watchRestore(ws)
+	}
+	var node *api.Node
+	if raw != nil {
+		node = raw.(*api.Node)
+	}
+	return node, jobs
+}
+
+// WatchPlanInputs adds to ws the channels that fire when what a
+// scheduling plan reads changes: the RUNNABLE jobs (a new one, one
+// released, held, reprioritised or placed), the nodes (a state change,
+// resources freed or taken), the queues and the compute environments.
+// A running job's report, a signal or a log read does not fire them.
+func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
+	watch := func(table, index string, args ...any) {
+		it, err := s.txn.Get(table, index, args...)
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: watch %s by %s: %v", table, index, err))
+		}
+		ws.Add(it.WatchCh())
+	}
+	watch(tableJobs, "state", string(api.StateRunnable))
+	watch(tableNodes, "id")
+	watch(tableQueues, "id")
+	watch(tableCEs, "id")
+	s.watchRestore(ws)
+}
+
+// watchRestore adds the channel closed when a snapshot restore replaces
+// the store (whose own channels then never fire).
+func (s *State) watchRestore(ws memdb.WatchSet) {
+	if s.abandon != nil {
+		ws.Add(s.abandon)
+	}
 }

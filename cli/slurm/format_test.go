@@ -246,6 +246,9 @@ func TestNodeStates(t *testing.T) {
 		{api.Node{State: api.NodeDrain, Capacity: cap8, Allocated: api.Resources{CPUs: 8}}, "draining", "drng", "ALLOCATED+DRAIN"},
 		{api.Node{State: api.NodeDrain, Capacity: cap8}, "drained", "drain", "IDLE+DRAIN"},
 		{api.Node{State: api.NodeDown, Capacity: cap8}, "down", "down", "DOWN"},
+		// Not responding: Slurm's "*" and NOT_RESPONDING flag.
+		{api.Node{State: api.NodeDown, NotResponding: true, Capacity: cap8}, "down*", "down*", "DOWN*+NOT_RESPONDING"},
+		{api.Node{State: api.NodeDrain, NotResponding: true, Capacity: cap8}, "drained*", "drain*", "IDLE*+DRAIN+NOT_RESPONDING"},
 	} {
 		st := stateOfNode(&tc.n)
 		if st.long != tc.long || st.short != tc.short || st.upper != tc.upper {

@@ -262,10 +262,10 @@ func (o *sinfoOpts) matchNode(n *api.Node) bool {
 	if o.nodesSet && !inList(o.nodes, n.Name) {
 		return false
 	}
-	if o.dead && n.State != api.NodeDown {
+	if o.dead && !n.NotResponding {
 		return false
 	}
-	if o.responding && n.State == api.NodeDown {
+	if o.responding && n.NotResponding {
 		return false
 	}
 	if o.statesSet {

@@ -10,7 +10,9 @@ import (
 
 // nodeState is the Slurm view of an api.Node: UP with nothing allocated
 // is idle, partly allocated mixed, fully allocated (CPUs) allocated;
-// DRAIN with jobs is draining, without drained; DOWN is down.
+// DRAIN with jobs is draining, without drained; DOWN is down. A node that
+// stopped answering its controller gets Slurm's "*" (sinfo down*,
+// scontrol State=DOWN*+NOT_RESPONDING).
 type nodeState struct {
 	long, short string // sinfo %T and %t
 	upper       string // scontrol State=
@@ -26,10 +28,28 @@ const (
 	nodeStateAlloc = 3
 	nodeStateMixed = 5
 	nodeFlagDrain  = 0x200
+	nodeFlagNoResp = 0x800
 )
 
 // stateOfNode maps a node to its Slurm state.
 func stateOfNode(n *api.Node) nodeState {
+	s := baseStateOfNode(n)
+	if n.NotResponding {
+		s.long += "*"
+		s.short += "*"
+		s.num |= nodeFlagNoResp
+		base, flags, _ := strings.Cut(s.upper, "+")
+		s.upper = base + "*"
+		if flags != "" {
+			s.upper += "+" + flags
+		}
+		s.upper += "+NOT_RESPONDING"
+	}
+	return s
+}
+
+// baseStateOfNode is stateOfNode without the not-responding flag.
+func baseStateOfNode(n *api.Node) nodeState {
 	if n.State == api.NodeDown {
 		return nodeState{long: "down", short: "down", upper: "DOWN", num: nodeStateDown, base: "down"}
 	}

@@ -46,6 +46,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "scratch-dir", Usage: "root-only directory for jobs' host-side scratch (image layers, mount binds), on a real disk and apart from -data-dir (default /var/tmp/shoal-scratch/CGROUP_PARENT)"},
 			&ucli.StringFlag{Name: "job-tmp-size", Value: "0", Usage: "size of a job's private /tmp (a tmpfs charged to the job's memory) when sbatch --tmp does not say, MiB or with a unit (e.g. 1G); 0: the job's memory limit"},
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
+			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
@@ -80,6 +81,9 @@ func runAgent(c *ucli.Context) error {
 
 	var ctl *daemon.Controller
 	controllerAddr, token := c.String("controller"), c.String("token")
+	if c.Duration("node-ttl") <= 0 {
+		return fmt.Errorf("agent: -node-ttl %s: give a positive duration, e.g. 30s", c.Duration("node-ttl"))
+	}
 	if !nodeOnly {
 		privateJobs, err := daemon.PrivateData(c.String("private-data"))
 		if err != nil {
@@ -88,6 +92,7 @@ func runAgent(c *ucli.Context) error {
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
+			NodeTTL: c.Duration("node-ttl"),
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)

@@ -1,0 +1,216 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
+)
+
+// DefaultNodeTTL is how long a node daemon may stay silent before the
+// leader sets it DOWN (Config.NodeTTL, shoal agent -node-ttl).
+const DefaultNodeTTL = 30 * time.Second
+
+// heartbeatsPerTTL is how many heartbeats a node sends per TTL: one or two
+// may be lost or late before it is declared down.
+const heartbeatsPerTTL = 3
+
+// heartbeats keeps node liveness in the leader's memory, as Nomad's
+// nomad/heartbeat.go does: one timer per node, reset by each heartbeat;
+// a timer that fires means the node missed its deadline. Nothing here is
+// replicated: a heartbeat costs a timer reset, and raft sees only the
+// changes of a node's status. The timers run only while started: the
+// leader starts them when it takes office (for every node it knows, so a
+// node that died while no leader watched still goes down) and stops them
+// when it steps down or shuts down.
+type heartbeats struct {
+	ttl time.Duration
+	// expire is called (on the timer's goroutine, no lock held) when node
+	// missed its deadline; lastSeen is its last heartbeat, or when the
+	// timers started if it sent none since.
+	expire func(node string, lastSeen time.Time)
+
+	mu      sync.Mutex
+	running bool
+	timers  map[string]*time.Timer
+	seen    map[string]time.Time
+}
+
+func newHeartbeats(ttl time.Duration, expire func(string, time.Time)) *heartbeats {
+	return &heartbeats{ttl: ttl, expire: expire, timers: map[string]*time.Timer{}, seen: map[string]time.Time{}}
+}
+
+// interval is how often a node should send heartbeats: well inside the TTL.
+func (h *heartbeats) interval() time.Duration { return h.ttl / heartbeatsPerTTL }
+
+// start arms a timer of one TTL for each of nodes, counting from now.
+// Starting twice is harmless.
+func (h *heartbeats) start(nodes []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = true
+	now := time.Now()
+	for _, n := range nodes {
+		if _, ok := h.timers[n]; !ok {
+			h.seen[n] = now
+			h.arm(n)
+		}
+	}
+}
+
+// stop disarms every timer: this controller no longer leads (or shuts
+// down), and whoever leads next watches the nodes.
+func (h *heartbeats) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = false
+	for n, t := range h.timers {
+		t.Stop()
+		delete(h.timers, n)
+	}
+	clear(h.seen)
+}
+
+// beat records a heartbeat of node and gives it another TTL. It reports
+// false when the timers are stopped (this controller does not lead).
+func (h *heartbeats) beat(node string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.running {
+		return false
+	}
+	h.seen[node] = time.Now()
+	if t, ok := h.timers[node]; ok {
+		t.Stop()
+	}
+	h.arm(node)
+	return true
+}
+
+// lastSeen returns when node was last heard from, if this leader knows.
+func (h *heartbeats) lastSeen(node string) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.seen[node]
+	return t, ok
+}
+
+// arm sets node's timer. Called with h.mu held.
+func (h *heartbeats) arm(node string) {
+	var t *time.Timer
+	t = time.AfterFunc(h.ttl, func() {
+		h.mu.Lock()
+		// A heartbeat that came as this timer fired replaced it: the
+		// node answered in time after all.
+		current := h.running && h.timers[node] == t
+		if current {
+			delete(h.timers, node)
+		}
+		seen := h.seen[node]
+		h.mu.Unlock()
+		if current {
+			h.expire(node, seen)
+		}
+	})
+	h.timers[node] = t
+}
+
+// startHeartbeats starts watching every node that is not already known to
+// be down for not responding. The leader calls it when it takes office
+// (the HA work hooks it to raft's leadership changes); nodes that are
+// alive reset their timers within one heartbeat interval.
+func (c *Controller) startHeartbeats() {
+	var watch []string
+	for _, n := range c.fsm.State().Nodes() {
+		if !n.NotResponding {
+			watch = append(watch, n.Name)
+		}
+	}
+	c.beats.start(watch)
+}
+
+// stopHeartbeats stops watching nodes: this controller stepped down or
+// shuts down.
+func (c *Controller) stopHeartbeats() { c.beats.stop() }
+
+// nodeExpired sets a node that missed its heartbeat deadline DOWN (not
+// responding): the FSM ends or requeues its jobs. The decision is the
+// leader's; the time and the reason travel in the command.
+func (c *Controller) nodeExpired(name string, lastSeen time.Time) {
+	n := c.fsm.State().Node(name)
+	if n == nil || n.NotResponding {
+		return
+	}
+	c.log.Warn("node stopped responding: setting it DOWN", "node", name,
+		"lastHeartbeat", lastSeen.UTC().Format(time.RFC3339Nano), "silentFor", time.Since(lastSeen).Round(time.Millisecond))
+	_, err := c.applier.Apply(c.ctx, raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{
+		Name: name, LastSeen: lastSeen.UnixMilli(), Now: nowMillis(), By: c.selfName, ByUID: c.selfUID,
+	})
+	if err != nil && c.ctx.Err() == nil {
+		c.log.Error("set node DOWN", "node", name, "err", err)
+	}
+}
+
+// nodeHeartbeat resets a node's timer; nothing is written unless the node
+// had been declared not responding, in which case it is UP again once it
+// runs nothing the controller gave up on (it is told which to stop).
+func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.NodeHeartbeatRequest) (api.NodeHeartbeatResponse, error) {
+	if err := requireNode(who); err != nil {
+		return api.NodeHeartbeatResponse{}, err
+	}
+	if req.Name == "" || req.Boot == "" {
+		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeInvalid, "heartbeat: name and boot id are required")
+	}
+	state := c.fsm.State()
+	n := state.Node(req.Name)
+	switch {
+	case n == nil:
+		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeNotFound, "node %s is not registered: register it first", req.Name)
+	case n.Boot != req.Boot:
+		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeConflict,
+			"node %s has registered again with another boot id; this daemon must register again", req.Name)
+	case !c.beats.beat(req.Name):
+		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead: send heartbeats to the leader")
+	}
+	resp := api.NodeHeartbeatResponse{HeartbeatMillis: c.beats.interval().Milliseconds(), NotResponding: n.NotResponding,
+		Stray: strayJobs(state, req.Name, req.Running)}
+	if !n.NotResponding || len(resp.Stray) > 0 {
+		return resp, nil
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{
+		Name: req.Name, Responding: true, Boot: req.Boot, Now: nowMillis(),
+	})
+	if err != nil {
+		return api.NodeHeartbeatResponse{}, err
+	}
+	c.log.Info("node answers again and runs nothing it was not given: it is back", "node", req.Name)
+	resp.NotResponding = false
+	return resp, nil
+}
+
+// strayJobs returns the jobs of running that node may not run: the
+// controller does not have them (at that attempt) STARTING or RUNNING there.
+func strayJobs(state *raftfsm.State, node string, running []api.RunningJob) []api.RunningJob {
+	var stray []api.RunningJob
+	for _, r := range running {
+		j := state.Job(r.ID)
+		if j == nil || j.Node != node || !j.State.Terminable() || (r.Attempt != 0 && r.Attempt != j.Attempt) {
+			stray = append(stray, r)
+		}
+	}
+	return stray
+}
+
+// selfName is the name of the controller's user, recorded as who set a
+// node DOWN for not responding (Slurm records its SlurmUser).
+func selfName(uid uint32) string {
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		return u.Username
+	}
+	return fmt.Sprint(uid)
+}
