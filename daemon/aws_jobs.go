@@ -263,7 +263,7 @@ func awsDependencyOf(state *raftfsm.State, d awsDependency) (api.Dependency, err
 
 // jobByAWSID finds a job by its AWS id: "ID", or "ID:INDEX" for a task of
 // the array ID.
-func jobByAWSID(state *raftfsm.State, id string) (*api.Job, error) {
+func jobByAWSID(state jobSource, id string) (*api.Job, error) {
 	base, index, isTask := strings.Cut(id, ":")
 	n, err := strconv.ParseUint(base, 10, 64)
 	if err != nil {
@@ -326,7 +326,7 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDReques
 	}
 	for _, id := range ids {
 		t := state.Job(id)
-		if t.State.Terminal() || (!terminate && !t.State.Cancellable()) {
+		if t == nil || t.State.Terminal() || (!terminate && !t.State.Cancellable()) { // nil: ended and archived
 			continue
 		}
 		err := c.stopJob(ctx, who, api.StopJobRequest{ID: id, Reason: req.Reason}, terminate)
@@ -379,13 +379,16 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 	}
 	switch {
 	case req.ArrayJobID != "":
-		parent, err := jobByAWSID(state, req.ArrayJobID)
+		src := c.withHistory(state) // tasks that ended long ago are archived
+		parent, err := jobByAWSID(src, req.ArrayJobID)
 		if err != nil || parent.Array == nil || !c.visible(who, parent) {
 			return listJobsResponse{}, api.Errorf(api.CodeNotFound, "array job %q does not exist", req.ArrayJobID)
 		}
 		for t := parent.ID; t < parent.ID+uint64(parent.Array.Count); t++ {
-			if j, ok := c.jobFor(who, state.Job(t)); ok {
-				add(taskView(&j))
+			if tj := src.Job(t); tj != nil {
+				if j, ok := c.jobFor(who, tj); ok {
+					add(taskView(&j))
+				}
 			}
 		}
 	case req.JobQueue != "":
@@ -393,7 +396,7 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 		state.AllJobs(func(j *api.Job) bool {
 			if j.Queue == queue && (j.Array == nil || j.Array.JobID == j.ID) {
 				if v, ok := c.jobFor(who, j); ok {
-					add(viewOf(state, &v))
+					add(viewOf(c.withHistory(state), &v))
 				}
 			}
 			return true
@@ -441,7 +444,9 @@ func (c *Controller) describeAWSJobs(_ context.Context, who caller, req describe
 	if len(req.Jobs) > 100 {
 		return describeJobsResponse{}, api.Errorf(api.CodeInvalid, "describe-jobs takes at most 100 jobs, got %d", len(req.Jobs))
 	}
-	state := c.fsm.State()
+	// Jobs that ended longer ago than the retention window are read
+	// from the archive.
+	state := c.withHistory(c.fsm.State())
 	out := describeJobsResponse{Jobs: []jobView{}}
 	for _, id := range req.Jobs {
 		stored, err := jobByAWSID(state, id)

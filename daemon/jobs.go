@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -248,34 +249,39 @@ func unsatisfiable(j api.Job, what, asked, most string) error {
 
 func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
 	state := c.fsm.State()
+	src := c.withHistory(state)
 	var out []api.Job
+	add := func(j *api.Job) {
+		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
+		if !ok {
+			return
+		}
+		if !req.Full {
+			v.Env = nil
+		}
+		out = append(out, v)
+	}
 	match := func(j *api.Job) bool {
-		if (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) {
-			v, ok := c.jobFor(who, j) // a copy: the state keeps its own
-			if !ok {
-				return true
-			}
-			if !req.Full {
-				v.Env = nil
-			}
-			out = append(out, v)
+		if listMatches(req, j) {
+			add(j)
 		}
 		return true
 	}
+	byID := func(id uint64) {
+		if j := src.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
+			match(j)
+		}
+	}
 	switch {
 	case req.ArrayJobID != 0:
-		if first := state.Job(req.ArrayJobID); first != nil && first.Array != nil && first.Array.JobID == req.ArrayJobID {
+		if first := src.Job(req.ArrayJobID); first != nil && first.Array != nil && first.Array.JobID == req.ArrayJobID {
 			for id := req.ArrayJobID; id < req.ArrayJobID+uint64(first.Array.Count); id++ {
-				if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
-					match(j)
-				}
+				byID(id)
 			}
 		}
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
-			if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
-				match(j)
-			}
+			byID(id)
 		}
 	case len(req.States) > 0:
 		for _, st := range req.States {
@@ -287,10 +293,75 @@ func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsReq
 	default:
 		state.AllJobs(match)
 	}
+	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
+		live := out
+		out = nil
+		if err := c.listArchived(state, req, add); err != nil {
+			return api.ListJobsResponse{}, err
+		}
+		out = mergeByID(live, out)
+	}
 	if out == nil {
 		out = []api.Job{}
 	}
 	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
+}
+
+// listMatches applies a list request's field filters to one job.
+func listMatches(req api.ListJobsRequest, j *api.Job) bool {
+	return (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) &&
+		(len(req.Accounts) == 0 || slices.Contains(req.Accounts, archive.AccountOf(j))) &&
+		(req.EndedAfter == 0 || !j.State.Terminal() || j.StoppedAt >= req.EndedAfter) &&
+		(req.SubmittedBefore == 0 || j.CreatedAt <= req.SubmittedBefore)
+}
+
+// listArchived calls add with the archived jobs req selects, in id order:
+// its filters are the archive's queries. A job that is also live (the
+// log replayed after a crash) is the live one's.
+func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest, add func(*api.Job)) error {
+	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore}
+	if req.User != "" {
+		f.Users = []string{req.User}
+	}
+	if len(req.States) > 0 {
+		for _, st := range req.States {
+			if st.Terminal() {
+				f.States = append(f.States, st)
+			}
+		}
+		if len(f.States) == 0 {
+			return nil // only live states asked for
+		}
+	}
+	err := c.archiver.List(f, func(j *api.Job) bool {
+		if state.Job(j.ID) == nil {
+			add(j)
+		}
+		return true
+	})
+	if err != nil {
+		return api.Errorf(api.CodeInternal, "read the job archive: %v", err)
+	}
+	return nil
+}
+
+// mergeByID merges two lists in id order into one.
+func mergeByID(a, b []api.Job) []api.Job {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]api.Job, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].ID < b[0].ID {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // waitJob is a blocking query on one job: it answers when the job reaches
@@ -301,7 +372,9 @@ func (c *Controller) waitJob(ctx context.Context, who caller, req api.WaitJobReq
 	defer timer.Stop()
 	for {
 		_, changed := c.fsm.Changed()
-		stored := c.fsm.State().Job(req.ID)
+		// A job that has left the live state has ended: the archive's
+		// copy is the answer.
+		stored := c.withHistory(c.fsm.State()).Job(req.ID)
 		if stored == nil {
 			return api.Job{}, errNoJob(req.ID)
 		}

@@ -20,9 +20,10 @@ type FSM struct {
 	changed chan struct{} // closed and replaced after every apply
 
 	// OnExpire, when set, is given the jobs each applied entry removed
-	// from the state (ExpireCmd), after the entry is committed and on
-	// raft's apply goroutine: it must not block or do I/O, and must not
-	// change the jobs. Set it before the first Apply.
+	// from the state (ExpireCmd), on raft's apply goroutine, once the
+	// entry has applied and just before readers can see it: it must not
+	// block or do I/O, and must not change the jobs. Set it before the
+	// first Apply.
 	OnExpire func(idx uint64, jobs []*api.Job)
 }
 
@@ -62,11 +63,14 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 		}
 	}
 	var out applyOut
-	results := applyAll(db, cmds, &out)
+	results := applyAll(db, cmds, &out, func() {
+		// Before the commit: a reader that no longer finds an expired
+		// job in the state finds it where OnExpire put it.
+		if len(out.expired) > 0 && f.OnExpire != nil {
+			f.OnExpire(idx, out.expired)
+		}
+	})
 	f.advance(idx)
-	if len(out.expired) > 0 && f.OnExpire != nil {
-		f.OnExpire(idx, out.expired)
-	}
 	if Op(data[0]) == OpBatch {
 		return results
 	}
@@ -106,13 +110,14 @@ type fatal string
 // the others are applied again without it, in a fresh transaction: every
 // replica hits the same panic, so they stay identical, and a bad entry
 // cannot crash the controller on every replay of the log.
-func applyAll(db *memdb.MemDB, cmds []Command, out *applyOut) []Result {
+func applyAll(db *memdb.MemDB, cmds []Command, out *applyOut, beforeCommit func()) []Result {
 	failed := map[int]*api.Error{}
 	for {
 		txn := db.Txn(true)
 		*out = applyOut{} // what an aborted attempt collected is void
 		results, bad, err := tryApply(txn, cmds, failed, out)
 		if bad < 0 {
+			beforeCommit()
 			txn.Commit()
 			return results
 		}

@@ -221,7 +221,7 @@ func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
 		var ids []uint64
 		for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
 			prefixed := !bytes.Equal(bucket, bucketEnd)
-			from := indexKey(v, prefixed, f.EndedAfter, 0)
+			from := indexKey(v, prefixed, max(f.EndedAfter, 0), 0)
 			prefix := from[:len(from)-16]
 			c := tx.Bucket(bucket).Cursor()
 			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {

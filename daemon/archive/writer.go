@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -127,4 +129,60 @@ func (w *Writer) WaitFlushed(ctx context.Context, mark uint64) error {
 			return fmt.Errorf("wait for the job archive (%d of %d jobs written): %w", written, mark, ctx.Err())
 		}
 	}
+}
+
+// queuedJobs returns a copy of the queue (the jobs themselves are shared
+// and never change).
+func (w *Writer) queuedJobs() []*api.Job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.queue)
+}
+
+// Get returns an archived job, queued or written, or nil.
+func (w *Writer) Get(id uint64) (*api.Job, error) {
+	// The queue first: a job leaves it only once it is written.
+	q := w.queuedJobs()
+	for i := len(q) - 1; i >= 0; i-- {
+		if q[i].ID == id {
+			c := *q[i]
+			return &c, nil
+		}
+	}
+	return w.store.Get(id)
+}
+
+// List is Store.List over the written jobs and those still queued: a job
+// is archived from the moment the FSM expires it.
+func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
+	queued := map[uint64]*api.Job{}
+	for _, j := range w.queuedJobs() { // before the store: see Get
+		if f.match(j) {
+			c := *j
+			queued[j.ID] = &c
+		}
+	}
+	if len(queued) == 0 {
+		return w.store.List(f, fn)
+	}
+	var all []*api.Job
+	err := w.store.List(f, func(j *api.Job) bool {
+		if queued[j.ID] == nil {
+			all = append(all, j)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, j := range queued {
+		all = append(all, j)
+	}
+	slices.SortFunc(all, func(a, b *api.Job) int { return cmp.Compare(a.ID, b.ID) })
+	for _, j := range all {
+		if !fn(j) {
+			return nil
+		}
+	}
+	return nil
 }

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/raftfsm"
+)
+
+// DefaultMinJobAge is how long a finished job stays in the replicated
+// state before it moves to the archive (Slurm's MinJobAge default).
+const DefaultMinJobAge = 300 * time.Second
+
+// archiveFile is the job archive's file in the data dir.
+const archiveFile = "archive.db"
+
+// minJobAge is the retention window cfg asks for: 0 is the default, a
+// negative one keeps finished jobs in the state for ever.
+func (c *Controller) minJobAge() time.Duration {
+	if c.cfg.MinJobAge == 0 {
+		return DefaultMinJobAge
+	}
+	return c.cfg.MinJobAge
+}
+
+// openArchive opens the data dir's job archive and starts writing what
+// the FSM expires into it. It must run before raft starts: replaying the
+// log expires jobs again, and they must find a queue.
+func (c *Controller) openArchive() error {
+	store, err := archive.Open(filepath.Join(c.cfg.DataDir, archiveFile))
+	if err != nil {
+		return err
+	}
+	c.archive = store
+	c.archiver = archive.NewWriter(store, c.log)
+	c.fsm.OnExpire = func(_ uint64, jobs []*api.Job) { c.archiver.Enqueue(jobs) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.archiver.Run(ctx) }()
+	c.closeArchive = func() error {
+		// After raft has stopped: nothing more is queued. Run writes
+		// what is queued before it returns.
+		cancel()
+		<-done
+		return store.Close()
+	}
+	return nil
+}
+
+// retentionLoop is the leader's half of MinJobAge: it proposes ExpireCmds
+// for jobs that ended longer ago than the window. The FSM removes them on
+// every replica, and each replica's archive takes them (openArchive).
+func (c *Controller) retentionLoop(ctx context.Context) {
+	age := c.minJobAge()
+	if age < 0 {
+		return
+	}
+	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
+	timer := time.NewTimer(tick)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		// A full command may leave more: go on, a bounded number of
+		// times (jobs the FSM keeps are named again on every round).
+		for round := 0; round < 20 && c.raft.raft.State() == raft.Leader && ctx.Err() == nil; round++ {
+			cmd := expirable(c.fsm.State(), nowMillis()-age.Milliseconds())
+			if len(cmd.IDs) == 0 {
+				break
+			}
+			if _, err := c.applier.Apply(ctx, raftfsm.OpExpire, cmd); err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("expire finished jobs", "jobs", len(cmd.IDs), "err", err)
+				}
+				break
+			}
+			if len(cmd.IDs) < raftfsm.MaxExpire {
+				break
+			}
+		}
+		timer.Reset(tick)
+	}
+}
+
+// expirable is the next ExpireCmd: up to MaxExpire finished jobs that
+// ended at or before cutoff and may leave (an array's first task is
+// named with its tasks, and leaves with them in the same command).
+func expirable(state *raftfsm.State, cutoff int64) raftfsm.ExpireCmd {
+	cmd := raftfsm.ExpireCmd{Before: cutoff}
+	pick := func(j *api.Job) bool {
+		first := j.Array != nil && j.Array.JobID == j.ID
+		if j.StoppedAt <= cutoff && (first || state.CanExpire(j)) {
+			cmd.IDs = append(cmd.IDs, j.ID)
+		}
+		return len(cmd.IDs) < raftfsm.MaxExpire
+	}
+	state.JobsInState(api.StateSucceeded, pick)
+	if len(cmd.IDs) < raftfsm.MaxExpire {
+		state.JobsInState(api.StateFailed, pick)
+	}
+	return cmd
+}
+
+// jobSource finds jobs by id: the live state, or the live state and then
+// the archive (withHistory).
+type jobSource interface {
+	Job(id uint64) *api.Job
+}
+
+// historySource is the live state, then the archive.
+type historySource struct {
+	state *raftfsm.State
+	c     *Controller
+}
+
+// withHistory finds a job in state, else in the archive: the lookups by
+// id (describe, wait, AWS describe-jobs) find a job at any age.
+func (c *Controller) withHistory(state *raftfsm.State) jobSource { return historySource{state, c} }
+
+// Job returns the job, or nil if neither the state nor the archive has it
+// (or the archive cannot be read: that is logged).
+func (h historySource) Job(id uint64) *api.Job {
+	if j := h.state.Job(id); j != nil {
+		return j
+	}
+	j, err := h.c.archiver.Get(id)
+	if err != nil {
+		h.c.log.Error("read the job archive", "job", id, "err", err)
+		return nil
+	}
+	return j
+}
+
+// waitArchived is what a snapshot waits for before raft may drop the log
+// entries it covers: the jobs those entries expired are on disk.
+func waitArchived(w *archive.Writer, mark uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.WaitFlushed(ctx, mark); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
