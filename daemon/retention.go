@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -64,12 +66,15 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
 	timer := time.NewTimer(tick)
 	defer timer.Stop()
+	var sinceRelease int // jobs expired since memory was last given back
+	lastRelease := time.Now()
 	for {
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
 			return
 		}
+		expired := 0
 		// A full command may leave more: go on, a bounded number of
 		// times (jobs the FSM keeps are named again on every round).
 		for round := 0; round < 20 && c.raft.raft.State() == raft.Leader && ctx.Err() == nil; round++ {
@@ -83,12 +88,38 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 				}
 				break
 			}
+			expired += len(cmd.IDs)
 			if len(cmd.IDs) < raftfsm.MaxExpire {
 				break
 			}
 		}
+		sinceRelease += expired
+		if sinceRelease >= releaseAfter && (expired == 0 || time.Since(lastRelease) > time.Minute) {
+			c.releaseMemory(ctx)
+			sinceRelease, lastRelease = 0, time.Now()
+		}
 		timer.Reset(tick)
 	}
+}
+
+// releaseAfter is how many expired jobs make it worth giving memory back.
+const releaseAfter = 10_000
+
+// releaseMemory gives the memory that expired jobs held back to the OS,
+// once they are written to the archive. Go's runtime would return it by
+// itself, but only after its next collection (which an idle controller
+// may not run for two minutes) and then gradually: an operator watching
+// the controller's RSS after a burst of short jobs would see the burst's
+// peak for minutes. Called after a burst ends (or at most once a minute
+// while one lasts): the cost, a full collection, is paid rarely.
+func (c *Controller) releaseMemory(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.WaitArchived(wctx); err != nil {
+		return // still queued: the next burst's end will do
+	}
+	runtime.GC() // a second collection empties sync.Pools (bbolt's pages)
+	debug.FreeOSMemory()
 }
 
 // expirable is the next ExpireCmd: up to MaxExpire finished jobs that
@@ -149,4 +180,10 @@ func waitArchived(w *archive.Writer, mark uint64) error {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil
+}
+
+// WaitArchived waits until every job that has left the live state so far
+// is on disk in the archive (benchmarks and tests measure after it).
+func (c *Controller) WaitArchived(ctx context.Context) error {
+	return c.archiver.WaitFlushed(ctx, c.archiver.Queued())
 }
