@@ -65,7 +65,7 @@ func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobReq
 		return submitJobResponse{}, err
 	}
 	state := c.fsm.State()
-	sub, err := fromDefinition(state, req)
+	sub, err := fromDefinition(state, c.withHistory(state), req) // a job depended on may have ended long ago
 	if err != nil {
 		return submitJobResponse{}, err
 	}
@@ -95,8 +95,9 @@ func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobReq
 }
 
 // fromDefinition merges a definition, its parameters and the request's
-// overrides into a submission, substituting Ref::NAME in the command.
-func fromDefinition(state *raftfsm.State, req submitJobRequest) (api.SubmitJobRequest, error) {
+// overrides into a submission, substituting Ref::NAME in the command;
+// jobs finds the jobs its dependencies name (archived ones too).
+func fromDefinition(state *raftfsm.State, jobs jobSource, req submitJobRequest) (api.SubmitJobRequest, error) {
 	if req.JobName == "" || req.JobQueue == "" || req.JobDefinition == "" {
 		return api.SubmitJobRequest{}, api.Errorf(api.CodeInvalid, "submit-job needs jobName, jobQueue and jobDefinition")
 	}
@@ -179,7 +180,7 @@ func fromDefinition(state *raftfsm.State, req submitJobRequest) (api.SubmitJobRe
 		sub.TimeLimit = timeout.AttemptDurationSeconds
 	}
 	for _, d := range req.DependsOn {
-		dep, err := awsDependencyOf(state, d)
+		dep, err := awsDependencyOf(jobs, d)
 		if err != nil {
 			return api.SubmitJobRequest{}, err
 		}
@@ -240,7 +241,7 @@ func mounts(cp api.ContainerProperties) ([]api.Mount, error) {
 
 // awsDependencyOf turns an AWS dependsOn entry ("ID" or "ID:INDEX") into a
 // dependency: N_TO_N and SEQUENTIAL keep their type, others are afterok.
-func awsDependencyOf(state *raftfsm.State, d awsDependency) (api.Dependency, error) {
+func awsDependencyOf(state jobSource, d awsDependency) (api.Dependency, error) {
 	typ := api.AfterOK
 	switch d.Type {
 	case "N_TO_N":

@@ -79,6 +79,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		cmd.Jobs[i] = j
 		testOnly = testOnly || r.TestOnly
 	}
+	// Dependencies on jobs that have left the live state are settled by
+	// their final states, from the archive.
+	cmd.Ended = c.endedDeps(state, cmd.Jobs)
 	if testOnly { // validated: store nothing
 		return make([]uint64, len(reqs)), nil
 	}

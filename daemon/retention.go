@@ -187,3 +187,48 @@ func waitArchived(w *archive.Writer, mark uint64) error {
 func (c *Controller) WaitArchived(ctx context.Context) error {
 	return c.archiver.WaitFlushed(ctx, c.archiver.Queued())
 }
+
+// endedDeps finds in the archive the jobs that jobs' dependencies name and
+// that have left the live state, and the tasks that have left it of the
+// arrays they name (by the array's id), for the FSM to settle those
+// dependencies by their final states (raftfsm.EndedJob).
+func (c *Controller) endedDeps(state *raftfsm.State, jobs []api.Job) []raftfsm.EndedJob {
+	seen := map[uint64]bool{}
+	var out []raftfsm.EndedJob
+	archived := func(id uint64) *api.Job {
+		if seen[id] || state.Job(id) != nil {
+			return nil
+		}
+		seen[id] = true
+		j, err := c.archiver.Get(id)
+		if err != nil {
+			c.log.Error("read the job archive", "job", id, "err", err)
+		}
+		if j == nil {
+			return nil // unknown: the FSM says so
+		}
+		e := raftfsm.EndedJob{ID: id, State: j.State}
+		if j.Array != nil && j.Array.JobID == id {
+			e.ArrayCount = j.Array.Count
+		}
+		out = append(out, e)
+		return j
+	}
+	for _, j := range jobs {
+		for _, d := range j.DependsOn {
+			if d.JobID == 0 || d.Type == api.Singleton || d.Type == api.Sequential {
+				continue
+			}
+			head := state.Job(d.JobID)
+			if a := archived(d.JobID); a != nil {
+				head = a
+			}
+			if head != nil && head.Array != nil && head.Array.JobID == d.JobID {
+				for t := d.JobID + 1; t < d.JobID+uint64(head.Array.Count); t++ {
+					archived(t)
+				}
+			}
+		}
+	}
+	return out
+}

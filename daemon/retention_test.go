@@ -156,6 +156,17 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 	}
 	c = startRetention(t, dir)
 	check(c)
+
+	// New jobs may depend on archived ones: settled by their final state.
+	after := submit(ann, api.JobSpec{Name: "after-any", Command: []string{"true"}, DependsOn: []api.Dependency{{JobID: b, Type: api.AfterAny}}})
+	afterOK := submit(ann, api.JobSpec{Name: "after-ok", Command: []string{"true"}, DependsOn: []api.Dependency{{JobID: a}}})
+	state := c.fsm.State()
+	if j := state.Job(after); j == nil || j.State != api.StatePending || len(j.DependsOn) != 0 {
+		t.Errorf("afterany on archived job %d: got %+v, want PENDING (held) waiting on nothing", b, j)
+	}
+	if j := state.Job(afterOK); j == nil || j.State != api.StateFailed || j.StatusReason != api.ReasonDependencyFailed {
+		t.Errorf("afterok on archived FAILED job %d: got %+v, want FAILED %q", a, j, api.ReasonDependencyFailed)
+	}
 	info, err := os.Stat(filepath.Join(dir, "data", archiveFile))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("archive file: %v, mode %v; want 0600", err, info.Mode().Perm())

@@ -79,3 +79,53 @@ func (s *State) CanExpire(j *api.Job) bool {
 	}
 	return true
 }
+
+// EndedJob is what a dependency needs of a job that has left the state:
+// its final state and, for the first task of an array, the array's size.
+type EndedJob struct {
+	ID         uint64       `json:"id"`
+	State      api.JobState `json:"state"`
+	ArrayCount int          `json:"arrayCount,omitempty"`
+}
+
+// endedDeps settles j's dependencies on ended jobs (which resolve could
+// not find later): those met are dropped, and it reports whether one that
+// can never be met decides that j fails. What is left is resolved as
+// usual. With DependAny one met dependency is enough: j then waits on
+// nothing.
+func (w writer) endedDeps(j *api.Job) (fail bool) {
+	if len(w.ended) == 0 {
+		return false
+	}
+	kept := j.DependsOn[:0:0]
+	met, never := 0, 0
+	for _, d := range j.DependsOn {
+		e, ok := w.ended[d.JobID]
+		if !ok || w.job(d.JobID) != nil {
+			kept = append(kept, d)
+			continue
+		}
+		switch outcome(d, &api.Job{ID: e.ID, State: e.State}) {
+		case depSatisfied:
+			met++
+		case depNever:
+			never++
+		}
+	}
+	if len(kept) == len(j.DependsOn) {
+		return false
+	}
+	switch {
+	case j.DependAny && met > 0:
+		kept = nil
+	case j.DependAny:
+		fail = never > 0 && len(kept) == 0
+	default:
+		fail = never > 0
+	}
+	j.DependsOn = kept
+	if len(kept) == 0 {
+		j.DependsOn = nil
+	}
+	return fail
+}

@@ -14,6 +14,8 @@ import (
 type writer struct {
 	txn *memdb.Txn
 	out *applyOut
+	// ended are a SubmitCmd's jobs that have left the state.
+	ended map[uint64]EndedJob
 }
 
 // job returns a copy of a stored job, or nil.

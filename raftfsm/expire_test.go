@@ -137,3 +137,59 @@ func TestExpireArrays(t *testing.T) {
 		t.Errorf("OnExpire got %v, want every task once: %v", hook.ids, want)
 	}
 }
+
+// TestDependOnExpiredJobs: a new job may depend on jobs that have left
+// the state; the leader passes their final states in the command, and the
+// dependency is settled at once.
+func TestDependOnExpiredJobs(t *testing.T) {
+	h := newHarness(t)
+	done := h.jobIn(api.StateSucceeded, 100)
+	failed := h.jobIn(api.StateFailed, 100)
+	arr := h.mustOK("submit array", h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{
+		Jobs: []api.Job{newJob("arr")}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: []int{0, 1}}}, Now: 100})).IDs
+	for _, id := range arr {
+		h.mustOK("cancel task", h.stop(raftfsm.StopCmd{ID: id, Reason: "x", CallerUID: 1000, Now: 100}))
+	}
+	running := h.jobIn(api.StateRunning, 100)
+	h.expire(1000, done, failed, arr[0], arr[1])
+	if n := jobCount(h.fsm); n != 1 {
+		t.Fatalf("after expiring 4 jobs: %d jobs in the state, want 1 (the running one)", n)
+	}
+	ended := []raftfsm.EndedJob{{ID: done, State: api.StateSucceeded}, {ID: failed, State: api.StateFailed},
+		{ID: arr[0], State: api.StateFailed, ArrayCount: 2}, {ID: arr[1], State: api.StateFailed}}
+	submit := func(j api.Job) *api.Job {
+		t.Helper()
+		id := h.mustOK("submit", h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{Jobs: []api.Job{j}, Now: 200, Ended: ended})).IDs[0]
+		return h.job(id)
+	}
+	withType := func(j api.Job, typ api.DependencyType) api.Job {
+		for i := range j.DependsOn {
+			j.DependsOn[i].Type = typ
+		}
+		return j
+	}
+	for _, tc := range []struct {
+		name   string
+		job    api.Job
+		state  api.JobState
+		reason string
+		deps   int
+	}{
+		{"afterok on a succeeded job", newJob("a", done), api.StateRunnable, "", 0},
+		{"afterok on a failed job", newJob("b", failed), api.StateFailed, api.ReasonDependencyFailed, 0},
+		{"afternotok on a failed job", withType(newJob("c", failed), api.AfterNotOK), api.StateRunnable, "", 0},
+		{"afterany on a whole failed array", withType(newJob("d", arr[0]), api.AfterAny), api.StateRunnable, "", 0},
+		{"afterok on a whole failed array", newJob("e", arr[0]), api.StateFailed, api.ReasonDependencyFailed, 0},
+		{"afterok on a succeeded job and a running one", newJob("f", done, running), api.StatePending, "", 1},
+		{"any of: a failed job, a running one", func() api.Job { j := newJob("g", failed, running); j.DependAny = true; return j }(), api.StatePending, "", 1},
+		{"any of: a succeeded job, a running one", func() api.Job { j := newJob("h", done, running); j.DependAny = true; return j }(), api.StateRunnable, "", 0},
+	} {
+		j := submit(tc.job)
+		if j.State != tc.state || j.StatusReason != tc.reason || len(j.DependsOn) != tc.deps {
+			t.Errorf("%s: got %s %q waiting on %v, want %s %q waiting on %d", tc.name, j.State, j.StatusReason, j.DependsOn, tc.state, tc.reason, tc.deps)
+		}
+	}
+	// Without the leader's word, a job that left the state is unknown.
+	res := h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{Jobs: []api.Job{newJob("x", done)}, Now: 200})
+	wantErr(t, "depend on an expired job without its final state", res, api.CodeNotFound, "does not exist")
+}
