@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -251,22 +254,63 @@ func unsatisfiable(j api.Job, what, asked, most string) error {
 }
 
 func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
+	out := []api.Job{}
+	err := c.eachListed(who, req, func(j *api.Job) error { out = append(out, *j); return nil })
+	if err != nil {
+		return api.ListJobsResponse{}, err
+	}
+	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
+}
+
+// listJobsJSON is listJobs as the API answers it: each job is encoded as
+// it is found, so that a list of the whole history (sacct over 200,000
+// archived jobs) costs the controller its JSON, not every job decoded at
+// once.
+func (c *Controller) listJobsJSON(_ context.Context, who caller, req api.ListJobsRequest) (jobListJSON, error) {
+	var buf bytes.Buffer
+	buf.Write(make([]byte, listHead)) // room for the head, written last
+	enc := json.NewEncoder(&buf)
+	n := 0
+	err := c.eachListed(who, req, func(j *api.Job) error {
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		return enc.Encode(j)
+	})
+	if err != nil {
+		return jobListJSON{}, err
+	}
+	return jobListJSON{buf: buf.Bytes(), count: n}, nil
+}
+
+// listHead is the room left for {"count":N,"jobs":[ (N up to 20 digits).
+const listHead = 40
+
+// jobListJSON is an api.ListJobsResponse already encoded, but for its head.
+type jobListJSON struct {
+	buf   []byte // listHead bytes of room, then the jobs, comma-separated
+	count int
+}
+
+// MarshalJSON writes the head into its room: no copy of the jobs.
+func (l jobListJSON) MarshalJSON() ([]byte, error) {
+	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
+	start := listHead - len(head)
+	copy(l.buf[start:], head)
+	return append(l.buf[start:], ']', '}'), nil
+}
+
+// eachListed calls emit with every job req selects that who may see, as
+// who may see it (a copy emit may keep), in id order (IDs: in the order
+// asked).
+func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*api.Job) error) error {
 	state := c.fsm.State()
 	src := c.withHistory(state)
-	var out []api.Job
-	add := func(j *api.Job) {
-		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
-		if !ok {
-			return
-		}
-		if !req.Full {
-			v.Env = nil
-		}
-		out = append(out, v)
-	}
+	var live []*api.Job
 	match := func(j *api.Job) bool {
 		if listMatches(req, j) {
-			add(j)
+			live = append(live, j)
 		}
 		return true
 	}
@@ -290,24 +334,43 @@ func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsReq
 		for _, st := range req.States {
 			state.JobsInState(st, match)
 		}
-		sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+		sort.Slice(live, func(a, b int) bool { return live[a].ID < live[b].ID })
 	case req.User != "":
 		state.JobsOfUser(req.User, match)
 	default:
 		state.AllJobs(match)
 	}
-	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
-		live := out
-		out = nil
-		if err := c.listArchived(state, req, add); err != nil {
-			return api.ListJobsResponse{}, err
+	send := func(j *api.Job) error {
+		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
+		if !ok {
+			return nil
 		}
-		out = mergeByID(live, out)
+		if !req.Full {
+			v.Env = nil
+		}
+		return emit(&v)
 	}
-	if out == nil {
-		out = []api.Job{}
+	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
+		// The archive's jobs, in id order, merged with the live ones.
+		err := c.listArchived(state, req, func(j *api.Job) error {
+			for len(live) > 0 && live[0].ID < j.ID {
+				if err := send(live[0]); err != nil {
+					return err
+				}
+				live = live[1:]
+			}
+			return send(j)
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
+	for _, j := range live {
+		if err := send(j); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listMatches applies a list request's field filters to one job.
@@ -321,7 +384,7 @@ func listMatches(req api.ListJobsRequest, j *api.Job) bool {
 // listArchived calls add with the archived jobs req selects, in id order:
 // its filters are the archive's queries. A job that is also live (the
 // log replayed after a crash) is the live one's.
-func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest, add func(*api.Job)) error {
+func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest, add func(*api.Job) error) error {
 	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore}
 	if req.User != "" {
 		f.Users = []string{req.User}
@@ -336,35 +399,20 @@ func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest,
 			return nil // only live states asked for
 		}
 	}
+	var addErr error
 	err := c.archiver.List(f, func(j *api.Job) bool {
 		if state.Job(j.ID) == nil {
-			add(j)
+			addErr = add(j)
 		}
-		return true
+		return addErr == nil
 	})
+	if addErr != nil {
+		return api.Errorf(api.CodeInternal, "encode the job list: %v", addErr)
+	}
 	if err != nil {
 		return api.Errorf(api.CodeInternal, "read the job archive: %v", err)
 	}
 	return nil
-}
-
-// mergeByID merges two lists in id order into one.
-func mergeByID(a, b []api.Job) []api.Job {
-	if len(a) == 0 {
-		return b
-	}
-	if len(b) == 0 {
-		return a
-	}
-	out := make([]api.Job, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if a[0].ID < b[0].ID {
-			out, a = append(out, a[0]), a[1:]
-		} else {
-			out, b = append(out, b[0]), b[1:]
-		}
-	}
-	return append(append(out, a...), b...)
 }
 
 // waitJob is a blocking query on one job: it answers when the job reaches
