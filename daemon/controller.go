@@ -65,6 +65,7 @@ type Controller struct {
 	archive      *archive.Store  // finished jobs that left the state
 	archiver     *archive.Writer // feeds archive from the FSM
 	closeArchive func() error
+	release      chan struct{} // asks the retention loop to give memory back
 
 	servers   []*http.Server
 	listeners []net.Listener
@@ -105,7 +106,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
+		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1)}
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	if err := c.openArchive(); err != nil {
 		return nil, err

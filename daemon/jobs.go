@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -276,12 +277,16 @@ func (c *Controller) listJobsJSON(_ context.Context, who caller, req api.ListJob
 			buf.WriteByte(',')
 		}
 		n++
-		return enc.Encode(j)
+		if err := enc.Encode(j); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return nil
 	})
 	if err != nil {
 		return jobListJSON{}, err
 	}
-	return jobListJSON{buf: buf.Bytes(), count: n}, nil
+	return jobListJSON{buf: buf.Bytes(), count: n, c: c}, nil
 }
 
 // listHead is the room left for {"count":N,"jobs":[ (N up to 20 digits).
@@ -291,14 +296,32 @@ const listHead = 40
 type jobListJSON struct {
 	buf   []byte // listHead bytes of room, then the jobs, comma-separated
 	count int
+	c     *Controller
 }
 
-// MarshalJSON writes the head into its room: no copy of the jobs.
-func (l jobListJSON) MarshalJSON() ([]byte, error) {
+// encodedAnswer is an answer that writes its own JSON (handle).
+type encodedAnswer interface {
+	writeTo(w http.ResponseWriter)
+}
+
+// bigAnswer is the size of an answer after which the controller gives the
+// memory that made it back to the OS (a list of a large history).
+const bigAnswer = 32 << 20
+
+// writeTo writes the head into its room and the answer, with a length
+// (as api.WriteJSON does), with no copy of the jobs.
+func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
 	start := listHead - len(head)
 	copy(l.buf[start:], head)
-	return append(l.buf[start:], ']', '}'), nil
+	body := append(l.buf[start:], ']', '}', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+	if len(body) > bigAnswer && l.c != nil {
+		l.c.releaseSoon()
+	}
 }
 
 // eachListed calls emit with every job req selects that who may see, as

@@ -61,7 +61,14 @@ func (c *Controller) openArchive() error {
 func (c *Controller) retentionLoop(ctx context.Context) {
 	age := c.minJobAge()
 	if age < 0 {
-		return
+		for { // nothing expires; large answers still give memory back
+			select {
+			case <-c.release:
+				c.releaseMemory(ctx)
+			case <-ctx.Done():
+				return
+			}
+		}
 	}
 	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
 	timer := time.NewTimer(tick)
@@ -71,6 +78,9 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 	for {
 		select {
 		case <-timer.C:
+		case <-c.release:
+			c.releaseMemory(ctx) // a large answer was sent
+			continue
 		case <-ctx.Done():
 			return
 		}
@@ -99,6 +109,15 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 			sinceRelease, lastRelease = 0, time.Now()
 		}
 		timer.Reset(tick)
+	}
+}
+
+// releaseSoon asks the retention loop to give memory back to the OS (after
+// a large answer): at most one request waits.
+func (c *Controller) releaseSoon() {
+	select {
+	case c.release <- struct{}{}:
+	default:
 	}
 }
 
