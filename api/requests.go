@@ -47,6 +47,19 @@ type ListJobsRequest struct {
 	// Full includes each job's environment, most of a job's size (a
 	// submitter's exported environment); lists leave it out otherwise.
 	Full bool `json:"full,omitempty"`
+	// History adds the finished jobs that have left the live state (after
+	// the controller's retention window, Slurm's MinJobAge) from its
+	// archive: sacct asks for it, squeue does not. Lookups by id (IDs,
+	// ArrayJobID) find archived jobs always.
+	History bool `json:"history,omitempty"`
+	// Accounts keeps the jobs of these accounts (a job's account, else its
+	// user's name, as sacct shows it).
+	Accounts []string `json:"accounts,omitempty"`
+	// EndedAfter leaves out jobs that ended before it (epoch ms; jobs that
+	// have not ended stay). SubmittedBefore leaves out jobs submitted
+	// after it (epoch ms). sacct's -S/-E window is the two together.
+	EndedAfter      int64 `json:"endedAfter,omitempty"`
+	SubmittedBefore int64 `json:"submittedBefore,omitempty"`
 }
 
 // ListJobsResponse holds jobs in id order. Count comes first on the wire

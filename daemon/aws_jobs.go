@@ -65,7 +65,7 @@ func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobReq
 		return submitJobResponse{}, err
 	}
 	state := c.fsm.State()
-	sub, err := fromDefinition(state, req)
+	sub, err := fromDefinition(state, c.withHistory(state), req) // a job depended on may have ended long ago
 	if err != nil {
 		return submitJobResponse{}, err
 	}
@@ -95,8 +95,9 @@ func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobReq
 }
 
 // fromDefinition merges a definition, its parameters and the request's
-// overrides into a submission, substituting Ref::NAME in the command.
-func fromDefinition(state *raftfsm.State, req submitJobRequest) (api.SubmitJobRequest, error) {
+// overrides into a submission, substituting Ref::NAME in the command;
+// jobs finds the jobs its dependencies name (archived ones too).
+func fromDefinition(state *raftfsm.State, jobs jobSource, req submitJobRequest) (api.SubmitJobRequest, error) {
 	if req.JobName == "" || req.JobQueue == "" || req.JobDefinition == "" {
 		return api.SubmitJobRequest{}, api.Errorf(api.CodeInvalid, "submit-job needs jobName, jobQueue and jobDefinition")
 	}
@@ -179,7 +180,7 @@ func fromDefinition(state *raftfsm.State, req submitJobRequest) (api.SubmitJobRe
 		sub.TimeLimit = timeout.AttemptDurationSeconds
 	}
 	for _, d := range req.DependsOn {
-		dep, err := awsDependencyOf(state, d)
+		dep, err := awsDependencyOf(jobs, d)
 		if err != nil {
 			return api.SubmitJobRequest{}, err
 		}
@@ -240,7 +241,7 @@ func mounts(cp api.ContainerProperties) ([]api.Mount, error) {
 
 // awsDependencyOf turns an AWS dependsOn entry ("ID" or "ID:INDEX") into a
 // dependency: N_TO_N and SEQUENTIAL keep their type, others are afterok.
-func awsDependencyOf(state *raftfsm.State, d awsDependency) (api.Dependency, error) {
+func awsDependencyOf(state jobSource, d awsDependency) (api.Dependency, error) {
 	typ := api.AfterOK
 	switch d.Type {
 	case "N_TO_N":
@@ -263,7 +264,7 @@ func awsDependencyOf(state *raftfsm.State, d awsDependency) (api.Dependency, err
 
 // jobByAWSID finds a job by its AWS id: "ID", or "ID:INDEX" for a task of
 // the array ID.
-func jobByAWSID(state *raftfsm.State, id string) (*api.Job, error) {
+func jobByAWSID(state jobSource, id string) (*api.Job, error) {
 	base, index, isTask := strings.Cut(id, ":")
 	n, err := strconv.ParseUint(base, 10, 64)
 	if err != nil {
@@ -326,7 +327,7 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDReques
 	}
 	for _, id := range ids {
 		t := state.Job(id)
-		if t.State.Terminal() || (!terminate && !t.State.Cancellable()) {
+		if t == nil || t.State.Terminal() || (!terminate && !t.State.Cancellable()) { // nil: ended and archived
 			continue
 		}
 		err := c.stopJob(ctx, who, api.StopJobRequest{ID: id, Reason: req.Reason}, terminate)
@@ -379,13 +380,16 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 	}
 	switch {
 	case req.ArrayJobID != "":
-		parent, err := jobByAWSID(state, req.ArrayJobID)
+		src := c.withHistory(state) // tasks that ended long ago are archived
+		parent, err := jobByAWSID(src, req.ArrayJobID)
 		if err != nil || parent.Array == nil || !c.visible(who, parent) {
 			return listJobsResponse{}, api.Errorf(api.CodeNotFound, "array job %q does not exist", req.ArrayJobID)
 		}
 		for t := parent.ID; t < parent.ID+uint64(parent.Array.Count); t++ {
-			if j, ok := c.jobFor(who, state.Job(t)); ok {
-				add(taskView(&j))
+			if tj := src.Job(t); tj != nil {
+				if j, ok := c.jobFor(who, tj); ok {
+					add(taskView(&j))
+				}
 			}
 		}
 	case req.JobQueue != "":
@@ -393,7 +397,7 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 		state.AllJobs(func(j *api.Job) bool {
 			if j.Queue == queue && (j.Array == nil || j.Array.JobID == j.ID) {
 				if v, ok := c.jobFor(who, j); ok {
-					add(viewOf(state, &v))
+					add(viewOf(c.withHistory(state), &v))
 				}
 			}
 			return true
@@ -441,7 +445,9 @@ func (c *Controller) describeAWSJobs(_ context.Context, who caller, req describe
 	if len(req.Jobs) > 100 {
 		return describeJobsResponse{}, api.Errorf(api.CodeInvalid, "describe-jobs takes at most 100 jobs, got %d", len(req.Jobs))
 	}
-	state := c.fsm.State()
+	// Jobs that ended longer ago than the retention window are read
+	// from the archive.
+	state := c.withHistory(c.fsm.State())
 	out := describeJobsResponse{Jobs: []jobView{}}
 	for _, id := range req.Jobs {
 		stored, err := jobByAWSID(state, id)

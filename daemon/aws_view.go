@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // jobView is a job as AWS Batch's describe-jobs shows it (JobDetail).
@@ -203,7 +202,7 @@ func taskView(j *api.Job) jobView {
 
 // viewOf shows a job by its own id: a plain job as it is, an array as its
 // parent (AWS Batch's array job), whose status sums up its tasks.
-func viewOf(state *raftfsm.State, j *api.Job) jobView {
+func viewOf(state jobSource, j *api.Job) jobView {
 	if j.Array == nil || j.Array.JobID != j.ID {
 		return taskView(j)
 	}
@@ -214,6 +213,9 @@ func viewOf(state *raftfsm.State, j *api.Job) jobView {
 	allDone, anyFailed, anyRunning, anyPending := true, false, false, false
 	for t := j.ID; t < j.ID+uint64(j.Array.Count); t++ {
 		tj := state.Job(t)
+		if tj == nil {
+			continue // not in the state nor the archive: cannot happen but by a lost archive
+		}
 		summary[string(tj.State)]++
 		switch tj.State {
 		case api.StateFailed:

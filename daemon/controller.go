@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -44,6 +45,10 @@ type Config struct {
 	// DOWN and its jobs end or are requeued (0: DefaultNodeTTL). Nodes are
 	// told to send heartbeats at a third of it.
 	NodeTTL time.Duration
+	// MinJobAge is how long a finished job stays in the replicated state
+	// before it moves to the archive (Slurm's MinJobAge): 0 is
+	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
+	MinJobAge time.Duration
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -63,6 +68,11 @@ type Controller struct {
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
 	verifier *sigv4.Verifier
+
+	archive      *archive.Store  // finished jobs that left the state
+	archiver     *archive.Writer // feeds archive from the FSM
+	closeArchive func() error
+	release      chan struct{} // asks the retention loop to give memory back
 
 	servers   []*http.Server
 	listeners []net.Listener
@@ -110,16 +120,21 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: nowMillis()}
+		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1)}
 	c.selfName = selfName(c.selfUID)
 	c.beats = newHeartbeats(cfg.NodeTTL, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
-	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, c.fsm, cfg.Log)
+	if err := c.openArchive(); err != nil {
+		return nil, err
+	}
+	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
 	if err != nil {
+		c.closeArchive()
 		return nil, err
 	}
 	if err := c.waitLeader(10 * time.Second); err != nil {
 		c.raft.close()
+		c.closeArchive()
 		return nil, err
 	}
 	c.applier = newApplier(c.raft.raft)
@@ -130,6 +145,7 @@ func Start(cfg Config) (*Controller, error) {
 	c.startHeartbeats()
 	c.goRun(func() { c.scheduleLoop(ctx) })
 	c.goRun(func() { c.stateTimeLimits(ctx) })
+	c.goRun(func() { c.retentionLoop(ctx) })
 	if err := c.sealKeys(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -292,6 +308,9 @@ func (c *Controller) Close() error {
 	}
 	c.wg.Wait()
 	err := c.raft.close()
+	if aerr := c.closeArchive(); err == nil {
+		err = aerr
+	}
 	os.Remove(c.cfg.Socket)
 	return err
 }

@@ -197,7 +197,7 @@ func FuzzAWSSubmitDecode(f *testing.F) {
 			}
 			return
 		}
-		sub, err := fromDefinition(fsm.State(), req)
+		sub, err := fromDefinition(fsm.State(), fsm.State(), req)
 		if err != nil {
 			var e *api.Error
 			if !errors.As(err, &e) || (e.Code != api.CodeInvalid && e.Code != api.CodeNotFound) {

@@ -174,6 +174,10 @@ func handle[Req, Resp any](fn func(ctx context.Context, who caller, req Req) (Re
 			writeErr(w, err)
 			return
 		}
+		if enc, ok := any(resp).(encodedAnswer); ok {
+			enc.writeTo(w) // already JSON: not copied again
+			return
+		}
 		api.WriteJSON(w, http.StatusOK, resp)
 	}
 }

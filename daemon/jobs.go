@@ -1,17 +1,22 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -78,6 +83,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		cmd.Jobs[i] = j
 		testOnly = testOnly || r.TestOnly
 	}
+	// Dependencies on jobs that have left the live state are settled by
+	// their final states, from the archive.
+	cmd.Ended = c.endedDeps(state, cmd.Jobs)
 	if testOnly { // validated: store nothing
 		return make([]uint64, len(reqs)), nil
 	}
@@ -275,50 +283,187 @@ func unsatisfiable(j api.Job, what, asked, most string) error {
 }
 
 func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsRequest) (api.ListJobsResponse, error) {
+	out := []api.Job{}
+	err := c.eachListed(who, req, func(j *api.Job) error { out = append(out, *j); return nil })
+	if err != nil {
+		return api.ListJobsResponse{}, err
+	}
+	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
+}
+
+// listJobsJSON is listJobs as the API answers it: each job is encoded as
+// it is found, so that a list of the whole history (sacct over 200,000
+// archived jobs) costs the controller its JSON, not every job decoded at
+// once.
+func (c *Controller) listJobsJSON(_ context.Context, who caller, req api.ListJobsRequest) (jobListJSON, error) {
+	var buf bytes.Buffer
+	buf.Write(make([]byte, listHead)) // room for the head, written last
+	enc := json.NewEncoder(&buf)
+	n := 0
+	err := c.eachListed(who, req, func(j *api.Job) error {
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		if err := enc.Encode(j); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return nil
+	})
+	if err != nil {
+		return jobListJSON{}, err
+	}
+	return jobListJSON{buf: buf.Bytes(), count: n, c: c}, nil
+}
+
+// listHead is the room left for {"count":N,"jobs":[ (N up to 20 digits).
+const listHead = 40
+
+// jobListJSON is an api.ListJobsResponse already encoded, but for its head.
+type jobListJSON struct {
+	buf   []byte // listHead bytes of room, then the jobs, comma-separated
+	count int
+	c     *Controller
+}
+
+// encodedAnswer is an answer that writes its own JSON (handle).
+type encodedAnswer interface {
+	writeTo(w http.ResponseWriter)
+}
+
+// bigAnswer is the size of an answer after which the controller gives the
+// memory that made it back to the OS (a list of a large history).
+const bigAnswer = 32 << 20
+
+// writeTo writes the head into its room and the answer, with a length
+// (as api.WriteJSON does), with no copy of the jobs.
+func (l jobListJSON) writeTo(w http.ResponseWriter) {
+	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
+	start := listHead - len(head)
+	copy(l.buf[start:], head)
+	body := append(l.buf[start:], ']', '}', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+	if len(body) > bigAnswer && l.c != nil {
+		l.c.releaseSoon()
+	}
+}
+
+// eachListed calls emit with every job req selects that who may see, as
+// who may see it (a copy emit may keep), in id order (IDs: in the order
+// asked).
+func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*api.Job) error) error {
 	state := c.fsm.State()
-	var out []api.Job
+	src := c.withHistory(state)
+	var live []*api.Job
 	match := func(j *api.Job) bool {
-		if (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) {
-			v, ok := c.jobFor(who, j) // a copy: the state keeps its own
-			if !ok {
-				return true
-			}
-			if !req.Full {
-				v.Env = nil
-			}
-			out = append(out, v)
+		if listMatches(req, j) {
+			live = append(live, j)
 		}
 		return true
 	}
+	byID := func(id uint64) {
+		if j := src.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
+			match(j)
+		}
+	}
 	switch {
 	case req.ArrayJobID != 0:
-		if first := state.Job(req.ArrayJobID); first != nil && first.Array != nil && first.Array.JobID == req.ArrayJobID {
+		if first := src.Job(req.ArrayJobID); first != nil && first.Array != nil && first.Array.JobID == req.ArrayJobID {
 			for id := req.ArrayJobID; id < req.ArrayJobID+uint64(first.Array.Count); id++ {
-				if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
-					match(j)
-				}
+				byID(id)
 			}
 		}
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
-			if j := state.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
-				match(j)
-			}
+			byID(id)
 		}
 	case len(req.States) > 0:
 		for _, st := range req.States {
 			state.JobsInState(st, match)
 		}
-		sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+		sort.Slice(live, func(a, b int) bool { return live[a].ID < live[b].ID })
 	case req.User != "":
 		state.JobsOfUser(req.User, match)
 	default:
 		state.AllJobs(match)
 	}
-	if out == nil {
-		out = []api.Job{}
+	send := func(j *api.Job) error {
+		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
+		if !ok {
+			return nil
+		}
+		if !req.Full {
+			v.Env = nil
+		}
+		return emit(&v)
 	}
-	return api.ListJobsResponse{Count: len(out), Jobs: out}, nil
+	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
+		// The archive's jobs, in id order, merged with the live ones.
+		err := c.listArchived(state, req, func(j *api.Job) error {
+			for len(live) > 0 && live[0].ID < j.ID {
+				if err := send(live[0]); err != nil {
+					return err
+				}
+				live = live[1:]
+			}
+			return send(j)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, j := range live {
+		if err := send(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listMatches applies a list request's field filters to one job.
+func listMatches(req api.ListJobsRequest, j *api.Job) bool {
+	return (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) &&
+		(len(req.Accounts) == 0 || slices.Contains(req.Accounts, archive.AccountOf(j))) &&
+		(req.EndedAfter == 0 || !j.State.Terminal() || j.StoppedAt >= req.EndedAfter) &&
+		(req.SubmittedBefore == 0 || j.CreatedAt <= req.SubmittedBefore)
+}
+
+// listArchived calls add with the archived jobs req selects, in id order:
+// its filters are the archive's queries. A job that is also live (the
+// log replayed after a crash) is the live one's.
+func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest, add func(*api.Job) error) error {
+	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore}
+	if req.User != "" {
+		f.Users = []string{req.User}
+	}
+	if len(req.States) > 0 {
+		for _, st := range req.States {
+			if st.Terminal() {
+				f.States = append(f.States, st)
+			}
+		}
+		if len(f.States) == 0 {
+			return nil // only live states asked for
+		}
+	}
+	var addErr error
+	err := c.archiver.List(f, func(j *api.Job) bool {
+		if state.Job(j.ID) == nil {
+			addErr = add(j)
+		}
+		return addErr == nil
+	})
+	if addErr != nil {
+		return api.Errorf(api.CodeInternal, "encode the job list: %v", addErr)
+	}
+	if err != nil {
+		return api.Errorf(api.CodeInternal, "read the job archive: %v", err)
+	}
+	return nil
 }
 
 // waitJob is a blocking query on one job: it answers when the job reaches
@@ -329,7 +474,9 @@ func (c *Controller) waitJob(ctx context.Context, who caller, req api.WaitJobReq
 	defer timer.Stop()
 	for {
 		_, changed := c.fsm.Changed()
-		stored := c.fsm.State().Job(req.ID)
+		// A job that has left the live state has ended: the archive's
+		// copy is the answer.
+		stored := c.withHistory(c.fsm.State()).Job(req.ID)
 		if stored == nil {
 			return api.Job{}, errNoJob(req.ID)
 		}

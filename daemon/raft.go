@@ -15,11 +15,17 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // raftFSM adapts raftfsm.FSM (which knows nothing of raft) to raft.FSM.
-type raftFSM struct{ fsm *raftfsm.FSM }
+// archive, when set, receives the jobs the FSM expires; a snapshot waits
+// for it (see fsmSnapshot.Persist).
+type raftFSM struct {
+	fsm     *raftfsm.FSM
+	archive *archive.Writer
+}
 
 func (a raftFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
@@ -29,7 +35,13 @@ func (a raftFSM) Apply(l *raft.Log) any {
 }
 
 func (a raftFSM) Snapshot() (raft.FSMSnapshot, error) {
-	return fsmSnapshot{a.fsm.Snapshot()}, nil
+	s := fsmSnapshot{snap: a.fsm.Snapshot(), archive: a.archive}
+	if a.archive != nil {
+		// On raft's apply goroutine: every job expired by an entry
+		// this snapshot covers has been queued.
+		s.archived = a.archive.Queued()
+	}
+	return s, nil
 }
 
 func (a raftFSM) Restore(rc io.ReadCloser) error {
@@ -38,9 +50,22 @@ func (a raftFSM) Restore(rc io.ReadCloser) error {
 	return a.fsm.Restore(rc, 0)
 }
 
-type fsmSnapshot struct{ snap *raftfsm.Snapshot }
+type fsmSnapshot struct {
+	snap     *raftfsm.Snapshot
+	archive  *archive.Writer
+	archived uint64 // the archive's queue mark when the snapshot was taken
+}
 
+// Persist writes the snapshot once the jobs that the entries it covers
+// expired are in the archive: once it is kept, raft may drop those
+// entries, and with them the only other copy of the jobs.
 func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if s.archive != nil {
+		if err := waitArchived(s.archive, s.archived); err != nil {
+			sink.Cancel()
+			return err
+		}
+	}
 	if _, err := s.snap.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
@@ -124,7 +149,7 @@ type raftNode struct {
 // startRaft opens (or creates) the raft stores under dir and starts a member
 // with id at bindAddr. With bootstrap set and no existing state it forms a
 // new one-voter cluster.
-func startRaft(dir, id, bindAddr string, bootstrap bool, fsm *raftfsm.FSM, log *slog.Logger) (*raftNode, error) {
+func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.Logger) (*raftNode, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
@@ -178,7 +203,7 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm *raftfsm.FSM, log *
 			}
 		}
 	}
-	r, err := raft.NewRaft(conf, raftFSM{fsm}, store, store, snaps, transport)
+	r, err := raft.NewRaft(conf, fsm, store, store, snaps, transport)
 	if err != nil {
 		store.Close()
 		transport.Close()

@@ -33,7 +33,7 @@ func (c *Controller) routeTable() []route {
 
 		native(api.PathSubmit, asUser, bodySubmit, endpoint(c.submit)),
 		native(api.PathSubmitBatch, asUser, bodySubmitBatch, endpoint(c.submitBatch)),
-		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobs)),
+		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobsJSON)),
 		native(api.PathCancel, asUser, bodySmall, endpoint(c.cancelJob)),
 		native(api.PathTerminate, asUser, bodySmall, endpoint(c.terminateJob)),
 		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),

@@ -10,7 +10,13 @@ import (
 
 // writer applies commands inside one write transaction. Stored objects are
 // never modified in place (readers may hold them): it copies, then inserts.
-type writer struct{ txn *memdb.Txn }
+// out, when set, collects what the transaction did beyond the state.
+type writer struct {
+	txn *memdb.Txn
+	out *applyOut
+	// ended are a SubmitCmd's jobs that have left the state.
+	ended map[uint64]EndedJob
+}
 
 // job returns a copy of a stored job, or nil.
 func (w writer) job(id uint64) *api.Job { return readCopy[api.Job](w, tableJobs, id) }

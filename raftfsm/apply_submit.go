@@ -12,6 +12,14 @@ import (
 // same command that come earlier.
 func (w writer) submit(c SubmitCmd) Result {
 	m := w.meta()
+	if len(c.Ended) > 0 {
+		w.ended = make(map[uint64]EndedJob, len(c.Ended))
+		for _, e := range c.Ended {
+			if e.State.Terminal() { // only ended jobs leave the state
+				w.ended[e.ID] = e
+			}
+		}
+	}
 	arrays := make(map[int]ArraySpec, len(c.Arrays))
 	for _, a := range c.Arrays {
 		arrays[a.Job] = a
@@ -74,6 +82,10 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 		return nil
 	case api.NToN:
 		dep := w.job(d.JobID)
+		if _, ended := w.ended[d.JobID]; ended && dep == nil {
+			return api.Errorf(api.CodeInvalid,
+				"job %q: an N_TO_N dependency needs array job %d in the live state, and it ended and has left it (MinJobAge): name its tasks with afterok or afterany", j.Name, d.JobID).WithField("dependency")
+		}
 		if !isArray || dep == nil || dep.Array == nil || dep.Array.JobID != d.JobID || dep.Array.Count != size {
 			return api.Errorf(api.CodeInvalid,
 				"job %q: an N_TO_N dependency needs both jobs to be arrays of the same size (job %d)", j.Name, d.JobID).WithField("dependency")
@@ -81,6 +93,9 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 		return nil
 	default:
 		return api.Errorf(api.CodeInvalid, "job %q: unknown dependency type %q: use afterok, afterany, afternotok, after, singleton, N_TO_N or SEQUENTIAL", j.Name, d.Type).WithField("dependency")
+	}
+	if _, ended := w.ended[d.JobID]; ended && d.JobID < w.meta().NextJobID {
+		return nil
 	}
 	if d.JobID >= next || (d.JobID < w.meta().NextJobID && w.job(d.JobID) == nil) || d.JobID == 0 {
 		return api.Errorf(api.CodeNotFound, "job %q depends on job %d, which does not exist", j.Name, d.JobID).WithField("dependency")
@@ -120,7 +135,12 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 		deps = append(deps, w.concrete(j, d)...)
 	}
 	j.DependsOn = deps
-	w.resolve(j, now)
+	if w.endedDeps(j) {
+		mustMove(j, api.StateFailed, now)
+		j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
+	} else {
+		w.resolve(j, now)
+	}
 	w.put(tableJobs, j)
 }
 
@@ -141,11 +161,16 @@ func (w writer) concrete(j *api.Job, d api.Dependency) []api.Dependency {
 		})
 		return out
 	}
-	dep := w.job(d.JobID)
-	if dep == nil || dep.Array == nil || dep.Array.JobID != d.JobID {
+	count := 0
+	if dep := w.job(d.JobID); dep != nil && dep.Array != nil && dep.Array.JobID == d.JobID {
+		count = dep.Array.Count
+	} else if e, ok := w.ended[d.JobID]; ok && dep == nil {
+		count = e.ArrayCount // an array whose tasks have all left the state
+	}
+	if count == 0 {
 		return []api.Dependency{d}
 	}
-	out := make([]api.Dependency, dep.Array.Count)
+	out := make([]api.Dependency, count)
 	for k := range out {
 		out[k] = api.Dependency{JobID: d.JobID + uint64(k), Type: d.Type}
 	}

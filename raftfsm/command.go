@@ -30,6 +30,9 @@ type SubmitCmd struct {
 	Jobs   []api.Job   `json:"jobs"`
 	Arrays []ArraySpec `json:"arrays,omitempty"`
 	Now    int64       `json:"now"`
+	// Ended are the jobs the dependencies name that have left the state
+	// (ExpireCmd), as the leader found them in its archive.
+	Ended []EndedJob `json:"ended,omitempty"`
 }
 
 // ArraySpec makes Jobs[Job] of a SubmitCmd an array: one task per index,

@@ -21,6 +21,18 @@ type FSM struct {
 	// abandon is closed when Restore replaces db: the watch channels of
 	// the old store will never fire, so every watch includes this one.
 	abandon chan struct{}
+
+	// OnExpire, when set, is given the jobs each applied entry removed
+	// from the state (ExpireCmd), on raft's apply goroutine, once the
+	// entry has applied and just before readers can see it: it must not
+	// block or do I/O, and must not change the jobs. Set it before the
+	// first Apply.
+	OnExpire func(idx uint64, jobs []*api.Job)
+}
+
+// applyOut is what applying an entry produced beyond the state.
+type applyOut struct {
+	expired []*api.Job // jobs an ExpireCmd removed
 }
 
 // New returns an empty FSM.
@@ -53,7 +65,14 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 			panic(fmt.Sprintf("raftfsm: decode batch at index %d: %v", idx, err))
 		}
 	}
-	results := applyAll(db, cmds)
+	var out applyOut
+	results := applyAll(db, cmds, &out, func() {
+		// Before the commit: a reader that no longer finds an expired
+		// job in the state finds it where OnExpire put it.
+		if len(out.expired) > 0 && f.OnExpire != nil {
+			f.OnExpire(idx, out.expired)
+		}
+	})
 	f.advance(idx)
 	if Op(data[0]) == OpBatch {
 		return results
@@ -82,7 +101,7 @@ func (f *FSM) Check(op Op, body any) (res Result) {
 			res = Result{Err: api.Errorf(api.CodeInternal, "shoal could not check this request (a bug, please report it): %v", r)}
 		}
 	}()
-	return applyOne(txn, op, raw)
+	return applyOne(txn, op, raw, nil)
 }
 
 // fatal is a panic that must stop the controller: the log holds an entry
@@ -94,12 +113,14 @@ type fatal string
 // the others are applied again without it, in a fresh transaction: every
 // replica hits the same panic, so they stay identical, and a bad entry
 // cannot crash the controller on every replay of the log.
-func applyAll(db *memdb.MemDB, cmds []Command) []Result {
+func applyAll(db *memdb.MemDB, cmds []Command, out *applyOut, beforeCommit func()) []Result {
 	failed := map[int]*api.Error{}
 	for {
 		txn := db.Txn(true)
-		results, bad, err := tryApply(txn, cmds, failed)
+		*out = applyOut{} // what an aborted attempt collected is void
+		results, bad, err := tryApply(txn, cmds, failed, out)
 		if bad < 0 {
+			beforeCommit()
 			txn.Commit()
 			return results
 		}
@@ -110,7 +131,7 @@ func applyAll(db *memdb.MemDB, cmds []Command) []Result {
 
 // tryApply applies cmds, skipping those already failed; it returns the
 // index of a command that panicked (-1 if none) with the error it became.
-func tryApply(txn *memdb.Txn, cmds []Command, failed map[int]*api.Error) (results []Result, bad int, badErr *api.Error) {
+func tryApply(txn *memdb.Txn, cmds []Command, failed map[int]*api.Error, out *applyOut) (results []Result, bad int, badErr *api.Error) {
 	results = make([]Result, len(cmds))
 	i := 0
 	defer func() {
@@ -126,15 +147,15 @@ func tryApply(txn *memdb.Txn, cmds []Command, failed map[int]*api.Error) (result
 			results[i] = Result{Err: e}
 			continue
 		}
-		results[i] = applyOne(txn, cmds[i].Op, cmds[i].Body)
+		results[i] = applyOne(txn, cmds[i].Op, cmds[i].Body, out)
 	}
 	return results, -1, nil
 }
 
 // applyOne applies a single command inside txn. Each command either applies
 // fully or leaves txn as it found it (commands check before they write).
-func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
-	w := writer{txn: txn}
+func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
+	w := writer{txn: txn, out: out}
 	switch op {
 	case OpSubmit:
 		return decodeApply(op, body, w.submit)
@@ -168,6 +189,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte) Result {
 		return decodeApply(op, body, w.signal)
 	case OpNodeStatus:
 		return decodeApply(op, body, w.nodeStatus)
+	case OpExpire:
+		return decodeApply(op, body, w.expire)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

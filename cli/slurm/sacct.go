@@ -92,8 +92,9 @@ type sacctOpts struct {
 	start, end                                                     string
 }
 
-// Sacct is sacct: the accounting view of every job shoal ever ran (its
-// history is in the replicated state, so it survives restarts). A
+// Sacct is sacct: the accounting view of every job shoal ever ran (the
+// live state, and the controller's archive of the jobs that have left it,
+// so it survives restarts). A
 // cancelled job's state is plain CANCELLED, never Slurm's "CANCELLED by
 // <uid>" (clients compare the exact word).
 func Sacct(c *Ctx, args []string) int {
@@ -243,16 +244,9 @@ func (o *sacctOpts) run(c *Ctx) int {
 	var jobs []api.Job
 	var err error
 	if len(o.jobs) > 0 {
-		jobs, err = fetchRefs(ctx, c.Client, o.jobs)
+		jobs, err = fetchRefs(ctx, c.Client, o.jobs) // by id: archived jobs too
 	} else {
-		req := api.ListJobsRequest{}
-		if len(o.users) == 1 && !allDigits(o.users[0]) {
-			req.User = o.users[0]
-		}
-		if len(o.partitions) == 1 {
-			req.Queue = o.partitions[0]
-		}
-		jobs, err = c.Client.ListJobs(ctx, req)
+		jobs, err = c.Client.ListJobs(ctx, o.listRequest(start, end))
 	}
 	if err != nil {
 		c.Errorf("sacct", "Problem talking to the database: %v", err)
@@ -327,6 +321,32 @@ func (o *sacctOpts) run(c *Ctx) int {
 	}
 	fmt.Fprint(c.Stdout, b.String())
 	return 0
+}
+
+// listRequest asks the controller for the jobs sacct may show, history
+// included (the jobs that have left the live state after its retention
+// window), with as much of the filtering as the controller's archive can
+// do as queries: a superset of what keep then selects exactly.
+func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
+	req := api.ListJobsRequest{History: true, Accounts: o.accounts}
+	if len(o.users) == 1 && !allDigits(o.users[0]) {
+		req.User = o.users[0]
+	}
+	if len(o.partitions) == 1 {
+		req.Queue = o.partitions[0]
+	}
+	// keep counts a job that ended from start on and was eligible (so
+	// submitted) by end; with states, a finished one that ended within
+	// the window, a live one started or eligible by end.
+	req.EndedAfter, req.SubmittedBefore = start.UnixMilli(), end.UnixMilli()
+	if len(o.states) > 0 {
+		finished := false
+		for _, st := range o.states {
+			finished = finished || st.Finished()
+		}
+		req.History = finished // nothing archived is running or pending
+	}
+	return req
 }
 
 // sacctHeaderCell is a header name cut (without "+") and justified to a

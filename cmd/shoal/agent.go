@@ -49,6 +49,7 @@ func agentCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
 		},
 		Action: runAgent,
@@ -89,10 +90,18 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: -private-data: %w", err)
 		}
+		minJobAge := c.Duration("min-job-age")
+		switch {
+		case minJobAge < 0:
+			return fmt.Errorf("agent: -min-job-age %s must not be negative: give a duration such as 300s, or 0 to keep finished jobs live", minJobAge)
+		case minJobAge == 0:
+			minJobAge = -1 // daemon.Config: never expire (its 0 is the default)
+		}
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
-			NodeTTL: c.Duration("node-ttl"),
+			NodeTTL:   c.Duration("node-ttl"),
+			MinJobAge: minJobAge,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)

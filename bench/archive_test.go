@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon"
+)
+
+// archiveControllerEnv makes this test binary a controller process (see
+// runArchiveController): the benchmark measures that process alone.
+const archiveControllerEnv = "SHOAL_BENCH_ARCHIVE_CONTROLLER"
+
+func init() {
+	if dir := os.Getenv(archiveControllerEnv); dir != "" {
+		os.Exit(runArchiveController(dir))
+	}
+}
+
+// runArchiveController runs a controller with a 2 s retention window over
+// dir until SIGTERM. On SIGUSR1 it waits for its archive to be written,
+// then prints "mem HEAPINUSE GOHELD" (what the Go runtime holds now); on
+// SIGUSR2 it first returns the memory it no longer uses to the OS
+// (debug.FreeOSMemory, what its scavenger does by itself over minutes).
+func runArchiveController(dir string) int {
+	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: filepath.Join(dir, "shoal.sock"),
+		Log: quietLog(), MinJobAge: 2 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start controller:", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
+	fmt.Println("ready")
+	for sig := range sigs {
+		if sig == syscall.SIGTERM {
+			break
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := ctl.WaitArchived(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		if sig == syscall.SIGUSR2 {
+			runtime.GC() // sync.Pools (bbolt's pages) drop what they hold at the second collection
+			debug.FreeOSMemory()
+			if path := os.Getenv("SHOAL_BENCH_HEAPPROFILE"); path != "" {
+				if f, err := os.Create(path); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("mem %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased)
+	}
+	if err := ctl.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close controller:", err)
+		return 1
+	}
+	return 0
+}
+
+// archiveJobs is how many short jobs BenchmarkArchive pushes through
+// (SHOAL_BENCH_ARCHIVE_JOBS; the figure is 200,000).
+func archiveJobs(b *testing.B) int {
+	n := 20_000
+	if s := os.Getenv("SHOAL_BENCH_ARCHIVE_JOBS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("SHOAL_BENCH_ARCHIVE_JOBS=%q: give a number of jobs, at least 1000", s)
+		}
+		n = v
+	}
+	return n
+}
+
+// childController is a controller process started by the benchmark.
+type childController struct {
+	*controller
+	cmd *exec.Cmd
+	out *bufio.Scanner
+}
+
+func startChildController(b *testing.B) *childController {
+	b.Helper()
+	dir := b.TempDir()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), archiveControllerEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start controller process: %v", err)
+	}
+	cc := &childController{cmd: cmd, out: bufio.NewScanner(stdout)}
+	b.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("controller process: %v", err)
+		}
+	})
+	if !cc.out.Scan() || cc.out.Text() != "ready" {
+		b.Fatalf("controller process did not start: %q", cc.out.Text())
+	}
+	sock := filepath.Join(dir, "shoal.sock")
+	cc.controller = &controller{dir: dir, sock: sock, client: api.NewClient(sock, "")}
+	return cc
+}
+
+// childMem is the controller process's memory.
+type childMem struct {
+	rss, rssAnon, heap, goHeld int64 // bytes
+}
+
+// mem asks the controller to wait for its archive (and, with free, to
+// return unused memory to the OS) and reads its memory.
+func (cc *childController) mem(b *testing.B, free bool) childMem {
+	b.Helper()
+	sig := syscall.SIGUSR1
+	if free {
+		sig = syscall.SIGUSR2
+	}
+	if err := cc.cmd.Process.Signal(sig); err != nil {
+		b.Fatal(err)
+	}
+	if !cc.out.Scan() {
+		b.Fatalf("controller process: no answer to %v", sig)
+	}
+	var m childMem
+	if _, err := fmt.Sscanf(cc.out.Text(), "mem %d %d", &m.heap, &m.goHeld); err != nil {
+		b.Fatalf("controller process answered %q: %v", cc.out.Text(), err)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cc.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		if len(f) == 2 && f[1] == "kB" {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			switch k {
+			case "VmRSS":
+				m.rss = n << 10
+			case "RssAnon":
+				m.rssAnon = n << 10
+			}
+		}
+	}
+	return m
+}
+
+// BenchmarkArchive pushes N short jobs through a controller process with
+// a 2 s retention window: a node without a daemon (this process reports
+// the jobs' ends, as a node would) runs them, and they leave the live
+// state for the archive. "at-once" has all N active together (placed,
+// then all ended); "streamed" pushes them through a thousand at a time,
+// each thousand ended once placed, as a busy cluster would. It reports
+// the controller process's RSS and heap before, with the jobs active and
+// after they have left, bytes per active and per archived job, and
+// sacct's history list over the N archived jobs.
+//
+//	SHOAL_BENCH_ARCHIVE_JOBS=200000 go test -run '^$' -bench Archive -benchtime 1x ./bench/
+func BenchmarkArchive(b *testing.B) {
+	for _, mode := range []string{"at-once", "streamed"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				benchArchive(b, archiveJobs(b), mode)
+			}
+		})
+	}
+}
+
+func benchArchive(b *testing.B, n int, mode string) {
+	c := startChildController(b)
+	ctx := context.Background()
+	c.registerNode(b, "bench-node", api.Resources{CPUs: 1 << 30, MemoryMB: 1 << 40})
+	before, beforeFree := c.mem(b, false), c.mem(b, true)
+	zero := 0
+	end := func(first, last uint64) {
+		req := api.JobEventsRequest{}
+		for k := first; k <= last; k++ {
+			req.Events = append(req.Events, api.JobEvent{ID: k, Node: "bench-node", State: api.StateSucceeded, ExitCode: &zero})
+		}
+		if err := c.client.Call(ctx, api.PathNodeEvents, req, nil); err != nil {
+			b.Fatalf("report ends of jobs %d-%d: %v", first, last, err)
+		}
+	}
+	placed := func(id uint64) {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		if j, err := c.client.WaitJob(wctx, id, api.StateStarting); err != nil {
+			b.Fatalf("job %d was not placed: %v (state %s)", id, err, j.State)
+		}
+	}
+
+	// Submit; at once: wait until every job is placed (STARTING), then
+	// end them all; streamed: end each batch once it is placed.
+	start := time.Now()
+	var last uint64
+	var active childMem
+	for i := 0; i < n; i += queuedBatch {
+		req := daemon.SubmitBatchRequest{}
+		for k := range min(queuedBatch, n-i) {
+			j := queuedJob(i+k, 0)
+			j.Resources.MemoryMB = 1
+			req.Jobs = append(req.Jobs, j)
+		}
+		var resp daemon.SubmitBatchResponse
+		if err := c.client.Call(ctx, api.PathSubmitBatch, req, &resp); err != nil {
+			b.Fatalf("submit batch at job %d: %v", i, err)
+		}
+		last = resp.IDs[len(resp.IDs)-1]
+		if mode == "streamed" {
+			placed(last)
+			end(resp.IDs[0], last)
+			if i == n/2/queuedBatch*queuedBatch {
+				active = c.mem(b, false) // mid-stream
+			}
+		}
+	}
+	if mode != "streamed" {
+		placed(last)
+		for c.countInState(b, api.StateRunnable) > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		active = c.mem(b, false)
+		for id := last - uint64(n) + 1; id <= last; id += queuedBatch {
+			end(id, min(id+queuedBatch-1, last))
+		}
+	}
+	pushTime := time.Since(start)
+
+	// They leave the live state 2 s after they ended (asked every 100 ms:
+	// there is no blocking query for a job leaving).
+	start = time.Now()
+	for c.countInState(b, api.StateSucceeded) > 0 {
+		if time.Since(start) > 10*time.Minute {
+			b.Fatalf("finished jobs still live 10 min after they ended with a 2 s retention window")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	expireTime := time.Since(start)
+	// The controller gives memory back after a burst of expiries ends
+	// (its retention loop ticks every 500 ms with a 2 s window).
+	time.Sleep(2 * time.Second)
+	after, afterFree := c.mem(b, false), c.mem(b, true)
+
+	// sacct over the history: every archived job, decoded by the client
+	// and raw; then filters that the archive's indexes answer.
+	hist := api.ListJobsRequest{History: true}
+	start = time.Now()
+	jobs, err := c.client.ListJobs(ctx, hist)
+	listTime := time.Since(start)
+	if err != nil {
+		b.Fatalf("list history: %v", err)
+	}
+	if len(jobs) != n {
+		b.Fatalf("history lists %d jobs, want all %d", len(jobs), n)
+	}
+	jobs = nil
+	runtime.GC()
+	rawTime, rawBytes := rawList(b, c.sock, hist)
+	start = time.Now()
+	failed, err := c.client.ListJobs(ctx, api.ListJobsRequest{History: true, States: []api.JobState{api.StateFailed}})
+	failedTime := time.Since(start)
+	if err != nil || len(failed) != 0 {
+		b.Fatalf("list failed history: %d jobs, %v; want none", len(failed), err)
+	}
+	start = time.Now()
+	recent, err := c.client.ListJobs(ctx, api.ListJobsRequest{History: true, EndedAfter: time.Now().Add(-time.Minute).UnixMilli(), User: "nobody"})
+	filterTime := time.Since(start)
+	if err != nil || len(recent) != 0 {
+		b.Fatalf("list history of user nobody: %d jobs, %v; want none", len(recent), err)
+	}
+	afterList := c.mem(b, false)
+	var fileSize int64
+	if info, err := os.Stat(filepath.Join(c.dir, "controller", "archive.db")); err == nil {
+		fileSize = info.Size()
+	}
+
+	perActive := float64(active.rss-before.rss) / float64(n)
+	b.ReportMetric(perActive, "B-rss/active-job")
+	b.ReportMetric(float64(after.rss-before.rss)/float64(n), "B-rss/archived-job")
+	b.ReportMetric(ms(listTime), "history-list-ms")
+	figure(b, "archive %s jobs=%d: pushed through in %.1f s (%.0f jobs/s), all gone from the live state %.1f s later (window 2 s)",
+		mode, n, pushTime.Seconds(), float64(n)/pushTime.Seconds(), expireTime.Seconds())
+	for _, m := range []struct {
+		name string
+		m    childMem
+	}{{"before", before}, {"before, freed", beforeFree}, {"active", active}, {"archived", after}, {"archived, freed", afterFree}, {"after sacct list", afterList}} {
+		figure(b, "archive-mem %s %s jobs=%d: RSS %.1f MB (anon %.1f), Go heap in use %.1f MB, Go runtime holds %.1f MB (controller process)",
+			mode, m.name, n, mb(uint64(m.m.rss)), mb(uint64(m.m.rssAnon)), mb(uint64(m.m.heap)), mb(uint64(m.m.goHeld)))
+	}
+	figure(b, "archive %s per active job: %.0f bytes RSS, %.0f bytes Go heap", mode, perActive, float64(active.heap-before.heap)/float64(n))
+	figure(b, "archive %s per archived job: %.1f bytes RSS (%.1f freed), %.1f bytes Go heap; %.0f bytes on disk (archive.db %.1f MB)",
+		mode, float64(after.rss-before.rss)/float64(n), float64(afterFree.rss-beforeFree.rss)/float64(n),
+		float64(after.heap-before.heap)/float64(n), float64(fileSize)/float64(n), mb(uint64(fileSize)))
+	figure(b, "archive %s rss after/before jobs=%d: %.2f as it is, %.2f freed again (debug.FreeOSMemory)", mode, n,
+		float64(after.rss)/float64(before.rss), float64(afterFree.rss)/float64(beforeFree.rss))
+	figure(b, "archive %s history-list jobs=%d: %.0f ms decoded by api.Client, %.0f ms raw (%.1f MB JSON); state=FAILED (0 rows) %.1f ms; user=nobody %.1f ms",
+		mode, n, ms(listTime), ms(rawTime), mb(uint64(rawBytes)), ms(failedTime), ms(filterTime))
+}

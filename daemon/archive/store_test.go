@@ -1,0 +1,149 @@
+package archive_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
+)
+
+func open(t *testing.T) *archive.Store {
+	t.Helper()
+	s, err := archive.Open(filepath.Join(t.TempDir(), "archive.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func job(id uint64, user, account string, st api.JobState, created, stopped int64) *api.Job {
+	j := &api.Job{ID: id, User: user, State: st, CreatedAt: created, StoppedAt: stopped}
+	j.Account, j.Queue = account, "default"
+	j.Env = map[string]string{"SECRET": "x"}
+	return j
+}
+
+// ids lists what f selects.
+func ids(t *testing.T, s *archive.Store, f archive.Filter) []uint64 {
+	t.Helper()
+	var out []uint64
+	if err := s.List(f, func(j *api.Job) bool { out = append(out, j.ID); return true }); err != nil {
+		t.Fatalf("List(%+v): %v", f, err)
+	}
+	return out
+}
+
+func TestStoreFilters(t *testing.T) {
+	s := open(t)
+	jobs := []*api.Job{
+		job(1, "ann", "", api.StateSucceeded, 10, 100),
+		job(2, "anna", "phys", api.StateFailed, 20, 200),
+		job(3, "bob", "phys", api.StateSucceeded, 30, 300),
+		job(4, "ann", "chem", api.StateFailed, 250, 400),
+		job(5, "bob", "", api.StateSucceeded, 50, 50),
+	}
+	if err := s.Put(jobs); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		f    archive.Filter
+		want []uint64
+	}{
+		{"everything, in id order", archive.Filter{}, []uint64{1, 2, 3, 4, 5}},
+		{"one user (not a prefix of another)", archive.Filter{Users: []string{"ann"}}, []uint64{1, 4}},
+		{"two users", archive.Filter{Users: []string{"bob", "anna"}}, []uint64{2, 3, 5}},
+		{"account, the user's name by default", archive.Filter{Accounts: []string{"ann"}}, []uint64{1}},
+		{"account", archive.Filter{Accounts: []string{"phys"}}, []uint64{2, 3}},
+		{"state", archive.Filter{States: []api.JobState{api.StateFailed}}, []uint64{2, 4}},
+		{"ended from 200", archive.Filter{EndedAfter: 200}, []uint64{2, 3, 4}},
+		{"window: ended from 200, submitted by 100", archive.Filter{EndedAfter: 200, SubmittedBefore: 100}, []uint64{2, 3}},
+		{"user and state and window", archive.Filter{Users: []string{"ann"}, States: []api.JobState{api.StateFailed}, EndedAfter: 150}, []uint64{4}},
+		{"account and state", archive.Filter{Accounts: []string{"phys"}, States: []api.JobState{api.StateSucceeded}}, []uint64{3}},
+		{"nobody", archive.Filter{Users: []string{"carol"}}, nil},
+	} {
+		if got := ids(t, s, tc.f); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: List(%+v) got %v, want %v", tc.name, tc.f, got, tc.want)
+		}
+	}
+
+	// A job archived again (a replayed log) replaces itself, indexes too.
+	moved := job(3, "carol", "bio", api.StateFailed, 30, 300)
+	if err := s.Put([]*api.Job{moved}); err != nil {
+		t.Fatalf("Put again: %v", err)
+	}
+	if got := ids(t, s, archive.Filter{Users: []string{"bob"}}); !reflect.DeepEqual(got, []uint64{5}) {
+		t.Errorf("after job 3 was stored again as carol's: bob's jobs %v, want [5]", got)
+	}
+	if got := ids(t, s, archive.Filter{Accounts: []string{"bio"}}); !reflect.DeepEqual(got, []uint64{3}) {
+		t.Errorf("account bio: got %v, want [3]", got)
+	}
+	if n, err := s.Count(); err != nil || n != 5 {
+		t.Errorf("Count: got %d, %v; want 5, nil", n, err)
+	}
+	got, err := s.Get(4)
+	if err != nil || got == nil || got.Env["SECRET"] != "x" || got.User != "ann" {
+		t.Errorf("Get(4): got %+v, %v; want ann's job with its environment", got, err)
+	}
+	if got, err := s.Get(99); got != nil || err != nil {
+		t.Errorf("Get(99): got %+v, %v; want nil, nil", got, err)
+	}
+	// Stopping early.
+	n := 0
+	if err := s.List(archive.Filter{}, func(*api.Job) bool { n++; return n < 2 }); err != nil || n != 2 {
+		t.Errorf("List stopped by fn after 2: called %d times, err %v", n, err)
+	}
+}
+
+func TestStoreFileAndReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "archive.db")
+	s, err := archive.Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Put([]*api.Job{job(7, "ann", "", api.StateSucceeded, 1, 2)}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	s.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("archive file mode %o, want 600", mode)
+	}
+	s, err = archive.Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if j, err := s.Get(7); err != nil || j == nil {
+		t.Errorf("after reopening: Get(7) = %v, %v; want the job", j, err)
+	}
+}
+
+func TestWriterFlushes(t *testing.T) {
+	s := open(t)
+	w := archive.NewWriter(s, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	w.Enqueue([]*api.Job{job(1, "ann", "", api.StateSucceeded, 1, 2), job(2, "ann", "", api.StateFailed, 1, 3)})
+	mark := w.Queued()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := w.WaitFlushed(wctx, mark); err != nil {
+		t.Fatalf("WaitFlushed(%d): %v", mark, err)
+	}
+	if got := ids(t, s, archive.Filter{}); !reflect.DeepEqual(got, []uint64{1, 2}) {
+		t.Errorf("after WaitFlushed: archive holds %v, want [1 2]", got)
+	}
+}

@@ -1,0 +1,188 @@
+package archive
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Writer feeds the store from the FSM's apply path without doing I/O on
+// it: Enqueue only appends to memory; Run writes what is queued, in
+// batches, in the background.
+//
+// Durability: the jobs an expire entry removes from the replicated state
+// exist only in the queue until Run has written them. What keeps them
+// safe is the raft log: a snapshot is the only thing that lets raft drop
+// the entry, so the controller's snapshot waits (WaitFlushed) until every
+// job queued before the snapshot was taken is on disk. A crash before
+// that replays the entry (from a snapshot that still holds the jobs) and
+// archives them again; Put replaces, so twice is harmless.
+type Writer struct {
+	store *Store
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	queue    []*api.Job
+	queued   uint64        // jobs ever enqueued
+	written  uint64        // of those, jobs on disk
+	wake     chan struct{} // signalled (buffered, 1) on Enqueue
+	progress chan struct{} // closed and replaced when written moves
+	err      error         // the last write's failure, until one succeeds
+}
+
+// NewWriter returns a writer into store; call Run to start it.
+func NewWriter(store *Store, log *slog.Logger) *Writer {
+	return &Writer{store: store, log: log, wake: make(chan struct{}, 1), progress: make(chan struct{})}
+}
+
+// Enqueue queues jobs for the store. It never blocks and never fails: it
+// is called on raft's apply path. The jobs must not change afterwards
+// (the FSM's stored jobs never do).
+func (w *Writer) Enqueue(jobs []*api.Job) {
+	w.mu.Lock()
+	w.queue = append(w.queue, jobs...)
+	w.queued += uint64(len(jobs))
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Queued is how many jobs have been enqueued so far: the mark a snapshot
+// waits for.
+func (w *Writer) Queued() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
+}
+
+// maxBatch bounds the jobs of one write transaction.
+const maxBatch = 10_000
+
+// Run writes queued jobs until ctx ends, then writes what is left once
+// more. A failed write is retried (after a pause that grows to 5 s) and
+// logged: the jobs stay queued, and snapshots wait for them.
+func (w *Writer) Run(ctx context.Context) {
+	pause := 100 * time.Millisecond
+	for {
+		w.mu.Lock()
+		batch := w.queue[:min(len(w.queue), maxBatch)]
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-w.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		err := w.store.Put(batch)
+		w.mu.Lock()
+		w.err = err
+		if err == nil {
+			w.queue = w.queue[len(batch):]
+			if len(w.queue) == 0 {
+				w.queue = nil // let the backing array (and the jobs) go
+			}
+			w.written += uint64(len(batch))
+			close(w.progress)
+			w.progress = make(chan struct{})
+		}
+		w.mu.Unlock()
+		if err == nil {
+			pause = 100 * time.Millisecond
+			continue
+		}
+		w.log.Error("archive finished jobs: will retry; snapshots wait until it succeeds", "jobs", len(batch), "err", err)
+		select {
+		case <-time.After(pause):
+			pause = min(2*pause, 5*time.Second)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// WaitFlushed waits until the first mark jobs ever enqueued are on disk,
+// or ctx ends.
+func (w *Writer) WaitFlushed(ctx context.Context, mark uint64) error {
+	for {
+		w.mu.Lock()
+		written, progress, err := w.written, w.progress, w.err
+		w.mu.Unlock()
+		if written >= mark {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("wait for the job archive (%d of %d jobs written): %w", written, mark, err)
+			}
+			return fmt.Errorf("wait for the job archive (%d of %d jobs written): %w", written, mark, ctx.Err())
+		}
+	}
+}
+
+// queuedJobs returns a copy of the queue (the jobs themselves are shared
+// and never change).
+func (w *Writer) queuedJobs() []*api.Job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.queue)
+}
+
+// Get returns an archived job, queued or written, or nil.
+func (w *Writer) Get(id uint64) (*api.Job, error) {
+	// The queue first: a job leaves it only once it is written.
+	q := w.queuedJobs()
+	for i := len(q) - 1; i >= 0; i-- {
+		if q[i].ID == id {
+			c := *q[i]
+			return &c, nil
+		}
+	}
+	return w.store.Get(id)
+}
+
+// List is Store.List over the written jobs and those still queued: a job
+// is archived from the moment the FSM expires it.
+func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
+	queued := map[uint64]*api.Job{}
+	for _, j := range w.queuedJobs() { // before the store: see Get
+		if f.match(j) {
+			c := *j
+			queued[j.ID] = &c
+		}
+	}
+	if len(queued) == 0 {
+		return w.store.List(f, fn)
+	}
+	var all []*api.Job
+	err := w.store.List(f, func(j *api.Job) bool {
+		if queued[j.ID] == nil {
+			all = append(all, j)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, j := range queued {
+		all = append(all, j)
+	}
+	slices.SortFunc(all, func(a, b *api.Job) int { return cmp.Compare(a.ID, b.ID) })
+	for _, j := range all {
+		if !fn(j) {
+			return nil
+		}
+	}
+	return nil
+}

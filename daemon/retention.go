@@ -1,0 +1,253 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/raftfsm"
+)
+
+// DefaultMinJobAge is how long a finished job stays in the replicated
+// state before it moves to the archive (Slurm's MinJobAge default).
+const DefaultMinJobAge = 300 * time.Second
+
+// archiveFile is the job archive's file in the data dir.
+const archiveFile = "archive.db"
+
+// minJobAge is the retention window cfg asks for: 0 is the default, a
+// negative one keeps finished jobs in the state for ever.
+func (c *Controller) minJobAge() time.Duration {
+	if c.cfg.MinJobAge == 0 {
+		return DefaultMinJobAge
+	}
+	return c.cfg.MinJobAge
+}
+
+// openArchive opens the data dir's job archive and starts writing what
+// the FSM expires into it. It must run before raft starts: replaying the
+// log expires jobs again, and they must find a queue.
+func (c *Controller) openArchive() error {
+	store, err := archive.Open(filepath.Join(c.cfg.DataDir, archiveFile))
+	if err != nil {
+		return err
+	}
+	c.archive = store
+	c.archiver = archive.NewWriter(store, c.log)
+	c.fsm.OnExpire = func(_ uint64, jobs []*api.Job) { c.archiver.Enqueue(jobs) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.archiver.Run(ctx) }()
+	c.closeArchive = func() error {
+		// After raft has stopped: nothing more is queued. Run writes
+		// what is queued before it returns.
+		cancel()
+		<-done
+		return store.Close()
+	}
+	return nil
+}
+
+// retentionLoop is the leader's half of MinJobAge: it proposes ExpireCmds
+// for jobs that ended longer ago than the window. The FSM removes them on
+// every replica, and each replica's archive takes them (openArchive).
+func (c *Controller) retentionLoop(ctx context.Context) {
+	age := c.minJobAge()
+	if age < 0 {
+		for { // nothing expires; large answers still give memory back
+			select {
+			case <-c.release:
+				c.releaseMemory(ctx)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
+	timer := time.NewTimer(tick)
+	defer timer.Stop()
+	var sinceRelease int // jobs expired since memory was last given back
+	lastRelease := time.Now()
+	for {
+		select {
+		case <-timer.C:
+		case <-c.release:
+			c.releaseMemory(ctx) // a large answer was sent
+			continue
+		case <-ctx.Done():
+			return
+		}
+		expired := 0
+		// A full command may leave more: go on, a bounded number of
+		// times (jobs the FSM keeps are named again on every round).
+		for round := 0; round < 20 && c.raft.raft.State() == raft.Leader && ctx.Err() == nil; round++ {
+			cmd := expirable(c.fsm.State(), nowMillis()-age.Milliseconds())
+			if len(cmd.IDs) == 0 {
+				break
+			}
+			if _, err := c.applier.Apply(ctx, raftfsm.OpExpire, cmd); err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("expire finished jobs", "jobs", len(cmd.IDs), "err", err)
+				}
+				break
+			}
+			expired += len(cmd.IDs)
+			if len(cmd.IDs) < raftfsm.MaxExpire {
+				break
+			}
+		}
+		sinceRelease += expired
+		if sinceRelease >= releaseAfter && (expired == 0 || time.Since(lastRelease) > time.Minute) {
+			c.releaseMemory(ctx)
+			sinceRelease, lastRelease = 0, time.Now()
+		}
+		timer.Reset(tick)
+	}
+}
+
+// releaseSoon asks the retention loop to give memory back to the OS (after
+// a large answer): at most one request waits.
+func (c *Controller) releaseSoon() {
+	select {
+	case c.release <- struct{}{}:
+	default:
+	}
+}
+
+// releaseAfter is how many expired jobs make it worth giving memory back.
+const releaseAfter = 10_000
+
+// releaseMemory gives the memory that expired jobs held back to the OS,
+// once they are written to the archive. Go's runtime would return it by
+// itself, but only after its next collection (which an idle controller
+// may not run for two minutes) and then gradually: an operator watching
+// the controller's RSS after a burst of short jobs would see the burst's
+// peak for minutes. Called after a burst ends (or at most once a minute
+// while one lasts): the cost, a full collection, is paid rarely.
+func (c *Controller) releaseMemory(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.WaitArchived(wctx); err != nil {
+		return // still queued: the next burst's end will do
+	}
+	runtime.GC() // a second collection empties sync.Pools (bbolt's pages)
+	debug.FreeOSMemory()
+}
+
+// expirable is the next ExpireCmd: up to MaxExpire finished jobs that
+// ended at or before cutoff and may leave (an array's first task is
+// named with its tasks, and leaves with them in the same command).
+func expirable(state *raftfsm.State, cutoff int64) raftfsm.ExpireCmd {
+	cmd := raftfsm.ExpireCmd{Before: cutoff}
+	pick := func(j *api.Job) bool {
+		first := j.Array != nil && j.Array.JobID == j.ID
+		if j.StoppedAt <= cutoff && (first || state.CanExpire(j)) {
+			cmd.IDs = append(cmd.IDs, j.ID)
+		}
+		return len(cmd.IDs) < raftfsm.MaxExpire
+	}
+	state.JobsInState(api.StateSucceeded, pick)
+	if len(cmd.IDs) < raftfsm.MaxExpire {
+		state.JobsInState(api.StateFailed, pick)
+	}
+	return cmd
+}
+
+// jobSource finds jobs by id: the live state, or the live state and then
+// the archive (withHistory).
+type jobSource interface {
+	Job(id uint64) *api.Job
+}
+
+// historySource is the live state, then the archive.
+type historySource struct {
+	state *raftfsm.State
+	c     *Controller
+}
+
+// withHistory finds a job in state, else in the archive: the lookups by
+// id (describe, wait, AWS describe-jobs) find a job at any age.
+func (c *Controller) withHistory(state *raftfsm.State) jobSource { return historySource{state, c} }
+
+// Job returns the job, or nil if neither the state nor the archive has it
+// (or the archive cannot be read: that is logged).
+func (h historySource) Job(id uint64) *api.Job {
+	if j := h.state.Job(id); j != nil {
+		return j
+	}
+	j, err := h.c.archiver.Get(id)
+	if err != nil {
+		h.c.log.Error("read the job archive", "job", id, "err", err)
+		return nil
+	}
+	return j
+}
+
+// waitArchived is what a snapshot waits for before raft may drop the log
+// entries it covers: the jobs those entries expired are on disk.
+func waitArchived(w *archive.Writer, mark uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.WaitFlushed(ctx, mark); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
+
+// WaitArchived waits until every job that has left the live state so far
+// is on disk in the archive (benchmarks and tests measure after it).
+func (c *Controller) WaitArchived(ctx context.Context) error {
+	return c.archiver.WaitFlushed(ctx, c.archiver.Queued())
+}
+
+// endedDeps finds in the archive the jobs that jobs' dependencies name and
+// that have left the live state, and the tasks that have left it of the
+// arrays they name (by the array's id), for the FSM to settle those
+// dependencies by their final states (raftfsm.EndedJob).
+func (c *Controller) endedDeps(state *raftfsm.State, jobs []api.Job) []raftfsm.EndedJob {
+	seen := map[uint64]bool{}
+	var out []raftfsm.EndedJob
+	archived := func(id uint64) *api.Job {
+		if seen[id] || state.Job(id) != nil {
+			return nil
+		}
+		seen[id] = true
+		j, err := c.archiver.Get(id)
+		if err != nil {
+			c.log.Error("read the job archive", "job", id, "err", err)
+		}
+		if j == nil {
+			return nil // unknown: the FSM says so
+		}
+		e := raftfsm.EndedJob{ID: id, State: j.State}
+		if j.Array != nil && j.Array.JobID == id {
+			e.ArrayCount = j.Array.Count
+		}
+		out = append(out, e)
+		return j
+	}
+	for _, j := range jobs {
+		for _, d := range j.DependsOn {
+			if d.JobID == 0 || d.Type == api.Singleton || d.Type == api.Sequential {
+				continue
+			}
+			head := state.Job(d.JobID)
+			if a := archived(d.JobID); a != nil {
+				head = a
+			}
+			if head != nil && head.Array != nil && head.Array.JobID == d.JobID {
+				for t := d.JobID + 1; t < d.JobID+uint64(head.Array.Count); t++ {
+					archived(t)
+				}
+			}
+		}
+	}
+	return out
+}

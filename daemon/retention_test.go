@@ -1,0 +1,184 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// startRetention starts a controller over dir whose finished jobs leave
+// the live state as soon as the retention loop sees them.
+func startRetention(t *testing.T, dir string) *Controller {
+	t.Helper()
+	c, err := Start(Config{
+		DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MinJobAge: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitExpired waits (on the FSM's changes, no polling) until none of ids
+// is in the live state.
+func waitExpired(t *testing.T, c *Controller, ids ...uint64) {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	for {
+		_, changed := c.fsm.Changed()
+		state, live := c.fsm.State(), 0
+		for _, id := range ids {
+			if state.Job(id) != nil {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("after 20s %d of jobs %v are still in the live state, want them expired (MinJobAge 1ms)", live, ids)
+		}
+	}
+}
+
+func listIDs(t *testing.T, c *Controller, who caller, req api.ListJobsRequest) []uint64 {
+	t.Helper()
+	resp, err := c.listJobs(context.Background(), who, req)
+	if err != nil {
+		t.Fatalf("list %+v: %v", req, err)
+	}
+	var ids []uint64
+	for _, j := range resp.Jobs {
+		ids = append(ids, j.ID)
+	}
+	return ids
+}
+
+// TestExpiredJobsStayInTheArchive: finished jobs leave the live list
+// (squeue's) after MinJobAge and are still found, with the same filters
+// and the same redaction, by id (describe, wait, AWS describe-jobs) and in
+// the history list (sacct's), also after the controller restarts.
+func TestExpiredJobsStayInTheArchive(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("submitting as other users needs root")
+	}
+	dir := t.TempDir()
+	c := startRetention(t, dir)
+	defer func() { c.Close() }()
+	ctx := context.Background()
+	root := caller{known: true, operator: true}
+	ann, bo := caller{uid: 4201, gid: 4201, known: true}, caller{uid: 4202, gid: 4202, known: true}
+	submit := func(who caller, spec api.JobSpec) uint64 {
+		t.Helper()
+		spec.Held = true // never placed: there is no node
+		resp, err := c.submit(ctx, who, api.SubmitJobRequest{JobSpec: spec})
+		if err != nil {
+			t.Fatalf("submit %s as uid %d: %v", spec.Name, who.uid, err)
+		}
+		return resp.ID
+	}
+	cancel := func(who caller, id uint64) {
+		t.Helper()
+		if _, err := c.cancelJob(ctx, who, api.StopJobRequest{ID: id}); err != nil {
+			t.Fatalf("cancel job %d: %v", id, err)
+		}
+	}
+	c.mustRegisterTestNode(t)
+	a := submit(ann, api.JobSpec{Name: "a", Script: "#!/bin/sh\necho secret-script\n", Env: map[string]string{"TOKEN": "s3cret"}, Account: "phys"})
+	b := submit(bo, api.JobSpec{Name: "b", Command: []string{"true"}})
+	live := submit(ann, api.JobSpec{Name: "live", Command: []string{"true"}})
+	cancel(ann, a)
+	cancel(bo, b)
+	waitExpired(t, c, a, b)
+
+	check := func(c *Controller) {
+		t.Helper()
+		if got := listIDs(t, c, ann, api.ListJobsRequest{User: "", States: api.AllStates}); !slices.Equal(got, []uint64{live}) {
+			t.Errorf("live list (squeue -t all): got %v, want only the unfinished job [%d]", got, live)
+		}
+		for _, tc := range []struct {
+			name string
+			req  api.ListJobsRequest
+			want []uint64
+		}{
+			{"history", api.ListJobsRequest{History: true}, []uint64{a, b, live}},
+			{"history, FAILED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateFailed}}, []uint64{a, b}},
+			{"history, SUCCEEDED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateSucceeded}}, nil},
+			{"history, account phys", api.ListJobsRequest{History: true, Accounts: []string{"phys"}}, []uint64{a}},
+			{"history, ended after an hour from now", api.ListJobsRequest{History: true, EndedAfter: nowMillis() + 3600_000}, []uint64{live}},
+			{"history, submitted before 1970", api.ListJobsRequest{History: true, SubmittedBefore: 1}, nil},
+			{"by id", api.ListJobsRequest{IDs: []uint64{b, a}}, []uint64{b, a}},
+		} {
+			if got := listIDs(t, c, root, tc.req); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+			}
+		}
+		// The owner sees everything of an archived job; others not.
+		full := api.ListJobsRequest{IDs: []uint64{a}, Full: true}
+		if resp, err := c.listJobs(ctx, ann, full); err != nil || len(resp.Jobs) != 1 ||
+			resp.Jobs[0].Env["TOKEN"] != "s3cret" || resp.Jobs[0].Script == "" || resp.Jobs[0].State != api.StateFailed {
+			t.Errorf("describe archived job %d as its owner: got %+v, %v; want FAILED with its script and environment", a, resp.Jobs, err)
+		}
+		resp, err := c.listJobs(ctx, bo, api.ListJobsRequest{History: true, Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range resp.Jobs {
+			if j.ID == a && (!j.Redacted || j.Env != nil || j.Script != "") {
+				t.Errorf("archived job %d as another user: Redacted=%v env=%v script=%q, want it redacted", a, j.Redacted, j.Env, j.Script)
+			}
+		}
+		if j, err := c.waitJob(ctx, ann, api.WaitJobRequest{ID: a, WaitMillis: 10_000}); err != nil || j.State != api.StateFailed {
+			t.Errorf("wait on archived job %d: got %s, %v; want FAILED at once", a, j.State, err)
+		}
+		aws, err := c.describeAWSJobs(ctx, ann, describeJobsRequest{Jobs: []string{api.FormatID(a)}})
+		if err != nil || len(aws.Jobs) != 1 || aws.Jobs[0].Status != api.StateFailed {
+			t.Errorf("AWS describe-jobs of archived job %d: got %+v, %v; want it FAILED", a, aws.Jobs, err)
+		}
+	}
+	check(c)
+
+	// The history is on disk: a restarted controller has it, and the
+	// replayed log does not bring the jobs back into the live state.
+	if err := c.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	c = startRetention(t, dir)
+	check(c)
+
+	// New jobs may depend on archived ones: settled by their final state.
+	after := submit(ann, api.JobSpec{Name: "after-any", Command: []string{"true"}, DependsOn: []api.Dependency{{JobID: b, Type: api.AfterAny}}})
+	afterOK := submit(ann, api.JobSpec{Name: "after-ok", Command: []string{"true"}, DependsOn: []api.Dependency{{JobID: a}}})
+	state := c.fsm.State()
+	if j := state.Job(after); j == nil || j.State != api.StatePending || len(j.DependsOn) != 0 {
+		t.Errorf("afterany on archived job %d: got %+v, want PENDING (held) waiting on nothing", b, j)
+	}
+	if j := state.Job(afterOK); j == nil || j.State != api.StateFailed || j.StatusReason != api.ReasonDependencyFailed {
+		t.Errorf("afterok on archived FAILED job %d: got %+v, want FAILED %q", a, j, api.ReasonDependencyFailed)
+	}
+	info, err := os.Stat(filepath.Join(dir, "data", archiveFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("archive file: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+}
+
+// mustRegisterTestNode registers a node so that submitted jobs are
+// satisfiable.
+func (c *Controller) mustRegisterTestNode(t *testing.T) {
+	t.Helper()
+	if _, err := c.registerNode(context.Background(), caller{known: true, node: true, operator: true},
+		api.RegisterNodeRequest{Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}); err != nil {
+		t.Fatalf("register node: %v", err)
+	}
+}
