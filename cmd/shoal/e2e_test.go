@@ -62,6 +62,8 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Agents' default -scratch-dir parent: removed if the tests emptied it.
+	defer os.Remove("/var/tmp/shoal-scratch")
 	return m.Run()
 }
 
