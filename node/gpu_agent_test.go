@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -40,6 +38,15 @@ func (e *recordingExecutor) Start(spec sandbox.Spec) (Process, error) {
 }
 
 func (e *recordingExecutor) Recover() (map[string]Process, error) { return nil, nil }
+
+// endAll ends every job it started (before its daemon closes).
+func (e *recordingExecutor) endAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range e.procs {
+		p.end()
+	}
+}
 
 // end ends the job whose SHOAL_JOB_ID is id, as an exit 0.
 func (e *recordingExecutor) end(id string) {
@@ -75,49 +82,18 @@ func envOf(spec sandbox.Spec, key string) string {
 // (even the variables it brought); a third 1-GPU job waits until a GPU is
 // given back and then gets that one.
 func TestGPUJobs(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the node daemon chowns job logs: needs root")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "shoal.sock")
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quiet})
-	if err != nil {
-		t.Fatalf("start controller: %v", err)
-	}
-	defer ctl.Close()
-	dev := filepath.Join(dir, "dev")
-	os.Mkdir(dev, 0o755)
-	for _, name := range []string{"nvidiactl", "nvidia-uvm"} {
-		os.WriteFile(filepath.Join(dev, name), nil, 0o666)
-	}
 	usage := make(chan string, 16)
 	log := slog.New(slog.NewTextHandler(usageLines(usage), nil))
 	exec := &recordingExecutor{started: make(chan sandbox.Spec, 8), procs: map[string]*heldProc{}}
 	gpus := gpu.FakeGPUs(2)
-	agent, err := StartAgent(Config{
-		Name: "gpu-node", Client: api.NewClient(sock, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
-		Executor: exec, Capacity: api.Resources{CPUs: 8, MemoryMB: 8192, GPUs: 2}, GPUs: gpus, DevDir: dev,
+	_, cl, dev := startTestNode(t, Config{
+		Name: "gpu-node", Executor: exec, Capacity: api.Resources{CPUs: 8, MemoryMB: 8192, GPUs: 2}, GPUs: gpus,
 		GPULib: &gpu.Fake{GPUs: gpus, SampleFunc: func(i int) (gpu.Sample, error) {
 			return gpu.Sample{SMPercent: 80 + i, MemoryUsedMiB: 1234}, nil
 		}},
-		LogAddr: filepath.Join(dir, "node.sock"), Grace: time.Second, Log: log,
-	})
-	if err != nil {
-		t.Fatalf("start node daemon: %v", err)
-	}
-	defer func() {
-		exec.mu.Lock()
-		for _, p := range exec.procs {
-			p.end()
-		}
-		exec.mu.Unlock()
-		if err := agent.Close(); err != nil {
-			t.Errorf("close node daemon: %v", err)
-		}
-	}()
-
-	cl := api.NewClient(sock, "")
+		Log: log,
+	}, "nvidiactl", "nvidia-uvm")
+	t.Cleanup(exec.endAll)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	submit := func(name string, ngpus int) string {

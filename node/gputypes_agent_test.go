@@ -2,16 +2,12 @@ package node
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -24,20 +20,6 @@ import (
 // waits while they run, then gets the lowest free; a type the node lacks
 // is refused at submit.
 func TestTypedAndMIGJobs(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the node daemon chowns job logs: needs root")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "shoal.sock")
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quiet})
-	if err != nil {
-		t.Fatalf("start controller: %v", err)
-	}
-	defer ctl.Close()
-	dev := filepath.Join(dir, "dev")
-	os.Mkdir(dev, 0o755)
-	os.WriteFile(filepath.Join(dev, "nvidiactl"), nil, 0o666)
 	gpus := gpu.FakeGPUs(2)
 	gpus[1] = gpu.FakeMIG(gpus[1], "1g.18gb", "3g.71gb")
 	devs := gpu.Info{GPUs: gpus}.Schedulable()
@@ -46,25 +28,10 @@ func TestTypedAndMIGJobs(t *testing.T) {
 		t.Fatalf("capacity types %q, want 1g.18gb:1,3g.71gb:1,h200:1", capacity.GPUTypes)
 	}
 	exec := &recordingExecutor{started: make(chan sandbox.Spec, 8), procs: map[string]*heldProc{}}
-	agent, err := StartAgent(Config{
-		Name: "mig-node", Client: api.NewClient(sock, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
-		Executor: exec, Capacity: capacity, GPUs: devs, DevDir: dev, Driver: []gpu.DriverFile{},
-		LogAddr: filepath.Join(dir, "node.sock"), Grace: time.Second, Log: quiet,
-	})
-	if err != nil {
-		t.Fatalf("start node daemon: %v", err)
-	}
-	defer func() {
-		exec.mu.Lock()
-		for _, p := range exec.procs {
-			p.end()
-		}
-		exec.mu.Unlock()
-		if err := agent.Close(); err != nil {
-			t.Errorf("close node daemon: %v", err)
-		}
-	}()
-	cl := api.NewClient(sock, "")
+	_, cl, dev := startTestNode(t, Config{
+		Name: "mig-node", Executor: exec, Capacity: capacity, GPUs: devs, Driver: []gpu.DriverFile{},
+	}, "nvidiactl")
+	t.Cleanup(exec.endAll)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	nodes, err := cl.Nodes(ctx)

@@ -2,15 +2,11 @@ package node
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -49,43 +45,15 @@ func (p *usageProc) Usage() sandbox.Usage { return p.use }
 // memory, CPU time, GPUs and their utilisation, and the controller's job
 // record holds them; a job without GPUs has the cgroup figures only.
 func TestJobUsageReported(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the node daemon chowns job logs: needs root")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "shoal.sock")
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quiet})
-	if err != nil {
-		t.Fatalf("start controller: %v", err)
-	}
-	defer ctl.Close()
-	dev := filepath.Join(dir, "dev")
-	os.Mkdir(dev, 0o755)
-	for _, name := range []string{"nvidiactl", "nvidia-uvm"} {
-		os.WriteFile(filepath.Join(dev, name), nil, 0o666)
-	}
 	exec := &usageExecutor{started: make(chan string, 4), procs: make(chan *usageProc, 4),
 		use: sandbox.Usage{MaxRSSBytes: 52 << 20, CPU: 1500 * time.Millisecond}}
 	gpus := gpu.FakeGPUs(2)
-	agent, err := StartAgent(Config{
-		Name: "gpu-node", Client: api.NewClient(sock, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
-		Executor: exec, Capacity: api.Resources{CPUs: 8, MemoryMB: 8192, GPUs: 2}, GPUs: gpus, DevDir: dev,
+	_, cl, _ := startTestNode(t, Config{
+		Name: "gpu-node", Executor: exec, Capacity: api.Resources{CPUs: 8, MemoryMB: 8192, GPUs: 2}, GPUs: gpus,
 		GPULib: &gpu.Fake{GPUs: gpus, SampleFunc: func(i int) (gpu.Sample, error) {
 			return gpu.Sample{SMPercent: 60 + 10*i, MemoryUsedMiB: 2048 + int64(i)}, nil
 		}},
-		LogAddr: filepath.Join(dir, "node.sock"), Grace: time.Second, Log: quiet,
-	})
-	if err != nil {
-		t.Fatalf("start node daemon: %v", err)
-	}
-	defer func() {
-		if err := agent.Close(); err != nil {
-			t.Errorf("close node daemon: %v", err)
-		}
-	}()
-
-	cl := api.NewClient(sock, "")
+	}, "nvidiactl", "nvidia-uvm")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	run := func(name string, ngpus int) api.Job {
