@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -51,17 +50,11 @@ func TestNodeLogFetchPinsAndUsesLogToken(t *testing.T) {
 	}
 
 	id := tc.submit(alice, api.JobSpec{Command: []string{"true"}, Dir: "/", Resources: api.Resources{CPUs: 1, MemoryMB: 64}})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var list api.ListJobsResponse
-		tc.mustCall(alice, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{id}, Full: true}, &list)
-		if len(list.Jobs) == 1 && list.Jobs[0].Node == "n1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %d not placed on n1 within 10s: %+v", id, list.Jobs)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// A blocking query: it answers once the job is placed (STARTING).
+	var placed api.Job
+	tc.mustCall(alice, api.PathWait, api.WaitJobRequest{ID: id, States: []api.JobState{api.StateStarting}, WaitMillis: 10_000}, &placed)
+	if placed.Node != "n1" {
+		t.Fatalf("job %d not placed on n1 within 10s: %+v", id, placed)
 	}
 
 	var logs api.LogsResponse
