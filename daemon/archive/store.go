@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/boltcheck"
 )
 
 // Buckets. The records bucket maps a job id to the job's JSON; each index
@@ -36,6 +37,15 @@ type Store struct {
 
 // Open opens (or creates) the archive at path, readable by its owner only.
 func Open(path string) (*Store, error) {
+	// Read it all first: bbolt panics on a corrupt page, and with
+	// NoFreelistSync it reads every page at Open on a goroutine of its own.
+	if err := boltcheck.Check(path, 5*time.Second); err != nil {
+		if errors.Is(err, boltcheck.ErrCorrupt) {
+			return nil, fmt.Errorf("job archive %s is corrupt: %w. It holds the history of finished jobs that left the live state (sacct, describe-jobs); the live state is elsewhere and intact. "+
+				"To recover, stop the controller and move the file away (mv %s %s.corrupt): the controller then starts a new, empty archive and the history in this file is lost to it", path, err, path, path)
+		}
+		return nil, fmt.Errorf("open job archive %s: %w (another controller may hold it: stop it, or give this one another -data-dir)", path, err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open job archive %s: %w (another controller may hold it: stop it, or give this one another -data-dir)", path, err)
