@@ -352,7 +352,7 @@ func (c *Controller) close() error {
 		err = c.raft.close()
 		select {
 		case <-stopped:
-		case <-time.After(closeTimeout):
+		case <-time.After(closeTimeout / 2):
 			c.log.Error("controller loops did not stop after raft shut down")
 		}
 	}
