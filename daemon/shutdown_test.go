@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // rawAnswer is what one client got: an HTTP status and body, or the
@@ -102,6 +104,22 @@ func TestCloseEndsEverythingInFlight(t *testing.T) {
 		}()
 	}
 	accepted.Wait() // submits are flowing
+	// And commands from inside the controller (its loops propose so),
+	// many more than the applier's queue holds, never stopping.
+	internal := make(chan error, 4*maxBatch)
+	for i := 0; i < 4*maxBatch; i++ {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for {
+				_, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: nowMillis()})
+				if err != nil {
+					internal <- err
+					return
+				}
+			}
+		}()
+	}
 
 	start := time.Now()
 	if err := tc.c.Close(); err != nil {
@@ -121,6 +139,16 @@ func TestCloseEndsEverythingInFlight(t *testing.T) {
 		t.Fatalf("clients still waiting for an answer 5s after Close returned")
 	}
 	close(answers)
+	close(internal)
+	for err := range internal {
+		if !errors.Is(err, errShuttingDown) {
+			t.Errorf("a command proposed during Close failed with %v, want %v", err, errShuttingDown)
+			break
+		}
+	}
+	if _, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: nowMillis()}); !errors.Is(err, errShuttingDown) {
+		t.Errorf("a command proposed after Close: %v, want %v", err, errShuttingDown)
+	}
 	counts := map[string]int{}
 	for a := range answers {
 		switch {
