@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/internal/boltcheck"
@@ -169,7 +170,8 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	if err := boltcheck.Check(logPath, 5*time.Second); err != nil {
+	// raft-boltdb opens it with bbolt's default options.
+	if err := boltcheck.Check(logPath, bolt.Options{Timeout: 5 * time.Second}); err != nil {
 		return nil, corruptLogError(logPath, err, newest, snaps.dir)
 	}
 	store, err := raftboltdb.NewBoltStore(logPath)

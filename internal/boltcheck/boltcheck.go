@@ -1,6 +1,7 @@
 // Package boltcheck reads a whole bbolt file before a store opens it for
-// good, so that a corrupt file is reported as an error naming it instead
-// of a panic or a memory fault later, on some goroutine nobody can recover.
+// good, so that a corrupt file is reported as an error instead of a panic,
+// a memory fault or an endless loop later, on some goroutine nobody can
+// recover (bbolt follows page ids in its mmap without bounds checks).
 package boltcheck
 
 import (
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,12 +17,15 @@ import (
 // database (wrapped with what was wrong).
 var ErrCorrupt = errors.New("not a readable bbolt database")
 
-// Check opens path read-only and reads every bucket, key and value in it.
-// A missing file is fine (the store creates it); an empty one, one bbolt
-// refuses, and one whose pages panic or fault when read give an error that
-// wraps ErrCorrupt. Other errors (permissions, a lock another process
-// holds for longer than lockWait) are returned as they are.
-func Check(path string, lockWait time.Duration) error {
+// Check reads every page of path's tree and its freelist with bounds
+// checks (checkPages), then opens it as the store will (with opts), before
+// the store does. A missing file is fine (the store creates it); an empty
+// one, one whose pages are out of bounds, used twice, of the wrong type or
+// freed while in use, and one bbolt refuses or panics on give an error
+// that wraps ErrCorrupt. Other errors (permissions, a lock another process
+// holds for longer than opts.Timeout) are returned as they are. Nothing is
+// written.
+func Check(path string, opts bolt.Options) error {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -33,53 +36,44 @@ func Check(path string, lockWait time.Duration) error {
 		// bbolt would make a new database of it, silently.
 		return fmt.Errorf("%w: the file is empty (0 bytes)", ErrCorrupt)
 	}
-	// On its own goroutine: a fault in the mapped file becomes a panic
-	// there (SetPanicOnFault is per goroutine), recovered as an error.
+	if err := checkPages(path); err != nil {
+		return err
+	}
+	// Then as the store will open it (bbolt loads or rebuilds the
+	// freelist in Open), still where a panic is an error.
+	return protected(func() error {
+		db, err := open(path, &opts)
+		if err != nil {
+			return err
+		}
+		return db.Close()
+	})
+}
+
+// protected runs fn on a goroutine of its own: a fault in the mapped file
+// becomes a panic there (SetPanicOnFault is per goroutine), and a panic an
+// error wrapping ErrCorrupt.
+func protected(fn func() error) error {
 	done := make(chan error, 1)
-	go func() { done <- check(path, lockWait) }()
+	go func() {
+		debug.SetPanicOnFault(true)
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("%w: reading it failed: %v", ErrCorrupt, p)
+			}
+		}()
+		done <- fn()
+	}()
 	return <-done
 }
 
-func check(path string, lockWait time.Duration) (err error) {
-	debug.SetPanicOnFault(true)
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: reading it failed: %v", ErrCorrupt, p)
-		}
-	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockWait})
+func open(path string, opts *bolt.Options) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, opts)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return fmt.Errorf("another process holds it: %w", err)
+			return nil, fmt.Errorf("another process holds it: %w", err)
 		}
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			if err := walk(b); err != nil {
-				return fmt.Errorf("%w: bucket %q: %v", ErrCorrupt, name, err)
-			}
-			return nil
-		})
-	})
-}
-
-// walk reads every key and value under b, values byte by byte (a value
-// on overflow pages past the end of the file faults here).
-func walk(b *bolt.Bucket) error {
-	var sum byte
-	return b.ForEach(func(k, v []byte) error {
-		if v == nil {
-			if child := b.Bucket(k); child != nil {
-				return walk(child)
-			}
-			return nil
-		}
-		for _, c := range v {
-			sum ^= c
-		}
-		_ = sum
-		return nil
-	})
+	return db, nil
 }
