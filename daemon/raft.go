@@ -218,7 +218,7 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 			}
 		}
 	}
-	r, err := raft.NewRaft(conf, fsm, store, store, snaps, transport)
+	r, err := newRaft(conf, fsm, store, snaps, transport)
 	if err != nil {
 		store.Close()
 		transport.Close()
@@ -228,6 +228,18 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
 	return &raftNode{raft: r, store: store, transport: transport}, nil
+}
+
+// newRaft is raft.NewRaft with a panic while it reads the stores (before
+// it starts its goroutines) returned as an error: the checks in startRaft
+// should leave none, and the operator is still owed an error.
+func newRaft(conf *raft.Config, fsm raftFSM, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reading the stores panicked: %v", p)
+		}
+	}()
+	return raft.NewRaft(conf, fsm, store, store, snaps, transport)
 }
 
 // close stops raft and releases its stores.
