@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,7 +27,14 @@ type applier struct {
 	raft     *raft.Raft
 	reqs     chan applyReq
 	inFlight chan struct{}
+	// stopped is closed when run has returned: every command it took has
+	// been answered, and nothing queued after that will be taken.
+	stopped chan struct{}
 }
+
+// errShuttingDown answers requests the controller will not serve because
+// it is stopping: commands it did not commit, long polls it ended.
+var errShuttingDown = api.Errorf(api.CodeUnavailable, "controller is shutting down: try again once it is back")
 
 type applyReq struct {
 	entry []byte
@@ -34,7 +42,8 @@ type applyReq struct {
 }
 
 func newApplier(r *raft.Raft) *applier {
-	return &applier{raft: r, reqs: make(chan applyReq, maxBatch), inFlight: make(chan struct{}, maxInFlight)}
+	return &applier{raft: r, reqs: make(chan applyReq, maxBatch), inFlight: make(chan struct{}, maxInFlight),
+		stopped: make(chan struct{})}
 }
 
 // Apply commits one command and returns what the FSM made of it.
@@ -47,20 +56,46 @@ func (a *applier) Apply(ctx context.Context, op raftfsm.Op, body any) (raftfsm.R
 	select {
 	case a.reqs <- req:
 	case <-ctx.Done():
-		return raftfsm.Result{}, ctx.Err()
+		return raftfsm.Result{}, context.Cause(ctx) // errShuttingDown when the controller stops
+	case <-a.stopped:
+		return raftfsm.Result{}, errShuttingDown
 	}
 	// Once queued the command may commit: wait for its answer even if the
 	// caller gives up, so nothing acknowledged is reported as failed.
-	res := <-req.done
-	return res, res.Error()
+	select {
+	case res := <-req.done:
+		return res, res.Error()
+	case <-a.stopped:
+		// Every answer run gave was sent before stopped closed: none
+		// waiting means run never took this command, and never will.
+		select {
+		case res := <-req.done:
+			return res, res.Error()
+		default:
+			return raftfsm.Result{}, errShuttingDown
+		}
+	}
 }
 
 // run commits queued commands until ctx ends, then waits for the entries
-// it handed to raft.
+// it handed to raft, fails the commands still queued, and closes stopped.
 func (a *applier) run(ctx context.Context) {
-	defer func() { // drain: every entry in flight answers its callers
+	defer func() {
+		// Every entry in flight answers its callers (raft answers or,
+		// once shut down, fails them).
 		for i := 0; i < maxInFlight; i++ {
 			a.inFlight <- struct{}{}
+		}
+		for {
+			select {
+			case req := <-a.reqs:
+				req.done <- raftfsm.Result{Err: errShuttingDown}
+			default:
+				// A command queued from here on is failed by
+				// its own Apply, which sees stopped.
+				close(a.stopped)
+				return
+			}
 		}
 	}()
 	for {
@@ -74,7 +109,9 @@ func (a *applier) run(ctx context.Context) {
 		select { // a slot first: while waiting for one, more commands queue up
 		case a.inFlight <- struct{}{}:
 		case <-ctx.Done():
-			a.failAll(batch, ctx.Err())
+			for _, r := range batch {
+				r.done <- raftfsm.Result{Err: errShuttingDown}
+			}
 			return
 		}
 	drain:
@@ -101,6 +138,9 @@ func (a *applier) run(ctx context.Context) {
 
 func (a *applier) failAll(batch []applyReq, err error) {
 	e := api.Errorf(api.CodeUnavailable, "commit to the replicated log: %v", err)
+	if errors.Is(err, raft.ErrRaftShutdown) {
+		e = errShuttingDown
+	}
 	for _, r := range batch {
 		r.done <- raftfsm.Result{Err: e}
 	}

@@ -76,10 +76,22 @@ type Controller struct {
 
 	servers   []*http.Server
 	listeners []net.Listener
-	ctx       context.Context // ends at Close
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	// requests is every request's base context: Close cancels it, with
+	// errShuttingDown as the cause, before it stops the servers, so long
+	// polls answer at once instead of holding Shutdown.
+	requests    context.Context
+	endRequests context.CancelCauseFunc
+	ctx         context.Context // the loops'; ends at Close
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
+
+// closeTimeout bounds each wait in Close: for the servers to drain, and
+// for the loops and the applier to stop before raft is shut down under
+// them (which fails what they still wait for).
+const closeTimeout = 2 * time.Second
 
 // Start opens the state in cfg.DataDir, becomes the one voter of a dev
 // cluster if there is none yet, and serves the API.
@@ -140,6 +152,7 @@ func Start(cfg Config) (*Controller, error) {
 	c.applier = newApplier(c.raft.raft)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.ctx, c.cancel = ctx, cancel
+	c.requests, c.endRequests = context.WithCancelCause(context.Background())
 	c.goRun(func() { c.applier.run(ctx) })
 	// This controller leads (the one voter): it watches the nodes.
 	c.startHeartbeats()
@@ -241,6 +254,7 @@ func (c *Controller) listenTCP() (net.Listener, error) {
 
 func (c *Controller) listen(l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ConnContext: peercred.ConnContext, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return c.requests },
 		// TLS handshake failures (a node pinning another CA, plain HTTP
 		// on the TLS port) go to the controller's log, not bare stderr.
 		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
@@ -293,21 +307,55 @@ func (c *Controller) CAFile() string { return filepath.Join(c.cfg.DataDir, caCer
 // CAHash is the pin of the controller's CA (sha256:HEX of its public key).
 func (c *Controller) CAHash() string { return c.ca.hash() }
 
-// Close stops serving, the loops and raft. State stays in DataDir.
+// Close stops serving, the loops and raft. State stays in DataDir. It
+// returns within a few seconds whatever is in flight: long polls (node
+// work, job waits) end at once, commands not yet committed fail with
+// "controller is shutting down", and raft is shut down under anything
+// that is still waiting after closeTimeout. Calling it again returns the
+// first call's error.
 func (c *Controller) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c.closeOnce.Do(func() { c.closeErr = c.close() })
+	return c.closeErr
+}
+
+func (c *Controller) close() error {
+	if c.endRequests != nil {
+		c.endRequests(errShuttingDown) // long polls answer now
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	for _, s := range c.servers {
-		s.Shutdown(ctx)
+		// Handlers that still run after the timeout (a command that
+		// waits for raft) are answered when raft stops below; their
+		// connections are closed here.
+		if err := s.Shutdown(ctx); err != nil {
+			c.log.Warn("api server did not drain in time; closing its connections", "err", err)
+			s.Close()
+		}
 	}
 	if c.beats != nil {
 		c.stopHeartbeats() // no node is set DOWN because its controller went away
 	}
 	if c.cancel != nil {
-		c.cancel()
+		c.cancel() // the loops and the applier stop; queued commands fail
 	}
-	c.wg.Wait()
-	err := c.raft.close()
+	stopped := make(chan struct{})
+	go func() { c.wg.Wait(); close(stopped) }()
+	var err error
+	select {
+	case <-stopped:
+		err = c.raft.close()
+	case <-time.After(closeTimeout):
+		// Raft has not answered entries in flight (a stalled disk):
+		// shutting it down fails them, and the applier then stops.
+		c.log.Warn("raft entries still in flight after " + closeTimeout.String() + "; shutting raft down under them")
+		err = c.raft.close()
+		select {
+		case <-stopped:
+		case <-time.After(closeTimeout / 2):
+			c.log.Error("controller loops did not stop after raft shut down")
+		}
+	}
 	if aerr := c.closeArchive(); err == nil {
 		err = aerr
 	}

@@ -491,8 +491,8 @@ func (c *Controller) waitJob(ctx context.Context, who caller, req api.WaitJobReq
 		case <-changed:
 		case <-timer.C:
 			return j, nil
-		case <-ctx.Done():
-			return api.Job{}, ctx.Err()
+		case <-ctx.Done(): // errShuttingDown when the controller stops
+			return api.Job{}, context.Cause(ctx)
 		}
 	}
 }

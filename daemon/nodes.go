@@ -134,8 +134,8 @@ func (c *Controller) nodeWork(ctx context.Context, who caller, req api.NodeWorkR
 			return resp, nil
 		}
 		if err := ws.WatchCtx(waitCtx); err != nil {
-			if ctx.Err() != nil {
-				return api.NodeWorkResponse{}, ctx.Err()
+			if ctx.Err() != nil { // errShuttingDown when the controller stops
+				return api.NodeWorkResponse{}, context.Cause(ctx)
 			}
 			return resp, nil // the wait ended: nothing changed for this node
 		}

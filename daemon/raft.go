@@ -14,8 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/internal/boltcheck"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -153,17 +155,30 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
-	store, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open raft log %s: %w", dir, err)
-	}
 	fileSnaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 	snaps := privateSnapshots{fileSnaps, filepath.Join(dir, "snapshots")}
 	if err := privateTree(snaps.dir); err != nil {
+		return nil, err
+	}
+	// Read everything before raft does: raft reads its stores on
+	// goroutines of its own, where a corrupt page is a crash.
+	logPath := filepath.Join(dir, "raft.db")
+	newest, err := checkSnapshots(fileSnaps, snaps.dir, logPath)
+	if err != nil {
+		return nil, err
+	}
+	// raft-boltdb opens it with bbolt's default options.
+	if err := boltcheck.Check(logPath, bolt.Options{Timeout: 5 * time.Second}); err != nil {
+		return nil, corruptLogError(logPath, err, newest, snaps.dir)
+	}
+	store, err := raftboltdb.NewBoltStore(logPath)
+	if err != nil {
+		return nil, corruptLogError(logPath, err, newest, snaps.dir)
+	}
+	if err := checkLogFollows(store, logPath, newest, snaps.dir); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -203,13 +218,28 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 			}
 		}
 	}
-	r, err := raft.NewRaft(conf, fsm, store, store, snaps, transport)
+	r, err := newRaft(conf, fsm, store, snaps, transport)
 	if err != nil {
 		store.Close()
 		transport.Close()
-		return nil, fmt.Errorf("start raft: %w", err)
+		if newest != nil {
+			return nil, fmt.Errorf("start raft from snapshot %s and log %s: %w", filepath.Join(snaps.dir, newest.ID), logPath, err)
+		}
+		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
 	return &raftNode{raft: r, store: store, transport: transport}, nil
+}
+
+// newRaft is raft.NewRaft with a panic while it reads the stores (before
+// it starts its goroutines) returned as an error: the checks in startRaft
+// should leave none, and the operator is still owed an error.
+func newRaft(conf *raft.Config, fsm raftFSM, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reading the stores panicked: %v", p)
+		}
+	}()
+	return raft.NewRaft(conf, fsm, store, store, snaps, transport)
 }
 
 // close stops raft and releases its stores.

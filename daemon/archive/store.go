@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/boltcheck"
 )
 
 // Buckets. The records bucket maps a job id to the job's JSON; each index
@@ -34,9 +35,23 @@ type Store struct {
 	path string
 }
 
+// boltOptions are how the archive opens its file: the freelist is not
+// written, but rebuilt at Open from the pages in use.
+var boltOptions = bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true}
+
 // Open opens (or creates) the archive at path, readable by its owner only.
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	// Read it all first: bbolt panics on a corrupt page, and with
+	// NoFreelistSync it reads every page at Open on a goroutine of its own.
+	if err := boltcheck.Check(path, boltOptions); err != nil {
+		if errors.Is(err, boltcheck.ErrCorrupt) {
+			return nil, fmt.Errorf("job archive %s is corrupt: %w. It holds the history of finished jobs that left the live state (sacct, describe-jobs); the live state is elsewhere and intact. "+
+				"To recover, stop the controller and move the file away (mv %s %s.corrupt): the controller then starts a new, empty archive and the history in this file is lost to it", path, err, path, path)
+		}
+		return nil, fmt.Errorf("open job archive %s: %w (another controller may hold it: stop it, or give this one another -data-dir)", path, err)
+	}
+	opts := boltOptions
+	db, err := bolt.Open(path, 0o600, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("open job archive %s: %w (another controller may hold it: stop it, or give this one another -data-dir)", path, err)
 	}
