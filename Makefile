@@ -19,23 +19,27 @@ test: build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
-# Each fuzz target runs briefly (FUZZTIME each) on top of its seed corpus,
-# which plain `go test` already replays. Inputs a run finds are kept in the
-# package's testdata/fuzz and replayed by every later `go test`.
-FUZZTIME ?= 8s
+# Each fuzz target runs briefly on top of its seed corpus (which plain
+# `go test` already replays), for a count of inputs rather than a time:
+# Go 1.26's fuzz coordinator can fail a timed run at its deadline with a
+# bare "context deadline exceeded" (golang/go#75804, fixed in 1.27); a
+# count has no deadline to race, and -timeout still catches a hang. Inputs
+# a run finds are kept in the package's testdata/fuzz and replayed by
+# every later `go test`. FUZZSCALE multiplies the counts.
+FUZZSCALE ?= 1
 FUZZ_TARGETS := \
-	./daemon:FuzzSubmitDecode \
-	./daemon:FuzzAWSSubmitDecode \
-	./cli/slurm:FuzzSbatch \
-	./cli/internal/termsafe:FuzzString \
-	./internal/sigv4:FuzzVerify \
-	./node:FuzzUntar
+	./daemon:FuzzSubmitDecode:30000 \
+	./daemon:FuzzAWSSubmitDecode:30000 \
+	./cli/slurm:FuzzSbatch:30000 \
+	./cli/internal/termsafe:FuzzString:30000 \
+	./internal/sigv4:FuzzVerify:30000 \
+	./node:FuzzUntar:60
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; fn=$${t#*:}; \
-		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg; \
+		pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; n=$$(( $${rest#*:} * $(FUZZSCALE) )); \
+		echo "fuzz $$fn ($$pkg, $$n inputs)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${n}x -parallel 2 -timeout 5m $$pkg; \
 	done
 
 demo: build
