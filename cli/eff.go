@@ -20,13 +20,9 @@ func effCommand() *cli.Command {
 			"and for GPU jobs GPU-seconds, SM utilisation and GPU memory (from the job's usage record)",
 		ArgsUsage: "JOB_ID",
 		Action: func(c *cli.Context) error {
-			id, err := oneJobID(c)
+			j, err := theJob(c, "eff of job")
 			if err != nil {
 				return err
-			}
-			j, err := client(c).Job(ctx(c), id)
-			if err != nil {
-				return fmt.Errorf("eff of job %d: %w", id, err)
 			}
 			return writeEff(c.App.Writer, &j, time.Now())
 		},

@@ -18,17 +18,27 @@ func describeCommand() *cli.Command {
 		Usage:     "print a job as JSON: state, statusReason, exit code, times (epoch ms), node",
 		ArgsUsage: "JOB_ID",
 		Action: func(c *cli.Context) error {
-			id, err := oneJobID(c)
+			j, err := theJob(c, "describe job")
 			if err != nil {
 				return err
-			}
-			j, err := client(c).Job(ctx(c), id)
-			if err != nil {
-				return fmt.Errorf("describe job %d: %w", id, err)
 			}
 			return printJSON(c.App.Writer, j)
 		},
 	}
+}
+
+// theJob fetches the one job the command line names; what says what the
+// command does, for the error.
+func theJob(c *cli.Context, what string) (api.Job, error) {
+	id, err := oneJobID(c)
+	if err != nil {
+		return api.Job{}, err
+	}
+	j, err := client(c).Job(ctx(c), id)
+	if err != nil {
+		return api.Job{}, fmt.Errorf("%s %d: %w", what, id, err)
+	}
+	return j, nil
 }
 
 func logsCommand() *cli.Command {
