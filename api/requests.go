@@ -242,3 +242,29 @@ type WaitJobRequest struct {
 	States     []JobState `json:"states,omitempty"`
 	WaitMillis int64      `json:"waitMillis"`
 }
+
+// SubmitBatchRequest submits several jobs that are stored together or not
+// at all, in one raft entry.
+type SubmitBatchRequest struct {
+	Jobs []SubmitJobRequest `json:"jobs"`
+}
+
+// SubmitBatchResponse lists the new ids in request order.
+type SubmitBatchResponse struct {
+	IDs []uint64 `json:"jobIds"`
+}
+
+// KeysRequest creates (Create with User), lists, or deletes (Delete) access
+// keys for the AWS-compatible API. Root only. A key for a user of uid 0
+// runs jobs as root: it is made only with AllowRoot.
+type KeysRequest struct {
+	Create    bool   `json:"create,omitempty"`
+	User      string `json:"user,omitempty"`
+	AllowRoot bool   `json:"allowRoot,omitempty"`
+	Delete    string `json:"delete,omitempty"`
+}
+
+// KeysResponse holds the keys; a created key carries its secret, once.
+type KeysResponse struct {
+	Keys []AccessKey `json:"keys"`
+}

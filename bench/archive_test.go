@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/daemon"
 )
 
@@ -122,7 +123,7 @@ func startChildController(b *testing.B) *childController {
 		b.Fatalf("controller process did not start: %q", cc.out.Text())
 	}
 	sock := filepath.Join(dir, "shoal.sock")
-	cc.controller = &controller{dir: dir, sock: sock, client: api.NewClient(sock, "")}
+	cc.controller = &controller{dir: dir, sock: sock, client: client.New(sock, "")}
 	return cc
 }
 
@@ -219,13 +220,13 @@ func benchArchive(b *testing.B, n int, mode string) {
 	var last uint64
 	var active childMem
 	for i := 0; i < n; i += queuedBatch {
-		req := daemon.SubmitBatchRequest{}
+		req := api.SubmitBatchRequest{}
 		for k := range min(queuedBatch, n-i) {
 			j := queuedJob(i+k, 0)
 			j.Resources.MemoryMB = 1
 			req.Jobs = append(req.Jobs, j)
 		}
-		var resp daemon.SubmitBatchResponse
+		var resp api.SubmitBatchResponse
 		if err := c.client.Call(ctx, api.PathSubmitBatch, req, &resp); err != nil {
 			b.Fatalf("submit batch at job %d: %v", i, err)
 		}
@@ -317,6 +318,6 @@ func benchArchive(b *testing.B, n int, mode string) {
 		float64(after.heap-before.heap)/float64(n), float64(fileSize)/float64(n), mb(uint64(fileSize)))
 	figure(b, "archive %s rss after/before jobs=%d: %.2f as it is, %.2f freed again (debug.FreeOSMemory)", mode, n,
 		float64(after.rss)/float64(before.rss), float64(afterFree.rss)/float64(beforeFree.rss))
-	figure(b, "archive %s history-list jobs=%d: %.0f ms decoded by api.Client, %.0f ms raw (%.1f MB JSON); state=FAILED (0 rows) %.1f ms; user=nobody %.1f ms",
+	figure(b, "archive %s history-list jobs=%d: %.0f ms decoded by client.Client, %.0f ms raw (%.1f MB JSON); state=FAILED (0 rows) %.1f ms; user=nobody %.1f ms",
 		mode, n, ms(listTime), ms(rawTime), mb(uint64(rawBytes)), ms(failedTime), ms(filterTime))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -38,7 +39,7 @@ func submitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := client(c).Submit(ctx(c), req)
+			resp, err := clientOf(c).Submit(ctx(c), req)
 			if err != nil {
 				return fmt.Errorf("submit job: %w", err)
 			}
@@ -109,41 +110,33 @@ func submitFromDefinition(c *cli.Context) error {
 	if name == "" {
 		name = strings.Split(c.String("definition"), ":")[0]
 	}
-	req := map[string]any{"jobName": name, "jobQueue": c.String("queue"), "jobDefinition": c.String("definition")}
-	if params != nil {
-		req["parameters"] = params
-	}
-	overrides := map[string]any{}
+	req := api.AWSSubmitJobRequest{JobName: name, JobQueue: c.String("queue"), JobDefinition: c.String("definition"), Parameters: params}
+	var overrides api.ContainerOverrides
 	if o := c.String("overrides"); o != "" {
-		if err := json.Unmarshal([]byte(o), &overrides); err != nil {
-			return usagef("--overrides: %v: give containerOverrides as JSON", err)
+		dec := json.NewDecoder(strings.NewReader(o))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&overrides); err != nil {
+			return usagef("--overrides: %v: give containerOverrides as JSON (command, vcpus, memory, environment, resourceRequirements)", err)
 		}
 	}
 	if c.NArg() > 0 {
-		overrides["command"] = c.Args().Slice()
+		overrides.Command = c.Args().Slice()
 	}
-	if len(overrides) > 0 {
-		req["containerOverrides"] = overrides
+	if !reflect.ValueOf(overrides).IsZero() {
+		req.ContainerOverrides = &overrides
 	}
 	if n := c.Int("array-size"); n > 0 {
-		req["arrayProperties"] = map[string]int{"size": n}
+		req.ArrayProperties = &api.ArrayProperties{Size: n}
 	}
 	for _, list := range c.StringSlice("depends-on") {
 		for _, s := range strings.Split(list, ",") {
-			req["dependsOn"] = append(asList(req["dependsOn"]), map[string]string{"jobId": strings.TrimSpace(s)})
+			req.DependsOn = append(req.DependsOn, api.JobDependency{JobID: strings.TrimSpace(s)})
 		}
 	}
-	var resp struct {
-		JobID string `json:"jobId"`
-	}
-	if err := client(c).Call(ctx(c), "/v1/submitjob", req, &resp); err != nil {
+	var resp api.AWSSubmitJobResponse
+	if err := clientOf(c).Call(ctx(c), "/v1/submitjob", req, &resp); err != nil {
 		return fmt.Errorf("submit job: %w", err)
 	}
 	fmt.Fprintln(c.App.Writer, resp.JobID)
 	return nil
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
 }

@@ -26,33 +26,39 @@ const (
 	DefaultMemoryMB = 1024
 )
 
-// SubmitBatchRequest submits several jobs that are stored together or not
-// at all, in one raft entry.
-type SubmitBatchRequest struct {
-	Jobs []api.SubmitJobRequest `json:"jobs"`
-}
-
-// SubmitBatchResponse lists the new ids in request order.
-type SubmitBatchResponse struct {
-	IDs []uint64 `json:"jobIds"`
-}
-
 func (c *Controller) submit(ctx context.Context, who caller, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
-	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{req})
+	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{req}, refuseUnsatisfiable)
 	if err != nil {
 		return api.SubmitJobResponse{}, err
 	}
 	return api.SubmitJobResponse{ID: ids[0], Name: req.Name}, nil
 }
 
-func (c *Controller) submitBatch(ctx context.Context, who caller, req SubmitBatchRequest) (SubmitBatchResponse, error) {
-	ids, err := c.submitJobs(ctx, who, req.Jobs)
-	return SubmitBatchResponse{IDs: ids}, err
+func (c *Controller) submitBatch(ctx context.Context, who caller, req api.SubmitBatchRequest) (api.SubmitBatchResponse, error) {
+	ids, err := c.submitJobs(ctx, who, req.Jobs, refuseUnsatisfiable)
+	return api.SubmitBatchResponse{IDs: ids}, err
 }
 
 // submitJobs validates requests, stamps the owner from the connection and
 // commits them as one command.
-func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.SubmitJobRequest) ([]uint64, error) {
+// unsatisfiablePolicy says what a submit does with a job that no node of
+// its queue could ever run.
+type unsatisfiablePolicy bool
+
+const (
+	// refuseUnsatisfiable answers with the shortfall and stores nothing
+	// (sbatch's "Requested node configuration is not available").
+	refuseUnsatisfiable unsatisfiablePolicy = false
+	// holdUnsatisfiable stores the job RUNNABLE with a statusReason that
+	// quantifies the shortfall (AWS Batch's behaviour), until the queue's
+	// jobStateTimeLimitActions or the user ends it.
+	holdUnsatisfiable unsatisfiablePolicy = true
+)
+
+// submitJobs is the one submit path of both front doors: it checks every
+// request, builds the jobs as the caller, and stores them all in one raft
+// entry, or none.
+func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.SubmitJobRequest, unsat unsatisfiablePolicy) ([]uint64, error) {
 	if len(reqs) == 0 {
 		return nil, api.Errorf(api.CodeInvalid, "no jobs to submit")
 	}
@@ -72,7 +78,10 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 			return nil, err
 		}
 		if err := satisfiable(state, j); err != nil {
-			return nil, err
+			if unsat != holdUnsatisfiable || !api.IsCode(err, api.CodeUnsatisfiable) {
+				return nil, err
+			}
+			j.StatusReason = ReasonMisconfiguration + err.Error()
 		}
 		if len(r.ArrayIndexes) > 0 {
 			if err := checkArray(j.Name, r.ArrayIndexes, r.ArrayMaxRunning); err != nil {
@@ -337,7 +346,7 @@ type encodedAnswer interface {
 const bigAnswer = 32 << 20
 
 // writeTo writes the head into its room and the answer, with a length
-// (as api.WriteJSON does), with no copy of the jobs.
+// (as reply.JSON does), with no copy of the jobs.
 func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
 	start := listHead - len(head)

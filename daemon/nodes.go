@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -46,7 +47,7 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
 	}
 	if req.LogCertHash != "" {
-		if _, err := api.NewClientWith(req.LogAddr, api.ClientOptions{KeyHash: req.LogCertHash}); err != nil {
+		if _, err := client.NewWith(req.LogAddr, client.Options{KeyHash: req.LogCertHash}); err != nil {
 			return none, api.Errorf(api.CodeInvalid, "register node %s: log server %s: %v", req.Name, req.LogAddr, err).WithField("logCertHash")
 		}
 	}
@@ -207,9 +208,9 @@ func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsReques
 // which goes only from nodes to the controller, whoever answers at
 // LogAddr. Without a hash the server is a unix socket (-dev) or plain
 // HTTP (a node run with -insecure-http).
-func nodeLogClient(n *api.Node) (*api.Client, error) {
+func nodeLogClient(n *api.Node) (*client.Client, error) {
 	if n.LogCertHash == "" {
-		return api.NewClient(n.LogAddr, n.LogToken), nil
+		return client.New(n.LogAddr, n.LogToken), nil
 	}
-	return api.NewClientWith(n.LogAddr, api.ClientOptions{Token: n.LogToken, KeyHash: n.LogCertHash})
+	return client.NewWith(n.LogAddr, client.Options{Token: n.LogToken, KeyHash: n.LogCertHash})
 }

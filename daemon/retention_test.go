@@ -142,7 +142,7 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 		if j, err := c.waitJob(ctx, ann, api.WaitJobRequest{ID: a, WaitMillis: 10_000}); err != nil || j.State != api.StateFailed {
 			t.Errorf("wait on archived job %d: got %s, %v; want FAILED at once", a, j.State, err)
 		}
-		aws, err := c.describeAWSJobs(ctx, ann, describeJobsRequest{Jobs: []string{api.FormatID(a)}})
+		aws, err := c.describeAWSJobs(ctx, ann, api.AWSDescribeJobsRequest{Jobs: []string{api.FormatID(a)}})
 		if err != nil || len(aws.Jobs) != 1 || aws.Jobs[0].Status != api.StateFailed {
 			t.Errorf("AWS describe-jobs of archived job %d: got %+v, %v; want it FAILED", a, aws.Jobs, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/reply"
 )
 
 // routeTable is every API operation with who may call it and the largest
@@ -87,7 +88,7 @@ func (c *Controller) routes() http.Handler {
 // version, and who leads.
 func (c *Controller) health(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: use GET or POST", r.Method, r.URL.Path))
+		reply.Error(w, api.Errorf(api.CodeInvalid, "%s %s: use GET or POST", r.Method, r.URL.Path))
 		return
 	}
 	addr, id := c.raft.raft.LeaderWithID()
@@ -95,7 +96,7 @@ func (c *Controller) health(w http.ResponseWriter, r *http.Request, _ caller) {
 	if id != "" {
 		resp.Leader = fmt.Sprintf("%s (%s)", id, addr)
 	}
-	api.WriteJSON(w, http.StatusOK, resp)
+	reply.JSON(w, http.StatusOK, resp)
 }
 
 // actingUID is the uid a job command carries to the FSM, whose ownership

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -22,10 +23,10 @@ import (
 // Config describes one node daemon.
 type Config struct {
 	Name     string
-	Client   *api.Client   // the controller
-	DataDir  string        // job logs live under DataDir/logs
-	Executor Executor      // runs the jobs
-	Capacity api.Resources // zero: discover the host's (GPUs through NVML)
+	Client   *client.Client // the controller
+	DataDir  string         // job logs live under DataDir/logs
+	Executor Executor       // runs the jobs
+	Capacity api.Resources  // zero: discover the host's (GPUs through NVML)
 	// GPUs are the GPUs the node hands to jobs (Discover's); Capacity.GPUs
 	// may not exceed their number.
 	GPUs []gpu.GPU

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -51,7 +52,7 @@ var digestPattern = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
 // one image fetch and unpack it once.
 type imageCache struct {
 	dir    string
-	client *api.Client
+	client *client.Client
 
 	mu      sync.Mutex
 	locks   map[string]*keyLock

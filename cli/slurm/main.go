@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// Controller is the part of api.Client the Slurm commands use, so that
+// Controller is the part of client.Client the Slurm commands use, so that
 // tests can run them against a fake.
 type Controller interface {
 	Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error)
@@ -32,7 +33,7 @@ type Controller interface {
 	Logs(ctx context.Context, id uint64, stream string) ([]byte, error)
 }
 
-var _ Controller = (*api.Client)(nil)
+var _ Controller = (*client.Client)(nil)
 
 // Ctx is what a command runs with: the controller, its standard streams,
 // its environment (KEY=VAL) and who and where it runs.
@@ -121,7 +122,7 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer,
 		addr = api.DefaultSocket
 	}
 	caFile, _ := c.LookupEnv("SHOAL_CA_FILE")
-	cl, err := api.NewClientWith(addr, api.ClientOptions{CAFile: caFile})
+	cl, err := client.NewWith(addr, client.Options{CAFile: caFile})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: SHOAL_CA_FILE: %v\n", name, err)
 		return 1

@@ -1,4 +1,8 @@
-package api
+// Package client is the Go client of a shoal controller's HTTP API (and
+// of a node daemon's log server): the wire types it carries live in
+// package api, which stays free of net/http and crypto/tls so that the
+// scheduler and the FSM, which use those types, never link the network.
+package client
 
 import (
 	"bytes"
@@ -8,13 +12,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-)
 
-// DefaultSocket is where a controller listens unless told otherwise.
-const DefaultSocket = "/run/shoal/shoal.sock"
+	"github.com/shoal-batch/shoal/api"
+)
 
 // Client talks to a controller's HTTP API over a unix socket or TCP.
 type Client struct {
@@ -23,13 +25,13 @@ type Client struct {
 	token string
 }
 
-// NewClient returns a client for addr: "unix:/path", a path starting with
+// New returns a client for addr: "unix:/path", a path starting with
 // "/" (a unix socket), "host:port" or "http://host:port" (plain HTTP: a
 // node's log server), or "https://host:port" checked against the system's
 // roots. token, if set, is sent as a bearer token (a node's join secret).
 // A controller's TCP API serves TLS with its own CA: reach it with
-// NewClientWith, which pins or loads that CA.
-func NewClient(addr, token string) *Client {
+// NewWith, which pins or loads that CA.
+func New(addr, token string) *Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	base := addr
 	if path, ok := unixPath(addr); ok {
@@ -75,11 +77,11 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 		return fmt.Errorf("read %s answer: %w", path, err)
 	}
 	if res.StatusCode/100 != 2 {
-		var e Error
+		var e api.Error
 		if json.Unmarshal(data, &e) == nil && e.Message != "" {
 			return &e
 		}
-		return Errorf(CodeInternal, "%s: HTTP %d: %s", path, res.StatusCode, strings.TrimSpace(string(data)))
+		return api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, res.StatusCode, strings.TrimSpace(string(data)))
 	}
 	if resp == nil {
 		return nil
@@ -104,62 +106,39 @@ func readBody(res *http.Response) ([]byte, error) {
 	return io.ReadAll(res.Body)
 }
 
-// Native API paths.
-const (
-	PathSubmit       = "/shoal/v1/jobs/submit"
-	PathSubmitBatch  = "/shoal/v1/jobs/submit-batch"
-	PathListJobs     = "/shoal/v1/jobs/list"
-	PathCancel       = "/shoal/v1/jobs/cancel"
-	PathTerminate    = "/shoal/v1/jobs/terminate"
-	PathSignal       = "/shoal/v1/jobs/signal"
-	PathLogs         = "/shoal/v1/jobs/logs"
-	PathWait         = "/shoal/v1/jobs/wait"
-	PathHold         = "/shoal/v1/jobs/hold"
-	PathUpdateJob    = "/shoal/v1/jobs/update"
-	PathUpdateNode   = "/shoal/v1/nodes/update"
-	PathClusterInfo  = "/shoal/v1/cluster"
-	PathKeys         = "/shoal/v1/keys"
-	PathNodes        = "/shoal/v1/nodes/list"
-	PathNodeRegister = "/shoal/v1/nodes/register"
-	PathNodeWork     = "/shoal/v1/nodes/work"
-	PathNodeBeat     = "/shoal/v1/nodes/heartbeat"
-	PathNodeEvents   = "/shoal/v1/nodes/events"
-	PathNodeLogs     = "/shoal/v1/node/logs" // served by a node daemon
-)
-
 // Submit submits one job.
-func (c *Client) Submit(ctx context.Context, req SubmitJobRequest) (SubmitJobResponse, error) {
-	var resp SubmitJobResponse
-	err := c.Call(ctx, PathSubmit, req, &resp)
+func (c *Client) Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
+	var resp api.SubmitJobResponse
+	err := c.Call(ctx, api.PathSubmit, req, &resp)
 	return resp, err
 }
 
 // ListJobs lists jobs matching req.
-func (c *Client) ListJobs(ctx context.Context, req ListJobsRequest) ([]Job, error) {
-	var resp ListJobsResponse
-	err := c.Call(ctx, PathListJobs, req, &resp)
+func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
+	var resp api.ListJobsResponse
+	err := c.Call(ctx, api.PathListJobs, req, &resp)
 	return resp.Jobs, err
 }
 
 // Job describes one job.
-func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
-	jobs, err := c.ListJobs(ctx, ListJobsRequest{IDs: []uint64{id}, Full: true})
+func (c *Client) Job(ctx context.Context, id uint64) (api.Job, error) {
+	jobs, err := c.ListJobs(ctx, api.ListJobsRequest{IDs: []uint64{id}, Full: true})
 	if err != nil {
-		return Job{}, err
+		return api.Job{}, err
 	}
 	if len(jobs) == 0 {
-		return Job{}, Errorf(CodeNotFound, "job %d does not exist", id)
+		return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
 	}
 	return jobs[0], nil
 }
 
 // WaitJob blocks until job id reaches one of states (default: SUCCEEDED or
 // FAILED), or ctx ends, and returns the job. A job that ends without
-// reaching them is an error (CodeConflict), returned with the job.
-func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Job, error) {
+// reaching them is an error (api.CodeConflict), returned with the job.
+func (c *Client) WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error) {
 	for {
-		var j Job
-		err := c.Call(ctx, PathWait, WaitJobRequest{ID: id, States: states, WaitMillis: 60_000}, &j)
+		var j api.Job
+		err := c.Call(ctx, api.PathWait, api.WaitJobRequest{ID: id, States: states, WaitMillis: 60_000}, &j)
 		if err != nil {
 			return j, err
 		}
@@ -167,7 +146,7 @@ func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Jo
 			return j, nil
 		}
 		if j.State.Terminal() {
-			return j, Errorf(CodeConflict, "job %d ended %s (%s) without reaching %v", id, j.State, j.StatusReason, states)
+			return j, api.Errorf(api.CodeConflict, "job %d ended %s (%s) without reaching %v", id, j.State, j.StatusReason, states)
 		}
 		if err := ctx.Err(); err != nil {
 			return j, err
@@ -177,88 +156,58 @@ func (c *Client) WaitJob(ctx context.Context, id uint64, states ...JobState) (Jo
 
 // Cancel cancels a job that has not been placed yet.
 func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, PathCancel, StopJobRequest{ID: id, Reason: reason}, nil)
+	return c.Call(ctx, api.PathCancel, api.StopJobRequest{ID: id, Reason: reason}, nil)
 }
 
 // Terminate stops a placed or running job.
 func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason}, nil)
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason}, nil)
 }
 
 // Signal sends signal sig to the processes of a started job that scope
 // names ("" : every process but the batch script). It returns once the
 // request is recorded; the job's node delivers it.
-func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope SignalScope) error {
-	return c.Call(ctx, PathSignal, SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
+func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error {
+	return c.Call(ctx, api.PathSignal, api.SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
 }
 
 // Hold holds (hold true) or releases jobs that have not started.
 func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
-	return c.Call(ctx, PathHold, HoldJobsRequest{IDs: ids, Hold: hold}, nil)
+	return c.Call(ctx, api.PathHold, api.HoldJobsRequest{IDs: ids, Hold: hold}, nil)
 }
 
 // Requeue stops a running job and queues it to run again.
 func (c *Client) Requeue(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, PathTerminate, StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
 }
 
 // UpdateJob changes a job's name, queue, priority or time limit.
-func (c *Client) UpdateJob(ctx context.Context, req UpdateJobRequest) error {
-	return c.Call(ctx, PathUpdateJob, req, nil)
+func (c *Client) UpdateJob(ctx context.Context, req api.UpdateJobRequest) error {
+	return c.Call(ctx, api.PathUpdateJob, req, nil)
 }
 
 // UpdateNode drains, downs or resumes a node.
-func (c *Client) UpdateNode(ctx context.Context, req UpdateNodeRequest) error {
-	return c.Call(ctx, PathUpdateNode, req, nil)
-}
-
-// ClusterInfo describes the controller (for scontrol ping / show config).
-type ClusterInfo struct {
-	Leader    string   `json:"leader"`
-	Members   []string `json:"members"`
-	Index     uint64   `json:"index"`
-	StartedAt int64    `json:"startedAt"`
-	Version   string   `json:"version"`
-	Queues    []string `json:"queues"`
+func (c *Client) UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error {
+	return c.Call(ctx, api.PathUpdateNode, req, nil)
 }
 
 // Cluster describes the controller.
-func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
-	var info ClusterInfo
-	err := c.Call(ctx, PathClusterInfo, struct{}{}, &info)
+func (c *Client) Cluster(ctx context.Context) (api.ClusterInfo, error) {
+	var info api.ClusterInfo
+	err := c.Call(ctx, api.PathClusterInfo, struct{}{}, &info)
 	return info, err
-}
-
-// LogsRequest names a job's output stream.
-type LogsRequest struct {
-	ID     uint64 `json:"jobId"`
-	Stream string `json:"stream"` // "stdout" or "stderr"
 }
 
 // Logs returns a job's stdout or stderr.
 func (c *Client) Logs(ctx context.Context, id uint64, stream string) ([]byte, error) {
-	var resp LogsResponse
-	err := c.Call(ctx, PathLogs, LogsRequest{ID: id, Stream: stream}, &resp)
+	var resp api.LogsResponse
+	err := c.Call(ctx, api.PathLogs, api.LogsRequest{ID: id, Stream: stream}, &resp)
 	return resp.Data, err
 }
 
-// LogsResponse carries (the tail of) a log.
-type LogsResponse struct {
-	Data []byte `json:"data"`
-}
-
 // Nodes lists the cluster's nodes.
-func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	var resp NodesResponse
-	err := c.Call(ctx, PathNodes, struct{}{}, &resp)
+func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
+	var resp api.NodesResponse
+	err := c.Call(ctx, api.PathNodes, struct{}{}, &resp)
 	return resp.Nodes, err
-}
-
-// FormatID prints a job id.
-func FormatID(id uint64) string { return strconv.FormatUint(id, 10) }
-
-// NodeLogsRequest asks a node daemon for one stream of a job it ran.
-type NodeLogsRequest struct {
-	Job    Job    `json:"job"`
-	Stream string `json:"stream"`
 }
