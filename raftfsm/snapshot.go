@@ -86,6 +86,7 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 		return fmt.Errorf("restore: new store: %w", err)
 	}
 	txn := db.Txn(true)
+	shared := newShared()
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<16))
 	for {
 		var rec snapshotRecord
@@ -103,6 +104,7 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 		case rec.Node != nil:
 			table, obj = tableNodes, rec.Node
 		case rec.Job != nil:
+			shared.job(rec.Job)
 			table, obj = tableJobs, rec.Job
 		case rec.JobDef != nil:
 			table, obj = tableJobDefs, rec.JobDef
@@ -121,6 +123,8 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 		}
 	}
 	txn.Commit()
+	shared.kept = shared.size()
+	f.shared = shared
 	f.swap(db)
 	f.advance(index)
 	return nil
