@@ -14,6 +14,7 @@ const (
 	PathListJobs     = "/shoal/v1/jobs/list"
 	PathCancel       = "/shoal/v1/jobs/cancel"
 	PathTerminate    = "/shoal/v1/jobs/terminate"
+	PathStopJobs     = "/shoal/v1/jobs/stop"
 	PathSignal       = "/shoal/v1/jobs/signal"
 	PathLogs         = "/shoal/v1/jobs/logs"
 	PathWait         = "/shoal/v1/jobs/wait"

@@ -268,3 +268,23 @@ type KeysRequest struct {
 type KeysResponse struct {
 	Keys []AccessKey `json:"keys"`
 }
+
+// StopJobsRequest ends many jobs at once, as scancel does: each that has
+// not started is cancelled, each started one terminated. They are stopped
+// in one commit; a job the caller may not stop, or that has ended, does
+// not keep the others from stopping.
+type StopJobsRequest struct {
+	IDs    []uint64 `json:"jobIds"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// StopJobsResponse lists the jobs that were not stopped, and why.
+type StopJobsResponse struct {
+	Failed []JobFailure `json:"failed,omitempty"`
+}
+
+// JobFailure is why a command on many jobs did not apply to one of them.
+type JobFailure struct {
+	ID    uint64 `json:"jobId"`
+	Error *Error `json:"error"`
+}

@@ -37,6 +37,7 @@ func (c *Controller) routeTable() []route {
 		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobsJSON)),
 		native(api.PathCancel, asUser, bodySmall, endpoint(c.cancelJob)),
 		native(api.PathTerminate, asUser, bodySmall, endpoint(c.terminateJob)),
+		native(api.PathStopJobs, asUser, bodySubmit, endpoint(c.stopJobs)),
 		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),
 		native(api.PathWait, asUser, bodySmall, endpoint(c.waitJob)),
 		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),

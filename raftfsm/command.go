@@ -139,6 +139,10 @@ type Result struct {
 	Placed int `json:"placed,omitempty"`
 	// Revision is a registered job definition's.
 	Revision int `json:"revision,omitempty"`
+	// Errs holds, for a command on many jobs (StopManyCmd), each job's
+	// refusal in the command's order (nil where it applied); nil when all
+	// applied.
+	Errs []*api.Error `json:"errs,omitempty"`
 }
 
 // Error returns the result's error as an error (nil when none).

@@ -199,6 +199,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.nodeStatus)
 	case OpExpire:
 		return decodeApply(op, body, w.expire)
+	case OpStopMany:
+		return decodeApply(op, body, w.stopMany)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

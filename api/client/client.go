@@ -211,3 +211,11 @@ func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
 	err := c.Call(ctx, api.PathNodes, struct{}{}, &resp)
 	return resp.Nodes, err
 }
+
+// StopJobs ends many jobs in one commit, as scancel does (cancel what has
+// not started, terminate what has), and returns the jobs it could not stop.
+func (c *Client) StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
+	var resp api.StopJobsResponse
+	err := c.Call(ctx, api.PathStopJobs, api.StopJobsRequest{IDs: ids, Reason: reason}, &resp)
+	return resp.Failed, err
+}

@@ -191,6 +191,10 @@ func (f *viewFake) Terminate(context.Context, uint64, string) error {
 	return fmt.Errorf("viewFake: no Terminate")
 }
 
+func (f *viewFake) StopJobs(context.Context, []uint64, string) ([]api.JobFailure, error) {
+	return nil, fmt.Errorf("viewFake: no StopJobs")
+}
+
 func (f *viewFake) Signal(context.Context, uint64, int, api.SignalScope) error {
 	return fmt.Errorf("viewFake: no Signal")
 }

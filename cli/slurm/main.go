@@ -23,6 +23,7 @@ type Controller interface {
 	WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error)
 	Cancel(ctx context.Context, id uint64, reason string) error
 	Terminate(ctx context.Context, id uint64, reason string) error
+	StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error)
 	Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error
 	Requeue(ctx context.Context, id uint64, reason string) error
 	Hold(ctx context.Context, ids []uint64, hold bool) error
