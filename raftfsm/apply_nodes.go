@@ -36,18 +36,13 @@ type NodeStatusCmd struct {
 const MaxNodeFailRequeues = 5
 
 // RequeuesOnNodeFailure reports whether j goes back to RUNNABLE, rather
-// than ending NODE_FAIL, when its node fails under it: AWS Batch jobs (from
-// a job definition, or with a retry strategy) while attempts are left;
-// other jobs unless submitted with --no-requeue (Slurm's JobRequeue=1
-// default for batch jobs), up to MaxNodeFailRequeues times.
-func RequeuesOnNodeFailure(j *api.Job) bool {
-	switch {
-	case j.NoRequeue:
-		return false
-	case j.JobDefinition != "" || j.RetryAttempts > 0:
-		return j.Attempt < j.RetryAttempts
-	}
-	return j.Attempt <= MaxNodeFailRequeues
+// than ending NODE_FAIL, when its node fails under it with reason: AWS
+// Batch jobs (from a job definition, or with a retry strategy) while
+// attempts are left and their retry rules allow; other jobs unless
+// submitted with --no-requeue (Slurm's JobRequeue=1 default for batch
+// jobs), up to MaxNodeFailRequeues times.
+func RequeuesOnNodeFailure(j *api.Job, reason string) bool {
+	return retries(j, ended{statusReason: reason, reason: reason}, true)
 }
 
 // NodeFailReason is the statusReason of a job whose node stopped
@@ -90,7 +85,8 @@ func (w writer) nodeStatus(c NodeStatusCmd) Result {
 }
 
 // nodeFailed ends every STARTING or RUNNING job of a node that stopped
-// responding: requeued where the job allows it (the attempt is recorded),
+// responding: requeued where the job allows it (RequeuesOnNodeFailure; the
+// attempt is recorded),
 // else FAILED with cause node_lost (Slurm's NODE_FAIL). A stop that was
 // asked for ends the job as asked.
 func (w writer) nodeFailed(node, reason string, now int64) {
@@ -104,8 +100,7 @@ func (w writer) nodeFailed(node, reason string, now int64) {
 		lost = append(lost, &c)
 	}
 	for _, j := range lost {
-		requeue := !j.StopRequested && RequeuesOnNodeFailure(j)
-		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, requeue)
+		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, true)
 	}
 }
 

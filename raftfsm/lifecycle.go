@@ -55,3 +55,20 @@ func mustMove(j *api.Job, to api.JobState, now int64) {
 		panic(fmt.Sprintf("raftfsm: checked transition refused: %v", err))
 	}
 }
+
+// reopen queues an ended job again (scontrol requeue of a finished batch
+// job). It is not a lifecycle move, and no transition leaves a terminal
+// state: it is the job's submission made anew under its id, RUNNABLE, or
+// PENDING when held. What the ended run left is cleared; the caller has
+// recorded it as an attempt.
+func reopen(j *api.Job) {
+	if !j.State.Terminal() {
+		panic(fmt.Sprintf("raftfsm: reopen of job %d, which is %s", j.ID, j.State))
+	}
+	j.State = api.StateRunnable
+	if j.Held {
+		j.State = api.StatePending
+	}
+	j.StartedAt, j.StoppedAt, j.ExitCode, j.Signal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.Signals = false, false, "", "", nil
+}
