@@ -100,12 +100,12 @@ type JobSpec struct {
 	RetryRules []RetryRule `json:"retryRules,omitempty"`
 	// DeadlineAt: a job still waiting at this time (epoch ms) ends
 	// DEADLINE (Slurm's --deadline); 0 = none.
-	DeadlineAt int64 `json:"deadlineAt,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
-	Account        string            `json:"account,omitempty"`
-	QOS            string            `json:"qos,omitempty"`
-	Comment        string            `json:"comment,omitempty"`
-	SubmitHost     string            `json:"submitHost,omitempty"`
+	DeadlineAt int64             `json:"deadlineAt,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Account    string            `json:"account,omitempty"`
+	QOS        string            `json:"qos,omitempty"`
+	Comment    string            `json:"comment,omitempty"`
+	SubmitHost string            `json:"submitHost,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.
@@ -161,9 +161,9 @@ type Attempt struct {
 	Reason string `json:"reason,omitempty"`
 	// Cause is why it failed, as Job.Cause says of a job's end;
 	// CauseRequeued for an attempt stopped to run the job again.
-	Cause Cause `json:"cause,omitempty"`
-	StartedAt    int64  `json:"startedAt,omitempty"`
-	StoppedAt    int64  `json:"stoppedAt,omitempty"`
+	Cause     Cause `json:"cause,omitempty"`
+	StartedAt int64 `json:"startedAt,omitempty"`
+	StoppedAt int64 `json:"stoppedAt,omitempty"`
 	// Usage is what the attempt used, if its node said.
 	Usage *JobUsage `json:"usage,omitempty"`
 }
