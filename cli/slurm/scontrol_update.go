@@ -105,7 +105,9 @@ func (r *scontrolRun) holdFailed(id uint64, err error) {
 	fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
 }
 
-// requeue stops running jobs and queues them again.
+// requeue queues jobs again: running ones once they have stopped, finished
+// ones (COMPLETED, FAILED, CANCELLED, ...) at once, as Slurm does with batch
+// jobs; requeuehold holds them too.
 func (r *scontrolRun) requeue(kw string, args []string) int {
 	ids, rc, ok := r.jobOperands(kw, args, "")
 	if !ok {
@@ -118,8 +120,13 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 			rc = 1
 			continue
 		}
-		if j.State.Cancellable() {
+		switch {
+		case j.State.Cancellable():
 			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %d\n", id)
+			rc = 1
+			continue
+		case j.NoRequeue: // submitted with --no-requeue
+			fmt.Fprintf(r.c.Stderr, "Requested operation is presently disabled for job %d\n", id)
 			rc = 1
 			continue
 		}
