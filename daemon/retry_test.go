@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// TestAWSRetryStrategyValidation: register-job-definition and submit-job
+// refuse a retryStrategy AWS Batch refuses, with its ClientException
+// words, storing nothing; what they accept is stored and described back.
+func TestAWSRetryStrategyValidation(t *testing.T) {
+	tc := startTestController(t, false)
+	script := &api.ContainerProperties{Command: []string{"true"}}
+	rule := func(code, status, reason, action string) api.RetryRule {
+		return api.RetryRule{OnExitCode: code, OnStatusReason: status, OnReason: reason, Action: action}
+	}
+	long := strings.Repeat("a", 513)
+	tc.mustCall(rootUser, "/v1/registerjobdefinition", registerJobDefRequest{JobDefinition: api.JobDefinition{
+		Name: "plain", Type: "script", ContainerProperties: script}}, nil)
+	for _, tc2 := range []struct {
+		name string
+		rs   api.RetryStrategy
+		want string // "" accepted
+	}{
+		{"attempts 0", api.RetryStrategy{Attempts: 0}, "RetryAttempts must be between 1 and 10."},
+		{"attempts 11", api.RetryStrategy{Attempts: 11}, "RetryAttempts must be between 1 and 10."},
+		{"rules without attempts", api.RetryStrategy{EvaluateOnExit: []api.RetryRule{rule("3", "", "", "RETRY")}}, "RetryAttempts must be provided with retry strategy."},
+		{"a rule without a condition", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("", "", "", "RETRY")}}, "EvaluateOnExit should contain at least one of onExitCode, onReason or onStatusReason"},
+		{"an unknown action", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("3", "", "", "AGAIN")}}, `EvaluateOnExit action "AGAIN" is not valid: use RETRY or EXIT.`},
+		{"letters in an exit code", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("3a", "", "", "RETRY")}}, "Evaluate on exit condition contains restricted characters."},
+		{"a * inside an exit code", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("1*2", "", "", "RETRY")}}, "Evaluate on exit condition contains restricted characters."},
+		{"a slash in a reason", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("", "", "a/b", "RETRY")}}, "Evaluate on exit condition contains restricted characters."},
+		{"a reason over 512", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("", long, "", "EXIT")}}, "Evaluate on exit condition cannot exceed 512 characters."},
+		{"six rules", api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{rule("1", "", "", "EXIT"), rule("2", "", "", "EXIT"),
+			rule("3", "", "", "EXIT"), rule("4", "", "", "EXIT"), rule("5", "", "", "EXIT"), rule("6", "", "", "EXIT")}}, "EvaluateOnExit can contain at most 5 entries, got 6."},
+		{"attempts alone", api.RetryStrategy{Attempts: 10}, ""},
+		{"AWS's example, any case", api.RetryStrategy{Attempts: 3, EvaluateOnExit: []api.RetryRule{
+			rule("", "Host EC2*", "", "retry"), rule("", "", "OutOfMemoryError: Container killed*", "Retry"), rule("1*", "", "", "EXIT"), rule("", "", "*", "exit")}}, ""},
+	} {
+		t.Run(tc2.name, func(t *testing.T) {
+			rs := tc2.rs
+			def := registerJobDefRequest{JobDefinition: api.JobDefinition{Name: "d", Type: "script", ContainerProperties: script, RetryStrategy: &rs}}
+			var reg registerJobDefResponse
+			status, e := tc.call(rootUser, "/v1/registerjobdefinition", def, &reg)
+			sub := submitJobRequest{JobName: "j", JobQueue: api.DefaultQueue, JobDefinition: "plain", RetryStrategy: &rs}
+			if tc2.want != "" {
+				if status != http.StatusBadRequest || e.Type != "ClientException" || e.Message != tc2.want {
+					t.Fatalf("register-job-definition: HTTP %d %s %q, want 400 ClientException %q", status, e.Type, e.Message, tc2.want)
+				}
+				before := tc.indexes()
+				status, e = tc.call(alice, "/v1/submitjob", sub, nil)
+				if status != http.StatusBadRequest || e.Type != "ClientException" || e.Message != tc2.want {
+					t.Fatalf("submit-job override: HTTP %d %s %q, want 400 ClientException %q", status, e.Type, e.Message, tc2.want)
+				}
+				if after := tc.indexes(); after != before {
+					t.Fatalf("a refused submit-job reached raft: indexes %v -> %v", before, after)
+				}
+				return
+			}
+			if status != http.StatusOK {
+				t.Fatalf("register-job-definition: HTTP %d %q, want it accepted", status, e.Message)
+			}
+			var resp submitJobResponse
+			tc.mustCall(alice, "/v1/submitjob", sub, &resp)
+			var desc describeJobsResponse
+			tc.mustCall(alice, "/v1/describejobs", describeJobsRequest{Jobs: []string{resp.JobID}}, &desc)
+			got := desc.Jobs[0].RetryStrategy
+			if got == nil || got.Attempts != rs.Attempts || len(got.EvaluateOnExit) != len(rs.EvaluateOnExit) {
+				t.Fatalf("describe-jobs retryStrategy %+v, want %+v", got, rs)
+			}
+		})
+	}
+}
