@@ -532,7 +532,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, Hold: req.Requeue && req.Hold, CallerUID: who.actingUID(), Now: nowMillis(),
 	})
 	return err
 }

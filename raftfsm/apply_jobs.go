@@ -87,11 +87,13 @@ func (w writer) stop(c StopCmd) Result {
 		return Result{Err: api.Errorf(api.CodeConflict, "cannot requeue job %d: it was submitted with --no-requeue", j.ID)}
 	case c.Requeue && j.State.Terminable():
 		j.StopRequested, j.RequeueRequested, j.StopReason = true, true, c.Reason
+		j.Held = j.Held || c.Hold
 		w.put(tableJobs, j)
 		return Result{}
 	case c.Requeue && j.State.Cancellable():
 		return Result{} // not started: already queued
 	case c.Requeue && j.State.Terminal():
+		j.Held = j.Held || c.Hold
 		w.requeueEnded(j, c.Now)
 		return Result{}
 	case c.Terminate && j.State.Terminable():

@@ -24,6 +24,7 @@ type Controller interface {
 	Terminate(ctx context.Context, id uint64, reason string) error
 	Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error
 	Requeue(ctx context.Context, id uint64, reason string) error
+	RequeueHold(ctx context.Context, id uint64, reason string) error
 	Hold(ctx context.Context, ids []uint64, hold bool) error
 	UpdateJob(ctx context.Context, req api.UpdateJobRequest) error
 	UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error

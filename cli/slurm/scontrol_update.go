@@ -130,7 +130,11 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 			rc = 1
 			continue
 		}
-		if err := r.c.Client.Requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
+		requeue := r.c.Client.Requeue
+		if kw == "requeuehold" {
+			requeue = r.c.Client.RequeueHold
+		}
+		if err := requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
 			if api.IsCode(err, api.CodeConflict) {
 				// shoal requeues running jobs only: say why, in its words.
 				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
@@ -139,12 +143,6 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 			}
 			rc = 1
 			continue
-		}
-		if kw == "requeuehold" {
-			if err := r.c.Client.Hold(r.ctx, []uint64{id}, true); err != nil {
-				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
-				rc = 1
-			}
 		}
 	}
 	return rc
