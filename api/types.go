@@ -35,8 +35,11 @@ type Job struct {
 	// RequeueRequested: when the node reports the stop, run the job again.
 	RequeueRequested bool  `json:"requeueRequested,omitempty"`
 	CreatedAt        int64 `json:"createdAt"`
-	StartedAt        int64 `json:"startedAt,omitempty"`
-	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+	// RunnableAt is when the job last became RUNNABLE (epoch ms): what a
+	// queue's jobStateTimeLimitActions count from.
+	RunnableAt int64 `json:"runnableAt,omitempty"`
+	StartedAt  int64 `json:"startedAt,omitempty"`
+	StoppedAt  int64 `json:"stoppedAt,omitempty"`
 	// Usage is what the job's last attempt used, as its node measured it
 	// when it ended; nil until then, and for a job whose node was lost.
 	Usage *JobUsage `json:"usage,omitempty"`

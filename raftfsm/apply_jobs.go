@@ -128,7 +128,7 @@ func (w writer) requeueEnded(j *api.Job, now int64) {
 		j.Attempts[n-1].Usage = copyUsage(j.Usage)
 	}
 	j.Attempt = len(j.Attempts)
-	reopen(j)
+	reopen(j, now)
 	w.put(tableJobs, j)
 }
 

@@ -38,6 +38,9 @@ func move(j *api.Job, to api.JobState, now int64) error {
 		return api.Errorf(api.CodeConflict, "job %d is %s and cannot become %s", j.ID, j.State, to)
 	}
 	j.State = to
+	if to == api.StateRunnable {
+		j.RunnableAt = now
+	}
 	switch {
 	case to == api.StateRunning:
 		j.StartedAt = now
@@ -61,11 +64,11 @@ func mustMove(j *api.Job, to api.JobState, now int64) {
 // state: it is the job's submission made anew under its id, RUNNABLE, or
 // PENDING when held. What the ended run left is cleared; the caller has
 // recorded it as an attempt.
-func reopen(j *api.Job) {
+func reopen(j *api.Job, now int64) {
 	if !j.State.Terminal() {
 		panic(fmt.Sprintf("raftfsm: reopen of job %d, which is %s", j.ID, j.State))
 	}
-	j.State = api.StateRunnable
+	j.State, j.RunnableAt = api.StateRunnable, now
 	if j.Held {
 		j.State = api.StatePending
 	}
