@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,5 +73,55 @@ func TestAWSRetryStrategyValidation(t *testing.T) {
 				t.Fatalf("describe-jobs retryStrategy %+v, want %+v", got, rs)
 			}
 		})
+	}
+}
+
+// TestAWSAttempts: a submit-job whose retryStrategy retries exit 3 runs
+// again after an attempt exits 3 (reported by its node), and describe-jobs
+// lists both attempts as AWS does: each with its container's exitCode,
+// reason and logStreamName, its times and statusReason.
+func TestAWSAttempts(t *testing.T) {
+	tc := startTestController(t, false)
+	tc.mustCall(rootUser, "/v1/registerjobdefinition", registerJobDefRequest{JobDefinition: api.JobDefinition{
+		Name: "plain", Type: "script", ContainerProperties: &api.ContainerProperties{Command: []string{"true"}}}}, nil)
+	var resp submitJobResponse
+	tc.mustCall(alice, "/v1/submitjob", submitJobRequest{JobName: "j", JobQueue: api.DefaultQueue, JobDefinition: "plain",
+		RetryStrategy: &api.RetryStrategy{Attempts: 2, EvaluateOnExit: []api.RetryRule{
+			{OnExitCode: "3", Action: "RETRY"}, {OnReason: "*", Action: "EXIT"}}}}, &resp)
+	id, err := strconv.ParseUint(resp.JobID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(attempt, exit int) {
+		t.Helper()
+		var j api.Job // a blocking wait for its placement
+		tc.mustCall(alice, api.PathWait, api.WaitJobRequest{ID: id, States: []api.JobState{api.StateStarting}, WaitMillis: 5000}, &j)
+		if j.State != api.StateStarting || j.Attempt != attempt {
+			t.Fatalf("job %d is %s at attempt %d, want STARTING at attempt %d", id, j.State, j.Attempt, attempt)
+		}
+		st := api.StateSucceeded
+		if exit != 0 {
+			st = api.StateFailed
+		}
+		tc.mustCall(rootUser, api.PathNodeEvents, api.JobEventsRequest{Events: []api.JobEvent{
+			{ID: id, Node: j.Node, State: api.StateRunning, Attempt: attempt},
+			{ID: id, Node: j.Node, State: st, ExitCode: &exit, Attempt: attempt}}}, nil)
+	}
+	run(1, 3)
+	run(2, 0)
+	var desc describeJobsResponse
+	tc.mustCall(alice, "/v1/describejobs", describeJobsRequest{Jobs: []string{resp.JobID}}, &desc)
+	v := desc.Jobs[0]
+	if v.Status != api.StateSucceeded || len(v.Attempts) != 2 {
+		t.Fatalf("describe-jobs: %s with attempts %+v, want SUCCEEDED after 2", v.Status, v.Attempts)
+	}
+	a, b := v.Attempts[0], v.Attempts[1]
+	stream := "plain/default/" + resp.JobID
+	if a.Container.ExitCode == nil || *a.Container.ExitCode != 3 || a.Container.Reason != api.ReasonNonZeroExit ||
+		a.StatusReason != api.ReasonNonZeroExit || a.Container.LogStreamName != stream || a.StartedAt == 0 || a.StoppedAt < a.StartedAt {
+		t.Errorf("first attempt %+v, want exit 3, reason and statusReason %q, stream %s, times", a, api.ReasonNonZeroExit, stream)
+	}
+	if b.Container.ExitCode == nil || *b.Container.ExitCode != 0 || b.Container.Reason != "" || b.StartedAt < a.StoppedAt {
+		t.Errorf("second attempt %+v, want exit 0, no reason, after the first", b)
 	}
 }
