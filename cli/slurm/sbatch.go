@@ -457,6 +457,8 @@ Parallel run options:
   -b, --begin=time            defer job until HH:MM MM/DD/YY, now+N, ...
   -c, --cpus-per-task=ncpus   number of cpus required per task
       --comment=name          arbitrary comment
+      --deadline=time         remove the job if no ending possible before
+                              this deadline (start > (deadline - time[-min]))
   -d, --dependency=type:jobid[:jobid]  defer job until condition on jobid is
                               satisfied (after, afterany, afterok, afternotok,
                               singleton; "," all, "?" any)
