@@ -60,9 +60,12 @@ func rulesRetry(rules []api.RetryRule, e ended) bool {
 }
 
 // retries decides whether j's failed attempt e runs again: never for an
-// attempt stopped on request; after a node failure (nodeFail), a job
-// without a retry strategy is requeued as Slurm does (RequeuesOnNodeFailure);
-// otherwise while attempts are left and the rules allow.
+// attempt stopped on request. After a node failure (nodeFail) a job
+// submitted with --no-requeue ends NODE_FAIL, and one without a retry
+// strategy (not from a job definition, no attempts) is requeued as Slurm
+// requeues batch jobs (JobRequeue=1), up to MaxNodeFailRequeues times.
+// Otherwise (AWS Batch jobs, and any with --retry) it runs again while
+// attempts are left and its retry rules allow.
 func retries(j *api.Job, e ended, nodeFail bool) bool {
 	switch {
 	case j.StopRequested:

@@ -162,7 +162,7 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("sbatch with a deadline before its begin: exit %d %q, want Slurm's refusal", r.code, r.stderr)
 	}
 
-	held, _ := c.sbatchWrap(t, "--hold", "--deadline=now+2", "--wrap", "true")
+	held, _ := c.sbatchWrap(t, "--hold", "--deadline=now+4", "--wrap", "true")
 	begun, _ := c.sbatchWrap(t, "--begin=now+1", "--deadline=now+1hour", "--wrap", "true")
 	j := c.wait(held)
 	if j.State != api.StateFailed || j.Cause != api.CauseDeadline || j.StartedAt != 0 {
