@@ -122,11 +122,12 @@ func (w writer) stop(c StopCmd) Result {
 // recorded, and it waits as a new submission would (its dependencies were
 // met when it first ran, and Slurm forgets those that are met).
 func (w writer) requeueEnded(j *api.Job, now int64) {
-	j.Attempts = j.AttemptHistory()
-	if n := len(j.Attempts); n > 0 && j.Attempt == n {
-		j.Attempts[n-1].Cause = api.CauseRequeued
-		j.Attempts[n-1].Usage = copyUsage(j.Usage)
+	all := j.AttemptHistory()
+	if n := len(all); n > len(j.Attempts) { // it ran: that run is now an attempt
+		all[n-1].Cause = api.CauseRequeued
+		all[n-1].Usage = copyUsage(j.Usage)
 	}
+	j.Attempts = all
 	j.Attempt = len(j.Attempts)
 	reopen(j, now)
 	w.put(tableJobs, j)

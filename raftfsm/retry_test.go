@@ -137,6 +137,18 @@ func TestRequeueEnded(t *testing.T) {
 	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{cancelled}, Hold: true, CallerUID: 1000, Now: 403}))
 	h.wantJob(cancelled, api.StatePending, "")
 
+	// Retried, then cancelled while it waited: requeue records no new run
+	// and keeps the recorded attempt's cause.
+	rj := newJob("retried")
+	rj.RetryAttempts = 3
+	retried := h.submit(450, rj)[0]
+	h.runAttempt(retried, 1, 450, exitWith(1))
+	h.mustOK("cancel retried", h.stop(raftfsm.StopCmd{ID: retried, Reason: "no", CallerUID: 1000, Now: 460}))
+	h.mustOK("requeue retried", h.stop(raftfsm.StopCmd{ID: retried, Terminate: true, Requeue: true, CallerUID: 1000, Now: 461}))
+	if j := h.wantJob(retried, api.StateRunnable, ""); len(j.Attempts) != 1 || j.Attempts[0].Cause != api.CauseExitCode || j.Attempt != 1 {
+		t.Fatalf("requeued retried job: attempt %d, recorded %+v; want its one failed attempt as it was", j.Attempt, j.Attempts)
+	}
+
 	nr := newJob("norequeue")
 	nr.NoRequeue = true
 	norequeue := h.submit(500, nr)[0]
