@@ -103,6 +103,8 @@ type StopJobRequest struct {
 	Reason string `json:"reason"`
 	// Requeue (terminate only): run the job again once it has stopped.
 	Requeue bool `json:"requeue,omitempty"`
+	// Hold (with Requeue): the job is held once queued again.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // SignalJobRequest sends a signal (1..64) to the processes of a STARTING or

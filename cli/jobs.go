@@ -16,13 +16,14 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "describe",
-		Usage:     "print a job as JSON: state, statusReason, exit code, times (epoch ms), node",
+		Usage:     "print a job as JSON: state, statusReason, exit code, times (epoch ms), node, and its attempts (every try: node, times, exit code, signal, reasons)",
 		ArgsUsage: "JOB_ID",
 		Action: func(c *cli.Context) error {
 			j, err := theJob(c, "describe job")
 			if err != nil {
 				return err
 			}
+			j.Attempts = j.AttemptHistory() // the current one too, as AWS's describe-jobs lists them
 			return printJSON(c.App.Writer, j)
 		},
 	}

@@ -113,8 +113,14 @@ func fromDefinition(state *raftfsm.State, jobs jobSource, req api.AWSSubmitJobRe
 	if req.Timeout != nil {
 		timeout = req.Timeout
 	}
+	if req.RetryStrategy != nil {
+		if err := checkRetryStrategy(req.RetryStrategy); err != nil {
+			return api.SubmitJobRequest{}, err
+		}
+	}
 	if retry != nil {
 		sub.RetryAttempts = retry.Attempts
+		sub.RetryRules = append([]api.RetryRule(nil), retry.EvaluateOnExit...)
 	}
 	if timeout != nil {
 		sub.TimeLimit = timeout.AttemptDurationSeconds

@@ -91,8 +91,8 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	default:
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: type %q: use container or script", d.Name, d.Type)
 	}
-	if d.RetryStrategy != nil && (d.RetryStrategy.Attempts < 1 || d.RetryStrategy.Attempts > 10) {
-		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: retryStrategy.attempts must be 1 to 10", d.Name)
+	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)

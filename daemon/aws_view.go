@@ -75,7 +75,7 @@ func taskView(j *api.Job) api.JobDetail {
 		v.DependsOn = append(v.DependsOn, api.JobDependency{JobID: api.FormatID(d.JobID)})
 	}
 	if j.RetryAttempts > 0 {
-		v.RetryStrategy = &api.RetryStrategy{Attempts: j.RetryAttempts}
+		v.RetryStrategy = &api.RetryStrategy{Attempts: j.RetryAttempts, EvaluateOnExit: j.RetryRules}
 	}
 	if j.TimeLimit > 0 {
 		v.Timeout = &api.JobTimeout{AttemptDurationSeconds: j.TimeLimit}
@@ -99,13 +99,13 @@ func taskView(j *api.Job) api.JobDetail {
 		c.ResourceRequirements = append(c.ResourceRequirements, api.ResourceRequirement{Type: "GPU", Value: strconv.Itoa(j.Resources.GPUs)})
 	}
 	v.Container = c
-	attempts := append([]api.Attempt(nil), j.Attempts...)
-	if j.State.Terminal() && j.StartedAt != 0 {
-		attempts = append(attempts, api.Attempt{Node: j.Node, ExitCode: j.ExitCode, StatusReason: j.StatusReason, StartedAt: j.StartedAt, StoppedAt: j.StoppedAt})
-	}
-	for _, a := range attempts {
+	// AWS lists the attempts that ended (a running one is not there yet).
+	for i, a := range j.AttemptHistory() {
+		if i == len(j.Attempts) && (a.StoppedAt == 0 || a.StartedAt == 0) {
+			continue
+		}
 		v.Attempts = append(v.Attempts, api.AttemptDetail{
-			Container: api.AttemptContainerDetail{ExitCode: a.ExitCode, LogStreamName: c.LogStreamName},
+			Container: api.AttemptContainerDetail{ExitCode: a.ExitCode, Reason: a.Reason, LogStreamName: c.LogStreamName},
 			StartedAt: a.StartedAt, StoppedAt: a.StoppedAt, StatusReason: a.StatusReason})
 	}
 	if j.Array != nil {

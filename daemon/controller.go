@@ -158,6 +158,7 @@ func Start(cfg Config) (*Controller, error) {
 	c.startHeartbeats()
 	c.goRun(func() { c.scheduleLoop(ctx) })
 	c.goRun(func() { c.stateTimeLimits(ctx) })
+	c.goRun(func() { c.deadlines(ctx) })
 	c.goRun(func() { c.retentionLoop(ctx) })
 	if err := c.sealKeys(ctx); err != nil {
 		c.Close()

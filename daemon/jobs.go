@@ -83,6 +83,10 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 			}
 			j.StatusReason = ReasonMisconfiguration + err.Error()
 		}
+		if j.DeadlineAt != 0 && j.DeadlineAt <= cmd.Now {
+			return nil, api.Errorf(api.CodeInvalid, "job %q: its deadline %s has passed: give a deadline in the future",
+				j.Name, time.UnixMilli(j.DeadlineAt).UTC().Format(time.RFC3339)).WithField("deadline")
+		}
 		if len(r.ArrayIndexes) > 0 {
 			if err := checkArray(j.Name, r.ArrayIndexes, r.ArrayMaxRunning); err != nil {
 				return nil, err
@@ -175,6 +179,18 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	}
 	if err := checkWarnSignal(name, r); err != nil {
 		return api.Job{}, err
+	}
+	if spec.RetryAttempts < 0 || spec.RetryAttempts > 10 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: %d attempts: give 1 to 10 attempts in all (0: no retries)", name, spec.RetryAttempts).WithField("retryAttempts")
+	}
+	if len(spec.RetryRules) > 0 && spec.RetryAttempts < 2 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: retry rules need 2 to 10 attempts in all, not %d", name, spec.RetryAttempts).WithField("retryAttempts")
+	}
+	if err := checkRetryRules(spec.RetryRules); err != nil {
+		return api.Job{}, err
+	}
+	if spec.DeadlineAt < 0 || (spec.DeadlineAt != 0 && spec.BeginAt > spec.DeadlineAt) {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: its deadline comes before its begin time: give a deadline after the begin time", name).WithField("deadline")
 	}
 	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
 }
@@ -525,7 +541,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, Hold: req.Requeue && req.Hold, CallerUID: who.actingUID(), Now: nowMillis(),
 	})
 	return err
 }

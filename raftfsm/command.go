@@ -50,6 +50,12 @@ type StopCmd struct {
 	Reason    string `json:"reason"`
 	Terminate bool   `json:"terminate"`
 	Requeue   bool   `json:"requeue,omitempty"`
+	// Deadline (the leader's, Terminate false): the job waited past its
+	// deadline (DeadlineCutoff) and ends DEADLINE; refused if Now is not.
+	Deadline bool `json:"deadline,omitempty"`
+	// Hold (with Requeue): hold the job once it is queued again
+	// (scontrol requeuehold).
+	Hold      bool   `json:"hold,omitempty"`
 	CallerUID uint32 `json:"callerUid"`
 	Now       int64  `json:"now"`
 }

@@ -38,6 +38,9 @@ func move(j *api.Job, to api.JobState, now int64) error {
 		return api.Errorf(api.CodeConflict, "job %d is %s and cannot become %s", j.ID, j.State, to)
 	}
 	j.State = to
+	if to == api.StateRunnable {
+		j.RunnableAt = now
+	}
 	switch {
 	case to == api.StateRunning:
 		j.StartedAt = now
@@ -54,4 +57,21 @@ func mustMove(j *api.Job, to api.JobState, now int64) {
 	if err := move(j, to, now); err != nil {
 		panic(fmt.Sprintf("raftfsm: checked transition refused: %v", err))
 	}
+}
+
+// reopen queues an ended job again (scontrol requeue of a finished batch
+// job). It is not a lifecycle move, and no transition leaves a terminal
+// state: it is the job's submission made anew under its id, RUNNABLE, or
+// PENDING when held. What the ended run left is cleared; the caller has
+// recorded it as an attempt.
+func reopen(j *api.Job, now int64) {
+	if !j.State.Terminal() {
+		panic(fmt.Sprintf("raftfsm: reopen of job %d, which is %s", j.ID, j.State))
+	}
+	j.State, j.RunnableAt = api.StateRunnable, now
+	if j.Held {
+		j.State = api.StatePending
+	}
+	j.StartedAt, j.StoppedAt, j.ExitCode, j.Signal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.Signals = false, false, "", "", nil
 }

@@ -176,9 +176,16 @@ func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
 	return c.Call(ctx, api.PathHold, api.HoldJobsRequest{IDs: ids, Hold: hold}, nil)
 }
 
-// Requeue stops a running job and queues it to run again.
+// Requeue queues a job to run again: a running one once it has stopped, a
+// finished one at once.
 func (c *Client) Requeue(ctx context.Context, id uint64, reason string) error {
 	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
+}
+
+// RequeueHold queues a job to run again, as Requeue, and holds it once it
+// is queued (scontrol requeuehold): one request, so it cannot start between.
+func (c *Client) RequeueHold(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true, Hold: true}, nil)
 }
 
 // UpdateJob changes a job's name, queue, priority or time limit.

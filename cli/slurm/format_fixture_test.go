@@ -137,6 +137,10 @@ func (f *viewFake) Hold(_ context.Context, ids []uint64, hold bool) error {
 	return nil
 }
 
+func (f *viewFake) RequeueHold(ctx context.Context, id uint64, reason string) error {
+	return f.Requeue(ctx, id, reason)
+}
+
 func (f *viewFake) Requeue(_ context.Context, id uint64, reason string) error {
 	f.record("Requeue %d %q", id, reason)
 	j, ok := f.find(id)

@@ -26,6 +26,7 @@ type Controller interface {
 	StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error)
 	Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error
 	Requeue(ctx context.Context, id uint64, reason string) error
+	RequeueHold(ctx context.Context, id uint64, reason string) error
 	Hold(ctx context.Context, ids []uint64, hold bool) error
 	UpdateJob(ctx context.Context, req api.UpdateJobRequest) error
 	UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error

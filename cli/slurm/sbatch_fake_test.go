@@ -206,6 +206,11 @@ func (f *ctlFake) Requeue(_ context.Context, id uint64, reason string) error {
 	return nil
 }
 
+func (f *ctlFake) RequeueHold(_ context.Context, id uint64, reason string) error {
+	f.record("RequeueHold %d %q", id, reason)
+	return nil
+}
+
 func (f *ctlFake) Hold(_ context.Context, ids []uint64, hold bool) error {
 	f.record("Hold %v %v", ids, hold)
 	return nil

@@ -508,6 +508,16 @@ func exportEnv(spec string, env []string) map[string]string {
 	return out
 }
 
+// parseDeadline reads --deadline (Slurm's parse_time; a time already
+// past is the controller's to refuse), with sbatch's error.
+func parseDeadline(s string, now time.Time) (time.Time, error) {
+	at, err := parseSlurmTime(s, now, false)
+	if err != nil {
+		return time.Time{}, &exitError{RC: 255, Raw: err.Error() + "\n", Lines: []string{"Invalid --deadline specification"}}
+	}
+	return at, nil
+}
+
 // parseBegin reads --begin (Slurm's parse_time, times to come), with
 // sbatch's error.
 func parseBegin(s string, now time.Time) (time.Time, error) {
