@@ -113,6 +113,7 @@ type CronSchedule struct {
 type CronPutRequest struct {
 	Spec   CronSpec `json:"spec"`
 	Update bool     `json:"update,omitempty"`
+	User   string   `json:"user,omitempty"`
 }
 
 // CronNameRequest names one schedule: the caller's own, or (root and
