@@ -280,3 +280,53 @@ func TestCronRefusals(t *testing.T) {
 		t.Errorf("root deletes alice's: %v", err)
 	}
 }
+
+// TestCronDefinitionAndErrorStatus: a schedule from a job definition
+// resolves it at each firing (parameters substituted); once the definition
+// is gone, the slot records the error in the schedule's status (and does
+// not retry it), and the next good firing clears it.
+func TestCronDefinitionAndErrorStatus(t *testing.T) {
+	clock := newFakeClock(at("2026-12-04T10:00:30Z"))
+	c := startCron(t, clock)
+	ctx := context.Background()
+	def := api.JobDefinition{Name: "greet", Type: "script", Parameters: map[string]string{"who": "nobody"},
+		ContainerProperties: &api.ContainerProperties{Command: []string{"echo", "Ref::who"}}}
+	if _, err := c.registerJobDef(ctx, root, registerJobDefRequest{JobDefinition: def}); err != nil {
+		t.Fatalf("register definition: %v", err)
+	}
+	spec := api.CronSpec{Name: "greeter", Schedule: "* * * * *", Overlap: api.OverlapAllow, Definition: "greet", Parameters: map[string]string{"who": "world"}}
+	if _, err := c.cronPut(ctx, root, api.CronPutRequest{Spec: spec}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	clock.waitArmed(t, at("2026-12-04T10:01:00Z"))
+	clock.Advance(at("2026-12-04T10:01:00Z"))
+	clock.waitArmed(t, at("2026-12-04T10:02:00Z"))
+	f := c.firings(t, "greeter")
+	j := c.fsm.State().Job(f[0].JobID)
+	if j == nil || strings.Join(j.Command, " ") != "echo world" || j.JobDefinition != "greet:1" {
+		t.Fatalf("job of the first slot: %+v, want echo world from greet:1", j)
+	}
+	if _, err := c.deregisterJobDef(ctx, root, deregisterJobDefRequest{JobDefinition: "greet:1"}); err != nil {
+		t.Fatalf("deregister: %v", err)
+	}
+	clock.Advance(at("2026-12-04T10:02:00Z"))
+	clock.waitArmed(t, at("2026-12-04T10:03:00Z"))
+	resp, err := c.cronList(ctx, root, api.CronListRequest{Name: "greeter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := resp.Schedules[0]
+	last := s.Firings[len(s.Firings)-1]
+	if s.Error == "" || last.Error == "" || last.JobID != 0 || last.Slot != at("2026-12-04T10:02:00Z").UnixMilli() || !strings.Contains(s.Error, "greet") {
+		t.Fatalf("after the definition went: error %q, last firing %+v; want the slot recorded with an error naming greet", s.Error, last)
+	}
+	if _, err := c.registerJobDef(ctx, root, registerJobDefRequest{JobDefinition: def}); err != nil {
+		t.Fatalf("register again: %v", err)
+	}
+	clock.Advance(at("2026-12-04T10:03:00Z"))
+	clock.waitArmed(t, at("2026-12-04T10:04:00Z"))
+	resp, _ = c.cronList(ctx, root, api.CronListRequest{Name: "greeter"})
+	if s := resp.Schedules[0]; s.Error != "" || s.Firings[len(s.Firings)-1].JobID == 0 {
+		t.Errorf("after the definition is back: error %q, last firing %+v; want a job and no error", s.Error, s.Firings[len(s.Firings)-1])
+	}
+}
