@@ -134,6 +134,10 @@ func TestCronSurvivesRestart(t *testing.T) {
 	for _, j := range all {
 		c.waitEnd(j.ID, 30*time.Second)
 	}
+	if r := c.shoal("cron", "show", "tick"); r.code != 0 || !strings.Contains(r.stdout, "Schedule:   * * * * *") ||
+		!strings.Contains(r.stdout, fmt.Sprintf("  %d  ", jobs[0].ID)) || !strings.Contains(r.stdout, "SUCCEEDED") {
+		t.Errorf("shoal cron show tick: exit %d\n%s%s\nwant its schedule and firings with job ids and outcomes", r.code, r.stdout, r.stderr)
+	}
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
