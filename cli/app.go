@@ -67,6 +67,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			ceCommand(),
 			keysCommand(),
 			imageCommand(),
+			cronCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their

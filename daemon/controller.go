@@ -49,6 +49,8 @@ type Config struct {
 	// before it moves to the archive (Slurm's MinJobAge): 0 is
 	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
 	MinJobAge time.Duration
+	// Clock is the cron loop's time (nil: the real clock); tests inject one.
+	Clock Clock
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -160,6 +162,7 @@ func Start(cfg Config) (*Controller, error) {
 	c.goRun(func() { c.stateTimeLimits(ctx) })
 	c.goRun(func() { c.deadlines(ctx) })
 	c.goRun(func() { c.retentionLoop(ctx) })
+	c.goRun(func() { c.cronLoop(ctx) })
 	if err := c.sealKeys(ctx); err != nil {
 		c.Close()
 		return nil, err

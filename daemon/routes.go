@@ -46,6 +46,12 @@ func (c *Controller) routeTable() []route {
 		native(api.PathClusterInfo, asUser, bodySmall, endpoint(c.clusterInfo)),
 		native(api.PathNodes, asUser, bodySmall, endpoint(c.listNodes)),
 		native(api.PathImageList, asUser, bodySmall, endpoint(c.listImages)),
+		native(api.PathCronPut, asUser, bodySubmit, endpoint(c.cronPut)),
+		native(api.PathCronDelete, asUser, bodySmall, endpoint(c.cronDelete)),
+		native(api.PathCronPause, asUser, bodySmall, endpoint(c.cronPause)),
+		native(api.PathCronList, asUser, bodySmall, endpoint(c.cronList)),
+		native(api.PathCrontabGet, asUser, bodySmall, endpoint(c.crontabGet)),
+		native(api.PathCrontabPut, asUser, bodySubmitBatch, endpoint(c.crontabPut)),
 
 		operator(api.PathUpdateNode, "change a node's state", bodySmall, endpoint(c.updateNode)),
 		operator(api.PathKeys, "manage access keys", bodySmall, endpoint(c.keys)),

@@ -201,6 +201,16 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.expire)
 	case OpStopMany:
 		return decodeApply(op, body, w.stopMany)
+	case OpCronPut:
+		return decodeApply(op, body, w.cronPut)
+	case OpCronDelete:
+		return decodeApply(op, body, w.cronDelete)
+	case OpCronPause:
+		return decodeApply(op, body, w.cronPause)
+	case OpCronFire:
+		return decodeApply(op, body, w.cronFire)
+	case OpCrontab:
+		return decodeApply(op, body, w.crontab)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

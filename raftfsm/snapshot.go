@@ -13,13 +13,15 @@ import (
 
 // snapshotRecord is one line of a snapshot: exactly one field is set.
 type snapshotRecord struct {
-	Meta   *meta                   `json:"meta,omitempty"`
-	Node   *api.Node               `json:"node,omitempty"`
-	Job    *api.Job                `json:"job,omitempty"`
-	JobDef *api.JobDefinition      `json:"jobDefinition,omitempty"`
-	CE     *api.ComputeEnvironment `json:"computeEnvironment,omitempty"`
-	Queue  *api.JobQueue           `json:"jobQueue,omitempty"`
-	Key    *api.AccessKey          `json:"accessKey,omitempty"`
+	Meta    *meta                   `json:"meta,omitempty"`
+	Node    *api.Node               `json:"node,omitempty"`
+	Job     *api.Job                `json:"job,omitempty"`
+	JobDef  *api.JobDefinition      `json:"jobDefinition,omitempty"`
+	CE      *api.ComputeEnvironment `json:"computeEnvironment,omitempty"`
+	Queue   *api.JobQueue           `json:"jobQueue,omitempty"`
+	Key     *api.AccessKey          `json:"accessKey,omitempty"`
+	Cron    *api.CronSchedule       `json:"cronSchedule,omitempty"`
+	Crontab *api.Crontab            `json:"crontab,omitempty"`
 }
 
 // Snapshot is a point-in-time copy of the state, cheap to take (a memdb
@@ -59,6 +61,12 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, k := range s.state.AccessKeys() {
 		records = append(records, snapshotRecord{Key: k})
+	}
+	for _, c := range s.state.CronSchedules(0, true) {
+		records = append(records, snapshotRecord{Cron: c})
+	}
+	for _, c := range collect[api.Crontab](s.state, tableCrontabs, "id") {
+		records = append(records, snapshotRecord{Crontab: c})
 	}
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {
@@ -114,6 +122,10 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 			table, obj = tableQueues, rec.Queue
 		case rec.Key != nil:
 			table, obj = tableKeys, rec.Key
+		case rec.Cron != nil:
+			table, obj = tableCron, rec.Cron
+		case rec.Crontab != nil:
+			table, obj = tableCrontabs, rec.Crontab
 		default:
 			continue // a record type from a newer version
 		}

@@ -100,6 +100,7 @@ var commands = map[string]func(*Ctx, []string) int{
 	"sacct":    Sacct,
 	"sinfo":    Sinfo,
 	"scontrol": Scontrol,
+	"scrontab": Scrontab,
 }
 
 // IsCommand reports whether name is a Slurm command shoal implements.
