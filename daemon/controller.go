@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -49,6 +50,15 @@ type Config struct {
 	// before it moves to the archive (Slurm's MinJobAge): 0 is
 	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
 	MinJobAge time.Duration
+	// InMemory keeps raft's log, stable store and snapshots in memory
+	// and talks to no peer (RaftAddr is unused): the state is lost at
+	// Close. For tests of the API, which then need neither a disk-backed
+	// raft nor its election delays; DataDir still holds the CA, the join
+	// token and the archive.
+	InMemory bool
+	// Clock times node heartbeat deadlines; nil is the wall clock
+	// (tests give a clock.Fake).
+	Clock clock.Clock
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -56,6 +66,7 @@ type Config struct {
 type Controller struct {
 	cfg       Config
 	log       *slog.Logger
+	clock     clock.Clock
 	fsm       *raftfsm.FSM
 	raft      *raftNode
 	applier   *applier
@@ -131,15 +142,20 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1)}
+	clk := clock.Or(cfg.Clock)
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
+		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1)}
 	c.selfName = selfName(c.selfUID)
-	c.beats = newHeartbeats(cfg.NodeTTL, c.nodeExpired)
+	c.beats = newHeartbeats(cfg.NodeTTL, clk, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	if err := c.openArchive(); err != nil {
 		return nil, err
 	}
-	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	if cfg.InMemory {
+		c.raft, err = startMemRaft(cfg.NodeID, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	} else {
+		c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	}
 	if err != nil {
 		c.closeArchive()
 		return nil, err
@@ -396,4 +412,7 @@ func loadJoinToken(path, caHash string) (string, error) {
 	return secret, nil
 }
 
+// nowMillis reads the wall clock, for the stamps the leader puts in
+// commands (submit, end, expiry times). Heartbeat deadlines go by the
+// Controller's clock (Config.Clock).
 func nowMillis() int64 { return time.Now().UnixMilli() }

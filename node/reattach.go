@@ -131,7 +131,7 @@ func (a *Agent) resume(j api.Job, t *task) {
 		a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning, Attempt: j.Attempt})
 	}
 	a.mu.Lock()
-	t.runningAt = time.Now()
+	t.runningAt = a.clock.Now()
 	if j.StartedAt > 0 {
 		t.runningAt = time.UnixMilli(j.StartedAt)
 	}
