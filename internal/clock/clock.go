@@ -103,7 +103,7 @@ func (f *Fake) add(d time.Duration, fn func(), c chan time.Time) *fakeTimer {
 
 // arm puts t in the pending list to fire d from now. Called with f.mu held.
 func (f *Fake) arm(t *fakeTimer, d time.Duration) {
-	t.at = f.now.Add(d)
+	t.at, t.d = f.now.Add(d), d
 	f.timers = append(f.timers, t)
 	f.changed.Broadcast()
 }
@@ -168,8 +168,29 @@ func (f *Fake) WaitPending(n int) {
 	}
 }
 
+// WaitArmed blocks until a timer armed for d (AfterFunc, NewTimer or
+// Reset with d) is pending: a test waits on it for the code under test
+// to reach a wait it is about to end (a retry's back-off, a limit).
+func (f *Fake) WaitArmed(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.armed(d) {
+		f.changed.Wait()
+	}
+}
+
+func (f *Fake) armed(d time.Duration) bool {
+	for _, t := range f.timers {
+		if t.d == d {
+			return true
+		}
+	}
+	return false
+}
+
 type fakeTimer struct {
 	f  *Fake
+	d  time.Duration // as armed
 	at time.Time
 	fn func()
 	c  chan time.Time

@@ -43,6 +43,7 @@ func TestFakeFiresInDeadlineOrder(t *testing.T) {
 		t.Fatal("Reset of a fired timer: got true, want false")
 	}
 	f.WaitPending(1)
+	f.WaitArmed(time.Second)
 	f.Advance(time.Second)
 	<-timer.C()
 }
