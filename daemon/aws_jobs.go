@@ -60,7 +60,7 @@ const ReasonMisconfiguration = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "
 // that no node can run is accepted and held RUNNABLE with a reason that
 // quantifies the shortfall (AWS Batch's behaviour).
 func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobRequest) (submitJobResponse, error) {
-	o, err := lookupOwner(who)
+	o, err := c.lookupOwner(who)
 	if err != nil {
 		return submitJobResponse{}, err
 	}

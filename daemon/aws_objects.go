@@ -109,7 +109,7 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req registe
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
-	if o, err := lookupOwner(who); err == nil {
+	if o, err := c.lookupOwner(who); err == nil {
 		d.Owner = o.name
 	}
 	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis(), Operator: who.operator}
@@ -189,7 +189,7 @@ func (c *Controller) deregisterJobDef(ctx context.Context, who caller, req dereg
 	if d == nil {
 		return empty{}, api.Errorf(api.CodeNotFound, "job definition %s:%d does not exist", name, n)
 	}
-	if o, err := lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
+	if o, err := c.lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
 		return empty{}, api.Errorf(api.CodeForbidden, "job definition %s:%d belongs to %s; only they or root may deregister it", name, n, d.Owner)
 	}
 	_, err = c.applier.Apply(ctx, raftfsm.OpDeregisterJobDef, raftfsm.DeregisterJobDefCmd{Name: name, Revision: n})

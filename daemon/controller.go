@@ -80,6 +80,12 @@ type Controller struct {
 	beats    *heartbeats
 	verifier *sigv4.Verifier
 
+	owners ownerCache // resolved job owners (lookupOwner)
+
+	// imageStore holds the images loaded for jobs (images()).
+	imagesOnce sync.Once
+	imageStore *imageStore
+
 	archive      *archive.Store  // finished jobs that left the state
 	archiver     *archive.Writer // feeds archive from the FSM
 	closeArchive func() error

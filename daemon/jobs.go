@@ -59,7 +59,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if len(reqs) > MaxBatchJobs {
 		return nil, api.Errorf(api.CodeInvalid, "%d jobs in one batch; at most %d: send several batches", len(reqs), MaxBatchJobs)
 	}
-	o, err := lookupOwner(who)
+	o, err := c.lookupOwner(who)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 	default:
 		return empty{}, api.Errorf(api.CodeInvalid, "node state %q: use %s, %s or %s", req.State, api.NodeUp, api.NodeDrain, api.NodeDown).WithField("state")
 	}
-	admin, err := lookupOwner(who)
+	admin, err := c.lookupOwner(who)
 	if err != nil {
 		return empty{}, err
 	}

@@ -66,6 +66,9 @@ type Agent struct {
 	scriptDir string
 	boot      string
 	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
+	// imageCache holds the images fetched for jobs (images()).
+	imagesOnce sync.Once
+	imageCache *imageCache
 
 	mu    sync.Mutex
 	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished

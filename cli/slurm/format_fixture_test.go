@@ -484,14 +484,12 @@ func viewGolden(t *testing.T, cmd string, run func(*Ctx, []string) int) {
 			jobs, nodes, queues, ces := fx.build()
 			f := &viewFake{jobs: jobs, nodes: nodes, now: now, cluster: fx.cluster, queues: queues, ces: ces}
 			setDefaultPartition(t, fx.defaultQueue)
-			oldGroup := groupName
-			groupName = func(gid uint32) string { return map[uint32]string{0: "root", 1000: "alice", 1001: "bob"}[gid] }
-			t.Cleanup(func() { groupName = oldGroup })
 			var stdout, stderr bytes.Buffer
 			c := &Ctx{Client: f, Stdout: &stdout, Stderr: &stderr, Stdin: strings.NewReader(""),
 				Env: env, Now: func() time.Time { return now },
 				Getwd:    func() (string, error) { return "/root", nil },
-				Hostname: "vm", User: user}
+				Hostname: "vm", User: user,
+				GroupName: func(gid uint32) string { return map[uint32]string{0: "root", 1000: "alice", 1001: "bob"}[gid] }}
 			rc := run(c, args)
 			var changes []string
 			for _, call := range f.calls {
