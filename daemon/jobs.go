@@ -199,12 +199,12 @@ const MaxWarnSeconds = 65535
 // limit, or warning fields without a signal.
 func checkWarnSignal(name string, r api.SubmitJobRequest) error {
 	switch {
-	case r.WarnSignal == 0 && (r.WarnSeconds != 0 || r.WarnBatch):
+	case r.LimitWarnSignal == 0 && (r.LimitWarnSeconds != 0 || r.LimitWarnBatch):
 		return api.Errorf(api.CodeInvalid, "job %q: warnSeconds and warnBatch need warnSignal, the signal to send before the time limit", name).WithField("warnSignal")
-	case r.WarnSignal < 0 || r.WarnSignal > api.MaxSignal:
-		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.WarnSignal, api.MaxSignal).WithField("warnSignal")
-	case r.WarnSeconds < 0 || r.WarnSeconds > MaxWarnSeconds:
-		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.WarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
+	case r.LimitWarnSignal < 0 || r.LimitWarnSignal > api.MaxSignal:
+		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.LimitWarnSignal, api.MaxSignal).WithField("warnSignal")
+	case r.LimitWarnSeconds < 0 || r.LimitWarnSeconds > MaxWarnSeconds:
+		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.LimitWarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
 	}
 	return nil
 }

@@ -369,7 +369,7 @@ func (a *Agent) reconcile(j *api.Job) {
 			a.armLimit(t, j)
 		}
 	}
-	a.queueSignals(t, j.Signals)
+	a.queueSignals(t, j.SignalRequests)
 }
 
 // queueSignals hands the signals newer than the task's last to its
@@ -528,7 +528,7 @@ func (a *Agent) await(j api.Job, t *task, proc Process, gpus []gpu.GPU, watch *g
 
 // armLimit (re)sets a running task's time limit, t.timeLimit seconds from
 // when it started, and the warning signal before it (Slurm's --signal:
-// WarnSeconds before the limit, at once if that is past, to the batch
+// LimitWarnSeconds before the limit, at once if that is past, to the batch
 // script or the other processes). Called with a.mu held.
 func (a *Agent) armLimit(t *task, j *api.Job) {
 	t.disarmLimit()
@@ -541,12 +541,12 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 		t.timedOut.Store(true)
 		a.stop(t)
 	})
-	if j.WarnSignal > 0 {
-		scope, sig := api.SignalSteps, j.WarnSignal
-		if j.WarnBatch {
+	if j.LimitWarnSignal > 0 {
+		scope, sig := api.SignalSteps, j.LimitWarnSignal
+		if j.LimitWarnBatch {
 			scope = api.SignalBatch
 		}
-		at := end.Add(-time.Duration(j.WarnSeconds) * time.Second)
+		at := end.Add(-time.Duration(j.LimitWarnSeconds) * time.Second)
 		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, sig, scope, "time limit warning") })
 	}
 }

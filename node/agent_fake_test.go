@@ -260,12 +260,12 @@ func TestAgentReportRetries(t *testing.T) {
 	}
 }
 
-// TestAgentTimeLimit: the warning signal comes WarnSeconds before the
+// TestAgentTimeLimit: the warning signal comes LimitWarnSeconds before the
 // limit and the job is stopped at the limit, both by the node's clock;
 // the controller reports it as timed out.
 func TestAgentTimeLimit(t *testing.T) {
 	fn := startFakeNode(t, 0)
-	id := fn.submit(api.JobSpec{Name: "limited", TimeLimit: 60, WarnSignal: int(syscall.SIGUSR1), WarnSeconds: 10})
+	id := fn.submit(api.JobSpec{Name: "limited", TimeLimit: 60, LimitWarnSignal: int(syscall.SIGUSR1), LimitWarnSeconds: 10})
 	p := fn.started()
 	fn.wait(id, api.StateRunning)
 	fn.clk.WaitArmed(60 * time.Second)

@@ -227,7 +227,7 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 	mustMove(j, api.StateRunnable, now)
 	j.Attempt--
 	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-	j.Signals = nil
+	j.SignalRequests = nil
 	w.put(tableJobs, j)
 }
 
@@ -265,13 +265,13 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
 	retry := failed && !j.StopRequested && (j.Attempt < j.RetryAttempts || requeue)
 	if j.RequeueRequested || retry {
 		if retry {
-			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal,
+			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, ExitSignal: ev.Signal,
 				StatusReason: reason, StartedAt: j.StartedAt, StoppedAt: now, Usage: usage})
 		}
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-		j.Signals = nil // they were for the attempt that ended
+		j.SignalRequests = nil // they were for the attempt that ended
 		w.put(tableJobs, j)
 		return
 	}
@@ -283,7 +283,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
 	} else {
 		mustMove(j, api.StateSucceeded, now)
 	}
-	j.ExitCode, j.Signal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
+	j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
 	j.Usage = usage
 	w.put(tableJobs, j)
 	w.released(j.ID, now)

@@ -9,9 +9,10 @@ import (
 // transitions is the one table of legal lifecycle moves; every state change
 // in the FSM goes through move, which consults it.
 //
-// Beyond the straight line: a hold sends a RUNNABLE job back to PENDING, and
-// a requeue (or, later, a retry) sends a placed job back to RUNNABLE once its
-// node has stopped it.
+// Beyond the straight line: a hold sends a RUNNABLE job back to PENDING; a
+// requeue or a retry (AWS Batch's retryStrategy) sends a placed job back to
+// RUNNABLE once its node has stopped it, and so does the loss of its node
+// for a job that RequeuesOnNodeFailure.
 var transitions = map[api.JobState][]api.JobState{
 	api.StateSubmitted: {api.StatePending, api.StateRunnable, api.StateFailed},
 	api.StatePending:   {api.StateRunnable, api.StateFailed},
@@ -42,7 +43,7 @@ func move(j *api.Job, to api.JobState, now int64) error {
 	case to == api.StateRunning:
 		j.StartedAt = now
 	case to == api.StateRunnable && j.StartedAt != 0: // requeued: a fresh attempt
-		j.StartedAt, j.ExitCode, j.Signal = 0, nil, 0
+		j.StartedAt, j.ExitCode, j.ExitSignal = 0, nil, 0
 	case to.Terminal():
 		j.StoppedAt = now
 	}

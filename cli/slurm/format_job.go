@@ -242,8 +242,8 @@ func (v *jobView) priorityFraction() string {
 // rawExit is the job's exit status as wait(2) encodes it (squeue's
 // exit_code): code<<8 | signal.
 func (v *jobView) rawExit() int {
-	if v.j.Signal != 0 {
-		return v.j.Signal
+	if v.j.ExitSignal != 0 {
+		return v.j.ExitSignal
 	}
 	if v.j.ExitCode != nil {
 		return *v.j.ExitCode << 8

@@ -605,9 +605,9 @@ func jobEndStatus(c *Ctx, j *api.Job) int {
 		return 1
 	}
 	switch {
-	case j.Signal > 0:
-		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: %s\n", node, signalText(j.Signal))
-		return 128 + j.Signal
+	case j.ExitSignal > 0:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: %s\n", node, signalText(j.ExitSignal))
+		return 128 + j.ExitSignal
 	case j.ExitCode != nil && *j.ExitCode != 0:
 		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Exited with exit code %d\n", node, *j.ExitCode)
 		return *j.ExitCode
