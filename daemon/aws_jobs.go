@@ -79,7 +79,7 @@ func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobReq
 		}
 		j.StatusReason = ReasonMisconfiguration + err.Error()
 	}
-	cmd := raftfsm.SubmitCmd{Jobs: []api.Job{j}, Now: nowMillis()}
+	cmd := raftfsm.SubmitCmd{Jobs: []api.Job{j}, Now: c.nowMillis()}
 	if len(sub.ArrayIndexes) > 0 {
 		if err := checkArray(j.Name, sub.ArrayIndexes, 0); err != nil {
 			return submitJobResponse{}, err

@@ -112,7 +112,7 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req registe
 	if o, err := c.lookupOwner(who); err == nil {
 		d.Owner = o.name
 	}
-	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis(), Operator: who.operator}
+	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: c.nowMillis(), Operator: who.operator}
 	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
 		return registerJobDefResponse{}, res.Err
 	}
@@ -244,7 +244,7 @@ func (c *Controller) createCE(ctx context.Context, who caller, req ceRequest) (c
 		return ceResponse{}, err
 	}
 	ce.Status = api.Valid
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: c.nowMillis()})
 	return ceResponse{Name: ce.Name, ARN: arn("compute-environment", ce.Name)}, err
 }
 
@@ -279,7 +279,7 @@ func (c *Controller) updateCE(ctx context.Context, who caller, req updateCEReque
 	if req.NodeLabels != nil {
 		ce.NodeLabels = req.NodeLabels
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: c.nowMillis()})
 	return ceResponse{Name: name, ARN: arn("compute-environment", name)}, err
 }
 
@@ -342,7 +342,7 @@ func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQue
 	if err := c.checkQueue(&req); err != nil {
 		return queueResponse{}, err
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()})
 	return queueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
 }
 
@@ -400,7 +400,7 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req updateQueu
 		return queueResponse{}, err
 	}
 	// (The implicit default queue becomes a stored one on its first update.)
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()})
 	return queueResponse{Name: name, ARN: arn("job-queue", name)}, err
 }
 

@@ -56,8 +56,10 @@ type Config struct {
 	// raft nor its election delays; DataDir still holds the CA, the join
 	// token and the archive.
 	InMemory bool
-	// Clock times node heartbeat deadlines; nil is the wall clock
-	// (tests give a clock.Fake).
+	// Clock is the time the leader stamps into commands and times its
+	// loops by (heartbeat deadlines, scheduled begin times, retention,
+	// queue time limits); nil is the wall clock (tests give a
+	// clock.Fake). Certificates and network waits keep the wall clock.
 	Clock clock.Clock
 }
 
@@ -418,7 +420,7 @@ func loadJoinToken(path, caHash string) (string, error) {
 	return secret, nil
 }
 
-// nowMillis reads the wall clock, for the stamps the leader puts in
-// commands (submit, end, expiry times). Heartbeat deadlines go by the
-// Controller's clock (Config.Clock).
-func nowMillis() int64 { return time.Now().UnixMilli() }
+// nowMillis is the controller's clock (Config.Clock) in Unix
+// milliseconds: the time the leader stamps into commands (submit, plan,
+// end, expiry), which the FSM applies and never reads itself.
+func (c *Controller) nowMillis() int64 { return c.clock.Now().UnixMilli() }

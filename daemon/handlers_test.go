@@ -154,8 +154,8 @@ func TestMemSubmitListCancel(t *testing.T) {
 		t.Fatalf("job as listed: uid %d name %q cpus %d state %s; want uid %d, name held, 1 CPU, not ended",
 			j.UID, j.Name, j.Resources.CPUs, j.State, alice.uid)
 	}
-	if j.CreatedAt <= 0 {
-		t.Fatalf("job created at %d: want the time the leader stamped", j.CreatedAt)
+	if want := mc.clock.Now().UnixMilli(); j.CreatedAt != want {
+		t.Fatalf("job created at %d: want %d, the controller's clock, stamped by the leader", j.CreatedAt, want)
 	}
 
 	status, e := mc.call(bob, api.PathCancel, api.StopJobRequest{ID: id, Reason: "not yours"}, nil)
@@ -282,5 +282,45 @@ func TestMemHeartbeatDeadline(t *testing.T) {
 	tc.waitNode("quiet", 10*time.Second, func(n *api.Node) bool { return n.NotResponding })
 	if n := mc.c.fsm.State().Node("quiet"); n.State != api.NodeDown {
 		t.Fatalf("after the TTL the node is %s, want %s", n.State, api.NodeDown)
+	}
+}
+
+// TestMemBeginTime: a job with a begin time is not placed before the
+// controller's clock reaches it, and is placed when it does, without
+// anything else changing (the scheduling loop's one timer).
+func TestMemBeginTime(t *testing.T) {
+	// A TTL past the begin time: the node, which sends no heartbeat, is
+	// still UP when the clock gets there.
+	mc := startMemController(t, Config{NodeTTL: 2 * time.Hour})
+	mc.registerNode("n1")
+	begin := mc.clock.Now().Add(time.Hour)
+	spec := heldJob
+	spec.Held, spec.BeginAt = false, begin.UnixMilli()
+	id := mc.submit(alice, spec)
+	mc.clock.WaitArmed(time.Hour) // the loop planned and armed the begin time
+	if j := mc.jobs(alice, api.ListJobsRequest{IDs: []uint64{id}})[0]; j.State != api.StateRunnable || j.Node != "" {
+		t.Fatalf("before its begin time the job is %s on %q, want RUNNABLE and not placed", j.State, j.Node)
+	}
+	mc.clock.Advance(time.Hour)
+	mc.waitJob(id, func(j *api.Job) bool { return j.State == api.StateStarting && j.Node == "n1" })
+}
+
+// waitJob blocks (on the FSM's change notification, no polling) until ok
+// holds for job id.
+func (mc *memController) waitJob(id uint64, ok func(*api.Job) bool) {
+	mc.t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		_, changed := mc.c.fsm.Changed()
+		j := mc.c.fsm.State().Job(id)
+		if j != nil && ok(j) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			mc.t.Fatalf("job %d after 10 s: %+v, not as wanted", id, j)
+		}
 	}
 }

@@ -185,7 +185,7 @@ func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.Node
 		return resp, nil
 	}
 	_, err := c.applier.Apply(ctx, raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{
-		Name: req.Name, Responding: true, Boot: req.Boot, Now: nowMillis(),
+		Name: req.Name, Responding: true, Boot: req.Boot, Now: c.nowMillis(),
 	})
 	if err != nil {
 		return api.NodeHeartbeatResponse{}, err

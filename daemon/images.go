@@ -78,7 +78,7 @@ func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request, _ caller)
 		}
 		names = []string{n}
 	}
-	images, err := c.images().load(r.Body, names, time.Now())
+	images, err := c.images().load(r.Body, names, c.clock.Now())
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		err = errTooLarge(r.URL.Path, mbe.Limit)

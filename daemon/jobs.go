@@ -64,7 +64,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	state := c.fsm.State()
-	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: nowMillis()}
+	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
 	for i, r := range reqs {
 		j, err := newJob(r, o)
@@ -516,7 +516,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: c.nowMillis(),
 	})
 	return err
 }
@@ -547,7 +547,7 @@ func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsR
 	if len(req.IDs) > MaxHoldJobs {
 		return empty{}, api.Errorf(api.CodeInvalid, "%d jobs in one hold; at most %d", len(req.IDs), MaxHoldJobs).WithField("jobIds")
 	}
-	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: c.nowMillis()})
 	return empty{}, err
 }
 

@@ -16,15 +16,16 @@ const stateTimeLimitEvery = 10 * time.Second
 // queue action's reason and that have waited longer than its
 // maxTimeSeconds, as AWS Batch's jobStateTimeLimitActions do.
 func (c *Controller) stateTimeLimits(ctx context.Context) {
-	t := time.NewTicker(stateTimeLimitEvery)
+	t := c.clock.NewTimer(stateTimeLimitEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		state, now := c.fsm.State(), nowMillis()
+		t.Reset(stateTimeLimitEvery)
+		state, now := c.fsm.State(), c.nowMillis()
 		actions := map[string][]api.JobStateTimeLimitAction{}
 		for _, q := range state.Queues() {
 			if len(q.JobStateTimeLimitActions) > 0 {
