@@ -13,9 +13,10 @@ type Job struct {
 	State        JobState   `json:"status"`
 	StatusReason string     `json:"statusReason,omitempty"`
 	Array        *ArrayTask `json:"array,omitempty"`
-	// Signals are the latest signals asked for the running attempt (at
-	// most MaxJobSignals, oldest first); the node delivers each once.
-	Signals []JobSignal `json:"signals,omitempty"`
+	// SignalRequests are the signals users asked to send to the running
+	// attempt (scancel --signal; at most MaxJobSignals, oldest first);
+	// the node delivers each once. Not ExitSignal: what ended the job.
+	SignalRequests []JobSignal `json:"signals,omitempty"`
 	// ComputeEnvironment is where the job was placed.
 	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
 	// Attempts records every finished attempt but the current one's.
@@ -23,7 +24,9 @@ type Job struct {
 	Node     string    `json:"node,omitempty"`
 	Attempt  int       `json:"attempt,omitempty"`
 	ExitCode *int      `json:"exitCode,omitempty"`
-	Signal   int       `json:"signal,omitempty"`
+	// ExitSignal is the signal that ended the last attempt (0: it
+	// exited, or has not ended); JSON "signal".
+	ExitSignal int `json:"signal,omitempty"`
 	// Cause says why a job ended FAILED, for views that name it (Slurm's
 	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
 	Cause Cause `json:"cause,omitempty"`
@@ -83,12 +86,15 @@ type JobSpec struct {
 	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
 	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).
 	NoRequeue bool `json:"noRequeue,omitempty"`
-	// WarnSignal, if set, is sent WarnSeconds before the time limit (only
-	// when there is one), to the batch script alone if WarnBatch, else to
-	// every other process of the job (Slurm's --signal=[B:]SIG@TIME).
-	WarnSignal  int  `json:"warnSignal,omitempty"`
-	WarnSeconds int  `json:"warnSeconds,omitempty"`
-	WarnBatch   bool `json:"warnBatch,omitempty"`
+	// LimitWarnSignal, if set, is sent LimitWarnSeconds before the time
+	// limit (only when there is one), to the batch script alone if
+	// LimitWarnBatch, else to every other process of the job (Slurm's
+	// sbatch --signal=[B:]SIG@TIME; JSON warnSignal, warnSeconds,
+	// warnBatch). Not a signal request (Job.SignalRequests) nor the
+	// signal that ended the job (Job.ExitSignal).
+	LimitWarnSignal  int  `json:"warnSignal,omitempty"`
+	LimitWarnSeconds int  `json:"warnSeconds,omitempty"`
+	LimitWarnBatch   bool `json:"warnBatch,omitempty"`
 	// The AWS Batch side: the definition (NAME:REV) and parameters the job
 	// came from, its image (empty: the host's filesystem), mounts, retries.
 	JobDefinition  string            `json:"jobDefinition,omitempty"`
@@ -134,7 +140,7 @@ func (s SignalScope) Valid() bool {
 // MaxSignal is the highest signal number (Linux's SIGRTMAX).
 const MaxSignal = 64
 
-// MaxJobSignals bounds Job.Signals: older requests are dropped (a node
+// MaxJobSignals bounds Job.SignalRequests: older requests are dropped (a node
 // has delivered them long before).
 const MaxJobSignals = 8
 
@@ -155,9 +161,10 @@ type Mount struct {
 
 // Attempt is one try at running a job.
 type Attempt struct {
-	Node         string `json:"node,omitempty"`
-	ExitCode     *int   `json:"exitCode,omitempty"`
-	Signal       int    `json:"signal,omitempty"`
+	Node     string `json:"node,omitempty"`
+	ExitCode *int   `json:"exitCode,omitempty"`
+	// ExitSignal is the signal that ended the attempt (0: it exited).
+	ExitSignal   int    `json:"signal,omitempty"`
 	StatusReason string `json:"statusReason,omitempty"`
 	// Reason is the container's reason (AWS's attempts[].container.reason):
 	// why the attempt failed, "" for one that succeeded or was stopped.
@@ -290,7 +297,7 @@ func (j *Job) AttemptHistory() []Attempt {
 	}
 	cur := Attempt{Node: j.Node, StartedAt: j.StartedAt, Usage: j.Usage}
 	if j.State.Terminal() {
-		cur.ExitCode, cur.Signal, cur.StatusReason, cur.StoppedAt, cur.Cause = j.ExitCode, j.Signal, j.StatusReason, j.StoppedAt, j.Cause
+		cur.ExitCode, cur.ExitSignal, cur.StatusReason, cur.StoppedAt, cur.Cause = j.ExitCode, j.ExitSignal, j.StatusReason, j.StoppedAt, j.Cause
 		if j.Cause != "" {
 			cur.Reason = j.StatusReason
 		}

@@ -97,10 +97,10 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
-	if o, err := lookupOwner(who); err == nil {
+	if o, err := c.lookupOwner(who); err == nil {
 		d.Owner = o.name
 	}
-	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis(), Operator: who.operator}
+	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: c.nowMillis(), Operator: who.operator}
 	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
 		return api.AWSRegisterJobDefinitionResponse{}, res.Err
 	}
@@ -155,7 +155,7 @@ func (c *Controller) deregisterJobDef(ctx context.Context, who caller, req api.A
 	if d == nil {
 		return empty{}, api.Errorf(api.CodeNotFound, "job definition %s:%d does not exist", name, n)
 	}
-	if o, err := lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
+	if o, err := c.lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
 		return empty{}, api.Errorf(api.CodeForbidden, "job definition %s:%d belongs to %s; only they or root may deregister it", name, n, d.Owner)
 	}
 	_, err = c.applier.Apply(ctx, raftfsm.OpDeregisterJobDef, raftfsm.DeregisterJobDefCmd{Name: name, Revision: n})
@@ -199,7 +199,7 @@ func (c *Controller) createCE(ctx context.Context, who caller, req api.AWSCreate
 		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	ce.Status = api.Valid
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: c.nowMillis()})
 	return api.AWSComputeEnvironmentResponse{Name: ce.Name, ARN: arn("compute-environment", ce.Name)}, err
 }
 
@@ -225,7 +225,7 @@ func (c *Controller) updateCE(ctx context.Context, who caller, req api.AWSUpdate
 	if req.NodeLabels != nil {
 		ce.NodeLabels = req.NodeLabels
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: c.nowMillis()})
 	return api.AWSComputeEnvironmentResponse{Name: name, ARN: arn("compute-environment", name)}, err
 }
 
@@ -268,7 +268,7 @@ func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQue
 	if err := c.checkQueue(&req); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()})
 	return api.AWSJobQueueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
 }
 
@@ -318,7 +318,7 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 		return api.AWSJobQueueResponse{}, err
 	}
 	// (The implicit default queue becomes a stored one on its first update.)
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()})
 	return api.AWSJobQueueResponse{Name: name, ARN: arn("job-queue", name)}, err
 }
 

@@ -24,8 +24,8 @@ var cronNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // cronOwner returns the user whose schedules a request is about: the
 // caller, or the user named, which only root and operators may name.
-func cronOwner(who caller, name string) (owner, error) {
-	self, err := lookupOwner(who)
+func (c *Controller) cronOwner(who caller, name string) (owner, error) {
+	self, err := c.lookupOwner(who)
 	if err != nil {
 		return owner{}, err
 	}
@@ -146,7 +146,7 @@ func (c *Controller) proposeCron(ctx context.Context, op raftfsm.Op, cmd any) er
 }
 
 func (c *Controller) cronPut(ctx context.Context, who caller, req api.CronPutRequest) (api.CronSchedule, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return api.CronSchedule{}, err
 	}
@@ -166,7 +166,7 @@ func (c *Controller) cronPut(ctx context.Context, who caller, req api.CronPutReq
 }
 
 func (c *Controller) cronDelete(ctx context.Context, who caller, req api.CronNameRequest) (empty, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return empty{}, err
 	}
@@ -174,7 +174,7 @@ func (c *Controller) cronDelete(ctx context.Context, who caller, req api.CronNam
 }
 
 func (c *Controller) cronPause(ctx context.Context, who caller, req api.CronPauseRequest) (empty, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return empty{}, err
 	}
@@ -186,7 +186,7 @@ func (c *Controller) cronPause(ctx context.Context, who caller, req api.CronPaus
 // unless they name a user), with each one's next run and its firings'
 // job states.
 func (c *Controller) cronList(_ context.Context, who caller, req api.CronListRequest) (api.CronListResponse, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return api.CronListResponse{}, err
 	}
@@ -240,7 +240,7 @@ func cronNext(s *api.CronSchedule) (time.Time, error) {
 }
 
 func (c *Controller) crontabGet(_ context.Context, who caller, req api.CrontabRequest) (api.Crontab, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return api.Crontab{}, err
 	}
@@ -257,7 +257,7 @@ func (c *Controller) crontabGet(_ context.Context, who caller, req api.CrontabRe
 // run-once. A bad entry is refused with its line (the error's field
 // "line:N"), nothing installed.
 func (c *Controller) crontabPut(ctx context.Context, who caller, req api.CrontabPutRequest) (empty, error) {
-	o, err := cronOwner(who, req.User)
+	o, err := c.cronOwner(who, req.User)
 	if err != nil {
 		return empty{}, err
 	}

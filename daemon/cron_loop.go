@@ -12,29 +12,28 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/internal/cron"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
-// Clock is time as the cron loop sees it (Config.Clock): the real one in
-// production, a fake in tests.
-type Clock interface {
+// CronClock is time as the cron loop sees it (Config.CronClock): the
+// controller's clock in production, a fake in its tests.
+type CronClock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) Timer
 }
 
-// Timer is a Clock's timer.
+// Timer is a CronClock's timer.
 type Timer interface {
 	C() <-chan time.Time
 	Stop() bool
 }
 
-type realClock struct{}
+// cronOf is the controller's clock as the cron loop's.
+type cronOf struct{ clock.Clock }
 
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) NewTimer(d time.Duration) Timer {
-	return realTimer{time.NewTimer(d)}
-}
+func (c cronOf) NewTimer(d time.Duration) Timer { return c.Clock.NewTimer(d) }
 
 type realTimer struct{ *time.Timer }
 
@@ -60,11 +59,11 @@ func (s scaledClock) NewTimer(d time.Duration) Timer {
 // cronClockEnv names the test hook of scaledClock.
 const cronClockEnv = "SHOAL_CRON_CLOCK"
 
-// cronClock is the cron loop's clock: Config.Clock, else the test hook's
-// scaled clock, else the real one.
-func (c *Controller) cronClock() Clock {
-	if c.cfg.Clock != nil {
-		return c.cfg.Clock
+// cronClock is the cron loop's clock: Config.CronClock, else the test
+// hook's scaled clock, else the controller's.
+func (c *Controller) cronClock() CronClock {
+	if c.cfg.CronClock != nil {
+		return c.cfg.CronClock
 	}
 	if v := os.Getenv(cronClockEnv); v != "" {
 		o, r, _ := strings.Cut(v, ":")
@@ -75,7 +74,7 @@ func (c *Controller) cronClock() Clock {
 		}
 		c.log.Warn("ignoring "+cronClockEnv+": want ORIGIN_MS:RATE", "value", v)
 	}
-	return realClock{}
+	return cronOf{c.clock}
 }
 
 // cronGrace is how late a slot may fire and still count as on time: a
@@ -120,7 +119,7 @@ func (c *Controller) cronLoop(ctx context.Context) {
 }
 
 // leadCron fires schedules until this controller no longer leads or ctx ends.
-func (c *Controller) leadCron(ctx context.Context, obs <-chan raft.Observation, clock Clock) {
+func (c *Controller) leadCron(ctx context.Context, obs <-chan raft.Observation, clock CronClock) {
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); c.runCron(lctx, clock) }()
@@ -139,7 +138,7 @@ func (c *Controller) leadCron(ctx context.Context, obs <-chan raft.Observation, 
 
 // runCron fires each schedule's due slot, then sleeps until the earliest
 // next slot or a change of the schedules.
-func (c *Controller) runCron(ctx context.Context, clock Clock) {
+func (c *Controller) runCron(ctx context.Context, clock CronClock) {
 	for ctx.Err() == nil {
 		state := c.fsm.State()
 		ws := memdb.NewWatchSet()
@@ -243,7 +242,7 @@ func cronDue(s *api.CronSchedule, now time.Time) (due, error) {
 // overlap policy and refuses a slot already recorded. It reports whether
 // the slot was recorded.
 func (c *Controller) fireCron(ctx context.Context, state *raftfsm.State, s *api.CronSchedule, d due) (bool, error) {
-	cmd := raftfsm.CronFireCmd{UID: s.UID, Name: s.Name, Slot: d.slot.UnixMilli(), Now: nowMillis(), Missed: d.missed}
+	cmd := raftfsm.CronFireCmd{UID: s.UID, Name: s.Name, Slot: d.slot.UnixMilli(), Now: c.nowMillis(), Missed: d.missed}
 	switch {
 	case d.late && s.Missed == api.MissedSkip:
 		cmd.Skip = fmt.Sprintf("missed: no controller led at the slot (missed-slot policy skip; %d earlier slots missed too)", d.missed)

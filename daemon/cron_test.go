@@ -103,12 +103,12 @@ func (f *fakeClock) waitArmed(t *testing.T, at time.Time) {
 	}
 }
 
-func startCron(t *testing.T, clock Clock) *Controller {
+func startCron(t *testing.T, clock CronClock) *Controller {
 	t.Helper()
 	dir := t.TempDir()
 	c, err := Start(Config{
 		DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CronClock: clock,
 	})
 	if err != nil {
 		t.Fatal(err)

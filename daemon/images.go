@@ -57,14 +57,11 @@ type imageIndex struct {
 	Images map[string]api.Image `json:"images"`
 }
 
-// imageStores holds the store of each controller, by directory (a
-// Controller field would be the natural home; Config.DataDir names it).
-var imageStores sync.Map
-
+// images is the controller's image store, under its data dir, made at
+// first use.
 func (c *Controller) images() *imageStore {
-	dir := filepath.Join(c.cfg.DataDir, "images")
-	s, _ := imageStores.LoadOrStore(dir, &imageStore{dir: dir})
-	return s.(*imageStore)
+	c.imagesOnce.Do(func() { c.imageStore = &imageStore{dir: filepath.Join(c.cfg.DataDir, "images")} })
+	return c.imageStore
 }
 
 // loadImage serves PathImageLoad (operators; routeTable): the body is the
@@ -82,7 +79,7 @@ func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request, _ caller)
 		}
 		names = []string{n}
 	}
-	images, err := c.images().load(r.Body, names, time.Now())
+	images, err := c.images().load(r.Body, names, c.clock.Now())
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		err = errTooLarge(r.URL.Path, mbe.Limit)

@@ -65,12 +65,12 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if len(reqs) > MaxBatchJobs {
 		return nil, api.Errorf(api.CodeInvalid, "%d jobs in one batch; at most %d: send several batches", len(reqs), MaxBatchJobs)
 	}
-	o, err := lookupOwner(who)
+	o, err := c.lookupOwner(who)
 	if err != nil {
 		return nil, err
 	}
 	state := c.fsm.State()
-	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: nowMillis()}
+	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
 	for i, r := range reqs {
 		j, err := newJob(r, o)
@@ -224,12 +224,12 @@ const MaxWarnSeconds = 65535
 // limit, or warning fields without a signal.
 func checkWarnSignal(name string, r api.SubmitJobRequest) error {
 	switch {
-	case r.WarnSignal == 0 && (r.WarnSeconds != 0 || r.WarnBatch):
+	case r.LimitWarnSignal == 0 && (r.LimitWarnSeconds != 0 || r.LimitWarnBatch):
 		return api.Errorf(api.CodeInvalid, "job %q: warnSeconds and warnBatch need warnSignal, the signal to send before the time limit", name).WithField("warnSignal")
-	case r.WarnSignal < 0 || r.WarnSignal > api.MaxSignal:
-		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.WarnSignal, api.MaxSignal).WithField("warnSignal")
-	case r.WarnSeconds < 0 || r.WarnSeconds > MaxWarnSeconds:
-		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.WarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
+	case r.LimitWarnSignal < 0 || r.LimitWarnSignal > api.MaxSignal:
+		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.LimitWarnSignal, api.MaxSignal).WithField("warnSignal")
+	case r.LimitWarnSeconds < 0 || r.LimitWarnSeconds > MaxWarnSeconds:
+		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.LimitWarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
 	}
 	return nil
 }
@@ -541,7 +541,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, Hold: req.Requeue && req.Hold, CallerUID: who.actingUID(), Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, Hold: req.Requeue && req.Hold, CallerUID: who.actingUID(), Now: c.nowMillis(),
 	})
 	return err
 }
@@ -572,7 +572,7 @@ func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsR
 	if len(req.IDs) > MaxHoldJobs {
 		return empty{}, api.Errorf(api.CodeInvalid, "%d jobs in one hold; at most %d", len(req.IDs), MaxHoldJobs).WithField("jobIds")
 	}
-	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: c.nowMillis()})
 	return empty{}, err
 }
 

@@ -37,7 +37,7 @@ func (c *Controller) keys(ctx context.Context, who caller, req api.KeysRequest) 
 				req.User).WithField("user")
 		}
 		k := api.AccessKey{ID: "AKIA" + randomString(16, upperAlnum), Secret: randomString(40, secretChars),
-			User: u.Username, UID: uint32(uid), GID: uint32(gid), CreatedAt: nowMillis()}
+			User: u.Username, UID: uint32(uid), GID: uint32(gid), CreatedAt: c.nowMillis()}
 		// Raft (and every snapshot of it) holds only the sealed secret; the
 		// caller gets the clear one, this once.
 		stored := k

@@ -53,7 +53,7 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	}
 	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels,
 		LogCertHash: req.LogCertHash, LogToken: req.LogToken}
-	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()}); err != nil {
+	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}); err != nil {
 		return none, err
 	}
 	c.beats.beat(req.Name)
@@ -74,12 +74,12 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 	default:
 		return empty{}, api.Errorf(api.CodeInvalid, "node state %q: use %s, %s or %s", req.State, api.NodeUp, api.NodeDrain, api.NodeDown).WithField("state")
 	}
-	admin, err := lookupOwner(who)
+	admin, err := c.lookupOwner(who)
 	if err != nil {
 		return empty{}, err
 	}
 	_, err = c.applier.Apply(ctx, raftfsm.OpUpdateNode, raftfsm.UpdateNodeCmd{
-		Update: req, Now: nowMillis(), By: admin.name, ByUID: admin.uid,
+		Update: req, Now: c.nowMillis(), By: admin.name, ByUID: admin.uid,
 	})
 	return empty{}, err
 }
@@ -165,7 +165,7 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 	if len(req.Events) == 0 {
 		return empty{}, nil
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: c.nowMillis()})
 	return empty{}, err
 }
 

@@ -71,13 +71,13 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 		}
 	}
 	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
-	timer := time.NewTimer(tick)
+	timer := c.clock.NewTimer(tick)
 	defer timer.Stop()
 	var sinceRelease int // jobs expired since memory was last given back
-	lastRelease := time.Now()
+	lastRelease := c.clock.Now()
 	for {
 		select {
-		case <-timer.C:
+		case <-timer.C():
 		case <-c.release:
 			c.releaseMemory(ctx) // a large answer was sent
 			continue
@@ -88,7 +88,7 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 		// A full command may leave more: go on, a bounded number of
 		// times (jobs the FSM keeps are named again on every round).
 		for round := 0; round < 20 && c.raft.raft.State() == raft.Leader && ctx.Err() == nil; round++ {
-			cmd := expirable(c.fsm.State(), nowMillis()-age.Milliseconds())
+			cmd := expirable(c.fsm.State(), c.nowMillis()-age.Milliseconds())
 			if len(cmd.IDs) == 0 {
 				break
 			}
@@ -104,9 +104,9 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 			}
 		}
 		sinceRelease += expired
-		if sinceRelease >= releaseAfter && (expired == 0 || time.Since(lastRelease) > time.Minute) {
+		if sinceRelease >= releaseAfter && (expired == 0 || c.clock.Now().Sub(lastRelease) > time.Minute) {
 			c.releaseMemory(ctx)
-			sinceRelease, lastRelease = 0, time.Now()
+			sinceRelease, lastRelease = 0, c.clock.Now()
 		}
 		timer.Reset(tick)
 	}

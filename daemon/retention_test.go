@@ -116,7 +116,7 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 			{"history, FAILED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateFailed}}, []uint64{a, b}},
 			{"history, SUCCEEDED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateSucceeded}}, nil},
 			{"history, account phys", api.ListJobsRequest{History: true, Accounts: []string{"phys"}}, []uint64{a}},
-			{"history, ended after an hour from now", api.ListJobsRequest{History: true, EndedAfter: nowMillis() + 3600_000}, []uint64{live}},
+			{"history, ended after an hour from now", api.ListJobsRequest{History: true, EndedAfter: c.nowMillis() + 3600_000}, []uint64{live}},
 			{"history, submitted before 1970", api.ListJobsRequest{History: true, SubmittedBefore: 1}, nil},
 			{"by id", api.ListJobsRequest{IDs: []uint64{b, a}}, []uint64{b, a}},
 		} {

@@ -28,7 +28,7 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 	}
 	var resp api.StopJobsResponse
 	fail := func(id uint64, err *api.Error) { resp.Failed = append(resp.Failed, api.JobFailure{ID: id, Error: err}) }
-	cmd := raftfsm.StopManyCmd{Reason: req.Reason, CallerUID: who.actingUID(), Now: nowMillis()}
+	cmd := raftfsm.StopManyCmd{Reason: req.Reason, CallerUID: who.actingUID(), Now: c.nowMillis()}
 	state := c.fsm.State()
 	for _, id := range req.IDs {
 		if j := state.Job(id); c.cfg.PrivateJobs && j != nil && !c.visible(who, j) {

@@ -28,20 +28,21 @@ var waitingStates = []api.JobState{api.StateSubmitted, api.StatePending, api.Sta
 // longer be met (raftfsm.DeadlineCutoff): state DEADLINE, as Slurm's
 // --deadline does. The FSM checks the time in the command again.
 func (c *Controller) deadlines(ctx context.Context) {
-	t := time.NewTicker(deadlineEvery)
+	t := c.clock.NewTimer(deadlineEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
+		t.Reset(deadlineEvery)
 		if c.raft.raft.State() != raft.Leader {
 			continue
 		}
-		due := deadlinesDue(c.fsm.State(), nowMillis())
+		due := deadlinesDue(c.fsm.State(), c.nowMillis())
 		for _, id := range due {
-			_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{ID: id, Deadline: true, Now: nowMillis()})
+			_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{ID: id, Deadline: true, Now: c.nowMillis()})
 			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
 				c.log.Warn("end job past its deadline", "job", id, "err", err)
 			}
@@ -53,18 +54,19 @@ func (c *Controller) deadlines(ctx context.Context) {
 // queue action's reason and that have waited longer than its
 // maxTimeSeconds, as AWS Batch's jobStateTimeLimitActions do.
 func (c *Controller) stateTimeLimits(ctx context.Context) {
-	t := time.NewTicker(stateTimeLimitEvery)
+	t := c.clock.NewTimer(stateTimeLimitEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
+		t.Reset(stateTimeLimitEvery)
 		if c.raft.raft.State() != raft.Leader {
 			continue
 		}
-		for _, st := range stateTimeLimitsDue(c.fsm.State(), nowMillis()) {
+		for _, st := range stateTimeLimitsDue(c.fsm.State(), c.nowMillis()) {
 			err := c.stopJob(ctx, caller{known: true}, st, false)
 			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
 				c.log.Warn("cancel job past its queue's time limit", "job", st.ID, "err", err)

@@ -253,7 +253,7 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 	mustMove(j, api.StateRunnable, now)
 	j.Attempt--
 	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-	j.Signals = nil
+	j.SignalRequests = nil
 	w.put(tableJobs, j)
 }
 
@@ -292,7 +292,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 	usage := copyUsage(ev.Usage)
 	retry := failed && retries(j, ended{exitCode: ev.ExitCode, signal: ev.Signal, statusReason: reason, reason: reason}, nodeFail)
 	if j.RequeueRequested || retry {
-		a := api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal, StatusReason: reason,
+		a := api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, ExitSignal: ev.Signal, StatusReason: reason,
 			StartedAt: j.StartedAt, StoppedAt: now, Usage: usage, Cause: cause}
 		if failed && cause != "" {
 			a.Reason = reason
@@ -304,7 +304,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-		j.Signals = nil // they were for the attempt that ended
+		j.SignalRequests = nil // they were for the attempt that ended
 		if j.Held {
 			mustMove(j, api.StatePending, now) // scontrol requeuehold
 		}
@@ -319,7 +319,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 	} else {
 		mustMove(j, api.StateSucceeded, now)
 	}
-	j.ExitCode, j.Signal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
+	j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
 	j.Usage = usage
 	w.put(tableJobs, j)
 	w.released(j.ID, now)

@@ -9,9 +9,10 @@ import (
 // transitions is the one table of legal lifecycle moves; every state change
 // in the FSM goes through move, which consults it.
 //
-// Beyond the straight line: a hold sends a RUNNABLE job back to PENDING, and
-// a requeue (or, later, a retry) sends a placed job back to RUNNABLE once its
-// node has stopped it.
+// Beyond the straight line: a hold sends a RUNNABLE job back to PENDING; a
+// requeue or a retry (AWS Batch's retryStrategy) sends a placed job back to
+// RUNNABLE once its node has stopped it, and so does the loss of its node
+// for a job that RequeuesOnNodeFailure.
 var transitions = map[api.JobState][]api.JobState{
 	api.StateSubmitted: {api.StatePending, api.StateRunnable, api.StateFailed},
 	api.StatePending:   {api.StateRunnable, api.StateFailed},
@@ -45,7 +46,7 @@ func move(j *api.Job, to api.JobState, now int64) error {
 	case to == api.StateRunning:
 		j.StartedAt = now
 	case to == api.StateRunnable && j.StartedAt != 0: // requeued: a fresh attempt
-		j.StartedAt, j.ExitCode, j.Signal = 0, nil, 0
+		j.StartedAt, j.ExitCode, j.ExitSignal = 0, nil, 0
 	case to.Terminal():
 		j.StoppedAt = now
 	}
@@ -72,6 +73,6 @@ func reopen(j *api.Job, now int64) {
 	if j.Held {
 		j.State = api.StatePending
 	}
-	j.StartedAt, j.StoppedAt, j.ExitCode, j.Signal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
-	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.Signals = false, false, "", "", nil
+	j.StartedAt, j.StoppedAt, j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.SignalRequests = false, false, "", "", nil
 }

@@ -49,6 +49,17 @@ type Ctx struct {
 	Getwd    func() (string, error)
 	Hostname string
 	User     string // the current user's name
+	// GroupName names a gid; nil: the host's group database (tests give
+	// a fixed one).
+	GroupName func(gid uint32) string
+}
+
+// groupName names gid with c.GroupName, or the host's group database.
+func (c *Ctx) groupName(gid uint32) string {
+	if c.GroupName != nil {
+		return c.GroupName(gid)
+	}
+	return systemGroupName(gid)
 }
 
 // Getenv returns the value of key in c.Env ("" if unset).

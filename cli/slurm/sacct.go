@@ -255,7 +255,7 @@ func (o *sacctOpts) run(c *Ctx) int {
 		c.Errorf("sacct", "Problem talking to the database: %v", err)
 		return 1
 	}
-	views := viewJobs(jobs, now)
+	views := viewJobs(jobs, now, c.groupName)
 	kept := views[:0]
 	for _, v := range views {
 		if o.keep(v, start, end) {

@@ -15,7 +15,7 @@ func attemptViews(v *jobView) []*jobView {
 	for _, a := range v.j.Attempts {
 		j := *v.j
 		j.State, j.Attempts = api.StateFailed, nil
-		j.Node, j.StartedAt, j.StoppedAt, j.ExitCode, j.Signal = a.Node, a.StartedAt, a.StoppedAt, a.ExitCode, a.Signal
+		j.Node, j.StartedAt, j.StoppedAt, j.ExitCode, j.ExitSignal = a.Node, a.StartedAt, a.StoppedAt, a.ExitCode, a.ExitSignal
 		j.StatusReason, j.Cause, j.Usage = a.StatusReason, a.Cause, a.Usage
 		j.StopRequested, j.Held = false, false
 		if j.Cause == "" {

@@ -144,7 +144,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		req.Priority = o.priority
 	}
 	if o.warn != nil {
-		req.WarnSignal, req.WarnSeconds, req.WarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
+		req.LimitWarnSignal, req.LimitWarnSeconds, req.LimitWarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
 	}
 	if err := o.checkNodes(); err != nil {
 		return req, err
@@ -425,8 +425,8 @@ func exitStatus(j *api.Job) int {
 	switch {
 	case j.State == api.StateSucceeded:
 		return 0
-	case j.Signal > 0:
-		return 128 + j.Signal
+	case j.ExitSignal > 0:
+		return 128 + j.ExitSignal
 	case j.ExitCode != nil && *j.ExitCode > 0:
 		return *j.ExitCode
 	}

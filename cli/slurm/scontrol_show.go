@@ -69,7 +69,7 @@ func (r *scontrolRun) showJob(idText string) int {
 		fmt.Fprintln(r.c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
 	}
-	views := collapseArrays(viewJobs(shown, now))
+	views := collapseArrays(viewJobs(shown, now, r.c.groupName))
 	// A collapsed array line first, then the rest by id, as scontrol
 	// shows an array's pending record before its split-off tasks.
 	sort.SliceStable(views, func(a, b int) bool {

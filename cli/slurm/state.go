@@ -78,7 +78,7 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "Resources"
 	case j.State == api.StateFailed && j.Cause == api.CauseDependency:
 		return "DependencyNeverSatisfied"
-	case j.State == api.StateFailed && j.Cause == api.CauseExitCode && j.Signal != 0:
+	case j.State == api.StateFailed && j.Cause == api.CauseExitCode && j.ExitSignal != 0:
 		// Slurm 22.05 says this of a batch script killed by a signal.
 		return "JobLaunchFailure"
 	case j.State == api.StateFailed && j.Cause == api.CauseExitCode:
@@ -142,8 +142,8 @@ func (s State) Finished() bool {
 
 // ExitCode is Slurm's "code:signal": a job killed by signal S shows "0:S".
 func ExitCode(j *api.Job) string {
-	if j.Signal != 0 {
-		return fmt.Sprintf("0:%d", j.Signal)
+	if j.ExitSignal != 0 {
+		return fmt.Sprintf("0:%d", j.ExitSignal)
 	}
 	if j.ExitCode == nil {
 		return "0:0"

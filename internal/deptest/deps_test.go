@@ -1,6 +1,8 @@
-// Package deptest checks the import boundaries DESIGN.md draws between
-// shoal's packages, by asking `go list` what each package really imports
-// (the shape of tailscale's tstest/deptest).
+// Package deptest checks the import boundaries docs/architecture.md
+// ("Packages and what may import what") draws between shoal's packages,
+// by asking `go list` what each package really imports (the shape of
+// tailscale's tstest/deptest). TestArchitectureDoc checks that the
+// document states the rules these tests enforce.
 //
 // What is checked, and why it is checked that way:
 //
@@ -109,7 +111,7 @@ var netExec = []string{"net", "net/http", "os/exec"}
 var wire = append(append([]string(nil), netExec...), "crypto/tls")
 
 // impure are what sched and raftfsm may not import themselves: netExec, plus
-// the disk and randomness (DESIGN.md: "sched and raftfsm never touch the
+// the disk and randomness (docs/architecture.md: "sched and raftfsm never touch the
 // network, the disk ... or the wall clock"; ids and randomness come in
 // the command).
 var impure = append(append([]string(nil), netExec...), "os", "syscall", "math/rand", "math/rand/v2", "crypto/rand")
@@ -183,22 +185,27 @@ func importersOf(path string, byPath map[string]pkg) []string {
 	return out
 }
 
+// coreAllowed are the only project packages each core package imports.
+var coreAllowed = map[string][]string{
+	module + "/raftfsm": {module + "/api"},
+	module + "/sched":   {module + "/api", module + "/raftfsm"},
+}
+
 func TestCoreProjectImports(t *testing.T) {
-	allowed := map[string][]string{
-		module + "/raftfsm": {module + "/api"},
-		module + "/sched":   {module + "/api", module + "/raftfsm"},
-	}
 	for _, p := range goList(t, core...) {
 		for _, imp := range p.Imports {
-			if under(imp, module) && !exactly(imp, allowed[p.ImportPath]) {
-				t.Errorf("%s imports %s; want only %v of the project", p.ImportPath, imp, allowed[p.ImportPath])
+			if under(imp, module) && !exactly(imp, coreAllowed[p.ImportPath]) {
+				t.Errorf("%s imports %s; want only %v of the project", p.ImportPath, imp, coreAllowed[p.ImportPath])
 			}
 		}
 	}
 }
 
+// cliForbidden are what cli, with everything it pulls in, never reaches.
+var cliForbidden = []string{module + "/raftfsm", module + "/sched", module + "/daemon", module + "/node"}
+
 func TestCLIDeps(t *testing.T) {
-	forbidden := []string{module + "/raftfsm", module + "/sched", module + "/daemon", module + "/node"}
+	forbidden := cliForbidden
 	for _, p := range goList(t, "-deps", module+"/cli/...") {
 		if !under(p.ImportPath, module+"/cli") {
 			continue
