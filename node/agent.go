@@ -58,12 +58,17 @@ type Agent struct {
 	cfg       Config
 	log       *slog.Logger
 	logDir    string
-	scriptDir string
-	boot      string
+	scriptDir string // canonical (placeScripts)
+	// bindScripts: scriptDir is under the host's /tmp, which jobs do not
+	// see (theirs is private): each script is bound into its job.
+	bindScripts bool
+	boot        string
 	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
 
 	mu    sync.Mutex
 	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished
+	// registeredAs is what the last registration told the controller.
+	registeredAs string
 	// leaving: the daemon is shutting down; jobs not started go back to
 	// the controller, running ones run on for the next daemon.
 	leaving bool
@@ -163,6 +168,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("node dir: %w", err)
 		}
 	}
+	if err := a.placeScripts(); err != nil {
+		return nil, err
+	}
 	boot, err := loadBoot(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -245,7 +253,17 @@ func (a *Agent) register(ctx context.Context) error {
 	if resp.HeartbeatMillis > 0 {
 		a.beatEvery.Store(resp.HeartbeatMillis)
 	}
-	a.log.Info("registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
+	// INFO for the first registration and for one that changed what the
+	// controller knows of the node; a registration again after the
+	// controller lost the node (a new leader, a restart) is DEBUG.
+	what := fmt.Sprint(a.cfg.Capacity, a.cfg.Labels, a.logSrv.addr, resp.HeartbeatMillis)
+	level := slog.LevelDebug
+	a.mu.Lock()
+	if what != a.registeredAs {
+		a.registeredAs, level = what, slog.LevelInfo
+	}
+	a.mu.Unlock()
+	a.log.Log(ctx, level, "registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
 	return nil
 }
 

@@ -184,6 +184,27 @@ func (a *Agent) devDir() string {
 	return "/dev"
 }
 
+// placeScripts resolves the script directory and checks that jobs can see
+// it. A host job runs in the host's file system but with a private /tmp
+// and /dev/shm: a script kept under the host's /tmp (a data dir there,
+// e.g. `shoal agent -dev` in a checkout under /tmp) is bound into each
+// job at its own path; one under /dev/shm cannot be (a job's /dev holds
+// no mounts but the sandbox's), so the daemon refuses to start.
+func (a *Agent) placeScripts() error {
+	dir, err := filepath.EvalSymlinks(a.scriptDir)
+	if err != nil {
+		return fmt.Errorf("script dir: %w", err)
+	}
+	a.scriptDir = dir
+	switch {
+	case dir == "/tmp" || strings.HasPrefix(dir, "/tmp/"):
+		a.bindScripts = true
+	case dir == "/dev/shm" || strings.HasPrefix(dir, "/dev/shm/"):
+		return fmt.Errorf("data dir %s: batch scripts would be kept in %s, which jobs cannot see (each job has its own /dev/shm): give -data-dir on a disk, e.g. /var/lib/shoal", a.cfg.DataDir, dir)
+	}
+	return nil
+}
+
 // scriptPath is where the node keeps a job's batch script while it runs.
 func (a *Agent) scriptPath(j *api.Job) string {
 	return filepath.Join(a.scriptDir, fmt.Sprintf("job-%d-%d", j.ID, j.Attempt))
@@ -213,5 +234,10 @@ func (a *Agent) writeScript(j *api.Job, spec *sandbox.Spec) error {
 		return fmt.Errorf("write batch script: %w", err)
 	}
 	spec.Argv = append([]string{path}, j.Command...)
+	if a.bindScripts && j.Image == "" {
+		// Under the host's /tmp: the job's own /tmp would hide it.
+		// (An image job gets it at scriptTarget instead, imageSpec.)
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: path, Target: path, ReadOnly: true})
+	}
 	return nil
 }
