@@ -59,11 +59,12 @@ type Agent struct {
 	log       *slog.Logger
 	logDir    string
 	scriptDir string // canonical (placeScripts)
+	boot      string
+	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
+
 	// bindScripts: scriptDir is under the host's /tmp, which jobs do not
 	// see (theirs is private): each script is bound into its job.
 	bindScripts bool
-	boot        string
-	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
 
 	mu    sync.Mutex
 	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished
