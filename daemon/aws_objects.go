@@ -357,6 +357,9 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	for i := range q.ComputeEnvironmentOrder {
 		q.ComputeEnvironmentOrder[i].ComputeEnvironment = nameFromARN(q.ComputeEnvironmentOrder[i].ComputeEnvironment)
 	}
+	if err := q.RAMSpace.Check(); err != nil {
+		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
+	}
 	for _, a := range q.JobStateTimeLimitActions {
 		if a.State != string(api.StateRunnable) || a.Action != "CANCEL" || a.MaxTimeSeconds < 600 || a.MaxTimeSeconds > 86400 {
 			return api.Errorf(api.CodeInvalid, "job queue %s: jobStateTimeLimitActions need state RUNNABLE, action CANCEL and maxTimeSeconds 600 to 86400", q.Name)
@@ -372,6 +375,9 @@ type updateQueueRequest struct {
 	Priority                 *int                          `json:"priority,omitempty"`
 	ComputeEnvironmentOrder  []api.ComputeEnvironmentOrder `json:"computeEnvironmentOrder,omitempty"`
 	JobStateTimeLimitActions []api.JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
+	// Memory enforcement (api.RAMSpace), each changed only if given.
+	ConstrainRAMSpace *bool    `json:"constrainRAMSpace,omitempty"`
+	AllowedRAMSpace   *float64 `json:"allowedRAMSpace,omitempty"`
 }
 
 func (c *Controller) updateQueue(ctx context.Context, who caller, req updateQueueRequest) (queueResponse, error) {
@@ -395,6 +401,12 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req updateQueu
 	}
 	if req.JobStateTimeLimitActions != nil {
 		q.JobStateTimeLimitActions = req.JobStateTimeLimitActions
+	}
+	if req.ConstrainRAMSpace != nil {
+		q.ConstrainRAMSpace = req.ConstrainRAMSpace
+	}
+	if req.AllowedRAMSpace != nil {
+		q.AllowedRAMSpace = *req.AllowedRAMSpace
 	}
 	if err := c.checkQueue(&q); err != nil {
 		return queueResponse{}, err

@@ -372,7 +372,14 @@ func (a *Agent) reconcile(j *api.Job) {
 		return // RUNNING but not ours: already ended (adopt took over those of an earlier daemon)
 	case j.StopRequested && !t.stopping:
 		t.stopping = true
-		go a.stop(t)
+		why, note := stopNote(j)
+		go func() {
+			t.cancel() // a start still under way gives up first
+			if note {
+				a.noteStop(t, time.Now(), why)
+			}
+			a.stop(t)
+		}()
 	}
 	if j.TimeLimit != t.timeLimit { // scontrol update TimeLimit= on a placed job
 		t.timeLimit = j.TimeLimit
@@ -549,6 +556,7 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 	end := t.runningAt.Add(time.Duration(t.timeLimit) * time.Second)
 	t.kill = time.AfterFunc(time.Until(end), func() {
 		t.timedOut.Store(true)
+		a.noteStop(t, time.Now(), " DUE TO TIME LIMIT")
 		a.stop(t)
 	})
 	if j.WarnSignal > 0 {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/node/gpu"
@@ -138,7 +139,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		UID:         j.UID,
 		GID:         j.GID,
 		Groups:      j.Groups,
-		MemoryBytes: j.Resources.MemoryMB << 20,
+		MemoryBytes: memoryLimit(j),
 		CPUs:        float64(j.Resources.CPUs),
 		PidsMax:     a.cfg.JobPidsMax,
 		TmpBytes:    tmp,
@@ -146,7 +147,11 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		Stderr:      stderr,
 		// Appending keeps what earlier attempts of a requeued job wrote.
 		AppendOutput: j.AppendOutput,
-		Mounts:       sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
+		// Slurm 22.05's task/cgroup plugin's words (slurmstepd writes
+		// them into the job's stderr; users and tools grep for them).
+		OOMNote: stepdPrefix + "Detected %d oom-kill event(s) in StepId=" + id +
+			".batch. Some of your processes may have been killed by the cgroup out-of-memory handler.",
+		Mounts: sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
 	}
 }
 
@@ -182,6 +187,54 @@ func (a *Agent) devDir() string {
 		return a.cfg.DevDir
 	}
 	return "/dev"
+}
+
+// memoryLimit is the cgroup memory limit of a job: what it asked for,
+// as its queue's RAMSpace (ConstrainRAMSpace, AllowedRAMSpace) says.
+func memoryLimit(j *api.Job) int64 {
+	req := j.Resources.MemoryMB << 20
+	if j.RAMSpace == nil {
+		return req
+	}
+	return j.RAMSpace.LimitBytes(req)
+}
+
+// stepdPrefix starts the lines Slurm's slurmstepd writes into a job's
+// stderr, and shoal's in its place (Spec.OOMNote, noteStop).
+const stepdPrefix = "slurmstepd: error: "
+
+// stepdTime is how slurmstepd writes a time: local, to the second.
+const stepdTime = "2006-01-02T15:04:05"
+
+// noteStop records, for the job's supervisor to write into its stderr
+// once it has ended, that the task was stopped and why (why is Slurm's
+// " DUE TO TIME LIMIT", or "" for a user's cancel): "*** JOB 7 ON n1
+// CANCELLED AT 2026-12-04T21:03:05 DUE TO TIME LIMIT ***". A task that
+// never started gets nothing. Waits for the task's start.
+func (a *Agent) noteStop(t *task, at time.Time, why string) {
+	<-t.started
+	n, ok := t.proc.(interface{ Note(string) error })
+	if !ok { // not started, or an executor without notes
+		return
+	}
+	line := fmt.Sprintf("%s*** JOB %d ON %s CANCELLED AT %s%s ***", stepdPrefix, t.id, a.cfg.Name, at.Format(stepdTime), why)
+	if err := n.Note(line); err != nil {
+		a.log.Warn("note why the job was stopped", "job", t.id, "err", err)
+	}
+}
+
+// stopNote is how slurmstepd words why a job the controller stops was
+// stopped (noteStop's why), and whether it writes anything.
+func stopNote(j *api.Job) (why string, ok bool) {
+	switch {
+	case j.RequeueRequested:
+		return " DUE TO JOB REQUEUE", true
+	case j.StopCause == api.CauseTerminated: // scancel, shoal terminate
+		return "", true
+	case j.StopCause == api.CauseNodeLost:
+		return " DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS", true
+	}
+	return "", false
 }
 
 // placeScripts resolves the script directory and checks that jobs can see
