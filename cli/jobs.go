@@ -58,7 +58,9 @@ func logsCommand() *cli.Command {
 			streams := []string{"stdout", "stderr"}
 			if s := c.String("stream"); s != "" {
 				streams = []string{s}
-			} else if j, err := client(c).Job(ctx(c), id); err == nil && sameLog(j) {
+			} else if js, err := client(c).ListJobs(ctx(c), api.ListJobsRequest{
+				IDs: []uint64{id}, Fields: []string{"workingDir", "stdout", "stderr"},
+			}); err == nil && len(js) == 1 && sameLog(js[0]) {
 				// One file (sbatch's default, or -o and -e alike):
 				// printed once. (An error is the logs call's to report.)
 				streams = streams[:1]
