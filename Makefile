@@ -2,6 +2,7 @@
 GO       ?= go
 PREFIX   ?= /usr/local
 BIN      := bin/shoal
+CLIENT   := bin/shoal-client
 export CGO_ENABLED := 1
 # urfave/cli's man-page generator (and its markdown library) would be
 # initialised at every start of the binary, every sbatch and squeue included.
@@ -9,10 +10,20 @@ export GOFLAGS := -tags=urfave_cli_no_docs
 
 .PHONY: build test fuzz demo bench lint install links clean
 
-build: $(BIN)
+build: $(BIN) $(CLIENT)
 
-$(BIN): $(shell find . -name '*.go' -not -path './shoal-data/*') go.mod go.sum
+SOURCES := $(shell find . -name '*.go' -not -path './shoal-data/*') go.mod go.sum
+
+$(BIN): $(SOURCES)
 	$(GO) build -o $(BIN) ./cmd/shoal
+
+# The client (the Slurm commands, and shoal's own without the agent) is
+# built without cgo: a static binary starts without the dynamic loader,
+# libc and cgo's thread set-up, which cost each sbatch more than all of
+# its own work. User and group names then come from /etc/passwd and
+# /etc/group (else $$USER); the controller identifies callers by uid.
+$(CLIENT): $(SOURCES)
+	CGO_ENABLED=0 $(GO) build -o $(CLIENT) ./cmd/shoal-client
 
 test: build
 	$(GO) vet ./...
@@ -53,17 +64,19 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# The Slurm commands are the shoal binary under other names.
+# The Slurm commands are the client binary under other names (the full
+# shoal binary answers to them too, but starts slower: it links the server).
 SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr scrontab
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shoal
-	for l in $(SLURM_LINKS); do ln -sf shoal $(DESTDIR)$(PREFIX)/bin/$$l; done
+	install -m 0755 $(CLIENT) $(DESTDIR)$(PREFIX)/bin/shoal-client
+	for l in $(SLURM_LINKS); do ln -sf shoal-client $(DESTDIR)$(PREFIX)/bin/$$l; done
 
 # links: bin/sbatch etc. next to bin/shoal, to put bin/ first on PATH.
 links: build
-	for l in $(SLURM_LINKS); do ln -sf shoal bin/$$l; done
+	for l in $(SLURM_LINKS); do ln -sf shoal-client bin/$$l; done
 
 clean:
 	rm -rf bin

@@ -262,6 +262,9 @@ type AWSUpdateJobQueueRequest struct {
 	Priority                 *int                      `json:"priority,omitempty"`
 	ComputeEnvironmentOrder  []ComputeEnvironmentOrder `json:"computeEnvironmentOrder,omitempty"`
 	JobStateTimeLimitActions []JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
+	// Memory enforcement (RAMSpace), each changed only if given.
+	ConstrainRAMSpace *bool    `json:"constrainRAMSpace,omitempty"`
+	AllowedRAMSpace   *float64 `json:"allowedRAMSpace,omitempty"`
 }
 
 // JobQueueDetail is AWS Batch's JobQueueDetail.

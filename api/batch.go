@@ -4,6 +4,8 @@ package api
 // partitions of nodes) and job queues. Field names and JSON casing are AWS
 // Batch's, so the AWS-compatible API passes them through.
 
+import "fmt"
+
 // Object states and statuses.
 const (
 	Enabled  = "ENABLED"
@@ -145,6 +147,48 @@ type JobQueue struct {
 	JobStateTimeLimitActions []JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
 	Tags                     map[string]string         `json:"tags,omitempty"`
 	CreatedAt                int64                     `json:"createdAt,omitempty"`
+	// RAMSpace is how the memory of the queue's jobs is enforced.
+	RAMSpace
+}
+
+// RAMSpace is how a queue's jobs' memory is enforced on their nodes, as
+// Slurm's cgroup.conf ConstrainRAMSpace and AllowedRAMSpace (per partition
+// here, and set by operators with the queue). The scheduler always counts
+// the memory a job asked for; these change only the cgroup limit the node
+// sets.
+type RAMSpace struct {
+	// ConstrainRAMSpace: whether the job's memory is limited at all (nil:
+	// yes). false leaves a job's memory unlimited (the node's, shared).
+	ConstrainRAMSpace *bool `json:"constrainRAMSpace,omitempty"`
+	// AllowedRAMSpace is the limit as a percentage of the memory the job
+	// asked for, above 0 and at most MaxAllowedRAMSpace (0: 100, the
+	// request itself). E.g. 150 lets a job that asked 100 MB use 150 MB
+	// before the OOM killer acts.
+	AllowedRAMSpace float64 `json:"allowedRAMSpace,omitempty"`
+}
+
+// MaxAllowedRAMSpace bounds RAMSpace.AllowedRAMSpace (percent).
+const MaxAllowedRAMSpace = 10000
+
+// LimitBytes is the memory limit of a job that asked for requestBytes (0:
+// none) under r; 0 means no limit.
+func (r RAMSpace) LimitBytes(requestBytes int64) int64 {
+	if requestBytes <= 0 || (r.ConstrainRAMSpace != nil && !*r.ConstrainRAMSpace) {
+		return 0
+	}
+	if r.AllowedRAMSpace <= 0 || r.AllowedRAMSpace == 100 {
+		return requestBytes
+	}
+	return max(int64(float64(requestBytes)*r.AllowedRAMSpace/100), 1<<20)
+}
+
+// Check reports a RAMSpace that cannot be applied, naming what would be right.
+func (r RAMSpace) Check() error {
+	if r.AllowedRAMSpace < 0 || r.AllowedRAMSpace > MaxAllowedRAMSpace || r.AllowedRAMSpace != r.AllowedRAMSpace {
+		return fmt.Errorf("allowedRAMSpace %v: give a percentage of the job's memory request above 0 and at most %d (100: the request itself)",
+			r.AllowedRAMSpace, MaxAllowedRAMSpace)
+	}
+	return nil
 }
 
 // DefaultQueueObject is the queue every cluster has: it sends jobs to the

@@ -60,6 +60,12 @@ type ListJobsRequest struct {
 	// after it (epoch ms). sacct's -S/-E window is the two together.
 	EndedAfter      int64 `json:"endedAfter,omitempty"`
 	SubmittedBefore int64 `json:"submittedBefore,omitempty"`
+	// Fields, if set, keeps only these of each job's JSON fields in the
+	// answer ("jobId" always; names as Job's JSON has them, "command",
+	// "jobName", ...): squeue asks for what its format prints, so the
+	// controller encodes and sends a fraction of each job. An unknown
+	// name is refused.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // ListJobsResponse holds jobs in id order. Count comes first on the wire

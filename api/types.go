@@ -46,6 +46,10 @@ type Job struct {
 	// Usage is what the job's last attempt used, as its node measured it
 	// when it ended; nil until then, and for a job whose node was lost.
 	Usage *JobUsage `json:"usage,omitempty"`
+	// RAMSpace is how its node enforces the job's memory: its queue's,
+	// filled in on the node's work list only (never stored, never taken
+	// from a submit).
+	RAMSpace *RAMSpace `json:"ramSpace,omitempty"`
 	// Redacted: the job is another user's, so its private fields (command,
 	// script, environment, working directory, output paths, parameters,
 	// mounts) were left out of this answer. Only the owner and operators

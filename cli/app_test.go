@@ -133,9 +133,9 @@ func TestQueueTable(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("queue: exit %d, stderr %q", code, errOut)
 	}
-	want := "ID  NAME   USER   STATE     QUEUE    NODE  AGE\n" +
-		"7   train  alice  RUNNING   default  n1    1h\n" +
-		"8   eval   bob    RUNNABLE  gpu      -     1h\n"
+	want := "ID  NAME   USER   STATE     CAUSE  QUEUE    NODE  AGE\n" +
+		"7   train  alice  RUNNING   -      default  n1    1h\n" +
+		"8   eval   bob    RUNNABLE  -      gpu      -     1h\n"
 	if out != want {
 		t.Errorf("queue printed\n%s\nwant\n%s", out, want)
 	}

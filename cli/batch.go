@@ -137,6 +137,30 @@ func ceCommand() *cli.Command {
 	}
 }
 
+// The memory enforcement flags of queue create and update (api.RAMSpace).
+var (
+	constrainRAMFlag = &cli.StringFlag{Name: "constrain-ram-space",
+		Usage: "yes or no, as Slurm's ConstrainRAMSpace: whether the queue's jobs' memory is limited at all (default yes)"}
+	allowedRAMFlag = &cli.Float64Flag{Name: "allowed-ram-space",
+		Usage: "as Slurm's AllowedRAMSpace: a job's memory limit as a percentage of what it asked for (default 100)"}
+)
+
+// ramFlags reads --constrain-ram-space: nil if not given.
+func ramFlags(c *cli.Context) (*bool, error) {
+	if !c.IsSet("constrain-ram-space") {
+		return nil, nil
+	}
+	var on bool
+	switch strings.ToLower(c.String("constrain-ram-space")) {
+	case "yes", "true":
+		on = true
+	case "no", "false":
+	default:
+		return nil, usagef("--constrain-ram-space %q: give yes or no", c.String("constrain-ram-space"))
+	}
+	return &on, nil
+}
+
 // queueObjectCommands are the job-queue subcommands of `shoal queue` (which
 // by itself lists jobs).
 func queueObjectCommands() []*cli.Command {
@@ -149,12 +173,18 @@ func queueObjectCommands() []*cli.Command {
 				&cli.IntFlag{Name: "priority", Usage: "higher-priority queues' jobs are placed first"},
 				&cli.StringSliceFlag{Name: "ce", Required: true, Usage: "compute environment, in order (repeatable)"},
 				&cli.StringFlag{Name: "state", Value: api.Enabled, Usage: "ENABLED or DISABLED"},
+				constrainRAMFlag, allowedRAMFlag,
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
 					return usagef("queue create takes one NAME")
 				}
 				q := api.JobQueue{Name: c.Args().First(), Priority: c.Int("priority"), State: c.String("state")}
+				constrain, err := ramFlags(c)
+				if err != nil {
+					return err
+				}
+				q.ConstrainRAMSpace, q.AllowedRAMSpace = constrain, c.Float64("allowed-ram-space")
 				for i, ce := range c.StringSlice("ce") {
 					q.ComputeEnvironmentOrder = append(q.ComputeEnvironmentOrder, api.ComputeEnvironmentOrder{Order: i + 1, ComputeEnvironment: ce})
 				}
@@ -163,11 +193,12 @@ func queueObjectCommands() []*cli.Command {
 		},
 		{
 			Name:      "update",
-			Usage:     "enable or disable a job queue, or change its priority",
+			Usage:     "enable or disable a job queue, or change its priority or memory enforcement",
 			ArgsUsage: "NAME",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "state", Usage: "ENABLED or DISABLED"},
 				&cli.IntFlag{Name: "priority", Usage: "new priority"},
+				constrainRAMFlag, allowedRAMFlag,
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 1 {
@@ -177,6 +208,15 @@ func queueObjectCommands() []*cli.Command {
 				if c.IsSet("priority") {
 					p := c.Int("priority")
 					req.Priority = &p
+				}
+				constrain, err := ramFlags(c)
+				if err != nil {
+					return err
+				}
+				req.ConstrainRAMSpace = constrain
+				if c.IsSet("allowed-ram-space") {
+					a := c.Float64("allowed-ram-space")
+					req.AllowedRAMSpace = &a
 				}
 				return callAndPrint(c, "updatejobqueue", req)
 			},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,12 @@ func logsCommand() *cli.Command {
 			streams := []string{"stdout", "stderr"}
 			if s := c.String("stream"); s != "" {
 				streams = []string{s}
+			} else if js, err := clientOf(c).ListJobs(ctx(c), api.ListJobsRequest{
+				IDs: []uint64{id}, Fields: []string{"workingDir", "stdout", "stderr"},
+			}); err == nil && len(js) == 1 && sameLog(js[0]) {
+				// One file (sbatch's default, or -o and -e alike):
+				// printed once. (An error is the logs call's to report.)
+				streams = streams[:1]
 			}
 			for _, s := range streams {
 				data, err := clientOf(c).Logs(ctx(c), id, s)
@@ -76,6 +83,23 @@ func logsCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// sameLog reports whether a job's stdout and stderr go to one file: the
+// same path as given (patterns such as %j expand alike), relative ones
+// taken from the job's working directory. Paths hidden from the caller
+// (both empty) or left to the node's log dir are two files.
+func sameLog(j api.Job) bool {
+	if j.Stdout == "" || j.Stderr == "" {
+		return false
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
+		}
+		return filepath.Join(j.Dir, p)
+	}
+	return abs(j.Stdout) == abs(j.Stderr)
 }
 
 func cancelCommand() *cli.Command {

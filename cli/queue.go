@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 func queueCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "queue",
-		Usage:       "list jobs: id, name, user, state, queue, node, age (create, update, list: job queues)",
+		Usage:       "list jobs: id, name, user, state, cause (why a FAILED job failed), queue, node, age (create, update, list: job queues)",
 		Subcommands: queueObjectCommands(),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "state", Usage: "only jobs in these lifecycle states (repeat or comma-separate), e.g. RUNNABLE,RUNNING"},
@@ -37,14 +38,25 @@ func queueCommand() *cli.Command {
 			if asJSON {
 				return printJSON(c.App.Writer, jobs)
 			}
-			now := time.Now()
-			t := newTable(c.App.Writer, "ID", "NAME", "USER", "STATE", "QUEUE", "NODE", "AGE")
-			for _, j := range jobs {
-				t.row(j.ID, j.Name, j.User, j.State, j.Queue, orDash(j.Node), age(now, j.CreatedAt))
-			}
-			return t.flush()
+			return printQueue(c.App.Writer, jobs, time.Now())
 		},
 	}
+}
+
+// printQueue prints jobs as shoal queue's table. CAUSE is why a job ended
+// FAILED, as the JSON's "cause" has it (timeout, oom, cancelled,
+// terminated, node_lost, ...; what Slurm shows as TIMEOUT, OUT_OF_MEMORY,
+// CANCELLED, NODE_FAIL), "-" for any other job.
+func printQueue(w io.Writer, jobs []api.Job, now time.Time) error {
+	t := newTable(w, "ID", "NAME", "USER", "STATE", "CAUSE", "QUEUE", "NODE", "AGE")
+	for _, j := range jobs {
+		cause := "-"
+		if j.State == api.StateFailed && j.Cause != "" {
+			cause = string(j.Cause)
+		}
+		t.row(j.ID, j.Name, j.User, j.State, cause, j.Queue, orDash(j.Node), age(now, j.CreatedAt))
+	}
+	return t.flush()
 }
 
 // stateFlag reads the repeatable, comma-separated --state flag.

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHOAL=$PWD/bin/shoal
+# The commands a user types go through the client binary (what `make
+# links` points sbatch and the rest at); the agent is the full binary.
+CLIENT=$PWD/bin/shoal-client
 if [ "$(id -u)" != 0 ]; then
   echo "demo: shoal runs jobs in sandboxes (namespaces, cgroups) and needs root; run: sudo make demo" >&2
   exit 1
@@ -33,7 +36,7 @@ timeout 30 grep -q 'node daemon running' <(tail -F "$work/agent.log" 2>/dev/null
 # submit, a wait on a job that failed) shows its exit code and the demo goes on.
 run() {
   printf '\n$ shoal'; printf " %q" "$@"; printf '\n'
-  "$SHOAL" "$@" || echo "(exit $?)"
+  "$CLIENT" "$@" || echo "(exit $?)"
 }
 cd "$work"
 run nodes
@@ -43,8 +46,8 @@ hello=1 dep=2
 run wait "$dep"
 run logs "$hello"
 run logs "$dep"
-sleeper=$("$SHOAL" submit --name sleeper -- sleep 3600)
-blocked=$("$SHOAL" submit --name blocked --depends-on "$sleeper" -- true)
+sleeper=$("$CLIENT" submit --name sleeper -- sleep 3600)
+blocked=$("$CLIENT" submit --name blocked --depends-on "$sleeper" -- true)
 run wait --state RUNNING "$sleeper"
 run queue
 run queue --state PENDING,RUNNING

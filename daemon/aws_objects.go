@@ -283,6 +283,9 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	for i := range q.ComputeEnvironmentOrder {
 		q.ComputeEnvironmentOrder[i].ComputeEnvironment = nameFromARN(q.ComputeEnvironmentOrder[i].ComputeEnvironment)
 	}
+	if err := q.RAMSpace.Check(); err != nil {
+		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
+	}
 	for _, a := range q.JobStateTimeLimitActions {
 		if a.State != string(api.StateRunnable) || a.Action != "CANCEL" || a.MaxTimeSeconds < 600 || a.MaxTimeSeconds > 86400 {
 			return api.Errorf(api.CodeInvalid, "job queue %s: jobStateTimeLimitActions need state RUNNABLE, action CANCEL and maxTimeSeconds 600 to 86400", q.Name)
@@ -313,6 +316,12 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	}
 	if req.JobStateTimeLimitActions != nil {
 		q.JobStateTimeLimitActions = req.JobStateTimeLimitActions
+	}
+	if req.ConstrainRAMSpace != nil {
+		q.ConstrainRAMSpace = req.ConstrainRAMSpace
+	}
+	if req.AllowedRAMSpace != nil {
+		q.AllowedRAMSpace = *req.AllowedRAMSpace
 	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err

@@ -323,6 +323,9 @@ func (c *Controller) listJobs(_ context.Context, who caller, req api.ListJobsReq
 func (c *Controller) listJobsJSON(_ context.Context, who caller, req api.ListJobsRequest) (jobListJSON, error) {
 	var buf bytes.Buffer
 	buf.Write(make([]byte, listHead)) // room for the head, written last
+	if len(req.Fields) > 0 {
+		return c.listFieldsJSON(who, req, buf.Bytes())
+	}
 	enc := json.NewEncoder(&buf)
 	n := 0
 	err := c.eachListed(who, req, func(j *api.Job) error {

@@ -127,6 +127,14 @@ func (c *Controller) nodeWork(ctx context.Context, who caller, req api.NodeWorkR
 		if err != nil {
 			return api.NodeWorkResponse{}, err
 		}
+		// How the node is to enforce each job's memory: its queue's, as
+		// the queue is now (not part of the digest: it matters at start).
+		for i := range resp.Jobs {
+			if q := state.Queue(resp.Jobs[i].Queue); q != nil && q.RAMSpace != (api.RAMSpace{}) {
+				rs := q.RAMSpace
+				resp.Jobs[i].RAMSpace = &rs
+			}
+		}
 		changed := resp.Digest != req.AfterDigest
 		if req.AfterDigest == "" { // a node that sends no digest: any change
 			changed = state.Index() > req.AfterIndex

@@ -64,15 +64,21 @@ type Agent struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	logDir    string
-	scriptDir string
+	scriptDir string // canonical (placeScripts)
 	boot      string
 	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
 	// imageCache holds the images fetched for jobs (images()).
 	imagesOnce sync.Once
 	imageCache *imageCache
 
+	// bindScripts: scriptDir is under the host's /tmp, which jobs do not
+	// see (theirs is private): each script is bound into its job.
+	bindScripts bool
+
 	mu    sync.Mutex
 	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished
+	// registeredAs is what the last registration told the controller.
+	registeredAs string
 	// leaving: the daemon is shutting down; jobs not started go back to
 	// the controller, running ones run on for the next daemon.
 	leaving bool
@@ -172,6 +178,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("node dir: %w", err)
 		}
 	}
+	if err := a.placeScripts(); err != nil {
+		return nil, err
+	}
 	boot, err := loadBoot(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -254,7 +263,17 @@ func (a *Agent) register(ctx context.Context) error {
 	if resp.HeartbeatMillis > 0 {
 		a.beatEvery.Store(resp.HeartbeatMillis)
 	}
-	a.log.Info("registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
+	// INFO for the first registration and for one that changed what the
+	// controller knows of the node; a registration again after the
+	// controller lost the node (a new leader, a restart) is DEBUG.
+	what := fmt.Sprint(a.cfg.Capacity, a.cfg.Labels, a.logSrv.addr, resp.HeartbeatMillis)
+	level := slog.LevelDebug
+	a.mu.Lock()
+	if what != a.registeredAs {
+		a.registeredAs, level = what, slog.LevelInfo
+	}
+	a.mu.Unlock()
+	a.log.Log(ctx, level, "registered", "cpus", a.cfg.Capacity.CPUs, "memoryMiB", a.cfg.Capacity.MemoryMB, "gpus", a.cfg.Capacity.GPUs)
 	return nil
 }
 
@@ -362,7 +381,14 @@ func (a *Agent) reconcile(j *api.Job) {
 		return // RUNNING but not ours: already ended (adopt took over those of an earlier daemon)
 	case j.StopRequested && !t.stopping:
 		t.stopping = true
-		go a.stop(t)
+		why, note := stopNote(j)
+		go func() {
+			t.cancel() // a start still under way gives up first
+			if note {
+				a.noteStop(t, time.Now(), why)
+			}
+			a.stop(t)
+		}()
 	}
 	if j.TimeLimit != t.timeLimit { // scontrol update TimeLimit= on a placed job
 		t.timeLimit = j.TimeLimit
@@ -540,6 +566,7 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 	now := a.clock.Now()
 	t.kill = a.clock.AfterFunc(end.Sub(now), func() {
 		t.timedOut.Store(true)
+		a.noteStop(t, time.Now(), " DUE TO TIME LIMIT")
 		a.stop(t)
 	})
 	if j.LimitWarnSignal > 0 {

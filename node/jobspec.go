@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/node/gpu"
@@ -138,7 +139,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		UID:         j.UID,
 		GID:         j.GID,
 		Groups:      j.Groups,
-		MemoryBytes: j.Resources.MemoryMB << 20,
+		MemoryBytes: memoryLimit(j),
 		CPUs:        float64(j.Resources.CPUs),
 		PidsMax:     a.cfg.JobPidsMax,
 		TmpBytes:    tmp,
@@ -146,7 +147,11 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		Stderr:      stderr,
 		// Appending keeps what earlier attempts of a requeued job wrote.
 		AppendOutput: j.AppendOutput,
-		Mounts:       sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
+		// Slurm 22.05's task/cgroup plugin's words (slurmstepd writes
+		// them into the job's stderr; users and tools grep for them).
+		OOMNote: stepdPrefix + "Detected %d oom-kill event(s) in StepId=" + id +
+			".batch. Some of your processes may have been killed by the cgroup out-of-memory handler.",
+		Mounts: sandboxMounts(j.Mounts), // an image job's Rootfs: imageSpec
 	}
 }
 
@@ -184,6 +189,75 @@ func (a *Agent) devDir() string {
 	return "/dev"
 }
 
+// memoryLimit is the cgroup memory limit of a job: what it asked for,
+// as its queue's RAMSpace (ConstrainRAMSpace, AllowedRAMSpace) says.
+func memoryLimit(j *api.Job) int64 {
+	req := j.Resources.MemoryMB << 20
+	if j.RAMSpace == nil {
+		return req
+	}
+	return j.RAMSpace.LimitBytes(req)
+}
+
+// stepdPrefix starts the lines Slurm's slurmstepd writes into a job's
+// stderr, and shoal's in its place (Spec.OOMNote, noteStop).
+const stepdPrefix = "slurmstepd: error: "
+
+// stepdTime is how slurmstepd writes a time: local, to the second.
+const stepdTime = "2006-01-02T15:04:05"
+
+// noteStop records, for the job's supervisor to write into its stderr
+// once it has ended, that the task was stopped and why (why is Slurm's
+// " DUE TO TIME LIMIT", or "" for a user's cancel): "*** JOB 7 ON n1
+// CANCELLED AT 2026-12-04T21:03:05 DUE TO TIME LIMIT ***". A task that
+// never started gets nothing. Waits for the task's start.
+func (a *Agent) noteStop(t *task, at time.Time, why string) {
+	<-t.started
+	n, ok := t.proc.(interface{ Note(string) error })
+	if !ok { // not started, or an executor without notes
+		return
+	}
+	line := fmt.Sprintf("%s*** JOB %d ON %s CANCELLED AT %s%s ***", stepdPrefix, t.id, a.cfg.Name, at.Format(stepdTime), why)
+	if err := n.Note(line); err != nil {
+		a.log.Warn("note why the job was stopped", "job", t.id, "err", err)
+	}
+}
+
+// stopNote is how slurmstepd words why a job the controller stops was
+// stopped (noteStop's why), and whether it writes anything.
+func stopNote(j *api.Job) (why string, ok bool) {
+	switch {
+	case j.RequeueRequested:
+		return " DUE TO JOB REQUEUE", true
+	case j.StopCause == api.CauseTerminated: // scancel, shoal terminate
+		return "", true
+	case j.StopCause == api.CauseNodeLost:
+		return " DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS", true
+	}
+	return "", false
+}
+
+// placeScripts resolves the script directory and checks that jobs can see
+// it. A host job runs in the host's file system but with a private /tmp
+// and /dev/shm: a script kept under the host's /tmp (a data dir there,
+// e.g. `shoal agent -dev` in a checkout under /tmp) is bound into each
+// job at its own path; one under /dev/shm cannot be (a job's /dev holds
+// no mounts but the sandbox's), so the daemon refuses to start.
+func (a *Agent) placeScripts() error {
+	dir, err := filepath.EvalSymlinks(a.scriptDir)
+	if err != nil {
+		return fmt.Errorf("script dir: %w", err)
+	}
+	a.scriptDir = dir
+	switch {
+	case dir == "/tmp" || strings.HasPrefix(dir, "/tmp/"):
+		a.bindScripts = true
+	case dir == "/dev/shm" || strings.HasPrefix(dir, "/dev/shm/"):
+		return fmt.Errorf("data dir %s: batch scripts would be kept in %s, which jobs cannot see (each job has its own /dev/shm): give -data-dir on a disk, e.g. /var/lib/shoal", a.cfg.DataDir, dir)
+	}
+	return nil
+}
+
 // scriptPath is where the node keeps a job's batch script while it runs.
 func (a *Agent) scriptPath(j *api.Job) string {
 	return filepath.Join(a.scriptDir, fmt.Sprintf("job-%d-%d", j.ID, j.Attempt))
@@ -213,5 +287,10 @@ func (a *Agent) writeScript(j *api.Job, spec *sandbox.Spec) error {
 		return fmt.Errorf("write batch script: %w", err)
 	}
 	spec.Argv = append([]string{path}, j.Command...)
+	if a.bindScripts && j.Image == "" {
+		// Under the host's /tmp: the job's own /tmp would hide it.
+		// (An image job gets it at scriptTarget instead, imageSpec.)
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: path, Target: path, ReadOnly: true})
+	}
 	return nil
 }

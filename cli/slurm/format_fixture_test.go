@@ -93,10 +93,31 @@ func (f *viewFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.J
 		case req.User != "" && j.User != req.User:
 		case req.Queue != "" && j.Queue != req.Queue:
 		default:
-			out = append(out, j)
+			out = append(out, project(j, req.Fields))
 		}
 	}
 	return out, nil
+}
+
+// project is j as the controller answers a list with fields: "jobId" and
+// those fields only.
+func project(j api.Job, fields []string) api.Job {
+	if len(fields) == 0 {
+		return j
+	}
+	var all map[string]json.RawMessage
+	b, _ := json.Marshal(j)
+	json.Unmarshal(b, &all)
+	kept := map[string]json.RawMessage{"jobId": all["jobId"]}
+	for _, f := range fields {
+		if v, ok := all[f]; ok {
+			kept[f] = v
+		}
+	}
+	b, _ = json.Marshal(kept)
+	var p api.Job
+	json.Unmarshal(b, &p)
+	return p
 }
 
 func (f *viewFake) Job(_ context.Context, id uint64) (api.Job, error) {

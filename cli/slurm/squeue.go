@@ -335,17 +335,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		}
 		cols = kept
 	} else {
-		format := o.format
-		switch {
-		case format != "":
-		case o.long:
-			format = squeueLongFormat
-		case o.start:
-			format = squeueStartFormat
-		default:
-			format = squeueDefaultFormat
-		}
-		pf, bad := parsePercentFormat(format, func(l byte) bool { _, ok := sqLetters[l]; return ok })
+		pf, bad := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters[l]; return ok })
 		for _, l := range bad {
 			c.Errorf("squeue", "Invalid job format specification: %c", l)
 		}
@@ -428,6 +418,7 @@ func (o *squeueOpts) fetch(ctx context.Context, c *Ctx) ([]api.Job, error) {
 	if len(o.partitions) == 1 {
 		req.Queue = o.partitions[0]
 	}
+	req.Fields = o.wantedFields() // projected on the controller
 	return c.Client.ListJobs(ctx, req)
 }
 

@@ -222,7 +222,7 @@ func TestCLIDeps(t *testing.T) {
 func TestNothingImportsEntryPoints(t *testing.T) {
 	entry := []string{module + "/daemon", module + "/node", module + "/cli"}
 	for _, p := range goList(t, module+"/...") {
-		if p.ImportPath == module+"/cmd/shoal" {
+		if p.ImportPath == module+"/cmd/shoal" || p.ImportPath == client {
 			continue
 		}
 		for _, imp := range p.Imports {

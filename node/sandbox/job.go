@@ -48,6 +48,27 @@ func newJob(r *Runner, id string, c *libcontainer.Container, sh *supervisor, cg 
 // ID returns the job's container id.
 func (j *Job) ID() string { return j.id }
 
+// Note records line for the job's supervisor to append to the job's
+// stderr file once the job has ended (after all the job itself wrote):
+// why it was stopped, as Slurm's slurmstepd writes "*** JOB 7 ON n1
+// CANCELLED AT ... DUE TO TIME LIMIT ***". The supervisor writes through
+// the file the job got, opened as the job's user. A note made after the
+// job has ended is not written.
+func (j *Job) Note(line string) error {
+	f, err := os.OpenFile(filepath.Join(j.shimDir, shimNotesFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("note for job %s: %w", j.id, err)
+	}
+	_, err = f.WriteString(strings.TrimRight(line, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("note for job %s: %w", j.id, err)
+	}
+	return nil
+}
+
 // Pid returns the host pid of the job's PID 1.
 func (j *Job) Pid() int { return j.initPid }
 

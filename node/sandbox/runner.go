@@ -128,6 +128,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		Config: r.config(&spec, r.hostname, rootfs, mounts),
 		Args:   spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
+		OOMNote: spec.OOMNote,
 	}
 	sh, err := r.startShim(&ss, out)
 	if err != nil {

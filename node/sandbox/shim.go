@@ -34,6 +34,7 @@ const (
 	shimStateFile = "shim.json" // shimState, once the job's init runs
 	shimExitFile  = "exit.json" // exitRecord, once it has ended
 	shimLogFile   = "log"       // the supervisor's stderr
+	shimNotesFile = "notes"     // lines for the job's stderr at its end (Job.Note)
 	shimDirName   = ".shim"     // under Root; not a container id (idPattern)
 )
 
@@ -56,6 +57,8 @@ type shimSpec struct {
 	// the job writes into a pipe the supervisor copies into the file.
 	RelayStdout bool `json:"relayStdout,omitempty"`
 	RelayStderr bool `json:"relayStderr,omitempty"`
+	// OOMNote is Spec.OOMNote.
+	OOMNote string `json:"oomNote,omitempty"`
 }
 
 // shimStatus is the supervisor's answer to the daemon: the host pid of
@@ -136,6 +139,14 @@ func shim() error {
 	if !s.SameStderr {
 		stderr = os.NewFile(shimStderrFd, "stderr")
 	}
+	// The job's stderr file, kept for the notes written at its end: the
+	// very file the job got (opened as its user), never reopened by path.
+	noteFd, err := unix.FcntlInt(stderr.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("keep the job's stderr: %w", err))
+	}
+	noteF := os.NewFile(uintptr(noteFd), "stderr")
+	defer noteF.Close()
 	var (
 		relays  []*relay
 		writers []*os.File // our copies of the relays' write ends
@@ -248,12 +259,14 @@ func shim() error {
 	// The OOM count and the usage live in the cgroup: read them before
 	// Destroy removes it, and record them before anything can fail.
 	cg := jobCgroupsOf(st.CgroupPaths)
+	var oomKills uint64
 	if cg.mem != "" {
 		n, err := cg.oomKills()
 		if err != nil {
 			errs = append(errs, err)
 		}
 		rec.Result.OOMKilled = n > 0
+		oomKills = uint64(n)
 	}
 	rec.Usage = cg.usage()
 	if err := writeJSON(filepath.Join(s.Dir, shimExitFile), rec); err != nil {
@@ -270,11 +283,35 @@ func shim() error {
 	if err := endRelays(); err != nil {
 		errs = append(errs, err)
 	}
+	// After all the job wrote: why it was stopped, and its OOM kills.
+	if err := writeNotes(noteF, s.Dir, s.OOMNote, oomKills); err != nil {
+		errs = append(errs, err)
+	}
 	rec.Cleaned = true
 	if err := errors.Join(errs...); err != nil {
 		rec.Err = err.Error()
 	}
 	return writeJSON(filepath.Join(s.Dir, shimExitFile), rec)
+}
+
+// writeNotes appends to the job's stderr f the lines Job.Note recorded in
+// the supervisor's directory dir, then, if the job had OOM kills, the
+// OOM note with their count.
+func writeNotes(f *os.File, dir, oomNote string, oomKills uint64) error {
+	notes, err := os.ReadFile(filepath.Join(dir, shimNotesFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read notes: %w", err)
+	}
+	if oomKills > 0 && oomNote != "" {
+		notes = fmt.Appendf(notes, oomNote+"\n", oomKills)
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	if _, err := f.Write(notes); err != nil {
+		return fmt.Errorf("write notes to the job's stderr: %w", err)
+	}
+	return nil
 }
 
 // writeShimState records the supervisor and its job's init, for a daemon

@@ -60,6 +60,12 @@ type Spec struct {
 	// AppendOutput appends to Stdout and Stderr instead of truncating them
 	// (sbatch --open-mode=append).
 	AppendOutput bool
+	// OOMNote, if set, is a line the job's supervisor writes into the
+	// job's stderr file after the job has ended, if the OOM killer killed
+	// any of its processes: a format with one %d, the number of kills
+	// (Slurm's slurmstepd writes such a line). Like Job.Note's lines it
+	// goes through the file the job got, never by path.
+	OOMNote string
 
 	// Rootfs, if set, makes this an image job: an unpacked image file
 	// system (a host directory) becomes the job's root instead of the
