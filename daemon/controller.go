@@ -49,6 +49,10 @@ type Config struct {
 	// before it moves to the archive (Slurm's MinJobAge): 0 is
 	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
 	MinJobAge time.Duration
+	// ArchiveURL is where finished jobs go after MinJobAge: "" is an
+	// embedded file in DataDir (archive.db); postgres://USER@HOST/DB a
+	// PostgreSQL database, which the controllers of a cluster share.
+	ArchiveURL string
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -69,7 +73,7 @@ type Controller struct {
 	beats    *heartbeats
 	verifier *sigv4.Verifier
 
-	archive      *archive.Store  // finished jobs that left the state
+	archive      archive.Archive // finished jobs that left the state
 	archiver     *archive.Writer // feeds archive from the FSM
 	closeArchive func() error
 	release      chan struct{} // asks the retention loop to give memory back

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -19,8 +18,8 @@ import (
 // state before it moves to the archive (Slurm's MinJobAge default).
 const DefaultMinJobAge = 300 * time.Second
 
-// archiveFile is the job archive's file in the data dir.
-const archiveFile = "archive.db"
+// archiveFile is the embedded job archive's file in the data dir.
+const archiveFile = archive.BoltFile
 
 // minJobAge is the retention window cfg asks for: 0 is the default, a
 // negative one keeps finished jobs in the state for ever.
@@ -31,11 +30,12 @@ func (c *Controller) minJobAge() time.Duration {
 	return c.cfg.MinJobAge
 }
 
-// openArchive opens the data dir's job archive and starts writing what
-// the FSM expires into it. It must run before raft starts: replaying the
-// log expires jobs again, and they must find a queue.
+// openArchive opens the job archive (cfg.ArchiveURL's database, else the
+// data dir's file) and starts writing what the FSM expires into it. It
+// must run before raft starts: replaying the log expires jobs again, and
+// they must find a queue.
 func (c *Controller) openArchive() error {
-	store, err := archive.Open(filepath.Join(c.cfg.DataDir, archiveFile))
+	store, err := archive.OpenURL(c.cfg.ArchiveURL, c.cfg.DataDir)
 	if err != nil {
 		return err
 	}
