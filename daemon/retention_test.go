@@ -124,6 +124,26 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 				t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 			}
 		}
+		// Paged (sacct's walk): live and archived jobs merged in id
+		// order, whatever the page size.
+		for _, size := range []int{1, 2, 5} {
+			var got []uint64
+			req := api.ListJobsRequest{History: true, Limit: size}
+			for {
+				page := listIDs(t, c, root, req)
+				got = append(got, page...)
+				if len(page) < size {
+					break
+				}
+				req.AfterID = page[len(page)-1]
+			}
+			if want := []uint64{a, b, live}; !slices.Equal(got, want) {
+				t.Errorf("history in pages of %d: got %v, want %v", size, got, want)
+			}
+		}
+		if _, err := c.listJobs(ctx, root, api.ListJobsRequest{IDs: []uint64{a}, Limit: 1}); !api.IsCode(err, api.CodeInvalid) {
+			t.Errorf("a list by ids with a limit: got %v, want %s (pages are of lists in id order)", err, api.CodeInvalid)
+		}
 		// The owner sees everything of an archived job; others not.
 		full := api.ListJobsRequest{IDs: []uint64{a}, Full: true}
 		if resp, err := c.listJobs(ctx, ann, full); err != nil || len(resp.Jobs) != 1 ||
