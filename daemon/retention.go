@@ -3,11 +3,15 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
@@ -137,8 +141,29 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 	if err := c.WaitArchived(wctx); err != nil {
 		return // still queued: the next burst's end will do
 	}
+	if m, ok := c.archive.(interface{ ReleaseMemory() }); ok {
+		m.ReleaseMemory() // the embedded archive's mapped pages
+	}
+	if db := raftLogDB(c.raft.store); db != nil {
+		// The raft log's: the entries that carried the burst were read
+		// (compaction copies what it keeps) and stay mapped otherwise.
+		archive.DropMapped(db)
+	}
 	runtime.GC() // a second collection empties sync.Pools (bbolt's pages)
 	debug.FreeOSMemory()
+}
+
+// raftLogDB is the bbolt handle inside raft-boltdb's store, which keeps
+// it in an unexported field (conn); nil if a later version does not.
+func raftLogDB(s *raftboltdb.BoltStore) *bolt.DB {
+	if s == nil {
+		return nil
+	}
+	f := reflect.ValueOf(s).Elem().FieldByName("conn")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[*bolt.DB]() {
+		return nil
+	}
+	return *(**bolt.DB)(unsafe.Pointer(f.UnsafeAddr()))
 }
 
 // expirable is the next ExpireCmd: up to MaxExpire finished jobs that

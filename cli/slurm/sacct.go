@@ -333,8 +333,10 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		return kept, nil
 	}
 	// An array's view counts its running tasks (viewJobs): over all the
-	// pages, so the views are made once the last page is in.
-	var keptJobs []api.Job
+	// pages, so the views are made once the last page is in. A page most
+	// of whose jobs are kept is kept whole (no copies); of another, the
+	// kept jobs are copied out and the page goes.
+	var keptJobs []*api.Job
 	running := map[uint64]int{}
 	req := o.listRequest(start, end)
 	req.Limit = sacctPage
@@ -343,13 +345,22 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		if err != nil {
 			return nil, err
 		}
+		var keep []int
 		for i, v := range viewJobs(page, now) {
 			if a := page[i].Array; a != nil && page[i].State.Terminable() {
 				running[a.JobID]++
 			}
 			if o.keep(v, start, end) {
-				keptJobs = append(keptJobs, page[i]) // a copy: the page goes
+				keep = append(keep, i)
 			}
+		}
+		for _, i := range keep {
+			j := &page[i]
+			if len(keep) < len(page)/2 {
+				c := page[i]
+				j = &c
+			}
+			keptJobs = append(keptJobs, j)
 		}
 		if len(page) < sacctPage {
 			break
@@ -357,12 +368,12 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		req.AfterID = page[len(page)-1].ID
 	}
 	kept := make([]*jobView, len(keptJobs))
-	for i := range keptJobs {
+	for i, j := range keptJobs {
 		n := 0
-		if a := keptJobs[i].Array; a != nil {
+		if a := j.Array; a != nil {
 			n = running[a.JobID]
 		}
-		kept[i] = newJobView(&keptJobs[i], now, n)
+		kept[i] = newJobView(j, now, n)
 	}
 	return kept, nil
 }

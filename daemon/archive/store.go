@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/boltcheck"
@@ -119,6 +120,7 @@ func (s *Store) Put(jobs []*api.Job) error {
 	if err != nil {
 		return fmt.Errorf("archive %d jobs: %w", len(jobs), err)
 	}
+	s.ReleaseMemory() // what the writes' seeks mapped
 	return nil
 }
 
@@ -223,6 +225,7 @@ func (s *Store) listAll(after uint64, give func(*api.Job) bool) error {
 				}
 				page = append(page, j)
 			}
+			dropMapped(s.db, tx)
 			return nil
 		})
 		if err != nil {
@@ -270,6 +273,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 				}
 			}
 		}
+		dropMapped(s.db, tx)
 		return nil
 	})
 	if err != nil {
@@ -292,6 +296,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 				}
 				page = append(page, j)
 			}
+			dropMapped(s.db, tx)
 			return nil
 		})
 		if err != nil {
@@ -308,6 +313,35 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 }
 
 var errStop = errors.New("stop")
+
+// dropMapped takes the archive file's pages out of this process's
+// resident set (madvise MADV_DONTNEED on bbolt's read-only shared
+// mapping): the kernel keeps them in its page cache, and a later read
+// maps them again (a minor fault). Without it, every page a list or a
+// write has read stays counted in the controller's RSS: a list of the
+// whole history maps the whole file. It runs inside a read transaction,
+// which holds bbolt's mapping in place (a remap waits for readers).
+func dropMapped(db *bolt.DB, tx *bolt.Tx) {
+	size := tx.Size()
+	if size <= 0 {
+		return
+	}
+	// The address as a number: the mapping is bbolt's, not Go memory.
+	unix.Syscall(unix.SYS_MADVISE, db.Info().Data, uintptr(size), unix.MADV_DONTNEED)
+}
+
+// ReleaseMemory takes the archive file's pages out of this process's
+// resident set (see dropMapped).
+func (s *Store) ReleaseMemory() { DropMapped(s.db) }
+
+// DropMapped takes a bbolt file's pages out of this process's resident
+// set (see dropMapped); the raft log's store is one too.
+func DropMapped(db *bolt.DB) {
+	db.View(func(tx *bolt.Tx) error {
+		dropMapped(db, tx)
+		return nil
+	})
+}
 
 // Count returns how many jobs the archive holds.
 func (s *Store) Count() (int, error) {
