@@ -20,11 +20,17 @@ import (
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/slurm"
 	"github.com/shoal-batch/shoal/daemon"
+	"github.com/shoal-batch/shoal/daemon/archive/archivetest"
 )
 
 // archiveControllerEnv makes this test binary a controller process (see
 // runArchiveController): the benchmark measures that process alone.
 const archiveControllerEnv = "SHOAL_BENCH_ARCHIVE_CONTROLLER"
+
+// archiveURLEnv passes the controller process its archive's URL: with
+// SHOAL_BENCH_ARCHIVE_PG=1 the benchmark starts a PostgreSQL server (as
+// the archive's tests do) and archives into it.
+const archiveURLEnv = "SHOAL_BENCH_ARCHIVE_URL"
 
 // sacctEnv makes this test binary the sacct command (see runSacct).
 const sacctEnv = "SHOAL_BENCH_SACCT"
@@ -85,7 +91,7 @@ func (cc *childController) peak(b *testing.B) int64 {
 // (debug.FreeOSMemory, what its scavenger does by itself over minutes).
 func runArchiveController(dir string) int {
 	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: filepath.Join(dir, "shoal.sock"),
-		Log: quietLog(), MinJobAge: 2 * time.Second,
+		Log: quietLog(), MinJobAge: 2 * time.Second, ArchiveURL: os.Getenv(archiveURLEnv),
 		NodeTTL: 24 * time.Hour}) // the benchmark's node sends no heartbeats
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start controller:", err)
@@ -117,7 +123,11 @@ func runArchiveController(dir string) int {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		fmt.Printf("mem %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased)
-		if os.Getenv("SHOAL_BENCH_DEBUG") != "" {
+		if d := os.Getenv("SHOAL_BENCH_DEBUG"); d != "" {
+			if f, err := os.Create(fmt.Sprintf("%s/heap-%d", d, time.Now().UnixNano())); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
 			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f stack %.1f mspan %.1f mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
 				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
 			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
@@ -158,6 +168,9 @@ func startChildController(b *testing.B) *childController {
 	dir := b.TempDir()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), archiveControllerEnv+"="+dir)
+	if os.Getenv("SHOAL_BENCH_ARCHIVE_PG") == "1" {
+		cmd.Env = append(cmd.Env, archiveURLEnv+"="+archivetest.StartPostgres(b))
+	}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -240,6 +253,11 @@ func (cc *childController) status(b *testing.B) map[string]int64 {
 // sacct's history list over the N archived jobs.
 //
 //	SHOAL_BENCH_ARCHIVE_JOBS=200000 go test -run '^$' -bench Archive -benchtime 1x ./bench/
+//
+// SHOAL_BENCH_ARCHIVE_PG=1 archives into a PostgreSQL server started for
+// it; SHOAL_BENCH_DEBUG=DIR writes the controller's heap profile and
+// /proc smaps at each measure into DIR, and its runtime's memory by kind
+// on stderr.
 func BenchmarkArchive(b *testing.B) {
 	for _, mode := range []string{"at-once", "streamed"} {
 		b.Run(mode, func(b *testing.B) {

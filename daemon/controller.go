@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -77,6 +78,7 @@ type Controller struct {
 	archiver     *archive.Writer // feeds archive from the FSM
 	closeArchive func() error
 	release      chan struct{} // asks the retention loop to give memory back
+	answered     atomic.Int64  // bytes of job lists answered since memory was last given back
 
 	servers   []*http.Server
 	listeners []net.Listener

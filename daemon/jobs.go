@@ -348,7 +348,9 @@ func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
-	if len(body) > bigAnswer && l.c != nil {
+	// One large answer, or many pages of one (sacct's walk through the
+	// history): give the memory that made them back.
+	if l.c != nil && l.c.answered.Add(int64(len(body))) > bigAnswer {
 		l.c.releaseSoon()
 	}
 }

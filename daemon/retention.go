@@ -141,6 +141,7 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 	if err := c.WaitArchived(wctx); err != nil {
 		return // still queued: the next burst's end will do
 	}
+	c.answered.Store(0)
 	if m, ok := c.archive.(interface{ ReleaseMemory() }); ok {
 		m.ReleaseMemory() // the embedded archive's mapped pages
 	}
