@@ -54,7 +54,7 @@ lint:
 	$(GO) vet ./...
 
 # The Slurm commands are the shoal binary under other names.
-SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr
+SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr scrontab
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -57,9 +57,11 @@ type ContainerProperties struct {
 	ReadonlyRootFilesystem bool                  `json:"readonlyRootFilesystem,omitempty"`
 }
 
-// RetryStrategy retries a failed job up to Attempts attempts in all (1-10).
+// RetryStrategy retries a failed job up to Attempts attempts in all (1-10),
+// when EvaluateOnExit (first match wins; none matching: retry) allows.
 type RetryStrategy struct {
-	Attempts int `json:"attempts,omitempty"`
+	Attempts       int         `json:"attempts,omitempty"`
+	EvaluateOnExit []RetryRule `json:"evaluateOnExit,omitempty"`
 }
 
 // JobTimeout stops an attempt that runs longer than AttemptDurationSeconds.

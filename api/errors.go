@@ -1,11 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 )
 
 // Error codes carried in Error.Code; clients branch on these, never on text.
@@ -36,23 +33,24 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
-// HTTPStatus maps the code to the status the API answers with.
+// HTTPStatus maps the code to the HTTP status the API answers with
+// (numbers, not net/http's names: this package stays free of net/http).
 func (e *Error) HTTPStatus() int {
 	switch e.Code {
 	case CodeNotFound:
-		return http.StatusNotFound
+		return 404 // Not Found
 	case CodeForbidden:
-		return http.StatusForbidden
+		return 403 // Forbidden
 	case CodeUnauthenticated:
-		return http.StatusUnauthorized
+		return 401 // Unauthorized
 	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
+		return 413 // Request Entity Too Large
 	case CodeUnavailable:
-		return http.StatusServiceUnavailable
+		return 503 // Service Unavailable
 	case CodeInternal:
-		return http.StatusInternalServerError
+		return 500 // Internal Server Error
 	default:
-		return http.StatusBadRequest
+		return 400 // Bad Request
 	}
 }
 
@@ -72,34 +70,4 @@ func (e *Error) WithField(f string) *Error { e.Field = f; return e }
 func IsCode(err error, code string) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == code
-}
-
-// WriteError answers an HTTP request with err in the API's error shape
-// (an *Error as it is; anything else as an internal error).
-func WriteError(w http.ResponseWriter, err error) {
-	if r, ok := err.(interface{ WriteResponse(http.ResponseWriter) }); ok {
-		r.WriteResponse(w) // an error that knows its own shape (SigV4's)
-		return
-	}
-	var e *Error
-	if !errors.As(err, &e) {
-		e = Errorf(CodeInternal, "%v", err)
-	}
-	w.Header().Set("X-Amzn-ErrorType", e.Type)
-	WriteJSON(w, e.HTTPStatus(), e)
-}
-
-// WriteJSON answers an HTTP request with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		WriteError(w, Errorf(CodeInternal, "encode answer: %v", err))
-		return
-	}
-	// A length, not chunks: the client reads a large answer into one
-	// buffer of the right size.
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
 }

@@ -110,6 +110,8 @@ type StopJobRequest struct {
 	Reason string `json:"reason"`
 	// Requeue (terminate only): run the job again once it has stopped.
 	Requeue bool `json:"requeue,omitempty"`
+	// Hold (with Requeue): the job is held once queued again.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // SignalJobRequest sends a signal (1..64) to the processes of a STARTING or
@@ -248,4 +250,50 @@ type WaitJobRequest struct {
 	ID         uint64     `json:"jobId"`
 	States     []JobState `json:"states,omitempty"`
 	WaitMillis int64      `json:"waitMillis"`
+}
+
+// SubmitBatchRequest submits several jobs that are stored together or not
+// at all, in one raft entry.
+type SubmitBatchRequest struct {
+	Jobs []SubmitJobRequest `json:"jobs"`
+}
+
+// SubmitBatchResponse lists the new ids in request order.
+type SubmitBatchResponse struct {
+	IDs []uint64 `json:"jobIds"`
+}
+
+// KeysRequest creates (Create with User), lists, or deletes (Delete) access
+// keys for the AWS-compatible API. Root only. A key for a user of uid 0
+// runs jobs as root: it is made only with AllowRoot.
+type KeysRequest struct {
+	Create    bool   `json:"create,omitempty"`
+	User      string `json:"user,omitempty"`
+	AllowRoot bool   `json:"allowRoot,omitempty"`
+	Delete    string `json:"delete,omitempty"`
+}
+
+// KeysResponse holds the keys; a created key carries its secret, once.
+type KeysResponse struct {
+	Keys []AccessKey `json:"keys"`
+}
+
+// StopJobsRequest ends many jobs at once, as scancel does: each that has
+// not started is cancelled, each started one terminated. They are stopped
+// in one commit; a job the caller may not stop, or that has ended, does
+// not keep the others from stopping.
+type StopJobsRequest struct {
+	IDs    []uint64 `json:"jobIds"`
+	Reason string   `json:"reason,omitempty"`
+}
+
+// StopJobsResponse lists the jobs that were not stopped, and why.
+type StopJobsResponse struct {
+	Failed []JobFailure `json:"failed,omitempty"`
+}
+
+// JobFailure is why a command on many jobs did not apply to one of them.
+type JobFailure struct {
+	ID    uint64 `json:"jobId"`
+	Error *Error `json:"error"`
 }

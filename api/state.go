@@ -6,7 +6,9 @@ import "strings"
 //
 //	SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED | FAILED
 //
-// Slurm state names are a view of it (see SlurmState).
+// Slurm state names are a view of it (cli/slurm's JobState: PENDING covers
+// SUBMITTED/PENDING/RUNNABLE, RUNNING covers STARTING/RUNNING, FAILED is
+// refined by the job's Cause).
 type JobState string
 
 // The lifecycle states, in order.

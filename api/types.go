@@ -13,9 +13,10 @@ type Job struct {
 	State        JobState   `json:"status"`
 	StatusReason string     `json:"statusReason,omitempty"`
 	Array        *ArrayTask `json:"array,omitempty"`
-	// Signals are the latest signals asked for the running attempt (at
-	// most MaxJobSignals, oldest first); the node delivers each once.
-	Signals []JobSignal `json:"signals,omitempty"`
+	// SignalRequests are the signals users asked to send to the running
+	// attempt (scancel --signal; at most MaxJobSignals, oldest first);
+	// the node delivers each once. Not ExitSignal: what ended the job.
+	SignalRequests []JobSignal `json:"signals,omitempty"`
 	// ComputeEnvironment is where the job was placed.
 	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
 	// Attempts records every finished attempt but the current one's.
@@ -23,7 +24,9 @@ type Job struct {
 	Node     string    `json:"node,omitempty"`
 	Attempt  int       `json:"attempt,omitempty"`
 	ExitCode *int      `json:"exitCode,omitempty"`
-	Signal   int       `json:"signal,omitempty"`
+	// ExitSignal is the signal that ended the last attempt (0: it
+	// exited, or has not ended); JSON "signal".
+	ExitSignal int `json:"signal,omitempty"`
 	// Cause says why a job ended FAILED, for views that name it (Slurm's
 	// CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL).
 	Cause Cause `json:"cause,omitempty"`
@@ -35,8 +38,11 @@ type Job struct {
 	// RequeueRequested: when the node reports the stop, run the job again.
 	RequeueRequested bool  `json:"requeueRequested,omitempty"`
 	CreatedAt        int64 `json:"createdAt"`
-	StartedAt        int64 `json:"startedAt,omitempty"`
-	StoppedAt        int64 `json:"stoppedAt,omitempty"`
+	// RunnableAt is when the job last became RUNNABLE (epoch ms): what a
+	// queue's jobStateTimeLimitActions count from.
+	RunnableAt int64 `json:"runnableAt,omitempty"`
+	StartedAt  int64 `json:"startedAt,omitempty"`
+	StoppedAt  int64 `json:"stoppedAt,omitempty"`
 	// Usage is what the job's last attempt used, as its node measured it
 	// when it ended; nil until then, and for a job whose node was lost.
 	Usage *JobUsage `json:"usage,omitempty"`
@@ -80,12 +86,15 @@ type JobSpec struct {
 	TimeLimit int64 `json:"timeLimitSeconds,omitempty"`
 	// NoRequeue refuses scontrol requeue (Slurm's --no-requeue).
 	NoRequeue bool `json:"noRequeue,omitempty"`
-	// WarnSignal, if set, is sent WarnSeconds before the time limit (only
-	// when there is one), to the batch script alone if WarnBatch, else to
-	// every other process of the job (Slurm's --signal=[B:]SIG@TIME).
-	WarnSignal  int  `json:"warnSignal,omitempty"`
-	WarnSeconds int  `json:"warnSeconds,omitempty"`
-	WarnBatch   bool `json:"warnBatch,omitempty"`
+	// LimitWarnSignal, if set, is sent LimitWarnSeconds before the time
+	// limit (only when there is one), to the batch script alone if
+	// LimitWarnBatch, else to every other process of the job (Slurm's
+	// sbatch --signal=[B:]SIG@TIME; JSON warnSignal, warnSeconds,
+	// warnBatch). Not a signal request (Job.SignalRequests) nor the
+	// signal that ended the job (Job.ExitSignal).
+	LimitWarnSignal  int  `json:"warnSignal,omitempty"`
+	LimitWarnSeconds int  `json:"warnSeconds,omitempty"`
+	LimitWarnBatch   bool `json:"warnBatch,omitempty"`
 	// The AWS Batch side: the definition (NAME:REV) and parameters the job
 	// came from, its image (empty: the host's filesystem), mounts, retries.
 	JobDefinition  string            `json:"jobDefinition,omitempty"`
@@ -94,11 +103,18 @@ type JobSpec struct {
 	Mounts         []Mount           `json:"mounts,omitempty"`
 	ReadonlyRootfs bool              `json:"readonlyRootFilesystem,omitempty"`
 	RetryAttempts  int               `json:"retryAttempts,omitempty"` // attempts in all; 0 or 1 = no retry
-	Tags           map[string]string `json:"tags,omitempty"`
-	Account        string            `json:"account,omitempty"`
-	QOS            string            `json:"qos,omitempty"`
-	Comment        string            `json:"comment,omitempty"`
-	SubmitHost     string            `json:"submitHost,omitempty"`
+	// RetryRules decide, first match wins, whether a failed attempt runs
+	// again while attempts are left (AWS Batch's evaluateOnExit); with
+	// none, every failure is retried.
+	RetryRules []RetryRule `json:"retryRules,omitempty"`
+	// DeadlineAt: a job still waiting at this time (epoch ms) ends
+	// DEADLINE (Slurm's --deadline); 0 = none.
+	DeadlineAt int64             `json:"deadlineAt,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Account    string            `json:"account,omitempty"`
+	QOS        string            `json:"qos,omitempty"`
+	Comment    string            `json:"comment,omitempty"`
+	SubmitHost string            `json:"submitHost,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.
@@ -124,7 +140,7 @@ func (s SignalScope) Valid() bool {
 // MaxSignal is the highest signal number (Linux's SIGRTMAX).
 const MaxSignal = 64
 
-// MaxJobSignals bounds Job.Signals: older requests are dropped (a node
+// MaxJobSignals bounds Job.SignalRequests: older requests are dropped (a node
 // has delivered them long before).
 const MaxJobSignals = 8
 
@@ -143,14 +159,21 @@ type Mount struct {
 	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
-// Attempt is one finished try at running a job.
+// Attempt is one try at running a job.
 type Attempt struct {
-	Node         string `json:"node,omitempty"`
-	ExitCode     *int   `json:"exitCode,omitempty"`
-	Signal       int    `json:"signal,omitempty"`
+	Node     string `json:"node,omitempty"`
+	ExitCode *int   `json:"exitCode,omitempty"`
+	// ExitSignal is the signal that ended the attempt (0: it exited).
+	ExitSignal   int    `json:"signal,omitempty"`
 	StatusReason string `json:"statusReason,omitempty"`
-	StartedAt    int64  `json:"startedAt,omitempty"`
-	StoppedAt    int64  `json:"stoppedAt,omitempty"`
+	// Reason is the container's reason (AWS's attempts[].container.reason):
+	// why the attempt failed, "" for one that succeeded or was stopped.
+	Reason string `json:"reason,omitempty"`
+	// Cause is why it failed, as Job.Cause says of a job's end;
+	// CauseRequeued for an attempt stopped to run the job again.
+	Cause     Cause `json:"cause,omitempty"`
+	StartedAt int64 `json:"startedAt,omitempty"`
+	StoppedAt int64 `json:"stoppedAt,omitempty"`
 	// Usage is what the attempt used, if its node said.
 	Usage *JobUsage `json:"usage,omitempty"`
 }
@@ -237,7 +260,50 @@ const (
 	CauseNodeLost    Cause = "node_lost"    // its node went away
 	CauseDependency  Cause = "dependency"   // a dependency can never be satisfied
 	CauseStartFailed Cause = "start_failed" // the sandbox could not start it
+	CauseDeadline    Cause = "deadline"     // still waiting at its deadline (Slurm's DEADLINE)
+	// CauseRequeued marks an attempt (never a job) that was stopped or
+	// had ended when scontrol requeue asked for the job to run again.
+	CauseRequeued Cause = "requeued"
 )
+
+// Retry actions of a RetryRule (AWS's are not case-sensitive).
+const (
+	RetryActionRetry = "RETRY"
+	RetryActionExit  = "EXIT"
+)
+
+// MaxRetryRules bounds a retry strategy's rules (AWS: up to 5).
+const MaxRetryRules = 5
+
+// RetryRule is one of AWS Batch's evaluateOnExit conditions: when every
+// pattern given matches the attempt that ended (its exit code in decimal,
+// its container reason, its statusReason), Action says whether the job
+// runs again (RETRY) or ends (EXIT). A pattern matches exactly, or, ending
+// in *, any value that starts with what comes before it.
+type RetryRule struct {
+	OnExitCode     string `json:"onExitCode,omitempty"`
+	OnStatusReason string `json:"onStatusReason,omitempty"`
+	OnReason       string `json:"onReason,omitempty"`
+	Action         string `json:"action"`
+}
+
+// AttemptHistory returns every attempt of j: those recorded in Attempts,
+// then the current one if it was placed (STARTING, RUNNING, or ended
+// since), from the job's own fields.
+func (j *Job) AttemptHistory() []Attempt {
+	out := append([]Attempt(nil), j.Attempts...)
+	if j.Attempt <= len(j.Attempts) || j.Node == "" || j.State.Cancellable() {
+		return out
+	}
+	cur := Attempt{Node: j.Node, StartedAt: j.StartedAt, Usage: j.Usage}
+	if j.State.Terminal() {
+		cur.ExitCode, cur.ExitSignal, cur.StatusReason, cur.StoppedAt, cur.Cause = j.ExitCode, j.ExitSignal, j.StatusReason, j.StoppedAt, j.Cause
+		if j.Cause != "" {
+			cur.Reason = j.StatusReason
+		}
+	}
+	return append(out, cur)
+}
 
 // Resources is what a job asks of one node (or what a node has).
 type Resources struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli/slurm"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/daemon/archive/archivetest"
@@ -190,7 +191,7 @@ func startChildController(b *testing.B) *childController {
 		b.Fatalf("controller process did not start: %q", cc.out.Text())
 	}
 	sock := filepath.Join(dir, "shoal.sock")
-	cc.controller = &controller{dir: dir, sock: sock, client: api.NewClient(sock, "")}
+	cc.controller = &controller{dir: dir, sock: sock, client: client.New(sock, "")}
 	return cc
 }
 
@@ -297,13 +298,13 @@ func benchArchive(b *testing.B, n int, mode string) {
 	var last uint64
 	var active childMem
 	for i := 0; i < n; i += queuedBatch {
-		req := daemon.SubmitBatchRequest{}
+		req := api.SubmitBatchRequest{}
 		for k := range min(queuedBatch, n-i) {
 			j := queuedJob(i+k, 0)
 			j.Resources.MemoryMB = 1
 			req.Jobs = append(req.Jobs, j)
 		}
-		var resp daemon.SubmitBatchResponse
+		var resp api.SubmitBatchResponse
 		if err := c.client.Call(ctx, api.PathSubmitBatch, req, &resp); err != nil {
 			b.Fatalf("submit batch at job %d: %v", i, err)
 		}

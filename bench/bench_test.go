@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/daemon"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -32,8 +32,8 @@ import (
 const submitRateJobs = 5000
 
 // BenchmarkSubmitRate measures jobs submitted per second through the API:
-// api.Client.Submit over the unix socket, one job per call, from 1 and from
-// 16 concurrent clients (each its own api.Client, so its own connection),
+// client.Client.Submit over the unix socket, one job per call, from 1 and from
+// 16 concurrent clients (each its own client.Client, so its own connection),
 // against an in-process controller with raft and raft-boltdb on disk.
 //
 // Every job is accepted and stays queued, so that nothing but the submit
@@ -113,7 +113,7 @@ const submitToRunningJobs = 20
 // libcontainer sandbox, running `true` one job at a time.
 //
 // The client-side time runs from just before Submit is called to the moment
-// a blocking wait (the controller's PathWait query, api.Client.WaitJob: no
+// a blocking wait (the controller's PathWait query, client.Client.WaitJob: no
 // polling) answers that the job is RUNNING or later. The controller-side
 // time is the job's StartedAt - CreatedAt, both stamped by the controller
 // (milliseconds). Each job's end is awaited before the next is submitted, so
@@ -125,7 +125,7 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	c := startController(b)
 	runner := newRunner(b, c.dir)
 	agent, err := node.StartAgent(node.Config{
-		Name: "bench-agent", Client: api.NewClient(c.sock, c.ctl.JoinToken()),
+		Name: "bench-agent", Client: client.New(c.sock, c.ctl.JoinToken()),
 		DataDir: filepath.Join(c.dir, "node"), Executor: node.SandboxExecutor{Runner: runner},
 		Capacity: api.Resources{CPUs: 2, MemoryMB: 2048}, LogAddr: filepath.Join(c.dir, "node.sock"),
 		Grace: time.Second, Log: quietLog(),
@@ -183,7 +183,7 @@ type jobTimes struct {
 
 // runOne submits req, waits until it is placed, running and done, and
 // returns its times. A job that does not succeed fails the benchmark.
-func runOne(b *testing.B, ctx context.Context, cl *api.Client, req api.SubmitJobRequest) jobTimes {
+func runOne(b *testing.B, ctx context.Context, cl *client.Client, req api.SubmitJobRequest) jobTimes {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -300,11 +300,11 @@ func benchQueued(b *testing.B, mode string) {
 
 	start := time.Now()
 	for i := 0; i < queuedJobs; i += queuedBatch {
-		req := daemon.SubmitBatchRequest{Jobs: make([]api.SubmitJobRequest, 0, queuedBatch)}
+		req := api.SubmitBatchRequest{Jobs: make([]api.SubmitJobRequest, 0, queuedBatch)}
 		for k := range min(queuedBatch, queuedJobs-i) {
 			req.Jobs = append(req.Jobs, queuedJob(i+k, dep))
 		}
-		var resp daemon.SubmitBatchResponse
+		var resp api.SubmitBatchResponse
 		if err := c.client.Call(ctx, api.PathSubmitBatch, req, &resp); err != nil {
 			b.Fatalf("submit batch at job %d: %v", i, err)
 		}
@@ -325,7 +325,7 @@ func benchQueued(b *testing.B, mode string) {
 	debug.FreeOSMemory()
 	rssFreed := procStatus(b)["VmRSS"]
 
-	// squeue of all the queued jobs: once decoded by api.Client, once only
+	// squeue of all the queued jobs: once decoded by client.Client, once only
 	// read (server time plus transfer).
 	// Each timing starts from a collected heap, so that neither pays for
 	// the other's garbage.
@@ -360,7 +360,7 @@ func benchQueued(b *testing.B, mode string) {
 		m, queuedJobs, kbToMB(status["VmRSS"]), kbToMB(status["RssAnon"]), kbToMB(status["RssFile"]), kbToMB(rssFreed), kbToMB(rssBefore))
 	figure(b, "submit-batch-rate%s jobs=%d batch=%d: %.0f jobs/s (%.2f s, one client)", m, queuedJobs, queuedBatch, rate, submitTime.Seconds())
 	st := strings.ToLower(string(want))
-	figure(b, "list-%s jobs=%d: %.0f ms (api.Client.ListJobs, decode included)", st, queuedJobs, ms(listTime))
+	figure(b, "list-%s jobs=%d: %.0f ms (client.Client.ListJobs, decode included)", st, queuedJobs, ms(listTime))
 	figure(b, "list-%s-raw jobs=%d: %.0f ms (%.1f MB of JSON read, not decoded)", st, queuedJobs, ms(rawTime), mb(uint64(rawBytes)))
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -82,7 +83,7 @@ type controller struct {
 	ctl    *daemon.Controller
 	dir    string
 	sock   string
-	client *api.Client
+	client *client.Client
 }
 
 // startController starts a controller in b's temp dir; it is closed when b
@@ -100,11 +101,11 @@ func startController(b *testing.B) *controller {
 			b.Errorf("close controller: %v", err)
 		}
 	})
-	return &controller{ctl: ctl, dir: dir, sock: sock, client: api.NewClient(sock, "")}
+	return &controller{ctl: ctl, dir: dir, sock: sock, client: client.New(sock, "")}
 }
 
 // newClient is a client with its own connections, as a separate process's.
-func (c *controller) newClient() *api.Client { return api.NewClient(c.sock, "") }
+func (c *controller) newClient() *client.Client { return client.New(c.sock, "") }
 
 // registerNode registers a node without a node daemon behind it (this test
 // process is root or the controller's own uid, so it may).

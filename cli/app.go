@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
@@ -44,7 +45,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		// The client is made once, before any command: a CA file that
 		// cannot be read is reported as such, not as a failed call.
 		Before: func(c *cli.Context) error {
-			cl, err := api.NewClientWith(c.String("controller"), api.ClientOptions{CAFile: c.String("ca-file")})
+			cl, err := client.NewWith(c.String("controller"), client.Options{CAFile: c.String("ca-file")})
 			if err != nil {
 				return usagef("--ca-file: %v", err)
 			}
@@ -66,6 +67,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			ceCommand(),
 			keysCommand(),
 			imageCommand(),
+			cronCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their
@@ -111,12 +113,12 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 const clientKey = "client"
 
-// client returns the API client for the controller the flags name.
-func client(c *cli.Context) *api.Client {
-	if cl, ok := c.App.Metadata[clientKey].(*api.Client); ok {
+// clientOf returns the API client for the controller the flags name.
+func clientOf(c *cli.Context) *client.Client {
+	if cl, ok := c.App.Metadata[clientKey].(*client.Client); ok {
 		return cl
 	}
-	return api.NewClient(c.String("controller"), "")
+	return client.New(c.String("controller"), "")
 }
 
 func ctx(c *cli.Context) context.Context {

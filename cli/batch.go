@@ -31,26 +31,24 @@ func jobdefCommand() *cli.Command {
 					&cli.Int64Flag{Name: "timeout", Usage: "timeout.attemptDurationSeconds (at least 60)"},
 				},
 				Action: func(c *cli.Context) error {
-					req := map[string]any{"jobDefinitionName": c.String("name"), "type": c.String("type")}
+					req := api.AWSRegisterJobDefinitionRequest{JobDefinition: api.JobDefinition{Name: c.String("name"), Type: c.String("type")}}
 					if f := c.String("file"); f != "" {
 						var props api.ContainerProperties
 						if err := readJSONFile(f, &props); err != nil {
 							return err
 						}
-						req["containerProperties"] = props
+						req.ContainerProperties = &props
 					}
 					params, err := keyValues(c.StringSlice("parameters"), "--parameters")
 					if err != nil {
 						return err
 					}
-					if params != nil {
-						req["parameters"] = params
-					}
+					req.Parameters = params
 					if n := c.Int("retry-attempts"); n > 0 {
-						req["retryStrategy"] = api.RetryStrategy{Attempts: n}
+						req.RetryStrategy = &api.RetryStrategy{Attempts: n}
 					}
 					if t := c.Int64("timeout"); t > 0 {
-						req["timeout"] = api.JobTimeout{AttemptDurationSeconds: t}
+						req.Timeout = &api.JobTimeout{AttemptDurationSeconds: t}
 					}
 					return callAndPrint(c, "registerjobdefinition", req)
 				},
@@ -63,7 +61,7 @@ func jobdefCommand() *cli.Command {
 					&cli.StringFlag{Name: "status", Usage: "ACTIVE or INACTIVE"},
 				},
 				Action: func(c *cli.Context) error {
-					return callAndPrint(c, "describejobdefinitions", map[string]any{"jobDefinitionName": c.String("name"), "status": c.String("status")})
+					return callAndPrint(c, "describejobdefinitions", api.AWSDescribeJobDefinitionsRequest{Name: c.String("name"), Status: c.String("status")})
 				},
 			},
 			{
@@ -74,7 +72,7 @@ func jobdefCommand() *cli.Command {
 					if c.NArg() != 1 {
 						return usagef("jobdef deregister takes one NAME:REVISION")
 					}
-					return callAndPrint(c, "deregisterjobdefinition", map[string]any{"jobDefinition": c.Args().First()})
+					return callAndPrint(c, "deregisterjobdefinition", api.AWSDeregisterJobDefinitionRequest{JobDefinition: c.Args().First()})
 				},
 			},
 		},
@@ -121,9 +119,9 @@ func ceCommand() *cli.Command {
 					if c.NArg() != 1 {
 						return usagef("ce update takes one NAME")
 					}
-					req := map[string]any{"computeEnvironment": c.Args().First(), "state": c.String("state")}
+					req := api.AWSUpdateComputeEnvironmentRequest{ComputeEnvironment: c.Args().First(), State: c.String("state")}
 					if c.IsSet("node") {
-						req["nodes"] = c.StringSlice("node")
+						req.Nodes = c.StringSlice("node")
 					}
 					return callAndPrint(c, "updatecomputeenvironment", req)
 				},
@@ -132,7 +130,7 @@ func ceCommand() *cli.Command {
 				Name:  "list",
 				Usage: "describe compute environments",
 				Action: func(c *cli.Context) error {
-					return callAndPrint(c, "describecomputeenvironments", map[string]any{"computeEnvironments": c.Args().Slice()})
+					return callAndPrint(c, "describecomputeenvironments", api.AWSDescribeComputeEnvironmentsRequest{ComputeEnvironments: c.Args().Slice()})
 				},
 			},
 		},
@@ -175,9 +173,10 @@ func queueObjectCommands() []*cli.Command {
 				if c.NArg() != 1 {
 					return usagef("queue update takes one NAME")
 				}
-				req := map[string]any{"jobQueue": c.Args().First(), "state": c.String("state")}
+				req := api.AWSUpdateJobQueueRequest{JobQueue: c.Args().First(), State: c.String("state")}
 				if c.IsSet("priority") {
-					req["priority"] = c.Int("priority")
+					p := c.Int("priority")
+					req.Priority = &p
 				}
 				return callAndPrint(c, "updatejobqueue", req)
 			},
@@ -186,7 +185,7 @@ func queueObjectCommands() []*cli.Command {
 			Name:  "list",
 			Usage: "describe job queues",
 			Action: func(c *cli.Context) error {
-				return callAndPrint(c, "describejobqueues", map[string]any{"jobQueues": c.Args().Slice()})
+				return callAndPrint(c, "describejobqueues", api.AWSDescribeJobQueuesRequest{JobQueues: c.Args().Slice()})
 			},
 		},
 	}
@@ -205,11 +204,7 @@ func keysCommand() *cli.Command {
 					&cli.BoolFlag{Name: "allow-root", Usage: "issue a key to a user of uid 0 (it runs jobs as root from wherever the TCP API reaches)"},
 				},
 				Action: func(c *cli.Context) error {
-					req := map[string]any{"create": true, "user": c.String("user")}
-					if c.Bool("allow-root") {
-						req["allowRoot"] = true
-					}
-					return keysCall(c, req)
+					return keysCall(c, api.KeysRequest{Create: true, User: c.String("user"), AllowRoot: c.Bool("allow-root")})
 				},
 			},
 			{
@@ -217,7 +212,7 @@ func keysCommand() *cli.Command {
 				Usage: "list keys (without secrets)",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "user", Usage: "only this user's"}},
 				Action: func(c *cli.Context) error {
-					return keysCall(c, map[string]any{"user": c.String("user")})
+					return keysCall(c, api.KeysRequest{User: c.String("user")})
 				},
 			},
 			{
@@ -228,16 +223,16 @@ func keysCommand() *cli.Command {
 					if c.NArg() != 1 {
 						return usagef("keys delete takes one ACCESS_KEY_ID")
 					}
-					return keysCall(c, map[string]any{"delete": c.Args().First()})
+					return keysCall(c, api.KeysRequest{Delete: c.Args().First()})
 				},
 			},
 		},
 	}
 }
 
-func keysCall(c *cli.Context, req map[string]any) error {
+func keysCall(c *cli.Context, req api.KeysRequest) error {
 	var resp json.RawMessage
-	if err := client(c).Call(ctx(c), api.PathKeys, req, &resp); err != nil {
+	if err := clientOf(c).Call(ctx(c), api.PathKeys, req, &resp); err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
 	return printRaw(c, resp)
@@ -246,7 +241,7 @@ func keysCall(c *cli.Context, req map[string]any) error {
 // callAndPrint calls an AWS Batch operation and prints its JSON answer.
 func callAndPrint(c *cli.Context, operation string, req any) error {
 	var resp json.RawMessage
-	if err := client(c).Call(ctx(c), "/v1/"+operation, req, &resp); err != nil {
+	if err := clientOf(c).Call(ctx(c), "/v1/"+operation, req, &resp); err != nil {
 		return fmt.Errorf("%s: %w", operation, err)
 	}
 	return printRaw(c, resp)

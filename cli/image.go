@@ -38,7 +38,7 @@ func imageCommand() *cli.Command {
 						return fmt.Errorf("load image: %w", err)
 					}
 					defer f.Close()
-					images, err := client(c).LoadImage(ctx(c), c.String("name"), f)
+					images, err := clientOf(c).LoadImage(ctx(c), c.String("name"), f)
 					if err != nil {
 						return fmt.Errorf("load image %s: %w", path, err)
 					}
@@ -57,7 +57,7 @@ func imageCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					images, err := client(c).ListImages(ctx(c))
+					images, err := clientOf(c).ListImages(ctx(c))
 					if err != nil {
 						return fmt.Errorf("list images: %w", err)
 					}

@@ -10,18 +10,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "describe",
-		Usage:     "print a job as JSON: state, statusReason, exit code, times (epoch ms), node",
+		Usage:     "print a job as JSON: state, statusReason, exit code, times (epoch ms), node, and its attempts (every try: node, times, exit code, signal, reasons)",
 		ArgsUsage: "JOB_ID",
 		Action: func(c *cli.Context) error {
 			j, err := theJob(c, "describe job")
 			if err != nil {
 				return err
 			}
+			j.Attempts = j.AttemptHistory() // the current one too, as AWS's describe-jobs lists them
 			return printJSON(c.App.Writer, j)
 		},
 	}
@@ -34,7 +36,7 @@ func theJob(c *cli.Context, what string) (api.Job, error) {
 	if err != nil {
 		return api.Job{}, err
 	}
-	j, err := client(c).Job(ctx(c), id)
+	j, err := clientOf(c).Job(ctx(c), id)
 	if err != nil {
 		return api.Job{}, fmt.Errorf("%s %d: %w", what, id, err)
 	}
@@ -59,7 +61,7 @@ func logsCommand() *cli.Command {
 				streams = []string{s}
 			}
 			for _, s := range streams {
-				data, err := client(c).Logs(ctx(c), id, s)
+				data, err := clientOf(c).Logs(ctx(c), id, s)
 				if err != nil {
 					return fmt.Errorf("logs of job %d: %w", id, err)
 				}
@@ -78,15 +80,15 @@ func logsCommand() *cli.Command {
 
 func cancelCommand() *cli.Command {
 	return stopCommand("cancel", "cancel a job that has not started (SUBMITTED, PENDING or RUNNABLE)",
-		"Cancelled by user", (*api.Client).Cancel)
+		"Cancelled by user", (*client.Client).Cancel)
 }
 
 func terminateCommand() *cli.Command {
 	return stopCommand("terminate", "stop a job that is STARTING or RUNNING (SIGTERM, then SIGKILL)",
-		"Terminated by user", (*api.Client).Terminate)
+		"Terminated by user", (*client.Client).Terminate)
 }
 
-func stopCommand(name, usage, defaultReason string, stop func(*api.Client, context.Context, uint64, string) error) *cli.Command {
+func stopCommand(name, usage, defaultReason string, stop func(*client.Client, context.Context, uint64, string) error) *cli.Command {
 	return &cli.Command{
 		Name:      name,
 		Usage:     usage,
@@ -99,7 +101,7 @@ func stopCommand(name, usage, defaultReason string, stop func(*api.Client, conte
 			if err != nil {
 				return err
 			}
-			if err := stop(client(c), ctx(c), id, c.String("reason")); err != nil {
+			if err := stop(clientOf(c), ctx(c), id, c.String("reason")); err != nil {
 				return fmt.Errorf("%s job %d: %w", name, id, err)
 			}
 			return nil
@@ -140,7 +142,7 @@ func signalCommand() *cli.Command {
 			case c.Bool("full"):
 				scope = api.SignalFull
 			}
-			if err := client(c).Signal(ctx(c), id, sig, scope); err != nil {
+			if err := clientOf(c).Signal(ctx(c), id, sig, scope); err != nil {
 				return fmt.Errorf("signal job %d: %w", id, err)
 			}
 			return nil
@@ -176,7 +178,7 @@ func nodesCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			nodes, err := client(c).Nodes(ctx(c))
+			nodes, err := clientOf(c).Nodes(ctx(c))
 			if err != nil {
 				return fmt.Errorf("list nodes: %w", err)
 			}

@@ -30,7 +30,7 @@ func queueCommand() *cli.Command {
 			if req.States, err = stateFlag(c); err != nil {
 				return err
 			}
-			jobs, err := client(c).ListJobs(ctx(c), req)
+			jobs, err := clientOf(c).ListJobs(ctx(c), req)
 			if err != nil {
 				return fmt.Errorf("list jobs: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -29,6 +30,8 @@ func submitCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "parameters", Usage: "with --definition: parameter K=V (repeatable), replaces Ref::K"},
 			&cli.StringFlag{Name: "overrides", Usage: "with --definition: containerOverrides JSON, e.g. '{\"memory\":100}'"},
 			&cli.IntFlag{Name: "array-size", Usage: "with --definition: an array job of N tasks"},
+			&cli.IntFlag{Name: "retry", Usage: "attempts in all (2-10): a failed attempt runs again while attempts are left (with --definition: retryStrategy.attempts)"},
+			&cli.StringFlag{Name: "retry-on", Usage: "with --retry: retry only these failures, comma-separated: exit:CODE (a trailing * matches a prefix), oom, node-fail, timeout"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.IsSet("definition") {
@@ -38,7 +41,7 @@ func submitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := client(c).Submit(ctx(c), req)
+			resp, err := clientOf(c).Submit(ctx(c), req)
 			if err != nil {
 				return fmt.Errorf("submit job: %w", err)
 			}
@@ -76,6 +79,10 @@ func submitRequest(c *cli.Context) (api.SubmitJobRequest, error) {
 			req.DependsOn = append(req.DependsOn, api.Dependency{JobID: id, Type: api.AfterOK})
 		}
 	}
+	var err error
+	if req.RetryAttempts, req.RetryRules, err = retryFlags(c); err != nil {
+		return req, err
+	}
 	for _, kv := range c.StringSlice("env") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -109,41 +116,90 @@ func submitFromDefinition(c *cli.Context) error {
 	if name == "" {
 		name = strings.Split(c.String("definition"), ":")[0]
 	}
-	req := map[string]any{"jobName": name, "jobQueue": c.String("queue"), "jobDefinition": c.String("definition")}
-	if params != nil {
-		req["parameters"] = params
-	}
-	overrides := map[string]any{}
+	req := api.AWSSubmitJobRequest{JobName: name, JobQueue: c.String("queue"), JobDefinition: c.String("definition"), Parameters: params}
+	var overrides api.ContainerOverrides
 	if o := c.String("overrides"); o != "" {
-		if err := json.Unmarshal([]byte(o), &overrides); err != nil {
-			return usagef("--overrides: %v: give containerOverrides as JSON", err)
+		dec := json.NewDecoder(strings.NewReader(o))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&overrides); err != nil {
+			return usagef("--overrides: %v: give containerOverrides as JSON (command, vcpus, memory, environment, resourceRequirements)", err)
 		}
 	}
 	if c.NArg() > 0 {
-		overrides["command"] = c.Args().Slice()
+		overrides.Command = c.Args().Slice()
 	}
-	if len(overrides) > 0 {
-		req["containerOverrides"] = overrides
+	if !reflect.ValueOf(overrides).IsZero() {
+		req.ContainerOverrides = &overrides
 	}
 	if n := c.Int("array-size"); n > 0 {
-		req["arrayProperties"] = map[string]int{"size": n}
+		req.ArrayProperties = &api.ArrayProperties{Size: n}
+	}
+	if n, rules, err := retryFlags(c); err != nil {
+		return err
+	} else if n > 0 {
+		req.RetryStrategy = &api.RetryStrategy{Attempts: n, EvaluateOnExit: rules}
 	}
 	for _, list := range c.StringSlice("depends-on") {
 		for _, s := range strings.Split(list, ",") {
-			req["dependsOn"] = append(asList(req["dependsOn"]), map[string]string{"jobId": strings.TrimSpace(s)})
+			req.DependsOn = append(req.DependsOn, api.JobDependency{JobID: strings.TrimSpace(s)})
 		}
 	}
-	var resp struct {
-		JobID string `json:"jobId"`
-	}
-	if err := client(c).Call(ctx(c), "/v1/submitjob", req, &resp); err != nil {
+	var resp api.AWSSubmitJobResponse
+	if err := clientOf(c).Call(ctx(c), "/v1/submitjob", req, &resp); err != nil {
 		return fmt.Errorf("submit job: %w", err)
 	}
 	fmt.Fprintln(c.App.Writer, resp.JobID)
 	return nil
 }
 
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
+// retryFlags reads --retry N and --retry-on LIST into attempts and AWS
+// evaluateOnExit rules: one RETRY rule per failure named, then a rule that
+// ends the job on any other failure.
+func retryFlags(c *cli.Context) (int, []api.RetryRule, error) {
+	n, on := c.Int("retry"), c.String("retry-on")
+	if on == "" {
+		if c.IsSet("retry") && (n < 1 || n > 10) {
+			return 0, nil, usagef("--retry %d: give the attempts in all, 1 to 10", n)
+		}
+		return n, nil, nil
+	}
+	if n < 2 || n > 10 {
+		return 0, nil, usagef("--retry-on needs --retry N, the attempts in all (2 to 10)")
+	}
+	rules, err := RetryOnRules(on)
+	return n, rules, err
+}
+
+// RetryOnRules translates --retry-on's failures into retry rules: exit:CODE
+// (CODE digits, optionally ending in *), oom, node-fail and timeout each
+// retry; any other failure ends the job (a final EXIT rule).
+func RetryOnRules(list string) ([]api.RetryRule, error) {
+	var rules []api.RetryRule
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		var r api.RetryRule
+		switch {
+		case strings.HasPrefix(item, "exit:"):
+			code := strings.TrimPrefix(item, "exit:")
+			if strings.Trim(strings.TrimSuffix(code, "*"), "0123456789") != "" || code == "" {
+				return nil, usagef("--retry-on %s: give exit:CODE with CODE digits, optionally ending in * (exit:3, exit:1*)", item)
+			}
+			r.OnExitCode = code
+		case item == "oom":
+			r.OnReason = "OutOfMemoryError*"
+		case item == "node-fail":
+			r.OnStatusReason = "Host*"
+		case item == "timeout":
+			r.OnStatusReason = api.ReasonTimeout
+		default:
+			return nil, usagef("--retry-on %q: use exit:CODE, oom, node-fail or timeout, comma-separated", item)
+		}
+		r.Action = api.RetryActionRetry
+		rules = append(rules, r)
+	}
+	// AWS allows 5 rules: the final EXIT takes one.
+	if len(rules) > api.MaxRetryRules-1 {
+		return nil, usagef("--retry-on names %d failures; at most %d", len(rules), api.MaxRetryRules-1)
+	}
+	return append(rules, api.RetryRule{OnReason: "*", Action: api.RetryActionExit}), nil
 }

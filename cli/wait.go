@@ -25,7 +25,7 @@ func waitCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			j, err := client(c).WaitJob(ctx(c), id, states...)
+			j, err := clientOf(c).WaitJob(ctx(c), id, states...)
 			if err != nil {
 				return fmt.Errorf("wait for job %d: %w", id, err)
 			}

@@ -12,45 +12,6 @@ import (
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
-// containerOverrides is what submit-job may change of a definition's container.
-type containerOverrides struct {
-	Command              []string                  `json:"command,omitempty"`
-	Vcpus                int                       `json:"vcpus,omitempty"`
-	Memory               int64                     `json:"memory,omitempty"`
-	Environment          []api.KeyValue            `json:"environment,omitempty"`
-	ResourceRequirements []api.ResourceRequirement `json:"resourceRequirements,omitempty"`
-	InstanceType         string                    `json:"instanceType,omitempty"`
-}
-
-type awsDependency struct {
-	JobID string `json:"jobId"`
-	Type  string `json:"type,omitempty"`
-}
-
-type submitJobRequest struct {
-	JobName            string              `json:"jobName"`
-	JobQueue           string              `json:"jobQueue"`
-	JobDefinition      string              `json:"jobDefinition"`
-	Parameters         map[string]string   `json:"parameters,omitempty"`
-	ContainerOverrides *containerOverrides `json:"containerOverrides,omitempty"`
-	DependsOn          []awsDependency     `json:"dependsOn,omitempty"`
-	ArrayProperties    *struct {
-		Size int `json:"size"`
-	} `json:"arrayProperties,omitempty"`
-	RetryStrategy   *api.RetryStrategy `json:"retryStrategy,omitempty"`
-	Timeout         *api.JobTimeout    `json:"timeout,omitempty"`
-	Tags            map[string]string  `json:"tags,omitempty"`
-	PropagateTags   bool               `json:"propagateTags,omitempty"`
-	SchedulingPrio  int64              `json:"schedulingPriorityOverride,omitempty"`
-	ShareIdentifier string             `json:"shareIdentifier,omitempty"`
-}
-
-type submitJobResponse struct {
-	JobName string `json:"jobName"`
-	JobID   string `json:"jobId"`
-	JobArn  string `json:"jobArn"`
-}
-
 // ReasonMisconfiguration starts the statusReason of an AWS job that no node
 // of its queue can run: it stays RUNNABLE, as AWS Batch keeps it, until a
 // queue's jobStateTimeLimitActions or the user cancels it.
@@ -59,45 +20,24 @@ const ReasonMisconfiguration = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "
 // submitJob submits from a job definition. Unlike shoal's own submit, a job
 // that no node can run is accepted and held RUNNABLE with a reason that
 // quantifies the shortfall (AWS Batch's behaviour).
-func (c *Controller) submitJob(ctx context.Context, who caller, req submitJobRequest) (submitJobResponse, error) {
-	o, err := lookupOwner(who)
-	if err != nil {
-		return submitJobResponse{}, err
-	}
+func (c *Controller) submitJob(ctx context.Context, who caller, req api.AWSSubmitJobRequest) (api.AWSSubmitJobResponse, error) {
 	state := c.fsm.State()
 	sub, err := fromDefinition(state, c.withHistory(state), req) // a job depended on may have ended long ago
 	if err != nil {
-		return submitJobResponse{}, err
+		return api.AWSSubmitJobResponse{}, err
 	}
-	j, err := newJob(sub, o)
+	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{sub}, holdUnsatisfiable)
 	if err != nil {
-		return submitJobResponse{}, err
+		return api.AWSSubmitJobResponse{}, err
 	}
-	if err := satisfiable(state, j); err != nil {
-		if !api.IsCode(err, api.CodeUnsatisfiable) {
-			return submitJobResponse{}, err
-		}
-		j.StatusReason = ReasonMisconfiguration + err.Error()
-	}
-	cmd := raftfsm.SubmitCmd{Jobs: []api.Job{j}, Now: nowMillis()}
-	if len(sub.ArrayIndexes) > 0 {
-		if err := checkArray(j.Name, sub.ArrayIndexes, 0); err != nil {
-			return submitJobResponse{}, err
-		}
-		cmd.Arrays = []raftfsm.ArraySpec{{Job: 0, Indexes: sub.ArrayIndexes}}
-	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpSubmit, cmd)
-	if err != nil {
-		return submitJobResponse{}, err
-	}
-	id := api.FormatID(res.IDs[0])
-	return submitJobResponse{JobName: j.Name, JobID: id, JobArn: arn("job", id)}, nil
+	id := api.FormatID(ids[0])
+	return api.AWSSubmitJobResponse{JobName: sub.Name, JobID: id, JobArn: arn("job", id)}, nil
 }
 
 // fromDefinition merges a definition, its parameters and the request's
 // overrides into a submission, substituting Ref::NAME in the command;
 // jobs finds the jobs its dependencies name (archived ones too).
-func fromDefinition(state *raftfsm.State, jobs jobSource, req submitJobRequest) (api.SubmitJobRequest, error) {
+func fromDefinition(state *raftfsm.State, jobs jobSource, req api.AWSSubmitJobRequest) (api.SubmitJobRequest, error) {
 	if req.JobName == "" || req.JobQueue == "" || req.JobDefinition == "" {
 		return api.SubmitJobRequest{}, api.Errorf(api.CodeInvalid, "submit-job needs jobName, jobQueue and jobDefinition")
 	}
@@ -173,8 +113,14 @@ func fromDefinition(state *raftfsm.State, jobs jobSource, req submitJobRequest) 
 	if req.Timeout != nil {
 		timeout = req.Timeout
 	}
+	if req.RetryStrategy != nil {
+		if err := checkRetryStrategy(req.RetryStrategy); err != nil {
+			return api.SubmitJobRequest{}, err
+		}
+	}
 	if retry != nil {
 		sub.RetryAttempts = retry.Attempts
+		sub.RetryRules = append([]api.RetryRule(nil), retry.EvaluateOnExit...)
 	}
 	if timeout != nil {
 		sub.TimeLimit = timeout.AttemptDurationSeconds
@@ -241,7 +187,7 @@ func mounts(cp api.ContainerProperties) ([]api.Mount, error) {
 
 // awsDependencyOf turns an AWS dependsOn entry ("ID" or "ID:INDEX") into a
 // dependency: N_TO_N and SEQUENTIAL keep their type, others are afterok.
-func awsDependencyOf(state jobSource, d awsDependency) (api.Dependency, error) {
+func awsDependencyOf(state jobSource, d api.JobDependency) (api.Dependency, error) {
 	typ := api.AfterOK
 	switch d.Type {
 	case "N_TO_N":
@@ -289,24 +235,19 @@ func jobByAWSID(state jobSource, id string) (*api.Job, error) {
 	return nil, api.Errorf(api.CodeNotFound, "job %q does not exist", id)
 }
 
-type jobIDRequest struct {
-	JobID  string `json:"jobId"`
-	Reason string `json:"reason"`
-}
-
 // cancelJob is AWS's cancel-job: it ends a job that has not started and
 // leaves a started one alone (the call succeeds either way).
-func (c *Controller) cancelAWSJob(ctx context.Context, who caller, req jobIDRequest) (empty, error) {
+func (c *Controller) cancelAWSJob(ctx context.Context, who caller, req api.AWSJobIDRequest) (empty, error) {
 	return empty{}, c.stopAWSJob(ctx, who, req, false)
 }
 
 // terminateJob is AWS's terminate-job: it stops a started job and cancels
 // one that has not started.
-func (c *Controller) terminateAWSJob(ctx context.Context, who caller, req jobIDRequest) (empty, error) {
+func (c *Controller) terminateAWSJob(ctx context.Context, who caller, req api.AWSJobIDRequest) (empty, error) {
 	return empty{}, c.stopAWSJob(ctx, who, req, true)
 }
 
-func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDRequest, terminate bool) error {
+func (c *Controller) stopAWSJob(ctx context.Context, who caller, req api.AWSJobIDRequest, terminate bool) error {
 	if req.Reason == "" {
 		return api.Errorf(api.CodeInvalid, "give a reason")
 	}
@@ -338,43 +279,23 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req jobIDReques
 	return nil
 }
 
-type listJobsFilter struct {
-	Name   string   `json:"name"`
-	Values []string `json:"values"`
-}
-
-type listJobsRequest struct {
-	JobQueue     string           `json:"jobQueue,omitempty"`
-	ArrayJobID   string           `json:"arrayJobId,omitempty"`
-	MultiNodeJob string           `json:"multiNodeJobId,omitempty"`
-	JobStatus    string           `json:"jobStatus,omitempty"`
-	MaxResults   int              `json:"maxResults,omitempty"`
-	NextToken    string           `json:"nextToken,omitempty"`
-	Filters      []listJobsFilter `json:"filters,omitempty"`
-}
-
-type listJobsResponse struct {
-	JobSummaryList []jobSummary `json:"jobSummaryList"`
-	NextToken      string       `json:"nextToken,omitempty"`
-}
-
 // listJobs is AWS's list-jobs: the jobs of a queue (array parents, not their
 // tasks) or the tasks of an array, in one status (RUNNING when none is
 // given, as AWS Batch does) or, with filters, in any.
-func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequest) (listJobsResponse, error) {
+func (c *Controller) listAWSJobs(_ context.Context, who caller, req api.AWSListJobsRequest) (api.AWSListJobsResponse, error) {
 	state := c.fsm.State()
 	status := api.StateRunning
 	if req.JobStatus != "" {
 		st, ok := api.ParseJobState(req.JobStatus)
 		if !ok {
-			return listJobsResponse{}, api.Errorf(api.CodeInvalid, "jobStatus %q: use one of %v", req.JobStatus, api.AllStates)
+			return api.AWSListJobsResponse{}, api.Errorf(api.CodeInvalid, "jobStatus %q: use one of %v", req.JobStatus, api.AllStates)
 		}
 		status = st
 	}
 	filtered := len(req.Filters) > 0
-	var views []jobView
-	add := func(v jobView) {
-		if (filtered || v.Status == status) && v.matches(req.Filters) {
+	var views []api.JobDetail
+	add := func(v api.JobDetail) {
+		if (filtered || v.Status == status) && matchesFilters(v, req.Filters) {
 			views = append(views, v)
 		}
 	}
@@ -383,7 +304,7 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 		src := c.withHistory(state) // tasks that ended long ago are archived
 		parent, err := jobByAWSID(src, req.ArrayJobID)
 		if err != nil || parent.Array == nil || !c.visible(who, parent) {
-			return listJobsResponse{}, api.Errorf(api.CodeNotFound, "array job %q does not exist", req.ArrayJobID)
+			return api.AWSListJobsResponse{}, api.Errorf(api.CodeNotFound, "array job %q does not exist", req.ArrayJobID)
 		}
 		for t := parent.ID; t < parent.ID+uint64(parent.Array.Count); t++ {
 			if tj := src.Job(t); tj != nil {
@@ -403,19 +324,19 @@ func (c *Controller) listAWSJobs(_ context.Context, who caller, req listJobsRequ
 			return true
 		})
 	default:
-		return listJobsResponse{}, api.Errorf(api.CodeInvalid, "list-jobs needs jobQueue or arrayJobId")
+		return api.AWSListJobsResponse{}, api.Errorf(api.CodeInvalid, "list-jobs needs jobQueue or arrayJobId")
 	}
 	return paginate(views, req.MaxResults, req.NextToken)
 }
 
 // paginate returns one page of views and the token of the next.
-func paginate(views []jobView, max int, token string) (listJobsResponse, error) {
+func paginate(views []api.JobDetail, max int, token string) (api.AWSListJobsResponse, error) {
 	start := 0
 	if token != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(token)
 		n, perr := strconv.Atoi(string(raw))
 		if err != nil || perr != nil || n < 0 || n > len(views) {
-			return listJobsResponse{}, api.Errorf(api.CodeInvalid, "nextToken %q is not one this API gave", token)
+			return api.AWSListJobsResponse{}, api.Errorf(api.CodeInvalid, "nextToken %q is not one this API gave", token)
 		}
 		start = n
 	}
@@ -423,9 +344,9 @@ func paginate(views []jobView, max int, token string) (listJobsResponse, error) 
 		max = 100
 	}
 	end := min(start+max, len(views))
-	out := listJobsResponse{JobSummaryList: make([]jobSummary, 0, end-start)}
+	out := api.AWSListJobsResponse{JobSummaryList: make([]api.JobSummary, 0, end-start)}
 	for _, v := range views[start:end] {
-		out.JobSummaryList = append(out.JobSummaryList, v.summary())
+		out.JobSummaryList = append(out.JobSummaryList, v.Summary())
 	}
 	if end < len(views) {
 		out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
@@ -433,22 +354,14 @@ func paginate(views []jobView, max int, token string) (listJobsResponse, error) 
 	return out, nil
 }
 
-type describeJobsRequest struct {
-	Jobs []string `json:"jobs"`
-}
-
-type describeJobsResponse struct {
-	Jobs []jobView `json:"jobs"`
-}
-
-func (c *Controller) describeAWSJobs(_ context.Context, who caller, req describeJobsRequest) (describeJobsResponse, error) {
+func (c *Controller) describeAWSJobs(_ context.Context, who caller, req api.AWSDescribeJobsRequest) (api.AWSDescribeJobsResponse, error) {
 	if len(req.Jobs) > 100 {
-		return describeJobsResponse{}, api.Errorf(api.CodeInvalid, "describe-jobs takes at most 100 jobs, got %d", len(req.Jobs))
+		return api.AWSDescribeJobsResponse{}, api.Errorf(api.CodeInvalid, "describe-jobs takes at most 100 jobs, got %d", len(req.Jobs))
 	}
 	// Jobs that ended longer ago than the retention window are read
 	// from the archive.
 	state := c.withHistory(c.fsm.State())
-	out := describeJobsResponse{Jobs: []jobView{}}
+	out := api.AWSDescribeJobsResponse{Jobs: []api.JobDetail{}}
 	for _, id := range req.Jobs {
 		stored, err := jobByAWSID(state, id)
 		if err != nil {

@@ -68,81 +68,51 @@ func requireRoot(who caller, what string) error {
 	return nil
 }
 
-type registerJobDefRequest struct {
-	api.JobDefinition
-	PlatformCapabilities []string `json:"platformCapabilities,omitempty"`
-	PropagateTags        bool     `json:"propagateTags,omitempty"`
-}
-
-type registerJobDefResponse struct {
-	Name     string `json:"jobDefinitionName"`
-	ARN      string `json:"jobDefinitionArn"`
-	Revision int    `json:"revision"`
-}
-
-func (c *Controller) registerJobDef(ctx context.Context, who caller, req registerJobDefRequest) (registerJobDefResponse, error) {
+func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWSRegisterJobDefinitionRequest) (api.AWSRegisterJobDefinitionResponse, error) {
 	d := req.JobDefinition
 	if !who.known {
-		return registerJobDefResponse{}, errNoUser
+		return api.AWSRegisterJobDefinitionResponse{}, errNoUser
 	}
 	if err := checkName("job definition", d.Name); err != nil {
-		return registerJobDefResponse{}, err
+		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
 	switch d.Type {
 	case "container":
 		if d.ContainerProperties == nil || d.ContainerProperties.Image == "" {
-			return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: a container job definition needs containerProperties.image", d.Name)
+			return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: a container job definition needs containerProperties.image", d.Name)
 		}
 	case "script":
 		if d.ContainerProperties == nil {
 			d.ContainerProperties = &api.ContainerProperties{}
 		}
 		if d.ContainerProperties.Image != "" {
-			return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: a script job definition runs on the host and takes no image", d.Name)
+			return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: a script job definition runs on the host and takes no image", d.Name)
 		}
 	default:
-		return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: type %q: use container or script", d.Name, d.Type)
+		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: type %q: use container or script", d.Name, d.Type)
 	}
-	if d.RetryStrategy != nil && (d.RetryStrategy.Attempts < 1 || d.RetryStrategy.Attempts > 10) {
-		return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: retryStrategy.attempts must be 1 to 10", d.Name)
+	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
-		return registerJobDefResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
+		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
-	if o, err := lookupOwner(who); err == nil {
+	if o, err := c.lookupOwner(who); err == nil {
 		d.Owner = o.name
 	}
-	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: nowMillis(), Operator: who.operator}
+	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: c.nowMillis(), Operator: who.operator}
 	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
-		return registerJobDefResponse{}, res.Err
+		return api.AWSRegisterJobDefinitionResponse{}, res.Err
 	}
 	res, err := c.applier.Apply(ctx, raftfsm.OpRegisterJobDef, cmd)
 	if err != nil {
-		return registerJobDefResponse{}, err
+		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
 	ref := fmt.Sprintf("%s:%d", d.Name, res.Revision)
-	return registerJobDefResponse{Name: d.Name, ARN: arn("job-definition", ref), Revision: res.Revision}, nil
+	return api.AWSRegisterJobDefinitionResponse{Name: d.Name, ARN: arn("job-definition", ref), Revision: res.Revision}, nil
 }
 
-// jobDefView is a job definition as AWS describes it.
-type jobDefView struct {
-	*api.JobDefinition
-	ARN string `json:"jobDefinitionArn"`
-}
-
-type describeJobDefsRequest struct {
-	JobDefinitions []string `json:"jobDefinitions,omitempty"`
-	Name           string   `json:"jobDefinitionName,omitempty"`
-	Status         string   `json:"status,omitempty"`
-	MaxResults     int      `json:"maxResults,omitempty"`
-	NextToken      string   `json:"nextToken,omitempty"`
-}
-
-type describeJobDefsResponse struct {
-	JobDefinitions []jobDefView `json:"jobDefinitions"`
-}
-
-func (c *Controller) describeJobDefs(_ context.Context, _ caller, req describeJobDefsRequest) (describeJobDefsResponse, error) {
+func (c *Controller) describeJobDefs(_ context.Context, _ caller, req api.AWSDescribeJobDefinitionsRequest) (api.AWSDescribeJobDefinitionsResponse, error) {
 	state := c.fsm.State()
 	var defs []*api.JobDefinition
 	switch {
@@ -155,7 +125,7 @@ func (c *Controller) describeJobDefs(_ context.Context, _ caller, req describeJo
 			}
 			n, err := strconv.Atoi(rev)
 			if err != nil {
-				return describeJobDefsResponse{}, api.Errorf(api.CodeInvalid, "job definition %q: the revision after ':' must be a number", ref)
+				return api.AWSDescribeJobDefinitionsResponse{}, api.Errorf(api.CodeInvalid, "job definition %q: the revision after ':' must be a number", ref)
 			}
 			if d := state.JobDefinition(name, n); d != nil {
 				defs = append(defs, d)
@@ -166,20 +136,16 @@ func (c *Controller) describeJobDefs(_ context.Context, _ caller, req describeJo
 	default:
 		defs = state.AllJobDefinitions()
 	}
-	out := describeJobDefsResponse{JobDefinitions: []jobDefView{}}
+	out := api.AWSDescribeJobDefinitionsResponse{JobDefinitions: []api.JobDefinitionDetail{}}
 	for _, d := range defs {
 		if req.Status == "" || d.Status == req.Status {
-			out.JobDefinitions = append(out.JobDefinitions, jobDefView{d, arn("job-definition", fmt.Sprintf("%s:%d", d.Name, d.Revision))})
+			out.JobDefinitions = append(out.JobDefinitions, api.JobDefinitionDetail{JobDefinition: d, ARN: arn("job-definition", fmt.Sprintf("%s:%d", d.Name, d.Revision))})
 		}
 	}
 	return out, nil
 }
 
-type deregisterJobDefRequest struct {
-	JobDefinition string `json:"jobDefinition"`
-}
-
-func (c *Controller) deregisterJobDef(ctx context.Context, who caller, req deregisterJobDefRequest) (empty, error) {
+func (c *Controller) deregisterJobDef(ctx context.Context, who caller, req api.AWSDeregisterJobDefinitionRequest) (empty, error) {
 	name, rev, ok := strings.Cut(nameFromARN(req.JobDefinition), ":")
 	n, err := strconv.Atoi(rev)
 	if !ok || err != nil {
@@ -189,7 +155,7 @@ func (c *Controller) deregisterJobDef(ctx context.Context, who caller, req dereg
 	if d == nil {
 		return empty{}, api.Errorf(api.CodeNotFound, "job definition %s:%d does not exist", name, n)
 	}
-	if o, err := lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
+	if o, err := c.lookupOwner(who); err != nil || (!who.operator && o.name != d.Owner) {
 		return empty{}, api.Errorf(api.CodeForbidden, "job definition %s:%d belongs to %s; only they or root may deregister it", name, n, d.Owner)
 	}
 	_, err = c.applier.Apply(ctx, raftfsm.OpDeregisterJobDef, raftfsm.DeregisterJobDefCmd{Name: name, Revision: n})
@@ -215,61 +181,41 @@ func resolveJobDef(state *raftfsm.State, ref string) (*api.JobDefinition, error)
 	return d, nil
 }
 
-type ceRequest struct {
-	api.ComputeEnvironment
-	ComputeResources any    `json:"computeResources,omitempty"`
-	ServiceRole      string `json:"serviceRole,omitempty"`
-}
-
-type ceResponse struct {
-	Name string `json:"computeEnvironmentName"`
-	ARN  string `json:"computeEnvironmentArn"`
-}
-
-func (c *Controller) createCE(ctx context.Context, who caller, req ceRequest) (ceResponse, error) {
+func (c *Controller) createCE(ctx context.Context, who caller, req api.AWSCreateComputeEnvironmentRequest) (api.AWSComputeEnvironmentResponse, error) {
 	ce := req.ComputeEnvironment
 	if err := requireRoot(who, "create compute environments"); err != nil {
-		return ceResponse{}, err
+		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	if err := checkName("compute environment", ce.Name); err != nil {
-		return ceResponse{}, err
+		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	if ce.Type != "MANAGED" && ce.Type != "UNMANAGED" {
-		return ceResponse{}, api.Errorf(api.CodeInvalid, "compute environment %s: type %q: use MANAGED or UNMANAGED", ce.Name, ce.Type)
+		return api.AWSComputeEnvironmentResponse{}, api.Errorf(api.CodeInvalid, "compute environment %s: type %q: use MANAGED or UNMANAGED", ce.Name, ce.Type)
 	}
 	if ce.State == "" {
 		ce.State = api.Enabled
 	}
 	if err := checkEnabled("compute environment "+ce.Name, ce.State); err != nil {
-		return ceResponse{}, err
+		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	ce.Status = api.Valid
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: nowMillis()})
-	return ceResponse{Name: ce.Name, ARN: arn("compute-environment", ce.Name)}, err
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Create: true, Now: c.nowMillis()})
+	return api.AWSComputeEnvironmentResponse{Name: ce.Name, ARN: arn("compute-environment", ce.Name)}, err
 }
 
-type updateCERequest struct {
-	ComputeEnvironment string            `json:"computeEnvironment"`
-	State              string            `json:"state,omitempty"`
-	Nodes              []string          `json:"nodes,omitempty"`
-	NodeLabels         map[string]string `json:"nodeLabels,omitempty"`
-	ComputeResources   any               `json:"computeResources,omitempty"`
-	ServiceRole        string            `json:"serviceRole,omitempty"`
-}
-
-func (c *Controller) updateCE(ctx context.Context, who caller, req updateCERequest) (ceResponse, error) {
+func (c *Controller) updateCE(ctx context.Context, who caller, req api.AWSUpdateComputeEnvironmentRequest) (api.AWSComputeEnvironmentResponse, error) {
 	if err := requireRoot(who, "update compute environments"); err != nil {
-		return ceResponse{}, err
+		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	name := nameFromARN(req.ComputeEnvironment)
 	old := c.fsm.State().ComputeEnvironment(name)
 	if old == nil {
-		return ceResponse{}, api.Errorf(api.CodeNotFound, "compute environment %s does not exist", name)
+		return api.AWSComputeEnvironmentResponse{}, api.Errorf(api.CodeNotFound, "compute environment %s does not exist", name)
 	}
 	ce := *old
 	if req.State != "" {
 		if err := checkEnabled("compute environment "+name, req.State); err != nil {
-			return ceResponse{}, err
+			return api.AWSComputeEnvironmentResponse{}, err
 		}
 		ce.State = req.State
 	}
@@ -279,8 +225,8 @@ func (c *Controller) updateCE(ctx context.Context, who caller, req updateCEReque
 	if req.NodeLabels != nil {
 		ce.NodeLabels = req.NodeLabels
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: nowMillis()})
-	return ceResponse{Name: name, ARN: arn("compute-environment", name)}, err
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce, Now: c.nowMillis()})
+	return api.AWSComputeEnvironmentResponse{Name: name, ARN: arn("compute-environment", name)}, err
 }
 
 func checkEnabled(what, state string) error {
@@ -290,26 +236,11 @@ func checkEnabled(what, state string) error {
 	return nil
 }
 
-type ceView struct {
-	*api.ComputeEnvironment
-	ARN string `json:"computeEnvironmentArn"`
-}
-
-type describeCEsRequest struct {
-	ComputeEnvironments []string `json:"computeEnvironments,omitempty"`
-	MaxResults          int      `json:"maxResults,omitempty"`
-	NextToken           string   `json:"nextToken,omitempty"`
-}
-
-type describeCEsResponse struct {
-	ComputeEnvironments []ceView `json:"computeEnvironments"`
-}
-
-func (c *Controller) describeCEs(_ context.Context, _ caller, req describeCEsRequest) (describeCEsResponse, error) {
-	out := describeCEsResponse{ComputeEnvironments: []ceView{}}
+func (c *Controller) describeCEs(_ context.Context, _ caller, req api.AWSDescribeComputeEnvironmentsRequest) (api.AWSDescribeComputeEnvironmentsResponse, error) {
+	out := api.AWSDescribeComputeEnvironmentsResponse{ComputeEnvironments: []api.ComputeEnvironmentDetail{}}
 	for _, ce := range c.fsm.State().ComputeEnvironments() {
 		if len(req.ComputeEnvironments) == 0 || namedIn(ce.Name, req.ComputeEnvironments) {
-			out.ComputeEnvironments = append(out.ComputeEnvironments, ceView{ce, arn("compute-environment", ce.Name)})
+			out.ComputeEnvironments = append(out.ComputeEnvironments, api.ComputeEnvironmentDetail{ComputeEnvironment: ce, ARN: arn("compute-environment", ce.Name)})
 		}
 	}
 	return out, nil
@@ -324,26 +255,21 @@ func namedIn(name string, refs []string) bool {
 	return false
 }
 
-type queueResponse struct {
-	Name string `json:"jobQueueName"`
-	ARN  string `json:"jobQueueArn"`
-}
-
-func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQueue) (queueResponse, error) {
+func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQueue) (api.AWSJobQueueResponse, error) {
 	if err := requireRoot(who, "create job queues"); err != nil {
-		return queueResponse{}, err
+		return api.AWSJobQueueResponse{}, err
 	}
 	if err := checkName("job queue", req.Name); err != nil {
-		return queueResponse{}, err
+		return api.AWSJobQueueResponse{}, err
 	}
 	if req.State == "" {
 		req.State = api.Enabled
 	}
 	if err := c.checkQueue(&req); err != nil {
-		return queueResponse{}, err
+		return api.AWSJobQueueResponse{}, err
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: nowMillis()})
-	return queueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()})
+	return api.AWSJobQueueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
 }
 
 // checkQueue validates a queue's fields and normalizes ARNs to names.
@@ -366,22 +292,14 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	return nil
 }
 
-type updateQueueRequest struct {
-	JobQueue                 string                        `json:"jobQueue"`
-	State                    string                        `json:"state,omitempty"`
-	Priority                 *int                          `json:"priority,omitempty"`
-	ComputeEnvironmentOrder  []api.ComputeEnvironmentOrder `json:"computeEnvironmentOrder,omitempty"`
-	JobStateTimeLimitActions []api.JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
-}
-
-func (c *Controller) updateQueue(ctx context.Context, who caller, req updateQueueRequest) (queueResponse, error) {
+func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpdateJobQueueRequest) (api.AWSJobQueueResponse, error) {
 	if err := requireRoot(who, "update job queues"); err != nil {
-		return queueResponse{}, err
+		return api.AWSJobQueueResponse{}, err
 	}
 	name := nameFromARN(req.JobQueue)
 	old := c.fsm.State().Queue(name)
 	if old == nil {
-		return queueResponse{}, api.Errorf(api.CodeNotFound, "job queue %s does not exist", name)
+		return api.AWSJobQueueResponse{}, api.Errorf(api.CodeNotFound, "job queue %s does not exist", name)
 	}
 	q := *old
 	if req.State != "" {
@@ -397,33 +315,18 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req updateQueu
 		q.JobStateTimeLimitActions = req.JobStateTimeLimitActions
 	}
 	if err := c.checkQueue(&q); err != nil {
-		return queueResponse{}, err
+		return api.AWSJobQueueResponse{}, err
 	}
 	// (The implicit default queue becomes a stored one on its first update.)
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: nowMillis()})
-	return queueResponse{Name: name, ARN: arn("job-queue", name)}, err
+	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()})
+	return api.AWSJobQueueResponse{Name: name, ARN: arn("job-queue", name)}, err
 }
 
-type queueView struct {
-	*api.JobQueue
-	ARN string `json:"jobQueueArn"`
-}
-
-type describeQueuesRequest struct {
-	JobQueues  []string `json:"jobQueues,omitempty"`
-	MaxResults int      `json:"maxResults,omitempty"`
-	NextToken  string   `json:"nextToken,omitempty"`
-}
-
-type describeQueuesResponse struct {
-	JobQueues []queueView `json:"jobQueues"`
-}
-
-func (c *Controller) describeQueues(_ context.Context, _ caller, req describeQueuesRequest) (describeQueuesResponse, error) {
-	out := describeQueuesResponse{JobQueues: []queueView{}}
+func (c *Controller) describeQueues(_ context.Context, _ caller, req api.AWSDescribeJobQueuesRequest) (api.AWSDescribeJobQueuesResponse, error) {
+	out := api.AWSDescribeJobQueuesResponse{JobQueues: []api.JobQueueDetail{}}
 	for _, q := range c.fsm.State().Queues() {
 		if len(req.JobQueues) == 0 || namedIn(q.Name, req.JobQueues) {
-			out.JobQueues = append(out.JobQueues, queueView{q, arn("job-queue", q.Name)})
+			out.JobQueues = append(out.JobQueues, api.JobQueueDetail{JobQueue: q, ARN: arn("job-queue", q.Name)})
 		}
 	}
 	return out, nil

@@ -7,94 +7,9 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// jobView is a job as AWS Batch's describe-jobs shows it (JobDetail).
-type jobView struct {
-	JobArn          string             `json:"jobArn"`
-	JobName         string             `json:"jobName"`
-	JobID           string             `json:"jobId"`
-	JobQueue        string             `json:"jobQueue"`
-	Status          api.JobState       `json:"status"`
-	StatusReason    string             `json:"statusReason,omitempty"`
-	JobDefinition   string             `json:"jobDefinition"`
-	CreatedAt       int64              `json:"createdAt"`
-	StartedAt       int64              `json:"startedAt,omitempty"`
-	StoppedAt       int64              `json:"stoppedAt,omitempty"`
-	Parameters      map[string]string  `json:"parameters"`
-	DependsOn       []awsDependency    `json:"dependsOn"`
-	Container       *containerDetail   `json:"container,omitempty"`
-	Attempts        []attemptDetail    `json:"attempts"`
-	ArrayProperties *arrayDetail       `json:"arrayProperties,omitempty"`
-	RetryStrategy   *api.RetryStrategy `json:"retryStrategy,omitempty"`
-	Timeout         *api.JobTimeout    `json:"timeout,omitempty"`
-	Tags            map[string]string  `json:"tags,omitempty"`
-	IsCancelled     bool               `json:"isCancelled"`
-	IsTerminated    bool               `json:"isTerminated"`
-}
-
-type containerDetail struct {
-	Image                string                    `json:"image,omitempty"`
-	Vcpus                int                       `json:"vcpus"`
-	Memory               int64                     `json:"memory"`
-	Command              []string                  `json:"command"`
-	Environment          []api.KeyValue            `json:"environment,omitempty"`
-	ResourceRequirements []api.ResourceRequirement `json:"resourceRequirements,omitempty"`
-	ExitCode             *int                      `json:"exitCode,omitempty"`
-	Reason               string                    `json:"reason,omitempty"`
-	LogStreamName        string                    `json:"logStreamName,omitempty"`
-}
-
-type attemptDetail struct {
-	Container    attemptContainer `json:"container"`
-	StartedAt    int64            `json:"startedAt,omitempty"`
-	StoppedAt    int64            `json:"stoppedAt,omitempty"`
-	StatusReason string           `json:"statusReason,omitempty"`
-}
-
-type attemptContainer struct {
-	ExitCode      *int   `json:"exitCode,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	LogStreamName string `json:"logStreamName,omitempty"`
-}
-
-type arrayDetail struct {
-	Size          int            `json:"size,omitempty"`
-	Index         *int           `json:"index,omitempty"`
-	StatusSummary map[string]int `json:"statusSummary,omitempty"`
-}
-
-// jobSummary is a job as list-jobs shows it.
-type jobSummary struct {
-	JobArn          string       `json:"jobArn"`
-	JobID           string       `json:"jobId"`
-	JobName         string       `json:"jobName"`
-	CreatedAt       int64        `json:"createdAt"`
-	Status          api.JobState `json:"status"`
-	StatusReason    string       `json:"statusReason,omitempty"`
-	StartedAt       int64        `json:"startedAt,omitempty"`
-	StoppedAt       int64        `json:"stoppedAt,omitempty"`
-	Container       *summaryExit `json:"container,omitempty"`
-	ArrayProperties *arrayDetail `json:"arrayProperties,omitempty"`
-	JobDefinition   string       `json:"jobDefinition,omitempty"`
-}
-
-type summaryExit struct {
-	ExitCode *int   `json:"exitCode,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-}
-
-func (v jobView) summary() jobSummary {
-	s := jobSummary{JobArn: v.JobArn, JobID: v.JobID, JobName: v.JobName, CreatedAt: v.CreatedAt,
-		Status: v.Status, StatusReason: v.StatusReason, StartedAt: v.StartedAt, StoppedAt: v.StoppedAt,
-		ArrayProperties: v.ArrayProperties, JobDefinition: v.JobDefinition}
-	if v.Container != nil && (v.Container.ExitCode != nil || v.Container.Reason != "") {
-		s.Container = &summaryExit{ExitCode: v.Container.ExitCode, Reason: v.Container.Reason}
-	}
-	return s
-}
-
-// matches applies list-jobs filters: JOB_NAME and JOB_DEFINITION (a
+// matchesFilters applies list-jobs filters: JOB_NAME and JOB_DEFINITION (a
 // trailing * matches a prefix), BEFORE_CREATED_AT and AFTER_CREATED_AT.
-func (v jobView) matches(filters []listJobsFilter) bool {
+func matchesFilters(v api.JobDetail, filters []api.KeyValuesPair) bool {
 	for _, f := range filters {
 		if len(f.Values) == 0 {
 			continue
@@ -137,7 +52,7 @@ func logStreamName(j *api.Job) string {
 
 // taskView shows one job (or one array task, as ID:INDEX) as it is: give
 // it a job as the caller may see it (Controller.jobFor).
-func taskView(j *api.Job) jobView {
+func taskView(j *api.Job) api.JobDetail {
 	id := api.FormatID(j.ID)
 	if j.Array != nil {
 		id = api.FormatID(j.Array.JobID) + ":" + strconv.Itoa(j.Array.Index)
@@ -146,26 +61,26 @@ func taskView(j *api.Job) jobView {
 	if def != "" {
 		def = arn("job-definition", def)
 	}
-	v := jobView{
+	v := api.JobDetail{
 		JobArn: arn("job", id), JobName: j.Name, JobID: id, JobQueue: arn("job-queue", j.Queue),
 		Status: j.State, StatusReason: j.StatusReason, JobDefinition: def,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, StoppedAt: j.StoppedAt,
-		Parameters: j.Parameters, DependsOn: []awsDependency{}, Attempts: []attemptDetail{}, Tags: j.Tags,
+		Parameters: j.Parameters, DependsOn: []api.JobDependency{}, Attempts: []api.AttemptDetail{}, Tags: j.Tags,
 		IsCancelled: j.Cause == api.CauseCancelled, IsTerminated: j.Cause == api.CauseTerminated,
 	}
 	if v.Parameters == nil {
 		v.Parameters = map[string]string{}
 	}
 	for _, d := range j.DependsOn {
-		v.DependsOn = append(v.DependsOn, awsDependency{JobID: api.FormatID(d.JobID)})
+		v.DependsOn = append(v.DependsOn, api.JobDependency{JobID: api.FormatID(d.JobID)})
 	}
 	if j.RetryAttempts > 0 {
-		v.RetryStrategy = &api.RetryStrategy{Attempts: j.RetryAttempts}
+		v.RetryStrategy = &api.RetryStrategy{Attempts: j.RetryAttempts, EvaluateOnExit: j.RetryRules}
 	}
 	if j.TimeLimit > 0 {
 		v.Timeout = &api.JobTimeout{AttemptDurationSeconds: j.TimeLimit}
 	}
-	c := &containerDetail{Image: j.Image, Vcpus: j.Resources.CPUs, Memory: j.Resources.MemoryMB,
+	c := &api.ContainerDetail{Image: j.Image, Vcpus: j.Resources.CPUs, Memory: j.Resources.MemoryMB,
 		Command: j.Command, ExitCode: j.ExitCode, LogStreamName: logStreamName(j)}
 	if c.Command == nil { // another user's job (redacted): a list, as AWS always gives
 		c.Command = []string{}
@@ -184,25 +99,25 @@ func taskView(j *api.Job) jobView {
 		c.ResourceRequirements = append(c.ResourceRequirements, api.ResourceRequirement{Type: "GPU", Value: strconv.Itoa(j.Resources.GPUs)})
 	}
 	v.Container = c
-	attempts := append([]api.Attempt(nil), j.Attempts...)
-	if j.State.Terminal() && j.StartedAt != 0 {
-		attempts = append(attempts, api.Attempt{Node: j.Node, ExitCode: j.ExitCode, StatusReason: j.StatusReason, StartedAt: j.StartedAt, StoppedAt: j.StoppedAt})
-	}
-	for _, a := range attempts {
-		v.Attempts = append(v.Attempts, attemptDetail{
-			Container: attemptContainer{ExitCode: a.ExitCode, LogStreamName: c.LogStreamName},
+	// AWS lists the attempts that ended (a running one is not there yet).
+	for i, a := range j.AttemptHistory() {
+		if i == len(j.Attempts) && (a.StoppedAt == 0 || a.StartedAt == 0) {
+			continue
+		}
+		v.Attempts = append(v.Attempts, api.AttemptDetail{
+			Container: api.AttemptContainerDetail{ExitCode: a.ExitCode, Reason: a.Reason, LogStreamName: c.LogStreamName},
 			StartedAt: a.StartedAt, StoppedAt: a.StoppedAt, StatusReason: a.StatusReason})
 	}
 	if j.Array != nil {
 		idx := j.Array.Index
-		v.ArrayProperties = &arrayDetail{Index: &idx}
+		v.ArrayProperties = &api.ArrayPropertiesDetail{Index: &idx}
 	}
 	return v
 }
 
 // viewOf shows a job by its own id: a plain job as it is, an array as its
 // parent (AWS Batch's array job), whose status sums up its tasks.
-func viewOf(state jobSource, j *api.Job) jobView {
+func viewOf(state jobSource, j *api.Job) api.JobDetail {
 	if j.Array == nil || j.Array.JobID != j.ID {
 		return taskView(j)
 	}
@@ -247,7 +162,7 @@ func viewOf(state jobSource, j *api.Job) jobView {
 	if allDone {
 		v.StoppedAt = stopped
 	}
-	v.Container, v.Attempts = nil, []attemptDetail{}
-	v.ArrayProperties = &arrayDetail{Size: j.Array.Count, StatusSummary: summary}
+	v.Container, v.Attempts = nil, []api.AttemptDetail{}
+	v.ArrayProperties = &api.ArrayPropertiesDetail{Size: j.Array.Count, StatusSummary: summary}
 	return v
 }

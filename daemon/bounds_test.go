@@ -130,20 +130,20 @@ func TestDependenciesFolded(t *testing.T) {
 
 // TestAWSSubmitBounded: AWS Batch's submit-job goes through the same
 // checks (a name with a control character, an oversized environment in
-// containerOverrides), and updating a job's name is held to the name's.
+// api.ContainerOverrides), and updating a job's name is held to the name's.
 func TestAWSSubmitBounded(t *testing.T) {
 	tc := startTestController(t, false)
-	tc.mustCall(alice, "/v1/registerjobdefinition", registerJobDefRequest{JobDefinition: api.JobDefinition{
+	tc.mustCall(alice, "/v1/registerjobdefinition", api.AWSRegisterJobDefinitionRequest{JobDefinition: api.JobDefinition{
 		Name: "def", Type: "script", ContainerProperties: &api.ContainerProperties{Command: []string{"true"}}}}, nil)
 	for _, c := range []struct {
-		req  submitJobRequest
+		req  api.AWSSubmitJobRequest
 		says string
 	}{
-		{submitJobRequest{JobName: "a\x1b[2Jb", JobQueue: api.DefaultQueue, JobDefinition: "def"}, "control character"},
-		{submitJobRequest{JobName: "env", JobQueue: api.DefaultQueue, JobDefinition: "def",
-			ContainerOverrides: &containerOverrides{Environment: []api.KeyValue{{Name: "BIG", Value: strings.Repeat("v", MaxStringBytes)}}}}, "at most 128 KiB each"},
-		{submitJobRequest{JobName: "cmd", JobQueue: api.DefaultQueue, JobDefinition: "def",
-			ContainerOverrides: &containerOverrides{Command: []string{"echo", "\x00"}}}, "NUL"},
+		{api.AWSSubmitJobRequest{JobName: "a\x1b[2Jb", JobQueue: api.DefaultQueue, JobDefinition: "def"}, "control character"},
+		{api.AWSSubmitJobRequest{JobName: "env", JobQueue: api.DefaultQueue, JobDefinition: "def",
+			ContainerOverrides: &api.ContainerOverrides{Environment: []api.KeyValue{{Name: "BIG", Value: strings.Repeat("v", MaxStringBytes)}}}}, "at most 128 KiB each"},
+		{api.AWSSubmitJobRequest{JobName: "cmd", JobQueue: api.DefaultQueue, JobDefinition: "def",
+			ContainerOverrides: &api.ContainerOverrides{Command: []string{"echo", "\x00"}}}, "NUL"},
 	} {
 		status, e := tc.call(alice, "/v1/submitjob", c.req, nil)
 		if status != http.StatusBadRequest || e.Type != "ClientException" || !strings.Contains(e.Message, c.says) {
@@ -155,8 +155,8 @@ func TestAWSSubmitBounded(t *testing.T) {
 	if status, e := tc.call(alice, api.PathUpdateJob, api.UpdateJobRequest{ID: id, Name: &bad}, nil); status != http.StatusBadRequest || e.Field != "jobName" {
 		t.Errorf("rename to %q: HTTP %d %+v, want 400 on jobName", bad, status, e)
 	}
-	var batch SubmitBatchResponse
-	if status, e := tc.call(alice, api.PathSubmitBatch, SubmitBatchRequest{Jobs: make([]api.SubmitJobRequest, MaxBatchJobs+1)}, &batch); status != http.StatusBadRequest || !strings.Contains(e.Message, "at most 1000") {
+	var batch api.SubmitBatchResponse
+	if status, e := tc.call(alice, api.PathSubmitBatch, api.SubmitBatchRequest{Jobs: make([]api.SubmitJobRequest, MaxBatchJobs+1)}, &batch); status != http.StatusBadRequest || !strings.Contains(e.Message, "at most 1000") {
 		t.Errorf("a batch of %d: HTTP %d %+v, want 400 naming the cap", MaxBatchJobs+1, status, e)
 	}
 }

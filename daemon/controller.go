@@ -21,6 +21,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -54,6 +55,19 @@ type Config struct {
 	// embedded file in DataDir (archive.db); postgres://USER@HOST/DB a
 	// PostgreSQL database, which the controllers of a cluster share.
 	ArchiveURL string
+	// InMemory keeps raft's log, stable store and snapshots in memory
+	// and talks to no peer (RaftAddr is unused): the state is lost at
+	// Close. For tests of the API, which then need neither a disk-backed
+	// raft nor its election delays; DataDir still holds the CA, the join
+	// token and the archive.
+	InMemory bool
+	// Clock is the time the leader stamps into commands and times its
+	// loops by (heartbeat deadlines, scheduled begin times, retention,
+	// queue time limits); nil is the wall clock (tests give a
+	// clock.Fake). Certificates and network waits keep the wall clock.
+	Clock clock.Clock
+	// CronClock is the cron loop\'s time (nil: Clock); its tests inject one.
+	CronClock CronClock
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -61,6 +75,7 @@ type Config struct {
 type Controller struct {
 	cfg       Config
 	log       *slog.Logger
+	clock     clock.Clock
 	fsm       *raftfsm.FSM
 	raft      *raftNode
 	applier   *applier
@@ -73,6 +88,12 @@ type Controller struct {
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
 	verifier *sigv4.Verifier
+
+	owners ownerCache // resolved job owners (lookupOwner)
+
+	// imageStore holds the images loaded for jobs (images()).
+	imagesOnce sync.Once
+	imageStore *imageStore
 
 	archive      archive.Archive // finished jobs that left the state
 	archiver     *archive.Writer // feeds archive from the FSM
@@ -137,15 +158,20 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1)}
+	clk := clock.Or(cfg.Clock)
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
+		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1)}
 	c.selfName = selfName(c.selfUID)
-	c.beats = newHeartbeats(cfg.NodeTTL, c.nodeExpired)
+	c.beats = newHeartbeats(cfg.NodeTTL, clk, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	if err := c.openArchive(); err != nil {
 		return nil, err
 	}
-	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	if cfg.InMemory {
+		c.raft, err = startMemRaft(cfg.NodeID, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	} else {
+		c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	}
 	if err != nil {
 		c.closeArchive()
 		return nil, err
@@ -164,7 +190,9 @@ func Start(cfg Config) (*Controller, error) {
 	c.startHeartbeats()
 	c.goRun(func() { c.scheduleLoop(ctx) })
 	c.goRun(func() { c.stateTimeLimits(ctx) })
+	c.goRun(func() { c.deadlines(ctx) })
 	c.goRun(func() { c.retentionLoop(ctx) })
+	c.goRun(func() { c.cronLoop(ctx) })
 	if err := c.sealKeys(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -402,4 +430,7 @@ func loadJoinToken(path, caHash string) (string, error) {
 	return secret, nil
 }
 
-func nowMillis() int64 { return time.Now().UnixMilli() }
+// nowMillis is the controller's clock (Config.Clock) in Unix
+// milliseconds: the time the leader stamps into commands (submit, plan,
+// end, expiry), which the FSM applies and never reads itself.
+func (c *Controller) nowMillis() int64 { return c.clock.Now().UnixMilli() }

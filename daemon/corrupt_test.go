@@ -12,6 +12,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // storedState is a data dir a controller left behind: one job committed
@@ -41,7 +42,7 @@ func makeStoredState(t *testing.T) storedState {
 	s.snapDir = filepath.Join(s.raftDir, "snapshots")
 	c := startControllerIn(t, s.dataDir)
 	defer c.Close()
-	client := api.NewClient(c.Addrs()[0], "")
+	client := client.New(c.Addrs()[0], "")
 	// Root on the socket is a node daemon: a queue with a node takes jobs.
 	if err := client.Call(context.Background(), api.PathNodeRegister, api.RegisterNodeRequest{
 		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {

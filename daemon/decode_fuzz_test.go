@@ -189,7 +189,7 @@ func FuzzAWSSubmitDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w := httptest.NewRecorder()
 		limited := http.MaxBytesReader(w, io.NopCloser(bytes.NewReader(body)), bodySmall)
-		var req submitJobRequest
+		var req api.AWSSubmitJobRequest
 		if err := decodeBody(limited, &req, false, "/v1/submitjob"); err != nil {
 			var e *api.Error
 			if !errors.As(err, &e) || (e.Code != api.CodeInvalid && e.Code != api.CodeTooLarge) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -29,7 +30,8 @@ const heartbeatsPerTTL = 3
 // node that died while no leader watched still goes down) and stops them
 // when it steps down or shuts down.
 type heartbeats struct {
-	ttl time.Duration
+	ttl   time.Duration
+	clock clock.Clock
 	// expire is called (on the timer's goroutine, no lock held) when node
 	// missed its deadline; lastSeen is its last heartbeat, or when the
 	// timers started if it sent none since.
@@ -37,12 +39,12 @@ type heartbeats struct {
 
 	mu      sync.Mutex
 	running bool
-	timers  map[string]*time.Timer
+	timers  map[string]clock.Timer
 	seen    map[string]time.Time
 }
 
-func newHeartbeats(ttl time.Duration, expire func(string, time.Time)) *heartbeats {
-	return &heartbeats{ttl: ttl, expire: expire, timers: map[string]*time.Timer{}, seen: map[string]time.Time{}}
+func newHeartbeats(ttl time.Duration, clk clock.Clock, expire func(string, time.Time)) *heartbeats {
+	return &heartbeats{ttl: ttl, clock: clk, expire: expire, timers: map[string]clock.Timer{}, seen: map[string]time.Time{}}
 }
 
 // interval is how often a node should send heartbeats: well inside the TTL.
@@ -54,7 +56,7 @@ func (h *heartbeats) start(nodes []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running = true
-	now := time.Now()
+	now := h.clock.Now()
 	for _, n := range nodes {
 		if _, ok := h.timers[n]; !ok {
 			h.seen[n] = now
@@ -84,7 +86,7 @@ func (h *heartbeats) beat(node string) bool {
 	if !h.running {
 		return false
 	}
-	h.seen[node] = time.Now()
+	h.seen[node] = h.clock.Now()
 	if t, ok := h.timers[node]; ok {
 		t.Stop()
 	}
@@ -102,8 +104,8 @@ func (h *heartbeats) lastSeen(node string) (time.Time, bool) {
 
 // arm sets node's timer. Called with h.mu held.
 func (h *heartbeats) arm(node string) {
-	var t *time.Timer
-	t = time.AfterFunc(h.ttl, func() {
+	var t clock.Timer
+	t = h.clock.AfterFunc(h.ttl, func() {
 		h.mu.Lock()
 		// A heartbeat that came as this timer fired replaced it: the
 		// node answered in time after all.
@@ -147,9 +149,9 @@ func (c *Controller) nodeExpired(name string, lastSeen time.Time) {
 		return
 	}
 	c.log.Warn("node stopped responding: setting it DOWN", "node", name,
-		"lastHeartbeat", lastSeen.UTC().Format(time.RFC3339Nano), "silentFor", time.Since(lastSeen).Round(time.Millisecond))
+		"lastHeartbeat", lastSeen.UTC().Format(time.RFC3339Nano), "silentFor", c.clock.Now().Sub(lastSeen).Round(time.Millisecond))
 	_, err := c.applier.Apply(c.ctx, raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{
-		Name: name, LastSeen: lastSeen.UnixMilli(), Now: nowMillis(), By: c.selfName, ByUID: c.selfUID,
+		Name: name, LastSeen: lastSeen.UnixMilli(), Now: c.clock.Now().UnixMilli(), By: c.selfName, ByUID: c.selfUID,
 	})
 	if err != nil && c.ctx.Err() == nil {
 		c.log.Error("set node DOWN", "node", name, "err", err)
@@ -183,7 +185,7 @@ func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.Node
 		return resp, nil
 	}
 	_, err := c.applier.Apply(ctx, raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{
-		Name: req.Name, Responding: true, Boot: req.Boot, Now: nowMillis(),
+		Name: req.Name, Responding: true, Boot: req.Boot, Now: c.nowMillis(),
 	})
 	if err != nil {
 		return api.NodeHeartbeatResponse{}, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/reply"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 )
 
@@ -99,7 +100,7 @@ type serveFunc func(w http.ResponseWriter, r *http.Request, who caller)
 // only to check a SigV4 signature), and refused callers never reach the
 // handler.
 func (c *Controller) guard(rt route) http.Handler {
-	writeErr := api.WriteError
+	writeErr := reply.Error
 	if rt.aws {
 		writeErr = writeAWSError
 	}
@@ -147,7 +148,7 @@ func sizeString(n int64) string {
 // endpoint adapts a typed handler of shoal's own API to HTTP: JSON in (no
 // unknown fields), JSON out, errors in the API's error shape.
 func endpoint[Req, Resp any](fn func(ctx context.Context, who caller, req Req) (Resp, error)) serveFunc {
-	return handle(fn, true, api.WriteError)
+	return handle(fn, true, reply.Error)
 }
 
 // awsEndpoint adapts an AWS Batch operation: fields it does not know are
@@ -178,7 +179,7 @@ func handle[Req, Resp any](fn func(ctx context.Context, who caller, req Req) (Re
 			enc.writeTo(w) // already JSON: not copied again
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, resp)
+		reply.JSON(w, http.StatusOK, resp)
 	}
 }
 
@@ -225,7 +226,7 @@ func writeAWSError(w http.ResponseWriter, err error) {
 		status = http.StatusInternalServerError
 	}
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
-	api.WriteJSON(w, status, e)
+	reply.JSON(w, status, e)
 }
 
 // requireNode refuses callers that are not node daemons (guard already
@@ -241,7 +242,7 @@ func requireNode(who caller) error {
 // notFound answers paths no route serves (identified callers only: others
 // learn nothing about which paths exist).
 func notFound(w http.ResponseWriter, r *http.Request, _ caller) {
-	api.WriteError(w, api.Errorf(api.CodeNotFound, "no API operation at %s %s", r.Method, r.URL.Path))
+	reply.Error(w, api.Errorf(api.CodeNotFound, "no API operation at %s %s", r.Method, r.URL.Path))
 }
 
 type empty struct{}

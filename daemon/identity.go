@@ -68,8 +68,10 @@ type owner struct {
 // changes reach new jobs within it, and submits skip /etc/group reads.
 const ownerTTL = time.Minute
 
-var owners struct {
-	sync.Mutex
+// ownerCache is a controller's resolved users, by uid and peer gid, each
+// reused for ownerTTL.
+type ownerCache struct {
+	mu    sync.Mutex
 	byUID map[[2]uint32]cachedOwner
 }
 
@@ -80,26 +82,27 @@ type cachedOwner struct {
 
 // lookupOwner resolves uid to a user name and groups. A uid without a
 // passwd entry still owns its jobs, under its number and peer gid.
-func lookupOwner(c caller) (owner, error) {
-	if !c.known {
+func (c *Controller) lookupOwner(who caller) (owner, error) {
+	if !who.known {
 		return owner{}, api.Errorf(api.CodeForbidden,
 			"this connection does not identify a user: submit through the controller's unix socket")
 	}
-	key := [2]uint32{c.uid, c.gid}
-	owners.Lock()
-	cached, ok := owners.byUID[key]
-	owners.Unlock()
-	if ok && time.Since(cached.at) < ownerTTL {
+	key := [2]uint32{who.uid, who.gid}
+	cache := &c.owners
+	cache.mu.Lock()
+	cached, ok := cache.byUID[key]
+	cache.mu.Unlock()
+	if ok && c.clock.Now().Sub(cached.at) < ownerTTL {
 		return cached.owner, nil
 	}
-	o, err := resolveOwner(c)
+	o, err := resolveOwner(who)
 	if err == nil {
-		owners.Lock()
-		if owners.byUID == nil {
-			owners.byUID = map[[2]uint32]cachedOwner{}
+		cache.mu.Lock()
+		if cache.byUID == nil {
+			cache.byUID = map[[2]uint32]cachedOwner{}
 		}
-		owners.byUID[key] = cachedOwner{o, time.Now()}
-		owners.Unlock()
+		cache.byUID[key] = cachedOwner{o, c.clock.Now()}
+		cache.mu.Unlock()
 	}
 	return o, err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/reply"
 )
 
 // The image store: container images are files in DataDir/images on the
@@ -56,44 +57,41 @@ type imageIndex struct {
 	Images map[string]api.Image `json:"images"`
 }
 
-// imageStores holds the store of each controller, by directory (a
-// Controller field would be the natural home; Config.DataDir names it).
-var imageStores sync.Map
-
+// images is the controller's image store, under its data dir, made at
+// first use.
 func (c *Controller) images() *imageStore {
-	dir := filepath.Join(c.cfg.DataDir, "images")
-	s, _ := imageStores.LoadOrStore(dir, &imageStore{dir: dir})
-	return s.(*imageStore)
+	c.imagesOnce.Do(func() { c.imageStore = &imageStore{dir: filepath.Join(c.cfg.DataDir, "images")} })
+	return c.imageStore
 }
 
 // loadImage serves PathImageLoad (operators; routeTable): the body is the
 // tarball, ?name= its name.
 func (c *Controller) loadImage(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodPost {
-		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: POST the image tarball as the body", r.Method, r.URL.Path))
+		reply.Error(w, api.Errorf(api.CodeInvalid, "%s %s: POST the image tarball as the body", r.Method, r.URL.Path))
 		return
 	}
 	var names []string
 	if n := r.URL.Query().Get("name"); n != "" {
 		if _, _, err := imageKey(n); err != nil {
-			api.WriteError(w, err)
+			reply.Error(w, err)
 			return
 		}
 		names = []string{n}
 	}
-	images, err := c.images().load(r.Body, names, time.Now())
+	images, err := c.images().load(r.Body, names, c.clock.Now())
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		err = errTooLarge(r.URL.Path, mbe.Limit)
 	}
 	if err != nil {
-		api.WriteError(w, err)
+		reply.Error(w, err)
 		return
 	}
 	for _, im := range images {
 		c.log.Info("image loaded", "name", im.Name, "digest", im.Digest, "bytes", im.Size)
 	}
-	api.WriteJSON(w, http.StatusOK, api.ImagesResponse{Images: images})
+	reply.JSON(w, http.StatusOK, api.ImagesResponse{Images: images})
 }
 
 // listImages serves PathImageList, to users.
@@ -114,17 +112,17 @@ func (c *Controller) listImages(_ context.Context, _ caller, _ empty) (api.Image
 // digest in a header, then (unless the node has it) the tarball.
 func (c *Controller) fetchImage(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodPost {
-		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: use POST with a JSON body", r.Method, r.URL.Path))
+		reply.Error(w, api.Errorf(api.CodeInvalid, "%s %s: use POST with a JSON body", r.Method, r.URL.Path))
 		return
 	}
 	var req api.FetchImageRequest
 	if err := decodeBody(r.Body, &req, true, r.URL.Path); err != nil {
-		api.WriteError(w, err)
+		reply.Error(w, err)
 		return
 	}
 	im, f, err := c.images().open(req.Name)
 	if err != nil {
-		api.WriteError(w, err)
+		reply.Error(w, err)
 		return
 	}
 	defer f.Close()

@@ -27,45 +27,51 @@ const (
 	DefaultMemoryMB = 1024
 )
 
-// SubmitBatchRequest submits several jobs that are stored together or not
-// at all, in one raft entry.
-type SubmitBatchRequest struct {
-	Jobs []api.SubmitJobRequest `json:"jobs"`
-}
-
-// SubmitBatchResponse lists the new ids in request order.
-type SubmitBatchResponse struct {
-	IDs []uint64 `json:"jobIds"`
-}
-
 func (c *Controller) submit(ctx context.Context, who caller, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
-	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{req})
+	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{req}, refuseUnsatisfiable)
 	if err != nil {
 		return api.SubmitJobResponse{}, err
 	}
 	return api.SubmitJobResponse{ID: ids[0], Name: req.Name}, nil
 }
 
-func (c *Controller) submitBatch(ctx context.Context, who caller, req SubmitBatchRequest) (SubmitBatchResponse, error) {
-	ids, err := c.submitJobs(ctx, who, req.Jobs)
-	return SubmitBatchResponse{IDs: ids}, err
+func (c *Controller) submitBatch(ctx context.Context, who caller, req api.SubmitBatchRequest) (api.SubmitBatchResponse, error) {
+	ids, err := c.submitJobs(ctx, who, req.Jobs, refuseUnsatisfiable)
+	return api.SubmitBatchResponse{IDs: ids}, err
 }
 
 // submitJobs validates requests, stamps the owner from the connection and
 // commits them as one command.
-func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.SubmitJobRequest) ([]uint64, error) {
+// unsatisfiablePolicy says what a submit does with a job that no node of
+// its queue could ever run.
+type unsatisfiablePolicy bool
+
+const (
+	// refuseUnsatisfiable answers with the shortfall and stores nothing
+	// (sbatch's "Requested node configuration is not available").
+	refuseUnsatisfiable unsatisfiablePolicy = false
+	// holdUnsatisfiable stores the job RUNNABLE with a statusReason that
+	// quantifies the shortfall (AWS Batch's behaviour), until the queue's
+	// jobStateTimeLimitActions or the user ends it.
+	holdUnsatisfiable unsatisfiablePolicy = true
+)
+
+// submitJobs is the one submit path of both front doors: it checks every
+// request, builds the jobs as the caller, and stores them all in one raft
+// entry, or none.
+func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.SubmitJobRequest, unsat unsatisfiablePolicy) ([]uint64, error) {
 	if len(reqs) == 0 {
 		return nil, api.Errorf(api.CodeInvalid, "no jobs to submit")
 	}
 	if len(reqs) > MaxBatchJobs {
 		return nil, api.Errorf(api.CodeInvalid, "%d jobs in one batch; at most %d: send several batches", len(reqs), MaxBatchJobs)
 	}
-	o, err := lookupOwner(who)
+	o, err := c.lookupOwner(who)
 	if err != nil {
 		return nil, err
 	}
 	state := c.fsm.State()
-	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: nowMillis()}
+	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
 	for i, r := range reqs {
 		j, err := newJob(r, o)
@@ -73,7 +79,14 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 			return nil, err
 		}
 		if err := satisfiable(state, j); err != nil {
-			return nil, err
+			if unsat != holdUnsatisfiable || !api.IsCode(err, api.CodeUnsatisfiable) {
+				return nil, err
+			}
+			j.StatusReason = ReasonMisconfiguration + err.Error()
+		}
+		if j.DeadlineAt != 0 && j.DeadlineAt <= cmd.Now {
+			return nil, api.Errorf(api.CodeInvalid, "job %q: its deadline %s has passed: give a deadline in the future",
+				j.Name, time.UnixMilli(j.DeadlineAt).UTC().Format(time.RFC3339)).WithField("deadline")
 		}
 		if len(r.ArrayIndexes) > 0 {
 			if err := checkArray(j.Name, r.ArrayIndexes, r.ArrayMaxRunning); err != nil {
@@ -168,6 +181,18 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if err := checkWarnSignal(name, r); err != nil {
 		return api.Job{}, err
 	}
+	if spec.RetryAttempts < 0 || spec.RetryAttempts > 10 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: %d attempts: give 1 to 10 attempts in all (0: no retries)", name, spec.RetryAttempts).WithField("retryAttempts")
+	}
+	if len(spec.RetryRules) > 0 && spec.RetryAttempts < 2 {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: retry rules need 2 to 10 attempts in all, not %d", name, spec.RetryAttempts).WithField("retryAttempts")
+	}
+	if err := checkRetryRules(spec.RetryRules); err != nil {
+		return api.Job{}, err
+	}
+	if spec.DeadlineAt < 0 || (spec.DeadlineAt != 0 && spec.BeginAt > spec.DeadlineAt) {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: its deadline comes before its begin time: give a deadline after the begin time", name).WithField("deadline")
+	}
 	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
 }
 
@@ -200,12 +225,12 @@ const MaxWarnSeconds = 65535
 // limit, or warning fields without a signal.
 func checkWarnSignal(name string, r api.SubmitJobRequest) error {
 	switch {
-	case r.WarnSignal == 0 && (r.WarnSeconds != 0 || r.WarnBatch):
+	case r.LimitWarnSignal == 0 && (r.LimitWarnSeconds != 0 || r.LimitWarnBatch):
 		return api.Errorf(api.CodeInvalid, "job %q: warnSeconds and warnBatch need warnSignal, the signal to send before the time limit", name).WithField("warnSignal")
-	case r.WarnSignal < 0 || r.WarnSignal > api.MaxSignal:
-		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.WarnSignal, api.MaxSignal).WithField("warnSignal")
-	case r.WarnSeconds < 0 || r.WarnSeconds > MaxWarnSeconds:
-		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.WarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
+	case r.LimitWarnSignal < 0 || r.LimitWarnSignal > api.MaxSignal:
+		return api.Errorf(api.CodeInvalid, "job %q: warning signal %d is out of range: give a signal number from 1 to %d", name, r.LimitWarnSignal, api.MaxSignal).WithField("warnSignal")
+	case r.LimitWarnSeconds < 0 || r.LimitWarnSeconds > MaxWarnSeconds:
+		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.LimitWarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
 	}
 	return nil
 }
@@ -338,7 +363,7 @@ type encodedAnswer interface {
 const bigAnswer = 32 << 20
 
 // writeTo writes the head into its room and the answer, with a length
-// (as api.WriteJSON does), with no copy of the jobs.
+// (as reply.JSON does), with no copy of the jobs.
 func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
 	start := listHead - len(head)
@@ -573,7 +598,7 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{
-		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, CallerUID: who.actingUID(), Now: nowMillis(),
+		ID: req.ID, Reason: req.Reason, Terminate: terminate || req.Requeue, Requeue: req.Requeue, Hold: req.Requeue && req.Hold, CallerUID: who.actingUID(), Now: c.nowMillis(),
 	})
 	return err
 }
@@ -604,7 +629,7 @@ func (c *Controller) holdJobs(ctx context.Context, who caller, req api.HoldJobsR
 	if len(req.IDs) > MaxHoldJobs {
 		return empty{}, api.Errorf(api.CodeInvalid, "%d jobs in one hold; at most %d", len(req.IDs), MaxHoldJobs).WithField("jobIds")
 	}
-	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: nowMillis()})
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpHold, raftfsm.HoldCmd{IDs: req.IDs, Hold: req.Hold, CallerUID: who.actingUID(), Now: c.nowMillis()})
 	return empty{}, err
 }
 

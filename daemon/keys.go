@@ -19,55 +19,40 @@ import (
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
-// KeysRequest creates (Create with User), lists, or deletes (Delete) access
-// keys for the AWS-compatible API. Root only. A key for a user of uid 0
-// runs jobs as root: it is made only with AllowRoot.
-type KeysRequest struct {
-	Create    bool   `json:"create,omitempty"`
-	User      string `json:"user,omitempty"`
-	AllowRoot bool   `json:"allowRoot,omitempty"`
-	Delete    string `json:"delete,omitempty"`
-}
-
-// KeysResponse holds the keys; a created key carries its secret, once.
-type KeysResponse struct {
-	Keys []api.AccessKey `json:"keys"`
-}
-
-func (c *Controller) keys(ctx context.Context, who caller, req KeysRequest) (KeysResponse, error) {
+func (c *Controller) keys(ctx context.Context, who caller, req api.KeysRequest) (api.KeysResponse, error) {
 	if err := requireRoot(who, "manage access keys"); err != nil {
-		return KeysResponse{}, err
+		return api.KeysResponse{}, err
 	}
 	switch {
 	case req.Create:
 		u, err := user.Lookup(req.User)
 		if err != nil {
-			return KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q: %v; keys belong to users of the controller's host", req.User, err).WithField("user")
+			return api.KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q: %v; keys belong to users of the controller's host", req.User, err).WithField("user")
 		}
 		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 		if uid == 0 && !req.AllowRoot {
-			return KeysResponse{}, api.Errorf(api.CodeInvalid,
+			return api.KeysResponse{}, api.Errorf(api.CodeInvalid,
 				"user %q has uid 0: its key would run jobs as root from anywhere the TCP API reaches; issue keys to unprivileged users, or give --allow-root if a root key is meant",
 				req.User).WithField("user")
 		}
 		k := api.AccessKey{ID: "AKIA" + randomString(16, upperAlnum), Secret: randomString(40, secretChars),
-			User: u.Username, UID: uint32(uid), GID: uint32(gid), CreatedAt: nowMillis()}
+			User: u.Username, UID: uint32(uid), GID: uint32(gid), CreatedAt: c.nowMillis()}
 		// Raft (and every snapshot of it) holds only the sealed secret; the
 		// caller gets the clear one, this once.
 		stored := k
 		if stored.Secret, err = c.secrets.seal(k.ID, k.Secret); err != nil {
-			return KeysResponse{}, api.Errorf(api.CodeInternal, "%v", err)
+			return api.KeysResponse{}, api.Errorf(api.CodeInternal, "%v", err)
 		}
 		if _, err := c.applier.Apply(ctx, raftfsm.OpPutKey, raftfsm.PutKeyCmd{Key: stored}); err != nil {
-			return KeysResponse{}, err
+			return api.KeysResponse{}, err
 		}
-		return KeysResponse{Keys: []api.AccessKey{k}}, nil
+		return api.KeysResponse{Keys: []api.AccessKey{k}}, nil
 	case req.Delete != "":
 		_, err := c.applier.Apply(ctx, raftfsm.OpDeleteKey, raftfsm.DeleteKeyCmd{ID: req.Delete})
-		return KeysResponse{Keys: []api.AccessKey{}}, err
+		return api.KeysResponse{Keys: []api.AccessKey{}}, err
 	}
-	out := KeysResponse{Keys: []api.AccessKey{}}
+	out := api.KeysResponse{Keys: []api.AccessKey{}}
 	for _, k := range c.fsm.State().AccessKeys() {
 		if req.User == "" || k.User == req.User {
 			k := *k

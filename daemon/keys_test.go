@@ -69,7 +69,7 @@ func TestKeySecretsSealed(t *testing.T) {
 	c := startControllerIn(t, dir)
 	defer func() { c.Close() }()
 
-	resp, err := c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: nobody.Username})
+	resp, err := c.keys(t.Context(), rootCaller, api.KeysRequest{Create: true, User: nobody.Username})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +96,11 @@ func TestKeySecretsSealed(t *testing.T) {
 	assertAbsent(t, dir, k.Secret)
 
 	// Refused for root unless asked for; then it is still sealed.
-	_, err = c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: "root"})
+	_, err = c.keys(t.Context(), rootCaller, api.KeysRequest{Create: true, User: "root"})
 	if !api.IsCode(err, api.CodeInvalid) || !strings.Contains(err.Error(), "--allow-root") {
 		t.Fatalf("key for root without allowRoot: %v, want %s naming --allow-root", err, api.CodeInvalid)
 	}
-	rootKey, err := c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: "root", AllowRoot: true})
+	rootKey, err := c.keys(t.Context(), rootCaller, api.KeysRequest{Create: true, User: "root", AllowRoot: true})
 	if err != nil {
 		t.Fatalf("key for root with allowRoot: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestDataDirPrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ctl")
 	c := startControllerIn(t, dir)
 	defer c.Close()
-	if _, err := c.keys(t.Context(), rootCaller, KeysRequest{Create: true, User: nobody.Username}); err != nil {
+	if _, err := c.keys(t.Context(), rootCaller, api.KeysRequest{Create: true, User: nobody.Username}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.raft.raft.Snapshot().Error(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/reply"
 )
 
 // TestNodeLogFetchPinsAndUsesLogToken registers a node whose log server is
@@ -31,7 +33,7 @@ func TestNodeLogFetchPinsAndUsesLogToken(t *testing.T) {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, api.LogsResponse{Data: []byte("hello from job " + api.FormatID(req.Job.ID) + "\n")})
+		reply.JSON(w, http.StatusOK, api.LogsResponse{Data: []byte("hello from job " + api.FormatID(req.Job.ID) + "\n")})
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "https://")
@@ -45,7 +47,7 @@ func TestNodeLogFetchPinsAndUsesLogToken(t *testing.T) {
 	if status, e := register("sha256:nothex"); status == http.StatusOK || e.Code != api.CodeInvalid || !strings.Contains(e.Message, "sha256:") {
 		t.Fatalf("register with a malformed log cert hash: HTTP %d %s %q, want %s naming the form", status, e.Code, e.Message, api.CodeInvalid)
 	}
-	if status, e := register(api.CAHash(srv.Certificate())); status != http.StatusOK {
+	if status, e := register(client.CAHash(srv.Certificate())); status != http.StatusOK {
 		t.Fatalf("register with the log server's hash: HTTP %d %s: %s", status, e.Code, e.Message)
 	}
 
@@ -83,8 +85,8 @@ func TestNodeLogFetchPinsAndUsesLogToken(t *testing.T) {
 		t.Fatalf("register with another hash: HTTP %d %s: %s", status, e.Code, e.Message)
 	}
 	status, e := tc.call(alice, api.PathLogs, api.LogsRequest{ID: id}, nil)
-	if e.Code != api.CodeUnavailable || !strings.Contains(e.Message, api.ErrPinMismatch.Error()) {
-		t.Fatalf("logs from a server with another key: HTTP %d %s %q, want %s %q", status, e.Code, e.Message, api.CodeUnavailable, api.ErrPinMismatch)
+	if e.Code != api.CodeUnavailable || !strings.Contains(e.Message, client.ErrPinMismatch.Error()) {
+		t.Fatalf("logs from a server with another key: HTTP %d %s %q, want %s %q", status, e.Code, e.Message, api.CodeUnavailable, client.ErrPinMismatch)
 	}
 	mu.Lock()
 	if len(seen) != 1 {

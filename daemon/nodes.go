@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -46,13 +47,13 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 			req.Name, req.Capacity.CPUs, req.Capacity.MemoryMB)
 	}
 	if req.LogCertHash != "" {
-		if _, err := api.NewClientWith(req.LogAddr, api.ClientOptions{KeyHash: req.LogCertHash}); err != nil {
+		if _, err := client.NewWith(req.LogAddr, client.Options{KeyHash: req.LogCertHash}); err != nil {
 			return none, api.Errorf(api.CodeInvalid, "register node %s: log server %s: %v", req.Name, req.LogAddr, err).WithField("logCertHash")
 		}
 	}
 	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels,
 		LogCertHash: req.LogCertHash, LogToken: req.LogToken}
-	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: nowMillis()}); err != nil {
+	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}); err != nil {
 		return none, err
 	}
 	c.beats.beat(req.Name)
@@ -73,12 +74,12 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 	default:
 		return empty{}, api.Errorf(api.CodeInvalid, "node state %q: use %s, %s or %s", req.State, api.NodeUp, api.NodeDrain, api.NodeDown).WithField("state")
 	}
-	admin, err := lookupOwner(who)
+	admin, err := c.lookupOwner(who)
 	if err != nil {
 		return empty{}, err
 	}
 	_, err = c.applier.Apply(ctx, raftfsm.OpUpdateNode, raftfsm.UpdateNodeCmd{
-		Update: req, Now: nowMillis(), By: admin.name, ByUID: admin.uid,
+		Update: req, Now: c.nowMillis(), By: admin.name, ByUID: admin.uid,
 	})
 	return empty{}, err
 }
@@ -164,7 +165,7 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 	if len(req.Events) == 0 {
 		return empty{}, nil
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: nowMillis()})
+	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: c.nowMillis()})
 	return empty{}, err
 }
 
@@ -207,9 +208,9 @@ func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsReques
 // which goes only from nodes to the controller, whoever answers at
 // LogAddr. Without a hash the server is a unix socket (-dev) or plain
 // HTTP (a node run with -insecure-http).
-func nodeLogClient(n *api.Node) (*api.Client, error) {
+func nodeLogClient(n *api.Node) (*client.Client, error) {
 	if n.LogCertHash == "" {
-		return api.NewClient(n.LogAddr, n.LogToken), nil
+		return client.New(n.LogAddr, n.LogToken), nil
 	}
-	return api.NewClientWith(n.LogAddr, api.ClientOptions{Token: n.LogToken, KeyHash: n.LogCertHash})
+	return client.NewWith(n.LogAddr, client.Options{Token: n.LogToken, KeyHash: n.LogCertHash})
 }

@@ -75,13 +75,13 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 		}
 	}
 	tick := min(max(age/4, 100*time.Millisecond), 30*time.Second)
-	timer := time.NewTimer(tick)
+	timer := c.clock.NewTimer(tick)
 	defer timer.Stop()
 	var sinceRelease int // jobs expired since memory was last given back
-	lastRelease := time.Now()
+	lastRelease := c.clock.Now()
 	for {
 		select {
-		case <-timer.C:
+		case <-timer.C():
 		case <-c.release:
 			c.releaseMemory(ctx) // a large answer was sent
 			continue
@@ -92,7 +92,7 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 		// A full command may leave more: go on, a bounded number of
 		// times (jobs the FSM keeps are named again on every round).
 		for round := 0; round < 20 && c.raft.raft.State() == raft.Leader && ctx.Err() == nil; round++ {
-			cmd := expirable(c.fsm.State(), nowMillis()-age.Milliseconds())
+			cmd := expirable(c.fsm.State(), c.nowMillis()-age.Milliseconds())
 			if len(cmd.IDs) == 0 {
 				break
 			}
@@ -108,9 +108,9 @@ func (c *Controller) retentionLoop(ctx context.Context) {
 			}
 		}
 		sinceRelease += expired
-		if sinceRelease >= releaseAfter && (expired == 0 || time.Since(lastRelease) > time.Minute) {
+		if sinceRelease >= releaseAfter && (expired == 0 || c.clock.Now().Sub(lastRelease) > time.Minute) {
 			c.releaseMemory(ctx)
-			sinceRelease, lastRelease = 0, time.Now()
+			sinceRelease, lastRelease = 0, c.clock.Now()
 		}
 		timer.Reset(tick)
 	}
@@ -145,7 +145,7 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 	if m, ok := c.archive.(interface{ ReleaseMemory() }); ok {
 		m.ReleaseMemory() // the embedded archive's mapped pages
 	}
-	if db := raftLogDB(c.raft.store); db != nil {
+	if db := raftLogDB(c.raft.logStore); db != nil {
 		// The raft log's: the entries that carried the burst were read
 		// (compaction copies what it keeps) and stay mapped otherwise.
 		archive.DropMapped(db)

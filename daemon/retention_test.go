@@ -117,7 +117,7 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 			{"history, FAILED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateFailed}}, []uint64{a, b}},
 			{"history, SUCCEEDED", api.ListJobsRequest{History: true, States: []api.JobState{api.StateSucceeded}}, nil},
 			{"history, account phys", api.ListJobsRequest{History: true, Accounts: []string{"phys"}}, []uint64{a}},
-			{"history, ended after an hour from now", api.ListJobsRequest{History: true, EndedAfter: nowMillis() + 3600_000}, []uint64{live}},
+			{"history, ended after an hour from now", api.ListJobsRequest{History: true, EndedAfter: c.nowMillis() + 3600_000}, []uint64{live}},
 			{"history, submitted before 1970", api.ListJobsRequest{History: true, SubmittedBefore: 1}, nil},
 			{"by id", api.ListJobsRequest{IDs: []uint64{b, a}}, []uint64{b, a}},
 		} {
@@ -163,7 +163,7 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 		if j, err := c.waitJob(ctx, ann, api.WaitJobRequest{ID: a, WaitMillis: 10_000}); err != nil || j.State != api.StateFailed {
 			t.Errorf("wait on archived job %d: got %s, %v; want FAILED at once", a, j.State, err)
 		}
-		aws, err := c.describeAWSJobs(ctx, ann, describeJobsRequest{Jobs: []string{api.FormatID(a)}})
+		aws, err := c.describeAWSJobs(ctx, ann, api.AWSDescribeJobsRequest{Jobs: []string{api.FormatID(a)}})
 		if err != nil || len(aws.Jobs) != 1 || aws.Jobs[0].Status != api.StateFailed {
 			t.Errorf("AWS describe-jobs of archived job %d: got %+v, %v; want it FAILED", a, aws.Jobs, err)
 		}
@@ -294,7 +294,7 @@ func TestSnapshotCarriesTheArchive(t *testing.T) {
 func TestRaftLogMappingFound(t *testing.T) {
 	c := startRetention(t, t.TempDir())
 	defer c.Close()
-	if raftLogDB(c.raft.store) == nil {
+	if raftLogDB(c.raft.logStore) == nil {
 		t.Fatal("raftLogDB found no *bbolt.DB in raft-boltdb's BoltStore.conn: releaseMemory cannot drop the raft log's mapped pages")
 	}
 	c.releaseMemory(context.Background()) // and dropping them is harmless

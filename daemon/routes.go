@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/reply"
 )
 
 // routeTable is every API operation with who may call it and the largest
@@ -36,6 +37,7 @@ func (c *Controller) routeTable() []route {
 		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobsJSON)),
 		native(api.PathCancel, asUser, bodySmall, endpoint(c.cancelJob)),
 		native(api.PathTerminate, asUser, bodySmall, endpoint(c.terminateJob)),
+		native(api.PathStopJobs, asUser, bodySubmit, endpoint(c.stopJobs)),
 		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),
 		native(api.PathWait, asUser, bodySmall, endpoint(c.waitJob)),
 		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),
@@ -44,6 +46,12 @@ func (c *Controller) routeTable() []route {
 		native(api.PathClusterInfo, asUser, bodySmall, endpoint(c.clusterInfo)),
 		native(api.PathNodes, asUser, bodySmall, endpoint(c.listNodes)),
 		native(api.PathImageList, asUser, bodySmall, endpoint(c.listImages)),
+		native(api.PathCronPut, asUser, bodySubmit, endpoint(c.cronPut)),
+		native(api.PathCronDelete, asUser, bodySmall, endpoint(c.cronDelete)),
+		native(api.PathCronPause, asUser, bodySmall, endpoint(c.cronPause)),
+		native(api.PathCronList, asUser, bodySmall, endpoint(c.cronList)),
+		native(api.PathCrontabGet, asUser, bodySmall, endpoint(c.crontabGet)),
+		native(api.PathCrontabPut, asUser, bodySubmitBatch, endpoint(c.crontabPut)),
 
 		operator(api.PathUpdateNode, "change a node's state", bodySmall, endpoint(c.updateNode)),
 		operator(api.PathKeys, "manage access keys", bodySmall, endpoint(c.keys)),
@@ -87,7 +95,7 @@ func (c *Controller) routes() http.Handler {
 // version, and who leads.
 func (c *Controller) health(w http.ResponseWriter, r *http.Request, _ caller) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		api.WriteError(w, api.Errorf(api.CodeInvalid, "%s %s: use GET or POST", r.Method, r.URL.Path))
+		reply.Error(w, api.Errorf(api.CodeInvalid, "%s %s: use GET or POST", r.Method, r.URL.Path))
 		return
 	}
 	addr, id := c.raft.raft.LeaderWithID()
@@ -95,7 +103,7 @@ func (c *Controller) health(w http.ResponseWriter, r *http.Request, _ caller) {
 	if id != "" {
 		resp.Leader = fmt.Sprintf("%s (%s)", id, addr)
 	}
-	api.WriteJSON(w, http.StatusOK, resp)
+	reply.JSON(w, http.StatusOK, resp)
 }
 
 // actingUID is the uid a job command carries to the FSM, whose ownership

@@ -19,7 +19,7 @@ import (
 // timer is for the earliest begin time of a held-back job. Plans that the
 // FSM finds stale are planned again on the next change.
 func (c *Controller) scheduleLoop(ctx context.Context) {
-	begin := time.NewTimer(time.Hour)
+	begin := c.clock.NewTimer(time.Hour)
 	begin.Stop()
 	plan := true
 	for {
@@ -30,12 +30,12 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		state.WatchPlanInputs(ws)
 		if plan {
 			plan = false
-			p := sched.Schedule(state, nowMillis())
+			p := sched.Schedule(state, c.nowMillis())
 			if p.NextBegin != 0 {
-				begin.Reset(time.Until(time.UnixMilli(p.NextBegin)))
+				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
 			}
 			if len(p.Placements) > 0 {
-				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: nowMillis()}
+				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: c.nowMillis()}
 				for i, pl := range p.Placements {
 					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE}
 				}
@@ -56,7 +56,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		select {
 		case <-ws.WatchCh(wctx):
 			plan = true
-		case <-begin.C:
+		case <-begin.C():
 			plan = true // a begin time came: plan again though nothing changed
 		case <-ctx.Done():
 		}

@@ -112,7 +112,7 @@ func TestCloseEndsEverythingInFlight(t *testing.T) {
 		go func() {
 			defer clients.Done()
 			for {
-				_, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: nowMillis()})
+				_, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: tc.c.nowMillis()})
 				if err != nil {
 					internal <- err
 					return
@@ -146,7 +146,7 @@ func TestCloseEndsEverythingInFlight(t *testing.T) {
 			break
 		}
 	}
-	if _, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: nowMillis()}); !errors.Is(err, errShuttingDown) {
+	if _, err := tc.c.applier.Apply(context.Background(), raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Now: tc.c.nowMillis()}); !errors.Is(err, errShuttingDown) {
 		t.Errorf("a command proposed after Close: %v, want %v", err, errShuttingDown)
 	}
 	counts := map[string]int{}

@@ -17,7 +17,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // Files of the controller's TLS material, in its data dir. Keys are 0600,
@@ -98,7 +98,7 @@ func loadCA(dir string) (*certAuthority, error) {
 }
 
 // hash is the CA's pin, as join tokens carry it.
-func (ca *certAuthority) hash() string { return api.CAHash(ca.cert) }
+func (ca *certAuthority) hash() string { return client.CAHash(ca.cert) }
 
 // serverCert returns the certificate for the TCP API (with the CA after
 // it, so that a client pinning the CA's hash finds it), made again when

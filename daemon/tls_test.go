@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // startTestController starts a controller with its data in dataDir (the
@@ -71,7 +72,7 @@ func TestTLSPinnedJoinToken(t *testing.T) {
 		t.Fatalf("join token %q: want shoal-join:SECRET:sha256:HEX", tok)
 	}
 
-	pinned, err := api.NewClientWith(addr, api.ClientOptions{Token: string(tok)})
+	pinned, err := client.NewWith(addr, client.Options{Token: string(tok)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestTLSPinnedJoinToken(t *testing.T) {
 		t.Fatalf("list nodes with the join token over TLS: %v, want an answer", err)
 	}
 	for _, a := range []string{addr, "https://" + addr, "https://localhost:" + addr[strings.LastIndexByte(addr, ':')+1:]} {
-		withCA, err := api.NewClientWith(a, api.ClientOptions{CAFile: c.CAFile()})
+		withCA, err := client.NewWith(a, client.Options{CAFile: c.CAFile()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,15 +89,15 @@ func TestTLSPinnedJoinToken(t *testing.T) {
 		}
 	}
 
-	other := api.FormatJoinToken(c.JoinToken(), api.CAHash(newTestCA(t)))
-	wrong, err := api.NewClientWith(addr, api.ClientOptions{Token: other})
+	other := api.FormatJoinToken(c.JoinToken(), client.CAHash(newTestCA(t)))
+	wrong, err := client.NewWith(addr, client.Options{Token: other})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wrong.Nodes(t.Context()); !errors.Is(err, api.ErrCAMismatch) {
-		t.Fatalf("client pinning another CA: %v, want %v", err, api.ErrCAMismatch)
+	if _, err := wrong.Nodes(t.Context()); !errors.Is(err, client.ErrCAMismatch) {
+		t.Fatalf("client pinning another CA: %v, want %v", err, client.ErrCAMismatch)
 	}
-	system, err := api.NewClientWith(addr, api.ClientOptions{})
+	system, err := client.NewWith(addr, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestTLSPinnedJoinToken(t *testing.T) {
 		t.Fatalf("client trusting only the system's roots: %v, want %T", err, unknown)
 	}
 	// A bare host:port is TLS: only http:// asks for plain HTTP.
-	if _, err := api.NewClientWith("http://"+addr, api.ClientOptions{Token: string(tok)}); err != nil {
+	if _, err := client.NewWith("http://"+addr, client.Options{Token: string(tok)}); err != nil {
 		t.Fatal(err)
 	}
 	plain, err := http.Post("http://"+addr+api.PathClusterInfo, "application/json", strings.NewReader("{}"))
@@ -209,14 +210,14 @@ func TestInsecureHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	plain, err := api.NewClientWith("http://"+tcpAddr(t, c), api.ClientOptions{Token: c.NodeJoinToken()})
+	plain, err := client.NewWith("http://"+tcpAddr(t, c), client.Options{Token: c.NodeJoinToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := plain.Nodes(t.Context()); !answered(err) {
 		t.Fatalf("http:// client of an -insecure-http controller: %v, want an answer", err)
 	}
-	tlsClient, err := api.NewClientWith(tcpAddr(t, c), api.ClientOptions{Token: c.NodeJoinToken()})
+	tlsClient, err := client.NewWith(tcpAddr(t, c), client.Options{Token: c.NodeJoinToken()})
 	if err != nil {
 		t.Fatal(err)
 	}

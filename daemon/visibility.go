@@ -54,7 +54,7 @@ func redact(j *api.Job) {
 
 // errNoJob is the answer for a job that does not exist, or that who may
 // not see (the same words: a hidden job's existence is not confirmed).
-func errNoJob(id uint64) error {
+func errNoJob(id uint64) *api.Error {
 	return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -22,10 +24,10 @@ import (
 // Config describes one node daemon.
 type Config struct {
 	Name     string
-	Client   *api.Client   // the controller
-	DataDir  string        // job logs live under DataDir/logs
-	Executor Executor      // runs the jobs
-	Capacity api.Resources // zero: discover the host's (GPUs through NVML)
+	Client   *client.Client // the controller
+	DataDir  string         // job logs live under DataDir/logs
+	Executor Executor       // runs the jobs
+	Capacity api.Resources  // zero: discover the host's (GPUs through NVML)
 	// GPUs are the GPUs the node hands to jobs (Discover's); Capacity.GPUs
 	// may not exceed their number.
 	GPUs []gpu.GPU
@@ -51,16 +53,23 @@ type Config struct {
 	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the
 	// controller then presents the boot's log token in clear.
 	LogInsecureHTTP bool
+	// Clock times jobs' limits, heartbeats and report retries; nil is
+	// the wall clock (tests give a clock.Fake).
+	Clock clock.Clock
 }
 
 // Agent is a running node daemon.
 type Agent struct {
 	cfg       Config
 	log       *slog.Logger
+	clock     clock.Clock
 	logDir    string
 	scriptDir string
 	boot      string
 	gpus      *gpu.Allocator // which job holds which of cfg.GPUs
+	// imageCache holds the images fetched for jobs (images()).
+	imagesOnce sync.Once
+	imageCache *imageCache
 
 	mu    sync.Mutex
 	tasks map[uint64]*task // jobs this daemon runs (started or recovered) and has not yet reported finished
@@ -111,7 +120,7 @@ type task struct {
 	// job runs, when it started and the timers that enforce the limit.
 	timeLimit  int64
 	runningAt  time.Time
-	kill, warn *time.Timer
+	kill, warn clock.Timer
 	timedOut   atomic.Bool
 }
 
@@ -145,7 +154,7 @@ func StartAgent(cfg Config) (*Agent, error) {
 			cfg.Capacity.GPUs, len(cfg.GPUs), len(cfg.GPUs))
 	}
 	a := &Agent{
-		cfg: cfg, log: cfg.Log.With("node", cfg.Name), logDir: filepath.Join(cfg.DataDir, "logs"),
+		cfg: cfg, log: cfg.Log.With("node", cfg.Name), clock: clock.Or(cfg.Clock), logDir: filepath.Join(cfg.DataDir, "logs"),
 		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
 		tasks:     map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
 		unreported: map[uint64]Process{}, kick: make(chan struct{}, 1),
@@ -226,7 +235,7 @@ func (a *Agent) Name() string { return a.cfg.Name }
 // reported, or left recorded for the next daemon.
 func (a *Agent) Close() error {
 	a.cancel()
-	giveUp := time.AfterFunc(30*time.Second, a.reportCancel)
+	giveUp := a.clock.AfterFunc(30*time.Second, a.reportCancel)
 	<-a.stopped
 	giveUp.Stop()
 	a.reportCancel()
@@ -256,7 +265,7 @@ func (a *Agent) follow(ctx context.Context) {
 		index  uint64
 		digest string
 	)
-	backoff := newBackoff()
+	backoff := newBackoff(a.clock)
 	for ctx.Err() == nil {
 		var resp api.NodeWorkResponse
 		err := a.cfg.Client.Call(ctx, api.PathNodeWork, api.NodeWorkRequest{
@@ -361,7 +370,7 @@ func (a *Agent) reconcile(j *api.Job) {
 			a.armLimit(t, j)
 		}
 	}
-	a.queueSignals(t, j.Signals)
+	a.queueSignals(t, j.SignalRequests)
 }
 
 // queueSignals hands the signals newer than the task's last to its
@@ -487,7 +496,7 @@ func (a *Agent) run(j api.Job, t *task) {
 		go a.stop(t)
 	}
 	a.mu.Lock()
-	t.runningAt = time.Now()
+	t.runningAt = a.clock.Now()
 	a.armLimit(t, &j)
 	a.mu.Unlock()
 	a.await(j, t, proc, gpus, a.watchGPUs(j.ID, gpus))
@@ -520,7 +529,7 @@ func (a *Agent) await(j api.Job, t *task, proc Process, gpus []gpu.GPU, watch *g
 
 // armLimit (re)sets a running task's time limit, t.timeLimit seconds from
 // when it started, and the warning signal before it (Slurm's --signal:
-// WarnSeconds before the limit, at once if that is past, to the batch
+// LimitWarnSeconds before the limit, at once if that is past, to the batch
 // script or the other processes). Called with a.mu held.
 func (a *Agent) armLimit(t *task, j *api.Job) {
 	t.disarmLimit()
@@ -528,23 +537,24 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 		return
 	}
 	end := t.runningAt.Add(time.Duration(t.timeLimit) * time.Second)
-	t.kill = time.AfterFunc(time.Until(end), func() {
+	now := a.clock.Now()
+	t.kill = a.clock.AfterFunc(end.Sub(now), func() {
 		t.timedOut.Store(true)
 		a.stop(t)
 	})
-	if j.WarnSignal > 0 {
-		scope, sig := api.SignalSteps, j.WarnSignal
-		if j.WarnBatch {
+	if j.LimitWarnSignal > 0 {
+		scope, sig := api.SignalSteps, j.LimitWarnSignal
+		if j.LimitWarnBatch {
 			scope = api.SignalBatch
 		}
-		at := end.Add(-time.Duration(j.WarnSeconds) * time.Second)
-		t.warn = time.AfterFunc(time.Until(at), func() { a.sendSignal(t, sig, scope, "time limit warning") })
+		at := end.Add(-time.Duration(j.LimitWarnSeconds) * time.Second)
+		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, sig, scope, "time limit warning") })
 	}
 }
 
 // disarmLimit stops a task's limit timers. Called with a.mu held.
 func (t *task) disarmLimit() {
-	for _, tm := range []*time.Timer{t.kill, t.warn} {
+	for _, tm := range []clock.Timer{t.kill, t.warn} {
 		if tm != nil {
 			tm.Stop()
 		}
@@ -637,7 +647,7 @@ func (a *Agent) leave() {
 // report sends job events to the controller in batches, in order, retrying
 // until each is acknowledged: an exit the node saw is never dropped.
 func (a *Agent) report() {
-	backoff := newBackoff()
+	backoff := newBackoff(a.clock)
 	for ev := range a.events {
 		batch := []api.JobEvent{ev}
 	more:
@@ -702,12 +712,12 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			every = defaultBeatEvery
 		}
 		a.beat(ctx, every)
-		t := time.NewTimer(every)
+		t := a.clock.NewTimer(every)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C:
+		case <-t.C():
 		case <-a.kick:
 			t.Stop()
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -37,7 +38,7 @@ func startingAgent(t *testing.T) (*Agent, *fakeExecutor) {
 	fe := &fakeExecutor{started: make(chan sandbox.Spec, 4)}
 	a := &Agent{
 		cfg: Config{Name: "n1", DataDir: dir, Executor: fe, Log: slog.New(slog.DiscardHandler),
-			Client: api.NewClient(filepath.Join(dir, "no-controller.sock"), "")},
+			Client: client.New(filepath.Join(dir, "no-controller.sock"), "")},
 		logDir: filepath.Join(dir, "logs"), scriptDir: filepath.Join(dir, "scripts"),
 		tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 16), unreported: map[uint64]Process{},
 	}

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -51,7 +52,7 @@ var digestPattern = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
 // one image fetch and unpack it once.
 type imageCache struct {
 	dir    string
-	client *api.Client
+	client *client.Client
 
 	mu      sync.Mutex
 	locks   map[string]*keyLock
@@ -64,15 +65,14 @@ type keyLock struct {
 	refs int
 }
 
-// imageCaches holds the cache of each data dir (an Agent field would be
-// the natural home).
-var imageCaches sync.Map
-
+// images is the agent's image cache, under its data dir, made at first
+// use with the agent's own client.
 func (a *Agent) images() *imageCache {
-	dir := filepath.Join(a.cfg.DataDir, "images")
-	c, _ := imageCaches.LoadOrStore(dir, &imageCache{dir: dir, client: a.cfg.Client,
-		locks: map[string]*keyLock{}, digests: map[string]string{}})
-	return c.(*imageCache)
+	a.imagesOnce.Do(func() {
+		a.imageCache = &imageCache{dir: filepath.Join(a.cfg.DataDir, "images"), client: a.cfg.Client,
+			locks: map[string]*keyLock{}, digests: map[string]string{}}
+	})
+	return a.imageCache
 }
 
 // lock takes the lock of key and returns its unlock, or ctx's error if

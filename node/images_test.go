@@ -28,6 +28,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/reply"
 	"github.com/shoal-batch/shoal/internal/testimage"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -298,7 +300,7 @@ func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, d := f.tarball, f.digest
 	f.mu.Unlock()
 	if req.Name != "busybox" {
-		api.WriteError(w, api.Errorf(api.CodeNotFound, "image %q is not loaded", req.Name))
+		reply.Error(w, api.Errorf(api.CodeNotFound, "image %q is not loaded", req.Name))
 		return
 	}
 	w.Header().Set(api.HeaderImageDigest, d)
@@ -331,7 +333,7 @@ func TestImageRootfsCache(t *testing.T) {
 	fc.set(t, busyboxTarball(t, "busybox:latest", nil))
 	srv := httptest.NewServer(fc)
 	defer srv.Close()
-	a := &Agent{cfg: Config{DataDir: t.TempDir(), Client: api.NewClient(srv.URL, "")}}
+	a := &Agent{cfg: Config{DataDir: t.TempDir(), Client: client.New(srv.URL, "")}}
 
 	const n = 8
 	roots := make([]string, n)
@@ -390,7 +392,7 @@ func TestImageSpec(t *testing.T) {
 	fc.set(t, busyboxTarball(t, "busybox:latest", nil))
 	srv := httptest.NewServer(fc)
 	defer srv.Close()
-	a := &Agent{cfg: Config{Name: "n1", DataDir: t.TempDir(), Client: api.NewClient(srv.URL, "")}}
+	a := &Agent{cfg: Config{Name: "n1", DataDir: t.TempDir(), Client: client.New(srv.URL, "")}}
 	a.logDir = filepath.Join(a.cfg.DataDir, "logs")
 
 	j := api.Job{
@@ -437,7 +439,7 @@ func BenchmarkImageRootfs(b *testing.B) {
 	fc.set(b, p)
 	srv := httptest.NewServer(fc)
 	defer srv.Close()
-	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: api.NewClient(srv.URL, "")}}
+	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: client.New(srv.URL, "")}}
 	t0 := time.Now()
 	if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 		b.Fatal(err)

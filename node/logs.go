@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/reply"
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
@@ -61,7 +63,7 @@ func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error
 		if err != nil {
 			return nil, err
 		}
-		certHash = api.CAHash(cert.Leaf)
+		certHash = client.CAHash(cert.Leaf)
 		conf = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}
 	}
 	l, err := net.Listen(network, laddr)
@@ -83,20 +85,20 @@ func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error
 		cred, local := peercred.FromContext(r.Context())
 		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !(local && cred.UID == 0) && subtle.ConstantTimeCompare([]byte(bearer), []byte(token)) != 1 {
-			api.WriteError(w, api.Errorf(api.CodeForbidden, "only the controller may read job logs from a node: it presents the log token this node registered"))
+			reply.Error(w, api.Errorf(api.CodeForbidden, "only the controller may read job logs from a node: it presents the log token this node registered"))
 			return
 		}
 		var req api.NodeLogsRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			api.WriteError(w, api.Errorf(api.CodeInvalid, "decode logs request: %v", err))
+			reply.Error(w, api.Errorf(api.CodeInvalid, "decode logs request: %v", err))
 			return
 		}
 		data, err := a.readLog(&req.Job, req.Stream)
 		if err != nil {
-			api.WriteError(w, err)
+			reply.Error(w, err)
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, api.LogsResponse{Data: data})
+		reply.JSON(w, http.StatusOK, api.LogsResponse{Data: data})
 	})
 	ls.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnContext: peercred.ConnContext,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}

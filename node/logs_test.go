@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // logJob is a job of the test's own user whose stdout log, in a's log
@@ -24,7 +25,7 @@ func logJob(t *testing.T, a *Agent, text string) api.Job {
 	return j
 }
 
-func fetchLog(c *api.Client, t *testing.T, j api.Job) (string, error) {
+func fetchLog(c *client.Client, t *testing.T, j api.Job) (string, error) {
 	var resp api.LogsResponse
 	err := c.Call(t.Context(), api.PathNodeLogs, api.NodeLogsRequest{Job: j, Stream: "stdout"}, &resp)
 	return string(resp.Data), err
@@ -46,7 +47,7 @@ func TestLogServerTLS(t *testing.T) {
 		t.Fatalf("log server registers hash %q token %q, want a sha256: pin and a 256-bit token", ls.certHash, ls.token)
 	}
 
-	pinned, err := api.NewClientWith(ls.addr, api.ClientOptions{Token: ls.token, KeyHash: ls.certHash})
+	pinned, err := client.NewWith(ls.addr, client.Options{Token: ls.token, KeyHash: ls.certHash})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,19 +64,19 @@ func TestLogServerTLS(t *testing.T) {
 	if other.certHash == ls.certHash || other.token == ls.token {
 		t.Fatal("two log servers share a key or a token: each start must make its own")
 	}
-	misdirected, err := api.NewClientWith(other.addr, api.ClientOptions{Token: ls.token, KeyHash: ls.certHash})
+	misdirected, err := client.NewWith(other.addr, client.Options{Token: ls.token, KeyHash: ls.certHash})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := fetchLog(misdirected, t, j); !errors.Is(err, api.ErrPinMismatch) {
-		t.Fatalf("log server with another key: %q, %v, want %v", got, err, api.ErrPinMismatch)
+	if got, err := fetchLog(misdirected, t, j); !errors.Is(err, client.ErrPinMismatch) {
+		t.Fatalf("log server with another key: %q, %v, want %v", got, err, client.ErrPinMismatch)
 	}
 
 	// The join secret (or a whole join token), another log server's token
 	// or none at all: refused.
 	joinToken := api.FormatJoinToken("the-clusters-join-secret", ls.certHash)
 	for _, tok := range []string{"the-clusters-join-secret", other.token, ""} {
-		c, err := api.NewClientWith(ls.addr, api.ClientOptions{Token: tok, KeyHash: ls.certHash})
+		c, err := client.NewWith(ls.addr, client.Options{Token: tok, KeyHash: ls.certHash})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,10 +126,10 @@ func TestLogServerPlainAndUnix(t *testing.T) {
 	if plain.certHash != "" {
 		t.Fatalf("plain HTTP log server registers a cert hash %q", plain.certHash)
 	}
-	if got, err := fetchLog(api.NewClient(plain.addr, plain.token), t, j); err != nil || got != "plain\n" {
+	if got, err := fetchLog(client.New(plain.addr, plain.token), t, j); err != nil || got != "plain\n" {
 		t.Fatalf("log over plain HTTP with the token: %q, %v", got, err)
 	}
-	if _, err := fetchLog(api.NewClient(plain.addr, "the-clusters-join-secret"), t, j); !api.IsCode(err, api.CodeForbidden) {
+	if _, err := fetchLog(client.New(plain.addr, "the-clusters-join-secret"), t, j); !api.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("log over plain HTTP with another token: %v, want %s", err, api.CodeForbidden)
 	}
 
@@ -144,7 +145,7 @@ func TestLogServerPlainAndUnix(t *testing.T) {
 	if unix.certHash != "" || unix.addr != sock {
 		t.Fatalf("unix log server: addr %q hash %q, want %q and no hash", unix.addr, unix.certHash, sock)
 	}
-	if got, err := fetchLog(api.NewClient(sock, ""), t, j); err != nil || got != "plain\n" {
+	if got, err := fetchLog(client.New(sock, ""), t, j); err != nil || got != "plain\n" {
 		t.Fatalf("log on the unix socket as root, no token: %q, %v", got, err)
 	}
 }

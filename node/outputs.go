@@ -2,73 +2,24 @@ package node
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/pattern"
 )
 
 // noArrayIndex is what Slurm prints for %a of a job that is not an array task.
 const noArrayIndex = "4294967294"
 
-// expandPattern fills in sbatch's filename pattern: %j %J job id, %A array
-// job id, %a array index, %x job name, %u user, %N and %n node, %t task,
-// %s step, %% a percent sign. A number after % pads numbers with zeros
-// (%3a -> 007). Anything else is kept as written.
+// expandPattern fills in sbatch's filename pattern for a batch job on
+// node (pattern.Expand): %j %J job id, %A array job id, %a array index,
+// %x job name, %u user, %N node, %n and %t 0, %s "batch", %% a percent
+// sign, with zero padding (%3a -> 007).
 func expandPattern(p string, j *api.Job, node string) string {
-	if !strings.Contains(p, "%") {
-		return p
-	}
 	id := api.FormatID(j.ID)
-	arrayID, index := id, noArrayIndex
+	f := pattern.Fields{JobID: id, JobStep: id, StepID: "batch", Task: "0", NodeIndex: "0", Node: node,
+		ArrayJob: id, ArrayTask: noArrayIndex, Name: j.Name, User: j.User}
 	if j.Array != nil {
-		arrayID, index = api.FormatID(j.Array.JobID), strconv.Itoa(j.Array.Index)
+		f.ArrayJob, f.ArrayTask = api.FormatID(j.Array.JobID), strconv.Itoa(j.Array.Index)
 	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] != '%' || i+1 == len(p) {
-			b.WriteByte(p[i])
-			continue
-		}
-		k := i + 1
-		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
-			k++
-		}
-		width, _ := strconv.Atoi(p[i+1 : k])
-		if k == len(p) {
-			b.WriteString(p[i:])
-			break
-		}
-		var v string
-		numeric := true
-		switch p[k] {
-		case 'j', 'J':
-			v = id
-		case 'A':
-			v = arrayID
-		case 'a':
-			v = index
-		case 't', 'n':
-			v = "0"
-		case 's':
-			v, numeric = "batch", false
-		case 'x':
-			v, numeric = j.Name, false
-		case 'u':
-			v, numeric = j.User, false
-		case 'N':
-			v, numeric = node, false
-		case '%':
-			v, numeric = "%", false
-		default:
-			b.WriteString(p[i : k+1])
-			i = k
-			continue
-		}
-		if numeric && len(v) < width {
-			v = strings.Repeat("0", width-len(v)) + v
-		}
-		b.WriteString(v)
-		i = k
-	}
-	return b.String()
+	return pattern.Expand(p, f)
 }

@@ -80,7 +80,7 @@ func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 			// Signals asked before now were the earlier daemon's to
 			// deliver: none is sent twice (one asked while no daemon ran
 			// is lost).
-			for _, s := range j.Signals {
+			for _, s := range j.SignalRequests {
 				t.lastSeq = max(t.lastSeq, s.Seq)
 			}
 			a.tasks[j.ID] = t
@@ -131,7 +131,7 @@ func (a *Agent) resume(j api.Job, t *task) {
 		a.send(api.JobEvent{ID: j.ID, Node: a.cfg.Name, State: api.StateRunning, Attempt: j.Attempt})
 	}
 	a.mu.Lock()
-	t.runningAt = time.Now()
+	t.runningAt = a.clock.Now()
 	if j.StartedAt > 0 {
 		t.runningAt = time.UnixMilli(j.StartedAt)
 	}

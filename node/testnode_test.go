@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/daemon"
 )
 
@@ -17,7 +17,7 @@ import (
 // control devices named. It returns the daemon, a client of the
 // controller and the fake /dev; both stop when the test ends (cleanups
 // the caller registers later run first).
-func startTestNode(t *testing.T, cfg Config, controlDevs ...string) (*Agent, *api.Client, string) {
+func startTestNode(t *testing.T, cfg Config, controlDevs ...string) (*Agent, *client.Client, string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the node daemon chowns job logs: needs root")
@@ -39,7 +39,7 @@ func startTestNode(t *testing.T, cfg Config, controlDevs ...string) (*Agent, *ap
 			t.Fatal(err)
 		}
 	}
-	cfg.Client, cfg.DataDir, cfg.DevDir = api.NewClient(sock, ctl.JoinToken()), filepath.Join(dir, "node"), dev
+	cfg.Client, cfg.DataDir, cfg.DevDir = client.New(sock, ctl.JoinToken()), filepath.Join(dir, "node"), dev
 	cfg.LogAddr, cfg.Grace = filepath.Join(dir, "node.sock"), time.Second
 	if cfg.Log == nil {
 		cfg.Log = quiet
@@ -53,5 +53,5 @@ func startTestNode(t *testing.T, cfg Config, controlDevs ...string) (*Agent, *ap
 			t.Errorf("close node daemon: %v", err)
 		}
 	})
-	return agent, api.NewClient(sock, ""), dev
+	return agent, client.New(sock, ""), dev
 }

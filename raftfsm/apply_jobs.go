@@ -81,14 +81,21 @@ func (w writer) stop(c StopCmd) Result {
 		return Result{Err: err}
 	}
 	switch {
+	case c.Deadline:
+		return w.deadline(j, c.Now)
 	case c.Requeue && j.NoRequeue:
 		return Result{Err: api.Errorf(api.CodeConflict, "cannot requeue job %d: it was submitted with --no-requeue", j.ID)}
 	case c.Requeue && j.State.Terminable():
 		j.StopRequested, j.RequeueRequested, j.StopReason = true, true, c.Reason
+		j.Held = j.Held || c.Hold
 		w.put(tableJobs, j)
 		return Result{}
 	case c.Requeue && j.State.Cancellable():
 		return Result{} // not started: already queued
+	case c.Requeue && j.State.Terminal():
+		j.Held = j.Held || c.Hold
+		w.requeueEnded(j, c.Now)
+		return Result{}
 	case c.Terminate && j.State.Terminable():
 		if !j.StopRequested {
 			j.StopRequested, j.StopReason, j.StopCause = true, c.Reason, api.CauseTerminated
@@ -110,6 +117,22 @@ func (w writer) stop(c StopCmd) Result {
 		"cannot %s job %d: it is %s; %s applies to jobs that are %s", verb, j.ID, j.State, verb, allowed)}
 }
 
+// requeueEnded queues a job that has ended to run again, as Slurm's
+// scontrol requeue does with a finished batch job: its last attempt is
+// recorded, and it waits as a new submission would (its dependencies were
+// met when it first ran, and Slurm forgets those that are met).
+func (w writer) requeueEnded(j *api.Job, now int64) {
+	all := j.AttemptHistory()
+	if n := len(all); n > len(j.Attempts) { // it ran: that run is now an attempt
+		all[n-1].Cause = api.CauseRequeued
+		all[n-1].Usage = copyUsage(j.Usage)
+	}
+	j.Attempts = all
+	j.Attempt = len(j.Attempts)
+	reopen(j, now)
+	w.put(tableJobs, j)
+}
+
 // hold holds or releases jobs that have not started, all or none.
 func (w writer) hold(c HoldCmd) Result {
 	jobs := make([]*api.Job, 0, len(c.IDs))
@@ -122,7 +145,8 @@ func (w writer) hold(c HoldCmd) Result {
 		if err := owns(j, c.CallerUID, verb); err != nil {
 			return Result{Err: err}
 		}
-		if !j.State.Cancellable() {
+		// A job being requeued (scontrol requeuehold) is held once it is queued again.
+		if !j.State.Cancellable() && !(c.Hold && j.RequeueRequested) {
 			return Result{Err: api.Errorf(api.CodeConflict, "cannot %s job %d: it is %s; only jobs that have not started can be held or released", verb, id, j.State)}
 		}
 		jobs = append(jobs, j)
@@ -135,6 +159,8 @@ func (w writer) hold(c HoldCmd) Result {
 		switch {
 		case c.Hold && j.State == api.StateRunnable:
 			mustMove(j, api.StatePending, c.Now)
+		case c.Hold && !j.State.Cancellable():
+			// requeued: finish holds it once its node reports the stop
 		case !c.Hold:
 			w.resolve(j, c.Now)
 		}
@@ -227,18 +253,20 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 	mustMove(j, api.StateRunnable, now)
 	j.Attempt--
 	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-	j.Signals = nil
+	j.SignalRequests = nil
 	w.put(tableJobs, j)
 }
 
 // complete ends a placed job with a node's report: SUCCEEDED, FAILED with a
-// cause and reason, or back to RUNNABLE when a requeue was asked or a retry
-// is left (AWS Batch's retryStrategy).
+// cause and reason, or back to RUNNABLE when a requeue was asked or the
+// retry strategy runs it again (AWS Batch's retryStrategy).
 func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) { w.finish(j, ev, now, false) }
 
-// finish is complete, with requeue asking that a failed attempt run again
-// (recorded in Attempts) whatever the retry strategy says.
-func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
+// finish is complete; nodeFail says the attempt ended because its node
+// stopped responding, which requeues jobs without a retry strategy as
+// Slurm does (retries). Every attempt that does not end the job is
+// recorded in Attempts.
+func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 	w.release(j)
 	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
 		(ev.ExitCode != nil && *ev.ExitCode != 0)
@@ -262,16 +290,24 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
 	// The usage comes in the command, measured by the node: a copy, so no
 	// two stored jobs share one.
 	usage := copyUsage(ev.Usage)
-	retry := failed && !j.StopRequested && (j.Attempt < j.RetryAttempts || requeue)
+	retry := failed && retries(j, ended{exitCode: ev.ExitCode, signal: ev.Signal, statusReason: reason, reason: reason}, nodeFail)
 	if j.RequeueRequested || retry {
-		if retry {
-			j.Attempts = append(j.Attempts, api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, Signal: ev.Signal,
-				StatusReason: reason, StartedAt: j.StartedAt, StoppedAt: now, Usage: usage})
+		a := api.Attempt{Node: j.Node, ExitCode: ev.ExitCode, ExitSignal: ev.Signal, StatusReason: reason,
+			StartedAt: j.StartedAt, StoppedAt: now, Usage: usage, Cause: cause}
+		if failed && cause != "" {
+			a.Reason = reason
 		}
+		if j.RequeueRequested {
+			a.Cause, a.Reason = api.CauseRequeued, ""
+		}
+		j.Attempts = append(j.Attempts, a)
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
-		j.Signals = nil // they were for the attempt that ended
+		j.SignalRequests = nil // they were for the attempt that ended
+		if j.Held {
+			mustMove(j, api.StatePending, now) // scontrol requeuehold
+		}
 		w.put(tableJobs, j)
 		return
 	}
@@ -283,7 +319,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, requeue bool) {
 	} else {
 		mustMove(j, api.StateSucceeded, now)
 	}
-	j.ExitCode, j.Signal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
+	j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause = ev.ExitCode, ev.Signal, reason, cause
 	j.Usage = usage
 	w.put(tableJobs, j)
 	w.released(j.ID, now)

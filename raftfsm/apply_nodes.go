@@ -35,21 +35,6 @@ type NodeStatusCmd struct {
 // taking its nodes down ends NODE_FAIL instead.
 const MaxNodeFailRequeues = 5
 
-// RequeuesOnNodeFailure reports whether j goes back to RUNNABLE, rather
-// than ending NODE_FAIL, when its node fails under it: AWS Batch jobs (from
-// a job definition, or with a retry strategy) while attempts are left;
-// other jobs unless submitted with --no-requeue (Slurm's JobRequeue=1
-// default for batch jobs), up to MaxNodeFailRequeues times.
-func RequeuesOnNodeFailure(j *api.Job) bool {
-	switch {
-	case j.NoRequeue:
-		return false
-	case j.JobDefinition != "" || j.RetryAttempts > 0:
-		return j.Attempt < j.RetryAttempts
-	}
-	return j.Attempt <= MaxNodeFailRequeues
-}
-
 // NodeFailReason is the statusReason of a job whose node stopped
 // responding (AWS Batch's "Host EC2 ... terminated" in shoal's words).
 func NodeFailReason(node string, lastSeen int64) string {
@@ -59,7 +44,7 @@ func NodeFailReason(node string, lastSeen int64) string {
 // nodeStatus applies a liveness finding. Not responding: the node is set
 // DOWN ("Not responding") if it was UP, flagged NOT_RESPONDING whatever
 // its state, and every job it was running ends NODE_FAIL or is requeued
-// (RequeuesOnNodeFailure), releasing its resources. Responding again:
+// (retries), releasing its resources. Responding again:
 // the flag clears, and a node the controller itself set DOWN is UP again
 // (an admin's DRAIN or DOWN stays).
 func (w writer) nodeStatus(c NodeStatusCmd) Result {
@@ -90,7 +75,8 @@ func (w writer) nodeStatus(c NodeStatusCmd) Result {
 }
 
 // nodeFailed ends every STARTING or RUNNING job of a node that stopped
-// responding: requeued where the job allows it (the attempt is recorded),
+// responding: requeued where the job allows it (retries; the
+// attempt is recorded),
 // else FAILED with cause node_lost (Slurm's NODE_FAIL). A stop that was
 // asked for ends the job as asked.
 func (w writer) nodeFailed(node, reason string, now int64) {
@@ -104,8 +90,7 @@ func (w writer) nodeFailed(node, reason string, now int64) {
 		lost = append(lost, &c)
 	}
 	for _, j := range lost {
-		requeue := !j.StopRequested && RequeuesOnNodeFailure(j)
-		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, requeue)
+		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, true)
 	}
 }
 

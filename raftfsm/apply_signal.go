@@ -41,13 +41,13 @@ func (w writer) signal(c SignalCmd) Result {
 		scope = api.SignalSteps
 	}
 	seq := uint64(1)
-	if n := len(j.Signals); n > 0 {
-		seq = j.Signals[n-1].Seq + 1
+	if n := len(j.SignalRequests); n > 0 {
+		seq = j.SignalRequests[n-1].Seq + 1
 	}
 	// A fresh slice: the stored job's may be shared with readers.
-	keep := j.Signals[max(0, len(j.Signals)-(api.MaxJobSignals-1)):]
+	keep := j.SignalRequests[max(0, len(j.SignalRequests)-(api.MaxJobSignals-1)):]
 	sigs := make([]api.JobSignal, 0, len(keep)+1)
-	j.Signals = append(append(sigs, keep...), api.JobSignal{Seq: seq, Signal: c.Signal, Scope: scope})
+	j.SignalRequests = append(append(sigs, keep...), api.JobSignal{Seq: seq, Signal: c.Signal, Scope: scope})
 	w.put(tableJobs, j)
 	return Result{}
 }

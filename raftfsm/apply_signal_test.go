@@ -59,7 +59,7 @@ func TestSignal(t *testing.T) {
 				return
 			}
 			h.mustOK(tt.name, res)
-			if got := h.job(id).Signals; !reflect.DeepEqual(got, tt.want) {
+			if got := h.job(id).SignalRequests; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Signals = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -83,7 +83,7 @@ func TestSignalSequence(t *testing.T) {
 		h.mustOK("signal", h.apply(raftfsm.OpSignal, raftfsm.SignalCmd{ID: id, Signal: i, CallerUID: 1000}))
 	}
 	h.mustOK("signal other", h.apply(raftfsm.OpSignal, raftfsm.SignalCmd{ID: other, Signal: 2, CallerUID: 1000}))
-	sigs := h.job(id).Signals
+	sigs := h.job(id).SignalRequests
 	if len(sigs) != api.MaxJobSignals {
 		t.Fatalf("after 11 signals the job keeps %d, want %d: %+v", len(sigs), api.MaxJobSignals, sigs)
 	}
@@ -92,7 +92,7 @@ func TestSignalSequence(t *testing.T) {
 			t.Errorf("Signals[%d] = %+v, want seq and signal %d", k, s, want)
 		}
 	}
-	if got := h.job(other).Signals; len(got) != 1 || got[0].Seq != 1 {
+	if got := h.job(other).SignalRequests; len(got) != 1 || got[0].Seq != 1 {
 		t.Errorf("other job's Signals = %+v, want its own seq 1", got)
 	}
 
@@ -101,8 +101,8 @@ func TestSignalSequence(t *testing.T) {
 	h.mustOK("requeue", h.stop(raftfsm.StopCmd{ID: id, Requeue: true, Terminate: true, Reason: "again", CallerUID: 1000, Now: 200}))
 	h.events(300, api.JobEvent{ID: id, Node: h.driveNode, State: api.StateFailed, Signal: 15})
 	j := h.wantJob(id, rbl, "")
-	if len(j.Signals) != 0 {
-		t.Errorf("requeued job keeps Signals %+v, want none", j.Signals)
+	if len(j.SignalRequests) != 0 {
+		t.Errorf("requeued job keeps Signals %+v, want none", j.SignalRequests)
 	}
 }
 
@@ -111,17 +111,17 @@ func TestSignalSequence(t *testing.T) {
 func TestSignalSurvivesSnapshot(t *testing.T) {
 	h := newHarness(t)
 	warned := newJob("warned")
-	warned.TimeLimit, warned.WarnSignal, warned.WarnSeconds, warned.WarnBatch = 120, 10, 30, true
+	warned.TimeLimit, warned.LimitWarnSignal, warned.LimitWarnSeconds, warned.LimitWarnBatch = 120, 10, 30, true
 	wid := h.submit(100, warned)[0]
 	id := h.jobIn(run, 100)
 	h.mustOK("signal", h.apply(raftfsm.OpSignal, raftfsm.SignalCmd{ID: id, Signal: 12, Scope: api.SignalFull, CallerUID: 0}))
 	snap := snapshotBytes(t, h.fsm)
 	f := restored(t, snap, h.idx)
 	wantSameState(t, f, h.fsm)
-	if j := f.State().Job(id); j == nil || !reflect.DeepEqual(j.Signals, []api.JobSignal{{Seq: 1, Signal: 12, Scope: api.SignalFull}}) {
+	if j := f.State().Job(id); j == nil || !reflect.DeepEqual(j.SignalRequests, []api.JobSignal{{Seq: 1, Signal: 12, Scope: api.SignalFull}}) {
 		t.Fatalf("restored job %d: %+v, want its signal", id, j)
 	}
-	if j := f.State().Job(wid); j == nil || j.WarnSignal != 10 || j.WarnSeconds != 30 || !j.WarnBatch {
+	if j := f.State().Job(wid); j == nil || j.LimitWarnSignal != 10 || j.LimitWarnSeconds != 30 || !j.LimitWarnBatch {
 		t.Fatalf("restored job %d: %+v, want warn signal 10, 30 s, batch", wid, j)
 	}
 	// Replaying the log on a fresh FSM gives the same state.

@@ -141,6 +141,9 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	} else {
 		w.resolve(j, now)
 	}
+	if w.out != nil { // nil in Check, which stores nothing
+		w.out.shared.job(j)
+	}
 	w.put(tableJobs, j)
 }
 

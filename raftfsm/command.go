@@ -50,6 +50,12 @@ type StopCmd struct {
 	Reason    string `json:"reason"`
 	Terminate bool   `json:"terminate"`
 	Requeue   bool   `json:"requeue,omitempty"`
+	// Deadline (the leader's, Terminate false): the job waited past its
+	// deadline (DeadlineCutoff) and ends DEADLINE; refused if Now is not.
+	Deadline bool `json:"deadline,omitempty"`
+	// Hold (with Requeue): hold the job once it is queued again
+	// (scontrol requeuehold).
+	Hold      bool   `json:"hold,omitempty"`
 	CallerUID uint32 `json:"callerUid"`
 	Now       int64  `json:"now"`
 }
@@ -139,6 +145,10 @@ type Result struct {
 	Placed int `json:"placed,omitempty"`
 	// Revision is a registered job definition's.
 	Revision int `json:"revision,omitempty"`
+	// Errs holds, for a command on many jobs (StopManyCmd), each job's
+	// refusal in the command's order (nil where it applied); nil when all
+	// applied.
+	Errs []*api.Error `json:"errs,omitempty"`
 }
 
 // Error returns the result's error as an error (nil when none).

@@ -28,11 +28,16 @@ type FSM struct {
 	// block or do I/O, and must not change the jobs. Set it before the
 	// first Apply.
 	OnExpire func(idx uint64, jobs []*api.Job)
+
+	// shared holds the one copy of each script and environment of the
+	// state's jobs (Apply and Restore only).
+	shared *shared
 }
 
 // applyOut is what applying an entry produced beyond the state.
 type applyOut struct {
 	expired []*api.Job // jobs an ExpireCmd removed
+	shared  *shared    // where stored jobs keep their scripts and environments
 }
 
 // New returns an empty FSM.
@@ -41,7 +46,7 @@ func New() *FSM {
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: invalid schema: %v", err)) // a bug, caught by every test
 	}
-	return &FSM{db: db, changed: make(chan struct{}), abandon: make(chan struct{})}
+	return &FSM{db: db, changed: make(chan struct{}), abandon: make(chan struct{}), shared: newShared()}
 }
 
 // Apply applies one log entry at raft index idx and returns a Result (or,
@@ -65,7 +70,7 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 			panic(fmt.Sprintf("raftfsm: decode batch at index %d: %v", idx, err))
 		}
 	}
-	var out applyOut
+	out := applyOut{shared: f.shared}
 	results := applyAll(db, cmds, &out, func() {
 		// Before the commit: a reader that no longer finds an expired
 		// job in the state finds it where OnExpire put it.
@@ -73,6 +78,9 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 			f.OnExpire(idx, out.expired)
 		}
 	})
+	if len(out.expired) > 0 {
+		f.shared.prune(db)
+	}
 	f.advance(idx)
 	if Op(data[0]) == OpBatch {
 		return results
@@ -117,7 +125,7 @@ func applyAll(db *memdb.MemDB, cmds []Command, out *applyOut, beforeCommit func(
 	failed := map[int]*api.Error{}
 	for {
 		txn := db.Txn(true)
-		*out = applyOut{} // what an aborted attempt collected is void
+		*out = applyOut{shared: out.shared} // what an aborted attempt collected is void
 		results, bad, err := tryApply(txn, cmds, failed, out)
 		if bad < 0 {
 			beforeCommit()
@@ -191,6 +199,18 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.nodeStatus)
 	case OpExpire:
 		return decodeApply(op, body, w.expire)
+	case OpStopMany:
+		return decodeApply(op, body, w.stopMany)
+	case OpCronPut:
+		return decodeApply(op, body, w.cronPut)
+	case OpCronDelete:
+		return decodeApply(op, body, w.cronDelete)
+	case OpCronPause:
+		return decodeApply(op, body, w.cronPause)
+	case OpCronFire:
+		return decodeApply(op, body, w.cronFire)
+	case OpCrontab:
+		return decodeApply(op, body, w.crontab)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

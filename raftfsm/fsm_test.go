@@ -414,9 +414,9 @@ func TestJobFailed(t *testing.T) {
 			h.events(70, ev)
 			j := h.wantJob(1, fai, tt.wantReason)
 			h.wantTimes(1, 20, started, 70)
-			if fmtExit(j.ExitCode) != fmtExit(tt.wantExit) || j.Signal != tt.wantSignal {
+			if fmtExit(j.ExitCode) != fmtExit(tt.wantExit) || j.ExitSignal != tt.wantSignal {
 				t.Errorf("job 1 exit: got code %v signal %d, want code %v signal %d",
-					fmtExit(j.ExitCode), j.Signal, fmtExit(tt.wantExit), tt.wantSignal)
+					fmtExit(j.ExitCode), j.ExitSignal, fmtExit(tt.wantExit), tt.wantSignal)
 			}
 			h.wantAlloc("n", api.Resources{})
 			for _, id := range []uint64{2, 3, 4} {

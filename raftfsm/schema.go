@@ -27,7 +27,7 @@ type meta struct {
 }
 
 func schema() *memdb.DBSchema {
-	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		tableJobs: {
 			Name: tableJobs,
 			Indexes: map[string]*memdb.IndexSchema{
@@ -63,6 +63,10 @@ func schema() *memdb.DBSchema {
 			},
 		},
 	}}
+	for name, t := range cronTables() {
+		s.Tables[name] = t
+	}
+	return s
 }
 
 // byName is a table indexed by one unique string field.

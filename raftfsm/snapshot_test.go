@@ -3,7 +3,9 @@ package raftfsm_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -323,5 +325,53 @@ func isClosed(ch <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// TestRestoreRefusesUnknownRecords: a snapshot with a record kind this
+// binary does not know (a newer shoal's) fails to restore, with an error
+// that names the record, its line and both formats, and the state stays
+// as it was, as Apply refuses an unknown command.
+func TestRestoreRefusesUnknownRecords(t *testing.T) {
+	h := newHarness(t)
+	buildVariedState(h)
+	before := snapshotBytes(t, h.fsm)
+	formatLine := fmt.Sprintf(`{"format":%d}`+"\n", raftfsm.SnapshotFormat)
+	if !bytes.HasPrefix(before, []byte(formatLine)) {
+		t.Fatalf("snapshot starts %.40q, want the format line first", before)
+	}
+	next := raftfsm.SnapshotFormat + 1
+	newer := append([]byte(fmt.Sprintf(`{"format":%d}`+"\n", next)), bytes.TrimPrefix(before, []byte(formatLine))...)
+	newer = append(newer, []byte(`{"reservation":{"name":"maint"}}`+"\n")...)
+	err := h.fsm.Restore(bytes.NewReader(newer), 99)
+	if err == nil {
+		t.Fatal("Restore of a snapshot with an unknown record kind: got nil error, want one")
+	}
+	lines := bytes.Count(newer, []byte("\n"))
+	for _, want := range []string{`"reservation"`, fmt.Sprintf("line %d", lines), fmt.Sprintf("format %d", next), fmt.Sprintf("reads format %d", raftfsm.SnapshotFormat)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %s", err, want)
+		}
+	}
+	if after := snapshotBytes(t, h.fsm); !bytes.Equal(after, before) {
+		t.Errorf("failed Restore changed the state")
+	}
+	// Two kinds on one line are as wrong.
+	if err := h.fsm.Restore(strings.NewReader(`{"meta":{"key":"meta"},"node":{"name":"x"}}`+"\n"), 99); err == nil ||
+		!strings.Contains(err.Error(), "2 records") {
+		t.Errorf("Restore of a line with two records: %v, want an error saying so", err)
+	}
+}
+
+// TestRestoreFormatZero: a snapshot written before the format line (by
+// an older binary) still restores.
+func TestRestoreFormatZero(t *testing.T) {
+	h := newHarness(t)
+	buildVariedState(h)
+	snap := snapshotBytes(t, h.fsm)
+	old := bytes.TrimPrefix(snap, []byte(fmt.Sprintf(`{"format":%d}`+"\n", raftfsm.SnapshotFormat)))
+	f := restored(t, old, h.idx)
+	if got := snapshotBytes(t, f); !bytes.Equal(got, snap) {
+		t.Errorf("a format-0 snapshot restored to a different state:\ngot  %s\nwant %s", got, snap)
 	}
 }

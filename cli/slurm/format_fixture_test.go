@@ -137,6 +137,10 @@ func (f *viewFake) Hold(_ context.Context, ids []uint64, hold bool) error {
 	return nil
 }
 
+func (f *viewFake) RequeueHold(ctx context.Context, id uint64, reason string) error {
+	return f.Requeue(ctx, id, reason)
+}
+
 func (f *viewFake) Requeue(_ context.Context, id uint64, reason string) error {
 	f.record("Requeue %d %q", id, reason)
 	j, ok := f.find(id)
@@ -189,6 +193,10 @@ func (f *viewFake) Cancel(context.Context, uint64, string) error {
 
 func (f *viewFake) Terminate(context.Context, uint64, string) error {
 	return fmt.Errorf("viewFake: no Terminate")
+}
+
+func (f *viewFake) StopJobs(context.Context, []uint64, string) ([]api.JobFailure, error) {
+	return nil, fmt.Errorf("viewFake: no StopJobs")
 }
 
 func (f *viewFake) Signal(context.Context, uint64, int, api.SignalScope) error {
@@ -265,7 +273,7 @@ func fixtureAcct() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnvironm
 		job(2, "wrap", 4294901758, func(j *api.Job) { done(j, "n1", "12:17:11", "12:17:11", 3) }),
 		job(3, "sigkill", 4294901757, func(j *api.Job) {
 			done(j, "n1", "12:17:11", "12:17:11", 0)
-			j.State, j.Cause, j.ExitCode, j.Signal = api.StateFailed, api.CauseExitCode, nil, 9
+			j.State, j.Cause, j.ExitCode, j.ExitSignal = api.StateFailed, api.CauseExitCode, nil, 9
 		}),
 		job(4, "long", 4294901756, func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.TimeLimit = api.StateRunning, "n1", ms("12:17:11"), 600
@@ -276,7 +284,7 @@ func fixtureAcct() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnvironm
 			j.State, j.DependsOn = api.StatePending, []api.Dependency{{JobID: 4, Type: api.AfterOK}}
 		}),
 		job(7, "cancelme", 4294901754, func(j *api.Job) {
-			j.State, j.Cause, j.Signal, j.Node = api.StateFailed, api.CauseTerminated, 15, "n1"
+			j.State, j.Cause, j.ExitSignal, j.Node = api.StateFailed, api.CauseTerminated, 15, "n1"
 			j.StartedAt, j.StoppedAt = ms("12:17:14"), ms("12:17:17")
 		}),
 		job(8, "arr", 4294901753, func(j *api.Job) { j.State, j.Queue, j.Array = api.StateRunnable, "long", array(3) }),
@@ -287,7 +295,7 @@ func fixtureAcct() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnvironm
 			j.Resources, j.Account, j.Comment = api.Resources{CPUs: 4, MemoryMB: 500}, "proj", "hello world"
 		}),
 		job(11, "tmo", 4294901750, func(j *api.Job) {
-			j.State, j.Cause, j.Signal, j.Node, j.TimeLimit = api.StateFailed, api.CauseTimeout, 15, "n1", 60
+			j.State, j.Cause, j.ExitSignal, j.Node, j.TimeLimit = api.StateFailed, api.CauseTimeout, 15, "n1", 60
 			j.StartedAt, j.StoppedAt = ms("12:17:14"), ms("12:18:27")
 		}),
 		job(12, "pdcancel", 0, func(j *api.Job) {
@@ -311,10 +319,10 @@ func fixtureAcct() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnvironm
 		second(17, "bad", 4294901747, func(j *api.Job) { done(j, "n3", "12:24:19", "12:24:19", 3) }),
 		second(18, "sig9", 4294901746, func(j *api.Job) {
 			done(j, "n3", "12:24:19", "12:24:19", 0)
-			j.State, j.Cause, j.ExitCode, j.Signal = api.StateFailed, api.CauseExitCode, nil, 9
+			j.State, j.Cause, j.ExitCode, j.ExitSignal = api.StateFailed, api.CauseExitCode, nil, 9
 		}),
 		second(19, "killme", 4294901745, func(j *api.Job) {
-			j.State, j.Cause, j.Signal, j.Node = api.StateFailed, api.CauseTerminated, 15, "n3"
+			j.State, j.Cause, j.ExitSignal, j.Node = api.StateFailed, api.CauseTerminated, 15, "n3"
 			j.StartedAt, j.StoppedAt = ms("12:24:19"), ms("12:24:21")
 		}),
 	)
@@ -374,7 +382,7 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 			j.State, j.Cause, j.Node, j.StartedAt, j.StoppedAt, j.ExitCode = api.StateFailed, api.CauseExitCode, "node1", day("10:00:01"), day("10:28:00"), intp(1)
 		}),
 		job(103, "hungry", func(j *api.Job) {
-			j.State, j.Cause, j.Node, j.StartedAt, j.StoppedAt, j.Signal = api.StateFailed, api.CauseOOM, "node2", day("10:00:02"), day("10:29:00"), 9
+			j.State, j.Cause, j.Node, j.StartedAt, j.StoppedAt, j.ExitSignal = api.StateFailed, api.CauseOOM, "node2", day("10:00:02"), day("10:29:00"), 9
 		}),
 		job(104, "lost", func(j *api.Job) {
 			j.State, j.Cause, j.Node, j.StartedAt, j.StoppedAt = api.StateFailed, api.CauseNodeLost, "node3", day("09:00:00"), day("10:29:30")
@@ -484,14 +492,12 @@ func viewGolden(t *testing.T, cmd string, run func(*Ctx, []string) int) {
 			jobs, nodes, queues, ces := fx.build()
 			f := &viewFake{jobs: jobs, nodes: nodes, now: now, cluster: fx.cluster, queues: queues, ces: ces}
 			setDefaultPartition(t, fx.defaultQueue)
-			oldGroup := groupName
-			groupName = func(gid uint32) string { return map[uint32]string{0: "root", 1000: "alice", 1001: "bob"}[gid] }
-			t.Cleanup(func() { groupName = oldGroup })
 			var stdout, stderr bytes.Buffer
 			c := &Ctx{Client: f, Stdout: &stdout, Stderr: &stderr, Stdin: strings.NewReader(""),
 				Env: env, Now: func() time.Time { return now },
 				Getwd:    func() (string, error) { return "/root", nil },
-				Hostname: "vm", User: user}
+				Hostname: "vm", User: user,
+				GroupName: func(gid uint32) string { return map[uint32]string{0: "root", 1000: "alice", 1001: "bob"}[gid] }}
 			rc := run(c, args)
 			var changes []string
 			for _, call := range f.calls {

@@ -27,13 +27,15 @@ type jobView struct {
 	state   State
 	reason  string
 	now     time.Time
+	// group names a gid (Ctx.groupName).
+	group func(gid uint32) string
 }
 
 // newJobView makes the view of one job at now; arrayRunning is how many
 // tasks of its array run (for the JobArrayTaskLimit reason).
-func newJobView(j *api.Job, now time.Time, arrayRunning int) *jobView {
+func newJobView(j *api.Job, now time.Time, arrayRunning int, group func(uint32) string) *jobView {
 	v := &jobView{j: j, id: JobID(j), rawID: j.ID, arrayID: j.ID, taskStr: "N/A",
-		state: JobState(j), reason: Reason(j, now, arrayRunning), now: now}
+		state: JobState(j), reason: Reason(j, now, arrayRunning), now: now, group: group}
 	if j.Array != nil {
 		v.arrayID = j.Array.JobID
 		v.taskStr = strconv.Itoa(j.Array.Index)
@@ -42,8 +44,8 @@ func newJobView(j *api.Job, now time.Time, arrayRunning int) *jobView {
 }
 
 // viewJobs makes the views of jobs, counting each array's running tasks
-// among them.
-func viewJobs(jobs []api.Job, now time.Time) []*jobView {
+// among them; group names their gids.
+func viewJobs(jobs []api.Job, now time.Time, group func(uint32) string) []*jobView {
 	running := map[uint64]int{}
 	for i := range jobs {
 		if a := jobs[i].Array; a != nil && jobs[i].State.Terminable() {
@@ -56,7 +58,7 @@ func viewJobs(jobs []api.Job, now time.Time) []*jobView {
 		if a := jobs[i].Array; a != nil {
 			n = running[a.JobID]
 		}
-		out[i] = newJobView(&jobs[i], now, n)
+		out[i] = newJobView(&jobs[i], now, n, group)
 	}
 	return out
 }
@@ -196,11 +198,15 @@ func (v *jobView) userName() string {
 }
 
 // groupName is the name of the job's group, or its gid.
-func (v *jobView) groupName() string { return groupName(v.j.GID) }
+func (v *jobView) groupName() string {
+	if v.group == nil {
+		return systemGroupName(v.j.GID)
+	}
+	return v.group(v.j.GID)
+}
 
-// groupName looks a gid up in the group database, or prints it. (A
-// variable: tests give it a fixed database.)
-var groupName = func(gid uint32) string {
+// systemGroupName looks a gid up in the group database, or prints it.
+func systemGroupName(gid uint32) string {
 	id := strconv.FormatUint(uint64(gid), 10)
 	if g, err := user.LookupGroupId(id); err == nil {
 		return g.Name
@@ -236,8 +242,8 @@ func (v *jobView) priorityFraction() string {
 // rawExit is the job's exit status as wait(2) encodes it (squeue's
 // exit_code): code<<8 | signal.
 func (v *jobView) rawExit() int {
-	if v.j.Signal != 0 {
-		return v.j.Signal
+	if v.j.ExitSignal != 0 {
+		return v.j.ExitSignal
 	}
 	if v.j.ExitCode != nil {
 		return *v.j.ExitCode << 8

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// Controller is the part of api.Client the Slurm commands use, so that
+// Controller is the part of client.Client the Slurm commands use, so that
 // tests can run them against a fake.
 type Controller interface {
 	Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error)
@@ -22,8 +23,10 @@ type Controller interface {
 	WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error)
 	Cancel(ctx context.Context, id uint64, reason string) error
 	Terminate(ctx context.Context, id uint64, reason string) error
+	StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error)
 	Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error
 	Requeue(ctx context.Context, id uint64, reason string) error
+	RequeueHold(ctx context.Context, id uint64, reason string) error
 	Hold(ctx context.Context, ids []uint64, hold bool) error
 	UpdateJob(ctx context.Context, req api.UpdateJobRequest) error
 	UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error
@@ -32,7 +35,7 @@ type Controller interface {
 	Logs(ctx context.Context, id uint64, stream string) ([]byte, error)
 }
 
-var _ Controller = (*api.Client)(nil)
+var _ Controller = (*client.Client)(nil)
 
 // Ctx is what a command runs with: the controller, its standard streams,
 // its environment (KEY=VAL) and who and where it runs.
@@ -46,6 +49,17 @@ type Ctx struct {
 	Getwd    func() (string, error)
 	Hostname string
 	User     string // the current user's name
+	// GroupName names a gid; nil: the host's group database (tests give
+	// a fixed one).
+	GroupName func(gid uint32) string
+}
+
+// groupName names gid with c.GroupName, or the host's group database.
+func (c *Ctx) groupName(gid uint32) string {
+	if c.GroupName != nil {
+		return c.GroupName(gid)
+	}
+	return systemGroupName(gid)
 }
 
 // Getenv returns the value of key in c.Env ("" if unset).
@@ -97,6 +111,7 @@ var commands = map[string]func(*Ctx, []string) int{
 	"sacct":    Sacct,
 	"sinfo":    Sinfo,
 	"scontrol": Scontrol,
+	"scrontab": Scrontab,
 }
 
 // IsCommand reports whether name is a Slurm command shoal implements.
@@ -121,7 +136,7 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer,
 		addr = api.DefaultSocket
 	}
 	caFile, _ := c.LookupEnv("SHOAL_CA_FILE")
-	cl, err := api.NewClientWith(addr, api.ClientOptions{CAFile: caFile})
+	cl, err := client.NewWith(addr, client.Options{CAFile: caFile})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: SHOAL_CA_FILE: %v\n", name, err)
 		return 1

@@ -19,7 +19,7 @@ var sacctGetopt = &Getopt{Prog: "sacct", Options: []Option{
 	{Long: "completion", Short: 'c', Arg: NoArg},
 	{Long: "constraints", Short: 'C', Arg: RequiredArg, Key: "ignore"},
 	{Long: "delimiter", Arg: RequiredArg},
-	{Long: "duplicates", Short: 'D', Arg: NoArg, Key: "ignore"},
+	{Long: "duplicates", Short: 'D', Arg: NoArg},
 	{Long: "helpformat", Short: 'e', Arg: NoArg},
 	{Long: "endtime", Short: 'E', Arg: RequiredArg},
 	{Long: "env-vars", Arg: NoArg, Key: "ignore"},
@@ -84,6 +84,7 @@ const (
 type sacctOpts struct {
 	allUsers, brief, completion, long, noHeader, allocations, json bool
 	parsable, parsable2                                            bool
+	duplicates                                                     bool // -D: every run of a requeued job
 	delimiter                                                      string
 	format                                                         []string
 	jobs                                                           []jobRef
@@ -121,6 +122,8 @@ func Sacct(c *Ctx, args []string) int {
 			o.completion = true
 		case "delimiter":
 			o.delimiter = v
+		case "duplicates":
+			o.duplicates = true
 		case "helpformat":
 			printHelpFormat(c)
 			return 0
@@ -252,9 +255,15 @@ func (o *sacctOpts) run(c *Ctx) int {
 	}
 	var rows []*saRow
 	for _, v := range views {
-		rows = append(rows, &saRow{v: v})
-		if !o.allocations && !o.completion && v.j.StartedAt > 0 && v.tasks == nil {
-			rows = append(rows, &saRow{v: v, step: "batch"})
+		runs := []*jobView{v}
+		if o.duplicates {
+			runs = append(attemptViews(v), v)
+		}
+		for _, r := range runs {
+			rows = append(rows, &saRow{v: r})
+			if !o.allocations && !o.completion && r.j.StartedAt > 0 && r.tasks == nil {
+				rows = append(rows, &saRow{v: r, step: "batch"})
+			}
 		}
 	}
 	var b strings.Builder
@@ -325,7 +334,7 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 			return nil, err
 		}
 		var kept []*jobView
-		for _, v := range viewJobs(jobs, now) {
+		for _, v := range viewJobs(jobs, now, c.groupName) {
 			if o.keep(v, start, end) {
 				kept = append(kept, v)
 			}
@@ -346,7 +355,7 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 			return nil, err
 		}
 		var keep []int
-		for i, v := range viewJobs(page, now) {
+		for i, v := range viewJobs(page, now, c.groupName) {
 			if a := page[i].Array; a != nil && page[i].State.Terminable() {
 				running[a.JobID]++
 			}
@@ -373,7 +382,7 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		if a := j.Array; a != nil {
 			n = running[a.JobID]
 		}
-		kept[i] = newJobView(j, now, n)
+		kept[i] = newJobView(j, now, n, c.groupName)
 	}
 	return kept, nil
 }

@@ -51,7 +51,7 @@ func saStepState(j *api.Job) string {
 	case Running, Completing, Completed, OutOfMemory, NodeFail:
 		return st.Long
 	case Failed:
-		if j.Signal != 0 {
+		if j.ExitSignal != 0 {
 			return Cancelled.Long
 		}
 		return Failed.Long

@@ -143,7 +143,7 @@ func sacctJSON(c *Ctx, views []*jobView, steps bool) int {
 		if j.ExitCode != nil {
 			code = *j.ExitCode
 		}
-		rec.ExitCode = exitJSON(code, j.Signal)
+		rec.ExitCode = exitJSON(code, j.ExitSignal)
 		if j.Array != nil {
 			rec.Array.JobID = v.arrayID
 			rec.Array.Limits.Max.Running.Tasks = j.Array.MaxRunning

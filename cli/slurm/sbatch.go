@@ -144,7 +144,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		req.Priority = o.priority
 	}
 	if o.warn != nil {
-		req.WarnSignal, req.WarnSeconds, req.WarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
+		req.LimitWarnSignal, req.LimitWarnSeconds, req.LimitWarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
 	}
 	if err := o.checkNodes(); err != nil {
 		return req, err
@@ -183,6 +183,16 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 			return req, err
 		}
 		req.BeginAt = at.UnixMilli()
+	}
+	if o.deadline != "" {
+		at, err := parseDeadline(o.deadline, c.Now())
+		if err != nil {
+			return req, err
+		}
+		req.DeadlineAt = at.UnixMilli()
+		if req.BeginAt > req.DeadlineAt {
+			return req, errorf(1, "Incompatible begin and deadline time specification")
+		}
 	}
 	if o.dependency != "" {
 		spec, err := parseDependency(o.dependency)
@@ -336,6 +346,8 @@ func submitFailure(err error, queue string) error {
 		return failed("Requested node configuration is not available")
 	case e.Field == "dependency":
 		return failed("Job dependency problem")
+	case e.Field == "deadline":
+		return failed("Requested time limit is invalid (missing or exceeds some limit)")
 	case e.Field == "array":
 		return failed("Invalid job array specification")
 	case e.Field == "timeLimit":
@@ -413,8 +425,8 @@ func exitStatus(j *api.Job) int {
 	switch {
 	case j.State == api.StateSucceeded:
 		return 0
-	case j.Signal > 0:
-		return 128 + j.Signal
+	case j.ExitSignal > 0:
+		return 128 + j.ExitSignal
 	case j.ExitCode != nil && *j.ExitCode > 0:
 		return *j.ExitCode
 	}
@@ -445,6 +457,8 @@ Parallel run options:
   -b, --begin=time            defer job until HH:MM MM/DD/YY, now+N, ...
   -c, --cpus-per-task=ncpus   number of cpus required per task
       --comment=name          arbitrary comment
+      --deadline=time         remove the job if no ending possible before
+                              this deadline (start > (deadline - time[-min]))
   -d, --dependency=type:jobid[:jobid]  defer job until condition on jobid is
                               satisfied (after, afterany, afterok, afternotok,
                               singleton; "," all, "?" any)

@@ -164,6 +164,28 @@ func (f *ctlFake) Terminate(_ context.Context, id uint64, reason string) error {
 	return f.stop("Terminate", id, reason)
 }
 
+// StopJobs is the fake's scancel: Terminate's rules for each job, in one call.
+func (f *ctlFake) StopJobs(_ context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
+	f.record("StopJobs %v %q", ids, reason)
+	var failed []api.JobFailure
+	for _, id := range ids {
+		j, ok := f.jobs[id]
+		var err *api.Error
+		switch {
+		case !ok:
+			err = api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+		case j.User != "alice":
+			err = api.Errorf(api.CodeForbidden, "job %d belongs to %s", id, j.User)
+		case j.State.Terminal():
+			err = api.Errorf(api.CodeConflict, "cannot terminate job %d: it is %s", id, j.State)
+		}
+		if err != nil {
+			failed = append(failed, api.JobFailure{ID: id, Error: err})
+		}
+	}
+	return failed, nil
+}
+
 // Signal is the fake's signal: like terminate, for started jobs of alice.
 func (f *ctlFake) Signal(_ context.Context, id uint64, sig int, scope api.SignalScope) error {
 	f.record("Signal %d %d %s", id, sig, scope)
@@ -181,6 +203,11 @@ func (f *ctlFake) Signal(_ context.Context, id uint64, sig int, scope api.Signal
 
 func (f *ctlFake) Requeue(_ context.Context, id uint64, reason string) error {
 	f.record("Requeue %d %q", id, reason)
+	return nil
+}
+
+func (f *ctlFake) RequeueHold(_ context.Context, id uint64, reason string) error {
+	f.record("RequeueHold %d %q", id, reason)
 	return nil
 }
 

@@ -27,7 +27,7 @@ var jobOptions = []Option{
 	{Long: "cpu-freq", Arg: RequiredArg, Key: "ignore"},
 	{Long: "cpus-per-gpu", Arg: RequiredArg},
 	{Long: "cpus-per-task", Short: 'c', Arg: RequiredArg},
-	{Long: "deadline", Arg: RequiredArg, Key: "ignore"},
+	{Long: "deadline", Arg: RequiredArg},
 	{Long: "delay-boot", Arg: RequiredArg, Key: "ignore"},
 	{Long: "dependency", Short: 'd', Arg: RequiredArg},
 	{Long: "distribution", Short: 'm', Arg: RequiredArg, Key: "ignore"},
@@ -167,6 +167,7 @@ type jobOpts struct {
 	export      string
 	exportSet   bool
 	begin       string
+	deadline    string
 	noRequeue   bool
 	priority    int64
 	prioritySet bool
@@ -223,6 +224,8 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		o.account = v
 	case "begin":
 		o.begin = v
+	case "deadline":
+		o.deadline = v
 	case "chdir":
 		o.chdir = v
 	case "comment":

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
+	"github.com/shoal-batch/shoal/internal/units"
 )
 
 // exitError is a refusal worded as Slurm words it: Raw (if any) printed as
@@ -57,26 +58,9 @@ func report(c *Ctx, prog string, err error) int {
 	return e.RC
 }
 
-var memoryUnits = map[byte]int64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
-
-// ParseMemoryMiB reads a memory size as Slurm does: a number of MiB, or a
-// number with a K, M, G or T suffix (either case, "GB" too). It rounds up
-// to whole MiB.
-func ParseMemoryMiB(s string) (int64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(t, "B")
-	unit := int64(1 << 20)
-	if t != "" {
-		if u, ok := memoryUnits[t[len(t)-1]]; ok {
-			unit, t = u, t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/unit {
-		return 0, fmt.Errorf("invalid memory size %q: give MiB, e.g. 512, or a size with a unit K, M, G or T, e.g. 2G", s)
-	}
-	return (n*unit + (1<<20 - 1)) >> 20, nil
-}
+// ParseMemoryMiB reads a memory size as Slurm's sbatch --mem does: see
+// units.ParseMemoryMiB, the one parser of sizes (shoal submit uses it too).
+func ParseMemoryMiB(s string) (int64, error) { return units.ParseMemoryMiB(s) }
 
 // parseGPUSpec reads --gpus' "[type:]count": the count and the type, ""
 // for any. Types are lower-cased, as shoal names them (h200, 1g.18gb).
@@ -506,6 +490,16 @@ func exportEnv(spec string, env []string) map[string]string {
 		}
 	}
 	return out
+}
+
+// parseDeadline reads --deadline (Slurm's parse_time; a time already
+// past is the controller's to refuse), with sbatch's error.
+func parseDeadline(s string, now time.Time) (time.Time, error) {
+	at, err := parseSlurmTime(s, now, false)
+	if err != nil {
+		return time.Time{}, &exitError{RC: 255, Raw: err.Error() + "\n", Lines: []string{"Invalid --deadline specification"}}
+	}
+	return at, nil
 }
 
 // parseBegin reads --begin (Slurm's parse_time, times to come), with

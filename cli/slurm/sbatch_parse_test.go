@@ -218,6 +218,7 @@ func TestParseMemory(t *testing.T) {
 		{in: "16GB", mib: 16384}, {in: "1T", mib: 1 << 20}, {in: "1024K", mib: 1}, {in: "1K", mib: 1},
 		{in: "0", mib: 0},
 		{in: "", bad: true}, {in: "x", bad: true}, {in: "1.5G", bad: true}, {in: "-1", bad: true}, {in: "12Q", bad: true},
+		{in: "2B", bad: true}, // Slurm refuses a B without a unit (it took 2 MiB here before)
 	} {
 		mib, err := ParseMemoryMiB(tc.in)
 		if (err != nil) != tc.bad || (!tc.bad && mib != tc.mib) {

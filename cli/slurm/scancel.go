@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,11 +247,14 @@ func Scancel(c *Ctx, args []string) int {
 		return report(c, "scancel", errorf(1, "No job identification provided"))
 	}
 	ctx := context.Background()
-	sc := &scancel{c: c, o: o, ctx: ctx}
+	sc := &scancel{c: c, o: o, ctx: ctx, endingName: map[uint64]string{}}
 	if len(targets) == 0 {
-		return sc.byFilter()
+		sc.byFilter()
+	} else {
+		sc.byID(targets)
 	}
-	return sc.byID(targets)
+	sc.endAll()
+	return sc.rc
 }
 
 // scancel carries one run of the command.
@@ -259,6 +263,11 @@ type scancel struct {
 	o   *scancelOpts
 	ctx context.Context
 	rc  int
+	// ending are the jobs to end, by id, with the name each is reported
+	// by: they end together in one request (one commit), after the loop
+	// that picks them.
+	ending     []uint64
+	endingName map[uint64]string
 }
 
 // matches reports whether j passes every filter given.
@@ -458,19 +467,33 @@ func (s *scancel) signal(j *api.Job, id string) {
 	}
 }
 
-// end cancels j if it has not started, else terminates it.
+// end picks j to be ended with the others (endAll).
 func (s *scancel) end(j *api.Job, id string) {
-	var err error
-	if j.State.Cancellable() {
-		err = s.c.Client.Cancel(s.ctx, j.ID, cancelReason)
-		if api.IsCode(err, api.CodeConflict) { // it started meanwhile
-			err = s.c.Client.Terminate(s.ctx, j.ID, cancelReason)
-		}
-	} else {
-		err = s.c.Client.Terminate(s.ctx, j.ID, cancelReason)
+	if _, dup := s.endingName[j.ID]; !dup {
+		s.ending = append(s.ending, j.ID)
+		s.endingName[j.ID] = id
 	}
-	if err != nil {
-		s.fail(id, err)
+}
+
+// stopChunk bounds the jobs of one stop request (the controller takes up
+// to 100,000).
+const stopChunk = 50_000
+
+// endAll ends the picked jobs, each cancelled if it has not started and
+// terminated if it has, in as few requests (and commits) as the chunk
+// allows, and reports each that could not be ended.
+func (s *scancel) endAll() {
+	for ids := range slices.Chunk(s.ending, stopChunk) {
+		failed, err := s.c.Client.StopJobs(s.ctx, ids, cancelReason)
+		if err != nil {
+			for _, id := range ids {
+				s.fail(s.endingName[id], err)
+			}
+			continue
+		}
+		for _, f := range failed {
+			s.fail(s.endingName[f.ID], f.Error)
+		}
 	}
 }
 

@@ -69,7 +69,7 @@ func (r *scontrolRun) showJob(idText string) int {
 		fmt.Fprintln(r.c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
 	}
-	views := collapseArrays(viewJobs(shown, now))
+	views := collapseArrays(viewJobs(shown, now, r.c.groupName))
 	// A collapsed array line first, then the rest by id, as scontrol
 	// shows an array's pending record before its split-off tasks.
 	sort.SliceStable(views, func(a, b int) bool {
@@ -124,6 +124,10 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	if e, ok := v.expectedEnd(); ok && end.IsZero() {
 		endText = stamp(e, "Unknown")
 	}
+	deadline := "N/A"
+	if j.DeadlineAt != 0 {
+		deadline = stamp(time.UnixMilli(j.DeadlineAt), "N/A")
+	}
 	eligible := stamp(v.submitted(), "Unknown")
 	switch {
 	case !v.beginAt().IsZero():
@@ -143,7 +147,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 		fmt.Sprintf("UserId=%s(%d) GroupId=%s(%d) MCS_label=N/A", v.userName(), j.UID, v.groupName(), j.GID),
 		fmt.Sprintf("Priority=%d Nice=%d Account=%s QOS=%s", v.priority(), v.nice(), orNull(j.Account), orNull(j.QOS)),
 		fmt.Sprintf("JobState=%s Reason=%s Dependency=%s", v.state.Long, v.reason, v.dependency(known)),
-		fmt.Sprintf("Requeue=%d Restarts=%d BatchFlag=%d Reboot=0 ExitCode=%s", requeue, max(j.Attempt-1, 0), batch, ExitCode(j)),
+		fmt.Sprintf("Requeue=%d Restarts=%d BatchFlag=%d Reboot=0 ExitCode=%s", requeue, len(j.Attempts), batch, ExitCode(j)),
 	}
 	if r.details > 0 {
 		lines = append(lines, "DerivedExitCode=0:0")
@@ -152,7 +156,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 		fmt.Sprintf("RunTime=%s TimeLimit=%s TimeMin=N/A", fullDuration(v.runSecs()), limitFull(j.TimeLimit)),
 		fmt.Sprintf("SubmitTime=%s EligibleTime=%s", stamp(v.submitted(), "Unknown"), eligible),
 		"AccrueTime="+eligible,
-		fmt.Sprintf("StartTime=%s EndTime=%s Deadline=N/A", startText, endText),
+		fmt.Sprintf("StartTime=%s EndTime=%s Deadline=%s", startText, endText, deadline),
 		fmt.Sprintf("SuspendTime=None SecsPreSuspend=0 LastSchedEval=%s Scheduler=Main", stamp(lastEval, "Unknown")),
 		fmt.Sprintf("Partition=%s AllocNode:Sid=%s:0", j.Queue, host),
 		"ReqNodeList=(null) ExcNodeList=(null)",

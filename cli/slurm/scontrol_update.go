@@ -105,7 +105,9 @@ func (r *scontrolRun) holdFailed(id uint64, err error) {
 	fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
 }
 
-// requeue stops running jobs and queues them again.
+// requeue queues jobs again: running ones once they have stopped, finished
+// ones (COMPLETED, FAILED, CANCELLED, ...) at once, as Slurm does with batch
+// jobs; requeuehold holds them too.
 func (r *scontrolRun) requeue(kw string, args []string) int {
 	ids, rc, ok := r.jobOperands(kw, args, "")
 	if !ok {
@@ -118,12 +120,21 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 			rc = 1
 			continue
 		}
-		if j.State.Cancellable() {
+		switch {
+		case j.State.Cancellable():
 			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %d\n", id)
 			rc = 1
 			continue
+		case j.NoRequeue: // submitted with --no-requeue
+			fmt.Fprintf(r.c.Stderr, "Requested operation is presently disabled for job %d\n", id)
+			rc = 1
+			continue
 		}
-		if err := r.c.Client.Requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
+		requeue := r.c.Client.Requeue
+		if kw == "requeuehold" {
+			requeue = r.c.Client.RequeueHold
+		}
+		if err := requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
 			if api.IsCode(err, api.CodeConflict) {
 				// shoal requeues running jobs only: say why, in its words.
 				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
@@ -132,12 +143,6 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 			}
 			rc = 1
 			continue
-		}
-		if kw == "requeuehold" {
-			if err := r.c.Client.Hold(r.ctx, []uint64{id}, true); err != nil {
-				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
-				rc = 1
-			}
 		}
 	}
 	return rc

@@ -300,7 +300,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
 	}
-	views := viewJobs(shown, now)
+	views := viewJobs(shown, now, c.groupName)
 	if o.json {
 		return squeueJSON(c, views, known)
 	}

@@ -227,7 +227,7 @@ var sqNames = map[string]sqField{
 	"reqnodes":      {"REQ_NODES", sqConst("")},
 	"requeue":       {"REQUEUE", sqStr(func(v *jobView) string { return map[bool]string{true: "0", false: "1"}[v.j.NoRequeue] })},
 	"reservation":   {"RESERVATION", sqNull},
-	"restartcnt":    {"RESTARTCNT", sqStr(func(v *jobView) string { return strconv.Itoa(max(v.j.Attempt-1, 0)) })},
+	"restartcnt":    {"RESTARTCNT", sqStr(func(v *jobView) string { return strconv.Itoa(len(v.j.Attempts)) })},
 	"schednodes":    {"SCHEDNODES", sqNull},
 	"sct":           {"S:C:T", sqConst("*:*:*")},
 	"sockets":       {"SOCKETS_PER_NODE", sqConst("*")},

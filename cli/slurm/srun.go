@@ -17,6 +17,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
+	"github.com/shoal-batch/shoal/internal/pattern"
 )
 
 // Options only srun has.
@@ -149,63 +150,12 @@ type stepInfo struct {
 	arrayJob, arrayTask             string
 }
 
-// expand fills in an output pattern for task (Slurm's %j %J %s %t %n %N %A
-// %a %x %u %%, with an optional zero-padding width).
+// expand fills in an output pattern for task (pattern.Expand: Slurm's
+// %j %J %s %t %n %N %A %a %x %u %%, with an optional zero-padding width).
 func (si stepInfo) expand(p string, task int) string {
-	if !strings.Contains(p, "%") {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] != '%' || i+1 == len(p) {
-			b.WriteByte(p[i])
-			continue
-		}
-		k := i + 1
-		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
-			k++
-		}
-		if k == len(p) {
-			b.WriteString(p[i:])
-			break
-		}
-		width, _ := strconv.Atoi(p[i+1 : k])
-		v, numeric := "", true
-		switch p[k] {
-		case 'j':
-			v = si.jobID
-		case 'J':
-			v, numeric = si.jobID+"."+si.stepID, false
-		case 's':
-			v = si.stepID
-		case 't':
-			v = strconv.Itoa(task)
-		case 'n':
-			v = "0"
-		case 'N':
-			v, numeric = si.node, false
-		case 'A':
-			v = si.arrayJob
-		case 'a':
-			v = si.arrayTask
-		case 'x':
-			v, numeric = si.name, false
-		case 'u':
-			v, numeric = si.user, false
-		case '%':
-			v, numeric = "%", false
-		default:
-			b.WriteString(p[i : k+1])
-			i = k
-			continue
-		}
-		if numeric && len(v) < width {
-			v = strings.Repeat("0", width-len(v)) + v
-		}
-		b.WriteString(v)
-		i = k
-	}
-	return b.String()
+	return pattern.Expand(p, pattern.Fields{JobID: si.jobID, JobStep: si.jobID + "." + si.stepID, StepID: si.stepID,
+		Task: strconv.Itoa(task), NodeIndex: "0", Node: si.node, ArrayJob: si.arrayJob, ArrayTask: si.arrayTask,
+		Name: si.name, User: si.user})
 }
 
 // lockedWriter serializes writes from several tasks to one destination.
@@ -655,9 +605,9 @@ func jobEndStatus(c *Ctx, j *api.Job) int {
 		return 1
 	}
 	switch {
-	case j.Signal > 0:
-		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: %s\n", node, signalText(j.Signal))
-		return 128 + j.Signal
+	case j.ExitSignal > 0:
+		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: %s\n", node, signalText(j.ExitSignal))
+		return 128 + j.ExitSignal
 	case j.ExitCode != nil && *j.ExitCode != 0:
 		fmt.Fprintf(c.Stderr, "srun: error: %s: task 0: Exited with exit code %d\n", node, *j.ExitCode)
 		return *j.ExitCode

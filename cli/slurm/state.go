@@ -23,6 +23,10 @@ var (
 	Timeout     = State{"TIMEOUT", "TO"}
 	OutOfMemory = State{"OUT_OF_MEMORY", "OOM"}
 	NodeFail    = State{"NODE_FAIL", "NF"}
+	Deadline    = State{"DEADLINE", "DL"}
+	// Requeued is the state sacct --duplicates gives a run of a job that
+	// was requeued after it.
+	Requeued = State{"REQUEUED", "RQ"}
 )
 
 // AllStates lists every Slurm state shoal reports, for -t/--states.
@@ -52,6 +56,8 @@ func JobState(j *api.Job) State {
 		return OutOfMemory
 	case api.CauseNodeLost:
 		return NodeFail
+	case api.CauseDeadline:
+		return Deadline
 	}
 	return Failed
 }
@@ -60,6 +66,8 @@ func JobState(j *api.Job) State {
 // waits, or why it ended, or None.
 func PendingReason(j *api.Job, now time.Time) string {
 	switch {
+	case j.State == api.StatePending && j.Held && len(j.Attempts) > 0 && j.Attempts[len(j.Attempts)-1].Cause == api.CauseRequeued:
+		return "job_requeued_in_held_state" // scontrol requeuehold
 	case j.State == api.StatePending && j.Held:
 		return "JobHeldUser"
 	case j.State == api.StatePending || j.State == api.StateSubmitted:
@@ -70,7 +78,7 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "Resources"
 	case j.State == api.StateFailed && j.Cause == api.CauseDependency:
 		return "DependencyNeverSatisfied"
-	case j.State == api.StateFailed && j.Cause == api.CauseExitCode && j.Signal != 0:
+	case j.State == api.StateFailed && j.Cause == api.CauseExitCode && j.ExitSignal != 0:
 		// Slurm 22.05 says this of a batch script killed by a signal.
 		return "JobLaunchFailure"
 	case j.State == api.StateFailed && j.Cause == api.CauseExitCode:
@@ -83,6 +91,8 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "TimeLimit"
 	case j.State == api.StateFailed && j.Cause == api.CauseOOM:
 		return "OutOfMemory"
+	case j.State == api.StateFailed && j.Cause == api.CauseDeadline:
+		return "DeadLine"
 	}
 	return "None"
 }
@@ -103,8 +113,8 @@ func Reason(j *api.Job, now time.Time, arrayRunning int) string {
 // (shoal's jobs are only ever in the ones AllStates lists).
 var slurmStates = []State{
 	Pending, Running, {"SUSPENDED", "S"}, Completed, Cancelled, Failed, Timeout, NodeFail,
-	{"PREEMPTED", "PR"}, {"BOOT_FAIL", "BF"}, {"DEADLINE", "DL"}, OutOfMemory, Completing,
-	{"CONFIGURING", "CF"}, {"RESIZING", "RS"}, {"RESV_DEL_HOLD", "RD"}, {"REQUEUED", "RQ"},
+	{"PREEMPTED", "PR"}, {"BOOT_FAIL", "BF"}, Deadline, OutOfMemory, Completing,
+	{"CONFIGURING", "CF"}, {"RESIZING", "RS"}, {"RESV_DEL_HOLD", "RD"}, Requeued,
 	{"REQUEUE_FED", "RF"}, {"REQUEUE_HOLD", "RH"}, {"REVOKED", "RV"}, {"SIGNALING", "SI"},
 	{"SPECIAL_EXIT", "SE"}, {"STAGE_OUT", "SO"}, {"STOPPED", "ST"},
 }
@@ -132,8 +142,8 @@ func (s State) Finished() bool {
 
 // ExitCode is Slurm's "code:signal": a job killed by signal S shows "0:S".
 func ExitCode(j *api.Job) string {
-	if j.Signal != 0 {
-		return fmt.Sprintf("0:%d", j.Signal)
+	if j.ExitSignal != 0 {
+		return fmt.Sprintf("0:%d", j.ExitSignal)
 	}
 	if j.ExitCode == nil {
 		return "0:0"

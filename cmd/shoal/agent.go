@@ -14,6 +14,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/node"
@@ -215,7 +216,7 @@ func runAgent(c *ucli.Context) error {
 // Over TLS the controller must prove it holds the CA the token pins (or
 // one in caFile): a token without a hash is refused there, since the
 // secret would go to whoever answers.
-func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, error) {
+func nodeClient(addr, token, caFile string, log *slog.Logger) (*client.Client, error) {
 	secret, hash, err := api.ParseJoinToken(token)
 	if err != nil {
 		return nil, fmt.Errorf("-token: %w", err)
@@ -228,7 +229,7 @@ func nodeClient(addr, token, caFile string, log *slog.Logger) (*api.Client, erro
 	case hash == "" && caFile == "" && secret != "":
 		return nil, fmt.Errorf("-token holds no CA hash to check the controller %s with: give the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH), or -ca-file with its ca.pem", addr)
 	}
-	client, err := api.NewClientWith(addr, api.ClientOptions{Token: token, CAFile: caFile})
+	client, err := client.NewWith(addr, client.Options{Token: token, CAFile: caFile})
 	if err != nil {
 		return nil, fmt.Errorf("controller %s: %w", addr, err)
 	}

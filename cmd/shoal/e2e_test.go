@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -95,7 +96,7 @@ type cluster struct {
 	extra    []string // more agent flags
 	tcpAddr  string   // the API's TCP address, when -bind was given
 	cmd      *exec.Cmd
-	client   *api.Client
+	client   *client.Client
 }
 
 // newCluster starts a dev agent; extra are more `shoal agent` flags
@@ -115,7 +116,7 @@ func newCluster(t *testing.T, extra ...string) *cluster {
 		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name()),
 		extra:    extra,
 	}
-	c.client = api.NewClient(c.socket, "")
+	c.client = client.New(c.socket, "")
 	t.Cleanup(c.cleanup)
 	c.start()
 	return c

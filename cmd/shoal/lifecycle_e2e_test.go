@@ -78,8 +78,8 @@ func TestDevAgentLifecycle(t *testing.T) {
 	}
 	j = c.wait(sleeper)
 	wantState(t, j, api.StateFailed, "Forced to fail.")
-	if j.Signal != int(syscall.SIGTERM) && j.Signal != int(syscall.SIGKILL) {
-		t.Fatalf("terminated job's signal is %d, want SIGTERM or SIGKILL", j.Signal)
+	if j.ExitSignal != int(syscall.SIGTERM) && j.ExitSignal != int(syscall.SIGKILL) {
+		t.Fatalf("terminated job's signal is %d, want SIGTERM or SIGKILL", j.ExitSignal)
 	}
 
 	// Filtering by state.

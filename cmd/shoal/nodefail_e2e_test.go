@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // nodeFailTTL is the controller's -node-ttl in TestNodeFailure.
@@ -42,7 +43,7 @@ func TestNodeFailure(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	ctl := &cluster{t: t, dataDir: filepath.Join(dir, "ctl"), socket: filepath.Join(dir, "shoal.sock")}
-	ctl.client = api.NewClient(ctl.socket, "")
+	ctl.client = client.New(ctl.socket, "")
 	ctlCmd, _ := startAgent(t, []string{"agent", "-data-dir", ctl.dataDir, "-socket", ctl.socket,
 		"-node-ttl", nodeFailTTL.String()}, "controller serving")
 	t.Cleanup(func() { ctlCmd.Process.Kill(); ctlCmd.Wait() })
@@ -192,7 +193,7 @@ echo "end $SLURM_RESTART_COUNT $SLURMD_NODENAME" >> "$RUNS"
 // waitNodeListed asks for the node list until ok holds for node name (the
 // API has no blocking query on nodes; 20 ms steps bound the error of the
 // detection time measured with it).
-func waitNodeListed(t *testing.T, c *api.Client, name string, timeout time.Duration, ok func(api.Node) bool) (api.Node, time.Time) {
+func waitNodeListed(t *testing.T, c *client.Client, name string, timeout time.Duration, ok func(api.Node) bool) (api.Node, time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last api.Node

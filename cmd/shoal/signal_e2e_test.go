@@ -84,8 +84,8 @@ echo "went on after TERM" > plain.next
 		t.Fatalf("scancel -b -s TERM %d: exit %d: %s", plain, rc, out)
 	}
 	j = c.wait(plain)
-	if j.State != api.StateFailed || j.Signal != int(syscall.SIGTERM) {
-		t.Fatalf("job %d after a batch TERM: %s signal %d (%q), want FAILED by signal 15", plain, j.State, j.Signal, j.StatusReason)
+	if j.State != api.StateFailed || j.ExitSignal != int(syscall.SIGTERM) {
+		t.Fatalf("job %d after a batch TERM: %s signal %d (%q), want FAILED by signal 15", plain, j.State, j.ExitSignal, j.StatusReason)
 	}
 	if _, err := os.Stat(filepath.Join(work, "plain.next")); err == nil {
 		t.Fatalf("the script went on to its next command after a batch TERM")
@@ -142,13 +142,13 @@ echo "after child" > steps.after
 		{"scope", c.client.Signal(ctx, warned, 10, "everything"), `scope "everything"`},
 		{"missing job", c.client.Signal(ctx, 999999, 10, ""), "job 999999 does not exist"},
 		{"warning signal", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
-			Command: []string{"true"}, TimeLimit: 60, WarnSignal: 99,
+			Command: []string{"true"}, TimeLimit: 60, LimitWarnSignal: 99,
 		}}), "warning signal 99 is out of range"},
 		{"warning time", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
-			Command: []string{"true"}, TimeLimit: 60, WarnSignal: 10, WarnSeconds: 70000,
+			Command: []string{"true"}, TimeLimit: 60, LimitWarnSignal: 10, LimitWarnSeconds: 70000,
 		}}), "0 to 65535 seconds"},
 		{"warning without signal", submitErr(c, api.SubmitJobRequest{JobSpec: api.JobSpec{
-			Command: []string{"true"}, WarnBatch: true,
+			Command: []string{"true"}, LimitWarnBatch: true,
 		}}), "need warnSignal"},
 	} {
 		if tc.err == nil || !api.IsCode(tc.err, api.CodeInvalid) && !api.IsCode(tc.err, api.CodeNotFound) || !strings.Contains(tc.err.Error(), tc.mention) {

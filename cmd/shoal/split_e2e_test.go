@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
 )
 
 // TestNodeJoinsOverTCP runs a controller and a node daemon as separate
@@ -28,7 +29,7 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 	c := &cluster{t: t, dataDir: filepath.Join(dir, "ctl"), socket: filepath.Join(dir, "shoal.sock"),
 		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
 		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name())}
-	c.client = api.NewClient(c.socket, "")
+	c.client = client.New(c.socket, "")
 	t.Cleanup(c.cleanup)
 	ctl, tcpAddr := startAgent(t, []string{"agent", "-data-dir", c.dataDir, "-socket", c.socket, "-bind", "127.0.0.1:0"}, "controller serving")
 	t.Cleanup(func() { ctl.Process.Signal(syscall.SIGTERM); ctl.Wait() })
@@ -51,8 +52,8 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 		t.Fatalf("node with a wrong secret: %q, want a refusal", r)
 	}
 	otherCA := "sha256:" + strings.Repeat("ab", 32)
-	if r := runAgentOnce(t, nodeArgs(api.FormatJoinToken(secret, otherCA))); !strings.Contains(r, api.ErrCAMismatch.Error()) {
-		t.Fatalf("node pinning another CA: %q, want %q", r, api.ErrCAMismatch)
+	if r := runAgentOnce(t, nodeArgs(api.FormatJoinToken(secret, otherCA))); !strings.Contains(r, client.ErrCAMismatch.Error()) {
+		t.Fatalf("node pinning another CA: %q, want %q", r, client.ErrCAMismatch)
 	}
 	if r := runAgentOnce(t, nodeArgs(secret)); !strings.Contains(r, "holds no CA hash") {
 		t.Fatalf("node with a bare secret over TLS: %q, want a refusal asking for the whole token", r)
@@ -82,7 +83,7 @@ func TestNodeJoinsOverTCP(t *testing.T) {
 		t.Fatalf("shoal with a missing --ca-file: exit %d %q, want exit 2 naming --ca-file", r.code, r.stderr)
 	}
 	// Users cannot act over TCP without a signature.
-	tcp, err := api.NewClientWith(tcpAddr, api.ClientOptions{CAFile: caFile})
+	tcp, err := client.NewWith(tcpAddr, client.Options{CAFile: caFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func checkNodeLogServer(t *testing.T, c *cluster, name, secret string, j api.Job
 		t.Fatalf("node %s as listed: %+v, want a TCP log address, its key's hash and no log token", name, n)
 	}
 	req := api.NodeLogsRequest{Job: j, Stream: "stdout"}
-	withSecret, err := api.NewClientWith(n.LogAddr, api.ClientOptions{Token: secret, KeyHash: n.LogCertHash})
+	withSecret, err := client.NewWith(n.LogAddr, client.Options{Token: secret, KeyHash: n.LogCertHash})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +127,14 @@ func checkNodeLogServer(t *testing.T, c *cluster, name, secret string, j api.Job
 	if err := withSecret.Call(t.Context(), api.PathNodeLogs, req, &resp); !api.IsCode(err, api.CodeForbidden) {
 		t.Fatalf("node %s's log server with the join secret: %q, %v, want %s", name, resp.Data, err, api.CodeForbidden)
 	}
-	otherKey, err := api.NewClientWith(n.LogAddr, api.ClientOptions{KeyHash: "sha256:" + strings.Repeat("cd", 32)})
+	otherKey, err := client.NewWith(n.LogAddr, client.Options{KeyHash: "sha256:" + strings.Repeat("cd", 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := otherKey.Call(t.Context(), api.PathNodeLogs, req, &resp); !errors.Is(err, api.ErrPinMismatch) {
-		t.Fatalf("node %s's log server pinned to another key: %v, want %v", name, err, api.ErrPinMismatch)
+	if err := otherKey.Call(t.Context(), api.PathNodeLogs, req, &resp); !errors.Is(err, client.ErrPinMismatch) {
+		t.Fatalf("node %s's log server pinned to another key: %v, want %v", name, err, client.ErrPinMismatch)
 	}
-	if err := api.NewClient("http://"+n.LogAddr, secret).Call(t.Context(), api.PathNodeLogs, req, &resp); err == nil || len(resp.Data) > 0 {
+	if err := client.New("http://"+n.LogAddr, secret).Call(t.Context(), api.PathNodeLogs, req, &resp); err == nil || len(resp.Data) > 0 {
 		t.Fatalf("node %s's log server over plain HTTP: %q, %v, want no log", name, resp.Data, err)
 	}
 }

@@ -1,6 +1,8 @@
-// Package deptest checks the import boundaries DESIGN.md draws between
-// shoal's packages, by asking `go list` what each package really imports
-// (the shape of tailscale's tstest/deptest).
+// Package deptest checks the import boundaries docs/architecture.md
+// ("Packages and what may import what") draws between shoal's packages,
+// by asking `go list` what each package really imports (the shape of
+// tailscale's tstest/deptest). TestArchitectureDoc checks that the
+// document states the rules these tests enforce.
 //
 // What is checked, and why it is checked that way:
 //
@@ -8,12 +10,9 @@
 //     randomness, raft, libcontainer or NVML directly.
 //   - Their transitive closure must not contain raft, anything of
 //     github.com/opencontainers or go-nvml at all.
-//   - net, net/http and os/exec are in that closure, unavoidably: api holds
-//     the Go client and its HTTP error helpers, and sched and raftfsm are
-//     meant to import api. So for those three the closure is checked
-//     package by package instead: no non-standard package in it other than
-//     api (the project's own and third-party ones like go-memdb alike) may
-//     import them directly.
+//   - Nor net, net/http, crypto/tls or os/exec: api holds only the wire
+//     types; the Go client lives in api/client and the HTTP answer helpers
+//     in api/reply, which sched and raftfsm never import.
 //   - Among the project's packages, raftfsm imports only api, and sched
 //     only api and raftfsm.
 //   - cli, with everything it pulls in, reaches none of raftfsm, sched,
@@ -107,8 +106,12 @@ var heavy = []string{
 // netExec are the standard packages that mean network or subprocess.
 var netExec = []string{"net", "net/http", "os/exec"}
 
+// wire may not appear anywhere in the closure of sched or raftfsm: netExec
+// and TLS.
+var wire = append(append([]string(nil), netExec...), "crypto/tls")
+
 // impure are what sched and raftfsm may not import themselves: netExec, plus
-// the disk and randomness (DESIGN.md: "sched and raftfsm never touch the
+// the disk and randomness (docs/architecture.md: "sched and raftfsm never touch the
 // network, the disk ... or the wall clock"; ids and randomness come in
 // the command).
 var impure = append(append([]string(nil), netExec...), "os", "syscall", "math/rand", "math/rand/v2", "crypto/rand")
@@ -157,15 +160,12 @@ func TestCoreTransitiveDeps(t *testing.T) {
 			}
 		}
 	}
-	// net, net/http, os/exec: only api and the standard library may import them.
-	for _, p := range pkgs {
-		if p.Standard || p.ImportPath == module+"/api" {
-			continue
-		}
-		for _, imp := range p.Imports {
-			if exactly(imp, netExec) {
-				t.Errorf("%s, in the closure of %v, imports %s; want only api (the Go client) to bring in network or subprocess code",
-					p.ImportPath, core, imp)
+	// No network or subprocess code anywhere in the closure.
+	for _, c := range core {
+		for _, d := range byPath[c].Deps {
+			if exactly(d, wire) {
+				t.Errorf("%s depends on %s (imported by %s); want no network or subprocess code in its closure (the client is api/client)",
+					c, d, importersOf(d, byPath))
 			}
 		}
 	}
@@ -185,22 +185,27 @@ func importersOf(path string, byPath map[string]pkg) []string {
 	return out
 }
 
+// coreAllowed are the only project packages each core package imports.
+var coreAllowed = map[string][]string{
+	module + "/raftfsm": {module + "/api"},
+	module + "/sched":   {module + "/api", module + "/raftfsm"},
+}
+
 func TestCoreProjectImports(t *testing.T) {
-	allowed := map[string][]string{
-		module + "/raftfsm": {module + "/api"},
-		module + "/sched":   {module + "/api", module + "/raftfsm"},
-	}
 	for _, p := range goList(t, core...) {
 		for _, imp := range p.Imports {
-			if under(imp, module) && !exactly(imp, allowed[p.ImportPath]) {
-				t.Errorf("%s imports %s; want only %v of the project", p.ImportPath, imp, allowed[p.ImportPath])
+			if under(imp, module) && !exactly(imp, coreAllowed[p.ImportPath]) {
+				t.Errorf("%s imports %s; want only %v of the project", p.ImportPath, imp, coreAllowed[p.ImportPath])
 			}
 		}
 	}
 }
 
+// cliForbidden are what cli, with everything it pulls in, never reaches.
+var cliForbidden = []string{module + "/raftfsm", module + "/sched", module + "/daemon", module + "/node"}
+
 func TestCLIDeps(t *testing.T) {
-	forbidden := []string{module + "/raftfsm", module + "/sched", module + "/daemon", module + "/node"}
+	forbidden := cliForbidden
 	for _, p := range goList(t, "-deps", module+"/cli/...") {
 		if !under(p.ImportPath, module+"/cli") {
 			continue

@@ -41,3 +41,10 @@ func FromContext(ctx context.Context) (Cred, bool) {
 	c, ok := ctx.Value(key{}).(Cred)
 	return c, ok
 }
+
+// NewContext returns ctx carrying c, as ConnContext stores it: for a
+// server that proves its peer another way, and for tests that serve the
+// API's handlers without a socket (httptest) as a uid of their choice.
+func NewContext(ctx context.Context, c Cred) context.Context {
+	return context.WithValue(ctx, key{}, c)
+}

@@ -7,8 +7,9 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// Batch object commands (AWS Batch's job definitions, compute environments,
-// job queues) and access keys.
+// AWS Batch object commands (job definitions, compute environments, job
+// queues) and access keys. Not OpBatch, which is several commands of any
+// kind in one log entry (command.go).
 const (
 	OpRegisterJobDef   Op = 10 // RegisterJobDefCmd
 	OpDeregisterJobDef Op = 11 // DeregisterJobDefCmd

@@ -1,4 +1,4 @@
-package api
+package client
 
 import (
 	"crypto/sha256"
@@ -11,12 +11,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
-)
 
-// JoinTokenPrefix starts a join token: shoal-join:SECRET:sha256:HEX, the
-// secret a node presents and the hash of the controller's CA it pins (as
-// kubeadm join's --discovery-token-ca-cert-hash).
-const JoinTokenPrefix = "shoal-join:"
+	"github.com/shoal-batch/shoal/api"
+)
 
 // CAHash returns the pin of a CA certificate: "sha256:" and the hex of the
 // SHA-256 of its DER-encoded SubjectPublicKeyInfo (kubeadm's form).
@@ -25,49 +22,9 @@ func CAHash(cert *x509.Certificate) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// FormatJoinToken joins a node secret and a CA hash into a join token.
-func FormatJoinToken(secret, caHash string) string {
-	return JoinTokenPrefix + secret + ":" + caHash
-}
-
-// ParseJoinToken splits a join token into its secret and CA hash. A bare
-// secret (no shoal-join: prefix) is returned with an empty hash: it is
-// enough on a unix socket or plain HTTP, not to join over TLS.
-func ParseJoinToken(tok string) (secret, caHash string, err error) {
-	tok = strings.TrimSpace(tok)
-	rest, ok := strings.CutPrefix(tok, JoinTokenPrefix)
-	if !ok {
-		return tok, "", nil
-	}
-	secret, hash, ok := strings.Cut(rest, ":")
-	if !ok || secret == "" {
-		return "", "", fmt.Errorf("join token %q: want shoal-join:SECRET:sha256:HEX (the whole line of the controller's DATA_DIR/join-token)", redact(tok))
-	}
-	if err := checkCAHash(hash); err != nil {
-		return "", "", fmt.Errorf("join token: %w", err)
-	}
-	return secret, hash, nil
-}
-
-func checkCAHash(h string) error {
-	hexPart, ok := strings.CutPrefix(h, "sha256:")
-	if b, err := hex.DecodeString(hexPart); !ok || err != nil || len(b) != sha256.Size {
-		return fmt.Errorf("CA hash %q: want sha256: and 64 hexadecimal digits", h)
-	}
-	return nil
-}
-
-// redact keeps a token's shape in an error but not its secret.
-func redact(tok string) string {
-	if len(tok) <= len(JoinTokenPrefix)+4 {
-		return tok
-	}
-	return tok[:len(JoinTokenPrefix)+4] + "…"
-}
-
-// ClientOptions say how a Client proves who it is and checks whom it
+// Options say how a Client proves who it is and checks whom it
 // talks to over https.
-type ClientOptions struct {
+type Options struct {
 	// Token is sent as a bearer token: a node's join secret, or a whole
 	// join token, whose CA hash then pins the controller (as CAHash), or
 	// a node's log-access token.
@@ -86,12 +43,12 @@ type ClientOptions struct {
 	KeyHash string
 }
 
-// NewClientWith returns a client for addr: "unix:/path" or a path starting
+// NewWith returns a client for addr: "unix:/path" or a path starting
 // with "/" (a unix socket), "host:port" or "https://host:port" (TLS,
 // checked against opts' CA hash or CA file, else the system's roots), or
 // "http://host:port" (plain HTTP, for a controller run with -insecure-http).
-func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
-	secret, hash, err := ParseJoinToken(opts.Token)
+func NewWith(addr string, opts Options) (*Client, error) {
+	secret, hash, err := api.ParseJoinToken(opts.Token)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +56,7 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 		if hash != "" && hash != opts.CAHash {
 			return nil, fmt.Errorf("the join token pins CA %s but the CA hash given is %s: give one", hash, opts.CAHash)
 		}
-		if err := checkCAHash(opts.CAHash); err != nil {
+		if err := api.CheckKeyHash(opts.CAHash); err != nil {
 			return nil, err
 		}
 		hash = opts.CAHash
@@ -108,7 +65,7 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 		if hash != "" {
 			return nil, fmt.Errorf("pin the server's CA (%s) or its key (%s), not both", hash, opts.KeyHash)
 		}
-		if err := checkCAHash(opts.KeyHash); err != nil {
+		if err := api.CheckKeyHash(opts.KeyHash); err != nil {
 			return nil, fmt.Errorf("server key: %w", err)
 		}
 	}
@@ -116,7 +73,7 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 		if opts.KeyHash != "" {
 			return nil, fmt.Errorf("%s: a pinned server key needs TLS (host:port or https://host:port)", addr)
 		}
-		return NewClient(addr, secret), nil
+		return New(addr, secret), nil
 	}
 	base := strings.TrimRight(addr, "/")
 	if !strings.HasPrefix(base, "https://") {
@@ -146,7 +103,7 @@ func NewClientWith(addr string, opts ClientOptions) (*Client, error) {
 	default:
 		conf = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	c := NewClient(base, secret)
+	c := New(base, secret)
 	c.http.Transport.(*http.Transport).TLSClientConfig = conf
 	return c, nil
 }

@@ -1,0 +1,42 @@
+package raftfsm
+
+import (
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// ReasonDeadline is the statusReason of a job that could not end by its
+// deadline (Slurm's --deadline; its Reason=DeadLine).
+const ReasonDeadline = "DeadLine: the job could not start in time to end by its deadline"
+
+// DeadlineCutoff is when a waiting job with a deadline is given up: its
+// deadline less its time limit, as Slurm gives up a job that can no longer
+// end by its deadline (the deadline itself for a job without a limit).
+// 0 for a job without a deadline.
+func DeadlineCutoff(j *api.Job) int64 {
+	if j.DeadlineAt == 0 {
+		return 0
+	}
+	return j.DeadlineAt - j.TimeLimit*int64(time.Second/time.Millisecond)
+}
+
+// deadline ends a job that still waits at its DeadlineCutoff: FAILED with
+// cause deadline (Slurm's DEADLINE). The leader asks; the time in the
+// command decides, so a stale or early request changes nothing.
+func (w writer) deadline(j *api.Job, now int64) Result {
+	cut := DeadlineCutoff(j)
+	switch {
+	case cut == 0:
+		return Result{Err: api.Errorf(api.CodeConflict, "job %d has no deadline", j.ID)}
+	case now < cut:
+		return Result{Err: api.Errorf(api.CodeConflict, "job %d may still start until %s", j.ID, time.UnixMilli(cut).UTC().Format(time.RFC3339))}
+	case !j.State.Cancellable():
+		return Result{Err: api.Errorf(api.CodeConflict, "job %d is %s: a deadline ends only jobs that wait", j.ID, j.State)}
+	}
+	mustMove(j, api.StateFailed, now)
+	j.StatusReason, j.Cause = ReasonDeadline, api.CauseDeadline
+	w.put(tableJobs, j)
+	w.released(j.ID, now)
+	return Result{}
+}

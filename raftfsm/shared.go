@@ -1,0 +1,120 @@
+package raftfsm
+
+import (
+	"crypto/sha256"
+	"slices"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// shared keeps one copy of each batch script and environment the state
+// holds. A sweep of 20,000 sbatch jobs sends the same script and, but for a
+// variable or two, the same environment (sbatch exports the submitting
+// shell's) 20,000 times; decoded from the log, each would be its own
+// strings and map, some 10 KB a job. Stored jobs point at the shared copy
+// instead: the same environment is one map, and environments that differ
+// share their names and values.
+//
+// It changes no value the state holds, only where the bytes live, so the
+// FSM stays deterministic. Shared maps and strings are never written to:
+// the state's jobs are read-only, as go-memdb requires of every object.
+// Only Apply and Restore use it (raft's one apply goroutine, or no apply at
+// all); Check, which runs beside them, stores nothing and shares nothing.
+type shared struct {
+	scripts map[string]string
+	strs    map[string]string
+	envs    map[[sha256.Size]byte]map[string]string
+	// kept is how many entries the last prune kept: the next one waits
+	// until the tables have doubled, so pruning costs O(1) per job.
+	kept int
+}
+
+func newShared() *shared {
+	return &shared{scripts: map[string]string{}, strs: map[string]string{}, envs: map[[sha256.Size]byte]map[string]string{}}
+}
+
+// job points j's script and environment at the shared copies.
+func (s *shared) job(j *api.Job) {
+	if j.Script != "" {
+		j.Script = intern(s.scripts, j.Script)
+	}
+	if len(j.Env) > 0 {
+		j.Env = s.env(j.Env)
+	}
+}
+
+func intern(table map[string]string, v string) string {
+	if c, ok := table[v]; ok {
+		return c
+	}
+	table[v] = v
+	return v
+}
+
+// env returns the shared map equal to env, or env itself with its names
+// and values shared, now the one for its contents.
+func (s *shared) env(env map[string]string) map[string]string {
+	sum := envSum(env)
+	if c, ok := s.envs[sum]; ok {
+		return c
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[intern(s.strs, k)] = intern(s.strs, v)
+	}
+	s.envs[sum] = out
+	return out
+}
+
+// envSum identifies an environment by its contents: SHA-256 over the
+// sorted NAME=VALUE pairs (a name holds no NUL or '=', so the encoding is
+// unambiguous).
+func envSum(env map[string]string) [sha256.Size]byte {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, k := range names {
+		h.Write([]byte(k))
+		h.Write([]byte{'='})
+		h.Write([]byte(env[k]))
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func (s *shared) size() int { return len(s.scripts) + len(s.strs) + len(s.envs) }
+
+// prune forgets the copies no job of db uses any more, once the tables
+// have doubled since the last prune: jobs leave the state (ExpireCmd) and
+// their scripts and environments with them.
+func (s *shared) prune(db *memdb.MemDB) {
+	if s.size() < 2*s.kept+1024 {
+		return
+	}
+	fresh := newShared()
+	it, err := db.Txn(false).Get(tableJobs, "id")
+	if err != nil {
+		panic("raftfsm: list jobs to prune shared copies: " + err.Error()) // the schema's own index
+	}
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		j := obj.(*api.Job)
+		if j.Script != "" {
+			fresh.scripts[j.Script] = j.Script
+		}
+		if len(j.Env) > 0 {
+			fresh.envs[envSum(j.Env)] = j.Env
+			for k, v := range j.Env {
+				fresh.strs[k], fresh.strs[v] = k, v
+			}
+		}
+	}
+	*s = *fresh
+	s.kept = s.size()
+}
