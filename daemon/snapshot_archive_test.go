@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
@@ -51,5 +54,73 @@ func TestArchiveSplitter(t *testing.T) {
 	_, err = io.Copy(io.Discard, newArchiveSplitter(strings.NewReader(`{"archivedJob":{"jobId":`+"\n"), store))
 	if err == nil || !strings.Contains(err.Error(), "damaged archived job") {
 		t.Errorf("a truncated archived job line: got %v, want an error naming it", err)
+	}
+}
+
+// BenchmarkSnapshotArchive measures what the archive adds to a raft
+// snapshot of a controller with the embedded archive: writing N archived
+// jobs after the FSM's records, and restoring them into a fresh archive
+// (SHOAL_BENCH_SNAPSHOT_JOBS, default 20,000).
+//
+//	SHOAL_BENCH_SNAPSHOT_JOBS=200000 go test -run '^$' -bench SnapshotArchive -benchtime 1x ./daemon/
+func BenchmarkSnapshotArchive(b *testing.B) {
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("SHOAL_BENCH_SNAPSHOT_JOBS")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	store, err := archive.Open(filepath.Join(dir, "archive.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	for i := 0; i < n; i += 10_000 {
+		var jobs []*api.Job
+		for k := i; k < min(i+10_000, n); k++ {
+			j := &api.Job{ID: uint64(k + 1), User: "ann", State: api.StateSucceeded, CreatedAt: int64(k), StoppedAt: int64(k + 1)}
+			j.Name, j.Queue, j.Command = "bench", "default", []string{"true"}
+			jobs = append(jobs, j)
+		}
+		if err := store.Put(jobs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range b.N {
+		path := filepath.Join(dir, "snapshot")
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := writeArchived(f, store); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		write := time.Since(start)
+		info, _ := f.Stat()
+		f.Close()
+		fresh, err := archive.Open(filepath.Join(b.TempDir(), "archive.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if _, err := io.Copy(io.Discard, newArchiveSplitter(in, fresh)); err != nil {
+			b.Fatal(err)
+		}
+		restore := time.Since(start)
+		in.Close()
+		if got, err := fresh.Count(); err != nil || got != n {
+			b.Fatalf("restored %d jobs (%v), want %d", got, err, n)
+		}
+		fresh.Close()
+		b.ReportMetric(float64(info.Size())/float64(n), "snapshot-B/job")
+		b.ReportMetric(float64(write.Milliseconds()), "write-ms")
+		b.ReportMetric(float64(restore.Milliseconds()), "restore-ms")
 	}
 }
