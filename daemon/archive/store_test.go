@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,20 @@ func TestWriterFlushes(t *testing.T) {
 	}
 	if got := ids(t, s, archive.Filter{}); !reflect.DeepEqual(got, []uint64{1, 2}) {
 		t.Errorf("after WaitFlushed: archive holds %v, want [1 2]", got)
+	}
+}
+
+// TestOpenURLRefusals: an archive URL the controller cannot use is an
+// error saying what would do, without the URL's password.
+func TestOpenURLRefusals(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"mysql://ann:s3cret@db/shoal", `scheme "mysql"`},
+		{"postgres://ann:s3cret@/shoal?host=" + t.TempDir() + "&connect_timeout=2", "create its table"},
+		{"postgres://ann:s3cret@%zz/shoal", "postgres://USER@HOST/DB"},
+	} {
+		_, err := archive.OpenURL(tc.url, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenURL(%q): got %v; want an error with %q and no password", tc.url, err, tc.want)
+		}
 	}
 }
