@@ -66,6 +66,13 @@ type ListJobsRequest struct {
 	// controller encodes and sends a fraction of each job. An unknown
 	// name is refused.
 	Fields []string `json:"fields,omitempty"`
+	// AfterID and Limit page a list in id order (not one by IDs or
+	// ArrayJobID): the jobs with ids after AfterID, at most Limit of them
+	// (0: all). A page with fewer than Limit jobs is the last: sacct
+	// walks a long history a page at a time, asking for the jobs after
+	// the last one it has.
+	AfterID uint64 `json:"afterId,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
 }
 
 // ListJobsResponse holds jobs in id order. Count comes first on the wire

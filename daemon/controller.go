@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -50,6 +51,10 @@ type Config struct {
 	// before it moves to the archive (Slurm's MinJobAge): 0 is
 	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
 	MinJobAge time.Duration
+	// ArchiveURL is where finished jobs go after MinJobAge: "" is an
+	// embedded file in DataDir (archive.db); postgres://USER@HOST/DB a
+	// PostgreSQL database, which the controllers of a cluster share.
+	ArchiveURL string
 	// InMemory keeps raft's log, stable store and snapshots in memory
 	// and talks to no peer (RaftAddr is unused): the state is lost at
 	// Close. For tests of the API, which then need neither a disk-backed
@@ -90,10 +95,11 @@ type Controller struct {
 	imagesOnce sync.Once
 	imageStore *imageStore
 
-	archive      *archive.Store  // finished jobs that left the state
+	archive      archive.Archive // finished jobs that left the state
 	archiver     *archive.Writer // feeds archive from the FSM
 	closeArchive func() error
 	release      chan struct{} // asks the retention loop to give memory back
+	answered     atomic.Int64  // bytes of job lists answered since memory was last given back
 
 	servers   []*http.Server
 	listeners []net.Listener

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -375,7 +376,9 @@ func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
-	if len(body) > bigAnswer && l.c != nil {
+	// One large answer, or many pages of one (sacct's walk through the
+	// history): give the memory that made them back.
+	if l.c != nil && l.c.answered.Add(int64(len(body))) > bigAnswer {
 		l.c.releaseSoon()
 	}
 }
@@ -384,6 +387,9 @@ func (l jobListJSON) writeTo(w http.ResponseWriter) {
 // who may see it (a copy emit may keep), in id order (IDs: in the order
 // asked).
 func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*api.Job) error) error {
+	if err := checkPaging(req); err != nil {
+		return err
+	}
 	state := c.fsm.State()
 	src := c.withHistory(state)
 	var live []*api.Job
@@ -419,6 +425,14 @@ func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*
 	default:
 		state.AllJobs(match)
 	}
+	if req.AfterID > 0 {
+		i := 0
+		for i < len(live) && live[i].ID <= req.AfterID {
+			i++
+		}
+		live = live[i:]
+	}
+	sent := 0
 	send := func(j *api.Job) error {
 		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
 		if !ok {
@@ -427,21 +441,65 @@ func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*
 		if !req.Full {
 			v.Env = nil
 		}
-		return emit(&v)
-	}
-	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
-		// The archive's jobs, in id order, merged with the live ones.
-		err := c.listArchived(state, req, func(j *api.Job) error {
-			for len(live) > 0 && live[0].ID < j.ID {
-				if err := send(live[0]); err != nil {
-					return err
-				}
-				live = live[1:]
-			}
-			return send(j)
-		})
-		if err != nil {
+		if err := emit(&v); err != nil {
 			return err
+		}
+		if sent++; req.Limit > 0 && sent >= req.Limit {
+			return errPageFull
+		}
+		return nil
+	}
+	err := c.mergeListed(state, req, live, send)
+	if errors.Is(err, errPageFull) {
+		return nil
+	}
+	return err
+}
+
+// errPageFull stops a list that has given req.Limit jobs.
+var errPageFull = errors.New("page full")
+
+// checkPaging refuses paging where the order is not by id.
+func checkPaging(req api.ListJobsRequest) error {
+	if req.Limit < 0 {
+		return api.Errorf(api.CodeInvalid, "limit %d: give the most jobs a page may hold, or 0 for all", req.Limit).WithField("limit")
+	}
+	if (req.AfterID > 0 || req.Limit > 0) && (len(req.IDs) > 0 || req.ArrayJobID != 0) {
+		return api.Errorf(api.CodeInvalid, "afterId and limit page a list in id order; a list by ids or of an array's tasks comes whole: leave them out").WithField("afterId")
+	}
+	return nil
+}
+
+// mergeListed sends the live jobs (in id order, after req.AfterID) and,
+// for a history list, the archived ones req selects, merged in id order.
+// The archive is read a page at a time when req has a Limit: a page may
+// hold jobs that are not sent (live again after a replay, hidden from the
+// caller), so it reads on until the list's page is full or the archive
+// has no more.
+func (c *Controller) mergeListed(state *raftfsm.State, req api.ListJobsRequest, live []*api.Job, send func(*api.Job) error) error {
+	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
+		after, want := req.AfterID, req.Limit
+		for {
+			given := 0
+			err := c.listArchived(req, after, want, func(j *api.Job) error {
+				given, after = given+1, j.ID
+				for len(live) > 0 && live[0].ID < j.ID {
+					if err := send(live[0]); err != nil {
+						return err
+					}
+					live = live[1:]
+				}
+				if state.Job(j.ID) != nil {
+					return nil // live again (the log replayed): the live copy is sent
+				}
+				return send(j)
+			})
+			if err != nil {
+				return err
+			}
+			if want == 0 || given < want {
+				break
+			}
 		}
 	}
 	for _, j := range live {
@@ -460,11 +518,12 @@ func listMatches(req api.ListJobsRequest, j *api.Job) bool {
 		(req.SubmittedBefore == 0 || j.CreatedAt <= req.SubmittedBefore)
 }
 
-// listArchived calls add with the archived jobs req selects, in id order:
-// its filters are the archive's queries. A job that is also live (the
-// log replayed after a crash) is the live one's.
-func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest, add func(*api.Job) error) error {
-	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore}
+// listArchived calls add with the archived jobs req selects after id
+// after (at most limit of them, 0: all), in id order: its filters are the
+// archive's queries.
+func (c *Controller) listArchived(req api.ListJobsRequest, after uint64, limit int, add func(*api.Job) error) error {
+	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore,
+		AfterID: after, Limit: limit}
 	if req.User != "" {
 		f.Users = []string{req.User}
 	}
@@ -480,13 +539,11 @@ func (c *Controller) listArchived(state *raftfsm.State, req api.ListJobsRequest,
 	}
 	var addErr error
 	err := c.archiver.List(f, func(j *api.Job) bool {
-		if state.Job(j.ID) == nil {
-			addErr = add(j)
-		}
+		addErr = add(j)
 		return addErr == nil
 	})
 	if addErr != nil {
-		return api.Errorf(api.CodeInternal, "encode the job list: %v", addErr)
+		return addErr
 	}
 	if err != nil {
 		return api.Errorf(api.CodeInternal, "read the job archive: %v", err)

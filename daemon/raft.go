@@ -48,8 +48,22 @@ func (a raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 
 func (a raftFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	// The index is advanced again by the entries raft applies after it.
-	return a.fsm.Restore(rc, 0)
+	if a.archive == nil {
+		// The index is advanced again by the entries raft applies after it.
+		return a.fsm.Restore(rc, 0)
+	}
+	// The snapshot's archived jobs go to the archive, the rest to the
+	// FSM (snapshot_archive.go).
+	split := newArchiveSplitter(rc, a.archive.Store())
+	if err := a.fsm.Restore(split, 0); err != nil {
+		return err
+	}
+	// The FSM's decoder stops at the end of its last record: read on,
+	// for archived jobs after it and the last batch.
+	if _, err := io.Copy(io.Discard, split); err != nil {
+		return err
+	}
+	return nil
 }
 
 type fsmSnapshot struct {
@@ -71,6 +85,14 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := s.snap.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	// The history, for a controller that starts from this snapshot and
+	// so never applies the entries that archived it (snapshot_archive.go).
+	if s.archive != nil && !s.archive.Store().Shared() {
+		if err := writeArchived(sink, s.archive.Store()); err != nil {
+			sink.Cancel()
+			return fmt.Errorf("persist snapshot: %w", err)
+		}
 	}
 	return sink.Close()
 }
@@ -147,6 +169,9 @@ type raftNode struct {
 	// closeStores releases the log store and the transport once raft
 	// has shut down.
 	closeStores func() error
+	// logStore is the log store on disk (nil in memory): releaseMemory
+	// drops its mapped pages.
+	logStore *raftboltdb.BoltStore
 }
 
 // startRaft opens (or creates) the raft stores under dir and starts a member
@@ -228,7 +253,7 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 		}
 		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
-	return &raftNode{raft: r, closeStores: func() error {
+	return &raftNode{raft: r, logStore: store, closeStores: func() error {
 		transport.Close()
 		return store.Close()
 	}}, nil

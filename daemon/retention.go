@@ -3,12 +3,15 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
@@ -19,8 +22,8 @@ import (
 // state before it moves to the archive (Slurm's MinJobAge default).
 const DefaultMinJobAge = 300 * time.Second
 
-// archiveFile is the job archive's file in the data dir.
-const archiveFile = "archive.db"
+// archiveFile is the embedded job archive's file in the data dir.
+const archiveFile = archive.BoltFile
 
 // minJobAge is the retention window cfg asks for: 0 is the default, a
 // negative one keeps finished jobs in the state for ever.
@@ -31,11 +34,12 @@ func (c *Controller) minJobAge() time.Duration {
 	return c.cfg.MinJobAge
 }
 
-// openArchive opens the data dir's job archive and starts writing what
-// the FSM expires into it. It must run before raft starts: replaying the
-// log expires jobs again, and they must find a queue.
+// openArchive opens the job archive (cfg.ArchiveURL's database, else the
+// data dir's file) and starts writing what the FSM expires into it. It
+// must run before raft starts: replaying the log expires jobs again, and
+// they must find a queue.
 func (c *Controller) openArchive() error {
-	store, err := archive.Open(filepath.Join(c.cfg.DataDir, archiveFile))
+	store, err := archive.OpenURL(c.cfg.ArchiveURL, c.cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -137,8 +141,30 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 	if err := c.WaitArchived(wctx); err != nil {
 		return // still queued: the next burst's end will do
 	}
+	c.answered.Store(0)
+	if m, ok := c.archive.(interface{ ReleaseMemory() }); ok {
+		m.ReleaseMemory() // the embedded archive's mapped pages
+	}
+	if db := raftLogDB(c.raft.logStore); db != nil {
+		// The raft log's: the entries that carried the burst were read
+		// (compaction copies what it keeps) and stay mapped otherwise.
+		archive.DropMapped(db)
+	}
 	runtime.GC() // a second collection empties sync.Pools (bbolt's pages)
 	debug.FreeOSMemory()
+}
+
+// raftLogDB is the bbolt handle inside raft-boltdb's store, which keeps
+// it in an unexported field (conn); nil if a later version does not.
+func raftLogDB(s *raftboltdb.BoltStore) *bolt.DB {
+	if s == nil {
+		return nil
+	}
+	f := reflect.ValueOf(s).Elem().FieldByName("conn")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[*bolt.DB]() {
+		return nil
+	}
+	return *(**bolt.DB)(unsafe.Pointer(f.UnsafeAddr()))
 }
 
 // expirable is the next ExpireCmd: up to MaxExpire finished jobs that

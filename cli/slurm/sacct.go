@@ -244,25 +244,12 @@ func (o *sacctOpts) run(c *Ctx) int {
 	if len(o.users) == 0 && !o.allUsers && c.User != "root" && len(o.jobs) == 0 {
 		o.users = []string{c.User}
 	}
-	var jobs []api.Job
-	var err error
-	if len(o.jobs) > 0 {
-		jobs, err = fetchRefs(ctx, c.Client, o.jobs) // by id: archived jobs too
-	} else {
-		jobs, err = c.Client.ListJobs(ctx, o.listRequest(start, end))
-	}
+	kept, err := o.fetch(ctx, c, start, end, now)
 	if err != nil {
 		c.Errorf("sacct", "Problem talking to the database: %v", err)
 		return 1
 	}
-	views := viewJobs(jobs, now, c.groupName)
-	kept := views[:0]
-	for _, v := range views {
-		if o.keep(v, start, end) {
-			kept = append(kept, v)
-		}
-	}
-	views = sacctOrder(collapseArrays(kept))
+	views := sacctOrder(collapseArrays(kept))
 	if o.json {
 		return sacctJSON(c, views, !o.allocations && !o.completion)
 	}
@@ -330,6 +317,74 @@ func (o *sacctOpts) run(c *Ctx) int {
 	}
 	fmt.Fprint(c.Stdout, b.String())
 	return 0
+}
+
+// sacctPage is how many jobs sacct asks for at a time: a history of
+// hundreds of thousands of jobs is never one answer in memory, at the
+// controller or here; only the jobs kept stay.
+const sacctPage = 5000
+
+// fetch gets the jobs sacct shows: by id (-j; archived jobs too), else
+// the history list a page at a time, each page filtered by keep as it
+// comes.
+func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time) ([]*jobView, error) {
+	if len(o.jobs) > 0 {
+		jobs, err := fetchRefs(ctx, c.Client, o.jobs)
+		if err != nil {
+			return nil, err
+		}
+		var kept []*jobView
+		for _, v := range viewJobs(jobs, now, c.groupName) {
+			if o.keep(v, start, end) {
+				kept = append(kept, v)
+			}
+		}
+		return kept, nil
+	}
+	// An array's view counts its running tasks (viewJobs): over all the
+	// pages, so the views are made once the last page is in. A page most
+	// of whose jobs are kept is kept whole (no copies); of another, the
+	// kept jobs are copied out and the page goes.
+	var keptJobs []*api.Job
+	running := map[uint64]int{}
+	req := o.listRequest(start, end)
+	req.Limit = sacctPage
+	for {
+		page, err := c.Client.ListJobs(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		var keep []int
+		for i, v := range viewJobs(page, now, c.groupName) {
+			if a := page[i].Array; a != nil && page[i].State.Terminable() {
+				running[a.JobID]++
+			}
+			if o.keep(v, start, end) {
+				keep = append(keep, i)
+			}
+		}
+		for _, i := range keep {
+			j := &page[i]
+			if len(keep) < len(page)/2 {
+				c := page[i]
+				j = &c
+			}
+			keptJobs = append(keptJobs, j)
+		}
+		if len(page) < sacctPage {
+			break
+		}
+		req.AfterID = page[len(page)-1].ID
+	}
+	kept := make([]*jobView, len(keptJobs))
+	for i, j := range keptJobs {
+		n := 0
+		if a := j.Array; a != nil {
+			n = running[a.JobID]
+		}
+		kept[i] = newJobView(j, now, n, c.groupName)
+	}
+	return kept, nil
 }
 
 // listRequest asks the controller for the jobs sacct may show, history

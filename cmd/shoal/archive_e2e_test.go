@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/daemon/archive/archivetest"
 )
 
 // slurmCmd runs the Slurm command name (this binary under that name)
@@ -45,23 +48,7 @@ func TestFinishedJobsMoveToTheArchive(t *testing.T) {
 	wantState(t, c.wait(id), api.StateFailed, "")
 	sid := api.FormatID(id)
 
-	// The retention loop runs every 250 ms with a 1 s window: the job
-	// leaves within a few seconds. Asked every 100 ms: the live list has
-	// no blocking query for a job leaving it.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		jobs, err := c.client.ListJobs(context.Background(), api.ListJobsRequest{States: api.AllStates})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(jobs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %d still in the live state 30s after it ended with -min-job-age 1s: %+v", id, jobs)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitLeftLive(t, c, id)
 
 	check := func(when string) {
 		t.Helper()
@@ -90,5 +77,86 @@ func TestFinishedJobsMoveToTheArchive(t *testing.T) {
 	info, err := os.Stat(filepath.Join(c.dataDir, "controller", "archive.db"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("archive file: %v, want mode 0600", err)
+	}
+}
+
+// waitLeftLive waits until the live state (squeue's) holds none of ids.
+// The retention loop runs every 250 ms with a 1 s window: jobs leave
+// within a few seconds. Asked every 100 ms: the live list has no blocking
+// query for a job leaving it.
+func waitLeftLive(t *testing.T, c *cluster, ids ...uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jobs, err := c.client.ListJobs(context.Background(), api.ListJobsRequest{States: api.AllStates})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for _, j := range jobs {
+			if slices.Contains(ids, j.ID) {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of jobs %v still in the live state 30s after they ended with -min-job-age 1s", live, ids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestArchiveInPostgres: an agent run with -archive-url moves finished
+// jobs into a PostgreSQL database (a real server, started by the test),
+// and sacct lists them from there, with its filters, also after the
+// agent restarts; the data dir holds no archive file.
+func TestArchiveInPostgres(t *testing.T) {
+	url := archivetest.StartPostgres(t)
+	c := newCluster(t, "-min-job-age", "1s", "-archive-url", url)
+	ok := mustID(t, c.slurmCmd(t, "sbatch", "--parsable", "-J", "pg-ok", "-A", "phys", "-o", filepath.Join(t.TempDir(), "pg-ok.out"), "--wrap", "true"))
+	bad := c.submit("--name", "pg-bad", "--", "sh", "-c", "exit 4")
+	wantState(t, c.wait(ok), api.StateSucceeded, "")
+	wantState(t, c.wait(bad), api.StateFailed, "")
+	waitLeftLive(t, c, ok, bad)
+
+	db, err := archive.OpenPG(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, id := range []uint64{ok, bad} {
+		if j, err := db.Get(id); err != nil || j == nil {
+			t.Fatalf("job %d in PostgreSQL: %v, %v; want it archived there", id, j, err)
+		}
+	}
+	sok, sbad := api.FormatID(ok), api.FormatID(bad)
+	check := func(when string) {
+		t.Helper()
+		if out := c.slurmCmd(t, "squeue", "-t", "all", "-h", "-o", "%i"); strings.TrimSpace(out) != "" {
+			t.Errorf("%s: squeue -t all printed %q, want nothing live", when, out)
+		}
+		all := c.slurmCmd(t, "sacct", "-a", "-X", "-n", "-P", "-o", "JobID,JobName,Account,State,ExitCode", "-S", "2020-01-01T00:00:00")
+		want := sok + "|pg-ok|phys|COMPLETED|0:0\n" + sbad + "|pg-bad|root|FAILED|4:0\n"
+		if all != want {
+			t.Errorf("%s: sacct -a printed %q, want %q", when, all, want)
+		}
+		if out := c.slurmCmd(t, "sacct", "-a", "-X", "-n", "-P", "-o", "JobID", "-s", "F", "-S", "2020-01-01T00:00:00"); strings.TrimSpace(out) != sbad {
+			t.Errorf("%s: sacct -s F printed %q, want %s", when, out, sbad)
+		}
+		if out := c.slurmCmd(t, "sacct", "-a", "-X", "-n", "-P", "-o", "JobID", "-A", "phys", "-S", "2020-01-01T00:00:00"); strings.TrimSpace(out) != sok {
+			t.Errorf("%s: sacct -A phys printed %q, want %s", when, out, sok)
+		}
+		if j := c.describe(bad); j.State != api.StateFailed || j.ExitCode == nil || *j.ExitCode != 4 {
+			t.Errorf("%s: shoal describe %d: got %s exit %v, want FAILED exit 4", when, bad, j.State, j.ExitCode)
+		}
+	}
+	check("after expiry")
+	c.stop()
+	c.start()
+	check("after the agent restarted")
+	if _, err := os.Stat(filepath.Join(c.dataDir, "controller", "archive.db")); !os.IsNotExist(err) {
+		t.Errorf("archive.db in the data dir: %v; want none with -archive-url", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/boltcheck"
@@ -82,37 +83,34 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path is the archive's file.
 func (s *Store) Path() string { return s.path }
 
+// Shared is false: the file is this controller's own.
+func (s *Store) Shared() bool { return false }
+
+// String names the archive's file.
+func (s *Store) String() string { return "bbolt archive " + s.path }
+
 // Put stores finished jobs in one durable transaction (fsynced before it
-// returns). Storing a job again replaces it: replaying the raft log after
-// a crash archives the same jobs twice, harmlessly.
+// returns). A job already stored is left as it is: replaying the raft log
+// after a crash, or a snapshot's history, archives the same jobs again.
 func (s *Store) Put(jobs []*api.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketJobs)
+		put := func(b *bolt.Bucket, k []byte) error { return b.Put(k, nil) }
 		for _, j := range jobs {
+			id := idKey(j.ID)
+			if recs.Get(id) != nil {
+				continue
+			}
 			data, err := json.Marshal(j)
 			if err != nil {
 				return fmt.Errorf("encode job %d: %w", j.ID, err)
 			}
-			id := idKey(j.ID)
-			if old := recs.Get(id); old != nil {
-				if bytes.Equal(old, data) {
-					continue
-				}
-				var prev api.Job
-				if err := json.Unmarshal(old, &prev); err != nil {
-					return fmt.Errorf("decode archived job %d: %w", j.ID, err)
-				}
-				if err := eachIndex(tx, &prev, (*bolt.Bucket).Delete); err != nil {
-					return err
-				}
-			}
 			if err := recs.Put(id, data); err != nil {
 				return err
 			}
-			put := func(b *bolt.Bucket, k []byte) error { return b.Put(k, nil) }
 			if err := eachIndex(tx, j, put); err != nil {
 				return err
 			}
@@ -122,6 +120,7 @@ func (s *Store) Put(jobs []*api.Job) error {
 	if err != nil {
 		return fmt.Errorf("archive %d jobs: %w", len(jobs), err)
 	}
+	s.ReleaseMemory() // what the writes' seeks mapped
 	return nil
 }
 
@@ -143,24 +142,6 @@ func eachIndex(tx *bolt.Tx, j *api.Job, op func(*bolt.Bucket, []byte) error) err
 		}
 	}
 	return nil
-}
-
-// AccountOf is the account a job is accounted to: its own, else its
-// user's name (as sacct shows it).
-func AccountOf(j *api.Job) string {
-	if j.Account != "" {
-		return j.Account
-	}
-	return j.User
-}
-
-// endOf is when j ended (epoch ms); a job archived without an end (none
-// should be) counts as ending when it was created.
-func endOf(j *api.Job) int64 {
-	if j.StoppedAt > 0 {
-		return j.StoppedAt
-	}
-	return max(j.CreatedAt, 0)
 }
 
 func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
@@ -193,84 +174,174 @@ func (s *Store) Get(id uint64) (*api.Job, error) {
 	return j, nil
 }
 
-// Filter selects archived jobs; empty fields match everything. A job
-// passes when it passes every field given.
-type Filter struct {
-	Users    []string       // user names
-	Accounts []string       // accounts as AccountOf gives them
-	States   []api.JobState // SUCCEEDED, FAILED (nothing else is archived)
-	Queue    string
-	// EndedAfter leaves out jobs that ended before it (epoch ms; 0: none).
-	EndedAfter int64
-	// SubmittedBefore leaves out jobs created after it (epoch ms; 0: none).
-	SubmittedBefore int64
-}
-
-func (f Filter) match(j *api.Job) bool {
-	return (len(f.Users) == 0 || slices.Contains(f.Users, j.User)) &&
-		(len(f.Accounts) == 0 || slices.Contains(f.Accounts, AccountOf(j))) &&
-		(len(f.States) == 0 || slices.Contains(f.States, j.State)) &&
-		(f.Queue == "" || j.Queue == f.Queue) &&
-		endOf(j) >= f.EndedAfter &&
-		(f.SubmittedBefore == 0 || j.CreatedAt <= f.SubmittedBefore)
-}
+// listPage is how many records one read transaction of List decodes: a
+// long list (sacct over the whole history, written to a slow client)
+// holds no transaction open for long, so the archive's writer can grow
+// the file's mapping meanwhile.
+const listPage = 1000
 
 // List calls fn, in id order, with every archived job that f selects,
-// until fn returns false. The jobs are fn's to keep. It reads one index:
-// users', else accounts', else states', else end times, each from
-// f.EndedAfter on; the rest of f is checked on the records it finds.
+// until fn returns false or f.Limit jobs have been given. The jobs are
+// fn's to keep. Without filters but f.AfterID it walks the records from
+// there on; else it reads one index (users', else accounts', else
+// states', else end times), each from f.EndedAfter on, for the ids. The
+// rest of f is checked on the records it finds.
 func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
-	err := s.db.View(func(tx *bolt.Tx) error {
-		bucket, values := bucketEnd, []string{""}
-		switch {
-		case len(f.Users) > 0:
-			bucket, values = bucketUser, f.Users
-		case len(f.Accounts) > 0:
-			bucket, values = bucketAccount, f.Accounts
-		case len(f.States) > 0:
-			bucket, values = bucketState, make([]string, len(f.States))
-			for i, st := range f.States {
-				values[i] = string(st)
-			}
+	n := 0
+	give := func(j *api.Job) bool {
+		if !f.Match(j) {
+			return true
 		}
-		var ids []uint64
-		for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
-			prefixed := !bytes.Equal(bucket, bucketEnd)
-			from := indexKey(v, prefixed, max(f.EndedAfter, 0), 0)
-			prefix := from[:len(from)-16]
-			c := tx.Bucket(bucket).Cursor()
-			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				if len(k) != len(prefix)+16 {
-					continue // a longer value that shares the prefix: cannot happen with the NUL, but be sure
-				}
-				ids = append(ids, binary.BigEndian.Uint64(k[len(k)-8:]))
-			}
-		}
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
-		recs := tx.Bucket(bucketJobs)
-		for _, id := range ids {
-			data := recs.Get(idKey(id))
-			if data == nil {
-				return fmt.Errorf("job %d is indexed but has no record (a damaged archive: %s)", id, s.path)
-			}
-			j := new(api.Job)
-			if err := json.Unmarshal(data, j); err != nil {
-				return fmt.Errorf("decode archived job %d: %w", id, err)
-			}
-			if f.match(j) && !fn(j) {
-				return errStop
-			}
-		}
-		return nil
-	})
+		n++
+		return fn(j) && (f.Limit <= 0 || n < f.Limit)
+	}
+	var err error
+	if len(f.Users) == 0 && len(f.Accounts) == 0 && len(f.States) == 0 && f.EndedAfter <= 0 {
+		err = s.listAll(f.AfterID, give)
+	} else {
+		err = s.listIndexed(f, give)
+	}
 	if err != nil && !errors.Is(err, errStop) {
 		return fmt.Errorf("list archived jobs: %w", err)
 	}
 	return nil
 }
 
+// listAll gives every record after id after, in id order, a page per
+// read transaction.
+func (s *Store) listAll(after uint64, give func(*api.Job) bool) error {
+	if after == ^uint64(0) {
+		return nil
+	}
+	from := idKey(after + 1)
+	for {
+		var page []*api.Job
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketJobs).Cursor()
+			for k, v := c.Seek(from); k != nil && len(page) < listPage; k, v = c.Next() {
+				j := new(api.Job)
+				if err := json.Unmarshal(v, j); err != nil {
+					return fmt.Errorf("decode archived job %d: %w", binary.BigEndian.Uint64(k), err)
+				}
+				page = append(page, j)
+			}
+			dropMapped(s.db, tx)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, j := range page {
+			if !give(j) {
+				return errStop
+			}
+		}
+		if len(page) < listPage {
+			return nil
+		}
+		from = idKey(page[len(page)-1].ID + 1)
+	}
+}
+
+// listIndexed finds the ids f's filters select in one index, then gives
+// their records, in id order, a page per read transaction.
+func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
+	bucket, values := bucketEnd, []string{""}
+	switch {
+	case len(f.Users) > 0:
+		bucket, values = bucketUser, f.Users
+	case len(f.Accounts) > 0:
+		bucket, values = bucketAccount, f.Accounts
+	case len(f.States) > 0:
+		bucket, values = bucketState, make([]string, len(f.States))
+		for i, st := range f.States {
+			values[i] = string(st)
+		}
+	}
+	var ids []uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
+			from := indexKey(v, !bytes.Equal(bucket, bucketEnd), max(f.EndedAfter, 0), 0)
+			prefix := from[:len(from)-16]
+			c := tx.Bucket(bucket).Cursor()
+			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				if len(k) != len(prefix)+16 {
+					continue // a longer value that shares the prefix: cannot happen with the NUL, but be sure
+				}
+				if id := binary.BigEndian.Uint64(k[len(k)-8:]); id > f.AfterID {
+					ids = append(ids, id)
+				}
+			}
+		}
+		dropMapped(s.db, tx)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for len(ids) > 0 {
+		page := make([]*api.Job, 0, min(len(ids), listPage))
+		err := s.db.View(func(tx *bolt.Tx) error {
+			recs := tx.Bucket(bucketJobs)
+			for _, id := range ids[:cap(page)] {
+				data := recs.Get(idKey(id))
+				if data == nil {
+					return fmt.Errorf("job %d is indexed but has no record (a damaged archive: %s)", id, s.path)
+				}
+				j := new(api.Job)
+				if err := json.Unmarshal(data, j); err != nil {
+					return fmt.Errorf("decode archived job %d: %w", id, err)
+				}
+				page = append(page, j)
+			}
+			dropMapped(s.db, tx)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ids = ids[len(page):]
+		for _, j := range page {
+			if !give(j) {
+				return errStop
+			}
+		}
+	}
+	return nil
+}
+
 var errStop = errors.New("stop")
+
+// dropMapped takes the archive file's pages out of this process's
+// resident set (madvise MADV_DONTNEED on bbolt's read-only shared
+// mapping): the kernel keeps them in its page cache, and a later read
+// maps them again (a minor fault). Without it, every page a list or a
+// write has read stays counted in the controller's RSS: a list of the
+// whole history maps the whole file. It runs inside a read transaction,
+// which holds bbolt's mapping in place (a remap waits for readers).
+func dropMapped(db *bolt.DB, tx *bolt.Tx) {
+	size := tx.Size()
+	if size <= 0 {
+		return
+	}
+	// The address as a number: the mapping is bbolt's, not Go memory.
+	unix.Syscall(unix.SYS_MADVISE, db.Info().Data, uintptr(size), unix.MADV_DONTNEED)
+}
+
+// ReleaseMemory takes the archive file's pages out of this process's
+// resident set (see dropMapped).
+func (s *Store) ReleaseMemory() { DropMapped(s.db) }
+
+// DropMapped takes a bbolt file's pages out of this process's resident
+// set (see dropMapped); the raft log's store is one too.
+func DropMapped(db *bolt.DB) {
+	db.View(func(tx *bolt.Tx) error {
+		dropMapped(db, tx)
+		return nil
+	})
+}
 
 // Count returns how many jobs the archive holds.
 func (s *Store) Count() (int, error) {

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
+	"github.com/shoal-batch/shoal/daemon/archive/archivetest"
 )
 
 func open(t *testing.T) *archive.Store {
@@ -31,7 +33,7 @@ func job(id uint64, user, account string, st api.JobState, created, stopped int6
 }
 
 // ids lists what f selects.
-func ids(t *testing.T, s *archive.Store, f archive.Filter) []uint64 {
+func ids(t *testing.T, s archive.Archive, f archive.Filter) []uint64 {
 	t.Helper()
 	var out []uint64
 	if err := s.List(f, func(j *api.Job) bool { out = append(out, j.ID); return true }); err != nil {
@@ -40,8 +42,32 @@ func ids(t *testing.T, s *archive.Store, f archive.Filter) []uint64 {
 	return out
 }
 
+// backends opens each kind of archive: the embedded file and a real
+// PostgreSQL server started for the test.
+func backends(t *testing.T) map[string]func(*testing.T) archive.Archive {
+	return map[string]func(*testing.T) archive.Archive{
+		"bolt": func(t *testing.T) archive.Archive { return open(t) },
+		"postgres": func(t *testing.T) archive.Archive {
+			start := time.Now()
+			url := archivetest.StartPostgres(t)
+			s, err := archive.OpenURL(url, t.TempDir())
+			if err != nil {
+				t.Fatalf("OpenURL(%s): %v", url, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			t.Logf("PostgreSQL server started and archive opened in %s", time.Since(start).Round(time.Millisecond))
+			return s
+		},
+	}
+}
+
 func TestStoreFilters(t *testing.T) {
-	s := open(t)
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) { testFilters(t, open(t)) })
+	}
+}
+
+func testFilters(t *testing.T, s archive.Archive) {
 	jobs := []*api.Job{
 		job(1, "ann", "", api.StateSucceeded, 10, 100),
 		job(2, "anna", "phys", api.StateFailed, 20, 200),
@@ -68,25 +94,34 @@ func TestStoreFilters(t *testing.T) {
 		{"user and state and window", archive.Filter{Users: []string{"ann"}, States: []api.JobState{api.StateFailed}, EndedAfter: 150}, []uint64{4}},
 		{"account and state", archive.Filter{Accounts: []string{"phys"}, States: []api.JobState{api.StateSucceeded}}, []uint64{3}},
 		{"nobody", archive.Filter{Users: []string{"carol"}}, nil},
+		{"queue", archive.Filter{Queue: "default"}, []uint64{1, 2, 3, 4, 5}},
+		{"other queue", archive.Filter{Queue: "gpu"}, nil},
+		{"a page: after 1, 2 of them", archive.Filter{AfterID: 1, Limit: 2}, []uint64{2, 3}},
+		{"the next page", archive.Filter{AfterID: 3, Limit: 2}, []uint64{4, 5}},
+		{"a page of an index", archive.Filter{States: []api.JobState{api.StateSucceeded}, AfterID: 1, Limit: 1}, []uint64{3}},
+		{"a page of the end times", archive.Filter{EndedAfter: 100, AfterID: 2, Limit: 5}, []uint64{3, 4}},
 	} {
 		if got := ids(t, s, tc.f); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: List(%+v) got %v, want %v", tc.name, tc.f, got, tc.want)
 		}
 	}
 
-	// A job archived again (a replayed log) replaces itself, indexes too.
-	moved := job(3, "carol", "bio", api.StateFailed, 30, 300)
-	if err := s.Put([]*api.Job{moved}); err != nil {
+	// A job archived again (a replayed log, another controller sharing
+	// the database, a snapshot's history) keeps its first copy: the same
+	// log gives the same job, so a second one is never different but by
+	// a bug, and the first is the one other controllers have read.
+	again := job(3, "carol", "bio", api.StateFailed, 30, 300)
+	if err := s.Put([]*api.Job{again, job(6, "dan", "", api.StateSucceeded, 60, 600)}); err != nil {
 		t.Fatalf("Put again: %v", err)
 	}
-	if got := ids(t, s, archive.Filter{Users: []string{"bob"}}); !reflect.DeepEqual(got, []uint64{5}) {
-		t.Errorf("after job 3 was stored again as carol's: bob's jobs %v, want [5]", got)
+	if got := ids(t, s, archive.Filter{Users: []string{"bob"}}); !reflect.DeepEqual(got, []uint64{3, 5}) {
+		t.Errorf("after job 3 was put again as carol's: bob's jobs %v, want [3 5] (the first copy stays)", got)
 	}
-	if got := ids(t, s, archive.Filter{Accounts: []string{"bio"}}); !reflect.DeepEqual(got, []uint64{3}) {
-		t.Errorf("account bio: got %v, want [3]", got)
+	if got := ids(t, s, archive.Filter{Accounts: []string{"bio"}}); got != nil {
+		t.Errorf("account bio: got %v, want none", got)
 	}
-	if n, err := s.Count(); err != nil || n != 5 {
-		t.Errorf("Count: got %d, %v; want 5, nil", n, err)
+	if n, err := s.Count(); err != nil || n != 6 {
+		t.Errorf("Count: got %d, %v; want 6, nil", n, err)
 	}
 	got, err := s.Get(4)
 	if err != nil || got == nil || got.Env["SECRET"] != "x" || got.User != "ann" {
@@ -145,5 +180,20 @@ func TestWriterFlushes(t *testing.T) {
 	}
 	if got := ids(t, s, archive.Filter{}); !reflect.DeepEqual(got, []uint64{1, 2}) {
 		t.Errorf("after WaitFlushed: archive holds %v, want [1 2]", got)
+	}
+}
+
+// TestOpenURLRefusals: an archive URL the controller cannot use is an
+// error saying what would do, without the URL's password.
+func TestOpenURLRefusals(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"mysql://ann:s3cret@db/shoal", `scheme "mysql"`},
+		{"postgres://ann:s3cret@/shoal?host=" + t.TempDir() + "&connect_timeout=2", "create its table"},
+		{"postgres://ann:s3cret@%zz/shoal", "postgres://USER@HOST/DB"},
+	} {
+		_, err := archive.OpenURL(tc.url, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenURL(%q): got %v; want an error with %q and no password", tc.url, err, tc.want)
+		}
 	}
 }

@@ -22,9 +22,9 @@ import (
 // the entry, so the controller's snapshot waits (WaitFlushed) until every
 // job queued before the snapshot was taken is on disk. A crash before
 // that replays the entry (from a snapshot that still holds the jobs) and
-// archives them again; Put replaces, so twice is harmless.
+// archives them again; Put keeps the first copy, so twice is harmless.
 type Writer struct {
-	store *Store
+	store Archive
 	log   *slog.Logger
 
 	mu       sync.Mutex
@@ -37,7 +37,7 @@ type Writer struct {
 }
 
 // NewWriter returns a writer into store; call Run to start it.
-func NewWriter(store *Store, log *slog.Logger) *Writer {
+func NewWriter(store Archive, log *slog.Logger) *Writer {
 	return &Writer{store: store, log: log, wake: make(chan struct{}, 1), progress: make(chan struct{})}
 }
 
@@ -152,36 +152,51 @@ func (w *Writer) Get(id uint64) (*api.Job, error) {
 	return w.store.Get(id)
 }
 
-// List is Store.List over the written jobs and those still queued: a job
-// is archived from the moment the FSM expires it.
+// Store is the archive the writer writes into.
+func (w *Writer) Store() Archive { return w.store }
+
+// List is the store's List over the written jobs and those still queued
+// (a job is archived from the moment the FSM expires it), merged in id
+// order as the store gives them: nothing but the queue's matches is
+// held.
 func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
-	queued := map[uint64]*api.Job{}
+	var queued []*api.Job
 	for _, j := range w.queuedJobs() { // before the store: see Get
-		if f.match(j) {
+		if f.Match(j) {
 			c := *j
-			queued[j.ID] = &c
+			queued = append(queued, &c)
 		}
 	}
 	if len(queued) == 0 {
 		return w.store.List(f, fn)
 	}
-	var all []*api.Job
+	slices.SortFunc(queued, func(a, b *api.Job) int { return cmp.Compare(a.ID, b.ID) })
+	queued = slices.CompactFunc(queued, func(a, b *api.Job) bool { return a.ID == b.ID })
+	n, stopped := 0, false
+	give := func(j *api.Job) bool {
+		n++
+		stopped = !fn(j) || (f.Limit > 0 && n >= f.Limit)
+		return !stopped
+	}
 	err := w.store.List(f, func(j *api.Job) bool {
-		if queued[j.ID] == nil {
-			all = append(all, j)
+		for len(queued) > 0 && queued[0].ID <= j.ID {
+			q := queued[0]
+			queued = queued[1:]
+			if !give(q) {
+				return false
+			}
+			if q.ID == j.ID {
+				return true // written meanwhile: the same job
+			}
 		}
-		return true
+		return give(j)
 	})
 	if err != nil {
 		return err
 	}
 	for _, j := range queued {
-		all = append(all, j)
-	}
-	slices.SortFunc(all, func(a, b *api.Job) int { return cmp.Compare(a.ID, b.ID) })
-	for _, j := range all {
-		if !fn(j) {
-			return nil
+		if stopped || !give(j) {
+			break
 		}
 	}
 	return nil

@@ -1,0 +1,136 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Archive is where finished jobs go once they leave the live state. Two
+// implementations: Store (an embedded bbolt file per controller, the
+// default) and PG (a PostgreSQL database, possibly shared by the
+// controllers of a cluster).
+//
+// Every controller replica applies the same raft log and so archives the
+// same jobs, and a replayed log archives them again: Put keeps the first
+// copy of a job id and ignores the rest (the FSM is deterministic, so
+// they are the same job).
+type Archive interface {
+	// Put stores finished jobs durably before it returns; a job id
+	// already stored is left as it is.
+	Put(jobs []*api.Job) error
+	// Get returns an archived job, or nil if the archive does not hold it.
+	Get(id uint64) (*api.Job, error)
+	// List calls fn, in id order, with every archived job that f selects,
+	// until fn returns false. The jobs are fn's to keep.
+	List(f Filter, fn func(*api.Job) bool) error
+	// Count returns how many jobs the archive holds.
+	Count() (int, error)
+	// Close releases the archive.
+	Close() error
+	// Shared reports whether the controllers of a cluster share this
+	// archive (a database server): then a controller that starts from a
+	// raft snapshot finds the history already there, and snapshots need
+	// not carry it.
+	Shared() bool
+	// String says where the archive is, for logs and errors (never with
+	// a password).
+	String() string
+}
+
+var (
+	_ Archive = (*Store)(nil)
+	_ Archive = (*PG)(nil)
+)
+
+// Filter selects archived jobs; empty fields match everything. A job
+// passes when it passes every field given.
+type Filter struct {
+	Users    []string       // user names
+	Accounts []string       // accounts as AccountOf gives them
+	States   []api.JobState // SUCCEEDED, FAILED (nothing else is archived)
+	Queue    string
+	// EndedAfter leaves out jobs that ended before it (epoch ms; 0: none).
+	EndedAfter int64
+	// SubmittedBefore leaves out jobs created after it (epoch ms; 0: none).
+	SubmittedBefore int64
+	// AfterID leaves out jobs with ids up to it: the next page of a list
+	// starts after the last id of the one before.
+	AfterID uint64
+	// Limit is the most jobs List gives (0: no limit).
+	Limit int
+}
+
+// Match reports whether f selects j (all but Limit).
+func (f Filter) Match(j *api.Job) bool {
+	return (len(f.Users) == 0 || slices.Contains(f.Users, j.User)) &&
+		(len(f.Accounts) == 0 || slices.Contains(f.Accounts, AccountOf(j))) &&
+		(len(f.States) == 0 || slices.Contains(f.States, j.State)) &&
+		(f.Queue == "" || j.Queue == f.Queue) &&
+		endOf(j) >= f.EndedAfter &&
+		(f.SubmittedBefore == 0 || j.CreatedAt <= f.SubmittedBefore) &&
+		j.ID > f.AfterID
+}
+
+// AccountOf is the account a job is accounted to: its own, else its
+// user's name (as sacct shows it).
+func AccountOf(j *api.Job) string {
+	if j.Account != "" {
+		return j.Account
+	}
+	return j.User
+}
+
+// endOf is when j ended (epoch ms); a job archived without an end (none
+// should be) counts as ending when it was created.
+func endOf(j *api.Job) int64 {
+	if j.StoppedAt > 0 {
+		return j.StoppedAt
+	}
+	return max(j.CreatedAt, 0)
+}
+
+// BoltFile is the embedded archive's file in a controller's data dir.
+const BoltFile = "archive.db"
+
+// OpenURL opens the archive a controller is configured with: "" is the
+// embedded bbolt file in dataDir; postgres://… or postgresql://… (a
+// libpq connection URL) a PostgreSQL database.
+func OpenURL(rawURL, dataDir string) (Archive, error) {
+	if rawURL == "" {
+		return Open(filepath.Join(dataDir, BoltFile))
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("archive URL: %w: give postgres://USER@HOST/DB, or none for the embedded archive in the data dir", redactErr(err))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+		return OpenPG(rawURL)
+	default:
+		return nil, fmt.Errorf("archive URL %q: scheme %q is not one the archive knows: give postgres://USER@HOST/DB (PostgreSQL), or no URL for the embedded archive in the data dir", redactURL(rawURL), u.Scheme)
+	}
+}
+
+// redactURL is rawURL without its password.
+func redactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// redactErr keeps a URL's password out of url.Parse's error.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
