@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +323,85 @@ func (mc *memController) waitJob(id uint64, ok func(*api.Job) bool) {
 		case <-timeout.C:
 			mc.t.Fatalf("job %d after 10 s: %+v, not as wanted", id, j)
 		}
+	}
+}
+
+// awsCall POSTs a raw AWS Batch body to /v1/OP as p and returns the
+// status and the decoded answer (an error's too).
+func (mc *memController) awsCall(p peer, op, body string) (int, map[string]any) {
+	mc.t.Helper()
+	res, err := http.Post(mc.urls[p]+"/v1/"+op, "application/json", strings.NewReader(body))
+	if err != nil {
+		mc.t.Fatalf("POST /v1/%s: %v", op, err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		mc.t.Fatalf("/v1/%s: HTTP %d, body not JSON: %v", op, res.StatusCode, err)
+	}
+	return res.StatusCode, out
+}
+
+// TestMemAWSFrontDoor: the AWS Batch operations over the same handlers, in
+// AWS's shapes (raw JSON, as the aws CLI sends it): register a definition,
+// submit from it (fields this version does not know are ignored, as AWS
+// clients expect), describe, list, and cancel (the owner only); refusals
+// are 400 ClientException with a message.
+func TestMemAWSFrontDoor(t *testing.T) {
+	mc := startMemController(t, Config{})
+	mc.registerNode("n1")
+	// Drained: the job stays RUNNABLE, where AWS's cancel applies.
+	mc.mustCall(rootUser, api.PathUpdateNode, api.UpdateNodeRequest{Name: "n1", State: api.NodeDrain, Reason: "test"}, nil)
+	if status, out := mc.awsCall(alice, "registerjobdefinition", `{"jobDefinitionName":"def","type":"script",
+		"containerProperties":{"command":["echo","Ref::Word"],"vcpus":1,"memory":64},"parameters":{"Word":"hi"}}`); status != http.StatusOK {
+		t.Fatalf("registerjobdefinition: HTTP %d %v", status, out)
+	}
+	status, out := mc.awsCall(alice, "submitjob", `{"jobName":"aws1","jobQueue":"default","jobDefinition":"def",
+		"parameters":{"Word":"there"},"aFieldFromANewerCLI":true}`)
+	if status != http.StatusOK {
+		t.Fatalf("submitjob: HTTP %d %v", status, out)
+	}
+	id, _ := out["jobId"].(string)
+	if id == "" || out["jobName"] != "aws1" {
+		t.Fatalf("submitjob answered %v; want a jobId and jobName aws1", out)
+	}
+	n, _ := strconv.ParseUint(id, 10, 64)
+	if j := mc.c.fsm.State().Job(n); j == nil || j.UID != alice.uid || strings.Join(j.Command, " ") != "echo there" {
+		t.Fatalf("job %s in the state: %+v; want alice's, command [echo there] (the parameter substituted)", id, j)
+	}
+	_, out = mc.awsCall(bob, "describejobs", `{"jobs":["`+id+`"]}`)
+	jobs, _ := out["jobs"].([]any)
+	if len(jobs) != 1 || jobs[0].(map[string]any)["status"] != "RUNNABLE" {
+		t.Fatalf("describejobs as bob: %v; want job %s RUNNABLE", out, id)
+	}
+	_, out = mc.awsCall(alice, "listjobs", `{"jobQueue":"default","jobStatus":"RUNNABLE"}`)
+	if list, _ := out["jobSummaryList"].([]any); len(list) != 1 {
+		t.Fatalf("listjobs RUNNABLE: %v; want the one job", out)
+	}
+	for _, tt := range []struct {
+		who  peer
+		op   string
+		body string
+		says string
+	}{
+		{bob, "canceljob", `{"jobId":"` + id + `","reason":"mine now"}`, ""},
+		{alice, "submitjob", `{"jobName":"x","jobQueue":"default","jobDefinition":"nosuch"}`, "nosuch"},
+		{alice, "submitjob", `{"jobName":"x","jobQueue":"nosuch","jobDefinition":"def"}`, "nosuch"},
+		{alice, "submitjob", `{"jobName":`, ""},
+	} {
+		status, out := mc.awsCall(tt.who, tt.op, tt.body)
+		msg, _ := out["message"].(string)
+		if status != http.StatusBadRequest || out["__type"] != "ClientException" ||
+			msg == "" || !strings.Contains(msg, tt.says) {
+			t.Errorf("%s %s as uid %d: HTTP %d %v; want 400 ClientException with a message saying %q", tt.op, tt.body, tt.who.uid, status, out, tt.says)
+		}
+	}
+	if status, out := mc.awsCall(alice, "canceljob", `{"jobId":"`+id+`","reason":"not needed"}`); status != http.StatusOK {
+		t.Fatalf("canceljob as the owner: HTTP %d %v", status, out)
+	}
+	_, out = mc.awsCall(alice, "describejobs", `{"jobs":["`+id+`"]}`)
+	j := out["jobs"].([]any)[0].(map[string]any)
+	if j["status"] != "FAILED" || j["statusReason"] != "not needed" {
+		t.Fatalf("after canceljob: status %v reason %v; want FAILED, not needed", j["status"], j["statusReason"])
 	}
 }

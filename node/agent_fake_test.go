@@ -124,6 +124,9 @@ type fakeNode struct {
 	refused     chan struct{}
 	// beats carries one value per heartbeat the controller answered.
 	beats chan struct{}
+	// fetching carries one value per image fetch, which the proxy holds
+	// until the node daemon gives it up.
+	fetching chan struct{}
 }
 
 func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
@@ -131,7 +134,8 @@ func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 	dir := t.TempDir()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	fn := &fakeNode{t: t, ctlClk: clock.NewFake(time.UnixMilli(1_700_000_000_000)), clk: clock.NewFake(time.UnixMilli(1_700_000_000_000)),
-		procs: make(chan *fakeProc, 16), refused: make(chan struct{}, 16), beats: make(chan struct{}, 64)}
+		procs: make(chan *fakeProc, 16), refused: make(chan struct{}, 16), beats: make(chan struct{}, 64),
+		fetching: make(chan struct{}, 16)}
 	sock := filepath.Join(dir, "shoal.sock")
 	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quiet,
 		InMemory: true, Clock: fn.ctlClk, NodeTTL: ttl})
@@ -149,6 +153,12 @@ func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 		return d.DialContext(ctx, "unix", sock)
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == api.PathImageFetch {
+			io.Copy(io.Discard, r.Body) // then the server sees the client go
+			fn.fetching <- struct{}{}
+			<-r.Context().Done()
+			return
+		}
 		if r.URL.Path == api.PathNodeEvents {
 			fn.mu.Lock()
 			refuse := fn.failReports > 0
@@ -334,4 +344,29 @@ func TestAgentCloseLeavesRunningJobs(t *testing.T) {
 		t.Fatalf("after the node daemon closed the job is %s, want still %s", j.State, api.StateRunning)
 	}
 	p.end(sandbox.Result{})
+}
+
+// TestAgentCloseHandsBackUnstartedJobs: a job still waiting for its image
+// when the node daemon shuts down is given back to the queue (RUNNABLE,
+// its attempt not counted), not failed: it never ran.
+func TestAgentCloseHandsBackUnstartedJobs(t *testing.T) {
+	fn := startFakeNode(t, 0)
+	id := fn.submit(api.JobSpec{Name: "waits-for-image", Image: "busybox:latest"})
+	<-fn.fetching
+	// Drained, the node is not given the job again once it is back.
+	if err := fn.client.UpdateNode(context.Background(), api.UpdateNodeRequest{Name: "fake1", State: api.NodeDrain, Reason: "test"}); err != nil {
+		t.Fatalf("drain the node: %v", err)
+	}
+	if err := fn.agent.Close(); err != nil {
+		t.Fatalf("close the node daemon: %v", err)
+	}
+	j := fn.wait(id, api.StateRunnable)
+	if j.StartedAt != 0 || len(j.Attempts) != 0 {
+		t.Fatalf("handed back: startedAt %d, %d attempts recorded; want 0 and none (it never ran)", j.StartedAt, len(j.Attempts))
+	}
+	select {
+	case p := <-fn.procs:
+		t.Fatalf("the executor started job %v, want nothing started", p.spec)
+	default:
+	}
 }
