@@ -74,12 +74,24 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		// commas; list flags split on commas themselves where they mean it.
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageError{err}
-		},
+		OnUsageError: onUsageError,
 	}
+	// urfave/cli asks each command's own handler about its flags: without
+	// one, a wrong flag of `shoal queue` would exit 1, not 2.
+	var mark func([]*cli.Command)
+	mark = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			if cmd.OnUsageError == nil {
+				cmd.OnUsageError = onUsageError
+			}
+			mark(cmd.Subcommands)
+		}
+	}
+	mark(app.Commands)
 	return app
 }
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // Run runs the app on args and returns the process exit code, having
 // printed any error to stderr.

@@ -113,6 +113,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"queue", "--output", "yaml"}, `--output "yaml": use table or json`},
 		{[]string{"describe"}, "describe takes one job id"},
 		{[]string{"describe", "seven"}, "seven"},
+		{[]string{"queue", "--no-such-flag"}, "no-such-flag"},
+		{[]string{"cron", "create", "--no-such-flag", "x"}, "no-such-flag"},
 	} {
 		f := &fakeController{t: t}
 		code, out, errOut := f.run(tt.args...)
