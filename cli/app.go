@@ -74,7 +74,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		// commas; list flags split on commas themselves where they mean it.
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		OnUsageError: onUsageError,
+		OnUsageError:              onUsageError,
 	}
 	// urfave/cli asks each command's own handler about its flags: without
 	// one, a wrong flag of `shoal queue` would exit 1, not 2.
