@@ -79,7 +79,7 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 		}
 	})
 	if len(out.expired) > 0 {
-		f.shared.prune(db)
+		f.shared.prune(db, len(out.expired))
 	}
 	f.advance(idx)
 	if Op(data[0]) == OpBatch {

@@ -26,9 +26,13 @@ type shared struct {
 	scripts map[string]string
 	strs    map[string]string
 	envs    map[[sha256.Size]byte]map[string]string
-	// kept is how many entries the last prune kept: the next one waits
-	// until the tables have doubled, so pruning costs O(1) per job.
-	kept int
+	// kept is how many entries the last prune kept and jobs how many
+	// jobs the state held then; gone counts the jobs expired since. The
+	// next prune waits until the tables have doubled or half those jobs
+	// have gone: a prune scans the jobs, so it costs O(1) per job added
+	// or removed, and what the tables hold stays within twice what the
+	// state's jobs use.
+	kept, jobs, gone int
 }
 
 func newShared() *shared {
@@ -92,10 +96,12 @@ func envSum(env map[string]string) [sha256.Size]byte {
 func (s *shared) size() int { return len(s.scripts) + len(s.strs) + len(s.envs) }
 
 // prune forgets the copies no job of db uses any more, once the tables
-// have doubled since the last prune: jobs leave the state (ExpireCmd) and
+// have doubled or half the jobs have left since the last prune: expired
+// jobs (ExpireCmd, of which there were expired now) leave the state and
 // their scripts and environments with them.
-func (s *shared) prune(db *memdb.MemDB) {
-	if s.size() < 2*s.kept+1024 {
+func (s *shared) prune(db *memdb.MemDB, expired int) {
+	s.gone += expired
+	if s.size() == 0 || (s.size() < 2*s.kept+1024 && 2*s.gone <= s.jobs) {
 		return
 	}
 	fresh := newShared()
@@ -105,6 +111,7 @@ func (s *shared) prune(db *memdb.MemDB) {
 	}
 	for obj := it.Next(); obj != nil; obj = it.Next() {
 		j := obj.(*api.Job)
+		fresh.jobs++
 		if j.Script != "" {
 			fresh.scripts[j.Script] = j.Script
 		}
@@ -115,6 +122,6 @@ func (s *shared) prune(db *memdb.MemDB) {
 			}
 		}
 	}
+	fresh.kept = fresh.size()
 	*s = *fresh
-	s.kept = s.size()
 }

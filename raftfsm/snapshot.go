@@ -185,6 +185,7 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 			}
 			if j, ok := obj.(*api.Job); ok {
 				shared.job(j)
+				shared.jobs++
 			}
 			if err := txn.Insert(kind.table, obj); err != nil {
 				txn.Abort()
