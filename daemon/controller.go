@@ -23,6 +23,7 @@ import (
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
+	"github.com/shoal-batch/shoal/sched"
 )
 
 // Version is shoal's version, reported by the API.
@@ -51,6 +52,8 @@ type Config struct {
 	MinJobAge time.Duration
 	// Clock is the cron loop's time (nil: the real clock); tests inject one.
 	Clock Clock
+	// Sched tunes the scheduler (default time limit, backfill window).
+	Sched sched.Options
 }
 
 // Controller is a running controller: raft, the FSM, the API and the

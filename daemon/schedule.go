@@ -13,11 +13,19 @@ import (
 // scheduleLoop plans whenever what a plan reads changes: a job becomes
 // RUNNABLE (or a RUNNABLE one changes), resources are freed or taken, a
 // node, queue or compute environment changes (memdb watch channels of
-// those, raftfsm.State.WatchPlanInputs). No polling tick, so a job is
-// placed as soon as its submission (or the exit that frees room) commits;
-// a running job's report, a signal or a heartbeat wakes nothing. The only
-// timer is for the earliest begin time of a held-back job. Plans that the
-// FSM finds stale are planned again on the next change.
+// those, raftfsm.State.WatchPlanInputs), or a PENDING job changes (its
+// reason is recorded too). No polling tick, so a job is placed as soon as
+// its submission (or the exit that frees room) commits; a running job's
+// report, a signal or a heartbeat wakes nothing. The only timer is for
+// the earliest begin time of a held-back job. Plans that the FSM finds
+// stale are planned again on the next change.
+//
+// After its placements, each pass records the reasons of the jobs that
+// still wait, and their estimated starts, where they changed (one raft
+// entry for many jobs, none when nothing changed). Recording changes the
+// jobs the loop watches, so one more pass follows, which finds nothing to
+// record: an estimate is recorded again only when it moves by
+// estimateSlack or more, so a pass does not write because time passed.
 func (c *Controller) scheduleLoop(ctx context.Context) {
 	begin := time.NewTimer(time.Hour)
 	begin.Stop()
@@ -28,14 +36,17 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		state := c.fsm.State()
 		ws := memdb.NewWatchSet()
 		state.WatchPlanInputs(ws)
+		state.WatchWaiting(ws)
 		if plan {
 			plan = false
-			p := sched.Schedule(state, nowMillis())
+			now := nowMillis()
+			p := sched.ScheduleWith(state, now, c.cfg.Sched)
 			if p.NextBegin != 0 {
 				begin.Reset(time.Until(time.UnixMilli(p.NextBegin)))
 			}
+			placed := 0
 			if len(p.Placements) > 0 {
-				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: nowMillis()}
+				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: now}
 				for i, pl := range p.Placements {
 					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE}
 				}
@@ -43,13 +54,20 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 				if err != nil && ctx.Err() == nil {
 					c.log.Warn("commit schedule plan", "placements", len(cmd.Placements), "err", err)
 				}
-				// Placed jobs changed the inputs: plan the rest at once
-				// (the cap on one plan's placements may have left some).
-				// A plan the FSM wholly refused waits for a change.
-				if res.Placed > 0 {
-					plan = true
-					continue
+				placed = res.Placed
+			}
+			for _, cmd := range reasonChanges(p.Waits, maxReasonsPerEntry) {
+				if _, err := c.applier.Apply(ctx, raftfsm.OpJobReasons, cmd); err != nil && ctx.Err() == nil {
+					c.log.Warn("record job reasons", "jobs", cmd.Jobs(), "err", err)
+					break
 				}
+			}
+			// Placed jobs changed the inputs: plan the rest at once
+			// (the cap on one plan's placements may have left some).
+			// A plan the FSM wholly refused waits for a change.
+			if placed > 0 {
+				plan = true
+				continue
 			}
 		}
 		wctx, cancel := context.WithCancel(ctx)
@@ -65,4 +83,62 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// maxReasonsPerEntry bounds the jobs of one JobReasonsCmd, so that a first
+// pass over a long queue makes several modest entries, not one huge one.
+const maxReasonsPerEntry = 16384
+
+// estimateSlack is how far an estimated start may move before it is
+// recorded again (epoch ms).
+const estimateSlack = 60_000
+
+// reasonChanges returns the commands that record the waits whose reason
+// or estimate differ from what their jobs have recorded, grouped by
+// reason and estimate in the order the waits come, at most max jobs per
+// command. A wait without a reason (a pass that stopped at its placement
+// cap before the job) records nothing.
+func reasonChanges(waits []sched.Wait, max int) []raftfsm.JobReasonsCmd {
+	type key struct {
+		reason string
+		start  int64
+	}
+	groups := map[key]int{} // index into cur.Groups
+	var out []raftfsm.JobReasonsCmd
+	var cur raftfsm.JobReasonsCmd
+	n := 0
+	for _, w := range waits {
+		if w.Reason == "" || w.Job == nil {
+			continue
+		}
+		if w.Job.WaitReason == w.Reason && sameEstimate(w.Job.EstimatedStartAt, w.StartAt) {
+			continue
+		}
+		k := key{w.Reason, w.StartAt}
+		g, ok := groups[k]
+		if !ok {
+			g = len(cur.Groups)
+			groups[k] = g
+			cur.Groups = append(cur.Groups, raftfsm.ReasonGroup{Reason: w.Reason, StartAt: w.StartAt})
+		}
+		cur.Groups[g].IDs = append(cur.Groups[g].IDs, w.JobID)
+		if n++; n == max {
+			out = append(out, cur)
+			cur, n, groups = raftfsm.JobReasonsCmd{}, 0, map[key]int{}
+		}
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// sameEstimate reports whether a recorded estimate still stands for a
+// new one: both unknown, or within estimateSlack of each other.
+func sameEstimate(recorded, now int64) bool {
+	if recorded == 0 || now == 0 {
+		return recorded == now
+	}
+	d := recorded - now
+	return d < estimateSlack && d > -estimateSlack
 }

@@ -113,23 +113,24 @@ func (p *pass) allocAt(i int, t int64, shadow bool) api.Resources {
 	return a
 }
 
-// delays returns the reserved job that a job of resources r, started now
-// on node i and running dur, would delay (0: none).
-func (p *pass) delays(i int, r api.Resources, dur int64) uint64 {
+// delays returns the reservation that a job of resources r, started now
+// on node i and running dur, would delay (nil: none).
+func (p *pass) delays(i int, r api.Resources, dur int64) *hold {
 	if p.holds == 0 || p.prof == nil || p.prof[i] == nil {
-		return 0
+		return nil
 	}
 	end := p.now + dur
 	n := p.nodes[i]
-	for _, h := range p.prof[i].holds {
+	for k := range p.prof[i].holds {
+		h := &p.prof[i].holds[k]
 		if h.shadow || h.from >= end || h.to <= p.now {
 			continue
 		}
 		if !r.FitsOn(n.Capacity, p.allocAt(i, max(h.from, p.now), false)) {
-			return h.job
+			return h
 		}
 	}
-	return 0
+	return nil
 }
 
 // earliest returns the earliest time from now at which a job of shape sh

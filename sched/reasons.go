@@ -49,8 +49,10 @@ type Wait struct {
 	// Ahead counts the jobs of its queue before it that also wait for
 	// resources (Resources or Priority).
 	Ahead int
-	// Blocker (Priority) is the reserved job it would delay.
-	Blocker uint64
+	// Blocker (Priority) is the reserved job it would delay, BlockerAt
+	// when that job's reservation begins.
+	Blocker   uint64
+	BlockerAt int64
 }
 
 // Shortfall is what a job asks that its queue's nodes do not have.
@@ -170,7 +172,10 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 	case ReasonArrayTaskLimit:
 		b.WriteString("its array already runs as many tasks as its %N throttle allows")
 	case ReasonPriority:
-		fmt.Fprintf(&b, "it fits now, but would run past the reservation of job %d, which comes first; a shorter time limit (--time) would let it start now", w.Blocker)
+		fmt.Fprintf(&b, "it fits now, but would run past the reservation of job %d, which comes first, at %s", w.Blocker, stamp(w.BlockerAt))
+		if d := (w.BlockerAt - now) / 60_000; d > 0 {
+			fmt.Fprintf(&b, "; with a time limit of at most %d minutes (--time=%d) it could start now", d, d)
+		}
 	case ReasonResources:
 		b.WriteString("no node of queue " + q + " has what it asks free now: " + w.Short.words(res))
 	case ReasonReqNodeNotAvail:

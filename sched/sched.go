@@ -156,7 +156,7 @@ type pass struct {
 	fit map[shape]int
 	// blocked holds shapes (with durations) that fit somewhere now but
 	// only by delaying a reservation: that too only gets worse.
-	blocked map[shapeDur]uint64
+	blocked map[shapeDur]hold
 	short   map[shape]*Shortfall
 	// prof is each node's timeline, built when the first reservation or
 	// estimate needs it (nil until then).
@@ -184,7 +184,7 @@ type placedJob struct {
 
 func newPass(snap Snapshot, now int64, opts Options) *pass {
 	p := &pass{snap: snap, now: now, opts: opts.withDefaults(), nodes: snap.Nodes(),
-		targets: map[string]*target{}, fit: map[shape]int{}, blocked: map[shapeDur]uint64{}, short: map[shape]*Shortfall{}}
+		targets: map[string]*target{}, fit: map[shape]int{}, blocked: map[shapeDur]hold{}, short: map[shape]*Shortfall{}}
 	p.alloc = make([]api.Resources, len(p.nodes))
 	for i, n := range p.nodes {
 		p.alloc[i] = n.Allocated
@@ -270,8 +270,8 @@ func (p *pass) consider(j *api.Job) {
 		w.Reason, w.Short = ReasonReqNodeNotAvail, p.shortfall(sh)
 		return
 	}
-	if blocker, ok := p.blocked[shapeDur{sh, dur}]; ok {
-		w.Reason, w.Blocker = ReasonPriority, blocker
+	if h, ok := p.blocked[shapeDur{sh, dur}]; ok {
+		w.Reason, w.Blocker, w.BlockerAt = ReasonPriority, h.job, h.from
 		p.wait(t, sh, dur, &w)
 		return
 	}
@@ -287,8 +287,8 @@ func (p *pass) consider(j *api.Job) {
 		return
 	}
 	if fitsNow {
-		p.blocked[shapeDur{sh, dur}] = blocker
-		w.Reason, w.Blocker = ReasonPriority, blocker
+		p.blocked[shapeDur{sh, dur}] = *blocker
+		w.Reason, w.Blocker, w.BlockerAt = ReasonPriority, blocker.job, blocker.from
 	} else {
 		w.Reason, w.Short = ReasonResources, p.shortfall(sh)
 	}
@@ -326,8 +326,8 @@ func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 // find returns the position (in the queue's node order) of the first node
 // that has sh free now and where a job of duration dur delays no
 // reservation, or -1; fitsNow says whether some node had sh free, and
-// blocker names the reserved job that kept it off such a node.
-func (p *pass) find(sh shape, dur int64) (pos int, fitsNow bool, blocker uint64) {
+// blocker is the reservation that kept it off such a node.
+func (p *pass) find(sh shape, dur int64) (pos int, fitsNow bool, blocker *hold) {
 	t := sh.queue
 	start, seen := p.fit[sh]
 	if !seen {
@@ -343,18 +343,18 @@ func (p *pass) find(sh shape, dur int64) (pos int, fitsNow bool, blocker uint64)
 		if first < 0 {
 			first = k
 		}
-		if b := p.delays(i, sh.res, dur); b != 0 {
-			if blocker == 0 {
+		if b := p.delays(i, sh.res, dur); b != nil {
+			if blocker == nil {
 				blocker = b
 			}
 			continue
 		}
 		p.fit[sh] = first
-		return k, true, 0
+		return k, true, nil
 	}
 	if first < 0 {
 		p.fit[sh] = t.size
-		return -1, false, 0
+		return -1, false, nil
 	}
 	p.fit[sh] = first
 	return -1, true, blocker
