@@ -154,10 +154,15 @@ type pass struct {
 	// node may still have the shape free: allocations only grow within a
 	// pass, so a node that could not take a shape never can again.
 	fit map[shape]int
-	// blocked holds shapes (with durations) that fit somewhere now but
-	// only by delaying a reservation: that too only gets worse.
-	blocked map[shapeDur]hold
-	short   map[shape]*Shortfall
+	// settled holds the shapes (with time limits) found unplaceable in
+	// this pass, with why: that never gets better within a pass.
+	settled map[shapeDur]Wait
+	// unreservable holds the shapes (with time limits) that cannot start
+	// within the window: no job of them gets a reservation this pass.
+	unreservable map[shapeDur]bool
+	// lastTarget is the previous job's queue (jobs come grouped).
+	lastTarget *target
+	short      map[shape]*Shortfall
 	// prof is each node's timeline, built when the first reservation or
 	// estimate needs it (nil until then).
 	prof   []*profile
@@ -184,7 +189,7 @@ type placedJob struct {
 
 func newPass(snap Snapshot, now int64, opts Options) *pass {
 	p := &pass{snap: snap, now: now, opts: opts.withDefaults(), nodes: snap.Nodes(),
-		targets: map[string]*target{}, fit: map[shape]int{}, blocked: map[shapeDur]hold{}, short: map[shape]*Shortfall{}}
+		targets: map[string]*target{}, fit: map[shape]int{}, settled: map[shapeDur]Wait{}, unreservable: map[shapeDur]bool{}, short: map[shape]*Shortfall{}}
 	p.alloc = make([]api.Resources, len(p.nodes))
 	for i, n := range p.nodes {
 		p.alloc[i] = n.Allocated
@@ -193,27 +198,8 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 }
 
 func (p *pass) run() {
-	var jobs []*api.Job
-	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
-		jobs = append(jobs, j)
-		return true
-	})
-	for _, j := range jobs {
-		p.target(j.Queue)
-	}
-	before := func(a, b *api.Job) int {
-		qa, qb := p.targets[a.Queue].priority, p.targets[b.Queue].priority
-		switch {
-		case qa != qb:
-			return cmp.Compare(qb, qa)
-		case a.Priority != b.Priority:
-			return cmp.Compare(b.Priority, a.Priority)
-		}
-		return cmp.Compare(a.ID, b.ID)
-	}
-	if !slices.IsSortedFunc(jobs, before) {
-		slices.SortFunc(jobs, before)
-	}
+	jobs := p.ordered()
+	p.plan.Waits = make([]Wait, 0, len(jobs))
 	p.running = runningTasks(p.snap, jobs)
 	for _, j := range jobs {
 		p.consider(j)
@@ -231,19 +217,64 @@ func (p *pass) run() {
 	})
 }
 
+// ordered returns the RUNNABLE jobs in the order they are considered:
+// higher-priority queues first, then higher job priority, then id. The
+// snapshot gives them in id order, and jobs come in few priorities, so
+// they are sorted by bucket: one map access a job, then the buckets'
+// keys, not a comparison sort of every job.
+func (p *pass) ordered() []*api.Job {
+	type level struct {
+		queue int
+		job   int64
+	}
+	buckets := map[level][]*api.Job{}
+	var last *target
+	lastQueue := ""
+	n := 0
+	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
+		if last == nil || j.Queue != lastQueue {
+			last, lastQueue = p.target(j.Queue), j.Queue
+		}
+		l := level{last.priority, j.Priority}
+		buckets[l] = append(buckets[l], j)
+		n++
+		return true
+	})
+	levels := make([]level, 0, len(buckets))
+	for l := range buckets {
+		levels = append(levels, l)
+	}
+	slices.SortFunc(levels, func(a, b level) int {
+		if a.queue != b.queue {
+			return cmp.Compare(b.queue, a.queue)
+		}
+		return cmp.Compare(b.job, a.job)
+	})
+	jobs := make([]*api.Job, 0, n)
+	for _, l := range levels {
+		jobs = append(jobs, buckets[l]...)
+	}
+	return jobs
+}
+
 // consider places one RUNNABLE job or says why it waits.
 func (p *pass) consider(j *api.Job) {
-	t := p.targets[j.Queue]
+	if p.lastTarget == nil || j.Queue != p.lastTarget.name {
+		p.lastTarget = p.targets[j.Queue]
+	}
+	t := p.lastTarget
 	w := Wait{JobID: j.ID, Job: j, Queue: j.Queue}
-	placed := false
-	defer func() {
-		if !placed {
-			p.plan.Waiting++
-		}
-		if w.Reason != "" {
-			p.plan.Waits = append(p.plan.Waits, w)
-		}
-	}()
+	if p.place(t, j, &w) {
+		return
+	}
+	p.plan.Waiting++
+	if w.Reason != "" {
+		p.plan.Waits = append(p.plan.Waits, w)
+	}
+}
+
+// place places j, or fills in w with why it waits.
+func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	throttled := j.Array != nil && j.Array.MaxRunning > 0
 	switch {
 	case j.BeginAt > p.now:
@@ -251,29 +282,36 @@ func (p *pass) consider(j *api.Job) {
 		if p.plan.NextBegin == 0 || j.BeginAt < p.plan.NextBegin {
 			p.plan.NextBegin = j.BeginAt
 		}
-		return
+		return false
 	case !t.enabled:
 		w.Reason = ReasonPartitionInactive
-		return
+		return false
 	case len(t.envs) == 0:
 		w.Reason = ReasonPartitionDown
-		return
+		return false
 	case throttled && p.running[j.Array.JobID] >= j.Array.MaxRunning:
 		w.Reason = ReasonArrayTaskLimit
-		return
+		return false
 	case len(p.plan.Placements) == MaxPlacements:
-		return // the next pass places or explains it
+		return false // the next pass places or explains it
 	}
 	dur := p.opts.limitMillis(j)
 	sh := shape{t, j.Resources}
+	key := shapeDur{sh, dur}
+	// Allocations only grow within a pass and reservations are only
+	// added, so a shape (and time limit) that could not be placed never
+	// can be in this pass: the jobs after it of the same kind wait alike.
+	if known, ok := p.settled[key]; ok {
+		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
+		if w.Reason != ReasonReqNodeNotAvail {
+			p.wait(t, sh, dur, w)
+		}
+		return false
+	}
 	if !p.possible(sh) {
 		w.Reason, w.Short = ReasonReqNodeNotAvail, p.shortfall(sh)
-		return
-	}
-	if h, ok := p.blocked[shapeDur{sh, dur}]; ok {
-		w.Reason, w.Blocker, w.BlockerAt = ReasonPriority, h.job, h.from
-		p.wait(t, sh, dur, &w)
-		return
+		p.settled[key] = *w
+		return false
 	}
 	pos, fitsNow, blocker := p.find(sh, dur)
 	if pos >= 0 {
@@ -283,16 +321,16 @@ func (p *pass) consider(j *api.Job) {
 		if throttled {
 			p.running[j.Array.JobID]++
 		}
-		placed = true
-		return
+		return true
 	}
 	if fitsNow {
-		p.blocked[shapeDur{sh, dur}] = *blocker
 		w.Reason, w.Blocker, w.BlockerAt = ReasonPriority, blocker.job, blocker.from
 	} else {
 		w.Reason, w.Short = ReasonResources, p.shortfall(sh)
 	}
-	p.wait(t, sh, dur, &w)
+	p.settled[key] = *w
+	p.wait(t, sh, dur, w)
+	return false
 }
 
 // wait fills in where a job that waits for resources stands in its queue
@@ -305,15 +343,19 @@ func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 		t.heads = append(t.heads, w.JobID)
 	}
 	switch {
-	case !t.reserved && w.Reason == ReasonResources:
-		if at, i, ok := p.earliest(sh, dur, false); ok {
+	case !t.reserved && w.Reason == ReasonResources && !p.unreservable[shapeDur{sh, dur}]:
+		at, i, ok := p.earliest(sh, dur, false)
+		if ok {
 			w.StartAt, w.Node = at, p.nodes[i].Name
-			if at-p.now <= p.opts.Window*1000 {
-				t.reserved, w.Reserved = true, true
-				p.hold(i, hold{from: at, to: at + dur, res: sh.res, job: w.JobID})
-				p.holds++
-			}
 		}
+		if !ok || at-p.now > p.opts.Window*1000 {
+			// Only later as the pass goes on: its like need not try.
+			p.unreservable[shapeDur{sh, dur}] = true
+			break
+		}
+		t.reserved, w.Reserved = true, true
+		p.hold(i, hold{from: at, to: at + dur, res: sh.res, job: w.JobID})
+		p.holds++
 	case t.estimates < p.opts.EstimateDepth:
 		t.estimates++
 		if at, i, ok := p.earliest(sh, dur, true); ok {
