@@ -75,8 +75,12 @@ func writeExplanation(w io.Writer, e api.Explanation, loc *time.Location) {
 	line("Reason", "%s", termsafe.String(e.Reason))
 	line("Why", "%s", termsafe.String(e.Detail))
 	if s := e.Shortfall; s != nil && s.Resource != "" {
-		line("Shortfall", "%s: asks %d, best node %s has %d free now, %d at most (%d UP nodes in the queue)",
-			s.Resource, s.Asked, orNone(s.BestNode), s.FreeNow, s.AtMost, s.UpNodes)
+		nodes := fmt.Sprintf("%d UP nodes", s.UpNodes)
+		if s.UpNodes == 1 {
+			nodes = "1 UP node"
+		}
+		line("Shortfall", "%s: asks %d, best node %s has %d free now, %d at most (%s in the queue)",
+			s.Resource, s.Asked, orNone(s.BestNode), s.FreeNow, s.AtMost, nodes)
 	}
 	if e.Reason == "Resources" || e.Reason == "Priority" {
 		ahead := fmt.Sprintf("%d jobs of queue %s wait for resources before it", e.Ahead, termsafe.String(j.Queue))
