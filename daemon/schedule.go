@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
@@ -13,15 +14,14 @@ import (
 // scheduleLoop plans whenever what a plan reads changes: a job becomes
 // RUNNABLE (or a RUNNABLE one changes), resources are freed or taken, a
 // node, queue or compute environment changes (memdb watch channels of
-// those, raftfsm.State.WatchPlanInputs), or a PENDING job changes (its
-// reason is recorded too). No polling tick, so a job is placed as soon as
+// those, raftfsm.State.WatchPlanInputs). No polling tick, so a job is placed as soon as
 // its submission (or the exit that frees room) commits; a running job's
 // report, a signal or a heartbeat wakes nothing. The only timer is for
 // the earliest begin time of a held-back job. Plans that the FSM finds
 // stale are planned again on the next change.
 //
-// After its placements, each pass records the reasons of the jobs that
-// still wait, and their estimated starts, where they changed (one raft
+// After its placements, each pass records the reasons of the RUNNABLE jobs
+// that still wait, and their estimated starts, where they changed (one raft
 // entry for many jobs, none when nothing changed). Recording changes the
 // jobs the loop watches, so one more pass follows, which finds nothing to
 // record: an estimate is recorded again only when it moves by
@@ -36,7 +36,6 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		state := c.fsm.State()
 		ws := memdb.NewWatchSet()
 		state.WatchPlanInputs(ws)
-		state.WatchWaiting(ws)
 		if plan {
 			plan = false
 			now := nowMillis()
@@ -97,7 +96,9 @@ const estimateSlack = 60_000
 // or estimate differ from what their jobs have recorded, grouped by
 // reason and estimate in the order the waits come, at most max jobs per
 // command. A wait without a reason (a pass that stopped at its placement
-// cap before the job) records nothing.
+// cap before the job) records nothing; nor does a PENDING job's: its
+// reason (Dependency, JobHeldUser, JobHeldAdmin) is in its record already,
+// and submitting or holding jobs then costs no second raft entry.
 func reasonChanges(waits []sched.Wait, max int) []raftfsm.JobReasonsCmd {
 	type key struct {
 		reason string
@@ -108,7 +109,7 @@ func reasonChanges(waits []sched.Wait, max int) []raftfsm.JobReasonsCmd {
 	var cur raftfsm.JobReasonsCmd
 	n := 0
 	for _, w := range waits {
-		if w.Reason == "" || w.Job == nil {
+		if w.Reason == "" || w.Job == nil || w.Job.State != api.StateRunnable {
 			continue
 		}
 		if w.Job.WaitReason == w.Reason && sameEstimate(w.Job.EstimatedStartAt, w.StartAt) {

@@ -1,11 +1,5 @@
 package raftfsm
 
-import (
-	"github.com/hashicorp/go-memdb"
-
-	"github.com/shoal-batch/shoal/api"
-)
-
 // OpJobReasons records why waiting jobs wait (JobReasonsCmd).
 const OpJobReasons Op = 40
 
@@ -50,15 +44,4 @@ func (w writer) jobReasons(c JobReasonsCmd) Result {
 		}
 	}
 	return Result{}
-}
-
-// WatchWaiting adds to ws the channel that fires when the PENDING jobs
-// change (a submission with dependencies, a hold, a release), whose
-// reasons the scheduler records as it does the RUNNABLE ones'.
-func (s *State) WatchWaiting(ws memdb.WatchSet) {
-	it, err := s.txn.Get(tableJobs, "state", string(api.StatePending))
-	if err != nil {
-		panic("raftfsm: watch PENDING jobs: " + err.Error())
-	}
-	ws.Add(it.WatchCh())
 }
