@@ -26,9 +26,15 @@ import (
 // jobs the loop watches, so one more pass follows, which finds nothing to
 // record: an estimate is recorded again only when it moves by
 // estimateSlack or more, so a pass does not write because time passed.
+// Under a stream of changes reasons are recorded at most once every
+// reasonInterval (what changed meanwhile goes in one go), so that a busy
+// cluster does not rewrite many jobs' reasons on every commit.
 func (c *Controller) scheduleLoop(ctx context.Context) {
 	begin := time.NewTimer(time.Hour)
 	begin.Stop()
+	flush := time.NewTimer(time.Hour) // reasons held back by reasonInterval
+	flush.Stop()
+	var lastReasons time.Time
 	plan := true
 	for {
 		// The watch is taken on the state the plan reads: a change
@@ -55,10 +61,17 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 				}
 				placed = res.Placed
 			}
-			for _, cmd := range reasonChanges(p.Waits, maxReasonsPerEntry) {
-				if _, err := c.applier.Apply(ctx, raftfsm.OpJobReasons, cmd); err != nil && ctx.Err() == nil {
-					c.log.Warn("record job reasons", "jobs", cmd.Jobs(), "err", err)
-					break
+			if cmds := reasonChanges(p.Waits, maxReasonsPerEntry); len(cmds) > 0 {
+				if wait := reasonInterval - time.Since(lastReasons); wait > 0 {
+					flush.Reset(wait) // record them then, with what changes meanwhile
+				} else {
+					lastReasons = time.Now()
+					for _, cmd := range cmds {
+						if _, err := c.applier.Apply(ctx, raftfsm.OpJobReasons, cmd); err != nil && ctx.Err() == nil {
+							c.log.Warn("record job reasons", "jobs", cmd.Jobs(), "err", err)
+							break
+						}
+					}
 				}
 			}
 			// Placed jobs changed the inputs: plan the rest at once
@@ -75,6 +88,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			plan = true
 		case <-begin.C:
 			plan = true // a begin time came: plan again though nothing changed
+		case <-flush.C:
+			plan = true // reasons were held back: record them now
 		case <-ctx.Done():
 		}
 		cancel()
@@ -87,6 +102,9 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 // maxReasonsPerEntry bounds the jobs of one JobReasonsCmd, so that a first
 // pass over a long queue makes several modest entries, not one huge one.
 const maxReasonsPerEntry = 16384
+
+// reasonInterval is the least time between two recordings of reasons.
+const reasonInterval = time.Second
 
 // estimateSlack is how far an estimated start may move before it is
 // recorded again (epoch ms).
