@@ -13,6 +13,19 @@ type Job struct {
 	State        JobState   `json:"status"`
 	StatusReason string     `json:"statusReason,omitempty"`
 	Array        *ArrayTask `json:"array,omitempty"`
+
+	// WaitReason is why the job, while it waits, has not started, as the
+	// scheduler last recorded it (Slurm's reason codes: Resources,
+	// Priority, Dependency, BeginTime, ...); "" until a pass considered
+	// it. Left as it was once the job starts: read it only while the job
+	// is SUBMITTED, PENDING or RUNNABLE.
+	WaitReason string `json:"waitReason,omitempty"`
+	// EstimatedStartAt is when the scheduler expects the waiting job to
+	// start (epoch ms), from its backfill plan; 0: unknown.
+	EstimatedStartAt int64 `json:"estimatedStartAt,omitempty"`
+	// HeldByAdmin: root held the job, and not its own (JobHeldAdmin).
+	HeldByAdmin bool `json:"heldByAdmin,omitempty"`
+
 	// SignalRequests are the signals users asked to send to the running
 	// attempt (scancel --signal; at most MaxJobSignals, oldest first);
 	// the node delivers each once. Not ExitSignal: what ended the job.

@@ -68,6 +68,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			keysCommand(),
 			imageCommand(),
 			cronCommand(),
+			explainCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their

@@ -25,6 +25,7 @@ import (
 	"github.com/shoal-batch/shoal/internal/peercred"
 	"github.com/shoal-batch/shoal/internal/sigv4"
 	"github.com/shoal-batch/shoal/raftfsm"
+	"github.com/shoal-batch/shoal/sched"
 )
 
 // Version is shoal's version, reported by the API.
@@ -66,8 +67,10 @@ type Config struct {
 	// queue time limits); nil is the wall clock (tests give a
 	// clock.Fake). Certificates and network waits keep the wall clock.
 	Clock clock.Clock
-	// CronClock is the cron loop\'s time (nil: Clock); its tests inject one.
+	// CronClock is the cron loop's time (nil: Clock); its tests inject one.
 	CronClock CronClock
+	// Sched tunes the scheduler (default time limit, backfill window).
+	Sched sched.Options
 }
 
 // Controller is a running controller: raft, the FSM, the API and the

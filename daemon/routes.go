@@ -40,6 +40,7 @@ func (c *Controller) routeTable() []route {
 		native(api.PathStopJobs, asUser, bodySubmit, endpoint(c.stopJobs)),
 		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),
 		native(api.PathWait, asUser, bodySmall, endpoint(c.waitJob)),
+		native(api.PathExplain, asUser, bodySmall, endpoint(c.explainJob)),
 		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),
 		native(api.PathHold, asUser, bodySmall, endpoint(c.holdJobs)),
 		native(api.PathUpdateJob, asUser, bodySmall, endpoint(c.updateJob)),

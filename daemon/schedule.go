@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
@@ -13,14 +14,27 @@ import (
 // scheduleLoop plans whenever what a plan reads changes: a job becomes
 // RUNNABLE (or a RUNNABLE one changes), resources are freed or taken, a
 // node, queue or compute environment changes (memdb watch channels of
-// those, raftfsm.State.WatchPlanInputs). No polling tick, so a job is
-// placed as soon as its submission (or the exit that frees room) commits;
-// a running job's report, a signal or a heartbeat wakes nothing. The only
-// timer is for the earliest begin time of a held-back job. Plans that the
-// FSM finds stale are planned again on the next change.
+// those, raftfsm.State.WatchPlanInputs). No polling tick, so a job is placed as soon as
+// its submission (or the exit that frees room) commits; a running job's
+// report, a signal or a heartbeat wakes nothing. The only timer is for
+// the earliest begin time of a held-back job. Plans that the FSM finds
+// stale are planned again on the next change.
+//
+// After its placements, each pass records the reasons of the RUNNABLE jobs
+// that still wait, and their estimated starts, where they changed (one raft
+// entry for many jobs, none when nothing changed). Recording changes the
+// jobs the loop watches, so one more pass follows, which finds nothing to
+// record: an estimate is recorded again only when it moves by
+// estimateSlack or more, so a pass does not write because time passed.
+// Under a stream of changes reasons are recorded at most once every
+// reasonInterval (what changed meanwhile goes in one go), so that a busy
+// cluster does not rewrite many jobs' reasons on every commit.
 func (c *Controller) scheduleLoop(ctx context.Context) {
 	begin := c.clock.NewTimer(time.Hour)
 	begin.Stop()
+	flush := c.clock.NewTimer(time.Hour) // reasons held back by reasonInterval
+	flush.Stop()
+	var lastReasons time.Time
 	plan := true
 	for {
 		// The watch is taken on the state the plan reads: a change
@@ -30,12 +44,14 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		state.WatchPlanInputs(ws)
 		if plan {
 			plan = false
-			p := sched.Schedule(state, c.nowMillis())
+			now := c.nowMillis()
+			p := sched.ScheduleWith(state, now, c.cfg.Sched)
 			if p.NextBegin != 0 {
 				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
 			}
+			placed := 0
 			if len(p.Placements) > 0 {
-				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: c.nowMillis()}
+				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: now}
 				for i, pl := range p.Placements {
 					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE}
 				}
@@ -43,13 +59,27 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 				if err != nil && ctx.Err() == nil {
 					c.log.Warn("commit schedule plan", "placements", len(cmd.Placements), "err", err)
 				}
-				// Placed jobs changed the inputs: plan the rest at once
-				// (the cap on one plan's placements may have left some).
-				// A plan the FSM wholly refused waits for a change.
-				if res.Placed > 0 {
-					plan = true
-					continue
+				placed = res.Placed
+			}
+			if cmds := reasonChanges(p.Waits, maxReasonsPerEntry); len(cmds) > 0 {
+				if wait := reasonInterval - c.clock.Now().Sub(lastReasons); wait > 0 {
+					flush.Reset(wait) // record them then, with what changes meanwhile
+				} else {
+					lastReasons = c.clock.Now()
+					for _, cmd := range cmds {
+						if _, err := c.applier.Apply(ctx, raftfsm.OpJobReasons, cmd); err != nil && ctx.Err() == nil {
+							c.log.Warn("record job reasons", "jobs", cmd.Jobs(), "err", err)
+							break
+						}
+					}
 				}
+			}
+			// Placed jobs changed the inputs: plan the rest at once
+			// (the cap on one plan's placements may have left some).
+			// A plan the FSM wholly refused waits for a change.
+			if placed > 0 {
+				plan = true
+				continue
 			}
 		}
 		wctx, cancel := context.WithCancel(ctx)
@@ -58,6 +88,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			plan = true
 		case <-begin.C():
 			plan = true // a begin time came: plan again though nothing changed
+		case <-flush.C():
+			plan = true // reasons were held back: record them now
 		case <-ctx.Done():
 		}
 		cancel()
@@ -65,4 +97,67 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// maxReasonsPerEntry bounds the jobs of one JobReasonsCmd, so that a first
+// pass over a long queue makes several modest entries, not one huge one.
+const maxReasonsPerEntry = 16384
+
+// reasonInterval is the least time between two recordings of reasons.
+const reasonInterval = time.Second
+
+// estimateSlack is how far an estimated start may move before it is
+// recorded again (epoch ms).
+const estimateSlack = 60_000
+
+// reasonChanges returns the commands that record the waits whose reason
+// or estimate differ from what their jobs have recorded, grouped by
+// reason and estimate in the order the waits come, at most max jobs per
+// command. A wait without a reason (a pass that stopped at its placement
+// cap before the job) records nothing; nor does a PENDING job's: its
+// reason (Dependency, JobHeldUser, JobHeldAdmin) is in its record already,
+// and submitting or holding jobs then costs no second raft entry.
+func reasonChanges(waits []sched.Wait, max int) []raftfsm.JobReasonsCmd {
+	type key struct {
+		reason string
+		start  int64
+	}
+	groups := map[key]int{} // index into cur.Groups
+	var out []raftfsm.JobReasonsCmd
+	var cur raftfsm.JobReasonsCmd
+	n := 0
+	for _, w := range waits {
+		if w.Reason == "" || w.Job == nil || w.Job.State != api.StateRunnable {
+			continue
+		}
+		if w.Job.WaitReason == w.Reason && sameEstimate(w.Job.EstimatedStartAt, w.StartAt) {
+			continue
+		}
+		k := key{w.Reason, w.StartAt}
+		g, ok := groups[k]
+		if !ok {
+			g = len(cur.Groups)
+			groups[k] = g
+			cur.Groups = append(cur.Groups, raftfsm.ReasonGroup{Reason: w.Reason, StartAt: w.StartAt})
+		}
+		cur.Groups[g].IDs = append(cur.Groups[g].IDs, w.JobID)
+		if n++; n == max {
+			out = append(out, cur)
+			cur, n, groups = raftfsm.JobReasonsCmd{}, 0, map[key]int{}
+		}
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// sameEstimate reports whether a recorded estimate still stands for a
+// new one: both unknown, or within estimateSlack of each other.
+func sameEstimate(recorded, now int64) bool {
+	if recorded == 0 || now == 0 {
+		return recorded == now
+	}
+	d := recorded - now
+	return d < estimateSlack && d > -estimateSlack
 }

@@ -156,6 +156,7 @@ func (w writer) hold(c HoldCmd) Result {
 			continue
 		}
 		j.Held = c.Hold
+		j.HeldByAdmin = c.Hold && c.CallerUID == 0 && j.UID != 0 // JobHeldAdmin
 		switch {
 		case c.Hold && j.State == api.StateRunnable:
 			mustMove(j, api.StatePending, c.Now)

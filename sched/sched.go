@@ -1,7 +1,8 @@
 package sched
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -28,8 +29,13 @@ type Placement struct {
 // Plan is the scheduler's answer for one snapshot.
 type Plan struct {
 	Placements []Placement
+	// Waits says, for every PENDING job and every RUNNABLE job left
+	// unplaced, why it waits and when it may start: RUNNABLE jobs in the
+	// order they were considered (queue priority, job priority, id), then
+	// PENDING ones by id.
+	Waits []Wait
 	// Waiting counts RUNNABLE jobs left unplaced (resources, begin time,
-	// array throttle).
+	// array throttle, reservations).
 	Waiting int
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
 	// it, 0 if none: plan again then.
@@ -40,56 +46,385 @@ type Plan struct {
 // flood of submissions does not delay the first placements.
 const MaxPlacements = 4096
 
-// Schedule places RUNNABLE jobs, those of higher-priority queues first, then
-// by job priority, then in submit order, each on the first node (by name)
-// of the first compute environment of its queue (in the queue's order) that
-// has the CPUs, memory and GPUs (of the type asked for) free. now (epoch ms) holds back jobs whose begin
-// time has not come; an array's throttle holds back its tasks beyond its
-// limit of running ones.
-func Schedule(snap Snapshot, now int64) Plan {
-	var jobs []*api.Job
-	snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
-		jobs = append(jobs, j)
+// Defaults of Options.
+const (
+	// DefaultTimeLimit is what a job without a time limit counts as when
+	// the scheduler reckons when it ends: a year, that is never.
+	DefaultTimeLimit int64 = 365 * 24 * 3600
+	// DefaultWindow is how far ahead reservations are made (Slurm's
+	// bf_window): a job that cannot start within it reserves nothing,
+	// so jobs without time limits never hold back others.
+	DefaultWindow int64 = 7 * 24 * 3600
+	// DefaultEstimateDepth is how many waiting jobs of a queue past its
+	// reserved one are given an estimated start each pass.
+	DefaultEstimateDepth = 16
+)
+
+// Options tune a pass. The zero value takes the defaults above.
+type Options struct {
+	// DefaultTimeLimit (seconds) is what a job without a time limit
+	// counts as; QueueTimeLimits overrides it per queue.
+	DefaultTimeLimit int64
+	QueueTimeLimits  map[string]int64
+	// Window (seconds): reservations are made no further ahead.
+	Window int64
+	// EstimateDepth: waiting jobs per queue, after the reserved one, that
+	// get an estimated start (negative: none).
+	EstimateDepth int
+}
+
+func (o Options) withDefaults() Options {
+	if o.DefaultTimeLimit <= 0 {
+		o.DefaultTimeLimit = DefaultTimeLimit
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.EstimateDepth == 0 {
+		o.EstimateDepth = DefaultEstimateDepth
+	}
+	return o
+}
+
+// limitMillis is how long j is reckoned to run once started.
+func (o Options) limitMillis(j *api.Job) int64 {
+	s := j.TimeLimit
+	if s <= 0 {
+		s = o.QueueTimeLimits[j.Queue]
+	}
+	if s <= 0 {
+		s = o.DefaultTimeLimit
+	}
+	return s * 1000
+}
+
+// Schedule is ScheduleWith the default options.
+func Schedule(snap Snapshot, now int64) Plan { return ScheduleWith(snap, now, Options{}) }
+
+// ScheduleWith places RUNNABLE jobs, those of higher-priority queues
+// first, then by job priority, then in submit order, each on the first
+// node (by name) of the first compute environment of its queue (in the
+// queue's order) that has the CPUs, memory and GPUs (of the type asked
+// for) free, with EASY backfill: the first job of each queue that cannot
+// start gets a reservation, the earliest time its resources free up
+// (running jobs end at their start plus time limit), and a later job is
+// placed only if it ends before that time or leaves the reservation room.
+// now (epoch ms) holds back jobs whose begin time has not come; an array's
+// throttle holds back its tasks beyond its limit of running ones. Every
+// job it does not place gets a Wait saying why.
+func ScheduleWith(snap Snapshot, now int64, opts Options) Plan {
+	p := newPass(snap, now, opts)
+	p.run()
+	return p.plan
+}
+
+// Explain is the pass ScheduleWith makes, answering for one job: its Wait
+// (ok false if the job is placed by this pass or does not wait) and the
+// ids of the first jobs of its queue that wait for resources (at most
+// MaxHeads).
+func Explain(snap Snapshot, now int64, opts Options, id uint64) (w Wait, heads []uint64, ok bool) {
+	p := newPass(snap, now, opts)
+	p.run()
+	for _, x := range p.plan.Waits {
+		if x.JobID == id {
+			if t, found := p.targets[x.Queue]; found {
+				heads = t.heads
+			}
+			return x, heads, true
+		}
+	}
+	return Wait{}, nil, false
+}
+
+// MaxHeads bounds the ids of a queue's first waiting jobs Explain returns.
+const MaxHeads = 5
+
+// pass is one run of the scheduler over a snapshot.
+type pass struct {
+	snap    Snapshot
+	now     int64
+	opts    Options
+	nodes   []*api.Node
+	alloc   []api.Resources // allocated now, placements of this pass included
+	targets map[string]*target
+	plan    Plan
+	// running counts the placed tasks of each throttled array.
+	running map[uint64]int
+	// fit[shape] is the position in the queue's node list from which a
+	// node may still have the shape free: allocations only grow within a
+	// pass, so a node that could not take a shape never can again.
+	fit map[shape]int
+	// settled holds the shapes (with time limits) found unplaceable in
+	// this pass, with why: that never gets better within a pass.
+	settled map[shapeDur]Wait
+	// unreservable holds the shapes (with time limits) that cannot start
+	// within the window: no job of them gets a reservation this pass.
+	unreservable map[shapeDur]bool
+	// lastTarget is the previous job's queue (jobs come grouped).
+	lastTarget *target
+	short      map[shape]*Shortfall
+	// prof is each node's timeline, built when the first reservation or
+	// estimate needs it (nil until then).
+	prof   []*profile
+	placed []placedJob // placements before prof was built
+	holds  int         // reservations (not estimates) made
+}
+
+// shape is what a job asks of a queue: jobs of one shape fit or not alike.
+type shape struct {
+	queue *target
+	res   api.Resources
+}
+
+type shapeDur struct {
+	shape
+	dur int64
+}
+
+type placedJob struct {
+	node int
+	res  api.Resources
+	end  int64
+}
+
+func newPass(snap Snapshot, now int64, opts Options) *pass {
+	p := &pass{snap: snap, now: now, opts: opts.withDefaults(), nodes: snap.Nodes(),
+		targets: map[string]*target{}, fit: map[shape]int{}, settled: map[shapeDur]Wait{}, unreservable: map[shapeDur]bool{}, short: map[shape]*Shortfall{}}
+	p.alloc = make([]api.Resources, len(p.nodes))
+	for i, n := range p.nodes {
+		p.alloc[i] = n.Allocated
+	}
+	return p
+}
+
+func (p *pass) run() {
+	jobs := p.ordered()
+	p.plan.Waits = make([]Wait, 0, len(jobs))
+	p.running = runningTasks(p.snap, jobs)
+	for _, j := range jobs {
+		p.consider(j)
+	}
+	p.snap.JobsInState(api.StatePending, func(j *api.Job) bool {
+		w := Wait{JobID: j.ID, Job: j, Queue: j.Queue, Reason: ReasonDependency}
+		switch {
+		case j.Held && j.HeldByAdmin:
+			w.Reason = ReasonHeldAdmin
+		case j.Held:
+			w.Reason = ReasonHeldUser
+		}
+		p.plan.Waits = append(p.plan.Waits, w)
 		return true
 	})
-	nodes := snap.Nodes()
-	targets := queueTargets(snap, nodes, jobs)
-	sort.SliceStable(jobs, func(a, b int) bool {
-		qa, qb := targets[jobs[a].Queue].priority, targets[jobs[b].Queue].priority
-		if qa != qb {
-			return qa > qb
+}
+
+// ordered returns the RUNNABLE jobs in the order they are considered:
+// higher-priority queues first, then higher job priority, then id. The
+// snapshot gives them in id order, and jobs come in few priorities, so
+// they are sorted by bucket: one map access a job, then the buckets'
+// keys, not a comparison sort of every job.
+func (p *pass) ordered() []*api.Job {
+	type level struct {
+		queue int
+		job   int64
+	}
+	buckets := map[level][]*api.Job{}
+	var last *target
+	lastQueue := ""
+	n := 0
+	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
+		if last == nil || j.Queue != lastQueue {
+			last, lastQueue = p.target(j.Queue), j.Queue
 		}
-		return jobs[a].Priority > jobs[b].Priority
+		l := level{last.priority, j.Priority}
+		buckets[l] = append(buckets[l], j)
+		n++
+		return true
 	})
-	alloc := make([]api.Resources, len(nodes))
-	for i, n := range nodes {
-		alloc[i] = n.Allocated
+	levels := make([]level, 0, len(buckets))
+	for l := range buckets {
+		levels = append(levels, l)
 	}
-	running := runningTasks(snap, jobs)
-	var plan Plan
-	for _, j := range jobs {
-		if j.BeginAt > now {
-			plan.Waiting++
-			if plan.NextBegin == 0 || j.BeginAt < plan.NextBegin {
-				plan.NextBegin = j.BeginAt
+	slices.SortFunc(levels, func(a, b level) int {
+		if a.queue != b.queue {
+			return cmp.Compare(b.queue, a.queue)
+		}
+		return cmp.Compare(b.job, a.job)
+	})
+	jobs := make([]*api.Job, 0, n)
+	for _, l := range levels {
+		jobs = append(jobs, buckets[l]...)
+	}
+	return jobs
+}
+
+// consider places one RUNNABLE job or says why it waits.
+func (p *pass) consider(j *api.Job) {
+	if p.lastTarget == nil || j.Queue != p.lastTarget.name {
+		p.lastTarget = p.targets[j.Queue]
+	}
+	t := p.lastTarget
+	w := Wait{JobID: j.ID, Job: j, Queue: j.Queue}
+	if p.place(t, j, &w) {
+		return
+	}
+	p.plan.Waiting++
+	if w.Reason != "" {
+		p.plan.Waits = append(p.plan.Waits, w)
+	}
+}
+
+// place places j, or fills in w with why it waits.
+func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
+	throttled := j.Array != nil && j.Array.MaxRunning > 0
+	switch {
+	case j.BeginAt > p.now:
+		w.Reason, w.StartAt = ReasonBeginTime, j.BeginAt
+		if p.plan.NextBegin == 0 || j.BeginAt < p.plan.NextBegin {
+			p.plan.NextBegin = j.BeginAt
+		}
+		return false
+	case !t.enabled:
+		w.Reason = ReasonPartitionInactive
+		return false
+	case len(t.envs) == 0:
+		w.Reason = ReasonPartitionDown
+		return false
+	case throttled && p.running[j.Array.JobID] >= j.Array.MaxRunning:
+		w.Reason = ReasonArrayTaskLimit
+		return false
+	case len(p.plan.Placements) == MaxPlacements:
+		return false // the next pass places or explains it
+	}
+	dur := p.opts.limitMillis(j)
+	sh := shape{t, j.Resources}
+	key := shapeDur{sh, dur}
+	// Allocations only grow within a pass and reservations are only
+	// added, so a shape (and time limit) that could not be placed never
+	// can be in this pass: the jobs after it of the same kind wait alike.
+	if known, ok := p.settled[key]; ok {
+		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
+		if w.Reason != ReasonReqNodeNotAvail {
+			p.wait(t, sh, dur, w)
+		}
+		return false
+	}
+	if !p.possible(sh) {
+		w.Reason, w.Short = ReasonReqNodeNotAvail, p.shortfall(sh)
+		p.settled[key] = *w
+		return false
+	}
+	pos, fitsNow, blocker := p.find(sh, dur)
+	if pos >= 0 {
+		e, i := t.at(pos)
+		p.take(i, j.Resources, p.now+dur)
+		p.plan.Placements = append(p.plan.Placements, Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name})
+		if throttled {
+			p.running[j.Array.JobID]++
+		}
+		return true
+	}
+	if fitsNow {
+		w.Reason, w.Blocker, w.BlockerAt = ReasonPriority, blocker.job, blocker.from
+	} else {
+		w.Reason, w.Short = ReasonResources, p.shortfall(sh)
+	}
+	p.settled[key] = *w
+	p.wait(t, sh, dur, w)
+	return false
+}
+
+// wait fills in where a job that waits for resources stands in its queue
+// and when it may start: the queue's first such job gets a reservation
+// (if it can start within the window), the next few an estimate.
+func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
+	w.Ahead = t.waiting
+	t.waiting++
+	if len(t.heads) < MaxHeads {
+		t.heads = append(t.heads, w.JobID)
+	}
+	switch {
+	case !t.reserved && w.Reason == ReasonResources && !p.unreservable[shapeDur{sh, dur}]:
+		at, i, ok := p.earliest(sh, dur, false)
+		if ok {
+			w.StartAt, w.Node = at, p.nodes[i].Name
+		}
+		if !ok || at-p.now > p.opts.Window*1000 {
+			// Only later as the pass goes on: its like need not try.
+			p.unreservable[shapeDur{sh, dur}] = true
+			break
+		}
+		t.reserved, w.Reserved = true, true
+		p.hold(i, hold{from: at, to: at + dur, res: sh.res, job: w.JobID})
+		p.holds++
+	case t.estimates < p.opts.EstimateDepth:
+		t.estimates++
+		if at, i, ok := p.earliest(sh, dur, true); ok {
+			w.StartAt, w.Node = at, p.nodes[i].Name
+			p.hold(i, hold{from: at, to: at + dur, res: sh.res, job: w.JobID, shadow: true})
+		}
+	}
+}
+
+// find returns the position (in the queue's node order) of the first node
+// that has sh free now and where a job of duration dur delays no
+// reservation, or -1; fitsNow says whether some node had sh free, and
+// blocker is the reservation that kept it off such a node.
+func (p *pass) find(sh shape, dur int64) (pos int, fitsNow bool, blocker *hold) {
+	t := sh.queue
+	start, seen := p.fit[sh]
+	if !seen {
+		start = 0
+	}
+	first := -1
+	for k := start; k < t.size; k++ {
+		_, i := t.at(k)
+		n := p.nodes[i]
+		if n.State != api.NodeUp || !sh.res.FitsOn(n.Capacity, p.alloc[i]) {
+			continue
+		}
+		if first < 0 {
+			first = k
+		}
+		if b := p.delays(i, sh.res, dur); b != nil {
+			if blocker == nil {
+				blocker = b
 			}
 			continue
 		}
-		throttled := j.Array != nil && j.Array.MaxRunning > 0
-		if len(plan.Placements) == MaxPlacements || (throttled && running[j.Array.JobID] >= j.Array.MaxRunning) {
-			plan.Waiting++
-			continue
-		}
-		if p, ok := place(j, targets[j.Queue].envs, nodes, alloc); ok {
-			plan.Placements = append(plan.Placements, p)
-			if throttled {
-				running[j.Array.JobID]++
-			}
-		} else {
-			plan.Waiting++
-		}
+		p.fit[sh] = first
+		return k, true, nil
 	}
-	return plan
+	if first < 0 {
+		p.fit[sh] = t.size
+		return -1, false, nil
+	}
+	p.fit[sh] = first
+	return -1, true, blocker
+}
+
+// possible reports whether some UP node of the queue could ever take sh.
+func (p *pass) possible(sh shape) bool {
+	if v, ok := sh.queue.possible[sh.res]; ok {
+		return v
+	}
+	ok := false
+	for k := 0; k < sh.queue.size && !ok; k++ {
+		_, i := sh.queue.at(k)
+		n := p.nodes[i]
+		ok = n.State == api.NodeUp && sh.res.FitsOn(n.Capacity, api.Resources{})
+	}
+	sh.queue.possible[sh.res] = ok
+	return ok
+}
+
+// take allocates r on node i until end.
+func (p *pass) take(i int, r api.Resources, end int64) {
+	p.alloc[i] = p.alloc[i].Add(r)
+	if p.prof != nil {
+		p.profile(i).ends = insertEnd(p.profile(i).ends, event{at: end, res: r})
+	} else {
+		p.placed = append(p.placed, placedJob{node: i, res: r, end: end})
+	}
 }
 
 // runningTasks counts the placed tasks of each throttled array that has
@@ -118,10 +453,23 @@ func runningTasks(snap Snapshot, runnable []*api.Job) map[uint64]int {
 }
 
 // target is where a queue's jobs may go: its priority and, per enabled
-// compute environment in order, the indexes of its nodes.
+// compute environment in order, the indexes of its nodes; and what this
+// pass learned of the queue.
 type target struct {
+	name     string
+	enabled  bool
 	priority int
 	envs     []envNodes
+	size     int // nodes over all envs (a node in two envs counts twice)
+	// possible caches, per shape, whether an UP node could ever take it.
+	possible map[api.Resources]bool
+	// reserved: the queue's first job waiting for resources has its
+	// reservation; waiting counts its jobs waiting for resources so far,
+	// heads are the first of them; estimates counts estimated starts.
+	reserved  bool
+	waiting   int
+	heads     []uint64
+	estimates int
 }
 
 type envNodes struct {
@@ -129,44 +477,38 @@ type envNodes struct {
 	nodes []int // indexes into the node list
 }
 
-// queueTargets resolves each queue that has runnable jobs once per plan.
-func queueTargets(snap Snapshot, nodes []*api.Node, jobs []*api.Job) map[string]target {
-	out := map[string]target{}
-	for _, j := range jobs {
-		if _, done := out[j.Queue]; done {
-			continue
+// at maps a position in the queue's node order to (env, node index).
+func (t *target) at(k int) (env, node int) {
+	for e := range t.envs {
+		if k < len(t.envs[e].nodes) {
+			return e, t.envs[e].nodes[k]
 		}
-		q := snap.Queue(j.Queue)
-		if q == nil || q.State != api.Enabled {
-			out[j.Queue] = target{}
-			continue
-		}
-		t := target{priority: q.Priority}
-		for _, ce := range api.QueueEnvironments(q, snap.ComputeEnvironment) {
-			en := envNodes{name: ce.Name}
-			for i, n := range nodes {
-				if ce.Includes(n) {
-					en.nodes = append(en.nodes, i)
-				}
-			}
-			t.envs = append(t.envs, en)
-		}
-		out[j.Queue] = t
+		k -= len(t.envs[e].nodes)
 	}
-	return out
+	panic("sched: node position out of range")
 }
 
-// place finds the first UP node with room for j (api.Resources.FitsOn: GPUs
-// of the type asked for among them), in environment order, and adds j to
-// what that node has allocated.
-func place(j *api.Job, envs []envNodes, nodes []*api.Node, alloc []api.Resources) (Placement, bool) {
-	for _, e := range envs {
-		for _, i := range e.nodes {
-			if nodes[i].State == api.NodeUp && j.Resources.FitsOn(nodes[i].Capacity, alloc[i]) {
-				alloc[i] = alloc[i].Add(j.Resources)
-				return Placement{JobID: j.ID, Node: nodes[i].Name, CE: e.name}, true
+// target resolves a queue once per pass.
+func (p *pass) target(name string) *target {
+	if t, ok := p.targets[name]; ok {
+		return t
+	}
+	t := &target{name: name, possible: map[api.Resources]bool{}}
+	p.targets[name] = t
+	q := p.snap.Queue(name)
+	if q == nil || q.State != api.Enabled {
+		return t
+	}
+	t.enabled, t.priority = true, q.Priority
+	for _, ce := range api.QueueEnvironments(q, p.snap.ComputeEnvironment) {
+		en := envNodes{name: ce.Name}
+		for i, n := range p.nodes {
+			if ce.Includes(n) {
+				en.nodes = append(en.nodes, i)
 			}
 		}
+		t.envs = append(t.envs, en)
+		t.size += len(en.nodes)
 	}
-	return Placement{}, false
+	return t
 }

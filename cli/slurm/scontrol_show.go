@@ -118,8 +118,8 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	switch {
 	case start.IsZero() && !end.IsZero():
 		startText = endText // cancelled before it started
-	case start.IsZero() && !v.beginAt().IsZero():
-		startText = stamp(v.beginAt(), "Unknown")
+	case start.IsZero() && !v.expectedStart().IsZero():
+		startText = stamp(v.expectedStart(), "Unknown") // the scheduler's estimate, or the begin time
 	}
 	if e, ok := v.expectedEnd(); ok && end.IsZero() {
 		endText = stamp(e, "Unknown")

@@ -667,13 +667,7 @@ func sortJobViews(views []*jobView, spec string) {
 
 // cmpStart orders by (expected) start time, unknown ones last.
 func cmpStart(a, b *jobView) int {
-	at, bt := a.started(), b.started()
-	if at.IsZero() {
-		at = a.beginAt()
-	}
-	if bt.IsZero() {
-		bt = b.beginAt()
-	}
+	at, bt := a.expectedStart(), b.expectedStart()
 	switch {
 	case at.IsZero() && bt.IsZero():
 		return 0

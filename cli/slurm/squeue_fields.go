@@ -106,13 +106,7 @@ func sqReasonOrNodes(v *jobView) string {
 
 // sqStartTime is %S: when the job started, or is expected to.
 func sqStartTime(v *jobView) string {
-	if s := v.started(); !s.IsZero() {
-		return stamp(s, "N/A")
-	}
-	if b := v.beginAt(); !b.IsZero() {
-		return stamp(b, "N/A")
-	}
-	return "N/A"
+	return stamp(v.expectedStart(), "N/A")
 }
 
 // sqEndTime is %e: when the job ended, or is expected to.

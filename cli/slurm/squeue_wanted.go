@@ -10,7 +10,8 @@ var squeueLight = []string{
 	"jobId", "jobName", "jobQueue", "resources", "priority", "dependsOn", "dependAny", "held", "beginAt",
 	"timeLimitSeconds", "noRequeue", "account", "qos", "comment", "user", "uid", "gid", "status",
 	"statusReason", "array", "node", "attempt", "exitCode", "signal", "cause", "stopRequested",
-	"createdAt", "startedAt", "stoppedAt",
+	"createdAt", "startedAt", "stoppedAt", "attempts", "deadlineAt", "runnableAt",
+	"waitReason", "estimatedStartAt", "heldByAdmin",
 }
 
 // squeueHeavyFields are the -o letters and -O names that show a heavy

@@ -68,12 +68,16 @@ func PendingReason(j *api.Job, now time.Time) string {
 	switch {
 	case j.State == api.StatePending && j.Held && len(j.Attempts) > 0 && j.Attempts[len(j.Attempts)-1].Cause == api.CauseRequeued:
 		return "job_requeued_in_held_state" // scontrol requeuehold
+	case j.State == api.StatePending && j.Held && j.HeldByAdmin:
+		return "JobHeldAdmin"
 	case j.State == api.StatePending && j.Held:
 		return "JobHeldUser"
 	case j.State == api.StatePending || j.State == api.StateSubmitted:
 		return "Dependency"
 	case j.State == api.StateRunnable && j.BeginAt > now.UnixMilli():
 		return "BeginTime"
+	case recordedReason(j) != "":
+		return recordedReason(j) // the scheduler's, as it last recorded it
 	case j.State == api.StateRunnable:
 		return "Resources"
 	case j.State == api.StateFailed && j.Cause == api.CauseDependency:

@@ -20,6 +20,7 @@ import (
 	"github.com/shoal-batch/shoal/node"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
+	"github.com/shoal-batch/shoal/sched"
 )
 
 func agentCommand() *ucli.Command {
@@ -48,6 +49,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "job-tmp-size", Value: "0", Usage: "size of a job's private /tmp (a tmpfs charged to the job's memory) when sbatch --tmp does not say, MiB or with a unit (e.g. 1G); 0: the job's memory limit"},
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
+			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
@@ -93,6 +95,9 @@ func runAgent(c *ucli.Context) error {
 			return fmt.Errorf("agent: -private-data: %w", err)
 		}
 		minJobAge := c.Duration("min-job-age")
+		if c.Duration("default-time-limit") < time.Second {
+			return fmt.Errorf("agent: -default-time-limit %s: give a duration of at least 1s, e.g. 24h", c.Duration("default-time-limit"))
+		}
 		switch {
 		case minJobAge < 0:
 			return fmt.Errorf("agent: -min-job-age %s must not be negative: give a duration such as 300s, or 0 to keep finished jobs live", minJobAge)
@@ -105,6 +110,7 @@ func runAgent(c *ucli.Context) error {
 			NodeTTL:    c.Duration("node-ttl"),
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
+			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second)},
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)
