@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/sched"
 )
 
 // matchesFilters applies list-jobs filters: JOB_NAME and JOB_DEFINITION (a
@@ -68,8 +69,12 @@ func taskView(j *api.Job) api.JobDetail {
 		Parameters: j.Parameters, DependsOn: []api.JobDependency{}, Attempts: []api.AttemptDetail{}, Tags: j.Tags,
 		IsCancelled: j.Cause == api.CauseCancelled, IsTerminated: j.Cause == api.CauseTerminated,
 	}
-	if j.State == api.StateRunnable && j.WaitReason != "" {
-		v.StatusReason = awsWaitReason(j.WaitReason) // why it waits, as the scheduler recorded it
+	// Why it waits, as the scheduler recorded it; but a job no node can
+	// run keeps the shortfall its submit quantified ("memory: asked 5000
+	// MiB, the largest node ... has 4096 MiB"), which says more.
+	if j.State == api.StateRunnable && j.WaitReason != "" &&
+		!(j.WaitReason == sched.ReasonReqNodeNotAvail && strings.HasPrefix(j.StatusReason, ReasonMisconfiguration)) {
+		v.StatusReason = awsWaitReason(j.WaitReason)
 	}
 	if v.Parameters == nil {
 		v.Parameters = map[string]string{}
