@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -37,7 +38,22 @@ type Config struct {
 	// requests then travel in clear. Only for a network nobody else is on.
 	InsecureHTTP bool
 	RaftAddr     string // raft transport address (127.0.0.1:0 for one voter)
-	NodeID       string // raft server id
+	// RaftAdvertise is the raft address other controllers dial, when
+	// RaftAddr is a wildcard ("": RaftAddr as bound).
+	RaftAdvertise string
+	NodeID        string // raft server id
+	// Join lists TCP API addresses of controllers of a cluster to join
+	// (see cluster.go); none: bootstrap a cluster of which this is the
+	// first voter.
+	Join []string
+	// ServerToken is presented to join (shoal-server:SECRET:CAHASH, an
+	// existing controller's DATA_DIR/server-token); needed only by a
+	// controller without raft state.
+	ServerToken string
+	// BootstrapExpect is how many voters the cluster is meant to have:
+	// over one, raft runs with the timings of a cluster (see
+	// clusterHeartbeatTimeout) from the first controller on.
+	BootstrapExpect int
 	Log          *slog.Logger
 	// PrivateJobs hides other users' jobs from users (Slurm's PrivateData=jobs).
 	PrivateJobs bool
@@ -60,8 +76,15 @@ type Controller struct {
 	log       *slog.Logger
 	fsm       *raftfsm.FSM
 	raft      *raftNode
-	applier   *applier
-	joinToken string // the secret node daemons present
+	applier   *proposer // commits here, or forwards to the leader
+	joinToken string    // the secret node daemons present
+	// serverSecret is what a controller presents to join the cluster.
+	serverSecret string
+	// applied is the FSM's applied index; leader says whether this
+	// controller leads and has applied its predecessors' entries.
+	applied    *appliedIndex
+	leader     *leadership
+	peerClient *http.Client // the internal API of other controllers
 	ca        *certAuthority
 	secrets   *secretBox
 	selfUID   uint32
@@ -95,8 +118,11 @@ type Controller struct {
 // them (which fails what they still wait for).
 const closeTimeout = 2 * time.Second
 
-// Start opens the state in cfg.DataDir, becomes the one voter of a dev
-// cluster if there is none yet, and serves the API.
+// Start opens the state in cfg.DataDir and serves the API. Without
+// cfg.Join it becomes the one voter of a new cluster if there is none yet
+// (a dev controller, or the first of a cluster); with it, a controller
+// without raft state joins the cluster of those controllers (see
+// cluster.go), and one with state rejoins as it is.
 func Start(cfg Config) (*Controller, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -121,6 +147,19 @@ func Start(cfg Config) (*Controller, error) {
 	if err := privateTree(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	var joinVia string // the raft address to ask to be made a voter
+	if len(cfg.Join) > 0 {
+		has, err := hasRaftState(raftDir)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			if joinVia, err = joinCluster(cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ca, err := loadCA(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -133,45 +172,89 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1)}
+	serverSecret, err := loadServerToken(filepath.Join(cfg.DataDir, serverTokenFile), ca.hash())
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{cfg: cfg, log: cfg.Log, fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+		selfUID: uint32(os.Getuid()), startedAt: nowMillis(), release: make(chan struct{}, 1),
+		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName = selfName(c.selfUID)
 	c.beats = newHeartbeats(cfg.NodeTTL, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
+	hosts, err := certHosts(cmp.Or(cfg.RaftAdvertise, cfg.RaftAddr))
+	if err != nil {
+		return nil, fmt.Errorf("raft address: %w", err)
+	}
+	peerTLS, err := ca.peerTLS(hosts)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.openArchive(); err != nil {
 		return nil, err
 	}
-	c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+	c.raft, err = startRaft(raftOptions{dir: raftDir, id: cfg.NodeID, bind: cfg.RaftAddr, advertise: cfg.RaftAdvertise,
+		bootstrap: len(cfg.Join) == 0, cluster: cfg.cluster(), tls: peerTLS,
+		fsm: raftFSM{c.fsm, c.archiver, c.applied}, log: cfg.Log})
 	if err != nil {
 		c.closeArchive()
 		return nil, err
 	}
-	if err := c.waitLeader(10 * time.Second); err != nil {
-		c.raft.close()
-		c.closeArchive()
-		return nil, err
+	c.peerClient = c.newPeerClient()
+	// The one voter of its configuration (a dev controller, the first of
+	// a cluster before others join) leads at once: wait for it, so that
+	// the API answers as soon as it serves.
+	alone := c.aloneInConfiguration()
+	if alone {
+		if err := c.waitLeader(10 * time.Second); err != nil {
+			c.raft.close()
+			c.closeArchive()
+			return nil, err
+		}
 	}
-	c.applier = newApplier(c.raft.raft)
+	c.applier = &proposer{c: c, local: newApplier(c.raft.raft)}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.ctx, c.cancel = ctx, cancel
 	c.requests, c.endRequests = context.WithCancelCause(context.Background())
-	c.goRun(func() { c.applier.run(ctx) })
-	// This controller leads (the one voter): it watches the nodes.
-	c.startHeartbeats()
-	c.goRun(func() { c.scheduleLoop(ctx) })
-	c.goRun(func() { c.stateTimeLimits(ctx) })
-	c.goRun(func() { c.deadlines(ctx) })
-	c.goRun(func() { c.retentionLoop(ctx) })
+	c.goRun(func() { c.applier.local.run(ctx) })
+	// Leader work runs while this controller leads (leaderLoop).
+	c.goRun(func() { c.leaderLoop(ctx, c.leaderTasks()) })
+	// The retention loop gives memory back on every controller, and
+	// expires jobs only while it leads.
+	c.goRun(func() { c.retentionLoop(withLeaderOnly(ctx)) })
 	c.goRun(func() { c.cronLoop(ctx) })
-	if err := c.sealKeys(ctx); err != nil {
-		c.Close()
-		return nil, err
+	if alone {
+		if err := c.sealKeys(withLeaderOnly(ctx)); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
+	c.serveInternal()
 	if err := c.serve(); err != nil {
 		c.Close()
 		return nil, err
 	}
+	if joinVia != "" {
+		jctx, cancel := context.WithTimeout(c.requests, time.Minute)
+		err := c.askVoter(jctx, joinVia)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// aloneInConfiguration reports whether this controller is the only voter
+// of the raft configuration it has.
+func (c *Controller) aloneInConfiguration() bool {
+	f := c.raft.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	servers := f.Configuration().Servers
+	return len(servers) == 1 && string(servers[0].ID) == c.cfg.NodeID && servers[0].Suffrage == raft.Voter
 }
 
 func (c *Controller) goRun(fn func()) {
@@ -359,6 +442,9 @@ func (c *Controller) close() error {
 		case <-time.After(closeTimeout / 2):
 			c.log.Error("controller loops did not stop after raft shut down")
 		}
+	}
+	if c.peerClient != nil {
+		c.peerClient.CloseIdleConnections()
 	}
 	if aerr := c.closeArchive(); err == nil {
 		err = aerr
