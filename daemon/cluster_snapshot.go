@@ -76,4 +76,3 @@ func (c *Controller) snapshotRestore(w http.ResponseWriter, r *http.Request, _ c
 	c.log.Warn("the replicated state was replaced by a snapshot an operator restored", "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
 	reply.JSON(w, http.StatusOK, api.SnapshotRestoreResponse{Bytes: int64(len(data)), Index: c.fsm.State().Index()})
 }
-

@@ -54,7 +54,7 @@ type Config struct {
 	// over one, raft runs with the timings of a cluster (see
 	// clusterHeartbeatTimeout) from the first controller on.
 	BootstrapExpect int
-	Log          *slog.Logger
+	Log             *slog.Logger
 	// PrivateJobs hides other users' jobs from users (Slurm's PrivateData=jobs).
 	PrivateJobs bool
 	// NodeTTL is how long a node daemon may stay silent before it is set
@@ -85,11 +85,11 @@ type Controller struct {
 	applied    *appliedIndex
 	leader     *leadership
 	peerClient *http.Client // the internal API of other controllers
-	ca        *certAuthority
-	secrets   *secretBox
-	selfUID   uint32
-	selfName  string
-	startedAt int64
+	ca         *certAuthority
+	secrets    *secretBox
+	selfUID    uint32
+	selfName   string
+	startedAt  int64
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
 	verifier *sigv4.Verifier
