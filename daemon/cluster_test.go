@@ -1,0 +1,199 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+)
+
+// freePort returns a loopback address nobody listens on (a cluster's
+// controllers keep their raft addresses across restarts).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type clusterMember struct {
+	cfg Config
+	c   *Controller
+}
+
+func startMember(t *testing.T, cfg Config) *Controller {
+	t.Helper()
+	c, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("start controller %s: %v", cfg.NodeID, err)
+	}
+	return c
+}
+
+// startCluster starts n controllers on loopback: the first bootstraps, the
+// others join it with its server token.
+func startCluster(t *testing.T, n int) []*clusterMember {
+	t.Helper()
+	var ms []*clusterMember
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		cfg := Config{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
+			Bind: "127.0.0.1:0", RaftAddr: freePort(t), NodeID: fmt.Sprintf("c%d", i+1), BootstrapExpect: n,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if testing.Verbose() {
+			cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("ctl", cfg.NodeID)
+		}
+		if i > 0 {
+			cfg.Join = []string{ms[0].c.Addrs()[1]}
+			cfg.ServerToken = ms[0].c.ServerToken()
+		}
+		m := &clusterMember{cfg: cfg, c: startMember(t, cfg)}
+		ms = append(ms, m)
+		t.Cleanup(func() { m.c.Close() })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range ms {
+		if err := m.c.WaitVoters(ctx, n); err != nil {
+			t.Fatalf("%s: %d voters: %v", m.cfg.NodeID, n, err)
+		}
+	}
+	return ms
+}
+
+// A connection to the raft port without a certificate from the cluster
+// CA, or with one from another CA, is refused in the handshake; one with
+// a certificate from the cluster CA reaches the internal API.
+func TestPeerTransportRefusesStrangers(t *testing.T) {
+	dir := t.TempDir()
+	c := startMember(t, Config{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer c.Close()
+	addr := c.RaftAddr()
+	refused := func(what string, conf *tls.Config) {
+		t.Helper()
+		conn, err := tls.Dial("tcp", addr, conf)
+		if err == nil {
+			// TLS 1.3: the server checks the client's certificate after
+			// the client has finished; its refusal comes with the first read.
+			conn.Write([]byte{muxRaft, 0})
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: connection not refused (err %v)", what, err)
+		}
+		t.Logf("%s: refused: %v", what, err)
+	}
+	pool := c.raft.peers.tls.pool
+	refused("no client certificate", &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	other, err := loadCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := other.peerTLS([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused("a certificate from another CA", &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{stranger.cert}})
+	// The node join token's holder has no certificate at all: it cannot
+	// reach the internal API either. A controller's certificate can.
+	var resp api.ReadIndexResponse
+	if err := c.callPeer(context.Background(), addr, api.PathInternalReadIndex, empty{}, &resp); err != nil {
+		t.Fatalf("read index with the cluster's certificate: %v", err)
+	}
+	if resp.Index == 0 {
+		t.Fatalf("read index 0")
+	}
+	// Plain HTTP on the raft port gets nothing either.
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+addr+api.PathInternalApply, "application/json", nil)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("plain HTTP on the raft port answered %s", res.Status)
+	}
+}
+
+// Three controllers form a cluster over mutual TLS; a command sent to a
+// follower is forwarded to the leader and is visible on the follower as
+// soon as the call returns; reads on the other follower are current. When
+// the leader stops, another is elected and takes writes; the old one
+// restarts with its data dir, without a token, and catches up.
+func TestClusterForwardsAndFailsOver(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("submitting as root over the socket")
+	}
+	ms := startCluster(t, 3)
+	leader := -1
+	for i, m := range ms {
+		if m.c.IsLeader() {
+			leader = i
+		}
+	}
+	if leader != 0 {
+		t.Fatalf("the first controller should still lead, got %d", leader)
+	}
+	ctx := context.Background()
+	f1, f2 := client.New(ms[1].cfg.Socket, ""), client.New(ms[2].cfg.Socket, "")
+	// Registered through a follower (forwarded to the leader).
+	if err := f2.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatalf("register a node through a follower: %v", err)
+	}
+	spec := api.JobSpec{Name: "ha", Script: "#!/bin/sh\ntrue\n"}
+	resp, err := f1.Submit(ctx, api.SubmitJobRequest{JobSpec: spec})
+	if err != nil {
+		t.Fatalf("submit through a follower: %v", err)
+	}
+	if ms[1].c.fsm.State().Job(resp.ID) == nil {
+		t.Fatalf("job %d not in the follower's state when its submit returned", resp.ID)
+	}
+	if j, err := f2.Job(ctx, resp.ID); err != nil || j.ID != resp.ID {
+		t.Fatalf("read job %d on the other follower: %v", resp.ID, err)
+	}
+	var jobs api.ListJobsResponse
+	if err := f2.CallStale(ctx, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{resp.ID}}, &jobs); err != nil {
+		t.Fatalf("stale read: %v", err)
+	}
+
+	// The leader goes; a client of all three follows the new one.
+	all := client.New(ms[0].cfg.Socket+","+ms[1].cfg.Socket+","+ms[2].cfg.Socket, "")
+	stopped := time.Now()
+	ms[0].c.Close()
+	resp2, err := all.Submit(ctx, api.SubmitJobRequest{JobSpec: spec})
+	if err != nil {
+		t.Fatalf("submit after the leader stopped: %v", err)
+	}
+	t.Logf("writes accepted again %s after the leader stopped", time.Since(stopped).Round(time.Millisecond))
+	if !ms[1].c.IsLeader() && !ms[2].c.IsLeader() {
+		t.Fatalf("no follower leads after the failover")
+	}
+
+	// The old leader rejoins with its data dir and no token.
+	cfg := ms[0].cfg
+	cfg.ServerToken = ""
+	cfg.Join = []string{ms[1].c.Addrs()[1]}
+	ms[0].c = startMember(t, cfg)
+	j, err := client.New(cfg.Socket, "").Job(ctx, resp2.ID)
+	if err != nil || j.ID != resp2.ID {
+		t.Fatalf("the restarted controller does not have job %d: %v", resp2.ID, err)
+	}
+	peers, err := ms[0].c.peers(ctx, caller{}, empty{})
+	if err != nil || len(peers.Peers) != 3 {
+		t.Fatalf("peers after the rejoin: %+v %v", peers, err)
+	}
+}
