@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+)
+
+// haController is one controller process of a cluster.
+type haController struct {
+	name   string
+	args   []string
+	socket string
+	bind   string
+	cmd    *exec.Cmd
+}
+
+func loopbackPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func (h *haController) start(t *testing.T) {
+	t.Helper()
+	h.cmd, _ = startAgent(t, h.args, "controller serving")
+}
+
+func (h *haController) kill() {
+	if h.cmd != nil {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+		h.cmd = nil
+	}
+}
+
+func (h *haController) leads() bool {
+	var resp api.HealthResponse
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return client.New(h.socket, "").Call(ctx, api.PathHealth, struct{}{}, &resp) == nil && resp.IsLeader
+}
+
+// Three controller processes and a node daemon on loopback. Clients of
+// all three controllers submit jobs while the leader is killed with
+// SIGKILL, and again, once the first is back, the next leader. Every
+// submit that returned an id exists exactly once and runs exactly once
+// (each job appends its id to a file), every job ends SUCCEEDED, and
+// writes are accepted again within a few election timeouts.
+func TestHAControllersSurviveLeaderKill(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("end-to-end tests run jobs in sandboxes and need root")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	ctls := make([]*haController, 3)
+	var sockets []string
+	for i := range ctls {
+		name := fmt.Sprintf("ctl%d", i+1)
+		h := &haController{name: name, socket: filepath.Join(dir, name+".sock"), bind: loopbackPort(t)}
+		h.args = []string{"agent", "-server", "-bootstrap-expect", "3", "-data-dir", filepath.Join(dir, name),
+			"-socket", h.socket, "-bind", h.bind, "-raft-addr", loopbackPort(t)}
+		ctls[i] = h
+		sockets = append(sockets, h.socket)
+		t.Cleanup(h.kill)
+	}
+	ctls[0].start(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "ctl1", "controller", "server-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(raw))
+	for _, h := range ctls[1:] {
+		h.args = append(h.args, "-join", ctls[0].bind, "-server-token", token)
+		h.start(t)
+	}
+	addrs := strings.Join(sockets, ",")
+	cl := client.New(addrs, "")
+	var peers api.RaftPeersResponse
+	if err := cl.Call(t.Context(), api.PathOperatorPeers, struct{}{}, &peers); err != nil || len(peers.Peers) != 3 {
+		t.Fatalf("raft peers: %+v %v, want 3", peers, err)
+	}
+
+	node := &cluster{t: t, dataDir: filepath.Join(dir, "node"), socket: ctls[0].socket,
+		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
+		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name())}
+	t.Cleanup(node.cleanup)
+	node.cmd, _ = startAgent(t, []string{"agent", "-node", "-controller", addrs, "-name", "ha-node",
+		"-data-dir", node.dataDir, "-sandbox-root", node.sbRoot, "-cgroup-parent", node.cgParent,
+		"-node-cpus", "32", "-grace", "300ms"}, "node daemon running")
+
+	jobsDir := filepath.Join(dir, "jobs")
+	os.Mkdir(jobsDir, 0o755)
+	spec := api.JobSpec{Name: "ha", Command: []string{"sh", "-c", `echo "$SHOAL_JOB_ID" >> runs`}, Dir: jobsDir,
+		Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
+
+	// Submitters: each its own client of all three controllers.
+	var (
+		mu       sync.Mutex
+		ids      []uint64
+		failed   []string
+		lastOK   time.Time
+		okAfter  = map[int]time.Time{} // first success after kill k
+		killedAt = map[int]time.Time{}
+		kills    int
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := client.New(addrs, "")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				resp, err := c.Submit(ctx, api.SubmitJobRequest{JobSpec: spec})
+				cancel()
+				now := time.Now()
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, err.Error())
+				} else {
+					ids = append(ids, resp.ID)
+					lastOK = now
+					if _, ok := okAfter[kills]; !ok && kills > 0 && now.After(killedAt[kills]) {
+						okAfter[kills] = now
+					}
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond) // a steady trickle, not a flood, on a shared test machine
+			}
+		}()
+	}
+	submitted := func() int { mu.Lock(); defer mu.Unlock(); return len(ids) }
+	waitSubmitted := func(n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for submitted() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d submits succeeded, want %d", submitted(), n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	leader := func() *haController {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, h := range ctls {
+				if h.cmd != nil && h.leads() {
+					return h
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal("no controller leads")
+		return nil
+	}
+	killLeader := func() *haController {
+		h := leader()
+		mu.Lock()
+		kills++
+		killedAt[kills] = time.Now()
+		mu.Unlock()
+		h.kill()
+		t.Logf("killed the leader %s (SIGKILL) after %d submits", h.name, submitted())
+		return h
+	}
+	failover := func(k int) time.Duration {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			ok, done := okAfter[k]
+			at := killedAt[k]
+			mu.Unlock()
+			if done {
+				return ok.Sub(at)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("no submit succeeded within 30s of killing the leader (kill %d)", k)
+		return 0
+	}
+
+	waitSubmitted(40)
+	first := killLeader()
+	d1 := failover(1)
+	t.Logf("failover 1: a submit succeeded %s after the leader was killed", d1.Round(time.Millisecond))
+	waitSubmitted(submitted() + 20)
+	// The killed controller restarts with its data dir (a joiner's
+	// -server-token is not needed again: it has raft state).
+	first.start(t)
+	waitSubmitted(submitted() + 20)
+	killLeader()
+	d2 := failover(2)
+	t.Logf("failover 2: a submit succeeded %s after the leader was killed", d2.Round(time.Millisecond))
+	waitSubmitted(submitted() + 20)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	t.Logf("%d submits returned an id, %d failed (last success %s)", len(ids), len(failed), lastOK.Format(time.RFC3339Nano))
+	for i, f := range failed {
+		if i < 5 {
+			t.Logf("failed submit: %s", f)
+		}
+	}
+	mu.Unlock()
+	for i, d := range []time.Duration{d1, d2} {
+		if d > 10*time.Second {
+			t.Errorf("failover %d took %s, want writes accepted again within a few election timeouts (10s)", i+1, d)
+		}
+	}
+
+	// Every returned id exists once and ends SUCCEEDED; each ran once.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	seen := map[uint64]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("job id %d returned twice", id)
+		}
+		seen[id] = true
+		j, err := cl.WaitJob(ctx, id)
+		if err != nil {
+			t.Fatalf("job %d: %v", id, err)
+		}
+		if j.State != api.StateSucceeded {
+			t.Fatalf("job %d ended %s (%s)", id, j.State, j.StatusReason)
+		}
+	}
+	all, err := cl.ListJobs(ctx, api.ListJobsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[uint64]int{}
+	for _, j := range all {
+		listed[j.ID]++
+	}
+	for _, id := range ids {
+		if listed[id] != 1 {
+			t.Fatalf("job %d listed %d times, want once", id, listed[id])
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(jobsDir, "runs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[uint64]int{}
+	for _, line := range strings.Fields(string(data)) {
+		id, err := strconv.ParseUint(line, 10, 64)
+		if err != nil {
+			t.Fatalf("runs file line %q", line)
+		}
+		ran[id]++
+	}
+	for id, n := range ran {
+		if n != 1 {
+			t.Errorf("job %d ran %d times, want once", id, n)
+		}
+	}
+	for _, id := range ids {
+		if ran[id] != 1 {
+			t.Errorf("job %d ran %d times, want once", id, ran[id])
+		}
+	}
+	t.Logf("%d jobs listed, %d ran, all once", len(all), len(ran))
+	node.cmd.Process.Signal(syscall.SIGTERM)
+	node.cmd.Wait()
+	node.cmd = nil
+}
