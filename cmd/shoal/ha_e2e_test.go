@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +69,9 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		t.Skip("end-to-end tests run jobs in sandboxes and need root")
 	}
 	dir := t.TempDir()
+	// Other users reach the sockets under it.
 	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
 	ctls := make([]*haController, 3)
 	var sockets []string
 	for i := range ctls {
@@ -283,6 +286,48 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d jobs listed, %d ran, all once", len(all), len(ran))
+
+	// The operator's commands, through the CLI, given all three controllers.
+	node.socket = addrs
+	r := node.shoal("operator", "raft", "list-peers")
+	if r.code != 0 || strings.Count(r.stdout, "Voter") != 3 || strings.Count(r.stdout, "leader") != 1 {
+		t.Fatalf("operator raft list-peers: exit %d\n%s%s\nwant 3 voters, one leader", r.code, r.stdout, r.stderr)
+	}
+	if r := node.shoalAs(&syscall.Credential{Uid: 65534, Gid: 65534}, "operator", "raft", "list-peers"); r.code == 0 || !strings.Contains(r.stderr, "only root may") {
+		t.Fatalf("operator raft list-peers as nobody: exit %d %q, want a refusal", r.code, r.stderr)
+	}
+	snap := filepath.Join(dir, "state.snap")
+	if r := node.shoal("operator", "snapshot", "save", snap); r.code != 0 {
+		t.Fatalf("operator snapshot save: exit %d %s", r.code, r.stderr)
+	}
+	if fi, err := os.Stat(snap); err != nil || fi.Size() == 0 {
+		t.Fatalf("snapshot file: %v", err)
+	}
+	if r := node.shoal("operator", "snapshot", "restore", snap); r.code != 0 || !strings.Contains(r.stdout, "Restored") {
+		t.Fatalf("operator snapshot restore: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if again, err := cl.ListJobs(ctx, api.ListJobsRequest{}); err != nil || len(again) != len(all) {
+		t.Fatalf("after the restore: %d jobs (%v), want %d", len(again), err, len(all))
+	}
+	bad := filepath.Join(dir, "bad.snap")
+	os.WriteFile(bad, []byte("not a snapshot"), 0o600)
+	if r := node.shoal("operator", "snapshot", "restore", bad); r.code == 0 || !strings.Contains(r.stderr, "not a shoal snapshot") {
+		t.Fatalf("restore of a bad file: exit %d %q, want a refusal", r.code, r.stderr)
+	}
+	// The controller killed last is removed from the configuration.
+	var dead *haController
+	for _, h := range ctls {
+		if h.cmd == nil {
+			dead = h
+		}
+	}
+	deadID := dead.args[slices.Index(dead.args, "-raft-addr")+1]
+	if r := node.shoal("operator", "raft", "remove-peer", deadID); r.code != 0 {
+		t.Fatalf("operator raft remove-peer %s: exit %d %s", deadID, r.code, r.stderr)
+	}
+	if r := node.shoal("operator", "raft", "list-peers"); strings.Count(r.stdout, "Voter") != 2 || strings.Contains(r.stdout, deadID) {
+		t.Fatalf("list-peers after remove-peer %s:\n%s", deadID, r.stdout)
+	}
 	node.cmd.Process.Signal(syscall.SIGTERM)
 	node.cmd.Wait()
 	node.cmd = nil
