@@ -447,3 +447,24 @@ func splitAddrs(s string) []string {
 	}
 	return out
 }
+
+// handOver passes leadership to another voter before this controller
+// stops (a planned restart): the cluster has a leader again within a
+// round trip, not after an election timeout.
+func (c *Controller) handOver() {
+	if c.raft == nil || c.raft.raft.State() != raft.Leader || c.aloneInConfiguration() {
+		return
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.raft.raft.LeadershipTransfer().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.log.Warn("hand leadership over before stopping", "err", err)
+		} else {
+			c.log.Info("handed leadership over before stopping")
+		}
+	case <-time.After(closeTimeout):
+		c.log.Warn("leadership not handed over within " + closeTimeout.String() + "; stopping anyway")
+	}
+}

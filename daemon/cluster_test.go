@@ -197,3 +197,48 @@ func TestClusterForwardsAndFailsOver(t *testing.T) {
 		t.Fatalf("peers after the rejoin: %+v %v", peers, err)
 	}
 }
+
+// A controller that joins after the log was compacted catches up from the
+// leader's snapshot.
+func TestNewControllerCatchesUpFromSnapshot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("submitting as root over the socket")
+	}
+	old := raftTrailingLogs
+	raftTrailingLogs = 1
+	defer func() { raftTrailingLogs = old }()
+	ms := startCluster(t, 1)
+	first := ms[0].c
+	ctx := context.Background()
+	cl := client.New(ms[0].cfg.Socket, "")
+	if err := cl.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for i := 0; i < 5; i++ {
+		resp, err := cl.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "snap", Command: []string{"true"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, resp.ID)
+	}
+	if err := first.raft.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	dir := t.TempDir()
+	cfg := Config{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"), Bind: "127.0.0.1:0",
+		RaftAddr: freePort(t), NodeID: "c2", Join: []string{first.Addrs()[1]}, ServerToken: first.ServerToken(),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("ctl", "c2")}
+	joined := startMember(t, cfg)
+	defer joined.Close()
+	for _, id := range ids {
+		if j, err := client.New(cfg.Socket, "").Job(ctx, id); err != nil || j.ID != id {
+			t.Fatalf("job %d on the new controller: %v", id, err)
+		}
+	}
+	// Its reads waited for it to catch up, which it did from the snapshot.
+	if got := joined.raft.raft.Stats()["last_snapshot_index"]; got == "0" {
+		t.Fatalf("the new controller did not receive a snapshot: %v", joined.raft.raft.Stats())
+	}
+}

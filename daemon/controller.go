@@ -406,6 +406,7 @@ func (c *Controller) Close() error {
 }
 
 func (c *Controller) close() error {
+	c.handOver()
 	if c.endRequests != nil {
 		c.endRequests(errShuttingDown) // long polls answer now
 	}

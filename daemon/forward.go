@@ -51,6 +51,9 @@ func (p *proposer) follower() bool {
 	return s == raft.Follower || s == raft.Candidate
 }
 
+// appliedRecheck is how often waitApplied reads raft's applied index.
+const appliedRecheck = 20 * time.Millisecond
+
 // electionWait is how long a follower holds a request while no leader is
 // known before it answers Unavailable: a few election timeouts.
 const electionWait = 5 * clusterElectionTimeout
@@ -128,10 +131,15 @@ func (c *Controller) knownLeader() (string, error) {
 }
 
 // waitApplied waits until this controller has applied index, up to
-// electionWait.
+// electionWait. It wakes at every command the FSM applies; raft's own
+// applied index also counts entries the FSM never sees (configuration
+// changes, barriers, an installed snapshot), which nothing announces: it
+// is read again every appliedRecheck.
 func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
 	timer := time.NewTimer(electionWait)
 	defer timer.Stop()
+	recheck := time.NewTicker(appliedRecheck)
+	defer recheck.Stop()
 	for {
 		have, changed := c.applied.get()
 		if have >= index || c.raft.raft.AppliedIndex() >= index {
@@ -139,6 +147,7 @@ func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
 		}
 		select {
 		case <-changed:
+		case <-recheck.C:
 		case <-timer.C:
 			return api.Errorf(api.CodeUnavailable, "this controller has applied the log up to %d, behind the leader's %d: try again, or ask another controller", have, index)
 		case <-ctx.Done():
@@ -305,7 +314,7 @@ func (c *Controller) serveInternal() {
 				reply.Error(w, api.Errorf(api.CodeForbidden, "%s: only controllers may call this, over mutual TLS", path))
 				return
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bodySubmitBatch+(1<<20)))
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*bodySubmitBatch)) // the largest command, in base64
 			if err != nil {
 				reply.Error(w, api.Errorf(api.CodeInvalid, "%s: read the request: %v", path, err))
 				return

@@ -217,6 +217,11 @@ const (
 	clusterLeaseTimeout     = 250 * time.Millisecond
 )
 
+// raftTrailingLogs is how many entries a snapshot leaves in the log, for
+// followers that lag to catch up from: one further behind (or a new
+// controller) is sent the snapshot. A variable for tests.
+var raftTrailingLogs uint64 = 10240
+
 // startRaft opens (or creates) the raft stores under o.dir and starts a
 // member over the mutual-TLS transport.
 func startRaft(o raftOptions) (*raftNode, error) {
@@ -263,6 +268,7 @@ func startRaft(o raftOptions) (*raftNode, error) {
 	conf.LocalID = raft.ServerID(o.id)
 	conf.Logger = hclogAdapter(o.log)
 	conf.SnapshotThreshold = 16384
+	conf.TrailingLogs = raftTrailingLogs
 	conf.MaxAppendEntries = 1024
 	if o.cluster {
 		conf.HeartbeatTimeout = clusterHeartbeatTimeout
