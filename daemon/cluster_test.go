@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +241,76 @@ func TestNewControllerCatchesUpFromSnapshot(t *testing.T) {
 	// Its reads waited for it to catch up, which it did from the snapshot.
 	if got := joined.raft.raft.Stats()["last_snapshot_index"]; got == "0" {
 		t.Fatalf("the new controller did not receive a snapshot: %v", joined.raft.raft.Stats())
+	}
+}
+
+// All the controllers of a cluster stop at once and start again from
+// their data dirs: they elect a leader among themselves and have every
+// job; five controllers go on taking writes with two of them gone.
+func TestClusterRestartsWholeAndFiveTolerateTwoLosses(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("submitting as root over the socket")
+	}
+	ms := startCluster(t, 5)
+	ctx := context.Background()
+	var sockets []string
+	for _, m := range ms {
+		sockets = append(sockets, m.cfg.Socket)
+	}
+	all := client.New(strings.Join(sockets, ","), "")
+	if err := all.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	submit := func() uint64 {
+		t.Helper()
+		resp, err := all.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "r", Command: []string{"true"}}})
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		return resp.ID
+	}
+	ids := []uint64{submit()}
+	// Two go, the leader among them: three of five are a quorum.
+	for _, m := range ms {
+		if m.c.IsLeader() {
+			m.c.Close()
+		}
+	}
+	for _, m := range ms {
+		if !m.c.IsLeader() && m.c.raft.raft.State().String() != "Shutdown" {
+			m.c.Close()
+			break
+		}
+	}
+	ids = append(ids, submit())
+
+	// Every controller stops, then all start again at once.
+	for _, m := range ms {
+		m.c.Close()
+	}
+	errs := make(chan error, len(ms))
+	for _, m := range ms {
+		go func() {
+			c, err := Start(m.cfg)
+			m.c = c
+			errs <- err
+		}()
+	}
+	for range ms {
+		if err := <-errs; err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+	}
+	for _, m := range ms {
+		t.Cleanup(func() { m.c.Close() })
+	}
+	ids = append(ids, submit())
+	for _, m := range ms {
+		for _, id := range ids {
+			if j, err := client.New(m.cfg.Socket, "").Job(ctx, id); err != nil || j.ID != id {
+				t.Fatalf("%s after the restart: job %d: %v", m.cfg.NodeID, id, err)
+			}
+		}
 	}
 }
