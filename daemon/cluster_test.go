@@ -314,3 +314,63 @@ func TestClusterRestartsWholeAndFiveTolerateTwoLosses(t *testing.T) {
 		}
 	}
 }
+
+// A leader cut off from the others (its raft port's traffic dropped, both
+// ways) stops leading within its lease; the majority elects another and
+// takes writes. The cut-off controller takes no write and serves no read
+// as current (its state is stale), though it answers a read that asks for
+// stale data; once healed it converges.
+func TestPartitionedLeader(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("submitting as root over the socket")
+	}
+	ms := startCluster(t, 3)
+	cut := ms[0].c
+	if !cut.IsLeader() {
+		t.Fatal("the first controller should lead")
+	}
+	ctx := context.Background()
+	spec := api.JobSpec{Name: "p", Command: []string{"true"}}
+	cutClient := client.New(ms[0].cfg.Socket, "")
+	if err := cutClient.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, err := cutClient.Submit(ctx, api.SubmitJobRequest{JobSpec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cut.raft.peers.setPartitioned(true)
+	majority := client.New(ms[1].cfg.Socket+","+ms[2].cfg.Socket, "")
+	start := time.Now()
+	after, err := majority.Submit(ctx, api.SubmitJobRequest{JobSpec: spec})
+	if err != nil {
+		t.Fatalf("the majority takes no write: %v", err)
+	}
+	t.Logf("the majority took a write %s after the leader was cut off", time.Since(start).Round(time.Millisecond))
+	if cut.IsLeader() {
+		t.Fatal("the cut-off controller still leads after the majority elected another")
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := cutClient.Submit(wctx, api.SubmitJobRequest{JobSpec: spec}); !api.IsCode(err, api.CodeUnavailable) {
+		t.Fatalf("a write to the cut-off controller: %v, want Unavailable", err)
+	}
+	if j, err := cutClient.Job(wctx, after.ID); !api.IsCode(err, api.CodeUnavailable) {
+		t.Fatalf("a current read on the cut-off controller: job %+v, %v; want Unavailable, not its stale state", j.ID, err)
+	}
+	var stale api.ListJobsResponse
+	if err := cutClient.CallStale(wctx, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{before.ID, after.ID}}, &stale); err != nil {
+		t.Fatalf("a stale read on the cut-off controller: %v", err)
+	}
+	if len(stale.Jobs) != 1 || stale.Jobs[0].ID != before.ID {
+		t.Fatalf("stale read: %+v, want only job %d (it has not seen %d)", stale.Jobs, before.ID, after.ID)
+	}
+
+	cut.raft.peers.setPartitioned(false)
+	if j, err := cutClient.Job(wctx, after.ID); err != nil || j.ID != after.ID {
+		t.Fatalf("after healing, the controller does not have job %d: %v", after.ID, err)
+	}
+}

@@ -280,11 +280,17 @@ func (c *Controller) callPeer(ctx context.Context, addr, path string, req, resp 
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if path != api.PathInternalApply { // reads and membership changes may be asked again
+			return api.Errorf(api.CodeUnavailable, "the connection to the leader (%s) broke: %v: try again", addr, err)
+		}
 		return api.Errorf(api.CodeInternal, "the connection to the leader (%s) broke during the request: %v: it may or may not have been done; check before you repeat it", addr, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
+		if path != api.PathInternalApply {
+			return api.Errorf(api.CodeUnavailable, "read the leader's answer to %s: %v: try again", path, err)
+		}
 		return api.Errorf(api.CodeInternal, "read the leader's answer to %s: %v: it may or may not have been done", path, err)
 	}
 	if res.StatusCode/100 != 2 {
@@ -368,7 +374,7 @@ func (c *Controller) serveInternal() {
 		return empty{}, c.removePeer(ctx, req)
 	})
 	l := &rpcListener{m: c.raft.peers, closed: make(chan struct{})}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: c.raft.peers.connState,
 		BaseContext: func(net.Listener) context.Context { return c.requests },
 		ErrorLog:    slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
 	c.servers = append(c.servers, srv)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -138,6 +139,61 @@ type peerMux struct {
 	rpcConns  chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// cut drops every connection, both ways, while set: a network
+	// partition of this controller, for tests (setPartitioned).
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]struct{}
+}
+
+// setPartitioned cuts this controller off from the others (and closes
+// the connections it has) or heals the cut: what a firewall dropping its
+// raft port's traffic would do, for the partition tests.
+func (m *peerMux) setPartitioned(cut bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cut = cut
+	if cut {
+		for c := range m.conns {
+			c.Close()
+		}
+		clear(m.conns)
+	}
+}
+
+// track records conn so that a partition can close it; false when this
+// controller is cut off (conn is then closed).
+func (m *peerMux) track(conn net.Conn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cut {
+		conn.Close()
+		return false
+	}
+	if m.conns == nil {
+		m.conns = map[net.Conn]struct{}{}
+	}
+	m.conns[conn] = struct{}{}
+	return true
+}
+
+func (m *peerMux) untrack(conn net.Conn) {
+	m.mu.Lock()
+	delete(m.conns, conn)
+	m.mu.Unlock()
+}
+
+// trackedConn is a connection that leaves the partition's set when closed.
+type trackedConn struct {
+	net.Conn
+	m    *peerMux
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.m.untrack(c.Conn) })
+	return c.Conn.Close()
 }
 
 // listenPeers listens on bind for other controllers. advertise is the
@@ -201,10 +257,20 @@ func (m *peerMux) route(conn net.Conn) {
 	}
 	tc.SetDeadline(time.Time{})
 	var to chan net.Conn
+	var out net.Conn = tc
 	switch kind[0] {
 	case muxRaft:
-		to = m.raftConns
+		if !m.track(tc) {
+			return
+		}
+		to, out = m.raftConns, &trackedConn{Conn: tc, m: m}
 	case muxRPC:
+		// The internal API's server needs the *tls.Conn itself (for the
+		// peer's certificate): it tracks it by its connection states.
+		if m.isCut() {
+			tc.Close()
+			return
+		}
 		to = m.rpcConns
 	default:
 		m.log.Warn("refused a connection on the raft port: unknown protocol byte", "from", conn.RemoteAddr().String(), "byte", kind[0])
@@ -212,14 +278,34 @@ func (m *peerMux) route(conn net.Conn) {
 		return
 	}
 	select {
-	case to <- tc:
+	case to <- out:
 	case <-m.done:
-		tc.Close()
+		out.Close()
+	}
+}
+
+func (m *peerMux) isCut() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cut
+}
+
+// connState tracks the internal API server's connections (http.Server's
+// ConnState hook), for setPartitioned.
+func (m *peerMux) connState(conn net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		m.track(conn)
+	case http.StateClosed, http.StateHijacked:
+		m.untrack(conn)
 	}
 }
 
 // dial connects to the controller at addr for kind of traffic.
 func (m *peerMux) dial(ctx context.Context, addr string, kind byte) (net.Conn, error) {
+	if m.isCut() {
+		return nil, fmt.Errorf("dial %s: this controller is cut off from the others", addr)
+	}
 	d := tls.Dialer{NetDialer: &net.Dialer{}, Config: m.tls.client(addr)}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -229,7 +315,10 @@ func (m *peerMux) dial(ctx context.Context, addr string, kind byte) (net.Conn, e
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
+	if !m.track(conn) {
+		return nil, fmt.Errorf("dial %s: this controller is cut off from the others", addr)
+	}
+	return &trackedConn{Conn: conn, m: m}, nil
 }
 
 func (m *peerMux) close() error {
