@@ -98,9 +98,6 @@ func unixPath(addr string) (string, bool) {
 	return addr, strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./")
 }
 
-// Addrs returns the number of controllers the client knows.
-func (c *Client) Addrs() int { return len(c.eps) }
-
 // Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
 func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 	body, err := json.Marshal(req)

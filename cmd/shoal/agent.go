@@ -37,7 +37,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "server-id", Usage: "this controller's raft server id, unique in the cluster and kept across restarts (default: controller-1 alone; in a cluster, the raft address)"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
-			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket"},
+			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket; the controllers of a cluster separated by commas (the node follows the leader)"},
 			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address, with TLS from the controller's own CA (DATA_DIR/controller/ca.pem)"},
 			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind, and a node's TCP -log-addr, as plain HTTP instead of TLS: join tokens, log tokens and requests travel in clear"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
