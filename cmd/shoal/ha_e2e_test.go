@@ -100,13 +100,18 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		t.Fatalf("raft peers: %+v %v, want 3", peers, err)
 	}
 
-	node := &cluster{t: t, dataDir: filepath.Join(dir, "node"), socket: ctls[0].socket,
-		sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s", os.Getpid(), t.Name()),
-		cgParent: fmt.Sprintf("shoal-e2e-%d-%s", os.Getpid(), t.Name())}
-	t.Cleanup(node.cleanup)
-	node.cmd, _ = startAgent(t, []string{"agent", "-node", "-controller", addrs, "-name", "ha-node",
-		"-data-dir", node.dataDir, "-sandbox-root", node.sbRoot, "-cgroup-parent", node.cgParent,
-		"-node-cpus", "32", "-grace", "300ms"}, "node daemon running")
+	var nodes []*cluster
+	for i := 1; i <= 2; i++ {
+		n := &cluster{t: t, dataDir: filepath.Join(dir, fmt.Sprintf("node%d", i)), socket: ctls[0].socket,
+			sbRoot:   fmt.Sprintf("/run/shoal-e2e-%d-%s-%d", os.Getpid(), t.Name(), i),
+			cgParent: fmt.Sprintf("shoal-e2e-%d-%s-%d", os.Getpid(), t.Name(), i)}
+		t.Cleanup(n.cleanup)
+		n.cmd, _ = startAgent(t, []string{"agent", "-node", "-controller", addrs, "-name", fmt.Sprintf("ha-node%d", i),
+			"-data-dir", n.dataDir, "-sandbox-root", n.sbRoot, "-cgroup-parent", n.cgParent,
+			"-node-cpus", "16", "-grace", "300ms"}, "node daemon running")
+		nodes = append(nodes, n)
+	}
+	node := nodes[0]
 
 	jobsDir := filepath.Join(dir, "jobs")
 	os.Mkdir(jobsDir, 0o755)
@@ -119,13 +124,15 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		ids      []uint64
 		failed   []string
 		lastOK   time.Time
+		okTimes  []time.Time
 		okAfter  = map[int]time.Time{} // first success after kill k
 		killedAt = map[int]time.Time{}
 		kills    int
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
+	const submitters = 16
+	for w := 0; w < submitters; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -145,6 +152,7 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 					failed = append(failed, err.Error())
 				} else {
 					ids = append(ids, resp.ID)
+					okTimes = append(okTimes, now)
 					lastOK = now
 					if _, ok := okAfter[kills]; !ok && kills > 0 && now.After(killedAt[kills]) {
 						okAfter[kills] = now
@@ -221,6 +229,19 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	t.Logf("%d submits returned an id, %d failed (last success %s)", len(ids), len(failed), lastOK.Format(time.RFC3339Nano))
+	rate := func(from, to time.Time) float64 {
+		n := 0
+		for _, at := range okTimes {
+			if !at.Before(from) && at.Before(to) {
+				n++
+			}
+		}
+		return float64(n) / to.Sub(from).Seconds()
+	}
+	if len(okTimes) > 1 {
+		t.Logf("%d submitters: %.0f submits/s overall; %.0f/s in the 5 s after kill 1, %.0f/s after kill 2", submitters,
+			rate(okTimes[0], lastOK), rate(killedAt[1], killedAt[1].Add(5*time.Second)), rate(killedAt[2], killedAt[2].Add(5*time.Second)))
+	}
 	for i, f := range failed {
 		if i < 5 {
 			t.Logf("failed submit: %s", f)
@@ -328,7 +349,14 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 	if r := node.shoal("operator", "raft", "list-peers"); strings.Count(r.stdout, "Voter") != 2 || strings.Contains(r.stdout, deadID) {
 		t.Fatalf("list-peers after remove-peer %s:\n%s", deadID, r.stdout)
 	}
-	node.cmd.Process.Signal(syscall.SIGTERM)
-	node.cmd.Wait()
-	node.cmd = nil
+	for _, n := range nodes {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.cmd.Wait()
+		n.cmd = nil
+	}
+	for _, n := range nodes {
+		if left := n.leftovers(); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	}
 }
