@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,6 +166,29 @@ func TestClusterForwardsAndFailsOver(t *testing.T) {
 	}
 	if j, err := f2.Job(ctx, resp.ID); err != nil || j.ID != resp.ID {
 		t.Fatalf("read job %d on the other follower: %v", resp.ID, err)
+	}
+	// Many reads at once on a follower share read-index requests.
+	served := ms[0].c.readIndexServed.Load()
+	var wg sync.WaitGroup
+	readErrs := make(chan error, 200)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f2.Job(ctx, resp.ID); err != nil {
+				readErrs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(readErrs)
+	for err := range readErrs {
+		t.Fatalf("concurrent read on a follower: %v", err)
+	}
+	asked := ms[0].c.readIndexServed.Load() - served
+	t.Logf("200 concurrent reads on a follower asked the leader for %d read indexes", asked)
+	if asked >= 200 {
+		t.Errorf("200 concurrent reads asked for %d read indexes: they should share them", asked)
 	}
 	var jobs api.ListJobsResponse
 	if err := f2.CallStale(ctx, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{resp.ID}}, &jobs); err != nil {

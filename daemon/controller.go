@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -82,14 +83,17 @@ type Controller struct {
 	serverSecret string
 	// applied is the FSM's applied index; leader says whether this
 	// controller leads and has applied its predecessors' entries.
-	applied    *appliedIndex
-	leader     *leadership
-	peerClient *http.Client // the internal API of other controllers
-	ca         *certAuthority
-	secrets    *secretBox
-	selfUID    uint32
-	selfName   string
-	startedAt  int64
+	applied     *appliedIndex
+	leader      *leadership
+	peerClient  *http.Client // the internal API of other controllers
+	readIndexes *readIndexer // a follower's read-index requests, shared
+	// readIndexServed counts the read indexes this leader gave.
+	readIndexServed atomic.Uint64
+	ca              *certAuthority
+	secrets         *secretBox
+	selfUID         uint32
+	selfName        string
+	startedAt       int64
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
 	verifier *sigv4.Verifier
@@ -201,6 +205,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	c.peerClient = c.newPeerClient()
+	c.readIndexes = &readIndexer{c: c}
 	// The one voter of its configuration (a dev controller, the first of
 	// a cluster before others join) leads at once: wait for it, so that
 	// the API answers as soon as it serves.

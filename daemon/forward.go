@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -168,7 +169,7 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		ready, changed := c.leader.get()
-		if ready {
+		if ready && c.raft.raft.State() == raft.Leader {
 			return nil
 		}
 		addr, err := c.leaderAddr(ctx)
@@ -176,11 +177,11 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 			return err
 		}
 		if addr != "" {
-			var resp api.ReadIndexResponse
-			if err := c.callPeer(ctx, addr, api.PathInternalReadIndex, empty{}, &resp); err != nil {
+			index, err := c.readIndexes.get(ctx, addr)
+			if err != nil {
 				return err
 			}
-			return c.waitApplied(ctx, resp.Index)
+			return c.waitApplied(ctx, index)
 		}
 		// Leads, but has not applied its predecessors' entries yet.
 		select {
@@ -199,6 +200,7 @@ func (c *Controller) readIndex(ctx context.Context) (api.ReadIndexResponse, erro
 	if ready, _ := c.leader.get(); !ready {
 		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead (or has just been elected): try again")
 	}
+	c.readIndexServed.Add(1)
 	if err := c.raft.raft.VerifyLeader().Error(); err != nil {
 		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller could not confirm it leads: %v: try again", err)
 	}
@@ -383,4 +385,63 @@ func (c *Controller) serveInternal() {
 			c.log.Error("internal api server stopped", "err", err)
 		}
 	})
+}
+
+// readIndexer shares a follower's read-index requests among the reads
+// that wait for one: a read is answered by a request that started after
+// it came (so the index covers every write acknowledged before it), and
+// while one request is out, the reads that come meanwhile wait for the
+// next, which asks for them all: under many reads, one round trip to the
+// leader at a time, not one per read.
+type readIndexer struct {
+	c       *Controller
+	mu      sync.Mutex
+	waiting []chan readIndexResult // reads for the next request
+	running bool
+}
+
+type readIndexResult struct {
+	index uint64
+	err   error
+}
+
+// get returns a read index from the leader at addr that was asked for
+// after get was called.
+func (r *readIndexer) get(ctx context.Context, addr string) (uint64, error) {
+	ch := make(chan readIndexResult, 1)
+	r.mu.Lock()
+	r.waiting = append(r.waiting, ch)
+	if !r.running {
+		r.running = true
+		go r.run(addr)
+	}
+	r.mu.Unlock()
+	select {
+	case res := <-ch:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+}
+
+// run asks the leader for read indexes while reads wait for one.
+func (r *readIndexer) run(addr string) {
+	for {
+		r.mu.Lock()
+		batch := r.waiting
+		r.waiting = nil
+		if len(batch) == 0 {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(r.c.requests, electionWait)
+		var resp api.ReadIndexResponse
+		err := r.c.callPeer(ctx, addr, api.PathInternalReadIndex, empty{}, &resp)
+		cancel()
+		for _, ch := range batch {
+			ch <- readIndexResult{resp.Index, err}
+		}
+	}
 }
