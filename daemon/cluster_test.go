@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -397,4 +398,67 @@ func TestPartitionedLeader(t *testing.T) {
 	if j, err := cutClient.Job(wctx, after.ID); err != nil || j.ID != after.ID {
 		t.Fatalf("after healing, the controller does not have job %d: %v", after.ID, err)
 	}
+}
+
+// TestSnapshotFigures measures, with SHOAL_HA_SNAPSHOT_JOBS=N jobs in the
+// live state (queued: finished jobs leave it for the archive, which is
+// each controller's own and not in raft snapshots), how long the leader
+// takes to snapshot, the snapshot's size, and how long a new controller
+// takes to join and catch up from it.
+func TestSnapshotFigures(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SHOAL_HA_SNAPSHOT_JOBS"))
+	if n <= 0 || os.Getuid() != 0 {
+		t.Skip("set SHOAL_HA_SNAPSHOT_JOBS=N (as root) to measure")
+	}
+	old := raftTrailingLogs
+	raftTrailingLogs = 1
+	defer func() { raftTrailingLogs = old }()
+	ms := startCluster(t, 1)
+	first := ms[0].c
+	ctx := context.Background()
+	cl := client.New(ms[0].cfg.Socket, "")
+	if err := cl.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Held: they stay queued, as a backlog does.
+	batch := api.SubmitBatchRequest{}
+	for i := 0; i < 1000; i++ {
+		batch.Jobs = append(batch.Jobs, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "s", Command: []string{"true"}, Held: true}})
+	}
+	start := time.Now()
+	for done := 0; done < n; done += len(batch.Jobs) {
+		if err := cl.Call(ctx, api.PathSubmitBatch, batch, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d jobs submitted in %s", n, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if err := first.raft.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	snaps, _ := filepath.Glob(filepath.Join(ms[0].cfg.DataDir, "raft", "snapshots", "*", "state.bin"))
+	var size int64
+	for _, s := range snaps {
+		if fi, err := os.Stat(s); err == nil {
+			size = fi.Size()
+		}
+	}
+	t.Logf("snapshot of %d live jobs: %s, %.1f MiB", n, took.Round(time.Millisecond), float64(size)/(1<<20))
+	dir := t.TempDir()
+	cfg := Config{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"), Bind: "127.0.0.1:0",
+		RaftAddr: freePort(t), NodeID: "c2", Join: []string{first.Addrs()[1]}, ServerToken: first.ServerToken(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	start = time.Now()
+	joined := startMember(t, cfg)
+	defer joined.Close()
+	have, _ := first.applied.get()
+	deadline := time.Now().Add(5 * time.Minute)
+	for err := joined.waitApplied(ctx, have); err != nil; err = joined.waitApplied(ctx, have) {
+		if !api.IsCode(err, api.CodeUnavailable) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("a new controller joined and caught up from it in %s", time.Since(start).Round(time.Millisecond))
 }
