@@ -85,6 +85,9 @@ func joinCluster(cfg Config) (string, error) {
 	}
 	var errs []error
 	for _, addr := range cfg.Join {
+		if strings.HasPrefix(addr, "http://") {
+			return "", fmt.Errorf("-join %s: the cluster's CA key and secrets do not travel over plain HTTP: give the controller's TLS address (HOST:PORT of its -bind)", addr)
+		}
 		cl, err := client.NewWith(addr, client.Options{CAHash: hash})
 		if err != nil {
 			return "", fmt.Errorf("-join %s: %w", addr, err)
@@ -136,6 +139,10 @@ func writeClusterSecrets(dir, hash, serverSecret string, resp api.ClusterJoinRes
 // secret is the proof, and the caller checked this controller's CA
 // against the token's pin before sending it.
 func (c *Controller) clusterJoin(_ context.Context, _ caller, req api.ClusterJoinRequest) (api.ClusterJoinResponse, error) {
+	if c.cfg.InsecureHTTP {
+		return api.ClusterJoinResponse{}, api.Errorf(api.CodeForbidden,
+			"join the cluster: this controller serves plain HTTP (-insecure-http), over which the cluster's CA key would travel in clear: join through a controller serving TLS")
+	}
 	if subtle.ConstantTimeCompare([]byte(req.Secret), []byte(c.serverSecret)) != 1 {
 		return api.ClusterJoinResponse{}, api.Errorf(api.CodeUnauthenticated,
 			"join the cluster: the server secret is not this cluster's: give the joining controller -server-token from an existing controller's DATA_DIR/controller/server-token")
@@ -436,17 +443,6 @@ func (c *Controller) ServerToken() string { return api.FormatServerToken(c.serve
 
 // IsLeader reports whether this controller leads now.
 func (c *Controller) IsLeader() bool { return c.raft.raft.State() == raft.Leader }
-
-// splitAddrs splits a comma-separated list of addresses.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
 
 // handOver passes leadership to another voter before this controller
 // stops (a planned restart): the cluster has a leader again within a

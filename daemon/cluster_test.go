@@ -462,3 +462,32 @@ func TestSnapshotFigures(t *testing.T) {
 	}
 	t.Logf("a new controller joined and caught up from it in %s", time.Since(start).Round(time.Millisecond))
 }
+
+// A controller joins only with the cluster's server token: a wrong
+// secret, a node's join token, or a token pinning another CA is refused,
+// and the refused controller is given (and keeps) none of the secrets.
+func TestJoinRefusals(t *testing.T) {
+	ms := startCluster(t, 1)
+	first := ms[0].c
+	secret, hash, err := api.ParseServerToken(first.ServerToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ token, want string }{
+		{api.FormatServerToken("not-the-secret", hash), "server secret is not this cluster's"},
+		{first.NodeJoinToken(), "a node's join token (shoal-join:) does not let a controller join"},
+		{api.FormatServerToken(secret, "sha256:"+strings.Repeat("ab", 32)), client.ErrCAMismatch.Error()},
+		{"", "give -server-token"},
+	} {
+		dir := t.TempDir()
+		_, err := Start(Config{DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
+			RaftAddr: freePort(t), NodeID: "c2", Join: []string{first.Addrs()[1]}, ServerToken: tc.token,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("join with %.20q: %v, want an error saying %q", tc.token, err, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data", caKeyFile)); !os.IsNotExist(err) {
+			t.Errorf("join with %.20q: the refused controller has a CA key (%v)", tc.token, err)
+		}
+	}
+}
