@@ -207,14 +207,16 @@ type raftOptions struct {
 // Raft timings of a cluster. A follower starts an election after
 // clusterHeartbeatTimeout to twice that without hearing from the leader,
 // so failover takes one to two of them and an election. A leader that
-// has not heard from a quorum within clusterLeaseTimeout steps down, and
-// raft checks that at least that often: a leader cut off from the others
-// stops leading (and serving reads from its own state) within twice the
-// lease, well before the others can elect a new one.
+// has not heard from a quorum for clusterLeaseTimeout steps down (raft
+// schedules that check for when the oldest contact expires): a leader cut
+// off from the others stops leading, and serving reads from its own
+// state, about half a heartbeat timeout before the others can start to
+// elect a new one. The lease is not shorter so that a leader on a loaded
+// machine does not step down for a late answer or two.
 const (
 	clusterHeartbeatTimeout = time.Second
 	clusterElectionTimeout  = time.Second
-	clusterLeaseTimeout     = 250 * time.Millisecond
+	clusterLeaseTimeout     = 500 * time.Millisecond
 )
 
 // raftTrailingLogs is how many entries a snapshot leaves in the log, for
