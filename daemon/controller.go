@@ -89,6 +89,7 @@ type Controller struct {
 	readIndexes *readIndexer // a follower's read-index requests, shared
 	// readIndexServed counts the read indexes this leader gave.
 	readIndexServed atomic.Uint64
+	nudging         atomic.Bool // a barrier is out to tell followers the commit index
 	ca              *certAuthority
 	secrets         *secretBox
 	selfUID         uint32

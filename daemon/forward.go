@@ -205,6 +205,7 @@ func (c *Controller) readIndex(ctx context.Context) (api.ReadIndexResponse, erro
 		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller could not confirm it leads: %v: try again", err)
 	}
 	have, _ := c.applied.get()
+	c.nudgeFollowers() // the asker waits to have applied it
 	return api.ReadIndexResponse{Index: max(have, c.raft.raft.AppliedIndex())}, nil
 }
 
@@ -356,6 +357,7 @@ func (c *Controller) serveInternal() {
 			return nil, api.Errorf(api.CodeInternal, "encode the result: %v", err)
 		}
 		have, _ := c.applied.get()
+		c.nudgeFollowers()
 		return api.ApplyResponse{Result: data, Index: have}, nil
 	})
 	internal(api.PathInternalReadIndex, func(ctx context.Context, _ []byte) (any, error) {
@@ -444,4 +446,20 @@ func (r *readIndexer) run(addr string) {
 			ch <- readIndexResult{resp.Index, err}
 		}
 	}
+}
+
+// nudgeFollowers tells the followers soon that what the leader just
+// committed is committed: raft sends its commit index with the next
+// entries, or else with the next heartbeat, up to a tenth of the heartbeat
+// timeout later, while the follower that forwarded a command waits to
+// have applied it. A barrier is such an entry. One at a time: under load
+// the commands' own entries carry the news.
+func (c *Controller) nudgeFollowers() {
+	if !c.nudging.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.nudging.Store(false)
+		c.raft.raft.Barrier(electionWait).Error()
+	}()
 }
