@@ -178,11 +178,12 @@ func (c *Client) send(ctx context.Context, path, contentType string, body []byte
 		if deadline.IsZero() {
 			deadline = time.Now().Add(cmp.Or(c.FailoverWait, DefaultFailoverWait))
 		}
-		if time.Now().Add(pause).After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return nil, last
 		}
 		select {
-		case <-time.After(pause):
+		case <-time.After(min(pause, left)):
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		}
