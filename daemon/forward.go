@@ -57,7 +57,7 @@ const appliedRecheck = 20 * time.Millisecond
 
 // electionWait is how long a follower holds a request while no leader is
 // known before it answers Unavailable: a few election timeouts.
-const electionWait = 5 * clusterElectionTimeout
+const electionWait = 3 * clusterElectionTimeout
 
 // forwardApply sends an encoded command to the leader.
 func (c *Controller) forwardApply(ctx context.Context, entry []byte) (raftfsm.Result, error) {
