@@ -39,23 +39,8 @@ type Config struct {
 	// requests then travel in clear. Only for a network nobody else is on.
 	InsecureHTTP bool
 	RaftAddr     string // raft transport address (127.0.0.1:0 for one voter)
-	// RaftAdvertise is the raft address other controllers dial, when
-	// RaftAddr is a wildcard ("": RaftAddr as bound).
-	RaftAdvertise string
-	NodeID        string // raft server id
-	// Join lists TCP API addresses of controllers of a cluster to join
-	// (see cluster.go); none: bootstrap a cluster of which this is the
-	// first voter.
-	Join []string
-	// ServerToken is presented to join (shoal-server:SECRET:CAHASH, an
-	// existing controller's DATA_DIR/server-token); needed only by a
-	// controller without raft state.
-	ServerToken string
-	// BootstrapExpect is how many voters the cluster is meant to have:
-	// over one, raft runs with the timings of a cluster (see
-	// clusterHeartbeatTimeout) from the first controller on.
-	BootstrapExpect int
-	Log             *slog.Logger
+	NodeID       string // raft server id
+	Log          *slog.Logger
 	// PrivateJobs hides other users' jobs from users (Slurm's PrivateData=jobs).
 	PrivateJobs bool
 	// NodeTTL is how long a node daemon may stay silent before it is set
@@ -68,6 +53,22 @@ type Config struct {
 	MinJobAge time.Duration
 	// Clock is the cron loop's time (nil: the real clock); tests inject one.
 	Clock Clock
+
+	// RaftAdvertise is the raft address other controllers dial, when
+	// RaftAddr is a wildcard ("": RaftAddr as bound).
+	RaftAdvertise string
+	// Join lists TCP API addresses of controllers of a cluster to join
+	// (see cluster.go); none: bootstrap a cluster of which this is the
+	// first voter.
+	Join []string
+	// ServerToken is presented to join (shoal-server:SECRET:CAHASH, an
+	// existing controller's DATA_DIR/server-token); needed only by a
+	// controller without raft state.
+	ServerToken string
+	// BootstrapExpect is how many voters the cluster is meant to have:
+	// over one, raft runs with the timings of a cluster (see
+	// clusterHeartbeatTimeout) from the first controller on.
+	BootstrapExpect int
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -79,22 +80,11 @@ type Controller struct {
 	raft      *raftNode
 	applier   *proposer // commits here, or forwards to the leader
 	joinToken string    // the secret node daemons present
-	// serverSecret is what a controller presents to join the cluster.
-	serverSecret string
-	// applied is the FSM's applied index; leader says whether this
-	// controller leads and has applied its predecessors' entries.
-	applied     *appliedIndex
-	leader      *leadership
-	peerClient  *http.Client // the internal API of other controllers
-	readIndexes *readIndexer // a follower's read-index requests, shared
-	// readIndexServed counts the read indexes this leader gave.
-	readIndexServed atomic.Uint64
-	nudging         atomic.Bool // a barrier is out to tell followers the commit index
-	ca              *certAuthority
-	secrets         *secretBox
-	selfUID         uint32
-	selfName        string
-	startedAt       int64
+	ca        *certAuthority
+	secrets   *secretBox
+	selfUID   uint32
+	selfName  string
+	startedAt int64
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
 	verifier *sigv4.Verifier
@@ -116,6 +106,19 @@ type Controller struct {
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
+
+	// The cluster (cluster.go, forward.go). serverSecret is what a
+	// controller presents to join; applied is the FSM's applied index;
+	// leader says whether this controller leads and has applied its
+	// predecessors' entries.
+	serverSecret string
+	applied      *appliedIndex
+	leader       *leadership
+	peerClient   *http.Client // the internal API of other controllers
+	readIndexes  *readIndexer // a follower's read-index requests, shared
+	// readIndexServed counts the read indexes this leader gave.
+	readIndexServed atomic.Uint64
+	nudging         atomic.Bool // a barrier is out to tell followers the commit index
 }
 
 // closeTimeout bounds each wait in Close: for the servers to drain, and
