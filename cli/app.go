@@ -32,7 +32,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:    "controller",
-				Usage:   "controller address: a unix socket path, host:port or https://host:port (TLS), or http://host:port (a controller run with -insecure-http)",
+				Usage:   "controller address: a unix socket path, host:port or https://host:port (TLS), or http://host:port (a controller run with -insecure-http); several controllers of a cluster separated by commas (requests follow the leader)",
 				EnvVars: []string{"SHOAL_ADDR"},
 				Value:   api.DefaultSocket,
 			},
@@ -69,6 +69,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			imageCommand(),
 			cronCommand(),
 			explainCommand(),
+			operatorCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their

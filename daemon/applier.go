@@ -52,6 +52,12 @@ func (a *applier) Apply(ctx context.Context, op raftfsm.Op, body any) (raftfsm.R
 	if err != nil {
 		return raftfsm.Result{}, err
 	}
+	return a.applyEntry(ctx, entry)
+}
+
+// applyEntry commits one encoded command (raftfsm.Encode): a local one,
+// or one a follower forwarded.
+func (a *applier) applyEntry(ctx context.Context, entry []byte) (raftfsm.Result, error) {
 	req := applyReq{entry: entry, done: make(chan raftfsm.Result, 1)}
 	select {
 	case a.reqs <- req:
@@ -138,8 +144,13 @@ func (a *applier) run(ctx context.Context) {
 
 func (a *applier) failAll(batch []applyReq, err error) {
 	e := api.Errorf(api.CodeUnavailable, "commit to the replicated log: %v", err)
-	if errors.Is(err, raft.ErrRaftShutdown) {
+	switch {
+	case errors.Is(err, raft.ErrRaftShutdown):
 		e = errShuttingDown
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The entry may commit under the next leader: not Unavailable,
+		// which clients take as "not done, try another controller".
+		e = api.Errorf(api.CodeInternal, "commit to the replicated log: %v: the command may or may not have been applied; check before you repeat it", err)
 	}
 	for _, r := range batch {
 		r.done <- raftfsm.Result{Err: e}

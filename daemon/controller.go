@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -71,6 +72,22 @@ type Config struct {
 	CronClock CronClock
 	// Sched tunes the scheduler (default time limit, backfill window).
 	Sched sched.Options
+
+	// RaftAdvertise is the raft address other controllers dial, when
+	// RaftAddr is a wildcard ("": RaftAddr as bound).
+	RaftAdvertise string
+	// Join lists TCP API addresses of controllers of a cluster to join
+	// (see cluster.go); none: bootstrap a cluster of which this is the
+	// first voter.
+	Join []string
+	// ServerToken is presented to join (shoal-server:SECRET:CAHASH, an
+	// existing controller's DATA_DIR/server-token); needed only by a
+	// controller without raft state.
+	ServerToken string
+	// BootstrapExpect is how many voters the cluster is meant to have:
+	// over one, raft runs with the timings of a cluster (see
+	// clusterHeartbeatTimeout) from the first controller on.
+	BootstrapExpect int
 }
 
 // Controller is a running controller: raft, the FSM, the API and the
@@ -81,8 +98,8 @@ type Controller struct {
 	clock     clock.Clock
 	fsm       *raftfsm.FSM
 	raft      *raftNode
-	applier   *applier
-	joinToken string // the secret node daemons present
+	applier   *proposer // commits here, or forwards to the leader
+	joinToken string    // the secret node daemons present
 	ca        *certAuthority
 	secrets   *secretBox
 	selfUID   uint32
@@ -116,6 +133,19 @@ type Controller struct {
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
 	closeErr    error
+
+	// The cluster (cluster.go, forward.go). serverSecret is what a
+	// controller presents to join; applied is the FSM's applied index;
+	// leader says whether this controller leads and has applied its
+	// predecessors' entries.
+	serverSecret string
+	applied      *appliedIndex
+	leader       *leadership
+	peerClient   *http.Client // the internal API of other controllers
+	readIndexes  *readIndexer // a follower's read-index requests, shared
+	// readIndexServed counts the read indexes this leader gave.
+	readIndexServed atomic.Uint64
+	nudging         atomic.Bool // a barrier is out to tell followers the commit index
 }
 
 // closeTimeout bounds each wait in Close: for the servers to drain, and
@@ -123,8 +153,11 @@ type Controller struct {
 // them (which fails what they still wait for).
 const closeTimeout = 2 * time.Second
 
-// Start opens the state in cfg.DataDir, becomes the one voter of a dev
-// cluster if there is none yet, and serves the API.
+// Start opens the state in cfg.DataDir and serves the API. Without
+// cfg.Join it becomes the one voter of a new cluster if there is none yet
+// (a dev controller, or the first of a cluster); with it, a controller
+// without raft state joins the cluster of those controllers (see
+// cluster.go), and one with state rejoins as it is.
 func Start(cfg Config) (*Controller, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -149,6 +182,19 @@ func Start(cfg Config) (*Controller, error) {
 	if err := privateTree(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	var joinVia string // the raft address to ask to be made a voter
+	if len(cfg.Join) > 0 {
+		has, err := hasRaftState(raftDir)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			if joinVia, err = joinCluster(cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ca, err := loadCA(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -161,50 +207,95 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
+	serverSecret, err := loadServerToken(filepath.Join(cfg.DataDir, serverTokenFile), ca.hash())
+	if err != nil {
+		return nil, err
+	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, fsm: raftfsm.New(), joinToken: token, ca: ca, secrets: secrets,
-		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1)}
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
+		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName = selfName(c.selfUID)
 	c.beats = newHeartbeats(cfg.NodeTTL, clk, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
+	hosts, err := certHosts(cmp.Or(cfg.RaftAdvertise, cfg.RaftAddr))
+	if err != nil {
+		return nil, fmt.Errorf("raft address: %w", err)
+	}
+	peerTLS, err := ca.peerTLS(hosts)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.openArchive(); err != nil {
 		return nil, err
 	}
 	if cfg.InMemory {
-		c.raft, err = startMemRaft(cfg.NodeID, raftFSM{c.fsm, c.archiver}, cfg.Log)
+		c.raft, err = startMemRaft(cfg.NodeID, raftFSM{c.fsm, c.archiver, c.applied}, cfg.Log)
 	} else {
-		c.raft, err = startRaft(filepath.Join(cfg.DataDir, "raft"), cfg.NodeID, cfg.RaftAddr, true, raftFSM{c.fsm, c.archiver}, cfg.Log)
+		c.raft, err = startRaft(raftOptions{dir: raftDir, id: cfg.NodeID, bind: cfg.RaftAddr, advertise: cfg.RaftAdvertise,
+			bootstrap: len(cfg.Join) == 0, cluster: cfg.cluster(), tls: peerTLS,
+			fsm: raftFSM{c.fsm, c.archiver, c.applied}, log: cfg.Log})
 	}
 	if err != nil {
 		c.closeArchive()
 		return nil, err
 	}
-	if err := c.waitLeader(10 * time.Second); err != nil {
-		c.raft.close()
-		c.closeArchive()
-		return nil, err
+	c.peerClient = c.newPeerClient()
+	c.readIndexes = &readIndexer{c: c}
+	// The one voter of its configuration (a dev controller, the first of
+	// a cluster before others join) leads at once: wait for it, so that
+	// the API answers as soon as it serves.
+	alone := c.aloneInConfiguration()
+	if alone {
+		if err := c.waitLeader(10 * time.Second); err != nil {
+			c.raft.close()
+			c.closeArchive()
+			return nil, err
+		}
 	}
-	c.applier = newApplier(c.raft.raft)
+	c.applier = &proposer{c: c, local: newApplier(c.raft.raft)}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.ctx, c.cancel = ctx, cancel
 	c.requests, c.endRequests = context.WithCancelCause(context.Background())
-	c.goRun(func() { c.applier.run(ctx) })
-	// This controller leads (the one voter): it watches the nodes.
-	c.startHeartbeats()
-	c.goRun(func() { c.scheduleLoop(ctx) })
-	c.goRun(func() { c.stateTimeLimits(ctx) })
-	c.goRun(func() { c.deadlines(ctx) })
-	c.goRun(func() { c.retentionLoop(ctx) })
+	c.goRun(func() { c.applier.local.run(ctx) })
+	// Leader work runs while this controller leads (leaderLoop).
+	c.goRun(func() { c.leaderLoop(ctx, c.leaderTasks()) })
+	// The retention loop gives memory back on every controller, and
+	// expires jobs only while it leads.
+	c.goRun(func() { c.retentionLoop(withLeaderOnly(ctx)) })
 	c.goRun(func() { c.cronLoop(ctx) })
-	if err := c.sealKeys(ctx); err != nil {
-		c.Close()
-		return nil, err
+	if alone {
+		if err := c.sealKeys(withLeaderOnly(ctx)); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
+	c.serveInternal()
 	if err := c.serve(); err != nil {
 		c.Close()
 		return nil, err
 	}
+	if joinVia != "" {
+		jctx, cancel := context.WithTimeout(c.requests, time.Minute)
+		err := c.askVoter(jctx, joinVia)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// aloneInConfiguration reports whether this controller is the only voter
+// of the raft configuration it has.
+func (c *Controller) aloneInConfiguration() bool {
+	f := c.raft.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	servers := f.Configuration().Servers
+	return len(servers) == 1 && string(servers[0].ID) == c.cfg.NodeID && servers[0].Suffrage == raft.Voter
 }
 
 func (c *Controller) goRun(fn func()) {
@@ -356,6 +447,7 @@ func (c *Controller) Close() error {
 }
 
 func (c *Controller) close() error {
+	c.handOver()
 	if c.endRequests != nil {
 		c.endRequests(errShuttingDown) // long polls answer now
 	}
@@ -392,6 +484,9 @@ func (c *Controller) close() error {
 		case <-time.After(closeTimeout / 2):
 			c.log.Error("controller loops did not stop after raft shut down")
 		}
+	}
+	if c.peerClient != nil {
+		c.peerClient.CloseIdleConnections()
 	}
 	if aerr := c.closeArchive(); err == nil {
 		err = aerr

@@ -6,9 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,9 +28,15 @@ import (
 type raftFSM struct {
 	fsm     *raftfsm.FSM
 	archive *archive.Writer
+	// applied, when set, learns the index of every entry applied (a
+	// follower waits on it to read what the leader committed for it).
+	applied *appliedIndex
 }
 
 func (a raftFSM) Apply(l *raft.Log) any {
+	if a.applied != nil {
+		defer a.applied.advance(l.Index)
+	}
 	if l.Type != raft.LogCommand {
 		return nil
 	}
@@ -48,6 +55,17 @@ func (a raftFSM) Snapshot() (raft.FSMSnapshot, error) {
 
 func (a raftFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	// The index is advanced again by the entries raft applies after it.
+	err := a.restore(rc)
+	if a.applied != nil {
+		a.applied.advance(0) // waiters read raft's applied index again
+	}
+	return err
+}
+
+// restore reads a snapshot into the FSM and, when this controller keeps
+// its own archive, the snapshot's archived jobs into it.
+func (a raftFSM) restore(rc io.Reader) error {
 	if a.archive == nil {
 		// The index is advanced again by the entries raft applies after it.
 		return a.fsm.Restore(rc, 0)
@@ -64,6 +82,33 @@ func (a raftFSM) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	return nil
+}
+
+// appliedIndex is the highest log index the FSM has applied, with a way to
+// wait for it to reach a given one.
+type appliedIndex struct {
+	mu    sync.Mutex
+	index uint64
+	ch    chan struct{} // closed, and replaced, at every advance
+}
+
+func newAppliedIndex() *appliedIndex { return &appliedIndex{ch: make(chan struct{})} }
+
+func (a *appliedIndex) advance(i uint64) {
+	a.mu.Lock()
+	if i > a.index {
+		a.index = i
+	}
+	close(a.ch)
+	a.ch = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// get returns the index and a channel closed at the next advance.
+func (a *appliedIndex) get() (uint64, <-chan struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.index, a.ch
 }
 
 type fsmSnapshot struct {
@@ -165,19 +210,60 @@ func privateTree(root string) error {
 
 // raftNode is one raft member and the stores it owns.
 type raftNode struct {
-	raft *raft.Raft
-	// closeStores releases the log store and the transport once raft
-	// has shut down.
-	closeStores func() error
+	raft      *raft.Raft
+	transport raft.Transport
+	// peers is the raft address's listener, raft's and the internal
+	// API's (nil in memory).
+	peers *peerMux
 	// logStore is the log store on disk (nil in memory): releaseMemory
 	// drops its mapped pages.
 	logStore *raftboltdb.BoltStore
+	// closeStores releases the log store and the transport once raft
+	// has shut down.
+	closeStores func() error
 }
 
-// startRaft opens (or creates) the raft stores under dir and starts a member
-// with id at bindAddr. With bootstrap set and no existing state it forms a
-// new one-voter cluster.
-func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.Logger) (*raftNode, error) {
+// raftOptions say how to start a raft member.
+type raftOptions struct {
+	dir       string // the stores' directory
+	id        string // this member's server id
+	bind      string // raft address to listen on
+	advertise string // address the others dial ("": bind's)
+	// bootstrap forms a new one-voter cluster when dir holds no state;
+	// without it a member with no state waits to be added by a leader.
+	bootstrap bool
+	// cluster: the timings of a cluster of several voters (else those of
+	// a lone voter, which needs no election timeout to speak of).
+	cluster bool
+	tls     *peerTLS
+	fsm     raftFSM
+	log     *slog.Logger
+}
+
+// Raft timings of a cluster. A follower starts an election after
+// clusterHeartbeatTimeout to twice that without hearing from the leader,
+// so failover takes one to two of them and an election. A leader that
+// has not heard from a quorum for clusterLeaseTimeout steps down (raft
+// schedules that check for when the oldest contact expires): a leader cut
+// off from the others stops leading, and serving reads from its own
+// state, about half a heartbeat timeout before the others can start to
+// elect a new one. The lease is not shorter so that a leader on a loaded
+// machine does not step down for a late answer or two.
+const (
+	clusterHeartbeatTimeout = time.Second
+	clusterElectionTimeout  = time.Second
+	clusterLeaseTimeout     = 500 * time.Millisecond
+)
+
+// raftTrailingLogs is how many entries a snapshot leaves in the log, for
+// followers that lag to catch up from: one further behind (or a new
+// controller) is sent the snapshot. A variable for tests.
+var raftTrailingLogs uint64 = 10240
+
+// startRaft opens (or creates) the raft stores under o.dir and starts a
+// member over the mutual-TLS transport.
+func startRaft(o raftOptions) (*raftNode, error) {
+	dir := o.dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create raft dir: %w", err)
 	}
@@ -208,27 +294,32 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 		store.Close()
 		return nil, err
 	}
-	addr, err := net.ResolveTCPAddr("tcp", bindAddr)
+	peers, err := listenPeers(o.bind, o.advertise, o.tls, o.log)
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("raft address %q: %w", bindAddr, err)
+		return nil, err
 	}
-	transport, err := raft.NewTCPTransportWithLogger(bindAddr, addr, 3, 10*time.Second, hclog.NewNullLogger())
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("raft transport on %s: %w", bindAddr, err)
-	}
+	transport := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: raftStream{peers}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hclog.NewNullLogger(),
+	})
 	conf := raft.DefaultConfig()
-	conf.LocalID = raft.ServerID(id)
-	conf.Logger = hclogAdapter(log)
+	conf.LocalID = raft.ServerID(o.id)
+	conf.Logger = hclogAdapter(o.log)
 	conf.SnapshotThreshold = 16384
+	conf.TrailingLogs = raftTrailingLogs
 	conf.MaxAppendEntries = 1024
-	// One voter needs no election timeout to speak of; keep restarts fast.
-	conf.HeartbeatTimeout = 500 * time.Millisecond
-	conf.ElectionTimeout = 500 * time.Millisecond
-	conf.LeaderLeaseTimeout = 250 * time.Millisecond
+	if o.cluster {
+		conf.HeartbeatTimeout = clusterHeartbeatTimeout
+		conf.ElectionTimeout = clusterElectionTimeout
+		conf.LeaderLeaseTimeout = clusterLeaseTimeout
+	} else {
+		// One voter needs no election timeout to speak of; keep restarts fast.
+		conf.HeartbeatTimeout = 500 * time.Millisecond
+		conf.ElectionTimeout = 500 * time.Millisecond
+		conf.LeaderLeaseTimeout = 250 * time.Millisecond
+	}
 
-	if bootstrap {
+	if o.bootstrap {
 		has, err := raft.HasExistingState(store, store, snaps)
 		if err != nil {
 			store.Close()
@@ -244,7 +335,7 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 			}
 		}
 	}
-	r, err := newRaft(conf, fsm, store, snaps, transport)
+	r, err := newRaft(conf, o.fsm, store, snaps, transport)
 	if err != nil {
 		store.Close()
 		transport.Close()
@@ -253,7 +344,7 @@ func startRaft(dir, id, bindAddr string, bootstrap bool, fsm raftFSM, log *slog.
 		}
 		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
-	return &raftNode{raft: r, logStore: store, closeStores: func() error {
+	return &raftNode{raft: r, transport: transport, peers: peers, logStore: store, closeStores: func() error {
 		transport.Close()
 		return store.Close()
 	}}, nil
@@ -285,13 +376,44 @@ func startMemRaft(id string, fsm raftFSM, log *slog.Logger) (*raftNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start in-memory raft: %w", err)
 	}
-	return &raftNode{raft: r, closeStores: transport.Close}, nil
+	return &raftNode{raft: r, transport: transport, closeStores: transport.Close}, nil
+}
+
+// hasRaftState reports whether dir holds a raft log or snapshot: a member
+// that has been part of a cluster (and rejoins it as it is).
+func hasRaftState(dir string) (bool, error) {
+	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
+		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true}})
+		if err != nil {
+			return false, fmt.Errorf("read raft log %s: %w", filepath.Join(dir, "raft.db"), err)
+		}
+		defer store.Close()
+		last, err := store.LastIndex()
+		if err != nil {
+			return false, fmt.Errorf("read raft log %s: %w", filepath.Join(dir, "raft.db"), err)
+		}
+		if last > 0 {
+			return true, nil
+		}
+	} else if !os.IsNotExist(err) {
+		return false, fmt.Errorf("raft log: %w", err)
+	}
+	snaps, err := os.ReadDir(filepath.Join(dir, "snapshots"))
+	if err != nil && !os.IsNotExist(err) {
+		return false, fmt.Errorf("raft snapshots: %w", err)
+	}
+	for _, e := range snaps {
+		if e.IsDir() && !strings.HasSuffix(e.Name(), ".tmp") {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // newRaft is raft.NewRaft with a panic while it reads the stores (before
 // it starts its goroutines) returned as an error: the checks in startRaft
 // should leave none, and the operator is still owed an error.
-func newRaft(conf *raft.Config, fsm raftFSM, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
+func newRaft(conf *raft.Config, fsm raft.FSM, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reading the stores panicked: %v", p)

@@ -57,6 +57,12 @@ func (c *Controller) routeTable() []route {
 		operator(api.PathUpdateNode, "change a node's state", bodySmall, endpoint(c.updateNode)),
 		operator(api.PathKeys, "manage access keys", bodySmall, endpoint(c.keys)),
 		operator(api.PathImageLoad, "load images", bodyImage, c.loadImage),
+		operator(api.PathOperatorPeers, "list raft peers", bodySmall, endpoint(c.peers)),
+		operator(api.PathOperatorAddPeer, "add raft peers", bodySmall, endpoint(c.operatorAddPeer)),
+		operator(api.PathOperatorRemove, "remove raft peers", bodySmall, endpoint(c.operatorRemovePeer)),
+		operator(api.PathSnapshotSave, "save snapshots", bodySmall, c.snapshotSave),
+		operator(api.PathSnapshotRestore, "restore snapshots", bodySnapshot, c.snapshotRestore),
+		native(api.PathClusterJoin, anyone, bodySmall, endpoint(c.clusterJoin)),
 
 		native(api.PathNodeRegister, asNode, bodySmall, endpoint(c.registerNode)),
 		native(api.PathNodeWork, asNode, bodySmall, endpoint(c.nodeWork)),
@@ -87,6 +93,9 @@ func (c *Controller) routeTable() []route {
 func (c *Controller) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range c.routeTable() {
+		if !noBarrier[rt.path] {
+			rt.serve = c.consistent(rt) // reads are current unless ?stale=true (forward.go)
+		}
 		mux.Handle(rt.path, c.guard(rt))
 	}
 	return mux

@@ -6,32 +6,77 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
 
-// Client talks to a controller's HTTP API over a unix socket or TCP.
+// Client talks to a controller's HTTP API over a unix socket or TCP. Given
+// several controllers of a cluster (addresses separated by commas), it
+// follows the leader: a request that cannot reach a controller, or that
+// one answers Unavailable (no leader, shutting down), goes to the next,
+// round after round, for up to FailoverWait.
 type Client struct {
-	base  string
-	http  *http.Client
+	eps   []endpoint
+	cur   atomic.Int64 // the endpoint that answered last
 	token string
+	// FailoverWait bounds how long a request tries the controllers of a
+	// client with several addresses before it returns the last error
+	// (DefaultFailoverWait when 0). A client of one controller never
+	// retries.
+	FailoverWait time.Duration
 }
+
+// endpoint is one controller's address.
+type endpoint struct {
+	base string
+	http *http.Client
+}
+
+// DefaultFailoverWait is how long a client of several controllers tries
+// them before it gives up: long enough for a few elections.
+const DefaultFailoverWait = 20 * time.Second
 
 // New returns a client for addr: "unix:/path", a path starting with
 // "/" (a unix socket), "host:port" or "http://host:port" (plain HTTP: a
 // node's log server), or "https://host:port" checked against the system's
-// roots. token, if set, is sent as a bearer token (a node's join secret).
-// A controller's TCP API serves TLS with its own CA: reach it with
-// NewWith, which pins or loads that CA.
+// roots; or several of these separated by commas (the controllers of a
+// cluster). token, if set, is sent as a bearer token (a node's join
+// secret). A controller's TCP API serves TLS with its own CA: reach it
+// with NewWith, which pins or loads that CA.
 func New(addr, token string) *Client {
+	c := &Client{token: token}
+	for _, a := range SplitAddrs(addr) {
+		c.eps = append(c.eps, newEndpoint(a))
+	}
+	if len(c.eps) == 0 {
+		c.eps = []endpoint{newEndpoint(addr)}
+	}
+	return c
+}
+
+// SplitAddrs splits a comma-separated list of controller addresses.
+func SplitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func newEndpoint(addr string) endpoint {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	base := addr
 	if path, ok := unixPath(addr); ok {
@@ -43,7 +88,7 @@ func New(addr, token string) *Client {
 	} else if !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
 		base = "http://" + addr
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, token: token}
+	return endpoint{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}}
 }
 
 func unixPath(addr string) (string, bool) {
@@ -59,17 +104,9 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	res, err := c.send(ctx, path, "application/json", body)
 	if err != nil {
-		return fmt.Errorf("build %s request: %w", path, err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(hr)
-	if err != nil {
-		return fmt.Errorf("call controller %s: %w", path, err)
+		return err
 	}
 	defer res.Body.Close()
 	data, err := readBody(res)
@@ -77,11 +114,7 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 		return fmt.Errorf("read %s answer: %w", path, err)
 	}
 	if res.StatusCode/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			return &e
-		}
-		return api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, res.StatusCode, strings.TrimSpace(string(data)))
+		return answerError(path, res.StatusCode, data)
 	}
 	if resp == nil {
 		return nil
@@ -90,6 +123,95 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 		return fmt.Errorf("decode %s answer: %w", path, err)
 	}
 	return nil
+}
+
+// CallStale is Call for a read that may be answered from the state of
+// whichever controller is asked, without checking with the leader that it
+// is current (api.StaleParam): squeue in a loop, or during an election.
+func (c *Client) CallStale(ctx context.Context, path string, req, resp any) error {
+	return c.Call(ctx, path+"?"+api.StaleParam+"=true", req, resp)
+}
+
+func answerError(path string, status int, data []byte) error {
+	var e api.Error
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return &e
+	}
+	return api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, status, strings.TrimSpace(string(data)))
+}
+
+// send POSTs body to path: with several controllers, to the one that
+// answered last, then to the others in turn while they cannot be reached
+// or answer Unavailable. A request whose connection broke after it was
+// sent is not sent again (it may have been done). The answer's body is
+// the caller's to close.
+func (c *Client) send(ctx context.Context, path, contentType string, body []byte) (*http.Response, error) {
+	n := int64(len(c.eps))
+	var deadline time.Time
+	pause := 50 * time.Millisecond
+	for {
+		start := c.cur.Load()
+		var last error
+		for i := int64(0); i < n; i++ {
+			idx := (start + i) % n
+			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, body)
+			if n == 1 {
+				return res, err
+			}
+			if err == nil && res.StatusCode == http.StatusServiceUnavailable {
+				data, _ := readBody(res)
+				res.Body.Close()
+				err = answerError(path, res.StatusCode, data)
+				if !api.IsCode(err, api.CodeUnavailable) {
+					// Not a controller's Unavailable (a proxy's): give it back.
+					return &http.Response{StatusCode: res.StatusCode, Header: res.Header,
+						Body: io.NopCloser(bytes.NewReader(data))}, nil
+				}
+			} else if err == nil || !unreachable(err) {
+				if err == nil {
+					c.cur.Store(idx)
+				}
+				return res, err
+			}
+			last = err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(cmp.Or(c.FailoverWait, DefaultFailoverWait))
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, last
+		}
+		select {
+		case <-time.After(min(pause, left)):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType string, body []byte) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: %w", path, err)
+	}
+	hr.Header.Set("Content-Type", contentType)
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := ep.http.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("call controller %s: %w", path, err)
+	}
+	return res, nil
+}
+
+// unreachable reports whether err is a failure to connect: nothing was
+// sent, so another controller may be asked.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // readBody reads an answer whole, into a buffer of its announced length

@@ -66,19 +66,33 @@ func (c *Client) FetchImage(ctx context.Context, name, ifNoneMatch string) (dige
 }
 
 // post sends body to path and returns a 2xx or 304 answer, whose body the
-// caller closes; any other answer is returned as its *api.Error.
+// caller closes; any other answer is returned as its *api.Error. A body
+// in memory (a *bytes.Reader) follows the leader as Call does; a stream
+// (an image tarball) goes to the controller that answered last.
 func (c *Client) post(ctx context.Context, path, contentType string, body io.Reader) (*http.Response, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("build %s request: %w", path, err)
+	var res *http.Response
+	var err error
+	if br, ok := body.(*bytes.Reader); ok {
+		data := make([]byte, br.Len())
+		br.Read(data)
+		res, err = c.send(ctx, path, contentType, data)
+	} else {
+		ep := c.eps[c.cur.Load()%int64(len(c.eps))]
+		var hr *http.Request
+		hr, err = http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, body)
+		if err != nil {
+			return nil, fmt.Errorf("build %s request: %w", path, err)
+		}
+		hr.Header.Set("Content-Type", contentType)
+		if c.token != "" {
+			hr.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if res, err = ep.http.Do(hr); err != nil {
+			err = fmt.Errorf("call controller %s: %w", path, err)
+		}
 	}
-	hr.Header.Set("Content-Type", contentType)
-	if c.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("call controller %s: %w", path, err)
+		return nil, err
 	}
 	if res.StatusCode/100 == 2 || res.StatusCode == http.StatusNotModified {
 		return res, nil
@@ -90,4 +104,10 @@ func (c *Client) post(ctx context.Context, path, contentType string, body io.Rea
 		return nil, &e
 	}
 	return nil, api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, res.StatusCode, strings.TrimSpace(string(data)))
+}
+
+// Post sends body (of contentType) to path, as Call does for JSON, and
+// returns a 2xx answer whose body the caller closes (a snapshot).
+func (c *Client) Post(ctx context.Context, path, contentType string, body io.Reader) (*http.Response, error) {
+	return c.post(ctx, path, contentType, body)
 }

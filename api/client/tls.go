@@ -69,6 +69,19 @@ func NewWith(addr string, opts Options) (*Client, error) {
 			return nil, fmt.Errorf("server key: %w", err)
 		}
 	}
+	if addrs := SplitAddrs(addr); len(addrs) > 1 {
+		// Several controllers: a client for each, with its own TLS
+		// configuration (the host each is checked for), joined into one.
+		out := &Client{token: secret}
+		for _, a := range addrs {
+			one, err := NewWith(a, opts)
+			if err != nil {
+				return nil, err
+			}
+			out.eps = append(out.eps, one.eps...)
+		}
+		return out, nil
+	}
 	if _, ok := unixPath(addr); ok || strings.HasPrefix(addr, "http://") {
 		if opts.KeyHash != "" {
 			return nil, fmt.Errorf("%s: a pinned server key needs TLS (host:port or https://host:port)", addr)
@@ -104,7 +117,7 @@ func NewWith(addr string, opts Options) (*Client, error) {
 		conf = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	c := New(base, secret)
-	c.http.Transport.(*http.Transport).TLSClientConfig = conf
+	c.eps[0].http.Transport.(*http.Transport).TLSClientConfig = conf
 	return c, nil
 }
 

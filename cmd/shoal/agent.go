@@ -30,9 +30,15 @@ func agentCommand() *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.BoolFlag{Name: "dev", Usage: "one-machine cluster: a controller (one raft voter) and a node daemon in this process. As a node daemon's, its running jobs outlive it (SIGTERM or a crash) and are recovered when it starts again; jobs placed but not started go back to the queue"},
 			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
+			&ucli.BoolFlag{Name: "server", Usage: "run only a controller (the default without -dev or -node), e.g. one of a cluster: see -join"},
+			&ucli.StringFlag{Name: "join", Usage: "controllers of a cluster to join, their TCP API addresses (-bind), comma-separated: a controller without raft state presents -server-token to one of them and is added as a voter; one with state rejoins as it is. Without -join a controller with no state bootstraps a new cluster with itself as the one voter"},
+			&ucli.StringFlag{Name: "server-token", EnvVars: []string{"SHOAL_SERVER_TOKEN"}, Usage: "with -join: the whole line of an existing controller's DATA_DIR/controller/server-token (shoal-server:SECRET:sha256:CAHASH): lets a new controller receive the cluster's CA and keys (a node's join token does not)"},
+			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "how many controllers the cluster is meant to have (3 or 5): over 1, raft uses a cluster's timings from the first controller on, and the first reports when that many voters have joined"},
+			&ucli.StringFlag{Name: "raft-advertise", Usage: "the raft address other controllers dial, when -raft-addr is a wildcard"},
+			&ucli.StringFlag{Name: "server-id", Usage: "this controller's raft server id, unique in the cluster and kept across restarts (default: controller-1 alone; in a cluster, the raft address)"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
 			&ucli.StringFlag{Name: "socket", Value: api.DefaultSocket, Usage: "the controller's unix socket"},
-			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket"},
+			&ucli.StringFlag{Name: "controller", EnvVars: []string{"SHOAL_ADDR"}, Value: api.DefaultSocket, Usage: "with -node: the controller to join: host:port (TLS, with -token), http://host:port (a controller run with -insecure-http) or a unix socket; the controllers of a cluster separated by commas (the node follows the leader)"},
 			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address, with TLS from the controller's own CA (DATA_DIR/controller/ca.pem)"},
 			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind, and a node's TCP -log-addr, as plain HTTP instead of TLS: join tokens, log tokens and requests travel in clear"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
@@ -64,6 +70,9 @@ func runAgent(c *ucli.Context) error {
 	dev, nodeOnly := c.Bool("dev"), c.Bool("node")
 	if dev && nodeOnly {
 		return fmt.Errorf("agent: give -dev or -node, not both")
+	}
+	if c.Bool("server") && (dev || nodeOnly) {
+		return fmt.Errorf("agent: -server runs a controller alone: give it without -dev and -node")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
@@ -104,6 +113,10 @@ func runAgent(c *ucli.Context) error {
 		case minJobAge == 0:
 			minJobAge = -1 // daemon.Config: never expire (its 0 is the default)
 		}
+		cluster, err := clusterConfig(c)
+		if err != nil {
+			return err
+		}
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
@@ -111,11 +124,22 @@ func runAgent(c *ucli.Context) error {
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
 			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second)},
+			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
+			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)
 		}
 		defer ctl.Close()
+		if n := cluster.BootstrapExpect; n > 1 {
+			go func() {
+				if ctl.WaitVoters(c.Context, n) == nil {
+					log.Info("the cluster has the voters it expects", "voters", n)
+				}
+			}()
+			log.Info("controller in a cluster", "id", cluster.NodeID, "raft", ctl.RaftAddr(),
+				"server-token-file", filepath.Join(dataDir, "controller", "server-token"))
+		}
 		controllerAddr, token = c.String("socket"), ctl.JoinToken()
 		if c.String("bind") != "" && !c.Bool("insecure-http") {
 			log.Info("controller TLS", "ca", ctl.CAFile(), "ca-hash", ctl.CAHash(),
@@ -240,4 +264,34 @@ func nodeClient(addr, token, caFile string, log *slog.Logger) (*client.Client, e
 		return nil, fmt.Errorf("controller %s: %w", addr, err)
 	}
 	return client, nil
+}
+
+// clusterConfig reads the agent's cluster flags into the controller's
+// configuration (only its cluster fields are set).
+func clusterConfig(c *ucli.Context) (daemon.Config, error) {
+	cfg := daemon.Config{Join: client.SplitAddrs(c.String("join")), ServerToken: c.String("server-token"),
+		BootstrapExpect: c.Int("bootstrap-expect"), RaftAdvertise: c.String("raft-advertise"), NodeID: c.String("server-id")}
+	if cfg.BootstrapExpect < 0 {
+		return cfg, fmt.Errorf("agent: -bootstrap-expect %d: give the number of controllers (3 or 5), or leave it out for one", cfg.BootstrapExpect)
+	}
+	if cfg.ServerToken != "" {
+		if _, _, err := api.ParseServerToken(cfg.ServerToken); err != nil {
+			return cfg, fmt.Errorf("agent: -server-token: %w", err)
+		}
+	}
+	clustered := len(cfg.Join) > 0 || cfg.BootstrapExpect > 1
+	if clustered && cfg.NodeID == "" {
+		addr := cfg.RaftAdvertise
+		if addr == "" {
+			addr = c.String("raft-addr")
+		}
+		if strings.HasSuffix(addr, ":0") {
+			return cfg, fmt.Errorf("agent: -raft-addr %s: a controller of a cluster needs a fixed raft port, which the others keep in their configuration (e.g. -raft-addr 10.0.0.1:7301)", addr)
+		}
+		cfg.NodeID = addr
+	}
+	if clustered && c.String("bind") == "" {
+		return cfg, fmt.Errorf("agent: a controller of a cluster serves its API on TCP too (for controllers joining, and for clients and nodes following the leader): give -bind HOST:PORT")
+	}
+	return cfg, nil
 }

@@ -27,5 +27,5 @@ func main() {
 		os.Stderr.WriteString("usage: shoal slurm sbatch|srun|scancel|squeue|sacct|sinfo|scontrol|sacctmgr [ARG...]\n")
 		os.Exit(2)
 	}
-	cli.Main(agentCommand())
+	cli.Main(agentCommand(), devClusterCommand())
 }
