@@ -97,11 +97,9 @@ func Sbatch(c *Ctx, args []string) int {
 	if req.Stderr == "" {
 		req.Stderr = req.Stdout
 	}
-	if o.verbose > 0 {
-		for _, name := range o.ignored {
-			fmt.Fprintf(c.Stderr, "sbatch: option %s is accepted and ignored by shoal\n", name)
-		}
-	}
+	o.dumpOptions(c.Stderr)
+	o.debugf(c.Stderr, "submitting %s: %d CPUs, %s memory, partition %s", req.Name, req.Resources.CPUs,
+		memOrDefault(req.Resources.MemoryMB), orDefaultQueue(req.Queue))
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {
 		if o.verbose > 0 {
@@ -156,6 +154,9 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	cpt := max(o.cpusPerTask, 1)
 	gpus, gpuTypes := o.gpuRequest(ntasks)
 	cpus := max(ntasks*cpt, o.mincpus, o.cpusPerGPU*gpus)
+	if o.overcommit { // tasks share CPUs: one task's worth for the job
+		cpus = max(cpt, o.mincpus, o.cpusPerGPU*gpus)
+	}
 	req.Resources = api.Resources{CPUs: cpus, GPUs: gpus, GPUTypes: gpuTypes}
 	mem, err := o.memory(cpus, gpus)
 	if err != nil {
@@ -483,3 +484,19 @@ Help options:
 Other options:
   -V, --version               output version information and exit
 `
+
+// memOrDefault names a memory request for -vv: "N MiB", or "default".
+func memOrDefault(mb int64) string {
+	if mb <= 0 {
+		return "default"
+	}
+	return strconv.FormatInt(mb, 10) + " MiB"
+}
+
+// orDefaultQueue is the partition a request goes to.
+func orDefaultQueue(q string) string {
+	if q == "" {
+		return api.DefaultQueue
+	}
+	return q
+}

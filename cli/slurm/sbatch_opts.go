@@ -71,7 +71,7 @@ var jobOptions = []Option{
 	{Long: "ntasks-per-socket", Arg: RequiredArg, Key: "ignore"},
 	{Long: "open-mode", Arg: RequiredArg},
 	{Long: "output", Short: 'o', Arg: RequiredArg},
-	{Long: "overcommit", Short: 'O', Arg: NoArg, Key: "ignore"},
+	{Long: "overcommit", Short: 'O', Arg: NoArg},
 	{Long: "oversubscribe", Short: 's', Arg: NoArg, Key: "ignore"},
 	{Long: "partition", Short: 'p', Arg: RequiredArg},
 	{Long: "power", Arg: RequiredArg, Key: "ignore"},
@@ -186,6 +186,11 @@ type jobOpts struct {
 
 	// ignored names the options shoal accepts but does not act on, for -v.
 	ignored []string
+	// defined holds the options given, for -v's "defined options".
+	defined map[string]string
+	// overcommit (-O): the job asks for one CPU per task's worth of
+	// --cpus-per-task, however many tasks it runs.
+	overcommit bool
 }
 
 // intOpt reads a positive count as Slurm's parse_int does.
@@ -216,9 +221,12 @@ func longName(opt Opt) string {
 func (o *jobOpts) apply(opt Opt, level int) error {
 	var err error
 	v := opt.Value
+	o.define(opt)
 	switch opt.Key {
 	case "ignore":
 		o.ignored = append(o.ignored, longName(opt))
+	case "overcommit":
+		o.overcommit = true
 	case "account":
 		o.account = v
 	case "begin":
@@ -337,6 +345,12 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		}
 	case "verbose":
 		o.verbose++
+	case "verbose-level": // SBATCH_DEBUG
+		n, perr := strconv.Atoi(strings.TrimSpace(v))
+		if perr != nil || n < 0 {
+			return errorf(1, "Invalid SBATCH_DEBUG value %q: give a number of -v", v)
+		}
+		o.verbose = n
 	// sbatch only
 	case "array":
 		o.array = v
@@ -404,6 +418,7 @@ func (o *jobOpts) gpuRequest(ntasks int) (int, api.GPUCounts) {
 var sbatchEnvOptions = []struct{ Env, Key, Name string }{
 	{"SBATCH_ACCOUNT", "account", "--account"},
 	{"SBATCH_ARRAY_INX", "array", "--array"},
+	{"SBATCH_DEBUG", "verbose-level", "--verbose"},
 	{"SBATCH_EXPORT", "export", "--export"},
 	{"SBATCH_JOB_NAME", "job-name", "--job-name"},
 	{"SBATCH_PARTITION", "partition", "--partition"},

@@ -307,14 +307,45 @@ func (s *scancel) byFilter() int {
 	if err != nil {
 		return report(s.c, "scancel", errorf(1, "Unable to list jobs: %v", err))
 	}
+	matched := 0
 	for i := range jobs {
 		// A filter picks the started jobs to signal; pending ones have no
 		// processes (named by id they are an error, see signal).
 		if s.matches(&jobs[i]) && !(s.signalling() && jobs[i].State.Cancellable()) {
+			matched++
 			s.act(&jobs[i])
 		}
 	}
+	if matched == 0 && s.o.verbose > 0 {
+		// Slurm says so only with -v, and it is not a failure (rc 0).
+		s.c.Errorf("scancel", "No active jobs match ALL job filters, including: %s", s.filterText())
+	}
 	return s.rc
+}
+
+// filterText lists the filters given as Slurm's scancel -v does:
+// "account=a job_name=n ... " (each followed by a space; the QOS in
+// lower case, as Slurm stores it).
+func (s *scancel) filterText() string {
+	o := s.o
+	var b strings.Builder
+	add := func(k, v string) {
+		if v != "" {
+			b.WriteString(k + "=" + v + " ")
+		}
+	}
+	add("account", o.account)
+	add("job_name", o.name)
+	add("nodelist", o.nodelist)
+	add("partition", o.partition)
+	add("qos", strings.ToLower(o.qos))
+	add("reservation", o.reservation)
+	for _, st := range o.states {
+		add("state", st.Long)
+	}
+	add("user_name", o.user)
+	add("wckey", o.wckey)
+	return b.String()
 }
 
 func allDigits(s string) bool {

@@ -1,0 +1,166 @@
+package slurm
+
+// Regression tests that pin behaviour Slurm's own expect test suite
+// (testsuite/expect in SchedMD/slurm, run against shoal by
+// ../shared/slurm-testsuite/run.sh) checks. Each is named after the Slurm
+// test it stands for and asserts what that test matches, so CI keeps the
+// conformance without Slurm's source or expect. Where the suite (newer
+// Slurm) and Slurm 22.05 differ, the wording is 22.05's.
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// confRun runs one command against a fresh ctlFake from dir (a temporary
+// folder unless given) and returns its output, exit status and the fake.
+func confRun(t *testing.T, run func(*Ctx, []string) int, env []string, args ...string) (string, string, int, *ctlFake) {
+	t.Helper()
+	f := newCtlFake()
+	c, stdout, stderr := sbTestCtx(f, t.TempDir(), append(append([]string(nil), sbEnv...), env...), "")
+	rc := run(c, args)
+	return stdout.String(), stderr.String(), rc, f
+}
+
+// confMatch fails unless text matches the expect test's regular expression.
+func confMatch(t *testing.T, what, text, re string) {
+	t.Helper()
+	if !regexp.MustCompile(re).MatchString(text) {
+		t.Errorf("%s: want a match for %q, got:\n%s", what, re, text)
+	}
+}
+
+func TestSlurm6_17_ScancelFilterMatchesNothing(t *testing.T) {
+	_, stderr, rc, _ := confRun(t, Scancel, nil, "--name=INVALID", "--qos=INVALID", "--verbose")
+	if rc != 0 {
+		t.Errorf("scancel with filters that match nothing: rc %d, want 0 (Slurm's is not a failure)", rc)
+	}
+	want := "scancel: error: No active jobs match ALL job filters, including: job_name=INVALID qos=invalid \n"
+	if stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	for _, id := range []string{"INVALID", "0"} {
+		_, stderr, rc, _ := confRun(t, Scancel, nil, id)
+		if rc == 0 || !strings.Contains(stderr, "Invalid job id") {
+			t.Errorf("scancel %s: rc %d, stderr %q; want rc 1 and Invalid job id", id, rc, stderr)
+		}
+	}
+}
+
+func TestSlurm1_43_SrunTestOnlyAllocationFailure(t *testing.T) {
+	_, stderr, rc, _ := confRun(t, Srun, nil, "--test-only", "-N1", "-t1", "printenv", "SLURMD_NODENAME")
+	if rc != 0 {
+		t.Fatalf("srun --test-only -N1: rc %d, stderr %q", rc, stderr)
+	}
+	confMatch(t, "srun --test-only -N1", stderr, `Job [0-9]+ to start at`)
+	_, stderr, rc, _ = confRun(t, Srun, nil, "--test-only", "-N2", "-t1", "printenv", "SLURMD_NODENAME")
+	// 22.05 prints the reason alone; the test fails on any "error".
+	if want := "allocation failure: Requested node configuration is not available\n"; rc != 1 || stderr != want {
+		t.Errorf("srun --test-only -N2: rc %d, stderr %q; want rc 1, %q", rc, stderr, want)
+	}
+}
+
+func TestSlurm1_2_OvercommitAsksOneTasksCPUs(t *testing.T) {
+	_, _, _, f := confRun(t, Srun, nil, "-N1", "-n10", "--overcommit", "-l", "-t1", "id")
+	req := sbLastSubmit(t, f)
+	if req.Resources.CPUs != 1 {
+		t.Errorf("srun -n10 --overcommit asked for %d CPUs, want 1", req.Resources.CPUs)
+	}
+	if !strings.Contains(req.Script, "SLURM_PROCID=9 ") {
+		t.Errorf("the job does not run 10 tasks:\n%s", req.Script)
+	}
+	_, _, _, f = confRun(t, Sbatch, nil, "-n4", "-c2", "-O", "--wrap", "true")
+	if got := sbLastSubmit(t, f).Resources.CPUs; got != 2 {
+		t.Errorf("sbatch -n4 -c2 -O asked for %d CPUs, want 2 (one task's)", got)
+	}
+}
+
+func TestSlurm1_9_SrunVerboseNamesJobAndStep(t *testing.T) {
+	f := newCtlFake()
+	f.waitFor[100] = api.Job{ID: 100, State: api.StateSucceeded, Node: "n1", ExitCode: sbIntp(0)}
+	c, _, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+	if rc := Srun(c, []string{"-N1", "-n5", "-O", "-v", "-t1", "id"}); rc != 0 {
+		t.Fatalf("rc %d, stderr:\n%s", rc, stderr)
+	}
+	for _, re := range []string{
+		"srun: defined options\n", `srun: overcommit +: set\n`, `srun: ntasks +: 5\n`, `srun: time +: 00:01:00\n`,
+		`srun: verbose +: 1\n`, "srun: jobid 100: nodes\\(1\\):`n1', cpu counts: 1\\(x1\\)\n",
+		`srun: launching StepId=100.0 on host n1, 5 tasks: \[0-4\]\n`, // test1.70's "launching"
+	} {
+		confMatch(t, "srun -v", stderr.String(), re)
+	}
+}
+
+// TestSlurm1_33_PerTaskExitCodes runs the script srun submits for two
+// tasks with sh: each task that fails is reported, and the job's status is
+// the highest.
+func TestSlurm1_33_PerTaskExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	task := filepath.Join(dir, "exit.sh")
+	sbWriteFile(t, task, "#!/bin/sh\nexit $((SLURM_PROCID + 10))\n")
+	if err := os.Chmod(task, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", srunScript([]string{task}, 2, ""))
+	cmd.Env = append(os.Environ(), "SLURMD_NODENAME=n1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 11 {
+		t.Fatalf("the script ended %v, want exit status 11; output:\n%s", err, out)
+	}
+	want := "srun: error: n1: task 0: Exited with exit code 10\nsrun: error: n1: task 1: Exited with exit code 11\n"
+	if string(out) != want {
+		t.Errorf("the script reported %q, want %q", out, want)
+	}
+	// srun relays those lines from the job's stderr and exits 11,
+	// without a line of its own.
+	f := newCtlFake()
+	f.waitFor[100] = api.Job{ID: 100, State: api.StateFailed, Cause: api.CauseExitCode, Node: "n1", ExitCode: sbIntp(11)}
+	f.logs["100/stderr"] = out
+	c, _, stderr := sbTestCtx(f, dir, sbEnv, "")
+	if rc := Srun(c, []string{"-N1", "-n", "2", "-O", "-t1", task}); rc != 11 || stderr.String() != want {
+		t.Errorf("srun: rc %d, stderr %q; want 11, %q", rc, stderr, want)
+	}
+}
+
+func TestSlurm1_8_SrunInputFromOptionAndEnv(t *testing.T) {
+	for _, env := range [][]string{nil, {"SLURM_STDINMODE=in.txt"}, {"SRUN_INPUT=in.txt"}} {
+		args := []string{"-t1", "/usr/bin/bash"}
+		if env == nil {
+			args = append([]string{"--input=in.txt", "--open-mode=t"}, args...) // test1.17 adds --open-mode
+		}
+		_, stderr, _, f := confRun(t, Srun, env, args...)
+		req := sbLastSubmit(t, f)
+		want := "exec /usr/bin/bash < " + filepath.Join(req.Dir, "in.txt") + "\n"
+		if !strings.HasSuffix(req.Script, want) {
+			t.Errorf("srun %v with %v: the script does not read the input file (%s):\n%s", args, env, stderr, req.Script)
+		}
+	}
+	_, _, _, f := confRun(t, Srun, []string{"SRUN_OUTPUT=o.txt", "SLURM_STDERRMODE=e.txt"}, "-t1", "true")
+	if req := sbLastSubmit(t, f); req.Stdout != "o.txt" || req.Stderr != "e.txt" {
+		t.Errorf("SRUN_OUTPUT/SLURM_STDERRMODE gave stdout %q stderr %q, want o.txt e.txt", req.Stdout, req.Stderr)
+	}
+}
+
+func TestSlurm17_24_SbatchVerboseDumpsOptions(t *testing.T) {
+	_, stderr, _, _ := confRun(t, Sbatch, nil, "-N1", "--output=none", "--error=none", "-t1", "-vvv", "--wrap", "id")
+	confMatch(t, "sbatch -vvv", stderr, "debug: ")
+	confMatch(t, "sbatch -vvv", stderr, `sbatch: output +: /dev/null\n`)
+	_, stderr, _, _ = confRun(t, Sbatch, nil, "-N1", "-t1", "-vv", "--partition=test17.24", "--wrap", "id")
+	confMatch(t, "sbatch -vv --partition", stderr, "partition *: test17.24")
+}
+
+func TestSlurm17_25_SbatchDebugEnv(t *testing.T) {
+	_, stderr, _, _ := confRun(t, Sbatch, []string{"SBATCH_ACCOUNT=dummy_acct", "SBATCH_DEBUG=4", "SBATCH_TIMELIMIT=3"},
+		"-N1", "--output=none", "--wrap", "id")
+	for _, re := range []string{"account *: dummy_acct", "time *: 00:03:00", "verbose *: 4"} {
+		confMatch(t, "SBATCH_DEBUG=4 sbatch", stderr, re)
+	}
+}
