@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -163,4 +164,92 @@ func TestSlurm17_25_SbatchDebugEnv(t *testing.T) {
 	for _, re := range []string{"account *: dummy_acct", "time *: 00:03:00", "verbose *: 4"} {
 		confMatch(t, "SBATCH_DEBUG=4 sbatch", stderr, re)
 	}
+}
+
+func TestSlurm2_2_ScontrolHelp(t *testing.T) {
+	stdout, _, rc, _ := confRun(t, Scontrol, nil, "help")
+	for _, re := range []string{"Valid <COMMAND> values are:", "reconfigure  ", "version      "} {
+		confMatch(t, "scontrol help", stdout, re)
+	}
+	if rc != 0 {
+		t.Errorf("scontrol help: rc %d", rc)
+	}
+}
+
+func TestSlurm2_4_ScontrolRepeatsLastCommand(t *testing.T) {
+	f := newCtlFake()
+	c, stdout, _ := sbTestCtx(f, t.TempDir(), sbEnv, "ping\n!!\nquit\n")
+	if rc := Scontrol(c, nil); rc != 0 {
+		t.Fatalf("rc %d", rc)
+	}
+	if n := strings.Count(stdout.String(), "Slurmctld(primary) at c1 is UP"); n != 2 {
+		t.Errorf("ping then !! answered %d pings, want 2:\n%s", n, stdout)
+	}
+}
+
+func TestSlurm2_5_ScontrolShowConfigAndDaemons(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Scontrol, []string{"SLURM_CONF=/etc/slurm/slurm.conf", "SHOAL_ADDR=ctl.example:6443"}, "show", "config")
+	for _, re := range []string{`SlurmctldPort +\= 6443\n`, `SlurmdPort +\= `, `SLURM_CONF +\= /etc/slurm/slurm.conf\n`, `SlurmUser +\= root\(0\)\n`} {
+		confMatch(t, "scontrol show config", stdout, re)
+	}
+	stdout, _, rc, _ := confRun(t, Scontrol, []string{"SHOAL_ADDR=/run/shoal.sock"}, "show", "daemons")
+	if rc != 0 || stdout != "slurmctld\n" {
+		t.Errorf("scontrol show daemons over a local socket: rc %d, %q; want slurmctld", rc, stdout)
+	}
+}
+
+func TestSlurm2_6_ScontrolVerboseAndQuiet(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Scontrol, nil, "-v", "show", "partition")
+	confMatch(t, "scontrol -v show partition", stdout, `^last_update_time=2026-11-24T10:30:00, records=[0-9]+\n`)
+	confMatch(t, "scontrol -v show partition", stdout, "Default=YES")
+	stdout, _, _, _ = confRun(t, Scontrol, nil, "-Q", "show", "partition")
+	if strings.Contains(stdout, "last_update_time") || !strings.Contains(stdout, "Default=YES") {
+		t.Errorf("scontrol -Q show partition:\n%s", stdout)
+	}
+}
+
+// confIterate runs a command with --iterate for three reports.
+func confIterate(t *testing.T, run func(*Ctx, []string) int, args ...string) string {
+	t.Helper()
+	f := newCtlFake()
+	c, stdout, _ := sbTestCtx(f, t.TempDir(), sbEnv, "")
+	reports := 0
+	c.Wait = func(d time.Duration) bool {
+		if d != 2*time.Second {
+			t.Errorf("waits %v between reports, want 2s", d)
+		}
+		reports++
+		return reports < 3
+	}
+	run(c, args)
+	return stdout.String()
+}
+
+func TestSlurm4_6_SinfoIterate(t *testing.T) {
+	out := confIterate(t, Sinfo, "--iterate=2")
+	if n := strings.Count(out, "PARTITION"); n != 3 {
+		t.Errorf("sinfo --iterate=2 printed %d reports, want 3:\n%s", n, out)
+	}
+	confMatch(t, "sinfo --iterate", out, `^Tue Nov 24 10:30:00 2026\nPARTITION`)
+}
+
+func TestSlurm5_3_SqueueIterate(t *testing.T) {
+	out := confIterate(t, Squeue, "-o", "%P", "--iterate=2")
+	if n := strings.Count(out, "PARTITION"); n != 3 {
+		t.Errorf("squeue --iterate=2 printed %d reports, want 3:\n%s", n, out)
+	}
+}
+
+func TestSlurm4_7_SinfoVerbose(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Sinfo, nil, "--verbose")
+	confMatch(t, "sinfo --verbose", stdout, `iterate +\= 0\n`)
+	confMatch(t, "sinfo --verbose", stdout, `verbose +\= 1\n`)
+	confMatch(t, "sinfo --verbose", stdout, "PARTITION")
+}
+
+func TestSlurm5_7_SqueueVerbose(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Squeue, nil, "--verbose")
+	confMatch(t, "squeue --verbose", stdout, `iterate +\= 0\n`)
+	confMatch(t, "squeue --verbose", stdout, `verbose +\= 1\n`)
+	confMatch(t, "squeue --verbose", stdout, "JOBID")
 }

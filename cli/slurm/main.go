@@ -46,6 +46,9 @@ type Ctx struct {
 	Getwd    func() (string, error)
 	Hostname string
 	User     string // the current user's name
+	// Wait waits d between the reports of --iterate and says whether to
+	// go on; nil sleeps and goes on until the command is stopped.
+	Wait func(d time.Duration) bool
 }
 
 // Getenv returns the value of key in c.Env ("" if unset).

@@ -85,6 +85,7 @@ func (r *scontrolRun) showJob(idText string) int {
 	if r.json {
 		return squeueJSON(r.c, views, known)
 	}
+	r.lastUpdate(len(views))
 	var b strings.Builder
 	for _, v := range views {
 		first, lines := r.jobRecord(v, known)
@@ -247,6 +248,7 @@ func (r *scontrolRun) showNode(name string) int {
 		return 1
 	}
 	loc := r.c.Now().Location()
+	r.lastUpdate(len(sel))
 	var b strings.Builder
 	for _, n := range sel {
 		st := stateOfNode(n)
@@ -309,12 +311,12 @@ func (r *scontrolRun) showPartition(name string) int {
 		return 1
 	}
 	var b strings.Builder
-	found := false
+	found := 0
 	for _, p := range parts {
 		if name != "" && p.name != name {
 			continue
 		}
-		found = true
+		found++
 		cpus := 0
 		var mem int64
 		var gpus api.Resources
@@ -345,7 +347,7 @@ func (r *scontrolRun) showPartition(name string) int {
 			"TRES=" + tres,
 		})
 	}
-	if !found {
+	if found == 0 {
 		if name == "" {
 			fmt.Fprintln(r.c.Stdout, "No partitions in the system")
 			return 0
@@ -353,6 +355,7 @@ func (r *scontrolRun) showPartition(name string) int {
 		fmt.Fprintf(r.c.Stderr, "Partition %s not found\n", name)
 		return 1
 	}
+	r.lastUpdate(found)
 	fmt.Fprint(r.c.Stdout, b.String())
 	return 0
 }
@@ -375,6 +378,14 @@ func (r *scontrolRun) showConfig() int {
 	version := info.Version
 	if version == "" {
 		version = "(null)"
+	}
+	// SlurmctldPort: the TCP port commands reach the controller on (0
+	// over a unix socket).
+	ctldPort := "0"
+	if addr := r.c.Getenv("SHOAL_ADDR"); addr != "" && !strings.HasPrefix(addr, "/") {
+		if i := strings.LastIndexByte(addr, ':'); i >= 0 && allDigits(addr[i+1:]) {
+			ctldPort = addr[i+1:]
+		}
 	}
 	settings := [][2]string{
 		{"AccountingStorageEnforce", "none"},
@@ -416,8 +427,12 @@ func (r *scontrolRun) showConfig() int {
 		{"SelectTypeParameters", "CR_CPU_MEMORY"},
 		{"SHOAL_VERSION", version},
 		{"SlurmctldHost[0]", leader},
+		{"SlurmctldPort", ctldPort},
 		{"SlurmctldTimeout", "120 sec"},
+		{"SlurmdPort", "0"}, // nodes reach the controller; no daemon listens on a node
 		{"SlurmdTimeout", "300 sec"},
+		{"SlurmUser", "root(0)"}, // the agent runs as root: its sandboxes need it
+		{"SLURM_CONF", nullIfEmpty(r.c.Getenv("SLURM_CONF"))},
 		{"SLURM_VERSION", "22.05.8"},
 		{"TaskPlugin", "task/cgroup"},
 		{"TmpFS", "/tmp"},
