@@ -253,3 +253,39 @@ func TestSlurm5_7_SqueueVerbose(t *testing.T) {
 	confMatch(t, "squeue --verbose", stdout, `verbose +\= 1\n`)
 	confMatch(t, "squeue --verbose", stdout, "JOBID")
 }
+
+func TestSlurm2_20_ShowHostnamesSeveralBrackets(t *testing.T) {
+	for _, c := range []struct{ list, want string }{
+		{"rack[0-3]", "rack0 rack1 rack2 rack3"},
+		{"rack[0-1]_blade[2,3]", "rack0_blade2 rack0_blade3 rack1_blade2 rack1_blade3"},
+		// Slurm 22.05's order: the last bracket fastest, then the first.
+		{"row[0,1]_rack[2-3]_blade[4,5]", "row0_rack2_blade4 row0_rack2_blade5 row1_rack2_blade4 row1_rack2_blade5 " +
+			"row0_rack3_blade4 row0_rack3_blade5 row1_rack3_blade4 row1_rack3_blade5"},
+		{"a[1-2]b[3-4]c[5-6]", "a1b3c5 a1b3c6 a2b3c5 a2b3c6 a1b4c5 a1b4c6 a2b4c5 a2b4c6"},
+		{"n[08-10],x", "n08 n09 n10 x"},
+	} {
+		stdout, stderr, rc, _ := confRun(t, Scontrol, nil, "show", "hostnames", c.list)
+		if got := strings.Join(strings.Fields(stdout), " "); rc != 0 || got != c.want {
+			t.Errorf("scontrol show hostnames %s: rc %d %q, got %q, want %q", c.list, rc, stderr, got, c.want)
+		}
+	}
+	if _, err := expandHosts("a[0-1023]b[0-1023]c[0-3]"); err == nil {
+		t.Error("a hostlist of 4 million names expanded; want an error")
+	}
+}
+
+func TestSlurm4_9_SinfoFormatFromEnv(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Sinfo, []string{"SINFO_FORMAT=part=%P nodes=%D"}, "--noheader")
+	confMatch(t, "SINFO_FORMAT sinfo", stdout, `part=[a-z]+\*? nodes=[0-9]+`)
+	stdout, _, _, _ = confRun(t, Sinfo, []string{"SINFO_FORMAT=part=%P nodes=%D"}, "--noheader", "--format=%D")
+	if strings.Contains(stdout, "part=") {
+		t.Errorf("--format did not win over SINFO_FORMAT:\n%s", stdout)
+	}
+}
+
+func TestSlurm4_13_NodeVersion(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Scontrol, nil, "show", "node", "n1")
+	confMatch(t, "scontrol show node", stdout, ` Version=22\.05\.8\n`)
+	stdout, _, _, _ = confRun(t, Sinfo, nil, "-nn1", "-Oversion:256", "-h")
+	confMatch(t, "sinfo -Oversion", stdout, `^22\.05\.8 `)
+}

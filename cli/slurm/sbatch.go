@@ -124,7 +124,11 @@ func Sbatch(c *Ctx, args []string) int {
 
 // VersionLine is what the Slurm commands print for --version: the Slurm
 // release whose behaviour shoal follows.
-const VersionLine = "slurm 22.05.8 (shoal)"
+const VersionLine = "slurm " + slurmRelease + " (shoal)"
+
+// slurmRelease is the Slurm release whose commands shoal's follow, as
+// scontrol show node's Version= and show config's SLURM_VERSION name it.
+const slurmRelease = "22.05.8"
 
 // request turns the options into a submit request (without the script,
 // its arguments and the default name and output, which depend on how

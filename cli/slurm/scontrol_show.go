@@ -277,7 +277,7 @@ func (r *scontrolRun) showNode(name string) int {
 			"AvailableFeatures=" + labelsString(n.Labels),
 			"ActiveFeatures=" + labelsString(n.Labels),
 			"Gres=" + gresString(n.Capacity),
-			fmt.Sprintf("NodeAddr=%s NodeHostName=%s", n.Name, n.Name),
+			fmt.Sprintf("NodeAddr=%s NodeHostName=%s Version=%s", n.Name, n.Name, slurmRelease),
 			fmt.Sprintf("RealMemory=%d AllocMem=%d FreeMem=%d Sockets=%d Boards=1",
 				n.Capacity.MemoryMB, n.Allocated.MemoryMB, n.Capacity.MemoryMB-n.Allocated.MemoryMB, n.Capacity.CPUs),
 			fmt.Sprintf("State=%s ThreadsPerCore=1 TmpDisk=0 Weight=1 Owner=N/A MCS_label=N/A", st.upper),
@@ -433,7 +433,7 @@ func (r *scontrolRun) showConfig() int {
 		{"SlurmdTimeout", "300 sec"},
 		{"SlurmUser", "root(0)"}, // the agent runs as root: its sandboxes need it
 		{"SLURM_CONF", nullIfEmpty(r.c.Getenv("SLURM_CONF"))},
-		{"SLURM_VERSION", "22.05.8"},
+		{"SLURM_VERSION", slurmRelease},
 		{"TaskPlugin", "task/cgroup"},
 		{"TmpFS", "/tmp"},
 		{"TrackWCKey", "No"},

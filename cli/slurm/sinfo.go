@@ -153,6 +153,9 @@ func Sinfo(c *Ctx, args []string) int {
 			o.verbose++
 		}
 	}
+	if o.format == "" && o.formatLong == "" {
+		o.format = c.Getenv("SINFO_FORMAT") // the command line wins
+	}
 	if o.verbose > 0 {
 		o.dump(c.Stdout)
 	}
