@@ -289,3 +289,36 @@ func TestSlurm4_13_NodeVersion(t *testing.T) {
 	stdout, _, _, _ = confRun(t, Sinfo, nil, "-nn1", "-Oversion:256", "-h")
 	confMatch(t, "sinfo -Oversion", stdout, `^22\.05\.8 `)
 }
+
+func TestSlurm17_44_ShowJobAnyArrayTask(t *testing.T) {
+	stdout, _, rc, _ := confRun(t, Scontrol, nil, "show", "job", "0_1")
+	// Task 1 of array 10 (job 11) is the only array task 1 the fake holds.
+	if rc != 0 || !strings.HasPrefix(stdout, "JobId=11 ArrayJobId=10 ArrayTaskId=1 ") || len(regexp.MustCompile(`(?m)^JobId=`).FindAllString(stdout, -1)) != 1 {
+		t.Errorf("scontrol show job 0_1: rc %d\n%s", rc, stdout)
+	}
+	stdout, _, rc, _ = confRun(t, Scontrol, nil, "show", "job", "0_77")
+	if rc != 1 || stdout != "Job 0_77 not found\n" {
+		t.Errorf("scontrol show job 0_77: rc %d %q; want 1, Job 0_77 not found", rc, stdout)
+	}
+}
+
+func TestSlurm17_10_MinTmpDiskNode(t *testing.T) {
+	_, _, _, f := confRun(t, Sbatch, nil, "--output=none", "--mincpus=1", "--mem=13", "--tmp=2", "--hold", "-t1", "--wrap", "sleep 10")
+	req := sbLastSubmit(t, f)
+	if req.TmpMB != 2 {
+		t.Fatalf("sbatch --tmp=2 sent tmpMB %d, want 2", req.TmpMB)
+	}
+	f.jobs[100] = &api.Job{ID: 100, JobSpec: req.JobSpec, User: "alice", State: api.StatePending}
+	c, stdout, _ := sbTestCtx(f, t.TempDir(), sbEnv, "")
+	Scontrol(c, []string{"show", "job", "100"})
+	for _, re := range []string{`MinCPUsNode=1 `, `MinMemoryNode=13M `, `MinTmpDiskNode=2M\n`, `JobState=PENDING `} {
+		confMatch(t, "scontrol show job", stdout.String(), re)
+	}
+}
+
+func TestSlurm17_31_SinfoStateComp(t *testing.T) {
+	stdout, stderr, rc, _ := confRun(t, Sinfo, nil, "-h", "-N", "-o", "%N", "-e", "-t", "idle,alloc,comp")
+	if rc != 0 || stdout != "n1\nn2\n" {
+		t.Errorf("sinfo -t idle,alloc,comp: rc %d, %q %q; want n1 n2", rc, stdout, stderr)
+	}
+}

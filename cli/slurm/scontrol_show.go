@@ -37,9 +37,21 @@ func (r *scontrolRun) showJob(idText string) int {
 	now := r.c.Now()
 	var jobs []api.Job
 	var err error
-	if idText == "" {
+	task, anyArray := anyArrayTask(idText)
+	switch {
+	case anyArray:
+		// "0_N": task N of every array, as Slurm 22.05 reads job id 0.
 		jobs, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{})
-	} else {
+		kept := jobs[:0]
+		for i := range jobs {
+			if a := jobs[i].Array; a != nil && a.Index == task {
+				kept = append(kept, jobs[i])
+			}
+		}
+		jobs = kept
+	case idText == "":
+		jobs, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{})
+	default:
 		refs, perr := parseJobRefs(idText)
 		if perr != nil || len(refs) != 1 {
 			fmt.Fprintln(r.c.Stderr, "scontrol_print_job error: Invalid job id specified")
@@ -65,6 +77,10 @@ func (r *scontrolRun) showJob(idText string) int {
 		if idText == "" {
 			fmt.Fprintln(r.c.Stdout, "No jobs in the system")
 			return 0
+		}
+		if anyArray {
+			fmt.Fprintf(r.c.Stdout, "Job %s not found\n", idText)
+			return 1
 		}
 		fmt.Fprintln(r.c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
@@ -93,6 +109,16 @@ func (r *scontrolRun) showJob(idText string) int {
 	}
 	fmt.Fprint(r.c.Stdout, b.String())
 	return 0
+}
+
+// anyArrayTask reads scontrol's "0_N" (task N of any array job).
+func anyArrayTask(id string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, "0_")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0
 }
 
 // jobRecord is the key=value block of one job.
@@ -177,7 +203,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 			fmt.Sprintf("  Nodes=%s CPU_IDs=N/A Mem=%d GRES=", v.nodeList(), j.Resources.MemoryMB))
 	}
 	lines = append(lines,
-		fmt.Sprintf("MinCPUsNode=%d MinMemoryNode=%s MinTmpDiskNode=0", cpus, memString(j.Resources.MemoryMB)),
+		fmt.Sprintf("MinCPUsNode=%d MinMemoryNode=%s MinTmpDiskNode=%s", cpus, memString(j.Resources.MemoryMB), memString(j.TmpMB)),
 		"Features=(null) DelayBoot=00:00:00",
 		"OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null)",
 		"Command="+v.command(),

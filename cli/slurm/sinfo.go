@@ -134,7 +134,7 @@ func Sinfo(c *Ctx, args []string) int {
 			o.sort = v
 		case "states":
 			for _, s := range splitList(v) {
-				if !inList(sinfoStateNames, strings.ToLower(s)) && !inList([]string{"alloc", "mix", "drng", "all"}, strings.ToLower(s)) {
+				if !inList(sinfoStateNames, strings.ToLower(s)) && !inList([]string{"alloc", "mix", "drng", "comp", "all"}, strings.ToLower(s)) {
 					c.Errorf("sinfo", "Bad state string: %q", s)
 					c.Errorf("sinfo", "valid states: %s", strings.Join(sinfoStateNames, ","))
 					return 1
@@ -328,6 +328,8 @@ func (o *sinfoOpts) matchNode(n *api.Node) bool {
 				ok = ok || st.base == "allocated"
 			case "mix":
 				ok = ok || st.base == "mixed"
+			case "comp":
+				ok = ok || st.base == "completing"
 			default:
 				ok = ok || st.base == s
 			}
