@@ -322,3 +322,42 @@ func TestSlurm17_31_SinfoStateComp(t *testing.T) {
 		t.Errorf("sinfo -t idle,alloc,comp: rc %d, %q %q; want n1 n2", rc, stdout, stderr)
 	}
 }
+
+func TestSlurm5_6_SqueueInvalidNodeName(t *testing.T) {
+	_, stderr, rc, _ := confRun(t, Squeue, nil, "--format=%u", "--noheader", "--user=0", "--nodelist=dummy_name")
+	if rc != 1 || stderr != "squeue: error: Invalid node name dummy_name\n" {
+		t.Errorf("squeue --nodelist=dummy_name: rc %d, %q", rc, stderr)
+	}
+	if _, stderr, rc, _ := confRun(t, Squeue, nil, "-h", "-w", "n[1-2]"); rc != 0 {
+		t.Errorf("squeue -w n[1-2]: rc %d, %q", rc, stderr)
+	}
+}
+
+// TestSlurm6_3_ScancelInteractive answers scancel -i as tests 6.3, 6.4
+// and 6.8 do: n keeps the job, y cancels it, a job that is gone is an error.
+func TestSlurm6_3_ScancelInteractive(t *testing.T) {
+	for _, c := range []struct {
+		args         []string
+		answer, call string
+		rc           int
+	}{
+		{[]string{"--interactive", "1"}, "n\n", "", 0},
+		{[]string{"--interactive", "1"}, "y\n", `Cancel 1 "Cancelled by scancel"`, 0},
+		{[]string{"--name=wrap", "--interactive"}, "y\n", `Cancel 1 "Cancelled by scancel"`, 0},
+		{[]string{"--name=long", "--interactive", "--state=RUNNING"}, "y\n", `Terminate 2 "Cancelled by scancel"`, 0},
+	} {
+		f := newCtlFake()
+		c2, stdout, stderr := sbTestCtx(f, t.TempDir(), sbEnv, c.answer)
+		rc := Scancel(c2, c.args)
+		confMatch(t, "scancel -i", stdout.String(), `^Cancel job_id=[0-9]+ name=[a-z]+ partition=default \[y/n\]\? $`)
+		calls := strings.Join(f.calls, "\n")
+		ended := strings.Contains(calls, "Cancel ") || strings.Contains(calls, "Terminate ")
+		if rc != c.rc || ended != (c.call != "") || !strings.Contains(calls, c.call) {
+			t.Errorf("scancel %v answering %q: rc %d, stderr %q, calls:\n%s", c.args, c.answer, rc, stderr, calls)
+		}
+	}
+	_, stderr, rc, _ := confRun(t, Scancel, nil, "--interactive", "3") // job 3 has ended
+	if rc != 1 || !regexp.MustCompile(`Kill job error.* 3`).MatchString(stderr) {
+		t.Errorf("scancel -i of an ended job: rc %d, %q; want rc 1 and Kill job error on job id 3", rc, stderr)
+	}
+}

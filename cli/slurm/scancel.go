@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,7 @@ type scancelOpts struct {
 	signalName                                    string // as given
 	batch, full                                   bool   // -b, -f: the signal's scope
 	quiet                                         bool
+	interactive                                   bool // -i: ask before each job
 	verbose                                       int
 	help, usage, version                          bool
 }
@@ -89,7 +91,7 @@ func (o *scancelOpts) apply(opt Opt) error {
 	case "version":
 		o.version = true
 	case "interactive":
-		return errorf(1, "--interactive is not supported by shoal: list the jobs with squeue and cancel them by id")
+		o.interactive = true
 	case "name":
 		o.name = v
 	case "me":
@@ -246,7 +248,7 @@ func Scancel(c *Ctx, args []string) int {
 		return report(c, "scancel", errorf(1, "No job identification provided"))
 	}
 	ctx := context.Background()
-	sc := &scancel{c: c, o: o, ctx: ctx}
+	sc := &scancel{c: c, o: o, ctx: ctx, in: bufio.NewReader(c.Stdin)}
 	if len(targets) == 0 {
 		return sc.byFilter()
 	}
@@ -259,6 +261,7 @@ type scancel struct {
 	o   *scancelOpts
 	ctx context.Context
 	rc  int
+	in  *bufio.Reader // the answers to -i's questions
 }
 
 // matches reports whether j passes every filter given.
@@ -465,15 +468,41 @@ func (s *scancel) scope() api.SignalScope {
 	return api.SignalSteps
 }
 
-// act signals j or ends it.
+// act signals j or ends it (with -i, if the user says so).
 func (s *scancel) act(j *api.Job) {
 	id := JobID(j)
+	if s.o.interactive && !s.confirm(j, id) {
+		return
+	}
 	s.verboseTerminating(id)
 	if s.signalling() {
 		s.signal(j, id)
 		return
 	}
 	s.end(j, id)
+}
+
+// confirm asks whether to act on j, as scancel -i does, until it gets y
+// or n; no answer (end of input) is no.
+func (s *scancel) confirm(j *api.Job, id string) bool {
+	verb := "Cancel"
+	if s.signalling() {
+		verb = "Signal"
+	}
+	for {
+		fmt.Fprintf(s.c.Stdout, "%s job_id=%s name=%s partition=%s [y/n]? ", verb, termsafe.String(id), termsafe.String(j.Name), termsafe.String(j.Queue))
+		line, err := s.in.ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return true
+		case "n", "no":
+			return false
+		}
+		if err != nil {
+			fmt.Fprintln(s.c.Stdout)
+			return false
+		}
+	}
 }
 
 // signal sends the signal to a started job; a pending job has nothing to
@@ -521,6 +550,10 @@ func (s *scancel) fail(id string, err error) {
 		case api.CodeForbidden:
 			why = "Access/permission denied"
 		}
+	}
+	if quietly && s.o.interactive {
+		// -i names a job that is gone as an error (22.05: rc 1).
+		why, quietly = "Invalid job id specified", false
 	}
 	if quietly {
 		if s.o.verbose > 0 {

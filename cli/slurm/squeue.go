@@ -195,7 +195,33 @@ func Squeue(c *Ctx, args []string) int {
 	if o.verbose > 0 {
 		o.dump(c.Stdout)
 	}
+	if len(o.nodes) > 0 {
+		if rc := checkNodeNames(c, "squeue", o.nodes); rc != 0 {
+			return rc
+		}
+	}
 	return iterate(c, o.iterate, func() int { return o.run(c) })
+}
+
+// checkNodeNames refuses a node list that names a node the cluster does
+// not have, as Slurm's squeue -w does ("Invalid node name X", rc 1).
+func checkNodeNames(c *Ctx, prog string, names []string) int {
+	nodes, err := c.Client.Nodes(context.Background())
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "slurm_load_node error: %s\n", safeErr(err))
+		return 1
+	}
+	known := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		known[n.Name] = true
+	}
+	for _, name := range names {
+		if !known[name] {
+			c.Errorf(prog, "Invalid node name %s", name)
+			return 1
+		}
+	}
+	return 0
 }
 
 // dump prints squeue -v's list of its options.
