@@ -8,6 +8,7 @@ package slurm
 // Slurm) and Slurm 22.05 differ, the wording is 22.05's.
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -359,5 +360,69 @@ func TestSlurm6_3_ScancelInteractive(t *testing.T) {
 	_, stderr, rc, _ := confRun(t, Scancel, nil, "--interactive", "3") // job 3 has ended
 	if rc != 1 || !regexp.MustCompile(`Kill job error.* 3`).MatchString(stderr) {
 		t.Errorf("scancel -i of an ended job: rc %d, %q; want rc 1 and Kill job error on job id 3", rc, stderr)
+	}
+}
+
+func TestSlurm17_18_BeginDayAndTime(t *testing.T) {
+	// sbNow is 2026-11-24 10:30 UTC.
+	for _, c := range []struct{ spec, want string }{
+		{"noon-tomorrow", "2026-11-25T12:00:00"},
+		{"tomorrow-noon", "2026-11-25T12:00:00"},
+		{"16:00-tomorrow", "2026-11-25T16:00:00"},
+		{"tomorrowT10:00", "2026-11-25T10:00:00"},
+		{"teatime-today", "2026-11-24T16:00:00"},
+	} {
+		at, err := parseBegin(c.spec, sbNow)
+		if err != nil || at.Format("2006-01-02T15:04:05") != c.want {
+			t.Errorf("--begin=%s: %v %v, want %s", c.spec, at, err, c.want)
+		}
+	}
+	if _, err := parseBegin("now+1hour-x", sbNow); err == nil {
+		t.Error("--begin=now+1hour-x was accepted")
+	}
+	_, _, rc, f := confRun(t, Sbatch, nil, "--output=/dev/null", "--begin=noon-tomorrow", "--wrap", "true")
+	if req := sbLastSubmit(t, f); rc != 0 || req.BeginAt != time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Errorf("sbatch --begin=noon-tomorrow: rc %d, beginAt %d", rc, req.BeginAt)
+	}
+}
+
+func TestSlurm17_18_UpdateStartTime(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Scontrol, nil, "update", "JobId=1", "StartTime=now")
+	want := sbNow.UnixMilli()
+	var got *int64
+	for _, call := range f.calls {
+		if body, ok := strings.CutPrefix(call, "UpdateJob "); ok {
+			var req api.UpdateJobRequest
+			if err := json.Unmarshal([]byte(body), &req); err != nil {
+				t.Fatal(err)
+			}
+			got = req.BeginAt
+		}
+	}
+	if rc != 0 || got == nil || *got != want {
+		t.Errorf("scontrol update JobId=1 StartTime=now: rc %d %q, beginAt %v, want %d; calls %q", rc, stderr, got, want, f.calls)
+	}
+}
+
+func TestSlurm17_2_SbatchHelp(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Sbatch, nil, "--help")
+	confMatch(t, "sbatch --help", stdout, "Usage:")
+	confMatch(t, "sbatch --help", stdout, "Constraint options:")
+}
+
+func TestSlurm21_2_SacctmgrHelp(t *testing.T) {
+	stdout, _, _, _ := confRun(t, Sacctmgr, nil, "--help")
+	for _, re := range []string{"commit changes immediately", "display tool version number", "add cluster"} {
+		if n := len(regexp.MustCompile(re).FindAllString(stdout, -1)); n != 1 {
+			t.Errorf("sacctmgr --help: %q appears %d times, want once (test 21.2 counts matches)", re, n)
+		}
+	}
+}
+
+func TestSlurm21_25_SacctmgrShowConfig(t *testing.T) {
+	_, stderr, rc, _ := confRun(t, Sacctmgr, nil, "show", "config")
+	want := "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n"
+	if rc != 1 || stderr != want {
+		t.Errorf("sacctmgr show config: rc %d, %q; want 1, 22.05's %q", rc, stderr, want)
 	}
 }

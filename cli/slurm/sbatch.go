@@ -472,6 +472,13 @@ Parallel run options:
   -W, --wait                  wait for completion of submitted job
       --wrap[=command string] wrap command string in a sh script and submit
 
+Constraint options:
+      --mincpus=n             minimum number of logical processors per node
+      --tmp=MB                minimum amount of temporary disk (shoal: the
+                              size of the job's private /tmp)
+  -O, --overcommit            overcommit resources: the tasks share one
+                              task's CPUs
+
 Consumable resources related options:
       --mem=MB                minimum amount of real memory
       --mem-per-cpu=MB        maximum amount of real memory per allocated cpu
