@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -424,5 +426,82 @@ func TestSlurm21_25_SacctmgrShowConfig(t *testing.T) {
 	want := "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n"
 	if rc != 1 || stderr != want {
 		t.Errorf("sacctmgr show config: rc %d, %q; want 1, 22.05's %q", rc, stderr, want)
+	}
+}
+
+func TestSlurm6_7_SignalStopWordingAndState(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Scancel, nil, "--batch", "--signal=STOP", "--verbose", "2")
+	if rc != 0 || !strings.Contains(stderr, "scancel: Signal 19 to batch job 2\n") {
+		t.Errorf("scancel --batch --signal=STOP --verbose 2: rc %d, %q", rc, stderr)
+	}
+	if !slices.Contains(f.calls, "Signal 2 19 batch") {
+		t.Errorf("calls %q lack the batch SIGSTOP", f.calls)
+	}
+	j := api.Job{ID: 2, State: api.StateRunning, Signals: []api.JobSignal{{Seq: 1, Signal: 10}, {Seq: 2, Signal: 19}}}
+	if st := JobState(&j); st != Stopped {
+		t.Errorf("a running job sent SIGSTOP is %v, want STOPPED", st)
+	}
+	j.Signals = append(j.Signals, api.JobSignal{Seq: 3, Signal: 18})
+	if st := JobState(&j); st != Running {
+		t.Errorf("a stopped job sent SIGCONT is %v, want RUNNING", st)
+	}
+}
+
+func TestSlurm17_32_OvercommitEnv(t *testing.T) {
+	_, _, _, f := confRun(t, Sbatch, nil, "--ntasks=10", "--overcommit", "-N1", "-t1", "--wrap", "env")
+	req := sbLastSubmit(t, f)
+	if req.Env["SLURM_NPROCS"] != "10" || req.Env["SLURM_OVERCOMMIT"] != "1" || req.Resources.CPUs != 1 {
+		t.Errorf("sbatch -n10 -O: SLURM_NPROCS=%q SLURM_OVERCOMMIT=%q, %d CPUs; want 10, 1, 1 CPU",
+			req.Env["SLURM_NPROCS"], req.Env["SLURM_OVERCOMMIT"], req.Resources.CPUs)
+	}
+}
+
+func TestSlurm1_53_SrunSignalReachesItsTask(t *testing.T) {
+	_, _, _, f := confRun(t, Srun, nil, "-t4", "--signal=2@120", "./prog")
+	req := sbLastSubmit(t, f)
+	// The single task is the batch script (exec'd): the warning goes there.
+	if req.WarnSignal != 2 || req.WarnSeconds != 120 || !req.WarnBatch {
+		t.Errorf("srun --signal=2@120: warn signal %d at %ds, batch %v; want 2, 120, to the task", req.WarnSignal, req.WarnSeconds, req.WarnBatch)
+	}
+}
+
+// TestSlurm1_60_PerTaskFilesAndLabels runs the script srun submits with
+// -l and -o patterns (test 1.60: t.%t.output per task, n.%n.output shared)
+// under sh and reads the files it writes.
+func TestSlurm1_60_PerTaskFilesAndLabels(t *testing.T) {
+	dir := t.TempDir()
+	run := func(ntasks int, io taskIO) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", srunTaskScript([]string{"echo", "hello"}, ntasks, "", io))
+		cmd.Env = append(os.Environ(), "SLURM_JOB_ID=42", "SLURMD_NODENAME=n1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("script: %v\n%s", err, out)
+		}
+	}
+	read := func(name string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	run(2, taskIO{out: filepath.Join(dir, "t.%t.%j.output"), err: filepath.Join(dir, "t.%t.%j.output"), label: true})
+	for i, want := range []string{"0: hello\n", "1: hello\n"} {
+		if got := read("t." + strconv.Itoa(i) + ".42.output"); got != want {
+			t.Errorf("task %d's file holds %q, want %q", i, got, want)
+		}
+	}
+	run(2, taskIO{out: filepath.Join(dir, "n.%n.output"), err: filepath.Join(dir, "n.%n.output"), label: true})
+	if got := read("n.0.output"); got != "0: hello\n1: hello\n" && got != "1: hello\n0: hello\n" {
+		t.Errorf("the shared file holds %q, want both tasks' labelled lines", got)
+	}
+	if !needsTaskIO(taskIO{out: "t.%t.output", label: true}, 1) || needsTaskIO(taskIO{label: true}, 1) {
+		t.Error("needsTaskIO: want the script to route -l -o with a per-task pattern for one task, and srun to label a lone task's log")
+	}
+	// srun hands the files to the script: the job's own streams go nowhere.
+	_, _, _, f := confRun(t, Srun, nil, "-l", "--output=t.%t.output", "-N", "1-10", "-t1", "echo", "hello")
+	if req := sbLastSubmit(t, f); req.Stdout != "/dev/null" || !strings.Contains(req.Script, `> "t.0.output"`) {
+		t.Errorf("srun -l --output=t.%%t.output: stdout %q, script:\n%s", req.Stdout, req.Script)
 	}
 }

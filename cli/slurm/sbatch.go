@@ -211,6 +211,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	set("SLURM_NTASKS", int64(ntasks), o.ntasks > 0 || o.ntasksPerNode > 0)
 	set("SLURM_NPROCS", int64(ntasks), o.ntasks > 0 || o.ntasksPerNode > 0)
 	set("SLURM_NTASKS_PER_NODE", int64(o.ntasksPerNode), o.ntasksPerNode > 0)
+	set("SLURM_OVERCOMMIT", 1, o.overcommit)
 	set("SLURM_MEM_PER_CPU", o.memPerCPU, o.memPerCPU > 0 && mem > 0 && o.memPerCPULevel >= max(o.memLevel, o.memPerGPULevel))
 	set("SLURM_GPUS_PER_NODE", int64(gpus), gpus > 0)
 	if o.exportSet {

@@ -442,7 +442,11 @@ func (s *scancel) verboseTerminating(id string) {
 		return
 	}
 	if s.o.signal != 0 {
-		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to job %s\n", s.o.signal, termsafe.String(id))
+		batch := ""
+		if s.o.batch && !s.o.full {
+			batch = "batch "
+		}
+		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to %sjob %s\n", s.o.signal, batch, termsafe.String(id))
 		return
 	}
 	fmt.Fprintf(s.c.Stderr, "scancel: Terminating job %s\n", termsafe.String(id))

@@ -414,6 +414,11 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		cmds[t] = cmd
 	}
 
+	// srun outlives the signals a job's processes are sent (scancel -s,
+	// --signal, the end of the job) so as to report its tasks, and does
+	// not pass them on: the node sends them to every process of the job
+	// but its batch script, the tasks too, and Slurm delivers one signal
+	// once (test 17.38).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -426,18 +431,6 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 			p.Signal(sig)
 		}
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				forward(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
 
 	type result struct {
 		task int
@@ -668,6 +661,21 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 	req.Script = srunScript(argv, ntasks, input)
 	if req.Stderr == "" {
 		req.Stderr = req.Stdout
+	}
+	if tio := (taskIO{out: req.Stdout, err: req.Stderr, label: s.label, append: o.openMode == "a"}); needsTaskIO(tio, ntasks) {
+		// The script writes the tasks' files (and labels) itself.
+		req.Script = srunTaskScript(argv, ntasks, input, tio)
+		if tio.out != "" {
+			req.Stdout = "/dev/null"
+		}
+		if tio.err != "" {
+			req.Stderr = "/dev/null"
+		}
+	}
+	if ntasks <= 1 && req.WarnSignal > 0 {
+		// --signal goes to the tasks; a single task is the batch script
+		// itself (the script execs it).
+		req.WarnBatch = true
 	}
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {

@@ -3,6 +3,7 @@ package slurm
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -23,10 +24,13 @@ var (
 	Timeout     = State{"TIMEOUT", "TO"}
 	OutOfMemory = State{"OUT_OF_MEMORY", "OOM"}
 	NodeFail    = State{"NODE_FAIL", "NF"}
+	// Stopped: running, its processes sent SIGSTOP (scancel --signal=STOP)
+	// and not SIGCONT since.
+	Stopped = State{"STOPPED", "ST"}
 )
 
 // AllStates lists every Slurm state shoal reports, for -t/--states.
-var AllStates = []State{Pending, Running, Completing, Completed, Failed, Cancelled, Timeout, OutOfMemory, NodeFail}
+var AllStates = []State{Pending, Running, Completing, Completed, Failed, Cancelled, Timeout, OutOfMemory, NodeFail, Stopped}
 
 // JobState is the Slurm view of a job's lifecycle state: PENDING covers
 // SUBMITTED/PENDING/RUNNABLE, RUNNING covers STARTING/RUNNING (COMPLETING
@@ -38,6 +42,9 @@ func JobState(j *api.Job) State {
 	case api.StateStarting, api.StateRunning:
 		if j.StopRequested {
 			return Completing
+		}
+		if stopped(j) {
+			return Stopped
 		}
 		return Running
 	case api.StateSucceeded:
@@ -54,6 +61,20 @@ func JobState(j *api.Job) State {
 		return NodeFail
 	}
 	return Failed
+}
+
+// stopped reports whether the last stop-or-continue signal asked for a
+// running job was SIGSTOP.
+func stopped(j *api.Job) bool {
+	for i := len(j.Signals) - 1; i >= 0; i-- {
+		switch j.Signals[i].Signal {
+		case int(syscall.SIGSTOP):
+			return true
+		case int(syscall.SIGCONT):
+			return false
+		}
+	}
+	return false
 }
 
 // PendingReason is squeue's %r / scontrol's Reason= for a job: why it
