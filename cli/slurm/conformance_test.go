@@ -10,6 +10,7 @@ package slurm
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -503,5 +504,31 @@ func TestSlurm1_60_PerTaskFilesAndLabels(t *testing.T) {
 	_, _, _, f := confRun(t, Srun, nil, "-l", "--output=t.%t.output", "-N", "1-10", "-t1", "echo", "hello")
 	if req := sbLastSubmit(t, f); req.Stdout != "/dev/null" || !strings.Contains(req.Script, `> "t.0.output"`) {
 		t.Errorf("srun -l --output=t.%%t.output: stdout %q, script:\n%s", req.Stdout, req.Script)
+	}
+}
+
+func TestSlurm1_84_ExclusiveTaskPerCPU(t *testing.T) {
+	for _, c := range []struct {
+		args         []string
+		cpus, ntasks int
+	}{
+		{[]string{"-N1", "-wn2", "--cpus-per-task=1", "--exclusive", "-l", "-t1", "printenv", "SLURM_PROCID"}, 8, 8},
+		{[]string{"-N1", "--cpus-per-task=2", "--exclusive", "-l", "-t1", "--nodelist=n2", "printenv", "SLURM_PROCID"}, 8, 4},
+		{[]string{"-n2", "--exclusive", "-t1", "true"}, 8, 2}, // -n says how many tasks
+	} {
+		_, stderr, _, f := confRun(t, Srun, nil, c.args...)
+		req := sbLastSubmit(t, f)
+		if req.Resources.CPUs != c.cpus || !strings.Contains(req.Script, fmt.Sprintf(": %d tasks", c.ntasks)) {
+			t.Errorf("srun %v: %d CPUs (want %d), %q, script:\n%s", c.args, req.Resources.CPUs, c.cpus, stderr, req.Script)
+		}
+	}
+	_, stderr, rc, _ := confRun(t, Srun, nil, "--exclusive", "-wnope", "true")
+	if rc == 0 || !strings.Contains(stderr, "Invalid node name specified") {
+		t.Errorf("srun --exclusive -w nope: rc %d, %q", rc, stderr)
+	}
+	// sbatch --exclusive asks for the node and says nothing of tasks.
+	_, _, _, f := confRun(t, Sbatch, nil, "--exclusive", "--wrap", "true")
+	if req := sbLastSubmit(t, f); req.Resources.CPUs != 8 || req.Env["SLURM_NTASKS"] != "" {
+		t.Errorf("sbatch --exclusive: %d CPUs, SLURM_NTASKS=%q; want 8 and unset", req.Resources.CPUs, req.Env["SLURM_NTASKS"])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,16 +152,24 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	if err := o.checkNodes(); err != nil {
 		return req, err
 	}
+	cpt := max(o.cpusPerTask, 1)
+	nodeCPUs := 0
+	if o.exclusive {
+		var err error
+		if nodeCPUs, err = o.exclusiveCPUs(ctx, c); err != nil {
+			return req, err
+		}
+	}
 	ntasks := o.ntasks
 	if ntasks == 0 {
 		ntasks = max(o.ntasksPerNode, 1)
 	}
-	cpt := max(o.cpusPerTask, 1)
 	gpus, gpuTypes := o.gpuRequest(ntasks)
 	cpus := max(ntasks*cpt, o.mincpus, o.cpusPerGPU*gpus)
 	if o.overcommit { // tasks share CPUs: one task's worth for the job
 		cpus = max(cpt, o.mincpus, o.cpusPerGPU*gpus)
 	}
+	cpus = max(cpus, nodeCPUs)
 	req.Resources = api.Resources{CPUs: cpus, GPUs: gpus, GPUTypes: gpuTypes}
 	mem, err := o.memory(cpus, gpus)
 	if err != nil {
@@ -222,6 +231,41 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		req.AppendOutput = o.openMode == "a"
 	}
 	return req, nil
+}
+
+// exclusiveCPUs is how many CPUs --exclusive asks for: those of the node
+// -w names, else of the largest node that is up in the job's partition.
+func (o *jobOpts) exclusiveCPUs(ctx context.Context, c *Ctx) (int, error) {
+	nodes, err := c.Client.Nodes(ctx)
+	if err != nil {
+		return 0, errorf(1, "Unable to read the nodes for --exclusive: %v", err)
+	}
+	var want []string
+	if o.nodelist != "" {
+		if want, err = expandHosts(o.nodelist); err != nil {
+			return 0, errorf(1, "Invalid node name specified: %s", o.nodelist)
+		}
+	}
+	parts, err := loadPartitions(ctx, c, nodes)
+	if err != nil {
+		return 0, errorf(1, "Unable to read the partitions for --exclusive: %v", err)
+	}
+	queue := orDefaultQueue(o.partition)
+	best := 0
+	for _, p := range parts {
+		if p.name != queue {
+			continue
+		}
+		for _, n := range p.nodes {
+			if n.State == api.NodeUp && (len(want) == 0 || slices.Contains(want, n.Name)) {
+				best = max(best, n.Capacity.CPUs)
+			}
+		}
+	}
+	if best == 0 && len(want) > 0 {
+		return 0, errorf(1, "Invalid node name specified: %s", o.nodelist)
+	}
+	return best, nil
 }
 
 // checkNodes accepts --nodes=1 (or a range that allows one node): shoal

@@ -33,7 +33,7 @@ var jobOptions = []Option{
 	{Long: "distribution", Short: 'm', Arg: RequiredArg, Key: "ignore"},
 	{Long: "error", Short: 'e', Arg: RequiredArg},
 	{Long: "exclude", Short: 'x', Arg: RequiredArg, Key: "ignore"},
-	{Long: "exclusive", Arg: OptionalArg, Key: "ignore"},
+	{Long: "exclusive", Arg: OptionalArg},
 	{Long: "export", Arg: RequiredArg},
 	{Long: "extra-node-info", Short: 'B', Arg: RequiredArg, Key: "ignore"},
 	{Long: "gid", Arg: RequiredArg},
@@ -62,7 +62,7 @@ var jobOptions = []Option{
 	{Long: "nice", Arg: OptionalArg},
 	{Long: "no-kill", Short: 'k', Arg: OptionalArg, Key: "ignore"},
 	{Long: "nodefile", Short: 'F', Arg: RequiredArg, Key: "ignore"},
-	{Long: "nodelist", Short: 'w', Arg: RequiredArg, Key: "ignore"},
+	{Long: "nodelist", Short: 'w', Arg: RequiredArg},
 	{Long: "nodes", Short: 'N', Arg: RequiredArg},
 	{Long: "ntasks", Short: 'n', Arg: RequiredArg},
 	{Long: "ntasks-per-core", Arg: RequiredArg, Key: "ignore"},
@@ -191,6 +191,11 @@ type jobOpts struct {
 	// overcommit (-O): the job asks for one CPU per task's worth of
 	// --cpus-per-task, however many tasks it runs.
 	overcommit bool
+	// exclusive (--exclusive without a value): the job asks for every CPU
+	// of a node, and runs one task per --cpus-per-task of them unless -n
+	// says otherwise; nodelist (-w) names the node whose size that is.
+	exclusive bool
+	nodelist  string
 }
 
 // intOpt reads a positive count as Slurm's parse_int does.
@@ -227,6 +232,12 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		o.ignored = append(o.ignored, longName(opt))
 	case "overcommit":
 		o.overcommit = true
+	case "exclusive":
+		// --exclusive=user|mcs share a node with the user's own jobs:
+		// nothing more than shoal's default.
+		o.exclusive = !opt.HasValue
+	case "nodelist":
+		o.nodelist = v
 	case "account":
 		o.account = v
 	case "begin":

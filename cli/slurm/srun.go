@@ -648,8 +648,12 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		return report(c, "srun", allocFailure(err))
 	}
 	ntasks := max(o.ntasks, 1)
-	if o.ntasks == 0 && o.ntasksPerNode > 0 {
+	switch {
+	case o.ntasks == 0 && o.ntasksPerNode > 0:
 		ntasks = o.ntasksPerNode
+	case o.ntasks == 0 && o.exclusive:
+		// One task per --cpus-per-task of the whole node it was given.
+		ntasks = max(req.Resources.CPUs/max(o.cpusPerTask, 1), 1)
 	}
 	if req.Name == "" {
 		req.Name = filepath.Base(argv[0])
