@@ -532,3 +532,15 @@ func TestSlurm1_84_ExclusiveTaskPerCPU(t *testing.T) {
 		t.Errorf("sbatch --exclusive: %d CPUs, SLURM_NTASKS=%q; want 8 and unset", req.Resources.CPUs, req.Env["SLURM_NTASKS"])
 	}
 }
+
+func TestSlurm1_14_ZeroOfAnUnknownGres(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Sbatch, nil, "--cpus-per-task=2", "-N1", "-n2", "-t2", "--gres=craynetwork:0", "--mem=10", "--wrap", "true")
+	if req := sbLastSubmit(t, f); rc != 0 || req.Resources.GPUs != 0 || req.Resources.CPUs != 4 {
+		t.Errorf("sbatch --gres=craynetwork:0: rc %d %q, %+v", rc, stderr, req.Resources)
+	}
+	for _, g := range []string{"craynetwork:1", "craynetwork", "gpu:2,craynetwork:1"} {
+		if _, stderr, rc, _ := confRun(t, Sbatch, nil, "--gres="+g, "--wrap", "true"); rc == 0 || !strings.Contains(stderr, "Invalid generic resource (gres) specification") {
+			t.Errorf("sbatch --gres=%s: rc %d %q, want the gres refused", g, rc, stderr)
+		}
+	}
+}
