@@ -364,6 +364,14 @@ func TestSlurm6_3_ScancelInteractive(t *testing.T) {
 	if rc != 1 || !regexp.MustCompile(`Kill job error.* 3`).MatchString(stderr) {
 		t.Errorf("scancel -i of an ended job: rc %d, %q; want rc 1 and Kill job error on job id 3", rc, stderr)
 	}
+	// Just cancelled, still ending (COMPLETING): finished for scancel, as
+	// Slurm's completing jobs are, with no question asked.
+	f := newCtlFake()
+	f.jobs[2].StopRequested = true
+	c2, stdout, stderr2 := sbTestCtx(f, t.TempDir(), sbEnv, "y\n")
+	if rc := Scancel(c2, []string{"--interactive", "2"}); rc != 1 || stdout.Len() != 0 || !strings.Contains(stderr2.String(), "Kill job error on job id 2") {
+		t.Errorf("scancel -i of a completing job: rc %d, stdout %q, stderr %q", rc, stdout, stderr2)
+	}
 }
 
 func TestSlurm17_18_BeginDayAndTime(t *testing.T) {

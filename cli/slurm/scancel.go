@@ -267,7 +267,7 @@ type scancel struct {
 // matches reports whether j passes every filter given.
 func (s *scancel) matches(j *api.Job) bool {
 	o := s.o
-	if j.State.Terminal() {
+	if j.State.Terminal() || j.StopRequested { // ended, or ending (COMPLETING)
 		return false
 	}
 	if (o.account != "" && j.Account != o.account) || (o.name != "" && j.Name != o.name) ||
@@ -419,7 +419,7 @@ func (s *scancel) byID(targets []cancelTarget) int {
 			if s.filtered() && !s.matches(jb) {
 				continue
 			}
-			if jb.State.Terminal() {
+			if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
 				s.verboseTerminating(JobID(jb))
 				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
 				continue
