@@ -104,6 +104,9 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		"SLURM_MEM_PER_NODE", strconv.FormatInt(j.Resources.MemoryMB, 10),
 		"SLURM_SUBMIT_DIR", dir, "SLURM_SUBMIT_HOST", j.SubmitHost,
 		"SLURM_RESTART_COUNT", strconv.Itoa(max(j.Attempt-1, 0)))
+	// One node: its tasks are all of them. The batch script is the init
+	// of the sandbox's own PID namespace, so its pid there is 1.
+	set("SLURM_TASKS_PER_NODE", env["SLURM_NTASKS"], "SLURM_TASK_PID", "1")
 	if j.Account == "" {
 		delete(env, "SLURM_JOB_ACCOUNT")
 	}

@@ -185,8 +185,11 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if err := owns(j, c.CallerUID, "update"); err != nil {
 		return Result{Err: err}
 	}
-	if (u.Queue != nil || u.Priority != nil) && !j.State.Cancellable() {
-		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue or priority of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	if (u.Queue != nil || u.Priority != nil || u.BeginAt != nil) && !j.State.Cancellable() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue, priority or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	}
+	if u.BeginAt != nil {
+		j.BeginAt = max(*u.BeginAt, 0)
 	}
 	if u.TimeLimit != nil {
 		switch {

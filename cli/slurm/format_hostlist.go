@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -120,35 +121,100 @@ func bracket(group []hostName, w int) string {
 	return group[0].prefix + "[" + strings.Join(ranges, ",") + "]"
 }
 
-// expandHosts reads Slurm hostlist syntax ("n[1-3,5],gpu7") into names.
+// maxHostlist bounds how many names one hostlist may expand to.
+const maxHostlist = 1 << 20
+
+// expandHosts reads Slurm hostlist syntax ("n[1-3,5],gpu7", and several
+// brackets in one name, "rack[0-1]_blade[2,3]", every combination in
+// order) into names.
 func expandHosts(list string) ([]string, error) {
 	var out []string
 	for _, item := range splitHostItems(list) {
-		open := strings.IndexByte(item, '[')
+		names, err := expandHostItem(item, maxHostlist-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("invalid hostlist %q: %w", list, err)
+		}
+		out = append(out, names...)
+	}
+	return out, nil
+}
+
+// expandHostItem expands one name's brackets into at most limit names,
+// in Slurm's order: the last bracket varies fastest, then the first, the
+// second, and so on ("row[0,1]_rack[2-3]_blade[4,5]" gives row0_rack2_blade4,
+// row0_rack2_blade5, row1_rack2_blade4, ...), as scontrol show hostnames.
+func expandHostItem(item string, limit int) ([]string, error) {
+	var lits []string     // the text before each bracket, and after the last
+	var values [][]string // each bracket's numbers, zero-padded as written
+	rest := item
+	for {
+		open := strings.IndexByte(rest, '[')
 		if open < 0 {
-			out = append(out, item)
-			continue
+			if strings.IndexByte(rest, ']') >= 0 {
+				return nil, errors.New("a ']' without its '['")
+			}
+			lits = append(lits, rest)
+			break
 		}
-		closeAt := strings.IndexByte(item, ']')
+		closeAt := strings.IndexByte(rest, ']')
 		if closeAt < open {
-			return nil, fmt.Errorf("invalid hostlist %q", list)
+			return nil, errors.New("a '[' without its ']'")
 		}
-		prefix, suffix := item[:open], item[closeAt+1:]
-		for _, r := range strings.Split(item[open+1:closeAt], ",") {
+		var vals []string
+		for _, r := range strings.Split(rest[open+1:closeAt], ",") {
 			lo, hi, isRange := strings.Cut(r, "-")
 			a, err := strconv.Atoi(lo)
-			if err != nil {
-				return nil, fmt.Errorf("invalid hostlist %q", list)
+			if err != nil || a < 0 {
+				return nil, fmt.Errorf("%q is not a number or range", r)
 			}
 			b := a
 			if isRange {
 				if b, err = strconv.Atoi(hi); err != nil || b < a {
-					return nil, fmt.Errorf("invalid hostlist %q", list)
+					return nil, fmt.Errorf("%q is not a number or range", r)
 				}
 			}
-			for n := a; n <= b; n++ {
-				out = append(out, fmt.Sprintf("%s%0*d%s", prefix, len(lo), n, suffix))
+			if b-a >= limit-len(vals) {
+				return nil, fmt.Errorf("more than %d names", maxHostlist)
 			}
+			for n := a; n <= b; n++ {
+				vals = append(vals, fmt.Sprintf("%0*d", len(lo), n))
+			}
+		}
+		lits, values = append(lits, rest[:open]), append(values, vals)
+		rest = rest[closeAt+1:]
+	}
+	total := 1
+	for _, v := range values {
+		if total > limit/len(v) {
+			return nil, fmt.Errorf("more than %d names", maxHostlist)
+		}
+		total *= len(v)
+	}
+	// order lists the brackets from fastest to slowest varying.
+	n := len(values)
+	order := make([]int, 0, n)
+	if n > 0 {
+		order = append(order, n-1)
+		for i := 0; i < n-1; i++ {
+			order = append(order, i)
+		}
+	}
+	idx := make([]int, n)
+	out := make([]string, 0, total)
+	for range total {
+		var b strings.Builder
+		for i, l := range lits {
+			b.WriteString(l)
+			if i < n {
+				b.WriteString(values[i][idx[i]])
+			}
+		}
+		out = append(out, b.String())
+		for _, d := range order { // the odometer's next reading
+			if idx[d]++; idx[d] < len(values[d]) {
+				break
+			}
+			idx[d] = 0
 		}
 	}
 	return out, nil

@@ -168,5 +168,36 @@ func parseSlurmTime(s string, now time.Time, past bool) (time.Time, error) {
 			return roll(time.Date(now.Year(), now.Month(), now.Day(), at.Hour(), at.Minute(), at.Second(), 0, loc), now, 0, 1), nil
 		}
 	}
+	// A day and a time of day together, either way round, joined by "-"
+	// or "T": noon-tomorrow, tomorrow-noon, 16:00-today, tomorrowT10:00.
+	// The moment is the one named, past or not.
+	for name, offset := range map[string]int{"today": 0, "tomorrow": 1} {
+		var clock string
+		switch {
+		case len(t) > len(name)+1 && strings.HasPrefix(t, name) && (t[len(name)] == '-' || t[len(name)] == 't'):
+			clock = t[len(name)+1:]
+		case strings.HasSuffix(t, "-"+name) && len(t) > len(name)+1:
+			clock = t[:len(t)-len(name)-1]
+		default:
+			continue
+		}
+		if d, ok := timeOfDay(clock, loc); ok {
+			return day.AddDate(0, 0, offset).Add(d), nil
+		}
+	}
 	return time.Time{}, bad
+}
+
+// timeOfDay reads a named time (noon, teatime, ...) or HH:MM[:SS] as the
+// time since midnight.
+func timeOfDay(s string, loc *time.Location) (time.Duration, bool) {
+	if h, ok := namedTimes[s]; ok {
+		return time.Duration(h) * time.Hour, true
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if at, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return time.Duration(at.Hour())*time.Hour + time.Duration(at.Minute())*time.Minute + time.Duration(at.Second())*time.Second, true
+		}
+	}
+	return 0, false
 }

@@ -49,6 +49,9 @@ type Ctx struct {
 	Getwd    func() (string, error)
 	Hostname string
 	User     string // the current user's name
+	// Wait waits d between the reports of --iterate and says whether to
+	// go on; nil sleeps and goes on until the command is stopped.
+	Wait func(d time.Duration) bool
 	// GroupName names a gid; nil: the host's group database (tests give
 	// a fixed one).
 	GroupName func(gid uint32) string

@@ -48,7 +48,7 @@ func jobOnly(f func(r *saRow) string) func(r *saRow) string {
 // (a script killed by a signal, cancelled or timed out is CANCELLED).
 func saStepState(j *api.Job) string {
 	switch st := JobState(j); st {
-	case Running, Completing, Completed, OutOfMemory, NodeFail:
+	case Running, Completing, Completed, OutOfMemory, NodeFail, Stopped:
 		return st.Long
 	case Failed:
 		if j.ExitSignal != 0 {

@@ -150,6 +150,11 @@ func Sacctmgr(c *Ctx, args []string) int {
 	}
 	entity := strings.ToLower(words[1])
 	switch {
+	case acctAbbrev(entity, "configuration", 2):
+		// shoal's accounting is its own archive, not slurmdbd: say so
+		// as Slurm 22.05 does for any storage but slurmdbd.
+		fmt.Fprint(c.Stderr, "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n")
+		return 1
 	case acctAbbrev(entity, "users", 1):
 		entity = "user"
 	case acctAbbrev(entity, "accounts", 2):
@@ -458,6 +463,8 @@ user name (the default) and the accounts their jobs were submitted with.
 
     Valid <OPTION> values are:
      -h or --help: equivalent to "help" command
+     -i or --immediate: commit changes immediately (shoal: accepted; there
+                        is nothing to commit)
      -n or --noheader: equivalent to "noheader" command
      -p or --parsable: output will be '|' delimited with a '|' at the end
      -P or --parsable2: output will be '|' delimited without a '|' at the end
@@ -469,6 +476,11 @@ user name (the default) and the accounts their jobs were submitted with.
      list|show account [NAME...] [format=...]
      list|show association [user=NAME] [account=NAME] [format=...]
      list|show qos [format=...]
+     list|show config         (shoal: not slurmdbd; says so)
+     version                  display tool version number.
+
+  Not supported, as there is no account database to change: add cluster,
+  add account, add user, add qos, modify ..., delete ..., dump, load.
 
   Fields: User, DefaultAccount, Admin, Cluster, Account, Partition, Share,
           QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority

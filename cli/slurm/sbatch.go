@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -97,11 +98,9 @@ func Sbatch(c *Ctx, args []string) int {
 	if req.Stderr == "" {
 		req.Stderr = req.Stdout
 	}
-	if o.verbose > 0 {
-		for _, name := range o.ignored {
-			fmt.Fprintf(c.Stderr, "sbatch: option %s is accepted and ignored by shoal\n", name)
-		}
-	}
+	o.dumpOptions(c.Stderr)
+	o.debugf(c.Stderr, "submitting %s: %d CPUs, %s memory, partition %s", req.Name, req.Resources.CPUs,
+		memOrDefault(req.Resources.MemoryMB), orDefaultQueue(req.Queue))
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {
 		if o.verbose > 0 {
@@ -126,7 +125,11 @@ func Sbatch(c *Ctx, args []string) int {
 
 // VersionLine is what the Slurm commands print for --version: the Slurm
 // release whose behaviour shoal follows.
-const VersionLine = "slurm 22.05.8 (shoal)"
+const VersionLine = "slurm " + slurmRelease + " (shoal)"
+
+// slurmRelease is the Slurm release whose commands shoal's follow, as
+// scontrol show node's Version= and show config's SLURM_VERSION name it.
+const slurmRelease = "22.05.8"
 
 // request turns the options into a submit request (without the script,
 // its arguments and the default name and output, which depend on how
@@ -149,13 +152,24 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	if err := o.checkNodes(); err != nil {
 		return req, err
 	}
+	cpt := max(o.cpusPerTask, 1)
+	nodeCPUs := 0
+	if o.exclusive {
+		var err error
+		if nodeCPUs, err = o.exclusiveCPUs(ctx, c); err != nil {
+			return req, err
+		}
+	}
 	ntasks := o.ntasks
 	if ntasks == 0 {
 		ntasks = max(o.ntasksPerNode, 1)
 	}
-	cpt := max(o.cpusPerTask, 1)
 	gpus, gpuTypes := o.gpuRequest(ntasks)
 	cpus := max(ntasks*cpt, o.mincpus, o.cpusPerGPU*gpus)
+	if o.overcommit { // tasks share CPUs: one task's worth for the job
+		cpus = max(cpt, o.mincpus, o.cpusPerGPU*gpus)
+	}
+	cpus = max(cpus, nodeCPUs)
 	req.Resources = api.Resources{CPUs: cpus, GPUs: gpus, GPUTypes: gpuTypes}
 	mem, err := o.memory(cpus, gpus)
 	if err != nil {
@@ -216,6 +230,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	set("SLURM_NTASKS", int64(ntasks), o.ntasks > 0 || o.ntasksPerNode > 0)
 	set("SLURM_NPROCS", int64(ntasks), o.ntasks > 0 || o.ntasksPerNode > 0)
 	set("SLURM_NTASKS_PER_NODE", int64(o.ntasksPerNode), o.ntasksPerNode > 0)
+	set("SLURM_OVERCOMMIT", 1, o.overcommit)
 	set("SLURM_MEM_PER_CPU", o.memPerCPU, o.memPerCPU > 0 && mem > 0 && o.memPerCPULevel >= max(o.memLevel, o.memPerGPULevel))
 	set("SLURM_GPUS_PER_NODE", int64(gpus), gpus > 0)
 	if o.exportSet {
@@ -226,6 +241,41 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		req.AppendOutput = o.openMode == "a"
 	}
 	return req, nil
+}
+
+// exclusiveCPUs is how many CPUs --exclusive asks for: those of the node
+// -w names, else of the largest node that is up in the job's partition.
+func (o *jobOpts) exclusiveCPUs(ctx context.Context, c *Ctx) (int, error) {
+	nodes, err := c.Client.Nodes(ctx)
+	if err != nil {
+		return 0, errorf(1, "Unable to read the nodes for --exclusive: %v", err)
+	}
+	var want []string
+	if o.nodelist != "" {
+		if want, err = expandHosts(o.nodelist); err != nil {
+			return 0, errorf(1, "Invalid node name specified: %s", o.nodelist)
+		}
+	}
+	parts, err := loadPartitions(ctx, c, nodes)
+	if err != nil {
+		return 0, errorf(1, "Unable to read the partitions for --exclusive: %v", err)
+	}
+	queue := orDefaultQueue(o.partition)
+	best := 0
+	for _, p := range parts {
+		if p.name != queue {
+			continue
+		}
+		for _, n := range p.nodes {
+			if n.State == api.NodeUp && (len(want) == 0 || slices.Contains(want, n.Name)) {
+				best = max(best, n.Capacity.CPUs)
+			}
+		}
+	}
+	if best == 0 && len(want) > 0 {
+		return 0, errorf(1, "Invalid node name specified: %s", o.nodelist)
+	}
+	return best, nil
 }
 
 // checkNodes accepts --nodes=1 (or a range that allows one node): shoal
@@ -481,6 +531,13 @@ Parallel run options:
   -W, --wait                  wait for completion of submitted job
       --wrap[=command string] wrap command string in a sh script and submit
 
+Constraint options:
+      --mincpus=n             minimum number of logical processors per node
+      --tmp=MB                minimum amount of temporary disk (shoal: the
+                              size of the job's private /tmp)
+  -O, --overcommit            overcommit resources: the tasks share one
+                              task's CPUs
+
 Consumable resources related options:
       --mem=MB                minimum amount of real memory
       --mem-per-cpu=MB        maximum amount of real memory per allocated cpu
@@ -497,3 +554,19 @@ Help options:
 Other options:
   -V, --version               output version information and exit
 `
+
+// memOrDefault names a memory request for -vv: "N MiB", or "default".
+func memOrDefault(mb int64) string {
+	if mb <= 0 {
+		return "default"
+	}
+	return strconv.FormatInt(mb, 10) + " MiB"
+}
+
+// orDefaultQueue is the partition a request goes to.
+func orDefaultQueue(q string) string {
+	if q == "" {
+		return api.DefaultQueue
+	}
+	return q
+}

@@ -33,7 +33,7 @@ var jobOptions = []Option{
 	{Long: "distribution", Short: 'm', Arg: RequiredArg, Key: "ignore"},
 	{Long: "error", Short: 'e', Arg: RequiredArg},
 	{Long: "exclude", Short: 'x', Arg: RequiredArg, Key: "ignore"},
-	{Long: "exclusive", Arg: OptionalArg, Key: "ignore"},
+	{Long: "exclusive", Arg: OptionalArg},
 	{Long: "export", Arg: RequiredArg},
 	{Long: "extra-node-info", Short: 'B', Arg: RequiredArg, Key: "ignore"},
 	{Long: "gid", Arg: RequiredArg},
@@ -62,7 +62,7 @@ var jobOptions = []Option{
 	{Long: "nice", Arg: OptionalArg},
 	{Long: "no-kill", Short: 'k', Arg: OptionalArg, Key: "ignore"},
 	{Long: "nodefile", Short: 'F', Arg: RequiredArg, Key: "ignore"},
-	{Long: "nodelist", Short: 'w', Arg: RequiredArg, Key: "ignore"},
+	{Long: "nodelist", Short: 'w', Arg: RequiredArg},
 	{Long: "nodes", Short: 'N', Arg: RequiredArg},
 	{Long: "ntasks", Short: 'n', Arg: RequiredArg},
 	{Long: "ntasks-per-core", Arg: RequiredArg, Key: "ignore"},
@@ -71,7 +71,7 @@ var jobOptions = []Option{
 	{Long: "ntasks-per-socket", Arg: RequiredArg, Key: "ignore"},
 	{Long: "open-mode", Arg: RequiredArg},
 	{Long: "output", Short: 'o', Arg: RequiredArg},
-	{Long: "overcommit", Short: 'O', Arg: NoArg, Key: "ignore"},
+	{Long: "overcommit", Short: 'O', Arg: NoArg},
 	{Long: "oversubscribe", Short: 's', Arg: NoArg, Key: "ignore"},
 	{Long: "partition", Short: 'p', Arg: RequiredArg},
 	{Long: "power", Arg: RequiredArg, Key: "ignore"},
@@ -187,6 +187,16 @@ type jobOpts struct {
 
 	// ignored names the options shoal accepts but does not act on, for -v.
 	ignored []string
+	// defined holds the options given, for -v's "defined options".
+	defined map[string]string
+	// overcommit (-O): the job asks for one CPU per task's worth of
+	// --cpus-per-task, however many tasks it runs.
+	overcommit bool
+	// exclusive (--exclusive without a value): the job asks for every CPU
+	// of a node, and runs one task per --cpus-per-task of them unless -n
+	// says otherwise; nodelist (-w) names the node whose size that is.
+	exclusive bool
+	nodelist  string
 }
 
 // intOpt reads a positive count as Slurm's parse_int does.
@@ -217,9 +227,18 @@ func longName(opt Opt) string {
 func (o *jobOpts) apply(opt Opt, level int) error {
 	var err error
 	v := opt.Value
+	o.define(opt)
 	switch opt.Key {
 	case "ignore":
 		o.ignored = append(o.ignored, longName(opt))
+	case "overcommit":
+		o.overcommit = true
+	case "exclusive":
+		// --exclusive=user|mcs share a node with the user's own jobs:
+		// nothing more than shoal's default.
+		o.exclusive = !opt.HasValue
+	case "nodelist":
+		o.nodelist = v
 	case "account":
 		o.account = v
 	case "begin":
@@ -340,6 +359,12 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		}
 	case "verbose":
 		o.verbose++
+	case "verbose-level": // SBATCH_DEBUG
+		n, perr := strconv.Atoi(strings.TrimSpace(v))
+		if perr != nil || n < 0 {
+			return errorf(1, "Invalid SBATCH_DEBUG value %q: give a number of -v", v)
+		}
+		o.verbose = n
 	// sbatch only
 	case "array":
 		o.array = v
@@ -407,6 +432,7 @@ func (o *jobOpts) gpuRequest(ntasks int) (int, api.GPUCounts) {
 var sbatchEnvOptions = []struct{ Env, Key, Name string }{
 	{"SBATCH_ACCOUNT", "account", "--account"},
 	{"SBATCH_ARRAY_INX", "array", "--array"},
+	{"SBATCH_DEBUG", "verbose-level", "--verbose"},
 	{"SBATCH_EXPORT", "export", "--export"},
 	{"SBATCH_JOB_NAME", "job-name", "--job-name"},
 	{"SBATCH_PARTITION", "partition", "--partition"},

@@ -97,7 +97,15 @@ func parseGres(s string) (int, api.GPUCounts, error) {
 	invalid := errorf(1, "Invalid generic resource (gres) specification")
 	for _, item := range strings.Split(s, ",") {
 		parts := strings.Split(item, ":")
-		if parts[0] != "gpu" && !strings.HasPrefix(parts[0], "gres/gpu") || len(parts) > 3 {
+		if len(parts) > 3 {
+			return 0, "", invalid
+		}
+		if parts[0] != "gpu" && !strings.HasPrefix(parts[0], "gres/gpu") {
+			// Nothing of a resource shoal does not have is no request
+			// (22.05 takes --gres=craynetwork:0); any more is refused.
+			if len(parts) > 1 && parts[len(parts)-1] == "0" {
+				continue
+			}
 			return 0, "", invalid
 		}
 		n, typ := 1, ""

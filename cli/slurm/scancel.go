@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,7 @@ type scancelOpts struct {
 	signalName                                    string // as given
 	batch, full                                   bool   // -b, -f: the signal's scope
 	quiet                                         bool
+	interactive                                   bool // -i: ask before each job
 	verbose                                       int
 	help, usage, version                          bool
 }
@@ -90,7 +92,7 @@ func (o *scancelOpts) apply(opt Opt) error {
 	case "version":
 		o.version = true
 	case "interactive":
-		return errorf(1, "--interactive is not supported by shoal: list the jobs with squeue and cancel them by id")
+		o.interactive = true
 	case "name":
 		o.name = v
 	case "me":
@@ -247,7 +249,7 @@ func Scancel(c *Ctx, args []string) int {
 		return report(c, "scancel", errorf(1, "No job identification provided"))
 	}
 	ctx := context.Background()
-	sc := &scancel{c: c, o: o, ctx: ctx, endingName: map[uint64]string{}}
+	sc := &scancel{c: c, o: o, ctx: ctx, endingName: map[uint64]string{}, in: bufio.NewReader(c.Stdin)}
 	if len(targets) == 0 {
 		sc.byFilter()
 	} else {
@@ -268,12 +270,13 @@ type scancel struct {
 	// that picks them.
 	ending     []uint64
 	endingName map[uint64]string
+	in         *bufio.Reader // the answers to -i's questions
 }
 
 // matches reports whether j passes every filter given.
 func (s *scancel) matches(j *api.Job) bool {
 	o := s.o
-	if j.State.Terminal() {
+	if j.State.Terminal() || j.StopRequested { // ended, or ending (COMPLETING)
 		return false
 	}
 	if (o.account != "" && j.Account != o.account) || (o.name != "" && j.Name != o.name) ||
@@ -316,14 +319,45 @@ func (s *scancel) byFilter() int {
 	if err != nil {
 		return report(s.c, "scancel", errorf(1, "Unable to list jobs: %v", err))
 	}
+	matched := 0
 	for i := range jobs {
 		// A filter picks the started jobs to signal; pending ones have no
 		// processes (named by id they are an error, see signal).
 		if s.matches(&jobs[i]) && !(s.signalling() && jobs[i].State.Cancellable()) {
+			matched++
 			s.act(&jobs[i])
 		}
 	}
+	if matched == 0 && s.o.verbose > 0 {
+		// Slurm says so only with -v, and it is not a failure (rc 0).
+		s.c.Errorf("scancel", "No active jobs match ALL job filters, including: %s", s.filterText())
+	}
 	return s.rc
+}
+
+// filterText lists the filters given as Slurm's scancel -v does:
+// "account=a job_name=n ... " (each followed by a space; the QOS in
+// lower case, as Slurm stores it).
+func (s *scancel) filterText() string {
+	o := s.o
+	var b strings.Builder
+	add := func(k, v string) {
+		if v != "" {
+			b.WriteString(k + "=" + v + " ")
+		}
+	}
+	add("account", o.account)
+	add("job_name", o.name)
+	add("nodelist", o.nodelist)
+	add("partition", o.partition)
+	add("qos", strings.ToLower(o.qos))
+	add("reservation", o.reservation)
+	for _, st := range o.states {
+		add("state", st.Long)
+	}
+	add("user_name", o.user)
+	add("wckey", o.wckey)
+	return b.String()
 }
 
 func allDigits(s string) bool {
@@ -394,7 +428,7 @@ func (s *scancel) byID(targets []cancelTarget) int {
 			if s.filtered() && !s.matches(jb) {
 				continue
 			}
-			if jb.State.Terminal() {
+			if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
 				s.verboseTerminating(JobID(jb))
 				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
 				continue
@@ -417,7 +451,11 @@ func (s *scancel) verboseTerminating(id string) {
 		return
 	}
 	if s.o.signal != 0 {
-		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to job %s\n", s.o.signal, termsafe.String(id))
+		batch := ""
+		if s.o.batch && !s.o.full {
+			batch = "batch "
+		}
+		fmt.Fprintf(s.c.Stderr, "scancel: Signal %d to %sjob %s\n", s.o.signal, batch, termsafe.String(id))
 		return
 	}
 	fmt.Fprintf(s.c.Stderr, "scancel: Terminating job %s\n", termsafe.String(id))
@@ -443,15 +481,41 @@ func (s *scancel) scope() api.SignalScope {
 	return api.SignalSteps
 }
 
-// act signals j or ends it.
+// act signals j or ends it (with -i, if the user says so).
 func (s *scancel) act(j *api.Job) {
 	id := JobID(j)
+	if s.o.interactive && !s.confirm(j, id) {
+		return
+	}
 	s.verboseTerminating(id)
 	if s.signalling() {
 		s.signal(j, id)
 		return
 	}
 	s.end(j, id)
+}
+
+// confirm asks whether to act on j, as scancel -i does, until it gets y
+// or n; no answer (end of input) is no.
+func (s *scancel) confirm(j *api.Job, id string) bool {
+	verb := "Cancel"
+	if s.signalling() {
+		verb = "Signal"
+	}
+	for {
+		fmt.Fprintf(s.c.Stdout, "%s job_id=%s name=%s partition=%s [y/n]? ", verb, termsafe.String(id), termsafe.String(j.Name), termsafe.String(j.Queue))
+		line, err := s.in.ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return true
+		case "n", "no":
+			return false
+		}
+		if err != nil {
+			fmt.Fprintln(s.c.Stdout)
+			return false
+		}
+	}
 }
 
 // signal sends the signal to a started job; a pending job has nothing to
@@ -513,6 +577,10 @@ func (s *scancel) fail(id string, err error) {
 		case api.CodeForbidden:
 			why = "Access/permission denied"
 		}
+	}
+	if quietly && s.o.interactive {
+		// -i names a job that is gone as an error (22.05: rc 1).
+		why, quietly = "Invalid job id specified", false
 	}
 	if quietly {
 		if s.o.verbose > 0 {

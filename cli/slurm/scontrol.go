@@ -19,11 +19,11 @@ var scontrolGetopt = &Getopt{Prog: "scontrol", Options: []Option{
 	{Long: "cluster", Arg: RequiredArg, Key: "ignore"},
 	{Long: "clusters", Short: 'M', Arg: RequiredArg, Key: "ignore"},
 	{Long: "oneliner", Short: 'o', Arg: NoArg},
-	{Long: "quiet", Short: 'Q', Arg: NoArg, Key: "ignore"},
+	{Long: "quiet", Short: 'Q', Arg: NoArg},
 	{Long: "sibling", Arg: NoArg, Key: "ignore"},
 	{Long: "uid", Short: 'u', Arg: RequiredArg, Key: "ignore"},
 	{Long: "usage", Arg: NoArg},
-	{Long: "verbose", Short: 'v', Arg: NoArg, Key: "ignore"},
+	{Long: "verbose", Short: 'v', Arg: NoArg},
 	{Long: "version", Short: 'V', Arg: NoArg},
 	{Long: "yaml", Arg: NoArg, Key: "json"},
 }}
@@ -35,6 +35,8 @@ type scontrolRun struct {
 	details  int
 	oneliner bool
 	json     bool
+	verbose  int  // -v: show prints when the data was read and how many records
+	quiet    bool // -Q: no such line
 }
 
 // Scontrol is scontrol: show job/node/partition/config, ping, version,
@@ -60,6 +62,10 @@ func Scontrol(c *Ctx, args []string) int {
 			r.json = true
 		case "oneliner":
 			r.oneliner = true
+		case "verbose":
+			r.verbose++
+		case "quiet":
+			r.quiet = true
 		case "version":
 			fmt.Fprintln(c.Stdout, VersionLine)
 			return 0
@@ -75,6 +81,7 @@ func Scontrol(c *Ctx, args []string) int {
 func (r *scontrolRun) interactive() int {
 	rc := 0
 	in := bufio.NewScanner(r.c.Stdin)
+	var last []string
 	for {
 		fmt.Fprint(r.c.Stdout, "scontrol: ")
 		if !in.Scan() {
@@ -88,7 +95,15 @@ func (r *scontrolRun) interactive() int {
 		switch strings.ToLower(words[0]) {
 		case "quit", "exit":
 			return rc
+		case "!!": // the last command again
+			if last == nil {
+				fmt.Fprintln(r.c.Stderr, "no last command")
+				rc = 1
+				continue
+			}
+			words = last
 		}
+		last = words
 		rc = r.command(words)
 	}
 }
@@ -156,6 +171,8 @@ func (r *scontrolRun) show(args []string) int {
 	case entity == "step" || entity == "steps":
 		fmt.Fprintln(r.c.Stdout, "No job steps in the system")
 		return 0
+	case entity == "daemons":
+		return r.showDaemons()
 	case entity == "licenses":
 		fmt.Fprintln(r.c.Stdout, "No licenses configured in Slurm.")
 		return 0
@@ -185,6 +202,39 @@ func (r *scontrolRun) showHostnames(args []string, entity string) int {
 		fmt.Fprintln(r.c.Stdout, n)
 	}
 	return 0
+}
+
+// showDaemons names the Slurm daemons this host stands for: slurmctld
+// when the controller is here (reached over a local unix socket, or this
+// host leads), slurmd when this host is a node.
+func (r *scontrolRun) showDaemons() int {
+	var names []string
+	addr := r.c.Getenv("SHOAL_ADDR")
+	if addr == "" {
+		addr = api.DefaultSocket
+	}
+	info, err := r.c.Client.Cluster(r.ctx)
+	local := strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "unix:")
+	if err == nil && (local || controllerHost(info.Leader) == r.c.Hostname) {
+		names = append(names, "slurmctld")
+	}
+	if nodes, err := r.c.Client.Nodes(r.ctx); err == nil {
+		for _, n := range nodes {
+			if n.Name == r.c.Hostname {
+				names = append(names, "slurmd")
+				break
+			}
+		}
+	}
+	fmt.Fprintln(r.c.Stdout, strings.Join(names, " "))
+	return 0
+}
+
+// lastUpdate is the line scontrol -v prints above the records it shows.
+func (r *scontrolRun) lastUpdate(records int) {
+	if r.verbose > 0 && !r.quiet {
+		fmt.Fprintf(r.c.Stdout, "last_update_time=%s, records=%d\n", stamp(r.c.Now(), "Unknown"), records)
+	}
 }
 
 // ping reports the controllers: the raft leader as primary, the other
@@ -226,19 +276,25 @@ const scontrolHelp = `scontrol [<OPTION>] [<COMMAND>]
      -h or --help: equivalent to "help" command
      -o or --oneliner: equivalent to "oneliner" command
      -Q or --quiet: equivalent to "quiet" command
+     -v or --verbose: equivalent to "verbose" command
      -V or --version: equivalent to "version" command
 
   <keyword> may be omitted from the execute line and scontrol will execute
   in interactive mode. It will process commands as entered until explicitly
-  terminated.
+  terminated. "!!" repeats the last command.
 
     Valid <COMMAND> values are:
      hold <job_list>          prevent specified job from starting.
+     notify <job_id> msg      send message to specified job (shoal: not
+                              supported).
      ping                     print status of slurmctld daemons.
+     reconfigure              re-read configuration files (shoal: nothing
+                              to re-read; accepted).
      release <job_list>       permit specified job to start (see hold).
      requeue <job_id>         re-queue a batch job.
      show <ENTITY> [<ID>]     display state of identified entity, default
-                              is all records (job, node, partition, config).
+                              is all records (job, node, partition, config,
+                              daemons, hostnames, hostlist).
      uhold <job_list>         place user hold on specified job (see hold).
      update <SPECIFICATIONS>  update job or node configuration
                               (JobId=, TimeLimit=, Partition=, Name=, Nice=,

@@ -37,9 +37,21 @@ func (r *scontrolRun) showJob(idText string) int {
 	now := r.c.Now()
 	var jobs []api.Job
 	var err error
-	if idText == "" {
+	task, anyArray := anyArrayTask(idText)
+	switch {
+	case anyArray:
+		// "0_N": task N of every array, as Slurm 22.05 reads job id 0.
 		jobs, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{})
-	} else {
+		kept := jobs[:0]
+		for i := range jobs {
+			if a := jobs[i].Array; a != nil && a.Index == task {
+				kept = append(kept, jobs[i])
+			}
+		}
+		jobs = kept
+	case idText == "":
+		jobs, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{})
+	default:
 		refs, perr := parseJobRefs(idText)
 		if perr != nil || len(refs) != 1 {
 			fmt.Fprintln(r.c.Stderr, "scontrol_print_job error: Invalid job id specified")
@@ -66,6 +78,10 @@ func (r *scontrolRun) showJob(idText string) int {
 			fmt.Fprintln(r.c.Stdout, "No jobs in the system")
 			return 0
 		}
+		if anyArray {
+			fmt.Fprintf(r.c.Stdout, "Job %s not found\n", idText)
+			return 1
+		}
 		fmt.Fprintln(r.c.Stderr, "slurm_load_jobs error: Invalid job id specified")
 		return 1
 	}
@@ -85,6 +101,7 @@ func (r *scontrolRun) showJob(idText string) int {
 	if r.json {
 		return squeueJSON(r.c, views, known)
 	}
+	r.lastUpdate(len(views))
 	var b strings.Builder
 	for _, v := range views {
 		first, lines := r.jobRecord(v, known)
@@ -92,6 +109,16 @@ func (r *scontrolRun) showJob(idText string) int {
 	}
 	fmt.Fprint(r.c.Stdout, b.String())
 	return 0
+}
+
+// anyArrayTask reads scontrol's "0_N" (task N of any array job).
+func anyArrayTask(id string) (int, bool) {
+	rest, ok := strings.CutPrefix(id, "0_")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 0
 }
 
 // jobRecord is the key=value block of one job.
@@ -180,7 +207,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 			fmt.Sprintf("  Nodes=%s CPU_IDs=N/A Mem=%d GRES=", v.nodeList(), j.Resources.MemoryMB))
 	}
 	lines = append(lines,
-		fmt.Sprintf("MinCPUsNode=%d MinMemoryNode=%s MinTmpDiskNode=0", cpus, memString(j.Resources.MemoryMB)),
+		fmt.Sprintf("MinCPUsNode=%d MinMemoryNode=%s MinTmpDiskNode=%s", cpus, memString(j.Resources.MemoryMB), memString(j.TmpMB)),
 		"Features=(null) DelayBoot=00:00:00",
 		"OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null)",
 		"Command="+v.command(),
@@ -251,6 +278,7 @@ func (r *scontrolRun) showNode(name string) int {
 		return 1
 	}
 	loc := r.c.Now().Location()
+	r.lastUpdate(len(sel))
 	var b strings.Builder
 	for _, n := range sel {
 		st := stateOfNode(n)
@@ -279,7 +307,7 @@ func (r *scontrolRun) showNode(name string) int {
 			"AvailableFeatures=" + labelsString(n.Labels),
 			"ActiveFeatures=" + labelsString(n.Labels),
 			"Gres=" + gresString(n.Capacity),
-			fmt.Sprintf("NodeAddr=%s NodeHostName=%s", n.Name, n.Name),
+			fmt.Sprintf("NodeAddr=%s NodeHostName=%s Version=%s", n.Name, n.Name, slurmRelease),
 			fmt.Sprintf("RealMemory=%d AllocMem=%d FreeMem=%d Sockets=%d Boards=1",
 				n.Capacity.MemoryMB, n.Allocated.MemoryMB, n.Capacity.MemoryMB-n.Allocated.MemoryMB, n.Capacity.CPUs),
 			fmt.Sprintf("State=%s ThreadsPerCore=1 TmpDisk=0 Weight=1 Owner=N/A MCS_label=N/A", st.upper),
@@ -313,12 +341,12 @@ func (r *scontrolRun) showPartition(name string) int {
 		return 1
 	}
 	var b strings.Builder
-	found := false
+	found := 0
 	for _, p := range parts {
 		if name != "" && p.name != name {
 			continue
 		}
-		found = true
+		found++
 		cpus := 0
 		var mem int64
 		var gpus api.Resources
@@ -349,7 +377,7 @@ func (r *scontrolRun) showPartition(name string) int {
 			"TRES=" + tres,
 		})
 	}
-	if !found {
+	if found == 0 {
 		if name == "" {
 			fmt.Fprintln(r.c.Stdout, "No partitions in the system")
 			return 0
@@ -357,6 +385,7 @@ func (r *scontrolRun) showPartition(name string) int {
 		fmt.Fprintf(r.c.Stderr, "Partition %s not found\n", name)
 		return 1
 	}
+	r.lastUpdate(found)
 	fmt.Fprint(r.c.Stdout, b.String())
 	return 0
 }
@@ -379,6 +408,14 @@ func (r *scontrolRun) showConfig() int {
 	version := info.Version
 	if version == "" {
 		version = "(null)"
+	}
+	// SlurmctldPort: the TCP port commands reach the controller on (0
+	// over a unix socket).
+	ctldPort := "0"
+	if addr := r.c.Getenv("SHOAL_ADDR"); addr != "" && !strings.HasPrefix(addr, "/") {
+		if i := strings.LastIndexByte(addr, ':'); i >= 0 && allDigits(addr[i+1:]) {
+			ctldPort = addr[i+1:]
+		}
 	}
 	settings := [][2]string{
 		{"AccountingStorageEnforce", "none"},
@@ -420,9 +457,13 @@ func (r *scontrolRun) showConfig() int {
 		{"SelectTypeParameters", "CR_CPU_MEMORY"},
 		{"SHOAL_VERSION", version},
 		{"SlurmctldHost[0]", leader},
+		{"SlurmctldPort", ctldPort},
 		{"SlurmctldTimeout", "120 sec"},
+		{"SlurmdPort", "0"}, // nodes reach the controller; no daemon listens on a node
 		{"SlurmdTimeout", "300 sec"},
-		{"SLURM_VERSION", "22.05.8"},
+		{"SlurmUser", "root(0)"}, // the agent runs as root: its sandboxes need it
+		{"SLURM_CONF", nullIfEmpty(r.c.Getenv("SLURM_CONF"))},
+		{"SLURM_VERSION", slurmRelease},
 		{"TaskPlugin", "task/cgroup"},
 		{"TmpFS", "/tmp"},
 		{"TrackWCKey", "No"},

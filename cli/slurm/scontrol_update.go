@@ -222,6 +222,14 @@ func (r *scontrolRun) update(args []string) int {
 					return 1
 				}
 				req.Priority = &n
+			case "starttime", "begintime":
+				at, err := parseSlurmTime(p.val, r.c.Now(), false)
+				if err != nil {
+					fmt.Fprintf(r.c.Stderr, "Invalid StartTime value: %s\nRequest aborted\n", p.val)
+					return 1
+				}
+				ms := at.UnixMilli()
+				req.BeginAt = &ms
 			default:
 				fmt.Fprintf(r.c.Stderr, "Update of this parameter is not supported: %s\nRequest aborted\n", p.text)
 				return 1
@@ -240,7 +248,7 @@ func (r *scontrolRun) update(args []string) int {
 				rc = 1
 				continue
 			}
-			if (req.Queue != nil || req.Priority != nil) && !j.State.Cancellable() {
+			if (req.Queue != nil || req.Priority != nil || req.BeginAt != nil) && !j.State.Cancellable() {
 				fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %d\n", id)
 				rc = 1
 				continue

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ var sinfoGetopt = &Getopt{Prog: "sinfo", Options: []Option{
 	{Long: "future", Arg: NoArg, Key: "ignore"},
 	{Long: "help", Arg: NoArg},
 	{Long: "hide", Arg: NoArg, Key: "ignore"},
-	{Long: "iterate", Short: 'i', Arg: RequiredArg, Key: "ignore"},
+	{Long: "iterate", Short: 'i', Arg: RequiredArg},
 	{Long: "json", Arg: NoArg},
 	{Long: "local", Arg: NoArg, Key: "ignore"},
 	{Long: "long", Short: 'l', Arg: NoArg},
@@ -41,7 +43,7 @@ var sinfoGetopt = &Getopt{Prog: "sinfo", Options: []Option{
 	{Long: "states", Short: 't', Arg: RequiredArg},
 	{Long: "reservation", Short: 'T', Arg: NoArg},
 	{Long: "usage", Arg: NoArg},
-	{Long: "verbose", Short: 'v', Arg: NoArg, Key: "ignore"},
+	{Long: "verbose", Short: 'v', Arg: NoArg},
 	{Long: "version", Short: 'V', Arg: NoArg},
 	{Long: "yaml", Arg: NoArg, Key: "json"},
 }}
@@ -65,6 +67,8 @@ type sinfoOpts struct {
 	json, dead, responding, reservation       bool
 	partitions, states, nodes                 []string
 	partitionsSet, statesSet, nodesSet, quiet bool
+	iterate                                   time.Duration
+	verbose                                   int
 }
 
 // sinfoStateNames are the node states -t accepts (Slurm's list).
@@ -130,7 +134,7 @@ func Sinfo(c *Ctx, args []string) int {
 			o.sort = v
 		case "states":
 			for _, s := range splitList(v) {
-				if !inList(sinfoStateNames, strings.ToLower(s)) && !inList([]string{"alloc", "mix", "drng", "all"}, strings.ToLower(s)) {
+				if !inList(sinfoStateNames, strings.ToLower(s)) && !inList([]string{"alloc", "mix", "drng", "comp", "all"}, strings.ToLower(s)) {
 					c.Errorf("sinfo", "Bad state string: %q", s)
 					c.Errorf("sinfo", "valid states: %s", strings.Join(sinfoStateNames, ","))
 					return 1
@@ -140,9 +144,48 @@ func Sinfo(c *Ctx, args []string) int {
 			o.statesSet = true
 		case "reservation":
 			o.reservation = true
+		case "iterate":
+			if o.iterate, err = parseIterate("sinfo", v); err != nil {
+				fmt.Fprintln(c.Stderr, err)
+				return 1
+			}
+		case "verbose":
+			o.verbose++
 		}
 	}
-	return o.run(c)
+	if o.format == "" && o.formatLong == "" {
+		o.format = c.Getenv("SINFO_FORMAT") // the command line wins
+	}
+	if o.verbose > 0 {
+		o.dump(c.Stdout)
+	}
+	return iterate(c, o.iterate, func() int { return o.run(c) })
+}
+
+// dump prints sinfo -v's list of its options.
+func (o *sinfoOpts) dump(w io.Writer) {
+	tf := func(b bool) string { return strconv.FormatBool(b) }
+	na := func(l []string) string {
+		if len(l) == 0 {
+			return "n/a"
+		}
+		return strings.Join(l, ",")
+	}
+	states := "(null)"
+	if len(o.states) > 0 {
+		states = strings.Join(o.states, ",")
+	}
+	format := o.format
+	if format == "" {
+		format = o.formatLong
+	}
+	optionDump(w, 11, [][2]string{
+		{"dead", tf(o.dead)}, {"format", nullIfEmpty(format)},
+		{"iterate", strconv.Itoa(int(o.iterate / time.Second))}, {"long", tf(o.long)},
+		{"no_header", tf(o.noHeader)}, {"node_field", tf(o.node)}, {"nodes", na(o.nodes)},
+		{"partition", na(o.partitions)}, {"responding", tf(o.responding)}, {"states", states},
+		{"sort", nullIfEmpty(o.sort)}, {"summarize", tf(o.summarize)}, {"verbose", strconv.Itoa(o.verbose)},
+	})
 }
 
 func (o *sinfoOpts) run(c *Ctx) int {
@@ -285,6 +328,8 @@ func (o *sinfoOpts) matchNode(n *api.Node) bool {
 				ok = ok || st.base == "allocated"
 			case "mix":
 				ok = ok || st.base == "mixed"
+			case "comp":
+				ok = ok || st.base == "completing"
 			default:
 				ok = ok || st.base == s
 			}

@@ -170,6 +170,7 @@ var siLetters = map[byte]siField{
 	'u': siUser,
 	'U': siUserUID,
 	'V': constField("CLUSTER", shoalCluster),
+	'v': constField("VERSION", slurmRelease),
 	'w': constField("WEIGHT", "1"),
 	'X': siSockets,
 	'Y': constField("CORES", "1"),
@@ -219,4 +220,8 @@ var siNames = map[string]siField{
 	"user":             siUser,
 	"userlong":         siUser,
 	"weight":           constField("WEIGHT", "1"),
+	"version":          constField("VERSION", slurmRelease),
+	"statecomplete":    siStateLong,
+	"preemptmode":      constField("PREEMPT_MODE", "OFF"),
+	"prioritytier":     constField("PRIO_TIER", "1"),
 }

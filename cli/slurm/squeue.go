@@ -3,9 +3,11 @@ package slurm
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
@@ -22,7 +24,7 @@ var squeueGetopt = &Getopt{Prog: "squeue", Options: []Option{
 	{Long: "federation", Arg: NoArg, Key: "ignore"},
 	{Long: "help", Arg: NoArg},
 	{Long: "hide", Arg: NoArg, Key: "ignore"},
-	{Long: "iterate", Short: 'i', Arg: RequiredArg, Key: "ignore"},
+	{Long: "iterate", Short: 'i', Arg: RequiredArg},
 	{Long: "jobs", Short: 'j', Arg: OptionalArg},
 	{Long: "json", Arg: NoArg},
 	{Long: "local", Arg: NoArg, Key: "ignore"},
@@ -51,7 +53,7 @@ var squeueGetopt = &Getopt{Prog: "squeue", Options: []Option{
 	{Long: "usage", Arg: NoArg},
 	{Long: "user", Short: 'u', Arg: RequiredArg, Key: "user"},
 	{Long: "users", Arg: RequiredArg, Key: "user"},
-	{Long: "verbose", Short: 'v', Arg: NoArg, Key: "ignore"},
+	{Long: "verbose", Short: 'v', Arg: NoArg},
 	{Long: "version", Short: 'V', Arg: NoArg},
 	{Long: "yaml", Arg: NoArg, Key: "json"},
 }}
@@ -75,7 +77,9 @@ type squeueOpts struct {
 	format, formatLong, sort                       string
 	long, start, steps, noHeader, array, json      bool
 	// none: a filter nothing in shoal can match (licenses, reservations).
-	none bool
+	none    bool
+	iterate time.Duration
+	verbose int
 }
 
 // jobRef is one entry of a -j list: a job id, an array's id, or one task
@@ -188,7 +192,72 @@ func Squeue(c *Ctx, args []string) int {
 		fmt.Fprintln(c.Stderr, "squeue: fatal: Options -o(--format) and -l(--long) are mutually exclusive. Please remove one and retry.")
 		return 1
 	}
-	return o.run(c)
+	if o.verbose > 0 {
+		o.dump(c.Stdout)
+	}
+	if len(o.nodes) > 0 {
+		if rc := checkNodeNames(c, "squeue", o.nodes); rc != 0 {
+			return rc
+		}
+	}
+	return iterate(c, o.iterate, func() int { return o.run(c) })
+}
+
+// checkNodeNames refuses a node list that names a node the cluster does
+// not have, as Slurm's squeue -w does ("Invalid node name X", rc 1).
+func checkNodeNames(c *Ctx, prog string, names []string) int {
+	nodes, err := c.Client.Nodes(context.Background())
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "slurm_load_node error: %s\n", safeErr(err))
+		return 1
+	}
+	known := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		known[n.Name] = true
+	}
+	for _, name := range names {
+		if !known[name] {
+			c.Errorf(prog, "Invalid node name %s", name)
+			return 1
+		}
+	}
+	return 0
+}
+
+// dump prints squeue -v's list of its options.
+func (o *squeueOpts) dump(w io.Writer) {
+	tf := func(b bool) string { return strconv.FormatBool(b) }
+	list := func(l []string) string {
+		if len(l) == 0 {
+			return "(null)"
+		}
+		return strings.Join(l, ",")
+	}
+	var jobs, states []string
+	for _, r := range o.jobs {
+		jobs = append(jobs, r.text)
+	}
+	for _, st := range o.states {
+		states = append(states, st.Long)
+	}
+	format := o.format
+	if format == "" {
+		format = o.formatLong
+	}
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	optionDump(w, 11, [][2]string{
+		{"all", "false"}, {"array", tf(o.array)}, {"format", nullIfEmpty(format)},
+		{"iterate", strconv.Itoa(int(o.iterate / time.Second))}, {"job_flag", flag(o.jobFlag)},
+		{"jobs", list(jobs)}, {"names", list(o.names)}, {"nodes", strings.Join(o.nodes, ",")},
+		{"partitions", list(o.partitions)}, {"sort", nullIfEmpty(o.sort)}, {"start_flag", flag(o.start)},
+		{"states", list(states)}, {"step_flag", flag(o.steps)}, {"users", list(o.users)},
+		{"verbose", strconv.Itoa(o.verbose)},
+	})
 }
 
 // apply takes one option; it returns an exit status to stop with, or -1.
@@ -275,6 +344,14 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 		o.states, o.allStates = states, all
 	case "user":
 		o.users = splitList(v)
+	case "iterate":
+		var err error
+		if o.iterate, err = parseIterate("squeue", v); err != nil {
+			fmt.Fprintln(c.Stderr, err)
+			return 1
+		}
+	case "verbose":
+		o.verbose++
 	}
 	return -1
 }

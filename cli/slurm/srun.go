@@ -57,6 +57,18 @@ var srunOnlyOptions = []Option{
 	{Long: "x11", Arg: OptionalArg, Key: "ignore"},
 }
 
+// srunEnvOptions are the input variables srun reads for its standard
+// streams, Slurm's older SLURM_STD*MODE and the SRUN_* names; the command
+// line overrides them.
+var srunEnvOptions = []struct{ Env, Key, Name string }{
+	{"SLURM_STDINMODE", "srun-input", "--input"},
+	{"SRUN_INPUT", "srun-input", "--input"},
+	{"SLURM_STDOUTMODE", "output", "--output"},
+	{"SRUN_OUTPUT", "output", "--output"},
+	{"SLURM_STDERRMODE", "error", "--error"},
+	{"SRUN_ERROR", "error", "--error"},
+}
+
 // srunOptions is srun's whole option table.
 var srunOptions = append(append([]Option(nil), jobOptions...), srunOnlyOptions...)
 
@@ -82,7 +94,13 @@ func Srun(c *Ctx, args []string) int {
 		return report(c, "srun", err)
 	}
 	o, s := &jobOpts{prog: "srun"}, &srunOpts{}
-	for _, opt := range opts {
+	var fromEnv []Opt
+	for _, e := range srunEnvOptions {
+		if v, ok := c.LookupEnv(e.Env); ok {
+			fromEnv = append(fromEnv, Opt{Key: e.Key, Name: e.Name, Value: v, HasValue: true})
+		}
+	}
+	for _, opt := range append(fromEnv, opts...) {
 		switch opt.Key {
 		case "srun-input":
 			s.input = opt.Value
@@ -114,11 +132,7 @@ func Srun(c *Ctx, args []string) int {
 	case len(argv) == 0:
 		return report(c, "srun", &exitError{RC: 1, Fatal: true, Lines: []string{"No command given to execute."}})
 	}
-	if o.verbose > 0 {
-		for _, name := range o.ignored {
-			fmt.Fprintf(c.Stderr, "srun: option %s is accepted and ignored by shoal\n", name)
-		}
-	}
+	o.dumpOptions(c.Stderr)
 	job := c.Getenv("SLURM_JOB_ID")
 	if s.jobID != "" && s.jobID != job {
 		return report(c, "srun", errorf(1, "--jobid=%s: shoal starts a step only inside its own job (from the job's script)", s.jobID))
@@ -327,6 +341,13 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		return w, nil
 	}
 
+	if o.verbose > 0 {
+		cpus := ntasks * max(o.cpusPerTask, 1)
+		if o.overcommit {
+			cpus = max(o.cpusPerTask, 1)
+		}
+		launchLines(c.Stderr, si.jobID, si.stepID, si.node, cpus, ntasks)
+	}
 	cmds := make([]*exec.Cmd, ntasks)
 	for t := range ntasks {
 		cmd := exec.Command(argv[0], argv[1:]...)
@@ -343,6 +364,11 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		cmds[t] = cmd
 	}
 
+	// srun outlives the signals a job's processes are sent (scancel -s,
+	// --signal, the end of the job) so as to report its tasks, and does
+	// not pass them on: the node sends them to every process of the job
+	// but its batch script, the tasks too, and Slurm delivers one signal
+	// once (test 17.38).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -355,18 +381,6 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 			p.Signal(sig)
 		}
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				forward(sig)
-			case <-done:
-				return
-			}
-		}
-	}()
 
 	type result struct {
 		task int
@@ -486,20 +500,86 @@ func envList(m map[string]string) []string {
 
 // srunScript is the batch script srun submits for a command outside a
 // job: the command, or for several tasks one copy per task with its own
-// SLURM_PROCID, the highest status winning.
-func srunScript(argv []string, ntasks int) string {
+// SLURM_PROCID, each task that exits non-zero reported on the job's
+// stderr as srun reports it ("srun: error: NODE: task T: Exited with exit
+// code N"), the highest status winning. input, when not "", is a file
+// every task reads as its standard input (--input=FILE).
+func srunScript(argv []string, ntasks int, input string) string {
 	cmd := quoteArgs(argv)
+	redirect := ""
+	if input != "" {
+		redirect = " < " + quoteArgs([]string{input})
+	}
 	if ntasks <= 1 {
-		return "#!/bin/sh\n# This script was created by srun.\n\nexec " + cmd + "\n"
+		return "#!/bin/sh\n# This script was created by srun.\n\nexec " + cmd + redirect + "\n"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#!/bin/sh\n# This script was created by srun: %d tasks.\n\n", ntasks)
 	fmt.Fprintf(&b, "SLURM_NTASKS=%d SLURM_NPROCS=%d SLURM_STEP_ID=0 SLURM_STEPID=0\nexport SLURM_NTASKS SLURM_NPROCS SLURM_STEP_ID SLURM_STEPID\npids=\n", ntasks, ntasks)
-	for t := range ntasks {
-		fmt.Fprintf(&b, "SLURM_PROCID=%d SLURM_LOCALID=%d %s &\npids=\"$pids $!\"\n", t, t, cmd)
+	if input == "" {
+		redirect = " < /dev/null" // only task 0 reads the caller's stdin, as srun --input=0
 	}
-	b.WriteString("rc=0\nfor p in $pids; do wait \"$p\"; s=$?; [ \"$s\" -gt \"$rc\" ] && rc=$s; done\nexit \"$rc\"\n")
+	for t := range ntasks {
+		r := redirect
+		if t == 0 && input == "" {
+			r = ""
+		}
+		fmt.Fprintf(&b, "SLURM_PROCID=%d SLURM_LOCALID=%d %s%s &\npids=\"$pids $!\"\n", t, t, cmd, r)
+	}
+	b.WriteString("rc=0 t=0\nfor p in $pids; do\n" +
+		"  wait \"$p\"; s=$?\n" +
+		"  if [ \"$s\" -gt 0 ] && [ \"$s\" -lt 128 ]; then echo \"srun: error: ${SLURMD_NODENAME:-$(hostname)}: task $t: Exited with exit code $s\" >&2; fi\n" +
+		"  [ \"$s\" -gt \"$rc\" ] && rc=$s; t=$((t+1))\n" +
+		"done\nexit \"$rc\"\n")
 	return b.String()
+}
+
+// scriptInput is the file a submitted srun's tasks read (--input=FILE,
+// relative to cwd), or "" for the caller's stdin (all, N) or none.
+func (s *srunOpts) scriptInput(cwd string) (string, error) {
+	in := s.input
+	if in == "" || strings.EqualFold(in, "all") || strings.EqualFold(in, "none") {
+		return "", nil
+	}
+	if _, err := strconv.Atoi(in); err == nil {
+		return "", nil
+	}
+	if strings.Contains(in, "%") {
+		return "", errorf(1, "--input=%s: shoal's srun outside a job reads one input file for every task; a %%-pattern needs a job step (srun inside sbatch)", in)
+	}
+	if !filepath.IsAbs(in) {
+		in = filepath.Join(cwd, in)
+	}
+	return in, nil
+}
+
+// launchLines are srun -v's lines about its allocation and step:
+//
+//	srun: jobid 7: nodes(1):`node1', cpu counts: 1(x1)
+//	srun: launching StepId=7.0 on host node1, 5 tasks: [0-4]
+func launchLines(w io.Writer, job, step, node string, cpus, ntasks int) {
+	tasks := "0"
+	if ntasks > 1 {
+		tasks = fmt.Sprintf("[0-%d]", ntasks-1)
+	}
+	fmt.Fprintf(w, "srun: jobid %s: nodes(1):`%s', cpu counts: %d(x1)\n", job, termsafe.String(node), max(cpus, 1))
+	fmt.Fprintf(w, "srun: launching StepId=%s.%s on host %s, %d tasks: %s\n", job, step, termsafe.String(node), ntasks, tasks)
+}
+
+// testOnlyFailure reports why srun --test-only could not place the job
+// as Slurm 22.05 does: "allocation failure: REASON" alone, rc 1.
+func testOnlyFailure(c *Ctx, err error) int {
+	reason := err.Error()
+	var e *exitError
+	if errors.As(err, &e) && len(e.Lines) > 0 {
+		reason = e.Lines[len(e.Lines)-1]
+	}
+	reason = strings.TrimPrefix(reason, "Batch job submission failed: ")
+	if reason == "Node count specification invalid" { // more nodes than a job gets
+		reason = "Requested node configuration is not available"
+	}
+	fmt.Fprintf(c.Stderr, "allocation failure: %s\n", termsafe.String(reason))
+	return 1
 }
 
 // srunSubmit runs argv as a job of its own: submit, wait, print its output,
@@ -512,28 +592,62 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 	}
 	req, err := o.request(ctx, c, cwd)
 	if err != nil {
+		if o.testOnly {
+			return testOnlyFailure(c, err)
+		}
 		return report(c, "srun", allocFailure(err))
 	}
 	ntasks := max(o.ntasks, 1)
-	if o.ntasks == 0 && o.ntasksPerNode > 0 {
+	switch {
+	case o.ntasks == 0 && o.ntasksPerNode > 0:
 		ntasks = o.ntasksPerNode
+	case o.ntasks == 0 && o.exclusive:
+		// One task per --cpus-per-task of the whole node it was given.
+		ntasks = max(req.Resources.CPUs/max(o.cpusPerTask, 1), 1)
 	}
 	if req.Name == "" {
 		req.Name = filepath.Base(argv[0])
 	}
-	req.Script = srunScript(argv, ntasks)
+	input, err := s.scriptInput(cwd)
+	if err != nil {
+		return report(c, "srun", err)
+	}
+	req.Script = srunScript(argv, ntasks, input)
 	if req.Stderr == "" {
 		req.Stderr = req.Stdout
 	}
+	if tio := (taskIO{out: req.Stdout, err: req.Stderr, label: s.label, append: o.openMode == "a"}); needsTaskIO(tio, ntasks) {
+		// The script writes the tasks' files (and labels) itself.
+		req.Script = srunTaskScript(argv, ntasks, input, tio)
+		if tio.out != "" {
+			req.Stdout = "/dev/null"
+		}
+		if tio.err != "" {
+			req.Stderr = "/dev/null"
+		}
+	}
+	if ntasks <= 1 && req.LimitWarnSignal > 0 {
+		// --signal goes to the tasks; a single task is the batch script
+		// itself (the script execs it).
+		req.LimitWarnBatch = true
+	}
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {
+		if o.testOnly {
+			return testOnlyFailure(c, submitFailure(err, req.Queue))
+		}
 		return report(c, "srun", allocFailure(submitFailure(err, req.Queue)))
 	}
 	if o.testOnly {
 		return testOnlyReport(ctx, c, "srun", req)
 	}
 	if o.verbose > 0 {
-		fmt.Fprintf(c.Stderr, "srun: job %d queued\n", resp.ID)
+		// Slurm's srun -v names the allocation and the step it launches;
+		// here they are known once the job has started.
+		j, err := c.Client.WaitJob(ctx, resp.ID, api.StateRunning)
+		if err == nil || j.State.Terminal() {
+			launchLines(c.Stderr, strconv.FormatUint(resp.ID, 10), "0", j.Node, req.Resources.CPUs, ntasks)
+		}
 	}
 
 	sigs := make(chan os.Signal, 2)
@@ -578,6 +692,12 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 			} else {
 				st.out.Write(data)
 			}
+		}
+	}
+	if ntasks > 1 && req.Stderr == "" && j.Node != "" && j.ExitSignal == 0 && (j.Cause == "" || j.Cause == api.CauseExitCode) {
+		// The tasks' exits were reported on the job's stderr, printed above.
+		if j.ExitCode != nil {
+			return *j.ExitCode
 		}
 	}
 	return jobEndStatus(c, &j)

@@ -3,6 +3,7 @@ package slurm
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -27,10 +28,13 @@ var (
 	// Requeued is the state sacct --duplicates gives a run of a job that
 	// was requeued after it.
 	Requeued = State{"REQUEUED", "RQ"}
+	// Stopped: running, its processes sent SIGSTOP (scancel --signal=STOP)
+	// and not SIGCONT since.
+	Stopped = State{"STOPPED", "ST"}
 )
 
 // AllStates lists every Slurm state shoal reports, for -t/--states.
-var AllStates = []State{Pending, Running, Completing, Completed, Failed, Cancelled, Timeout, OutOfMemory, NodeFail}
+var AllStates = []State{Pending, Running, Completing, Completed, Failed, Cancelled, Timeout, OutOfMemory, NodeFail, Stopped}
 
 // JobState is the Slurm view of a job's lifecycle state: PENDING covers
 // SUBMITTED/PENDING/RUNNABLE, RUNNING covers STARTING/RUNNING (COMPLETING
@@ -42,6 +46,9 @@ func JobState(j *api.Job) State {
 	case api.StateStarting, api.StateRunning:
 		if j.StopRequested {
 			return Completing
+		}
+		if stopped(j) {
+			return Stopped
 		}
 		return Running
 	case api.StateSucceeded:
@@ -60,6 +67,20 @@ func JobState(j *api.Job) State {
 		return Deadline
 	}
 	return Failed
+}
+
+// stopped reports whether the last stop-or-continue signal asked for a
+// running job was SIGSTOP.
+func stopped(j *api.Job) bool {
+	for i := len(j.SignalRequests) - 1; i >= 0; i-- {
+		switch j.SignalRequests[i].Signal {
+		case int(syscall.SIGSTOP):
+			return true
+		case int(syscall.SIGCONT):
+			return false
+		}
+	}
+	return false
 }
 
 // PendingReason is squeue's %r / scontrol's Reason= for a job: why it
