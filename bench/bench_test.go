@@ -44,7 +44,7 @@ const submitRateJobs = 5000
 // busy cluster).
 func BenchmarkSubmitRate(b *testing.B) {
 	for _, mode := range []string{"pending", "runnable"} {
-		for _, clients := range []int{1, 16} {
+		for _, clients := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/clients=%d", mode, clients), func(b *testing.B) {
 				benchSubmitRate(b, mode, clients)
 			})
