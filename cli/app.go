@@ -69,6 +69,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			imageCommand(),
 			cronCommand(),
 			explainCommand(),
+			watchCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their
