@@ -68,8 +68,10 @@ func taskView(j *api.Job) api.JobDetail {
 		Parameters: j.Parameters, DependsOn: []api.JobDependency{}, Attempts: []api.AttemptDetail{}, Tags: j.Tags,
 		IsCancelled: j.Cause == api.CauseCancelled, IsTerminated: j.Cause == api.CauseTerminated,
 	}
-	if j.State == api.StateRunnable && j.WaitReason != "" {
-		v.StatusReason = awsWaitReason(j.WaitReason) // why it waits, as the scheduler recorded it
+	if j.State == api.StateRunnable && j.StatusReason == "" && j.WaitReason != "" {
+		// Why it waits, as the scheduler recorded it (unless submit-job
+		// already said, quantified, that no node can run it).
+		v.StatusReason = awsWaitReason(j.WaitReason)
 	}
 	if v.Parameters == nil {
 		v.Parameters = map[string]string{}
