@@ -70,6 +70,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			cronCommand(),
 			explainCommand(),
 			operatorCommand(),
+			watchCommand(),
 		}, extra...),
 		ExitErrHandler: func(*cli.Context, error) {}, // Run's caller reports
 		// Values such as --parameters 'Target=Hello, Tokyo!' keep their

@@ -24,23 +24,8 @@ import (
 // the jobs ahead and the time limit that would let it start; a placed job
 // has nothing to explain; an unknown one is an error.
 func TestExplain(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("registering a node through the socket needs root")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "shoal.sock")
-	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "data"), Socket: sock,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctl.Close() })
-	cl := client.New(sock, "")
+	sock, cl := startController(t)
 	ctx := context.Background()
-	if err := cl.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{Name: "n1", Boot: "b1",
-		Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
-		t.Fatal(err)
-	}
 	submit := func(name string, cpus int, limit int64) string {
 		t.Helper()
 		resp, err := cl.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: name, Command: []string{"true"},
@@ -87,6 +72,30 @@ func TestExplain(t *testing.T) {
 	if out, rc := explain("999"); rc != cli.ExitError || !strings.Contains(out, "job 999 does not exist") {
 		t.Errorf("shoal explain 999: exit %d: %s; want exit 1, job 999 does not exist", rc, out)
 	}
+}
+
+// startController starts a controller (raft on loopback) on a socket in
+// t's temp dir, with node n1 (8 CPUs, 8 GiB) registered and no node
+// daemon behind it: placed jobs stay STARTING.
+func startController(t *testing.T) (string, *client.Client) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("registering a node through the socket needs root")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "shoal.sock")
+	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "data"), Socket: sock,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	cl := client.New(sock, "")
+	if err := cl.Call(context.Background(), api.PathNodeRegister, api.RegisterNodeRequest{Name: "n1", Boot: "b1",
+		Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return sock, cl
 }
 
 func mustParse(t *testing.T, s string) uint64 {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/sched"
 )
 
 // matchesFilters applies list-jobs filters: JOB_NAME and JOB_DEFINITION (a
@@ -69,11 +68,9 @@ func taskView(j *api.Job) api.JobDetail {
 		Parameters: j.Parameters, DependsOn: []api.JobDependency{}, Attempts: []api.AttemptDetail{}, Tags: j.Tags,
 		IsCancelled: j.Cause == api.CauseCancelled, IsTerminated: j.Cause == api.CauseTerminated,
 	}
-	// Why it waits, as the scheduler recorded it; but a job no node can
-	// run keeps the shortfall its submit quantified ("memory: asked 5000
-	// MiB, the largest node ... has 4096 MiB"), which says more.
-	if j.State == api.StateRunnable && j.WaitReason != "" &&
-		!(j.WaitReason == sched.ReasonReqNodeNotAvail && strings.HasPrefix(j.StatusReason, ReasonMisconfiguration)) {
+	if j.State == api.StateRunnable && j.StatusReason == "" && j.WaitReason != "" {
+		// Why it waits, as the scheduler recorded it (unless submit-job
+		// already said, quantified, that no node can run it).
 		v.StatusReason = awsWaitReason(j.WaitReason)
 	}
 	if v.Parameters == nil {

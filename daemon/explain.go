@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/sched"
@@ -31,6 +33,9 @@ func (c *Controller) explainJob(_ context.Context, who caller, req api.ExplainRe
 		return out, nil
 	}
 	out.Reason, out.Detail = w.Reason, w.Describe(j.Resources, now)
+	if w.Reason == sched.ReasonDependency && len(j.DependsOn) > 0 {
+		out.Detail += ": " + dependencyStates(c.withHistory(state), j)
+	}
 	out.EstimatedStartAt, out.Reserved, out.Node = w.StartAt, w.Reserved, w.Node
 	out.Ahead, out.Heads, out.Blocker, out.BlockerAt = w.Ahead, heads, w.Blocker, w.BlockerAt
 	if s := w.Short; s != nil {
@@ -38,6 +43,27 @@ func (c *Controller) explainJob(_ context.Context, who caller, req api.ExplainRe
 			BestNode: s.BestNode, UpNodes: s.UpNodes, Unavailable: s.Unavailable}
 	}
 	return out, nil
+}
+
+// dependencyStates lists a job's dependencies with the state of each job
+// it names ("afterok:12 (RUNNING), afterany:13 (SUCCEEDED)").
+func dependencyStates(st interface{ Job(uint64) *api.Job }, j api.Job) string {
+	var parts []string
+	for _, d := range j.DependsOn {
+		typ := d.Type
+		if typ == "" {
+			typ = api.AfterOK
+		}
+		state := "gone"
+		if dep := st.Job(d.JobID); dep != nil {
+			state = string(dep.State)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d (%s)", typ, d.JobID, state))
+	}
+	if j.DependAny {
+		return "any of " + strings.Join(parts, ", ")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // awsWaitReason is a RUNNABLE job's statusReason in describe-jobs: the

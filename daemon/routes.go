@@ -41,6 +41,7 @@ func (c *Controller) routeTable() []route {
 		native(api.PathSignal, asUser, bodySmall, endpoint(c.signalJob)),
 		native(api.PathWait, asUser, bodySmall, endpoint(c.waitJob)),
 		native(api.PathExplain, asUser, bodySmall, endpoint(c.explainJob)),
+		native(api.PathWatch, asUser, bodySmall, endpoint(c.watchJobs)),
 		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),
 		native(api.PathHold, asUser, bodySmall, endpoint(c.holdJobs)),
 		native(api.PathUpdateJob, asUser, bodySmall, endpoint(c.updateJob)),

@@ -45,7 +45,9 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		if plan {
 			plan = false
 			now := c.nowMillis()
-			p := sched.ScheduleWith(state, now, c.cfg.Sched)
+			opts := c.cfg.Sched
+			opts.NoPending = true // their reasons are not recorded (reasonChanges)
+			p := sched.ScheduleWith(state, now, opts)
 			if p.NextBegin != 0 {
 				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
 			}

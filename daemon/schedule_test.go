@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,13 @@ func TestSchedulerRecordsReasons(t *testing.T) {
 	tc.mustCall(alice, api.PathExplain, api.ExplainRequest{ID: never}, &e)
 	if e.Reason != sched.ReasonReqNodeNotAvail || e.Shortfall == nil || len(e.Shortfall.Unavailable) != 1 || !strings.Contains(e.Detail, "n2") {
 		t.Errorf("explain big job: %+v, want ReqNodeNotAvail naming n2", e)
+	}
+	after := spec("after", 1, 60)
+	after.DependsOn = []api.Dependency{{JobID: top}}
+	dep := tc.submit(alice, after)
+	tc.mustCall(alice, api.PathExplain, api.ExplainRequest{ID: dep}, &e)
+	if want := fmt.Sprintf("afterok:%d (RUNNABLE)", top); e.Reason != sched.ReasonDependency || !strings.Contains(e.Detail, want) {
+		t.Errorf("explain dependent job: %q %q, want Dependency naming %s", e.Reason, e.Detail, want)
 	}
 	if status, _ := tc.call(alice, api.PathExplain, api.ExplainRequest{ID: 9999}, nil); status != 404 {
 		t.Errorf("explain of an unknown job: HTTP %d, want 404", status)

@@ -376,3 +376,17 @@ func TestBackfillNeverDelaysReservation(t *testing.T) {
 		checkPlan(t, snap, plan)
 	}
 }
+
+// TestNoPending: the option leaves PENDING jobs out of the waits, and
+// changes nothing else.
+func TestNoPending(t *testing.T) {
+	jobs := []*api.Job{inState(job(1, 0, 1, 1, 0), api.StatePending), job(2, 0, 64, 1, 0), job(3, 0, 1, 1, 0)}
+	snap := &fakeSnap{jobs: jobs, nodes: []*api.Node{node("a", 8, 8192, 0)}}
+	all, some := sched.Schedule(snap, t0), sched.ScheduleWith(snap, t0, sched.Options{NoPending: true})
+	if _, ok := waitOf(all, 1); !ok {
+		t.Errorf("default: no wait for the PENDING job")
+	}
+	if _, ok := waitOf(some, 1); ok || len(some.Waits) != len(all.Waits)-1 || fmt.Sprint(some.Placements) != fmt.Sprint(all.Placements) {
+		t.Errorf("NoPending: waits %+v placements %v, want those of the default pass less the PENDING job's", some.Waits, some.Placements)
+	}
+}

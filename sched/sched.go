@@ -71,6 +71,10 @@ type Options struct {
 	// EstimateDepth: waiting jobs per queue, after the reserved one, that
 	// get an estimated start (negative: none).
 	EstimateDepth int
+	// NoPending leaves PENDING jobs out of Plan.Waits: their reasons
+	// (Dependency, held) are in their records already, and a pass need
+	// not read every job queued behind a dependency.
+	NoPending bool
 }
 
 func (o Options) withDefaults() Options {
@@ -203,6 +207,9 @@ func (p *pass) run() {
 	p.running = runningTasks(p.snap, jobs)
 	for _, j := range jobs {
 		p.consider(j)
+	}
+	if p.opts.NoPending {
+		return
 	}
 	p.snap.JobsInState(api.StatePending, func(j *api.Job) bool {
 		w := Wait{JobID: j.ID, Job: j, Queue: j.Queue, Reason: ReasonDependency}

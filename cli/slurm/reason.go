@@ -13,7 +13,7 @@ func (v *jobView) expectedStart() time.Time {
 	if s := v.started(); !s.IsZero() {
 		return s
 	}
-	if v.j.State.Cancellable() && v.j.EstimatedStartAt > 0 {
+	if v.j.State == api.StateRunnable && v.j.EstimatedStartAt > 0 { // a held job's is stale
 		return epochTime(max(v.j.EstimatedStartAt, v.j.BeginAt), v.loc())
 	}
 	return v.beginAt()

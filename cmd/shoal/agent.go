@@ -56,6 +56,7 @@ func agentCommand() *ucli.Command {
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
+			&ucli.StringSliceFlag{Name: "queue-time-limit", Usage: "controller: QUEUE=DURATION: the time limit the backfill scheduler reckons for that queue's jobs without one (Slurm's partition DefaultTime; repeatable), instead of -default-time-limit"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
@@ -104,6 +105,10 @@ func runAgent(c *ucli.Context) error {
 			return fmt.Errorf("agent: -private-data: %w", err)
 		}
 		minJobAge := c.Duration("min-job-age")
+		queueLimits, err := sched.ParseQueueTimeLimits(c.StringSlice("queue-time-limit"))
+		if err != nil {
+			return fmt.Errorf("agent: -queue-time-limit: %w", err)
+		}
 		if c.Duration("default-time-limit") < time.Second {
 			return fmt.Errorf("agent: -default-time-limit %s: give a duration of at least 1s, e.g. 24h", c.Duration("default-time-limit"))
 		}
@@ -123,7 +128,7 @@ func runAgent(c *ucli.Context) error {
 			NodeTTL:    c.Duration("node-ttl"),
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
-			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second)},
+			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits},
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 		})
