@@ -28,33 +28,35 @@ var waitingStates = []api.JobState{api.StateSubmitted, api.StatePending, api.Sta
 // longer be met (raftfsm.DeadlineCutoff): state DEADLINE, as Slurm's
 // --deadline does. The FSM checks the time in the command again.
 func (c *Controller) deadlines(ctx context.Context) {
-	t := c.clock.NewTimer(deadlineEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		t.Reset(deadlineEvery)
-		if c.raft.raft.State() != raft.Leader {
-			continue
-		}
-		due := deadlinesDue(c.fsm.State(), c.nowMillis())
-		for _, id := range due {
+	c.whileLeaderEvery(ctx, deadlineEvery, func() {
+		for _, id := range deadlinesDue(c.fsm.State(), c.nowMillis()) {
 			_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{ID: id, Deadline: true, Now: c.nowMillis()})
 			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
 				c.log.Warn("end job past its deadline", "job", id, "err", err)
 			}
 		}
-	}
+	})
 }
 
 // stateTimeLimits cancels RUNNABLE jobs whose statusReason starts with a
 // queue action's reason and that have waited longer than its
 // maxTimeSeconds, as AWS Batch's jobStateTimeLimitActions do.
 func (c *Controller) stateTimeLimits(ctx context.Context) {
-	t := c.clock.NewTimer(stateTimeLimitEvery)
+	c.whileLeaderEvery(ctx, stateTimeLimitEvery, func() {
+		for _, st := range stateTimeLimitsDue(c.fsm.State(), c.nowMillis()) {
+			err := c.stopJob(ctx, caller{known: true}, st, false)
+			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
+				c.log.Warn("cancel job past its queue's time limit", "job", st.ID, "err", err)
+			}
+		}
+	})
+}
+
+// whileLeaderEvery runs round every period (on the controller's clock,
+// counted from the end of the last round) until ctx ends, skipping the
+// rounds in which this controller does not lead.
+func (c *Controller) whileLeaderEvery(ctx context.Context, every time.Duration, round func()) {
+	t := c.clock.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
@@ -62,16 +64,10 @@ func (c *Controller) stateTimeLimits(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		t.Reset(stateTimeLimitEvery)
-		if c.raft.raft.State() != raft.Leader {
-			continue
+		if c.raft.raft.State() == raft.Leader {
+			round()
 		}
-		for _, st := range stateTimeLimitsDue(c.fsm.State(), c.nowMillis()) {
-			err := c.stopJob(ctx, caller{known: true}, st, false)
-			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
-				c.log.Warn("cancel job past its queue's time limit", "job", st.ID, "err", err)
-			}
-		}
+		t.Reset(every)
 	}
 }
 
