@@ -108,7 +108,7 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		t.Cleanup(n.cleanup)
 		n.cmd, _ = startAgent(t, []string{"agent", "-node", "-controller", addrs, "-name", fmt.Sprintf("ha-node%d", i),
 			"-data-dir", n.dataDir, "-sandbox-root", n.sbRoot, "-cgroup-parent", n.cgParent,
-			"-node-cpus", "16", "-grace", "300ms"}, "node daemon running")
+			"-node-cpus", "4", "-grace", "300ms"}, "node daemon running")
 		nodes = append(nodes, n)
 	}
 	node := nodes[0]
