@@ -402,6 +402,7 @@ type readIndexer struct {
 	c       *Controller
 	mu      sync.Mutex
 	waiting []chan readIndexResult // reads for the next request
+	addr    string                 // the leader the latest read was told of
 	running bool
 }
 
@@ -416,9 +417,10 @@ func (r *readIndexer) get(ctx context.Context, addr string) (uint64, error) {
 	ch := make(chan readIndexResult, 1)
 	r.mu.Lock()
 	r.waiting = append(r.waiting, ch)
+	r.addr = addr
 	if !r.running {
 		r.running = true
-		go r.run(addr)
+		go r.run()
 	}
 	r.mu.Unlock()
 	select {
@@ -429,11 +431,12 @@ func (r *readIndexer) get(ctx context.Context, addr string) (uint64, error) {
 	}
 }
 
-// run asks the leader for read indexes while reads wait for one.
-func (r *readIndexer) run(addr string) {
+// run asks the leader for read indexes while reads wait for one (the
+// leader as the latest of them knew it: leadership may have moved).
+func (r *readIndexer) run() {
 	for {
 		r.mu.Lock()
-		batch := r.waiting
+		batch, addr := r.waiting, r.addr
 		r.waiting = nil
 		if len(batch) == 0 {
 			r.running = false
