@@ -142,6 +142,9 @@ type UpdateJobRequest struct {
 	Queue     *string `json:"jobQueue,omitempty"`
 	Priority  *int64  `json:"priority,omitempty"`
 	TimeLimit *int64  `json:"timeLimitSeconds,omitempty"`
+	// Nice replaces the job's nice, moving its priority by the difference
+	// (scontrol update Nice=); negative values: root only.
+	Nice *int64 `json:"nice,omitempty"`
 	// BeginAt moves when a pending job may start (epoch ms, stamped by
 	// the client; 0 or a past time: now), as scontrol update StartTime=.
 	BeginAt *int64 `json:"beginAt,omitempty"`

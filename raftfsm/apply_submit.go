@@ -125,6 +125,13 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	j.State = api.StateSubmitted
 	j.CreatedAt = now
 	j.Array = task
+	switch {
+	case j.JobDefinition != "": // AWS Batch's schedulingPriority, 0 or not
+	case j.Priority == 0:
+		j.Priority = max(api.DefaultPriority(id)-j.Nice, 1)
+	default:
+		j.PriorityFixed = true
+	}
 	var deps []api.Dependency
 	for _, d := range j.DependsOn {
 		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
+	"github.com/shoal-batch/shoal/sched"
 )
 
 // TestSlurm17_18_UpdateBeginTime pins scontrol update StartTime= (Slurm's
@@ -29,5 +30,91 @@ func TestSlurm17_18_UpdateBeginTime(t *testing.T) {
 	res := h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: api.UpdateJobRequest{ID: ids[0], BeginAt: &at}, CallerUID: 1000})
 	if !api.IsCode(res.Err, api.CodeConflict) {
 		t.Fatalf("moving the begin time of a started job: %v, want a conflict", res.Err)
+	}
+}
+
+// TestSlurm17_56_DeadlineLimitsStart: a job with a deadline starts with its time limit
+// cut to the whole minutes left until the deadline (Slurm's test 17.56:
+// --deadline=now+600 and no --time runs with TimeLimit=00:10:00 or 00:09:xx);
+// a shorter limit of its own is kept.
+func TestSlurm17_56_DeadlineLimitsStart(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	open := newJob("open")
+	open.DeadlineAt = 600_000
+	short := newJob("short")
+	short.DeadlineAt, short.TimeLimit = 600_000, 30
+	ids := h.submit(1, open, short)
+	if n := h.place(100, raftfsm.Placement{JobID: ids[0], Node: "n1"}, raftfsm.Placement{JobID: ids[1], Node: "n1"}); n != 2 {
+		t.Fatalf("placed %d jobs, want 2", n)
+	}
+	if got := h.job(ids[0]).TimeLimit; got != 540 {
+		t.Fatalf("job without a limit, 599.9 s before its deadline: TimeLimit %d s, want 540 (9 whole minutes)", got)
+	}
+	if got := h.job(ids[1]).TimeLimit; got != 30 {
+		t.Fatalf("job with a 30 s limit: TimeLimit %d s, want 30 kept", got)
+	}
+}
+
+// TestSlurm17_23_NiceLowersDefaultPriority pins Slurm's priority/basic as
+// tests 17.23, 3.4 and 2.22 see it: a job gets a positive priority, one
+// less than the job before it; --nice (100 by default) subtracts; Nice=
+// and Priority= updates move it; and the scheduler starts the highest
+// first. A job of the AWS Batch API keeps its schedulingPriority.
+func TestSlurm17_23_NiceLowersDefaultPriority(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 1, MemoryMB: 4096}})
+	plain, nice, nicer := newJob("plain"), newJob("nice"), newJob("nicer")
+	nice.Nice, nicer.Nice = 100, 200
+	aws := newJob("aws")
+	aws.JobDefinition, aws.Priority = "def:1", 7
+	ids := h.submit(1, plain, nice, nicer, aws)
+	p := func(i int) int64 { return h.job(ids[i]).Priority }
+	if p(0) != api.DefaultPriority(ids[0]) || p(0) < 1000 {
+		t.Fatalf("priority of a plain job %d = %d, want DefaultPriority %d", ids[0], p(0), api.DefaultPriority(ids[0]))
+	}
+	if d2, d3 := p(0)-p(1), p(0)-p(2); d2 != 101 || d3 != 202 {
+		t.Fatalf("priority below the first job's: --nice %d, --nice=200 %d; want 101 and 202 (test 17.23)", d2, d3)
+	}
+	if p(3) != 7 {
+		t.Fatalf("AWS job's priority = %d, want its schedulingPriority 7", p(3))
+	}
+	if plan := sched.Schedule(h.fsm.State(), 2); len(plan.Placements) != 1 || plan.Placements[0].JobID != ids[0] {
+		t.Fatalf("first placement %+v, want job %d, the highest priority", plan.Placements, ids[0])
+	}
+
+	update := func(uid uint32, u api.UpdateJobRequest) raftfsm.Result {
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: u, CallerUID: uid})
+	}
+	zero, minus := int64(0), int64(-10)
+	h.mustOK("update Nice=0", update(1000, api.UpdateJobRequest{ID: ids[2], Nice: &zero}))
+	if got, want := p(2), api.DefaultPriority(ids[2]); got != want || h.job(ids[2]).Nice != 0 {
+		t.Fatalf("after Nice=0: priority %d nice %d, want %d and 0", got, h.job(ids[2]).Nice, want)
+	}
+	wantErr(t, "a user's negative nice", update(1000, api.UpdateJobRequest{ID: ids[2], Nice: &minus}), api.CodeForbidden, "negative nice")
+	h.mustOK("root's Nice=-10", update(0, api.UpdateJobRequest{ID: ids[2], Nice: &minus}))
+	if plan := sched.Schedule(h.fsm.State(), 2); len(plan.Placements) != 1 || plan.Placements[0].JobID != ids[2] {
+		t.Fatalf("after Nice=-10, first placement %+v, want job %d", plan.Placements, ids[2])
+	}
+	one := int64(1)
+	h.mustOK("update Priority=1", update(0, api.UpdateJobRequest{ID: ids[2], Priority: &one}))
+	if p(2) != 1 {
+		t.Fatalf("after Priority=1: priority %d, want 1 (test 3.4)", p(2))
+	}
+	if plan := sched.Schedule(h.fsm.State(), 2); len(plan.Placements) != 1 || plan.Placements[0].JobID != ids[0] {
+		t.Fatalf("after Priority=1, first placement %+v, want job %d again", plan.Placements, ids[0])
+	}
+
+	held := newJob("held")
+	held.Held = true
+	hid := h.submit(3, held)[0]
+	later := h.submit(4, newJob("later"))[0]
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{hid}, CallerUID: 1000, Now: 5}))
+	if hp, lp := h.job(hid).Priority, h.job(later).Priority; hp >= lp {
+		t.Fatalf("released job's priority %d, want below %d of the job submitted after it (it waits its turn)", hp, lp)
+	}
+	h.mustOK("root's Nice=0 of a set priority", update(0, api.UpdateJobRequest{ID: ids[2], Nice: &zero}))
+	if p(2) != 1 {
+		t.Fatalf("a nice change moved a set priority to %d, want it kept at 1", p(2))
 	}
 }

@@ -146,6 +146,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 	if o.prioritySet {
 		req.Priority = o.priority
 	}
+	req.Nice = o.nice
 	if o.warn != nil {
 		req.LimitWarnSignal, req.LimitWarnSeconds, req.LimitWarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
 	}

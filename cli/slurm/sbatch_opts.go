@@ -171,6 +171,7 @@ type jobOpts struct {
 	noRequeue   bool
 	priority    int64
 	prioritySet bool
+	nice        int64
 	account     string
 	qos         string
 	comment     string
@@ -309,13 +310,13 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "mincpus":
 		o.mincpus, err = o.intOpt(opt)
 	case "nice":
-		o.priority, o.prioritySet = -100, true // Slurm's default adjustment
+		o.nice = 100 // Slurm's default adjustment
 		if opt.HasValue {
 			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if perr != nil {
+			if perr != nil || n < -api.MaxNice || n > api.MaxNice {
 				return errorf(255, "Invalid --nice value: %s", v)
 			}
-			o.priority = -n
+			o.nice = n
 		}
 	case "nodes":
 		o.nodes = v

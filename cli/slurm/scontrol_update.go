@@ -209,12 +209,11 @@ func (r *scontrolRun) update(args []string) int {
 				req.Name = &n
 			case "nice":
 				n, err := strconv.ParseInt(p.val, 10, 64)
-				if err != nil {
+				if err != nil || n < -api.MaxNice || n > api.MaxNice {
 					fmt.Fprintf(r.c.Stderr, "Invalid nice value: %s\nRequest aborted\n", p.val)
 					return 1
 				}
-				prio := -n
-				req.Priority = &prio
+				req.Nice = &n
 			case "priority":
 				n, err := strconv.ParseInt(p.val, 10, 64)
 				if err != nil {
