@@ -88,6 +88,10 @@ type JobSpec struct {
 	Dir    string            `json:"workingDir,omitempty"`
 	Stdout string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
 	Stderr string            `json:"stderr,omitempty"`
+	// Stdin is a file the job reads as its standard input (sbatch
+	// --input; patterns and a relative path as Stdout's), opened as the
+	// job's user on the node; empty: /dev/null.
+	Stdin string `json:"stdin,omitempty"`
 	// AppendOutput appends to Stdout/Stderr rather than truncating them
 	// (Slurm's --open-mode=append).
 	AppendOutput bool      `json:"appendOutput,omitempty"`

@@ -139,7 +139,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		JobSpec: api.JobSpec{
 			Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
 			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
-			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath,
+			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath, Stdin: o.input,
 		},
 		TestOnly: o.testOnly,
 	}

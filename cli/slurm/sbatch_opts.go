@@ -108,7 +108,7 @@ var sbatchOnlyOptions = []Option{
 	{Long: "export-file", Arg: RequiredArg, Key: "ignore"},
 	{Long: "get-user-env", Arg: OptionalArg, Key: "ignore"},
 	{Long: "ignore-pbs", Arg: NoArg, Key: "ignore"},
-	{Long: "input", Short: 'i', Arg: RequiredArg, Key: "ignore"},
+	{Long: "input", Short: 'i', Arg: RequiredArg},
 	{Long: "kill-on-invalid-dep", Arg: RequiredArg, Key: "ignore"},
 	{Long: "no-requeue", Arg: NoArg},
 	{Long: "parsable", Arg: NoArg},
@@ -159,6 +159,7 @@ type jobOpts struct {
 	timeLimit   int64     // seconds; 0 = none
 	warn        *warnSpec // --signal
 	output      string
+	input       string
 	errPath     string
 	chdir       string
 	array       string
@@ -331,6 +332,8 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		default:
 			return errorf(255, "Invalid --open-mode specification")
 		}
+	case "input":
+		o.input = v
 	case "output":
 		o.output = v
 	case "partition":
