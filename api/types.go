@@ -108,6 +108,12 @@ type JobSpec struct {
 	DependsOn []Dependency `json:"dependsOn,omitempty"`
 	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
 	DependAny bool `json:"dependAny,omitempty"`
+	// KeepOnInvalidDep: a dependency that can never be satisfied leaves
+	// the job PENDING with statusReason ReasonDependencyNever until it is
+	// cancelled, as Slurm 22.05 does by default (sbatch without
+	// --kill-on-invalid-dep=yes); false fails it (ReasonDependencyFailed),
+	// as AWS Batch does.
+	KeepOnInvalidDep bool `json:"keepOnInvalidDependency,omitempty"`
 	// Held jobs stay PENDING until released.
 	Held bool `json:"held,omitempty"`
 	// BeginAt: not placed before this time (epoch ms), Slurm's --begin.

@@ -143,8 +143,7 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	}
 	j.DependsOn = deps
 	if w.endedDeps(j) {
-		mustMove(j, api.StateFailed, now)
-		j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
+		w.dependencyNever(j, now)
 	} else {
 		w.resolve(j, now)
 	}

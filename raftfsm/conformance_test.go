@@ -118,3 +118,31 @@ func TestSlurm17_23_NiceLowersDefaultPriority(t *testing.T) {
 		t.Fatalf("a nice change moved a set priority to %d, want it kept at 1", p(2))
 	}
 }
+
+// TestSlurm17_37_AfterNotOKOfCompletedJob pins Slurm 22.05's default for
+// a dependency that can never be met (test 17.37: afternotok on a job that
+// COMPLETED): the job stays PENDING (DependencyNeverSatisfied) until
+// cancelled, and a release leaves it there; with --kill-on-invalid-dep=yes
+// (KeepOnInvalidDep false, also AWS Batch's way) it fails.
+func TestSlurm17_37_AfterNotOKOfCompletedJob(t *testing.T) {
+	h := newHarness(t)
+	parent := h.submit(1, newJob("parent"))[0]
+	keep, kill := newJob("keep"), newJob("kill")
+	keep.DependsOn = []api.Dependency{{JobID: parent, Type: api.AfterNotOK}}
+	keep.KeepOnInvalidDep = true
+	kill.DependsOn = []api.Dependency{{JobID: parent, Type: api.AfterNotOK}}
+	ids := h.submit(2, keep, kill)
+	h.run(parent, api.StateSucceeded, 3)
+	h.wantJob(ids[0], api.StatePending, api.ReasonDependencyNever)
+	h.wantJob(ids[1], api.StateFailed, api.ReasonDependencyFailed)
+	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], Hold: true, CallerUID: 1000, Now: 4}))
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], CallerUID: 1000, Now: 5}))
+	h.wantJob(ids[0], api.StatePending, api.ReasonDependencyNever)
+	// A job submitted after the parent ended waits the same way.
+	late := newJob("late")
+	late.DependsOn = []api.Dependency{{JobID: parent, Type: api.AfterNotOK}}
+	late.KeepOnInvalidDep = true
+	h.wantJob(h.submit(6, late)[0], api.StatePending, api.ReasonDependencyNever)
+	h.mustOK("cancel", h.stop(raftfsm.StopCmd{ID: ids[0], Reason: "scancel", CallerUID: 1000, Now: 7}))
+	h.wantJob(ids[0], api.StateFailed, "scancel")
+}

@@ -147,6 +147,8 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		req.Priority = o.priority
 	}
 	req.Nice = o.nice
+	// Only a job with dependencies says it (keeps the request small).
+	req.KeepOnInvalidDep = o.dependency != "" && !o.killInvalidDep
 	if o.warn != nil {
 		req.LimitWarnSignal, req.LimitWarnSeconds, req.LimitWarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
 	}

@@ -109,7 +109,7 @@ var sbatchOnlyOptions = []Option{
 	{Long: "get-user-env", Arg: OptionalArg, Key: "ignore"},
 	{Long: "ignore-pbs", Arg: NoArg, Key: "ignore"},
 	{Long: "input", Short: 'i', Arg: RequiredArg},
-	{Long: "kill-on-invalid-dep", Arg: RequiredArg, Key: "ignore"},
+	{Long: "kill-on-invalid-dep", Arg: RequiredArg},
 	{Long: "no-requeue", Arg: NoArg},
 	{Long: "parsable", Arg: NoArg},
 	{Long: "requeue", Arg: NoArg},
@@ -156,34 +156,37 @@ type jobOpts struct {
 	gpusType, gpusPerNodeType, gpusPerTaskType string
 	gresTypes                                  api.GPUCounts
 
-	timeLimit   int64     // seconds; 0 = none
-	warn        *warnSpec // --signal
-	output      string
-	input       string
-	errPath     string
-	chdir       string
-	array       string
-	dependency  string
-	hold        bool
-	export      string
-	exportSet   bool
-	begin       string
-	deadline    string
-	noRequeue   bool
-	priority    int64
-	prioritySet bool
-	nice        int64
-	account     string
-	qos         string
-	comment     string
-	openMode    string
-	testOnly    bool
-	parsable    bool
-	wait        bool
-	wrap        string
-	wrapSet     bool
-	quiet       bool
-	verbose     int
+	timeLimit int64     // seconds; 0 = none
+	warn      *warnSpec // --signal
+	output    string
+	input     string
+	// killInvalidDep: a dependency that can never be met fails the job
+	// (--kill-on-invalid-dep=yes); by default it stays PENDING, as 22.05.
+	killInvalidDep bool
+	errPath        string
+	chdir          string
+	array          string
+	dependency     string
+	hold           bool
+	export         string
+	exportSet      bool
+	begin          string
+	deadline       string
+	noRequeue      bool
+	priority       int64
+	prioritySet    bool
+	nice           int64
+	account        string
+	qos            string
+	comment        string
+	openMode       string
+	testOnly       bool
+	parsable       bool
+	wait           bool
+	wrap           string
+	wrapSet        bool
+	quiet          bool
+	verbose        int
 
 	help, usage, version bool
 
@@ -331,6 +334,15 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 			o.openMode = strings.ToLower(v[:1])
 		default:
 			return errorf(255, "Invalid --open-mode specification")
+		}
+	case "kill-on-invalid-dep":
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "yes":
+			o.killInvalidDep = true
+		case "no":
+			o.killInvalidDep = false
+		default:
+			return errorf(255, "Invalid --kill-on-invalid-dep specification")
 		}
 	case "input":
 		o.input = v
