@@ -80,6 +80,8 @@ func (c *Controller) routeTable() []route {
 		awsOperator("createjobqueue", "create job queues", awsEndpoint(c.createQueue)),
 		awsOperator("updatejobqueue", "update job queues", awsEndpoint(c.updateQueue)),
 		aws("describejobqueues", asUser, awsEndpoint(c.describeQueues)),
+		awsOperator("deletejobqueue", "delete job queues", awsEndpoint(c.deleteQueue)),
+		awsOperator("deletecomputeenvironment", "delete compute environments", awsEndpoint(c.deleteCE)),
 		aws("submitjob", asUser, awsEndpoint(c.submitJob)),
 		aws("listjobs", asUser, awsEndpoint(c.listAWSJobs)),
 		aws("describejobs", asUser, awsEndpoint(c.describeAWSJobs)),

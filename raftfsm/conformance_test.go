@@ -146,3 +146,41 @@ func TestSlurm17_37_AfterNotOKOfCompletedJob(t *testing.T) {
 	h.mustOK("cancel", h.stop(raftfsm.StopCmd{ID: ids[0], Reason: "scancel", CallerUID: 1000, Now: 7}))
 	h.wantJob(ids[0], api.StateFailed, "scancel")
 }
+
+// TestSlurm4_14_DeletePartition: a queue is deleted only DISABLED and
+// without unfinished jobs, its compute environment only DISABLED and in
+// no queue; the default queue stays (scontrol delete PartitionName=).
+func TestSlurm4_14_DeletePartition(t *testing.T) {
+	h := newHarness(t)
+	del := func(op raftfsm.Op, name string) raftfsm.Result {
+		if op == raftfsm.OpDeleteQueue {
+			return h.apply(op, raftfsm.DeleteQueueCmd{Name: name})
+		}
+		return h.apply(op, raftfsm.DeleteCECmd{Name: name})
+	}
+	disable := func(name string) {
+		q := *h.fsm.State().Queue(name)
+		q.State = api.Disabled
+		h.mustOK("disable queue "+name, h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q}))
+	}
+	j := newJob("waits")
+	j.Queue = "short"
+	id := h.submit(1, j)[0]
+	wantErr(t, "delete an enabled queue", del(raftfsm.OpDeleteQueue, "short"), api.CodeConflict, "disable it")
+	disable("short")
+	wantErr(t, "delete a queue with a job", del(raftfsm.OpDeleteQueue, "short"), api.CodeConflict, "has not finished")
+	h.mustOK("cancel", h.stop(raftfsm.StopCmd{ID: id, Reason: "x", CallerUID: 0, Now: 2}))
+	wantErr(t, "delete an enabled CE", del(raftfsm.OpDeleteCE, "short"), api.CodeConflict, "disable it")
+	ce := *h.fsm.State().ComputeEnvironment("short")
+	ce.State = api.Disabled
+	h.mustOK("disable ce", h.apply(raftfsm.OpPutCE, raftfsm.PutCECmd{CE: ce}))
+	wantErr(t, "delete a CE a queue uses", del(raftfsm.OpDeleteCE, "short"), api.CodeConflict, "used by job queue short")
+	h.mustOK("delete queue", del(raftfsm.OpDeleteQueue, "short"))
+	if h.fsm.State().Queue("short") != nil {
+		t.Fatal("queue short is still there")
+	}
+	h.mustOK("delete ce", del(raftfsm.OpDeleteCE, "short"))
+	wantErr(t, "delete it again", del(raftfsm.OpDeleteCE, "short"), api.CodeNotFound, "does not exist")
+	disable(api.DefaultQueue)
+	wantErr(t, "delete the default queue", del(raftfsm.OpDeleteQueue, api.DefaultQueue), api.CodeConflict, "default queue")
+}

@@ -171,6 +171,9 @@ func (r *scontrolRun) update(args []string) int {
 		}
 		pairs = append(pairs, kv{strings.ToLower(k), v, a})
 	}
+	if isPartitionKey(pairs[0].key) {
+		return r.updatePartition(args)
+	}
 	switch pairs[0].key {
 	case "jobid", "job":
 		var ids []uint64
