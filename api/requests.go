@@ -134,6 +134,12 @@ type HoldJobsRequest struct {
 	Hold bool     `json:"hold"`
 }
 
+// TopJobsRequest puts the waiting jobs IDs, in that order, ahead of their
+// owner's other waiting jobs of the same queue (scontrol top).
+type TopJobsRequest struct {
+	IDs []uint64 `json:"jobIds"`
+}
+
 // UpdateJobRequest changes a job; nil fields stay as they are. Queue and
 // priority change only before the job starts; the time limit at any time.
 type UpdateJobRequest struct {

@@ -673,6 +673,18 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 	return empty{}, err
 }
 
+// topJobs is scontrol top: see raftfsm.TopCmd.
+func (c *Controller) topJobs(ctx context.Context, who caller, req api.TopJobsRequest) (empty, error) {
+	if !who.known {
+		return empty{}, errNoUser
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > MaxHoldJobs {
+		return empty{}, api.Errorf(api.CodeInvalid, "give 1 to %d job ids to put on top, not %d", MaxHoldJobs, len(req.IDs)).WithField("jobIds")
+	}
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpTop, raftfsm.TopCmd{IDs: req.IDs, CallerUID: who.actingUID()})
+	return empty{}, err
+}
+
 // MaxHoldJobs bounds the jobs of one hold or release (one raft entry).
 const MaxHoldJobs = 100_000
 

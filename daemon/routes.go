@@ -44,6 +44,7 @@ func (c *Controller) routeTable() []route {
 		native(api.PathLogs, asUser, bodySmall, endpoint(c.jobLogs)),
 		native(api.PathHold, asUser, bodySmall, endpoint(c.holdJobs)),
 		native(api.PathUpdateJob, asUser, bodySmall, endpoint(c.updateJob)),
+		native(api.PathTopJobs, asUser, bodySmall, endpoint(c.topJobs)),
 		native(api.PathClusterInfo, asUser, bodySmall, endpoint(c.clusterInfo)),
 		native(api.PathNodes, asUser, bodySmall, endpoint(c.listNodes)),
 		native(api.PathImageList, asUser, bodySmall, endpoint(c.listImages)),

@@ -184,3 +184,34 @@ func TestSlurm4_14_DeletePartition(t *testing.T) {
 	disable(api.DefaultQueue)
 	wantErr(t, "delete the default queue", del(raftfsm.OpDeleteQueue, api.DefaultQueue), api.CodeConflict, "default queue")
 }
+
+// TestSlurm2_26_TopReordersOwnJobs pins scontrol top (test 2.26): top
+// 3,2 puts job 3 then 2 ahead of 1; top 1 then puts 1 ahead of both. The
+// priorities are dealt out again among the user's own waiting jobs of the
+// queue, so another user's job keeps its place; a held or started job, or
+// another user's, is refused.
+func TestSlurm2_26_TopReordersOwnJobs(t *testing.T) {
+	h := newHarness(t)
+	bob := newJob("bob")
+	bob.User, bob.UID = "bob", 1001
+	ids := h.submit(1, newJob("a"), newJob("b"), newJob("c"), bob)
+	before := h.job(ids[3]).Priority
+	top := func(uid uint32, list ...uint64) raftfsm.Result {
+		return h.apply(raftfsm.OpTop, raftfsm.TopCmd{IDs: list, CallerUID: uid})
+	}
+	p := func(i int) int64 { return h.job(ids[i]).Priority }
+	h.mustOK("top 3,2", top(1000, ids[2], ids[1]))
+	if !(p(2) > p(1) && p(1) > p(0)) {
+		t.Fatalf("after top %d,%d: priorities %d %d %d, want the third highest, then the second, then the first", ids[2], ids[1], p(0), p(1), p(2))
+	}
+	h.mustOK("top 1", top(1000, ids[0]))
+	if !(p(0) > p(1) && p(0) > p(2)) {
+		t.Fatalf("after top %d: priorities %d %d %d, want the first highest", ids[0], p(0), p(1), p(2))
+	}
+	if p(3) != before {
+		t.Fatalf("bob's job moved from %d to %d, want it left alone", before, p(3))
+	}
+	wantErr(t, "top of bob's job", top(1000, ids[3]), api.CodeForbidden)
+	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], Hold: true, CallerUID: 1000, Now: 2}))
+	wantErr(t, "top of a held job", top(1000, ids[0]), api.CodeConflict, "held")
+}

@@ -137,8 +137,10 @@ func (r *scontrolRun) command(words []string) int {
 		return r.createPartition(args)
 	case kw == "delete":
 		return r.deleteEntity(args)
+	case kw == "top":
+		return r.topJobs(args)
 	case kw == "suspend" || kw == "resume" || kw == "create" || kw == "reboot" ||
-		kw == "top" || kw == "notify" || kw == "listpids" || kw == "takeover" || kw == "shutdown" || kw == "abort":
+		kw == "notify" || kw == "listpids" || kw == "takeover" || kw == "shutdown" || kw == "abort":
 		fmt.Fprintf(r.c.Stderr, "scontrol: error: shoal does not support %q\n", kw)
 		return 1
 	}

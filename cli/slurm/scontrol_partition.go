@@ -274,3 +274,43 @@ func (r *scontrolRun) deleteEntity(args []string) int {
 	}
 	return r.deletePartition(strings.Join(args, " "), val)
 }
+
+// topJobs is scontrol top JOB_LIST: the jobs, in that order, ahead of
+// their owner's other waiting jobs of the same partition.
+func (r *scontrolRun) topJobs(args []string) int {
+	switch {
+	case len(args) < 1:
+		fmt.Fprintln(r.c.Stderr, "too few arguments for keyword:top")
+		return 1
+	case len(args) > 1:
+		fmt.Fprintln(r.c.Stderr, "too many arguments for keyword:top")
+		return 1
+	}
+	list := args[0]
+	for _, p := range []string{"jobid=", "job="} {
+		if len(list) >= len(p) && strings.EqualFold(list[:len(p)], p) {
+			list = list[len(p):]
+		}
+	}
+	var ids []uint64
+	for _, s := range splitList(list) {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || id == 0 {
+			fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", list)
+			return 1
+		}
+		ids = append(ids, id)
+	}
+	bc, ok := r.c.Client.(batchCaller)
+	if !ok {
+		fmt.Fprintf(r.c.Stderr, "this controller connection cannot reorder jobs for job %s\n", list)
+		return 1
+	}
+	if err := bc.Call(r.ctx, api.PathTopJobs, api.TopJobsRequest{IDs: ids}, nil); err != nil {
+		if !r.quiet {
+			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(ids[0], err), list)
+		}
+		return 1
+	}
+	return 0
+}
