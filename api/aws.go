@@ -295,3 +295,13 @@ func (v JobDetail) Summary() JobSummary {
 	}
 	return s
 }
+
+// AWSDeleteJobQueueRequest is AWS Batch's DeleteJobQueueRequest.
+type AWSDeleteJobQueueRequest struct {
+	JobQueue string `json:"jobQueue"`
+}
+
+// AWSDeleteComputeEnvironmentRequest is AWS Batch's DeleteComputeEnvironmentRequest.
+type AWSDeleteComputeEnvironmentRequest struct {
+	ComputeEnvironment string `json:"computeEnvironment"`
+}

@@ -20,6 +20,7 @@ const (
 	PathWait         = "/shoal/v1/jobs/wait"
 	PathHold         = "/shoal/v1/jobs/hold"
 	PathUpdateJob    = "/shoal/v1/jobs/update"
+	PathTopJobs      = "/shoal/v1/jobs/top"
 	PathUpdateNode   = "/shoal/v1/nodes/update"
 	PathClusterInfo  = "/shoal/v1/cluster"
 	PathKeys         = "/shoal/v1/keys"

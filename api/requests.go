@@ -134,6 +134,12 @@ type HoldJobsRequest struct {
 	Hold bool     `json:"hold"`
 }
 
+// TopJobsRequest puts the waiting jobs IDs, in that order, ahead of their
+// owner's other waiting jobs of the same queue (scontrol top).
+type TopJobsRequest struct {
+	IDs []uint64 `json:"jobIds"`
+}
+
 // UpdateJobRequest changes a job; nil fields stay as they are. Queue and
 // priority change only before the job starts; the time limit at any time.
 type UpdateJobRequest struct {
@@ -142,6 +148,9 @@ type UpdateJobRequest struct {
 	Queue     *string `json:"jobQueue,omitempty"`
 	Priority  *int64  `json:"priority,omitempty"`
 	TimeLimit *int64  `json:"timeLimitSeconds,omitempty"`
+	// Nice replaces the job's nice, moving its priority by the difference
+	// (scontrol update Nice=); negative values: root only.
+	Nice *int64 `json:"nice,omitempty"`
 	// BeginAt moves when a pending job may start (epoch ms, stamped by
 	// the client; 0 or a past time: now), as scontrol update StartTime=.
 	BeginAt *int64 `json:"beginAt,omitempty"`

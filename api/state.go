@@ -68,12 +68,15 @@ func (s JobState) Terminable() bool { return s == StateStarting || s == StateRun
 // Status reasons that shoal itself sets; users' cancel/terminate reasons are free text.
 const (
 	ReasonDependencyFailed = "Dependent Job failed"
-	ReasonOutOfMemory      = "OutOfMemoryError: Container killed due to memory usage"
-	ReasonNonZeroExit      = "Essential container in task exited"
-	ReasonNodeLost         = "Host terminated: the node daemon running the job restarted or went away"
-	ReasonNodeShutdown     = "Host terminated: the node daemon shut down while the job ran"
-	ReasonSandboxFailed    = "CannotStartContainerError"
-	ReasonTimeout          = "Job attempt duration exceeded timeout"
+	// ReasonDependencyNever: a PENDING job (KeepOnInvalidDep) whose
+	// dependency can never be satisfied (Slurm's DependencyNeverSatisfied).
+	ReasonDependencyNever = "DependencyNeverSatisfied: a dependency can never be satisfied; cancel the job"
+	ReasonOutOfMemory     = "OutOfMemoryError: Container killed due to memory usage"
+	ReasonNonZeroExit     = "Essential container in task exited"
+	ReasonNodeLost        = "Host terminated: the node daemon running the job restarted or went away"
+	ReasonNodeShutdown    = "Host terminated: the node daemon shut down while the job ran"
+	ReasonSandboxFailed   = "CannotStartContainerError"
+	ReasonTimeout         = "Job attempt duration exceeded timeout"
 	// ReasonNotResponding is a node's reason when the controller set it
 	// DOWN for missing its heartbeats (Slurm's words).
 	ReasonNotResponding = "Not responding"

@@ -25,6 +25,10 @@ type Job struct {
 	EstimatedStartAt int64 `json:"estimatedStartAt,omitempty"`
 	// HeldByAdmin: root held the job, and not its own (JobHeldAdmin).
 	HeldByAdmin bool `json:"heldByAdmin,omitempty"`
+	// PriorityFixed: the priority was given (at submit, or by scontrol
+	// update Priority=), not derived (Slurm's direct_set_prio): a release
+	// and a nice change leave it as it is.
+	PriorityFixed bool `json:"priorityFixed,omitempty"`
 
 	// SignalRequests are the signals users asked to send to the running
 	// attempt (scancel --signal; at most MaxJobSignals, oldest first);
@@ -84,14 +88,32 @@ type JobSpec struct {
 	Dir    string            `json:"workingDir,omitempty"`
 	Stdout string            `json:"stdout,omitempty"` // host path; empty: the node's log dir
 	Stderr string            `json:"stderr,omitempty"`
+	// Stdin is a file the job reads as its standard input (sbatch
+	// --input; patterns and a relative path as Stdout's), opened as the
+	// job's user on the node; empty: /dev/null.
+	Stdin string `json:"stdin,omitempty"`
 	// AppendOutput appends to Stdout/Stderr rather than truncating them
 	// (Slurm's --open-mode=append).
-	AppendOutput bool         `json:"appendOutput,omitempty"`
-	Resources    Resources    `json:"resources"`
-	Priority     int64        `json:"priority,omitempty"`
-	DependsOn    []Dependency `json:"dependsOn,omitempty"`
+	AppendOutput bool      `json:"appendOutput,omitempty"`
+	Resources    Resources `json:"resources"`
+	// Priority orders a queue's waiting jobs, higher first (then by id).
+	// A job submitted without one (0) and not through the AWS Batch API
+	// gets DefaultPriority(id) less its Nice, as Slurm's priority/basic
+	// gives each new job one less than the last; an explicit priority is
+	// kept as given (Slurm's --priority, scontrol update Priority=).
+	Priority int64 `json:"priority,omitempty"`
+	// Nice is Slurm's --nice: subtracted from the default priority, and
+	// moved by scontrol update Nice= (negative: root only).
+	Nice      int64        `json:"nice,omitempty"`
+	DependsOn []Dependency `json:"dependsOn,omitempty"`
 	// DependAny: one satisfied dependency suffices (Slurm's "?"); else all must be.
 	DependAny bool `json:"dependAny,omitempty"`
+	// KeepOnInvalidDep: a dependency that can never be satisfied leaves
+	// the job PENDING with statusReason ReasonDependencyNever until it is
+	// cancelled, as Slurm 22.05 does by default (sbatch without
+	// --kill-on-invalid-dep=yes); false fails it (ReasonDependencyFailed),
+	// as AWS Batch does.
+	KeepOnInvalidDep bool `json:"keepOnInvalidDependency,omitempty"`
 	// Held jobs stay PENDING until released.
 	Held bool `json:"held,omitempty"`
 	// BeginAt: not placed before this time (epoch ms), Slurm's --begin.

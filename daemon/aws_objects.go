@@ -57,6 +57,16 @@ func checkName(kind, name string) error {
 	return nil
 }
 
+// checkPartitionName is checkName for job queues and compute
+// environments, which are also Slurm partitions: dots are allowed too,
+// after the first character (Slurm's test4.14_partition_1).
+func checkPartitionName(kind, name string) error {
+	if !validName(strings.ReplaceAll(name, ".", "_")) || strings.HasPrefix(name, ".") {
+		return api.Errorf(api.CodeInvalid, "%s name %q: use up to 128 letters, digits, dots, hyphens and underscores, starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
 // requireRoot refuses changes to shared objects by anyone but operators
 // (root, or the controller's own user on its socket). The routes that
 // call it are operators' already (routeTable); this keeps the handler
@@ -186,7 +196,7 @@ func (c *Controller) createCE(ctx context.Context, who caller, req api.AWSCreate
 	if err := requireRoot(who, "create compute environments"); err != nil {
 		return api.AWSComputeEnvironmentResponse{}, err
 	}
-	if err := checkName("compute environment", ce.Name); err != nil {
+	if err := checkPartitionName("compute environment", ce.Name); err != nil {
 		return api.AWSComputeEnvironmentResponse{}, err
 	}
 	if ce.Type != "MANAGED" && ce.Type != "UNMANAGED" {
@@ -259,7 +269,7 @@ func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQue
 	if err := requireRoot(who, "create job queues"); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
-	if err := checkName("job queue", req.Name); err != nil {
+	if err := checkPartitionName("job queue", req.Name); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
 	if req.State == "" {
@@ -339,4 +349,23 @@ func (c *Controller) describeQueues(_ context.Context, _ caller, req api.AWSDesc
 		}
 	}
 	return out, nil
+}
+
+// deleteQueue is AWS Batch's DeleteJobQueue: the queue must be DISABLED
+// and hold no unfinished job (the FSM checks both).
+func (c *Controller) deleteQueue(ctx context.Context, who caller, req api.AWSDeleteJobQueueRequest) (struct{}, error) {
+	if err := requireRoot(who, "delete job queues"); err != nil {
+		return struct{}{}, err
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpDeleteQueue, raftfsm.DeleteQueueCmd{Name: nameFromARN(req.JobQueue)})
+	return struct{}{}, err
+}
+
+// deleteCE is AWS Batch's DeleteComputeEnvironment: DISABLED, and in no queue.
+func (c *Controller) deleteCE(ctx context.Context, who caller, req api.AWSDeleteComputeEnvironmentRequest) (struct{}, error) {
+	if err := requireRoot(who, "delete compute environments"); err != nil {
+		return struct{}{}, err
+	}
+	_, err := c.applier.Apply(ctx, raftfsm.OpDeleteCE, raftfsm.DeleteCECmd{Name: nameFromARN(req.ComputeEnvironment)})
+	return struct{}{}, err
 }

@@ -85,6 +85,7 @@ func checkBounds(spec *api.JobSpec) error {
 	}
 	for _, p := range []struct{ field, what, v string }{
 		{"workingDir", "working directory", spec.Dir}, {"stdout", "output path", spec.Stdout}, {"stderr", "error path", spec.Stderr},
+		{"stdin", "input path", spec.Stdin},
 	} {
 		if err := checkPath(p.what, p.v); err != nil {
 			return bad(p.field, "%v", err)

@@ -174,6 +174,12 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if spec.TimeLimit < 0 {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: time limit %ds must not be negative", name, spec.TimeLimit).WithField("timeLimit")
 	}
+	if spec.Nice < -api.MaxNice || spec.Nice > api.MaxNice {
+		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: nice %d is out of range: it is from %d to %d", name, spec.Nice, -api.MaxNice, api.MaxNice).WithField("nice")
+	}
+	if spec.Nice < 0 && o.uid != 0 {
+		return api.Job{}, api.Errorf(api.CodeForbidden, "job %q: only root may give a negative nice", name).WithField("nice")
+	}
 	if spec.TmpMB < 0 { // above the job's memory it is allowed, and bounded by that memory
 		return api.Job{}, api.Errorf(api.CodeInvalid,
 			"job %q: a private /tmp of %d MiB: give a size in MiB, or 0 for the job's memory", name, spec.TmpMB).WithField("tmpMB")
@@ -664,6 +670,18 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd)
+	return empty{}, err
+}
+
+// topJobs is scontrol top: see raftfsm.TopCmd.
+func (c *Controller) topJobs(ctx context.Context, who caller, req api.TopJobsRequest) (empty, error) {
+	if !who.known {
+		return empty{}, errNoUser
+	}
+	if len(req.IDs) == 0 || len(req.IDs) > MaxHoldJobs {
+		return empty{}, api.Errorf(api.CodeInvalid, "give 1 to %d job ids to put on top, not %d", MaxHoldJobs, len(req.IDs)).WithField("jobIds")
+	}
+	_, err := c.propose(ctx, who, req.IDs, raftfsm.OpTop, raftfsm.TopCmd{IDs: req.IDs, CallerUID: who.actingUID()})
 	return empty{}, err
 }
 

@@ -47,7 +47,7 @@ func (c *Controller) jobFor(who caller, j *api.Job) (api.Job, bool) {
 // redact clears the fields of j only its owner and operators may see.
 func redact(j *api.Job) {
 	j.Command, j.Script, j.Env = nil, "", nil
-	j.Dir, j.Stdout, j.Stderr = "", "", ""
+	j.Dir, j.Stdout, j.Stderr, j.Stdin = "", "", "", ""
 	j.Parameters, j.Mounts = nil, nil
 	j.Redacted = true
 }

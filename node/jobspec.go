@@ -37,6 +37,16 @@ func (a *Agent) logPaths(j *api.Job) (stdout, stderr string) {
 	return stdout, stderr
 }
 
+// stdinPath is the file the job reads as its stdin (Job.Stdin, patterns
+// expanded, relative to its working directory), "" for none.
+func (a *Agent) stdinPath(j *api.Job) string {
+	in := expandPattern(j.Stdin, j, a.cfg.Name)
+	if in != "" && !filepath.IsAbs(in) {
+		in = filepath.Join(j.Dir, in)
+	}
+	return in
+}
+
 // prepareLogs creates the log files that live in the node's own log dir,
 // owned by the job's user and readable only by them (and root): the
 // sandbox opens them with the user's credentials, and the user cannot
@@ -148,6 +158,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		TmpBytes:    tmp,
 		Stdout:      stdout,
 		Stderr:      stderr,
+		Stdin:       a.stdinPath(j),
 		// Appending keeps what earlier attempts of a requeued job wrote.
 		AppendOutput: j.AppendOutput,
 		// Slurm 22.05's task/cgroup plugin's words (slurmstepd writes

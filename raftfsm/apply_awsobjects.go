@@ -17,7 +17,21 @@ const (
 	OpPutQueue         Op = 13 // PutQueueCmd
 	OpPutKey           Op = 14 // PutKeyCmd
 	OpDeleteKey        Op = 15 // DeleteKeyCmd
+	OpDeleteQueue      Op = 33 // DeleteQueueCmd
+	OpDeleteCE         Op = 34 // DeleteCECmd
 )
+
+// DeleteQueueCmd deletes a DISABLED job queue that holds no unfinished job
+// (AWS Batch's DeleteJobQueue, Slurm's scontrol delete PartitionName=).
+type DeleteQueueCmd struct {
+	Name string `json:"name"`
+}
+
+// DeleteCECmd deletes a DISABLED compute environment no queue uses (AWS
+// Batch's DeleteComputeEnvironment).
+type DeleteCECmd struct {
+	Name string `json:"name"`
+}
 
 // RegisterJobDefCmd stores the next revision of a job definition.
 type RegisterJobDefCmd struct {
@@ -139,6 +153,60 @@ func (w writer) deleteKey(c DeleteKeyCmd) Result {
 	}
 	if err := w.txn.Delete(tableKeys, raw); err != nil {
 		panic(fmt.Sprintf("raftfsm: delete key: %v", err))
+	}
+	return Result{}
+}
+
+func (w writer) deleteQueue(c DeleteQueueCmd) Result {
+	st := &State{txn: w.txn}
+	q := st.storedQueue(c.Name)
+	switch {
+	case q == nil:
+		return Result{Err: api.Errorf(api.CodeNotFound, "job queue %s does not exist", c.Name)}
+	case c.Name == api.DefaultQueue:
+		return Result{Err: api.Errorf(api.CodeConflict, "job queue %s is the default queue and cannot be deleted", c.Name)}
+	case q.State != api.Disabled:
+		return Result{Err: api.Errorf(api.CodeConflict, "job queue %s is %s: disable it before deleting it", c.Name, q.State)}
+	}
+	busy := uint64(0)
+	for _, s := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning} {
+		st.JobsInState(s, func(j *api.Job) bool {
+			if j.Queue == c.Name {
+				busy = j.ID
+				return false
+			}
+			return true
+		})
+		if busy != 0 {
+			return Result{Err: api.Errorf(api.CodeConflict, "job queue %s still holds job %d, which has not finished: cancel its jobs or wait for them to end", c.Name, busy)}
+		}
+	}
+	if err := w.txn.Delete(tableQueues, q); err != nil {
+		panic(fmt.Sprintf("raftfsm: delete queue: %v", err))
+	}
+	return Result{}
+}
+
+func (w writer) deleteCE(c DeleteCECmd) Result {
+	st := &State{txn: w.txn}
+	ce := st.storedCE(c.Name)
+	switch {
+	case ce == nil:
+		return Result{Err: api.Errorf(api.CodeNotFound, "compute environment %s does not exist", c.Name)}
+	case c.Name == api.DefaultQueue:
+		return Result{Err: api.Errorf(api.CodeConflict, "compute environment %s is the default one and cannot be deleted", c.Name)}
+	case ce.State != api.Disabled:
+		return Result{Err: api.Errorf(api.CodeConflict, "compute environment %s is %s: disable it before deleting it", c.Name, ce.State)}
+	}
+	for _, q := range st.Queues() {
+		for _, o := range q.ComputeEnvironmentOrder {
+			if o.ComputeEnvironment == c.Name {
+				return Result{Err: api.Errorf(api.CodeConflict, "compute environment %s is used by job queue %s: take it out of the queue first", c.Name, q.Name)}
+			}
+		}
+	}
+	if err := w.txn.Delete(tableCEs, ce); err != nil {
+		panic(fmt.Sprintf("raftfsm: delete compute environment: %v", err))
 	}
 	return Result{}
 }

@@ -163,6 +163,12 @@ func (w writer) hold(c HoldCmd) Result {
 		case c.Hold && !j.State.Cancellable():
 			// requeued: finish holds it once its node reports the stop
 		case !c.Hold:
+			// Released, it waits its turn behind the jobs already
+			// waiting, as Slurm's release gives a job the next lowest
+			// priority: that of a job submitted now.
+			if !j.PriorityFixed && j.JobDefinition == "" {
+				j.Priority = max(api.DefaultPriority(w.meta().NextJobID)-j.Nice, 1)
+			}
 			w.resolve(j, c.Now)
 		}
 		w.put(tableJobs, j)
@@ -185,7 +191,7 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if err := owns(j, c.CallerUID, "update"); err != nil {
 		return Result{Err: err}
 	}
-	if (u.Queue != nil || u.Priority != nil || u.BeginAt != nil) && !j.State.Cancellable() {
+	if (u.Queue != nil || u.Priority != nil || u.Nice != nil || u.BeginAt != nil) && !j.State.Cancellable() {
 		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue, priority or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
 	}
 	if u.BeginAt != nil {
@@ -206,8 +212,20 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if u.Queue != nil {
 		j.Queue = *u.Queue
 	}
+	if u.Nice != nil {
+		switch {
+		case *u.Nice < -api.MaxNice || *u.Nice > api.MaxNice:
+			return Result{Err: api.Errorf(api.CodeInvalid, "nice %d of job %d is out of range: it is from %d to %d", *u.Nice, j.ID, -api.MaxNice, api.MaxNice).WithField("nice")}
+		case *u.Nice < 0 && c.CallerUID != 0:
+			return Result{Err: api.Errorf(api.CodeForbidden, "only root may give job %d a negative nice", j.ID).WithField("nice")}
+		}
+		if !j.PriorityFixed { // Slurm ignores a nice change of a set priority
+			j.Priority = max(j.Priority+j.Nice-*u.Nice, 1)
+		}
+		j.Nice = *u.Nice
+	}
 	if u.Priority != nil {
-		j.Priority = *u.Priority
+		j.Priority, j.PriorityFixed = *u.Priority, true
 	}
 	w.put(tableJobs, j)
 	return Result{}

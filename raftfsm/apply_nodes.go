@@ -113,6 +113,7 @@ func (w writer) plan(c PlanCmd) Result {
 		mustMove(j, api.StateStarting, c.Now)
 		j.Node, j.ComputeEnvironment = n.Name, ce
 		j.Attempt++
+		limitToDeadline(j, c.Now)
 		n.Allocated = n.Allocated.Add(j.Resources)
 		w.put(tableJobs, j)
 		w.put(tableNodes, n)

@@ -125,6 +125,13 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	j.State = api.StateSubmitted
 	j.CreatedAt = now
 	j.Array = task
+	switch {
+	case j.JobDefinition != "": // AWS Batch's schedulingPriority, 0 or not
+	case j.Priority == 0:
+		j.Priority = max(api.DefaultPriority(id)-j.Nice, 1)
+	default:
+		j.PriorityFixed = true
+	}
 	var deps []api.Dependency
 	for _, d := range j.DependsOn {
 		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {
@@ -136,8 +143,7 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	}
 	j.DependsOn = deps
 	if w.endedDeps(j) {
-		mustMove(j, api.StateFailed, now)
-		j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
+		w.dependencyNever(j, now)
 	} else {
 		w.resolve(j, now)
 	}

@@ -40,3 +40,21 @@ func (w writer) deadline(j *api.Job, now int64) Result {
 	w.released(j.ID, now)
 	return Result{}
 }
+
+// limitToDeadline shortens the time limit of a job with a deadline that is
+// starting at now to what is left until the deadline, in whole minutes as
+// Slurm's scheduler does (a job without a limit gets one: sbatch
+// --deadline=now+600 runs with TimeLimit=00:10:00); under a minute left,
+// the seconds left.
+func limitToDeadline(j *api.Job, now int64) {
+	if j.DeadlineAt == 0 || j.DeadlineAt <= now {
+		return
+	}
+	left := (j.DeadlineAt - now) / 1000
+	if left >= 60 {
+		left -= left % 60
+	}
+	if j.TimeLimit == 0 || left < j.TimeLimit {
+		j.TimeLimit = max(left, 1)
+	}
+}

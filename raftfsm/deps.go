@@ -48,6 +48,9 @@ func outcome(d api.Dependency, dep *api.Job) depOutcome {
 // hold allow: RUNNABLE when they are met (all of them, or one with
 // DependAny), FAILED when they never can be, else PENDING.
 func (w writer) resolve(j *api.Job, now int64) {
+	if j.StatusReason == api.ReasonDependencyNever {
+		return // it waits until cancelled
+	}
 	satisfied, never := 0, 0
 	for _, d := range j.DependsOn {
 		dep := w.job(d.JobID)
@@ -68,13 +71,27 @@ func (w writer) resolve(j *api.Job, now int64) {
 	}
 	switch {
 	case failed:
-		mustMove(j, api.StateFailed, now)
-		j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
+		w.dependencyNever(j, now)
 	case met && !j.Held:
 		mustMove(j, api.StateRunnable, now)
 	case j.State == api.StateSubmitted:
 		mustMove(j, api.StatePending, now)
 	}
+}
+
+// dependencyNever ends a job whose dependencies can never be met: FAILED
+// (cause dependency), or, KeepOnInvalidDep, PENDING for good with
+// ReasonDependencyNever.
+func (w writer) dependencyNever(j *api.Job, now int64) {
+	if j.KeepOnInvalidDep {
+		if j.State == api.StateSubmitted {
+			mustMove(j, api.StatePending, now)
+		}
+		j.StatusReason = api.ReasonDependencyNever
+		return
+	}
+	mustMove(j, api.StateFailed, now)
+	j.StatusReason, j.Cause = api.ReasonDependencyFailed, api.CauseDependency
 }
 
 // released re-resolves the PENDING dependents of a job that started or
@@ -92,9 +109,9 @@ func (w writer) released(id uint64, now int64) {
 		}
 	}
 	for _, d := range dependents {
-		before := d.State
+		before, why := d.State, d.StatusReason
 		w.resolve(d, now)
-		if d.State == before {
+		if d.State == before && d.StatusReason == why {
 			continue
 		}
 		w.put(tableJobs, d)

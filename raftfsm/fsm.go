@@ -193,6 +193,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.putKey)
 	case OpDeleteKey:
 		return decodeApply(op, body, w.deleteKey)
+	case OpTop:
+		return decodeApply(op, body, w.top)
+	case OpDeleteQueue:
+		return decodeApply(op, body, w.deleteQueue)
+	case OpDeleteCE:
+		return decodeApply(op, body, w.deleteCE)
 	case OpSignal:
 		return decodeApply(op, body, w.signal)
 	case OpNodeStatus:

@@ -552,3 +552,13 @@ func TestSlurm1_14_ZeroOfAnUnknownGres(t *testing.T) {
 		}
 	}
 }
+
+func TestSlurm17_26_SbatchInputIsSent(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Sbatch, nil, "-N1", "--input=in.txt", "--output=out", "--wrap", "cat")
+	if rc != 0 {
+		t.Fatalf("sbatch --input: rc %d, stderr %q", rc, stderr)
+	}
+	if req := sbLastSubmit(t, f); req.Stdin != "in.txt" {
+		t.Errorf("sbatch --input=in.txt sent stdin %q, want in.txt (the node resolves it in the job's directory)", req.Stdin)
+	}
+}

@@ -424,7 +424,7 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 			j.State, j.Node, j.StartedAt, j.StopRequested = api.StateRunning, "node1", day("10:10:00"), true
 		}),
 		job(109, "waiting", func(j *api.Job) { j.State, j.Priority = api.StateRunnable, 10 }),
-		job(110, "nice", func(j *api.Job) { j.State, j.Priority = api.StateRunnable, -50 }),
+		job(110, "nice", func(j *api.Job) { j.State, j.Nice = api.StateRunnable, 50 }),
 		job(111, "old", func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.StoppedAt, j.ExitCode = api.StateSucceeded, "node1", day("08:00:00"), day("08:10:00"), intp(0)
 			j.CreatedAt = day("07:59:00")

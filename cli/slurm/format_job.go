@@ -214,12 +214,10 @@ func systemGroupName(gid uint32) string {
 	return id
 }
 
-// nice is the job's Slurm nice value: shoal stores --nice=N as priority -N.
+// nice is the job's Slurm nice value (already subtracted from its
+// priority).
 func (v *jobView) nice() int64 {
-	if v.j.Priority < 0 {
-		return -v.j.Priority
-	}
-	return 0
+	return v.j.Nice
 }
 
 // priority is the job's priority as Slurm's unsigned number; held jobs

@@ -139,13 +139,16 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 		JobSpec: api.JobSpec{
 			Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
 			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
-			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath,
+			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath, Stdin: o.input,
 		},
 		TestOnly: o.testOnly,
 	}
 	if o.prioritySet {
 		req.Priority = o.priority
 	}
+	req.Nice = o.nice
+	// Only a job with dependencies says it (keeps the request small).
+	req.KeepOnInvalidDep = o.dependency != "" && !o.killInvalidDep
 	if o.warn != nil {
 		req.LimitWarnSignal, req.LimitWarnSeconds, req.LimitWarnBatch = o.warn.Signal, o.warn.Seconds, o.warn.Batch
 	}

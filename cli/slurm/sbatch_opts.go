@@ -108,8 +108,8 @@ var sbatchOnlyOptions = []Option{
 	{Long: "export-file", Arg: RequiredArg, Key: "ignore"},
 	{Long: "get-user-env", Arg: OptionalArg, Key: "ignore"},
 	{Long: "ignore-pbs", Arg: NoArg, Key: "ignore"},
-	{Long: "input", Short: 'i', Arg: RequiredArg, Key: "ignore"},
-	{Long: "kill-on-invalid-dep", Arg: RequiredArg, Key: "ignore"},
+	{Long: "input", Short: 'i', Arg: RequiredArg},
+	{Long: "kill-on-invalid-dep", Arg: RequiredArg},
 	{Long: "no-requeue", Arg: NoArg},
 	{Long: "parsable", Arg: NoArg},
 	{Long: "requeue", Arg: NoArg},
@@ -156,32 +156,37 @@ type jobOpts struct {
 	gpusType, gpusPerNodeType, gpusPerTaskType string
 	gresTypes                                  api.GPUCounts
 
-	timeLimit   int64     // seconds; 0 = none
-	warn        *warnSpec // --signal
-	output      string
-	errPath     string
-	chdir       string
-	array       string
-	dependency  string
-	hold        bool
-	export      string
-	exportSet   bool
-	begin       string
-	deadline    string
-	noRequeue   bool
-	priority    int64
-	prioritySet bool
-	account     string
-	qos         string
-	comment     string
-	openMode    string
-	testOnly    bool
-	parsable    bool
-	wait        bool
-	wrap        string
-	wrapSet     bool
-	quiet       bool
-	verbose     int
+	timeLimit int64     // seconds; 0 = none
+	warn      *warnSpec // --signal
+	output    string
+	input     string
+	// killInvalidDep: a dependency that can never be met fails the job
+	// (--kill-on-invalid-dep=yes); by default it stays PENDING, as 22.05.
+	killInvalidDep bool
+	errPath        string
+	chdir          string
+	array          string
+	dependency     string
+	hold           bool
+	export         string
+	exportSet      bool
+	begin          string
+	deadline       string
+	noRequeue      bool
+	priority       int64
+	prioritySet    bool
+	nice           int64
+	account        string
+	qos            string
+	comment        string
+	openMode       string
+	testOnly       bool
+	parsable       bool
+	wait           bool
+	wrap           string
+	wrapSet        bool
+	quiet          bool
+	verbose        int
 
 	help, usage, version bool
 
@@ -309,13 +314,13 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 	case "mincpus":
 		o.mincpus, err = o.intOpt(opt)
 	case "nice":
-		o.priority, o.prioritySet = -100, true // Slurm's default adjustment
+		o.nice = 100 // Slurm's default adjustment
 		if opt.HasValue {
 			n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if perr != nil {
+			if perr != nil || n < -api.MaxNice || n > api.MaxNice {
 				return errorf(255, "Invalid --nice value: %s", v)
 			}
-			o.priority = -n
+			o.nice = n
 		}
 	case "nodes":
 		o.nodes = v
@@ -330,6 +335,17 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		default:
 			return errorf(255, "Invalid --open-mode specification")
 		}
+	case "kill-on-invalid-dep":
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "yes":
+			o.killInvalidDep = true
+		case "no":
+			o.killInvalidDep = false
+		default:
+			return errorf(255, "Invalid --kill-on-invalid-dep specification")
+		}
+	case "input":
+		o.input = v
 	case "output":
 		o.output = v
 	case "partition":

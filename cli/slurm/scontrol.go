@@ -133,8 +133,14 @@ func (r *scontrolRun) command(words []string) int {
 		return 0
 	case kw == "reconfigure":
 		return 0
-	case kw == "suspend" || kw == "resume" || kw == "create" || kw == "delete" || kw == "reboot" ||
-		kw == "top" || kw == "notify" || kw == "listpids" || kw == "takeover" || kw == "shutdown" || kw == "abort":
+	case kw == "create" && len(args) > 0 && isPartitionKey(strings.SplitN(args[0], "=", 2)[0]):
+		return r.createPartition(args)
+	case kw == "delete":
+		return r.deleteEntity(args)
+	case kw == "top":
+		return r.topJobs(args)
+	case kw == "suspend" || kw == "resume" || kw == "create" || kw == "reboot" ||
+		kw == "notify" || kw == "listpids" || kw == "takeover" || kw == "shutdown" || kw == "abort":
 		fmt.Fprintf(r.c.Stderr, "scontrol: error: shoal does not support %q\n", kw)
 		return 1
 	}

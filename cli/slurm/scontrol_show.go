@@ -216,9 +216,13 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	if j.Comment != "" {
 		lines = append(lines, "Comment="+j.Comment+" ")
 	}
+	stdin := "/dev/null"
+	if j.Stdin != "" {
+		stdin = v.outputPath(j.Stdin)
+	}
 	lines = append(lines,
 		"StdErr="+v.outputPath(j.Stderr),
-		"StdIn=/dev/null",
+		"StdIn="+stdin,
 		"StdOut="+v.outputPath(j.Stdout),
 		"Power=",
 	)

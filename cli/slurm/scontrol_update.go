@@ -171,6 +171,9 @@ func (r *scontrolRun) update(args []string) int {
 		}
 		pairs = append(pairs, kv{strings.ToLower(k), v, a})
 	}
+	if isPartitionKey(pairs[0].key) {
+		return r.updatePartition(args)
+	}
 	switch pairs[0].key {
 	case "jobid", "job":
 		var ids []uint64
@@ -209,12 +212,11 @@ func (r *scontrolRun) update(args []string) int {
 				req.Name = &n
 			case "nice":
 				n, err := strconv.ParseInt(p.val, 10, 64)
-				if err != nil {
+				if err != nil || n < -api.MaxNice || n > api.MaxNice {
 					fmt.Fprintf(r.c.Stderr, "Invalid nice value: %s\nRequest aborted\n", p.val)
 					return 1
 				}
-				prio := -n
-				req.Priority = &prio
+				req.Nice = &n
 			case "priority":
 				n, err := strconv.ParseInt(p.val, 10, 64)
 				if err != nil {

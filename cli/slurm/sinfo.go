@@ -15,7 +15,7 @@ import (
 )
 
 var sinfoGetopt = &Getopt{Prog: "sinfo", Options: []Option{
-	{Long: "all", Short: 'a', Arg: NoArg, Key: "ignore"},
+	{Long: "all", Short: 'a', Arg: NoArg},
 	{Long: "bg", Short: 'b', Arg: NoArg, Key: "ignore"},
 	{Long: "dead", Short: 'd', Arg: NoArg},
 	{Long: "exact", Short: 'e', Arg: NoArg, Key: "ignore"},
@@ -89,9 +89,23 @@ func Sinfo(c *Ctx, args []string) int {
 		fmt.Fprint(c.Stderr, sinfoUsage)
 		return 1
 	}
+	// SINFO_PARTITION is -p and SINFO_ALL -a, the command line's either
+	// replacing both; one of each is refused, as Slurm's sinfo does.
+	envAll, envPart := c.Getenv("SINFO_ALL") != "", c.Getenv("SINFO_PARTITION")
+	if envAll && envPart != "" {
+		c.Errorf("sinfo", "Conflicting options, SINFO_ALL and SINFO_PARTITION, specified. Please choose one or the other.")
+		return 1
+	}
+	if envPart != "" {
+		o.partitions, o.partitionsSet = splitList(envPart), true
+	}
+	optAll, optPart := false, false
 	for _, opt := range opts {
 		v := opt.Value
 		switch opt.Key {
+		case "all": // every partition: shoal hides none
+			optAll = true
+			o.partitions, o.partitionsSet = nil, false
 		case "dead":
 			o.dead = true
 		case "help":
@@ -123,6 +137,7 @@ func Sinfo(c *Ctx, args []string) int {
 		case "Format":
 			o.formatLong = v
 		case "partition":
+			optPart = true
 			o.partitions, o.partitionsSet = splitList(v), true
 		case "responding":
 			o.responding = true
@@ -152,6 +167,10 @@ func Sinfo(c *Ctx, args []string) int {
 		case "verbose":
 			o.verbose++
 		}
+	}
+	if optAll && optPart {
+		c.Errorf("sinfo", "Conflicting options, -a and -p, specified. Please choose one or the other.")
+		return 1
 	}
 	if o.format == "" && o.formatLong == "" {
 		o.format = c.Getenv("SINFO_FORMAT") // the command line wins

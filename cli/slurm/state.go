@@ -93,6 +93,8 @@ func PendingReason(j *api.Job, now time.Time) string {
 		return "JobHeldAdmin"
 	case j.State == api.StatePending && j.Held:
 		return "JobHeldUser"
+	case j.State == api.StatePending && j.StatusReason == api.ReasonDependencyNever:
+		return "DependencyNeverSatisfied"
 	case j.State == api.StatePending || j.State == api.StateSubmitted:
 		return "Dependency"
 	case j.State == api.StateRunnable && j.BeginAt > now.UnixMilli():

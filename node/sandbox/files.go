@@ -20,6 +20,7 @@ import (
 // openOutputs).
 type stdio struct {
 	stdout, stderr *os.File // the output files (the same one for 2>&1)
+	stdin          *os.File // Spec.Stdin's file, nil for none
 	relayOut       bool     // stdout goes through a relay
 	relayErr       bool     // stderr goes through a relay
 	relays         []string // the outputs that do: "stdout", "stderr"
@@ -27,7 +28,7 @@ type stdio struct {
 
 // close closes what Start holds: the supervisor has its own copies.
 func (s *stdio) close() {
-	for _, f := range []*os.File{s.stdout, s.stderr} {
+	for _, f := range []*os.File{s.stdout, s.stderr, s.stdin} {
 		if f != nil {
 			f.Close()
 		}
@@ -74,7 +75,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 	}
 	if spec.Stderr == spec.Stdout {
 		s.stderr, s.relayErr = s.stdout, s.relayOut
-		return s, nil
+		return s, openInput(spec, s)
 	}
 	if s.stderr, s.relayErr, err = open(spec.Stderr); err != nil {
 		s.close()
@@ -83,7 +84,24 @@ func openOutputs(spec *Spec) (*stdio, error) {
 	if s.relayErr {
 		s.relays = append(s.relays, "stderr")
 	}
-	return s, nil
+	return s, openInput(spec, s)
+}
+
+// openInput opens Spec.Stdin, if any, as the job's user, read-only, into
+// s.stdin; on error it closes what s holds. The job reads it through a
+// pipe its supervisor fills (libcontainer would chown a file handed to
+// the container as stdio), so the file's owner and mode never change.
+func openInput(spec *Spec, s *stdio) error {
+	if spec.Stdin == "" {
+		return nil
+	}
+	f, err := OpenAsUser(spec.Stdin, os.O_RDONLY, spec.UID, spec.GID, spec.Groups)
+	if err != nil {
+		s.close()
+		return fmt.Errorf("input %w", err)
+	}
+	s.stdin = f
+	return nil
 }
 
 // relay copies what a job writes into a pipe to the output file it may

@@ -206,6 +206,10 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 	if !ss.SameStderr {
 		files = append(files, out.stderr)
 	}
+	if out.stdin != nil {
+		ss.StdinFd = 3 + len(files) // ExtraFiles[i] is descriptor 3+i
+		files = append(files, out.stdin)
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{"shoal-supervisor:" + ss.ID, "init"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,9 @@ type shimSpec struct {
 	RelayStderr bool `json:"relayStderr,omitempty"`
 	// OOMNote is Spec.OOMNote.
 	OOMNote string `json:"oomNote,omitempty"`
+	// StdinFd, if not 0, is the supervisor's descriptor of the job's
+	// input file, which it copies into the job's stdin pipe.
+	StdinFd int `json:"stdinFd,omitempty"`
 }
 
 // shimStatus is the supervisor's answer to the daemon: the host pid of
@@ -195,7 +199,27 @@ func shim() error {
 		Args: s.Args, Env: s.Env, UID: s.UID, GID: s.GID, AdditionalGroups: s.Groups, Cwd: s.Cwd,
 		Stdout: out, Stderr: errOut, Init: true,
 	}
-	if err := c.Start(proc); err != nil {
+	var inR, inW *os.File
+	if s.StdinFd != 0 {
+		if inR, inW, err = os.Pipe(); err != nil {
+			endRelays()
+			return fail(fmt.Errorf("stdin pipe: %w", err))
+		}
+		proc.Stdin = inR
+	}
+	err = c.Start(proc)
+	if inR != nil {
+		inR.Close() // the init has its own copy
+		in := os.NewFile(uintptr(s.StdinFd), "stdin")
+		go func() {
+			// Until the file ends, or the job's last reader is gone
+			// (EPIPE): a job that does not read all of it still ends.
+			_, _ = io.Copy(inW, in)
+			inW.Close()
+			in.Close()
+		}()
+	}
+	if err != nil {
 		err = fmt.Errorf("start container: %w", err)
 		if derr := c.Destroy(); derr != nil {
 			err = errors.Join(err, fmt.Errorf("destroy container: %w", derr))

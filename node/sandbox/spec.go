@@ -57,6 +57,10 @@ type Spec struct {
 	// not own keeps its owner and mode (the job writes to it through a
 	// relay). They may be the same path.
 	Stdout, Stderr string
+	// Stdin, if set, is a host file path the job reads as its standard
+	// input (sbatch --input), opened read-only with the job user's
+	// credentials, with Stdout's checks; "" gives it /dev/null.
+	Stdin string
 	// AppendOutput appends to Stdout and Stderr instead of truncating them
 	// (sbatch --open-mode=append).
 	AppendOutput bool
@@ -140,6 +144,8 @@ func (s *Spec) validate() error {
 		return fmt.Errorf("%w: empty argv", ErrInvalidSpec)
 	case !filepath.IsAbs(s.Dir):
 		return fmt.Errorf("%w: dir %q is not absolute", ErrInvalidSpec, s.Dir)
+	case s.Stdin != "" && !filepath.IsAbs(s.Stdin):
+		return fmt.Errorf("%w: stdin %q must be absolute", ErrInvalidSpec, s.Stdin)
 	case !filepath.IsAbs(s.Stdout) || !filepath.IsAbs(s.Stderr):
 		return fmt.Errorf("%w: stdout %q and stderr %q must be absolute", ErrInvalidSpec, s.Stdout, s.Stderr)
 	case s.MemoryBytes < 0 || s.CPUs < 0 || s.PidsMax < 0 || s.TmpBytes < 0:
