@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,23 +18,11 @@ import (
 // against c, and returns its output; a failure fails the test.
 func (c *cluster) slurmCmd(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	link := filepath.Join(filepath.Dir(c.dataDir), "bin", name)
-	if _, err := os.Lstat(link); err != nil {
-		os.MkdirAll(filepath.Dir(link), 0o755)
-		if err := os.Symlink(shoalBin, link); err != nil {
-			t.Fatal(err)
-		}
+	r := c.slurmTry(t, name, args...)
+	if r.code != 0 {
+		t.Fatalf("%s %v: exit %d\n%s%s", name, args, r.code, r.stdout, r.stderr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, link, args...)
-	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1", "SHOAL_ADDR="+c.socket, "USER=root")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out.String())
-	}
-	return out.String()
+	return r.stdout + r.stderr
 }
 
 // TestFinishedJobsMoveToTheArchive: with -min-job-age 1s a finished job
