@@ -78,6 +78,25 @@ func startCluster(t *testing.T, n int) []*clusterMember {
 	return ms
 }
 
+// waitLeading waits until c leads and has applied what it committed
+// before (its leader-only work has started).
+func waitLeading(t *testing.T, c *Controller) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		ready, changed := c.leader.get()
+		if ready {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatal("the controller did not lead within 30 s")
+		}
+	}
+}
+
 // A connection to the raft port without a certificate from the cluster
 // CA, or with one from another CA, is refused in the handshake; one with
 // a certificate from the cluster CA reaches the internal API.
@@ -115,7 +134,9 @@ func TestPeerTransportRefusesStrangers(t *testing.T) {
 	}
 	refused("a certificate from another CA", &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{stranger.cert}})
 	// The node join token's holder has no certificate at all: it cannot
-	// reach the internal API either. A controller's certificate can.
+	// reach the internal API either. A controller's certificate can, once
+	// this controller leads (after its barrier) and so answers read indexes.
+	waitLeading(t, c)
 	var resp api.ReadIndexResponse
 	if err := c.callPeer(context.Background(), addr, api.PathInternalReadIndex, empty{}, &resp); err != nil {
 		t.Fatalf("read index with the cluster's certificate: %v", err)
