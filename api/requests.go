@@ -174,6 +174,8 @@ type RegisterNodeRequest struct {
 	// server this boot: the pin of its TLS key and the token it takes.
 	LogCertHash string `json:"logCertHash,omitempty"`
 	LogToken    string `json:"logToken,omitempty"`
+	// Load is the node's 1-minute load average, as a heartbeat's.
+	Load *float64 `json:"load,omitempty"`
 }
 
 // RegisterNodeResponse tells a node daemon how often to send heartbeats
@@ -191,6 +193,9 @@ type NodeHeartbeatRequest struct {
 	// Running is every job (and attempt) the daemon has started or is
 	// starting and has not yet seen end.
 	Running []RunningJob `json:"running"`
+	// Load is the node's 1-minute load average (/proc/loadavg), when it
+	// could read it.
+	Load *float64 `json:"load,omitempty"`
 }
 
 // RunningJob names one attempt of a job on a node.

@@ -421,6 +421,10 @@ type Node struct {
 	// LogToken is the bearer token the node's log server takes this boot.
 	// Only the controller reads it: it never leaves the controller's state.
 	LogToken string `json:"logToken,omitempty"`
+	// CPULoad is the node's 1-minute load average as its last heartbeat
+	// reported it (the leader keeps heartbeats in memory: nil from a
+	// follower, or before the first heartbeat).
+	CPULoad *float64 `json:"cpuLoad,omitempty"`
 }
 
 // Free is what remains to allocate on n.

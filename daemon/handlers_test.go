@@ -405,3 +405,24 @@ func TestMemAWSFrontDoor(t *testing.T) {
 		t.Fatalf("after canceljob: status %v reason %v; want FAILED, not needed", j["status"], j["statusReason"])
 	}
 }
+
+// TestMemNodeLoad: the load average a heartbeat reports is what the node
+// list shows (from the leader's memory, not raft), and a node that has
+// reported none shows none.
+func TestMemNodeLoad(t *testing.T) {
+	mc := startMemController(t, Config{})
+	mc.registerNode("busy")
+	mc.registerNode("quiet")
+	load := 1.25
+	mc.mustCall(rootUser, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: "busy", Boot: "busy-boot", Load: &load}, nil)
+	var resp api.NodesResponse
+	mc.mustCall(alice, api.PathNodes, struct{}{}, &resp)
+	for _, n := range resp.Nodes {
+		switch {
+		case n.Name == "busy" && (n.CPULoad == nil || *n.CPULoad != load):
+			t.Errorf("node busy: load %v, want %v (its heartbeat's)", n.CPULoad, load)
+		case n.Name == "quiet" && n.CPULoad != nil:
+			t.Errorf("node quiet: load %v, want none (it sent no heartbeat)", *n.CPULoad)
+		}
+	}
+}

@@ -41,10 +41,11 @@ type heartbeats struct {
 	running bool
 	timers  map[string]clock.Timer
 	seen    map[string]time.Time
+	loads   map[string]float64 // each node's load average, as its last heartbeat said
 }
 
 func newHeartbeats(ttl time.Duration, clk clock.Clock, expire func(string, time.Time)) *heartbeats {
-	return &heartbeats{ttl: ttl, clock: clk, expire: expire, timers: map[string]clock.Timer{}, seen: map[string]time.Time{}}
+	return &heartbeats{ttl: ttl, clock: clk, expire: expire, timers: map[string]clock.Timer{}, seen: map[string]time.Time{}, loads: map[string]float64{}}
 }
 
 // interval is how often a node should send heartbeats: well inside the TTL.
@@ -95,6 +96,21 @@ func (h *heartbeats) beat(node string) bool {
 }
 
 // lastSeen returns when node was last heard from, if this leader knows.
+// setLoad records the load average node's heartbeat reported.
+func (h *heartbeats) setLoad(node string, load float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.loads[node] = load
+}
+
+// load is the load average node last reported.
+func (h *heartbeats) load(node string) (float64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l, ok := h.loads[node]
+	return l, ok
+}
+
 func (h *heartbeats) lastSeen(node string) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -178,6 +194,9 @@ func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.Node
 			"node %s has registered again with another boot id; this daemon must register again", req.Name)
 	case !c.beats.beat(req.Name):
 		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead: send heartbeats to the leader")
+	}
+	if req.Load != nil {
+		c.beats.setLoad(req.Name, *req.Load)
 	}
 	resp := api.NodeHeartbeatResponse{HeartbeatMillis: c.beats.interval().Milliseconds(), NotResponding: n.NotResponding,
 		Stray: strayJobs(state, req.Name, req.Running)}

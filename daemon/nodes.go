@@ -28,6 +28,9 @@ func (c *Controller) listNodes(_ context.Context, _ caller, _ empty) (api.NodesR
 		if seen, ok := c.beats.lastSeen(n.Name); ok && seen.UnixMilli() > n.LastHeartbeat {
 			out[i].LastHeartbeat = seen.UnixMilli() // heartbeats live in the leader's memory
 		}
+		if load, ok := c.beats.load(n.Name); ok {
+			out[i].CPULoad = &load
+		}
 	}
 	return api.NodesResponse{Nodes: out}, nil
 }
@@ -56,7 +59,9 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}); err != nil {
 		return none, err
 	}
-	c.beats.beat(req.Name)
+	if c.beats.beat(req.Name) && req.Load != nil { // the registration is the first heartbeat
+		c.beats.setLoad(req.Name, *req.Load)
+	}
 	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds()}, nil
 }
 

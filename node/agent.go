@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -255,7 +257,7 @@ func (a *Agent) register(ctx context.Context) error {
 	var resp api.RegisterNodeResponse
 	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
 		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr, Labels: a.cfg.Labels,
-		LogCertHash: a.logSrv.certHash, LogToken: a.logSrv.token,
+		LogCertHash: a.logSrv.certHash, LogToken: a.logSrv.token, Load: loadAverage(),
 	}, &resp)
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
@@ -762,7 +764,7 @@ func (a *Agent) beat(ctx context.Context, timeout time.Duration) {
 	a.mu.Unlock()
 	var resp api.NodeHeartbeatResponse
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	err := a.cfg.Client.Call(cctx, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: a.cfg.Name, Boot: a.boot, Running: running}, &resp)
+	err := a.cfg.Client.Call(cctx, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: a.cfg.Name, Boot: a.boot, Running: running, Load: loadAverage()}, &resp)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -797,4 +799,19 @@ func (a *Agent) beat(ctx context.Context, timeout time.Duration) {
 		a.log.Warn("stopping a job the controller no longer assigns to this node", "job", t.id, "attempt", t.attempt)
 		go a.stop(t)
 	}
+}
+
+// loadAverage is the host's 1-minute load average (the first field of
+// /proc/loadavg), or nil if it cannot be read.
+func loadAverage() *float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	l, err := strconv.ParseFloat(first, 64)
+	if err != nil {
+		return nil
+	}
+	return &l
 }

@@ -562,3 +562,29 @@ func TestSlurm17_26_SbatchInputIsSent(t *testing.T) {
 		t.Errorf("sbatch --input=in.txt sent stdin %q, want in.txt (the node resolves it in the job's directory)", req.Stdin)
 	}
 }
+
+// Test 4.13: every node field sinfo -O prints is a value, CPU load
+// included (the load average the node's heartbeats report), sinfo knows
+// the partition's priorityjobfactor, and `scontrol show
+// partitionname=NAME` names the partition in one word.
+func TestSlurm4_13_NodeLoadAndOneWordEntity(t *testing.T) {
+	f := newCtlFake()
+	load := 0.42
+	f.nodes[0].CPULoad = &load
+	c, stdout, _ := sbTestCtx(f, t.TempDir(), sbEnv, "")
+	if rc := Sinfo(c, []string{"-h", "-n", "n1", "-O", "cpusload"}); rc != 0 || strings.TrimSpace(stdout.String()) != "0.42" {
+		t.Errorf("sinfo -O cpusload of a node that reported 0.42: rc %d, %q", rc, stdout)
+	}
+	c, stdout, _ = sbTestCtx(f, t.TempDir(), sbEnv, "")
+	if rc := Scontrol(c, []string{"show", "node", "n2"}); rc != 0 || !strings.Contains(stdout.String(), "CPULoad=N/A") {
+		t.Errorf("scontrol show node of a node with no load known: rc %d, want CPULoad=N/A in:\n%s", rc, stdout)
+	}
+	c, stdout, _ = sbTestCtx(f, t.TempDir(), sbEnv, "")
+	if rc := Sinfo(c, []string{"-h", "-p", api.DefaultQueue, "-O", "priorityjobfactor"}); rc != 0 || strings.TrimSpace(stdout.String()) != "1" {
+		t.Errorf("sinfo -O priorityjobfactor: rc %d, %q; want 1, as scontrol show partition says", rc, stdout)
+	}
+	c, stdout, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+	if rc := Scontrol(c, []string{"show", "partitionname=" + api.DefaultQueue}); rc != 0 || !strings.Contains(stdout.String(), "PartitionName="+api.DefaultQueue) {
+		t.Errorf("scontrol show partitionname=%s: rc %d, stdout %q, stderr %q", api.DefaultQueue, rc, stdout, stderr)
+	}
+}

@@ -158,6 +158,10 @@ func (r *scontrolRun) show(args []string) int {
 	name := ""
 	if len(args) > 1 {
 		name = args[1]
+	} else if k, v, ok := strings.Cut(args[0], "="); ok {
+		// scontrol show partitionname=NAME (jobid=, nodename=): the
+		// entity and its name in one word.
+		entity, name = strings.ToLower(k), v
 	}
 	switch {
 	case entity == "job" || entity == "jobs" || entity == "jobid":

@@ -307,7 +307,7 @@ func (r *scontrolRun) showNode(name string) int {
 			alloc = append(alloc, gpuTres(nodeGPUsInUse(n))[1:])
 		}
 		lines := []string{
-			fmt.Sprintf("CPUAlloc=%d CPUEfctv=%d CPUTot=%d CPULoad=N/A", n.Allocated.CPUs, n.Capacity.CPUs, n.Capacity.CPUs),
+			fmt.Sprintf("CPUAlloc=%d CPUEfctv=%d CPUTot=%d CPULoad=%s", n.Allocated.CPUs, n.Capacity.CPUs, n.Capacity.CPUs, cpuLoad(n)),
 			"AvailableFeatures=" + labelsString(n.Labels),
 			"ActiveFeatures=" + labelsString(n.Labels),
 			"Gres=" + gresString(n.Capacity),
@@ -486,4 +486,13 @@ func (r *scontrolRun) showConfig() int {
 	b.WriteString("\n")
 	fmt.Fprint(r.c.Stdout, b.String())
 	return r.ping()
+}
+
+// cpuLoad prints a node's load average as Slurm does (two decimals), or
+// N/A when the controller has none for it.
+func cpuLoad(n *api.Node) string {
+	if n.CPULoad == nil {
+		return "N/A"
+	}
+	return strconv.FormatFloat(*n.CPULoad, 'f', 2, 64)
 }
