@@ -245,23 +245,32 @@ func TestClusterForwardsAndFailsOver(t *testing.T) {
 	}
 }
 
+// startCompactingLeader starts a one-controller cluster that keeps a
+// single trailing log entry after each snapshot (so a controller joining
+// later must catch up from a snapshot) and registers a node n1 on it.
+func startCompactingLeader(t *testing.T) ([]*clusterMember, *client.Client) {
+	t.Helper()
+	old := raftTrailingLogs
+	raftTrailingLogs = 1
+	t.Cleanup(func() { raftTrailingLogs = old })
+	ms := startCluster(t, 1)
+	cl := client.New(ms[0].cfg.Socket, "")
+	if err := cl.Call(context.Background(), api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return ms, cl
+}
+
 // A controller that joins after the log was compacted catches up from the
 // leader's snapshot.
 func TestNewControllerCatchesUpFromSnapshot(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("submitting as root over the socket")
 	}
-	old := raftTrailingLogs
-	raftTrailingLogs = 1
-	defer func() { raftTrailingLogs = old }()
-	ms := startCluster(t, 1)
+	ms, cl := startCompactingLeader(t)
 	first := ms[0].c
 	ctx := context.Background()
-	cl := client.New(ms[0].cfg.Socket, "")
-	if err := cl.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
-		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
-		t.Fatal(err)
-	}
 	var ids []uint64
 	for i := 0; i < 5; i++ {
 		resp, err := cl.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "snap", Command: []string{"true"}}})
@@ -442,17 +451,9 @@ func TestSnapshotFigures(t *testing.T) {
 	if n <= 0 || os.Getuid() != 0 {
 		t.Skip("set SHOAL_HA_SNAPSHOT_JOBS=N (as root) to measure")
 	}
-	old := raftTrailingLogs
-	raftTrailingLogs = 1
-	defer func() { raftTrailingLogs = old }()
-	ms := startCluster(t, 1)
+	ms, cl := startCompactingLeader(t)
 	first := ms[0].c
 	ctx := context.Background()
-	cl := client.New(ms[0].cfg.Socket, "")
-	if err := cl.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
-		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
-		t.Fatal(err)
-	}
 	// Held: they stay queued, as a backlog does.
 	batch := api.SubmitBatchRequest{}
 	for i := 0; i < 1000; i++ {
