@@ -141,7 +141,8 @@ type TopJobsRequest struct {
 }
 
 // UpdateJobRequest changes a job; nil fields stay as they are. Queue and
-// priority change only before the job starts; the time limit at any time.
+// begin time change only before the job starts; priority, nice and the
+// time limit until it ends.
 type UpdateJobRequest struct {
 	ID        uint64  `json:"jobId"`
 	Name      *string `json:"jobName,omitempty"`

@@ -180,8 +180,9 @@ func (w writer) hold(c HoldCmd) Result {
 }
 
 // updateJob changes what may still change: the name always, the queue and
-// priority before the job starts, the time limit until it ends (others than
-// root may only lower it, as in Slurm).
+// begin time before the job starts, the priority and nice until it ends
+// (Slurm lets them change on a running job too), the time limit until it
+// ends (others than root may only lower it, as in Slurm).
 func (w writer) updateJob(c UpdateJobCmd) Result {
 	u := c.Update
 	j := w.job(u.ID)
@@ -191,8 +192,11 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if err := owns(j, c.CallerUID, "update"); err != nil {
 		return Result{Err: err}
 	}
-	if (u.Queue != nil || u.Priority != nil || u.Nice != nil || u.BeginAt != nil) && !j.State.Cancellable() {
-		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue, priority or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	if (u.Queue != nil || u.BeginAt != nil) && !j.State.Cancellable() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	}
+	if (u.Priority != nil || u.Nice != nil) && j.State.Terminal() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the priority or nice of job %d: it has ended", j.ID)}
 	}
 	if u.BeginAt != nil {
 		j.BeginAt = max(*u.BeginAt, 0)

@@ -215,3 +215,34 @@ func TestSlurm2_26_TopReordersOwnJobs(t *testing.T) {
 	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], Hold: true, CallerUID: 1000, Now: 2}))
 	wantErr(t, "top of a held job", top(1000, ids[0]), api.CodeConflict, "held")
 }
+
+// TestSlurm3_4_PriorityOfAStartedJob pins scontrol update Priority= as
+// Slurm's test 3.4 uses it: a held job is released, starts at once, and
+// its priority is then set; Slurm changes the priority (and nice) of a
+// running job, not its partition or begin time, and of no job that has
+// ended.
+func TestSlurm3_4_PriorityOfAStartedJob(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	held := newJob("held")
+	held.Held = true
+	id := h.submit(2, held)[0]
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, CallerUID: 0, Now: 3}))
+	if h.place(4, raftfsm.Placement{JobID: id, Node: "n1"}) != 1 {
+		t.Fatal("the released job was not placed")
+	}
+	h.events(5, api.JobEvent{ID: id, Node: "n1", State: api.StateRunning})
+	update := func(u api.UpdateJobRequest) raftfsm.Result {
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: u, CallerUID: 0})
+	}
+	one, ten := int64(1), int64(10)
+	h.mustOK("update Priority=1 of a running job", update(api.UpdateJobRequest{ID: id, Priority: &one}))
+	if j := h.job(id); j.Priority != 1 || !j.PriorityFixed || j.State != api.StateRunning {
+		t.Fatalf("after Priority=1: priority %d fixed %v state %s, want 1, true, RUNNING", j.Priority, j.PriorityFixed, j.State)
+	}
+	h.mustOK("update Nice=10 of a running job", update(api.UpdateJobRequest{ID: id, Nice: &ten}))
+	q := "other"
+	wantErr(t, "partition of a running job", update(api.UpdateJobRequest{ID: id, Queue: &q}), api.CodeConflict, "queue or begin time")
+	h.events(6, api.JobEvent{ID: id, Node: "n1", State: api.StateSucceeded, ExitCode: intp(0)})
+	wantErr(t, "priority of an ended job", update(api.UpdateJobRequest{ID: id, Priority: &ten}), api.CodeConflict, "ended")
+}
