@@ -1,5 +1,7 @@
 package api
 
+import "slices"
+
 // Job is one batch job as the controller stores and reports it.
 // Times are Unix epoch milliseconds, as in AWS Batch.
 type Job struct {
@@ -77,8 +79,13 @@ type Job struct {
 // JobSpec is a job as asked for: what SubmitJobRequest carries and Job
 // keeps. One definition serves both, so a new option is added once.
 type JobSpec struct {
-	Name    string   `json:"jobName"`
-	Queue   string   `json:"jobQueue,omitempty"`
+	Name  string `json:"jobName"`
+	Queue string `json:"jobQueue,omitempty"`
+	// Queues are the queues the job may run in when it names more than
+	// one (Slurm's sbatch --partition=a,b), in the order given: it starts
+	// in whichever of them can start it first. Queue is the first of them
+	// until it starts, then the one it started in. Empty: Queue alone.
+	Queues  []string `json:"jobQueues,omitempty"`
 	Command []string `json:"command"`
 	// Script, if set, is a batch script stored at submit (as sbatch does):
 	// the node writes it to a file the user owns and runs it with Command as
@@ -432,3 +439,18 @@ func (n Node) Free() Resources { return n.Capacity.Sub(n.Allocated) }
 
 // DefaultQueue is the queue a job goes to when none is named.
 const DefaultQueue = "default"
+
+// WaitingQueues are the queues j waits in (Queues, or Queue alone); once
+// it has started, Queue alone: the one it runs in.
+func (j *Job) WaitingQueues() []string {
+	if len(j.Queues) > 1 && j.State.Cancellable() {
+		return j.Queues
+	}
+	return []string{j.Queue}
+}
+
+// InQueue reports whether j is a job of queue q: the one it runs in, or,
+// while it waits, any of those it may start in.
+func (j *Job) InQueue(q string) bool {
+	return j.Queue == q || slices.Contains(j.WaitingQueues(), q)
+}

@@ -55,7 +55,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			if len(p.Placements) > 0 {
 				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: now}
 				for i, pl := range p.Placements {
-					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE}
+					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE, Queue: pl.Queue}
 				}
 				res, err := c.applier.Apply(ctx, raftfsm.OpPlan, cmd)
 				if err != nil && ctx.Err() == nil {

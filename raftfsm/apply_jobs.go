@@ -214,7 +214,7 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 		j.Name = *u.Name
 	}
 	if u.Queue != nil {
-		j.Queue = *u.Queue
+		j.Queue, j.Queues = *u.Queue, nil
 	}
 	if u.Nice != nil {
 		switch {

@@ -246,3 +246,38 @@ func TestSlurm3_4_PriorityOfAStartedJob(t *testing.T) {
 	h.events(6, api.JobEvent{ID: id, Node: "n1", State: api.StateSucceeded, ExitCode: intp(0)})
 	wantErr(t, "priority of an ended job", update(api.UpdateJobRequest{ID: id, Priority: &ten}), api.CodeConflict, "ended")
 }
+
+// TestSlurm17_19_PlacedInAnotherQueue: a job of several queues
+// (sbatch --partition=a,b) placed in one of them other than its Queue
+// runs in it: its Queue becomes that one; a placement in a queue it did
+// not name is skipped. While it waits it holds every queue it names (a
+// queue it may start in is not deleted); once started, only its own.
+func TestSlurm17_19_PlacedInAnotherQueue(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Labels: queues("short"), Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	j := newJob("two")
+	j.Queue, j.Queues = api.DefaultQueue, []string{api.DefaultQueue, "short"}
+	id := h.submit(2, j)[0]
+	q := *h.fsm.State().Queue("short")
+	q.State = api.Disabled
+	h.mustOK("disable short", h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q}))
+	wantErr(t, "delete a queue a waiting job may start in", h.apply(raftfsm.OpDeleteQueue, raftfsm.DeleteQueueCmd{Name: "short"}), api.CodeConflict, "has not finished")
+	q.State = api.Enabled
+	h.mustOK("enable short", h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q}))
+	if n := h.place(3, raftfsm.Placement{JobID: id, Node: "n1", CE: "short", Queue: "gpu"}); n != 0 {
+		t.Fatal("placed in a queue the job did not name")
+	}
+	if n := h.place(3, raftfsm.Placement{JobID: id, Node: "n1"}); n != 0 {
+		t.Fatal("placed in its Queue (default) on a node of short only")
+	}
+	if n := h.place(4, raftfsm.Placement{JobID: id, Node: "n1", CE: "short", Queue: "short"}); n != 1 {
+		t.Fatal("not placed in short, one of its queues")
+	}
+	got := h.job(id)
+	if got.Queue != "short" || got.ComputeEnvironment != "short" || got.State != api.StateStarting {
+		t.Fatalf("after the placement: queue %q ce %q state %s, want short, short, STARTING", got.Queue, got.ComputeEnvironment, got.State)
+	}
+	if w := got.WaitingQueues(); len(w) != 1 || w[0] != "short" {
+		t.Fatalf("a started job's queues %v, want [short]", w)
+	}
+}

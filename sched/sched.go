@@ -24,6 +24,9 @@ type Placement struct {
 	JobID uint64
 	Node  string
 	CE    string
+	// Queue is the queue the job starts in when it is another of those it
+	// may run in (api.Job.Queues) than its Queue; empty: its Queue.
+	Queue string
 }
 
 // Plan is the scheduler's answer for one snapshot.
@@ -91,10 +94,13 @@ func (o Options) withDefaults() Options {
 }
 
 // limitMillis is how long j is reckoned to run once started.
-func (o Options) limitMillis(j *api.Job) int64 {
+func (o Options) limitMillis(j *api.Job) int64 { return o.limitIn(j, j.Queue) }
+
+// limitIn is how long j is reckoned to run once started in queue q.
+func (o Options) limitIn(j *api.Job, q string) int64 {
 	s := j.TimeLimit
 	if s <= 0 {
-		s = o.QueueTimeLimits[j.Queue]
+		s = o.QueueTimeLimits[q]
 	}
 	if s <= 0 {
 		s = o.DefaultTimeLimit
@@ -271,7 +277,10 @@ func (p *pass) consider(j *api.Job) {
 	}
 	t := p.lastTarget
 	w := Wait{JobID: j.ID, Job: j, Queue: j.Queue}
-	if p.place(t, j, &w) {
+	if len(j.Queues) > 1 && p.placeAny(j) {
+		return
+	}
+	if p.place(t, j, &w, true) {
 		return
 	}
 	p.plan.Waiting++
@@ -280,8 +289,30 @@ func (p *pass) consider(j *api.Job) {
 	}
 }
 
-// place places j, or fills in w with why it waits.
-func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
+// placeAny places a job that may run in several queues (sbatch
+// --partition=a,b) in the first of them, higher-priority queues first,
+// then in the order the job names them, that can start it now. It
+// reserves nothing: a job that can start in none waits, and holds its
+// reservation, in its first queue (Queue).
+func (p *pass) placeAny(j *api.Job) bool {
+	ts := make([]*target, len(j.Queues))
+	for i, q := range j.Queues {
+		ts[i] = p.target(q)
+	}
+	slices.SortStableFunc(ts, func(a, b *target) int { return cmp.Compare(b.priority, a.priority) })
+	for _, t := range ts {
+		var w Wait
+		if p.place(t, j, &w, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// place places j in t's queue, or fills in w with why it waits there;
+// with reserve, a job that waits for resources is counted among the
+// queue's waiting jobs and may get its reservation.
+func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	throttled := j.Array != nil && j.Array.MaxRunning > 0
 	switch {
 	case j.BeginAt > p.now:
@@ -302,7 +333,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	case len(p.plan.Placements) == MaxPlacements:
 		return false // the next pass places or explains it
 	}
-	dur := p.opts.limitMillis(j)
+	dur := p.opts.limitIn(j, t.name)
 	sh := shape{t, j.Resources}
 	key := shapeDur{sh, dur}
 	// Allocations only grow within a pass and reservations are only
@@ -310,7 +341,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	// can be in this pass: the jobs after it of the same kind wait alike.
 	if known, ok := p.settled[key]; ok {
 		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
-		if w.Reason != ReasonReqNodeNotAvail {
+		if w.Reason != ReasonReqNodeNotAvail && reserve {
 			p.wait(t, sh, dur, w)
 		}
 		return false
@@ -324,7 +355,11 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	if pos >= 0 {
 		e, i := t.at(pos)
 		p.take(i, j.Resources, p.now+dur)
-		p.plan.Placements = append(p.plan.Placements, Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name})
+		pl := Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name}
+		if t.name != j.Queue {
+			pl.Queue = t.name
+		}
+		p.plan.Placements = append(p.plan.Placements, pl)
 		if throttled {
 			p.running[j.Array.JobID]++
 		}
@@ -336,7 +371,9 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		w.Reason, w.Short = ReasonResources, p.shortfall(sh)
 	}
 	p.settled[key] = *w
-	p.wait(t, sh, dur, w)
+	if reserve {
+		p.wait(t, sh, dur, w)
+	}
 	return false
 }
 

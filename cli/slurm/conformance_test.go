@@ -649,3 +649,34 @@ func TestSlurm3_13_UpdateByJobNameAndUser(t *testing.T) {
 		t.Errorf("update Priority=5 JobName=renamed JobId=1: rc %d, updates %q; want job 1 renamed", rc, got)
 	}
 }
+
+// TestSlurm17_19_SeveralPartitions: sbatch --partition=a,b asks for
+// either; scontrol show job and squeue show the list while the job waits
+// (test 17.19 looks for each name in Partition=), squeue -p finds it by
+// any of them, and a started job shows the partition it runs in.
+func TestSlurm17_19_SeveralPartitions(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Sbatch, nil, "--partition=default,p2", "-o", "/dev/null", "--wrap", "true")
+	if req := sbLastSubmit(t, f); rc != 0 || req.Queue != "default" || !slices.Equal(req.Queues, []string{"default", "p2"}) {
+		t.Errorf("sbatch --partition=default,p2: rc %d %q, queue %q queues %q; want default and [default p2]", rc, stderr, req.Queue, req.Queues)
+	}
+	_, _, _, f = confRun(t, Sbatch, nil, "--partition=p2", "-o", "/dev/null", "--wrap", "true")
+	if req := sbLastSubmit(t, f); req.Queue != "p2" || req.Queues != nil {
+		t.Errorf("sbatch --partition=p2: queue %q queues %q; want p2 alone", req.Queue, req.Queues)
+	}
+
+	run := func(cmd func(*Ctx, []string) int, args ...string) string {
+		f := newCtlFake()
+		f.jobs[1].Queues = []string{api.DefaultQueue, "gpu"}                         // PENDING
+		f.jobs[2].Queue, f.jobs[2].Queues = "gpu", []string{api.DefaultQueue, "gpu"} // RUNNING in gpu
+		c, stdout, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+		if rc := cmd(c, args); rc != 0 {
+			t.Fatalf("%v: rc %d %s", args, rc, stderr)
+		}
+		return stdout.String()
+	}
+	confMatch(t, "scontrol show job 1 (pending)", run(Scontrol, "show", "job", "1"), `Partition=default,gpu `)
+	confMatch(t, "scontrol show job 2 (running)", run(Scontrol, "show", "job", "2"), `Partition=gpu `)
+	if got := run(Squeue, "-h", "-o", "%i %P", "-p", "gpu", "-j", "1,2,20", "-S", "i"); got != "1 default,gpu\n2 gpu\n20 gpu\n" {
+		t.Errorf("squeue -p gpu: %q, want jobs 1 (pending in default,gpu), 2 (running in gpu) and 20", got)
+	}
+}

@@ -106,7 +106,7 @@ func Sbatch(c *Ctx, args []string) int {
 		if o.verbose > 0 {
 			fmt.Fprintf(c.Stderr, "sbatch: controller: %s\n", safeErr(err))
 		}
-		return report(c, "sbatch", submitFailure(err, req.Queue))
+		return report(c, "sbatch", submitFailure(err, invalidPartition(ctx, c, req.JobSpec)))
 	}
 	if o.testOnly {
 		return testOnlyReport(ctx, c, "sbatch", req)
@@ -137,12 +137,13 @@ const slurmRelease = "22.05.8"
 func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJobRequest, error) {
 	req := api.SubmitJobRequest{
 		JobSpec: api.JobSpec{
-			Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
+			Name: o.name, Held: o.hold, TimeLimit: o.timeLimit,
 			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
 			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath, Stdin: o.input,
 		},
 		TestOnly: o.testOnly,
 	}
+	setPartitions(&req.JobSpec, o.partition)
 	if o.prioritySet {
 		req.Priority = o.priority
 	}

@@ -185,7 +185,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 		"AccrueTime="+eligible,
 		fmt.Sprintf("StartTime=%s EndTime=%s Deadline=%s", startText, endText, deadline),
 		fmt.Sprintf("SuspendTime=None SecsPreSuspend=0 LastSchedEval=%s Scheduler=Main", stamp(lastEval, "Unknown")),
-		fmt.Sprintf("Partition=%s AllocNode:Sid=%s:0", j.Queue, host),
+		fmt.Sprintf("Partition=%s AllocNode:Sid=%s:0", partitionOf(j), host),
 		"ReqNodeList=(null) ExcNodeList=(null)",
 		"NodeList="+v.nodeList(),
 	)

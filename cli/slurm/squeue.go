@@ -609,7 +609,7 @@ func (o *squeueOpts) keep(v *jobView) bool {
 	if len(o.users) > 0 && !inList(o.users, j.User) && !inList(o.users, strconv.FormatUint(uint64(j.UID), 10)) {
 		return false
 	}
-	if len(o.partitions) > 0 && !inList(o.partitions, j.Queue) {
+	if len(o.partitions) > 0 && !inPartitions(o.partitions, j) {
 		return false
 	}
 	if len(o.names) > 0 && !inList(o.names, j.Name) {

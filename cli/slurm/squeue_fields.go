@@ -50,7 +50,7 @@ var (
 	sqNodes       = sqStr(func(v *jobView) string { return "1" })
 	sqReason      = sqStr(func(v *jobView) string { return v.reason })
 	sqReasonList  = sqStr(sqReasonOrNodes)
-	sqPartition   = sqStr(func(v *jobView) string { return v.j.Queue })
+	sqPartition   = sqStr(func(v *jobView) string { return partitionOf(v.j) })
 	sqCPUs        = sqStr(func(v *jobView) string { return strconv.Itoa(v.cpus()) })
 	sqMinMemory   = sqStr(func(v *jobView) string { return memString(v.j.Resources.MemoryMB) })
 	sqTresPerNode = sqStr(func(v *jobView) string { return v.tresPerNode() })
