@@ -652,6 +652,16 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 	if !who.known {
 		return empty{}, errNoUser
 	}
+	if req.Queues != nil { // several queues: checked and stored as a submission's
+		spec := api.JobSpec{Queues: req.Queues}
+		if req.Queue != nil {
+			spec.Queue = *req.Queue
+		}
+		if err := normalizeQueues(&spec); err != nil {
+			return empty{}, err
+		}
+		req.Queue, req.Queues = &spec.Queue, spec.Queues
+	}
 	cmd := raftfsm.UpdateJobCmd{Update: req, CallerUID: who.actingUID()}
 	if err := c.checkJobCommand(who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd); err != nil { // the owner's, before the queue is judged
 		return empty{}, err
@@ -662,7 +672,7 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 			return empty{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
 		}
 		moved := *j
-		moved.Queue, moved.Queues = *req.Queue, nil
+		moved.Queue, moved.Queues = *req.Queue, req.Queues
 		if err := satisfiable(c.fsm.State(), moved); err != nil {
 			return empty{}, err
 		}

@@ -192,6 +192,9 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if err := owns(j, c.CallerUID, "update"); err != nil {
 		return Result{Err: err}
 	}
+	if len(u.Queues) > 0 && (u.Queue == nil || *u.Queue != u.Queues[0]) {
+		return Result{Err: api.Errorf(api.CodeInvalid, "job %d: the queues to move it to need jobQueue, their first", j.ID).WithField("jobQueue")}
+	}
 	if (u.Queue != nil || u.BeginAt != nil) && !j.State.Cancellable() {
 		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
 	}
@@ -214,7 +217,7 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 		j.Name = *u.Name
 	}
 	if u.Queue != nil {
-		j.Queue, j.Queues = *u.Queue, nil
+		j.Queue, j.Queues = *u.Queue, u.Queues
 	}
 	if u.Nice != nil {
 		switch {

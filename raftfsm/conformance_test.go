@@ -1,6 +1,7 @@
 package raftfsm_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -279,5 +280,27 @@ func TestSlurm17_19_PlacedInAnotherQueue(t *testing.T) {
 	}
 	if w := got.WaitingQueues(); len(w) != 1 || w[0] != "short" {
 		t.Fatalf("a started job's queues %v, want [short]", w)
+	}
+}
+
+// TestSlurm17_19_UpdateToSeveralQueues: scontrol update Partition=a,b
+// moves a waiting job to both (Queue their first); a single queue after
+// that drops the list; queues without Queue, their first, are refused.
+func TestSlurm17_19_UpdateToSeveralQueues(t *testing.T) {
+	h := newHarness(t)
+	id := h.submit(1, newJob("moves"))[0]
+	update := func(u api.UpdateJobRequest) raftfsm.Result {
+		u.ID = id
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: u, CallerUID: 1000})
+	}
+	short, other := "short", "other"
+	h.mustOK("update Partition=short,other", update(api.UpdateJobRequest{Queue: &short, Queues: []string{"short", "other"}}))
+	if j := h.job(id); j.Queue != "short" || !slices.Equal(j.WaitingQueues(), []string{"short", "other"}) {
+		t.Fatalf("after Partition=short,other: queue %q, waiting in %v", j.Queue, j.WaitingQueues())
+	}
+	wantErr(t, "queues without their first as Queue", update(api.UpdateJobRequest{Queue: &other, Queues: []string{"short", "other"}}), api.CodeInvalid, "their first")
+	h.mustOK("update Partition=other", update(api.UpdateJobRequest{Queue: &other}))
+	if j := h.job(id); j.Queue != "other" || j.Queues != nil {
+		t.Fatalf("after Partition=other: queue %q queues %v, want other alone", j.Queue, j.Queues)
 	}
 }

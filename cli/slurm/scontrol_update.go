@@ -251,6 +251,9 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 		case "partition":
 			q := p.val
 			req.Queue = &q
+			if parts := splitList(p.val); len(parts) > 1 { // any of them (Slurm's Partition=a,b)
+				req.Queue, req.Queues = &parts[0], parts
+			}
 		case "name", "jobn", "jobna", "jobnam", "jobname":
 			n := p.val
 			req.Name = &n

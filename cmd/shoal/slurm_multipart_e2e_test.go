@@ -10,8 +10,9 @@ import (
 // TestSlurm17_19_SeveralPartitions pins Slurm's test 17.19 end to end: a
 // job submitted to a list of partitions with one that does not exist is
 // refused with Slurm's words, naming it; one submitted to two shows both
-// while it waits; and a job runs in whichever of its partitions can start
-// it (here the second: the first is down), then shows that one.
+// while it waits (scontrol update Partition= sets a list as well); and a
+// job runs in whichever of its partitions can start it (here the second:
+// the first is down), then shows that one.
 func TestSlurm17_19_SeveralPartitions(t *testing.T) {
 	c := newCluster(t)
 	for _, p := range []string{"p2", "p3"} {
@@ -29,6 +30,15 @@ func TestSlurm17_19_SeveralPartitions(t *testing.T) {
 	}
 	if out := c.slurmCmd(t, "squeue", "-h", "-o", "%i %P", "-p", "p2"); out != api.FormatID(id)+" default,p2\n" {
 		t.Errorf("squeue -p p2: %q, want the job, in default,p2", out)
+	}
+	// scontrol update Partition= takes a list too.
+	c.slurmCmd(t, "scontrol", "update", "JobId="+api.FormatID(id), "Partition=p2,p3")
+	if out := c.slurmCmd(t, "scontrol", "show", "job", api.FormatID(id)); !strings.Contains(out, " Partition=p2,p3 ") {
+		t.Errorf("scontrol show job after update Partition=p2,p3:\n%s\nwant Partition=p2,p3", out)
+	}
+	out, rc = c.slurmTryAs(t, nil, nil, "scontrol", "update", "JobId="+api.FormatID(id), "Partition=default,DUMMY")
+	if want := "Invalid partition name specified for job " + api.FormatID(id) + "\n"; rc != 1 || out != want {
+		t.Errorf("update Partition=default,DUMMY: rc %d %q, want 1 and %q", rc, out, want)
 	}
 	c.slurmCmd(t, "scancel", api.FormatID(id))
 
