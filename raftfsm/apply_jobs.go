@@ -232,7 +232,14 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 		j.Nice = *u.Nice
 	}
 	if u.Priority != nil {
-		j.Priority, j.PriorityFixed = *u.Priority, true
+		// As Slurm: others than root may lower a priority, not raise it,
+		// and what they set is not kept through a release or a nice
+		// change (direct_set_prio is root's).
+		if c.CallerUID != 0 && *u.Priority > j.Priority {
+			return Result{Err: api.Errorf(api.CodeForbidden, "only root may raise the priority of job %d (from %d to %d); you may lower it", j.ID, j.Priority, *u.Priority).WithField("priority")}
+		}
+		j.Priority = *u.Priority
+		j.PriorityFixed = j.PriorityFixed || c.CallerUID == 0
 	}
 	w.put(tableJobs, j)
 	return Result{}

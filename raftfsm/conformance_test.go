@@ -304,3 +304,29 @@ func TestSlurm17_19_UpdateToSeveralQueues(t *testing.T) {
 		t.Fatalf("after Partition=other: queue %q queues %v, want other alone", j.Queue, j.Queues)
 	}
 }
+
+// TestSlurm3_4_UsersLowerPriorityOnly: as in Slurm, a job's owner may
+// lower its priority, not raise it, and what the owner sets is not kept
+// through a release (Slurm's "not persistent"); root's is.
+func TestSlurm3_4_UsersLowerPriorityOnly(t *testing.T) {
+	h := newHarness(t)
+	id := h.submit(1, newJob("mine"))[0]
+	update := func(uid uint32, prio int64) raftfsm.Result {
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: api.UpdateJobRequest{ID: id, Priority: &prio}, CallerUID: uid})
+	}
+	was := h.job(id).Priority
+	wantErr(t, "the owner raises the priority", update(1000, was+1), api.CodeForbidden, "only root may raise")
+	h.mustOK("the owner lowers the priority", update(1000, 5))
+	if j := h.job(id); j.Priority != 5 || j.PriorityFixed {
+		t.Fatalf("after the owner's Priority=5: priority %d fixed %v, want 5, not fixed", j.Priority, j.PriorityFixed)
+	}
+	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, Hold: true, CallerUID: 1000, Now: 2}))
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, CallerUID: 1000, Now: 3}))
+	if p := h.job(id).Priority; p == 5 {
+		t.Fatal("the owner's priority was kept through a release")
+	}
+	h.mustOK("root raises it", update(0, was+100))
+	if j := h.job(id); j.Priority != was+100 || !j.PriorityFixed {
+		t.Fatalf("after root's Priority: priority %d fixed %v, want %d, fixed", j.Priority, j.PriorityFixed, was+100)
+	}
+}
