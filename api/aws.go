@@ -32,6 +32,8 @@ type JobDetail struct {
 	Tags            map[string]string      `json:"tags,omitempty"`
 	IsCancelled     bool                   `json:"isCancelled"`
 	IsTerminated    bool                   `json:"isTerminated"`
+	// ConsumableResourceProperties are the job's consumable resources.
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 }
 
 // ContainerDetail is AWS Batch's ContainerDetail.
@@ -121,6 +123,9 @@ type AWSSubmitJobRequest struct {
 	PropagateTags      bool                `json:"propagateTags,omitempty"`
 	SchedulingPrio     int64               `json:"schedulingPriorityOverride,omitempty"`
 	ShareIdentifier    string              `json:"shareIdentifier,omitempty"`
+	// ConsumableResourcePropertiesOverride replaces the definition's
+	// consumable resources for this job.
+	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
 }
 
 // AWSSubmitJobResponse is AWS Batch's SubmitJobResponse.

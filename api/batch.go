@@ -86,6 +86,9 @@ type JobDefinition struct {
 	Tags                map[string]string    `json:"tags,omitempty"`
 	Owner               string               `json:"owner,omitempty"`
 	CreatedAt           int64                `json:"createdAt,omitempty"`
+	// ConsumableResourceProperties are what each job of the definition
+	// holds while it runs (api/licenses.go).
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 }
 
 // ComputeEnvironment is a set of nodes that job queues send jobs to: the

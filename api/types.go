@@ -154,6 +154,11 @@ type JobSpec struct {
 	QOS        string            `json:"qos,omitempty"`
 	Comment    string            `json:"comment,omitempty"`
 	SubmitHost string            `json:"submitHost,omitempty"`
+	// Licenses are the named consumable resources the job holds while it
+	// runs (Slurm's -L NAME:COUNT, AWS Batch's
+	// consumableResourceProperties): it starts only when each has its
+	// quantity free.
+	Licenses []LicenseUse `json:"licenses,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.

@@ -172,6 +172,9 @@ type pass struct {
 	prof   []*profile
 	placed []placedJob // placements before prof was built
 	holds  int         // reservations (not estimates) made
+	// lic is the pass's account of licenses (licenses.go), nil until a
+	// job that asks for one is considered.
+	lic *licenses
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -301,6 +304,8 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		return false
 	case len(p.plan.Placements) == MaxPlacements:
 		return false // the next pass places or explains it
+	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
+		return false
 	}
 	dur := p.opts.limitMillis(j)
 	sh := shape{t, j.Resources}
@@ -312,6 +317,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
 		if w.Reason != ReasonReqNodeNotAvail {
 			p.wait(t, sh, dur, w)
+			p.reserveLicenses(j, w)
 		}
 		return false
 	}
@@ -325,6 +331,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		e, i := t.at(pos)
 		p.take(i, j.Resources, p.now+dur)
 		p.plan.Placements = append(p.plan.Placements, Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name})
+		p.takeLicenses(j)
 		if throttled {
 			p.running[j.Array.JobID]++
 		}
@@ -337,6 +344,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	}
 	p.settled[key] = *w
 	p.wait(t, sh, dur, w)
+	p.reserveLicenses(j, w)
 	return false
 }
 
