@@ -209,7 +209,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 	lines = append(lines,
 		fmt.Sprintf("MinCPUsNode=%d MinMemoryNode=%s MinTmpDiskNode=%s", cpus, memString(j.Resources.MemoryMB), memString(j.TmpMB)),
 		"Features=(null) DelayBoot=00:00:00",
-		"OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null)",
+		"OverSubscribe=OK Contiguous=0 Licenses="+jobLicenses(j)+" Network=(null)",
 		"Command="+v.command(),
 		"WorkDir="+j.Dir,
 	)
