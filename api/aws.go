@@ -270,6 +270,8 @@ type AWSUpdateJobQueueRequest struct {
 	// Memory enforcement (RAMSpace), each changed only if given.
 	ConstrainRAMSpace *bool    `json:"constrainRAMSpace,omitempty"`
 	AllowedRAMSpace   *float64 `json:"allowedRAMSpace,omitempty"`
+	// PreemptMode (OFF, CANCEL, REQUEUE), changed only if given.
+	PreemptMode string `json:"preemptMode,omitempty"`
 }
 
 // JobQueueDetail is AWS Batch's JobQueueDetail.

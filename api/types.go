@@ -308,6 +308,9 @@ const (
 	// CauseRequeued marks an attempt (never a job) that was stopped or
 	// had ended when scontrol requeue asked for the job to run again.
 	CauseRequeued Cause = "requeued"
+	// CausePreempted: stopped to make room for a job of a higher-priority
+	// queue (Slurm's PREEMPTED).
+	CausePreempted Cause = "preempted"
 )
 
 // Retry actions of a RetryRule (AWS's are not case-sensitive).

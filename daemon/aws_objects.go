@@ -293,6 +293,9 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	for i := range q.ComputeEnvironmentOrder {
 		q.ComputeEnvironmentOrder[i].ComputeEnvironment = nameFromARN(q.ComputeEnvironmentOrder[i].ComputeEnvironment)
 	}
+	if err := checkPreemptMode(q); err != nil {
+		return err
+	}
 	if err := q.RAMSpace.Check(); err != nil {
 		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
 	}
@@ -332,6 +335,9 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	}
 	if req.AllowedRAMSpace != nil {
 		q.AllowedRAMSpace = *req.AllowedRAMSpace
+	}
+	if req.PreemptMode != "" {
+		q.PreemptMode = req.PreemptMode
 	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err

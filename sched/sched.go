@@ -40,6 +40,9 @@ type Plan struct {
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
 	// it, 0 if none: plan again then.
 	NextBegin int64
+	// Preemptions are running jobs to stop for waiting jobs of
+	// higher-priority queues (preempt.go).
+	Preemptions []Preemption
 }
 
 // MaxPlacements bounds one plan, so that one raft entry stays small and a
@@ -175,6 +178,9 @@ type pass struct {
 	// lic is the pass's account of licenses (licenses.go), nil until a
 	// job that asks for one is considered.
 	lic *licenses
+	// lowest is the lowest priority of a preemptable queue with running
+	// jobs (preempt.go), nil until asked.
+	lowest *int
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -211,6 +217,7 @@ func (p *pass) run() {
 	for _, j := range jobs {
 		p.consider(j)
 	}
+	p.preempt()
 	if p.opts.NoPending {
 		return
 	}

@@ -1,0 +1,117 @@
+package sched_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/sched"
+)
+
+// tierSnap has queues "low" (priority 1) and "high" (priority 10) over
+// the same nodes; lowMode is low's PreemptMode.
+func tierSnap(lowMode string, jobs []*api.Job, nodes ...*api.Node) *queueSnap {
+	s := &queueSnap{fakeSnap: fakeSnap{jobs: jobs, nodes: nodes}, queues: map[string]*api.JobQueue{}}
+	for name, prio := range map[string]int{"low": 1, "high": 10} {
+		q := s.fakeSnap.Queue(name)
+		q.Priority = prio
+		if name == "low" {
+			q.PreemptMode = lowMode
+		}
+		s.queues[name] = q
+	}
+	return s
+}
+
+// shared is a node serving both queues.
+func shared(name string, cpus int) *api.Node {
+	n := node(name, cpus, 64<<10, 0)
+	n.Labels = map[string]string{"queues": "low,high"}
+	return n
+}
+
+func lowRunning(id uint64, n string, cpus int, started int64) *api.Job {
+	j := inQueue(runningOn(id, n, started, cpus, 1, 3600), "low")
+	return j
+}
+
+func TestPreemption(t *testing.T) {
+	stopping := lowRunning(101, "a", 4, t0-hour)
+	stopping.StopRequested = true
+	cases := []struct {
+		name  string
+		mode  string
+		nodes []*api.Node
+		jobs  []*api.Job
+		want  []sched.Preemption
+	}{{
+		name:  "a high job preempts a low job to take its room (REQUEUE)",
+		mode:  api.PreemptRequeue,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
+		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
+		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true}},
+	}, {
+		name:  "CANCEL",
+		mode:  api.PreemptCancel,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
+		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
+		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1}},
+	}, {
+		name:  "PreemptMode OFF: never",
+		mode:  api.PreemptOff,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
+		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
+	}, {
+		name:  "a job of the same queue preempts nothing",
+		mode:  api.PreemptCancel,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
+		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "low")},
+	}, {
+		name:  "jobs already being stopped make the room: no more victims",
+		mode:  api.PreemptCancel,
+		nodes: []*api.Node{nodeRunning(shared("a", 8), stopping, lowRunning(102, "a", 4, t0-hour))},
+		jobs:  []*api.Job{stopping, lowRunning(102, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
+	}, {
+		name: "the fewest victims, the most recently started first",
+		mode: api.PreemptCancel,
+		// Node a: four 1-CPU jobs (two victims for 2 CPUs); node b: a
+		// 2-CPU job started last, then two 1-CPU ones: one victim.
+		nodes: []*api.Node{
+			nodeRunning(shared("a", 4), lowRunning(10, "a", 1, t0-hour), lowRunning(11, "a", 1, t0-hour), lowRunning(12, "a", 1, t0-hour), lowRunning(13, "a", 1, t0-hour)),
+			nodeRunning(shared("b", 4), lowRunning(20, "b", 2, t0-minute), lowRunning(21, "b", 1, t0-hour), lowRunning(22, "b", 1, t0-hour)),
+		},
+		jobs: []*api.Job{lowRunning(10, "a", 1, t0-hour), lowRunning(11, "a", 1, t0-hour), lowRunning(12, "a", 1, t0-hour), lowRunning(13, "a", 1, t0-hour),
+			lowRunning(20, "b", 2, t0-minute), lowRunning(21, "b", 1, t0-hour), lowRunning(22, "b", 1, t0-hour),
+			inQueue(job(1, 0, 2, 1, 0), "high")},
+		want: []sched.Preemption{{JobID: 20, Node: "b", For: 1}},
+	}, {
+		name:  "among equals, the most recently started goes",
+		mode:  api.PreemptCancel,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(10, "a", 2, t0-hour), lowRunning(11, "a", 2, t0-minute))},
+		jobs:  []*api.Job{lowRunning(10, "a", 2, t0-hour), lowRunning(11, "a", 2, t0-minute), inQueue(job(1, 0, 2, 1, 0), "high")},
+		want:  []sched.Preemption{{JobID: 11, Node: "a", For: 1}},
+	}, {
+		name:  "two waiting jobs do not count the same room twice",
+		mode:  api.PreemptRequeue,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 2, t0-hour), lowRunning(101, "a", 2, t0-2*hour))},
+		jobs: []*api.Job{lowRunning(100, "a", 2, t0-hour), lowRunning(101, "a", 2, t0-2*hour),
+			inQueue(job(1, 0, 2, 1, 0), "high"), inQueue(job(2, 0, 2, 1, 0), "high")},
+		want: []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true}, {JobID: 101, Node: "a", For: 2, Requeue: true}},
+	}, {
+		name:  "no node could take the job even empty: nothing preempted",
+		mode:  api.PreemptCancel,
+		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
+		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 8, 1, 0), "high")},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := sched.Schedule(tierSnap(c.mode, c.jobs, c.nodes...), t0)
+			if len(p.Placements) != 0 {
+				t.Fatalf("placed %v, want none (every node is full)", placedIDs(p))
+			}
+			if !reflect.DeepEqual(p.Preemptions, c.want) {
+				t.Fatalf("preemptions %+v, want %+v", p.Preemptions, c.want)
+			}
+		})
+	}
+}
