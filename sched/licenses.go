@@ -1,6 +1,11 @@
 package sched
 
-import "github.com/shoal-batch/shoal/api"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
 
 // ReasonLicenses: a license (consumable resource) the job asks for does
 // not have the quantity free, or a job before it waits for the same one
@@ -109,4 +114,17 @@ func (p *pass) takeLicenses(j *api.Job) {
 	for _, u := range j.Licenses {
 		l.free[u.Name] -= u.Quantity
 	}
+}
+
+// licenseWords says why a job waits for Licenses (shoal explain).
+func (w Wait) licenseWords() string {
+	s := w.Short
+	if s == nil {
+		return "a license it asks for is not free"
+	}
+	name := strings.TrimPrefix(s.Resource, "license:")
+	if w.Blocker != 0 && s.FreeNow >= s.Asked {
+		return fmt.Sprintf("license %s has %d free, but job %d, which comes first, waits for it: it starts after that job has its share", name, s.FreeNow, w.Blocker)
+	}
+	return fmt.Sprintf("it asks %d of license %s, which has %d free now of %d in all: it starts when running jobs give enough back (scontrol show licenses)", s.Asked, name, s.FreeNow, s.AtMost)
 }

@@ -3,6 +3,7 @@ package sched_test
 import (
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -125,6 +126,9 @@ func TestLicenses(t *testing.T) {
 				}
 				if want.Short != nil && (w.Short == nil || !reflect.DeepEqual(*w.Short, *want.Short)) {
 					t.Errorf("job %d shortfall %+v, want %+v", id, w.Short, want.Short)
+				}
+				if d := w.Describe(api.Resources{}, t0); w.Reason == sched.ReasonLicenses && !strings.Contains(d, "license "+strings.TrimPrefix(want.Short.Resource, "license:")) {
+					t.Errorf("job %d: Describe %q does not name the license", id, d)
 				}
 			}
 		})

@@ -178,6 +178,8 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 		}
 	case ReasonResources:
 		b.WriteString("no node of queue " + q + " has what it asks free now: " + w.Short.words(res))
+	case ReasonLicenses:
+		b.WriteString(w.licenseWords())
 	case ReasonReqNodeNotAvail:
 		s := w.Short
 		switch {

@@ -73,6 +73,9 @@ func TestLicensesEndToEnd(t *testing.T) {
 	if !strings.Contains(r.stdout, "Reason=Licenses") || !strings.Contains(r.stdout, " Licenses=db:1 ") {
 		t.Errorf("scontrol show job %d: want Reason=Licenses and Licenses=db:1 in\n%s", second, r.stdout)
 	}
+	if r := c.shoal("explain", api.FormatID(second)); !strings.Contains(r.stdout, "license db: asks 1, 0 free now, 1 in all") {
+		t.Errorf("shoal explain %d: want the license shortfall in\n%s%s", second, r.stdout, r.stderr)
+	}
 	r = c.slurmTry(t, "scontrol", "-o", "show", "licenses", "db")
 	if want := "LicenseName=db Total=1 Used=1 Free=0 Reserved=0 Remote=no\n"; r.stdout != want {
 		t.Errorf("scontrol -o show licenses db: %q, want %q", r.stdout, want)
