@@ -272,6 +272,8 @@ type AWSUpdateJobQueueRequest struct {
 	AllowedRAMSpace   *float64 `json:"allowedRAMSpace,omitempty"`
 	// PreemptMode (OFF, CANCEL, REQUEUE), changed only if given.
 	PreemptMode string `json:"preemptMode,omitempty"`
+	// GraceTimeSeconds (GraceTime), changed only if given.
+	GraceTimeSeconds *int `json:"graceTimeSeconds,omitempty"`
 }
 
 // JobQueueDetail is AWS Batch's JobQueueDetail.

@@ -158,6 +158,10 @@ type JobQueue struct {
 	// never preempted, CANCEL ended PREEMPTED, REQUEUE run again later
 	// (Slurm's partition PreemptMode under preempt/partition_prio).
 	PreemptMode string `json:"preemptMode,omitempty"`
+	// GraceTimeSeconds is how long a preempted job of the queue has
+	// between SIGTERM and SIGKILL (Slurm's partition GraceTime); 0: the
+	// node's -grace.
+	GraceTimeSeconds int `json:"graceTimeSeconds,omitempty"`
 }
 
 // Preempt modes of a queue.

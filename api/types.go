@@ -52,6 +52,9 @@ type Job struct {
 	StopRequested bool   `json:"stopRequested,omitempty"`
 	StopReason    string `json:"stopReason,omitempty"`
 	StopCause     Cause  `json:"stopCause,omitempty"`
+	// StopGraceSeconds is the stop's SIGTERM -> SIGKILL delay when it is
+	// not the node's (a preempting queue's GraceTime); 0: the node's.
+	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// RequeueRequested: when the node reports the stop, run the job again.
 	RequeueRequested bool  `json:"requeueRequested,omitempty"`
 	CreatedAt        int64 `json:"createdAt"`

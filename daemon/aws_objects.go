@@ -339,6 +339,9 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	if req.PreemptMode != "" {
 		q.PreemptMode = req.PreemptMode
 	}
+	if req.GraceTimeSeconds != nil {
+		q.GraceTimeSeconds = *req.GraceTimeSeconds
+	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}

@@ -10,12 +10,18 @@ import (
 
 // checkPreemptMode normalizes and checks a queue's PreemptMode.
 func checkPreemptMode(q *api.JobQueue) error {
+	if q.GraceTimeSeconds < 0 || q.GraceTimeSeconds > MaxGraceTime {
+		return api.Errorf(api.CodeInvalid, "job queue %s: graceTimeSeconds %d: give 0 to %d", q.Name, q.GraceTimeSeconds, MaxGraceTime).WithField("graceTimeSeconds")
+	}
 	switch q.PreemptMode {
 	case "", api.PreemptOff, api.PreemptCancel, api.PreemptRequeue:
 		return nil
 	}
 	return api.Errorf(api.CodeInvalid, "job queue %s: preemptMode %q: use OFF, CANCEL or REQUEUE", q.Name, q.PreemptMode).WithField("preemptMode")
 }
+
+// MaxGraceTime bounds a queue's GraceTime (seconds): an hour.
+const MaxGraceTime = 3600
 
 // commitPreemptions asks the nodes, through one raft entry, to stop the
 // jobs a plan preempts (the node sends SIGTERM, then SIGKILL after its
@@ -26,7 +32,7 @@ func (c *Controller) commitPreemptions(ctx context.Context, ps []sched.Preemptio
 	}
 	cmd := raftfsm.PreemptCmd{Now: now, Victims: make([]raftfsm.Victim, len(ps))}
 	for i, p := range ps {
-		cmd.Victims[i] = raftfsm.Victim{JobID: p.JobID, For: p.For, Requeue: p.Requeue}
+		cmd.Victims[i] = raftfsm.Victim{JobID: p.JobID, For: p.For, Requeue: p.Requeue, GraceSeconds: p.GraceSeconds}
 	}
 	if _, err := c.applier.Apply(ctx, raftfsm.OpPreempt, cmd); err != nil && ctx.Err() == nil {
 		c.log.Warn("commit preemptions", "jobs", len(ps), "err", err)

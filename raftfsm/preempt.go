@@ -23,6 +23,8 @@ type Victim struct {
 	JobID   uint64 `json:"jobId"`
 	For     uint64 `json:"for"`
 	Requeue bool   `json:"requeue,omitempty"`
+	// GraceSeconds is the victim's queue's GraceTime (0: the node's).
+	GraceSeconds int `json:"graceSeconds,omitempty"`
 }
 
 // preempt asks the victims' nodes to stop them. A victim that has ended,
@@ -38,6 +40,7 @@ func (w writer) preempt(c PreemptCmd) Result {
 		j.StopRequested, j.StopCause = true, api.CausePreempted
 		j.StopReason = fmt.Sprintf("Preempted by job %d", v.For)
 		j.RequeueRequested = v.Requeue && !j.NoRequeue
+		j.StopGraceSeconds = v.GraceSeconds
 		w.put(tableJobs, j)
 	}
 	return Result{}

@@ -15,7 +15,10 @@ func TestPreempt(t *testing.T) {
 	cancel, requeue, noRequeue := h.jobIn(api.StateRunning, 1), h.jobIn(api.StateRunning, 1), h.jobIn(api.StateRunning, 1)
 	done := h.jobIn(api.StateSucceeded, 1)
 	h.mustOK("preempt", h.apply(raftfsm.OpPreempt, raftfsm.PreemptCmd{Now: 2, Victims: []raftfsm.Victim{
-		{JobID: cancel, For: 99}, {JobID: requeue, For: 99, Requeue: true}, {JobID: done, For: 99}}}))
+		{JobID: cancel, For: 99, GraceSeconds: 30}, {JobID: requeue, For: 99, Requeue: true}, {JobID: done, For: 99}}}))
+	if g := h.job(cancel).StopGraceSeconds; g != 30 {
+		t.Errorf("victim's stop grace %d, want its queue's GraceTime 30", g)
+	}
 	for _, id := range []uint64{cancel, requeue} {
 		j := h.job(id)
 		if !j.StopRequested || j.StopCause != api.CausePreempted || j.StopReason != "Preempted by job 99" {

@@ -19,6 +19,9 @@ type Preemption struct {
 	// Requeue: the victim's queue's PreemptMode is REQUEUE (run it again
 	// later); else CANCEL (it ends PREEMPTED).
 	Requeue bool
+	// GraceSeconds is the victim's queue's GraceTime: SIGTERM, then
+	// SIGKILL that much later (0: the node's own grace).
+	GraceSeconds int
 }
 
 // MaxPreemptors bounds the waiting jobs one pass preempts for: the next
@@ -175,8 +178,11 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) bool {
 		ps.victim[v.ID] = true
 		ps.freeing[best.node] = ps.freeing[best.node].Add(v.Resources)
 		q := p.snap.Queue(v.Queue)
-		p.plan.Preemptions = append(p.plan.Preemptions, Preemption{JobID: v.ID, Node: p.nodes[best.node].Name, For: j.ID,
-			Requeue: q != nil && q.PreemptMode == api.PreemptRequeue})
+		pre := Preemption{JobID: v.ID, Node: p.nodes[best.node].Name, For: j.ID}
+		if q != nil {
+			pre.Requeue, pre.GraceSeconds = q.PreemptMode == api.PreemptRequeue, q.GraceTimeSeconds
+		}
+		p.plan.Preemptions = append(p.plan.Preemptions, pre)
 	}
 	ps.claimed[best.node] = ps.claimed[best.node].Add(j.Resources)
 	return true

@@ -41,6 +41,7 @@ func TestPreemption(t *testing.T) {
 	cases := []struct {
 		name  string
 		mode  string
+		grace int // low's GraceTime
 		nodes []*api.Node
 		jobs  []*api.Job
 		want  []sched.Preemption
@@ -51,8 +52,9 @@ func TestPreemption(t *testing.T) {
 		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
 		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true}},
 	}, {
-		name:  "CANCEL",
+		name:  "CANCEL, with the victim's queue's GraceTime",
 		mode:  api.PreemptCancel,
+		grace: 45,
 		nodes: []*api.Node{nodeRunning(shared("a", 4), lowRunning(100, "a", 4, t0-hour))},
 		jobs:  []*api.Job{lowRunning(100, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
 		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1}},
@@ -105,7 +107,12 @@ func TestPreemption(t *testing.T) {
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := sched.Schedule(tierSnap(c.mode, c.jobs, c.nodes...), t0)
+			s := tierSnap(c.mode, c.jobs, c.nodes...)
+			s.queues["low"].GraceTimeSeconds = c.grace
+			for i := range c.want {
+				c.want[i].GraceSeconds = c.grace
+			}
+			p := sched.Schedule(s, t0)
 			if len(p.Placements) != 0 {
 				t.Fatalf("placed %v, want none (every node is full)", placedIDs(p))
 			}

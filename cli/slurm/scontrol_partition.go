@@ -25,6 +25,8 @@ type partitionSpec struct {
 	priority *int
 	// preemptMode (PreemptMode=): OFF, CANCEL or REQUEUE; "" not given.
 	preemptMode string
+	// graceTime (GraceTime=, seconds): nil not given.
+	graceTime *int
 }
 
 // isPartitionKey reports whether key names the partition (PartitionName,
@@ -91,6 +93,13 @@ func (r *scontrolRun) parsePartition(args []string) (partitionSpec, bool) {
 				return p, false
 			}
 			p.preemptMode = m
+		case key == "gracetime":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				fmt.Fprintf(r.c.Stderr, "scontrol: error: Invalid input: %s\n", a)
+				return p, false
+			}
+			p.graceTime = &n
 		default:
 			fmt.Fprintf(r.c.Stderr, "scontrol: error: Update of this parameter is not supported: %s\n", a)
 			return p, false
@@ -173,6 +182,9 @@ func (r *scontrolRun) createPartition(args []string) int {
 		q.Priority = *p.priority
 	}
 	q.PreemptMode = p.preemptMode
+	if p.graceTime != nil {
+		q.GraceTimeSeconds = *p.graceTime
+	}
 	if err := bc.Call(r.ctx, "/v1/createjobqueue", q, nil); err != nil {
 		fmt.Fprintf(r.c.Stderr, "Error creating the partition: %s\n", safeErr(err))
 		if rerr := r.removeCE(bc, p.name); rerr != nil {
@@ -203,8 +215,8 @@ func (r *scontrolRun) updatePartition(args []string) int {
 	if !ok {
 		return 1
 	}
-	if p.state != "" || p.priority != nil || p.preemptMode != "" {
-		req := api.AWSUpdateJobQueueRequest{JobQueue: p.name, State: p.state, Priority: p.priority, PreemptMode: p.preemptMode}
+	if p.state != "" || p.priority != nil || p.preemptMode != "" || p.graceTime != nil {
+		req := api.AWSUpdateJobQueueRequest{JobQueue: p.name, State: p.state, Priority: p.priority, PreemptMode: p.preemptMode, GraceTimeSeconds: p.graceTime}
 		if err := bc.Call(r.ctx, "/v1/updatejobqueue", req, nil); err != nil {
 			fmt.Fprintf(r.c.Stderr, "slurm_update error: %s\n", partitionError(err))
 			return 1

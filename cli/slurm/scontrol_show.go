@@ -370,7 +370,7 @@ func (r *scontrolRun) showPartition(name string) int {
 		r.record(&b, "PartitionName="+p.name, []string{
 			"AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL",
 			fmt.Sprintf("AllocNodes=ALL Default=%s QoS=N/A", def),
-			"DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 Hidden=NO",
+			fmt.Sprintf("DefaultTime=NONE DisableRootJobs=NO ExclusiveUser=NO GraceTime=%d Hidden=NO", p.graceTime),
 			"MaxNodes=1 MaxTime=UNLIMITED MinNodes=1 LLN=NO MaxCPUsPerNode=UNLIMITED",
 			"Nodes=" + orNull(compressHosts(nodeNames(p.nodes))),
 			fmt.Sprintf("PriorityJobFactor=1 PriorityTier=%d RootOnly=NO ReqResv=NO OverSubscribe=NO", p.priorityTier()),

@@ -122,6 +122,7 @@ type partition struct {
 	// its PreemptMode (OFF when not set).
 	tier        int
 	preemptMode string
+	graceTime   int // seconds
 }
 
 // batchCaller is the part of client.Client that reaches the AWS Batch
@@ -159,7 +160,7 @@ func loadPartitions(ctx context.Context, c *Ctx, nodes []api.Node) ([]*partition
 			var out []*partition
 			for i := range qs.JobQueues {
 				q := &qs.JobQueues[i]
-				p := &partition{name: q.Name, avail: "up", isDefault: q.Name == defaultPartition, tier: q.Priority, preemptMode: q.PreemptMode}
+				p := &partition{name: q.Name, avail: "up", isDefault: q.Name == defaultPartition, tier: q.Priority, preemptMode: q.PreemptMode, graceTime: q.GraceTimeSeconds}
 				if q.State == api.Disabled {
 					p.avail = "drain"
 				}

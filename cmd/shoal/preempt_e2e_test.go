@@ -17,7 +17,7 @@ import (
 func TestPreemptionEndToEnd(t *testing.T) {
 	c := newCluster(t, "-node-cpus", "2")
 	for _, args := range [][]string{
-		{"create", "PartitionName=low", "Nodes=node1", "PriorityTier=1", "PreemptMode=CANCEL"},
+		{"create", "PartitionName=low", "Nodes=node1", "PriorityTier=1", "PreemptMode=CANCEL", "GraceTime=20"},
 		{"create", "PartitionName=high", "Nodes=node1", "PriorityTier=10"},
 	} {
 		if r := c.slurmTry(t, "scontrol", args...); r.code != 0 {
@@ -25,15 +25,20 @@ func TestPreemptionEndToEnd(t *testing.T) {
 		}
 	}
 	r := c.slurmTry(t, "scontrol", "show", "partition", "low")
-	if !strings.Contains(r.stdout, " PriorityTier=1 ") || !strings.Contains(r.stdout, "PreemptMode=CANCEL") {
-		t.Errorf("scontrol show partition low: want PriorityTier=1 and PreemptMode=CANCEL in\n%s", r.stdout)
+	if !strings.Contains(r.stdout, " PriorityTier=1 ") || !strings.Contains(r.stdout, "PreemptMode=CANCEL") || !strings.Contains(r.stdout, " GraceTime=20 ") {
+		t.Errorf("scontrol show partition low: want PriorityTier=1, PreemptMode=CANCEL and GraceTime=20 in\n%s", r.stdout)
 	}
 
-	low, _ := c.sbatchWrap(t, "-p", "low", "-c", "2", "--wrap", "sleep 300")
+	// The low job takes a second to finish after SIGTERM: within its
+	// partition's GraceTime (20 s), not the node's -grace (300 ms), so
+	// it exits on its own, not by SIGKILL.
+	low, _ := c.sbatchWrap(t, "-p", "low", "-c", "2", "--wrap", "trap 'sleep 1; exit 3' TERM; sleep 300 & wait")
 	c.wait(low, api.StateRunning)
 	high, _ := c.sbatchWrap(t, "-p", "high", "-c", "2", "--wrap", "true")
 	if j := c.wait(low); j.State != api.StateFailed || j.Cause != api.CausePreempted || j.StatusReason != "Preempted by job "+api.FormatID(high) {
 		t.Fatalf("low job after the high one came: %s %s %q, want FAILED, preempted by %d", j.State, j.Cause, j.StatusReason, high)
+	} else if j.ExitSignal != 0 || j.ExitCode == nil || *j.ExitCode != 3 {
+		t.Errorf("low job ended by signal %d, exit code %v: want exit 3 from its TERM trap (the GraceTime let it finish)", j.ExitSignal, j.ExitCode)
 	}
 	if j := c.wait(high); j.State != api.StateSucceeded {
 		t.Fatalf("high job: %s %q, want SUCCEEDED", j.State, j.StatusReason)
