@@ -130,4 +130,8 @@ func TestLicensesEndToEnd(t *testing.T) {
 	c.awsCall("canceljob", `{"jobId":"`+api.FormatID(b)+`","reason":"done"}`)
 	c.slurmTry(t, "scancel", api.FormatID(first))
 	c.wait(first)
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind after the agent stopped: %v", left)
+	}
 }

@@ -66,4 +66,8 @@ func TestPreemptionEndToEnd(t *testing.T) {
 		t.Fatalf("scancel: %s", r.stderr)
 	}
 	c.wait(low2)
+	c.stop()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind after the agent stopped: %v", left)
+	}
 }
