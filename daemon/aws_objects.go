@@ -104,6 +104,9 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
+	if err := checkDefinitionLicenses(c.fsm.State(), &d); err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
+	}
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}

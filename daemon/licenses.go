@@ -63,6 +63,24 @@ func licenseNames(state *raftfsm.State) string {
 	return "it has " + strings.Join(names, ", ")
 }
 
+// checkDefinitionLicenses checks a job definition's consumable resources
+// as a submit's are checked (they must exist, each once, a quantity of at
+// least 1), and stores them by name, not ARN.
+func checkDefinitionLicenses(state *raftfsm.State, d *api.JobDefinition) error {
+	p := d.ConsumableResourceProperties
+	if p == nil {
+		return nil
+	}
+	uses := licensesFromProperties(p)
+	j := api.Job{JobSpec: api.JobSpec{Name: "definition " + d.Name, Licenses: uses}}
+	if err := checkJobLicenses(state, &j); err != nil {
+		return api.Errorf(api.CodeInvalid, "job definition %s: consumableResourceProperties: %s", d.Name,
+			strings.TrimPrefix(err.Error(), ErrInvalidLicenses+": ")).WithField("consumableResourceProperties")
+	}
+	d.ConsumableResourceProperties = licenseProperties(uses)
+	return nil
+}
+
 // licensesFromProperties turns AWS Batch's consumableResourceProperties
 // (resources by name or ARN) into a job's licenses.
 func licensesFromProperties(p *api.ConsumableResourceProperties) []api.LicenseUse {

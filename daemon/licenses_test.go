@@ -85,6 +85,21 @@ func TestMemConsumableResources(t *testing.T) {
 			t.Errorf("submit with %v: HTTP %d %+v, want 400 on field licenses saying %q", tt.uses, status, e, tt.says)
 		}
 	}
+	// Job definitions: their resources are checked as a submit's, and
+	// kept by name.
+	_, out = mc.awsCall(alice, "registerjobdefinition", `{"jobDefinitionName":"d1","type":"script","containerProperties":{"command":["true"]},
+		"consumableResourceProperties":{"consumableResourceList":[{"consumableResource":"nosuch","quantity":1}]}}`)
+	if msg, _ := out["message"].(string); out["code"] != api.CodeInvalid || !strings.Contains(msg, "consumableResourceProperties") || !strings.Contains(msg, "nosuch") {
+		t.Errorf("register a definition asking for nosuch: %v, want it refused naming the resource", out)
+	}
+	if status, out := mc.awsCall(alice, "registerjobdefinition", `{"jobDefinitionName":"d1","type":"script","containerProperties":{"command":["true"]},
+		"consumableResourceProperties":{"consumableResourceList":[{"consumableResource":"arn:aws:batch:us-east-1:000000000000:consumable-resource/dbx","quantity":1}]}}`); status != http.StatusOK {
+		t.Fatalf("register a definition asking for dbx by ARN: HTTP %d %v", status, out)
+	}
+	if d := mc.c.fsm.State().LatestJobDefinition("d1"); d == nil || d.ConsumableResourceProperties == nil || d.ConsumableResourceProperties.ConsumableResourceList[0].Name != "dbx" {
+		t.Errorf("stored definition d1: %+v, want its resource dbx by name", d)
+	}
+
 	id := mc.submit(alice, api.JobSpec{Command: []string{"true"}, Held: true, Licenses: []api.LicenseUse{{Name: "db", Quantity: 2}}})
 	if _, out := mc.awsCall(rootUser, "deleteconsumableresource", `{"consumableResource":"db"}`); out["code"] != api.CodeConflict {
 		t.Errorf("delete db while job %d asks for it: %v, want %s", id, out, api.CodeConflict)
