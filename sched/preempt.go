@@ -37,6 +37,13 @@ type preemptState struct {
 	// of this pass will take of it.
 	freeing, claimed map[int]api.Resources
 	victim           map[uint64]bool
+	// nodeOf is each running job's node index; holders are the running
+	// jobs (not being stopped) that hold licenses; licFreeing is what of
+	// each license stopping jobs will give back, licClaimed what
+	// preemptors of this pass will take of it.
+	nodeOf                 map[uint64]int
+	holders                []*api.Job
+	licFreeing, licClaimed map[string]int64
 }
 
 // preempt looks, for each job that waits for Resources (in the order the
@@ -49,7 +56,10 @@ func (p *pass) preempt() {
 	var ps *preemptState
 	preemptors := 0
 	for _, w := range p.plan.Waits {
-		if w.Reason != ReasonResources || w.Job == nil || w.Job.State != api.StateRunnable {
+		// A job waiting for licenses behind another (Blocker) waits its
+		// turn: only the first asks for room.
+		forLicenses := w.Reason == ReasonLicenses && w.Blocker == 0
+		if (w.Reason != ReasonResources && !forLicenses) || w.Job == nil || w.Job.State != api.StateRunnable {
 			continue
 		}
 		t := p.targets[w.Queue]
@@ -59,7 +69,13 @@ func (p *pass) preempt() {
 		if ps == nil {
 			ps = p.runningByNode()
 		}
-		if p.preemptFor(ps, t, w.Job) {
+		found := false
+		if forLicenses {
+			found = p.preemptForLicenses(ps, t, w.Job)
+		} else {
+			found = p.preemptFor(ps, t, w.Job)
+		}
+		if found {
 			if preemptors++; preemptors == MaxPreemptors {
 				return
 			}
@@ -95,7 +111,8 @@ func (p *pass) queuesOfRunning() map[string]bool {
 }
 
 func (p *pass) runningByNode() *preemptState {
-	ps := &preemptState{onNode: map[int][]*api.Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{}}
+	ps := &preemptState{onNode: map[int][]*api.Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{},
+		nodeOf: map[uint64]int{}, licFreeing: map[string]int64{}, licClaimed: map[string]int64{}}
 	index := map[string]int{}
 	for i, n := range p.nodes {
 		index[n.Name] = i
@@ -106,10 +123,17 @@ func (p *pass) runningByNode() *preemptState {
 			if !ok {
 				return true
 			}
+			ps.nodeOf[j.ID] = i
 			if j.StopRequested {
 				ps.freeing[i] = ps.freeing[i].Add(j.Resources)
+				for _, u := range j.Licenses {
+					ps.licFreeing[u.Name] += u.Quantity
+				}
 			} else {
 				ps.onNode[i] = append(ps.onNode[i], j)
+				if len(j.Licenses) > 0 {
+					ps.holders = append(ps.holders, j)
+				}
 			}
 			return true
 		})
@@ -150,15 +174,7 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) bool {
 				cands = append(cands, r)
 			}
 		}
-		slices.SortFunc(cands, func(a, b *api.Job) int {
-			if c := cmp.Compare(p.queuePriority(a.Queue), p.queuePriority(b.Queue)); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(b.StartedAt, a.StartedAt); c != 0 {
-				return c // the most recently started first: it loses least
-			}
-			return cmp.Compare(b.ID, a.ID)
-		})
+		p.victimOrder(cands)
 		var victims []*api.Job
 		for _, v := range cands {
 			victims = append(victims, v)
@@ -175,17 +191,109 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) bool {
 		return false
 	}
 	for _, v := range best.victims {
-		ps.victim[v.ID] = true
-		ps.freeing[best.node] = ps.freeing[best.node].Add(v.Resources)
-		q := p.snap.Queue(v.Queue)
-		pre := Preemption{JobID: v.ID, Node: p.nodes[best.node].Name, For: j.ID}
-		if q != nil {
-			pre.Requeue, pre.GraceSeconds = q.PreemptMode == api.PreemptRequeue, q.GraceTimeSeconds
-		}
-		p.plan.Preemptions = append(p.plan.Preemptions, pre)
+		p.addVictim(ps, v, j)
 	}
 	ps.claimed[best.node] = ps.claimed[best.node].Add(j.Resources)
 	return true
+}
+
+// victimOrder sorts candidates: the lowest queue priority first, then the
+// most recently started (it loses least), then the highest id.
+func (p *pass) victimOrder(cands []*api.Job) {
+	slices.SortFunc(cands, func(a, b *api.Job) int {
+		if c := cmp.Compare(p.queuePriority(a.Queue), p.queuePriority(b.Queue)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.StartedAt, a.StartedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+}
+
+// addVictim puts v in the plan as stopped for j, and counts what it will
+// give back: its node's room and its licenses.
+func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
+	i := ps.nodeOf[v.ID]
+	ps.victim[v.ID] = true
+	ps.freeing[i] = ps.freeing[i].Add(v.Resources)
+	for _, u := range v.Licenses {
+		ps.licFreeing[u.Name] += u.Quantity
+	}
+	pre := Preemption{JobID: v.ID, Node: p.nodes[i].Name, For: j.ID}
+	if q := p.snap.Queue(v.Queue); q != nil {
+		pre.Requeue, pre.GraceSeconds = q.PreemptMode == api.PreemptRequeue, q.GraceTimeSeconds
+	}
+	p.plan.Preemptions = append(p.plan.Preemptions, pre)
+}
+
+// preemptForLicenses finds, for j (of queue t) waiting for licenses, the
+// running jobs of lower-priority preemptable queues whose licenses would
+// make up what j lacks (what jobs already being stopped give back counted
+// once), and records them; it reports whether it could (with no new
+// victim when stopping jobs suffice). Only REPLENISHABLE licenses come
+// back when a job stops. Room on a node is the next pass's concern: if j
+// then waits for Resources, it may preempt for that.
+func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) bool {
+	l := p.licenseState()
+	var victims []*api.Job
+	chosen := map[uint64]bool{}
+	gained := map[string]int64{}
+	for _, u := range j.Licenses {
+		lic := l.byName[u.Name]
+		if lic == nil {
+			return false
+		}
+		have := l.free[u.Name] + ps.licFreeing[u.Name] - ps.licClaimed[u.Name] + gained[u.Name]
+		if have >= u.Quantity {
+			continue
+		}
+		if !lic.Replenishable() {
+			return false // consumed: stopping a job gives nothing back
+		}
+		var cands []*api.Job
+		for _, h := range ps.holders {
+			if ps.victim[h.ID] || chosen[h.ID] || holds(h, u.Name) == 0 {
+				continue
+			}
+			if q := p.snap.Queue(h.Queue); q != nil && q.Preemptable() && q.Priority < t.priority {
+				cands = append(cands, h)
+			}
+		}
+		p.victimOrder(cands)
+		for _, v := range cands {
+			if have >= u.Quantity {
+				break
+			}
+			victims = append(victims, v)
+			chosen[v.ID] = true
+			for _, x := range v.Licenses {
+				gained[x.Name] += x.Quantity
+			}
+			have += holds(v, u.Name)
+		}
+		if have < u.Quantity {
+			return false
+		}
+	}
+	for _, v := range victims {
+		p.addVictim(ps, v, j)
+	}
+	for _, u := range j.Licenses {
+		ps.licClaimed[u.Name] += u.Quantity
+	}
+	return true
+}
+
+// holds is how much of license name j holds.
+func holds(j *api.Job, name string) int64 {
+	n := int64(0)
+	for _, u := range j.Licenses {
+		if u.Name == name {
+			n += u.Quantity
+		}
+	}
+	return n
 }
 
 // queuePriority is a queue's priority (0 if it is gone).

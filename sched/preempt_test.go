@@ -122,3 +122,72 @@ func TestPreemption(t *testing.T) {
 		})
 	}
 }
+
+// tierLicSnap is tierSnap with licenses.
+type tierLicSnap struct {
+	*queueSnap
+	lics []*api.License
+}
+
+func (s *tierLicSnap) Licenses() []*api.License { return s.lics }
+
+func TestPreemptionForLicenses(t *testing.T) {
+	holding := func(id uint64, started int64, uses ...api.LicenseUse) *api.Job {
+		return asking(lowRunning(id, "a", 1, started), uses...)
+	}
+	stoppingHolder := holding(103, t0-hour, use("db", 1))
+	stoppingHolder.StopRequested = true
+	tokens := lic("tokens", 0)
+	tokens.Type = api.NonReplenishable
+	cases := []struct {
+		name string
+		lics []*api.License
+		jobs []*api.Job
+		want []sched.Preemption
+	}{{
+		name: "the most recently started holders first, as many as needed",
+		lics: []*api.License{lic("db", 3)},
+		jobs: []*api.Job{holding(100, t0-2*hour, use("db", 1)), holding(101, t0-minute, use("db", 1)), holding(102, t0-hour, use("db", 1)),
+			asking(inQueue(job(1, 0, 1, 1, 0), "high"), use("db", 2))},
+		want: []sched.Preemption{{JobID: 101, Node: "a", For: 1}, {JobID: 102, Node: "a", For: 1}},
+	}, {
+		name: "what a job being stopped gives back counts",
+		lics: []*api.License{lic("db", 3)},
+		jobs: []*api.Job{holding(100, t0-2*hour, use("db", 1)), holding(101, t0-minute, use("db", 1)), stoppingHolder,
+			asking(inQueue(job(1, 0, 1, 1, 0), "high"), use("db", 2))},
+		want: []sched.Preemption{{JobID: 101, Node: "a", For: 1}},
+	}, {
+		name: "a later job waiting behind the first asks for nothing",
+		lics: []*api.License{lic("db", 1)},
+		jobs: []*api.Job{holding(100, t0-hour, use("db", 1)),
+			asking(inQueue(job(1, 5, 1, 1, 0), "high"), use("db", 1)), asking(inQueue(job(2, 1, 1, 1, 0), "high"), use("db", 1))},
+		want: []sched.Preemption{{JobID: 100, Node: "a", For: 1}},
+	}, {
+		name: "a consumed (NON_REPLENISHABLE) resource does not come back: nothing preempted",
+		lics: []*api.License{tokens},
+		jobs: []*api.Job{holding(100, t0-hour, use("tokens", 1)), asking(inQueue(job(1, 0, 1, 1, 0), "high"), use("tokens", 1))},
+	}, {
+		name: "not enough held by lower queues: nothing preempted",
+		lics: []*api.License{lic("db", 2)},
+		jobs: []*api.Job{holding(100, t0-hour, use("db", 1)), asking(inQueue(runningOn(200, "a", t0, 1, 1, 3600), "high"), use("db", 1)),
+			asking(inQueue(job(1, 0, 1, 1, 0), "high"), use("db", 2))},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var alloc []*api.Job
+			for _, j := range c.jobs {
+				if j.State == api.StateRunning {
+					alloc = append(alloc, j)
+				}
+			}
+			s := &tierLicSnap{queueSnap: tierSnap(api.PreemptCancel, c.jobs, nodeRunning(shared("a", 64), alloc...)), lics: c.lics}
+			p := sched.Schedule(s, t0)
+			if len(p.Placements) != 0 {
+				t.Fatalf("placed %v, want none", placedIDs(p))
+			}
+			if !reflect.DeepEqual(p.Preemptions, c.want) {
+				t.Fatalf("preemptions %+v, want %+v", p.Preemptions, c.want)
+			}
+		})
+	}
+}

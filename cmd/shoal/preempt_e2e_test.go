@@ -66,6 +66,24 @@ func TestPreemptionEndToEnd(t *testing.T) {
 		t.Fatalf("scancel: %s", r.stderr)
 	}
 	c.wait(low2)
+
+	// Licenses: a high job waiting for the one db license that a low job
+	// holds (the node has room for both) preempts it.
+	if r := c.shoal("license", "create", "db", "--total", "1"); r.code != 0 {
+		t.Fatalf("shoal license create: %s", r.stderr)
+	}
+	low3, _ := c.sbatchWrap(t, "-p", "low", "-c", "1", "-L", "db", "--wrap", "sleep 300")
+	c.wait(low3, api.StateRunning)
+	high3, _ := c.sbatchWrap(t, "-p", "high", "-c", "1", "-L", "db", "--wrap", "true")
+	if j := c.wait(high3); j.State != api.StateSucceeded {
+		t.Fatalf("high job waiting for db: %s %q, want SUCCEEDED", j.State, j.StatusReason)
+	}
+	j = c.waitFor(t, low3, "it runs again", func(j api.Job) bool { return j.State == api.StateRunning && j.Attempt == 2 })
+	if len(j.Attempts) != 1 || j.Attempts[0].StatusReason != "Preempted by job "+api.FormatID(high3) {
+		t.Errorf("low job holding db: attempts %+v, want one, preempted by %d", j.Attempts, high3)
+	}
+	c.slurmTry(t, "scancel", api.FormatID(low3))
+	c.wait(low3)
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind after the agent stopped: %v", left)
