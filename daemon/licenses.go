@@ -270,3 +270,44 @@ func matchesAny(name string, patterns []string) bool {
 	}
 	return false
 }
+
+// ParseLicenseConfig reads the agent's -licenses (NAME:COUNT,..., as
+// Slurm's Licenses=): REPLENISHABLE licenses with those totals ("" none).
+func ParseLicenseConfig(s string) ([]api.License, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	uses, err := api.ParseLicenses(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.License, len(uses))
+	for i, u := range uses {
+		if err := checkLicenseName(u.Name); err != nil {
+			return nil, err
+		}
+		out[i] = api.License{Name: u.Name, Total: u.Quantity, Type: api.Replenishable}
+	}
+	return out, nil
+}
+
+// configureLicenses creates the configured licenses, or sets their
+// totals to the configured ones, once each time this controller comes to
+// lead (as slurmctld reads Licenses= from slurm.conf when it starts).
+func (c *Controller) configureLicenses(ctx context.Context) {
+	state := c.fsm.State()
+	for _, l := range c.cfg.Licenses {
+		var cmd raftfsm.LicensePutCmd
+		switch old := state.License(l.Name); {
+		case old == nil:
+			cmd = raftfsm.LicensePutCmd{License: l, Create: true, Now: c.nowMillis()}
+		case old.Total != l.Total:
+			cmd = raftfsm.LicensePutCmd{License: api.License{Name: l.Name}, Operation: api.LicenseSet, Quantity: l.Total, Now: c.nowMillis()}
+		default:
+			continue
+		}
+		if _, err := c.applier.Apply(ctx, raftfsm.OpLicensePut, cmd); err != nil && ctx.Err() == nil {
+			c.log.Warn("configure license", "license", l.Name, "err", err)
+		}
+	}
+}

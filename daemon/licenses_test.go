@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -107,5 +109,49 @@ func TestMemConsumableResources(t *testing.T) {
 	mc.mustCall(alice, api.PathCancel, api.StopJobRequest{ID: id, Reason: "x"}, nil)
 	if status, out := mc.awsCall(rootUser, "deleteconsumableresource", `{"consumableResource":"db"}`); status != http.StatusOK {
 		t.Errorf("delete db: HTTP %d %v", status, out)
+	}
+}
+
+// waitLicense waits (on the FSM's change channel, no polling) until
+// license name has total want.
+func (mc *memController) waitLicense(name string, want int64) {
+	mc.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		_, changed := mc.c.fsm.Changed()
+		if l := mc.c.fsm.State().License(name); l != nil && l.Total == want {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			mc.t.Fatalf("license %s: never got total %d (has %+v)", name, want, mc.c.fsm.State().License(name))
+		}
+	}
+}
+
+// TestConfiguredLicenses: the agent's -licenses are created when the
+// controller comes to lead; a bad list is refused with what is wrong.
+func TestConfiguredLicenses(t *testing.T) {
+	lics, err := ParseLicenseConfig("db:4,matlab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := startMemController(t, Config{Licenses: lics})
+	mc.waitLicense("db", 4)
+	mc.waitLicense("matlab", 1)
+	// An operator's change lasts until a controller next comes to lead,
+	// which sets the configured total again.
+	mc.awsCall(rootUser, "updateconsumableresource", `{"consumableResource":"db","quantity":9}`)
+	mc.waitLicense("db", 9)
+	mc.c.configureLicenses(context.Background())
+	mc.waitLicense("db", 4)
+	for _, bad := range []string{"db:x", "d b:1", "db:0"} {
+		if _, err := ParseLicenseConfig(bad); err == nil {
+			t.Errorf("ParseLicenseConfig(%q): no error", bad)
+		}
+	}
+	if l, err := ParseLicenseConfig(" "); err != nil || l != nil {
+		t.Errorf("ParseLicenseConfig(blank) = %v, %v; want none", l, err)
 	}
 }
