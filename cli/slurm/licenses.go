@@ -3,7 +3,6 @@ package slurm
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -73,7 +72,7 @@ func showLicenses(ctx context.Context, c *Ctx, name string, oneLiner bool) int {
 	}
 	shown := 0
 	for _, l := range lics {
-		if name != "" && !strings.EqualFold(l.Name, name) {
+		if name != "" && l.Name != name { // exact, as Slurm's _match_license_name
 			continue
 		}
 		shown++
