@@ -1,6 +1,16 @@
 package slurm
 
-import "github.com/shoal-batch/shoal/api"
+import (
+	"strconv"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// sinfo's %M/preemptmode and %p/prioritytier: the partition's.
+var (
+	siPreemptMode = perPart("PREEMPT_MODE", func(p *partition) string { return p.preemptModeName() })
+	siPrioTier    = perPart("PRIO_TIER", func(p *partition) string { return strconv.Itoa(p.priorityTier()) })
+)
 
 // priorityTier is the partition's PriorityTier as scontrol show partition
 // prints it: its queue's priority (1 where the queue list was not read).
