@@ -68,8 +68,9 @@ func (p *pass) licenseState() *licenses {
 
 // licensesFree reports whether j's licenses are free for it; if not, it
 // fills in w (Reason Licenses, Short the first license short, Blocker the
-// job before it waiting for that license) and marks j's licenses waited
-// for.
+// job before it waiting for that license), marks the licenses j lacks
+// waited for, and holds those it does not lack for it (later jobs of the
+// pass may take only what is left beyond them).
 func (p *pass) licensesFree(j *api.Job, w *Wait) bool {
 	l := p.licenseState()
 	for _, u := range j.Licenses {
@@ -88,8 +89,13 @@ func (p *pass) licensesFree(j *api.Job, w *Wait) bool {
 			w.Blocker = first
 		}
 		for _, x := range j.Licenses {
-			if _, ok := l.waiting[x.Name]; !ok {
+			_, waited := l.waiting[x.Name]
+			switch {
+			case waited:
+			case l.free[x.Name] < x.Quantity:
 				l.waiting[x.Name] = j.ID
+			default:
+				l.free[x.Name] -= x.Quantity
 			}
 		}
 		return false
