@@ -3,6 +3,8 @@ package sched
 import (
 	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -44,6 +46,8 @@ type preemptState struct {
 	nodeOf                 map[uint64]int
 	holders                []*api.Job
 	licFreeing, licClaimed map[string]int64
+	// preempted lists, per node index, the jobs being preempted there.
+	preempted map[int][]uint64
 }
 
 // preempt looks, for each job that waits for Resources (in the order the
@@ -55,7 +59,8 @@ type preemptState struct {
 func (p *pass) preempt() {
 	var ps *preemptState
 	preemptors := 0
-	for _, w := range p.plan.Waits {
+	for k := range p.plan.Waits {
+		w := &p.plan.Waits[k]
 		// A job waiting for licenses behind another (Blocker) waits its
 		// turn: only the first asks for room.
 		forLicenses := w.Reason == ReasonLicenses && w.Blocker == 0
@@ -69,11 +74,11 @@ func (p *pass) preempt() {
 		if ps == nil {
 			ps = p.runningByNode()
 		}
-		found := false
+		var found bool
 		if forLicenses {
-			found = p.preemptForLicenses(ps, t, w.Job)
+			w.Preempting, found = p.preemptForLicenses(ps, t, w.Job)
 		} else {
-			found = p.preemptFor(ps, t, w.Job)
+			w.Preempting, found = p.preemptFor(ps, t, w.Job)
 		}
 		if found {
 			if preemptors++; preemptors == MaxPreemptors {
@@ -112,7 +117,7 @@ func (p *pass) queuesOfRunning() map[string]bool {
 
 func (p *pass) runningByNode() *preemptState {
 	ps := &preemptState{onNode: map[int][]*api.Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{},
-		nodeOf: map[uint64]int{}, licFreeing: map[string]int64{}, licClaimed: map[string]int64{}}
+		nodeOf: map[uint64]int{}, licFreeing: map[string]int64{}, licClaimed: map[string]int64{}, preempted: map[int][]uint64{}}
 	index := map[string]int{}
 	for i, n := range p.nodes {
 		index[n.Name] = i
@@ -125,6 +130,9 @@ func (p *pass) runningByNode() *preemptState {
 			}
 			ps.nodeOf[j.ID] = i
 			if j.StopRequested {
+				if j.StopCause == api.CausePreempted {
+					ps.preempted[i] = append(ps.preempted[i], j.ID)
+				}
 				ps.freeing[i] = ps.freeing[i].Add(j.Resources)
 				for _, u := range j.Licenses {
 					ps.licFreeing[u.Name] += u.Quantity
@@ -143,8 +151,9 @@ func (p *pass) runningByNode() *preemptState {
 
 // preemptFor finds room for j (of queue t) and records the victims; it
 // reports whether it did (with no new victim when jobs already stopping
-// make the room).
-func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) bool {
+// make the room), and the jobs preempted for it (those being preempted on
+// its node when no new one is needed).
+func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
 	type choice struct {
 		node    int
 		victims []*api.Job
@@ -188,13 +197,18 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) bool {
 		}
 	}
 	if best == nil {
-		return false
+		return nil, false
+	}
+	ids := ps.preempted[best.node]
+	if len(best.victims) > 0 {
+		ids = nil
 	}
 	for _, v := range best.victims {
 		p.addVictim(ps, v, j)
+		ids = append(ids, v.ID)
 	}
 	ps.claimed[best.node] = ps.claimed[best.node].Add(j.Resources)
-	return true
+	return ids, true
 }
 
 // victimOrder sorts candidates: the lowest queue priority first, then the
@@ -234,7 +248,7 @@ func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
 // victim when stopping jobs suffice). Only REPLENISHABLE licenses come
 // back when a job stops. Room on a node is the next pass's concern: if j
 // then waits for Resources, it may preempt for that.
-func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) bool {
+func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
 	l := p.licenseState()
 	var victims []*api.Job
 	chosen := map[uint64]bool{}
@@ -242,14 +256,14 @@ func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) bool 
 	for _, u := range j.Licenses {
 		lic := l.byName[u.Name]
 		if lic == nil {
-			return false
+			return nil, false
 		}
 		have := l.free[u.Name] + ps.licFreeing[u.Name] - ps.licClaimed[u.Name] + gained[u.Name]
 		if have >= u.Quantity {
 			continue
 		}
 		if !lic.Replenishable() {
-			return false // consumed: stopping a job gives nothing back
+			return nil, false // consumed: stopping a job gives nothing back
 		}
 		var cands []*api.Job
 		for _, h := range ps.holders {
@@ -273,16 +287,18 @@ func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) bool 
 			have += holds(v, u.Name)
 		}
 		if have < u.Quantity {
-			return false
+			return nil, false
 		}
 	}
+	var ids []uint64
 	for _, v := range victims {
 		p.addVictim(ps, v, j)
+		ids = append(ids, v.ID)
 	}
 	for _, u := range j.Licenses {
 		ps.licClaimed[u.Name] += u.Quantity
 	}
-	return true
+	return ids, true
 }
 
 // holds is how much of license name j holds.
@@ -302,4 +318,20 @@ func (p *pass) queuePriority(name string) int {
 		return q.Priority
 	}
 	return 0
+}
+
+// preemptingWords adds to a reason's words the jobs being preempted for
+// the job ("" for none).
+func preemptingWords(ids []uint64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(id, 10)
+	}
+	if len(ids) == 1 {
+		return "; job " + parts[0] + ", of a lower-priority queue, is being preempted to make room for it"
+	}
+	return "; jobs " + strings.Join(parts, ", ") + ", of lower-priority queues, are being preempted to make room for it"
 }

@@ -2,6 +2,8 @@ package sched_test
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -119,7 +121,29 @@ func TestPreemption(t *testing.T) {
 			if !reflect.DeepEqual(p.Preemptions, c.want) {
 				t.Fatalf("preemptions %+v, want %+v", p.Preemptions, c.want)
 			}
+			// Each preemptor's wait names its victims, and says so.
+			for _, pre := range c.want {
+				w, _ := waitOf(p, pre.For)
+				if !slices.Contains(w.Preempting, pre.JobID) || !strings.Contains(w.Describe(api.Resources{}, t0), "preempted to make room for it") {
+					t.Errorf("job %d's wait %+v (%q) does not name job %d as preempted for it", pre.For, w, w.Describe(api.Resources{}, t0), pre.JobID)
+				}
+			}
 		})
+	}
+}
+
+// TestPreemptionInProgress: while its victims are being stopped, the
+// waiting job's reason names them, and nothing more is preempted.
+func TestPreemptionInProgress(t *testing.T) {
+	victim := lowRunning(100, "a", 4, t0-hour)
+	victim.StopRequested, victim.StopCause = true, api.CausePreempted
+	p := sched.Schedule(tierSnap(api.PreemptCancel, []*api.Job{victim, lowRunning(101, "a", 4, t0-hour), inQueue(job(1, 0, 4, 1, 0), "high")},
+		nodeRunning(shared("a", 8), victim, lowRunning(101, "a", 4, t0-hour))), t0)
+	if len(p.Preemptions) != 0 {
+		t.Fatalf("preemptions %+v, want none (job 100 is being stopped already)", p.Preemptions)
+	}
+	if w, _ := waitOf(p, 1); !reflect.DeepEqual(w.Preempting, []uint64{100}) || w.Reason != sched.ReasonResources {
+		t.Errorf("job 1 waits %s, preempting %v; want Resources, preempting [100]", w.Reason, w.Preempting)
 	}
 }
 
