@@ -128,7 +128,6 @@ func runAgent(c *ucli.Context) error {
 			return fmt.Errorf("agent: -licenses: %w", err)
 		}
 		ctl, err = daemon.Start(daemon.Config{
-			Licenses: licenses,
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
 			NodeTTL:    c.Duration("node-ttl"),
@@ -137,6 +136,7 @@ func runAgent(c *ucli.Context) error {
 			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits},
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
+			Licenses: licenses,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)
