@@ -54,6 +54,9 @@ type Job struct {
 	StopRequested bool   `json:"stopRequested,omitempty"`
 	StopReason    string `json:"stopReason,omitempty"`
 	StopCause     Cause  `json:"stopCause,omitempty"`
+	// StopGraceSeconds is the stop's SIGTERM -> SIGKILL delay when it is
+	// not the node's (a preempting queue's GraceTime); 0: the node's.
+	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// RequeueRequested: when the node reports the stop, run the job again.
 	RequeueRequested bool  `json:"requeueRequested,omitempty"`
 	CreatedAt        int64 `json:"createdAt"`
@@ -161,6 +164,11 @@ type JobSpec struct {
 	QOS        string            `json:"qos,omitempty"`
 	Comment    string            `json:"comment,omitempty"`
 	SubmitHost string            `json:"submitHost,omitempty"`
+	// Licenses are the named consumable resources the job holds while it
+	// runs (Slurm's -L NAME:COUNT, AWS Batch's
+	// consumableResourceProperties): it starts only when each has its
+	// quantity free.
+	Licenses []LicenseUse `json:"licenses,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.
@@ -310,6 +318,9 @@ const (
 	// CauseRequeued marks an attempt (never a job) that was stopped or
 	// had ended when scontrol requeue asked for the job to run again.
 	CauseRequeued Cause = "requeued"
+	// CausePreempted: stopped to make room for a job of a higher-priority
+	// queue (Slurm's PREEMPTED).
+	CausePreempted Cause = "preempted"
 )
 
 // Retry actions of a RetryRule (AWS's are not case-sensitive).

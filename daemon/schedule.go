@@ -63,6 +63,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 				}
 				placed = res.Placed
 			}
+			c.commitPreemptions(ctx, p.Preemptions, now)
 			if cmds := reasonChanges(p.Waits, maxReasonsPerEntry); len(cmds) > 0 {
 				if wait := reasonInterval - c.clock.Now().Sub(lastReasons); wait > 0 {
 					flush.Reset(wait) // record them then, with what changes meanwhile

@@ -288,7 +288,7 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 	w.release(j)
 	mustMove(j, api.StateRunnable, now)
 	j.Attempt--
-	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0
 	j.SignalRequests = nil
 	w.put(tableJobs, j)
 }
@@ -339,7 +339,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 		j.Attempts = append(j.Attempts, a)
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
-		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0
 		j.SignalRequests = nil // they were for the attempt that ended
 		if j.Held {
 			mustMove(j, api.StatePending, now) // scontrol requeuehold

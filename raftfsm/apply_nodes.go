@@ -101,6 +101,7 @@ func (w writer) nodeFailed(node, reason string, now int64) {
 func (w writer) plan(c PlanCmd) Result {
 	placed := 0
 	st := &State{txn: w.txn}
+	var licenses *licenseLedger // built by the first placement that asks for a license
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
@@ -115,7 +116,7 @@ func (w writer) plan(c PlanCmd) Result {
 			q = p.Queue
 		}
 		ce := inQueue(st, q, p.CE, n)
-		if ce == "" {
+		if ce == "" || !w.takeLicenses(&licenses, j) {
 			continue
 		}
 		mustMove(j, api.StateStarting, c.Now)

@@ -219,6 +219,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.crontab)
 	case OpJobReasons:
 		return decodeApply(op, body, w.jobReasons)
+	case OpLicensePut:
+		return decodeApply(op, body, w.licensePut)
+	case OpLicenseDelete:
+		return decodeApply(op, body, w.licenseDelete)
+	case OpPreempt:
+		return decodeApply(op, body, w.preempt)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

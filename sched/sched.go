@@ -43,6 +43,9 @@ type Plan struct {
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
 	// it, 0 if none: plan again then.
 	NextBegin int64
+	// Preemptions are running jobs to stop for waiting jobs of
+	// higher-priority queues (preempt.go).
+	Preemptions []Preemption
 }
 
 // MaxPlacements bounds one plan, so that one raft entry stays small and a
@@ -178,6 +181,12 @@ type pass struct {
 	prof   []*profile
 	placed []placedJob // placements before prof was built
 	holds  int         // reservations (not estimates) made
+	// lic is the pass's account of licenses (licenses.go), nil until a
+	// job that asks for one is considered.
+	lic *licenses
+	// lowest is the lowest priority of a preemptable queue with running
+	// jobs (preempt.go), nil until asked.
+	lowest *int
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -214,6 +223,7 @@ func (p *pass) run() {
 	for _, j := range jobs {
 		p.consider(j)
 	}
+	p.preempt()
 	if p.opts.NoPending {
 		return
 	}
@@ -332,6 +342,8 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 		return false
 	case len(p.plan.Placements) == MaxPlacements:
 		return false // the next pass places or explains it
+	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
+		return false
 	}
 	dur := p.opts.limitIn(j, t.name)
 	sh := shape{t, j.Resources}
@@ -343,6 +355,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
 		if w.Reason != ReasonReqNodeNotAvail && reserve {
 			p.wait(t, sh, dur, w)
+			p.reserveLicenses(j, w)
 		}
 		return false
 	}
@@ -360,6 +373,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 			pl.Queue = t.name
 		}
 		p.plan.Placements = append(p.plan.Placements, pl)
+		p.takeLicenses(j)
 		if throttled {
 			p.running[j.Array.JobID]++
 		}
@@ -373,6 +387,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	p.settled[key] = *w
 	if reserve {
 		p.wait(t, sh, dur, w)
+		p.reserveLicenses(j, w)
 	}
 	return false
 }

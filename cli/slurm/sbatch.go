@@ -140,6 +140,7 @@ func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJo
 			Name: o.name, Held: o.hold, TimeLimit: o.timeLimit,
 			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
 			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath, Stdin: o.input,
+			Licenses: o.licenses,
 		},
 		TestOnly: o.testOnly,
 	}
@@ -404,6 +405,8 @@ func submitFailure(err error, queue string) error {
 		return failed("Requested time limit is invalid (missing or exceeds some limit)")
 	case e.Field == "array":
 		return failed("Invalid job array specification")
+	case e.Field == "licenses":
+		return failed(errInvalidLicenses)
 	case e.Field == "timeLimit":
 		return failed("Requested time limit is invalid (missing or exceeds some limit)")
 	}

@@ -11,7 +11,7 @@ var squeueLight = []string{
 	"timeLimitSeconds", "noRequeue", "account", "qos", "comment", "user", "uid", "gid", "status",
 	"statusReason", "array", "node", "attempt", "exitCode", "signal", "cause", "stopRequested",
 	"createdAt", "startedAt", "stoppedAt", "attempts", "deadlineAt", "runnableAt",
-	"waitReason", "estimatedStartAt", "heldByAdmin",
+	"waitReason", "estimatedStartAt", "heldByAdmin", "licenses",
 }
 
 // squeueHeavyFields are the -o letters and -O names that show a heavy
