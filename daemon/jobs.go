@@ -78,6 +78,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err != nil {
 			return nil, err
 		}
+		if err := checkAccount(state, &j); err != nil { // accounts.go
+			return nil, err
+		}
 		if err := satisfiable(state, j); err != nil {
 			if unsat != holdUnsatisfiable || !api.IsCode(err, api.CodeUnsatisfiable) {
 				return nil, err

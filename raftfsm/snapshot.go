@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 2 // 2: cron schedules and crontabs
+const SnapshotFormat = 3 // 2: cron schedules and crontabs; 3: the account registry
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -33,6 +33,13 @@ type snapshotRecord struct {
 	Key     *api.AccessKey          `json:"accessKey,omitempty"`
 	Cron    *api.CronSchedule       `json:"cronSchedule,omitempty"`
 	Crontab *api.Crontab            `json:"crontab,omitempty"`
+	// The account registry (accounts.go).
+	Account      *api.Account      `json:"account,omitempty"`
+	AcctUser     *api.AcctUser     `json:"acctUser,omitempty"`
+	Association  *api.Association  `json:"association,omitempty"`
+	QOS          *api.QOS          `json:"qos,omitempty"`
+	AssocUsage   *api.AssocUsage   `json:"assocUsage,omitempty"`
+	PrioSettings *PrioritySettings `json:"prioritySettings,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -58,6 +65,12 @@ var snapshotKinds = map[string]recordKind{
 	"accessKey":          {tableKeys, func() any { return new(api.AccessKey) }},
 	"cronSchedule":       {tableCron, func() any { return new(api.CronSchedule) }},
 	"crontab":            {tableCrontabs, func() any { return new(api.Crontab) }},
+	"account":            {tableAccounts, func() any { return new(api.Account) }},
+	"acctUser":           {tableAcctUsers, func() any { return new(api.AcctUser) }},
+	"association":        {tableAssocs, func() any { return new(api.Association) }},
+	"qos":                {tableQOS, func() any { return new(api.QOS) }},
+	"assocUsage":         {tableUsage, func() any { return new(api.AssocUsage) }},
+	"prioritySettings":   {tablePrioConf, func() any { return new(PrioritySettings) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -119,6 +132,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	for _, c := range collect[api.Crontab](s.state, tableCrontabs, "id") {
 		records = append(records, snapshotRecord{Crontab: c})
 	}
+	records = append(records, s.state.accountRecords()...)
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {
 			return cw.n, fmt.Errorf("snapshot: %w", err)

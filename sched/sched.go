@@ -75,6 +75,9 @@ type Options struct {
 	// (Dependency, held) are in their records already, and a pass need
 	// not read every job queued behind a dependency.
 	NoPending bool
+	// Priority is the multifactor configuration (priority.go); with no
+	// weight set, jobs are ordered by the priority they were given.
+	Priority PriorityConfig
 }
 
 func (o Options) withDefaults() Options {
@@ -238,11 +241,18 @@ func (p *pass) ordered() []*api.Job {
 	var last *target
 	lastQueue := ""
 	n := 0
+	var prio *Priorities // multifactor (priority.go), when weights are set
+	if p.opts.Priority.Multifactor() {
+		prio = NewPriorities(p.snap, p.now, p.opts.Priority)
+	}
 	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
 		if last == nil || j.Queue != lastQueue {
 			last, lastQueue = p.target(j.Queue), j.Queue
 		}
 		l := level{last.priority, j.Priority}
+		if prio != nil {
+			l.job = prio.Of(j).Priority
+		}
 		buckets[l] = append(buckets[l], j)
 		n++
 		return true
