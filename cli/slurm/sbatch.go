@@ -397,6 +397,10 @@ func submitFailure(err error, queue string) error {
 			"Batch job submission failed: Invalid generic resource (gres) specification"}}
 	case e.Code == api.CodeUnsatisfiable:
 		return failed("Requested node configuration is not available")
+	case e.Field == "account":
+		return failed(api.ErrInvalidAccount)
+	case e.Field == "qos":
+		return failed("Invalid qos specification")
 	case e.Field == "dependency":
 		return failed("Job dependency problem")
 	case e.Field == "deadline":
