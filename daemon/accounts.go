@@ -86,10 +86,35 @@ func (c *Controller) applyAcct(ctx context.Context, op raftfsm.Op, ch api.Accoun
 	return err
 }
 
-// checkAccount gives j its user's default account when it names none
-// and refuses an account the user has no association with, once the
-// site has accounts (see above). A QOS must exist.
-func checkAccount(state *raftfsm.State, j *api.Job) error {
+// The state's views are what the scheduler's accounts-aware parts read.
+var (
+	_ sched.AccountsSnapshot = (*raftfsm.State)(nil)
+	_ sched.QueuesSnapshot   = (*raftfsm.State)(nil)
+)
+
+// acctCheck checks the jobs of one submission against the registry:
+// their accounts and the limits on what may be submitted. It counts the
+// jobs each user has in each account once, and the jobs of the
+// submission as it accepts them.
+type acctCheck struct {
+	state     *raftfsm.State
+	submitted map[[2]string]int // (account, user) -> unfinished jobs
+	counted   map[string]bool   // users counted
+	qosCount  map[[2]string]int // (qos, user) -> unfinished jobs
+}
+
+func newAcctCheck(state *raftfsm.State) *acctCheck {
+	return &acctCheck{state: state, submitted: map[[2]string]int{}, counted: map[string]bool{}, qosCount: map[[2]string]int{}}
+}
+
+// check gives j its user's default account when it names none and
+// refuses an account the user has no association with, once the site has
+// accounts (see above); a QOS must exist. Then the limits: MaxSubmitJobs
+// (the association's, else the nearest account's above; QOS
+// MaxSubmitPU), MaxWall (a job without a time limit gets it) and MaxTRES
+// per job.
+func (a *acctCheck) check(j *api.Job) error {
+	state := a.state
 	if !state.HasAccounts() {
 		return nil
 	}
@@ -104,13 +129,118 @@ func checkAccount(state *raftfsm.State, j *api.Job) error {
 		}
 		j.Account = u.DefaultAccount
 	}
-	if state.Association(j.Account, j.User) == nil {
+	assoc := state.Association(j.Account, j.User)
+	if assoc == nil {
 		return refuse("user " + j.User + " may not use account " + j.Account + ": an operator adds it with `sacctmgr add user " + j.User + " account=" + j.Account + "`")
 	}
-	if j.QOS != "" && state.QOS(j.QOS) == nil {
-		return api.Errorf(api.CodeInvalid, "Invalid qos specification (qos %s does not exist: `sacctmgr show qos` lists them)", j.QOS).WithField("qos")
+	var qos *api.QOS
+	if j.QOS != "" {
+		if qos = state.QOS(j.QOS); qos == nil {
+			return api.Errorf(api.CodeInvalid, "Invalid qos specification (qos %s does not exist: `sacctmgr show qos` lists them)", j.QOS).WithField("qos")
+		}
+	} else {
+		qos = state.QOS(api.NormalQOS)
 	}
+	policy := func(reason, format string, args ...any) error {
+		return api.Errorf(api.CodeInvalid, "%s: "+format, append([]any{reason}, args...)...).WithField("policy")
+	}
+	lim := a.limits(assoc)
+	if lim.MaxSubmitJobs != nil || (qos != nil && qos.MaxSubmitPU != nil) {
+		a.count(j.User)
+	}
+	key := [2]string{j.Account, j.User}
+	if lim.MaxSubmitJobs != nil && int64(a.submitted[key]) >= *lim.MaxSubmitJobs {
+		return policy("AssocMaxSubmitJobLimit", "user %s has %d unfinished jobs in account %s, its MaxSubmitJobs", j.User, a.submitted[key], j.Account)
+	}
+	qkey := [2]string{api.NormalQOS, j.User}
+	if qos != nil {
+		qkey[0] = qos.Name
+		if qos.MaxSubmitPU != nil && int64(a.qosCount[qkey]) >= *qos.MaxSubmitPU {
+			return policy("QOSMaxSubmitJobPerUserLimit", "user %s has %d unfinished jobs of qos %s, its MaxSubmitJobsPerUser", j.User, a.qosCount[qkey], qos.Name)
+		}
+	}
+	wall := lim.MaxWall
+	if qos != nil && qos.MaxWall != nil && (wall == nil || *qos.MaxWall < *wall) {
+		wall = qos.MaxWall
+	}
+	if wall != nil {
+		switch {
+		case j.TimeLimit == 0:
+			j.TimeLimit = *wall * 60 // Slurm gives a job without a limit its MaxWall
+		case j.TimeLimit > *wall*60:
+			return policy("AssocMaxWallDurationPerJobLimit", "the time limit of %d s is over account %s's MaxWall of %d minutes", j.TimeLimit, j.Account, *wall)
+		}
+	}
+	if lim.MaxTRES != "" {
+		if cpus, mem, gpus, ok := sched.ParseTRES(lim.MaxTRES); ok {
+			r := j.Resources
+			switch {
+			case cpus >= 0 && int64(r.CPUs) > cpus:
+				return policy("AssocMaxCpuPerJobLimit", "%d CPUs is over MaxTRES cpu=%d", r.CPUs, cpus)
+			case mem >= 0 && r.MemoryMB > mem:
+				return policy("AssocMaxMemPerJobLimit", "%d MiB is over MaxTRES mem=%dM", r.MemoryMB, mem)
+			case gpus >= 0 && int64(r.GPUs) > gpus:
+				return policy("AssocMaxGRESPerJob", "%d GPUs is over MaxTRES gres/gpu=%d", r.GPUs, gpus)
+			}
+		}
+	}
+	a.submitted[key]++
+	a.qosCount[qkey]++
 	return nil
+}
+
+// count adds user's unfinished jobs to the counts, once.
+func (a *acctCheck) count(user string) {
+	if a.counted[user] {
+		return
+	}
+	a.counted[user] = true
+	a.state.JobsOfUser(user, func(o *api.Job) bool {
+		if o.State.Terminal() {
+			return true
+		}
+		a.submitted[[2]string{a.state.JobAccount(o), o.User}]++
+		q := o.QOS
+		if q == "" {
+			q = api.NormalQOS
+		}
+		a.qosCount[[2]string{q, o.User}]++
+		return true
+	})
+}
+
+// limits are the limits that hold for an association: its own, each one
+// it does not set taken from the nearest account above that does.
+func (a *acctCheck) limits(assoc *api.Association) api.Limits {
+	l := assoc.Limits
+	acct := assoc.Account
+	if assoc.User == "" {
+		acct = a.parentOf(acct)
+	}
+	for i := 0; acct != "" && i < 64; i++ {
+		up := a.state.Association(acct, "")
+		if up == nil {
+			break
+		}
+		if l.MaxSubmitJobs == nil {
+			l.MaxSubmitJobs = up.MaxSubmitJobs
+		}
+		if l.MaxWall == nil {
+			l.MaxWall = up.MaxWall
+		}
+		if l.MaxTRES == "" {
+			l.MaxTRES = up.MaxTRES
+		}
+		acct = a.parentOf(acct)
+	}
+	return l
+}
+
+func (a *acctCheck) parentOf(acct string) string {
+	if x := a.state.Account(acct); x != nil {
+		return x.Parent
+	}
+	return ""
 }
 
 // shares answers sshare: the fair-share tree now; Users narrows the

@@ -102,3 +102,53 @@ func TestMemAccounts(t *testing.T) {
 		t.Errorf("sprio: alice's job %+v, bob's %+v; want fair shares 625 and 2500 of weight 10000, and those priorities", got[ja], got[jb])
 	}
 }
+
+// TestMemAccountLimits: limits on what may be submitted, checked at
+// submit: MaxSubmitJobs (inherited from the account), MaxWall (a job
+// without a time limit gets it; one over it is refused), MaxTRES per
+// job, QOS MaxSubmitJobsPerUser; each refusal names Slurm's reason.
+func TestMemAccountLimits(t *testing.T) {
+	mc := startMemController(t, Config{})
+	mc.registerNode("n1")
+	two, sixty, one := int64(2), int64(60), int64(1)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Accounts:     []api.Account{{Name: "physics", Parent: "root"}},
+		Associations: []api.Association{{Account: "physics", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &two, MaxWall: &sixty, MaxTRES: "cpu=2"}}},
+		QOS:          []api.QOS{{Name: "debug", MaxSubmitPU: &one}},
+	}, nil)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Users:        []api.AcctUser{{Name: "4201", DefaultAccount: "physics"}},
+		Associations: []api.Association{{Account: "physics", User: "4201", Shares: 1}},
+	}, nil)
+	spec := api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Held: true, Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
+	refused := func(what string, s api.JobSpec, reason string) {
+		t.Helper()
+		status, e := mc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: s}, nil)
+		if status != http.StatusBadRequest || e.Field != "policy" || !strings.HasPrefix(e.Message, reason+": ") {
+			t.Errorf("%s: HTTP %d %+v, want 400 %s (field policy)", what, status, e, reason)
+		}
+	}
+	big := spec
+	big.Resources.CPUs = 3
+	refused("3 CPUs over MaxTRES cpu=2", big, "AssocMaxCpuPerJobLimit")
+	long := spec
+	long.TimeLimit = 2 * 3600
+	refused("2 hours over MaxWall 60", long, "AssocMaxWallDurationPerJobLimit")
+	debug := spec
+	debug.QOS = "debug"
+	id := mc.submit(alice, debug)
+	if j := mc.c.fsm.State().Job(id); j.TimeLimit != 3600 {
+		t.Errorf("a job without a time limit: %d s, want the MaxWall, 3600", j.TimeLimit)
+	}
+	refused("a second job of qos debug", debug, "QOSMaxSubmitJobPerUserLimit")
+	mc.submit(alice, spec)
+	refused("a third job in physics", spec, "AssocMaxSubmitJobLimit")
+	// A batch counts its own jobs too: nothing of it is stored.
+	before := len(mc.jobs(rootUser, api.ListJobsRequest{}))
+	if status, _ := mc.call(alice, api.PathSubmitBatch, api.SubmitBatchRequest{Jobs: []api.SubmitJobRequest{{JobSpec: spec}}}, nil); status != http.StatusBadRequest {
+		t.Errorf("a batch over MaxSubmitJobs: HTTP %d, want 400", status)
+	}
+	if after := len(mc.jobs(rootUser, api.ListJobsRequest{})); after != before {
+		t.Errorf("the refused batch stored %d jobs", after-before)
+	}
+}

@@ -73,12 +73,13 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	state := c.fsm.State()
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
+	accounts := newAcctCheck(state) // accounts.go
 	for i, r := range reqs {
 		j, err := newJob(r, o)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkAccount(state, &j); err != nil { // accounts.go
+		if err := accounts.check(&j); err != nil {
 			return nil, err
 		}
 		if err := satisfiable(state, j); err != nil {

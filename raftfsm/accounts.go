@@ -562,6 +562,15 @@ func (s *State) Association(account, user string) *api.Association {
 	return raw.(*api.Association)
 }
 
+// Account returns an account, or nil.
+func (s *State) Account(name string) *api.Account {
+	raw, err := s.txn.First(tableAccounts, "id", name)
+	if err != nil || raw == nil {
+		return nil
+	}
+	return raw.(*api.Account)
+}
+
 // AcctUser returns a registry user, or nil.
 func (s *State) AcctUser(name string) *api.AcctUser {
 	raw, err := s.txn.First(tableAcctUsers, "id", name)

@@ -229,3 +229,93 @@ func charge(reg *api.AccountsState, set raftfsm.PrioritySettings, account, user 
 	}
 	reg.Usage = append(reg.Usage, api.AssocUsage{Account: account, User: user, Raw: amount, At: now})
 }
+
+// TestAssocLimits: a table of registries and queues; each row says which
+// jobs a pass places and the reason the others wait.
+func TestAssocLimits(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	withLimits := func(mod func(reg *api.AccountsState)) api.AccountsState {
+		reg := twoUsers()
+		mod(&reg)
+		return reg
+	}
+	setAssoc := func(reg *api.AccountsState, account, user string, l api.Limits) {
+		for i, a := range reg.Associations {
+			if a.Account == account && a.User == user {
+				reg.Associations[i].Limits = l
+			}
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		reg     api.AccountsState
+		running []*api.Job // already running on n1
+		waiting []*api.Job
+		placed  []uint64
+		reasons map[uint64]sched.Reason
+	}{
+		{"no limits", twoUsers(), nil, []*api.Job{userJob(1, "alice", 1), userJob(2, "alice", 1)}, []uint64{1, 2}, nil},
+		{"MaxJobs on the user", withLimits(func(r *api.AccountsState) { setAssoc(r, "lab", "alice", api.Limits{MaxJobs: n(1)}) }),
+			nil, []*api.Job{userJob(1, "alice", 1), userJob(2, "alice", 1), userJob(3, "bob", 1)}, []uint64{1, 3},
+			map[uint64]sched.Reason{2: sched.ReasonAssocMaxJobs}},
+		{"MaxJobs from the account, counting running jobs", withLimits(func(r *api.AccountsState) { setAssoc(r, "lab", "", api.Limits{MaxJobs: n(1)}) }),
+			[]*api.Job{userJob(9, "alice", 1)}, []*api.Job{userJob(1, "alice", 1), userJob(3, "bob", 1)}, []uint64{3},
+			map[uint64]sched.Reason{1: sched.ReasonAssocMaxJobs}},
+		{"GrpJobs over the account", withLimits(func(r *api.AccountsState) { setAssoc(r, "lab", "", api.Limits{GrpJobs: n(2)}) }),
+			[]*api.Job{userJob(9, "alice", 1)}, []*api.Job{userJob(1, "bob", 1), userJob(2, "bob", 1)}, []uint64{1},
+			map[uint64]sched.Reason{2: sched.ReasonAssocGrpJobs}},
+		{"GrpTRES cpu", withLimits(func(r *api.AccountsState) { setAssoc(r, "lab", "", api.Limits{GrpTRES: "cpu=3"}) }),
+			nil, []*api.Job{userJob(1, "alice", 2), userJob(2, "bob", 2), userJob(3, "bob", 1)}, []uint64{1, 3},
+			map[uint64]sched.Reason{2: sched.ReasonAssocGrpCPU}},
+		{"GrpTRES mem on the root", withLimits(func(r *api.AccountsState) { setAssoc(r, "root", "", api.Limits{GrpTRES: "mem=1000M"}) }),
+			nil, []*api.Job{userJob(1, "alice", 1), userJob(2, "bob", 1)}, []uint64{1},
+			map[uint64]sched.Reason{2: sched.ReasonAssocGrpMem}},
+		{"QOS MaxJobsPerUser", withLimits(func(r *api.AccountsState) { r.QOS[1].MaxJobsPU = n(1) }),
+			nil, []*api.Job{userJob(1, "alice", 1), userJob(2, "alice", 1), userJob(3, "bob", 1)}, []uint64{1, 3},
+			map[uint64]sched.Reason{2: sched.ReasonQOSMaxJobsPU}},
+	} {
+		snap := &acctSnap{fakeSnap: &fakeSnap{nodes: []*api.Node{node("n1", 16, 16384, 0)}}, reg: c.reg,
+			settings: raftfsm.DefaultPrioritySettings, queues: map[string]int{api.DefaultQueue: 1}}
+		for _, j := range c.running {
+			j.State, j.Node = api.StateRunning, "n1"
+			snap.nodes[0].Allocated = snap.nodes[0].Allocated.Add(j.Resources)
+			snap.jobs = append(snap.jobs, j)
+		}
+		snap.jobs = append(snap.jobs, c.waiting...)
+		plan := sched.Schedule(snap, 0)
+		var placed []uint64
+		for _, p := range plan.Placements {
+			placed = append(placed, p.JobID)
+		}
+		if len(placed) != len(c.placed) || (len(placed) > 0 && !equalIDs(placed, c.placed)) {
+			t.Errorf("%s: placed %v, want %v", c.name, placed, c.placed)
+		}
+		for _, w := range plan.Waits {
+			if want, ok := c.reasons[w.JobID]; ok && w.Reason != want {
+				t.Errorf("%s: job %d waits for %s, want %s", c.name, w.JobID, w.Reason, want)
+			}
+			delete(c.reasons, w.JobID)
+		}
+		if len(c.reasons) > 0 {
+			t.Errorf("%s: jobs %v got no wait", c.name, c.reasons)
+		}
+	}
+}
+
+func userJob(id uint64, user string, cpus int) *api.Job {
+	j := job(id, api.DefaultPriority(id), cpus, 512, 0)
+	j.User = user
+	return j
+}
+
+func equalIDs(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -175,6 +175,9 @@ type pass struct {
 	prof   []*profile
 	placed []placedJob // placements before prof was built
 	holds  int         // reservations (not estimates) made
+	// lim holds jobs at their association's limits (limits.go); nil
+	// when the registry sets none.
+	lim *limiter
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -201,6 +204,7 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 	for i, n := range p.nodes {
 		p.alloc[i] = n.Allocated
 	}
+	p.lim = newLimiter(snap)
 	return p
 }
 
@@ -312,6 +316,12 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	case len(p.plan.Placements) == MaxPlacements:
 		return false // the next pass places or explains it
 	}
+	if p.lim != nil {
+		if r := p.lim.blocked(j); r != "" {
+			w.Reason = r
+			return false
+		}
+	}
 	dur := p.opts.limitMillis(j)
 	sh := shape{t, j.Resources}
 	key := shapeDur{sh, dur}
@@ -335,6 +345,9 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		e, i := t.at(pos)
 		p.take(i, j.Resources, p.now+dur)
 		p.plan.Placements = append(p.plan.Placements, Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name})
+		if p.lim != nil {
+			p.lim.add(j)
+		}
 		if throttled {
 			p.running[j.Array.JobID]++
 		}

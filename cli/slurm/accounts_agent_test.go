@@ -131,6 +131,13 @@ root                                          1.000000           0      0.000000
 	want(t, sock, "", 0, `          JOBID PARTITION     USER   PRIORITY       SITE        AGE      ASSOC  FAIRSHARE    JOBSIZE  PARTITION        QOS        NICE                 TRES
 `+padLeft(id, 15)+` default       root      10000          0          0          0      10000          0          0          0           0                     
 `, "", "sprio", "-l")
+
+	// Limits on what may be submitted.
+	want(t, sock, "", 0, " Modified user associations...\n  C = shoal      A = root                 U = root     \n", "",
+		"sacctmgr", "-i", "modify", "user", "root", "set", "maxsubmitjobs=1")
+	want(t, sock, "", 1, "", "sbatch: error: AssocMaxSubmitJobLimit\n"+
+		"sbatch: error: Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)\n",
+		"sbatch", "-H", "--wrap", "true")
 }
 
 func padLeft(s string, n int) string {
