@@ -12,12 +12,14 @@ import (
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// shoal has no account database: an account is a free-form label a job
-// carries (sbatch -A). sacctmgr answers the read-only questions clients
-// ask (snakemake checks its --slurm account with `sacctmgr -n -s list user
-// "$USER" format=account%20`) from what it can know: every user's default
-// account is their user name, and the accounts of a user are that and the
-// accounts their jobs were submitted with.
+// sacctmgr edits and lists the controller's account registry
+// (sacctmgr_registry.go). Until a site adds its first account, an account
+// is a free-form label a job carries (sbatch -A), and list/show answer the
+// questions clients ask (snakemake checks its --slurm account with
+// `sacctmgr -n -s list user "$USER" format=account%20`) from what shoal
+// can know: every user's default account is their user name, and the
+// accounts of a user are that and the accounts their jobs were submitted
+// with.
 
 var sacctmgrOptions = []Option{
 	{Long: "associations", Short: 's', Arg: NoArg},
@@ -698,14 +700,17 @@ func acctFit(v string, width int) string {
 
 const sacctmgrHelp = `sacctmgr [<OPTION>] [<COMMAND>]
 
-shoal's sacctmgr is read-only: shoal keeps no account database (an account
-is a free-form label given with sbatch -A). A user's accounts are their
-user name (the default) and the accounts their jobs were submitted with.
+shoal's sacctmgr edits the controller's account registry (root and the
+controller's user only) and lists it. Until the first account is added,
+an account is a free-form label given with sbatch -A, and a user's
+accounts are their user name (the default) and the accounts their jobs
+were submitted with; the first account added brings account root, user
+root and QOS normal with it, and from then on a job's account must be one
+of its user's (its default when it names none).
 
     Valid <OPTION> values are:
      -h or --help: equivalent to "help" command
-     -i or --immediate: commit changes immediately (shoal: accepted; there
-                        is nothing to commit)
+     -i or --immediate: commit changes immediately (without, sacctmgr asks)
      -n or --noheader: equivalent to "noheader" command
      -p or --parsable: output will be '|' delimited with a '|' at the end
      -P or --parsable2: output will be '|' delimited without a '|' at the end
@@ -713,16 +718,27 @@ user name (the default) and the accounts their jobs were submitted with.
      -V or --version: equivalent to "version" command
 
   <COMMAND> may be:
-     list|show user [NAME...] [format=field[%width],...]
-     list|show account [NAME...] [format=...]
-     list|show association [user=NAME] [account=NAME] [format=...]
-     list|show qos [format=...]
+     add|create account NAME... [Description=] [Organization=] [Parent=]
+                                [Fairshare=] [limits] [QOS=] [DefaultQOS=]
+     add|create user NAME... Account=NAME[,NAME] [DefaultAccount=]
+                                [AdminLevel=] [Fairshare=] [limits]
+     add|create qos NAME... [Description=] [Priority=] [limits]
+                                [MaxJobsPerUser=] [MaxSubmitJobsPerUser=]
+     modify account|user|qos [where] NAME... [Account=] [User=] set KEY=VALUE...
+                                (RawUsage=0 resets the fair-share usage)
+     delete account|user|qos [where] NAME... [Account=] [User=]
+     list|show user [NAME...] [withassoc] [format=field[%width],...]
+     list|show account [NAME...] [withassoc] [tree] [format=...]
+     list|show association [user=NAME] [account=NAME] [tree] [format=...]
+     list|show qos [NAME...] [format=...]
      list|show config         (shoal: not slurmdbd; says so)
      version                  display tool version number.
 
-  Not supported, as there is no account database to change: add cluster,
-  add account, add user, add qos, modify ..., delete ..., dump, load.
+  limits: MaxJobs=, MaxSubmitJobs=, MaxWall=, MaxTRES=, GrpJobs=,
+          GrpSubmitJobs=, GrpTRES= (-1 clears one)
 
   Fields: User, DefaultAccount, Admin, Cluster, Account, Partition, Share,
-          QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority
+          QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority, MaxJobs,
+          MaxSubmit, MaxWall, MaxTRES, GrpJobs, GrpSubmit, GrpTRES,
+          MaxJobsPU, MaxSubmitPU (and Slurm's others, blank)
 `
