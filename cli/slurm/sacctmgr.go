@@ -734,6 +734,9 @@ of its user's (its default when it names none).
      list|show config         (shoal: not slurmdbd; says so)
      version                  display tool version number.
 
+  Not supported: add cluster (shoal is one cluster, named shoal), coordinators,
+  wckeys, dump and load.
+
   limits: MaxJobs=, MaxSubmitJobs=, MaxWall=, MaxTRES=, GrpJobs=,
           GrpSubmitJobs=, GrpTRES= (-1 clears one)
 
