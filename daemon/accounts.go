@@ -294,6 +294,24 @@ func (c *Controller) priorityFactors(_ context.Context, who caller, req api.Prio
 	return out, nil
 }
 
+// listPriorities computes, under multifactor priority, the priorities a
+// list shows for waiting jobs (what the scheduler orders them by now);
+// nil under priority/basic, where the stored priority is the one.
+func (c *Controller) listPriorities(state *raftfsm.State) *sched.Priorities {
+	if !c.cfg.Sched.Priority.Multifactor() {
+		return nil
+	}
+	return sched.NewPriorities(state, c.nowMillis(), c.cfg.Sched.Priority)
+}
+
+// showPriority gives a listed waiting job the priority p computes (not a
+// held job, nor one whose priority was set by hand).
+func showPriority(p *sched.Priorities, j *api.Job) {
+	if p != nil && j.State.Cancellable() && !j.Held && !j.PriorityFixed {
+		j.Priority = p.Of(j).Priority
+	}
+}
+
 // prioritySettings are the usage settings this controller is configured
 // with.
 func (c *Controller) prioritySettings() raftfsm.PrioritySettings {

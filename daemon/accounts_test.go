@@ -101,6 +101,16 @@ func TestMemAccounts(t *testing.T) {
 	if got[ja].FairShare != 625 || got[jb].FairShare != 2500 || got[ja].Priority != 625 || got[jb].Priority != 2500 {
 		t.Errorf("sprio: alice's job %+v, bob's %+v; want fair shares 625 and 2500 of weight 10000, and those priorities", got[ja], got[jb])
 	}
+	// squeue's priority of a waiting job is the one the scheduler uses.
+	full := spec
+	full.Resources.CPUs = 4
+	blocker := mc.submit(alice, full)
+	mc.waitJob(blocker, func(j *api.Job) bool { return j.State == api.StateStarting })
+	mc.mustCall(bob, api.PathHold, api.HoldJobsRequest{IDs: []uint64{jb}, Hold: false}, nil)
+	mc.waitJob(jb, func(j *api.Job) bool { return j.State == api.StateRunnable })
+	if l := mc.jobs(bob, api.ListJobsRequest{IDs: []uint64{jb}}); len(l) != 1 || l[0].Priority != 2500 {
+		t.Errorf("list of bob's waiting job: %+v, want priority 2500 (multifactor)", l)
+	}
 }
 
 // TestMemAccountLimits: limits on what may be submitted, checked at

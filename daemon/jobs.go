@@ -443,11 +443,13 @@ func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*
 		live = live[i:]
 	}
 	sent := 0
+	prio := c.listPriorities(state) // accounts.go
 	send := func(j *api.Job) error {
 		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
 		if !ok {
 			return nil
 		}
+		showPriority(prio, &v)
 		if !req.Full {
 			v.Env = nil
 		}
