@@ -221,7 +221,7 @@ func parseSettings(entity string, opts []acctOpt) (acctSettings, error) {
 				return s, errorf(1, " The cluster %s doesn't exist (shoal's cluster is %s)", o.val, shoalCluster)
 			}
 		default:
-			return s, errorf(1, " Unknown option: %s=%s", o.raw, o.val)
+			return s, errorf(1, " Unknown option: %s=%s\n Use keyword 'where' to modify condition", o.raw, o.val)
 		}
 	}
 	return s, nil
