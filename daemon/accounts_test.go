@@ -162,3 +162,27 @@ func TestMemAccountLimits(t *testing.T) {
 		t.Errorf("the refused batch stored %d jobs", after-before)
 	}
 }
+
+// TestMemLimitRaised: a job held back by its association's MaxJobs waits
+// with Slurm's reason, and starts as soon as an operator raises the
+// limit: a registry change wakes the scheduler.
+func TestMemLimitRaised(t *testing.T) {
+	mc := startMemController(t, Config{NodeTTL: 24 * time.Hour})
+	mc.registerNode("n1")
+	one, two := int64(1), int64(2)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Accounts:     []api.Account{{Name: "physics", Parent: "root"}},
+		Associations: []api.Association{{Account: "physics", Shares: 1}},
+	}, nil)
+	user := api.Association{Account: "physics", User: "4201", Shares: 1, Limits: api.Limits{MaxJobs: &one}}
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Users: []api.AcctUser{{Name: "4201", DefaultAccount: "physics"}}, Associations: []api.Association{user}}, nil)
+	spec := api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
+	first := mc.submit(alice, spec)
+	mc.waitJob(first, func(j *api.Job) bool { return j.State == api.StateStarting })
+	second := mc.submit(alice, spec)
+	mc.waitJob(second, func(j *api.Job) bool { return j.WaitReason == "AssocMaxJobsLimit" })
+	user.MaxJobs = &two
+	mc.mustCall(rootUser, api.PathAccountsModify, api.AccountsChange{Associations: []api.Association{user}}, nil)
+	mc.waitJob(second, func(j *api.Job) bool { return j.State == api.StateStarting })
+}

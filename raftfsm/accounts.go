@@ -546,6 +546,19 @@ func (w writer) chargeUsage(j *api.Job, now int64) {
 	w.put(tableUsage, &u)
 }
 
+// watchAccounts adds to ws the channels that fire when the registry
+// changes (a limit, a share, a QOS's priority): not when usage is charged,
+// which a job's end does, and that wakes the scheduler anyway.
+func (s *State) watchAccounts(ws memdb.WatchSet) {
+	for _, t := range []string{tableAccounts, tableAcctUsers, tableAssocs, tableQOS} {
+		it, err := s.txn.Get(t, "id")
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: watch %s: %v", t, err))
+		}
+		ws.Add(it.WatchCh())
+	}
+}
+
 // HasAccounts reports whether the site has defined accounts: only then
 // are jobs' accounts checked and usage charged.
 func (s *State) HasAccounts() bool {
