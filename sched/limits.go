@@ -21,6 +21,25 @@ const (
 	ReasonQOSMaxJobsPU Reason = "QOSMaxJobsPerUserLimit"
 )
 
+// limitWords says what a limit's reason means and what would change it.
+func limitWords(r Reason) string {
+	switch r {
+	case ReasonAssocMaxJobs:
+		return "its user runs as many jobs in its account as the association's MaxJobs allows: it starts when one ends (sacctmgr show assoc shows the limit)"
+	case ReasonAssocGrpJobs:
+		return "its account (or one above it) runs as many jobs as its GrpJobs allows: it starts when one of them ends"
+	case ReasonAssocGrpCPU:
+		return "its account (or one above it) uses as many CPUs as its GrpTRES cpu= allows: it starts when enough are freed"
+	case ReasonAssocGrpMem:
+		return "its account (or one above it) uses as much memory as its GrpTRES mem= allows: it starts when enough is freed"
+	case ReasonAssocGrpGRES:
+		return "its account (or one above it) uses as many GPUs as its GrpTRES gres/gpu= allows: it starts when enough are freed"
+	case ReasonQOSMaxJobsPU:
+		return "its user runs as many jobs of its QOS as the QOS's MaxJobsPerUser allows: it starts when one ends"
+	}
+	return ""
+}
+
 // tresLimit is a TRES string's limits (-1: none).
 type tresLimit struct{ cpus, memMB, gpus int64 }
 
