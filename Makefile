@@ -66,7 +66,7 @@ lint:
 
 # The Slurm commands are the client binary under other names (the full
 # shoal binary answers to them too, but starts slower: it links the server).
-SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr scrontab
+SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr scrontab sprio sshare
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -70,6 +70,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			imageCommand(),
 			cronCommand(),
 			explainCommand(),
+			priorityCommand(),
 			operatorCommand(),
 			watchCommand(),
 		}, extra...),

@@ -390,6 +390,7 @@ func (c *Controller) leaderTasks() []leaderTask {
 			c.stopHeartbeats()
 		}},
 		{"scheduler", c.scheduleLoop},
+		{"priority settings", c.syncPrioritySettings},
 		{"state time limits", c.stateTimeLimits},
 		{"deadlines", c.deadlines},
 		{"configured licenses", c.configureLicenses},

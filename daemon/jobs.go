@@ -73,9 +73,13 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	state := c.fsm.State()
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
+	accounts := newAcctCheck(state) // accounts.go
 	for i, r := range reqs {
 		j, err := newJob(r, o)
 		if err != nil {
+			return nil, err
+		}
+		if err := accounts.check(&j); err != nil {
 			return nil, err
 		}
 		if err := satisfiable(state, j); err != nil {
@@ -448,11 +452,13 @@ func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*
 		live = live[i:]
 	}
 	sent := 0
+	prio := c.listPriorities(state) // accounts.go
 	send := func(j *api.Job) error {
 		v, ok := c.jobFor(who, j) // a copy: the state keeps its own
 		if !ok {
 			return nil
 		}
+		showPriority(prio, &v)
 		if !req.Full {
 			v.Env = nil
 		}

@@ -225,6 +225,14 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.licenseDelete)
 	case OpPreempt:
 		return decodeApply(op, body, w.preempt)
+	case OpAcctAdd:
+		return decodeApply(op, body, w.acctAdd)
+	case OpAcctModify:
+		return decodeApply(op, body, w.acctModify)
+	case OpAcctDelete:
+		return decodeApply(op, body, w.acctDelete)
+	case OpPrioritySettings:
+		return decodeApply(op, body, w.prioritySettings)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

@@ -69,6 +69,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range licenseTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range accountTables() {
+		s.Tables[name] = t
+	}
 	return s
 }
 

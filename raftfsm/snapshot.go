@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 3 // 2: cron schedules and crontabs; 3: licenses
+const SnapshotFormat = 4 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -34,6 +34,13 @@ type snapshotRecord struct {
 	Cron    *api.CronSchedule       `json:"cronSchedule,omitempty"`
 	Crontab *api.Crontab            `json:"crontab,omitempty"`
 	License *api.License            `json:"license,omitempty"`
+	// The account registry (accounts.go).
+	Account      *api.Account      `json:"account,omitempty"`
+	AcctUser     *api.AcctUser     `json:"acctUser,omitempty"`
+	Association  *api.Association  `json:"association,omitempty"`
+	QOS          *api.QOS          `json:"qos,omitempty"`
+	AssocUsage   *api.AssocUsage   `json:"assocUsage,omitempty"`
+	PrioSettings *PrioritySettings `json:"prioritySettings,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -60,6 +67,12 @@ var snapshotKinds = map[string]recordKind{
 	"cronSchedule":       {tableCron, func() any { return new(api.CronSchedule) }},
 	"crontab":            {tableCrontabs, func() any { return new(api.Crontab) }},
 	"license":            {tableLicenses, func() any { return new(api.License) }},
+	"account":            {tableAccounts, func() any { return new(api.Account) }},
+	"acctUser":           {tableAcctUsers, func() any { return new(api.AcctUser) }},
+	"association":        {tableAssocs, func() any { return new(api.Association) }},
+	"qos":                {tableQOS, func() any { return new(api.QOS) }},
+	"assocUsage":         {tableUsage, func() any { return new(api.AssocUsage) }},
+	"prioritySettings":   {tablePrioConf, func() any { return new(PrioritySettings) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -124,6 +137,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	for _, l := range s.state.Licenses() {
 		records = append(records, snapshotRecord{License: l})
 	}
+	records = append(records, s.state.accountRecords()...)
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {
 			return cw.n, fmt.Errorf("snapshot: %w", err)

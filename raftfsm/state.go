@@ -135,6 +135,7 @@ func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
 	watch(tableQueues, "id")
 	watch(tableCEs, "id")
 	watch(tableLicenses, "id")
+	s.watchAccounts(ws) // limits and priorities (accounts.go)
 	s.watchRestore(ws)
 }
 

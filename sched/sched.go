@@ -81,6 +81,9 @@ type Options struct {
 	// (Dependency, held) are in their records already, and a pass need
 	// not read every job queued behind a dependency.
 	NoPending bool
+	// Priority is the multifactor configuration (priority.go); with no
+	// weight set, jobs are ordered by the priority they were given.
+	Priority PriorityConfig
 }
 
 func (o Options) withDefaults() Options {
@@ -187,6 +190,9 @@ type pass struct {
 	// lowest is the lowest priority of a preemptable queue with running
 	// jobs (preempt.go), nil until asked.
 	lowest *int
+	// lim holds jobs at their association's limits (limits.go); nil
+	// when the registry sets none.
+	lim *limiter
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -213,6 +219,7 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 	for i, n := range p.nodes {
 		p.alloc[i] = n.Allocated
 	}
+	p.lim = newLimiter(snap)
 	return p
 }
 
@@ -254,11 +261,18 @@ func (p *pass) ordered() []*api.Job {
 	var last *target
 	lastQueue := ""
 	n := 0
+	var prio *Priorities // multifactor (priority.go), when weights are set
+	if p.opts.Priority.Multifactor() {
+		prio = NewPriorities(p.snap, p.now, p.opts.Priority)
+	}
 	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
 		if last == nil || j.Queue != lastQueue {
 			last, lastQueue = p.target(j.Queue), j.Queue
 		}
 		l := level{last.priority, j.Priority}
+		if prio != nil {
+			l.job = prio.Of(j).Priority
+		}
 		buckets[l] = append(buckets[l], j)
 		n++
 		return true
@@ -345,6 +359,12 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
 		return false
 	}
+	if p.lim != nil {
+		if r := p.lim.blocked(j); r != "" {
+			w.Reason = r
+			return false
+		}
+	}
 	dur := p.opts.limitIn(j, t.name)
 	sh := shape{t, j.Resources}
 	key := shapeDur{sh, dur}
@@ -374,6 +394,9 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 		}
 		p.plan.Placements = append(p.plan.Placements, pl)
 		p.takeLicenses(j)
+		if p.lim != nil {
+			p.lim.add(j)
+		}
 		if throttled {
 			p.running[j.Array.JobID]++
 		}

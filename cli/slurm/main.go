@@ -115,6 +115,8 @@ var commands = map[string]func(*Ctx, []string) int{
 	"sinfo":    Sinfo,
 	"scontrol": Scontrol,
 	"scrontab": Scrontab,
+	"sprio":    Sprio,
+	"sshare":   Sshare,
 }
 
 // IsCommand reports whether name is a Slurm command shoal implements.

@@ -12,17 +12,19 @@ import (
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// shoal has no account database: an account is a free-form label a job
-// carries (sbatch -A). sacctmgr answers the read-only questions clients
-// ask (snakemake checks its --slurm account with `sacctmgr -n -s list user
-// "$USER" format=account%20`) from what it can know: every user's default
-// account is their user name, and the accounts of a user are that and the
-// accounts their jobs were submitted with.
+// sacctmgr edits and lists the controller's account registry
+// (sacctmgr_registry.go). Until a site adds its first account, an account
+// is a free-form label a job carries (sbatch -A), and list/show answer the
+// questions clients ask (snakemake checks its --slurm account with
+// `sacctmgr -n -s list user "$USER" format=account%20`) from what shoal
+// can know: every user's default account is their user name, and the
+// accounts of a user are that and the accounts their jobs were submitted
+// with.
 
 var sacctmgrOptions = []Option{
 	{Long: "associations", Short: 's', Arg: NoArg},
 	{Long: "help", Short: 'h', Arg: NoArg},
-	{Long: "immediate", Short: 'i', Arg: NoArg, Key: "ignore"},
+	{Long: "immediate", Short: 'i', Arg: NoArg},
 	{Long: "noheader", Short: 'n', Arg: NoArg},
 	{Long: "parsable", Short: 'p', Arg: NoArg},
 	{Long: "parsable2", Short: 'P', Arg: NoArg},
@@ -37,9 +39,16 @@ var sacctmgrGetopt = &Getopt{Prog: "sacctmgr", Options: sacctmgrOptions}
 // shoalCluster is the cluster name shoal reports (SLURM_CLUSTER_NAME too).
 const shoalCluster = "shoal"
 
-// assocRow is one line sacctmgr can print.
+// assocRow is one line sacctmgr can print: from the accounts of jobs
+// (reg nil), or from the registry (sacctmgr_registry.go): then assoc,
+// acct or qos is the record the row shows, depth its place in the tree.
 type assocRow struct {
 	user, account, defAcct, admin string
+	reg                           *regIndex
+	assoc                         *api.Association
+	acct                          *api.Account
+	qos                           *api.QOS
+	depth                         int
 }
 
 // sacctmgrField is a column: its header, default width (negative: left
@@ -57,19 +66,175 @@ var sacctmgrFields = map[string]sacctmgrField{
 	"cluster":        {"Cluster", 10, func(assocRow) string { return shoalCluster }},
 	"account":        {"Account", 10, func(r assocRow) string { return r.account }},
 	"partition":      {"Partition", 10, func(assocRow) string { return "" }},
-	"fairshare":      {"Share", 9, func(assocRow) string { return "1" }},
-	"qos":            {"QOS", 20, func(assocRow) string { return "normal" }},
-	"defaultqos":     {"Def QOS", 9, func(assocRow) string { return "" }},
-	"description":    {"Descr", 20, func(r assocRow) string { return r.account }},
-	"organization":   {"Org", 20, func(r assocRow) string { return r.account }},
+	"fairshare": {"Share", 9, func(r assocRow) string {
+		if r.assoc != nil {
+			return strconv.FormatInt(r.assoc.Shares, 10)
+		}
+		if r.reg != nil {
+			return ""
+		}
+		return "1"
+	}},
+	"qos": {"QOS", 20, func(r assocRow) string {
+		if r.reg != nil {
+			return r.assocQOS()
+		}
+		return "normal"
+	}},
+	"defaultqos": {"Def QOS", 9, func(r assocRow) string {
+		if r.assoc != nil {
+			return r.assoc.DefaultQOS
+		}
+		return ""
+	}},
+	"description": {"Descr", 20, func(r assocRow) string {
+		switch {
+		case r.acct != nil:
+			return r.acct.Description
+		case r.qos != nil:
+			return r.qos.Description
+		}
+		return r.account
+	}},
+	"organization": {"Org", 20, func(r assocRow) string {
+		if r.acct != nil {
+			return r.acct.Organization
+		}
+		return r.account
+	}},
 	"parentname": {"Par Name", 10, func(r assocRow) string {
+		if r.reg != nil {
+			if r.user == "" && r.assoc != nil {
+				return r.reg.accounts[r.account].Parent
+			}
+			return ""
+		}
 		if r.user == "" && r.account != "root" {
 			return "root"
 		}
 		return ""
 	}},
-	"name":     {"Name", 10, func(r assocRow) string { return r.account }},
-	"priority": {"Priority", 10, func(assocRow) string { return "0" }},
+	"name": {"Name", 10, func(r assocRow) string { return r.account }},
+	"priority": {"Priority", 10, func(r assocRow) string {
+		if r.qos != nil {
+			return strconv.FormatInt(r.qos.Priority, 10)
+		}
+		if r.reg != nil {
+			return ""
+		}
+		return "0"
+	}},
+	"maxjobs":       {"MaxJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxJobs }) }},
+	"maxsubmitjobs": {"MaxSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxSubmitJobs }) }},
+	"grpjobs":       {"GrpJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpJobs }) }},
+	"grpsubmitjobs": {"GrpSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpSubmitJobs }) }},
+	"maxwall": {"MaxWall", 11, func(r assocRow) string {
+		if l := r.limits(); l != nil && l.MaxWall != nil {
+			return minsString(*l.MaxWall)
+		}
+		return ""
+	}},
+	"grptres": {"GrpTRES", 13, func(r assocRow) string {
+		if l := r.limits(); l != nil {
+			return l.GrpTRES
+		}
+		return ""
+	}},
+	"maxtres": {"MaxTRES", 13, func(r assocRow) string {
+		if l := r.limits(); l != nil {
+			return l.MaxTRES
+		}
+		return ""
+	}},
+	"maxjobspu": {"MaxJobsPU", 9, func(r assocRow) string {
+		if r.qos != nil && r.qos.MaxJobsPU != nil {
+			return strconv.FormatInt(*r.qos.MaxJobsPU, 10)
+		}
+		return ""
+	}},
+	"maxsubmitpu": {"MaxSubmitPU", 11, func(r assocRow) string {
+		if r.qos != nil && r.qos.MaxSubmitPU != nil {
+			return strconv.FormatInt(*r.qos.MaxSubmitPU, 10)
+		}
+		return ""
+	}},
+	// Columns of Slurm's defaults shoal keeps nothing for: blank.
+	"grpwall":        {"GrpWall", 11, blankField},
+	"grptresmins":    {"GrpTRESMins", 13, blankField},
+	"grptresrunmins": {"GrpTRESRunMins", 13, blankField},
+	"maxtrespernode": {"MaxTRESPerNode", 14, blankField},
+	"maxtresmins":    {"MaxTRESMins", 13, blankField},
+	"maxnodes":       {"MaxNodes", 8, blankField},
+	"maxcpus":        {"MaxCPUs", 8, blankField},
+	"maxcpumins":     {"MaxCPUMins", 11, blankField},
+	"grpnodes":       {"GrpNodes", 8, blankField},
+	"grpcpus":        {"GrpCPUs", 8, blankField},
+	"grpmem":         {"GrpMem", 7, blankField},
+	"grpcpumins":     {"GrpCPUMins", 11, blankField},
+	"gracetime":      {"GraceTime", 10, func(assocRow) string { return "00:00:00" }},
+	"preempt":        {"Preempt", 10, blankField},
+	"preemptexempt":  {"PreemptExemptTime", 19, blankField},
+	"preemptmode":    {"PreemptMode", 11, func(assocRow) string { return "cluster" }},
+	"flags":          {"Flags", 20, blankField},
+	"usagethres":     {"UsageThres", 10, blankField},
+	"usagefactor":    {"UsageFactor", 11, func(assocRow) string { return "1.000000" }},
+	"maxtrespu":      {"MaxTRESPU", 13, blankField},
+	"maxtrespa":      {"MaxTRESPA", 13, blankField},
+	"maxjobspa":      {"MaxJobsPA", 9, blankField},
+	"maxsubmitpa":    {"MaxSubmitPA", 11, blankField},
+	"mintres":        {"MinTRES", 13, blankField},
+}
+
+func blankField(assocRow) string { return "" }
+
+// limits are the row's record's limits (nil: none).
+func (r assocRow) limits() *api.Limits {
+	switch {
+	case r.assoc != nil:
+		return &r.assoc.Limits
+	case r.qos != nil:
+		return &r.qos.Limits
+	}
+	return nil
+}
+
+func (r assocRow) limit(get func(api.Limits) *int64) string {
+	if l := r.limits(); l != nil {
+		if v := get(*l); v != nil {
+			return strconv.FormatInt(*v, 10)
+		}
+	}
+	return ""
+}
+
+// assocQOS is the QOS list of a row's association, inherited from the
+// account above it when it has none (normal at the top).
+func (r assocRow) assocQOS() string {
+	if r.assoc == nil {
+		return ""
+	}
+	k := [2]string{r.assoc.Account, r.assoc.User}
+	for i := 0; i <= len(r.reg.accounts)+1; i++ {
+		a, ok := r.reg.assocs[k]
+		if ok && len(a.QOS) > 0 {
+			q := append([]string(nil), a.QOS...)
+			sort.Strings(q)
+			return strings.Join(q, ",")
+		}
+		if k[1] != "" {
+			k = [2]string{k[0], ""}
+			continue
+		}
+		parent := r.reg.accounts[k[0]].Parent
+		if parent == "" {
+			break
+		}
+		k = [2]string{parent, ""}
+	}
+	if _, ok := r.reg.qos[api.NormalQOS]; ok {
+		return api.NormalQOS
+	}
+	return ""
 }
 
 // sacctmgrFieldAliases maps the names sacctmgr accepts to sacctmgrFields.
@@ -79,11 +244,35 @@ var sacctmgrFieldAliases = map[string]string{
 	"acct": "account", "partition": "partition", "fairshare": "fairshare", "share": "fairshare",
 	"qos": "qos", "defaultqos": "defaultqos", "description": "description", "descr": "description",
 	"organization": "organization", "org": "organization", "parentname": "parentname", "parent": "parentname",
-	"name": "name", "priority": "priority",
+	"name": "name", "priority": "priority", "prio": "priority",
+	"maxjobs": "maxjobs", "maxj": "maxjobs", "maxsubmitjobs": "maxsubmitjobs", "maxsubmit": "maxsubmitjobs", "maxs": "maxsubmitjobs",
+	"grpjobs": "grpjobs", "grpj": "grpjobs", "grpsubmitjobs": "grpsubmitjobs", "grpsubmit": "grpsubmitjobs", "grps": "grpsubmitjobs",
+	"maxwall": "maxwall", "maxw": "maxwall", "maxwalldurationperjob": "maxwall", "grptres": "grptres", "maxtres": "maxtres",
+	"maxtresperjob": "maxtres", "maxjobspu": "maxjobspu", "maxjobsperuser": "maxjobspu", "maxsubmitpu": "maxsubmitpu",
+	"maxsubmitjobsperuser": "maxsubmitpu", "grpwall": "grpwall", "grptresmins": "grptresmins", "grptresrunmins": "grptresrunmins",
+	"maxtrespernode": "maxtrespernode", "maxtrespern": "maxtrespernode", "maxtresmins": "maxtresmins", "maxnodes": "maxnodes", "maxn": "maxnodes",
+	"maxcpus": "maxcpus", "maxcpumins": "maxcpumins", "grpnodes": "grpnodes", "grpn": "grpnodes", "grpcpus": "grpcpus",
+	"grpmem": "grpmem", "grpcpumins": "grpcpumins", "gracetime": "gracetime", "gracet": "gracetime", "preempt": "preempt",
+	"preemptexempttime": "preemptexempt", "preempte": "preemptexempt", "preemptmode": "preemptmode", "preemptm": "preemptmode",
+	"flags": "flags", "usagethreshold": "usagethres", "usagethres": "usagethres", "usagefactor": "usagefactor",
+	"maxtrespu": "maxtrespu", "maxtresperuser": "maxtrespu", "maxtrespa": "maxtrespa", "maxtresperacct": "maxtrespa",
+	"maxjobspa": "maxjobspa", "maxjobsperacct": "maxjobspa", "maxsubmitpa": "maxsubmitpa", "maxsubmitjobsperacct": "maxsubmitpa",
+	"mintres": "mintres", "parentn": "parentname", "cl": "cluster", "acc": "account", "part": "partition",
 }
 
-// Default columns, per entity (a subset of Slurm's, in its order).
+// Default columns, per entity: from the accounts of jobs, a subset of
+// Slurm's; from the registry ("reg:"), Slurm 22.05's.
 var sacctmgrDefaults = map[string][]string{
+	"reg:user":       {"user", "defaultaccount", "adminlevel"},
+	"reg:user+assoc": {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "priority", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
+	"reg:account":    {"account", "description", "organization"},
+	"reg:account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "priority", "grpjobs", "grpnodes",
+		"grpcpus", "grpmem", "grpsubmitjobs", "grpwall", "grpcpumins", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
+	"reg:association": {"cluster", "account", "user", "partition", "fairshare", "priority", "grpjobs", "grptres", "grpsubmitjobs", "grpwall",
+		"grptresmins", "maxjobs", "maxtres", "maxtrespernode", "maxsubmitjobs", "maxwall", "maxtresmins", "qos", "defaultqos", "grptresrunmins"},
+	"reg:qos": {"name", "priority", "gracetime", "preempt", "preemptexempt", "preemptmode", "flags", "usagethres", "usagefactor",
+		"grptres", "grptresmins", "grptresrunmins", "grpjobs", "grpsubmitjobs", "grpwall", "maxtres", "maxtrespernode", "maxtresmins", "maxwall",
+		"maxtrespu", "maxjobspu", "maxsubmitpu", "maxtrespa", "maxjobspa", "maxsubmitpa", "mintres"},
 	"user":          {"user", "defaultaccount", "adminlevel"},
 	"user+assoc":    {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "qos", "defaultqos"},
 	"account":       {"account", "description", "organization"},
@@ -103,6 +292,8 @@ type sacctmgrRun struct {
 	c                   *Ctx
 	noHeader, assoc     bool
 	parsable, parsable2 bool
+	immediate, tree     bool
+	fromRegistry        bool // the rows come from the registry
 }
 
 // Sacctmgr is sacctmgr's read-only part: list or show users, accounts,
@@ -135,18 +326,43 @@ func Sacctmgr(c *Ctx, args []string) int {
 			r.parsable = true
 		case "parsable2":
 			r.parsable2 = true
+		case "immediate":
+			r.immediate = true
 		}
 	}
 	if len(words) == 0 {
-		return report(c, "sacctmgr", errorf(1, "no command given: shoal's sacctmgr answers only list|show user|account|association|qos"))
+		return report(c, "sacctmgr", errorf(1, "no command given: shoal's sacctmgr answers add|modify|delete|list|show user|account|qos and list|show association"))
 	}
 	cmd := strings.ToLower(words[0])
-	if !acctAbbrev(cmd, "list", 3) && !acctAbbrev(cmd, "show", 3) && cmd != "ls" {
+	verb := ""
+	switch {
+	case acctAbbrev(cmd, "add", 3) || acctAbbrev(cmd, "create", 3):
+		verb = "add"
+	case acctAbbrev(cmd, "modify", 1) || acctAbbrev(cmd, "update", 1):
+		verb = "modify"
+	case acctAbbrev(cmd, "delete", 3) || acctAbbrev(cmd, "remove", 3):
+		verb = "delete"
+	case acctAbbrev(cmd, "list", 3) || acctAbbrev(cmd, "show", 3) || cmd == "ls":
+	default:
 		return report(c, "sacctmgr", errorf(1,
-			"%s is not supported by shoal: it keeps no account database (an account is a free-form label given with sbatch -A); only list and show work", words[0]))
+			"%s is not supported by shoal: its sacctmgr answers add, modify, delete, list and show", words[0]))
 	}
 	if len(words) < 2 {
 		return report(c, "sacctmgr", errorf(1, "%s needs an entity: user, account, association or qos", words[0]))
+	}
+	if verb != "" {
+		entity := strings.ToLower(words[1])
+		switch {
+		case acctAbbrev(entity, "users", 1):
+			entity = "user"
+		case acctAbbrev(entity, "accounts", 2):
+			entity = "account"
+		case acctAbbrev(entity, "qos", 1):
+			entity = "qos"
+		default:
+			return report(c, "sacctmgr", errorf(1, "%s %s is not supported by shoal: it changes accounts, users and qos", words[0], words[1]))
+		}
+		return r.write(verb, entity, words[2:])
 	}
 	entity := strings.ToLower(words[1])
 	switch {
@@ -185,7 +401,9 @@ func (r *sacctmgrRun) list(entity string, args []string) int {
 			case "where", "set":
 			case "withassoc", "withassocs":
 				r.assoc = true
-			case "tree", "withdeleted", "withcoordinators", "withcoord", "withrawqoslevel", "withsubaccounts", "withd":
+			case "tree":
+				r.tree = true
+			case "withdeleted", "withcoordinators", "withcoord", "withrawqoslevel", "withsubaccounts", "withd":
 			default:
 				names = append(names, a)
 			}
@@ -214,10 +432,22 @@ func (r *sacctmgrRun) list(entity string, args []string) int {
 		users = append(users, names...)
 	case "account":
 		accounts = append(accounts, names...)
-	case "qos":
-		if len(names) > 0 && !acctHas(names, "normal") {
-			return 0
+	}
+	reg, ok, err := r.registry()
+	if err != nil {
+		return report(r.c, "sacctmgr", errorf(1, "Problem talking to the controller: %v", err))
+	}
+	if ok && (len(reg.Accounts) > 0 || (entity == "qos" && len(reg.QOS) > 0)) {
+		r.fromRegistry = true
+		cols, err := r.columns(entity, format)
+		if err != nil {
+			return report(r.c, "sacctmgr", err)
 		}
+		r.print(cols, r.registryRows(entity, reg, users, lower(accounts), lower(names)))
+		return 0
+	}
+	if entity == "qos" && len(names) > 0 && !acctHas(names, "normal") {
+		return 0
 	}
 	cols, err := r.columns(entity, format)
 	if err != nil {
@@ -254,10 +484,17 @@ func (r *sacctmgrRun) columns(entity string, format []string) ([]acctColumn, err
 		if r.assoc && (entity == "user" || entity == "account") {
 			key += "+assoc"
 		}
+		if r.fromRegistry {
+			key = "reg:" + key
+		}
 		var cols []acctColumn
 		for _, name := range sacctmgrDefaults[key] {
 			f := sacctmgrFields[name]
-			cols = append(cols, acctColumn{f, f.width})
+			w := f.width
+			if r.tree && name == "account" {
+				w = -20
+			}
+			cols = append(cols, acctColumn{f, w})
 		}
 		return cols, nil
 	}
@@ -430,7 +667,13 @@ func (r *sacctmgrRun) print(cols []acctColumn, rows []assocRow) {
 		}
 	}
 	for _, row := range rows {
-		line(func(col acctColumn) string { return col.field.value(row) })
+		line(func(col acctColumn) string {
+			v := col.field.value(row)
+			if r.tree && col.field.header == "Account" {
+				v = strings.Repeat(" ", row.depth) + v // sacctmgr's tree: one space a level
+			}
+			return v
+		})
 	}
 	fmt.Fprint(r.c.Stdout, b.String())
 }
@@ -457,14 +700,17 @@ func acctFit(v string, width int) string {
 
 const sacctmgrHelp = `sacctmgr [<OPTION>] [<COMMAND>]
 
-shoal's sacctmgr is read-only: shoal keeps no account database (an account
-is a free-form label given with sbatch -A). A user's accounts are their
-user name (the default) and the accounts their jobs were submitted with.
+shoal's sacctmgr edits the controller's account registry (root and the
+controller's user only) and lists it. Until the first account is added,
+an account is a free-form label given with sbatch -A, and a user's
+accounts are their user name (the default) and the accounts their jobs
+were submitted with; the first account added brings account root, user
+root and QOS normal with it, and from then on a job's account must be one
+of its user's (its default when it names none).
 
     Valid <OPTION> values are:
      -h or --help: equivalent to "help" command
-     -i or --immediate: commit changes immediately (shoal: accepted; there
-                        is nothing to commit)
+     -i or --immediate: commit changes immediately (without, sacctmgr asks)
      -n or --noheader: equivalent to "noheader" command
      -p or --parsable: output will be '|' delimited with a '|' at the end
      -P or --parsable2: output will be '|' delimited without a '|' at the end
@@ -472,16 +718,30 @@ user name (the default) and the accounts their jobs were submitted with.
      -V or --version: equivalent to "version" command
 
   <COMMAND> may be:
-     list|show user [NAME...] [format=field[%width],...]
-     list|show account [NAME...] [format=...]
-     list|show association [user=NAME] [account=NAME] [format=...]
-     list|show qos [format=...]
+     add|create account NAME... [Description=] [Organization=] [Parent=]
+                                [Fairshare=] [limits] [QOS=] [DefaultQOS=]
+     add|create user NAME... Account=NAME[,NAME] [DefaultAccount=]
+                                [AdminLevel=] [Fairshare=] [limits]
+     add|create qos NAME... [Description=] [Priority=] [limits]
+                                [MaxJobsPerUser=] [MaxSubmitJobsPerUser=]
+     modify account|user|qos [where] NAME... [Account=] [User=] set KEY=VALUE...
+                                (RawUsage=0 resets the fair-share usage)
+     delete account|user|qos [where] NAME... [Account=] [User=]
+     list|show user [NAME...] [withassoc] [format=field[%width],...]
+     list|show account [NAME...] [withassoc] [tree] [format=...]
+     list|show association [user=NAME] [account=NAME] [tree] [format=...]
+     list|show qos [NAME...] [format=...]
      list|show config         (shoal: not slurmdbd; says so)
      version                  display tool version number.
 
-  Not supported, as there is no account database to change: add cluster,
-  add account, add user, add qos, modify ..., delete ..., dump, load.
+  Not supported: add cluster (shoal is one cluster, named shoal), coordinators,
+  wckeys, dump and load.
+
+  limits: MaxJobs=, MaxSubmitJobs=, MaxWall=, MaxTRES=, GrpJobs=,
+          GrpSubmitJobs=, GrpTRES= (-1 clears one)
 
   Fields: User, DefaultAccount, Admin, Cluster, Account, Partition, Share,
-          QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority
+          QOS, DefaultQOS, Descr, Org, ParentName, Name, Priority, MaxJobs,
+          MaxSubmit, MaxWall, MaxTRES, GrpJobs, GrpSubmit, GrpTRES,
+          MaxJobsPU, MaxSubmitPU (and Slurm's others, blank)
 `

@@ -399,6 +399,16 @@ func submitFailure(err error, queue string) error {
 			"Batch job submission failed: Invalid generic resource (gres) specification"}}
 	case e.Code == api.CodeUnsatisfiable:
 		return failed("Requested node configuration is not available")
+	case e.Field == "account":
+		return failed(api.ErrInvalidAccount)
+	case e.Field == "policy": // "REASON: detail" (the controller's accounts.go)
+		lines := []string{"Batch job submission failed: Job violates accounting/QOS policy (job submit limit, user's size and/or time limits)"}
+		if reason, _, _ := strings.Cut(e.Message, ":"); strings.Contains(reason, "Submit") {
+			lines = append([]string{reason}, lines...)
+		}
+		return &exitError{RC: 1, Lines: lines}
+	case e.Field == "qos":
+		return failed("Invalid qos specification")
 	case e.Field == "dependency":
 		return failed("Job dependency problem")
 	case e.Field == "deadline":

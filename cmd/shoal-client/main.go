@@ -27,7 +27,7 @@ func main() {
 		os.Exit(slurm.Main(os.Args[2], os.Args[3:], os.Stdin, os.Stdout, os.Stderr, os.Environ()))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "slurm" {
-		os.Stderr.WriteString("usage: shoal slurm sbatch|srun|scancel|squeue|sacct|sinfo|scontrol|sacctmgr [ARG...]\n")
+		os.Stderr.WriteString("usage: shoal slurm sbatch|srun|scancel|squeue|sacct|sinfo|scontrol|sacctmgr|sprio|sshare [ARG...]\n")
 		os.Exit(2)
 	}
 	if len(os.Args) > 1 && (os.Args[1] == "agent" || os.Args[1] == "init") {

@@ -27,7 +27,7 @@ func agentCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "agent",
 		Usage: "run a controller, a node daemon, or both (-dev)",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "dev", Usage: "one-machine cluster: a controller (one raft voter) and a node daemon in this process. As a node daemon's, its running jobs outlive it (SIGTERM or a crash) and are recovered when it starts again; jobs placed but not started go back to the queue"},
 			&ucli.BoolFlag{Name: "node", Usage: "run only a node daemon, joining -controller"},
 			&ucli.BoolFlag{Name: "server", Usage: "run only a controller (the default without -dev or -node), e.g. one of a cluster: see -join"},
@@ -63,7 +63,7 @@ func agentCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
 			&ucli.StringFlag{Name: "archive-url", EnvVars: []string{"SHOAL_ARCHIVE_URL"}, Usage: "controller: where finished jobs go after -min-job-age, for sacct and describe at any age: a PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DB (the controllers of a cluster share it; the table is created if missing); default: an embedded file, DATA_DIR/controller/archive.db"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
-		},
+		}, priorityFlags()...),
 		Action: runAgent,
 	}
 }
@@ -110,6 +110,10 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: -queue-time-limit: %w", err)
 		}
+		prio, err := priorityConfig(c)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 		if c.Duration("default-time-limit") < time.Second {
 			return fmt.Errorf("agent: -default-time-limit %s: give a duration of at least 1s, e.g. 24h", c.Duration("default-time-limit"))
 		}
@@ -133,7 +137,7 @@ func runAgent(c *ucli.Context) error {
 			NodeTTL:    c.Duration("node-ttl"),
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
-			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits},
+			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits, Priority: prio},
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 			Licenses: licenses,
