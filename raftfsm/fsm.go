@@ -219,6 +219,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.crontab)
 	case OpJobReasons:
 		return decodeApply(op, body, w.jobReasons)
+	case OpStepStart:
+		return decodeApply(op, body, w.stepStart)
+	case OpStepEnd:
+		return decodeApply(op, body, w.stepEnd)
+	case OpStepSignal:
+		return decodeApply(op, body, w.stepSignal)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

@@ -38,6 +38,9 @@ func move(j *api.Job, to api.JobState, now int64) error {
 	if !CanMove(j.State, to) {
 		return api.Errorf(api.CodeConflict, "job %d is %s and cannot become %s", j.ID, j.State, to)
 	}
+	if j.State.Terminable() && !to.Terminable() {
+		endSteps(j, now) // its processes are gone: so are its steps'
+	}
 	j.State = to
 	if to == api.StateRunnable {
 		j.RunnableAt = now

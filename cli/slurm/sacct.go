@@ -263,6 +263,12 @@ func (o *sacctOpts) run(c *Ctx) int {
 			rows = append(rows, &saRow{v: r})
 			if !o.allocations && !o.completion && r.j.StartedAt > 0 && r.tasks == nil {
 				rows = append(rows, &saRow{v: r, step: "batch"})
+				if r == v { // the steps are the current run's
+					for i := range r.j.Steps {
+						st := &r.j.Steps[i]
+						rows = append(rows, &saRow{v: stepJobView(r, st), step: strconv.FormatUint(uint64(st.ID), 10), st: st})
+					}
+				}
 			}
 		}
 	}
