@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -62,7 +63,13 @@ func (r *scontrolRun) write(args []string) int {
 		fmt.Fprint(r.c.Stdout, j.Script)
 		return 0
 	}
-	if err := os.WriteFile(name, []byte(j.Script), 0o644); err != nil {
+	path := name
+	if !filepath.IsAbs(path) {
+		if cwd, err := r.c.Getwd(); err == nil {
+			path = filepath.Join(cwd, path)
+		}
+	}
+	if err := os.WriteFile(path, []byte(j.Script), 0o644); err != nil {
 		fmt.Fprintf(r.c.Stderr, "failed to open file `%s`: %v\n", name, errors.Unwrap(err))
 		return 1
 	}
