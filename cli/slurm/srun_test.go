@@ -1,12 +1,13 @@
 package slurm
 
 import (
-	"github.com/shoal-batch/shoal/api"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/shoal-batch/shoal/api"
 )
 
 // TestSrunGolden runs srun's golden cases (testdata/srun/*): outside a job
