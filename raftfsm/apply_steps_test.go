@@ -149,3 +149,20 @@ func TestStepsBounded(t *testing.T) {
 		t.Fatalf("last step %d, want %d", last.ID, api.MaxJobSteps+10)
 	}
 }
+
+// TestStepsOfARequeuedJob: a requeued job's new run starts with no steps,
+// its ids from 0 again (Slurm's); the old run's steps were ended first.
+func TestStepsOfARequeuedJob(t *testing.T) {
+	h := newHarness(t)
+	id := h.jobIn(run, 100)
+	h.startStep(id, "old", 110)
+	h.mustOK("requeue", h.stop(raftfsm.StopCmd{ID: id, Requeue: true, Terminate: true, Reason: "again", CallerUID: 1000, Now: 200}))
+	h.events(300, api.JobEvent{ID: id, Node: h.driveNode, State: api.StateFailed, Signal: 15})
+	if j := h.wantJob(id, rbl, ""); len(j.Steps) != 0 || j.NextStep != 0 {
+		t.Fatalf("requeued job keeps steps %+v (next %d), want none", j.Steps, j.NextStep)
+	}
+	h.place(400, raftfsm.Placement{JobID: id, Node: h.driveNode})
+	if got := h.startStep(id, "new", 410); got != 0 {
+		t.Errorf("first step of the new run: id %d, want 0", got)
+	}
+}
