@@ -478,7 +478,8 @@ func (s *scancel) confirmStep(j *api.Job, id string) bool {
 
 // registerStep records the step srun is about to run and returns its id
 // and a function that records its end. A controller without steps (a
-// test fake) gives step 0 and records nothing.
+// test fake) gives step 0 and records nothing; a refusal (the job is not
+// running, not the caller's) is an error, as in Slurm.
 func registerStep(c *Ctx, job uint64, req api.StepStartRequest) (uint32, func(code, sig int), error) {
 	sc, ok := c.Client.(stepController)
 	if !ok {
@@ -486,6 +487,14 @@ func registerStep(c *Ctx, job uint64, req api.StepStartRequest) (uint32, func(co
 	}
 	req.JobID = job
 	id, err := sc.StartStep(context.Background(), req)
+	var refused *api.Error
+	if err != nil && !errors.As(err, &refused) {
+		// No controller answered (a node that cannot reach it, a job
+		// without SHOAL_ADDR): the step still runs, as step 0, unrecorded,
+		// rather than fail the job's script over bookkeeping.
+		c.Errorf("srun", "Unable to record the step of job %d with the controller: %v; running it unrecorded", job, err)
+		return 0, func(int, int) {}, nil
+	}
 	if err != nil {
 		return 0, nil, err
 	}

@@ -3,6 +3,7 @@ package slurm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -240,5 +241,26 @@ func TestSrunRecordsStep(t *testing.T) {
 	out, stderr, rc = stepRun(t, f, Srun, "", env, "echo", "ran")
 	if rc != 1 || out != "" || !strings.HasPrefix(stderr, "srun: error: Unable to create step for job 3: job 3 is SUCCEEDED") {
 		t.Errorf("srun in an ended job: rc %d, stdout %q, stderr %q", rc, out, stderr)
+	}
+}
+
+// unreachable is a controller that never answers.
+type unreachable struct{ *ctlFake }
+
+func (unreachable) StartStep(context.Context, api.StepStartRequest) (uint32, error) {
+	return 0, errors.New("dial unix /run/shoal/shoal.sock: connect: no such file or directory")
+}
+func (unreachable) EndStep(context.Context, api.StepEndRequest) error       { return nil }
+func (unreachable) SignalStep(context.Context, api.StepSignalRequest) error { return nil }
+
+// TestSrunUnrecordedStep: when no controller answers, srun inside a job
+// still runs its step (as step 0), saying it could not record it.
+func TestSrunUnrecordedStep(t *testing.T) {
+	f := newCtlFake()
+	c, stdout, stderr := sbTestCtx(f, t.TempDir(), []string{"SLURM_JOB_ID=2", "PATH=" + os.Getenv("PATH")}, "")
+	c.Client = unreachable{f}
+	if rc := Srun(c, []string{"sh", "-c", "echo $SLURM_STEP_ID"}); rc != 0 || stdout.String() != "0\n" ||
+		!strings.HasPrefix(stderr.String(), "srun: error: Unable to record the step of job 2 with the controller: dial unix") {
+		t.Errorf("srun with no controller: rc %d, stdout %q, stderr %q", rc, stdout, stderr)
 	}
 }
