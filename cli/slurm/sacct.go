@@ -88,6 +88,9 @@ type sacctOpts struct {
 	delimiter                                                      string
 	format                                                         []string
 	jobs                                                           []jobRef
+	// steps are the steps -j JOB.STEP names, by job id text: that job
+	// shows those step lines alone.
+	steps                                                          map[string]map[string]bool
 	accounts, names, nodes, qos, partitions, users, groups         []string
 	states                                                         []State
 	start, end                                                     string
@@ -138,12 +141,13 @@ func Sacct(c *Ctx, args []string) int {
 			fmt.Fprint(c.Stdout, sacctUsage)
 			return 0
 		case "jobs":
-			refs, err := parseJobRefs(v)
+			refs, steps, err := parseSacctJobs(v)
 			if err != nil {
 				c.Errorf("sacct", "Invalid job id: %s", v)
 				return 1
 			}
 			o.jobs = append(o.jobs, refs...)
+			o.addSteps(steps)
 		case "json":
 			o.json = true
 		case "long":
@@ -260,16 +264,7 @@ func (o *sacctOpts) run(c *Ctx) int {
 			runs = append(attemptViews(v), v)
 		}
 		for _, r := range runs {
-			rows = append(rows, &saRow{v: r})
-			if !o.allocations && !o.completion && r.j.StartedAt > 0 && r.tasks == nil {
-				rows = append(rows, &saRow{v: r, step: "batch"})
-				if r == v { // the steps are the current run's
-					for i := range r.j.Steps {
-						st := &r.j.Steps[i]
-						rows = append(rows, &saRow{v: stepJobView(r, st), step: strconv.FormatUint(uint64(st.ID), 10), st: st})
-					}
-				}
-			}
+			rows = append(rows, o.jobRows(v, r)...)
 		}
 	}
 	var b strings.Builder

@@ -541,3 +541,75 @@ func (s *scancel) stepByID(t cancelTarget, j *api.Job, tasksOf func(uint64) ([]a
 	}
 	s.cancelStep(j, t)
 }
+
+// parseSacctJobs reads sacct -j's list: job refs, and the steps named as
+// JOB.STEP (by the job's text).
+func parseSacctJobs(list string) ([]jobRef, map[string][]string, error) {
+	var refs []jobRef
+	steps := map[string][]string{}
+	for _, item := range splitList(list) {
+		job, step, hasStep := strings.Cut(item, ".")
+		r, err := parseJobRefs(job)
+		if err != nil || len(r) != 1 {
+			return nil, nil, fmt.Errorf("Invalid job id: %s", item)
+		}
+		if hasStep {
+			if _, err := strconv.ParseUint(step, 10, 32); err != nil && step != batchStep {
+				return nil, nil, fmt.Errorf("Invalid job id: %s", item)
+			}
+			steps[job] = append(steps[job], step)
+		} else {
+			steps[job] = append(steps[job], "") // the whole job
+		}
+		refs = append(refs, r[0])
+	}
+	return refs, steps, nil
+}
+
+// addSteps records -j's step selections: a job named whole shows whole.
+func (o *sacctOpts) addSteps(steps map[string][]string) {
+	if o.steps == nil {
+		o.steps = map[string]map[string]bool{}
+	}
+	for job, list := range steps {
+		if o.steps[job] == nil {
+			o.steps[job] = map[string]bool{}
+		}
+		for _, s := range list {
+			o.steps[job][s] = true
+		}
+	}
+}
+
+// jobRows are the sacct lines of run r of job view v: the job, its batch
+// step and its recorded steps (the current run's), or with -j JOB.STEP
+// only the steps named.
+func (o *sacctOpts) jobRows(v, r *jobView) []*saRow {
+	sel := o.steps[r.id]
+	if sel == nil && r.j.Array != nil {
+		sel = o.steps[api.FormatID(r.rawID)]
+	}
+	only := sel != nil && !sel[""]
+	want := func(step string) bool { return !only || sel[step] }
+	var rows []*saRow
+	if !only {
+		rows = append(rows, &saRow{v: r})
+	}
+	if (o.allocations || o.completion) && !only || r.j.StartedAt == 0 || r.tasks != nil {
+		return rows
+	}
+	if want(batchStep) {
+		rows = append(rows, &saRow{v: r, step: batchStep})
+	}
+	if r != v { // the steps are the current run's
+		return rows
+	}
+	for i := range r.j.Steps {
+		st := &r.j.Steps[i]
+		id := strconv.FormatUint(uint64(st.ID), 10)
+		if want(id) {
+			rows = append(rows, &saRow{v: stepJobView(r, st), step: id, st: st})
+		}
+	}
+	return rows
+}
