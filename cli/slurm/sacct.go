@@ -90,10 +90,10 @@ type sacctOpts struct {
 	jobs                                                           []jobRef
 	// steps are the steps -j JOB.STEP names, by job id text: that job
 	// shows those step lines alone.
-	steps                                                          map[string]map[string]bool
-	accounts, names, nodes, qos, partitions, users, groups         []string
-	states                                                         []State
-	start, end                                                     string
+	steps                                                  map[string]map[string]bool
+	accounts, names, nodes, qos, partitions, users, groups []string
+	states                                                 []State
+	start, end                                             string
 }
 
 // Sacct is sacct: the accounting view of every job shoal ever ran (the
