@@ -88,12 +88,13 @@ type sacctOpts struct {
 	delimiter                                                      string
 	format                                                         []string
 	jobs                                                           []jobRef
+	accounts, names, nodes, qos, partitions, users, groups         []string
+	states                                                         []State
+	start, end                                                     string
+
 	// steps are the steps -j JOB.STEP names, by job id text: that job
 	// shows those step lines alone.
-	steps                                                  map[string]map[string]bool
-	accounts, names, nodes, qos, partitions, users, groups []string
-	states                                                 []State
-	start, end                                             string
+	steps map[string]map[string]bool
 }
 
 // Sacct is sacct: the accounting view of every job shoal ever ran (the
