@@ -32,6 +32,8 @@ type JobDetail struct {
 	Tags            map[string]string      `json:"tags,omitempty"`
 	IsCancelled     bool                   `json:"isCancelled"`
 	IsTerminated    bool                   `json:"isTerminated"`
+	// ConsumableResourceProperties are the job's consumable resources.
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 }
 
 // ContainerDetail is AWS Batch's ContainerDetail.
@@ -121,6 +123,9 @@ type AWSSubmitJobRequest struct {
 	PropagateTags      bool                `json:"propagateTags,omitempty"`
 	SchedulingPrio     int64               `json:"schedulingPriorityOverride,omitempty"`
 	ShareIdentifier    string              `json:"shareIdentifier,omitempty"`
+	// ConsumableResourcePropertiesOverride replaces the definition's
+	// consumable resources for this job.
+	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
 }
 
 // AWSSubmitJobResponse is AWS Batch's SubmitJobResponse.
@@ -265,6 +270,10 @@ type AWSUpdateJobQueueRequest struct {
 	// Memory enforcement (RAMSpace), each changed only if given.
 	ConstrainRAMSpace *bool    `json:"constrainRAMSpace,omitempty"`
 	AllowedRAMSpace   *float64 `json:"allowedRAMSpace,omitempty"`
+	// PreemptMode (OFF, CANCEL, REQUEUE), changed only if given.
+	PreemptMode string `json:"preemptMode,omitempty"`
+	// GraceTimeSeconds (GraceTime), changed only if given.
+	GraceTimeSeconds *int `json:"graceTimeSeconds,omitempty"`
 }
 
 // JobQueueDetail is AWS Batch's JobQueueDetail.

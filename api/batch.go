@@ -86,6 +86,9 @@ type JobDefinition struct {
 	Tags                map[string]string    `json:"tags,omitempty"`
 	Owner               string               `json:"owner,omitempty"`
 	CreatedAt           int64                `json:"createdAt,omitempty"`
+	// ConsumableResourceProperties are what each job of the definition
+	// holds while it runs (api/licenses.go).
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 }
 
 // ComputeEnvironment is a set of nodes that job queues send jobs to: the
@@ -149,6 +152,28 @@ type JobQueue struct {
 	CreatedAt                int64                     `json:"createdAt,omitempty"`
 	// RAMSpace is how the memory of the queue's jobs is enforced.
 	RAMSpace
+	// PreemptMode is what becomes of the queue's running jobs when a job
+	// of a higher-priority queue (Slurm's PriorityTier, which is the
+	// queue's Priority) cannot start for want of their room: OFF (or "")
+	// never preempted, CANCEL ended PREEMPTED, REQUEUE run again later
+	// (Slurm's partition PreemptMode under preempt/partition_prio).
+	PreemptMode string `json:"preemptMode,omitempty"`
+	// GraceTimeSeconds is how long a preempted job of the queue has
+	// between SIGTERM and SIGKILL (Slurm's partition GraceTime); 0: the
+	// node's -grace.
+	GraceTimeSeconds int `json:"graceTimeSeconds,omitempty"`
+}
+
+// Preempt modes of a queue.
+const (
+	PreemptOff     = "OFF"
+	PreemptCancel  = "CANCEL"
+	PreemptRequeue = "REQUEUE"
+)
+
+// Preemptable reports whether q's running jobs may be preempted.
+func (q *JobQueue) Preemptable() bool {
+	return q.PreemptMode == PreemptCancel || q.PreemptMode == PreemptRequeue
 }
 
 // RAMSpace is how a queue's jobs' memory is enforced on their nodes, as

@@ -141,13 +141,18 @@ type TopJobsRequest struct {
 }
 
 // UpdateJobRequest changes a job; nil fields stay as they are. Queue and
-// priority change only before the job starts; the time limit at any time.
+// begin time change only before the job starts; priority, nice and the
+// time limit until it ends.
 type UpdateJobRequest struct {
-	ID        uint64  `json:"jobId"`
-	Name      *string `json:"jobName,omitempty"`
-	Queue     *string `json:"jobQueue,omitempty"`
-	Priority  *int64  `json:"priority,omitempty"`
-	TimeLimit *int64  `json:"timeLimitSeconds,omitempty"`
+	ID    uint64  `json:"jobId"`
+	Name  *string `json:"jobName,omitempty"`
+	Queue *string `json:"jobQueue,omitempty"`
+	// Queues moves a waiting job to several queues it may start in
+	// (Slurm's scontrol update Partition=a,b), as JobSpec.Queues; Queue,
+	// if given too, must be their first.
+	Queues    []string `json:"jobQueues,omitempty"`
+	Priority  *int64   `json:"priority,omitempty"`
+	TimeLimit *int64   `json:"timeLimitSeconds,omitempty"`
 	// Nice replaces the job's nice, moving its priority by the difference
 	// (scontrol update Nice=); negative values: root only.
 	Nice *int64 `json:"nice,omitempty"`

@@ -1,5 +1,7 @@
 package api
 
+import "slices"
+
 // Job is one batch job as the controller stores and reports it.
 // Times are Unix epoch milliseconds, as in AWS Batch.
 type Job struct {
@@ -57,6 +59,9 @@ type Job struct {
 	StopRequested bool   `json:"stopRequested,omitempty"`
 	StopReason    string `json:"stopReason,omitempty"`
 	StopCause     Cause  `json:"stopCause,omitempty"`
+	// StopGraceSeconds is the stop's SIGTERM -> SIGKILL delay when it is
+	// not the node's (a preempting queue's GraceTime); 0: the node's.
+	StopGraceSeconds int `json:"stopGraceSeconds,omitempty"`
 	// RequeueRequested: when the node reports the stop, run the job again.
 	RequeueRequested bool  `json:"requeueRequested,omitempty"`
 	CreatedAt        int64 `json:"createdAt"`
@@ -82,8 +87,13 @@ type Job struct {
 // JobSpec is a job as asked for: what SubmitJobRequest carries and Job
 // keeps. One definition serves both, so a new option is added once.
 type JobSpec struct {
-	Name    string   `json:"jobName"`
-	Queue   string   `json:"jobQueue,omitempty"`
+	Name  string `json:"jobName"`
+	Queue string `json:"jobQueue,omitempty"`
+	// Queues are the queues the job may run in when it names more than
+	// one (Slurm's sbatch --partition=a,b), in the order given: it starts
+	// in whichever of them can start it first. Queue is the first of them
+	// until it starts, then the one it started in. Empty: Queue alone.
+	Queues  []string `json:"jobQueues,omitempty"`
 	Command []string `json:"command"`
 	// Script, if set, is a batch script stored at submit (as sbatch does):
 	// the node writes it to a file the user owns and runs it with Command as
@@ -159,6 +169,11 @@ type JobSpec struct {
 	QOS        string            `json:"qos,omitempty"`
 	Comment    string            `json:"comment,omitempty"`
 	SubmitHost string            `json:"submitHost,omitempty"`
+	// Licenses are the named consumable resources the job holds while it
+	// runs (Slurm's -L NAME:COUNT, AWS Batch's
+	// consumableResourceProperties): it starts only when each has its
+	// quantity free.
+	Licenses []LicenseUse `json:"licenses,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.
@@ -310,6 +325,9 @@ const (
 	// CauseRequeued marks an attempt (never a job) that was stopped or
 	// had ended when scontrol requeue asked for the job to run again.
 	CauseRequeued Cause = "requeued"
+	// CausePreempted: stopped to make room for a job of a higher-priority
+	// queue (Slurm's PREEMPTED).
+	CausePreempted Cause = "preempted"
 )
 
 // Retry actions of a RetryRule (AWS's are not case-sensitive).
@@ -439,3 +457,18 @@ func (n Node) Free() Resources { return n.Capacity.Sub(n.Allocated) }
 
 // DefaultQueue is the queue a job goes to when none is named.
 const DefaultQueue = "default"
+
+// WaitingQueues are the queues j waits in (Queues, or Queue alone); once
+// it has started, Queue alone: the one it runs in.
+func (j *Job) WaitingQueues() []string {
+	if len(j.Queues) > 1 && j.State.Cancellable() {
+		return j.Queues
+	}
+	return []string{j.Queue}
+}
+
+// InQueue reports whether j is a job of queue q: the one it runs in, or,
+// while it waits, any of those it may start in.
+func (j *Job) InQueue(q string) bool {
+	return j.Queue == q || slices.Contains(j.WaitingQueues(), q)
+}

@@ -65,6 +65,7 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 			waitCommand(),
 			jobdefCommand(),
 			ceCommand(),
+			licenseCommand(),
 			keysCommand(),
 			imageCommand(),
 			cronCommand(),

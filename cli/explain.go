@@ -74,7 +74,10 @@ func writeExplanation(w io.Writer, e api.Explanation, loc *time.Location) {
 	}
 	line("Reason", "%s", termsafe.String(e.Reason))
 	line("Why", "%s", termsafe.String(e.Detail))
-	if s := e.Shortfall; s != nil && s.Resource != "" {
+	if s := e.Shortfall; s != nil && strings.HasPrefix(s.Resource, "license:") {
+		line("Shortfall", "license %s: asks %d, %d free now, %d in all",
+			termsafe.String(strings.TrimPrefix(s.Resource, "license:")), s.Asked, s.FreeNow, s.AtMost)
+	} else if s != nil && s.Resource != "" {
 		nodes := fmt.Sprintf("%d UP nodes", s.UpNodes)
 		if s.UpNodes == 1 {
 			nodes = "1 UP node"

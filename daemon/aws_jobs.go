@@ -106,6 +106,10 @@ func fromDefinition(state *raftfsm.State, jobs jobSource, req api.AWSSubmitJobRe
 	if len(env) == 0 {
 		sub.Env = nil
 	}
+	sub.Licenses = licensesFromProperties(def.ConsumableResourceProperties)
+	if o := req.ConsumableResourcePropertiesOverride; o != nil {
+		sub.Licenses = licensesFromProperties(o)
+	}
 	retry, timeout := def.RetryStrategy, def.Timeout
 	if req.RetryStrategy != nil {
 		retry = req.RetryStrategy

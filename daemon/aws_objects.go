@@ -104,6 +104,9 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
+	if err := checkDefinitionLicenses(c.fsm.State(), &d); err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
+	}
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
@@ -293,6 +296,9 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	for i := range q.ComputeEnvironmentOrder {
 		q.ComputeEnvironmentOrder[i].ComputeEnvironment = nameFromARN(q.ComputeEnvironmentOrder[i].ComputeEnvironment)
 	}
+	if err := checkPreemptMode(q); err != nil {
+		return err
+	}
 	if err := q.RAMSpace.Check(); err != nil {
 		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
 	}
@@ -332,6 +338,12 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	}
 	if req.AllowedRAMSpace != nil {
 		q.AllowedRAMSpace = *req.AllowedRAMSpace
+	}
+	if req.PreemptMode != "" {
+		q.PreemptMode = req.PreemptMode
+	}
+	if req.GraceTimeSeconds != nil {
+		q.GraceTimeSeconds = *req.GraceTimeSeconds
 	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err

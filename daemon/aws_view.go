@@ -71,8 +71,9 @@ func taskView(j *api.Job) api.JobDetail {
 	if j.State == api.StateRunnable && j.StatusReason == "" && j.WaitReason != "" {
 		// Why it waits, as the scheduler recorded it (unless submit-job
 		// already said, quantified, that no node can run it).
-		v.StatusReason = awsWaitReason(j.WaitReason)
+		v.StatusReason = awsJobWaitReason(j)
 	}
+	v.ConsumableResourceProperties = licenseProperties(j.Licenses)
 	if v.Parameters == nil {
 		v.Parameters = map[string]string{}
 	}

@@ -392,6 +392,7 @@ func (c *Controller) leaderTasks() []leaderTask {
 		{"scheduler", c.scheduleLoop},
 		{"state time limits", c.stateTimeLimits},
 		{"deadlines", c.deadlines},
+		{"configured licenses", c.configureLicenses},
 		{"seal keys", func(ctx context.Context) {
 			if err := c.sealKeys(ctx); err != nil && ctx.Err() == nil {
 				c.log.Error("seal access keys", "err", err)

@@ -72,6 +72,10 @@ type Config struct {
 	CronClock CronClock
 	// Sched tunes the scheduler (default time limit, backfill window).
 	Sched sched.Options
+	// Licenses are the configured licenses (the agent's -licenses,
+	// Slurm's Licenses= in slurm.conf): each time this controller comes
+	// to lead, each is created or set to its configured total.
+	Licenses []api.License
 
 	// RaftAdvertise is the raft address other controllers dial, when
 	// RaftAddr is a wildcard ("": RaftAddr as bound).

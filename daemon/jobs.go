@@ -84,6 +84,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 			}
 			j.StatusReason = ReasonMisconfiguration + err.Error()
 		}
+		if err := checkJobLicenses(state, &j); err != nil {
+			return nil, err
+		}
 		if j.DeadlineAt != 0 && j.DeadlineAt <= cmd.Now {
 			return nil, api.Errorf(api.CodeInvalid, "job %q: its deadline %s has passed: give a deadline in the future",
 				j.Name, time.UnixMilli(j.DeadlineAt).UTC().Format(time.RFC3339)).WithField("deadline")
@@ -168,6 +171,9 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if spec.Dir != "" && !filepath.IsAbs(spec.Dir) {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: working directory %q must be an absolute path", name, spec.Dir)
 	}
+	if err := normalizeQueues(&spec); err != nil {
+		return api.Job{}, err
+	}
 	if spec.Queue == "" {
 		spec.Queue = api.DefaultQueue
 	}
@@ -245,6 +251,9 @@ func checkWarnSignal(name string, r api.SubmitJobRequest) error {
 // that no node of its queue's compute environments could ever run, naming
 // the resource, the amount asked and the most any node has.
 func satisfiable(state *raftfsm.State, j api.Job) error {
+	if len(j.Queues) > 1 {
+		return satisfiableAny(state, j)
+	}
 	q := state.Queue(j.Queue)
 	switch {
 	case q == nil:
@@ -518,7 +527,7 @@ func (c *Controller) mergeListed(state *raftfsm.State, req api.ListJobsRequest, 
 
 // listMatches applies a list request's field filters to one job.
 func listMatches(req api.ListJobsRequest, j *api.Job) bool {
-	return (req.User == "" || j.User == req.User) && (req.Queue == "" || j.Queue == req.Queue) &&
+	return (req.User == "" || j.User == req.User) && (req.Queue == "" || j.InQueue(req.Queue)) &&
 		(len(req.Accounts) == 0 || slices.Contains(req.Accounts, archive.AccountOf(j))) &&
 		(req.EndedAfter == 0 || !j.State.Terminal() || j.StoppedAt >= req.EndedAfter) &&
 		(req.SubmittedBefore == 0 || j.CreatedAt <= req.SubmittedBefore)
@@ -646,6 +655,16 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 	if !who.known {
 		return empty{}, errNoUser
 	}
+	if req.Queues != nil { // several queues: checked and stored as a submission's
+		spec := api.JobSpec{Queues: req.Queues}
+		if req.Queue != nil {
+			spec.Queue = *req.Queue
+		}
+		if err := normalizeQueues(&spec); err != nil {
+			return empty{}, err
+		}
+		req.Queue, req.Queues = &spec.Queue, spec.Queues
+	}
 	cmd := raftfsm.UpdateJobCmd{Update: req, CallerUID: who.actingUID()}
 	if err := c.checkJobCommand(who, []uint64{req.ID}, raftfsm.OpUpdateJob, cmd); err != nil { // the owner's, before the queue is judged
 		return empty{}, err
@@ -656,7 +675,7 @@ func (c *Controller) updateJob(ctx context.Context, who caller, req api.UpdateJo
 			return empty{}, api.Errorf(api.CodeNotFound, "job %d does not exist", req.ID)
 		}
 		moved := *j
-		moved.Queue = *req.Queue
+		moved.Queue, moved.Queues = *req.Queue, req.Queues
 		if err := satisfiable(c.fsm.State(), moved); err != nil {
 			return empty{}, err
 		}

@@ -92,6 +92,11 @@ func (c *Controller) routeTable() []route {
 		aws("describejobs", asUser, awsEndpoint(c.describeAWSJobs)),
 		aws("canceljob", asUser, awsEndpoint(c.cancelAWSJob)),
 		aws("terminatejob", asUser, awsEndpoint(c.terminateAWSJob)),
+		awsOperator("createconsumableresource", "create consumable resources", awsEndpoint(c.createConsumableResource)),
+		awsOperator("updateconsumableresource", "update consumable resources", awsEndpoint(c.updateConsumableResource)),
+		awsOperator("deleteconsumableresource", "delete consumable resources", awsEndpoint(c.deleteConsumableResource)),
+		aws("describeconsumableresource", asUser, awsEndpoint(c.describeConsumableResource)),
+		aws("listconsumableresources", asUser, awsEndpoint(c.listConsumableResources)),
 
 		native("/", identified, bodySmall, notFound),
 	}

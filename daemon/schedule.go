@@ -55,7 +55,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			if len(p.Placements) > 0 {
 				cmd := raftfsm.PlanCmd{Placements: make([]raftfsm.Placement, len(p.Placements)), Now: now}
 				for i, pl := range p.Placements {
-					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE}
+					cmd.Placements[i] = raftfsm.Placement{JobID: pl.JobID, Node: pl.Node, CE: pl.CE, Queue: pl.Queue}
 				}
 				res, err := c.applier.Apply(ctx, raftfsm.OpPlan, cmd)
 				if err != nil && ctx.Err() == nil {
@@ -63,6 +63,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 				}
 				placed = res.Placed
 			}
+			c.commitPreemptions(ctx, p.Preemptions, now)
 			if cmds := reasonChanges(p.Waits, maxReasonsPerEntry); len(cmds) > 0 {
 				if wait := reasonInterval - c.clock.Now().Sub(lastReasons); wait > 0 {
 					flush.Reset(wait) // record them then, with what changes meanwhile

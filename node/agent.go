@@ -130,6 +130,10 @@ type task struct {
 	runningAt  time.Time
 	kill, warn clock.Timer
 	timedOut   atomic.Bool
+
+	// grace is the stop's SIGTERM -> SIGKILL delay when the controller
+	// gave one (a preempting queue's GraceTime); 0: the node's.
+	grace time.Duration
 }
 
 // StartAgent registers the node and starts following its assignments.
@@ -383,6 +387,7 @@ func (a *Agent) reconcile(j *api.Job) {
 		return // RUNNING but not ours: already ended (adopt took over those of an earlier daemon)
 	case j.StopRequested && !t.stopping:
 		t.stopping = true
+		t.grace = time.Duration(j.StopGraceSeconds) * time.Second
 		why, note := stopNote(j)
 		go func() {
 			t.cancel() // a start still under way gives up first
@@ -644,8 +649,12 @@ func (a *Agent) closeEvents() {
 func (a *Agent) stop(t *task) {
 	t.cancel()
 	<-t.started
+	grace := a.cfg.Grace
+	if t.grace > 0 {
+		grace = t.grace
+	}
 	if t.proc != nil {
-		if err := t.proc.Stop(a.cfg.Grace); err != nil {
+		if err := t.proc.Stop(grace); err != nil {
 			a.log.Warn("stop job", "err", err)
 		}
 	}

@@ -247,6 +247,8 @@ func stopNote(j *api.Job) (why string, ok bool) {
 		return "", true
 	case j.StopCause == api.CauseNodeLost:
 		return " DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS", true
+	case j.StopCause == api.CausePreempted:
+		return " DUE TO PREEMPTION", true
 	}
 	return "", false
 }

@@ -171,7 +171,7 @@ func (w writer) deleteQueue(c DeleteQueueCmd) Result {
 	busy := uint64(0)
 	for _, s := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning} {
 		st.JobsInState(s, func(j *api.Job) bool {
-			if j.Queue == c.Name {
+			if j.InQueue(c.Name) {
 				busy = j.ID
 				return false
 			}

@@ -180,8 +180,9 @@ func (w writer) hold(c HoldCmd) Result {
 }
 
 // updateJob changes what may still change: the name always, the queue and
-// priority before the job starts, the time limit until it ends (others than
-// root may only lower it, as in Slurm).
+// begin time before the job starts, the priority and nice until it ends
+// (Slurm lets them change on a running job too), the time limit until it
+// ends (others than root may only lower it, as in Slurm).
 func (w writer) updateJob(c UpdateJobCmd) Result {
 	u := c.Update
 	j := w.job(u.ID)
@@ -191,8 +192,14 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	if err := owns(j, c.CallerUID, "update"); err != nil {
 		return Result{Err: err}
 	}
-	if (u.Queue != nil || u.Priority != nil || u.Nice != nil || u.BeginAt != nil) && !j.State.Cancellable() {
-		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue, priority or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	if len(u.Queues) > 0 && (u.Queue == nil || *u.Queue != u.Queues[0]) {
+		return Result{Err: api.Errorf(api.CodeInvalid, "job %d: the queues to move it to need jobQueue, their first", j.ID).WithField("jobQueue")}
+	}
+	if (u.Queue != nil || u.BeginAt != nil) && !j.State.Cancellable() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the queue or begin time of job %d: it is %s; only jobs that have not started can", j.ID, j.State)}
+	}
+	if (u.Priority != nil || u.Nice != nil) && j.State.Terminal() {
+		return Result{Err: api.Errorf(api.CodeConflict, "cannot change the priority or nice of job %d: it has ended", j.ID)}
 	}
 	if u.BeginAt != nil {
 		j.BeginAt = max(*u.BeginAt, 0)
@@ -210,7 +217,7 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 		j.Name = *u.Name
 	}
 	if u.Queue != nil {
-		j.Queue = *u.Queue
+		j.Queue, j.Queues = *u.Queue, u.Queues
 	}
 	if u.Nice != nil {
 		switch {
@@ -225,7 +232,14 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 		j.Nice = *u.Nice
 	}
 	if u.Priority != nil {
-		j.Priority, j.PriorityFixed = *u.Priority, true
+		// As Slurm: others than root may lower a priority, not raise it,
+		// and what they set is not kept through a release or a nice
+		// change (direct_set_prio is root's).
+		if c.CallerUID != 0 && *u.Priority > j.Priority {
+			return Result{Err: api.Errorf(api.CodeForbidden, "only root may raise the priority of job %d (from %d to %d); you may lower it", j.ID, j.Priority, *u.Priority).WithField("priority")}
+		}
+		j.Priority = *u.Priority
+		j.PriorityFixed = j.PriorityFixed || c.CallerUID == 0
 	}
 	w.put(tableJobs, j)
 	return Result{}
@@ -274,7 +288,7 @@ func (w writer) handBack(j *api.Job, ev api.JobEvent, now int64) {
 	w.release(j)
 	mustMove(j, api.StateRunnable, now)
 	j.Attempt--
-	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0
 	j.SignalRequests = nil
 	w.put(tableJobs, j)
 }
@@ -325,7 +339,7 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 		j.Attempts = append(j.Attempts, a)
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
-		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause = false, false, "", ""
+		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0
 		j.SignalRequests = nil // they were for the attempt that ended
 		if j.Held {
 			mustMove(j, api.StatePending, now) // scontrol requeuehold

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -100,18 +101,26 @@ func (w writer) nodeFailed(node, reason string, now int64) {
 func (w writer) plan(c PlanCmd) Result {
 	placed := 0
 	st := &State{txn: w.txn}
+	var licenses *licenseLedger // built by the first placement that asks for a license
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
 		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || n.NotResponding || !n.Fits(j.Resources) {
 			continue
 		}
-		ce := inQueue(st, j.Queue, p.CE, n)
-		if ce == "" {
+		q := j.Queue
+		if p.Queue != "" && p.Queue != q {
+			if !slices.Contains(j.Queues, p.Queue) {
+				continue // not one the job may run in
+			}
+			q = p.Queue
+		}
+		ce := inQueue(st, q, p.CE, n)
+		if ce == "" || !w.takeLicenses(&licenses, j) {
 			continue
 		}
 		mustMove(j, api.StateStarting, c.Now)
-		j.Node, j.ComputeEnvironment = n.Name, ce
+		j.Node, j.ComputeEnvironment, j.Queue = n.Name, ce, q
 		j.Attempt++
 		limitToDeadline(j, c.Now)
 		n.Allocated = n.Allocated.Add(j.Resources)

@@ -89,6 +89,9 @@ type Placement struct {
 	JobID uint64 `json:"jobId"`
 	Node  string `json:"node"`
 	CE    string `json:"ce"`
+	// Queue is the queue, of those the job may run in (Job.Queues), it
+	// starts in, when not its Queue; empty: its Queue.
+	Queue string `json:"queue,omitempty"`
 }
 
 // PlanCmd commits a scheduler plan. Placements that no longer fit (the job

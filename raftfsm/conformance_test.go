@@ -1,6 +1,7 @@
 package raftfsm_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -214,4 +215,118 @@ func TestSlurm2_26_TopReordersOwnJobs(t *testing.T) {
 	wantErr(t, "top of bob's job", top(1000, ids[3]), api.CodeForbidden)
 	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], Hold: true, CallerUID: 1000, Now: 2}))
 	wantErr(t, "top of a held job", top(1000, ids[0]), api.CodeConflict, "held")
+}
+
+// TestSlurm3_4_PriorityOfAStartedJob pins scontrol update Priority= as
+// Slurm's test 3.4 uses it: a held job is released, starts at once, and
+// its priority is then set; Slurm changes the priority (and nice) of a
+// running job, not its partition or begin time, and of no job that has
+// ended.
+func TestSlurm3_4_PriorityOfAStartedJob(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	held := newJob("held")
+	held.Held = true
+	id := h.submit(2, held)[0]
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, CallerUID: 0, Now: 3}))
+	if h.place(4, raftfsm.Placement{JobID: id, Node: "n1"}) != 1 {
+		t.Fatal("the released job was not placed")
+	}
+	h.events(5, api.JobEvent{ID: id, Node: "n1", State: api.StateRunning})
+	update := func(u api.UpdateJobRequest) raftfsm.Result {
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: u, CallerUID: 0})
+	}
+	one, ten := int64(1), int64(10)
+	h.mustOK("update Priority=1 of a running job", update(api.UpdateJobRequest{ID: id, Priority: &one}))
+	if j := h.job(id); j.Priority != 1 || !j.PriorityFixed || j.State != api.StateRunning {
+		t.Fatalf("after Priority=1: priority %d fixed %v state %s, want 1, true, RUNNING", j.Priority, j.PriorityFixed, j.State)
+	}
+	h.mustOK("update Nice=10 of a running job", update(api.UpdateJobRequest{ID: id, Nice: &ten}))
+	q := "other"
+	wantErr(t, "partition of a running job", update(api.UpdateJobRequest{ID: id, Queue: &q}), api.CodeConflict, "queue or begin time")
+	h.events(6, api.JobEvent{ID: id, Node: "n1", State: api.StateSucceeded, ExitCode: intp(0)})
+	wantErr(t, "priority of an ended job", update(api.UpdateJobRequest{ID: id, Priority: &ten}), api.CodeConflict, "ended")
+}
+
+// TestSlurm17_19_PlacedInAnotherQueue: a job of several queues
+// (sbatch --partition=a,b) placed in one of them other than its Queue
+// runs in it: its Queue becomes that one; a placement in a queue it did
+// not name is skipped. While it waits it holds every queue it names (a
+// queue it may start in is not deleted); once started, only its own.
+func TestSlurm17_19_PlacedInAnotherQueue(t *testing.T) {
+	h := newHarness(t)
+	h.register(1, api.Node{Name: "n1", Boot: "b1", Labels: queues("short"), Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}})
+	j := newJob("two")
+	j.Queue, j.Queues = api.DefaultQueue, []string{api.DefaultQueue, "short"}
+	id := h.submit(2, j)[0]
+	q := *h.fsm.State().Queue("short")
+	q.State = api.Disabled
+	h.mustOK("disable short", h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q}))
+	wantErr(t, "delete a queue a waiting job may start in", h.apply(raftfsm.OpDeleteQueue, raftfsm.DeleteQueueCmd{Name: "short"}), api.CodeConflict, "has not finished")
+	q.State = api.Enabled
+	h.mustOK("enable short", h.apply(raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q}))
+	if n := h.place(3, raftfsm.Placement{JobID: id, Node: "n1", CE: "short", Queue: "gpu"}); n != 0 {
+		t.Fatal("placed in a queue the job did not name")
+	}
+	if n := h.place(3, raftfsm.Placement{JobID: id, Node: "n1"}); n != 0 {
+		t.Fatal("placed in its Queue (default) on a node of short only")
+	}
+	if n := h.place(4, raftfsm.Placement{JobID: id, Node: "n1", CE: "short", Queue: "short"}); n != 1 {
+		t.Fatal("not placed in short, one of its queues")
+	}
+	got := h.job(id)
+	if got.Queue != "short" || got.ComputeEnvironment != "short" || got.State != api.StateStarting {
+		t.Fatalf("after the placement: queue %q ce %q state %s, want short, short, STARTING", got.Queue, got.ComputeEnvironment, got.State)
+	}
+	if w := got.WaitingQueues(); len(w) != 1 || w[0] != "short" {
+		t.Fatalf("a started job's queues %v, want [short]", w)
+	}
+}
+
+// TestSlurm17_19_UpdateToSeveralQueues: scontrol update Partition=a,b
+// moves a waiting job to both (Queue their first); a single queue after
+// that drops the list; queues without Queue, their first, are refused.
+func TestSlurm17_19_UpdateToSeveralQueues(t *testing.T) {
+	h := newHarness(t)
+	id := h.submit(1, newJob("moves"))[0]
+	update := func(u api.UpdateJobRequest) raftfsm.Result {
+		u.ID = id
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: u, CallerUID: 1000})
+	}
+	short, other := "short", "other"
+	h.mustOK("update Partition=short,other", update(api.UpdateJobRequest{Queue: &short, Queues: []string{"short", "other"}}))
+	if j := h.job(id); j.Queue != "short" || !slices.Equal(j.WaitingQueues(), []string{"short", "other"}) {
+		t.Fatalf("after Partition=short,other: queue %q, waiting in %v", j.Queue, j.WaitingQueues())
+	}
+	wantErr(t, "queues without their first as Queue", update(api.UpdateJobRequest{Queue: &other, Queues: []string{"short", "other"}}), api.CodeInvalid, "their first")
+	h.mustOK("update Partition=other", update(api.UpdateJobRequest{Queue: &other}))
+	if j := h.job(id); j.Queue != "other" || j.Queues != nil {
+		t.Fatalf("after Partition=other: queue %q queues %v, want other alone", j.Queue, j.Queues)
+	}
+}
+
+// TestSlurm3_4_UsersLowerPriorityOnly: as in Slurm, a job's owner may
+// lower its priority, not raise it, and what the owner sets is not kept
+// through a release (Slurm's "not persistent"); root's is.
+func TestSlurm3_4_UsersLowerPriorityOnly(t *testing.T) {
+	h := newHarness(t)
+	id := h.submit(1, newJob("mine"))[0]
+	update := func(uid uint32, prio int64) raftfsm.Result {
+		return h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: api.UpdateJobRequest{ID: id, Priority: &prio}, CallerUID: uid})
+	}
+	was := h.job(id).Priority
+	wantErr(t, "the owner raises the priority", update(1000, was+1), api.CodeForbidden, "only root may raise")
+	h.mustOK("the owner lowers the priority", update(1000, 5))
+	if j := h.job(id); j.Priority != 5 || j.PriorityFixed {
+		t.Fatalf("after the owner's Priority=5: priority %d fixed %v, want 5, not fixed", j.Priority, j.PriorityFixed)
+	}
+	h.mustOK("hold", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, Hold: true, CallerUID: 1000, Now: 2}))
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{id}, CallerUID: 1000, Now: 3}))
+	if p := h.job(id).Priority; p == 5 {
+		t.Fatal("the owner's priority was kept through a release")
+	}
+	h.mustOK("root raises it", update(0, was+100))
+	if j := h.job(id); j.Priority != was+100 || !j.PriorityFixed {
+		t.Fatalf("after root's Priority: priority %d fixed %v, want %d, fixed", j.Priority, j.PriorityFixed, was+100)
+	}
 }

@@ -219,6 +219,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.crontab)
 	case OpJobReasons:
 		return decodeApply(op, body, w.jobReasons)
+	case OpLicensePut:
+		return decodeApply(op, body, w.licensePut)
+	case OpLicenseDelete:
+		return decodeApply(op, body, w.licenseDelete)
+	case OpPreempt:
+		return decodeApply(op, body, w.preempt)
 	case OpStepStart:
 		return decodeApply(op, body, w.stepStart)
 	case OpStepEnd:

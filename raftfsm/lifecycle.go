@@ -78,6 +78,6 @@ func reopen(j *api.Job, now int64) {
 		j.State = api.StatePending
 	}
 	j.StartedAt, j.StoppedAt, j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
-	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.SignalRequests = false, false, "", "", nil
+	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds, j.SignalRequests = false, false, "", "", 0, nil
 	j.Steps, j.NextStep = nil, 0
 }

@@ -66,6 +66,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range cronTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range licenseTables() {
+		s.Tables[name] = t
+	}
 	return s
 }
 

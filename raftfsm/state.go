@@ -134,6 +134,7 @@ func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
 	watch(tableNodes, "id")
 	watch(tableQueues, "id")
 	watch(tableCEs, "id")
+	watch(tableLicenses, "id")
 	s.watchRestore(ws)
 }
 

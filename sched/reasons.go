@@ -53,6 +53,9 @@ type Wait struct {
 	// when that job's reservation begins.
 	Blocker   uint64
 	BlockerAt int64
+	// Preempting are the running jobs of lower-priority queues being
+	// stopped to make room for it (preempt.go).
+	Preempting []uint64
 }
 
 // Shortfall is what a job asks that its queue's nodes do not have.
@@ -178,6 +181,8 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 		}
 	case ReasonResources:
 		b.WriteString("no node of queue " + q + " has what it asks free now: " + w.Short.words(res))
+	case ReasonLicenses:
+		b.WriteString(w.licenseWords())
 	case ReasonReqNodeNotAvail:
 		s := w.Short
 		switch {
@@ -193,6 +198,7 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 	default:
 		b.WriteString("it has not been planned yet")
 	}
+	b.WriteString(preemptingWords(w.Preempting))
 	return b.String()
 }
 

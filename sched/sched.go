@@ -24,6 +24,9 @@ type Placement struct {
 	JobID uint64
 	Node  string
 	CE    string
+	// Queue is the queue the job starts in when it is another of those it
+	// may run in (api.Job.Queues) than its Queue; empty: its Queue.
+	Queue string
 }
 
 // Plan is the scheduler's answer for one snapshot.
@@ -40,6 +43,9 @@ type Plan struct {
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
 	// it, 0 if none: plan again then.
 	NextBegin int64
+	// Preemptions are running jobs to stop for waiting jobs of
+	// higher-priority queues (preempt.go).
+	Preemptions []Preemption
 }
 
 // MaxPlacements bounds one plan, so that one raft entry stays small and a
@@ -91,10 +97,13 @@ func (o Options) withDefaults() Options {
 }
 
 // limitMillis is how long j is reckoned to run once started.
-func (o Options) limitMillis(j *api.Job) int64 {
+func (o Options) limitMillis(j *api.Job) int64 { return o.limitIn(j, j.Queue) }
+
+// limitIn is how long j is reckoned to run once started in queue q.
+func (o Options) limitIn(j *api.Job, q string) int64 {
 	s := j.TimeLimit
 	if s <= 0 {
-		s = o.QueueTimeLimits[j.Queue]
+		s = o.QueueTimeLimits[q]
 	}
 	if s <= 0 {
 		s = o.DefaultTimeLimit
@@ -172,6 +181,12 @@ type pass struct {
 	prof   []*profile
 	placed []placedJob // placements before prof was built
 	holds  int         // reservations (not estimates) made
+	// lic is the pass's account of licenses (licenses.go), nil until a
+	// job that asks for one is considered.
+	lic *licenses
+	// lowest is the lowest priority of a preemptable queue with running
+	// jobs (preempt.go), nil until asked.
+	lowest *int
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -208,6 +223,7 @@ func (p *pass) run() {
 	for _, j := range jobs {
 		p.consider(j)
 	}
+	p.preempt()
 	if p.opts.NoPending {
 		return
 	}
@@ -271,7 +287,10 @@ func (p *pass) consider(j *api.Job) {
 	}
 	t := p.lastTarget
 	w := Wait{JobID: j.ID, Job: j, Queue: j.Queue}
-	if p.place(t, j, &w) {
+	if len(j.Queues) > 1 && p.placeAny(j) {
+		return
+	}
+	if p.place(t, j, &w, true) {
 		return
 	}
 	p.plan.Waiting++
@@ -280,8 +299,30 @@ func (p *pass) consider(j *api.Job) {
 	}
 }
 
-// place places j, or fills in w with why it waits.
-func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
+// placeAny places a job that may run in several queues (sbatch
+// --partition=a,b) in the first of them, higher-priority queues first,
+// then in the order the job names them, that can start it now. It
+// reserves nothing: a job that can start in none waits, and holds its
+// reservation, in its first queue (Queue).
+func (p *pass) placeAny(j *api.Job) bool {
+	ts := make([]*target, len(j.Queues))
+	for i, q := range j.Queues {
+		ts[i] = p.target(q)
+	}
+	slices.SortStableFunc(ts, func(a, b *target) int { return cmp.Compare(b.priority, a.priority) })
+	for _, t := range ts {
+		var w Wait
+		if p.place(t, j, &w, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// place places j in t's queue, or fills in w with why it waits there;
+// with reserve, a job that waits for resources is counted among the
+// queue's waiting jobs and may get its reservation.
+func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	throttled := j.Array != nil && j.Array.MaxRunning > 0
 	switch {
 	case j.BeginAt > p.now:
@@ -301,8 +342,10 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		return false
 	case len(p.plan.Placements) == MaxPlacements:
 		return false // the next pass places or explains it
+	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
+		return false
 	}
-	dur := p.opts.limitMillis(j)
+	dur := p.opts.limitIn(j, t.name)
 	sh := shape{t, j.Resources}
 	key := shapeDur{sh, dur}
 	// Allocations only grow within a pass and reservations are only
@@ -310,8 +353,9 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	// can be in this pass: the jobs after it of the same kind wait alike.
 	if known, ok := p.settled[key]; ok {
 		w.Reason, w.Short, w.Blocker, w.BlockerAt = known.Reason, known.Short, known.Blocker, known.BlockerAt
-		if w.Reason != ReasonReqNodeNotAvail {
+		if w.Reason != ReasonReqNodeNotAvail && reserve {
 			p.wait(t, sh, dur, w)
+			p.reserveLicenses(j, w)
 		}
 		return false
 	}
@@ -324,7 +368,12 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 	if pos >= 0 {
 		e, i := t.at(pos)
 		p.take(i, j.Resources, p.now+dur)
-		p.plan.Placements = append(p.plan.Placements, Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name})
+		pl := Placement{JobID: j.ID, Node: p.nodes[i].Name, CE: t.envs[e].name}
+		if t.name != j.Queue {
+			pl.Queue = t.name
+		}
+		p.plan.Placements = append(p.plan.Placements, pl)
+		p.takeLicenses(j)
 		if throttled {
 			p.running[j.Array.JobID]++
 		}
@@ -336,7 +385,10 @@ func (p *pass) place(t *target, j *api.Job, w *Wait) bool {
 		w.Reason, w.Short = ReasonResources, p.shortfall(sh)
 	}
 	p.settled[key] = *w
-	p.wait(t, sh, dur, w)
+	if reserve {
+		p.wait(t, sh, dur, w)
+		p.reserveLicenses(j, w)
+	}
 	return false
 }
 

@@ -588,3 +588,95 @@ func TestSlurm4_13_NodeLoadAndOneWordEntity(t *testing.T) {
 		t.Errorf("scontrol show partitionname=%s: rc %d, stdout %q, stderr %q", api.DefaultQueue, rc, stdout, stderr)
 	}
 }
+
+// TestSlurm3_4_UpdatePriorityOfRunningJob: test 3.4 releases a held job,
+// which starts at once, then sets Priority=1 and reads it back. Slurm sets
+// the priority of a running job (not its partition): scontrol sends it.
+func TestSlurm3_4_UpdatePriorityOfRunningJob(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Scontrol, nil, "update", "Jobid=2", "Priority=1")
+	sent := slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, "UpdateJob ") && strings.Contains(c, `"priority":1`) })
+	if rc != 0 || stderr != "" || !sent {
+		t.Errorf("scontrol update Jobid=2 Priority=1 of a running job: rc %d %q; calls %q; want the update sent", rc, stderr, f.calls)
+	}
+	_, stderr, rc, _ = confRun(t, Scontrol, nil, "update", "Jobid=2", "Partition=gpu")
+	if want := "Job is no longer pending execution for job 2\n"; rc != 1 || stderr != want {
+		t.Errorf("scontrol update Jobid=2 Partition=gpu of a running job: rc %d %q, want 1 and %q", rc, stderr, want)
+	}
+}
+
+// TestSlurm3_13_UpdateByJobNameAndUser: test 3.13 updates the jobs named
+// JobName= of the user UserID= (no JobId=): none of another user's, with
+// Slurm's error; its own, whose priority then changes.
+func TestSlurm3_13_UpdateByJobNameAndUser(t *testing.T) {
+	run := func(uid uint32, args ...string) (string, int, *ctlFake) {
+		f := newCtlFake()
+		f.jobs[1].UID = uid // 1 "wrap", PENDING
+		f.jobs[2].UID = uid // 2 "long", RUNNING
+		f.jobs[2].Name = "wrap"
+		c, _, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+		rc := Scontrol(c, append([]string{"update"}, args...))
+		return stderr.String(), rc, f
+	}
+	updated := func(f *ctlFake) []string {
+		var out []string
+		for _, c := range f.calls {
+			if strings.HasPrefix(c, "UpdateJob ") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	stderr, rc, f := run(4242, "JobName=wrap", "UserID=0", "Priority=1")
+	if want := "scontrol: error: No jobs with user ID 0 and name 'wrap'\n"; rc != 1 || stderr != want || len(updated(f)) != 0 {
+		t.Errorf("update JobName=wrap UserID=0 of another user's jobs: rc %d %q, updates %q; want 1, %q, none", rc, stderr, updated(f), want)
+	}
+	stderr, rc, f = run(0, "JobName=wrap", "UserID=root", "Priority=1")
+	if got := updated(f); rc != 0 || stderr != "" || len(got) != 2 ||
+		!strings.Contains(got[0], `"jobId":1,`) || !strings.Contains(got[1], `"jobId":2,`) || !strings.Contains(got[1], `"priority":1`) {
+		t.Errorf("update JobName=wrap UserID=root Priority=1: rc %d %q, updates %q; want jobs 1 and 2 given priority 1", rc, stderr, got)
+	}
+	stderr, rc, _ = run(0, "JobName=nosuch", "Priority=1")
+	if want := "scontrol: error: No jobs with name 'nosuch'\n"; rc != 1 || stderr != want {
+		t.Errorf("update JobName=nosuch: rc %d %q, want 1 and %q", rc, stderr, want)
+	}
+	stderr, rc, _ = run(0, "JobName=wrap", "UserID=no-such-user-x", "Priority=1")
+	if want := "Invalid UserID: no-such-user-x\nRequest aborted\n"; rc != 1 || stderr != want {
+		t.Errorf("update UserID=no-such-user-x: rc %d %q, want 1 and %q", rc, stderr, want)
+	}
+	// JobId= anywhere on the line names the job; JobName= then renames it.
+	_, rc, f = run(0, "Priority=5", "JobName=renamed", "JobId=1")
+	if got := updated(f); rc != 0 || len(got) != 1 || !strings.Contains(got[0], `"jobId":1,`) || !strings.Contains(got[0], `"jobName":"renamed"`) {
+		t.Errorf("update Priority=5 JobName=renamed JobId=1: rc %d, updates %q; want job 1 renamed", rc, got)
+	}
+}
+
+// TestSlurm17_19_SeveralPartitions: sbatch --partition=a,b asks for
+// either; scontrol show job and squeue show the list while the job waits
+// (test 17.19 looks for each name in Partition=), squeue -p finds it by
+// any of them, and a started job shows the partition it runs in.
+func TestSlurm17_19_SeveralPartitions(t *testing.T) {
+	_, stderr, rc, f := confRun(t, Sbatch, nil, "--partition=default,p2", "-o", "/dev/null", "--wrap", "true")
+	if req := sbLastSubmit(t, f); rc != 0 || req.Queue != "default" || !slices.Equal(req.Queues, []string{"default", "p2"}) {
+		t.Errorf("sbatch --partition=default,p2: rc %d %q, queue %q queues %q; want default and [default p2]", rc, stderr, req.Queue, req.Queues)
+	}
+	_, _, _, f = confRun(t, Sbatch, nil, "--partition=p2", "-o", "/dev/null", "--wrap", "true")
+	if req := sbLastSubmit(t, f); req.Queue != "p2" || req.Queues != nil {
+		t.Errorf("sbatch --partition=p2: queue %q queues %q; want p2 alone", req.Queue, req.Queues)
+	}
+
+	run := func(cmd func(*Ctx, []string) int, args ...string) string {
+		f := newCtlFake()
+		f.jobs[1].Queues = []string{api.DefaultQueue, "gpu"}                         // PENDING
+		f.jobs[2].Queue, f.jobs[2].Queues = "gpu", []string{api.DefaultQueue, "gpu"} // RUNNING in gpu
+		c, stdout, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+		if rc := cmd(c, args); rc != 0 {
+			t.Fatalf("%v: rc %d %s", args, rc, stderr)
+		}
+		return stdout.String()
+	}
+	confMatch(t, "scontrol show job 1 (pending)", run(Scontrol, "show", "job", "1"), `Partition=default,gpu `)
+	confMatch(t, "scontrol show job 2 (running)", run(Scontrol, "show", "job", "2"), `Partition=gpu `)
+	if got := run(Squeue, "-h", "-o", "%i %P", "-p", "gpu", "-j", "1,2,20", "-S", "i"); got != "1 default,gpu\n2 gpu\n20 gpu\n" {
+		t.Errorf("squeue -p gpu: %q, want jobs 1 (pending in default,gpu), 2 (running in gpu) and 20", got)
+	}
+}

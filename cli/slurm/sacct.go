@@ -487,7 +487,7 @@ func (o *sacctOpts) keep(v *jobView, start, end time.Time) bool {
 	if len(o.names) > 0 && !inList(o.names, j.Name) {
 		return false
 	}
-	if len(o.partitions) > 0 && !inList(o.partitions, j.Queue) {
+	if len(o.partitions) > 0 && !inPartitions(o.partitions, j) {
 		return false
 	}
 	if len(o.qos) > 0 && !inList(o.qos, j.QOS) {

@@ -231,7 +231,7 @@ var saFieldList = []saField{
 		}
 		return ""
 	}},
-	{"Partition", 10, jobOnly(func(r *saRow) string { return r.v.j.Queue })},
+	{"Partition", 10, jobOnly(func(r *saRow) string { return partitionOf(r.v.j) })},
 	{"Priority", 10, jobOnly(func(r *saRow) string { return strconv.FormatInt(r.v.priority(), 10) })},
 	{"QOS", 10, jobOnly(func(r *saRow) string { return r.v.j.QOS })},
 	{"QOSRAW", 6, nil},

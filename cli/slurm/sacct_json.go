@@ -133,7 +133,7 @@ func sacctJSON(c *Ctx, views []*jobView, steps bool) int {
 		j := v.j
 		r := &saRow{v: v}
 		rec := saJSONJob{Account: r.account(), Cluster: shoalCluster, Group: v.groupName(), JobID: v.rawID,
-			Name: j.Name, Nodes: v.nodeList(), Partition: j.Queue, Priority: v.priority(), QOS: j.QOS,
+			Name: j.Name, Nodes: v.nodeList(), Partition: partitionOf(j), Priority: v.priority(), QOS: j.QOS,
 			User: v.userName(), WorkingDirectory: j.Dir, Steps: []saJSONStep{},
 			DerivedExitCode: exitJSON(0, 0)}
 		if v.nodeList() != "" {

@@ -106,7 +106,7 @@ func Sbatch(c *Ctx, args []string) int {
 		if o.verbose > 0 {
 			fmt.Fprintf(c.Stderr, "sbatch: controller: %s\n", safeErr(err))
 		}
-		return report(c, "sbatch", submitFailure(err, req.Queue))
+		return report(c, "sbatch", submitFailure(err, invalidPartition(ctx, c, req.JobSpec)))
 	}
 	if o.testOnly {
 		return testOnlyReport(ctx, c, "sbatch", req)
@@ -137,12 +137,14 @@ const slurmRelease = "22.05.8"
 func (o *jobOpts) request(ctx context.Context, c *Ctx, cwd string) (api.SubmitJobRequest, error) {
 	req := api.SubmitJobRequest{
 		JobSpec: api.JobSpec{
-			Name: o.name, Queue: o.partition, Held: o.hold, TimeLimit: o.timeLimit,
+			Name: o.name, Held: o.hold, TimeLimit: o.timeLimit,
 			NoRequeue: o.noRequeue, Account: o.account, QOS: o.qos, Comment: o.comment,
 			SubmitHost: c.Hostname, Stdout: o.output, Stderr: o.errPath, Stdin: o.input,
+			Licenses: o.licenses,
 		},
 		TestOnly: o.testOnly,
 	}
+	setPartitions(&req.JobSpec, o.partition)
 	if o.prioritySet {
 		req.Priority = o.priority
 	}
@@ -403,6 +405,8 @@ func submitFailure(err error, queue string) error {
 		return failed("Requested time limit is invalid (missing or exceeds some limit)")
 	case e.Field == "array":
 		return failed("Invalid job array specification")
+	case e.Field == "licenses":
+		return failed(errInvalidLicenses)
 	case e.Field == "timeLimit":
 		return failed("Requested time limit is invalid (missing or exceeds some limit)")
 	}

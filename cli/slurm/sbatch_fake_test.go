@@ -114,7 +114,7 @@ func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Jo
 		case len(req.IDs) > 0 && !slices.Contains(req.IDs, j.ID):
 		case len(req.States) > 0 && !j.State.In(req.States...):
 		case req.User != "" && j.User != req.User:
-		case req.Queue != "" && j.Queue != req.Queue:
+		case req.Queue != "" && !j.InQueue(req.Queue):
 		default:
 			out = append(out, *j)
 		}

@@ -49,7 +49,7 @@ var jobOptions = []Option{
 	{Long: "hint", Arg: RequiredArg, Key: "ignore"},
 	{Long: "hold", Short: 'H', Arg: NoArg},
 	{Long: "job-name", Short: 'J', Arg: RequiredArg},
-	{Long: "licenses", Short: 'L', Arg: RequiredArg, Key: "ignore"},
+	{Long: "licenses", Short: 'L', Arg: RequiredArg},
 	{Long: "mail-type", Arg: RequiredArg, Key: "ignore"},
 	{Long: "mail-user", Arg: RequiredArg, Key: "ignore"},
 	{Long: "mcs-label", Arg: RequiredArg, Key: "ignore"},
@@ -179,6 +179,7 @@ type jobOpts struct {
 	account        string
 	qos            string
 	comment        string
+	licenses       []api.LicenseUse // -L/--licenses
 	openMode       string
 	testOnly       bool
 	parsable       bool
@@ -254,6 +255,8 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		o.chdir = v
 	case "comment":
 		o.comment = v
+	case "licenses":
+		o.licenses, err = parseLicenseOpt(v)
 	case "cpus-per-gpu":
 		o.cpusPerGPU, err = o.intOpt(opt)
 	case "cpus-per-task":

@@ -285,7 +285,7 @@ func (s *scancel) matches(j *api.Job) bool {
 		return false
 	}
 	if (o.account != "" && j.Account != o.account) || (o.name != "" && j.Name != o.name) ||
-		(o.partition != "" && j.Queue != o.partition) || (o.qos != "" && j.QOS != o.qos) ||
+		(o.partition != "" && !j.InQueue(o.partition)) || (o.qos != "" && j.QOS != o.qos) ||
 		(o.user != "" && j.User != o.user && strconv.FormatUint(uint64(j.UID), 10) != o.user) ||
 		(o.nodelist != "" && !inCommaList(j.Node, o.nodelist)) || o.reservation != "" || o.wckey != "" {
 		return false

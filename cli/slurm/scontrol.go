@@ -184,9 +184,8 @@ func (r *scontrolRun) show(args []string) int {
 		return r.showStep(name)
 	case entity == "daemons":
 		return r.showDaemons()
-	case entity == "licenses":
-		fmt.Fprintln(r.c.Stdout, "No licenses configured in Slurm.")
-		return 0
+	case entity == "licenses" || entity == "license" || entity == "licensename":
+		return showLicenses(r.ctx, r.c, name, r.oneliner)
 	case entity == "hostnames" || entity == "hostlist":
 		return r.showHostnames(args[1:], entity)
 	}

@@ -23,6 +23,10 @@ type partitionSpec struct {
 	allNodes bool
 	state    string // api.Enabled or api.Disabled, "" not given
 	priority *int
+	// preemptMode (PreemptMode=): OFF, CANCEL or REQUEUE; "" not given.
+	preemptMode string
+	// graceTime (GraceTime=, seconds): nil not given.
+	graceTime *int
 }
 
 // isPartitionKey reports whether key names the partition (PartitionName,
@@ -82,6 +86,20 @@ func (r *scontrolRun) parsePartition(args []string) (partitionSpec, bool) {
 				return p, false
 			}
 			p.priority = &n
+		case key == "preemptmode":
+			m := strings.ToUpper(v)
+			if m != api.PreemptOff && m != api.PreemptCancel && m != api.PreemptRequeue {
+				fmt.Fprintf(r.c.Stderr, "scontrol: error: Invalid input: %s\nscontrol: error: shoal's PreemptMode values are OFF, CANCEL and REQUEUE\n", a)
+				return p, false
+			}
+			p.preemptMode = m
+		case key == "gracetime":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				fmt.Fprintf(r.c.Stderr, "scontrol: error: Invalid input: %s\n", a)
+				return p, false
+			}
+			p.graceTime = &n
 		default:
 			fmt.Fprintf(r.c.Stderr, "scontrol: error: Update of this parameter is not supported: %s\n", a)
 			return p, false
@@ -163,6 +181,10 @@ func (r *scontrolRun) createPartition(args []string) int {
 	if p.priority != nil {
 		q.Priority = *p.priority
 	}
+	q.PreemptMode = p.preemptMode
+	if p.graceTime != nil {
+		q.GraceTimeSeconds = *p.graceTime
+	}
 	if err := bc.Call(r.ctx, "/v1/createjobqueue", q, nil); err != nil {
 		fmt.Fprintf(r.c.Stderr, "Error creating the partition: %s\n", safeErr(err))
 		if rerr := r.removeCE(bc, p.name); rerr != nil {
@@ -193,8 +215,8 @@ func (r *scontrolRun) updatePartition(args []string) int {
 	if !ok {
 		return 1
 	}
-	if p.state != "" || p.priority != nil {
-		req := api.AWSUpdateJobQueueRequest{JobQueue: p.name, State: p.state, Priority: p.priority}
+	if p.state != "" || p.priority != nil || p.preemptMode != "" || p.graceTime != nil {
+		req := api.AWSUpdateJobQueueRequest{JobQueue: p.name, State: p.state, Priority: p.priority, PreemptMode: p.preemptMode, GraceTimeSeconds: p.graceTime}
 		if err := bc.Call(r.ctx, "/v1/updatejobqueue", req, nil); err != nil {
 			fmt.Fprintf(r.c.Stderr, "slurm_update error: %s\n", partitionError(err))
 			return 1

@@ -3,6 +3,8 @@ package slurm
 import (
 	"errors"
 	"fmt"
+	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -148,14 +150,25 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 	return rc
 }
 
-// update changes a job (JobId=...) or a node (NodeName=...).
+// updatePair is one KEY=VALUE of scontrol update: key lower case, text
+// as given.
+type updatePair struct{ key, val, text string }
+
+// isJobTag says whether key names the job an update is for: JobId= or
+// JobName=, or a prefix of three letters or more of either (Slurm's
+// scontrol reads "job" as both).
+func isJobTag(key string) bool {
+	return len(key) >= 3 && (strings.HasPrefix("jobid", key) || strings.HasPrefix("jobname", key))
+}
+
+// update changes jobs (JobId=... or JobName=..., anywhere on the line, as
+// Slurm looks for them first), a partition or a node (NodeName=...).
 func (r *scontrolRun) update(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(r.c.Stderr, "too few arguments for keyword:update")
 		return 1
 	}
-	type kv struct{ key, val, text string }
-	var pairs []kv
+	var pairs []updatePair
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
@@ -169,109 +182,15 @@ func (r *scontrolRun) update(args []string) int {
 			fmt.Fprintf(r.c.Stderr, "Invalid input: %s\nRequest aborted\n", a)
 			return 1
 		}
-		pairs = append(pairs, kv{strings.ToLower(k), v, a})
+		pairs = append(pairs, updatePair{strings.ToLower(k), v, a})
+	}
+	if slices.ContainsFunc(pairs, func(p updatePair) bool { return isJobTag(p.key) }) {
+		return r.updateJobs(pairs)
 	}
 	if isPartitionKey(pairs[0].key) {
 		return r.updatePartition(args)
 	}
 	switch pairs[0].key {
-	case "jobid", "job":
-		var ids []uint64
-		for _, s := range splitList(pairs[0].val) {
-			id, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || id == 0 {
-				fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", s)
-				return 1
-			}
-			ids = append(ids, id)
-		}
-		req := api.UpdateJobRequest{}
-		changes := 0
-		var delta int64 // TimeLimit=+N / -N: relative to each job's limit
-		for _, p := range pairs[1:] {
-			switch p.key {
-			case "timelimit":
-				v := strings.TrimLeft(p.val, "+-")
-				secs, err := parseTimeLimit(v)
-				if err != nil || (v != p.val && secs == 0) {
-					fmt.Fprintf(r.c.Stderr, "Invalid TimeLimit value: %s\nRequest aborted\n", p.val)
-					return 1
-				}
-				switch p.val[0] {
-				case '+':
-					delta = secs
-				case '-':
-					delta = -secs
-				}
-				req.TimeLimit = &secs
-			case "partition":
-				q := p.val
-				req.Queue = &q
-			case "name", "jobname":
-				n := p.val
-				req.Name = &n
-			case "nice":
-				n, err := strconv.ParseInt(p.val, 10, 64)
-				if err != nil || n < -api.MaxNice || n > api.MaxNice {
-					fmt.Fprintf(r.c.Stderr, "Invalid nice value: %s\nRequest aborted\n", p.val)
-					return 1
-				}
-				req.Nice = &n
-			case "priority":
-				n, err := strconv.ParseInt(p.val, 10, 64)
-				if err != nil {
-					fmt.Fprintf(r.c.Stderr, "Invalid Priority value: %s\nRequest aborted\n", p.val)
-					return 1
-				}
-				req.Priority = &n
-			case "starttime", "begintime":
-				at, err := parseSlurmTime(p.val, r.c.Now(), false)
-				if err != nil {
-					fmt.Fprintf(r.c.Stderr, "Invalid StartTime value: %s\nRequest aborted\n", p.val)
-					return 1
-				}
-				ms := at.UnixMilli()
-				req.BeginAt = &ms
-			default:
-				fmt.Fprintf(r.c.Stderr, "Update of this parameter is not supported: %s\nRequest aborted\n", p.text)
-				return 1
-			}
-			changes++
-		}
-		if changes == 0 {
-			fmt.Fprintln(r.c.Stderr, "No changes specified")
-			return 1
-		}
-		rc := 0
-		for _, id := range ids {
-			j, err := r.c.Client.Job(r.ctx, id)
-			if err != nil {
-				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
-				rc = 1
-				continue
-			}
-			if (req.Queue != nil || req.Priority != nil || req.BeginAt != nil) && !j.State.Cancellable() {
-				fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %d\n", id)
-				rc = 1
-				continue
-			}
-			one := req
-			one.ID = id
-			if delta != 0 {
-				if j.TimeLimit <= 0 {
-					fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %d\n", id)
-					rc = 1
-					continue
-				}
-				limit := max(j.TimeLimit+delta, 60)
-				one.TimeLimit = &limit
-			}
-			if err := r.c.Client.UpdateJob(r.ctx, one); err != nil {
-				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
-				rc = 1
-			}
-		}
-		return rc
 	case "nodename", "node":
 		return r.updateNode(pairs[0].val, func() (state, reason string, text string, ok bool) {
 			for _, p := range pairs[1:] {
@@ -290,6 +209,183 @@ func (r *scontrolRun) update(args []string) int {
 	}
 	fmt.Fprintf(r.c.Stderr, "Invalid input: %s\nRequest aborted\n", pairs[0].text)
 	return 1
+}
+
+// updateJobs is scontrol update of jobs: those JobId= names, or, without
+// one, every job named JobName= (of the user UserID= names, if given), as
+// Slurm's scontrol finds them.
+func (r *scontrolRun) updateJobs(pairs []updatePair) int {
+	var idText *string
+	uid, byUID := uint32(0), false
+	req := api.UpdateJobRequest{}
+	changes := 0
+	var delta int64 // TimeLimit=+N / -N: relative to each job's limit
+	for _, p := range pairs {
+		switch p.key {
+		case "job", "jobi", "jobid":
+			v := p.val
+			idText = &v
+			continue
+		case "use", "user", "useri", "userid":
+			n, ok := uidFromString(p.val)
+			if !ok {
+				fmt.Fprintf(r.c.Stderr, "Invalid UserID: %s\nRequest aborted\n", p.val)
+				return 1
+			}
+			uid, byUID = n, true
+			continue
+		case "timelimit":
+			v := strings.TrimLeft(p.val, "+-")
+			secs, err := parseTimeLimit(v)
+			if err != nil || (v != p.val && secs == 0) {
+				fmt.Fprintf(r.c.Stderr, "Invalid TimeLimit value: %s\nRequest aborted\n", p.val)
+				return 1
+			}
+			switch p.val[0] {
+			case '+':
+				delta = secs
+			case '-':
+				delta = -secs
+			}
+			req.TimeLimit = &secs
+		case "partition":
+			q := p.val
+			req.Queue = &q
+			if parts := splitList(p.val); len(parts) > 1 { // any of them (Slurm's Partition=a,b)
+				req.Queue, req.Queues = &parts[0], parts
+			}
+		case "name", "jobn", "jobna", "jobnam", "jobname":
+			n := p.val
+			req.Name = &n
+		case "nice":
+			n, err := strconv.ParseInt(p.val, 10, 64)
+			if err != nil || n < -api.MaxNice || n > api.MaxNice {
+				fmt.Fprintf(r.c.Stderr, "Invalid nice value: %s\nRequest aborted\n", p.val)
+				return 1
+			}
+			req.Nice = &n
+		case "priority":
+			n, err := strconv.ParseInt(p.val, 10, 64)
+			if err != nil {
+				fmt.Fprintf(r.c.Stderr, "Invalid Priority value: %s\nRequest aborted\n", p.val)
+				return 1
+			}
+			req.Priority = &n
+		case "starttime", "begintime":
+			at, err := parseSlurmTime(p.val, r.c.Now(), false)
+			if err != nil {
+				fmt.Fprintf(r.c.Stderr, "Invalid StartTime value: %s\nRequest aborted\n", p.val)
+				return 1
+			}
+			ms := at.UnixMilli()
+			req.BeginAt = &ms
+		default:
+			fmt.Fprintf(r.c.Stderr, "Update of this parameter is not supported: %s\nRequest aborted\n", p.text)
+			return 1
+		}
+		changes++
+	}
+	if changes == 0 {
+		fmt.Fprintln(r.c.Stderr, "No changes specified")
+		return 1
+	}
+	var ids []uint64
+	switch {
+	case idText != nil:
+		for _, s := range splitList(*idText) {
+			id, err := strconv.ParseUint(s, 10, 64)
+			if err != nil || id == 0 {
+				fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", s)
+				return 1
+			}
+			ids = append(ids, id)
+		}
+	case req.Name != nil: // JobName= without JobId=: the jobs of that name
+		var ok bool
+		if ids, ok = r.jobsNamed(*req.Name, uid, byUID); !ok {
+			return 1
+		}
+	default:
+		fmt.Fprintln(r.c.Stderr, "scontrol: error: No job ID specified")
+		return 1
+	}
+	rc := 0
+	for _, id := range ids {
+		j, err := r.c.Client.Job(r.ctx, id)
+		if err != nil {
+			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			rc = 1
+			continue
+		}
+		// Slurm changes a running job's priority (and nice), not its
+		// partition or begin time.
+		if (req.Queue != nil || req.BeginAt != nil) && !j.State.Cancellable() {
+			fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %d\n", id)
+			rc = 1
+			continue
+		}
+		one := req
+		one.ID = id
+		if delta != 0 {
+			if j.TimeLimit <= 0 {
+				fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %d\n", id)
+				rc = 1
+				continue
+			}
+			limit := max(j.TimeLimit+delta, 60)
+			one.TimeLimit = &limit
+		}
+		if err := r.c.Client.UpdateJob(r.ctx, one); err != nil {
+			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			rc = 1
+		}
+	}
+	return rc
+}
+
+// jobsNamed finds the ids of the jobs named name (of uid, if byUID), as
+// Slurm's scontrol update JobName= does, saying so when there are none.
+func (r *scontrolRun) jobsNamed(name string, uid uint32, byUID bool) ([]uint64, bool) {
+	jobs, err := r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{Fields: []string{"jobName", "uid"}})
+	if err != nil {
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: Could not load state information: %s\n", safeErr(err))
+		return nil, false
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: JobName %s not found\n", name)
+		return nil, false
+	}
+	var ids []uint64
+	for _, j := range jobs {
+		if j.Name == name && (!byUID || j.UID == uid) {
+			ids = append(ids, j.ID)
+		}
+	}
+	switch {
+	case len(ids) > 0:
+		return ids, true
+	case byUID:
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: No jobs with user ID %d and name '%s'\n", uid, name)
+	default:
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: No jobs with name '%s'\n", name)
+	}
+	return nil, false
+}
+
+// uidFromString reads a user as Slurm's uid_from_string does: a name, or
+// the number of a user the host knows.
+func uidFromString(s string) (uint32, bool) {
+	u, err := user.Lookup(s)
+	if err != nil {
+		if _, perr := strconv.ParseUint(s, 10, 32); perr != nil {
+			return 0, false
+		}
+		if u, err = user.LookupId(s); err != nil {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(u.Uid, 10, 32)
+	return uint32(n), err == nil
 }
 
 // updateNode drains, downs or resumes nodes (a hostlist).

@@ -118,6 +118,11 @@ type partition struct {
 	avail     string // up, or drain for a DISABLED queue
 	nodes     []*api.Node
 	isDefault bool
+	// tier is the queue's priority (Slurm's PriorityTier), preemptMode
+	// its PreemptMode (OFF when not set).
+	tier        int
+	preemptMode string
+	graceTime   int // seconds
 }
 
 // batchCaller is the part of client.Client that reaches the AWS Batch
@@ -155,7 +160,7 @@ func loadPartitions(ctx context.Context, c *Ctx, nodes []api.Node) ([]*partition
 			var out []*partition
 			for i := range qs.JobQueues {
 				q := &qs.JobQueues[i]
-				p := &partition{name: q.Name, avail: "up", isDefault: q.Name == defaultPartition}
+				p := &partition{name: q.Name, avail: "up", isDefault: q.Name == defaultPartition, tier: q.Priority, preemptMode: q.PreemptMode, graceTime: q.GraceTimeSeconds}
 				if q.State == api.Disabled {
 					p.avail = "drain"
 				}

@@ -70,6 +70,7 @@ const (
 // squeueOpts is a parsed squeue command line.
 type squeueOpts struct {
 	accounts, names, partitions, qos, users, nodes []string
+	licenses                                       []string // -L: jobs that ask for one of these
 	states                                         []State
 	allStates                                      bool
 	jobFlag                                        bool
@@ -308,7 +309,7 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 	case "long":
 		o.long = true
 	case "licenses":
-		o.none = true // shoal has no licenses: no job uses one
+		o.licenses = splitList(v)
 	case "reservation":
 		o.none = true // nor reservations
 	case "me":
@@ -601,7 +602,7 @@ func (o *squeueOpts) keep(v *jobView) bool {
 	if len(o.users) > 0 && !inList(o.users, j.User) && !inList(o.users, strconv.FormatUint(uint64(j.UID), 10)) {
 		return false
 	}
-	if len(o.partitions) > 0 && !inList(o.partitions, j.Queue) {
+	if len(o.partitions) > 0 && !inPartitions(o.partitions, j) {
 		return false
 	}
 	if len(o.names) > 0 && !inList(o.names, j.Name) {
@@ -614,6 +615,9 @@ func (o *squeueOpts) keep(v *jobView) bool {
 		return false
 	}
 	if len(o.nodes) > 0 && !inList(o.nodes, v.nodeList()) {
+		return false
+	}
+	if len(o.licenses) > 0 && !asksLicense(j, o.licenses) {
 		return false
 	}
 	return !o.none

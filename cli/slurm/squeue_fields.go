@@ -50,7 +50,7 @@ var (
 	sqNodes       = sqStr(func(v *jobView) string { return "1" })
 	sqReason      = sqStr(func(v *jobView) string { return v.reason })
 	sqReasonList  = sqStr(sqReasonOrNodes)
-	sqPartition   = sqStr(func(v *jobView) string { return v.j.Queue })
+	sqPartition   = sqStr(func(v *jobView) string { return partitionOf(v.j) })
 	sqCPUs        = sqStr(func(v *jobView) string { return strconv.Itoa(v.cpus()) })
 	sqMinMemory   = sqStr(func(v *jobView) string { return memString(v.j.Resources.MemoryMB) })
 	sqTresPerNode = sqStr(func(v *jobView) string { return v.tresPerNode() })
@@ -60,6 +60,7 @@ var (
 	sqComment     = sqStr(func(v *jobView) string { return orNull(v.j.Comment) })
 	sqNice        = sqStr(func(v *jobView) string { return strconv.FormatInt(v.nice(), 10) })
 	sqNull        = sqStr(func(v *jobView) string { return "(null)" })
+	sqLicenses    = sqStr(func(v *jobView) string { return jobLicenses(v.j) })
 	sqArrayJobID  = sqStr(func(v *jobView) string { return api.FormatID(v.arrayID) })
 	sqArrayTaskID = sqStr(func(v *jobView) string { return v.taskStr })
 	sqSubmit      = sqStr(func(v *jobView) string { return stamp(v.submitted(), "N/A") })
@@ -167,7 +168,7 @@ var sqLetters = map[byte]sqField{
 	'v': {"RESERVATION", sqNull},
 	'V': {"SUBMIT_TIME", sqSubmit},
 	'w': {"WCKEY", sqNull},
-	'W': {"LICENSES", sqNull},
+	'W': {"LICENSES", sqLicenses},
 	'x': {"EXC_NODES", sqConst("")},
 	'X': {"CORE_SPEC", sqConst("N/A")},
 	'y': {"NICE", sqNice},
@@ -201,7 +202,7 @@ var sqNames = map[string]sqField{
 	"groupname":     {"GROUP", sqGroup},
 	"jobarrayid":    {"JOBID", sqJobID},
 	"jobid":         {"JOBID", sqRawID},
-	"licenses":      {"LICENSES", sqNull},
+	"licenses":      {"LICENSES", sqLicenses},
 	"mincpus":       {"MIN_CPUS", sqCPUs},
 	"minmemory":     {"MIN_MEMORY", sqMinMemory},
 	"mintmpdisk":    {"MIN_TMP_DISK", sqConst("0")},

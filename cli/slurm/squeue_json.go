@@ -110,7 +110,7 @@ func jobJSON(v *jobView, known map[uint64]*api.Job) sqJSONJob {
 		Account: j.Account, JobID: j.ID, Name: j.Name, JobState: v.state.Long,
 		BatchFlag: j.Script != "", Command: "", Comment: j.Comment,
 		GroupID: j.GID, GroupName: v.groupName(), Nodes: v.nodeList(), BatchHost: v.nodeList(),
-		Nice: v.nice(), CPUs: v.cpus(), NodeCount: 1, Tasks: 1, Partition: j.Queue,
+		Nice: v.nice(), CPUs: v.cpus(), NodeCount: 1, Tasks: 1, Partition: partitionOf(j),
 		Priority: v.priority(), QOS: j.QOS, Requeue: !j.NoRequeue, Restarts: len(j.Attempts),
 		StateReason: v.reason, StandardInput: "/dev/null",
 		StandardOutput: v.outputPath(j.Stdout), StandardError: v.outputPath(j.Stderr),

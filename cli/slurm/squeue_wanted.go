@@ -7,11 +7,11 @@ package slurm
 // tests list through a fake that projects as the controller does, so a
 // field missing here shows there.
 var squeueLight = []string{
-	"jobId", "jobName", "jobQueue", "resources", "priority", "nice", "dependsOn", "dependAny", "held", "beginAt",
+	"jobId", "jobName", "jobQueue", "jobQueues", "resources", "priority", "nice", "dependsOn", "dependAny", "held", "beginAt",
 	"timeLimitSeconds", "noRequeue", "account", "qos", "comment", "user", "uid", "gid", "status",
 	"statusReason", "array", "node", "attempt", "exitCode", "signal", "cause", "stopRequested",
 	"createdAt", "startedAt", "stoppedAt", "attempts", "deadlineAt", "runnableAt",
-	"waitReason", "estimatedStartAt", "heldByAdmin",
+	"waitReason", "estimatedStartAt", "heldByAdmin", "licenses",
 }
 
 // squeueHeavyFields are the -o letters and -O names that show a heavy

@@ -669,9 +669,9 @@ func srunSubmit(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 	resp, err := c.Client.Submit(ctx, req)
 	if err != nil {
 		if o.testOnly {
-			return testOnlyFailure(c, submitFailure(err, req.Queue))
+			return testOnlyFailure(c, submitFailure(err, invalidPartition(ctx, c, req.JobSpec)))
 		}
-		return report(c, "srun", allocFailure(submitFailure(err, req.Queue)))
+		return report(c, "srun", allocFailure(submitFailure(err, invalidPartition(ctx, c, req.JobSpec))))
 	}
 	if o.testOnly {
 		return testOnlyReport(ctx, c, "srun", req)

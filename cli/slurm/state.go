@@ -65,6 +65,8 @@ func JobState(j *api.Job) State {
 		return NodeFail
 	case api.CauseDeadline:
 		return Deadline
+	case api.CausePreempted:
+		return State{"PREEMPTED", "PR"}
 	}
 	return Failed
 }

@@ -56,6 +56,7 @@ func agentCommand() *ucli.Command {
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
+			&ucli.StringFlag{Name: "licenses", Usage: "controller: NAME:COUNT,... licenses (consumable resources) the cluster has, as Slurm's Licenses= in slurm.conf: created, or set to COUNT, whenever a controller comes to lead (shoal license manages others)"},
 			&ucli.StringSliceFlag{Name: "queue-time-limit", Usage: "controller: QUEUE=DURATION: the time limit the backfill scheduler reckons for that queue's jobs without one (Slurm's partition DefaultTime; repeatable), instead of -default-time-limit"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -122,6 +123,10 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return err
 		}
+		licenses, err := daemon.ParseLicenseConfig(c.String("licenses"))
+		if err != nil {
+			return fmt.Errorf("agent: -licenses: %w", err)
+		}
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
@@ -131,6 +136,7 @@ func runAgent(c *ucli.Context) error {
 			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits},
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
+			Licenses: licenses,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)

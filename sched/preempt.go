@@ -1,0 +1,337 @@
+package sched
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Preemption is a running job the plan stops to make room for a waiting
+// job of a higher-priority queue (Slurm's preempt/partition_prio: the
+// queue's Priority is its PriorityTier; the victim's queue's PreemptMode
+// says whether it is cancelled or requeued).
+type Preemption struct {
+	JobID uint64
+	Node  string
+	// For is the waiting job the room is for.
+	For uint64
+	// Requeue: the victim's queue's PreemptMode is REQUEUE (run it again
+	// later); else CANCEL (it ends PREEMPTED).
+	Requeue bool
+	// GraceSeconds is the victim's queue's GraceTime: SIGTERM, then
+	// SIGKILL that much later (0: the node's own grace).
+	GraceSeconds int
+}
+
+// MaxPreemptors bounds the waiting jobs one pass preempts for: the next
+// pass, once their victims are stopping, goes on.
+const MaxPreemptors = 64
+
+// preemptor state: what the pass knows of the running jobs, built once.
+type preemptState struct {
+	// onNode lists the STARTING and RUNNING jobs of each node index.
+	onNode map[int][]*api.Job
+	// freeing is what jobs already being stopped (or chosen as victims
+	// this pass) will give back on each node; claimed is what preemptors
+	// of this pass will take of it.
+	freeing, claimed map[int]api.Resources
+	victim           map[uint64]bool
+	// nodeOf is each running job's node index; holders are the running
+	// jobs (not being stopped) that hold licenses; licFreeing is what of
+	// each license stopping jobs will give back, licClaimed what
+	// preemptors of this pass will take of it.
+	nodeOf                 map[uint64]int
+	holders                []*api.Job
+	licFreeing, licClaimed map[string]int64
+	// preempted lists, per node index, the jobs being preempted there.
+	preempted map[int][]uint64
+}
+
+// preempt looks, for each job that waits for Resources (in the order the
+// pass considered them), for a node of its queue where stopping running
+// jobs of lower-priority, preemptable queues would make room, and puts
+// the fewest such jobs (lowest priority first, then the most recently
+// started) in the plan. Room that stopping jobs will give back is counted
+// once: a job waiting for earlier victims to end asks for no more.
+func (p *pass) preempt() {
+	var ps *preemptState
+	preemptors := 0
+	for k := range p.plan.Waits {
+		w := &p.plan.Waits[k]
+		// A job waiting for licenses behind another (Blocker) waits its
+		// turn: only the first asks for room.
+		forLicenses := w.Reason == ReasonLicenses && w.Blocker == 0
+		if (w.Reason != ReasonResources && !forLicenses) || w.Job == nil || w.Job.State != api.StateRunnable {
+			continue
+		}
+		t := p.targets[w.Queue]
+		if t == nil || !t.enabled || !p.canPreempt(t.priority) {
+			continue
+		}
+		if ps == nil {
+			ps = p.runningByNode()
+		}
+		var found bool
+		if forLicenses {
+			w.Preempting, found = p.preemptForLicenses(ps, t, w.Job)
+		} else {
+			w.Preempting, found = p.preemptFor(ps, t, w.Job)
+		}
+		if found {
+			if preemptors++; preemptors == MaxPreemptors {
+				return
+			}
+		}
+	}
+}
+
+// canPreempt reports whether some queue below priority may be preempted
+// (cached per pass).
+func (p *pass) canPreempt(priority int) bool {
+	if p.lowest == nil {
+		low := int(^uint(0) >> 1)
+		for name := range p.queuesOfRunning() {
+			if q := p.snap.Queue(name); q != nil && q.Preemptable() && q.Priority < low {
+				low = q.Priority
+			}
+		}
+		p.lowest = &low
+	}
+	return *p.lowest < priority
+}
+
+// queuesOfRunning names the queues of STARTING and RUNNING jobs.
+func (p *pass) queuesOfRunning() map[string]bool {
+	qs := map[string]bool{}
+	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
+		p.snap.JobsInState(st, func(j *api.Job) bool {
+			qs[j.Queue] = true
+			return true
+		})
+	}
+	return qs
+}
+
+func (p *pass) runningByNode() *preemptState {
+	ps := &preemptState{onNode: map[int][]*api.Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{},
+		nodeOf: map[uint64]int{}, licFreeing: map[string]int64{}, licClaimed: map[string]int64{}, preempted: map[int][]uint64{}}
+	index := map[string]int{}
+	for i, n := range p.nodes {
+		index[n.Name] = i
+	}
+	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
+		p.snap.JobsInState(st, func(j *api.Job) bool {
+			i, ok := index[j.Node]
+			if !ok {
+				return true
+			}
+			ps.nodeOf[j.ID] = i
+			if j.StopRequested {
+				if j.StopCause == api.CausePreempted {
+					ps.preempted[i] = append(ps.preempted[i], j.ID)
+				}
+				ps.freeing[i] = ps.freeing[i].Add(j.Resources)
+				for _, u := range j.Licenses {
+					ps.licFreeing[u.Name] += u.Quantity
+				}
+			} else {
+				ps.onNode[i] = append(ps.onNode[i], j)
+				if len(j.Licenses) > 0 {
+					ps.holders = append(ps.holders, j)
+				}
+			}
+			return true
+		})
+	}
+	return ps
+}
+
+// preemptFor finds room for j (of queue t) and records the victims; it
+// reports whether it did (with no new victim when jobs already stopping
+// make the room), and the jobs preempted for it (those being preempted on
+// its node when no new one is needed).
+func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
+	type choice struct {
+		node    int
+		victims []*api.Job
+	}
+	var best *choice
+	seen := map[int]bool{}
+	for k := 0; k < t.size; k++ {
+		_, i := t.at(k)
+		n := p.nodes[i]
+		if seen[i] || n.State != api.NodeUp || !j.Resources.FitsOn(n.Capacity, api.Resources{}) {
+			continue
+		}
+		seen[i] = true
+		// What stays allocated once the jobs being stopped end, with
+		// what earlier preemptors of this pass claimed.
+		alloc := p.alloc[i].Sub(ps.freeing[i]).Add(ps.claimed[i])
+		if j.Resources.FitsOn(n.Capacity, alloc) {
+			best = &choice{node: i}
+			break
+		}
+		var cands []*api.Job
+		for _, r := range ps.onNode[i] {
+			if ps.victim[r.ID] {
+				continue
+			}
+			if q := p.snap.Queue(r.Queue); q != nil && q.Preemptable() && q.Priority < t.priority {
+				cands = append(cands, r)
+			}
+		}
+		p.victimOrder(cands)
+		var victims []*api.Job
+		for _, v := range cands {
+			victims = append(victims, v)
+			alloc = alloc.Sub(v.Resources)
+			if j.Resources.FitsOn(n.Capacity, alloc) {
+				if best == nil || len(victims) < len(best.victims) {
+					best = &choice{node: i, victims: victims}
+				}
+				break
+			}
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	ids := ps.preempted[best.node]
+	if len(best.victims) > 0 {
+		ids = nil
+	}
+	for _, v := range best.victims {
+		p.addVictim(ps, v, j)
+		ids = append(ids, v.ID)
+	}
+	ps.claimed[best.node] = ps.claimed[best.node].Add(j.Resources)
+	return ids, true
+}
+
+// victimOrder sorts candidates: the lowest queue priority first, then the
+// most recently started (it loses least), then the highest id.
+func (p *pass) victimOrder(cands []*api.Job) {
+	slices.SortFunc(cands, func(a, b *api.Job) int {
+		if c := cmp.Compare(p.queuePriority(a.Queue), p.queuePriority(b.Queue)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.StartedAt, a.StartedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+}
+
+// addVictim puts v in the plan as stopped for j, and counts what it will
+// give back: its node's room and its licenses.
+func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
+	i := ps.nodeOf[v.ID]
+	ps.victim[v.ID] = true
+	ps.freeing[i] = ps.freeing[i].Add(v.Resources)
+	for _, u := range v.Licenses {
+		ps.licFreeing[u.Name] += u.Quantity
+	}
+	pre := Preemption{JobID: v.ID, Node: p.nodes[i].Name, For: j.ID}
+	if q := p.snap.Queue(v.Queue); q != nil {
+		pre.Requeue, pre.GraceSeconds = q.PreemptMode == api.PreemptRequeue, q.GraceTimeSeconds
+	}
+	p.plan.Preemptions = append(p.plan.Preemptions, pre)
+}
+
+// preemptForLicenses finds, for j (of queue t) waiting for licenses, the
+// running jobs of lower-priority preemptable queues whose licenses would
+// make up what j lacks (what jobs already being stopped give back counted
+// once), and records them; it reports whether it could (with no new
+// victim when stopping jobs suffice). Only REPLENISHABLE licenses come
+// back when a job stops. Room on a node is the next pass's concern: if j
+// then waits for Resources, it may preempt for that.
+func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
+	l := p.licenseState()
+	var victims []*api.Job
+	chosen := map[uint64]bool{}
+	gained := map[string]int64{}
+	for _, u := range j.Licenses {
+		lic := l.byName[u.Name]
+		if lic == nil {
+			return nil, false
+		}
+		have := l.free[u.Name] + ps.licFreeing[u.Name] - ps.licClaimed[u.Name] + gained[u.Name]
+		if have >= u.Quantity {
+			continue
+		}
+		if !lic.Replenishable() {
+			return nil, false // consumed: stopping a job gives nothing back
+		}
+		var cands []*api.Job
+		for _, h := range ps.holders {
+			if ps.victim[h.ID] || chosen[h.ID] || holds(h, u.Name) == 0 {
+				continue
+			}
+			if q := p.snap.Queue(h.Queue); q != nil && q.Preemptable() && q.Priority < t.priority {
+				cands = append(cands, h)
+			}
+		}
+		p.victimOrder(cands)
+		for _, v := range cands {
+			if have >= u.Quantity {
+				break
+			}
+			victims = append(victims, v)
+			chosen[v.ID] = true
+			for _, x := range v.Licenses {
+				gained[x.Name] += x.Quantity
+			}
+			have += holds(v, u.Name)
+		}
+		if have < u.Quantity {
+			return nil, false
+		}
+	}
+	var ids []uint64
+	for _, v := range victims {
+		p.addVictim(ps, v, j)
+		ids = append(ids, v.ID)
+	}
+	for _, u := range j.Licenses {
+		ps.licClaimed[u.Name] += u.Quantity
+	}
+	return ids, true
+}
+
+// holds is how much of license name j holds.
+func holds(j *api.Job, name string) int64 {
+	n := int64(0)
+	for _, u := range j.Licenses {
+		if u.Name == name {
+			n += u.Quantity
+		}
+	}
+	return n
+}
+
+// queuePriority is a queue's priority (0 if it is gone).
+func (p *pass) queuePriority(name string) int {
+	if q := p.snap.Queue(name); q != nil {
+		return q.Priority
+	}
+	return 0
+}
+
+// preemptingWords adds to a reason's words the jobs being preempted for
+// the job ("" for none).
+func preemptingWords(ids []uint64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(id, 10)
+	}
+	if len(ids) == 1 {
+		return "; job " + parts[0] + ", of a lower-priority queue, is being preempted to make room for it"
+	}
+	return "; jobs " + strings.Join(parts, ", ") + ", of lower-priority queues, are being preempted to make room for it"
+}
