@@ -36,6 +36,11 @@ type Job struct {
 	// attempt (scancel --signal; at most MaxJobSignals, oldest first);
 	// the node delivers each once. Not ExitSignal: what ended the job.
 	SignalRequests []JobSignal `json:"signals,omitempty"`
+	// Steps are the job's steps (srun inside the job; api/steps.go), in
+	// id order, at most MaxJobSteps; NextStep is the id the next one
+	// gets.
+	Steps    []Step `json:"steps,omitempty"`
+	NextStep uint32 `json:"nextStep,omitempty"`
 	// ComputeEnvironment is where the job was placed.
 	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
 	// Attempts records every finished attempt but the current one's.
@@ -204,6 +209,8 @@ type JobSignal struct {
 	Seq    uint64      `json:"seq"`
 	Signal int         `json:"signal"`
 	Scope  SignalScope `json:"scope,omitempty"`
+	// Step is the step whose processes get the signal (Scope SignalStep).
+	Step uint32 `json:"step,omitempty"`
 }
 
 // Mount makes a host path visible in a job's container.

@@ -435,14 +435,14 @@ func (a *Agent) deliver(t *task) {
 		}
 		a.mu.Unlock()
 		for _, s := range sigs {
-			a.sendSignal(t, s.Signal, s.Scope, "requested")
+			a.sendSignal(t, s.Signal, s.Scope, s.Step, "requested")
 		}
 	}
 }
 
 // sendSignal delivers one signal to a started task's processes (nothing if
 // the task could not start).
-func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, why string) {
+func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, step uint32, why string) {
 	if t.proc == nil {
 		return
 	}
@@ -452,6 +452,8 @@ func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, why string) 
 		sc = sandbox.ScopeBatch
 	case api.SignalFull:
 		sc = sandbox.ScopeFull
+	case api.SignalStep:
+		sc = sandbox.StepScope(step)
 	}
 	if err := t.proc.Signal(syscall.Signal(sig), sc); err != nil {
 		a.log.Warn("signal job", "job", t.id, "signal", sig, "scope", sc, "err", err)
@@ -582,7 +584,7 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 			scope = api.SignalBatch
 		}
 		at := end.Add(-time.Duration(j.LimitWarnSeconds) * time.Second)
-		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, sig, scope, "time limit warning") })
+		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, sig, scope, 0, "time limit warning") })
 	}
 }
 

@@ -233,6 +233,12 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.acctDelete)
 	case OpPrioritySettings:
 		return decodeApply(op, body, w.prioritySettings)
+	case OpStepStart:
+		return decodeApply(op, body, w.stepStart)
+	case OpStepEnd:
+		return decodeApply(op, body, w.stepEnd)
+	case OpStepSignal:
+		return decodeApply(op, body, w.stepSignal)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

@@ -38,6 +38,9 @@ func move(j *api.Job, to api.JobState, now int64) error {
 	if !CanMove(j.State, to) {
 		return api.Errorf(api.CodeConflict, "job %d is %s and cannot become %s", j.ID, j.State, to)
 	}
+	if j.State.Terminable() && !to.Terminable() {
+		endSteps(j, now) // its processes are gone: so are its steps'
+	}
 	j.State = to
 	if to == api.StateRunnable {
 		j.RunnableAt = now
@@ -47,6 +50,7 @@ func move(j *api.Job, to api.JobState, now int64) error {
 		j.StartedAt = now
 	case to == api.StateRunnable && j.StartedAt != 0: // requeued: a fresh attempt
 		j.StartedAt, j.ExitCode, j.ExitSignal = 0, nil, 0
+		j.Steps, j.NextStep = nil, 0 // its steps count from 0 again, as Slurm's
 	case to.Terminal():
 		j.StoppedAt = now
 	}
@@ -75,4 +79,5 @@ func reopen(j *api.Job, now int64) {
 	}
 	j.StartedAt, j.StoppedAt, j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
 	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds, j.SignalRequests = false, false, "", "", 0, nil
+	j.Steps, j.NextStep = nil, 0
 }

@@ -293,6 +293,26 @@ func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope api.Signa
 	return c.Call(ctx, api.PathSignal, api.SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
 }
 
+// StartStep registers a step of a running job the caller owns (srun
+// inside the job) and returns its id.
+func (c *Client) StartStep(ctx context.Context, req api.StepStartRequest) (uint32, error) {
+	var resp api.StepStartResponse
+	err := c.Call(ctx, api.PathStepStart, req, &resp)
+	return resp.StepID, err
+}
+
+// EndStep records how a step ended.
+func (c *Client) EndStep(ctx context.Context, req api.StepEndRequest) error {
+	return c.Call(ctx, api.PathStepEnd, req, nil)
+}
+
+// SignalStep signals a running step's processes, or cancels the step
+// (req.Cancel). It returns once the request is recorded; the job's node
+// delivers it.
+func (c *Client) SignalStep(ctx context.Context, req api.StepSignalRequest) error {
+	return c.Call(ctx, api.PathStepSignal, req, nil)
+}
+
 // Hold holds (hold true) or releases jobs that have not started.
 func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
 	return c.Call(ctx, api.PathHold, api.HoldJobsRequest{IDs: ids, Hold: hold}, nil)

@@ -419,6 +419,12 @@ func fixtureShoal() ([]api.Job, []api.Node, []api.JobQueue, []api.ComputeEnviron
 		job(107, "train", func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.TimeLimit = api.StateRunning, "gpu1", day("10:05:00"), 2*86400
 			j.Queue, j.Resources, j.Account = "gpu", api.Resources{CPUs: 8, MemoryMB: 65536, GPUs: 2, GPUTypes: "h200:2"}, "ml"
+			// srun inside the job: a finished step 0, a running step 1.
+			j.Steps = []api.Step{
+				{ID: 0, Name: "prep", State: api.StepCompleted, NTasks: 1, CPUs: 1, StartedAt: day("10:05:05"), EndedAt: day("10:06:05"), SrunHost: "gpu1", SrunPID: 31},
+				{ID: 1, Name: "python", State: api.StepRunning, NTasks: 4, CPUs: 8, MemMB: 32768, StartedAt: day("10:06:10"), SrunHost: "gpu1", SrunPID: 57},
+			}
+			j.NextStep = 2
 		}),
 		job(108, "stopping", func(j *api.Job) {
 			j.State, j.Node, j.StartedAt, j.StopRequested = api.StateRunning, "node1", day("10:10:00"), true

@@ -91,6 +91,10 @@ type sacctOpts struct {
 	accounts, names, nodes, qos, partitions, users, groups         []string
 	states                                                         []State
 	start, end                                                     string
+
+	// steps are the steps -j JOB.STEP names, by job id text: that job
+	// shows those step lines alone.
+	steps map[string]map[string]bool
 }
 
 // Sacct is sacct: the accounting view of every job shoal ever ran (the
@@ -138,12 +142,13 @@ func Sacct(c *Ctx, args []string) int {
 			fmt.Fprint(c.Stdout, sacctUsage)
 			return 0
 		case "jobs":
-			refs, err := parseJobRefs(v)
+			refs, steps, err := parseSacctJobs(v)
 			if err != nil {
 				c.Errorf("sacct", "Invalid job id: %s", v)
 				return 1
 			}
 			o.jobs = append(o.jobs, refs...)
+			o.addSteps(steps)
 		case "json":
 			o.json = true
 		case "long":
@@ -260,10 +265,7 @@ func (o *sacctOpts) run(c *Ctx) int {
 			runs = append(attemptViews(v), v)
 		}
 		for _, r := range runs {
-			rows = append(rows, &saRow{v: r})
-			if !o.allocations && !o.completion && r.j.StartedAt > 0 && r.tasks == nil {
-				rows = append(rows, &saRow{v: r, step: "batch"})
-			}
+			rows = append(rows, o.jobRows(v, r)...)
 		}
 	}
 	var b strings.Builder

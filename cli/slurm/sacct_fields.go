@@ -10,10 +10,13 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// saRow is one line of sacct: a job, or its batch step (step "batch").
+// saRow is one line of sacct: a job, its batch step (step "batch"), or
+// one of its recorded steps (st; v is then the job as that step ran:
+// stepJobView).
 type saRow struct {
 	v    *jobView
 	step string
+	st   *api.Step
 }
 
 // saField is one sacct column: its name as Slurm prints it, default
@@ -183,6 +186,9 @@ var saFieldList = []saField{
 		return id
 	}},
 	{"JobName", 10, func(r *saRow) string {
+		if r.st != nil {
+			return r.st.Name
+		}
 		if r.step != "" {
 			return r.step
 		}
@@ -217,6 +223,9 @@ var saFieldList = []saField{
 		return "None assigned"
 	}},
 	{"NTasks", 8, func(r *saRow) string {
+		if r.st != nil {
+			return strconv.Itoa(r.st.NTasks)
+		}
 		if r.step != "" {
 			return "1"
 		}
@@ -247,6 +256,9 @@ var saFieldList = []saField{
 	{"ResvCPURAW", 10, nil},
 	{"Start", 19, saStart},
 	{"State", 10, func(r *saRow) string {
+		if r.st != nil {
+			return string(r.st.State)
+		}
 		if r.step != "" {
 			return saStepState(r.v.j)
 		}

@@ -154,15 +154,20 @@ type cancelTarget struct {
 	text  string // as given, for messages
 	id    uint64
 	tasks []int // nil: the job itself (all tasks if it is an array)
+	step  *stepTarget
 }
 
 // parseCancelTarget reads "N", "A_i" or "A_[1-3,5]".
 func parseCancelTarget(s string) (cancelTarget, error) {
 	t := cancelTarget{text: s}
 	bad := errorf(1, "Invalid job id %s", s)
-	if strings.Contains(s, ".") {
-		job, _, _ := strings.Cut(s, ".")
-		return t, errorf(1, "Kill job error on job id %s: shoal keeps no job steps; cancel the job with scancel %s", s, job)
+	s, stepText, hasStep := strings.Cut(s, ".")
+	if hasStep && stepText != batchStep { // JOB.batch is the job
+		n, err := strconv.ParseUint(stepText, 10, 32)
+		if err != nil {
+			return t, bad
+		}
+		t.step = &stepTarget{step: uint32(n)}
 	}
 	job, task, isTask := strings.Cut(s, "_")
 	id, err := strconv.ParseUint(job, 10, 64)
@@ -392,6 +397,10 @@ func (s *scancel) byID(targets []cancelTarget) int {
 	}
 	for _, t := range targets {
 		j := byID[t.id]
+		if t.step != nil {
+			s.stepByID(t, j, tasksOf)
+			continue
+		}
 		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
 		if j == nil || (t.tasks != nil && !isArray) {
 			s.verboseTerminating(t.text)

@@ -139,6 +139,8 @@ func (r *scontrolRun) command(words []string) int {
 		return r.deleteEntity(args)
 	case kw == "top":
 		return r.topJobs(args)
+	case kw == "write":
+		return r.write(args)
 	case kw == "suspend" || kw == "resume" || kw == "create" || kw == "reboot" ||
 		kw == "notify" || kw == "listpids" || kw == "takeover" || kw == "shutdown" || kw == "abort":
 		fmt.Fprintf(r.c.Stderr, "scontrol: error: shoal does not support %q\n", kw)
@@ -179,8 +181,7 @@ func (r *scontrolRun) show(args []string) int {
 		fmt.Fprintln(r.c.Stdout, "No reservations in the system")
 		return 0
 	case entity == "step" || entity == "steps":
-		fmt.Fprintln(r.c.Stdout, "No job steps in the system")
-		return 0
+		return r.showStep(name)
 	case entity == "daemons":
 		return r.showDaemons()
 	case entity == "licenses" || entity == "license" || entity == "licensename":

@@ -77,6 +77,8 @@ type squeueOpts struct {
 	jobs                                           []jobRef
 	format, formatLong, sort                       string
 	long, start, steps, noHeader, array, json      bool
+	// stepList is --steps=LIST (or the operand with -s): JOB.STEP ids.
+	stepList []string
 	// none: a filter nothing in shoal can match (licenses, reservations).
 	none    bool
 	iterate time.Duration
@@ -172,6 +174,8 @@ func Squeue(c *Ctx, args []string) int {
 				return 1
 			}
 			o.jobs, operands = refs, operands[1:]
+		} else if o.steps && o.stepList == nil {
+			o.stepList, operands = splitList(operands[0]), operands[1:]
 		}
 		if len(operands) > 0 {
 			c.Errorf("squeue", "Unrecognized option: %s", operands[0])
@@ -331,6 +335,9 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 		o.start = true
 	case "steps":
 		o.steps = true
+		if v != "" {
+			o.stepList = splitList(v)
+		}
 	case "states":
 		states, all, bad := parseStates(v)
 		if bad != "" {
@@ -361,12 +368,7 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 func (o *squeueOpts) run(c *Ctx) int {
 	now := c.Now()
 	if o.steps {
-		// shoal keeps no job steps: a step listing is a header alone.
-		if !o.noHeader {
-			pf, _ := parsePercentFormat(squeueStepsFormat, func(byte) bool { return true })
-			fmt.Fprintln(c.Stdout, stepHeader(pf))
-		}
-		return 0
+		return o.runSteps(c)
 	}
 	jobs, err := o.fetch(context.Background(), c)
 	if err != nil {
@@ -455,16 +457,6 @@ func (o *squeueOpts) run(c *Ctx) int {
 	}
 	fmt.Fprint(c.Stdout, b.String())
 	return 0
-}
-
-// stepHeader is the header of squeue --steps.
-func stepHeader(pf percentFormat) string {
-	headers := map[string]string{"i": "STEPID", "j": "NAME", "P": "PARTITION", "u": "USER", "M": "TIME", "N": "NODELIST"}
-	var b strings.Builder
-	for _, col := range pf.cols {
-		b.WriteString(col.fit(headers[col.key]))
-	}
-	return b.String()
 }
 
 // wantsFinished reports whether the state filter can match ended jobs.

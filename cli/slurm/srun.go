@@ -341,11 +341,25 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		return w, nil
 	}
 
+	cpus := ntasks * max(o.cpusPerTask, 1)
+	if o.overcommit {
+		cpus = max(o.cpusPerTask, 1)
+	}
+	// The step is recorded with the controller (squeue --steps, scontrol
+	// show step, sacct, scancel JOB.STEP) before its tasks start, and its
+	// end once they have all ended.
+	jobID, _ := strconv.ParseUint(si.jobID, 10, 64)
+	stepName := o.name
+	if stepName == "" {
+		stepName = filepath.Base(argv[0])
+	}
+	stepID, endStep, err := registerStep(c, jobID, api.StepStartRequest{Name: stepName, NTasks: ntasks, CPUs: cpus,
+		MemMB: o.mem, SrunHost: c.Hostname, SrunPID: os.Getpid()})
+	if err != nil {
+		return report(c, "srun", errorf(1, "Unable to create step for job %s: %s", si.jobID, safeErr(err)))
+	}
+	si.stepID = strconv.FormatUint(uint64(stepID), 10)
 	if o.verbose > 0 {
-		cpus := ntasks * max(o.cpusPerTask, 1)
-		if o.overcommit {
-			cpus = max(o.cpusPerTask, 1)
-		}
 		launchLines(c.Stderr, si.jobID, si.stepID, si.node, cpus, ntasks)
 	}
 	cmds := make([]*exec.Cmd, ntasks)
@@ -401,7 +415,7 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		}
 		go func(t int, cmd *exec.Cmd) { results <- result{t, cmd.Wait()} }(t, cmd)
 	}
-	rc := 0
+	rc, stepCode, stepSig := 0, 0, 0
 	for range ntasks {
 		r := <-results
 		status := taskStatus(c, si.node, r.task, r.err)
@@ -409,7 +423,10 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 			forward(syscall.SIGKILL)
 		}
 		rc = max(rc, status)
+		code, sig := taskExit(r.err)
+		stepCode, stepSig = max(stepCode, code), max(stepSig, sig)
 	}
+	endStep(stepCode, stepSig)
 	for _, lw := range labels {
 		lw.flush()
 	}
@@ -446,6 +463,24 @@ func taskStatus(c *Ctx, node string, task int, err error) int {
 	code := ee.ExitCode()
 	fmt.Fprintf(c.Stderr, "srun: error: %s: task %d: Exited with exit code %d\n", node, task, code)
 	return code
+}
+
+// taskExit is how a task ended: its exit code, or the signal that killed
+// it (a task that could not start exits 2, as srun reports it).
+func taskExit(err error) (code, sig int) {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, 0
+	case !errors.As(err, &ee):
+		return 1, 0
+	case ee.ProcessState == nil:
+		return 2, 0
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 0, int(ws.Signal())
+	}
+	return ee.ExitCode(), 0
 }
 
 // signalText is how srun names the signal that killed a task: "Killed",

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/shoal-batch/shoal/api"
 )
 
 // TestSrunGolden runs srun's golden cases (testdata/srun/*): outside a job
@@ -88,6 +90,7 @@ func TestSrunInJob(t *testing.T) {
 				env = jobEnv()
 			}
 			f := newCtlFake()
+			f.jobs[7] = &api.Job{ID: 7, JobSpec: api.JobSpec{Name: "job"}, User: "alice", State: api.StateRunning, Node: "n1"}
 			c, stdout, stderr := sbTestCtx(f, dir, env, tc.stdin)
 			rc := Srun(c, tc.args)
 			if rc != tc.rc || sortLines(stdout.String()) != sortLines(tc.stdout) || sortLines(stderr.String()) != sortLines(tc.stderr) {
@@ -100,8 +103,9 @@ func TestSrunInJob(t *testing.T) {
 					t.Errorf("srun %q: file %s = %q, %v; want %q", tc.args, name, got, err, want)
 				}
 			}
-			if len(f.calls) > 0 {
-				t.Errorf("srun in a job called the controller: %q", f.calls)
+			// The step is recorded (step 0) and ended; nothing else.
+			if len(f.calls) != 2 || !strings.HasPrefix(f.calls[0], `StartStep {"jobId":7,`) || !strings.HasPrefix(f.calls[1], `EndStep {"jobId":7,"stepId":0,`) {
+				t.Errorf("srun in a job called the controller: %q; want StartStep and EndStep of job 7", f.calls)
 			}
 		})
 	}

@@ -374,6 +374,9 @@ func (s Scope) String() string {
 	case ScopeFull:
 		return "full"
 	}
+	if step, ok := s.Step(); ok {
+		return "step " + strconv.FormatUint(uint64(step), 10)
+	}
 	return "Scope(" + strconv.Itoa(int(s)) + ")"
 }
 
@@ -403,7 +406,7 @@ func (j *Job) Signal(sig syscall.Signal, scope Scope) error {
 	if sig < 1 || sig > 64 {
 		return fmt.Errorf("signal job %s: signal %d is not a signal number (1 to 64)", j.c.ID(), sig)
 	}
-	if scope != ScopeSteps && scope != ScopeBatch && scope != ScopeFull {
+	if _, step := scope.Step(); !step && scope != ScopeSteps && scope != ScopeBatch && scope != ScopeFull {
 		return fmt.Errorf("signal job %s: unknown scope %v", j.c.ID(), scope)
 	}
 	if j.ended() {
@@ -477,6 +480,9 @@ func (j *Job) signal(sig unix.Signal, scope Scope) (err error) {
 			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
 		}
 	}()
+	if step, ok := scope.Step(); ok {
+		return j.signalStep(sig, step)
+	}
 	others := 0
 	if scope != ScopeBatch {
 		pids, err := j.c.Processes()
