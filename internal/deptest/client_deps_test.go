@@ -64,3 +64,47 @@ func TestClientDeps(t *testing.T) {
 		}
 	}
 }
+
+// plainOnly may not appear in the client's closure either: it speaks
+// HTTP/1.1 itself (api/client/core), and replaces itself with its TLS
+// build (the tag shoal_client_tls) for a TLS address. Their package
+// initialisation and page-ins were a third of each sbatch's start.
+var plainOnly = []string{"net/http", "crypto/tls", "crypto/x509", module + "/api/client"}
+
+// TestClientPlain checks that the client as the Makefile builds it
+// reaches none of plainOnly (api/client/core is allowed: it is the plain
+// client), and that its TLS build does reach crypto/tls (through
+// api/client), so that the rule can fail.
+func TestClientPlain(t *testing.T) {
+	t.Setenv("CGO_ENABLED", "0")
+	for _, tls := range []bool{false, true} {
+		tags := "-tags=urfave_cli_no_docs"
+		if tls {
+			tags += ",shoal_client_tls"
+		}
+		pkgs := goList(t, tags, "-deps", client)
+		byPath := map[string]pkg{}
+		for _, p := range pkgs {
+			byPath[p.ImportPath] = p
+		}
+		root, ok := byPath[client]
+		if !ok {
+			t.Fatalf("go list %s -deps %s: got no entry for it, want one", tags, client)
+		}
+		found := false
+		for _, d := range root.Deps {
+			r := underAny(d, plainOnly)
+			if r == "" || under(d, module+"/api/client/core") {
+				continue
+			}
+			found = found || r == "crypto/tls"
+			if !tls {
+				t.Errorf("%s (%s) depends on %s (under %s, imported by %s); want none of %v in the plain client",
+					client, tags, d, r, importersOf(d, byPath), plainOnly)
+			}
+		}
+		if tls && !found {
+			t.Errorf("%s (%s): found no crypto/tls; want the TLS build to reach it (is the tag still honoured?)", client, tags)
+		}
+	}
+}
