@@ -19,21 +19,22 @@ import (
 type h1 struct {
 	network, addr string // "unix" and a path, or "tcp" and host:port
 	host          string // the Host field
+	prefix        string // the path of the base URL, before each request's
 }
 
 func newH1(t Target) *h1 {
 	if t.Unix != "" {
 		return &h1{network: "unix", addr: t.Unix, host: "unix"}
 	}
-	hostport := strings.TrimPrefix(t.Base, "http://")
+	hostport, prefix := strings.TrimPrefix(t.Base, "http://"), ""
 	if i := strings.IndexByte(hostport, '/'); i >= 0 {
-		hostport = hostport[:i]
+		hostport, prefix = hostport[:i], hostport[i:]
 	}
 	addr := hostport
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]"), "80")
 	}
-	return &h1{network: "tcp", addr: addr, host: hostport}
+	return &h1{network: "tcp", addr: addr, host: hostport, prefix: prefix}
 }
 
 // maxHeader bounds an answer's status line and header fields together.
@@ -69,7 +70,7 @@ func (t *h1) RoundTrip(ctx context.Context, req *Request) (*Response, error) {
 
 func (t *h1) exchange(conn net.Conn, req *Request) (*Response, error) {
 	w := bufio.NewWriterSize(conn, 8<<10)
-	w.WriteString("POST " + req.Path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: shoal\r\nConnection: close\r\n")
+	w.WriteString("POST " + t.prefix + req.Path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: shoal\r\nConnection: close\r\n")
 	if req.ContentType != "" {
 		w.WriteString("Content-Type: " + req.ContentType + "\r\n")
 	}

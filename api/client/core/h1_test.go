@@ -96,7 +96,13 @@ func TestH1Exchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve(t, l, h)
-	for _, addr := range []string{sock, "unix:" + sock, "http://" + l.Addr().String(), l.Addr().String()} {
+	// A base URL's path goes before each request's (stripped here).
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, pl, http.StripPrefix("/api", http.HandlerFunc(h)).ServeHTTP)
+	for _, addr := range []string{sock, "unix:" + sock, "http://" + l.Addr().String(), l.Addr().String(), "http://" + pl.Addr().String() + "/api/"} {
 		cl := New(addr, "tok")
 		ctx := context.Background()
 		resp, err := cl.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "hello"}})
