@@ -116,10 +116,7 @@ func unixPath(addr string) (string, bool) {
 
 // Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
 func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
-	body, err := encodeJSON(req)
-	if err != nil {
-		body, err = json.Marshal(req)
-	}
+	body, err := encodeRequest(req)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)
 	}

@@ -143,3 +143,28 @@ func TestEncodeJSONUnsupported(t *testing.T) {
 		t.Errorf("appendString(%q) = %s; want valid JSON with U+2028 escaped and the bad byte as U+FFFD", awkward, got)
 	}
 }
+
+// The first request of a type is encoded directly, later ones by
+// encoding/json (faster once it has built its encoders); both are the
+// same value.
+func TestEncodeRequestOnceDirect(t *testing.T) {
+	type probe struct {
+		S string `json:"s,omitempty"`
+	}
+	first, err := encodeRequest(probe{S: awkward})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := encodeRequest(probe{S: awkward})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(probe{S: awkward})
+	if string(second) != string(want) || string(first) == string(want) {
+		t.Errorf("first %s, second %s; want the direct encoding first (no HTML escapes) and encoding/json's %s second", first, second, want)
+	}
+	var a, b probe
+	if json.Unmarshal(first, &a) != nil || json.Unmarshal(second, &b) != nil || a != b {
+		t.Errorf("first %s and second %s decode to %+v and %+v; want the same", first, second, a, b)
+	}
+}
