@@ -49,7 +49,7 @@ type Ctx struct {
 	Now      func() time.Time
 	Getwd    func() (string, error)
 	Hostname string
-	User     string // the current user's name
+	User     string // the current user's name ("": looked up when needed, see userName)
 	// Wait waits d between the reports of --iterate and says whether to
 	// go on; nil sleeps and goes on until the command is stopped.
 	Wait func(d time.Duration) bool
@@ -150,8 +150,17 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer,
 	}
 	c.Client = cl
 	c.Hostname, _ = os.Hostname()
-	c.User = currentUser(c)
 	return run(c, args)
+}
+
+// userName is the name of the user running the command: User, else
+// looked up (and kept in User) on first use. sbatch, the command a loop
+// runs, never needs it: reading the password file is left to those that do.
+func (c *Ctx) userName() string {
+	if c.User == "" {
+		c.User = currentUser(c)
+	}
+	return c.User
 }
 
 // currentUser is the name of the user running the command: the password
