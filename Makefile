@@ -3,6 +3,7 @@ GO       ?= go
 PREFIX   ?= /usr/local
 BIN      := bin/shoal
 CLIENT   := bin/shoal-client
+CLIENT_FULL := bin/shoal-client-full
 export CGO_ENABLED := 1
 # urfave/cli's man-page generator (and its markdown library) would be
 # initialised at every start of the binary, every sbatch and squeue included.
@@ -10,7 +11,7 @@ export GOFLAGS := -tags=urfave_cli_no_docs
 
 .PHONY: build test fuzz demo bench lint install links clean
 
-build: $(BIN) $(CLIENT)
+build: $(BIN) $(CLIENT) $(CLIENT_FULL)
 
 SOURCES := $(shell find . -name '*.go' -not -path './shoal-data/*') go.mod go.sum
 
@@ -22,8 +23,17 @@ $(BIN): $(SOURCES)
 # libc and cgo's thread set-up, which cost each sbatch more than all of
 # its own work. User and group names then come from /etc/passwd and
 # /etc/group (else $$USER); the controller identifies callers by uid.
+#
+# Nor does it link net/http, crypto/tls or urfave/cli (their initialisation
+# was most of what its start cost over a Go hello-world's): it holds the
+# Slurm commands, speaks HTTP/1.1 itself over the unix socket, and for a
+# TLS address (a TCP controller) or one of shoal's own commands execs its
+# full build, shoal-client-full, installed next to it.
 $(CLIENT): $(SOURCES)
 	CGO_ENABLED=0 $(GO) build -o $(CLIENT) ./cmd/shoal-client
+
+$(CLIENT_FULL): $(SOURCES)
+	CGO_ENABLED=0 $(GO) build -tags=urfave_cli_no_docs,shoal_client_full -o $(CLIENT_FULL) ./cmd/shoal-client
 
 test: build
 	$(GO) vet ./...
@@ -72,6 +82,7 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shoal
 	install -m 0755 $(CLIENT) $(DESTDIR)$(PREFIX)/bin/shoal-client
+	install -m 0755 $(CLIENT_FULL) $(DESTDIR)$(PREFIX)/bin/shoal-client-full
 	for l in $(SLURM_LINKS); do ln -sf shoal-client $(DESTDIR)$(PREFIX)/bin/$$l; done
 
 # links: bin/sbatch etc. next to bin/shoal, to put bin/ first on PATH.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -36,11 +35,15 @@ func ParseJoinToken(tok string) (secret, caHash string, err error) {
 	return secret, hash, nil
 }
 
+// sha256Size is crypto/sha256.Size: importing that package for its size
+// would link crypto's initialisation into every sbatch (issue 19).
+const sha256Size = 32
+
 // CheckKeyHash checks the form of a public-key pin: "sha256:" and the hex
 // of a SHA-256.
 func CheckKeyHash(h string) error {
 	hexPart, ok := strings.CutPrefix(h, "sha256:")
-	if b, err := hex.DecodeString(hexPart); !ok || err != nil || len(b) != sha256.Size {
+	if b, err := hex.DecodeString(hexPart); !ok || err != nil || len(b) != sha256Size {
 		return fmt.Errorf("CA hash %q: want sha256: and 64 hexadecimal digits", h)
 	}
 	return nil

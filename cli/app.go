@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/client/core"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
@@ -45,8 +45,10 @@ func NewApp(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 		// The client is made once, before any command: a CA file that
 		// cannot be read is reported as such, not as a failed call.
 		Before: func(c *cli.Context) error {
-			cl, err := client.NewWith(c.String("controller"), client.Options{CAFile: c.String("ca-file")})
-			if err != nil {
+			cl, err := core.NewWith(c.String("controller"), core.Options{CAFile: c.String("ca-file")})
+			if errors.Is(err, core.ErrNoTLS) {
+				return fmt.Errorf("--controller: %w", err)
+			} else if err != nil {
 				return usagef("--ca-file: %v", err)
 			}
 			c.App.Metadata = map[string]any{clientKey: cl}
@@ -131,11 +133,11 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 const clientKey = "client"
 
 // clientOf returns the API client for the controller the flags name.
-func clientOf(c *cli.Context) *client.Client {
-	if cl, ok := c.App.Metadata[clientKey].(*client.Client); ok {
+func clientOf(c *cli.Context) *core.Client {
+	if cl, ok := c.App.Metadata[clientKey].(*core.Client); ok {
 		return cl
 	}
-	return client.New(c.String("controller"), "")
+	return core.New(c.String("controller"), "")
 }
 
 func ctx(c *cli.Context) context.Context {

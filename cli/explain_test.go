@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/client/core"
 	"github.com/shoal-batch/shoal/cli"
 	"github.com/shoal-batch/shoal/daemon"
 )
@@ -77,7 +77,7 @@ func TestExplain(t *testing.T) {
 // startController starts a controller (raft on loopback) on a socket in
 // t's temp dir, with node n1 (8 CPUs, 8 GiB) registered and no node
 // daemon behind it: placed jobs stay STARTING.
-func startController(t *testing.T) (string, *client.Client) {
+func startController(t *testing.T) (string, *core.Client) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("registering a node through the socket needs root")
@@ -90,7 +90,7 @@ func startController(t *testing.T) (string, *client.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctl.Close() })
-	cl := client.New(sock, "")
+	cl := core.New(sock, "")
 	if err := cl.Call(context.Background(), api.PathNodeRegister, api.RegisterNodeRequest{Name: "n1", Boot: "b1",
 		Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/client/core"
 )
 
 func describeCommand() *cli.Command {
@@ -104,15 +104,15 @@ func sameLog(j api.Job) bool {
 
 func cancelCommand() *cli.Command {
 	return stopCommand("cancel", "cancel a job that has not started (SUBMITTED, PENDING or RUNNABLE)",
-		"Cancelled by user", (*client.Client).Cancel)
+		"Cancelled by user", (*core.Client).Cancel)
 }
 
 func terminateCommand() *cli.Command {
 	return stopCommand("terminate", "stop a job that is STARTING or RUNNING (SIGTERM, then SIGKILL)",
-		"Terminated by user", (*client.Client).Terminate)
+		"Terminated by user", (*core.Client).Terminate)
 }
 
-func stopCommand(name, usage, defaultReason string, stop func(*client.Client, context.Context, uint64, string) error) *cli.Command {
+func stopCommand(name, usage, defaultReason string, stop func(*core.Client, context.Context, uint64, string) error) *cli.Command {
 	return &cli.Command{
 		Name:      name,
 		Usage:     usage,

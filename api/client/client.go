@@ -2,50 +2,39 @@
 // of a node daemon's log server): the wire types it carries live in
 // package api, which stays free of net/http and crypto/tls so that the
 // scheduler and the FSM, which use those types, never link the network.
+//
+// The Client is package core's (a type alias), here with net/http
+// transports, TLS and connection pools, for the controller, the node and
+// tests. Linking this package also gives core's own constructors TLS
+// (core.RegisterTLS): the full shoal binary's command line reaches TCP
+// controllers through core, as the client binary's TLS build does.
 package client
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client/core"
 )
 
-// Client talks to a controller's HTTP API over a unix socket or TCP. Given
-// several controllers of a cluster (addresses separated by commas), it
-// follows the leader: a request that cannot reach a controller, or that
-// one answers Unavailable (no leader, shutting down), goes to the next,
-// round after round, for up to FailoverWait.
-type Client struct {
-	eps   []endpoint
-	cur   atomic.Int64 // the endpoint that answered last
-	token string
-	// FailoverWait bounds how long a request tries the controllers of a
-	// client with several addresses before it returns the last error
-	// (DefaultFailoverWait when 0). A client of one controller never
-	// retries.
-	FailoverWait time.Duration
-}
+// Client talks to a controller's HTTP API over a unix socket or TCP,
+// following the leader among several controllers (see core.Client).
+type Client = core.Client
 
-// endpoint is one controller's address.
-type endpoint struct {
-	base string
-	http *http.Client
-}
+// Options say how a Client proves who it is and checks whom it talks to
+// over https (see core.Options).
+type Options = core.Options
+
+// Response is a controller's answer to Post.
+type Response = core.Response
 
 // DefaultFailoverWait is how long a client of several controllers tries
 // them before it gives up: long enough for a few elections.
-const DefaultFailoverWait = 20 * time.Second
+const DefaultFailoverWait = core.DefaultFailoverWait
+
+func init() { core.RegisterTLS(transport) }
 
 // New returns a client for addr: "unix:/path", a path starting with
 // "/" (a unix socket), "host:port" or "http://host:port" (plain HTTP: a
@@ -54,317 +43,66 @@ const DefaultFailoverWait = 20 * time.Second
 // cluster). token, if set, is sent as a bearer token (a node's join
 // secret). A controller's TCP API serves TLS with its own CA: reach it
 // with NewWith, which pins or loads that CA.
-func New(addr, token string) *Client {
-	c := &Client{token: token}
-	for _, a := range SplitAddrs(addr) {
-		c.eps = append(c.eps, newEndpoint(a))
-	}
-	if len(c.eps) == 0 {
-		c.eps = []endpoint{newEndpoint(addr)}
-	}
-	return c
+func New(addr, token string) *Client { return core.NewVia(transport, addr, token) }
+
+// NewWith returns a client for addr: "unix:/path" or a path starting
+// with "/" (a unix socket), "host:port" or "https://host:port" (TLS,
+// checked against opts' CA hash or CA file, else the system's roots), or
+// "http://host:port" (plain HTTP, for a controller run with -insecure-http).
+func NewWith(addr string, opts Options) (*Client, error) {
+	return core.NewWithVia(transport, addr, opts)
 }
 
 // SplitAddrs splits a comma-separated list of controller addresses.
-func SplitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
+func SplitAddrs(s string) []string { return core.SplitAddrs(s) }
+
+// httpTransport sends requests with net/http, keeping connections.
+type httpTransport struct {
+	base string
+	hc   *http.Client
 }
 
-func newEndpoint(addr string) endpoint {
+// transport makes the net/http transport to t.
+func transport(t core.Target) (core.Transport, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	base := addr
-	if path, ok := unixPath(addr); ok {
+	if t.Unix != "" {
+		path := t.Unix
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		}
-		base = "http://unix"
-	} else if !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
-		base = "http://" + addr
 	}
-	return endpoint{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}}
-}
-
-func unixPath(addr string) (string, bool) {
-	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return p, true
-	}
-	return addr, strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./")
-}
-
-// Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
-func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("encode %s request: %w", path, err)
-	}
-	res, err := c.send(ctx, path, "application/json", body)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, err := readBody(res)
-	if err != nil {
-		return fmt.Errorf("read %s answer: %w", path, err)
-	}
-	if res.StatusCode/100 != 2 {
-		return answerError(path, res.StatusCode, data)
-	}
-	if resp == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, resp); err != nil {
-		return fmt.Errorf("decode %s answer: %w", path, err)
-	}
-	return nil
-}
-
-// CallStale is Call for a read that may be answered from the state of
-// whichever controller is asked, without checking with the leader that it
-// is current (api.StaleParam): squeue in a loop, or during an election.
-func (c *Client) CallStale(ctx context.Context, path string, req, resp any) error {
-	return c.Call(ctx, path+"?"+api.StaleParam+"=true", req, resp)
-}
-
-func answerError(path string, status int, data []byte) error {
-	var e api.Error
-	if json.Unmarshal(data, &e) == nil && e.Message != "" {
-		return &e
-	}
-	return api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, status, strings.TrimSpace(string(data)))
-}
-
-// send POSTs body to path: with several controllers, to the one that
-// answered last, then to the others in turn while they cannot be reached
-// or answer Unavailable. A request whose connection broke after it was
-// sent is not sent again (it may have been done). The answer's body is
-// the caller's to close.
-func (c *Client) send(ctx context.Context, path, contentType string, body []byte) (*http.Response, error) {
-	n := int64(len(c.eps))
-	var deadline time.Time
-	pause := 50 * time.Millisecond
-	for {
-		start := c.cur.Load()
-		var last error
-		for i := int64(0); i < n; i++ {
-			idx := (start + i) % n
-			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, body)
-			if n == 1 {
-				return res, err
-			}
-			if err == nil && res.StatusCode == http.StatusServiceUnavailable {
-				data, _ := readBody(res)
-				res.Body.Close()
-				err = answerError(path, res.StatusCode, data)
-				if !api.IsCode(err, api.CodeUnavailable) {
-					// Not a controller's Unavailable (a proxy's): give it back.
-					return &http.Response{StatusCode: res.StatusCode, Header: res.Header,
-						Body: io.NopCloser(bytes.NewReader(data))}, nil
-				}
-			} else if err == nil || !unreachable(err) {
-				if err == nil {
-					c.cur.Store(idx)
-				}
-				return res, err
-			}
-			last = err
-		}
-		if deadline.IsZero() {
-			deadline = time.Now().Add(cmp.Or(c.FailoverWait, DefaultFailoverWait))
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, last
-		}
-		select {
-		case <-time.After(min(pause, left)):
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		}
-		pause = min(2*pause, time.Second)
-	}
-}
-
-func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType string, body []byte) (*http.Response, error) {
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("build %s request: %w", path, err)
-	}
-	hr.Header.Set("Content-Type", contentType)
-	if c.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := ep.http.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("call controller %s: %w", path, err)
-	}
-	return res, nil
-}
-
-// unreachable reports whether err is a failure to connect: nothing was
-// sent, so another controller may be asked.
-func unreachable(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// readBody reads an answer whole, into a buffer of its announced length
-// (a job list may be tens of megabytes; growing a buffer to that size
-// clears and copies it many times over).
-func readBody(res *http.Response) ([]byte, error) {
-	if n := res.ContentLength; n > 0 && n <= 1<<30 {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(res.Body, data); err != nil {
+	if t.TLS != nil {
+		conf, err := tlsConfig(t.TLS)
+		if err != nil {
 			return nil, err
 		}
-		return data, nil
+		tr.TLSClientConfig = conf
 	}
-	return io.ReadAll(res.Body)
+	return &httpTransport{base: t.Base, hc: &http.Client{Transport: tr}}, nil
 }
 
-// Submit submits one job.
-func (c *Client) Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
-	var resp api.SubmitJobResponse
-	err := c.Call(ctx, api.PathSubmit, req, &resp)
-	return resp, err
-}
-
-// ListJobs lists jobs matching req.
-func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
-	var resp api.ListJobsResponse
-	err := c.Call(ctx, api.PathListJobs, req, &resp)
-	return resp.Jobs, err
-}
-
-// Job describes one job.
-func (c *Client) Job(ctx context.Context, id uint64) (api.Job, error) {
-	jobs, err := c.ListJobs(ctx, api.ListJobsRequest{IDs: []uint64{id}, Full: true})
+func (t *httpTransport) RoundTrip(ctx context.Context, req *core.Request) (*core.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+req.Path, req.Body)
 	if err != nil {
-		return api.Job{}, err
+		return nil, err
 	}
-	if len(jobs) == 0 {
-		return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
-	}
-	return jobs[0], nil
-}
-
-// WaitJob blocks until job id reaches one of states (default: SUCCEEDED or
-// FAILED), or ctx ends, and returns the job. A job that ends without
-// reaching them is an error (api.CodeConflict), returned with the job.
-func (c *Client) WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error) {
-	for {
-		var j api.Job
-		err := c.Call(ctx, api.PathWait, api.WaitJobRequest{ID: id, States: states, WaitMillis: 60_000}, &j)
-		if err != nil {
-			return j, err
-		}
-		if j.State.Reached(states) {
-			return j, nil
-		}
-		if j.State.Terminal() {
-			return j, api.Errorf(api.CodeConflict, "job %d ended %s (%s) without reaching %v", id, j.State, j.StatusReason, states)
-		}
-		if err := ctx.Err(); err != nil {
-			return j, err
+	if req.Length >= 0 && req.Body != nil {
+		hr.ContentLength = req.Length
+		if req.Length == 0 {
+			hr.Body = http.NoBody
 		}
 	}
-}
-
-// Cancel cancels a job that has not been placed yet.
-func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, api.PathCancel, api.StopJobRequest{ID: id, Reason: reason}, nil)
-}
-
-// Terminate stops a placed or running job.
-func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason}, nil)
-}
-
-// Signal sends signal sig to the processes of a started job that scope
-// names ("" : every process but the batch script). It returns once the
-// request is recorded; the job's node delivers it.
-func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error {
-	return c.Call(ctx, api.PathSignal, api.SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
-}
-
-// StartStep registers a step of a running job the caller owns (srun
-// inside the job) and returns its id.
-func (c *Client) StartStep(ctx context.Context, req api.StepStartRequest) (uint32, error) {
-	var resp api.StepStartResponse
-	err := c.Call(ctx, api.PathStepStart, req, &resp)
-	return resp.StepID, err
-}
-
-// EndStep records how a step ended.
-func (c *Client) EndStep(ctx context.Context, req api.StepEndRequest) error {
-	return c.Call(ctx, api.PathStepEnd, req, nil)
-}
-
-// SignalStep signals a running step's processes, or cancels the step
-// (req.Cancel). It returns once the request is recorded; the job's node
-// delivers it.
-func (c *Client) SignalStep(ctx context.Context, req api.StepSignalRequest) error {
-	return c.Call(ctx, api.PathStepSignal, req, nil)
-}
-
-// Hold holds (hold true) or releases jobs that have not started.
-func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
-	return c.Call(ctx, api.PathHold, api.HoldJobsRequest{IDs: ids, Hold: hold}, nil)
-}
-
-// Requeue queues a job to run again: a running one once it has stopped, a
-// finished one at once.
-func (c *Client) Requeue(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
-}
-
-// RequeueHold queues a job to run again, as Requeue, and holds it once it
-// is queued (scontrol requeuehold): one request, so it cannot start between.
-func (c *Client) RequeueHold(ctx context.Context, id uint64, reason string) error {
-	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true, Hold: true}, nil)
-}
-
-// UpdateJob changes a job's name, queue, priority or time limit.
-func (c *Client) UpdateJob(ctx context.Context, req api.UpdateJobRequest) error {
-	return c.Call(ctx, api.PathUpdateJob, req, nil)
-}
-
-// UpdateNode drains, downs or resumes a node.
-func (c *Client) UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error {
-	return c.Call(ctx, api.PathUpdateNode, req, nil)
-}
-
-// Cluster describes the controller.
-func (c *Client) Cluster(ctx context.Context) (api.ClusterInfo, error) {
-	var info api.ClusterInfo
-	err := c.Call(ctx, api.PathClusterInfo, struct{}{}, &info)
-	return info, err
-}
-
-// Logs returns a job's stdout or stderr.
-func (c *Client) Logs(ctx context.Context, id uint64, stream string) ([]byte, error) {
-	var resp api.LogsResponse
-	err := c.Call(ctx, api.PathLogs, api.LogsRequest{ID: id, Stream: stream}, &resp)
-	return resp.Data, err
-}
-
-// Nodes lists the cluster's nodes.
-func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
-	var resp api.NodesResponse
-	err := c.Call(ctx, api.PathNodes, struct{}{}, &resp)
-	return resp.Nodes, err
-}
-
-// StopJobs ends many jobs in one commit, as scancel does (cancel what has
-// not started, terminate what has), and returns the jobs it could not stop.
-func (c *Client) StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
-	var resp api.StopJobsResponse
-	err := c.Call(ctx, api.PathStopJobs, api.StopJobsRequest{IDs: ids, Reason: reason}, &resp)
-	return resp.Failed, err
+	if req.ContentType != "" {
+		hr.Header.Set("Content-Type", req.ContentType)
+	}
+	if req.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	res, err := t.hc.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	return &core.Response{StatusCode: res.StatusCode, Header: core.Header(res.Header),
+		ContentLength: res.ContentLength, Body: res.Body}, nil
 }

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,11 +11,11 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/api/client/core"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// Controller is the part of client.Client the Slurm commands use, so that
+// Controller is the part of core.Client the Slurm commands use, so that
 // tests can run them against a fake.
 type Controller interface {
 	Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error)
@@ -35,7 +36,7 @@ type Controller interface {
 	Logs(ctx context.Context, id uint64, stream string) ([]byte, error)
 }
 
-var _ Controller = (*client.Client)(nil)
+var _ Controller = (*core.Client)(nil)
 
 // Ctx is what a command runs with: the controller, its standard streams,
 // its environment (KEY=VAL) and who and where it runs.
@@ -48,7 +49,7 @@ type Ctx struct {
 	Now      func() time.Time
 	Getwd    func() (string, error)
 	Hostname string
-	User     string // the current user's name
+	User     string // the current user's name ("": looked up when needed, see userName)
 	// Wait waits d between the reports of --iterate and says whether to
 	// go on; nil sleeps and goes on until the command is stopped.
 	Wait func(d time.Duration) bool
@@ -141,15 +142,27 @@ func Main(name string, args []string, stdin io.Reader, stdout, stderr io.Writer,
 		addr = api.DefaultSocket
 	}
 	caFile, _ := c.LookupEnv("SHOAL_CA_FILE")
-	cl, err := client.NewWith(addr, client.Options{CAFile: caFile})
-	if err != nil {
+	cl, err := core.NewWith(addr, core.Options{CAFile: caFile})
+	if errors.Is(err, core.ErrNoTLS) {
+		fmt.Fprintf(stderr, "%s: SHOAL_ADDR: %v\n", name, err)
+		return 1
+	} else if err != nil {
 		fmt.Fprintf(stderr, "%s: SHOAL_CA_FILE: %v\n", name, err)
 		return 1
 	}
 	c.Client = cl
 	c.Hostname, _ = os.Hostname()
-	c.User = currentUser(c)
 	return run(c, args)
+}
+
+// userName is the name of the user running the command: User, else
+// looked up (and kept in User) on first use. sbatch, the command a loop
+// runs, never needs it: reading the password file is left to those that do.
+func (c *Ctx) userName() string {
+	if c.User == "" {
+		c.User = currentUser(c)
+	}
+	return c.User
 }
 
 // currentUser is the name of the user running the command: the password

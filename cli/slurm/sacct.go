@@ -246,8 +246,8 @@ func (o *sacctOpts) run(c *Ctx) int {
 	if rc >= 0 {
 		return rc
 	}
-	if len(o.users) == 0 && !o.allUsers && c.User != "root" && len(o.jobs) == 0 {
-		o.users = []string{c.User}
+	if len(o.users) == 0 && !o.allUsers && c.userName() != "root" && len(o.jobs) == 0 {
+		o.users = []string{c.userName()}
 	}
 	kept, err := o.fetch(ctx, c, start, end, now)
 	if err != nil {

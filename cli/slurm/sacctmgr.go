@@ -540,7 +540,7 @@ func (r *sacctmgrRun) rows(entity string, users, accounts []string) ([]assocRow,
 		if err != nil {
 			return nil, err
 		}
-		add(r.c.User, "")
+		add(r.c.userName(), "")
 		for _, j := range jobs {
 			add(j.User, j.Account)
 		}

@@ -233,7 +233,7 @@ func Scancel(c *Ctx, args []string) int {
 		return 0
 	}
 	if o.user == "\x00me" {
-		o.user = c.User
+		o.user = c.userName()
 	}
 	var targets []cancelTarget
 	for _, arg := range operands {

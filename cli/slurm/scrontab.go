@@ -132,7 +132,7 @@ func Scrontab(c *Ctx, args []string) int {
 		if text == "" {
 			name := target
 			if name == "" {
-				name = c.User
+				name = c.userName()
 			}
 			fmt.Fprintf(c.Stdout, "no crontab for %s\n", name)
 			return 1
@@ -434,7 +434,7 @@ func crontabHome(c *Ctx, target string) (home, name string) {
 	}
 	if err != nil || u.HomeDir == "" {
 		if h := c.Getenv("HOME"); h != "" && target == "" {
-			return h, c.User
+			return h, c.userName()
 		}
 		return "/", target
 	}

@@ -125,7 +125,7 @@ type partition struct {
 	graceTime   int // seconds
 }
 
-// batchCaller is the part of client.Client that reaches the AWS Batch
+// batchCaller is the part of core.Client that reaches the AWS Batch
 // describe calls; a Controller that has it lets sinfo and scontrol map
 // queues to nodes.
 type batchCaller interface {

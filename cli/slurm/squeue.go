@@ -313,7 +313,7 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 	case "reservation":
 		o.none = true // nor reservations
 	case "me":
-		o.users = []string{c.User}
+		o.users = []string{c.userName()}
 	case "name":
 		o.names = splitList(v)
 	case "nodelist":

@@ -247,7 +247,7 @@ func runStep(c *Ctx, o *jobOpts, s *srunOpts, argv []string) int {
 		si.node = c.Hostname
 	}
 	if si.user == "" {
-		si.user = c.User
+		si.user = c.userName()
 	}
 	if si.arrayJob == "" {
 		si.arrayJob, si.arrayTask = si.jobID, "4294967294"

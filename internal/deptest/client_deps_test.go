@@ -64,3 +64,51 @@ func TestClientDeps(t *testing.T) {
 		}
 	}
 }
+
+// plainOnly may not appear in the plain build of the client either (what
+// the Slurm names link to): it speaks HTTP/1.1 itself (api/client/core)
+// and holds the Slurm commands only; it replaces itself with its full
+// build (the tag shoal_client_full) for a TLS address or one of shoal's
+// own commands. Their package initialisation and page-ins were most of
+// what each sbatch's start cost over a Go hello-world's.
+var plainOnly = []string{"net/http", "crypto/tls", "crypto/x509", module + "/api/client",
+	"github.com/urfave/cli", module + "/cli"}
+
+// TestClientPlain checks that the client as the Makefile builds it
+// reaches none of plainOnly (api/client/core and cli/slurm are allowed:
+// they are the plain client), and that its full build does reach
+// crypto/tls and urfave/cli, so that the rule can fail.
+func TestClientPlain(t *testing.T) {
+	t.Setenv("CGO_ENABLED", "0")
+	allowed := []string{module + "/api/client/core", module + "/cli/slurm", module + "/cli/internal"}
+	for _, full := range []bool{false, true} {
+		tags := "-tags=urfave_cli_no_docs"
+		if full {
+			tags += ",shoal_client_full"
+		}
+		pkgs := goList(t, tags, "-deps", client)
+		byPath := map[string]pkg{}
+		for _, p := range pkgs {
+			byPath[p.ImportPath] = p
+		}
+		root, ok := byPath[client]
+		if !ok {
+			t.Fatalf("go list %s -deps %s: got no entry for it, want one", tags, client)
+		}
+		found := map[string]bool{}
+		for _, d := range root.Deps {
+			r := underAny(d, plainOnly)
+			if r == "" || underAny(d, allowed) != "" {
+				continue
+			}
+			found[r] = true
+			if !full {
+				t.Errorf("%s (%s) depends on %s (under %s, imported by %s); want none of %v in the plain client",
+					client, tags, d, r, importersOf(d, byPath), plainOnly)
+			}
+		}
+		if full && (!found["crypto/tls"] || !found["github.com/urfave/cli"]) {
+			t.Errorf("%s (%s): found %v of %v; want the full build to reach crypto/tls and urfave/cli (is the tag still honoured?)", client, tags, found, plainOnly)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package client
+package core
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -54,7 +53,7 @@ func (c *Client) FetchImage(ctx context.Context, name, ifNoneMatch string) (dige
 		return "", nil, err
 	}
 	digest = res.Header.Get(api.HeaderImageDigest)
-	if res.StatusCode == http.StatusNotModified {
+	if res.StatusCode == StatusNotModified {
 		res.Body.Close()
 		return digest, nil, nil
 	}
@@ -69,8 +68,8 @@ func (c *Client) FetchImage(ctx context.Context, name, ifNoneMatch string) (dige
 // caller closes; any other answer is returned as its *api.Error. A body
 // in memory (a *bytes.Reader) follows the leader as Call does; a stream
 // (an image tarball) goes to the controller that answered last.
-func (c *Client) post(ctx context.Context, path, contentType string, body io.Reader) (*http.Response, error) {
-	var res *http.Response
+func (c *Client) post(ctx context.Context, path, contentType string, body io.Reader) (*Response, error) {
+	var res *Response
 	var err error
 	if br, ok := body.(*bytes.Reader); ok {
 		data := make([]byte, br.Len())
@@ -78,23 +77,12 @@ func (c *Client) post(ctx context.Context, path, contentType string, body io.Rea
 		res, err = c.send(ctx, path, contentType, data)
 	} else {
 		ep := c.eps[c.cur.Load()%int64(len(c.eps))]
-		var hr *http.Request
-		hr, err = http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, body)
-		if err != nil {
-			return nil, fmt.Errorf("build %s request: %w", path, err)
-		}
-		hr.Header.Set("Content-Type", contentType)
-		if c.token != "" {
-			hr.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		if res, err = ep.http.Do(hr); err != nil {
-			err = fmt.Errorf("call controller %s: %w", path, err)
-		}
+		res, err = c.sendTo(ctx, ep, path, contentType, body, -1)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if res.StatusCode/100 == 2 || res.StatusCode == http.StatusNotModified {
+	if res.StatusCode/100 == 2 || res.StatusCode == StatusNotModified {
 		return res, nil
 	}
 	defer res.Body.Close()
@@ -108,6 +96,6 @@ func (c *Client) post(ctx context.Context, path, contentType string, body io.Rea
 
 // Post sends body (of contentType) to path, as Call does for JSON, and
 // returns a 2xx answer whose body the caller closes (a snapshot).
-func (c *Client) Post(ctx context.Context, path, contentType string, body io.Reader) (*http.Response, error) {
+func (c *Client) Post(ctx context.Context, path, contentType string, body io.Reader) (*Response, error) {
 	return c.post(ctx, path, contentType, body)
 }

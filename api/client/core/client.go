@@ -1,0 +1,379 @@
+// Package core is the Go client of a shoal controller's HTTP API without
+// net/http or crypto/tls: it speaks HTTP/1.1 itself over a unix socket or
+// plain TCP, and reaches a TLS address through a transport that package
+// api/client registers (RegisterTLS) when it is linked. The client binary
+// (cmd/shoal-client), which every sbatch starts, links only this package:
+// the initialisation and page-ins of net/http and crypto/tls were a third
+// of its start (issue 19). Package api/client is the same Client (a type
+// alias) with net/http transports, for the server and the node.
+package core
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// Client talks to a controller's HTTP API over a unix socket or TCP. Given
+// several controllers of a cluster (addresses separated by commas), it
+// follows the leader: a request that cannot reach a controller, or that
+// one answers Unavailable (no leader, shutting down), goes to the next,
+// round after round, for up to FailoverWait.
+type Client struct {
+	eps   []endpoint
+	cur   atomic.Int64 // the endpoint that answered last
+	token string
+	// FailoverWait bounds how long a request tries the controllers of a
+	// client with several addresses before it returns the last error
+	// (DefaultFailoverWait when 0). A client of one controller never
+	// retries.
+	FailoverWait time.Duration
+}
+
+// endpoint is one controller's address and the transport to it.
+type endpoint struct {
+	base string
+	tr   Transport
+}
+
+// DefaultFailoverWait is how long a client of several controllers tries
+// them before it gives up: long enough for a few elections.
+const DefaultFailoverWait = 20 * time.Second
+
+// New returns a client for addr: "unix:/path", a path starting with
+// "/" (a unix socket), "host:port" or "http://host:port" (plain HTTP: a
+// node's log server), or "https://host:port" checked against the system's
+// roots; or several of these separated by commas (the controllers of a
+// cluster). token, if set, is sent as a bearer token (a node's join
+// secret). A controller's TCP API serves TLS with its own CA: reach it
+// with NewWith, which pins or loads that CA.
+func New(addr, token string) *Client { return NewVia(nil, addr, token) }
+
+// NewVia is New with the transports mk makes (nil: this package's own
+// HTTP/1.1 for plain addresses, the registered TLS one for https).
+func NewVia(mk Maker, addr, token string) *Client {
+	c := &Client{token: token}
+	addrs := SplitAddrs(addr)
+	if len(addrs) == 0 {
+		addrs = []string{addr}
+	}
+	for _, a := range addrs {
+		t := plainTarget(a)
+		tr, err := makeTransport(mk, t)
+		if err != nil {
+			tr = failing{err}
+		}
+		c.eps = append(c.eps, endpoint{base: t.Base, tr: tr})
+	}
+	return c
+}
+
+// SplitAddrs splits a comma-separated list of controller addresses.
+func SplitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// plainTarget is where New sends requests for addr: a unix socket, the
+// http:// or https:// base given, or plain HTTP to host:port.
+func plainTarget(addr string) Target {
+	if path, ok := unixPath(addr); ok {
+		return Target{Base: "http://unix", Unix: path}
+	}
+	base := addr
+	if !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
+		base = "http://" + addr
+	}
+	base = strings.TrimRight(base, "/")
+	t := Target{Base: base}
+	if strings.HasPrefix(base, "https://") {
+		t.TLS = &TLS{Host: hostOf(base)}
+	}
+	return t
+}
+
+func unixPath(addr string) (string, bool) {
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return p, true
+	}
+	return addr, strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./")
+}
+
+// Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
+func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
+	body, err := encodeRequest(req)
+	if err != nil {
+		return fmt.Errorf("encode %s request: %w", path, err)
+	}
+	res, err := c.send(ctx, path, "application/json", body)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, err := readBody(res)
+	if err != nil {
+		return fmt.Errorf("read %s answer: %w", path, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return answerError(path, res.StatusCode, data)
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, resp); err != nil {
+		return fmt.Errorf("decode %s answer: %w", path, err)
+	}
+	return nil
+}
+
+// CallStale is Call for a read that may be answered from the state of
+// whichever controller is asked, without checking with the leader that it
+// is current (api.StaleParam): squeue in a loop, or during an election.
+func (c *Client) CallStale(ctx context.Context, path string, req, resp any) error {
+	return c.Call(ctx, path+"?"+api.StaleParam+"=true", req, resp)
+}
+
+func answerError(path string, status int, data []byte) error {
+	var e api.Error
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return &e
+	}
+	return api.Errorf(api.CodeInternal, "%s: HTTP %d: %s", path, status, strings.TrimSpace(string(data)))
+}
+
+// send POSTs body to path: with several controllers, to the one that
+// answered last, then to the others in turn while they cannot be reached
+// or answer Unavailable. A request whose connection broke after it was
+// sent is not sent again (it may have been done). The answer's body is
+// the caller's to close.
+func (c *Client) send(ctx context.Context, path, contentType string, body []byte) (*Response, error) {
+	n := int64(len(c.eps))
+	var deadline time.Time
+	pause := 50 * time.Millisecond
+	for {
+		start := c.cur.Load()
+		var last error
+		for i := int64(0); i < n; i++ {
+			idx := (start + i) % n
+			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, bytes.NewReader(body), int64(len(body)))
+			if n == 1 {
+				return res, err
+			}
+			if err == nil && res.StatusCode == StatusServiceUnavailable {
+				data, _ := readBody(res)
+				res.Body.Close()
+				err = answerError(path, res.StatusCode, data)
+				if !api.IsCode(err, api.CodeUnavailable) {
+					// Not a controller's Unavailable (a proxy's): give it back.
+					return &Response{StatusCode: res.StatusCode, Header: res.Header,
+						ContentLength: int64(len(data)), Body: io.NopCloser(bytes.NewReader(data))}, nil
+				}
+			} else if err == nil || !unreachable(err) {
+				if err == nil {
+					c.cur.Store(idx)
+				}
+				return res, err
+			}
+			last = err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(cmp.Or(c.FailoverWait, DefaultFailoverWait))
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, last
+		}
+		select {
+		case <-time.After(min(pause, left)):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// sendTo POSTs body (of length n, or -1 when unknown) to path at ep.
+func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType string, body io.Reader, n int64) (*Response, error) {
+	res, err := ep.tr.RoundTrip(ctx, &Request{Path: path, ContentType: contentType, Token: c.token, Body: body, Length: n})
+	if err != nil {
+		return nil, fmt.Errorf("call controller %s: %w", path, err)
+	}
+	return res, nil
+}
+
+// unreachable reports whether err is a failure to connect: nothing was
+// sent, so another controller may be asked.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// readBody reads an answer whole, into a buffer of its announced length
+// (a job list may be tens of megabytes; growing a buffer to that size
+// clears and copies it many times over).
+func readBody(res *Response) ([]byte, error) {
+	if n := res.ContentLength; n > 0 && n <= 1<<30 {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(res.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(res.Body)
+}
+
+// Submit submits one job.
+func (c *Client) Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
+	var resp api.SubmitJobResponse
+	err := c.Call(ctx, api.PathSubmit, req, &resp)
+	return resp, err
+}
+
+// ListJobs lists jobs matching req.
+func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
+	var resp api.ListJobsResponse
+	err := c.Call(ctx, api.PathListJobs, req, &resp)
+	return resp.Jobs, err
+}
+
+// Job describes one job.
+func (c *Client) Job(ctx context.Context, id uint64) (api.Job, error) {
+	jobs, err := c.ListJobs(ctx, api.ListJobsRequest{IDs: []uint64{id}, Full: true})
+	if err != nil {
+		return api.Job{}, err
+	}
+	if len(jobs) == 0 {
+		return api.Job{}, api.Errorf(api.CodeNotFound, "job %d does not exist", id)
+	}
+	return jobs[0], nil
+}
+
+// WaitJob blocks until job id reaches one of states (default: SUCCEEDED or
+// FAILED), or ctx ends, and returns the job. A job that ends without
+// reaching them is an error (api.CodeConflict), returned with the job.
+func (c *Client) WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error) {
+	for {
+		var j api.Job
+		err := c.Call(ctx, api.PathWait, api.WaitJobRequest{ID: id, States: states, WaitMillis: 60_000}, &j)
+		if err != nil {
+			return j, err
+		}
+		if j.State.Reached(states) {
+			return j, nil
+		}
+		if j.State.Terminal() {
+			return j, api.Errorf(api.CodeConflict, "job %d ended %s (%s) without reaching %v", id, j.State, j.StatusReason, states)
+		}
+		if err := ctx.Err(); err != nil {
+			return j, err
+		}
+	}
+}
+
+// Cancel cancels a job that has not been placed yet.
+func (c *Client) Cancel(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, api.PathCancel, api.StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// Terminate stops a placed or running job.
+func (c *Client) Terminate(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason}, nil)
+}
+
+// Signal sends signal sig to the processes of a started job that scope
+// names ("" : every process but the batch script). It returns once the
+// request is recorded; the job's node delivers it.
+func (c *Client) Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error {
+	return c.Call(ctx, api.PathSignal, api.SignalJobRequest{ID: id, Signal: sig, Scope: scope}, nil)
+}
+
+// StartStep registers a step of a running job the caller owns (srun
+// inside the job) and returns its id.
+func (c *Client) StartStep(ctx context.Context, req api.StepStartRequest) (uint32, error) {
+	var resp api.StepStartResponse
+	err := c.Call(ctx, api.PathStepStart, req, &resp)
+	return resp.StepID, err
+}
+
+// EndStep records how a step ended.
+func (c *Client) EndStep(ctx context.Context, req api.StepEndRequest) error {
+	return c.Call(ctx, api.PathStepEnd, req, nil)
+}
+
+// SignalStep signals a running step's processes, or cancels the step
+// (req.Cancel). It returns once the request is recorded; the job's node
+// delivers it.
+func (c *Client) SignalStep(ctx context.Context, req api.StepSignalRequest) error {
+	return c.Call(ctx, api.PathStepSignal, req, nil)
+}
+
+// Hold holds (hold true) or releases jobs that have not started.
+func (c *Client) Hold(ctx context.Context, ids []uint64, hold bool) error {
+	return c.Call(ctx, api.PathHold, api.HoldJobsRequest{IDs: ids, Hold: hold}, nil)
+}
+
+// Requeue queues a job to run again: a running one once it has stopped, a
+// finished one at once.
+func (c *Client) Requeue(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true}, nil)
+}
+
+// RequeueHold queues a job to run again, as Requeue, and holds it once it
+// is queued (scontrol requeuehold): one request, so it cannot start between.
+func (c *Client) RequeueHold(ctx context.Context, id uint64, reason string) error {
+	return c.Call(ctx, api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason, Requeue: true, Hold: true}, nil)
+}
+
+// UpdateJob changes a job's name, queue, priority or time limit.
+func (c *Client) UpdateJob(ctx context.Context, req api.UpdateJobRequest) error {
+	return c.Call(ctx, api.PathUpdateJob, req, nil)
+}
+
+// UpdateNode drains, downs or resumes a node.
+func (c *Client) UpdateNode(ctx context.Context, req api.UpdateNodeRequest) error {
+	return c.Call(ctx, api.PathUpdateNode, req, nil)
+}
+
+// Cluster describes the controller.
+func (c *Client) Cluster(ctx context.Context) (api.ClusterInfo, error) {
+	var info api.ClusterInfo
+	err := c.Call(ctx, api.PathClusterInfo, struct{}{}, &info)
+	return info, err
+}
+
+// Logs returns a job's stdout or stderr.
+func (c *Client) Logs(ctx context.Context, id uint64, stream string) ([]byte, error) {
+	var resp api.LogsResponse
+	err := c.Call(ctx, api.PathLogs, api.LogsRequest{ID: id, Stream: stream}, &resp)
+	return resp.Data, err
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
+	var resp api.NodesResponse
+	err := c.Call(ctx, api.PathNodes, struct{}{}, &resp)
+	return resp.Nodes, err
+}
+
+// StopJobs ends many jobs in one commit, as scancel does (cancel what has
+// not started, terminate what has), and returns the jobs it could not stop.
+func (c *Client) StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
+	var resp api.StopJobsResponse
+	err := c.Call(ctx, api.PathStopJobs, api.StopJobsRequest{IDs: ids, Reason: reason}, &resp)
+	return resp.Failed, err
+}
