@@ -29,6 +29,13 @@ const (
 // the leader that it is current (squeue in a loop, during an election).
 const StaleParam = "stale"
 
+// HeaderClientToken carries a submit's idempotency token: the client's
+// own name for the request (1 to 64 printable ASCII characters). A submit
+// sent again with the same token by the same user (after its answer was
+// lost) is answered with the jobs the first stored, not stored twice;
+// the same token with a different request is refused.
+const HeaderClientToken = "X-Shoal-Client-Token"
+
 // ServerTokenPrefix starts a server token: shoal-server:SECRET:sha256:HEX,
 // the secret a controller presents to join the cluster and the hash of the
 // cluster CA it pins. It is not a node's join token: a node cannot become

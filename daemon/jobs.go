@@ -71,6 +71,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	state := c.fsm.State()
+	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil || ok {
+		return requestIDs(reqs, ids), err
+	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
 	for i, r := range reqs {
@@ -103,17 +106,28 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if testOnly { // validated: store nothing
 		return make([]uint64, len(reqs)), nil
 	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpSubmit, cmd)
+	res, err := c.submitOnce(ctx, who, cmd)
 	if err != nil {
 		return nil, err
 	}
-	// One id per request: an array's first task.
+	return requestIDs(reqs, res.IDs), nil
+}
+
+// requestIDs picks one id per request from the ids a submit stored: an
+// array's first task.
+func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) []uint64 {
+	if stored == nil {
+		return nil
+	}
 	ids, k := make([]uint64, len(reqs)), 0
 	for i, r := range reqs {
-		ids[i] = res.IDs[k]
+		if k >= len(stored) {
+			return nil // not the ids of these requests: a bug, refused by the caller
+		}
+		ids[i] = stored[k]
 		k += max(1, len(r.ArrayIndexes))
 	}
-	return ids, nil
+	return ids
 }
 
 // MaxArraySize bounds the tasks of one array (Slurm's MaxArraySize is

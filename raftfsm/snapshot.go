@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 2 // 2: cron schedules and crontabs
+const SnapshotFormat = 3 // 2: cron schedules and crontabs; 3: client tokens of submits
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -33,6 +33,7 @@ type snapshotRecord struct {
 	Key     *api.AccessKey          `json:"accessKey,omitempty"`
 	Cron    *api.CronSchedule       `json:"cronSchedule,omitempty"`
 	Crontab *api.Crontab            `json:"crontab,omitempty"`
+	Token   *submitToken            `json:"submitToken,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -58,6 +59,7 @@ var snapshotKinds = map[string]recordKind{
 	"accessKey":          {tableKeys, func() any { return new(api.AccessKey) }},
 	"cronSchedule":       {tableCron, func() any { return new(api.CronSchedule) }},
 	"crontab":            {tableCrontabs, func() any { return new(api.Crontab) }},
+	"submitToken":        {tableSubmitTokens, func() any { return new(submitToken) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -118,6 +120,9 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, c := range collect[api.Crontab](s.state, tableCrontabs, "id") {
 		records = append(records, snapshotRecord{Crontab: c})
+	}
+	for _, t := range collect[submitToken](s.state, tableSubmitTokens, "seq") {
+		records = append(records, snapshotRecord{Token: t})
 	}
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,11 +102,21 @@ func unixPath(addr string) (string, bool) {
 
 // Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
 func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
+	return c.CallWithToken(ctx, path, "", req, resp)
+}
+
+// CallWithToken is Call for a request made idempotent by a client token
+// (api.HeaderClientToken; "" for none): with several controllers, one
+// whose answer was lost (the connection broke after it was sent, or the
+// controller answered OutcomeUnknown) is sent again, with the same token,
+// to the next controller, until FailoverWait: the controllers store it
+// once and answer every copy alike.
+func (c *Client) CallWithToken(ctx context.Context, path, token string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)
 	}
-	res, err := c.send(ctx, path, "application/json", body)
+	res, err := c.send(ctx, path, "application/json", token, body)
 	if err != nil {
 		return err
 	}
@@ -143,9 +155,10 @@ func answerError(path string, status int, data []byte) error {
 // send POSTs body to path: with several controllers, to the one that
 // answered last, then to the others in turn while they cannot be reached
 // or answer Unavailable. A request whose connection broke after it was
-// sent is not sent again (it may have been done). The answer's body is
-// the caller's to close.
-func (c *Client) send(ctx context.Context, path, contentType string, body []byte) (*http.Response, error) {
+// sent is not sent again (it may have been done), unless it carries a
+// client token (then its answer is read here, and a lost one sends it
+// on). The answer's body is the caller's to close.
+func (c *Client) send(ctx context.Context, path, contentType, token string, body []byte) (*http.Response, error) {
 	n := int64(len(c.eps))
 	var deadline time.Time
 	pause := 50 * time.Millisecond
@@ -154,9 +167,15 @@ func (c *Client) send(ctx context.Context, path, contentType string, body []byte
 		var last error
 		for i := int64(0); i < n; i++ {
 			idx := (start + i) % n
-			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, body)
+			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, token, body)
 			if n == 1 {
 				return res, err
+			}
+			if token != "" && ctx.Err() == nil {
+				if again, lost := answerLost(path, res, err); again {
+					last = lost
+					continue
+				}
 			}
 			if err == nil && res.StatusCode == http.StatusServiceUnavailable {
 				data, _ := readBody(res)
@@ -191,12 +210,37 @@ func (c *Client) send(ctx context.Context, path, contentType string, body []byte
 	}
 }
 
-func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType string, body []byte) (*http.Response, error) {
+// answerLost reads the answer of a request sent with a client token and
+// reports whether it was lost (the connection broke, or the controller
+// answered OutcomeUnknown), with the error to give if no other controller
+// answers; otherwise the answer, read whole, stays in res for the caller.
+func answerLost(path string, res *http.Response, err error) (bool, error) {
+	if err != nil {
+		return !unreachable(err), err // unreachable: send's own failover
+	}
+	data, err := readBody(res)
+	res.Body.Close()
+	if err != nil {
+		return true, fmt.Errorf("read %s answer: %w", path, err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(data))
+	if res.StatusCode/100 == 5 {
+		if err := answerError(path, res.StatusCode, data); api.IsCode(err, api.CodeOutcomeUnknown) {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType, token string, body []byte) (*http.Response, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build %s request: %w", path, err)
 	}
 	hr.Header.Set("Content-Type", contentType)
+	if token != "" {
+		hr.Header.Set(api.HeaderClientToken, token)
+	}
 	if c.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -228,11 +272,25 @@ func readBody(res *http.Response) ([]byte, error) {
 	return io.ReadAll(res.Body)
 }
 
-// Submit submits one job.
+// Submit submits one job. A client of several controllers gives it a
+// client token of its own (NewClientToken), so that a submit whose answer
+// was lost in a failover is sent again to the next controller and stored
+// once.
 func (c *Client) Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
 	var resp api.SubmitJobResponse
-	err := c.Call(ctx, api.PathSubmit, req, &resp)
+	token := ""
+	if len(c.eps) > 1 {
+		token = NewClientToken()
+	}
+	err := c.CallWithToken(ctx, api.PathSubmit, token, req, &resp)
 	return resp, err
+}
+
+// NewClientToken returns a new random client token (api.HeaderClientToken).
+func NewClientToken() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // ListJobs lists jobs matching req.
