@@ -37,6 +37,10 @@ type Client struct {
 	// (DefaultFailoverWait when 0). A client of one controller never
 	// retries.
 	FailoverWait time.Duration
+	// Stale makes every call a stale read (CallStale): answered from the
+	// state of whichever controller is asked, without checking with the
+	// leader. For listings that may lag (squeue, sinfo with SHOAL_STALE=1).
+	Stale bool
 }
 
 // endpoint is one controller's address.
@@ -112,6 +116,9 @@ func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
 // to the next controller, until FailoverWait: the controllers store it
 // once and answer every copy alike.
 func (c *Client) CallWithToken(ctx context.Context, path, token string, req, resp any) error {
+	if c.Stale && !strings.Contains(path, "?") {
+		path += "?" + api.StaleParam + "=true"
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)

@@ -420,4 +420,39 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	}
+	staleReadsWithoutQuorum(t, node, ctls, through.ID)
+}
+
+// staleReadsWithoutQuorum: of the two controllers left, the leader is
+// killed: the other has no quorum and no leader. squeue and sinfo with
+// SHOAL_STALE=1 answer from its state (the jobs are there); without it
+// they refuse, as a consistent read must.
+func staleReadsWithoutQuorum(t *testing.T, node *cluster, ctls []*haController, id uint64) {
+	t.Helper()
+	var survivor *haController
+	for _, h := range ctls {
+		if h.cmd == nil {
+			continue
+		}
+		if h.leads() {
+			h.kill()
+		} else {
+			survivor = h
+		}
+	}
+	if survivor == nil {
+		t.Fatal("no controller is left")
+	}
+	node.socket = survivor.socket
+	want := strconv.FormatUint(id, 10)
+	out, code := node.slurmTryAs(t, nil, []string{"SHOAL_STALE=1"}, "squeue", "-t", "all", "-h", "-o", "%i")
+	if code != 0 || !slices.Contains(strings.Fields(out), want) {
+		t.Fatalf("SHOAL_STALE=1 squeue without a quorum: exit %d\n%s\nwant job %s listed", code, out, want)
+	}
+	if out, code := node.slurmTryAs(t, nil, []string{"SHOAL_STALE=1"}, "sinfo", "-h", "-N", "-o", "%N"); code != 0 || !strings.Contains(out, "ha-node1") {
+		t.Fatalf("SHOAL_STALE=1 sinfo without a quorum: exit %d\n%s\nwant node ha-node1", code, out)
+	}
+	if out, code := node.slurmTryAs(t, nil, nil, "squeue", "-t", "all", "-h", "-o", "%i"); code == 0 {
+		t.Fatalf("a consistent squeue without a quorum: exit 0\n%s\nwant a refusal", out)
+	}
 }
