@@ -69,6 +69,10 @@ type ClusterJoinRequest struct {
 	Secret   string `json:"secret"`   // the server token's secret
 	ID       string `json:"id"`       // the joining controller's raft server id
 	RaftAddr string `json:"raftAddr"` // where the others reach it
+	// Discover asks only who the answering controller is (ID, RaftAddr,
+	// Formed), not for the secrets: a controller forming a cluster with
+	// -bootstrap-expect, which has them from its token.
+	Discover bool `json:"discover,omitempty"`
 }
 
 // ClusterJoinResponse carries what every controller of a cluster shares:
@@ -83,6 +87,10 @@ type ClusterJoinResponse struct {
 	// asks it (over mutual TLS, with a certificate from the CA it got)
 	// to be added as a voter.
 	RaftAddr string `json:"raftAddr"`
+	// ID is the answering controller's raft server id; Formed, whether it
+	// is in a cluster already (has a raft configuration).
+	ID     string `json:"id,omitempty"`
+	Formed bool   `json:"formed,omitempty"`
 }
 
 // RaftPeer is one member of the raft configuration.
