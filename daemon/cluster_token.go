@@ -23,7 +23,8 @@ import (
 
 type clientTokenKey struct{}
 
-// clientToken is a submit's token and the digest of its request.
+// clientToken is a submit's token and the digest of its request (128
+// bits of SHA-256: the FSM keeps one per token).
 type clientToken struct {
 	token, hash string
 }
@@ -56,7 +57,7 @@ func withClientToken(serve serveFunc, writeErr func(http.ResponseWriter, error))
 		sum.Write([]byte(r.URL.Path + "\n"))
 		sum.Write(body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		ctx := context.WithValue(r.Context(), clientTokenKey{}, clientToken{token: token, hash: hex.EncodeToString(sum.Sum(nil))})
+		ctx := context.WithValue(r.Context(), clientTokenKey{}, clientToken{token: token, hash: hex.EncodeToString(sum.Sum(nil)[:16])})
 		serve(w, r.WithContext(ctx), who)
 	}
 }
