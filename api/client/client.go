@@ -41,6 +41,9 @@ type Client struct {
 	// state of whichever controller is asked, without checking with the
 	// leader. For listings that may lag (squeue, sinfo with SHOAL_STALE=1).
 	Stale bool
+	// OnResend, if set, is told of each request with a client token sent
+	// again after its answer was lost (for tests and figures).
+	OnResend func(path string, lost error)
 }
 
 // endpoint is one controller's address.
@@ -181,6 +184,9 @@ func (c *Client) send(ctx context.Context, path, contentType, token string, body
 			if token != "" && ctx.Err() == nil {
 				if again, lost := answerLost(path, res, err); again {
 					last = lost
+					if c.OnResend != nil {
+						c.OnResend(path, lost)
+					}
 					continue
 				}
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,6 +132,7 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		kills    int
 	)
 	began := time.Now()
+	var resent atomic.Int64 // submits sent again, with their token, after a lost answer
 	stop := make(chan struct{})
 	progress := make(chan struct{}, 1) // a submit succeeded
 	var wg sync.WaitGroup
@@ -145,6 +148,7 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := client.New(addrs, "")
+			c.OnResend = func(string, error) { resent.Add(1) }
 			for {
 				select {
 				case <-stop:
@@ -269,7 +273,8 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	mu.Lock()
-	t.Logf("%d submits returned an id, %d failed (last success %s)", len(ids), len(failed), lastOK.Format(time.RFC3339Nano))
+	t.Logf("%d submits returned an id, %d failed (last success %s); %d times a submit whose answer was lost was sent again with its token",
+		len(ids), len(failed), lastOK.Format(time.RFC3339Nano), resent.Load())
 	rate := func(from, to time.Time) float64 {
 		n := 0
 		for _, at := range okTimes {
@@ -454,5 +459,70 @@ func staleReadsWithoutQuorum(t *testing.T, node *cluster, ctls []*haController, 
 	}
 	if out, code := node.slurmTryAs(t, nil, nil, "squeue", "-t", "all", "-h", "-o", "%i"); code == 0 {
 		t.Fatalf("a consistent squeue without a quorum: exit 0\n%s\nwant a refusal", out)
+	}
+}
+
+// Three controller processes started alike, in a random order, with the
+// token of shoal agent -new-server-token, -bootstrap-expect 3 and -join
+// listing all three, form one cluster: a client of all three is answered
+// once a leader is elected, and every controller lists the same three
+// voters, one of them leading.
+func TestHASymmetricBootstrap(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("end-to-end tests run as root")
+	}
+	gen := exec.Command(shoalBin, "agent", "-new-server-token")
+	gen.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
+	out, err := gen.Output()
+	token := strings.TrimSpace(string(out))
+	if err != nil || !strings.HasPrefix(token, "shoal-server:") {
+		t.Fatalf("shoal agent -new-server-token: %q %v", out, err)
+	}
+	dir := t.TempDir()
+	ctls := make([]*haController, 3)
+	var binds, sockets []string
+	for i := range ctls {
+		name := fmt.Sprintf("ctl%d", i+1)
+		ctls[i] = &haController{name: name, socket: filepath.Join(dir, name+".sock"), bind: loopbackPort(t)}
+		binds, sockets = append(binds, ctls[i].bind), append(sockets, ctls[i].socket)
+		t.Cleanup(ctls[i].kill)
+	}
+	for _, h := range ctls {
+		h.args = []string{"agent", "-server", "-bootstrap-expect", "3", "-join", strings.Join(binds, ","), "-server-token", token,
+			"-data-dir", filepath.Join(dir, h.name), "-socket", h.socket, "-bind", h.bind, "-raft-addr", loopbackPort(t)}
+	}
+	order := rand.Perm(len(ctls))
+	t.Logf("start order: %v", order)
+	for _, i := range order {
+		ctls[i].start(t)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	all := client.New(strings.Join(sockets, ","), "")
+	all.FailoverWait = 60 * time.Second
+	if _, err := all.Nodes(ctx); err != nil { // a consistent read: answered once one leads
+		t.Fatalf("no leader: %v", err)
+	}
+	for _, h := range ctls {
+		var peers api.RaftPeersResponse
+		if err := client.New(h.socket, "").Call(ctx, api.PathOperatorPeers, struct{}{}, &peers); err != nil {
+			t.Fatalf("%s: peers: %v", h.name, err)
+		}
+		leaders := 0
+		for _, p := range peers.Peers {
+			if p.Suffrage != "Voter" {
+				t.Fatalf("%s: peer %+v is not a voter", h.name, p)
+			}
+			if p.Leader {
+				leaders++
+			}
+		}
+		if len(peers.Peers) != 3 || leaders != 1 {
+			t.Fatalf("%s: peers %+v, want 3 voters, one leading", h.name, peers.Peers)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, h.name, "controller", "server-token"))
+		if err != nil || strings.TrimSpace(string(raw)) != token {
+			t.Fatalf("%s: server-token file %q %v, want the token given", h.name, raw, err)
+		}
 	}
 }
