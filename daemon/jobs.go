@@ -71,8 +71,10 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	state := c.fsm.State()
-	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil || ok {
-		return requestIDs(reqs, ids), err
+	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil {
+		return nil, err
+	} else if ok {
+		return requestIDs(reqs, ids)
 	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
@@ -110,24 +112,21 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if err != nil {
 		return nil, err
 	}
-	return requestIDs(reqs, res.IDs), nil
+	return requestIDs(reqs, res.IDs)
 }
 
 // requestIDs picks one id per request from the ids a submit stored: an
 // array's first task.
-func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) []uint64 {
-	if stored == nil {
-		return nil
-	}
+func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) ([]uint64, error) {
 	ids, k := make([]uint64, len(reqs)), 0
 	for i, r := range reqs {
 		if k >= len(stored) {
-			return nil // not the ids of these requests: a bug, refused by the caller
+			return nil, api.Errorf(api.CodeInternal, "the submit stored %d jobs, fewer than its %d requests ask for (a bug, please report it)", len(stored), len(reqs))
 		}
 		ids[i] = stored[k]
 		k += max(1, len(r.ArrayIndexes))
 	}
-	return ids
+	return ids, nil
 }
 
 // MaxArraySize bounds the tasks of one array (Slurm's MaxArraySize is

@@ -342,7 +342,7 @@ func (a *Agent) stopUnassigned(resp *api.NodeWorkResponse) {
 	}
 	a.mu.Lock()
 	for id, attempt := range a.ended {
-		if listed[id] != attempt {
+		if given, ok := listed[id]; !ok || given != attempt {
 			delete(a.ended, id)
 		}
 	}
