@@ -29,6 +29,13 @@ const (
 // the leader that it is current (squeue in a loop, during an election).
 const StaleParam = "stale"
 
+// HeaderClientToken carries a submit's idempotency token: the client's
+// own name for the request (1 to 64 printable ASCII characters). A submit
+// sent again with the same token by the same user (after its answer was
+// lost) is answered with the jobs the first stored, not stored twice;
+// the same token with a different request is refused.
+const HeaderClientToken = "X-Shoal-Client-Token"
+
 // ServerTokenPrefix starts a server token: shoal-server:SECRET:sha256:HEX,
 // the secret a controller presents to join the cluster and the hash of the
 // cluster CA it pins. It is not a node's join token: a node cannot become
@@ -62,6 +69,10 @@ type ClusterJoinRequest struct {
 	Secret   string `json:"secret"`   // the server token's secret
 	ID       string `json:"id"`       // the joining controller's raft server id
 	RaftAddr string `json:"raftAddr"` // where the others reach it
+	// Discover asks only who the answering controller is (ID, RaftAddr,
+	// Formed), not for the secrets: a controller forming a cluster with
+	// -bootstrap-expect, which has them from its token.
+	Discover bool `json:"discover,omitempty"`
 }
 
 // ClusterJoinResponse carries what every controller of a cluster shares:
@@ -76,6 +87,10 @@ type ClusterJoinResponse struct {
 	// asks it (over mutual TLS, with a certificate from the CA it got)
 	// to be added as a voter.
 	RaftAddr string `json:"raftAddr"`
+	// ID is the answering controller's raft server id; Formed, whether it
+	// is in a cluster already (has a raft configuration).
+	ID     string `json:"id,omitempty"`
+	Formed bool   `json:"formed,omitempty"`
 }
 
 // RaftPeer is one member of the raft configuration.

@@ -18,6 +18,12 @@ const (
 	CodeUnauthenticated = "Unauthenticated"
 	// CodeTooLarge: the request body is over the route's limit (HTTP 413).
 	CodeTooLarge = "RequestTooLarge"
+	// CodeOutcomeUnknown: the request reached the replicated log but its
+	// answer was lost (the leader died or lost the leadership): it may or
+	// may not have been done. A submit sent with a client token
+	// (HeaderClientToken) may be sent again with the same token; anything
+	// else should be checked before it is repeated (HTTP 500).
+	CodeOutcomeUnknown = "OutcomeUnknown"
 )
 
 // Error is the JSON body of every failed API call. __type and message are
@@ -47,7 +53,7 @@ func (e *Error) HTTPStatus() int {
 		return 413 // Request Entity Too Large
 	case CodeUnavailable:
 		return 503 // Service Unavailable
-	case CodeInternal:
+	case CodeInternal, CodeOutcomeUnknown:
 		return 500 // Internal Server Error
 	default:
 		return 400 // Bad Request
@@ -57,7 +63,7 @@ func (e *Error) HTTPStatus() int {
 // Errorf builds an *Error with the given code.
 func Errorf(code, format string, args ...any) *Error {
 	typ := "ClientException"
-	if code == CodeInternal || code == CodeUnavailable {
+	if code == CodeInternal || code == CodeUnavailable || code == CodeOutcomeUnknown {
 		typ = "ServerException"
 	}
 	return &Error{Type: typ, Code: code, Message: fmt.Sprintf(format, args...)}

@@ -150,7 +150,7 @@ func (a *applier) failAll(batch []applyReq, err error) {
 	case errors.Is(err, raft.ErrLeadershipLost):
 		// The entry may commit under the next leader: not Unavailable,
 		// which clients take as "not done, try another controller".
-		e = api.Errorf(api.CodeInternal, "commit to the replicated log: %v: the command may or may not have been applied; check before you repeat it", err)
+		e = api.Errorf(api.CodeOutcomeUnknown, "commit to the replicated log: %v: the command may or may not have been applied; check before you repeat it (a submit sent with a client token may be sent again)", err)
 	}
 	for _, r := range batch {
 		r.done <- raftfsm.Result{Err: e}

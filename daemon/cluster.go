@@ -38,8 +38,10 @@ import (
 //
 // A controller that has raft state (a restart) starts as it is: it is
 // in the configuration already, and needs no token. -bootstrap-expect N
-// does not delay anything: the first controller leads alone until the
-// others join, and the agent reports when N voters are in.
+// with no -join does not delay anything: the first controller leads alone
+// until the others join, and the agent reports when N voters are in.
+// With -join and a token of NewServerToken, N controllers started alike
+// form the cluster together (cluster_bootstrap.go).
 
 // serverTokenFile is where a controller keeps the server token.
 const serverTokenFile = "server-token"
@@ -147,7 +149,11 @@ func (c *Controller) clusterJoin(_ context.Context, _ caller, req api.ClusterJoi
 		return api.ClusterJoinResponse{}, api.Errorf(api.CodeUnauthenticated,
 			"join the cluster: the server secret is not this cluster's: give the joining controller -server-token from an existing controller's DATA_DIR/controller/server-token")
 	}
-	var resp api.ClusterJoinResponse
+	resp := api.ClusterJoinResponse{RaftAddr: string(c.raft.transport.LocalAddr()), ID: c.cfg.NodeID, Formed: c.hasConfiguration()}
+	if req.Discover {
+		c.log.Debug("a controller forming the cluster asked who this one is", "id", req.ID, "raftAddr", req.RaftAddr)
+		return resp, nil
+	}
 	var err error
 	for _, f := range []struct {
 		name string
@@ -158,7 +164,6 @@ func (c *Controller) clusterJoin(_ context.Context, _ caller, req api.ClusterJoi
 		}
 	}
 	resp.JoinSecret = c.joinToken
-	resp.RaftAddr = string(c.raft.transport.LocalAddr())
 	c.log.Info("a controller asked to join: it was given the cluster's secrets", "id", req.ID, "raftAddr", req.RaftAddr)
 	return resp, nil
 }

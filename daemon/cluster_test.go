@@ -189,6 +189,19 @@ func TestClusterForwardsAndFailsOver(t *testing.T) {
 	if j, err := f2.Job(ctx, resp.ID); err != nil || j.ID != resp.ID {
 		t.Fatalf("read job %d on the other follower: %v", resp.ID, err)
 	}
+	// A submit with a client token, sent to one follower and again to the
+	// other and to the leader (its answer lost): one job.
+	var once []uint64
+	for _, cl := range []*client.Client{f1, f2, client.New(ms[0].cfg.Socket, "")} {
+		var r api.SubmitJobResponse
+		if err := cl.CallWithToken(ctx, api.PathSubmit, "cluster-token", api.SubmitJobRequest{JobSpec: spec}, &r); err != nil {
+			t.Fatalf("tokened submit: %v", err)
+		}
+		once = append(once, r.ID)
+	}
+	if once[0] != once[1] || once[0] != once[2] || once[0] == resp.ID {
+		t.Fatalf("one tokened submit sent to three controllers: jobs %v, want one new job", once)
+	}
 	// Many reads at once on a follower share read-index requests.
 	served := ms[0].c.readIndexServed.Load()
 	var wg sync.WaitGroup

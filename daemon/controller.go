@@ -188,12 +188,18 @@ func Start(cfg Config) (*Controller, error) {
 	}
 	raftDir := filepath.Join(cfg.DataDir, "raft")
 	var joinVia string // the raft address to ask to be made a voter
+	form := false      // form the cluster with the others (cluster_bootstrap.go)
 	if len(cfg.Join) > 0 {
 		has, err := hasRaftState(raftDir)
 		if err != nil {
 			return nil, err
 		}
-		if !has {
+		if secret, hash, seeded := seededToken(cfg.ServerToken); !has && seeded && cfg.BootstrapExpect > 1 {
+			if err := writeSeededSecrets(cfg.DataDir, secret, hash); err != nil {
+				return nil, err
+			}
+			form = true
+		} else if !has {
 			if joinVia, err = joinCluster(cfg); err != nil {
 				return nil, err
 			}
@@ -278,6 +284,9 @@ func Start(cfg Config) (*Controller, error) {
 	if err := c.serve(); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if form {
+		c.goRun(func() { c.formCluster(ctx) })
 	}
 	if joinVia != "" {
 		jctx, cancel := context.WithTimeout(c.requests, time.Minute)

@@ -286,7 +286,7 @@ func (c *Controller) callPeer(ctx context.Context, addr, path string, req, resp 
 		if path != api.PathInternalApply { // reads and membership changes may be asked again
 			return api.Errorf(api.CodeUnavailable, "the connection to the leader (%s) broke: %v: try again", addr, err)
 		}
-		return api.Errorf(api.CodeInternal, "the connection to the leader (%s) broke during the request: %v: it may or may not have been done; check before you repeat it", addr, err)
+		return api.Errorf(api.CodeOutcomeUnknown, "the connection to the leader (%s) broke during the request: %v: it may or may not have been done; check before you repeat it (a submit sent with a client token may be sent again)", addr, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
@@ -294,7 +294,7 @@ func (c *Controller) callPeer(ctx context.Context, addr, path string, req, resp 
 		if path != api.PathInternalApply {
 			return api.Errorf(api.CodeUnavailable, "read the leader's answer to %s: %v: try again", path, err)
 		}
-		return api.Errorf(api.CodeInternal, "read the leader's answer to %s: %v: it may or may not have been done", path, err)
+		return api.Errorf(api.CodeOutcomeUnknown, "read the leader's answer to %s: %v: it may or may not have been done (a submit sent with a client token may be sent again)", path, err)
 	}
 	if res.StatusCode/100 != 2 {
 		var e api.Error

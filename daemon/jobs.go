@@ -71,6 +71,11 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	state := c.fsm.State()
+	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil {
+		return nil, err
+	} else if ok {
+		return requestIDs(reqs, ids)
+	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
 	accounts := newAcctCheck(state) // accounts.go
@@ -110,14 +115,22 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if testOnly { // validated: store nothing
 		return make([]uint64, len(reqs)), nil
 	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpSubmit, cmd)
+	res, err := c.submitOnce(ctx, who, cmd)
 	if err != nil {
 		return nil, err
 	}
-	// One id per request: an array's first task.
+	return requestIDs(reqs, res.IDs)
+}
+
+// requestIDs picks one id per request from the ids a submit stored: an
+// array's first task.
+func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) ([]uint64, error) {
 	ids, k := make([]uint64, len(reqs)), 0
 	for i, r := range reqs {
-		ids[i] = res.IDs[k]
+		if k >= len(stored) {
+			return nil, api.Errorf(api.CodeInternal, "the submit stored %d jobs, fewer than its %d requests ask for (a bug, please report it)", len(stored), len(reqs))
+		}
+		ids[i] = stored[k]
 		k += max(1, len(r.ArrayIndexes))
 	}
 	return ids, nil

@@ -32,8 +32,8 @@ func (c *Controller) routeTable() []route {
 	return []route{
 		native(api.PathHealth, anyone, bodySmall, c.health),
 
-		native(api.PathSubmit, asUser, bodySubmit, endpoint(c.submit)),
-		native(api.PathSubmitBatch, asUser, bodySubmitBatch, endpoint(c.submitBatch)),
+		native(api.PathSubmit, asUser, bodySubmit, withClientToken(endpoint(c.submit), reply.Error)),
+		native(api.PathSubmitBatch, asUser, bodySubmitBatch, withClientToken(endpoint(c.submitBatch), reply.Error)),
 		native(api.PathListJobs, asUser, bodySmall, endpoint(c.listJobsJSON)),
 		native(api.PathCancel, asUser, bodySmall, endpoint(c.cancelJob)),
 		native(api.PathTerminate, asUser, bodySmall, endpoint(c.terminateJob)),
@@ -93,7 +93,7 @@ func (c *Controller) routeTable() []route {
 		aws("describejobqueues", asUser, awsEndpoint(c.describeQueues)),
 		awsOperator("deletejobqueue", "delete job queues", awsEndpoint(c.deleteQueue)),
 		awsOperator("deletecomputeenvironment", "delete compute environments", awsEndpoint(c.deleteCE)),
-		aws("submitjob", asUser, awsEndpoint(c.submitJob)),
+		aws("submitjob", asUser, withClientToken(awsEndpoint(c.submitJob), writeAWSError)),
 		aws("listjobs", asUser, awsEndpoint(c.listAWSJobs)),
 		aws("describejobs", asUser, awsEndpoint(c.describeAWSJobs)),
 		aws("canceljob", asUser, awsEndpoint(c.cancelAWSJob)),

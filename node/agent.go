@@ -87,6 +87,12 @@ type Agent struct {
 	// unreported are ended jobs whose end report the controller has not
 	// yet acknowledged: their records are kept (Process.Forget) till then.
 	unreported map[uint64]Process
+	// ended are the attempts this daemon has finished (job id to
+	// attempt) while a work list still gives them: a list answered from
+	// a state that predates the end's report (a lagging controller after
+	// a failover, or one computed just before the report applied) must
+	// not start them again. Dropped once a list no longer gives them.
+	ended map[uint64]int
 	// events carries job reports to the reporter; sendMu guards its close.
 	events       chan api.JobEvent
 	sendMu       sync.RWMutex
@@ -169,7 +175,7 @@ func StartAgent(cfg Config) (*Agent, error) {
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), clock: clock.Or(cfg.Clock), logDir: filepath.Join(cfg.DataDir, "logs"),
 		scriptDir: filepath.Join(cfg.DataDir, "scripts"),
 		tasks:     map[uint64]*task{}, events: make(chan api.JobEvent, 4096),
-		unreported: map[uint64]Process{}, kick: make(chan struct{}, 1),
+		unreported: map[uint64]Process{}, ended: map[uint64]int{}, kick: make(chan struct{}, 1),
 		gpus:    gpu.NewAllocator(cfg.GPUs),
 		stopped: make(chan struct{}),
 	}
@@ -339,6 +345,11 @@ func (a *Agent) stopUnassigned(resp *api.NodeWorkResponse) {
 		listed[resp.Jobs[i].ID] = resp.Jobs[i].Attempt
 	}
 	a.mu.Lock()
+	for id, attempt := range a.ended {
+		if given, ok := listed[id]; !ok || given != attempt {
+			delete(a.ended, id)
+		}
+	}
 	var stop []*task
 	for id, t := range a.tasks {
 		if attempt, ok := listed[id]; t.index > resp.Index || (ok && (t.attempt == 0 || attempt == t.attempt)) {
@@ -374,6 +385,9 @@ func (a *Agent) reconcile(j *api.Job) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t, ok := a.tasks[j.ID]
+	if attempt, ended := a.ended[j.ID]; !ok && ended && attempt == j.Attempt {
+		return // ended here, reported; the list predates the report
+	}
 	switch {
 	case !ok && j.State == api.StateStarting:
 		t = &task{id: j.ID, attempt: j.Attempt, index: a.workIndex, started: make(chan struct{}), stopping: j.StopRequested, timeLimit: j.TimeLimit}
@@ -608,6 +622,9 @@ func (a *Agent) finish(id uint64, ev api.JobEvent, proc Process) {
 	a.mu.Lock()
 	orphan := a.tasks[id] != nil && a.tasks[id].orphan
 	delete(a.tasks, id)
+	if ev.State.Terminal() {
+		a.ended[id] = ev.Attempt
+	}
 	if proc != nil {
 		a.unreported[id] = proc
 	}

@@ -40,7 +40,7 @@ func startingAgent(t *testing.T) (*Agent, *fakeExecutor) {
 		cfg: Config{Name: "n1", DataDir: dir, Executor: fe, Log: slog.New(slog.DiscardHandler),
 			Client: client.New(filepath.Join(dir, "no-controller.sock"), "")},
 		logDir: filepath.Join(dir, "logs"), scriptDir: filepath.Join(dir, "scripts"),
-		tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 16), unreported: map[uint64]Process{},
+		tasks: map[uint64]*task{}, events: make(chan api.JobEvent, 16), unreported: map[uint64]Process{}, ended: map[uint64]int{},
 	}
 	a.log = a.cfg.Log
 	for _, d := range []string{a.logDir, a.scriptDir} {
@@ -114,5 +114,35 @@ func TestLeaveHandsBackUnstarted(t *testing.T) {
 	case spec := <-fe.started:
 		t.Errorf("a job was started by a leaving daemon: %+v", spec)
 	default:
+	}
+}
+
+// A job that ended here is not started again by a work list that still
+// gives it STARTING at the same attempt (one answered from a state that
+// predates the end's report: a lagging controller after a failover); a
+// list that no longer gives it ends that, and a new attempt starts.
+func TestEndedJobNotStartedAgain(t *testing.T) {
+	a, fe := startingAgent(t)
+	j := api.Job{ID: 7, Attempt: 1, State: api.StateStarting, UID: uint32(syscall.Getuid()),
+		JobSpec: api.JobSpec{Command: []string{"true"}, Dir: "/"}}
+	a.reconcile(&j)
+	<-fe.started
+	if ev := nextEvent(t, a); ev.ID != 7 || ev.State != api.StateFailed {
+		t.Fatalf("first start: event %+v, want FAILED (the fake starts nothing)", ev)
+	}
+	a.reconcile(&j) // the stale list
+	a.mu.Lock()
+	again := a.tasks[7]
+	a.mu.Unlock()
+	if again != nil {
+		t.Fatal("an ended attempt was started again")
+	}
+	a.stopUnassigned(&api.NodeWorkResponse{Index: 5})
+	j.Attempt = 2
+	a.reconcile(&j)
+	select {
+	case <-fe.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a new attempt was not started")
 	}
 }

@@ -152,6 +152,9 @@ type Result struct {
 	// refusal in the command's order (nil where it applied); nil when all
 	// applied.
 	Errs []*api.Error `json:"errs,omitempty"`
+	// Repeated: a tokened submit (SubmitOnceCmd) whose token was recorded
+	// already; IDs are the jobs the first one stored.
+	Repeated bool `json:"repeated,omitempty"`
 }
 
 // Error returns the result's error as an error (nil when none).

@@ -239,6 +239,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.stepEnd)
 	case OpStepSignal:
 		return decodeApply(op, body, w.stepSignal)
+	case OpSubmitOnce:
+		return decodeApply(op, body, w.submitOnce)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

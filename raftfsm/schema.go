@@ -24,6 +24,8 @@ const (
 type meta struct {
 	Key       string `json:"key"` // always "meta"
 	NextJobID uint64 `json:"nextJobId"`
+	// SubmitTokenSeq numbers the client tokens recorded (submittoken.go).
+	SubmitTokenSeq uint64 `json:"submitTokenSeq,omitempty"`
 }
 
 func schema() *memdb.DBSchema {
@@ -70,6 +72,9 @@ func schema() *memdb.DBSchema {
 		s.Tables[name] = t
 	}
 	for name, t := range accountTables() {
+		s.Tables[name] = t
+	}
+	for name, t := range submitTokenTables() {
 		s.Tables[name] = t
 	}
 	return s

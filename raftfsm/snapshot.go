@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 4 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry
+const SnapshotFormat = 5 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -41,6 +41,7 @@ type snapshotRecord struct {
 	QOS          *api.QOS          `json:"qos,omitempty"`
 	AssocUsage   *api.AssocUsage   `json:"assocUsage,omitempty"`
 	PrioSettings *PrioritySettings `json:"prioritySettings,omitempty"`
+	Token        *submitToken      `json:"submitToken,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -73,6 +74,7 @@ var snapshotKinds = map[string]recordKind{
 	"qos":                {tableQOS, func() any { return new(api.QOS) }},
 	"assocUsage":         {tableUsage, func() any { return new(api.AssocUsage) }},
 	"prioritySettings":   {tablePrioConf, func() any { return new(PrioritySettings) }},
+	"submitToken":        {tableSubmitTokens, func() any { return new(submitToken) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -138,6 +140,9 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		records = append(records, snapshotRecord{License: l})
 	}
 	records = append(records, s.state.accountRecords()...)
+	for _, t := range collect[submitToken](s.state, tableSubmitTokens, "seq") {
+		records = append(records, snapshotRecord{Token: t})
+	}
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {
 			return cw.n, fmt.Errorf("snapshot: %w", err)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/api/client/core"
 )
 
@@ -98,6 +99,9 @@ func (t *httpTransport) RoundTrip(ctx context.Context, req *core.Request) (*core
 	}
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	if req.ClientToken != "" {
+		hr.Header.Set(api.HeaderClientToken, req.ClientToken)
 	}
 	res, err := t.hc.Do(hr)
 	if err != nil {

@@ -78,6 +78,7 @@ var sinfoStateNames = []string{"unknown", "down", "idle", "allocated", "?", "mix
 
 // Sinfo is sinfo: it lists partitions and nodes in Slurm's formats.
 func Sinfo(c *Ctx, args []string) int {
+	staleReads(c)
 	o := &sinfoOpts{}
 	opts, operands, err := sinfoGetopt.Parse(args)
 	if err != nil {

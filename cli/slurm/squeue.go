@@ -137,6 +137,7 @@ func parseStates(list string) (states []State, all bool, bad string) {
 // Squeue is squeue: it lists jobs (pending, running, and those that ended
 // less than MinJobAge ago with -t) in Slurm's formats.
 func Squeue(c *Ctx, args []string) int {
+	staleReads(c)
 	o := &squeueOpts{}
 	for _, e := range []struct{ env, key string }{
 		{"SQUEUE_ACCOUNT", "account"}, {"SQUEUE_NAMES", "name"}, {"SQUEUE_PARTITION", "partition"},

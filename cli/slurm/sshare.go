@@ -132,7 +132,7 @@ func Sshare(c *Ctx, args []string) int {
 	if all {
 		users = nil
 	} else if len(users) == 0 {
-		users = []string{c.User}
+		users = []string{c.userName()}
 	}
 	if format == "" {
 		format = "A,User,RawShares,NormShares,RawUsage,Eff,Fairshare"

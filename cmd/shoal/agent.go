@@ -33,7 +33,8 @@ func agentCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "server", Usage: "run only a controller (the default without -dev or -node), e.g. one of a cluster: see -join"},
 			&ucli.StringFlag{Name: "join", Usage: "controllers of a cluster to join, their TCP API addresses (-bind), comma-separated: a controller without raft state presents -server-token to one of them and is added as a voter; one with state rejoins as it is. Without -join a controller with no state bootstraps a new cluster with itself as the one voter"},
 			&ucli.StringFlag{Name: "server-token", EnvVars: []string{"SHOAL_SERVER_TOKEN"}, Usage: "with -join: the whole line of an existing controller's DATA_DIR/controller/server-token (shoal-server:SECRET:sha256:CAHASH): lets a new controller receive the cluster's CA and keys (a node's join token does not)"},
-			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "how many controllers the cluster is meant to have (3 or 5): over 1, raft uses a cluster's timings from the first controller on, and the first reports when that many voters have joined"},
+			&ucli.BoolFlag{Name: "new-server-token", Usage: "print a new server token and exit: give it (-server-token) to N controllers started alike with -bootstrap-expect N and -join listing all N, in any order: they form one cluster (the token seeds the cluster's CA and keys)"},
+			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "how many controllers the cluster is meant to have (3 or 5): over 1, raft uses a cluster's timings from the first controller on, and the first reports when that many voters have joined. With -join and a token of -new-server-token, N controllers started alike wait until they see N, then form the cluster together"},
 			&ucli.StringFlag{Name: "raft-advertise", Usage: "the raft address other controllers dial, when -raft-addr is a wildcard"},
 			&ucli.StringFlag{Name: "server-id", Usage: "this controller's raft server id, unique in the cluster and kept across restarts (default: controller-1 alone; in a cluster, the raft address)"},
 			&ucli.StringFlag{Name: "data-dir", Value: "./shoal-data", Usage: "state directory (raft log, snapshots, job logs)"},
@@ -69,6 +70,14 @@ func agentCommand() *ucli.Command {
 }
 
 func runAgent(c *ucli.Context) error {
+	if c.Bool("new-server-token") {
+		token, err := daemon.NewServerToken()
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		fmt.Fprintln(c.App.Writer, token)
+		return nil
+	}
 	dev, nodeOnly := c.Bool("dev"), c.Bool("node")
 	if dev && nodeOnly {
 		return fmt.Errorf("agent: give -dev or -node, not both")

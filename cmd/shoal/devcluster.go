@@ -14,6 +14,8 @@ import (
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"github.com/shoal-batch/shoal/daemon"
 )
 
 // devClusterCommand starts a cluster of controllers and node daemons on
@@ -86,24 +88,27 @@ func runDevCluster(c *ucli.Context) error {
 		}
 		os.Remove(devSandboxRoot) // the nodes removed their own; the parent if empty
 	}
-	var sockets, binds []string
+	// The controllers are started alike, as a real cluster's would be:
+	// each is given all of them to -join and one server token, and they
+	// form the cluster together (-bootstrap-expect). A restarted one has
+	// state, and rejoins as it is.
+	var sockets, allBinds []string
+	for i := 1; i <= nc; i++ {
+		allBinds = append(allBinds, "127.0.0.1:"+strconv.Itoa(base+i))
+	}
+	token, err := daemon.NewServerToken()
+	if err != nil {
+		return fmt.Errorf("dev-cluster: %w", err)
+	}
 	for i := 1; i <= nc; i++ {
 		name := fmt.Sprintf("controller%d", i)
 		sock := filepath.Join(dir, name+".sock")
-		bind := "127.0.0.1:" + strconv.Itoa(base+i)
+		bind := allBinds[i-1]
 		raft := "127.0.0.1:" + strconv.Itoa(base+100+i)
 		args := []string{"agent", "-server", "-data-dir", filepath.Join(dir, name), "-socket", sock,
-			"-bind", bind, "-raft-addr", raft, "-bootstrap-expect", strconv.Itoa(nc)}
-		if nc == 1 {
-			args = args[:len(args)-2]
-		}
-		if i > 1 {
-			tok, err := os.ReadFile(filepath.Join(dir, "controller1", "controller", "server-token"))
-			if err != nil {
-				stopAll()
-				return fmt.Errorf("dev-cluster: the first controller's server token: %w", err)
-			}
-			args = append(args, "-join", binds[0], "-server-token", strings.TrimSpace(string(tok)))
+			"-bind", bind, "-raft-addr", raft}
+		if nc > 1 {
+			args = append(args, "-bootstrap-expect", strconv.Itoa(nc), "-join", strings.Join(allBinds, ","), "-server-token", token)
 		}
 		p := &devProc{name: name, args: args, log: filepath.Join(dir, name+".log")}
 		procs = append(procs, p)
@@ -111,7 +116,7 @@ func runDevCluster(c *ucli.Context) error {
 			stopAll()
 			return err
 		}
-		sockets, binds = append(sockets, sock), append(binds, bind)
+		sockets = append(sockets, sock)
 		fmt.Fprintf(c.App.Writer, "%s (pid %d): API %s and %s, raft %s, log %s\n", name, p.cmd.Process.Pid, sock, bind, raft, p.log)
 	}
 	addrs := strings.Join(sockets, ",")

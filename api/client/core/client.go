@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -38,6 +39,13 @@ type Client struct {
 	// (DefaultFailoverWait when 0). A client of one controller never
 	// retries.
 	FailoverWait time.Duration
+	// Stale makes every call a stale read (CallStale): answered from the
+	// state of whichever controller is asked, without checking with the
+	// leader. For listings that may lag (squeue, sinfo with SHOAL_STALE=1).
+	Stale bool
+	// OnResend, if set, is told of each request with a client token sent
+	// again after its answer was lost (for tests and figures).
+	OnResend func(path string, lost error)
 }
 
 // endpoint is one controller's address and the transport to it.
@@ -116,11 +124,24 @@ func unixPath(addr string) (string, bool) {
 
 // Call POSTs req as JSON to path and decodes the answer into resp (if not nil).
 func (c *Client) Call(ctx context.Context, path string, req, resp any) error {
+	return c.CallWithToken(ctx, path, "", req, resp)
+}
+
+// CallWithToken is Call for a request made idempotent by a client token
+// (api.HeaderClientToken; "" for none): with several controllers, one
+// whose answer was lost (the connection broke after it was sent, or the
+// controller answered OutcomeUnknown) is sent again, with the same token,
+// to the next controller, until FailoverWait: the controllers store it
+// once and answer every copy alike.
+func (c *Client) CallWithToken(ctx context.Context, path, token string, req, resp any) error {
+	if c.Stale && !strings.Contains(path, "?") {
+		path += "?" + api.StaleParam + "=true"
+	}
 	body, err := encodeRequest(req)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", path, err)
 	}
-	res, err := c.send(ctx, path, "application/json", body)
+	res, err := c.send(ctx, path, "application/json", token, body)
 	if err != nil {
 		return err
 	}
@@ -159,9 +180,10 @@ func answerError(path string, status int, data []byte) error {
 // send POSTs body to path: with several controllers, to the one that
 // answered last, then to the others in turn while they cannot be reached
 // or answer Unavailable. A request whose connection broke after it was
-// sent is not sent again (it may have been done). The answer's body is
-// the caller's to close.
-func (c *Client) send(ctx context.Context, path, contentType string, body []byte) (*Response, error) {
+// sent is not sent again (it may have been done), unless it carries a
+// client token (then its answer is read here, and a lost one sends it
+// on). The answer's body is the caller's to close.
+func (c *Client) send(ctx context.Context, path, contentType, token string, body []byte) (*Response, error) {
 	n := int64(len(c.eps))
 	var deadline time.Time
 	pause := 50 * time.Millisecond
@@ -170,9 +192,18 @@ func (c *Client) send(ctx context.Context, path, contentType string, body []byte
 		var last error
 		for i := int64(0); i < n; i++ {
 			idx := (start + i) % n
-			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, bytes.NewReader(body), int64(len(body)))
+			res, err := c.sendTo(ctx, c.eps[idx], path, contentType, token, bytes.NewReader(body), int64(len(body)))
 			if n == 1 {
 				return res, err
+			}
+			if token != "" && ctx.Err() == nil {
+				if again, lost := answerLost(path, res, err); again {
+					last = lost
+					if c.OnResend != nil {
+						c.OnResend(path, lost)
+					}
+					continue
+				}
 			}
 			if err == nil && res.StatusCode == StatusServiceUnavailable {
 				data, _ := readBody(res)
@@ -207,9 +238,33 @@ func (c *Client) send(ctx context.Context, path, contentType string, body []byte
 	}
 }
 
-// sendTo POSTs body (of length n, or -1 when unknown) to path at ep.
-func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType string, body io.Reader, n int64) (*Response, error) {
-	res, err := ep.tr.RoundTrip(ctx, &Request{Path: path, ContentType: contentType, Token: c.token, Body: body, Length: n})
+// answerLost reads the answer of a request sent with a client token and
+// reports whether it was lost (the connection broke, or the controller
+// answered OutcomeUnknown), with the error to give if no other controller
+// answers; otherwise the answer, read whole, stays in res for the caller.
+func answerLost(path string, res *Response, err error) (bool, error) {
+	if err != nil {
+		return !unreachable(err), err // unreachable: send's own failover
+	}
+	data, err := readBody(res)
+	res.Body.Close()
+	if err != nil {
+		return true, fmt.Errorf("read %s answer: %w", path, err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(data))
+	res.ContentLength = int64(len(data))
+	if res.StatusCode/100 == 5 {
+		if err := answerError(path, res.StatusCode, data); api.IsCode(err, api.CodeOutcomeUnknown) {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// sendTo POSTs body (of length n, or -1 when unknown) to path at ep, with
+// the client token clientToken when not "".
+func (c *Client) sendTo(ctx context.Context, ep endpoint, path, contentType, clientToken string, body io.Reader, n int64) (*Response, error) {
+	res, err := ep.tr.RoundTrip(ctx, &Request{Path: path, ContentType: contentType, Token: c.token, ClientToken: clientToken, Body: body, Length: n})
 	if err != nil {
 		return nil, fmt.Errorf("call controller %s: %w", path, err)
 	}
@@ -237,11 +292,27 @@ func readBody(res *Response) ([]byte, error) {
 	return io.ReadAll(res.Body)
 }
 
-// Submit submits one job.
+// Submit submits one job. A client of several controllers gives it a
+// client token of its own (NewClientToken), so that a submit whose answer
+// was lost in a failover is sent again to the next controller and stored
+// once.
 func (c *Client) Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
 	var resp api.SubmitJobResponse
-	err := c.Call(ctx, api.PathSubmit, req, &resp)
+	token := ""
+	if len(c.eps) > 1 {
+		token = NewClientToken()
+	}
+	err := c.CallWithToken(ctx, api.PathSubmit, token, req, &resp)
 	return resp, err
+}
+
+// NewClientToken returns a new random client token (api.HeaderClientToken).
+// A token names one request of one user (the controller keys it by the
+// caller's proven uid) and guards against repeats, not against guessing:
+// math/rand/v2's generator, seeded from the system's random source, keeps
+// crypto's initialisation out of the client binary's start.
+func NewClientToken() string {
+	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
 }
 
 // ListJobs lists jobs matching req.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shoal-batch/shoal/api"
 )
 
 // h1 is a plain HTTP/1.1 transport: one connection per request, closed
@@ -76,6 +78,9 @@ func (t *h1) exchange(conn net.Conn, req *Request) (*Response, error) {
 	}
 	if req.Token != "" {
 		w.WriteString("Authorization: Bearer " + req.Token + "\r\n")
+	}
+	if req.ClientToken != "" {
+		w.WriteString(api.HeaderClientToken + ": " + req.ClientToken + "\r\n")
 	}
 	var err error
 	switch {

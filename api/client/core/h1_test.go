@@ -116,7 +116,7 @@ func TestH1Exchange(t *testing.T) {
 		if err := cl.Call(ctx, "/nowhere", struct{}{}, nil); !api.IsCode(err, api.CodeNotFound) || !strings.Contains(err.Error(), "no /nowhere here") {
 			t.Errorf("%s: call /nowhere: %v; want the server's NotFound", addr, err)
 		}
-		res, err := cl.sendTo(ctx, cl.eps[0], api.PathImageLoad+"?name=a+b", "application/x-tar", io.MultiReader(bytes.NewReader(big[:1000]), bytes.NewReader(big[1000:])), -1)
+		res, err := cl.sendTo(ctx, cl.eps[0], api.PathImageLoad+"?name=a+b", "application/x-tar", "", io.MultiReader(bytes.NewReader(big[:1000]), bytes.NewReader(big[1000:])), -1)
 		if err != nil {
 			t.Fatalf("%s: chunked upload: %v", addr, err)
 		}

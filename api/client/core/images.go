@@ -74,10 +74,10 @@ func (c *Client) post(ctx context.Context, path, contentType string, body io.Rea
 	if br, ok := body.(*bytes.Reader); ok {
 		data := make([]byte, br.Len())
 		br.Read(data)
-		res, err = c.send(ctx, path, contentType, data)
+		res, err = c.send(ctx, path, contentType, "", data)
 	} else {
 		ep := c.eps[c.cur.Load()%int64(len(c.eps))]
-		res, err = c.sendTo(ctx, ep, path, contentType, body, -1)
+		res, err = c.sendTo(ctx, ep, path, contentType, "", body, -1)
 	}
 	if err != nil {
 		return nil, err

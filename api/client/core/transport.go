@@ -20,6 +20,7 @@ type Request struct {
 	Path        string // the path, with any query
 	ContentType string
 	Token       string    // sent as a bearer token when not ""
+	ClientToken string    // sent as api.HeaderClientToken when not ""
 	Body        io.Reader // nil: no body
 	Length      int64     // Body's length, or -1 when unknown (then sent chunked)
 }
