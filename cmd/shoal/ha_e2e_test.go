@@ -504,20 +504,21 @@ func TestHASymmetricBootstrap(t *testing.T) {
 		t.Fatalf("no leader: %v", err)
 	}
 	for _, h := range ctls {
+		// The last one started may still be joining when another leads:
+		// each controller's own view is asked until it holds all three
+		// (across processes there is nothing to wait on but the answer).
 		var peers api.RaftPeersResponse
-		if err := client.New(h.socket, "").Call(ctx, api.PathOperatorPeers, struct{}{}, &peers); err != nil {
-			t.Fatalf("%s: peers: %v", h.name, err)
-		}
-		leaders := 0
-		for _, p := range peers.Peers {
-			if p.Suffrage != "Voter" {
-				t.Fatalf("%s: peer %+v is not a voter", h.name, p)
+		for {
+			peers = api.RaftPeersResponse{}
+			if err := client.New(h.socket, "").Call(ctx, api.PathOperatorPeers, struct{}{}, &peers); err != nil {
+				t.Fatalf("%s: peers: %v", h.name, err)
 			}
-			if p.Leader {
-				leaders++
+			if votersOneLeading(t, h.name, peers.Peers) || ctx.Err() != nil {
+				break
 			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if len(peers.Peers) != 3 || leaders != 1 {
+		if !votersOneLeading(t, h.name, peers.Peers) {
 			t.Fatalf("%s: peers %+v, want 3 voters, one leading", h.name, peers.Peers)
 		}
 		raw, err := os.ReadFile(filepath.Join(dir, h.name, "controller", "server-token"))
@@ -525,4 +526,20 @@ func TestHASymmetricBootstrap(t *testing.T) {
 			t.Fatalf("%s: server-token file %q %v, want the token given", h.name, raw, err)
 		}
 	}
+}
+
+// votersOneLeading reports whether peers are three voters, one of them
+// leading; a peer that is not a voter fails the test.
+func votersOneLeading(t *testing.T, name string, peers []api.RaftPeer) bool {
+	t.Helper()
+	leaders := 0
+	for _, p := range peers {
+		if p.Suffrage != "Voter" {
+			t.Fatalf("%s: peer %+v is not a voter", name, p)
+		}
+		if p.Leader {
+			leaders++
+		}
+	}
+	return len(peers) == 3 && leaders == 1
 }
