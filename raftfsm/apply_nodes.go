@@ -174,7 +174,7 @@ func (w writer) registerNode(c RegisterNodeCmd) Result {
 
 // failNodeJobs ends every placed job on a node with reason.
 func (w writer) failNodeJobs(node, reason string, now int64) {
-	it, err := w.txn.Get(tableJobs, "node", node)
+	it, err := w.txn.Get(tableJobs, "active", node)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read jobs of node %s: %v", node, err))
 	}
