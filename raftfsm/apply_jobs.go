@@ -38,9 +38,25 @@ func readCopy[T any](w writer, table string, id any) *T {
 }
 
 func (w writer) put(table string, obj any) {
+	var was *api.Job
+	j, isJob := obj.(*api.Job)
+	if isJob {
+		was = (&State{txn: w.txn}).Job(j.ID)
+	}
 	if err := w.txn.Insert(table, obj); err != nil {
 		panic(fmt.Sprintf("raftfsm: write %s: %v", table, err))
 	}
+	if isJob {
+		setWriter{w.txn}.moveJob(was, j)
+	}
+}
+
+// deleteJob removes a stored job (and its places in the job sets).
+func (w writer) deleteJob(j *api.Job) {
+	if err := w.txn.Delete(tableJobs, j); err != nil {
+		panic(fmt.Sprintf("raftfsm: delete job %d: %v", j.ID, err))
+	}
+	setWriter{w.txn}.moveJob(j, nil)
 }
 
 func (w writer) meta() meta {

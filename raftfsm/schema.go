@@ -30,17 +30,14 @@ func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		tableJobs: {
 			Name: tableJobs,
-			// Each entry of each index costs some 330 bytes per job (a
-			// radix node and leaf, each with its watch channel), and an
-			// update writes every index again: a job is in as few as
-			// its readers need. By user and by node (finished jobs too)
+			// Each entry of a go-memdb index costs some 330 bytes per
+			// job (a radix node and leaf, each with its watch channel),
+			// and an update writes every index again: by state and by
+			// dependency, jobs are in sets (jobsets.go), many to one
+			// stored object. By user and by node (finished jobs too)
 			// are scans (JobsOfUser, JobsOnNode).
 			Indexes: map[string]*memdb.IndexSchema{
-				"id":    {Name: "id", Unique: true, Indexer: jobIDIndex{}},
-				"state": {Name: "state", Indexer: jobStateIndex{}},
-				// deps: the unfinished jobs, under each job they depend
-				// on (what released and CanExpire read).
-				"deps": {Name: "deps", AllowMissing: true, Indexer: dependsOnIndex{}},
+				"id": {Name: "id", Unique: true, Indexer: jobIDIndex{}},
 				// active: STARTING and RUNNING jobs by node, a node's work.
 				// Its watch channels are what a node's blocking query waits
 				// on: they fire when that node's assignments change, not
@@ -54,10 +51,11 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
 		},
-		tableMeta:   byName(tableMeta, "Key"),
-		tableCEs:    byName(tableCEs, "Name"),
-		tableQueues: byName(tableQueues, "Name"),
-		tableKeys:   byName(tableKeys, "ID"),
+		tableJobSets: jobSetsTable(),
+		tableMeta:    byName(tableMeta, "Key"),
+		tableCEs:     byName(tableCEs, "Name"),
+		tableQueues:  byName(tableQueues, "Name"),
+		tableKeys:    byName(tableKeys, "ID"),
 		tableJobDefs: {
 			Name: tableJobDefs,
 			Indexes: map[string]*memdb.IndexSchema{
@@ -107,78 +105,11 @@ func (jobIDIndex) FromArgs(args ...any) ([]byte, error) {
 	return uint64Key(id), nil
 }
 
-// stateCodes are the jobs' states as one byte each, the state index's
-// key (go-memdb appends the id).
+// stateCodes are the jobs' states as one byte each, in the keys of the
+// state sets (jobsets.go).
 var stateCodes = map[api.JobState]byte{
 	api.StateSubmitted: 1, api.StatePending: 2, api.StateRunnable: 3, api.StateStarting: 4,
 	api.StateRunning: 5, api.StateSucceeded: 6, api.StateFailed: 7,
-}
-
-// jobStateIndex indexes jobs by state, in id order within one.
-type jobStateIndex struct{}
-
-func (jobStateIndex) FromObject(obj any) (bool, []byte, error) {
-	j, ok := obj.(*api.Job)
-	if !ok {
-		return false, nil, fmt.Errorf("state index: %T is not a job", obj)
-	}
-	c, ok := stateCodes[j.State]
-	if !ok {
-		return false, nil, fmt.Errorf("state index: job %d has unknown state %q", j.ID, j.State)
-	}
-	return true, []byte{c}, nil
-}
-
-func (jobStateIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("state index: want one state, got %d args", len(args))
-	}
-	var st api.JobState
-	switch a := args[0].(type) {
-	case api.JobState:
-		st = a
-	case string:
-		st = api.JobState(a)
-	default:
-		return nil, fmt.Errorf("state index: %T is not a job state", args[0])
-	}
-	c, ok := stateCodes[st]
-	if !ok {
-		return nil, fmt.Errorf("state index: unknown job state %q", st)
-	}
-	return []byte{c}, nil
-}
-
-// dependsOnIndex indexes an unfinished job under every job it depends on,
-// so that the FSM finds a job's waiting dependents without a scan. A
-// finished job leaves it: nothing asks for finished dependents (released
-// re-resolves PENDING ones, CanExpire keeps a job for unfinished ones).
-type dependsOnIndex struct{}
-
-func (dependsOnIndex) FromObject(obj any) (bool, [][]byte, error) {
-	j, ok := obj.(*api.Job)
-	if !ok {
-		return false, nil, fmt.Errorf("deps index: %T is not a job", obj)
-	}
-	if len(j.DependsOn) == 0 || j.State.Terminal() {
-		return false, nil, nil
-	}
-	vals := make([][]byte, len(j.DependsOn))
-	for i, d := range j.DependsOn {
-		vals[i] = uint64Key(d.JobID)
-	}
-	return true, vals, nil
-}
-
-func (dependsOnIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("deps index: want one job id, got %d args", len(args))
-	}
-	id, ok := args[0].(uint64)
-	if !ok {
-		return nil, fmt.Errorf("deps index: %T is not a uint64 job id", args[0])
-	}
-	return uint64Key(id), nil
 }
 
 func uint64Key(id uint64) []byte {

@@ -191,6 +191,9 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 				txn.Abort()
 				return fmt.Errorf("restore: insert into %s: %w", kind.table, err)
 			}
+			if j, ok := obj.(*api.Job); ok {
+				setWriter{txn}.moveJob(nil, j) // the sets are derived, never in a snapshot
+			}
 		}
 	}
 	txn.Commit()

@@ -32,7 +32,7 @@ func (s *State) Job(id uint64) *api.Job {
 // JobsInState calls fn for each job in state st, in id order, until fn
 // returns false.
 func (s *State) JobsInState(st api.JobState, fn func(*api.Job) bool) {
-	s.each(tableJobs, "state", fn, string(st))
+	eachInSets(s.txn, stateSetPrefix(st), fn)
 }
 
 // AllJobs calls fn for every job in id order until fn returns false.
@@ -138,7 +138,7 @@ func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
 		}
 		ws.Add(it.WatchCh())
 	}
-	watch(tableJobs, "state", string(api.StateRunnable))
+	watch(tableJobSets, "id_prefix", stateSetPrefix(api.StateRunnable))
 	watch(tableNodes, "id")
 	watch(tableQueues, "id")
 	watch(tableCEs, "id")
