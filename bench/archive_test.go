@@ -405,7 +405,9 @@ func benchArchive(b *testing.B, n int, mode string) {
 	b.ReportMetric(ms(listTime), "sacct-ms")
 	b.ReportMetric(mb(uint64(listPeak)), "MB-peak-rss-sacct")
 	b.ReportMetric(float64(afterFree.rss)/float64(beforeFree.rss), "rss-after/before")
-	b.ReportMetric(float64(after.rss)/float64(warm.rss), "rss-after/warm")
+	// Against warm once freed: as it is, warm still holds the first
+	// thousand's garbage (too few jobs for the controller to give it back).
+	b.ReportMetric(float64(after.rss)/float64(warmFree.rss), "rss-after/warm")
 	figure(b, "archive %s jobs=%d: pushed through in %.1f s (%.0f jobs/s), all gone from the live state %.1f s later (window 2 s)",
 		mode, n, pushTime.Seconds(), float64(n)/pushTime.Seconds(), expireTime.Seconds())
 	for _, m := range []struct {
@@ -421,8 +423,8 @@ func benchArchive(b *testing.B, n int, mode string) {
 		float64(after.heap-before.heap)/float64(n), float64(fileSize)/float64(n), mb(uint64(fileSize)))
 	figure(b, "archive %s rss after/before jobs=%d: %.2f as it is, %.2f freed again (debug.FreeOSMemory)", mode, n,
 		float64(after.rss)/float64(before.rss), float64(afterFree.rss)/float64(beforeFree.rss))
-	figure(b, "archive %s rss after/warm jobs=%d: %.2f as it is, %.2f freed again (warm: after the first %d jobs)", mode, n,
-		float64(after.rss)/float64(warm.rss), float64(afterFree.rss)/float64(warmFree.rss), warmJobs)
+	figure(b, "archive %s rss after/warm jobs=%d: %.2f as it is, %.2f freed again (warm: after the first %d jobs, freed)", mode, n,
+		float64(after.rss)/float64(warmFree.rss), float64(afterFree.rss)/float64(warmFree.rss), warmJobs)
 	figure(b, "archive %s sacct jobs=%d: %.0f ms for all %d rows (sacct -a -X -P, pages of 5,000); controller peak RSS %.1f MB while it answered (%.1f MB before), sacct's peak RSS %.1f MB",
 		mode, n, ms(listTime), rows, mb(uint64(listPeak)), mb(uint64(afterFree.rss)), mb(uint64(sacctPeak)))
 	figure(b, "archive %s history filters jobs=%d: state=FAILED (0 rows) %.1f ms; user=nobody %.1f ms", mode, n, ms(failedTime), ms(filterTime))

@@ -24,10 +24,20 @@ const tableJobSets = "jobsets"
 //     stateBucket, 8 bytes big-endian): the jobs in that state, in id order
 //     across buckets;
 //   - setDeps: a job id (8 bytes): the unfinished jobs that depend on it.
+//
+// tableJobWork holds the sets of each node's work, the jobs placed on it
+// that have not finished (STARTING, RUNNING): keys are the node's name, a
+// NUL, and the id's bucket. The watch channels of a node's sets are what
+// its blocking query waits on: they fire when its work changes, not when
+// anything else does (a table of their own: keys that begin with the
+// name, as a go-memdb index's would, so that one node's first set does
+// not split the radix node another's watch is on).
 const (
 	setState = 's'
 	setDeps  = 'd'
 )
+
+const tableJobWork = "jobwork"
 
 // stateBucket is how many consecutive ids share a state set: a copy on
 // change costs at most 4 KiB.
@@ -50,9 +60,9 @@ type setMember struct {
 	Job *api.Job
 }
 
-func jobSetsTable() *memdb.TableSchema {
+func jobSetsTable(name string) *memdb.TableSchema {
 	return &memdb.TableSchema{
-		Name: tableJobSets,
+		Name: name,
 		Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: setKeyIndex{}},
 		},
@@ -95,6 +105,16 @@ func stateSetKey(st api.JobState, id uint64) string {
 	return string(binary.BigEndian.AppendUint64([]byte(stateSetPrefix(st)), id/stateBucket))
 }
 
+func activeSetPrefix(node string) string { return node + "\x00" }
+
+// activeKey is the set of the node's work j belongs to, or "".
+func activeKey(j *api.Job) string {
+	if j == nil || j.Node == "" || !j.State.Terminable() {
+		return ""
+	}
+	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node)), j.ID/stateBucket))
+}
+
 func depsSetKey(id uint64) string {
 	return string(binary.BigEndian.AppendUint64([]byte{setDeps}, id))
 }
@@ -133,8 +153,8 @@ type setWriter struct{ txn *memdb.Txn }
 // open returns the set of key this transaction may change: its own copy
 // (made now, and stored, if the stored one is older: holes are dropped),
 // or a new one if there is none and create is set; nil otherwise.
-func (w setWriter) open(key string, create bool) *jobSet {
-	raw, err := w.txn.First(tableJobSets, "id", key)
+func (w setWriter) open(table, key string, create bool) *jobSet {
+	raw, err := w.txn.First(table, "id", key)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job set %q: %v", key, err))
 	}
@@ -155,15 +175,15 @@ func (w setWriter) open(key string, create bool) *jobSet {
 	default:
 		s = &jobSet{Key: key, owner: w.txn}
 	}
-	if err := w.txn.Insert(tableJobSets, s); err != nil {
+	if err := w.txn.Insert(table, s); err != nil {
 		panic(fmt.Sprintf("raftfsm: write job set %q: %v", key, err))
 	}
 	return s
 }
 
 // add puts j into the set of key, or replaces the member of its id.
-func (w setWriter) add(key string, j *api.Job) {
-	s := w.open(key, true)
+func (w setWriter) add(table, key string, j *api.Job) {
+	s := w.open(table, key, true)
 	if n := len(s.Members); n == 0 || s.Members[n-1].ID < j.ID { // ids mostly come in order
 		s.Members = append(s.Members, setMember{j.ID, j})
 		s.live++
@@ -182,8 +202,8 @@ func (w setWriter) add(key string, j *api.Job) {
 
 // remove takes job id out of the set of key (a hole until the next copy);
 // an empty set is deleted.
-func (w setWriter) remove(key string, id uint64) {
-	s := w.open(key, false)
+func (w setWriter) remove(table, key string, id uint64) {
+	s := w.open(table, key, false)
 	if s == nil {
 		return
 	}
@@ -192,7 +212,7 @@ func (w setWriter) remove(key string, id uint64) {
 		s.live--
 	}
 	if s.live == 0 {
-		if err := w.txn.Delete(tableJobSets, s); err != nil {
+		if err := w.txn.Delete(table, s); err != nil {
 			panic(fmt.Sprintf("raftfsm: delete job set %q: %v", key, err))
 		}
 	}
@@ -210,19 +230,26 @@ func (w setWriter) moveJob(was, now *api.Job) {
 		id, newState = now.ID, stateSetKey(now.State, now.ID)
 	}
 	if oldState != "" && oldState != newState {
-		w.remove(oldState, id)
+		w.remove(tableJobSets, oldState, id)
 	}
 	if newState != "" {
-		w.add(newState, now)
+		w.add(tableJobSets, newState, now)
+	}
+	oldActive, newActive := activeKey(was), activeKey(now)
+	if oldActive != "" && oldActive != newActive {
+		w.remove(tableJobWork, oldActive, id)
+	}
+	if newActive != "" {
+		w.add(tableJobWork, newActive, now)
 	}
 	oldDeps, newDeps := depKeys(was), depKeys(now)
 	for _, k := range oldDeps {
 		if !slices.Contains(newDeps, k) {
-			w.remove(k, id)
+			w.remove(tableJobSets, k, id)
 		}
 	}
 	for _, k := range newDeps {
-		w.add(k, now)
+		w.add(tableJobSets, k, now)
 	}
 }
 
@@ -230,8 +257,8 @@ func (w setWriter) moveJob(was, now *api.Job) {
 // prefix, in key order and id order within a set, until fn returns false.
 // A set this transaction may still change is read from a copy, so fn may
 // write jobs.
-func eachInSets(txn *memdb.Txn, prefix string, fn func(*api.Job) bool) {
-	it, err := txn.Get(tableJobSets, "id_prefix", prefix)
+func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
+	it, err := txn.Get(table, "id_prefix", prefix)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: list job sets %q: %v", prefix, err))
 	}
@@ -256,6 +283,6 @@ func eachInSets(txn *memdb.Txn, prefix string, fn func(*api.Job) bool) {
 // order (the state's own objects: read-only).
 func dependents(txn *memdb.Txn, id uint64) []*api.Job {
 	var out []*api.Job
-	eachInSets(txn, depsSetKey(id), func(j *api.Job) bool { out = append(out, j); return true })
+	eachInSets(txn, tableJobSets, depsSetKey(id), func(j *api.Job) bool { out = append(out, j); return true })
 	return out
 }

@@ -34,6 +34,26 @@ func wantStateViews(t *testing.T, what string, f *raftfsm.FSM) {
 			t.Errorf("%s: CountInState(%s) = %d, want %d", what, s, n, len(want[s]))
 		}
 	}
+	// A node's work: its STARTING and RUNNING jobs, as JobsOnNode and
+	// NodeWork give them.
+	work := map[string][]uint64{}
+	st.AllJobs(func(j *api.Job) bool {
+		if j.Node != "" && j.State.Terminable() {
+			work[j.Node] = append(work[j.Node], j.ID)
+		}
+		return true
+	})
+	for _, n := range st.Nodes() {
+		var got, fromWork []uint64
+		st.JobsOnNode(n.Name, func(j *api.Job) bool { got = append(got, j.ID); return true })
+		_, jobs := st.NodeWork(n.Name, nil)
+		for _, j := range jobs {
+			fromWork = append(fromWork, j.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(work[n.Name]) || fmt.Sprint(fromWork) != fmt.Sprint(work[n.Name]) {
+			t.Errorf("%s: work of node %s: JobsOnNode %v, NodeWork %v, want %v", what, n.Name, got, fromWork, work[n.Name])
+		}
+	}
 }
 
 // TestJobSetsFollowJobs: the state and dependency views stay exact through

@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -28,30 +27,15 @@ type meta struct {
 
 func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		tableJobs: {
-			Name: tableJobs,
-			// Each entry of a go-memdb index costs some 330 bytes per
-			// job (a radix node and leaf, each with its watch channel),
-			// and an update writes every index again: by state and by
-			// dependency, jobs are in sets (jobsets.go), many to one
-			// stored object. By user and by node (finished jobs too)
-			// are scans (JobsOfUser, JobsOnNode).
-			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: jobIDIndex{}},
-				// active: STARTING and RUNNING jobs by node, a node's work.
-				// Its watch channels are what a node's blocking query waits
-				// on: they fire when that node's assignments change, not
-				// when anything else does.
-				"active": {Name: "active", AllowMissing: true, Indexer: activeOnNodeIndex{}},
-			},
-		},
+		tableJobs: jobsTable(),
 		tableNodes: {
 			Name: tableNodes,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Name"}},
 			},
 		},
-		tableJobSets: jobSetsTable(),
+		tableJobSets: jobSetsTable(tableJobSets),
+		tableJobWork: jobSetsTable(tableJobWork),
 		tableMeta:    byName(tableMeta, "Key"),
 		tableCEs:     byName(tableCEs, "Name"),
 		tableQueues:  byName(tableQueues, "Name"),
@@ -82,29 +66,6 @@ func byName(table, field string) *memdb.TableSchema {
 	}
 }
 
-// jobIDIndex is the jobs' primary key: the id, 8 bytes big-endian (id
-// order), read without reflection.
-type jobIDIndex struct{}
-
-func (jobIDIndex) FromObject(obj any) (bool, []byte, error) {
-	j, ok := obj.(*api.Job)
-	if !ok {
-		return false, nil, fmt.Errorf("id index: %T is not a job", obj)
-	}
-	return true, uint64Key(j.ID), nil
-}
-
-func (jobIDIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("id index: want one job id, got %d args", len(args))
-	}
-	id, ok := args[0].(uint64)
-	if !ok {
-		return nil, fmt.Errorf("id index: %T is not a uint64 job id", args[0])
-	}
-	return uint64Key(id), nil
-}
-
 // stateCodes are the jobs' states as one byte each, in the keys of the
 // state sets (jobsets.go).
 var stateCodes = map[api.JobState]byte{
@@ -114,30 +75,4 @@ var stateCodes = map[api.JobState]byte{
 
 func uint64Key(id uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, id)
-}
-
-// activeOnNodeIndex indexes a placed, unfinished job (STARTING or RUNNING)
-// under its node; other jobs are not in it.
-type activeOnNodeIndex struct{}
-
-func (activeOnNodeIndex) FromObject(obj any) (bool, []byte, error) {
-	j, ok := obj.(*api.Job)
-	if !ok {
-		return false, nil, fmt.Errorf("active index: %T is not a job", obj)
-	}
-	if j.Node == "" || !j.State.Terminable() {
-		return false, nil, nil
-	}
-	return true, []byte(j.Node + "\x00"), nil
-}
-
-func (activeOnNodeIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("active index: want one node name, got %d args", len(args))
-	}
-	node, ok := args[0].(string)
-	if !ok {
-		return nil, fmt.Errorf("active index: %T is not a node name", args[0])
-	}
-	return []byte(node + "\x00"), nil
 }
