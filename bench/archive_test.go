@@ -129,8 +129,8 @@ func runArchiveController(dir string) int {
 				pprof.WriteHeapProfile(f)
 				f.Close()
 			}
-			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f stack %.1f mspan %.1f mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
-				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
+			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f heapsys (the most it mapped) %.1f stack %.1f mspan %.1f (in use %.1f) mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
+				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.HeapSys), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MSpanInuse), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
 			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
 				os.WriteFile(fmt.Sprintf("%s/smaps-%d", os.Getenv("SHOAL_BENCH_DEBUG"), time.Now().UnixNano()), data, 0o644)
 			}
