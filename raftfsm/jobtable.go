@@ -14,8 +14,12 @@ import (
 // spreads over its jobs (an 8-byte slot each). A transaction copies a
 // bucket it changes once (2 KiB), however many of its jobs it changes.
 // Jobs are read and written only through State.Job, AllJobs, writer.job,
-// writer.put and writer.deleteJob, never with go-memdb calls on the table.
+// writer.put(tableJobs, j) and writer.deleteJob: the go-memdb table is
+// tableJobBuckets, and go-memdb calls on tableJobs fail ("invalid table").
 const jobBucketSize = 256
+
+// tableJobBuckets is the go-memdb table of job buckets.
+const tableJobBuckets = "jobbuckets"
 
 // jobBucket holds the jobs whose ids are ID*jobBucketSize and up; a slot
 // is nil where there is no such job (yet, or any more).
@@ -30,7 +34,7 @@ type jobBucket struct {
 
 func jobsTable() *memdb.TableSchema {
 	return &memdb.TableSchema{
-		Name: tableJobs,
+		Name: tableJobBuckets,
 		Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: jobBucketIndex{}},
 		},
@@ -61,7 +65,7 @@ func (jobBucketIndex) FromArgs(args ...any) ([]byte, error) {
 
 // storedJob returns the stored job id (read-only), or nil.
 func storedJob(txn *memdb.Txn, id uint64) *api.Job {
-	raw, err := txn.First(tableJobs, "id", id/jobBucketSize)
+	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
 	}
@@ -75,7 +79,7 @@ func storedJob(txn *memdb.Txn, id uint64) *api.Job {
 // returns false. A bucket this transaction may still change is read from
 // a copy, so fn may write jobs.
 func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
-	it, err := txn.Get(tableJobs, "id")
+	it, err := txn.Get(tableJobBuckets, "id")
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: list jobs: %v", err))
 	}
@@ -100,7 +104,7 @@ func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
 // returns what the slot held.
 func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
 	n := id / jobBucketSize
-	raw, err := txn.First(tableJobs, "id", n)
+	raw, err := txn.First(tableJobBuckets, "id", n)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
 	}
@@ -117,7 +121,7 @@ func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
 			copy(b.Jobs, old.Jobs)
 			b.live = old.live
 		}
-		if err := txn.Insert(tableJobs, b); err != nil {
+		if err := txn.Insert(tableJobBuckets, b); err != nil {
 			panic(fmt.Sprintf("raftfsm: write jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
 		}
 	}
@@ -131,7 +135,7 @@ func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
 		b.live--
 	}
 	if b.live == 0 {
-		if err := txn.Delete(tableJobs, b); err != nil {
+		if err := txn.Delete(tableJobBuckets, b); err != nil {
 			panic(fmt.Sprintf("raftfsm: delete jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
 		}
 	}

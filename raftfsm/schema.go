@@ -9,6 +9,8 @@ import (
 )
 
 const (
+	// tableJobs names jobs for writer.put and snapshots; they are stored
+	// in buckets (tableJobBuckets, jobtable.go), not as a table of their own.
 	tableJobs    = "jobs"
 	tableNodes   = "nodes"
 	tableMeta    = "meta"
@@ -27,7 +29,7 @@ type meta struct {
 
 func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		tableJobs: jobsTable(),
+		tableJobBuckets: jobsTable(),
 		tableNodes: {
 			Name: tableNodes,
 			Indexes: map[string]*memdb.IndexSchema{
