@@ -5,7 +5,7 @@ import (
 )
 
 // submitBody is a SubmitCmd as Apply decodes it: each job decoded into
-// its own object, which submit stores as it is (decoded into []api.Job,
+// its own object, which submitJobs stores as it is (decoded into []api.Job,
 // 1,000 jobs would be a slice of 800 KB grown by doubling and then copied
 // job by job, garbage that sets how far the heap grows in a burst).
 type submitBody struct {
@@ -15,13 +15,23 @@ type submitBody struct {
 	Ended  []EndedJob  `json:"ended,omitempty"`
 }
 
-// submit stores new jobs with consecutive ids, expanding arrays into one
+// submit applies a SubmitCmd (submitJobs, each job copied out of c).
+func (w writer) submit(c SubmitCmd) Result {
+	b := submitBody{Jobs: make([]*api.Job, len(c.Jobs)), Arrays: c.Arrays, Now: c.Now, Ended: c.Ended}
+	for i := range c.Jobs {
+		j := c.Jobs[i]
+		b.Jobs[i] = &j
+	}
+	return w.submitJobs(b)
+}
+
+// submitJobs stores new jobs with consecutive ids, expanding arrays into one
 // task per index and dependencies into concrete ones (an array's id into
 // each of its tasks, singleton into the user's unfinished jobs of the same
 // name, N_TO_N and SEQUENTIAL into task-to-task links), then resolves each
 // job to PENDING, RUNNABLE or FAILED. Dependencies may name jobs of the
 // same command that come earlier.
-func (w writer) submit(c submitBody) Result {
+func (w writer) submitJobs(c submitBody) Result {
 	m := w.meta()
 	if len(c.Ended) > 0 {
 		w.ended = make(map[uint64]EndedJob, len(c.Ended))
