@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -60,29 +61,33 @@ func sbatchEnv(task int, differs bool) map[string]string {
 // that differs per job (`sbatch --export=ALL,SWEEP_TASK=$i`). It reports
 // the Go heap growth per job after a GC (the controller shares this
 // process with its client, which holds nothing between calls).
+// "controller-rss" queues the same-env jobs in a controller process of
+// its own (the issue's figure is that process's RSS) and reports its RSS
+// before and with the jobs queued, as it is and after it has given back
+// what it no longer uses (debug.FreeOSMemory).
 func BenchmarkQueuedSbatch(b *testing.B) {
-	for _, mode := range []string{"same-env", "env-differs"} {
+	for _, mode := range []string{"same-env", "env-differs", "controller-rss"} {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
-				benchQueuedSbatch(b, mode)
+				if mode == "controller-rss" {
+					benchQueuedSbatchRSS(b)
+				} else {
+					benchQueuedSbatch(b, mode)
+				}
 			}
 		})
 	}
 }
 
-func benchQueuedSbatch(b *testing.B, mode string) {
-	c := startController(b)
-	dep := c.queueBlocker(b)
-	ctx := context.Background()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+// sbatchRequests submits the sbatch-shaped jobs, waiting on dep, in
+// batches of queuedBatch; it returns one job's environment size.
+func sbatchRequests(b *testing.B, c *controller, dep uint64, differs bool) int {
+	b.Helper()
 	envBytes := 0
 	for i := 0; i < sbatchJobs; i += queuedBatch {
 		req := api.SubmitBatchRequest{Jobs: make([]api.SubmitJobRequest, 0, queuedBatch)}
 		for k := range min(queuedBatch, sbatchJobs-i) {
-			env := sbatchEnv(i+k, mode == "env-differs")
+			env := sbatchEnv(i+k, differs)
 			if envBytes == 0 {
 				for k, v := range env {
 					envBytes += len(k) + len(v) + 2
@@ -94,10 +99,43 @@ func benchQueuedSbatch(b *testing.B, mode string) {
 			}})
 		}
 		var resp api.SubmitBatchResponse
-		if err := c.client.Call(ctx, api.PathSubmitBatch, req, &resp); err != nil {
+		if err := c.client.Call(context.Background(), api.PathSubmitBatch, req, &resp); err != nil {
 			b.Fatalf("submit batch at job %d: %v", i, err)
 		}
 	}
+	return envBytes
+}
+
+func benchQueuedSbatchRSS(b *testing.B) {
+	c := startChildController(b)
+	dep := c.queueBlocker(b)
+	before, beforeFree := c.mem(b, false), c.mem(b, true)
+	sbatchRequests(b, c.controller, dep, false)
+	if got := c.countInState(b, api.StatePending); got != sbatchJobs {
+		b.Fatalf("%d jobs pending, want %d", got, sbatchJobs)
+	}
+	queued := c.mem(b, false)
+	// What an operator sees once the burst is over (the side-by-side
+	// script reads the RSS 2 s after the last job is queued).
+	time.Sleep(2 * time.Second)
+	settled, queuedFree := c.mem(b, false), c.mem(b, true)
+	b.ReportMetric(mb(uint64(settled.rss)), "MB-rss")
+	b.ReportMetric(float64(settled.rss-before.rss)/sbatchJobs, "B-rss/job")
+	figure(b, "sbatch-rss controller jobs=%d: RSS %.1f MB (anon %.1f) 2 s after the last submit, %.1f MB (anon %.1f) at once, %.1f MB (anon %.1f) freed again; before the jobs %.1f MB (anon %.1f); Go heap in use %.1f MB",
+		sbatchJobs, mb(uint64(settled.rss)), mb(uint64(settled.rssAnon)), mb(uint64(queued.rss)), mb(uint64(queued.rssAnon)),
+		mb(uint64(queuedFree.rss)), mb(uint64(queuedFree.rssAnon)), mb(uint64(before.rss)), mb(uint64(before.rssAnon)), mb(uint64(queuedFree.heap)))
+	figure(b, "sbatch-rss per queued job: %.0f bytes RSS 2 s after (%.0f at once, %.0f freed again)", float64(settled.rss-before.rss)/sbatchJobs,
+		float64(queued.rss-before.rss)/sbatchJobs, float64(queuedFree.rss-beforeFree.rss)/sbatchJobs)
+}
+
+func benchQueuedSbatch(b *testing.B, mode string) {
+	c := startController(b)
+	dep := c.queueBlocker(b)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	envBytes := sbatchRequests(b, c, dep, mode == "env-differs")
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -64,6 +64,7 @@ func (c *Controller) openArchive() error {
 // every replica, and each replica's archive takes them (openArchive).
 func (c *Controller) retentionLoop(ctx context.Context) {
 	age := c.minJobAge()
+	c.goRun(func() { c.releaseAfterBursts(ctx) })
 	if age < 0 {
 		for { // nothing expires; large answers still give memory back
 			select {
@@ -127,6 +128,56 @@ func (c *Controller) releaseSoon() {
 
 // releaseAfter is how many expired jobs make it worth giving memory back.
 const releaseAfter = 10_000
+
+// burstBytes is how many bytes of applied log entries make a burst after
+// which memory is given back, and burstQuiet how long without an applied
+// entry ends one.
+const (
+	burstBytes = 32 << 20
+	burstQuiet = time.Second
+)
+
+// releaseAfterBursts gives memory back (releaseMemory, through the
+// retention loop) after a burst of large entries ends: 20,000 sbatch jobs
+// arrive as some 160 MB of log entries, each decoded into garbage, and
+// their pages of the raft log stay mapped; the heap left behind the burst
+// is a small part of the peak the runtime and the mapping hold. A burst
+// ends when no entry has applied for burstQuiet; one that goes on is
+// released once a minute. Idle, it waits for the next entry (no polling).
+// On every controller, leader or not: followers apply the same entries.
+func (c *Controller) releaseAfterBursts(ctx context.Context) {
+	quiet := time.NewTimer(burstQuiet)
+	defer quiet.Stop()
+	released, lastRelease := c.fsm.AppliedBytes(), time.Now()
+	for {
+		_, changed := c.fsm.Changed()
+		select { // idle until an entry applies
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+		// Busy: wait for a second without one.
+		for {
+			_, changed = c.fsm.Changed()
+			quiet.Reset(burstQuiet)
+			select {
+			case <-changed:
+				quiet.Stop() // Go 1.23 timers: nothing stale is left in C
+				if c.fsm.AppliedBytes()-released < burstBytes || time.Since(lastRelease) < time.Minute {
+					continue
+				}
+			case <-quiet.C:
+			case <-ctx.Done():
+				return
+			}
+			break
+		}
+		if c.fsm.AppliedBytes()-released >= burstBytes {
+			released, lastRelease = c.fsm.AppliedBytes(), time.Now()
+			c.releaseSoon()
+		}
+	}
+}
 
 // releaseMemory gives the memory that expired jobs held back to the OS,
 // once they are written to the archive. Go's runtime would return it by

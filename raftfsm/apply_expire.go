@@ -1,7 +1,6 @@
 package raftfsm
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/shoal-batch/shoal/api"
@@ -38,9 +37,7 @@ func (w writer) expire(c ExpireCmd) Result {
 		if j == nil || j.StoppedAt > c.Before || !s.CanExpire(j) {
 			continue
 		}
-		if err := w.txn.Delete(tableJobs, j); err != nil {
-			panic(fmt.Sprintf("raftfsm: expire job %d: %v", id, err))
-		}
+		w.deleteJob(j)
 		if w.out != nil {
 			w.out.expired = append(w.out.expired, j)
 		}
@@ -61,12 +58,8 @@ func (s *State) CanExpire(j *api.Job) bool {
 	if !j.State.Terminal() {
 		return false
 	}
-	it, err := s.txn.Get(tableJobs, "deps", j.ID)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read dependents of %d: %v", j.ID, err))
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if !raw.(*api.Job).State.Terminal() {
+	for _, d := range dependents(s.txn, j.ID) {
+		if !d.State.Terminal() {
 			return false
 		}
 	}

@@ -19,7 +19,14 @@ type writer struct {
 }
 
 // job returns a copy of a stored job, or nil.
-func (w writer) job(id uint64) *api.Job { return readCopy[api.Job](w, tableJobs, id) }
+func (w writer) job(id uint64) *api.Job {
+	j := storedJob(w.txn, id)
+	if j == nil {
+		return nil
+	}
+	c := *j
+	return &c
+}
 
 // node returns a copy of a stored node, or nil.
 func (w writer) node(name string) *api.Node { return readCopy[api.Node](w, tableNodes, name) }
@@ -38,9 +45,24 @@ func readCopy[T any](w writer, table string, id any) *T {
 }
 
 func (w writer) put(table string, obj any) {
+	if table == tableJobs {
+		putJob(w.txn, obj.(*api.Job))
+		return
+	}
 	if err := w.txn.Insert(table, obj); err != nil {
 		panic(fmt.Sprintf("raftfsm: write %s: %v", table, err))
 	}
+}
+
+// putJob stores j (new, or in place of the job of its id), and keeps the
+// job sets.
+func putJob(txn *memdb.Txn, j *api.Job) {
+	setWriter{txn}.moveJob(storeJob(txn, j.ID, j), j)
+}
+
+// deleteJob removes a stored job (and its places in the job sets).
+func (w writer) deleteJob(j *api.Job) {
+	setWriter{w.txn}.moveJob(storeJob(w.txn, j.ID, nil), nil)
 }
 
 func (w writer) meta() meta {

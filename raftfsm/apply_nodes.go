@@ -81,15 +81,12 @@ func (w writer) nodeStatus(c NodeStatusCmd) Result {
 // else FAILED with cause node_lost (Slurm's NODE_FAIL). A stop that was
 // asked for ends the job as asked.
 func (w writer) nodeFailed(node, reason string, now int64) {
-	it, err := w.txn.Get(tableJobs, "active", node)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read work of node %s: %v", node, err))
-	}
 	var lost []*api.Job
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := *raw.(*api.Job)
+	(&State{txn: w.txn}).JobsOnNode(node, func(j *api.Job) bool {
+		c := *j
 		lost = append(lost, &c)
-	}
+		return true
+	})
 	for _, j := range lost {
 		w.finish(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now, true)
 	}
@@ -183,17 +180,12 @@ func (w writer) registerNode(c RegisterNodeCmd) Result {
 
 // failNodeJobs ends every placed job on a node with reason.
 func (w writer) failNodeJobs(node, reason string, now int64) {
-	it, err := w.txn.Get(tableJobs, "node", node)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read jobs of node %s: %v", node, err))
-	}
 	var lost []*api.Job
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if j := raw.(*api.Job); j.State.Terminable() {
-			c := *j
-			lost = append(lost, &c)
-		}
-	}
+	(&State{txn: w.txn}).JobsOnNode(node, func(j *api.Job) bool {
+		c := *j
+		lost = append(lost, &c)
+		return true
+	})
 	for _, j := range lost {
 		w.complete(j, api.JobEvent{ID: j.ID, Node: node, State: api.StateFailed, Reason: reason, Cause: api.CauseNodeLost}, now)
 	}

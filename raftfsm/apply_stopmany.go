@@ -21,7 +21,7 @@ func (w writer) stopMany(c StopManyCmd) Result {
 	errs := make([]*api.Error, len(c.IDs))
 	failed := false
 	for i, id := range c.IDs {
-		if errs[i] = stopManyRefusal(w.job(id), id, c.CallerUID); errs[i] == nil {
+		if errs[i] = stopManyRefusal((&State{txn: w.txn}).Job(id), id, c.CallerUID); errs[i] == nil {
 			errs[i] = w.stop(StopCmd{ID: id, Reason: c.Reason, Terminate: true, CallerUID: c.CallerUID, Now: c.Now}).Err
 		}
 		failed = failed || errs[i] != nil

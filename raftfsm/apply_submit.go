@@ -4,13 +4,34 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// submit stores new jobs with consecutive ids, expanding arrays into one
+// submitBody is a SubmitCmd as Apply decodes it: each job decoded into
+// its own object, which submitJobs stores as it is (decoded into []api.Job,
+// 1,000 jobs would be a slice of 800 KB grown by doubling and then copied
+// job by job, garbage that sets how far the heap grows in a burst).
+type submitBody struct {
+	Jobs   []*api.Job  `json:"jobs"`
+	Arrays []ArraySpec `json:"arrays,omitempty"`
+	Now    int64       `json:"now"`
+	Ended  []EndedJob  `json:"ended,omitempty"`
+}
+
+// submit applies a SubmitCmd (submitJobs, each job copied out of c).
+func (w writer) submit(c SubmitCmd) Result {
+	b := submitBody{Jobs: make([]*api.Job, len(c.Jobs)), Arrays: c.Arrays, Now: c.Now, Ended: c.Ended}
+	for i := range c.Jobs {
+		j := c.Jobs[i]
+		b.Jobs[i] = &j
+	}
+	return w.submitJobs(b)
+}
+
+// submitJobs stores new jobs with consecutive ids, expanding arrays into one
 // task per index and dependencies into concrete ones (an array's id into
 // each of its tasks, singleton into the user's unfinished jobs of the same
 // name, N_TO_N and SEQUENTIAL into task-to-task links), then resolves each
 // job to PENDING, RUNNABLE or FAILED. Dependencies may name jobs of the
 // same command that come earlier.
-func (w writer) submit(c SubmitCmd) Result {
+func (w writer) submitJobs(c submitBody) Result {
 	m := w.meta()
 	if len(c.Ended) > 0 {
 		w.ended = make(map[uint64]EndedJob, len(c.Ended))
@@ -27,12 +48,15 @@ func (w writer) submit(c SubmitCmd) Result {
 	// Check everything before writing anything.
 	next := m.NextJobID
 	for i, j := range c.Jobs {
+		if j == nil {
+			return Result{Err: api.Errorf(api.CodeInvalid, "job %d of the submission is null", i)}
+		}
 		a, isArray := arrays[i]
 		if isArray && len(a.Indexes) == 0 {
 			return Result{Err: api.Errorf(api.CodeInvalid, "job %q: an array needs at least one index", j.Name)}
 		}
 		for _, d := range j.DependsOn {
-			if err := w.checkDependency(j, d, isArray, len(a.Indexes), next); err != nil {
+			if err := w.checkDependency(*j, d, isArray, len(a.Indexes), next); err != nil {
 				return Result{Err: err}
 			}
 		}
@@ -44,8 +68,7 @@ func (w writer) submit(c SubmitCmd) Result {
 	for i, tmpl := range c.Jobs {
 		a, isArray := arrays[i]
 		if !isArray {
-			j := tmpl
-			w.store(&j, id, nil, 0, c.Now)
+			w.store(tmpl, id, nil, 0, c.Now) // decoded for this entry: stored as it is
 			ids = append(ids, id)
 			id++
 			continue
@@ -56,7 +79,7 @@ func (w writer) submit(c SubmitCmd) Result {
 			lo, hi = min(lo, x), max(hi, x)
 		}
 		for k, x := range a.Indexes {
-			j := tmpl
+			j := *tmpl
 			task := &api.ArrayTask{JobID: first, Index: x, Min: lo, Max: hi, Count: len(a.Indexes), MaxRunning: a.MaxRunning}
 			w.store(&j, id, task, k, c.Now)
 			ids = append(ids, id)

@@ -97,18 +97,14 @@ func (w writer) dependencyNever(j *api.Job, now int64) {
 // released re-resolves the PENDING dependents of a job that started or
 // ended; those that fail release their own dependents in turn.
 func (w writer) released(id uint64, now int64) {
-	it, err := w.txn.Get(tableJobs, "deps", id)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read dependents of %d: %v", id, err))
-	}
-	var dependents []*api.Job
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if d := raw.(*api.Job); d.State == api.StatePending {
+	var waiting []*api.Job
+	for _, d := range dependents(w.txn, id) {
+		if d.State == api.StatePending {
 			c := *d
-			dependents = append(dependents, &c)
+			waiting = append(waiting, &c)
 		}
 	}
-	for _, d := range dependents {
+	for _, d := range waiting {
 		before, why := d.State, d.StatusReason
 		w.resolve(d, now)
 		if d.State == before && d.StatusReason == why {

@@ -105,12 +105,7 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return
 	}
 	fresh := newShared()
-	it, err := db.Txn(false).Get(tableJobs, "id")
-	if err != nil {
-		panic("raftfsm: list jobs to prune shared copies: " + err.Error()) // the schema's own index
-	}
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		j := obj.(*api.Job)
+	eachStoredJob(db.Txn(false), func(j *api.Job) bool {
 		fresh.jobs++
 		if j.Script != "" {
 			fresh.scripts[j.Script] = j.Script
@@ -121,7 +116,8 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 				fresh.strs[k], fresh.strs[v] = k, v
 			}
 		}
-	}
+		return true
+	})
 	fresh.kept = fresh.size()
 	*s = *fresh
 }

@@ -211,6 +211,10 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 				shared.job(j)
 				shared.jobs++
 			}
+			if j, ok := obj.(*api.Job); ok {
+				putJob(txn, j) // its sets are derived, never in a snapshot
+				continue
+			}
 			if err := txn.Insert(kind.table, obj); err != nil {
 				txn.Abort()
 				return fmt.Errorf("restore: insert into %s: %w", kind.table, err)

@@ -1,0 +1,288 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// tableJobSets holds the jobs' secondary indexes by state and by
+// dependency as sets of jobs, many jobs to one stored object. A go-memdb
+// index costs each job a radix node and leaf with a watch channel apiece,
+// some 330 bytes per entry, and an update writes the entry again; a set
+// costs an entry 16 bytes, and a transaction copies a set it changes once,
+// however many of its jobs it changes. Sets are derived from the jobs
+// (putJob keeps them, Restore rebuilds them): snapshots do not carry them.
+const tableJobSets = "jobsets"
+
+// Set keys: a kind byte, then
+//   - setState: the state's code (stateCodes) and the id's bucket (id /
+//     stateBucket, 8 bytes big-endian): the jobs in that state, in id order
+//     across buckets;
+//   - setDeps: a job id (8 bytes): the unfinished jobs that depend on it.
+//
+// tableJobWork holds the sets of each node's work, the jobs placed on it
+// that have not finished (STARTING, RUNNING): keys are the node's name, a
+// NUL, and the id's bucket. The watch channels of a node's sets are what
+// its blocking query waits on: they fire when its work changes, not when
+// anything else does (a table of their own: keys that begin with the
+// name, as a go-memdb index's would, so that one node's first set does
+// not split the radix node another's watch is on).
+const (
+	setState = 's'
+	setDeps  = 'd'
+)
+
+const tableJobWork = "jobwork"
+
+// stateBucket is how many consecutive ids share a state set: a copy on
+// change costs at most 4 KiB.
+const stateBucket = 256
+
+// jobSet is one set: its members by id, ascending. A member that left is
+// a hole (Job nil) until the set is next copied.
+type jobSet struct {
+	Key     string
+	Members []setMember
+	live    int // members that are not holes
+	// owner is the write transaction that made this copy; it alone may
+	// change it in place (readers never see a set before its commit).
+	// Any other transaction copies it first.
+	owner *memdb.Txn
+}
+
+type setMember struct {
+	ID  uint64
+	Job *api.Job
+}
+
+func jobSetsTable(name string) *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: name,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: setKeyIndex{}},
+		},
+	}
+}
+
+// setKeyIndex is the sets' key, with prefixes (all sets of one state).
+type setKeyIndex struct{}
+
+func (setKeyIndex) FromObject(obj any) (bool, []byte, error) {
+	s, ok := obj.(*jobSet)
+	if !ok {
+		return false, nil, fmt.Errorf("job set index: %T is not a job set", obj)
+	}
+	return true, []byte(s.Key), nil
+}
+
+func (setKeyIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("job set index: want one key, got %d args", len(args))
+	}
+	k, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("job set index: %T is not a set key", args[0])
+	}
+	return []byte(k), nil
+}
+
+func (x setKeyIndex) PrefixFromArgs(args ...any) ([]byte, error) { return x.FromArgs(args...) }
+
+func stateSetPrefix(st api.JobState) string {
+	c, ok := stateCodes[st]
+	if !ok {
+		panic(fmt.Sprintf("raftfsm: unknown job state %q", st))
+	}
+	return string([]byte{setState, c})
+}
+
+func stateSetKey(st api.JobState, id uint64) string {
+	return string(binary.BigEndian.AppendUint64([]byte(stateSetPrefix(st)), id/stateBucket))
+}
+
+func activeSetPrefix(node string) string { return node + "\x00" }
+
+// activeKey is the set of the node's work j belongs to, or "".
+func activeKey(j *api.Job) string {
+	if j == nil || j.Node == "" || !j.State.Terminable() {
+		return ""
+	}
+	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node)), j.ID/stateBucket))
+}
+
+func depsSetKey(id uint64) string {
+	return string(binary.BigEndian.AppendUint64([]byte{setDeps}, id))
+}
+
+// depKeys are the sets of dependents j belongs to: one per job it depends
+// on while it has not finished.
+func depKeys(j *api.Job) []string {
+	if j == nil || j.State.Terminal() || len(j.DependsOn) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(j.DependsOn))
+	for _, d := range j.DependsOn {
+		if k := depsSetKey(d.JobID); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// find returns the member with id's position, or where it would go.
+func (s *jobSet) find(id uint64) (int, bool) {
+	return slices.BinarySearchFunc(s.Members, id, func(m setMember, id uint64) int {
+		switch {
+		case m.ID < id:
+			return -1
+		case m.ID > id:
+			return 1
+		}
+		return 0
+	})
+}
+
+// setWriter changes the sets inside one write transaction.
+type setWriter struct{ txn *memdb.Txn }
+
+// open returns the set of key this transaction may change: its own copy
+// (made now, and stored, if the stored one is older: holes are dropped),
+// or a new one if there is none and create is set; nil otherwise.
+func (w setWriter) open(table, key string, create bool) *jobSet {
+	raw, err := w.txn.First(table, "id", key)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read job set %q: %v", key, err))
+	}
+	var s *jobSet
+	switch {
+	case raw != nil && raw.(*jobSet).owner == w.txn:
+		return raw.(*jobSet)
+	case raw != nil:
+		old := raw.(*jobSet)
+		s = &jobSet{Key: key, Members: make([]setMember, 0, old.live+1), live: old.live, owner: w.txn}
+		for _, m := range old.Members {
+			if m.Job != nil {
+				s.Members = append(s.Members, m)
+			}
+		}
+	case !create:
+		return nil
+	default:
+		s = &jobSet{Key: key, owner: w.txn}
+	}
+	if err := w.txn.Insert(table, s); err != nil {
+		panic(fmt.Sprintf("raftfsm: write job set %q: %v", key, err))
+	}
+	return s
+}
+
+// add puts j into the set of key, or replaces the member of its id.
+func (w setWriter) add(table, key string, j *api.Job) {
+	s := w.open(table, key, true)
+	if n := len(s.Members); n == 0 || s.Members[n-1].ID < j.ID { // ids mostly come in order
+		s.Members = append(s.Members, setMember{j.ID, j})
+		s.live++
+		return
+	}
+	i, found := s.find(j.ID)
+	switch {
+	case found && s.Members[i].Job == nil:
+		s.live++
+	case !found:
+		s.Members = slices.Insert(s.Members, i, setMember{})
+		s.live++
+	}
+	s.Members[i] = setMember{j.ID, j}
+}
+
+// remove takes job id out of the set of key (a hole until the next copy);
+// an empty set is deleted.
+func (w setWriter) remove(table, key string, id uint64) {
+	s := w.open(table, key, false)
+	if s == nil {
+		return
+	}
+	if i, found := s.find(id); found && s.Members[i].Job != nil {
+		s.Members[i].Job = nil
+		s.live--
+	}
+	if s.live == 0 {
+		if err := w.txn.Delete(table, s); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete job set %q: %v", key, err))
+		}
+	}
+}
+
+// moveJob updates the sets for a job stored as now (nil: deleted) that
+// was stored as was (nil: new).
+func (w setWriter) moveJob(was, now *api.Job) {
+	var id uint64
+	var oldState, newState string
+	if was != nil {
+		id, oldState = was.ID, stateSetKey(was.State, was.ID)
+	}
+	if now != nil {
+		id, newState = now.ID, stateSetKey(now.State, now.ID)
+	}
+	if oldState != "" && oldState != newState {
+		w.remove(tableJobSets, oldState, id)
+	}
+	if newState != "" {
+		w.add(tableJobSets, newState, now)
+	}
+	oldActive, newActive := activeKey(was), activeKey(now)
+	if oldActive != "" && oldActive != newActive {
+		w.remove(tableJobWork, oldActive, id)
+	}
+	if newActive != "" {
+		w.add(tableJobWork, newActive, now)
+	}
+	oldDeps, newDeps := depKeys(was), depKeys(now)
+	for _, k := range oldDeps {
+		if !slices.Contains(newDeps, k) {
+			w.remove(tableJobSets, k, id)
+		}
+	}
+	for _, k := range newDeps {
+		w.add(tableJobSets, k, now)
+	}
+}
+
+// eachInSets calls fn for each member of the sets whose keys start with
+// prefix, in key order and id order within a set, until fn returns false.
+// A set this transaction may still change is read from a copy, so fn may
+// write jobs.
+func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
+	it, err := txn.Get(table, "id_prefix", prefix)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: list job sets %q: %v", prefix, err))
+	}
+	var sets []*jobSet
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		sets = append(sets, raw.(*jobSet))
+	}
+	for _, s := range sets {
+		members := s.Members
+		if s.owner == txn {
+			members = slices.Clone(members)
+		}
+		for _, m := range members {
+			if m.Job != nil && !fn(m.Job) {
+				return
+			}
+		}
+	}
+}
+
+// dependents returns the unfinished jobs that depend on job id, in id
+// order (the state's own objects: read-only).
+func dependents(txn *memdb.Txn, id uint64) []*api.Job {
+	var out []*api.Job
+	eachInSets(txn, tableJobSets, depsSetKey(id), func(j *api.Job) bool { out = append(out, j); return true })
+	return out
+}

@@ -1,0 +1,143 @@
+package raftfsm
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// The jobs table holds jobs in buckets of jobBucketSize consecutive ids,
+// one go-memdb object per bucket: a go-memdb object costs its radix node
+// and leaf with a watch channel apiece (some 330 bytes), which a bucket
+// spreads over its jobs (an 8-byte slot each). A transaction copies a
+// bucket it changes once (2 KiB), however many of its jobs it changes.
+// Jobs are read and written only through State.Job, AllJobs, writer.job,
+// writer.put(tableJobs, j) and writer.deleteJob: the go-memdb table is
+// tableJobBuckets, and go-memdb calls on tableJobs fail ("invalid table").
+const jobBucketSize = 256
+
+// tableJobBuckets is the go-memdb table of job buckets.
+const tableJobBuckets = "jobbuckets"
+
+// jobBucket holds the jobs whose ids are ID*jobBucketSize and up; a slot
+// is nil where there is no such job (yet, or any more).
+type jobBucket struct {
+	ID   uint64
+	Jobs []*api.Job // jobBucketSize slots
+	live int        // slots that hold a job
+	// owner is the write transaction that made this copy and alone may
+	// change it in place (as jobSet.owner).
+	owner *memdb.Txn
+}
+
+func jobsTable() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: tableJobBuckets,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: jobBucketIndex{}},
+		},
+	}
+}
+
+// jobBucketIndex is a bucket's number, 8 bytes big-endian (id order).
+type jobBucketIndex struct{}
+
+func (jobBucketIndex) FromObject(obj any) (bool, []byte, error) {
+	b, ok := obj.(*jobBucket)
+	if !ok {
+		return false, nil, fmt.Errorf("jobs table: %T is not a job bucket", obj)
+	}
+	return true, uint64Key(b.ID), nil
+}
+
+func (jobBucketIndex) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("jobs table: want one bucket number, got %d args", len(args))
+	}
+	id, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("jobs table: %T is not a uint64 bucket number", args[0])
+	}
+	return uint64Key(id), nil
+}
+
+// storedJob returns the stored job id (read-only), or nil.
+func storedJob(txn *memdb.Txn, id uint64) *api.Job {
+	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+	}
+	if raw == nil {
+		return nil
+	}
+	return raw.(*jobBucket).Jobs[id%jobBucketSize]
+}
+
+// eachStoredJob calls fn for every stored job in id order until fn
+// returns false. A bucket this transaction may still change is read from
+// a copy, so fn may write jobs.
+func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
+	it, err := txn.Get(tableJobBuckets, "id")
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: list jobs: %v", err))
+	}
+	var buckets []*jobBucket
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		buckets = append(buckets, raw.(*jobBucket))
+	}
+	for _, b := range buckets {
+		jobs := b.Jobs
+		if b.owner == txn {
+			jobs = append([]*api.Job(nil), jobs...)
+		}
+		for _, j := range jobs {
+			if j != nil && !fn(j) {
+				return
+			}
+		}
+	}
+}
+
+// storeJob puts j in its slot (now nil: empties the slot of id) and
+// returns what the slot held.
+func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
+	n := id / jobBucketSize
+	raw, err := txn.First(tableJobBuckets, "id", n)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+	}
+	var b *jobBucket
+	switch {
+	case raw != nil && raw.(*jobBucket).owner == txn:
+		b = raw.(*jobBucket)
+	case raw == nil && now == nil:
+		return nil
+	default:
+		b = &jobBucket{ID: n, Jobs: make([]*api.Job, jobBucketSize), owner: txn}
+		if raw != nil {
+			old := raw.(*jobBucket)
+			copy(b.Jobs, old.Jobs)
+			b.live = old.live
+		}
+		if err := txn.Insert(tableJobBuckets, b); err != nil {
+			panic(fmt.Sprintf("raftfsm: write jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
+		}
+	}
+	slot := &b.Jobs[id%jobBucketSize]
+	was = *slot
+	*slot = now
+	switch {
+	case was == nil && now != nil:
+		b.live++
+	case was != nil && now == nil:
+		b.live--
+	}
+	if b.live == 0 {
+		if err := txn.Delete(tableJobBuckets, b); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
+		}
+	}
+	return was
+}
