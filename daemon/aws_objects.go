@@ -104,6 +104,9 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
+	if p := d.SchedulingPriority; p != nil && (*p < 0 || *p > api.MaxSchedulingPriority) {
+		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: schedulingPriority %d: give 0 to %d", d.Name, *p, api.MaxSchedulingPriority).WithField("schedulingPriority")
+	}
 	if err := checkDefinitionLicenses(c.fsm.State(), &d); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
@@ -299,6 +302,7 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	if err := checkPreemptMode(q); err != nil {
 		return err
 	}
+	q.SchedulingPolicyArn = queuePolicyARN(q.SchedulingPolicyArn) // a fair-share queue (aws_fairshare.go)
 	if err := q.RAMSpace.Check(); err != nil {
 		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
 	}
@@ -344,6 +348,9 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	}
 	if req.GraceTimeSeconds != nil {
 		q.GraceTimeSeconds = *req.GraceTimeSeconds
+	}
+	if req.SchedulingPolicyArn != "" {
+		q.SchedulingPolicyArn = req.SchedulingPolicyArn
 	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err
