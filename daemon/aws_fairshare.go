@@ -138,8 +138,8 @@ func (c *Controller) deleteSchedulingPolicy(ctx context.Context, who caller, req
 	return empty{}, c.applyPolicy(ctx, raftfsm.OpSchedPolicyDelete, raftfsm.SchedPolicyDeleteCmd{Name: api.SchedulingPolicyName(req.ARN)})
 }
 
-// applyPolicy checks a policy command against the state (refused: never
-// a log entry) and commits it.
+// applyPolicy checks a policy (or queue) command against the state
+// (refused: never a log entry) and commits it.
 func (c *Controller) applyPolicy(ctx context.Context, op raftfsm.Op, cmd any) error {
 	if res := c.fsm.Check(op, cmd); res.Err != nil {
 		return res.Err

@@ -95,8 +95,16 @@ func TestMemSchedulingPolicies(t *testing.T) {
 	if qs, _ := out["jobQueues"].([]any); len(qs) != 1 || qs[0].(map[string]any)["schedulingPolicyArn"] != arn {
 		t.Fatalf("describejobqueues fs: %v, want its schedulingPolicyArn", out)
 	}
+	idx := mc.c.fsm.State().Index()
 	if _, out := mc.awsCall(rootUser, "updatejobqueue", `{"jobQueue":"default","schedulingPolicyArn":"`+arn+`"}`); out["code"] != api.CodeInvalid || !strings.Contains(out["message"].(string), "FIFO") {
 		t.Errorf("give the FIFO queue default a policy: %v, want it refused", out)
+	}
+	if _, out := mc.awsCall(rootUser, "createjobqueue", `{"jobQueueName":"fs2","priority":1,"schedulingPolicyArn":"nosuch",
+		"computeEnvironmentOrder":[{"order":1,"computeEnvironment":"default"}]}`); out["code"] != api.CodeNotFound || !strings.Contains(out["message"].(string), "nosuch") {
+		t.Errorf("a queue naming policy nosuch: %v, want it refused", out)
+	}
+	if after := mc.c.fsm.State().Index(); after != idx {
+		t.Errorf("refused queue changes moved the raft index from %d to %d", idx, after)
 	}
 	if _, out := mc.awsCall(rootUser, "deleteschedulingpolicy", `{"arn":"`+arn+`"}`); out["code"] != api.CodeConflict || !strings.Contains(out["message"].(string), "fs") {
 		t.Errorf("delete fair while fs uses it: %v, want it refused naming fs", out)

@@ -284,7 +284,7 @@ func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQue
 	if err := c.checkQueue(&req); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()})
+	err := c.applyPolicy(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()}) // checked first (aws_fairshare.go)
 	return api.AWSJobQueueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
 }
 
@@ -356,7 +356,7 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 		return api.AWSJobQueueResponse{}, err
 	}
 	// (The implicit default queue becomes a stored one on its first update.)
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()})
+	err := c.applyPolicy(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()}) // checked first (aws_fairshare.go)
 	return api.AWSJobQueueResponse{Name: name, ARN: arn("job-queue", name)}, err
 }
 
