@@ -34,6 +34,10 @@ type JobDetail struct {
 	IsTerminated    bool                   `json:"isTerminated"`
 	// ConsumableResourceProperties are the job's consumable resources.
 	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
+	// ShareIdentifier and SchedulingPriority: the job's share and its
+	// priority within it, in a fair-share queue.
+	ShareIdentifier    string `json:"shareIdentifier,omitempty"`
+	SchedulingPriority *int64 `json:"schedulingPriority,omitempty"`
 }
 
 // ContainerDetail is AWS Batch's ContainerDetail.
@@ -121,8 +125,12 @@ type AWSSubmitJobRequest struct {
 	Timeout            *JobTimeout         `json:"timeout,omitempty"`
 	Tags               map[string]string   `json:"tags,omitempty"`
 	PropagateTags      bool                `json:"propagateTags,omitempty"`
-	SchedulingPrio     int64               `json:"schedulingPriorityOverride,omitempty"`
-	ShareIdentifier    string              `json:"shareIdentifier,omitempty"`
+	// SchedulingPrio (0-9999) orders the job within its share of a
+	// fair-share queue, over the definition's schedulingPriority.
+	SchedulingPrio *int64 `json:"schedulingPriorityOverride,omitempty"`
+	// ShareIdentifier is the job's share of a fair-share queue (required
+	// there, refused elsewhere).
+	ShareIdentifier string `json:"shareIdentifier,omitempty"`
 	// ConsumableResourcePropertiesOverride replaces the definition's
 	// consumable resources for this job.
 	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
@@ -274,6 +282,9 @@ type AWSUpdateJobQueueRequest struct {
 	PreemptMode string `json:"preemptMode,omitempty"`
 	// GraceTimeSeconds (GraceTime), changed only if given.
 	GraceTimeSeconds *int `json:"graceTimeSeconds,omitempty"`
+	// SchedulingPolicyArn replaces a fair-share queue's policy (a FIFO
+	// queue cannot be given one, nor a fair-share queue lose its own).
+	SchedulingPolicyArn string `json:"schedulingPolicyArn,omitempty"`
 }
 
 // JobQueueDetail is AWS Batch's JobQueueDetail.

@@ -89,6 +89,9 @@ type JobDefinition struct {
 	// ConsumableResourceProperties are what each job of the definition
 	// holds while it runs (api/licenses.go).
 	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
+	// SchedulingPriority (0-9999) orders its jobs within their share of a
+	// fair-share queue (a submit's schedulingPriorityOverride wins).
+	SchedulingPriority *int64 `json:"schedulingPriority,omitempty"`
 }
 
 // ComputeEnvironment is a set of nodes that job queues send jobs to: the
@@ -162,6 +165,9 @@ type JobQueue struct {
 	// between SIGTERM and SIGKILL (Slurm's partition GraceTime); 0: the
 	// node's -grace.
 	GraceTimeSeconds int `json:"graceTimeSeconds,omitempty"`
+	// SchedulingPolicyArn makes the queue a fair-share queue
+	// (api/schedpolicy.go); empty: a FIFO queue.
+	SchedulingPolicyArn string `json:"schedulingPolicyArn,omitempty"`
 }
 
 // Preempt modes of a queue.

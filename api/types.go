@@ -174,6 +174,11 @@ type JobSpec struct {
 	// consumableResourceProperties): it starts only when each has its
 	// quantity free.
 	Licenses []LicenseUse `json:"licenses,omitempty"`
+	// ShareIdentifier is the job's share of its fair-share queue (AWS
+	// Batch's), SchedulingPriority its priority within that share
+	// (higher first); both unset outside fair-share queues.
+	ShareIdentifier    string `json:"shareIdentifier,omitempty"`
+	SchedulingPriority int64  `json:"schedulingPriority,omitempty"`
 }
 
 // SignalScope says which processes of a running job a signal reaches.

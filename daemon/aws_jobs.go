@@ -97,8 +97,10 @@ func fromDefinition(state *raftfsm.State, jobs jobSource, req api.AWSSubmitJobRe
 		JobSpec: api.JobSpec{
 			Name: req.JobName, Queue: nameFromARN(req.JobQueue),
 			Command: substitute(cp.Command, params), Env: env, Resources: res,
-			Priority: req.SchedulingPrio,
 		},
+	}
+	if err := shareOf(state, def, req, &sub); err != nil { // fair-share queues (aws_fairshare.go)
+		return api.SubmitJobRequest{}, err
 	}
 	if len(sub.Command) == 0 {
 		return api.SubmitJobRequest{}, api.Errorf(api.CodeInvalid, "job definition %s:%d has no command and the request gives none", def.Name, def.Revision)

@@ -104,6 +104,9 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if err := checkRetryStrategy(d.RetryStrategy); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
+	if p := d.SchedulingPriority; p != nil && (*p < 0 || *p > api.MaxSchedulingPriority) {
+		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: schedulingPriority %d: give 0 to %d", d.Name, *p, api.MaxSchedulingPriority).WithField("schedulingPriority")
+	}
 	if err := checkDefinitionLicenses(c.fsm.State(), &d); err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
@@ -281,7 +284,7 @@ func (c *Controller) createQueue(ctx context.Context, who caller, req api.JobQue
 	if err := c.checkQueue(&req); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()})
+	err := c.applyPolicy(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: req, Create: true, Now: c.nowMillis()}) // checked first (aws_fairshare.go)
 	return api.AWSJobQueueResponse{Name: req.Name, ARN: arn("job-queue", req.Name)}, err
 }
 
@@ -299,6 +302,7 @@ func (c *Controller) checkQueue(q *api.JobQueue) error {
 	if err := checkPreemptMode(q); err != nil {
 		return err
 	}
+	q.SchedulingPolicyArn = queuePolicyARN(q.SchedulingPolicyArn) // a fair-share queue (aws_fairshare.go)
 	if err := q.RAMSpace.Check(); err != nil {
 		return api.Errorf(api.CodeInvalid, "job queue %s: %v", q.Name, err).WithField("allowedRAMSpace")
 	}
@@ -345,11 +349,14 @@ func (c *Controller) updateQueue(ctx context.Context, who caller, req api.AWSUpd
 	if req.GraceTimeSeconds != nil {
 		q.GraceTimeSeconds = *req.GraceTimeSeconds
 	}
+	if req.SchedulingPolicyArn != "" {
+		q.SchedulingPolicyArn = req.SchedulingPolicyArn
+	}
 	if err := c.checkQueue(&q); err != nil {
 		return api.AWSJobQueueResponse{}, err
 	}
 	// (The implicit default queue becomes a stored one on its first update.)
-	_, err := c.applier.Apply(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()})
+	err := c.applyPolicy(ctx, raftfsm.OpPutQueue, raftfsm.PutQueueCmd{Queue: q, Now: c.nowMillis()}) // checked first (aws_fairshare.go)
 	return api.AWSJobQueueResponse{Name: name, ARN: arn("job-queue", name)}, err
 }
 

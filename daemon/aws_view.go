@@ -74,6 +74,10 @@ func taskView(j *api.Job) api.JobDetail {
 		v.StatusReason = awsJobWaitReason(j)
 	}
 	v.ConsumableResourceProperties = licenseProperties(j.Licenses)
+	if j.ShareIdentifier != "" { // a fair-share queue's job
+		prio := j.SchedulingPriority
+		v.ShareIdentifier, v.SchedulingPriority = j.ShareIdentifier, &prio
+	}
 	if v.Parameters == nil {
 		v.Parameters = map[string]string{}
 	}

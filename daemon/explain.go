@@ -72,13 +72,14 @@ func dependencyStates(st interface{ Job(uint64) *api.Job }, j api.Job) string {
 // followed by Slurm's code, which shoal explain expands.
 func awsWaitReason(reason string) string {
 	text := map[string]string{
-		sched.ReasonResources:         "CAPACITY:INSUFFICIENT_CAPACITY - no node of the job queue has the vCPUs, memory and GPUs the job needs free now",
-		sched.ReasonPriority:          "CAPACITY:INSUFFICIENT_CAPACITY - the job fits now but would delay a higher-priority job's reservation",
-		sched.ReasonReqNodeNotAvail:   "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - no available node of the job queue's compute environments can run the job",
-		sched.ReasonPartitionDown:     "MISCONFIGURATION:COMPUTE_ENVIRONMENT - the job queue has no enabled compute environment",
-		sched.ReasonPartitionInactive: "MISCONFIGURATION:JOB_QUEUE - the job queue is disabled or does not exist",
-		sched.ReasonBeginTime:         "the job's begin time has not come",
-		sched.ReasonArrayTaskLimit:    "the array runs as many child jobs as its throttle allows",
+		sched.ReasonResources:            "CAPACITY:INSUFFICIENT_CAPACITY - no node of the job queue has the vCPUs, memory and GPUs the job needs free now",
+		sched.ReasonPriority:             "CAPACITY:INSUFFICIENT_CAPACITY - the job fits now but would delay a higher-priority job's reservation",
+		sched.ReasonReqNodeNotAvail:      "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - no available node of the job queue's compute environments can run the job",
+		sched.ReasonPartitionDown:        "MISCONFIGURATION:COMPUTE_ENVIRONMENT - the job queue has no enabled compute environment",
+		sched.ReasonPartitionInactive:    "MISCONFIGURATION:JOB_QUEUE - the job queue is disabled or does not exist",
+		sched.ReasonBeginTime:            "the job's begin time has not come",
+		sched.ReasonArrayTaskLimit:       "the array runs as many child jobs as its throttle allows",
+		sched.ReasonFairShareReservation: "CAPACITY:INSUFFICIENT_CAPACITY - the job's share holds all of the job queue the scheduling policy's computeReservation leaves to active shares",
 	}[reason]
 	if text == "" {
 		return reason

@@ -96,6 +96,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err := checkJobLicenses(state, &j); err != nil {
 			return nil, err
 		}
+		if err := checkJobShare(state, &j); err != nil { // fair-share queues (aws_fairshare.go)
+			return nil, err
+		}
 		if j.DeadlineAt != 0 && j.DeadlineAt <= cmd.Now {
 			return nil, api.Errorf(api.CodeInvalid, "job %q: its deadline %s has passed: give a deadline in the future",
 				j.Name, time.UnixMilli(j.DeadlineAt).UTC().Format(time.RFC3339)).WithField("deadline")

@@ -103,6 +103,11 @@ func (c *Controller) routeTable() []route {
 		awsOperator("deleteconsumableresource", "delete consumable resources", awsEndpoint(c.deleteConsumableResource)),
 		aws("describeconsumableresource", asUser, awsEndpoint(c.describeConsumableResource)),
 		aws("listconsumableresources", asUser, awsEndpoint(c.listConsumableResources)),
+		awsOperator("createschedulingpolicy", "create scheduling policies", awsEndpoint(c.createSchedulingPolicy)),
+		awsOperator("updateschedulingpolicy", "update scheduling policies", awsEndpoint(c.updateSchedulingPolicy)),
+		awsOperator("deleteschedulingpolicy", "delete scheduling policies", awsEndpoint(c.deleteSchedulingPolicy)),
+		aws("describeschedulingpolicies", asUser, awsEndpoint(c.describeSchedulingPolicies)),
+		aws("listschedulingpolicies", asUser, awsEndpoint(c.listSchedulingPolicies)),
 
 		native("/", identified, bodySmall, notFound),
 	}

@@ -129,6 +129,9 @@ func (w writer) putQueue(c PutQueueCmd) Result {
 				c.Queue.Name, o.ComputeEnvironment).WithField("computeEnvironmentOrder")}
 		}
 	}
+	if err := w.checkQueuePolicy(c); err != nil { // fair-share queues (awsfairshare.go)
+		return Result{Err: err}
+	}
 	q := c.Queue
 	if c.Create {
 		q.CreatedAt = c.Now

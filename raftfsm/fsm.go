@@ -251,6 +251,10 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.stepSignal)
 	case OpSubmitOnce:
 		return decodeApply(op, body, w.submitOnce)
+	case OpSchedPolicyPut:
+		return decodeApply(op, body, w.schedPolicyPut)
+	case OpSchedPolicyDelete:
+		return decodeApply(op, body, w.schedPolicyDelete)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

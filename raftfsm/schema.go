@@ -63,6 +63,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range accountTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range schedPolicyTables() {
+		s.Tables[name] = t
+	}
 	for name, t := range submitTokenTables() {
 		s.Tables[name] = t
 	}

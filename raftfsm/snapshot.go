@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 5 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits
+const SnapshotFormat = 6 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits; 6: scheduling policies and share usage
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -42,6 +42,9 @@ type snapshotRecord struct {
 	AssocUsage   *api.AssocUsage   `json:"assocUsage,omitempty"`
 	PrioSettings *PrioritySettings `json:"prioritySettings,omitempty"`
 	Token        *submitToken      `json:"submitToken,omitempty"`
+	// AWS Batch's scheduling policies and share usage (awsfairshare.go).
+	SchedPolicy *api.SchedulingPolicy `json:"schedulingPolicy,omitempty"`
+	ShareUsage  *api.ShareUsage       `json:"shareUsage,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -75,6 +78,8 @@ var snapshotKinds = map[string]recordKind{
 	"assocUsage":         {tableUsage, func() any { return new(api.AssocUsage) }},
 	"prioritySettings":   {tablePrioConf, func() any { return new(PrioritySettings) }},
 	"submitToken":        {tableSubmitTokens, func() any { return new(submitToken) }},
+	"schedulingPolicy":   {tableSchedPolicies, func() any { return new(api.SchedulingPolicy) }},
+	"shareUsage":         {tableShareUsage, func() any { return new(api.ShareUsage) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -140,6 +145,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		records = append(records, snapshotRecord{License: l})
 	}
 	records = append(records, s.state.accountRecords()...)
+	records = append(records, s.state.schedPolicyRecords()...)
 	for _, t := range collect[submitToken](s.state, tableSubmitTokens, "seq") {
 		records = append(records, snapshotRecord{Token: t})
 	}

@@ -125,6 +125,7 @@ func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
 	watch(tableCEs, "id")
 	watch(tableLicenses, "id")
 	s.watchAccounts(ws) // limits and priorities (accounts.go)
+	s.watchSchedPolicies(ws)
 	s.watchRestore(ws)
 }
 

@@ -183,6 +183,8 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 		b.WriteString("no node of queue " + q + " has what it asks free now: " + w.Short.words(res))
 	case ReasonLicenses:
 		b.WriteString(w.licenseWords())
+	case ReasonFairShareReservation:
+		b.WriteString(w.fairWords()) // awsfairshare.go
 	case ReasonReqNodeNotAvail:
 		s := w.Short
 		switch {

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"github.com/shoal-batch/shoal/api"
@@ -256,6 +257,7 @@ func (p *pass) ordered() []*api.Job {
 	type level struct {
 		queue int
 		job   int64
+		fair  string // a fair-share queue's jobs, ordered by FairShareOrder
 	}
 	buckets := map[level][]*api.Job{}
 	var last *target
@@ -269,8 +271,11 @@ func (p *pass) ordered() []*api.Job {
 		if last == nil || j.Queue != lastQueue {
 			last, lastQueue = p.target(j.Queue), j.Queue
 		}
-		l := level{last.priority, j.Priority}
-		if prio != nil {
+		l := level{last.priority, j.Priority, ""}
+		switch {
+		case last.fair != nil:
+			l.job, l.fair = math.MaxInt64, last.name // first among its queue's level
+		case prio != nil:
 			l.job = prio.Of(j).Priority
 		}
 		buckets[l] = append(buckets[l], j)
@@ -285,8 +290,12 @@ func (p *pass) ordered() []*api.Job {
 		if a.queue != b.queue {
 			return cmp.Compare(b.queue, a.queue)
 		}
-		return cmp.Compare(b.job, a.job)
+		if a.job != b.job {
+			return cmp.Compare(b.job, a.job)
+		}
+		return cmp.Compare(a.fair, b.fair)
 	})
+	orderFair(p, buckets, func(l level) string { return l.fair })
 	jobs := make([]*api.Job, 0, n)
 	for _, l := range levels {
 		jobs = append(jobs, buckets[l]...)
@@ -365,6 +374,10 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 			return false
 		}
 	}
+	if t.fair != nil && !t.fair.room(j) { // computeReservation (awsfairshare.go)
+		w.Reason = ReasonFairShareReservation
+		return false
+	}
 	dur := p.opts.limitIn(j, t.name)
 	sh := shape{t, j.Resources}
 	key := shapeDur{sh, dur}
@@ -396,6 +409,9 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 		p.takeLicenses(j)
 		if p.lim != nil {
 			p.lim.add(j)
+		}
+		if t.fair != nil {
+			t.fair.take(j)
 		}
 		if throttled {
 			p.running[j.Array.JobID]++
@@ -552,6 +568,9 @@ type target struct {
 	waiting   int
 	heads     []uint64
 	estimates int
+	// fair is the queue's fair-share state (awsfairshare.go); nil for a
+	// FIFO queue.
+	fair *fairQueue
 }
 
 type envNodes struct {
@@ -582,6 +601,7 @@ func (p *pass) target(name string) *target {
 		return t
 	}
 	t.enabled, t.priority = true, q.Priority
+	t.fair = p.fairQueueOf(q)
 	for _, ce := range api.QueueEnvironments(q, p.snap.ComputeEnvironment) {
 		en := envNodes{name: ce.Name}
 		for i, n := range p.nodes {
