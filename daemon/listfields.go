@@ -30,13 +30,29 @@ var jobFields = sync.OnceValue(func() map[string]api.JobField {
 })
 
 // projection writes the chosen fields of jobs.
-type projection []api.JobField
+type projection []projField
+
+// projField is one field of a projection: written by its direct encoder
+// (listfields_direct.go) if it has one, else through reflection.
+type projField struct {
+	api.JobField
+	direct *directField
+}
+
+// projFieldOf gives f its direct encoder, if it has one.
+func projFieldOf(f api.JobField) projField {
+	pf := projField{JobField: f}
+	if d, ok := directFields[f.Name]; ok {
+		pf.direct = &d
+	}
+	return pf
+}
 
 // newProjection checks names against api.Job's JSON fields; "jobId" is
 // always written, first.
 func newProjection(names []string) (projection, error) {
 	all := jobFields()
-	p := projection{all["jobId"]}
+	p := projection{projFieldOf(all["jobId"])}
 	seen := map[string]bool{"jobId": true}
 	for _, n := range names {
 		f, ok := all[n]
@@ -51,7 +67,7 @@ func newProjection(names []string) (projection, error) {
 		}
 		if !seen[n] {
 			seen[n] = true
-			p = append(p, f)
+			p = append(p, projFieldOf(f))
 		}
 	}
 	return p, nil
@@ -62,7 +78,25 @@ func (p projection) appendJob(buf []byte, j *api.Job) ([]byte, error) {
 	v := reflect.ValueOf(j).Elem()
 	buf = append(buf, '{')
 	first := true
-	for _, f := range p {
+	for i := range p {
+		f := &p[i]
+		if d := f.direct; d != nil {
+			if f.OmitEmpty && d.zero(j) {
+				continue
+			}
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = append(buf, '"')
+			buf = append(buf, f.Name...)
+			buf = append(buf, '"', ':')
+			var err error
+			if buf, err = d.append(buf, j); err != nil {
+				return buf, err
+			}
+			continue
+		}
 		fv := v.FieldByIndex(f.Index)
 		if f.OmitEmpty && fv.IsZero() {
 			continue
