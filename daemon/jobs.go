@@ -421,6 +421,13 @@ func (l jobListJSON) writeTo(w http.ResponseWriter) {
 // encodes it or copies it out (a copy of each of 20,000 jobs made on the
 // heap was most of a list's garbage).
 func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*api.Job) error) error {
+	return c.eachListedCounted(who, req, nil, emit)
+}
+
+// eachListedCounted is eachListed that first tells counted (if not nil)
+// how many live jobs it is about to give, at most (archived ones come on
+// top): an encoder sizes its buffer once instead of doubling it.
+func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, counted func(n int), emit func(*api.Job) error) error {
 	if err := checkPaging(req); err != nil {
 		return err
 	}
@@ -465,6 +472,13 @@ func (c *Controller) eachListed(who caller, req api.ListJobsRequest, emit func(*
 			i++
 		}
 		live = live[i:]
+	}
+	if counted != nil {
+		n := len(live)
+		if req.Limit > 0 && req.Limit < n {
+			n = req.Limit
+		}
+		counted(n)
 	}
 	sent := 0
 	prio := c.listPriorities(state) // accounts.go

@@ -149,13 +149,20 @@ func (c *Controller) listFieldsJSON(who caller, req api.ListJobsRequest, buf []b
 	if err != nil {
 		return jobListJSON{}, err
 	}
-	n := 0
-	err = c.eachListed(who, req, func(j *api.Job) error {
+	n, live := 0, 0
+	start := len(buf)
+	err = c.eachListedCounted(who, req, func(k int) { live = k }, func(j *api.Job) error {
 		if n > 0 {
 			buf = append(buf, ',')
 		}
 		n++
 		buf, err = p.appendJob(buf, j)
+		if n == 8 && live > n {
+			// Size the answer once from its first jobs, with a quarter
+			// to spare, rather than doubling it up to 20,000 of them.
+			per := (len(buf) - start) / n
+			buf = slices.Grow(buf, (live-n)*per*5/4)
+		}
 		return err
 	})
 	if err != nil {
