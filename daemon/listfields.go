@@ -98,7 +98,7 @@ func (p projection) appendJob(buf []byte, j *api.Job) ([]byte, error) {
 			continue
 		}
 		fv := v.FieldByIndex(f.Index)
-		if f.OmitEmpty && fv.IsZero() {
+		if f.OmitEmpty && isEmptyValue(fv) {
 			continue
 		}
 		if !first {
@@ -127,6 +127,29 @@ func (p projection) appendJob(buf []byte, j *api.Job) ([]byte, error) {
 	}
 	return append(buf, '}'), nil
 }
+
+// isEmptyValue is encoding/json's omitempty test: an empty slice or map
+// is left out whether nil or not, a struct never is.
+func isEmptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Struct:
+		return false
+	}
+	return v.IsZero()
+}
+
+// allJobFields are every field of api.Job, in the order encoding/json
+// writes them: a list without Fields is this projection, the same bytes
+// as encoding/json writes without its reflection on the common fields.
+var allJobFields = sync.OnceValue(func() []string {
+	var names []string
+	for _, f := range api.JobFields() {
+		names = append(names, f.Name)
+	}
+	return names
+})
 
 // appendJSONString appends s as a JSON string, as encoding/json writes it
 // (HTML characters escaped, invalid UTF-8 replaced).

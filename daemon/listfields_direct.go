@@ -97,7 +97,7 @@ var directFields = map[string]directField{
 		},
 	},
 	"resources": {
-		zero:   func(j *api.Job) bool { return j.Resources == api.Resources{} },
+		zero:   func(j *api.Job) bool { return false }, // a struct: never left out
 		append: appendResources,
 	},
 	"array": {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -47,6 +48,39 @@ func TestDirectFieldsMatchReflection(t *testing.T) {
 	for name := range directFields {
 		if _, ok := jobFields()[name]; !ok {
 			t.Errorf("direct encoder for %q, which api.Job does not have", name)
+		}
+	}
+}
+
+// TestListFullMatchesEncodingJSON: a list without Fields, now written by
+// the projection of every field, is byte for byte what encoding/json
+// wrote, for the owner (everything) and for another user (redacted), with
+// empty-but-not-nil slices and maps, odd strings and nested values.
+func TestListFullMatchesEncodingJSON(t *testing.T) {
+	tc := startTestController(t, false)
+	tc.submit(alice, api.JobSpec{Name: "a <b> & \"c\" üñí", Command: []string{"sleep", "9"}, Dir: "/tmp",
+		Script: "#!/bin/sh\necho '<hi>' & \"x\"\t\\ \u2028\n", Stdout: "out-%j", Priority: 7, Nice: 3,
+		Resources: api.Resources{CPUs: 1, MemoryMB: 64}, Tags: map[string]string{"k": "v", "<": ">"},
+		Env: map[string]string{"A": "1"}, Held: true, TimeLimit: 60, Comment: "c", Account: "", BeginAt: 1})
+	dep := tc.submit(bob, api.JobSpec{Name: "bobs", Command: []string{"true"}, Dir: "/tmp", Held: true, Parameters: map[string]string{}})
+	tc.submit(alice, api.JobSpec{Name: "after", Command: []string{"true"}, Dir: "/tmp", Held: true,
+		DependsOn: []api.Dependency{{JobID: dep, Type: api.AfterOK}}})
+	for _, who := range []caller{root, {uid: alice.uid, gid: alice.gid, known: true}} {
+		for _, req := range []api.ListJobsRequest{{}, {Full: true}, {Limit: 2}, {States: []api.JobState{api.StatePending}}} {
+			got, err := tc.c.listJobsJSON(context.Background(), who, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := tc.c.listJobsJSONReflect(who, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.count != want.count || string(got.buf[listHead:]) != string(want.buf[listHead:]) {
+				t.Errorf("caller %+v, list %+v:\n%s\nencoding/json wrote\n%s", who, req, got.buf[listHead:], want.buf[listHead:])
+			}
+			if got.count != 3 && req.Limit == 0 {
+				t.Errorf("caller %+v, list %+v: %d jobs; want 3", who, req, got.count)
+			}
 		}
 	}
 }
