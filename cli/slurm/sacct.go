@@ -236,6 +236,7 @@ func (o *sacctOpts) fields(c *Ctx) ([]saField, bool) {
 }
 
 func (o *sacctOpts) run(c *Ctx) int {
+	defer pauseGC()()
 	ctx := context.Background()
 	now := c.Now()
 	fields, ok := o.fields(c)

@@ -367,6 +367,7 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 
 // run fetches, filters, sorts and prints.
 func (o *squeueOpts) run(c *Ctx) int {
+	defer pauseGC()()
 	now := c.Now()
 	if o.steps {
 		return o.runSteps(c)
