@@ -450,10 +450,11 @@ func (o *squeueOpts) run(c *Ctx) int {
 				val = termsafe.String(fields[i].value(v, env))
 			}
 			if sqNoCut[col.key] && col.right && len(val) > col.width {
-				b.WriteString(val + col.suffix)
+				b.WriteString(val)
+				b.WriteString(col.suffix)
 				continue
 			}
-			b.WriteString(col.fit(val))
+			col.writeFit(&b, val)
 		}
 		b.WriteByte('\n')
 	}
