@@ -101,8 +101,8 @@ func (s *scan) list() (ListJobsResponse, error) {
 			r.Count = int(n)
 		case "jobs":
 			if s.peek() == 'n' {
-				if _, err := s.value(); err != nil {
-					return r, err
+				if raw, err := s.value(); err != nil || string(raw) != "null" {
+					return r, errSlow
 				}
 				r.Jobs = nil
 				break
@@ -139,8 +139,12 @@ func (s *scan) list() (ListJobsResponse, error) {
 			if strings.EqualFold(key, "count") || strings.EqualFold(key, "jobs") {
 				return r, errSlow // encoding/json matches keys case-insensitively
 			}
-			if _, err := s.value(); err != nil {
+			raw, err := s.value()
+			if err != nil {
 				return r, err
+			}
+			if !json.Valid(raw) {
+				return r, errSlow // skipped, but encoding/json checks it
 			}
 		}
 		c := s.peek()
@@ -308,43 +312,45 @@ func hasPrefixAt(b []byte, i int, p string) bool {
 func (s *scan) value() ([]byte, error) {
 	s.ws()
 	start := s.i
-	depth := 0
+	if s.i >= len(s.b) {
+		return nil, errSlow
+	}
+	switch s.b[s.i] {
+	case '"':
+		if _, _, err := s.strRaw(); err != nil {
+			return nil, err
+		}
+		return s.b[start:s.i], nil
+	case '{', '[':
+		depth := 0
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case '"':
+				if _, _, err := s.strRaw(); err != nil {
+					return nil, err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.i++
+					return s.b[start:s.i], nil
+				}
+			}
+			s.i++
+		}
+		return nil, errSlow
+	}
+	// A number, true, false or null.
 	for s.i < len(s.b) {
 		c := s.b[s.i]
-		switch c {
-		case '"':
-			if _, _, err := s.str(); err != nil {
-				return nil, err
-			}
-			if depth == 0 {
-				return s.b[start:s.i], nil
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 { // the end of the object or array a literal is in
-				if s.i == start {
-					return nil, errSlow
-				}
-				return s.b[start:s.i], nil
-			}
-			depth--
-			if depth == 0 {
-				s.i++
-				return s.b[start:s.i], nil
-			}
-		case ',', ':', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				if s.i == start {
-					return nil, errSlow
-				}
-				return s.b[start:s.i], nil
-			}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			break
 		}
 		s.i++
 	}
-	if depth != 0 || s.i == start {
+	if s.i == start {
 		return nil, errSlow
 	}
 	return s.b[start:s.i], nil
