@@ -1,10 +1,5 @@
 package api
 
-import (
-	"bytes"
-	"encoding/json"
-)
-
 // PathHealth is the one route that answers callers who do not say who they
 // are (GET or POST): load balancers and monitors probe it.
 const PathHealth = "/shoal/v1/health"
@@ -82,31 +77,15 @@ type ListJobsResponse struct {
 	Jobs  []Job `json:"jobs"`
 }
 
-// UnmarshalJSON decodes a list into a slice sized from Count up front: a
-// job is large, and growing the slice as jobs arrive copies every one of
-// them several times (most of squeue's time on a 20,000-job queue).
+// UnmarshalJSON decodes a list as encoding/json would, without its
+// reflection (DecodeJobList): the slice is sized from Count up front, and
+// each job's fields are set by key.
 func (r *ListJobsResponse) UnmarshalJSON(data []byte) error {
-	type plain ListJobsResponse
-	var head struct {
-		Count int `json:"count"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
-		if key, err := dec.Token(); err == nil && key == "count" {
-			if n, err := dec.Token(); err == nil {
-				// Trust the count only as far as the bytes could hold
-				// that many jobs ({"jobId":1} is the smallest).
-				if f, ok := n.(float64); ok && f > 0 && f <= float64(len(data)/len(`{"jobId":1},`)) {
-					head.Count = int(f)
-				}
-			}
-		}
-	}
-	out := plain{Jobs: make([]Job, 0, head.Count)}
-	if err := json.Unmarshal(data, &out); err != nil {
+	out, err := DecodeJobList(data)
+	if err != nil {
 		return err
 	}
-	*r = ListJobsResponse(out)
+	*r = out
 	return nil
 }
 

@@ -120,6 +120,28 @@ func (c column) fit(s string) string {
 	return padCut(s, c.width, c.right) + c.suffix
 }
 
+// writeFit writes c.fit(s) to b without making the padded string (once
+// per cell of thousands of lines).
+func (c column) writeFit(b *strings.Builder, s string) {
+	switch {
+	case c.width <= 0:
+		b.WriteString(s)
+	case len(s) >= c.width:
+		b.WriteString(s[:c.width])
+	default:
+		if !c.right {
+			b.WriteString(s)
+		}
+		for range c.width - len(s) {
+			b.WriteByte(' ')
+		}
+		if c.right {
+			b.WriteString(s)
+		}
+	}
+	b.WriteString(c.suffix)
+}
+
 // padCut pads s with spaces to width (on the left when right), cutting it
 // to width when longer; width 0 leaves s as it is.
 func padCut(s string, width int, right bool) string {

@@ -400,11 +400,23 @@ func visible(j *api.Job, now time.Time) bool {
 }
 
 // visibleJobs indexes jobs by id (dependencies name jobs that may no longer
-// be shown) and picks those squeue and scontrol still show.
+// be shown) and picks those squeue and scontrol still show: jobs itself
+// when all are (a job is large: copying thousands of them was a fifth of
+// squeue's time), else a copy of those shown.
 func visibleJobs(jobs []api.Job, now time.Time) (known map[uint64]*api.Job, shown []api.Job) {
 	known = make(map[uint64]*api.Job, len(jobs))
+	hidden := 0
 	for i := range jobs {
 		known[jobs[i].ID] = &jobs[i]
+		if !visible(&jobs[i], now) {
+			hidden++
+		}
+	}
+	if hidden == 0 {
+		return known, jobs
+	}
+	shown = make([]api.Job, 0, len(jobs)-hidden)
+	for i := range jobs {
 		if visible(&jobs[i], now) {
 			shown = append(shown, jobs[i])
 		}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -236,6 +237,7 @@ func (o *sacctOpts) fields(c *Ctx) ([]saField, bool) {
 }
 
 func (o *sacctOpts) run(c *Ctx) int {
+	defer pauseGC()()
 	ctx := context.Background()
 	now := c.Now()
 	fields, ok := o.fields(c)
@@ -405,6 +407,7 @@ func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
 	// submitted) by end; with states, a finished one that ended within
 	// the window, a live one started or eligible by end.
 	req.EndedAfter, req.SubmittedBefore = start.UnixMilli(), end.UnixMilli()
+	req.Fields = sacctWanted()
 	if len(o.states) > 0 {
 		finished := false
 		for _, st := range o.states {
@@ -414,6 +417,22 @@ func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
 	}
 	return req
 }
+
+// sacctHeavy are the job fields sacct never reads, and the heaviest on
+// the wire: a batch job's script, its command and what it was given.
+var sacctHeavy = map[string]bool{"script": true, "environment": true, "command": true, "parameters": true, "mounts": true, "tags": true}
+
+// sacctWanted is what sacct asks the controller for (ListJobsRequest
+// Fields): every field of a job but sacctHeavy.
+var sacctWanted = sync.OnceValue(func() []string {
+	var names []string
+	for _, f := range api.JobFields() {
+		if !sacctHeavy[f.Name] {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+})
 
 // sacctHeaderCell is a header name cut (without "+") and justified to a
 // column.

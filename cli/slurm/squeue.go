@@ -367,6 +367,7 @@ func (o *squeueOpts) apply(c *Ctx, opt Opt) int {
 
 // run fetches, filters, sorts and prints.
 func (o *squeueOpts) run(c *Ctx) int {
+	defer pauseGC()()
 	now := c.Now()
 	if o.steps {
 		return o.runSteps(c)
@@ -449,10 +450,11 @@ func (o *squeueOpts) run(c *Ctx) int {
 				val = termsafe.String(fields[i].value(v, env))
 			}
 			if sqNoCut[col.key] && col.right && len(val) > col.width {
-				b.WriteString(val + col.suffix)
+				b.WriteString(val)
+				b.WriteString(col.suffix)
 				continue
 			}
-			b.WriteString(col.fit(val))
+			col.writeFit(&b, val)
 		}
 		b.WriteByte('\n')
 	}

@@ -156,8 +156,17 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 	if resp == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, resp); err != nil {
-		return fmt.Errorf("decode %s answer: %w", path, err)
+	var derr error
+	if l, ok := resp.(*api.ListJobsResponse); ok {
+		// A job list has a decoder of its own, which checks what it
+		// reads: json.Unmarshal would first scan the whole answer to
+		// check it (a sixth of squeue's time over thousands of jobs).
+		derr = l.UnmarshalJSON(data)
+	} else {
+		derr = json.Unmarshal(data, resp)
+	}
+	if derr != nil {
+		return fmt.Errorf("decode %s answer: %w", path, derr)
 	}
 	return nil
 }
