@@ -48,7 +48,8 @@ type Plan struct {
 	Preemptions []Preemption
 }
 
-// MaxPlacements bounds one plan, so that one raft entry stays small and a
+// MaxPlacements bounds one plan (Options.MaxPlacements may set another
+// bound), so that one raft entry stays small and a
 // flood of submissions does not delay the first placements.
 const MaxPlacements = 4096
 
@@ -84,6 +85,11 @@ type Options struct {
 	// Priority is the multifactor configuration (priority.go); with no
 	// weight set, jobs are ordered by the priority they were given.
 	Priority PriorityConfig
+	// MaxPlacements bounds the plan's placements (0: MaxPlacements). A
+	// pass costs about the same however many jobs it places, so a
+	// caller whose cluster frees more room than MaxPlacements between
+	// two passes places it all in one pass with a higher bound.
+	MaxPlacements int
 }
 
 func (o Options) withDefaults() Options {
@@ -95,6 +101,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EstimateDepth == 0 {
 		o.EstimateDepth = DefaultEstimateDepth
+	}
+	if o.MaxPlacements <= 0 {
+		o.MaxPlacements = MaxPlacements
 	}
 	return o
 }
@@ -354,7 +363,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	case throttled && p.running[j.Array.JobID] >= j.Array.MaxRunning:
 		w.Reason = ReasonArrayTaskLimit
 		return false
-	case len(p.plan.Placements) == MaxPlacements:
+	case len(p.plan.Placements) == p.opts.MaxPlacements:
 		return false // the next pass places or explains it
 	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
 		return false
