@@ -94,7 +94,9 @@ func BenchmarkDrain(b *testing.B) {
 
 // drainProfile starts a CPU profile of the drain alone (not the
 // submissions before it) when SHOAL_BENCH_DRAIN_PROFILE names a file, and
-// returns what stops it.
+// returns what stops it; the heap profiles FILE.allocs-before and
+// FILE.allocs-after frame the drain (go tool pprof -sample_index
+// alloc_space -diff_base FILE.allocs-before FILE.allocs-after).
 func drainProfile(b *testing.B) func() {
 	path := os.Getenv("SHOAL_BENCH_DRAIN_PROFILE")
 	if path == "" {
@@ -104,12 +106,24 @@ func drainProfile(b *testing.B) func() {
 	if err != nil {
 		b.Fatalf("drain profile: %v", err)
 	}
+	writeAllocs := func(name string) {
+		a, err := os.Create(path + name)
+		if err != nil {
+			b.Fatalf("drain profile: %v", err)
+		}
+		defer a.Close()
+		if err := pprof.Lookup("allocs").WriteTo(a, 0); err != nil {
+			b.Fatalf("drain profile: %v", err)
+		}
+	}
+	writeAllocs(".allocs-before")
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
 		b.Fatalf("drain profile (is -cpuprofile set too?): %v", err)
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		writeAllocs(".allocs-after")
 		if err := f.Close(); err != nil {
 			b.Errorf("drain profile: %v", err)
 		}

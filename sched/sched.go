@@ -266,7 +266,12 @@ func (p *pass) ordered() []*api.Job {
 		queue int
 		job   int64
 	}
-	buckets := map[level][]*api.Job{}
+	// Consecutive jobs mostly share a level: the last one's bucket is
+	// kept at hand, and the map is asked only when the level changes.
+	var levels []level
+	var buckets [][]*api.Job
+	index := map[level]int{}
+	cur, curLevel := -1, level{}
 	var last *target
 	lastQueue := ""
 	n := 0
@@ -282,23 +287,36 @@ func (p *pass) ordered() []*api.Job {
 		if prio != nil {
 			l.job = prio.Of(j).Priority
 		}
-		buckets[l] = append(buckets[l], j)
+		if cur < 0 || l != curLevel {
+			k, ok := index[l]
+			if !ok {
+				k = len(buckets)
+				index[l] = k
+				levels = append(levels, l)
+				buckets = append(buckets, nil)
+			}
+			cur, curLevel = k, l
+		}
+		buckets[cur] = append(buckets[cur], j)
 		n++
 		return true
 	})
-	levels := make([]level, 0, len(buckets))
-	for l := range buckets {
-		levels = append(levels, l)
+	if len(buckets) == 1 {
+		return buckets[0]
 	}
-	slices.SortFunc(levels, func(a, b level) int {
-		if a.queue != b.queue {
-			return cmp.Compare(b.queue, a.queue)
+	order := make([]int, len(levels))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if levels[a].queue != levels[b].queue {
+			return cmp.Compare(levels[b].queue, levels[a].queue)
 		}
-		return cmp.Compare(b.job, a.job)
+		return cmp.Compare(levels[b].job, levels[a].job)
 	})
 	jobs := make([]*api.Job, 0, n)
-	for _, l := range levels {
-		jobs = append(jobs, buckets[l]...)
+	for _, k := range order {
+		jobs = append(jobs, buckets[k]...)
 	}
 	return jobs
 }
