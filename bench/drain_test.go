@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -67,12 +69,15 @@ func BenchmarkDrain(b *testing.B) {
 			wg.Go(func() { reports[i] = c.simulateNode(b, simCtx, simNode(i)) })
 		}
 		b.Logf("submitted %d jobs in %s", drainJobs, time.Since(setup))
+		stopProfile := drainProfile(b)
+		cpu0 := cpuTime(b)
 		start := time.Now()
 		if err := c.client.Cancel(ctx, gate.ID, "release the backlog"); err != nil {
 			b.Fatalf("cancel the gate job: %v", err)
 		}
 		c.waitAllEnded(b, last)
-		elapsed := time.Since(start)
+		elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
+		stopProfile()
 		b.Logf("drained in %s", elapsed)
 		stop()
 		wg.Wait()
@@ -81,7 +86,47 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		rate := float64(drainJobs) / elapsed.Seconds()
 		b.ReportMetric(rate, "jobs/s")
-		figure(b, "drain jobs=%d nodes=%d: %.0f jobs/s (%.1f s, release to last SUCCEEDED)", drainJobs, drainNodes, rate, elapsed.Seconds())
+		b.ReportMetric(float64(cpu.Microseconds())/drainJobs, "cpu-µs/job")
+		figure(b, "drain jobs=%d nodes=%d: %.0f jobs/s (%.1f s, release to last SUCCEEDED); CPU %.1f s, %.0f µs a job (controller and simulated nodes together; %.0f jobs per CPU second)",
+			drainJobs, drainNodes, rate, elapsed.Seconds(), cpu.Seconds(), float64(cpu.Microseconds())/drainJobs, drainJobs/cpu.Seconds())
+	}
+}
+
+// drainProfile starts a CPU profile of the drain alone (not the
+// submissions before it) when SHOAL_BENCH_DRAIN_PROFILE names a file, and
+// returns what stops it; the heap profiles FILE.allocs-before and
+// FILE.allocs-after frame the drain (go tool pprof -sample_index
+// alloc_space -diff_base FILE.allocs-before FILE.allocs-after).
+func drainProfile(b *testing.B) func() {
+	path := os.Getenv("SHOAL_BENCH_DRAIN_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("drain profile: %v", err)
+	}
+	writeAllocs := func(name string) {
+		a, err := os.Create(path + name)
+		if err != nil {
+			b.Fatalf("drain profile: %v", err)
+		}
+		defer a.Close()
+		if err := pprof.Lookup("allocs").WriteTo(a, 0); err != nil {
+			b.Fatalf("drain profile: %v", err)
+		}
+	}
+	writeAllocs(".allocs-before")
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("drain profile (is -cpuprofile set too?): %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		writeAllocs(".allocs-after")
+		if err := f.Close(); err != nil {
+			b.Errorf("drain profile: %v", err)
+		}
 	}
 }
 

@@ -43,18 +43,21 @@ func BenchmarkSchedulePass(b *testing.B) {
 			for range b.N {
 				var times []time.Duration
 				var plan sched.Plan
+				cpu0 := cpuTime(b)
 				for range 5 {
 					start := time.Now()
 					plan = sched.Schedule(st, now)
 					times = append(times, time.Since(start))
 				}
+				cpu := (cpuTime(b) - cpu0) / 5
 				slices.Sort(times)
 				if plan.Waiting+len(plan.Placements) != c.pending {
 					b.Fatalf("plan: %d placed + %d waiting, want %d jobs", len(plan.Placements), plan.Waiting, c.pending)
 				}
 				b.ReportMetric(ms(times[2]), "ms/pass")
-				figure(b, "sched pass %s: %.1f ms (median of 5; min %.1f, max %.1f; placed %d)",
-					name, ms(times[2]), ms(times[0]), ms(times[4]), len(plan.Placements))
+				b.ReportMetric(ms(cpu), "cpu-ms/pass")
+				figure(b, "sched pass %s: %.1f ms (median of 5; min %.1f, max %.1f; placed %d); CPU %.1f ms a pass (mean of 5, GC included)",
+					name, ms(times[2]), ms(times[0]), ms(times[4]), len(plan.Placements), ms(cpu))
 			}
 		})
 	}

@@ -47,6 +47,9 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			now := c.nowMillis()
 			opts := c.cfg.Sched
 			opts.NoPending = true // their reasons are not recorded (reasonChanges)
+			if opts.MaxPlacements == 0 {
+				opts.MaxPlacements = planPlacements
+			}
 			p := sched.ScheduleWith(state, now, opts)
 			if p.NextBegin != 0 {
 				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
@@ -101,6 +104,14 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		}
 	}
 }
+
+// planPlacements bounds the placements of one pass of the loop. A pass
+// reads every RUNNABLE job however few it places, so a bound below what a
+// busy cluster frees between two passes (sched.MaxPlacements, 4,096, is a
+// quarter of 1,000 nodes of 16 CPUs) makes two passes where one would do:
+// when short jobs drain a backlog, passes are what limits the rate. One
+// OpPlan of this many placements is some 800 KB.
+const planPlacements = 16384
 
 // maxReasonsPerEntry bounds the jobs of one JobReasonsCmd, so that a first
 // pass over a long queue makes several modest entries, not one huge one.

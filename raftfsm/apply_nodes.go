@@ -98,7 +98,8 @@ func (w writer) nodeFailed(node, reason string, now int64) {
 func (w writer) plan(c PlanCmd) Result {
 	placed := 0
 	st := &State{txn: w.txn}
-	var licenses *licenseLedger // built by the first placement that asks for a license
+	var licenses *licenseLedger                    // built by the first placement that asks for a license
+	envs := map[string][]*api.ComputeEnvironment{} // of each queue, read once per plan
 	for _, p := range c.Placements {
 		j := w.job(p.JobID)
 		n := w.node(p.Node)
@@ -112,7 +113,7 @@ func (w writer) plan(c PlanCmd) Result {
 			}
 			q = p.Queue
 		}
-		ce := inQueue(st, q, p.CE, n)
+		ce := inQueue(st, envs, q, p.CE, n)
 		if ce == "" || !w.takeLicenses(&licenses, j) {
 			continue
 		}
@@ -130,12 +131,16 @@ func (w writer) plan(c PlanCmd) Result {
 
 // inQueue returns the enabled compute environment of queue q that holds
 // node n: ce if it does, or with ce empty the first that does; "" if none.
-func inQueue(st *State, q, ce string, n *api.Node) string {
-	queue := st.Queue(q)
-	if queue == nil {
-		return ""
+// envs caches each queue's environments.
+func inQueue(st *State, envs map[string][]*api.ComputeEnvironment, q, ce string, n *api.Node) string {
+	list, ok := envs[q]
+	if !ok {
+		if queue := st.Queue(q); queue != nil {
+			list = api.QueueEnvironments(queue, st.ComputeEnvironment)
+		}
+		envs[q] = list
 	}
-	for _, c := range api.QueueEnvironments(queue, st.ComputeEnvironment) {
+	for _, c := range list {
 		if (ce == "" || c.Name == ce) && c.Includes(n) {
 			return c.Name
 		}

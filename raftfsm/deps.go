@@ -53,7 +53,8 @@ func (w writer) resolve(j *api.Job, now int64) {
 	}
 	satisfied, never := 0, 0
 	for _, d := range j.DependsOn {
-		dep := w.job(d.JobID)
+		// Read only: no copy of the job for each of its dependents.
+		dep := storedJob(w.txn, d.JobID)
 		if dep == nil { // checked at submit; jobs are never deleted
 			panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, d.JobID))
 		}

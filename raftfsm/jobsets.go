@@ -182,14 +182,18 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 }
 
 // add puts j into the set of key, or replaces the member of its id.
-func (w setWriter) add(table, key string, j *api.Job) {
+func (w setWriter) add(table, key string, j *api.Job) { w.addMember(table, key, j.ID, j) }
+
+// addMember puts job (j, or depMember) in as id into the set of key, or
+// replaces the member of that id.
+func (w setWriter) addMember(table, key string, id uint64, j *api.Job) {
 	s := w.open(table, key, true)
-	if n := len(s.Members); n == 0 || s.Members[n-1].ID < j.ID { // ids mostly come in order
-		s.Members = append(s.Members, setMember{j.ID, j})
+	if n := len(s.Members); n == 0 || s.Members[n-1].ID < id { // ids mostly come in order
+		s.Members = append(s.Members, setMember{id, j})
 		s.live++
 		return
 	}
-	i, found := s.find(j.ID)
+	i, found := s.find(id)
 	switch {
 	case found && s.Members[i].Job == nil:
 		s.live++
@@ -197,8 +201,16 @@ func (w setWriter) add(table, key string, j *api.Job) {
 		s.Members = slices.Insert(s.Members, i, setMember{})
 		s.live++
 	}
-	s.Members[i] = setMember{j.ID, j}
+	s.Members[i] = setMember{id, j}
 }
+
+// depMember is what a member of a set of dependents (setDeps) holds in
+// place of its job: the set says which jobs depend, and dependents looks
+// each up. A member is added when the job comes to depend and removed
+// when it ends, not written at each of its changes: one job may have
+// 100,000 dependents, and a transaction that changes any of them would
+// copy their set.
+var depMember = &api.Job{}
 
 // remove takes job id out of the set of key (a hole until the next copy);
 // an empty set is deleted.
@@ -249,7 +261,9 @@ func (w setWriter) moveJob(was, now *api.Job) {
 		}
 	}
 	for _, k := range newDeps {
-		w.add(tableJobSets, k, now)
+		if !slices.Contains(oldDeps, k) {
+			w.addMember(tableJobSets, k, id, depMember)
+		}
 	}
 }
 
@@ -258,6 +272,11 @@ func (w setWriter) moveJob(was, now *api.Job) {
 // A set this transaction may still change is read from a copy, so fn may
 // write jobs.
 func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
+	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(m.Job) })
+}
+
+// eachSetMember is eachInSets with the members themselves.
+func eachSetMember(txn *memdb.Txn, table, prefix string, fn func(setMember) bool) {
 	it, err := txn.Get(table, "id_prefix", prefix)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: list job sets %q: %v", prefix, err))
@@ -272,7 +291,7 @@ func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
 			members = slices.Clone(members)
 		}
 		for _, m := range members {
-			if m.Job != nil && !fn(m.Job) {
+			if m.Job != nil && !fn(m) {
 				return
 			}
 		}
@@ -282,7 +301,13 @@ func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
 // dependents returns the unfinished jobs that depend on job id, in id
 // order (the state's own objects: read-only).
 func dependents(txn *memdb.Txn, id uint64) []*api.Job {
-	var out []*api.Job
-	eachInSets(txn, tableJobSets, depsSetKey(id), func(j *api.Job) bool { out = append(out, j); return true })
+	var ids []uint64
+	eachSetMember(txn, tableJobSets, depsSetKey(id), func(m setMember) bool { ids = append(ids, m.ID); return true })
+	out := make([]*api.Job, 0, len(ids))
+	for _, d := range ids {
+		if j := storedJob(txn, d); j != nil {
+			out = append(out, j)
+		}
+	}
 	return out
 }

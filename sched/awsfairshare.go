@@ -253,23 +253,23 @@ func (w Wait) fairWords() string {
 // orderFair puts the jobs of each fair-share queue's bucket (fairOf
 // names the queue of a bucket's key, "" for others) in FairShareOrder,
 // after reading what the queues' shares run now.
-func orderFair[L comparable](p *pass, buckets map[L][]*api.Job, fairOf func(L) string) {
+func orderFair[L comparable](p *pass, levels []L, buckets [][]*api.Job, fairOf func(L) string) {
 	fair := map[string]*target{}
 	runnable := map[string][]*api.Job{}
-	for l, jobs := range buckets {
+	for k, l := range levels {
 		if q := fairOf(l); q != "" {
 			fair[q] = p.targets[q]
-			runnable[q] = jobs
+			runnable[q] = buckets[k]
 		}
 	}
 	if len(fair) == 0 {
 		return
 	}
 	p.fairInputs(fair, runnable)
-	for l, jobs := range buckets {
+	for k, l := range levels {
 		if q := fairOf(l); q != "" {
 			f := fair[q].fair
-			buckets[l] = FairShareOrder(jobs, f.policy, f.usage, f.running)
+			buckets[k] = FairShareOrder(buckets[k], f.policy, f.usage, f.running)
 		}
 	}
 }

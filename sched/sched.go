@@ -49,7 +49,8 @@ type Plan struct {
 	Preemptions []Preemption
 }
 
-// MaxPlacements bounds one plan, so that one raft entry stays small and a
+// MaxPlacements bounds one plan (Options.MaxPlacements may set another
+// bound), so that one raft entry stays small and a
 // flood of submissions does not delay the first placements.
 const MaxPlacements = 4096
 
@@ -85,6 +86,11 @@ type Options struct {
 	// Priority is the multifactor configuration (priority.go); with no
 	// weight set, jobs are ordered by the priority they were given.
 	Priority PriorityConfig
+	// MaxPlacements bounds the plan's placements (0: MaxPlacements). A
+	// pass costs about the same however many jobs it places, so a
+	// caller whose cluster frees more room than MaxPlacements between
+	// two passes places it all in one pass with a higher bound.
+	MaxPlacements int
 }
 
 func (o Options) withDefaults() Options {
@@ -96,6 +102,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EstimateDepth == 0 {
 		o.EstimateDepth = DefaultEstimateDepth
+	}
+	if o.MaxPlacements <= 0 {
+		o.MaxPlacements = MaxPlacements
 	}
 	return o
 }
@@ -259,7 +268,12 @@ func (p *pass) ordered() []*api.Job {
 		job   int64
 		fair  string // a fair-share queue's jobs, ordered by FairShareOrder
 	}
-	buckets := map[level][]*api.Job{}
+	// Consecutive jobs mostly share a level: the last one's bucket is
+	// kept at hand, and the map is asked only when the level changes.
+	var levels []level
+	var buckets [][]*api.Job
+	index := map[level]int{}
+	cur, curLevel := -1, level{}
 	var last *target
 	lastQueue := ""
 	n := 0
@@ -278,27 +292,40 @@ func (p *pass) ordered() []*api.Job {
 		case prio != nil:
 			l.job = prio.Of(j).Priority
 		}
-		buckets[l] = append(buckets[l], j)
+		if cur < 0 || l != curLevel {
+			k, ok := index[l]
+			if !ok {
+				k = len(buckets)
+				index[l] = k
+				levels = append(levels, l)
+				buckets = append(buckets, nil)
+			}
+			cur, curLevel = k, l
+		}
+		buckets[cur] = append(buckets[cur], j)
 		n++
 		return true
 	})
-	levels := make([]level, 0, len(buckets))
-	for l := range buckets {
-		levels = append(levels, l)
+	orderFair(p, levels, buckets, func(l level) string { return l.fair })
+	if len(buckets) == 1 {
+		return buckets[0]
 	}
-	slices.SortFunc(levels, func(a, b level) int {
-		if a.queue != b.queue {
-			return cmp.Compare(b.queue, a.queue)
+	order := make([]int, len(levels))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if levels[a].queue != levels[b].queue {
+			return cmp.Compare(levels[b].queue, levels[a].queue)
 		}
-		if a.job != b.job {
-			return cmp.Compare(b.job, a.job)
+		if levels[a].job != levels[b].job {
+			return cmp.Compare(levels[b].job, levels[a].job)
 		}
-		return cmp.Compare(a.fair, b.fair)
+		return cmp.Compare(levels[a].fair, levels[b].fair)
 	})
-	orderFair(p, buckets, func(l level) string { return l.fair })
 	jobs := make([]*api.Job, 0, n)
-	for _, l := range levels {
-		jobs = append(jobs, buckets[l]...)
+	for _, k := range order {
+		jobs = append(jobs, buckets[k]...)
 	}
 	return jobs
 }
@@ -363,7 +390,7 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 	case throttled && p.running[j.Array.JobID] >= j.Array.MaxRunning:
 		w.Reason = ReasonArrayTaskLimit
 		return false
-	case len(p.plan.Placements) == MaxPlacements:
+	case len(p.plan.Placements) == p.opts.MaxPlacements:
 		return false // the next pass places or explains it
 	case len(j.Licenses) > 0 && !p.licensesFree(j, w):
 		return false
