@@ -568,38 +568,22 @@ func (s *State) HasAccounts() bool {
 
 // Association returns one association (user "": the account's), or nil.
 func (s *State) Association(account, user string) *api.Association {
-	raw, err := s.txn.First(tableAssocs, "id", account, user)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.Association)
+	return first[api.Association](s, tableAssocs, account, user)
 }
 
 // Account returns an account, or nil.
 func (s *State) Account(name string) *api.Account {
-	raw, err := s.txn.First(tableAccounts, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.Account)
+	return first[api.Account](s, tableAccounts, name)
 }
 
 // AcctUser returns a registry user, or nil.
 func (s *State) AcctUser(name string) *api.AcctUser {
-	raw, err := s.txn.First(tableAcctUsers, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.AcctUser)
+	return first[api.AcctUser](s, tableAcctUsers, name)
 }
 
 // QOS returns a QOS, or nil.
 func (s *State) QOS(name string) *api.QOS {
-	raw, err := s.txn.First(tableQOS, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.QOS)
+	return first[api.QOS](s, tableQOS, name)
 }
 
 // JobAccount is the account j counts against: its own, else its user's
