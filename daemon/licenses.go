@@ -208,9 +208,6 @@ func (c *Controller) describeConsumableResource(_ context.Context, _ caller, req
 		InUse: use, Available: l.Available(use), Type: l.Type, CreatedAt: l.CreatedAt, Tags: l.Tags}, nil
 }
 
-// maxLicensePage is ListConsumableResources' largest page (AWS Batch's).
-const maxLicensePage = 100
-
 func (c *Controller) listConsumableResources(_ context.Context, _ caller, req api.AWSListConsumableResourcesRequest) (api.AWSListConsumableResourcesResponse, error) {
 	var patterns []string
 	for _, f := range req.Filters {
@@ -219,20 +216,9 @@ func (c *Controller) listConsumableResources(_ context.Context, _ caller, req ap
 		}
 		patterns = append(patterns, f.Values...)
 	}
-	page := req.MaxResults
-	switch {
-	case page == 0:
-		page = maxLicensePage
-	case page < 1 || page > maxLicensePage:
-		return api.AWSListConsumableResourcesResponse{}, api.Errorf(api.CodeInvalid, "maxResults %d: give 1 to %d", page, maxLicensePage).WithField("maxResults")
-	}
-	skip := 0
-	if req.NextToken != "" {
-		n, err := strconv.Atoi(req.NextToken)
-		if err != nil || n < 0 {
-			return api.AWSListConsumableResourcesResponse{}, api.Errorf(api.CodeInvalid, "nextToken %q is not one this service gave", req.NextToken).WithField("nextToken")
-		}
-		skip = n
+	page, skip, err := awsPage(req.MaxResults, req.NextToken)
+	if err != nil {
+		return api.AWSListConsumableResourcesResponse{}, err
 	}
 	state := c.fsm.State()
 	use := state.LicensesInUse()
