@@ -204,8 +204,15 @@ func (c *Controller) describeConsumableResource(_ context.Context, _ caller, req
 		return api.AWSDescribeConsumableResourceResponse{}, api.Errorf(api.CodeNotFound, "consumable resource %s does not exist", name)
 	}
 	use := state.LicensesInUse()[name]
-	return api.AWSDescribeConsumableResourceResponse{Name: l.Name, ARN: arn("consumable-resource", l.Name), Total: l.Total,
-		InUse: use, Available: l.Available(use), Type: l.Type, CreatedAt: l.CreatedAt, Tags: l.Tags}, nil
+	return api.AWSDescribeConsumableResourceResponse{ConsumableResourceSummary: licenseSummary(l, use),
+		CreatedAt: l.CreatedAt, Tags: l.Tags}, nil
+}
+
+// licenseSummary is how Describe and List show a license, use of it in
+// use.
+func licenseSummary(l *api.License, use int64) api.ConsumableResourceSummary {
+	return api.ConsumableResourceSummary{Name: l.Name, ARN: arn("consumable-resource", l.Name), Total: l.Total,
+		InUse: use, Available: l.Available(use), Type: l.Type}
 }
 
 func (c *Controller) listConsumableResources(_ context.Context, _ caller, req api.AWSListConsumableResourcesRequest) (api.AWSListConsumableResourcesResponse, error) {
@@ -236,8 +243,7 @@ func (c *Controller) listConsumableResources(_ context.Context, _ caller, req ap
 			out.NextToken = strconv.Itoa(skip + page)
 			break
 		}
-		out.ConsumableResources = append(out.ConsumableResources, api.ConsumableResourceSummary{Name: l.Name, ARN: arn("consumable-resource", l.Name),
-			Total: l.Total, InUse: use[l.Name], Available: l.Available(use[l.Name]), Type: l.Type})
+		out.ConsumableResources = append(out.ConsumableResources, licenseSummary(l, use[l.Name]))
 	}
 	return out, nil
 }
