@@ -6,8 +6,8 @@ import "testing"
 // a real controller: a QOS's per-user and shared limits set, an
 // association's shares and usage reset, a user's association to one
 // account deleted (the user kept), an account's association with one user
-// deleted, and a where clause naming another
-// cluster, which matches nothing.
+// deleted, a where clause naming another cluster, which matches nothing,
+// and the entity words a write and a listing take.
 func TestSacctmgrLimitsAndAssocs(t *testing.T) {
 	sock, _ := startAgent(t)
 	for _, args := range [][]string{
@@ -43,4 +43,16 @@ func TestSacctmgrLimitsAndAssocs(t *testing.T) {
 		"sacctmgr", "-i", "delete", "account", "physics", "where", "user=bob")
 	want(t, sock, "", 0, "root||1|\nroot|root|1|\nchem||1|\nchem|bob|1|\nphysics||3|\nphysics|alice|1|\n", "",
 		"sacctmgr", "-n", "-P", "list", "assoc", "format=account,user,share,grpjobs")
+
+	// Entities as sacctmgr abbreviates them: a write takes user, account
+	// or qos; a listing association too; configuration is slurmdbd's.
+	want(t, sock, "", 1, "", "sacctmgr: error: add assoc is not supported by shoal: it changes accounts, users and qos\n",
+		"sacctmgr", "add", "assoc", "x")
+	want(t, sock, "", 1, "", "sacctmgr: error: modify a is not supported by shoal: it changes accounts, users and qos\n",
+		"sacctmgr", "modify", "a", "x")
+	want(t, sock, "", 1, "", "sacctmgr: error: listing a is not supported by shoal: only user, account, association and qos\n",
+		"sacctmgr", "list", "a")
+	want(t, sock, "", 0, "high|2\n", "", "sacctmgr", "-n", "-P", "list", "q", "where", "name=high", "format=name,maxjobspu")
+	want(t, sock, "", 1, "", "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n",
+		"sacctmgr", "show", "CONF")
 }
