@@ -360,39 +360,39 @@ func Sacctmgr(c *Ctx, args []string) int {
 	if len(words) < 2 {
 		return report(c, "sacctmgr", errorf(1, "%s needs an entity: user, account, association or qos", words[0]))
 	}
+	entity := acctEntity(words[1])
 	if verb != "" {
-		entity := strings.ToLower(words[1])
-		switch {
-		case acctAbbrev(entity, "users", 1):
-			entity = "user"
-		case acctAbbrev(entity, "accounts", 2):
-			entity = "account"
-		case acctAbbrev(entity, "qos", 1):
-			entity = "qos"
-		default:
+		if entity == "" || entity == "association" {
 			return report(c, "sacctmgr", errorf(1, "%s %s is not supported by shoal: it changes accounts, users and qos", words[0], words[1]))
 		}
 		return r.write(verb, entity, words[2:])
 	}
-	entity := strings.ToLower(words[1])
-	switch {
-	case acctAbbrev(entity, "configuration", 2):
+	if acctAbbrev(strings.ToLower(words[1]), "configuration", 2) {
 		// shoal's accounting is its own archive, not slurmdbd: say so
 		// as Slurm 22.05 does for any storage but slurmdbd.
 		fmt.Fprint(c.Stderr, "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n")
 		return 1
-	case acctAbbrev(entity, "users", 1):
-		entity = "user"
-	case acctAbbrev(entity, "accounts", 2):
-		entity = "account"
-	case acctAbbrev(entity, "associations", 2):
-		entity = "association"
-	case acctAbbrev(entity, "qos", 1):
-		entity = "qos"
-	default:
+	}
+	if entity == "" {
 		return report(c, "sacctmgr", errorf(1, "listing %s is not supported by shoal: only user, account, association and qos", words[1]))
 	}
 	return r.list(entity, words[2:])
+}
+
+// acctEntity reads an entity as sacctmgr abbreviates it: user, account,
+// association or qos ("": none of them).
+func acctEntity(word string) string {
+	switch w := strings.ToLower(word); {
+	case acctAbbrev(w, "users", 1):
+		return "user"
+	case acctAbbrev(w, "accounts", 2):
+		return "account"
+	case acctAbbrev(w, "associations", 2):
+		return "association"
+	case acctAbbrev(w, "qos", 1):
+		return "qos"
+	}
+	return ""
 }
 
 // acctAbbrev reports whether word is a prefix of full at least least long.
