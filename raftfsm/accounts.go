@@ -162,26 +162,20 @@ func (w writer) writeRegistry(r *registry) {
 			panic(fmt.Sprintf("raftfsm: clear %s: %v", t, err))
 		}
 	}
-	for _, a := range r.accounts {
-		a := a
-		w.put(tableAccounts, &a)
-	}
-	for _, u := range r.users {
-		u := u
-		w.put(tableAcctUsers, &u)
-	}
+	putAll(w, tableAccounts, r.accounts)
+	putAll(w, tableAcctUsers, r.users)
 	for _, a := range r.assocs {
-		a := a
-		a.QOS = append([]string(nil), a.QOS...)
+		a.QOS = append([]string(nil), a.QOS...) // its own list, not the stored record's
 		w.put(tableAssocs, &a)
 	}
-	for _, q := range r.qos {
-		q := q
-		w.put(tableQOS, &q)
-	}
-	for _, u := range r.usage {
-		u := u
-		w.put(tableUsage, &u)
+	putAll(w, tableQOS, r.qos)
+	putAll(w, tableUsage, r.usage)
+}
+
+// putAll stores a copy of each of m's records in table.
+func putAll[K comparable, V any](w writer, table string, m map[K]V) {
+	for _, v := range m {
+		w.put(table, &v)
 	}
 }
 
