@@ -931,12 +931,14 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 	}
 	var lines []string
 	head := ""
+	// gone lists line under the heading what (the last one given).
+	gone := func(line, what string) { lines, head = append(lines, line), what }
 	// dropAssoc deletes the association (acct, user), if it exists,
 	// listed under what.
 	dropAssoc := func(acct, user, what string) {
 		if _, ok := x.assocs[[2]string{acct, user}]; ok {
 			ch.Associations = append(ch.Associations, api.Association{Account: acct, User: user})
-			lines, head = append(lines, fmt.Sprintf("C = %-10s A = %-10s U = %-9s", shoalCluster, acct, user)), what
+			gone(fmt.Sprintf("C = %-10s A = %-10s U = %-9s", shoalCluster, acct, user), what)
 		}
 	}
 	switch entity {
@@ -952,7 +954,7 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 			}
 			if len(users) == 0 {
 				ch.Accounts = append(ch.Accounts, api.Account{Name: n})
-				lines, head = append(lines, n), "accounts"
+				gone(n, "accounts")
 				continue
 			}
 			for _, u := range users {
@@ -971,7 +973,7 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 			}
 			if len(accounts) == 0 {
 				ch.Users = append(ch.Users, api.AcctUser{Name: n})
-				lines, head = append(lines, n), "users"
+				gone(n, "users")
 				continue
 			}
 			for _, acct := range accounts {
@@ -982,7 +984,7 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 		for _, n := range lower(a.names) {
 			if _, ok := x.qos[n]; ok {
 				ch.QOS = append(ch.QOS, api.QOS{Name: n})
-				lines, head = append(lines, n), "QOS(s)"
+				gone(n, "QOS(s)")
 			}
 		}
 	default:
