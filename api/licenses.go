@@ -160,14 +160,10 @@ type AWSConsumableResourceRequest struct {
 }
 
 // AWSDescribeConsumableResourceResponse is AWS Batch's
-// DescribeConsumableResourceResponse.
+// DescribeConsumableResourceResponse: a list's summary (its fields inline
+// in the JSON), with when it was created and its tags.
 type AWSDescribeConsumableResourceResponse struct {
-	Name      string            `json:"consumableResourceName"`
-	ARN       string            `json:"consumableResourceArn"`
-	Total     int64             `json:"totalQuantity"`
-	InUse     int64             `json:"inUseQuantity"`
-	Available int64             `json:"availableQuantity"`
-	Type      string            `json:"resourceType"`
+	ConsumableResourceSummary
 	CreatedAt int64             `json:"createdAt,omitempty"`
 	Tags      map[string]string `json:"tags,omitempty"`
 }

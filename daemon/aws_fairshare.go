@@ -172,24 +172,10 @@ func (c *Controller) describeSchedulingPolicies(_ context.Context, _ caller, req
 	return out, nil
 }
 
-// maxPolicyPage is ListSchedulingPolicies' largest page (AWS Batch's).
-const maxPolicyPage = 100
-
 func (c *Controller) listSchedulingPolicies(_ context.Context, _ caller, req api.AWSListSchedulingPoliciesRequest) (api.AWSListSchedulingPoliciesResponse, error) {
-	page := req.MaxResults
-	switch {
-	case page == 0:
-		page = maxPolicyPage
-	case page < 1 || page > maxPolicyPage:
-		return api.AWSListSchedulingPoliciesResponse{}, api.Errorf(api.CodeInvalid, "maxResults %d: give 1 to %d", page, maxPolicyPage).WithField("maxResults")
-	}
-	skip := 0
-	if req.NextToken != "" {
-		n, err := strconv.Atoi(req.NextToken)
-		if err != nil || n < 0 {
-			return api.AWSListSchedulingPoliciesResponse{}, api.Errorf(api.CodeInvalid, "nextToken %q is not one this service gave", req.NextToken).WithField("nextToken")
-		}
-		skip = n
+	page, skip, err := awsPage(req.MaxResults, req.NextToken)
+	if err != nil {
+		return api.AWSListSchedulingPoliciesResponse{}, err
 	}
 	all := c.fsm.State().SchedulingPolicies()
 	out := api.AWSListSchedulingPoliciesResponse{SchedulingPolicies: []api.SchedulingPolicyListingDetail{}}

@@ -204,12 +204,16 @@ func (c *Controller) describeConsumableResource(_ context.Context, _ caller, req
 		return api.AWSDescribeConsumableResourceResponse{}, api.Errorf(api.CodeNotFound, "consumable resource %s does not exist", name)
 	}
 	use := state.LicensesInUse()[name]
-	return api.AWSDescribeConsumableResourceResponse{Name: l.Name, ARN: arn("consumable-resource", l.Name), Total: l.Total,
-		InUse: use, Available: l.Available(use), Type: l.Type, CreatedAt: l.CreatedAt, Tags: l.Tags}, nil
+	return api.AWSDescribeConsumableResourceResponse{ConsumableResourceSummary: licenseSummary(l, use),
+		CreatedAt: l.CreatedAt, Tags: l.Tags}, nil
 }
 
-// maxLicensePage is ListConsumableResources' largest page (AWS Batch's).
-const maxLicensePage = 100
+// licenseSummary is how Describe and List show a license, use of it in
+// use.
+func licenseSummary(l *api.License, use int64) api.ConsumableResourceSummary {
+	return api.ConsumableResourceSummary{Name: l.Name, ARN: arn("consumable-resource", l.Name), Total: l.Total,
+		InUse: use, Available: l.Available(use), Type: l.Type}
+}
 
 func (c *Controller) listConsumableResources(_ context.Context, _ caller, req api.AWSListConsumableResourcesRequest) (api.AWSListConsumableResourcesResponse, error) {
 	var patterns []string
@@ -219,20 +223,9 @@ func (c *Controller) listConsumableResources(_ context.Context, _ caller, req ap
 		}
 		patterns = append(patterns, f.Values...)
 	}
-	page := req.MaxResults
-	switch {
-	case page == 0:
-		page = maxLicensePage
-	case page < 1 || page > maxLicensePage:
-		return api.AWSListConsumableResourcesResponse{}, api.Errorf(api.CodeInvalid, "maxResults %d: give 1 to %d", page, maxLicensePage).WithField("maxResults")
-	}
-	skip := 0
-	if req.NextToken != "" {
-		n, err := strconv.Atoi(req.NextToken)
-		if err != nil || n < 0 {
-			return api.AWSListConsumableResourcesResponse{}, api.Errorf(api.CodeInvalid, "nextToken %q is not one this service gave", req.NextToken).WithField("nextToken")
-		}
-		skip = n
+	page, skip, err := awsPage(req.MaxResults, req.NextToken)
+	if err != nil {
+		return api.AWSListConsumableResourcesResponse{}, err
 	}
 	state := c.fsm.State()
 	use := state.LicensesInUse()
@@ -250,8 +243,7 @@ func (c *Controller) listConsumableResources(_ context.Context, _ caller, req ap
 			out.NextToken = strconv.Itoa(skip + page)
 			break
 		}
-		out.ConsumableResources = append(out.ConsumableResources, api.ConsumableResourceSummary{Name: l.Name, ARN: arn("consumable-resource", l.Name),
-			Total: l.Total, InUse: use[l.Name], Available: l.Available(use[l.Name]), Type: l.Type})
+		out.ConsumableResources = append(out.ConsumableResources, licenseSummary(l, use[l.Name]))
 	}
 	return out, nil
 }

@@ -162,26 +162,20 @@ func (w writer) writeRegistry(r *registry) {
 			panic(fmt.Sprintf("raftfsm: clear %s: %v", t, err))
 		}
 	}
-	for _, a := range r.accounts {
-		a := a
-		w.put(tableAccounts, &a)
-	}
-	for _, u := range r.users {
-		u := u
-		w.put(tableAcctUsers, &u)
-	}
+	putAll(w, tableAccounts, r.accounts)
+	putAll(w, tableAcctUsers, r.users)
 	for _, a := range r.assocs {
-		a := a
-		a.QOS = append([]string(nil), a.QOS...)
+		a.QOS = append([]string(nil), a.QOS...) // its own list, not the stored record's
 		w.put(tableAssocs, &a)
 	}
-	for _, q := range r.qos {
-		q := q
-		w.put(tableQOS, &q)
-	}
-	for _, u := range r.usage {
-		u := u
-		w.put(tableUsage, &u)
+	putAll(w, tableQOS, r.qos)
+	putAll(w, tableUsage, r.usage)
+}
+
+// putAll stores a copy of each of m's records in table.
+func putAll[K comparable, V any](w writer, table string, m map[K]V) {
+	for _, v := range m {
+		w.put(table, &v)
 	}
 }
 
@@ -192,31 +186,8 @@ func invalid(format string, args ...any) Result {
 // acctAdd stores new records; one that exists already refuses the command.
 func (w writer) acctAdd(c AcctChangeCmd) Result {
 	r := w.registry()
-	ch := c.Change
-	for _, q := range ch.QOS {
-		if _, ok := r.qos[q.Name]; ok {
-			return invalid("qos %s already exists", q.Name)
-		}
-		r.qos[q.Name] = q
-	}
-	for _, a := range ch.Accounts {
-		if _, ok := r.accounts[a.Name]; ok {
-			return invalid("account %s already exists", a.Name)
-		}
-		r.accounts[a.Name] = a
-	}
-	for _, a := range ch.Associations {
-		k := assocKey{a.Account, a.User}
-		if _, ok := r.assocs[k]; ok {
-			return invalid("the association of %s already exists", assocName(k))
-		}
-		r.assocs[k] = a
-	}
-	for _, u := range ch.Users {
-		if _, ok := r.users[u.Name]; ok {
-			return invalid("user %s already exists", u.Name)
-		}
-		r.users[u.Name] = u
+	if err := r.putRecords(c.Change, true); err != nil {
+		return Result{Err: err}
 	}
 	if err := r.check(); err != nil {
 		return Result{Err: err}
@@ -229,30 +200,8 @@ func (w writer) acctAdd(c AcctChangeCmd) Result {
 func (w writer) acctModify(c AcctChangeCmd) Result {
 	r := w.registry()
 	ch := c.Change
-	for _, q := range ch.QOS {
-		if _, ok := r.qos[q.Name]; !ok {
-			return notFound("qos %s does not exist", q.Name)
-		}
-		r.qos[q.Name] = q
-	}
-	for _, a := range ch.Accounts {
-		if _, ok := r.accounts[a.Name]; !ok {
-			return notFound("account %s does not exist", a.Name)
-		}
-		r.accounts[a.Name] = a
-	}
-	for _, a := range ch.Associations {
-		k := assocKey{a.Account, a.User}
-		if _, ok := r.assocs[k]; !ok {
-			return notFound("the association of %s does not exist", assocName(k))
-		}
-		r.assocs[k] = a
-	}
-	for _, u := range ch.Users {
-		if _, ok := r.users[u.Name]; !ok {
-			return notFound("user %s does not exist", u.Name)
-		}
-		r.users[u.Name] = u
+	if err := r.putRecords(ch, false); err != nil {
+		return Result{Err: err}
 	}
 	for _, a := range ch.ResetUsage {
 		k := assocKey{a.Account, a.User}
@@ -271,6 +220,50 @@ func (w writer) acctModify(c AcctChangeCmd) Result {
 	}
 	w.writeRegistry(r)
 	return Result{}
+}
+
+// putRecords stores ch's QOS, accounts, associations and users in r, in
+// that order: new records (add; one that exists refuses the change) or
+// replacements of existing ones (modify; one that does not exist refuses
+// it).
+func (r *registry) putRecords(ch api.AccountsChange, add bool) *api.Error {
+	for _, q := range ch.QOS {
+		if err := putRecord(r.qos, q.Name, q, add, func() string { return "qos " + q.Name }); err != nil {
+			return err
+		}
+	}
+	for _, a := range ch.Accounts {
+		if err := putRecord(r.accounts, a.Name, a, add, func() string { return "account " + a.Name }); err != nil {
+			return err
+		}
+	}
+	for _, a := range ch.Associations {
+		k := assocKey{a.Account, a.User}
+		if err := putRecord(r.assocs, k, a, add, func() string { return "the association of " + assocName(k) }); err != nil {
+			return err
+		}
+	}
+	for _, u := range ch.Users {
+		if err := putRecord(r.users, u.Name, u, add, func() string { return "user " + u.Name }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putRecord stores v under k in m: new (add: refused, Invalid, if k is
+// there) or in place of the record there (refused, NotFound, if none is).
+// name says what v is in the refusal.
+func putRecord[K comparable, V any](m map[K]V, k K, v V, add bool, name func() string) *api.Error {
+	_, exists := m[k]
+	switch {
+	case add && exists:
+		return api.Errorf(api.CodeInvalid, "%s already exists", name())
+	case !add && !exists:
+		return api.Errorf(api.CodeNotFound, "%s does not exist", name())
+	}
+	m[k] = v
+	return nil
 }
 
 func notFound(format string, args ...any) Result {
@@ -568,38 +561,22 @@ func (s *State) HasAccounts() bool {
 
 // Association returns one association (user "": the account's), or nil.
 func (s *State) Association(account, user string) *api.Association {
-	raw, err := s.txn.First(tableAssocs, "id", account, user)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.Association)
+	return first[api.Association](s, tableAssocs, account, user)
 }
 
 // Account returns an account, or nil.
 func (s *State) Account(name string) *api.Account {
-	raw, err := s.txn.First(tableAccounts, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.Account)
+	return first[api.Account](s, tableAccounts, name)
 }
 
 // AcctUser returns a registry user, or nil.
 func (s *State) AcctUser(name string) *api.AcctUser {
-	raw, err := s.txn.First(tableAcctUsers, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.AcctUser)
+	return first[api.AcctUser](s, tableAcctUsers, name)
 }
 
 // QOS returns a QOS, or nil.
 func (s *State) QOS(name string) *api.QOS {
-	raw, err := s.txn.First(tableQOS, "id", name)
-	if err != nil || raw == nil {
-		return nil
-	}
-	return raw.(*api.QOS)
+	return first[api.QOS](s, tableQOS, name)
 }
 
 // JobAccount is the account j counts against: its own, else its user's

@@ -57,6 +57,24 @@ func (w writer) stepJob(id uint64, uid uint32, verb string) (*api.Job, *api.Erro
 	return j, nil
 }
 
+// openStep returns a copy of the job a step command names (checked as
+// stepJob checks it) and the index of its step stepID, which must exist
+// and still run.
+func (w writer) openStep(jobID uint64, stepID, uid uint32, verb string) (*api.Job, int, *api.Error) {
+	j, err := w.stepJob(jobID, uid, verb)
+	if err != nil {
+		return nil, -1, err
+	}
+	i := stepIndex(j.Steps, stepID)
+	if i < 0 {
+		return nil, -1, api.Errorf(api.CodeNotFound, "job %d has no step %d", j.ID, stepID)
+	}
+	if j.Steps[i].Ended() {
+		return nil, -1, api.Errorf(api.CodeConflict, "step %d.%d has ended (%s)", j.ID, stepID, j.Steps[i].State)
+	}
+	return j, i, nil
+}
+
 // stepIndex finds step id among steps (-1: none).
 func stepIndex(steps []api.Step, id uint32) int {
 	for i := range steps {
@@ -101,16 +119,9 @@ func (w writer) stepStart(c StepStartCmd) Result {
 
 func (w writer) stepEnd(c StepEndCmd) Result {
 	r := c.End
-	j, err := w.stepJob(r.JobID, c.CallerUID, "end a step of")
+	j, i, err := w.openStep(r.JobID, r.StepID, c.CallerUID, "end a step of")
 	if err != nil {
 		return Result{Err: err}
-	}
-	i := stepIndex(j.Steps, r.StepID)
-	if i < 0 {
-		return Result{Err: api.Errorf(api.CodeNotFound, "job %d has no step %d", j.ID, r.StepID)}
-	}
-	if j.Steps[i].Ended() {
-		return Result{Err: api.Errorf(api.CodeConflict, "step %d.%d has ended (%s)", j.ID, r.StepID, j.Steps[i].State)}
 	}
 	steps := append([]api.Step(nil), j.Steps...)
 	s := &steps[i]
@@ -141,16 +152,9 @@ func (w writer) stepSignal(c StepSignalCmd) Result {
 	if r.Cancel {
 		verb = "cancel a step of"
 	}
-	j, err := w.stepJob(r.JobID, c.CallerUID, verb)
+	j, i, err := w.openStep(r.JobID, r.StepID, c.CallerUID, verb)
 	if err != nil {
 		return Result{Err: err}
-	}
-	i := stepIndex(j.Steps, r.StepID)
-	if i < 0 {
-		return Result{Err: api.Errorf(api.CodeNotFound, "job %d has no step %d", j.ID, r.StepID)}
-	}
-	if j.Steps[i].Ended() {
-		return Result{Err: api.Errorf(api.CodeConflict, "step %d.%d has ended (%s)", j.ID, r.StepID, j.Steps[i].State)}
 	}
 	if r.Cancel {
 		steps := append([]api.Step(nil), j.Steps...)

@@ -3,72 +3,21 @@ package client
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client/internal/clienttest"
 	"github.com/shoal-batch/shoal/api/reply"
 )
 
-// serveUnix serves h on a unix socket in dir and returns its path.
-func serveUnix(t *testing.T, name string, h http.HandlerFunc) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return path
-}
-
-// A client of several controllers passes over one that cannot be reached
-// and one that answers Unavailable, keeps to the one that answered, and
-// returns any other refusal as it is, without trying the others.
+// The client follows the leader over net/http's transports as core's own
+// HTTP/1.1 does (clienttest.FollowsTheLeader); with no leader at all it
+// gives up after FailoverWait.
 func TestClientFollowsTheLeader(t *testing.T) {
-	var followerCalls, leaderCalls atomic.Int32
-	follower := serveUnix(t, "follower.sock", func(w http.ResponseWriter, r *http.Request) {
-		followerCalls.Add(1)
-		reply.Error(w, api.Errorf(api.CodeUnavailable, "no leader"))
-	})
-	leader := serveUnix(t, "leader.sock", func(w http.ResponseWriter, r *http.Request) {
-		leaderCalls.Add(1)
-		if r.URL.Path == api.PathCancel {
-			reply.Error(w, api.Errorf(api.CodeConflict, "job 1 has ended"))
-			return
-		}
-		reply.JSON(w, http.StatusOK, api.SubmitJobResponse{ID: 7})
-	})
-	gone := filepath.Join(t.TempDir(), "gone.sock") // nobody listens
-	cl := New(gone+","+follower+","+leader, "")
-	resp, err := cl.Submit(context.Background(), api.SubmitJobRequest{})
-	if err != nil || resp.ID != 7 {
-		t.Fatalf("submit: %+v %v, want job 7 from the leader", resp, err)
-	}
-	if followerCalls.Load() != 1 {
-		t.Fatalf("the follower was asked %d times, want once", followerCalls.Load())
-	}
-	// The next request goes straight to the leader.
-	if _, err := cl.Submit(context.Background(), api.SubmitJobRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if followerCalls.Load() != 1 || leaderCalls.Load() != 2 {
-		t.Fatalf("calls: follower %d, leader %d; want 1 and 2", followerCalls.Load(), leaderCalls.Load())
-	}
-	// A refusal is the answer: not sent elsewhere.
-	if err := cl.Cancel(context.Background(), 1, ""); !api.IsCode(err, api.CodeConflict) {
-		t.Fatalf("cancel: %v, want the leader's refusal", err)
-	}
-	if followerCalls.Load() != 1 {
-		t.Fatalf("a refusal was sent on to the follower")
-	}
+	gone, follower := clienttest.FollowsTheLeader(t, func(addr string) clienttest.Client { return New(addr, "") })
 
 	// None answers: the client gives up after FailoverWait with the last error.
 	none := New(gone+","+follower, "")
@@ -94,7 +43,7 @@ func TestClientResendsTokenedSubmit(t *testing.T) {
 		defer mu.Unlock()
 		tokens = append(tokens, r.Header.Get(api.HeaderClientToken))
 	}
-	dies := serveUnix(t, "dies.sock", func(w http.ResponseWriter, r *http.Request) {
+	dies := clienttest.ServeUnix(t, "dies.sock", func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		io.ReadAll(r.Body)
 		conn, _, err := w.(http.Hijacker).Hijack() // the controller dies with the request in flight
@@ -102,11 +51,11 @@ func TestClientResendsTokenedSubmit(t *testing.T) {
 			conn.Close()
 		}
 	})
-	unknown := serveUnix(t, "unknown.sock", func(w http.ResponseWriter, r *http.Request) {
+	unknown := clienttest.ServeUnix(t, "unknown.sock", func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		reply.Error(w, api.Errorf(api.CodeOutcomeUnknown, "leadership lost"))
 	})
-	leader := serveUnix(t, "leader.sock", func(w http.ResponseWriter, r *http.Request) {
+	leader := clienttest.ServeUnix(t, "leader.sock", func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		reply.JSON(w, http.StatusOK, api.SubmitJobResponse{ID: 9})
 	})

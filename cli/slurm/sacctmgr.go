@@ -70,10 +70,7 @@ var sacctmgrFields = map[string]sacctmgrField{
 		if r.assoc != nil {
 			return strconv.FormatInt(r.assoc.Shares, 10)
 		}
-		if r.reg != nil {
-			return ""
-		}
-		return "1"
+		return r.unset("1")
 	}},
 	"qos": {"QOS", 20, func(r assocRow) string {
 		if r.reg != nil {
@@ -119,10 +116,7 @@ var sacctmgrFields = map[string]sacctmgrField{
 		if r.qos != nil {
 			return strconv.FormatInt(r.qos.Priority, 10)
 		}
-		if r.reg != nil {
-			return ""
-		}
-		return "0"
+		return r.unset("0")
 	}},
 	"maxjobs":       {"MaxJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxJobs }) }},
 	"maxsubmitjobs": {"MaxSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxSubmitJobs }) }},
@@ -147,16 +141,16 @@ var sacctmgrFields = map[string]sacctmgrField{
 		return ""
 	}},
 	"maxjobspu": {"MaxJobsPU", 9, func(r assocRow) string {
-		if r.qos != nil && r.qos.MaxJobsPU != nil {
-			return strconv.FormatInt(*r.qos.MaxJobsPU, 10)
+		if r.qos == nil {
+			return ""
 		}
-		return ""
+		return optCount(r.qos.MaxJobsPU)
 	}},
 	"maxsubmitpu": {"MaxSubmitPU", 11, func(r assocRow) string {
-		if r.qos != nil && r.qos.MaxSubmitPU != nil {
-			return strconv.FormatInt(*r.qos.MaxSubmitPU, 10)
+		if r.qos == nil {
+			return ""
 		}
-		return ""
+		return optCount(r.qos.MaxSubmitPU)
 	}},
 	// Columns of Slurm's defaults shoal keeps nothing for: blank.
 	"grpwall":        {"GrpWall", 11, blankField},
@@ -200,11 +194,27 @@ func (r assocRow) limits() *api.Limits {
 
 func (r assocRow) limit(get func(api.Limits) *int64) string {
 	if l := r.limits(); l != nil {
-		if v := get(*l); v != nil {
-			return strconv.FormatInt(*v, 10)
-		}
+		return optCount(get(*l))
 	}
 	return ""
+}
+
+// optCount writes a count that may be unset (nil: "").
+func optCount(v *int64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
+// unset is what a column shows for a row without the record it reads:
+// blank in a listing from the registry, Slurm's default (legacy) in the
+// listing shoal makes when no registry exists.
+func (r assocRow) unset(legacy string) string {
+	if r.reg != nil {
+		return ""
+	}
+	return legacy
 }
 
 // assocQOS is the QOS list of a row's association, inherited from the
@@ -350,39 +360,39 @@ func Sacctmgr(c *Ctx, args []string) int {
 	if len(words) < 2 {
 		return report(c, "sacctmgr", errorf(1, "%s needs an entity: user, account, association or qos", words[0]))
 	}
+	entity := acctEntity(words[1])
 	if verb != "" {
-		entity := strings.ToLower(words[1])
-		switch {
-		case acctAbbrev(entity, "users", 1):
-			entity = "user"
-		case acctAbbrev(entity, "accounts", 2):
-			entity = "account"
-		case acctAbbrev(entity, "qos", 1):
-			entity = "qos"
-		default:
+		if entity == "" || entity == "association" {
 			return report(c, "sacctmgr", errorf(1, "%s %s is not supported by shoal: it changes accounts, users and qos", words[0], words[1]))
 		}
 		return r.write(verb, entity, words[2:])
 	}
-	entity := strings.ToLower(words[1])
-	switch {
-	case acctAbbrev(entity, "configuration", 2):
+	if acctAbbrev(strings.ToLower(words[1]), "configuration", 2) {
 		// shoal's accounting is its own archive, not slurmdbd: say so
 		// as Slurm 22.05 does for any storage but slurmdbd.
 		fmt.Fprint(c.Stderr, "You are not running a supported accounting_storage plugin\nOnly 'accounting_storage/slurmdbd' is supported.\n")
 		return 1
-	case acctAbbrev(entity, "users", 1):
-		entity = "user"
-	case acctAbbrev(entity, "accounts", 2):
-		entity = "account"
-	case acctAbbrev(entity, "associations", 2):
-		entity = "association"
-	case acctAbbrev(entity, "qos", 1):
-		entity = "qos"
-	default:
+	}
+	if entity == "" {
 		return report(c, "sacctmgr", errorf(1, "listing %s is not supported by shoal: only user, account, association and qos", words[1]))
 	}
 	return r.list(entity, words[2:])
+}
+
+// acctEntity reads an entity as sacctmgr abbreviates it: user, account,
+// association or qos ("": none of them).
+func acctEntity(word string) string {
+	switch w := strings.ToLower(word); {
+	case acctAbbrev(w, "users", 1):
+		return "user"
+	case acctAbbrev(w, "accounts", 2):
+		return "account"
+	case acctAbbrev(w, "associations", 2):
+		return "association"
+	case acctAbbrev(w, "qos", 1):
+		return "qos"
+	}
+	return ""
 }
 
 // acctAbbrev reports whether word is a prefix of full at least least long.

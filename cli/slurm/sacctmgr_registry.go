@@ -343,25 +343,31 @@ func (s acctSettings) applyAssoc(a *api.Association) {
 	if s.defaultQOS != nil {
 		a.DefaultQOS = *s.defaultQOS
 	}
+	s.applyLimits(&a.Limits)
+}
+
+// applyLimits applies the limits and TRES settings an association and a
+// QOS both have to l.
+func (s acctSettings) applyLimits(l *api.Limits) {
 	for k, v := range s.limits {
 		switch k {
 		case "maxjobs":
-			a.MaxJobs = v
+			l.MaxJobs = v
 		case "maxsubmitjobs":
-			a.MaxSubmitJobs = v
+			l.MaxSubmitJobs = v
 		case "grpjobs":
-			a.GrpJobs = v
+			l.GrpJobs = v
 		case "grpsubmitjobs":
-			a.GrpSubmitJobs = v
+			l.GrpSubmitJobs = v
 		case "maxwall":
-			a.MaxWall = v
+			l.MaxWall = v
 		}
 	}
 	for k, v := range s.tres {
 		if k == "grptres" {
-			a.GrpTRES = v
+			l.GrpTRES = v
 		} else {
-			a.MaxTRES = v
+			l.MaxTRES = v
 		}
 	}
 }
@@ -374,30 +380,12 @@ func (s acctSettings) applyQOS(q *api.QOS) {
 	if s.priority != nil {
 		q.Priority = *s.priority
 	}
-	for k, v := range s.limits {
-		switch k {
-		case "maxjobs":
-			q.MaxJobs = v
-		case "maxsubmitjobs":
-			q.MaxSubmitJobs = v
-		case "grpjobs":
-			q.GrpJobs = v
-		case "grpsubmitjobs":
-			q.GrpSubmitJobs = v
-		case "maxwall":
-			q.MaxWall = v
-		case "maxjobspu":
-			q.MaxJobsPU = v
-		case "maxsubmitpu":
-			q.MaxSubmitPU = v
-		}
+	s.applyLimits(&q.Limits)
+	if v, ok := s.limits["maxjobspu"]; ok {
+		q.MaxJobsPU = v
 	}
-	for k, v := range s.tres {
-		if k == "grptres" {
-			q.GrpTRES = v
-		} else {
-			q.MaxTRES = v
-		}
+	if v, ok := s.limits["maxsubmitpu"]; ok {
+		q.MaxSubmitPU = v
 	}
 }
 
@@ -776,11 +764,18 @@ func planModify(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 	if err != nil {
 		return ch, err
 	}
-	for _, o := range a.where {
-		if o.key == "cluster" && !acctHas(splitList(o.val), shoalCluster) {
-			out.WriteString(" Nothing modified\n")
-			return ch, nil
+	if otherCluster(a.where) {
+		out.WriteString(" Nothing modified\n")
+		return ch, nil
+	}
+	// modAssoc applies the settings to an association (resetting its
+	// usage first when asked).
+	modAssoc := func(as api.Association) {
+		if s.resetUsage {
+			ch.ResetUsage = append(ch.ResetUsage, as)
 		}
+		s.applyAssoc(&as)
+		ch.Associations = append(ch.Associations, as)
 	}
 	switch entity {
 	case "account":
@@ -825,11 +820,7 @@ func planModify(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 					if !ok {
 						continue
 					}
-					if s.resetUsage {
-						ch.ResetUsage = append(ch.ResetUsage, as)
-					}
-					s.applyAssoc(&as)
-					ch.Associations = append(ch.Associations, as)
+					modAssoc(as)
 					if k[1] == "" && s.parent == nil {
 						assocs = append(assocs, fmt.Sprintf("C = %-10s A = %s of %s", shoalCluster, n, acct.Parent))
 					} else if k[1] != "" {
@@ -869,11 +860,7 @@ func planModify(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 					if as.User != n || (len(accounts) > 0 && !acctHas(accounts, as.Account)) {
 						continue
 					}
-					if s.resetUsage {
-						ch.ResetUsage = append(ch.ResetUsage, as)
-					}
-					s.applyAssoc(&as)
-					ch.Associations = append(ch.Associations, as)
+					modAssoc(as)
 					assocs = append(assocs, fmt.Sprintf("C = %-10s A = %-20s U = %-9s", shoalCluster, as.Account, n))
 				}
 			}
@@ -899,6 +886,17 @@ func planModify(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 		return ch, errorf(1, " shoal's sacctmgr modifies accounts, users and qos, not %s", entity)
 	}
 	return ch, nil
+}
+
+// otherCluster reports whether a where clause names clusters that are not
+// shoal's: then nothing matches.
+func otherCluster(where []acctOpt) bool {
+	for _, o := range where {
+		if o.key == "cluster" && !acctHas(splitList(o.val), shoalCluster) {
+			return true
+		}
+	}
+	return false
 }
 
 func printModified(out *strings.Builder, what string, names []string, assocWhat string, assocs []string) {
@@ -927,14 +925,22 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 	if len(a.set) > 0 {
 		return ch, errorf(1, " Delete takes no 'set': name what to delete (where ...)")
 	}
-	for _, o := range a.where {
-		if o.key == "cluster" && !acctHas(splitList(o.val), shoalCluster) {
-			out.WriteString(" Nothing deleted\n")
-			return ch, nil
-		}
+	if otherCluster(a.where) {
+		out.WriteString(" Nothing deleted\n")
+		return ch, nil
 	}
 	var lines []string
 	head := ""
+	// gone lists line under the heading what (the last one given).
+	gone := func(line, what string) { lines, head = append(lines, line), what }
+	// dropAssoc deletes the association (acct, user), if it exists,
+	// listed under what.
+	dropAssoc := func(acct, user, what string) {
+		if _, ok := x.assocs[[2]string{acct, user}]; ok {
+			ch.Associations = append(ch.Associations, api.Association{Account: acct, User: user})
+			gone(fmt.Sprintf("C = %-10s A = %-10s U = %-9s", shoalCluster, acct, user), what)
+		}
+	}
 	switch entity {
 	case "account":
 		names := lower(append(a.names, optValues(a.where, "account")...))
@@ -948,14 +954,11 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 			}
 			if len(users) == 0 {
 				ch.Accounts = append(ch.Accounts, api.Account{Name: n})
-				lines, head = append(lines, n), "accounts"
+				gone(n, "accounts")
 				continue
 			}
 			for _, u := range users {
-				if _, ok := x.assocs[[2]string{n, u}]; ok {
-					ch.Associations = append(ch.Associations, api.Association{Account: n, User: u})
-					lines, head = append(lines, fmt.Sprintf("C = %-10s A = %-10s U = %-9s", shoalCluster, n, u)), "account associations"
-				}
+				dropAssoc(n, u, "account associations")
 			}
 		}
 	case "user":
@@ -970,21 +973,18 @@ func planDelete(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 			}
 			if len(accounts) == 0 {
 				ch.Users = append(ch.Users, api.AcctUser{Name: n})
-				lines, head = append(lines, n), "users"
+				gone(n, "users")
 				continue
 			}
 			for _, acct := range accounts {
-				if _, ok := x.assocs[[2]string{acct, n}]; ok {
-					ch.Associations = append(ch.Associations, api.Association{Account: acct, User: n})
-					lines, head = append(lines, fmt.Sprintf("C = %-10s A = %-10s U = %-9s", shoalCluster, acct, n)), "user associations"
-				}
+				dropAssoc(acct, n, "user associations")
 			}
 		}
 	case "qos":
 		for _, n := range lower(a.names) {
 			if _, ok := x.qos[n]; ok {
 				ch.QOS = append(ch.QOS, api.QOS{Name: n})
-				lines, head = append(lines, n), "QOS(s)"
+				gone(n, "QOS(s)")
 			}
 		}
 	default:

@@ -460,20 +460,7 @@ func (s *scancel) cancelStep(j *api.Job, t cancelTarget) {
 // confirmStep asks, as scancel -i does for a step, until it gets y or n;
 // no answer (end of input) is no.
 func (s *scancel) confirmStep(j *api.Job, id string) bool {
-	for {
-		fmt.Fprintf(s.c.Stdout, "Cancel step_id=%s name=%s partition=%s [y/n]? ", termsafe.String(id), termsafe.String(j.Name), termsafe.String(j.Queue))
-		line, err := s.in.ReadString('\n')
-		switch strings.ToLower(strings.TrimSpace(line)) {
-		case "y", "yes":
-			return true
-		case "n", "no":
-			return false
-		}
-		if err != nil {
-			fmt.Fprintln(s.c.Stdout)
-			return false
-		}
-	}
+	return s.askYesNo(fmt.Sprintf("Cancel step_id=%s name=%s partition=%s [y/n]? ", termsafe.String(id), termsafe.String(j.Name), termsafe.String(j.Queue)))
 }
 
 // registerStep records the step srun is about to run and returns its id

@@ -10,33 +10,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client/internal/clienttest"
 	"github.com/shoal-batch/shoal/api/reply"
 )
-
-// serve serves h with net/http's server on l.
-func serve(t *testing.T, l net.Listener, h http.HandlerFunc) {
-	t.Helper()
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-}
-
-// serveUnix serves h on a unix socket and returns its path.
-func serveUnix(t *testing.T, name string, h http.HandlerFunc) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, l, h)
-	return path
-}
 
 // The client's own HTTP/1.1 reaches net/http's server over a unix socket
 // and over TCP: the request arrives whole (method, path and query, type,
@@ -90,18 +70,18 @@ func TestH1Exchange(t *testing.T) {
 			reply.Error(w, api.Errorf(api.CodeNotFound, "no %s here", r.URL.Path))
 		}
 	}
-	sock := serveUnix(t, "c.sock", h)
+	sock := clienttest.ServeUnix(t, "c.sock", h)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, l, h)
+	clienttest.Serve(t, l, h)
 	// A base URL's path goes before each request's (stripped here).
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(t, pl, http.StripPrefix("/api", http.HandlerFunc(h)).ServeHTTP)
+	clienttest.Serve(t, pl, http.StripPrefix("/api", http.HandlerFunc(h)).ServeHTTP)
 	for _, addr := range []string{sock, "unix:" + sock, "http://" + l.Addr().String(), l.Addr().String(), "http://" + pl.Addr().String() + "/api/"} {
 		cl := New(addr, "tok")
 		ctx := context.Background()
@@ -134,7 +114,7 @@ func TestH1Exchange(t *testing.T) {
 func TestH1Cancel(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	sock := serveUnix(t, "slow.sock", func(w http.ResponseWriter, r *http.Request) {
+	sock := clienttest.ServeUnix(t, "slow.sock", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -190,34 +170,7 @@ func TestH1Malformed(t *testing.T) {
 // and one that answers Unavailable, keeps to the one that answered, and
 // returns any other refusal as it is, without trying the others.
 func TestH1FollowsTheLeader(t *testing.T) {
-	var followerCalls, leaderCalls atomic.Int32
-	follower := serveUnix(t, "follower.sock", func(w http.ResponseWriter, r *http.Request) {
-		followerCalls.Add(1)
-		reply.Error(w, api.Errorf(api.CodeUnavailable, "no leader"))
-	})
-	leader := serveUnix(t, "leader.sock", func(w http.ResponseWriter, r *http.Request) {
-		leaderCalls.Add(1)
-		if r.URL.Path == api.PathCancel {
-			reply.Error(w, api.Errorf(api.CodeConflict, "job 1 has ended"))
-			return
-		}
-		reply.JSON(w, http.StatusOK, api.SubmitJobResponse{ID: 7})
-	})
-	gone := filepath.Join(t.TempDir(), "gone.sock") // nobody listens
-	cl := New(gone+","+follower+","+leader, "")
-	resp, err := cl.Submit(context.Background(), api.SubmitJobRequest{})
-	if err != nil || resp.ID != 7 {
-		t.Fatalf("submit: %+v %v, want job 7 from the leader", resp, err)
-	}
-	if _, err := cl.Submit(context.Background(), api.SubmitJobRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if followerCalls.Load() != 1 || leaderCalls.Load() != 2 {
-		t.Fatalf("calls: follower %d, leader %d; want 1 and 2 (the second straight to the leader)", followerCalls.Load(), leaderCalls.Load())
-	}
-	if err := cl.Cancel(context.Background(), 1, ""); !api.IsCode(err, api.CodeConflict) || followerCalls.Load() != 1 {
-		t.Fatalf("cancel: %v (follower asked %d times); want the leader's refusal, not sent on", err, followerCalls.Load())
-	}
+	clienttest.FollowsTheLeader(t, func(addr string) clienttest.Client { return New(addr, "") })
 }
 
 // Without a TLS implementation linked (this test links none), NewWith
