@@ -185,6 +185,11 @@ func (c *Controller) stateCovers(index, have uint64) bool {
 			return false
 		}
 		if l.Type == raft.LogCommand {
+			// Above have: applied only if a snapshot restored holds it
+			// (one this FSM took holds only commands up to have).
+			if !c.applied.restored.Load() {
+				return false
+			}
 			snap, _ := strconv.ParseUint(c.raft.raft.Stats()["last_snapshot_index"], 10, 64)
 			return i <= snap
 		}
@@ -203,8 +208,8 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 	timer := time.NewTimer(electionWait)
 	defer timer.Stop()
 	for {
-		ready, changed := c.leader.get()
-		if ready && c.raft.raft.State() == raft.Leader {
+		ready, changed := c.leaderReady()
+		if ready {
 			return nil
 		}
 		addr, err := c.leaderAddr(ctx)
@@ -232,7 +237,7 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 // readIndex is the leader's side of a follower's read: it checks with a
 // quorum that it still leads and returns the index it has applied.
 func (c *Controller) readIndex(ctx context.Context) (api.ReadIndexResponse, error) {
-	if ready, _ := c.leader.get(); !ready {
+	if ready, _ := c.leaderReady(); !ready {
 		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead (or has just been elected): try again")
 	}
 	c.readIndexServed.Add(1)

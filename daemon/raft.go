@@ -62,6 +62,7 @@ func (a raftFSM) Restore(rc io.ReadCloser) error {
 	// The index is advanced again by the entries raft applies after it.
 	err := a.restore(rc)
 	if a.applied != nil {
+		a.applied.restored.Store(true)
 		a.applied.advance(0) // waiters read raft's applied index again
 	}
 	return err
@@ -97,6 +98,9 @@ type appliedIndex struct {
 	// beforeApply, when set (by tests), is called on raft's FSM goroutine
 	// before each command is applied: a test holds the FSM back with it.
 	beforeApply atomic.Pointer[func(index uint64)]
+	// restored says the FSM restored a snapshot (at start, or one the
+	// leader sent): its state then holds commands above index.
+	restored atomic.Bool
 }
 
 func newAppliedIndex() *appliedIndex { return &appliedIndex{ch: make(chan struct{})} }
