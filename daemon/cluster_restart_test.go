@@ -23,19 +23,14 @@ func TestFollowerReadWaitsForItsFSM(t *testing.T) {
 		t.Skip("calling as root over the socket")
 	}
 	ms := startCluster(t, 3)
-	var leader *clusterMember
+	leader := readyLeader(t, ms)
 	var follower *Controller
 	for _, m := range ms {
-		if m.c.IsLeader() {
-			leader = m
-		} else if follower == nil {
+		if m != leader {
 			follower = m.c
+			break
 		}
 	}
-	if leader == nil || follower == nil {
-		t.Fatal("no leader and follower")
-	}
-	waitLeading(t, leader.c)
 
 	gate := make(chan struct{})
 	var open sync.Once
@@ -92,5 +87,38 @@ func TestFollowerReadWaitsForItsFSM(t *testing.T) {
 	}
 	if follower.fsm.State().Node("n1") == nil {
 		t.Fatal("after the read barrier the follower's state has no node n1")
+	}
+}
+
+// readyLeader waits until a member leads with the log of former terms
+// applied (on a loaded machine, the first leader may have lost an
+// election since the cluster formed) and returns it.
+func readyLeader(t *testing.T, ms []*clusterMember) *clusterMember {
+	t.Helper()
+	ready := make(chan *clusterMember, len(ms))
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, m := range ms {
+		go func() {
+			for {
+				ok, changed := m.c.leaderReady()
+				if ok {
+					ready <- m
+					return
+				}
+				select {
+				case <-changed:
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case m := <-ready:
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("no controller led within 30 s")
+		return nil
 	}
 }
