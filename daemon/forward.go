@@ -236,9 +236,27 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 
 // readIndex is the leader's side of a follower's read: it checks with a
 // quorum that it still leads and returns the index it has applied.
+// Just elected, it first applies the log of former terms (its barrier),
+// up to electionWait: a follower's read waits for that, as a read on the
+// leader does.
 func (c *Controller) readIndex(ctx context.Context) (api.ReadIndexResponse, error) {
-	if ready, _ := c.leaderReady(); !ready {
-		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead (or has just been elected): try again")
+	timer := time.NewTimer(electionWait)
+	defer timer.Stop()
+	for {
+		ready, changed := c.leaderReady()
+		if ready {
+			break
+		}
+		if c.raft.raft.State() != raft.Leader {
+			return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead: try again")
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller was elected leader and is still applying the log: try again")
+		case <-ctx.Done():
+			return api.ReadIndexResponse{}, context.Cause(ctx)
+		}
 	}
 	c.readIndexServed.Add(1)
 	if err := c.raft.raft.VerifyLeader().Error(); err != nil {
