@@ -282,16 +282,17 @@ func (c *Controller) operatorRemovePeer(ctx context.Context, _ caller, req api.R
 type leadership struct {
 	mu      sync.Mutex
 	ready   bool
+	term    uint64        // the term of the barrier that made it ready
 	changed chan struct{} // closed, and replaced, at every change
 }
 
 func newLeadership() *leadership { return &leadership{changed: make(chan struct{})} }
 
-func (l *leadership) set(ready bool) {
+func (l *leadership) set(ready bool, term uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.ready != ready {
-		l.ready = ready
+	if l.ready != ready || l.term != term {
+		l.ready, l.term = ready, term
 		close(l.changed)
 		l.changed = make(chan struct{})
 	}
@@ -301,6 +302,18 @@ func (l *leadership) get() (bool, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ready, l.changed
+}
+
+// leaderReady reports whether this controller leads now and has applied
+// the entries of former terms: its barrier was of the term it leads in. A
+// controller that lost leadership and won it again has a ready flag of the
+// former term until lead sees the change: in between, another leader may
+// have committed entries that it has not applied.
+func (c *Controller) leaderReady() (bool, <-chan struct{}) {
+	c.leader.mu.Lock()
+	ready, term, changed := c.leader.ready, c.leader.term, c.leader.changed
+	c.leader.mu.Unlock()
+	return ready && c.raft.raft.State() == raft.Leader && c.raft.raft.CurrentTerm() == term, changed
 }
 
 // leaderTask is work only the leader does: it runs from when this
@@ -329,12 +342,15 @@ func (c *Controller) leaderLoop(ctx context.Context, tasks []leaderTask) {
 	for ctx.Err() == nil {
 		var retry <-chan time.Time
 		if c.raft.raft.State() == raft.Leader {
+			term := c.raft.raft.CurrentTerm()
 			if err := c.raft.raft.Barrier(10 * time.Second).Error(); err != nil {
 				c.log.Warn("leader: wait for the log before starting leader work", "err", err)
 				retry = time.After(time.Second)
-			} else {
-				c.lead(ctx, obs, tasks)
+			} else if c.raft.raft.State() == raft.Leader && c.raft.raft.CurrentTerm() == term {
+				c.lead(ctx, obs, tasks, term)
 				continue
+			} else {
+				continue // another term began: its own barrier
 			}
 		}
 		select {
@@ -346,25 +362,27 @@ func (c *Controller) leaderLoop(ctx context.Context, tasks []leaderTask) {
 }
 
 // lead runs tasks until this controller stops leading or ctx ends.
-func (c *Controller) lead(ctx context.Context, obs <-chan raft.Observation, tasks []leaderTask) {
+func (c *Controller) lead(ctx context.Context, obs <-chan raft.Observation, tasks []leaderTask, term uint64) {
 	lctx, cancel := context.WithCancel(withLeaderOnly(ctx))
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		wg.Add(1)
 		go func() { defer wg.Done(); t.run(lctx) }()
 	}
-	c.leader.set(true)
-	c.log.Info("leading: leader work started", "id", c.cfg.NodeID)
+	c.leader.set(true, term)
+	c.log.Info("leading: leader work started", "id", c.cfg.NodeID, "term", term)
 	for lctx.Err() == nil {
 		select {
 		case <-obs:
-			if c.raft.raft.State() != raft.Leader {
+			// Lost, or lost and won again in another term: the next
+			// term's work starts after its own barrier.
+			if c.raft.raft.State() != raft.Leader || c.raft.raft.CurrentTerm() != term {
 				cancel()
 			}
 		case <-lctx.Done():
 		}
 	}
-	c.leader.set(false)
+	c.leader.set(false, 0)
 	cancel()
 	wg.Wait()
 	if ctx.Err() == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,15 +24,31 @@ import (
 
 // freePort returns a loopback address nobody listens on (a cluster's
 // controllers keep their raft addresses across restarts).
+// freePort returns a loopback address that no one listens on, for a
+// controller started later. Its port is below Linux's ephemeral range
+// (32768 and up), from which port 0 and every outgoing connection take
+// theirs: one taken there could be a connection's local port by the time
+// the controller listens on it (it was, once in a few hundred runs). No
+// port is handed out twice in one test binary.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		if _, taken := handedPorts.LoadOrStore(port, true); taken {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000-31999")
+	return ""
 }
+
+var handedPorts sync.Map // port → true: handed out by freePort
 
 type clusterMember struct {
 	cfg Config

@@ -131,11 +131,12 @@ func (c *Controller) knownLeader() (string, error) {
 	return "", api.Errorf(api.CodeUnavailable, "no controller leads the cluster now (an election is under way, or too few controllers are up for a quorum): try again")
 }
 
-// waitApplied waits until this controller has applied index, up to
-// electionWait. It wakes at every command the FSM applies; raft's own
-// applied index also counts entries the FSM never sees (configuration
-// changes, barriers, an installed snapshot), which nothing announces: it
-// is read again every appliedRecheck.
+// waitApplied waits until this controller's state includes every entry
+// up to index (stateCovers), up to electionWait. It wakes at every
+// command the FSM applies; raft's applied index, which stateCovers also
+// reads, moves without the FSM (entries it never sees, an installed
+// snapshot) and nothing announces it: it is read again every
+// appliedRecheck.
 func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
 	timer := time.NewTimer(electionWait)
 	defer timer.Stop()
@@ -143,7 +144,7 @@ func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
 	defer recheck.Stop()
 	for {
 		have, changed := c.applied.get()
-		if have >= index || c.raft.raft.AppliedIndex() >= index {
+		if c.stateCovers(index, have) {
 			return nil
 		}
 		select {
@@ -157,6 +158,45 @@ func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
 	}
 }
 
+// stateCovers reports whether this controller's state includes every
+// entry up to index, given that the FSM has applied the commands up to
+// have. Raft's applied index alone does not say so: raft advances it when
+// it hands entries to the FSM, which may still be applying them (after a
+// restart, the whole log since the last snapshot at once); and it counts
+// entries the FSM never sees (elections' no-ops, barriers, configuration
+// changes), which change nothing in the state. So once raft has handed
+// over index, the state covers it when the FSM has applied the last
+// command at or below it: one at or below have, or one in a snapshot this
+// controller took from its state or restored (raft drops entries from the
+// log only once a snapshot holds them).
+func (c *Controller) stateCovers(index, have uint64) bool {
+	if have >= index {
+		return true
+	}
+	if c.raft.raft.AppliedIndex() < index {
+		return false
+	}
+	for i := index; i > have; i-- {
+		var l raft.Log
+		if err := c.raft.logs.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) {
+			return true // compacted: in a snapshot that this state includes
+		} else if err != nil {
+			c.log.Warn("read the raft log to see what the state includes", "index", i, "err", err)
+			return false
+		}
+		if l.Type == raft.LogCommand {
+			// Above have: applied only if a snapshot restored holds it
+			// (one this FSM took holds only commands up to have).
+			if !c.applied.restored.Load() {
+				return false
+			}
+			snap, _ := strconv.ParseUint(c.raft.raft.Stats()["last_snapshot_index"], 10, 64)
+			return i <= snap
+		}
+	}
+	return true
+}
+
 // readBarrier makes the state this controller serves a read from current:
 // the leader's, once it has applied the entries of former terms; a
 // follower's, once it has applied what the leader had applied when the
@@ -168,8 +208,8 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 	timer := time.NewTimer(electionWait)
 	defer timer.Stop()
 	for {
-		ready, changed := c.leader.get()
-		if ready && c.raft.raft.State() == raft.Leader {
+		ready, changed := c.leaderReady()
+		if ready {
 			return nil
 		}
 		addr, err := c.leaderAddr(ctx)
@@ -196,9 +236,27 @@ func (c *Controller) readBarrier(ctx context.Context) error {
 
 // readIndex is the leader's side of a follower's read: it checks with a
 // quorum that it still leads and returns the index it has applied.
+// Just elected, it first applies the log of former terms (its barrier),
+// up to electionWait: a follower's read waits for that, as a read on the
+// leader does.
 func (c *Controller) readIndex(ctx context.Context) (api.ReadIndexResponse, error) {
-	if ready, _ := c.leader.get(); !ready {
-		return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead (or has just been elected): try again")
+	timer := time.NewTimer(electionWait)
+	defer timer.Stop()
+	for {
+		ready, changed := c.leaderReady()
+		if ready {
+			break
+		}
+		if c.raft.raft.State() != raft.Leader {
+			return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead: try again")
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return api.ReadIndexResponse{}, api.Errorf(api.CodeUnavailable, "this controller was elected leader and is still applying the log: try again")
+		case <-ctx.Done():
+			return api.ReadIndexResponse{}, context.Cause(ctx)
+		}
 	}
 	c.readIndexServed.Add(1)
 	if err := c.raft.raft.VerifyLeader().Error(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -35,6 +36,9 @@ type raftFSM struct {
 
 func (a raftFSM) Apply(l *raft.Log) any {
 	if a.applied != nil {
+		if hook := a.applied.beforeApply.Load(); hook != nil {
+			(*hook)(l.Index)
+		}
 		defer a.applied.advance(l.Index)
 	}
 	if l.Type != raft.LogCommand {
@@ -58,6 +62,7 @@ func (a raftFSM) Restore(rc io.ReadCloser) error {
 	// The index is advanced again by the entries raft applies after it.
 	err := a.restore(rc)
 	if a.applied != nil {
+		a.applied.restored.Store(true)
 		a.applied.advance(0) // waiters read raft's applied index again
 	}
 	return err
@@ -90,6 +95,12 @@ type appliedIndex struct {
 	mu    sync.Mutex
 	index uint64
 	ch    chan struct{} // closed, and replaced, at every advance
+	// beforeApply, when set (by tests), is called on raft's FSM goroutine
+	// before each command is applied: a test holds the FSM back with it.
+	beforeApply atomic.Pointer[func(index uint64)]
+	// restored says the FSM restored a snapshot (at start, or one the
+	// leader sent): its state then holds commands above index.
+	restored atomic.Bool
 }
 
 func newAppliedIndex() *appliedIndex { return &appliedIndex{ch: make(chan struct{})} }
@@ -218,6 +229,9 @@ type raftNode struct {
 	// logStore is the log store on disk (nil in memory): releaseMemory
 	// drops its mapped pages.
 	logStore *raftboltdb.BoltStore
+	// logs is the log store raft keeps its entries in (on disk or in
+	// memory): stateCovers reads what kind of entries they are.
+	logs raft.LogStore
 	// closeStores releases the log store and the transport once raft
 	// has shut down.
 	closeStores func() error
@@ -344,7 +358,7 @@ func startRaft(o raftOptions) (*raftNode, error) {
 		}
 		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
-	return &raftNode{raft: r, transport: transport, peers: peers, logStore: store, closeStores: func() error {
+	return &raftNode{raft: r, transport: transport, peers: peers, logStore: store, logs: store, closeStores: func() error {
 		transport.Close()
 		return store.Close()
 	}}, nil
@@ -376,7 +390,7 @@ func startMemRaft(id string, fsm raftFSM, log *slog.Logger) (*raftNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start in-memory raft: %w", err)
 	}
-	return &raftNode{raft: r, transport: transport, closeStores: transport.Close}, nil
+	return &raftNode{raft: r, transport: transport, logs: store, closeStores: transport.Close}, nil
 }
 
 // hasRaftState reports whether dir holds a raft log or snapshot: a member
