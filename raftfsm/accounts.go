@@ -512,12 +512,13 @@ func (w writer) prioritySettings(c PrioritySettingsCmd) Result {
 	return Result{}
 }
 
-// chargeUsage charges the attempt of j that ended at now to its user's
-// association: billing weights × the seconds it ran, added to the usage
-// decayed to now. Nothing is charged without a registry, or for a job
-// whose association is gone.
-func (w writer) chargeUsage(j *api.Job, now int64) {
-	if j.StartedAt == 0 || now <= j.StartedAt {
+// chargeUsage charges the part of j's attempt from from to now (epoch
+// ms) to its user's association: billing weights × the seconds, added to
+// the usage decayed to now. Nothing is charged without a registry, or
+// for a job whose association is gone. The attempt's end and the
+// periodic charge of running jobs call it (usagecharge.go).
+func (w writer) chargeUsage(j *api.Job, from, now int64) {
+	if j.StartedAt == 0 || now <= from {
 		return
 	}
 	s := &State{txn: w.txn}
@@ -526,7 +527,7 @@ func (w writer) chargeUsage(j *api.Job, now int64) {
 		return
 	}
 	set := s.PrioritySettings()
-	charge := set.Billing(j.Resources) * float64(now-j.StartedAt) / 1000
+	charge := set.Billing(j.Resources) * float64(now-from) / 1000
 	if charge <= 0 {
 		return
 	}
@@ -534,6 +535,7 @@ func (w writer) chargeUsage(j *api.Job, now int64) {
 	if raw, err := w.txn.First(tableUsage, "id", account, j.User); err == nil && raw != nil {
 		old := raw.(*api.AssocUsage)
 		u.Raw = set.Decay(old.Raw, old.At, now)
+		u.At = max(now, old.At) // a clock behind the last charge decays nothing
 	}
 	u.Raw += charge
 	w.put(tableUsage, &u)
