@@ -119,7 +119,7 @@ func NewPriorities(snap Snapshot, now int64, cfg PriorityConfig) *Priorities {
 			p.users[u.Name] = u.DefaultAccount
 		}
 		if cfg.WeightFairShare > 0 {
-			for _, r := range FairShares(reg, as.PrioritySettings(), now) {
+			for _, r := range Shares(reg, as.PrioritySettings(), now, cfg.FairTree) {
 				if r.User != "" {
 					p.fairShare[shareKey{r.Account, r.User}] = r.FairShare
 				}
