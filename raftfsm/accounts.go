@@ -13,7 +13,8 @@ import (
 
 // The account registry (api.AccountsState): accounts, users,
 // associations and QOS as sacctmgr edits them, plus the fair-share usage
-// charged to associations as jobs end and the settings that charge it.
+// charged to associations as jobs run (usagecharge.go) and end, and the
+// settings that charge it.
 const (
 	OpAcctAdd          Op = 45 // AcctChangeCmd: new records
 	OpAcctModify       Op = 46 // AcctChangeCmd: existing records replaced whole
@@ -542,8 +543,10 @@ func (w writer) chargeUsage(j *api.Job, from, now int64) {
 }
 
 // watchAccounts adds to ws the channels that fire when the registry
-// changes (a limit, a share, a QOS's priority): not when usage is charged,
-// which a job's end does, and that wakes the scheduler anyway.
+// changes (a limit, a share, a QOS's priority), and when running jobs
+// are charged their usage (usagecharge.go: fair-share priorities move).
+// Not on every usage write: a job's end charges it, and that wakes the
+// scheduler anyway.
 func (s *State) watchAccounts(ws memdb.WatchSet) {
 	for _, t := range []string{tableAccounts, tableAcctUsers, tableAssocs, tableQOS} {
 		it, err := s.txn.Get(t, "id")
@@ -552,6 +555,7 @@ func (s *State) watchAccounts(ws memdb.WatchSet) {
 		}
 		ws.Add(it.WatchCh())
 	}
+	s.watchRunCharges(ws)
 }
 
 // HasAccounts reports whether the site has defined accounts: only then

@@ -130,6 +130,17 @@ func (s *State) RunningCharged() bool {
 	return found
 }
 
+// watchRunCharges adds the channel that fires when running jobs are
+// charged (or one that was ends): priorities under fair share move, and
+// a job that waited behind another's reservation may now come first.
+func (s *State) watchRunCharges(ws memdb.WatchSet) {
+	it, err := s.txn.Get(tableRunCharge, "id")
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: watch %s: %v", tableRunCharge, err))
+	}
+	ws.Add(it.WatchCh())
+}
+
 // runChargeRecords are the records' snapshot records.
 func (s *State) runChargeRecords() []snapshotRecord {
 	var out []snapshotRecord
