@@ -1,10 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"math"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/sched"
 )
 
@@ -105,5 +110,109 @@ func TestMemUsageChargedWhileRunning(t *testing.T) {
 	mc.clock.WaitArmed(time.Minute) // the loop has run and armed the next period
 	if after, _ := mc.c.fsm.Changed(); after != before {
 		t.Errorf("raft index %d after a period with nothing running, was %d: want no entry", after, before)
+	}
+}
+
+// TestClusterUsageChargeFailsOver: in a cluster of three controllers
+// (real raft on loopback, one fake clock), the leader charges a running
+// 2-CPU job its first minute; it stops; the new leader charges the next
+// minute from where the record says, and the job's end the last 10 s:
+// 130 s × 2 CPUs on every remaining controller, none lost, none twice.
+func TestClusterUsageChargeFailsOver(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("registering a node and adding accounts over the socket need root")
+	}
+	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
+	ms := startClusterWith(t, 3, func(cfg *Config) {
+		cfg.Clock, cfg.NodeTTL = fake, 24*time.Hour
+		cfg.Sched.Priority = sched.PriorityConfig{WeightFairShare: 1000, CalcPeriod: 60, DecayHalfLife: -1} // no decay: exact sums
+	})
+	ctx := context.Background()
+	all := client.New(ms[0].cfg.Socket+","+ms[1].cfg.Socket+","+ms[2].cfg.Socket, "")
+	if err := all.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{Name: "n1", Boot: "b1",
+		Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Call(ctx, api.PathAccountsAdd, api.AccountsChange{Accounts: []api.Account{{Name: "physics", Parent: "root"}},
+		Associations: []api.Association{{Account: "physics", Shares: 1}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := all.Submit(ctx, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "long", Script: "#!/bin/sh\ntrue\n",
+		Resources: api.Resources{CPUs: 2, MemoryMB: 64}}}) // root's, charged to root/root
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j api.Job
+	if err := all.Call(ctx, api.PathWait, api.WaitJobRequest{ID: resp.ID, States: []api.JobState{api.StateStarting}, WaitMillis: 10_000}, &j); err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: []api.JobEvent{{ID: resp.ID, Node: j.Node, State: api.StateRunning, Attempt: j.Attempt}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	usage := func(c *Controller) float64 {
+		for _, u := range c.fsm.State().Accounts().Usage {
+			if u.Account == "root" && u.User == "root" {
+				return u.Raw
+			}
+		}
+		return 0
+	}
+	waitUsage := func(c *Controller, ok func(float64) bool) float64 {
+		t.Helper()
+		timeout := time.NewTimer(30 * time.Second)
+		defer timeout.Stop()
+		for {
+			_, changed := c.fsm.Changed()
+			if u := usage(c); ok(u) {
+				return u
+			}
+			select {
+			case <-changed:
+			case <-timeout.C:
+				t.Fatalf("root's usage on %s after 30 s: %v, not as wanted", c.cfg.NodeID, usage(c))
+			}
+		}
+	}
+	near := func(want float64) func(float64) bool {
+		return func(u float64) bool { return math.Abs(u-want) < 1e-9 }
+	}
+
+	fake.WaitArmed(time.Minute) // the leader's period
+	fake.Advance(time.Minute)
+	waitUsage(ms[1].c, near(120))
+
+	ms[0].c.Close()
+	var next *Controller
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for next == nil { // whichever of the two comes to lead, its leader work started
+		ready1, changed1 := ms[1].c.leader.get()
+		ready2, changed2 := ms[2].c.leader.get()
+		switch {
+		case ready1:
+			next = ms[1].c
+		case ready2:
+			next = ms[2].c
+		default:
+			select {
+			case <-changed1:
+			case <-changed2:
+			case <-deadline.C:
+				t.Fatal("no controller leads 30 s after the leader stopped")
+			}
+		}
+	}
+	fake.WaitArmed(time.Minute) // the new leader's period, from its start
+	fake.Advance(time.Minute)
+	waitUsage(next, near(240))
+	fake.Advance(10 * time.Second)
+	zero := 0
+	if err := all.Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: []api.JobEvent{{ID: resp.ID, Node: j.Node, State: api.StateSucceeded, ExitCode: &zero, Attempt: j.Attempt}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[1:] {
+		if got := waitUsage(m.c, func(u float64) bool { return u > 240.5 }); !near(260)(got) {
+			t.Errorf("%s: root's usage after a 130 s 2-CPU job across a leader change: %v, want 260", m.cfg.NodeID, got)
+		}
 	}
 }
