@@ -151,7 +151,9 @@ func Schedule(snap Snapshot, now int64) Plan { return ScheduleWith(snap, now, Op
 // for) free, with EASY backfill: the first job of each queue that cannot
 // start gets a reservation, the earliest time its resources free up
 // (running jobs end at their start plus time limit), and a later job is
-// placed only if it ends before that time or leaves the reservation room.
+// placed only if it ends before that time or leaves the reservation room
+// (Options.Conservative: every waiting job has a reservation, and a later
+// job delays none).
 // now (epoch ms) holds back jobs whose begin time has not come; an array's
 // throttle holds back its tasks beyond its limit of running ones. Every
 // job it does not place gets a Wait saying why.
@@ -477,7 +479,8 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 
 // wait fills in where a job that waits for resources stands in its queue
 // and when it may start: the queue's first such job gets a reservation
-// (if it can start within the window), the next few an estimate.
+// (if it can start within the window; under conservative backfill every
+// such job, see reserves), the next few an estimate.
 func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 	w.Ahead = t.waiting
 	t.waiting++
