@@ -153,11 +153,19 @@ type ShareRow struct {
 	NormUsage    float64 `json:"normUsage"`
 	EffectvUsage float64 `json:"effectvUsage"`
 	FairShare    float64 `json:"fairShare"`
+	// LevelFS is the level fair share of the fair-tree algorithm (shares
+	// over usage among siblings); nil where there is none (root, the
+	// classic algorithm). Infinite (no usage) is math.MaxFloat64: JSON
+	// has no infinity.
+	LevelFS *float64 `json:"levelFS,omitempty"`
 }
 
 // SharesResponse is sshare's answer.
 type SharesResponse struct {
 	Rows []ShareRow `json:"rows"`
+	// FairTree says the rows are the fair-tree algorithm's (Slurm's
+	// default), else the classic one's (PriorityFlags=NO_FAIR_TREE).
+	FairTree bool `json:"fairTree,omitempty"`
 }
 
 // PriorityRequest asks for the priority factors of waiting jobs (sprio):

@@ -14,8 +14,9 @@ import (
 // BenchmarkSchedulePassMultifactor times the pass of BenchmarkSchedulePass
 // (100,000 pending × 1,000 nodes) with multifactor priority on (age, fair
 // share, job size, queue and QOS weighted; the jobs' user in an account
-// of the registry, with usage) and off (priority/basic): the cost of
-// computing every waiting job's priority each pass.
+// of the registry, with usage; fair share classic or fair tree) and off
+// (priority/basic): the cost of computing every waiting job's priority
+// each pass.
 func BenchmarkSchedulePassMultifactor(b *testing.B) {
 	fsm, now := buildSchedState(b, 100_000, 1_000, false)
 	res, _ := fsm.Apply(1<<40, mustEncode(b, raftfsm.OpAcctAdd, raftfsm.AcctChangeCmd{Change: api.AccountsChange{
@@ -29,12 +30,11 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 		b.Fatal(res.Err)
 	}
 	st := fsm.State()
-	for _, on := range []bool{false, true} {
+	for _, name := range []string{"basic", "multifactor", "multifactor-fairtree"} {
 		opts := sched.Options{}
-		name := "basic"
-		if on {
-			name = "multifactor"
-			opts.Priority = sched.PriorityConfig{WeightAge: 1000, WeightFairShare: 10000, WeightJobSize: 1000, WeightPartition: 1000, WeightQOS: 1000}
+		if name != "basic" {
+			opts.Priority = sched.PriorityConfig{WeightAge: 1000, WeightFairShare: 10000, WeightJobSize: 1000, WeightPartition: 1000, WeightQOS: 1000,
+				FairTree: name == "multifactor-fairtree"}
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {

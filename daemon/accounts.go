@@ -247,8 +247,9 @@ func (a *acctCheck) parentOf(acct string) string {
 // user rows.
 func (c *Controller) shares(_ context.Context, _ caller, req api.SharesRequest) (api.SharesResponse, error) {
 	state := c.fsm.State()
-	rows := sched.FairShares(state.Accounts(), state.PrioritySettings(), c.nowMillis())
-	out := api.SharesResponse{Rows: make([]api.ShareRow, 0, len(rows))}
+	fairTree := c.cfg.Sched.Priority.FairTree
+	rows := sched.Shares(state.Accounts(), state.PrioritySettings(), c.nowMillis(), fairTree)
+	out := api.SharesResponse{Rows: make([]api.ShareRow, 0, len(rows)), FairTree: fairTree}
 	for _, r := range rows {
 		if r.User != "" && len(req.Users) > 0 && !slices.Contains(req.Users, r.User) {
 			continue

@@ -414,6 +414,7 @@ func (c *Controller) leaderTasks() []leaderTask {
 		}},
 		{"scheduler", c.scheduleLoop},
 		{"priority settings", c.syncPrioritySettings},
+		{"running usage", c.chargeRunningUsage},
 		{"state time limits", c.stateTimeLimits},
 		{"deadlines", c.deadlines},
 		{"configured licenses", c.configureLicenses},

@@ -66,7 +66,11 @@ func startMember(t *testing.T, cfg Config) *Controller {
 
 // startCluster starts n controllers on loopback: the first bootstraps, the
 // others join it with its server token.
-func startCluster(t *testing.T, n int) []*clusterMember {
+func startCluster(t *testing.T, n int) []*clusterMember { return startClusterWith(t, n, nil) }
+
+// startClusterWith is startCluster with each controller's configuration
+// changed by edit (nil: none).
+func startClusterWith(t *testing.T, n int, edit func(*Config)) []*clusterMember {
 	t.Helper()
 	var ms []*clusterMember
 	for i := 0; i < n; i++ {
@@ -80,6 +84,9 @@ func startCluster(t *testing.T, n int) []*clusterMember {
 		if i > 0 {
 			cfg.Join = []string{ms[0].c.Addrs()[1]}
 			cfg.ServerToken = ms[0].c.ServerToken()
+		}
+		if edit != nil {
+			edit(&cfg)
 		}
 		m := &clusterMember{cfg: cfg, c: startMember(t, cfg)}
 		ms = append(ms, m)

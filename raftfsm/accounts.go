@@ -13,7 +13,8 @@ import (
 
 // The account registry (api.AccountsState): accounts, users,
 // associations and QOS as sacctmgr edits them, plus the fair-share usage
-// charged to associations as jobs end and the settings that charge it.
+// charged to associations as jobs run (usagecharge.go) and end, and the
+// settings that charge it.
 const (
 	OpAcctAdd          Op = 45 // AcctChangeCmd: new records
 	OpAcctModify       Op = 46 // AcctChangeCmd: existing records replaced whole
@@ -512,12 +513,13 @@ func (w writer) prioritySettings(c PrioritySettingsCmd) Result {
 	return Result{}
 }
 
-// chargeUsage charges the attempt of j that ended at now to its user's
-// association: billing weights × the seconds it ran, added to the usage
-// decayed to now. Nothing is charged without a registry, or for a job
-// whose association is gone.
-func (w writer) chargeUsage(j *api.Job, now int64) {
-	if j.StartedAt == 0 || now <= j.StartedAt {
+// chargeUsage charges the part of j's attempt from from to now (epoch
+// ms) to its user's association: billing weights × the seconds, added to
+// the usage decayed to now. Nothing is charged without a registry, or
+// for a job whose association is gone. The attempt's end and the
+// periodic charge of running jobs call it (usagecharge.go).
+func (w writer) chargeUsage(j *api.Job, from, now int64) {
+	if j.StartedAt == 0 || now <= from {
 		return
 	}
 	s := &State{txn: w.txn}
@@ -526,7 +528,7 @@ func (w writer) chargeUsage(j *api.Job, now int64) {
 		return
 	}
 	set := s.PrioritySettings()
-	charge := set.Billing(j.Resources) * float64(now-j.StartedAt) / 1000
+	charge := set.Billing(j.Resources) * float64(now-from) / 1000
 	if charge <= 0 {
 		return
 	}
@@ -534,14 +536,17 @@ func (w writer) chargeUsage(j *api.Job, now int64) {
 	if raw, err := w.txn.First(tableUsage, "id", account, j.User); err == nil && raw != nil {
 		old := raw.(*api.AssocUsage)
 		u.Raw = set.Decay(old.Raw, old.At, now)
+		u.At = max(now, old.At) // a clock behind the last charge decays nothing
 	}
 	u.Raw += charge
 	w.put(tableUsage, &u)
 }
 
 // watchAccounts adds to ws the channels that fire when the registry
-// changes (a limit, a share, a QOS's priority): not when usage is charged,
-// which a job's end does, and that wakes the scheduler anyway.
+// changes (a limit, a share, a QOS's priority), and when running jobs
+// are charged their usage (usagecharge.go: fair-share priorities move).
+// Not on every usage write: a job's end charges it, and that wakes the
+// scheduler anyway.
 func (s *State) watchAccounts(ws memdb.WatchSet) {
 	for _, t := range []string{tableAccounts, tableAcctUsers, tableAssocs, tableQOS} {
 		it, err := s.txn.Get(t, "id")
@@ -550,6 +555,7 @@ func (s *State) watchAccounts(ws memdb.WatchSet) {
 		}
 		ws.Add(it.WatchCh())
 	}
+	s.watchRunCharges(ws)
 }
 
 // HasAccounts reports whether the site has defined accounts: only then

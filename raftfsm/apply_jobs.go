@@ -326,8 +326,7 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) { w.finish(j, e
 // recorded in Attempts.
 func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 	w.release(j)
-	w.chargeUsage(j, now)      // fair share: the attempt's resource-seconds (accounts.go)
-	w.chargeShareUsage(j, now) // AWS fair-share queues: its share's vCPU-seconds (awsfairshare.go)
+	w.endCharge(j, now) // fair share: what the periodic charges left of the attempt (usagecharge.go)
 	failed := ev.State == api.StateFailed || j.StopRequested || ev.OOMKilled || ev.TimedOut ||
 		(ev.ExitCode != nil && *ev.ExitCode != 0)
 	reason, cause := "", api.Cause("")

@@ -132,12 +132,12 @@ func (w writer) checkQueuePolicy(c PutQueueCmd) *api.Error {
 	return nil
 }
 
-// chargeShareUsage charges the attempt of j that ended at now to its
-// share of its fair-share queue: vCPUs × the seconds it ran, added to the
-// share's usage decayed to now with the queue's policy. Nothing is
-// charged outside fair-share queues.
-func (w writer) chargeShareUsage(j *api.Job, now int64) {
-	if j.ShareIdentifier == "" || j.StartedAt == 0 || now <= j.StartedAt {
+// chargeShareUsage charges the part of j's attempt from from to now
+// (epoch ms) to its share of its fair-share queue: vCPUs × the seconds,
+// added to the share's usage decayed to now with the queue's policy.
+// Nothing is charged outside fair-share queues.
+func (w writer) chargeShareUsage(j *api.Job, from, now int64) {
+	if j.ShareIdentifier == "" || j.StartedAt == 0 || now <= from {
 		return
 	}
 	st := &State{txn: w.txn}
@@ -145,11 +145,12 @@ func (w writer) chargeShareUsage(j *api.Job, now int64) {
 	if pol == nil {
 		return
 	}
-	charge := float64(max(j.Resources.CPUs, 1)) * float64(now-j.StartedAt) / 1000
+	charge := float64(max(j.Resources.CPUs, 1)) * float64(now-from) / 1000
 	u := api.ShareUsage{Queue: j.Queue, Share: j.ShareIdentifier, At: now}
 	if raw, err := w.txn.First(tableShareUsage, "id", j.Queue, j.ShareIdentifier); err == nil && raw != nil {
 		old := raw.(*api.ShareUsage)
 		u.Raw = DecayShare(old.Raw, old.At, now, pol.FairsharePolicy.HalfLife())
+		u.At = max(now, old.At) // a clock behind the last charge decays nothing
 	}
 	u.Raw += charge
 	w.put(tableShareUsage, &u)

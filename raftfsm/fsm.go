@@ -255,6 +255,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.schedPolicyPut)
 	case OpSchedPolicyDelete:
 		return decodeApply(op, body, w.schedPolicyDelete)
+	case OpChargeUsage:
+		return decodeApply(op, body, w.chargeRunning)
 	default:
 		// A newer leader's command this binary does not know: applying
 		// nothing would diverge from replicas that know it, so stop.

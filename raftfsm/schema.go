@@ -69,6 +69,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range submitTokenTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range runChargeTables() {
+		s.Tables[name] = t
+	}
 	return s
 }
 

@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 6 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits; 6: scheduling policies and share usage
+const SnapshotFormat = 7 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits; 6: scheduling policies and share usage; 7: how far running jobs' usage is charged
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -45,6 +45,8 @@ type snapshotRecord struct {
 	// AWS Batch's scheduling policies and share usage (awsfairshare.go).
 	SchedPolicy *api.SchedulingPolicy `json:"schedulingPolicy,omitempty"`
 	ShareUsage  *api.ShareUsage       `json:"shareUsage,omitempty"`
+	// How far running attempts' usage is charged (usagecharge.go).
+	RunCharge *runCharge `json:"runCharge,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -80,6 +82,7 @@ var snapshotKinds = map[string]recordKind{
 	"submitToken":        {tableSubmitTokens, func() any { return new(submitToken) }},
 	"schedulingPolicy":   {tableSchedPolicies, func() any { return new(api.SchedulingPolicy) }},
 	"shareUsage":         {tableShareUsage, func() any { return new(api.ShareUsage) }},
+	"runCharge":          {tableRunCharge, func() any { return new(runCharge) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -146,6 +149,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	records = append(records, s.state.accountRecords()...)
 	records = append(records, s.state.schedPolicyRecords()...)
+	records = append(records, s.state.runChargeRecords()...)
 	for _, t := range collect[submitToken](s.state, tableSubmitTokens, "seq") {
 		records = append(records, snapshotRecord{Token: t})
 	}

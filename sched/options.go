@@ -29,3 +29,15 @@ func ParseQueueTimeLimits(settings []string) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// ParseBackfill reads shoal agent -backfill: "easy" (the default) or
+// "conservative"; it reports whether backfill is conservative.
+func ParseBackfill(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "easy":
+		return false, nil
+	case "conservative":
+		return true, nil
+	}
+	return false, fmt.Errorf("backfill %q: give easy (a reservation for each queue's first waiting job) or conservative (one for every waiting job)", s)
+}

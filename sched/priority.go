@@ -26,6 +26,25 @@ type PriorityConfig struct {
 	// (raftfsm.PrioritySettings, committed by the leader).
 	DecayHalfLife int64
 	Billing       *BillingWeights
+	// CalcPeriod (seconds; 0: DefaultCalcPeriod) is how often the
+	// controller charges running jobs their usage so far (Slurm's
+	// PriorityCalcPeriod).
+	CalcPeriod int64
+	// FairTree computes fair share with Slurm's fair-tree algorithm
+	// (fairtree.go; PriorityFlags without NO_FAIR_TREE), else the classic
+	// one (FairShares). The agent's default is fair tree, as Slurm's.
+	FairTree bool
+}
+
+// DefaultCalcPeriod is Slurm's PriorityCalcPeriod default, 5 minutes.
+const DefaultCalcPeriod int64 = 300
+
+// CalcPeriodSeconds is CalcPeriod, or its default.
+func (c PriorityConfig) CalcPeriodSeconds() int64 {
+	if c.CalcPeriod <= 0 {
+		return DefaultCalcPeriod
+	}
+	return c.CalcPeriod
 }
 
 // BillingWeights weigh a job's resources into usage per second (Slurm's
@@ -100,7 +119,7 @@ func NewPriorities(snap Snapshot, now int64, cfg PriorityConfig) *Priorities {
 			p.users[u.Name] = u.DefaultAccount
 		}
 		if cfg.WeightFairShare > 0 {
-			for _, r := range FairShares(reg, as.PrioritySettings(), now) {
+			for _, r := range Shares(reg, as.PrioritySettings(), now, cfg.FairTree) {
 				if r.User != "" {
 					p.fairShare[shareKey{r.Account, r.User}] = r.FairShare
 				}

@@ -86,6 +86,16 @@ type Options struct {
 	// Priority is the multifactor configuration (priority.go); with no
 	// weight set, jobs are ordered by the priority they were given.
 	Priority PriorityConfig
+	// Conservative is conservative backfill: every job that waits for
+	// resources, in priority order, gets a reservation (up to
+	// MaxReservations; the rest estimates), and a lower-priority job
+	// starts only if it delays none of them. Without it, EASY backfill:
+	// only each queue's first such job has one.
+	Conservative bool
+	// MaxReservations bounds the reservations of a conservative pass
+	// (0: DefaultMaxReservations; Slurm's bf_max_job_test plays this
+	// part).
+	MaxReservations int
 	// MaxPlacements bounds the plan's placements (0: MaxPlacements). A
 	// pass costs about the same however many jobs it places, so a
 	// caller whose cluster frees more room than MaxPlacements between
@@ -106,8 +116,15 @@ func (o Options) withDefaults() Options {
 	if o.MaxPlacements <= 0 {
 		o.MaxPlacements = MaxPlacements
 	}
+	if o.MaxReservations <= 0 {
+		o.MaxReservations = DefaultMaxReservations
+	}
 	return o
 }
+
+// DefaultMaxReservations is how many jobs a conservative pass reserves
+// for at most (Slurm's bf_max_job_test default).
+const DefaultMaxReservations = 500
 
 // limitMillis is how long j is reckoned to run once started.
 func (o Options) limitMillis(j *api.Job) int64 { return o.limitIn(j, j.Queue) }
@@ -134,7 +151,9 @@ func Schedule(snap Snapshot, now int64) Plan { return ScheduleWith(snap, now, Op
 // for) free, with EASY backfill: the first job of each queue that cannot
 // start gets a reservation, the earliest time its resources free up
 // (running jobs end at their start plus time limit), and a later job is
-// placed only if it ends before that time or leaves the reservation room.
+// placed only if it ends before that time or leaves the reservation room
+// (Options.Conservative: every waiting job has a reservation, and a later
+// job delays none).
 // now (epoch ms) holds back jobs whose begin time has not come; an array's
 // throttle holds back its tasks beyond its limit of running ones. Every
 // job it does not place gets a Wait saying why.
@@ -460,7 +479,8 @@ func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
 
 // wait fills in where a job that waits for resources stands in its queue
 // and when it may start: the queue's first such job gets a reservation
-// (if it can start within the window), the next few an estimate.
+// (if it can start within the window; under conservative backfill every
+// such job, see reserves), the next few an estimate.
 func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 	w.Ahead = t.waiting
 	t.waiting++
@@ -468,7 +488,7 @@ func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 		t.heads = append(t.heads, w.JobID)
 	}
 	switch {
-	case !t.reserved && w.Reason == ReasonResources && !p.unreservable[shapeDur{sh, dur}]:
+	case p.reserves(t, w) && !p.unreservable[shapeDur{sh, dur}]:
 		at, i, ok := p.earliest(sh, dur, false)
 		if ok {
 			w.StartAt, w.Node = at, p.nodes[i].Name
@@ -488,6 +508,17 @@ func (p *pass) wait(t *target, sh shape, dur int64, w *Wait) {
 			p.hold(i, hold{from: at, to: at + dur, res: sh.res, job: w.JobID, shadow: true})
 		}
 	}
+}
+
+// reserves reports whether the job of w, waiting in t, gets a
+// reservation: under EASY backfill the queue's first job that waits for
+// resources; under conservative backfill every one (also one that would
+// fit now but delay a reservation: Priority), up to MaxReservations.
+func (p *pass) reserves(t *target, w *Wait) bool {
+	if !p.opts.Conservative {
+		return !t.reserved && w.Reason == ReasonResources
+	}
+	return p.holds < p.opts.MaxReservations && (w.Reason == ReasonResources || w.Reason == ReasonPriority)
 }
 
 // find returns the position (in the queue's node order) of the first node

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -12,9 +13,10 @@ import (
 )
 
 // sshare: the fair-share tree (api.PathShares) as Slurm 22.05's sshare
-// prints it. shoal's fair share is Slurm's classic algorithm
-// (PriorityFlags=NO_FAIR_TREE), so every row has a FairShare and there is
-// no LevelFS.
+// prints it, for the controller's algorithm (the answer says which):
+// fair tree (Slurm's default: -l adds LevelFS, an account has no
+// FairShare, root no NormUsage) or classic (PriorityFlags=NO_FAIR_TREE:
+// every row has a FairShare, there is no LevelFS).
 
 var sshareGetopt = &Getopt{Prog: "sshare", Options: []Option{
 	{Long: "all", Short: 'a', Arg: NoArg},
@@ -42,6 +44,22 @@ type sshareField struct {
 	value func(r api.ShareRow) (string, float64, bool) // ok false: blank
 }
 
+// sshareFairTree is how the fair-tree algorithm's rows differ: Slurm
+// 22.05 prints no FairShare for an account, no NormUsage for root, and
+// a LevelFS (infinite for no usage) for every association below root.
+func sshareFairTree(name string, r api.ShareRow) (string, bool) {
+	root := r.User == "" && r.Account == api.RootAccount && r.Depth == 0
+	switch {
+	case name == "FairShare" && r.User == "":
+		return "", false
+	case name == "NormUsage" && root:
+		return "", false
+	case name == "LevelFS" && r.LevelFS != nil && *r.LevelFS >= math.MaxFloat64:
+		return "inf", true
+	}
+	return "", true
+}
+
 var sshareFields = []sshareField{
 	{"Account", -20, 's', func(r api.ShareRow) (string, float64, bool) {
 		return strings.Repeat(" ", r.Depth) + r.Account, 0, true
@@ -52,7 +70,12 @@ var sshareFields = []sshareField{
 	{"GrpTRESMins", 30, 's', func(api.ShareRow) (string, float64, bool) { return "", 0, true }},
 	{"GrpTRESRaw", 30, 's', func(api.ShareRow) (string, float64, bool) { return "", 0, true }},
 	{"ID", 6, 'u', func(api.ShareRow) (string, float64, bool) { return "", 0, false }},
-	{"LevelFS", 10, 'd', func(api.ShareRow) (string, float64, bool) { return "", 0, false }},
+	{"LevelFS", 10, 'd', func(r api.ShareRow) (string, float64, bool) {
+		if r.LevelFS == nil {
+			return "", 0, false
+		}
+		return "", *r.LevelFS, true
+	}},
 	{"NormShares", 11, 'd', func(r api.ShareRow) (string, float64, bool) { return "", r.NormShares, true }},
 	{"NormUsage", 11, 'd', func(r api.ShareRow) (string, float64, bool) { return "", r.NormUsage, true }},
 	{"Partition", 12, 's', func(api.ShareRow) (string, float64, bool) { return "", 0, true }},
@@ -81,6 +104,38 @@ func sshareColumn(spec string) (sshareField, error) {
 		}
 	}
 	return sshareField{}, fmt.Errorf("Invalid field requested: \"%s\"", name)
+}
+
+// sshareDouble prints v in a column of width as Slurm's
+// print_fields_double does: %f, or where that does not fit, %e with as
+// many decimals as leave it the column's width.
+func sshareDouble(v float64, width int) string {
+	w := acctAbs(width)
+	s := fmt.Sprintf("%*f", w, v)
+	if len(s) > w {
+		p := w
+		if n := len(fmt.Sprintf("%*.*e", w, w, v)); n > w {
+			p = w - (n - w)
+		}
+		s = fmt.Sprintf("%*.*e", p, max(p, 0), v)
+	}
+	if width < 0 {
+		return fmt.Sprintf("%-*s", w, s)
+	}
+	return s
+}
+
+// sshareColumns reads a format: comma-separated fields.
+func sshareColumns(format string) ([]sshareField, error) {
+	var cols []sshareField
+	for _, spec := range splitList(format) {
+		f, err := sshareColumn(spec)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, f)
+	}
+	return cols, nil
 }
 
 // Sshare is Slurm's sshare.
@@ -134,20 +189,11 @@ func Sshare(c *Ctx, args []string) int {
 	} else if len(users) == 0 {
 		users = []string{c.userName()}
 	}
-	if format == "" {
-		format = "A,User,RawShares,NormShares,RawUsage,Eff,Fairshare"
-		if long {
-			format = "A,User,RawShares,NormShares,RawUsage,NormUsage,Eff,Fairshare,GrpTRESMins,TRESRunMins"
-		}
-	}
-	var cols []sshareField
-	for _, spec := range splitList(format) {
-		f, err := sshareColumn(spec)
-		if err != nil {
+	if format != "" {
+		if _, err := sshareColumns(format); err != nil { // before asking, as Slurm
 			fmt.Fprintf(c.Stderr, "sshare: error: %s\n", termsafe.String(err.Error()))
 			return 1
 		}
-		cols = append(cols, f)
 	}
 	cl, ok := c.Client.(caller)
 	if !ok {
@@ -156,6 +202,20 @@ func Sshare(c *Ctx, args []string) int {
 	var resp api.SharesResponse
 	if err := cl.Call(context.Background(), api.PathShares, api.SharesRequest{Users: users}, &resp); err != nil {
 		return report(c, "sshare", errorf(1, "Problem with shares request: %v", err))
+	}
+	if format == "" {
+		format = "A,User,RawShares,NormShares,RawUsage,Eff,Fairshare"
+		switch {
+		case long && resp.FairTree:
+			format = "A,User,RawShares,NormShares,RawUsage,NormUsage,Eff,Fairshare,LevelFS,GrpTRESMins,TRESRunMins"
+		case long:
+			format = "A,User,RawShares,NormShares,RawUsage,NormUsage,Eff,Fairshare,GrpTRESMins,TRESRunMins"
+		}
+	}
+	cols, err := sshareColumns(format)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "sshare: error: %s\n", termsafe.String(err.Error()))
+		return 1
 	}
 	var b strings.Builder
 	cell := func(i int, s string) {
@@ -194,7 +254,15 @@ func Sshare(c *Ctx, args []string) int {
 		}
 		for i, f := range cols {
 			s, v, ok := f.value(r)
+			if resp.FairTree && ok {
+				if fs, show := sshareFairTree(f.name, r); !show {
+					ok = false
+				} else if fs != "" {
+					s, v = fs, 0
+				}
+			}
 			switch {
+			case ok && s != "" && f.kind == 'd':
 			case !ok:
 				s = ""
 			case f.kind == 'd':
@@ -202,9 +270,12 @@ func Sshare(c *Ctx, args []string) int {
 			case f.kind == 'u':
 				s = strconv.FormatUint(uint64(v), 10)
 			}
-			if !parsable && !parsable2 {
+			switch {
+			case !parsable && !parsable2 && ok && f.kind == 'd' && s != "inf":
+				s = sshareDouble(v, f.width)
+			case !parsable && !parsable2:
 				s = acctFit(termsafe.String(s), f.width)
-			} else {
+			default:
 				s = termsafe.String(s)
 			}
 			cell(i, s)
@@ -233,5 +304,6 @@ const sshareUsage = `Usage:  sshare [OPTION]
           --help           display this usage description
           --usage          display this usage description
 
-  shoal's fair share is Slurm's classic algorithm (NO_FAIR_TREE).
+  shoal's fair share is Slurm's fair tree, or its classic algorithm where the
+  controller runs with -priority-flags NO_FAIR_TREE.
 `

@@ -18,7 +18,8 @@ import (
 // root adds an account and user nobody to it with sacctmgr; nobody may
 // not change the registry (Slurm's words); a job of an account its user
 // is not in is refused; a job that ran is charged to its association,
-// which sshare shows, also after the agent restarts; sprio shows a
+// which sshare shows, also after the agent restarts, ranked by fair
+// tree (the default); sprio shows a
 // waiting job's factors.
 func TestAccountsFairShareE2E(t *testing.T) {
 	c := newCluster(t, "-priority-weight-fairshare", "10000", "-priority-weight-age", "100")
@@ -63,6 +64,13 @@ func TestAccountsFairShareE2E(t *testing.T) {
 	c.start()
 	if got := usage(); got != want {
 		t.Errorf("sshare after a restart: %q, want %q (the usage is in raft)", got, want)
+	}
+	// Fair tree, the agent's default: physics (no usage) ranks above
+	// user root (all the usage at its level), so nobody's factor is 1
+	// and root's 1/2.
+	tree := c.slurmCmd(t, "sshare", "-n", "-P", "-a", "-o", "account,user,fairshare,levelfs")
+	if want := "root|||\n root|root|0.500000|0.500000\n physics|||inf\n  physics|nobody|1.000000|inf\n"; tree != want {
+		t.Errorf("sshare under fair tree:\n%s\nwant\n%s", tree, want)
 	}
 	held, err := strconv.ParseUint(strings.TrimSpace(c.slurmCmd(t, "sbatch", "--parsable", "-H", "--wrap", "true")), 10, 64)
 	if err != nil {

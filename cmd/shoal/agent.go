@@ -58,6 +58,7 @@ func agentCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
 			&ucli.StringFlag{Name: "licenses", Usage: "controller: NAME:COUNT,... licenses (consumable resources) the cluster has, as Slurm's Licenses= in slurm.conf: created, or set to COUNT, whenever a controller comes to lead (shoal license manages others)"},
+			&ucli.StringFlag{Name: "backfill", Value: "easy", Usage: "controller: easy (a reservation for each queue's first job waiting for resources) or conservative (one for every waiting job, in priority order, up to 500: a lower-priority job starts only if it delays none)"},
 			&ucli.StringSliceFlag{Name: "queue-time-limit", Usage: "controller: QUEUE=DURATION: the time limit the backfill scheduler reckons for that queue's jobs without one (Slurm's partition DefaultTime; repeatable), instead of -default-time-limit"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -119,6 +120,10 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: -queue-time-limit: %w", err)
 		}
+		conservative, err := sched.ParseBackfill(c.String("backfill"))
+		if err != nil {
+			return fmt.Errorf("agent: -backfill: %w", err)
+		}
 		prio, err := priorityConfig(c)
 		if err != nil {
 			return fmt.Errorf("agent: %w", err)
@@ -146,7 +151,7 @@ func runAgent(c *ucli.Context) error {
 			NodeTTL:    c.Duration("node-ttl"),
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
-			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits, Priority: prio},
+			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits, Priority: prio, Conservative: conservative},
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 			Licenses: licenses,

@@ -24,6 +24,8 @@ func priorityFlags() []ucli.Flag {
 		&ucli.DurationFlag{Name: "priority-max-age", Value: time.Duration(sched.DefaultMaxAge) * time.Second, Usage: "controller: a job that waited this long has the whole age factor (PriorityMaxAge)"},
 		&ucli.BoolFlag{Name: "priority-favor-small", Usage: "controller: the job-size factor favours small jobs (PriorityFavorSmall)"},
 		&ucli.DurationFlag{Name: "priority-decay-half-life", Value: 7 * 24 * time.Hour, Usage: "controller: fair-share usage halves over this time (PriorityDecayHalfLife); 0: no decay"},
+		&ucli.DurationFlag{Name: "priority-calc-period", Value: time.Duration(sched.DefaultCalcPeriod) * time.Second, Usage: "controller: how often running jobs are charged their fair-share usage so far (PriorityCalcPeriod)"},
+		&ucli.StringFlag{Name: "priority-flags", Value: "FAIR_TREE", Usage: "controller: FAIR_TREE (Slurm's default: users ranked down the account tree by level fair share) or NO_FAIR_TREE (the classic fair-share algorithm) (PriorityFlags)"},
 		&ucli.StringFlag{Name: "tres-billing-weights", Usage: "controller: what a second of a job costs in fair-share usage: CPU=W,Mem=WG,GRES/gpu=W (TRESBillingWeights; Mem per GiB); default CPU=1"},
 	}
 }
@@ -53,6 +55,16 @@ func priorityConfig(c *ucli.Context) (sched.PriorityConfig, error) {
 	default:
 		p.DecayHalfLife = max(1, int64(hl/time.Second))
 	}
+	cp := c.Duration("priority-calc-period")
+	if cp < time.Second {
+		return p, fmt.Errorf("-priority-calc-period %s: give at least 1s, e.g. 5m (Slurm's default)", cp)
+	}
+	p.CalcPeriod = int64(cp / time.Second)
+	fairTree, err := parsePriorityFlags(c.String("priority-flags"))
+	if err != nil {
+		return p, fmt.Errorf("-priority-flags: %w", err)
+	}
+	p.FairTree = fairTree
 	if s := c.String("tres-billing-weights"); s != "" {
 		b, err := parseBillingWeights(s)
 		if err != nil {
@@ -100,4 +112,21 @@ func parseBillingWeights(s string) (*sched.BillingWeights, error) {
 		}
 	}
 	return b, nil
+}
+
+// parsePriorityFlags reads Slurm's PriorityFlags, of which shoal knows
+// the fair-share algorithm's: FAIR_TREE (the default, as Slurm's since
+// 19.05) or NO_FAIR_TREE (classic). It reports whether fair tree is on.
+func parsePriorityFlags(s string) (bool, error) {
+	fairTree := true
+	for _, f := range strings.Split(s, ",") {
+		switch strings.ToUpper(strings.TrimSpace(f)) {
+		case "", "FAIR_TREE":
+		case "NO_FAIR_TREE":
+			fairTree = false
+		default:
+			return false, fmt.Errorf("%q: shoal knows FAIR_TREE (the default) and NO_FAIR_TREE", f)
+		}
+	}
+	return fairTree, nil
 }
