@@ -91,6 +91,12 @@ type Options struct {
 	// caller whose cluster frees more room than MaxPlacements between
 	// two passes places it all in one pass with a higher bound.
 	MaxPlacements int
+	// PreemptType is Slurm's PreemptType (preempt.go): PreemptPartitionPrio
+	// ("" is it), PreemptQOS or PreemptNone. PreemptMode is the cluster's
+	// mode under PreemptQOS for a victim whose QOS (and queue) set none:
+	// api.PreemptCancel ("" is it) or api.PreemptRequeue.
+	PreemptType string
+	PreemptMode string
 }
 
 func (o Options) withDefaults() Options {
@@ -203,6 +209,9 @@ type pass struct {
 	// lim holds jobs at their association's limits (limits.go); nil
 	// when the registry sets none.
 	lim *limiter
+	// qos is the registry's QOS by name for preemption (preempt.go), nil
+	// until asked.
+	qos map[string]*api.QOS
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
