@@ -77,8 +77,10 @@ func TestQOSPreemption(t *testing.T) {
 		want:      []sched.Preemption{{JobID: 100, Node: "a", For: 1}},
 		wantWords: "job 100, of a QOS its QOS may preempt, is being preempted",
 	}, {
-		name:  "the victim's QOS's PreemptMode REQUEUE and GraceTime",
-		qos:   func(m map[string]*api.QOS) { m["scavenger"].PreemptMode, m["scavenger"].GraceTime = api.PreemptRequeue, 30 },
+		name: "the victim's QOS's PreemptMode REQUEUE and GraceTime",
+		qos: func(m map[string]*api.QOS) {
+			m["scavenger"].PreemptMode, m["scavenger"].GraceTime = api.PreemptRequeue, 30
+		},
 		nodes: full(qosRunning(100, "a", 4, t0-hour, "scavenger")),
 		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
 		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true, GraceSeconds: 30}},
@@ -93,10 +95,12 @@ func TestQOSPreemption(t *testing.T) {
 		name:     "the QOS's mode and GraceTime override the queue's",
 		lowMode:  api.PreemptRequeue,
 		lowGrace: 45,
-		qos:      func(m map[string]*api.QOS) { m["scavenger"].PreemptMode, m["scavenger"].GraceTime = api.PreemptCancel, 5 },
-		nodes:    full(qosRunning(100, "a", 4, t0-hour, "scavenger")),
-		jobs:     []*api.Job{qosRunning(100, "a", 4, t0-hour, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
-		want:     []sched.Preemption{{JobID: 100, Node: "a", For: 1, GraceSeconds: 5}},
+		qos: func(m map[string]*api.QOS) {
+			m["scavenger"].PreemptMode, m["scavenger"].GraceTime = api.PreemptCancel, 5
+		},
+		nodes: full(qosRunning(100, "a", 4, t0-hour, "scavenger")),
+		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
+		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, GraceSeconds: 5}},
 	}, {
 		name:  "neither QOS nor queue sets a mode: the cluster's REQUEUE",
 		mode:  api.PreemptRequeue,
@@ -116,7 +120,7 @@ func TestQOSPreemption(t *testing.T) {
 		nodes: full(qosRunning(100, "a", 4, t0-hour, "urgent")),
 		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "urgent"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
 	}, {
-		name: "queue tiers do not matter: a job of queue low preempts one of queue high",
+		name:  "queue tiers do not matter: a job of queue low preempts one of queue high",
 		nodes: full(withQOS(inQueue(runningOn(100, "a", t0-hour, 4, 1, 3600), "high"), "scavenger")),
 		jobs: []*api.Job{withQOS(inQueue(runningOn(100, "a", t0-hour, 4, 1, 3600), "high"), "scavenger"),
 			withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
@@ -138,8 +142,8 @@ func TestQOSPreemption(t *testing.T) {
 			withQOS(inQueue(job(1, 0, 2, 1, 0), "low"), "urgent")},
 		want: []sched.Preemption{{JobID: 20, Node: "b", For: 1}},
 	}, {
-		name: "PreemptExemptTime: a job that has run less is passed over for one that has run longer",
-		qos:  func(m map[string]*api.QOS) { m["scavenger"].PreemptExemptTime = secs(600) },
+		name:  "PreemptExemptTime: a job that has run less is passed over for one that has run longer",
+		qos:   func(m map[string]*api.QOS) { m["scavenger"].PreemptExemptTime = secs(600) },
 		nodes: full(qosRunning(100, "a", 2, t0-5*minute, "scavenger"), qosRunning(101, "a", 2, t0-hour, "scavenger")),
 		jobs: []*api.Job{qosRunning(100, "a", 2, t0-5*minute, "scavenger"), qosRunning(101, "a", 2, t0-hour, "scavenger"),
 			withQOS(inQueue(job(1, 0, 2, 1, 0), "low"), "urgent")},
@@ -219,8 +223,10 @@ type qosLicSnap struct {
 	qos []api.QOS
 }
 
-func (s *qosLicSnap) Accounts() api.AccountsState                { return api.AccountsState{QOS: s.qos} }
-func (s *qosLicSnap) PrioritySettings() raftfsm.PrioritySettings { return raftfsm.DefaultPrioritySettings }
+func (s *qosLicSnap) Accounts() api.AccountsState { return api.AccountsState{QOS: s.qos} }
+func (s *qosLicSnap) PrioritySettings() raftfsm.PrioritySettings {
+	return raftfsm.DefaultPrioritySettings
+}
 
 // TestParsePreempt holds the agent's settings to Slurm's pairs.
 func TestParsePreempt(t *testing.T) {
