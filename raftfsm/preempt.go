@@ -1,9 +1,9 @@
 package raftfsm
 
 import (
-	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
@@ -30,6 +30,21 @@ type Victim struct {
 	GraceSeconds int `json:"graceSeconds,omitempty"`
 }
 
+// preemptedBy begins a victim's StopReason (and, once it has ended, its
+// statusReason): "Preempted by job N".
+const preemptedBy = "Preempted by job "
+
+// PreemptedFor reads the job a victim was stopped for from its stop (or
+// status) reason; ok is false for any other reason.
+func PreemptedFor(reason string) (id uint64, ok bool) {
+	rest, found := strings.CutPrefix(reason, preemptedBy)
+	if !found {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(rest, 10, 64)
+	return id, err == nil
+}
+
 // preempt asks the victims' nodes to stop them. A victim that has ended,
 // or is being stopped already, is left alone: the plan was made on an
 // older state. A job submitted with --no-requeue is cancelled, never
@@ -41,7 +56,7 @@ func (w writer) preempt(c PreemptCmd) Result {
 			continue
 		}
 		j.StopRequested, j.StopCause = true, api.CausePreempted
-		j.StopReason = fmt.Sprintf("Preempted by job %d", v.For)
+		j.StopReason = preemptedBy + strconv.FormatUint(v.For, 10)
 		j.RequeueRequested = v.Requeue && !j.NoRequeue
 		j.StopGraceSeconds = v.GraceSeconds
 		w.put(tableJobs, j)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // Preemption is a running job the plan stops to make room for a waiting
@@ -238,8 +239,12 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 		}
 		seen[i] = true
 		// What stays allocated once the jobs being stopped end, with
-		// what earlier preemptors of this pass claimed.
+		// what earlier preemptors of this pass claimed (less what is
+		// held for j itself).
 		alloc := p.alloc[i].Sub(ps.freeing[i]).Add(ps.claimed[i])
+		if c, ok := p.claims[j.ID]; ok && c == i {
+			alloc = alloc.Sub(j.Resources)
+		}
 		if j.Resources.FitsOn(n.Capacity, alloc) {
 			best = &choice{node: i}
 			break
@@ -408,4 +413,88 @@ func preemptingWords(ids []uint64, byQOS bool) string {
 		return "; jobs " + strings.Join(parts, ", ") + ", of QOS its QOS may preempt, are being preempted to make room for it"
 	}
 	return "; jobs " + strings.Join(parts, ", ") + ", of lower-priority queues, are being preempted to make room for it"
+}
+
+// preemptorsFirst moves to the front of jobs (keeping their order) the
+// RUNNABLE jobs that running jobs are being stopped for, or that requeued
+// victims were stopped for: the room their victims give back is theirs.
+// Without it a job earlier in the order, or the requeued victim itself,
+// could take that room, and the preemptor preempt again (a requeued
+// victim and its preemptor of one priority would take turns for ever).
+func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
+	if p.opts.PreemptType == PreemptNone || len(jobs) < 2 {
+		return jobs
+	}
+	var waiting map[uint64]bool
+	stopping := map[uint64]string{} // preemptor -> a node its victims are stopping on
+	mark := func(reason string) (uint64, bool) {
+		id, ok := raftfsm.PreemptedFor(reason)
+		if ok {
+			if waiting == nil {
+				waiting = map[uint64]bool{}
+			}
+			waiting[id] = true
+		}
+		return id, ok
+	}
+	for _, j := range jobs {
+		if len(j.Attempts) > 0 {
+			if a := j.Attempts[len(j.Attempts)-1]; a.Cause == api.CauseRequeued {
+				mark(a.StatusReason)
+			}
+		}
+	}
+	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
+		p.snap.JobsInState(st, func(j *api.Job) bool {
+			if j.StopRequested && j.StopCause == api.CausePreempted {
+				if id, ok := mark(j.StopReason); ok {
+					stopping[id] = j.Node
+				}
+			}
+			return true
+		})
+	}
+	if len(waiting) == 0 {
+		return jobs
+	}
+	out := make([]*api.Job, 0, len(jobs))
+	for _, j := range jobs {
+		if waiting[j.ID] {
+			out = append(out, j)
+			if n, ok := stopping[j.ID]; ok {
+				p.claim(j, n)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return jobs
+	}
+	for _, j := range jobs {
+		if !waiting[j.ID] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// claim holds, on the node where victims are being stopped for j, the
+// room j needs, when it does not fit there now: what they give back, and
+// what is free beside them, is j's, not a job's that comes later in the
+// pass (which would make j preempt again). preemptFor does not count the
+// hold against j itself.
+func (p *pass) claim(j *api.Job, node string) {
+	for i, n := range p.nodes {
+		if n.Name != node {
+			continue
+		}
+		if n.State != api.NodeUp || j.Resources.FitsOn(n.Capacity, p.alloc[i]) || !j.Resources.FitsOn(n.Capacity, api.Resources{}) {
+			return // it is placed now, or never there
+		}
+		p.take(i, j.Resources, p.now+p.opts.limitMillis(j))
+		if p.claims == nil {
+			p.claims = map[uint64]int{}
+		}
+		p.claims[j.ID] = i
+		return
+	}
 }

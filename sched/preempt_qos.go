@@ -38,16 +38,25 @@ func (p *pass) mayPreempt(t *target, j, v *api.Job) bool {
 }
 
 // exempt reports whether v has run less than its QOS's
-// PreemptExemptTime (a job not started yet has run nothing).
+// PreemptExemptTime (a job not started yet has run nothing). The plan's
+// NextBegin then says when to plan again: nothing else changes when the
+// time passes.
 func (p *pass) exempt(v *api.Job) bool {
 	q := p.qosOf(v)
 	if q == nil || q.PreemptExemptTime == nil || *q.PreemptExemptTime <= 0 {
 		return false
 	}
 	if v.StartedAt <= 0 {
-		return true
+		return true // its start is a change: the next plan sees it
 	}
-	return p.now-v.StartedAt < *q.PreemptExemptTime*1000
+	until := v.StartedAt + *q.PreemptExemptTime*1000
+	if p.now >= until {
+		return false
+	}
+	if p.plan.NextBegin == 0 || until < p.plan.NextBegin {
+		p.plan.NextBegin = until
+	}
+	return true
 }
 
 // victimRank orders candidates, lowest first: the queue's priority, or

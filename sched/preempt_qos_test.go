@@ -70,6 +70,7 @@ func TestQOSPreemption(t *testing.T) {
 		jobs      []*api.Job
 		want      []sched.Preemption
 		wantWords string
+		wantNext  int64 // the plan's NextBegin, if not 0
 	}{{
 		name:      "an urgent job preempts a scavenger job on a full node (the cluster's CANCEL)",
 		nodes:     full(qosRunning(100, "a", 4, t0-hour, "scavenger")),
@@ -149,10 +150,11 @@ func TestQOSPreemption(t *testing.T) {
 			withQOS(inQueue(job(1, 0, 2, 1, 0), "low"), "urgent")},
 		want: []sched.Preemption{{JobID: 101, Node: "a", For: 1}},
 	}, {
-		name:  "PreemptExemptTime: every candidate too young, nothing preempted",
-		qos:   func(m map[string]*api.QOS) { m["scavenger"].PreemptExemptTime = secs(600) },
-		nodes: full(qosRunning(100, "a", 4, t0-9*minute, "scavenger")),
-		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-9*minute, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
+		name:     "PreemptExemptTime: every candidate too young, nothing preempted; plan again when it passes",
+		qos:      func(m map[string]*api.QOS) { m["scavenger"].PreemptExemptTime = secs(600) },
+		nodes:    full(qosRunning(100, "a", 4, t0-9*minute, "scavenger")),
+		jobs:     []*api.Job{qosRunning(100, "a", 4, t0-9*minute, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
+		wantNext: t0 + minute,
 	}, {
 		name:  "PreemptExemptTime passed: preempted",
 		qos:   func(m map[string]*api.QOS) { m["scavenger"].PreemptExemptTime = secs(600) },
@@ -191,6 +193,9 @@ func TestQOSPreemption(t *testing.T) {
 			}
 			if !reflect.DeepEqual(p.Preemptions, c.want) {
 				t.Fatalf("preemptions %+v, want %+v", p.Preemptions, c.want)
+			}
+			if c.wantNext != 0 && p.NextBegin != c.wantNext {
+				t.Errorf("plan's NextBegin %d, want %d (when the exemption ends: plan again then)", p.NextBegin, c.wantNext)
 			}
 			if c.wantWords != "" {
 				w, _ := waitOf(p, c.want[0].For)
@@ -255,5 +260,48 @@ func TestParsePreempt(t *testing.T) {
 		case c.wantErrContain == "" && (err != nil || typ != c.wantT || mode != c.wantM):
 			t.Errorf("type %q mode %q: %q %q %v, want %q %q", c.typ, c.mode, typ, mode, err, c.wantT, c.wantM)
 		}
+	}
+}
+
+// TestPreemptorFirst: the room a preemption gives back goes to the job it
+// was for, though a job of the same priority comes before it by id: the
+// requeued victim itself (else the two would take turns for ever), or
+// another job while a victim is still being stopped.
+func TestPreemptorFirst(t *testing.T) {
+	requeued := withQOS(inQueue(job(3, 0, 2, 1, 0), "low"), "scavenger")
+	requeued.Attempt = 1 // the attempt that ran; the next is counted when placed
+	requeued.Attempts = []api.Attempt{{Cause: api.CauseRequeued, StatusReason: "Preempted by job 5"}}
+	preemptor := withQOS(inQueue(job(5, 0, 2, 1, 0), "low"), "urgent")
+	s := &qosSnap{queueSnap: tierSnap("", []*api.Job{requeued, preemptor}, shared("a", 2)), qos: qosSet(nil)}
+	p := sched.ScheduleWith(s, t0, sched.Options{PreemptType: sched.PreemptQOS})
+	if ids := placedIDs(p); !reflect.DeepEqual(ids, []uint64{5}) || len(p.Preemptions) != 0 {
+		t.Fatalf("placed %v, preempted %+v; want job 5 placed, the room its requeued victim 3 gave back, and nothing preempted", ids, p.Preemptions)
+	}
+
+	// While victim 100 is being stopped for job 5, job 4 (before it by
+	// id, and as large) does not take the room the other victim, gone
+	// already, left.
+	stopping := qosRunning(100, "a", 2, t0-hour, "scavenger")
+	stopping.StopRequested, stopping.StopCause, stopping.StopReason = true, api.CausePreempted, "Preempted by job 5"
+	other := withQOS(inQueue(job(4, 0, 2, 1, 0), "low"), "normal")
+	big := withQOS(inQueue(job(5, 0, 2, 1, 0), "low"), "urgent")
+	s = &qosSnap{queueSnap: tierSnap("", []*api.Job{other, big, stopping}, nodeRunning(shared("a", 4), stopping)), qos: qosSet(nil)}
+	p = sched.ScheduleWith(s, t0, sched.Options{PreemptType: sched.PreemptQOS})
+	if ids := placedIDs(p); !reflect.DeepEqual(ids, []uint64{5}) {
+		t.Fatalf("placed %v, want job 5 (its victim's room), then nothing for job 4", ids)
+	}
+
+	// Job 5 needs the whole node: the free half and what victim 100
+	// gives back are held for it; job 4 does not take the free half, and
+	// job 5 asks for no other victim.
+	big = withQOS(inQueue(job(5, 0, 4, 1, 0), "low"), "urgent")
+	other = withQOS(inQueue(job(4, 0, 2, 1, 0), "low"), "normal")
+	s = &qosSnap{queueSnap: tierSnap("", []*api.Job{other, big, stopping}, nodeRunning(shared("a", 4), stopping)), qos: qosSet(nil)}
+	p = sched.ScheduleWith(s, t0, sched.Options{PreemptType: sched.PreemptQOS})
+	if ids := placedIDs(p); len(ids) != 0 || len(p.Preemptions) != 0 {
+		t.Fatalf("placed %v, preempted %+v; want nothing: node a's room is held for job 5 while victim 100 stops", ids, p.Preemptions)
+	}
+	if w, _ := waitOf(p, 5); !reflect.DeepEqual(w.Preempting, []uint64{100}) {
+		t.Errorf("job 5's wait %+v, want it to name victim 100 as being preempted for it", w)
 	}
 }

@@ -42,7 +42,8 @@ type Plan struct {
 	// array throttle, reservations).
 	Waiting int
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
-	// it, 0 if none: plan again then.
+	// it, or end of a running job's PreemptExemptTime that kept it from
+	// being preempted (preempt_qos.go), 0 if none: plan again then.
 	NextBegin int64
 	// Preemptions are running jobs to stop for waiting jobs of
 	// higher-priority queues (preempt.go).
@@ -212,6 +213,9 @@ type pass struct {
 	// qos is the registry's QOS by name for preemption (preempt.go), nil
 	// until asked.
 	qos map[string]*api.QOS
+	// claims are the nodes where room is held for preemptors whose
+	// victims are still being stopped (preempt.go).
+	claims map[uint64]int
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -243,7 +247,7 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 }
 
 func (p *pass) run() {
-	jobs := p.ordered()
+	jobs := p.preemptorsFirst(p.ordered()) // preempt.go
 	p.plan.Waits = make([]Wait, 0, len(jobs))
 	p.running = runningTasks(p.snap, jobs)
 	for _, j := range jobs {
