@@ -96,8 +96,8 @@ type QOS struct {
 	// may preempt (under PreemptType=preempt/qos), sorted.
 	Preempt []string `json:"preempt,omitempty"`
 	// PreemptMode is what becomes of this QOS's preempted jobs: CANCEL
-	// or REQUEUE; "" is the cluster's mode (sacctmgr shows "cluster";
-	// Slurm's PreemptMode=OFF on a QOS means the same).
+	// or REQUEUE; "" (or OFF, as in Slurm) is the cluster's mode
+	// (sacctmgr shows "cluster").
 	PreemptMode string `json:"preemptMode,omitempty"`
 	// PreemptExemptTime (seconds): a job of this QOS that has run less
 	// than this is not preempted; nil: none.

@@ -109,6 +109,13 @@ func TestQOSPreemption(t *testing.T) {
 		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
 		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true}},
 	}, {
+		name:  "a QOS's OFF is the cluster's mode, as in Slurm (not: never preempted)",
+		mode:  api.PreemptRequeue,
+		qos:   func(m map[string]*api.QOS) { m["scavenger"].PreemptMode = api.PreemptOff },
+		nodes: full(qosRunning(100, "a", 4, t0-hour, "scavenger")),
+		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "scavenger"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},
+		want:  []sched.Preemption{{JobID: 100, Node: "a", For: 1, Requeue: true}},
+	}, {
 		name:  "a QOS not in the Preempt list is not preempted",
 		nodes: full(qosRunning(100, "a", 4, t0-hour, "normal")),
 		jobs:  []*api.Job{qosRunning(100, "a", 4, t0-hour, "normal"), withQOS(inQueue(job(1, 0, 4, 1, 0), "low"), "urgent")},

@@ -310,8 +310,8 @@ func (p *qosPreempt) printPreempt(b *strings.Builder) {
 // qosPreemptMode is sacctmgr show qos's PreemptMode: the QOS's, lower
 // case, or "cluster".
 func qosPreemptMode(q *api.QOS) string {
-	if q == nil || q.PreemptMode == "" {
-		return "cluster"
+	if q == nil || q.PreemptMode == "" || q.PreemptMode == api.PreemptOff {
+		return "cluster" // Slurm's OFF on a QOS is the cluster's mode
 	}
 	return strings.ToLower(q.PreemptMode)
 }
