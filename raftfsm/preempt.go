@@ -73,7 +73,7 @@ const ErrPreemptLoop = "QOS Preemption loop detected"
 // shoal does not have, a negative or too long time.
 func (r *registry) checkPreempt(q api.QOS) *api.Error {
 	switch q.PreemptMode {
-	case "", api.PreemptOff, api.PreemptCancel, api.PreemptRequeue: // OFF: the cluster's, as
+	case "", api.PreemptOff, api.PreemptCancel, api.PreemptRequeue: // OFF, as "": the cluster's mode
 	default:
 		return api.Errorf(api.CodeInvalid, "qos %s: PreemptMode %q: give CANCEL, REQUEUE, or OFF (the cluster's mode); shoal does not suspend or gang-schedule jobs", q.Name, q.PreemptMode)
 	}
