@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -97,5 +100,27 @@ func TestQOSPreemptionEndToEnd(t *testing.T) {
 	c.stop()
 	if left := c.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind after the agent stopped: %v", left)
+	}
+}
+
+// TestAgentPreemptFlags: the agent refuses a preempt type or mode it does
+// not have, or an incompatible pair, before it starts anything, saying
+// what would be right.
+func TestAgentPreemptFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-preempt-type", "fifo"}, `-preempt-type: preempt type "fifo": give partition_prio, qos or none`},
+		{[]string{"-preempt-type", "qos", "-preempt-mode", "off"}, "-preempt-mode: PreemptType and PreemptMode values incompatible"},
+		{[]string{"-preempt-type", "qos", "-preempt-mode", "suspend"}, "shoal does not suspend or gang-schedule jobs: give CANCEL or REQUEUE"},
+	} {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], append([]string{"agent", "-dev", "-data-dir", filepath.Join(dir, "data"), "-socket", filepath.Join(dir, "s.sock")}, c.args...)...)
+		cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("shoal agent %v: %v\n%s\nwant a refusal saying %q", c.args, err, out, c.want)
+		}
 	}
 }
