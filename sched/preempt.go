@@ -56,9 +56,10 @@ func ParsePreemptType(s string) (string, error) {
 	return "", fmt.Errorf("preempt type %q: give partition_prio, qos or none (Slurm's preempt/partition_prio, preempt/qos, preempt/none)", s)
 }
 
-// ParsePreemptMode reads the cluster's PreemptMode: CANCEL or REQUEUE
-// (""): CANCEL); SUSPEND and GANG are refused, as is OFF with a
-// PreemptType that preempts (Slurm's "PreemptType and PreemptMode values
+// ParsePreemptMode reads the cluster's PreemptMode for a PreemptType:
+// CANCEL or REQUEUE ("" is CANCEL; OFF with PreemptNone); SUSPEND and
+// GANG are refused, as is OFF with a PreemptType that preempts, or a mode
+// with PreemptNone (Slurm's "PreemptType and PreemptMode values
 // incompatible").
 func ParsePreemptMode(mode, preemptType string) (string, error) {
 	m := strings.ToUpper(strings.TrimSpace(mode))
