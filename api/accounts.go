@@ -92,7 +92,24 @@ type QOS struct {
 	// MaxJobsPU and MaxSubmitPU are per-user limits.
 	MaxJobsPU   *int64 `json:"maxJobsPerUser,omitempty"`
 	MaxSubmitPU *int64 `json:"maxSubmitPerUser,omitempty"`
+	// Preempt names the QOS whose running jobs this QOS's waiting jobs
+	// may preempt (under PreemptType=preempt/qos), sorted.
+	Preempt []string `json:"preempt,omitempty"`
+	// PreemptMode is what becomes of this QOS's preempted jobs: CANCEL
+	// or REQUEUE; "" (or OFF, as in Slurm) is the cluster's mode
+	// (sacctmgr shows "cluster").
+	PreemptMode string `json:"preemptMode,omitempty"`
+	// PreemptExemptTime (seconds): a job of this QOS that has run less
+	// than this is not preempted; nil: none.
+	PreemptExemptTime *int64 `json:"preemptExemptTime,omitempty"`
+	// GraceTime (seconds) is the time this QOS's preempted jobs get
+	// between SIGTERM and SIGKILL (0: their queue's, else the node's).
+	GraceTime int64 `json:"graceTime,omitempty"`
 }
+
+// MaxQOSGraceTime bounds a QOS's GraceTime (seconds): an hour, as a
+// queue's GraceTime.
+const MaxQOSGraceTime = 3600
 
 // AssocUsage is the fair-share usage charged to a user's association:
 // billing-weighted resource-seconds, decayed with the controller's

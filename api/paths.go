@@ -40,6 +40,12 @@ type ClusterInfo struct {
 	StartedAt int64    `json:"startedAt"`
 	Version   string   `json:"version"`
 	Queues    []string `json:"queues"`
+	// PreemptType is the controller's preemption (Slurm's PreemptType
+	// without "preempt/": partition_prio, qos or none; "" from a
+	// controller that predates it), PreemptMode its cluster-wide mode
+	// (CANCEL, REQUEUE or OFF).
+	PreemptType string `json:"preemptType,omitempty"`
+	PreemptMode string `json:"preemptMode,omitempty"`
 }
 
 // LogsRequest names a job's output stream.

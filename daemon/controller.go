@@ -178,6 +178,9 @@ func Start(cfg Config) (*Controller, error) {
 	if cfg.NodeTTL == 0 {
 		cfg.NodeTTL = DefaultNodeTTL
 	}
+	if err := normalizePreempt(&cfg.Sched); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}

@@ -91,7 +91,8 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 
 // clusterInfo describes this controller.
 func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.ClusterInfo, error) {
-	info := api.ClusterInfo{Index: c.fsm.State().Index(), StartedAt: c.startedAt, Version: Version}
+	info := api.ClusterInfo{Index: c.fsm.State().Index(), StartedAt: c.startedAt, Version: Version,
+		PreemptType: c.cfg.Sched.PreemptType, PreemptMode: c.cfg.Sched.PreemptMode}
 	addr, id := c.raft.raft.LeaderWithID()
 	info.Leader = fmt.Sprintf("%s (%s)", id, addr)
 	if f := c.raft.raft.GetConfiguration(); f.Error() == nil {

@@ -23,6 +23,22 @@ func checkPreemptMode(q *api.JobQueue) error {
 // MaxGraceTime bounds a queue's GraceTime (seconds): an hour.
 const MaxGraceTime = 3600
 
+// normalizePreempt checks the scheduler's PreemptType and cluster
+// PreemptMode and fills in their defaults (preempt/partition_prio with
+// CANCEL), so that the plan and scontrol show config see the same.
+func normalizePreempt(o *sched.Options) error {
+	t, err := sched.ParsePreemptType(o.PreemptType)
+	if err != nil {
+		return err
+	}
+	m, err := sched.ParsePreemptMode(o.PreemptMode, t)
+	if err != nil {
+		return err
+	}
+	o.PreemptType, o.PreemptMode = t, m
+	return nil
+}
+
 // commitPreemptions asks the nodes, through one raft entry, to stop the
 // jobs a plan preempts (the node sends SIGTERM, then SIGKILL after its
 // grace time); the FSM skips a job that has ended or is already stopping.

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -344,6 +345,12 @@ func (w writer) acctDelete(c AcctChangeCmd) Result {
 			return notFound("qos %s does not exist", q.Name)
 		}
 		delete(r.qos, q.Name)
+		for name, o := range r.qos { // no QOS preempts a QOS that is gone
+			if slices.Contains(o.Preempt, q.Name) {
+				o.Preempt = without(o.Preempt, q.Name)
+				r.qos[name] = o
+			}
+		}
 		for k, a := range r.assocs {
 			a.QOS = without(a.QOS, q.Name)
 			if a.DefaultQOS == q.Name {
@@ -437,6 +444,12 @@ func (r *registry) check() *api.Error {
 		if err := checkLimits("qos "+name, q.Limits); err != nil {
 			return err
 		}
+		if err := r.checkPreempt(q); err != nil {
+			return err
+		}
+	}
+	if err := r.checkPreemptLoops(); err != nil {
+		return err
 	}
 	if len(r.accounts) == 0 {
 		if len(r.users) > 0 || len(r.assocs) > 0 {

@@ -2,28 +2,87 @@ package sched
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // Preemption is a running job the plan stops to make room for a waiting
-// job of a higher-priority queue (Slurm's preempt/partition_prio: the
-// queue's Priority is its PriorityTier; the victim's queue's PreemptMode
-// says whether it is cancelled or requeued).
+// job, under one of Slurm's PreemptTypes (Options.PreemptType):
+//
+//   - preempt/partition_prio (the default): a job of a higher-priority
+//     queue (its PriorityTier) preempts the jobs of lower, preemptable
+//     queues; the victim's queue's PreemptMode and GraceTime apply.
+//   - preempt/qos: a job preempts the jobs whose QOS is in its QOS's
+//     Preempt list (never its own QOS); the victim's QOS's PreemptMode
+//     applies, else its queue's, else the cluster's (Options.PreemptMode),
+//     and its QOS's GraceTime, else its queue's.
+//   - preempt/none: no job is preempted.
+//
+// Under either type a job that has run less than its QOS's
+// PreemptExemptTime is not preempted.
 type Preemption struct {
 	JobID uint64
 	Node  string
 	// For is the waiting job the room is for.
 	For uint64
-	// Requeue: the victim's queue's PreemptMode is REQUEUE (run it again
-	// later); else CANCEL (it ends PREEMPTED).
+	// Requeue: the victim's PreemptMode is REQUEUE (run it again later);
+	// else CANCEL (it ends PREEMPTED).
 	Requeue bool
-	// GraceSeconds is the victim's queue's GraceTime: SIGTERM, then
-	// SIGKILL that much later (0: the node's own grace).
+	// GraceSeconds is the victim's GraceTime: SIGTERM, then SIGKILL that
+	// much later (0: the node's own grace).
 	GraceSeconds int
+}
+
+// PreemptTypes, as Slurm's PreemptType names them after "preempt/".
+const (
+	PreemptPartitionPrio = "partition_prio"
+	PreemptQOS           = "qos"
+	PreemptNone          = "none"
+)
+
+// ParsePreemptType reads a PreemptType (with or without "preempt/").
+func ParsePreemptType(s string) (string, error) {
+	switch v := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "preempt/"); v {
+	case PreemptPartitionPrio, PreemptQOS, PreemptNone:
+		return v, nil
+	case "":
+		return PreemptPartitionPrio, nil
+	}
+	return "", fmt.Errorf("preempt type %q: give partition_prio, qos or none (Slurm's preempt/partition_prio, preempt/qos, preempt/none)", s)
+}
+
+// ParsePreemptMode reads the cluster's PreemptMode for a PreemptType:
+// CANCEL or REQUEUE ("" is CANCEL; OFF with PreemptNone); SUSPEND and
+// GANG are refused, as is OFF with a PreemptType that preempts, or a mode
+// with PreemptNone (Slurm's "PreemptType and PreemptMode values
+// incompatible").
+func ParsePreemptMode(mode, preemptType string) (string, error) {
+	m := strings.ToUpper(strings.TrimSpace(mode))
+	switch m {
+	case "":
+		if preemptType == PreemptNone {
+			return api.PreemptOff, nil
+		}
+		return api.PreemptCancel, nil
+	case api.PreemptCancel, api.PreemptRequeue:
+		if preemptType == PreemptNone {
+			return "", fmt.Errorf("PreemptType and PreemptMode values incompatible: preempt mode %s with preempt type none: give preempt mode OFF, or preempt type qos or partition_prio", m)
+		}
+		return m, nil
+	case api.PreemptOff:
+		if preemptType != PreemptNone {
+			return "", fmt.Errorf("PreemptType and PreemptMode values incompatible: preempt mode OFF with preempt type %s: give CANCEL or REQUEUE, or preempt type none", preemptType)
+		}
+		return m, nil
+	case "SUSPEND", "GANG", "SUSPEND,GANG", "GANG,SUSPEND":
+		return "", fmt.Errorf("preempt mode %s: shoal does not suspend or gang-schedule jobs: give CANCEL or REQUEUE (or OFF with preempt type none)", m)
+	}
+	return "", fmt.Errorf("preempt mode %q: give CANCEL or REQUEUE (or OFF with preempt type none)", mode)
 }
 
 // MaxPreemptors bounds the waiting jobs one pass preempts for: the next
@@ -68,7 +127,7 @@ func (p *pass) preempt() {
 			continue
 		}
 		t := p.targets[w.Queue]
-		if t == nil || !t.enabled || !p.canPreempt(t.priority) {
+		if t == nil || !t.enabled || !p.canPreempt(t.priority, w.Job) {
 			continue
 		}
 		if ps == nil {
@@ -80,6 +139,7 @@ func (p *pass) preempt() {
 		} else {
 			w.Preempting, found = p.preemptFor(ps, t, w.Job)
 		}
+		w.PreemptingQOS = len(w.Preempting) > 0 && p.byQOS()
 		if found {
 			if preemptors++; preemptors == MaxPreemptors {
 				return
@@ -88,9 +148,21 @@ func (p *pass) preempt() {
 	}
 }
 
-// canPreempt reports whether some queue below priority may be preempted
-// (cached per pass).
-func (p *pass) canPreempt(priority int) bool {
+// byQOS reports whether the pass preempts by QOS.
+func (p *pass) byQOS() bool { return p.opts.PreemptType == PreemptQOS }
+
+// canPreempt reports whether j, of a queue of that priority, may preempt
+// anything: under partition_prio, whether some queue below priority may
+// be preempted (cached per pass); under qos, whether j's QOS names QOS
+// it may preempt.
+func (p *pass) canPreempt(priority int, j *api.Job) bool {
+	switch p.opts.PreemptType {
+	case PreemptNone:
+		return false
+	case PreemptQOS:
+		q := p.qosOf(j)
+		return q != nil && len(q.Preempt) > 0
+	}
 	if p.lowest == nil {
 		low := int(^uint(0) >> 1)
 		for name := range p.queuesOfRunning() {
@@ -168,8 +240,12 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 		}
 		seen[i] = true
 		// What stays allocated once the jobs being stopped end, with
-		// what earlier preemptors of this pass claimed.
+		// what earlier preemptors of this pass claimed (less what is
+		// held for j itself).
 		alloc := p.alloc[i].Sub(ps.freeing[i]).Add(ps.claimed[i])
+		if c, ok := p.claims[j.ID]; ok && c == i {
+			alloc = alloc.Sub(j.Resources)
+		}
 		if j.Resources.FitsOn(n.Capacity, alloc) {
 			best = &choice{node: i}
 			break
@@ -179,7 +255,7 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 			if ps.victim[r.ID] {
 				continue
 			}
-			if q := p.snap.Queue(r.Queue); q != nil && q.Preemptable() && q.Priority < t.priority {
+			if p.mayPreempt(t, j, r) {
 				cands = append(cands, r)
 			}
 		}
@@ -211,11 +287,12 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 	return ids, true
 }
 
-// victimOrder sorts candidates: the lowest queue priority first, then the
-// most recently started (it loses least), then the highest id.
+// victimOrder sorts candidates: the lowest rank first (queue priority,
+// or QOS priority under qos), then the most recently started (it loses
+// least), then the highest id.
 func (p *pass) victimOrder(cands []*api.Job) {
 	slices.SortFunc(cands, func(a, b *api.Job) int {
-		if c := cmp.Compare(p.queuePriority(a.Queue), p.queuePriority(b.Queue)); c != 0 {
+		if c := cmp.Compare(p.victimRank(a), p.victimRank(b)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(b.StartedAt, a.StartedAt); c != 0 {
@@ -235,9 +312,7 @@ func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
 		ps.licFreeing[u.Name] += u.Quantity
 	}
 	pre := Preemption{JobID: v.ID, Node: p.nodes[i].Name, For: j.ID}
-	if q := p.snap.Queue(v.Queue); q != nil {
-		pre.Requeue, pre.GraceSeconds = q.PreemptMode == api.PreemptRequeue, q.GraceTimeSeconds
-	}
+	pre.Requeue, pre.GraceSeconds = p.stopMode(v)
 	p.plan.Preemptions = append(p.plan.Preemptions, pre)
 }
 
@@ -270,7 +345,7 @@ func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]ui
 			if ps.victim[h.ID] || chosen[h.ID] || holds(h, u.Name) == 0 {
 				continue
 			}
-			if q := p.snap.Queue(h.Queue); q != nil && q.Preemptable() && q.Priority < t.priority {
+			if p.mayPreempt(t, j, h) {
 				cands = append(cands, h)
 			}
 		}
@@ -321,8 +396,8 @@ func (p *pass) queuePriority(name string) int {
 }
 
 // preemptingWords adds to a reason's words the jobs being preempted for
-// the job ("" for none).
-func preemptingWords(ids []uint64) string {
+// the job ("" for none); byQOS: they are preempted by QOS.
+func preemptingWords(ids []uint64, byQOS bool) string {
 	if len(ids) == 0 {
 		return ""
 	}
@@ -330,8 +405,97 @@ func preemptingWords(ids []uint64) string {
 	for i, id := range ids {
 		parts[i] = strconv.FormatUint(id, 10)
 	}
-	if len(ids) == 1 {
+	switch {
+	case len(ids) == 1 && byQOS:
+		return "; job " + parts[0] + ", of a QOS its QOS may preempt, is being preempted to make room for it"
+	case len(ids) == 1:
 		return "; job " + parts[0] + ", of a lower-priority queue, is being preempted to make room for it"
+	case byQOS:
+		return "; jobs " + strings.Join(parts, ", ") + ", of QOS its QOS may preempt, are being preempted to make room for it"
 	}
 	return "; jobs " + strings.Join(parts, ", ") + ", of lower-priority queues, are being preempted to make room for it"
+}
+
+// preemptorsFirst moves to the front of jobs (keeping their order) the
+// RUNNABLE jobs that running jobs are being stopped for, or that requeued
+// victims were stopped for: the room their victims give back is theirs.
+// Without it a job earlier in the order, or the requeued victim itself,
+// could take that room, and the preemptor preempt again (a requeued
+// victim and its preemptor of one priority would take turns for ever).
+func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
+	if p.opts.PreemptType == PreemptNone || len(jobs) < 2 {
+		return jobs
+	}
+	var waiting map[uint64]bool
+	stopping := map[uint64]string{} // preemptor -> a node its victims are stopping on
+	mark := func(reason string) (uint64, bool) {
+		id, ok := raftfsm.PreemptedFor(reason)
+		if ok {
+			if waiting == nil {
+				waiting = map[uint64]bool{}
+			}
+			waiting[id] = true
+		}
+		return id, ok
+	}
+	for _, j := range jobs {
+		if len(j.Attempts) > 0 {
+			if a := j.Attempts[len(j.Attempts)-1]; a.Cause == api.CauseRequeued {
+				mark(a.StatusReason)
+			}
+		}
+	}
+	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
+		p.snap.JobsInState(st, func(j *api.Job) bool {
+			if j.StopRequested && j.StopCause == api.CausePreempted {
+				if id, ok := mark(j.StopReason); ok {
+					stopping[id] = j.Node
+				}
+			}
+			return true
+		})
+	}
+	if len(waiting) == 0 {
+		return jobs
+	}
+	out := make([]*api.Job, 0, len(jobs))
+	for _, j := range jobs {
+		if waiting[j.ID] {
+			out = append(out, j)
+			if n, ok := stopping[j.ID]; ok {
+				p.claim(j, n)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return jobs
+	}
+	for _, j := range jobs {
+		if !waiting[j.ID] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// claim holds, on the node where victims are being stopped for j, the
+// room j needs, when it does not fit there now: what they give back, and
+// what is free beside them, is j's, not a job's that comes later in the
+// pass (which would make j preempt again). preemptFor does not count the
+// hold against j itself.
+func (p *pass) claim(j *api.Job, node string) {
+	for i, n := range p.nodes {
+		if n.Name != node {
+			continue
+		}
+		if n.State != api.NodeUp || j.Resources.FitsOn(n.Capacity, p.alloc[i]) || !j.Resources.FitsOn(n.Capacity, api.Resources{}) {
+			return // it is placed now, or never there
+		}
+		p.take(i, j.Resources, p.now+p.opts.limitMillis(j))
+		if p.claims == nil {
+			p.claims = map[uint64]int{}
+		}
+		p.claims[j.ID] = i
+		return
+	}
 }

@@ -56,6 +56,9 @@ type Wait struct {
 	// Preempting are the running jobs of lower-priority queues being
 	// stopped to make room for it (preempt.go).
 	Preempting []uint64
+	// PreemptingQOS: they are preempted by QOS (PreemptQOS), not by
+	// queue priority.
+	PreemptingQOS bool
 }
 
 // Shortfall is what a job asks that its queue's nodes do not have.
@@ -202,7 +205,7 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 	default:
 		b.WriteString("it has not been planned yet")
 	}
-	b.WriteString(preemptingWords(w.Preempting))
+	b.WriteString(preemptingWords(w.Preempting, w.PreemptingQOS))
 	return b.String()
 }
 

@@ -42,7 +42,8 @@ type Plan struct {
 	// array throttle, reservations).
 	Waiting int
 	// NextBegin is the earliest begin time (epoch ms) of a job held back by
-	// it, 0 if none: plan again then.
+	// it, or end of a running job's PreemptExemptTime that kept it from
+	// being preempted (preempt_qos.go), 0 if none: plan again then.
 	NextBegin int64
 	// Preemptions are running jobs to stop for waiting jobs of
 	// higher-priority queues (preempt.go).
@@ -101,6 +102,12 @@ type Options struct {
 	// caller whose cluster frees more room than MaxPlacements between
 	// two passes places it all in one pass with a higher bound.
 	MaxPlacements int
+	// PreemptType is Slurm's PreemptType (preempt.go): PreemptPartitionPrio
+	// ("" is it), PreemptQOS or PreemptNone. PreemptMode is the cluster's
+	// mode under PreemptQOS for a victim whose QOS (and queue) set none:
+	// api.PreemptCancel ("" is it) or api.PreemptRequeue.
+	PreemptType string
+	PreemptMode string
 }
 
 func (o Options) withDefaults() Options {
@@ -222,6 +229,12 @@ type pass struct {
 	// lim holds jobs at their association's limits (limits.go); nil
 	// when the registry sets none.
 	lim *limiter
+	// qos is the registry's QOS by name for preemption (preempt.go), nil
+	// until asked.
+	qos map[string]*api.QOS
+	// claims are the nodes where room is held for preemptors whose
+	// victims are still being stopped (preempt.go).
+	claims map[uint64]int
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -253,7 +266,7 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 }
 
 func (p *pass) run() {
-	jobs := p.ordered()
+	jobs := p.preemptorsFirst(p.ordered()) // preempt.go
 	p.plan.Waits = make([]Wait, 0, len(jobs))
 	p.running = runningTasks(p.snap, jobs)
 	for _, j := range jobs {

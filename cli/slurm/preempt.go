@@ -28,3 +28,21 @@ func (p *partition) preemptModeName() string {
 	}
 	return p.preemptMode
 }
+
+// preemptTypeOf is the controller's PreemptType as slurm.conf spells it
+// (preempt/none from a controller that does not say).
+func preemptTypeOf(info api.ClusterInfo) string {
+	if info.PreemptType == "" {
+		return "preempt/none"
+	}
+	return "preempt/" + info.PreemptType
+}
+
+// preemptModeOf is the controller's cluster PreemptMode (OFF from a
+// controller that does not say).
+func preemptModeOf(info api.ClusterInfo) string {
+	if info.PreemptMode == "" {
+		return api.PreemptOff
+	}
+	return info.PreemptMode
+}

@@ -165,18 +165,33 @@ var sacctmgrFields = map[string]sacctmgrField{
 	"grpcpus":        {"GrpCPUs", 8, blankField},
 	"grpmem":         {"GrpMem", 7, blankField},
 	"grpcpumins":     {"GrpCPUMins", 11, blankField},
-	"gracetime":      {"GraceTime", 10, func(assocRow) string { return "00:00:00" }},
-	"preempt":        {"Preempt", 10, blankField},
-	"preemptexempt":  {"PreemptExemptTime", 19, blankField},
-	"preemptmode":    {"PreemptMode", 11, func(assocRow) string { return "cluster" }},
-	"flags":          {"Flags", 20, blankField},
-	"usagethres":     {"UsageThres", 10, blankField},
-	"usagefactor":    {"UsageFactor", 11, func(assocRow) string { return "1.000000" }},
-	"maxtrespu":      {"MaxTRESPU", 13, blankField},
-	"maxtrespa":      {"MaxTRESPA", 13, blankField},
-	"maxjobspa":      {"MaxJobsPA", 9, blankField},
-	"maxsubmitpa":    {"MaxSubmitPA", 11, blankField},
-	"mintres":        {"MinTRES", 13, blankField},
+	"gracetime": {"GraceTime", 10, func(r assocRow) string {
+		if r.qos == nil {
+			return "00:00:00"
+		}
+		return secsString(r.qos.GraceTime)
+	}},
+	"preempt": {"Preempt", 10, func(r assocRow) string {
+		if r.qos == nil {
+			return ""
+		}
+		return strings.Join(r.qos.Preempt, ",")
+	}},
+	"preemptexempt": {"PreemptExemptTime", 19, func(r assocRow) string {
+		if r.qos == nil || r.qos.PreemptExemptTime == nil {
+			return ""
+		}
+		return secsString(*r.qos.PreemptExemptTime)
+	}},
+	"preemptmode": {"PreemptMode", 11, func(r assocRow) string { return qosPreemptMode(r.qos) }},
+	"flags":       {"Flags", 20, blankField},
+	"usagethres":  {"UsageThres", 10, blankField},
+	"usagefactor": {"UsageFactor", 11, func(assocRow) string { return "1.000000" }},
+	"maxtrespu":   {"MaxTRESPU", 13, blankField},
+	"maxtrespa":   {"MaxTRESPA", 13, blankField},
+	"maxjobspa":   {"MaxJobsPA", 9, blankField},
+	"maxsubmitpa": {"MaxSubmitPA", 11, blankField},
+	"mintres":     {"MinTRES", 13, blankField},
 }
 
 func blankField(assocRow) string { return "" }

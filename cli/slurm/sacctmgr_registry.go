@@ -26,9 +26,11 @@ func (r *sacctmgrRun) registry() (reg api.AccountsState, ok bool, err error) {
 	return reg, true, err
 }
 
-// acctOpt is one key=value of a command line, its key resolved.
+// acctOpt is one key=value of a command line, its key resolved; op is
+// '+' or '-' for Key+=value and Key-=value (Preempt only), else 0.
 type acctOpt struct {
 	key, raw, val string
+	op            byte
 }
 
 // acctKeyTable maps sacctmgr's keys (abbreviated as Slurm allows, to the
@@ -50,6 +52,8 @@ var acctKeyTable = []struct {
 	{"maxtresperjob", 7, "maxtres"}, {"maxtres", 7, "maxtres"},
 	{"grpjobs", 4, "grpjobs"}, {"grpsubmitjobs", 4, "grpsubmitjobs"}, {"grptres", 7, "grptres"},
 	{"rawusage", 7, "rawusage"},
+	{"gracetime", 3, "gracetime"}, {"preemptmode", 8, "preemptmode"}, {"preemptexempttime", 8, "preemptexempt"},
+	{"preempt", 7, "preempt"},
 }
 
 // acctKey resolves a key, "" if sacctmgr knows it not.
@@ -98,15 +102,20 @@ func parseAcctArgs(words []string) (acctArgs, error) {
 			a.names = append(a.names, splitList(w)...)
 			continue
 		}
-		// Slurm's Key+=, Key-= forms are not supported: say so.
+		// Slurm's Key+=, Key-= forms: shoal takes them for a QOS's
+		// Preempt list (preempt_qos.go), not elsewhere: say so.
+		var op byte
 		if strings.HasSuffix(k, "+") || strings.HasSuffix(k, "-") {
-			return a, errorf(1, " shoal's sacctmgr does not take %s: give the whole value with %s=", w, strings.TrimRight(k, "+-"))
+			op, k = k[len(k)-1], k[:len(k)-1]
+			if acctKey(k) != "preempt" {
+				return a, errorf(1, " shoal's sacctmgr does not take %s: give the whole value with %s=", w, k)
+			}
 		}
 		key := acctKey(k)
 		if key == "" {
 			return a, errorf(1, " Unknown option: %s", w)
 		}
-		o := acctOpt{key: key, raw: k, val: strings.Trim(v, `"'`)}
+		o := acctOpt{key: key, raw: k, val: strings.Trim(v, `"'`), op: op}
 		if inSet {
 			a.set = append(a.set, o)
 		} else if key == "name" {
@@ -136,6 +145,7 @@ type acctSettings struct {
 	shares, priority                  *int64
 	qos                               *[]string
 	defaultQOS                        *string
+	preempt                           *qosPreempt       // a QOS's preemption settings (preempt_qos.go)
 	limits                            map[string]*int64 // key -> value (nil: clear)
 	tres                              map[string]string // grptres, maxtres -> value ("": clear)
 	resetUsage                        bool
@@ -208,6 +218,13 @@ func parseSettings(entity string, opts []acctOpt) (acctSettings, error) {
 				return s, err
 			}
 			s.tres[o.key], s.assocSet = v, true
+		case entity == "qos" && isPreemptKey(o.key):
+			if s.preempt == nil {
+				s.preempt = &qosPreempt{}
+			}
+			if err := s.preempt.parse(o); err != nil {
+				return s, err
+			}
 		case o.key == "rawusage" && entity != "qos":
 			if o.val != "0" {
 				return s, errorf(1, " RawUsage can only be set to 0 (it resets the usage)")

@@ -296,6 +296,9 @@ func (r *sacctmgrRun) planAdd(entity string, a acctArgs, reg api.AccountsState, 
 			}
 			q := api.QOS{Name: n, Description: n}
 			s.applyQOS(&q)
+			if err := s.preempt.apply(&q, x); err != nil {
+				return api.AccountsChange{}, err
+			}
 			desc = q.Description
 			ch.QOS = append(ch.QOS, q)
 			fmt.Fprintf(&qosStr, "  %s\n", n)
@@ -304,7 +307,12 @@ func (r *sacctmgrRun) planAdd(entity string, a acctArgs, reg api.AccountsState, 
 			out.WriteString(" Nothing new added.\n")
 			return ch, nil
 		}
+		if err := checkPreemptLoops(x, ch.QOS); err != nil {
+			return api.AccountsChange{}, err
+		}
 		fmt.Fprintf(out, " Adding QOS(s)\n%s Settings\n  Description    = %s\n", qosStr.String(), desc)
+		s.preempt.printGrace(out)
+		s.preempt.printPreempt(out)
 		if s.priority != nil {
 			fmt.Fprintf(out, "  Priority                 = %d\n", *s.priority)
 		}
@@ -457,8 +465,14 @@ func planModify(entity string, a acctArgs, reg api.AccountsState, out *strings.B
 				continue
 			}
 			s.applyQOS(&q)
+			if err := s.preempt.apply(&q, x); err != nil {
+				return api.AccountsChange{}, err
+			}
 			ch.QOS = append(ch.QOS, q)
 			done = append(done, n)
+		}
+		if err := checkPreemptLoops(x, ch.QOS); err != nil {
+			return api.AccountsChange{}, err
 		}
 		printModified(out, "qos", done, "", nil)
 	default:

@@ -65,7 +65,7 @@ func agentCommand() *ucli.Command {
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
 			&ucli.StringFlag{Name: "archive-url", EnvVars: []string{"SHOAL_ARCHIVE_URL"}, Usage: "controller: where finished jobs go after -min-job-age, for sacct and describe at any age: a PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DB (the controllers of a cluster share it; the table is created if missing); default: an embedded file, DATA_DIR/controller/archive.db"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
-		}, priorityFlags()...),
+		}, append(priorityFlags(), preemptFlags()...)...),
 		Action: runAgent,
 	}
 }
@@ -145,13 +145,17 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: -licenses: %w", err)
 		}
+		schedOpts := sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits, Priority: prio, Conservative: conservative}
+		if err := preemptConfig(c, &schedOpts); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
 			NodeTTL:    c.Duration("node-ttl"),
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
-			Sched:      sched.Options{DefaultTimeLimit: int64(c.Duration("default-time-limit") / time.Second), QueueTimeLimits: queueLimits, Priority: prio, Conservative: conservative},
+			Sched:      schedOpts,
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 			Licenses: licenses,
