@@ -94,7 +94,7 @@ func (w writer) endedDeps(j *api.Job) (fail bool) {
 	met, never := 0, 0
 	for _, d := range j.DependsOn {
 		e, ok := w.ended[d.JobID]
-		if !ok || storedJob(w.txn, d.JobID) != nil {
+		if !ok || storedRec(w.txn, d.JobID) != nil {
 			kept = append(kept, d)
 			continue
 		}

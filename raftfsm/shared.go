@@ -33,6 +33,8 @@ type shared struct {
 	// or removed, and what the tables hold stays within twice what the
 	// state's jobs use.
 	kept, jobs, gone int
+	// specs are the jobs' specs stored last (jobrec.go).
+	specs specCache
 }
 
 func newShared() *shared {
@@ -105,10 +107,10 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return
 	}
 	fresh := newShared()
-	eachStoredJob(db.Txn(false), func(j *api.Job) bool {
+	eachStoredRec(db.Txn(false), func(j *jobRec) bool {
 		fresh.jobs++
-		if j.Script != "" {
-			fresh.scripts[j.Script] = j.Script
+		if sc := j.spec.Script; sc != "" {
+			fresh.scripts[sc] = sc
 		}
 		if len(j.Env) > 0 {
 			fresh.envs[envSum(j.Env)] = j.Env
@@ -119,5 +121,6 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return true
 	})
 	fresh.kept = fresh.size()
+	fresh.specs = s.specs
 	*s = *fresh
 }
