@@ -136,3 +136,33 @@ func (s *State) watchRestore(ws memdb.WatchSet) {
 		ws.Add(s.abandon)
 	}
 }
+
+// JobRef is a stored job not copied out yet: a list that selects and
+// orders thousands of jobs holds refs, and loads each into one api.Job it
+// reuses as it sends them (an api.Job made for each of 20,000 jobs was
+// most of such a list's time). A ref stays valid after the state moves on:
+// it reads the job as this State had it.
+type JobRef struct{ r *jobRec }
+
+// ID is the job's id.
+func (r JobRef) ID() uint64 { return r.r.ID }
+
+// Load writes the job into j (every field of j is overwritten). j shares
+// the state's slices and maps: read-only.
+func (r JobRef) Load(j *api.Job) { r.r.load(j) }
+
+// JobRefsInState is JobsInState with refs.
+func (s *State) JobRefsInState(st api.JobState, fn func(JobRef) bool) {
+	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(JobRef{m.Job}) })
+}
+
+// AllJobRefs is AllJobs with refs.
+func (s *State) AllJobRefs(fn func(JobRef) bool) {
+	eachStoredRec(s.txn, func(r *jobRec) bool { return fn(JobRef{r}) })
+}
+
+// JobRef returns a ref to job id, and whether there is one.
+func (s *State) JobRef(id uint64) (JobRef, bool) {
+	r := storedRec(s.txn, id)
+	return JobRef{r}, r != nil
+}
