@@ -236,9 +236,9 @@ func expirable(state *raftfsm.State, cutoff int64) raftfsm.ExpireCmd {
 		}
 		return len(cmd.IDs) < raftfsm.MaxExpire
 	}
-	state.JobsInState(api.StateSucceeded, pick)
+	state.ScanJobsInState(api.StateSucceeded, pick)
 	if len(cmd.IDs) < raftfsm.MaxExpire {
-		state.JobsInState(api.StateFailed, pick)
+		state.ScanJobsInState(api.StateFailed, pick)
 	}
 	return cmd
 }
