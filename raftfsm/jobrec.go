@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -21,8 +22,9 @@ import (
 // value the state holds: the FSM stays deterministic, and snapshots hold
 // api.Jobs as before.
 type jobRec struct {
-	spec *jobSpec
-	rare *jobRare // nil: every field of jobRare is zero
+	spec  *jobSpec
+	rare  *jobRare  // nil: every field of jobRare is zero
+	place *jobPlace // nil: not placed (Node and ComputeEnvironment "")
 
 	ID        uint64
 	Name      string
@@ -30,20 +32,35 @@ type jobRec struct {
 	DependsOn []api.Dependency
 	Priority  int64
 
-	State              api.JobState
-	StatusReason       string
-	WaitReason         string
-	Array              *api.ArrayTask
-	Node               string
-	ComputeEnvironment string
-	Cause              api.Cause
-	ExitCode           *int
-	Usage              *api.JobUsage
-	Attempt            int
+	StatusReason string
+	WaitReason   string
+	Array        *api.ArrayTask
+	Cause        api.Cause
+	ExitCode     *int
+	Usage        *api.JobUsage
 
 	CreatedAt, RunnableAt, StartedAt, StoppedAt, EstimatedStartAt int64
 
+	Attempt                          int32
+	state                            byte // stateCodes
 	Held, HeldByAdmin, PriorityFixed bool
+}
+
+// State is the job's state.
+func (r *jobRec) State() api.JobState { return stateNames[r.state] }
+
+// Node is the node the job was placed on ("": none).
+func (r *jobRec) Node() string {
+	if r.place == nil {
+		return ""
+	}
+	return r.place.Node
+}
+
+// jobPlace is where a job was placed: a node and compute environment,
+// shared by the jobs placed the same way.
+type jobPlace struct {
+	Node, ComputeEnvironment string
 }
 
 // jobSpec is the part of a job's spec and owner that the jobs of a sweep
@@ -80,6 +97,27 @@ type jobRare struct {
 type specCache struct {
 	recent [8]*jobSpec
 	next   int
+	// places are the placements stored (a few per node; forgotten
+	// all at once past maxPlaces), and deps and name the last
+	// dependencies and name a new job had.
+	places map[jobPlace]*jobPlace
+	deps   []api.Dependency
+	name   string
+}
+
+const maxPlaces = 4096
+
+// place returns the shared placement p.
+func (c *specCache) place(p jobPlace) *jobPlace {
+	if q := c.places[p]; q != nil {
+		return q
+	}
+	if c.places == nil || len(c.places) >= maxPlaces {
+		c.places = map[jobPlace]*jobPlace{}
+	}
+	q := &p
+	c.places[p] = q
+	return q
 }
 
 func (c *specCache) find(s *jobSpec) *jobSpec {
@@ -117,13 +155,39 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 			cache.add(spec)
 		}
 	}
+	code, ok := stateCodes[j.State]
+	if !ok {
+		panic(fmt.Sprintf("raftfsm: job %d in unknown state %q", j.ID, j.State))
+	}
+	if int(int32(j.Attempt)) != j.Attempt {
+		panic(fmt.Sprintf("raftfsm: job %d at attempt %d", j.ID, j.Attempt))
+	}
 	r := &jobRec{
 		spec: spec, ID: j.ID, Name: j.Name, Env: j.Env, DependsOn: j.DependsOn, Priority: j.Priority,
-		State: j.State, StatusReason: j.StatusReason, WaitReason: j.WaitReason, Array: j.Array,
-		Node: j.Node, ComputeEnvironment: j.ComputeEnvironment, Cause: j.Cause, ExitCode: j.ExitCode,
-		Usage: j.Usage, Attempt: j.Attempt, CreatedAt: j.CreatedAt, RunnableAt: j.RunnableAt,
+		state: code, StatusReason: j.StatusReason, WaitReason: j.WaitReason, Array: j.Array,
+		Cause: j.Cause, ExitCode: j.ExitCode,
+		Usage: j.Usage, Attempt: int32(j.Attempt), CreatedAt: j.CreatedAt, RunnableAt: j.RunnableAt,
 		StartedAt: j.StartedAt, StoppedAt: j.StoppedAt, EstimatedStartAt: j.EstimatedStartAt,
 		Held: j.Held, HeldByAdmin: j.HeldByAdmin, PriorityFixed: j.PriorityFixed,
+	}
+	switch p := (jobPlace{j.Node, j.ComputeEnvironment}); {
+	case p == jobPlace{}:
+	case was != nil && was.place != nil && *was.place == p:
+		r.place = was.place
+	case cache != nil:
+		r.place = cache.place(p)
+	default:
+		r.place = &p
+	}
+	if was == nil && cache != nil { // a new job: like the last one?
+		if r.Name == cache.name {
+			r.Name = cache.name
+		}
+		cache.name = r.Name
+		if slices.Equal(r.DependsOn, cache.deps) && (r.DependsOn == nil) == (cache.deps == nil) {
+			r.DependsOn = cache.deps
+		}
+		cache.deps = r.DependsOn
 	}
 	rare := jobRare{
 		SignalRequests: j.SignalRequests, Steps: j.Steps, Attempts: j.Attempts, StopReason: j.StopReason,
@@ -145,13 +209,16 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 func (r *jobRec) load(j *api.Job) {
 	*j = api.Job{
 		ID: r.ID, JobSpec: r.spec.JobSpec, User: r.spec.User, UID: r.spec.UID, GID: r.spec.GID, Groups: r.spec.Groups,
-		State: r.State, StatusReason: r.StatusReason, Array: r.Array, WaitReason: r.WaitReason,
+		State: stateNames[r.state], StatusReason: r.StatusReason, Array: r.Array, WaitReason: r.WaitReason,
 		EstimatedStartAt: r.EstimatedStartAt, HeldByAdmin: r.HeldByAdmin, PriorityFixed: r.PriorityFixed,
-		ComputeEnvironment: r.ComputeEnvironment, Node: r.Node, Attempt: r.Attempt, ExitCode: r.ExitCode,
+		Attempt: int(r.Attempt), ExitCode: r.ExitCode,
 		Cause: r.Cause, CreatedAt: r.CreatedAt, RunnableAt: r.RunnableAt, StartedAt: r.StartedAt,
 		StoppedAt: r.StoppedAt, Usage: r.Usage,
 	}
 	j.Name, j.Env, j.Priority, j.DependsOn, j.Held = r.Name, r.Env, r.Priority, r.DependsOn, r.Held
+	if p := r.place; p != nil {
+		j.Node, j.ComputeEnvironment = p.Node, p.ComputeEnvironment
+	}
 	if x := r.rare; x != nil {
 		j.SignalRequests, j.Steps, j.Attempts = x.SignalRequests, x.Steps, x.Attempts
 		j.StopReason, j.StopCause, j.RAMSpace = x.StopReason, x.StopCause, x.RAMSpace

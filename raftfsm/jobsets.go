@@ -109,10 +109,10 @@ func activeSetPrefix(node string) string { return node + "\x00" }
 
 // activeKey is the set of the node's work j belongs to, or "".
 func activeKey(j *jobRec) string {
-	if j == nil || j.Node == "" || !j.State.Terminable() {
+	if j == nil || j.Node() == "" || !j.State().Terminable() {
 		return ""
 	}
-	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node)), j.ID/stateBucket))
+	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node())), j.ID/stateBucket))
 }
 
 func depsSetKey(id uint64) string {
@@ -122,7 +122,7 @@ func depsSetKey(id uint64) string {
 // depKeys are the sets of dependents j belongs to: one per job it depends
 // on while it has not finished.
 func depKeys(j *jobRec) []string {
-	if j == nil || j.State.Terminal() || len(j.DependsOn) == 0 {
+	if j == nil || j.State().Terminal() || len(j.DependsOn) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(j.DependsOn))
@@ -236,10 +236,10 @@ func (w setWriter) moveJob(was, now *jobRec) {
 	var id uint64
 	var oldState, newState string
 	if was != nil {
-		id, oldState = was.ID, stateSetKey(was.State, was.ID)
+		id, oldState = was.ID, stateSetKey(was.State(), was.ID)
 	}
 	if now != nil {
-		id, newState = now.ID, stateSetKey(now.State, now.ID)
+		id, newState = now.ID, stateSetKey(now.State(), now.ID)
 	}
 	if oldState != "" && oldState != newState {
 		w.remove(tableJobSets, oldState, id)
