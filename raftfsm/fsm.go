@@ -177,7 +177,7 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 	w := writer{txn: txn, out: out}
 	switch op {
 	case OpSubmit:
-		return decodeApply(op, body, w.submitJobs)
+		return decodeApply(op, body, w.submitLogged)
 	case OpStop:
 		return decodeApply(op, body, w.stop)
 	case OpPlan:
