@@ -506,7 +506,11 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		if l.job != nil {
 			v, ok = c.jobFor(who, l.job) // a copy: the state keeps its own
 		} else {
-			l.ref.Load(&v)
+			if req.Full {
+				l.ref.Load(&v)
+			} else {
+				l.ref.LoadNoEnv(&v) // not sent
+			}
 			if ok = c.visible(who, &v); ok && !ownsOrOperates(who, &v) {
 				redact(&v)
 			}

@@ -38,7 +38,7 @@ func (w writer) expire(c ExpireCmd) Result {
 		if r == nil {
 			continue
 		}
-		r.load(&j)
+		r.loadNoEnv(&j)
 		if j.StoppedAt > c.Before || !s.CanExpire(&j) {
 			continue
 		}

@@ -59,7 +59,7 @@ func (w writer) resolve(j *api.Job, now int64) {
 			panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, d.JobID))
 		}
 		var dep api.Job
-		r.load(&dep)
+		r.loadNoEnv(&dep)
 		switch outcome(d, &dep) {
 		case depSatisfied:
 			satisfied++

@@ -26,9 +26,14 @@ type jobRec struct {
 	rare  *jobRare  // nil: every field of jobRare is zero
 	place *jobPlace // nil: not placed (Node and ComputeEnvironment "")
 
-	ID        uint64
-	Name      string
+	ID   uint64
+	Name string
+	// Env is the job's environment, shared (shared.env), unless it is a
+	// small one: then envSmall holds it packed (packEnv) and Env is nil.
+	// A job that sets a variable or two of its own (AWS Batch's
+	// containerOverrides) costs a string of their bytes, not a map.
 	Env       map[string]string
+	envSmall  string
 	DependsOn []api.Dependency
 	Priority  int64
 
@@ -163,12 +168,23 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 		panic(fmt.Sprintf("raftfsm: job %d at attempt %d", j.ID, j.Attempt))
 	}
 	r := &jobRec{
-		spec: spec, ID: j.ID, Name: j.Name, Env: j.Env, DependsOn: j.DependsOn, Priority: j.Priority,
+		spec: spec, ID: j.ID, Name: j.Name, DependsOn: j.DependsOn, Priority: j.Priority,
 		state: code, StatusReason: j.StatusReason, WaitReason: j.WaitReason, Array: j.Array,
 		Cause: j.Cause, ExitCode: j.ExitCode,
 		Usage: j.Usage, Attempt: int32(j.Attempt), CreatedAt: j.CreatedAt, RunnableAt: j.RunnableAt,
 		StartedAt: j.StartedAt, StoppedAt: j.StoppedAt, EstimatedStartAt: j.EstimatedStartAt,
 		Held: j.Held, HeldByAdmin: j.HeldByAdmin, PriorityFixed: j.PriorityFixed,
+	}
+	switch {
+	case was != nil && was.envSmall != "" && packedEquals(was.envSmall, j.Env):
+		r.envSmall = was.envSmall
+	case small(j.Env):
+		r.envSmall = packEnv(j.Env)
+	default:
+		r.Env = j.Env
+	}
+	if j.ExitCode != nil && *j.ExitCode >= 0 && *j.ExitCode < len(exitCodes) {
+		r.ExitCode = &exitCodes[*j.ExitCode]
 	}
 	switch p := (jobPlace{j.Node, j.ComputeEnvironment}); {
 	case p == jobPlace{}:
@@ -206,7 +222,13 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 
 // load writes the job r holds into j (all of it: j's fields are
 // overwritten). j shares r's slices and maps: read-only.
-func (r *jobRec) load(j *api.Job) {
+func (r *jobRec) load(j *api.Job) { r.loadAs(j, true) }
+
+// loadNoEnv is load but for the environment (j.Env nil): for readers
+// that do not read it, a small one is not unpacked.
+func (r *jobRec) loadNoEnv(j *api.Job) { r.loadAs(j, false) }
+
+func (r *jobRec) loadAs(j *api.Job, env bool) {
 	*j = api.Job{
 		ID: r.ID, JobSpec: r.spec.JobSpec, User: r.spec.User, UID: r.spec.UID, GID: r.spec.GID, Groups: r.spec.Groups,
 		State: stateNames[r.state], StatusReason: r.StatusReason, Array: r.Array, WaitReason: r.WaitReason,
@@ -216,6 +238,11 @@ func (r *jobRec) load(j *api.Job) {
 		StoppedAt: r.StoppedAt, Usage: r.Usage,
 	}
 	j.Name, j.Env, j.Priority, j.DependsOn, j.Held = r.Name, r.Env, r.Priority, r.DependsOn, r.Held
+	if !env {
+		j.Env = nil
+	} else if r.envSmall != "" {
+		j.Env = unpackEnv(r.envSmall)
+	}
 	if p := r.place; p != nil {
 		j.Node, j.ComputeEnvironment = p.Node, p.ComputeEnvironment
 	}
@@ -294,4 +321,91 @@ func (s *jobSpec) equal(o *jobSpec) bool {
 		(a.Licenses == nil) == (b.Licenses == nil) && (a.Parameters == nil) == (b.Parameters == nil) &&
 		(a.Tags == nil) == (b.Tags == nil) &&
 		s.User == o.User && s.UID == o.UID && s.GID == o.GID && slices.Equal(s.Groups, o.Groups) && (s.Groups == nil) == (o.Groups == nil)
+}
+
+// exitCodes are the exit codes records point at: a finished job's is one
+// of these, not an int of its own.
+var exitCodes = func() (out [256]int) {
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}()
+
+// Small environments are packed (jobRec.envSmall): at most smallEnvVars
+// variables in at most smallEnvBytes bytes.
+const (
+	smallEnvVars  = 8
+	smallEnvBytes = 512
+)
+
+// small reports whether env is a small environment, and not empty.
+func small(env map[string]string) bool {
+	if len(env) == 0 || len(env) > smallEnvVars {
+		return false
+	}
+	n := 0
+	for k, v := range env {
+		if len(k) > 255 || len(v) > 255 {
+			return false
+		}
+		n += len(k) + len(v)
+	}
+	return n <= smallEnvBytes
+}
+
+// packEnv packs a small environment: each name and value, in name order,
+// as a length byte and the bytes (small keeps each under 256).
+func packEnv(env map[string]string) string {
+	names := make([]string, 0, len(env))
+	n := 0
+	for k, v := range env {
+		names = append(names, k)
+		n += 2 + len(k) + len(v)
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, n)
+	for _, k := range names {
+		v := env[k]
+		b = append(b, byte(len(k)))
+		b = append(b, k...)
+		b = append(b, byte(len(v)))
+		b = append(b, v...)
+	}
+	return string(b)
+}
+
+// eachPacked calls fn with each name and value of a packed environment.
+func eachPacked(p string, fn func(k, v string) bool) {
+	for len(p) > 0 {
+		n := int(p[0])
+		k := p[1 : 1+n]
+		p = p[1+n:]
+		n = int(p[0])
+		v := p[1 : 1+n]
+		p = p[1+n:]
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// unpackEnv makes the map of a packed environment; its strings are
+// slices of p.
+func unpackEnv(p string) map[string]string {
+	env := make(map[string]string, smallEnvVars)
+	eachPacked(p, func(k, v string) bool { env[k] = v; return true })
+	return env
+}
+
+// packedEquals reports whether packed environment p holds env.
+func packedEquals(p string, env map[string]string) bool {
+	n, same := 0, true
+	eachPacked(p, func(k, v string) bool {
+		n++
+		w, ok := env[k]
+		same = ok && w == v
+		return same
+	})
+	return same && n == len(env)
 }

@@ -1,8 +1,11 @@
 package raftfsm
 
 import (
+	"maps"
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -119,5 +122,43 @@ func TestJobSpecEqualSeesEveryField(t *testing.T) {
 	fill(reflect.ValueOf(&b).Elem(), 3)
 	if !a.equal(&b) {
 		t.Errorf("two specs filled alike are not equal, want equal")
+	}
+}
+
+// A small environment is packed in its record and comes back whole; a
+// job stored again keeps the packed bytes; a large one is not packed.
+func TestSmallEnvironmentsPacked(t *testing.T) {
+	env := map[string]string{"A": "1", "EMPTY": "", "UTF": "é✓", "NUL": "a\x00b", strings.Repeat("N", 255): strings.Repeat("v", 200)}
+	j := api.Job{ID: 7, State: api.StateRunnable, JobSpec: api.JobSpec{Env: env}}
+	r := newJobRec(&j, nil, nil)
+	if r.Env != nil || r.envSmall == "" {
+		t.Fatalf("a job with %d small variables: map %v, packed %q; want them packed, no map", len(env), r.Env, r.envSmall)
+	}
+	got := r.job()
+	if !maps.Equal(got.Env, env) {
+		t.Fatalf("packed environment came back as %q, want %q", got.Env, env)
+	}
+	if again := newJobRec(got, r, nil); unsafe.StringData(again.envSmall) != unsafe.StringData(r.envSmall) {
+		t.Errorf("the same job stored again packs its environment anew, want the record's bytes kept")
+	}
+	var noEnv api.Job
+	r.loadNoEnv(&noEnv)
+	if noEnv.Env != nil || noEnv.ID != 7 {
+		t.Errorf("loadNoEnv gave job %d with environment %v, want job 7 without one", noEnv.ID, noEnv.Env)
+	}
+	for name, e := range map[string]map[string]string{
+		"nine variables":       {"1": "", "2": "", "3": "", "4": "", "5": "", "6": "", "7": "", "8": "", "9": ""},
+		"a value of 256":       {"A": strings.Repeat("v", 256)},
+		"more than 512 in all": {"A": strings.Repeat("v", 200), "B": strings.Repeat("v", 200), "C": strings.Repeat("v", 200)},
+		"empty, not nil":       {},
+	} {
+		k := api.Job{ID: 8, State: api.StateRunnable, JobSpec: api.JobSpec{Env: e}}
+		r := newJobRec(&k, nil, nil)
+		if r.envSmall != "" {
+			t.Errorf("%s: packed, want the map kept", name)
+		}
+		if got := r.job(); !reflect.DeepEqual(got.Env, e) {
+			t.Errorf("%s: came back as %v, want %v", name, got.Env, e)
+		}
 	}
 }

@@ -53,7 +53,7 @@ const envJSONMin = 512
 func (s *shared) envJSON(raw envJSON) map[string]string {
 	if len(raw) < envJSONMin {
 		env := decodeEnv(raw)
-		if len(env) > 0 {
+		if len(env) > 0 && !small(env) {
 			env = s.env(env)
 		}
 		return env
@@ -63,7 +63,7 @@ func (s *shared) envJSON(raw envJSON) map[string]string {
 		return env
 	}
 	env := decodeEnv(raw)
-	if len(env) > 0 {
+	if len(env) > 0 && !small(env) {
 		env = s.env(env)
 	}
 	if s.byJSON == nil {
@@ -82,7 +82,7 @@ func (s *shared) job(j *api.Job) {
 	if j.Script != "" {
 		j.Script = intern(s.scripts, j.Script)
 	}
-	if len(j.Env) > 0 {
+	if len(j.Env) > 0 && !small(j.Env) { // a small one is packed in its record
 		j.Env = s.env(j.Env)
 	}
 }

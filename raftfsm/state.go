@@ -32,13 +32,14 @@ func (s *State) JobsInState(st api.JobState, fn func(*api.Job) bool) {
 }
 
 // ScanJobsInState is JobsInState for a reader that keeps nothing of the
-// jobs it reads: fn gets one api.Job, overwritten for the next job (copy
-// what you keep). A check every second over 20,000 waiting jobs makes no
-// garbage this way; JobsInState makes an api.Job of each.
+// jobs it reads and does not read their environments: fn gets one
+// api.Job, overwritten for the next job (copy what you keep), with Env
+// nil. A check every second over 20,000 waiting jobs makes no garbage
+// this way; JobsInState makes an api.Job of each.
 func (s *State) ScanJobsInState(st api.JobState, fn func(*api.Job) bool) {
 	var j api.Job
 	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool {
-		m.Job.load(&j)
+		m.Job.loadNoEnv(&j)
 		return fn(&j)
 	})
 }
@@ -163,6 +164,10 @@ func (r JobRef) ID() uint64 { return r.r.ID }
 // Load writes the job into j (every field of j is overwritten). j shares
 // the state's slices and maps: read-only.
 func (r JobRef) Load(j *api.Job) { r.r.load(j) }
+
+// LoadNoEnv is Load without the job's environment (j.Env nil), for a
+// reader that does not send it.
+func (r JobRef) LoadNoEnv(j *api.Job) { r.r.loadNoEnv(j) }
 
 // JobRefsInState is JobsInState with refs.
 func (s *State) JobRefsInState(st api.JobState, fn func(JobRef) bool) {
