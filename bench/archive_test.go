@@ -125,15 +125,16 @@ func runArchiveController(dir string) int {
 		runtime.ReadMemStats(&ms)
 		fmt.Printf("mem %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased)
 		if d := os.Getenv("SHOAL_BENCH_DEBUG"); d != "" {
+			// smaps first: the heap profile written next allocates.
+			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
+				os.WriteFile(fmt.Sprintf("%s/smaps-%d", d, time.Now().UnixNano()), data, 0o644)
+			}
 			if f, err := os.Create(fmt.Sprintf("%s/heap-%d", d, time.Now().UnixNano())); err == nil {
 				pprof.WriteHeapProfile(f)
 				f.Close()
 			}
 			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f heapsys (the most it mapped) %.1f stack %.1f mspan %.1f (in use %.1f) mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
 				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.HeapSys), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MSpanInuse), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
-			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
-				os.WriteFile(fmt.Sprintf("%s/smaps-%d", os.Getenv("SHOAL_BENCH_DEBUG"), time.Now().UnixNano()), data, 0o644)
-			}
 		}
 	}
 	if err := ctl.Close(); err != nil {

@@ -444,16 +444,25 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 	}
 	state := c.fsm.State()
 	src := c.withHistory(state)
-	var live []*api.Job
-	match := func(j *api.Job) bool {
-		if listMatches(req, j) {
-			live = append(live, j)
+	// The live jobs are held as refs and loaded one at a time into v as
+	// they are sent: the state holds compact records, and an api.Job
+	// made for each of 20,000 jobs would be most of a list's time.
+	var live []listedJob
+	var scratch api.Job
+	filtered := req.User != "" || req.Queue != "" || len(req.Accounts) > 0 || req.EndedAfter != 0 || req.SubmittedBefore != 0
+	matchRef := func(r raftfsm.JobRef) bool {
+		if filtered {
+			r.Load(&scratch)
+			if !listMatches(req, &scratch) {
+				return true
+			}
 		}
+		live = append(live, listedJob{ref: r})
 		return true
 	}
 	byID := func(id uint64) {
-		if j := src.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) {
-			match(j)
+		if j := src.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) && listMatches(req, j) {
+			live = append(live, listedJob{job: j})
 		}
 	}
 	switch {
@@ -469,17 +478,15 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		}
 	case len(req.States) > 0:
 		for _, st := range req.States {
-			state.JobsInState(st, match)
+			state.JobRefsInState(st, matchRef)
 		}
-		sort.Slice(live, func(a, b int) bool { return live[a].ID < live[b].ID })
-	case req.User != "":
-		state.JobsOfUser(req.User, match)
-	default:
-		state.AllJobs(match)
+		sort.Slice(live, func(a, b int) bool { return live[a].id() < live[b].id() })
+	default: // a user's jobs: a scan, as State.JobsOfUser's
+		state.AllJobRefs(matchRef)
 	}
 	if req.AfterID > 0 {
 		i := 0
-		for i < len(live) && live[i].ID <= req.AfterID {
+		for i < len(live) && live[i].id() <= req.AfterID {
 			i++
 		}
 		live = live[i:]
@@ -494,9 +501,20 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 	sent := 0
 	prio := c.listPriorities(state) // accounts.go
 	var v api.Job
-	send := func(j *api.Job) error {
+	send := func(l listedJob) error {
 		var ok bool
-		v, ok = c.jobFor(who, j) // a copy: the state keeps its own
+		if l.job != nil {
+			v, ok = c.jobFor(who, l.job) // a copy: the state keeps its own
+		} else {
+			if req.Full {
+				l.ref.Load(&v)
+			} else {
+				l.ref.LoadNoEnv(&v) // not sent
+			}
+			if ok = c.visible(who, &v); ok && !ownsOrOperates(who, &v) {
+				redact(&v)
+			}
+		}
 		if !ok {
 			return nil
 		}
@@ -519,6 +537,20 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 	return err
 }
 
+// listedJob is a job a list sends: a live one by its ref, or one read
+// from the archive (or by id) as a job.
+type listedJob struct {
+	ref raftfsm.JobRef
+	job *api.Job
+}
+
+func (l listedJob) id() uint64 {
+	if l.job != nil {
+		return l.job.ID
+	}
+	return l.ref.ID()
+}
+
 // errPageFull stops a list that has given req.Limit jobs.
 var errPageFull = errors.New("page full")
 
@@ -539,23 +571,23 @@ func checkPaging(req api.ListJobsRequest) error {
 // hold jobs that are not sent (live again after a replay, hidden from the
 // caller), so it reads on until the list's page is full or the archive
 // has no more.
-func (c *Controller) mergeListed(state *raftfsm.State, req api.ListJobsRequest, live []*api.Job, send func(*api.Job) error) error {
+func (c *Controller) mergeListed(state *raftfsm.State, req api.ListJobsRequest, live []listedJob, send func(listedJob) error) error {
 	if req.History && req.ArrayJobID == 0 && len(req.IDs) == 0 {
 		after, want := req.AfterID, req.Limit
 		for {
 			given := 0
 			err := c.listArchived(req, after, want, func(j *api.Job) error {
 				given, after = given+1, j.ID
-				for len(live) > 0 && live[0].ID < j.ID {
+				for len(live) > 0 && live[0].id() < j.ID {
 					if err := send(live[0]); err != nil {
 						return err
 					}
 					live = live[1:]
 				}
-				if state.Job(j.ID) != nil {
+				if _, ok := state.JobRef(j.ID); ok {
 					return nil // live again (the log replayed): the live copy is sent
 				}
-				return send(j)
+				return send(listedJob{job: j})
 			})
 			if err != nil {
 				return err

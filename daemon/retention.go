@@ -45,7 +45,13 @@ func (c *Controller) openArchive() error {
 	}
 	c.archive = store
 	c.archiver = archive.NewWriter(store, c.log)
-	c.fsm.OnExpire = func(_ uint64, jobs []*api.Job) { c.archiver.Enqueue(jobs) }
+	c.fsm.OnExpire = func(_ uint64, jobs []raftfsm.JobRef) {
+		p := make([]archive.Pending, len(jobs))
+		for i, j := range jobs {
+			p[i] = j
+		}
+		c.archiver.EnqueuePending(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.archiver.Run(ctx) }()
@@ -230,9 +236,9 @@ func expirable(state *raftfsm.State, cutoff int64) raftfsm.ExpireCmd {
 		}
 		return len(cmd.IDs) < raftfsm.MaxExpire
 	}
-	state.JobsInState(api.StateSucceeded, pick)
+	state.ScanJobsInState(api.StateSucceeded, pick)
 	if len(cmd.IDs) < raftfsm.MaxExpire {
-		state.JobsInState(api.StateFailed, pick)
+		state.ScanJobsInState(api.StateFailed, pick)
 	}
 	return cmd
 }

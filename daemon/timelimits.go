@@ -76,7 +76,7 @@ func (c *Controller) whileLeaderEvery(ctx context.Context, every time.Duration, 
 func deadlinesDue(state *raftfsm.State, now int64) []uint64 {
 	var due []uint64
 	for _, st := range waitingStates {
-		state.JobsInState(st, func(j *api.Job) bool {
+		state.ScanJobsInState(st, func(j *api.Job) bool {
 			if cut := raftfsm.DeadlineCutoff(j); cut != 0 && cut <= now {
 				due = append(due, j.ID)
 			}
@@ -102,7 +102,7 @@ func stateTimeLimitsDue(state *raftfsm.State, now int64) []api.StopJobRequest {
 		return nil
 	}
 	var due []api.StopJobRequest
-	state.JobsInState(api.StateRunnable, func(j *api.Job) bool {
+	state.ScanJobsInState(api.StateRunnable, func(j *api.Job) bool {
 		since := j.RunnableAt
 		if since == 0 { // stored before RunnableAt was
 			since = j.CreatedAt

@@ -386,7 +386,7 @@ func (w writer) activeAccounts() map[string]int {
 	s := &State{txn: w.txn}
 	out := map[string]int{}
 	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning} {
-		s.JobsInState(st, func(j *api.Job) bool {
+		s.ScanJobsInState(st, func(j *api.Job) bool {
 			if j.Account != "" {
 				out[j.Account]++
 			}

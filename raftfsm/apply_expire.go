@@ -32,14 +32,21 @@ func (w writer) expire(c ExpireCmd) Result {
 	ids := slices.Clone(c.IDs)
 	slices.Sort(ids)
 	slices.Reverse(ids)
+	var j api.Job
 	for _, id := range ids {
-		j := s.Job(id)
-		if j == nil || j.StoppedAt > c.Before || !s.CanExpire(j) {
+		r := storedRec(w.txn, id)
+		if r == nil {
 			continue
 		}
-		w.deleteJob(j)
+		r.loadNoEnv(&j)
+		if j.StoppedAt > c.Before || !s.CanExpire(&j) {
+			continue
+		}
+		w.deleteJob(&j)
 		if w.out != nil {
-			w.out.expired = append(w.out.expired, j)
+			// The record, not an api.Job made from it: the archive
+			// holds it until it is written (writes run behind a burst).
+			w.out.expired = append(w.out.expired, JobRef{r})
 		}
 	}
 	return Result{}
@@ -94,7 +101,7 @@ func (w writer) endedDeps(j *api.Job) (fail bool) {
 	met, never := 0, 0
 	for _, d := range j.DependsOn {
 		e, ok := w.ended[d.JobID]
-		if !ok || storedJob(w.txn, d.JobID) != nil {
+		if !ok || storedRec(w.txn, d.JobID) != nil {
 			kept = append(kept, d)
 			continue
 		}

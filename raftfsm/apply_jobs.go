@@ -20,12 +20,7 @@ type writer struct {
 
 // job returns a copy of a stored job, or nil.
 func (w writer) job(id uint64) *api.Job {
-	j := storedJob(w.txn, id)
-	if j == nil {
-		return nil
-	}
-	c := *j
-	return &c
+	return storedJob(w.txn, id) // a new api.Job made from the record
 }
 
 // node returns a copy of a stored node, or nil.
@@ -46,7 +41,11 @@ func readCopy[T any](w writer, table string, id any) *T {
 
 func (w writer) put(table string, obj any) {
 	if table == tableJobs {
-		putJob(w.txn, obj.(*api.Job))
+		var cache *specCache
+		if w.out != nil && w.out.shared != nil { // nil in Check, which stores nothing
+			cache = &w.out.shared.specs
+		}
+		putJob(w.txn, obj.(*api.Job), cache)
 		return
 	}
 	if err := w.txn.Insert(table, obj); err != nil {
@@ -54,10 +53,12 @@ func (w writer) put(table string, obj any) {
 	}
 }
 
-// putJob stores j (new, or in place of the job of its id), and keeps the
-// job sets.
-func putJob(txn *memdb.Txn, j *api.Job) {
-	setWriter{txn}.moveJob(storeJob(txn, j.ID, j), j)
+// putJob stores j (new, or in place of the job of its id) as a record
+// that shares its spec with the one it replaces or one in cache, and
+// keeps the job sets.
+func putJob(txn *memdb.Txn, j *api.Job, cache *specCache) {
+	r := newJobRec(j, storedRec(txn, j.ID), cache)
+	setWriter{txn}.moveJob(storeJob(txn, j.ID, r), r)
 }
 
 // deleteJob removes a stored job (and its places in the job sets).

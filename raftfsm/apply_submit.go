@@ -1,6 +1,9 @@
 package raftfsm
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/shoal-batch/shoal/api"
 )
 
@@ -13,6 +16,64 @@ type submitBody struct {
 	Arrays []ArraySpec `json:"arrays,omitempty"`
 	Now    int64       `json:"now"`
 	Ended  []EndedJob  `json:"ended,omitempty"`
+}
+
+// submitWire is a SubmitCmd as Apply reads it from the log: each job's
+// environment is kept as its JSON (envJSON) until store looks it up.
+type submitWire struct {
+	Jobs   []*submitJob `json:"jobs"`
+	Arrays []ArraySpec  `json:"arrays,omitempty"`
+	Now    int64        `json:"now"`
+	Ended  []EndedJob   `json:"ended,omitempty"`
+}
+
+// submitJob is one job of a submitWire: api.Job but for its environment,
+// whose field here takes the place of api.Job's ("environment").
+type submitJob struct {
+	*api.Job
+	Env envJSON `json:"environment,omitempty"`
+}
+
+// envJSON is an environment as the log entry has it (a slice of the
+// entry, valid while it applies). A sweep's 20,000 jobs carry the same
+// environment, each some 6 KB of JSON that would decode into a map of a
+// hundred strings only to be dropped for the shared copy; the shared
+// table knows it by its JSON instead (shared.envJSON).
+type envJSON []byte
+
+func (e *envJSON) UnmarshalJSON(data []byte) error {
+	*e = data
+	return nil
+}
+
+// submitLogged applies a SubmitCmd read from the log.
+func (w writer) submitLogged(c submitWire) Result {
+	b := submitBody{Jobs: make([]*api.Job, len(c.Jobs)), Arrays: c.Arrays, Now: c.Now, Ended: c.Ended}
+	for i, sj := range c.Jobs {
+		if sj == nil || sj.Job == nil {
+			continue // null: submitJobs refuses it
+		}
+		j := sj.Job
+		if w.out != nil && w.out.shared != nil {
+			j.Env = w.out.shared.envJSON(sj.Env)
+		} else {
+			j.Env = decodeEnv(sj.Env)
+		}
+		b.Jobs[i] = j
+	}
+	return w.submitJobs(b)
+}
+
+// decodeEnv decodes an environment's JSON (nil or null: none).
+func decodeEnv(raw envJSON) map[string]string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var env map[string]string
+	if err := json.Unmarshal(raw, &env); err != nil {
+		panic(fatal(fmt.Sprintf("raftfsm: decode a job's environment: %v", err)))
+	}
+	return env
 }
 
 // submit applies a SubmitCmd (submitJobs, each job copied out of c).

@@ -54,11 +54,13 @@ func (w writer) resolve(j *api.Job, now int64) {
 	satisfied, never := 0, 0
 	for _, d := range j.DependsOn {
 		// Read only: no copy of the job for each of its dependents.
-		dep := storedJob(w.txn, d.JobID)
-		if dep == nil { // checked at submit; jobs are never deleted
+		r := storedRec(w.txn, d.JobID)
+		if r == nil { // checked at submit; jobs are never deleted
 			panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, d.JobID))
 		}
-		switch outcome(d, dep) {
+		var dep api.Job
+		r.loadNoEnv(&dep)
+		switch outcome(d, &dep) {
 		case depSatisfied:
 			satisfied++
 		case depNever:

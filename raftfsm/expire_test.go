@@ -16,10 +16,10 @@ type expireHook struct {
 }
 
 func (e *expireHook) attach(f *raftfsm.FSM) {
-	f.OnExpire = func(idx uint64, jobs []*api.Job) {
+	f.OnExpire = func(idx uint64, jobs []raftfsm.JobRef) {
 		e.idx = append(e.idx, idx)
 		for _, j := range jobs {
-			e.ids = append(e.ids, j.ID)
+			e.ids = append(e.ids, j.ID())
 		}
 	}
 }

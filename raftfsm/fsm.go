@@ -26,9 +26,10 @@ type FSM struct {
 	// OnExpire, when set, is given the jobs each applied entry removed
 	// from the state (ExpireCmd), on raft's apply goroutine, once the
 	// entry has applied and just before readers can see it: it must not
-	// block or do I/O, and must not change the jobs. Set it before the
-	// first Apply.
-	OnExpire func(idx uint64, jobs []*api.Job)
+	// block or do I/O. The refs are the state's own compact records
+	// (JobRef.Load makes an api.Job of one), valid for as long as they
+	// are kept. Set it before the first Apply.
+	OnExpire func(idx uint64, jobs []JobRef)
 
 	// shared holds the one copy of each script and environment of the
 	// state's jobs (Apply and Restore only).
@@ -45,8 +46,8 @@ func (f *FSM) AppliedBytes() int64 { return f.appliedBytes.Load() }
 
 // applyOut is what applying an entry produced beyond the state.
 type applyOut struct {
-	expired []*api.Job // jobs an ExpireCmd removed
-	shared  *shared    // where stored jobs keep their scripts and environments
+	expired []JobRef // jobs an ExpireCmd removed
+	shared  *shared  // where stored jobs keep their scripts and environments
 }
 
 // New returns an empty FSM.
@@ -176,7 +177,7 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 	w := writer{txn: txn, out: out}
 	switch op {
 	case OpSubmit:
-		return decodeApply(op, body, w.submitJobs)
+		return decodeApply(op, body, w.submitLogged)
 	case OpStop:
 		return decodeApply(op, body, w.stop)
 	case OpPlan:

@@ -57,7 +57,7 @@ type jobSet struct {
 
 type setMember struct {
 	ID  uint64
-	Job *api.Job
+	Job *jobRec
 }
 
 func jobSetsTable(name string) *memdb.TableSchema {
@@ -108,11 +108,11 @@ func stateSetKey(st api.JobState, id uint64) string {
 func activeSetPrefix(node string) string { return node + "\x00" }
 
 // activeKey is the set of the node's work j belongs to, or "".
-func activeKey(j *api.Job) string {
-	if j == nil || j.Node == "" || !j.State.Terminable() {
+func activeKey(j *jobRec) string {
+	if j == nil || j.Node() == "" || !j.State().Terminable() {
 		return ""
 	}
-	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node)), j.ID/stateBucket))
+	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node())), j.ID/stateBucket))
 }
 
 func depsSetKey(id uint64) string {
@@ -121,8 +121,8 @@ func depsSetKey(id uint64) string {
 
 // depKeys are the sets of dependents j belongs to: one per job it depends
 // on while it has not finished.
-func depKeys(j *api.Job) []string {
-	if j == nil || j.State.Terminal() || len(j.DependsOn) == 0 {
+func depKeys(j *jobRec) []string {
+	if j == nil || j.State().Terminal() || len(j.DependsOn) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(j.DependsOn))
@@ -182,11 +182,11 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 }
 
 // add puts j into the set of key, or replaces the member of its id.
-func (w setWriter) add(table, key string, j *api.Job) { w.addMember(table, key, j.ID, j) }
+func (w setWriter) add(table, key string, j *jobRec) { w.addMember(table, key, j.ID, j) }
 
 // addMember puts job (j, or depMember) in as id into the set of key, or
 // replaces the member of that id.
-func (w setWriter) addMember(table, key string, id uint64, j *api.Job) {
+func (w setWriter) addMember(table, key string, id uint64, j *jobRec) {
 	s := w.open(table, key, true)
 	if n := len(s.Members); n == 0 || s.Members[n-1].ID < id { // ids mostly come in order
 		s.Members = append(s.Members, setMember{id, j})
@@ -210,7 +210,7 @@ func (w setWriter) addMember(table, key string, id uint64, j *api.Job) {
 // when it ends, not written at each of its changes: one job may have
 // 100,000 dependents, and a transaction that changes any of them would
 // copy their set.
-var depMember = &api.Job{}
+var depMember = &jobRec{}
 
 // remove takes job id out of the set of key (a hole until the next copy);
 // an empty set is deleted.
@@ -232,14 +232,14 @@ func (w setWriter) remove(table, key string, id uint64) {
 
 // moveJob updates the sets for a job stored as now (nil: deleted) that
 // was stored as was (nil: new).
-func (w setWriter) moveJob(was, now *api.Job) {
+func (w setWriter) moveJob(was, now *jobRec) {
 	var id uint64
 	var oldState, newState string
 	if was != nil {
-		id, oldState = was.ID, stateSetKey(was.State, was.ID)
+		id, oldState = was.ID, stateSetKey(was.State(), was.ID)
 	}
 	if now != nil {
-		id, newState = now.ID, stateSetKey(now.State, now.ID)
+		id, newState = now.ID, stateSetKey(now.State(), now.ID)
 	}
 	if oldState != "" && oldState != newState {
 		w.remove(tableJobSets, oldState, id)
@@ -272,7 +272,8 @@ func (w setWriter) moveJob(was, now *api.Job) {
 // A set this transaction may still change is read from a copy, so fn may
 // write jobs.
 func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
-	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(m.Job) })
+	var slab jobSlab
+	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.load(m.Job)) })
 }
 
 // eachSetMember is eachInSets with the members themselves.
@@ -304,9 +305,10 @@ func dependents(txn *memdb.Txn, id uint64) []*api.Job {
 	var ids []uint64
 	eachSetMember(txn, tableJobSets, depsSetKey(id), func(m setMember) bool { ids = append(ids, m.ID); return true })
 	out := make([]*api.Job, 0, len(ids))
+	var slab jobSlab
 	for _, d := range ids {
-		if j := storedJob(txn, d); j != nil {
-			out = append(out, j)
+		if r := storedRec(txn, d); r != nil {
+			out = append(out, slab.load(r))
 		}
 	}
 	return out

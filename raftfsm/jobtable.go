@@ -25,8 +25,8 @@ const tableJobBuckets = "jobbuckets"
 // is nil where there is no such job (yet, or any more).
 type jobBucket struct {
 	ID   uint64
-	Jobs []*api.Job // jobBucketSize slots
-	live int        // slots that hold a job
+	Jobs []*jobRec // jobBucketSize slots
+	live int       // slots that hold a job
 	// owner is the write transaction that made this copy and alone may
 	// change it in place (as jobSet.owner).
 	owner *memdb.Txn
@@ -63,8 +63,8 @@ func (jobBucketIndex) FromArgs(args ...any) ([]byte, error) {
 	return uint64Key(id), nil
 }
 
-// storedJob returns the stored job id (read-only), or nil.
-func storedJob(txn *memdb.Txn, id uint64) *api.Job {
+// storedRec returns the record of job id, or nil.
+func storedRec(txn *memdb.Txn, id uint64) *jobRec {
 	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
@@ -75,10 +75,24 @@ func storedJob(txn *memdb.Txn, id uint64) *api.Job {
 	return raw.(*jobBucket).Jobs[id%jobBucketSize]
 }
 
+// storedJob returns the stored job id (a new api.Job), or nil.
+func storedJob(txn *memdb.Txn, id uint64) *api.Job {
+	if r := storedRec(txn, id); r != nil {
+		return r.job()
+	}
+	return nil
+}
+
 // eachStoredJob calls fn for every stored job in id order until fn
 // returns false. A bucket this transaction may still change is read from
 // a copy, so fn may write jobs.
 func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
+	var slab jobSlab
+	eachStoredRec(txn, func(r *jobRec) bool { return fn(slab.load(r)) })
+}
+
+// eachStoredRec is eachStoredJob with the records themselves.
+func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
 	it, err := txn.Get(tableJobBuckets, "id")
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: list jobs: %v", err))
@@ -90,19 +104,19 @@ func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
 	for _, b := range buckets {
 		jobs := b.Jobs
 		if b.owner == txn {
-			jobs = append([]*api.Job(nil), jobs...)
+			jobs = append([]*jobRec(nil), jobs...)
 		}
-		for _, j := range jobs {
-			if j != nil && !fn(j) {
+		for _, r := range jobs {
+			if r != nil && !fn(r) {
 				return
 			}
 		}
 	}
 }
 
-// storeJob puts j in its slot (now nil: empties the slot of id) and
-// returns what the slot held.
-func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
+// storeJob puts record now in its slot (now nil: empties the slot of id)
+// and returns what the slot held.
+func storeJob(txn *memdb.Txn, id uint64, now *jobRec) (was *jobRec) {
 	n := id / jobBucketSize
 	raw, err := txn.First(tableJobBuckets, "id", n)
 	if err != nil {
@@ -115,7 +129,7 @@ func storeJob(txn *memdb.Txn, id uint64, now *api.Job) (was *api.Job) {
 	case raw == nil && now == nil:
 		return nil
 	default:
-		b = &jobBucket{ID: n, Jobs: make([]*api.Job, jobBucketSize), owner: txn}
+		b = &jobBucket{ID: n, Jobs: make([]*jobRec, jobBucketSize), owner: txn}
 		if raw != nil {
 			old := raw.(*jobBucket)
 			copy(b.Jobs, old.Jobs)

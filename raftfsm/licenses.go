@@ -120,7 +120,7 @@ func (s *State) LicensesInUse() map[string]int64 {
 	}
 	use := map[string]int64{}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		s.JobsInState(st, func(j *api.Job) bool {
+		s.ScanJobsInState(st, func(j *api.Job) bool {
 			for _, u := range j.Licenses {
 				use[u.Name] += u.Quantity
 			}

@@ -92,6 +92,14 @@ var stateCodes = map[api.JobState]byte{
 	api.StateRunning: 5, api.StateSucceeded: 6, api.StateFailed: 7,
 }
 
+// stateNames are the states by their codes (a job record's state).
+var stateNames = func() (out [8]api.JobState) {
+	for st, c := range stateCodes {
+		out[c] = st
+	}
+	return out
+}()
+
 func uint64Key(id uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, id)
 }

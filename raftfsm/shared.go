@@ -33,6 +33,44 @@ type shared struct {
 	// or removed, and what the tables hold stays within twice what the
 	// state's jobs use.
 	kept, jobs, gone int
+	// specs are the jobs' specs stored last (jobrec.go).
+	specs specCache
+	// byJSON are the environments of envs by the SHA-256 of their JSON
+	// in a log entry (envJSON), for those of at least envJSONMin bytes.
+	byJSON map[[sha256.Size]byte]map[string]string
+}
+
+// envJSONMin is the size of an environment's JSON from which the table
+// knows it by its JSON: a smaller one costs less to decode than its entry
+// would hold.
+const envJSONMin = 512
+
+// envJSON returns the shared environment that raw (a log entry's JSON of
+// one) decodes to, decoding it only if its JSON is new. The same map
+// encodes to the same JSON (encoding/json sorts the names), and what the
+// table gives for a JSON is what that JSON decoded to: the values are
+// those a decode would give.
+func (s *shared) envJSON(raw envJSON) map[string]string {
+	if len(raw) < envJSONMin {
+		env := decodeEnv(raw)
+		if len(env) > 0 && !small(env) {
+			env = s.env(env)
+		}
+		return env
+	}
+	sum := sha256.Sum256(raw)
+	if env, ok := s.byJSON[sum]; ok {
+		return env
+	}
+	env := decodeEnv(raw)
+	if len(env) > 0 && !small(env) {
+		env = s.env(env)
+	}
+	if s.byJSON == nil {
+		s.byJSON = map[[sha256.Size]byte]map[string]string{}
+	}
+	s.byJSON[sum] = env
+	return env
 }
 
 func newShared() *shared {
@@ -44,7 +82,7 @@ func (s *shared) job(j *api.Job) {
 	if j.Script != "" {
 		j.Script = intern(s.scripts, j.Script)
 	}
-	if len(j.Env) > 0 {
+	if len(j.Env) > 0 && !small(j.Env) { // a small one is packed in its record
 		j.Env = s.env(j.Env)
 	}
 }
@@ -93,7 +131,7 @@ func envSum(env map[string]string) [sha256.Size]byte {
 	return sum
 }
 
-func (s *shared) size() int { return len(s.scripts) + len(s.strs) + len(s.envs) }
+func (s *shared) size() int { return len(s.scripts) + len(s.strs) + len(s.envs) + len(s.byJSON) }
 
 // prune forgets the copies no job of db uses any more, once the tables
 // have doubled or half the jobs have left since the last prune: expired
@@ -105,10 +143,10 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return
 	}
 	fresh := newShared()
-	eachStoredJob(db.Txn(false), func(j *api.Job) bool {
+	eachStoredRec(db.Txn(false), func(j *jobRec) bool {
 		fresh.jobs++
-		if j.Script != "" {
-			fresh.scripts[j.Script] = j.Script
+		if sc := j.spec.Script; sc != "" {
+			fresh.scripts[sc] = sc
 		}
 		if len(j.Env) > 0 {
 			fresh.envs[envSum(j.Env)] = j.Env
@@ -119,5 +157,6 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return true
 	})
 	fresh.kept = fresh.size()
+	fresh.specs = s.specs
 	*s = *fresh
 }

@@ -19,6 +19,16 @@ func sameMap(a, b map[string]string) bool {
 // sameBytes reports whether a and b are one copy of their bytes.
 func sameBytes(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
 
+// loginEnv is env with the variables of a login shell added: an
+// environment too large to be packed in its job's record (small ones are:
+// jobrec.go), so one the jobs share.
+func loginEnv(env map[string]string) map[string]string {
+	for i := range 10 {
+		env["MODULE_VAR_"+strconv.Itoa(i)] = "/opt/software/lib"
+	}
+	return env
+}
+
 func sweepJob(env map[string]string) api.Job {
 	j := newJob("sweep")
 	j.Script = "#!/bin/sh\n#SBATCH --mem=1G\necho task $SWEEP_TASK\n"
@@ -31,7 +41,7 @@ func sweepJob(env map[string]string) api.Job {
 // differ keep their own, with the right values.
 func TestJobsShareScriptsAndEnvironments(t *testing.T) {
 	h := newHarness(t)
-	env := map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+	env := loginEnv(map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
 	a := h.submit(100, sweepJob(maps.Clone(env)))[0]
 	b := h.submit(101, sweepJob(maps.Clone(env)))[0]
 	other := maps.Clone(env)
@@ -67,7 +77,7 @@ func TestJobsShareScriptsAndEnvironments(t *testing.T) {
 // the jobs still there use stays shared and right.
 func TestSharedCopiesOutliveExpiredJobs(t *testing.T) {
 	h := newHarness(t)
-	env := map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin"}
+	env := loginEnv(map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin"})
 	keep := h.submit(100, sweepJob(maps.Clone(env)))[0]
 	var gone []uint64
 	for i := range 300 { // a prune waits for half the jobs to go

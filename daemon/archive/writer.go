@@ -28,7 +28,7 @@ type Writer struct {
 	log   *slog.Logger
 
 	mu       sync.Mutex
-	queue    []*api.Job
+	queue    []Pending
 	queued   uint64        // jobs ever enqueued
 	written  uint64        // of those, jobs on disk
 	wake     chan struct{} // signalled (buffered, 1) on Enqueue
@@ -41,10 +41,35 @@ func NewWriter(store Archive, log *slog.Logger) *Writer {
 	return &Writer{store: store, log: log, wake: make(chan struct{}, 1), progress: make(chan struct{})}
 }
 
+// Pending is a finished job in the writer's queue, made into an api.Job
+// only when it is written or read: the FSM hands over its compact
+// records (raftfsm.JobRef), some 250 bytes a job where an api.Job is
+// 1 KiB, and a burst of short jobs queues tens of thousands of them
+// while the writes run behind.
+type Pending interface {
+	ID() uint64
+	Load(j *api.Job) // overwrites every field of j
+}
+
+// jobPending is an api.Job as a Pending.
+type jobPending struct{ j *api.Job }
+
+func (p jobPending) ID() uint64        { return p.j.ID }
+func (p jobPending) Load(dst *api.Job) { *dst = *p.j }
+
 // Enqueue queues jobs for the store. It never blocks and never fails: it
 // is called on raft's apply path. The jobs must not change afterwards
 // (the FSM's stored jobs never do).
 func (w *Writer) Enqueue(jobs []*api.Job) {
+	p := make([]Pending, len(jobs))
+	for i, j := range jobs {
+		p[i] = jobPending{j}
+	}
+	w.EnqueuePending(p)
+}
+
+// EnqueuePending is Enqueue for jobs not made into api.Jobs yet.
+func (w *Writer) EnqueuePending(jobs []Pending) {
 	w.mu.Lock()
 	w.queue = append(w.queue, jobs...)
 	w.queued += uint64(len(jobs))
@@ -63,8 +88,9 @@ func (w *Writer) Queued() uint64 {
 	return w.queued
 }
 
-// maxBatch bounds the jobs of one write transaction.
-const maxBatch = 10_000
+// maxBatch bounds the jobs of one write transaction (each made into an
+// api.Job for it).
+const maxBatch = 5000
 
 // Run writes queued jobs until ctx ends, then writes what is left once
 // more. A failed write is retried (after a pause that grows to 5 s) and
@@ -83,7 +109,7 @@ func (w *Writer) Run(ctx context.Context) {
 				return
 			}
 		}
-		err := w.store.Put(batch)
+		err := w.store.Put(loadAll(batch))
 		w.mu.Lock()
 		w.err = err
 		if err == nil {
@@ -131,9 +157,20 @@ func (w *Writer) WaitFlushed(ctx context.Context, mark uint64) error {
 	}
 }
 
+// loadAll makes api.Jobs of queued jobs, in one allocation.
+func loadAll(batch []Pending) []*api.Job {
+	jobs := make([]api.Job, len(batch))
+	out := make([]*api.Job, len(batch))
+	for i, p := range batch {
+		p.Load(&jobs[i])
+		out[i] = &jobs[i]
+	}
+	return out
+}
+
 // queuedJobs returns a copy of the queue (the jobs themselves are shared
 // and never change).
-func (w *Writer) queuedJobs() []*api.Job {
+func (w *Writer) queuedJobs() []Pending {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.queue)
@@ -144,9 +181,10 @@ func (w *Writer) Get(id uint64) (*api.Job, error) {
 	// The queue first: a job leaves it only once it is written.
 	q := w.queuedJobs()
 	for i := len(q) - 1; i >= 0; i-- {
-		if q[i].ID == id {
-			c := *q[i]
-			return &c, nil
+		if q[i].ID() == id {
+			c := new(api.Job)
+			q[i].Load(c)
+			return c, nil
 		}
 	}
 	return w.store.Get(id)
@@ -161,9 +199,10 @@ func (w *Writer) Store() Archive { return w.store }
 // held.
 func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
 	var queued []*api.Job
-	for _, j := range w.queuedJobs() { // before the store: see Get
-		if f.Match(j) {
-			c := *j
+	var scratch api.Job
+	for _, p := range w.queuedJobs() { // before the store: see Get
+		if p.Load(&scratch); f.Match(&scratch) {
+			c := scratch
 			queued = append(queued, &c)
 		}
 	}

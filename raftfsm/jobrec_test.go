@@ -1,0 +1,164 @@
+package raftfsm
+
+import (
+	"maps"
+	"reflect"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// fill sets every field reachable from v (a settable value) to a non-zero
+// value derived from seed: strings, numbers, bools, slices of one element,
+// maps of one entry, pointers to filled values.
+func fill(v reflect.Value, seed int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("s" + string(rune('a'+seed%26)))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(seed + 1))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(seed + 1))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(float64(seed) + 0.5)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fill(p.Elem(), seed+1)
+		v.Set(p)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fill(s.Index(0), seed+1)
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, seed+1)
+		fill(e, seed+2)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), seed+i)
+			}
+		}
+	}
+}
+
+// TestJobRecKeepsEveryField holds the compact record to every field of
+// api.Job: a job with all of them set comes back equal, whether its spec
+// is new, shared with the record it replaces or with one in the cache.
+func TestJobRecKeepsEveryField(t *testing.T) {
+	var j api.Job
+	fill(reflect.ValueOf(&j).Elem(), 0)
+	j.State = api.StateRunning
+	var cache specCache
+	r := newJobRec(&j, nil, &cache)
+	if got := r.job(); !reflect.DeepEqual(got, &j) {
+		t.Fatalf("a job with every field set came back as\n%+v\nwant\n%+v", got, &j)
+	}
+	again := newJobRec(r.job(), r, &cache)
+	if again.spec != r.spec || again.rare != r.rare || again.place != r.place {
+		t.Errorf("an unchanged job stored again: new spec, rare fields or placement, want the record's shared")
+	}
+	other := j
+	other.ID++
+	if o := newJobRec(&other, nil, &cache); o.spec != r.spec {
+		t.Errorf("a new job with an equal spec got its own, want the cached one shared")
+	} else if got := o.job(); !reflect.DeepEqual(got, &other) {
+		t.Errorf("a job sharing a spec came back as %+v, want %+v", got, &other)
+	}
+	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateSucceeded, api.StateFailed} {
+		k := j
+		k.State, k.SignalRequests, k.Steps, k.Attempts, k.NextStep = st, nil, nil, nil, 0
+		k.StopReason, k.StopCause, k.RAMSpace, k.ExitSignal, k.StopGraceSeconds = "", "", nil, 0, 0
+		k.StopRequested, k.RequeueRequested, k.Redacted, k.Node, k.ComputeEnvironment = false, false, false, "", ""
+		r := newJobRec(&k, nil, nil)
+		if r.rare != nil || r.place != nil {
+			t.Errorf("a job without rare fields or a node: rare %v, place %v, want none", r.rare, r.place)
+		}
+		if got := r.job(); !reflect.DeepEqual(got, &k) {
+			t.Errorf("a %s job came back as %+v, want %+v", st, got, &k)
+		}
+	}
+}
+
+// TestJobSpecEqualSeesEveryField holds jobSpec.equal to every field of
+// api.JobSpec that the spec keeps, and to the owner: a spec that differs
+// in any one of them is not equal (it would be shared by mistake).
+func TestJobSpecEqualSeesEveryField(t *testing.T) {
+	perJob := map[string]bool{"Name": true, "Env": true, "Priority": true, "DependsOn": true, "Held": true}
+	var base jobSpec
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Name == "JobSpec" {
+			st := f.Type
+			for k := range st.NumField() {
+				name := st.Field(k).Name
+				if perJob[name] {
+					continue
+				}
+				var s jobSpec
+				fill(reflect.ValueOf(&s.JobSpec).Elem().Field(k), k)
+				if s.equal(&base) || base.equal(&s) {
+					t.Errorf("specs that differ in %s are equal, want different", name)
+				}
+			}
+			continue
+		}
+		var s jobSpec
+		fill(reflect.ValueOf(&s).Elem().Field(i), i)
+		if s.equal(&base) || base.equal(&s) {
+			t.Errorf("specs that differ in %s are equal, want different", f.Name)
+		}
+	}
+	var a, b jobSpec
+	fill(reflect.ValueOf(&a).Elem(), 3)
+	fill(reflect.ValueOf(&b).Elem(), 3)
+	if !a.equal(&b) {
+		t.Errorf("two specs filled alike are not equal, want equal")
+	}
+}
+
+// A small environment is packed in its record and comes back whole; a
+// job stored again keeps the packed bytes; a large one is not packed.
+func TestSmallEnvironmentsPacked(t *testing.T) {
+	env := map[string]string{"A": "1", "EMPTY": "", "UTF": "é✓", "NUL": "a\x00b", strings.Repeat("N", 255): strings.Repeat("v", 200)}
+	j := api.Job{ID: 7, State: api.StateRunnable, JobSpec: api.JobSpec{Env: env}}
+	r := newJobRec(&j, nil, nil)
+	if r.Env != nil || r.envSmall == "" {
+		t.Fatalf("a job with %d small variables: map %v, packed %q; want them packed, no map", len(env), r.Env, r.envSmall)
+	}
+	got := r.job()
+	if !maps.Equal(got.Env, env) {
+		t.Fatalf("packed environment came back as %q, want %q", got.Env, env)
+	}
+	if again := newJobRec(got, r, nil); unsafe.StringData(again.envSmall) != unsafe.StringData(r.envSmall) {
+		t.Errorf("the same job stored again packs its environment anew, want the record's bytes kept")
+	}
+	var noEnv api.Job
+	r.loadNoEnv(&noEnv)
+	if noEnv.Env != nil || noEnv.ID != 7 {
+		t.Errorf("loadNoEnv gave job %d with environment %v, want job 7 without one", noEnv.ID, noEnv.Env)
+	}
+	for name, e := range map[string]map[string]string{
+		"nine variables":       {"1": "", "2": "", "3": "", "4": "", "5": "", "6": "", "7": "", "8": "", "9": ""},
+		"a value of 256":       {"A": strings.Repeat("v", 256)},
+		"more than 512 in all": {"A": strings.Repeat("v", 200), "B": strings.Repeat("v", 200), "C": strings.Repeat("v", 200)},
+		"empty, not nil":       {},
+	} {
+		k := api.Job{ID: 8, State: api.StateRunnable, JobSpec: api.JobSpec{Env: e}}
+		r := newJobRec(&k, nil, nil)
+		if r.envSmall != "" {
+			t.Errorf("%s: packed, want the map kept", name)
+		}
+		if got := r.job(); !reflect.DeepEqual(got.Env, e) {
+			t.Errorf("%s: came back as %v, want %v", name, got.Env, e)
+		}
+	}
+}
