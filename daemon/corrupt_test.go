@@ -9,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/daemon/raftwal"
 )
 
 // storedState is a data dir a controller left behind: one job committed
@@ -22,7 +21,20 @@ type storedState struct {
 	beforeSnap, afterSnap     uint64
 }
 
-func (s storedState) logPath() string { return filepath.Join(s.raftDir, "raft.db") }
+// logPath is the raft log's directory (raft-wal's segments and meta file).
+func (s storedState) logPath() string { return filepath.Join(s.raftDir, raftwal.Dir) }
+
+// segmentPath is the log's one segment file.
+func (s storedState) segmentPath(t *testing.T) string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(s.logPath(), "*.wal"))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments in %s: %v (%v), want one", s.logPath(), segs, err)
+	}
+	return segs[0]
+}
+
+func (s storedState) metaPath() string { return filepath.Join(s.logPath(), raftwal.MetaFile) }
 
 // snapshotPath is the directory of the one snapshot the controller took.
 func (s storedState) snapshotPath(t *testing.T) string {
@@ -116,45 +128,62 @@ func overwrite(t *testing.T, path string, off int64, data []byte) {
 	}
 }
 
-// TestCorruptRaftLog damages raft.db in the ways a disk or an operator
-// does: the controller refuses to start with an error naming the file and
-// the recovery, and the recovery it gives (moving the file away) starts
-// from the snapshot, losing only what came after it.
+// TestCorruptRaftLog damages the raft log's files in the ways a disk or
+// an operator does: the controller refuses to start with an error naming
+// the file and the recovery, and the recovery it gives (moving the log
+// away) starts from the snapshot, losing only what came after it.
 func TestCorruptRaftLog(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		damage func(t *testing.T, path string)
+		damage func(t *testing.T, s storedState) (file string)
+		want   string
 	}{
-		{"empty", func(t *testing.T, path string) {
-			if err := os.Truncate(path, 0); err != nil {
+		{"meta file empty", func(t *testing.T, s storedState) string {
+			if err := os.Truncate(s.metaPath(), 0); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"truncated", func(t *testing.T, path string) {
-			if err := os.Truncate(path, 4096+100); err != nil {
+			return s.metaPath()
+		}, "the file is empty"},
+		{"meta pages overwritten", func(t *testing.T, s storedState) string {
+			overwrite(t, s.metaPath(), 0, []byte(strings.Repeat("garbage!", 1024)))
+			return s.metaPath()
+		}, ""},
+		{"segment missing", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			if err := os.Remove(seg); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"meta pages overwritten", func(t *testing.T, path string) {
-			overwrite(t, path, 0, []byte(strings.Repeat("garbage!", 1024)))
-		}},
-		{"data pages overwritten", func(t *testing.T, path string) {
-			info, err := os.Stat(path)
-			if err != nil {
+			return seg
+		}, "the segment file is missing"},
+		{"segment truncated", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			if err := os.Truncate(seg, 4096+100); err != nil {
 				t.Fatal(err)
 			}
-			junk := make([]byte, info.Size()-2*4096)
-			for i := range junk {
-				junk[i] = byte(i*7 + 3)
-			}
-			overwrite(t, path, 2*4096, junk)
-		}},
+			return seg
+		}, "it was truncated"},
+		{"segment header overwritten", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			overwrite(t, seg, 0, []byte(strings.Repeat("garbage!", 4)))
+			return seg
+		}, "segment header"},
+		{"entry bytes changed", func(t *testing.T, s storedState) string {
+			// A byte in the first entry's payload (bit rot): the frames
+			// still parse, the commit's checksum does not match.
+			seg := s.segmentPath(t)
+			overwrite(t, seg, 32+8+4, []byte{0xff, 0xee})
+			return seg
+		}, "does not match its checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := makeStoredState(t)
-			tc.damage(t, s.logPath())
-			msg := wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", "mv "+s.logPath()+" "+s.logPath()+".corrupt",
-				"starts from snapshot "+s.snapshotPath(t), "loses what was committed after it")
+			file := tc.damage(t, s)
+			wants := []string{"raft log " + s.logPath() + " is corrupt", file, "mv " + s.logPath() + " " + s.logPath() + ".corrupt",
+				"starts from snapshot " + s.snapshotPath(t), "loses what was committed after it"}
+			if tc.want != "" {
+				wants = append(wants, tc.want)
+			}
+			msg := wantStartError(t, s.dataDir, wants...)
 			t.Logf("%s", msg)
 			if err := os.Rename(s.logPath(), s.logPath()+".corrupt"); err != nil {
 				t.Fatal(err)
@@ -171,10 +200,10 @@ func TestCorruptRaftLogNoSnapshot(t *testing.T) {
 	if err := os.RemoveAll(s.snapshotPath(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(s.logPath(), 0); err != nil {
+	if err := os.Truncate(s.metaPath(), 0); err != nil {
 		t.Fatal(err)
 	}
-	wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", "the file is empty", "starts EMPTY")
+	wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", s.metaPath()+": ", "the file is empty", "starts EMPTY")
 }
 
 // TestCorruptSnapshot damages the snapshot's data and its metadata: the
@@ -206,7 +235,7 @@ func TestCorruptSnapshot(t *testing.T) {
 // was moved away) is refused before raft would panic on the missing entry.
 func TestRaftLogGap(t *testing.T) {
 	s := makeStoredState(t)
-	store, err := raftboltdb.NewBoltStore(s.logPath())
+	store, err := raftwal.Open(s.raftDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
