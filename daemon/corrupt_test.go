@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hashicorp/raft-wal/migrate"
+
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/daemon/raftwal"
@@ -262,4 +265,82 @@ func TestCorruptArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+}
+
+// TestMigrateBoltLog: a data dir of an earlier version, whose raft log is
+// raft-boltdb's raft.db, starts with every entry and the stable keys moved
+// into the WAL, raft.db kept as raft.db.migrated, and starts again from
+// the WAL alone.
+func TestMigrateBoltLog(t *testing.T) {
+	s := makeStoredState(t)
+	// Make the old layout: the same entries and keys in a raft.db.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	src, err := raftwal.Open(s.raftDir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boltPath := filepath.Join(s.raftDir, raftwal.BoltFile)
+	dst, err := raftboltdb.NewBoltStore(boltPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CopyLogs(context.Background(), dst, src, 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+	term, err := src.GetUint64([]byte("CurrentTerm"))
+	if err != nil || term == 0 {
+		t.Fatalf("the WAL's current term: %d, %v", term, err)
+	}
+	if err := dst.SetUint64([]byte("CurrentTerm"), term); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := src.FirstIndex()
+	last, _ := src.LastIndex()
+	src.Close()
+	dst.Close()
+	if err := os.RemoveAll(s.logPath()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A joining member asks first whether there is state: there is.
+	if has, err := hasRaftState(s.raftDir); err != nil || !has {
+		t.Fatalf("hasRaftState on a raft.db: %v, %v; want true", has, err)
+	}
+	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+	if _, err := os.Stat(boltPath); !os.IsNotExist(err) {
+		t.Errorf("raft.db after migration: %v, want it renamed", err)
+	}
+	if _, err := os.Stat(boltPath + raftwal.MigratedSuffix); err != nil {
+		t.Errorf("raft.db.migrated: %v", err)
+	}
+	w, err := raftwal.Open(s.raftDir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfirst, _ := w.FirstIndex()
+	wlast, _ := w.LastIndex()
+	wterm, _ := w.GetUint64([]byte("CurrentTerm"))
+	w.Close()
+	if wfirst != first || wlast < last || wterm < term {
+		t.Errorf("migrated WAL holds entries %d..%d, term %d; raft.db held %d..%d, term %d", wfirst, wlast, wterm, first, last, term)
+	}
+	// Again, from the WAL alone.
+	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+	if has, err := hasRaftState(s.raftDir); err != nil || !has {
+		t.Fatalf("hasRaftState on the WAL: %v, %v; want true", has, err)
+	}
+}
+
+// TestHasRaftStateEmpty: a WAL opened but never written to (a member
+// waiting to be added) is no state.
+func TestHasRaftStateEmpty(t *testing.T) {
+	dir := t.TempDir()
+	w, err := raftwal.Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if has, err := hasRaftState(dir); err != nil || has {
+		t.Fatalf("hasRaftState on an empty WAL: %v, %v; want false", has, err)
+	}
 }
