@@ -119,6 +119,22 @@ func (s *Store) Close() error {
 	return err
 }
 
+// GetLog reads an entry. raft-wal still finds an entry that compaction
+// removed but whose segment it has not deleted yet (the tail's); raft
+// must not (raft-boltdb's behaviour): a follower that needs entries the
+// log no longer holds is sent a snapshot, and the controller reads a
+// missing entry as one its snapshot holds (stateCovers).
+func (s *Store) GetLog(index uint64, log *raft.Log) error {
+	first, err := s.WAL.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if index < first {
+		return raft.ErrLogNotFound
+	}
+	return s.WAL.GetLog(index, log)
+}
+
 // openWAL opens raft-wal in dir with its files readable by the owner
 // only (it makes them 0644; the directory is 0700 anyway).
 func openWAL(dir string) (*Store, error) {

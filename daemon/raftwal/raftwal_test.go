@@ -122,3 +122,25 @@ func TestDamagedEarlierBatch(t *testing.T) {
 		t.Errorf("error %q does not say what is wrong", err)
 	}
 }
+
+// TestCompactedEntriesGone: entries before the first index are not found
+// once the head is truncated, though their segment is still on disk.
+func TestCompactedEntriesGone(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, 5)
+	s, err := Open(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.DeleteRange(1, 3); err != nil {
+		t.Fatal(err)
+	}
+	var l raft.Log
+	if err := s.GetLog(3, &l); !errors.Is(err, raft.ErrLogNotFound) {
+		t.Errorf("GetLog(3) after compaction to 4: %v, want raft.ErrLogNotFound", err)
+	}
+	if err := s.GetLog(4, &l); err != nil || l.Index != 4 {
+		t.Errorf("GetLog(4): %v (index %d)", err, l.Index)
+	}
+}
