@@ -13,10 +13,12 @@
 package raftwal
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -102,6 +104,10 @@ func Open(raftDir string, log *slog.Logger) (*Store, error) {
 	return w, nil
 }
 
+// segmentSize, when set (by tests), is the segments' size instead of
+// raft-wal's 64 MiB.
+var segmentSize int
+
 // Store is raft-wal's WAL, which is raft's LogStore and StableStore, with
 // a Close that also closes its meta file (WAL.Close leaves it open, and
 // its lock held).
@@ -139,8 +145,12 @@ func (s *Store) GetLog(index uint64, log *raft.Log) error {
 // only (it makes them 0644; the directory is 0700 anyway).
 func openWAL(dir string) (*Store, error) {
 	meta := &metadb.BoltMetaDB{}
+	size := wal.DefaultSegmentSize
+	if segmentSize > 0 {
+		size = segmentSize
+	}
 	w, err := wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()), wal.WithMetaStore(meta),
-		wal.WithSegmentFiler(segment.NewFiler(dir, privateVFS{walfs.New()})))
+		wal.WithSegmentFiler(segment.NewFiler(dir, privateVFS{walfs.New()})), wal.WithSegmentSize(size))
 	if err != nil {
 		meta.Close()
 		return nil, err
@@ -420,43 +430,65 @@ func committedEntries(path string, s types.SegmentInfo) (int, error) {
 }
 
 func scanSegment(path string, s types.SegmentInfo, tail bool) (int, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("%w: the segment file is missing (%s lists it)", types.ErrCorrupt, MetaFile)
 	}
 	if err != nil {
 		return 0, err
 	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := info.Size()
 	// raft-wal preallocates a segment to its size limit; a crash does not
 	// shorten a file, so a shorter one lost its end.
-	if tail && s.SizeLimit > 0 && len(data) < int(s.SizeLimit) {
-		return 0, fmt.Errorf("%w: the file is %d bytes, shorter than the %d it was created with: it was truncated", types.ErrCorrupt, len(data), s.SizeLimit)
+	if tail && s.SizeLimit > 0 && size < int64(s.SizeLimit) {
+		return 0, fmt.Errorf("%w: the file is %d bytes, shorter than the %d it was created with: it was truncated", types.ErrCorrupt, size, s.SizeLimit)
 	}
+	// Read as a stream (a segment is 64 MiB, mostly preallocated zeros
+	// past what was written): only up to the first zero frame header.
+	r := bufio.NewReaderSize(f, 64<<10)
+	crc := crc32.New(castagnoli) // of the bytes since the last commit
+	head := make([]byte, fileHeaderLen)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	head = head[:n]
+	crc.Write(head)
 	header := func() error {
-		if len(data) < fileHeaderLen || le32(data) != magic || data[7] != 0 {
+		if len(head) < fileHeaderLen || le32(head) != magic || head[7] != 0 {
 			return fmt.Errorf("%w: the segment header is not raft-wal's", types.ErrCorrupt)
 		}
-		if le64(data[8:]) != s.BaseIndex || le64(data[16:]) != s.ID {
+		if le64(head[8:]) != s.BaseIndex || le64(head[16:]) != s.ID {
 			return fmt.Errorf("%w: the segment header names base index %d and id %d, %s says %d and %d",
-				types.ErrCorrupt, le64(data[8:]), le64(data[16:]), MetaFile, s.BaseIndex, s.ID)
+				types.ErrCorrupt, le64(head[8:]), le64(head[16:]), MetaFile, s.BaseIndex, s.ID)
 		}
 		return nil
 	}
 	var (
-		off        = fileHeaderLen
-		crcStart   = 0
+		off        = int64(n)
 		entries    = 0 // entries since the last commit
 		committed  = 0
 		commits    = 0
-		badCommit  = -1 // offset of a commit whose CRC did not match
+		badCommit  = int64(-1) // offset of a commit whose CRC did not match
 		sealed     = false
 		stoppedMsg = ""
 		headerErr  error
+		fh         [frameHeaderLen]byte
 	)
-	for off+frameHeaderLen <= len(data) {
-		typ, val := data[off], le32(data[off+4:])
+	for n == fileHeaderLen {
+		if _, err := io.ReadFull(r, fh[:]); errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		} else if err != nil {
+			return 0, err
+		}
+		typ, val := fh[0], le32(fh[4:])
 		if typ == 0 {
-			if le64(data[off:]) != 0 {
+			if le64(fh[:]) != 0 {
 				stoppedMsg = fmt.Sprintf("a frame header at offset %d is not one", off)
 			}
 			break
@@ -470,17 +502,23 @@ func scanSegment(path string, s types.SegmentInfo, tail bool) (int, error) {
 		}
 		switch typ {
 		case frameEntry, frameIndex:
-			if val > maxEntrySize || off+frameHeaderLen+int(val) > len(data) {
+			padded := int64(val) + int64((frameHeaderLen-int(val)%frameHeaderLen)&(frameHeaderLen-1))
+			if val > maxEntrySize || off+frameHeaderLen+padded > size {
 				stoppedMsg = fmt.Sprintf("the frame at offset %d claims %d bytes", off, val)
+				break
+			}
+			crc.Write(fh[:])
+			if _, err := io.CopyN(crc, r, padded); err != nil {
+				return 0, fmt.Errorf("read %s: %w", path, err)
 			}
 			if typ == frameEntry {
 				entries++
 			} else {
 				sealed = true
 			}
-			off += frameHeaderLen + int(val) + (frameHeaderLen-int(val)%frameHeaderLen)&(frameHeaderLen-1)
+			off += frameHeaderLen + padded
 		case frameCommit:
-			good := crc32.Checksum(data[crcStart:off], castagnoli) == val
+			good := crc.Sum32() == val
 			if commits == 0 && badCommit < 0 {
 				// The first commit covers the header: when it is
 				// wrong, say so (a torn first batch may have left it
@@ -498,7 +536,7 @@ func scanSegment(path string, s types.SegmentInfo, tail bool) (int, error) {
 			}
 			entries = 0
 			off += frameHeaderLen
-			crcStart = off
+			crc.Reset()
 		default:
 			stoppedMsg = fmt.Sprintf("a frame at offset %d has unknown type %d", off, typ)
 		}

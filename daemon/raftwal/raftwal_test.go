@@ -144,3 +144,46 @@ func TestCompactedEntriesGone(t *testing.T) {
 		t.Errorf("GetLog(4): %v (index %d)", err, l.Index)
 	}
 }
+
+// TestSealedSegments: a log over several segments checks and opens; a
+// changed byte in a sealed segment is named.
+func TestSealedSegments(t *testing.T) {
+	segmentSize = 8 << 10
+	t.Cleanup(func() { segmentSize = 0 })
+	dir := t.TempDir()
+	s, err := Open(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 300; i++ {
+		if err := s.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte(strings.Repeat("y", 200))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, Dir, "*.wal"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	s, err = Open(dir, quiet)
+	if err != nil {
+		t.Fatalf("open a log of %d segments: %v", len(segs), err)
+	}
+	if n, err := ReadAll(s); err != nil || n != 300 {
+		t.Fatalf("read %d entries (%v), want 300", n, err)
+	}
+	s.Close()
+	f, err := os.OpenFile(segs[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("Z"), fileHeaderLen+frameHeaderLen+20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = Open(dir, quiet)
+	var c *CorruptError
+	if !errors.As(err, &c) || c.File != segs[0] || !strings.Contains(err.Error(), "does not match its checksum") {
+		t.Fatalf("Open with a damaged sealed segment: %v, want a CorruptError naming %s", err, segs[0])
+	}
+}
