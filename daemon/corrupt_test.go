@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hashicorp/raft-wal/migrate"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/api/client"
+	"github.com/shoal-batch/shoal/daemon/raftwal"
 )
 
 // storedState is a data dir a controller left behind: one job committed
@@ -22,7 +24,20 @@ type storedState struct {
 	beforeSnap, afterSnap     uint64
 }
 
-func (s storedState) logPath() string { return filepath.Join(s.raftDir, "raft.db") }
+// logPath is the raft log's directory (raft-wal's segments and meta file).
+func (s storedState) logPath() string { return filepath.Join(s.raftDir, raftwal.Dir) }
+
+// segmentPath is the log's one segment file.
+func (s storedState) segmentPath(t *testing.T) string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(s.logPath(), "*.wal"))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments in %s: %v (%v), want one", s.logPath(), segs, err)
+	}
+	return segs[0]
+}
+
+func (s storedState) metaPath() string { return filepath.Join(s.logPath(), raftwal.MetaFile) }
 
 // snapshotPath is the directory of the one snapshot the controller took.
 func (s storedState) snapshotPath(t *testing.T) string {
@@ -116,45 +131,62 @@ func overwrite(t *testing.T, path string, off int64, data []byte) {
 	}
 }
 
-// TestCorruptRaftLog damages raft.db in the ways a disk or an operator
-// does: the controller refuses to start with an error naming the file and
-// the recovery, and the recovery it gives (moving the file away) starts
-// from the snapshot, losing only what came after it.
+// TestCorruptRaftLog damages the raft log's files in the ways a disk or
+// an operator does: the controller refuses to start with an error naming
+// the file and the recovery, and the recovery it gives (moving the log
+// away) starts from the snapshot, losing only what came after it.
 func TestCorruptRaftLog(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		damage func(t *testing.T, path string)
+		damage func(t *testing.T, s storedState) (file string)
+		want   string
 	}{
-		{"empty", func(t *testing.T, path string) {
-			if err := os.Truncate(path, 0); err != nil {
+		{"meta file empty", func(t *testing.T, s storedState) string {
+			if err := os.Truncate(s.metaPath(), 0); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"truncated", func(t *testing.T, path string) {
-			if err := os.Truncate(path, 4096+100); err != nil {
+			return s.metaPath()
+		}, "the file is empty"},
+		{"meta pages overwritten", func(t *testing.T, s storedState) string {
+			overwrite(t, s.metaPath(), 0, []byte(strings.Repeat("garbage!", 1024)))
+			return s.metaPath()
+		}, ""},
+		{"segment missing", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			if err := os.Remove(seg); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"meta pages overwritten", func(t *testing.T, path string) {
-			overwrite(t, path, 0, []byte(strings.Repeat("garbage!", 1024)))
-		}},
-		{"data pages overwritten", func(t *testing.T, path string) {
-			info, err := os.Stat(path)
-			if err != nil {
+			return seg
+		}, "the segment file is missing"},
+		{"segment truncated", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			if err := os.Truncate(seg, 4096+100); err != nil {
 				t.Fatal(err)
 			}
-			junk := make([]byte, info.Size()-2*4096)
-			for i := range junk {
-				junk[i] = byte(i*7 + 3)
-			}
-			overwrite(t, path, 2*4096, junk)
-		}},
+			return seg
+		}, "it was truncated"},
+		{"segment header overwritten", func(t *testing.T, s storedState) string {
+			seg := s.segmentPath(t)
+			overwrite(t, seg, 0, []byte(strings.Repeat("garbage!", 4)))
+			return seg
+		}, "segment header"},
+		{"entry bytes changed", func(t *testing.T, s storedState) string {
+			// A byte in the first entry's payload (bit rot): the frames
+			// still parse, the commit's checksum does not match.
+			seg := s.segmentPath(t)
+			overwrite(t, seg, 32+8+4, []byte{0xff, 0xee})
+			return seg
+		}, "does not match its checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := makeStoredState(t)
-			tc.damage(t, s.logPath())
-			msg := wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", "mv "+s.logPath()+" "+s.logPath()+".corrupt",
-				"starts from snapshot "+s.snapshotPath(t), "loses what was committed after it")
+			file := tc.damage(t, s)
+			wants := []string{"raft log " + s.logPath() + " is corrupt", file, "mv " + s.logPath() + " " + s.logPath() + ".corrupt",
+				"starts from snapshot " + s.snapshotPath(t), "loses what was committed after it"}
+			if tc.want != "" {
+				wants = append(wants, tc.want)
+			}
+			msg := wantStartError(t, s.dataDir, wants...)
 			t.Logf("%s", msg)
 			if err := os.Rename(s.logPath(), s.logPath()+".corrupt"); err != nil {
 				t.Fatal(err)
@@ -171,10 +203,10 @@ func TestCorruptRaftLogNoSnapshot(t *testing.T) {
 	if err := os.RemoveAll(s.snapshotPath(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(s.logPath(), 0); err != nil {
+	if err := os.Truncate(s.metaPath(), 0); err != nil {
 		t.Fatal(err)
 	}
-	wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", "the file is empty", "starts EMPTY")
+	wantStartError(t, s.dataDir, "raft log "+s.logPath()+" is corrupt", s.metaPath()+": ", "the file is empty", "starts EMPTY")
 }
 
 // TestCorruptSnapshot damages the snapshot's data and its metadata: the
@@ -206,7 +238,7 @@ func TestCorruptSnapshot(t *testing.T) {
 // was moved away) is refused before raft would panic on the missing entry.
 func TestRaftLogGap(t *testing.T) {
 	s := makeStoredState(t)
-	store, err := raftboltdb.NewBoltStore(s.logPath())
+	store, err := raftwal.Open(s.raftDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,4 +265,82 @@ func TestCorruptArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+}
+
+// TestMigrateBoltLog: a data dir of an earlier version, whose raft log is
+// raft-boltdb's raft.db, starts with every entry and the stable keys moved
+// into the WAL, raft.db kept as raft.db.migrated, and starts again from
+// the WAL alone.
+func TestMigrateBoltLog(t *testing.T) {
+	s := makeStoredState(t)
+	// Make the old layout: the same entries and keys in a raft.db.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	src, err := raftwal.Open(s.raftDir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boltPath := filepath.Join(s.raftDir, raftwal.BoltFile)
+	dst, err := raftboltdb.NewBoltStore(boltPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CopyLogs(context.Background(), dst, src, 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+	term, err := src.GetUint64([]byte("CurrentTerm"))
+	if err != nil || term == 0 {
+		t.Fatalf("the WAL's current term: %d, %v", term, err)
+	}
+	if err := dst.SetUint64([]byte("CurrentTerm"), term); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := src.FirstIndex()
+	last, _ := src.LastIndex()
+	src.Close()
+	dst.Close()
+	if err := os.RemoveAll(s.logPath()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A joining member asks first whether there is state: there is.
+	if has, err := hasRaftState(s.raftDir); err != nil || !has {
+		t.Fatalf("hasRaftState on a raft.db: %v, %v; want true", has, err)
+	}
+	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+	if _, err := os.Stat(boltPath); !os.IsNotExist(err) {
+		t.Errorf("raft.db after migration: %v, want it renamed", err)
+	}
+	if _, err := os.Stat(boltPath + raftwal.MigratedSuffix); err != nil {
+		t.Errorf("raft.db.migrated: %v", err)
+	}
+	w, err := raftwal.Open(s.raftDir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfirst, _ := w.FirstIndex()
+	wlast, _ := w.LastIndex()
+	wterm, _ := w.GetUint64([]byte("CurrentTerm"))
+	w.Close()
+	if wfirst != first || wlast < last || wterm < term {
+		t.Errorf("migrated WAL holds entries %d..%d, term %d; raft.db held %d..%d, term %d", wfirst, wlast, wterm, first, last, term)
+	}
+	// Again, from the WAL alone.
+	hasJobs(t, s.dataDir, map[uint64]bool{s.beforeSnap: true, s.afterSnap: true})
+	if has, err := hasRaftState(s.raftDir); err != nil || !has {
+		t.Fatalf("hasRaftState on the WAL: %v, %v; want true", has, err)
+	}
+}
+
+// TestHasRaftStateEmpty: a WAL opened but never written to (a member
+// waiting to be added) is no state.
+func TestHasRaftStateEmpty(t *testing.T) {
+	dir := t.TempDir()
+	w, err := raftwal.Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if has, err := hasRaftState(dir); err != nil || has {
+		t.Fatalf("hasRaftState on an empty WAL: %v, %v; want false", has, err)
+	}
 }

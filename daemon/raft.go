@@ -15,11 +15,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/daemon/archive"
-	"github.com/shoal-batch/shoal/internal/boltcheck"
+	"github.com/shoal-batch/shoal/daemon/raftwal"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -226,9 +224,6 @@ type raftNode struct {
 	// peers is the raft address's listener, raft's and the internal
 	// API's (nil in memory).
 	peers *peerMux
-	// logStore is the log store on disk (nil in memory): releaseMemory
-	// drops its mapped pages.
-	logStore *raftboltdb.BoltStore
 	// logs is the log store raft keeps its entries in (on disk or in
 	// memory): stateCovers reads what kind of entries they are.
 	logs raft.LogStore
@@ -291,18 +286,16 @@ func startRaft(o raftOptions) (*raftNode, error) {
 	}
 	// Read everything before raft does: raft reads its stores on
 	// goroutines of its own, where a corrupt page is a crash.
-	logPath := filepath.Join(dir, "raft.db")
+	logPath := filepath.Join(dir, raftwal.Dir)
 	newest, err := checkSnapshots(fileSnaps, snaps.dir, logPath)
 	if err != nil {
 		return nil, err
 	}
-	// raft-boltdb opens it with bbolt's default options.
-	if err := boltcheck.Check(logPath, bolt.Options{Timeout: 5 * time.Second}); err != nil {
-		return nil, corruptLogError(logPath, err, newest, snaps.dir)
-	}
-	store, err := raftboltdb.NewBoltStore(logPath)
+	// raftwal.Open checks every file of the log (and migrates a raft.db
+	// of an earlier version into it) before raft-wal opens it.
+	store, err := raftwal.Open(dir, o.log)
 	if err != nil {
-		return nil, corruptLogError(logPath, err, newest, snaps.dir)
+		return nil, corruptLogError(err, newest, snaps.dir)
 	}
 	if err := checkLogFollows(store, logPath, newest, snaps.dir); err != nil {
 		store.Close()
@@ -358,7 +351,7 @@ func startRaft(o raftOptions) (*raftNode, error) {
 		}
 		return nil, fmt.Errorf("start raft from log %s: %w", logPath, err)
 	}
-	return &raftNode{raft: r, transport: transport, peers: peers, logStore: store, logs: store, closeStores: func() error {
+	return &raftNode{raft: r, transport: transport, peers: peers, logs: store, closeStores: func() error {
 		transport.Close()
 		return store.Close()
 	}}, nil
@@ -396,21 +389,12 @@ func startMemRaft(id string, fsm raftFSM, log *slog.Logger) (*raftNode, error) {
 // hasRaftState reports whether dir holds a raft log or snapshot: a member
 // that has been part of a cluster (and rejoins it as it is).
 func hasRaftState(dir string) (bool, error) {
-	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
-		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true}})
-		if err != nil {
-			return false, fmt.Errorf("read raft log %s: %w", filepath.Join(dir, "raft.db"), err)
-		}
-		defer store.Close()
-		last, err := store.LastIndex()
-		if err != nil {
-			return false, fmt.Errorf("read raft log %s: %w", filepath.Join(dir, "raft.db"), err)
-		}
-		if last > 0 {
-			return true, nil
-		}
-	} else if !os.IsNotExist(err) {
-		return false, fmt.Errorf("raft log: %w", err)
+	has, err := raftwal.HasEntries(dir)
+	if err != nil {
+		return false, corruptLogError(err, nil, filepath.Join(dir, "snapshots"))
+	}
+	if has {
+		return true, nil
 	}
 	snaps, err := os.ReadDir(filepath.Join(dir, "snapshots"))
 	if err != nil && !os.IsNotExist(err) {
@@ -427,7 +411,7 @@ func hasRaftState(dir string) (bool, error) {
 // newRaft is raft.NewRaft with a panic while it reads the stores (before
 // it starts its goroutines) returned as an error: the checks in startRaft
 // should leave none, and the operator is still owed an error.
-func newRaft(conf *raft.Config, fsm raft.FSM, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
+func newRaft(conf *raft.Config, fsm raft.FSM, store *raftwal.Store, snaps raft.SnapshotStore, transport raft.Transport) (r *raft.Raft, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reading the stores panicked: %v", p)

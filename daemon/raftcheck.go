@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
-	"github.com/shoal-batch/shoal/internal/boltcheck"
+	"github.com/shoal-batch/shoal/daemon/raftwal"
 )
 
 // The checks here run before raft starts, so that a damaged store stops
@@ -22,7 +21,7 @@ import (
 //
 // The recoveries they offer are the ones a one-voter controller has: raft
 // starts from the newest snapshot plus the log entries after it, so
-//   - without raft.db it restores the newest snapshot and loses what was
+//   - without its log (raft/wal) it restores the newest snapshot and loses what was
 //     committed after it (or, with no snapshot, starts empty);
 //   - without the newest snapshot it restores the one before, provided the
 //     log still holds the entries since that one (checkLogFollows).
@@ -98,17 +97,19 @@ func corruptSnapshotError(path, what string, metas []*raft.SnapshotMeta, bad int
 	return errors.New(b.String())
 }
 
-// corruptLogError says raft.db cannot be read, and what moving it away
-// would cost.
-func corruptLogError(logPath string, err error, newest *raft.SnapshotMeta, snapDir string) error {
-	if !errors.Is(err, boltcheck.ErrCorrupt) && !strings.Contains(err.Error(), "invalid") && !strings.Contains(err.Error(), "checksum") {
-		return fmt.Errorf("open raft log %s: %w", logPath, err)
+// corruptLogError says the raft log cannot be read (a *raftwal.CorruptError:
+// which file, and what to move away), and what moving it away would cost.
+// Other errors are returned as they are.
+func corruptLogError(err error, newest *raft.SnapshotMeta, snapDir string) error {
+	var c *raftwal.CorruptError
+	if !errors.As(err, &c) {
+		return err
 	}
-	return fmt.Errorf("raft log %s is corrupt: %w. %s", logPath, err, moveLogAdvice(logPath, newest, snapDir))
+	return fmt.Errorf("raft log %s is corrupt: %w. %s", c.Path, err, moveLogAdvice(c.Path, newest, snapDir))
 }
 
 func moveLogAdvice(logPath string, newest *raft.SnapshotMeta, snapDir string) string {
-	advice := fmt.Sprintf("It holds what this controller committed since its newest snapshot. To recover (a one-voter controller), stop it and move the file away: mv %s %s%s; ", logPath, logPath, corruptSuffix)
+	advice := fmt.Sprintf("It holds what this controller committed since its newest snapshot. To recover (a one-voter controller), stop it and move it away: mv %s %s%s; ", logPath, logPath, corruptSuffix)
 	if newest == nil {
 		return advice + "there is no snapshot in " + snapDir + ", so the controller then starts EMPTY: queued and running jobs, nodes, queues and access keys are lost (finished jobs already archived stay in the archive)"
 	}
@@ -130,14 +131,14 @@ func snapshotIDParts(id string) (term, index uint64, ms int64, ok bool) {
 // replays the entries after the snapshot, and an entry it cannot find is a
 // panic. That happens when the newest snapshot was moved away and the log
 // was compacted past the one before.
-func checkLogFollows(store *raftboltdb.BoltStore, logPath string, newest *raft.SnapshotMeta, snapDir string) error {
+func checkLogFollows(store raft.LogStore, logPath string, newest *raft.SnapshotMeta, snapDir string) error {
 	first, err := store.FirstIndex()
 	if err != nil {
-		return corruptLogError(logPath, fmt.Errorf("%w: read its first index: %v", boltcheck.ErrCorrupt, err), newest, snapDir)
+		return corruptLogError(&raftwal.CorruptError{Path: logPath, File: logPath, Err: fmt.Errorf("read its first index: %w", err)}, newest, snapDir)
 	}
 	last, err := store.LastIndex()
 	if err != nil {
-		return corruptLogError(logPath, fmt.Errorf("%w: read its last index: %v", boltcheck.ErrCorrupt, err), newest, snapDir)
+		return corruptLogError(&raftwal.CorruptError{Path: logPath, File: logPath, Err: fmt.Errorf("read its last index: %w", err)}, newest, snapDir)
 	}
 	var from uint64 // the last entry the snapshot covers
 	if newest != nil {

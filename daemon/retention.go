@@ -3,15 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"runtime"
 	"runtime/debug"
 	"time"
-	"unsafe"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
@@ -202,26 +198,10 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 	if m, ok := c.archive.(interface{ ReleaseMemory() }); ok {
 		m.ReleaseMemory() // the embedded archive's mapped pages
 	}
-	if db := raftLogDB(c.raft.logStore); db != nil {
-		// The raft log's: the entries that carried the burst were read
-		// (compaction copies what it keeps) and stay mapped otherwise.
-		archive.DropMapped(db)
-	}
+	// The raft log (raft-wal) reads its segments with pread, into
+	// pooled buffers: no mapping of it to drop.
 	runtime.GC() // a second collection empties sync.Pools (bbolt's pages)
 	debug.FreeOSMemory()
-}
-
-// raftLogDB is the bbolt handle inside raft-boltdb's store, which keeps
-// it in an unexported field (conn); nil if a later version does not.
-func raftLogDB(s *raftboltdb.BoltStore) *bolt.DB {
-	if s == nil {
-		return nil
-	}
-	f := reflect.ValueOf(s).Elem().FieldByName("conn")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[*bolt.DB]() {
-		return nil
-	}
-	return *(**bolt.DB)(unsafe.Pointer(f.UnsafeAddr()))
 }
 
 // expirable is the next ExpireCmd: up to MaxExpire finished jobs that
