@@ -122,7 +122,7 @@ func (c column) fit(s string) string {
 
 // writeFit writes c.fit(s) to b without making the padded string (once
 // per cell of thousands of lines).
-func (c column) writeFit(b *strings.Builder, s string) {
+func (c column) writeFit(b cellWriter, s string) {
 	switch {
 	case c.width <= 0:
 		b.WriteString(s)
@@ -132,14 +132,35 @@ func (c column) writeFit(b *strings.Builder, s string) {
 		if !c.right {
 			b.WriteString(s)
 		}
-		for range c.width - len(s) {
-			b.WriteByte(' ')
-		}
+		writeSpaces(b, c.width-len(s))
 		if c.right {
 			b.WriteString(s)
 		}
 	}
-	b.WriteString(c.suffix)
+	if c.suffix != "" {
+		b.WriteString(c.suffix)
+	}
+}
+
+// cellWriter is where a report's cells go: a strings.Builder, or the
+// buffered writer on the command's output.
+type cellWriter interface {
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+}
+
+// spaces pads cells, a slice of it at a time.
+const spaces = "                                                                "
+
+// writeSpaces writes n spaces.
+func writeSpaces(b cellWriter, n int) {
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b.WriteString(spaces[:n])
+	}
 }
 
 // padCut pads s with spaces to width (on the left when right), cutting it
