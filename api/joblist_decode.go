@@ -117,6 +117,7 @@ func (s *scan) list() (ListJobsResponse, error) {
 				n = 0
 			}
 			r.Jobs = make([]Job, 0, n)
+			hugeJobs(r.Jobs[:n])
 			if s.peek() == ']' {
 				s.i++
 				break

@@ -173,6 +173,7 @@ func DecodeJobRows(data []byte) (ListJobsResponse, error) {
 		prev[c] = -1
 	}
 	out := ListJobsResponse{Count: count, Jobs: make([]Job, count)}
+	hugeJobs(out.Jobs)
 	s := &scan{b: data, i: i}
 	for r := range count {
 		j := &out.Jobs[r]
