@@ -106,6 +106,23 @@ func (w *RowWriter) End(start int) {
 	w.col++
 }
 
+// Same writes "=": the cell holds the previous row's value of its
+// column, which the caller knows it does (the row before had a value
+// there, equal to this one).
+func (w *RowWriter) Same() {
+	w.sep()
+	w.Buf = append(w.Buf, '=')
+	w.col++
+}
+
+// EndNew ends the cell begun at start, whose value the caller knows
+// differs from the previous row's.
+func (w *RowWriter) EndNew(start int) {
+	p := &w.prev[w.col]
+	p[0], p[1] = start, len(w.Buf)
+	w.col++
+}
+
 // Cell writes a cell of the JSON value raw.
 func (w *RowWriter) Cell(raw []byte) {
 	start := w.Start()
