@@ -29,8 +29,10 @@ import (
 
 // rowCol is how one field of a projection is written in rows.
 type rowCol struct {
-	kind reflect.Kind // of a plain field; reflect.Invalid: through pf
-	off  uintptr      // a plain field's offset in api.Job
+	// kind is a plain field's; reflect.Invalid: through pf; Slice or
+	// Pointer (omitempty): through pf, but for the test of an empty one.
+	kind reflect.Kind
+	off  uintptr // a plain field's offset in api.Job
 	pf   *projField
 }
 
@@ -56,6 +58,11 @@ func rowColOf(f *projField) rowCol {
 		tm = reflect.TypeFor[encoding.TextMarshaler]()
 	)
 	pt := reflect.PointerTo(t)
+	if k := t.Kind(); (k == reflect.Slice || k == reflect.Pointer) && f.OmitEmpty {
+		// Through pf, but for the test of an empty one (most are): a
+		// slice's length is where any slice's is, whatever its elements.
+		return rowCol{kind: k, off: off, pf: f}
+	}
 	if !plainKinds[t.Kind()] || t.Implements(jm) || pt.Implements(jm) || t.Implements(tm) || pt.Implements(tm) {
 		return rowCol{pf: f}
 	}
@@ -119,8 +126,10 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 					prevStr[i], had[i] = s, true
 				}
 				continue
-			case reflect.Invalid:
-				if col.pf.omit(j, &v) {
+			case reflect.Slice, reflect.Pointer, reflect.Invalid:
+				if col.kind == reflect.Slice && len(*(*[]byte)(at)) == 0 ||
+					col.kind == reflect.Pointer && *(*unsafe.Pointer)(at) == nil ||
+					col.kind == reflect.Invalid && col.pf.omit(j, &v) {
 					w.Omit()
 					continue
 				}
