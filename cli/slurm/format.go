@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -194,6 +195,41 @@ func sacctFit(s string, width int) string {
 		return fmt.Sprintf("%-*s ", w, s)
 	}
 	return fmt.Sprintf("%*s ", w, s)
+}
+
+// writeSacctFit writes sacctFit(s, width) to b without making it (once
+// per cell of thousands of lines). fmt pads to a width in runes.
+func writeSacctFit(b cellWriter, s string, width int) {
+	w := max(width, -width)
+	if w < 1 {
+		b.WriteString(sacctFit(s, width))
+		return
+	}
+	cut := len(s) > w
+	if cut {
+		s = s[:w-1]
+	}
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			n = utf8.RuneCountInString(s)
+			break
+		}
+	}
+	if cut {
+		n++
+	}
+	if width > 0 {
+		writeSpaces(b, w-n)
+	}
+	b.WriteString(s)
+	if cut {
+		b.WriteByte('+')
+	}
+	if width < 0 {
+		writeSpaces(b, w-n)
+	}
+	b.WriteByte(' ')
 }
 
 // orNull is Slurm's "(null)" for an unset string.

@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"sort"
@@ -270,7 +271,9 @@ func (o *sacctOpts) run(c *Ctx) int {
 			rows = append(rows, o.jobRows(v, r)...)
 		}
 	}
-	var b strings.Builder
+	// One buffered writer for the whole report (as squeue's).
+	b := bufio.NewWriterSize(c.Stdout, 64<<10)
+	defer b.Flush()
 	delim := ""
 	switch {
 	case o.parsable2:
@@ -291,7 +294,7 @@ func (o *sacctOpts) run(c *Ctx) int {
 			if header {
 				b.WriteString(sacctHeaderCell(vals[i], f.width))
 			} else {
-				b.WriteString(sacctFit(vals[i], f.width))
+				writeSacctFit(b, vals[i], f.width)
 			}
 		}
 		b.WriteByte('\n')
@@ -309,9 +312,10 @@ func (o *sacctOpts) run(c *Ctx) int {
 			b.WriteByte('\n')
 		}
 	}
+	vals := make([]string, len(fields)) // each line is written before the next is made
 	for _, r := range rows {
-		vals := make([]string, len(fields))
 		for i, f := range fields {
+			vals[i] = ""
 			if f.value != nil {
 				// Every sacct value, aligned or -p/-P, passes here.
 				vals[i] = termsafe.String(f.value(r))
@@ -319,7 +323,6 @@ func (o *sacctOpts) run(c *Ctx) int {
 		}
 		line(vals, false)
 	}
-	fmt.Fprint(c.Stdout, b.String())
 	return 0
 }
 
