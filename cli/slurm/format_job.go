@@ -52,14 +52,34 @@ func initJobView(v *jobView, j *api.Job, now time.Time, arrayRunning int, group 
 // viewJobs makes the views of jobs, counting each array's running tasks
 // among them; group names their gids.
 func viewJobs(jobs []api.Job, now time.Time, group func(uint32) string) []*jobView {
-	running := map[uint64]int{}
+	var p pageViews
+	return p.views(jobs, now, group)
+}
+
+// pageViews makes the views of one page of jobs after another in the same
+// memory: the views of a page are gone once the next page's are made.
+type pageViews struct {
+	ptrs  []*jobView
+	slab  []jobView
+	count map[uint64]int
+}
+
+// views is viewJobs, in p's memory.
+func (p *pageViews) views(jobs []api.Job, now time.Time, group func(uint32) string) []*jobView {
+	if p.count == nil {
+		p.count = map[uint64]int{}
+	}
+	clear(p.count)
+	running := p.count
 	for i := range jobs {
 		if a := jobs[i].Array; a != nil && jobs[i].State.Terminable() {
 			running[a.JobID]++
 		}
 	}
-	out := make([]*jobView, len(jobs))
-	views := make([]jobView, len(jobs)) // one allocation, not one a job
+	if cap(p.slab) < len(jobs) {
+		p.ptrs, p.slab = make([]*jobView, len(jobs)), make([]jobView, len(jobs)) // one allocation, not one a job
+	}
+	out, views := p.ptrs[:len(jobs)], p.slab[:len(jobs)]
 	for i := range jobs {
 		n := 0
 		if a := jobs[i].Array; a != nil {

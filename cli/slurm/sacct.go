@@ -356,13 +356,14 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 	running := map[uint64]int{}
 	req := o.listRequest(start, end)
 	req.Limit = sacctPage
+	var scratch pageViews // a page's views, only to filter it: made in the same memory each page
 	for {
 		page, err := c.Client.ListJobs(ctx, req)
 		if err != nil {
 			return nil, err
 		}
 		var keep []int
-		for i, v := range viewJobs(page, now, c.groupName) {
+		for i, v := range scratch.views(page, now, c.groupName) {
 			if a := page[i].Array; a != nil && page[i].State.Terminable() {
 				running[a.JobID]++
 			}
@@ -384,12 +385,14 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		req.AfterID = page[len(page)-1].ID
 	}
 	kept := make([]*jobView, len(keptJobs))
+	views := make([]jobView, len(keptJobs)) // one allocation, not one a job
 	for i, j := range keptJobs {
 		n := 0
 		if a := j.Array; a != nil {
 			n = running[a.JobID]
 		}
-		kept[i] = newJobView(j, now, n, c.groupName)
+		initJobView(&views[i], j, now, n, c.groupName)
+		kept[i] = &views[i]
 	}
 	return kept, nil
 }
