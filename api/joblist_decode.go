@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shoal-batch/shoal/internal/hugepage"
 	"unsafe"
 )
 
@@ -117,7 +119,7 @@ func (s *scan) list() (ListJobsResponse, error) {
 				n = 0
 			}
 			r.Jobs = make([]Job, 0, n)
-			hugeJobs(r.Jobs[:n])
+			hugepage.Slice(r.Jobs[:n])
 			if s.peek() == ']' {
 				s.i++
 				break

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // The job list's row form: what squeue and sacct ask for
@@ -190,7 +192,7 @@ func DecodeJobRows(data []byte) (ListJobsResponse, error) {
 		prev[c] = -1
 	}
 	out := ListJobsResponse{Count: count, Jobs: make([]Job, count)}
-	hugeJobs(out.Jobs)
+	hugepage.Slice(out.Jobs)
 	s := &scan{b: data, i: i}
 	for r := range count {
 		j := &out.Jobs[r]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // jobView is one job (or one line of collapsed pending array tasks) as
@@ -78,6 +79,7 @@ func (p *pageViews) views(jobs []api.Job, now time.Time, group func(uint32) stri
 	}
 	if cap(p.slab) < len(jobs) {
 		p.ptrs, p.slab = make([]*jobView, len(jobs)), make([]jobView, len(jobs)) // one allocation, not one a job
+		hugepage.Slice(p.slab)
 	}
 	out, views := p.ptrs[:len(jobs)], p.slab[:len(jobs)]
 	for i := range jobs {
@@ -100,7 +102,7 @@ func collapseArrays(views []*jobView) []*jobView {
 		reason string
 	}
 	groups := map[key][]*jobView{}
-	var out []*jobView
+	out := make([]*jobView, 0, len(views))
 	for _, v := range views {
 		if v.j.Array == nil || v.state != Pending {
 			out = append(out, v)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
+	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 var sacctGetopt = &Getopt{Prog: "sacct", Options: []Option{
@@ -388,6 +389,7 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 	}
 	kept := make([]*jobView, len(keptJobs))
 	views := make([]jobView, len(keptJobs)) // one allocation, not one a job
+	hugepage.Slice(views)
 	for i, j := range keptJobs {
 		n := 0
 		if a := j.Array; a != nil {
