@@ -330,11 +330,24 @@ func NewClientToken() string {
 
 // ListJobs lists jobs matching req, asking for them in the row form.
 func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
-	if req.Form == "" {
-		// The row form: a fraction of JSON's bytes to send and read. A
-		// controller that answers JSON all the same is read as JSON.
-		req.Form = api.ListFormRows
+	if req.Form != "" {
+		return c.listJobs(ctx, req)
 	}
+	// The row form: a fraction of JSON's bytes to send and read. A
+	// controller that answers JSON all the same is read as JSON; one that
+	// refuses the request (a controller older than the form refuses a
+	// field it does not know) is asked again in JSON, and its answer,
+	// list or error, is the answer.
+	req.Form = api.ListFormRows
+	jobs, err := c.listJobs(ctx, req)
+	if api.IsCode(err, api.CodeInvalid) {
+		req.Form = ""
+		return c.listJobs(ctx, req)
+	}
+	return jobs, err
+}
+
+func (c *Client) listJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
 	var resp api.ListJobsResponse
 	err := c.Call(ctx, api.PathListJobs, req, &resp)
 	return resp.Jobs, err

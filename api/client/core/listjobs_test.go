@@ -14,8 +14,9 @@ import (
 )
 
 // TestListJobsRows: ListJobs asks for the row form and reads it; from a
-// controller that answers JSON all the same (an older one) it reads the
-// JSON: the same jobs either way.
+// controller that answers JSON all the same it reads the JSON, and of one
+// that refuses the form's field (an older one, strict about fields) it
+// asks again in JSON: the same jobs each way.
 func TestListJobsRows(t *testing.T) {
 	jobs := []api.Job{
 		{ID: 1, JobSpec: api.JobSpec{Name: "a", Held: true}, User: "u", State: api.StatePending},
@@ -40,12 +41,18 @@ func TestListJobsRows(t *testing.T) {
 		return append(head, w.Buf...)
 	}()
 	var forms []string
-	old := false
+	old := ""
 	sock := clienttest.ServeUnix(t, "c.sock", func(w http.ResponseWriter, r *http.Request) {
-		var req api.ListJobsRequest
+		var req map[string]any
 		json.NewDecoder(r.Body).Decode(&req)
-		forms = append(forms, req.Form)
-		if old || req.Form != api.ListFormRows {
+		if _, ok := req["form"]; ok && old == "strict" {
+			// What a controller without the field answers.
+			forms = append(forms, "refused")
+			reply.Error(w, api.Errorf(api.CodeInvalid, `decode request body: json: unknown field "form"`))
+			return
+		}
+		forms = append(forms, "asked")
+		if old != "" || req["form"] != api.ListFormRows {
 			reply.JSON(w, http.StatusOK, api.ListJobsResponse{Count: len(jobs), Jobs: jobs})
 			return
 		}
@@ -54,13 +61,13 @@ func TestListJobsRows(t *testing.T) {
 		w.Write(rowsBody)
 	})
 	cl := New(sock, "")
-	for _, old = range []bool{false, true} {
+	for _, old = range []string{"", "json", "strict"} {
 		got, err := cl.ListJobs(context.Background(), api.ListJobsRequest{})
 		if err != nil || !reflect.DeepEqual(got, jobs) {
-			t.Errorf("old controller %v: %+v, %v; want %+v", old, got, err, jobs)
+			t.Errorf("old controller %q: %+v, %v; want %+v", old, got, err, jobs)
 		}
 	}
-	if !reflect.DeepEqual(forms, []string{api.ListFormRows, api.ListFormRows}) {
-		t.Errorf("forms asked for: %q; want rows each time", forms)
+	if want := []string{"asked", "asked", "refused", "asked"}; !reflect.DeepEqual(forms, want) {
+		t.Errorf("requests: %q; want %q", forms, want)
 	}
 }
