@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,19 +19,22 @@ import (
 // resources in job after job; over 20,000 jobs the keys and repeats were
 // most of the answer's bytes, and of the work of writing and reading it.
 // The row form names the fields once and writes each job as one line of
-// cells, one per field, in that order:
+// cells, one per field, in that order; the controller sends the lines as
+// it makes them, and the client reads them as they come:
 //
 //	shoal-rows 1\n
-//	COUNT\n
+//	HINT\n                        about how many jobs follow (to size the list)
 //	["jobId","jobName",...]\n     the fields, a JSON array
-//	CELL\tCELL\t...\n             one line per job, COUNT of them
+//	CELL\tCELL\t...\n             one line per job
+//	#COUNT\n                      the end: how many jobs came
 //
 // A cell is empty where the JSON list leaves the key out (omitempty and
 // zero), "=" where the value is the same as in the line before (which has
 // the value, not an empty cell), and otherwise the value as the JSON list
 // writes it. JSON writes no tab or newline outside a string and escapes
-// them inside one, so neither ends a cell early. Old clients never ask
-// for it: the JSON list is unchanged.
+// them inside one, so neither ends a cell early. A list without its end
+// line was cut short, and is refused. Old clients never ask for the
+// form: the JSON list is unchanged.
 
 // ListFormRows is ListJobsRequest.Form for the row form.
 const ListFormRows = "rows"
@@ -61,18 +66,23 @@ func NewRowWriter(buf []byte, n int) *RowWriter {
 	return w
 }
 
-// RowsHead is the head of a row-form list of count jobs with fields.
-func RowsHead(count int, fields []string) ([]byte, error) {
+// RowsHead is the head of a row-form list of about hint jobs with fields.
+func RowsHead(hint int, fields []string) ([]byte, error) {
 	names, err := json.Marshal(fields)
 	if err != nil {
 		return nil, fmt.Errorf("encode the field names of a job list: %w", err)
 	}
 	head := make([]byte, 0, len(rowsMagic)+24+len(names))
 	head = append(head, rowsMagic...)
-	head = strconv.AppendInt(head, int64(count), 10)
+	head = strconv.AppendInt(head, int64(max(hint, 0)), 10)
 	head = append(head, '\n')
 	head = append(head, names...)
 	return append(head, '\n'), nil
+}
+
+// RowsEnd is the end line of a row-form list of count jobs.
+func RowsEnd(count int) []byte {
+	return strconv.AppendInt([]byte{'#'}, int64(count), 10)
 }
 
 // sep starts the next cell of the row.
@@ -149,31 +159,89 @@ func rowsErr(at int, what string) error {
 // DecodeJobRows decodes a job list in the row form into what DecodeJobList
 // gives for the same list as JSON.
 func DecodeJobRows(data []byte) (ListJobsResponse, error) {
-	if !bytes.HasPrefix(data, []byte(rowsMagic)) {
+	return DecodeJobRowsFrom(bytes.NewReader(data))
+}
+
+// maxRowsHint bounds the jobs a list's hint makes room for up front.
+const maxRowsHint = 1 << 20
+
+// rowsChunk is how much is read at a time.
+const rowsChunk = 64 << 10
+
+// DecodeJobRowsFrom is DecodeJobRows for a list read from r as it comes:
+// each complete line is decoded while the rest is on its way.
+func DecodeJobRowsFrom(r io.Reader) (ListJobsResponse, error) {
+	d := &rowsDecoder{r: r, buf: make([]byte, 0, rowsChunk)}
+	return d.decode()
+}
+
+// rowsDecoder reads a row-form list: buf holds all of it read so far
+// (a "=" cell may point back at any line before), done how much of it
+// has been decoded.
+type rowsDecoder struct {
+	r    io.Reader
+	buf  []byte
+	done int
+	eof  bool
+}
+
+// line returns the next complete line (without its newline), reading
+// more as needed; ok is false at the end of the input.
+func (d *rowsDecoder) line() (start, end int, err error) {
+	for {
+		if nl := bytes.IndexByte(d.buf[d.done:], '\n'); nl >= 0 {
+			start, end = d.done, d.done+nl
+			d.done = end + 1
+			return start, end, nil
+		}
+		if d.eof {
+			if d.done == len(d.buf) {
+				return 0, 0, rowsErr(d.done, "the list ends without its end line: cut short")
+			}
+			return 0, 0, rowsErr(d.done, "the last line has no newline")
+		}
+		if err := d.fill(); err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+// fill reads the next bytes into buf.
+func (d *rowsDecoder) fill() error {
+	if cap(d.buf)-len(d.buf) < rowsChunk/2 {
+		grown := make([]byte, len(d.buf), 2*cap(d.buf)+rowsChunk)
+		copy(grown, d.buf)
+		d.buf = grown
+	}
+	n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
+	d.buf = d.buf[:len(d.buf)+n]
+	switch {
+	case err == io.EOF:
+		d.eof = true
+	case err != nil:
+		return fmt.Errorf("read a job list: %w", err)
+	}
+	return nil
+}
+
+func (d *rowsDecoder) decode() (ListJobsResponse, error) {
+	s, e, err := d.line()
+	if err != nil || string(d.buf[s:e+1]) != rowsMagic {
 		return ListJobsResponse{}, rowsErr(0, "no "+strconv.Quote(rowsMagic[:len(rowsMagic)-1])+" line")
 	}
-	i := len(rowsMagic)
-	nl := bytes.IndexByte(data[i:], '\n')
-	if nl < 0 {
-		return ListJobsResponse{}, rowsErr(i, "no count line")
+	if s, e, err = d.line(); err != nil {
+		return ListJobsResponse{}, err
 	}
-	count, err := strconv.Atoi(string(data[i : i+nl]))
-	if err != nil || count < 0 {
-		return ListJobsResponse{}, rowsErr(i, "the count is not a number of jobs")
+	hint, err := strconv.Atoi(string(d.buf[s:e]))
+	if err != nil || hint < 0 {
+		return ListJobsResponse{}, rowsErr(s, "the hint is not a number of jobs")
 	}
-	i += nl + 1
-	nl = bytes.IndexByte(data[i:], '\n')
-	if nl < 0 {
-		return ListJobsResponse{}, rowsErr(i, "no field line")
+	if s, e, err = d.line(); err != nil {
+		return ListJobsResponse{}, err
 	}
 	var fields []string
-	if err := json.Unmarshal(data[i:i+nl], &fields); err != nil || len(fields) == 0 {
-		return ListJobsResponse{}, rowsErr(i, "the field line is not a JSON array of field names")
-	}
-	i += nl + 1
-	// Each line is at least one byte and its newline.
-	if count > (len(data)-i)/2 {
-		return ListJobsResponse{}, rowsErr(i, fmt.Sprintf("%d jobs announced, room for fewer", count))
+	if err := json.Unmarshal(d.buf[s:e], &fields); err != nil || len(fields) == 0 {
+		return ListJobsResponse{}, rowsErr(s, "the field line is not a JSON array of field names")
 	}
 	copiers := make([]func(dst, src *Job), len(fields))
 	seen := make(map[string]bool, len(fields))
@@ -181,7 +249,7 @@ func DecodeJobRows(data []byte) (ListJobsResponse, error) {
 		// One column per field (as JSON matches keys: in any case), so
 		// that "=" copies what the column held in the line before.
 		if k := strings.ToLower(f); seen[k] {
-			return ListJobsResponse{}, rowsErr(i, fmt.Sprintf("field %q comes twice", f))
+			return ListJobsResponse{}, rowsErr(s, fmt.Sprintf("field %q comes twice", f))
 		} else {
 			seen[k] = true
 		}
@@ -191,55 +259,84 @@ func DecodeJobRows(data []byte) (ListJobsResponse, error) {
 	for c := range prev {
 		prev[c] = -1
 	}
-	out := ListJobsResponse{Count: count, Jobs: make([]Job, count)}
-	hugepage.Slice(out.Jobs)
-	s := &scan{b: data, i: i}
-	for r := range count {
-		j := &out.Jobs[r]
-		for c, key := range fields {
-			if c > 0 {
-				if s.i >= len(s.b) || s.b[s.i] != '\t' {
-					return ListJobsResponse{}, rowsErr(s.i, fmt.Sprintf("job %d has %d cells, the fields are %d", r+1, c, len(fields)))
-				}
-				s.i++
+	jobs := make([]Job, 0, min(hint, maxRowsHint))
+	hugepage.Slice(jobs[:cap(jobs)])
+	sc := &scan{}
+	for {
+		ls, le, err := d.line()
+		if err != nil {
+			return ListJobsResponse{}, err
+		}
+		if ls < le && d.buf[ls] == '#' {
+			n, err := strconv.Atoi(string(d.buf[ls+1 : le]))
+			if err != nil || n != len(jobs) {
+				return ListJobsResponse{}, rowsErr(ls, fmt.Sprintf("the end line says %q jobs, %d came", d.buf[ls+1:le], len(jobs)))
 			}
-			if s.i >= len(s.b) {
-				return ListJobsResponse{}, rowsErr(s.i, "the list ends inside a job")
-			}
-			switch b := s.b[s.i]; {
-			case b == '\t' || b == '\n':
-				prev[c] = -1 // left out
-			case b == '=':
-				if prev[c] < 0 {
-					return ListJobsResponse{}, rowsErr(s.i, fmt.Sprintf("job %d: %q repeats a value the job before does not have", r+1, key))
-				}
-				if cp := copiers[c]; cp != nil {
-					cp(j, &out.Jobs[r-1])
-				} else {
-					at := s.i
-					s.i = prev[c]
-					if err := s.rowCell(j, key); err != nil {
-						return ListJobsResponse{}, err
-					}
-					s.i = at
-				}
-				s.i++
-			default:
-				prev[c] = s.i
-				if err := s.rowCell(j, key); err != nil {
+			for !d.eof && d.done == len(d.buf) {
+				if err := d.fill(); err != nil {
 					return ListJobsResponse{}, err
 				}
 			}
+			if d.done != len(d.buf) {
+				return ListJobsResponse{}, rowsErr(d.done, "more after the end line")
+			}
+			return ListJobsResponse{Count: len(jobs), Jobs: jobs}, nil
 		}
-		if s.i >= len(s.b) || s.b[s.i] != '\n' {
-			return ListJobsResponse{}, rowsErr(s.i, fmt.Sprintf("job %d has more cells than the %d fields", r+1, len(fields)))
+		if len(jobs) == cap(jobs) {
+			jobs = slices.Grow(jobs, 1)
 		}
-		s.i++
+		jobs = jobs[:len(jobs)+1]
+		r := len(jobs) - 1
+		// The scanner sees the whole line and its newline, no further.
+		sc.b, sc.i = d.buf[:le+1], ls
+		if err := decodeRow(sc, jobs, r, fields, copiers, prev); err != nil {
+			return ListJobsResponse{}, err
+		}
+		if sc.i != le {
+			return ListJobsResponse{}, rowsErr(sc.i, fmt.Sprintf("job %d has more cells than the %d fields", r+1, len(fields)))
+		}
 	}
-	if s.i != len(s.b) {
-		return ListJobsResponse{}, rowsErr(s.i, fmt.Sprintf("more than the %d jobs announced", count))
+}
+
+// decodeRow decodes the line at s into jobs[r].
+func decodeRow(s *scan, jobs []Job, r int, fields []string, copiers []func(dst, src *Job), prev []int) error {
+	j := &jobs[r]
+	for c, key := range fields {
+		if c > 0 {
+			if s.i >= len(s.b) || s.b[s.i] != '\t' {
+				return rowsErr(s.i, fmt.Sprintf("job %d has %d cells, the fields are %d", r+1, c, len(fields)))
+			}
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			return rowsErr(s.i, "the list ends inside a job")
+		}
+		switch b := s.b[s.i]; {
+		case b == '\t' || b == '\n':
+			prev[c] = -1 // left out
+		case b == '=':
+			if prev[c] < 0 {
+				return rowsErr(s.i, fmt.Sprintf("job %d: %q repeats a value the job before does not have", r+1, key))
+			}
+			if cp := copiers[c]; cp != nil {
+				cp(j, &jobs[r-1])
+			} else {
+				at := s.i
+				s.i = prev[c]
+				if err := s.rowCell(j, key); err != nil {
+					return err
+				}
+				s.i = at
+			}
+			s.i++
+		default:
+			prev[c] = s.i
+			if err := s.rowCell(j, key); err != nil {
+				return err
+			}
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // rowCell reads one cell's JSON value into j's field key; the value must

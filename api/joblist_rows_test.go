@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // refCells is each job's cells as the JSON list writes them: the JSON
@@ -68,7 +70,7 @@ func refRows(t testing.TB, cells [][][]byte, fields []string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(head, w.Buf...)
+	return append(append(append(head, w.Buf...), RowsEnd(len(cells))...), '\n')
 }
 
 func refJSON(cells [][][]byte, fields []string) []byte {
@@ -150,6 +152,14 @@ func TestJobRowsMatchJSON(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, %d jobs: rows decode to\n%+v\nJSON to\n%+v", name, len(jobs), got, want)
 			}
+			// Read as it comes, a byte at a time, the same.
+			if got, err := DecodeJobRowsFrom(iotest.OneByteReader(bytes.NewReader(rows))); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %d jobs, a byte at a time: %+v, %v; want %+v", name, len(jobs), got, err, want)
+			}
+			// Cut anywhere, refused.
+			if got, err := DecodeJobRows(rows[:len(rows)*2/3]); err == nil {
+				t.Errorf("%s, %d jobs, cut short: %+v; want an error", name, len(jobs), got)
+			}
 			if len(jobs) > 2 && len(rows) >= len(js) {
 				t.Errorf("%s: rows %d bytes, JSON %d; want fewer", name, len(rows), len(js))
 			}
@@ -163,22 +173,24 @@ func TestJobRowsRefused(t *testing.T) {
 	head := "shoal-rows 1\n"
 	cases := map[string]string{
 		"no magic":        `{"count":0,"jobs":[]}`,
-		"no count":        head,
-		"bad count":       head + "x\n[\"jobId\"]\n",
+		"no hint":         head,
+		"bad hint":        head + "x\n[\"jobId\"]\n#0\n",
 		"no fields":       head + "1\n",
-		"fields not JSON": head + "1\n[jobId]\n1\n",
-		"no field":        head + "0\n[]\n",
-		"twice":           head + "1\n[\"jobId\",\"JOBID\"]\n1\t2\n",
-		"count lies":      head + "3\n[\"jobId\"]\n1\n2\n",
-		"more rows":       head + "1\n[\"jobId\"]\n1\n2\n",
-		"short row":       head + "1\n[\"jobId\",\"jobName\"]\n1\n",
-		"long row":        head + "1\n[\"jobId\"]\n1\t\"x\"\n",
+		"fields not JSON": head + "1\n[jobId]\n1\n#1\n",
+		"no field":        head + "0\n[]\n#0\n",
+		"twice":           head + "1\n[\"jobId\",\"JOBID\"]\n1\t2\n#1\n",
+		"end lies":        head + "3\n[\"jobId\"]\n1\n2\n#3\n",
+		"no end":          head + "1\n[\"jobId\"]\n1\n",
+		"after the end":   head + "1\n[\"jobId\"]\n1\n#1\n2\n",
+		"end unended":     head + "1\n[\"jobId\"]\n1\n#1",
+		"short row":       head + "1\n[\"jobId\",\"jobName\"]\n1\n#1\n",
+		"long row":        head + "1\n[\"jobId\"]\n1\t\"x\"\n#1\n",
 		"cut":             head + "1\n[\"jobId\",\"jobName\"]\n1\t\"x",
-		"first repeats":   head + "1\n[\"jobId\",\"jobName\"]\n1\t=\n",
-		"repeats nothing": head + "2\n[\"jobId\",\"jobName\"]\n1\t\n2\t=\n",
-		"bad value":       head + "1\n[\"jobId\",\"held\"]\n1\ttru\n",
-		"value and more":  head + "1\n[\"jobId\",\"held\"]\n1\ttrue false\n",
-		"wrong type":      head + "1\n[\"jobId\",\"jobName\"]\n1\t5\n",
+		"first repeats":   head + "1\n[\"jobId\",\"jobName\"]\n1\t=\n#1\n",
+		"repeats nothing": head + "2\n[\"jobId\",\"jobName\"]\n1\t\n2\t=\n#2\n",
+		"bad value":       head + "1\n[\"jobId\",\"held\"]\n1\ttru\n#1\n",
+		"value and more":  head + "1\n[\"jobId\",\"held\"]\n1\ttrue false\n#1\n",
+		"wrong type":      head + "1\n[\"jobId\",\"jobName\"]\n1\t5\n#1\n",
 	}
 	for name, in := range cases {
 		if got, err := DecodeJobRows([]byte(in)); err == nil {
@@ -193,7 +205,7 @@ func FuzzDecodeJobRows(f *testing.F) {
 		all = append(all, fl.Name)
 	}
 	f.Add(refRows(f, refCells(f, rowJobs(), all), all))
-	f.Add([]byte("shoal-rows 1\n2\n[\"jobId\",\"jobName\",\"exitCode\"]\n1\t\"a\\tb\"\t0\n2\t=\t\n"))
+	f.Add([]byte("shoal-rows 1\n2\n[\"jobId\",\"jobName\",\"exitCode\"]\n1\t\"a\\tb\"\t0\n2\t=\t\n#2\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got, err := DecodeJobRows(in)
 		if err != nil {
@@ -205,7 +217,7 @@ func FuzzDecodeJobRows(f *testing.F) {
 		// What decodes, written again and read back, is the same list.
 		var fields []string
 		rest := in[len(rowsMagic):]
-		rest = rest[strings.IndexByte(string(rest), '\n')+1:]
+		rest = rest[strings.IndexByte(string(rest), '\n')+1:] // the hint
 		if err := json.Unmarshal(rest[:strings.IndexByte(string(rest), '\n')], &fields); err != nil {
 			t.Fatalf("decoded, but its field line does not: %v", err)
 		}

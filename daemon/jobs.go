@@ -397,9 +397,9 @@ type jobListJSON struct {
 	buf   []byte // listHead bytes of room, then the jobs, comma-separated
 	count int
 	c     *Controller
-	// rows, when not nil, are the fields of a list in the row form: buf
-	// holds its rows (writeRows, listfields_rows.go).
-	rows []string
+	// rows, when not nil, writes a list in the row form instead, as it
+	// makes it (listfields_rows.go).
+	rows func(w http.ResponseWriter)
 }
 
 // encodedAnswer is an answer that writes its own JSON (handle).
@@ -415,7 +415,7 @@ const bigAnswer = 32 << 20
 // (as reply.JSON does), with no copy of the jobs.
 func (l jobListJSON) writeTo(w http.ResponseWriter) {
 	if l.rows != nil {
-		l.writeRows(w)
+		l.rows(w)
 		return
 	}
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`

@@ -76,8 +76,17 @@ var rowBufs sync.Pool
 // maxPooledRows is the largest buffer kept.
 const maxPooledRows = 8 << 20
 
-// listFieldsRows is listFieldsJSON for a request in the row form.
+// rowsFlush is how much of a list in the row form is made before it is
+// sent: the client reads the first lines while the next are made.
+const rowsFlush = 32 << 10
+
+// listFieldsRows is listFieldsJSON for a request in the row form: what
+// can be refused is refused here, with an error answer; the list itself
+// is made while it is written (rowsWriter.write).
 func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobListJSON, error) {
+	if err := checkPaging(req); err != nil {
+		return jobListJSON{}, err
+	}
 	fields := req.Fields
 	if len(fields) == 0 {
 		fields = allJobFields()
@@ -86,6 +95,41 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 	if err != nil {
 		return jobListJSON{}, err
 	}
+	rw := &rowsWriter{c: c, who: who, req: req, p: p}
+	return jobListJSON{c: c, rows: rw.write}, nil
+}
+
+// rowsWriter writes one list in the row form.
+type rowsWriter struct {
+	c   *Controller
+	who caller
+	req api.ListJobsRequest
+	p   projection
+	w   http.ResponseWriter
+	// buf holds the answer made so far (a repeat is found by looking
+	// back in it); sent of it is written.
+	buf  *api.RowWriter
+	sent int
+}
+
+// flush sends what is made; the first flush answers 200, and from then
+// on a failure can only cut the answer short (its end line then never
+// comes, and the client refuses it).
+func (rw *rowsWriter) flush() {
+	if rw.sent == 0 {
+		rw.w.Header().Set("Content-Type", api.ContentTypeJobRows)
+		rw.w.WriteHeader(http.StatusOK)
+	}
+	if _, err := rw.w.Write(rw.buf.Buf[rw.sent:]); err != nil {
+		panic(http.ErrAbortHandler) // the client went: stop making the list
+	}
+	rw.sent = len(rw.buf.Buf)
+}
+
+// write makes the list and writes it to w.
+func (rw *rowsWriter) write(w http.ResponseWriter) {
+	rw.w = w
+	p := rw.p
 	names := make([]string, len(p))
 	cols := make([]rowCol, len(p))
 	for i := range p {
@@ -96,14 +140,28 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 	if b, ok := rowBufs.Get().(*[]byte); ok {
 		buf = (*b)[:0]
 	}
-	w := api.NewRowWriter(buf, len(p))
+	wr := api.NewRowWriter(buf, len(p))
+	rw.buf = wr
 	// The previous job's value of each plain column, and whether it had
 	// one (not left out): a string's, or an integer's or bool's bits.
 	prevStr := make([]string, len(cols))
 	prevNum := make([]uint64, len(cols))
 	had := make([]bool, len(cols))
 	n, live := 0, 0
-	err = c.eachListedCounted(who, req, func(k int) { live = k }, func(j *api.Job) error {
+	var herr error
+	counted := func(k int) {
+		live = k
+		head, err := api.RowsHead(k, names)
+		if err != nil { // field names are JSON keys: they always encode
+			herr = err
+			return
+		}
+		wr.Buf = append(wr.Buf, head...)
+	}
+	err := rw.c.eachListedCounted(rw.who, rw.req, counted, func(j *api.Job) error {
+		if herr != nil {
+			return herr
+		}
 		n++
 		base := unsafe.Pointer(j)
 		var v reflect.Value
@@ -115,14 +173,14 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 				s := *(*string)(at)
 				switch {
 				case s == "" && col.pf.OmitEmpty:
-					w.Omit()
+					wr.Omit()
 					had[i] = false
 				case had[i] && s == prevStr[i]:
-					w.Same()
+					wr.Same()
 				default:
-					start := w.Start()
-					w.Buf = appendJSONString(w.Buf, s)
-					w.EndNew(start)
+					start := wr.Start()
+					wr.Buf = appendJSONString(wr.Buf, s)
+					wr.EndNew(start)
 					prevStr[i], had[i] = s, true
 				}
 				continue
@@ -130,15 +188,15 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 				if col.kind == reflect.Slice && len(*(*[]byte)(at)) == 0 ||
 					col.kind == reflect.Pointer && *(*unsafe.Pointer)(at) == nil ||
 					col.kind == reflect.Invalid && col.pf.omit(j, &v) {
-					w.Omit()
+					wr.Omit()
 					continue
 				}
-				start := w.Start()
+				start := wr.Start()
 				var err error
-				if w.Buf, err = col.pf.appendValue(w.Buf, j, &v); err != nil {
+				if wr.Buf, err = col.pf.appendValue(wr.Buf, j, &v); err != nil {
 					return err
 				}
-				w.End(start) // compared as bytes
+				wr.End(start) // compared as bytes
 				continue
 			}
 			var bits uint64
@@ -160,56 +218,54 @@ func (c *Controller) listFieldsRows(who caller, req api.ListJobsRequest) (jobLis
 			}
 			switch {
 			case bits == 0 && col.pf.OmitEmpty:
-				w.Omit()
+				wr.Omit()
 				had[i] = false
 			case had[i] && bits == prevNum[i]:
-				w.Same()
+				wr.Same()
 			default:
-				start := w.Start()
+				start := wr.Start()
 				switch col.kind {
 				case reflect.Bool:
-					w.Buf = strconv.AppendBool(w.Buf, bits == 1)
+					wr.Buf = strconv.AppendBool(wr.Buf, bits == 1)
 				case reflect.Uint64, reflect.Uint32:
-					w.Buf = strconv.AppendUint(w.Buf, bits, 10)
+					wr.Buf = strconv.AppendUint(wr.Buf, bits, 10)
 				default:
-					w.Buf = strconv.AppendInt(w.Buf, int64(bits), 10)
+					wr.Buf = strconv.AppendInt(wr.Buf, int64(bits), 10)
 				}
-				w.EndNew(start)
+				wr.EndNew(start)
 				prevNum[i], had[i] = bits, true
 			}
 		}
-		w.EndRow()
+		wr.EndRow()
 		if n == 8 && live > n {
 			// Size the answer once from its first jobs, with a quarter
 			// to spare (listFieldsJSON does the same).
-			w.Buf = slices.Grow(w.Buf, (live-n)*len(w.Buf)/n*5/4)
+			wr.Buf = slices.Grow(wr.Buf, (live-n)*len(wr.Buf)/n*5/4)
+		}
+		if len(wr.Buf)-rw.sent >= rowsFlush {
+			rw.flush()
 		}
 		return nil
 	})
+	if err == nil {
+		err = herr
+	}
 	if err != nil {
-		return jobListJSON{}, err
+		if rw.sent == 0 {
+			reply.Error(w, err) // nothing sent yet: an answer of its own
+			return
+		}
+		rw.c.log.Warn("list jobs: cut short", "error", err)
+		panic(http.ErrAbortHandler)
 	}
-	return jobListJSON{buf: w.Buf, count: n, c: c, rows: names}, nil
-}
-
-// writeRows writes a list in the row form: its head, then its rows.
-func (l jobListJSON) writeRows(w http.ResponseWriter) {
-	head, err := api.RowsHead(l.count, l.rows)
-	if err != nil { // field names are JSON keys: they always encode
-		reply.Error(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", api.ContentTypeJobRows)
-	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(l.buf)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(head)
-	w.Write(l.buf)
-	size := len(head) + len(l.buf)
-	if cap(l.buf) <= maxPooledRows {
-		b := l.buf[:0]
+	wr.Buf = append(append(wr.Buf, api.RowsEnd(n)...), '\n')
+	rw.flush()
+	size := len(wr.Buf)
+	if cap(wr.Buf) <= maxPooledRows {
+		b := wr.Buf[:0]
 		rowBufs.Put(&b) // written: net/http keeps no reference to it
 	}
-	if l.c != nil && l.c.answered.Add(int64(size)) > bigAnswer {
-		l.c.releaseSoon()
+	if rw.c.answered.Add(int64(size)) > bigAnswer {
+		rw.c.releaseSoon()
 	}
 }

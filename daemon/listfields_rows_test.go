@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -74,5 +75,58 @@ func TestListRowsMatchJSON(t *testing.T) {
 	status, e := tc.call(alice, api.PathListJobs, api.ListJobsRequest{Form: "xml"}, nil)
 	if status != http.StatusBadRequest || !strings.Contains(e.Message, `"xml"`) || !strings.Contains(e.Message, api.ListFormRows) {
 		t.Errorf("list in form xml: HTTP %d %q; want 400 naming it and %q", status, e.Message, api.ListFormRows)
+	}
+}
+
+// TestListRowsStreamed: a list longer than one flush comes in several
+// writes and decodes to the jobs of the JSON list, through the client's
+// streamed reading; a request refused before any row (paging a list by
+// ids) is an error answer, not a list.
+func TestListRowsStreamed(t *testing.T) {
+	tc := startTestController(t, false)
+	for b := range 2 {
+		var batch api.SubmitBatchRequest
+		for i := range 750 {
+			batch.Jobs = append(batch.Jobs, api.SubmitJobRequest{JobSpec: api.JobSpec{
+				Name: fmt.Sprintf("job-%d-%d", b, i), Command: []string{"true"}, Held: true, Comment: strings.Repeat("x", i%40)}})
+		}
+		var ids api.SubmitBatchResponse
+		tc.mustCall(alice, api.PathSubmitBatch, batch, &ids)
+		if len(ids.IDs) != 750 {
+			t.Fatalf("batch submit: %d ids; want 750", len(ids.IDs))
+		}
+	}
+	list := func(form string) (*http.Response, []byte) {
+		body, _ := json.Marshal(api.ListJobsRequest{Fields: []string{"jobName", "comment", "status"}, Form: form})
+		res, err := tc.client(alice).Post("http://unix"+api.PathListJobs, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		if form == "" {
+			data, _ := io.ReadAll(res.Body)
+			return res, data
+		}
+		return res, nil
+	}
+	_, js := list("")
+	want, err := api.DecodeJobList(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := list(api.ListFormRows)
+	if len(res.TransferEncoding) == 0 || res.TransferEncoding[0] != "chunked" {
+		t.Errorf("rows sent with transfer encoding %v; want chunked (sent as made)", res.TransferEncoding)
+	}
+	got, err := api.DecodeJobRowsFrom(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Count != 1500 || !reflect.DeepEqual(got, want) {
+		t.Errorf("streamed rows: %d jobs, equal to the JSON list's %d: %v", got.Count, want.Count, reflect.DeepEqual(got, want))
+	}
+	status, e := tc.call(alice, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{1}, Limit: 5, Form: api.ListFormRows}, nil)
+	if status != http.StatusBadRequest || !strings.Contains(e.Message, "limit") {
+		t.Errorf("rows paged by ids: HTTP %d %q; want 400 about paging", status, e.Message)
 	}
 }

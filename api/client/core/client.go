@@ -146,6 +146,16 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 		return err
 	}
 	defer res.Body.Close()
+	if l, ok := resp.(*api.ListJobsResponse); ok && res.StatusCode/100 == 2 && res.Header.Get("Content-Type") == api.ContentTypeJobRows {
+		// Rows are read as they come: the controller sends them as it
+		// makes them.
+		out, err := api.DecodeJobRowsFrom(res.Body)
+		if err != nil {
+			return fmt.Errorf("decode %s answer: %w", path, err)
+		}
+		*l = out
+		return nil
+	}
 	data, err := readBody(res)
 	if err != nil {
 		return fmt.Errorf("read %s answer: %w", path, err)
@@ -161,11 +171,7 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 		// A job list has a decoder of its own, which checks what it
 		// reads: json.Unmarshal would first scan the whole answer to
 		// check it (a sixth of squeue's time over thousands of jobs).
-		if res.Header.Get("Content-Type") == api.ContentTypeJobRows {
-			*l, derr = api.DecodeJobRows(data)
-		} else {
-			derr = l.UnmarshalJSON(data)
-		}
+		derr = l.UnmarshalJSON(data)
 	} else {
 		derr = json.Unmarshal(data, resp)
 	}

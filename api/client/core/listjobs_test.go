@@ -38,7 +38,7 @@ func TestListJobsRows(t *testing.T) {
 			w.EndRow()
 		}
 		head, _ := api.RowsHead(len(jobs), fields)
-		return append(head, w.Buf...)
+		return append(append(append(head, w.Buf...), api.RowsEnd(len(jobs))...), '\n')
 	}()
 	var forms []string
 	old := ""
