@@ -51,6 +51,7 @@ FUZZSCALE ?= 1
 FUZZ_TARGETS := \
 	./daemon:FuzzSubmitDecode:30000 \
 	./api:FuzzDecodeJobList:30000 \
+	./api:FuzzDecodeJobRows:30000 \
 	./daemon:FuzzAWSSubmitDecode:30000 \
 	./cli/slurm:FuzzSbatch:30000 \
 	./cli/internal/termsafe:FuzzString:30000 \

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shoal-batch/shoal/internal/hugepage"
 	"unsafe"
 )
 
@@ -117,6 +119,7 @@ func (s *scan) list() (ListJobsResponse, error) {
 				n = 0
 			}
 			r.Jobs = make([]Job, 0, n)
+			hugepage.Slice(r.Jobs[:n])
 			if s.peek() == ']' {
 				s.i++
 				break
@@ -504,104 +507,107 @@ func (s *scan) other(j *Job, key string) error {
 
 // job reads one job object.
 func (s *scan) job(j *Job) error {
-	return s.object(j, func(key string) error {
-		switch key {
-		case "jobId":
-			return num(s, &j.ID, 64, false)
-		case "jobName":
-			return s.strField(&j.Name)
-		case "jobQueue":
-			return s.commonField(&j.Queue)
-		case "command":
-			return s.strings(&j.Command)
-		case "jobQueues":
-			return s.strings(&j.Queues)
-		case "script":
-			return s.strField(&j.Script)
-		case "workingDir":
-			return s.strField(&j.Dir)
-		case "stdout":
-			return s.strField(&j.Stdout)
-		case "stderr":
-			return s.strField(&j.Stderr)
-		case "stdin":
-			return s.strField(&j.Stdin)
-		case "resources":
-			return s.resources(&j.Resources)
-		case "priority":
-			return num(s, &j.Priority, 64, true)
-		case "nice":
-			return num(s, &j.Nice, 64, true)
-		case "dependAny":
-			return s.boolField(&j.DependAny)
-		case "held":
-			return s.boolField(&j.Held)
-		case "beginAt":
-			return num(s, &j.BeginAt, 64, true)
-		case "timeLimitSeconds":
-			return num(s, &j.TimeLimit, 64, true)
-		case "noRequeue":
-			return s.boolField(&j.NoRequeue)
-		case "deadlineAt":
-			return num(s, &j.DeadlineAt, 64, true)
-		case "account":
-			return s.commonField(&j.Account)
-		case "qos":
-			return s.commonField(&j.QOS)
-		case "comment":
-			return s.strField(&j.Comment)
-		case "user":
-			return s.commonField(&j.User)
-		case "uid":
-			return num(s, &j.UID, 32, false)
-		case "gid":
-			return num(s, &j.GID, 32, false)
-		case "status":
-			return s.commonField((*string)(&j.State))
-		case "statusReason":
-			return s.commonField(&j.StatusReason)
-		case "array":
-			if s.peek() != '{' {
-				return s.slowInto(&j.Array)
-			}
-			a := &ArrayTask{}
-			j.Array = a
-			return s.arrayTask(a)
-		case "waitReason":
-			return s.commonField(&j.WaitReason)
-		case "estimatedStartAt":
-			return num(s, &j.EstimatedStartAt, 64, true)
-		case "heldByAdmin":
-			return s.boolField(&j.HeldByAdmin)
-		case "node":
-			return s.commonField(&j.Node)
-		case "attempt":
-			return num(s, &j.Attempt, 64, true)
-		case "exitCode":
-			c := s.peek()
-			if c != '-' && (c < '0' || c > '9') {
-				return s.slowInto(&j.ExitCode)
-			}
-			n := 0
-			j.ExitCode = &n
-			return num(s, &n, 64, true)
-		case "signal":
-			return num(s, &j.ExitSignal, 64, true)
-		case "cause":
-			return s.commonField((*string)(&j.Cause))
-		case "stopRequested":
-			return s.boolField(&j.StopRequested)
-		case "createdAt":
-			return num(s, &j.CreatedAt, 64, true)
-		case "runnableAt":
-			return num(s, &j.RunnableAt, 64, true)
-		case "startedAt":
-			return num(s, &j.StartedAt, 64, true)
-		case "stoppedAt":
-			return num(s, &j.StoppedAt, 64, true)
+	return s.object(j, func(key string) error { return s.jobField(j, key) })
+}
+
+// jobField reads the value of j's field key, the scanner at the value.
+func (s *scan) jobField(j *Job, key string) error {
+	switch key {
+	case "jobId":
+		return num(s, &j.ID, 64, false)
+	case "jobName":
+		return s.strField(&j.Name)
+	case "jobQueue":
+		return s.commonField(&j.Queue)
+	case "command":
+		return s.strings(&j.Command)
+	case "jobQueues":
+		return s.strings(&j.Queues)
+	case "script":
+		return s.strField(&j.Script)
+	case "workingDir":
+		return s.strField(&j.Dir)
+	case "stdout":
+		return s.strField(&j.Stdout)
+	case "stderr":
+		return s.strField(&j.Stderr)
+	case "stdin":
+		return s.strField(&j.Stdin)
+	case "resources":
+		return s.resources(&j.Resources)
+	case "priority":
+		return num(s, &j.Priority, 64, true)
+	case "nice":
+		return num(s, &j.Nice, 64, true)
+	case "dependAny":
+		return s.boolField(&j.DependAny)
+	case "held":
+		return s.boolField(&j.Held)
+	case "beginAt":
+		return num(s, &j.BeginAt, 64, true)
+	case "timeLimitSeconds":
+		return num(s, &j.TimeLimit, 64, true)
+	case "noRequeue":
+		return s.boolField(&j.NoRequeue)
+	case "deadlineAt":
+		return num(s, &j.DeadlineAt, 64, true)
+	case "account":
+		return s.commonField(&j.Account)
+	case "qos":
+		return s.commonField(&j.QOS)
+	case "comment":
+		return s.strField(&j.Comment)
+	case "user":
+		return s.commonField(&j.User)
+	case "uid":
+		return num(s, &j.UID, 32, false)
+	case "gid":
+		return num(s, &j.GID, 32, false)
+	case "status":
+		return s.commonField((*string)(&j.State))
+	case "statusReason":
+		return s.commonField(&j.StatusReason)
+	case "array":
+		if s.peek() != '{' {
+			return s.slowInto(&j.Array)
 		}
-		return s.other(j, key)
-	})
+		a := &ArrayTask{}
+		j.Array = a
+		return s.arrayTask(a)
+	case "waitReason":
+		return s.commonField(&j.WaitReason)
+	case "estimatedStartAt":
+		return num(s, &j.EstimatedStartAt, 64, true)
+	case "heldByAdmin":
+		return s.boolField(&j.HeldByAdmin)
+	case "node":
+		return s.commonField(&j.Node)
+	case "attempt":
+		return num(s, &j.Attempt, 64, true)
+	case "exitCode":
+		c := s.peek()
+		if c != '-' && (c < '0' || c > '9') {
+			return s.slowInto(&j.ExitCode)
+		}
+		n := 0
+		j.ExitCode = &n
+		return num(s, &n, 64, true)
+	case "signal":
+		return num(s, &j.ExitSignal, 64, true)
+	case "cause":
+		return s.commonField((*string)(&j.Cause))
+	case "stopRequested":
+		return s.boolField(&j.StopRequested)
+	case "createdAt":
+		return num(s, &j.CreatedAt, 64, true)
+	case "runnableAt":
+		return num(s, &j.RunnableAt, 64, true)
+	case "startedAt":
+		return num(s, &j.StartedAt, 64, true)
+	case "stoppedAt":
+		return num(s, &j.StoppedAt, 64, true)
+	}
+	return s.other(j, key)
 }
 
 // strings reads an array of strings, or null, into *p.

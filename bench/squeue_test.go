@@ -23,8 +23,9 @@ var squeueStates = []api.JobState{api.StateSubmitted, api.StatePending, api.Stat
 // socket and read to the end, not decoded (the controller's time plus the
 // transfer), median of several, from a collected heap. Cases: every job
 // in full records (what squeue asked for before issue 19); the fields
-// squeue asks for now with its usual formats (what it reads: no script,
-// command or paths); only the fields its default format prints.
+// squeue asks for with its usual formats (what it reads: no script,
+// command or paths); only the fields its default format prints; squeue's
+// fields in the row form it asks for now (sent as made).
 func BenchmarkSqueue20k(b *testing.B) {
 	for range b.N {
 		benchSqueue(b)
@@ -68,6 +69,7 @@ func benchSqueue(b *testing.B) {
 		{"full", api.ListJobsRequest{States: squeueStates}},
 		{"squeue", api.ListJobsRequest{States: squeueStates, Fields: squeueFields()}},
 		{"fields-min", api.ListJobsRequest{States: squeueStates, Fields: squeueDefaultFields}},
+		{"squeue-rows", api.ListJobsRequest{States: squeueStates, Fields: squeueFields(), Form: api.ListFormRows}},
 	} {
 		var times []time.Duration
 		var bytes int64
@@ -79,7 +81,7 @@ func benchSqueue(b *testing.B) {
 		sort.Slice(times, func(i, k int) bool { return times[i] < times[k] })
 		med := times[len(times)/2]
 		b.ReportMetric(ms(med), cs.name+"-ms")
-		figure(b, "squeue-%s jobs=%d: %.1f ms median (min %.1f ms; %.1f MB of JSON, read not decoded)",
+		figure(b, "squeue-%s jobs=%d: %.1f ms median (min %.1f ms; %.1f MB of JSON or rows, read not decoded)",
 			cs.name, squeueJobs+1, ms(med), ms(times[0]), mb(uint64(bytes)))
 	}
 }

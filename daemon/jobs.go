@@ -397,6 +397,9 @@ type jobListJSON struct {
 	buf   []byte // listHead bytes of room, then the jobs, comma-separated
 	count int
 	c     *Controller
+	// rows, when not nil, writes a list in the row form instead, as it
+	// makes it (listfields_rows.go).
+	rows func(w http.ResponseWriter)
 }
 
 // encodedAnswer is an answer that writes its own JSON (handle).
@@ -411,6 +414,10 @@ const bigAnswer = 32 << 20
 // writeTo writes the head into its room and the answer, with a length
 // (as reply.JSON does), with no copy of the jobs.
 func (l jobListJSON) writeTo(w http.ResponseWriter) {
+	if l.rows != nil {
+		l.rows(w)
+		return
+	}
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
 	start := listHead - len(head)
 	copy(l.buf[start:], head)

@@ -75,30 +75,12 @@ func newProjection(names []string) (projection, error) {
 
 // appendJob appends j as a JSON object of p's fields.
 func (p projection) appendJob(buf []byte, j *api.Job) ([]byte, error) {
-	v := reflect.ValueOf(j).Elem()
+	var v reflect.Value // j's, for the fields without a direct encoder
 	buf = append(buf, '{')
 	first := true
 	for i := range p {
 		f := &p[i]
-		if d := f.direct; d != nil {
-			if f.OmitEmpty && d.zero(j) {
-				continue
-			}
-			if !first {
-				buf = append(buf, ',')
-			}
-			first = false
-			buf = append(buf, '"')
-			buf = append(buf, f.Name...)
-			buf = append(buf, '"', ':')
-			var err error
-			if buf, err = d.append(buf, j); err != nil {
-				return buf, err
-			}
-			continue
-		}
-		fv := v.FieldByIndex(f.Index)
-		if f.OmitEmpty && isEmptyValue(fv) {
+		if f.omit(j, &v) {
 			continue
 		}
 		if !first {
@@ -108,24 +90,55 @@ func (p projection) appendJob(buf []byte, j *api.Job) ([]byte, error) {
 		buf = append(buf, '"')
 		buf = append(buf, f.Name...)
 		buf = append(buf, '"', ':')
-		switch f.Kind {
-		case reflect.String:
-			buf = appendJSONString(buf, fv.String())
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			buf = strconv.AppendInt(buf, fv.Int(), 10)
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			buf = strconv.AppendUint(buf, fv.Uint(), 10)
-		case reflect.Bool:
-			buf = strconv.AppendBool(buf, fv.Bool())
-		default:
-			b, err := json.Marshal(fv.Interface())
-			if err != nil {
-				return buf, fmt.Errorf("encode job %d field %s: %w", j.ID, f.Name, err)
-			}
-			buf = append(buf, b...)
+		var err error
+		if buf, err = f.appendValue(buf, j, &v); err != nil {
+			return buf, err
 		}
 	}
 	return append(buf, '}'), nil
+}
+
+// omit reports whether f is left out of j's object (omitempty, and zero);
+// v is j's reflect value, made on first use.
+func (f *projField) omit(j *api.Job, v *reflect.Value) bool {
+	if !f.OmitEmpty {
+		return false
+	}
+	if d := f.direct; d != nil {
+		return d.zero(j)
+	}
+	return isEmptyValue(f.field(j, v))
+}
+
+// field is f's value in j through reflection.
+func (f *projField) field(j *api.Job, v *reflect.Value) reflect.Value {
+	if !v.IsValid() {
+		*v = reflect.ValueOf(j).Elem()
+	}
+	return v.FieldByIndex(f.Index)
+}
+
+// appendValue appends f's JSON value in j.
+func (f *projField) appendValue(buf []byte, j *api.Job, v *reflect.Value) ([]byte, error) {
+	if d := f.direct; d != nil {
+		return d.append(buf, j)
+	}
+	fv := f.field(j, v)
+	switch f.Kind {
+	case reflect.String:
+		return appendJSONString(buf, fv.String()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(buf, fv.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.AppendUint(buf, fv.Uint(), 10), nil
+	case reflect.Bool:
+		return strconv.AppendBool(buf, fv.Bool()), nil
+	}
+	b, err := json.Marshal(fv.Interface())
+	if err != nil {
+		return buf, fmt.Errorf("encode job %d field %s: %w", j.ID, f.Name, err)
+	}
+	return append(buf, b...), nil
 }
 
 // isEmptyValue is encoding/json's omitempty test: an empty slice or map
@@ -168,6 +181,14 @@ func appendJSONString(buf []byte, s string) []byte {
 // listFieldsJSON is listJobsJSON for a request with Fields: buf holds the
 // room for the head.
 func (c *Controller) listFieldsJSON(who caller, req api.ListJobsRequest, buf []byte) (jobListJSON, error) {
+	switch req.Form {
+	case "":
+	case api.ListFormRows:
+		return c.listFieldsRows(who, req) // listfields_rows.go
+	default:
+		return jobListJSON{}, api.Errorf(api.CodeInvalid, "list jobs: no answer form %q: leave it out for JSON, or %q for rows",
+			req.Form, api.ListFormRows).WithField("form")
+	}
 	p, err := newProjection(req.Fields)
 	if err != nil {
 		return jobListJSON{}, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -122,7 +123,7 @@ func (c column) fit(s string) string {
 
 // writeFit writes c.fit(s) to b without making the padded string (once
 // per cell of thousands of lines).
-func (c column) writeFit(b *strings.Builder, s string) {
+func (c column) writeFit(b cellWriter, s string) {
 	switch {
 	case c.width <= 0:
 		b.WriteString(s)
@@ -132,14 +133,35 @@ func (c column) writeFit(b *strings.Builder, s string) {
 		if !c.right {
 			b.WriteString(s)
 		}
-		for range c.width - len(s) {
-			b.WriteByte(' ')
-		}
+		writeSpaces(b, c.width-len(s))
 		if c.right {
 			b.WriteString(s)
 		}
 	}
-	b.WriteString(c.suffix)
+	if c.suffix != "" {
+		b.WriteString(c.suffix)
+	}
+}
+
+// cellWriter is where a report's cells go: a strings.Builder, or the
+// buffered writer on the command's output.
+type cellWriter interface {
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+}
+
+// spaces pads cells, a slice of it at a time.
+const spaces = "                                                                "
+
+// writeSpaces writes n spaces.
+func writeSpaces(b cellWriter, n int) {
+	for n > len(spaces) {
+		b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b.WriteString(spaces[:n])
+	}
 }
 
 // padCut pads s with spaces to width (on the left when right), cutting it
@@ -173,6 +195,41 @@ func sacctFit(s string, width int) string {
 		return fmt.Sprintf("%-*s ", w, s)
 	}
 	return fmt.Sprintf("%*s ", w, s)
+}
+
+// writeSacctFit writes sacctFit(s, width) to b without making it (once
+// per cell of thousands of lines). fmt pads to a width in runes.
+func writeSacctFit(b cellWriter, s string, width int) {
+	w := max(width, -width)
+	if w < 1 {
+		b.WriteString(sacctFit(s, width))
+		return
+	}
+	cut := len(s) > w
+	if cut {
+		s = s[:w-1]
+	}
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			n = utf8.RuneCountInString(s)
+			break
+		}
+	}
+	if cut {
+		n++
+	}
+	if width > 0 {
+		writeSpaces(b, w-n)
+	}
+	b.WriteString(s)
+	if cut {
+		b.WriteByte('+')
+	}
+	if width < 0 {
+		writeSpaces(b, w-n)
+	}
+	b.WriteByte(' ')
 }
 
 // orNull is Slurm's "(null)" for an unset string.

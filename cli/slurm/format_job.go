@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // jobView is one job (or one line of collapsed pending array tasks) as
@@ -34,31 +35,60 @@ type jobView struct {
 // newJobView makes the view of one job at now; arrayRunning is how many
 // tasks of its array run (for the JobArrayTaskLimit reason).
 func newJobView(j *api.Job, now time.Time, arrayRunning int, group func(uint32) string) *jobView {
-	v := &jobView{j: j, id: JobID(j), rawID: j.ID, arrayID: j.ID, taskStr: "N/A",
+	v := &jobView{}
+	initJobView(v, j, now, arrayRunning, group)
+	return v
+}
+
+// initJobView makes *v the view newJobView makes.
+func initJobView(v *jobView, j *api.Job, now time.Time, arrayRunning int, group func(uint32) string) {
+	*v = jobView{j: j, id: JobID(j), rawID: j.ID, arrayID: j.ID, taskStr: "N/A",
 		state: JobState(j), reason: Reason(j, now, arrayRunning), now: now, group: group}
 	if j.Array != nil {
 		v.arrayID = j.Array.JobID
 		v.taskStr = strconv.Itoa(j.Array.Index)
 	}
-	return v
 }
 
 // viewJobs makes the views of jobs, counting each array's running tasks
 // among them; group names their gids.
 func viewJobs(jobs []api.Job, now time.Time, group func(uint32) string) []*jobView {
-	running := map[uint64]int{}
+	var p pageViews
+	return p.views(jobs, now, group)
+}
+
+// pageViews makes the views of one page of jobs after another in the same
+// memory: the views of a page are gone once the next page's are made.
+type pageViews struct {
+	ptrs  []*jobView
+	slab  []jobView
+	count map[uint64]int
+}
+
+// views is viewJobs, in p's memory.
+func (p *pageViews) views(jobs []api.Job, now time.Time, group func(uint32) string) []*jobView {
+	if p.count == nil {
+		p.count = map[uint64]int{}
+	}
+	clear(p.count)
+	running := p.count
 	for i := range jobs {
 		if a := jobs[i].Array; a != nil && jobs[i].State.Terminable() {
 			running[a.JobID]++
 		}
 	}
-	out := make([]*jobView, len(jobs))
+	if cap(p.slab) < len(jobs) {
+		p.ptrs, p.slab = make([]*jobView, len(jobs)), make([]jobView, len(jobs)) // one allocation, not one a job
+		hugepage.Slice(p.slab)
+	}
+	out, views := p.ptrs[:len(jobs)], p.slab[:len(jobs)]
 	for i := range jobs {
 		n := 0
 		if a := jobs[i].Array; a != nil {
 			n = running[a.JobID]
 		}
-		out[i] = newJobView(&jobs[i], now, n, group)
+		initJobView(&views[i], &jobs[i], now, n, group)
+		out[i] = &views[i]
 	}
 	return out
 }
@@ -72,7 +102,7 @@ func collapseArrays(views []*jobView) []*jobView {
 		reason string
 	}
 	groups := map[key][]*jobView{}
-	var out []*jobView
+	out := make([]*jobView, 0, len(views))
 	for _, v := range views {
 		if v.j.Array == nil || v.state != Pending {
 			out = append(out, v)
@@ -404,22 +434,35 @@ func visible(j *api.Job, now time.Time) bool {
 // when all are (a job is large: copying thousands of them was a fifth of
 // squeue's time), else a copy of those shown.
 func visibleJobs(jobs []api.Job, now time.Time) (known map[uint64]*api.Job, shown []api.Job) {
-	known = make(map[uint64]*api.Job, len(jobs))
-	hidden := 0
+	return indexJobs(jobs), shownJobs(jobs, now)
+}
+
+// indexJobs indexes jobs by id.
+func indexJobs(jobs []api.Job) map[uint64]*api.Job {
+	known := make(map[uint64]*api.Job, len(jobs))
 	for i := range jobs {
 		known[jobs[i].ID] = &jobs[i]
+	}
+	return known
+}
+
+// shownJobs is jobs when squeue shows them all, else a copy of those it
+// shows.
+func shownJobs(jobs []api.Job, now time.Time) []api.Job {
+	hidden := 0
+	for i := range jobs {
 		if !visible(&jobs[i], now) {
 			hidden++
 		}
 	}
 	if hidden == 0 {
-		return known, jobs
+		return jobs
 	}
-	shown = make([]api.Job, 0, len(jobs)-hidden)
+	shown := make([]api.Job, 0, len(jobs)-hidden)
 	for i := range jobs {
 		if visible(&jobs[i], now) {
 			shown = append(shown, jobs[i])
 		}
 	}
-	return known, shown
+	return shown
 }

@@ -39,14 +39,33 @@ func clockDuration(secs int64) string {
 	if secs < 0 || secs > 365*86400 {
 		return "INVALID"
 	}
+	if secs == 0 {
+		return "0:00" // every pending job's
+	}
 	d, h, m, s := secs/86400, secs/3600%24, secs/60%60, secs%60
+	var buf [24]byte // written without fmt: squeue prints one a job
+	b := buf[:0]
 	switch {
 	case d > 0:
-		return fmt.Sprintf("%d-%02d:%02d:%02d", d, h, m, s)
+		b = strconv.AppendInt(b, d, 10)
+		b = append(b, '-')
+		b = append2(b, h)
+		b = append(b, ':')
+		b = append2(b, m)
 	case h > 0:
-		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+		b = strconv.AppendInt(b, h, 10)
+		b = append(b, ':')
+		b = append2(b, m)
+	default:
+		b = strconv.AppendInt(b, m, 10)
 	}
-	return fmt.Sprintf("%d:%02d", m, s)
+	b = append(b, ':')
+	return string(append2(b, s))
+}
+
+// append2 appends n (0-99) in two digits, as %02d does.
+func append2(b []byte, n int64) []byte {
+	return append(b, byte('0'+n/10), byte('0'+n%10))
 }
 
 // fullDuration prints seconds as scontrol's RunTime/TimeLimit and sacct's

@@ -10,8 +10,18 @@ import (
 // sqEnv is what squeue's fields may look at besides the job: every job
 // fetched (for dependencies) and the clock.
 type sqEnv struct {
+	jobs  []api.Job // every job fetched
 	known map[uint64]*api.Job
 	now   time.Time
+}
+
+// knownJobs indexes e.jobs by id, on first use: only a dependency reads
+// it, and squeue's usual formats show none.
+func (e *sqEnv) knownJobs() map[uint64]*api.Job {
+	if e.known == nil {
+		e.known = indexJobs(e.jobs)
+	}
+	return e.known
 }
 
 // sqField is one thing squeue can print about a job.
@@ -75,7 +85,7 @@ var (
 		}
 		return "n/a"
 	})
-	sqDependency = func(v *jobView, e *sqEnv) string { return v.dependency(e.known) }
+	sqDependency = func(v *jobView, e *sqEnv) string { return v.dependency(e.knownJobs()) }
 	sqStdout     = sqStr(func(v *jobView) string { return v.outputPath(v.j.Stdout) })
 	sqStderr     = sqStr(func(v *jobView) string { return v.outputPath(v.j.Stderr) })
 	sqExitCode   = sqStr(func(v *jobView) string { return strconv.Itoa(v.rawExit()) })

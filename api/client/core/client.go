@@ -146,6 +146,16 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 		return err
 	}
 	defer res.Body.Close()
+	if l, ok := resp.(*api.ListJobsResponse); ok && res.StatusCode/100 == 2 && res.Header.Get("Content-Type") == api.ContentTypeJobRows {
+		// Rows are read as they come: the controller sends them as it
+		// makes them.
+		out, err := api.DecodeJobRowsFrom(res.Body)
+		if err != nil {
+			return fmt.Errorf("decode %s answer: %w", path, err)
+		}
+		*l = out
+		return nil
+	}
 	data, err := readBody(res)
 	if err != nil {
 		return fmt.Errorf("read %s answer: %w", path, err)
@@ -324,8 +334,26 @@ func NewClientToken() string {
 	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
 }
 
-// ListJobs lists jobs matching req.
+// ListJobs lists jobs matching req, asking for them in the row form.
 func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
+	if req.Form != "" {
+		return c.listJobs(ctx, req)
+	}
+	// The row form: a fraction of JSON's bytes to send and read. A
+	// controller that answers JSON all the same is read as JSON; one that
+	// refuses the request (a controller older than the form refuses a
+	// field it does not know) is asked again in JSON, and its answer,
+	// list or error, is the answer.
+	req.Form = api.ListFormRows
+	jobs, err := c.listJobs(ctx, req)
+	if api.IsCode(err, api.CodeInvalid) {
+		req.Form = ""
+		return c.listJobs(ctx, req)
+	}
+	return jobs, err
+}
+
+func (c *Client) listJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
 	var resp api.ListJobsResponse
 	err := c.Call(ctx, api.PathListJobs, req, &resp)
 	return resp.Jobs, err

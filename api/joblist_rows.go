@@ -1,0 +1,436 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/shoal-batch/shoal/internal/hugepage"
+)
+
+// The job list's row form: what squeue and sacct ask for
+// (ListJobsRequest.Form = ListFormRows) instead of JSON. A JSON list
+// repeats every key in every job, and the same queue, user, state and
+// resources in job after job; over 20,000 jobs the keys and repeats were
+// most of the answer's bytes, and of the work of writing and reading it.
+// The row form names the fields once and writes each job as one line of
+// cells, one per field, in that order; the controller sends the lines as
+// it makes them, and the client reads them as they come:
+//
+//	shoal-rows 1\n
+//	HINT\n                        about how many jobs follow (to size the list)
+//	["jobId","jobName",...]\n     the fields, a JSON array
+//	CELL\tCELL\t...\n             one line per job
+//	#COUNT\n                      the end: how many jobs came
+//
+// A cell is empty where the JSON list leaves the key out (omitempty and
+// zero), "=" where the value is the same as in the line before (which has
+// the value, not an empty cell), and otherwise the value as the JSON list
+// writes it. JSON writes no tab or newline outside a string and escapes
+// them inside one, so neither ends a cell early. A list without its end
+// line was cut short, and is refused. Old clients never ask for the
+// form: the JSON list is unchanged.
+
+// ListFormRows is ListJobsRequest.Form for the row form.
+const ListFormRows = "rows"
+
+// ContentTypeJobRows is the Content-Type of a job list in the row form.
+const ContentTypeJobRows = "application/x-shoal-rows"
+
+// rowsMagic starts every job list in the row form.
+const rowsMagic = "shoal-rows 1\n"
+
+// RowWriter writes a job list in the row form into a buffer: the head
+// (Head, once the count is known), then each job's cells (Cell or Omit,
+// in the order of the fields) and EndRow.
+type RowWriter struct {
+	// Buf holds the rows written so far.
+	Buf []byte
+	// prev holds where each column's value of the previous row lies in
+	// Buf, [start, end), or start -1 when the row left it out.
+	prev [][2]int
+	col  int
+}
+
+// NewRowWriter writes rows of n fields after the bytes already in buf.
+func NewRowWriter(buf []byte, n int) *RowWriter {
+	w := &RowWriter{Buf: buf, prev: make([][2]int, n)}
+	for i := range w.prev {
+		w.prev[i][0] = -1
+	}
+	return w
+}
+
+// RowsHead is the head of a row-form list of about hint jobs with fields.
+func RowsHead(hint int, fields []string) ([]byte, error) {
+	names, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("encode the field names of a job list: %w", err)
+	}
+	head := make([]byte, 0, len(rowsMagic)+24+len(names))
+	head = append(head, rowsMagic...)
+	head = strconv.AppendInt(head, int64(max(hint, 0)), 10)
+	head = append(head, '\n')
+	head = append(head, names...)
+	return append(head, '\n'), nil
+}
+
+// RowsEnd is the end line of a row-form list of count jobs.
+func RowsEnd(count int) []byte {
+	return strconv.AppendInt([]byte{'#'}, int64(count), 10)
+}
+
+// sep starts the next cell of the row.
+func (w *RowWriter) sep() {
+	if w.col > 0 {
+		w.Buf = append(w.Buf, '\t')
+	}
+}
+
+// Omit writes an empty cell: the field is left out of this job.
+func (w *RowWriter) Omit() {
+	w.sep()
+	w.prev[w.col][0] = -1
+	w.col++
+}
+
+// Start begins a cell whose JSON value the caller appends to Buf; End
+// ends it. A value the same as the previous row's becomes "=".
+func (w *RowWriter) Start() int {
+	w.sep()
+	return len(w.Buf)
+}
+
+// End ends the cell begun at start (Start's result).
+func (w *RowWriter) End(start int) {
+	p := &w.prev[w.col]
+	end := len(w.Buf)
+	if p[0] >= 0 && bytes.Equal(w.Buf[p[0]:p[1]], w.Buf[start:end]) {
+		w.Buf = append(w.Buf[:start], '=')
+	} else {
+		p[0], p[1] = start, end
+	}
+	w.col++
+}
+
+// Same writes "=": the cell holds the previous row's value of its
+// column, which the caller knows it does (the row before had a value
+// there, equal to this one).
+func (w *RowWriter) Same() {
+	w.sep()
+	w.Buf = append(w.Buf, '=')
+	w.col++
+}
+
+// EndNew ends the cell begun at start, whose value the caller knows
+// differs from the previous row's.
+func (w *RowWriter) EndNew(start int) {
+	p := &w.prev[w.col]
+	p[0], p[1] = start, len(w.Buf)
+	w.col++
+}
+
+// Cell writes a cell of the JSON value raw.
+func (w *RowWriter) Cell(raw []byte) {
+	start := w.Start()
+	w.Buf = append(w.Buf, raw...)
+	w.End(start)
+}
+
+// EndRow ends the current job's line.
+func (w *RowWriter) EndRow() {
+	w.Buf = append(w.Buf, '\n')
+	w.col = 0
+}
+
+// errRows says a row-form list is not well formed.
+var errRows = errors.New("job list rows: not well formed")
+
+// rowsErr is errRows with where and what.
+func rowsErr(at int, what string) error {
+	return fmt.Errorf("%w: at byte %d: %s", errRows, at, what)
+}
+
+// DecodeJobRows decodes a job list in the row form into what DecodeJobList
+// gives for the same list as JSON.
+func DecodeJobRows(data []byte) (ListJobsResponse, error) {
+	return DecodeJobRowsFrom(bytes.NewReader(data))
+}
+
+// maxRowsHint bounds the jobs a list's hint makes room for up front.
+const maxRowsHint = 1 << 20
+
+// rowsChunk is how much is read at a time.
+const rowsChunk = 64 << 10
+
+// DecodeJobRowsFrom is DecodeJobRows for a list read from r as it comes:
+// each complete line is decoded while the rest is on its way.
+func DecodeJobRowsFrom(r io.Reader) (ListJobsResponse, error) {
+	d := &rowsDecoder{r: r, buf: make([]byte, 0, rowsChunk)}
+	return d.decode()
+}
+
+// rowsDecoder reads a row-form list: buf holds all of it read so far
+// (a "=" cell may point back at any line before), done how much of it
+// has been decoded.
+type rowsDecoder struct {
+	r    io.Reader
+	buf  []byte
+	done int
+	eof  bool
+}
+
+// line returns the next complete line (without its newline), reading
+// more as needed; ok is false at the end of the input.
+func (d *rowsDecoder) line() (start, end int, err error) {
+	for {
+		if nl := bytes.IndexByte(d.buf[d.done:], '\n'); nl >= 0 {
+			start, end = d.done, d.done+nl
+			d.done = end + 1
+			return start, end, nil
+		}
+		if d.eof {
+			if d.done == len(d.buf) {
+				return 0, 0, rowsErr(d.done, "the list ends without its end line: cut short")
+			}
+			return 0, 0, rowsErr(d.done, "the last line has no newline")
+		}
+		if err := d.fill(); err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+// fill reads the next bytes into buf.
+func (d *rowsDecoder) fill() error {
+	if cap(d.buf)-len(d.buf) < rowsChunk/2 {
+		grown := make([]byte, len(d.buf), 2*cap(d.buf)+rowsChunk)
+		copy(grown, d.buf)
+		d.buf = grown
+	}
+	n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
+	d.buf = d.buf[:len(d.buf)+n]
+	switch {
+	case err == io.EOF:
+		d.eof = true
+	case err != nil:
+		return fmt.Errorf("read a job list: %w", err)
+	}
+	return nil
+}
+
+func (d *rowsDecoder) decode() (ListJobsResponse, error) {
+	s, e, err := d.line()
+	if err != nil || string(d.buf[s:e+1]) != rowsMagic {
+		return ListJobsResponse{}, rowsErr(0, "no "+strconv.Quote(rowsMagic[:len(rowsMagic)-1])+" line")
+	}
+	if s, e, err = d.line(); err != nil {
+		return ListJobsResponse{}, err
+	}
+	hint, err := strconv.Atoi(string(d.buf[s:e]))
+	if err != nil || hint < 0 {
+		return ListJobsResponse{}, rowsErr(s, "the hint is not a number of jobs")
+	}
+	if s, e, err = d.line(); err != nil {
+		return ListJobsResponse{}, err
+	}
+	var fields []string
+	if err := json.Unmarshal(d.buf[s:e], &fields); err != nil || len(fields) == 0 {
+		return ListJobsResponse{}, rowsErr(s, "the field line is not a JSON array of field names")
+	}
+	copiers := make([]func(dst, src *Job), len(fields))
+	seen := make(map[string]bool, len(fields))
+	for c, f := range fields {
+		// One column per field (as JSON matches keys: in any case), so
+		// that "=" copies what the column held in the line before.
+		if k := strings.ToLower(f); seen[k] {
+			return ListJobsResponse{}, rowsErr(s, fmt.Sprintf("field %q comes twice", f))
+		} else {
+			seen[k] = true
+		}
+		copiers[c] = rowCopier(f)
+	}
+	prev := make([]int, len(fields)) // where the column's last value starts
+	for c := range prev {
+		prev[c] = -1
+	}
+	jobs := make([]Job, 0, min(hint, maxRowsHint))
+	hugepage.Slice(jobs[:cap(jobs)])
+	sc := &scan{}
+	for {
+		ls, le, err := d.line()
+		if err != nil {
+			return ListJobsResponse{}, err
+		}
+		if ls < le && d.buf[ls] == '#' {
+			n, err := strconv.Atoi(string(d.buf[ls+1 : le]))
+			if err != nil || n != len(jobs) {
+				return ListJobsResponse{}, rowsErr(ls, fmt.Sprintf("the end line says %q jobs, %d came", d.buf[ls+1:le], len(jobs)))
+			}
+			for !d.eof && d.done == len(d.buf) {
+				if err := d.fill(); err != nil {
+					return ListJobsResponse{}, err
+				}
+			}
+			if d.done != len(d.buf) {
+				return ListJobsResponse{}, rowsErr(d.done, "more after the end line")
+			}
+			return ListJobsResponse{Count: len(jobs), Jobs: jobs}, nil
+		}
+		if len(jobs) == cap(jobs) {
+			jobs = slices.Grow(jobs, 1)
+		}
+		jobs = jobs[:len(jobs)+1]
+		r := len(jobs) - 1
+		// The scanner sees the whole line and its newline, no further.
+		sc.b, sc.i = d.buf[:le+1], ls
+		if err := decodeRow(sc, jobs, r, fields, copiers, prev); err != nil {
+			return ListJobsResponse{}, err
+		}
+		if sc.i != le {
+			return ListJobsResponse{}, rowsErr(sc.i, fmt.Sprintf("job %d has more cells than the %d fields", r+1, len(fields)))
+		}
+	}
+}
+
+// decodeRow decodes the line at s into jobs[r].
+func decodeRow(s *scan, jobs []Job, r int, fields []string, copiers []func(dst, src *Job), prev []int) error {
+	j := &jobs[r]
+	for c, key := range fields {
+		if c > 0 {
+			if s.i >= len(s.b) || s.b[s.i] != '\t' {
+				return rowsErr(s.i, fmt.Sprintf("job %d has %d cells, the fields are %d", r+1, c, len(fields)))
+			}
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			return rowsErr(s.i, "the list ends inside a job")
+		}
+		switch b := s.b[s.i]; {
+		case b == '\t' || b == '\n':
+			prev[c] = -1 // left out
+		case b == '=':
+			if prev[c] < 0 {
+				return rowsErr(s.i, fmt.Sprintf("job %d: %q repeats a value the job before does not have", r+1, key))
+			}
+			if cp := copiers[c]; cp != nil {
+				cp(j, &jobs[r-1])
+			} else {
+				at := s.i
+				s.i = prev[c]
+				if err := s.rowCell(j, key); err != nil {
+					return err
+				}
+				s.i = at
+			}
+			s.i++
+		default:
+			prev[c] = s.i
+			if err := s.rowCell(j, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rowCell reads one cell's JSON value into j's field key; the value must
+// end the cell.
+func (s *scan) rowCell(j *Job, key string) error {
+	at := s.i
+	if err := s.jobField(j, key); err != nil {
+		return rowsErr(at, fmt.Sprintf("the value of %q is not one a JSON list would hold", key))
+	}
+	if s.i < len(s.b) && s.b[s.i] != '\t' && s.b[s.i] != '\n' {
+		return rowsErr(s.i, fmt.Sprintf("the value of %q does not end its cell", key))
+	}
+	return nil
+}
+
+// rowCopier copies field key from one job to another, for a field of a
+// plain value (a copy shares nothing a decode would not); nil for the
+// others (slices, pointers), which are decoded again.
+func rowCopier(key string) func(dst, src *Job) {
+	switch key {
+	case "jobId":
+		return func(d, s *Job) { d.ID = s.ID }
+	case "jobName":
+		return func(d, s *Job) { d.Name = s.Name }
+	case "jobQueue":
+		return func(d, s *Job) { d.Queue = s.Queue }
+	case "script":
+		return func(d, s *Job) { d.Script = s.Script }
+	case "workingDir":
+		return func(d, s *Job) { d.Dir = s.Dir }
+	case "stdout":
+		return func(d, s *Job) { d.Stdout = s.Stdout }
+	case "stderr":
+		return func(d, s *Job) { d.Stderr = s.Stderr }
+	case "stdin":
+		return func(d, s *Job) { d.Stdin = s.Stdin }
+	case "resources":
+		return func(d, s *Job) { d.Resources = s.Resources }
+	case "priority":
+		return func(d, s *Job) { d.Priority = s.Priority }
+	case "nice":
+		return func(d, s *Job) { d.Nice = s.Nice }
+	case "dependAny":
+		return func(d, s *Job) { d.DependAny = s.DependAny }
+	case "held":
+		return func(d, s *Job) { d.Held = s.Held }
+	case "beginAt":
+		return func(d, s *Job) { d.BeginAt = s.BeginAt }
+	case "timeLimitSeconds":
+		return func(d, s *Job) { d.TimeLimit = s.TimeLimit }
+	case "noRequeue":
+		return func(d, s *Job) { d.NoRequeue = s.NoRequeue }
+	case "deadlineAt":
+		return func(d, s *Job) { d.DeadlineAt = s.DeadlineAt }
+	case "account":
+		return func(d, s *Job) { d.Account = s.Account }
+	case "qos":
+		return func(d, s *Job) { d.QOS = s.QOS }
+	case "comment":
+		return func(d, s *Job) { d.Comment = s.Comment }
+	case "user":
+		return func(d, s *Job) { d.User = s.User }
+	case "uid":
+		return func(d, s *Job) { d.UID = s.UID }
+	case "gid":
+		return func(d, s *Job) { d.GID = s.GID }
+	case "status":
+		return func(d, s *Job) { d.State = s.State }
+	case "statusReason":
+		return func(d, s *Job) { d.StatusReason = s.StatusReason }
+	case "waitReason":
+		return func(d, s *Job) { d.WaitReason = s.WaitReason }
+	case "estimatedStartAt":
+		return func(d, s *Job) { d.EstimatedStartAt = s.EstimatedStartAt }
+	case "heldByAdmin":
+		return func(d, s *Job) { d.HeldByAdmin = s.HeldByAdmin }
+	case "node":
+		return func(d, s *Job) { d.Node = s.Node }
+	case "attempt":
+		return func(d, s *Job) { d.Attempt = s.Attempt }
+	case "signal":
+		return func(d, s *Job) { d.ExitSignal = s.ExitSignal }
+	case "cause":
+		return func(d, s *Job) { d.Cause = s.Cause }
+	case "stopRequested":
+		return func(d, s *Job) { d.StopRequested = s.StopRequested }
+	case "createdAt":
+		return func(d, s *Job) { d.CreatedAt = s.CreatedAt }
+	case "runnableAt":
+		return func(d, s *Job) { d.RunnableAt = s.RunnableAt }
+	case "startedAt":
+		return func(d, s *Job) { d.StartedAt = s.StartedAt }
+	case "stoppedAt":
+		return func(d, s *Job) { d.StoppedAt = s.StoppedAt }
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// refCells is each job's cells as the JSON list writes them: the JSON
+// value of each of fields ("jobId" first), nil where it is left out.
+// The reference the controller's encoders are held to (daemon's tests
+// compare them byte for byte).
+func refCells(t testing.TB, jobs []Job, fields []string) [][][]byte {
+	byName := map[string]JobField{}
+	for _, f := range JobFields() {
+		byName[f.Name] = f
+	}
+	out := make([][][]byte, len(jobs))
+	for i := range jobs {
+		v := reflect.ValueOf(&jobs[i]).Elem()
+		for _, name := range fields {
+			f, ok := byName[name]
+			if !ok {
+				t.Fatalf("no job field %q", name)
+			}
+			fv := v.FieldByIndex(f.Index)
+			if f.OmitEmpty && jsonEmpty(fv) {
+				out[i] = append(out[i], nil)
+				continue
+			}
+			b, err := json.Marshal(fv.Interface())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = append(out[i], b)
+		}
+	}
+	return out
+}
+
+// jsonEmpty is encoding/json's omitempty test.
+func jsonEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Struct:
+		return false
+	}
+	return v.IsZero()
+}
+
+// refRows writes cells in the row form; refJSON as the JSON list.
+func refRows(t testing.TB, cells [][][]byte, fields []string) []byte {
+	w := NewRowWriter(nil, len(fields))
+	for _, row := range cells {
+		for _, c := range row {
+			if c == nil {
+				w.Omit()
+			} else {
+				w.Cell(c)
+			}
+		}
+		w.EndRow()
+	}
+	head, err := RowsHead(len(cells), fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append(append(head, w.Buf...), RowsEnd(len(cells))...), '\n')
+}
+
+func refJSON(cells [][][]byte, fields []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"count":%d,"jobs":[`, len(cells))
+	for i, row := range cells {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('{')
+		first := true
+		for c, v := range row {
+			if v == nil {
+				continue
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			fmt.Fprintf(&b, "%q:%s", fields[c], v)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+// rowJobs are jobs with runs of repeated values (what "=" stands for),
+// a field that comes and goes, and every kind of field.
+func rowJobs() []Job {
+	var jobs []Job
+	for i := range 6 {
+		for _, j := range sampleJobs() {
+			j.ID = uint64(len(jobs) + 1)
+			if i%3 == 2 {
+				j.Name = "other"
+				j.Resources.GPUs = 0
+				j.ExitCode = nil
+				j.Array = nil
+			}
+			if i == 4 {
+				j.Queues = []string{}
+				j.Comment = ""
+			}
+			jobs = append(jobs, j)
+			jobs = append(jobs, j) // the same again, but its id
+			jobs[len(jobs)-1].ID++
+		}
+	}
+	return jobs
+}
+
+// TestJobRowsMatchJSON: a list in the row form decodes to the jobs the
+// same list in JSON decodes to, for every field and for squeue's few,
+// repeated values ("=") and left out ones (empty cells) included; and
+// the row form is smaller.
+func TestJobRowsMatchJSON(t *testing.T) {
+	var all []string
+	for _, f := range JobFields() {
+		all = append(all, f.Name)
+	}
+	sets := map[string][]string{
+		"all":    all,
+		"squeue": {"jobId", "jobName", "jobQueue", "resources", "priority", "held", "user", "uid", "status", "array", "exitCode", "createdAt"},
+		"id":     {"jobId"},
+	}
+	for name, fields := range sets {
+		for _, jobs := range [][]Job{rowJobs(), sampleJobs()[:1], nil} {
+			cells := refCells(t, jobs, fields)
+			rows, js := refRows(t, cells, fields), refJSON(cells, fields)
+			want, err := DecodeJobList(js)
+			if err != nil {
+				t.Fatalf("%s: the reference JSON %s does not decode: %v", name, js, err)
+			}
+			got, err := DecodeJobRows(rows)
+			if err != nil {
+				t.Fatalf("%s: rows %q: %v", name, rows, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %d jobs: rows decode to\n%+v\nJSON to\n%+v", name, len(jobs), got, want)
+			}
+			// Read as it comes, a byte at a time, the same.
+			if got, err := DecodeJobRowsFrom(iotest.OneByteReader(bytes.NewReader(rows))); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %d jobs, a byte at a time: %+v, %v; want %+v", name, len(jobs), got, err, want)
+			}
+			// Cut anywhere, refused.
+			if got, err := DecodeJobRows(rows[:len(rows)*2/3]); err == nil {
+				t.Errorf("%s, %d jobs, cut short: %+v; want an error", name, len(jobs), got)
+			}
+			if len(jobs) > 2 && len(rows) >= len(js) {
+				t.Errorf("%s: rows %d bytes, JSON %d; want fewer", name, len(rows), len(js))
+			}
+		}
+	}
+}
+
+// TestJobRowsRefused: a row-form list that is not well formed is refused
+// with what is wrong, never read as a shorter list.
+func TestJobRowsRefused(t *testing.T) {
+	head := "shoal-rows 1\n"
+	cases := map[string]string{
+		"no magic":        `{"count":0,"jobs":[]}`,
+		"no hint":         head,
+		"bad hint":        head + "x\n[\"jobId\"]\n#0\n",
+		"no fields":       head + "1\n",
+		"fields not JSON": head + "1\n[jobId]\n1\n#1\n",
+		"no field":        head + "0\n[]\n#0\n",
+		"twice":           head + "1\n[\"jobId\",\"JOBID\"]\n1\t2\n#1\n",
+		"end lies":        head + "3\n[\"jobId\"]\n1\n2\n#3\n",
+		"no end":          head + "1\n[\"jobId\"]\n1\n",
+		"after the end":   head + "1\n[\"jobId\"]\n1\n#1\n2\n",
+		"end unended":     head + "1\n[\"jobId\"]\n1\n#1",
+		"short row":       head + "1\n[\"jobId\",\"jobName\"]\n1\n#1\n",
+		"long row":        head + "1\n[\"jobId\"]\n1\t\"x\"\n#1\n",
+		"cut":             head + "1\n[\"jobId\",\"jobName\"]\n1\t\"x",
+		"first repeats":   head + "1\n[\"jobId\",\"jobName\"]\n1\t=\n#1\n",
+		"repeats nothing": head + "2\n[\"jobId\",\"jobName\"]\n1\t\n2\t=\n#2\n",
+		"bad value":       head + "1\n[\"jobId\",\"held\"]\n1\ttru\n#1\n",
+		"value and more":  head + "1\n[\"jobId\",\"held\"]\n1\ttrue false\n#1\n",
+		"wrong type":      head + "1\n[\"jobId\",\"jobName\"]\n1\t5\n#1\n",
+	}
+	for name, in := range cases {
+		if got, err := DecodeJobRows([]byte(in)); err == nil {
+			t.Errorf("%s: %q decoded to %+v; want an error", name, in, got)
+		}
+	}
+}
+
+func FuzzDecodeJobRows(f *testing.F) {
+	var all []string
+	for _, fl := range JobFields() {
+		all = append(all, fl.Name)
+	}
+	f.Add(refRows(f, refCells(f, rowJobs(), all), all))
+	f.Add([]byte("shoal-rows 1\n2\n[\"jobId\",\"jobName\",\"exitCode\"]\n1\t\"a\\tb\"\t0\n2\t=\t\n#2\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := DecodeJobRows(in)
+		if err != nil {
+			return
+		}
+		if got.Count != len(got.Jobs) {
+			t.Fatalf("count %d, %d jobs", got.Count, len(got.Jobs))
+		}
+		// What decodes, written again and read back, is the same list.
+		var fields []string
+		rest := in[len(rowsMagic):]
+		rest = rest[strings.IndexByte(string(rest), '\n')+1:] // the hint
+		if err := json.Unmarshal(rest[:strings.IndexByte(string(rest), '\n')], &fields); err != nil {
+			t.Fatalf("decoded, but its field line does not: %v", err)
+		}
+		var known []string
+		for _, fl := range JobFields() {
+			for _, n := range fields {
+				if n == fl.Name {
+					known = append(known, n)
+				}
+			}
+		}
+		cells := refCells(t, got.Jobs, known)
+		again, err := DecodeJobRows(refRows(t, cells, known))
+		if err != nil {
+			t.Fatalf("written again: %v", err)
+		}
+		want, err := DecodeJobList(refJSON(cells, known))
+		if err != nil {
+			t.Fatalf("as JSON: %v", err)
+		}
+		if !reflect.DeepEqual(again, want) {
+			t.Fatalf("written again, rows decode to %+v, JSON to %+v", again, want)
+		}
+	})
+}
