@@ -44,39 +44,8 @@ func FairShares(reg api.AccountsState, set raftfsm.PrioritySettings, now int64) 
 	if len(reg.Accounts) == 0 {
 		return nil
 	}
-	children := map[string][]string{} // account -> sub-accounts
-	for _, a := range reg.Accounts {
-		if a.Name != api.RootAccount {
-			children[a.Parent] = append(children[a.Parent], a.Name)
-		}
-	}
-	users := map[string][]api.Association{} // account -> user associations
-	assoc := map[shareKey]api.Association{}
-	for _, a := range reg.Associations {
-		assoc[shareKey{a.Account, a.User}] = a
-		if a.User != "" {
-			users[a.Account] = append(users[a.Account], a)
-		}
-	}
-	usage := map[shareKey]float64{}
-	for _, u := range reg.Usage {
-		usage[shareKey{u.Account, u.User}] = set.Decay(u.Raw, u.At, now)
-	}
-	// Raw usage of accounts: the sum of everything below them.
-	acctUsage := map[string]float64{}
-	var sum func(string) float64
-	sum = func(acct string) float64 {
-		t := 0.0
-		for _, u := range users[acct] {
-			t += usage[shareKey{acct, u.User}]
-		}
-		for _, c := range children[acct] {
-			t += sum(c)
-		}
-		acctUsage[acct] = t
-		return t
-	}
-	total := sum(api.RootAccount)
+	t := newShareTree(reg, set, now)
+	children, users, assoc, usage, acctUsage, total := t.children, t.users, t.assoc, t.usage, t.acctUsage, t.total
 	norm := func(u float64) float64 {
 		if total <= 0 {
 			return 0
@@ -139,4 +108,51 @@ func FairShareFactor(effectvUsage, normShares float64) float64 {
 		return 0
 	}
 	return math.Exp2(-effectvUsage / normShares)
+}
+
+// shareTree is the account tree both fair-share algorithms walk: who is
+// below each account, and the usage decayed to one instant.
+type shareTree struct {
+	children  map[string][]string          // account -> sub-accounts
+	users     map[string][]api.Association // account -> user associations
+	assoc     map[shareKey]api.Association // (account, user) -> association
+	usage     map[shareKey]float64         // (account, user) -> decayed usage
+	acctUsage map[string]float64           // account -> the sum of everything below it
+	total     float64                      // root's usage
+	userCount int                          // user associations in the tree
+}
+
+func newShareTree(reg api.AccountsState, set raftfsm.PrioritySettings, now int64) shareTree {
+	t := shareTree{children: map[string][]string{}, users: map[string][]api.Association{},
+		assoc: map[shareKey]api.Association{}, usage: map[shareKey]float64{}, acctUsage: map[string]float64{}}
+	for _, a := range reg.Accounts {
+		if a.Name != api.RootAccount {
+			t.children[a.Parent] = append(t.children[a.Parent], a.Name)
+		}
+	}
+	for _, a := range reg.Associations {
+		t.assoc[shareKey{a.Account, a.User}] = a
+		if a.User != "" {
+			t.users[a.Account] = append(t.users[a.Account], a)
+			t.userCount++
+		}
+	}
+	for _, u := range reg.Usage {
+		t.usage[shareKey{u.Account, u.User}] = set.Decay(u.Raw, u.At, now)
+	}
+	t.total = t.sum(api.RootAccount)
+	return t
+}
+
+// sum records and returns the usage of acct and everything below it.
+func (t shareTree) sum(acct string) float64 {
+	s := 0.0
+	for _, u := range t.users[acct] {
+		s += t.usage[shareKey{acct, u.User}]
+	}
+	for _, c := range t.children[acct] {
+		s += t.sum(c)
+	}
+	t.acctUsage[acct] = s
+	return s
 }

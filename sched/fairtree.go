@@ -60,40 +60,8 @@ func FairTreeShares(reg api.AccountsState, set raftfsm.PrioritySettings, now int
 	if len(reg.Accounts) == 0 {
 		return nil
 	}
-	children := map[string][]string{} // account -> sub-accounts
-	for _, a := range reg.Accounts {
-		if a.Name != api.RootAccount {
-			children[a.Parent] = append(children[a.Parent], a.Name)
-		}
-	}
-	users := map[string][]api.Association{} // account -> user associations
-	assoc := map[shareKey]api.Association{}
-	userCount := 0
-	for _, a := range reg.Associations {
-		assoc[shareKey{a.Account, a.User}] = a
-		if a.User != "" {
-			users[a.Account] = append(users[a.Account], a)
-			userCount++
-		}
-	}
-	usage := map[shareKey]float64{}
-	for _, u := range reg.Usage {
-		usage[shareKey{u.Account, u.User}] = set.Decay(u.Raw, u.At, now)
-	}
-	acctUsage := map[string]float64{}
-	var sum func(string) float64
-	sum = func(acct string) float64 {
-		t := 0.0
-		for _, u := range users[acct] {
-			t += usage[shareKey{acct, u.User}]
-		}
-		for _, c := range children[acct] {
-			t += sum(c)
-		}
-		acctUsage[acct] = t
-		return t
-	}
-	total := sum(api.RootAccount)
+	t := newShareTree(reg, set, now)
+	children, users, assoc, usage, acctUsage, total, userCount := t.children, t.users, t.assoc, t.usage, t.acctUsage, t.total, t.userCount
 
 	rows := []api.ShareRow{{Account: api.RootAccount, RawShares: -1, RawUsage: total, EffectvUsage: 1}}
 	// build adds the rows below acct (tree order) and returns its nodes.
