@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -120,7 +121,11 @@ func EncodeSubmit(c *SubmitCmd, token *SubmitToken) ([]byte, error) {
 			return Encode(OpSubmit, c)
 		}
 	}
-	e := binEnc{b: make([]byte, 0, 64+256*len(c.Jobs))}
+	n := 64
+	for i := range c.Jobs {
+		n += binSize(&c.Jobs[i])
+	}
+	e := binEnc{b: make([]byte, 0, n)}
 	e.b = append(e.b, byte(OpSubmitBin), submitBinVersion)
 	if token != nil {
 		e.b = append(e.b, 1)
@@ -167,6 +172,22 @@ func binEncodable(j *api.Job) bool {
 		j.StartedAt == 0 && j.StoppedAt == 0 && j.Usage == nil && j.RAMSpace == nil && !j.Redacted
 }
 
+// binSize is about the size of j's compact form, a little over for most
+// jobs: the entry is made at its size once, not grown.
+func binSize(j *api.Job) int {
+	n := 128 + len(j.Name) + len(j.Queue) + len(j.Script) + len(j.Dir) + len(j.Stdout) + len(j.Stderr) + len(j.Stdin) +
+		len(j.User) + len(j.StatusReason) + len(j.Comment) + len(j.SubmitHost) + len(j.Image) + 4*len(j.Groups) + 12*len(j.DependsOn)
+	for _, s := range j.Command {
+		n += 2 + len(s)
+	}
+	for _, m := range []map[string]string{j.Env, j.Parameters, j.Tags} {
+		for k, v := range m {
+			n += 4 + len(k) + len(v)
+		}
+	}
+	return n
+}
+
 type binEnc struct{ b []byte }
 
 func (e *binEnc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
@@ -189,8 +210,8 @@ func (e *binEnc) strs(l []string) {
 
 // strMap writes a map's pairs in name order: the same map, the same bytes.
 func (e *binEnc) strMap(m map[string]string) {
-	var buf [16]string
-	names := buf[:0]
+	p := namesPool.Get().(*[]string)
+	names := (*p)[:0]
 	for k := range m {
 		names = append(names, k)
 	}
@@ -200,7 +221,13 @@ func (e *binEnc) strMap(m map[string]string) {
 		e.str(k)
 		e.str(m[k])
 	}
+	clear(names) // keeps no strings alive in the pool
+	*p = names[:0]
+	namesPool.Put(p)
 }
+
+// namesPool holds the slices strMap sorts names in.
+var namesPool = sync.Pool{New: func() any { s := make([]string, 0, 64); return &s }}
 
 func (e *binEnc) job(j *api.Job) {
 	var mask uint64
@@ -736,6 +763,7 @@ func (s *shared) envBin(raw []byte, decode func() map[string]string) map[string]
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	if env, ok := s.byJSON[sum]; ok {
+		s.lastEnv = env
 		return env
 	}
 	env := decode()
