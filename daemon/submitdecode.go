@@ -205,6 +205,20 @@ func (d *fastDec) int() (int64, bool) {
 	return v, err == nil
 }
 
+// null takes a null if one is next.
+func (d *fastDec) null() bool {
+	d.ws()
+	if bytes.HasPrefix(d.b[d.i:], []byte("null")) {
+		d.i += 4
+		return true
+	}
+	return false
+}
+
+// requestFields are the names request reads (a null for one of them is
+// read as encoding/json reads it: the field left zero).
+var requestFields = map[string]bool{"jobName": true, "jobQueue": true, "jobQueues": true, "command": true, "script": true, "environment": true, "workingDir": true, "stdout": true, "stderr": true, "stdin": true, "appendOutput": true, "resources": true, "priority": true, "nice": true, "dependsOn": true, "dependAny": true, "keepOnInvalidDependency": true, "held": true, "beginAt": true, "tmpMB": true, "timeLimitSeconds": true, "noRequeue": true, "warnSignal": true, "warnSeconds": true, "warnBatch": true, "jobDefinition": true, "parameters": true, "image": true, "mounts": true, "readonlyRootFilesystem": true, "retryAttempts": true, "retryRules": true, "deadlineAt": true, "tags": true, "account": true, "qos": true, "comment": true, "submitHost": true, "licenses": true, "shareIdentifier": true, "schedulingPriority": true, "arrayIndexes": true, "arrayMaxRunning": true, "testOnly": true}
+
 func (d *fastDec) bool() (bool, bool) {
 	d.ws()
 	switch {
@@ -333,6 +347,9 @@ func (d *fastDec) batch(r *api.SubmitBatchRequest) bool {
 		if name != "jobs" {
 			return false
 		}
+		if d.null() {
+			return true
+		}
 		r.Jobs = []api.SubmitJobRequest{}
 		return d.array(func() bool {
 			r.Jobs = append(r.Jobs, api.SubmitJobRequest{})
@@ -347,6 +364,9 @@ func (d *fastDec) request(r *api.SubmitJobRequest) bool {
 		return false
 	}
 	return d.object(func(name string) bool {
+		if d.null() { // null leaves a field as it is: zero here
+			return requestFields[name]
+		}
 		s := &r.JobSpec
 		switch name {
 		case "jobName":

@@ -44,6 +44,9 @@ func fastSeeds(t testing.TB) []string {
 		`{"jobName":"a","jobName":"b","command":["true"]}`,
 		`{"command":["true"],"environment":{"A":"1","A":"2"}}`,
 		`{"command":["true"],"environment":null}`,
+		`{"command":null,"script":"x","resources":null,"dependsOn":null,"held":null,"unknown":null}`,
+		`{"command":null,"script":"x","resources":null,"dependsOn":null,"held":null}`,
+		`{"command":[null],"environment":{"A":null}}`, `{"jobName":nul}`, `{"jobs":null,"x":1}`,
 		`{"jobName":null,"command":["true"]}`,
 		`{"jobName":"\u00e4\ud83d\ude00","command":["true"]}`,
 		`{"jobName":"\xff","command":["true"]}`,
@@ -95,6 +98,14 @@ func TestFastSubmitSameAsJSON(t *testing.T) {
 	var r api.SubmitJobRequest
 	if d := (fastDec{b: []byte(seeds[0])}); !d.request(&r) {
 		t.Errorf("the fast path left a full request of the Go client to encoding/json")
+	}
+	// sbatch's body (api/client/core's encoder): a null command.
+	sbatch := `{"jobName":"wrap","command":null,"script":"#!/bin/sh\n# This script was created by sbatch --wrap.\n\ntrue\n",` +
+		`"environment":{"HOME":"/root","PATH":"/usr/bin:/bin"},"workingDir":"/root","stdout":"/root/slurm-%j.out",` +
+		`"stderr":"/root/slurm-%j.out","resources":{"cpus":1,"memoryMiB":1024},"held":true,"submitHost":"h"}`
+	sameDecode[api.SubmitJobRequest](t, sbatch)
+	if d := (fastDec{b: []byte(sbatch)}); !d.request(&api.SubmitJobRequest{}) {
+		t.Errorf("the fast path left sbatch's body to encoding/json")
 	}
 	var b api.SubmitBatchRequest
 	if d := (fastDec{b: []byte(seeds[1])}); !d.batch(&b) || len(b.Jobs) != 2 {
