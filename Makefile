@@ -50,6 +50,7 @@ test: build
 FUZZSCALE ?= 1
 FUZZ_TARGETS := \
 	./daemon:FuzzSubmitDecode:30000 \
+	./daemon:FuzzFastSubmit:30000 \
 	./api:FuzzDecodeJobList:30000 \
 	./api:FuzzDecodeJobRows:30000 \
 	./daemon:FuzzAWSSubmitDecode:30000 \

@@ -70,11 +70,15 @@ func clientTokenOf(ctx context.Context) (clientToken, bool) {
 // submitOnce commits a submit: with a client token in ctx, one the FSM
 // answers with the first submit's ids when the token was recorded.
 func (c *Controller) submitOnce(ctx context.Context, who caller, cmd raftfsm.SubmitCmd) (raftfsm.Result, error) {
-	t, ok := clientTokenOf(ctx)
-	if !ok {
-		return c.applier.Apply(ctx, raftfsm.OpSubmit, cmd)
+	var token *raftfsm.SubmitToken
+	if t, ok := clientTokenOf(ctx); ok {
+		token = &raftfsm.SubmitToken{UID: who.uid, Token: t.token, Hash: t.hash}
 	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpSubmitOnce, raftfsm.SubmitOnceCmd{Submit: cmd, UID: who.uid, Token: t.token, Hash: t.hash})
+	entry, err := raftfsm.EncodeSubmit(&cmd, token) // the compact form (OpSubmitBin)
+	if err != nil {
+		return raftfsm.Result{}, err
+	}
+	res, err := c.applier.ApplyEntry(ctx, entry)
 	if err == nil && res.Repeated {
 		c.log.Info("a submit was sent again with its client token: answered with the jobs it stored", "uid", who.uid, "first", res.IDs[0])
 	}

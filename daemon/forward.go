@@ -45,6 +45,14 @@ func (p *proposer) Apply(ctx context.Context, op raftfsm.Op, body any) (raftfsm.
 	return p.c.forwardApply(ctx, entry)
 }
 
+// ApplyEntry is Apply for a command already encoded (raftfsm.EncodeSubmit).
+func (p *proposer) ApplyEntry(ctx context.Context, entry []byte) (raftfsm.Result, error) {
+	if isLeaderOnly(ctx) || !p.follower() {
+		return p.local.applyEntry(ctx, entry)
+	}
+	return p.c.forwardApply(ctx, entry)
+}
+
 // follower reports whether this controller is a follower or a candidate
 // (not the leader, and not shut down).
 func (p *proposer) follower() bool {

@@ -166,7 +166,14 @@ func handle[Req, Resp any](fn func(ctx context.Context, who caller, req Req) (Re
 			return
 		}
 		var req Req
-		if err := decodeBody(r.Body, &req, strict, r.URL.Path); err != nil {
+		decode := decodeBody
+		switch any(&req).(type) {
+		case *api.SubmitJobRequest, *api.SubmitBatchRequest:
+			if strict { // shoal's own submits: read without reflection
+				decode = func(body io.Reader, v any, _ bool, path string) error { return decodeSubmitBody(body, v, path) }
+			}
+		}
+		if err := decode(r.Body, &req, strict, r.URL.Path); err != nil {
 			writeErr(w, err)
 			return
 		}

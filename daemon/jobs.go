@@ -78,6 +78,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	testOnly := false
+	var fits satisfiableMemo
 	accounts := newAcctCheck(state) // accounts.go
 	for i, r := range reqs {
 		j, err := newJob(r, o)
@@ -87,7 +88,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err := accounts.check(&j); err != nil {
 			return nil, err
 		}
-		if err := satisfiable(state, j); err != nil {
+		if err := fits.satisfiable(state, j); err != nil {
 			if unsat != holdUnsatisfiable || !api.IsCode(err, api.CodeUnsatisfiable) {
 				return nil, err
 			}
@@ -123,6 +124,35 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	return requestIDs(reqs, res.IDs)
+}
+
+// satisfiableMemo remembers, for the jobs of one submit, which queues and
+// resources some node can hold: a batch of 1,000 alike jobs asks the state
+// once, not 1,000 times. Only what fits is remembered (a refusal names its
+// job).
+type satisfiableMemo map[satisfiableKey]bool
+
+type satisfiableKey struct {
+	queue string
+	res   api.Resources
+}
+
+func (m *satisfiableMemo) satisfiable(state *raftfsm.State, j api.Job) error {
+	if len(j.Queues) > 1 {
+		return satisfiable(state, j)
+	}
+	k := satisfiableKey{j.Queue, j.Resources}
+	if (*m)[k] {
+		return nil
+	}
+	if err := satisfiable(state, j); err != nil {
+		return err
+	}
+	if *m == nil {
+		*m = satisfiableMemo{}
+	}
+	(*m)[k] = true
+	return nil
 }
 
 // requestIDs picks one id per request from the ids a submit stored: an

@@ -76,14 +76,14 @@ func decodeEnv(raw envJSON) map[string]string {
 	return env
 }
 
-// submit applies a SubmitCmd (submitJobs, each job copied out of c).
-func (w writer) submit(c SubmitCmd) Result {
+// submitBodyOf makes a submitBody of c, each job copied out of it.
+func submitBodyOf(c SubmitCmd) submitBody {
 	b := submitBody{Jobs: make([]*api.Job, len(c.Jobs)), Arrays: c.Arrays, Now: c.Now, Ended: c.Ended}
 	for i := range c.Jobs {
 		j := c.Jobs[i]
 		b.Jobs[i] = &j
 	}
-	return w.submitJobs(b)
+	return b
 }
 
 // submitJobs stores new jobs with consecutive ids, expanding arrays into one

@@ -128,8 +128,13 @@ func Encode(op Op, body any) ([]byte, error) {
 	return append([]byte{byte(op)}, data...), nil
 }
 
-// EncodeBatch frames several already-encoded entries as one log entry.
-func EncodeBatch(entries [][]byte) ([]byte, error) {
+// EncodeBatch frames several already-encoded entries as one log entry
+// (OpBatchBin).
+func EncodeBatch(entries [][]byte) ([]byte, error) { return encodeBatchBin(entries) }
+
+// EncodeBatchJSON frames several entries as one OpBatch entry, the JSON
+// batch of earlier versions (their logs still hold them).
+func EncodeBatchJSON(entries [][]byte) ([]byte, error) {
 	cmds := make([]Command, len(entries))
 	for i, e := range entries {
 		if len(e) == 0 {

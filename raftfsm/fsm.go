@@ -72,14 +72,18 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 	f.mu.Unlock()
 
 	var cmds []Command
-	if Op(data[0]) != OpBatch {
-		cmds = []Command{{Op: Op(data[0]), Body: data[1:]}}
-	} else {
+	batch := Op(data[0]) == OpBatch || Op(data[0]) == OpBatchBin
+	switch Op(data[0]) {
+	case OpBatchBin:
+		cmds = decodeBatchBin(idx, data[1:])
+	case OpBatch: // an earlier version's JSON batch
 		// Into a nil slice: decoding into cmds that alias data would
 		// overwrite the entry (RawMessage reuses its buffer).
 		if err := json.Unmarshal(data[1:], &cmds); err != nil {
 			panic(fmt.Sprintf("raftfsm: decode batch at index %d: %v", idx, err))
 		}
+	default:
+		cmds = []Command{{Op: Op(data[0]), Body: data[1:]}}
 	}
 	out := applyOut{shared: f.shared}
 	results := applyAll(db, cmds, &out, func() {
@@ -93,7 +97,7 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 		f.shared.prune(db, len(out.expired))
 	}
 	f.advance(idx)
-	if Op(data[0]) == OpBatch {
+	if batch {
 		return results
 	}
 	return results[0]
@@ -178,6 +182,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 	switch op {
 	case OpSubmit:
 		return decodeApply(op, body, w.submitLogged)
+	case OpSubmitBin:
+		return w.submitBinary(body)
 	case OpStop:
 		return decodeApply(op, body, w.stop)
 	case OpPlan:

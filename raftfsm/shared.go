@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"crypto/sha256"
+	"reflect"
 	"slices"
 
 	"github.com/hashicorp/go-memdb"
@@ -38,6 +39,10 @@ type shared struct {
 	// byJSON are the environments of envs by the SHA-256 of their JSON
 	// in a log entry (envJSON), for those of at least envJSONMin bytes.
 	byJSON map[[sha256.Size]byte]map[string]string
+	// lastEnv is the shared environment env returned last: a job whose
+	// environment is that very map (its entry's decode found it shared,
+	// or an array's task) is not hashed again to find it.
+	lastEnv map[string]string
 }
 
 // envJSONMin is the size of an environment's JSON from which the table
@@ -60,6 +65,7 @@ func (s *shared) envJSON(raw envJSON) map[string]string {
 	}
 	sum := sha256.Sum256(raw)
 	if env, ok := s.byJSON[sum]; ok {
+		s.lastEnv = env
 		return env
 	}
 	env := decodeEnv(raw)
@@ -82,9 +88,14 @@ func (s *shared) job(j *api.Job) {
 	if j.Script != "" {
 		j.Script = intern(s.scripts, j.Script)
 	}
-	if len(j.Env) > 0 && !small(j.Env) { // a small one is packed in its record
+	if len(j.Env) > 0 && !small(j.Env) && !sameMap(j.Env, s.lastEnv) { // a small one is packed in its record
 		j.Env = s.env(j.Env)
 	}
+}
+
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]string) bool {
+	return a != nil && b != nil && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 func intern(table map[string]string, v string) string {
@@ -100,6 +111,7 @@ func intern(table map[string]string, v string) string {
 func (s *shared) env(env map[string]string) map[string]string {
 	sum := envSum(env)
 	if c, ok := s.envs[sum]; ok {
+		s.lastEnv = c
 		return c
 	}
 	out := make(map[string]string, len(env))
@@ -107,6 +119,7 @@ func (s *shared) env(env map[string]string) map[string]string {
 		out[intern(s.strs, k)] = intern(s.strs, v)
 	}
 	s.envs[sum] = out
+	s.lastEnv = out
 	return out
 }
 

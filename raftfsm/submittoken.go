@@ -150,10 +150,15 @@ func tokenMismatch(token string, t *submitToken) *api.Error {
 // submitOnce applies a tokened submit: a token already recorded answers
 // with its jobs (Repeated), a new one submits and records them.
 func (w writer) submitOnce(c SubmitOnceCmd) Result {
+	return w.submitOnceBody(SubmitToken{UID: c.UID, Token: c.Token, Hash: c.Hash}, submitBodyOf(c.Submit))
+}
+
+// submitOnceBody applies a tokened submit (of either encoding).
+func (w writer) submitOnceBody(c SubmitToken, b submitBody) Result {
 	if err := checkClientToken(c.Token); err != nil {
 		return Result{Err: err}
 	}
-	w.pruneSubmitTokens(c.Submit.Now)
+	w.pruneSubmitTokens(b.Now)
 	t, err := lookupSubmitToken(w.txn, c.UID, c.Token)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: %v", err))
@@ -164,7 +169,7 @@ func (w writer) submitOnce(c SubmitOnceCmd) Result {
 		}
 		return Result{IDs: t.ids(), Repeated: true}
 	}
-	res := w.submit(c.Submit)
+	res := w.submitJobs(b)
 	if res.Err != nil || len(res.IDs) == 0 {
 		return res
 	}
@@ -172,8 +177,8 @@ func (w writer) submitOnce(c SubmitOnceCmd) Result {
 	m.SubmitTokenSeq++
 	w.put(tableMeta, &m)
 	w.put(tableSubmitTokens, &submitToken{Key: submitTokenKey(c.UID, c.Token), Seq: m.SubmitTokenSeq, Hash: c.Hash,
-		First: res.IDs[0], Count: len(res.IDs), At: c.Submit.Now})
-	w.pruneSubmitTokens(c.Submit.Now)
+		First: res.IDs[0], Count: len(res.IDs), At: b.Now})
+	w.pruneSubmitTokens(b.Now)
 	return res
 }
 
