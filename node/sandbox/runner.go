@@ -47,6 +47,10 @@ type Runner struct {
 
 	mu   sync.Mutex
 	live map[string]bool // ids of jobs started and not yet finished
+	// quiesced: Quiesce was called; freezing counts the sections that
+	// have a job's cgroup frozen (freeze.go).
+	quiesced bool
+	freezing sync.WaitGroup
 
 	placement    sync.Once
 	placementErr error
