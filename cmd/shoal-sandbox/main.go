@@ -15,8 +15,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == "init":
 		sandbox.Init() // never returns
+	case len(os.Args) == 2 && os.Args[1] == "fingerprint":
+		// The daemon checks that this binary is its own build.
+		fmt.Println(sandbox.Fingerprint())
+		return
 	}
 	fmt.Fprintln(os.Stderr, "shoal-sandbox: started by a shoal node daemon for each job (as \"shoal-sandbox init\"), not by hand; run `shoal agent` instead")
 	os.Exit(2)

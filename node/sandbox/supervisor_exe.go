@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +90,12 @@ func openSupervisor(path string) (*os.File, error) {
 	if err := sameBuild(f); err != nil {
 		return fail("%w; build both with `make build` (or remove it: the daemon then uses its own binary)", err)
 	}
+	// Of this very file, not of the path (which may change meanwhile).
+	out, err := exec.Command("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), "fingerprint").Output()
+	if got := strings.TrimSpace(string(out)); err != nil || got != Fingerprint() {
+		return fail("its node/sandbox is another build (fingerprint %q, error %v; this binary's %s); build both with `make build` (or remove it: the daemon then uses its own binary)",
+			got, err, Fingerprint())
+	}
 	// Kept above the descriptors a supervisor is given (3 and up): the
 	// child execs /proc/self/fd/N after it has placed those.
 	hi, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
@@ -121,8 +129,8 @@ func sameBuild(f *os.File) error {
 		mine[d.Path] = d.Version + " " + d.Sum
 	}
 	for _, d := range other.Deps {
-		if v, ok := mine[d.Path]; !ok || v != d.Version+" "+d.Sum {
-			return fmt.Errorf("dependency %s %s differs from this binary's (%q)", d.Path, d.Version, v)
+		if v, ok := mine[d.Path]; ok && v != d.Version+" "+d.Sum {
+			return fmt.Errorf("dependency %s %s differs from this binary's (%s)", d.Path, d.Version, v)
 		}
 	}
 	settings := func(bi *debug.BuildInfo) map[string]string {
