@@ -27,9 +27,10 @@ import (
 // package initialisation, the page faults of its data) grows with what is
 // linked in: shoal's (35 MB, ~180 initialised packages: raft, the HTTP
 // API, the CLI, the registry client) takes ~1.6 ms of CPU more than this
-// one (8 MB) on a 2-core VM, per start. Measured with `sbatch --wrap true`
-// jobs through `shoal agent -dev`: 2-4 ms of CPU less per job, a drain
-// ~18% faster.
+// one (8 MB) on a 2-core VM, per start. Measured with 1,000 `sbatch
+// --wrap true` jobs through `shoal agent -dev` there: ~34 ms of CPU per
+// job's life (daemon, supervisor, init, controller) down to ~27, a drain
+// of them from ~43 to ~54 jobs/s.
 const SupervisorName = "shoal-sandbox"
 
 // SiblingSupervisor returns the SupervisorName binary next to the running
