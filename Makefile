@@ -4,6 +4,7 @@ PREFIX   ?= /usr/local
 BIN      := bin/shoal
 CLIENT   := bin/shoal-client
 CLIENT_FULL := bin/shoal-client-full
+SANDBOX  := bin/shoal-sandbox
 export CGO_ENABLED := 1
 # urfave/cli's man-page generator (and its markdown library) would be
 # initialised at every start of the binary, every sbatch and squeue included.
@@ -11,12 +12,17 @@ export GOFLAGS := -tags=urfave_cli_no_docs
 
 .PHONY: build test fuzz demo bench lint install links clean
 
-build: $(BIN) $(CLIENT) $(CLIENT_FULL)
+build: $(BIN) $(CLIENT) $(CLIENT_FULL) $(SANDBOX)
 
 SOURCES := $(shell find . -name '*.go' -not -path './shoal-data/*') go.mod go.sum
 
 $(BIN): $(SOURCES)
 	$(GO) build -o $(BIN) ./cmd/shoal
+
+# Each job's supervisor (and its libcontainer init) starts from this small
+# binary, when it lies next to shoal: see node/sandbox SupervisorName.
+$(SANDBOX): $(SOURCES)
+	$(GO) build -o $(SANDBOX) ./cmd/shoal-sandbox
 
 # The client (the Slurm commands, and shoal's own without the agent) is
 # built without cgo: a static binary starts without the dynamic loader,
@@ -84,6 +90,7 @@ SLURM_LINKS := sbatch squeue scancel sinfo scontrol sacct srun sacctmgr scrontab
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shoal
+	install -m 0755 $(SANDBOX) $(DESTDIR)$(PREFIX)/bin/shoal-sandbox
 	install -m 0755 $(CLIENT) $(DESTDIR)$(PREFIX)/bin/shoal-client
 	install -m 0755 $(CLIENT_FULL) $(DESTDIR)$(PREFIX)/bin/shoal-client-full
 	for l in $(SLURM_LINKS); do ln -sf shoal-client $(DESTDIR)$(PREFIX)/bin/$$l; done

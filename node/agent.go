@@ -260,6 +260,11 @@ func (a *Agent) Close() error {
 	<-a.stopped
 	giveUp.Stop()
 	a.reportCancel()
+	// A stop or signal still under way (a goroutine of its own) thaws
+	// its job before the daemon may exit.
+	if q, ok := a.cfg.Executor.(interface{ Quiesce() }); ok {
+		q.Quiesce()
+	}
 	return a.logSrv.close()
 }
 

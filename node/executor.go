@@ -56,3 +56,8 @@ func (e SandboxExecutor) Recover() (map[string]Process, error) {
 	}
 	return out, err
 }
+
+// Quiesce waits until no job's cgroup is frozen by a signal in progress
+// and refuses to freeze any more (sandbox.Runner.Quiesce): the daemon is
+// about to exit, and a job it left frozen would never end.
+func (e SandboxExecutor) Quiesce() { e.Runner.Quiesce() }

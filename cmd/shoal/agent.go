@@ -200,8 +200,14 @@ func runAgent(c *ucli.Context) error {
 		if c.Int64("job-pids-max") < 0 {
 			return fmt.Errorf("agent: -job-pids-max %d: give a number of processes, or 0 for no limit", c.Int64("job-pids-max"))
 		}
+		// Jobs' supervisors start from the small shoal-sandbox binary
+		// next to this one when it is there (much cheaper to start).
+		supervisor, err := sandbox.SiblingSupervisor()
+		if err != nil {
+			log.Warn("not using the supervisor binary next to shoal: each job's supervisor re-executes shoal itself", "err", err)
+		}
 		runner = &sandbox.Runner{
-			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"), TmpRoot: scratch,
+			Root: c.String("sandbox-root"), CgroupParent: c.String("cgroup-parent"), TmpRoot: scratch, Supervisor: supervisor,
 		}
 		if err := runner.Check(); err != nil {
 			return fmt.Errorf("start node daemon: -sandbox-root %s: %w (put the shoal binary elsewhere, or choose another -sandbox-root)",

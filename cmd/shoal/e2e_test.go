@@ -63,6 +63,13 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// Jobs' supervisors start from shoal-sandbox next to the agent's
+	// binary, as after `make build` (node/sandbox tests cover the agent
+	// without it). No VCS stamp: the test binary has none.
+	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(dir, sandbox.SupervisorName), "../shoal-sandbox").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build %s: %v\n%s", sandbox.SupervisorName, err, out)
+		return 1
+	}
 	// Agents' default -scratch-dir parent: removed if the tests emptied it.
 	defer os.Remove("/var/tmp/shoal-scratch")
 	return m.Run()

@@ -183,6 +183,14 @@
 // Root under t.TempDir(), which do not overlap; a binary built with
 // "go test -c -o /tmp/x.test" would be refused.
 //
+// The re-executed binary is the daemon's own unless Runner.Supervisor names
+// another: shoal-sandbox (cmd/shoal-sandbox, SupervisorName), which holds
+// this package and libcontainer alone and is much cheaper to start, twice a
+// job (the supervisor, then libcontainer's init from the supervisor's
+// /proc/self/exe). It is opened once, must be changeable by root alone, and
+// must be the same build (Go, dependencies, a digest of this package's
+// source); the same placement rule holds for its directory.
+//
 // # Supervisors: jobs outlive the daemon
 //
 // The daemon does not create the container itself. Start prepares the

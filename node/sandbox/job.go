@@ -38,6 +38,11 @@ type Job struct {
 	// emulated is a signal Signal emulated with SIGKILL on PID 1 (which
 	// drops signals it has no handler for): the Result reports it.
 	emulated atomic.Int32
+
+	// frozenMu serializes the sections that freeze the job's cgroup
+	// (frozen): a stop and a signal never overlap, so the one that froze
+	// it is the one that thaws it.
+	frozenMu sync.Mutex
 }
 
 func newJob(r *Runner, id string, c *libcontainer.Container, sh *supervisor, cg jobCgroups) *Job {
@@ -185,15 +190,11 @@ func (j *Job) Stop(grace time.Duration) error {
 // frozen so that none can fork past the list or exit and have its pid
 // reused. It reports whether it also had to SIGSTOP PID 1.
 func (j *Job) terminate() (stoppedInit bool, err error) {
-	if err := j.c.Pause(); err != nil {
-		return false, fmt.Errorf("freeze: %w", err)
+	thaw, err := j.freeze()
+	if err != nil {
+		return false, err
 	}
-	defer func() {
-		// SIGKILL thaws by itself: then it is not paused any more.
-		if rerr := j.c.Resume(); rerr != nil && !errors.Is(rerr, libcontainer.ErrNotPaused) {
-			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
-		}
-	}()
+	defer func() { err = errors.Join(err, thaw()) }()
 	// Start returns once libcontainer has released its init to exec the
 	// job, so PID 1 may still be that init (a Go program, which would exit
 	// 2 on SIGTERM). It has not run any of the job yet: kill it outright.
@@ -471,15 +472,11 @@ func defaultActionOf(sig unix.Signal) defaultAction {
 
 // signal does Signal's work with the cgroup frozen.
 func (j *Job) signal(sig unix.Signal, scope Scope) (err error) {
-	if err := j.c.Pause(); err != nil {
-		return fmt.Errorf("freeze: %w", err)
+	thaw, err := j.freeze()
+	if err != nil {
+		return err
 	}
-	defer func() {
-		// SIGKILL thaws by itself: then it is not paused any more.
-		if rerr := j.c.Resume(); rerr != nil && !errors.Is(rerr, libcontainer.ErrNotPaused) {
-			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
-		}
-	}()
+	defer func() { err = errors.Join(err, thaw()) }()
 	if step, ok := scope.Step(); ok {
 		return j.signalStep(sig, step)
 	}

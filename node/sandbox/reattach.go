@@ -82,7 +82,12 @@ func (r *Runner) adopt(id string) (*Job, error) {
 			shimDir: dir, exited: exited, c: loadOrNil(r.Root, id)}, nil
 	}
 	c, err := libcontainer.Load(r.Root, id)
+	var thawErr error
 	if err == nil {
+		// A daemon killed while it had the job frozen (freeze.go) left
+		// it so; thawed first, so that a job frozen before its init was
+		// released reads Created again.
+		thawErr = thawLeftFrozen(c)
 		var status libcontainer.Status
 		if status, err = c.Status(); err == nil && status == libcontainer.Created {
 			// Its daemon died between Start and Exec: the job never ran.
@@ -105,7 +110,7 @@ func (r *Runner) adopt(id string) (*Job, error) {
 		c = loadOrNil(r.Root, id)
 	}
 	return &Job{r: r, id: id, c: c, initPid: st.InitPid, initFd: initFd, cg: jobCgroupsOf(st.CgroupPaths),
-		shimDir: dir, exited: exited}, nil
+		shimDir: dir, exited: exited}, thawErr
 }
 
 // loadOrNil loads a container that may already be gone.

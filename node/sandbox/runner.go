@@ -44,13 +44,23 @@ type Runner struct {
 	// overlayfs takes as an upper layer: ext4, xfs, not an overlay), apart
 	// from the controller's state, and belongs to this Runner alone.
 	TmpRoot string
+	// Supervisor is the binary each job's supervisor (and so its
+	// libcontainer init) runs: a build of cmd/shoal-sandbox, the same
+	// build as this binary (SiblingSupervisor finds one); "" is this
+	// binary. It must not lie in or above Root either.
+	Supervisor string
 
 	mu   sync.Mutex
 	live map[string]bool // ids of jobs started and not yet finished
+	// quiesced: Quiesce was called; freezing counts the sections that
+	// have a job's cgroup frozen (freeze.go).
+	quiesced bool
+	freezing sync.WaitGroup
 
 	placement    sync.Once
 	placementErr error
 	hostname     string
+	supervisor   *os.File // Supervisor, opened by checkPlacement
 }
 
 // Start creates the job's sandbox and starts its process: it opens the
@@ -211,7 +221,7 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 		files = append(files, out.stdin)
 	}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        r.supervisorExe(),
 		Args:        []string{"shoal-supervisor:" + ss.ID, "init"},
 		Env:         []string{shimEnv + "=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Stderr:      logF,
@@ -278,7 +288,12 @@ func (r *Runner) checkPlacement() error {
 			r.placementErr = fmt.Errorf("find executable: %w", err)
 			return
 		}
-		r.placementErr = checkPlacement(exe, r.Root)
+		if r.placementErr = checkPlacement(exe, r.Root); r.placementErr != nil || r.Supervisor == "" {
+			return
+		}
+		if r.placementErr = checkPlacement(r.Supervisor, r.Root); r.placementErr == nil {
+			r.supervisor, r.placementErr = openSupervisor(r.Supervisor)
+		}
 	})
 	return r.placementErr
 }

@@ -118,6 +118,10 @@ func runShim() {
 }
 
 func shim() error {
+	// Started from /proc/self/exe or /proc/self/fd/N, its command name
+	// would be "exe" or "N": name it for ps and top (its arguments name
+	// the job).
+	_ = os.WriteFile("/proc/self/comm", []byte("shoal-shim"), 0)
 	statusF := os.NewFile(shimStatusFd, "status")
 	var s shimSpec
 	specF := os.NewFile(shimSpecFd, "spec")

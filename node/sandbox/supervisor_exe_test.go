@@ -1,0 +1,94 @@
+package sandbox
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// buildSupervisor builds cmd/shoal-sandbox into a fresh directory.
+func buildSupervisor(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds cmd/shoal-sandbox")
+	}
+	p := filepath.Join(t.TempDir(), SupervisorName)
+	// No VCS stamp: the test binary has none either (sameBuild compares).
+	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", p, "../../cmd/shoal-sandbox").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build %s: %v\n%s", SupervisorName, err, out)
+	}
+	return p
+}
+
+// A Runner with Supervisor set starts each job's supervisor, and so the
+// job's libcontainer init, from that binary; the job runs as it would
+// under this one.
+func TestSupervisorBinary(t *testing.T) {
+	bin := buildSupervisor(t)
+	r := newRunner(t)
+	r.Supervisor = bin
+	j, spec, _ := startWithFifo(t, r, `echo out; echo ready > "$FIFO"; exec sleep 3600`)
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(j.Pid()) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid ...
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	exe, err := os.Readlink("/proc/" + f[1] + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exe != bin {
+		t.Errorf("the job's supervisor runs %s, want %s", exe, bin)
+	}
+	if err := j.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Wait(); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	assertGone(t, r, spec.ID)
+	if got := readFile(t, spec.Stdout); got != "out\n" {
+		t.Errorf("stdout %q, want %q", got, "out\n")
+	}
+	res, out := run(t, r, baseSpec(t, "sh", "-c", "echo $$; exit 3"))
+	if res.ExitCode != 3 || out != "1\n" {
+		t.Errorf("job under the supervisor binary: exit %d, output %q; want 3 and its pid 1", res.ExitCode, out)
+	}
+}
+
+// A supervisor binary that others than root could change, or one of
+// another build, is refused: every job's supervisor runs it as root.
+func TestSupervisorBinaryRefused(t *testing.T) {
+	bin := buildSupervisor(t)
+	if err := os.Chmod(bin, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t)
+	r.Supervisor = bin
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "only root") {
+		t.Errorf("Check with a world-writable supervisor binary: %v, want a refusal naming who may change it", err)
+	}
+	// Another build: its node/sandbox differs (a stale binary left next
+	// to a newer shoal), here its Fingerprint.
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "fingerprint.go")
+	os.WriteFile(stale, []byte("package sandbox\n\nvar Fingerprint = func() string { return \"stale\" }\n"), 0o644)
+	self, _ := filepath.Abs("fingerprint.go")
+	overlay := filepath.Join(dir, "overlay.json")
+	os.WriteFile(overlay, []byte(`{"Replace":{"`+self+`":"`+stale+`"}}`), 0o644)
+	other := filepath.Join(dir, SupervisorName)
+	out, err := exec.Command("go", "build", "-buildvcs=false", "-overlay", overlay, "-o", other, "../../cmd/shoal-sandbox").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	r = newRunner(t)
+	r.Supervisor = other
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "another build") {
+		t.Errorf("Check with a supervisor binary of another build: %v, want a refusal", err)
+	}
+}
