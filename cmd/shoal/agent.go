@@ -184,6 +184,10 @@ func runAgent(c *ucli.Context) error {
 		agent  *node.Agent
 		runner *sandbox.Runner
 	)
+	// Catch SIGTERM before the node daemon starts: whoever sends it as
+	// soon as "node daemon running" is logged gets an orderly shutdown.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	if dev || nodeOnly {
 		logAddr := c.String("log-addr")
 		if logAddr == "" {
@@ -256,8 +260,6 @@ func runAgent(c *ucli.Context) error {
 		log.Info("node daemon running", "name", agent.Name())
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	ctx := c.Context
 	if ctx == nil {
 		ctx = context.Background()
