@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
 
@@ -22,13 +23,15 @@ func BenchmarkSchedulePassConservative(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			fsm, now := buildSchedState(b, c.pending, c.nodes, c.noLimits)
 			st := fsm.State()
+			var arena raftfsm.JobArena
 			opts := sched.Options{Conservative: true}
 			for range b.N {
 				var times []time.Duration
 				var plan sched.Plan
 				for range 5 {
 					start := time.Now()
-					plan = sched.ScheduleWith(st, now, opts)
+					arena.Reset()
+					plan = sched.ScheduleWith(st.WithArena(&arena), now, opts)
 					times = append(times, time.Since(start))
 				}
 				slices.Sort(times)

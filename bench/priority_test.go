@@ -30,6 +30,7 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 		b.Fatal(res.Err)
 	}
 	st := fsm.State()
+	var arena raftfsm.JobArena
 	for _, name := range []string{"basic", "multifactor", "multifactor-fairtree"} {
 		opts := sched.Options{}
 		if name != "basic" {
@@ -41,7 +42,8 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 				var times []time.Duration
 				for range 5 {
 					start := time.Now()
-					sched.ScheduleWith(st, now, opts)
+					arena.Reset()
+					sched.ScheduleWith(st.WithArena(&arena), now, opts)
 					times = append(times, time.Since(start))
 				}
 				slices.Sort(times)

@@ -35,6 +35,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 	flush := c.clock.NewTimer(time.Hour) // reasons held back by reasonInterval
 	flush.Stop()
 	var lastReasons time.Time
+	var arena raftfsm.JobArena // the jobs a pass reads, used again by the next
 	plan := true
 	for {
 		// The watch is taken on the state the plan reads: a change
@@ -50,7 +51,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			if opts.MaxPlacements == 0 {
 				opts.MaxPlacements = planPlacements
 			}
-			p := sched.ScheduleWith(state, now, opts)
+			arena.Reset() // the last pass's plan is done with
+			p := sched.ScheduleWith(state.WithArena(&arena), now, opts)
 			if p.NextBegin != 0 {
 				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
 			}

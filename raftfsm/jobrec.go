@@ -229,19 +229,27 @@ func (r *jobRec) load(j *api.Job) { r.loadAs(j, true) }
 func (r *jobRec) loadNoEnv(j *api.Job) { r.loadAs(j, false) }
 
 func (r *jobRec) loadAs(j *api.Job, env bool) {
-	*j = api.Job{
-		ID: r.ID, JobSpec: r.spec.JobSpec, User: r.spec.User, UID: r.spec.UID, GID: r.spec.GID, Groups: r.spec.Groups,
-		State: stateNames[r.state], StatusReason: r.StatusReason, Array: r.Array, WaitReason: r.WaitReason,
-		EstimatedStartAt: r.EstimatedStartAt, HeldByAdmin: r.HeldByAdmin, PriorityFixed: r.PriorityFixed,
-		Attempt: int(r.Attempt), ExitCode: r.ExitCode,
-		Cause: r.Cause, CreatedAt: r.CreatedAt, RunnableAt: r.RunnableAt, StartedAt: r.StartedAt,
-		StoppedAt: r.StoppedAt, Usage: r.Usage,
-	}
-	j.Name, j.Env, j.Priority, j.DependsOn, j.Held = r.Name, r.Env, r.Priority, r.DependsOn, r.Held
-	if !env {
-		j.Env = nil
-	} else if r.envSmall != "" {
+	*j = api.Job{}
+	r.fill(j, env)
+}
+
+// fill sets j's fields from r. j must be zero: a slab's fresh jobs are,
+// and filling them field by field writes each byte once (a composite
+// literal assigned through the pointer writes the whole job twice).
+func (r *jobRec) fill(j *api.Job, env bool) {
+	j.ID, j.JobSpec, j.User, j.UID, j.GID, j.Groups = r.ID, r.spec.JobSpec, r.spec.User, r.spec.UID, r.spec.GID, r.spec.Groups
+	j.State, j.StatusReason, j.Array, j.WaitReason = stateNames[r.state], r.StatusReason, r.Array, r.WaitReason
+	j.EstimatedStartAt, j.HeldByAdmin, j.PriorityFixed = r.EstimatedStartAt, r.HeldByAdmin, r.PriorityFixed
+	j.Attempt, j.ExitCode = int(r.Attempt), r.ExitCode
+	j.Cause, j.CreatedAt, j.RunnableAt, j.StartedAt = r.Cause, r.CreatedAt, r.RunnableAt, r.StartedAt
+	j.StoppedAt, j.Usage = r.StoppedAt, r.Usage
+	j.Name, j.Priority, j.DependsOn, j.Held = r.Name, r.Priority, r.DependsOn, r.Held
+	switch {
+	case !env:
+	case r.envSmall != "":
 		j.Env = unpackEnv(r.envSmall)
+	default:
+		j.Env = r.Env
 	}
 	if p := r.place; p != nil {
 		j.Node, j.ComputeEnvironment = p.Node, p.ComputeEnvironment
@@ -275,7 +283,7 @@ func (s *jobSlab) load(r *jobRec) *api.Job {
 	}
 	j := &s.free[0]
 	s.free = s.free[1:]
-	r.load(j)
+	r.fill(j, true)
 	return j
 }
 
