@@ -141,6 +141,33 @@ func (s *Store) GetLog(index uint64, log *raft.Log) error {
 	return s.WAL.GetLog(index, log)
 }
 
+// StoreLogs appends logs in runs of at most appendChunk bytes (or one
+// larger entry), each run synced before the next. raft-wal keeps its
+// write buffer at the size of the largest append until its segment is
+// full, so a burst of many entries must not make one huge append. A
+// crash between runs leaves a prefix of logs, which raft handles as a
+// shorter log (nothing in logs is acknowledged before StoreLogs returns).
+func (s *Store) StoreLogs(logs []*raft.Log) error {
+	for len(logs) > 0 {
+		n, size := 1, len(logs[0].Data)
+		for n < len(logs) && size+len(logs[n].Data) <= appendChunk {
+			size += len(logs[n].Data)
+			n++
+		}
+		if err := s.WAL.StoreLogs(logs[:n]); err != nil {
+			return err
+		}
+		logs = logs[n:]
+	}
+	return nil
+}
+
+// StoreLog appends one log.
+func (s *Store) StoreLog(log *raft.Log) error { return s.StoreLogs([]*raft.Log{log}) }
+
+// appendChunk bounds the bytes of one append to raft-wal (see StoreLogs).
+const appendChunk = 1 << 20
+
 // openWAL opens raft-wal in dir with its files readable by the owner
 // only (it makes them 0644; the directory is 0700 anyway).
 func openWAL(dir string) (*Store, error) {
