@@ -52,13 +52,7 @@ func TestAgentCorruptRaftLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "agent", "-data-dir", dataDir, "-socket", filepath.Join(t.TempDir(), "s.sock"))
-	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("agent on a corrupt raft log: %v, want exit status 1; output:\n%s", err, out)
-	}
+	out := agentRefusesCorruptLog(t, dataDir)
 	for _, want := range []string{"raft log " + logPath + " is corrupt", "mv " + logPath + " " + logPath + ".corrupt", "starts EMPTY"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("agent output lacks %q:\n%s", want, out)
@@ -104,13 +98,7 @@ func TestAgentCorruptWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "agent", "-data-dir", dataDir, "-socket", filepath.Join(t.TempDir(), "s.sock"))
-	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("agent on a corrupt raft log: %v, want exit status 1; output:\n%s", err, out)
-	}
+	out := agentRefusesCorruptLog(t, dataDir)
 	walDir := filepath.Join(raftDir, raftwal.Dir)
 	for _, want := range []string{"raft log " + walDir + " is corrupt", segs[0], "does not match its checksum", "mv " + walDir + " " + walDir + ".corrupt", "starts EMPTY"} {
 		if !strings.Contains(string(out), want) {
@@ -122,4 +110,18 @@ func TestAgentCorruptWAL(t *testing.T) {
 			t.Errorf("agent output has %q, want one error line:\n%s", bad, out)
 		}
 	}
+}
+
+// agentRefusesCorruptLog runs the agent on dataDir, which must exit 1 at
+// once, and returns what it printed.
+func agentRefusesCorruptLog(t *testing.T, dataDir string) []byte {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "agent", "-data-dir", dataDir, "-socket", filepath.Join(t.TempDir(), "s.sock"))
+	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("agent on a corrupt raft log: %v, want exit status 1; output:\n%s", err, out)
+	}
+	return out
 }
