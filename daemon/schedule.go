@@ -35,7 +35,9 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 	flush := c.clock.NewTimer(time.Hour) // reasons held back by reasonInterval
 	flush.Stop()
 	var lastReasons time.Time
-	var arena raftfsm.JobArena // the jobs a pass reads, used again by the next
+	var arena raftfsm.JobArena          // the jobs a pass reads, used again by the next
+	idle := c.clock.NewTimer(arenaIdle) // lets the arena's memory go when no pass follows
+	idle.Stop()
 	plan := true
 	for {
 		// The watch is taken on the state the plan reads: a change
@@ -51,6 +53,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			if opts.MaxPlacements == 0 {
 				opts.MaxPlacements = planPlacements
 			}
+			idle.Stop()
 			arena.Reset() // the last pass's plan is done with
 			p := sched.ScheduleWith(state.WithArena(&arena), now, opts)
 			if p.NextBegin != 0 {
@@ -82,6 +85,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 					}
 				}
 			}
+			idle.Reset(arenaIdle)
 			// Placed jobs changed the inputs: plan the rest at once
 			// (the cap on one plan's placements may have left some).
 			// A plan the FSM wholly refused waits for a change.
@@ -98,6 +102,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			plan = true // a begin time came: plan again though nothing changed
 		case <-flush.C():
 			plan = true // reasons were held back: record them now
+		case <-idle.C():
+			arena.Release() // no pass for a while: do not hold its jobs' memory
 		case <-ctx.Done():
 		}
 		cancel()
@@ -106,6 +112,11 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		}
 	}
 }
+
+// arenaIdle is how long the scheduling loop keeps the memory of its last
+// pass's jobs for the next pass: passes come after every commit on a busy
+// controller, and an idle one gives the memory back.
+const arenaIdle = 3 * time.Second
 
 // planPlacements bounds the placements of one pass of the loop. A pass
 // reads every RUNNABLE job however few it places, so a bound below what a

@@ -35,7 +35,14 @@ func TestJobArenaReusesWithoutLeftovers(t *testing.T) {
 		}
 		a.Reset()
 	}
+	if len(a.blocks) != 2 {
+		t.Errorf("after two reads of %d jobs the arena holds %d blocks, want 2 (used again)", n, len(a.blocks))
+	}
+	a.Release()
 	if len(a.blocks) != 0 {
-		t.Errorf("after Reset the arena holds %d blocks, want 0 (they go back to the pool)", len(a.blocks))
+		t.Errorf("after Release the arena holds %d blocks, want none", len(a.blocks))
+	}
+	if got := a.load(sparseRec); !reflect.DeepEqual(got, sparseRec.job()) {
+		t.Errorf("a job made after Release: %+v, want %+v", got, sparseRec.job())
 	}
 }
