@@ -229,6 +229,16 @@ func FuzzDecodeJobRows(f *testing.F) {
 				}
 			}
 		}
+		if len(known) == 0 {
+			// Only fields this client does not know: each row decodes to
+			// an empty job, and there is no list of no fields to write.
+			for i, j := range got.Jobs {
+				if !reflect.DeepEqual(j, Job{}) {
+					t.Fatalf("job %d of unknown fields only decoded to %+v", i, j)
+				}
+			}
+			return
+		}
 		cells := refCells(t, got.Jobs, known)
 		again, err := DecodeJobRows(refRows(t, cells, known))
 		if err != nil {
