@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// wrapScript is the batch script sbatch --wrap makes of a command line,
-// as Slurm writes it.
-func wrapScript(cmd string) string {
-	return "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n" + cmd + "\n"
-}
+// wrapHeader starts the batch script sbatch --wrap makes, as Slurm
+// writes it.
+const wrapHeader = "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n"
+
+// wrapScript is the batch script sbatch --wrap makes of a command line.
+func wrapScript(cmd string) string { return wrapHeader + cmd + "\n" }
 
 // readScript reads the batch script sbatch was given: the file named by
 // the first operand (relative to the submitting directory), or stdin when
