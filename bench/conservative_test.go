@@ -24,6 +24,7 @@ func BenchmarkSchedulePassConservative(b *testing.B) {
 			fsm, now := buildSchedState(b, c.pending, c.nodes, c.noLimits)
 			st := fsm.State()
 			var arena raftfsm.JobArena
+			var planner sched.Planner
 			opts := sched.Options{Conservative: true}
 			for range b.N {
 				var times []time.Duration
@@ -31,7 +32,7 @@ func BenchmarkSchedulePassConservative(b *testing.B) {
 				for range 5 {
 					start := time.Now()
 					arena.Reset()
-					plan = sched.ScheduleWith(st.WithArena(&arena), now, opts)
+					plan = planner.Schedule(st.WithArena(&arena), now, opts)
 					times = append(times, time.Since(start))
 				}
 				slices.Sort(times)

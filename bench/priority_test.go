@@ -31,6 +31,7 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 	}
 	st := fsm.State()
 	var arena raftfsm.JobArena
+	var planner sched.Planner
 	for _, name := range []string{"basic", "multifactor", "multifactor-fairtree"} {
 		opts := sched.Options{}
 		if name != "basic" {
@@ -43,7 +44,7 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 				for range 5 {
 					start := time.Now()
 					arena.Reset()
-					sched.ScheduleWith(st.WithArena(&arena), now, opts)
+					planner.Schedule(st.WithArena(&arena), now, opts)
 					times = append(times, time.Since(start))
 				}
 				slices.Sort(times)

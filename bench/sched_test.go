@@ -41,6 +41,7 @@ func BenchmarkSchedulePass(b *testing.B) {
 			fsm, now := buildSchedState(b, c.pending, c.nodes, c.noLimits)
 			st := fsm.State()
 			var arena raftfsm.JobArena
+			var planner sched.Planner
 			for range b.N {
 				var times []time.Duration
 				var plan sched.Plan
@@ -48,7 +49,7 @@ func BenchmarkSchedulePass(b *testing.B) {
 				for range 5 {
 					start := time.Now()
 					arena.Reset() // as the scheduling loop does: the last plan is done with
-					plan = sched.Schedule(st.WithArena(&arena), now)
+					plan = planner.Schedule(st.WithArena(&arena), now, sched.Options{})
 					times = append(times, time.Since(start))
 				}
 				cpu := (cpuTime(b) - cpu0) / 5

@@ -273,8 +273,9 @@ func (c *Controller) priorityFactors(_ context.Context, who caller, req api.Prio
 				(len(req.Queues) > 0 && !slices.Contains(req.Queues, j.Queue)) || !c.visible(who, j) {
 				return true
 			}
-			f := pr.Of(j)
-			p := api.JobPriority{JobID: j.ID, User: j.User, Account: pr.Account(j), Queue: j.Queue, Nice: j.Nice, Fixed: f.Fixed, Priority: f.Priority}
+			v := raftfsm.ViewOf(j)
+			f := pr.Of(&v)
+			p := api.JobPriority{JobID: j.ID, User: j.User, Account: pr.Account(&v), Queue: j.Queue, Nice: j.Nice, Fixed: f.Fixed, Priority: f.Priority}
 			if !cfg.Multifactor() {
 				p.Priority = j.Priority
 			}
@@ -309,7 +310,8 @@ func (c *Controller) listPriorities(state *raftfsm.State) *sched.Priorities {
 // held job, nor one whose priority was set by hand).
 func showPriority(p *sched.Priorities, j *api.Job) {
 	if p != nil && j.State.Cancellable() && !j.Held && !j.PriorityFixed {
-		j.Priority = p.Of(j).Priority
+		v := raftfsm.ViewOf(j)
+		j.Priority = p.Of(&v).Priority
 	}
 }
 

@@ -36,6 +36,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 	flush.Stop()
 	var lastReasons time.Time
 	var arena raftfsm.JobArena          // the jobs a pass reads, used again by the next
+	var planner sched.Planner           // a pass's plan, in the memory of the last one
 	idle := c.clock.NewTimer(arenaIdle) // lets the arena's memory go when no pass follows
 	idle.Stop()
 	plan := true
@@ -55,7 +56,7 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 			}
 			idle.Stop()
 			arena.Reset() // the last pass's plan is done with
-			p := sched.ScheduleWith(state.WithArena(&arena), now, opts)
+			p := planner.Schedule(state.WithArena(&arena), now, opts)
 			if p.NextBegin != 0 {
 				begin.Reset(time.UnixMilli(p.NextBegin).Sub(c.clock.Now()))
 			}
@@ -103,7 +104,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		case <-flush.C():
 			plan = true // reasons were held back: record them now
 		case <-idle.C():
-			arena.Release() // no pass for a while: do not hold its jobs' memory
+			arena.Release() // no pass for a while: do not hold its memory
+			planner = sched.Planner{}
 		case <-ctx.Done():
 		}
 		cancel()

@@ -15,8 +15,8 @@ import (
 // TestReasonChanges: only waits whose reason or estimate moved are
 // recorded, grouped by reason and estimate, at most max jobs a command.
 func TestReasonChanges(t *testing.T) {
-	recorded := func(reason string, start int64) *api.Job {
-		return &api.Job{State: api.StateRunnable, WaitReason: reason, EstimatedStartAt: start}
+	recorded := func(reason string, start int64) *sched.Job {
+		return &sched.Job{State: api.StateRunnable, WaitReason: reason, EstimatedStartAt: start}
 	}
 	waits := []sched.Wait{
 		{JobID: 1, Job: recorded("Resources", 1_000_000), Reason: "Resources", StartAt: 1_000_000 + estimateSlack - 1}, // same

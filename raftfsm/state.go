@@ -15,7 +15,7 @@ type State struct {
 	txn     *memdb.Txn
 	index   uint64
 	abandon <-chan struct{} // closed when a restore replaces the store
-	arena   *JobArena       // where JobsInState makes its jobs (WithArena), else new memory
+	arena   *JobArena       // where JobViews makes its views (WithArena), else new memory
 }
 
 // Index is the raft index this view reflects.
@@ -29,10 +29,6 @@ func (s *State) Job(id uint64) *api.Job {
 // JobsInState calls fn for each job in state st, in id order, until fn
 // returns false.
 func (s *State) JobsInState(st api.JobState, fn func(*api.Job) bool) {
-	if a := s.arena; a != nil {
-		eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(a.load(m.Job)) })
-		return
-	}
 	eachInSets(s.txn, tableJobSets, stateSetPrefix(st), fn)
 }
 

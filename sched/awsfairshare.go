@@ -96,14 +96,14 @@ func decayShare(u float64, from, now, halfLife int64) float64 {
 }
 
 // vcpus is what a job counts for in a share: its CPUs, at least 1.
-func vcpus(j *api.Job) float64 { return float64(max(j.Resources.CPUs, 1)) }
+func vcpus(j *Job) float64 { return float64(max(j.Resources.CPUs, 1)) }
 
 // fairInputs reads, for the pass's fair-share queues, what their
 // shares run now and, where a policy reserves compute, which shares are
 // active and how much the queue may give the shares that have been.
-func (p *pass) fairInputs(fair map[string]*target, runnable map[string][]*api.Job) {
+func (p *pass) fairInputs(fair map[string]*target, runnable map[string][]*Job) {
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			if t := fair[j.Queue]; t != nil {
 				t.fair.running[j.ShareIdentifier] += vcpus(j)
 			}
@@ -120,7 +120,7 @@ func (p *pass) fairInputs(fair map[string]*target, runnable map[string][]*api.Jo
 		return
 	}
 	active := map[string]map[string]bool{}
-	mark := func(j *api.Job) bool {
+	mark := func(j *Job) bool {
 		if t := fair[j.Queue]; t != nil && t.fair.policy.ComputeReservation > 0 {
 			if active[j.Queue] == nil {
 				active[j.Queue] = map[string]bool{}
@@ -130,7 +130,7 @@ func (p *pass) fairInputs(fair map[string]*target, runnable map[string][]*api.Jo
 		return true
 	}
 	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, mark)
+		p.snap.JobViews(st, mark)
 	}
 	for _, jobs := range runnable {
 		for _, j := range jobs {
@@ -165,12 +165,12 @@ func (p *pass) fairInputs(fair map[string]*target, runnable map[string][]*api.Jo
 
 // fairRoom reports whether j's share may take j's vCPUs more of queue
 // t under its computeReservation.
-func (f *fairQueue) room(j *api.Job) bool {
+func (f *fairQueue) room(j *Job) bool {
 	return f.limit < 0 || f.fresh[j.ShareIdentifier] || f.held+vcpus(j) <= f.limit+1e-9
 }
 
 // take counts a placement of j against the reservation's limit.
-func (f *fairQueue) take(j *api.Job) {
+func (f *fairQueue) take(j *Job) {
 	if f.limit >= 0 && !f.fresh[j.ShareIdentifier] {
 		f.held += vcpus(j)
 	}
@@ -181,15 +181,15 @@ func (f *fairQueue) take(j *api.Job) {
 // share by scheduling priority, higher first, then by id. usage is each
 // share's usage decayed to now (vCPU-seconds), running the vCPUs its
 // STARTING and RUNNING jobs hold.
-func FairShareOrder(jobs []*api.Job, pol *api.FairsharePolicy, usage, running map[string]float64) []*api.Job {
-	byShare := map[string][]*api.Job{}
+func FairShareOrder(jobs []*Job, pol *api.FairsharePolicy, usage, running map[string]float64) []*Job {
+	byShare := map[string][]*Job{}
 	for _, j := range jobs {
 		byShare[j.ShareIdentifier] = append(byShare[j.ShareIdentifier], j)
 	}
 	perSecond := math.Ln2 / float64(pol.HalfLife())
 	h := make(shareHeap, 0, len(byShare))
 	for s, js := range byShare {
-		slices.SortStableFunc(js, func(a, b *api.Job) int {
+		slices.SortStableFunc(js, func(a, b *Job) int {
 			if c := cmp.Compare(b.SchedulingPriority, a.SchedulingPriority); c != 0 {
 				return c
 			}
@@ -199,7 +199,7 @@ func FairShareOrder(jobs []*api.Job, pol *api.FairsharePolicy, usage, running ma
 		h = append(h, &shareQueue{jobs: js, weight: w, load: w * (usage[s]*perSecond + running[s])})
 	}
 	heap.Init(&h)
-	out := make([]*api.Job, 0, len(jobs))
+	out := make([]*Job, 0, len(jobs))
 	for h.Len() > 0 {
 		s := h[0]
 		j := s.jobs[0]
@@ -217,7 +217,7 @@ func FairShareOrder(jobs []*api.Job, pol *api.FairsharePolicy, usage, running ma
 
 // shareQueue is one share's waiting jobs, in order, and its load.
 type shareQueue struct {
-	jobs   []*api.Job
+	jobs   []*Job
 	weight float64
 	load   float64
 }
@@ -253,9 +253,9 @@ func (w Wait) fairWords() string {
 // orderFair puts the jobs of each fair-share queue's bucket (fairOf
 // names the queue of a bucket's key, "" for others) in FairShareOrder,
 // after reading what the queues' shares run now.
-func orderFair[L comparable](p *pass, levels []L, buckets [][]*api.Job, fairOf func(L) string) {
+func orderFair[L comparable](p *pass, levels []L, buckets [][]*Job, fairOf func(L) string) {
 	fair := map[string]*target{}
-	runnable := map[string][]*api.Job{}
+	runnable := map[string][]*Job{}
 	for k, l := range levels {
 		if q := fairOf(l); q != "" {
 			fair[q] = p.targets[q]

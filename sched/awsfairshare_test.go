@@ -187,8 +187,8 @@ func TestFairShareSchedulingPriority(t *testing.T) {
 	mid := s.submit("a", 1, 5)
 	b := s.submit("b", 1, 0)
 	pol := &api.FairsharePolicy{}
-	var runnable []*api.Job
-	s.JobsInState(api.StateRunnable, func(j *api.Job) bool { runnable = append(runnable, j); return true })
+	var runnable []*sched.Job
+	s.JobViews(api.StateRunnable, func(j *sched.Job) bool { runnable = append(runnable, j); return true })
 	order := sched.FairShareOrder(runnable, pol, nil, nil)
 	var ids []uint64
 	for _, j := range order {
@@ -259,9 +259,9 @@ func TestFairShareFIFOQueueUnchanged(t *testing.T) {
 // pass's work for a large fair-share queue).
 func BenchmarkFairShareOrder(b *testing.B) {
 	pol := &api.FairsharePolicy{ShareDistribution: []api.ShareAttributes{{ShareIdentifier: "s1*", WeightFactor: 0.5}}}
-	jobs := make([]*api.Job, 320_000)
+	jobs := make([]*sched.Job, 320_000)
 	for i := range jobs {
-		jobs[i] = &api.Job{ID: uint64(i + 1), JobSpec: api.JobSpec{ShareIdentifier: fmt.Sprintf("s%d", i%100), SchedulingPriority: int64(i % 3),
+		jobs[i] = &sched.Job{ID: uint64(i + 1), JobSpec: &api.JobSpec{ShareIdentifier: fmt.Sprintf("s%d", i%100), SchedulingPriority: int64(i % 3),
 			Resources: api.Resources{CPUs: 1 + i%4}}}
 	}
 	usage := map[string]float64{"s1": 1e6, "s2": 5e5}

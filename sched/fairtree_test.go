@@ -158,7 +158,7 @@ func TestFairTreeOrdersAccounts(t *testing.T) {
 	snap := &acctSnap{fakeSnap: &fakeSnap{}, reg: reg}
 	for _, tree := range []bool{true, false} {
 		p := sched.NewPriorities(snap, 0, sched.PriorityConfig{WeightFairShare: 1000, FairTree: tree})
-		got := p.Of(&api.Job{JobSpec: api.JobSpec{Account: "lab"}, User: "bob"}).FairShare
+		got := p.Of(&sched.Job{JobSpec: &api.JobSpec{Account: "lab"}, User: "bob"}).FairShare
 		want := classic["bob"]
 		if tree {
 			want = fs["bob"]

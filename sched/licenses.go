@@ -53,7 +53,7 @@ func (p *pass) licenseState() *licenses {
 	}
 	use := map[string]int64{}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			for _, u := range j.Licenses {
 				use[u.Name] += u.Quantity
 			}
@@ -71,7 +71,7 @@ func (p *pass) licenseState() *licenses {
 // job before it waiting for that license), marks the licenses j lacks
 // waited for, and holds those it does not lack for it (later jobs of the
 // pass may take only what is left beyond them).
-func (p *pass) licensesFree(j *api.Job, w *Wait) bool {
+func (p *pass) licensesFree(j *Job, w *Wait) bool {
 	l := p.licenseState()
 	for _, u := range j.Licenses {
 		free := l.free[u.Name]
@@ -105,14 +105,14 @@ func (p *pass) licensesFree(j *api.Job, w *Wait) bool {
 
 // reserveLicenses takes the licenses of a job that got its queue's
 // reservation: backfill does not lend them to later jobs.
-func (p *pass) reserveLicenses(j *api.Job, w *Wait) {
+func (p *pass) reserveLicenses(j *Job, w *Wait) {
 	if w.Reserved {
 		p.takeLicenses(j)
 	}
 }
 
 // takeLicenses takes j's licenses for a placement or a reservation.
-func (p *pass) takeLicenses(j *api.Job) {
+func (p *pass) takeLicenses(j *Job) {
 	if len(j.Licenses) == 0 {
 		return
 	}

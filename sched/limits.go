@@ -145,7 +145,7 @@ func newLimiter(snap Snapshot) *limiter {
 		l.parent[a.Name] = a.Parent
 	}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		snap.JobsInState(st, func(j *api.Job) bool {
+		snap.JobViews(st, func(j *Job) bool {
 			l.add(j)
 			return true
 		})
@@ -153,14 +153,14 @@ func newLimiter(snap Snapshot) *limiter {
 	return l
 }
 
-func (l *limiter) account(j *api.Job) string {
+func (l *limiter) account(j *Job) string {
 	if j.Account != "" {
 		return j.Account
 	}
 	return l.users[j.User]
 }
 
-func jobQOS(j *api.Job) string {
+func jobQOS(j *Job) string {
 	if j.QOS != "" {
 		return j.QOS
 	}
@@ -168,7 +168,7 @@ func jobQOS(j *api.Job) string {
 }
 
 // add counts a running (or just placed) job.
-func (l *limiter) add(j *api.Job) {
+func (l *limiter) add(j *Job) {
 	acct := l.account(j)
 	k := shareKey{acct, j.User}
 	l.jobs[k]++
@@ -181,7 +181,7 @@ func (l *limiter) add(j *api.Job) {
 }
 
 // blocked returns the limit j would exceed if it started now, "" if none.
-func (l *limiter) blocked(j *api.Job) Reason {
+func (l *limiter) blocked(j *Job) Reason {
 	acct := l.account(j)
 	k := shareKey{acct, j.User}
 	// MaxJobs: the user association's, else the nearest account's above.

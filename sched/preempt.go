@@ -92,7 +92,7 @@ const MaxPreemptors = 64
 // preemptor state: what the pass knows of the running jobs, built once.
 type preemptState struct {
 	// onNode lists the STARTING and RUNNING jobs of each node index.
-	onNode map[int][]*api.Job
+	onNode map[int][]*Job
 	// freeing is what jobs already being stopped (or chosen as victims
 	// this pass) will give back on each node; claimed is what preemptors
 	// of this pass will take of it.
@@ -103,7 +103,7 @@ type preemptState struct {
 	// each license stopping jobs will give back, licClaimed what
 	// preemptors of this pass will take of it.
 	nodeOf                 map[uint64]int
-	holders                []*api.Job
+	holders                []*Job
 	licFreeing, licClaimed map[string]int64
 	// preempted lists, per node index, the jobs being preempted there.
 	preempted map[int][]uint64
@@ -155,7 +155,7 @@ func (p *pass) byQOS() bool { return p.opts.PreemptType == PreemptQOS }
 // anything: under partition_prio, whether some queue below priority may
 // be preempted (cached per pass); under qos, whether j's QOS names QOS
 // it may preempt.
-func (p *pass) canPreempt(priority int, j *api.Job) bool {
+func (p *pass) canPreempt(priority int, j *Job) bool {
 	switch p.opts.PreemptType {
 	case PreemptNone:
 		return false
@@ -179,7 +179,7 @@ func (p *pass) canPreempt(priority int, j *api.Job) bool {
 func (p *pass) queuesOfRunning() map[string]bool {
 	qs := map[string]bool{}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			qs[j.Queue] = true
 			return true
 		})
@@ -188,14 +188,14 @@ func (p *pass) queuesOfRunning() map[string]bool {
 }
 
 func (p *pass) runningByNode() *preemptState {
-	ps := &preemptState{onNode: map[int][]*api.Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{},
+	ps := &preemptState{onNode: map[int][]*Job{}, freeing: map[int]api.Resources{}, claimed: map[int]api.Resources{}, victim: map[uint64]bool{},
 		nodeOf: map[uint64]int{}, licFreeing: map[string]int64{}, licClaimed: map[string]int64{}, preempted: map[int][]uint64{}}
 	index := map[string]int{}
 	for i, n := range p.nodes {
 		index[n.Name] = i
 	}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			i, ok := index[j.Node]
 			if !ok {
 				return true
@@ -225,10 +225,10 @@ func (p *pass) runningByNode() *preemptState {
 // reports whether it did (with no new victim when jobs already stopping
 // make the room), and the jobs preempted for it (those being preempted on
 // its node when no new one is needed).
-func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
+func (p *pass) preemptFor(ps *preemptState, t *target, j *Job) ([]uint64, bool) {
 	type choice struct {
 		node    int
-		victims []*api.Job
+		victims []*Job
 	}
 	var best *choice
 	seen := map[int]bool{}
@@ -250,7 +250,7 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 			best = &choice{node: i}
 			break
 		}
-		var cands []*api.Job
+		var cands []*Job
 		for _, r := range ps.onNode[i] {
 			if ps.victim[r.ID] {
 				continue
@@ -260,7 +260,7 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 			}
 		}
 		p.victimOrder(cands)
-		var victims []*api.Job
+		var victims []*Job
 		for _, v := range cands {
 			victims = append(victims, v)
 			alloc = alloc.Sub(v.Resources)
@@ -290,8 +290,8 @@ func (p *pass) preemptFor(ps *preemptState, t *target, j *api.Job) ([]uint64, bo
 // victimOrder sorts candidates: the lowest rank first (queue priority,
 // or QOS priority under qos), then the most recently started (it loses
 // least), then the highest id.
-func (p *pass) victimOrder(cands []*api.Job) {
-	slices.SortFunc(cands, func(a, b *api.Job) int {
+func (p *pass) victimOrder(cands []*Job) {
+	slices.SortFunc(cands, func(a, b *Job) int {
 		if c := cmp.Compare(p.victimRank(a), p.victimRank(b)); c != 0 {
 			return c
 		}
@@ -304,7 +304,7 @@ func (p *pass) victimOrder(cands []*api.Job) {
 
 // addVictim puts v in the plan as stopped for j, and counts what it will
 // give back: its node's room and its licenses.
-func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
+func (p *pass) addVictim(ps *preemptState, v, j *Job) {
 	i := ps.nodeOf[v.ID]
 	ps.victim[v.ID] = true
 	ps.freeing[i] = ps.freeing[i].Add(v.Resources)
@@ -323,9 +323,9 @@ func (p *pass) addVictim(ps *preemptState, v, j *api.Job) {
 // victim when stopping jobs suffice). Only REPLENISHABLE licenses come
 // back when a job stops. Room on a node is the next pass's concern: if j
 // then waits for Resources, it may preempt for that.
-func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]uint64, bool) {
+func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *Job) ([]uint64, bool) {
 	l := p.licenseState()
-	var victims []*api.Job
+	var victims []*Job
 	chosen := map[uint64]bool{}
 	gained := map[string]int64{}
 	for _, u := range j.Licenses {
@@ -340,7 +340,7 @@ func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]ui
 		if !lic.Replenishable() {
 			return nil, false // consumed: stopping a job gives nothing back
 		}
-		var cands []*api.Job
+		var cands []*Job
 		for _, h := range ps.holders {
 			if ps.victim[h.ID] || chosen[h.ID] || holds(h, u.Name) == 0 {
 				continue
@@ -377,7 +377,7 @@ func (p *pass) preemptForLicenses(ps *preemptState, t *target, j *api.Job) ([]ui
 }
 
 // holds is how much of license name j holds.
-func holds(j *api.Job, name string) int64 {
+func holds(j *Job, name string) int64 {
 	n := int64(0)
 	for _, u := range j.Licenses {
 		if u.Name == name {
@@ -422,7 +422,7 @@ func preemptingWords(ids []uint64, byQOS bool) string {
 // Without it a job earlier in the order, or the requeued victim itself,
 // could take that room, and the preemptor preempt again (a requeued
 // victim and its preemptor of one priority would take turns for ever).
-func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
+func (p *pass) preemptorsFirst(jobs []*Job) []*Job {
 	if p.opts.PreemptType == PreemptNone || len(jobs) < 2 {
 		return jobs
 	}
@@ -446,7 +446,7 @@ func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
 		}
 	}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			if j.StopRequested && j.StopCause == api.CausePreempted {
 				if id, ok := mark(j.StopReason); ok {
 					stopping[id] = j.Node
@@ -458,7 +458,7 @@ func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
 	if len(waiting) == 0 {
 		return jobs
 	}
-	out := make([]*api.Job, 0, len(jobs))
+	out := make([]*Job, 0, len(jobs))
 	for _, j := range jobs {
 		if waiting[j.ID] {
 			out = append(out, j)
@@ -483,7 +483,7 @@ func (p *pass) preemptorsFirst(jobs []*api.Job) []*api.Job {
 // what is free beside them, is j's, not a job's that comes later in the
 // pass (which would make j preempt again). preemptFor does not count the
 // hold against j itself.
-func (p *pass) claim(j *api.Job, node string) {
+func (p *pass) claim(j *Job, node string) {
 	for i, n := range p.nodes {
 		if n.Name != node {
 			continue

@@ -15,7 +15,7 @@ import (
 // below t; under qos when v's QOS is in j's QOS's Preempt list (not j's
 // own QOS) and v's PreemptMode is not OFF. Under either, not while v has
 // run less than its QOS's PreemptExemptTime.
-func (p *pass) mayPreempt(t *target, j, v *api.Job) bool {
+func (p *pass) mayPreempt(t *target, j, v *Job) bool {
 	switch p.opts.PreemptType {
 	case PreemptNone:
 		return false
@@ -41,7 +41,7 @@ func (p *pass) mayPreempt(t *target, j, v *api.Job) bool {
 // PreemptExemptTime (a job not started yet has run nothing). The plan's
 // NextBegin then says when to plan again: nothing else changes when the
 // time passes.
-func (p *pass) exempt(v *api.Job) bool {
+func (p *pass) exempt(v *Job) bool {
 	q := p.qosOf(v)
 	if q == nil || q.PreemptExemptTime == nil || *q.PreemptExemptTime <= 0 {
 		return false
@@ -61,7 +61,7 @@ func (p *pass) exempt(v *api.Job) bool {
 
 // victimRank orders candidates, lowest first: the queue's priority, or
 // under qos the QOS's priority.
-func (p *pass) victimRank(v *api.Job) int64 {
+func (p *pass) victimRank(v *Job) int64 {
 	if p.byQOS() {
 		if q := p.qosOf(v); q != nil {
 			return q.Priority
@@ -73,7 +73,7 @@ func (p *pass) victimRank(v *api.Job) int64 {
 
 // stopMode is what becomes of a victim: requeued or cancelled, and its
 // grace time (seconds).
-func (p *pass) stopMode(v *api.Job) (requeue bool, grace int) {
+func (p *pass) stopMode(v *Job) (requeue bool, grace int) {
 	mode, grace := p.modeOf(v)
 	return mode == api.PreemptRequeue, grace
 }
@@ -82,7 +82,7 @@ func (p *pass) stopMode(v *api.Job) (requeue bool, grace int) {
 // partition_prio; under qos its QOS's mode, else its queue's (CANCEL or
 // REQUEUE), else the cluster's, and its QOS's GraceTime, else its
 // queue's.
-func (p *pass) modeOf(v *api.Job) (mode string, grace int) {
+func (p *pass) modeOf(v *Job) (mode string, grace int) {
 	qu := p.snap.Queue(v.Queue)
 	if qu != nil {
 		mode, grace = qu.PreemptMode, qu.GraceTimeSeconds
@@ -109,7 +109,7 @@ func (p *pass) modeOf(v *api.Job) (mode string, grace int) {
 
 // qosOf is j's QOS (normal when it names none), nil when the registry
 // has no such QOS or the snapshot no registry.
-func (p *pass) qosOf(j *api.Job) *api.QOS {
+func (p *pass) qosOf(j *Job) *api.QOS {
 	if p.qos == nil {
 		p.qos = map[string]*api.QOS{}
 		if as, ok := p.snap.(AccountsSnapshot); ok {

@@ -131,7 +131,7 @@ func NewPriorities(snap Snapshot, now int64, cfg PriorityConfig) *Priorities {
 
 // Account is the account j counts against: its own, else its user's
 // default.
-func (p *Priorities) Account(j *api.Job) string {
+func (p *Priorities) Account(j *Job) string {
 	if j.Account != "" {
 		return j.Account
 	}
@@ -139,7 +139,7 @@ func (p *Priorities) Account(j *api.Job) string {
 }
 
 // Of returns j's factors and priority.
-func (p *Priorities) Of(j *api.Job) Factors {
+func (p *Priorities) Of(j *Job) Factors {
 	f := Factors{Nice: j.Nice}
 	if j.PriorityFixed {
 		f.Fixed, f.Priority = true, j.Priority
@@ -194,7 +194,7 @@ func (p *Priorities) Of(j *api.Job) Factors {
 }
 
 // qos2 is j's QOS: its own, else normal.
-func (p *Priorities) qos2(j *api.Job) string {
+func (p *Priorities) qos2(j *Job) string {
 	if j.QOS != "" {
 		return j.QOS
 	}

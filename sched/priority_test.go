@@ -86,7 +86,8 @@ func TestPriorityFactors(t *testing.T) {
 		if c.cfg != nil {
 			c.cfg(&cf)
 		}
-		f := sched.NewPriorities(snap, now, cf).Of(c.job)
+		v := raftfsm.ViewOf(c.job)
+		f := sched.NewPriorities(snap, now, cf).Of(&v)
 		want := c.want
 		want.Priority, want.Fixed = c.prio, c.fixed
 		if math.Abs(f.Age-want.Age) > 1e-9 || f.JobSize != want.JobSize || f.Partition != want.Partition || f.QOS != want.QOS ||

@@ -52,7 +52,7 @@ func (p *pass) profiles() {
 		index[n.Name] = i
 	}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		p.snap.JobsInState(st, func(j *api.Job) bool {
+		p.snap.JobViews(st, func(j *Job) bool {
 			i, ok := index[j.Node]
 			if !ok {
 				return true

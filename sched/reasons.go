@@ -33,7 +33,7 @@ type Wait struct {
 	JobID uint64
 	// Job is the job as the snapshot has it (read-only): the reason and
 	// estimate it has recorded are there to compare.
-	Job    *api.Job
+	Job    *Job
 	Queue  string
 	Reason Reason
 	// StartAt is when it is expected to start (epoch ms), 0 if unknown:

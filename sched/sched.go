@@ -6,19 +6,25 @@ import (
 	"slices"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 )
 
 // Snapshot is the read-only state the scheduler plans against.
 type Snapshot interface {
-	// JobsInState calls fn for each job in state st in id order until fn
-	// returns false.
-	JobsInState(st api.JobState, fn func(*api.Job) bool)
+	// JobViews calls fn for each job in state st in id order until fn
+	// returns false; a view is valid until the next read of the snapshot
+	// at most (raftfsm.JobArena).
+	JobViews(st api.JobState, fn func(*Job) bool)
 	// Nodes returns every node, sorted by name.
 	Nodes() []*api.Node
 	// Queue and ComputeEnvironment look objects up by name (nil: none).
 	Queue(name string) *api.JobQueue
 	ComputeEnvironment(name string) *api.ComputeEnvironment
 }
+
+// Job is what a pass reads of a job (raftfsm.JobView: the job's spec,
+// shared, and the fields of its state a plan depends on).
+type Job = raftfsm.JobView
 
 // Placement puts one job on one node of a compute environment.
 type Placement struct {
@@ -134,10 +140,10 @@ func (o Options) withDefaults() Options {
 const DefaultMaxReservations = 500
 
 // limitMillis is how long j is reckoned to run once started.
-func (o Options) limitMillis(j *api.Job) int64 { return o.limitIn(j, j.Queue) }
+func (o Options) limitMillis(j *Job) int64 { return o.limitIn(j, j.Queue) }
 
 // limitIn is how long j is reckoned to run once started in queue q.
-func (o Options) limitIn(j *api.Job, q string) int64 {
+func (o Options) limitIn(j *Job, q string) int64 {
 	s := j.TimeLimit
 	if s <= 0 {
 		s = o.QueueTimeLimits[q]
@@ -165,8 +171,26 @@ func Schedule(snap Snapshot, now int64) Plan { return ScheduleWith(snap, now, Op
 // throttle holds back its tasks beyond its limit of running ones. Every
 // job it does not place gets a Wait saying why.
 func ScheduleWith(snap Snapshot, now int64, opts Options) Plan {
+	var pl Planner
+	return pl.Schedule(snap, now, opts)
+}
+
+// Planner makes plans pass after pass (ScheduleWith), each in the memory
+// of the one before: a pass over 320,000 waiting jobs writes a Wait for
+// each (some 45 MB), and memory fresh from the system every pass cost
+// more than the rest of the pass. The zero value is ready; a Plan it
+// returns is valid until its next Schedule.
+type Planner struct {
+	waits []Wait
+	jobs  []*Job
+}
+
+// Schedule is ScheduleWith in the planner's memory.
+func (pl *Planner) Schedule(snap Snapshot, now int64, opts Options) Plan {
 	p := newPass(snap, now, opts)
+	p.plan.Waits, p.jobs = pl.waits[:0], pl.jobs[:0]
 	p.run()
+	pl.waits, pl.jobs = p.plan.Waits, p.jobs
 	return p.plan
 }
 
@@ -235,6 +259,9 @@ type pass struct {
 	// claims are the nodes where room is held for preemptors whose
 	// victims are still being stopped (preempt.go).
 	claims map[uint64]int
+	// jobs is the memory of the RUNNABLE jobs in order (ordered), kept
+	// by a Planner for its next pass.
+	jobs []*Job
 }
 
 // shape is what a job asks of a queue: jobs of one shape fit or not alike.
@@ -267,7 +294,9 @@ func newPass(snap Snapshot, now int64, opts Options) *pass {
 
 func (p *pass) run() {
 	jobs := p.preemptorsFirst(p.ordered()) // preempt.go
-	p.plan.Waits = make([]Wait, 0, len(jobs))
+	if cap(p.plan.Waits) < len(jobs) {
+		p.plan.Waits = make([]Wait, 0, len(jobs))
+	}
 	p.running = runningTasks(p.snap, jobs)
 	for _, j := range jobs {
 		p.consider(j)
@@ -276,7 +305,7 @@ func (p *pass) run() {
 	if p.opts.NoPending {
 		return
 	}
-	p.snap.JobsInState(api.StatePending, func(j *api.Job) bool {
+	p.snap.JobViews(api.StatePending, func(j *Job) bool {
 		w := Wait{JobID: j.ID, Job: j, Queue: j.Queue, Reason: ReasonDependency}
 		switch {
 		case j.Held && j.HeldByAdmin:
@@ -289,21 +318,27 @@ func (p *pass) run() {
 	})
 }
 
+// fewLevels is how many levels ordered finds by a scan before a map.
+const fewLevels = 8
+
 // ordered returns the RUNNABLE jobs in the order they are considered:
 // higher-priority queues first, then higher job priority, then id. The
 // snapshot gives them in id order, and jobs come in few priorities, so
 // they are sorted by bucket: one map access a job, then the buckets'
 // keys, not a comparison sort of every job.
-func (p *pass) ordered() []*api.Job {
+func (p *pass) ordered() []*Job {
 	type level struct {
 		queue int
 		job   int64
 		fair  string // a fair-share queue's jobs, ordered by FairShareOrder
 	}
 	// Consecutive jobs mostly share a level: the last one's bucket is
-	// kept at hand, and the map is asked only when the level changes.
+	// kept at hand, and the levels are looked up only when it changes:
+	// the first few by a scan (jobs of three priorities interleaved
+	// change level at almost every job, and a scan of a few is quicker
+	// than hashing), the rest in a map.
 	var levels []level
-	var buckets [][]*api.Job
+	var buckets [][]*Job
 	index := map[level]int{}
 	cur, curLevel := -1, level{}
 	var last *target
@@ -313,7 +348,7 @@ func (p *pass) ordered() []*api.Job {
 	if p.opts.Priority.Multifactor() {
 		prio = NewPriorities(p.snap, p.now, p.opts.Priority)
 	}
-	p.snap.JobsInState(api.StateRunnable, func(j *api.Job) bool {
+	p.snap.JobViews(api.StateRunnable, func(j *Job) bool {
 		if last == nil || j.Queue != lastQueue {
 			last, lastQueue = p.target(j.Queue), j.Queue
 		}
@@ -325,10 +360,15 @@ func (p *pass) ordered() []*api.Job {
 			l.job = prio.Of(j).Priority
 		}
 		if cur < 0 || l != curLevel {
-			k, ok := index[l]
-			if !ok {
+			k := slices.Index(levels[:min(len(levels), fewLevels)], l)
+			if x, ok := index[l]; k < 0 && ok {
+				k = x
+			}
+			if k < 0 {
 				k = len(buckets)
-				index[l] = k
+				if k >= fewLevels {
+					index[l] = k
+				}
 				levels = append(levels, l)
 				buckets = append(buckets, nil)
 			}
@@ -355,15 +395,19 @@ func (p *pass) ordered() []*api.Job {
 		}
 		return cmp.Compare(levels[a].fair, levels[b].fair)
 	})
-	jobs := make([]*api.Job, 0, n)
+	jobs := p.jobs[:0]
+	if cap(jobs) < n {
+		jobs = make([]*Job, 0, n)
+	}
 	for _, k := range order {
 		jobs = append(jobs, buckets[k]...)
 	}
+	p.jobs = jobs
 	return jobs
 }
 
 // consider places one RUNNABLE job or says why it waits.
-func (p *pass) consider(j *api.Job) {
+func (p *pass) consider(j *Job) {
 	if p.lastTarget == nil || j.Queue != p.lastTarget.name {
 		p.lastTarget = p.targets[j.Queue]
 	}
@@ -386,7 +430,7 @@ func (p *pass) consider(j *api.Job) {
 // then in the order the job names them, that can start it now. It
 // reserves nothing: a job that can start in none waits, and holds its
 // reservation, in its first queue (Queue).
-func (p *pass) placeAny(j *api.Job) bool {
+func (p *pass) placeAny(j *Job) bool {
 	ts := make([]*target, len(j.Queues))
 	for i, q := range j.Queues {
 		ts[i] = p.target(q)
@@ -404,7 +448,7 @@ func (p *pass) placeAny(j *api.Job) bool {
 // place places j in t's queue, or fills in w with why it waits there;
 // with reserve, a job that waits for resources is counted among the
 // queue's waiting jobs and may get its reservation.
-func (p *pass) place(t *target, j *api.Job, w *Wait, reserve bool) bool {
+func (p *pass) place(t *target, j *Job, w *Wait, reserve bool) bool {
 	throttled := j.Array != nil && j.Array.MaxRunning > 0
 	switch {
 	case j.BeginAt > p.now:
@@ -598,7 +642,7 @@ func (p *pass) take(i int, r api.Resources, end int64) {
 
 // runningTasks counts the placed tasks of each throttled array that has
 // RUNNABLE tasks.
-func runningTasks(snap Snapshot, runnable []*api.Job) map[uint64]int {
+func runningTasks(snap Snapshot, runnable []*Job) map[uint64]int {
 	counts := map[uint64]int{}
 	for _, j := range runnable {
 		if j.Array != nil && j.Array.MaxRunning > 0 {
@@ -609,7 +653,7 @@ func runningTasks(snap Snapshot, runnable []*api.Job) map[uint64]int {
 		return counts
 	}
 	for _, st := range []api.JobState{api.StateStarting, api.StateRunning} {
-		snap.JobsInState(st, func(j *api.Job) bool {
+		snap.JobViews(st, func(j *Job) bool {
 			if j.Array != nil {
 				if _, ok := counts[j.Array.JobID]; ok {
 					counts[j.Array.JobID]++

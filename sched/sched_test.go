@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
 
@@ -23,11 +24,11 @@ type fakeSnap struct {
 
 var _ sched.Snapshot = (*fakeSnap)(nil)
 
-func (s *fakeSnap) JobsInState(st api.JobState, fn func(*api.Job) bool) {
+func (s *fakeSnap) JobViews(st api.JobState, fn func(*sched.Job) bool) {
 	jobs := append([]*api.Job(nil), s.jobs...)
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].ID < jobs[b].ID })
 	for _, j := range jobs {
-		if j.State == st && !fn(j) {
+		if v := raftfsm.ViewOf(j); j.State == st && !fn(&v) {
 			return
 		}
 	}
