@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -131,26 +132,40 @@ func (c *Controller) releaseSoon() {
 // releaseAfter is how many expired jobs make it worth giving memory back.
 const releaseAfter = 10_000
 
-// burstBytes is how many bytes of applied log entries make a burst after
-// which memory is given back, and burstQuiet how long without an applied
-// entry ends one.
+// burstBytes is how many bytes allocated while entries apply make a
+// burst after which memory is given back, and burstQuiet how long without
+// an applied entry ends one.
 const (
-	burstBytes = 32 << 20
+	burstBytes = 64 << 20
 	burstQuiet = time.Second
 )
 
+// allocatedBytes is how many bytes this process has allocated on its
+// heap since it started (garbage included).
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // not in this runtime: no burst is ever seen
+	}
+	return s[0].Value.Uint64()
+}
+
 // releaseAfterBursts gives memory back (releaseMemory, through the
-// retention loop) after a burst of large entries ends: 20,000 sbatch jobs
-// arrive as some 160 MB of log entries, each decoded into garbage, and
-// their pages of the raft log stay mapped; the heap left behind the burst
-// is a small part of the peak the runtime and the mapping hold. A burst
-// ends when no entry has applied for burstQuiet; one that goes on is
-// released once a minute. Idle, it waits for the next entry (no polling).
-// On every controller, leader or not: followers apply the same entries.
+// retention loop) after a burst of submits ends: 20,000 sbatch jobs
+// arrive as some 120 MB of requests, decoded, framed as log entries and
+// applied, each step making garbage; the heap left behind the burst is a
+// small part of the peak the runtime holds. A burst is burstBytes
+// allocated while entries apply (what the requests cost, not what the
+// entries hold: a thousand jobs of one environment are a small entry),
+// and it ends when no entry has applied for burstQuiet; one that goes on
+// is released once a minute. Idle, it waits for the next entry (no
+// polling). On every controller, leader or not: followers apply the same
+// entries.
 func (c *Controller) releaseAfterBursts(ctx context.Context) {
 	quiet := time.NewTimer(burstQuiet)
 	defer quiet.Stop()
-	released, lastRelease := c.fsm.AppliedBytes(), time.Now()
+	released, lastRelease := allocatedBytes(), time.Now()
 	for {
 		_, changed := c.fsm.Changed()
 		select { // idle until an entry applies
@@ -165,7 +180,7 @@ func (c *Controller) releaseAfterBursts(ctx context.Context) {
 			select {
 			case <-changed:
 				quiet.Stop() // Go 1.23 timers: nothing stale is left in C
-				if c.fsm.AppliedBytes()-released < burstBytes || time.Since(lastRelease) < time.Minute {
+				if allocatedBytes()-released < burstBytes || time.Since(lastRelease) < time.Minute {
 					continue
 				}
 			case <-quiet.C:
@@ -174,8 +189,8 @@ func (c *Controller) releaseAfterBursts(ctx context.Context) {
 			}
 			break
 		}
-		if c.fsm.AppliedBytes()-released >= burstBytes {
-			released, lastRelease = c.fsm.AppliedBytes(), time.Now()
+		if allocatedBytes()-released >= burstBytes {
+			released, lastRelease = allocatedBytes(), time.Now()
 			c.releaseSoon()
 		}
 	}

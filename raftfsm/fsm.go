@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -34,15 +33,7 @@ type FSM struct {
 	// shared holds the one copy of each script and environment of the
 	// state's jobs (Apply and Restore only).
 	shared *shared
-
-	// appliedBytes counts the bytes of the entries applied (AppliedBytes).
-	appliedBytes atomic.Int64
 }
-
-// AppliedBytes is how many bytes of log entries this FSM has applied: what
-// the controller reads to see a burst of work (decoding large entries
-// leaves garbage behind) begin and end.
-func (f *FSM) AppliedBytes() int64 { return f.appliedBytes.Load() }
 
 // applyOut is what applying an entry produced beyond the state.
 type applyOut struct {
@@ -66,7 +57,6 @@ func (f *FSM) Apply(idx uint64, data []byte) any {
 	if len(data) == 0 {
 		panic(fmt.Sprintf("raftfsm: empty log entry at index %d", idx))
 	}
-	f.appliedBytes.Add(int64(len(data)))
 	f.mu.Lock()
 	db := f.db
 	f.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -26,7 +27,9 @@ import (
 //	uvarint jobs, each: uvarint mask of the fields present, then those
 //	  fields in bit order (binJobFields): strings as uvarint length and
 //	  bytes, integers as varints, booleans by their bit alone, lists as
-//	  a uvarint count and the items
+//	  a uvarint count and the items; an environment or script the same
+//	  as the last one written in the entry by a bit alone (bEnvPrev,
+//	  bScriptPrev)
 //	uvarint arrays, each: uvarint Job, uvarint count and varint indexes,
 //	  varint MaxRunning
 //	string: the Ended list in JSON ("" when none: it is rare)
@@ -97,6 +100,12 @@ const (
 	bGID
 	bGroups
 	bStatusReason
+	// bEnvPrev, bScriptPrev: the job's environment (script) is the one
+	// written last before it in this entry (bEnv, bScript), not written
+	// again: a sweep's thousand jobs of one shell's environment make an
+	// entry of one environment, not a thousand.
+	bEnvPrev
+	bScriptPrev
 	binJobFields
 )
 
@@ -188,7 +197,13 @@ func binSize(j *api.Job) int {
 	return n
 }
 
-type binEnc struct{ b []byte }
+type binEnc struct {
+	b []byte
+	// lastEnv and lastScript are the environment and script written last
+	// (a later job's that equal them are not written again).
+	lastEnv    map[string]string
+	lastScript string
+}
 
 func (e *binEnc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *binEnc) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }
@@ -240,8 +255,12 @@ func (e *binEnc) job(j *api.Job) {
 	set(bQueue, j.Queue != "")
 	set(bQueues, len(j.Queues) > 0)
 	set(bCommand, j.Command != nil)
-	set(bScript, j.Script != "")
-	set(bEnv, len(j.Env) > 0)
+	sameScript := j.Script != "" && j.Script == e.lastScript
+	sameEnv := len(j.Env) > 0 && maps.Equal(j.Env, e.lastEnv)
+	set(bScript, j.Script != "" && !sameScript)
+	set(bScriptPrev, sameScript)
+	set(bEnv, len(j.Env) > 0 && !sameEnv)
+	set(bEnvPrev, sameEnv)
 	set(bDir, j.Dir != "")
 	set(bStdout, j.Stdout != "")
 	set(bStderr, j.Stderr != "")
@@ -298,8 +317,10 @@ func (e *binEnc) job(j *api.Job) {
 			e.strs(j.Command)
 		case bScript:
 			e.str(j.Script)
+			e.lastScript = j.Script
 		case bEnv:
 			e.strMap(j.Env)
+			e.lastEnv = j.Env
 		case bDir:
 			e.str(j.Dir)
 		case bStdout:
@@ -415,6 +436,10 @@ type binDec struct {
 	// sh, when set, holds the shared scripts and environments: those
 	// already held are not copied out of the entry again.
 	sh *shared
+	// lastEnv and lastScript are the last read (bEnvPrev, bScriptPrev).
+	lastEnv    map[string]string
+	lastScript string
+	haveScript bool
 }
 
 func (d *binDec) fail(what string) {
@@ -542,8 +567,20 @@ func (d *binDec) job(j *api.Job) {
 			j.Command = d.strs()
 		case bScript:
 			j.Script = d.script()
+			d.lastScript, d.haveScript = j.Script, true
 		case bEnv:
 			j.Env = d.env()
+			d.lastEnv = j.Env
+		case bScriptPrev:
+			if !d.haveScript {
+				d.fail("a script the same as one before it, with none before it")
+			}
+			j.Script = d.lastScript
+		case bEnvPrev:
+			if d.lastEnv == nil {
+				d.fail("an environment the same as one before it, with none before it")
+			}
+			j.Env = d.lastEnv
 		case bDir:
 			j.Dir = d.str()
 		case bStdout:

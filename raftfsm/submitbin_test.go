@@ -2,7 +2,9 @@ package raftfsm_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -156,6 +158,9 @@ func TestSubmitBinMalformedStops(t *testing.T) {
 		"trailing bytes": append(append([]byte{}, good...), 0),
 		"unknown fields": {byte(raftfsm.OpSubmitBin), 1, 0, 2, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01},
 		"batch length":   {byte(raftfsm.OpBatchBin), 50, byte(raftfsm.OpSubmitBin)},
+		// One job whose environment (script) is "the one before", first.
+		"env of none before":    binary.AppendUvarint([]byte{byte(raftfsm.OpSubmitBin), 1, 0, 2, 1}, 1<<49),
+		"script of none before": binary.AppendUvarint([]byte{byte(raftfsm.OpSubmitBin), 1, 0, 2, 1}, 1<<50),
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -165,5 +170,46 @@ func TestSubmitBinMalformedStops(t *testing.T) {
 			}()
 			newHarness(t).fsm.Apply(100, e)
 		})
+	}
+}
+
+// TestSubmitBinWritesSharedOnce: a thousand jobs of one environment and
+// script make an entry that holds them once (the jobs after the first
+// point back), and they read back as written.
+func TestSubmitBinWritesSharedOnce(t *testing.T) {
+	env := map[string]string{}
+	for i := range 60 {
+		env[fmt.Sprintf("VAR_%02d", i)] = fmt.Sprintf("the value of variable %d in a login shell", i)
+	}
+	one := func(i int) api.Job {
+		j := newJob(fmt.Sprintf("sweep-%d", i))
+		j.Script, j.Command = "#!/bin/sh\nexec ./sweep.sh \"$@\"\n", nil
+		j.Env = maps.Clone(env) // equal, not the same map: as decoded from a request
+		return j
+	}
+	c := raftfsm.SubmitCmd{Now: 1}
+	for i := range 1000 {
+		c.Jobs = append(c.Jobs, one(i))
+	}
+	single := raftfsm.SubmitCmd{Now: 1, Jobs: c.Jobs[:1]}
+	e1, err := raftfsm.EncodeSubmit(&single, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := raftfsm.EncodeSubmit(&c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perJob := (len(e) - len(e1)) / 999; perJob > 64 {
+		t.Errorf("each job after the first adds %d bytes to the entry; want under 64 (environment and script written once)", perJob)
+	}
+	h := newHarness(t)
+	h.fsm.Apply(1, e)
+	st := h.fsm.State()
+	for i := range c.Jobs {
+		j := st.Job(uint64(i + 1))
+		if j == nil || j.Name != c.Jobs[i].Name || j.Script != c.Jobs[i].Script || !maps.Equal(j.Env, env) {
+			t.Fatalf("job %d read back as %+v; want %s with the script and environment written", i+1, j, c.Jobs[i].Name)
+		}
 	}
 }
