@@ -37,6 +37,16 @@ type testController struct {
 
 func startTestController(t *testing.T, private bool) *testController {
 	t.Helper()
+	tc := startTestControllerWith(t, Config{PrivateJobs: private})
+	tc.mustCall(rootUser, api.PathNodeRegister, api.RegisterNodeRequest{
+		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil)
+	return tc
+}
+
+// startTestControllerWith starts a controller with cfg's options (paths
+// and log filled in) and no node.
+func startTestControllerWith(t *testing.T, cfg Config) *testController {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("connecting as other users needs root")
 	}
@@ -44,10 +54,9 @@ func startTestController(t *testing.T, private bool) *testController {
 	// Other uids must reach the socket through its directory.
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Dir(dir), 0o755)
-	c, err := Start(Config{
-		DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"), Bind: "127.0.0.1:0",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PrivateJobs: private,
-	})
+	cfg.DataDir, cfg.Socket, cfg.Bind = filepath.Join(dir, "data"), filepath.Join(dir, "shoal.sock"), "127.0.0.1:0"
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +67,6 @@ func startTestController(t *testing.T, private bool) *testController {
 		t.Fatalf("read the controller's CA: %v", err)
 	}
 	tc.https = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	tc.mustCall(rootUser, api.PathNodeRegister, api.RegisterNodeRequest{
-		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil)
 	return tc
 }
 

@@ -76,6 +76,11 @@ type Config struct {
 	// Slurm's Licenses= in slurm.conf): each time this controller comes
 	// to lead, each is created or set to its configured total.
 	Licenses []api.License
+	// ExpectNode says a node daemon registers with this controller as it
+	// starts (a dev agent's own): submits that come before any node has
+	// registered wait for one (up to firstNodeWait) instead of being
+	// refused for a queue without nodes.
+	ExpectNode bool
 
 	// RaftAdvertise is the raft address other controllers dial, when
 	// RaftAddr is a wildcard ("": RaftAddr as bound).
@@ -150,6 +155,8 @@ type Controller struct {
 	// readIndexServed counts the read indexes this leader gave.
 	readIndexServed atomic.Uint64
 	nudging         atomic.Bool // a barrier is out to tell followers the commit index
+	// nodeSeen: a node has registered (ExpectNode waits no more).
+	nodeSeen atomic.Bool
 }
 
 // closeTimeout bounds each wait in Close: for the servers to drain, and

@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -70,7 +71,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if err != nil {
 		return nil, err
 	}
-	state := c.fsm.State()
+	state := c.awaitFirstNode(ctx)
 	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil {
 		return nil, err
 	} else if ok {
@@ -295,6 +296,35 @@ func checkWarnSignal(name string, r api.SubmitJobRequest) error {
 		return api.Errorf(api.CodeInvalid, "job %q: warning time %ds before the time limit is out of range: give 0 to %d seconds", name, r.LimitWarnSeconds, MaxWarnSeconds).WithField("warnSeconds")
 	}
 	return nil
+}
+
+// firstNodeWait bounds how long a submit to a controller that expects a
+// node (Config.ExpectNode) waits for the first to register.
+const firstNodeWait = 10 * time.Second
+
+// awaitFirstNode returns the state to check a submit against: under
+// ExpectNode, once a node has registered. A dev agent serves as soon as
+// its controller is up and its node daemon registers a moment later; a
+// script that starts the agent and submits at once would otherwise be
+// refused ("queue has no nodes") one time in three.
+func (c *Controller) awaitFirstNode(ctx context.Context) *raftfsm.State {
+	if !c.cfg.ExpectNode || c.nodeSeen.Load() {
+		return c.fsm.State()
+	}
+	ctx, cancel := context.WithTimeout(ctx, firstNodeWait)
+	defer cancel()
+	for {
+		state := c.fsm.State()
+		ws := memdb.NewWatchSet()
+		state.WatchPlanInputs(ws) // nodes among them
+		if len(state.Nodes()) > 0 {
+			c.nodeSeen.Store(true)
+			return state
+		}
+		if ws.WatchCtx(ctx) != nil {
+			return state // none came: the check refuses it, saying so
+		}
+	}
 }
 
 // satisfiable refuses a job whose queue does not exist or is disabled, or

@@ -158,7 +158,7 @@ func runAgent(c *ucli.Context) error {
 			Sched:      schedOpts,
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
-			Licenses: licenses,
+			Licenses: licenses, ExpectNode: dev,
 		})
 		if err != nil {
 			return fmt.Errorf("start controller: %w", err)
