@@ -12,8 +12,9 @@ import (
 // Snapshot is the read-only state the scheduler plans against.
 type Snapshot interface {
 	// JobViews calls fn for each job in state st in id order until fn
-	// returns false; a view is valid until the next read of the snapshot
-	// at most (raftfsm.JobArena).
+	// returns false. Views stay valid for the pass that read them (a
+	// snapshot may make them in memory it reuses for its next pass:
+	// raftfsm.JobArena).
 	JobViews(st api.JobState, fn func(*Job) bool)
 	// Nodes returns every node, sorted by name.
 	Nodes() []*api.Node
@@ -324,8 +325,8 @@ const fewLevels = 8
 // ordered returns the RUNNABLE jobs in the order they are considered:
 // higher-priority queues first, then higher job priority, then id. The
 // snapshot gives them in id order, and jobs come in few priorities, so
-// they are sorted by bucket: one map access a job, then the buckets'
-// keys, not a comparison sort of every job.
+// they are sorted by bucket: one lookup a job, then the buckets' keys,
+// not a comparison sort of every job.
 func (p *pass) ordered() []*Job {
 	type level struct {
 		queue int
