@@ -2,11 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"slices"
 	"testing"
-	"time"
 
-	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
 
@@ -23,19 +20,9 @@ func BenchmarkSchedulePassConservative(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			fsm, now := buildSchedState(b, c.pending, c.nodes, c.noLimits)
 			st := fsm.State()
-			var arena raftfsm.JobArena
-			var planner sched.Planner
-			opts := sched.Options{Conservative: true}
+			var loop loopPasses
 			for range b.N {
-				var times []time.Duration
-				var plan sched.Plan
-				for range 5 {
-					start := time.Now()
-					arena.Reset()
-					plan = planner.Schedule(st.WithArena(&arena), now, opts)
-					times = append(times, time.Since(start))
-				}
-				slices.Sort(times)
+				times, plan := loop.five(st, now, sched.Options{Conservative: true})
 				reserved := 0
 				for _, w := range plan.Waits {
 					if w.Reserved {

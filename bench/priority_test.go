@@ -2,9 +2,7 @@ package bench
 
 import (
 	"fmt"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -30,8 +28,7 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 		b.Fatal(res.Err)
 	}
 	st := fsm.State()
-	var arena raftfsm.JobArena
-	var planner sched.Planner
+	var loop loopPasses
 	for _, name := range []string{"basic", "multifactor", "multifactor-fairtree"} {
 		opts := sched.Options{}
 		if name != "basic" {
@@ -40,14 +37,7 @@ func BenchmarkSchedulePassMultifactor(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				var times []time.Duration
-				for range 5 {
-					start := time.Now()
-					arena.Reset()
-					planner.Schedule(st.WithArena(&arena), now, opts)
-					times = append(times, time.Since(start))
-				}
-				slices.Sort(times)
+				times, _ := loop.five(st, now, opts)
 				b.ReportMetric(ms(times[2]), "ms/pass")
 				figure(b, "sched pass 100k x 1000 %s: %.1f ms (median of 5)", name, ms(times[2]))
 			}

@@ -40,20 +40,11 @@ func BenchmarkSchedulePass(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			fsm, now := buildSchedState(b, c.pending, c.nodes, c.noLimits)
 			st := fsm.State()
-			var arena raftfsm.JobArena
-			var planner sched.Planner
+			var loop loopPasses
 			for range b.N {
-				var times []time.Duration
-				var plan sched.Plan
 				cpu0 := cpuTime(b)
-				for range 5 {
-					start := time.Now()
-					arena.Reset() // as the scheduling loop does: the last plan is done with
-					plan = planner.Schedule(st.WithArena(&arena), now, sched.Options{})
-					times = append(times, time.Since(start))
-				}
+				times, plan := loop.five(st, now, sched.Options{})
 				cpu := (cpuTime(b) - cpu0) / 5
-				slices.Sort(times)
 				if plan.Waiting+len(plan.Placements) != c.pending {
 					b.Fatalf("plan: %d placed + %d waiting, want %d jobs", len(plan.Placements), plan.Waiting, c.pending)
 				}
@@ -64,6 +55,29 @@ func BenchmarkSchedulePass(b *testing.B) {
 			}
 		})
 	}
+}
+
+// loopPasses plans over one state as the scheduling loop does: its job
+// arena and planner kept from pass to pass, the arena reset before each
+// (the last plan is done with).
+type loopPasses struct {
+	arena   raftfsm.JobArena
+	planner sched.Planner
+}
+
+// five runs five passes and returns their times, sorted, and the last
+// plan.
+func (l *loopPasses) five(st *raftfsm.State, now int64, opts sched.Options) ([]time.Duration, sched.Plan) {
+	var times []time.Duration
+	var plan sched.Plan
+	for range 5 {
+		start := time.Now()
+		l.arena.Reset()
+		plan = l.planner.Schedule(st.WithArena(&l.arena), now, opts)
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	return times, plan
 }
 
 // buildSchedState builds the state of a BenchmarkSchedulePass case and
