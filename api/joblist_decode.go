@@ -3,11 +3,13 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/shoal-batch/shoal/internal/hugepage"
-	"unsafe"
 )
 
 // A job list decoded without reflection: squeue over 20,000 jobs spent
@@ -491,12 +493,21 @@ func (s *scan) object(whole any, field func(key string) error) error {
 	}
 }
 
-// other reads one key's value into j with encoding/json, as if it were
-// the object's only key: its case-insensitive match, unknown keys skipped.
+// other reads one key's value into j with encoding/json: into the field
+// whose name the key is, else as if it were the object's only key (its
+// case-insensitive match, unknown keys skipped). Decoding into the field
+// alone spares a short list (one squeue -j, one sacct row) encoding/json's
+// walk of all of Job's fields, a quarter of a millisecond.
 func (s *scan) other(j *Job, key string) error {
 	raw, err := s.value()
 	if err != nil {
 		return err
+	}
+	if idx, ok := jobFieldIndex()[key]; ok {
+		if err := json.Unmarshal(raw, reflect.ValueOf(j).Elem().FieldByIndex(idx).Addr().Interface()); err != nil {
+			return errSlow
+		}
+		return nil
 	}
 	obj := oneKey(key, raw)
 	if err := json.Unmarshal(obj, j); err != nil {
@@ -504,6 +515,30 @@ func (s *scan) other(j *Job, key string) error {
 	}
 	return nil
 }
+
+// jobFieldIndex maps each JSON name of Job's fields (JobSpec's included)
+// to the field.
+var jobFieldIndex = sync.OnceValue(func() map[string][]int {
+	out := map[string][]int{}
+	var walk func(t reflect.Type, at []int)
+	walk = func(t reflect.Type, at []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(append([]int(nil), at...), i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type, idx)
+			case name != "" && name != "-" && f.IsExported():
+				if prev, ok := out[name]; !ok || len(idx) < len(prev) {
+					out[name] = idx // the shallower field wins, as in encoding/json
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(Job{}), nil)
+	return out
+})
 
 // job reads one job object.
 func (s *scan) job(j *Job) error {
@@ -606,6 +641,10 @@ func (s *scan) jobField(j *Job, key string) error {
 		return num(s, &j.StartedAt, 64, true)
 	case "stoppedAt":
 		return num(s, &j.StoppedAt, 64, true)
+	case "submitHost":
+		return s.commonField(&j.SubmitHost)
+	case "computeEnvironment":
+		return s.commonField(&j.ComputeEnvironment)
 	}
 	return s.other(j, key)
 }

@@ -23,12 +23,13 @@ func sampleJobs() []Job {
 			Script: "#!/bin/sh\necho hi\n", Env: map[string]string{"A": "1", "B": "\x1b[31m"}, Dir: "/home/x", Stdout: "o", Stderr: "e",
 			Resources: Resources{CPUs: 4, MemoryMB: 2048, GPUs: 1, GPUTypes: GPUCounts("a100:1")}, Nice: -5,
 			DependsOn: []Dependency{{JobID: 1, Type: AfterOK}}, DependAny: true, BeginAt: 5, NoRequeue: true, DeadlineAt: 9,
-			Account: "acct", QOS: "normal", Comment: "c", Licenses: []LicenseUse{{Name: "matlab", Quantity: 2}}},
+			Account: "acct", QOS: "normal", Comment: "c", Licenses: []LicenseUse{{Name: "matlab", Quantity: 2}},
+			SubmitHost: "login1"},
 			User: "alice", UID: 1000, GID: 1000, Groups: []uint32{1, 2}, State: StateFailed, StatusReason: "why",
 			Array: &ArrayTask{JobID: 2, Index: 0, Min: 0, Max: 9, Count: 10, MaxRunning: 2}, WaitReason: "Priority",
 			EstimatedStartAt: 77, HeldByAdmin: true, Node: "n1", Attempt: 2, ExitCode: &ec, ExitSignal: 9, Cause: CauseOOM,
 			StopRequested: true, StopReason: "r", Attempts: []Attempt{{Node: "n1", ExitCode: &ec}}, RunnableAt: 3, StartedAt: 4, StoppedAt: 6,
-			Usage: &JobUsage{}, Redacted: true},
+			Usage: &JobUsage{MaxRSSBytes: 1 << 20, CPUSeconds: 0.5}, Redacted: true, ComputeEnvironment: "ce"},
 	}
 }
 
@@ -49,6 +50,8 @@ func TestDecodeJobListMatchesEncodingJSON(t *testing.T) {
 		"bad utf8":     "{\"count\":1,\"jobs\":[{\"jobId\":1,\"jobName\":\"a\xffb\"}]}",
 		"count lies":   `{"count":99999999,"jobs":[{"jobId":1}]}`,
 		"last literal": `{"jobs":[{"jobId":1,"somethingElse":true}],"count":1}`,
+		"folded keys":  `{"count":1,"jobs":[{"jobId":1,"SUBMITHOST":"h","Usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3},"groups":[4,5],"groups":null}]}`,
+		"field twice":  `{"count":1,"jobs":[{"jobId":1,"usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3},"tags":{"a":"1"},"tags":{"b":"2"}}]}`,
 	}
 	bad := []string{
 		``, `{`, `[]`, `{"count":1,"jobs":[{"jobId":1}]`, `{"count":1,"jobs":[{"jobId":01}]}`,
