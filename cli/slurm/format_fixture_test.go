@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,6 +96,12 @@ func (f *viewFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.J
 		default:
 			out = append(out, project(j, req.Fields))
 		}
+	}
+	if req.Limit > 0 {
+		// A page, as the controller answers one: by id, after AfterID.
+		slices.SortFunc(out, func(a, b api.Job) int { return cmp.Compare(a.ID, b.ID) })
+		out = slices.DeleteFunc(out, func(j api.Job) bool { return j.ID <= req.AfterID })
+		out = out[:min(len(out), req.Limit)]
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package slurm
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"sort"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
@@ -239,7 +237,8 @@ func (o *sacctOpts) fields(c *Ctx) ([]saField, bool) {
 }
 
 func (o *sacctOpts) run(c *Ctx) int {
-	defer pauseGC()()
+	resumeGC := pauseGC()
+	defer resumeGC()
 	ctx := context.Background()
 	now := c.Now()
 	fields, ok := o.fields(c)
@@ -253,86 +252,38 @@ func (o *sacctOpts) run(c *Ctx) int {
 	if len(o.users) == 0 && !o.allUsers && c.userName() != "root" && len(o.jobs) == 0 {
 		o.users = []string{c.userName()}
 	}
-	kept, err := o.fetch(ctx, c, start, end, now)
-	if err != nil {
+	rep := newSacctReport(o, fields)
+	if o.json || len(o.jobs) > 0 {
+		// By id, or JSON (one document): the jobs first, then the report.
+		kept, err := o.fetch(ctx, c, start, end, now)
+		if err != nil {
+			c.Errorf("sacct", "Problem talking to the database: %v", err)
+			return 1
+		}
+		views := sacctOrder(collapseArrays(kept))
+		if o.json {
+			return sacctJSON(c, views, !o.allocations && !o.completion)
+		}
+		key := sacctKey(views, nil)
+		for _, v := range views {
+			rep.add(v, key(v))
+		}
+	} else if err := o.stream(ctx, c, rep, start, end, now, resumeGC); err != nil {
 		c.Errorf("sacct", "Problem talking to the database: %v", err)
 		return 1
 	}
-	views := sacctOrder(collapseArrays(kept))
-	if o.json {
-		return sacctJSON(c, views, !o.allocations && !o.completion)
-	}
-	var rows []*saRow
-	for _, v := range views {
-		runs := []*jobView{v}
-		if o.duplicates {
-			runs = append(attemptViews(v), v)
-		}
-		for _, r := range runs {
-			rows = append(rows, o.jobRows(v, r)...)
-		}
-	}
-	// One buffered writer for the whole report (as squeue's).
-	b := bufio.NewWriterSize(c.Stdout, 64<<10)
-	defer b.Flush()
-	delim := ""
-	switch {
-	case o.parsable2:
-		delim = o.delimiter
-	case o.parsable:
-		delim = o.delimiter
-	}
-	line := func(vals []string, header bool) {
-		if delim != "" {
-			b.WriteString(strings.Join(vals, delim))
-			if o.parsable && !o.parsable2 {
-				b.WriteString(delim)
-			}
-			b.WriteByte('\n')
-			return
-		}
-		for i, f := range fields {
-			if header {
-				b.WriteString(sacctHeaderCell(vals[i], f.width))
-			} else {
-				writeSacctFit(b, vals[i], f.width)
-			}
-		}
-		b.WriteByte('\n')
-	}
-	if !o.noHeader {
-		names := make([]string, len(fields))
-		for i, f := range fields {
-			names[i] = f.name
-		}
-		line(names, true)
-		if delim == "" {
-			for _, f := range fields {
-				b.WriteString(strings.Repeat("-", max(f.width, -f.width)) + " ")
-			}
-			b.WriteByte('\n')
-		}
-	}
-	vals := make([]string, len(fields)) // each line is written before the next is made
-	for _, r := range rows {
-		for i, f := range fields {
-			vals[i] = ""
-			if f.value != nil {
-				// Every sacct value, aligned or -p/-P, passes here.
-				vals[i] = termsafe.String(f.value(r))
-			}
-		}
-		line(vals, false)
-	}
+	rep.write(c)
 	return 0
 }
 
 // sacctPage is how many jobs sacct asks for at a time: a history of
 // hundreds of thousands of jobs is never one answer in memory, at the
-// controller or here; only the jobs kept stay. Each page costs the
+// controller or here; only the report's text stays (and arrays' pending
+// tasks, and every job for --json). Each page costs the
 // controller a walk of its live jobs: 20,000 (some 18 MB of jobs here,
-// 1-2 MB of rows on the wire) lists a day's queue in one or two.
-const sacctPage = 20000
+// 1-2 MB of rows on the wire) lists a day's queue in one or two. (A
+// variable: tests page by a few jobs.)
+var sacctPage = 20000
 
 // fetch gets the jobs sacct shows: by id (-j; archived jobs too), else
 // the history list a page at a time, each page filtered by keep as it
@@ -351,54 +302,77 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 		}
 		return kept, nil
 	}
-	// An array's view counts its running tasks (viewJobs): over all the
-	// pages, so the views are made once the last page is in. A page most
-	// of whose jobs are kept is kept whole (no copies); of another, the
-	// kept jobs are copied out and the page goes.
-	var keptJobs []*api.Job
+	var jobs []api.Job
+	var later []bool
+	running, err := o.history(ctx, c, start, end, now, nil, func(j *api.Job, _ *jobView, l bool) {
+		jobs, later = append(jobs, *j), append(later, l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	views := historyViews(jobs, running, now, c.groupName)
+	kept := views[:0]
+	for i, v := range views {
+		if !later[i] || o.keep(v, start, end) {
+			kept = append(kept, v)
+		}
+	}
+	return kept, nil
+}
+
+// historyViews are the views of jobs from the history, running counting
+// the running tasks of each array over all its pages.
+func historyViews(jobs []api.Job, running map[uint64]int, now time.Time, group func(uint32) string) []*jobView {
+	out := make([]*jobView, len(jobs))
+	views := make([]jobView, len(jobs)) // one allocation, not one a job
+	hugepage.Slice(views)
+	for i := range jobs {
+		n := 0
+		if a := jobs[i].Array; a != nil {
+			n = running[a.JobID]
+		}
+		initJobView(&views[i], &jobs[i], now, n, group)
+		out[i] = &views[i]
+	}
+	return out
+}
+
+// history gets the history list a page at a time and calls use with each
+// job keep selects and its view (made in memory the next page reuses),
+// later false; and with each of an array's pending tasks, later true,
+// whether kept or not: its reason, and so keep, depends on how many of
+// the array's tasks run, which history returns once all the pages are in.
+// next, if not nil, is called before every page but the first.
+func (o *sacctOpts) history(ctx context.Context, c *Ctx, start, end, now time.Time, next func(), use func(j *api.Job, v *jobView, later bool)) (map[uint64]int, error) {
 	running := map[uint64]int{}
 	req := o.listRequest(start, end)
 	req.Limit = sacctPage
-	var scratch pageViews // a page's views, only to filter it: made in the same memory each page
+	var scratch pageViews // a page's views, made in the same memory each page
 	for {
 		page, err := c.Client.ListJobs(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		var keep []int
 		for i, v := range scratch.views(page, now, c.groupName) {
-			if a := page[i].Array; a != nil && page[i].State.Terminable() {
-				running[a.JobID]++
-			}
-			if o.keep(v, start, end) {
-				keep = append(keep, i)
-			}
-		}
-		for _, i := range keep {
 			j := &page[i]
-			if len(keep) < len(page)/2 {
-				c := page[i]
-				j = &c
+			if j.Array != nil && j.State.Terminable() {
+				running[j.Array.JobID]++
 			}
-			keptJobs = append(keptJobs, j)
+			switch {
+			case j.Array != nil && v.state == Pending:
+				use(j, v, true)
+			case o.keep(v, start, end):
+				use(j, v, false)
+			}
 		}
 		if len(page) < sacctPage {
-			break
+			return running, nil
 		}
 		req.AfterID = page[len(page)-1].ID
-	}
-	kept := make([]*jobView, len(keptJobs))
-	views := make([]jobView, len(keptJobs)) // one allocation, not one a job
-	hugepage.Slice(views)
-	for i, j := range keptJobs {
-		n := 0
-		if a := j.Array; a != nil {
-			n = running[a.JobID]
+		if next != nil {
+			next()
 		}
-		initJobView(&views[i], j, now, n, c.groupName)
-		kept[i] = &views[i]
 	}
-	return kept, nil
 }
 
 // listRequest asks the controller for the jobs sacct may show, history
@@ -568,18 +542,7 @@ func (o *sacctOpts) keep(v *jobView, start, end time.Time) bool {
 // sacctOrder sorts lines by job id, an array's collapsed pending tasks
 // after its other tasks.
 func sacctOrder(views []*jobView) []*jobView {
-	top := map[uint64]uint64{} // the highest job id shown of each array
-	for _, v := range views {
-		if v.tasks == nil && v.j.Array != nil && v.rawID > top[v.arrayID] {
-			top[v.arrayID] = v.rawID
-		}
-	}
-	key := func(v *jobView) uint64 {
-		if v.tasks != nil {
-			return max(top[v.arrayID], v.arrayID)
-		}
-		return v.rawID
-	}
+	key := sacctKey(views, nil)
 	sort.SliceStable(views, func(a, b int) bool {
 		x, y := views[a], views[b]
 		if kx, ky := key(x), key(y); kx != ky {
@@ -588,6 +551,27 @@ func sacctOrder(views []*jobView) []*jobView {
 		return x.tasks == nil && y.tasks != nil
 	})
 	return views
+}
+
+// sacctKey is what sacct sorts a job's lines by among views: its id;
+// for an array's collapsed pending tasks, the highest id shown of its
+// other tasks (among views, and top: the highest of those shown
+// elsewhere), or the array's.
+func sacctKey(views []*jobView, top map[uint64]uint64) func(*jobView) uint64 {
+	if top == nil {
+		top = map[uint64]uint64{}
+	}
+	for _, v := range views {
+		if v.tasks == nil && v.j.Array != nil && v.rawID > top[v.arrayID] {
+			top[v.arrayID] = v.rawID
+		}
+	}
+	return func(v *jobView) uint64 {
+		if v.tasks != nil {
+			return max(top[v.arrayID], v.arrayID)
+		}
+		return v.rawID
+	}
 }
 
 // printHelpFormat lists the fields sacct knows, four a line, each
