@@ -81,7 +81,12 @@ func (p *pageViews) views(jobs []api.Job, now time.Time, group func(uint32) stri
 		p.ptrs, p.slab = make([]*jobView, len(jobs)), make([]jobView, len(jobs)) // one allocation, not one a job
 		hugepage.Slice(p.slab)
 	}
-	out, views := p.ptrs[:len(jobs)], p.slab[:len(jobs)]
+	return fillViews(p.ptrs[:len(jobs)], p.slab[:len(jobs)], jobs, running, now, group)
+}
+
+// fillViews makes in views (and points out at) the views of jobs, running
+// counting each array's running tasks.
+func fillViews(out []*jobView, views []jobView, jobs []api.Job, running map[uint64]int, now time.Time, group func(uint32) string) []*jobView {
 	for i := range jobs {
 		n := 0
 		if a := jobs[i].Array; a != nil {

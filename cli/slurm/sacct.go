@@ -323,18 +323,9 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 // historyViews are the views of jobs from the history, running counting
 // the running tasks of each array over all its pages.
 func historyViews(jobs []api.Job, running map[uint64]int, now time.Time, group func(uint32) string) []*jobView {
-	out := make([]*jobView, len(jobs))
 	views := make([]jobView, len(jobs)) // one allocation, not one a job
 	hugepage.Slice(views)
-	for i := range jobs {
-		n := 0
-		if a := jobs[i].Array; a != nil {
-			n = running[a.JobID]
-		}
-		initJobView(&views[i], &jobs[i], now, n, group)
-		out[i] = &views[i]
-	}
-	return out
+	return fillViews(make([]*jobView, len(jobs)), views, jobs, running, now, group)
 }
 
 // history gets the history list a page at a time and calls use with each
