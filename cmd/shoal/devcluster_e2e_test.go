@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,9 +24,10 @@ func TestDevCluster(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	os.Chmod(filepath.Dir(dir), 0o755)
-	base := strings.TrimPrefix(loopbackPort(t), "127.0.0.1:") // a free port; the cluster takes the few above it
+	// Controller i serves on base+i and raft on base+100+i.
+	base := loopbackPortBase(t, 1, 2, 3, 101, 102, 103)
 	cmd := exec.Command(os.Args[0], "dev-cluster", "-controllers", "3", "-nodes", "1", "-node-cpus", "2",
-		"-dir", filepath.Join(dir, "cluster"), "-port-base", base)
+		"-dir", filepath.Join(dir, "cluster"), "-port-base", strconv.Itoa(base))
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -49,12 +51,20 @@ func TestDevCluster(t *testing.T) {
 				addrs <- strings.TrimSpace(a)
 			}
 		}
+		close(addrs) // dev-cluster has exited
 	}()
 	var addr string
 	select {
 	case addr = <-addrs:
-	case <-time.After(60 * time.Second):
-		t.Fatal("dev-cluster did not start within 60 s")
+	case <-time.After(90 * time.Second):
+	}
+	if addr == "" {
+		logs, _ := filepath.Glob(filepath.Join(dir, "cluster", "*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, b)
+		}
+		t.Fatal("dev-cluster did not start within 90 s")
 	}
 	c := &cluster{t: t, socket: addr, dataDir: filepath.Join(dir, "cluster", "x")}
 	r := c.shoal("operator", "raft", "list-peers")

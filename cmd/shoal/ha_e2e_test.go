@@ -40,6 +40,35 @@ func loopbackPort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// loopbackPortBase returns a port P such that P+o is free on the loopback
+// for each offset o. It searches below the kernel's ephemeral range
+// (32768 and up), where no outgoing connection of a test running beside
+// this one can take a port between this check and the bind.
+func loopbackPortBase(t *testing.T, offsets ...int) int {
+	t.Helper()
+	const low, high = 20000, 32000
+	span := slices.Max(offsets)
+	for range 100 {
+		base := low + rand.IntN(high-span-low)
+		var held []net.Listener
+		for _, o := range offsets {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))
+			if err != nil {
+				break
+			}
+			held = append(held, l)
+		}
+		for _, l := range held {
+			l.Close()
+		}
+		if len(held) == len(offsets) {
+			return base
+		}
+	}
+	t.Fatalf("no free block of loopback ports for offsets %v in %d-%d", offsets, low, high)
+	return 0
+}
+
 func (h *haController) start(t *testing.T) {
 	t.Helper()
 	h.cmd, _ = startAgent(t, h.args, "controller serving")
