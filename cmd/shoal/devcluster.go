@@ -191,5 +191,15 @@ func (p *devProc) start(bin, ready string) error {
 	p.cmd.Process.Kill()
 	<-p.done
 	p.cmd = nil
-	return fmt.Errorf("dev-cluster: %s did not start: see %s", p.name, p.log)
+	return fmt.Errorf("dev-cluster: %s did not start (see %s): %s", p.name, p.log, lastLine(p.log))
+}
+
+// lastLine returns the file's last line: what a process that gave up said last.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	s := strings.TrimRight(string(b), "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }
