@@ -8,8 +8,6 @@ import (
 	"sync"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // A job list decoded without reflection: squeue over 20,000 jobs spent
@@ -121,7 +119,6 @@ func (s *scan) list() (ListJobsResponse, error) {
 				n = 0
 			}
 			r.Jobs = make([]Job, 0, n)
-			hugepage.Slice(r.Jobs[:n])
 			if s.peek() == ']' {
 				s.i++
 				break

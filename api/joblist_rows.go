@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // The job list's row form: what squeue and sacct ask for
@@ -260,7 +258,6 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 		prev[c] = -1
 	}
 	jobs := make([]Job, 0, min(hint, maxRowsHint))
-	hugepage.Slice(jobs[:cap(jobs)])
 	sc := &scan{}
 	for {
 		ls, le, err := d.line()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 // jobView is one job (or one line of collapsed pending array tasks) as
@@ -79,7 +78,6 @@ func (p *pageViews) views(jobs []api.Job, now time.Time, group func(uint32) stri
 	}
 	if cap(p.slab) < len(jobs) {
 		p.ptrs, p.slab = make([]*jobView, len(jobs)), make([]jobView, len(jobs)) // one allocation, not one a job
-		hugepage.Slice(p.slab)
 	}
 	return fillViews(p.ptrs[:len(jobs)], p.slab[:len(jobs)], jobs, running, now, group)
 }

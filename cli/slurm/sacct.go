@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/internal/hugepage"
 )
 
 var sacctGetopt = &Getopt{Prog: "sacct", Options: []Option{
@@ -324,7 +323,6 @@ func (o *sacctOpts) fetch(ctx context.Context, c *Ctx, start, end, now time.Time
 // the running tasks of each array over all its pages.
 func historyViews(jobs []api.Job, running map[uint64]int, now time.Time, group func(uint32) string) []*jobView {
 	views := make([]jobView, len(jobs)) // one allocation, not one a job
-	hugepage.Slice(views)
 	return fillViews(make([]*jobView, len(jobs)), views, jobs, running, now, group)
 }
 
