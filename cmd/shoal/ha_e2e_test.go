@@ -30,14 +30,17 @@ type haController struct {
 	cmd    *exec.Cmd
 }
 
+// loopbackPort is a free loopback address (see loopbackPortBase).
 func loopbackPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(loopbackPortBase(t, 0))
+}
+
+// givenPorts are the ports loopbackPortBase has handed out in this
+// process: it never hands one out twice.
+var givenPorts struct {
+	sync.Mutex
+	m map[int]bool
 }
 
 // loopbackPortBase returns a port P such that P+o is free on the loopback
@@ -47,11 +50,19 @@ func loopbackPort(t *testing.T) string {
 func loopbackPortBase(t *testing.T, offsets ...int) int {
 	t.Helper()
 	const low, high = 20000, 32000
+	givenPorts.Lock()
+	defer givenPorts.Unlock()
+	if givenPorts.m == nil {
+		givenPorts.m = make(map[int]bool)
+	}
 	span := slices.Max(offsets)
 	for range 100 {
 		base := low + rand.IntN(high-span-low)
 		var held []net.Listener
 		for _, o := range offsets {
+			if givenPorts.m[base+o] {
+				break
+			}
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+o))
 			if err != nil {
 				break
@@ -62,6 +73,9 @@ func loopbackPortBase(t *testing.T, offsets ...int) int {
 			l.Close()
 		}
 		if len(held) == len(offsets) {
+			for _, o := range offsets {
+				givenPorts.m[base+o] = true
+			}
 			return base
 		}
 	}
