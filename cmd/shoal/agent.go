@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-batch/shoal/api/client"
 	"github.com/shoal-batch/shoal/cli"
 	"github.com/shoal-batch/shoal/daemon"
+	"github.com/shoal-batch/shoal/internal/timerslack"
 	"github.com/shoal-batch/shoal/node"
 	"github.com/shoal-batch/shoal/node/gpu"
 	"github.com/shoal-batch/shoal/node/sandbox"
@@ -91,6 +92,11 @@ func runAgent(c *ucli.Context) error {
 		return fmt.Errorf("agent: -log-level %q: use debug, info, warn or error", c.String("log-level"))
 	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	// Its timers may fire up to a millisecond late, for far fewer
+	// wake-ups; jobs get the kernel's default back (see timerslack).
+	if err := timerslack.SetProcess(timerslack.Daemon); err != nil {
+		log.Debug("timer slack left as it was", "err", err)
+	}
 	dataDir, err := filepath.Abs(c.String("data-dir"))
 	if err != nil {
 		return fmt.Errorf("agent: data dir: %w", err)

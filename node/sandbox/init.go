@@ -1,9 +1,13 @@
 package sandbox
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/shoal-batch/shoal/internal/timerslack"
 
 	// Registers the cgroup v1 device controller manager; without it device
 	// rules cannot be applied.
@@ -22,6 +26,14 @@ import (
 func Init() {
 	if isShim() {
 		runShim()
+	}
+	// The job's program is executed from this, the main thread (locked
+	// to the main goroutine, below): it gets the kernel's default timer
+	// slack, not the daemon's it inherited. The init's other threads
+	// keep the daemon's until the exec ends them.
+	if err := timerslack.SetThread(timerslack.Job); err != nil {
+		fmt.Fprintf(os.Stderr, "shoal init: %v\n", err)
+		os.Exit(1)
 	}
 	libcontainer.Init()
 }
