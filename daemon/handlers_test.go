@@ -267,13 +267,16 @@ func TestMemBadInput(t *testing.T) {
 // that sends no heartbeat is set DOWN once a TTL has passed on that
 // clock, not before, and the command carries the clock's time.
 func TestMemHeartbeatDeadline(t *testing.T) {
-	const ttl = 30 * time.Second
+	// A TTL no other timer of the controller is armed for (its retention
+	// loop ticks every 30 s): waiting for any timer raced with the
+	// node's deadline, which armed after the clock had moved on.
+	const ttl = 37 * time.Second
 	mc := startMemController(t, Config{NodeTTL: ttl})
 	reg := mc.registerNode("quiet")
 	if reg.HeartbeatMillis != (ttl / heartbeatsPerTTL).Milliseconds() {
 		t.Fatalf("registration: heartbeat every %d ms, want a third of the TTL", reg.HeartbeatMillis)
 	}
-	mc.clock.WaitPending(1) // the node's deadline is armed
+	mc.clock.WaitArmed(ttl) // the node's deadline is armed
 	mc.clock.Advance(ttl - time.Millisecond)
 	if n := mc.c.fsm.State().Node("quiet"); n.NotResponding {
 		t.Fatal("the node is DOWN before its TTL passed")
