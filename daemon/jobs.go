@@ -528,6 +528,16 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		return true
 	}
 	byID := func(id uint64) {
+		if r, ok := state.JobRef(id); ok { // live: a ref too (an array's 10,000 tasks)
+			if len(req.States) > 0 || filtered {
+				r.Load(&scratch)
+				if !(len(req.States) == 0 || scratch.State.In(req.States...)) || !listMatches(req, &scratch) {
+					return
+				}
+			}
+			live = append(live, listedJob{ref: r})
+			return
+		}
 		if j := src.Job(id); j != nil && (len(req.States) == 0 || j.State.In(req.States...)) && listMatches(req, j) {
 			live = append(live, listedJob{job: j})
 		}

@@ -31,9 +31,11 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 	cmd := raftfsm.StopManyCmd{Reason: req.Reason, CallerUID: who.actingUID(), Now: c.nowMillis()}
 	state := c.fsm.State()
 	for _, id := range req.IDs {
-		if j := state.Job(id); c.cfg.PrivateJobs && j != nil && !c.visible(who, j) {
-			fail(id, errNoJob(id))
-			continue
+		if c.cfg.PrivateJobs {
+			if j := state.Job(id); j != nil && !c.visible(who, j) {
+				fail(id, errNoJob(id))
+				continue
+			}
 		}
 		cmd.IDs = append(cmd.IDs, id)
 	}

@@ -61,3 +61,68 @@ func TestStopManyIsOneEntryWithEachJobDecided(t *testing.T) {
 		t.Errorf("StopMany of one stoppable job: err %v, errs %v; want neither", res.Err, res.Errs)
 	}
 }
+
+// TestCancelRecSameAsStop: a StopManyCmd cancels jobs that have not
+// started on their records (cancelRec), without making each an api.Job;
+// the state it leaves is the one scancel of each job alone (StopCmd,
+// through stop) leaves: every job, with its dependents released, and
+// every state set. The jobs are of every kind a cancel meets: runnable,
+// held, waiting on a dependency, array tasks, a requeued one with a past
+// attempt, one with its own environment.
+func TestCancelRecSameAsStop(t *testing.T) {
+	build := func(h *harness) []uint64 {
+		h.t.Helper()
+		var ids []uint64
+		ids = append(ids, h.jobIn(api.StateRunnable, 10), h.jobIn(api.StatePending, 10))
+		held := newJob("held")
+		held.Held = true
+		env := newJob("env")
+		env.Env = map[string]string{"A": "1", "PATH": "/bin"}
+		ids = append(ids, h.submit(10, held, env)...)
+		res := h.mustOK("submit an array", h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{Now: 11,
+			Jobs: []api.Job{newJob("arr")}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: []int{0, 1, 2}, MaxRunning: 2}}}))
+		ids = append(ids, res.IDs...)
+		// A dependent of the first job, not cancelled: released (it
+		// can never run) by either way.
+		h.submit(12, newJob("after", ids[0]))
+		// A job that ran, was requeued and waits again, with its past
+		// attempt recorded.
+		again := h.jobIn(api.StateRunning, 13)
+		h.mustOK("requeue", h.stop(raftfsm.StopCmd{ID: again, Requeue: true, Terminate: true, Reason: "again", CallerUID: 1000, Now: 14}))
+		h.events(15, api.JobEvent{ID: again, Node: h.driveNode, State: api.StateFailed, Signal: 15})
+		if j := h.job(again); j.State != api.StateRunnable || len(j.Attempts) == 0 {
+			h.t.Fatalf("requeued job %d: %s with %d attempts, want RUNNABLE with one", again, j.State, len(j.Attempts))
+		}
+		return append(ids, again)
+	}
+	many, one := newHarness(t), newHarness(t)
+	ids := build(many)
+	if got := build(one); !reflect.DeepEqual(got, ids) {
+		t.Fatalf("the two states were built with ids %v and %v", ids, got)
+	}
+	res := many.apply(raftfsm.OpStopMany, raftfsm.StopManyCmd{IDs: ids, Reason: "Cancelled by scancel", CallerUID: 1000, Now: 50})
+	if res.Err != nil || res.Errs != nil {
+		t.Fatalf("StopMany: %v %v", res.Err, res.Errs)
+	}
+	for _, id := range ids {
+		one.mustOK("cancel", one.stop(raftfsm.StopCmd{ID: id, Reason: "Cancelled by scancel", CallerUID: 1000, Now: 50}))
+	}
+	got, want := allJobs(many.fsm), allJobs(one.fsm)
+	if len(got) != len(want) {
+		t.Fatalf("%d jobs after StopMany, %d after each StopCmd", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("job %d after StopMany:\n%+v\nafter its StopCmd:\n%+v", want[i].ID, got[i], want[i])
+		}
+	}
+	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning, api.StateSucceeded, api.StateFailed} {
+		inSet := func(h *harness) (out []uint64) {
+			h.fsm.State().JobsInState(st, func(j *api.Job) bool { out = append(out, j.ID); return true })
+			return out
+		}
+		if g, w := inSet(many), inSet(one); !reflect.DeepEqual(g, w) {
+			t.Errorf("jobs in %s after StopMany %v, after each StopCmd %v", st, g, w)
+		}
+	}
+}

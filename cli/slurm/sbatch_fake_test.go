@@ -100,7 +100,14 @@ func (f *ctlFake) Submit(_ context.Context, req api.SubmitJobRequest) (api.Submi
 }
 
 func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Job, error) {
-	f.record("ListJobs %s", sbJSON(req))
+	// Answered as the controller answers: projected to the fields asked
+	// (a field a command reads and does not ask for shows here). The
+	// light set is named, not spelled out, in the calls.
+	shown, light := req, slices.Equal(req.Fields, squeueLight)
+	if light {
+		shown.Fields = nil
+	}
+	f.record("ListJobs %s%s", sbJSON(shown), map[bool]string{true: " (light fields)"}[light])
 	out := []api.Job{}
 	ids := make([]uint64, 0, len(f.jobs))
 	for id := range f.jobs {
@@ -116,7 +123,7 @@ func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Jo
 		case req.User != "" && j.User != req.User:
 		case req.Queue != "" && !j.InQueue(req.Queue):
 		default:
-			out = append(out, *j)
+			out = append(out, project(*j, req.Fields))
 		}
 	}
 	return out, nil
