@@ -320,7 +320,10 @@ func (c *Controller) leaderReady() (bool, <-chan struct{}) {
 // controller leads (after a barrier) until it stops leading or shuts down.
 type leaderTask struct {
 	name string
-	run  func(ctx context.Context)
+	// begin, if set, runs before any task and before this controller
+	// is ready as leader: what a request may count on once it is.
+	begin func()
+	run   func(ctx context.Context)
 }
 
 // leaderLoop runs tasks while this controller leads, as the cron loop
@@ -364,6 +367,11 @@ func (c *Controller) leaderLoop(ctx context.Context, tasks []leaderTask) {
 // lead runs tasks until this controller stops leading or ctx ends.
 func (c *Controller) lead(ctx context.Context, obs <-chan raft.Observation, tasks []leaderTask, term uint64) {
 	lctx, cancel := context.WithCancel(withLeaderOnly(ctx))
+	for _, t := range tasks {
+		if t.begin != nil {
+			t.begin()
+		}
+	}
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		wg.Add(1)
@@ -407,18 +415,20 @@ func isLeaderOnly(ctx context.Context) bool {
 // limits, deadlines and sealing access keys stored in clear.
 func (c *Controller) leaderTasks() []leaderTask {
 	return []leaderTask{
-		{"heartbeats", func(ctx context.Context) {
-			c.startHeartbeats()
+		// The nodes' timers run before the leader is ready: a node's
+		// heartbeat (or registration) is never refused by a leader
+		// that is (see beatLeading).
+		{name: "heartbeats", begin: c.startHeartbeats, run: func(ctx context.Context) {
 			<-ctx.Done()
 			c.stopHeartbeats()
 		}},
-		{"scheduler", c.scheduleLoop},
-		{"priority settings", c.syncPrioritySettings},
-		{"running usage", c.chargeRunningUsage},
-		{"state time limits", c.stateTimeLimits},
-		{"deadlines", c.deadlines},
-		{"configured licenses", c.configureLicenses},
-		{"seal keys", func(ctx context.Context) {
+		{name: "scheduler", run: c.scheduleLoop},
+		{name: "priority settings", run: c.syncPrioritySettings},
+		{name: "running usage", run: c.chargeRunningUsage},
+		{name: "state time limits", run: c.stateTimeLimits},
+		{name: "deadlines", run: c.deadlines},
+		{name: "configured licenses", run: c.configureLicenses},
+		{name: "seal keys", run: func(ctx context.Context) {
 			if err := c.sealKeys(ctx); err != nil && ctx.Err() == nil {
 				c.log.Error("seal access keys", "err", err)
 			}

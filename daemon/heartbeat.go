@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -156,6 +157,30 @@ func (c *Controller) startHeartbeats() {
 // shuts down.
 func (c *Controller) stopHeartbeats() { c.beats.stop() }
 
+// beatLeading records a heartbeat of node, and reports false when this
+// controller does not lead. One that has just won its election (raft's
+// leader, its leader work not started yet: a dev agent's first moments)
+// waits for that work, up to an election's time, rather than refuse a
+// node's first heartbeat or leave a registration unwatched.
+func (c *Controller) beatLeading(ctx context.Context, node string) bool {
+	deadline := time.NewTimer(electionWait)
+	defer deadline.Stop()
+	for !c.beats.beat(node) {
+		ready, changed := c.leaderReady()
+		if ready || c.raft.raft.State() != raft.Leader {
+			return false
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
 // nodeExpired sets a node that missed its heartbeat deadline DOWN (not
 // responding): the FSM ends or requeues its jobs. The decision is the
 // leader's; the time and the reason travel in the command.
@@ -192,7 +217,7 @@ func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.Node
 	case n.Boot != req.Boot:
 		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeConflict,
 			"node %s has registered again with another boot id; this daemon must register again", req.Name)
-	case !c.beats.beat(req.Name):
+	case !c.beatLeading(ctx, req.Name):
 		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeUnavailable, "this controller does not lead: send heartbeats to the leader")
 	}
 	if req.Load != nil {

@@ -59,7 +59,7 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}); err != nil {
 		return none, err
 	}
-	if c.beats.beat(req.Name) && req.Load != nil { // the registration is the first heartbeat
+	if c.beatLeading(ctx, req.Name) && req.Load != nil { // the registration is the first heartbeat
 		c.beats.setLoad(req.Name, *req.Load)
 	}
 	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds()}, nil
