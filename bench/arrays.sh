@@ -13,13 +13,9 @@ set -u
 B=$1; N=${2:-10000}
 ms() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", (b-a)*1000}'; }
 if [ "$B" != - ]; then
-    W=$(mktemp -d /var/tmp/harrays.XXXXXX); chmod 755 "$W"; PORT=$((20000 + RANDOM % 10000))
-    (cd "$W" && exec "$B/shoal" agent -dev -data-dir "$W/data" -socket "$W/s.sock" -bind "127.0.0.1:$PORT" \
-        -sandbox-root "/run/harr-$PORT" -cgroup-parent "harr-$PORT" >"$W/agent.log" 2>&1) &
-    AP=$!
-    trap 'kill $AP 2>/dev/null; wait $AP 2>/dev/null; rm -rf "/run/harr-$PORT" "$W"; for d in /sys/fs/cgroup/*/harr-$PORT; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done' EXIT
-    export SHOAL_ADDR=$W/s.sock PATH=$B:$PATH
-    for _ in $(seq 100); do "$B/shoal" nodes >/dev/null 2>&1 && break; sleep 0.1; done
+    # shellcheck source=devagent.sh
+    . "$(dirname "$0")/devagent.sh"
+    dev_agent "$B" harrays
     cd "$W" || exit 1
 fi
 t0=$EPOCHREALTIME; id=$(sbatch --parsable --hold --array=0-$((N - 1)) -o /dev/null --wrap true); t1=$EPOCHREALTIME

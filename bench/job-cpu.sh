@@ -7,13 +7,9 @@
 # `sbatch --parsable --wrap true` while they run (loop rate, drain rate).
 set -u
 B=$1; N=${2:-1000}
-W=$(mktemp -d /var/tmp/hstart.XXXXXX); chmod 755 "$W"; PORT=$((20000 + RANDOM % 20000))
-(cd "$W" && exec "$B/shoal" agent -dev -data-dir "$W/data" -socket "$W/s.sock" -bind "127.0.0.1:$PORT" \
-   -sandbox-root "/run/hst-$PORT" -cgroup-parent "hst-$PORT" >"$W/agent.log" 2>&1) &
-AP=$!
-trap 'kill $AP 2>/dev/null; wait $AP 2>/dev/null; rm -rf "/run/hst-$PORT" "$W"; for d in /sys/fs/cgroup/*/hst-$PORT; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done' EXIT
-export SHOAL_ADDR=$W/s.sock PATH=$B:$PATH
-for _ in $(seq 100); do "$B/shoal" nodes >/dev/null 2>&1 && break; sleep 0.1; done
+# shellcheck source=devagent.sh
+. "$(dirname "$0")/devagent.sh"
+dev_agent "$B" hstart
 now() { printf '%s' "$EPOCHREALTIME"; }
 calc() { awk "BEGIN{printf \"%.${2:-2}f\\n\", $1}"; }
 cpu() { awk '{print $14+$15+$16+$17}' /proc/$AP/stat; }   # ticks, 100/s
