@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/raftfsm"
