@@ -221,11 +221,12 @@ func FuzzDecodeJobRows(f *testing.F) {
 		if err := json.Unmarshal(rest[:strings.IndexByte(string(rest), '\n')], &fields); err != nil {
 			t.Fatalf("decoded, but its field line does not: %v", err)
 		}
+		// Known as JSON knows a key: in any case ("joBNAme" is jobName).
 		var known []string
 		for _, fl := range JobFields() {
 			for _, n := range fields {
-				if n == fl.Name {
-					known = append(known, n)
+				if strings.EqualFold(n, fl.Name) {
+					known = append(known, fl.Name)
 				}
 			}
 		}
