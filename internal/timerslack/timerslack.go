@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,7 +70,7 @@ func SetProcess(d time.Duration) error {
 			}
 			fresh++
 			err := os.WriteFile("/proc/"+tid+"/timerslack_ns", value, 0)
-			if err != nil && !errors.Is(err, os.ErrNotExist) { // a thread that ended is no matter
+			if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ESRCH) { // a thread that ended is no matter
 				return fmt.Errorf("set timer slack of thread %s: %w", tid, err)
 			}
 			done[tid] = true
@@ -86,16 +87,9 @@ func Of(tid int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read timer slack: %w", err)
 	}
-	ns, err := strconv.ParseInt(string(trimNewline(data)), 10, 64)
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("read timer slack of thread %d: %q: %w", tid, data, err)
 	}
 	return time.Duration(ns), nil
-}
-
-func trimNewline(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		return b[:n-1]
-	}
-	return b
 }
