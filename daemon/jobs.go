@@ -531,7 +531,7 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		if r, ok := state.JobRef(id); ok { // live: a ref too (an array's 10,000 tasks)
 			if len(req.States) > 0 || filtered {
 				r.Load(&scratch)
-				if !(len(req.States) == 0 || scratch.State.In(req.States...)) || !listMatches(req, &scratch) {
+				if (len(req.States) > 0 && !scratch.State.In(req.States...)) || !listMatches(req, &scratch) {
 					return
 				}
 			}

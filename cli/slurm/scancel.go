@@ -374,7 +374,6 @@ func allDigits(s string) bool {
 	return err == nil
 }
 
-// byID ends the jobs the operands name (those that pass the filters).
 // scancelIDFields are what scancel reads of a job it ends by id: over an
 // array of 10,000 tasks, decoding every field of each was most of its
 // time.
@@ -390,6 +389,7 @@ func (s *scancel) fields() []string {
 	return scancelIDFields
 }
 
+// byID ends the jobs the operands name (those that pass the filters).
 func (s *scancel) byID(targets []cancelTarget) int {
 	ids := make([]uint64, 0, len(targets))
 	for _, t := range targets {
