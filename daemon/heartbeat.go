@@ -164,6 +164,9 @@ func (c *Controller) stopHeartbeats() { c.beats.stop() }
 // waits for that work, up to an election's time, rather than refuse a
 // node's first heartbeat or leave a registration unwatched.
 func (c *Controller) beatLeading(ctx context.Context, node string) bool {
+	if c.beats.beat(node) { // as nearly always: no timer to make
+		return true
+	}
 	deadline := time.NewTimer(electionWait)
 	defer deadline.Stop()
 	for !c.beats.beat(node) {
