@@ -721,6 +721,8 @@ func (s *scan) arrayTask(a *ArrayTask) error {
 			return num(s, &a.Count, 64, true)
 		case "maxRunning":
 			return num(s, &a.MaxRunning, 64, true)
+		case "tasks":
+			return s.strField(&a.Tasks)
 		}
 		return s.otherInto(a, key)
 	})

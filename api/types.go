@@ -287,6 +287,11 @@ type ArrayTask struct {
 	Max        int `json:"max"`
 	Count      int `json:"count"`
 	MaxRunning int `json:"maxRunning,omitempty"` // Slurm's %N throttle; 0 = no limit
+	// Tasks is set only in a list that groups pending tasks
+	// (ListJobsRequest.GroupTasks): the job listed stands for these
+	// tasks of its array, itself among them and the lowest, written as
+	// IndexRanges writes them ("0-4,7"). A job itself never has it.
+	Tasks string `json:"tasks,omitempty"`
 }
 
 // DependencyType says what a dependency waits for.

@@ -631,13 +631,20 @@ func (l listedJob) id() uint64 {
 // errPageFull stops a list that has given req.Limit jobs.
 var errPageFull = errors.New("page full")
 
-// checkPaging refuses paging where the order is not by id.
+// checkPaging refuses paging where the order is not by id, and grouped
+// tasks where a list cannot group them.
 func checkPaging(req api.ListJobsRequest) error {
 	if req.Limit < 0 {
 		return api.Errorf(api.CodeInvalid, "limit %d: give the most jobs a page may hold, or 0 for all", req.Limit).WithField("limit")
 	}
 	if (req.AfterID > 0 || req.Limit > 0) && (len(req.IDs) > 0 || req.ArrayJobID != 0) {
 		return api.Errorf(api.CodeInvalid, "afterId and limit page a list in id order; a list by ids or of an array's tasks comes whole: leave them out").WithField("afterId")
+	}
+	if req.GroupTasks && (req.AfterID > 0 || req.Limit > 0) {
+		return api.Errorf(api.CodeInvalid, "groupTasks sends a run of pending tasks as one row, which a page in id order could split: leave out groupTasks, or afterId and limit").WithField("groupTasks")
+	}
+	if req.GroupTasks && req.Form != api.ListFormRows {
+		return api.Errorf(api.CodeInvalid, "groupTasks groups the rows of a list in the row form (form %q); a JSON list has every task: leave it out", api.ListFormRows).WithField("groupTasks")
 	}
 	return nil
 }

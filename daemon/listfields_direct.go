@@ -147,5 +147,9 @@ func appendArrayTask(buf []byte, j *api.Job) ([]byte, error) {
 		buf = append(buf, `,"maxRunning":`...)
 		buf = strconv.AppendInt(buf, int64(a.MaxRunning), 10)
 	}
+	if a.Tasks != "" {
+		buf = append(buf, `,"tasks":`...)
+		buf = appendJSONString(buf, a.Tasks)
+	}
 	return append(buf, '}'), nil
 }

@@ -22,7 +22,7 @@ func TestDirectFieldsMatchReflection(t *testing.T) {
 			User: "alice", UID: 4294967295, GID: 7, State: api.StateFailed, StatusReason: "why", WaitReason: "Priority", EstimatedStartAt: -1,
 			HeldByAdmin: true, Node: "n1", Attempt: 2, ExitCode: &ec, ExitSignal: 9, Cause: api.CauseOOM, StopRequested: true,
 			Array: &api.ArrayTask{JobID: 2, Index: 3, Min: 0, Max: 9, Count: 10, MaxRunning: 2}, RunnableAt: 3, StartedAt: 4, StoppedAt: 6},
-		{ID: 3, ExitCode: &zero, Array: &api.ArrayTask{JobID: 3}, JobSpec: api.JobSpec{Resources: api.Resources{GPUs: 1}}},
+		{ID: 3, ExitCode: &zero, Array: &api.ArrayTask{JobID: 3, Tasks: "0-4,7"}, JobSpec: api.JobSpec{Resources: api.Resources{GPUs: 1}}},
 	}
 	for name := range directFields {
 		p, err := newProjection([]string{name})

@@ -69,6 +69,28 @@ func rowColOf(f *projField) rowCol {
 	return rowCol{kind: t.Kind(), off: off, pf: f}
 }
 
+// bits is a plain column's value of a kind other than string, as bits:
+// an integer's, or 1 for true.
+func (col *rowCol) bits(at unsafe.Pointer) uint64 {
+	switch col.kind {
+	case reflect.Bool:
+		if *(*bool)(at) {
+			return 1
+		}
+	case reflect.Int:
+		return uint64(int64(*(*int)(at)))
+	case reflect.Int64:
+		return uint64(*(*int64)(at))
+	case reflect.Int32:
+		return uint64(int64(*(*int32)(at)))
+	case reflect.Uint64:
+		return *(*uint64)(at)
+	case reflect.Uint32:
+		return uint64(*(*uint32)(at))
+	}
+	return 0
+}
+
 // rowBufs keeps the buffers of answers in the row form between lists
 // (squeue in a loop lists the same jobs again and again).
 var rowBufs sync.Pool
@@ -158,10 +180,7 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 		}
 		wr.Buf = append(wr.Buf, head...)
 	}
-	err := rw.c.eachListedCounted(rw.who, rw.req, counted, func(j *api.Job) error {
-		if herr != nil {
-			return herr
-		}
+	writeRow := func(j *api.Job) error {
 		n++
 		base := unsafe.Pointer(j)
 		var v reflect.Value
@@ -199,23 +218,7 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 				wr.End(start) // compared as bytes
 				continue
 			}
-			var bits uint64
-			switch col.kind {
-			case reflect.Bool:
-				if *(*bool)(at) {
-					bits = 1
-				}
-			case reflect.Int:
-				bits = uint64(int64(*(*int)(at)))
-			case reflect.Int64:
-				bits = uint64(*(*int64)(at))
-			case reflect.Int32:
-				bits = uint64(int64(*(*int32)(at)))
-			case reflect.Uint64:
-				bits = *(*uint64)(at)
-			case reflect.Uint32:
-				bits = uint64(*(*uint32)(at))
-			}
+			bits := col.bits(at)
 			switch {
 			case bits == 0 && col.pf.OmitEmpty:
 				wr.Omit()
@@ -237,18 +240,42 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 			}
 		}
 		wr.EndRow()
-		if n == 8 && live > n {
+		if n == 8 && live > n && !rw.req.GroupTasks {
 			// Size the answer once from its first jobs, with a quarter
-			// to spare (listFieldsJSON does the same).
+			// to spare (listFieldsJSON does the same); grouped, the
+			// jobs are no measure of the rows.
 			wr.Buf = slices.Grow(wr.Buf, (live-n)*len(wr.Buf)/n*5/4)
 		}
 		if len(wr.Buf)-rw.sent >= rowsFlush {
 			rw.flush()
 		}
 		return nil
+	}
+	group := newTaskGroup(cols)
+	err := rw.c.eachListedCounted(rw.who, rw.req, counted, func(j *api.Job) error {
+		if herr != nil {
+			return herr
+		}
+		if !rw.req.GroupTasks {
+			return writeRow(j)
+		}
+		if group.takes(j) {
+			return nil
+		}
+		if err := group.flush(writeRow); err != nil {
+			return err
+		}
+		if groupable(j) {
+			group.open(j)
+			return nil
+		}
+		return writeRow(j)
 	})
 	if err == nil {
 		err = herr
+	}
+	if err == nil {
+		err = group.flush(writeRow)
 	}
 	if err != nil {
 		if rw.sent == 0 {

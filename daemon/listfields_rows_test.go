@@ -130,3 +130,55 @@ func TestListRowsStreamed(t *testing.T) {
 		t.Errorf("rows paged by ids: HTTP %d %q; want 400 about paging", status, e.Message)
 	}
 }
+
+// TestListRowsGroupTasks: a list that groups tasks sends a run of an
+// array's waiting tasks as its lowest task, naming them all, to its
+// owner and, redacted, to another user; a task that differs is a row of
+// its own and splits the run. Grouping is refused where it cannot be
+// kept: in JSON, and in a paged list.
+func TestListRowsGroupTasks(t *testing.T) {
+	tc := startTestController(t, false)
+	var arr api.SubmitJobResponse
+	tc.mustCall(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: api.JobSpec{Name: "sweep", Script: "#!/bin/sh\ntrue\n",
+		Dir: "/tmp", Held: true}, ArrayIndexes: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20}}, &arr)
+	odd := "odd"
+	tc.mustCall(alice, api.PathUpdateJob, api.UpdateJobRequest{ID: arr.ID + 4, Name: &odd}, nil)
+	tc.submit(alice, api.JobSpec{Name: "single", Command: []string{"true"}, Held: true})
+	list := func(p peer) []api.Job {
+		t.Helper()
+		body, _ := json.Marshal(api.ListJobsRequest{Form: api.ListFormRows, GroupTasks: true})
+		res, err := tc.client(p).Post("http://unix"+api.PathListJobs, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		got, err := api.DecodeJobRowsFrom(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Jobs
+	}
+	for _, p := range []peer{alice, bob} {
+		var rows []string
+		for _, j := range list(p) {
+			row := fmt.Sprintf("%d %s", j.ID, j.Name)
+			if j.Array != nil {
+				row += fmt.Sprintf(" [%d %q]", j.Array.Index, j.Array.Tasks)
+			}
+			if j.Redacted != (p == bob) || p == bob && j.Script != "" {
+				t.Errorf("%v: job %d with script %q, redacted %v", p, j.ID, j.Script, j.Redacted)
+			}
+			rows = append(rows, row)
+		}
+		want := fmt.Sprintf(`[%d sweep [0 "0-3"] %d odd [4 ""] %d sweep [5 "5-9,20"] %d single]`, arr.ID, arr.ID+4, arr.ID+5, arr.ID+11)
+		if got := fmt.Sprint(rows); got != want {
+			t.Errorf("%v lists %s; want %s", p, got, want)
+		}
+	}
+	for _, req := range []api.ListJobsRequest{{GroupTasks: true}, {GroupTasks: true, Form: api.ListFormRows, Limit: 5}} {
+		status, e := tc.call(alice, api.PathListJobs, req, nil)
+		if status != http.StatusBadRequest || e.Field != "groupTasks" {
+			t.Errorf("list %+v: HTTP %d %+v; want 400 about groupTasks", req, status, e)
+		}
+	}
+}

@@ -244,24 +244,3 @@ func splitHostItems(list string) []string {
 	}
 	return out
 }
-
-// compressIndexes writes array task indexes as Slurm does in
-// "A_[1-3,5]": sorted ranges.
-func compressIndexes(idx []int) string {
-	s := append([]int(nil), idx...)
-	sort.Ints(s)
-	var parts []string
-	for i := 0; i < len(s); {
-		j := i
-		for j+1 < len(s) && s[j+1] == s[j]+1 {
-			j++
-		}
-		if j == i {
-			parts = append(parts, strconv.Itoa(s[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d-%d", s[i], s[j]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}

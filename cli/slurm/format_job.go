@@ -141,27 +141,40 @@ func collapseArrays(views []*jobView) []*jobView {
 	return out
 }
 
-// mergeTasks makes one line of an array's pending tasks.
+// mergeTasks makes one line of an array's pending tasks. A job the
+// controller sent for several of them (Array.Tasks) counts as all of
+// them; it is their lowest, so the line shows the lowest task's fields.
 func mergeTasks(g []*jobView) *jobView {
 	sort.Slice(g, func(a, b int) bool { return g[a].j.Array.Index < g[b].j.Array.Index })
-	if len(g) == 1 {
+	if len(g) == 1 && g[0].j.Array.Tasks == "" {
 		return g[0]
 	}
 	first := *g[0]
 	a := first.j.Array
-	idx := make([]int, len(g))
+	idx := make([]int, 0, len(g))
 	first.tasks = make([]*api.Job, len(g))
 	for i, v := range g {
-		idx[i] = v.j.Array.Index
+		idx = append(idx, groupedIndexes(v.j.Array)...)
 		first.tasks[i] = v.j
 	}
-	first.taskStr = compressIndexes(idx)
+	first.taskStr = api.IndexRanges(idx)
 	if a.MaxRunning > 0 {
 		first.taskStr += "%" + strconv.Itoa(a.MaxRunning)
 	}
 	first.id = fmt.Sprintf("%d_[%s]", a.JobID, first.taskStr)
 	first.rawID = a.JobID
 	return &first
+}
+
+// groupedIndexes are the indexes of the tasks a listed job stands for:
+// its Array.Tasks, else (or if those do not read) its own.
+func groupedIndexes(a *api.ArrayTask) []int {
+	if a.Tasks != "" {
+		if idx, err := api.ParseIndexRanges(a.Tasks, maxArrayTasks); err == nil && len(idx) > 0 {
+			return idx
+		}
+	}
+	return []int{a.Index}
 }
 
 // loc is the time zone times are printed in: the reader's.

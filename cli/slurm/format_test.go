@@ -170,17 +170,6 @@ func TestExpandHosts(t *testing.T) {
 	}
 }
 
-func TestCompressIndexes(t *testing.T) {
-	for _, tc := range []struct {
-		in   []int
-		want string
-	}{{[]int{3, 4, 5, 6}, "3-6"}, {[]int{1, 3, 5, 6, 7}, "1,3,5-7"}, {[]int{7}, "7"}, {[]int{2, 0, 1}, "0-2"}} {
-		if got := compressIndexes(tc.in); got != tc.want {
-			t.Errorf("compressIndexes(%v) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestMemString(t *testing.T) {
 	for _, tc := range []struct {
 		mb   int64

@@ -500,6 +500,9 @@ func (o *squeueOpts) fetch(ctx context.Context, c *Ctx) ([]api.Job, error) {
 		req.Queue = o.partitions[0]
 	}
 	req.Fields = o.wantedFields() // projected on the controller
+	// Collapsed, an array's waiting tasks are one line: the controller
+	// may send them as one job (Array.Tasks), which collapseArrays reads.
+	req.GroupTasks = !o.array && !o.json
 	return c.Client.ListJobs(ctx, req)
 }
 

@@ -347,7 +347,7 @@ func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.J
 	req.Form = api.ListFormRows
 	jobs, err := c.listJobs(ctx, req)
 	if api.IsCode(err, api.CodeInvalid) {
-		req.Form = ""
+		req.Form, req.GroupTasks = "", false // JSON lists every task
 		return c.listJobs(ctx, req)
 	}
 	return jobs, err

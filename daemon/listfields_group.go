@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"bytes"
+	"reflect"
+	"unsafe"
+
+	"github.com/shoal-batch/shoal/api"
+)
+
+// A list in the row form that asks for it (api.ListJobsRequest.GroupTasks)
+// sends one row for a run of an array's pending tasks, as collapsed
+// squeue shows them: over an array of 10,000 waiting tasks, squeue read,
+// decoded and merged 10,000 rows to print one line. The tasks of a run
+// come one after another in the list (an array's ids are consecutive)
+// and have never started; their cells are the same but for the ones
+// that differ from task to task by nature (groupIgnored). The row sent
+// is the run's lowest task, its array naming every task of the run.
+
+// groupIgnored are the fields in which the tasks of a run may differ:
+// the row shows the lowest task's, as squeue's collapsed line does.
+var groupIgnored = map[string]bool{"jobId": true, "array": true, "priority": true, "estimatedStartAt": true}
+
+// groupable reports whether j may be one of a run: an array's task that
+// waits and has never started (a requeued one shows its past).
+func groupable(j *api.Job) bool {
+	return j.Array != nil && j.Array.Tasks == "" && j.StartedAt == 0 && len(j.Attempts) == 0 &&
+		(j.State == api.StateSubmitted || j.State == api.StatePending || j.State == api.StateRunnable)
+}
+
+// taskGroup is the run of tasks held back from the list until a job that
+// is not one of it comes.
+type taskGroup struct {
+	cols   []rowCol // the columns compared: not the ignored ones
+	isOpen bool
+	rep    api.Job // the lowest task so far (a copy: the list reuses its job)
+	idx    []int   // every task's index
+	a, b   []byte  // scratch: two cells encoded to be compared
+}
+
+// newTaskGroup groups rows of the columns cols.
+func newTaskGroup(cols []rowCol) *taskGroup {
+	g := &taskGroup{}
+	for _, col := range cols {
+		if !groupIgnored[col.pf.Name] {
+			g.cols = append(g.cols, col)
+		}
+	}
+	return g
+}
+
+// open starts a run with j.
+func (g *taskGroup) open(j *api.Job) {
+	g.isOpen, g.rep, g.idx = true, *j, append(g.idx[:0], j.Array.Index)
+}
+
+// takes adds j to the open run if it belongs there.
+func (g *taskGroup) takes(j *api.Job) bool {
+	if !g.isOpen || !groupable(j) || j.Array.JobID != g.rep.Array.JobID || j.Array.MaxRunning != g.rep.Array.MaxRunning ||
+		!g.sameCells(&g.rep, j) {
+		return false
+	}
+	g.idx = append(g.idx, j.Array.Index)
+	if j.Array.Index < g.rep.Array.Index {
+		g.rep = *j
+	}
+	return true
+}
+
+// flush writes the open run's row, if a run is open.
+func (g *taskGroup) flush(write func(*api.Job) error) error {
+	if !g.isOpen {
+		return nil
+	}
+	g.isOpen = false
+	if len(g.idx) > 1 {
+		a := *g.rep.Array
+		a.Tasks = api.IndexRanges(g.idx)
+		g.rep.Array = &a
+	}
+	return write(&g.rep)
+}
+
+// sameCells reports whether x and y would have the same cells but for
+// the ignored ones.
+func (g *taskGroup) sameCells(x, y *api.Job) bool {
+	bx, by := unsafe.Pointer(x), unsafe.Pointer(y)
+	var vx, vy reflect.Value
+	for i := range g.cols {
+		col := &g.cols[i]
+		ax, ay := unsafe.Add(bx, col.off), unsafe.Add(by, col.off)
+		switch col.kind {
+		case reflect.String:
+			if *(*string)(ax) != *(*string)(ay) {
+				return false
+			}
+			continue
+		case reflect.Slice, reflect.Pointer, reflect.Invalid:
+			var ox, oy bool
+			switch col.kind { // as rowsWriter.write tests for an empty one
+			case reflect.Slice:
+				ox, oy = len(*(*[]byte)(ax)) == 0, len(*(*[]byte)(ay)) == 0
+			case reflect.Pointer:
+				ox, oy = *(*unsafe.Pointer)(ax) == nil, *(*unsafe.Pointer)(ay) == nil
+			default:
+				ox, oy = col.pf.omit(x, &vx), col.pf.omit(y, &vy)
+			}
+			if ox || oy {
+				if ox != oy {
+					return false
+				}
+				continue
+			}
+			var err error
+			if g.a, err = col.pf.appendValue(g.a[:0], x, &vx); err != nil {
+				return false
+			}
+			if g.b, err = col.pf.appendValue(g.b[:0], y, &vy); err != nil {
+				return false
+			}
+			if !bytes.Equal(g.a, g.b) {
+				return false
+			}
+			continue
+		}
+		if col.bits(ax) != col.bits(ay) {
+			return false
+		}
+	}
+	return true
+}
