@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
@@ -37,6 +38,18 @@ type scontrolRun struct {
 	json     bool
 	verbose  int  // -v: show prints when the data was read and how many records
 	quiet    bool // -Q: no such line
+	// taskNames are the array tasks the job operands named, as Slurm
+	// writes them in messages ("12_4"); other jobs go by their ids.
+	taskNames map[uint64]string
+}
+
+// jobName is how messages name job id: "12_4" for an array's task named
+// as one, else the id.
+func (r *scontrolRun) jobName(id uint64) string {
+	if name, ok := r.taskNames[id]; ok {
+		return name
+	}
+	return strconv.FormatUint(id, 10)
 }
 
 // Scontrol is scontrol: show job/node/partition/config, ping, version,

@@ -11,22 +11,84 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// jobIDArgs reads the job ids of hold/release/requeue: one or more
-// arguments, each a comma separated list.
-func jobIDArgs(args []string) ([]uint64, []string) {
-	var ids []uint64
-	var bad []string
+// jobTargets reads job operands (each a comma separated list of "N",
+// "A_i" or "A_[1-3,5]") into the jobs they name, as Slurm's scontrol
+// does: an array's id names every task of it that has not ended (with
+// waiting, those that wait: a hold or release of an array leaves its
+// running tasks be), "A_i" and "A_[...]" those tasks. bad are the
+// operands that do not read, missing the tasks there are not ("A_i");
+// an id of no job at all is kept, for the controller to refuse in its
+// words.
+func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad, missing []string, err error) {
+	var targets []cancelTarget
+	var look []uint64
 	for _, a := range args {
 		for _, s := range splitList(a) {
-			id, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || id == 0 {
+			t, perr := parseCancelTarget(s)
+			if perr != nil || t.step != nil {
 				bad = append(bad, s)
 				continue
 			}
-			ids = append(ids, id)
+			targets = append(targets, t)
+			look = append(look, t.id)
 		}
 	}
-	return ids, bad
+	if len(targets) == 0 {
+		return nil, bad, nil, nil
+	}
+	fields := []string{"jobId", "array", "status"}
+	found, err := r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{IDs: look, Fields: fields})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byID := make(map[uint64]*api.Job, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	arrays := map[uint64][]api.Job{}
+	for _, t := range targets {
+		j := byID[t.id]
+		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
+		switch {
+		case !isArray && t.tasks != nil:
+			for _, want := range t.tasks {
+				missing = append(missing, fmt.Sprintf("%d_%d", t.id, want))
+			}
+			continue
+		case !isArray:
+			ids = append(ids, t.id)
+			continue
+		}
+		tasks, ok := arrays[t.id]
+		if !ok {
+			if tasks, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{ArrayJobID: t.id, Fields: fields}); err != nil {
+				return nil, nil, nil, err
+			}
+			arrays[t.id] = tasks
+		}
+		if t.tasks == nil {
+			for _, task := range tasks {
+				if waiting && task.State.Cancellable() || !waiting && !task.State.Terminal() {
+					ids = append(ids, task.ID)
+				}
+			}
+			continue
+		}
+		for _, want := range t.tasks {
+			i := slices.IndexFunc(tasks, func(task api.Job) bool { return task.Array != nil && task.Array.Index == want })
+			name := fmt.Sprintf("%d_%d", t.id, want)
+			if i < 0 {
+				missing = append(missing, name)
+				continue
+			}
+			if r.taskNames == nil {
+				r.taskNames = map[uint64]string{}
+			}
+			r.taskNames[tasks[i].ID] = name
+			ids = append(ids, tasks[i].ID)
+		}
+	}
+	return ids, bad, missing, nil
 }
 
 // jobError words an API error about job id as Slurm does ("Invalid job
@@ -59,12 +121,16 @@ func (r *scontrolRun) jobError(id uint64, err error) string {
 // jobOperands reads the job ids a keyword acts on, reporting each bad one
 // as Slurm does (then also extra, if given): rc is 1 if any was bad; ok is
 // false when there were none at all.
-func (r *scontrolRun) jobOperands(kw string, args []string, extra string) (ids []uint64, rc int, ok bool) {
+func (r *scontrolRun) jobOperands(kw string, args []string, extra string, waiting bool) (ids []uint64, rc int, ok bool) {
 	if len(args) == 0 {
 		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
 		return nil, 1, false
 	}
-	ids, bad := jobIDArgs(args)
+	ids, bad, missing, err := r.jobTargets(args, waiting)
+	if err != nil {
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: Could not load state information: %s\n", safeErr(err))
+		return nil, 1, false
+	}
 	for _, b := range bad {
 		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
 		if extra != "" {
@@ -72,14 +138,26 @@ func (r *scontrolRun) jobOperands(kw string, args []string, extra string) (ids [
 		}
 		rc = 1
 	}
+	r.reportMissing(missing)
+	if len(missing) > 0 {
+		rc = 1
+	}
 	return ids, rc, true
+}
+
+// reportMissing says of each array task named that the array does not
+// have, as Slurm's answer for an array does.
+func (r *scontrolRun) reportMissing(missing []string) {
+	for _, m := range missing {
+		fmt.Fprintf(r.c.Stderr, "%s: Invalid job id specified\n", m)
+	}
 }
 
 // hold holds (hold, uhold) or releases jobs: one call for all, and on a
 // refusal one call a job, to say which ones failed (Slurm treats each job
 // on its own).
 func (r *scontrolRun) hold(kw string, args []string, hold bool) int {
-	ids, rc, ok := r.jobOperands(kw, args, "slurm_suspend error: Invalid job id specified")
+	ids, rc, ok := r.jobOperands(kw, args, "slurm_suspend error: Invalid job id specified", true)
 	if !ok {
 		return 1
 	}
@@ -103,7 +181,7 @@ func (r *scontrolRun) hold(kw string, args []string, hold bool) int {
 
 func (r *scontrolRun) holdFailed(id uint64, err error) {
 	msg := r.jobError(id, err)
-	fmt.Fprintf(r.c.Stderr, "%s for job %d\n", msg, id)
+	fmt.Fprintf(r.c.Stderr, "%s for job %s\n", msg, r.jobName(id))
 	fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
 }
 
@@ -111,24 +189,24 @@ func (r *scontrolRun) holdFailed(id uint64, err error) {
 // ones (COMPLETED, FAILED, CANCELLED, ...) at once, as Slurm does with batch
 // jobs; requeuehold holds them too.
 func (r *scontrolRun) requeue(kw string, args []string) int {
-	ids, rc, ok := r.jobOperands(kw, args, "")
+	ids, rc, ok := r.jobOperands(kw, args, "", false)
 	if !ok {
 		return 1
 	}
 	for _, id := range ids {
 		j, err := r.c.Client.Job(r.ctx, id)
 		if err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
 			rc = 1
 			continue
 		}
 		switch {
 		case j.State.Cancellable():
-			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %d\n", id)
+			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %s\n", r.jobName(id))
 			rc = 1
 			continue
 		case j.NoRequeue: // submitted with --no-requeue
-			fmt.Fprintf(r.c.Stderr, "Requested operation is presently disabled for job %d\n", id)
+			fmt.Fprintf(r.c.Stderr, "Requested operation is presently disabled for job %s\n", r.jobName(id))
 			rc = 1
 			continue
 		}
@@ -141,7 +219,7 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 				// shoal requeues running jobs only: say why, in its words.
 				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
 			} else {
-				fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+				fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
 			}
 			rc = 1
 			continue
@@ -292,13 +370,19 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 	var ids []uint64
 	switch {
 	case idText != nil:
-		for _, s := range splitList(*idText) {
-			id, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || id == 0 {
-				fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", s)
-				return 1
-			}
-			ids = append(ids, id)
+		var bad, missing []string
+		var err error
+		if ids, bad, missing, err = r.jobTargets([]string{*idText}, false); err != nil {
+			fmt.Fprintf(r.c.Stderr, "scontrol: error: Could not load state information: %s\n", safeErr(err))
+			return 1
+		}
+		if len(bad) > 0 {
+			fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", bad[0])
+			return 1
+		}
+		if len(missing) > 0 {
+			r.reportMissing(missing)
+			return 1
 		}
 	case req.Name != nil: // JobName= without JobId=: the jobs of that name
 		var ok bool
@@ -313,14 +397,14 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 	for _, id := range ids {
 		j, err := r.c.Client.Job(r.ctx, id)
 		if err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
 			rc = 1
 			continue
 		}
 		// Slurm changes a running job's priority (and nice), not its
 		// partition or begin time.
 		if (req.Queue != nil || req.BeginAt != nil) && !j.State.Cancellable() {
-			fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %d\n", id)
+			fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %s\n", r.jobName(id))
 			rc = 1
 			continue
 		}
@@ -328,7 +412,7 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 		one.ID = id
 		if delta != 0 {
 			if j.TimeLimit <= 0 {
-				fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %d\n", id)
+				fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %s\n", r.jobName(id))
 				rc = 1
 				continue
 			}
@@ -336,7 +420,7 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 			one.TimeLimit = &limit
 		}
 		if err := r.c.Client.UpdateJob(r.ctx, one); err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %d\n", r.jobError(id, err), id)
+			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
 			rc = 1
 		}
 	}
