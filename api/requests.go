@@ -72,12 +72,12 @@ type ListJobsRequest struct {
 	// ListFormRows for the row form (DecodeJobRows, joblist_rows.go) that
 	// squeue and sacct read, the same jobs in a fraction of the bytes.
 	Form string `json:"form,omitempty"`
-	// GroupTasks lets a list in the row form send one job for several
+	// GroupTasks lets a list in the row form send one job for a run of
 	// pending tasks of one array, as collapsed squeue shows them: tasks
-	// that have never started and whose fields are the same but for
-	// their ids, indexes, priorities and estimated starts. The job sent
-	// is the lowest task of them, its Array.Tasks naming them all. Not
-	// with paging (AfterID, Limit), nor in JSON.
+	// of consecutive ids that have never started and whose fields are the
+	// same but for their ids, indexes, priorities and estimated starts.
+	// The job sent is the first task of the run, its Array.Tasks naming
+	// them all. Not with paging (AfterID, Limit), nor in JSON.
 	GroupTasks bool `json:"groupTasks,omitempty"`
 }
 

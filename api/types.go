@@ -289,8 +289,9 @@ type ArrayTask struct {
 	MaxRunning int `json:"maxRunning,omitempty"` // Slurm's %N throttle; 0 = no limit
 	// Tasks is set only in a list that groups pending tasks
 	// (ListJobsRequest.GroupTasks): the job listed stands for these
-	// tasks of its array, itself among them and the lowest, written as
-	// IndexRanges writes them ("0-4,7"). A job itself never has it.
+	// tasks of its array, written as IndexRanges writes them ("0-4,7"):
+	// the k-th of them is the job with the k-th id from this one's
+	// (itself the first). A job itself never has it.
 	Tasks string `json:"tasks,omitempty"`
 }
 

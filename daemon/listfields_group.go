@@ -12,10 +12,10 @@ import (
 // sends one row for a run of an array's pending tasks, as collapsed
 // squeue shows them: over an array of 10,000 waiting tasks, squeue read,
 // decoded and merged 10,000 rows to print one line. The tasks of a run
-// come one after another in the list (an array's ids are consecutive)
-// and have never started; their cells are the same but for the ones
-// that differ from task to task by nature (groupIgnored). The row sent
-// is the run's lowest task, its array naming every task of the run.
+// have consecutive ids and rising indexes (an array's ids follow its
+// indexes) and have never started; their cells are the same but for the
+// ones that differ from task to task by nature (groupIgnored). The row
+// sent is the run's first task, its array naming every task of the run.
 
 // groupIgnored are the fields in which the tasks of a run may differ:
 // the row shows the lowest task's, as squeue's collapsed line does.
@@ -33,7 +33,7 @@ func groupable(j *api.Job) bool {
 type taskGroup struct {
 	cols   []rowCol // the columns compared: not the ignored ones
 	isOpen bool
-	rep    api.Job // the lowest task so far (a copy: the list reuses its job)
+	rep    api.Job // the run's first task (a copy: the list reuses its job)
 	idx    []int   // every task's index
 	a, b   []byte  // scratch: two cells encoded to be compared
 }
@@ -54,16 +54,15 @@ func (g *taskGroup) open(j *api.Job) {
 	g.isOpen, g.rep, g.idx = true, *j, append(g.idx[:0], j.Array.Index)
 }
 
-// takes adds j to the open run if it belongs there.
+// takes adds j to the open run if it belongs there: the next task of
+// the array by id and by index, so that the run's k-th index is the task
+// with the k-th id from the first's (api.ArrayTask.Tasks).
 func (g *taskGroup) takes(j *api.Job) bool {
 	if !g.isOpen || !groupable(j) || j.Array.JobID != g.rep.Array.JobID || j.Array.MaxRunning != g.rep.Array.MaxRunning ||
-		!g.sameCells(&g.rep, j) {
+		j.ID != g.rep.ID+uint64(len(g.idx)) || j.Array.Index <= g.idx[len(g.idx)-1] || !g.sameCells(&g.rep, j) {
 		return false
 	}
 	g.idx = append(g.idx, j.Array.Index)
-	if j.Array.Index < g.rep.Array.Index {
-		g.rep = *j
-	}
 	return true
 }
 

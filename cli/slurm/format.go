@@ -240,14 +240,30 @@ func orNull(s string) string {
 	return s
 }
 
-// splitList splits a comma separated option value, dropping empty items.
+// splitList splits a comma separated option value, dropping empty items;
+// a comma inside brackets ("1_[3,5-6]", "n[1,3]") is part of its item.
 func splitList(s string) []string {
 	var out []string
-	for _, p := range strings.Split(s, ",") {
+	add := func(p string) {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
 	}
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth = max(depth-1, 0)
+		case ',':
+			if depth == 0 {
+				add(s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	add(s[start:])
 	return out
 }
 

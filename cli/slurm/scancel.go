@@ -240,10 +240,7 @@ func Scancel(c *Ctx, args []string) int {
 	defer pauseGC()()
 	var targets []cancelTarget
 	for _, arg := range operands {
-		for _, s := range strings.Split(arg, ",") {
-			if s == "" {
-				continue
-			}
+		for _, s := range splitList(arg) { // "1_[3,5-6]" is one
 			t, err := parseCancelTarget(s)
 			if err != nil {
 				return report(c, "scancel", err)
@@ -403,21 +400,40 @@ func (s *scancel) byID(targets []cancelTarget) int {
 	for i := range jobs {
 		byID[jobs[i].ID] = &jobs[i]
 	}
-	arrays := map[uint64][]api.Job{}
-	tasksOf := func(id uint64) ([]api.Job, error) {
-		if list, ok := arrays[id]; ok {
+	type arrayList struct {
+		id      uint64
+		grouped bool
+	}
+	arrays := map[arrayList][]api.Job{}
+	// tasksOf lists an array's tasks; grouped, a run of waiting tasks
+	// comes as one job (api.ArrayTask.Tasks): over 10,000 waiting tasks,
+	// decoding a job apiece was most of scancel's time.
+	tasksOf := func(id uint64, grouped bool) ([]api.Job, error) {
+		key := arrayList{id, grouped}
+		if list, ok := arrays[key]; ok {
 			return list, nil
 		}
-		list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: id, Fields: s.fields()})
+		list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: id, Fields: s.fields(), GroupTasks: grouped})
 		if err == nil {
-			arrays[id] = list
+			arrays[key] = list
 		}
 		return list, err
+	}
+	pick := func(jb *api.Job) {
+		if s.filtered() && !s.matches(jb) {
+			return
+		}
+		if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
+			s.verboseTerminating(JobID(jb))
+			s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
+			return
+		}
+		s.act(jb)
 	}
 	for _, t := range targets {
 		j := byID[t.id]
 		if t.step != nil {
-			s.stepByID(t, j, tasksOf)
+			s.stepByID(t, j, func(id uint64) ([]api.Job, error) { return tasksOf(id, false) })
 			continue
 		}
 		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
@@ -426,45 +442,91 @@ func (s *scancel) byID(targets []cancelTarget) int {
 			s.fail(t.text, api.Errorf(api.CodeNotFound, "job %s does not exist", t.text))
 			continue
 		}
-		chosen := []api.Job{*j}
-		if isArray {
-			list, err := tasksOf(t.id)
-			if err != nil {
-				return report(s.c, "scancel", errorf(1, "Unable to list the tasks of job %d: %v", t.id, err))
+		if !isArray {
+			pick(j)
+			continue
+		}
+		list, err := tasksOf(t.id, true)
+		if err != nil {
+			return report(s.c, "scancel", errorf(1, "Unable to list the tasks of job %d: %v", t.id, err))
+		}
+		if t.tasks == nil {
+			eachTask(list, pick) // in id order, as listed
+			continue
+		}
+		var chosen []api.Job
+		find := newTaskFinder(list)
+		for _, want := range t.tasks {
+			task, ok := find.taskAt(want)
+			if !ok {
+				name := fmt.Sprintf("%d_%d", t.id, want)
+				s.verboseTerminating(name)
+				s.fail(name, api.Errorf(api.CodeNotFound, "job %s does not exist", name))
+				continue
 			}
-			chosen = list
-			if t.tasks != nil {
-				chosen = nil
-				for _, want := range t.tasks {
-					found := false
-					for _, task := range list {
-						if task.Array != nil && task.Array.Index == want {
-							chosen, found = append(chosen, task), true
-						}
-					}
-					if !found {
-						name := fmt.Sprintf("%d_%d", t.id, want)
-						s.verboseTerminating(name)
-						s.fail(name, api.Errorf(api.CodeNotFound, "job %s does not exist", name))
-					}
-				}
-			}
+			chosen = append(chosen, task)
 		}
 		sort.Slice(chosen, func(a, b int) bool { return chosen[a].ID < chosen[b].ID })
 		for i := range chosen {
-			jb := &chosen[i]
-			if s.filtered() && !s.matches(jb) {
-				continue
-			}
-			if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
-				s.verboseTerminating(JobID(jb))
-				s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
-				continue
-			}
-			s.act(jb)
+			pick(&chosen[i])
 		}
 	}
 	return s.rc
+}
+
+// eachTask calls fn with each task of an array's list, a run of waiting
+// tasks listed as one job (api.ArrayTask.Tasks) task by task: its k-th
+// index is the task with the k-th id from the job's. fn must not keep
+// the job it is given.
+func eachTask(list []api.Job, fn func(*api.Job)) {
+	var task api.Job
+	var place api.ArrayTask
+	for i := range list {
+		j := &list[i]
+		if j.Array == nil || j.Array.Tasks == "" {
+			fn(j)
+			continue
+		}
+		for k, x := range groupedIndexes(j.Array) {
+			task, place = *j, *j.Array
+			place.Index, place.Tasks = x, ""
+			task.ID, task.Array = j.ID+uint64(k), &place
+			fn(&task)
+		}
+	}
+}
+
+// taskFinder finds tasks by index in an array's list (taskAt).
+type taskFinder struct {
+	list []api.Job
+	at   map[int][2]int // index: the job listed, and its place in the job's run
+}
+
+func newTaskFinder(list []api.Job) *taskFinder {
+	f := &taskFinder{list: list, at: make(map[int][2]int, len(list))}
+	for i := range list {
+		a := list[i].Array
+		if a == nil {
+			continue
+		}
+		for k, x := range groupedIndexes(a) {
+			f.at[x] = [2]int{i, k}
+		}
+	}
+	return f
+}
+
+// taskAt is the task of index x (a copy of its own).
+func (f *taskFinder) taskAt(x int) (api.Job, bool) {
+	p, ok := f.at[x]
+	if !ok {
+		return api.Job{}, false
+	}
+	task := f.list[p[0]]
+	place := *task.Array
+	place.Index, place.Tasks = x, ""
+	task.ID, task.Array = task.ID+uint64(p[1]), &place
+	return task, true
 }
 
 // filtered reports whether any filter option was given.

@@ -67,3 +67,35 @@ func mustList(t *testing.T, cl interface {
 	}
 	return list
 }
+
+// TestScancelGroupedTasks: scancel over a real controller, which lists an
+// array's waiting tasks in runs (ListJobsRequest.GroupTasks), ends exactly
+// the tasks it is given, by range across runs and by the array's id, and
+// names them as Slurm does with -v.
+func TestScancelGroupedTasks(t *testing.T) {
+	sock, cl := startAgent(t)
+	if rc, out, errs := run(t, sock, "", "sbatch", "--hold", "--array=0-9,20-29", "-o", "/dev/null", "--wrap", "true"); rc != 0 {
+		t.Fatalf("sbatch: exit %d: %s%s", rc, out, errs) // jobs 1-20
+	}
+	want(t, sock, "", 0, "", "", "scontrol", "update", "JobId=1_5", "Name=odd") // splits the run
+	want(t, sock, "", 0, "", "scancel: Terminating job 1_3\nscancel: Terminating job 1_5\nscancel: Terminating job 1_6\n"+
+		"scancel: Terminating job 1_21\n", "scancel", "-v", "1_[3,5-6,21]")
+	cancelled := func() string {
+		var ids []string
+		for _, j := range mustList(t, cl) {
+			if j.State.Terminal() {
+				ids = append(ids, fmt.Sprint(j.ID))
+			}
+		}
+		return fmt.Sprint(ids)
+	}
+	if got := cancelled(); got != "[4 6 7 12]" {
+		t.Errorf("after scancel 1_[3,5-6,21]: jobs %s ended; want 4 6 7 12", got)
+	}
+	want(t, sock, "", 0, "", "", "scancel", "1")
+	for _, j := range mustList(t, cl) {
+		if !j.State.Terminal() || j.StatusReason == "" {
+			t.Errorf("after scancel 1: job %d %s (%s); want every task ended", j.ID, j.State, j.StatusReason)
+		}
+	}
+}
