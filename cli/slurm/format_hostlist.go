@@ -129,7 +129,7 @@ const maxHostlist = 1 << 20
 // order) into names.
 func expandHosts(list string) ([]string, error) {
 	var out []string
-	for _, item := range splitHostItems(list) {
+	for _, item := range splitList(list) {
 		names, err := expandHostItem(item, maxHostlist-len(out))
 		if err != nil {
 			return nil, fmt.Errorf("invalid hostlist %q: %w", list, err)
@@ -218,29 +218,4 @@ func expandHostItem(item string, limit int) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// splitHostItems splits a hostlist at the commas outside brackets.
-func splitHostItems(list string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i := 0; i < len(list); i++ {
-		switch list[i] {
-		case '[':
-			depth++
-		case ']':
-			depth--
-		case ',':
-			if depth == 0 {
-				if i > start {
-					out = append(out, list[start:i])
-				}
-				start = i + 1
-			}
-		}
-	}
-	if start < len(list) {
-		out = append(out, list[start:])
-	}
-	return out
 }
