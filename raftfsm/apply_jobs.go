@@ -57,8 +57,8 @@ func (w writer) put(table string, obj any) {
 // that shares its spec with the one it replaces or one in cache, and
 // keeps the job sets.
 func putJob(txn *memdb.Txn, j *api.Job, cache *specCache) {
-	r := newJobRec(j, storedRec(txn, j.ID), cache)
-	setWriter{txn}.moveJob(storeJob(txn, j.ID, r), r)
+	was, r := storeJobFrom(txn, j.ID, func(was *jobRec) *jobRec { return newJobRec(j, was, cache) })
+	setWriter{txn}.moveJob(was, r)
 }
 
 // deleteJob removes a stored job (and its places in the job sets).

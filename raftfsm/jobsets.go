@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -89,21 +90,32 @@ func (setKeyIndex) FromArgs(args ...any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("job set index: %T is not a set key", args[0])
 	}
-	return []byte(k), nil
+	// The key's own bytes, not a copy: a lookup only reads them, and a
+	// copy was an allocation in every job's change of state.
+	return unsafe.Slice(unsafe.StringData(k), len(k)), nil
 }
 
 func (x setKeyIndex) PrefixFromArgs(args ...any) ([]byte, error) { return x.FromArgs(args...) }
 
 func stateSetPrefix(st api.JobState) string {
+	return string([]byte{setState, stateCode(st)})
+}
+
+func stateCode(st api.JobState) byte {
 	c, ok := stateCodes[st]
 	if !ok {
 		panic(fmt.Sprintf("raftfsm: unknown job state %q", st))
 	}
-	return string([]byte{setState, c})
+	return c
 }
 
+// stateSetKey is the state set of job id in state st (one allocation:
+// it is made at every change of a job's state).
 func stateSetKey(st api.JobState, id uint64) string {
-	return string(binary.BigEndian.AppendUint64([]byte(stateSetPrefix(st)), id/stateBucket))
+	var k [10]byte
+	k[0], k[1] = setState, stateCode(st)
+	binary.BigEndian.PutUint64(k[2:], id/stateBucket)
+	return string(k[:])
 }
 
 func activeSetPrefix(node string) string { return node + "\x00" }

@@ -117,17 +117,28 @@ func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
 // storeJob puts record now in its slot (now nil: empties the slot of id)
 // and returns what the slot held.
 func storeJob(txn *memdb.Txn, id uint64, now *jobRec) (was *jobRec) {
+	was, _ = storeJobFrom(txn, id, func(*jobRec) *jobRec { return now })
+	return was
+}
+
+// storeJobFrom is storeJob of the record that build makes from what the
+// slot holds: one lookup of the slot for both (putJob).
+func storeJobFrom(txn *memdb.Txn, id uint64, build func(was *jobRec) *jobRec) (was, now *jobRec) {
 	n := id / jobBucketSize
 	raw, err := txn.First(tableJobBuckets, "id", n)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
 	}
+	if raw != nil {
+		was = raw.(*jobBucket).Jobs[id%jobBucketSize]
+	}
+	now = build(was)
 	var b *jobBucket
 	switch {
 	case raw != nil && raw.(*jobBucket).owner == txn:
 		b = raw.(*jobBucket)
 	case raw == nil && now == nil:
-		return nil
+		return nil, nil
 	default:
 		b = &jobBucket{ID: n, Jobs: make([]*jobRec, jobBucketSize), owner: txn}
 		if raw != nil {
@@ -139,9 +150,7 @@ func storeJob(txn *memdb.Txn, id uint64, now *jobRec) (was *jobRec) {
 			panic(fmt.Sprintf("raftfsm: write jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
 		}
 	}
-	slot := &b.Jobs[id%jobBucketSize]
-	was = *slot
-	*slot = now
+	b.Jobs[id%jobBucketSize] = now
 	switch {
 	case was == nil && now != nil:
 		b.live++
@@ -153,5 +162,5 @@ func storeJob(txn *memdb.Txn, id uint64, now *jobRec) (was *jobRec) {
 			panic(fmt.Sprintf("raftfsm: delete jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
 		}
 	}
-	return was
+	return was, now
 }

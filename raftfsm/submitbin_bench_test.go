@@ -3,6 +3,7 @@ package raftfsm_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -57,4 +58,53 @@ func BenchmarkSubmitEntry(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEntry), "ns/job")
 		})
 	}
+}
+
+// BenchmarkArrayEntry is a replica's Apply of sbatch --array=0-9999 --hold
+// (one submit entry of 10,000 tasks), then of scancel of the array (one
+// stop entry of their ids): ns and allocations per task.
+func BenchmarkArrayEntry(b *testing.B) {
+	env := map[string]string{}
+	for i := range 60 {
+		env[fmt.Sprintf("VAR_%02d", i)] = fmt.Sprintf("/some/path/value/%d:/usr/bin:/bin", i)
+	}
+	job := api.Job{JobSpec: api.JobSpec{Name: "wrap", Queue: api.DefaultQueue, Script: "#!/bin/sh\n# wrap\ntrue\n",
+		Env: env, Dir: "/home/alice", Stdout: "/dev/null", Stderr: "/dev/null",
+		Resources: api.Resources{CPUs: 1, MemoryMB: 1024}, Held: true, SubmitHost: "login1"},
+		User: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}
+	const tasks = 10_000
+	idx := make([]int, tasks)
+	for i := range idx {
+		idx[i] = i
+	}
+	f := raftfsm.New()
+	b.ReportAllocs()
+	var submit, cancel time.Duration
+	entry := uint64(0)
+	for i := 0; b.Loop(); i++ {
+		c := raftfsm.SubmitCmd{Jobs: []api.Job{job}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: idx}}, Now: int64(i)}
+		e, err := raftfsm.EncodeSubmit(&c, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entry++
+		t0 := time.Now()
+		res, ok := f.Apply(entry, e).(raftfsm.Result)
+		if !ok || res.Err != nil || len(res.IDs) != tasks {
+			b.Fatalf("submit: %+v", res)
+		}
+		t1 := time.Now()
+		s, err := raftfsm.Encode(raftfsm.OpStopMany, raftfsm.StopManyCmd{IDs: res.IDs, Reason: "scancel", Now: int64(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		entry++
+		t2 := time.Now()
+		if res, ok := f.Apply(entry, s).(raftfsm.Result); !ok || res.Errs != nil {
+			b.Fatalf("cancel: %+v", res)
+		}
+		submit, cancel = submit+t1.Sub(t0), cancel+time.Since(t2)
+	}
+	b.ReportMetric(float64(submit.Nanoseconds())/float64(b.N*tasks), "ns/task-submit")
+	b.ReportMetric(float64(cancel.Nanoseconds())/float64(b.N*tasks), "ns/task-cancel")
 }
