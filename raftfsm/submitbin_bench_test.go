@@ -9,19 +9,25 @@ import (
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
+// sbatchLikeJob is a held sbatch job: a script, an environment of 60
+// variables.
+func sbatchLikeJob() api.Job {
+	env := map[string]string{}
+	for i := range 60 {
+		env[fmt.Sprintf("VAR_%02d", i)] = fmt.Sprintf("/some/path/value/%d:/usr/bin:/bin", i)
+	}
+	return api.Job{JobSpec: api.JobSpec{Name: "wrap", Queue: api.DefaultQueue, Script: "#!/bin/sh\n# wrap\ntrue\n",
+		Env: env, Dir: "/home/alice", Stdout: "/home/alice/slurm-%j.out", Stderr: "/home/alice/slurm-%j.out",
+		Resources: api.Resources{CPUs: 1, MemoryMB: 1024}, Held: true, SubmitHost: "login1"},
+		User: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}
+}
+
 // BenchmarkSubmitEntry is the leader's encode and a replica's Apply of
 // submits of sbatch-like jobs (a script, an environment of 60 variables),
 // 16 to a batch entry, in the compact form and in the JSON of earlier
 // versions: ns, bytes and allocations per job.
 func BenchmarkSubmitEntry(b *testing.B) {
-	env := map[string]string{}
-	for i := range 60 {
-		env[fmt.Sprintf("VAR_%02d", i)] = fmt.Sprintf("/some/path/value/%d:/usr/bin:/bin", i)
-	}
-	job := api.Job{JobSpec: api.JobSpec{Name: "wrap", Queue: api.DefaultQueue, Script: "#!/bin/sh\n# wrap\ntrue\n",
-		Env: env, Dir: "/home/alice", Stdout: "/home/alice/slurm-%j.out", Stderr: "/home/alice/slurm-%j.out",
-		Resources: api.Resources{CPUs: 1, MemoryMB: 1024}, Held: true, SubmitHost: "login1"},
-		User: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}
+	job := sbatchLikeJob()
 	const perEntry = 16
 	for _, kind := range []string{"binary", "json"} {
 		b.Run(kind, func(b *testing.B) {
@@ -64,14 +70,7 @@ func BenchmarkSubmitEntry(b *testing.B) {
 // (one submit entry of 10,000 tasks), then of scancel of the array (one
 // stop entry of their ids): ns and allocations per task.
 func BenchmarkArrayEntry(b *testing.B) {
-	env := map[string]string{}
-	for i := range 60 {
-		env[fmt.Sprintf("VAR_%02d", i)] = fmt.Sprintf("/some/path/value/%d:/usr/bin:/bin", i)
-	}
-	job := api.Job{JobSpec: api.JobSpec{Name: "wrap", Queue: api.DefaultQueue, Script: "#!/bin/sh\n# wrap\ntrue\n",
-		Env: env, Dir: "/home/alice", Stdout: "/dev/null", Stderr: "/dev/null",
-		Resources: api.Resources{CPUs: 1, MemoryMB: 1024}, Held: true, SubmitHost: "login1"},
-		User: "alice", UID: 1000, GID: 1000, Groups: []uint32{1000, 27}}
+	job := sbatchLikeJob()
 	const tasks = 10_000
 	idx := make([]int, tasks)
 	for i := range idx {
