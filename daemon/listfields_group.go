@@ -31,11 +31,12 @@ func groupable(j *api.Job) bool {
 // taskGroup is the run of tasks held back from the list until a job that
 // is not one of it comes.
 type taskGroup struct {
-	cols   []rowCol // the columns compared: not the ignored ones
-	isOpen bool
-	rep    api.Job // the run's first task (a copy: the list reuses its job)
-	idx    []int   // every task's index
-	a, b   []byte  // scratch: two cells encoded to be compared
+	cols    []rowCol // the columns compared: not the ignored ones
+	isOpen  bool
+	grouped bool    // a run of more than one task has formed
+	rep     api.Job // the run's first task (a copy: the list reuses its job)
+	idx     []int   // every task's index
+	a, b    []byte  // scratch: two cells encoded to be compared
 }
 
 // newTaskGroup groups rows of the columns cols.
@@ -63,6 +64,7 @@ func (g *taskGroup) takes(j *api.Job) bool {
 		return false
 	}
 	g.idx = append(g.idx, j.Array.Index)
+	g.grouped = true
 	return true
 }
 

@@ -180,6 +180,7 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 		}
 		wr.Buf = append(wr.Buf, head...)
 	}
+	group := newTaskGroup(cols)
 	writeRow := func(j *api.Job) error {
 		n++
 		base := unsafe.Pointer(j)
@@ -240,10 +241,10 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 			}
 		}
 		wr.EndRow()
-		if n == 8 && live > n && !rw.req.GroupTasks {
+		if n == 8 && live > n && !group.grouped {
 			// Size the answer once from its first jobs, with a quarter
-			// to spare (listFieldsJSON does the same); grouped, the
-			// jobs are no measure of the rows.
+			// to spare (listFieldsJSON does the same); once tasks come
+			// in runs, the jobs are no measure of the rows.
 			wr.Buf = slices.Grow(wr.Buf, (live-n)*len(wr.Buf)/n*5/4)
 		}
 		if len(wr.Buf)-rw.sent >= rowsFlush {
@@ -251,7 +252,6 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 		}
 		return nil
 	}
-	group := newTaskGroup(cols)
 	err := rw.c.eachListedCounted(rw.who, rw.req, counted, func(j *api.Job) error {
 		if herr != nil {
 			return herr

@@ -21,15 +21,12 @@ const stateTimeLimitEvery = 10 * time.Second
 // passes): seconds, as the deadlines are given.
 const deadlineEvery = time.Second
 
-// waitingStates are the states a deadline ends a job in.
-var waitingStates = []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable}
-
 // deadlines ends, on the leader, every waiting job whose deadline can no
 // longer be met (raftfsm.DeadlineCutoff): state DEADLINE, as Slurm's
 // --deadline does. The FSM checks the time in the command again.
 func (c *Controller) deadlines(ctx context.Context) {
 	c.whileLeaderEvery(ctx, deadlineEvery, func() {
-		for _, id := range deadlinesDue(c.fsm.State(), c.nowMillis()) {
+		for _, id := range c.fsm.State().DeadlinesDue(c.nowMillis()) {
 			_, err := c.applier.Apply(ctx, raftfsm.OpStop, raftfsm.StopCmd{ID: id, Deadline: true, Now: c.nowMillis()})
 			if err != nil && ctx.Err() == nil && !api.IsCode(err, api.CodeConflict) {
 				c.log.Warn("end job past its deadline", "job", id, "err", err)
@@ -69,21 +66,6 @@ func (c *Controller) whileLeaderEvery(ctx context.Context, every time.Duration, 
 		}
 		t.Reset(every)
 	}
-}
-
-// deadlinesDue lists the waiting jobs whose deadline can no longer be met
-// at now (raftfsm.DeadlineCutoff).
-func deadlinesDue(state *raftfsm.State, now int64) []uint64 {
-	var due []uint64
-	for _, st := range waitingStates {
-		state.ScanJobsInState(st, func(j *api.Job) bool {
-			if cut := raftfsm.DeadlineCutoff(j); cut != 0 && cut <= now {
-				due = append(due, j.ID)
-			}
-			return true
-		})
-	}
-	return due
 }
 
 // stateTimeLimitsDue lists the cancels a queue's jobStateTimeLimitActions

@@ -44,7 +44,7 @@ func TestDeadlinesDue(t *testing.T) {
 		now  int64
 		want []uint64
 	}{{39_999, nil}, {40_000, []uint64{2}}, {99_999, []uint64{2}}, {100_000, []uint64{1, 2}}} {
-		got := deadlinesDue(f.State(), tc.now)
+		got := f.State().DeadlinesDue(tc.now)
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("at %d: due %v, want %v", tc.now, got, tc.want)

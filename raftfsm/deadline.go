@@ -14,11 +14,30 @@ const ReasonDeadline = "DeadLine: the job could not start in time to end by its 
 // deadline less its time limit, as Slurm gives up a job that can no longer
 // end by its deadline (the deadline itself for a job without a limit).
 // 0 for a job without a deadline.
-func DeadlineCutoff(j *api.Job) int64 {
-	if j.DeadlineAt == 0 {
+func DeadlineCutoff(j *api.Job) int64 { return deadlineCutoff(&j.JobSpec) }
+
+func deadlineCutoff(s *api.JobSpec) int64 {
+	if s.DeadlineAt == 0 {
 		return 0
 	}
-	return j.DeadlineAt - j.TimeLimit*int64(time.Second/time.Millisecond)
+	return s.DeadlineAt - s.TimeLimit*int64(time.Second/time.Millisecond)
+}
+
+// DeadlinesDue lists the waiting jobs (SUBMITTED, PENDING, RUNNABLE) whose
+// deadline can no longer be met at now (DeadlineCutoff), in state order.
+// It reads the records, not a job made of each: the leader asks every
+// second, over every waiting job, and few have a deadline.
+func (s *State) DeadlinesDue(now int64) []uint64 {
+	var due []uint64
+	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable} {
+		eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool {
+			if cut := deadlineCutoff(&m.Job.spec.JobSpec); cut != 0 && cut <= now {
+				due = append(due, m.ID)
+			}
+			return true
+		})
+	}
+	return due
 }
 
 // deadline ends a job that still waits at its DeadlineCutoff: FAILED with
