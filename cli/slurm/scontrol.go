@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
@@ -43,13 +42,17 @@ type scontrolRun struct {
 	taskNames map[uint64]string
 }
 
-// jobName is how messages name job id: "12_4" for an array's task named
-// as one, else the id.
-func (r *scontrolRun) jobName(id uint64) string {
+// jobFailed says why job id was not changed as Slurm's scontrol does: a
+// task an array operand named in the words of the array's answer
+// ("12_4: Job is no longer pending execution"), another job as "... for
+// job 12" (then true: Slurm's scontrol goes on to report the call).
+func (r *scontrolRun) jobFailed(id uint64, msg string) bool {
 	if name, ok := r.taskNames[id]; ok {
-		return name
+		fmt.Fprintf(r.c.Stderr, "%s: %s\n", name, msg)
+		return false
 	}
-	return strconv.FormatUint(id, 10)
+	fmt.Fprintf(r.c.Stderr, "%s for job %d\n", msg, id)
+	return true
 }
 
 // Scontrol is scontrol: show job/node/partition/config, ping, version,

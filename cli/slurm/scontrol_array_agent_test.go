@@ -38,6 +38,9 @@ func TestScontrolArrayOperands(t *testing.T) {
 	want(t, sock, "", 1, "", "1_9: Invalid job id specified\n", "scontrol", "hold", "1_9")
 	want(t, sock, "", 1, "", "1_9: Invalid job id specified\n", "scontrol", "update", "JobId=1_9", "Name=x")
 	want(t, sock, "", 1, "", "6_1: Invalid job id specified\n", "scontrol", "update", "JobId=6_1", "Name=x")
+	// A task's refusal is worded as Slurm words an array's answer.
+	want(t, sock, "", 1, "", "1_0: Job is pending execution\n", "scontrol", "requeue", "1_0")
+	want(t, sock, "", 1, "", "Job is pending execution for job 6\n", "scontrol", "requeue", "6")
 	if got, w := jobs(), "1:wrap/PENDING/held=true/0s 2:wrap/PENDING/held=true/0s 3:wrap/RUNNABLE/held=false/0s "+
 		"4:two/PENDING/held=true/0s 5:two/PENDING/held=true/0s 6:wrap/PENDING/held=true/0s "; got != w {
 		// Task 1_2, released, may have been placed on n1 already.

@@ -66,9 +66,13 @@ func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad
 			}
 			arrays[t.id] = tasks
 		}
+		if r.taskNames == nil {
+			r.taskNames = map[uint64]string{}
+		}
 		if t.tasks == nil {
 			for _, task := range tasks {
 				if waiting && task.State.Cancellable() || !waiting && !task.State.Terminal() {
+					r.taskNames[task.ID] = JobID(&task)
 					ids = append(ids, task.ID)
 				}
 			}
@@ -76,15 +80,11 @@ func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad
 		}
 		for _, want := range t.tasks {
 			i := slices.IndexFunc(tasks, func(task api.Job) bool { return task.Array != nil && task.Array.Index == want })
-			name := fmt.Sprintf("%d_%d", t.id, want)
 			if i < 0 {
-				missing = append(missing, name)
+				missing = append(missing, fmt.Sprintf("%d_%d", t.id, want))
 				continue
 			}
-			if r.taskNames == nil {
-				r.taskNames = map[uint64]string{}
-			}
-			r.taskNames[tasks[i].ID] = name
+			r.taskNames[tasks[i].ID] = JobID(&tasks[i])
 			ids = append(ids, tasks[i].ID)
 		}
 	}
@@ -181,8 +181,9 @@ func (r *scontrolRun) hold(kw string, args []string, hold bool) int {
 
 func (r *scontrolRun) holdFailed(id uint64, err error) {
 	msg := r.jobError(id, err)
-	fmt.Fprintf(r.c.Stderr, "%s for job %s\n", msg, r.jobName(id))
-	fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
+	if r.jobFailed(id, msg) {
+		fmt.Fprintf(r.c.Stderr, "slurm_suspend error: %s\n", msg)
+	}
 }
 
 // requeue queues jobs again: running ones once they have stopped, finished
@@ -196,17 +197,17 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 	for _, id := range ids {
 		j, err := r.c.Client.Job(r.ctx, id)
 		if err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
+			r.jobFailed(id, r.jobError(id, err))
 			rc = 1
 			continue
 		}
 		switch {
 		case j.State.Cancellable():
-			fmt.Fprintf(r.c.Stderr, "Job is pending execution for job %s\n", r.jobName(id))
+			r.jobFailed(id, "Job is pending execution")
 			rc = 1
 			continue
 		case j.NoRequeue: // submitted with --no-requeue
-			fmt.Fprintf(r.c.Stderr, "Requested operation is presently disabled for job %s\n", r.jobName(id))
+			r.jobFailed(id, "Requested operation is presently disabled")
 			rc = 1
 			continue
 		}
@@ -219,7 +220,7 @@ func (r *scontrolRun) requeue(kw string, args []string) int {
 				// shoal requeues running jobs only: say why, in its words.
 				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
 			} else {
-				fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
+				r.jobFailed(id, r.jobError(id, err))
 			}
 			rc = 1
 			continue
@@ -397,14 +398,14 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 	for _, id := range ids {
 		j, err := r.c.Client.Job(r.ctx, id)
 		if err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
+			r.jobFailed(id, r.jobError(id, err))
 			rc = 1
 			continue
 		}
 		// Slurm changes a running job's priority (and nice), not its
 		// partition or begin time.
 		if (req.Queue != nil || req.BeginAt != nil) && !j.State.Cancellable() {
-			fmt.Fprintf(r.c.Stderr, "Job is no longer pending execution for job %s\n", r.jobName(id))
+			r.jobFailed(id, "Job is no longer pending execution")
 			rc = 1
 			continue
 		}
@@ -412,7 +413,7 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 		one.ID = id
 		if delta != 0 {
 			if j.TimeLimit <= 0 {
-				fmt.Fprintf(r.c.Stderr, "Job has no time limit to change for job %s\n", r.jobName(id))
+				r.jobFailed(id, "Job has no time limit to change")
 				rc = 1
 				continue
 			}
@@ -420,7 +421,7 @@ func (r *scontrolRun) updateJobs(pairs []updatePair) int {
 			one.TimeLimit = &limit
 		}
 		if err := r.c.Client.UpdateJob(r.ctx, one); err != nil {
-			fmt.Fprintf(r.c.Stderr, "%s for job %s\n", r.jobError(id, err), r.jobName(id))
+			r.jobFailed(id, r.jobError(id, err))
 			rc = 1
 		}
 	}
