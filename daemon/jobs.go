@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -557,7 +557,12 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		for _, st := range req.States {
 			state.JobRefsInState(st, matchRef)
 		}
-		sort.Slice(live, func(a, b int) bool { return live[a].id() < live[b].id() })
+		// Each state's jobs come in id order: one state's list is
+		// sorted already, and sorting several is a merge of runs.
+		byID := func(a, b listedJob) int { return cmp.Compare(a.id(), b.id()) }
+		if !slices.IsSortedFunc(live, byID) {
+			slices.SortFunc(live, byID)
+		}
 	default: // a user's jobs: a scan, as State.JobsOfUser's
 		state.AllJobRefs(matchRef)
 	}

@@ -32,7 +32,8 @@ type rowCol struct {
 	// kind is a plain field's; reflect.Invalid: through pf; Slice or
 	// Pointer (omitempty): through pf, but for the test of an empty one.
 	kind reflect.Kind
-	off  uintptr // a plain field's offset in api.Job
+	off  uintptr // the field's offset in api.Job
+	size uintptr // and its size
 	pf   *projField
 }
 
@@ -61,12 +62,12 @@ func rowColOf(f *projField) rowCol {
 	if k := t.Kind(); (k == reflect.Slice || k == reflect.Pointer) && f.OmitEmpty {
 		// Through pf, but for the test of an empty one (most are): a
 		// slice's length is where any slice's is, whatever its elements.
-		return rowCol{kind: k, off: off, pf: f}
+		return rowCol{kind: k, off: off, size: t.Size(), pf: f}
 	}
 	if !plainKinds[t.Kind()] || t.Implements(jm) || pt.Implements(jm) || t.Implements(tm) || pt.Implements(tm) {
-		return rowCol{pf: f}
+		return rowCol{off: off, size: t.Size(), pf: f}
 	}
-	return rowCol{kind: t.Kind(), off: off, pf: f}
+	return rowCol{kind: t.Kind(), off: off, size: t.Size(), pf: f}
 }
 
 // bits is a plain column's value of a kind other than string, as bits:
