@@ -14,6 +14,8 @@ import (
 type writer struct {
 	txn *memdb.Txn
 	out *applyOut
+	// open is the command's openCache: what it has opened to change.
+	open *openCache
 	// ended are a SubmitCmd's jobs that have left the state.
 	ended map[uint64]EndedJob
 }
@@ -45,7 +47,7 @@ func (w writer) put(table string, obj any) {
 		if w.out != nil && w.out.shared != nil { // nil in Check, which stores nothing
 			cache = &w.out.shared.specs
 		}
-		putJob(w.txn, obj.(*api.Job), cache)
+		putJob(w.txn, w.open, obj.(*api.Job), cache)
 		return
 	}
 	if err := w.txn.Insert(table, obj); err != nil {
@@ -56,14 +58,14 @@ func (w writer) put(table string, obj any) {
 // putJob stores j (new, or in place of the job of its id) as a record
 // that shares its spec with the one it replaces or one in cache, and
 // keeps the job sets.
-func putJob(txn *memdb.Txn, j *api.Job, cache *specCache) {
-	was, r := storeJobFrom(txn, j.ID, func(was *jobRec) *jobRec { return newJobRec(j, was, cache) })
-	setWriter{txn}.moveJob(was, r)
+func putJob(txn *memdb.Txn, open *openCache, j *api.Job, cache *specCache) {
+	was, r := storeJobFrom(txn, open, j.ID, func(was *jobRec) *jobRec { return newJobRec(j, was, cache) })
+	setWriter{txn, open}.moveJob(was, r)
 }
 
 // deleteJob removes a stored job (and its places in the job sets).
 func (w writer) deleteJob(j *api.Job) {
-	setWriter{w.txn}.moveJob(storeJob(w.txn, j.ID, nil), nil)
+	setWriter{w.txn, w.open}.moveJob(storeJob(w.txn, w.open, j.ID, nil), nil)
 }
 
 func (w writer) meta() meta {

@@ -21,7 +21,7 @@ func (w writer) stopMany(c StopManyCmd) Result {
 	errs := make([]*api.Error, len(c.IDs))
 	failed := false
 	for i, id := range c.IDs {
-		r := storedRec(w.txn, id)
+		r := w.open.rec(w.txn, id)
 		if errs[i] = stopManyRefusal(r, id, c.CallerUID); errs[i] == nil {
 			if r.State().Cancellable() {
 				w.cancelRec(r, c.Reason, c.Now)
@@ -45,7 +45,7 @@ func (w writer) cancelRec(r *jobRec, reason string, now int64) {
 	c := *r
 	c.state = stateCodes[api.StateFailed]
 	c.StoppedAt, c.StatusReason, c.Cause = now, reason, api.CauseCancelled
-	setWriter{w.txn}.moveJob(storeJob(w.txn, c.ID, &c), &c)
+	setWriter{w.txn, w.open}.moveJob(storeJob(w.txn, w.open, c.ID, &c), &c)
 	w.released(c.ID, now)
 }
 

@@ -168,7 +168,7 @@ func tryApply(txn *memdb.Txn, cmds []Command, failed map[int]*api.Error, out *ap
 // applyOne applies a single command inside txn. Each command either applies
 // fully or leaves txn as it found it (commands check before they write).
 func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
-	w := writer{txn: txn, out: out}
+	w := writer{txn: txn, out: out, open: &openCache{}}
 	switch op {
 	case OpSubmit:
 		return decodeApply(op, body, w.submitLogged)

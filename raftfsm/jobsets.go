@@ -169,13 +169,20 @@ func (s *jobSet) find(id uint64) (int, bool) {
 	})
 }
 
-// setWriter changes the sets inside one write transaction.
-type setWriter struct{ txn *memdb.Txn }
+// setWriter changes the sets inside one write transaction; c, if not
+// nil, is the command's openCache.
+type setWriter struct {
+	txn *memdb.Txn
+	c   *openCache
+}
 
 // open returns the set of key this transaction may change: its own copy
 // (made now, and stored, if the stored one is older: holes are dropped),
 // or a new one if there is none and create is set; nil otherwise.
 func (w setWriter) open(table, key string, create bool) *jobSet {
+	if s := w.c.findSet(table, key); s != nil {
+		return s
+	}
 	raw, err := w.txn.First(table, "id", key)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job set %q: %v", key, err))
@@ -183,6 +190,7 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 	var s *jobSet
 	switch {
 	case raw != nil && raw.(*jobSet).owner == w.txn:
+		w.c.keepSet(table, raw.(*jobSet))
 		return raw.(*jobSet)
 	case raw != nil:
 		old := raw.(*jobSet)
@@ -200,6 +208,7 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 	if err := w.txn.Insert(table, s); err != nil {
 		panic(fmt.Sprintf("raftfsm: write job set %q: %v", key, err))
 	}
+	w.c.keepSet(table, s)
 	return s
 }
 
@@ -249,6 +258,7 @@ func (w setWriter) remove(table, key string, id uint64) {
 		if err := w.txn.Delete(table, s); err != nil {
 			panic(fmt.Sprintf("raftfsm: delete job set %q: %v", key, err))
 		}
+		w.c.dropSet(s)
 	}
 }
 

@@ -114,20 +114,85 @@ func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
 	}
 }
 
+// openCache remembers what one command has opened in its write
+// transaction: the job bucket and the job sets it last changed, copies
+// the transaction owns and the tables hold. Each go-memdb read in a write
+// transaction costs a lookup and an allocation, and an array's tasks
+// (consecutive ids) open the same bucket and sets task after task. An
+// entry is dropped when its object leaves its table. A nil cache keeps
+// nothing.
+type openCache struct {
+	bucket *jobBucket
+	sets   [4]cachedSet
+	next   int // the entry the next set replaces
+}
+
+type cachedSet struct {
+	table string
+	set   *jobSet
+}
+
+// findSet returns the cached set of key in table, or nil.
+func (c *openCache) findSet(table, key string) *jobSet {
+	if c == nil {
+		return nil
+	}
+	for _, e := range c.sets {
+		if e.set != nil && e.table == table && e.set.Key == key {
+			return e.set
+		}
+	}
+	return nil
+}
+
+// keepSet caches s, a set of table this transaction owns.
+func (c *openCache) keepSet(table string, s *jobSet) {
+	if c == nil {
+		return
+	}
+	c.sets[c.next] = cachedSet{table, s}
+	c.next = (c.next + 1) % len(c.sets)
+}
+
+// dropSet forgets s, deleted from its table.
+func (c *openCache) dropSet(s *jobSet) {
+	if c == nil {
+		return
+	}
+	for i := range c.sets {
+		if c.sets[i].set == s {
+			c.sets[i] = cachedSet{}
+		}
+	}
+}
+
+// rec is storedRec, from the cached bucket when it holds id.
+func (c *openCache) rec(txn *memdb.Txn, id uint64) *jobRec {
+	if c != nil && c.bucket != nil && c.bucket.ID == id/jobBucketSize {
+		return c.bucket.Jobs[id%jobBucketSize]
+	}
+	return storedRec(txn, id)
+}
+
 // storeJob puts record now in its slot (now nil: empties the slot of id)
-// and returns what the slot held.
-func storeJob(txn *memdb.Txn, id uint64, now *jobRec) (was *jobRec) {
-	was, _ = storeJobFrom(txn, id, func(*jobRec) *jobRec { return now })
+// and returns what the slot held; c is the command's openCache (or nil).
+func storeJob(txn *memdb.Txn, c *openCache, id uint64, now *jobRec) (was *jobRec) {
+	was, _ = storeJobFrom(txn, c, id, func(*jobRec) *jobRec { return now })
 	return was
 }
 
 // storeJobFrom is storeJob of the record that build makes from what the
 // slot holds: one lookup of the slot for both (putJob).
-func storeJobFrom(txn *memdb.Txn, id uint64, build func(was *jobRec) *jobRec) (was, now *jobRec) {
+func storeJobFrom(txn *memdb.Txn, c *openCache, id uint64, build func(was *jobRec) *jobRec) (was, now *jobRec) {
 	n := id / jobBucketSize
-	raw, err := txn.First(tableJobBuckets, "id", n)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+	var raw any
+	if c != nil && c.bucket != nil && c.bucket.ID == n {
+		raw = c.bucket
+	} else {
+		var err error
+		if raw, err = txn.First(tableJobBuckets, "id", n); err != nil {
+			panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+		}
 	}
 	if raw != nil {
 		was = raw.(*jobBucket).Jobs[id%jobBucketSize]
@@ -157,9 +222,15 @@ func storeJobFrom(txn *memdb.Txn, id uint64, build func(was *jobRec) *jobRec) (w
 	case was != nil && now == nil:
 		b.live--
 	}
+	if c != nil {
+		c.bucket = b
+	}
 	if b.live == 0 {
 		if err := txn.Delete(tableJobBuckets, b); err != nil {
 			panic(fmt.Sprintf("raftfsm: delete jobs %d-%d: %v", n*jobBucketSize, (n+1)*jobBucketSize-1, err))
+		}
+		if c != nil {
+			c.bucket = nil
 		}
 	}
 	return was, now

@@ -222,7 +222,7 @@ func (f *FSM) Restore(r io.Reader, index uint64) error {
 				shared.jobs++
 			}
 			if j, ok := obj.(*api.Job); ok {
-				putJob(txn, j, &shared.specs) // its sets are derived, never in a snapshot
+				putJob(txn, nil, j, &shared.specs) // its sets are derived, never in a snapshot
 				continue
 			}
 			if err := txn.Insert(kind.table, obj); err != nil {
