@@ -527,8 +527,9 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		live = append(live, listedJob{ref: r})
 		return true
 	}
+	refs := state.JobRefs() // ids in order share their lookups (an array's tasks)
 	byID := func(id uint64) {
-		if r, ok := state.JobRef(id); ok { // live: a ref too (an array's 10,000 tasks)
+		if r, ok := refs.Ref(id); ok { // live: a ref too (an array's 10,000 tasks)
 			if len(req.States) > 0 || filtered {
 				r.Load(&scratch)
 				if (len(req.States) > 0 && !scratch.State.In(req.States...)) || !listMatches(req, &scratch) {

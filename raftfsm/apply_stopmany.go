@@ -20,11 +20,20 @@ type StopManyCmd struct {
 func (w writer) stopMany(c StopManyCmd) Result {
 	errs := make([]*api.Error, len(c.IDs))
 	failed := false
+	// Which of them others depend on, known up front for a long list: a
+	// cancel releases its dependents, and looking for them job by job
+	// was a third of a 10,000-task array's cancel. A job comes to depend
+	// on no other here, so one with no dependents now never has any.
+	dependedOn := func(uint64) bool { return true }
+	if len(c.IDs) >= manyStops {
+		targets := dependencyTargets(w.txn)
+		dependedOn = func(id uint64) bool { return targets[id] }
+	}
 	for i, id := range c.IDs {
 		r := w.open.rec(w.txn, id)
 		if errs[i] = stopManyRefusal(r, id, c.CallerUID); errs[i] == nil {
 			if r.State().Cancellable() {
-				w.cancelRec(r, c.Reason, c.Now)
+				w.cancelRec(r, c.Reason, c.Now, dependedOn(id))
 			} else {
 				errs[i] = w.stop(StopCmd{ID: id, Reason: c.Reason, Terminate: true, CallerUID: c.CallerUID, Now: c.Now}).Err
 			}
@@ -41,13 +50,19 @@ func (w writer) stopMany(c StopManyCmd) Result {
 // cancelled, stopped now), on its record: a scancel of 10,000 pending
 // jobs made each an api.Job and a record again, which was most of its
 // cost. TestCancelRecSameAsStop holds the two ways to one result.
-func (w writer) cancelRec(r *jobRec, reason string, now int64) {
+func (w writer) cancelRec(r *jobRec, reason string, now int64, dependedOn bool) {
 	c := *r
 	c.state = stateCodes[api.StateFailed]
 	c.StoppedAt, c.StatusReason, c.Cause = now, reason, api.CauseCancelled
 	setWriter{w.txn, w.open}.moveJob(storeJob(w.txn, w.open, c.ID, &c), &c)
-	w.released(c.ID, now)
+	if dependedOn {
+		w.released(c.ID, now)
+	}
 }
+
+// manyStops is the length from which stopMany reads every dependency
+// target at once rather than looking up each job's dependents.
+const manyStops = 64
 
 // stopManyRefusal is why a StopManyCmd of uid would not stop job id (r,
 // nil when there is none), or nil when it would: the rules of stop with
@@ -71,8 +86,9 @@ func stopManyRefusal(r *jobRec, id uint64, uid uint32) *api.Error {
 // 20,000 jobs before proposing it.
 func (s *State) StopManyRefusals(c StopManyCmd) []*api.Error {
 	errs := make([]*api.Error, len(c.IDs))
+	read := recReader{txn: s.txn}
 	for i, id := range c.IDs {
-		errs[i] = stopManyRefusal(storedRec(s.txn, id), id, c.CallerUID)
+		errs[i] = stopManyRefusal(read.rec(id), id, c.CallerUID)
 	}
 	return errs
 }

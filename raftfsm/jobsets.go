@@ -331,6 +331,22 @@ func eachSetMember(txn *memdb.Txn, table, prefix string, fn func(setMember) bool
 	}
 }
 
+// dependencyTargets are the jobs that unfinished jobs depend on: the ids
+// in the keys of the sets of dependents, read once for all.
+func dependencyTargets(txn *memdb.Txn) map[uint64]bool {
+	it, err := txn.Get(tableJobSets, "id_prefix", string([]byte{setDeps}))
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: list dependency sets: %v", err))
+	}
+	targets := map[uint64]bool{}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if s := raw.(*jobSet); s.live > 0 && len(s.Key) >= 9 {
+			targets[binary.BigEndian.Uint64([]byte(s.Key[1:9]))] = true
+		}
+	}
+	return targets
+}
+
 // dependents returns the unfinished jobs that depend on job id, in id
 // order (the state's own objects: read-only).
 func dependents(txn *memdb.Txn, id uint64) []*api.Job {

@@ -75,6 +75,31 @@ func storedRec(txn *memdb.Txn, id uint64) *jobRec {
 	return raw.(*jobBucket).Jobs[id%jobBucketSize]
 }
 
+// recReader reads records by id, keeping the bucket it last read: ids
+// read in order (an array's tasks) share their buckets, and each go-memdb
+// read costs a lookup and an allocation.
+type recReader struct {
+	txn *memdb.Txn
+	b   *jobBucket
+}
+
+// rec is storedRec(r.txn, id). Not for a transaction that writes jobs
+// while reading: a bucket it copies is not the one kept.
+func (r *recReader) rec(id uint64) *jobRec {
+	n := id / jobBucketSize
+	if r.b == nil || r.b.ID != n {
+		raw, err := r.txn.First(tableJobBuckets, "id", n)
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+		}
+		if raw == nil {
+			return nil
+		}
+		r.b = raw.(*jobBucket)
+	}
+	return r.b.Jobs[id%jobBucketSize]
+}
+
 // storedJob returns the stored job id (a new api.Job), or nil.
 func storedJob(txn *memdb.Txn, id uint64) *api.Job {
 	if r := storedRec(txn, id); r != nil {

@@ -185,3 +185,16 @@ func (s *State) JobRef(id uint64) (JobRef, bool) {
 	r := storedRec(s.txn, id)
 	return JobRef{r}, r != nil
 }
+
+// JobRefs looks up refs by id, as JobRef does, for ids asked in order (an
+// array's tasks): consecutive ids are read from the bucket they share.
+type JobRefs struct{ read recReader }
+
+// JobRefs reads refs of this state.
+func (s *State) JobRefs() *JobRefs { return &JobRefs{read: recReader{txn: s.txn}} }
+
+// Ref is State.JobRef.
+func (j *JobRefs) Ref(id uint64) (JobRef, bool) {
+	r := j.read.rec(id)
+	return JobRef{r}, r != nil
+}

@@ -1,6 +1,7 @@
 package raftfsm_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -70,9 +71,26 @@ func TestStopManyIsOneEntryWithEachJobDecided(t *testing.T) {
 // held, waiting on a dependency, array tasks, a requeued one with a past
 // attempt, one with its own environment.
 func TestCancelRecSameAsStop(t *testing.T) {
+	// Short, and long enough that the dependency targets are read at
+	// once (manyStops): the padding's held jobs come first, and a
+	// dependent waits on one of them too.
+	for _, pad := range []int{0, 70} {
+		t.Run(fmt.Sprintf("pad-%d", pad), func(t *testing.T) { cancelRecSameAsStop(t, pad) })
+	}
+}
+
+func cancelRecSameAsStop(t *testing.T, pad int) {
 	build := func(h *harness) []uint64 {
 		h.t.Helper()
 		var ids []uint64
+		for range pad {
+			held := newJob("pad")
+			held.Held = true
+			ids = append(ids, h.submit(9, held)...)
+		}
+		if pad > 0 {
+			h.submit(9, newJob("after-pad", ids[pad/2]))
+		}
 		ids = append(ids, h.jobIn(api.StateRunnable, 10), h.jobIn(api.StatePending, 10))
 		held := newJob("held")
 		held.Held = true
@@ -84,7 +102,7 @@ func TestCancelRecSameAsStop(t *testing.T) {
 		ids = append(ids, res.IDs...)
 		// A dependent of the first job, not cancelled: released (it
 		// can never run) by either way.
-		h.submit(12, newJob("after", ids[0]))
+		h.submit(12, newJob("after", ids[pad]))
 		// A job that ran, was requeued and waits again, with its past
 		// attempt recorded.
 		again := h.jobIn(api.StateRunning, 13)
