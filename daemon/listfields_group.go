@@ -3,8 +3,10 @@ package daemon
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/shoal-batch/shoal/api"
@@ -92,16 +94,19 @@ func (g *taskGroup) flush(write func(*api.Job) error) error {
 var outsideIgnored = func() [][2]uintptr {
 	t := reflect.TypeFor[api.Job]()
 	var cut [][2]uintptr
-	for _, name := range []string{"ID", "Array", "Priority", "EstimatedStartAt"} {
-		f, ok := t.FieldByName(name)
-		if !ok {
-			panic("api.Job has no field " + name)
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !groupIgnored[name] || f.Anonymous {
+			continue
 		}
 		off := uintptr(0)
 		for i := range f.Index {
 			off += t.FieldByIndex(f.Index[:i+1]).Offset
 		}
 		cut = append(cut, [2]uintptr{off, off + f.Type.Size()})
+	}
+	if len(cut) != len(groupIgnored) {
+		panic(fmt.Sprintf("api.Job has %d of the %d fields groupIgnored names", len(cut), len(groupIgnored)))
 	}
 	slices.SortFunc(cut, func(a, b [2]uintptr) int { return cmp.Compare(a[0], b[0]) })
 	var out [][2]uintptr
