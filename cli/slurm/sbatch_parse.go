@@ -3,7 +3,7 @@ package slurm
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,7 +261,6 @@ func parseArray(s string) (indexes []int, maxRunning int, err error) {
 		}
 		maxRunning = n
 	}
-	seen := map[int]bool{}
 	for _, item := range strings.Split(spec, ",") {
 		rng, stepText, hasStep := strings.Cut(item, ":")
 		lo, hi, isRange := strings.Cut(rng, "-")
@@ -284,14 +283,13 @@ func parseArray(s string) (indexes []int, maxRunning int, err error) {
 			return nil, 0, bad
 		}
 		for x := a; x <= b; x += step {
-			if !seen[x] {
-				seen[x] = true
-				indexes = append(indexes, x)
-			}
+			indexes = append(indexes, x)
 		}
 	}
-	sort.Ints(indexes)
-	return indexes, maxRunning, nil
+	// Sorted, then repeats dropped: a map of what was seen cost a
+	// 10,000-task sbatch a millisecond.
+	slices.Sort(indexes)
+	return slices.Compact(indexes), maxRunning, nil
 }
 
 // depRef is one job a dependency names: an id, or an array task A_i.

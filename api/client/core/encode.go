@@ -88,6 +88,9 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		}
 		fallthrough
 	case reflect.Array:
+		if b, ok := appendPlainList(b, v); ok {
+			return b, nil
+		}
 		b = append(b, '[')
 		for i := range v.Len() {
 			if i > 0 {
@@ -139,6 +142,35 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		return append(b, '}'), nil
 	}
 	return nil, errUnsupported // floats, complex numbers, channels, functions
+}
+
+// appendPlainList appends a list of integers, as appendValue would, with
+// its element type checked once rather than element by element: an
+// array's 10,000 task indexes took a 10,000-task sbatch 2 ms that way.
+// ok is false, and b as it was, for any other list.
+func appendPlainList(b []byte, v reflect.Value) (_ []byte, ok bool) {
+	et := v.Type().Elem()
+	if et.Implements(marshalerType) || reflect.PointerTo(et).Implements(marshalerType) ||
+		et.Implements(textMarshalerType) || reflect.PointerTo(et).Implements(textMarshalerType) {
+		return b, false
+	}
+	var appendOne func(b []byte, e reflect.Value) []byte
+	switch et.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		appendOne = func(b []byte, e reflect.Value) []byte { return strconv.AppendInt(b, e.Int(), 10) }
+	case reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uint:
+		appendOne = func(b []byte, e reflect.Value) []byte { return strconv.AppendUint(b, e.Uint(), 10) }
+	default:
+		return b, false
+	}
+	b = append(b, '[')
+	for i := range v.Len() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendOne(b, v.Index(i))
+	}
+	return append(b, ']'), true
 }
 
 // appendFields appends the fields of struct v, and those of the structs

@@ -81,6 +81,12 @@ func TestEncodeJSONAsEncodingJSON(t *testing.T) {
 		api.UpdateNodeRequest{}, api.LogsRequest{}, api.CrontabPutRequest{}, api.CrontabRequest{},
 		api.FetchImageRequest{}, api.TopJobsRequest{}, api.Job{}, api.Node{}, api.ClusterInfo{},
 		struct{}{}, map[string]any{"a": 1, "b": []string{awkward}, "c": nil},
+		struct {
+			A []int
+			B [2]uint32
+			C []int8
+			D []uint64
+		}{[]int{-3, 0, 9}, [2]uint32{1, 4294967295}, []int8{-128, 127}, []uint64{18446744073709551615}},
 	} {
 		empty := reflect.New(reflect.TypeOf(v)).Elem()
 		full := reflect.New(reflect.TypeOf(v)).Elem()
