@@ -488,12 +488,18 @@ func eachTask(list []api.Job, fn func(*api.Job)) {
 			continue
 		}
 		for k, x := range groupedIndexes(j.Array) {
-			task, place = *j, *j.Array
-			place.Index, place.Tasks = x, ""
-			task.ID, task.Array = j.ID+uint64(k), &place
+			runTask(&task, &place, j, k, x)
 			fn(&task)
 		}
 	}
+}
+
+// runTask makes *task the k-th task of the run j stands for, of index x,
+// its place in the array *place.
+func runTask(task *api.Job, place *api.ArrayTask, j *api.Job, k, x int) {
+	*task, *place = *j, *j.Array
+	place.Index, place.Tasks = x, ""
+	task.ID, task.Array = j.ID+uint64(k), place
 }
 
 // taskFinder finds tasks by index in an array's list (taskAt).
@@ -522,10 +528,8 @@ func (f *taskFinder) taskAt(x int) (api.Job, bool) {
 	if !ok {
 		return api.Job{}, false
 	}
-	task := f.list[p[0]]
-	place := *task.Array
-	place.Index, place.Tasks = x, ""
-	task.ID, task.Array = task.ID+uint64(p[1]), &place
+	var task api.Job
+	runTask(&task, new(api.ArrayTask), &f.list[p[0]], p[1], x)
 	return task, true
 }
 
