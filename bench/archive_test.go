@@ -126,16 +126,6 @@ func runArchiveController(dir string) int {
 		runtime.ReadMemStats(&ms)
 		fmt.Printf("mem %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased)
 		if d := os.Getenv("SHOAL_BENCH_DEBUG"); d != "" {
-			// smaps first: the heap profile written next allocates.
-			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
-				os.WriteFile(fmt.Sprintf("%s/smaps-%d", d, time.Now().UnixNano()), data, 0o644)
-			}
-			if f, err := os.Create(fmt.Sprintf("%s/heap-%d", d, time.Now().UnixNano())); err == nil {
-				pprof.WriteHeapProfile(f)
-				f.Close()
-			}
-			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f heapsys (the most it mapped) %.1f stack %.1f mspan %.1f (in use %.1f) mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
-				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.HeapSys), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MSpanInuse), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
 			var samples []metrics.Sample
 			for _, d := range metrics.All() {
 				if strings.HasPrefix(d.Name, "/memory/classes/") {
@@ -146,6 +136,16 @@ func runArchiveController(dir string) int {
 			for _, s := range samples {
 				fmt.Fprintf(os.Stderr, "DEBUG   %s %.2f MB\n", s.Name, mb(s.Value.Uint64()))
 			}
+			// smaps first: the heap profile written next allocates.
+			if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
+				os.WriteFile(fmt.Sprintf("%s/smaps-%d", d, time.Now().UnixNano()), data, 0o644)
+			}
+			if f, err := os.Create(fmt.Sprintf("%s/heap-%d", d, time.Now().UnixNano())); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			fmt.Fprintf(os.Stderr, "DEBUG heapinuse %.1f heapidle-unreleased %.1f heapsys (the most it mapped) %.1f stack %.1f mspan %.1f (in use %.1f) mcache %.1f buckhash %.1f gc %.1f other %.1f MB\n",
+				mb(ms.HeapInuse), mb(ms.HeapIdle-ms.HeapReleased), mb(ms.HeapSys), mb(ms.StackSys), mb(ms.MSpanSys), mb(ms.MSpanInuse), mb(ms.MCacheSys), mb(ms.BuckHashSys), mb(ms.GCSys), mb(ms.OtherSys))
 		}
 	}
 	if err := ctl.Close(); err != nil {
@@ -310,7 +310,7 @@ func benchArchive(b *testing.B, n int, mode string) {
 	}
 	gone := func() {
 		start := time.Now()
-		for c.countInState(b, api.StateSucceeded) > 0 {
+		for c.anyInState(b, api.StateSucceeded) {
 			if time.Since(start) > 10*time.Minute {
 				b.Fatalf("finished jobs still live 10 min after they ended with a 2 s retention window")
 			}
@@ -345,7 +345,7 @@ func benchArchive(b *testing.B, n int, mode string) {
 		}
 		if mode != "streamed" {
 			placed(last)
-			for c.countInState(b, api.StateRunnable) > 0 {
+			for c.anyInState(b, api.StateRunnable) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			if mid != nil {

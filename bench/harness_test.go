@@ -182,6 +182,19 @@ func (c *controller) countInState(b *testing.B, st api.JobState) int {
 	return len(jobs)
 }
 
+// anyInState tells whether a job is in st, with a list of at most one
+// job: a benchmark that polls for the last job to leave a state must not
+// have the controller encode every job in it each time (a list of 100,000
+// jobs is a 24 MB answer, which the measure would count).
+func (c *controller) anyInState(b *testing.B, st api.JobState) bool {
+	b.Helper()
+	jobs, err := c.client.ListJobs(context.Background(), api.ListJobsRequest{States: []api.JobState{st}, Limit: 1})
+	if err != nil {
+		b.Fatalf("list %s jobs: %v", st, err)
+	}
+	return len(jobs) > 0
+}
+
 // percentile of sorted ds (linear interpolation between closest ranks).
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
