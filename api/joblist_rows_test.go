@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -155,6 +156,14 @@ func TestJobRowsMatchJSON(t *testing.T) {
 			// Read as it comes, a byte at a time, the same.
 			if got, err := DecodeJobRowsFrom(iotest.OneByteReader(bytes.NewReader(rows))); err != nil || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s, %d jobs, a byte at a time: %+v, %v; want %+v", name, len(jobs), got, err, want)
+			}
+			// Into memory that holds other jobs (every field set, a
+			// page read before), the same, in that memory.
+			into := slices.Repeat(sampleJobs(), len(jobs)+1)
+			if got, err := DecodeJobRowsInto(bytes.NewReader(rows), into); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %d jobs, into other jobs: %+v, %v; want %+v", name, len(jobs), got, err, want)
+			} else if len(got.Jobs) > 0 && &got.Jobs[0] != &into[0] {
+				t.Errorf("%s, %d jobs, into room for %d: decoded into new memory", name, len(jobs), len(into))
 			}
 			// Cut anywhere, refused.
 			if got, err := DecodeJobRows(rows[:len(rows)*2/3]); err == nil {

@@ -82,6 +82,11 @@ func (f *viewFake) find(id uint64) (api.Job, bool) {
 }
 
 // ListJobs filters as the daemon's listJobs does.
+// ListJobsInto is ListJobs: a fake's lists are its own memory.
+func (f *viewFake) ListJobsInto(ctx context.Context, req api.ListJobsRequest, _ []api.Job) ([]api.Job, error) {
+	return f.ListJobs(ctx, req)
+}
+
 func (f *viewFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Job, error) {
 	b, _ := json.Marshal(req)
 	f.record("ListJobs %s", b)

@@ -20,6 +20,7 @@ import (
 type Controller interface {
 	Submit(ctx context.Context, req api.SubmitJobRequest) (api.SubmitJobResponse, error)
 	ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error)
+	ListJobsInto(ctx context.Context, req api.ListJobsRequest, into []api.Job) ([]api.Job, error)
 	Job(ctx context.Context, id uint64) (api.Job, error)
 	WaitJob(ctx context.Context, id uint64, states ...api.JobState) (api.Job, error)
 	Cancel(ctx context.Context, id uint64, reason string) error

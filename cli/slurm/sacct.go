@@ -337,8 +337,10 @@ func (o *sacctOpts) history(ctx context.Context, c *Ctx, start, end, now time.Ti
 	req := o.listRequest(start, end)
 	req.Limit = sacctPage
 	var scratch pageViews // a page's views, made in the same memory each page
+	var page []api.Job    // a page's jobs, read into the same memory each page
 	for {
-		page, err := c.Client.ListJobs(ctx, req)
+		var err error
+		page, err = c.Client.ListJobsInto(ctx, req, page)
 		if err != nil {
 			return nil, err
 		}

@@ -99,6 +99,11 @@ func (f *ctlFake) Submit(_ context.Context, req api.SubmitJobRequest) (api.Submi
 	return api.SubmitJobResponse{ID: id, Name: req.Name}, nil
 }
 
+// ListJobsInto is ListJobs: a fake's lists are its own memory.
+func (f *ctlFake) ListJobsInto(ctx context.Context, req api.ListJobsRequest, _ []api.Job) ([]api.Job, error) {
+	return f.ListJobs(ctx, req)
+}
+
 func (f *ctlFake) ListJobs(_ context.Context, req api.ListJobsRequest) ([]api.Job, error) {
 	// Answered as the controller answers: projected to the fields asked
 	// (a field a command reads and does not ask for shows here). The

@@ -149,7 +149,8 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 	if l, ok := resp.(*api.ListJobsResponse); ok && res.StatusCode/100 == 2 && res.Header.Get("Content-Type") == api.ContentTypeJobRows {
 		// Rows are read as they come: the controller sends them as it
 		// makes them.
-		out, err := api.DecodeJobRowsFrom(res.Body)
+		// l.Jobs, if set, is memory to decode them into (ListJobsInto).
+		out, err := api.DecodeJobRowsInto(res.Body, l.Jobs)
 		if err != nil {
 			return fmt.Errorf("decode %s answer: %w", path, err)
 		}
@@ -336,8 +337,15 @@ func NewClientToken() string {
 
 // ListJobs lists jobs matching req, asking for them in the row form.
 func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
+	return c.ListJobsInto(ctx, req, nil)
+}
+
+// ListJobsInto is ListJobs that reads a list in the row form into the
+// memory of into, whose jobs it overwrites, where it has room: a walk
+// through pages of a long list reads each into the last one's memory.
+func (c *Client) ListJobsInto(ctx context.Context, req api.ListJobsRequest, into []api.Job) ([]api.Job, error) {
 	if req.Form != "" {
-		return c.listJobs(ctx, req)
+		return c.listJobs(ctx, req, into)
 	}
 	// The row form: a fraction of JSON's bytes to send and read. A
 	// controller that answers JSON all the same is read as JSON; one that
@@ -345,18 +353,20 @@ func (c *Client) ListJobs(ctx context.Context, req api.ListJobsRequest) ([]api.J
 	// field it does not know) is asked again in JSON, and its answer,
 	// list or error, is the answer.
 	req.Form = api.ListFormRows
-	jobs, err := c.listJobs(ctx, req)
+	jobs, err := c.listJobs(ctx, req, into)
 	if api.IsCode(err, api.CodeInvalid) {
 		req.Form, req.GroupTasks = "", false // JSON lists every task
-		return c.listJobs(ctx, req)
+		return c.listJobs(ctx, req, nil)
 	}
 	return jobs, err
 }
 
-func (c *Client) listJobs(ctx context.Context, req api.ListJobsRequest) ([]api.Job, error) {
-	var resp api.ListJobsResponse
-	err := c.Call(ctx, api.PathListJobs, req, &resp)
-	return resp.Jobs, err
+func (c *Client) listJobs(ctx context.Context, req api.ListJobsRequest, into []api.Job) ([]api.Job, error) {
+	resp := api.ListJobsResponse{Jobs: into}
+	if err := c.Call(ctx, api.PathListJobs, req, &resp); err != nil {
+		return nil, err // not into's jobs, which are not the answer
+	}
+	return resp.Jobs, nil
 }
 
 // Job describes one job.
