@@ -75,6 +75,40 @@ func TestDecodeJobListMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestJobDecoderMatchesEncodingJSON: one decoder, used for job after job
+// into the same Job, decodes each as json.Unmarshal into a zero Job.
+func TestJobDecoderMatchesEncodingJSON(t *testing.T) {
+	var cases []string
+	for _, j := range sampleJobs() {
+		data, err := json.Marshal(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, string(data))
+	}
+	cases = append(cases,
+		`{"jobId":1,"jobName":"a\u00e9\n\"b","user":"\ud83d\ude00","jobQueue":"q\\"}`,
+		`{"jobId":1,"jobName":null,"array":null,"exitCode":null,"resources":null}`,
+		`{"jobId":1,"whatever":[{"x":"]"}],"JOBNAME":"upper","SUBMITHOST":"h","usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3}}`,
+		"{\"jobId\":1,\"jobName\":\"a\xffb\"}",
+		` { "jobId" : 7 , "held" : true } `,
+		`{"jobId":1}`, `{}`, `{"jobId":01}`, `{"jobId":1.5}`, `{"jobId":1} x`, `{"jobName":5}`, ``, `[]`)
+	var d JobDecoder
+	var got Job
+	for _, in := range cases {
+		var want Job
+		werr := json.Unmarshal([]byte(in), &want)
+		gerr := d.Decode([]byte(in), &got)
+		if (werr != nil) != (gerr != nil) {
+			t.Errorf("%s: error %v, encoding/json's %v", in, gerr, werr)
+			continue
+		}
+		if werr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded\n%+v\nencoding/json decodes\n%+v", in, got, want)
+		}
+	}
+}
+
 func FuzzDecodeJobList(f *testing.F) {
 	full, _ := json.Marshal(ListJobsResponse{Count: 2, Jobs: sampleJobs()})
 	f.Add(full)

@@ -154,7 +154,8 @@ func (p *PG) Get(id uint64) (*api.Job, error) {
 		return nil, fmt.Errorf("read archived job %d from %s: %w", id, p.name, err)
 	}
 	j := new(api.Job)
-	if err := json.Unmarshal(data, j); err != nil {
+	var dec api.JobDecoder
+	if err := dec.Decode(data, j); err != nil {
 		return nil, fmt.Errorf("decode archived job %d: %w", id, err)
 	}
 	return j, nil
@@ -216,12 +217,13 @@ func (p *PG) List(f Filter, fn func(*api.Job) bool) error {
 	}
 	defer rows.Close()
 	var data []byte
+	var dec api.JobDecoder
 	for rows.Next() {
 		if err := rows.Scan(&data); err != nil {
 			return fmt.Errorf("list archived jobs in %s: %w", p.name, err)
 		}
 		j := new(api.Job)
-		if err := json.Unmarshal(data, j); err != nil {
+		if err := dec.Decode(data, j); err != nil {
 			return fmt.Errorf("decode an archived job from %s: %w", p.name, err)
 		}
 		if !fn(j) {

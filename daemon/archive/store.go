@@ -166,7 +166,8 @@ func (s *Store) Get(id uint64) (*api.Job, error) {
 			return nil
 		}
 		j = new(api.Job)
-		return json.Unmarshal(data, j)
+		var dec api.JobDecoder
+		return dec.Decode(data, j)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read archived job %d: %w", id, err)
@@ -214,13 +215,14 @@ func (s *Store) listAll(after uint64, give func(*api.Job) bool) error {
 		return nil
 	}
 	from := idKey(after + 1)
+	var dec api.JobDecoder
 	for {
 		var page []*api.Job
 		err := s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketJobs).Cursor()
 			for k, v := c.Seek(from); k != nil && len(page) < listPage; k, v = c.Next() {
 				j := new(api.Job)
-				if err := json.Unmarshal(v, j); err != nil {
+				if err := dec.Decode(v, j); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", binary.BigEndian.Uint64(k), err)
 				}
 				page = append(page, j)
@@ -244,7 +246,12 @@ func (s *Store) listAll(after uint64, give func(*api.Job) bool) error {
 }
 
 // listIndexed finds the ids f's filters select in one index, then gives
-// their records, in id order, a page per read transaction.
+// their records, in id order, a page per read transaction. With f.Limit
+// it takes the ids a page at a time: the f.Limit smallest after the last
+// one given, and again after those if the page is not full (some failed
+// the rest of f). Every id after f.AfterID at once made each page of a
+// long walk (sacct's, 20,000 jobs at a time over a history of 200,000)
+// hold and sort the whole rest of the history.
 func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 	bucket, values := bucketEnd, []string{""}
 	switch {
@@ -258,18 +265,54 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 			values[i] = string(st)
 		}
 	}
-	var ids []uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
-			from := indexKey(v, !bytes.Equal(bucket, bucketEnd), max(f.EndedAfter, 0), 0)
+	values = slices.Compact(slices.Sorted(slices.Values(values)))
+	var dec api.JobDecoder
+	after := f.AfterID
+	for {
+		ids, more, err := s.indexedIDs(bucket, values, f.EndedAfter, after, max(f.Limit, 0))
+		if err != nil {
+			return err
+		}
+		if err := s.giveRecords(ids, &dec, give); err != nil {
+			return err // errStop: the page is full, or fn is done
+		}
+		if !more {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// indexedIDs returns, sorted, the ids after after that bucket's index
+// lists under values from endedAfter on: all of them, or with keep > 0
+// the keep smallest, more saying whether there are others.
+func (s *Store) indexedIDs(bucket []byte, values []string, endedAfter int64, after uint64, keep int) (ids []uint64, more bool, err error) {
+	bound := ^uint64(0) // with keep: the largest id kept so far, once there are keep
+	trim := func() {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if keep > 0 && len(ids) > keep {
+			ids, more, bound = ids[:keep], true, ids[keep-1]
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		for _, v := range values {
+			from := indexKey(v, !bytes.Equal(bucket, bucketEnd), max(endedAfter, 0), 0)
 			prefix := from[:len(from)-16]
 			c := tx.Bucket(bucket).Cursor()
 			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				if len(k) != len(prefix)+16 {
 					continue // a longer value that shares the prefix: cannot happen with the NUL, but be sure
 				}
-				if id := binary.BigEndian.Uint64(k[len(k)-8:]); id > f.AfterID {
-					ids = append(ids, id)
+				id := binary.BigEndian.Uint64(k[len(k)-8:])
+				switch {
+				case id <= after:
+				case id > bound:
+					more = true
+				default:
+					if ids = append(ids, id); keep > 0 && len(ids) >= 2*keep {
+						trim()
+					}
 				}
 			}
 		}
@@ -277,10 +320,15 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	trim()
+	return ids, more, nil
+}
+
+// giveRecords gives the records of ids, in their order, a page per read
+// transaction.
+func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Job) bool) error {
 	for len(ids) > 0 {
 		page := make([]*api.Job, 0, min(len(ids), listPage))
 		err := s.db.View(func(tx *bolt.Tx) error {
@@ -291,7 +339,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 					return fmt.Errorf("job %d is indexed but has no record (a damaged archive: %s)", id, s.path)
 				}
 				j := new(api.Job)
-				if err := json.Unmarshal(data, j); err != nil {
+				if err := dec.Decode(data, j); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", id, err)
 				}
 				page = append(page, j)

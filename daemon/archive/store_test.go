@@ -135,6 +135,7 @@ func testFilters(t *testing.T, s archive.Archive) {
 	if err := s.List(archive.Filter{}, func(*api.Job) bool { n++; return n < 2 }); err != nil || n != 2 {
 		t.Errorf("List stopped by fn after 2: called %d times, err %v", n, err)
 	}
+	walkPages(t, s)
 }
 
 func TestStoreFileAndReopen(t *testing.T) {
@@ -194,6 +195,56 @@ func TestOpenURLRefusals(t *testing.T) {
 		_, err := archive.OpenURL(tc.url, t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("OpenURL(%q): got %v; want an error with %q and no password", tc.url, err, tc.want)
+		}
+	}
+}
+
+// walkPages: a walk through a list a page at a time, as sacct's, gives
+// what one list gives, where the index's order is not the ids' (end times
+// falling as ids rise) and some ids a page takes from the index fail the
+// rest of the filter (submitted too late), so a page is filled from
+// further on.
+func walkPages(t *testing.T, s archive.Archive) {
+	t.Helper()
+	var jobs []*api.Job
+	for id := uint64(100); id < 160; id++ {
+		created := int64(10)
+		if id%3 == 0 {
+			created = 5000 // after the window
+		}
+		jobs = append(jobs, job(id, "pat", "", api.StateSucceeded, created, 10000-int64(id)))
+	}
+	if err := s.Put(jobs); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	for _, tc := range []struct {
+		f    archive.Filter
+		want int // pat's 40 jobs in the window, and bob's 2 with him
+	}{
+		{archive.Filter{EndedAfter: 1000, SubmittedBefore: 100}, 40},
+		{archive.Filter{Users: []string{"pat"}, EndedAfter: 1000, SubmittedBefore: 100}, 40},
+		{archive.Filter{Users: []string{"pat", "bob"}, EndedAfter: 1, SubmittedBefore: 100}, 42},
+	} {
+		f := tc.f
+		want := ids(t, s, f)
+		if len(want) != tc.want {
+			t.Fatalf("List(%+v): %d jobs %v; want %d", f, len(want), want, tc.want)
+		}
+		for _, limit := range []int{1, 4, 7, 100} {
+			var got []uint64
+			page := f
+			page.Limit = limit
+			for {
+				p := ids(t, s, page)
+				got = append(got, p...)
+				if len(p) < limit {
+					break
+				}
+				page.AfterID = p[len(p)-1]
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("List(%+v) in pages of %d: %v; one list: %v", f, limit, got, want)
+			}
 		}
 	}
 }
