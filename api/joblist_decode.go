@@ -665,11 +665,70 @@ func (s *scan) jobField(j *Job, key string) error {
 		return s.commonField(&j.SubmitHost)
 	case "computeEnvironment":
 		return s.commonField(&j.ComputeEnvironment)
+	case "environment":
+		return s.strMap(&j.Env)
 	}
 	return s.other(j, key)
 }
 
 // strings reads an array of strings, or null, into *p.
+// strMap reads an object of strings into *p as encoding/json does: into
+// the map *p holds (a new one if nil), the last of a key's values kept;
+// null makes it nil. A job's environment is most of an archived job's
+// bytes, and encoding/json's map through reflection most of its time.
+func (s *scan) strMap(p *map[string]string) error {
+	switch s.peek() {
+	case 'n':
+		if !hasPrefixAt(s.b, s.i, "null") {
+			return errSlow
+		}
+		s.i += 4
+		*p = nil
+		return nil
+	case '{':
+	default:
+		return s.slowInto(p)
+	}
+	at := s.i
+	s.i++
+	if *p == nil {
+		*p = map[string]string{}
+	}
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		k, ok, err := s.str()
+		if err == nil && ok {
+			if err = s.eat(':'); err != nil {
+				return err
+			}
+			var v string
+			if v, ok, err = s.str(); err == nil && ok {
+				(*p)[k] = v
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Escapes, or not a string: encoding/json reads it whole,
+			// into the same map (what was set here it sets the same).
+			s.i = at
+			return s.slowInto(p)
+		}
+		c := s.peek()
+		s.i++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			return errSlow
+		}
+	}
+}
+
 func (s *scan) strings(p *[]string) error {
 	switch s.peek() {
 	case 'n':

@@ -52,6 +52,13 @@ func TestDecodeJobListMatchesEncodingJSON(t *testing.T) {
 		"last literal": `{"jobs":[{"jobId":1,"somethingElse":true}],"count":1}`,
 		"folded keys":  `{"count":1,"jobs":[{"jobId":1,"SUBMITHOST":"h","Usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3},"groups":[4,5],"groups":null}]}`,
 		"field twice":  `{"count":1,"jobs":[{"jobId":1,"usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3},"tags":{"a":"1"},"tags":{"b":"2"}}]}`,
+		"environments": `{"count":4,"jobs":[{"jobId":1,"environment":{"A":"1","B":"","A":"2"}},{"jobId":2,"environment":{}},{"jobId":3,"environment":null},` +
+			`{"jobId":4,"environment":{"A":"1"},"environment":{"B":"2"},"ENVIRONMENT":{"C":"3"}}]}`,
+		"environment escaped": `{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1","B\u0041":"x\ty"}}]}`,
+		"environment numbers": `{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1","B":2}}]}`,
+		"environment not one": `{"count":1,"jobs":[{"jobId":1,"environment":["A"]}]}`,
+		"environment spaces":  "{\"count\":1,\"jobs\":[{\"jobId\":1,\"environment\": { \"A\" : \"1\" , \"B\":\"2\" } }]}",
+		"environment cut":     `{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1",}}]}`,
 	}
 	bad := []string{
 		``, `{`, `[]`, `{"count":1,"jobs":[{"jobId":1}]`, `{"count":1,"jobs":[{"jobId":01}]}`,
@@ -92,6 +99,8 @@ func TestJobDecoderMatchesEncodingJSON(t *testing.T) {
 		`{"jobId":1,"whatever":[{"x":"]"}],"JOBNAME":"upper","SUBMITHOST":"h","usage":{"cpuSeconds":2},"usage":{"maxRSSBytes":3}}`,
 		"{\"jobId\":1,\"jobName\":\"a\xffb\"}",
 		` { "jobId" : 7 , "held" : true } `,
+		`{"jobId":1,"environment":{"A":"1","A":"2"},"environment":{"B":"\u0041"}}`,
+		`{"jobId":1,"environment":{"A":1}}`,
 		`{"jobId":1}`, `{}`, `{"jobId":01}`, `{"jobId":1.5}`, `{"jobId":1} x`, `{"jobName":5}`, ``, `[]`)
 	var d JobDecoder
 	var got Job
@@ -113,6 +122,7 @@ func FuzzDecodeJobList(f *testing.F) {
 	full, _ := json.Marshal(ListJobsResponse{Count: 2, Jobs: sampleJobs()})
 	f.Add(full)
 	f.Add([]byte(`{"count":1,"jobs":[{"jobId":1,"array":{"jobId":1,"index":2},"exitCode":0}]}`))
+	f.Add([]byte(`{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1","B":"","A":"x"},"environment":null}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, werr := slowList(in)
 		got, gerr := DecodeJobList(in)
