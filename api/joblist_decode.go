@@ -43,23 +43,31 @@ func DecodeJobList(data []byte) (ListJobsResponse, error) {
 // with DecodeJobList's scanner (a fifth of encoding/json's allocations):
 // the job archive reads its records so. The strings that many jobs share
 // (queue, user, state, reason, node) are made once per decoder.
-type JobDecoder struct{ s scan }
+type JobDecoder struct {
+	// SkipEnv leaves the jobs' environments out, unread (a list that does
+	// not send them): most of a submitted job's bytes.
+	SkipEnv bool
+	s       scan
+}
 
 // Decode sets *j to the job data holds, as json.Unmarshal into a zero Job
 // would; no string of j shares data's memory.
 func (d *JobDecoder) Decode(data []byte, j *Job) error {
 	*j = Job{}
-	d.s.b, d.s.i = data, 0
+	d.s.b, d.s.i, d.s.skipEnv = data, 0, d.SkipEnv
 	err := d.s.job(j)
 	if err == nil {
 		err = d.s.end()
 	}
 	d.s.b = nil // not kept: data may be a database's mapped page
-	if err == nil {
-		return nil
+	if err != nil {
+		*j = Job{}
+		err = json.Unmarshal(data, j)
 	}
-	*j = Job{}
-	return json.Unmarshal(data, j)
+	if d.SkipEnv {
+		j.Env = nil // a key in another case ("Environment") reaches it too
+	}
+	return err
 }
 
 // scan reads JSON from b at i.
@@ -69,6 +77,8 @@ type scan struct {
 	// common holds the values of fields that many jobs share (queue,
 	// user, state, reason, node): one string each, not one per job.
 	common map[string]string
+	// skipEnv reads past a job's environment (JobDecoder.SkipEnv).
+	skipEnv bool
 }
 
 func (s *scan) ws() {
@@ -666,6 +676,10 @@ func (s *scan) jobField(j *Job, key string) error {
 	case "computeEnvironment":
 		return s.commonField(&j.ComputeEnvironment)
 	case "environment":
+		if s.skipEnv {
+			_, err := s.value()
+			return err
+		}
 		return s.strMap(&j.Env)
 	}
 	return s.other(j, key)

@@ -83,7 +83,8 @@ func TestDecodeJobListMatchesEncodingJSON(t *testing.T) {
 }
 
 // TestJobDecoderMatchesEncodingJSON: one decoder, used for job after job
-// into the same Job, decodes each as json.Unmarshal into a zero Job.
+// into the same Job, decodes each as json.Unmarshal into a zero Job (but
+// for its environment, with SkipEnv).
 func TestJobDecoderMatchesEncodingJSON(t *testing.T) {
 	var cases []string
 	for _, j := range sampleJobs() {
@@ -102,18 +103,27 @@ func TestJobDecoderMatchesEncodingJSON(t *testing.T) {
 		`{"jobId":1,"environment":{"A":"1","A":"2"},"environment":{"B":"\u0041"}}`,
 		`{"jobId":1,"environment":{"A":1}}`,
 		`{"jobId":1}`, `{}`, `{"jobId":01}`, `{"jobId":1.5}`, `{"jobId":1} x`, `{"jobName":5}`, ``, `[]`)
-	var d JobDecoder
-	var got Job
-	for _, in := range cases {
-		var want Job
-		werr := json.Unmarshal([]byte(in), &want)
-		gerr := d.Decode([]byte(in), &got)
-		if (werr != nil) != (gerr != nil) {
-			t.Errorf("%s: error %v, encoding/json's %v", in, gerr, werr)
-			continue
-		}
-		if werr == nil && !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: decoded\n%+v\nencoding/json decodes\n%+v", in, got, want)
+	cases = append(cases, `{"jobId":1,"Environment":{"A":"1"}}`)
+	// And with SkipEnv, the same but for the environment.
+	for _, d := range []*JobDecoder{{}, {SkipEnv: true}} {
+		var got Job
+		for _, in := range cases {
+			var want Job
+			werr := json.Unmarshal([]byte(in), &want)
+			if d.SkipEnv {
+				if werr != nil {
+					continue // the skipped environment is not checked
+				}
+				want.Env = nil
+			}
+			gerr := d.Decode([]byte(in), &got)
+			if (werr != nil) != (gerr != nil) {
+				t.Errorf("%s, SkipEnv %v: error %v, encoding/json's %v", in, d.SkipEnv, gerr, werr)
+				continue
+			}
+			if werr == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, SkipEnv %v: decoded\n%+v\nencoding/json decodes\n%+v", in, d.SkipEnv, got, want)
+			}
 		}
 	}
 }

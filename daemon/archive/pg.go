@@ -217,7 +217,7 @@ func (p *PG) List(f Filter, fn func(*api.Job) bool) error {
 	}
 	defer rows.Close()
 	var data []byte
-	var dec api.JobDecoder
+	dec := api.JobDecoder{SkipEnv: f.NoEnv}
 	for rows.Next() {
 		if err := rows.Scan(&data); err != nil {
 			return fmt.Errorf("list archived jobs in %s: %w", p.name, err)

@@ -198,7 +198,7 @@ func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
 	}
 	var err error
 	if len(f.Users) == 0 && len(f.Accounts) == 0 && len(f.States) == 0 && f.EndedAfter <= 0 {
-		err = s.listAll(f.AfterID, give)
+		err = s.listAll(f.AfterID, f.NoEnv, give)
 	} else {
 		err = s.listIndexed(f, give)
 	}
@@ -210,12 +210,12 @@ func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
 
 // listAll gives every record after id after, in id order, a page per
 // read transaction.
-func (s *Store) listAll(after uint64, give func(*api.Job) bool) error {
+func (s *Store) listAll(after uint64, noEnv bool, give func(*api.Job) bool) error {
 	if after == ^uint64(0) {
 		return nil
 	}
 	from := idKey(after + 1)
-	var dec api.JobDecoder
+	dec := api.JobDecoder{SkipEnv: noEnv}
 	for {
 		var page []*api.Job
 		err := s.db.View(func(tx *bolt.Tx) error {
@@ -266,7 +266,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 		}
 	}
 	values = slices.Compact(slices.Sorted(slices.Values(values)))
-	var dec api.JobDecoder
+	dec := api.JobDecoder{SkipEnv: f.NoEnv}
 	after := f.AfterID
 	for {
 		ids, more, err := s.indexedIDs(bucket, values, f.EndedAfter, after, max(f.Limit, 0))

@@ -127,6 +127,20 @@ func testFilters(t *testing.T, s archive.Archive) {
 	if err != nil || got == nil || got.Env["SECRET"] != "x" || got.User != "ann" {
 		t.Errorf("Get(4): got %+v, %v; want ann's job with its environment", got, err)
 	}
+	for _, f := range []archive.Filter{{}, {Users: []string{"ann"}}} {
+		for _, noEnv := range []bool{false, true} {
+			f.NoEnv = noEnv
+			err := s.List(f, func(j *api.Job) bool {
+				if (j.Env == nil) != noEnv {
+					t.Errorf("List(%+v): job %d's environment %v", f, j.ID, j.Env)
+				}
+				return true
+			})
+			if err != nil {
+				t.Fatalf("List(%+v): %v", f, err)
+			}
+		}
+	}
 	if got, err := s.Get(99); got != nil || err != nil {
 		t.Errorf("Get(99): got %+v, %v; want nil, nil", got, err)
 	}

@@ -203,6 +203,9 @@ func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
 	for _, p := range w.queuedJobs() { // before the store: see Get
 		if p.Load(&scratch); f.Match(&scratch) {
 			c := scratch
+			if f.NoEnv {
+				c.Env = nil // as the store gives them
+			}
 			queued = append(queued, &c)
 		}
 	}
