@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -163,6 +164,39 @@ func BenchmarkDecodeJobList(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		for range b.N {
 			if _, err := slowList(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkJobDecoder decodes one job with a shell's environment (60
+// variables), as the archive reads its records: JobDecoder, with and
+// without the environment, and encoding/json.
+func BenchmarkJobDecoder(b *testing.B) {
+	j := sampleJobs()[0]
+	j.Env = map[string]string{}
+	for i := range 60 {
+		j.Env[fmt.Sprintf("VAR_%d", i)] = fmt.Sprintf("/usr/local/bin:/usr/bin:/bin:%d", i)
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range []*JobDecoder{{}, {SkipEnv: true}} {
+		b.Run(fmt.Sprintf("decoder-skipenv=%v", d.SkipEnv), func(b *testing.B) {
+			var out Job
+			for range b.N {
+				if err := d.Decode(data, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("encoding-json", func(b *testing.B) {
+		for range b.N {
+			var out Job
+			if err := json.Unmarshal(data, &out); err != nil {
 				b.Fatal(err)
 			}
 		}
