@@ -685,23 +685,13 @@ func (s *scan) jobField(j *Job, key string) error {
 	return s.other(j, key)
 }
 
-// strings reads an array of strings, or null, into *p.
 // strMap reads an object of strings into *p as encoding/json does: into
 // the map *p holds (a new one if nil), the last of a key's values kept;
 // null makes it nil. A job's environment is most of an archived job's
 // bytes, and encoding/json's map through reflection most of its time.
 func (s *scan) strMap(p *map[string]string) error {
-	switch s.peek() {
-	case 'n':
-		if !hasPrefixAt(s.b, s.i, "null") {
-			return errSlow
-		}
-		s.i += 4
-		*p = nil
-		return nil
-	case '{':
-	default:
-		return s.slowInto(p)
+	if done, err := openOrNull(s, p, '{'); done {
+		return err
 	}
 	at := s.i
 	s.i++
@@ -743,18 +733,29 @@ func (s *scan) strMap(p *map[string]string) error {
 	}
 }
 
-func (s *scan) strings(p *[]string) error {
+// openOrNull starts reading an array or object (open is its first
+// byte) into *p: null sets *p to nil, anything else but open is left to
+// encoding/json; done says whether that was all, with its error.
+func openOrNull[T any](s *scan, p *T, open byte) (done bool, err error) {
 	switch s.peek() {
 	case 'n':
 		if !hasPrefixAt(s.b, s.i, "null") {
-			return errSlow
+			return true, errSlow
 		}
 		s.i += 4
-		*p = nil
-		return nil
-	case '[':
-	default:
-		return s.slowInto(p)
+		var zero T
+		*p = zero
+		return true, nil
+	case open:
+		return false, nil
+	}
+	return true, s.slowInto(p)
+}
+
+// strings reads an array of strings, or null, into *p.
+func (s *scan) strings(p *[]string) error {
+	if done, err := openOrNull(s, p, '['); done {
+		return err
 	}
 	at := s.i
 	s.i++
