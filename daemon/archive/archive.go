@@ -27,7 +27,9 @@ type Archive interface {
 	// Get returns an archived job, or nil if the archive does not hold it.
 	Get(id uint64) (*api.Job, error)
 	// List calls fn, in id order, with every archived job that f selects,
-	// until fn returns false. The jobs are fn's to keep.
+	// until fn returns false. A job is fn's only until fn returns: List
+	// decodes the next into the same memory (a list of the whole history
+	// made a new job of each record, most of the controller's garbage).
 	List(f Filter, fn func(*api.Job) bool) error
 	// Count returns how many jobs the archive holds.
 	Count() (int, error)

@@ -218,15 +218,15 @@ func (p *PG) List(f Filter, fn func(*api.Job) bool) error {
 	defer rows.Close()
 	var data []byte
 	dec := api.JobDecoder{SkipEnv: f.NoEnv}
+	var j api.Job // each row's job in the same memory
 	for rows.Next() {
 		if err := rows.Scan(&data); err != nil {
 			return fmt.Errorf("list archived jobs in %s: %w", p.name, err)
 		}
-		j := new(api.Job)
-		if err := dec.Decode(data, j); err != nil {
+		if err := dec.Decode(data, &j); err != nil {
 			return fmt.Errorf("decode an archived job from %s: %w", p.name, err)
 		}
-		if !fn(j) {
+		if !fn(&j) {
 			cancel() // before rows.Close, which would read the rest
 			return nil
 		}

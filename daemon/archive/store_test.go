@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/daemon/archive"
 	"github.com/shoal-batch/shoal/daemon/archive/archivetest"
+	bolt "go.etcd.io/bbolt"
 )
 
 func open(t *testing.T) *archive.Store {
@@ -260,5 +262,39 @@ func walkPages(t *testing.T, s archive.Archive) {
 				t.Errorf("List(%+v) in pages of %d: %v; one list: %v", f, limit, got, want)
 			}
 		}
+	}
+}
+
+// TestStoreIndexedWithoutRecord: an index entry whose record is gone (a
+// damaged file) fails a list with the job and the file named, not a
+// shorter list.
+func TestStoreIndexedWithoutRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "archive.db")
+	s, err := archive.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put([]*api.Job{job(1, "ann", "", api.StateSucceeded, 10, 100), job(2, "ann", "", api.StateSucceeded, 20, 200)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("jobs")).Delete(binary.BigEndian.AppendUint64(nil, 1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = archive.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.List(archive.Filter{Users: []string{"ann"}}, func(*api.Job) bool { return true })
+	if err == nil || !strings.Contains(err.Error(), "job 1 is indexed but has no record") || !strings.Contains(err.Error(), path) {
+		t.Errorf("List over a record that is gone: %v; want an error naming job 1 and %s", err, path)
 	}
 }
