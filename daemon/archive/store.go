@@ -288,6 +288,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 // the keep smallest, more saying whether there are others.
 func (s *Store) indexedIDs(bucket []byte, values []string, endedAfter int64, after uint64, keep int) (ids []uint64, more bool, err error) {
 	bound := ^uint64(0) // with keep: the largest id kept so far, once there are keep
+	walked := 0
 	trim := func() {
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
@@ -303,6 +304,9 @@ func (s *Store) indexedIDs(bucket []byte, values []string, endedAfter int64, aft
 			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 				if len(k) != len(prefix)+16 {
 					continue // a longer value that shares the prefix: cannot happen with the NUL, but be sure
+				}
+				if walked++; walked%dropEvery == 0 {
+					dropMapped(s.db, tx) // the index's pages walked so far
 				}
 				id := binary.BigEndian.Uint64(k[len(k)-8:])
 				switch {
@@ -364,6 +368,12 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 }
 
 var errStop = errors.New("stop")
+
+// dropEvery is how many index entries a walk reads between drops of the
+// file's pages it has mapped (dropMapped): a walk of a long history's
+// index would otherwise hold all of its pages in the controller's RSS
+// until it ends. (A variable: tests drop at every entry.)
+var dropEvery = 20000
 
 // dropMapped takes the archive file's pages out of this process's
 // resident set (madvise MADV_DONTNEED on bbolt's read-only shared
