@@ -693,45 +693,34 @@ func (s *scan) strMap(p *map[string]string) error {
 	if done, err := openOrNull(s, p, '{'); done {
 		return err
 	}
-	at := s.i
-	s.i++
 	if *p == nil {
 		*p = map[string]string{}
 	}
-	if s.peek() == '}' {
-		s.i++
-		return nil
-	}
-	for {
-		k, ok, err := s.str()
-		if err == nil && ok {
-			if err = s.eat(':'); err != nil {
-				return err
-			}
-			var v string
-			if v, ok, err = s.str(); err == nil && ok {
-				(*p)[k] = v
-			}
-		}
+	at := s.i
+	var slow error // encoding/json's, once it has read the object
+	err := s.object(p, func(key string) error {
+		v, ok, err := s.str()
 		if err != nil {
 			return err
 		}
 		if !ok {
-			// Escapes, or not a string: encoding/json reads it whole,
-			// into the same map (what was set here it sets the same).
+			// Escapes: encoding/json reads it whole, into the same
+			// map (what was set here it sets the same).
 			s.i = at
-			return s.slowInto(p)
+			slow = s.slowInto(p)
+			return errReadWhole
 		}
-		c := s.peek()
-		s.i++
-		if c == '}' {
-			return nil
-		}
-		if c != ',' {
-			return errSlow
-		}
+		(*p)[strings.Clone(key)] = v // key views the input
+		return nil
+	})
+	if errors.Is(err, errReadWhole) {
+		return slow
 	}
+	return err
 }
+
+// errReadWhole stops the scan of an object that encoding/json has read.
+var errReadWhole = errors.New("read whole")
 
 // openOrNull starts reading an array or object (open is its first
 // byte) into *p: null sets *p to nil, anything else but open is left to

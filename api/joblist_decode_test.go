@@ -117,7 +117,11 @@ func TestJobDecoderMatchesEncodingJSON(t *testing.T) {
 				}
 				want.Env = nil
 			}
-			gerr := d.Decode([]byte(in), &got)
+			data := []byte(in)
+			gerr := d.Decode(data, &got)
+			for i := range data {
+				data[i] = 'x' // the job shares none of it (Decode's promise)
+			}
 			if (werr != nil) != (gerr != nil) {
 				t.Errorf("%s, SkipEnv %v: error %v, encoding/json's %v", in, d.SkipEnv, gerr, werr)
 				continue
