@@ -39,6 +39,13 @@ const sacctEnv = "SHOAL_BENCH_SACCT"
 
 func init() {
 	if dir := os.Getenv(archiveControllerEnv); dir != "" {
+		if os.Getenv("SHOAL_BENCH_DEBUG") == "" && os.Getenv("SHOAL_BENCH_HEAPPROFILE") == "" {
+			// As in the shoal binary, which does not link runtime/pprof
+			// (its linker then turns memory profiling off); a test binary
+			// samples allocations, and pages in its profile's hash table
+			// (1.4 MB) as new call stacks are sampled.
+			runtime.MemProfileRate = 0
+		}
 		os.Exit(runArchiveController(dir))
 	}
 	if os.Getenv(sacctEnv) != "" {
@@ -88,7 +95,8 @@ func (cc *childController) peak(b *testing.B) int64 {
 
 // runArchiveController runs a controller with a 2 s retention window over
 // dir until SIGTERM. On SIGUSR1 it waits for its archive to be written,
-// then prints "mem HEAPINUSE GOHELD" (what the Go runtime holds now); on
+// then prints "mem HEAPINUSE GOHELD RSS RSSANON" (what the Go runtime holds
+// now, and the process's RSS); on
 // SIGUSR2 it first returns the memory it no longer uses to the OS
 // (debug.FreeOSMemory, what its scavenger does by itself over minutes).
 func runArchiveController(dir string) int {
@@ -122,9 +130,16 @@ func runArchiveController(dir string) int {
 				}
 			}
 		}
+		// The process reads its own RSS at once: read later, by the
+		// benchmark, it also held whatever a collection since (timers,
+		// the archive's last writes) had freed and not yet returned.
+		st, err := statusBytes("/proc/self/status")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Printf("mem %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased)
+		fmt.Printf("mem %d %d %d %d\n", ms.HeapInuse, ms.Sys-ms.HeapReleased, st["VmRSS"], st["RssAnon"])
 		if d := os.Getenv("SHOAL_BENCH_DEBUG"); d != "" {
 			var samples []metrics.Sample
 			for _, d := range metrics.All() {
@@ -231,11 +246,9 @@ func (cc *childController) mem(b *testing.B, free bool) childMem {
 		b.Fatalf("controller process: no answer to %v", sig)
 	}
 	var m childMem
-	if _, err := fmt.Sscanf(cc.out.Text(), "mem %d %d", &m.heap, &m.goHeld); err != nil {
+	if _, err := fmt.Sscanf(cc.out.Text(), "mem %d %d %d %d", &m.heap, &m.goHeld, &m.rss, &m.rssAnon); err != nil {
 		b.Fatalf("controller process answered %q: %v", cc.out.Text(), err)
 	}
-	st := cc.status(b)
-	m.rss, m.rssAnon = st["VmRSS"], st["RssAnon"]
 	return m
 }
 
@@ -243,20 +256,11 @@ func (cc *childController) mem(b *testing.B, free bool) childMem {
 // bytes.
 func (cc *childController) status(b *testing.B) map[string]int64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cc.cmd.Process.Pid))
+	st, err := statusBytes(fmt.Sprintf("/proc/%d/status", cc.cmd.Process.Pid))
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := map[string]int64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if len(f) == 2 && f[1] == "kB" {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			out[k] = n << 10
-		}
-	}
-	return out
+	return st
 }
 
 // BenchmarkArchive pushes N short jobs through a controller process with

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -213,24 +212,35 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // procStatus returns fields of /proc/self/status in kB (VmRSS, RssAnon, ...).
 func procStatus(b *testing.B) map[string]int64 {
 	b.Helper()
-	f, err := os.Open("/proc/self/status")
+	st, err := statusBytes("/proc/self/status")
 	if err != nil {
 		b.Fatalf("read process status: %v", err)
 	}
-	defer f.Close()
+	for k, v := range st {
+		st[k] = v >> 10
+	}
+	return st
+}
+
+// statusBytes reads the kB fields of a /proc status file (VmRSS, RssAnon,
+// ...), in bytes.
+func statusBytes(path string) (map[string]int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]int64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
 		fields := strings.Fields(v)
 		if !ok || len(fields) != 2 || fields[1] != "kB" {
 			continue
 		}
 		if n, err := strconv.ParseInt(fields[0], 10, 64); err == nil {
-			out[k] = n
+			out[k] = n << 10
 		}
 	}
-	return out
+	return out, nil
 }
 
 func mb(bytes uint64) float64 { return float64(bytes) / (1 << 20) }
