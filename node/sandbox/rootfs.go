@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -55,6 +57,7 @@ func (r *Runner) hostMounts(spec *Spec, wd *workdir) ([]*configs.Mount, error) {
 			return nil, err
 		}
 	}
+	skelTop := topEntry(skel)
 	for _, e := range entries {
 		name := e.Name()
 		host := "/" + name
@@ -77,9 +80,29 @@ func (r *Runner) hostMounts(spec *Spec, wd *workdir) ([]*configs.Mount, error) {
 		if err := ensureMountpoint(filepath.Join(skel, name), e.IsDir()); err != nil {
 			return nil, err
 		}
+		if name == skelTop {
+			// The entry the skeleton lies in (/run, /var: the sandbox
+			// root) goes first: a recursive bind of it copies the mounts
+			// below it, and once the job's /dev, /proc or /etc are on the
+			// skeleton, those would be copied into the job a second time
+			// (24 more mounts to make and to tear down, on each start).
+			mounts = slices.Insert(mounts, 0, m)
+			continue
+		}
 		mounts = append(mounts, m)
 	}
 	return mounts, nil
+}
+
+// topEntry is the host's top-level entry that path lies in ("run" for
+// /run/shoal/.rootfs), with symlinks resolved; "" if it cannot be resolved.
+func topEntry(path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	top, _, _ := strings.Cut(strings.TrimPrefix(real, "/"), "/")
+	return top
 }
 
 // ensureMountpoint makes path an empty directory or file in the skeleton,

@@ -386,6 +386,30 @@ func TestMountsStayInside(t *testing.T) {
 	}
 }
 
+// An agent's sandbox root is under /run or /var, which the job gets as a
+// recursive bind: the job's own root, mounted there by then, must not be
+// copied into the job a second time.
+func TestRootNotCopiedIntoJob(t *testing.T) {
+	base := fmt.Sprintf("/run/shoal-test-%d/%s", os.Getpid(), t.Name())
+	t.Cleanup(func() {
+		os.RemoveAll(base)
+		os.Remove(filepath.Dir(base))
+	})
+	r := newRunner(t)
+	r.Root = filepath.Join(base, "state")
+	_, out := run(t, r, baseSpec(t, "cat", "/proc/self/mountinfo"))
+	skel := r.rootfsDir()
+	var below []string
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], skel+"/") {
+			below = append(below, f[4])
+		}
+	}
+	if len(below) > 0 {
+		t.Errorf("the job sees %d mounts below its own root's skeleton %s, a copy of its root: %q", len(below), skel, below)
+	}
+}
+
 func TestNamespaces(t *testing.T) {
 	r := newRunner(t)
 	spec := baseSpec(t, "sh", "-c", `echo $$; hostname; ls /proc | grep -c '^[0-9]'; for n in net pid mnt uts ipc; do readlink /proc/self/ns/$n; done`)
