@@ -79,6 +79,9 @@ func (c *Controller) submitOnce(ctx context.Context, who caller, cmd raftfsm.Sub
 		return raftfsm.Result{}, err
 	}
 	res, err := c.applier.ApplyEntry(ctx, entry)
+	if err == nil {
+		c.burst.note(c.clock.Now())
+	}
 	if err == nil && res.Repeated {
 		c.log.Info("a submit was sent again with its client token: answered with the jobs it stored", "uid", who.uid, "first", res.IDs[0])
 	}

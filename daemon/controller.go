@@ -72,6 +72,11 @@ type Config struct {
 	CronClock CronClock
 	// Sched tunes the scheduler (default time limit, backfill window).
 	Sched sched.Options
+	// BurstDefer is how long submissions that come in a burst (less than
+	// 20 ms apart) may hold the scheduler back, so that they are answered
+	// first and their jobs placed together (Slurm's defer and
+	// batch_sched_delay); 0: every change is planned at once.
+	BurstDefer time.Duration
 	// Licenses are the configured licenses (the agent's -licenses,
 	// Slurm's Licenses= in slurm.conf): each time this controller comes
 	// to lead, each is created or set to its configured total.
@@ -107,8 +112,9 @@ type Controller struct {
 	clock     clock.Clock
 	fsm       *raftfsm.FSM
 	raft      *raftNode
-	applier   *proposer // commits here, or forwards to the leader
-	joinToken string    // the secret node daemons present
+	applier   *proposer   // commits here, or forwards to the leader
+	burst     submitBurst // the submissions taken here, for the scheduling loop
+	joinToken string      // the secret node daemons present
 	ca        *certAuthority
 	secrets   *secretBox
 	selfUID   uint32

@@ -39,6 +39,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 	var planner sched.Planner           // a pass's plan, in the memory of the last one
 	idle := c.clock.NewTimer(arenaIdle) // lets the arena's memory go when no pass follows
 	idle.Stop()
+	held := c.clock.NewTimer(time.Hour) // a burst of submissions holds the pass back (burst.go)
+	held.Stop()
 	plan := true
 	for {
 		// The watch is taken on the state the plan reads: a change
@@ -47,7 +49,14 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		ws := memdb.NewWatchSet()
 		state.WatchPlanInputs(ws)
 		if plan {
+			if wait := c.burst.hold(c.clock.Now(), c.cfg.BurstDefer); wait > 0 {
+				held.Reset(wait)
+				plan = false // planned when held fires
+			}
+		}
+		if plan {
 			plan = false
+			c.burst.passed(c.clock.Now())
 			now := c.nowMillis()
 			opts := c.cfg.Sched
 			opts.NoPending = true // their reasons are not recorded (reasonChanges)
@@ -99,6 +108,8 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 		select {
 		case <-ws.WatchCh(wctx):
 			plan = true
+		case <-held.C():
+			plan = true // the burst paused, or has held the pass long enough
 		case <-begin.C():
 			plan = true // a begin time came: plan again though nothing changed
 		case <-flush.C():

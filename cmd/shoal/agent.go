@@ -63,6 +63,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringSliceFlag{Name: "queue-time-limit", Usage: "controller: QUEUE=DURATION: the time limit the backfill scheduler reckons for that queue's jobs without one (Slurm's partition DefaultTime; repeatable), instead of -default-time-limit"},
 			&ucli.DurationFlag{Name: "grace", Value: 10 * time.Second, Usage: "time between SIGTERM and SIGKILL when a job is terminated"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&ucli.DurationFlag{Name: "sched-burst-defer", Value: daemon.DefaultBurstDefer, Usage: "controller: how long submissions that come in a burst (less than 20 ms apart, as from a loop of sbatch) may hold the scheduler back, so that they are answered first and their jobs placed together (as Slurm's defer and batch_sched_delay); a lone submit is placed at once; 0 plans every change at once"},
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
 			&ucli.StringFlag{Name: "archive-url", EnvVars: []string{"SHOAL_ARCHIVE_URL"}, Usage: "controller: where finished jobs go after -min-job-age, for sacct and describe at any age: a PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DB (the controllers of a cluster share it; the table is created if missing); default: an embedded file, DATA_DIR/controller/archive.db"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
@@ -137,6 +138,9 @@ func runAgent(c *ucli.Context) error {
 		if c.Duration("default-time-limit") < time.Second {
 			return fmt.Errorf("agent: -default-time-limit %s: give a duration of at least 1s, e.g. 24h", c.Duration("default-time-limit"))
 		}
+		if c.Duration("sched-burst-defer") < 0 {
+			return fmt.Errorf("agent: -sched-burst-defer %s must not be negative: give a duration such as 500ms, or 0 to place every job as it comes", c.Duration("sched-burst-defer"))
+		}
 		switch {
 		case minJobAge < 0:
 			return fmt.Errorf("agent: -min-job-age %s must not be negative: give a duration such as 300s, or 0 to keep finished jobs live", minJobAge)
@@ -162,6 +166,7 @@ func runAgent(c *ucli.Context) error {
 			MinJobAge:  minJobAge,
 			ArchiveURL: c.String("archive-url"),
 			Sched:      schedOpts,
+			BurstDefer: c.Duration("sched-burst-defer"),
 			NodeID:     cluster.NodeID, RaftAdvertise: cluster.RaftAdvertise, Join: cluster.Join,
 			ServerToken: cluster.ServerToken, BootstrapExpect: cluster.BootstrapExpect,
 			Licenses: licenses, ExpectNode: dev,

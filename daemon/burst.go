@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"sync"
+	"time"
+)
+
+// A burst of submissions holds the scheduler back, as Slurm's defer and
+// batch_sched_delay do: while submits come less than burstGap apart, a
+// pass waits for them to pause, but no longer than Config.BurstDefer since
+// the burst (or its last pass) began. A lone submit is placed at once. A
+// loop of sbatch is then answered without the starts of its own jobs
+// taking the CPU of the machine it runs on (a start costs some 20 ms of
+// it, a submit 2), and its jobs are placed in a few passes, not one each.
+const burstGap = 20 * time.Millisecond
+
+// DefaultBurstDefer is how long a burst of submissions may hold the
+// scheduler back (the agent's -sched-burst-defer).
+const DefaultBurstDefer = 500 * time.Millisecond
+
+// submitBurst follows the submissions this controller takes.
+type submitBurst struct {
+	mu          sync.Mutex
+	start, last time.Time // the burst's first submit (or last pass), and its last submit
+	n           int       // submits since start
+}
+
+// note records a submit at now.
+func (b *submitBurst) note(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.last) > burstGap {
+		b.start, b.n = now, 0
+	}
+	b.last = now
+	b.n++
+}
+
+// hold is how long a pass due at now waits: until burstGap after the last
+// submit, at most limit after the burst began; 0 when no burst is on (or
+// limit is 0).
+func (b *submitBurst) hold(now time.Time, limit time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if limit <= 0 || b.n < 2 {
+		return 0
+	}
+	return max(0, min(b.last.Add(burstGap).Sub(now), b.start.Add(limit).Sub(now)))
+}
+
+// passed records a pass at now: in a burst that goes on, the next pass
+// waits up to the limit again from here.
+func (b *submitBurst) passed(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n >= 2 {
+		b.start, b.n = now, 1
+	}
+}
