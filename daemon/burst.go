@@ -18,7 +18,9 @@ const burstGap = 20 * time.Millisecond
 // scheduler back (the agent's -sched-burst-defer).
 const DefaultBurstDefer = 500 * time.Millisecond
 
-// submitBurst follows the submissions this controller takes.
+// submitBurst follows the submissions this controller takes. A follower
+// forwards its own to the leader, whose loop then does not see them: clients
+// follow the leader, so a burst lands there.
 type submitBurst struct {
 	mu          sync.Mutex
 	start, last time.Time // the burst's first submit (or last pass), and its last submit

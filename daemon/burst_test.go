@@ -71,7 +71,13 @@ func TestBurstDefersPlacement(t *testing.T) {
 	for range 3 {
 		ids = append(ids, mc.submit(alice, job))
 	}
-	mc.clock.WaitArmed(burstGap) // the loop holds its pass for the pause
+	armed := make(chan struct{})
+	go func() { mc.clock.WaitArmed(burstGap); close(armed) }()
+	select {
+	case <-armed: // the loop holds its pass for the pause
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the scheduling loop armed no wait of %v for the burst to pause", burstGap)
+	}
 	for _, j := range mc.jobs(alice, api.ListJobsRequest{IDs: ids}) {
 		if j.Node != "" {
 			t.Fatalf("job %d was placed on %s during the burst, before it paused", j.ID, j.Node)
