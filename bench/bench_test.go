@@ -40,8 +40,8 @@ const submitRateJobs = 5000
 // path runs: "pending" jobs depend on a job that never finishes (they stay
 // PENDING, and the scheduler has nothing to look at); "runnable" jobs ask
 // for the one CPU of a node that is full (they stay RUNNABLE, and the
-// scheduling loop re-plans all of them after every commit, as it would on a
-// busy cluster).
+// scheduling loop re-plans all of them, as it would on a busy cluster: once
+// the burst of submits pauses, or every -sched-burst-defer while it lasts).
 func BenchmarkSubmitRate(b *testing.B) {
 	for _, mode := range []string{"pending", "runnable"} {
 		for _, clients := range []int{1, 16, 64} {

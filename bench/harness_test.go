@@ -91,7 +91,9 @@ func startController(b *testing.B) *controller {
 	b.Helper()
 	dir := b.TempDir()
 	sock := filepath.Join(dir, "shoal.sock")
-	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quietLog()})
+	// Scheduling as the agent ships: a burst of submits holds passes back.
+	ctl, err := daemon.Start(daemon.Config{DataDir: filepath.Join(dir, "controller"), Socket: sock, Log: quietLog(),
+		BurstDefer: daemon.DefaultBurstDefer})
 	if err != nil {
 		b.Fatalf("start controller: %v", err)
 	}
