@@ -46,7 +46,7 @@ func (w writer) expire(c ExpireCmd) Result {
 		if w.out != nil {
 			// The record, not an api.Job made from it: the archive
 			// holds it until it is written (writes run behind a burst).
-			w.out.expired = append(w.out.expired, JobRef{r})
+			w.out.expired = append(w.out.expired, JobRef{r, id})
 		}
 	}
 	return Result{}

@@ -43,11 +43,7 @@ func readCopy[T any](w writer, table string, id any) *T {
 
 func (w writer) put(table string, obj any) {
 	if table == tableJobs {
-		var cache *specCache
-		if w.out != nil && w.out.shared != nil { // nil in Check, which stores nothing
-			cache = &w.out.shared.specs
-		}
-		putJob(w.txn, w.open, obj.(*api.Job), cache)
+		putJob(w.txn, w.open, obj.(*api.Job), w.specs())
 		return
 	}
 	if err := w.txn.Insert(table, obj); err != nil {
@@ -55,17 +51,28 @@ func (w writer) put(table string, obj any) {
 	}
 }
 
+// specs is the FSM's cache of what jobs share, or nil in Check, which
+// stores nothing.
+func (w writer) specs() *specCache {
+	if w.out != nil && w.out.shared != nil {
+		return &w.out.shared.specs
+	}
+	return nil
+}
+
 // putJob stores j (new, or in place of the job of its id) as a record
 // that shares its spec with the one it replaces or one in cache, and
 // keeps the job sets.
 func putJob(txn *memdb.Txn, open *openCache, j *api.Job, cache *specCache) {
-	was, r := storeJobFrom(txn, open, j.ID, func(was *jobRec) *jobRec { return newJobRec(j, was, cache) })
-	setWriter{txn, open}.moveJob(was, r)
+	// A group the slot held shares what newJobRec reuses (spec, place,
+	// environment, rare fields) as the task's own record would.
+	was, r := storeJobFrom(txn, open, j.ID, func(was *jobRec) *jobRec { return cache.groupTask(newJobRec(j, was, cache)) })
+	setWriter{txn, open}.moveJob(j.ID, was, r)
 }
 
 // deleteJob removes a stored job (and its places in the job sets).
 func (w writer) deleteJob(j *api.Job) {
-	setWriter{w.txn, w.open}.moveJob(storeJob(w.txn, w.open, j.ID, nil), nil)
+	setWriter{w.txn, w.open}.moveJob(j.ID, storeJob(w.txn, w.open, j.ID, nil), nil)
 }
 
 func (w writer) meta() meta {

@@ -29,11 +29,12 @@ func (w writer) stopMany(c StopManyCmd) Result {
 		targets := dependencyTargets(w.txn)
 		dependedOn = func(id uint64) bool { return targets[id] }
 	}
+	var cancelled groupChange
 	for i, id := range c.IDs {
-		r := w.open.rec(w.txn, id)
+		r := w.open.rawRec(w.txn, id) // a task group as it is: see cancelRec
 		if errs[i] = stopManyRefusal(r, id, c.CallerUID); errs[i] == nil {
 			if r.State().Cancellable() {
-				w.cancelRec(r, c.Reason, c.Now, dependedOn(id))
+				w.cancelRec(r, id, c.Reason, c.Now, dependedOn(id), &cancelled)
 			} else {
 				errs[i] = w.stop(StopCmd{ID: id, Reason: c.Reason, Terminate: true, CallerUID: c.CallerUID, Now: c.Now}).Err
 			}
@@ -46,17 +47,32 @@ func (w writer) stopMany(c StopManyCmd) Result {
 	return Result{Errs: errs}
 }
 
-// cancelRec cancels a job that has not started as stop does (FAILED,
-// cancelled, stopped now), on its record: a scancel of 10,000 pending
-// jobs made each an api.Job and a record again, which was most of its
-// cost. TestCancelRecSameAsStop holds the two ways to one result.
-func (w writer) cancelRec(r *jobRec, reason string, now int64, dependedOn bool) {
-	c := *r
-	c.state = stateCodes[api.StateFailed]
-	c.StoppedAt, c.StatusReason, c.Cause = now, reason, api.CauseCancelled
-	setWriter{w.txn, w.open}.moveJob(storeJob(w.txn, w.open, c.ID, &c), &c)
+// groupChange is one task group changed alike for all its tasks in one
+// command: from, stored as to.
+type groupChange struct{ from, to *jobRec }
+
+// cancelRec cancels job id (record r, or the task group that stands for
+// it) that has not started as stop does (FAILED, cancelled, stopped
+// now), on its record: a scancel of 10,000 pending jobs made each an
+// api.Job and a record again, which was most of its cost. The tasks of a
+// group end alike, as one cancelled group, made once per command (last).
+// TestCancelRecSameAsStop holds the two ways to one result.
+func (w writer) cancelRec(r *jobRec, id uint64, reason string, now int64, dependedOn bool, last *groupChange) {
+	stored := last.to
+	if !r.group() || last.from != r {
+		c := *r
+		c.state = stateCodes[api.StateFailed]
+		c.StoppedAt, c.StatusReason, c.Cause = now, reason, api.CauseCancelled
+		stored = &c
+		if r.group() {
+			*last = groupChange{r, stored}
+		} else {
+			stored = w.specs().groupTask(stored)
+		}
+	}
+	setWriter{w.txn, w.open}.moveJob(id, storeJob(w.txn, w.open, id, stored), stored)
 	if dependedOn {
-		w.released(c.ID, now)
+		w.released(id, now)
 	}
 }
 
@@ -66,13 +82,14 @@ const manyStops = 64
 
 // stopManyRefusal is why a StopManyCmd of uid would not stop job id (r,
 // nil when there is none), or nil when it would: the rules of stop with
-// Terminate, read-only, from the record (a refusal's words make the job).
+// Terminate, read-only, from the record or the task group that stands for
+// it (a refusal's words make the job).
 func stopManyRefusal(r *jobRec, id uint64, uid uint32) *api.Error {
 	switch {
 	case r == nil:
 		return api.Errorf(api.CodeNotFound, "job %d does not exist", id)
 	case uid != 0 && uid != r.spec.UID:
-		return owns(r.job(), uid, "terminate")
+		return owns(r.at(id).job(), uid, "terminate")
 	case r.State().Terminal():
 		return api.Errorf(api.CodeConflict,
 			"cannot terminate job %d: it is %s; terminate applies to jobs that are SUBMITTED through RUNNING", id, r.State())

@@ -140,15 +140,20 @@ func (w writer) submitJobs(c submitBody) Result {
 			lo, hi = min(lo, x), max(hi, x)
 		}
 		// One job to store each task from (its record keeps nothing of
-		// it but values), and one allocation for all the tasks' places:
-		// a job and a place apiece were most of a 10,000-task array's
-		// apply, in allocation and garbage collection.
+		// it but values): a job apiece was most of a 10,000-task array's
+		// apply, in allocation and garbage collection. Tasks alike are
+		// one group (arraytasks.go), which the first two make.
 		var j api.Job
-		tasks := make([]api.ArrayTask, len(a.Indexes))
+		alike := tasksAlike(tmpl)
 		for k, x := range a.Indexes {
+			if alike && k >= 2 && w.storeAlike(tmpl, id, x) {
+				ids = append(ids, id)
+				id++
+				continue
+			}
 			j = *tmpl
-			tasks[k] = api.ArrayTask{JobID: first, Index: x, Min: lo, Max: hi, Count: len(a.Indexes), MaxRunning: a.MaxRunning}
-			w.store(&j, id, &tasks[k], k, c.Now)
+			task := &api.ArrayTask{JobID: first, Index: x, Min: lo, Max: hi, Count: len(a.Indexes), MaxRunning: a.MaxRunning}
+			w.store(&j, id, task, k, c.Now)
 			ids = append(ids, id)
 			id++
 		}
@@ -156,6 +161,45 @@ func (w writer) submitJobs(c submitBody) Result {
 	m.NextJobID = id
 	w.put(tableMeta, &m)
 	return Result{IDs: ids}
+}
+
+// storeAlike stores task id (index x) of an array of tmpl as the group
+// the two tasks before it are, if they are one and it stands for this
+// task too, and reports whether it did. A store of the task's own would
+// make the same record and find the group: this skips making it.
+func (w writer) storeAlike(tmpl *api.Job, id uint64, x int) bool {
+	g := w.open.rawRec(w.txn, id-1)
+	if !g.group() || g != w.open.rawRec(w.txn, id-2) {
+		return false
+	}
+	if y, ok := taskIndex(g.Array, id); !ok || y != x || g.taskPriority(id) != taskPriority(tmpl, id) {
+		return false
+	}
+	storeJob(w.txn, w.open, id, g)
+	setWriter{w.txn, w.open}.moveJob(id, nil, g)
+	return true
+}
+
+// taskPriority is the priority job j (as submitted) gets as job id:
+// AWS Batch's schedulingPriority (0 or not) from a job definition, the
+// one asked, or one less than the job before (api.DefaultPriority).
+func taskPriority(j *api.Job, id uint64) int64 {
+	if j.JobDefinition != "" || j.Priority != 0 {
+		return j.Priority
+	}
+	return max(api.DefaultPriority(id)-j.Nice, 1)
+}
+
+// tasksAlike reports whether the tasks of an array of j are alike as they
+// are stored: none has dependencies of its own (task to task, or on the
+// user's earlier jobs of its name, which the array's own tasks are).
+func tasksAlike(j *api.Job) bool {
+	for _, d := range j.DependsOn {
+		if d.Type == api.Sequential || d.Type == api.NToN || d.Type == api.Singleton {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDependency refuses a dependency that names no job (next is the id
@@ -215,13 +259,10 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	j.State = api.StateSubmitted
 	j.CreatedAt = now
 	j.Array = task
-	switch {
-	case j.JobDefinition != "": // AWS Batch's schedulingPriority, 0 or not
-	case j.Priority == 0:
-		j.Priority = max(api.DefaultPriority(id)-j.Nice, 1)
-	default:
+	if j.JobDefinition == "" && j.Priority != 0 {
 		j.PriorityFixed = true
 	}
+	j.Priority = taskPriority(j, id)
 	var deps []api.Dependency
 	for _, d := range j.DependsOn {
 		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {

@@ -108,6 +108,11 @@ type specCache struct {
 	places map[jobPlace]*jobPlace
 	deps   []api.Dependency
 	name   string
+	// groups are the last task groups stored (arraytasks.go); with
+	// noGroups set (tests that compare), tasks are never grouped.
+	groups    [4]*jobRec
+	nextGroup int
+	noGroups  bool
 }
 
 const maxPlaces = 4096

@@ -120,12 +120,13 @@ func stateSetKey(st api.JobState, id uint64) string {
 
 func activeSetPrefix(node string) string { return node + "\x00" }
 
-// activeKey is the set of the node's work j belongs to, or "".
-func activeKey(j *jobRec) string {
+// activeKey is the set of the node's work job id (record j) belongs to,
+// or "".
+func activeKey(j *jobRec, id uint64) string {
 	if j == nil || j.Node() == "" || !j.State().Terminable() {
 		return ""
 	}
-	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node())), j.ID/stateBucket))
+	return string(binary.BigEndian.AppendUint64([]byte(activeSetPrefix(j.Node())), id/stateBucket))
 }
 
 // depsSetPrefix starts the keys of the sets of job id's dependents.
@@ -141,15 +142,15 @@ func depsSetKey(id, dependent uint64) string {
 	return string(binary.BigEndian.AppendUint64([]byte(depsSetPrefix(id)), dependent/stateBucket))
 }
 
-// depKeys are the sets of dependents j belongs to: one per job it depends
-// on while it has not finished.
-func depKeys(j *jobRec) []string {
+// depKeys are the sets of dependents job id (record j) belongs to: one
+// per job it depends on while it has not finished.
+func depKeys(j *jobRec, id uint64) []string {
 	if j == nil || j.State().Terminal() || len(j.DependsOn) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(j.DependsOn))
 	for _, d := range j.DependsOn {
-		if k := depsSetKey(d.JobID, j.ID); !slices.Contains(keys, k) {
+		if k := depsSetKey(d.JobID, id); !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -212,9 +213,6 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 	return s
 }
 
-// add puts j into the set of key, or replaces the member of its id.
-func (w setWriter) add(table, key string, j *jobRec) { w.addMember(table, key, j.ID, j) }
-
 // addMember puts job (j, or depMember) in as id into the set of key, or
 // replaces the member of that id.
 func (w setWriter) addMember(table, key string, id uint64, j *jobRec) {
@@ -262,31 +260,31 @@ func (w setWriter) remove(table, key string, id uint64) {
 	}
 }
 
-// moveJob updates the sets for a job stored as now (nil: deleted) that
-// was stored as was (nil: new).
-func (w setWriter) moveJob(was, now *jobRec) {
-	var id uint64
+// moveJob updates the sets for job id, stored as now (nil: deleted; a
+// task group, which the sets hold as the slot does) that was stored as
+// was (nil: new; the task's own record).
+func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 	var oldState, newState string
 	if was != nil {
-		id, oldState = was.ID, stateSetKey(was.State(), was.ID)
+		oldState = stateSetKey(was.State(), id)
 	}
 	if now != nil {
-		id, newState = now.ID, stateSetKey(now.State(), now.ID)
+		newState = stateSetKey(now.State(), id)
 	}
 	if oldState != "" && oldState != newState {
 		w.remove(tableJobSets, oldState, id)
 	}
 	if newState != "" {
-		w.add(tableJobSets, newState, now)
+		w.addMember(tableJobSets, newState, id, now)
 	}
-	oldActive, newActive := activeKey(was), activeKey(now)
+	oldActive, newActive := activeKey(was, id), activeKey(now, id)
 	if oldActive != "" && oldActive != newActive {
 		w.remove(tableJobWork, oldActive, id)
 	}
 	if newActive != "" {
-		w.add(tableJobWork, newActive, now)
+		w.addMember(tableJobWork, newActive, id, now)
 	}
-	oldDeps, newDeps := depKeys(was), depKeys(now)
+	oldDeps, newDeps := depKeys(was, id), depKeys(now, id)
 	for _, k := range oldDeps {
 		if !slices.Contains(newDeps, k) {
 			w.remove(tableJobSets, k, id)
@@ -305,10 +303,16 @@ func (w setWriter) moveJob(was, now *jobRec) {
 // write jobs.
 func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
 	var slab jobSlab
-	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.load(m.Job)) })
+	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.load(m.rec())) })
 }
 
-// eachSetMember is eachInSets with the members themselves.
+// rec is the member's record: its own, also when the set holds a task
+// group (arraytasks.go).
+func (m setMember) rec() *jobRec { return m.Job.at(m.ID) }
+
+// eachSetMember is eachInSets with the members themselves, as the sets
+// hold them: a member's Job may be a task group, which m.rec() reads
+// (or a reader of what a group shares, its spec, may read as it is).
 func eachSetMember(txn *memdb.Txn, table, prefix string, fn func(setMember) bool) {
 	it, err := txn.Get(table, "id_prefix", prefix)
 	if err != nil {

@@ -72,7 +72,7 @@ func storedRec(txn *memdb.Txn, id uint64) *jobRec {
 	if raw == nil {
 		return nil
 	}
-	return raw.(*jobBucket).Jobs[id%jobBucketSize]
+	return raw.(*jobBucket).Jobs[id%jobBucketSize].at(id)
 }
 
 // recReader reads records by id, keeping the bucket it last read: ids
@@ -85,7 +85,10 @@ type recReader struct {
 
 // rec is storedRec(r.txn, id). Not for a transaction that writes jobs
 // while reading: a bucket it copies is not the one kept.
-func (r *recReader) rec(id uint64) *jobRec {
+func (r *recReader) rec(id uint64) *jobRec { return r.raw(id).at(id) }
+
+// raw is what the slot of id holds: rec, or a task group standing for it.
+func (r *recReader) raw(id uint64) *jobRec {
 	n := id / jobBucketSize
 	if r.b == nil || r.b.ID != n {
 		raw, err := r.txn.First(tableJobBuckets, "id", n)
@@ -118,6 +121,12 @@ func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
 
 // eachStoredRec is eachStoredJob with the records themselves.
 func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
+	eachSlot(txn, func(id uint64, r *jobRec) bool { return fn(r.at(id)) })
+}
+
+// eachSlot is eachStoredRec with what each slot holds: a job's record,
+// or a task group standing for job id.
+func eachSlot(txn *memdb.Txn, fn func(id uint64, r *jobRec) bool) {
 	it, err := txn.Get(tableJobBuckets, "id")
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: list jobs: %v", err))
@@ -131,8 +140,8 @@ func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
 		if b.owner == txn {
 			jobs = append([]*jobRec(nil), jobs...)
 		}
-		for _, r := range jobs {
-			if r != nil && !fn(r) {
+		for i, r := range jobs {
+			if r != nil && !fn(b.ID*jobBucketSize+uint64(i), r) {
 				return
 			}
 		}
@@ -191,23 +200,35 @@ func (c *openCache) dropSet(s *jobSet) {
 	}
 }
 
-// rec is storedRec, from the cached bucket when it holds id.
-func (c *openCache) rec(txn *memdb.Txn, id uint64) *jobRec {
+// rawRec is what the slot of job id holds, from the cached bucket when it
+// holds id: the job's record, or a task group that stands for it (whose
+// ID and index are not the job's; rec(id) reads the job's), or nil.
+// Writers that change many alike tasks read their group once this way.
+func (c *openCache) rawRec(txn *memdb.Txn, id uint64) *jobRec {
 	if c != nil && c.bucket != nil && c.bucket.ID == id/jobBucketSize {
 		return c.bucket.Jobs[id%jobBucketSize]
 	}
-	return storedRec(txn, id)
+	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
+	}
+	if raw == nil {
+		return nil
+	}
+	return raw.(*jobBucket).Jobs[id%jobBucketSize]
 }
 
 // storeJob puts record now in its slot (now nil: empties the slot of id)
-// and returns what the slot held; c is the command's openCache (or nil).
+// and returns what the slot held (a task group as it is: see rawRec); c
+// is the command's openCache (or nil).
 func storeJob(txn *memdb.Txn, c *openCache, id uint64, now *jobRec) (was *jobRec) {
 	was, _ = storeJobFrom(txn, c, id, func(*jobRec) *jobRec { return now })
 	return was
 }
 
 // storeJobFrom is storeJob of the record that build makes from what the
-// slot holds: one lookup of the slot for both (putJob).
+// slot holds (as storeJob returns it): one lookup of the slot for both
+// (putJob).
 func storeJobFrom(txn *memdb.Txn, c *openCache, id uint64, build func(was *jobRec) *jobRec) (was, now *jobRec) {
 	n := id / jobBucketSize
 	var raw any

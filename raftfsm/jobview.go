@@ -65,5 +65,12 @@ func (s *State) JobViews(st api.JobState, fn func(*JobView) bool) {
 	if s.arena == nil {
 		load = func(r *jobRec) *JobView { v := new(JobView); r.view(v); return v }
 	}
-	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(load(m.Job)) })
+	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool {
+		v := load(m.Job)
+		if m.Job.group() {
+			v.ID, v.Priority, v.Array = m.ID, m.Job.taskPriority(m.ID), new(api.ArrayTask)
+			m.Job.taskOf(m.ID, v.Array)
+		}
+		return fn(v)
+	})
 }

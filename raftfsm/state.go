@@ -39,8 +39,10 @@ func (s *State) JobsInState(st api.JobState, fn func(*api.Job) bool) {
 // this way; JobsInState makes an api.Job of each.
 func (s *State) ScanJobsInState(st api.JobState, fn func(*api.Job) bool) {
 	var j api.Job
+	var task api.ArrayTask
 	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool {
 		m.Job.loadNoEnv(&j)
+		m.Job.ownTask(&j, m.ID, &task)
 		return fn(&j)
 	})
 }
@@ -157,33 +159,37 @@ func (s *State) watchRestore(ws memdb.WatchSet) {
 // reuses as it sends them (an api.Job made for each of 20,000 jobs was
 // most of such a list's time). A ref stays valid after the state moves on:
 // it reads the job as this State had it.
-type JobRef struct{ r *jobRec }
+// A ref may hold a task group (arraytasks.go) and the task's id.
+type JobRef struct {
+	r  *jobRec
+	id uint64
+}
 
 // ID is the job's id.
-func (r JobRef) ID() uint64 { return r.r.ID }
+func (r JobRef) ID() uint64 { return r.id }
 
 // Load writes the job into j (every field of j is overwritten). j shares
 // the state's slices and maps: read-only.
-func (r JobRef) Load(j *api.Job) { r.r.load(j) }
+func (r JobRef) Load(j *api.Job) { r.r.load(j); r.r.ownTask(j, r.id, nil) }
 
 // LoadNoEnv is Load without the job's environment (j.Env nil), for a
 // reader that does not send it.
-func (r JobRef) LoadNoEnv(j *api.Job) { r.r.loadNoEnv(j) }
+func (r JobRef) LoadNoEnv(j *api.Job) { r.r.loadNoEnv(j); r.r.ownTask(j, r.id, nil) }
 
 // JobRefsInState is JobsInState with refs.
 func (s *State) JobRefsInState(st api.JobState, fn func(JobRef) bool) {
-	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(JobRef{m.Job}) })
+	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(JobRef{m.Job, m.ID}) })
 }
 
 // AllJobRefs is AllJobs with refs.
 func (s *State) AllJobRefs(fn func(JobRef) bool) {
-	eachStoredRec(s.txn, func(r *jobRec) bool { return fn(JobRef{r}) })
+	eachSlot(s.txn, func(id uint64, r *jobRec) bool { return fn(JobRef{r, id}) })
 }
 
 // JobRef returns a ref to job id, and whether there is one.
 func (s *State) JobRef(id uint64) (JobRef, bool) {
 	r := storedRec(s.txn, id)
-	return JobRef{r}, r != nil
+	return JobRef{r, id}, r != nil
 }
 
 // JobRefs looks up refs by id, as JobRef does, for ids asked in order (an
@@ -195,6 +201,6 @@ func (s *State) JobRefs() *JobRefs { return &JobRefs{read: recReader{txn: s.txn}
 
 // Ref is State.JobRef.
 func (j *JobRefs) Ref(id uint64) (JobRef, bool) {
-	r := j.read.rec(id)
-	return JobRef{r}, r != nil
+	r := j.read.raw(id)
+	return JobRef{r, id}, r != nil
 }
