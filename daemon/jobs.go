@@ -579,6 +579,14 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		if req.Limit > 0 && req.Limit < n {
 			n = req.Limit
 		}
+		if req.GroupTasks { // about one row for a run of alike tasks (an array's 10,000 waiting are one)
+			n = 0
+			for i, l := range live {
+				if i == 0 || l.job != nil || !l.ref.Alike(live[i-1].ref) {
+					n++
+				}
+			}
+		}
 		counted(n)
 	}
 	sent := 0

@@ -105,7 +105,7 @@ func (s *State) StopManyRefusals(c StopManyCmd) []*api.Error {
 	errs := make([]*api.Error, len(c.IDs))
 	read := recReader{txn: s.txn}
 	for i, id := range c.IDs {
-		errs[i] = stopManyRefusal(read.rec(id), id, c.CallerUID)
+		errs[i] = stopManyRefusal(read.raw(id), id, c.CallerUID)
 	}
 	return errs
 }

@@ -168,6 +168,11 @@ type JobRef struct {
 // ID is the job's id.
 func (r JobRef) ID() uint64 { return r.id }
 
+// Alike reports whether r and o are tasks of one array stored as one
+// record (alike tasks, arraytasks.go): their jobs differ only in id,
+// index and priority.
+func (r JobRef) Alike(o JobRef) bool { return r.r == o.r && r.r.group() }
+
 // Load writes the job into j (every field of j is overwritten). j shares
 // the state's slices and maps: read-only.
 func (r JobRef) Load(j *api.Job) { r.r.load(j); r.r.ownTask(j, r.id, nil) }
