@@ -1,6 +1,14 @@
 package raftfsm
 
-import "github.com/shoal-batch/shoal/api"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/shoal-batch/shoal/api"
+)
 
 // OpStopMany ends many jobs in one log entry (scancel of a user's 20,000
 // jobs is one commit, not 20,000).
@@ -108,4 +116,107 @@ func (s *State) StopManyRefusals(c StopManyCmd) []*api.Error {
 		errs[i] = stopManyRefusal(read.raw(id), id, c.CallerUID)
 	}
 	return errs
+}
+
+// decodeStopMany reads a StopManyCmd entry. Its ids are most of it (a
+// scancel of a 10,000-task array names each), and encoding/json read
+// them at about 100 ns apiece, a third of the entry's apply. The entry as
+// Encode writes it ({"ids":[...],"reason":"...","callerUid":N,"now":N},
+// a reason json writes unescaped) is read here directly; any other form
+// (one json escapes, or an older log's) by encoding/json, as before.
+// TestDecodeStopManyAsJSON holds the two to one result.
+func decodeStopMany(body []byte) StopManyCmd {
+	if c, ok := readStopMany(body); ok {
+		return c
+	}
+	var c StopManyCmd
+	if err := json.Unmarshal(body, &c); err != nil {
+		panic(fatal(fmt.Sprintf("raftfsm: decode command %d: %v", OpStopMany, err)))
+	}
+	return c
+}
+
+// readStopMany reads body in the form Encode writes, or reports false.
+func readStopMany(b []byte) (StopManyCmd, bool) {
+	var c StopManyCmd
+	r := byteReader{b: b}
+	if !r.lit(`{"ids":[`) {
+		return c, false
+	}
+	c.IDs = make([]uint64, 0, bytes.Count(b, []byte{','})+1)
+	for !r.lit("]") {
+		if len(c.IDs) > 0 && !r.lit(",") {
+			return c, false
+		}
+		id, ok := r.uint()
+		if !ok {
+			return c, false
+		}
+		c.IDs = append(c.IDs, id)
+	}
+	if !r.lit(`,"reason":"`) {
+		return c, false
+	}
+	start := r.i
+	for r.i < len(b) && b[r.i] != '"' {
+		if b[r.i] == '\\' || b[r.i] < 0x20 { // an escape: json's to read
+			return c, false
+		}
+		r.i++
+	}
+	if r.i == len(b) || !utf8.Valid(b[start:r.i]) { // json would replace what is not UTF-8
+		return c, false
+	}
+	c.Reason = string(b[start:r.i])
+	r.i++
+	if !r.lit(`,"callerUid":`) {
+		return c, false
+	}
+	u, ok := r.uint()
+	if !ok || u > math.MaxUint32 || !r.lit(`,"now":`) {
+		return c, false
+	}
+	c.CallerUID = uint32(u)
+	neg := r.lit("-")
+	now, ok := r.uint()
+	if !ok || now > math.MaxInt64 || !r.lit("}") || r.i != len(b) {
+		return c, false
+	}
+	c.Now = int64(now)
+	if neg {
+		c.Now = -c.Now
+	}
+	return c, true
+}
+
+// byteReader reads the fixed form of an entry.
+type byteReader struct {
+	b []byte
+	i int
+}
+
+// lit consumes s if the input goes on with it.
+func (r *byteReader) lit(s string) bool {
+	if !bytes.HasPrefix(r.b[r.i:], []byte(s)) {
+		return false
+	}
+	r.i += len(s)
+	return true
+}
+
+// uint consumes a number as json writes an unsigned integer: digits, no
+// leading zero, no overflow.
+func (r *byteReader) uint() (uint64, bool) {
+	start := r.i
+	var v uint64
+	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+		d := uint64(r.b[r.i] - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+		r.i++
+	}
+	n := r.i - start
+	return v, n > 0 && (n == 1 || r.b[start] != '0')
 }

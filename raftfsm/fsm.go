@@ -213,7 +213,7 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 	case OpExpire:
 		return decodeApply(op, body, w.expire)
 	case OpStopMany:
-		return decodeApply(op, body, w.stopMany)
+		return w.stopMany(decodeStopMany(body))
 	case OpCronPut:
 		return decodeApply(op, body, w.cronPut)
 	case OpCronDelete:

@@ -109,13 +109,25 @@ func stateCode(st api.JobState) byte {
 	return c
 }
 
-// stateSetKey is the state set of job id in state st (one allocation:
-// it is made at every change of a job's state).
-func stateSetKey(st api.JobState, id uint64) string {
+// stateSetKey is the state set of job id in the state of code (one of
+// stateCodes): one allocation, made at every change of a job's state,
+// unless c (the command's openCache, or nil) made the same key last.
+func stateSetKey(c *openCache, code byte, id uint64) string {
 	var k [10]byte
-	k[0], k[1] = setState, stateCode(st)
+	k[0], k[1] = setState, code
 	binary.BigEndian.PutUint64(k[2:], id/stateBucket)
-	return string(k[:])
+	if c == nil {
+		return string(k[:])
+	}
+	for _, key := range c.stateKeys {
+		if key == string(k[:]) { // compared without an allocation
+			return key
+		}
+	}
+	key := string(k[:])
+	c.stateKeys[c.nextKey] = key
+	c.nextKey = (c.nextKey + 1) % len(c.stateKeys)
+	return key
 }
 
 func activeSetPrefix(node string) string { return node + "\x00" }
@@ -266,10 +278,10 @@ func (w setWriter) remove(table, key string, id uint64) {
 func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 	var oldState, newState string
 	if was != nil {
-		oldState = stateSetKey(was.State(), id)
+		oldState = stateSetKey(w.c, was.state, id)
 	}
 	if now != nil {
-		newState = stateSetKey(now.State(), id)
+		newState = stateSetKey(w.c, now.state, id)
 	}
 	if oldState != "" && oldState != newState {
 		w.remove(tableJobSets, oldState, id)

@@ -159,6 +159,11 @@ type openCache struct {
 	bucket *jobBucket
 	sets   [4]cachedSet
 	next   int // the entry the next set replaces
+	// stateKeys are the last state set keys made (stateSetKey): a job
+	// that changes state leaves one set and joins another, and the next
+	// job (an array's next task) the same two.
+	stateKeys [2]string
+	nextKey   int
 }
 
 type cachedSet struct {
