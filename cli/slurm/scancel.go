@@ -254,7 +254,7 @@ func Scancel(c *Ctx, args []string) int {
 		return report(c, "scancel", errorf(1, "No job identification provided"))
 	}
 	ctx := context.Background()
-	sc := &scancel{c: c, o: o, ctx: ctx, endingName: map[uint64]string{}, in: bufio.NewReader(c.Stdin)}
+	sc := &scancel{c: c, o: o, ctx: ctx, in: bufio.NewReader(c.Stdin)}
 	if len(targets) == 0 {
 		sc.byFilter()
 	} else {
@@ -270,12 +270,29 @@ type scancel struct {
 	o   *scancelOpts
 	ctx context.Context
 	rc  int
-	// ending are the jobs to end, by id, with the name each is reported
-	// by: they end together in one request (one commit), after the loop
-	// that picks them.
-	ending     []uint64
-	endingName map[uint64]string
-	in         *bufio.Reader // the answers to -i's questions
+	// ending are the jobs to end, by id: they end together in one
+	// request (one commit), after the loop that picks them. endingJob
+	// names each as it is reported (a failure's, rarely: made then).
+	// Jobs come in id order, mostly (an array's 10,000 tasks): seen,
+	// for the ones that do not, is made only then.
+	ending    []uint64
+	endingJob []endingJob
+	seen      map[uint64]bool
+	in        *bufio.Reader // the answers to -i's questions
+}
+
+// endingJob is what JobID names a job to end by.
+type endingJob struct {
+	arrayID uint64 // 0: not an array's task
+	index   int
+}
+
+// endingName is the name of the k-th job to end, as JobID gives it.
+func (s *scancel) endingName(k int) string {
+	if e := s.endingJob[k]; e.arrayID != 0 {
+		return fmt.Sprintf("%d_%d", e.arrayID, e.index)
+	}
+	return api.FormatID(s.ending[k])
 }
 
 // matches reports whether j passes every filter given.
@@ -488,7 +505,11 @@ func eachTask(list []api.Job, fn func(*api.Job)) {
 			continue
 		}
 		for k, x := range groupedIndexes(j.Array) {
-			runTask(&task, &place, j, k, x)
+			if k == 0 {
+				runTask(&task, &place, j, k, x)
+			} else { // the run's tasks differ only in these
+				task.ID, place.Index = j.ID+uint64(k), x
+			}
 			fn(&task)
 		}
 	}
@@ -577,6 +598,10 @@ func (s *scancel) scope() api.SignalScope {
 
 // act signals j or ends it (with -i, if the user says so).
 func (s *scancel) act(j *api.Job) {
+	if !s.o.interactive && s.o.verbose == 0 && !s.signalling() {
+		s.end(j) // named only if it fails: an array's 10,000 tasks
+		return
+	}
 	id := JobID(j)
 	if s.o.interactive && !s.confirm(j, id) {
 		return
@@ -586,7 +611,7 @@ func (s *scancel) act(j *api.Job) {
 		s.signal(j, id)
 		return
 	}
-	s.end(j, id)
+	s.end(j)
 }
 
 // confirm asks whether to act on j, as scancel -i does, until it gets y
@@ -626,11 +651,25 @@ func (s *scancel) signal(j *api.Job, id string) {
 }
 
 // end picks j to be ended with the others (endAll).
-func (s *scancel) end(j *api.Job, id string) {
-	if _, dup := s.endingName[j.ID]; !dup {
-		s.ending = append(s.ending, j.ID)
-		s.endingName[j.ID] = id
+func (s *scancel) end(j *api.Job) {
+	// Ascending so far, a job above the last is new; once not, seen says.
+	if n := len(s.ending); s.seen == nil && n > 0 && j.ID <= s.ending[n-1] {
+		s.seen = make(map[uint64]bool, n)
+		for _, id := range s.ending {
+			s.seen[id] = true
+		}
 	}
+	if s.seen != nil {
+		if s.seen[j.ID] {
+			return
+		}
+		s.seen[j.ID] = true
+	}
+	e := endingJob{}
+	if j.Array != nil {
+		e = endingJob{j.Array.JobID, j.Array.Index}
+	}
+	s.ending, s.endingJob = append(s.ending, j.ID), append(s.endingJob, e)
 }
 
 // stopChunk bounds the jobs of one stop request (the controller takes up
@@ -641,16 +680,32 @@ const stopChunk = 50_000
 // terminated if it has, in as few requests (and commits) as the chunk
 // allows, and reports each that could not be ended.
 func (s *scancel) endAll() {
-	for ids := range slices.Chunk(s.ending, stopChunk) {
+	for from := 0; from < len(s.ending); from += stopChunk {
+		ids := s.ending[from:min(from+stopChunk, len(s.ending))]
 		failed, err := s.c.Client.StopJobs(s.ctx, ids, cancelReason)
 		if err != nil {
-			for _, id := range ids {
-				s.fail(s.endingName[id], err)
+			for k := range ids {
+				s.fail(s.endingName(from+k), err)
 			}
 			continue
 		}
+		find := func(id uint64) int { return slices.Index(ids, id) } // few fail: a scan each
+		if len(failed) > 8 {
+			at := make(map[uint64]int, len(ids))
+			for k, id := range ids {
+				at[id] = k
+			}
+			find = func(id uint64) int {
+				if k, ok := at[id]; ok {
+					return k
+				}
+				return -1
+			}
+		}
 		for _, f := range failed {
-			s.fail(s.endingName[f.ID], f.Error)
+			if k := find(f.ID); k >= 0 {
+				s.fail(s.endingName(from+k), f.Error)
+			}
 		}
 	}
 }
