@@ -592,11 +592,21 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 	sent := 0
 	prio := c.listPriorities(state) // accounts.go
 	var v api.Job
+	var sentRef raftfsm.JobRef // what v holds, sent, when sentAlike
+	sentAlike := false
 	send := func(l listedJob) error {
 		var ok bool
-		if l.job != nil {
+		switch {
+		case l.job != nil:
 			v, ok = c.jobFor(who, l.job) // a copy: the state keeps its own
-		} else {
+		case req.GroupTasks && sentAlike && l.ref.Alike(sentRef):
+			// The next of alike tasks (one record): v holds the one
+			// before, seen and redacted as this one would be, and
+			// only the id, index and priority differ. The rows
+			// writer takes it into the same run (groupIgnored).
+			l.ref.LoadAlike(&v)
+			ok = true
+		default:
 			if req.Full {
 				l.ref.Load(&v)
 			} else {
@@ -606,6 +616,7 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 				redact(&v)
 			}
 		}
+		sentRef, sentAlike = l.ref, ok && l.job == nil
 		if !ok {
 			return nil
 		}

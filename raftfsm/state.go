@@ -173,6 +173,10 @@ func (r JobRef) ID() uint64 { return r.id }
 // index and priority.
 func (r JobRef) Alike(o JobRef) bool { return r.r == o.r && r.r.group() }
 
+// LoadAlike makes j, loaded from a ref Alike r, r's job: it sets what
+// differs (j's Array is a new one), not the rest.
+func (r JobRef) LoadAlike(j *api.Job) { r.r.ownTask(j, r.id, nil) }
+
 // Load writes the job into j (every field of j is overwritten). j shares
 // the state's slices and maps: read-only.
 func (r JobRef) Load(j *api.Job) { r.r.load(j); r.r.ownTask(j, r.id, nil) }
