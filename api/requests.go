@@ -301,11 +301,19 @@ type KeysResponse struct {
 // in one commit; a job the caller may not stop, or that has ended, does
 // not keep the others from stopping.
 type StopJobsRequest struct {
-	IDs    []uint64 `json:"jobIds"`
-	Reason string   `json:"reason,omitempty"`
+	IDs []uint64 `json:"jobIds"`
+	// ArrayJobIDs stops every task of these arrays (by the array's id,
+	// its first task's) that has not ended and is not ending, as the
+	// controller has them: scancel of a whole array names it, not its
+	// 10,000 tasks. A task that has ended is not asked, and no failure.
+	ArrayJobIDs []uint64 `json:"arrayJobIds,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
 }
 
-// StopJobsResponse lists the jobs that were not stopped, and why.
+// StopJobsResponse lists the jobs that were not stopped, and why. The
+// tasks of an array asked by ArrayJobIDs that were not stopped are one
+// failure, by the array's id, with the first one's error (the tasks of an
+// array have one owner).
 type StopJobsResponse struct {
 	Failed []JobFailure `json:"failed,omitempty"`
 }

@@ -52,3 +52,65 @@ func TestStopJobs(t *testing.T) {
 		}
 	}
 }
+
+// A stop that names arrays whole (scancel ARRAY) ends every task of each
+// that has not ended, in one raft entry, and leaves the ended ones as they
+// were; another user's array is refused once, by the array's id, with
+// nothing written (with PrivateJobs, not found); an id that is no array's
+// is not found.
+func TestStopJobsArrays(t *testing.T) {
+	for _, private := range []bool{false, true} {
+		tc := startTestController(t, private)
+		held := api.JobSpec{Name: "sweep", Command: []string{"true"}, Held: true}
+		var resp api.SubmitJobResponse
+		tc.mustCall(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: held, ArrayIndexes: seqInts(0, 600)}, &resp)
+		arr := resp.ID
+		plain := tc.submit(alice, held)
+		var stopped api.StopJobsResponse
+		tc.mustCall(alice, api.PathStopJobs, api.StopJobsRequest{IDs: []uint64{arr + 7, arr + 300}, Reason: "early"}, &stopped)
+
+		before := tc.indexes()
+		tc.mustCall(bob, api.PathStopJobs, api.StopJobsRequest{ArrayJobIDs: []uint64{arr}}, &stopped)
+		want := api.CodeForbidden
+		if private {
+			want = api.CodeNotFound
+		}
+		if len(stopped.Failed) != 1 || stopped.Failed[0].ID != arr || stopped.Failed[0].Error.Code != want {
+			t.Errorf("private=%v: bob's stop of alice's array: failed %+v, want one %s for %d", private, stopped.Failed, want, arr)
+		}
+		if after := tc.indexes(); after != before {
+			t.Errorf("private=%v: a refused stop of an array moved raft from %v to %v", private, before, after)
+		}
+
+		before = tc.indexes()
+		tc.mustCall(alice, api.PathStopJobs, api.StopJobsRequest{ArrayJobIDs: []uint64{arr, plain}, Reason: "scancel"}, &stopped)
+		if len(stopped.Failed) != 1 || stopped.Failed[0].ID != plain || stopped.Failed[0].Error.Code != api.CodeNotFound {
+			t.Errorf("private=%v: alice's stop of her array and a plain job as an array: failed %+v, want %d not found", private, stopped.Failed, plain)
+		}
+		if after := tc.indexes(); after[0] != before[0]+1 {
+			t.Errorf("private=%v: the array's stop took raft indexes %v -> %v, want one entry", private, before, after)
+		}
+		state := tc.c.fsm.State()
+		for k := range uint64(600) {
+			j := state.Job(arr + k)
+			reason := "scancel"
+			if k == 7 || k == 300 {
+				reason = "early"
+			}
+			if j.State != api.StateFailed || j.StatusReason != reason {
+				t.Fatalf("private=%v: task %d is %s (%q), want FAILED (%s)", private, k, j.State, j.StatusReason, reason)
+			}
+		}
+		if j := state.Job(plain); j.State.Terminal() {
+			t.Errorf("private=%v: the plain job named as an array is %s, want untouched", private, j.State)
+		}
+	}
+}
+
+func seqInts(from, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = from + i
+	}
+	return out
+}

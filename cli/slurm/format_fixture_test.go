@@ -228,6 +228,10 @@ func (f *viewFake) Terminate(context.Context, uint64, string) error {
 	return fmt.Errorf("viewFake: no Terminate")
 }
 
+func (f *viewFake) Stop(context.Context, api.StopJobsRequest) ([]api.JobFailure, error) {
+	return nil, fmt.Errorf("viewFake: no Stop")
+}
+
 func (f *viewFake) StopJobs(context.Context, []uint64, string) ([]api.JobFailure, error) {
 	return nil, fmt.Errorf("viewFake: no StopJobs")
 }

@@ -26,6 +26,7 @@ type Controller interface {
 	Cancel(ctx context.Context, id uint64, reason string) error
 	Terminate(ctx context.Context, id uint64, reason string) error
 	StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error)
+	Stop(ctx context.Context, req api.StopJobsRequest) ([]api.JobFailure, error)
 	Signal(ctx context.Context, id uint64, sig int, scope api.SignalScope) error
 	Requeue(ctx context.Context, id uint64, reason string) error
 	RequeueHold(ctx context.Context, id uint64, reason string) error

@@ -28,6 +28,9 @@ type ctlFake struct {
 	waitFor map[uint64]api.Job
 	logs    map[string][]byte // "ID/stream"
 	calls   []string
+	// refuseArrays answers a stop of arrays whole as a controller from
+	// before api.StopJobsRequest.ArrayJobIDs does.
+	refuseArrays bool
 }
 
 var _ Controller = (*ctlFake)(nil)
@@ -177,8 +180,52 @@ func (f *ctlFake) Terminate(_ context.Context, id uint64, reason string) error {
 }
 
 // StopJobs is the fake's scancel: Terminate's rules for each job, in one call.
+// Stop is the fake's StopJobs of a whole request: an array asked whole
+// stops its tasks that have not ended, and fails once, by its id, as the
+// controller answers (refuseArrays: as a controller that does not know
+// the field).
+func (f *ctlFake) Stop(ctx context.Context, req api.StopJobsRequest) ([]api.JobFailure, error) {
+	if len(req.ArrayJobIDs) == 0 {
+		return f.StopJobs(ctx, req.IDs, req.Reason)
+	}
+	f.record("Stop arrays %v, jobs %v %q", req.ArrayJobIDs, req.IDs, req.Reason)
+	if f.refuseArrays {
+		return nil, api.Errorf(api.CodeInvalid, `decode request body for %s: json: unknown field "arrayJobIds"`, api.PathStopJobs)
+	}
+	var tasks []uint64
+	arrayOf := map[uint64]uint64{}
+	for _, a := range req.ArrayJobIDs {
+		for id, j := range f.jobs {
+			if j.Array != nil && j.Array.JobID == a && !j.State.Terminal() && !slices.Contains(req.IDs, id) {
+				tasks = append(tasks, id)
+				arrayOf[id] = a
+			}
+		}
+	}
+	slices.Sort(tasks)
+	ids := append(slices.Clone(req.IDs), tasks...)
+	failed := f.refusals(ids)
+	var out []api.JobFailure
+	seen := map[uint64]bool{}
+	for _, fl := range failed {
+		if a, ok := arrayOf[fl.ID]; ok {
+			if seen[a] {
+				continue
+			}
+			seen[a], fl.ID = true, a
+		}
+		out = append(out, fl)
+	}
+	return out, nil
+}
+
 func (f *ctlFake) StopJobs(_ context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
 	f.record("StopJobs %v %q", ids, reason)
+	return f.refusals(ids), nil
+}
+
+// refusals are what the controller would refuse of ids.
+func (f *ctlFake) refusals(ids []uint64) []api.JobFailure {
 	var failed []api.JobFailure
 	for _, id := range ids {
 		j, ok := f.jobs[id]
@@ -195,7 +242,7 @@ func (f *ctlFake) StopJobs(_ context.Context, ids []uint64, reason string) ([]ap
 			failed = append(failed, api.JobFailure{ID: id, Error: err})
 		}
 	}
-	return failed, nil
+	return failed
 }
 
 // Signal is the fake's signal: like terminate, for started jobs of alice.

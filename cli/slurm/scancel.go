@@ -278,7 +278,9 @@ type scancel struct {
 	ending    []uint64
 	endingJob []endingJob
 	seen      map[uint64]bool
-	in        *bufio.Reader // the answers to -i's questions
+	// arrays are the arrays asked whole (see plain), by id.
+	arrays []uint64
+	in     *bufio.Reader // the answers to -i's questions
 }
 
 // endingJob is what JobID names a job to end by.
@@ -393,6 +395,28 @@ func allDigits(s string) bool {
 // time.
 var scancelIDFields = []string{"jobId", "array", "status", "stopRequested"}
 
+// pick ends jb if it passes the filters and has not ended (a finished
+// one is reported, quietly).
+func (s *scancel) pick(jb *api.Job) {
+	if s.filtered() && !s.matches(jb) {
+		return
+	}
+	if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
+		s.verboseTerminating(JobID(jb))
+		s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
+		return
+	}
+	s.act(jb)
+}
+
+// plain reports whether scancel ends what it is given and says nothing of
+// each: no filter, question, verbose line or signal. Then an array named
+// whole is asked whole (api.StopJobsRequest.ArrayJobIDs), as Slurm's
+// scancel asks for the array's one job, and not listed task by task.
+func (s *scancel) plain() bool {
+	return !s.filtered() && !s.o.interactive && s.o.verbose == 0 && !s.signalling()
+}
+
 // fields are the job fields scancel lists: with a filter or -i, squeue's
 // light ones, which hold what the filters, -i's question and Slurm's job
 // state read; else scancelIDFields.
@@ -436,17 +460,7 @@ func (s *scancel) byID(targets []cancelTarget) int {
 		}
 		return list, err
 	}
-	pick := func(jb *api.Job) {
-		if s.filtered() && !s.matches(jb) {
-			return
-		}
-		if jb.State.Terminal() || jb.StopRequested { // Slurm's completing jobs are finished ones
-			s.verboseTerminating(JobID(jb))
-			s.fail(JobID(jb), api.Errorf(api.CodeConflict, "job %d has ended", jb.ID))
-			return
-		}
-		s.act(jb)
-	}
+	pick := s.pick
 	for _, t := range targets {
 		j := byID[t.id]
 		if t.step != nil {
@@ -461,6 +475,10 @@ func (s *scancel) byID(targets []cancelTarget) int {
 		}
 		if !isArray {
 			pick(j)
+			continue
+		}
+		if t.tasks == nil && s.plain() {
+			s.arrays = append(s.arrays, t.id) // asked whole: the controller lists its tasks
 			continue
 		}
 		list, err := tasksOf(t.id, true)
@@ -680,6 +698,9 @@ const stopChunk = 50_000
 // terminated if it has, in as few requests (and commits) as the chunk
 // allows, and reports each that could not be ended.
 func (s *scancel) endAll() {
+	if len(s.arrays) > 0 && !s.endArrays() {
+		return
+	}
 	for from := 0; from < len(s.ending); from += stopChunk {
 		ids := s.ending[from:min(from+stopChunk, len(s.ending))]
 		failed, err := s.c.Client.StopJobs(s.ctx, ids, cancelReason)
@@ -708,6 +729,50 @@ func (s *scancel) endAll() {
 			}
 		}
 	}
+}
+
+// endArrays ends the arrays asked whole, with the jobs picked by id when
+// they fit the same request, and reports whether endAll is to end the
+// picked ones still. A controller from before arrays were asked whole
+// refuses the request: their tasks are then listed and picked, and end
+// with the others.
+func (s *scancel) endArrays() bool {
+	req := api.StopJobsRequest{ArrayJobIDs: s.arrays, Reason: cancelReason}
+	if len(s.ending) <= stopChunk {
+		req.IDs = s.ending
+	}
+	failed, err := s.c.Client.Stop(s.ctx, req)
+	var e *api.Error
+	if errors.As(err, &e) && e.Code == api.CodeInvalid && strings.Contains(e.Message, "arrayJobIds") {
+		for _, id := range s.arrays {
+			list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: id, Fields: s.fields(), GroupTasks: true})
+			if err != nil {
+				s.fail(api.FormatID(id), err)
+				continue
+			}
+			eachTask(list, s.pick)
+		}
+		return true
+	}
+	if err != nil {
+		for _, id := range s.arrays {
+			s.fail(api.FormatID(id), err)
+		}
+		if req.IDs != nil {
+			for k := range s.ending {
+				s.fail(s.endingName(k), err)
+			}
+		}
+		return req.IDs == nil
+	}
+	for _, f := range failed {
+		name := api.FormatID(f.ID) // an array's, or a job's by id
+		if k := slices.Index(s.ending, f.ID); k >= 0 && !slices.Contains(s.arrays, f.ID) {
+			name = s.endingName(k)
+		}
+		s.fail(name, f.Error)
+	}
+	return req.IDs == nil
 }
 
 // fail reports a job scancel could not end, as Slurm does: an unknown or

@@ -49,8 +49,10 @@ func (g groupingFake) ListJobsInto(ctx context.Context, req api.ListJobsRequest,
 }
 
 // TestScancelArrayOfAnother: scancel of another user's waiting array, one
-// of its tasks named first, asks to end each task once (in one request),
-// and reports each refusal by the task's name, as Slurm does.
+// of its tasks named first, asks for the task and the array whole in one
+// request, and reports the refusals by the task's name and the array's;
+// a controller that does not know arrays asked whole, or -v, gets each
+// task asked once, and each refusal by the task's name.
 func TestScancelArrayOfAnother(t *testing.T) {
 	f := newCtlFake()
 	for k := range 5 {
@@ -59,20 +61,46 @@ func TestScancelArrayOfAnother(t *testing.T) {
 		j.Name, j.Queue = "sweep", api.DefaultQueue
 		f.jobs[j.ID] = &j
 	}
-	c, _, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
-	c.Client = groupingFake{f}
-	if rc := Scancel(c, []string{"30_4", "30"}); rc != 1 {
-		t.Errorf("scancel of bob's array by alice: rc %d, want 1", rc)
-	}
-	calls := strings.Join(f.calls, "\n")
-	if !strings.Contains(calls, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`) {
-		t.Errorf("calls:\n%s\nwant one StopJobs of 32, then the array's others once each", calls)
-	}
-	var want strings.Builder
-	for _, name := range []string{"30_4", "30_0", "30_2", "30_6", "30_8"} {
-		want.WriteString("scancel: error: Kill job error on job id " + name + ": Access/permission denied\n")
-	}
-	if stderr.String() != want.String() {
-		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want.String())
+	for _, c := range []struct {
+		name         string
+		refuseArrays bool
+		call         string
+		failed       []string
+	}{
+		// Asked whole: the task named first by id, the array by its.
+		{"arrays asked whole", false, `Stop arrays [30], jobs [32] "Cancelled by scancel"`, []string{"30_4", "30"}},
+		// A controller that does not know arrays asked whole: listed
+		// (grouped) and asked task by task.
+		{"an older controller", true, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, []string{"30_4", "30_0", "30_2", "30_6", "30_8"}},
+		// -v: each task is named as it is asked.
+		{"verbose", false, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, nil},
+	} {
+		f.calls, f.refuseArrays = nil, c.refuseArrays
+		ctx, _, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
+		ctx.Client = groupingFake{f}
+		args := []string{"30_4", "30"}
+		if c.failed == nil {
+			args = append(args, "-v")
+		}
+		if rc := Scancel(ctx, args); rc != 1 {
+			t.Errorf("%s: scancel of bob's array by alice: rc %d, want 1", c.name, rc)
+		}
+		calls := strings.Join(f.calls, "\n")
+		if !strings.Contains(calls, c.call) || strings.Count(calls, "Stop") != strings.Count(c.call, "Stop")+map[bool]int{true: 1}[c.refuseArrays] {
+			t.Errorf("%s: calls:\n%s\nwant %s", c.name, calls, c.call)
+		}
+		if c.failed == nil {
+			if n := strings.Count(stderr.String(), "Access/permission denied"); n != 5 {
+				t.Errorf("%s: %d refusals in\n%s\nwant one per task", c.name, n, stderr)
+			}
+			continue
+		}
+		var want strings.Builder
+		for _, name := range c.failed {
+			want.WriteString("scancel: error: Kill job error on job id " + name + ": Access/permission denied\n")
+		}
+		if stderr.String() != want.String() {
+			t.Errorf("%s: stderr:\n%s\nwant:\n%s", c.name, stderr, want.String())
+		}
 	}
 }

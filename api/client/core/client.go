@@ -491,7 +491,13 @@ func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
 // StopJobs ends many jobs in one commit, as scancel does (cancel what has
 // not started, terminate what has), and returns the jobs it could not stop.
 func (c *Client) StopJobs(ctx context.Context, ids []uint64, reason string) ([]api.JobFailure, error) {
+	return c.Stop(ctx, api.StopJobsRequest{IDs: ids, Reason: reason})
+}
+
+// Stop is StopJobs of a whole request: jobs by id, and arrays whole
+// (api.StopJobsRequest.ArrayJobIDs).
+func (c *Client) Stop(ctx context.Context, req api.StopJobsRequest) ([]api.JobFailure, error) {
 	var resp api.StopJobsResponse
-	err := c.Call(ctx, api.PathStopJobs, api.StopJobsRequest{IDs: ids, Reason: reason}, &resp)
+	err := c.Call(ctx, api.PathStopJobs, req, &resp)
 	return resp.Failed, err
 }
