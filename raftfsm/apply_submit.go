@@ -145,8 +145,9 @@ func (w writer) submitJobs(c submitBody) Result {
 		// one group (arraytasks.go), which the first two make.
 		var j api.Job
 		alike := tasksAlike(tmpl)
+		skip := 0 // tasks before this one stored already, as a run of alike ones
 		for k, x := range a.Indexes {
-			if alike && k >= 2 && w.storeAlike(tmpl, id, x) {
+			if alike && k >= 2 && (k < skip || w.storeAlike(tmpl, id, a.Indexes[k:], &skip, k)) {
 				ids = append(ids, id)
 				id++
 				continue
@@ -163,20 +164,32 @@ func (w writer) submitJobs(c submitBody) Result {
 	return Result{IDs: ids}
 }
 
-// storeAlike stores task id (index x) of an array of tmpl as the group
-// the two tasks before it are, if they are one and it stands for this
-// task too, and reports whether it did. A store of the task's own would
-// make the same record and find the group: this skips making it.
-func (w writer) storeAlike(tmpl *api.Job, id uint64, x int) bool {
+// storeAlike stores task id of an array of tmpl, and the tasks after it
+// in its bucket of ids (indexes, from this task's on), as the group the
+// two tasks before it are, if they are one and it stands for them too,
+// and reports whether it did; *skip becomes k (this task's place in the
+// array) past the last task it stored. A store of each task's own would
+// make the same record and find the group: this skips making them, and
+// writes the run's slots and set entries together.
+func (w writer) storeAlike(tmpl *api.Job, id uint64, indexes []int, skip *int, k int) bool {
 	g := w.open.rawRec(w.txn, id-1)
 	if !g.group() || g != w.open.rawRec(w.txn, id-2) {
 		return false
 	}
-	if y, ok := taskIndex(g.Array, id); !ok || y != x || g.taskPriority(id) != taskPriority(tmpl, id) {
+	n := 0
+	for n < len(indexes) && (n == 0 || (id+uint64(n))%stateBucket != 0) {
+		at := id + uint64(n)
+		if y, ok := taskIndex(g.Array, at); !ok || y != indexes[n] || g.taskPriority(at) != taskPriority(tmpl, at) {
+			break
+		}
+		n++
+	}
+	if n == 0 {
 		return false
 	}
-	storeJob(w.txn, w.open, id, g)
-	setWriter{w.txn, w.open}.moveJob(id, nil, g)
+	storeRun(w.txn, w.open, id, n, g)
+	setWriter{w.txn, w.open}.addRun(id, n, g)
+	*skip = k + n
 	return true
 }
 

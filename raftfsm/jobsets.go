@@ -245,6 +245,36 @@ func (w setWriter) addMember(table, key string, id uint64, j *jobRec) {
 	s.Members[i] = setMember{id, j}
 }
 
+// addRun puts the n new jobs from id on (alike: record r, all in one
+// state bucket) into their sets, as moveJob(at, nil, r) does each.
+func (w setWriter) addRun(id uint64, n int, r *jobRec) {
+	if n == 1 || (id+uint64(n)-1)/stateBucket != id/stateBucket || activeKey(r, id) != "" {
+		for at := id; at < id+uint64(n); at++ {
+			w.moveJob(at, nil, r)
+		}
+		return
+	}
+	keys := append(depKeys(r, id), stateSetKey(w.c, r.state, id))
+	for _, key := range keys {
+		m := r
+		if key[0] == setDeps {
+			m = depMember
+		}
+		s := w.open(tableJobSets, key, true)
+		if last := len(s.Members) - 1; last >= 0 && s.Members[last].ID >= id {
+			for at := id; at < id+uint64(n); at++ { // not past the set's end: one by one
+				w.addMember(tableJobSets, key, at, m)
+			}
+			continue
+		}
+		s.Members = slices.Grow(s.Members, n)
+		for at := id; at < id+uint64(n); at++ {
+			s.Members = append(s.Members, setMember{at, m})
+		}
+		s.live += n
+	}
+}
+
 // depMember is what a member of a set of dependents (setDeps) holds in
 // place of its job: the set says which jobs depend, and dependents looks
 // each up. A member is added when the job comes to depend and removed

@@ -286,3 +286,21 @@ func storeJobFrom(txn *memdb.Txn, c *openCache, id uint64, build func(was *jobRe
 	}
 	return was, now
 }
+
+// storeRun puts record r in the n empty slots from id on, all in one
+// bucket (a run of new alike tasks): storeJob's writes, the bucket
+// opened once.
+func storeRun(txn *memdb.Txn, c *openCache, id uint64, n int, r *jobRec) {
+	if (id+uint64(n)-1)/jobBucketSize != id/jobBucketSize {
+		panic(fmt.Sprintf("raftfsm: store jobs %d-%d: not one bucket", id, id+uint64(n)-1))
+	}
+	storeJob(txn, c, id, r) // opens the bucket: this transaction's own copy
+	b := c.bucket
+	for at := id + 1; at < id+uint64(n); at++ {
+		if b.Jobs[at%jobBucketSize] != nil {
+			panic(fmt.Sprintf("raftfsm: store new job %d: its slot is taken", at))
+		}
+		b.Jobs[at%jobBucketSize] = r
+	}
+	b.live += n - 1
+}
