@@ -54,9 +54,12 @@ func newTaskGroup(cols []rowCol) *taskGroup {
 	return g
 }
 
-// open starts a run with j.
+// open starts a run with j (a copy of it and of its Array: the list may
+// reuse both for the next job).
 func (g *taskGroup) open(j *api.Job) {
 	g.isOpen, g.rep, g.idx = true, *j, append(g.idx[:0], j.Array.Index)
+	a := *j.Array
+	g.rep.Array = &a
 }
 
 // takes adds j to the open run if it belongs there: the next task of

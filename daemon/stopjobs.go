@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -87,7 +88,7 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 // keepAllowed checks cmd against state as it is now and returns the ids
 // the FSM would stop, reporting the others to fail.
 func keepAllowed(state *raftfsm.State, cmd raftfsm.StopManyCmd, fail func(uint64, *api.Error)) []uint64 {
-	keep := cmd.IDs[:0:0]
+	keep := make([]uint64, 0, len(cmd.IDs))
 	for i, e := range state.StopManyRefusals(cmd) {
 		if e != nil {
 			fail(cmd.IDs[i], e)
@@ -126,6 +127,7 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 			return nil, api.Errorf(api.CodeInvalid, "the arrays' tasks are over %d: send several stops", MaxStopJobs).WithField("arrayJobIds")
 		}
 		*asked = append(*asked, askedArray{id: a, end: a + uint64(j.Array.Count)})
+		ids = slices.Grow(ids, j.Array.Count)
 		prev, stop := first, !j.State.Terminal() && !j.StopRequested
 		for k := range uint64(j.Array.Count) {
 			r, ok := refs.Ref(a + k)

@@ -124,7 +124,7 @@ func (w writer) submitJobs(c submitBody) Result {
 		next += uint64(max(1, len(a.Indexes)))
 	}
 
-	var ids []uint64
+	ids := make([]uint64, 0, next-m.NextJobID) // next: past the last id, counted above
 	id := m.NextJobID
 	for i, tmpl := range c.Jobs {
 		a, isArray := arrays[i]

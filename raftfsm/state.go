@@ -174,8 +174,8 @@ func (r JobRef) ID() uint64 { return r.id }
 func (r JobRef) Alike(o JobRef) bool { return r.r == o.r && r.r.group() }
 
 // LoadAlike makes j, loaded from a ref Alike r, r's job: it sets what
-// differs (j's Array is a new one), not the rest.
-func (r JobRef) LoadAlike(j *api.Job) { r.r.ownTask(j, r.id, nil) }
+// differs, not the rest. j's Array becomes a (nil: a new one).
+func (r JobRef) LoadAlike(j *api.Job, a *api.ArrayTask) { r.r.ownTask(j, r.id, a) }
 
 // Load writes the job into j (every field of j is overwritten). j shares
 // the state's slices and maps: read-only.
