@@ -122,6 +122,8 @@ func readAll(f *FSM) map[string][]string {
 		s.JobRefsInState(st, func(r JobRef) bool { add("refs in state", load(r)); return true })
 		s.ScanJobsInState(st, func(j *api.Job) bool { add("scanned", *j); add("scanned task", j.Array); return true })
 		s.JobViews(st, func(v *JobView) bool { add("views", *v); add("view task", v.Array); return true })
+		var arena JobArena
+		s.WithArena(&arena).JobViews(st, func(v *JobView) bool { add("arena views", *v); add("arena view task", v.Array); return true })
 	}
 	return out
 }

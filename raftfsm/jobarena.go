@@ -1,5 +1,7 @@
 package raftfsm
 
+import "github.com/shoal-batch/shoal/api"
+
 // JobArena is memory for the job views one reader makes from records,
 // used again by its next read: the scheduling loop reads every waiting
 // job into a view each pass (JobViews), and making them anew each time
@@ -14,7 +16,12 @@ type JobArena struct {
 
 const arenaBlockJobs = 512
 
-type arenaBlock [arenaBlockJobs]JobView
+// arenaBlock holds views, each with room for its own ArrayTask (a task of
+// a task group has one of its own, made as it is read).
+type arenaBlock [arenaBlockJobs]struct {
+	view JobView
+	task api.ArrayTask
+}
 
 // Reset takes back every view handed out, keeping the memory for the
 // next read: the views of earlier reads must no longer be used.
@@ -24,18 +31,19 @@ func (a *JobArena) Reset() { a.block, a.used = 0, 0 }
 // what a pass over many jobs used is not held while nothing is planned).
 func (a *JobArena) Release() { *a = JobArena{} }
 
-// load makes r's view in the arena.
-func (a *JobArena) load(r *jobRec) *JobView {
+// load makes the view of job id, read from record r (its own, or a task
+// group's), in the arena.
+func (a *JobArena) load(r *jobRec, id uint64) *JobView {
 	if a.used == arenaBlockJobs {
 		a.block, a.used = a.block+1, 0
 	}
 	if a.block == len(a.blocks) {
 		a.blocks = append(a.blocks, new(arenaBlock))
 	}
-	v := &a.blocks[a.block][a.used]
+	e := &a.blocks[a.block][a.used]
 	a.used++
-	r.view(v) // sets every field: a block used before holds old views
-	return v
+	r.viewAt(&e.view, id, &e.task) // sets every field: a block used before holds old views
+	return &e.view
 }
 
 // WithArena returns a view of the same state whose JobViews makes its

@@ -16,7 +16,7 @@ func TestJobViewMatchesJob(t *testing.T) {
 	full.State = api.StateRunning
 	rec := newJobRec(&full, nil, nil)
 	var a JobArena
-	got := a.load(rec)
+	got := a.load(rec, rec.ID)
 	if got.JobSpec != &rec.spec.JobSpec {
 		t.Errorf("the view's spec is not the record's")
 	}
@@ -61,13 +61,13 @@ func TestJobArenaReusesWithoutLeftovers(t *testing.T) {
 	n := arenaBlockJobs + 3 // into a second block
 	for range 2 {
 		for i := range n {
-			if got := a.load(fullRec); !sameView(got, viewOf(fullRec)) {
+			if got := a.load(fullRec, fullRec.ID); !sameView(got, viewOf(fullRec)) {
 				t.Fatalf("view %d from the arena: %+v, want %+v", i, got, viewOf(fullRec))
 			}
 		}
 		a.Reset()
 		for i := range n {
-			if got := a.load(sparseRec); !sameView(got, viewOf(sparseRec)) {
+			if got := a.load(sparseRec, sparseRec.ID); !sameView(got, viewOf(sparseRec)) {
 				t.Fatalf("view %d made after a Reset where a full one was: %+v, want %+v", i, got, viewOf(sparseRec))
 			}
 		}
@@ -80,7 +80,7 @@ func TestJobArenaReusesWithoutLeftovers(t *testing.T) {
 	if len(a.blocks) != 0 {
 		t.Errorf("after Release the arena holds %d blocks, want none", len(a.blocks))
 	}
-	if got := a.load(sparseRec); !sameView(got, viewOf(sparseRec)) {
+	if got := a.load(sparseRec, sparseRec.ID); !sameView(got, viewOf(sparseRec)) {
 		t.Errorf("a view made after Release: %+v, want %+v", got, viewOf(sparseRec))
 	}
 }

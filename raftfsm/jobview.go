@@ -46,6 +46,19 @@ func ViewOf(j *api.Job) JobView {
 }
 
 // view sets v from r.
+// viewAt writes the view of job id, read from r (its record, or a task
+// group's: then its own ArrayTask goes in a, or a new one when a is nil).
+func (r *jobRec) viewAt(v *JobView, id uint64, a *api.ArrayTask) {
+	r.view(v)
+	if r.group() {
+		if a == nil {
+			a = new(api.ArrayTask)
+		}
+		r.taskOf(id, a)
+		v.ID, v.Priority, v.Array = id, r.taskPriority(id), a
+	}
+}
+
 func (r *jobRec) view(v *JobView) {
 	*v = JobView{JobSpec: &r.spec.JobSpec, ID: r.ID, Name: r.Name, User: r.spec.User, State: stateNames[r.state],
 		Priority: r.Priority, DependsOn: r.DependsOn, Array: r.Array, Node: r.Node(),
@@ -63,14 +76,7 @@ func (r *jobRec) view(v *JobView) {
 func (s *State) JobViews(st api.JobState, fn func(*JobView) bool) {
 	load := s.arena.load
 	if s.arena == nil {
-		load = func(r *jobRec) *JobView { v := new(JobView); r.view(v); return v }
+		load = func(r *jobRec, id uint64) *JobView { v := new(JobView); r.viewAt(v, id, nil); return v }
 	}
-	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool {
-		v := load(m.Job)
-		if m.Job.group() {
-			v.ID, v.Priority, v.Array = m.ID, m.Job.taskPriority(m.ID), new(api.ArrayTask)
-			m.Job.taskOf(m.ID, v.Array)
-		}
-		return fn(v)
-	})
+	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(m setMember) bool { return fn(load(m.Job, m.ID)) })
 }
