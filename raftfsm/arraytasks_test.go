@@ -104,6 +104,7 @@ func readAll(f *FSM) map[string][]string {
 	}
 	load := func(r JobRef) api.Job { var j api.Job; r.Load(&j); return j }
 	s.AllJobs(func(j *api.Job) bool { add("all", *j); return true })
+	s.JobsOfUser("alice", func(j *api.Job) bool { add("of user", *j); return true })
 	s.AllJobRefs(func(r JobRef) bool {
 		add("refs", load(r))
 		add("ref ids", r.ID())

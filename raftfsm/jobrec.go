@@ -282,6 +282,13 @@ type jobSlab struct{ free []api.Job }
 
 const jobSlabSize = 32
 
+// loadAt is load of job id, read from r (its record, or a task group's).
+func (s *jobSlab) loadAt(r *jobRec, id uint64) *api.Job {
+	j := s.load(r)
+	r.ownTask(j, id, nil)
+	return j
+}
+
 func (s *jobSlab) load(r *jobRec) *api.Job {
 	if len(s.free) == 0 {
 		s.free = make([]api.Job, jobSlabSize)

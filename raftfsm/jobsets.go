@@ -345,15 +345,11 @@ func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 // write jobs.
 func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
 	var slab jobSlab
-	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.load(m.rec())) })
+	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.loadAt(m.Job, m.ID)) })
 }
 
-// rec is the member's record: its own, also when the set holds a task
-// group (arraytasks.go).
-func (m setMember) rec() *jobRec { return m.Job.at(m.ID) }
-
 // eachSetMember is eachInSets with the members themselves, as the sets
-// hold them: a member's Job may be a task group, which m.rec() reads
+// hold them: a member's Job may be a task group, which m.Job.at(m.ID) reads
 // (or a reader of what a group shares, its spec, may read as it is).
 func eachSetMember(txn *memdb.Txn, table, prefix string, fn func(setMember) bool) {
 	it, err := txn.Get(table, "id_prefix", prefix)
@@ -400,9 +396,10 @@ func dependents(txn *memdb.Txn, id uint64) []*api.Job {
 	eachSetMember(txn, tableJobSets, depsSetPrefix(id), func(m setMember) bool { ids = append(ids, m.ID); return true })
 	out := make([]*api.Job, 0, len(ids))
 	var slab jobSlab
+	read := recReader{txn: txn}
 	for _, d := range ids {
-		if r := storedRec(txn, d); r != nil {
-			out = append(out, slab.load(r))
+		if r := read.raw(d); r != nil {
+			out = append(out, slab.loadAt(r, d))
 		}
 	}
 	return out

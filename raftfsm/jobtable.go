@@ -116,16 +116,12 @@ func storedJob(txn *memdb.Txn, id uint64) *api.Job {
 // a copy, so fn may write jobs.
 func eachStoredJob(txn *memdb.Txn, fn func(*api.Job) bool) {
 	var slab jobSlab
-	eachStoredRec(txn, func(r *jobRec) bool { return fn(slab.load(r)) })
+	eachSlot(txn, func(id uint64, r *jobRec) bool { return fn(slab.loadAt(r, id)) })
 }
 
-// eachStoredRec is eachStoredJob with the records themselves.
-func eachStoredRec(txn *memdb.Txn, fn func(*jobRec) bool) {
-	eachSlot(txn, func(id uint64, r *jobRec) bool { return fn(r.at(id)) })
-}
-
-// eachSlot is eachStoredRec with what each slot holds: a job's record,
-// or a task group standing for job id.
+// eachSlot calls fn with what each slot holds, in id order, until fn
+// returns false: a job's record, or a task group standing for job id
+// (r.at(id) is the job's own record; jobSlab.loadAt makes its api.Job).
 func eachSlot(txn *memdb.Txn, fn func(id uint64, r *jobRec) bool) {
 	it, err := txn.Get(tableJobBuckets, "id")
 	if err != nil {

@@ -156,7 +156,7 @@ func (s *shared) prune(db *memdb.MemDB, expired int) {
 		return
 	}
 	fresh := newShared()
-	eachStoredRec(db.Txn(false), func(j *jobRec) bool {
+	eachSlot(db.Txn(false), func(_ uint64, j *jobRec) bool { // a task group's parts are its tasks'
 		fresh.jobs++
 		if sc := j.spec.Script; sc != "" {
 			fresh.scripts[sc] = sc

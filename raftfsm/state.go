@@ -56,7 +56,7 @@ func (s *State) AllJobs(fn func(*api.Job) bool) { eachStoredJob(s.txn, fn) }
 // jobs takes a few milliseconds.
 func (s *State) JobsOfUser(user string, fn func(*api.Job) bool) {
 	var slab jobSlab
-	eachStoredRec(s.txn, func(r *jobRec) bool { return r.spec.User != user || fn(slab.load(r)) })
+	eachSlot(s.txn, func(id uint64, r *jobRec) bool { return r.spec.User != user || fn(slab.loadAt(r, id)) })
 }
 
 // JobsOnNode calls fn for every job placed on node that has not finished
