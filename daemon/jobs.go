@@ -593,10 +593,10 @@ func (c *Controller) eachListedCounted(who caller, req api.ListJobsRequest, coun
 		if req.Limit > 0 && req.Limit < n {
 			n = req.Limit
 		}
-		if req.GroupTasks { // about one row for a run of alike tasks (an array's 10,000 waiting are one)
+		if req.GroupTasks { // about one row for a run of alike waiting tasks (an array's 10,000 are one)
 			n = 0
 			for i, l := range live {
-				if i == 0 || l.job != nil || !l.ref.Alike(live[i-1].ref) {
+				if i == 0 || l.job != nil || !l.ref.Alike(live[i-1].ref) || !l.ref.Waiting() {
 					n++
 				}
 			}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -11,18 +12,22 @@ import (
 // MaxStopJobs bounds the jobs of one StopJobsRequest (as MaxHoldJobs).
 const MaxStopJobs = 100_000
 
-// stopJobs ends many jobs in one raft entry. Jobs the FSM would refuse now
-// (not the caller's, ended, unknown; with PrivateJobs, not visible to the
-// caller) are answered at once and never proposed; the rest are, and the
-// FSM decides each again when it applies. The check reads the state (no
-// FSM.Check, whose throwaway write of 20,000 jobs would cost as much as
-// the commit).
+// stopJobs ends many jobs in one raft entry (an array asked whole with
+// more tasks than MaxStopJobs: in entries of that many). Jobs the FSM
+// would refuse now (not the caller's, ended, unknown; with PrivateJobs,
+// not visible to the caller) are answered at once and never proposed; the
+// rest are, and the FSM decides each again when it applies. The check
+// reads the state (no FSM.Check, whose throwaway write of 20,000 jobs
+// would cost as much as the commit).
 func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsRequest) (api.StopJobsResponse, error) {
 	if !who.known {
 		return api.StopJobsResponse{}, errNoUser
 	}
 	if len(req.IDs) > MaxStopJobs {
 		return api.StopJobsResponse{}, api.Errorf(api.CodeInvalid, "%d jobs in one stop; at most %d: send several", len(req.IDs), MaxStopJobs).WithField("jobIds")
+	}
+	if len(req.ArrayJobIDs) > MaxStopJobs {
+		return api.StopJobsResponse{}, api.Errorf(api.CodeInvalid, "%d arrays in one stop; at most %d: send several", len(req.ArrayJobIDs), MaxStopJobs).WithField("arrayJobIds")
 	}
 	if req.Reason == "" {
 		req.Reason = "Cancelled by user"
@@ -40,25 +45,15 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 		}
 	}
 	fail := func(id uint64, err *api.Error) {
-		for i := range asked {
-			if a := &asked[i]; id >= a.id && id < a.end && !named[id] {
-				if a.failed {
-					return
-				}
-				a.failed, id = true, a.id
+		if a := arrayOf(asked, id); a != nil && !named[id] {
+			if a.failed {
+				return
 			}
+			a.failed, id = true, a.id
 		}
 		resp.Failed = append(resp.Failed, api.JobFailure{ID: id, Error: err})
 	}
-	ids, err := c.arrayTasks(who, state, req.ArrayJobIDs, named, &asked, fail)
-	if err != nil {
-		return api.StopJobsResponse{}, err
-	}
-	if len(req.IDs)+len(ids) > MaxStopJobs {
-		return api.StopJobsResponse{}, api.Errorf(api.CodeInvalid, "%d jobs in one stop, with the arrays' tasks; at most %d: send several",
-			len(req.IDs)+len(ids), MaxStopJobs).WithField("arrayJobIds")
-	}
-	cmd := raftfsm.StopManyCmd{Reason: req.Reason, CallerUID: who.actingUID(), Now: c.nowMillis()}
+	var ids []uint64
 	for _, id := range req.IDs {
 		if c.cfg.PrivateJobs {
 			if j := state.Job(id); j != nil && !c.visible(who, j) {
@@ -66,20 +61,23 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 				continue
 			}
 		}
-		cmd.IDs = append(cmd.IDs, id)
+		ids = append(ids, id)
 	}
-	cmd.IDs = append(cmd.IDs, ids...) // after the ones named, in the order asked
-	cmd.IDs = keepAllowed(state, cmd, fail)
-	if len(cmd.IDs) == 0 {
-		return resp, nil
-	}
-	res, err := c.applier.Apply(ctx, raftfsm.OpStopMany, cmd)
-	if err != nil {
-		return api.StopJobsResponse{}, err
-	}
-	for i, e := range res.Errs {
-		if e != nil {
-			fail(cmd.IDs[i], e)
+	ids = c.arrayTasks(who, state, req.ArrayJobIDs, named, &asked, ids, fail) // after the ones named, in the order asked
+	for len(ids) > 0 {
+		cmd := raftfsm.StopManyCmd{IDs: ids[:min(len(ids), MaxStopJobs)], Reason: req.Reason, CallerUID: who.actingUID(), Now: c.nowMillis()}
+		ids = ids[len(cmd.IDs):]
+		if cmd.IDs = keepAllowed(state, cmd, fail); len(cmd.IDs) == 0 {
+			continue
+		}
+		res, err := c.applier.Apply(ctx, raftfsm.OpStopMany, cmd)
+		if err != nil {
+			return api.StopJobsResponse{}, err
+		}
+		for i, e := range res.Errs {
+			if e != nil {
+				fail(cmd.IDs[i], e)
+			}
 		}
 	}
 	return resp, nil
@@ -105,16 +103,32 @@ type askedArray struct {
 	failed  bool // its one failure is reported
 }
 
-// arrayTasks lists the tasks to stop of the arrays asked whole: each that
-// has not ended and is not ending, and is not named by id too; each array
-// goes into asked. An id that is no array's (or, with PrivateJobs, one who
-// may not see) fails as not found.
+// arrayOf is the array of asked (in id order; arrays' ids do not overlap)
+// that job id is a task of, or nil. (Before asked is sorted it is right
+// for an id of no array's: nil.)
+func arrayOf(asked []askedArray, id uint64) *askedArray {
+	i, _ := slices.BinarySearchFunc(asked, id, func(a askedArray, id uint64) int { return cmp.Compare(a.end, id+1) })
+	if i < len(asked) && asked[i].id <= id && id < asked[i].end {
+		return &asked[i]
+	}
+	return nil
+}
+
+// arrayTasks appends to ids the tasks to stop of the arrays asked whole:
+// each that has not ended and is not ending, and is not named by id too;
+// each array goes into asked (an array asked twice, once). An id that is
+// no array's (or, with PrivateJobs, one who may not see) fails as not
+// found.
 func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint64, named map[uint64]bool,
-	asked *[]askedArray, fail func(uint64, *api.Error)) ([]uint64, error) {
-	var ids []uint64
+	asked *[]askedArray, ids []uint64, fail func(uint64, *api.Error)) []uint64 {
 	refs := state.JobRefs()
 	var j api.Job
+	seen := make(map[uint64]bool, len(arrays))
 	for _, a := range arrays {
+		if seen[a] { // asked twice
+			continue
+		}
+		seen[a] = true
 		first, ok := refs.Ref(a)
 		if ok {
 			first.LoadNoEnv(&j)
@@ -122,9 +136,6 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 		if !ok || j.Array == nil || j.Array.JobID != a || (c.cfg.PrivateJobs && !c.visible(who, &j)) {
 			fail(a, api.Errorf(api.CodeNotFound, "job %d is no job array", a))
 			continue
-		}
-		if len(ids)+j.Array.Count > MaxStopJobs {
-			return nil, api.Errorf(api.CodeInvalid, "the arrays' tasks are over %d: send several stops", MaxStopJobs).WithField("arrayJobIds")
 		}
 		*asked = append(*asked, askedArray{id: a, end: a + uint64(j.Array.Count)})
 		ids = slices.Grow(ids, j.Array.Count)
@@ -143,5 +154,6 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 			}
 		}
 	}
-	return ids, nil
+	slices.SortFunc(*asked, func(x, y askedArray) int { return cmp.Compare(x.id, y.id) }) // for arrayOf
+	return ids
 }

@@ -107,6 +107,40 @@ func TestStopJobsArrays(t *testing.T) {
 	}
 }
 
+// Arrays asked whole with more tasks than one stop takes (MaxStopJobs)
+// end in as many entries as it takes, and an array asked twice is asked
+// once (no refusal for its tasks the first asking stopped).
+func TestStopJobsArraysOverMax(t *testing.T) {
+	tc := startTestController(t, false)
+	held := api.JobSpec{Name: "sweep", Command: []string{"true"}, Held: true}
+	n := MaxStopJobs*6/10 + 1
+	var arrays []uint64
+	for range 2 {
+		var resp api.SubmitJobResponse
+		tc.mustCall(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: held, ArrayIndexes: seqInts(0, n)}, &resp)
+		arrays = append(arrays, resp.ID)
+	}
+	waiting := func() int {
+		st := tc.c.fsm.State()
+		return st.CountInState(api.StateSubmitted) + st.CountInState(api.StatePending) + st.CountInState(api.StateRunnable)
+	}
+	if w := waiting(); w != 2*n {
+		t.Fatalf("%d tasks waiting after the submits, want %d", w, 2*n)
+	}
+	before := tc.indexes()
+	var stopped api.StopJobsResponse
+	tc.mustCall(alice, api.PathStopJobs, api.StopJobsRequest{ArrayJobIDs: append(arrays, arrays[0]), Reason: "scancel"}, &stopped)
+	if len(stopped.Failed) != 0 {
+		t.Errorf("stop of two arrays of %d tasks, one asked twice: failed %+v, want none", n, stopped.Failed)
+	}
+	if after := tc.indexes(); after[0] != before[0]+2 {
+		t.Errorf("stop of %d tasks took raft indexes %v -> %v, want two entries", 2*n, before, after)
+	}
+	if w := waiting(); w != 0 {
+		t.Errorf("%d tasks still waiting after the stop", w)
+	}
+}
+
 func seqInts(from, n int) []int {
 	out := make([]int, n)
 	for i := range out {

@@ -45,7 +45,6 @@ func ViewOf(j *api.Job) JobView {
 		Held: j.Held, HeldByAdmin: j.HeldByAdmin, PriorityFixed: j.PriorityFixed, StopRequested: j.StopRequested}
 }
 
-// view sets v from r.
 // viewAt writes the view of job id, read from r (its record, or a task
 // group's: then its own ArrayTask goes in a, or a new one when a is nil).
 func (r *jobRec) viewAt(v *JobView, id uint64, a *api.ArrayTask) {
@@ -59,6 +58,7 @@ func (r *jobRec) viewAt(v *JobView, id uint64, a *api.ArrayTask) {
 	}
 }
 
+// view sets v from r.
 func (r *jobRec) view(v *JobView) {
 	*v = JobView{JobSpec: &r.spec.JobSpec, ID: r.ID, Name: r.Name, User: r.spec.User, State: stateNames[r.state],
 		Priority: r.Priority, DependsOn: r.DependsOn, Array: r.Array, Node: r.Node(),

@@ -173,6 +173,10 @@ func (r JobRef) ID() uint64 { return r.id }
 // index and priority.
 func (r JobRef) Alike(o JobRef) bool { return r.r == o.r && r.r.group() }
 
+// Waiting reports whether the job has not started (SUBMITTED, PENDING,
+// RUNNABLE).
+func (r JobRef) Waiting() bool { return r.r.State().Cancellable() }
+
 // LoadAlike makes j, loaded from a ref Alike r, r's job: it sets what
 // differs, not the rest. j's Array becomes a (nil: a new one).
 func (r JobRef) LoadAlike(j *api.Job, a *api.ArrayTask) { r.r.ownTask(j, r.id, a) }

@@ -278,10 +278,13 @@ type scancel struct {
 	ending    []uint64
 	endingJob []endingJob
 	seen      map[uint64]bool
-	// arrays are the arrays asked whole (see plain), by id.
-	arrays []uint64
+	// arrays are the arrays asked whole (see plain).
+	arrays []wholeArray
 	in     *bufio.Reader // the answers to -i's questions
 }
+
+// wholeArray is an array asked whole: its tasks are ids [id, id+count).
+type wholeArray struct{ id, count uint64 }
 
 // endingJob is what JobID names a job to end by.
 type endingJob struct {
@@ -477,8 +480,10 @@ func (s *scancel) byID(targets []cancelTarget) int {
 			pick(j)
 			continue
 		}
-		if t.tasks == nil && s.plain() {
-			s.arrays = append(s.arrays, t.id) // asked whole: the controller lists its tasks
+		if t.tasks == nil && s.plain() { // asked whole: the controller lists its tasks
+			if !slices.ContainsFunc(s.arrays, func(a wholeArray) bool { return a.id == t.id }) {
+				s.arrays = append(s.arrays, wholeArray{t.id, uint64(j.Array.Count)})
+			}
 			continue
 		}
 		list, err := tasksOf(t.id, true)
@@ -710,44 +715,38 @@ func (s *scancel) endAll() {
 			}
 			continue
 		}
-		find := func(id uint64) int { return slices.Index(ids, id) } // few fail: a scan each
-		if len(failed) > 8 {
-			at := make(map[uint64]int, len(ids))
-			for k, id := range ids {
-				at[id] = k
-			}
-			find = func(id uint64) int {
-				if k, ok := at[id]; ok {
-					return k
-				}
-				return -1
-			}
-		}
-		for _, f := range failed {
-			if k := find(f.ID); k >= 0 {
-				s.fail(s.endingName(from+k), f.Error)
-			}
-		}
+		s.reportFailed(ids, from, failed)
 	}
 }
 
 // endArrays ends the arrays asked whole, with the jobs picked by id when
 // they fit the same request, and reports whether endAll is to end the
-// picked ones still. A controller from before arrays were asked whole
-// refuses the request: their tasks are then listed and picked, and end
-// with the others.
+// picked ones still. A task picked by id of an array asked whole is left
+// to its array: it ends with it, and a refusal is the array's one. A
+// controller from before arrays were asked whole refuses the request:
+// their tasks are then listed and picked, and end with the others.
 func (s *scancel) endArrays() bool {
-	req := api.StopJobsRequest{ArrayJobIDs: s.arrays, Reason: cancelReason}
+	ids, names := s.ending[:0:0], s.endingJob[:0:0]
+	for k, id := range s.ending {
+		if !slices.ContainsFunc(s.arrays, func(a wholeArray) bool { return id >= a.id && id < a.id+a.count }) {
+			ids, names = append(ids, id), append(names, s.endingJob[k])
+		}
+	}
+	s.ending, s.endingJob = ids, names
+	req := api.StopJobsRequest{Reason: cancelReason}
+	for _, a := range s.arrays {
+		req.ArrayJobIDs = append(req.ArrayJobIDs, a.id)
+	}
 	if len(s.ending) <= stopChunk {
 		req.IDs = s.ending
 	}
 	failed, err := s.c.Client.Stop(s.ctx, req)
 	var e *api.Error
 	if errors.As(err, &e) && e.Code == api.CodeInvalid && strings.Contains(e.Message, "arrayJobIds") {
-		for _, id := range s.arrays {
-			list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: id, Fields: s.fields(), GroupTasks: true})
+		for _, a := range s.arrays {
+			list, err := s.c.Client.ListJobs(s.ctx, api.ListJobsRequest{ArrayJobID: a.id, Fields: s.fields(), GroupTasks: true})
 			if err != nil {
-				s.fail(api.FormatID(id), err)
+				s.fail(api.FormatID(a.id), err)
 				continue
 			}
 			eachTask(list, s.pick)
@@ -755,8 +754,8 @@ func (s *scancel) endArrays() bool {
 		return true
 	}
 	if err != nil {
-		for _, id := range s.arrays {
-			s.fail(api.FormatID(id), err)
+		for _, a := range s.arrays {
+			s.fail(api.FormatID(a.id), err)
 		}
 		if req.IDs != nil {
 			for k := range s.ending {
@@ -765,14 +764,39 @@ func (s *scancel) endArrays() bool {
 		}
 		return req.IDs == nil
 	}
+	var arrayFailed []api.JobFailure
 	for _, f := range failed {
-		name := api.FormatID(f.ID) // an array's, or a job's by id
-		if k := slices.Index(s.ending, f.ID); k >= 0 && !slices.Contains(s.arrays, f.ID) {
-			name = s.endingName(k)
+		if slices.ContainsFunc(s.arrays, func(a wholeArray) bool { return a.id == f.ID }) {
+			s.fail(api.FormatID(f.ID), f.Error) // the array's one refusal
+		} else {
+			arrayFailed = append(arrayFailed, f)
 		}
-		s.fail(name, f.Error)
 	}
+	s.reportFailed(req.IDs, 0, arrayFailed)
 	return req.IDs == nil
+}
+
+// reportFailed reports the failures of a stop of ids, s.ending[from:] on,
+// each by the name of the job picked.
+func (s *scancel) reportFailed(ids []uint64, from int, failed []api.JobFailure) {
+	find := func(id uint64) int { return slices.Index(ids, id) } // few fail: a scan each
+	if len(failed) > 8 {
+		at := make(map[uint64]int, len(ids))
+		for k, id := range ids {
+			at[id] = k
+		}
+		find = func(id uint64) int {
+			if k, ok := at[id]; ok {
+				return k
+			}
+			return -1
+		}
+	}
+	for _, f := range failed {
+		if k := find(f.ID); k >= 0 {
+			s.fail(s.endingName(from+k), f.Error)
+		}
+	}
 }
 
 // fail reports a job scancel could not end, as Slurm does: an unknown or

@@ -49,10 +49,11 @@ func (g groupingFake) ListJobsInto(ctx context.Context, req api.ListJobsRequest,
 }
 
 // TestScancelArrayOfAnother: scancel of another user's waiting array, one
-// of its tasks named first, asks for the task and the array whole in one
-// request, and reports the refusals by the task's name and the array's;
-// a controller that does not know arrays asked whole, or -v, gets each
-// task asked once, and each refusal by the task's name.
+// of its tasks named first and the array twice, asks for the array whole
+// once (the task is the array's), and reports its one refusal by the
+// array's id, as Slurm does; a controller that does not know arrays
+// asked whole, or -v, gets each task asked once, and each refusal by the
+// task's name.
 func TestScancelArrayOfAnother(t *testing.T) {
 	f := newCtlFake()
 	for k := range 5 {
@@ -63,25 +64,24 @@ func TestScancelArrayOfAnother(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name         string
+		args         []string
 		refuseArrays bool
 		call         string
 		failed       []string
 	}{
-		// Asked whole: the task named first by id, the array by its.
-		{"arrays asked whole", false, `Stop arrays [30], jobs [32] "Cancelled by scancel"`, []string{"30_4", "30"}},
+		// Asked whole, once: the task named first is the array's too,
+		// and the array's refusal is one, by its id.
+		{"arrays asked whole", []string{"30_4", "30", "30"}, false, `Stop arrays [30], jobs [] "Cancelled by scancel"`, []string{"30"}},
 		// A controller that does not know arrays asked whole: listed
 		// (grouped) and asked task by task.
-		{"an older controller", true, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, []string{"30_4", "30_0", "30_2", "30_6", "30_8"}},
+		{"an older controller", []string{"30_4", "30"}, true, `StopJobs [30 31 32 33 34] "Cancelled by scancel"`, []string{"30_0", "30_2", "30_4", "30_6", "30_8"}},
 		// -v: each task is named as it is asked.
-		{"verbose", false, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, nil},
+		{"verbose", []string{"30_4", "30", "-v"}, false, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, nil},
 	} {
 		f.calls, f.refuseArrays = nil, c.refuseArrays
 		ctx, _, stderr := sbTestCtx(f, t.TempDir(), sbEnv, "")
 		ctx.Client = groupingFake{f}
-		args := []string{"30_4", "30"}
-		if c.failed == nil {
-			args = append(args, "-v")
-		}
+		args := c.args
 		if rc := Scancel(ctx, args); rc != 1 {
 			t.Errorf("%s: scancel of bob's array by alice: rc %d, want 1", c.name, rc)
 		}
