@@ -305,7 +305,8 @@ type StopJobsRequest struct {
 	// ArrayJobIDs stops every task of these arrays (by the array's id,
 	// its first task's) that has not ended and is not ending, as the
 	// controller has them: scancel of a whole array names it, not its
-	// 10,000 tasks. A task that has ended is not asked, and no failure.
+	// 10,000 tasks. A task that has ended is not asked, and no failure;
+	// a task named in IDs too is asked with its array.
 	ArrayJobIDs []uint64 `json:"arrayJobIds,omitempty"`
 	Reason      string   `json:"reason,omitempty"`
 }

@@ -12,8 +12,9 @@ import (
 // MaxStopJobs bounds the jobs of one StopJobsRequest (as MaxHoldJobs).
 const MaxStopJobs = 100_000
 
-// stopJobs ends many jobs in one raft entry (an array asked whole with
-// more tasks than MaxStopJobs: in entries of that many). Jobs the FSM
+// stopJobs ends many jobs in one raft entry (arrays asked whole with more
+// tasks than MaxStopJobs: in entries of that many, and an error in a later
+// one leaves the earlier ones' stops standing). Jobs the FSM
 // would refuse now (not the caller's, ended, unknown; with PrivateJobs,
 // not visible to the caller) are answered at once and never proposed; the
 // rest are, and the FSM decides each again when it applies. The check
@@ -34,27 +35,24 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 	}
 	var resp api.StopJobsResponse
 	state := c.fsm.State()
+	notFound := func(id uint64, err *api.Error) { resp.Failed = append(resp.Failed, api.JobFailure{ID: id, Error: err}) }
+	asked, tasks := c.arrayTasks(who, state, req.ArrayJobIDs, notFound)
 	// A task of an array asked whole fails as its array (see
 	// api.StopJobsResponse): the first of its tasks to fail says why.
-	var asked []askedArray
-	var named map[uint64]bool // req.IDs, when arrays are asked too
-	if len(req.ArrayJobIDs) > 0 {
-		named = make(map[uint64]bool, len(req.IDs))
-		for _, id := range req.IDs {
-			named[id] = true
-		}
-	}
 	fail := func(id uint64, err *api.Error) {
-		if a := arrayOf(asked, id); a != nil && !named[id] {
+		if a := arrayOf(asked, id); a != nil {
 			if a.failed {
 				return
 			}
 			a.failed, id = true, a.id
 		}
-		resp.Failed = append(resp.Failed, api.JobFailure{ID: id, Error: err})
+		notFound(id, err)
 	}
 	var ids []uint64
 	for _, id := range req.IDs {
+		if arrayOf(asked, id) != nil {
+			continue // a task of an array asked whole: asked with it
+		}
 		if c.cfg.PrivateJobs {
 			if j := state.Job(id); j != nil && !c.visible(who, j) {
 				fail(id, errNoJob(id))
@@ -63,7 +61,7 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 		}
 		ids = append(ids, id)
 	}
-	ids = c.arrayTasks(who, state, req.ArrayJobIDs, named, &asked, ids, fail) // after the ones named, in the order asked
+	ids = append(ids, tasks...) // after the ones named, in the order asked
 	for len(ids) > 0 {
 		cmd := raftfsm.StopManyCmd{IDs: ids[:min(len(ids), MaxStopJobs)], Reason: req.Reason, CallerUID: who.actingUID(), Now: c.nowMillis()}
 		ids = ids[len(cmd.IDs):]
@@ -71,7 +69,7 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 			continue
 		}
 		res, err := c.applier.Apply(ctx, raftfsm.OpStopMany, cmd)
-		if err != nil {
+		if err != nil { // the entries before this one stand: a stop in several may end part of its jobs
 			return api.StopJobsResponse{}, err
 		}
 		for i, e := range res.Errs {
@@ -104,8 +102,7 @@ type askedArray struct {
 }
 
 // arrayOf is the array of asked (in id order; arrays' ids do not overlap)
-// that job id is a task of, or nil. (Before asked is sorted it is right
-// for an id of no array's: nil.)
+// that job id is a task of, or nil.
 func arrayOf(asked []askedArray, id uint64) *askedArray {
 	i, _ := slices.BinarySearchFunc(asked, id, func(a askedArray, id uint64) int { return cmp.Compare(a.end, id+1) })
 	if i < len(asked) && asked[i].id <= id && id < asked[i].end {
@@ -114,13 +111,12 @@ func arrayOf(asked []askedArray, id uint64) *askedArray {
 	return nil
 }
 
-// arrayTasks appends to ids the tasks to stop of the arrays asked whole:
-// each that has not ended and is not ending, and is not named by id too;
-// each array goes into asked (an array asked twice, once). An id that is
-// no array's (or, with PrivateJobs, one who may not see) fails as not
-// found.
-func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint64, named map[uint64]bool,
-	asked *[]askedArray, ids []uint64, fail func(uint64, *api.Error)) []uint64 {
+// arrayTasks lists the arrays asked whole (in id order; an array asked
+// twice, once) and the tasks to stop of them: each that has not ended and
+// is not ending. An id that is no array's (or, with PrivateJobs, one who
+// may not see) is refused to notFound.
+func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint64,
+	notFound func(uint64, *api.Error)) (asked []askedArray, ids []uint64) {
 	refs := state.JobRefs()
 	var j api.Job
 	seen := make(map[uint64]bool, len(arrays))
@@ -134,10 +130,10 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 			first.LoadNoEnv(&j)
 		}
 		if !ok || j.Array == nil || j.Array.JobID != a || (c.cfg.PrivateJobs && !c.visible(who, &j)) {
-			fail(a, api.Errorf(api.CodeNotFound, "job %d is no job array", a))
+			notFound(a, api.Errorf(api.CodeNotFound, "job %d is no job array", a))
 			continue
 		}
-		*asked = append(*asked, askedArray{id: a, end: a + uint64(j.Array.Count)})
+		asked = append(asked, askedArray{id: a, end: a + uint64(j.Array.Count)})
 		ids = slices.Grow(ids, j.Array.Count)
 		prev, stop := first, !j.State.Terminal() && !j.StopRequested
 		for k := range uint64(j.Array.Count) {
@@ -149,11 +145,11 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 				r.LoadNoEnv(&j)
 				prev, stop = r, j.Array != nil && j.Array.JobID == a && !j.State.Terminal() && !j.StopRequested
 			}
-			if stop && !named[a+k] {
+			if stop {
 				ids = append(ids, a+k)
 			}
 		}
 	}
-	slices.SortFunc(*asked, func(x, y askedArray) int { return cmp.Compare(x.id, y.id) }) // for arrayOf
-	return ids
+	slices.SortFunc(asked, func(x, y askedArray) int { return cmp.Compare(x.id, y.id) }) // for arrayOf
+	return asked, ids
 }

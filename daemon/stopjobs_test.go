@@ -108,8 +108,10 @@ func TestStopJobsArrays(t *testing.T) {
 }
 
 // Arrays asked whole with more tasks than one stop takes (MaxStopJobs)
-// end in as many entries as it takes, and an array asked twice is asked
-// once (no refusal for its tasks the first asking stopped).
+// end in as many entries as it takes; an array asked twice is asked once
+// (no refusal for its tasks the first asking stopped), a task named by id
+// is asked with its array, and a task asked as an array is not found, by
+// its own id.
 func TestStopJobsArraysOverMax(t *testing.T) {
 	tc := startTestController(t, false)
 	held := api.JobSpec{Name: "sweep", Command: []string{"true"}, Held: true}
@@ -129,9 +131,11 @@ func TestStopJobsArraysOverMax(t *testing.T) {
 	}
 	before := tc.indexes()
 	var stopped api.StopJobsResponse
-	tc.mustCall(alice, api.PathStopJobs, api.StopJobsRequest{ArrayJobIDs: append(arrays, arrays[0]), Reason: "scancel"}, &stopped)
-	if len(stopped.Failed) != 0 {
-		t.Errorf("stop of two arrays of %d tasks, one asked twice: failed %+v, want none", n, stopped.Failed)
+	// Named twice, and a task of the first named by id and as an array.
+	ask := api.StopJobsRequest{IDs: []uint64{arrays[0] + 6}, ArrayJobIDs: []uint64{arrays[0] + 6, arrays[1], arrays[0]}, Reason: "scancel"}
+	tc.mustCall(alice, api.PathStopJobs, ask, &stopped)
+	if len(stopped.Failed) != 1 || stopped.Failed[0].ID != arrays[0]+6 || stopped.Failed[0].Error.Code != api.CodeNotFound {
+		t.Errorf("stop of two arrays of %d tasks, one asked twice, a task as an array: failed %+v, want the task not found as an array", n, stopped.Failed)
 	}
 	if after := tc.indexes(); after[0] != before[0]+2 {
 		t.Errorf("stop of %d tasks took raft indexes %v -> %v, want two entries", 2*n, before, after)

@@ -730,6 +730,8 @@ func (s *scancel) endArrays() bool {
 	for k, id := range s.ending {
 		if !slices.ContainsFunc(s.arrays, func(a wholeArray) bool { return id >= a.id && id < a.id+a.count }) {
 			ids, names = append(ids, id), append(names, s.endingJob[k])
+		} else if s.seen != nil {
+			delete(s.seen, id) // picked again, if the tasks are listed after all
 		}
 	}
 	s.ending, s.endingJob = ids, names

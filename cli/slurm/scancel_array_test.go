@@ -73,8 +73,8 @@ func TestScancelArrayOfAnother(t *testing.T) {
 		// and the array's refusal is one, by its id.
 		{"arrays asked whole", []string{"30_4", "30", "30"}, false, `Stop arrays [30], jobs [] "Cancelled by scancel"`, []string{"30"}},
 		// A controller that does not know arrays asked whole: listed
-		// (grouped) and asked task by task.
-		{"an older controller", []string{"30_4", "30"}, true, `StopJobs [30 31 32 33 34] "Cancelled by scancel"`, []string{"30_0", "30_2", "30_4", "30_6", "30_8"}},
+		// (grouped) and asked task by task, the tasks named first too.
+		{"an older controller", []string{"30_8", "30_4", "30"}, true, `StopJobs [30 31 32 33 34] "Cancelled by scancel"`, []string{"30_0", "30_2", "30_4", "30_6", "30_8"}},
 		// -v: each task is named as it is asked.
 		{"verbose", []string{"30_4", "30", "-v"}, false, `StopJobs [32 30 31 33 34] "Cancelled by scancel"`, nil},
 	} {
