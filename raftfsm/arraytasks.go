@@ -1,7 +1,7 @@
 package raftfsm
 
 import (
-	"reflect"
+	"maps"
 	"slices"
 
 	"github.com/shoal-batch/shoal/api"
@@ -143,18 +143,7 @@ func (g *jobRec) alike(r *jobRec) bool {
 // sameEnv reports whether two environments hold the same variables: the
 // same map (shared environments are) or equal ones.
 func sameEnv(a, b map[string]string) bool {
-	if (a == nil) != (b == nil) || len(a) != len(b) {
-		return false
-	}
-	if a == nil || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
-		return true
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	return (a == nil) == (b == nil) && (sameMap(a, b) || maps.Equal(a, b))
 }
 
 func sameInt(a, b *int) bool { return a == b || (a != nil && b != nil && *a == *b) }
