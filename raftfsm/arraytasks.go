@@ -123,9 +123,9 @@ func (c *specCache) groupTask(r *jobRec) *jobRec {
 }
 
 // alike reports whether group g stands for task record r: every field
-// the same but the id, the index and a priority that falls with the id. Shared parts (spec, placement,
-// rare fields, usage) are compared by pointer first, as newJobRec shares
-// them.
+// the same but the id, the index and a priority that falls with the id.
+// Shared parts (spec, placement, rare fields, usage) are compared by
+// pointer first, as newJobRec shares them.
 func (g *jobRec) alike(r *jobRec) bool {
 	a, b := g.Array, r.Array
 	if a.JobID != b.JobID || a.Min != b.Min || a.Max != b.Max || a.Count != b.Count || a.MaxRunning != b.MaxRunning {

@@ -64,7 +64,11 @@ func (jobBucketIndex) FromArgs(args ...any) ([]byte, error) {
 }
 
 // storedRec returns the record of job id, or nil.
-func storedRec(txn *memdb.Txn, id uint64) *jobRec {
+func storedRec(txn *memdb.Txn, id uint64) *jobRec { return storedSlot(txn, id).at(id) }
+
+// storedSlot is what the slot of job id holds: its record, a task group
+// standing for it, or nil.
+func storedSlot(txn *memdb.Txn, id uint64) *jobRec {
 	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
@@ -72,7 +76,7 @@ func storedRec(txn *memdb.Txn, id uint64) *jobRec {
 	if raw == nil {
 		return nil
 	}
-	return raw.(*jobBucket).Jobs[id%jobBucketSize].at(id)
+	return raw.(*jobBucket).Jobs[id%jobBucketSize]
 }
 
 // recReader reads records by id, keeping the bucket it last read: ids
@@ -209,14 +213,7 @@ func (c *openCache) rawRec(txn *memdb.Txn, id uint64) *jobRec {
 	if c != nil && c.bucket != nil && c.bucket.ID == id/jobBucketSize {
 		return c.bucket.Jobs[id%jobBucketSize]
 	}
-	raw, err := txn.First(tableJobBuckets, "id", id/jobBucketSize)
-	if err != nil {
-		panic(fmt.Sprintf("raftfsm: read job %d: %v", id, err))
-	}
-	if raw == nil {
-		return nil
-	}
-	return raw.(*jobBucket).Jobs[id%jobBucketSize]
+	return storedSlot(txn, id)
 }
 
 // storeJob puts record now in its slot (now nil: empties the slot of id)
