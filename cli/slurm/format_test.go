@@ -182,7 +182,7 @@ func TestMemString(t *testing.T) {
 }
 
 func TestParsePercentFormat(t *testing.T) {
-	pf, bad := parsePercentFormat("Job:%.18i %-10j|%5u%%%t", func(l byte) bool { _, ok := sqLetters[l]; return ok })
+	pf, bad := parsePercentFormat("Job:%.18i %-10j|%5u%%%t", func(l byte) bool { _, ok := sqLetters()[l]; return ok })
 	want := []column{
 		{key: "i", width: 18, right: true, suffix: " "},
 		{key: "-", suffix: "%-10j|", invalid: true},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -102,13 +103,15 @@ func limitFull(limitSecs int64) string {
 func ctimeLine(t time.Time) string { return t.Format("Mon Jan _2 15:04:05 2006") }
 
 // timeUnits are the units of "now+N<unit>" and "now-N<unit>".
-var timeUnits = map[string]time.Duration{
-	"": time.Second, "s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
-	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
-	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
-	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
-	"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
-}
+var timeUnits = sync.OnceValue(func() map[string]time.Duration {
+	return map[string]time.Duration{
+		"": time.Second, "s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
+		"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+		"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+		"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+		"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
+	}
+})
 
 // namedTimes are the named times of day Slurm's parse_time knows.
 var namedTimes = map[string]int{"midnight": 0, "elevenses": 11, "noon": 12, "fika": 15, "teatime": 16}
@@ -152,7 +155,7 @@ func parseSlurmTime(s string, now time.Time, past bool) (time.Time, error) {
 			i++
 		}
 		n, err := strconv.ParseInt(rest[1:i], 10, 64)
-		unit, uok := timeUnits[rest[i:]]
+		unit, uok := timeUnits()[rest[i:]]
 		if err != nil || !uok {
 			return time.Time{}, bad
 		}

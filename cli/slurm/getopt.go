@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 )
@@ -54,6 +55,10 @@ type Opt struct {
 type Getopt struct {
 	Prog    string // the command name, for error messages
 	Options []Option
+	// Own are more options, after Options: sbatch's and srun's own, after
+	// the table they share (one table each would be built at every start
+	// of every command in this package).
+	Own []Option
 	// InOrder stops at the first operand, as an optstring starting with
 	// "+" does (sbatch, srun: what follows the script is its arguments).
 	// Otherwise options and operands may be mixed, as GNU getopt permutes
@@ -140,8 +145,7 @@ func (g *Getopt) lookupLong(name, text string) (*Option, error) {
 	var found *Option
 	var possible []string
 	ambiguous := false
-	for i := range g.Options {
-		o := &g.Options[i]
+	for o := range g.all() {
 		if o.Long == "" || !strings.HasPrefix(o.Long, name) {
 			continue
 		}
@@ -200,10 +204,23 @@ func (g *Getopt) short(text string, next []string) ([]Opt, int, error) {
 }
 
 func (g *Getopt) lookupShort(c byte) *Option {
-	for i := range g.Options {
-		if g.Options[i].Short == c {
-			return &g.Options[i]
+	for o := range g.all() {
+		if o.Short == c {
+			return o
 		}
 	}
 	return nil
+}
+
+// all yields g's options: Options, then Own.
+func (g *Getopt) all() iter.Seq[*Option] {
+	return func(yield func(*Option) bool) {
+		for _, table := range [2][]Option{g.Options, g.Own} {
+			for i := range table {
+				if !yield(&table[i]) {
+					return
+				}
+			}
+		}
+	}
 }

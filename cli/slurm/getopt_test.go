@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,7 +86,8 @@ func TestGetopt(t *testing.T) {
 // letter twice, and every key handled.
 func TestOptionTables(t *testing.T) {
 	for name, table := range map[string][]Option{
-		"sbatch": sbatchOptions, "srun": srunOptions, "scancel": scancelOptions, "sacctmgr": sacctmgrOptions,
+		"sbatch": slices.Concat(jobOptions, sbatchOnlyOptions), "srun": slices.Concat(jobOptions, srunOnlyOptions),
+		"scancel": scancelOptions, "sacctmgr": sacctmgrOptions,
 	} {
 		longs, shorts := map[string]bool{}, map[byte]bool{}
 		for _, o := range table {
@@ -99,8 +101,8 @@ func TestOptionTables(t *testing.T) {
 		}
 	}
 	// Every sbatch and srun option reaches a handler (no "internal error").
-	for _, table := range [][]Option{sbatchOptions, srunOptions} {
-		for _, o := range table {
+	for _, g := range []*Getopt{sbatchGetopt, srunGetopt} {
+		for o := range g.all() {
 			if strings.HasPrefix(o.key(), "srun-") {
 				continue
 			}

@@ -574,12 +574,13 @@ func sacctKey(views []*jobView, top map[uint64]uint64) func(*jobView) uint64 {
 // padded to 19 characters, as Slurm prints them.
 func printHelpFormat(c *Ctx) {
 	var b strings.Builder
-	for i, f := range saFieldList {
+	fields := saFieldList()
+	for i, f := range fields {
 		if i%4 != 0 {
 			b.WriteByte(' ')
 		}
 		fmt.Fprintf(&b, "%-19s", f.name)
-		if i%4 == 3 || i == len(saFieldList)-1 {
+		if i%4 == 3 || i == len(fields)-1 {
 			b.WriteByte('\n')
 		}
 	}

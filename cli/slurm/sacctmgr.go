@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
@@ -59,140 +60,142 @@ type sacctmgrField struct {
 	value  func(r assocRow) string
 }
 
-var sacctmgrFields = map[string]sacctmgrField{
-	"user":           {"User", 10, func(r assocRow) string { return r.user }},
-	"defaultaccount": {"Def Acct", 10, func(r assocRow) string { return r.defAcct }},
-	"adminlevel":     {"Admin", 9, func(r assocRow) string { return r.admin }},
-	"cluster":        {"Cluster", 10, func(assocRow) string { return shoalCluster }},
-	"account":        {"Account", 10, func(r assocRow) string { return r.account }},
-	"partition":      {"Partition", 10, func(assocRow) string { return "" }},
-	"fairshare": {"Share", 9, func(r assocRow) string {
-		if r.assoc != nil {
-			return strconv.FormatInt(r.assoc.Shares, 10)
-		}
-		return r.unset("1")
-	}},
-	"qos": {"QOS", 20, func(r assocRow) string {
-		if r.reg != nil {
-			return r.assocQOS()
-		}
-		return "normal"
-	}},
-	"defaultqos": {"Def QOS", 9, func(r assocRow) string {
-		if r.assoc != nil {
-			return r.assoc.DefaultQOS
-		}
-		return ""
-	}},
-	"description": {"Descr", 20, func(r assocRow) string {
-		switch {
-		case r.acct != nil:
-			return r.acct.Description
-		case r.qos != nil:
-			return r.qos.Description
-		}
-		return r.account
-	}},
-	"organization": {"Org", 20, func(r assocRow) string {
-		if r.acct != nil {
-			return r.acct.Organization
-		}
-		return r.account
-	}},
-	"parentname": {"Par Name", 10, func(r assocRow) string {
-		if r.reg != nil {
-			if r.user == "" && r.assoc != nil {
-				return r.reg.accounts[r.account].Parent
+var sacctmgrFields = sync.OnceValue(func() map[string]sacctmgrField {
+	return map[string]sacctmgrField{
+		"user":           {"User", 10, func(r assocRow) string { return r.user }},
+		"defaultaccount": {"Def Acct", 10, func(r assocRow) string { return r.defAcct }},
+		"adminlevel":     {"Admin", 9, func(r assocRow) string { return r.admin }},
+		"cluster":        {"Cluster", 10, func(assocRow) string { return shoalCluster }},
+		"account":        {"Account", 10, func(r assocRow) string { return r.account }},
+		"partition":      {"Partition", 10, func(assocRow) string { return "" }},
+		"fairshare": {"Share", 9, func(r assocRow) string {
+			if r.assoc != nil {
+				return strconv.FormatInt(r.assoc.Shares, 10)
+			}
+			return r.unset("1")
+		}},
+		"qos": {"QOS", 20, func(r assocRow) string {
+			if r.reg != nil {
+				return r.assocQOS()
+			}
+			return "normal"
+		}},
+		"defaultqos": {"Def QOS", 9, func(r assocRow) string {
+			if r.assoc != nil {
+				return r.assoc.DefaultQOS
 			}
 			return ""
-		}
-		if r.user == "" && r.account != "root" {
-			return "root"
-		}
-		return ""
-	}},
-	"name": {"Name", 10, func(r assocRow) string { return r.account }},
-	"priority": {"Priority", 10, func(r assocRow) string {
-		if r.qos != nil {
-			return strconv.FormatInt(r.qos.Priority, 10)
-		}
-		return r.unset("0")
-	}},
-	"maxjobs":       {"MaxJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxJobs }) }},
-	"maxsubmitjobs": {"MaxSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxSubmitJobs }) }},
-	"grpjobs":       {"GrpJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpJobs }) }},
-	"grpsubmitjobs": {"GrpSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpSubmitJobs }) }},
-	"maxwall": {"MaxWall", 11, func(r assocRow) string {
-		if l := r.limits(); l != nil && l.MaxWall != nil {
-			return minsString(*l.MaxWall)
-		}
-		return ""
-	}},
-	"grptres": {"GrpTRES", 13, func(r assocRow) string {
-		if l := r.limits(); l != nil {
-			return l.GrpTRES
-		}
-		return ""
-	}},
-	"maxtres": {"MaxTRES", 13, func(r assocRow) string {
-		if l := r.limits(); l != nil {
-			return l.MaxTRES
-		}
-		return ""
-	}},
-	"maxjobspu": {"MaxJobsPU", 9, func(r assocRow) string {
-		if r.qos == nil {
+		}},
+		"description": {"Descr", 20, func(r assocRow) string {
+			switch {
+			case r.acct != nil:
+				return r.acct.Description
+			case r.qos != nil:
+				return r.qos.Description
+			}
+			return r.account
+		}},
+		"organization": {"Org", 20, func(r assocRow) string {
+			if r.acct != nil {
+				return r.acct.Organization
+			}
+			return r.account
+		}},
+		"parentname": {"Par Name", 10, func(r assocRow) string {
+			if r.reg != nil {
+				if r.user == "" && r.assoc != nil {
+					return r.reg.accounts[r.account].Parent
+				}
+				return ""
+			}
+			if r.user == "" && r.account != "root" {
+				return "root"
+			}
 			return ""
-		}
-		return optCount(r.qos.MaxJobsPU)
-	}},
-	"maxsubmitpu": {"MaxSubmitPU", 11, func(r assocRow) string {
-		if r.qos == nil {
+		}},
+		"name": {"Name", 10, func(r assocRow) string { return r.account }},
+		"priority": {"Priority", 10, func(r assocRow) string {
+			if r.qos != nil {
+				return strconv.FormatInt(r.qos.Priority, 10)
+			}
+			return r.unset("0")
+		}},
+		"maxjobs":       {"MaxJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxJobs }) }},
+		"maxsubmitjobs": {"MaxSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.MaxSubmitJobs }) }},
+		"grpjobs":       {"GrpJobs", 7, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpJobs }) }},
+		"grpsubmitjobs": {"GrpSubmit", 9, func(r assocRow) string { return r.limit(func(l api.Limits) *int64 { return l.GrpSubmitJobs }) }},
+		"maxwall": {"MaxWall", 11, func(r assocRow) string {
+			if l := r.limits(); l != nil && l.MaxWall != nil {
+				return minsString(*l.MaxWall)
+			}
 			return ""
-		}
-		return optCount(r.qos.MaxSubmitPU)
-	}},
-	// Columns of Slurm's defaults shoal keeps nothing for: blank.
-	"grpwall":        {"GrpWall", 11, blankField},
-	"grptresmins":    {"GrpTRESMins", 13, blankField},
-	"grptresrunmins": {"GrpTRESRunMins", 13, blankField},
-	"maxtrespernode": {"MaxTRESPerNode", 14, blankField},
-	"maxtresmins":    {"MaxTRESMins", 13, blankField},
-	"maxnodes":       {"MaxNodes", 8, blankField},
-	"maxcpus":        {"MaxCPUs", 8, blankField},
-	"maxcpumins":     {"MaxCPUMins", 11, blankField},
-	"grpnodes":       {"GrpNodes", 8, blankField},
-	"grpcpus":        {"GrpCPUs", 8, blankField},
-	"grpmem":         {"GrpMem", 7, blankField},
-	"grpcpumins":     {"GrpCPUMins", 11, blankField},
-	"gracetime": {"GraceTime", 10, func(r assocRow) string {
-		if r.qos == nil {
-			return "00:00:00"
-		}
-		return secsString(r.qos.GraceTime)
-	}},
-	"preempt": {"Preempt", 10, func(r assocRow) string {
-		if r.qos == nil {
+		}},
+		"grptres": {"GrpTRES", 13, func(r assocRow) string {
+			if l := r.limits(); l != nil {
+				return l.GrpTRES
+			}
 			return ""
-		}
-		return strings.Join(r.qos.Preempt, ",")
-	}},
-	"preemptexempt": {"PreemptExemptTime", 19, func(r assocRow) string {
-		if r.qos == nil || r.qos.PreemptExemptTime == nil {
+		}},
+		"maxtres": {"MaxTRES", 13, func(r assocRow) string {
+			if l := r.limits(); l != nil {
+				return l.MaxTRES
+			}
 			return ""
-		}
-		return secsString(*r.qos.PreemptExemptTime)
-	}},
-	"preemptmode": {"PreemptMode", 11, func(r assocRow) string { return qosPreemptMode(r.qos) }},
-	"flags":       {"Flags", 20, blankField},
-	"usagethres":  {"UsageThres", 10, blankField},
-	"usagefactor": {"UsageFactor", 11, func(assocRow) string { return "1.000000" }},
-	"maxtrespu":   {"MaxTRESPU", 13, blankField},
-	"maxtrespa":   {"MaxTRESPA", 13, blankField},
-	"maxjobspa":   {"MaxJobsPA", 9, blankField},
-	"maxsubmitpa": {"MaxSubmitPA", 11, blankField},
-	"mintres":     {"MinTRES", 13, blankField},
-}
+		}},
+		"maxjobspu": {"MaxJobsPU", 9, func(r assocRow) string {
+			if r.qos == nil {
+				return ""
+			}
+			return optCount(r.qos.MaxJobsPU)
+		}},
+		"maxsubmitpu": {"MaxSubmitPU", 11, func(r assocRow) string {
+			if r.qos == nil {
+				return ""
+			}
+			return optCount(r.qos.MaxSubmitPU)
+		}},
+		// Columns of Slurm's defaults shoal keeps nothing for: blank.
+		"grpwall":        {"GrpWall", 11, blankField},
+		"grptresmins":    {"GrpTRESMins", 13, blankField},
+		"grptresrunmins": {"GrpTRESRunMins", 13, blankField},
+		"maxtrespernode": {"MaxTRESPerNode", 14, blankField},
+		"maxtresmins":    {"MaxTRESMins", 13, blankField},
+		"maxnodes":       {"MaxNodes", 8, blankField},
+		"maxcpus":        {"MaxCPUs", 8, blankField},
+		"maxcpumins":     {"MaxCPUMins", 11, blankField},
+		"grpnodes":       {"GrpNodes", 8, blankField},
+		"grpcpus":        {"GrpCPUs", 8, blankField},
+		"grpmem":         {"GrpMem", 7, blankField},
+		"grpcpumins":     {"GrpCPUMins", 11, blankField},
+		"gracetime": {"GraceTime", 10, func(r assocRow) string {
+			if r.qos == nil {
+				return "00:00:00"
+			}
+			return secsString(r.qos.GraceTime)
+		}},
+		"preempt": {"Preempt", 10, func(r assocRow) string {
+			if r.qos == nil {
+				return ""
+			}
+			return strings.Join(r.qos.Preempt, ",")
+		}},
+		"preemptexempt": {"PreemptExemptTime", 19, func(r assocRow) string {
+			if r.qos == nil || r.qos.PreemptExemptTime == nil {
+				return ""
+			}
+			return secsString(*r.qos.PreemptExemptTime)
+		}},
+		"preemptmode": {"PreemptMode", 11, func(r assocRow) string { return qosPreemptMode(r.qos) }},
+		"flags":       {"Flags", 20, blankField},
+		"usagethres":  {"UsageThres", 10, blankField},
+		"usagefactor": {"UsageFactor", 11, func(assocRow) string { return "1.000000" }},
+		"maxtrespu":   {"MaxTRESPU", 13, blankField},
+		"maxtrespa":   {"MaxTRESPA", 13, blankField},
+		"maxjobspa":   {"MaxJobsPA", 9, blankField},
+		"maxsubmitpa": {"MaxSubmitPA", 11, blankField},
+		"mintres":     {"MinTRES", 13, blankField},
+	}
+})
 
 func blankField(assocRow) string { return "" }
 
@@ -263,48 +266,52 @@ func (r assocRow) assocQOS() string {
 }
 
 // sacctmgrFieldAliases maps the names sacctmgr accepts to sacctmgrFields.
-var sacctmgrFieldAliases = map[string]string{
-	"user": "user", "users": "user", "defaultaccount": "defaultaccount", "defacct": "defaultaccount",
-	"adminlevel": "adminlevel", "admin": "adminlevel", "cluster": "cluster", "account": "account",
-	"acct": "account", "partition": "partition", "fairshare": "fairshare", "share": "fairshare",
-	"qos": "qos", "defaultqos": "defaultqos", "description": "description", "descr": "description",
-	"organization": "organization", "org": "organization", "parentname": "parentname", "parent": "parentname",
-	"name": "name", "priority": "priority", "prio": "priority",
-	"maxjobs": "maxjobs", "maxj": "maxjobs", "maxsubmitjobs": "maxsubmitjobs", "maxsubmit": "maxsubmitjobs", "maxs": "maxsubmitjobs",
-	"grpjobs": "grpjobs", "grpj": "grpjobs", "grpsubmitjobs": "grpsubmitjobs", "grpsubmit": "grpsubmitjobs", "grps": "grpsubmitjobs",
-	"maxwall": "maxwall", "maxw": "maxwall", "maxwalldurationperjob": "maxwall", "grptres": "grptres", "maxtres": "maxtres",
-	"maxtresperjob": "maxtres", "maxjobspu": "maxjobspu", "maxjobsperuser": "maxjobspu", "maxsubmitpu": "maxsubmitpu",
-	"maxsubmitjobsperuser": "maxsubmitpu", "grpwall": "grpwall", "grptresmins": "grptresmins", "grptresrunmins": "grptresrunmins",
-	"maxtrespernode": "maxtrespernode", "maxtrespern": "maxtrespernode", "maxtresmins": "maxtresmins", "maxnodes": "maxnodes", "maxn": "maxnodes",
-	"maxcpus": "maxcpus", "maxcpumins": "maxcpumins", "grpnodes": "grpnodes", "grpn": "grpnodes", "grpcpus": "grpcpus",
-	"grpmem": "grpmem", "grpcpumins": "grpcpumins", "gracetime": "gracetime", "gracet": "gracetime", "preempt": "preempt",
-	"preemptexempttime": "preemptexempt", "preempte": "preemptexempt", "preemptmode": "preemptmode", "preemptm": "preemptmode",
-	"flags": "flags", "usagethreshold": "usagethres", "usagethres": "usagethres", "usagefactor": "usagefactor",
-	"maxtrespu": "maxtrespu", "maxtresperuser": "maxtrespu", "maxtrespa": "maxtrespa", "maxtresperacct": "maxtrespa",
-	"maxjobspa": "maxjobspa", "maxjobsperacct": "maxjobspa", "maxsubmitpa": "maxsubmitpa", "maxsubmitjobsperacct": "maxsubmitpa",
-	"mintres": "mintres", "parentn": "parentname", "cl": "cluster", "acc": "account", "part": "partition",
-}
+var sacctmgrFieldAliases = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"user": "user", "users": "user", "defaultaccount": "defaultaccount", "defacct": "defaultaccount",
+		"adminlevel": "adminlevel", "admin": "adminlevel", "cluster": "cluster", "account": "account",
+		"acct": "account", "partition": "partition", "fairshare": "fairshare", "share": "fairshare",
+		"qos": "qos", "defaultqos": "defaultqos", "description": "description", "descr": "description",
+		"organization": "organization", "org": "organization", "parentname": "parentname", "parent": "parentname",
+		"name": "name", "priority": "priority", "prio": "priority",
+		"maxjobs": "maxjobs", "maxj": "maxjobs", "maxsubmitjobs": "maxsubmitjobs", "maxsubmit": "maxsubmitjobs", "maxs": "maxsubmitjobs",
+		"grpjobs": "grpjobs", "grpj": "grpjobs", "grpsubmitjobs": "grpsubmitjobs", "grpsubmit": "grpsubmitjobs", "grps": "grpsubmitjobs",
+		"maxwall": "maxwall", "maxw": "maxwall", "maxwalldurationperjob": "maxwall", "grptres": "grptres", "maxtres": "maxtres",
+		"maxtresperjob": "maxtres", "maxjobspu": "maxjobspu", "maxjobsperuser": "maxjobspu", "maxsubmitpu": "maxsubmitpu",
+		"maxsubmitjobsperuser": "maxsubmitpu", "grpwall": "grpwall", "grptresmins": "grptresmins", "grptresrunmins": "grptresrunmins",
+		"maxtrespernode": "maxtrespernode", "maxtrespern": "maxtrespernode", "maxtresmins": "maxtresmins", "maxnodes": "maxnodes", "maxn": "maxnodes",
+		"maxcpus": "maxcpus", "maxcpumins": "maxcpumins", "grpnodes": "grpnodes", "grpn": "grpnodes", "grpcpus": "grpcpus",
+		"grpmem": "grpmem", "grpcpumins": "grpcpumins", "gracetime": "gracetime", "gracet": "gracetime", "preempt": "preempt",
+		"preemptexempttime": "preemptexempt", "preempte": "preemptexempt", "preemptmode": "preemptmode", "preemptm": "preemptmode",
+		"flags": "flags", "usagethreshold": "usagethres", "usagethres": "usagethres", "usagefactor": "usagefactor",
+		"maxtrespu": "maxtrespu", "maxtresperuser": "maxtrespu", "maxtrespa": "maxtrespa", "maxtresperacct": "maxtrespa",
+		"maxjobspa": "maxjobspa", "maxjobsperacct": "maxjobspa", "maxsubmitpa": "maxsubmitpa", "maxsubmitjobsperacct": "maxsubmitpa",
+		"mintres": "mintres", "parentn": "parentname", "cl": "cluster", "acc": "account", "part": "partition",
+	}
+})
 
 // Default columns, per entity: from the accounts of jobs, a subset of
 // Slurm's; from the registry ("reg:"), Slurm 22.05's.
-var sacctmgrDefaults = map[string][]string{
-	"reg:user":       {"user", "defaultaccount", "adminlevel"},
-	"reg:user+assoc": {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "priority", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
-	"reg:account":    {"account", "description", "organization"},
-	"reg:account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "priority", "grpjobs", "grpnodes",
-		"grpcpus", "grpmem", "grpsubmitjobs", "grpwall", "grpcpumins", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
-	"reg:association": {"cluster", "account", "user", "partition", "fairshare", "priority", "grpjobs", "grptres", "grpsubmitjobs", "grpwall",
-		"grptresmins", "maxjobs", "maxtres", "maxtrespernode", "maxsubmitjobs", "maxwall", "maxtresmins", "qos", "defaultqos", "grptresrunmins"},
-	"reg:qos": {"name", "priority", "gracetime", "preempt", "preemptexempt", "preemptmode", "flags", "usagethres", "usagefactor",
-		"grptres", "grptresmins", "grptresrunmins", "grpjobs", "grpsubmitjobs", "grpwall", "maxtres", "maxtrespernode", "maxtresmins", "maxwall",
-		"maxtrespu", "maxjobspu", "maxsubmitpu", "maxtrespa", "maxjobspa", "maxsubmitpa", "mintres"},
-	"user":          {"user", "defaultaccount", "adminlevel"},
-	"user+assoc":    {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "qos", "defaultqos"},
-	"account":       {"account", "description", "organization"},
-	"account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "qos", "defaultqos"},
-	"association":   {"cluster", "account", "user", "partition", "fairshare", "qos", "defaultqos"},
-	"qos":           {"name", "priority"},
-}
+var sacctmgrDefaults = sync.OnceValue(func() map[string][]string {
+	return map[string][]string{
+		"reg:user":       {"user", "defaultaccount", "adminlevel"},
+		"reg:user+assoc": {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "priority", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
+		"reg:account":    {"account", "description", "organization"},
+		"reg:account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "priority", "grpjobs", "grpnodes",
+			"grpcpus", "grpmem", "grpsubmitjobs", "grpwall", "grpcpumins", "maxjobs", "maxnodes", "maxcpus", "maxsubmitjobs", "maxwall", "maxcpumins", "qos", "defaultqos"},
+		"reg:association": {"cluster", "account", "user", "partition", "fairshare", "priority", "grpjobs", "grptres", "grpsubmitjobs", "grpwall",
+			"grptresmins", "maxjobs", "maxtres", "maxtrespernode", "maxsubmitjobs", "maxwall", "maxtresmins", "qos", "defaultqos", "grptresrunmins"},
+		"reg:qos": {"name", "priority", "gracetime", "preempt", "preemptexempt", "preemptmode", "flags", "usagethres", "usagefactor",
+			"grptres", "grptresmins", "grptresrunmins", "grpjobs", "grpsubmitjobs", "grpwall", "maxtres", "maxtrespernode", "maxtresmins", "maxwall",
+			"maxtrespu", "maxjobspu", "maxsubmitpu", "maxtrespa", "maxjobspa", "maxsubmitpa", "mintres"},
+		"user":          {"user", "defaultaccount", "adminlevel"},
+		"user+assoc":    {"user", "defaultaccount", "adminlevel", "cluster", "account", "partition", "fairshare", "qos", "defaultqos"},
+		"account":       {"account", "description", "organization"},
+		"account+assoc": {"account", "description", "organization", "cluster", "parentname", "user", "fairshare", "qos", "defaultqos"},
+		"association":   {"cluster", "account", "user", "partition", "fairshare", "qos", "defaultqos"},
+		"qos":           {"name", "priority"},
+	}
+})
 
 // acctColumn is one printed column: a field and its width.
 type acctColumn struct {
@@ -513,8 +520,8 @@ func (r *sacctmgrRun) columns(entity string, format []string) ([]acctColumn, err
 			key = "reg:" + key
 		}
 		var cols []acctColumn
-		for _, name := range sacctmgrDefaults[key] {
-			f := sacctmgrFields[name]
+		for _, name := range sacctmgrDefaults()[key] {
+			f := sacctmgrFields()[name]
 			w := f.width
 			if r.tree && name == "account" {
 				w = -20
@@ -529,11 +536,11 @@ func (r *sacctmgrRun) columns(entity string, format []string) ([]acctColumn, err
 			continue
 		}
 		name, width, hasWidth := strings.Cut(item, "%")
-		key, ok := sacctmgrFieldAliases[strings.ToLower(strings.ReplaceAll(name, " ", ""))]
+		key, ok := sacctmgrFieldAliases()[strings.ToLower(strings.ReplaceAll(name, " ", ""))]
 		if !ok {
 			return nil, errorf(1, "Unknown field '%s'", name)
 		}
-		f := sacctmgrFields[key]
+		f := sacctmgrFields()[key]
 		col := acctColumn{f, f.width}
 		if hasWidth {
 			n, err := strconv.Atoi(width)

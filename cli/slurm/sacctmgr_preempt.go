@@ -33,7 +33,7 @@ func isPreemptKey(key string) bool {
 }
 
 // errPreemptMix is Slurm's refusal of Preempt= with += or -= together.
-var errPreemptMix = errorf(1, "sacctmgr: error: You can't set qos equal to something and then add or subtract from it in the same line")
+var errPreemptMix = &exitError{RC: 1, Lines: []string{"sacctmgr: error: You can't set qos equal to something and then add or subtract from it in the same line"}}
 
 // parse reads one option.
 func (p *qosPreempt) parse(o acctOpt) error {

@@ -118,11 +118,8 @@ var sbatchOnlyOptions = []Option{
 	{Long: "wrap", Arg: RequiredArg},
 }
 
-// sbatchOptions is sbatch's whole option table.
-var sbatchOptions = append(append([]Option(nil), jobOptions...), sbatchOnlyOptions...)
-
 // sbatchGetopt parses sbatch's command line: options end at the script.
-var sbatchGetopt = &Getopt{Prog: "sbatch", Options: sbatchOptions, InOrder: true}
+var sbatchGetopt = &Getopt{Prog: "sbatch", Options: jobOptions, Own: sbatchOnlyOptions, InOrder: true}
 
 // Levels an option can be set at; a higher level overrides a lower one.
 const (
@@ -219,8 +216,8 @@ func longName(opt Opt) string {
 	if strings.HasPrefix(opt.Name, "--") {
 		return opt.Name
 	}
-	for _, table := range [][]Option{sbatchOptions, srunOptions} {
-		for _, o := range table {
+	for _, g := range []*Getopt{sbatchGetopt, srunGetopt} {
+		for o := range g.all() {
 			if "-"+string(o.Short) == opt.Name && o.Long != "" {
 				return "--" + o.Long
 			}

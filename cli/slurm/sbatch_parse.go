@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -179,19 +180,21 @@ func parseSignalSpec(s string) (warnSpec, bool) {
 
 // signalNames are the signals Slurm accepts by name, with their Linux
 // numbers.
-var signalNames = map[string]int{
-	"HUP": 1, "INT": 2, "QUIT": 3, "ABRT": 6, "KILL": 9, "USR1": 10, "SEGV": 11,
-	"USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "CHLD": 17, "CONT": 18,
-	"STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24,
-	"XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
-}
+var signalNames = sync.OnceValue(func() map[string]int {
+	return map[string]int{
+		"HUP": 1, "INT": 2, "QUIT": 3, "ABRT": 6, "KILL": 9, "USR1": 10, "SEGV": 11,
+		"USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "CHLD": 17, "CONT": 18,
+		"STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24,
+		"XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+	}
+})
 
 // signalNumber reads a signal given as a number, "TERM" or "SIGTERM".
 func signalNumber(s string) (int, bool) {
 	if n, err := strconv.Atoi(s); err == nil {
 		return n, n > 0 && n < 65
 	}
-	n, ok := signalNames[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
+	n, ok := signalNames()[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
 	return n, ok
 }
 
@@ -311,13 +314,15 @@ type depSpec struct {
 	Deps []depItem
 }
 
-var dependencyTypes = map[string]api.DependencyType{
-	"after": api.After, "afterany": api.AfterAny, "afterok": api.AfterOK,
-	"afternotok": api.AfterNotOK, "singleton": api.Singleton,
-	"aftercorr": api.NToN, "afterburstbuffer": api.AfterAny,
-}
+var dependencyTypes = sync.OnceValue(func() map[string]api.DependencyType {
+	return map[string]api.DependencyType{
+		"after": api.After, "afterany": api.AfterAny, "afterok": api.AfterOK,
+		"afternotok": api.AfterNotOK, "singleton": api.Singleton,
+		"aftercorr": api.NToN, "afterburstbuffer": api.AfterAny,
+	}
+})
 
-var errDependency = errorf(1, "Batch job submission failed: Job dependency problem")
+var errDependency = &exitError{RC: 1, Lines: []string{"Batch job submission failed: Job dependency problem"}}
 
 // parseDependency reads --dependency: "type:id[:id...]" items separated by
 // "," (all must hold) or "?" (any may), "singleton", or bare ids (afterany).
@@ -336,7 +341,7 @@ func parseDependency(s string) (depSpec, error) {
 	}
 	for _, item := range strings.Split(s, sep) {
 		fields := strings.Split(item, ":")
-		typ, ok := dependencyTypes[strings.ToLower(fields[0])]
+		typ, ok := dependencyTypes()[strings.ToLower(fields[0])]
 		ids := fields[1:]
 		if !ok {
 			if _, err := parseDepRef(fields[0]); err != nil {

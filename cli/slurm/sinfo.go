@@ -253,7 +253,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 	prefix := ""
 	if o.formatLong != "" {
 		for _, col := range parseLongFormat(o.formatLong, 20) {
-			f, ok := siNames[col.key]
+			f, ok := siNames()[col.key]
 			if !ok {
 				c.Errorf("sinfo", "Invalid job format specification: %s", col.key)
 				continue
@@ -261,7 +261,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 			cols, fields = append(cols, col), append(fields, f)
 		}
 	} else {
-		pf, bad := parsePercentFormat(format, func(l byte) bool { _, ok := siLetters[l]; return ok })
+		pf, bad := parsePercentFormat(format, func(l byte) bool { _, ok := siLetters()[l]; return ok })
 		for _, l := range bad {
 			fmt.Fprintf(c.Stderr, "Invalid node format specification: %c\n", l)
 		}
@@ -269,7 +269,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 		fields = make([]siField, len(cols))
 		for i, col := range cols {
 			if !col.invalid {
-				fields[i] = siLetters[col.key[0]]
+				fields[i] = siLetters()[col.key[0]]
 			}
 		}
 	}
@@ -281,7 +281,7 @@ func (o *sinfoOpts) run(c *Ctx) int {
 	for i, r := range rows {
 		vals[i] = make([]string, len(cols))
 		for k := range cols {
-			if fields[k].value != nil {
+			if fields[k].known() {
 				vals[i][k] = termsafe.String(fields[k].value(r)) // every sinfo cell, before widths are measured
 			}
 		}
@@ -371,7 +371,7 @@ func (o *sinfoOpts) rows(parts []*partition, fields []siField, loc *time.Locatio
 		r := newRow(p, n)
 		var k strings.Builder
 		for _, f := range fields {
-			if f.value != nil && !f.aggregate {
+			if f.known() && !f.aggregate {
 				k.WriteString(f.value(r))
 				k.WriteByte(0)
 			}

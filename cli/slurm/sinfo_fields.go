@@ -3,6 +3,7 @@ package slurm
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
@@ -29,31 +30,52 @@ func (r *siRow) first() *api.Node {
 type siField struct {
 	header    string
 	aggregate bool
-	value     func(r *siRow) string
+	// One of these gives the value: of the row, of its first node, of its
+	// partition, or a constant. Package-level fields are then made without
+	// a closure each, which sinfo's every sibling command would pay for at
+	// start (they share this package).
+	row   func(r *siRow) string
+	node  func(n *api.Node) string
+	part  func(p *partition) string
+	fixed string
+}
+
+// known reports whether f is a field (an unknown letter's is the zero one).
+func (f siField) known() bool { return f.header != "" }
+
+// value is the field's value on row r.
+func (f siField) value(r *siRow) string {
+	switch {
+	case f.row != nil:
+		return f.row(r)
+	case f.node != nil:
+		if n := r.first(); n != nil {
+			return f.node(n)
+		}
+		return ""
+	case f.part != nil:
+		return f.part(r.part)
+	}
+	return f.fixed
 }
 
 // perNode makes a field from a property of one node; an empty partition
 // line shows empty.
 func perNode(header string, f func(n *api.Node) string) siField {
-	return siField{header: header, value: func(r *siRow) string {
-		if n := r.first(); n != nil {
-			return f(n)
-		}
-		return ""
-	}}
+	return siField{header: header, node: f}
 }
 
-// perPart makes a field from a property of the partition.
+// perPart makes a field from a property of the row's partition.
 func perPart(header string, f func(p *partition) string) siField {
-	return siField{header: header, value: func(r *siRow) string { return f(r.part) }}
+	return siField{header: header, part: f}
 }
 
 func constField(header, v string) siField {
-	return siField{header: header, value: func(*siRow) string { return v }}
+	return siField{header: header, fixed: v}
 }
 
 func aggregate(header string, f func(r *siRow) string) siField {
-	return siField{header: header, aggregate: true, value: f}
+	return siField{header: header, aggregate: true, row: f}
 }
 
 var (
@@ -67,13 +89,13 @@ var (
 	siAvail    = perPart("AVAIL", func(p *partition) string { return p.avail })
 	siNodes    = aggregate("NODES", func(r *siRow) string { return strconv.Itoa(len(r.nodes)) })
 	siNodeList = aggregate("NODELIST", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) })
-	siStateT   = siField{header: "STATE", value: func(r *siRow) string {
+	siStateT   = siField{header: "STATE", row: func(r *siRow) string {
 		if n := r.first(); n != nil {
 			return stateOfNode(n).short
 		}
 		return "n/a"
 	}}
-	siStateLong = siField{header: "STATE", value: func(r *siRow) string {
+	siStateLong = siField{header: "STATE", row: func(r *siRow) string {
 		if n := r.first(); n != nil {
 			return stateOfNode(n).long
 		}
@@ -107,7 +129,7 @@ var (
 	})
 	// shoal does not record when or by whom a node was drained.
 	// Who set a node's reason, and when, as Slurm records them.
-	siTimestamp = siField{header: "TIMESTAMP", value: func(r *siRow) string {
+	siTimestamp = siField{header: "TIMESTAMP", row: func(r *siRow) string {
 		if n := r.first(); n != nil {
 			return stamp(epochTime(n.ReasonAt, r.loc), "Unknown")
 		}
@@ -133,96 +155,100 @@ var (
 )
 
 // siLetters are sinfo -o's field letters.
-var siLetters = map[byte]siField{
-	'a': siAvail,
-	'A': siNodeAI,
-	'b': siActive,
-	'B': constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
-	'c': siCPUs,
-	'C': siCPUState,
-	'd': constField("TMP_DISK", "0"),
-	'D': siNodes,
-	'e': siFreeMem,
-	'E': siReason,
-	'f': siFeatures,
-	'F': siNodeAIOT,
-	'g': constField("GROUPS", "all"),
-	'G': siGres,
-	'h': constField("OVERSUBSCRIBE", "NO"),
-	'H': siTimestamp,
-	'I': constField("PRIO_JOB_FACTOR", "1"),
-	'l': constField("TIMELIMIT", "infinite"),
-	'L': constField("DEFAULTTIME", "n/a"),
-	'm': siMemory,
-	'M': siPreemptMode,
-	'n': siHostnames,
-	'N': siNodeList,
-	'o': aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
-	'O': perNode("CPU_LOAD", cpuLoad),
-	'p': siPrioTier,
-	'P': siPartition,
-	'r': constField("ROOT", "no"),
-	'R': siPartName,
-	's': constField("JOB_SIZE", "1"),
-	'S': constField("ALLOCNODES", "all"),
-	't': siStateT,
-	'T': siStateLong,
-	'u': siUser,
-	'U': siUserUID,
-	'V': constField("CLUSTER", shoalCluster),
-	'v': constField("VERSION", slurmRelease),
-	'w': constField("WEIGHT", "1"),
-	'X': siSockets,
-	'Y': constField("CORES", "1"),
-	'z': siSCT,
-	'Z': constField("THREADS", "1"),
-}
+var siLetters = sync.OnceValue(func() map[byte]siField {
+	return map[byte]siField{
+		'a': siAvail,
+		'A': siNodeAI,
+		'b': siActive,
+		'B': constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
+		'c': siCPUs,
+		'C': siCPUState,
+		'd': constField("TMP_DISK", "0"),
+		'D': siNodes,
+		'e': siFreeMem,
+		'E': siReason,
+		'f': siFeatures,
+		'F': siNodeAIOT,
+		'g': constField("GROUPS", "all"),
+		'G': siGres,
+		'h': constField("OVERSUBSCRIBE", "NO"),
+		'H': siTimestamp,
+		'I': constField("PRIO_JOB_FACTOR", "1"),
+		'l': constField("TIMELIMIT", "infinite"),
+		'L': constField("DEFAULTTIME", "n/a"),
+		'm': siMemory,
+		'M': siPreemptMode,
+		'n': siHostnames,
+		'N': siNodeList,
+		'o': aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
+		'O': perNode("CPU_LOAD", cpuLoad),
+		'p': siPrioTier,
+		'P': siPartition,
+		'r': constField("ROOT", "no"),
+		'R': siPartName,
+		's': constField("JOB_SIZE", "1"),
+		'S': constField("ALLOCNODES", "all"),
+		't': siStateT,
+		'T': siStateLong,
+		'u': siUser,
+		'U': siUserUID,
+		'V': constField("CLUSTER", shoalCluster),
+		'v': constField("VERSION", slurmRelease),
+		'w': constField("WEIGHT", "1"),
+		'X': siSockets,
+		'Y': constField("CORES", "1"),
+		'z': siSCT,
+		'Z': constField("THREADS", "1"),
+	}
+})
 
 // siNames are sinfo -O's field names (lower case).
-var siNames = map[string]siField{
-	"allocmem":          siAllocMem,
-	"allocnodes":        constField("ALLOCNODES", "all"),
-	"available":         siAvail,
-	"cluster":           constField("CLUSTER", shoalCluster),
-	"cores":             constField("CORES", "1"),
-	"cpus":              siCPUs,
-	"cpusload":          perNode("CPU_LOAD", cpuLoad),
-	"cpusstate":         siCPUState,
-	"defaulttime":       constField("DEFAULTTIME", "n/a"),
-	"disk":              constField("TMP_DISK", "0"),
-	"features":          siFeatures,
-	"features_act":      siActive,
-	"freemem":           siFreeMem,
-	"gres":              siGres,
-	"gresused":          siGresUsed,
-	"groups":            constField("GROUPS", "all"),
-	"maxcpuspernode":    constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
-	"memory":            siMemory,
-	"nodeaddr":          aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
-	"nodeai":            siNodeAI,
-	"nodeaiot":          siNodeAIOT,
-	"nodehost":          siHostnames,
-	"nodelist":          siNodeList,
-	"nodes":             siNodes,
-	"oversubscribe":     constField("OVERSUBSCRIBE", "NO"),
-	"partition":         siPartition,
-	"partitionname":     siPartName,
-	"reason":            siReason,
-	"root":              constField("ROOT", "no"),
-	"size":              constField("JOB_SIZE", "1"),
-	"socketcorethread":  siSCT,
-	"sockets":           siSockets,
-	"statecompact":      siStateT,
-	"statelong":         siStateLong,
-	"threads":           constField("THREADS", "1"),
-	"time":              constField("TIMELIMIT", "infinite"),
-	"timestamp":         siTimestamp,
-	"user":              siUser,
-	"userlong":          siUser,
-	"weight":            constField("WEIGHT", "1"),
-	"version":           constField("VERSION", slurmRelease),
-	"statecomplete":     siStateLong,
-	"preemptmode":       siPreemptMode,
-	"priorityjobfactor": constField("PRIO_JOB_FACTOR", "1"),
-	"prioritytier":      siPrioTier,
-}
+var siNames = sync.OnceValue(func() map[string]siField {
+	return map[string]siField{
+		"allocmem":          siAllocMem,
+		"allocnodes":        constField("ALLOCNODES", "all"),
+		"available":         siAvail,
+		"cluster":           constField("CLUSTER", shoalCluster),
+		"cores":             constField("CORES", "1"),
+		"cpus":              siCPUs,
+		"cpusload":          perNode("CPU_LOAD", cpuLoad),
+		"cpusstate":         siCPUState,
+		"defaulttime":       constField("DEFAULTTIME", "n/a"),
+		"disk":              constField("TMP_DISK", "0"),
+		"features":          siFeatures,
+		"features_act":      siActive,
+		"freemem":           siFreeMem,
+		"gres":              siGres,
+		"gresused":          siGresUsed,
+		"groups":            constField("GROUPS", "all"),
+		"maxcpuspernode":    constField("MAX_CPUS_PER_NODE", "UNLIMITED"),
+		"memory":            siMemory,
+		"nodeaddr":          aggregate("NODE_ADDR", func(r *siRow) string { return compressHosts(nodeNames(r.nodes)) }),
+		"nodeai":            siNodeAI,
+		"nodeaiot":          siNodeAIOT,
+		"nodehost":          siHostnames,
+		"nodelist":          siNodeList,
+		"nodes":             siNodes,
+		"oversubscribe":     constField("OVERSUBSCRIBE", "NO"),
+		"partition":         siPartition,
+		"partitionname":     siPartName,
+		"reason":            siReason,
+		"root":              constField("ROOT", "no"),
+		"size":              constField("JOB_SIZE", "1"),
+		"socketcorethread":  siSCT,
+		"sockets":           siSockets,
+		"statecompact":      siStateT,
+		"statelong":         siStateLong,
+		"threads":           constField("THREADS", "1"),
+		"time":              constField("TIMELIMIT", "infinite"),
+		"timestamp":         siTimestamp,
+		"user":              siUser,
+		"userlong":          siUser,
+		"weight":            constField("WEIGHT", "1"),
+		"version":           constField("VERSION", slurmRelease),
+		"statecomplete":     siStateLong,
+		"preemptmode":       siPreemptMode,
+		"priorityjobfactor": constField("PRIO_JOB_FACTOR", "1"),
+		"prioritytier":      siPrioTier,
+	}
+})

@@ -408,7 +408,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		cols = parseLongFormat(o.formatLong, 20)
 		kept := cols[:0]
 		for _, col := range cols {
-			f, ok := sqNames[col.key]
+			f, ok := sqNames()[col.key]
 			if !ok {
 				c.Errorf("squeue", "Invalid job format specification: %s", col.key)
 				continue
@@ -418,7 +418,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		}
 		cols = kept
 	} else {
-		pf, bad := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters[l]; return ok })
+		pf, bad := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters()[l]; return ok })
 		for _, l := range bad {
 			c.Errorf("squeue", "Invalid job format specification: %c", l)
 		}
@@ -426,7 +426,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 		fields = make([]sqField, len(cols))
 		for i, col := range cols {
 			if !col.invalid {
-				fields[i] = sqLetters[col.key[0]]
+				fields[i] = sqLetters()[col.key[0]]
 			}
 		}
 	}
@@ -447,7 +447,7 @@ func (o *squeueOpts) run(c *Ctx) int {
 	}
 	noCut := make([]bool, len(cols)) // looked up once, not once a cell
 	for i, col := range cols {
-		noCut[i] = sqNoCut[col.key] && col.right
+		noCut[i] = sqNoCut()[col.key] && col.right
 	}
 	for _, v := range views {
 		b.WriteString(prefix)

@@ -36,7 +36,7 @@ func (o *squeueOpts) wantedFields() []string {
 			}
 		}
 	} else {
-		pf, _ := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters[l]; return ok })
+		pf, _ := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters()[l]; return ok })
 		for _, col := range pf.cols {
 			if !col.invalid && squeueHeavyLetters[col.key[0]] {
 				return nil

@@ -69,11 +69,8 @@ var srunEnvOptions = []struct{ Env, Key, Name string }{
 	{"SRUN_ERROR", "error", "--error"},
 }
 
-// srunOptions is srun's whole option table.
-var srunOptions = append(append([]Option(nil), jobOptions...), srunOnlyOptions...)
-
 // srunGetopt parses srun's command line: options end at the command.
-var srunGetopt = &Getopt{Prog: "srun", Options: srunOptions, InOrder: true}
+var srunGetopt = &Getopt{Prog: "srun", Options: jobOptions, Own: srunOnlyOptions, InOrder: true}
 
 // srunOpts are the options only srun acts on.
 type srunOpts struct {

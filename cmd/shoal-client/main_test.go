@@ -191,3 +191,35 @@ func TestBuilds(t *testing.T) {
 		t.Errorf("squeue at 127.0.0.1:1: exit %d, output %q; want Slurm's error about connecting there", code, out)
 	}
 }
+
+// TestSlurmInitIsSmall holds the Slurm commands' package initialisation
+// small: every sbatch of a loop pays for it, whichever command the
+// package's tables serve. Tables only some commands read (squeue's,
+// sinfo's, sacct's and sacctmgr's fields) are built when first read.
+// The package once allocated 64 KB in 253 objects at each start; the
+// runtime's inittrace counts what it allocates now.
+func TestSlurmInitIsSmall(t *testing.T) {
+	t.Setenv("GODEBUG", "inittrace=1")
+	_, errs, code := run(t, "sbatch", "--version")
+	if code != 0 {
+		t.Fatalf("sbatch --version: exit %d, stderr %q", code, errs)
+	}
+	const pkg = "github.com/shoal-batch/shoal/cli/slurm "
+	for _, line := range strings.Split(errs, "\n") {
+		rest, ok := strings.CutPrefix(line, "init "+pkg)
+		if !ok {
+			continue
+		}
+		// "@3.7 ms, 0.075 ms clock, 3304 bytes, 46 allocs"
+		var at, clock float64
+		var bytes, allocs int
+		if _, err := fmt.Sscanf(rest, "@%f ms, %f ms clock, %d bytes, %d allocs", &at, &clock, &bytes, &allocs); err != nil {
+			t.Fatalf("read inittrace line %q: %v", line, err)
+		}
+		if bytes > 16<<10 || allocs > 100 {
+			t.Errorf("cli/slurm's initialisation allocates %d bytes in %d objects; want at most 16 KiB in 100: build tables that only some commands read on first use (sync.OnceValue)", bytes, allocs)
+		}
+		return
+	}
+	t.Fatalf("no inittrace line for %s in sbatch's stderr:\n%s", pkg, errs)
+}
