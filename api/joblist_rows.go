@@ -182,6 +182,19 @@ func DecodeJobRowsInto(r io.Reader, into []Job) (ListJobsResponse, error) {
 	return d.decode()
 }
 
+// DecodeJobRowsEach reads a list in the row form from r as it comes and
+// calls fn with each job in turn, in the list's order; it returns how many
+// there were. The job is fn's only until fn returns: the next is decoded
+// into the same memory. A reader that keeps little of each job (squeue's
+// lines) then never holds the whole list, which over thousands of jobs was
+// most of the memory it touched. An error from fn ends the decode and is
+// returned as it is.
+func DecodeJobRowsEach(r io.Reader, fn func(*Job) error) (int, error) {
+	d := &rowsDecoder{r: r, buf: make([]byte, 0, rowsChunk), each: fn}
+	res, err := d.decode()
+	return res.Count, err
+}
+
 // rowsDecoder reads a row-form list: buf holds all of it read so far
 // (a "=" cell may point back at any line before), done how much of it
 // has been decoded.
@@ -191,6 +204,10 @@ type rowsDecoder struct {
 	done int
 	eof  bool
 	into []Job // memory to decode the jobs into, if it has room
+	// each, if set, is given each job as it is decoded, instead of a list
+	// of them; ring holds the job and the one before it ("=" cells).
+	each func(*Job) error
+	ring [2]Job
 }
 
 // line returns the next complete line (without its newline), reading
@@ -267,9 +284,13 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 	for c := range prev {
 		prev[c] = -1
 	}
-	jobs := d.into[:0]
-	if jobs == nil || cap(jobs) < min(hint, maxRowsHint) { // an empty list is [], not nil
-		jobs = make([]Job, 0, min(hint, maxRowsHint))
+	var jobs []Job
+	n := 0 // jobs decoded
+	if d.each == nil {
+		jobs = d.into[:0]
+		if jobs == nil || cap(jobs) < min(hint, maxRowsHint) { // an empty list is [], not nil
+			jobs = make([]Job, 0, min(hint, maxRowsHint))
+		}
 	}
 	sc := &scan{}
 	for {
@@ -278,9 +299,9 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 			return ListJobsResponse{}, err
 		}
 		if ls < le && d.buf[ls] == '#' {
-			n, err := strconv.Atoi(string(d.buf[ls+1 : le]))
-			if err != nil || n != len(jobs) {
-				return ListJobsResponse{}, rowsErr(ls, fmt.Sprintf("the end line says %q jobs, %d came", d.buf[ls+1:le], len(jobs)))
+			said, err := strconv.Atoi(string(d.buf[ls+1 : le]))
+			if err != nil || said != n {
+				return ListJobsResponse{}, rowsErr(ls, fmt.Sprintf("the end line says %q jobs, %d came", d.buf[ls+1:le], n))
 			}
 			for !d.eof && d.done == len(d.buf) {
 				if err := d.fill(); err != nil {
@@ -290,31 +311,46 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 			if d.done != len(d.buf) {
 				return ListJobsResponse{}, rowsErr(d.done, "more after the end line")
 			}
-			return ListJobsResponse{Count: len(jobs), Jobs: jobs}, nil
+			return ListJobsResponse{Count: n, Jobs: jobs}, nil
 		}
-		if len(jobs) == cap(jobs) {
-			// Doubled: append's growth of a long slice (a quarter at a
-			// time) made a history page of 20,000 jobs, beyond a hint
-			// that counts only the live ones, copy five times its size.
-			jobs = slices.Grow(jobs, max(len(jobs), 16))
+		var j, before *Job
+		if d.each != nil {
+			j, before = &d.ring[n%2], &d.ring[(n+1)%2]
+		} else {
+			if len(jobs) == cap(jobs) {
+				// Doubled: append's growth of a long slice (a quarter at
+				// a time) made a history page of 20,000 jobs, beyond a
+				// hint that counts only the live ones, copy five times
+				// its size.
+				jobs = slices.Grow(jobs, max(len(jobs), 16))
+			}
+			jobs = jobs[:n+1]
+			j = &jobs[n]
+			if n > 0 {
+				before = &jobs[n-1]
+			}
 		}
-		jobs = jobs[:len(jobs)+1]
-		r := len(jobs) - 1
-		jobs[r] = Job{} // memory reused (into) holds an earlier job
+		*j = Job{} // memory reused (into, the ring) holds an earlier job
 		// The scanner sees the whole line and its newline, no further.
 		sc.b, sc.i = d.buf[:le+1], ls
-		if err := decodeRow(sc, jobs, r, fields, copiers, prev); err != nil {
+		if err := decodeRow(sc, j, before, n, fields, copiers, prev); err != nil {
 			return ListJobsResponse{}, err
 		}
 		if sc.i != le {
-			return ListJobsResponse{}, rowsErr(sc.i, fmt.Sprintf("job %d has more cells than the %d fields", r+1, len(fields)))
+			return ListJobsResponse{}, rowsErr(sc.i, fmt.Sprintf("job %d has more cells than the %d fields", n+1, len(fields)))
+		}
+		n++
+		if d.each != nil {
+			if err := d.each(j); err != nil {
+				return ListJobsResponse{}, err
+			}
 		}
 	}
 }
 
-// decodeRow decodes the line at s into jobs[r].
-func decodeRow(s *scan, jobs []Job, r int, fields []string, copiers []func(dst, src *Job), prev []int) error {
-	j := &jobs[r]
+// decodeRow decodes the line at s, the list's r-th job, into j; before is
+// the job before it (nil for the first).
+func decodeRow(s *scan, j, before *Job, r int, fields []string, copiers []func(dst, src *Job), prev []int) error {
 	for c, key := range fields {
 		if c > 0 {
 			if s.i >= len(s.b) || s.b[s.i] != '\t' {
@@ -333,7 +369,7 @@ func decodeRow(s *scan, jobs []Job, r int, fields []string, copiers []func(dst, 
 				return rowsErr(s.i, fmt.Sprintf("job %d: %q repeats a value the job before does not have", r+1, key))
 			}
 			if cp := copiers[c]; cp != nil {
-				cp(j, &jobs[r-1])
+				cp(j, before)
 			} else {
 				at := s.i
 				s.i = prev[c]

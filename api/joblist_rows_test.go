@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -165,6 +166,15 @@ func TestJobRowsMatchJSON(t *testing.T) {
 			} else if len(got.Jobs) > 0 && &got.Jobs[0] != &into[0] {
 				t.Errorf("%s, %d jobs, into room for %d: decoded into new memory", name, len(jobs), len(into))
 			}
+			// Job by job, a byte at a time, the same jobs, in order.
+			var each []Job
+			n, err := DecodeJobRowsEach(iotest.OneByteReader(bytes.NewReader(rows)), func(j *Job) error {
+				each = append(each, *j)
+				return nil
+			})
+			if err != nil || n != len(want.Jobs) || len(each) != n || (n > 0 && !reflect.DeepEqual(each, want.Jobs)) {
+				t.Errorf("%s, %d jobs, job by job: %d jobs %+v, %v; want %+v", name, len(jobs), n, each, err, want.Jobs)
+			}
 			// Cut anywhere, refused.
 			if got, err := DecodeJobRows(rows[:len(rows)*2/3]); err == nil {
 				t.Errorf("%s, %d jobs, cut short: %+v; want an error", name, len(jobs), got)
@@ -173,6 +183,21 @@ func TestJobRowsMatchJSON(t *testing.T) {
 				t.Errorf("%s: rows %d bytes, JSON %d; want fewer", name, len(rows), len(js))
 			}
 		}
+	}
+}
+
+// TestJobRowsEachStops: an error from the function given each job ends
+// the decode, and is what it returns.
+func TestJobRowsEachStops(t *testing.T) {
+	rows := refRows(t, refCells(t, rowJobs(), []string{"jobId"}), []string{"jobId"})
+	stop := errors.New("enough")
+	seen := 0
+	_, err := DecodeJobRowsEach(bytes.NewReader(rows), func(*Job) error {
+		seen++
+		return stop
+	})
+	if err != stop || seen != 1 {
+		t.Errorf("stopped at the first job: %d jobs seen, error %v; want 1 and %v", seen, err, stop)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
-	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
 var squeueGetopt = &Getopt{Prog: "squeue", Options: []Option{
@@ -373,24 +372,10 @@ func (o *squeueOpts) run(c *Ctx) int {
 	if o.steps {
 		return o.runSteps(c)
 	}
-	jobs, err := o.fetch(context.Background(), c)
-	if err != nil {
-		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %s\n", safeErr(err))
-		return 1
-	}
-	shown := shownJobs(jobs, now)
-	if o.jobFlag && len(o.jobs) == 1 && !o.refMatches(o.jobs[0], shown) {
-		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
-		return 1
-	}
-	views := viewJobs(shown, now, c.groupName)
 	if o.json {
-		return squeueJSON(c, views, indexJobs(jobs))
+		return o.runJSON(c, now)
 	}
-	views = o.filter(views)
-	if !o.array {
-		views = collapseArrays(views)
-	}
+	prefix, cols, fields, bad := o.columns()
 	sortSpec := o.sort
 	if sortSpec == "" {
 		sortSpec = squeueDefaultSort
@@ -398,38 +383,62 @@ func (o *squeueOpts) run(c *Ctx) int {
 			sortSpec = "S"
 		}
 	}
-	sortJobViews(views, sortSpec)
-
-	env := &sqEnv{jobs: jobs, now: now}
-	var cols []column
-	var fields []sqField
-	prefix := ""
-	if o.formatLong != "" {
-		cols = parseLongFormat(o.formatLong, 20)
-		kept := cols[:0]
-		for _, col := range cols {
-			f, ok := sqNames()[col.key]
-			if !ok {
-				c.Errorf("squeue", "Invalid job format specification: %s", col.key)
-				continue
-			}
-			kept = append(kept, col)
-			fields = append(fields, f)
-		}
-		cols = kept
-	} else {
-		pf, bad := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters()[l]; return ok })
-		for _, l := range bad {
-			c.Errorf("squeue", "Invalid job format specification: %c", l)
-		}
-		prefix, cols = pf.prefix, pf.cols
-		fields = make([]sqField, len(cols))
-		for i, col := range cols {
-			if !col.invalid {
-				fields[i] = sqLetters()[col.key[0]]
-			}
-		}
+	env := &sqEnv{now: now}
+	lines := &lineSet{fields: fields, cols: cols, noCut: make([]bool, len(cols)), prefix: prefix, env: env, sort: parseSortSpec(sortSpec)}
+	for i, col := range cols { // looked up once, not once a cell
+		lines.noCut[i] = sqNoCut()[col.key] && col.right
 	}
+	// A job's line is made as it is read (see squeue_lines.go), but an
+	// array's tasks are kept until all are read.
+	var tasks []api.Job
+	var view jobView
+	oneRef := o.jobFlag && len(o.jobs) == 1
+	named := false // the one job -j names was read
+	add := func(j *api.Job) error {
+		if !visible(j, now) {
+			return nil
+		}
+		named = named || (oneRef && o.jobs[0].matches(j))
+		if j.Array != nil {
+			tasks = append(tasks, *j)
+			return nil
+		}
+		initJobView(&view, j, now, 0, c.groupName)
+		if o.keep(&view) {
+			lines.add(&view)
+		}
+		return nil
+	}
+	var err error
+	if o.jobFlag && len(o.jobs) > 0 || needsEveryJob(cols, o.formatLong != "") {
+		// Jobs named by id are fetched as a list; a dependency
+		// names jobs that may not be shown, so it reads them all.
+		env.jobs, err = o.fetch(context.Background(), c)
+		for i := range env.jobs {
+			add(&env.jobs[i])
+		}
+	} else {
+		err = eachJob(context.Background(), c.Client, o.request(), add)
+	}
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %s\n", safeErr(err))
+		return 1
+	}
+	if oneRef && !named {
+		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
+		return 1
+	}
+	for _, key := range bad {
+		c.Errorf("squeue", "Invalid job format specification: %s", key)
+	}
+	views := o.filter(viewJobs(tasks, now, c.groupName))
+	if !o.array {
+		views = collapseArrays(views)
+	}
+	for _, v := range views {
+		lines.add(v)
+	}
+
 	// One buffered writer for the whole report: thousands of lines
 	// built in one string were a tenth of squeue's time (its growing
 	// copies) and a fifth of the memory it touched.
@@ -445,29 +454,85 @@ func (o *squeueOpts) run(c *Ctx) int {
 		}
 		b.WriteByte('\n')
 	}
-	noCut := make([]bool, len(cols)) // looked up once, not once a cell
-	for i, col := range cols {
-		noCut[i] = sqNoCut()[col.key] && col.right
+	lines.write(b, lines.sorted())
+	return 0
+}
+
+// runJSON prints squeue --json: every job fetched, as Slurm's REST API
+// has them.
+func (o *squeueOpts) runJSON(c *Ctx, now time.Time) int {
+	jobs, err := o.fetch(context.Background(), c)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "slurm_load_jobs error: %s\n", safeErr(err))
+		return 1
 	}
-	for _, v := range views {
-		b.WriteString(prefix)
-		for i, col := range cols {
-			val := ""
-			if fields[i].value != nil {
-				// One place every squeue cell passes: a name with a
-				// newline or an escape sequence stays in its cell.
-				val = termsafe.String(fields[i].value(v, env))
-			}
-			if noCut[i] && len(val) > col.width {
-				b.WriteString(val)
-				b.WriteString(col.suffix)
+	shown := shownJobs(jobs, now)
+	if o.jobFlag && len(o.jobs) == 1 && !o.refMatches(o.jobs[0], shown) {
+		fmt.Fprintln(c.Stderr, "slurm_load_jobs error: Invalid job id specified")
+		return 1
+	}
+	return squeueJSON(c, viewJobs(shown, now, c.groupName), indexJobs(jobs))
+}
+
+// columns reads the format: the line's prefix, its columns and their
+// fields, and the keys of those it does not know (left out).
+func (o *squeueOpts) columns() (prefix string, cols []column, fields []sqField, bad []string) {
+	if o.formatLong != "" {
+		cols = parseLongFormat(o.formatLong, 20)
+		kept := cols[:0]
+		for _, col := range cols {
+			f, ok := sqNames()[col.key]
+			if !ok {
+				bad = append(bad, col.key)
 				continue
 			}
-			col.writeFit(b, val)
+			kept = append(kept, col)
+			fields = append(fields, f)
 		}
-		b.WriteByte('\n')
+		return "", kept, fields, bad
 	}
-	return 0
+	pf, badLetters := parsePercentFormat(o.percentFormat(), func(l byte) bool { _, ok := sqLetters()[l]; return ok })
+	for _, l := range badLetters {
+		bad = append(bad, string(l))
+	}
+	fields = make([]sqField, len(pf.cols))
+	for i, col := range pf.cols {
+		if !col.invalid {
+			fields[i] = sqLetters()[col.key[0]]
+		}
+	}
+	return pf.prefix, pf.cols, fields, bad
+}
+
+// needsEveryJob reports whether a column shows a dependency, which names
+// jobs whether or not they are shown.
+func needsEveryJob(cols []column, long bool) bool {
+	for _, col := range cols {
+		if long && col.key == "dependency" || !long && !col.invalid && col.key[0] == 'E' {
+			return true
+		}
+	}
+	return false
+}
+
+// eachJob calls fn with each job of the list req asks for, as it is read
+// where the controller's client can, else from the whole list.
+func eachJob(ctx context.Context, cl Controller, req api.ListJobsRequest, fn func(*api.Job) error) error {
+	if s, ok := cl.(interface {
+		ListJobsEach(context.Context, api.ListJobsRequest, func(*api.Job) error) error
+	}); ok {
+		return s.ListJobsEach(ctx, req, fn)
+	}
+	jobs, err := cl.ListJobs(ctx, req)
+	if err != nil {
+		return err
+	}
+	for i := range jobs {
+		if err := fn(&jobs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wantsFinished reports whether the state filter can match ended jobs.
@@ -489,6 +554,12 @@ func (o *squeueOpts) fetch(ctx context.Context, c *Ctx) ([]api.Job, error) {
 	if o.jobFlag && len(o.jobs) > 0 {
 		return fetchRefs(ctx, c.Client, o.jobs)
 	}
+	return c.Client.ListJobs(ctx, o.request())
+}
+
+// request is the list of jobs squeue asks for, narrowed as far as the API
+// allows; the rest is filtered here.
+func (o *squeueOpts) request() api.ListJobsRequest {
 	req := api.ListJobsRequest{}
 	if !o.wantsFinished() && !o.json {
 		req.States = []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning}
@@ -503,7 +574,7 @@ func (o *squeueOpts) fetch(ctx context.Context, c *Ctx) ([]api.Job, error) {
 	// Collapsed, an array's waiting tasks are one line: the controller
 	// may send them as one job (Array.Tasks), which collapseArrays reads.
 	req.GroupTasks = !o.array && !o.json
-	return c.Client.ListJobs(ctx, req)
+	return req
 }
 
 // fetchRefs fetches the jobs a -j list names: jobs by id, and every task
@@ -645,125 +716,6 @@ func inList(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// sortJobViews orders views by a squeue --sort list ("P,t,-p"); job id
-// (then array index) breaks ties.
-func sortJobViews(views []*jobView, spec string) {
-	type key struct {
-		letter byte
-		desc   bool
-	}
-	var keys []key
-	for _, item := range splitList(spec) {
-		k := key{}
-		switch item[0] {
-		case '-':
-			k.desc, item = true, item[1:]
-		case '+':
-			item = item[1:]
-		}
-		if item == "" {
-			continue
-		}
-		k.letter = item[0]
-		keys = append(keys, k)
-	}
-	idKey := func(v *jobView) (uint64, int) {
-		switch {
-		case v.tasks != nil:
-			return v.arrayID, 1 << 30
-		case v.j.Array != nil:
-			return v.arrayID, v.j.Array.Index
-		}
-		return v.rawID, -1
-	}
-	cmpID := func(a, b *jobView) int {
-		ai, at := idKey(a)
-		bi, bt := idKey(b)
-		switch {
-		case ai != bi:
-			return cmpOrdered(ai, bi)
-		default:
-			return cmpOrdered(at, bt)
-		}
-	}
-	cmp := func(a, b *jobView, letter byte) int {
-		switch letter {
-		case 'i', 'F', 'K':
-			return cmpID(a, b)
-		case 'A':
-			return cmpOrdered(a.rawID, b.rawID)
-		case 'P':
-			return strings.Compare(a.j.Queue, b.j.Queue)
-		case 't':
-			return strings.Compare(a.state.Short, b.state.Short)
-		case 'T':
-			return strings.Compare(a.state.Long, b.state.Long)
-		case 'p', 'Q':
-			return cmpOrdered(a.priority(), b.priority())
-		case 'u':
-			return strings.Compare(a.userName(), b.userName())
-		case 'U':
-			return cmpOrdered(a.j.UID, b.j.UID)
-		case 'j':
-			return strings.Compare(a.j.Name, b.j.Name)
-		case 'M':
-			return cmpOrdered(a.runSecs(), b.runSecs())
-		case 'l':
-			return cmpOrdered(a.j.TimeLimit, b.j.TimeLimit)
-		case 'C', 'c':
-			return cmpOrdered(a.cpus(), b.cpus())
-		case 'm':
-			return cmpOrdered(a.j.Resources.MemoryMB, b.j.Resources.MemoryMB)
-		case 'N', 'B':
-			return strings.Compare(a.nodeList(), b.nodeList())
-		case 'r', 'R':
-			return strings.Compare(a.reason, b.reason)
-		case 'a':
-			return strings.Compare(a.j.Account, b.j.Account)
-		case 'q':
-			return strings.Compare(a.j.QOS, b.j.QOS)
-		case 'V':
-			return cmpOrdered(a.j.CreatedAt, b.j.CreatedAt)
-		case 'S':
-			return cmpStart(a, b)
-		case 'e':
-			ae, _ := a.expectedEnd()
-			be, _ := b.expectedEnd()
-			return ae.Compare(be)
-		case 'y':
-			return cmpOrdered(a.nice(), b.nice())
-		}
-		return 0
-	}
-	sort.SliceStable(views, func(x, y int) bool {
-		a, b := views[x], views[y]
-		for _, k := range keys {
-			r := cmp(a, b, k.letter)
-			if k.desc {
-				r = -r
-			}
-			if r != 0 {
-				return r < 0
-			}
-		}
-		return cmpID(a, b) < 0
-	})
-}
-
-// cmpStart orders by (expected) start time, unknown ones last.
-func cmpStart(a, b *jobView) int {
-	at, bt := a.expectedStart(), b.expectedStart()
-	switch {
-	case at.IsZero() && bt.IsZero():
-		return 0
-	case at.IsZero():
-		return 1
-	case bt.IsZero():
-		return -1
-	}
-	return at.Compare(bt)
 }
 
 // cmpOrdered compares two numbers.

@@ -469,33 +469,53 @@ func TestHAControllersSurviveLeaderKill(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	}
-	staleReadsWithoutQuorum(t, node, ctls, through.ID)
+	staleReadsWithoutQuorum(t, node, ctls)
 }
 
 // staleReadsWithoutQuorum: of the two controllers left, the leader is
 // killed: the other has no quorum and no leader. squeue and sinfo with
 // SHOAL_STALE=1 answer from its state (the jobs are there); without it
 // they refuse, as a consistent read must.
-func staleReadsWithoutQuorum(t *testing.T, node *cluster, ctls []*haController, id uint64) {
+func staleReadsWithoutQuorum(t *testing.T, node *cluster, ctls []*haController) {
 	t.Helper()
-	var survivor *haController
+	// A held job, which never ends: squeue lists it however long the
+	// test has run. An ended job leaves squeue's list after MinJobAge (5
+	// minutes), which a slow machine's run of this test outlasts.
+	out, code := node.slurmTryAs(t, nil, nil, "sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true")
+	if code != 0 {
+		t.Fatalf("sbatch --hold with two controllers: exit %d %s", code, out)
+	}
+	want := strings.TrimSpace(out)
+	var survivor, leader *haController
 	for _, h := range ctls {
 		if h.cmd == nil {
 			continue
 		}
 		if h.leads() {
-			h.kill()
+			leader = h
 		} else {
 			survivor = h
 		}
 	}
-	if survivor == nil {
-		t.Fatal("no controller is left")
+	if survivor == nil || leader == nil {
+		t.Fatal("no leader and follower are left")
 	}
 	node.socket = survivor.socket
-	want := strconv.FormatUint(id, 10)
-	out, code := node.slurmTryAs(t, nil, []string{"SHOAL_STALE=1"}, "squeue", "-t", "all", "-h", "-o", "%i")
-	if code != 0 || !slices.Contains(strings.Fields(out), want) {
+	staleList := func() (string, int) {
+		return node.slurmTryAs(t, nil, []string{"SHOAL_STALE=1"}, "squeue", "-t", "all", "-h", "-o", "%i")
+	}
+	// The follower applies the job once the leader tells it the job is
+	// committed (its next heartbeat, a fraction of a second): until then
+	// its own state, which the stale read shows, lacks it.
+	for try := 0; ; try++ {
+		if out, code := staleList(); code == 0 && slices.Contains(strings.Fields(out), want) {
+			break
+		} else if try == 500 {
+			t.Fatalf("SHOAL_STALE=1 squeue at the follower, with a leader: exit %d, job %s not listed after %d tries", code, want, try)
+		}
+	}
+	leader.kill()
+	if out, code := staleList(); code != 0 || !slices.Contains(strings.Fields(out), want) {
 		t.Fatalf("SHOAL_STALE=1 squeue without a quorum: exit %d\n%s\nwant job %s listed", code, out, want)
 	}
 	if out, code := node.slurmTryAs(t, nil, []string{"SHOAL_STALE=1"}, "sinfo", "-h", "-N", "-o", "%N"); code != 0 || !strings.Contains(out, "ha-node1") {

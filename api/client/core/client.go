@@ -146,6 +146,12 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 		return err
 	}
 	defer res.Body.Close()
+	if each, ok := resp.(jobsEach); ok && res.StatusCode/100 == 2 && res.Header.Get("Content-Type") == api.ContentTypeJobRows {
+		if _, err := api.DecodeJobRowsEach(res.Body, each); err != nil {
+			return fmt.Errorf("decode %s answer: %w", path, err)
+		}
+		return nil
+	}
 	if l, ok := resp.(*api.ListJobsResponse); ok && res.StatusCode/100 == 2 && res.Header.Get("Content-Type") == api.ContentTypeJobRows {
 		// Rows are read as they come: the controller sends them as it
 		// makes them.
@@ -168,6 +174,19 @@ func (c *Client) CallWithToken(ctx context.Context, path, token string, req, res
 		return nil
 	}
 	var derr error
+	if each, ok := resp.(jobsEach); ok {
+		// A list in JSON, from a controller that does not send rows.
+		var l api.ListJobsResponse
+		if err := l.UnmarshalJSON(data); err != nil {
+			return fmt.Errorf("decode %s answer: %w", path, err)
+		}
+		for i := range l.Jobs {
+			if err := each(&l.Jobs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if l, ok := resp.(*api.ListJobsResponse); ok {
 		// A job list has a decoder of its own, which checks what it
 		// reads: json.Unmarshal would first scan the whole answer to
@@ -360,6 +379,25 @@ func (c *Client) ListJobsInto(ctx context.Context, req api.ListJobsRequest, into
 	}
 	return jobs, err
 }
+
+// ListJobsEach is ListJobs that calls fn with each job as it is read, in
+// the list's order, instead of returning the list: the job is fn's only
+// until fn returns. An error from fn ends the list and is returned.
+func (c *Client) ListJobsEach(ctx context.Context, req api.ListJobsRequest, fn func(*api.Job) error) error {
+	if req.Form != "" {
+		return c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
+	}
+	req.Form = api.ListFormRows // as ListJobsInto asks, and falls back
+	err := c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
+	if api.IsCode(err, api.CodeInvalid) {
+		req.Form, req.GroupTasks = "", false
+		return c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
+	}
+	return err
+}
+
+// jobsEach, as Call's resp, is given each job of a list answer in turn.
+type jobsEach func(*api.Job) error
 
 func (c *Client) listJobs(ctx context.Context, req api.ListJobsRequest, into []api.Job) ([]api.Job, error) {
 	resp := api.ListJobsResponse{Jobs: into}

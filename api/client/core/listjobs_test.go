@@ -16,7 +16,8 @@ import (
 // TestListJobsRows: ListJobs asks for the row form and reads it; from a
 // controller that answers JSON all the same it reads the JSON, and of one
 // that refuses the form's field (an older one, strict about fields) it
-// asks again in JSON: the same jobs each way.
+// asks again in JSON: the same jobs each way, as a list and job by job
+// (ListJobsEach).
 func TestListJobsRows(t *testing.T) {
 	jobs := []api.Job{
 		{ID: 1, JobSpec: api.JobSpec{Name: "a", Held: true}, User: "u", State: api.StatePending},
@@ -66,8 +67,17 @@ func TestListJobsRows(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, jobs) {
 			t.Errorf("old controller %q: %+v, %v; want %+v", old, got, err, jobs)
 		}
+		// Job by job, the same jobs.
+		var each []api.Job
+		err = cl.ListJobsEach(context.Background(), api.ListJobsRequest{}, func(j *api.Job) error {
+			each = append(each, *j)
+			return nil
+		})
+		if err != nil || !reflect.DeepEqual(each, jobs) {
+			t.Errorf("old controller %q, job by job: %+v, %v; want %+v", old, each, err, jobs)
+		}
 	}
-	if want := []string{"asked", "asked", "refused", "asked"}; !reflect.DeepEqual(forms, want) {
+	if want := []string{"asked", "asked", "asked", "asked", "refused", "asked", "refused", "asked"}; !reflect.DeepEqual(forms, want) {
 		t.Errorf("requests: %q; want %q", forms, want)
 	}
 }
