@@ -183,12 +183,15 @@ func DecodeJobRowsInto(r io.Reader, into []Job) (ListJobsResponse, error) {
 }
 
 // DecodeJobRowsEach reads a list in the row form from r as it comes and
-// calls fn with each job in turn, in the list's order; it returns how many
-// there were. The job is fn's only until fn returns: the next is decoded
-// into the same memory. A reader that keeps little of each job (squeue's
-// lines) then never holds the whole list, which over thousands of jobs was
-// most of the memory it touched. An error from fn ends the decode and is
-// returned as it is.
+// calls fn (not nil) with each job in turn, in the list's order; it
+// returns how many there were. The job is fn's only until fn returns: the
+// next is decoded into the same memory, and copies the cells it repeats
+// ("=") from it, so fn must not change it (what its pointers and slices
+// point at may be kept: they are decoded anew for each job). A reader that
+// keeps little of each job (squeue's lines) then never holds the decoded
+// list, which over thousands of jobs was most of the memory it touched;
+// the encoded list is held, as "=" cells point back into it. An error from
+// fn ends the decode and is returned as it is.
 func DecodeJobRowsEach(r io.Reader, fn func(*Job) error) (int, error) {
 	d := &rowsDecoder{r: r, buf: make([]byte, 0, rowsChunk), each: fn}
 	res, err := d.decode()

@@ -73,7 +73,7 @@ type Config struct {
 	// Sched tunes the scheduler (default time limit, backfill window).
 	Sched sched.Options
 	// BurstDefer is how long submissions that come in a burst (less than
-	// 20 ms apart) may hold the scheduler back, so that they are answered
+	// 50 ms apart) may hold the scheduler back, so that they are answered
 	// first and their jobs placed together (Slurm's defer and
 	// batch_sched_delay); 0: every change is planned at once.
 	BurstDefer time.Duration

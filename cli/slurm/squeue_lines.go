@@ -150,8 +150,9 @@ type lineSet struct {
 	keys  chunks[sqKey] // len(sort) a line
 }
 
-// textBlock is the size of a block of lines' text; a line longer than
-// what is left of one begins a block of its own.
+// textBlock is the size of a block of lines' text. A line begins a new
+// block when less than 1 KiB is left of the last; a longer line than what
+// is left grows (copies) that block alone.
 const textBlock = 64 << 10
 
 // add prints v's line.

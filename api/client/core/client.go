@@ -382,16 +382,31 @@ func (c *Client) ListJobsInto(ctx context.Context, req api.ListJobsRequest, into
 
 // ListJobsEach is ListJobs that calls fn with each job as it is read, in
 // the list's order, instead of returning the list: the job is fn's only
-// until fn returns. An error from fn ends the list and is returned.
+// until fn returns, and fn must not change it (api.DecodeJobRowsEach). An
+// error from fn ends the list and is returned as it is.
 func (c *Client) ListJobsEach(ctx context.Context, req api.ListJobsRequest, fn func(*api.Job) error) error {
+	given := false  // fn has had a job: the list is not asked for again
+	var fnErr error // fn's own error, not the decoder's
+	each := jobsEach(func(j *api.Job) error {
+		given = true
+		fnErr = fn(j)
+		return fnErr
+	})
+	call := func(req api.ListJobsRequest) error {
+		err := c.Call(ctx, api.PathListJobs, req, each)
+		if fnErr != nil {
+			return fnErr
+		}
+		return err
+	}
 	if req.Form != "" {
-		return c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
+		return call(req)
 	}
 	req.Form = api.ListFormRows // as ListJobsInto asks, and falls back
-	err := c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
-	if api.IsCode(err, api.CodeInvalid) {
+	err := call(req)
+	if api.IsCode(err, api.CodeInvalid) && !given {
 		req.Form, req.GroupTasks = "", false
-		return c.Call(ctx, api.PathListJobs, req, jobsEach(fn))
+		return call(req)
 	}
 	return err
 }

@@ -80,4 +80,16 @@ func TestListJobsRows(t *testing.T) {
 	if want := []string{"asked", "asked", "asked", "asked", "refused", "asked", "refused", "asked"}; !reflect.DeepEqual(forms, want) {
 		t.Errorf("requests: %q; want %q", forms, want)
 	}
+	// An error of fn's own ends the list, as it is, and is not taken
+	// for a refusal of the row form (the list is not asked again).
+	old, forms = "", nil
+	mine := api.Errorf(api.CodeInvalid, "enough")
+	seen := 0
+	err := cl.ListJobsEach(context.Background(), api.ListJobsRequest{}, func(*api.Job) error {
+		seen++
+		return mine
+	})
+	if err != mine || seen != 1 || len(forms) != 1 {
+		t.Errorf("fn's own error: %v after %d jobs and %d requests; want %v after 1 job and 1 request", err, seen, len(forms), mine)
+	}
 }
