@@ -11,7 +11,10 @@ import (
 // sqEnv is what squeue's fields may look at besides the job: every job
 // fetched (for dependencies) and the clock.
 type sqEnv struct {
-	jobs  []api.Job // every job fetched
+	// jobs are every job fetched, for a format that shows a dependency
+	// (needsEveryJob) or a -j list; nil when the jobs were read one at a
+	// time and not kept.
+	jobs  []api.Job
 	known map[uint64]*api.Job
 	now   time.Time
 }
