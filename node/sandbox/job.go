@@ -182,7 +182,7 @@ func (j *Job) Stop(grace time.Duration) error {
 		}
 		return fmt.Errorf("stop job %s: %w", j.id, err)
 	}
-	go j.killAfter(grace, stopped)
+	j.killAfter(grace, stopped)
 	return nil
 }
 
@@ -260,35 +260,66 @@ func diesOnSignal(pid int, sig unix.Signal) (bool, error) {
 }
 
 // killAfter SIGKILLs the job after grace, or as soon as only a stopped PID 1
-// is left, unless it has ended by then. Killing PID 1 kills the namespace.
+// is left, unless it has ended by then. The job's supervisor does it
+// (askSupervisor): it outlives this daemon, so a stop under way is
+// finished even if the daemon exits or dies within grace, where a daemon's
+// goroutine would leave a SIGSTOPped PID 1 waiting for ever. Only a
+// supervisor that cannot be asked (it has ended, or an older build from
+// before an upgrade) leaves it to the daemon.
 func (j *Job) killAfter(grace time.Duration, stoppedInit bool) {
+	if err := j.askSupervisor(killRequest{GraceMs: grace.Milliseconds(), StoppedInit: stoppedInit}); err == nil {
+		return
+	}
+	go escalate(j.c, j.initPid, j.exited, grace, stoppedInit)
+}
+
+// askSupervisor hands req to the job's supervisor through its control
+// fifo. It fails at once (ENXIO) if no supervisor holds the fifo open.
+func (j *Job) askSupervisor(req killRequest) error {
+	f, err := os.OpenFile(filepath.Join(j.shimDir, shimCtlFile), os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reach the supervisor of %s: %w", j.id, err)
+	}
+	defer f.Close()
+	// One line, far under PIPE_BUF: written whole or not at all.
+	if _, err := f.Write(append(req.encode(), '\n')); err != nil {
+		return fmt.Errorf("reach the supervisor of %s: %w", j.id, err)
+	}
+	return nil
+}
+
+// escalate SIGKILLs the container c after grace, or as soon as every
+// process but a stopped PID 1 (initPid) has exited, unless ended is closed
+// first. Killing PID 1 kills the namespace. The daemon and the supervisor
+// both run it.
+func escalate(c *libcontainer.Container, initPid int, ended <-chan struct{}, grace time.Duration, stoppedInit bool) {
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	othersGone := make(chan struct{})
 	if stoppedInit {
 		deadline := time.Now().Add(grace)
 		go func() {
-			if j.waitOthers(deadline) {
+			if waitOthers(c, initPid, deadline) {
 				close(othersGone)
 			}
 		}()
 	}
 	select {
-	case <-j.exited:
+	case <-ended:
 		return
 	case <-timer.C:
 	case <-othersGone:
 	}
 	// ErrNotRunning if it ended meanwhile; nothing else can be done anyway.
-	_ = j.c.Signal(unix.SIGKILL)
+	_ = c.Signal(unix.SIGKILL)
 }
 
-// waitOthers waits until every process of the job but PID 1 has exited,
-// using pidfds, and reports whether that happened before deadline.
-func (j *Job) waitOthers(deadline time.Time) bool {
-	gone := map[int]bool{j.initPid: true}
+// waitOthers waits until every process of c but PID 1 has exited, using
+// pidfds, and reports whether that happened before deadline.
+func waitOthers(c *libcontainer.Container, initPid int, deadline time.Time) bool {
+	gone := map[int]bool{initPid: true}
 	for {
-		pids, err := j.c.Processes()
+		pids, err := c.Processes()
 		if err != nil {
 			return false
 		}
@@ -524,7 +555,7 @@ func (j *Job) signal(sig unix.Signal, scope Scope) (err error) {
 				send = unix.SIGSTOP
 				defer func() {
 					if err == nil {
-						go j.killAfter(fullSignalGrace, true)
+						j.killAfter(fullSignalGrace, true)
 					}
 				}()
 			}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,5 +153,31 @@ func TestRecoverForgottenAndLost(t *testing.T) {
 		if _, rest, _ := strings.Cut(string(b), ") "); !strings.HasPrefix(rest, "Z") {
 			t.Errorf("PID 1 of a job whose supervisor died still runs: %s", b)
 		}
+	}
+}
+
+// A stop's escalation to SIGKILL is the supervisor's (Job.killAfter): it
+// happens with no daemon there. Here no Runner is asked to stop anything:
+// only the supervisor is, and it kills the job once the grace has passed.
+// A job whose supervisor has gone cannot be asked (the daemon then
+// escalates itself).
+func TestSupervisorKillsAfterGrace(t *testing.T) {
+	r := newRunner(t)
+	j, _, _ := startWithFifo(t, r, `echo ready > "$FIFO"; exec sleep 3600`)
+	jobs := recoverAll(t, r, j.ID()) // the daemon that started it is gone
+	const grace = 300 * time.Millisecond
+	asked := time.Now()
+	if err := j.askSupervisor(killRequest{GraceMs: grace.Milliseconds()}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := waitForget(t, r, jobs[j.ID()])
+	if took := time.Since(asked); took < grace {
+		t.Errorf("killed %v after the request, before its grace of %v", took, grace)
+	}
+	if res != (Result{ExitCode: 137, Signal: 9}) {
+		t.Errorf("result = %+v, want SIGKILL (exit 137)", res)
+	}
+	if err := j.askSupervisor(killRequest{}); err == nil {
+		t.Error("a job whose supervisor has gone was asked to be killed, without an error")
 	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -36,6 +38,7 @@ const (
 	shimExitFile  = "exit.json" // exitRecord, once it has ended
 	shimLogFile   = "log"       // the supervisor's stderr
 	shimNotesFile = "notes"     // lines for the job's stderr at its end (Job.Note)
+	shimCtlFile   = "ctl"       // fifo: killRequests from the daemon, a JSON line each
 	shimDirName   = ".shim"     // under Root; not a container id (idPattern)
 )
 
@@ -82,6 +85,19 @@ type shimState struct {
 	JobDir    string `json:"jobDir"`
 	// CgroupPaths is libcontainer's State.CgroupPaths.
 	CgroupPaths map[string]string `json:"cgroupPaths"`
+}
+
+// killRequest asks a supervisor to SIGKILL its job GraceMs from now, or
+// as soon as only PID 1 is left if the daemon has SIGSTOPped it
+// (StoppedInit): Job.Stop's escalation, which must not die with the daemon.
+type killRequest struct {
+	GraceMs     int64 `json:"graceMs"`
+	StoppedInit bool  `json:"stoppedInit,omitempty"`
+}
+
+func (k killRequest) encode() []byte {
+	b, _ := json.Marshal(k) // two plain fields: cannot fail
+	return b
 }
 
 // exitRecord is how a job ended, written by its supervisor before the
@@ -257,9 +273,23 @@ func shim() error {
 		endRelays()
 		return fail(err)
 	}
+	// The daemon may ask for kills once it knows the job: the fifo is
+	// there before the answer, and read until the job has ended.
+	ended := make(chan struct{})
+	ctl, err := openCtl(s.Dir)
+	if err != nil {
+		_ = c.Signal(unix.SIGKILL)
+		_, _ = proc.Wait()
+		_ = c.Destroy()
+		endRelays()
+		return fail(err)
+	}
+	defer ctl.Close()
+	go serveKills(ctl, c, pid, ended)
 	answer(shimStatus{Pid: pid})
 
 	ps, err := proc.Wait()
+	close(ended)
 	var ee *exec.ExitError
 	if ps == nil && errors.As(err, &ee) {
 		ps = ee.ProcessState
@@ -320,6 +350,37 @@ func shim() error {
 		rec.Err = err.Error()
 	}
 	return writeJSON(filepath.Join(s.Dir, shimExitFile), rec)
+}
+
+// openCtl makes the supervisor's control fifo in dir and opens it for
+// reading and writing: with a writer of its own, it never reads an end of
+// file when a daemon's writer closes, and a daemon's non-blocking open
+// for writing succeeds exactly while this supervisor is there.
+func openCtl(dir string) (*os.File, error) {
+	path := filepath.Join(dir, shimCtlFile)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, fmt.Errorf("make control fifo: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open control fifo: %w", err)
+	}
+	return f, nil
+}
+
+// serveKills carries out the daemon's killRequests (see Job.killAfter)
+// until the job has ended; each runs on its own, so the earliest deadline
+// wins.
+func serveKills(ctl *os.File, c *libcontainer.Container, initPid int, ended <-chan struct{}) {
+	lines := bufio.NewScanner(ctl)
+	for lines.Scan() {
+		var req killRequest
+		if err := json.Unmarshal(lines.Bytes(), &req); err != nil || req.GraceMs < 0 {
+			fmt.Fprintf(os.Stderr, "shoal supervisor %d: bad kill request %q: %v\n", os.Getpid(), lines.Bytes(), err)
+			continue
+		}
+		go escalate(c, initPid, ended, time.Duration(req.GraceMs)*time.Millisecond, req.StoppedInit)
+	}
 }
 
 // writeNotes appends to the job's stderr f the lines Job.Note recorded in
