@@ -209,7 +209,10 @@
 // any relayed output (the relays live in the supervisor), and exits.
 // Job.Wait reads that record; Job.Forget removes it once the daemon has
 // reported the end. Stop and Signal work from the daemon on the container
-// as libcontainer saved it.
+// as libcontainer saved it, except a stop's SIGKILL when the grace period
+// ends (or once only a SIGSTOPped PID 1 is left): the daemon hands that to
+// the supervisor through a fifo, Root/.shim/<id>/ctl, so that a stop under
+// way finishes even if the daemon exits or dies meanwhile.
 //
 // When the daemon stops (SIGTERM, kill -9, an upgrade), the supervisors
 // and their jobs run on. Runner.Recover, when the next daemon starts,
