@@ -21,8 +21,15 @@ $(BIN): $(SOURCES)
 
 # Each job's supervisor (and its libcontainer init) starts from this small
 # binary, when it lies next to shoal: see node/sandbox SupervisorName.
+# It is linked statically (libcontainer's C part needs cgo): each job starts
+# it twice, and the dynamic loader's relocations were a tenth of each start.
+# netgo and osusergo keep glibc's name services (which a static binary
+# cannot load) out of it. Where no static libc is installed it is linked
+# dynamically, as before.
+SANDBOX_STATIC := -tags=urfave_cli_no_docs,netgo,osusergo -ldflags='-linkmode=external -extldflags=-static'
 $(SANDBOX): $(SOURCES)
-	$(GO) build -o $(SANDBOX) ./cmd/shoal-sandbox
+	$(GO) build $(SANDBOX_STATIC) -o $(SANDBOX) ./cmd/shoal-sandbox 2>/dev/null || \
+	  { echo "shoal-sandbox: no static libc (libc6-dev), linking it dynamically"; $(GO) build -o $(SANDBOX) ./cmd/shoal-sandbox; }
 
 # The client (the Slurm commands, and shoal's own without the agent) is
 # built without cgo: a static binary starts without the dynamic loader,

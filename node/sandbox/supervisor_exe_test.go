@@ -9,26 +9,41 @@ import (
 	"testing"
 )
 
-// buildSupervisor builds cmd/shoal-sandbox into a fresh directory.
-func buildSupervisor(t *testing.T) string {
+// buildSupervisor builds cmd/shoal-sandbox into a fresh directory, linked
+// as the Makefile links it (statically; ldflags) or as plain `go build`
+// does (ldflags nil).
+func buildSupervisor(t *testing.T, ldflags ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds cmd/shoal-sandbox")
 	}
 	p := filepath.Join(t.TempDir(), SupervisorName)
 	// No VCS stamp: the test binary has none either (sameBuild compares).
-	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", p, "../../cmd/shoal-sandbox").CombinedOutput()
+	args := append([]string{"build", "-buildvcs=false", "-o", p}, ldflags...)
+	out, err := exec.Command("go", append(args, "../../cmd/shoal-sandbox")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("build %s: %v\n%s", SupervisorName, err, out)
 	}
 	return p
 }
 
+// staticLink is how the Makefile links shoal-sandbox (SANDBOX_STATIC).
+var staticLink = []string{"-tags=urfave_cli_no_docs,netgo,osusergo", "-ldflags=-linkmode=external -extldflags=-static"}
+
 // A Runner with Supervisor set starts each job's supervisor, and so the
 // job's libcontainer init, from that binary; the job runs as it would
-// under this one.
+// under this one. The binary may be linked statically, as `make build`
+// does, or dynamically.
 func TestSupervisorBinary(t *testing.T) {
-	bin := buildSupervisor(t)
+	for _, link := range []struct {
+		name    string
+		ldflags []string
+	}{{"dynamic", nil}, {"static", staticLink}} {
+		t.Run(link.name, func(t *testing.T) { testSupervisorBinary(t, buildSupervisor(t, link.ldflags...)) })
+	}
+}
+
+func testSupervisorBinary(t *testing.T, bin string) {
 	r := newRunner(t)
 	r.Supervisor = bin
 	j, spec, _ := startWithFifo(t, r, `echo out; echo ready > "$FIFO"; exec sleep 3600`)
