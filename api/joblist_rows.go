@@ -149,10 +149,17 @@ func (w *RowWriter) EndRow() {
 // errRows says a row-form list is not well formed.
 var errRows = errors.New("job list rows: not well formed")
 
-// rowsErr is errRows with where and what.
-func rowsErr(at int, what string) error {
-	return fmt.Errorf("%w: at byte %d: %s", errRows, at, what)
+// rowsError is errRows with where and what. While the list is decoded, at
+// is a place in the decoder's buffer; decode makes it one in the list.
+type rowsError struct {
+	at   int
+	what string
 }
+
+func (e *rowsError) Error() string { return fmt.Sprintf("%v: at byte %d: %s", errRows, e.at, e.what) }
+func (e *rowsError) Unwrap() error { return errRows }
+
+func rowsErr(at int, what string) error { return &rowsError{at: at, what: what} }
 
 // DecodeJobRows decodes a job list in the row form into what DecodeJobList
 // gives for the same list as JSON.
@@ -198,19 +205,46 @@ func DecodeJobRowsEach(r io.Reader, fn func(*Job) error) (int, error) {
 	return res.Count, err
 }
 
-// rowsDecoder reads a row-form list: buf holds all of it read so far
-// (a "=" cell may point back at any line before), done how much of it
-// has been decoded.
+// rowsDecoder reads a row-form list into buf a chunk at a time; done is
+// how much of buf has been decoded. A "=" cell of a field without a copier
+// reads the column's last value again (prev), from any line before: so
+// when buf is full, what has been decoded is dropped but for those cells,
+// which move to its front with what is still to decode (compact). A list
+// of any length is then read through the memory of a few chunks.
 type rowsDecoder struct {
-	r    io.Reader
-	buf  []byte
-	done int
-	eof  bool
-	into []Job // memory to decode the jobs into, if it has room
+	r          io.Reader
+	buf, spare []byte // spare: the other buffer, that compact moves into
+	done       int
+	eof        bool
+	prev       []int      // where each column's last value starts in buf, -1 if none
+	kept       []keptCell // the cells at buf's front, in order
+	dropped    int        // the list's bytes before buf[keptLen()]
+	into       []Job      // memory to decode the jobs into, if it has room
 	// each, if set, is given each job as it is decoded, instead of a list
 	// of them; ring holds the job and the one before it ("=" cells).
 	each func(*Job) error
 	ring [2]Job
+}
+
+// keptCell is a cell compact moved to buf[at:end] from byte from of the
+// list.
+type keptCell struct{ at, end, from int }
+
+func (d *rowsDecoder) keptLen() int {
+	if len(d.kept) == 0 {
+		return 0
+	}
+	return d.kept[len(d.kept)-1].end
+}
+
+// listPos turns a place in buf into one in the list, for errors.
+func (d *rowsDecoder) listPos(at int) int {
+	for _, k := range d.kept {
+		if at < k.end {
+			return k.from + at - k.at
+		}
+	}
+	return at - d.keptLen() + d.dropped
 }
 
 // line returns the next complete line (without its newline), reading
@@ -234,12 +268,12 @@ func (d *rowsDecoder) line() (start, end int, err error) {
 	}
 }
 
-// fill reads the next bytes into buf.
+// fill reads the next bytes into buf, compacting it first if it is
+// short of room. Places in buf that the caller holds (a line's start and
+// end) are no longer valid after it.
 func (d *rowsDecoder) fill() error {
 	if cap(d.buf)-len(d.buf) < rowsChunk/2 {
-		grown := make([]byte, len(d.buf), 2*cap(d.buf)+rowsChunk)
-		copy(grown, d.buf)
-		d.buf = grown
+		d.compact()
 	}
 	n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
 	d.buf = d.buf[:len(d.buf)+n]
@@ -252,7 +286,54 @@ func (d *rowsDecoder) fill() error {
 	return nil
 }
 
+// compact moves the cells prev points at, then what is not decoded yet,
+// to the front of the spare buffer (grown if they leave it less than a
+// chunk of room), which becomes buf.
+func (d *rowsDecoder) compact() {
+	var kept []keptCell
+	size := len(d.buf) - d.done
+	for _, p := range d.prev {
+		if p >= 0 {
+			// The cell and the tab or newline that ends it, which its
+			// line (decoded) has.
+			n := bytes.IndexAny(d.buf[p:d.done], "\t\n") + 1
+			kept = append(kept, keptCell{at: p, end: p + n, from: d.listPos(p)})
+			size += n
+		}
+	}
+	next := d.spare[:0]
+	if cap(next) < size+rowsChunk {
+		next = make([]byte, 0, max(cap(d.buf), size+rowsChunk))
+	}
+	for i, k := range kept {
+		at := len(next)
+		next = append(next, d.buf[k.at:k.end]...)
+		kept[i].at, kept[i].end = at, len(next)
+	}
+	c := 0
+	for i, p := range d.prev {
+		if p >= 0 {
+			d.prev[i] = kept[c].at
+			c++
+		}
+	}
+	rest := d.buf[d.done:]
+	d.dropped = d.listPos(d.done) // by the cells kept before
+	d.kept = kept
+	d.done = len(next)
+	next = append(next, rest...)
+	d.spare, d.buf = d.buf[:0], next
+}
+
 func (d *rowsDecoder) decode() (ListJobsResponse, error) {
+	res, err := d.decodeList()
+	if re, ok := err.(*rowsError); ok {
+		re.at = d.listPos(re.at)
+	}
+	return res, err
+}
+
+func (d *rowsDecoder) decodeList() (ListJobsResponse, error) {
 	s, e, err := d.line()
 	if err != nil || string(d.buf[s:e+1]) != rowsMagic {
 		return ListJobsResponse{}, rowsErr(0, "no "+strconv.Quote(rowsMagic[:len(rowsMagic)-1])+" line")
@@ -283,9 +364,9 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 		}
 		copiers[c] = rowCopier(f)
 	}
-	prev := make([]int, len(fields)) // where the column's last value starts
-	for c := range prev {
-		prev[c] = -1
+	d.prev = make([]int, len(fields))
+	for c := range d.prev {
+		d.prev[c] = -1
 	}
 	var jobs []Job
 	n := 0 // jobs decoded
@@ -336,7 +417,7 @@ func (d *rowsDecoder) decode() (ListJobsResponse, error) {
 		*j = Job{} // memory reused (into, the ring) holds an earlier job
 		// The scanner sees the whole line and its newline, no further.
 		sc.b, sc.i = d.buf[:le+1], ls
-		if err := decodeRow(sc, j, before, n, fields, copiers, prev); err != nil {
+		if err := decodeRow(sc, j, before, n, fields, copiers, d.prev); err != nil {
 			return ListJobsResponse{}, err
 		}
 		if sc.i != le {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -287,4 +288,78 @@ func FuzzDecodeJobRows(f *testing.F) {
 			t.Fatalf("written again, rows decode to %+v, JSON to %+v", again, want)
 		}
 	})
+}
+
+// longRowJobs are n jobs in runs: values repeat ("=") for runs long
+// enough that a cell repeated reads back across many chunks of the list,
+// for fields with a copier and without (slices, maps, pointers).
+func longRowJobs(n int) []Job {
+	base := sampleJobs()[1]
+	jobs := make([]Job, n)
+	for i := range jobs {
+		j := base
+		j.ID = uint64(i + 1)
+		if i/1500%2 == 1 { // runs of 1,500 (~90 KB): other values, then back
+			j.Name = fmt.Sprintf("run-%d", i/1500)
+			j.Queues = []string{"q", fmt.Sprint(i / 1500)}
+			j.Env = map[string]string{"RUN": fmt.Sprint(i / 1500)}
+		}
+		if i%7 == 0 {
+			j.Comment = "" // left out now and then
+		}
+		jobs[i] = j
+	}
+	return jobs
+}
+
+// TestJobRowsLongList: a list many times longer than the decoder's chunk
+// decodes as its JSON does, read whole, a byte at a time, and job by
+// job, while the decoder holds a few chunks of it, not all of it; an
+// error far into it names its place in the list.
+func TestJobRowsLongList(t *testing.T) {
+	var fields []string
+	for _, f := range JobFields() {
+		fields = append(fields, f.Name)
+	}
+	cells := refCells(t, longRowJobs(8000), fields)
+	rows, js := refRows(t, cells, fields), refJSON(cells, fields)
+	if len(rows) < 10*rowsChunk {
+		t.Fatalf("the list is %d bytes; want it many chunks long", len(rows))
+	}
+	want, err := DecodeJobList(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]func() io.Reader{
+		"whole":      func() io.Reader { return bytes.NewReader(rows) },
+		"byte":       func() io.Reader { return iotest.OneByteReader(bytes.NewReader(rows)) },
+		"half chunk": func() io.Reader { return iotest.HalfReader(bytes.NewReader(rows)) },
+	} {
+		d := &rowsDecoder{r: r(), buf: make([]byte, 0, rowsChunk)}
+		got, err := d.decode()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %d jobs, %v; want the %d of the JSON list", name, len(got.Jobs), err, len(want.Jobs))
+		}
+		if held := cap(d.buf) + cap(d.spare); held > 4*rowsChunk {
+			t.Errorf("%s: the decoder held %d bytes of a %d-byte list; want a few chunks", name, held, len(rows))
+		}
+		i := 0
+		if _, err := DecodeJobRowsEach(r(), func(j *Job) error {
+			if !reflect.DeepEqual(*j, want.Jobs[i]) {
+				return fmt.Errorf("job %d: %+v; want %+v", i, *j, want.Jobs[i])
+			}
+			i++
+			return nil
+		}); err != nil || i != len(want.Jobs) {
+			t.Fatalf("%s, job by job: %d jobs, %v", name, i, err)
+		}
+	}
+	// A bad cell far into the list: the error says where it is.
+	bad := bytes.Clone(rows)
+	at := bytes.Index(bad, []byte(`"run-3"`)) // the name of job 4,501
+	bad[at] = 'X'
+	_, err = DecodeJobRowsFrom(iotest.HalfReader(bytes.NewReader(bad)))
+	if want := fmt.Sprintf("at byte %d:", at); err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, errRows) {
+		t.Errorf("a bad cell at byte %d: %v; want an error that says %q", at, err, want)
+	}
 }
