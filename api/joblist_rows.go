@@ -196,9 +196,9 @@ func DecodeJobRowsInto(r io.Reader, into []Job) (ListJobsResponse, error) {
 // ("=") from it, so fn must not change it (what its pointers and slices
 // point at may be kept: they are decoded anew for each job). A reader that
 // keeps little of each job (squeue's lines) then never holds the decoded
-// list, which over thousands of jobs was most of the memory it touched;
-// the encoded list is held, as "=" cells point back into it. An error from
-// fn ends the decode and is returned as it is.
+// list, which over thousands of jobs was most of the memory it touched,
+// nor the encoded list (see rowsDecoder). An error from fn ends the decode
+// and is returned as it is.
 func DecodeJobRowsEach(r io.Reader, fn func(*Job) error) (int, error) {
 	d := &rowsDecoder{r: r, buf: make([]byte, 0, rowsChunk), each: fn}
 	res, err := d.decode()

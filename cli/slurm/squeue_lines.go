@@ -200,13 +200,14 @@ type lineBuf []byte
 func (b *lineBuf) WriteString(s string) (int, error) { *b = append(*b, s...); return len(s), nil }
 func (b *lineBuf) WriteByte(c byte) error            { *b = append(*b, c); return nil }
 
-// sorted returns the lines in the order of the sort list, then by job id;
-// lines alike in both keep the order they were added in.
-func (s *lineSet) sorted() []sqLine {
+// sorted returns the lines' numbers (in the order they were added) in
+// the order of the sort list, then by job id; lines alike in both keep
+// the order they were added in.
+func (s *lineSet) sorted() []int32 {
 	n := len(s.sort)
-	order := make([]int, s.lines.n)
+	order := make([]int32, s.lines.n)
 	for i := range order {
-		order[i] = i
+		order[i] = int32(i)
 	}
 	cmpID := func(a, b *sqLine) int {
 		if a.id != b.id {
@@ -214,7 +215,8 @@ func (s *lineSet) sorted() []sqLine {
 		}
 		return cmpOrdered(a.task, b.task)
 	}
-	slices.SortStableFunc(order, func(x, y int) int {
+	slices.SortStableFunc(order, func(x32, y32 int32) int {
+		x, y := int(x32), int(y32)
 		a, b := s.lines.at(x), s.lines.at(y)
 		for k, key := range s.sort {
 			r := 0
@@ -236,16 +238,13 @@ func (s *lineSet) sorted() []sqLine {
 		}
 		return cmpID(a, b)
 	})
-	out := make([]sqLine, len(order))
-	for i, k := range order {
-		out[i] = *s.lines.at(k)
-	}
-	return out
+	return order
 }
 
-// write writes the lines in order to w.
-func (s *lineSet) write(w io.Writer, lines []sqLine) error {
-	for _, l := range lines {
+// write writes the lines to w in order (their numbers, as sorted gives).
+func (s *lineSet) write(w io.Writer, order []int32) error {
+	for _, i := range order {
+		l := s.lines.at(int(i))
 		if _, err := w.Write(s.text[l.block][l.start:l.end]); err != nil {
 			return err
 		}
