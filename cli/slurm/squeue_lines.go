@@ -17,10 +17,12 @@ import (
 // read, since a task's reason counts its array's running tasks and waiting
 // tasks collapse into one line.
 
-// sqKey is one sort key's value of a line: a string or a number.
+// sqKey is one sort key's value of a line: a string (str) or a number.
+// A letter's values are always of one kind.
 type sqKey struct {
-	s string
-	n int64
+	s   string
+	n   int64
+	str bool
 }
 
 // sqSortKey is one item of a --sort list.
@@ -56,19 +58,19 @@ func sortValue(v *jobView, letter byte) sqKey {
 	case 'A':
 		return sqKey{n: int64(v.rawID)}
 	case 'P':
-		return sqKey{s: v.j.Queue}
+		return sqKey{s: v.j.Queue, str: true}
 	case 't':
-		return sqKey{s: v.state.Short}
+		return sqKey{s: v.state.Short, str: true}
 	case 'T':
-		return sqKey{s: v.state.Long}
+		return sqKey{s: v.state.Long, str: true}
 	case 'p', 'Q':
 		return sqKey{n: v.priority()}
 	case 'u':
-		return sqKey{s: v.userName()}
+		return sqKey{s: v.userName(), str: true}
 	case 'U':
 		return sqKey{n: int64(v.j.UID)}
 	case 'j':
-		return sqKey{s: v.j.Name}
+		return sqKey{s: v.j.Name, str: true}
 	case 'M':
 		return sqKey{n: v.runSecs()}
 	case 'l':
@@ -78,13 +80,13 @@ func sortValue(v *jobView, letter byte) sqKey {
 	case 'm':
 		return sqKey{n: v.j.Resources.MemoryMB}
 	case 'N', 'B':
-		return sqKey{s: v.nodeList()}
+		return sqKey{s: v.nodeList(), str: true}
 	case 'r', 'R':
-		return sqKey{s: v.reason}
+		return sqKey{s: v.reason, str: true}
 	case 'a':
-		return sqKey{s: v.j.Account}
+		return sqKey{s: v.j.Account, str: true}
 	case 'q':
-		return sqKey{s: v.j.QOS}
+		return sqKey{s: v.j.QOS, str: true}
 	case 'V':
 		return sqKey{n: v.j.CreatedAt}
 	case 'S':
@@ -147,7 +149,32 @@ type lineSet struct {
 
 	text  [][]byte // the lines' text, in blocks of textBlock bytes
 	lines chunks[sqLine]
-	keys  chunks[sqKey] // len(sort) a line
+	// keys holds len(sort) values a line: a number, or for a string the
+	// number of it in strs (a third of the memory of the strings
+	// themselves, and the same few strings over most lines).
+	keys   chunks[int64]
+	strs   []string
+	strNum map[string]int64
+	strCol []bool // whether the sort's k-th letter compares strings
+}
+
+// keyOf stores one sort key's value as keys holds it.
+func (s *lineSet) keyOf(k int, v sqKey) int64 {
+	if !v.str {
+		return v.n
+	}
+	if s.strCol == nil {
+		s.strCol = make([]bool, len(s.sort))
+		s.strNum = map[string]int64{}
+	}
+	s.strCol[k] = true
+	n, ok := s.strNum[v.s]
+	if !ok {
+		n = int64(len(s.strs))
+		s.strs = append(s.strs, v.s)
+		s.strNum[v.s] = n
+	}
+	return n
 }
 
 // textBlock is the size of a block of lines' text. A line begins a new
@@ -170,8 +197,8 @@ func (s *lineSet) add(v *jobView) {
 	default:
 		l.id, l.task = v.rawID, -1
 	}
-	for _, k := range s.sort {
-		s.keys.add(sortValue(v, k.letter))
+	for k, key := range s.sort {
+		s.keys.add(s.keyOf(k, sortValue(v, key.letter)))
 	}
 	b := (*lineBuf)(block)
 	b.WriteString(s.prefix)
@@ -224,9 +251,13 @@ func (s *lineSet) sorted() []int32 {
 			case 'i', 'F', 'K':
 				r = cmpID(a, b)
 			default:
-				ka, kb := s.keys.at(x*n+k), s.keys.at(y*n+k)
-				if r = strings.Compare(ka.s, kb.s); r == 0 {
-					r = cmpOrdered(ka.n, kb.n)
+				ka, kb := *s.keys.at(x*n + k), *s.keys.at(y*n + k)
+				switch {
+				case ka == kb:
+				case s.strCol != nil && s.strCol[k]:
+					r = strings.Compare(s.strs[ka], s.strs[kb])
+				default:
+					r = cmpOrdered(ka, kb)
 				}
 			}
 			if key.desc {
