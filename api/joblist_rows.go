@@ -287,8 +287,9 @@ func (d *rowsDecoder) fill() error {
 }
 
 // compact moves the cells prev points at, then what is not decoded yet,
-// to the front of the spare buffer (grown if they leave it less than a
-// chunk of room), which becomes buf.
+// to the front of the spare buffer, which becomes buf. It is as large as
+// buf, or larger if they would leave it less than half a chunk of room
+// (a line longer than that).
 func (d *rowsDecoder) compact() {
 	var kept []keptCell
 	size := len(d.buf) - d.done
@@ -301,9 +302,13 @@ func (d *rowsDecoder) compact() {
 			size += n
 		}
 	}
+	want := cap(d.buf)
+	if size+rowsChunk/2 > want {
+		want = size + rowsChunk
+	}
 	next := d.spare[:0]
-	if cap(next) < size+rowsChunk {
-		next = make([]byte, 0, max(cap(d.buf), size+rowsChunk))
+	if cap(next) < want {
+		next = make([]byte, 0, want)
 	}
 	for i, k := range kept {
 		at := len(next)
