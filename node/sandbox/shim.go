@@ -266,17 +266,12 @@ func shim() error {
 	if err == nil {
 		err = writeShimState(s.Dir, pid, s.JobDir, st.CgroupPaths)
 	}
-	if err != nil {
-		_ = c.Signal(unix.SIGKILL)
-		_, _ = proc.Wait()
-		_ = c.Destroy()
-		endRelays()
-		return fail(err)
-	}
 	// The daemon may ask for kills once it knows the job: the fifo is
 	// there before the answer, and read until the job has ended.
-	ended := make(chan struct{})
-	ctl, err := openCtl(s.Dir)
+	var ctl *os.File
+	if err == nil {
+		ctl, err = openCtl(s.Dir)
+	}
 	if err != nil {
 		_ = c.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
@@ -285,6 +280,7 @@ func shim() error {
 		return fail(err)
 	}
 	defer ctl.Close()
+	ended := make(chan struct{})
 	go serveKills(ctl, c, pid, ended)
 	answer(shimStatus{Pid: pid})
 
