@@ -216,7 +216,7 @@ type rowsDecoder struct {
 	buf, spare []byte // spare: the other buffer, that compact moves into
 	done       int
 	eof        bool
-	prev       []int      // where each column's last value starts in buf, -1 if none
+	prev       []cellSpan // where each column's last value lies in buf
 	kept       []keptCell // the cells at buf's front, in order
 	dropped    int        // the list's bytes before buf[keptLen()]
 	into       []Job      // memory to decode the jobs into, if it has room
@@ -229,6 +229,11 @@ type rowsDecoder struct {
 // keptCell is a cell compact moved to buf[at:end] from byte from of the
 // list.
 type keptCell struct{ at, end, from int }
+
+// cellSpan is where a cell lies: its value starts at start, and end is
+// the tab or newline that ends it (as the scanner found it: a tab may
+// also stand between a value's JSON tokens). start is -1 for none.
+type cellSpan struct{ start, end int }
 
 func (d *rowsDecoder) keptLen() int {
 	if len(d.kept) == 0 {
@@ -288,23 +293,23 @@ func (d *rowsDecoder) fill() error {
 
 // compact moves the cells prev points at, then what is not decoded yet,
 // to the front of the spare buffer, which becomes buf. It is as large as
-// buf, or larger if they would leave it less than half a chunk of room
-// (a line longer than that).
+// buf, or, if they would leave it less than half a chunk of room (a line
+// longer than that), twice as large: a line of megabytes is read in a
+// few compactions, not one a chunk.
 func (d *rowsDecoder) compact() {
 	var kept []keptCell
 	size := len(d.buf) - d.done
 	for _, p := range d.prev {
-		if p >= 0 {
-			// The cell and the tab or newline that ends it, which its
-			// line (decoded) has.
-			n := bytes.IndexAny(d.buf[p:d.done], "\t\n") + 1
-			kept = append(kept, keptCell{at: p, end: p + n, from: d.listPos(p)})
+		if p.start >= 0 {
+			// The cell and the tab or newline that ends it.
+			n := p.end + 1 - p.start
+			kept = append(kept, keptCell{at: p.start, end: p.end + 1, from: d.listPos(p.start)})
 			size += n
 		}
 	}
 	want := cap(d.buf)
 	if size+rowsChunk/2 > want {
-		want = size + rowsChunk
+		want = max(size+rowsChunk, 2*cap(d.buf))
 	}
 	next := d.spare[:0]
 	if cap(next) < want {
@@ -317,8 +322,8 @@ func (d *rowsDecoder) compact() {
 	}
 	c := 0
 	for i, p := range d.prev {
-		if p >= 0 {
-			d.prev[i] = kept[c].at
+		if p.start >= 0 {
+			d.prev[i] = cellSpan{kept[c].at, kept[c].end - 1}
 			c++
 		}
 	}
@@ -369,9 +374,9 @@ func (d *rowsDecoder) decodeList() (ListJobsResponse, error) {
 		}
 		copiers[c] = rowCopier(f)
 	}
-	d.prev = make([]int, len(fields))
+	d.prev = make([]cellSpan, len(fields))
 	for c := range d.prev {
-		d.prev[c] = -1
+		d.prev[c].start = -1
 	}
 	var jobs []Job
 	n := 0 // jobs decoded
@@ -439,7 +444,7 @@ func (d *rowsDecoder) decodeList() (ListJobsResponse, error) {
 
 // decodeRow decodes the line at s, the list's r-th job, into j; before is
 // the job before it (nil for the first).
-func decodeRow(s *scan, j, before *Job, r int, fields []string, copiers []func(dst, src *Job), prev []int) error {
+func decodeRow(s *scan, j, before *Job, r int, fields []string, copiers []func(dst, src *Job), prev []cellSpan) error {
 	for c, key := range fields {
 		if c > 0 {
 			if s.i >= len(s.b) || s.b[s.i] != '\t' {
@@ -452,16 +457,16 @@ func decodeRow(s *scan, j, before *Job, r int, fields []string, copiers []func(d
 		}
 		switch b := s.b[s.i]; {
 		case b == '\t' || b == '\n':
-			prev[c] = -1 // left out
+			prev[c].start = -1 // left out
 		case b == '=':
-			if prev[c] < 0 {
+			if prev[c].start < 0 {
 				return rowsErr(s.i, fmt.Sprintf("job %d: %q repeats a value the job before does not have", r+1, key))
 			}
 			if cp := copiers[c]; cp != nil {
 				cp(j, before)
 			} else {
 				at := s.i
-				s.i = prev[c]
+				s.i = prev[c].start
 				if err := s.rowCell(j, key); err != nil {
 					return err
 				}
@@ -469,10 +474,11 @@ func decodeRow(s *scan, j, before *Job, r int, fields []string, copiers []func(d
 			}
 			s.i++
 		default:
-			prev[c] = s.i
+			start := s.i
 			if err := s.rowCell(j, key); err != nil {
 				return err
 			}
+			prev[c] = cellSpan{start, s.i}
 		}
 	}
 	return nil

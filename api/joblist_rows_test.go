@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -386,6 +387,51 @@ func TestJobRowsLongLines(t *testing.T) {
 	} {
 		if got, err := DecodeJobRowsFrom(r); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %d jobs, %v; want the %d of the JSON list", name, len(got.Jobs), err, len(want.Jobs))
+		}
+	}
+}
+
+// TestJobRowsLineOfMegabytes: a line of megabytes (a job's script) grows
+// the decoder's buffers by doubling, read however it comes: growing them
+// a chunk at a time copied the line over and over (180 MB made for a
+// 4 MB line).
+func TestJobRowsLineOfMegabytes(t *testing.T) {
+	jobs := sampleJobs()[:1]
+	jobs[0].Script = strings.Repeat("x", 4<<20)
+	fields := []string{"jobId", "script"}
+	rows := refRows(t, refCells(t, jobs, fields), fields)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := DecodeJobRowsFrom(iotest.HalfReader(bytes.NewReader(rows)))
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got.Jobs) != 1 || got.Jobs[0].Script != jobs[0].Script {
+		t.Fatalf("decoded %d jobs, %v; want the one with its 4 MB script", len(got.Jobs), err)
+	}
+	if made := after.TotalAlloc - before.TotalAlloc; made > 12*uint64(len(rows)) {
+		t.Errorf("decoding a %d-byte line made %d bytes; want a few times the line", len(rows), made)
+	}
+}
+
+// TestJobRowsTabInValue: a tab between a value's JSON tokens (whitespace
+// to JSON) does not end the cell, also when the cell is kept for the "="
+// of many chunks of lines after it.
+func TestJobRowsTabInValue(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("shoal-rows 1\n40000\n[\"jobId\",\"jobQueues\"]\n1\t[\"a\",\t\"b\"]\n")
+	for id := 2; id <= 40000; id++ {
+		fmt.Fprintf(&b, "%d\t=\n", id)
+	}
+	b.WriteString("#40000\n")
+	if b.Len() < 4*rowsChunk {
+		t.Fatalf("the list is %d bytes; want several chunks", b.Len())
+	}
+	got, err := DecodeJobRowsFrom(iotest.HalfReader(strings.NewReader(b.String())))
+	if err != nil || len(got.Jobs) != 40000 {
+		t.Fatalf("decoded %d jobs, %v; want 40000", len(got.Jobs), err)
+	}
+	for _, i := range []int{0, 20000, 39999} {
+		if q := got.Jobs[i].Queues; !slices.Equal(q, []string{"a", "b"}) {
+			t.Errorf("job %d's queues %q, want [a b]", i+1, q)
 		}
 	}
 }
