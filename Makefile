@@ -29,7 +29,7 @@ $(BIN): $(SOURCES)
 SANDBOX_STATIC := -tags=urfave_cli_no_docs,netgo,osusergo -ldflags='-linkmode=external -extldflags=-static'
 $(SANDBOX): $(SOURCES)
 	$(GO) build $(SANDBOX_STATIC) -o $(SANDBOX) ./cmd/shoal-sandbox 2>/dev/null || \
-	  { echo "shoal-sandbox: no static libc (libc6-dev), linking it dynamically"; $(GO) build -o $(SANDBOX) ./cmd/shoal-sandbox; }
+	  { echo "shoal-sandbox: could not link it statically (is libc6-dev's libc.a installed?), linking it dynamically"; $(GO) build -o $(SANDBOX) ./cmd/shoal-sandbox; }
 
 # The client (the Slurm commands, and shoal's own without the agent) is
 # built without cgo: a static binary starts without the dynamic loader,

@@ -267,6 +267,7 @@ func diesOnSignal(pid int, sig unix.Signal) (bool, error) {
 // supervisor that cannot be asked (it has ended, or an older build from
 // before an upgrade) leaves it to the daemon.
 func (j *Job) killAfter(grace time.Duration, stoppedInit bool) {
+	grace = max(grace, 0) // a negative one kills at once, as a timer does
 	if err := j.askSupervisor(killRequest{GraceMs: grace.Milliseconds(), StoppedInit: stoppedInit}); err == nil {
 		return
 	}

@@ -181,3 +181,24 @@ func TestSupervisorKillsAfterGrace(t *testing.T) {
 		t.Error("a job whose supervisor has gone was asked to be killed, without an error")
 	}
 }
+
+// A negative grace (an agent's -grace of -1s) kills at once, as the
+// daemon's own timer did, whoever escalates: the supervisor must not
+// drop the request as bad.
+func TestStopNegativeGrace(t *testing.T) {
+	r := newRunner(t)
+	j, _, _ := startWithFifo(t, r, `sh -c 'trap "" TERM; echo ready > "$FIFO"; exec sleep 3600' & wait`)
+	if err := j.Stop(-time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.Done():
+	case <-time.After(30 * time.Second):
+		j.c.Signal(unix.SIGKILL)
+		<-j.Done()
+		t.Fatal("a job stopped with a negative grace was not killed within 30 s")
+	}
+	if res, err := j.Wait(); err != nil || res.Signal != int(unix.SIGKILL) {
+		t.Errorf("result %+v, %v; want SIGKILL", res, err)
+	}
+}

@@ -366,16 +366,23 @@ func openCtl(dir string) (*os.File, error) {
 
 // serveKills carries out the daemon's killRequests (see Job.killAfter)
 // until the job has ended; each runs on its own, so the earliest deadline
-// wins.
+// wins. Should the fifo become unreadable (a line too long), it is
+// closed: the daemon then fails to reach it and escalates itself, rather
+// than write requests no one reads.
 func serveKills(ctl *os.File, c *libcontainer.Container, initPid int, ended <-chan struct{}) {
 	lines := bufio.NewScanner(ctl)
 	for lines.Scan() {
 		var req killRequest
-		if err := json.Unmarshal(lines.Bytes(), &req); err != nil || req.GraceMs < 0 {
+		if err := json.Unmarshal(lines.Bytes(), &req); err != nil {
 			fmt.Fprintf(os.Stderr, "shoal supervisor %d: bad kill request %q: %v\n", os.Getpid(), lines.Bytes(), err)
 			continue
 		}
-		go escalate(c, initPid, ended, time.Duration(req.GraceMs)*time.Millisecond, req.StoppedInit)
+		grace := time.Duration(max(req.GraceMs, 0)) * time.Millisecond
+		go escalate(c, initPid, ended, grace, req.StoppedInit)
+	}
+	if err := lines.Err(); !errors.Is(err, os.ErrClosed) { // closed: the supervisor is done
+		fmt.Fprintf(os.Stderr, "shoal supervisor %d: control fifo: %v\n", os.Getpid(), err)
+		ctl.Close()
 	}
 }
 
