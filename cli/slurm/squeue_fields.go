@@ -17,6 +17,9 @@ type sqEnv struct {
 	jobs  []api.Job
 	known map[uint64]*api.Job
 	now   time.Time
+	// reason and paren: the last reason %R showed, and how: made once
+	// for the thousands of jobs that wait for the same one.
+	reason, paren string
 }
 
 // knownJobs indexes e.jobs by id, on first use: only a dependency reads
@@ -65,7 +68,7 @@ var (
 	sqTimeLeft    = func(v *jobView, _ *sqEnv) string { return sqLeft(v) }
 	sqNodes       = func(v *jobView, _ *sqEnv) string { return "1" }
 	sqReason      = func(v *jobView, _ *sqEnv) string { return v.reason }
-	sqReasonList  = func(v *jobView, _ *sqEnv) string { return sqReasonOrNodes(v) }
+	sqReasonList  = func(v *jobView, e *sqEnv) string { return e.reasonOrNodes(v) }
 	sqPartition   = func(v *jobView, _ *sqEnv) string { return partitionOf(v.j) }
 	sqCPUs        = func(v *jobView, _ *sqEnv) string { return strconv.Itoa(v.cpus()) }
 	sqMinMemory   = func(v *jobView, _ *sqEnv) string { return memString(v.j.Resources.MemoryMB) }
@@ -115,10 +118,27 @@ func sqLeft(v *jobView) string {
 // sqReasonOrNodes is %R: the reason in parentheses while the job waits or
 // when it failed, else its node list.
 func sqReasonOrNodes(v *jobView) string {
-	if v.state == Pending || (v.state.Finished() && v.reason != "None") {
+	if sqShowsReason(v) {
 		return "(" + v.reason + ")"
 	}
 	return v.nodeList()
+}
+
+// sqShowsReason reports whether %R shows v's reason rather than its nodes:
+// while it waits, or when it failed.
+func sqShowsReason(v *jobView) bool {
+	return v.state == Pending || (v.state.Finished() && v.reason != "None")
+}
+
+// reasonOrNodes is sqReasonOrNodes, each reason put in parentheses once.
+func (e *sqEnv) reasonOrNodes(v *jobView) string {
+	if e == nil || !sqShowsReason(v) {
+		return sqReasonOrNodes(v)
+	}
+	if e.paren == "" || v.reason != e.reason {
+		e.reason, e.paren = v.reason, "("+v.reason+")"
+	}
+	return e.paren
 }
 
 // sqStartTime is %S: when the job started, or is expected to.

@@ -108,3 +108,25 @@ func TestSqueueManyLines(t *testing.T) {
 		t.Errorf("squeue over 3,000 lines (%d bytes): %d bytes, not the lines in id order", want.Len(), len(got))
 	}
 }
+
+// TestSqueueReasonRuns: %R puts each job's own reason in parentheses
+// (made once for a run of jobs with the same one), or names its node.
+func TestSqueueReasonRuns(t *testing.T) {
+	f := newCtlFake()
+	clear(f.jobs)
+	held := api.Job{State: api.StatePending, JobSpec: api.JobSpec{Held: true}}
+	waits := api.Job{State: api.StateRunnable, WaitReason: "Resources"}
+	runs := api.Job{State: api.StateRunning, Node: "n1"}
+	for i, j := range []api.Job{held, held, waits, held, runs, waits, waits} {
+		j.ID, j.Queue, j.User = uint64(i+1), "default", "al"
+		f.jobs[j.ID] = &j
+	}
+	c, stdout, stderr := sbTestCtx(f, t.TempDir(), nil, "")
+	if rc := Squeue(c, []string{"-h", "-S", "i", "-o", "%i %R"}); rc != 0 {
+		t.Fatalf("squeue: rc %d %s", rc, stderr)
+	}
+	want := "1 (JobHeldUser)\n2 (JobHeldUser)\n3 (Resources)\n4 (JobHeldUser)\n5 n1\n6 (Resources)\n7 (Resources)\n"
+	if got := stdout.String(); got != want {
+		t.Errorf("squeue -o '%%i %%R':\n%s\nwant\n%s", got, want)
+	}
+}
