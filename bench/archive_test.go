@@ -230,8 +230,9 @@ func startChildController(b *testing.B) *childController {
 type childMem struct {
 	rss, rssAnon, heap, goHeld int64 // bytes
 	// heapFree is free heap the runtime has not returned to the OS. Once
-	// freed (debug.FreeOSMemory) it should be none; on Go 1.26 it is
-	// sometimes 1.5-2.5 MB after a burst that no later call returns.
+	// freed it should be none: debug.FreeOSMemory alone sometimes leaves
+	// 1.5-2.5 MB after a burst, which the controller's releaseMemory
+	// returns (daemon.returnStrandedHeap).
 	heapFree int64
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -297,4 +299,50 @@ func TestReleaseMemoryHarmless(t *testing.T) {
 	if _, err := c.listJobs(context.Background(), caller{known: true, operator: true}, api.ListJobsRequest{History: true}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReturnStrandedHeap: after a churn of allocations like a burst's
+// (batches kept a while and dropped, with quiet spells in which the
+// runtime's background scavenger works), FreeOSMemory alone may leave free
+// heap it never returns (in about one churn of five here); returnStrandedHeap
+// returns it. Churns until FreeOSMemory leaves some, four times at most.
+func TestReturnStrandedHeap(t *testing.T) {
+	freeHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapIdle - ms.HeapReleased
+	}
+	var left uint64
+	for round := 0; round < 4 && left < strandedHeapMin; round++ {
+		churn(2 * time.Second)
+		debug.FreeOSMemory()
+		left = freeHeap()
+	}
+	returnStrandedHeap()
+	after := freeHeap()
+	t.Logf("free heap not returned: %d KiB after FreeOSMemory, %d KiB after returnStrandedHeap", left>>10, after>>10)
+	if after >= strandedHeapMin {
+		t.Fatalf("returnStrandedHeap left %d KiB of free heap; want under %d KiB", after>>10, strandedHeapMin>>10)
+	}
+}
+
+// churn allocates batches of small objects for d, keeping a changing
+// number of them, and drops them all.
+func churn(d time.Duration) {
+	var kept [][][]byte
+	end := time.Now().Add(d)
+	for i := 0; time.Now().Before(end); i++ {
+		batch := make([][]byte, 1000)
+		for k := range batch {
+			batch[k] = make([]byte, 16<<uint((i+k)%8))
+		}
+		kept = append(kept, batch)
+		if len(kept) > 8+i%20 {
+			kept = kept[len(kept)/2:]
+		}
+		if i%40 == 0 {
+			time.Sleep(time.Duration(i%150) * time.Millisecond)
+		}
+	}
+	runtime.KeepAlive(kept)
 }
