@@ -43,19 +43,19 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 				return owner{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: give a user name or a uid", name).WithField("user")
 			}
 			// A uid without a passwd entry owns its schedules under its number.
-			return resolveOwner(caller{uid: uint32(n), gid: uint32(n), known: true}), nil
+			return resolveOwner(caller{uid: uint32(n), gid: uint32(n), known: true})
 		}
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return resolveOwner(caller{uid: uint32(uid), gid: uint32(gid), known: true}), nil
+	return resolveOwner(caller{uid: uint32(uid), gid: uint32(gid), known: true})
 }
 
 // checkCronSpec fills in a spec's defaults and refuses what is wrong with
 // it (the expression, the zone, the policies, the job as it would be
 // submitted now), nothing stored.
 func (c *Controller) checkCronSpec(state *raftfsm.State, spec api.CronSpec, o owner) (api.CronSchedule, error) {
-	s := api.CronSchedule{CronSpec: spec, User: o.name, UID: o.uid, GID: o.gid}
+	s := api.CronSchedule{CronSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}
 	if !cronNameRE.MatchString(spec.Name) {
 		return s, api.Errorf(api.CodeInvalid, "cron schedule name %q: give 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", spec.Name).WithField("name")
 	}
@@ -98,7 +98,7 @@ func (c *Controller) checkCronSpec(state *raftfsm.State, spec api.CronSpec, o ow
 // cronJob builds the job a firing of s submits, as a submit by its owner
 // would now: from its definition (resolved at each firing), or its job.
 func (c *Controller) cronJob(state *raftfsm.State, s *api.CronSchedule) (api.Job, error) {
-	o := owner{name: s.User, uid: s.UID, gid: s.GID}
+	o := owner{name: s.User, uid: s.UID, gid: s.GID, groups: s.Groups}
 	req := s.Job
 	if req.Name == "" {
 		req.Name = s.Name

@@ -58,13 +58,14 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 
 // owner is a job owner resolved from a uid on the controller host.
 type owner struct {
-	name string
-	uid  uint32
-	gid  uint32
+	name   string
+	uid    uint32
+	gid    uint32
+	groups []uint32
 }
 
-// ownerTTL is how long a resolved user (name, primary group) is reused:
-// changes reach new jobs within it, and submits skip passwd reads.
+// ownerTTL is how long a resolved user (name, groups) is reused: group
+// changes reach new jobs within it, and submits skip /etc/group reads.
 const ownerTTL = time.Minute
 
 // ownerCache is a controller's resolved users, by uid and peer gid, each
@@ -79,7 +80,7 @@ type cachedOwner struct {
 	at time.Time
 }
 
-// lookupOwner resolves uid to a user name and primary group. A uid without a
+// lookupOwner resolves uid to a user name and groups. A uid without a
 // passwd entry still owns its jobs, under its number and peer gid.
 func (c *Controller) lookupOwner(who caller) (owner, error) {
 	if !who.known {
@@ -94,31 +95,38 @@ func (c *Controller) lookupOwner(who caller) (owner, error) {
 	if ok && c.clock.Now().Sub(cached.at) < ownerTTL {
 		return cached.owner, nil
 	}
-	o := resolveOwner(who)
-	cache.mu.Lock()
-	if cache.byUID == nil {
-		cache.byUID = map[[2]uint32]cachedOwner{}
+	o, err := resolveOwner(who)
+	if err == nil {
+		cache.mu.Lock()
+		if cache.byUID == nil {
+			cache.byUID = map[[2]uint32]cachedOwner{}
+		}
+		cache.byUID[key] = cachedOwner{o, c.clock.Now()}
+		cache.mu.Unlock()
 	}
-	cache.byUID[key] = cachedOwner{o, c.clock.Now()}
-	cache.mu.Unlock()
-	return o, nil
+	return o, err
 }
 
-// resolveOwner names a caller's uid and its primary group from the
-// controller host's passwd. Supplementary groups are the node's to look
-// up when a job starts (node.ownerGroups): a getgrouplist here would load
-// every group database module into the controller for good.
-func resolveOwner(c caller) owner {
+func resolveOwner(c caller) (owner, error) {
 	o := owner{name: strconv.FormatUint(uint64(c.uid), 10), uid: c.uid, gid: c.gid}
 	u, err := user.LookupId(o.name)
 	if err != nil {
-		return o
+		return o, nil
 	}
 	o.name = u.Username
 	if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
 		o.gid = uint32(gid)
 	}
-	return o
+	gids, err := u.GroupIds()
+	if err != nil {
+		return owner{}, api.Errorf(api.CodeInternal, "look up groups of %s: %v", u.Username, err)
+	}
+	for _, g := range gids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil && uint32(n) != o.gid {
+			o.groups = append(o.groups, uint32(n))
+		}
+	}
+	return o, nil
 }
 
 func (o owner) String() string { return fmt.Sprintf("%s(%d)", o.name, o.uid) }

@@ -269,7 +269,7 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if spec.DeadlineAt < 0 || (spec.DeadlineAt != 0 && spec.BeginAt > spec.DeadlineAt) {
 		return api.Job{}, api.Errorf(api.CodeInvalid, "job %q: its deadline comes before its begin time: give a deadline after the begin time", name).WithField("deadline")
 	}
-	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid}, nil
+	return api.Job{JobSpec: spec, User: o.name, UID: o.uid, GID: o.gid, Groups: o.groups}, nil
 }
 
 // nameFromCommand names a job that was given no name after its program,

@@ -224,6 +224,9 @@ func (c *Controller) releaseMemory(ctx context.Context) {
 // returnStrandedHeap goes after it.
 const strandedHeapMin = 512 << 10
 
+// strandedPassMax bounds the garbage one returnStrandedHeap makes.
+const strandedPassMax = 256 << 20
+
 // returnStrandedHeap returns free heap that FreeOSMemory left. After a
 // burst, Go's runtime (1.26) may keep 1.5-2.5 MB of free heap that no
 // FreeOSMemory returns: its scavenger marks a 4 MB chunk of the heap as
@@ -231,9 +234,11 @@ const strandedHeapMin = 512 << 10
 // pass stood are still there, and only a later free in that chunk lets it
 // see them. So the idle heap goes once through garbage objects (the page
 // allocator takes the lowest free pages first), and their frees let the
-// next FreeOSMemory return the chunks' pages. Pages already returned stay
-// out of the RSS: over 58 MB of idle heap it took ~20 ms and 100 page
-// faults, once after a burst.
+// next FreeOSMemory return the chunks' pages. It stops once the heap
+// grows (every idle run an object fits in is taken: on a fragmented heap
+// more would only map new memory) or at strandedPassMax. Pages already
+// returned stay out of the RSS: over 58 MB of idle heap it took ~20 ms and
+// 100 page faults, once after a burst.
 func returnStrandedHeap() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -244,8 +249,22 @@ func returnStrandedHeap() {
 	// page each would need a span record for every idle page, records
 	// the runtime keeps for good (~160 bytes each: 0.9 MB over 45 MB).
 	const size = 32 << 10
-	garbage := make([][]byte, 0, ms.HeapIdle/size)
-	for range cap(garbage) {
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/released:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	mapped := func() (n uint64) {
+		metrics.Read(heap)
+		for _, s := range heap {
+			n += s.Value.Uint64()
+		}
+		return n
+	}
+	start := mapped()
+	n := min(ms.HeapIdle, strandedPassMax) / size
+	garbage := make([][]byte, 0, n)
+	for i := range n {
+		if i%32 == 0 && mapped() > start {
+			break
+		}
 		garbage = append(garbage, make([]byte, size))
 	}
 	runtime.KeepAlive(garbage)

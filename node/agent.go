@@ -491,9 +491,6 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	spec := a.jobSpec(&j)
 	if err == nil {
-		spec.Groups, err = ownerGroups(&j)
-	}
-	if err == nil {
 		err = a.prepareLogs(&spec)
 	}
 	if err == nil {

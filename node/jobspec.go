@@ -151,6 +151,7 @@ func (a *Agent) jobSpec(j *api.Job) sandbox.Spec {
 		Dir:         dir,
 		UID:         j.UID,
 		GID:         j.GID,
+		Groups:      j.Groups,
 		MemoryBytes: memoryLimit(j),
 		CPUs:        float64(j.Resources.CPUs),
 		PidsMax:     a.cfg.JobPidsMax,

@@ -181,11 +181,7 @@ func (a *Agent) readLog(j *api.Job, stream string) ([]byte, error) {
 	}
 	// As the job's owner, never as root: the path is the user's choice
 	// (sbatch -o /etc/shadow must not give anyone /etc/shadow).
-	groups, err := ownerGroups(j)
-	if err != nil {
-		return nil, api.Errorf(api.CodeInternal, "read log of job %d: %v", j.ID, err)
-	}
-	f, err := sandbox.OpenAsUser(path, os.O_RDONLY, j.UID, j.GID, groups)
+	f, err := sandbox.OpenAsUser(path, os.O_RDONLY, j.UID, j.GID, j.Groups)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, api.Errorf(api.CodeNotFound, "job %d has no %s log on node %s (%s)", j.ID, stream, a.cfg.Name, path)
