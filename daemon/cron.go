@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/user"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/accounts"
 	"github.com/shoal-batch/shoal/internal/cron"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
@@ -35,20 +35,19 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 	if !who.operator {
 		return owner{}, api.Errorf(api.CodeForbidden, "only root may see or change the cron schedules of another user (%s)", name).WithField("user")
 	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		if u, err = user.LookupId(name); err != nil {
-			n, perr := strconv.ParseUint(name, 10, 32)
-			if perr != nil {
-				return owner{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: give a user name or a uid", name).WithField("user")
-			}
-			// A uid without a passwd entry owns its schedules under its number.
-			return resolveOwner(caller{uid: uint32(n), gid: uint32(n), known: true})
+	u, err := accounts.Lookup(name)
+	if errors.Is(err, accounts.ErrUnknown) {
+		n, perr := strconv.ParseUint(name, 10, 32)
+		if perr != nil {
+			return owner{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: give a user name or a uid", name).WithField("user")
 		}
+		// A uid without a passwd entry owns its schedules under its number.
+		return resolveOwner(caller{uid: uint32(n), gid: uint32(n), known: true})
 	}
-	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return resolveOwner(caller{uid: uint32(uid), gid: uint32(gid), known: true})
+	if err != nil {
+		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
+	}
+	return resolveOwner(caller{uid: u.UID, gid: u.GID, known: true})
 }
 
 // checkCronSpec fills in a spec's defaults and refuses what is wrong with

@@ -3,14 +3,13 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"os/user"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/accounts"
 	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
@@ -259,8 +258,8 @@ func strayJobs(state *raftfsm.State, node string, running []api.RunningJob) []ap
 // selfName is the name of the controller's user, recorded as who set a
 // node DOWN for not responding (Slurm records its SlurmUser).
 func selfName(uid uint32) string {
-	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
-		return u.Username
+	if u, err := accounts.LookupID(uid); err == nil {
+		return u.Name
 	}
 	return fmt.Sprint(uid)
 }

@@ -2,15 +2,16 @@ package daemon
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
-	"os/user"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/accounts"
 	"github.com/shoal-batch/shoal/internal/peercred"
 )
 
@@ -109,22 +110,16 @@ func (c *Controller) lookupOwner(who caller) (owner, error) {
 
 func resolveOwner(c caller) (owner, error) {
 	o := owner{name: strconv.FormatUint(uint64(c.uid), 10), uid: c.uid, gid: c.gid}
-	u, err := user.LookupId(o.name)
-	if err != nil {
+	u, err := accounts.LookupID(c.uid)
+	if errors.Is(err, accounts.ErrUnknown) {
 		return o, nil
 	}
-	o.name = u.Username
-	if gid, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
-		o.gid = uint32(gid)
-	}
-	gids, err := u.GroupIds()
 	if err != nil {
-		return owner{}, api.Errorf(api.CodeInternal, "look up groups of %s: %v", u.Username, err)
+		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
 	}
-	for _, g := range gids {
-		if n, err := strconv.ParseUint(g, 10, 32); err == nil && uint32(n) != o.gid {
-			o.groups = append(o.groups, uint32(n))
-		}
+	o.name, o.gid = u.Name, u.GID
+	if o.groups, err = accounts.Groups(u.Name, u.GID); err != nil {
+		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
 	}
 	return o, nil
 }

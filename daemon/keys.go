@@ -11,11 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/user"
-	"strconv"
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/accounts"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -25,19 +24,20 @@ func (c *Controller) keys(ctx context.Context, who caller, req api.KeysRequest) 
 	}
 	switch {
 	case req.Create:
-		u, err := user.Lookup(req.User)
-		if err != nil {
+		u, err := accounts.Lookup(req.User)
+		if errors.Is(err, accounts.ErrUnknown) {
 			return api.KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q: %v; keys belong to users of the controller's host", req.User, err).WithField("user")
 		}
-		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-		if uid == 0 && !req.AllowRoot {
+		if err != nil {
+			return api.KeysResponse{}, api.Errorf(api.CodeInternal, "%v", err)
+		}
+		if u.UID == 0 && !req.AllowRoot {
 			return api.KeysResponse{}, api.Errorf(api.CodeInvalid,
 				"user %q has uid 0: its key would run jobs as root from anywhere the TCP API reaches; issue keys to unprivileged users, or give --allow-root if a root key is meant",
 				req.User).WithField("user")
 		}
 		k := api.AccessKey{ID: "AKIA" + randomString(16, upperAlnum), Secret: randomString(40, secretChars),
-			User: u.Username, UID: uint32(uid), GID: uint32(gid), CreatedAt: c.nowMillis()}
+			User: u.Name, UID: u.UID, GID: u.GID, CreatedAt: c.nowMillis()}
 		// Raft (and every snapshot of it) holds only the sealed secret; the
 		// caller gets the clear one, this once.
 		stored := k

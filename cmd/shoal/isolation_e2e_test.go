@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,8 @@ import (
 // subtest that names it. One cluster serves every subtest, in this order:
 //
 //	symlink-workdir      (1) --chdir / sbatch -D through a link into bob's 0700 tree
+//	supplementary-groups     alice's project group reaches her job (a file only
+//	                         it may read), not bob's
 //	output-takeover      (2) -o at bob's 0666 file, at a device node, at a symlink
 //	others-jobs-private  (3) bob's environment, script and paths, as alice: describe,
 //	                         queue --output json, squeue, scontrol show job, raw HTTP
@@ -81,6 +84,27 @@ func addUser(t *testing.T, base, name string) *testUser {
 	u := &testUser{name: name, uid: uint32(uid), gid: uint32(gid), home: home}
 	u.mkdir(t, home, 0o700)
 	return u
+}
+
+// addGroup creates group name with members and deletes it when the test
+// ends; it returns the group's id.
+func addGroup(t *testing.T, name string, members ...*testUser) uint32 {
+	t.Helper()
+	if out, err := exec.Command("groupadd", name).CombinedOutput(); err != nil {
+		t.Fatalf("groupadd %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() { exec.Command("groupdel", name).Run() })
+	for _, u := range members {
+		if out, err := exec.Command("usermod", "-aG", name, u.name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod -aG %s %s: %v: %s", name, u.name, err, out)
+		}
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		t.Fatalf("look up the new group %s: %v", name, err)
+	}
+	gid, _ := strconv.ParseUint(g.Gid, 10, 32)
+	return uint32(gid)
 }
 
 // mkdir makes dir owned by u with mode.
@@ -226,6 +250,7 @@ func TestIsolation(t *testing.T) {
 	pid := os.Getpid()
 	alice := addUser(t, base, fmt.Sprintf("shoal-alice-%d", pid))
 	bob := addUser(t, base, fmt.Sprintf("shoal-bob-%d", pid))
+	project := addGroup(t, fmt.Sprintf("shoal-proj-%d", pid), alice)
 	mark := strconv.FormatInt(time.Now().UnixNano(), 36)
 	c := newCluster(t, "-bind", "127.0.0.1:0")
 
@@ -283,6 +308,40 @@ func TestIsolation(t *testing.T) {
 		}
 		if l := c.runAs(alice, "", nil, "logs", api.FormatID(id)); l.stdout != "ALICE-OK\n" {
 			t.Errorf("shoal logs of alice's own job printed %q (stderr %q); want ALICE-OK", l.stdout, l.stderr)
+		}
+	})
+
+	t.Run("supplementary-groups", func(t *testing.T) {
+		// A file only alice's project group may read: her jobs run with
+		// the groups the controller finds for her uid; bob's do not.
+		dir := filepath.Join(base, "project")
+		if err := os.Mkdir(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		data := filepath.Join(dir, "data.txt")
+		if err := os.WriteFile(data, []byte("PROJECT-OK\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{dir, data} {
+			if err := os.Chown(p, 0, int(project)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, u := range []*testUser{alice, bob} {
+			r := c.runAs(u, "", nil, "submit", "--", "sh", "-c", "id -G; cat "+data)
+			if r.code != 0 {
+				t.Fatalf("submit as %s: exit %d: %s", u.name, r.code, r.stderr)
+			}
+			id := mustID(t, r.stdout)
+			j, _ := c.waitEnd(id, 30*time.Second)
+			out := c.runAs(u, "", nil, "logs", api.FormatID(id)).stdout
+			member := slices.Contains(strings.Fields(strings.SplitN(out, "\n", 2)[0]), strconv.Itoa(int(project)))
+			switch {
+			case u == alice && (j.State != api.StateSucceeded || !member || !strings.Contains(out, "PROJECT-OK")):
+				t.Errorf("alice's job is %s %q and printed %q; want SUCCEEDED, her project group %d among its groups, and PROJECT-OK", j.State, j.StatusReason, out, project)
+			case u == bob && (j.State == api.StateSucceeded || member || strings.Contains(out, "PROJECT-OK")):
+				t.Errorf("bob's job is %s and printed %q; want it FAILED without the project group %d", j.State, out, project)
+			}
 		}
 	})
 
