@@ -200,6 +200,11 @@ func startChildController(b *testing.B) *childController {
 	dir := b.TempDir()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), archiveControllerEnv+"="+dir)
+	if gogc := os.Getenv("SHOAL_BENCH_CONTROLLER_GOGC"); gogc != "" {
+		// The controller's GOGC alone: GOGC for the whole benchmark would
+		// also slow the process that submits.
+		cmd.Env = append(cmd.Env, "GOGC="+gogc)
+	}
 	if os.Getenv("SHOAL_BENCH_ARCHIVE_PG") == "1" {
 		cmd.Env = append(cmd.Env, archiveURLEnv+"="+archivetest.StartPostgres(b))
 	}
@@ -285,7 +290,8 @@ func (cc *childController) status(b *testing.B) map[string]int64 {
 // it; SHOAL_BENCH_ARCHIVE_PACE=130ms waits that long before it places each
 // streamed thousand (about 6,000 jobs a second here: fewer ended jobs
 // wait out the retention window together, as on a cluster whose nodes
-// run them); SHOAL_BENCH_DEBUG=DIR writes the controller's heap profile and
+// run them); SHOAL_BENCH_CONTROLLER_GOGC sets the controller's GOGC
+// (the submitting process keeps its own); SHOAL_BENCH_DEBUG=DIR writes the controller's heap profile and
 // /proc smaps at each measure into DIR, and its runtime's memory by kind
 // on stderr.
 func BenchmarkArchive(b *testing.B) {
