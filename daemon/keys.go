@@ -26,7 +26,7 @@ func (c *Controller) keys(ctx context.Context, who caller, req api.KeysRequest) 
 	case req.Create:
 		u, err := accounts.Lookup(req.User)
 		if errors.Is(err, accounts.ErrUnknown) {
-			return api.KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q: %v; keys belong to users of the controller's host", req.User, err).WithField("user")
+			return api.KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: keys belong to its users; give a user name or a uid", req.User).WithField("user")
 		}
 		if err != nil {
 			return api.KeysResponse{}, api.Errorf(api.CodeInternal, "%v", err)

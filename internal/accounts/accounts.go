@@ -70,7 +70,7 @@ func lookup(key string, byID bool) (User, error) {
 // parsePasswd reads one passwd(5) line: name:password:uid:gid:gecos:home:shell.
 func parsePasswd(line string) (User, error) {
 	f := strings.Split(line, ":")
-	if len(f) < 7 {
+	if len(f) != 7 || strings.Contains(line, "\n") {
 		return User{}, fmt.Errorf("getent printed %q, not a passwd(5) line", line)
 	}
 	uid, err := strconv.ParseUint(f[2], 10, 32)
@@ -127,7 +127,8 @@ func run(database, key string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, getent, database, key)
+	// "--": a key that begins with "-" is a key, not one of getent's options.
+	cmd := exec.CommandContext(ctx, getent, database, "--", key)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	var exit *exec.ExitError

@@ -51,6 +51,8 @@ func TestLookupUnknown(t *testing.T) {
 			func() (User, error) { return Lookup("no-such-user-shoal") },
 			func() (User, error) { return Lookup("root:x") },
 			func() (User, error) { return Lookup("") },
+			func() (User, error) { return Lookup("--help") },
+			func() (User, error) { return Lookup("-sfiles") },
 		} {
 			if u, err := get(); !errors.Is(err, ErrUnknown) {
 				t.Errorf("got %+v, %v; want ErrUnknown", u, err)
@@ -103,7 +105,7 @@ func TestGroupsOfARealUser(t *testing.T) {
 }
 
 func TestParsePasswdRefusesOtherLines(t *testing.T) {
-	for _, line := range []string{"", "root:x:0:0", "root:x:zero:0:root:/root:/bin/sh", "root:x:0:-1:root:/root:/bin/sh"} {
+	for _, line := range []string{"", "root:x:0:0", "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin", "root:x:zero:0:root:/root:/bin/sh", "root:x:0:-1:root:/root:/bin/sh"} {
 		if u, err := parsePasswd(line); err == nil {
 			t.Errorf("parsePasswd(%q) = %+v, want an error", line, u)
 		}
