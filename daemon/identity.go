@@ -10,8 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/accounts"
+	"github.com/shoal-batch/shoal/internal/clock"
 	"github.com/shoal-batch/shoal/internal/peercred"
 )
 
@@ -65,15 +68,25 @@ type owner struct {
 	groups []uint32
 }
 
-// ownerTTL is how long a resolved user (name, groups) is reused: group
-// changes reach new jobs within it, and submits skip /etc/group reads.
+// ownerTTL is how long a resolved user (name, groups) is used as it is:
+// group changes reach new jobs within it (and one lookup).
 const ownerTTL = time.Minute
 
-// ownerCache is a controller's resolved users, by uid and peer gid, each
-// reused for ownerTTL.
+// ownerMaxAge is how long a resolved user may still be used while one
+// lookup refreshes it in the background, so that a user's submits wait
+// for the name service only on the first and after a long pause.
+const ownerMaxAge = 10 * time.Minute
+
+// ownerCache is a controller's resolved users, by uid and peer gid. A
+// lookup runs once per user however many requests want it at once: each
+// is a getent process or two (internal/accounts).
 type ownerCache struct {
-	mu    sync.Mutex
-	byUID map[[2]uint32]cachedOwner
+	clock   clock.Clock
+	resolve func(caller) (owner, error) // resolveOwner; tests count calls
+
+	flight singleflight.Group
+	mu     sync.Mutex
+	byUID  map[[2]uint32]cachedOwner
 }
 
 type cachedOwner struct {
@@ -81,31 +94,50 @@ type cachedOwner struct {
 	at time.Time
 }
 
-// lookupOwner resolves uid to a user name and groups. A uid without a
-// passwd entry still owns its jobs, under its number and peer gid.
+// lookupOwner resolves the caller's uid to a user name and groups. A uid
+// without a passwd entry still owns its jobs, under its number and peer gid.
 func (c *Controller) lookupOwner(who caller) (owner, error) {
 	if !who.known {
 		return owner{}, api.Errorf(api.CodeForbidden,
 			"this connection does not identify a user: submit through the controller's unix socket")
 	}
+	return c.owners.get(who)
+}
+
+func (oc *ownerCache) get(who caller) (owner, error) {
 	key := [2]uint32{who.uid, who.gid}
-	cache := &c.owners
-	cache.mu.Lock()
-	cached, ok := cache.byUID[key]
-	cache.mu.Unlock()
-	if ok && c.clock.Now().Sub(cached.at) < ownerTTL {
+	oc.mu.Lock()
+	cached, ok := oc.byUID[key]
+	oc.mu.Unlock()
+	age := oc.clock.Now().Sub(cached.at)
+	switch {
+	case ok && age < ownerTTL:
+		return cached.owner, nil
+	case ok && age < ownerMaxAge:
+		oc.flight.DoChan(oc.flightKey(key), func() (any, error) { return oc.refresh(who) }) // its channel is buffered: nobody need read it
 		return cached.owner, nil
 	}
-	o, err := resolveOwner(who)
-	if err == nil {
-		cache.mu.Lock()
-		if cache.byUID == nil {
-			cache.byUID = map[[2]uint32]cachedOwner{}
-		}
-		cache.byUID[key] = cachedOwner{o, c.clock.Now()}
-		cache.mu.Unlock()
+	o, err, _ := oc.flight.Do(oc.flightKey(key), func() (any, error) { return oc.refresh(who) })
+	return o.(owner), err
+}
+
+func (oc *ownerCache) flightKey(key [2]uint32) string {
+	return strconv.FormatUint(uint64(key[0]), 10) + "/" + strconv.FormatUint(uint64(key[1]), 10)
+}
+
+// refresh looks who up and keeps the answer; a failure keeps nothing.
+func (oc *ownerCache) refresh(who caller) (owner, error) {
+	o, err := oc.resolve(who)
+	if err != nil {
+		return owner{}, err
 	}
-	return o, err
+	oc.mu.Lock()
+	if oc.byUID == nil {
+		oc.byUID = map[[2]uint32]cachedOwner{}
+	}
+	oc.byUID[[2]uint32{who.uid, who.gid}] = cachedOwner{o, oc.clock.Now()}
+	oc.mu.Unlock()
+	return o, nil
 }
 
 func resolveOwner(c caller) (owner, error) {
