@@ -47,7 +47,7 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 	if err != nil {
 		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
 	}
-	return resolveOwner(caller{uid: u.UID, gid: u.GID, known: true})
+	return ownerOf(u), nil
 }
 
 // checkCronSpec fills in a spec's defaults and refuses what is wrong with

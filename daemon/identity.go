@@ -79,7 +79,7 @@ const ownerMaxAge = 10 * time.Minute
 
 // ownerCache is a controller's resolved users, by uid and peer gid. A
 // lookup runs once per user however many requests want it at once: each
-// is a getent process or two (internal/accounts).
+// starts a process (internal/accounts).
 type ownerCache struct {
 	clock   clock.Clock
 	resolve func(caller) (owner, error) // resolveOwner; tests count calls
@@ -147,13 +147,15 @@ func resolveOwner(c caller) (owner, error) {
 		return o, nil
 	}
 	if err != nil {
-		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
+		return owner{}, api.Errorf(api.CodeInternal,
+			"the controller could not look up uid %d (%v): nothing was done; try again, or ask the admin to check the host's name service (getent passwd %d)", c.uid, err, c.uid)
 	}
-	o.name, o.gid = u.Name, u.GID
-	if o.groups, err = accounts.Groups(u.Name, u.GID); err != nil {
-		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
-	}
-	return o, nil
+	return ownerOf(u), nil
+}
+
+// ownerOf is the job owner a looked-up user is.
+func ownerOf(u accounts.User) owner {
+	return owner{name: u.Name, uid: u.UID, gid: u.GID, groups: u.Groups}
 }
 
 func (o owner) String() string { return fmt.Sprintf("%s(%d)", o.name, o.uid) }

@@ -1,6 +1,8 @@
 package accounts
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,64 +10,51 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
-// bothWays runs f through getent and through os/user in the process: the
-// two must agree.
-func bothWays(t *testing.T, f func(t *testing.T)) {
-	if getent == "" {
-		t.Skip("this host has no getent")
-	}
-	t.Run("getent", f)
-	t.Run("in process", func(t *testing.T) {
-		saved := getent
-		getent = ""
-		t.Cleanup(func() { getent = saved })
-		f(t)
-	})
-}
+// The lookups run in a child: this test binary, started again (its init
+// answers them).
 
 func TestLookupRoot(t *testing.T) {
-	bothWays(t, func(t *testing.T) {
-		for _, get := range []func() (User, error){
-			func() (User, error) { return LookupID(0) },
-			func() (User, error) { return Lookup("root") },
-			func() (User, error) { return Lookup("0") },
-		} {
-			u, err := get()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if u.Name != "root" || u.UID != 0 || u.GID != 0 || u.Home == "" {
-				t.Errorf("got %+v, want root with uid 0, gid 0 and a home", u)
-			}
+	for _, get := range []func() (User, error){
+		func() (User, error) { return LookupID(0) },
+		func() (User, error) { return Lookup("root") },
+		func() (User, error) { return Lookup("0") },
+	} {
+		u, err := get()
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		if u.Name != "root" || u.UID != 0 || u.GID != 0 || u.Home == "" {
+			t.Errorf("got %+v, want root with uid 0, gid 0 and a home", u)
+		}
+	}
 }
 
 func TestLookupUnknown(t *testing.T) {
-	bothWays(t, func(t *testing.T) {
-		for _, get := range []func() (User, error){
-			func() (User, error) { return LookupID(4_000_000_123) },
-			func() (User, error) { return Lookup("no-such-user-shoal") },
-			func() (User, error) { return Lookup("root:x") },
-			func() (User, error) { return Lookup("") },
-			func() (User, error) { return Lookup("--help") },
-			func() (User, error) { return Lookup("-sfiles") },
-		} {
-			if u, err := get(); !errors.Is(err, ErrUnknown) {
-				t.Errorf("got %+v, %v; want ErrUnknown", u, err)
-			}
+	for _, get := range []func() (User, error){
+		func() (User, error) { return LookupID(4_000_000_123) },
+		func() (User, error) { return Lookup("no-such-user-shoal") },
+		func() (User, error) { return Lookup("root:x") },
+		func() (User, error) { return Lookup("") },
+		func() (User, error) { return Lookup("--help") },
+		func() (User, error) { return Lookup("4294967296") }, // not a uid: 2^32
+		func() (User, error) { return Lookup(" 0") },
+		func() (User, error) { return Lookup("ro\x00ot") },
+	} {
+		if u, err := get(); !errors.Is(err, ErrUnknown) {
+			t.Errorf("got %+v, %v; want ErrUnknown", u, err)
 		}
-	})
+	}
 }
 
-// TestGroupsOfARealUser makes a user in two extra groups and checks that
-// Groups finds both, without the primary group, as getgrouplist does.
-func TestGroupsOfARealUser(t *testing.T) {
+// TestLookupRealUsers makes a user in two extra groups and one whose name
+// is a number, and checks the child's answers against os/user's here.
+func TestLookupRealUsers(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to add a user")
+		t.Skip("needs root to add users")
 	}
 	name := fmt.Sprintf("shoalacct%d", os.Getpid()%100000)
 	groups := []string{name + "a", name + "b"}
@@ -73,8 +62,10 @@ func TestGroupsOfARealUser(t *testing.T) {
 		mustRun(t, "groupadd", g)
 		t.Cleanup(func() { exec.Command("groupdel", g).Run() })
 	}
-	mustRun(t, "useradd", "-M", "-U", "-d", "/nonexistent", "-G", groups[0]+","+groups[1], name)
-	t.Cleanup(func() { exec.Command("userdel", name).Run(); exec.Command("groupdel", name).Run() })
+	addUser(t, name, "-G", groups[0]+","+groups[1])
+	// A name that is a number, not its uid: found by name first.
+	digits := strconv.Itoa(4_100_000_000 + os.Getpid()%100000)
+	addUser(t, digits, "--badname")
 
 	var want []uint32
 	for _, g := range groups {
@@ -85,31 +76,57 @@ func TestGroupsOfARealUser(t *testing.T) {
 		n, _ := strconv.ParseUint(grp.Gid, 10, 32)
 		want = append(want, uint32(n))
 	}
-	bothWays(t, func(t *testing.T) {
-		u, err := Lookup(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if byID, err := LookupID(u.UID); err != nil || byID != u {
-			t.Errorf("LookupID(%d) = %+v, %v; want %+v", u.UID, byID, err, u)
-		}
-		got, err := Groups(u.Name, u.GID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("groups of %s: got %v, want %v (its two extra groups, not its primary %d)", name, got, want, u.GID)
-		}
-	})
+	u, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byID, err := LookupID(u.UID); err != nil || !equal(byID, u) {
+		t.Errorf("LookupID(%d) = %+v, %v; want %+v", u.UID, byID, err, u)
+	}
+	slices.Sort(u.Groups)
+	if !slices.Equal(u.Groups, want) {
+		t.Errorf("groups of %s: got %v, want %v (its two extra groups, not its primary %d)", name, u.Groups, want, u.GID)
+	}
+	pw, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strconv.Itoa(int(u.UID)) != pw.Uid || strconv.Itoa(int(u.GID)) != pw.Gid || u.Home != pw.HomeDir {
+		t.Errorf("got %+v; os/user says uid %s, gid %s, home %s", u, pw.Uid, pw.Gid, pw.HomeDir)
+	}
+
+	d, err := Lookup(digits)
+	if err != nil || d.Name != digits {
+		t.Errorf("Lookup(%q) = %+v, %v; want the user named %s (a name before a uid)", digits, d, err, digits)
+	}
 }
 
-func TestParsePasswdRefusesOtherLines(t *testing.T) {
-	for _, line := range []string{"", "root:x:0:0", "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin", "root:x:zero:0:root:/root:/bin/sh", "root:x:0:-1:root:/root:/bin/sh"} {
-		if u, err := parsePasswd(line); err == nil {
-			t.Errorf("parsePasswd(%q) = %+v, want an error", line, u)
+func equal(a, b User) bool {
+	return a.Name == b.Name && a.UID == b.UID && a.GID == b.GID && a.Home == b.Home && slices.Equal(a.Groups, b.Groups)
+}
+
+// TestAnswerKinds: the child's replies, as the parent reads them.
+func TestAnswerKinds(t *testing.T) {
+	for _, tc := range []struct {
+		q    string
+		want func(reply) bool
+	}{
+		{"id:0", func(r reply) bool { return r.User.Name == "root" && r.Error == "" }},
+		{"name:no-such-user-shoal", func(r reply) bool { return r.Unknown && r.Error == "" }},
+		{"size:0", func(r reply) bool { return strings.Contains(r.Error, `"size" is not a kind of lookup`) }},
+	} {
+		var buf bytes.Buffer
+		var r reply
+		if rc := answer(tc.q, &buf); rc != 0 || json.Unmarshal(buf.Bytes(), &r) != nil || !tc.want(r) {
+			t.Errorf("answer(%q): exit %d, printed %s", tc.q, rc, buf.Bytes())
 		}
 	}
+}
+
+func addUser(t *testing.T, name string, extra ...string) {
+	t.Helper()
+	mustRun(t, "useradd", append([]string{"-M", "-U", "-d", "/nonexistent"}, append(extra, name)...)...)
+	t.Cleanup(func() { exec.Command("userdel", name).Run(); exec.Command("groupdel", name).Run() })
 }
 
 func mustRun(t *testing.T, name string, args ...string) {
