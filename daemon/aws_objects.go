@@ -113,9 +113,11 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
-	if o, err := c.lookupOwner(who); err == nil {
-		d.Owner = o.name
+	o, err := c.lookupOwner(who) // a definition without an owner would be root's alone to deregister
+	if err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
+	d.Owner = o.name
 	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: c.nowMillis(), Operator: who.operator}
 	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
 		return api.AWSRegisterJobDefinitionResponse{}, res.Err
