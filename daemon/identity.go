@@ -131,11 +131,17 @@ func (oc *ownerCache) refresh(who caller) (owner, error) {
 	if err != nil {
 		return owner{}, err
 	}
+	now := oc.clock.Now()
 	oc.mu.Lock()
 	if oc.byUID == nil {
 		oc.byUID = map[[2]uint32]cachedOwner{}
 	}
-	oc.byUID[[2]uint32{who.uid, who.gid}] = cachedOwner{o, oc.clock.Now()}
+	for k, e := range oc.byUID { // users gone quiet: the cache holds who submits
+		if now.Sub(e.at) >= ownerMaxAge {
+			delete(oc.byUID, k)
+		}
+	}
+	oc.byUID[[2]uint32{who.uid, who.gid}] = cachedOwner{o, now}
 	oc.mu.Unlock()
 	return o, nil
 }

@@ -129,4 +129,13 @@ func TestOwnerCache(t *testing.T) {
 	if n := res.calls.Load(); n != 4 {
 		t.Errorf("%d lookups in all, want 4", n)
 	}
+
+	// A user quiet for ownerMaxAge leaves the cache at the next lookup.
+	clk.Advance(ownerMaxAge)
+	if _, err := oc.get(caller{uid: 1001, gid: 1001, known: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := oc.byUID[[2]uint32{alice.uid, alice.gid}]; kept || len(oc.byUID) != 1 {
+		t.Errorf("after ownerMaxAge the cache holds %v; want only the new user", oc.byUID)
+	}
 }
