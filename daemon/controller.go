@@ -238,7 +238,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: ownerCache{clock: clk, resolve: resolveOwner}, fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: ownerCache{clock: clk, log: cfg.Log, resolve: resolveOwner}, fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName = selfName(c.selfUID)

@@ -41,8 +41,9 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 		if perr != nil {
 			return owner{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: give a user name or a uid", name).WithField("user")
 		}
-		// A uid without a passwd entry owns its schedules under its number.
-		return resolveOwner(caller{uid: uint32(n), gid: uint32(n), known: true})
+		// A uid without a passwd entry (Lookup tried the number as a uid
+		// too) owns its schedules under its number.
+		return owner{name: strconv.FormatUint(n, 10), uid: uint32(n), gid: uint32(n)}, nil
 	}
 	if err != nil {
 		return owner{}, api.Errorf(api.CodeInternal, "%v", err)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -82,6 +83,7 @@ const ownerMaxAge = 10 * time.Minute
 // starts a process (internal/accounts).
 type ownerCache struct {
 	clock   clock.Clock
+	log     *slog.Logger
 	resolve func(caller) (owner, error) // resolveOwner; tests count calls
 
 	flight singleflight.Group
@@ -105,28 +107,42 @@ func (c *Controller) lookupOwner(who caller) (owner, error) {
 }
 
 func (oc *ownerCache) get(who caller) (owner, error) {
-	key := [2]uint32{who.uid, who.gid}
-	oc.mu.Lock()
-	cached, ok := oc.byUID[key]
-	oc.mu.Unlock()
-	age := oc.clock.Now().Sub(cached.at)
+	cached, age, ok := oc.cached(who)
 	switch {
 	case ok && age < ownerTTL:
-		return cached.owner, nil
+		return cached, nil
 	case ok && age < ownerMaxAge:
-		oc.flight.DoChan(oc.flightKey(key), func() (any, error) { return oc.refresh(who) }) // its channel is buffered: nobody need read it
-		return cached.owner, nil
+		ch := oc.flight.DoChan(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })
+		go func() { // the request goes on with what the cache has
+			if r := <-ch; r.Err != nil && oc.log != nil {
+				oc.log.Warn("refresh a user for the owner cache: its last answer is used meanwhile", "uid", who.uid, "err", r.Err)
+			}
+		}()
+		return cached, nil
 	}
-	o, err, _ := oc.flight.Do(oc.flightKey(key), func() (any, error) { return oc.refresh(who) })
+	o, err, _ := oc.flight.Do(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })
 	return o.(owner), err
 }
 
-func (oc *ownerCache) flightKey(key [2]uint32) string {
-	return strconv.FormatUint(uint64(key[0]), 10) + "/" + strconv.FormatUint(uint64(key[1]), 10)
+// cached is who's entry and its age.
+func (oc *ownerCache) cached(who caller) (owner, time.Duration, bool) {
+	oc.mu.Lock()
+	e, ok := oc.byUID[[2]uint32{who.uid, who.gid}]
+	oc.mu.Unlock()
+	return e.owner, oc.clock.Now().Sub(e.at), ok
 }
 
-// refresh looks who up and keeps the answer; a failure keeps nothing.
+func (oc *ownerCache) flightKey(who caller) string {
+	return strconv.FormatUint(uint64(who.uid), 10) + "/" + strconv.FormatUint(uint64(who.gid), 10)
+}
+
+// refresh looks who up and keeps the answer; a failure keeps nothing. A
+// request that missed the cache just before the last flight stored its
+// answer finds it here.
 func (oc *ownerCache) refresh(who caller) (owner, error) {
+	if o, age, ok := oc.cached(who); ok && age < ownerTTL {
+		return o, nil
+	}
 	o, err := oc.resolve(who)
 	if err != nil {
 		return owner{}, err

@@ -107,7 +107,7 @@ func TestOwnerCache(t *testing.T) {
 	close(gate)
 	// Joins the refresh still under way (and waits for it), or finds it
 	// done and does nothing.
-	oc.flight.Do(oc.flightKey([2]uint32{alice.uid, alice.gid}), func() (any, error) { return owner{}, nil })
+	oc.flight.Do(oc.flightKey(alice), func() (any, error) { return owner{}, nil })
 	if o, _ := oc.get(alice); len(o.groups) != 2 {
 		t.Fatalf("the background lookup did not replace the kept answer: %+v", o)
 	}

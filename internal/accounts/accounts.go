@@ -20,8 +20,10 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,15 +46,21 @@ const lookupTimeout = 30 * time.Second
 // the lookup: "id:UID" or "name:NAME".
 const helperEnv = "_SHOAL_ACCOUNTS_LOOKUP"
 
+// replyFD is the child's descriptor for its reply (the parent's
+// ExtraFiles[0]): whatever a name-service module prints on stdout cannot
+// corrupt it.
+const replyFD = 3
+
 // Every binary that can ask for a lookup links this package, so each is
 // also its own lookup child.
 func init() {
 	if q, ok := os.LookupEnv(helperEnv); ok {
-		os.Exit(answer(q, os.Stdout))
+		syscall.CloseOnExec(replyFD) // not for a module's own helpers
+		os.Exit(answer(q, os.NewFile(replyFD, "reply")))
 	}
 }
 
-// answer is the child's side: it prints q's reply as JSON.
+// answer is the child's side: it writes q's reply to w as JSON.
 func answer(q string, w io.Writer) int {
 	kind, key, _ := strings.Cut(q, ":")
 	u, err := lookupInProcess(kind, key)
@@ -89,35 +97,68 @@ func Lookup(name string) (User, error) {
 	return lookup("name", name)
 }
 
+// children bounds the lookup children that run at once: a controller
+// that restarts with many users submitting starts one per user.
+var children = make(chan struct{}, max(2, runtime.NumCPU()))
+
 // lookup asks a child process (this binary, started again) for a user.
 func lookup(kind, key string) (User, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return User{}, fmt.Errorf("look up user %s: find this program to start its lookup: %w", key, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = []string{self + " (user lookup)"}
-	cmd.Env = append(os.Environ(), helperEnv+"="+kind+":"+key)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = time.Second // a module's helper holding stdout open does not hold the lookup
-	out, err := cmd.Output()
-	if ctx.Err() != nil {
-		return User{}, fmt.Errorf("look up user %s: no answer from the name service in %v", key, lookupTimeout)
+	select {
+	case children <- struct{}{}:
+		defer func() { <-children }()
+	case <-ctx.Done():
+		return User{}, fmt.Errorf("look up user %s: no lookup could start in %v", key, lookupTimeout)
 	}
-	var r reply
-	if err != nil || json.Unmarshal(out, &r) != nil {
-		return User{}, fmt.Errorf("look up user %s: the lookup process failed (%v): %s", key, err, bytes.TrimSpace(stderr.Bytes()))
-	}
+	r, err := runChild(ctx, kind, key)
 	switch {
+	case ctx.Err() != nil:
+		return User{}, fmt.Errorf("look up user %s: no answer from the name service in %v", key, lookupTimeout)
+	case err != nil:
+		return User{}, fmt.Errorf("look up user %s: %w", key, err)
 	case r.Unknown:
 		return User{}, fmt.Errorf("user %q: %w", key, ErrUnknown)
 	case r.Error != "":
 		return User{}, errors.New(r.Error)
 	}
 	return r.User, nil
+}
+
+// runChild starts the lookup child and reads its reply from the pipe it
+// has as descriptor 3.
+func runChild(ctx context.Context, kind, key string) (reply, error) {
+	var r reply
+	self, err := os.Executable()
+	if err != nil {
+		return r, fmt.Errorf("find this program to start its lookup: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return r, err
+	}
+	defer pr.Close()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{self + " (user lookup)"}
+	cmd.Env = append(os.Environ(), helperEnv+"="+kind+":"+key)
+	cmd.ExtraFiles = []*os.File{pw}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second // a module's helper holding stderr open does not hold the lookup
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return r, fmt.Errorf("start the lookup process: %w", err)
+	}
+	decodeErr := json.NewDecoder(io.LimitReader(pr, 1<<20)).Decode(&r)
+	waitErr := cmd.Wait()
+	if decodeErr != nil {
+		return r, fmt.Errorf("the lookup process gave no answer (%v; %v): %s", decodeErr, waitErr, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if waitErr != nil && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return r, fmt.Errorf("the lookup process failed after its answer: %v: %s", waitErr, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return r, nil
 }
 
 // lookupInProcess looks a user up through os/user in this process: by

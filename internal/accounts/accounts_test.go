@@ -135,3 +135,21 @@ func mustRun(t *testing.T, name string, args ...string) {
 		t.Fatalf("%s %v: %v: %s", name, args, err, out)
 	}
 }
+
+// TestManyAtOnce: lookups of many users at once (a controller restarted
+// under load) all get their answer, not a timeout of the process pipes.
+func TestManyAtOnce(t *testing.T) {
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := LookupID(uint32(3_000_000 + i))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; !errors.Is(err, ErrUnknown) {
+			t.Errorf("an unknown uid: %v; want ErrUnknown", err)
+		}
+	}
+}
