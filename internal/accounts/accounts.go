@@ -1,8 +1,8 @@
 // Package accounts looks up the host's users and their groups for a
 // long-running daemon. Each lookup runs in a child process that exits
 // after its answer: the daemon's own binary started again (/proc/self/exe,
-// as libcontainer starts its init), which asks os/user and prints what it
-// found. So the name-service modules nsswitch.conf names (systemd, sss,
+// as libcontainer starts its init), which asks os/user and writes what it
+// found to a pipe. So the name-service modules nsswitch.conf names (systemd, sss,
 // ldap, winbind), their libraries and their buffers are loaded into that
 // child, not into the daemon for the rest of its life: a group lookup asks
 // every module on the "group:" line, and the first one kept ~0.6 MB of
