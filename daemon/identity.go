@@ -112,12 +112,16 @@ func (oc *ownerCache) get(who caller) (owner, error) {
 	case ok && age < ownerTTL:
 		return cached, nil
 	case ok && age < ownerMaxAge:
-		ch := oc.flight.DoChan(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })
-		go func() { // the request goes on with what the cache has
-			if r := <-ch; r.Err != nil && oc.log != nil {
-				oc.log.Warn("refresh a user for the owner cache: its last answer is used meanwhile", "uid", who.uid, "err", r.Err)
+		// The request goes on with what the cache has; the flight runs
+		// once however many stale requests ask (its channel is buffered:
+		// nobody need read it).
+		oc.flight.DoChan(oc.flightKey(who), func() (any, error) {
+			o, err := oc.refresh(who)
+			if err != nil && oc.log != nil {
+				oc.log.Warn("refresh a user for the owner cache: its last answer is used meanwhile", "uid", who.uid, "err", err)
 			}
-		}()
+			return o, err
+		})
 		return cached, nil
 	}
 	o, err, _ := oc.flight.Do(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })

@@ -171,7 +171,8 @@ func lookupInProcess(kind, key string) (User, error) {
 		u, err = user.LookupId(key)
 	case "name":
 		u, err = user.Lookup(key)
-		if _, unknown := err.(user.UnknownUserError); unknown {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
 			if _, perr := strconv.ParseUint(key, 10, 32); perr == nil {
 				u, err = user.LookupId(key)
 			}
