@@ -124,6 +124,7 @@ func (c *Controller) guard(rt route) http.Handler {
 			writeErr(w, err)
 			return
 		}
+		c.owners.prefetch(who) // a user's first submit finds them resolved
 		rt.serve(w, r, who)
 	})
 }

@@ -86,9 +86,10 @@ type ownerCache struct {
 	log     *slog.Logger
 	resolve func(caller) (owner, error) // resolveOwner; tests count calls
 
-	flight singleflight.Group
-	mu     sync.Mutex
-	byUID  map[[2]uint32]cachedOwner
+	flight   singleflight.Group
+	mu       sync.Mutex
+	byUID    map[[2]uint32]cachedOwner
+	failedAt time.Time // the last failed lookup (prefetch waits ownerTTL after it)
 }
 
 type cachedOwner struct {
@@ -128,6 +129,27 @@ func (oc *ownerCache) get(who caller) (owner, error) {
 	return o.(owner), err
 }
 
+// prefetch starts, in the background, a lookup of a user the cache does
+// not hold, so that the user's first submit need not wait for it: people
+// run squeue or sinfo before sbatch, and workflow managers poll. A user
+// the cache holds is refreshed by its submits instead; and for ownerTTL
+// after a lookup failed it does nothing, so that a failing name service
+// is not asked once per request (a submit still asks, and says why it
+// failed).
+func (oc *ownerCache) prefetch(who caller) {
+	if !who.known {
+		return
+	}
+	_, age, held := oc.cached(who)
+	oc.mu.Lock()
+	failing := !oc.failedAt.IsZero() && oc.clock.Now().Sub(oc.failedAt) < ownerTTL
+	oc.mu.Unlock()
+	if (held && age < ownerMaxAge) || failing {
+		return
+	}
+	oc.flight.DoChan(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })
+}
+
 // cached is who's entry and its age.
 func (oc *ownerCache) cached(who caller) (owner, time.Duration, bool) {
 	oc.mu.Lock()
@@ -148,21 +170,22 @@ func (oc *ownerCache) refresh(who caller) (owner, error) {
 		return o, nil
 	}
 	o, err := oc.resolve(who)
-	if err != nil {
-		return owner{}, err
-	}
 	now := oc.clock.Now()
 	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if err != nil {
+		oc.failedAt = now
+		return owner{}, err
+	}
 	if oc.byUID == nil {
 		oc.byUID = map[[2]uint32]cachedOwner{}
 	}
-	for k, e := range oc.byUID { // users gone quiet: the cache holds who submits
+	for k, e := range oc.byUID { // users gone quiet: the cache holds who is active
 		if now.Sub(e.at) >= ownerMaxAge {
 			delete(oc.byUID, k)
 		}
 	}
 	oc.byUID[[2]uint32{who.uid, who.gid}] = cachedOwner{o, now}
-	oc.mu.Unlock()
 	return o, nil
 }
 

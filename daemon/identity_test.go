@@ -139,3 +139,54 @@ func TestOwnerCache(t *testing.T) {
 		t.Errorf("after ownerMaxAge the cache holds %v; want only the new user", oc.byUID)
 	}
 }
+
+// TestOwnerCachePrefetch: a request of any kind starts a lookup of a user
+// the cache lacks, without waiting for it, and the user's submit then
+// finds the answer; a held user and an unidentified caller start none;
+// after a failure none starts for ownerTTL.
+func TestOwnerCachePrefetch(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	res := &fakeResolver{started: make(chan struct{}, 1)}
+	oc := &ownerCache{clock: clk, resolve: res.resolve}
+	alice := caller{uid: 1000, gid: 1000, known: true}
+	joinFlight := func(who caller) { // waits for a flight under way, if any
+		oc.flight.Do(oc.flightKey(who), func() (any, error) { return owner{}, nil })
+	}
+
+	gate := make(chan struct{})
+	res.set([]uint32{10}, nil, gate)
+	oc.prefetch(alice) // returns while the lookup waits at the gate
+	<-res.started
+	close(gate)
+	joinFlight(alice)
+	if o, err := oc.get(alice); err != nil || len(o.groups) != 1 || o.groups[0] != 10 {
+		t.Fatalf("after a prefetch: got %+v, %v; want alice in group 10", o, err)
+	}
+	oc.prefetch(alice)
+	oc.prefetch(caller{uid: 1001}) // not identified
+	if n := res.calls.Load(); n != 1 {
+		t.Errorf("a prefetch, a submit, a prefetch of a held user and one of an unidentified caller made %d lookups, want 1", n)
+	}
+
+	// The name service fails: one prefetch asks, the next ones within
+	// ownerTTL do not; a submit still does, and gets the error.
+	bob := caller{uid: 1002, gid: 1002, known: true}
+	res.set(nil, errors.New("name service down"), nil)
+	oc.prefetch(bob)
+	joinFlight(bob)
+	oc.prefetch(bob)
+	oc.prefetch(caller{uid: 1003, gid: 1003, known: true})
+	if n := res.calls.Load(); n != 2 {
+		t.Errorf("prefetches while the name service fails made %d lookups in all, want 2", n)
+	}
+	if _, err := oc.get(bob); err == nil {
+		t.Error("a submit while the name service fails: want its error")
+	}
+	clk.Advance(ownerTTL)
+	res.set([]uint32{30}, nil, nil)
+	oc.prefetch(bob)
+	joinFlight(bob)
+	if o, age, ok := oc.cached(bob); !ok || age != 0 || o.groups[0] != 30 {
+		t.Errorf("a prefetch ownerTTL after the failure: cache holds %+v (age %v, %v), want bob in group 30", o, age, ok)
+	}
+}
