@@ -124,7 +124,7 @@ type Controller struct {
 	beats    *heartbeats
 	verifier *sigv4.Verifier
 
-	owners ownerCache // resolved job owners (lookupOwner)
+	owners *ownerCache // resolved job owners (lookupOwner)
 
 	// imageStore holds the images loaded for jobs (images()).
 	imagesOnce sync.Once
@@ -238,10 +238,10 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: ownerCache{clock: clk, log: cfg.Log, resolve: resolveOwner}, fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
-	c.selfName = selfName(c.selfUID)
+	c.selfName = selfName(c.owners.ctx, c.selfUID)
 	c.beats = newHeartbeats(cfg.NodeTTL, clk, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	hosts, err := certHosts(cmp.Or(cfg.RaftAdvertise, cfg.RaftAddr))
@@ -480,6 +480,7 @@ func (c *Controller) close() error {
 	if c.endRequests != nil {
 		c.endRequests(errShuttingDown) // long polls answer now
 	}
+	c.owners.stop() // user lookups under way (each a process) end: no handler waits on one
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	for _, s := range c.servers {

@@ -35,7 +35,7 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 	if !who.operator {
 		return owner{}, api.Errorf(api.CodeForbidden, "only root may see or change the cron schedules of another user (%s)", name).WithField("user")
 	}
-	u, err := accounts.Lookup(name)
+	u, err := accounts.Lookup(c.owners.ctx, name)
 	if errors.Is(err, accounts.ErrUnknown) {
 		n, perr := strconv.ParseUint(name, 10, 32)
 		if perr != nil {

@@ -257,8 +257,8 @@ func strayJobs(state *raftfsm.State, node string, running []api.RunningJob) []ap
 
 // selfName is the name of the controller's user, recorded as who set a
 // node DOWN for not responding (Slurm records its SlurmUser).
-func selfName(uid uint32) string {
-	if u, err := accounts.LookupID(uid); err == nil {
+func selfName(ctx context.Context, uid uint32) string {
+	if u, err := accounts.LookupID(ctx, uid); err == nil {
 		return u.Name
 	}
 	return fmt.Sprint(uid)

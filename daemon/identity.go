@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -84,12 +85,21 @@ const ownerMaxAge = 10 * time.Minute
 type ownerCache struct {
 	clock   clock.Clock
 	log     *slog.Logger
-	resolve func(caller) (owner, error) // resolveOwner; tests count calls
+	resolve func(context.Context, caller) (owner, error) // resolveOwner; tests count calls
+	// ctx is the lookups' (not a request's: a flight serves many);
+	// stop ends it, and with it the lookups under way.
+	ctx  context.Context
+	stop context.CancelFunc
 
 	flight   singleflight.Group
 	mu       sync.Mutex
 	byUID    map[[2]uint32]cachedOwner
 	failedAt time.Time // the last failed lookup (prefetch waits ownerTTL after it)
+}
+
+func newOwnerCache(clk clock.Clock, log *slog.Logger, resolve func(context.Context, caller) (owner, error)) *ownerCache {
+	ctx, stop := context.WithCancel(context.Background())
+	return &ownerCache{clock: clk, log: log, resolve: resolve, ctx: ctx, stop: stop}
 }
 
 type cachedOwner struct {
@@ -169,7 +179,7 @@ func (oc *ownerCache) refresh(who caller) (owner, error) {
 	if o, age, ok := oc.cached(who); ok && age < ownerTTL {
 		return o, nil
 	}
-	o, err := oc.resolve(who)
+	o, err := oc.resolve(oc.ctx, who)
 	now := oc.clock.Now()
 	oc.mu.Lock()
 	defer oc.mu.Unlock()
@@ -189,9 +199,9 @@ func (oc *ownerCache) refresh(who caller) (owner, error) {
 	return o, nil
 }
 
-func resolveOwner(c caller) (owner, error) {
+func resolveOwner(ctx context.Context, c caller) (owner, error) {
 	o := owner{name: strconv.FormatUint(uint64(c.uid), 10), uid: c.uid, gid: c.gid}
-	u, err := accounts.LookupID(c.uid)
+	u, err := accounts.LookupID(ctx, c.uid)
 	if errors.Is(err, accounts.ErrUnknown) {
 		return o, nil
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,7 @@ type fakeResolver struct {
 	gate    chan struct{}
 }
 
-func (f *fakeResolver) resolve(who caller) (owner, error) {
+func (f *fakeResolver) resolve(_ context.Context, who caller) (owner, error) {
 	f.calls.Add(1)
 	select {
 	case f.started <- struct{}{}:
@@ -188,5 +189,31 @@ func TestOwnerCachePrefetch(t *testing.T) {
 	joinFlight(bob)
 	if o, age, ok := oc.cached(bob); !ok || age != 0 || o.groups[0] != 30 {
 		t.Errorf("a prefetch ownerTTL after the failure: cache holds %+v (age %v, %v), want bob in group 30", o, age, ok)
+	}
+}
+
+// TestOwnerCacheStop: stop ends the lookups under way (the controller
+// closing does not wait for a name service), and the requests waiting
+// on them get an error.
+func TestOwnerCacheStop(t *testing.T) {
+	oc := newOwnerCache(clock.NewFake(time.Unix(1_000_000, 0)), nil, func(ctx context.Context, who caller) (owner, error) {
+		<-ctx.Done() // a name service that never answers
+		return owner{}, ctx.Err()
+	})
+	alice := caller{uid: 1000, gid: 1000, known: true}
+	oc.prefetch(alice)
+	got := make(chan error, 1)
+	go func() {
+		_, err := oc.get(alice)
+		got <- err
+	}()
+	oc.stop()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a request waiting on a lookup when the cache stopped: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request waiting on a lookup was still waiting 10 s after the cache stopped")
 	}
 }

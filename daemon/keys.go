@@ -24,7 +24,7 @@ func (c *Controller) keys(ctx context.Context, who caller, req api.KeysRequest) 
 	}
 	switch {
 	case req.Create:
-		u, err := accounts.Lookup(req.User)
+		u, err := accounts.Lookup(ctx, req.User)
 		if errors.Is(err, accounts.ErrUnknown) {
 			return api.KeysResponse{}, api.Errorf(api.CodeNotFound, "user %q does not exist on the controller's host: keys belong to its users; give a user name or a uid", req.User).WithField("user")
 		}

@@ -83,18 +83,19 @@ type reply struct {
 	Error   string `json:",omitempty"`
 }
 
-// LookupID returns the user with this uid.
-func LookupID(uid uint32) (User, error) {
-	return lookup("id", strconv.FormatUint(uint64(uid), 10))
+// LookupID returns the user with this uid. Ending ctx stops the lookup
+// (its child is killed).
+func LookupID(ctx context.Context, uid uint32) (User, error) {
+	return lookup(ctx, "id", strconv.FormatUint(uint64(uid), 10))
 }
 
 // Lookup returns the user with this name or, failing that, with this
 // number as its uid (as Slurm's commands take a user).
-func Lookup(name string) (User, error) {
+func Lookup(ctx context.Context, name string) (User, error) {
 	if name == "" || strings.ContainsAny(name, "\x00:\n") {
 		return User{}, fmt.Errorf("user %q: %w", name, ErrUnknown)
 	}
-	return lookup("name", name)
+	return lookup(ctx, "name", name)
 }
 
 // children bounds the lookup children that run at once: a controller
@@ -102,19 +103,19 @@ func Lookup(name string) (User, error) {
 var children = make(chan struct{}, max(2, runtime.NumCPU()))
 
 // lookup asks a child process (this binary, started again) for a user.
-func lookup(kind, key string) (User, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+func lookup(ctx context.Context, kind, key string) (User, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	select {
 	case children <- struct{}{}:
 		defer func() { <-children }()
 	case <-ctx.Done():
-		return User{}, fmt.Errorf("look up user %s: no lookup could start in %v", key, lookupTimeout)
+		return User{}, stopped(ctx, key, "no lookup could start")
 	}
 	r, err := runChild(ctx, kind, key)
 	switch {
 	case ctx.Err() != nil:
-		return User{}, fmt.Errorf("look up user %s: no answer from the name service in %v", key, lookupTimeout)
+		return User{}, stopped(ctx, key, "no answer from the name service")
 	case err != nil:
 		return User{}, fmt.Errorf("look up user %s: %w", key, err)
 	case r.Unknown:
@@ -123,6 +124,15 @@ func lookup(kind, key string) (User, error) {
 		return User{}, errors.New(r.Error)
 	}
 	return r.User, nil
+}
+
+// stopped says why a lookup ended before its answer: its time ran out
+// (what), or its caller gave up on it.
+func stopped(ctx context.Context, key, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("look up user %s: %s in %v", key, what, lookupTimeout)
+	}
+	return fmt.Errorf("look up user %s: %w", key, ctx.Err())
 }
 
 // runChild starts the lookup child and reads its reply from the pipe it

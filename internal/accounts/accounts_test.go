@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,16 +13,30 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
+
+// hangEnv makes the lookup child hang before it answers (a name service
+// that does not answer): package variables are set before the package's
+// init answers.
+const hangEnv = "SHOAL_ACCOUNTS_TEST_HANG"
+
+var _ = func() int {
+	if os.Getenv(hangEnv) != "" && os.Getenv(helperEnv) != "" {
+		time.Sleep(time.Hour)
+	}
+	return 0
+}()
 
 // The lookups run in a child: this test binary, started again (its init
 // answers them).
 
 func TestLookupRoot(t *testing.T) {
+	ctx := t.Context()
 	for _, get := range []func() (User, error){
-		func() (User, error) { return LookupID(0) },
-		func() (User, error) { return Lookup("root") },
-		func() (User, error) { return Lookup("0") },
+		func() (User, error) { return LookupID(ctx, 0) },
+		func() (User, error) { return Lookup(ctx, "root") },
+		func() (User, error) { return Lookup(ctx, "0") },
 	} {
 		u, err := get()
 		if err != nil {
@@ -34,15 +49,16 @@ func TestLookupRoot(t *testing.T) {
 }
 
 func TestLookupUnknown(t *testing.T) {
+	ctx := t.Context()
 	for _, get := range []func() (User, error){
-		func() (User, error) { return LookupID(4_000_000_123) },
-		func() (User, error) { return Lookup("no-such-user-shoal") },
-		func() (User, error) { return Lookup("root:x") },
-		func() (User, error) { return Lookup("") },
-		func() (User, error) { return Lookup("--help") },
-		func() (User, error) { return Lookup("4294967296") }, // not a uid: 2^32
-		func() (User, error) { return Lookup(" 0") },
-		func() (User, error) { return Lookup("ro\x00ot") },
+		func() (User, error) { return LookupID(ctx, 4_000_000_123) },
+		func() (User, error) { return Lookup(ctx, "no-such-user-shoal") },
+		func() (User, error) { return Lookup(ctx, "root:x") },
+		func() (User, error) { return Lookup(ctx, "") },
+		func() (User, error) { return Lookup(ctx, "--help") },
+		func() (User, error) { return Lookup(ctx, "4294967296") }, // not a uid: 2^32
+		func() (User, error) { return Lookup(ctx, " 0") },
+		func() (User, error) { return Lookup(ctx, "ro\x00ot") },
 	} {
 		if u, err := get(); !errors.Is(err, ErrUnknown) {
 			t.Errorf("got %+v, %v; want ErrUnknown", u, err)
@@ -53,6 +69,7 @@ func TestLookupUnknown(t *testing.T) {
 // TestLookupRealUsers makes a user in two extra groups and one whose name
 // is a number, and checks the child's answers against os/user's here.
 func TestLookupRealUsers(t *testing.T) {
+	ctx := t.Context()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to add users")
 	}
@@ -76,12 +93,12 @@ func TestLookupRealUsers(t *testing.T) {
 		n, _ := strconv.ParseUint(grp.Gid, 10, 32)
 		want = append(want, uint32(n))
 	}
-	u, err := Lookup(name)
+	u, err := Lookup(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if byID, err := LookupID(u.UID); err != nil || !equal(byID, u) {
-		t.Errorf("LookupID(%d) = %+v, %v; want %+v", u.UID, byID, err, u)
+	if byID, err := LookupID(ctx, u.UID); err != nil || !equal(byID, u) {
+		t.Errorf("LookupID(ctx, %d) = %+v, %v; want %+v", u.UID, byID, err, u)
 	}
 	slices.Sort(u.Groups)
 	if !slices.Equal(u.Groups, want) {
@@ -95,9 +112,9 @@ func TestLookupRealUsers(t *testing.T) {
 		t.Errorf("got %+v; os/user says uid %s, gid %s, home %s", u, pw.Uid, pw.Gid, pw.HomeDir)
 	}
 
-	d, err := Lookup(digits)
+	d, err := Lookup(ctx, digits)
 	if err != nil || d.Name != digits {
-		t.Errorf("Lookup(%q) = %+v, %v; want the user named %s (a name before a uid)", digits, d, err, digits)
+		t.Errorf("Lookup(ctx, %q) = %+v, %v; want the user named %s (a name before a uid)", digits, d, err, digits)
 	}
 }
 
@@ -139,11 +156,12 @@ func mustRun(t *testing.T, name string, args ...string) {
 // TestManyAtOnce: lookups of many users at once (a controller restarted
 // under load) all get their answer, not a timeout of the process pipes.
 func TestManyAtOnce(t *testing.T) {
+	ctx := t.Context()
 	const n = 200
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			_, err := LookupID(uint32(3_000_000 + i))
+			_, err := LookupID(ctx, uint32(3_000_000+i))
 			errs <- err
 		}()
 	}
@@ -151,5 +169,26 @@ func TestManyAtOnce(t *testing.T) {
 		if err := <-errs; !errors.Is(err, ErrUnknown) {
 			t.Errorf("an unknown uid: %v; want ErrUnknown", err)
 		}
+	}
+}
+
+// TestLookupStops: ending the caller's context ends a lookup under way,
+// its child killed, with the context's error (a controller that stops
+// does not wait for a name service).
+func TestLookupStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := LookupID(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("a lookup with its context ended: %v, want context.Canceled", err)
+	}
+	// One that hangs: the child's answer never comes (a name service
+	// that does not answer), and the lookup ends with its context.
+	t.Setenv(hangEnv, "1")
+	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := LookupID(ctx, 0)
+	if took := time.Since(start); err == nil || took > 10*time.Second {
+		t.Errorf("a hung lookup, its context ending after 300 ms: %v after %v, want an error at once", err, took)
 	}
 }
