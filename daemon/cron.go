@@ -45,6 +45,9 @@ func (c *Controller) cronOwner(who caller, name string) (owner, error) {
 		// too) owns its schedules under its number.
 		return owner{name: strconv.FormatUint(n, 10), uid: uint32(n), gid: uint32(n)}, nil
 	}
+	if c.owners.ctx.Err() != nil {
+		return owner{}, errShuttingDown
+	}
 	if err != nil {
 		return owner{}, api.Errorf(api.CodeInternal, "%v", err)
 	}

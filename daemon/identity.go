@@ -205,6 +205,9 @@ func resolveOwner(ctx context.Context, c caller) (owner, error) {
 	if errors.Is(err, accounts.ErrUnknown) {
 		return o, nil
 	}
+	if ctx.Err() != nil {
+		return owner{}, errShuttingDown // the cache stopped: another controller can answer
+	}
 	if err != nil {
 		return owner{}, api.Errorf(api.CodeInternal,
 			"the controller could not look up uid %d (%v): nothing was done; try again, or ask the admin to check the host's name service (getent passwd %d)", c.uid, err, c.uid)

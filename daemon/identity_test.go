@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/clock"
 )
 
@@ -54,7 +55,7 @@ func (f *fakeResolver) set(groups []uint32, err error, gate chan struct{}) {
 func TestOwnerCache(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	res := &fakeResolver{started: make(chan struct{}, 1)}
-	oc := &ownerCache{clock: clk, resolve: res.resolve}
+	oc := newOwnerCache(clk, nil, res.resolve)
 	alice := caller{uid: 1000, gid: 1000, known: true}
 	getAll := func(n int) []owner {
 		out := make([]owner, n)
@@ -148,7 +149,7 @@ func TestOwnerCache(t *testing.T) {
 func TestOwnerCachePrefetch(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	res := &fakeResolver{started: make(chan struct{}, 1)}
-	oc := &ownerCache{clock: clk, resolve: res.resolve}
+	oc := newOwnerCache(clk, nil, res.resolve)
 	alice := caller{uid: 1000, gid: 1000, known: true}
 	joinFlight := func(who caller) { // waits for a flight under way, if any
 		oc.flight.Do(oc.flightKey(who), func() (any, error) { return owner{}, nil })
@@ -215,5 +216,19 @@ func TestOwnerCacheStop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a request waiting on a lookup was still waiting 10 s after the cache stopped")
+	}
+}
+
+// TestOwnerCacheStopAnswer: a submit whose owner lookup a stopping
+// controller ends is answered as any request to a stopping controller
+// (Unavailable: a client of several controllers tries the next), not as
+// a name service's failure.
+func TestOwnerCacheStopAnswer(t *testing.T) {
+	oc := newOwnerCache(clock.NewFake(time.Unix(1_000_000, 0)), nil, resolveOwner)
+	oc.stop()
+	_, err := oc.get(caller{uid: 0, gid: 0, known: true})
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != api.CodeUnavailable {
+		t.Errorf("a lookup the stopping cache ended: %v, want the controller's Unavailable (shutting down)", err)
 	}
 }

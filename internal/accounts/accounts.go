@@ -104,7 +104,7 @@ var children = make(chan struct{}, max(2, runtime.NumCPU()))
 
 // lookup asks a child process (this binary, started again) for a user.
 func lookup(ctx context.Context, kind, key string) (User, error) {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, lookupTimeout, errTimedOut)
 	defer cancel()
 	select {
 	case children <- struct{}{}:
@@ -126,10 +126,13 @@ func lookup(ctx context.Context, kind, key string) (User, error) {
 	return r.User, nil
 }
 
-// stopped says why a lookup ended before its answer: its time ran out
-// (what), or its caller gave up on it.
+// errTimedOut is why a lookup that ran out of lookupTimeout ended.
+var errTimedOut = fmt.Errorf("the name service did not answer in %v", lookupTimeout)
+
+// stopped says why a lookup ended before its answer: its own time ran
+// out (what), or its caller's context ended (its error, wrapped).
 func stopped(ctx context.Context, key, what string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if context.Cause(ctx) == errTimedOut {
 		return fmt.Errorf("look up user %s: %s in %v", key, what, lookupTimeout)
 	}
 	return fmt.Errorf("look up user %s: %w", key, ctx.Err())
