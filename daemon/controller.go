@@ -119,6 +119,7 @@ type Controller struct {
 	secrets   *secretBox
 	selfUID   uint32
 	selfName  string
+	selfNamed bool // selfName is a user name, not the uid's number
 	startedAt int64
 	// beats are the nodes' heartbeat timers, in this leader's memory.
 	beats    *heartbeats
@@ -241,7 +242,7 @@ func Start(cfg Config) (*Controller, error) {
 	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
-	c.selfName = selfName(c.owners.ctx, c.selfUID)
+	c.selfName, c.selfNamed = selfName(c.owners.ctx, c.selfUID)
 	c.beats = newHeartbeats(cfg.NodeTTL, clk, c.nodeExpired)
 	c.verifier = &sigv4.Verifier{Keys: keyStore{fsm: c.fsm, secrets: secrets, log: cfg.Log}, Service: "batch"}
 	hosts, err := certHosts(cmp.Or(cfg.RaftAdvertise, cfg.RaftAddr))

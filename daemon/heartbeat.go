@@ -257,9 +257,10 @@ func strayJobs(state *raftfsm.State, node string, running []api.RunningJob) []ap
 
 // selfName is the name of the controller's user, recorded as who set a
 // node DOWN for not responding (Slurm records its SlurmUser).
-func selfName(ctx context.Context, uid uint32) string {
+// named is false when the uid has no name (its number stands for it).
+func selfName(ctx context.Context, uid uint32) (name string, named bool) {
 	if u, err := accounts.LookupID(ctx, uid); err == nil {
-		return u.Name
+		return u.Name, true
 	}
-	return fmt.Sprint(uid)
+	return fmt.Sprint(uid), false
 }

@@ -36,7 +36,11 @@ func (c *Controller) minJobAge() time.Duration {
 // must run before raft starts: replaying the log expires jobs again, and
 // they must find a queue.
 func (c *Controller) openArchive() error {
-	store, err := archive.OpenURL(c.cfg.ArchiveURL, c.cfg.DataDir)
+	url := c.cfg.ArchiveURL
+	if c.selfNamed {
+		url = archive.WithDefaultUser(url, c.selfName) // libpq's default: the process's user
+	}
+	store, err := archive.OpenURL(url, c.cfg.DataDir)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,6 +121,34 @@ func OpenURL(rawURL, dataDir string) (Archive, error) {
 	default:
 		return nil, fmt.Errorf("archive URL %q: scheme %q is not one the archive knows: give postgres://USER@HOST/DB (PostgreSQL), or no URL for the embedded archive in the data dir", redactURL(rawURL), u.Scheme)
 	}
+}
+
+// WithDefaultUser is rawURL naming user as its PostgreSQL user when
+// nothing else names one: not the URL (USER@ or ?user=), nor a service
+// (?service=), nor PGUSER or PGSERVICE. Otherwise pgx looks the process's
+// own user up through the name service, in the controller, whose lookups
+// run in a child process (internal/accounts) so that the name service's
+// modules stay out of it. Anything else is returned as it is.
+func WithDefaultUser(rawURL, user string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || user == "" {
+		return rawURL
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme != "postgres" && scheme != "postgresql",
+		u.User != nil && u.User.Username() != "",
+		u.Query().Get("user") != "", u.Query().Get("service") != "",
+		os.Getenv("PGUSER") != "", os.Getenv("PGSERVICE") != "":
+		return rawURL
+	}
+	if u.User == nil {
+		u.User = url.User(user)
+	} else if pw, ok := u.User.Password(); ok { // ":PASSWORD@" without a user
+		u.User = url.UserPassword(user, pw)
+	} else {
+		u.User = url.User(user)
+	}
+	return u.String()
 }
 
 // redactURL is rawURL without its password.
