@@ -150,11 +150,12 @@ func (oc *ownerCache) prefetch(who caller) {
 	if !who.known {
 		return
 	}
-	_, age, held := oc.cached(who)
+	now := oc.clock.Now()
 	oc.mu.Lock()
-	failing := !oc.failedAt.IsZero() && oc.clock.Now().Sub(oc.failedAt) < ownerTTL
+	e, held := oc.byUID[[2]uint32{who.uid, who.gid}]
+	failing := !oc.failedAt.IsZero() && now.Sub(oc.failedAt) < ownerTTL
 	oc.mu.Unlock()
-	if (held && age < ownerMaxAge) || failing {
+	if (held && now.Sub(e.at) < ownerMaxAge) || failing {
 		return
 	}
 	oc.flight.DoChan(oc.flightKey(who), func() (any, error) { return oc.refresh(who) })
