@@ -128,8 +128,12 @@ func (c *Controller) scheduleLoop(ctx context.Context) {
 
 // arenaIdle is how long the scheduling loop keeps the memory of its last
 // pass's jobs for the next pass: passes come after every commit on a busy
-// controller, and an idle one gives the memory back.
-const arenaIdle = 3 * time.Second
+// controller, and an idle one gives the memory back. It is shorter than
+// burstQuiet, so that a burst's last passes have let their memory go when
+// the burst's end returns memory to the OS (releaseAfterBursts): held
+// until then, it stayed resident once freed (0.3 MB of the dev agent's
+// growth after 200,000 jobs).
+const arenaIdle = burstQuiet / 2
 
 // planPlacements bounds the placements of one pass of the loop. A pass
 // reads every RUNNABLE job however few it places, so a bound below what a
