@@ -136,14 +136,12 @@ func WithDefaultUser(rawURL, user string) string {
 	}
 	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme != "postgres" && scheme != "postgresql",
-		u.User != nil && u.User.Username() != "",
+		u.User.Username() != "", // Userinfo's methods take a nil one
 		u.Query().Get("user") != "", u.Query().Get("service") != "",
 		os.Getenv("PGUSER") != "", os.Getenv("PGSERVICE") != "":
 		return rawURL
 	}
-	if u.User == nil {
-		u.User = url.User(user)
-	} else if pw, ok := u.User.Password(); ok { // ":PASSWORD@" without a user
+	if pw, ok := u.User.Password(); ok { // ":PASSWORD@" without a user
 		u.User = url.UserPassword(user, pw)
 	} else {
 		u.User = url.User(user)
