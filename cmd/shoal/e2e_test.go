@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -138,6 +139,10 @@ func (c *cluster) start() {
 	c.cmd, c.tcpAddr = startAgent(c.t, args, "node daemon running")
 }
 
+// agentWarningsKept is how many of an agent's last warnings and errors a
+// failed test shows.
+const agentWarningsKept = 40
+
 // startAgent runs `shoal AGENT-ARGS` and returns once its log shows ready,
 // with the TCP address its controller serves, if any.
 func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
@@ -155,6 +160,19 @@ func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
 		tcpAddr string
 		err     error
 	}
+	// A test that fails shows what went wrong in the agent: its last
+	// warnings and errors (CI keeps nothing else of a run).
+	var (
+		logMu    sync.Mutex
+		warnings []string
+	)
+	t.Cleanup(func() {
+		logMu.Lock()
+		defer logMu.Unlock()
+		if t.Failed() && len(warnings) > 0 {
+			t.Logf("the last warnings and errors of agent %s:\n%s", strings.Join(args, " "), strings.Join(warnings, "\n"))
+		}
+	})
 	done := make(chan result, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -162,7 +180,14 @@ func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
 		var tcpAddr string
 		signalled := false
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
+			if line := sc.Text(); strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				logMu.Lock()
+				warnings = append(warnings[max(0, len(warnings)-(agentWarningsKept-1)):], line)
+				logMu.Unlock()
+			}
+			if !signalled {
+				log.WriteString(sc.Text() + "\n")
+			}
 			if _, addrs, ok := strings.Cut(sc.Text(), " addrs="); ok {
 				if f := strings.Fields(strings.Trim(addrs, `"`)); len(f) > 1 {
 					tcpAddr = f[1]
