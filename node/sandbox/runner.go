@@ -147,10 +147,13 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		return nil, err
 	}
 	// The init is set up (chdir'd, credentials dropped) and waits on its
-	// exec fifo; Exec releases it.
+	// exec fifo; releaseInit releases it (libcontainer's Exec where the
+	// kernel gave no pidfd).
 	c, err := libcontainer.Load(r.Root, spec.ID)
 	if err == nil {
-		if err = wd.verify(&spec, sh.initPid); err == nil {
+		if err = wd.verify(&spec, sh.initPid); err == nil && sh.initFd >= 0 {
+			err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
+		} else if err == nil {
 			err = c.Exec()
 		}
 	}

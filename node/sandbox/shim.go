@@ -304,10 +304,10 @@ func shim() error {
 		errs = append(errs, fmt.Errorf("wait job: %w", err))
 		_ = c.Signal(unix.SIGKILL)
 	}
-	// libcontainer's Exec removes the exec fifo once it has released the
-	// init; still there and the init killed (it blocks in the fifo's open
-	// until released, so only a signal ends it), the job never ran.
-	if _, err := os.Lstat(filepath.Join(s.Root, s.ID, "exec.fifo")); err == nil && rec.Result.Signal == int(unix.SIGKILL) {
+	// Releasing the init removes the exec fifo (releaseInit); still there
+	// and the init killed (it blocks in the fifo's open until released,
+	// so only a signal ends it), the job never ran.
+	if _, err := os.Lstat(filepath.Join(s.Root, s.ID, execFifo)); err == nil && rec.Result.Signal == int(unix.SIGKILL) {
 		rec.NeverStarted = true
 	}
 	// The OOM count and the usage live in the cgroup: read them before

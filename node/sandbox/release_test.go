@@ -1,0 +1,97 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeInit starts sh running script (which finds the fifo in $FIFO) as a
+// container's init would wait on its exec fifo, and returns its pidfd.
+func fakeInit(t *testing.T, fifo, script string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "FIFO="+fifo)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Skipf("pidfd_open: %v (releaseInit needs a pidfd)", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		unix.Close(fd)
+	})
+	return cmd, fd
+}
+
+func TestReleaseInit(t *testing.T) {
+	newFifo := func(t *testing.T) string {
+		fifo := filepath.Join(t.TempDir(), execFifo)
+		if err := unix.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return fifo
+	}
+	released := func(t *testing.T, fifo string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("releaseInit: %v, want the init released", err)
+		}
+		if _, err := os.Lstat(fifo); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("exec fifo after the release: %v, want it removed (the container is running)", err)
+		}
+	}
+
+	t.Run("init writes once released", func(t *testing.T) {
+		fifo := newFifo(t)
+		_, fd := fakeInit(t, fifo, `printf 0 > "$FIFO"; exec sleep 60`)
+		released(t, fifo, releaseInit(fifo, fd))
+	})
+
+	// The init was released (by an earlier reader here), ran its program
+	// and ended before the fifo was read: what it wrote is still in the
+	// fifo. (Under libcontainer's Exec its supervisor could remove the
+	// fifo first; here it cannot, before releaseInit has opened it.)
+	t.Run("program ended before the read", func(t *testing.T) {
+		fifo := newFifo(t)
+		early, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(early)
+		cmd, fd := fakeInit(t, fifo, `printf 0 > "$FIFO"`)
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		released(t, fifo, releaseInit(fifo, fd))
+	})
+
+	for _, c := range []struct{ name, script string }{
+		{"init ends without opening the fifo", `exit 1`},
+		{"init closes the fifo without writing", `exec 3>"$FIFO"; exec 3>&-; exec sleep 60`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fifo := newFifo(t)
+			_, fd := fakeInit(t, fifo, c.script)
+			if err := releaseInit(fifo, fd); !errors.Is(err, errInitEnded) {
+				t.Fatalf("releaseInit: %v, want %v", err, errInitEnded)
+			}
+		})
+	}
+
+	t.Run("container removed", func(t *testing.T) {
+		_, fd := fakeInit(t, "", `exit 0`)
+		if err := releaseInit(filepath.Join(t.TempDir(), execFifo), fd); !errors.Is(err, errInitEnded) || !errors.Is(err, unix.ENOENT) {
+			t.Fatalf("releaseInit without a fifo: %v, want ENOENT and %v", err, errInitEnded)
+		}
+	})
+}
