@@ -33,8 +33,11 @@ var errInitEnded = errors.New("the job's init ended before it started the job's 
 // after that: what the init wrote stays in it while this end is open.
 func releaseInit(fifo string, initFd int) error {
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if err == unix.ENOENT { // its supervisor removed the container
 		return fmt.Errorf("open exec fifo: %w (%w)", err, errInitEnded)
+	}
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
 	var buf [1]byte

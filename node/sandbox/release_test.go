@@ -53,7 +53,7 @@ func TestReleaseInit(t *testing.T) {
 
 	t.Run("init writes once released", func(t *testing.T) {
 		fifo := newFifo(t)
-		_, fd := fakeInit(t, fifo, `printf 0 > "$FIFO"; exec sleep 60`)
+		_, fd := fakeInit(t, fifo, `sleep 0.1; printf 0 > "$FIFO"; exec sleep 60`) // opens after releaseInit
 		released(t, fifo, releaseInit(fifo, fd))
 	})
 
@@ -85,8 +85,42 @@ func TestReleaseInit(t *testing.T) {
 			if err := releaseInit(fifo, fd); !errors.Is(err, errInitEnded) {
 				t.Fatalf("releaseInit: %v, want %v", err, errInitEnded)
 			}
+			// Left for the supervisor's check that the job never ran.
+			if _, err := os.Lstat(fifo); err != nil {
+				t.Errorf("exec fifo after a failed release: %v, want it kept", err)
+			}
 		})
 	}
+
+	// An init that writes and ends at once, reaped meanwhile (by its
+	// supervisor, in life): the pidfd may fire before the fifo is read,
+	// and the write must still be found. Many times, for the interleavings.
+	t.Run("init ends at once", func(t *testing.T) {
+		for i := range 200 {
+			fifo := newFifo(t)
+			cmd := exec.Command("sh", "-c", `printf 0 > "$FIFO"`)
+			cmd.Env = append(os.Environ(), "FIFO="+fifo)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+			if err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Skipf("pidfd_open: %v", err)
+			}
+			reaped := make(chan error, 1)
+			go func() { reaped <- cmd.Wait() }()
+			err = releaseInit(fifo, fd)
+			unix.Close(fd)
+			if werr := <-reaped; werr != nil {
+				t.Fatalf("run %d: the init: %v", i, werr)
+			}
+			if err != nil {
+				t.Fatalf("run %d: releaseInit: %v, want the init released", i, err)
+			}
+		}
+	})
 
 	t.Run("container removed", func(t *testing.T) {
 		_, fd := fakeInit(t, "", `exit 0`)

@@ -157,20 +157,16 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 			err = c.Exec()
 		}
 	}
+	var st *libcontainer.State
+	if err == nil {
+		if st, err = c.State(); err != nil {
+			err = fmt.Errorf("read container state: %w", err)
+		}
+	}
 	if err != nil {
-		// Kill the init: the supervisor records it, destroys the
-		// container and removes the job directory.
-		_ = unix.Kill(sh.initPid, unix.SIGKILL)
-		<-sh.exited
+		sh.abandon()
 		_ = os.RemoveAll(ss.Dir)
 		return nil, err
-	}
-	st, err := c.State()
-	if err != nil {
-		_ = unix.Kill(sh.initPid, unix.SIGKILL)
-		<-sh.exited
-		_ = os.RemoveAll(ss.Dir)
-		return nil, fmt.Errorf("read container state: %w", err)
 	}
 	started = true
 	return newJob(r, spec.ID, c, sh, jobCgroupsOf(st.CgroupPaths)), nil
@@ -182,6 +178,21 @@ type supervisor struct {
 	initPid int
 	initFd  int           // pidfd of the job's init, -1 if unknown
 	exited  chan struct{} // closed once the supervisor has exited
+}
+
+// abandon kills a job's init that is not to run (the supervisor records
+// it, destroys the container and removes the job directory) and waits for
+// the supervisor to end. Through the pidfd where there is one: an init
+// already gone may have been reaped, and its pid taken by another process.
+func (sh *supervisor) abandon() {
+	if sh.initFd >= 0 {
+		_ = unix.PidfdSendSignal(sh.initFd, unix.SIGKILL, nil, 0)
+		unix.Close(sh.initFd)
+		sh.initFd = -1
+	} else {
+		_ = unix.Kill(sh.initPid, unix.SIGKILL)
+	}
+	<-sh.exited
 }
 
 // startShim starts a job's supervisor (this binary again, see shim.go)
