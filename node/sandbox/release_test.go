@@ -10,9 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fakeInit starts sh running script (which finds the fifo in $FIFO) as a
-// container's init would wait on its exec fifo, and returns its pidfd.
-func fakeInit(t *testing.T, fifo, script string) (*exec.Cmd, int) {
+// startFakeInit starts sh running script (which finds the fifo in $FIFO)
+// as a container's init would wait on its exec fifo, and returns it and
+// its pidfd; the caller waits for it and closes the pidfd.
+func startFakeInit(t *testing.T, fifo, script string) (*exec.Cmd, int) {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Env = append(os.Environ(), "FIFO="+fifo)
@@ -25,6 +26,14 @@ func fakeInit(t *testing.T, fifo, script string) (*exec.Cmd, int) {
 		cmd.Wait()
 		t.Skipf("pidfd_open: %v (releaseInit needs a pidfd)", err)
 	}
+	return cmd, fd
+}
+
+// fakeInit is startFakeInit, killed, waited for and closed when the test
+// ends.
+func fakeInit(t *testing.T, fifo, script string) (*exec.Cmd, int) {
+	t.Helper()
+	cmd, fd := startFakeInit(t, fifo, script)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -98,20 +107,10 @@ func TestReleaseInit(t *testing.T) {
 	t.Run("init ends at once", func(t *testing.T) {
 		for i := range 200 {
 			fifo := newFifo(t)
-			cmd := exec.Command("sh", "-c", `printf 0 > "$FIFO"`)
-			cmd.Env = append(os.Environ(), "FIFO="+fifo)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			fd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
-			if err != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Skipf("pidfd_open: %v", err)
-			}
+			cmd, fd := startFakeInit(t, fifo, `printf 0 > "$FIFO"`)
 			reaped := make(chan error, 1)
 			go func() { reaped <- cmd.Wait() }()
-			err = releaseInit(fifo, fd)
+			err := releaseInit(fifo, fd)
 			unix.Close(fd)
 			if werr := <-reaped; werr != nil {
 				t.Fatalf("run %d: the init: %v", i, werr)
