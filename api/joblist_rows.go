@@ -53,6 +53,28 @@ type RowWriter struct {
 	// Buf, [start, end), or start -1 when the row left it out.
 	prev [][2]int
 	col  int
+	kept []byte // Drop's scratch
+}
+
+// Drop empties Buf of the rows written so far, once they are sent: it
+// keeps only each column's last value (what the next row may repeat),
+// moved to Buf's start, and returns their length, the part of Buf not to
+// send again. A list of the whole history (sacct over 200,000 jobs) then
+// costs the controller a flush's worth of buffer, not the whole answer.
+// Call it between rows.
+func (w *RowWriter) Drop() int {
+	w.kept = w.kept[:0]
+	for i := range w.prev {
+		p := &w.prev[i]
+		if p[0] < 0 {
+			continue
+		}
+		start := len(w.kept)
+		w.kept = append(w.kept, w.Buf[p[0]:p[1]]...)
+		p[0], p[1] = start, len(w.kept)
+	}
+	w.Buf = append(w.Buf[:0], w.kept...)
+	return len(w.Buf)
 }
 
 // NewRowWriter writes rows of n fields after the bytes already in buf.

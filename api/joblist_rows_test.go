@@ -188,6 +188,51 @@ func TestJobRowsMatchJSON(t *testing.T) {
 	}
 }
 
+// TestRowWriterDrop: rows whose sent part is dropped every k rows (the
+// controller drops after each flush) are the same bytes as rows kept
+// whole, repeats ("=") across a drop included, and the buffer holds no
+// more than the rows since the last drop and one value per column.
+func TestRowWriterDrop(t *testing.T) {
+	var all []string
+	for _, f := range JobFields() {
+		all = append(all, f.Name)
+	}
+	cells := refCells(t, rowJobs(), all)
+	whole := refRows(t, cells, all)
+	for _, every := range []int{1, 2, 3, 7, len(cells)} {
+		w := NewRowWriter(nil, len(all))
+		var sent []byte
+		kept, most := 0, 0
+		for i, row := range cells {
+			for _, c := range row {
+				if c == nil {
+					w.Omit()
+				} else {
+					w.Cell(c)
+				}
+			}
+			w.EndRow()
+			if (i+1)%every == 0 {
+				sent = append(sent, w.Buf[kept:]...)
+				most = max(most, len(w.Buf)-kept)
+				kept = w.Drop()
+				if kept > most {
+					t.Fatalf("every %d rows: %d bytes kept after a drop, more than the %d bytes of the rows dropped", every, kept, most)
+				}
+			}
+		}
+		sent = append(sent, w.Buf[kept:]...)
+		head, err := RowsHead(len(cells), all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := append(append(append(head, sent...), RowsEnd(len(cells))...), '\n')
+		if !bytes.Equal(got, whole) {
+			t.Errorf("dropping every %d rows:\n%s\nwant\n%s", every, got, whole)
+		}
+	}
+}
+
 // TestJobRowsEachStops: an error from the function given each job ends
 // the decode, and is what it returns.
 func TestJobRowsEachStops(t *testing.T) {

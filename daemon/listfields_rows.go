@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -129,10 +128,12 @@ type rowsWriter struct {
 	req api.ListJobsRequest
 	p   projection
 	w   http.ResponseWriter
-	// buf holds the answer made so far (a repeat is found by looking
-	// back in it); sent of it is written.
+	// buf holds the rows made since the last flush, after the values
+	// they may repeat (sent bytes of it, already written); size is how
+	// many bytes the answer has had so far.
 	buf  *api.RowWriter
 	sent int
+	size int
 }
 
 // flush sends what is made; the first flush answers 200, and from then
@@ -146,7 +147,8 @@ func (rw *rowsWriter) flush() {
 	if _, err := rw.w.Write(rw.buf.Buf[rw.sent:]); err != nil {
 		panic(http.ErrAbortHandler) // the client went: stop making the list
 	}
-	rw.sent = len(rw.buf.Buf)
+	rw.size += len(rw.buf.Buf) - rw.sent
+	rw.sent = rw.buf.Drop() // net/http copied what it was given
 }
 
 // write makes the list and writes it to w.
@@ -170,10 +172,9 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 	prevStr := make([]string, len(cols))
 	prevNum := make([]uint64, len(cols))
 	had := make([]bool, len(cols))
-	n, live := 0, 0
+	n := 0
 	var herr error
 	counted := func(k int) {
-		live = k
 		head, err := api.RowsHead(k, names)
 		if err != nil { // field names are JSON keys: they always encode
 			herr = err
@@ -242,12 +243,6 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 			}
 		}
 		wr.EndRow()
-		if n == 8 && live > n && !group.grouped {
-			// Size the answer once from its first jobs, with a quarter
-			// to spare (listFieldsJSON does the same); once tasks come
-			// in runs, the jobs are no measure of the rows.
-			wr.Buf = slices.Grow(wr.Buf, (live-n)*len(wr.Buf)/n*5/4)
-		}
 		if len(wr.Buf)-rw.sent >= rowsFlush {
 			rw.flush()
 		}
@@ -288,12 +283,11 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 	}
 	wr.Buf = append(append(wr.Buf, api.RowsEnd(n)...), '\n')
 	rw.flush()
-	size := len(wr.Buf)
 	if cap(wr.Buf) <= maxPooledRows {
 		b := wr.Buf[:0]
 		rowBufs.Put(&b) // written: net/http keeps no reference to it
 	}
-	if rw.c.answered.Add(int64(size)) > bigAnswer {
+	if rw.c.answered.Add(int64(rw.size)) > bigAnswer {
 		rw.c.releaseSoon()
 	}
 }

@@ -97,7 +97,7 @@ func TestListRowsStreamed(t *testing.T) {
 		}
 	}
 	list := func(form string) (*http.Response, []byte) {
-		body, _ := json.Marshal(api.ListJobsRequest{Fields: []string{"jobName", "comment", "status"}, Form: form})
+		body, _ := json.Marshal(api.ListJobsRequest{Fields: []string{"jobName", "comment", "status", "resources"}, Form: form})
 		res, err := tc.client(alice).Post("http://unix"+api.PathListJobs, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
