@@ -20,9 +20,17 @@ type writer struct {
 	ended map[uint64]EndedJob
 }
 
-// job returns a copy of a stored job, or nil.
+// job returns a copy of a stored job, or nil, without its environment
+// (Env nil): no command changes a job's environment, and storing the
+// copy keeps the one the record has (newJobRec). Unpacking it for every
+// change of state was most of what a change cost a job with its own.
 func (w writer) job(id uint64) *api.Job {
-	return storedJob(w.txn, id) // a new api.Job made from the record
+	if r := storedRec(w.txn, id); r != nil {
+		j := new(api.Job)
+		r.loadNoEnv(j)
+		return j
+	}
+	return nil
 }
 
 // node returns a copy of a stored node, or nil.

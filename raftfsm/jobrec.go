@@ -32,6 +32,10 @@ type jobRec struct {
 	// small one: then envSmall holds it packed (packEnv) and Env is nil.
 	// A job that sets a variable or two of its own (AWS Batch's
 	// containerOverrides) costs a string of their bytes, not a map.
+	// With both set, the environment is Env (another job's, shared) with
+	// the variables envSmall holds set on top (envDelta): a sweep's
+	// `sbatch --export=ALL,TASK=$i` costs each job its TASK, not a copy
+	// of the shell's hundred variables.
 	Env       map[string]string
 	envSmall  string
 	DependsOn []api.Dependency
@@ -108,6 +112,9 @@ type specCache struct {
 	places map[jobPlace]*jobPlace
 	deps   []api.Dependency
 	name   string
+	// env is the last large environment a job stored whole: the base
+	// of the next ones that differ from it in a few variables.
+	env map[string]string
 	// groups are the last task groups stored (arraytasks.go); with
 	// noGroups set (tests that compare), tasks are never grouped.
 	groups    [4]*jobRec
@@ -181,10 +188,24 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 		Held: j.Held, HeldByAdmin: j.HeldByAdmin, PriorityFixed: j.PriorityFixed,
 	}
 	switch {
-	case was != nil && was.envSmall != "" && packedEquals(was.envSmall, j.Env):
-		r.envSmall = was.envSmall
+	case was != nil && j.Env == nil:
+		// A writer's copy, made without its environment (writer.job):
+		// a job's environment never changes once it is submitted.
+		r.Env, r.envSmall = was.Env, was.envSmall
+	case was != nil && was.envSmall != "" && was.envEquals(j.Env):
+		r.Env, r.envSmall = was.Env, was.envSmall
 	case small(j.Env):
 		r.envSmall = packEnv(j.Env)
+	case cache != nil && len(j.Env) > 0:
+		r.Env = j.Env
+		if sameMap(j.Env, cache.env) {
+			break
+		}
+		if d, ok := envDelta(cache.env, j.Env); ok {
+			r.Env, r.envSmall = cache.env, d
+		} else {
+			cache.env = j.Env
+		}
 	default:
 		r.Env = j.Env
 	}
@@ -251,6 +272,8 @@ func (r *jobRec) fill(j *api.Job, env bool) {
 	j.Name, j.Priority, j.DependsOn, j.Held = r.Name, r.Priority, r.DependsOn, r.Held
 	switch {
 	case !env:
+	case r.envSmall != "" && r.Env != nil:
+		j.Env = mergeEnv(r.Env, r.envSmall)
 	case r.envSmall != "":
 		j.Env = unpackEnv(r.envSmall)
 	default:
@@ -418,14 +441,79 @@ func unpackEnv(p string) map[string]string {
 	return env
 }
 
-// packedEquals reports whether packed environment p holds env.
-func packedEquals(p string, env map[string]string) bool {
-	n, same := 0, true
-	eachPacked(p, func(k, v string) bool {
-		n++
+// envEquals reports whether env is the environment of r, which holds it
+// packed (envSmall, on top of Env when that is set too).
+func (r *jobRec) envEquals(env map[string]string) bool {
+	n, same := len(r.Env), true
+	eachPacked(r.envSmall, func(k, v string) bool {
+		if _, ok := r.Env[k]; !ok {
+			n++
+		}
 		w, ok := env[k]
 		same = ok && w == v
 		return same
 	})
-	return same && n == len(env)
+	if !same || n != len(env) {
+		return false
+	}
+	for k, v := range r.Env {
+		if w, ok := env[k]; !ok || (w != v && !packedHas(r.envSmall, k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// packedHas reports whether packed environment p sets name k.
+func packedHas(p, k string) bool {
+	found := false
+	eachPacked(p, func(name, _ string) bool {
+		found = name == k
+		return !found
+	})
+	return found
+}
+
+// envDelta packs what env sets on top of base: the variables it adds
+// or gives another value, when they make a small environment and env
+// unsets none of base's (a delta holds no unset). It reports false
+// when env is no such change of base, or the same.
+func envDelta(base, env map[string]string) (string, bool) {
+	if base == nil || len(env) < len(base) || len(env) > len(base)+smallEnvVars {
+		return "", false
+	}
+	var d map[string]string
+	size := 0
+	for k, v := range env {
+		if w, ok := base[k]; ok && w == v {
+			continue
+		}
+		if d == nil {
+			d = make(map[string]string, smallEnvVars)
+		}
+		if d[k] = v; len(d) > smallEnvVars || len(k) > 255 || len(v) > 255 {
+			return "", false
+		}
+		if size += len(k) + len(v); size > smallEnvBytes {
+			return "", false
+		}
+	}
+	if len(d) == 0 {
+		return "", false // the same
+	}
+	for k := range base { // each of base's names is in env
+		if _, ok := env[k]; !ok {
+			return "", false
+		}
+	}
+	return packEnv(d), true
+}
+
+// mergeEnv makes the map of base with the packed variables of delta set
+// on top.
+func mergeEnv(base map[string]string, delta string) map[string]string {
+	env := make(map[string]string, len(base)+smallEnvVars)
+	maps.Copy(env, base)
+	eachPacked(delta, func(k, v string) bool { env[k] = v; return true })
+	return env
 }

@@ -162,3 +162,65 @@ func TestSmallEnvironmentsPacked(t *testing.T) {
 		}
 	}
 }
+
+// A large environment that differs from the last one stored whole in a
+// few variables is held as that one's map and the variables set on top:
+// the job comes back with its own environment, a change of its state
+// (a copy made without the environment, as writers make) or of nothing
+// (a full copy) keeps the record's bytes, and an environment that unsets
+// one of the base's variables, or sets too many, is kept whole.
+func TestEnvironmentsOnBase(t *testing.T) {
+	base := map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin"}
+	for i := range 40 {
+		base["MODULE_"+strings.Repeat("X", i%5)+string(rune('A'+i))] = "/opt/software/lib"
+	}
+	cache := &specCache{}
+	first := newJobRec(&api.Job{ID: 1, State: api.StateRunnable, JobSpec: api.JobSpec{Env: base}}, nil, cache)
+	if !sameMap(first.Env, base) || first.envSmall != "" || !sameMap(cache.env, base) {
+		t.Fatalf("the first large environment: map kept %v, packed %q; want it kept whole as the base", sameMap(first.Env, base), first.envSmall)
+	}
+	task := maps.Clone(base)
+	task["SWEEP_TASK"], task["PATH"] = "7", "/opt/bin:/usr/bin:/bin"
+	r := newJobRec(&api.Job{ID: 2, State: api.StateRunnable, JobSpec: api.JobSpec{Env: maps.Clone(task)}}, nil, cache)
+	if !sameMap(r.Env, base) || r.envSmall == "" {
+		t.Fatalf("a job setting two variables on the base: base shared %v, packed %q; want the base and the two", sameMap(r.Env, base), r.envSmall)
+	}
+	if got := r.job(); !maps.Equal(got.Env, task) {
+		t.Fatalf("came back with %v, want %v", got.Env, task)
+	}
+	var noEnv api.Job
+	r.loadNoEnv(&noEnv)
+	noEnv.State = api.StateStarting
+	for name, j := range map[string]*api.Job{"without its environment": &noEnv, "whole": r.job()} {
+		again := newJobRec(j, r, cache)
+		if !sameMap(again.Env, base) || unsafe.StringData(again.envSmall) != unsafe.StringData(r.envSmall) {
+			t.Errorf("stored again %s: the record's environment not kept", name)
+		}
+		if got := again.job(); !maps.Equal(got.Env, task) {
+			t.Errorf("stored again %s: came back with %v, want %v", name, got.Env, task)
+		}
+	}
+	if changed := r.job(); changed != nil {
+		changed.Env["SWEEP_TASK"] = "8"
+		if again := newJobRec(changed, r, cache); again.envEquals(task) || !again.envEquals(changed.Env) {
+			t.Errorf("stored with another value: the record still holds the old environment")
+		}
+	}
+	unset := maps.Clone(base)
+	delete(unset, "HOME")
+	unset["SWEEP_TASK"] = "1"
+	many := maps.Clone(base)
+	for i := range smallEnvVars + 1 {
+		many["TASK_"+string(rune('A'+i))] = "x"
+	}
+	for name, env := range map[string]map[string]string{"unsets one": unset, "sets nine": many} {
+		r := newJobRec(&api.Job{ID: 3, State: api.StateRunnable, JobSpec: api.JobSpec{Env: env}}, nil, cache)
+		if r.envSmall != "" || !sameMap(r.Env, env) {
+			t.Errorf("%s: packed %q on a base; want the environment kept whole", name, r.envSmall)
+		}
+		if got := r.job(); !maps.Equal(got.Env, env) {
+			t.Errorf("%s: came back with %v, want %v", name, got.Env, env)
+		}
+		cache.env = base
+	}
+}

@@ -56,21 +56,35 @@ const envJSONMin = 512
 // table gives for a JSON is what that JSON decoded to: the values are
 // those a decode would give.
 func (s *shared) envJSON(raw envJSON) map[string]string {
+	return s.envOf(nil, raw, func() map[string]string { return decodeEnv(raw) })
+}
+
+// envOf returns the shared environment that raw, an encoding of one of
+// the kind named by kind, decodes to (decode), decoding it only if its
+// bytes are new.
+func (s *shared) envOf(kind, raw []byte, decode func() map[string]string) map[string]string {
 	if len(raw) < envJSONMin {
-		env := decodeEnv(raw)
+		env := decode()
 		if len(env) > 0 && !small(env) {
 			env = s.env(env)
 		}
 		return env
 	}
-	sum := sha256.Sum256(raw)
+	h := sha256.New()
+	h.Write(kind)
+	h.Write(raw)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	if env, ok := s.byJSON[sum]; ok {
 		s.lastEnv = env
 		return env
 	}
-	env := decodeEnv(raw)
+	env := decode()
 	if len(env) > 0 && !small(env) {
-		env = s.env(env)
+		if s.onBase(env) {
+			return env // one job's: not known by its bytes
+		}
+		env = s.intern(env)
 	}
 	if s.byJSON == nil {
 		s.byJSON = map[[sha256.Size]byte]map[string]string{}
@@ -106,9 +120,28 @@ func intern(table map[string]string, v string) string {
 	return v
 }
 
+// onBase reports whether env is the environment the last job stored
+// whole has, with a few variables set on top: its record will hold it
+// as that one and those (newJobRec), so env is not kept.
+func (s *shared) onBase(env map[string]string) bool {
+	_, ok := envDelta(s.specs.env, env)
+	return ok
+}
+
 // env returns the shared map equal to env, or env itself with its names
-// and values shared, now the one for its contents.
+// and values shared, now the one for its contents; or env as it is when
+// its job's record will hold it on top of another's (onBase).
 func (s *shared) env(env map[string]string) map[string]string {
+	if s.onBase(env) {
+		return env
+	}
+	return s.intern(env)
+}
+
+// intern is env but for onBase. A new environment becomes the base of
+// those that follow (newJobRec would make it so when its job is stored;
+// the rest of its entry is decoded before then).
+func (s *shared) intern(env map[string]string) map[string]string {
 	sum := envSum(env)
 	if c, ok := s.envs[sum]; ok {
 		s.lastEnv = c
@@ -119,7 +152,7 @@ func (s *shared) env(env map[string]string) map[string]string {
 		out[intern(s.strs, k)] = intern(s.strs, v)
 	}
 	s.envs[sum] = out
-	s.lastEnv = out
+	s.lastEnv, s.specs.env = out, out
 	return out
 }
 

@@ -104,3 +104,68 @@ func TestSharedCopiesOutliveExpiredJobs(t *testing.T) {
 	}
 	wantSameState(t, replica, h.fsm)
 }
+
+// A sweep whose jobs each set their own variable on the shell's
+// environment (`sbatch --export=ALL,SWEEP_TASK=$i`): every job keeps its
+// own environment as it is placed, runs and ends, in a snapshot's
+// replica and in one that replays the log; so do jobs that unset a
+// variable or set many.
+func TestSweepEnvironmentsThroughTheirLives(t *testing.T) {
+	h := newHarness(t)
+	env := loginEnv(map[string]string{"HOME": "/home/alice", "PATH": "/usr/bin:/bin"})
+	want := map[uint64]map[string]string{}
+	submit := func(e map[string]string) {
+		want[h.submit(100, sweepJob(maps.Clone(e)))[0]] = e
+	}
+	submit(env)
+	for i := range 40 {
+		e := maps.Clone(env)
+		e["SWEEP_TASK"] = strconv.Itoa(i)
+		submit(e)
+	}
+	unset := maps.Clone(env)
+	delete(unset, "HOME")
+	submit(unset)
+	many := maps.Clone(env)
+	for i := range 12 {
+		many["TASK_"+strconv.Itoa(i)] = "x"
+	}
+	submit(many)
+	var batch []api.Job
+	for i := range 20 {
+		e := maps.Clone(env)
+		e["SWEEP_TASK"], e["PATH"] = "b"+strconv.Itoa(i), "/opt/bin"
+		batch = append(batch, sweepJob(e))
+	}
+	for i, id := range h.submit(100, batch...) {
+		want[id] = batch[i].Env
+	}
+	ran := 0
+	for id := range want {
+		if ran++; ran > 10 {
+			break
+		}
+		h.run(id, api.StateSucceeded, 110)
+		if got := h.job(id); got.State != api.StateSucceeded {
+			t.Fatalf("job %d %s after running, want SUCCEEDED", id, got.State)
+		}
+	}
+	check := func(name string, fsm *raftfsm.FSM) {
+		t.Helper()
+		for id, e := range want {
+			if got := fsm.State().Job(id); got == nil || !maps.Equal(got.Env, e) {
+				t.Fatalf("%s: job %d's environment %v, want %v", name, id, got.Env, e)
+			}
+		}
+	}
+	check("the state", h.fsm)
+	r := restored(t, snapshotBytes(t, h.fsm), h.idx)
+	wantSameState(t, r, h.fsm)
+	check("a restored replica", r)
+	replica := raftfsm.New()
+	for i, e := range h.log {
+		replica.Apply(uint64(i+1), e)
+	}
+	wantSameState(t, replica, h.fsm)
+	check("a replica that replayed the log", replica)
+}

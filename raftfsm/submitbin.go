@@ -1,7 +1,6 @@
 package raftfsm
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -785,31 +784,8 @@ func decodeBatchBin(idx uint64, body []byte) []Command {
 
 // envBin is envJSON for an environment as OpSubmitBin writes it (raw, its
 // bytes; decode reads them): the same environment, the same bytes (names
-// in order), so a sweep's jobs decode their shared environment once.
+// in order), so a sweep's jobs decode their shared environment once. Its
+// key is not JSON's: 0xff is never JSON's first byte.
 func (s *shared) envBin(raw []byte, decode func() map[string]string) map[string]string {
-	if len(raw) < envJSONMin {
-		env := decode()
-		if len(env) > 0 && !small(env) {
-			env = s.env(env)
-		}
-		return env
-	}
-	h := sha256.New()
-	h.Write([]byte{0xff}) // not JSON's first byte: the two kinds of key never meet
-	h.Write(raw)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	if env, ok := s.byJSON[sum]; ok {
-		s.lastEnv = env
-		return env
-	}
-	env := decode()
-	if len(env) > 0 && !small(env) {
-		env = s.env(env)
-	}
-	if s.byJSON == nil {
-		s.byJSON = map[[sha256.Size]byte]map[string]string{}
-	}
-	s.byJSON[sum] = env
-	return env
+	return s.envOf([]byte{0xff}, raw, decode)
 }
