@@ -128,3 +128,40 @@ func TestReleaseInit(t *testing.T) {
 		}
 	})
 }
+
+// The init's pidfd is opened by the pid and start time its supervisor
+// answered with: a pid whose process started at another time (its pid
+// reused) gets none, and reads as the init gone; an answer without a
+// start time (an older supervisor) opens it by pid.
+func TestOpenInitPidfd(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	start, err := procStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		st   shimStatus
+		open bool
+	}{
+		{"its start time", shimStatus{Pid: pid, Start: start}, true},
+		{"another start time", shimStatus{Pid: pid, Start: start + 1}, false},
+		{"no start time", shimStatus{Pid: pid}, true},
+	} {
+		fd, err := openInitPidfd(c.st)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if (fd >= 0) != c.open {
+			t.Errorf("%s: pidfd %d; want one opened %v", c.name, fd, c.open)
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}

@@ -150,6 +150,9 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	// exec fifo; releaseInit releases it (libcontainer's Exec where the
 	// kernel gave no pidfd).
 	c, err := libcontainer.Load(r.Root, spec.ID)
+	if err == nil && sh.initGone {
+		err = errInitEnded // its pid names another process now, if any
+	}
 	if err == nil {
 		if err = wd.verify(&spec, sh.initPid); err == nil && sh.initFd >= 0 {
 			err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
@@ -178,6 +181,9 @@ type supervisor struct {
 	initPid int
 	initFd  int           // pidfd of the job's init, -1 if unknown
 	exited  chan struct{} // closed once the supervisor has exited
+	// initGone is set when the init had ended (its pid, then, may be
+	// another process's) by the time its pidfd was to be opened.
+	initGone bool
 }
 
 // abandon kills a job's init that is not to run (the supervisor records
@@ -189,7 +195,7 @@ func (sh *supervisor) abandon() {
 		_ = unix.PidfdSendSignal(sh.initFd, unix.SIGKILL, nil, 0)
 		unix.Close(sh.initFd)
 		sh.initFd = -1
-	} else {
+	} else if !sh.initGone {
 		_ = unix.Kill(sh.initPid, unix.SIGKILL)
 	}
 	<-sh.exited
@@ -275,10 +281,23 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 		return nil, errors.New(st.Err)
 	}
 	sh.initPid = st.Pid
-	if fd, err := unix.PidfdOpen(st.Pid, 0); err == nil {
+	switch fd, err := openInitPidfd(st); {
+	case err == nil && fd >= 0:
 		sh.initFd = fd
+	case err == nil:
+		sh.initGone = true
 	}
 	return sh, nil
+}
+
+// openInitPidfd opens the pidfd of the init a supervisor answered with,
+// checked against its start time (openPidfd); a supervisor that sent none
+// (built before it did) leaves the pid alone to name it.
+func openInitPidfd(st shimStatus) (int, error) {
+	if st.Start == 0 {
+		return unix.PidfdOpen(st.Pid, 0)
+	}
+	return openPidfd(st.Pid, st.Start)
 }
 
 // Check reports, before any job is started, what would make every Start

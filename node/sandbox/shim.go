@@ -71,8 +71,12 @@ type shimSpec struct {
 // shimStatus is the supervisor's answer to the daemon: the host pid of
 // the job's init, created and waiting to be released (Exec), or why not.
 type shimStatus struct {
-	Pid int    `json:"pid,omitempty"`
-	Err string `json:"error,omitempty"`
+	Pid int `json:"pid,omitempty"`
+	// Start is the init's start time (procStartTime), which the daemon
+	// checks the pidfd it opens against: a pid alone could be another
+	// process's by then.
+	Start uint64 `json:"start,omitempty"`
+	Err   string `json:"error,omitempty"`
 }
 
 // shimState is what a new daemon needs to find a live supervisor and its
@@ -263,8 +267,9 @@ func shim() error {
 	if err == nil {
 		st, err = c.State()
 	}
+	var start uint64
 	if err == nil {
-		err = writeShimState(s.Dir, pid, s.JobDir, st.CgroupPaths)
+		start, err = writeShimState(s.Dir, pid, s.JobDir, st.CgroupPaths)
 	}
 	// The daemon may ask for kills once it knows the job: the fifo is
 	// there before the answer, and read until the job has ended.
@@ -282,7 +287,7 @@ func shim() error {
 	defer ctl.Close()
 	ended := make(chan struct{})
 	go serveKills(ctl, c, pid, ended)
-	answer(shimStatus{Pid: pid})
+	answer(shimStatus{Pid: pid, Start: start})
 
 	ps, err := proc.Wait()
 	close(ended)
@@ -407,17 +412,18 @@ func writeNotes(f *os.File, dir, oomNote string, oomKills uint64) error {
 }
 
 // writeShimState records the supervisor and its job's init, for a daemon
-// that starts after this one's daemon has gone.
-func writeShimState(dir string, initPid int, jobDir string, cgroupPaths map[string]string) error {
+// that starts after this one's daemon has gone; it returns the init's
+// start time.
+func writeShimState(dir string, initPid int, jobDir string, cgroupPaths map[string]string) (uint64, error) {
 	self, err := procStartTime(os.Getpid())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	initStart, err := procStartTime(initPid)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return writeJSON(filepath.Join(dir, shimStateFile), shimState{
+	return initStart, writeJSON(filepath.Join(dir, shimStateFile), shimState{
 		ShimPid: os.Getpid(), ShimStart: self, InitPid: initPid, InitStart: initStart,
 		JobDir: jobDir, CgroupPaths: cgroupPaths,
 	})
