@@ -130,19 +130,22 @@ type rowsWriter struct {
 	w   http.ResponseWriter
 	// buf holds the rows made since the last flush, after the values
 	// they may repeat (sent bytes of it, already written); size is how
-	// many bytes the answer has had so far.
-	buf  *api.RowWriter
-	sent int
-	size int
+	// many bytes the answer has had so far, and started whether its
+	// status has been written.
+	buf     *api.RowWriter
+	sent    int
+	size    int
+	started bool
 }
 
 // flush sends what is made; the first flush answers 200, and from then
 // on a failure can only cut the answer short (its end line then never
 // comes, and the client refuses it).
 func (rw *rowsWriter) flush() {
-	if rw.sent == 0 {
+	if !rw.started {
 		rw.w.Header().Set("Content-Type", api.ContentTypeJobRows)
 		rw.w.WriteHeader(http.StatusOK)
+		rw.started = true
 	}
 	if _, err := rw.w.Write(rw.buf.Buf[rw.sent:]); err != nil {
 		panic(http.ErrAbortHandler) // the client went: stop making the list
@@ -274,7 +277,7 @@ func (rw *rowsWriter) write(w http.ResponseWriter) {
 		err = group.flush(writeRow)
 	}
 	if err != nil {
-		if rw.sent == 0 {
+		if !rw.started {
 			reply.Error(w, err) // nothing sent yet: an answer of its own
 			return
 		}

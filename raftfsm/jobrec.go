@@ -300,8 +300,13 @@ func (r *jobRec) job() *api.Job {
 // jobSlab hands out api.Jobs made from records, a block of them per
 // allocation: a list of 20,000 jobs makes 20,000 of them, which one
 // allocation each would make slower. A job handed out stays valid for as
-// long as the caller keeps it (it keeps its block alive).
-type jobSlab struct{ free []api.Job }
+// long as the caller keeps it (it keeps its block alive). With noEnv set,
+// the jobs come without their environments (Env nil), which a sweep's
+// jobs would each have made anew (jobRec.Env).
+type jobSlab struct {
+	free  []api.Job
+	noEnv bool
+}
 
 const jobSlabSize = 32
 
@@ -318,7 +323,7 @@ func (s *jobSlab) load(r *jobRec) *api.Job {
 	}
 	j := &s.free[0]
 	s.free = s.free[1:]
-	r.fill(j, true)
+	r.fill(j, !s.noEnv)
 	return j
 }
 

@@ -343,8 +343,8 @@ func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 // prefix, in key order and id order within a set, until fn returns false.
 // A set this transaction may still change is read from a copy, so fn may
 // write jobs.
-func eachInSets(txn *memdb.Txn, table, prefix string, fn func(*api.Job) bool) {
-	var slab jobSlab
+func eachInSets(txn *memdb.Txn, table, prefix string, env bool, fn func(*api.Job) bool) {
+	slab := jobSlab{noEnv: !env}
 	eachSetMember(txn, table, prefix, func(m setMember) bool { return fn(slab.loadAt(m.Job, m.ID)) })
 }
 
@@ -395,7 +395,7 @@ func dependents(txn *memdb.Txn, id uint64) []*api.Job {
 	var ids []uint64
 	eachSetMember(txn, tableJobSets, depsSetPrefix(id), func(m setMember) bool { ids = append(ids, m.ID); return true })
 	out := make([]*api.Job, 0, len(ids))
-	var slab jobSlab
+	slab := jobSlab{noEnv: true} // to change their states: no command changes an environment
 	read := recReader{txn: txn}
 	for _, d := range ids {
 		if r := read.raw(d); r != nil {

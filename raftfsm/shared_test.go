@@ -159,6 +159,17 @@ func TestSweepEnvironmentsThroughTheirLives(t *testing.T) {
 		}
 	}
 	check("the state", h.fsm)
+	// Lists of jobs come without environments: a sweep's would each be
+	// made anew (the node's work has them).
+	st := h.fsm.State()
+	for _, s := range []api.JobState{api.StateSucceeded, api.StatePending, api.StateRunnable} {
+		st.JobsInState(s, func(j *api.Job) bool {
+			if j.Env != nil {
+				t.Errorf("JobsInState(%s) gave job %d with its environment; want none", s, j.ID)
+			}
+			return true
+		})
+	}
 	r := restored(t, snapshotBytes(t, h.fsm), h.idx)
 	wantSameState(t, r, h.fsm)
 	check("a restored replica", r)

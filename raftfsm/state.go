@@ -27,9 +27,10 @@ func (s *State) Job(id uint64) *api.Job {
 }
 
 // JobsInState calls fn for each job in state st, in id order, until fn
-// returns false.
+// returns false. The jobs come without their environments (Env nil):
+// Job reads one with it.
 func (s *State) JobsInState(st api.JobState, fn func(*api.Job) bool) {
-	eachInSets(s.txn, tableJobSets, stateSetPrefix(st), fn)
+	eachInSets(s.txn, tableJobSets, stateSetPrefix(st), false, fn)
 }
 
 // ScanJobsInState is JobsInState for a reader that keeps nothing of the
@@ -51,24 +52,26 @@ func (s *State) ScanJobsInState(st api.JobState, fn func(*api.Job) bool) {
 func (s *State) AllJobs(fn func(*api.Job) bool) { eachStoredJob(s.txn, fn) }
 
 // JobsOfUser calls fn for every job of user in id order until fn returns
-// false. A scan: an index by user would cost every job its entry (some
-// 330 bytes) for the few readers that ask by user, and a scan of 100,000
-// jobs takes a few milliseconds.
+// false, without their environments (as JobsInState). A scan: an index
+// by user would cost every job its entry (some 330 bytes) for the few
+// readers that ask by user, and a scan of 100,000 jobs takes a few
+// milliseconds.
 func (s *State) JobsOfUser(user string, fn func(*api.Job) bool) {
-	var slab jobSlab
+	slab := jobSlab{noEnv: true}
 	eachSlot(s.txn, func(id uint64, r *jobRec) bool { return r.spec.User != user || fn(slab.loadAt(r, id)) })
 }
 
 // JobsOnNode calls fn for every job placed on node that has not finished
-// (STARTING or RUNNING), in id order, until fn returns false.
+// (STARTING or RUNNING), in id order, until fn returns false; without
+// their environments (as JobsInState: NodeWork gives them).
 func (s *State) JobsOnNode(node string, fn func(*api.Job) bool) {
-	eachInSets(s.txn, tableJobWork, activeSetPrefix(node), fn)
+	eachInSets(s.txn, tableJobWork, activeSetPrefix(node), false, fn)
 }
 
 // CountInState returns how many jobs are in state st.
 func (s *State) CountInState(st api.JobState) int {
 	n := 0
-	s.JobsInState(st, func(*api.Job) bool { n++; return true })
+	eachSetMember(s.txn, tableJobSets, stateSetPrefix(st), func(setMember) bool { n++; return true })
 	return n
 }
 
@@ -109,8 +112,8 @@ func (s *State) NodeWork(n string, ws memdb.WatchSet) (*api.Node, []*api.Job) {
 	if err != nil {
 		panic(fmt.Sprintf("raftfsm: read work of node %s: %v", n, err))
 	}
-	var jobs []*api.Job
-	s.JobsOnNode(n, func(j *api.Job) bool { jobs = append(jobs, j); return true })
+	var jobs []*api.Job // with their environments: the node starts them
+	eachInSets(s.txn, tableJobWork, activeSetPrefix(n), true, func(j *api.Job) bool { jobs = append(jobs, j); return true })
 	if ws != nil {
 		ws.Add(ch)
 		ws.Add(it.WatchCh())
