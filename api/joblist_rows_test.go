@@ -59,8 +59,28 @@ func jsonEmpty(v reflect.Value) bool {
 
 // refRows writes cells in the row form; refJSON as the JSON list.
 func refRows(t testing.TB, cells [][][]byte, fields []string) []byte {
+	return refRowsDropping(t, cells, fields, 0)
+}
+
+// refRowsDropping is refRows that drops the rows written every k rows
+// (0: never), as the controller does at each flush (RowWriter.Drop).
+func refRowsDropping(t testing.TB, cells [][][]byte, fields []string, every int) []byte {
 	w := NewRowWriter(nil, len(fields))
+	var sent []byte
+	kept := 0
+	// A drop keeps one value a column at most: no more than the
+	// columns' largest values.
+	widest := make([]int, len(fields))
 	for _, row := range cells {
+		for c, v := range row {
+			widest[c] = max(widest[c], len(v))
+		}
+	}
+	most := 0
+	for _, n := range widest {
+		most += n
+	}
+	for i, row := range cells {
 		for _, c := range row {
 			if c == nil {
 				w.Omit()
@@ -69,12 +89,19 @@ func refRows(t testing.TB, cells [][][]byte, fields []string) []byte {
 			}
 		}
 		w.EndRow()
+		if every > 0 && (i+1)%every == 0 {
+			sent = append(sent, w.Buf[kept:]...)
+			if kept = w.Drop(); kept > most {
+				t.Fatalf("every %d rows: %d bytes kept after a drop, more than the %d of a value a column", every, kept, most)
+			}
+		}
 	}
+	sent = append(sent, w.Buf[kept:]...)
 	head, err := RowsHead(len(cells), fields)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(append(append(head, w.Buf...), RowsEnd(len(cells))...), '\n')
+	return append(append(append(head, sent...), RowsEnd(len(cells))...), '\n')
 }
 
 func refJSON(cells [][][]byte, fields []string) []byte {
@@ -190,8 +217,8 @@ func TestJobRowsMatchJSON(t *testing.T) {
 
 // TestRowWriterDrop: rows whose sent part is dropped every k rows (the
 // controller drops after each flush) are the same bytes as rows kept
-// whole, repeats ("=") across a drop included, and the buffer holds no
-// more than the rows since the last drop and one value per column.
+// whole, repeats ("=") across a drop included, and a drop keeps no more
+// than a value a column (refRowsDropping).
 func TestRowWriterDrop(t *testing.T) {
 	var all []string
 	for _, f := range JobFields() {
@@ -200,34 +227,7 @@ func TestRowWriterDrop(t *testing.T) {
 	cells := refCells(t, rowJobs(), all)
 	whole := refRows(t, cells, all)
 	for _, every := range []int{1, 2, 3, 7, len(cells)} {
-		w := NewRowWriter(nil, len(all))
-		var sent []byte
-		kept, most := 0, 0
-		for i, row := range cells {
-			for _, c := range row {
-				if c == nil {
-					w.Omit()
-				} else {
-					w.Cell(c)
-				}
-			}
-			w.EndRow()
-			if (i+1)%every == 0 {
-				sent = append(sent, w.Buf[kept:]...)
-				most = max(most, len(w.Buf)-kept)
-				kept = w.Drop()
-				if kept > most {
-					t.Fatalf("every %d rows: %d bytes kept after a drop, more than the %d bytes of the rows dropped", every, kept, most)
-				}
-			}
-		}
-		sent = append(sent, w.Buf[kept:]...)
-		head, err := RowsHead(len(cells), all)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := append(append(append(head, sent...), RowsEnd(len(cells))...), '\n')
-		if !bytes.Equal(got, whole) {
+		if got := refRowsDropping(t, cells, all, every); !bytes.Equal(got, whole) {
 			t.Errorf("dropping every %d rows:\n%s\nwant\n%s", every, got, whole)
 		}
 	}
