@@ -406,12 +406,20 @@ func small(env map[string]string) bool {
 // as a length byte and the bytes (small keeps each under 256).
 func packEnv(env map[string]string) string {
 	names := make([]string, 0, len(env))
-	n := 0
-	for k, v := range env {
+	for k := range env {
 		names = append(names, k)
-		n += 2 + len(k) + len(v)
 	}
+	return packVars(env, names)
+}
+
+// packVars packs the variables of env that names name (sorted in place),
+// as packEnv does.
+func packVars(env map[string]string, names []string) string {
 	slices.Sort(names)
+	n := 0
+	for _, k := range names {
+		n += 2 + len(k) + len(env[k])
+	}
 	b := make([]byte, 0, n)
 	for _, k := range names {
 		v := env[k]
@@ -479,39 +487,47 @@ func packedHas(p, k string) bool {
 	return found
 }
 
-// envDelta packs what env sets on top of base: the variables it adds
-// or gives another value, when they make a small environment and env
-// unsets none of base's (a delta holds no unset). It reports false
-// when env is no such change of base, or the same.
+// envDelta packs what env sets on top of base (onTop).
 func envDelta(base, env map[string]string) (string, bool) {
-	if base == nil || len(env) < len(base) || len(env) > len(base)+smallEnvVars {
+	var names [smallEnvVars]string
+	n, ok := onTop(base, env, &names)
+	if !ok {
 		return "", false
 	}
-	var d map[string]string
+	return packVars(env, names[:n]), true
+}
+
+// onTop reports whether env is base with variables added or given other
+// values that make a small environment, and unsets none of base's (a
+// packed delta holds no unset); their names go in names, n of them. It
+// reports false when env is base's very values.
+func onTop(base, env map[string]string, names *[smallEnvVars]string) (n int, ok bool) {
+	if base == nil || len(env) < len(base) || len(env) > len(base)+smallEnvVars {
+		return 0, false
+	}
 	size := 0
 	for k, v := range env {
 		if w, ok := base[k]; ok && w == v {
 			continue
 		}
-		if d == nil {
-			d = make(map[string]string, smallEnvVars)
-		}
-		if d[k] = v; len(d) > smallEnvVars || len(k) > 255 || len(v) > 255 {
-			return "", false
+		if n == smallEnvVars || len(k) > 255 || len(v) > 255 {
+			return 0, false
 		}
 		if size += len(k) + len(v); size > smallEnvBytes {
-			return "", false
+			return 0, false
 		}
+		names[n] = k
+		n++
 	}
-	if len(d) == 0 {
-		return "", false // the same
+	if n == 0 {
+		return 0, false // the same
 	}
 	for k := range base { // each of base's names is in env
 		if _, ok := env[k]; !ok {
-			return "", false
+			return 0, false
 		}
 	}
-	return packEnv(d), true
+	return n, true
 }
 
 // mergeEnv makes the map of base with the packed variables of delta set

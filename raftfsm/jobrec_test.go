@@ -2,7 +2,9 @@ package raftfsm
 
 import (
 	"maps"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -222,5 +224,51 @@ func TestEnvironmentsOnBase(t *testing.T) {
 			t.Errorf("%s: came back with %v, want %v", name, got.Env, env)
 		}
 		cache.env = base
+	}
+}
+
+// Environments made at random around a base (variables set, changed,
+// unset; empty values; names near the 255-byte limit): whatever a
+// record makes of one, it gives it back, and knows it from any other.
+func TestEnvironmentsOnBaseRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := map[string]string{"": "empty name", "EMPTY": ""}
+	for i := range 30 {
+		base["VAR_"+strconv.Itoa(i)] = strings.Repeat("v", i)
+	}
+	names := []string{"EMPTY", "VAR_3", "TASK", "", strings.Repeat("N", 255), strings.Repeat("N", 256), "X", "Y", "Z", "W", "V", "U", "T"}
+	values := []string{"", "1", strings.Repeat("x", 255), strings.Repeat("x", 256), "v"}
+	var envs []map[string]string
+	for range 3000 {
+		env := maps.Clone(base)
+		for range rng.IntN(12) {
+			k := names[rng.IntN(len(names))]
+			if rng.IntN(8) == 0 {
+				delete(env, k)
+			} else {
+				env[k] = values[rng.IntN(len(values))]
+			}
+		}
+		envs = append(envs, env)
+	}
+	for i, env := range envs {
+		cache := &specCache{env: base}
+		r := newJobRec(&api.Job{ID: 1, State: api.StateRunnable, JobSpec: api.JobSpec{Env: maps.Clone(env)}}, nil, cache)
+		if got := r.job().Env; !maps.Equal(got, env) {
+			t.Fatalf("environment %d came back as %v, want %v", i, got, env)
+		}
+		if d, ok := envDelta(base, env); ok && !maps.Equal(mergeEnv(base, d), env) {
+			t.Fatalf("environment %d: base and its delta make %v, want %v", i, mergeEnv(base, d), env)
+		}
+		if r.envSmall == "" {
+			continue
+		}
+		changed := maps.Clone(env) // a variable of the base's only, another value
+		changed["VAR_7"] += "x"
+		for _, other := range []map[string]string{envs[(i+1)%len(envs)], base, env, changed} {
+			if got, want := r.envEquals(other), maps.Equal(env, other); got != want {
+				t.Fatalf("environment %d against %v: envEquals %v, want %v", i, other, got, want)
+			}
+		}
 	}
 }

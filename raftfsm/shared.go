@@ -124,7 +124,8 @@ func intern(table map[string]string, v string) string {
 // whole has, with a few variables set on top: its record will hold it
 // as that one and those (newJobRec), so env is not kept.
 func (s *shared) onBase(env map[string]string) bool {
-	_, ok := envDelta(s.specs.env, env)
+	var names [smallEnvVars]string
+	_, ok := onTop(s.specs.env, env, &names)
 	return ok
 }
 
