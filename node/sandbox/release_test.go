@@ -164,4 +164,38 @@ func TestOpenInitPidfd(t *testing.T) {
 			unix.Close(fd)
 		}
 	}
+	// Out of descriptors after the pidfd, its start time cannot be read:
+	// an error, never "gone" (a live init taken for gone would never be
+	// released, nor killed).
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = 256
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		held = append(held, fd)
+	}
+	unix.Close(held[len(held)-1]) // one left: the pidfd's
+	fd, err := openInitPidfd(shimStatus{Pid: pid, Start: start})
+	for _, h := range held[:len(held)-1] {
+		unix.Close(h)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	if err == nil {
+		t.Errorf("out of descriptors: pidfd %d and no error; want an error", fd)
+	}
 }

@@ -286,7 +286,7 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 		sh.initFd = fd
 	case err == nil:
 		sh.initGone = true
-	}
+	} // an error: not known, as where the kernel has no pidfds (Exec, a kill by pid)
 	return sh, nil
 }
 
@@ -294,10 +294,14 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 // checked against its start time (openPidfd); a supervisor that sent none
 // (built before it did) leaves the pid alone to name it.
 func openInitPidfd(st shimStatus) (int, error) {
-	if st.Start == 0 {
-		return unix.PidfdOpen(st.Pid, 0)
+	if st.Start != 0 {
+		return openPidfd(st.Pid, st.Start)
 	}
-	return openPidfd(st.Pid, st.Start)
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return -1, nil
+	}
+	return fd, err
 }
 
 // Check reports, before any job is started, what would make every Start

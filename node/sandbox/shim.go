@@ -480,7 +480,9 @@ func procStartTime(pid int) (uint64, error) {
 }
 
 // openPidfd returns a pidfd for pid if pid is still the process that
-// started at start; -1 and no error if that process is gone.
+// started at start; -1 and no error if that process is gone (its pid
+// free, or another process's). Not knowing (its start time could not be
+// read: out of file descriptors, say) is an error, never "gone".
 func openPidfd(pid int, start uint64) (int, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
@@ -491,11 +493,16 @@ func openPidfd(pid int, start uint64) (int, error) {
 	}
 	// Opened first, checked second: the pidfd cannot follow a reused pid.
 	got, err := procStartTime(pid)
-	if err != nil || got != start {
+	switch {
+	case err == nil && got == start:
+		return fd, nil
+	case err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH):
 		unix.Close(fd)
 		return -1, nil
+	default:
+		unix.Close(fd)
+		return -1, fmt.Errorf("read the start time of process %d: %w", pid, err)
 	}
-	return fd, nil
 }
 
 // pidfdExited reports, without blocking, whether the process of a pidfd
