@@ -131,8 +131,7 @@ func TestReleaseInit(t *testing.T) {
 
 // The init's pidfd is opened by the pid and start time its supervisor
 // answered with: a pid whose process started at another time (its pid
-// reused) gets none, and reads as the init gone; an answer without a
-// start time (an older supervisor) opens it by pid.
+// reused) gets none, and reads as the init gone.
 func TestOpenInitPidfd(t *testing.T) {
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
@@ -145,15 +144,14 @@ func TestOpenInitPidfd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name string
-		st   shimStatus
-		open bool
+		name  string
+		start uint64
+		open  bool
 	}{
-		{"its start time", shimStatus{Pid: pid, Start: start}, true},
-		{"another start time", shimStatus{Pid: pid, Start: start + 1}, false},
-		{"no start time", shimStatus{Pid: pid}, true},
+		{"its start time", start, true},
+		{"another start time", start + 1, false},
 	} {
-		fd, err := openInitPidfd(c.st)
+		fd, err := openPidfd(pid, c.start)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -185,7 +183,7 @@ func TestOpenInitPidfd(t *testing.T) {
 		held = append(held, fd)
 	}
 	unix.Close(held[len(held)-1]) // one left: the pidfd's
-	fd, err := openInitPidfd(shimStatus{Pid: pid, Start: start})
+	fd, err := openPidfd(pid, start)
 	for _, h := range held[:len(held)-1] {
 		unix.Close(h)
 	}

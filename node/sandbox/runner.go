@@ -281,27 +281,15 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 		return nil, errors.New(st.Err)
 	}
 	sh.initPid = st.Pid
-	switch fd, err := openInitPidfd(st); {
+	// The supervisor is this very build (SiblingSupervisor): it sends
+	// the start time.
+	switch fd, err := openPidfd(st.Pid, st.Start); {
 	case err == nil && fd >= 0:
 		sh.initFd = fd
 	case err == nil:
 		sh.initGone = true
 	} // an error: not known, as where the kernel has no pidfds (Exec, a kill by pid)
 	return sh, nil
-}
-
-// openInitPidfd opens the pidfd of the init a supervisor answered with,
-// checked against its start time (openPidfd); a supervisor that sent none
-// (built before it did) leaves the pid alone to name it.
-func openInitPidfd(st shimStatus) (int, error) {
-	if st.Start != 0 {
-		return openPidfd(st.Pid, st.Start)
-	}
-	fd, err := unix.PidfdOpen(st.Pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return -1, nil
-	}
-	return fd, err
 }
 
 // Check reports, before any job is started, what would make every Start
