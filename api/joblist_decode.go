@@ -232,7 +232,8 @@ func (s *scan) strRaw() (raw []byte, ok bool, err error) {
 			return raw, true, nil
 		case c == '\\':
 			// Read past the escaped string; encoding/json decodes it.
-			for i++; i < len(s.b); i++ {
+			// s.b[i+1] is escaped: it ends nothing, whatever it is.
+			for i += 2; i < len(s.b); i++ {
 				switch s.b[i] {
 				case '\\':
 					i++

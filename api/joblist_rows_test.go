@@ -146,6 +146,16 @@ func rowJobs() []Job {
 				j.Queues = []string{}
 				j.Comment = ""
 			}
+			// Strings whose first escape is a quote or a backslash (a
+			// start error quotes the path it could not run).
+			if i == 1 {
+				j.StatusReason = `exec: "job.sh": executable file not found in $PATH`
+				j.Comment = `ends in \`
+			}
+			if i == 3 {
+				j.Name = `"`
+				j.StatusReason = `\"` + "\t"
+			}
 			jobs = append(jobs, j)
 			jobs = append(jobs, j) // the same again, but its id
 			jobs[len(jobs)-1].ID++
