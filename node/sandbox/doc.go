@@ -19,20 +19,30 @@
 //   - a private tmpfs on /dev/shm, so POSIX shared memory neither leaks
 //     between jobs nor outlives the job.
 //
-// # How: a skeleton rootfs
+// # How: the host's root, bound onto a skeleton
 //
 // libcontainer cannot use "/" itself as the rootfs: it bind-mounts the
 // rootfs onto itself and pivot_roots into it through a descriptor opened by
 // path, and a mount stacked on "/" is invisible to a lookup of "/", so
 // pivot_root gets the current root and fails with EBUSY (and NoPivotRoot's
-// MS_MOVE of "/" onto "/" fails with ELOOP). Binding "/" somewhere first
-// would need a mount in the host's table. So the rootfs is an empty
-// skeleton directory, Root/.rootfs, and every top-level entry of the host's
-// "/" is bind-mounted onto it (directories recursively, with their
-// submounts), except /proc, /tmp and /dev which are set up as above;
-// top-level symlinks such as bin -> usr/bin are recreated in the skeleton.
-// The entries are re-read at every Start. The one visible difference: a
-// file a root job creates directly in "/" lands in the skeleton.
+// MS_MOVE of "/" onto "/" fails with ELOOP). Nor does it take a mount whose
+// destination is "/" ("on the top of rootfs"). So the rootfs is an empty
+// skeleton directory, Root/.rootfs, and the supervisor starts the init from
+// a thread of its own with a private mount namespace in which the host's
+// "/" is bound, recursively, onto the skeleton (bindHostRoot): the init's
+// namespace is a copy of that thread's, so the job sees the host's whole
+// tree, submounts included, through that one bind, and the host's table
+// never shows it. On it go a fresh /proc, /tmp and /dev/shm and the host's
+// /dev, as above. A file a root job creates directly in "/" is the host's.
+//
+// A host job with a mount onto a new top-level entry (see Mounts) gets the
+// skeleton itself instead, with every top-level entry of the host's "/"
+// bound onto it (directories recursively, with their submounts), except
+// /proc, /tmp and /dev; top-level symlinks such as bin -> usr/bin are
+// recreated in the skeleton, and the new entry is made there, never in the
+// host's "/". The entries are re-read at every Start. That costs the init
+// a mount, with libcontainer's path checks, for each entry: ~0.4 ms of CPU
+// each on a 2-core VM, ~20 of them.
 //
 // All of these mounts live only in the job's mount namespace, whose root
 // libcontainer makes rslave before mounting anything: host mount events

@@ -109,14 +109,15 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		return nil, err
 	}
 	var (
-		rootfs string
-		mounts []*configs.Mount
-		srcs   []string
+		rootfs    string
+		mounts    []*configs.Mount
+		srcs      []string
+		wholeRoot bool
 	)
 	if spec.Rootfs == "" {
 		rootfs = r.rootfsDir()
 		if err = wd.bindWorkdir(dir); err == nil {
-			mounts, err = r.hostMounts(&spec, wd)
+			mounts, wholeRoot, err = r.hostMounts(&spec, wd)
 		}
 	} else if rootfs, err = makeLayer(&spec, dir); err == nil {
 		mounts = imageMounts(&spec)
@@ -135,8 +136,8 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	}
 	ss := shimSpec{
 		Root: r.Root, ID: spec.ID, Dir: r.shimDir(spec.ID), JobDir: dir,
-		Config: r.config(&spec, r.hostname, rootfs, mounts),
-		Args:   spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
+		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot,
+		Args: spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
 		OOMNote: spec.OOMNote,
 	}

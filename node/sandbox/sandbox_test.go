@@ -983,3 +983,35 @@ func TestAppendOutput(t *testing.T) {
 		t.Errorf("truncated output = %q, want only second", out)
 	}
 }
+
+// A host job's root is the host's own "/" (one recursive bind, made for
+// the init alone: see bindHostRoot), unless a mount of the job needs a
+// new top-level entry: then it is the skeleton, with the host's entries
+// bound onto it one by one.
+func TestHostJobRoot(t *testing.T) {
+	r := newRunner(t)
+	rootOf := func(mountinfo string) (dev, root string) {
+		for line := range strings.Lines(mountinfo) {
+			if f := strings.Fields(line); len(f) > 4 && f[4] == "/" {
+				dev, root = f[2], f[3] // the last mount on "/" wins
+			}
+		}
+		return dev, root
+	}
+	hostDev, hostRoot := rootOf(readFile(t, "/proc/self/mountinfo"))
+	if hostRoot != "/" {
+		t.Skipf("this process's root is not its file system's root (%q): nothing to compare with", hostRoot)
+	}
+
+	_, out := run(t, r, baseSpec(t, "cat", "/proc/self/mountinfo"))
+	if dev, root := rootOf(out); dev != hostDev || root != "/" {
+		t.Errorf("the job's / is %s on %s, want the host's / (/ on %s); job's mountinfo:\n%s", root, dev, hostDev, out)
+	}
+
+	spec := baseSpec(t, "cat", "/proc/self/mountinfo")
+	spec.Mounts = []Mount{{Source: scratchDir(t), Target: fmt.Sprintf("/shoal-test-%s", spec.ID)}}
+	_, out = run(t, r, spec)
+	if _, root := rootOf(out); root == "/" {
+		t.Errorf("a job mounting onto a new top-level entry has the host's / as its root, want the skeleton; job's mountinfo:\n%s", out)
+	}
+}
