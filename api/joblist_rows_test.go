@@ -490,3 +490,34 @@ func TestJobRowsTabInValue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJobStrings: any strings a job holds come back from a list, in rows
+// and in JSON (a decoder that misreads an escape refuses the list, or
+// worse, reads past the string's end).
+func FuzzJobStrings(f *testing.F) {
+	f.Add("a", `exec: "x": not found`, `\`, "k", "v")
+	f.Add(`"`, `\"`, `a\\"b`, `\u00e9`, "\x00\t\n")
+	f.Add("\xff", "é ✓", "", "", "")
+	f.Fuzz(func(t *testing.T, name, reason, comment, key, value string) {
+		j := sampleJobs()[1]
+		j.Name, j.StatusReason, j.Comment = name, reason, comment
+		j.Env = map[string]string{key: value}
+		j.Queues = []string{name, comment}
+		jobs := []Job{j, j}
+		jobs[1].ID++
+		fields := []string{"jobId", "jobName", "statusReason", "comment", "environment", "jobQueues"}
+		cells := refCells(t, jobs, fields)
+		want, err := slowList(refJSON(cells, fields))
+		if err != nil {
+			t.Fatalf("the reference JSON does not decode: %v", err)
+		}
+		got, err := DecodeJobList(refJSON(cells, fields))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("JSON list: %+v, %v; want %+v", got, err, want)
+		}
+		rows := refRows(t, cells, fields)
+		if got, err := DecodeJobRows(rows); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("rows %q: %+v, %v; want %+v", rows, got, err, want)
+		}
+	})
+}
