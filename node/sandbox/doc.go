@@ -33,7 +33,10 @@
 // namespace is a copy of that thread's, so the job sees the host's whole
 // tree, submounts included, through that one bind, and the host's table
 // never shows it. On it go a fresh /proc, /tmp and /dev/shm and the host's
-// /dev, as above. A file a root job creates directly in "/" is the host's.
+// /dev, as above. A file a root job creates directly in "/" is the host's,
+// and a root job can rename the host's top-level entries (they are no
+// longer mountpoints in the job); a root job could already change
+// anything below them.
 //
 // A host job with a mount onto a new top-level entry (see Mounts) gets the
 // skeleton itself instead, with every top-level entry of the host's "/"

@@ -265,9 +265,8 @@ func (r *Runner) hostMountpoint(target string, dir bool) error {
 	}
 	top := "/" + strings.SplitN(target[1:], "/", 2)[0]
 	if _, err := os.Lstat(top); err == nil {
-		if target == top {
-			return nil // the skeleton has it: hostMounts binds the host's entry there
-		}
+		// Even the top-level entry itself: a dangling symlink there
+		// would have libcontainer's init make what it points to.
 		if _, err := os.Stat(target); err != nil {
 			return fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
 				"a new top-level directory or a path under /tmp)", ErrInvalidSpec, target, err)

@@ -166,6 +166,47 @@ func TestMounts(t *testing.T) {
 		t.Errorf("host job mounting onto a missing host path: Start = %v, want ErrInvalidSpec", err)
 	}
 	assertGone(t, r, spec.ID)
+
+	// A top-level symlink that leads nowhere: refused, and what it
+	// points to is not made (libcontainer's init would make it, as root).
+	link := fmt.Sprintf("/shoal-test-link-%s", spec.ID)
+	missing := link + "-missing"
+	if err := os.Symlink(missing, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(link); os.Remove(missing) })
+	spec = baseSpec(t, "true")
+	spec.Mounts = []Mount{{Source: ro, Target: link}}
+	if j, err := r.Start(spec); !errors.Is(err, ErrInvalidSpec) {
+		if err == nil {
+			j.Wait()
+		}
+		t.Errorf("host job mounting onto a dangling top-level symlink: Start = %v, want ErrInvalidSpec", err)
+	}
+	if _, err := os.Lstat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s, where the dangling %s points, was made on the host (lstat: %v)", missing, link, err)
+	}
+	assertGone(t, r, spec.ID)
+
+	// A target in an earlier mount's target would be looked up through
+	// that mount's source (the user's): refused, for host and image
+	// jobs, as is the same target twice.
+	for _, image := range []bool{false, true} {
+		for _, second := range []string{"/tmp/a/b", "/tmp/a"} {
+			spec = baseSpec(t, "true")
+			if image {
+				spec = imageSpec(t, rootfs, "true")
+			}
+			spec.Mounts = []Mount{{Source: rw, Target: "/tmp/a"}, {Source: ro, Target: second}}
+			if j, err := r.Start(spec); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "earlier mount") {
+				if err == nil {
+					j.Wait()
+				}
+				t.Errorf("image=%v: mounts onto /tmp/a then %s: Start = %v, want ErrInvalidSpec naming the earlier mount", image, second, err)
+			}
+			assertGone(t, r, spec.ID)
+		}
+	}
 }
 
 // A user may not mount what the user cannot reach on the host.

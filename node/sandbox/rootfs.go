@@ -13,9 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The job's root is a skeleton directory with the host's top-level entries
-// bound onto it: see "How: a skeleton rootfs" in the package documentation
-// for why libcontainer cannot simply take "/".
+// The job's root is a skeleton directory with the host's "/" (or its
+// top-level entries) bound onto it: see "How: the host's root, bound onto
+// a skeleton" in the package documentation for why libcontainer cannot
+// simply take "/".
 
 // rootfsDir is the skeleton: Root/.rootfs (not a valid container id, so
 // Cleanup leaves it alone).
@@ -132,12 +133,15 @@ func wholeRootFits(spec *Spec) bool {
 // from that thread's, so the job sees the host's whole tree through this
 // one mount instead of one bind per top-level entry. Each mount costs
 // the init its path checks (a new procfs for each), ~0.4 ms of CPU on a
-// 2-core VM, and a host has about twenty such entries. The namespace is
-// made private first, so that nothing mounted in it reaches the host's
-// table; the thread is never given back to the Go runtime, so the
-// namespace ends with it, and no mount is left anywhere. The init, whose
-// parent thread that was, is reparented to this process's other threads
-// and waited for as before.
+// 2-core VM, and a host has about twenty such entries. The namespace's
+// mounts are made slaves first: nothing mounted in it reaches the host's
+// table, and what the host mounts later under its shared mounts (autofs
+// homes) still reaches the job, as with a namespace libcontainer copies
+// from the host's. The thread is never given back to the Go runtime, so
+// the namespace ends with it, and no mount is left anywhere. The init,
+// whose parent thread that was, is reparented to this process's other
+// threads and waited for as before; so a parent-death signal, were the
+// config to ask for one, would kill it as soon as Start returns.
 func bindHostRoot(rootfs string, start func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -146,8 +150,8 @@ func bindHostRoot(rootfs string, start func() error) error {
 			errc <- fmt.Errorf("new mount namespace: %w", err)
 			return
 		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts private: %w", err)
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+			errc <- fmt.Errorf("make mounts slaves: %w", err)
 			return
 		}
 		if err := unix.Mount("/", rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {

@@ -1015,3 +1015,39 @@ func TestHostJobRoot(t *testing.T) {
 		t.Errorf("a job mounting onto a new top-level entry has the host's / as its root, want the skeleton; job's mountinfo:\n%s", out)
 	}
 }
+
+// What the host mounts under a shared mount after a job started reaches
+// the job (autofs homes), as when libcontainer copied the host's mount
+// namespace itself: the job's mounts are slaves of the host's, never
+// private copies, and send nothing back.
+func TestHostMountsReachJob(t *testing.T) {
+	r := newRunner(t)
+	base := scratchDir(t)
+	if err := unix.Mount("tmpfs", base, "tmpfs", 0, "size=1m,mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(base, unix.MNT_DETACH) })
+	if err := unix.Mount("", base, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(base, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	j, spec, _ := startWithFifo(t, r, fmt.Sprintf(`echo ready > "$FIFO"
+for i in $(seq 200); do [ -e %[1]s/marker ] && { echo seen; break; }; sleep 0.05; done
+grep -c " %[1]s " /proc/self/mountinfo`, sub))
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(sub, "marker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if out := readFile(t, spec.Stdout); out != "seen\n1\n" {
+		t.Errorf("a tmpfs the host mounted in a shared mount after the job started: the job printed %q, want it seen, and mounted once", out)
+	}
+}

@@ -168,7 +168,7 @@ func (s *Spec) validate() error {
 		}
 		s.devices = append(s.devices, d)
 	}
-	for _, m := range s.Mounts {
+	for i, m := range s.Mounts {
 		t := m.Target
 		switch {
 		case !filepath.IsAbs(m.Source):
@@ -177,6 +177,15 @@ func (s *Spec) validate() error {
 			return fmt.Errorf("%w: mount target %q must be a clean absolute path", ErrInvalidSpec, t)
 		case t == "/" || t == "/proc" || t == "/dev" || strings.HasPrefix(t, "/proc/") || strings.HasPrefix(t, "/dev/"):
 			return fmt.Errorf("%w: mount target %q: not /, nor in /proc or /dev", ErrInvalidSpec, t)
+		}
+		// The mounts are made in order, and a later target is looked up
+		// through the earlier mounts: below one, through a directory the
+		// user may control (a symlink there would lead libcontainer's
+		// init, root, to make the mountpoint wherever it points).
+		for _, before := range s.Mounts[:i] {
+			if t == before.Target || strings.HasPrefix(t, before.Target+"/") {
+				return fmt.Errorf("%w: mount target %q lies in the target of an earlier mount, %q: mount each onto a path of its own", ErrInvalidSpec, t, before.Target)
+			}
 		}
 	}
 	return nil
