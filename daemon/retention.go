@@ -166,20 +166,28 @@ func allocatedBytes() uint64 {
 // is released once a minute. Idle, it waits for the next entry (no
 // polling). On every controller, leader or not: followers apply the same
 // entries.
+//
+// Start-up is a burst whatever it allocated: once first quiet, the
+// controller gives back what replaying its log took and has run its
+// first collection. Its memory at rest then no longer depends on whether
+// the runtime happened to collect yet (a first collection maps the
+// collector's own structures, ~0.7 MB).
 func (c *Controller) releaseAfterBursts(ctx context.Context) {
 	quiet := time.NewTimer(burstQuiet)
 	defer quiet.Stop()
-	released, lastRelease := allocatedBytes(), time.Now()
-	for {
-		_, changed := c.fsm.Changed()
-		select { // idle until an entry applies
-		case <-changed:
-		case <-ctx.Done():
-			return
+	released, lastRelease := uint64(0), time.Now()
+	for starting := true; ; starting = false {
+		if !starting {
+			_, changed := c.fsm.Changed()
+			select { // idle until an entry applies
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
 		}
 		// Busy: wait for a second without one.
 		for {
-			_, changed = c.fsm.Changed()
+			_, changed := c.fsm.Changed()
 			quiet.Reset(burstQuiet)
 			select {
 			case <-changed:
@@ -193,7 +201,7 @@ func (c *Controller) releaseAfterBursts(ctx context.Context) {
 			}
 			break
 		}
-		if allocatedBytes()-released >= burstBytes {
+		if starting || allocatedBytes()-released >= burstBytes {
 			released, lastRelease = allocatedBytes(), time.Now()
 			c.releaseSoon()
 		}
