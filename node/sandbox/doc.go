@@ -29,7 +29,7 @@
 // destination is "/" ("on the top of rootfs"). So the rootfs is an empty
 // skeleton directory, Root/.rootfs, and the supervisor starts the init from
 // a thread of its own with a private mount namespace in which the host's
-// "/" is bound, recursively, onto the skeleton (startInJobNamespace): the init's
+// "/" is bound, recursively, onto the skeleton (bindHostRoot): the init's
 // namespace is a copy of that thread's, so the job sees the host's whole
 // tree, submounts included, through that one bind, and the host's table
 // never shows it. On it go a fresh /proc, /tmp and /dev/shm and the host's
@@ -71,14 +71,6 @@
 // EINVAL.) A host job's mount target must not create anything in a host
 // directory: it must exist there, or be a new top-level entry (made in the
 // skeleton, where it stays, empty), or lie under /tmp (the private one).
-// Onto a path the host has, the supervisor mounts it itself, before the
-// sandbox's own mounts, in the namespace the init copies (mountOnto): it
-// opens the target with the user's credentials and mounts onto that open
-// file. libcontainer's init would look the target up by path, as root,
-// after Start's checks, and make it if missing by then, so a user who
-// swapped a directory of the path for a symlink in between would have
-// root make a file wherever that leads. No target may lie in an earlier
-// mount's target: it would be looked up through that mount's source.
 //
 // # Image jobs
 //

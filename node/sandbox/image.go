@@ -228,28 +228,18 @@ func bindFd(f *os.File, path string) (string, error) {
 }
 
 // userMounts turns the spec's mounts, whose sources are bound at srcs,
-// into libcontainer mounts, and, for a host job, the mounts onto paths
-// the host has (onHost): those the supervisor makes itself (mountOnto),
-// looking the target up as the job's user, never libcontainer's init,
-// which would look it up as root, after the checks here, and make it if
-// it were missing by then (a user who swaps a directory of the path for a
-// symlink in between would have root make a file wherever it leads). For
-// a host job it first makes the mountpoints that must be made in the
-// skeleton (see Mount.Target).
-func (r *Runner) userMounts(spec *Spec, srcs []string) (out []*configs.Mount, onHost []shimMount, err error) {
+// into libcontainer mounts. For a host job it first makes the mountpoints
+// that must be made in the skeleton (see Mount.Target).
+func (r *Runner) userMounts(spec *Spec, srcs []string) ([]*configs.Mount, error) {
+	var out []*configs.Mount
 	for i, m := range spec.Mounts {
 		fi, err := os.Stat(srcs[i])
 		if err != nil {
-			return nil, nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
+			return nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
 		}
 		if spec.Rootfs == "" {
-			host, err := r.hostMountpoint(m.Target, fi.IsDir())
-			if err != nil {
-				return nil, nil, err
-			}
-			if host {
-				onHost = append(onHost, shimMount{Source: srcs[i], Target: m.Target, ReadOnly: m.ReadOnly})
-				continue
+			if err := r.hostMountpoint(m.Target, fi.IsDir()); err != nil {
+				return nil, err
 			}
 		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
@@ -261,85 +251,37 @@ func (r *Runner) userMounts(spec *Spec, srcs []string) (out []*configs.Mount, on
 		}
 		out = append(out, &configs.Mount{Source: srcs[i], Destination: m.Target, Device: "bind", Flags: flags, RecAttr: rec})
 	}
-	return out, onHost, nil
+	return out, nil
 }
 
 // hostMountpoint prepares a host job's mount target. Under /tmp it is in
 // the private /tmp, where libcontainer creates it. A target whose
-// top-level entry the host has must exist on the host (onHost): creating
-// it would change a host directory. Otherwise it is made in the skeleton
-// (shared by all jobs, safe to race, left there).
-func (r *Runner) hostMountpoint(target string, dir bool) (onHost bool, err error) {
+// top-level entry the host has must exist on the host: creating it would
+// change a host directory. Otherwise it is made in the skeleton (shared by
+// all jobs, safe to race, left there).
+func (r *Runner) hostMountpoint(target string, dir bool) error {
 	if target == "/tmp" || strings.HasPrefix(target, "/tmp/") {
-		return false, nil
+		return nil
 	}
 	top := "/" + strings.SplitN(target[1:], "/", 2)[0]
 	if _, err := os.Lstat(top); err == nil {
 		// Even the top-level entry itself: a dangling symlink there
-		// leads nowhere to mount onto.
+		// would have libcontainer's init make what it points to.
 		if _, err := os.Stat(target); err != nil {
-			return false, fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
+			return fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
 				"a new top-level directory or a path under /tmp)", ErrInvalidSpec, target, err)
 		}
-		return true, nil
+		return nil
 	}
 	path := filepath.Join(r.rootfsDir(), target)
 	if dir {
 		if err := os.MkdirAll(path, 0o755); err != nil {
-			return false, fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+			return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
 		}
-		return false, nil
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return false, fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+		return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
 	}
-	return false, ensureMountpoint(path, false)
-}
-
-// mountOnto mounts m's source (root's private bind of it, under
-// TmpRoot) onto m's target, on a host job's own mount namespace's thread
-// (see startInJobNamespace): the target is opened with the job user's
-// file-system credentials (root's for a root job) and the mount goes onto
-// that very file, so nothing is created and no path is followed as root.
-// Submounts come along; every one is nosuid and nodev, and read-only if
-// asked. An error leaves the thread unfit to start the init (its
-// credentials may not be root's again).
-func mountOnto(m shimMount, uid, gid uint32, groups []uint32) error {
-	target := -1
-	open := func() error {
-		fd, err := unix.Open(m.Target, unix.O_PATH|unix.O_CLOEXEC, 0)
-		target = fd
-		return err
-	}
-	var err error
-	if uid == 0 {
-		err = open()
-	} else if restored, werr := withThreadCreds(uid, gid, groups, open); !restored {
-		err = errors.Join(werr, errors.New("the thread's credentials could not be made root's again"))
-	} else {
-		err = werr
-	}
-	if err != nil {
-		if target >= 0 {
-			unix.Close(target)
-		}
-		return fmt.Errorf("mount target %s (looked up as uid %d): %w", m.Target, uid, err)
-	}
-	defer unix.Close(target)
-	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-	if err != nil {
-		return fmt.Errorf("copy mount source %s: %w", m.Source, err)
-	}
-	defer unix.Close(tree)
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
-	if m.ReadOnly {
-		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
-	}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-		return fmt.Errorf("mount %s onto %s: set nosuid, nodev, read-only: %w", m.Source, m.Target, err)
-	}
-	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("mount %s onto %s: %w", m.Source, m.Target, err)
-	}
-	return nil
+	return ensureMountpoint(path, false)
 }

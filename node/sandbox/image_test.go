@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -394,93 +393,4 @@ func BenchmarkStartWaitImage(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
 	b.ReportMetric(starting.Seconds()*1000/float64(b.N), "start-ms/op")
-}
-
-// A host job's mount onto a path the host has: made for the job alone,
-// onto the target the job's user looks up, read-only when asked.
-func TestMountOntoHostPath(t *testing.T) {
-	r := newRunner(t)
-	src, target := scratchDir(t), scratchDir(t)
-	os.WriteFile(filepath.Join(src, "data"), []byte("input\n"), 0o644)
-	os.Chmod(src, 0o755)
-	os.Chmod(target, 0o755)
-	spec := baseSpec(t, "sh", "-c", fmt.Sprintf(`cat %[1]s/data; touch %[1]s/x 2>/dev/null && echo written || echo ro-denied`, target))
-	spec.UID, spec.GID = 65534, 65534
-	os.Chown(filepath.Dir(spec.Stdout), 65534, 65534)
-	spec.Mounts = []Mount{{Source: src, Target: target, ReadOnly: true}}
-	if res, out := run(t, r, spec); res != (Result{}) || out != "input\nro-denied\n" {
-		t.Errorf("result %+v, output %q, want the source's file, read-only (stderr %q)", res, out, readFile(t, spec.Stderr))
-	}
-	if entries, _ := os.ReadDir(target); len(entries) != 0 {
-		t.Errorf("the host's %s holds %d entries after the job: its mount reached the host", target, len(entries))
-	}
-}
-
-// mountOnto looks the target up as the job's user, in the thread's own
-// mount namespace, and makes nothing: a directory of the path swapped
-// for a symlink after the daemon's checks leads only where the user may
-// go, and a mountpoint missing there is an error, not a file root makes.
-func TestMountOntoAsUser(t *testing.T) {
-	src := scratchDir(t)
-	os.WriteFile(filepath.Join(src, "data"), []byte("input\n"), 0o644)
-	user := scratchDir(t) // the user's: a directory of the path to swap
-	os.Chown(user, 65534, 65534)
-	rootOnly := scratchDir(t)
-	os.Chmod(rootOnly, 0o700)
-	rootDir := scratchDir(t) // root's, open to all, without the mountpoint
-	os.Chmod(rootDir, 0o755)
-	os.Mkdir(filepath.Join(rootOnly, "in"), 0o755)
-	os.Mkdir(filepath.Join(user, "ok"), 0o755)
-	if err := os.Symlink(rootDir, filepath.Join(user, "swapped")); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		target string
-		uid    uint32
-		want   string // "" for a mount that shows the source
-	}{
-		{filepath.Join(user, "ok"), 65534, ""},
-		{filepath.Join(user, "swapped", "x"), 65534, "no such file"},
-		{filepath.Join(rootOnly, "in"), 65534, "permission denied"},
-		{filepath.Join(rootOnly, "in"), 0, ""},
-	}
-	for _, tc := range cases {
-		err := inOwnMountNamespace(func() error {
-			if err := mountOnto(shimMount{Source: src, Target: tc.target, ReadOnly: true}, tc.uid, tc.uid, nil); err != nil {
-				return err
-			}
-			if got, err := os.ReadFile(filepath.Join(tc.target, "data")); err != nil || string(got) != "input\n" {
-				return fmt.Errorf("mounted, but reads %q, %v", got, err)
-			}
-			if err := os.WriteFile(filepath.Join(tc.target, "new"), nil, 0o644); !errors.Is(err, unix.EROFS) {
-				return fmt.Errorf("mounted read-only, but a write gave %v", err)
-			}
-			return nil
-		})
-		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("mount onto %s as uid %d: %v, want %q", tc.target, tc.uid, err, tc.want)
-		}
-	}
-	if entries, _ := os.ReadDir(rootDir); len(entries) != 0 {
-		t.Errorf("%s, where the user's symlink leads, holds %d entries: a mountpoint was made there", rootDir, len(entries))
-	}
-}
-
-// inOwnMountNamespace runs fn on a thread with a mount namespace of its
-// own (slave mounts), which ends with the thread.
-func inOwnMountNamespace(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

@@ -29,7 +29,7 @@ func (r *Runner) rootfsDir() string {
 // working directory wd is below /tmp, the bind of it (made by
 // bindWorkdir) at its own path in there. With wholeRoot, the job's
 // supervisor binds the host's whole "/" onto the skeleton first (see
-// startInJobNamespace), so that is all. Otherwise (a mount of the spec's needs a
+// bindHostRoot), so that is all. Otherwise (a mount of the spec's needs a
 // new top-level entry, which must not be made in the host's "/") the
 // mounts also bind each of the host's top-level entries onto the
 // skeleton, whose symlinks hostMounts syncs with the host's.
@@ -127,48 +127,38 @@ func wholeRootFits(spec *Spec) bool {
 	return true
 }
 
-// startInJobNamespace runs start (the container's Start) on a thread of
-// its own, in a mount namespace made for the init: libcontainer's init
-// copies its mount namespace from that thread's. There the supervisor
-// first makes the job's mounts onto the host's own paths (mountOnto), and
-// then, for a WholeRoot job, binds the host's "/", recursively, onto the
-// rootfs (the skeleton), so that the job sees the host's whole tree
-// through this one mount instead of one bind per top-level entry. Each
-// mount costs the init its path checks (a new procfs for each), ~0.4 ms
-// of CPU on a 2-core VM, and a host has about twenty such entries.
-//
-// The namespace's mounts are made slaves first: nothing mounted in it
-// reaches the host's table, and what the host mounts later under its
-// shared mounts (autofs homes) still reaches the job, as with a namespace
-// libcontainer copies from the host's. The thread is never given back to
-// the Go runtime, so the namespace ends with it, and no mount is left
-// anywhere. The init, whose parent thread that was, is reparented to this
-// process's other threads and waited for as before; so a parent-death
-// signal, were the config to ask for one, would kill it as soon as Start
-// returns.
-func startInJobNamespace(s *shimSpec, start func() error) error {
+// bindHostRoot runs start (the container's Start) on a thread of its own
+// whose mount namespace has the host's "/" bound, recursively, onto
+// rootfs (the skeleton): libcontainer's init copies its mount namespace
+// from that thread's, so the job sees the host's whole tree through this
+// one mount instead of one bind per top-level entry. Each mount costs
+// the init its path checks (a new procfs for each), ~0.4 ms of CPU on a
+// 2-core VM, and a host has about twenty such entries. The namespace's
+// mounts are made slaves first: nothing mounted in it reaches the host's
+// table, and what the host mounts later under its shared mounts (autofs
+// homes) still reaches the job, as with a namespace libcontainer copies
+// from the host's. The thread is never given back to the Go runtime, so
+// the namespace ends with it, and no mount is left anywhere. The init,
+// whose parent thread that was, is reparented to this process's other
+// threads and waited for as before; so a parent-death signal, were the
+// config to ask for one, would kill it as soon as Start returns.
+func bindHostRoot(rootfs string, start func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		errc <- func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-				return fmt.Errorf("new mount namespace: %w", err)
-			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-				return fmt.Errorf("make mounts slaves: %w", err)
-			}
-			for _, m := range s.Mounts {
-				if err := mountOnto(m, uint32(s.UID), uint32(s.GID), toU32(s.Groups)); err != nil {
-					return err // the init is never started from this thread
-				}
-			}
-			if s.WholeRoot {
-				if err := unix.Mount("/", s.Config.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-					return fmt.Errorf("bind the host's / onto %s: %w", s.Config.Rootfs, err)
-				}
-			}
-			return start()
-		}()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("new mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+			errc <- fmt.Errorf("make mounts slaves: %w", err)
+			return
+		}
+		if err := unix.Mount("/", rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			errc <- fmt.Errorf("bind the host's / onto %s: %w", rootfs, err)
+			return
+		}
+		errc <- start()
 	}()
 	return <-errc
 }

@@ -125,10 +125,9 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err == nil {
 		srcs, err = bindMountSources(&spec, dir)
 	}
-	var onHost []shimMount
 	if err == nil {
 		var um []*configs.Mount
-		um, onHost, err = r.userMounts(&spec, srcs)
+		um, err = r.userMounts(&spec, srcs)
 		mounts = append(mounts, um...)
 	}
 	if err != nil {
@@ -137,7 +136,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	}
 	ss := shimSpec{
 		Root: r.Root, ID: spec.ID, Dir: r.shimDir(spec.ID), JobDir: dir,
-		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot, Mounts: onHost,
+		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot,
 		Args: spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
 		OOMNote: spec.OOMNote,

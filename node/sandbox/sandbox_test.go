@@ -985,7 +985,7 @@ func TestAppendOutput(t *testing.T) {
 }
 
 // A host job's root is the host's own "/" (one recursive bind, made for
-// the init alone: see startInJobNamespace), unless a mount of the job needs a
+// the init alone: see bindHostRoot), unless a mount of the job needs a
 // new top-level entry: then it is the skeleton, with the host's entries
 // bound onto it one by one.
 func TestHostJobRoot(t *testing.T) {

@@ -51,19 +51,15 @@ type shimSpec struct {
 	JobDir string          `json:"jobDir"` // TmpRoot/<id>, removed at the end
 	Config *configs.Config `json:"config"`
 	// WholeRoot: the job's root is the host's "/", bound onto
-	// Config.Rootfs for the init alone (startInJobNamespace).
-	WholeRoot bool `json:"wholeRoot,omitempty"`
-	// Mounts onto the host's own paths, which the supervisor makes for
-	// the init alone, looking each target up as the job's user
-	// (mountOnto); Config holds the job's other mounts.
-	Mounts     []shimMount `json:"mounts,omitempty"`
-	Args       []string    `json:"args"`
-	Env        []string    `json:"env"`
-	UID        int         `json:"uid"`
-	GID        int         `json:"gid"`
-	Groups     []int       `json:"groups,omitempty"`
-	Cwd        string      `json:"cwd"`
-	SameStderr bool        `json:"sameStderr,omitempty"`
+	// Config.Rootfs for the init alone (bindHostRoot).
+	WholeRoot  bool     `json:"wholeRoot,omitempty"`
+	Args       []string `json:"args"`
+	Env        []string `json:"env"`
+	UID        int      `json:"uid"`
+	GID        int      `json:"gid"`
+	Groups     []int    `json:"groups,omitempty"`
+	Cwd        string   `json:"cwd"`
+	SameStderr bool     `json:"sameStderr,omitempty"`
 	// RelayStdout and RelayStderr: the file is not the job user's own, so
 	// the job writes into a pipe the supervisor copies into the file.
 	RelayStdout bool `json:"relayStdout,omitempty"`
@@ -73,14 +69,6 @@ type shimSpec struct {
 	// StdinFd, if not 0, is the supervisor's descriptor of the job's
 	// input file, which it copies into the job's stdin pipe.
 	StdinFd int `json:"stdinFd,omitempty"`
-}
-
-// shimMount is a mount of a host job onto a path the host has: Source is
-// root's private bind of what the user asked for, under TmpRoot.
-type shimMount struct {
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // shimStatus is the supervisor's answer to the daemon: the host pid of
@@ -246,8 +234,8 @@ func shim() error {
 		}
 		proc.Stdin = inR
 	}
-	if s.WholeRoot || len(s.Mounts) > 0 {
-		err = startInJobNamespace(&s, func() error { return c.Start(proc) })
+	if s.WholeRoot {
+		err = bindHostRoot(s.Config.Rootfs, func() error { return c.Start(proc) })
 	} else {
 		err = c.Start(proc)
 	}
