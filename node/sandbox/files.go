@@ -279,19 +279,32 @@ func asUser(uid, gid uint32, groups []uint32, fn func() error) error {
 }
 
 // withThreadCreds runs on a locked thread; restored reports whether the
-// thread's credentials are root's again.
+// thread's credentials are root's again. Besides the user's fsuid, fsgid
+// and groups, the thread has no effective capabilities while fn runs: a
+// change of fsuid drops only the file-system ones, and CAP_SYS_PTRACE
+// alone lets a lookup follow /proc/<pid>/cwd, root or fd/N of any process
+// into directories the user may not enter.
 func withThreadCreds(uid, gid uint32, groups []uint32, fn func() error) (restored bool, err error) {
 	saved, err := unix.Getgroups()
 	if err != nil {
 		return true, fmt.Errorf("get groups: %w", err)
 	}
+	caps, err := threadCaps()
+	if err != nil {
+		return true, fmt.Errorf("get capabilities: %w", err)
+	}
 	defer func() {
+		// Capabilities first: changing fsuid, fsgid and groups needs them.
+		if setThreadCaps(caps) != nil {
+			return
+		}
 		unix.Setfsuid(0)
 		unix.Setfsgid(0)
 		if threadSetgroups(toU32(saved)) == nil {
 			fsuid, _ := unix.SetfsuidRetUid(-1)
 			fsgid, _ := unix.SetfsgidRetGid(-1)
-			restored = fsuid == 0 && fsgid == 0
+			now, err := threadCaps()
+			restored = fsuid == 0 && fsgid == 0 && err == nil && now == caps
 		}
 	}()
 	if err := threadSetgroups(groups); err != nil {
@@ -299,7 +312,26 @@ func withThreadCreds(uid, gid uint32, groups []uint32, fn func() error) (restore
 	}
 	unix.Setfsgid(int(gid))
 	unix.Setfsuid(int(uid))
+	none := caps
+	none[0].Effective, none[1].Effective = 0, 0
+	if err := setThreadCaps(none); err != nil {
+		return false, fmt.Errorf("drop capabilities: %w", err)
+	}
 	return false, fn()
+}
+
+// threadCaps reads the calling thread's capabilities, and setThreadCaps
+// sets them (capget and capset act on the calling thread alone).
+func threadCaps() ([2]unix.CapUserData, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	err := unix.Capget(&hdr, &data[0])
+	return data, err
+}
+
+func setThreadCaps(data [2]unix.CapUserData) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	return unix.Capset(&hdr, &data[0])
 }
 
 // threadSetgroups sets the supplementary groups of the calling thread only.

@@ -2,8 +2,11 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,5 +328,58 @@ func TestRelayFullDisk(t *testing.T) {
 	}
 	if e := readFile(t, spec.Stderr); e != "done\n" {
 		t.Errorf("stderr %q, want done", e)
+	}
+}
+
+// A lookup as the user follows no process's /proc links into directories
+// the user may not enter: the thread that looks has no effective
+// capabilities (CAP_SYS_PTRACE alone would let it through), and has them
+// all back afterwards.
+func TestAsUserNoProcLinks(t *testing.T) {
+	locked := scratchDir(t) // root's, 0700
+	os.Chmod(locked, 0o700)
+	inner := filepath.Join(locked, "inner")
+	os.Mkdir(inner, 0o755)
+	os.WriteFile(filepath.Join(inner, "data"), []byte("secret\n"), 0o644)
+	cmd := exec.Command("sleep", "60")
+	cmd.Dir = inner
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	through := fmt.Sprintf("/proc/%d/cwd/data", cmd.Process.Pid)
+	if f, err := OpenAsUser(through, os.O_RDONLY, 65534, 65534, nil); err == nil {
+		f.Close()
+		t.Errorf("uid 65534 opened %s, a file in a root-only directory, through root's process's cwd", through)
+	} else if !errors.Is(err, os.ErrPermission) {
+		t.Errorf("uid 65534 opening %s: %v, want permission denied", through, err)
+	}
+	// The thread's capabilities come back, all of them.
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before, err := threadCaps()
+		if err != nil {
+			done <- err
+			return
+		}
+		restored, err := withThreadCreds(65534, 65534, nil, func() error {
+			if during, _ := threadCaps(); during[0].Effective != 0 || during[1].Effective != 0 {
+				return fmt.Errorf("effective capabilities while looking as the user: %+v", during)
+			}
+			return nil
+		})
+		after, cerr := threadCaps()
+		if err == nil && (!restored || cerr != nil || after != before) {
+			err = fmt.Errorf("restored %v: capabilities %+v (%v) after, %+v before", restored, after, cerr, before)
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if data, err := os.ReadFile(through); err != nil || string(data) != "secret\n" {
+		t.Errorf("root reading %s: %q, %v", through, data, err)
 	}
 }
