@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -43,6 +45,19 @@ func TestDriverMountsSpec(t *testing.T) {
 		if ld != c.ld {
 			t.Errorf("%s: LD_LIBRARY_PATH %q, want %q", c.name, ld, c.ld)
 		}
+	}
+}
+
+// A user's mount whose target holds where the node mounts the driver's
+// files is refused, and the error says so (not "an earlier mount" of a
+// file the user never named).
+func TestDriverMountsUnderUserMount(t *testing.T) {
+	spec := Spec{ID: "j1", Argv: []string{"true"}, Dir: "/", Stdout: "/o", Stderr: "/e", Rootfs: "/img",
+		Mounts: []Mount{{Source: "/data", Target: "/usr/local"}}}
+	DriverMounts(&spec, []Mount{{Source: "/host/libcuda.so.1", Target: "/usr/local/nvidia/lib64/libcuda.so.1"}}, "/usr/local/nvidia/lib64")
+	err := spec.validate()
+	if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), `mount target "/usr/local" holds "/usr/local/nvidia/lib64/libcuda.so.1", where the node mounts the GPU driver's files`) {
+		t.Errorf("validate = %v, want ErrInvalidSpec naming the user's target and the driver's", err)
 	}
 }
 

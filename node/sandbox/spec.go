@@ -183,9 +183,13 @@ func (s *Spec) validate() error {
 		// user may control (a symlink there would lead libcontainer's
 		// init, root, to make the mountpoint wherever it points).
 		for _, before := range s.Mounts[:i] {
-			if t == before.Target || strings.HasPrefix(t, before.Target+"/") {
-				return fmt.Errorf("%w: mount target %q lies in the target of an earlier mount, %q: mount each onto a path of its own", ErrInvalidSpec, t, before.Target)
+			if t != before.Target && !strings.HasPrefix(t, before.Target+"/") {
+				continue
 			}
+			if m.NodeSource && !before.NodeSource {
+				return fmt.Errorf("%w: mount target %q holds %q, where the node mounts the GPU driver's files: mount it elsewhere", ErrInvalidSpec, before.Target, t)
+			}
+			return fmt.Errorf("%w: mount target %q lies in the target of an earlier mount, %q: mount each onto a path of its own", ErrInvalidSpec, t, before.Target)
 		}
 	}
 	return nil
