@@ -45,21 +45,18 @@ const (
 // shimSpec is what the daemon hands a job's supervisor: the container to
 // create and the process to start in it.
 type shimSpec struct {
-	Root   string          `json:"root"`
-	ID     string          `json:"id"`
-	Dir    string          `json:"dir"`    // the supervisor's directory
-	JobDir string          `json:"jobDir"` // TmpRoot/<id>, removed at the end
-	Config *configs.Config `json:"config"`
-	// WholeRoot: the job's root is the host's "/", bound onto
-	// Config.Rootfs for the init alone (bindHostRoot).
-	WholeRoot  bool     `json:"wholeRoot,omitempty"`
-	Args       []string `json:"args"`
-	Env        []string `json:"env"`
-	UID        int      `json:"uid"`
-	GID        int      `json:"gid"`
-	Groups     []int    `json:"groups,omitempty"`
-	Cwd        string   `json:"cwd"`
-	SameStderr bool     `json:"sameStderr,omitempty"`
+	Root       string          `json:"root"`
+	ID         string          `json:"id"`
+	Dir        string          `json:"dir"`    // the supervisor's directory
+	JobDir     string          `json:"jobDir"` // TmpRoot/<id>, removed at the end
+	Config     *configs.Config `json:"config"`
+	Args       []string        `json:"args"`
+	Env        []string        `json:"env"`
+	UID        int             `json:"uid"`
+	GID        int             `json:"gid"`
+	Groups     []int           `json:"groups,omitempty"`
+	Cwd        string          `json:"cwd"`
+	SameStderr bool            `json:"sameStderr,omitempty"`
 	// RelayStdout and RelayStderr: the file is not the job user's own, so
 	// the job writes into a pipe the supervisor copies into the file.
 	RelayStdout bool `json:"relayStdout,omitempty"`
@@ -69,6 +66,9 @@ type shimSpec struct {
 	// StdinFd, if not 0, is the supervisor's descriptor of the job's
 	// input file, which it copies into the job's stdin pipe.
 	StdinFd int `json:"stdinFd,omitempty"`
+	// WholeRoot: the job's root is the host's "/", bound onto
+	// Config.Rootfs for the init alone (bindHostRoot).
+	WholeRoot bool `json:"wholeRoot,omitempty"`
 }
 
 // shimStatus is the supervisor's answer to the daemon: the host pid of
