@@ -58,7 +58,7 @@
 //
 // Spec.Mounts bind host paths into a job (AWS Batch volumes), for host and
 // image jobs alike, recursively, nosuid and nodev, read-only (submounts
-// too) if asked, after the sandbox's own mounts. A user must not gain
+// too) if asked. A user must not gain
 // through a mount what the user cannot reach on the host (a directory
 // below one only root may enter), and libcontainer's init mounts a source
 // by path, as root, later. So Start looks each source up with the job
@@ -71,6 +71,25 @@
 // EINVAL.) A host job's mount target must not create anything in a host
 // directory: it must exist there, or be a new top-level entry (made in the
 // skeleton, where it stays, empty), or lie under /tmp (the private one).
+// No target may lie in an earlier mount's target: it would be looked up
+// through that mount's source, the user's.
+//
+// libcontainer's init looks a target up by path, as root, after Start's
+// checks, and makes it if it is missing by then: a user who swapped a
+// directory of the path for a symlink in between would have root make a
+// file wherever it led. So a host job whose root is the host's "/" gets
+// its mounts onto the host's own paths from the supervisor instead
+// (mountInRoot): on the thread the init is started from, it copies each
+// source (open_tree) before anything is mounted there, binds the host's
+// "/" onto the skeleton, then opens each target inside that root
+// (openat2 RESOLVE_IN_ROOT, no magic links) with the user's credentials,
+// refuses one that leads to the root itself or into the sandbox's own
+// /proc, /dev, /sys or /tmp, and mounts onto that open file: nothing is
+// created, and the user's trees lie inside the job's root only, never
+// over a path the supervisor or libcontainer use as root. These mounts
+// come before the sandbox's own (which they cannot reach); the others
+// after. A job on the skeleton (a mount onto a new top-level entry) still
+// has libcontainer mount its targets.
 //
 // # Image jobs
 //

@@ -229,17 +229,27 @@ func bindFd(f *os.File, path string) (string, error) {
 
 // userMounts turns the spec's mounts, whose sources are bound at srcs,
 // into libcontainer mounts. For a host job it first makes the mountpoints
-// that must be made in the skeleton (see Mount.Target).
-func (r *Runner) userMounts(spec *Spec, srcs []string) ([]*configs.Mount, error) {
-	var out []*configs.Mount
+// that must be made in the skeleton (see Mount.Target). A wholeRoot job's
+// mounts onto paths the host has are not libcontainer's: they come back
+// as inRoot, for the supervisor to make inside the job's root
+// (mountInRoot). libcontainer's init would look such a target up by path,
+// as root, after the checks here, and make it if it were missing by then:
+// a user who swapped a directory of the path for a symlink in between
+// would have root make a file wherever it led.
+func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*configs.Mount, inRoot []shimMount, err error) {
 	for i, m := range spec.Mounts {
 		fi, err := os.Stat(srcs[i])
 		if err != nil {
-			return nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
+			return nil, nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
 		}
 		if spec.Rootfs == "" {
-			if err := r.hostMountpoint(m.Target, fi.IsDir()); err != nil {
-				return nil, err
+			onHost, err := r.hostMountpoint(m.Target, fi.IsDir())
+			if err != nil {
+				return nil, nil, err
+			}
+			if onHost && wholeRoot {
+				inRoot = append(inRoot, shimMount{Source: srcs[i], Asked: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+				continue
 			}
 		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
@@ -251,37 +261,119 @@ func (r *Runner) userMounts(spec *Spec, srcs []string) ([]*configs.Mount, error)
 		}
 		out = append(out, &configs.Mount{Source: srcs[i], Destination: m.Target, Device: "bind", Flags: flags, RecAttr: rec})
 	}
-	return out, nil
+	return out, inRoot, nil
 }
 
 // hostMountpoint prepares a host job's mount target. Under /tmp it is in
 // the private /tmp, where libcontainer creates it. A target whose
-// top-level entry the host has must exist on the host: creating it would
-// change a host directory. Otherwise it is made in the skeleton (shared by
-// all jobs, safe to race, left there).
-func (r *Runner) hostMountpoint(target string, dir bool) error {
+// top-level entry the host has must exist on the host (onHost): creating
+// it would change a host directory. Otherwise it is made in the skeleton
+// (shared by all jobs, safe to race, left there).
+func (r *Runner) hostMountpoint(target string, dir bool) (onHost bool, err error) {
 	if target == "/tmp" || strings.HasPrefix(target, "/tmp/") {
-		return nil
+		return false, nil
 	}
 	top := "/" + strings.SplitN(target[1:], "/", 2)[0]
 	if _, err := os.Lstat(top); err == nil {
 		// Even the top-level entry itself: a dangling symlink there
 		// would have libcontainer's init make what it points to.
 		if _, err := os.Stat(target); err != nil {
-			return fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
+			return false, fmt.Errorf("%w: mount target %s: %w (a host job mounts onto an existing path, "+
 				"a new top-level directory or a path under /tmp)", ErrInvalidSpec, target, err)
 		}
-		return nil
+		return true, nil
 	}
 	path := filepath.Join(r.rootfsDir(), target)
 	if dir {
 		if err := os.MkdirAll(path, 0o755); err != nil {
-			return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+			return false, fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
 		}
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
+		return false, fmt.Errorf("create mountpoint %s in the skeleton: %w", target, err)
 	}
-	return ensureMountpoint(path, false)
+	return false, ensureMountpoint(path, false)
+}
+
+// mountInRoot mounts tree (a copy of m's source, made before anything
+// was mounted in this thread's namespace) onto m's target inside the
+// job's root, rootfs (the host's "/" bound there; root is open on it):
+// the target is looked up from root, never leaving it, following no
+// /proc magic links, with the job user's file-system credentials (root's
+// for a root job), and the mount goes onto that very file. Nothing is
+// created; and since the target lies inside the job's root, no path the
+// supervisor or libcontainer use as root (their state, the cgroups,
+// /proc) leads through a user's tree. A target that leads to the root
+// itself, or into the /proc, /dev, /sys or /tmp the sandbox mounts, is
+// refused. An error leaves the thread unfit to start the init (its
+// credentials may not be root's again).
+func mountInRoot(root int, rootfs string, tree int, m shimMount, uid, gid uint32, groups []uint32) error {
+	target := -1
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	open := func() error {
+		fd, err := unix.Openat2(root, m.Target, &how)
+		target = fd
+		return err
+	}
+	var err error
+	if uid == 0 {
+		err = open()
+	} else if restored, werr := withThreadCreds(uid, gid, groups, open); !restored {
+		err = errors.Join(werr, errors.New("the thread's credentials could not be made root's again"))
+	} else {
+		err = werr
+	}
+	if err != nil {
+		if target >= 0 {
+			unix.Close(target)
+		}
+		return fmt.Errorf("mount target %s (looked up as uid %d): %w", m.Target, uid, err)
+	}
+	defer unix.Close(target)
+	at, err := os.Readlink(fmt.Sprintf("/proc/thread-self/fd/%d", target))
+	if err != nil {
+		return fmt.Errorf("mount target %s: where it leads: %w", m.Target, err)
+	}
+	rel, inside := strings.CutPrefix(at, rootfs)
+	if !inside || !strings.HasPrefix(rel, "/") {
+		return fmt.Errorf("%w: mount target %s leads to the job's / itself", ErrInvalidSpec, m.Target)
+	}
+	for _, own := range []string{"/proc", "/dev", "/sys", "/tmp"} {
+		if rel == own || strings.HasPrefix(rel, own+"/") {
+			return fmt.Errorf("%w: mount target %s leads to %s, in the job's own %s", ErrInvalidSpec, m.Target, rel, own)
+		}
+	}
+	var src, dst unix.Stat_t
+	if err := unix.Fstat(tree, &src); err != nil {
+		return fmt.Errorf("mount source %s: %w", m.Asked, err)
+	}
+	if err := unix.Fstat(target, &dst); err != nil {
+		return fmt.Errorf("mount target %s: %w", m.Target, err)
+	}
+	if (src.Mode&unix.S_IFMT == unix.S_IFDIR) != (dst.Mode&unix.S_IFMT == unix.S_IFDIR) {
+		return fmt.Errorf("%w: mount source %s and target %s: a directory mounts onto a directory, a file onto a file", ErrInvalidSpec, m.Asked, m.Target)
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount %s onto %s: %w", m.Asked, m.Target, err)
+	}
+	return nil
+}
+
+// sourceTree copies m's source (recursively: a detached mount tree),
+// nosuid and nodev, read-only if asked, for mountInRoot.
+func sourceTree(m shimMount) (int, error) {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, fmt.Errorf("copy mount source %s: %w", m.Asked, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if m.ReadOnly {
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		unix.Close(tree)
+		return -1, fmt.Errorf("mount source %s: nosuid, nodev, read-only: %w", m.Asked, err)
+	}
+	return tree, nil
 }

@@ -394,3 +394,23 @@ func BenchmarkStartWaitImage(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
 	b.ReportMetric(starting.Seconds()*1000/float64(b.N), "start-ms/op")
 }
+
+// A host job's mount onto a path the host has: made for the job alone,
+// onto the target the job's user looks up, read-only when asked.
+func TestMountOntoHostPath(t *testing.T) {
+	r := newRunner(t)
+	src, target := scratchDir(t), scratchDir(t)
+	os.WriteFile(filepath.Join(src, "data"), []byte("input\n"), 0o644)
+	os.Chmod(src, 0o755)
+	os.Chmod(target, 0o755)
+	spec := baseSpec(t, "sh", "-c", fmt.Sprintf(`cat %[1]s/data; touch %[1]s/x 2>/dev/null && echo written || echo ro-denied`, target))
+	spec.UID, spec.GID = 65534, 65534
+	os.Chown(filepath.Dir(spec.Stdout), 65534, 65534)
+	spec.Mounts = []Mount{{Source: src, Target: target, ReadOnly: true}}
+	if res, out := run(t, r, spec); res != (Result{}) || out != "input\nro-denied\n" {
+		t.Errorf("result %+v, output %q, want the source's file, read-only (stderr %q)", res, out, readFile(t, spec.Stderr))
+	}
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Errorf("the host's %s holds %d entries after the job: its mount reached the host", target, len(entries))
+	}
+}

@@ -128,37 +128,70 @@ func wholeRootFits(spec *Spec) bool {
 }
 
 // bindHostRoot runs start (the container's Start) on a thread of its own
-// whose mount namespace has the host's "/" bound, recursively, onto
+// whose mount namespace has the host's "/" bound, recursively, onto the
 // rootfs (the skeleton): libcontainer's init copies its mount namespace
 // from that thread's, so the job sees the host's whole tree through this
 // one mount instead of one bind per top-level entry. Each mount costs
 // the init its path checks (a new procfs for each), ~0.4 ms of CPU on a
-// 2-core VM, and a host has about twenty such entries. The namespace's
-// mounts are made slaves first: nothing mounted in it reaches the host's
-// table, and what the host mounts later under its shared mounts (autofs
-// homes) still reaches the job, as with a namespace libcontainer copies
-// from the host's. The thread is never given back to the Go runtime, so
-// the namespace ends with it, and no mount is left anywhere. The init,
-// whose parent thread that was, is reparented to this process's other
-// threads and waited for as before; so a parent-death signal, were the
-// config to ask for one, would kill it as soon as Start returns.
-func bindHostRoot(rootfs string, start func() error) error {
+// 2-core VM, and a host has about twenty such entries. The job's mounts
+// onto the host's own paths go inside that root (mountInRoot), from
+// copies of their sources made before anything is mounted: the user's
+// trees never lie over a path root's code uses here.
+//
+// The namespace's mounts are made slaves first: nothing mounted in it
+// reaches the host's table, and what the host mounts later under its
+// shared mounts (autofs homes) still reaches the job, as with a namespace
+// libcontainer copies from the host's. The thread is never given back to
+// the Go runtime, so the namespace ends with it, and no mount is left
+// anywhere. The init, whose parent thread that was, is reparented to this
+// process's other threads and waited for as before; so a parent-death
+// signal, were the config to ask for one, would kill it as soon as Start
+// returns.
+func bindHostRoot(s *shimSpec, start func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("new mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts slaves: %w", err)
-			return
-		}
-		if err := unix.Mount("/", rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			errc <- fmt.Errorf("bind the host's / onto %s: %w", rootfs, err)
-			return
-		}
-		errc <- start()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("new mount namespace: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+				return fmt.Errorf("make mounts slaves: %w", err)
+			}
+			trees := make([]int, 0, len(s.Mounts))
+			defer func() {
+				for _, t := range trees {
+					unix.Close(t)
+				}
+			}()
+			for _, m := range s.Mounts {
+				t, err := sourceTree(m)
+				if err != nil {
+					return err
+				}
+				trees = append(trees, t)
+			}
+			rootfs, err := filepath.EvalSymlinks(s.Config.Rootfs)
+			if err != nil {
+				return fmt.Errorf("resolve the job's root: %w", err)
+			}
+			if err := unix.Mount("/", rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("bind the host's / onto %s: %w", rootfs, err)
+			}
+			if len(s.Mounts) > 0 {
+				root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("open the job's root: %w", err)
+				}
+				defer unix.Close(root)
+				for i, m := range s.Mounts {
+					if err := mountInRoot(root, rootfs, trees[i], m, uint32(s.UID), uint32(s.GID), toU32(s.Groups)); err != nil {
+						return err // the init is never started from this thread
+					}
+				}
+			}
+			return start()
+		}()
 	}()
 	return <-errc
 }

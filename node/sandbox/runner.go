@@ -125,9 +125,10 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	if err == nil {
 		srcs, err = bindMountSources(&spec, dir)
 	}
+	var inRoot []shimMount
 	if err == nil {
 		var um []*configs.Mount
-		um, err = r.userMounts(&spec, srcs)
+		um, inRoot, err = r.userMounts(&spec, srcs, wholeRoot)
 		mounts = append(mounts, um...)
 	}
 	if err != nil {
@@ -139,7 +140,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot,
 		Args: spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
-		OOMNote: spec.OOMNote,
+		OOMNote: spec.OOMNote, Mounts: inRoot,
 	}
 	sh, err := r.startShim(&ss, out)
 	if err != nil {

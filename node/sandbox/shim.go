@@ -69,6 +69,19 @@ type shimSpec struct {
 	// WholeRoot: the job's root is the host's "/", bound onto
 	// Config.Rootfs for the init alone (bindHostRoot).
 	WholeRoot bool `json:"wholeRoot,omitempty"`
+	// Mounts of a WholeRoot job onto the host's own paths, which the
+	// supervisor makes inside the job's root (mountInRoot); Config holds
+	// the job's other mounts.
+	Mounts []shimMount `json:"mounts,omitempty"`
+}
+
+// shimMount is a mount of a host job onto a path the host has: Source is
+// root's private bind of Asked, the source the user named, under TmpRoot.
+type shimMount struct {
+	Source   string `json:"source"`
+	Asked    string `json:"asked"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // shimStatus is the supervisor's answer to the daemon: the host pid of
@@ -235,7 +248,7 @@ func shim() error {
 		proc.Stdin = inR
 	}
 	if s.WholeRoot {
-		err = bindHostRoot(s.Config.Rootfs, func() error { return c.Start(proc) })
+		err = bindHostRoot(&s, func() error { return c.Start(proc) })
 	} else {
 		err = c.Start(proc)
 	}
