@@ -88,8 +88,9 @@
 // created, and the user's trees lie inside the job's root only, never
 // over a path the supervisor or libcontainer use as root. These mounts
 // come before the sandbox's own (which they cannot reach); the others
-// after. A job on the skeleton (a mount onto a new top-level entry) still
-// has libcontainer mount its targets.
+// after. A job on the skeleton (a mount onto a new top-level entry) may
+// mount only onto new top-level entries (made in the skeleton, root's)
+// and under /tmp, which libcontainer mounts.
 //
 // # Image jobs
 //

@@ -251,6 +251,12 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*c
 				inRoot = append(inRoot, shimMount{Source: srcs[i], Asked: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 				continue
 			}
+			if top := newTopLevelTarget(spec); onHost && top != "" {
+				// On the skeleton, libcontainer would look this
+				// target up by path, as root.
+				return nil, nil, fmt.Errorf("%w: mount targets %s and %s: a job that mounts onto a new top-level entry "+
+					"mounts only onto new top-level entries and under /tmp, not onto a path the host has", ErrInvalidSpec, top, m.Target)
+			}
 		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
 		var rec *unix.MountAttr

@@ -157,6 +157,17 @@ func TestMounts(t *testing.T) {
 	if _, err := os.Stat(top); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the host job's mount target %s was created on the host (stat: %v)", top, err)
 	}
+	// With one onto a path the host has as well: refused (on the
+	// skeleton, libcontainer would look that one up by path, as root).
+	spec = baseSpec(t, "true")
+	spec.Mounts = []Mount{{Source: ro, Target: top + "/in", ReadOnly: true}, {Source: ro, Target: rw}}
+	if j, err := r.Start(spec); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "new top-level entry") {
+		if err == nil {
+			j.Wait()
+		}
+		t.Errorf("host job mounting onto a new top-level entry and onto %s: Start = %v, want ErrInvalidSpec", rw, err)
+	}
+	assertGone(t, r, spec.ID)
 	spec = baseSpec(t, "true")
 	spec.Mounts = []Mount{{Source: ro, Target: "/usr/shoal-no-such-dir"}}
 	if j, err := r.Start(spec); !errors.Is(err, ErrInvalidSpec) {

@@ -105,26 +105,38 @@ func (r *Runner) hostMounts(spec *Spec, wd *workdir) (mounts []*configs.Mount, w
 
 // wholeRootFits says whether a host job can have the host's whole "/" as
 // its root: the host has the directories the sandbox mounts over (/dev,
-// /proc, /tmp), and every mount of the spec lands on an entry the host
-// has or under the private /tmp. A mount onto a new top-level entry
-// needs the skeleton: its mountpoint is made there (hostMountpoint), and
-// libcontainer would otherwise make it in the host's own "/".
+// /proc, /tmp), and no mount of the spec lands on a new top-level entry.
+// Such a mount needs the skeleton: its mountpoint is made there
+// (hostMountpoint), and libcontainer would otherwise make it in the host's
+// own "/".
 func wholeRootFits(spec *Spec) bool {
+	return sandboxDirsOnHost() && newTopLevelTarget(spec) == ""
+}
+
+// sandboxDirsOnHost says whether the host has /dev, /proc and /tmp as
+// directories.
+func sandboxDirsOnHost() bool {
 	for _, name := range []string{"/dev", "/proc", "/tmp"} {
 		if fi, err := os.Lstat(name); err != nil || !fi.IsDir() {
 			return false
 		}
 	}
+	return true
+}
+
+// newTopLevelTarget is the first of the spec's mount targets whose
+// top-level entry the host lacks ("" if none; /tmp is the job's own).
+func newTopLevelTarget(spec *Spec) string {
 	for _, m := range spec.Mounts {
 		if m.Target == "/tmp" || strings.HasPrefix(m.Target, "/tmp/") {
 			continue
 		}
 		top, _, _ := strings.Cut(strings.TrimPrefix(m.Target, "/"), "/")
 		if _, err := os.Lstat("/" + top); err != nil {
-			return false
+			return m.Target
 		}
 	}
-	return true
+	return ""
 }
 
 // bindHostRoot runs start (the container's Start) on a thread of its own
