@@ -182,13 +182,7 @@ func inOwnMountNamespace(fn func() error) error {
 // still find their state, and the user's symlink shaped like that state
 // leads root nowhere.
 func TestMountOverRootsDirectory(t *testing.T) {
-	base := fmt.Sprintf("/run/shoal-test-%d/%s", os.Getpid(), t.Name())
-	t.Cleanup(func() {
-		os.RemoveAll(base)
-		os.Remove(filepath.Dir(base))
-	})
-	r := newRunner(t)
-	r.Root = filepath.Join(base, "state")
+	r := runnerUnderRun(t)
 	victim := scratchDir(t)
 	os.Chmod(victim, 0o755)
 	tree := scratchDir(t) // the user's

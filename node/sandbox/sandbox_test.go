@@ -386,10 +386,9 @@ func TestMountsStayInside(t *testing.T) {
 	}
 }
 
-// An agent's sandbox root is under /run or /var, which the job gets as a
-// recursive bind: the job's own root, mounted there by then, must not be
-// copied into the job a second time.
-func TestRootNotCopiedIntoJob(t *testing.T) {
+// runnerUnderRun is newRunner with its Root under /run, as a node's is
+// (a test's is under /tmp, which a job sees as its own private /tmp).
+func runnerUnderRun(t *testing.T) *Runner {
 	base := fmt.Sprintf("/run/shoal-test-%d/%s", os.Getpid(), t.Name())
 	t.Cleanup(func() {
 		os.RemoveAll(base)
@@ -397,6 +396,14 @@ func TestRootNotCopiedIntoJob(t *testing.T) {
 	})
 	r := newRunner(t)
 	r.Root = filepath.Join(base, "state")
+	return r
+}
+
+// An agent's sandbox root is under /run or /var, which the job gets as a
+// recursive bind: the job's own root, mounted there by then, must not be
+// copied into the job a second time.
+func TestRootNotCopiedIntoJob(t *testing.T) {
+	r := runnerUnderRun(t)
 	_, out := run(t, r, baseSpec(t, "cat", "/proc/self/mountinfo"))
 	skel := r.rootfsDir()
 	var below []string
