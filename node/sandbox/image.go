@@ -237,6 +237,7 @@ func bindFd(f *os.File, path string) (string, error) {
 // a user who swapped a directory of the path for a symlink in between
 // would have root make a file wherever it led.
 func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*configs.Mount, inRoot []shimMount, err error) {
+	newTop := newTopLevelTarget(spec)
 	for i, m := range spec.Mounts {
 		fi, err := os.Stat(srcs[i])
 		if err != nil {
@@ -251,11 +252,11 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*c
 				inRoot = append(inRoot, shimMount{Source: srcs[i], Asked: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 				continue
 			}
-			if top := newTopLevelTarget(spec); onHost && top != "" {
+			if onHost && newTop != "" {
 				// On the skeleton, libcontainer would look this
 				// target up by path, as root.
 				return nil, nil, fmt.Errorf("%w: mount targets %s and %s: a job that mounts onto a new top-level entry "+
-					"mounts only onto new top-level entries and under /tmp, not onto a path the host has", ErrInvalidSpec, top, m.Target)
+					"mounts only onto new top-level entries and under /tmp, not onto a path the host has", ErrInvalidSpec, newTop, m.Target)
 			}
 		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV

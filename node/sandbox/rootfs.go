@@ -139,6 +139,18 @@ func newTopLevelTarget(spec *Spec) string {
 	return ""
 }
 
+// ownMountNamespace gives the calling (locked) thread a mount namespace
+// of its own whose mounts are slaves of the host's.
+func ownMountNamespace() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("new mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make mounts slaves: %w", err)
+	}
+	return nil
+}
+
 // bindHostRoot runs start (the container's Start) on a thread of its own
 // whose mount namespace has the host's "/" bound, recursively, onto the
 // rootfs (the skeleton): libcontainer's init copies its mount namespace
@@ -164,11 +176,8 @@ func bindHostRoot(s *shimSpec, start func() error) error {
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
 		errc <- func() error {
-			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-				return fmt.Errorf("new mount namespace: %w", err)
-			}
-			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-				return fmt.Errorf("make mounts slaves: %w", err)
+			if err := ownMountNamespace(); err != nil {
+				return err
 			}
 			trees := make([]int, 0, len(s.Mounts))
 			defer func() {
