@@ -65,9 +65,11 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	// Jobs' supervisors start from shoal-sandbox next to the agent's
-	// binary, as after `make build` (node/sandbox tests cover the agent
-	// without it). No VCS stamp: the test binary has none.
-	if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(dir, sandbox.SupervisorName), "../shoal-sandbox").CombinedOutput(); err != nil {
+	// binary, linked statically as after `make build` (node/sandbox tests
+	// cover the agent without it). No VCS stamp: the test binary has none.
+	build := []string{"build", "-buildvcs=false", "-tags=urfave_cli_no_docs,netgo,osusergo",
+		"-ldflags=-linkmode=external -extldflags=-static", "-o", filepath.Join(dir, sandbox.SupervisorName), "../shoal-sandbox"}
+	if out, err := exec.Command("go", build...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build %s: %v\n%s", sandbox.SupervisorName, err, out)
 		return 1
 	}

@@ -141,11 +141,20 @@
 // the container's stdio to the job's uid when the owner differs (runc's
 // fixStdioPermissions), so a file the job's uid does not own is written
 // through a pipe and a relay in the job's supervisor instead, which Wait
-// waits for. The
-// working directory is given to libcontainer by its canonical path, and
-// checked after the init has chdir'd and before it execs: the init's cwd
-// must be what that path leads to, resolved as the user inside the job's
-// root (see workdir.go).
+// waits for.
+//
+// libcontainer's init makes its working directory and enters it as root,
+// so a job that does not run as root gets none: the init executes its own
+// binary again once it runs as the job's user, and a C constructor
+// (package enterdir) enters the directory, at its canonical path, and
+// executes the job's program, before any Go runtime starts (about one
+// exec, ~1 ms of CPU). Before the init is released, the daemon resolves
+// the directory and the program as the user inside the job's root, so
+// that what would fail there fails the start with the reason (see
+// workdir.go). An image job does this only when it mounts a directory
+// (elsewhere its root is its own layer); its init binary must then be
+// linked statically, since it runs inside the image. Everyone must be
+// allowed to execute the binary (Check refuses it otherwise).
 //
 // # Resources and credentials
 //
@@ -234,7 +243,7 @@
 // session of its own, one per job, as containerd's shim is. The supervisor
 // creates the container and starts its init, which is therefore its
 // child, not the daemon's; tells the daemon the init's pid; the daemon
-// checks the working directory and releases the init (Exec, as `runc
+// checks the working directory and the program and releases the init (Exec, as `runc
 // start` does, from the container's saved state). The supervisor waits
 // for the init, writes how the job ended (exit code, signal, OOM kills,
 // usage, read from the cgroup before it goes) to Root/.shim/<id>/exit.json,

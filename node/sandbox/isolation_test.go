@@ -98,38 +98,85 @@ func TestWorkdirOpenedAsUser(t *testing.T) {
 	}
 }
 
-// A path swapped after the as-user open is caught before the job runs:
-// verify sees the init in another directory than the path now leads to.
-func TestWorkdirSwapCaught(t *testing.T) {
+// checkStart, in a running job's root, as the job's user: a working
+// directory through other's 0700 tree, a program not on PATH and a file
+// the user may not execute fail with the reason; what the user may reach
+// passes.
+func TestCheckStart(t *testing.T) {
 	r := newRunner(t)
 	shared := privateTree(t)
-	spec := userSpec(t, "true")
-	w, err := openWorkdir(&spec)
-	if err != nil {
-		t.Fatal(err)
+	probe := start(t, r, baseSpec(t, "sleep", "60")) // its root is the job's root
+	bin := filepath.Join(reachable(t, scratchDir(t)), "prog")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o744) // root's to execute only
+	for _, c := range []struct {
+		dir, prog, path, want string
+	}{
+		{"/", "true", "/usr/bin:/bin", ""},
+		{"/", "./bin/true", "", ""},
+		{shared, "true", "/usr/bin:/bin", "working directory " + shared + ": permission denied for user"},
+		{"/", "no-such-prog", "/usr/bin:relative:/bin", `exec: "no-such-prog": executable file not found in $PATH`},
+		{"/", "true", "", `exec: "true": executable file not found in $PATH`},
+		{"/", "sh", "bin", `exec: "sh": executable file not found in $PATH`}, // relative entries are skipped
+		{"/", bin, "", `exec: "` + bin + `": permission denied`},
+		{"/", "/etc", "", `exec: "/etc": permission denied`},
+	} {
+		spec := userSpec(t, c.prog)
+		spec.Env = []string{"PATH=/nowhere", "PATH=" + c.path}
+		w := &workdir{path: c.dir}
+		err := w.checkStart(&spec, probe.Pid())
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalidSpec)) {
+			t.Errorf("checkStart(dir %s, %q, PATH %q): %v, want %q", c.dir, c.prog, c.path, err, c.want)
+		}
 	}
-	defer w.close()
-	// What the swap would leave: the path now leads through other's
-	// 0700 directory; an init that followed it as root sits in shared.
-	dir := spec.Dir
-	os.Rename(dir, dir+".moved")
-	defer os.Rename(dir+".moved", dir)
-	if err := os.Symlink(shared, dir); err != nil {
-		t.Fatal(err)
+	// Through Start: the job fails to start, with the reason.
+	spec := userSpec(t, "no-such-prog")
+	if j, err := r.Start(spec); err == nil {
+		j.Wait()
+		t.Error("a job of a program not on PATH started")
+	} else if !strings.Contains(err.Error(), `exec: "no-such-prog": executable file not found in $PATH`) {
+		t.Errorf("Start of a program not on PATH: %v", err)
 	}
-	defer os.Remove(dir)
-	probe := baseSpec(t, "sleep", "60")
-	probe.Dir = shared
-	j := start(t, r, probe) // a root job: its cwd is shared
-	err = w.verify(&spec, j.Pid())
-	if err == nil || !strings.Contains(err.Error(), "permission denied for user") {
-		t.Errorf("verify with the path swapped to %s: %v, want permission denied", shared, err)
+	assertGone(t, r, spec.ID)
+}
+
+// A working directory that lies, in the job, through a symlink of one of
+// the user's mounts is never made by root where the symlink leads: the
+// start fails, for a host job (the host's root) and an image job (a
+// root-owned host directory mounted in).
+func TestWorkdirNotMadeAsRoot(t *testing.T) {
+	r := staticRunner(t)                  // the image job executes it in its image
+	victim := reachable(t, scratchDir(t)) // root's, 0755: nobody may not write there
+	src := filepath.Join(reachable(t, scratchDir(t)), "tree")
+	target := filepath.Join(reachable(t, scratchDir(t)), "mnt")
+	for _, d := range []string{src, target, filepath.Join(target, "link", "made")} {
+		os.MkdirAll(d, 0o755)
 	}
-	// With the user's own directory at the path but another cwd: changed.
-	os.Remove(dir)
-	os.Rename(dir+".moved", dir)
-	if err := w.verify(&spec, j.Pid()); err == nil || !strings.Contains(err.Error(), "changed while the job started") {
-		t.Errorf("verify of a cwd that is not the path: %v, want 'changed while the job started'", err)
+	os.Symlink(victim, filepath.Join(src, "link"))
+	for _, p := range []string{src, filepath.Join(src, "link"), target, filepath.Join(target, "link"), filepath.Join(target, "link", "made")} {
+		os.Lchown(p, nobody, nobody)
+	}
+	host := userSpec(t, "pwd")
+	host.Mounts = []Mount{{Source: src, Target: target}}
+	host.Dir = filepath.Join(target, "link", "made") // on the host, nobody's own directory
+
+	image := imageSpec(t, busyboxRootfs(t), "pwd")
+	image.UID, image.GID = nobody, nobody
+	os.Chown(filepath.Dir(image.Stdout), nobody, nobody)
+	image.Mounts = []Mount{{Source: victim, Target: "/data"}}
+	image.Dir = "/data/made"
+
+	for _, spec := range []Spec{host, image} {
+		j, err := r.Start(spec)
+		if err == nil {
+			j.Wait()
+			t.Errorf("job in %s started (stdout %q)", spec.Dir, readFile(t, spec.Stdout))
+		} else if !strings.Contains(err.Error(), "working directory "+spec.Dir+": no such file or directory") {
+			t.Errorf("Start in %s: %v, want its working directory missing", spec.Dir, err)
+		}
+		if _, err := os.Lstat(filepath.Join(victim, "made")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s/made was made for a job of nobody in %s (lstat: %v)", victim, spec.Dir, err)
+		}
+		assertGone(t, r, spec.ID)
 	}
 }
 

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
+
+	"github.com/shoal-batch/shoal/node/sandbox/enterdir"
 )
 
 // ErrBinaryAboveRoot is returned by Start when the running binary's
@@ -61,6 +64,9 @@ type Runner struct {
 	placementErr error
 	hostname     string
 	supervisor   *os.File // Supervisor, opened by checkPlacement
+	// initStatic: the binary jobs' inits run from has no ELF interpreter,
+	// so it runs inside any image (see entersAsUser).
+	initStatic bool
 }
 
 // Start creates the job's sandbox and starts its process: it opens the
@@ -131,6 +137,13 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		um, inRoot, err = r.userMounts(&spec, srcs, wholeRoot)
 		mounts = append(mounts, um...)
 	}
+	args, cwd := spec.Argv, wd.path
+	if err == nil {
+		var asUser bool
+		if asUser, err = r.entersAsUser(&spec, srcs); asUser {
+			args, cwd = enterdir.Args("/proc/self/exe", wd.path, spec.Argv), ""
+		}
+	}
 	if err != nil {
 		_ = removeJobDir(dir)
 		return nil, err
@@ -138,8 +151,8 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	ss := shimSpec{
 		Root: r.Root, ID: spec.ID, Dir: r.shimDir(spec.ID), JobDir: dir,
 		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot,
-		Args: spec.Argv, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
-		Cwd: wd.path, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
+		Args: args, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
+		Cwd: cwd, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
 		OOMNote: spec.OOMNote, Mounts: inRoot,
 	}
 	sh, err := r.startShim(&ss, out)
@@ -148,7 +161,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		_ = os.RemoveAll(ss.Dir)
 		return nil, err
 	}
-	// The init is set up (chdir'd, credentials dropped) and waits on its
+	// The init is set up (credentials dropped) and waits on its
 	// exec fifo; releaseInit releases it (libcontainer's Exec where the
 	// kernel gave no pidfd).
 	c, err := libcontainer.Load(r.Root, spec.ID)
@@ -156,7 +169,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		err = errInitEnded // its pid names another process now, if any
 	}
 	if err == nil {
-		if err = wd.verify(&spec, sh.initPid); err == nil && sh.initFd >= 0 {
+		if err = wd.checkStart(&spec, sh.initPid); err == nil && sh.initFd >= 0 {
 			err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
 		} else if err == nil {
 			err = c.Exec()
@@ -321,14 +334,81 @@ func (r *Runner) checkPlacement() error {
 			r.placementErr = fmt.Errorf("find executable: %w", err)
 			return
 		}
-		if r.placementErr = checkPlacement(exe, r.Root); r.placementErr != nil || r.Supervisor == "" {
+		if r.placementErr = checkPlacement(exe, r.Root); r.placementErr != nil {
 			return
 		}
-		if r.placementErr = checkPlacement(r.Supervisor, r.Root); r.placementErr == nil {
-			r.supervisor, r.placementErr = openSupervisor(r.Supervisor)
+		init := "/proc/self/exe"
+		if r.Supervisor != "" {
+			if r.placementErr = checkPlacement(r.Supervisor, r.Root); r.placementErr != nil {
+				return
+			}
+			if r.supervisor, r.placementErr = openSupervisor(r.Supervisor); r.placementErr != nil {
+				return
+			}
+			init = r.supervisorExe()
 		}
+		r.initStatic, r.placementErr = checkInitBinary(init)
 	})
 	return r.placementErr
+}
+
+// checkInitBinary checks the binary that jobs' inits run from, which a
+// job that does not run as root executes again as its user (enterdir):
+// everyone must be allowed to execute it. It reports whether the binary
+// is statically linked.
+func checkInitBinary(path string) (static bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("open the jobs' init binary: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("jobs' init binary: %w", err)
+	}
+	if fi.Mode()&0o001 == 0 {
+		return false, fmt.Errorf("jobs' init binary %s has mode %v: jobs of users other than root execute it to enter their working directory, so everyone must be allowed to (chmod a+x)",
+			f.Name(), fi.Mode())
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return false, fmt.Errorf("jobs' init binary %s: %w", f.Name(), err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// entersAsUser reports whether a job's init is to enter no directory as
+// root, the job entering it through enterdir as its user (see
+// workdir.go); srcs are the job's mount sources as bindMountSources made
+// them.
+func (r *Runner) entersAsUser(spec *Spec, srcs []string) (bool, error) {
+	if spec.UID == 0 {
+		return false, nil
+	}
+	if spec.Rootfs == "" {
+		return true, nil
+	}
+	// An image job's root is its own layer, where root making and
+	// entering the directory is harmless, unless the way there leads
+	// into a directory of the user's mounted in.
+	for i, m := range spec.Mounts {
+		if fi, err := os.Stat(srcs[i]); m.NodeSource || err != nil || !fi.IsDir() {
+			continue
+		}
+		if !r.initStatic {
+			return false, fmt.Errorf("%w: an image job that mounts a directory enters its working directory as its user "+
+				"through the binary jobs' inits run from, inside the image, and this node's is linked dynamically: "+
+				"install a statically linked %s next to shoal (`make build` links it so where libc6-dev's libc.a is installed)",
+				ErrInvalidSpec, SupervisorName)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // validate checks the Runner's fields. An empty or odd CgroupParent would

@@ -27,7 +27,11 @@ func TestMain(m *testing.M) {
 		fmt.Println("sandbox tests need root; skipping")
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if static.dir != "" {
+		os.RemoveAll(static.dir)
+	}
+	os.Exit(code)
 }
 
 const testPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

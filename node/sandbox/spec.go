@@ -31,7 +31,8 @@ type Spec struct {
 	// "/tmp" is the private /tmp itself. For an image job it is a path in
 	// the image, created (root-owned, 0755) in the job's own layer if
 	// missing, as a Dockerfile's WORKDIR is; the job's user must be able
-	// to reach it there.
+	// to reach it there. One that lies in a mounted directory must exist
+	// there: nothing is made in a mount for the job.
 	Dir string
 	// UID and GID are the job's user and primary group.
 	UID, GID uint32

@@ -1,30 +1,72 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // buildSupervisor builds cmd/shoal-sandbox into a fresh directory, linked
 // as the Makefile links it (statically; ldflags) or as plain `go build`
 // does (ldflags nil).
-func buildSupervisor(t *testing.T, ldflags ...string) string {
+func buildSupervisor(t testing.TB, ldflags ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds cmd/shoal-sandbox")
 	}
-	p := filepath.Join(t.TempDir(), SupervisorName)
+	p, err := goBuildSupervisor(t.TempDir(), ldflags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func goBuildSupervisor(dir string, ldflags ...string) (string, error) {
+	p := filepath.Join(dir, SupervisorName)
 	// No VCS stamp: the test binary has none either (sameBuild compares).
 	args := append([]string{"build", "-buildvcs=false", "-o", p}, ldflags...)
 	out, err := exec.Command("go", append(args, "../../cmd/shoal-sandbox")...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("build %s: %v\n%s", SupervisorName, err, out)
+		return "", fmt.Errorf("build %s: %v\n%s", SupervisorName, err, out)
 	}
-	return p
+	return p, nil
+}
+
+// static is shoal-sandbox linked statically, built once for all tests.
+var static struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// staticSupervisor is shoal-sandbox linked as `make build` links it:
+// statically, so that an image job can execute it inside its image.
+func staticSupervisor(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds cmd/shoal-sandbox")
+	}
+	static.once.Do(func() {
+		if static.dir, static.err = os.MkdirTemp("", "shoal-sandbox-static-"); static.err == nil {
+			static.path, static.err = goBuildSupervisor(static.dir, staticLink...)
+		}
+	})
+	if static.err != nil {
+		t.Fatal(static.err)
+	}
+	return static.path
+}
+
+// staticRunner is newRunner's Runner with a statically linked supervisor.
+func staticRunner(t testing.TB) *Runner {
+	r := newRunner(t)
+	r.Supervisor = staticSupervisor(t)
+	return r
 }
 
 // staticLink is how the Makefile links shoal-sandbox (SANDBOX_STATIC).
@@ -39,7 +81,13 @@ func TestSupervisorBinary(t *testing.T) {
 		name    string
 		ldflags []string
 	}{{"dynamic", nil}, {"static", staticLink}} {
-		t.Run(link.name, func(t *testing.T) { testSupervisorBinary(t, buildSupervisor(t, link.ldflags...)) })
+		t.Run(link.name, func(t *testing.T) {
+			if link.ldflags == nil {
+				testSupervisorBinary(t, buildSupervisor(t))
+			} else {
+				testSupervisorBinary(t, staticSupervisor(t))
+			}
+		})
 	}
 }
 
@@ -76,8 +124,9 @@ func testSupervisorBinary(t *testing.T, bin string) {
 	}
 }
 
-// A supervisor binary that others than root could change, or one of
-// another build, is refused: every job's supervisor runs it as root.
+// A supervisor binary that others than root could change, one of another
+// build, or one users may not execute is refused: every job's supervisor
+// runs it as root, and users' jobs execute it.
 func TestSupervisorBinaryRefused(t *testing.T) {
 	bin := buildSupervisor(t)
 	if err := os.Chmod(bin, 0o757); err != nil {
@@ -87,6 +136,14 @@ func TestSupervisorBinaryRefused(t *testing.T) {
 	r.Supervisor = bin
 	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "only root") {
 		t.Errorf("Check with a world-writable supervisor binary: %v, want a refusal naming who may change it", err)
+	}
+	// One that users may not execute: their jobs enter their working
+	// directory through it.
+	os.Chmod(bin, 0o750)
+	r = newRunner(t)
+	r.Supervisor = bin
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "everyone must be allowed") {
+		t.Errorf("Check with a supervisor binary others may not execute: %v, want a refusal saying why", err)
 	}
 	// Another build: its node/sandbox differs (a stale binary left next
 	// to a newer shoal), here its Fingerprint.

@@ -12,25 +12,27 @@ import (
 )
 
 // The working directory is chosen by the user, and libcontainer's init
-// chdirs into it as root (runc's finalizeNamespace tries before it drops
-// to the job's user), which would let a path through a directory the user
-// may not enter (a symlink in /tmp to /home/bob/private/shared) take the
-// job into what lies beyond. So Start
+// makes it (MkdirAll) and changes into it as root, inside the job's root,
+// before it drops to the job's user. A path that leads elsewhere than the
+// user could go (a symlink in /tmp to /home/bob/private/shared, a
+// directory swapped for a symlink after the checks, a symlink inside one
+// of the job's mounts) would take root there: into a directory the user
+// may not enter, or making one wherever the symlink points. So, for a
+// job that does not run as root,
 //
-//  1. opens a host job's directory with the user's credentials (O_PATH):
-//     one the user cannot reach fails the start with a clear reason;
-//  2. gives libcontainer that directory's canonical path, and binds the
-//     opened directory itself (never a path) into the private /tmp when
-//     it lies under /tmp;
-//  3. after the init has chdir'd (Start returns once the init has
-//     finished its setup and waits to exec) and before it execs the
-//     job, resolves the path again with the user's credentials inside
-//     the job's own root (openat2 RESOLVE_IN_ROOT on /proc/<pid>/root)
-//     and checks that it is the very directory the init is in: a path
-//     swapped between 1 and 3 fails the start, nothing of the job runs.
+//  1. Start opens a host job's directory with the user's credentials
+//     (O_PATH): one the user cannot reach fails the start with a clear
+//     reason. It binds the opened directory itself (never a path) into
+//     the private /tmp when it lies under /tmp;
+//  2. the init is given no working directory: it stays in the job's "/"
+//     and executes the job through enterdir, which changes into the
+//     directory's canonical path once it runs as the job's user, with
+//     the job's credentials and no capabilities;
+//  3. before the init is released, checkStart resolves the directory and
+//     the program inside the job's own root, as the user, so that what
+//     would fail in enterdir fails the start instead, with the reason.
 //
-// Step 3 covers image jobs too, whose working directory may lie in a
-// mount source. Root jobs skip all of it: root may enter anything.
+// Root jobs keep libcontainer's way: root may enter anything.
 
 // workdir is a host job's working directory, opened as its user.
 type workdir struct {
@@ -96,44 +98,96 @@ func (w *workdir) bindWorkdir(dir string) error {
 	return nil
 }
 
-// verify checks, for a non-root job whose init has chdir'd (and not yet
-// exec'd), that the init's working directory is what w.path leads to,
-// resolved with the job user's credentials inside the job's own root.
-func (w *workdir) verify(spec *Spec, pid int) error {
+// checkStart checks, for a non-root job whose init is set up and waits
+// to exec, what enterdir will meet, resolved with the job user's
+// credentials inside the job's own root: that the working directory is
+// one the user may enter, and that the program is a file the user may
+// execute, found as exec.LookPath finds it. Nothing here is relied on for
+// safety (enterdir does both as the user); it turns what would end the
+// job at once into a start that fails with the reason.
+func (w *workdir) checkStart(spec *Spec, pid int) error {
 	if spec.UID == 0 {
 		return nil
 	}
-	proc := "/proc/" + strconv.Itoa(pid)
-	root, err := os.OpenFile(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := os.OpenFile("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the job's root: %w", err)
 	}
 	defer root.Close()
-	var want unix.Stat_t
+	var cmdErr error
 	err = asUser(spec.UID, spec.GID, spec.Groups, func() error {
-		fd, err := unix.Openat2(int(root.Fd()), w.path, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
-		if err != nil {
+		if err := accessInRoot(root, w.path, unix.O_DIRECTORY); err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		return unix.Fstat(fd, &want)
+		cmdErr = findInRoot(root, w.path, spec.Argv[0], envValue(spec.Env, "PATH"))
+		return nil
 	})
-	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+	switch {
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%w: working directory %s: permission denied for user %s", ErrInvalidSpec, w.path, userName(spec.UID))
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("%w: working directory %s: %w", ErrInvalidSpec, w.path, err)
-	}
-	var got unix.Stat_t
-	if err := unix.Stat(proc+"/cwd", &got); err != nil {
-		return fmt.Errorf("stat the job's working directory: %w", err)
-	}
-	if got.Dev != want.Dev || got.Ino != want.Ino {
-		return fmt.Errorf("%w: working directory %s changed while the job started (a path component was replaced): not started",
-			ErrInvalidSpec, w.path)
+	case cmdErr != nil:
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, cmdErr)
 	}
 	return nil
+}
+
+// accessInRoot opens path (flags: O_DIRECTORY or 0) inside root, as the
+// job will, and checks that the caller may search or execute it.
+func accessInRoot(root *os.File, path string, flags uint64) error {
+	fd, err := unix.Openat2(int(root.Fd()), path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | flags,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if flags&unix.O_DIRECTORY == 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return unix.EACCES
+		}
+	}
+	// AT_EACCESS: the thread's own (file-system) credentials, the user's.
+	return unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS)
+}
+
+// findInRoot looks the program name up inside root as exec.LookPath would
+// in directory dir with PATH path, and returns what exec.LookPath's error
+// would say if it is not there.
+func findInRoot(root *os.File, dir, name, path string) error {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if err := accessInRoot(root, p, 0); err != nil {
+			return fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return nil
+	}
+	if name != "" {
+		for _, d := range filepath.SplitList(path) {
+			// exec.LookPath refuses what it finds in a relative entry.
+			if filepath.IsAbs(d) && accessInRoot(root, filepath.Join(d, name), 0) == nil {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// envValue is the value of key in env, the last one set as exec does.
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
