@@ -149,7 +149,7 @@ const agentWarningsKept = 40
 // with the TCP address its controller serves, if any.
 func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(shoalBin, args...)
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -151,10 +151,12 @@
 // exec, ~1 ms of CPU). Before the init is released, the daemon resolves
 // the directory and the program as the user inside the job's root, so
 // that what would fail there fails the start with the reason (see
-// workdir.go). An image job does this only when it mounts a directory
-// (elsewhere its root is its own layer); its init binary must then be
-// linked statically, since it runs inside the image. Everyone must be
-// allowed to execute the binary (Check refuses it otherwise).
+// workdir.go). In an image job the binary runs inside the image, so it
+// must be linked statically there (as `make build` links shoal-sandbox);
+// with a dynamically linked one, an image job that mounts no directory of
+// the user's has its init enter the directory as root, in the job's own
+// layer, and one that mounts one is refused. Everyone must be allowed to
+// execute the binary (Check refuses it otherwise).
 //
 // # Resources and credentials
 //

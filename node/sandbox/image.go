@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -77,16 +78,74 @@ func makeLayer(spec *Spec, dir string) (string, error) {
 // WORKDIR: missing directories are created root-owned, mode 0755. Symlinks
 // in the image are followed as the job will see them, never out of root.
 func mkdirInRoot(root, dir string) error {
+	_, err := makeInRoot(root, dir, true)
+	return err
+}
+
+// makeInRoot makes p (a path inside root, an image layer that nothing is
+// mounted in yet) exist as mkdirInRoot does, as a directory, or as an
+// empty file (mode 0644) in such directories; and returns it with the
+// image's symlinks resolved, inside root.
+func makeInRoot(root, p string, dir bool) (string, error) {
 	rf, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer rf.Close()
-	d, err := pathrs.MkdirAllHandle(rf, dir, 0o755)
-	if err != nil {
-		return err
+	var f *os.File
+	if dir {
+		f, err = pathrs.MkdirAllHandle(rf, p, 0o755)
+	} else {
+		f, err = makeFileInRoot(rf, p)
 	}
-	return d.Close()
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	base, err1 := fdPath(rf)
+	got, err2 := fdPath(f)
+	if err := errors.Join(err1, err2); err != nil {
+		return "", err
+	}
+	if got == base {
+		return "/", nil
+	}
+	rel, ok := strings.CutPrefix(got, base+"/")
+	if !ok {
+		return "", fmt.Errorf("%s resolved to %s, outside %s", p, got, base)
+	}
+	return "/" + rel, nil
+}
+
+// makeFileInRoot opens the file p inside root, or creates it empty.
+func makeFileInRoot(root *os.File, p string) (*os.File, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(int(root.Fd()), p, how)
+	if errors.Is(err, unix.ENOENT) {
+		var parent *os.File
+		if parent, err = pathrs.MkdirAllHandle(root, path.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		defer parent.Close()
+		fd, err = unix.Openat(int(parent.Fd()), path.Base(p), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if errors.Is(err, unix.EEXIST) {
+			return nil, errors.New("a symlink that leads nowhere")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), p)
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		f.Close()
+		return nil, errors.Join(err, errors.New("a directory, and the source is a file"))
+	}
+	return f, nil
+}
+
+// fdPath is the path of the file open in f.
+func fdPath(f *os.File) (string, error) {
+	return os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
 }
 
 // removeJobDir removes a job's directory under TmpRoot, first unmounting
@@ -236,19 +295,27 @@ func bindFd(f *os.File, path string) (string, error) {
 // as root, after the checks here, and make it if it were missing by then:
 // a user who swapped a directory of the path for a symlink in between
 // would have root make a file wherever it led.
-func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*configs.Mount, inRoot []shimMount, err error) {
+func (r *Runner) userMounts(spec *Spec, srcs []string, at mountSite) (out []*configs.Mount, inRoot []shimMount, err error) {
 	newTop := newTopLevelTarget(spec)
+	var dests []string // an image job's targets, resolved
 	for i, m := range spec.Mounts {
 		fi, err := os.Stat(srcs[i])
 		if err != nil {
 			return nil, nil, fmt.Errorf("stat mount source %s: %w", m.Source, err)
+		}
+		if tmpWorkdir := at.tmpWorkdir; tmpWorkdir != "" && under(m.Target, tmpWorkdir) {
+			// Bound into the private /tmp before the mounts, the user's
+			// own directory: libcontainer would look the target up
+			// through it, as root.
+			return nil, nil, fmt.Errorf("%w: mount target %s lies in the working directory %s, the user's own directory in the job's private /tmp: "+
+				"mount it elsewhere, or work in another directory", ErrInvalidSpec, m.Target, tmpWorkdir)
 		}
 		if spec.Rootfs == "" {
 			onHost, err := r.hostMountpoint(m.Target, fi.IsDir())
 			if err != nil {
 				return nil, nil, err
 			}
-			if onHost && wholeRoot {
+			if onHost && at.wholeRoot {
 				inRoot = append(inRoot, shimMount{Source: srcs[i], Asked: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 				continue
 			}
@@ -259,6 +326,13 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*c
 					"mounts only onto new top-level entries and under /tmp, not onto a path the host has", ErrInvalidSpec, newTop, m.Target)
 			}
 		}
+		dest := m.Target
+		if spec.Rootfs != "" {
+			if dest, err = imageTarget(at.layer, m.Target, fi.IsDir(), dests); err != nil {
+				return nil, nil, err
+			}
+			dests = append(dests, dest)
+		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
 		var rec *unix.MountAttr
 		if m.ReadOnly {
@@ -266,9 +340,51 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, wholeRoot bool) (out []*c
 			// MS_RDONLY covers the mount itself; this its submounts too.
 			rec = &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		}
-		out = append(out, &configs.Mount{Source: srcs[i], Destination: m.Target, Device: "bind", Flags: flags, RecAttr: rec})
+		out = append(out, &configs.Mount{Source: srcs[i], Destination: dest, Device: "bind", Flags: flags, RecAttr: rec})
 	}
 	return out, inRoot, nil
+}
+
+// mountSite is where a job's mounts go: wholeRoot, a host job whose root
+// is the host's "/"; tmpWorkdir, the working directory bound into the
+// private /tmp, if any; layer, an image job's layer.
+type mountSite struct {
+	wholeRoot  bool
+	tmpWorkdir string
+	layer      string
+}
+
+// under reports whether path p is dir or lies below it.
+func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+
+// imageTarget makes an image job's mount target exist in its layer, as
+// root, before anything is mounted there, following the image's symlinks
+// as the job would and never out of the layer; and returns it resolved,
+// for libcontainer to mount onto. libcontainer would resolve the target
+// itself, as root, at mount time, through what earlier mounts put there:
+// an image symlink leading a target into an earlier mount (earlier, those
+// resolved) would have it make the mountpoint in that mount's source, a
+// directory of the host's.
+func imageTarget(layer, target string, dir bool, earlier []string) (string, error) {
+	dest, err := makeInRoot(layer, target, dir)
+	if err != nil {
+		return "", fmt.Errorf("%w: mount target %s in the image: %w", ErrInvalidSpec, target, err)
+	}
+	for _, own := range []string{"/proc", "/dev", "/sys"} {
+		if under(dest, own) {
+			return "", fmt.Errorf("%w: mount target %s leads to %s, in the job's own %s", ErrInvalidSpec, target, dest, own)
+		}
+	}
+	if dest == "/" {
+		return "", fmt.Errorf("%w: mount target %s leads to the job's / itself", ErrInvalidSpec, target)
+	}
+	for _, e := range earlier {
+		if under(dest, e) {
+			return "", fmt.Errorf("%w: mount target %s leads to %s, in the target of an earlier mount, %s: mount each onto a path of its own",
+				ErrInvalidSpec, target, dest, e)
+		}
+	}
+	return dest, nil
 }
 
 // hostMountpoint prepares a host job's mount target. Under /tmp it is in

@@ -424,4 +424,16 @@ func TestMountOntoHostPath(t *testing.T) {
 	if entries, _ := os.ReadDir(target); len(entries) != 0 {
 		t.Errorf("the host's %s holds %d entries after the job: its mount reached the host", target, len(entries))
 	}
+	// A target that leads into the job's own /proc: refused by the
+	// supervisor, as the job's fault.
+	link := filepath.Join(target, "proc")
+	os.Symlink("/proc/self", link)
+	spec.ID, spec.Mounts = fmt.Sprintf("job-%d", jobSeq.Add(1)), []Mount{{Source: src, Target: link, ReadOnly: true}}
+	if j, err := r.Start(spec); err == nil {
+		j.Wait()
+		t.Errorf("a job mounting onto %s -> /proc/self started", link)
+	} else if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "in the job's own /proc") {
+		t.Errorf("Start mounting onto %s -> /proc/self: %v, want ErrInvalidSpec naming /proc", link, err)
+	}
+	assertGone(t, r, spec.ID)
 }

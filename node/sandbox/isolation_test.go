@@ -123,7 +123,7 @@ func TestCheckStart(t *testing.T) {
 		spec := userSpec(t, c.prog)
 		spec.Env = []string{"PATH=/nowhere", "PATH=" + c.path}
 		w := &workdir{path: c.dir}
-		err := w.checkStart(&spec, probe.Pid())
+		err := w.checkStart(&spec, probe.Pid(), true)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalidSpec)) {
 			t.Errorf("checkStart(dir %s, %q, PATH %q): %v, want %q", c.dir, c.prog, c.path, err, c.want)
 		}
@@ -142,7 +142,9 @@ func TestCheckStart(t *testing.T) {
 // A working directory that lies, in the job, through a symlink of one of
 // the user's mounts is never made by root where the symlink leads: the
 // start fails, for a host job (the host's root) and an image job (a
-// root-owned host directory mounted in).
+// root-owned host directory mounted in). Nor is a mount target in a
+// working directory under /tmp, nor one an image's symlink leads into an
+// earlier mount.
 func TestWorkdirNotMadeAsRoot(t *testing.T) {
 	r := staticRunner(t)                  // the image job executes it in its image
 	victim := reachable(t, scratchDir(t)) // root's, 0755: nobody may not write there
@@ -165,13 +167,41 @@ func TestWorkdirNotMadeAsRoot(t *testing.T) {
 	image.Mounts = []Mount{{Source: victim, Target: "/data"}}
 	image.Dir = "/data/made"
 
-	for _, spec := range []Spec{host, image} {
+	// A working directory under /tmp is the user's own directory, bound
+	// into the private /tmp: a mount target in it is refused.
+	tmp := userSpec(t, "pwd")
+	tmp.Dir = filepath.Join(reachable(t, t.TempDir()), "w")
+	os.Mkdir(tmp.Dir, 0o755)
+	os.Symlink(filepath.Join(victim, "made"), filepath.Join(tmp.Dir, "sub"))
+	os.Lchown(tmp.Dir, nobody, nobody)
+	os.Lchown(filepath.Join(tmp.Dir, "sub"), nobody, nobody)
+	tmp.Mounts = []Mount{{Source: src, Target: filepath.Join(tmp.Dir, "sub")}}
+
+	// An image symlink that leads a mount target into an earlier mount:
+	// libcontainer would make the mountpoint in that mount's source.
+	rootfs := busyboxRootfs(t)
+	os.Symlink("/data", filepath.Join(rootfs, "b"))
+	nested := imageSpec(t, rootfs, "true")
+	nested.UID, nested.GID = nobody, nobody
+	os.Chown(filepath.Dir(nested.Stdout), nobody, nobody)
+	nested.Mounts = []Mount{{Source: victim, Target: "/data"}, {Source: src, Target: "/b/made"}}
+
+	for _, c := range []struct {
+		spec Spec
+		want string
+	}{
+		{host, "working directory " + host.Dir + ": no such file or directory"},
+		{image, "working directory " + image.Dir + ": no such file or directory"},
+		{tmp, "mount target " + tmp.Mounts[0].Target + " lies in the working directory " + tmp.Dir},
+		{nested, "mount target /b/made leads to /data/made, in the target of an earlier mount, /data"},
+	} {
+		spec := c.spec
 		j, err := r.Start(spec)
 		if err == nil {
 			j.Wait()
 			t.Errorf("job in %s started (stdout %q)", spec.Dir, readFile(t, spec.Stdout))
-		} else if !strings.Contains(err.Error(), "working directory "+spec.Dir+": no such file or directory") {
-			t.Errorf("Start in %s: %v, want its working directory missing", spec.Dir, err)
+		} else if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Start in %s: %v, want %q", spec.Dir, err, c.want)
 		}
 		if _, err := os.Lstat(filepath.Join(victim, "made")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%s/made was made for a job of nobody in %s (lstat: %v)", victim, spec.Dir, err)

@@ -134,12 +134,11 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	var inRoot []shimMount
 	if err == nil {
 		var um []*configs.Mount
-		um, inRoot, err = r.userMounts(&spec, srcs, wholeRoot)
+		um, inRoot, err = r.userMounts(&spec, srcs, mountSite{wholeRoot: wholeRoot, tmpWorkdir: wd.tmpPath(), layer: rootfs})
 		mounts = append(mounts, um...)
 	}
-	args, cwd := spec.Argv, wd.path
+	args, cwd, asUser := spec.Argv, wd.path, false
 	if err == nil {
-		var asUser bool
 		if asUser, err = r.entersAsUser(&spec, srcs); asUser {
 			args, cwd = enterdir.Args("/proc/self/exe", wd.path, spec.Argv), ""
 		}
@@ -169,7 +168,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		err = errInitEnded // its pid names another process now, if any
 	}
 	if err == nil {
-		if err = wd.checkStart(&spec, sh.initPid); err == nil && sh.initFd >= 0 {
+		if err = wd.checkStart(&spec, sh.initPid, asUser); err == nil && sh.initFd >= 0 {
 			err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
 		} else if err == nil {
 			err = c.Exec()
@@ -189,6 +188,16 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	started = true
 	return newJob(r, spec.ID, c, sh, jobCgroupsOf(st.CgroupPaths)), nil
 }
+
+// supervisorError is why a supervisor did not start its job; one it
+// reported as invalid is an ErrInvalidSpec.
+type supervisorError struct {
+	msg     string
+	invalid bool
+}
+
+func (e supervisorError) Error() string        { return e.msg }
+func (e supervisorError) Is(target error) bool { return e.invalid && target == ErrInvalidSpec }
 
 // supervisor is a job's running supervisor, as the daemon knows it.
 type supervisor struct {
@@ -293,7 +302,7 @@ func (r *Runner) startShim(ss *shimSpec, out *stdio) (*supervisor, error) {
 	}
 	if st.Err != "" {
 		<-sh.exited
-		return nil, errors.New(st.Err)
+		return nil, supervisorError{st.Err, st.Invalid}
 	}
 	sh.initPid = st.Pid
 	// The supervisor is this very build (SiblingSupervisor): it sends
@@ -384,29 +393,28 @@ func checkInitBinary(path string) (static bool, err error) {
 
 // entersAsUser reports whether a job's init is to enter no directory as
 // root, the job entering it through enterdir as its user (see
-// workdir.go); srcs are the job's mount sources as bindMountSources made
-// them.
+// workdir.go): every job that does not run as root, but where the init's
+// binary is linked dynamically (so cannot run inside an image) an image
+// job that mounts no directory of the user's, whose init may enter it as
+// root, harmlessly, in the job's own layer. An image job that mounts one
+// is then refused. srcs are the job's mount sources as bindMountSources
+// made them.
 func (r *Runner) entersAsUser(spec *Spec, srcs []string) (bool, error) {
 	if spec.UID == 0 {
 		return false, nil
 	}
-	if spec.Rootfs == "" {
+	if spec.Rootfs == "" || r.initStatic {
 		return true, nil
 	}
-	// An image job's root is its own layer, where root making and
-	// entering the directory is harmless, unless the way there leads
-	// into a directory of the user's mounted in.
+	// checkStart then checks that the user may enter the directory.
 	for i, m := range spec.Mounts {
-		if fi, err := os.Stat(srcs[i]); m.NodeSource || err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(srcs[i]); m.NodeSource && m.ReadOnly || err != nil || !fi.IsDir() {
 			continue
 		}
-		if !r.initStatic {
-			return false, fmt.Errorf("%w: an image job that mounts a directory enters its working directory as its user "+
-				"through the binary jobs' inits run from, inside the image, and this node's is linked dynamically: "+
-				"install a statically linked %s next to shoal (`make build` links it so where libc6-dev's libc.a is installed)",
-				ErrInvalidSpec, SupervisorName)
-		}
-		return true, nil
+		return false, fmt.Errorf("%w: an image job that mounts a directory enters its working directory as its user "+
+			"through the binary jobs' inits run from, inside the image, and this node's is linked dynamically: "+
+			"install a statically linked %s next to shoal (`make build` links it so where libc6-dev's libc.a is installed)",
+			ErrInvalidSpec, SupervisorName)
 	}
 	return false, nil
 }

@@ -93,6 +93,8 @@ type shimStatus struct {
 	// process's by then.
 	Start uint64 `json:"start,omitempty"`
 	Err   string `json:"error,omitempty"`
+	// Invalid: Err is an ErrInvalidSpec (the job's own fault).
+	Invalid bool `json:"invalid,omitempty"`
 }
 
 // shimState is what a new daemon needs to find a live supervisor and its
@@ -175,7 +177,7 @@ func shim() error {
 		}
 	}
 	fail := func(err error) error {
-		answer(shimStatus{Err: err.Error()})
+		answer(shimStatus{Err: err.Error(), Invalid: errors.Is(err, ErrInvalidSpec)})
 		return err
 	}
 	stdout := os.NewFile(shimStdoutFd, "stdout")

@@ -84,6 +84,15 @@ func openWorkdir(spec *Spec) (*workdir, error) {
 // which is the job's private /tmp).
 func underTmp(path string) bool { return strings.HasPrefix(path, "/tmp/") }
 
+// tmpPath is the path of a working directory bound into the job's
+// private /tmp, "" if there is none.
+func (w *workdir) tmpPath() string {
+	if w.bind == "" {
+		return ""
+	}
+	return w.path
+}
+
 // bindWorkdir binds a working directory under /tmp into the job's
 // directory dir, whence hostMounts binds it into the private /tmp.
 func (w *workdir) bindWorkdir(dir string) error {
@@ -99,30 +108,50 @@ func (w *workdir) bindWorkdir(dir string) error {
 }
 
 // checkStart checks, for a non-root job whose init is set up and waits
-// to exec, what enterdir will meet, resolved with the job user's
-// credentials inside the job's own root: that the working directory is
-// one the user may enter, and that the program is a file the user may
-// execute, found as exec.LookPath finds it. Nothing here is relied on for
-// safety (enterdir does both as the user); it turns what would end the
-// job at once into a start that fails with the reason.
-func (w *workdir) checkStart(spec *Spec, pid int) error {
+// to exec, what the job's first step will meet, resolved with the job
+// user's credentials inside the job's own root: that the working
+// directory is one the user may enter, and that the program is a file the
+// user may execute, found as exec.LookPath finds it; and, for a job that
+// enters its directory through enterdir (viaEnterdir), that the user may
+// execute the init's binary. For such a job nothing relies on it for
+// safety (enterdir does it all as the user): it turns what would end the
+// job at once into a start that fails with the reason. For an image job
+// whose init entered the directory as root, it is what refuses one the
+// user may not enter.
+func (w *workdir) checkStart(spec *Spec, pid int, viaEnterdir bool) error {
 	if spec.UID == 0 {
 		return nil
 	}
-	root, err := os.OpenFile("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	proc := "/proc/" + strconv.Itoa(pid)
+	root, err := os.OpenFile(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the job's root: %w", err)
 	}
 	defer root.Close()
-	var cmdErr error
+	var exe *os.File
+	if viaEnterdir {
+		// What the init will execute: libcontainer's sealed copy of its
+		// binary, which the user must be allowed to execute.
+		if exe, err = os.OpenFile(proc+"/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open the job's init binary: %w", err)
+		}
+		defer exe.Close()
+	}
+	var cmdErr, exeErr error
 	err = asUser(spec.UID, spec.GID, spec.Groups, func() error {
 		if err := accessInRoot(root, w.path, unix.O_DIRECTORY); err != nil {
 			return err
+		}
+		if exe != nil {
+			exeErr = unix.Faccessat2(int(exe.Fd()), "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS)
 		}
 		cmdErr = findInRoot(root, w.path, spec.Argv[0], envValue(spec.Env, "PATH"))
 		return nil
 	})
 	switch {
+	case exeErr != nil:
+		return fmt.Errorf("the job's init binary (libcontainer's copy of %s), which a job of uid %d executes to enter its working directory: %w",
+			SupervisorName, spec.UID, exeErr)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		return fmt.Errorf("%w: working directory %s: permission denied for user %s", ErrInvalidSpec, w.path, userName(spec.UID))
 	case err != nil:

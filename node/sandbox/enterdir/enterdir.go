@@ -17,7 +17,8 @@
 //
 // PROGRAM is looked up as Go's exec.LookPath (which libcontainer uses)
 // does: as given if it holds a slash, else in the PATH of the job's
-// environment, whose relative entries are skipped. Failures are written
+// environment, whose relative entries, and entries that fail, are passed
+// over. Failures are written
 // to standard error, which is the job's, and end the job with env(1)'s
 // codes: 125 for the directory, 126 for a program that cannot be
 // executed, 127 for one not found.
@@ -48,8 +49,14 @@ static const char *path_of(char **envp)
 	return "";
 }
 
-// glibc calls constructors with the program's argc, argv and envp.
-__attribute__((constructor)) static void enter_workdir(int argc, char **argv, char **envp)
+#ifndef __GLIBC__
+#error "enter_workdir reads argc, argv and envp as glibc passes them to constructors"
+#endif
+
+// glibc calls constructors with the program's argc, argv and envp. Before
+// any other (priority 101): runc's nsexec constructor in the same binary
+// would otherwise act on what the job's environment holds.
+__attribute__((constructor(101))) static void enter_workdir(int argc, char **argv, char **envp)
 {
 	if (argc < 4 || strcmp(argv[1], MARKER) != 0)
 		return;
@@ -76,10 +83,12 @@ __attribute__((constructor)) static void enter_workdir(int argc, char **argv, ch
 			file[n] = '/';
 			strcpy(file + n + 1, name);
 			execve(file, args, envp);
+			// As exec.LookPath, go on past any entry that fails, but
+			// not past a file that is there and is no program.
+			if (errno == ENOEXEC)
+				fail(126, "exec", file, errno);
 			if (errno == EACCES)
 				denied = 1;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				fail(126, "exec", file, errno);
 		}
 		if (*end == '\0')
 			break;
