@@ -68,10 +68,39 @@ func makeLayer(spec *Spec, dir string) (string, error) {
 	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NODEV, opts); err != nil {
 		return "", fmt.Errorf("mount image layer: %w", err)
 	}
+	if err := ownMountpoints(merged); err != nil {
+		return "", err
+	}
 	if err := mkdirInRoot(merged, spec.Dir); err != nil {
 		return "", fmt.Errorf("create working directory %s in the image: %w", spec.Dir, err)
 	}
 	return merged, nil
+}
+
+// ownMountpoints makes the directories the sandbox mounts its own /proc,
+// /dev, /sys and /tmp onto real directories of the layer: libcontainer
+// follows a symlink there (an image whose /dev leads to /foo would have
+// its /dev made at /foo, and the device nodes made wherever a user's
+// mount then puts /foo). The image's entry, if it is anything else, goes
+// from the job's layer.
+func ownMountpoints(layer string) error {
+	for _, name := range []string{"proc", "dev", "sys", "tmp"} {
+		p := filepath.Join(layer, name)
+		fi, err := os.Lstat(p)
+		if err == nil && fi.IsDir() {
+			continue
+		}
+		if err == nil {
+			err = os.Remove(p)
+		}
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			err = os.Mkdir(p, 0o755)
+		}
+		if err != nil {
+			return fmt.Errorf("make /%s a directory in the image layer: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // mkdirInRoot makes dir (a path inside root) exist, like a Dockerfile's
@@ -328,10 +357,17 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, at mountSite) (out []*con
 		}
 		dest := m.Target
 		if spec.Rootfs != "" {
-			if dest, err = imageTarget(at.layer, m.Target, fi.IsDir(), dests); err != nil {
+			if dest, err = imageTarget(at.rootfs, m.Target, fi.IsDir(), dests); err != nil {
 				return nil, nil, err
 			}
 			dests = append(dests, dest)
+		}
+		if under(m.Target, at.rootfs) || under(dest, at.rootfs) {
+			// libcontainer strips the root's path off the front of a
+			// destination, up to twice: it would mount elsewhere than
+			// checked here.
+			return nil, nil, fmt.Errorf("%w: mount target %s lies where the sandbox keeps the job's root (%s): mount it elsewhere",
+				ErrInvalidSpec, m.Target, at.rootfs)
 		}
 		flags := unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
 		var rec *unix.MountAttr
@@ -345,13 +381,14 @@ func (r *Runner) userMounts(spec *Spec, srcs []string, at mountSite) (out []*con
 	return out, inRoot, nil
 }
 
-// mountSite is where a job's mounts go: wholeRoot, a host job whose root
-// is the host's "/"; tmpWorkdir, the working directory bound into the
-// private /tmp, if any; layer, an image job's layer.
+// mountSite is where a job's mounts go: rootfs, the root libcontainer
+// mounts into (an image job's layer, or a host job's skeleton);
+// wholeRoot, a host job whose root is the host's "/"; tmpWorkdir, the
+// working directory bound into the private /tmp, if any.
 type mountSite struct {
+	rootfs     string
 	wholeRoot  bool
 	tmpWorkdir string
-	layer      string
 }
 
 // under reports whether path p is dir or lies below it.
@@ -365,10 +402,17 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 // an image symlink leading a target into an earlier mount (earlier, those
 // resolved) would have it make the mountpoint in that mount's source, a
 // directory of the host's.
+//
+// A target in /tmp is not resolved: there, the job's private tmpfs, which
+// libcontainer mounts before the user's mounts, holds only what
+// libcontainer makes and earlier mounts.
 func imageTarget(layer, target string, dir bool, earlier []string) (string, error) {
-	dest, err := makeInRoot(layer, target, dir)
-	if err != nil {
-		return "", fmt.Errorf("%w: mount target %s in the image: %w", ErrInvalidSpec, target, err)
+	dest := target
+	if !under(target, "/tmp") {
+		var err error
+		if dest, err = makeInRoot(layer, target, dir); err != nil {
+			return "", fmt.Errorf("%w: mount target %s in the image: %w", ErrInvalidSpec, target, err)
+		}
 	}
 	for _, own := range []string{"/proc", "/dev", "/sys"} {
 		if under(dest, own) {

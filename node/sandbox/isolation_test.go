@@ -460,3 +460,59 @@ func TestAsUserNoProcLinks(t *testing.T) {
 		t.Errorf("root reading %s: %q, %v", through, data, err)
 	}
 }
+
+// An image job of nobody's that mounts a root-owned directory never has
+// root make anything in it: not through a target that spells out the
+// layer's host path (libcontainer strips it), nor through an image whose
+// /dev or /tmp is a symlink (libcontainer would put the sandbox's own
+// /dev, and make its device nodes, where the symlink leads).
+func TestImageMountsMakeNothingInSource(t *testing.T) {
+	r := staticRunner(t)
+	victim := reachable(t, scratchDir(t))
+	for _, c := range []struct {
+		name  string
+		image func(rootfs string) // changes the image
+		mount func(spec *Spec) []Mount
+		want  string // the start's error; "" for a job that runs and succeeds
+	}{
+		{"target with the layer's path", nil, func(spec *Spec) []Mount {
+			layer := filepath.Join(r.TmpRoot, spec.ID, jobRootfs)
+			return []Mount{{Source: victim, Target: "/data"}, {Source: victim, Target: layer + "/dev"}}
+		}, "lies where the sandbox keeps the job's root"},
+		{"/dev a symlink", func(rootfs string) {
+			os.RemoveAll(filepath.Join(rootfs, "dev"))
+			os.Symlink("/foo", filepath.Join(rootfs, "dev"))
+		}, func(*Spec) []Mount { return []Mount{{Source: victim, Target: "/foo"}} }, ""},
+		{"/dev into /tmp", func(rootfs string) {
+			os.RemoveAll(filepath.Join(rootfs, "dev"))
+			os.Symlink("/tmp", filepath.Join(rootfs, "dev"))
+		}, func(*Spec) []Mount { return []Mount{{Source: victim, Target: "/tmp"}} }, ""},
+		{"/tmp a symlink", func(rootfs string) {
+			os.RemoveAll(filepath.Join(rootfs, "tmp"))
+			os.Symlink("/data", filepath.Join(rootfs, "tmp"))
+		}, func(*Spec) []Mount {
+			return []Mount{{Source: victim, Target: "/data"}, {Source: victim, Target: "/tmp/x"}}
+		}, ""},
+	} {
+		rootfs := busyboxRootfs(t)
+		if c.image != nil {
+			c.image(rootfs)
+		}
+		spec := imageSpec(t, rootfs, "sh", "-c", "ls /dev/null /tmp >/dev/null")
+		spec.UID, spec.GID = nobody, nobody
+		os.Chown(filepath.Dir(spec.Stdout), nobody, nobody)
+		spec.Mounts = c.mount(&spec)
+		j, err := r.Start(spec)
+		var res Result
+		if err == nil {
+			res, _ = j.Wait()
+		}
+		if c.want == "" && (err != nil || res != Result{}) || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: start %v, result %+v (stderr %q), want %q", c.name, err, res, readFile(t, spec.Stderr), c.want)
+		}
+		if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+			t.Fatalf("%s: the mounted %s holds %d entries after the job (start: %v), root made them", c.name, victim, len(entries), err)
+		}
+		assertGone(t, r, spec.ID)
+	}
+}

@@ -134,7 +134,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 	var inRoot []shimMount
 	if err == nil {
 		var um []*configs.Mount
-		um, inRoot, err = r.userMounts(&spec, srcs, mountSite{wholeRoot: wholeRoot, tmpWorkdir: wd.tmpPath(), layer: rootfs})
+		um, inRoot, err = r.userMounts(&spec, srcs, mountSite{rootfs: rootfs, wholeRoot: wholeRoot, tmpWorkdir: wd.tmpPath()})
 		mounts = append(mounts, um...)
 	}
 	args, cwd, asUser := spec.Argv, wd.path, false
