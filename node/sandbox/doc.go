@@ -135,7 +135,10 @@
 // user's fsuid, fsgid and groups (OpenAsUser; asUser), so the kernel
 // checks every lookup against the user's permissions. An output that is
 // a final symlink, a FIFO, a socket, a directory or a device other than
-// /dev/null is refused with the path and what it is; the open is
+// /dev/null is refused with the path and what it is, as is an output,
+// input or mount source on a kernel interface file system (/proc, /sys,
+// cgroupfs, ...), whose permission checks look at the effective uid,
+// root's, or at capabilities, not at the file-system uid; the open is
 // non-blocking, so nothing the user names can hang the daemon. An
 // existing file keeps its owner and mode: libcontainer's init fchowns
 // the container's stdio to the job's uid when the owner differs (runc's

@@ -158,8 +158,9 @@ func isDevNull(st *unix.Stat_t) bool {
 // uid and gid), against the user's permissions. A final symlink is
 // refused (O_NOFOLLOW), the open never blocks (O_NONBLOCK, cleared once
 // open: a FIFO cannot hang the caller), and anything but a regular file or
-// /dev/null is refused, each with an error that names the path and what
-// was found. An existing file's owner and mode are never changed. Errors
+// /dev/null is refused, as is a file of a kernel interface file system
+// (/proc, /sys, ...: see kernelFileSystems), each with an error that names
+// the path and what was found. An existing file's owner and mode are never changed. Errors
 // read "<path>: <what>", so callers prefix what the path is.
 func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
 	flags |= unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
@@ -189,6 +190,13 @@ func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.F
 		f.Close()
 		return nil, fmt.Errorf("%s: is a %s, not a regular file (only regular files and /dev/null are accepted)", path, fileType(t))
 	}
+	if fs, err := kernelFS(f); err != nil || fs != "" {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: statfs: %w", path, err)
+		}
+		return nil, fmt.Errorf("%s: is a file of %s, a kernel interface, not a file of data (only regular files and /dev/null are accepted)", path, fs)
+	}
 	// Back to blocking I/O: the job (or a relay) writes, the logs reader reads.
 	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
 	if err == nil {
@@ -199,6 +207,31 @@ func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.F
 		return nil, fmt.Errorf("%s: clear O_NONBLOCK: %w", path, err)
 	}
 	return f, nil
+}
+
+// kernelFileSystems are file systems whose files are interfaces to the
+// kernel. Their permission checks look at the effective uid or at
+// capabilities, at open or at each read and write, not at the file-system
+// uid an open as the user sets: the daemon (root) could open
+// /proc/sys/kernel/core_pattern for a user, and read or write it for the
+// job as root; and /proc/self is the daemon's own.
+var kernelFileSystems = map[int64]string{
+	unix.PROC_SUPER_MAGIC: "proc", unix.SYSFS_MAGIC: "sysfs", unix.DEBUGFS_MAGIC: "debugfs",
+	unix.TRACEFS_MAGIC: "tracefs", unix.SECURITYFS_MAGIC: "securityfs", unix.CGROUP_SUPER_MAGIC: "cgroup",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2", unix.BPF_FS_MAGIC: "bpf", unix.EFIVARFS_MAGIC: "efivarfs",
+	unix.PSTOREFS_MAGIC: "pstore", unix.SELINUX_MAGIC: "selinuxfs", unix.SMACK_MAGIC: "smackfs",
+	unix.BINFMTFS_MAGIC: "binfmt_misc", unix.NSFS_MAGIC: "nsfs",
+	0x62656570: "configfs", 0x65735543: "fusectl",
+}
+
+// kernelFS names the kernel interface file system f lies on, "" for any
+// other.
+func kernelFS(f *os.File) (string, error) {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &fs); err != nil {
+		return "", err
+	}
+	return kernelFileSystems[int64(fs.Type)], nil
 }
 
 // explainOpen turns the errors of an open as uid into what the user can act on.

@@ -281,6 +281,12 @@ func bindMountSources(spec *Spec, dir string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: mount source %s (looked up as uid %d): %w", ErrInvalidSpec, m.Source, spec.UID, err)
 		}
+		// A kernel interface's files check the effective uid: one, or the
+		// daemon's own /proc/self, is no mount for a job.
+		if fs, err := kernelFS(f); err != nil || fs != "" {
+			f.Close()
+			return nil, fmt.Errorf("%w: mount source %s: on %s, a kernel interface file system (statfs: %v)", ErrInvalidSpec, m.Source, fs, err)
+		}
 		p, err := bindFd(f, filepath.Join(dir, jobMnt, strconv.Itoa(i)))
 		f.Close()
 		if err != nil {

@@ -244,6 +244,17 @@ func TestMountSourceCheckedAsUser(t *testing.T) {
 			t.Errorf("image=%v: mounting %s (below a root-only dir) as uid 65534: Start = %v, want ErrInvalidSpec and permission denied", image, inner, err)
 		}
 		assertGone(t, r, spec.ID)
+		// The daemon's own /proc/self, and /proc/sys: kernel interfaces.
+		for _, src := range []string{"/proc/self", "/proc/sys"} {
+			spec.ID, spec.Mounts = fmt.Sprintf("job-%d", jobSeq.Add(1)), []Mount{{Source: src, Target: "/tmp/p"}}
+			if j, err := r.Start(spec); err == nil {
+				j.Wait()
+				t.Errorf("image=%v: a job of uid 65534 mounting %s started", image, src)
+			} else if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "a kernel interface") {
+				t.Errorf("image=%v: mounting %s: %v, want it refused as a kernel interface", image, src, err)
+			}
+			assertGone(t, r, spec.ID)
+		}
 	}
 }
 

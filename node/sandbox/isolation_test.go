@@ -210,6 +210,47 @@ func TestWorkdirNotMadeAsRoot(t *testing.T) {
 	}
 }
 
+// Files of the kernel's interfaces (/proc, /sys) are refused as outputs
+// and inputs, for root and users alike: their permission checks look at
+// the daemon's effective uid, root, not at the user's file-system uid,
+// so a user could have had root read or write a sysctl (core_pattern: a
+// program run as root), or read the daemon's own /proc/self.
+func TestKernelFilesRefused(t *testing.T) {
+	r := newRunner(t)
+	for _, uid := range []uint32{0, nobody} {
+		for _, c := range []struct{ stdout, stdin string }{
+			{stdout: "/proc/sys/vm/drop_caches"}, // writing "hello" would only fail
+			{stdin: "/proc/self/maps"},
+			{stdin: "/proc/sys/kernel/core_pattern"},
+			{stdin: "/sys/kernel/mm/transparent_hugepage/enabled"},
+		} {
+			spec := userSpec(t, "cat")
+			spec.UID, spec.GID = uid, uid
+			path := c.stdin
+			if c.stdout != "" {
+				spec.Stdout, path = c.stdout, c.stdout
+			} else {
+				spec.Stdin = c.stdin
+			}
+			if _, err := os.Stat(path); err != nil {
+				continue // not on this kernel
+			}
+			j, err := r.Start(spec)
+			if err == nil {
+				j.Wait()
+				t.Errorf("uid %d: a job with %s started", uid, path)
+			} else if !strings.Contains(err.Error(), path+": is a file of ") || !strings.Contains(err.Error(), "a kernel interface") {
+				t.Errorf("uid %d: Start with %s: %v, want it refused as a kernel interface", uid, path, err)
+			}
+			assertGone(t, r, spec.ID)
+		}
+	}
+	if f, err := OpenAsUser("/proc/sys/kernel/core_pattern", os.O_RDONLY, nobody, nobody, nil); err == nil {
+		f.Close()
+		t.Error("OpenAsUser opened /proc/sys/kernel/core_pattern for nobody")
+	}
+}
+
 // Outputs: a final symlink, a FIFO (with or without a reader), a
 // directory and a device other than /dev/null are refused at once, with
 // the path and the reason; /dev/null is accepted.
