@@ -474,3 +474,23 @@ func TestSigV4Caller(t *testing.T) {
 		t.Errorf("a wrong join token: HTTP %d %s, want 401 saying where the token is", res.StatusCode, data)
 	}
 }
+
+// Others see a reason's kind, not its details (a failed start quotes the
+// job's paths); the stored job keeps all of it.
+func TestRedactReasons(t *testing.T) {
+	stored := api.Job{
+		StatusReason: api.ReasonSandboxFailed + ": invalid sandbox spec: output /home/alice/secret/out.txt: no such file or directory",
+		StopReason:   "cancelled: moving /home/alice/secret",
+		Attempts: []api.Attempt{{StatusReason: api.ReasonSandboxFailed + `: exec: "/home/alice/tool": permission denied`,
+			Reason: `exec: "/home/alice/tool": permission denied`}, {StatusReason: api.ReasonNonZeroExit}},
+	}
+	j := stored
+	redact(&j)
+	if j.StatusReason != api.ReasonSandboxFailed || j.StopReason != "cancelled" || j.Attempts[0].StatusReason != api.ReasonSandboxFailed ||
+		j.Attempts[0].Reason != "exec" || j.Attempts[1].StatusReason != api.ReasonNonZeroExit {
+		t.Errorf("redacted reasons: %q, %q, %+v", j.StatusReason, j.StopReason, j.Attempts)
+	}
+	if !strings.Contains(stored.Attempts[0].Reason, "/home/alice/tool") {
+		t.Errorf("redact changed the stored job's attempts: %+v", stored.Attempts)
+	}
+}

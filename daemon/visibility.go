@@ -13,9 +13,11 @@ import (
 //
 //   - its owner and operators see all of it;
 //   - other users see its public fields (id, name, user, state, queue,
-//     times, resources, reason, node, exit code, array, dependencies), as
-//     Slurm shows them, and Redacted set: never its command, script,
-//     environment, working directory, output paths, parameters or mounts;
+//     times, resources, node, exit code, array, dependencies, and the kind
+//     of its reasons), as Slurm shows them, and Redacted set: never its
+//     command, script, environment, working directory, output paths,
+//     parameters, mounts or the details of its reasons (a failed start's
+//     quotes its paths);
 //   - with Config.PrivateJobs (Slurm's PrivateData=jobs) other users do not
 //     see it at all: it is left out of lists and is "not found" by id.
 
@@ -45,11 +47,29 @@ func (c *Controller) jobFor(who caller, j *api.Job) (api.Job, bool) {
 }
 
 // redact clears the fields of j only its owner and operators may see.
+// Reasons keep their kind alone ("CannotStartContainerError"): what
+// follows may quote the job's paths, program or mounts.
 func redact(j *api.Job) {
 	j.Command, j.Script, j.Env = nil, "", nil
 	j.Dir, j.Stdout, j.Stderr, j.Stdin = "", "", "", ""
 	j.Parameters, j.Mounts = nil, nil
+	j.StatusReason, j.StopReason = reasonKind(j.StatusReason), reasonKind(j.StopReason)
+	if len(j.Attempts) > 0 {
+		attempts := make([]api.Attempt, len(j.Attempts)) // the stored job's are shared
+		for i, a := range j.Attempts {
+			a.StatusReason, a.Reason = reasonKind(a.StatusReason), reasonKind(a.Reason)
+			attempts[i] = a
+		}
+		j.Attempts = attempts
+	}
 	j.Redacted = true
+}
+
+// reasonKind is a reason up to its first ": ", where shoal's reasons end
+// their kind and begin the details.
+func reasonKind(reason string) string {
+	kind, _, _ := strings.Cut(reason, ": ")
+	return kind
 }
 
 // errNoJob is the answer for a job that does not exist, or that who may
