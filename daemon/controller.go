@@ -53,6 +53,10 @@ type Config struct {
 	// before it moves to the archive (Slurm's MinJobAge): 0 is
 	// DefaultMinJobAge, a negative value keeps finished jobs for ever.
 	MinJobAge time.Duration
+	// MaxJobCount bounds the unfinished jobs (array tasks each count):
+	// a submit past it is refused (Slurm's MaxJobCount). 0 is
+	// DefaultMaxJobCount, a negative value no bound.
+	MaxJobCount int
 	// ArchiveURL is where finished jobs go after MinJobAge: "" is an
 	// embedded file in DataDir (archive.db); postgres://USER@HOST/DB a
 	// PostgreSQL database, which the controllers of a cluster share.
@@ -108,6 +112,7 @@ type Config struct {
 // scheduling loop.
 type Controller struct {
 	cfg       Config
+	jobCount  jobCount // MaxJobCount's (jobcount.go)
 	log       *slog.Logger
 	clock     clock.Clock
 	fsm       *raftfsm.FSM

@@ -120,6 +120,13 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if testOnly { // validated: store nothing
 		return make([]uint64, len(reqs)), nil
 	}
+	add := len(reqs)
+	for _, a := range cmd.Arrays {
+		add += len(a.Indexes) - 1
+	}
+	if err := c.admitJobs(state, add); err != nil {
+		return nil, err
+	}
 	res, err := c.submitOnce(ctx, who, cmd)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&ucli.DurationFlag{Name: "sched-burst-defer", Value: daemon.DefaultBurstDefer, Usage: "controller: how long submissions that come in a burst (less than 50 ms apart, as from a loop of sbatch) may hold the scheduler back, so that they are answered first and their jobs placed together (as Slurm's defer and batch_sched_delay); a lone submit is placed at once; 0 plans every change at once"},
 			&ucli.DurationFlag{Name: "min-job-age", Value: daemon.DefaultMinJobAge, Usage: "as Slurm's MinJobAge: how long a finished job stays in the controller's live state (squeue) before it moves to the archive that sacct and describe read at any age; 0 keeps finished jobs live for ever"},
+			&ucli.IntFlag{Name: "max-job-count", Value: daemon.DefaultMaxJobCount, Usage: "controller: as Slurm's MaxJobCount: how many unfinished jobs (each array task counts) the controller holds; submits past it are refused until some have ended"},
 			&ucli.StringFlag{Name: "archive-url", EnvVars: []string{"SHOAL_ARCHIVE_URL"}, Usage: "controller: where finished jobs go after -min-job-age, for sacct and describe at any age: a PostgreSQL database, postgres://USER[:PASSWORD]@HOST[:PORT]/DB (the controllers of a cluster share it; the table is created if missing); default: an embedded file, DATA_DIR/controller/archive.db"},
 			&ucli.StringFlag{Name: "private-data", Usage: "as Slurm's PrivateData: \"jobs\" hides other users' jobs from users entirely (their commands, scripts, environments and paths are hidden always)"},
 		}, append(priorityFlags(), preemptFlags()...)...),
@@ -141,6 +142,9 @@ func runAgent(c *ucli.Context) error {
 		if c.Duration("sched-burst-defer") < 0 {
 			return fmt.Errorf("agent: -sched-burst-defer %s must not be negative: give a duration such as 500ms, or 0 to place every job as it comes", c.Duration("sched-burst-defer"))
 		}
+		if c.Int("max-job-count") < 1 {
+			return fmt.Errorf("agent: -max-job-count %d: give how many unfinished jobs the controller may hold, at least 1 (default %d)", c.Int("max-job-count"), daemon.DefaultMaxJobCount)
+		}
 		switch {
 		case minJobAge < 0:
 			return fmt.Errorf("agent: -min-job-age %s must not be negative: give a duration such as 300s, or 0 to keep finished jobs live", minJobAge)
@@ -162,8 +166,8 @@ func runAgent(c *ucli.Context) error {
 		ctl, err = daemon.Start(daemon.Config{
 			DataDir: filepath.Join(dataDir, "controller"), Socket: c.String("socket"), Bind: c.String("bind"),
 			InsecureHTTP: c.Bool("insecure-http"), RaftAddr: c.String("raft-addr"), Log: log, PrivateJobs: privateJobs,
-			NodeTTL:    c.Duration("node-ttl"),
-			MinJobAge:  minJobAge,
+			NodeTTL:   c.Duration("node-ttl"),
+			MinJobAge: minJobAge, MaxJobCount: c.Int("max-job-count"),
 			ArchiveURL: c.String("archive-url"),
 			Sched:      schedOpts,
 			BurstDefer: c.Duration("sched-burst-defer"),
