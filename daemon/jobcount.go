@@ -42,8 +42,7 @@ func (c *Controller) admitJobs(state *raftfsm.State, add int) error {
 	jc := &c.jobCount
 	jc.mu.Lock()
 	defer jc.mu.Unlock()
-	// The cache's age is the wall clock's business, not the FSM's.
-	now := time.Now()
+	now := c.clock.Now()
 	stale := now.Sub(jc.at) > jobCountTTL
 	if !stale && jc.counted+jc.admitted+add > limit && now.Sub(jc.at) > jobCountTTL/10 {
 		stale = true // jobs may have ended since: count again before refusing

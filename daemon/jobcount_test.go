@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/clock"
 )
 
 // Submits past MaxJobCount are refused, array tasks counted one by one,
 // with nothing stored; once jobs have ended there is room again.
 func TestMaxJobCount(t *testing.T) {
-	tc := startTestControllerWith(t, Config{MaxJobCount: 5})
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	tc := startTestControllerWith(t, Config{MaxJobCount: 5, Clock: clk})
 	tc.mustCall(rootUser, api.PathNodeRegister, api.RegisterNodeRequest{
 		Name: "n1", Boot: "b1", Capacity: api.Resources{CPUs: 8, MemoryMB: 8192}}, nil)
 	held := api.JobSpec{Command: []string{"true"}, Held: true}
@@ -42,7 +44,7 @@ func TestMaxJobCount(t *testing.T) {
 	}
 	// The count is kept a moment (jobCountTTL); a refusal counts again
 	// first once a tenth of it has passed.
-	time.Sleep(jobCountTTL / 5)
+	clk.Advance(jobCountTTL / 5)
 	if status, e := tc.call(bob, api.PathSubmit, api.SubmitJobRequest{JobSpec: held}, nil); status != http.StatusOK {
 		t.Errorf("a submit once 3 of 5 jobs were cancelled: %d %s %q", status, e.Code, e.Message)
 	}
