@@ -84,7 +84,7 @@ func cronCreateCommand(userFlag cli.Flag) *cli.Command {
 			&cli.StringFlag{Name: "queue", Usage: "job queue", Value: api.DefaultQueue},
 			&cli.IntFlag{Name: "cpus", Usage: "CPUs the job needs (default 1)"},
 			&cli.StringFlag{Name: "mem", Usage: "memory the job may use: MiB, or with a unit (512M, 2G); default 1024"},
-			&cli.Int64Flag{Name: "priority", Usage: "higher runs first"},
+			&cli.Int64Flag{Name: "priority", Usage: "higher runs first (root only, as Slurm's --priority; others give --nice)"},
 			&cli.StringSliceFlag{Name: "env", Usage: "KEY=VALUE set in the job's environment (repeatable)"},
 			&cli.StringFlag{Name: "chdir", Usage: "working directory (default: the current directory)"},
 			&cli.Int64Flag{Name: "time-limit", Usage: "seconds a run may take before it is stopped (0: none)"},

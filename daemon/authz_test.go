@@ -494,3 +494,20 @@ func TestRedactReasons(t *testing.T) {
 		t.Errorf("redact changed the stored job's attempts: %+v", stored.Attempts)
 	}
 }
+
+// A job's priority is root's to set at submit (Slurm's --priority is an
+// operator's): a user's would pass every other user's jobs.
+func TestSubmitPriorityIsRoots(t *testing.T) {
+	tc := startTestController(t, false)
+	spec := api.JobSpec{Command: []string{"true"}, Held: true, Priority: 999_999_999}
+	if status, e := tc.call(bob, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec}, nil); status == http.StatusOK ||
+		e.Code != api.CodeForbidden || !strings.Contains(e.Message, "only root may set a job's priority") {
+		t.Errorf("bob's submit with a priority: %d %s %q, want it refused", status, e.Code, e.Message)
+	}
+	id := tc.submit(rootUser, spec)
+	var list api.ListJobsResponse
+	tc.mustCall(rootUser, api.PathListJobs, api.ListJobsRequest{IDs: []uint64{id}}, &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].Priority != spec.Priority {
+		t.Errorf("root's job with priority %d: %+v", spec.Priority, list.Jobs)
+	}
+}

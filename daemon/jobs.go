@@ -257,6 +257,12 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	if spec.Nice < 0 && o.uid != 0 {
 		return api.Job{}, api.Errorf(api.CodeForbidden, "job %q: only root may give a negative nice", name).WithField("nice")
 	}
+	if spec.Priority != 0 && o.uid != 0 {
+		// As Slurm's --priority: an operator's, else one user's jobs
+		// would pass every other user's.
+		return api.Job{}, api.Errorf(api.CodeForbidden, "job %q: only root may set a job's priority (%d); give a nice value (--nice N) to lower yours",
+			name, spec.Priority).WithField("priority")
+	}
 	if spec.TmpMB < 0 { // above the job's memory it is allowed, and bounded by that memory
 		return api.Job{}, api.Errorf(api.CodeInvalid,
 			"job %q: a private /tmp of %d MiB: give a size in MiB, or 0 for the job's memory", name, spec.TmpMB).WithField("tmpMB")
