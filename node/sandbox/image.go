@@ -513,7 +513,7 @@ func mountInRoot(root int, rootfs string, tree int, m shimMount, uid, gid uint32
 		return fmt.Errorf("%w: mount target %s leads to the job's / itself", ErrInvalidSpec, m.Target)
 	}
 	for _, own := range []string{"/proc", "/dev", "/sys", "/tmp"} {
-		if rel == own || strings.HasPrefix(rel, own+"/") {
+		if under(rel, own) {
 			return fmt.Errorf("%w: mount target %s leads to %s, in the job's own %s", ErrInvalidSpec, m.Target, rel, own)
 		}
 	}

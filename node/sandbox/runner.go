@@ -346,7 +346,7 @@ func (r *Runner) checkPlacement() error {
 		if r.placementErr = checkPlacement(exe, r.Root); r.placementErr != nil {
 			return
 		}
-		init := "/proc/self/exe"
+		init, name := "/proc/self/exe", exe
 		if r.Supervisor != "" {
 			if r.placementErr = checkPlacement(r.Supervisor, r.Root); r.placementErr != nil {
 				return
@@ -354,9 +354,9 @@ func (r *Runner) checkPlacement() error {
 			if r.supervisor, r.placementErr = openSupervisor(r.Supervisor); r.placementErr != nil {
 				return
 			}
-			init = r.supervisorExe()
+			init, name = r.supervisorExe(), r.Supervisor
 		}
-		r.initStatic, r.placementErr = checkInitBinary(init)
+		r.initStatic, r.placementErr = checkInitBinary(init, name)
 	})
 	return r.placementErr
 }
@@ -364,24 +364,24 @@ func (r *Runner) checkPlacement() error {
 // checkInitBinary checks the binary that jobs' inits run from, which a
 // job that does not run as root executes again as its user (enterdir):
 // everyone must be allowed to execute it. It reports whether the binary
-// is statically linked.
-func checkInitBinary(path string) (static bool, err error) {
+// is statically linked. name is what errors call it.
+func checkInitBinary(path, name string) (static bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("open the jobs' init binary: %w", err)
+		return false, fmt.Errorf("open the jobs' init binary %s: %w", name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("jobs' init binary: %w", err)
+		return false, fmt.Errorf("jobs' init binary %s: %w", name, err)
 	}
 	if fi.Mode()&0o001 == 0 {
 		return false, fmt.Errorf("jobs' init binary %s has mode %v: jobs of users other than root execute it to enter their working directory, so everyone must be allowed to (chmod a+x)",
-			f.Name(), fi.Mode())
+			name, fi.Mode())
 	}
 	ef, err := elf.NewFile(f)
 	if err != nil {
-		return false, fmt.Errorf("jobs' init binary %s: %w", f.Name(), err)
+		return false, fmt.Errorf("jobs' init binary %s: %w", name, err)
 	}
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_INTERP {

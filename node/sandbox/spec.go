@@ -176,7 +176,7 @@ func (s *Spec) validate() error {
 			return fmt.Errorf("%w: mount source %q is not absolute", ErrInvalidSpec, m.Source)
 		case !filepath.IsAbs(t) || filepath.Clean(t) != t:
 			return fmt.Errorf("%w: mount target %q must be a clean absolute path", ErrInvalidSpec, t)
-		case t == "/" || t == "/proc" || t == "/dev" || strings.HasPrefix(t, "/proc/") || strings.HasPrefix(t, "/dev/"):
+		case t == "/" || under(t, "/proc") || under(t, "/dev"):
 			return fmt.Errorf("%w: mount target %q: not /, nor in /proc or /dev", ErrInvalidSpec, t)
 		}
 		// The mounts are made in order, and a later target is looked up
@@ -184,7 +184,7 @@ func (s *Spec) validate() error {
 		// user may control (a symlink there would lead libcontainer's
 		// init, root, to make the mountpoint wherever it points).
 		for _, before := range s.Mounts[:i] {
-			if t != before.Target && !strings.HasPrefix(t, before.Target+"/") {
+			if !under(t, before.Target) {
 				continue
 			}
 			if m.NodeSource && !before.NodeSource {

@@ -142,7 +142,7 @@ func TestSupervisorBinaryRefused(t *testing.T) {
 	os.Chmod(bin, 0o750)
 	r = newRunner(t)
 	r.Supervisor = bin
-	if err := r.Check(); err == nil || !strings.Contains(err.Error(), "everyone must be allowed") {
+	if err := r.Check(); err == nil || !strings.Contains(err.Error(), bin+" has mode") || !strings.Contains(err.Error(), "everyone must be allowed") {
 		t.Errorf("Check with a supervisor binary others may not execute: %v, want a refusal saying why", err)
 	}
 	// Another build: its node/sandbox differs (a stale binary left next
