@@ -157,4 +157,9 @@ func TestMemSchedulingPolicies(t *testing.T) {
 			t.Errorf("team1's job %d is %s, want RUNNABLE (gold, lighter, has 3 of 4 CPUs)", id, j.State)
 		}
 	}
+	// On a FIFO queue any user's override is the job's priority (AWS's
+	// 0-9999, below a job's default priority), not Slurm's --priority.
+	if status, out := mc.awsCall(alice, "submitjob", `{"jobName":"x","jobQueue":"default","jobDefinition":"plain","schedulingPriorityOverride":5}`); status != http.StatusOK {
+		t.Errorf("alice's submitjob to a FIFO queue with schedulingPriorityOverride 5: HTTP %d %v", status, out)
+	}
 }

@@ -156,6 +156,9 @@ func (c *Controller) cronPut(ctx context.Context, who caller, req api.CronPutReq
 	if err != nil {
 		return api.CronSchedule{}, err
 	}
+	if err := prioritySetter(who, req.Spec.Job.JobSpec); err != nil {
+		return api.CronSchedule{}, err
+	}
 	state := c.fsm.State()
 	s, err := c.checkCronSpec(state, req.Spec, o)
 	if err != nil {
@@ -279,6 +282,9 @@ func (c *Controller) crontabPut(ctx context.Context, who caller, req api.Crontab
 			spec := api.CronSpec{Name: fmt.Sprintf("crontab-%d", e.Line), Schedule: e.Schedule, Job: e.Job,
 				Overlap: api.OverlapSkip, Missed: api.MissedRunOnce}
 			s, err := c.checkCronSpec(state, spec, o)
+			if err == nil {
+				err = prioritySetter(who, e.Job.JobSpec)
+			}
 			if err != nil {
 				msg := err.Error()
 				var ae *api.Error

@@ -248,6 +248,9 @@ func (c *Controller) fireCron(ctx context.Context, state *raftfsm.State, s *api.
 		cmd.Skip = fmt.Sprintf("missed: no controller led at the slot (missed-slot policy skip; %d earlier slots missed too)", d.missed)
 	default:
 		j, err := c.cronJob(state, s)
+		if err == nil {
+			err = c.admitJobs(state, 1) // a firing is a submit (MaxJobCount)
+		}
 		if err != nil {
 			cmd.Error = err.Error()
 			c.log.Warn("cron: the schedule's job cannot be submitted", "user", s.User, "schedule", s.Name, "err", err)

@@ -105,11 +105,17 @@ func (f *fakeClock) waitArmed(t *testing.T, at time.Time) {
 
 func startCron(t *testing.T, clock CronClock) *Controller {
 	t.Helper()
+	return startCronWith(t, Config{CronClock: clock})
+}
+
+// startCronWith starts a controller with cfg's options (paths and log
+// filled in) and a registered node.
+func startCronWith(t *testing.T, cfg Config) *Controller {
+	t.Helper()
 	dir := t.TempDir()
-	c, err := Start(Config{
-		DataDir: filepath.Join(dir, "data"), Socket: filepath.Join(dir, "shoal.sock"),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CronClock: clock,
-	})
+	cfg.DataDir, cfg.Socket = filepath.Join(dir, "data"), filepath.Join(dir, "shoal.sock")
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +229,22 @@ func TestCronLoopOverlapAndMissed(t *testing.T) {
 	}
 	if len(none) != 1 || none[0].JobID != 0 || none[0].Missed != 5 || !strings.Contains(none[0].Skipped, "missed") {
 		t.Errorf("missed skip: firings %+v, want slot 11:00 skipped with 5 missed before it", none)
+	}
+}
+
+// A firing is a submit: past MaxJobCount it records why, and no job.
+func TestCronFiringMaxJobCount(t *testing.T) {
+	clock := newFakeClock(at("2026-12-04T10:00:30Z"))
+	c := startCronWith(t, Config{CronClock: clock, MaxJobCount: 1})
+	c.mustCron(t, api.CronSpec{Name: "every", Schedule: "* * * * *", Overlap: api.OverlapAllow})
+	clock.waitArmed(t, at("2026-12-04T10:01:00Z"))
+	clock.Advance(at("2026-12-04T10:01:00Z"))
+	clock.waitArmed(t, at("2026-12-04T10:02:00Z"))
+	clock.Advance(at("2026-12-04T10:02:00Z"))
+	clock.waitArmed(t, at("2026-12-04T10:03:00Z"))
+	f := c.firings(t, "every")
+	if len(f) != 2 || f[0].JobID == 0 || f[1].JobID != 0 || !strings.Contains(f[1].Error, "MaxJobCount of 1") {
+		t.Fatalf("firings %+v, want a job at 10:01 and 10:02 refused for MaxJobCount", f)
 	}
 }
 

@@ -29,6 +29,9 @@ const (
 )
 
 func (c *Controller) submit(ctx context.Context, who caller, req api.SubmitJobRequest) (api.SubmitJobResponse, error) {
+	if err := prioritySetter(who, req.JobSpec); err != nil {
+		return api.SubmitJobResponse{}, err
+	}
 	ids, err := c.submitJobs(ctx, who, []api.SubmitJobRequest{req}, refuseUnsatisfiable)
 	if err != nil {
 		return api.SubmitJobResponse{}, err
@@ -37,8 +40,25 @@ func (c *Controller) submit(ctx context.Context, who caller, req api.SubmitJobRe
 }
 
 func (c *Controller) submitBatch(ctx context.Context, who caller, req api.SubmitBatchRequest) (api.SubmitBatchResponse, error) {
+	for _, r := range req.Jobs {
+		if err := prioritySetter(who, r.JobSpec); err != nil {
+			return api.SubmitBatchResponse{}, err
+		}
+	}
 	ids, err := c.submitJobs(ctx, who, req.Jobs, refuseUnsatisfiable)
 	return api.SubmitBatchResponse{IDs: ids}, err
+}
+
+// prioritySetter refuses a job priority given by a caller other than an
+// operator, as Slurm's --priority is an operator's: one user's jobs would
+// pass every other user's. (AWS's schedulingPriorityOverride keeps its
+// own meaning: 0-9999, below every priority a job gets by default.)
+func prioritySetter(who caller, spec api.JobSpec) error {
+	if spec.Priority == 0 || who.operator {
+		return nil
+	}
+	return api.Errorf(api.CodeForbidden, "job %q: only root may set a job's priority (%d); give a nice value (--nice N) to lower yours",
+		clip(spec.Name), spec.Priority).WithField("priority")
 }
 
 // submitJobs validates requests, stamps the owner from the connection and
@@ -256,12 +276,6 @@ func newJob(r api.SubmitJobRequest, o owner) (api.Job, error) {
 	}
 	if spec.Nice < 0 && o.uid != 0 {
 		return api.Job{}, api.Errorf(api.CodeForbidden, "job %q: only root may give a negative nice", name).WithField("nice")
-	}
-	if spec.Priority != 0 && o.uid != 0 {
-		// As Slurm's --priority: an operator's, else one user's jobs
-		// would pass every other user's.
-		return api.Job{}, api.Errorf(api.CodeForbidden, "job %q: only root may set a job's priority (%d); give a nice value (--nice N) to lower yours",
-			name, spec.Priority).WithField("priority")
 	}
 	if spec.TmpMB < 0 { // above the job's memory it is allowed, and bounded by that memory
 		return api.Job{}, api.Errorf(api.CodeInvalid,
