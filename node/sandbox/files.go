@@ -112,11 +112,24 @@ type relay struct {
 	err  error
 }
 
-func startRelay(r, f *os.File) *relay {
+// startRelay copies r into f with the credentials of the job's uid, gid
+// and groups and no capabilities, on a thread of its own: a write as root
+// would use root's reserved blocks and quota (CAP_SYS_RESOURCE) and keep
+// a setuid bit the user's own write clears (CAP_FSETID).
+func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
 	rl := &relay{done: make(chan struct{})}
 	go func() {
 		defer close(rl.done)
-		_, err := io.Copy(f, r)
+		runtime.LockOSThread()
+		var copyErr error
+		restored, err := withThreadCreds(uid, gid, groups, func() error {
+			_, copyErr = io.Copy(f, r)
+			return nil
+		})
+		if restored {
+			runtime.UnlockOSThread()
+		} // else the thread goes with the goroutine
+		err = errors.Join(err, copyErr)
 		// If the file took no more (a full disk), closing the read end
 		// gives the job's next write EPIPE (SIGPIPE), as a closed pipe
 		// would: it never blocks on a pipe nobody reads.

@@ -353,6 +353,34 @@ func TestOutputOwnerKept(t *testing.T) {
 	}
 }
 
+// The relay writes as the job's user, with no capabilities: appending to
+// another user's setuid file that the job's group may write clears the
+// setuid bit, as the user's own write would (root's, with CAP_FSETID,
+// kept it).
+func TestRelayWritesAsUser(t *testing.T) {
+	r := newRunner(t)
+	dir := scratchDir(t)
+	os.Chmod(dir, 0o755)
+	out := filepath.Join(dir, "tool")
+	os.WriteFile(out, []byte("#!/bin/sh\n"), 0o644)
+	os.Chown(out, other, nobody)
+	unix.Chmod(out, 0o4775) // os.Chmod takes os.ModeSetuid, not 0o4000
+	var st unix.Stat_t
+	if unix.Stat(out, &st); st.Mode&0o7777 != 0o4775 {
+		t.Fatalf("%s has mode %o before the job, want 4775", out, st.Mode&0o7777)
+	}
+	spec := userSpec(t, "echo", "appended")
+	spec.Stdout, spec.AppendOutput = out, true
+	if res, _ := run(t, r, spec); res != (Result{}) {
+		t.Fatalf("result %+v (stderr %q)", res, readFile(t, spec.Stderr))
+	}
+	unix.Stat(out, &st)
+	if got := readFile(t, out); got != "#!/bin/sh\nappended\n" || st.Mode&0o7777 != 0o775 || st.Uid != other {
+		t.Errorf("%s after the job: %q, owner %d, mode %o; want the line appended, %d's, and the setuid bit cleared (775)",
+			out, got, st.Uid, st.Mode&0o7777, other)
+	}
+}
+
 // A job of nobody cannot have more than PidsMax processes: the shell's
 // fork fails (and dash gives up) once the limit is reached.
 func TestPidsLimit(t *testing.T) {

@@ -205,7 +205,7 @@ func shim() error {
 		if err != nil {
 			return nil, fmt.Errorf("relay pipe for %s: %w", f.Name(), err)
 		}
-		relays = append(relays, startRelay(pr, f))
+		relays = append(relays, startRelay(pr, f, uint32(s.UID), uint32(s.GID), toU32(s.Groups)))
 		writers = append(writers, pw)
 		return pw, nil
 	}
