@@ -143,7 +143,8 @@
 // existing file keeps its owner and mode: libcontainer's init fchowns
 // the container's stdio to the job's uid when the owner differs (runc's
 // fixStdioPermissions), so a file the job's uid does not own is written
-// through a pipe and a relay in the job's supervisor instead, which Wait
+// through a pipe and a relay in the job's supervisor instead (writing
+// with the user's credentials and no capabilities), which Wait
 // waits for.
 //
 // libcontainer's init makes its working directory and enters it as root,
