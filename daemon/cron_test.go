@@ -103,6 +103,16 @@ func (f *fakeClock) waitArmed(t *testing.T, at time.Time) {
 	}
 }
 
+// fireSlots lets the loop reach each slot in turn: it waits until the
+// loop sleeps until the slot, then moves the clock there.
+func (f *fakeClock) fireSlots(t *testing.T, slots ...time.Time) {
+	t.Helper()
+	for _, slot := range slots {
+		f.waitArmed(t, slot)
+		f.Advance(slot)
+	}
+}
+
 func startCron(t *testing.T, clock CronClock) *Controller {
 	t.Helper()
 	return startCronWith(t, Config{CronClock: clock})
@@ -209,10 +219,7 @@ func TestCronLoopOverlapAndMissed(t *testing.T) {
 	c.mustCron(t, api.CronSpec{Name: "skip", Schedule: "* * * * *"})
 	c.mustCron(t, api.CronSpec{Name: "once", Schedule: "*/10 * * * *", Overlap: api.OverlapAllow, Missed: api.MissedRunOnce})
 	c.mustCron(t, api.CronSpec{Name: "none", Schedule: "*/10 * * * *", Overlap: api.OverlapAllow, Missed: api.MissedSkip})
-	clock.waitArmed(t, at("2026-12-04T10:01:00Z"))
-	clock.Advance(at("2026-12-04T10:01:00Z"))
-	clock.waitArmed(t, at("2026-12-04T10:02:00Z"))
-	clock.Advance(at("2026-12-04T10:02:00Z"))
+	clock.fireSlots(t, at("2026-12-04T10:01:00Z"), at("2026-12-04T10:02:00Z"))
 	clock.waitArmed(t, at("2026-12-04T10:03:00Z"))
 	f := c.firings(t, "skip")
 	if len(f) != 2 || f[0].JobID == 0 || f[1].JobID != 0 || !strings.Contains(f[1].Skipped, "overlap skip") {
@@ -237,10 +244,7 @@ func TestCronFiringMaxJobCount(t *testing.T) {
 	clock := newFakeClock(at("2026-12-04T10:00:30Z"))
 	c := startCronWith(t, Config{CronClock: clock, MaxJobCount: 1})
 	c.mustCron(t, api.CronSpec{Name: "every", Schedule: "* * * * *", Overlap: api.OverlapAllow})
-	clock.waitArmed(t, at("2026-12-04T10:01:00Z"))
-	clock.Advance(at("2026-12-04T10:01:00Z"))
-	clock.waitArmed(t, at("2026-12-04T10:02:00Z"))
-	clock.Advance(at("2026-12-04T10:02:00Z"))
+	clock.fireSlots(t, at("2026-12-04T10:01:00Z"), at("2026-12-04T10:02:00Z"))
 	clock.waitArmed(t, at("2026-12-04T10:03:00Z"))
 	f := c.firings(t, "every")
 	if len(f) != 2 || f[0].JobID == 0 || f[1].JobID != 0 || !strings.Contains(f[1].Error, "MaxJobCount of 1") {
