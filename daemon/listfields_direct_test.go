@@ -59,7 +59,7 @@ func TestDirectFieldsMatchReflection(t *testing.T) {
 func TestListFullMatchesEncodingJSON(t *testing.T) {
 	tc := startTestController(t, false)
 	tc.submit(alice, api.JobSpec{Name: "a <b> & \"c\" üñí", Command: []string{"sleep", "9"}, Dir: "/tmp",
-		Script: "#!/bin/sh\necho '<hi>' & \"x\"\t\\ \u2028\n", Stdout: "out-%j", Priority: 7, Nice: 3,
+		Script: "#!/bin/sh\necho '<hi>' & \"x\"\t\\ \u2028\n", Stdout: "out-%j", Nice: 3,
 		Resources: api.Resources{CPUs: 1, MemoryMB: 64}, Tags: map[string]string{"k": "v", "<": ">"},
 		Env: map[string]string{"A": "1"}, Held: true, TimeLimit: 60, Comment: "c", Account: "", BeginAt: 1})
 	dep := tc.submit(bob, api.JobSpec{Name: "bobs", Command: []string{"true"}, Dir: "/tmp", Held: true, Parameters: map[string]string{}})

@@ -17,7 +17,7 @@ import (
 func TestListFields(t *testing.T) {
 	tc := startTestController(t, false)
 	mine := tc.submit(alice, api.JobSpec{Name: "a <b> & \"c\" üñí", Command: []string{"sleep", "9"}, Dir: "/tmp",
-		Script: "#!/bin/sh\necho '<hi>' & \"x\"\t\\ \u2028\n", Stdout: "out-%j", Priority: 7, Resources: api.Resources{CPUs: 1, MemoryMB: 64},
+		Script: "#!/bin/sh\necho '<hi>' & \"x\"\t\\ \u2028\n", Stdout: "out-%j", Resources: api.Resources{CPUs: 1, MemoryMB: 64},
 		Tags: map[string]string{"k": "v"}, Held: true})
 	// Held: neither may start between the two lists this compares.
 	theirs := tc.submit(bob, api.JobSpec{Name: "bobs", Command: []string{"true"}, Dir: "/tmp", Held: true})
