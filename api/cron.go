@@ -16,6 +16,12 @@ const (
 	MaxCronFirings  = 10 // firings kept per schedule
 	MaxCrontabBytes = 256 << 10
 	MaxCrontabLines = 1000 // jobs of one crontab
+	// MaxUserSchedules and MaxUserScheduleBytes bound one user's
+	// schedules, named and crontab lines together, and what their jobs
+	// hold (scripts, commands, environments): every controller keeps
+	// them in memory.
+	MaxUserSchedules     = 1000
+	MaxUserScheduleBytes = 16 << 20
 )
 
 // CronOverlap says what a slot does while an earlier firing's job runs.

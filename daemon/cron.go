@@ -164,6 +164,9 @@ func (c *Controller) cronPut(ctx context.Context, who caller, req api.CronPutReq
 	if err != nil {
 		return api.CronSchedule{}, err
 	}
+	if err := cronBudget(state, o, func(old *api.CronSchedule) bool { return old.Name != s.Name }, s); err != nil {
+		return api.CronSchedule{}, err
+	}
 	cmd := raftfsm.CronPutCmd{Schedule: s, Create: !req.Update, CallerUID: who.actingUID(), Now: c.cronClock().Now().UnixMilli()}
 	if err := c.proposeCron(ctx, raftfsm.OpCronPut, cmd); err != nil {
 		return api.CronSchedule{}, err
@@ -172,6 +175,37 @@ func (c *Controller) cronPut(ctx context.Context, who caller, req api.CronPutReq
 		return c.cronView(c.fsm.State(), stored), nil
 	}
 	return s, nil
+}
+
+// cronBudget checks that o's schedules that stay (kept) and the new ones
+// fit in MaxUserSchedules and MaxUserScheduleBytes.
+func cronBudget(state *raftfsm.State, o owner, kept func(*api.CronSchedule) bool, added ...api.CronSchedule) error {
+	n, size := len(added), 0
+	for i := range added {
+		size += scheduleBytes(&added[i])
+	}
+	for _, old := range state.CronSchedules(o.uid, false) {
+		if kept(old) {
+			n, size = n+1, size+scheduleBytes(old)
+		}
+	}
+	if n > api.MaxUserSchedules || size > api.MaxUserScheduleBytes {
+		return api.Errorf(api.CodeInvalid, "user %s would have %d cron schedules holding %s; at most %d schedules and %s (crontab lines count too): delete some first",
+			o.name, n, sizeString(int64(size)), api.MaxUserSchedules, sizeString(api.MaxUserScheduleBytes))
+	}
+	return nil
+}
+
+// scheduleBytes is about what a schedule's job holds.
+func scheduleBytes(s *api.CronSchedule) int {
+	n := len(s.Job.Script)
+	for _, a := range s.Job.Command {
+		n += len(a)
+	}
+	for k, v := range s.Job.Env {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 func (c *Controller) cronDelete(ctx context.Context, who caller, req api.CronNameRequest) (empty, error) {
@@ -296,6 +330,10 @@ func (c *Controller) crontabPut(ctx context.Context, who caller, req api.Crontab
 			}
 			s.Crontab, s.Line = true, e.Line
 			cmd.Schedules = append(cmd.Schedules, s)
+		}
+		// The new crontab's lines replace the old one's.
+		if err := cronBudget(state, o, func(old *api.CronSchedule) bool { return !old.Crontab }, cmd.Schedules...); err != nil {
+			return empty{}, err
 		}
 	}
 	return empty{}, c.proposeCron(ctx, raftfsm.OpCrontab, cmd)

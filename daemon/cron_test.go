@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -354,5 +355,33 @@ func TestCronDefinitionAndErrorStatus(t *testing.T) {
 	resp, _ = c.cronList(ctx, root, api.CronListRequest{Name: "greeter"})
 	if s := resp.Schedules[0]; s.Error != "" || s.Firings[len(s.Firings)-1].JobID == 0 {
 		t.Errorf("after the definition is back: error %q, last firing %+v; want a job and no error", s.Error, s.Firings[len(s.Firings)-1])
+	}
+}
+
+// A user's schedules are bounded, named and crontab lines together, in
+// number and in what their jobs hold: every controller keeps them.
+func TestCronBudget(t *testing.T) {
+	c := startCron(t, newFakeClock(at("2026-12-04T10:00:30Z")))
+	alice := caller{uid: 4201, gid: 4201, known: true}
+	big := strings.Repeat("#", 3<<20) // 3 MiB: five pass the 16 MiB
+	put := func(name string, update ...bool) error {
+		_, err := c.cronPut(context.Background(), alice, api.CronPutRequest{Update: len(update) > 0, Spec: api.CronSpec{Name: name, Schedule: "0 0 1 1 *",
+			Job: api.SubmitJobRequest{JobSpec: api.JobSpec{Script: "#!/bin/sh\n" + big}}}})
+		return err
+	}
+	for i := range 5 {
+		if err := put(fmt.Sprintf("s%d", i)); err != nil {
+			t.Fatalf("schedule %d of 3 MiB: %v", i, err)
+		}
+	}
+	if err := put("s0", true); err != nil { // an update does not add
+		t.Errorf("update s0: %v", err)
+	}
+	err := put("s5")
+	if !api.IsCode(err, api.CodeInvalid) || !strings.Contains(err.Error(), "would have 6 cron schedules") {
+		t.Errorf("a sixth schedule of 3 MiB: %v, want it refused", err)
+	}
+	if n := len(c.fsm.State().CronSchedules(alice.uid, false)); n != 5 {
+		t.Errorf("alice has %d schedules after the refusal, want 5", n)
 	}
 }

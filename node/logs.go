@@ -31,6 +31,12 @@ import (
 // maxLogBytes bounds what one logs call returns: the tail of a longer log.
 const maxLogBytes = 16 << 20
 
+// maxLogReads bounds the logs calls a node answers at once (more wait):
+// each holds up to maxLogBytes, several times over once encoded, and a
+// user's forty parallel `shoal logs` of a large log took a node daemon
+// to 4.5 GB.
+const maxLogReads = 2
+
 // logServer serves job logs to the controller: on a unix socket to root,
 // and to whoever presents its log token, the random one this boot made
 // and registered. On TCP it serves TLS with a key pair made at start
@@ -41,9 +47,10 @@ const maxLogBytes = 16 << 20
 type logServer struct {
 	addr     string
 	srv      *http.Server
-	path     string // unix socket path, removed on close
-	certHash string // pin of the TLS key (api.CAHash form); "" on a unix socket or plain HTTP
-	token    string // what the controller presents
+	path     string        // unix socket path, removed on close
+	certHash string        // pin of the TLS key (api.CAHash form); "" on a unix socket or plain HTTP
+	token    string        // what the controller presents
+	reads    chan struct{} // the calls being answered (maxLogReads)
 }
 
 func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error) {
@@ -70,7 +77,7 @@ func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error
 	if err != nil {
 		return nil, fmt.Errorf("listen for log requests on %s: %w", addr, err)
 	}
-	ls := &logServer{addr: l.Addr().String(), certHash: certHash, token: token}
+	ls := &logServer{addr: l.Addr().String(), certHash: certHash, token: token, reads: make(chan struct{}, maxLogReads)}
 	if network == "unix" {
 		ls.path, ls.addr = addr, addr
 		os.Chmod(addr, 0o600)
@@ -91,6 +98,12 @@ func startLogServer(addr string, insecureHTTP bool, a *Agent) (*logServer, error
 		var req api.NodeLogsRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			reply.Error(w, api.Errorf(api.CodeInvalid, "decode logs request: %v", err))
+			return
+		}
+		select {
+		case ls.reads <- struct{}{}:
+			defer func() { <-ls.reads }()
+		case <-r.Context().Done():
 			return
 		}
 		data, err := a.readLog(&req.Job, req.Stream)

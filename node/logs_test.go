@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/api/client"
@@ -147,5 +148,37 @@ func TestLogServerPlainAndUnix(t *testing.T) {
 	}
 	if got, err := fetchLog(client.New(sock, ""), t, j); err != nil || got != "plain\n" {
 		t.Fatalf("log on the unix socket as root, no token: %q, %v", got, err)
+	}
+}
+
+// A node answers at most maxLogReads logs calls at once; the next waits
+// for one to end.
+func TestLogReadsBounded(t *testing.T) {
+	a, _ := startingAgent(t)
+	j := logJob(t, a, "log\n")
+	srv, err := startLogServer("127.0.0.1:0", true, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.close()
+	for range maxLogReads { // as if that many calls were being answered
+		srv.reads <- struct{}{}
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := fetchLog(client.New(srv.addr, srv.token), t, j)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("a logs call past %d being answered was answered at once (%v)", maxLogReads, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	<-srv.reads
+	if err := <-got; err != nil {
+		t.Fatalf("the waiting logs call, once one ended: %v", err)
+	}
+	for range maxLogReads - 1 {
+		<-srv.reads
 	}
 }
