@@ -112,7 +112,8 @@ type Config struct {
 // scheduling loop.
 type Controller struct {
 	cfg       Config
-	jobCount  jobCount // MaxJobCount's (jobcount.go)
+	jobCount  jobCount      // MaxJobCount's (jobcount.go)
+	logCalls  chan struct{} // the logs calls under way (maxLogCalls)
 	log       *slog.Logger
 	clock     clock.Clock
 	fsm       *raftfsm.FSM
@@ -244,7 +245,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, logCalls: make(chan struct{}, maxLogCalls), owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName, c.selfNamed = selfName(c.owners.ctx, c.selfUID)

@@ -185,6 +185,10 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 
 // jobLogs fetches a job's output from the node that ran it. Only the job's
 // owner and operators (root, the controller's user) may read it.
+// maxLogCalls bounds the logs calls the controller has under way at once
+// (more wait): each holds a node's answer, up to 16 MiB, decoded.
+const maxLogCalls = 2
+
 func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsRequest) (api.LogsResponse, error) {
 	state := c.fsm.State()
 	j := state.Job(req.ID)
@@ -204,6 +208,12 @@ func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsReques
 	client, err := nodeLogClient(n)
 	if err != nil {
 		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "node %s that ran job %d: log server: %v", n.Name, j.ID, err)
+	}
+	select {
+	case c.logCalls <- struct{}{}:
+		defer func() { <-c.logCalls }()
+	case <-ctx.Done():
+		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "read log of job %d: %v", j.ID, ctx.Err())
 	}
 	var resp api.LogsResponse
 	err = client.Call(ctx, api.PathNodeLogs, api.NodeLogsRequest{Job: *j, Stream: req.Stream}, &resp)
