@@ -183,12 +183,12 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 	return empty{}, err
 }
 
-// jobLogs fetches a job's output from the node that ran it. Only the job's
-// owner and operators (root, the controller's user) may read it.
 // maxLogCalls bounds the logs calls the controller has under way at once
 // (more wait): each holds a node's answer, up to 16 MiB, decoded.
 const maxLogCalls = 2
 
+// jobLogs fetches a job's output from the node that ran it. Only the job's
+// owner and operators (root, the controller's user) may read it.
 func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsRequest) (api.LogsResponse, error) {
 	state := c.fsm.State()
 	j := state.Job(req.ID)
