@@ -43,11 +43,9 @@ func (c *Controller) admitJobs(state *raftfsm.State, add int) error {
 	jc.mu.Lock()
 	defer jc.mu.Unlock()
 	now := c.clock.Now()
-	stale := now.Sub(jc.at) > jobCountTTL
-	if !stale && jc.counted+jc.admitted+add > limit && now.Sub(jc.at) > jobCountTTL/10 {
-		stale = true // jobs may have ended since: count again before refusing
-	}
-	if stale {
+	age := now.Sub(jc.at)
+	// Before refusing, count again too: jobs may have ended since.
+	if age > jobCountTTL || jc.counted+jc.admitted+add > limit && age > jobCountTTL/10 {
 		jc.counted, jc.admitted, jc.at = unfinishedJobs(state), 0, now
 	}
 	if n := jc.counted + jc.admitted; n+add > limit {
