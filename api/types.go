@@ -216,6 +216,9 @@ type JobSignal struct {
 	Scope  SignalScope `json:"scope,omitempty"`
 	// Step is the step whose processes get the signal (Scope SignalStep).
 	Step uint32 `json:"step,omitempty"`
+	// SrunPID is that step's srun, by its pid in the job (Step.SrunPID):
+	// the processes it started are the step's too.
+	SrunPID int `json:"srunPid,omitempty"`
 }
 
 // Mount makes a host path visible in a job's container.

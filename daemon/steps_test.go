@@ -56,7 +56,7 @@ func TestStepsOwnerOnly(t *testing.T) {
 		t.Errorf("steps %+v, %+v: want 0 running with its cancel asked, 1 FAILED with exit code 2", s0, s1)
 	}
 	list = tc.jobs(alice, api.ListJobsRequest{IDs: []uint64{id}, Fields: []string{"signals"}})
-	if want := []api.JobSignal{{Seq: 1, Signal: 9, Scope: api.SignalStep, Step: 0}}; !reflect.DeepEqual(list[0].SignalRequests, want) {
+	if want := []api.JobSignal{{Seq: 1, Signal: 9, Scope: api.SignalStep, Step: 0, SrunPID: 7}}; !reflect.DeepEqual(list[0].SignalRequests, want) {
 		t.Errorf("job signals %+v, want %+v (the node kills step 0 alone)", list[0].SignalRequests, want)
 	}
 }

@@ -454,31 +454,31 @@ func (a *Agent) deliver(t *task) {
 		}
 		a.mu.Unlock()
 		for _, s := range sigs {
-			a.sendSignal(t, s.Signal, s.Scope, s.Step, "requested")
+			a.sendSignal(t, s, "requested")
 		}
 	}
 }
 
 // sendSignal delivers one signal to a started task's processes (nothing if
 // the task could not start).
-func (a *Agent) sendSignal(t *task, sig int, scope api.SignalScope, step uint32, why string) {
+func (a *Agent) sendSignal(t *task, s api.JobSignal, why string) {
 	if t.proc == nil {
 		return
 	}
 	sc := sandbox.ScopeSteps
-	switch scope {
+	switch s.Scope {
 	case api.SignalBatch:
 		sc = sandbox.ScopeBatch
 	case api.SignalFull:
 		sc = sandbox.ScopeFull
 	case api.SignalStep:
-		sc = sandbox.StepScope(step)
+		sc = sandbox.StepScope(s.Step, s.SrunPID)
 	}
-	if err := t.proc.Signal(syscall.Signal(sig), sc); err != nil {
-		a.log.Warn("signal job", "job", t.id, "signal", sig, "scope", sc, "err", err)
+	if err := t.proc.Signal(syscall.Signal(s.Signal), sc); err != nil {
+		a.log.Warn("signal job", "job", t.id, "signal", s.Signal, "scope", sc, "err", err)
 		return
 	}
-	a.log.Debug("signalled job", "job", t.id, "signal", sig, "scope", sc, "why", why)
+	a.log.Debug("signalled job", "job", t.id, "signal", s.Signal, "scope", sc, "why", why)
 }
 
 // run starts a job, reports RUNNING, waits for it and reports how it ended.
@@ -603,7 +603,7 @@ func (a *Agent) armLimit(t *task, j *api.Job) {
 			scope = api.SignalBatch
 		}
 		at := end.Add(-time.Duration(j.LimitWarnSeconds) * time.Second)
-		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, sig, scope, 0, "time limit warning") })
+		t.warn = a.clock.AfterFunc(at.Sub(now), func() { a.sendSignal(t, api.JobSignal{Signal: sig, Scope: scope}, "time limit warning") })
 	}
 }
 

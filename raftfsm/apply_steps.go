@@ -167,7 +167,7 @@ func (w writer) stepSignal(c StepSignalCmd) Result {
 	}
 	keep := j.SignalRequests[max(0, len(j.SignalRequests)-(api.MaxJobSignals-1)):]
 	sigs := make([]api.JobSignal, 0, len(keep)+1)
-	j.SignalRequests = append(append(sigs, keep...), api.JobSignal{Seq: seq, Signal: sig, Scope: api.SignalStep, Step: r.StepID})
+	j.SignalRequests = append(append(sigs, keep...), api.JobSignal{Seq: seq, Signal: sig, Scope: api.SignalStep, Step: r.StepID, SrunPID: j.Steps[i].SrunPID})
 	w.put(tableJobs, j)
 	return Result{}
 }

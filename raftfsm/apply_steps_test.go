@@ -101,7 +101,8 @@ func TestStepRefusals(t *testing.T) {
 
 // TestSlurm6_9_StepCancel pins what Slurm's test 6.9 (scancel JOB.0 and
 // JOB.1) needs of the state: cancelling one step asks the node to kill
-// that step's processes alone (a SIGKILL scoped to the step), leaves the
+// that step's processes alone (a SIGKILL scoped to the step, naming the
+// step's srun, whose children are the step's), leaves the
 // job and its other steps running, and the step ends CANCELLED whatever
 // its tasks' exit; a signal reaches one step the same way.
 func TestSlurm6_9_StepCancel(t *testing.T) {
@@ -112,7 +113,7 @@ func TestSlurm6_9_StepCancel(t *testing.T) {
 	h.mustOK("signal step 1", h.apply(raftfsm.OpStepSignal, raftfsm.StepSignalCmd{Signal: api.StepSignalRequest{JobID: id, StepID: 1, Signal: 10}, CallerUID: 1000, Now: 105}))
 	h.mustOK("cancel step 0", h.apply(raftfsm.OpStepSignal, raftfsm.StepSignalCmd{Signal: api.StepSignalRequest{JobID: id, StepID: 0, Cancel: true}, CallerUID: 0, Now: 110}))
 	j := h.wantJob(id, run, "")
-	wantSigs := []api.JobSignal{{Seq: 1, Signal: 10, Scope: api.SignalStep, Step: 1}, {Seq: 2, Signal: 9, Scope: api.SignalStep, Step: 0}}
+	wantSigs := []api.JobSignal{{Seq: 1, Signal: 10, Scope: api.SignalStep, Step: 1, SrunPID: 42}, {Seq: 2, Signal: 9, Scope: api.SignalStep, Step: 0, SrunPID: 42}}
 	if !reflect.DeepEqual(j.SignalRequests, wantSigs) {
 		t.Fatalf("signals %+v, want %+v", j.SignalRequests, wantSigs)
 	}

@@ -389,28 +389,40 @@ func waitAnyExit(pids []int, timeout time.Duration) ([]int, bool) {
 }
 
 // Scope names the processes of a job that Signal reaches.
-type Scope int
+type Scope struct {
+	kind scopeKind
+	step uint32 // scopeStep: which step
+	// launcher is the step's srun, by its pid in the job's PID namespace
+	// (0: not known): the processes it started are the step's.
+	launcher int
+}
+
+type scopeKind uint8
+
+const (
+	scopeSteps scopeKind = iota
+	scopeBatch
+	scopeFull
+	scopeStep
+)
 
 // Scopes. The batch script is the job's own first process, PID 1.
-const (
-	ScopeSteps Scope = iota // every process but PID 1
-	ScopeBatch              // PID 1 alone
-	ScopeFull               // every process, PID 1 too
+var (
+	ScopeSteps = Scope{kind: scopeSteps} // every process but PID 1
+	ScopeBatch = Scope{kind: scopeBatch} // PID 1 alone
+	ScopeFull  = Scope{kind: scopeFull}  // every process, PID 1 too
 )
 
 func (s Scope) String() string {
-	switch s {
-	case ScopeSteps:
+	switch s.kind {
+	case scopeSteps:
 		return "steps"
-	case ScopeBatch:
+	case scopeBatch:
 		return "batch"
-	case ScopeFull:
+	case scopeFull:
 		return "full"
 	}
-	if step, ok := s.Step(); ok {
-		return "step " + strconv.FormatUint(uint64(step), 10)
-	}
-	return "Scope(" + strconv.Itoa(int(s)) + ")"
+	return "step " + strconv.FormatUint(uint64(s.step), 10)
 }
 
 // fullSignalGrace bounds how long Signal with ScopeFull leaves a stopped
@@ -439,7 +451,7 @@ func (j *Job) Signal(sig syscall.Signal, scope Scope) error {
 	if sig < 1 || sig > 64 {
 		return fmt.Errorf("signal job %s: signal %d is not a signal number (1 to 64)", j.c.ID(), sig)
 	}
-	if _, step := scope.Step(); !step && scope != ScopeSteps && scope != ScopeBatch && scope != ScopeFull {
+	if scope.kind > scopeStep {
 		return fmt.Errorf("signal job %s: unknown scope %v", j.c.ID(), scope)
 	}
 	if j.ended() {
@@ -509,8 +521,8 @@ func (j *Job) signal(sig unix.Signal, scope Scope) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, thaw()) }()
-	if step, ok := scope.Step(); ok {
-		return j.signalStep(sig, step)
+	if scope.kind == scopeStep {
+		return j.signalStep(sig, scope)
 	}
 	others := 0
 	if scope != ScopeBatch {

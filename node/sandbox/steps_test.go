@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,26 +11,39 @@ import (
 
 // A step scope reaches one step's processes alone: those started with
 // SLURM_STEP_ID=N (as srun starts its tasks) and their descendants, even
-// one that cleared its environment; another step's processes and the
-// batch script (PID 1) go on (scancel JOB.STEP).
+// one that cleared its environment, and those the step's srun started,
+// even one that cleared its environment as it started (srun env -i
+// prog); srun itself, another step's processes and the batch script
+// (PID 1) go on (scancel JOB.STEP).
 func TestSignalOneStep(t *testing.T) {
 	r := newRunner(t)
 	j, spec, _ := startWithFifo(t, r, `
 SLURM_STEP_ID=0 sh -c 'env -i sleep 3600 & echo $! > "$PWD/gc"; wait' & s0=$!
 SLURM_STEP_ID=1 sh -c 'echo $$ > "$PWD/s1"; exec sleep 3600' & s1=$!
 SLURM_STEP_ID=10 sh -c 'echo $$ > "$PWD/s10"; exec sleep 3600' & s10=$!
-while [ ! -s "$PWD/gc" ] || [ ! -s "$PWD/s1" ] || [ ! -s "$PWD/s10" ]; do sleep 0.01; done
-sleep 0.1 # the grandchild has exec'd env -i and sleep
+sh -c 'echo $$ > "$PWD/srun.pid"; env -i sleep 3600 & wait $!; echo "srun: task $?" > "$PWD/srun.out"; exec sleep 3600' & srun=$!
+while [ ! -s "$PWD/gc" ] || [ ! -s "$PWD/s1" ] || [ ! -s "$PWD/s10" ] || [ ! -s "$PWD/srun.pid" ]; do sleep 0.01; done
+sleep 0.1 # the grandchildren have exec'd env -i and sleep
 echo ready > "$FIFO"
 wait $s0; echo "step0=$?"
+for _ in $(seq 300); do [ -s "$PWD/srun.out" ] && break; sleep 0.01; done
+cat "$PWD/srun.out" 2>/dev/null || echo "srun: task not signalled"
 gc=$(cat "$PWD/gc")
 sleep 0.1
 if [ -e /proc/$gc ] && ! grep -q '^State:.*Z' /proc/$gc/status; then echo gc-alive; else echo gc-gone; fi
 kill -0 $s1 && echo step1-alive
 kill -0 $s10 && echo step10-alive
-kill $s1 $s10
+kill -0 $srun && echo srun-alive
+kill $s1 $s10 $srun
 echo script-done`)
-	if err := j.Signal(unix.SIGKILL, StepScope(0)); err != nil {
+	if err := j.Signal(unix.SIGKILL, StepScope(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	srun, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(spec.Dir, "srun.pid"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Signal(unix.SIGKILL, StepScope(2, srun)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := j.Wait()
@@ -38,7 +53,7 @@ echo script-done`)
 	if res != (Result{}) {
 		t.Errorf("result = %+v, want zero: the batch script goes on (stderr %q)", res, readFile(t, spec.Stderr))
 	}
-	want := "step0=137\ngc-gone\nstep1-alive\nstep10-alive\nscript-done\n"
+	want := "step0=137\nsrun: task 137\ngc-gone\nstep1-alive\nstep10-alive\nsrun-alive\nscript-done\n"
 	if out := readFile(t, spec.Stdout); out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
@@ -47,7 +62,7 @@ echo script-done`)
 
 func TestStepScope(t *testing.T) {
 	for _, step := range []uint32{0, 1, 4294967295} {
-		s := StepScope(step)
+		s := StepScope(step, 7)
 		if got, ok := s.Step(); !ok || got != step {
 			t.Errorf("StepScope(%d).Step() = %d, %v", step, got, ok)
 		}
