@@ -127,13 +127,13 @@ func (w writer) stop(c StopCmd) Result {
 		return Result{Err: api.Errorf(api.CodeConflict, "cannot requeue job %d: it was submitted with --no-requeue", j.ID)}
 	case c.Requeue && j.State.Terminable():
 		j.StopRequested, j.RequeueRequested, j.StopReason = true, true, c.Reason
-		j.Held = j.Held || c.Hold
+		requeueHold(j, c)
 		w.put(tableJobs, j)
 		return Result{}
 	case c.Requeue && j.State.Cancellable():
 		return Result{} // not started: already queued
 	case c.Requeue && j.State.Terminal():
-		j.Held = j.Held || c.Hold
+		requeueHold(j, c)
 		w.requeueEnded(j, c.Now)
 		return Result{}
 	case c.Terminate && j.State.Terminable():
@@ -173,6 +173,15 @@ func (w writer) requeueEnded(j *api.Job, now int64) {
 	w.put(tableJobs, j)
 }
 
+// requeueHold holds a job being requeued when c asks (scontrol
+// requeuehold): root's hold of another's job is an admin hold.
+func requeueHold(j *api.Job, c StopCmd) {
+	if c.Hold {
+		j.Held = true
+		j.HeldByAdmin = j.HeldByAdmin || c.CallerUID == 0 && j.UID != 0
+	}
+}
+
 // hold holds or releases jobs that have not started, all or none.
 func (w writer) hold(c HoldCmd) Result {
 	jobs := make([]*api.Job, 0, len(c.IDs))
@@ -185,6 +194,9 @@ func (w writer) hold(c HoldCmd) Result {
 		if err := owns(j, c.CallerUID, verb); err != nil {
 			return Result{Err: err}
 		}
+		if !c.Hold && j.HeldByAdmin && c.CallerUID != 0 {
+			return Result{Err: api.Errorf(api.CodeForbidden, "cannot release job %d: an administrator held it (JobHeldAdmin), and only root may release it", id)}
+		}
 		// A job being requeued (scontrol requeuehold) is held once it is queued again.
 		if !j.State.Cancellable() && !(c.Hold && j.RequeueRequested) {
 			return Result{Err: api.Errorf(api.CodeConflict, "cannot %s job %d: it is %s; only jobs that have not started can be held or released", verb, id, j.State)}
@@ -192,11 +204,16 @@ func (w writer) hold(c HoldCmd) Result {
 		jobs = append(jobs, j)
 	}
 	for _, j := range jobs {
+		byAdmin := c.Hold && c.CallerUID == 0 && j.UID != 0 // JobHeldAdmin
 		if j.Held == c.Hold {
+			if byAdmin && !j.HeldByAdmin { // root's hold of a job its owner held
+				j.HeldByAdmin = true
+				w.put(tableJobs, j)
+			}
 			continue
 		}
 		j.Held = c.Hold
-		j.HeldByAdmin = c.Hold && c.CallerUID == 0 && j.UID != 0 // JobHeldAdmin
+		j.HeldByAdmin = byAdmin
 		switch {
 		case c.Hold && j.State == api.StateRunnable:
 			mustMove(j, api.StatePending, c.Now)

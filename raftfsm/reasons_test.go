@@ -2,6 +2,7 @@ package raftfsm_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -66,8 +67,10 @@ func TestJobReasons(t *testing.T) {
 	}
 }
 
-// TestHeldByAdmin: root holding another's job is an admin hold; the
-// owner's own hold is not; a release clears it.
+// TestHeldByAdmin: root holding another's job is an admin hold, also
+// when its owner held it first; the owner's own hold is not; the owner
+// may not release an admin hold (Slurm's JobHeldAdmin); root's release
+// clears it.
 func TestHeldByAdmin(t *testing.T) {
 	h := newHarness(t)
 	ids := h.submit(1, newJob("a"), newJob("b"))
@@ -84,8 +87,23 @@ func TestHeldByAdmin(t *testing.T) {
 	if got[ids[0]] != sched.ReasonHeldAdmin || got[ids[1]] != sched.ReasonHeldUser {
 		t.Errorf("reasons %v, want JobHeldAdmin and JobHeldUser", got)
 	}
-	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[:1], Hold: false, CallerUID: 0, Now: 4}))
-	if h.job(ids[0]).HeldByAdmin {
-		t.Errorf("released job still HeldByAdmin")
+	owner := h.job(ids[0]).UID
+	res := h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids, Hold: false, CallerUID: owner, Now: 3})
+	if res.Err == nil || !api.IsCode(res.Err, api.CodeForbidden) || !strings.Contains(res.Err.Error(), "JobHeldAdmin") {
+		t.Errorf("the owner's release of an admin hold: %v, want Forbidden naming JobHeldAdmin", res.Err)
+	}
+	if j := h.job(ids[1]); !j.Held {
+		t.Errorf("a refused release let go of the other job: %+v", j)
+	}
+	h.mustOK("root holds b too", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[1:], Hold: true, CallerUID: 0, Now: 3}))
+	if !h.job(ids[1]).HeldByAdmin {
+		t.Errorf("root's hold of a job its owner held is not an admin hold")
+	}
+	if res := h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids[1:], Hold: false, CallerUID: owner, Now: 3}); res.Err == nil {
+		t.Errorf("the owner released the job root held after it")
+	}
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids, Hold: false, CallerUID: 0, Now: 4}))
+	if h.job(ids[0]).HeldByAdmin || h.job(ids[1]).HeldByAdmin || h.job(ids[0]).Held {
+		t.Errorf("released jobs still held")
 	}
 }

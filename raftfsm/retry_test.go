@@ -165,6 +165,16 @@ func TestRequeueEnded(t *testing.T) {
 	if !j.Held || len(j.Attempts) != 1 || j.Attempts[0].Cause != api.CauseRequeued || j.Attempts[0].StatusReason != "Requeued by scontrol" {
 		t.Fatalf("requeuehold of a running job: held %v attempts %+v, want held with the stopped attempt recorded", j.Held, j.Attempts)
 	}
+
+	// root's requeuehold of a user's job is an admin hold: its owner may
+	// not release it.
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{running}, CallerUID: 1000, Now: 720}))
+	h.runAttempt(running, 2, 800, exitWith(0))
+	h.mustOK("root's requeuehold", h.stop(raftfsm.StopCmd{ID: running, Terminate: true, Requeue: true, Hold: true, CallerUID: 0, Now: 900}))
+	if j := h.wantJob(running, api.StatePending, ""); !j.Held || !j.HeldByAdmin {
+		t.Fatalf("root's requeuehold: held %v by admin %v, want an admin hold", j.Held, j.HeldByAdmin)
+	}
+	wantErr(t, "the owner's release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{running}, CallerUID: 1000, Now: 901}), api.CodeForbidden, "JobHeldAdmin")
 }
 
 // TestDeadline: a waiting job is ended DEADLINE once the command's time
