@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/sigv4"
@@ -492,6 +493,11 @@ func TestRedactReasons(t *testing.T) {
 	}
 	if !strings.Contains(stored.Attempts[0].Reason, "/home/alice/tool") {
 		t.Errorf("redact changed the stored job's attempts: %+v", stored.Attempts)
+	}
+	// A reason stored before reasons were bounded reaches others cut.
+	j = api.Job{StopReason: strings.Repeat("é", MaxTextBytes)}
+	if redact(&j); len(j.StopReason) != MaxTextBytes || !utf8.ValidString(j.StopReason) {
+		t.Errorf("a %d-byte stored reason reaches others as %d bytes (valid UTF-8: %v), want %d", 2*MaxTextBytes, len(j.StopReason), utf8.ValidString(j.StopReason), MaxTextBytes)
 	}
 }
 

@@ -257,6 +257,9 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req api.AWSJobI
 	if req.Reason == "" {
 		return api.Errorf(api.CodeInvalid, "give a reason")
 	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
 	state := c.fsm.State()
 	j, err := jobByAWSID(state, req.JobID)
 	if err != nil {

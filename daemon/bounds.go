@@ -132,6 +132,16 @@ func checkText(what, s string, limit int) error {
 	return nil
 }
 
+// checkReason refuses a cancel or terminate reason that is over
+// MaxTextBytes or has a control character: it becomes the job's
+// statusReason, which every user's listing carries.
+func checkReason(reason string) error {
+	if err := checkText("reason", reason, MaxTextBytes); err != nil {
+		return api.Errorf(api.CodeInvalid, "%v", err).WithField("reason")
+	}
+	return nil
+}
+
 // checkPath refuses a path longer than PATH_MAX or with a NUL byte.
 func checkPath(what, p string) error {
 	if len(p) > MaxPathBytes {
@@ -231,9 +241,16 @@ func clip(s string) string {
 	if len(s) <= most {
 		return s
 	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return cutUTF8(s, most) + "..."
+}
+
+// cutUTF8 is s cut to at most n bytes, not inside a character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s[:cut] + "..."
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -840,6 +840,9 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 	if !who.known {
 		return errNoUser
 	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
 	if req.Reason == "" {
 		req.Reason = "Cancelled by user"
 		if terminate {

@@ -30,6 +30,9 @@ func (c *Controller) stopJobs(ctx context.Context, who caller, req api.StopJobsR
 	if len(req.ArrayJobIDs) > MaxStopJobs {
 		return api.StopJobsResponse{}, api.Errorf(api.CodeInvalid, "%d arrays in one stop; at most %d: send several", len(req.ArrayJobIDs), MaxStopJobs).WithField("arrayJobIds")
 	}
+	if err := checkReason(req.Reason); err != nil {
+		return api.StopJobsResponse{}, err
+	}
 	if req.Reason == "" {
 		req.Reason = "Cancelled by user"
 	}

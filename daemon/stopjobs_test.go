@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/shoal-batch/shoal/api"
@@ -151,4 +153,40 @@ func seqInts(from, n int) []int {
 		out[i] = from + i
 	}
 	return out
+}
+
+// A cancel or terminate reason becomes a statusReason that every user's
+// listing carries: one over MaxTextBytes, or with a control character, is
+// refused by every front door that takes one, and nothing is written.
+func TestStopReasonChecked(t *testing.T) {
+	tc := startTestController(t, false)
+	id := tc.submit(alice, api.JobSpec{Name: "held", Command: []string{"true"}, Held: true})
+	for name, reason := range map[string]string{
+		"long":   strings.Repeat("A", MaxTextBytes+1),
+		"escape": "\x1b[2JYOUR ACCOUNT IS SUSPENDED",
+		"line":   "a\nb",
+	} {
+		before := tc.indexes()
+		for _, c := range []struct {
+			path string
+			req  any
+		}{
+			{api.PathCancel, api.StopJobRequest{ID: id, Reason: reason}},
+			{api.PathTerminate, api.StopJobRequest{ID: id, Reason: reason}},
+			{api.PathStopJobs, api.StopJobsRequest{IDs: []uint64{id}, Reason: reason}},
+			{"/v1/terminatejob", api.AWSJobIDRequest{JobID: api.FormatID(id), Reason: reason}},
+			{"/v1/canceljob", api.AWSJobIDRequest{JobID: api.FormatID(id), Reason: reason}},
+		} {
+			status, e := tc.call(alice, c.path, c.req, nil)
+			if status != http.StatusBadRequest || !strings.Contains(e.Message, "reason") {
+				t.Errorf("%s with a %s reason: HTTP %d %q, want 400 naming the reason", c.path, name, status, e.Message)
+			}
+		}
+		if after := tc.indexes(); after != before {
+			t.Errorf("refused %s reasons moved raft from %v to %v", name, before, after)
+		}
+	}
+	if j := tc.c.fsm.State().Job(id); j.State.Terminal() {
+		t.Errorf("job %d is %s after refused stops, want untouched", id, j.State)
+	}
 }

@@ -66,10 +66,11 @@ func redact(j *api.Job) {
 }
 
 // reasonKind is a reason up to its first ": ", where shoal's reasons end
-// their kind and begin the details.
+// their kind and begin the details, and at most MaxTextBytes of it (a
+// stop reason stored before they were bounded could be megabytes).
 func reasonKind(reason string) string {
 	kind, _, _ := strings.Cut(reason, ": ")
-	return kind
+	return cutUTF8(kind, MaxTextBytes)
 }
 
 // errNoJob is the answer for a job that does not exist, or that who may
