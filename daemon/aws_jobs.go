@@ -22,7 +22,7 @@ const ReasonMisconfiguration = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - "
 // quantifies the shortfall (AWS Batch's behaviour).
 func (c *Controller) submitJob(ctx context.Context, who caller, req api.AWSSubmitJobRequest) (api.AWSSubmitJobResponse, error) {
 	state := c.fsm.State()
-	sub, err := fromDefinition(state, c.withHistory(state), req) // a job depended on may have ended long ago
+	sub, err := fromDefinition(state, c.visibleTo(who, c.withHistory(state)), req) // a job depended on may have ended long ago
 	if err != nil {
 		return api.AWSSubmitJobResponse{}, err
 	}

@@ -34,7 +34,7 @@ func (c *Controller) explainJob(_ context.Context, who caller, req api.ExplainRe
 	}
 	out.Reason, out.Detail = w.Reason, w.Describe(j.Resources, now)
 	if w.Reason == sched.ReasonDependency && len(j.DependsOn) > 0 {
-		out.Detail += ": " + dependencyStates(c.withHistory(state), j)
+		out.Detail += ": " + dependencyStates(c.visibleTo(who, c.withHistory(state)), j)
 	}
 	out.EstimatedStartAt, out.Reserved, out.Node = w.StartAt, w.Reserved, w.Node
 	out.Ahead, out.Heads, out.Blocker, out.BlockerAt = w.Ahead, heads, w.Blocker, w.BlockerAt

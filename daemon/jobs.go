@@ -98,6 +98,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return requestIDs(reqs, ids)
 	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
+	seen := c.visibleTo(who, c.withHistory(state))
 	testOnly := false
 	var fits satisfiableMemo
 	accounts := newAcctCheck(state) // accounts.go
@@ -107,6 +108,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 			return nil, err
 		}
 		if err := accounts.check(&j); err != nil {
+			return nil, err
+		}
+		if err := dependenciesSeen(seen, j); err != nil {
 			return nil, err
 		}
 		if err := fits.satisfiable(state, j); err != nil {
@@ -152,6 +156,21 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return nil, err
 	}
 	return requestIDs(reqs, res.IDs)
+}
+
+// dependenciesSeen refuses a dependency on a job that seen does not hold
+// although it exists (with PrivateJobs, another user's), in the words the
+// FSM has for one that does not exist.
+func dependenciesSeen(seen jobSource, j api.Job) error {
+	if _, private := seen.(visibleSource); !private {
+		return nil // the FSM checks that they exist
+	}
+	for _, d := range j.DependsOn {
+		if d.JobID != 0 && seen.Job(d.JobID) == nil {
+			return raftfsm.ErrNoDependency(j.Name, d.JobID)
+		}
+	}
+	return nil
 }
 
 // satisfiableMemo remembers, for the jobs of one submit, which queues and

@@ -33,6 +33,29 @@ func (c *Controller) visible(who caller, j *api.Job) bool {
 	return !c.cfg.PrivateJobs || ownsOrOperates(who, j)
 }
 
+// visibleTo finds in src only the jobs who may see: with PrivateJobs,
+// another user's job is as if it did not exist, so that a dependency on
+// it (its existence, its state, how it ends) tells who nothing.
+func (c *Controller) visibleTo(who caller, src jobSource) jobSource {
+	if !c.cfg.PrivateJobs {
+		return src
+	}
+	return visibleSource{src, who, c}
+}
+
+type visibleSource struct {
+	src jobSource
+	who caller
+	c   *Controller
+}
+
+func (v visibleSource) Job(id uint64) *api.Job {
+	if j := v.src.Job(id); j != nil && v.c.visible(v.who, j) {
+		return j
+	}
+	return nil
+}
+
 // jobFor returns j as who may see it, and false if who may not see it at
 // all. The copy is who's to change; the stored job is never touched.
 func (c *Controller) jobFor(who caller, j *api.Job) (api.Job, bool) {

@@ -245,9 +245,15 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 		return nil
 	}
 	if d.JobID >= next || (d.JobID < w.meta().NextJobID && w.job(d.JobID) == nil) || d.JobID == 0 {
-		return api.Errorf(api.CodeNotFound, "job %q depends on job %d, which does not exist", j.Name, d.JobID).WithField("dependency")
+		return ErrNoDependency(j.Name, d.JobID)
 	}
 	return nil
+}
+
+// ErrNoDependency is the refusal of a job that depends on a job that does
+// not exist.
+func ErrNoDependency(name string, dep uint64) *api.Error {
+	return api.Errorf(api.CodeNotFound, "job %q depends on job %d, which does not exist", name, dep).WithField("dependency")
 }
 
 // taskDeps turns an array-relative dependency of the k-th task of the array
