@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"time"
 	"unsafe"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -106,18 +107,27 @@ func openInput(spec *Spec, s *stdio) error {
 
 // relay copies what a job writes into a pipe to the output file it may
 // not be handed directly, until every writer has closed the pipe (the
-// job's last process has exited).
+// job's last process has exited), or until finish's deadline.
 type relay struct {
+	r    *os.File
 	done chan struct{}
 	err  error
 }
+
+// relayDrainGrace is how long a relay goes on copying once the job's
+// processes are gone: what they wrote is in the pipe (64 KiB, 1 MiB at
+// most), copied at once unless the file is very slow; a writer left is a
+// process outside the job that was handed the pipe (a descriptor passed
+// over a socket), which must not keep the job, and its allocation, from
+// ending.
+const relayDrainGrace = 10 * time.Second
 
 // startRelay copies r into f with the credentials of the job's uid, gid
 // and groups and no capabilities, on a thread of its own: a write as root
 // would use root's reserved blocks and quota (CAP_SYS_RESOURCE) and keep
 // a setuid bit the user's own write clears (CAP_FSETID).
 func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
-	rl := &relay{done: make(chan struct{})}
+	rl := &relay{r: r, done: make(chan struct{})}
 	go func() {
 		defer close(rl.done)
 		runtime.LockOSThread()
@@ -129,6 +139,9 @@ func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
 		if restored {
 			runtime.UnlockOSThread()
 		} // else the thread goes with the goroutine
+		if errors.Is(copyErr, os.ErrDeadlineExceeded) {
+			copyErr = nil // finish: the job has ended, with all it wrote copied
+		}
 		err = errors.Join(err, copyErr)
 		// If the file took no more (a full disk), closing the read end
 		// gives the job's next write EPIPE (SIGPIPE), as a closed pipe
@@ -142,6 +155,13 @@ func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
 		}
 	}()
 	return rl
+}
+
+// finish bounds the relay's copy once the job's processes are gone: it
+// copies what is in the pipe and stops within relayDrainGrace, whoever
+// still holds a write end.
+func (rl *relay) finish() {
+	rl.r.SetReadDeadline(time.Now().Add(relayDrainGrace))
 }
 
 func (rl *relay) wait() error {

@@ -381,6 +381,51 @@ func TestRelayWritesAsUser(t *testing.T) {
 	}
 }
 
+// A relayed output whose pipe a process outside the job still holds (a
+// descriptor passed over a socket; here the test opens it through /proc)
+// does not keep the job, and its allocation, from ending: once the job's
+// processes are gone the relay copies what they wrote and stops within
+// relayDrainGrace.
+func TestRelayHeldOutside(t *testing.T) {
+	r := newRunner(t)
+	spec := baseSpec(t, "sh", "-c", `echo first; echo ready > "$FIFO"; read x < "$GO"; echo last`)
+	fifo, goFifo := filepath.Join(spec.Dir, "fifo"), filepath.Join(spec.Dir, "go")
+	if err := unix.Mkfifo(goFifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec.Env = append(spec.Env, "FIFO="+fifo, "GO="+goFifo)
+	spec.Stdout = filepath.Join(scratchDir(t), "shared.out")
+	if err := os.WriteFile(spec.Stdout, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(spec.Stdout, other, other) // not the job user's: relayed
+	j, _, _ := startFifo(t, r, spec, fifo)
+	held, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", j.Pid()), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("open the job's relay pipe from outside: %v", err)
+	}
+	defer held.Close()
+	if err := os.WriteFile(goFifo, []byte("go\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := j.Wait()
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(relayDrainGrace + 30*time.Second):
+		t.Fatalf("the job has not ended %v after its last process exited: a writer outside the job holds its relay", relayDrainGrace+30*time.Second)
+	}
+	if got := readFile(t, spec.Stdout); got != "first\nlast\n" {
+		t.Errorf("output %q, want both lines", got)
+	}
+}
+
 // A job of nobody cannot have more than PidsMax processes: the shell's
 // fork fails (and dash gives up) once the limit is reached.
 func TestPidsLimit(t *testing.T) {

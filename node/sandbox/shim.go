@@ -226,6 +226,7 @@ func shim() error {
 		writers = nil
 		var errs []error
 		for _, rl := range relays {
+			rl.finish()
 			if err := rl.wait(); err != nil {
 				errs = append(errs, err)
 			}
@@ -359,8 +360,8 @@ func shim() error {
 	if err := removeJobDir(s.JobDir); err != nil {
 		errs = append(errs, err)
 	}
-	// Every process of the job is gone, so every writer of a relay's
-	// pipe: each ends once it has copied what is left.
+	// Every process of the job is gone: each relay copies what is left
+	// and ends, even if a process outside the job still holds its pipe.
 	if err := endRelays(); err != nil {
 		errs = append(errs, err)
 	}
