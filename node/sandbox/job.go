@@ -180,7 +180,18 @@ func (j *Job) Stop(grace time.Duration) error {
 		if j.ended() { // it ended meanwhile: nothing to stop
 			return nil
 		}
-		return fmt.Errorf("stop job %s: %w", j.id, err)
+		if errors.Is(err, ErrQuiesced) { // the daemon is going: jobs stay as they are
+			return fmt.Errorf("stop job %s: %w", j.id, err)
+		}
+		// SIGTERM could not reach the job's processes in order (its
+		// cgroup would not freeze, say), yet a time limit or a cancel
+		// must end it: it is killed at once, which needs no freeze
+		// (PID 1's death ends its PID namespace).
+		if rerr := j.c.Resume(); rerr != nil && !errors.Is(rerr, libcontainer.ErrNotPaused) {
+			err = errors.Join(err, fmt.Errorf("thaw: %w", rerr))
+		}
+		j.killAfter(0, false)
+		return fmt.Errorf("stop job %s: %w; killed it instead", j.id, err)
 	}
 	j.killAfter(grace, stopped)
 	return nil
