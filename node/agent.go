@@ -50,6 +50,11 @@ type Config struct {
 	JobTmpBytes int64
 	// JobPidsMax bounds the processes and threads of each job; 0: none.
 	JobPidsMax int64
+	// MaxLogBytes bounds each of a job's stdout and stderr kept in the
+	// node's log dir (DataDir/logs, for jobs given no output file), which
+	// a job must not be able to fill: past it the output is dropped with a
+	// line saying so (sandbox.Spec.StdoutLimit); 0: no bound.
+	MaxLogBytes int64
 	Log        *slog.Logger
 
 	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the

@@ -129,6 +129,9 @@ type fakeNode struct {
 	fetching chan struct{}
 }
 
+// fakeMaxLog is the fake node's MaxLogBytes.
+const fakeMaxLog = 3 << 20
+
 func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 	t.Helper()
 	dir := t.TempDir()
@@ -189,7 +192,7 @@ func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 	agent, err := StartAgent(Config{
 		Name: "fake1", Client: client.New(srv.URL, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
 		Executor: exec, Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}, LogAddr: filepath.Join(dir, "node.sock"),
-		Grace: time.Second, Log: quiet, Clock: fn.clk,
+		Grace: time.Second, Log: quiet, Clock: fn.clk, MaxLogBytes: fakeMaxLog,
 	})
 	if err != nil {
 		t.Fatalf("start node daemon: %v", err)
@@ -329,6 +332,25 @@ func TestAgentStopsWhatTheControllerGaveUp(t *testing.T) {
 // TestAgentCloseLeavesRunningJobs: a node daemon that shuts down leaves
 // its running jobs running (their supervisors outlive it; the next daemon
 // recovers them) and reports nothing about them.
+// TestAgentBoundsItsLogs: a job's stdout and stderr that go to the node's
+// log dir (it gave no file) are bounded at MaxLogBytes; a file the job
+// named is its own affair.
+func TestAgentBoundsItsLogs(t *testing.T) {
+	fn := startFakeNode(t, 0)
+	for _, tc := range []struct {
+		stdout         string
+		wantOut, wantE int64
+	}{{"", fakeMaxLog, fakeMaxLog}, {"/dev/null", 0, fakeMaxLog}} {
+		id := fn.submit(api.JobSpec{Name: "logs", Stdout: tc.stdout})
+		p := fn.started()
+		if p.spec.StdoutLimit != tc.wantOut || p.spec.StderrLimit != tc.wantE {
+			t.Errorf("stdout %q: limits %d and %d, want %d and %d", tc.stdout, p.spec.StdoutLimit, p.spec.StderrLimit, tc.wantOut, tc.wantE)
+		}
+		p.end(sandbox.Result{})
+		fn.wait(id, api.StateSucceeded)
+	}
+}
+
 func TestAgentCloseLeavesRunningJobs(t *testing.T) {
 	fn := startFakeNode(t, 0)
 	id := fn.submit(api.JobSpec{Name: "outlives"})

@@ -50,12 +50,14 @@ func (a *Agent) stdinPath(j *api.Job) string {
 // prepareLogs creates the log files that live in the node's own log dir,
 // owned by the job's user and readable only by them (and root): the
 // sandbox opens them with the user's credentials, and the user cannot
-// create files in that root-owned dir.
+// create files in that root-owned dir. Each is bounded at MaxLogBytes.
 func (a *Agent) prepareLogs(spec *sandbox.Spec) error {
-	for _, p := range []string{spec.Stdout, spec.Stderr} {
+	limits := []*int64{&spec.StdoutLimit, &spec.StderrLimit}
+	for i, p := range []string{spec.Stdout, spec.Stderr} {
 		if filepath.Dir(p) != a.logDir {
 			continue
 		}
+		*limits[i] = a.cfg.MaxLogBytes // the node's disk: not the job's to fill
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("remove old log %s: %w", p, err)
 		}

@@ -55,7 +55,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		flags |= os.O_TRUNC
 	}
 	s := &stdio{}
-	open := func(path string) (*os.File, bool, error) {
+	open := func(path string, limit int64) (*os.File, bool, error) {
 		f, err := openOutput(path, flags, spec.UID, spec.GID, spec.Groups)
 		if err != nil {
 			return nil, false, err
@@ -65,10 +65,10 @@ func openOutputs(spec *Spec) (*stdio, error) {
 			f.Close()
 			return nil, false, fmt.Errorf("output %s: stat: %w", path, err)
 		}
-		return f, st.Uid != spec.UID && !isDevNull(&st), nil
+		return f, (st.Uid != spec.UID || limit > 0) && !isDevNull(&st), nil
 	}
 	var err error
-	if s.stdout, s.relayOut, err = open(spec.Stdout); err != nil {
+	if s.stdout, s.relayOut, err = open(spec.Stdout, spec.StdoutLimit); err != nil {
 		return nil, err
 	}
 	if s.relayOut {
@@ -78,7 +78,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		s.stderr, s.relayErr = s.stdout, s.relayOut
 		return s, openInput(spec, s)
 	}
-	if s.stderr, s.relayErr, err = open(spec.Stderr); err != nil {
+	if s.stderr, s.relayErr, err = open(spec.Stderr, spec.StderrLimit); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -106,8 +106,9 @@ func openInput(spec *Spec, s *stdio) error {
 }
 
 // relay copies what a job writes into a pipe to the output file it may
-// not be handed directly, until every writer has closed the pipe (the
-// job's last process has exited), or until finish's deadline.
+// not be handed directly (or not without a bound), until every writer has
+// closed the pipe (the job's last process has exited), or until finish's
+// deadline.
 type relay struct {
 	r    *os.File
 	done chan struct{}
@@ -125,15 +126,16 @@ const relayDrainGrace = 10 * time.Second
 // startRelay copies r into f with the credentials of the job's uid, gid
 // and groups and no capabilities, on a thread of its own: a write as root
 // would use root's reserved blocks and quota (CAP_SYS_RESOURCE) and keep
-// a setuid bit the user's own write clears (CAP_FSETID).
-func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
+// a setuid bit the user's own write clears (CAP_FSETID). With limit above
+// 0, at most limit bytes reach f (see Spec.OutputLimit).
+func startRelay(r, f *os.File, limit int64, uid, gid uint32, groups []uint32) *relay {
 	rl := &relay{r: r, done: make(chan struct{})}
 	go func() {
 		defer close(rl.done)
 		runtime.LockOSThread()
 		var copyErr error
 		restored, err := withThreadCreds(uid, gid, groups, func() error {
-			_, copyErr = io.Copy(f, r)
+			copyErr = copyBounded(f, r, limit)
 			return nil
 		})
 		if restored {
@@ -162,6 +164,34 @@ func startRelay(r, f *os.File, uid, gid uint32, groups []uint32) *relay {
 // still holds a write end.
 func (rl *relay) finish() {
 	rl.r.SetReadDeadline(time.Now().Add(relayDrainGrace))
+}
+
+// copyBounded copies r into f, at most limit bytes of it if limit is
+// above 0: the rest is read and dropped (the job is not stopped by a
+// pipe nobody reads), and one line in f says so.
+func copyBounded(f io.Writer, r io.Reader, limit int64) error {
+	if limit <= 0 {
+		_, err := io.Copy(f, r)
+		return err
+	}
+	if _, err := io.CopyN(f, r, limit); err != nil {
+		if err == io.EOF {
+			return nil // all of it fit
+		}
+		return err
+	}
+	var one [1]byte
+	if n, err := r.Read(one[:]); n == 0 {
+		if err == io.EOF {
+			return nil // exactly the limit
+		}
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "\nshoal: output past %d bytes was dropped (the node's log limit)\n", limit); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.Discard, r)
+	return err
 }
 
 func (rl *relay) wait() error {

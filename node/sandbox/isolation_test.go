@@ -426,6 +426,34 @@ func TestRelayHeldOutside(t *testing.T) {
 	}
 }
 
+// StdoutLimit bounds what reaches the job's stdout file: past it the
+// output is dropped with one line saying so, and the job goes on to the
+// end (no SIGPIPE); output of exactly the limit gets no line; stderr,
+// unbounded, is whole.
+func TestOutputLimit(t *testing.T) {
+	r := newRunner(t)
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{5000, strings.Repeat("a", 1000) + "\nshoal: output past 1000 bytes was dropped (the node's log limit)\n"},
+		{1000, strings.Repeat("a", 1000)},
+	} {
+		spec := userSpec(t, "sh", "-c", fmt.Sprintf(`head -c %d /dev/zero | tr '\0' a; echo went-on >&2`, tc.n))
+		spec.StdoutLimit = 1000
+		res, out := run(t, r, spec)
+		if res != (Result{}) {
+			t.Errorf("%d bytes: result %+v, want a clean exit", tc.n, res)
+		}
+		if out != tc.want {
+			t.Errorf("%d bytes: stdout %q (%d bytes), want %q...", tc.n, out[:min(len(out), 40)], len(out), tc.want[:40])
+		}
+		if got := readFile(t, spec.Stderr); got != "went-on\n" {
+			t.Errorf("%d bytes: stderr %q, want the whole of it", tc.n, got)
+		}
+	}
+}
+
 // A job of nobody cannot have more than PidsMax processes: the shell's
 // fork fails (and dash gives up) once the limit is reached.
 func TestPidsLimit(t *testing.T) {

@@ -152,7 +152,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		Config: r.config(&spec, r.hostname, rootfs, mounts), WholeRoot: wholeRoot,
 		Args: args, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: cwd, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
-		OOMNote: spec.OOMNote, Mounts: inRoot,
+		StdoutLimit: spec.StdoutLimit, StderrLimit: spec.StderrLimit, OOMNote: spec.OOMNote, Mounts: inRoot,
 	}
 	sh, err := r.startShim(&ss, out)
 	if err != nil {

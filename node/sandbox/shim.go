@@ -61,6 +61,9 @@ type shimSpec struct {
 	// the job writes into a pipe the supervisor copies into the file.
 	RelayStdout bool `json:"relayStdout,omitempty"`
 	RelayStderr bool `json:"relayStderr,omitempty"`
+	// StdoutLimit and StderrLimit are Spec's, for the relays.
+	StdoutLimit int64 `json:"stdoutLimit,omitempty"`
+	StderrLimit int64 `json:"stderrLimit,omitempty"`
 	// OOMNote is Spec.OOMNote.
 	OOMNote string `json:"oomNote,omitempty"`
 	// StdinFd, if not 0, is the supervisor's descriptor of the job's
@@ -197,7 +200,7 @@ func shim() error {
 		relays  []*relay
 		writers []*os.File // our copies of the relays' write ends
 	)
-	attach := func(f *os.File, relayed bool) (*os.File, error) {
+	attach := func(f *os.File, relayed bool, limit int64) (*os.File, error) {
 		if !relayed {
 			return f, nil
 		}
@@ -205,17 +208,17 @@ func shim() error {
 		if err != nil {
 			return nil, fmt.Errorf("relay pipe for %s: %w", f.Name(), err)
 		}
-		relays = append(relays, startRelay(pr, f, uint32(s.UID), uint32(s.GID), toU32(s.Groups)))
+		relays = append(relays, startRelay(pr, f, limit, uint32(s.UID), uint32(s.GID), toU32(s.Groups)))
 		writers = append(writers, pw)
 		return pw, nil
 	}
-	out, err := attach(stdout, s.RelayStdout)
+	out, err := attach(stdout, s.RelayStdout, s.StdoutLimit)
 	if err != nil {
 		return fail(err)
 	}
 	errOut := out
 	if !s.SameStderr {
-		if errOut, err = attach(stderr, s.RelayStderr); err != nil {
+		if errOut, err = attach(stderr, s.RelayStderr, s.StderrLimit); err != nil {
 			return fail(err)
 		}
 	}

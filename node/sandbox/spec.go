@@ -65,6 +65,13 @@ type Spec struct {
 	// AppendOutput appends to Stdout and Stderr instead of truncating them
 	// (sbatch --open-mode=append).
 	AppendOutput bool
+	// StdoutLimit and StderrLimit, if above 0, are the most bytes of the
+	// job's output that reach Stdout and Stderr (one file: Stdout's): the
+	// job writes into a pipe the supervisor copies into the file, up to
+	// the limit; past it the output is read and dropped, with one line
+	// saying so, and the job goes on. For files a job may not fill at will
+	// (the node's own log dir).
+	StdoutLimit, StderrLimit int64
 	// OOMNote, if set, is a line the job's supervisor writes into the
 	// job's stderr file after the job has ended, if the OOM killer killed
 	// any of its processes: a format with one %d, the number of kills
