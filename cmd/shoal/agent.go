@@ -256,6 +256,11 @@ func runAgent(c *ucli.Context) error {
 			}
 			capacity.MemoryMB = min(mib, capacity.MemoryMB)
 		}
+		// Memory a job leaves charged when it ends (a descriptor it
+		// passed on) counts against the node's jobs, not the host's.
+		if err := runner.LimitJobsMemory(capacity.MemoryMB << 20); err != nil {
+			log.Warn("the memory of all jobs together is not bounded by the node's", "err", err)
+		}
 		labels := map[string]string{}
 		for _, kv := range c.StringSlice("label") {
 			k, v, ok := strings.Cut(kv, "=")
