@@ -55,7 +55,7 @@ type Config struct {
 	// a job must not be able to fill: past it the output is dropped with a
 	// line saying so (sandbox.Spec.StdoutLimit); 0: no bound.
 	MaxLogBytes int64
-	Log        *slog.Logger
+	Log         *slog.Logger
 
 	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the
 	// controller then presents the boot's log token in clear.
