@@ -55,7 +55,10 @@ type Config struct {
 	// a job must not be able to fill: past it the output is dropped with a
 	// line saying so (sandbox.Spec.StdoutLimit); 0: no bound.
 	MaxLogBytes int64
-	Log         *slog.Logger
+	// LogRetention is how long logs in the node's log dir are kept after
+	// their last write, once their job has ended; 0: for ever.
+	LogRetention time.Duration
+	Log          *slog.Logger
 
 	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the
 	// controller then presents the boot's log token in clear.
@@ -243,6 +246,7 @@ func StartAgent(cfg Config) (*Agent, error) {
 		close(a.stopped)
 	}()
 	go a.heartbeat(ctx)
+	go a.sweepLogs(ctx)
 	return a, nil
 }
 

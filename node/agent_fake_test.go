@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/shoal-batch/shoal/api/reply"
 	"github.com/shoal-batch/shoal/daemon"
 	"github.com/shoal-batch/shoal/internal/clock"
+	"github.com/shoal-batch/shoal/internal/testwait"
 	"github.com/shoal-batch/shoal/node/sandbox"
 )
 
@@ -129,8 +132,12 @@ type fakeNode struct {
 	fetching chan struct{}
 }
 
-// fakeMaxLog is the fake node's MaxLogBytes.
-const fakeMaxLog = 3 << 20
+// fakeMaxLog and fakeLogRetention are the fake node's MaxLogBytes and
+// LogRetention.
+const (
+	fakeMaxLog       = 3 << 20
+	fakeLogRetention = 48 * time.Hour
+)
 
 func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 	t.Helper()
@@ -193,6 +200,7 @@ func startFakeNode(t *testing.T, ttl time.Duration) *fakeNode {
 		Name: "fake1", Client: client.New(srv.URL, ctl.JoinToken()), DataDir: filepath.Join(dir, "node"),
 		Executor: exec, Capacity: api.Resources{CPUs: 4, MemoryMB: 4096}, LogAddr: filepath.Join(dir, "node.sock"),
 		Grace: time.Second, Log: quiet, Clock: fn.clk, MaxLogBytes: fakeMaxLog,
+		LogRetention: fakeLogRetention,
 	})
 	if err != nil {
 		t.Fatalf("start node daemon: %v", err)
@@ -349,6 +357,48 @@ func TestAgentBoundsItsLogs(t *testing.T) {
 		p.end(sandbox.Result{})
 		fn.wait(id, api.StateSucceeded)
 	}
+}
+
+// TestAgentSweepsOldLogs: once an hour the node removes the logs in its
+// log dir not written for LogRetention, but not those of a job it runs
+// (however quiet) nor anything else there.
+func TestAgentSweepsOldLogs(t *testing.T) {
+	fn := startFakeNode(t, 0)
+	id := fn.submit(api.JobSpec{Name: "quiet"})
+	p := fn.started()
+	fn.wait(id, api.StateRunning)
+	logs := filepath.Dir(p.spec.Stdout)
+	old := fn.clk.Now().Add(-fakeLogRetention - time.Hour)
+	files := map[string]bool{ // kept?
+		p.spec.Stdout: true, p.spec.Stderr: true, // its job runs
+		filepath.Join(logs, "7.out"): false, filepath.Join(logs, "7.err"): false,
+		filepath.Join(logs, "8.out"):     true, // written within the retention
+		filepath.Join(logs, "notes.txt"): true, // not a job's log
+	}
+	for f := range files {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mtime := old
+		if strings.HasSuffix(f, "8.out") {
+			mtime = fn.clk.Now().Add(-time.Hour)
+		}
+		if err := os.Chtimes(f, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fn.clk.WaitArmed(logSweepEvery)
+	fn.clk.Advance(logSweepEvery)
+	// Removed in name order: 7.out is the last to go.
+	if err := testwait.File(filepath.Join(logs, "7.out"), 10*time.Second, func(c string) bool { return c == "" }); err != nil {
+		t.Error(err)
+	}
+	for f, kept := range files {
+		if _, err := os.Stat(f); (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(f), err == nil, kept)
+		}
+	}
+	p.end(sandbox.Result{})
 }
 
 func TestAgentCloseLeavesRunningJobs(t *testing.T) {

@@ -56,6 +56,7 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "scratch-dir", Usage: "root-only directory for jobs' host-side scratch (image layers, mount binds), on a real disk and apart from -data-dir (default /var/tmp/shoal-scratch/CGROUP_PARENT)"},
 			&ucli.StringFlag{Name: "job-tmp-size", Value: "0", Usage: "size of a job's private /tmp (a tmpfs charged to the job's memory) when sbatch --tmp does not say, MiB or with a unit (e.g. 1G); 0: the job's memory limit"},
 			&ucli.StringFlag{Name: "max-log-size", Value: "1G", Usage: "most of a job's stdout, and of its stderr, kept in the node's log dir (DATA_DIR/node/logs: jobs given no output file, as shoal submit's and AWS's), MiB or with a unit; past it the output is dropped with a line saying so; 0: no limit"},
+			&ucli.DurationFlag{Name: "log-retention", Value: node.DefaultLogRetention, Usage: "how long the node keeps the logs in its log dir (of jobs given no output file) after their last write, once their job has ended; 0: for ever"},
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
@@ -278,7 +279,7 @@ func runAgent(c *ucli.Context) error {
 			Capacity: capacity, GPUs: gpus, GPULib: gpu.NVML{}, Labels: labels,
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, LogInsecureHTTP: c.Bool("insecure-http"),
 			Grace: c.Duration("grace"), Log: log, JobTmpBytes: tmpMiB << 20, JobPidsMax: c.Int64("job-pids-max"),
-			MaxLogBytes: logMiB << 20,
+			MaxLogBytes: logMiB << 20, LogRetention: max(c.Duration("log-retention"), 0),
 		})
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)

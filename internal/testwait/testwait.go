@@ -14,7 +14,7 @@ import (
 
 // File blocks until ok(contents of path) holds, checking once at the start
 // and again after every change in path's directory, or fails after timeout.
-// A missing file reads as empty.
+// A missing file reads as empty (so a test may wait for one to go).
 func File(path string, timeout time.Duration, ok func(contents string) bool) error {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
@@ -22,7 +22,7 @@ func File(path string, timeout time.Duration, ok func(contents string) bool) err
 	}
 	defer unix.Close(fd)
 	dir := filepath.Dir(path)
-	const events = unix.IN_CREATE | unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO
+	const events = unix.IN_CREATE | unix.IN_MODIFY | unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_DELETE | unix.IN_MOVED_FROM
 	if _, err := unix.InotifyAddWatch(fd, dir, events); err != nil {
 		return fmt.Errorf("watch %s: %w", dir, err)
 	}
