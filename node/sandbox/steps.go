@@ -37,6 +37,9 @@ func stepPids(pids []int, initPid int, step uint32, launcher int) []int {
 	parent := make(map[int]int, len(pids))
 	in := make(map[int]bool, len(pids))
 	launcherHost := -1 // the launcher's host pid, once found
+	if launcher == 1 {
+		launcherHost = initPid // the batch script exec'd srun (sbatch --wrap 'srun prog')
+	}
 	for _, pid := range pids {
 		if pid == initPid {
 			continue

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,5 +75,30 @@ func TestStepScope(t *testing.T) {
 		if _, ok := s.Step(); ok {
 			t.Errorf("%v is a step scope", s)
 		}
+	}
+}
+
+// A step whose srun is PID 1 (the batch script exec'd it: sbatch --wrap
+// 'srun prog') reaches PID 1's children, not PID 1.
+func TestSignalStepOfInitSrun(t *testing.T) {
+	r := newRunner(t)
+	j, spec, _ := startWithFifo(t, r, `env -i sleep 3600 & task=$!
+echo ready > "$FIFO"
+wait $task; echo "task $?"`)
+	if err := j.Signal(unix.SIGKILL, StepScope(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.Done():
+	case <-time.After(20 * time.Second):
+		j.Stop(0)
+		t.Fatal("the task was not killed: PID 1 still waits for it")
+	}
+	res, err := j.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := readFile(t, spec.Stdout); res != (Result{}) || out != "task 137\n" {
+		t.Errorf("result %+v, stdout %q; want PID 1 to see its task killed and exit 0", res, out)
 	}
 }
