@@ -187,14 +187,19 @@ func StartAgent(cfg Config) (*Agent, error) {
 		gpus:    gpu.NewAllocator(cfg.GPUs),
 		stopped: make(chan struct{}),
 	}
-	// The spool, as Slurm's SlurmdSpoolDir: jobs reach their own default
-	// logs and batch scripts (each 0600 or 0500 and owned by the job's
-	// user) by name, as that user; nobody but root may list these dirs.
-	for _, dir := range []string{cfg.DataDir, a.logDir, a.scriptDir} {
-		if err := os.MkdirAll(dir, 0o711); err != nil {
+	// The spool, as Slurm's SlurmdSpoolDir: jobs reach their own batch
+	// scripts (0500, owned by the job's user) by name, as that user, and
+	// nobody but root may list these dirs. The default logs are out of
+	// users' reach (0700): written through the job's supervisor, bounded,
+	// and read through the node (shoal logs).
+	for _, dir := range []struct {
+		path string
+		mode os.FileMode
+	}{{cfg.DataDir, 0o711}, {a.logDir, 0o700}, {a.scriptDir, 0o711}} {
+		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
 			return nil, fmt.Errorf("create node dir: %w", err)
 		}
-		if err := os.Chmod(dir, 0o711); err != nil {
+		if err := os.Chmod(dir.path, dir.mode); err != nil {
 			return nil, fmt.Errorf("node dir: %w", err)
 		}
 	}
@@ -500,7 +505,7 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	spec := a.jobSpec(&j)
 	if err == nil {
-		err = a.prepareLogs(&spec)
+		err = a.prepareLogs(&j, &spec)
 	}
 	if err == nil {
 		err = a.writeScript(&j, &spec)

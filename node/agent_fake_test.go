@@ -341,21 +341,36 @@ func TestAgentStopsWhatTheControllerGaveUp(t *testing.T) {
 // its running jobs running (their supervisors outlive it; the next daemon
 // recovers them) and reports nothing about them.
 // TestAgentBoundsItsLogs: a job's stdout and stderr that go to the node's
-// log dir (it gave no file) are bounded at MaxLogBytes; a file the job
-// named is its own affair.
+// log dir (it gave no file; 0700, out of users' reach) are the node's
+// files, bounded at MaxLogBytes; a file the job named is its own affair,
+// even one it names in the node's log dir: the node neither removes nor
+// makes it (the sandbox opens it as the user, who cannot reach it).
 func TestAgentBoundsItsLogs(t *testing.T) {
 	fn := startFakeNode(t, 0)
+	logs := filepath.Join(fn.agent.cfg.DataDir, "logs")
+	if st, err := os.Stat(logs); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("the node's log dir: %v %v, want mode 0700", st.Mode(), err)
+	}
+	theirs := filepath.Join(logs, "99.out")
+	if err := os.WriteFile(theirs, []byte("another job's output\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		stdout         string
+		node           bool
 		wantOut, wantE int64
-	}{{"", fakeMaxLog, fakeMaxLog}, {"/dev/null", 0, fakeMaxLog}} {
+	}{{"", true, fakeMaxLog, fakeMaxLog}, {"/dev/null", false, 0, fakeMaxLog}, {theirs, false, 0, fakeMaxLog}} {
 		id := fn.submit(api.JobSpec{Name: "logs", Stdout: tc.stdout})
 		p := fn.started()
-		if p.spec.StdoutLimit != tc.wantOut || p.spec.StderrLimit != tc.wantE {
-			t.Errorf("stdout %q: limits %d and %d, want %d and %d", tc.stdout, p.spec.StdoutLimit, p.spec.StderrLimit, tc.wantOut, tc.wantE)
+		if p.spec.StdoutLimit != tc.wantOut || p.spec.StderrLimit != tc.wantE || p.spec.NodeStdout != tc.node || !p.spec.NodeStderr {
+			t.Errorf("stdout %q: node's %v %v, limits %d and %d; want %v true, %d and %d", tc.stdout,
+				p.spec.NodeStdout, p.spec.NodeStderr, p.spec.StdoutLimit, p.spec.StderrLimit, tc.node, tc.wantOut, tc.wantE)
 		}
 		p.end(sandbox.Result{})
 		fn.wait(id, api.StateSucceeded)
+	}
+	if b, err := os.ReadFile(theirs); err != nil || string(b) != "another job's output\n" {
+		t.Errorf("a job that named another's log in the node's log dir changed it: %q, %v", b, err)
 	}
 }
 

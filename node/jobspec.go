@@ -47,28 +47,34 @@ func (a *Agent) stdinPath(j *api.Job) string {
 	return in
 }
 
-// prepareLogs creates the log files that live in the node's own log dir,
-// owned by the job's user and readable only by them (and root): the
-// sandbox opens them with the user's credentials, and the user cannot
-// create files in that root-owned dir. Each is bounded at MaxLogBytes.
-func (a *Agent) prepareLogs(spec *sandbox.Spec) error {
-	limits := []*int64{&spec.StdoutLimit, &spec.StderrLimit}
-	for i, p := range []string{spec.Stdout, spec.Stderr} {
-		if filepath.Dir(p) != a.logDir {
+// prepareLogs creates the log files of a job given no output file in the
+// node's own log dir (root's, 0700, on the disk the node's state is on):
+// owned by the job's user (their quota) but out of their reach, opened by
+// the sandbox as root, and each bounded at MaxLogBytes, so no job fills
+// that disk. A path the job named is never touched here, even one in the
+// log dir: the sandbox opens it as the user, who cannot reach it.
+func (a *Agent) prepareLogs(j *api.Job, spec *sandbox.Spec) error {
+	for _, l := range []struct {
+		named bool
+		path  string
+		node  *bool
+		limit *int64
+	}{{j.Stdout != "", spec.Stdout, &spec.NodeStdout, &spec.StdoutLimit}, {j.Stderr != "", spec.Stderr, &spec.NodeStderr, &spec.StderrLimit}} {
+		if l.named {
 			continue
 		}
-		*limits[i] = a.cfg.MaxLogBytes // the node's disk: not the job's to fill
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("remove old log %s: %w", p, err)
+		*l.node, *l.limit = true, a.cfg.MaxLogBytes
+		if err := os.Remove(l.path); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove old log %s: %w", l.path, err)
 		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
-			return fmt.Errorf("create log %s: %w", p, err)
+			return fmt.Errorf("create log %s: %w", l.path, err)
 		}
 		err = f.Chown(int(spec.UID), int(spec.GID))
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("give log %s to uid %d: %w", p, spec.UID, err)
+			return fmt.Errorf("give log %s to uid %d: %w", l.path, spec.UID, err)
 		}
 	}
 	return nil

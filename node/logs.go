@@ -180,21 +180,28 @@ func (ls *logServer) close() error {
 }
 
 // readLog returns (the tail of) one stream of a job this node ran, opened
-// with the job owner's uid, gid and groups: no final symlink, regular
-// files only (see sandbox.OpenAsUser).
+// with the job owner's uid, gid and groups (the node's own log file as
+// root): no final symlink, regular files only (see sandbox.OpenAsUser).
 func (a *Agent) readLog(j *api.Job, stream string) ([]byte, error) {
 	stdout, stderr := a.logPaths(j)
-	path := stdout
+	path, nodeLog := stdout, j.Stdout == ""
 	switch stream {
 	case "", "stdout":
 	case "stderr":
-		path = stderr
+		path, nodeLog = stderr, j.Stderr == ""
 	default:
 		return nil, api.Errorf(api.CodeInvalid, "unknown log stream %q: use stdout or stderr", stream)
 	}
 	// As the job's owner, never as root: the path is the user's choice
-	// (sbatch -o /etc/shadow must not give anyone /etc/shadow).
-	f, err := sandbox.OpenAsUser(path, os.O_RDONLY, j.UID, j.GID, j.Groups)
+	// (sbatch -o /etc/shadow must not give anyone /etc/shadow); the
+	// node's own log file (no path named) as root, out of users' reach.
+	var f *os.File
+	var err error
+	if nodeLog {
+		f, err = sandbox.OpenNodeLog(path, os.O_RDONLY)
+	} else {
+		f, err = sandbox.OpenAsUser(path, os.O_RDONLY, j.UID, j.GID, j.Groups)
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, api.Errorf(api.CodeNotFound, "job %d has no %s log on node %s (%s)", j.ID, stream, a.cfg.Name, path)

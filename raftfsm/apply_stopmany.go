@@ -38,17 +38,26 @@ func (w writer) stopMany(c StopManyCmd) Result {
 		dependedOn = func(id uint64) bool { return targets[id] }
 	}
 	var cancelled groupChange
+	var release []uint64 // cancelled jobs others depend on
 	for i, id := range c.IDs {
 		r := w.open.rawRec(w.txn, id) // a task group as it is: see cancelRec
 		if errs[i] = stopManyRefusal(r, id, c.CallerUID); errs[i] == nil {
 			if r.State().Cancellable() {
-				w.cancelRec(r, id, c.Reason, c.Now, dependedOn(id), &cancelled)
+				w.cancelRec(r, id, c.Reason, c.Now, &cancelled)
+				if dependedOn(id) {
+					release = append(release, id)
+				}
 			} else {
 				errs[i] = w.stop(StopCmd{ID: id, Reason: c.Reason, Terminate: true, CallerUID: c.CallerUID, Now: c.Now}).Err
 			}
 		}
 		failed = failed || errs[i] != nil
 	}
+	// Their dependents are looked at once all are cancelled, each once: a
+	// job depending on a whole array of N tasks (or the tasks of a
+	// singleton array on each other) re-resolved after each task was
+	// N times its N dependencies, minutes of the FSM for a big array.
+	w.releasedAll(release, c.Now)
 	if !failed {
 		errs = nil
 	}
@@ -61,11 +70,11 @@ type groupChange struct{ from, to *jobRec }
 
 // cancelRec cancels job id (record r, or the task group that stands for
 // it) that has not started as stop does (FAILED, cancelled, stopped
-// now), on its record: a scancel of 10,000 pending jobs made each an
+// now; its dependents are the caller's to release), on its record: a scancel of 10,000 pending jobs made each an
 // api.Job and a record again, which was most of its cost. The tasks of a
 // group end alike, as one cancelled group, made once per command (last).
 // TestCancelRecSameAsStop holds the two ways to one result.
-func (w writer) cancelRec(r *jobRec, id uint64, reason string, now int64, dependedOn bool, last *groupChange) {
+func (w writer) cancelRec(r *jobRec, id uint64, reason string, now int64, last *groupChange) {
 	stored := last.to
 	if !r.group() || last.from != r {
 		c := *r
@@ -79,9 +88,6 @@ func (w writer) cancelRec(r *jobRec, id uint64, reason string, now int64, depend
 		}
 	}
 	setWriter{w.txn, w.open}.moveJob(id, storeJob(w.txn, w.open, id, stored), stored)
-	if dependedOn {
-		w.released(id, now)
-	}
 }
 
 // manyStops is the length from which stopMany reads every dependency

@@ -99,9 +99,14 @@ func (w writer) dependencyNever(j *api.Job, now int64) {
 
 // released re-resolves the PENDING dependents of a job that started or
 // ended; those that fail release their own dependents in turn.
-func (w writer) released(id uint64, now int64) {
+func (w writer) released(id uint64, now int64) { w.releasedAll([]uint64{id}, now) }
+
+// releasedAll re-resolves, once each, the PENDING dependents of jobs that
+// started or ended (in the order of ids, then of each one's dependents);
+// those that fail release their own dependents in turn.
+func (w writer) releasedAll(ids []uint64, now int64) {
 	var waiting []*api.Job
-	for _, d := range dependents(w.txn, id) {
+	for _, d := range dependents(w.txn, ids...) {
 		if d.State == api.StatePending {
 			c := *d
 			waiting = append(waiting, &c)

@@ -389,15 +389,30 @@ func dependencyTargets(txn *memdb.Txn) map[uint64]bool {
 	return targets
 }
 
-// dependents returns the unfinished jobs that depend on job id, in id
-// order (the state's own objects: read-only).
-func dependents(txn *memdb.Txn, id uint64) []*api.Job {
-	var ids []uint64
-	eachSetMember(txn, tableJobSets, depsSetPrefix(id), func(m setMember) bool { ids = append(ids, m.ID); return true })
-	out := make([]*api.Job, 0, len(ids))
+// dependents returns the unfinished jobs that depend on the jobs ids, each
+// once, in the order of ids, then of each one's dependents by id (copies
+// read-only: copy one to change it).
+func dependents(txn *memdb.Txn, ids ...uint64) []*api.Job {
+	var deps []uint64
+	var seen map[uint64]bool // a job depending on several of ids comes once
+	if len(ids) > 1 {
+		seen = map[uint64]bool{}
+	}
+	for _, id := range ids {
+		eachSetMember(txn, tableJobSets, depsSetPrefix(id), func(m setMember) bool {
+			if seen == nil || !seen[m.ID] {
+				if seen != nil {
+					seen[m.ID] = true
+				}
+				deps = append(deps, m.ID)
+			}
+			return true
+		})
+	}
+	out := make([]*api.Job, 0, len(deps))
 	slab := jobSlab{noEnv: true} // to change their states: no command changes an environment
 	read := recReader{txn: txn}
-	for _, d := range ids {
+	for _, d := range deps {
 		if r := read.raw(d); r != nil {
 			out = append(out, slab.loadAt(r, d))
 		}

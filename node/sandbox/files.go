@@ -55,8 +55,8 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		flags |= os.O_TRUNC
 	}
 	s := &stdio{}
-	open := func(path string, limit int64) (*os.File, bool, error) {
-		f, err := openOutput(path, flags, spec.UID, spec.GID, spec.Groups)
+	open := func(path string, node bool, limit int64) (*os.File, bool, error) {
+		f, err := openOutput(path, flags, node, spec.UID, spec.GID, spec.Groups)
 		if err != nil {
 			return nil, false, err
 		}
@@ -68,7 +68,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		return f, (st.Uid != spec.UID || limit > 0) && !isDevNull(&st), nil
 	}
 	var err error
-	if s.stdout, s.relayOut, err = open(spec.Stdout, spec.StdoutLimit); err != nil {
+	if s.stdout, s.relayOut, err = open(spec.Stdout, spec.NodeStdout, spec.StdoutLimit); err != nil {
 		return nil, err
 	}
 	if s.relayOut {
@@ -78,7 +78,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 		s.stderr, s.relayErr = s.stdout, s.relayOut
 		return s, openInput(spec, s)
 	}
-	if s.stderr, s.relayErr, err = open(spec.Stderr, spec.StderrLimit); err != nil {
+	if s.stderr, s.relayErr, err = open(spec.Stderr, spec.NodeStderr, spec.StderrLimit); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -199,12 +199,35 @@ func (rl *relay) wait() error {
 	return rl.err
 }
 
-// openOutput opens one output file as the user: no final symlink, and
-// nothing but a regular file or /dev/null.
-func openOutput(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+// openOutput opens one output file as the user, or the node's own log
+// file (node) as root: no final symlink, and nothing but a regular file
+// or /dev/null.
+func openOutput(path string, flags int, node bool, uid, gid uint32, groups []uint32) (*os.File, error) {
+	if node {
+		f, err := OpenNodeLog(path, flags&^os.O_CREATE)
+		if err != nil {
+			return nil, fmt.Errorf("output %w", err)
+		}
+		return f, nil
+	}
 	f, err := OpenAsUser(path, flags, uid, gid, groups)
 	if err != nil {
 		return nil, fmt.Errorf("output %w", err)
+	}
+	return f, nil
+}
+
+// OpenNodeLog opens, as root, a log file the node made for a job in its
+// own directory, which only root reaches (a path no user chose): no
+// final symlink, and nothing but a regular file.
+func OpenNodeLog(path string, flags int) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not the node's log file", path)
 	}
 	return f, nil
 }

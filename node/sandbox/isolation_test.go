@@ -388,12 +388,9 @@ func TestRelayWritesAsUser(t *testing.T) {
 // relayDrainGrace.
 func TestRelayHeldOutside(t *testing.T) {
 	r := newRunner(t)
-	spec := baseSpec(t, "sh", "-c", `echo first; echo ready > "$FIFO"; read x < "$GO"; echo last`)
-	fifo, goFifo := filepath.Join(spec.Dir, "fifo"), filepath.Join(spec.Dir, "go")
-	if err := unix.Mkfifo(goFifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	spec.Env = append(spec.Env, "FIFO="+fifo, "GO="+goFifo)
+	spec := baseSpec(t, "sh", "-c", `echo first; echo ready > "$FIFO"; while [ ! -e "$GO" ]; do sleep 0.01; done; echo last`)
+	fifo, goFile := filepath.Join(spec.Dir, "fifo"), filepath.Join(spec.Dir, "go")
+	spec.Env = append(spec.Env, "FIFO="+fifo, "GO="+goFile)
 	spec.Stdout = filepath.Join(scratchDir(t), "shared.out")
 	if err := os.WriteFile(spec.Stdout, nil, 0o666); err != nil {
 		t.Fatal(err)
@@ -405,7 +402,7 @@ func TestRelayHeldOutside(t *testing.T) {
 		t.Fatalf("open the job's relay pipe from outside: %v", err)
 	}
 	defer held.Close()
-	if err := os.WriteFile(goFifo, []byte("go\n"), 0); err != nil {
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ended := make(chan error, 1)
@@ -451,6 +448,39 @@ func TestOutputLimit(t *testing.T) {
 		if got := readFile(t, spec.Stderr); got != "went-on\n" {
 			t.Errorf("%d bytes: stderr %q, want the whole of it", tc.n, got)
 		}
+	}
+}
+
+// The node's own log file (NodeStdout), in a directory only root
+// reaches, is opened as root and written through the relay, bounded; the
+// same file not marked the node's is opened as the user, who cannot
+// reach it, and the start fails.
+func TestNodeLogOpenedAsRoot(t *testing.T) {
+	r := newRunner(t)
+	logs := filepath.Join(scratchDir(t), "logs")
+	if err := os.Mkdir(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spec := userSpec(t, "sh", "-c", "echo to-the-node; echo direct >> \"$LOG\" || echo refused >&2")
+	spec.Stdout = filepath.Join(logs, "1.out")
+	spec.Env = append(spec.Env, "LOG="+spec.Stdout)
+	if err := os.WriteFile(spec.Stdout, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(spec.Stdout, nobody, nobody)
+	spec.NodeStdout, spec.StdoutLimit = true, 1<<20
+	if res, out := run(t, r, spec); res != (Result{}) || out != "to-the-node\n" {
+		t.Errorf("result %+v, output %q; want the job's line alone (stderr %q)", res, out, readFile(t, spec.Stderr))
+	}
+	if got := readFile(t, spec.Stderr); !strings.Contains(got, "refused") {
+		t.Errorf("the job wrote to the node's log file by its path: stderr %q", got)
+	}
+	spec.ID, spec.NodeStdout = fmt.Sprintf("job-%d", jobSeq.Add(1)), false
+	if j, err := r.Start(spec); err == nil {
+		j.Wait()
+		t.Errorf("a file in root's 0700 dir, not marked the node's, was opened for a job of nobody")
+	} else if !errors.Is(err, os.ErrPermission) {
+		t.Errorf("a file in root's 0700 dir, as the user: %v, want permission denied", err)
 	}
 }
 

@@ -65,6 +65,12 @@ type Spec struct {
 	// AppendOutput appends to Stdout and Stderr instead of truncating them
 	// (sbatch --open-mode=append).
 	AppendOutput bool
+	// NodeStdout and NodeStderr say that Stdout or Stderr is the node's
+	// own log file (for a job given no output file), which the node made
+	// in a directory only root reaches: it is opened as root (never made,
+	// no final symlink, a regular file only), not as the user, who could
+	// not reach it. Never set them for a path a user chose.
+	NodeStdout, NodeStderr bool
 	// StdoutLimit and StderrLimit, if above 0, are the most bytes of the
 	// job's output that reach Stdout and Stderr (one file: Stdout's): the
 	// job writes into a pipe the supervisor copies into the file, up to
