@@ -390,8 +390,8 @@ func dependencyTargets(txn *memdb.Txn) map[uint64]bool {
 }
 
 // dependents returns the unfinished jobs that depend on the jobs ids, each
-// once, in the order of ids, then of each one's dependents by id (copies
-// read-only: copy one to change it).
+// once, in the order of ids, then of each one's dependents by id
+// (read-only: copy one to change it).
 func dependents(txn *memdb.Txn, ids ...uint64) []*api.Job {
 	var deps []uint64
 	var seen map[uint64]bool // a job depending on several of ids comes once
