@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/raftfsm"
@@ -141,6 +142,36 @@ func cancelRecSameAsStop(t *testing.T, pad int) {
 		}
 		if g, w := inSet(many), inSet(one); !reflect.DeepEqual(g, w) {
 			t.Errorf("jobs in %s after StopMany %v, after each StopCmd %v", st, g, w)
+		}
+	}
+}
+
+// A cancel of a whole array that another job depends on (afterany on the
+// array: one dependency per task) resolves that job once, after every
+// task is cancelled, not once per task over all its dependencies (a
+// 20,000-task array held the FSM for minutes); it then runs. The tasks of
+// a singleton array, each depending on all before it, cancel alike.
+func TestStopManyReleasesOnce(t *testing.T) {
+	const n = 3000
+	h := newHarness(t)
+	idx := make([]int, n)
+	for k := range idx {
+		idx[k] = k
+	}
+	tmpl := newJob("sweep")
+	tmpl.Held = true
+	res := h.mustOK("submit array", h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{Jobs: []api.Job{tmpl}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: idx}}, Now: 1}))
+	after := newJob("after")
+	after.DependsOn = []api.Dependency{{JobID: res.IDs[0], Type: api.AfterAny}}
+	dep := h.submit(2, after)[0]
+	h.wantJob(dep, api.StatePending, "")
+	start := time.Now()
+	h.mustOK("cancel the array", h.apply(raftfsm.OpStopMany, raftfsm.StopManyCmd{IDs: res.IDs, Reason: "scancel", CallerUID: 0, Now: 3}))
+	t.Logf("cancel of %d tasks with a dependent on all of them: %v", n, time.Since(start))
+	h.wantJob(dep, api.StateRunnable, "")
+	for _, id := range []uint64{res.IDs[0], res.IDs[n-1]} {
+		if j := h.job(id); j.State != api.StateFailed || j.Cause != api.CauseCancelled {
+			t.Errorf("task %d: %s (%s), want cancelled", id, j.State, j.Cause)
 		}
 	}
 }
