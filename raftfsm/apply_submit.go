@@ -108,6 +108,7 @@ func (w writer) submitJobs(c submitBody) Result {
 	}
 	// Check everything before writing anything.
 	next := m.NextJobID
+	links := 0
 	for i, j := range c.Jobs {
 		if j == nil {
 			return Result{Err: api.Errorf(api.CodeInvalid, "job %d of the submission is null", i)}
@@ -120,6 +121,13 @@ func (w writer) submitJobs(c submitBody) Result {
 			if err := w.checkDependency(*j, d, isArray, len(a.Indexes), next); err != nil {
 				return Result{Err: err}
 			}
+			links += w.dependencyLinks(j, d, max(1, len(a.Indexes)))
+		}
+		if links > MaxDependencyLinks {
+			return Result{Err: api.Errorf(api.CodeInvalid,
+				"job %q: its dependencies come to %d links between jobs once arrays and singleton are expanded; at most %d in one submit: "+
+					"for an array whose tasks run one at a time, give it a throttle (--array=0-N%%1) instead of --dependency=singleton",
+				j.Name, links, MaxDependencyLinks).WithField("dependency")}
 		}
 		next += uint64(max(1, len(a.Indexes)))
 	}
@@ -256,6 +264,52 @@ func ErrNoDependency(name string, dep uint64) *api.Error {
 	return api.Errorf(api.CodeNotFound, "job %q depends on job %d, which does not exist", name, dep).WithField("dependency")
 }
 
+// singletonDeps is what singleton makes of j: afterany on each unfinished
+// job of its user with its name.
+func (w writer) singletonDeps(j *api.Job) []api.Dependency {
+	var out []api.Dependency
+	(&State{txn: w.txn}).JobsOfUser(j.User, func(o *api.Job) bool {
+		if o.Name == j.Name && o.ID != j.ID && !o.State.Terminal() {
+			out = append(out, api.Dependency{JobID: o.ID, Type: api.AfterAny})
+		}
+		return true
+	})
+	return out
+}
+
+// MaxDependencyLinks bounds the job-to-job dependencies one submit makes
+// once expanded (a dependency on an array is one on each task; singleton,
+// one on each unfinished job of the user with the name, so that a
+// singleton array of N tasks makes N(N-1)/2): each is stored and resolved
+// in the FSM, and a 4,000-task singleton array, 8 million of them, held it
+// for minutes.
+const MaxDependencyLinks = 200_000
+
+// dependencyLinks is how many links dependency d of j makes for each of
+// its tasks together, as store expands it (an estimate that errs low for
+// arrays of the same command).
+func (w writer) dependencyLinks(j *api.Job, d api.Dependency, tasks int) int {
+	switch d.Type {
+	case api.Singleton:
+		return tasks*len(w.singletonDeps(j)) + tasks*(tasks-1)/2
+	case api.Sequential, api.NToN:
+		return tasks
+	}
+	return tasks * max(1, w.arraySize(d.JobID))
+}
+
+// arraySize is how many tasks the array whose first task is id has (0:
+// id is no array's), its tasks live or all ended (Ended).
+func (w writer) arraySize(id uint64) int {
+	if dep := w.job(id); dep != nil {
+		if dep.Array != nil && dep.Array.JobID == id {
+			return dep.Array.Count
+		}
+		return 0
+	}
+	return w.ended[id].ArrayCount // an array whose tasks have all left the state
+}
+
 // taskDeps turns an array-relative dependency of the k-th task of the array
 // starting at first into concrete ones; others pass through.
 func taskDeps(d api.Dependency, first uint64, k int) []api.Dependency {
@@ -311,21 +365,9 @@ func (w writer) concrete(j *api.Job, d api.Dependency) []api.Dependency {
 		d.Type = api.AfterOK
 	}
 	if d.Type == api.Singleton {
-		var out []api.Dependency
-		(&State{txn: w.txn}).JobsOfUser(j.User, func(o *api.Job) bool {
-			if o.Name == j.Name && o.ID != j.ID && !o.State.Terminal() {
-				out = append(out, api.Dependency{JobID: o.ID, Type: api.AfterAny})
-			}
-			return true
-		})
-		return out
+		return w.singletonDeps(j)
 	}
-	count := 0
-	if dep := w.job(d.JobID); dep != nil && dep.Array != nil && dep.Array.JobID == d.JobID {
-		count = dep.Array.Count
-	} else if e, ok := w.ended[d.JobID]; ok && dep == nil {
-		count = e.ArrayCount // an array whose tasks have all left the state
-	}
+	count := w.arraySize(d.JobID)
 	if count == 0 {
 		return []api.Dependency{d}
 	}

@@ -175,3 +175,25 @@ func TestStopManyReleasesOnce(t *testing.T) {
 		}
 	}
 }
+
+// A submit whose dependencies expand past MaxDependencyLinks (a singleton
+// array of N tasks makes N(N-1)/2) is refused whole, with the way out
+// (a throttle); one just under is stored.
+func TestDependencyLinksBounded(t *testing.T) {
+	h := newHarness(t)
+	array := func(n int) raftfsm.SubmitCmd {
+		idx := make([]int, n)
+		for k := range idx {
+			idx[k] = k
+		}
+		j := newJob("one-at-a-time")
+		j.Held = true
+		j.DependsOn = []api.Dependency{{Type: api.Singleton}}
+		return raftfsm.SubmitCmd{Jobs: []api.Job{j}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: idx}}, Now: 1}
+	}
+	wantErr(t, "a singleton array of 700", h.apply(raftfsm.OpSubmit, array(700)), api.CodeInvalid, "--array=0-N%1")
+	if n := h.fsm.State().CountInState(api.StatePending); n != 0 {
+		t.Fatalf("a refused submit stored %d jobs", n)
+	}
+	h.mustOK("a singleton array of 600", h.apply(raftfsm.OpSubmit, array(600)))
+}
