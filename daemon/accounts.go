@@ -112,8 +112,9 @@ func newAcctCheck(state *raftfsm.State) *acctCheck {
 // accounts (see above); a QOS must exist. Then the limits: MaxSubmitJobs
 // (the association's, else the nearest account's above; QOS
 // MaxSubmitPU), MaxWall (a job without a time limit gets it) and MaxTRES
-// per job.
-func (a *acctCheck) check(j *api.Job) error {
+// per job. tasks is how many jobs j stands for (an array's tasks each
+// count, as in Slurm).
+func (a *acctCheck) check(j *api.Job, tasks int) error {
 	state := a.state
 	if !state.HasAccounts() {
 		return nil
@@ -133,10 +134,18 @@ func (a *acctCheck) check(j *api.Job) error {
 	if assoc == nil {
 		return refuse("user " + j.User + " may not use account " + j.Account + ": an operator adds it with `sacctmgr add user " + j.User + " account=" + j.Account + "`")
 	}
+	allowed, defaultQOS := a.qosOf(assoc)
+	if j.QOS == "" {
+		j.QOS = defaultQOS
+	}
 	var qos *api.QOS
 	if j.QOS != "" {
 		if qos = state.QOS(j.QOS); qos == nil {
 			return api.Errorf(api.CodeInvalid, "Invalid qos specification (qos %s does not exist: `sacctmgr show qos` lists them)", j.QOS).WithField("qos")
+		}
+		if len(allowed) > 0 && !slices.Contains(allowed, qos.Name) {
+			return api.Errorf(api.CodeInvalid, "Invalid qos specification (user %s may use qos %s in account %s, not %s: an operator adds it with `sacctmgr modify user %s set qos+=%s`)",
+				j.User, strings.Join(allowed, ","), j.Account, qos.Name, j.User, qos.Name).WithField("qos")
 		}
 	} else {
 		qos = state.QOS(api.NormalQOS)
@@ -149,14 +158,17 @@ func (a *acctCheck) check(j *api.Job) error {
 		a.count(j.User)
 	}
 	key := [2]string{j.Account, j.User}
-	if lim.MaxSubmitJobs != nil && int64(a.submitted[key]) >= *lim.MaxSubmitJobs {
-		return policy("AssocMaxSubmitJobLimit", "user %s has %d unfinished jobs in account %s, its MaxSubmitJobs", j.User, a.submitted[key], j.Account)
+	tasks = max(tasks, 1)
+	if lim.MaxSubmitJobs != nil && int64(a.submitted[key]+tasks) > *lim.MaxSubmitJobs {
+		return policy("AssocMaxSubmitJobLimit", "user %s has %d unfinished jobs in account %s, and %d more would pass its MaxSubmitJobs of %d",
+			j.User, a.submitted[key], j.Account, tasks, *lim.MaxSubmitJobs)
 	}
 	qkey := [2]string{api.NormalQOS, j.User}
 	if qos != nil {
 		qkey[0] = qos.Name
-		if qos.MaxSubmitPU != nil && int64(a.qosCount[qkey]) >= *qos.MaxSubmitPU {
-			return policy("QOSMaxSubmitJobPerUserLimit", "user %s has %d unfinished jobs of qos %s, its MaxSubmitJobsPerUser", j.User, a.qosCount[qkey], qos.Name)
+		if qos.MaxSubmitPU != nil && int64(a.qosCount[qkey]+tasks) > *qos.MaxSubmitPU {
+			return policy("QOSMaxSubmitJobPerUserLimit", "user %s has %d unfinished jobs of qos %s, and %d more would pass its MaxSubmitJobsPerUser of %d",
+				j.User, a.qosCount[qkey], qos.Name, tasks, *qos.MaxSubmitPU)
 		}
 	}
 	wall := lim.MaxWall
@@ -184,8 +196,8 @@ func (a *acctCheck) check(j *api.Job) error {
 			}
 		}
 	}
-	a.submitted[key]++
-	a.qosCount[qkey]++
+	a.submitted[key] += tasks
+	a.qosCount[qkey] += tasks
 	return nil
 }
 
@@ -234,6 +246,31 @@ func (a *acctCheck) limits(assoc *api.Association) api.Limits {
 		acct = a.parentOf(acct)
 	}
 	return l
+}
+
+// qosOf is the QOS an association may use and its default QOS, each its
+// own or the nearest account's above that sets it (Slurm's inheritance);
+// allowed is empty where none sets a list (any QOS that exists).
+func (a *acctCheck) qosOf(assoc *api.Association) (allowed []string, defaultQOS string) {
+	allowed, defaultQOS = assoc.QOS, assoc.DefaultQOS
+	acct := assoc.Account
+	if assoc.User == "" {
+		acct = a.parentOf(acct)
+	}
+	for i := 0; acct != "" && i < 64 && (len(allowed) == 0 || defaultQOS == ""); i++ {
+		up := a.state.Association(acct, "")
+		if up == nil {
+			break
+		}
+		if len(allowed) == 0 {
+			allowed = up.QOS
+		}
+		if defaultQOS == "" {
+			defaultQOS = up.DefaultQOS
+		}
+		acct = a.parentOf(acct)
+	}
+	return allowed, defaultQOS
 }
 
 func (a *acctCheck) parentOf(acct string) string {

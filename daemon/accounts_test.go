@@ -186,3 +186,50 @@ func TestMemLimitRaised(t *testing.T) {
 	mc.mustCall(rootUser, api.PathAccountsModify, api.AccountsChange{Associations: []api.Association{user}}, nil)
 	mc.waitJob(second, func(j *api.Job) bool { return j.State == api.StateStarting })
 }
+
+// TestMemAssociationQOS: an association's QOS list (its own, else the
+// nearest account's above) bounds the QOS its user may ask for, as
+// Slurm's does; its DefaultQOS is what a job asking none gets. An array
+// counts each task against MaxSubmitJobs.
+func TestMemAssociationQOS(t *testing.T) {
+	mc := startMemController(t, Config{})
+	mc.registerNode("n1")
+	three := int64(3)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Accounts:     []api.Account{{Name: "chem", Parent: "root"}},
+		QOS:          []api.QOS{{Name: "low"}, {Name: "urgent"}},
+		Associations: []api.Association{{Account: "chem", Shares: 1, QOS: []string{"normal", "low"}, DefaultQOS: "low"}},
+	}, nil)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Users: []api.AcctUser{{Name: "4201", DefaultAccount: "chem"}, {Name: "4202", DefaultAccount: "chem"}},
+		Associations: []api.Association{{Account: "chem", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}},
+			{Account: "chem", User: "4202", Shares: 1, QOS: []string{"urgent"}}},
+	}, nil)
+	spec := func(qos string) api.JobSpec {
+		return api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Held: true, QOS: qos, Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
+	}
+	refused := func(who peer, qos string) {
+		t.Helper()
+		status, e := mc.call(who, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec(qos)}, nil)
+		if status != http.StatusBadRequest || e.Field != "qos" || !strings.Contains(e.Message, "Invalid qos specification") {
+			t.Errorf("uid %d asking qos %s: HTTP %d %+v, want it refused", who.uid, qos, status, e)
+		}
+	}
+	refused(alice, "urgent") // chem's list: normal, low
+	id := mc.submit(alice, spec(""))
+	if j := mc.c.fsm.State().Job(id); j == nil || j.QOS != "low" {
+		t.Fatalf("alice's job %d asking no qos: %+v, want chem's DefaultQOS low", id, j)
+	}
+	mc.submit(alice, spec("normal"))
+	mc.submit(bob, spec("urgent")) // bob's own list
+	refused(bob, "low")
+	// alice has 2 unfinished jobs of MaxSubmitJobs 3: an array of 2 tasks
+	// would pass it.
+	status, e := mc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec(""), ArrayIndexes: []int{0, 1}}, nil)
+	if status != http.StatusBadRequest || !strings.HasPrefix(e.Message, "AssocMaxSubmitJobLimit: ") {
+		t.Errorf("an array of 2 with 2 of 3 jobs used: HTTP %d %+v, want AssocMaxSubmitJobLimit", status, e)
+	}
+	if status, e := mc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec(""), ArrayIndexes: []int{0}}, nil); status != http.StatusOK {
+		t.Errorf("an array of 1 with 2 of 3 jobs used: HTTP %d %+v, want it taken", status, e)
+	}
+}

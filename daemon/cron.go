@@ -127,7 +127,7 @@ func (c *Controller) cronJob(state *raftfsm.State, s *api.CronSchedule) (api.Job
 	if err := satisfiable(state, j); err != nil {
 		return api.Job{}, err
 	}
-	if err := newAcctCheck(state).check(&j); err != nil { // its account, as a submit's (accounts.go)
+	if err := newAcctCheck(state).check(&j, 1); err != nil { // its account, as a submit's (accounts.go)
 		return api.Job{}, err
 	}
 	return j, nil

@@ -107,7 +107,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err != nil {
 			return nil, err
 		}
-		if err := accounts.check(&j); err != nil {
+		if err := accounts.check(&j, len(r.ArrayIndexes)); err != nil {
 			return nil, err
 		}
 		if err := dependenciesSeen(seen, j); err != nil {
