@@ -217,6 +217,25 @@ func TestSlurm2_26_TopReordersOwnJobs(t *testing.T) {
 	wantErr(t, "top of a held job", top(1000, ids[0]), api.CodeConflict, "held")
 }
 
+// A job niced far down and put on top, its nice then taken back, gets no
+// more than the priorities dealt out among its user's jobs: top deals
+// out priorities before nice, and each job keeps its own.
+func TestTopThenUnniceGainsNothing(t *testing.T) {
+	h := newHarness(t)
+	bob := newJob("bob")
+	bob.User, bob.UID = "bob", 1001
+	niced := newJob("niced")
+	niced.Nice = 2_000_000_000
+	ids := h.submit(1, bob, newJob("mine"), niced)
+	ceiling := max(h.job(ids[1]).Priority, h.job(ids[2]).Priority+niced.Nice)
+	h.mustOK("top the niced job", h.apply(raftfsm.OpTop, raftfsm.TopCmd{IDs: ids[2:], CallerUID: 1000}))
+	zero := int64(0)
+	h.mustOK("nice 0", h.apply(raftfsm.OpUpdateJob, raftfsm.UpdateJobCmd{Update: api.UpdateJobRequest{ID: ids[2], Nice: &zero}, CallerUID: 1000}))
+	if p := h.job(ids[2]).Priority; p > ceiling || p > h.job(ids[0]).Priority {
+		t.Errorf("after top and nice 0: priority %d, above its user's best %d or bob's %d", p, ceiling, h.job(ids[0]).Priority)
+	}
+}
+
 // TestSlurm3_4_PriorityOfAStartedJob pins scontrol update Priority= as
 // Slurm's test 3.4 uses it: a held job is released, starts at once, and
 // its priority is then set; Slurm changes the priority (and nice) of a

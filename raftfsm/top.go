@@ -11,9 +11,9 @@ const OpTop Op = 35
 
 // TopCmd puts waiting jobs ahead of their owner's other waiting jobs of
 // the same queue, account and QOS, in the order of IDs (Slurm's scontrol
-// top). The priorities of those jobs are dealt out again, highest to the
-// first listed, the rest to the others in their own order: the set of
-// priorities is unchanged, so no other user's job moves. All the listed
+// top). The priorities of those jobs (before their nice) are dealt out
+// again, highest to the first listed, the rest to the others in their own
+// order: the set of them is unchanged, so no other user's job moves. All the listed
 // jobs must be the caller's (or the caller root), waiting and not held,
 // and of that one queue, account and QOS; else nothing changes.
 type TopCmd struct {
@@ -66,9 +66,12 @@ func (w writer) top(c TopCmd) Result {
 		}
 		return others[a].ID < others[b].ID
 	})
+	// What is dealt out is each job's priority before its nice: a job
+	// keeps its own nice, so that one niced far down and put on top, its
+	// nice then taken back, gets no more than the priority it was dealt.
 	prios := make([]int64, 0, len(listed)+len(others))
 	for _, j := range append(append([]*api.Job(nil), listed...), others...) {
-		prios = append(prios, j.Priority)
+		prios = append(prios, j.Priority+j.Nice)
 	}
 	sort.Slice(prios, func(a, b int) bool { return prios[a] > prios[b] })
 	for i, j := range append(listed, others...) {
@@ -77,7 +80,7 @@ func (w writer) top(c TopCmd) Result {
 			p = max(prios[i-1]-1, 1)
 		}
 		prios[i] = p
-		if j.Priority != p {
+		if p := max(p-j.Nice, 1); j.Priority != p {
 			j.Priority = p
 			w.put(tableJobs, j)
 		}
