@@ -194,9 +194,28 @@ func copyBounded(f io.Writer, r io.Reader, limit int64) error {
 	return err
 }
 
-func (rl *relay) wait() error {
-	<-rl.done
-	return rl.err
+// relayWriteGrace is how long, past relayDrainGrace, a relay may still
+// be writing into its file once the job has ended: a file system that
+// takes no more (a hung NFS server, a user's FUSE mount) must not keep
+// the job from ending either.
+const relayWriteGrace = 20 * time.Second
+
+// waitWithin waits for the relay to end, at most d: past it, the job ends
+// without what the relay had not written, and says so.
+func (rl *relay) waitWithin(d time.Duration) error {
+	select {
+	case <-rl.done:
+		return rl.err
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-rl.done:
+		return rl.err
+	case <-t.C:
+		return fmt.Errorf("copy job output: its file took nothing for %v after the job ended; the rest is lost", d)
+	}
 }
 
 // openOutput opens one output file as the user, or the node's own log

@@ -688,3 +688,35 @@ func TestImageMountsMakeNothingInSource(t *testing.T) {
 		assertGone(t, r, spec.ID)
 	}
 }
+
+// A relay whose file takes nothing (here a pipe nobody reads, as a hung
+// NFS server or a user's FUSE mount would) does not keep the job from
+// ending: once finished, waitWithin gives up after its bound, saying so.
+func TestRelayStuckWriteBounded(t *testing.T) {
+	jobR, jobW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileR, fileW, err := os.Pipe() // the "file": nobody reads it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fileR.Close()
+	rl := startRelay(jobR, fileW, 0, uint32(os.Getuid()), uint32(os.Getgid()), nil)
+	go func() {
+		jobW.Write(make([]byte, 1<<20)) // more than both pipes hold
+		jobW.Close()
+	}()
+	rl.finish()
+	start := time.Now()
+	if err := rl.waitWithin(200 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "the rest is lost") {
+		t.Errorf("waitWithin on a relay stuck writing: %v, want it to give up", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waitWithin took %v", d)
+	}
+	fileR.Close() // the stuck write fails (EPIPE) and the relay ends
+	if err := rl.waitWithin(10 * time.Second); err == nil || strings.Contains(err.Error(), "the rest is lost") {
+		t.Errorf("the relay once its file failed: %v, want the write's error", err)
+	}
+}

@@ -230,7 +230,10 @@ func shim() error {
 		var errs []error
 		for _, rl := range relays {
 			rl.finish()
-			if err := rl.wait(); err != nil {
+		}
+		deadline := time.Now().Add(relayDrainGrace + relayWriteGrace)
+		for _, rl := range relays {
+			if err := rl.waitWithin(time.Until(deadline)); err != nil {
 				errs = append(errs, err)
 			}
 		}
