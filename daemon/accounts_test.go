@@ -161,6 +161,14 @@ func TestMemAccountLimits(t *testing.T) {
 	if after := len(mc.jobs(rootUser, api.ListJobsRequest{})); after != before {
 		t.Errorf("the refused batch stored %d jobs", after-before)
 	}
+	// A job ended and queued again (scontrol requeue) is submitted again:
+	// at the limit it is refused as a new job would be.
+	mc.mustCall(alice, api.PathCancel, api.StopJobRequest{ID: id}, nil)
+	mc.submit(alice, spec)
+	status, e := mc.call(alice, api.PathTerminate, api.StopJobRequest{ID: id, Requeue: true}, nil)
+	if status != http.StatusBadRequest || !strings.HasPrefix(e.Message, "AssocMaxSubmitJobLimit: ") {
+		t.Errorf("requeue of an ended job at MaxSubmitJobs: HTTP %d %+v, want AssocMaxSubmitJobLimit", status, e)
+	}
 }
 
 // TestMemLimitRaised: a job held back by its association's MaxJobs waits

@@ -162,4 +162,14 @@ func TestMemSchedulingPolicies(t *testing.T) {
 	if status, out := mc.awsCall(alice, "submitjob", `{"jobName":"x","jobQueue":"default","jobDefinition":"plain","schedulingPriorityOverride":5}`); status != http.StatusOK {
 		t.Errorf("alice's submitjob to a FIFO queue with schedulingPriorityOverride 5: HTTP %d %v", status, out)
 	}
+	// A job moved into the fair-share queue is charged to a share, as one
+	// submitted there (its user's); moved back, it has none.
+	moved := mc.submit(alice, api.JobSpec{Name: "moved", Command: []string{"true"}, Dir: "/", Held: true, Resources: api.Resources{CPUs: 1, MemoryMB: 64}})
+	for _, q := range []string{"fs", api.DefaultQueue} {
+		mc.mustCall(alice, api.PathUpdateJob, api.UpdateJobRequest{ID: moved, Queue: &q}, nil)
+		j := mc.c.fsm.State().Job(moved)
+		if want := map[string]string{"fs": j.User, api.DefaultQueue: ""}[q]; j.ShareIdentifier != want || j.User == "" {
+			t.Errorf("job moved to %s: share %q, want %q", q, j.ShareIdentifier, want)
+		}
+	}
 }

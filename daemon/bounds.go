@@ -125,11 +125,18 @@ func checkText(what, s string, limit int) error {
 		return fmt.Errorf("the %s %q is not valid UTF-8", what, clip(s))
 	}
 	for i, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || reordersText(r) {
 			return fmt.Errorf("the %s %q has a control character (U+%04X) at byte %d: use printable characters", what, clip(s), r, i)
 		}
 	}
 	return nil
+}
+
+// reordersText reports whether r reorders the text around it where a
+// terminal shows it: a bidirectional embedding, override or isolate (a
+// name or reason that shows as another, "gnp.exe" as "exe.png").
+func reordersText(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // checkReason refuses a cancel or terminate reason that is over

@@ -98,7 +98,11 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		return requestIDs(reqs, ids)
 	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
-	seen := c.visibleTo(who, c.withHistory(state))
+	history := c.withHistory(state)
+	next, past := state.NextJobID(), state.NextJobID() // this submit's ids: [next, past)
+	for _, r := range reqs {
+		past += uint64(max(1, len(r.ArrayIndexes)))
+	}
 	testOnly := false
 	var fits satisfiableMemo
 	accounts := newAcctCheck(state) // accounts.go
@@ -110,7 +114,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err := accounts.check(&j, len(r.ArrayIndexes)); err != nil {
 			return nil, err
 		}
-		if err := dependenciesSeen(seen, j); err != nil {
+		if err := c.hiddenDependency(who, history, next, past, j); err != nil {
 			return nil, err
 		}
 		if err := fits.satisfiable(state, j); err != nil {
@@ -158,16 +162,21 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	return requestIDs(reqs, res.IDs)
 }
 
-// dependenciesSeen refuses a dependency on a job that seen does not hold
-// although it exists (with PrivateJobs, another user's), in the words the
-// FSM has for one that does not exist.
-func dependenciesSeen(seen jobSource, j api.Job) error {
-	if _, private := seen.(visibleSource); !private {
-		return nil // the FSM checks that they exist
-	}
+// hiddenDependency refuses, before anything is proposed and in the FSM's
+// words, a dependency on a job no submit has made yet (an id from past
+// on) and, with PrivateJobs, on a job who may not see (another user's) as
+// on one that does not exist; a job of this very submit (an id in [next,
+// past)) is the FSM's to find.
+func (c *Controller) hiddenDependency(who caller, history jobSource, next, past uint64, j api.Job) error {
 	for _, d := range j.DependsOn {
-		if d.JobID != 0 && seen.Job(d.JobID) == nil {
+		switch {
+		case d.JobID == 0 || (d.JobID >= next && d.JobID < past):
+		case d.JobID >= past:
 			return raftfsm.ErrNoDependency(j.Name, d.JobID)
+		case c.cfg.PrivateJobs:
+			if dep := history.Job(d.JobID); dep == nil || !c.visible(who, dep) {
+				return raftfsm.ErrNoDependency(j.Name, d.JobID)
+			}
 		}
 	}
 	return nil
@@ -866,6 +875,17 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 		req.Reason = "Cancelled by user"
 		if terminate {
 			req.Reason = "Terminated by user"
+		}
+	}
+	if req.Requeue {
+		// An ended job queued again is a job submitted again: its
+		// account's rules and limits hold for it as for a new one.
+		state := c.fsm.State()
+		if j := state.Job(req.ID); j != nil && j.State.Terminal() && ownsOrOperates(who, j) {
+			again := *j
+			if err := newAcctCheck(state).check(&again, 1); err != nil {
+				return err
+			}
 		}
 	}
 	_, err := c.propose(ctx, who, []uint64{req.ID}, raftfsm.OpStop, raftfsm.StopCmd{

@@ -165,6 +165,7 @@ func TestStopReasonChecked(t *testing.T) {
 		"long":   strings.Repeat("A", MaxTextBytes+1),
 		"escape": "\x1b[2JYOUR ACCOUNT IS SUSPENDED",
 		"line":   "a\nb",
+		"bidi":   "ok \u202egnp.exe",
 	} {
 		before := tc.indexes()
 		for _, c := range []struct {

@@ -83,6 +83,10 @@ func (w writer) deleteJob(j *api.Job) {
 	setWriter{w.txn, w.open}.moveJob(j.ID, storeJob(w.txn, w.open, j.ID, nil), nil)
 }
 
+// NextJobID is the id the next job submitted gets: a job id below it
+// that the state does not hold has ended and left (or never was one).
+func (s *State) NextJobID() uint64 { return writer{txn: s.txn}.meta().NextJobID }
+
 func (w writer) meta() meta {
 	raw, err := w.txn.First(tableMeta, "id", "meta")
 	if err != nil {
@@ -275,6 +279,16 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 	}
 	if u.Queue != nil {
 		j.Queue, j.Queues = *u.Queue, u.Queues
+		// The share a fair-share queue orders it by, as a submit gives
+		// it (its user's unless it named one); none on a FIFO queue.
+		if q := (&State{txn: w.txn}).Queue(j.Queue); q != nil {
+			switch {
+			case q.SchedulingPolicyArn == "":
+				j.ShareIdentifier = ""
+			case j.ShareIdentifier == "":
+				j.ShareIdentifier = j.User
+			}
+		}
 	}
 	if u.Nice != nil {
 		switch {
