@@ -3,6 +3,8 @@ package daemon
 import (
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +241,38 @@ func TestMemAssociationQOS(t *testing.T) {
 	}
 	if status, e := mc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec(""), ArrayIndexes: []int{0}}, nil); status != http.StatusOK {
 		t.Errorf("an array of 1 with 2 of 3 jobs used: HTTP %d %+v, want it taken", status, e)
+	}
+}
+
+// Parallel submits of one user do not pass MaxSubmitJobs together: each
+// is checked against the jobs the ones before it stored.
+func TestMemParallelSubmitsCounted(t *testing.T) {
+	mc := startMemController(t, Config{})
+	mc.registerNode("n1")
+	three := int64(3)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Accounts:     []api.Account{{Name: "bio", Parent: "root"}},
+		Associations: []api.Association{{Account: "bio", Shares: 1}},
+	}, nil)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Users:        []api.AcctUser{{Name: "4201", DefaultAccount: "bio"}},
+		Associations: []api.Association{{Account: "bio", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}}},
+	}, nil)
+	spec := api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Held: true, Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
+	var wg sync.WaitGroup
+	var taken atomic.Int32
+	start := make(chan struct{})
+	for range 64 {
+		wg.Go(func() {
+			<-start
+			if status, _ := mc.call(alice, api.PathSubmit, api.SubmitJobRequest{JobSpec: spec}, nil); status == http.StatusOK {
+				taken.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n, held := taken.Load(), len(mc.jobs(alice, api.ListJobsRequest{})); n != 3 || held != 3 {
+		t.Errorf("64 parallel submits under MaxSubmitJobs 3: %d taken, %d stored; want 3", n, held)
 	}
 }

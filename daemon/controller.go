@@ -132,6 +132,8 @@ type Controller struct {
 	verifier *sigv4.Verifier
 
 	owners *ownerCache // resolved job owners (lookupOwner)
+	// submitters serializes each user's submits where accounts count them.
+	submitters userLocks
 
 	// imageStore holds the images loaded for jobs (images()).
 	imagesOnce sync.Once

@@ -91,6 +91,9 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if err != nil {
 		return nil, err
 	}
+	if c.fsm.State().HasAccounts() { // their limits count unfinished jobs
+		defer c.submitters.lock(o.uid)()
+	}
 	state := c.awaitFirstNode(ctx)
 	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil {
 		return nil, err
