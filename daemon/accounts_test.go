@@ -197,6 +197,22 @@ func TestMemLimitRaised(t *testing.T) {
 	mc.waitJob(second, func(j *api.Job) bool { return j.State == api.StateStarting })
 }
 
+// addAccount adds an account under root with its association acct, and
+// users (named by their uids) whose default account it is, with their
+// associations in it.
+func (mc *memController) addAccount(acct api.Association, users ...api.Association) {
+	mc.t.Helper()
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
+		Accounts: []api.Account{{Name: acct.Account, Parent: "root"}}, Associations: []api.Association{acct}}, nil)
+	change := api.AccountsChange{}
+	for _, u := range users {
+		u.Account = acct.Account
+		change.Users = append(change.Users, api.AcctUser{Name: u.User, DefaultAccount: acct.Account})
+		change.Associations = append(change.Associations, u)
+	}
+	mc.mustCall(rootUser, api.PathAccountsAdd, change, nil)
+}
+
 // TestMemAssociationQOS: an association's QOS list (its own, else the
 // nearest account's above) bounds the QOS its user may ask for, as
 // Slurm's does; its DefaultQOS is what a job asking none gets. An array
@@ -205,16 +221,10 @@ func TestMemAssociationQOS(t *testing.T) {
 	mc := startMemController(t, Config{})
 	mc.registerNode("n1")
 	three := int64(3)
-	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
-		Accounts:     []api.Account{{Name: "chem", Parent: "root"}},
-		QOS:          []api.QOS{{Name: "low"}, {Name: "urgent"}},
-		Associations: []api.Association{{Account: "chem", Shares: 1, QOS: []string{"normal", "low"}, DefaultQOS: "low"}},
-	}, nil)
-	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
-		Users: []api.AcctUser{{Name: "4201", DefaultAccount: "chem"}, {Name: "4202", DefaultAccount: "chem"}},
-		Associations: []api.Association{{Account: "chem", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}},
-			{Account: "chem", User: "4202", Shares: 1, QOS: []string{"urgent"}}},
-	}, nil)
+	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{QOS: []api.QOS{{Name: "low"}, {Name: "urgent"}}}, nil)
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "low"}, DefaultQOS: "low"},
+		api.Association{User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}},
+		api.Association{User: "4202", Shares: 1, QOS: []string{"urgent"}})
 	spec := func(qos string) api.JobSpec {
 		return api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Held: true, QOS: qos, Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
 	}
@@ -250,14 +260,7 @@ func TestMemParallelSubmitsCounted(t *testing.T) {
 	mc := startMemController(t, Config{})
 	mc.registerNode("n1")
 	three := int64(3)
-	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
-		Accounts:     []api.Account{{Name: "bio", Parent: "root"}},
-		Associations: []api.Association{{Account: "bio", Shares: 1}},
-	}, nil)
-	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
-		Users:        []api.AcctUser{{Name: "4201", DefaultAccount: "bio"}},
-		Associations: []api.Association{{Account: "bio", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}}},
-	}, nil)
+	mc.addAccount(api.Association{Account: "bio", Shares: 1}, api.Association{User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}})
 	spec := api.JobSpec{Name: "j", Command: []string{"true"}, Dir: "/", Held: true, Resources: api.Resources{CPUs: 1, MemoryMB: 64}}
 	var wg sync.WaitGroup
 	var taken atomic.Int32
