@@ -102,7 +102,8 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	}
 	cmd := raftfsm.SubmitCmd{Jobs: make([]api.Job, len(reqs)), Now: c.nowMillis()}
 	history := c.withHistory(state)
-	next, past := state.NextJobID(), state.NextJobID() // this submit's ids: [next, past)
+	next := state.NextJobID()
+	past := next // this submit's ids: [next, past)
 	for _, r := range reqs {
 		past += uint64(max(1, len(r.ArrayIndexes)))
 	}

@@ -127,7 +127,7 @@ const relayDrainGrace = 10 * time.Second
 // and groups and no capabilities, on a thread of its own: a write as root
 // would use root's reserved blocks and quota (CAP_SYS_RESOURCE) and keep
 // a setuid bit the user's own write clears (CAP_FSETID). With limit above
-// 0, at most limit bytes reach f (see Spec.OutputLimit).
+// 0, at most limit bytes reach f (see Spec.StdoutLimit).
 func startRelay(r, f *os.File, limit int64, uid, gid uint32, groups []uint32) *relay {
 	rl := &relay{r: r, done: make(chan struct{})}
 	go func() {
@@ -222,14 +222,13 @@ func (rl *relay) waitWithin(d time.Duration) error {
 // file (node) as root: no final symlink, and nothing but a regular file
 // or /dev/null.
 func openOutput(path string, flags int, node bool, uid, gid uint32, groups []uint32) (*os.File, error) {
+	var f *os.File
+	var err error
 	if node {
-		f, err := OpenNodeLog(path, flags&^os.O_CREATE)
-		if err != nil {
-			return nil, fmt.Errorf("output %w", err)
-		}
-		return f, nil
+		f, err = OpenNodeLog(path, flags&^os.O_CREATE)
+	} else {
+		f, err = OpenAsUser(path, flags, uid, gid, groups)
 	}
-	f, err := OpenAsUser(path, flags, uid, gid, groups)
 	if err != nil {
 		return nil, fmt.Errorf("output %w", err)
 	}
