@@ -337,6 +337,9 @@ func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 			w.addMember(tableJobSets, k, id, depMember)
 		}
 	}
+	if was != nil && was.State() == api.StatePending && len(was.DependsOn) > 0 && (now == nil || now.State() != api.StatePending) {
+		dropDepHint(w.txn, id)
+	}
 }
 
 // eachInSets calls fn for each member of the sets whose keys start with

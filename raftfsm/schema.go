@@ -72,6 +72,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range runChargeTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range depHintTables() {
+		s.Tables[name] = t
+	}
 	return s
 }
 
