@@ -358,7 +358,7 @@ func (c *Controller) endedDeps(state *raftfsm.State, jobs []api.Job) []raftfsm.E
 	seen := map[uint64]bool{}
 	var out []raftfsm.EndedJob
 	archived := func(id uint64) *api.Job {
-		if seen[id] || state.Job(id) != nil {
+		if stored, _ := state.JobArray(id); seen[id] || stored {
 			return nil
 		}
 		seen[id] = true
@@ -381,14 +381,12 @@ func (c *Controller) endedDeps(state *raftfsm.State, jobs []api.Job) []raftfsm.E
 			if d.JobID == 0 || d.Type == api.Singleton || d.Type == api.Sequential {
 				continue
 			}
-			head := state.Job(d.JobID)
-			if a := archived(d.JobID); a != nil {
-				head = a
+			_, tasks := state.JobArray(d.JobID)
+			if a := archived(d.JobID); a != nil && a.Array != nil && a.Array.JobID == d.JobID {
+				tasks = a.Array.Count
 			}
-			if head != nil && head.Array != nil && head.Array.JobID == d.JobID {
-				for t := d.JobID + 1; t < d.JobID+uint64(head.Array.Count); t++ {
-					archived(t)
-				}
+			for t := d.JobID + 1; t < d.JobID+uint64(tasks); t++ {
+				archived(t)
 			}
 		}
 	}

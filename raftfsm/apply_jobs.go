@@ -33,6 +33,9 @@ func (w writer) job(id uint64) *api.Job {
 	return nil
 }
 
+// stored reports whether job id is in the state, loading nothing.
+func (w writer) stored(id uint64) bool { return storedSlot(w.txn, id) != nil }
+
 // node returns a copy of a stored node, or nil.
 func (w writer) node(name string) *api.Node { return readCopy[api.Node](w, tableNodes, name) }
 

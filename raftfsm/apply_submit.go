@@ -252,7 +252,7 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 	if _, ended := w.ended[d.JobID]; ended && d.JobID < w.meta().NextJobID {
 		return nil
 	}
-	if d.JobID >= next || (d.JobID < w.meta().NextJobID && w.job(d.JobID) == nil) || d.JobID == 0 {
+	if d.JobID >= next || (d.JobID < w.meta().NextJobID && !w.stored(d.JobID)) || d.JobID == 0 {
 		return ErrNoDependency(j.Name, d.JobID)
 	}
 	return nil
@@ -301,11 +301,8 @@ func (w writer) dependencyLinks(j *api.Job, d api.Dependency, tasks int) int {
 // arraySize is how many tasks the array whose first task is id has (0:
 // id is no array's), its tasks live or all ended (Ended).
 func (w writer) arraySize(id uint64) int {
-	if dep := w.job(id); dep != nil {
-		if dep.Array != nil && dep.Array.JobID == id {
-			return dep.Array.Count
-		}
-		return 0
+	if stored, tasks := arrayHead(w.txn, id); stored {
+		return tasks
 	}
 	return w.ended[id].ArrayCount // an array whose tasks have all left the state
 }

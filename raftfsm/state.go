@@ -26,6 +26,25 @@ func (s *State) Job(id uint64) *api.Job {
 	return storedJob(s.txn, id)
 }
 
+// JobArray reports whether job id is in the state and, when it is the
+// first task of an array, how many tasks the array has (else 0), without
+// loading the job.
+func (s *State) JobArray(id uint64) (stored bool, tasks int) { return arrayHead(s.txn, id) }
+
+// arrayHead is State.JobArray. It reads the slot's record, or the task
+// group standing for it: both carry the array's first task and count,
+// and reading them copies nothing.
+func arrayHead(txn *memdb.Txn, id uint64) (stored bool, tasks int) {
+	r := storedSlot(txn, id)
+	if r == nil {
+		return false, 0
+	}
+	if r.Array != nil && r.Array.JobID == id {
+		return true, r.Array.Count
+	}
+	return true, 0
+}
+
 // JobsInState calls fn for each job in state st, in id order, until fn
 // returns false. The jobs come without their environments (Env nil):
 // Job reads one with it.
