@@ -78,10 +78,12 @@ func (c *Controller) submitOnce(ctx context.Context, who caller, cmd raftfsm.Sub
 	if err != nil {
 		return raftfsm.Result{}, err
 	}
+	// Noted before it commits: a pass that sees the job has seen the
+	// note, and holds for the burst (noted after, a pass woken by the
+	// commit could place it first). A submit that fails is noted too,
+	// which at worst holds a pass for one burstGap.
+	c.burst.note(c.clock.Now())
 	res, err := c.applier.ApplyEntry(ctx, entry)
-	if err == nil {
-		c.burst.note(c.clock.Now())
-	}
 	if err == nil && res.Repeated {
 		c.log.Info("a submit was sent again with its client token: answered with the jobs it stored", "uid", who.uid, "first", res.IDs[0])
 	}
