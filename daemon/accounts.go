@@ -94,26 +94,36 @@ var (
 
 // acctCheck checks the jobs of one submission against the registry:
 // their accounts and the limits on what may be submitted. It counts the
-// jobs each user has in each account once, and the jobs of the
-// submission as it accepts them.
+// jobs each user has in each account once, the jobs of every user once
+// where a Grp limit needs them, and the jobs of the submission as it
+// accepts them.
 type acctCheck struct {
 	state     *raftfsm.State
 	submitted map[[2]string]int // (account, user) -> unfinished jobs
 	counted   map[string]bool   // users counted
 	qosCount  map[[2]string]int // (qos, user) -> unfinished jobs
+	// Of all users, for GrpSubmitJobs: unfinished jobs per QOS, and per
+	// account with every account below it. The submission's accepted
+	// jobs are in them from the start; the stored ones once allCounted.
+	qosJobs    map[string]int
+	subJobs    map[string]int
+	allCounted bool
 }
 
 func newAcctCheck(state *raftfsm.State) *acctCheck {
-	return &acctCheck{state: state, submitted: map[[2]string]int{}, counted: map[string]bool{}, qosCount: map[[2]string]int{}}
+	return &acctCheck{state: state, submitted: map[[2]string]int{}, counted: map[string]bool{}, qosCount: map[[2]string]int{},
+		qosJobs: map[string]int{}, subJobs: map[string]int{}}
 }
 
 // check gives j its user's default account when it names none and
 // refuses an account the user has no association with, once the site has
 // accounts (see above); a QOS must exist. Then the limits: MaxSubmitJobs
-// (the association's, else the nearest account's above; QOS
-// MaxSubmitPU), MaxWall (a job without a time limit gets it) and MaxTRES
-// per job. tasks is how many jobs j stands for (an array's tasks each
-// count, as in Slurm).
+// (the association's, else the nearest account's above; the QOS's
+// MaxSubmitJobs and MaxSubmitPU per user), GrpSubmitJobs (the QOS's, the
+// association's and each account's above), MaxWall (a job without a time
+// limit gets it) and MaxTRES per job (the QOS's and the association's).
+// tasks is how many jobs j stands for (an array's tasks each count, as
+// in Slurm).
 func (a *acctCheck) check(j *api.Job, tasks int) error {
 	state := a.state
 	if !state.HasAccounts() {
@@ -150,26 +160,10 @@ func (a *acctCheck) check(j *api.Job, tasks int) error {
 	} else {
 		qos = state.QOS(api.NormalQOS)
 	}
-	policy := func(reason, format string, args ...any) error {
-		return api.Errorf(api.CodeInvalid, "%s: "+format, append([]any{reason}, args...)...).WithField("policy")
-	}
 	lim := a.limits(assoc)
-	if lim.MaxSubmitJobs != nil || (qos != nil && qos.MaxSubmitPU != nil) {
-		a.count(j.User)
-	}
-	key := [2]string{j.Account, j.User}
 	tasks = max(tasks, 1)
-	if lim.MaxSubmitJobs != nil && int64(a.submitted[key]+tasks) > *lim.MaxSubmitJobs {
-		return policy("AssocMaxSubmitJobLimit", "user %s has %d unfinished jobs in account %s, and %d more would pass its MaxSubmitJobs of %d",
-			j.User, a.submitted[key], j.Account, tasks, *lim.MaxSubmitJobs)
-	}
-	qkey := [2]string{api.NormalQOS, j.User}
-	if qos != nil {
-		qkey[0] = qos.Name
-		if qos.MaxSubmitPU != nil && int64(a.qosCount[qkey]+tasks) > *qos.MaxSubmitPU {
-			return policy("QOSMaxSubmitJobPerUserLimit", "user %s has %d unfinished jobs of qos %s, and %d more would pass its MaxSubmitJobsPerUser of %d",
-				j.User, a.qosCount[qkey], qos.Name, tasks, *qos.MaxSubmitPU)
-		}
+	if err := a.submitLimits(j, assoc, lim, qos, tasks); err != nil {
+		return err
 	}
 	wall := lim.MaxWall
 	if qos != nil && qos.MaxWall != nil && (wall == nil || *qos.MaxWall < *wall) {
@@ -180,30 +174,145 @@ func (a *acctCheck) check(j *api.Job, tasks int) error {
 		case j.TimeLimit == 0:
 			j.TimeLimit = *wall * 60 // Slurm gives a job without a limit its MaxWall
 		case j.TimeLimit > *wall*60:
-			return policy("AssocMaxWallDurationPerJobLimit", "the time limit of %d s is over account %s's MaxWall of %d minutes", j.TimeLimit, j.Account, *wall)
+			return limitRefusal("AssocMaxWallDurationPerJobLimit", "the time limit of %d s is over account %s's MaxWall of %d minutes", j.TimeLimit, j.Account, *wall)
 		}
 	}
-	if lim.MaxTRES != "" {
-		if cpus, mem, gpus, ok := sched.ParseTRES(lim.MaxTRES); ok {
-			r := j.Resources
-			switch {
-			case cpus >= 0 && int64(r.CPUs) > cpus:
-				return policy("AssocMaxCpuPerJobLimit", "%d CPUs is over MaxTRES cpu=%d", r.CPUs, cpus)
-			case mem >= 0 && r.MemoryMB > mem:
-				return policy("AssocMaxMemPerJobLimit", "%d MiB is over MaxTRES mem=%dM", r.MemoryMB, mem)
-			case gpus >= 0 && int64(r.GPUs) > gpus:
-				return policy("AssocMaxGRESPerJob", "%d GPUs is over MaxTRES gres/gpu=%d", r.GPUs, gpus)
-			}
+	// The QOS's MaxTRES first: Slurm checks a job's QOS before its
+	// association, and names the QOS's limit when both are passed.
+	if qos != nil {
+		if err := maxTRES(j.Resources, qos.MaxTRES, qosMaxTRES, "qos "+qos.Name+"'s "); err != nil {
+			return err
 		}
 	}
-	a.submitted[key] += tasks
-	a.qosCount[qkey] += tasks
+	if err := maxTRES(j.Resources, lim.MaxTRES, assocMaxTRES, ""); err != nil {
+		return err
+	}
+	a.accept(j, qos, tasks)
 	return nil
+}
+
+// limitRefusal is a refusal for a limit, led by Slurm's reason.
+func limitRefusal(reason, format string, args ...any) error {
+	return api.Errorf(api.CodeInvalid, "%s: "+format, append([]any{reason}, args...)...).WithField("policy")
+}
+
+// submitLimits refuses tasks more jobs of j's user where they would pass
+// a limit on unfinished jobs: per user, the association's MaxSubmitJobs
+// and the QOS's; of all users, the GrpSubmitJobs of the QOS, of the
+// user's association and of its account and each above it.
+func (a *acctCheck) submitLimits(j *api.Job, assoc *api.Association, lim api.Limits, qos *api.QOS, tasks int) error {
+	qosMax, qosMaxName := qosSubmitLimit(qos)
+	limited := a.grpSubmitAccounts(j.Account)
+	// Counting every user's jobs counts this user's too: then count
+	// has nothing to do, and the user's stored jobs are read once.
+	if len(limited) > 0 || (qos != nil && qos.GrpSubmitJobs != nil) {
+		a.countAll()
+	}
+	if lim.MaxSubmitJobs != nil || qosMax != nil || assoc.GrpSubmitJobs != nil {
+		a.count(j.User)
+	}
+	key := [2]string{j.Account, j.User}
+	if lim.MaxSubmitJobs != nil && int64(a.submitted[key]+tasks) > *lim.MaxSubmitJobs {
+		return limitRefusal("AssocMaxSubmitJobLimit", "user %s has %d unfinished jobs in account %s, and %d more would pass its MaxSubmitJobs of %d",
+			j.User, a.submitted[key], j.Account, tasks, *lim.MaxSubmitJobs)
+	}
+	qname := qosName(qos)
+	if n := a.qosCount[[2]string{qname, j.User}]; qosMax != nil && int64(n+tasks) > *qosMax {
+		return limitRefusal("QOSMaxSubmitJobPerUserLimit", "user %s has %d unfinished jobs of qos %s, and %d more would pass its %s of %d",
+			j.User, n, qname, tasks, qosMaxName, *qosMax)
+	}
+	if qos != nil && qos.GrpSubmitJobs != nil && int64(a.qosJobs[qname]+tasks) > *qos.GrpSubmitJobs {
+		return limitRefusal("QOSGrpSubmitJobsLimit", "qos %s has %d unfinished jobs of all users, and %d more would pass its GrpSubmitJobs of %d: submit once some have ended",
+			qname, a.qosJobs[qname], tasks, *qos.GrpSubmitJobs)
+	}
+	if g := assoc.GrpSubmitJobs; g != nil && int64(a.submitted[key]+tasks) > *g {
+		return limitRefusal("AssocGrpSubmitJobsLimit", "user %s has %d unfinished jobs in account %s, and %d more would pass the GrpSubmitJobs of %d of the user's association: submit once some have ended",
+			j.User, a.submitted[key], j.Account, tasks, *g)
+	}
+	for _, up := range limited {
+		if n := a.subJobs[up.Account]; int64(n+tasks) > *up.GrpSubmitJobs {
+			return limitRefusal("AssocGrpSubmitJobsLimit", "account %s has %d unfinished jobs (of all users, with the accounts below it), and %d more would pass its GrpSubmitJobs of %d: submit once some have ended",
+				up.Account, n, tasks, *up.GrpSubmitJobs)
+		}
+	}
+	return nil
+}
+
+// qosSubmitLimit is the per-user limit on the unfinished jobs of q, and
+// its name: the smaller of its MaxSubmitJobs and MaxSubmitJobsPerUser
+// (nil: none).
+func qosSubmitLimit(q *api.QOS) (*int64, string) {
+	switch {
+	case q == nil:
+		return nil, ""
+	case q.MaxSubmitJobs != nil && (q.MaxSubmitPU == nil || *q.MaxSubmitJobs < *q.MaxSubmitPU):
+		return q.MaxSubmitJobs, "MaxSubmitJobs"
+	}
+	return q.MaxSubmitPU, "MaxSubmitJobsPerUser"
+}
+
+// qosName is the name a job of q counts under (normal when no QOS holds).
+func qosName(q *api.QOS) string {
+	if q == nil {
+		return api.NormalQOS
+	}
+	return q.Name
+}
+
+// grpSubmitAccounts are the associations of acct and of each account
+// above it that set GrpSubmitJobs, nearest first.
+func (a *acctCheck) grpSubmitAccounts(acct string) []*api.Association {
+	var out []*api.Association
+	for i := 0; acct != "" && i < 64; i++ {
+		if up := a.state.Association(acct, ""); up != nil && up.GrpSubmitJobs != nil {
+			out = append(out, up)
+		}
+		acct = a.parentOf(acct)
+	}
+	return out
+}
+
+// Reasons of MaxTRES per job: cpu, mem, gres/gpu.
+var (
+	assocMaxTRES = [3]string{"AssocMaxCpuPerJobLimit", "AssocMaxMemPerJobLimit", "AssocMaxGRESPerJob"}
+	qosMaxTRES   = [3]string{"QOSMaxCpuPerJobLimit", "QOSMaxMemoryPerJob", "QOSMaxGRESPerJob"}
+)
+
+// maxTRES refuses a job asking r over the MaxTRES tres (none when empty
+// or unreadable), with reasons; whose names the limit's owner.
+func maxTRES(r api.Resources, tres string, reasons [3]string, whose string) error {
+	if tres == "" {
+		return nil
+	}
+	cpus, mem, gpus, ok := sched.ParseTRES(tres)
+	switch {
+	case !ok:
+		return nil
+	case cpus >= 0 && int64(r.CPUs) > cpus:
+		return limitRefusal(reasons[0], "%d CPUs is over %sMaxTRES cpu=%d: ask for at most %d", r.CPUs, whose, cpus, cpus)
+	case mem >= 0 && r.MemoryMB > mem:
+		return limitRefusal(reasons[1], "%d MiB is over %sMaxTRES mem=%dM: ask for at most %d MiB", r.MemoryMB, whose, mem, mem)
+	case gpus >= 0 && int64(r.GPUs) > gpus:
+		return limitRefusal(reasons[2], "%d GPUs is over %sMaxTRES gres/gpu=%d: ask for at most %d", r.GPUs, whose, gpus, gpus)
+	}
+	return nil
+}
+
+// accept counts tasks jobs of j, accepted, against the limits of the
+// submission's next jobs.
+func (a *acctCheck) accept(j *api.Job, qos *api.QOS, tasks int) {
+	q := qosName(qos)
+	a.submitted[[2]string{j.Account, j.User}] += tasks
+	a.qosCount[[2]string{q, j.User}] += tasks
+	a.qosJobs[q] += tasks
+	for acct, i := j.Account, 0; acct != "" && i < 64; acct, i = a.parentOf(acct), i+1 {
+		a.subJobs[acct] += tasks
+	}
 }
 
 // count adds user's unfinished jobs to the counts, once.
 func (a *acctCheck) count(user string) {
-	if a.counted[user] {
+	if a.counted[user] || a.allCounted {
 		return
 	}
 	a.counted[user] = true
@@ -219,6 +328,41 @@ func (a *acctCheck) count(user string) {
 		a.qosCount[[2]string{q, o.User}]++
 		return true
 	})
+}
+
+// countAll adds the unfinished jobs of every user to the counts, once:
+// per QOS and per account (with those above it) for GrpSubmitJobs, and
+// per user as count does, for the users count has not counted (count
+// then has nothing left to do). It reads the unfinished states only, in
+// one reused job each, where count scans every stored job of a user.
+func (a *acctCheck) countAll() {
+	if a.allCounted {
+		return
+	}
+	direct := map[string]int{} // account -> its own unfinished jobs
+	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning} {
+		a.state.ScanJobsInState(st, func(o *api.Job) bool {
+			acct, q := a.state.JobAccount(o), o.QOS
+			if q == "" {
+				q = api.NormalQOS
+			}
+			direct[acct]++
+			a.qosJobs[q]++
+			if !a.counted[o.User] {
+				a.submitted[[2]string{acct, o.User}]++
+				a.qosCount[[2]string{q, o.User}]++
+			}
+			return true
+		})
+	}
+	// Each account's jobs count for it and every account above it:
+	// walked once per account, not per job.
+	for acct, n := range direct {
+		for i := 0; acct != "" && i < 64; acct, i = a.parentOf(acct), i+1 {
+			a.subJobs[acct] += n
+		}
+	}
+	a.allCounted = true
 }
 
 // limits are the limits that hold for an association: its own, each one

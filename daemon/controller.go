@@ -133,7 +133,7 @@ type Controller struct {
 
 	owners *ownerCache // resolved job owners (lookupOwner)
 	// submitters serializes each user's submits where accounts count them.
-	submitters userLocks
+	submitters submitLocks
 
 	// imageStore holds the images loaded for jobs (images()).
 	imagesOnce sync.Once

@@ -29,7 +29,8 @@ type memController struct {
 	clock *clock.Fake
 	urls  map[peer]string
 	// anon serves callers with no credentials (TCP without a signature).
-	anon string
+	anon   string
+	routes http.Handler
 }
 
 func startMemController(t *testing.T, cfg Config) *memController {
@@ -47,20 +48,25 @@ func startMemController(t *testing.T, cfg Config) *memController {
 			t.Errorf("close the controller: %v", err)
 		}
 	})
-	mc := &memController{t: t, c: c, clock: fake, urls: map[peer]string{}}
-	routes := c.routes()
+	mc := &memController{t: t, c: c, clock: fake, urls: map[peer]string{}, routes: c.routes()}
 	for _, p := range []peer{rootUser, alice, bob} {
-		cred := peercred.Cred{UID: p.uid, GID: p.gid}
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			routes.ServeHTTP(w, r.WithContext(peercred.NewContext(r.Context(), cred)))
-		}))
-		t.Cleanup(srv.Close)
-		mc.urls[p] = srv.URL
+		mc.addPeer(p)
 	}
-	anon := httptest.NewServer(routes)
+	anon := httptest.NewServer(mc.routes)
 	t.Cleanup(anon.Close)
 	mc.anon = anon.URL
 	return mc
+}
+
+// addPeer serves the controller to p: calls as p carry p's credentials,
+// as the unix socket's peer credentials would.
+func (mc *memController) addPeer(p peer) {
+	cred := peercred.Cred{UID: p.uid, GID: p.gid}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mc.routes.ServeHTTP(w, r.WithContext(peercred.NewContext(r.Context(), cred)))
+	}))
+	mc.t.Cleanup(srv.Close)
+	mc.urls[p] = srv.URL
 }
 
 // call POSTs req as p (or raw bytes, when req is a []byte) and decodes a

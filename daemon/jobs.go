@@ -91,8 +91,8 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if err != nil {
 		return nil, err
 	}
-	if c.fsm.State().HasAccounts() { // their limits count unfinished jobs
-		defer c.submitters.lock(o.uid)()
+	if st := c.fsm.State(); st.HasAccounts() { // their limits count unfinished jobs
+		defer c.submitters.lock(o.uid, st.HasGroupSubmitLimits())()
 	}
 	state := c.awaitFirstNode(ctx)
 	if ids, ok, err := c.submittedBefore(ctx, who, state); err != nil {

@@ -2,6 +2,30 @@ package daemon
 
 import "sync"
 
+// submitLocks serializes the submits that limits on unfinished jobs
+// count: each user's one at a time (userLocks), or, where a limit counts
+// many users' jobs together (GrpSubmitJobs), every submit one at a time,
+// so that two users' submits are not both checked against one state.
+type submitLocks struct {
+	all   sync.RWMutex // held shared by a user's submit, whole by one of everyone's
+	users userLocks
+}
+
+// lock serializes a submit of uid's, with everyone's when everyone is
+// set, and returns what unlocks it.
+func (s *submitLocks) lock(uid uint32, everyone bool) (unlock func()) {
+	if everyone {
+		s.all.Lock()
+		return s.all.Unlock
+	}
+	s.all.RLock()
+	unlockUser := s.users.lock(uid)
+	return func() {
+		unlockUser()
+		s.all.RUnlock()
+	}
+}
+
 // userLocks serializes what one user does while other users go on: with
 // an account registry, each of a user's submits is checked against their
 // unfinished jobs (MaxSubmitJobs) and committed before the next is

@@ -578,6 +578,22 @@ func (s *State) HasAccounts() bool {
 	return err == nil && raw != nil
 }
 
+// HasGroupSubmitLimits reports whether a QOS or an association sets
+// GrpSubmitJobs: a limit on the unfinished jobs of many users together.
+func (s *State) HasGroupSubmitLimits() bool {
+	for _, q := range collect[api.QOS](s, tableQOS, "id") {
+		if q.GrpSubmitJobs != nil {
+			return true
+		}
+	}
+	for _, a := range collect[api.Association](s, tableAssocs, "id") {
+		if a.GrpSubmitJobs != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Association returns one association (user "": the account's), or nil.
 func (s *State) Association(account, user string) *api.Association {
 	return first[api.Association](s, tableAssocs, account, user)

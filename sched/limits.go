@@ -9,16 +9,30 @@ import (
 
 // Association and QOS limits the scheduler enforces (Slurm's
 // AccountingStorageEnforce=limits): a job that would take its
-// association over a limit waits, with the limit's reason, until running
-// jobs end. Limits on what is submitted (MaxSubmitJobs, MaxWall, MaxTRES
-// per job) are the controller's, at submit.
+// association or its QOS over a limit waits, with the limit's reason,
+// until running jobs end. Limits on what is submitted (MaxSubmitJobs,
+// GrpSubmitJobs, MaxWall, MaxTRES per job) are the controller's, at
+// submit.
 const (
-	ReasonAssocMaxJobs Reason = "AssocMaxJobsLimit" // its association runs MaxJobs jobs
-	ReasonAssocGrpJobs Reason = "AssocGrpJobsLimit" // its account (or one above) runs GrpJobs jobs
-	ReasonAssocGrpCPU  Reason = "AssocGrpCpuLimit"  // GrpTRES=cpu reached
-	ReasonAssocGrpMem  Reason = "AssocGrpMemLimit"  // GrpTRES=mem reached
-	ReasonAssocGrpGRES Reason = "AssocGrpGRES"      // GrpTRES=gres/gpu reached
-	ReasonQOSMaxJobsPU Reason = "QOSMaxJobsPerUserLimit"
+	ReasonAssocMaxJobs Reason = "AssocMaxJobsLimit"      // its association runs MaxJobs jobs
+	ReasonAssocGrpJobs Reason = "AssocGrpJobsLimit"      // its account (or one above) runs GrpJobs jobs
+	ReasonAssocGrpCPU  Reason = "AssocGrpCpuLimit"       // GrpTRES=cpu reached
+	ReasonAssocGrpMem  Reason = "AssocGrpMemLimit"       // GrpTRES=mem reached
+	ReasonAssocGrpGRES Reason = "AssocGrpGRES"           // GrpTRES=gres/gpu reached
+	ReasonQOSMaxJobsPU Reason = "QOSMaxJobsPerUserLimit" // its user runs its QOS's MaxJobsPerUser (or MaxJobs) jobs
+	ReasonQOSGrpJobs   Reason = "QOSGrpJobsLimit"        // its QOS runs GrpJobs jobs, all users together
+	ReasonQOSGrpCPU    Reason = "QOSGrpCpuLimit"         // its QOS's GrpTRES=cpu reached
+	ReasonQOSGrpMem    Reason = "QOSGrpMemLimit"         // its QOS's GrpTRES=mem reached
+	ReasonQOSGrpGRES   Reason = "QOSGrpGRES"             // its QOS's GrpTRES=gres/gpu reached
+)
+
+// tresReasons are the reasons of a GrpTRES's cpu, mem and gres/gpu
+// limits: an association's or a QOS's.
+type tresReasons struct{ cpu, mem, gres Reason }
+
+var (
+	assocTRESReasons = tresReasons{ReasonAssocGrpCPU, ReasonAssocGrpMem, ReasonAssocGrpGRES}
+	qosTRESReasons   = tresReasons{ReasonQOSGrpCPU, ReasonQOSGrpMem, ReasonQOSGrpGRES}
 )
 
 // limitWords says what a limit's reason means and what would change it.
@@ -35,7 +49,15 @@ func limitWords(r Reason) string {
 	case ReasonAssocGrpGRES:
 		return "its account (or one above it) uses as many GPUs as its GrpTRES gres/gpu= allows: it starts when enough are freed"
 	case ReasonQOSMaxJobsPU:
-		return "its user runs as many jobs of its QOS as the QOS's MaxJobsPerUser allows: it starts when one ends"
+		return "its user runs as many jobs of its QOS as the QOS's MaxJobsPerUser (or MaxJobs) allows: it starts when one ends"
+	case ReasonQOSGrpJobs:
+		return "its QOS runs as many jobs, of all users, as the QOS's GrpJobs allows: it starts when one of them ends (sacctmgr show qos shows the limit)"
+	case ReasonQOSGrpCPU:
+		return "the jobs of its QOS use as many CPUs as the QOS's GrpTRES cpu= allows: it starts when enough are freed"
+	case ReasonQOSGrpMem:
+		return "the jobs of its QOS use as much memory as the QOS's GrpTRES mem= allows: it starts when enough is freed"
+	case ReasonQOSGrpGRES:
+		return "the jobs of its QOS use as many GPUs as the QOS's GrpTRES gres/gpu= allows: it starts when enough are freed"
 	}
 	return ""
 }
@@ -96,14 +118,37 @@ type limiter struct {
 	assocs  map[shareKey]api.Association
 	parent  map[string]string
 	grpTRES map[shareKey]tresLimit
-	qosPU   map[string]int64 // QOS -> MaxJobsPU
-	// running jobs and resources: per user association, and per account
-	// (everything below it).
+	qos     map[string]qosLimits // the QOS that set a limit
+	// running jobs and resources: per user association, per account
+	// (everything below it), per QOS and user, and per QOS.
 	jobs    map[shareKey]int
 	subJobs map[string]int
 	subRes  map[string]api.Resources
 	resUser map[shareKey]api.Resources
 	qosUser map[[2]string]int
+	qosJobs map[string]int
+	qosRes  map[string]api.Resources
+}
+
+// qosLimits are the limits of a QOS the scheduler holds its jobs at.
+type qosLimits struct {
+	perUser *int64 // running jobs per user: the smaller of MaxJobsPerUser and MaxJobs
+	grpJobs *int64 // running jobs, all users
+	grpTRES *tresLimit
+}
+
+// qosLimitsOf are q's limits, and whether it sets any.
+func qosLimitsOf(q api.QOS) (qosLimits, bool) {
+	l := qosLimits{perUser: q.MaxJobsPU, grpJobs: q.GrpJobs}
+	if q.MaxJobs != nil && (l.perUser == nil || *q.MaxJobs < *l.perUser) {
+		l.perUser = q.MaxJobs
+	}
+	if q.GrpTRES != "" {
+		if c, m, g, ok := ParseTRES(q.GrpTRES); ok {
+			l.grpTRES = &tresLimit{c, m, g}
+		}
+	}
+	return l, l.perUser != nil || l.grpJobs != nil || l.grpTRES != nil
 }
 
 func newLimiter(snap Snapshot) *limiter {
@@ -113,8 +158,9 @@ func newLimiter(snap Snapshot) *limiter {
 	}
 	reg := as.Accounts()
 	l := &limiter{users: map[string]string{}, assocs: map[shareKey]api.Association{}, parent: map[string]string{},
-		grpTRES: map[shareKey]tresLimit{}, qosPU: map[string]int64{}, jobs: map[shareKey]int{}, subJobs: map[string]int{},
-		subRes: map[string]api.Resources{}, resUser: map[shareKey]api.Resources{}, qosUser: map[[2]string]int{}}
+		grpTRES: map[shareKey]tresLimit{}, qos: map[string]qosLimits{}, jobs: map[shareKey]int{}, subJobs: map[string]int{},
+		subRes: map[string]api.Resources{}, resUser: map[shareKey]api.Resources{}, qosUser: map[[2]string]int{},
+		qosJobs: map[string]int{}, qosRes: map[string]api.Resources{}}
 	any := false
 	for _, a := range reg.Associations {
 		k := shareKey{a.Account, a.User}
@@ -130,8 +176,8 @@ func newLimiter(snap Snapshot) *limiter {
 		}
 	}
 	for _, q := range reg.QOS {
-		if q.MaxJobsPU != nil {
-			l.qosPU[q.Name] = *q.MaxJobsPU
+		if ql, ok := qosLimitsOf(q); ok {
+			l.qos[q.Name] = ql
 			any = true
 		}
 	}
@@ -177,11 +223,19 @@ func (l *limiter) add(j *Job) {
 		l.subJobs[a]++
 		l.subRes[a] = l.subRes[a].Add(j.Resources)
 	}
-	l.qosUser[[2]string{jobQOS(j), j.User}]++
+	q := jobQOS(j)
+	l.qosUser[[2]string{q, j.User}]++
+	l.qosJobs[q]++
+	l.qosRes[q] = l.qosRes[q].Add(j.Resources)
 }
 
 // blocked returns the limit j would exceed if it started now, "" if none.
+// Its QOS's limits come first: Slurm checks a job's QOS before its
+// association, and names the QOS's limit when both are reached.
 func (l *limiter) blocked(j *Job) Reason {
+	if r := l.qosBlocked(j); r != "" {
+		return r
+	}
 	acct := l.account(j)
 	k := shareKey{acct, j.User}
 	// MaxJobs: the user association's, else the nearest account's above.
@@ -194,7 +248,7 @@ func (l *limiter) blocked(j *Job) Reason {
 		return ReasonAssocGrpJobs
 	}
 	if t, ok := l.grpTRES[k]; ok {
-		if r := overTRES(t, l.resUser[k], j.Resources); r != "" {
+		if r := overTRES(t, l.resUser[k], j.Resources, assocTRESReasons); r != "" {
 			return r
 		}
 	}
@@ -204,13 +258,28 @@ func (l *limiter) blocked(j *Job) Reason {
 			return ReasonAssocGrpJobs
 		}
 		if t, ok := l.grpTRES[lk]; ok {
-			if r := overTRES(t, l.subRes[a], j.Resources); r != "" {
+			if r := overTRES(t, l.subRes[a], j.Resources, assocTRESReasons); r != "" {
 				return r
 			}
 		}
 	}
-	if max, ok := l.qosPU[jobQOS(j)]; ok && int64(l.qosUser[[2]string{jobQOS(j), j.User}]) >= max {
+	return ""
+}
+
+// qosBlocked returns the limit of j's QOS that j would exceed if it
+// started now, "" if none.
+func (l *limiter) qosBlocked(j *Job) Reason {
+	q := jobQOS(j)
+	ql, ok := l.qos[q]
+	switch {
+	case !ok:
+		return ""
+	case ql.grpJobs != nil && int64(l.qosJobs[q]) >= *ql.grpJobs:
+		return ReasonQOSGrpJobs
+	case ql.perUser != nil && int64(l.qosUser[[2]string{q, j.User}]) >= *ql.perUser:
 		return ReasonQOSMaxJobsPU
+	case ql.grpTRES != nil:
+		return overTRES(*ql.grpTRES, l.qosRes[q], j.Resources, qosTRESReasons)
 	}
 	return ""
 }
@@ -229,15 +298,16 @@ func (l *limiter) maxJobs(acct, user string) *int64 {
 	return nil
 }
 
-// overTRES says which limit of t using plus r would pass.
-func overTRES(t tresLimit, using, r api.Resources) Reason {
+// overTRES says which limit of t using plus r would pass, by its reason
+// in why.
+func overTRES(t tresLimit, using, r api.Resources, why tresReasons) Reason {
 	switch {
 	case t.cpus >= 0 && int64(using.CPUs+r.CPUs) > t.cpus:
-		return ReasonAssocGrpCPU
+		return why.cpu
 	case t.memMB >= 0 && using.MemoryMB+r.MemoryMB > t.memMB:
-		return ReasonAssocGrpMem
+		return why.mem
 	case t.gpus >= 0 && int64(using.GPUs+r.GPUs) > t.gpus:
-		return ReasonAssocGrpGRES
+		return why.gres
 	}
 	return ""
 }

@@ -200,7 +200,8 @@ func (w Wait) Describe(res api.Resources, now int64) string {
 		default:
 			fmt.Fprintf(&b, "no UP node of queue %s can run it: it waits until one can", q)
 		}
-	case ReasonAssocMaxJobs, ReasonAssocGrpJobs, ReasonAssocGrpCPU, ReasonAssocGrpMem, ReasonAssocGrpGRES, ReasonQOSMaxJobsPU:
+	case ReasonAssocMaxJobs, ReasonAssocGrpJobs, ReasonAssocGrpCPU, ReasonAssocGrpMem, ReasonAssocGrpGRES, ReasonQOSMaxJobsPU,
+		ReasonQOSGrpJobs, ReasonQOSGrpCPU, ReasonQOSGrpMem, ReasonQOSGrpGRES:
 		b.WriteString(limitWords(w.Reason)) // limits.go
 	default:
 		b.WriteString("it has not been planned yet")
