@@ -155,18 +155,38 @@ func depsSetKey(id, dependent uint64) string {
 }
 
 // depKeys are the sets of dependents job id (record j) belongs to: one
-// per job it depends on while it has not finished.
+// per job it depends on while it has not finished, in key order. A job
+// may have 200,000 links (MaxDependencyLinks): the keys are made from
+// its sorted targets, not checked one against the others.
 func depKeys(j *jobRec, id uint64) []string {
 	if j == nil || j.State().Terminal() || len(j.DependsOn) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(j.DependsOn))
-	for _, d := range j.DependsOn {
-		if k := depsSetKey(d.JobID, id); !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
+	targets := make([]uint64, len(j.DependsOn))
+	for i, d := range j.DependsOn {
+		targets[i] = d.JobID
+	}
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	keys := make([]string, len(targets))
+	for i, t := range targets {
+		keys[i] = depsSetKey(t, id) // ordered as t is: the key holds it big-endian
 	}
 	return keys
+}
+
+// sameDepKeys reports, without making them, that records was and now of
+// one job belong to the same sets of dependents: both unfinished with
+// the same links (records share their links), or both in none.
+func sameDepKeys(was, now *jobRec) bool {
+	in := func(r *jobRec) bool { return r != nil && !r.State().Terminal() && len(r.DependsOn) > 0 }
+	switch {
+	case !in(was) && !in(now):
+		return true
+	case in(was) != in(now) || len(was.DependsOn) != len(now.DependsOn):
+		return false
+	}
+	return &was.DependsOn[0] == &now.DependsOn[0]
 }
 
 // find returns the member with id's position, or where it would go.
@@ -326,19 +346,28 @@ func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 	if newActive != "" {
 		w.addMember(tableJobWork, newActive, id, now)
 	}
-	oldDeps, newDeps := depKeys(was, id), depKeys(now, id)
-	for _, k := range oldDeps {
-		if !slices.Contains(newDeps, k) {
-			w.remove(tableJobSets, k, id)
-		}
-	}
-	for _, k := range newDeps {
-		if !slices.Contains(oldDeps, k) {
-			w.addMember(tableJobSets, k, id, depMember)
-		}
+	if !sameDepKeys(was, now) {
+		w.moveDeps(id, depKeys(was, id), depKeys(now, id))
 	}
 	if was != nil && was.State() == api.StatePending && len(was.DependsOn) > 0 && (now == nil || now.State() != api.StatePending) {
 		dropDepHint(w.txn, id)
+	}
+}
+
+// moveDeps takes job id out of the sets of dependents of oldKeys and puts
+// it into those of newKeys (both in key order) that the other lacks.
+func (w setWriter) moveDeps(id uint64, oldKeys, newKeys []string) {
+	for len(oldKeys) > 0 || len(newKeys) > 0 {
+		switch {
+		case len(newKeys) == 0 || (len(oldKeys) > 0 && oldKeys[0] < newKeys[0]):
+			w.remove(tableJobSets, oldKeys[0], id)
+			oldKeys = oldKeys[1:]
+		case len(oldKeys) == 0 || newKeys[0] < oldKeys[0]:
+			w.addMember(tableJobSets, newKeys[0], id, depMember)
+			newKeys = newKeys[1:]
+		default: // in both
+			oldKeys, newKeys = oldKeys[1:], newKeys[1:]
+		}
 	}
 }
 
