@@ -114,3 +114,23 @@ func TestDependencyHintAfterRequeue(t *testing.T) {
 	h.run(a, api.StateSucceeded, 7)
 	h.wantJob(waiter, api.StateRunnable, "")
 }
+
+// A job requeued after it ended forgets its dependencies, held or not:
+// one of them may have left the state (expired) meanwhile, and a later
+// release must not look for it.
+func TestRequeuedEndedForgetsDependencies(t *testing.T) {
+	h := newHarness(t)
+	a := h.jobIn(api.StateSucceeded, 1)
+	b := h.jobIn(api.StateRunning, 1)
+	d := h.submit(2, newJob("d", a, b))[0]
+	h.mustOK("cancel d", h.stop(raftfsm.StopCmd{ID: d, Reason: "not now", CallerUID: 1000, Now: 3}))
+	h.mustOK("expire a", h.apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: []uint64{a}, Before: 10}))
+	h.mustOK("requeuehold d", h.stop(raftfsm.StopCmd{ID: d, Terminate: true, Requeue: true, Hold: true, CallerUID: 1000, Now: 4}))
+	if j := h.wantJob(d, api.StatePending, ""); len(j.DependsOn) != 0 {
+		t.Errorf("requeued d still depends on %+v", j.DependsOn)
+	}
+	h.events(5, api.JobEvent{ID: b, Node: h.driveNode, State: api.StateSucceeded, ExitCode: intp(0)})
+	h.wantJob(b, api.StateSucceeded, "")
+	h.mustOK("release d", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{d}, Hold: false, CallerUID: 1000, Now: 6}))
+	h.wantJob(d, api.StateRunnable, "")
+}

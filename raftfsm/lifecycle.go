@@ -66,8 +66,8 @@ func mustMove(j *api.Job, to api.JobState, now int64) {
 
 // reopen queues an ended job again (scontrol requeue of a finished batch
 // job). It is not a lifecycle move, and no transition leaves a terminal
-// state: it is the job's submission made anew under its id, RUNNABLE, or
-// PENDING when held. What the ended run left is cleared; the caller has
+// state: it is the job's submission made anew under its id, with no
+// dependencies, RUNNABLE, or PENDING when held. What the ended run left is cleared; the caller has
 // recorded it as an attempt.
 func reopen(j *api.Job, now int64) {
 	if !j.State.Terminal() {
@@ -80,4 +80,7 @@ func reopen(j *api.Job, now int64) {
 	j.StartedAt, j.StoppedAt, j.ExitCode, j.ExitSignal, j.StatusReason, j.Cause, j.Usage = 0, 0, nil, 0, "", "", nil
 	j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds, j.SignalRequests = false, false, "", "", 0, nil
 	j.Steps, j.NextStep = nil, 0
+	// Its dependencies are forgotten, met or not, as the unheld job's
+	// RUNNABLE says: the jobs they name may have left the state since.
+	j.DependsOn, j.DependAny = nil, false
 }
