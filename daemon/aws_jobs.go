@@ -268,6 +268,12 @@ func (c *Controller) stopAWSJob(ctx context.Context, who caller, req api.AWSJobI
 	if !c.visible(who, j) {
 		return api.Errorf(api.CodeNotFound, "job %q does not exist", req.JobID)
 	}
+	// Checked here, not only by each stop: a started job that cancel
+	// leaves alone, or an ended one, would answer another user success.
+	if !ownsOrOperates(who, j) {
+		verb := map[bool]string{false: "cancel", true: "terminate"}[terminate]
+		return api.Errorf(api.CodeForbidden, "job %d belongs to %s; only its owner or root may %s it", j.ID, j.User, verb)
+	}
 	ids := []uint64{j.ID}
 	if j.Array != nil && j.Array.JobID == j.ID && !strings.Contains(req.JobID, ":") {
 		ids = ids[:0] // the array: every task

@@ -413,6 +413,13 @@ func TestMemAWSFrontDoor(t *testing.T) {
 	if j["status"] != "FAILED" || j["statusReason"] != "not needed" {
 		t.Fatalf("after canceljob: status %v reason %v; want FAILED, not needed", j["status"], j["statusReason"])
 	}
+	// A job a stop leaves alone (ended, here) is still not another's to stop.
+	for _, op := range []string{"canceljob", "terminatejob"} {
+		status, out := mc.awsCall(bob, op, `{"jobId":"`+id+`","reason":"mine now"}`)
+		if msg, _ := out["message"].(string); status != http.StatusBadRequest || !strings.Contains(msg, "belongs to 4201") {
+			t.Errorf("%s of alice's ended job as bob: HTTP %d %v; want 400 saying it belongs to 4201", op, status, out)
+		}
+	}
 }
 
 // TestMemNodeLoad: the load average a heartbeat reports is what the node
