@@ -144,6 +144,7 @@ type Controller struct {
 	closeArchive func() error
 	release      chan struct{} // asks the retention loop to give memory back
 	answered     atomic.Int64  // bytes of job lists answered since memory was last given back
+	bigLists     bigLists      // one big list answer at a time (biganswer.go)
 
 	servers   []*http.Server
 	listeners []net.Listener
@@ -247,7 +248,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, logCalls: make(chan struct{}, maxLogCalls), owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, logCalls: make(chan struct{}, maxLogCalls), bigLists: newBigLists(), owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName, c.selfNamed = selfName(c.owners.ctx, c.selfUID)

@@ -532,6 +532,7 @@ type jobListJSON struct {
 	// rows, when not nil, writes a list in the row form instead, as it
 	// makes it (listfields_rows.go).
 	rows func(w http.ResponseWriter)
+	gate *listGate // given back once the answer is sent
 }
 
 // encodedAnswer is an answer that writes its own JSON (handle).
@@ -550,6 +551,8 @@ func (l jobListJSON) writeTo(w http.ResponseWriter) {
 		l.rows(w)
 		return
 	}
+	defer l.gate.done()
+	l.gate.sending(w)
 	head := `{"count":` + strconv.Itoa(l.count) + `,"jobs":[`
 	start := listHead - len(head)
 	copy(l.buf[start:], head)

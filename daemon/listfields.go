@@ -195,22 +195,29 @@ func (c *Controller) listFieldsJSON(who caller, req api.ListJobsRequest, buf []b
 	}
 	n, live := 0, 0
 	start := len(buf)
+	gate := c.bigLists.gate() // biganswer.go
 	err = c.eachListedCounted(who, req, func(k int) { live = k }, func(j *api.Job) error {
 		if n > 0 {
 			buf = append(buf, ',')
 		}
 		n++
-		buf, err = p.appendJob(buf, j)
+		if buf, err = p.appendJob(buf, j); err != nil {
+			return err
+		}
+		if err := gate.grew(len(buf)); err != nil {
+			return err
+		}
 		if n == 8 && live > n {
 			// Size the answer once from its first jobs, with a quarter
 			// to spare, rather than doubling it up to 20,000 of them.
 			per := (len(buf) - start) / n
-			buf = slices.Grow(buf, (live-n)*per*5/4)
+			buf = slices.Grow(buf, min((live-n)*per*5/4, c.bigLists.max))
 		}
-		return err
+		return nil
 	})
 	if err != nil {
+		gate.done()
 		return jobListJSON{}, err
 	}
-	return jobListJSON{buf: buf, count: n, c: c}, nil
+	return jobListJSON{buf: buf, count: n, c: c, gate: gate}, nil
 }
