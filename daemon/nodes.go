@@ -191,7 +191,7 @@ const maxLogCalls = 2
 // owner and operators (root, the controller's user) may read it.
 func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsRequest) (api.LogsResponse, error) {
 	state := c.fsm.State()
-	j := state.Job(req.ID)
+	j := c.withHistory(state).Job(req.ID) // an ended job's log outlives it in the state (-log-retention)
 	if j == nil || !c.visible(who, j) {
 		return api.LogsResponse{}, errNoJob(req.ID)
 	}

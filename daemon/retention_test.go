@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,14 @@ func TestExpiredJobsStayInTheArchive(t *testing.T) {
 		aws, err := c.describeAWSJobs(ctx, ann, api.AWSDescribeJobsRequest{Jobs: []string{api.FormatID(a)}})
 		if err != nil || len(aws.Jobs) != 1 || aws.Jobs[0].Status != api.StateFailed {
 			t.Errorf("AWS describe-jobs of archived job %d: got %+v, %v; want it FAILED", a, aws.Jobs, err)
+		}
+		// Its logs are asked of the node that ran it, by its owner only
+		// (this one never ran).
+		if _, err := c.jobLogs(ctx, ann, api.LogsRequest{ID: a}); !api.IsCode(err, api.CodeConflict) || !strings.Contains(err.Error(), "has not run") {
+			t.Errorf("logs of archived job %d as its owner: %v; want it found, with no logs as it never ran", a, err)
+		}
+		if _, err := c.jobLogs(ctx, bo, api.LogsRequest{ID: a}); !api.IsCode(err, api.CodeForbidden) {
+			t.Errorf("logs of archived job %d as another user: %v; want forbidden", a, err)
 		}
 	}
 	check(c)
