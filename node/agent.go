@@ -496,6 +496,16 @@ func (a *Agent) sendSignal(t *task, s api.JobSignal, why string) {
 }
 
 // run starts a job, reports RUNNING, waits for it and reports how it ended.
+// recovered runs fn, and returns a panic in it as an error.
+func recovered(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("shoal could not prepare the job (a bug, please report it): %v", r)
+		}
+	}()
+	return fn()
+}
+
 func (a *Agent) run(j api.Job, t *task) {
 	// The controller placed the job where enough GPUs are free; which
 	// ones is decided here, and finish gives them back.
@@ -503,12 +513,19 @@ func (a *Agent) run(j api.Job, t *task) {
 	if err == nil {
 		err = a.recordGPUs(j.ID, gpus)
 	}
-	spec := a.jobSpec(&j)
+	var spec sandbox.Spec
+	perr := recovered(func() error { // a bug here fails this job, not the daemon and every job on it
+		spec = a.jobSpec(&j)
+		if err != nil {
+			return err
+		}
+		if err := a.prepareLogs(&j, &spec); err != nil {
+			return err
+		}
+		return a.writeScript(&j, &spec)
+	})
 	if err == nil {
-		err = a.prepareLogs(&j, &spec)
-	}
-	if err == nil {
-		err = a.writeScript(&j, &spec)
+		err = perr
 	}
 	if j.Script != "" {
 		defer os.Remove(a.scriptPath(&j))

@@ -24,7 +24,7 @@ type Fields struct {
 
 // Expand fills in p: %j %J %s %t %n %N %A %a %x %u as Fields says, %% a
 // percent sign. A number after the % pads a numeric value with zeros to
-// that width (%3a -> 007; names are never padded). Any other escape, and
+// that width, at most 10 as in Slurm (%3a -> 007; names are never padded). Any other escape, and
 // a % at the end, is kept as written.
 func Expand(p string, f Fields) string {
 	if !strings.Contains(p, "%") {
@@ -44,7 +44,7 @@ func Expand(p string, f Fields) string {
 			b.WriteString(p[i:])
 			break
 		}
-		width, _ := strconv.Atoi(p[i+1 : k])
+		width := padWidth(p[i+1 : k])
 		v, pad := "", true
 		switch p[k] {
 		case 'j':
@@ -81,6 +81,19 @@ func Expand(p string, f Fields) string {
 		i = k
 	}
 	return b.String()
+}
+
+// maxPad is the widest padding a pattern may ask for (Slurm's MAX_WIDTH):
+// a width of 99999999999999999999 must not become that many zeros.
+const maxPad = 10
+
+// padWidth is the width the digits w ask for, at most maxPad.
+func padWidth(w string) int {
+	if len(w) > 2 {
+		return maxPad
+	}
+	n, _ := strconv.Atoi(w)
+	return min(n, maxPad)
 }
 
 // digits reports whether s is a number to pad ("12", not "12.0" or "batch").

@@ -21,6 +21,11 @@ func TestExpand(t *testing.T) {
 		{"100%% %q %3q %", batch, "100% %q %3q %"},
 		{"%12", batch, "%12"},
 		{"plain", batch, "plain"},
+		// Widths past 10 pad to 10, as Slurm's; one that overflows an
+		// int once took the node down making its zeros.
+		{"%12j", batch, "0000000042"},
+		{"/tmp/x%99999999999999999999j", batch, "/tmp/x0000000042"},
+		{"%0010a", batch, "0000000002"},
 	} {
 		if got := Expand(tt.p, tt.f); got != tt.want {
 			t.Errorf("Expand(%q) = %q, want %q", tt.p, got, tt.want)
