@@ -133,7 +133,14 @@
 // No root process follows a path the user chose. Start opens the outputs
 // (Spec.Stdout, Stderr) and a host job's working directory with the job
 // user's fsuid, fsgid and groups (OpenAsUser; asUser), so the kernel
-// checks every lookup against the user's permissions. An output that is
+// checks every lookup against the user's permissions. None of these
+// lookups (nor a mount source's) follows a magic link of /proc, which
+// would skip those checks: /proc/self/cwd, /proc/<pid>/root or fd/N,
+// /dev/fd/N, /dev/stdin, or a user's symlink to one, is refused with the
+// path (openNoMagic: openat2 with RESOLVE_NO_MAGICLINKS, or, on a kernel
+// without it, a walk that follows no symlink of /proc), and so is a
+// relative path, which would start from the daemon's own directory.
+// An output that is
 // a final symlink, a FIFO, a socket, a directory or a device other than
 // /dev/null is refused with the path and what it is, as is an output,
 // input or mount source on a kernel interface file system (/proc, /sys,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -259,19 +260,26 @@ func isDevNull(st *unix.Stat_t) bool {
 // O_CREATE, O_TRUNC, O_APPEND) and the file-system credentials of uid, gid
 // and groups, so that root never follows a path a user chose: the kernel
 // checks every lookup, and the creation of a new file (mode 0644, owned by
-// uid and gid), against the user's permissions. A final symlink is
+// uid and gid), against the user's permissions. No magic link of /proc
+// is followed anywhere in the path (/proc/self/cwd, /dev/fd/N, ...: see
+// openNoMagic), since it would skip those checks. A final symlink is
 // refused (O_NOFOLLOW), the open never blocks (O_NONBLOCK, cleared once
 // open: a FIFO cannot hang the caller), and anything but a regular file or
 // /dev/null is refused, as is a file of a kernel interface file system
 // (/proc, /sys, ...: see kernelFileSystems), each with an error that names
-// the path and what was found. An existing file's owner and mode are never changed. Errors
+// the path and what was found. A relative path is refused. An existing
+// file's owner and mode are never changed. Errors
 // read "<path>: <what>", so callers prefix what the path is.
 func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+	if !filepath.IsAbs(path) {
+		// Looked up from the daemon's own directory, as /proc/self/cwd.
+		return nil, fmt.Errorf("%s: is not an absolute path (a relative one would be looked up from the node daemon's own directory)", path)
+	}
 	flags |= unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 	var f *os.File
 	open := func() error {
 		var err error
-		f, err = os.OpenFile(path, flags, 0o644)
+		f, err = openNoMagic(path, flags, 0o644)
 		return err
 	}
 	var err error
@@ -346,9 +354,9 @@ func explainOpen(path string, err error, uid uint32) error {
 	}
 	switch {
 	case errors.Is(err, unix.ELOOP):
-		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("is a symbolic link: give the file's own path (%w)", err)
-		}
+		// openNoMagic has said why, looking as the user: a link of
+		// /proc or /dev/fd, a final symlink, or a loop.
+		return err
 	case errors.Is(err, unix.ENXIO):
 		return fmt.Errorf("is a named pipe (FIFO) or socket, not a regular file (%w)", err)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):

@@ -269,7 +269,14 @@ func bindMountSources(spec *Spec, dir string) ([]string, error) {
 		var f *os.File
 		open := func() error {
 			var err error
-			f, err = os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+			if m.NodeSource {
+				f, err = os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+			} else {
+				// No magic link of /proc (see openNoMagic): through
+				// /proc/self/cwd, say, a user would mount a directory
+				// below one the user may not enter.
+				f, err = openNoMagic(m.Source, unix.O_PATH, 0)
+			}
 			return err
 		}
 		var err error

@@ -55,7 +55,10 @@ func openWorkdir(spec *Spec) (*workdir, error) {
 	var f *os.File
 	open := func() error {
 		var err error
-		f, err = os.OpenFile(spec.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// No magic link of /proc (see openNoMagic): /proc/self/cwd is
+		// the daemon's, and a directory reached through one could be
+		// bound into the job's /tmp, past the directories above it.
+		f, err = openNoMagic(spec.Dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 		return err
 	}
 	var err error
@@ -64,7 +67,10 @@ func openWorkdir(spec *Spec) (*workdir, error) {
 	} else {
 		err = asUser(spec.UID, spec.GID, spec.Groups, open)
 	}
+	var magic *magicLinkError
 	switch {
+	case errors.As(err, &magic):
+		return nil, fmt.Errorf("%w: working directory %s: %w", ErrInvalidSpec, spec.Dir, magic)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		return nil, fmt.Errorf("%w: working directory %s: permission denied for user %s", ErrInvalidSpec, spec.Dir, userName(spec.UID))
 	case errors.Is(err, unix.ENOTDIR):
