@@ -33,6 +33,13 @@ const (
 // always kept.
 const MaxJobSteps = 512
 
+// MaxJobRunningSteps bounds the steps a job runs at once: a step start
+// beyond it is refused until one of them ends (Slurm bounds a job's steps
+// with MaxStepCount). It is at most MaxJobSteps, so that a job's step
+// records stay within MaxJobSteps and a step start, which copies them,
+// stays cheap.
+const MaxJobRunningSteps = 512
+
 // Step is one job step.
 type Step struct {
 	ID     uint32    `json:"id"`

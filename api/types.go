@@ -43,7 +43,8 @@ type Job struct {
 	NextStep uint32 `json:"nextStep,omitempty"`
 	// ComputeEnvironment is where the job was placed.
 	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
-	// Attempts records every finished attempt but the current one's.
+	// Attempts records every finished attempt but the current one's, the
+	// last MaxJobAttempts of them (Attempt counts them all).
 	Attempts []Attempt `json:"attempts,omitempty"`
 	Node     string    `json:"node,omitempty"`
 	Attempt  int       `json:"attempt,omitempty"`
@@ -207,6 +208,11 @@ const MaxSignal = 64
 // MaxJobSignals bounds Job.SignalRequests: older requests are dropped (a node
 // has delivered them long before).
 const MaxJobSignals = 8
+
+// MaxJobAttempts bounds Job.Attempts: beyond it the oldest recorded
+// attempts are dropped. Job.Attempt still counts every attempt
+// (AWS_BATCH_JOB_ATTEMPT and SLURM_RESTART_COUNT come from it).
+const MaxJobAttempts = 100
 
 // JobSignal is one request to signal a running job. Seq increases by one
 // per request within an attempt.

@@ -174,8 +174,11 @@ func (w writer) requeueEnded(j *api.Job, now int64) {
 		all[n-1].Cause = api.CauseRequeued
 		all[n-1].Usage = copyUsage(j.Usage)
 	}
-	j.Attempts = all
-	j.Attempt = len(j.Attempts)
+	// Attempt already counts the run just recorded (placing the job
+	// counted it); it counts the attempts dropped beyond MaxJobAttempts
+	// too, so it never falls back to what the list holds.
+	j.Attempt = max(j.Attempt, len(all))
+	j.Attempts = keepAttempts(all)
 	reopen(j, now)
 	w.put(tableJobs, j)
 }
@@ -375,7 +378,7 @@ func (w writer) complete(j *api.Job, ev api.JobEvent, now int64) { w.finish(j, e
 // finish is complete; nodeFail says the attempt ended because its node
 // stopped responding, which requeues jobs without a retry strategy as
 // Slurm does (retries). Every attempt that does not end the job is
-// recorded in Attempts.
+// recorded in Attempts (the last api.MaxJobAttempts are kept).
 func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 	w.release(j)
 	w.endCharge(j, now) // fair share: what the periodic charges left of the attempt (usagecharge.go)
@@ -411,7 +414,8 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 		if j.RequeueRequested {
 			a.Cause, a.Reason = api.CauseRequeued, ""
 		}
-		j.Attempts = append(j.Attempts, a)
+		// The last MaxJobAttempts are kept; Attempt counts them all.
+		j.Attempts = keepAttempts(append(j.Attempts, a))
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0

@@ -18,7 +18,9 @@ const (
 const sigKill = 9
 
 // StepStartCmd records a new step of a STARTING or RUNNING job, with the
-// next step id (Result.IDs[0]). Caller, if not root, must own the job.
+// next step id (Result.IDs[0]). Caller, if not root, must own the job. A
+// job runs at most api.MaxJobRunningSteps steps at once: beyond that a
+// start is refused until a step ends.
 type StepStartCmd struct {
 	Step      api.StepStartRequest `json:"step"`
 	CallerUID uint32               `json:"callerUid"`
@@ -75,6 +77,17 @@ func (w writer) openStep(jobID uint64, stepID, uid uint32, verb string) (*api.Jo
 	return j, i, nil
 }
 
+// runningSteps counts the steps that have not ended.
+func runningSteps(steps []api.Step) int {
+	n := 0
+	for i := range steps {
+		if !steps[i].Ended() {
+			n++
+		}
+	}
+	return n
+}
+
 // stepIndex finds step id among steps (-1: none).
 func stepIndex(steps []api.Step, id uint32) int {
 	for i := range steps {
@@ -97,6 +110,10 @@ func (w writer) stepStart(c StepStartCmd) Result {
 	}
 	if j.StopRequested {
 		return Result{Err: api.Errorf(api.CodeConflict, "job %d is ending: no new step starts in it", j.ID)}
+	}
+	if n := runningSteps(j.Steps); n >= api.MaxJobRunningSteps {
+		return Result{Err: api.Errorf(api.CodeConflict, "job %d runs %d steps, the most a job may run at once (%d): a step must end before another starts",
+			j.ID, n, api.MaxJobRunningSteps)}
 	}
 	id := j.NextStep
 	j.NextStep++

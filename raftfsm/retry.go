@@ -79,3 +79,15 @@ func retries(j *api.Job, e ended, nodeFail bool) bool {
 	}
 	return rulesRetry(j.RetryRules, e)
 }
+
+// keepAttempts returns attempts without the oldest beyond
+// api.MaxJobAttempts: a job that runs again and again (a requeue loop)
+// keeps its last ones, while its Attempt goes on counting them all. A
+// trimmed list is a fresh slice (the stored job's may be shared with
+// readers); one within the bound is returned as it is.
+func keepAttempts(attempts []api.Attempt) []api.Attempt {
+	if len(attempts) <= api.MaxJobAttempts {
+		return attempts
+	}
+	return append([]api.Attempt(nil), attempts[len(attempts)-api.MaxJobAttempts:]...)
+}
