@@ -174,7 +174,7 @@ func (r *scontrolRun) jobRecord(v *jobView, known map[uint64]*api.Job) (string, 
 		fmt.Sprintf("UserId=%s(%d) GroupId=%s(%d) MCS_label=N/A", v.userName(), j.UID, v.groupName(), j.GID),
 		fmt.Sprintf("Priority=%d Nice=%d Account=%s QOS=%s", v.priority(), v.nice(), orNull(j.Account), orNull(j.QOS)),
 		fmt.Sprintf("JobState=%s Reason=%s Dependency=%s", v.state.Long, v.reason, v.dependency(known)),
-		fmt.Sprintf("Requeue=%d Restarts=%d BatchFlag=%d Reboot=0 ExitCode=%s", requeue, len(j.Attempts), batch, ExitCode(j)),
+		fmt.Sprintf("Requeue=%d Restarts=%d BatchFlag=%d Reboot=0 ExitCode=%s", requeue, restarts(j), batch, ExitCode(j)),
 	}
 	if r.details > 0 {
 		lines = append(lines, "DerivedExitCode=0:0")

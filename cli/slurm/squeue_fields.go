@@ -261,7 +261,7 @@ var sqNames = sync.OnceValue(func() map[string]sqField {
 		"reqnodes":      {"REQ_NODES", sqConst("")},
 		"requeue":       {"REQUEUE", sqStr(func(v *jobView) string { return map[bool]string{true: "0", false: "1"}[v.j.NoRequeue] })},
 		"reservation":   {"RESERVATION", sqNull},
-		"restartcnt":    {"RESTARTCNT", sqStr(func(v *jobView) string { return strconv.Itoa(len(v.j.Attempts)) })},
+		"restartcnt":    {"RESTARTCNT", sqStr(func(v *jobView) string { return strconv.Itoa(restarts(v.j)) })},
 		"schednodes":    {"SCHEDNODES", sqNull},
 		"sct":           {"S:C:T", sqConst("*:*:*")},
 		"sockets":       {"SOCKETS_PER_NODE", sqConst("*")},

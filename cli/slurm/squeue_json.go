@@ -111,7 +111,7 @@ func jobJSON(v *jobView, known map[uint64]*api.Job) sqJSONJob {
 		BatchFlag: j.Script != "", Command: "", Comment: j.Comment,
 		GroupID: j.GID, GroupName: v.groupName(), Nodes: v.nodeList(), BatchHost: v.nodeList(),
 		Nice: v.nice(), CPUs: v.cpus(), NodeCount: 1, Tasks: 1, Partition: partitionOf(j),
-		Priority: v.priority(), QOS: j.QOS, Requeue: !j.NoRequeue, Restarts: len(j.Attempts),
+		Priority: v.priority(), QOS: j.QOS, Requeue: !j.NoRequeue, Restarts: restarts(j),
 		StateReason: v.reason, StandardInput: "/dev/null",
 		StandardOutput: v.outputPath(j.Stdout), StandardError: v.outputPath(j.Stderr),
 		SubmitTime: secs(j.CreatedAt), StartTime: secs(j.StartedAt), ExitCode: v.rawExit(),

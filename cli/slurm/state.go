@@ -187,3 +187,14 @@ func JobID(j *api.Job) string {
 	}
 	return api.FormatID(j.ID)
 }
+
+// restarts is how many times j ran before its current attempt (Slurm's
+// Restarts): from its attempt count, as its list keeps only the last
+// api.MaxJobAttempts.
+func restarts(j *api.Job) int {
+	r := j.Attempt
+	if len(j.AttemptHistory()) > len(j.Attempts) { // its current attempt is placed: not a restart
+		r--
+	}
+	return max(r, len(j.Attempts))
+}
