@@ -134,3 +134,48 @@ func TestRequeuedEndedForgetsDependencies(t *testing.T) {
 	h.mustOK("release d", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: []uint64{d}, Hold: false, CallerUID: 1000, Now: 6}))
 	h.wantJob(d, api.StateRunnable, "")
 }
+
+// Many jobs waiting on one array, their hints sharing rows: each moves
+// when the array's last task ends, held ones when released, and the
+// hints of those that left PENDING are gone.
+func TestManyDependentsOfOneArray(t *testing.T) {
+	const tasks, waiting = 20, 300
+	h := newHarness(t)
+	h.jobIn(api.StateRunning, 1)
+	idx := make([]int, tasks)
+	for k := range idx {
+		idx[k] = k
+	}
+	res := h.mustOK("submit array", h.apply(raftfsm.OpSubmit, raftfsm.SubmitCmd{
+		Jobs: []api.Job{newJob("sweep")}, Arrays: []raftfsm.ArraySpec{{Job: 0, Indexes: idx}}, Now: 1}))
+	var deps []api.Job
+	for k := range waiting {
+		j := newJob("after")
+		j.Held = k%3 == 0
+		j.DependsOn = []api.Dependency{{JobID: res.IDs[0], Type: api.AfterAny}}
+		deps = append(deps, j)
+	}
+	ids := h.submit(2, deps...)
+	for k, id := range res.IDs {
+		if k == tasks-1 {
+			h.wantJob(ids[1], api.StatePending, "")
+		}
+		h.run(id, api.StateSucceeded, 3)
+	}
+	var held []uint64
+	for k, id := range ids {
+		if k%3 == 0 {
+			h.wantJob(id, api.StatePending, "")
+			held = append(held, id)
+		} else {
+			h.wantJob(id, api.StateRunnable, "")
+		}
+	}
+	h.mustOK("release", h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: held, Hold: false, CallerUID: 1000, Now: 4}))
+	for _, id := range held {
+		h.wantJob(id, api.StateRunnable, "")
+	}
+	if n := raftfsm.DependencyHints(h.fsm); n != 0 {
+		t.Errorf("%d dependency hints left for jobs no longer PENDING, want none", n)
+	}
+}

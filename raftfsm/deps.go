@@ -115,21 +115,27 @@ func (w writer) released(id uint64, now int64) { w.releasedAll([]uint64{id}, now
 // started or ended (in the order of ids, then of each one's dependents);
 // those that fail release their own dependents in turn. A dependent whose
 // hint (dephints.go) shows that these jobs cannot move it costs a look at
-// its links to them only, not at all its links: a job waiting on a
-// 20,000-task array is read in full twice, not at each task's end.
+// its hint and its links to them, not a read of the job and of all its
+// links: a job waiting on a 20,000-task array is read in full twice, not
+// at each task's end, and 20,000 jobs waiting on one array are not read
+// at each of its tasks' ends.
 func (w writer) releasedAll(ids []uint64, now int64) {
-	var waiting []*api.Job
-	for _, d := range dependents(w.txn, ids...) {
-		if d.State == api.StatePending {
-			c := *d
-			waiting = append(waiting, &c)
-		}
-	}
 	released := newJobIDSet(ids)
-	for _, d := range waiting {
-		if w.unmoved(d, released) {
+	var waiting []*api.Job
+	read := recReader{txn: w.txn}
+	slab := jobSlab{noEnv: true} // to change their states: no command changes an environment
+	for _, id := range dependentIDs(w.txn, ids...) {
+		if w.unmoved(id, &released) {
 			continue
 		}
+		if r := read.raw(id); r != nil {
+			if d := slab.loadAt(r, id); d.State == api.StatePending {
+				c := *d
+				waiting = append(waiting, &c)
+			}
+		}
+	}
+	for _, d := range waiting {
 		before, why := d.State, d.StatusReason
 		blocking := w.resolve(d, now)
 		if d.State == before && d.StatusReason == why {

@@ -349,8 +349,9 @@ func (w setWriter) moveJob(id uint64, was, now *jobRec) {
 	if !sameDepKeys(was, now) {
 		w.moveDeps(id, depKeys(was, id), depKeys(now, id))
 	}
-	if was != nil && was.State() == api.StatePending && len(was.DependsOn) > 0 && (now == nil || now.State() != api.StatePending) {
-		dropDepHint(w.txn, id)
+	if was != nil && was.State() == api.StatePending && len(was.DependsOn) > 0 &&
+		(now == nil || now.State() != api.StatePending || now.Held != was.Held || now.StatusReason != was.StatusReason) {
+		hintsOf(w.txn, w.c).drop(id) // it left PENDING, or what its hint records of it changed
 	}
 }
 
@@ -421,10 +422,10 @@ func dependencyTargets(txn *memdb.Txn) map[uint64]bool {
 	return targets
 }
 
-// dependents returns the unfinished jobs that depend on the jobs ids, each
-// once, in the order of ids, then of each one's dependents by id
-// (read-only: copy one to change it).
-func dependents(txn *memdb.Txn, ids ...uint64) []*api.Job {
+// dependentIDs returns the ids of the unfinished jobs that depend on the
+// jobs ids, each once, in the order of ids, then of each one's dependents
+// by id.
+func dependentIDs(txn *memdb.Txn, ids ...uint64) []uint64 {
 	var deps []uint64
 	var seen map[uint64]bool // a job depending on several of ids comes once
 	if len(ids) > 1 {
@@ -441,6 +442,13 @@ func dependents(txn *memdb.Txn, ids ...uint64) []*api.Job {
 			return true
 		})
 	}
+	return deps
+}
+
+// dependents returns the unfinished jobs that depend on the jobs ids, as
+// dependentIDs orders them (read-only: copy one to change it).
+func dependents(txn *memdb.Txn, ids ...uint64) []*api.Job {
+	deps := dependentIDs(txn, ids...)
 	out := make([]*api.Job, 0, len(deps))
 	slab := jobSlab{noEnv: true} // to change their states: no command changes an environment
 	read := recReader{txn: txn}

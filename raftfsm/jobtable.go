@@ -164,6 +164,7 @@ type openCache struct {
 	// job (an array's next task) the same two.
 	stateKeys [2]string
 	nextKey   int
+	hints     hintWriter // dephints.go
 }
 
 type cachedSet struct {
