@@ -214,6 +214,8 @@ type AWSDescribeJobDefinitionsRequest struct {
 // AWSDescribeJobDefinitionsResponse is AWS Batch's DescribeJobDefinitionsResponse.
 type AWSDescribeJobDefinitionsResponse struct {
 	JobDefinitions []JobDefinitionDetail `json:"jobDefinitions"`
+	// NextToken asks for the next page (absent on the last).
+	NextToken string `json:"nextToken,omitempty"`
 }
 
 // AWSDeregisterJobDefinitionRequest is AWS Batch's DeregisterJobDefinitionRequest.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -113,12 +114,17 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	if d.Timeout != nil && d.Timeout.AttemptDurationSeconds != 0 && d.Timeout.AttemptDurationSeconds < 60 {
 		return api.AWSRegisterJobDefinitionResponse{}, api.Errorf(api.CodeInvalid, "job definition %s: timeout.attemptDurationSeconds must be at least 60", d.Name)
 	}
+	if err := checkJobDefSize(&d); err != nil {
+		return api.AWSRegisterJobDefinitionResponse{}, err
+	}
 	o, err := c.lookupOwner(who) // a definition without an owner would be root's alone to deregister
 	if err != nil {
 		return api.AWSRegisterJobDefinitionResponse{}, err
 	}
 	d.Owner = o.name
 	cmd := raftfsm.RegisterJobDefCmd{Def: d, Now: c.nowMillis(), Operator: who.operator}
+	// The FSM bounds the owner's revisions (raftfsm.MaxUserJobDefinitions and
+	// MaxUserJobDefinitionBytes), in Check here and again where it applies.
 	if res := c.fsm.Check(raftfsm.OpRegisterJobDef, cmd); res.Err != nil { // refused: never a log entry
 		return api.AWSRegisterJobDefinitionResponse{}, res.Err
 	}
@@ -130,35 +136,99 @@ func (c *Controller) registerJobDef(ctx context.Context, who caller, req api.AWS
 	return api.AWSRegisterJobDefinitionResponse{Name: d.Name, ARN: arn("job-definition", ref), Revision: res.Revision}, nil
 }
 
+// MaxJobDefinitionBytes bounds one job definition, as JSON: AWS Batch's
+// limit for RegisterJobDefinition (24 KiB). Each user's revisions are
+// bounded too, in the FSM (raftfsm.MaxUserJobDefinitions).
+const MaxJobDefinitionBytes = 24 << 10
+
+// maxDescribeJobDefs bounds describe-job-definitions' jobDefinitions list
+// (AWS Batch's: up to 100).
+const maxDescribeJobDefs = 100
+
+// checkJobDefSize refuses a job definition over MaxJobDefinitionBytes.
+func checkJobDefSize(d *api.JobDefinition) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return api.Errorf(api.CodeInvalid, "job definition %s: %v", d.Name, err)
+	}
+	if len(raw) > MaxJobDefinitionBytes {
+		return api.Errorf(api.CodeInvalid, "job definition %s is %s as JSON; at most %s (AWS Batch's limit for a job definition): "+
+			"keep a long script in a file the command runs, or in the image", d.Name, sizeString(int64(len(raw))), sizeString(MaxJobDefinitionBytes))
+	}
+	return nil
+}
+
+// describeJobDefs is AWS Batch's DescribeJobDefinitions, in pages of
+// maxResults (100 unless asked for fewer) with a nextToken for the next,
+// as AWS answers (the aws CLI follows the tokens itself).
 func (c *Controller) describeJobDefs(_ context.Context, _ caller, req api.AWSDescribeJobDefinitionsRequest) (api.AWSDescribeJobDefinitionsResponse, error) {
+	page, skip, err := awsPage(req.MaxResults, req.NextToken)
+	if err != nil {
+		return api.AWSDescribeJobDefinitionsResponse{}, err
+	}
+	if len(req.JobDefinitions) > maxDescribeJobDefs {
+		return api.AWSDescribeJobDefinitionsResponse{}, api.Errorf(api.CodeInvalid, "%d job definitions named; at most %d in one call",
+			len(req.JobDefinitions), maxDescribeJobDefs).WithField("jobDefinitions")
+	}
+	type ref struct {
+		name   string
+		rev    int
+		hasRev bool // else every revision
+	}
+	refs := make([]ref, 0, len(req.JobDefinitions))
+	for _, r := range req.JobDefinitions {
+		name, rev, hasRev := strings.Cut(nameFromARN(r), ":")
+		if !hasRev {
+			refs = append(refs, ref{name: name})
+			continue
+		}
+		n, err := strconv.Atoi(rev)
+		if err != nil {
+			return api.AWSDescribeJobDefinitionsResponse{}, api.Errorf(api.CodeInvalid, "job definition %q: the revision after ':' must be a number", r)
+		}
+		refs = append(refs, ref{name, n, true})
+	}
 	state := c.fsm.State()
-	var defs []*api.JobDefinition
+	out := api.AWSDescribeJobDefinitionsResponse{JobDefinitions: []api.JobDefinitionDetail{}}
+	matched := 0
+	// add pages d in (skipping what earlier pages gave); false once the page is full.
+	add := func(d *api.JobDefinition) bool {
+		if req.Status != "" && d.Status != req.Status {
+			return true
+		}
+		if matched++; matched <= skip {
+			return true
+		}
+		if len(out.JobDefinitions) == page {
+			out.NextToken = strconv.Itoa(skip + page)
+			return false
+		}
+		out.JobDefinitions = append(out.JobDefinitions, api.JobDefinitionDetail{JobDefinition: d, ARN: arn("job-definition", fmt.Sprintf("%s:%d", d.Name, d.Revision))})
+		return true
+	}
+	addAll := func(defs []*api.JobDefinition) bool {
+		for _, d := range defs {
+			if !add(d) {
+				return false
+			}
+		}
+		return true
+	}
 	switch {
-	case len(req.JobDefinitions) > 0:
-		for _, ref := range req.JobDefinitions {
-			name, rev, hasRev := strings.Cut(nameFromARN(ref), ":")
-			if !hasRev {
-				defs = append(defs, state.JobDefinitions(name)...)
-				continue
-			}
-			n, err := strconv.Atoi(rev)
-			if err != nil {
-				return api.AWSDescribeJobDefinitionsResponse{}, api.Errorf(api.CodeInvalid, "job definition %q: the revision after ':' must be a number", ref)
-			}
-			if d := state.JobDefinition(name, n); d != nil {
-				defs = append(defs, d)
+	case len(refs) > 0:
+		for _, r := range refs {
+			if !r.hasRev {
+				if !addAll(state.JobDefinitions(r.name)) {
+					break
+				}
+			} else if d := state.JobDefinition(r.name, r.rev); d != nil && !add(d) {
+				break
 			}
 		}
 	case req.Name != "":
-		defs = state.JobDefinitions(req.Name)
+		addAll(state.JobDefinitions(req.Name))
 	default:
-		defs = state.AllJobDefinitions()
-	}
-	out := api.AWSDescribeJobDefinitionsResponse{JobDefinitions: []api.JobDefinitionDetail{}}
-	for _, d := range defs {
-		if req.Status == "" || d.Status == req.Status {
-			out.JobDefinitions = append(out.JobDefinitions, api.JobDefinitionDetail{JobDefinition: d, ARN: arn("job-definition", fmt.Sprintf("%s:%d", d.Name, d.Revision))})
-		}
+		state.EachJobDefinition(add)
 	}
 	return out, nil
 }

@@ -73,10 +73,29 @@ type DeleteKeyCmd struct {
 	ID string `json:"id"`
 }
 
+// Bounds on the job definitions one user owns: every revision they
+// registered counts, INACTIVE ones too (AWS Batch keeps a deregistered
+// revision and describes it with status INACTIVE). A register that would
+// pass either bound first drops the user's oldest INACTIVE revisions, as AWS
+// Batch deletes deregistered ones in time, but never the first or the
+// newest revision of a name: those keep the name its owner's and its
+// revision numbers from being given again. With nothing left to drop, the
+// register is refused. The check is made here, in the FSM, so that two
+// registers raced past the controller's check cannot both pass.
+const (
+	// MaxUserJobDefinitions bounds one user's revisions.
+	MaxUserJobDefinitions = 2000
+	// MaxUserJobDefinitionBytes bounds what one user's revisions hold, by
+	// JobDefinitionBytes (one definition is bounded by the controller to
+	// 24 KiB as JSON, AWS Batch's limit).
+	MaxUserJobDefinitionBytes = 16 << 20
+)
+
 func (w writer) registerJobDef(c RegisterJobDefCmd) Result {
 	d := c.Def
+	st := &State{txn: w.txn}
 	d.Revision = 1
-	if revs := (&State{txn: w.txn}).JobDefinitions(d.Name); len(revs) > 0 {
+	if revs := st.JobDefinitions(d.Name); len(revs) > 0 {
 		if owner := revs[0].Owner; owner != d.Owner && !c.Operator {
 			return Result{Err: api.Errorf(api.CodeForbidden,
 				"job definition %s belongs to %s: only they or an operator may register revisions of it; choose another name", d.Name, owner)}
@@ -84,8 +103,159 @@ func (w writer) registerJobDef(c RegisterJobDefCmd) Result {
 		d.Revision = revs[len(revs)-1].Revision + 1
 	}
 	d.Status, d.CreatedAt = api.Active, c.Now
+	drop, err := st.jobDefRoom(&d)
+	if err != nil {
+		return Result{Err: err}
+	}
+	for _, old := range drop {
+		if err := w.txn.Delete(tableJobDefs, old); err != nil {
+			panic(fmt.Sprintf("raftfsm: delete job definition %s:%d: %v", old.Name, old.Revision, err))
+		}
+	}
 	w.put(tableJobDefs, &d)
 	return Result{Revision: d.Revision}
+}
+
+// jobDefRoom makes room for d among its owner's revisions: it returns the
+// INACTIVE revisions to drop (oldest first) for d to fit in
+// MaxUserJobDefinitions and MaxUserJobDefinitionBytes, or the refusal
+// if dropping every one that may go is not enough.
+func (s *State) jobDefRoom(d *api.JobDefinition) ([]*api.JobDefinition, *api.Error) {
+	// Every definition is read (they have no index by owner): first only to
+	// count the owner's, without sorting or keeping any.
+	n, size := 1, JobDefinitionBytes(d)
+	it, err := s.txn.Get(tableJobDefs, "id")
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: iterate %s: %v", tableJobDefs, err))
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if o := raw.(*api.JobDefinition); o.Owner == d.Owner {
+			n, size = n+1, size+JobDefinitionBytes(o)
+		}
+	}
+	fits := func() bool { return n <= MaxUserJobDefinitions && size <= MaxUserJobDefinitionBytes }
+	if fits() {
+		return nil, nil
+	}
+	had, held := n-1, size-JobDefinitionBytes(d)
+	// Then the owner's INACTIVE revisions that may go: neither the first nor
+	// the newest of their name (d is the newest of its own). A name's
+	// revisions come together, in no order of their numbers.
+	var spare, maybe []*api.JobDefinition
+	name, first, newest := "", 0, 0
+	settle := func() {
+		if name == d.Name {
+			newest = d.Revision
+		}
+		for _, o := range maybe {
+			if o.Revision != first && o.Revision != newest {
+				spare = append(spare, o)
+			}
+		}
+		maybe = maybe[:0]
+	}
+	if it, err = s.txn.Get(tableJobDefs, "id"); err != nil {
+		panic(fmt.Sprintf("raftfsm: iterate %s: %v", tableJobDefs, err))
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		o := raw.(*api.JobDefinition)
+		if o.Name != name {
+			settle()
+			name, first, newest = o.Name, o.Revision, o.Revision
+		}
+		first, newest = min(first, o.Revision), max(newest, o.Revision)
+		if o.Owner == d.Owner && o.Status == api.Inactive {
+			maybe = append(maybe, o)
+		}
+	}
+	settle()
+	sort.Slice(spare, func(a, b int) bool {
+		x, y := spare[a], spare[b]
+		if x.CreatedAt != y.CreatedAt {
+			return x.CreatedAt < y.CreatedAt
+		}
+		if x.Name != y.Name {
+			return x.Name < y.Name
+		}
+		return x.Revision < y.Revision
+	})
+	var drop []*api.JobDefinition
+	for _, o := range spare {
+		if fits() {
+			break
+		}
+		drop = append(drop, o)
+		n, size = n-1, size-JobDefinitionBytes(o)
+	}
+	if !fits() {
+		return nil, api.Errorf(api.CodeInvalid,
+			"job definition %s: user %s has %d job definition revisions holding %s, INACTIVE ones included, and this one (%s) would pass the bound of %d revisions and %s per user: "+
+				"deregister revisions you no longer use (deregister-job-definition NAME:REVISION) to make room; "+
+				"the first and newest revisions of a name are kept, so register new revisions of names you have rather than new names",
+			d.Name, d.Owner, had, bytesText(held), bytesText(JobDefinitionBytes(d)), MaxUserJobDefinitions, bytesText(MaxUserJobDefinitionBytes))
+	}
+	return drop, nil
+}
+
+// JobDefinitionBytes is about what a job definition holds: its strings'
+// bytes, and a few for each other field and entry (about its size as
+// JSON, without the field names).
+func JobDefinitionBytes(d *api.JobDefinition) int {
+	const item = 8 // a number, a flag, or an entry's punctuation
+	n := len(d.Name) + len(d.Status) + len(d.Type) + len(d.Owner) + 4*item
+	for k, v := range d.Parameters {
+		n += len(k) + len(v) + item
+	}
+	for k, v := range d.Tags {
+		n += len(k) + len(v) + item
+	}
+	if p := d.ContainerProperties; p != nil {
+		n += len(p.Image) + len(p.User) + 4*item
+		for _, a := range p.Command {
+			n += len(a) + item
+		}
+		for _, e := range p.Environment {
+			n += len(e.Name) + len(e.Value) + item
+		}
+		for _, r := range p.ResourceRequirements {
+			n += len(r.Type) + len(r.Value) + item
+		}
+		for _, v := range p.Volumes {
+			n += len(v.Name) + item
+			if v.Host != nil {
+				n += len(v.Host.SourcePath)
+			}
+		}
+		for _, m := range p.MountPoints {
+			n += len(m.SourceVolume) + len(m.ContainerPath) + item
+		}
+	}
+	if r := d.RetryStrategy; r != nil {
+		n += item
+		for _, e := range r.EvaluateOnExit {
+			n += len(e.OnExitCode) + len(e.OnStatusReason) + len(e.OnReason) + len(e.Action) + item
+		}
+	}
+	if d.Timeout != nil || d.SchedulingPriority != nil {
+		n += 2 * item
+	}
+	if c := d.ConsumableResourceProperties; c != nil {
+		for _, l := range c.ConsumableResourceList {
+			n += len(l.Name) + 2*item
+		}
+	}
+	return n
+}
+
+// bytesText writes a size for a message: bytes, KiB or MiB.
+func bytesText(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func (w writer) deregisterJobDef(c DeregisterJobDefCmd) Result {
@@ -221,9 +391,40 @@ func (s *State) JobDefinitions(name string) []*api.JobDefinition {
 	return out
 }
 
-// AllJobDefinitions returns every job definition, by name then revision.
+// AllJobDefinitions returns every job definition, by name (a name's
+// revisions in the index's order: EachJobDefinition sorts them).
 func (s *State) AllJobDefinitions() []*api.JobDefinition {
 	return collect[api.JobDefinition](s, tableJobDefs, "id")
+}
+
+// EachJobDefinition calls fn with every job definition, by name then
+// revision (oldest first), until fn returns false. (The index orders a
+// name's revisions by their encoding, not their number: each name's are
+// sorted here.)
+func (s *State) EachJobDefinition(fn func(*api.JobDefinition) bool) {
+	it, err := s.txn.Get(tableJobDefs, "id")
+	if err != nil {
+		panic(fmt.Sprintf("raftfsm: iterate %s: %v", tableJobDefs, err))
+	}
+	var revs []*api.JobDefinition // one name's
+	flush := func() bool {
+		sort.Slice(revs, func(a, b int) bool { return revs[a].Revision < revs[b].Revision })
+		for _, d := range revs {
+			if !fn(d) {
+				return false
+			}
+		}
+		revs = revs[:0]
+		return true
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		d := raw.(*api.JobDefinition)
+		if len(revs) > 0 && revs[0].Name != d.Name && !flush() {
+			return
+		}
+		revs = append(revs, d)
+	}
+	flush()
 }
 
 // JobDefinition returns one revision, or nil.
