@@ -61,7 +61,21 @@ func jobdefCommand() *cli.Command {
 					&cli.StringFlag{Name: "status", Usage: "ACTIVE or INACTIVE"},
 				},
 				Action: func(c *cli.Context) error {
-					return callAndPrint(c, "describejobdefinitions", api.AWSDescribeJobDefinitionsRequest{Name: c.String("name"), Status: c.String("status")})
+					// Every page (the controller answers 100 at a time), printed as one.
+					req := api.AWSDescribeJobDefinitionsRequest{Name: c.String("name"), Status: c.String("status")}
+					var all api.AWSDescribeJobDefinitionsResponse
+					for {
+						var page api.AWSDescribeJobDefinitionsResponse
+						if err := clientOf(c).Call(ctx(c), "/v1/describejobdefinitions", req, &page); err != nil {
+							return fmt.Errorf("describejobdefinitions: %w", err)
+						}
+						all.JobDefinitions = append(all.JobDefinitions, page.JobDefinitions...)
+						if page.NextToken == "" {
+							break
+						}
+						req.NextToken = page.NextToken
+					}
+					return printJSON(c.App.Writer, all)
 				},
 			},
 			{
