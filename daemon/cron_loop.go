@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -247,7 +248,17 @@ func (c *Controller) fireCron(ctx context.Context, state *raftfsm.State, s *api.
 	case d.late && s.Missed == api.MissedSkip:
 		cmd.Skip = fmt.Sprintf("missed: no controller led at the slot (missed-slot policy skip; %d earlier slots missed too)", d.missed)
 	default:
-		j, err := c.cronJob(state, s)
+		// A firing is a submit by the schedule's owner as they are now:
+		// resolved afresh (groups), refused once they no longer exist.
+		o, err := c.cronRunAs(s)
+		var gone *cronOwnerGone
+		if err != nil && !errors.As(err, &gone) {
+			return false, err // the name service failed: the loop tries the slot again
+		}
+		var j api.Job
+		if err == nil {
+			j, err = c.cronJob(state, s, o)
+		}
 		if err == nil {
 			err = c.admitJobs(state, 1) // a firing is a submit (MaxJobCount)
 		}

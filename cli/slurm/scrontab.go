@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 	"github.com/shoal-batch/shoal/internal/cron"
 )
 
@@ -137,7 +138,7 @@ func Scrontab(c *Ctx, args []string) int {
 			fmt.Fprintf(c.Stdout, "no crontab for %s\n", name)
 			return 1
 		}
-		fmt.Fprint(c.Stdout, text)
+		fmt.Fprint(c.Stdout, printableCrontab(text))
 		return 0
 	}
 	if len(operands) == 0 && !edit {
@@ -384,6 +385,23 @@ func parseCrontab(c *Ctx, text, home, name string) ([]api.CrontabEntry, *crontab
 		scron, scronLines = nil, nil
 	}
 	return entries, nil
+}
+
+// printableCrontab is a crontab's text as -l prints it: as installed,
+// except that a control character other than a newline or a tab, or
+// a bidirectional override, is shown escaped (termsafe). The controller
+// refuses them in a crontab; one installed before it did must not reach
+// the terminal of root's scrontab -u USER -l raw.
+func printableCrontab(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		cells := strings.Split(l, "\t")
+		for k, s := range cells {
+			cells[k] = termsafe.String(s)
+		}
+		lines[i] = strings.Join(cells, "\t")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // isVariable reports whether a crontab line sets a variable (NAME=VALUE).
