@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/internal/accounts"
 	"github.com/shoal-batch/shoal/internal/cron"
+	"github.com/shoal-batch/shoal/internal/crontab"
 	"github.com/shoal-batch/shoal/raftfsm"
 )
 
@@ -533,11 +534,11 @@ func crontabLines(text string) []crontabLine {
 			continue
 		case pos[0] == '#':
 			continue
-		case isCrontabVariable(pos):
+		case crontab.IsVariable(pos):
 			vars = append(vars, strings.TrimSpace(pos))
 			continue
 		}
-		spec, command := splitCronLine(pos)
+		spec, command := crontab.SplitLine(pos)
 		var script strings.Builder
 		script.WriteString("#!/bin/sh\n# This job was submitted through scrontab\n")
 		var options []string
@@ -553,43 +554,6 @@ func crontabLines(text string) []crontabLine {
 		scron = nil
 	}
 	return out
-}
-
-// isCrontabVariable reports whether a crontab line sets a variable (NAME=VALUE).
-func isCrontabVariable(line string) bool {
-	name, _, ok := strings.Cut(line, "=")
-	if !ok || name == "" {
-		return false
-	}
-	for i, r := range name {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// splitCronLine splits a cron line into its expression (five fields, or
-// an @ alias) and its command.
-func splitCronLine(line string) (spec, command string) {
-	rest := line
-	nfields := 5
-	if strings.HasPrefix(line, "@") {
-		nfields = 1
-	}
-	var fields []string
-	for range nfields {
-		rest = strings.TrimLeft(rest, " \t")
-		end := strings.IndexAny(rest, " \t")
-		if end < 0 {
-			fields = append(fields, rest)
-			rest = ""
-			break
-		}
-		fields = append(fields, rest[:end])
-		rest = rest[end:]
-	}
-	return strings.Join(fields, " "), strings.TrimSpace(rest)
 }
 
 // scrontabPath and scrontabShell are the PATH and SHELL of the login-like

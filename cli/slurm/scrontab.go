@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 	"github.com/shoal-batch/shoal/internal/cron"
+	"github.com/shoal-batch/shoal/internal/crontab"
 )
 
 // scrontabUsage is Slurm's scrontab usage text.
@@ -340,11 +341,11 @@ func parseCrontab(c *Ctx, text, home, name string) ([]api.CrontabEntry, *crontab
 			continue
 		case pos[0] == '#':
 			continue
-		case isVariable(pos):
+		case crontab.IsVariable(pos):
 			vars = append(vars, strings.TrimSpace(pos))
 			continue
 		}
-		spec, command := splitCronLine(pos)
+		spec, command := crontab.SplitLine(pos)
 		if command == "" {
 			return nil, &crontabError{n, fmt.Sprintf("no command after the schedule %q: give MIN HOUR DAY MONTH WEEKDAY COMMAND", spec)}
 		}
@@ -402,43 +403,6 @@ func printableCrontab(text string) string {
 		lines[i] = strings.Join(cells, "\t")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// isVariable reports whether a crontab line sets a variable (NAME=VALUE).
-func isVariable(line string) bool {
-	name, _, ok := strings.Cut(line, "=")
-	if !ok || name == "" {
-		return false
-	}
-	for i, r := range name {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// splitCronLine splits a cron line into its schedule (five fields, or an
-// @ alias) and its command.
-func splitCronLine(line string) (spec, command string) {
-	rest := line
-	nfields := 5
-	if strings.HasPrefix(line, "@") {
-		nfields = 1
-	}
-	var fields []string
-	for range nfields {
-		rest = strings.TrimLeft(rest, " \t")
-		end := strings.IndexAny(rest, " \t")
-		if end < 0 {
-			fields = append(fields, rest)
-			rest = ""
-			break
-		}
-		fields = append(fields, rest[:end])
-		rest = rest[end:]
-	}
-	return strings.Join(fields, " "), strings.TrimSpace(rest)
 }
 
 // crontabHome returns the home directory and name of the crontab's user.
