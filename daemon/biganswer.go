@@ -26,6 +26,7 @@ type bigLists struct {
 	turn           chan struct{}
 	big, max       int           // bigListBytes, maxListBytes
 	wait, sendTime time.Duration // bigListWait, bigListWrite
+	onWait         func()        // tests: called as an answer starts to wait for the turn
 }
 
 func newBigLists() bigLists {
@@ -48,6 +49,9 @@ func (g *listGate) grew(size int) error {
 	if size > g.big.big && !g.held {
 		t := time.NewTimer(g.big.wait)
 		defer t.Stop()
+		if g.big.onWait != nil {
+			g.big.onWait()
+		}
 		select {
 		case g.big.turn <- struct{}{}:
 			g.held = true

@@ -37,15 +37,16 @@ func TestMemBigListsBounded(t *testing.T) {
 	if status != http.StatusServiceUnavailable || !strings.Contains(e.Message, "try again") {
 		t.Errorf("a big page while another big answer holds the turn: HTTP %d %q; want refused as busy", status, e.Message)
 	}
-	done := make(chan struct{})
+	waiting, done := make(chan struct{}, 1), make(chan struct{})
+	mc.c.bigLists.wait = time.Minute
+	mc.c.bigLists.onWait = func() { waiting <- struct{}{} }
 	go func() {
 		defer close(done)
-		mc.c.bigLists.wait = time.Minute
 		if status, e := mc.call(alice, api.PathListJobs, api.ListJobsRequest{Limit: 10}, &page); status != http.StatusOK {
 			t.Errorf("a big page once the turn is free: HTTP %d %q", status, e.Message)
 		}
 	}()
-	time.Sleep(50 * time.Millisecond) // it waits for the turn
+	<-waiting // it waits for the turn
 	holder.done()
 	<-done
 }
