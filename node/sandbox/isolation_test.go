@@ -397,9 +397,11 @@ func TestRelayHeldOutside(t *testing.T) {
 	}
 	os.Chown(spec.Stdout, other, other) // not the job user's: relayed
 	j, _, _ := startFifo(t, r, spec, fifo)
-	held, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", j.Pid()), os.O_WRONLY, 0)
+	// Not blocking: a pipe opened by path waits for a reader, and a
+	// relay that had stopped would leave the test hanging, not failing.
+	held, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/1", j.Pid()), os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		t.Fatalf("open the job's relay pipe from outside: %v", err)
+		t.Fatalf("open the job's relay pipe from outside: %v (ENXIO: no relay reads it any more, while the job runs)", err)
 	}
 	defer held.Close()
 	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
