@@ -388,7 +388,10 @@ func TestRelayWritesAsUser(t *testing.T) {
 // relayDrainGrace.
 func TestRelayHeldOutside(t *testing.T) {
 	r := newRunner(t)
-	spec := baseSpec(t, "sh", "-c", `echo first; echo ready > "$FIFO"; while [ ! -e "$GO" ]; do sleep 0.01; done; echo last`)
+	// ready is written by a subshell: the shell's own fd 1, which the
+	// test opens, is the relay's pipe, not $FIFO as it is for a moment
+	// while a builtin's output goes there.
+	spec := baseSpec(t, "sh", "-c", `echo first; (echo ready > "$FIFO"); while [ ! -e "$GO" ]; do sleep 0.01; done; echo last`)
 	fifo, goFile := filepath.Join(spec.Dir, "fifo"), filepath.Join(spec.Dir, "go")
 	spec.Env = append(spec.Env, "FIFO="+fifo, "GO="+goFile)
 	spec.Stdout = filepath.Join(scratchDir(t), "shared.out")
