@@ -134,6 +134,8 @@ type Controller struct {
 	owners *ownerCache // resolved job owners (lookupOwner)
 	// submitters serializes each user's submits where accounts count them.
 	submitters submitLocks
+	// fits remembers which queues and resources a node can hold (fitcache.go).
+	fits fitCache
 
 	// imageStore holds the images loaded for jobs (images()).
 	imagesOnce sync.Once

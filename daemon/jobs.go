@@ -108,7 +108,6 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		past += uint64(max(1, len(r.ArrayIndexes)))
 	}
 	testOnly := false
-	var fits satisfiableMemo
 	accounts := newAcctCheck(state) // accounts.go
 	for i, r := range reqs {
 		j, err := newJob(r, o)
@@ -121,7 +120,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 		if err := c.hiddenDependency(who, history, next, past, j); err != nil {
 			return nil, err
 		}
-		if err := fits.satisfiable(state, j); err != nil {
+		if err := c.fits.satisfiable(state, j); err != nil {
 			if unsat != holdUnsatisfiable || !api.IsCode(err, api.CodeUnsatisfiable) {
 				return nil, err
 			}
@@ -183,35 +182,6 @@ func (c *Controller) hiddenDependency(who caller, history jobSource, next, past 
 			}
 		}
 	}
-	return nil
-}
-
-// satisfiableMemo remembers, for the jobs of one submit, which queues and
-// resources some node can hold: a batch of 1,000 alike jobs asks the state
-// once, not 1,000 times. Only what fits is remembered (a refusal names its
-// job).
-type satisfiableMemo map[satisfiableKey]bool
-
-type satisfiableKey struct {
-	queue string
-	res   api.Resources
-}
-
-func (m *satisfiableMemo) satisfiable(state *raftfsm.State, j api.Job) error {
-	if len(j.Queues) > 1 {
-		return satisfiable(state, j)
-	}
-	k := satisfiableKey{j.Queue, j.Resources}
-	if (*m)[k] {
-		return nil
-	}
-	if err := satisfiable(state, j); err != nil {
-		return err
-	}
-	if *m == nil {
-		*m = satisfiableMemo{}
-	}
-	(*m)[k] = true
 	return nil
 }
 

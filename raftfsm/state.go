@@ -159,12 +159,23 @@ func (s *State) WatchPlanInputs(ws memdb.WatchSet) {
 		ws.Add(it.WatchCh())
 	}
 	watch(tableJobSets, "id_prefix", stateSetPrefix(api.StateRunnable))
-	watch(tableNodes, "id")
-	watch(tableQueues, "id")
-	watch(tableCEs, "id")
+	s.WatchFitInputs(ws) // nodes, queues, compute environments, restores
 	watch(tableLicenses, "id")
 	s.watchAccounts(ws) // limits and priorities (accounts.go)
 	s.watchSchedPolicies(ws)
+}
+
+// WatchFitInputs adds to ws the channels that fire when what decides
+// whether a job could ever run changes: the nodes, the queues and the
+// compute environments.
+func (s *State) WatchFitInputs(ws memdb.WatchSet) {
+	for _, table := range []string{tableNodes, tableQueues, tableCEs} {
+		it, err := s.txn.Get(table, "id")
+		if err != nil {
+			panic(fmt.Sprintf("raftfsm: watch %s: %v", table, err))
+		}
+		ws.Add(it.WatchCh())
+	}
 	s.watchRestore(ws)
 }
 

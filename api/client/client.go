@@ -63,8 +63,12 @@ type httpTransport struct {
 	hc   *http.Client
 }
 
-// transport makes the net/http transport to t.
+// transport makes the transport to t: core's keep-alive HTTP/1.1 for
+// plain HTTP (a unix socket, a node's log server), net/http for TLS.
 func transport(t core.Target) (core.Transport, error) {
+	if t.TLS == nil {
+		return core.NewKeepAlive(t)
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
 	if t.Unix != "" {
 		path := t.Unix
