@@ -309,7 +309,25 @@ type StopJobsRequest struct {
 	// a task named in IDs too is asked with its array.
 	ArrayJobIDs []uint64 `json:"arrayJobIds,omitempty"`
 	Reason      string   `json:"reason,omitempty"`
+	// Requeue queues the jobs to run again instead, as StopJobRequest's
+	// Requeue does each (scontrol requeue): a finished one at once, a
+	// running one once it has stopped. A job that has not started is
+	// refused (it is queued already), as Slurm's requeue refuses it; of
+	// an array asked whole, the tasks that have started or ended are
+	// asked, the waiting ones not, and no failure. Hold holds each job
+	// requeued too (scontrol requeuehold); only with Requeue.
+	Requeue bool `json:"requeue,omitempty"`
+	Hold    bool `json:"hold,omitempty"`
 }
+
+// The Field of a requeue's refusal that says why in Slurm's terms: the
+// job has not started, it is queued already (Slurm's "Job is pending
+// execution"), or it was submitted with --no-requeue ("Requested
+// operation is presently disabled").
+const (
+	RequeueFieldWaiting   = "status"
+	RequeueFieldNoRequeue = "noRequeue"
+)
 
 // StopJobsResponse lists the jobs that were not stopped, and why. The
 // tasks of an array asked by ArrayJobIDs that were not stopped are one

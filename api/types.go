@@ -317,6 +317,11 @@ const (
 	Singleton DependencyType = "singleton"
 	// NToN: array task i waits for task i of the array JobID (AWS N_TO_N).
 	NToN DependencyType = "N_TO_N"
+	// AfterCorr: Slurm's aftercorr: the array task of index N waits for the
+	// task of index N of the array JobID to succeed; a task with no such
+	// counterpart, or a job that is no array task, waits for every task of
+	// JobID (afterok on the array, or on JobID when it is no array).
+	AfterCorr DependencyType = "aftercorr"
 	// Sequential: array task i waits for task i-1 of its own array (AWS SEQUENTIAL; JobID unused).
 	Sequential DependencyType = "SEQUENTIAL"
 )

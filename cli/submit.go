@@ -184,6 +184,9 @@ func RetryOnRules(list string) ([]api.RetryRule, error) {
 			if strings.Trim(strings.TrimSuffix(code, "*"), "0123456789") != "" || code == "" {
 				return nil, usagef("--retry-on %s: give exit:CODE with CODE digits, optionally ending in * (exit:3, exit:1*)", item)
 			}
+			if err := retryExitCode(item, code); err != nil { // retryon.go
+				return nil, err
+			}
 			r.OnExitCode = code
 		case item == "oom":
 			r.OnReason = "OutOfMemoryError*"

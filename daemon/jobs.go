@@ -199,18 +199,24 @@ func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) ([]uint64, error) 
 	return ids, nil
 }
 
-// MaxArraySize bounds the tasks of one array (Slurm's MaxArraySize is
-// similar in spirit; AWS Batch allows 10,000).
-const MaxArraySize = 100_000
+// MaxArraySize bounds the tasks of one array (AWS Batch allows 10,000).
+// Slurm's MaxArraySize, which bounds the indexes, is slurmMaxArraySize:
+// one more than the largest index checkArray takes (arrayMaxIndex).
+const MaxArraySize = arrayMaxTasks // jobchecks.go
 
-// checkArray refuses an array that is too large, repeats an index, or has
-// a negative throttle.
+// checkArray refuses an array that is too large, has an index past
+// Slurm's MaxArraySize, repeats an index, or has a throttle that is
+// negative or past what slurmctld reads (a C int).
 func checkArray(name string, indexes []int, maxRunning int) error {
 	if len(indexes) > MaxArraySize {
 		return api.Errorf(api.CodeInvalid, "job %q: array of %d tasks; at most %d", name, len(indexes), MaxArraySize).WithField("array")
 	}
 	if maxRunning < 0 {
 		return api.Errorf(api.CodeInvalid, "job %q: array throttle %d must not be negative", name, maxRunning).WithField("array")
+	}
+	if maxRunning > arrayMaxThrottle {
+		return api.Errorf(api.CodeInvalid, "job %q: array throttle %d is too large: give 0 (no limit) to %d tasks running at once",
+			name, maxRunning, arrayMaxThrottle).WithField("array")
 	}
 	// Indexes in rising order (sbatch sends them so) need no set to
 	// find a repeat in: a 10,000-task array's map was a third of the
@@ -219,6 +225,10 @@ func checkArray(name string, indexes []int, maxRunning int) error {
 	for i, x := range indexes {
 		if x < 0 {
 			return api.Errorf(api.CodeInvalid, "job %q: array index %d is negative or repeated", name, x).WithField("array")
+		}
+		if x > arrayMaxIndex {
+			return api.Errorf(api.CodeInvalid, "job %q: array index %d is too large: indexes go from 0 to %d (MaxArraySize=%d)",
+				name, x, arrayMaxIndex, slurmMaxArraySize).WithField("array")
 		}
 		rising = rising && (i == 0 || x > indexes[i-1])
 	}

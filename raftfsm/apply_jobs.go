@@ -18,6 +18,9 @@ type writer struct {
 	open *openCache
 	// ended are a SubmitCmd's jobs that have left the state.
 	ended map[uint64]EndedJob
+	// corr holds, for a SubmitCmd with aftercorr, the task ids of arrays
+	// by index (aftercorr.go).
+	corr corrTables
 }
 
 // job returns a copy of a stored job, or nil, without its environment

@@ -89,9 +89,9 @@ func submitBodyOf(c SubmitCmd) submitBody {
 // submitJobs stores new jobs with consecutive ids, expanding arrays into one
 // task per index and dependencies into concrete ones (an array's id into
 // each of its tasks, singleton into the user's unfinished jobs of the same
-// name, N_TO_N and SEQUENTIAL into task-to-task links), then resolves each
-// job to PENDING, RUNNABLE or FAILED. Dependencies may name jobs of the
-// same command that come earlier.
+// name, N_TO_N, SEQUENTIAL and aftercorr into task-to-task links), then
+// resolves each job to PENDING, RUNNABLE or FAILED. Dependencies may name
+// jobs of the same command that come earlier.
 func (w writer) submitJobs(c submitBody) Result {
 	m := w.meta()
 	if len(c.Ended) > 0 {
@@ -121,6 +121,10 @@ func (w writer) submitJobs(c submitBody) Result {
 			if err := w.checkDependency(*j, d, isArray, len(a.Indexes), next); err != nil {
 				return Result{Err: err}
 			}
+			if d.Type == api.AfterCorr { // aftercorr.go
+				links += w.corrLinks(&w.corr, d, a.Indexes)
+				continue
+			}
 			links += w.dependencyLinks(j, d, max(1, len(a.Indexes)))
 		}
 		if links > MaxDependencyLinks {
@@ -131,6 +135,8 @@ func (w writer) submitJobs(c submitBody) Result {
 		}
 		next += uint64(max(1, len(a.Indexes)))
 	}
+	// Arrays of this command looked up above were not stored yet.
+	clear(w.corr)
 
 	ids := make([]uint64, 0, next-m.NextJobID) // next: past the last id, counted above
 	id := m.NextJobID
@@ -216,7 +222,7 @@ func taskPriority(j *api.Job, id uint64) int64 {
 // user's earlier jobs of its name, which the array's own tasks are).
 func tasksAlike(j *api.Job) bool {
 	for _, d := range j.DependsOn {
-		if d.Type == api.Sequential || d.Type == api.NToN || d.Type == api.Singleton {
+		if d.Type == api.Sequential || d.Type == api.NToN || d.Type == api.Singleton || d.Type == api.AfterCorr {
 			return false
 		}
 	}
@@ -227,7 +233,7 @@ func tasksAlike(j *api.Job) bool {
 // the command's job will get) or does not fit the job.
 func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size int, next uint64) *api.Error {
 	switch d.Type {
-	case "", api.AfterOK, api.AfterAny, api.AfterNotOK, api.After:
+	case "", api.AfterOK, api.AfterAny, api.AfterNotOK, api.After, api.AfterCorr:
 	case api.Singleton:
 		return nil
 	case api.Sequential:
@@ -247,7 +253,7 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 		}
 		return nil
 	default:
-		return api.Errorf(api.CodeInvalid, "job %q: unknown dependency type %q: use afterok, afterany, afternotok, after, singleton, N_TO_N or SEQUENTIAL", j.Name, d.Type).WithField("dependency")
+		return api.Errorf(api.CodeInvalid, "job %q: unknown dependency type %q: use afterok, afterany, afternotok, after, aftercorr, singleton, N_TO_N or SEQUENTIAL", j.Name, d.Type).WithField("dependency")
 	}
 	if _, ended := w.ended[d.JobID]; ended && d.JobID < w.meta().NextJobID {
 		return nil
@@ -338,6 +344,10 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {
 			// Task-to-task links name single tasks, not whole arrays.
 			deps = append(deps, taskDeps(d, task.JobID, k)...)
+			continue
+		}
+		if d.Type == api.AfterCorr {
+			deps = append(deps, w.corrDeps(j, d, task)...)
 			continue
 		}
 		deps = append(deps, w.concrete(j, d)...)

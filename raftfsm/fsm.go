@@ -214,6 +214,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.expire)
 	case OpStopMany:
 		return w.stopMany(decodeStopMany(body))
+	case OpRequeueMany:
+		return decodeApply(op, body, w.requeueMany)
 	case OpCronPut:
 		return decodeApply(op, body, w.cronPut)
 	case OpCronDelete:

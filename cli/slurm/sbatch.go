@@ -338,8 +338,9 @@ func (o *jobOpts) memory(cpus, gpus int) (int64, error) {
 }
 
 // resolveDeps turns a parsed --dependency into the API's dependencies: an
-// array task A_i becomes the task's own job id; a bare array id A stays,
-// meaning every task of the array.
+// array task A_i becomes the task's own job id (aftercorr's, the array's:
+// it pairs tasks by index); a bare array id A stays, meaning every task of
+// the array.
 func resolveDeps(ctx context.Context, c *Ctx, spec depSpec) ([]api.Dependency, error) {
 	var deps []api.Dependency
 	tasks := map[uint64][]api.Job{}
@@ -363,6 +364,11 @@ func resolveDeps(ctx context.Context, c *Ctx, spec depSpec) ([]api.Dependency, e
 			}
 			if dep.JobID == 0 {
 				return nil, errDependency
+			}
+			if d.Type == api.AfterCorr {
+				// Slurm pairs tasks by index in the array A of
+				// aftercorr:A_I too (its job id): as aftercorr:A.
+				dep.JobID = d.Ref.JobID
 			}
 		}
 		deps = append(deps, dep)

@@ -106,7 +106,7 @@ var sbatchOnlyOptions = []Option{
 	{Long: "array", Short: 'a', Arg: RequiredArg},
 	{Long: "batch", Arg: RequiredArg, Key: "ignore"},
 	{Long: "export-file", Arg: RequiredArg, Key: "ignore"},
-	{Long: "get-user-env", Arg: OptionalArg, Key: "ignore"},
+	{Long: "get-user-env", Arg: OptionalArg},
 	{Long: "ignore-pbs", Arg: NoArg, Key: "ignore"},
 	{Long: "input", Short: 'i', Arg: RequiredArg},
 	{Long: "kill-on-invalid-dep", Arg: RequiredArg},
@@ -394,6 +394,14 @@ func (o *jobOpts) apply(opt Opt, level int) error {
 		o.wait = true
 	case "wrap":
 		o.wrap, o.wrapSet = v, true
+	case "get-user-env":
+		// Checked as Slurm does, then ignored: the job gets the
+		// environment sbatch exports (--export), not one loaded from the
+		// user's login shell on the node (README, Slurm differences).
+		if opt.HasValue && !validGetUserEnv(v) {
+			return errorf(255, "Invalid --get-user-env specification")
+		}
+		o.ignored = append(o.ignored, longName(opt))
 	default:
 		return fmt.Errorf("internal error: option %s (%s) has no handler", opt.Name, opt.Key)
 	}
@@ -450,6 +458,7 @@ var sbatchEnvOptions = []struct{ Env, Key, Name string }{
 	{"SBATCH_ARRAY_INX", "array", "--array"},
 	{"SBATCH_DEBUG", "verbose-level", "--verbose"},
 	{"SBATCH_EXPORT", "export", "--export"},
+	{"SBATCH_GET_USER_ENV", "get-user-env", "--get-user-env"},
 	{"SBATCH_JOB_NAME", "job-name", "--job-name"},
 	{"SBATCH_PARTITION", "partition", "--partition"},
 	{"SBATCH_QOS", "qos", "--qos"},

@@ -318,7 +318,7 @@ var dependencyTypes = sync.OnceValue(func() map[string]api.DependencyType {
 	return map[string]api.DependencyType{
 		"after": api.After, "afterany": api.AfterAny, "afterok": api.AfterOK,
 		"afternotok": api.AfterNotOK, "singleton": api.Singleton,
-		"aftercorr": api.NToN, "afterburstbuffer": api.AfterAny,
+		"aftercorr": api.AfterCorr, "afterburstbuffer": api.AfterAny,
 	}
 })
 

@@ -100,7 +100,7 @@ func TestParseDependency(t *testing.T) {
 		{in: "12", want: depSpec{Deps: []depItem{dep(api.AfterAny, 12)}}},
 		{in: "12:13", want: depSpec{Deps: []depItem{dep(api.AfterAny, 12), dep(api.AfterAny, 13)}}},
 		{in: "afterok:10_3", want: depSpec{Deps: []depItem{task(api.AfterOK, 10, 3)}}},
-		{in: "aftercorr:10", want: depSpec{Deps: []depItem{dep(api.NToN, 10)}}},
+		{in: "aftercorr:10", want: depSpec{Deps: []depItem{dep(api.AfterCorr, 10)}}},
 		{in: "", want: depSpec{}},
 		{in: "afterok", bad: true},
 		{in: "afterok:", bad: true},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-batch/shoal/api"
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
+	"github.com/shoal-batch/shoal/internal/arraylimit"
 )
 
 // record prints a key=value block as scontrol does: the first line, then
@@ -442,7 +443,7 @@ func (r *scontrolRun) showConfig() int {
 		{"JobCompType", "jobcomp/none"},
 		{"JobRequeue", "1"},
 		{"KillWait", "30 sec"},
-		{"MaxArraySize", "1001"},
+		{"MaxArraySize", strconv.Itoa(arraylimit.MaxArraySize)}, // what the controller enforces: indexes 0 to MaxArraySize-1
 		{"MaxJobCount", "UNLIMITED"},
 		{"MaxMemPerNode", "UNLIMITED"},
 		{"MessageTimeout", "10 sec"},

@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/user"
@@ -11,15 +12,29 @@ import (
 	"github.com/shoal-batch/shoal/api"
 )
 
-// jobTargets reads job operands (each a comma separated list of "N",
-// "A_i" or "A_[1-3,5]") into the jobs they name, as Slurm's scontrol
-// does: an array's id names every task of it that has not ended (with
-// waiting, those that wait: a hold or release of an array leaves its
-// running tasks be), "A_i" and "A_[...]" those tasks. bad are the
-// operands that do not read, missing the tasks there are not ("A_i");
-// an id of no job at all is kept, for the controller to refuse in its
+// jobOperand is one job operand as the controller has it: a job, or
+// tasks of an array.
+type jobOperand struct {
+	id    uint64 // the job's, or the array's
+	array bool   // it names tasks of array id: all of them (want nil) or those of want
+	want  []int  // the task indexes named ("A_i", "A_[...]"); nil: the job itself
+	// tasks are the array's tasks it names, as listed (operandFields),
+	// and missing the indexes named that the job does not have (all of
+	// them when it is no array).
+	tasks   []api.Job
+	missing []int
+}
+
+// operandFields are the fields listed of the jobs operands name.
+var operandFields = []string{"jobId", "array", "status", "noRequeue"}
+
+// operands reads job operands (each a comma separated list of "N", "A_i"
+// or "A_[1-3,5]") into the jobs they name, as Slurm's scontrol does: an
+// array's id names every task of it, "A_i" and "A_[...]" those tasks.
+// bad are the operands that do not read. An id of no job at all is kept
+// (a job operand with no tasks), for the controller to refuse in its
 // words.
-func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad, missing []string, err error) {
+func (r *scontrolRun) operands(args []string) (ops []jobOperand, bad []string, err error) {
 	var targets []cancelTarget
 	var look []uint64
 	for _, a := range args {
@@ -34,12 +49,11 @@ func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad
 		}
 	}
 	if len(targets) == 0 {
-		return nil, bad, nil, nil
+		return nil, bad, nil
 	}
-	fields := []string{"jobId", "array", "status"}
-	found, err := r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{IDs: look, Fields: fields})
+	found, err := r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{IDs: look, Fields: operandFields})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	byID := make(map[uint64]*api.Job, len(found))
 	for i := range found {
@@ -48,47 +62,77 @@ func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad
 	arrays := map[uint64][]api.Job{}
 	for _, t := range targets {
 		j := byID[t.id]
-		isArray := j != nil && j.Array != nil && j.Array.JobID == t.id
-		switch {
-		case !isArray && t.tasks != nil:
-			for _, want := range t.tasks {
-				missing = append(missing, fmt.Sprintf("%d_%d", t.id, want))
-			}
-			continue
-		case !isArray:
-			ids = append(ids, t.id)
+		op := jobOperand{id: t.id, want: t.tasks}
+		if j == nil || j.Array == nil || j.Array.JobID != t.id {
+			op.missing = t.tasks
+			ops = append(ops, op)
 			continue
 		}
+		op.array = true
 		tasks, ok := arrays[t.id]
 		if !ok {
-			if tasks, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{ArrayJobID: t.id, Fields: fields}); err != nil {
-				return nil, nil, nil, err
+			if tasks, err = r.c.Client.ListJobs(r.ctx, api.ListJobsRequest{ArrayJobID: t.id, Fields: operandFields}); err != nil {
+				return nil, nil, err
 			}
 			arrays[t.id] = tasks
 		}
-		if r.taskNames == nil {
-			r.taskNames = map[uint64]string{}
-		}
 		if t.tasks == nil {
-			for _, task := range tasks {
-				if waiting && task.State.Cancellable() || !waiting && !task.State.Terminal() {
-					r.taskNames[task.ID] = JobID(&task)
-					ids = append(ids, task.ID)
-				}
-			}
-			continue
+			op.tasks = tasks
 		}
 		for _, want := range t.tasks {
 			i := slices.IndexFunc(tasks, func(task api.Job) bool { return task.Array != nil && task.Array.Index == want })
 			if i < 0 {
-				missing = append(missing, fmt.Sprintf("%d_%d", t.id, want))
+				op.missing = append(op.missing, want)
 				continue
 			}
-			r.taskNames[tasks[i].ID] = JobID(&tasks[i])
-			ids = append(ids, tasks[i].ID)
+			op.tasks = append(op.tasks, tasks[i])
+		}
+		ops = append(ops, op)
+	}
+	return ops, bad, nil
+}
+
+// jobTargets reads job operands (see operands) into the ids of the jobs
+// they name: an array's id names every task of it that has not ended
+// (with waiting, those that wait: a hold or release of an array leaves
+// its running tasks be), "A_i" and "A_[...]" those tasks. bad are the
+// operands that do not read, missing the tasks there are not ("A_i");
+// an id of no job at all is kept, for the controller to refuse in its
+// words.
+func (r *scontrolRun) jobTargets(args []string, waiting bool) (ids []uint64, bad, missing []string, err error) {
+	ops, bad, err := r.operands(args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, op := range ops {
+		for _, x := range op.missing {
+			missing = append(missing, fmt.Sprintf("%d_%d", op.id, x))
+		}
+		if !op.array {
+			if op.want == nil {
+				ids = append(ids, op.id)
+			}
+			continue
+		}
+		for i := range op.tasks {
+			task := &op.tasks[i]
+			if op.want == nil && !(waiting && task.State.Cancellable() || !waiting && !task.State.Terminal()) {
+				continue
+			}
+			r.nameTask(task)
+			ids = append(ids, task.ID)
 		}
 	}
 	return ids, bad, missing, nil
+}
+
+// nameTask has messages about array task j name it as Slurm does
+// ("12_4").
+func (r *scontrolRun) nameTask(j *api.Job) {
+	if r.taskNames == nil {
+		r.taskNames = map[uint64]string{}
+	}
+	r.taskNames[j.ID] = JobID(j)
 }
 
 // jobError words an API error about job id as Slurm does ("Invalid job
@@ -186,47 +230,197 @@ func (r *scontrolRun) holdFailed(id uint64, err error) {
 	}
 }
 
+// Slurm's words for how the requeue of an array's task went
+// (slurm_strerror of its answer).
+const (
+	requeueOK       = "No error"
+	requeueWaiting  = "Job is pending execution"
+	requeueDisabled = "Requested operation is presently disabled"
+)
+
 // requeue queues jobs again: running ones once they have stopped, finished
 // ones (COMPLETED, FAILED, CANCELLED, ...) at once, as Slurm does with batch
-// jobs; requeuehold holds them too.
+// jobs; requeuehold holds them too. The tasks of arrays (the array's id:
+// every task; "A_[...]": those) are asked in one request, a few for a
+// huge array, and each array operand is answered as Slurm's scontrol
+// answers it: one line per outcome with its tasks' indexes ("12_0-2: No
+// error", "12_3: Job is pending execution"; a task that waits is queued
+// already, as in Slurm), nothing when every task was requeued.
 func (r *scontrolRun) requeue(kw string, args []string) int {
-	ids, rc, ok := r.jobOperands(kw, args, "", false)
-	if !ok {
+	if len(args) == 0 {
+		fmt.Fprintf(r.c.Stderr, "too few arguments for keyword:%s\n", kw)
 		return 1
 	}
-	for _, id := range ids {
-		j, err := r.c.Client.Job(r.ctx, id)
-		if err != nil {
-			r.jobFailed(id, r.jobError(id, err))
-			rc = 1
-			continue
+	ops, bad, err := r.operands(args)
+	if err != nil {
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: Could not load state information: %s\n", safeErr(err))
+		return 1
+	}
+	rc := 0
+	for _, b := range bad {
+		fmt.Fprintf(r.c.Stderr, "Invalid job id specified for job %s\n", b)
+		rc = 1
+	}
+	hold := kw == "requeuehold"
+	// Each task's answer, in Slurm's words ("": requeued).
+	answer := map[uint64]string{}
+	var ask []uint64
+	for _, op := range ops {
+		for i := range op.tasks {
+			t := &op.tasks[i]
+			if _, seen := answer[t.ID]; seen {
+				continue
+			}
+			switch {
+			case t.State.Cancellable():
+				answer[t.ID] = requeueWaiting
+			case t.NoRequeue: // submitted with --no-requeue
+				answer[t.ID] = requeueDisabled
+			default:
+				answer[t.ID] = ""
+				ask = append(ask, t.ID)
+			}
 		}
+	}
+	r.requeueTasks(ask, hold, answer)
+	for _, op := range ops {
 		switch {
-		case j.State.Cancellable():
-			r.jobFailed(id, "Job is pending execution")
-			rc = 1
-			continue
-		case j.NoRequeue: // submitted with --no-requeue
-			r.jobFailed(id, "Requested operation is presently disabled")
-			rc = 1
-			continue
-		}
-		requeue := r.c.Client.Requeue
-		if kw == "requeuehold" {
-			requeue = r.c.Client.RequeueHold
-		}
-		if err := requeue(r.ctx, id, "Requeued by scontrol"); err != nil {
-			if api.IsCode(err, api.CodeConflict) {
-				// shoal requeues running jobs only: say why, in its words.
-				fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
-			} else {
-				r.jobFailed(id, r.jobError(id, err))
+		case op.array:
+			if !r.reportArray(op, answer) {
+				rc = 1
+			}
+		case op.want != nil: // tasks of a job that is no array
+			for _, x := range op.missing {
+				fmt.Fprintf(r.c.Stderr, "%d_%d: Invalid job id specified\n", op.id, x)
 			}
 			rc = 1
-			continue
+		case !r.requeueJob(op.id, hold):
+			rc = 1
 		}
 	}
 	return rc
+}
+
+// requeueTasks asks the controller to requeue array tasks ids (in
+// requests of at most stopChunk) and writes how each went into answer.
+// A controller that does not requeue many jobs at once (from before
+// api.StopJobsRequest.Requeue) is asked task by task.
+func (r *scontrolRun) requeueTasks(ids []uint64, hold bool, answer map[uint64]string) {
+	for from := 0; from < len(ids); from += stopChunk {
+		part := ids[from:min(from+stopChunk, len(ids))]
+		failed, err := r.c.Client.Stop(r.ctx, api.StopJobsRequest{IDs: part, Reason: requeueReason, Requeue: true, Hold: hold})
+		var e *api.Error
+		switch {
+		case errors.As(err, &e) && e.Code == api.CodeInvalid && strings.Contains(e.Message, `"requeue"`):
+			for _, id := range part {
+				if err := r.requeueCall(hold)(r.ctx, id, requeueReason); err != nil {
+					answer[id] = r.jobError(id, err)
+				}
+			}
+		case err != nil:
+			for _, id := range part {
+				answer[id] = safeErr(err)
+			}
+		}
+		for _, f := range failed {
+			answer[f.ID] = requeueWords(f.Error)
+		}
+	}
+}
+
+// requeueWords is Slurm's word for why the controller did not requeue a
+// task.
+func requeueWords(e *api.Error) string {
+	switch {
+	case e == nil:
+		return ""
+	case e.Code == api.CodeNotFound:
+		return "Invalid job id specified"
+	case e.Code == api.CodeForbidden:
+		return "Access/permission denied"
+	case e.Code == api.CodeConflict && e.Field == api.RequeueFieldWaiting:
+		return requeueWaiting
+	case e.Code == api.CodeConflict && e.Field == api.RequeueFieldNoRequeue:
+		return requeueDisabled
+	}
+	return safeErr(e)
+}
+
+// reportArray says how the requeue of array operand op went, as Slurm's
+// scontrol prints an array's answer: nothing when every task named was
+// requeued (then true), else a line for each outcome, its tasks'
+// indexes as ranges, in the order of their first index.
+func (r *scontrolRun) reportArray(op jobOperand, answer map[uint64]string) bool {
+	type outcome struct {
+		words string
+		idx   []int
+	}
+	var outs []outcome
+	add := func(words string, x int) {
+		if words == "" {
+			words = requeueOK
+		}
+		for i := range outs {
+			if outs[i].words == words {
+				outs[i].idx = append(outs[i].idx, x)
+				return
+			}
+		}
+		outs = append(outs, outcome{words, []int{x}})
+	}
+	for i := range op.tasks {
+		add(answer[op.tasks[i].ID], op.tasks[i].Array.Index)
+	}
+	for _, x := range op.missing {
+		add("Invalid job id specified", x)
+	}
+	if len(outs) == 0 || len(outs) == 1 && outs[0].words == requeueOK {
+		return true
+	}
+	slices.SortFunc(outs, func(a, b outcome) int { return slices.Min(a.idx) - slices.Min(b.idx) })
+	for _, o := range outs {
+		fmt.Fprintf(r.c.Stderr, "%d_%s: %s\n", op.id, api.IndexRanges(o.idx), o.words)
+	}
+	return false
+}
+
+// requeueReason is the reason scontrol's requeues give.
+const requeueReason = "Requeued by scontrol"
+
+// requeueCall is the client's call that requeues one job (and holds it).
+func (r *scontrolRun) requeueCall(hold bool) func(ctx context.Context, id uint64, reason string) error {
+	if hold {
+		return r.c.Client.RequeueHold
+	}
+	return r.c.Client.Requeue
+}
+
+// requeueJob requeues job id, no array's task, and says why not as
+// Slurm's scontrol does (then false).
+func (r *scontrolRun) requeueJob(id uint64, hold bool) bool {
+	j, err := r.c.Client.Job(r.ctx, id)
+	if err != nil {
+		r.jobFailed(id, r.jobError(id, err))
+		return false
+	}
+	switch {
+	case j.State.Cancellable():
+		r.jobFailed(id, requeueWaiting)
+		return false
+	case j.NoRequeue: // submitted with --no-requeue
+		r.jobFailed(id, requeueDisabled)
+		return false
+	}
+	if err := r.requeueCall(hold)(r.ctx, id, requeueReason); err != nil {
+		if api.IsCode(err, api.CodeConflict) {
+			// shoal requeues running jobs only: say why, in its words.
+			fmt.Fprintf(r.c.Stderr, "scontrol: error: %s\n", safeErr(err))
+		} else {
+			r.jobFailed(id, r.jobError(id, err))
+		}
+		return false
+	}
+	return true
 }
 
 // updatePair is one KEY=VALUE of scontrol update: key lower case, text

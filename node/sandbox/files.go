@@ -280,6 +280,9 @@ func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.F
 	open := func() error {
 		var err error
 		f, err = openNoMagic(path, flags, 0o644)
+		if errors.Is(err, unix.ENXIO) {
+			err = explainNXIO(path, err) // nxio.go: with the same credentials
+		}
 		return err
 	}
 	var err error
@@ -348,6 +351,10 @@ func kernelFS(f *os.File) (string, error) {
 
 // explainOpen turns the errors of an open as uid into what the user can act on.
 func explainOpen(path string, err error, uid uint32) error {
+	var ne *nxioError
+	if errors.As(err, &ne) {
+		return ne // says what the path is
+	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err // the caller names the path
@@ -358,7 +365,7 @@ func explainOpen(path string, err error, uid uint32) error {
 		// /proc or /dev/fd, a final symlink, or a loop.
 		return err
 	case errors.Is(err, unix.ENXIO):
-		return fmt.Errorf("is a named pipe (FIFO) or socket, not a regular file (%w)", err)
+		return fmt.Errorf("is a named pipe (FIFO), a socket or a device, not a regular file (%w)", err) // what, explainNXIO could not tell
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
 		return &deniedError{user: userName(uid), err: err}
 	}
