@@ -4,10 +4,12 @@
 package reply
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -29,15 +31,33 @@ func Error(w http.ResponseWriter, err error) {
 
 // JSON answers an HTTP request with v as JSON.
 func JSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooled {
+			buffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil { // json.Marshal's bytes, and a newline
 		Error(w, api.Errorf(api.CodeInternal, "encode answer: %v", err))
 		return
 	}
 	// A length, not chunks: the client reads a large answer into one
 	// buffer of the right size.
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(buf.Bytes())
 }
+
+// jsonType is every JSON answer's Content-Type value, shared: net/http
+// copies a header's values when it writes them.
+var jsonType = []string{"application/json"}
+
+// buffers hold answers as they are encoded: most are small and many, a
+// submit's among them.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled is the largest buffer kept for the next answer.
+const maxPooled = 64 << 10

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -250,6 +251,9 @@ func readHeader(r *bufio.Reader) (res *Response, framed bool, err error) {
 			frag, err := r.ReadSlice('\n')
 			if left -= len(frag); left < 0 {
 				return "", errors.New("header longer than 1 MiB")
+			}
+			if err == nil && b == nil { // the usual line, whole in the buffer: one copy
+				return string(bytes.TrimRight(frag, "\r\n")), nil
 			}
 			b = append(b, frag...)
 			if err == bufio.ErrBufferFull {
