@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/units"
 	"github.com/shoal-batch/shoal/raftfsm"
 	"github.com/shoal-batch/shoal/sched"
 )
@@ -47,6 +48,15 @@ func withRoot(ch api.AccountsChange, normal bool) api.AccountsChange {
 	if !hasAcct {
 		ch.Accounts = append([]api.Account{{Name: api.RootAccount, Description: "default root account", Organization: "root"}}, ch.Accounts...)
 		ch.Associations = append([]api.Association{{Account: api.RootAccount, Shares: 1}}, ch.Associations...)
+	}
+	// Root's association may use QOS normal, and every association below
+	// it inherits that, as slurmdbd makes root's: a QOS beyond it is
+	// granted by an operator (qosOf).
+	ch.Associations = slices.Clone(ch.Associations)
+	for i, a := range ch.Associations {
+		if a.Account == api.RootAccount && a.User == "" && len(a.QOS) == 0 {
+			ch.Associations[i].QOS = []string{api.NormalQOS}
+		}
 	}
 	if !slices.ContainsFunc(ch.Users, func(u api.AcctUser) bool { return u.Name == "root" }) &&
 		!slices.ContainsFunc(ch.Associations, func(a api.Association) bool { return a.User == "root" }) {
@@ -144,21 +154,12 @@ func (a *acctCheck) check(j *api.Job, tasks int) error {
 	if assoc == nil {
 		return refuse("user " + j.User + " may not use account " + j.Account + ": an operator adds it with `sacctmgr add user " + j.User + " account=" + j.Account + "`")
 	}
-	allowed, defaultQOS := a.qosOf(assoc)
-	if j.QOS == "" {
-		j.QOS = defaultQOS
+	qos, err := a.jobQOS(j, assoc)
+	if err != nil {
+		return err
 	}
-	var qos *api.QOS
-	if j.QOS != "" {
-		if qos = state.QOS(j.QOS); qos == nil {
-			return api.Errorf(api.CodeInvalid, "Invalid qos specification (qos %s does not exist: `sacctmgr show qos` lists them)", j.QOS).WithField("qos")
-		}
-		if len(allowed) > 0 && !slices.Contains(allowed, qos.Name) {
-			return api.Errorf(api.CodeInvalid, "Invalid qos specification (user %s may use qos %s in account %s, not %s: an operator adds it with `sacctmgr modify user %s set qos+=%s`)",
-				j.User, strings.Join(allowed, ","), j.Account, qos.Name, j.User, qos.Name).WithField("qos")
-		}
-	} else {
-		qos = state.QOS(api.NormalQOS)
+	if err := a.readableLimits(assoc, qos); err != nil {
+		return err
 	}
 	lim := a.limits(assoc)
 	tasks = max(tasks, 1)
@@ -188,6 +189,84 @@ func (a *acctCheck) check(j *api.Job, tasks int) error {
 		return err
 	}
 	a.accept(j, qos, tasks)
+	return nil
+}
+
+// jobQOS gives j its QOS and refuses one its association may not use.
+// Names are compared without case, as Slurm's are (sacctmgr stores them
+// lower case). A job asking none gets, as in Slurm, its association's
+// default QOS, else the one QOS it may use, else normal. Only where the
+// registry has no QOS normal and the association names none does a job
+// have no QOS (nil).
+func (a *acctCheck) jobQOS(j *api.Job, assoc *api.Association) (*api.QOS, error) {
+	allowed, defaultQOS := a.qosOf(assoc)
+	asked := j.QOS != ""
+	if !asked {
+		switch {
+		case defaultQOS != "" && slices.Contains(allowed, defaultQOS):
+			j.QOS = defaultQOS
+		case len(allowed) == 1:
+			j.QOS = allowed[0]
+		case a.state.QOS(api.NormalQOS) != nil:
+			j.QOS = api.NormalQOS
+		default:
+			return nil, nil
+		}
+	}
+	qos := a.state.QOS(j.QOS)
+	if qos == nil {
+		qos = a.state.QOS(strings.ToLower(j.QOS))
+	}
+	if qos == nil {
+		return nil, api.Errorf(api.CodeInvalid, "Invalid qos specification (qos %s does not exist: `sacctmgr show qos` lists them)", j.QOS).WithField("qos")
+	}
+	j.QOS = qos.Name
+	if !slices.Contains(allowed, qos.Name) {
+		may := "no qos"
+		if len(allowed) > 0 {
+			may = "qos " + strings.Join(allowed, ",")
+		}
+		hint := ""
+		if !asked {
+			hint = " (the job asked none: give --qos, or an operator sets a default with `sacctmgr modify user " + j.User + " set defaultqos=NAME`)"
+		}
+		return nil, api.Errorf(api.CodeInvalid, "Invalid qos specification (user %s may use %s in account %s, not %s%s: an operator adds it with `sacctmgr modify user %s set qos+=%s`)",
+			j.User, may, j.Account, qos.Name, hint, j.User, qos.Name).WithField("qos")
+	}
+	return qos, nil
+}
+
+// readableLimits refuses a job under a TRES limit that cannot be read:
+// its QOS's, its association's or an account's above it. The registry
+// refuses to store one (units.ParseTRES reads them all), but one stored
+// before it did must not mean "no limit": the job is refused until an
+// operator sets it again, told which (field limit: sbatch prints the
+// message, where a limit reached (field policy) is Slurm's generic line).
+func (a *acctCheck) readableLimits(assoc *api.Association, qos *api.QOS) error {
+	bad := func(what, modify string, l api.Limits) error {
+		for _, t := range [][2]string{{"MaxTRES", l.MaxTRES}, {"GrpTRES", l.GrpTRES}} {
+			if _, err := units.ParseTRES(t[1]); err != nil {
+				return api.Errorf(api.CodeInvalid, "the %s of %s, %q, cannot be read (%v): jobs under it are refused until an operator sets it again (`sacctmgr modify %s set %s=...`)",
+					t[0], what, t[1], err, modify, t[0]).WithField("limit")
+			}
+		}
+		return nil
+	}
+	if qos != nil {
+		if err := bad("qos "+qos.Name, "qos "+qos.Name, qos.Limits); err != nil {
+			return err
+		}
+	}
+	if err := bad("user "+assoc.User+" in account "+assoc.Account, "user "+assoc.User+" where account="+assoc.Account, assoc.Limits); err != nil {
+		return err
+	}
+	for acct, i := assoc.Account, 0; acct != "" && i < 64; acct, i = a.parentOf(acct), i+1 {
+		if up := a.state.Association(acct, ""); up != nil {
+			if err := bad("account "+acct, "account "+acct, up.Limits); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -278,8 +357,9 @@ var (
 	qosMaxTRES   = [3]string{"QOSMaxCpuPerJobLimit", "QOSMaxMemoryPerJob", "QOSMaxGRESPerJob"}
 )
 
-// maxTRES refuses a job asking r over the MaxTRES tres (none when empty
-// or unreadable), with reasons; whose names the limit's owner.
+// maxTRES refuses a job asking r over the MaxTRES tres (none when
+// empty; one that cannot be read refuses every job: readableLimits names
+// its owner first), with reasons; whose names the limit's owner.
 func maxTRES(r api.Resources, tres string, reasons [3]string, whose string) error {
 	if tres == "" {
 		return nil
@@ -287,7 +367,7 @@ func maxTRES(r api.Resources, tres string, reasons [3]string, whose string) erro
 	cpus, mem, gpus, ok := sched.ParseTRES(tres)
 	switch {
 	case !ok:
-		return nil
+		return api.Errorf(api.CodeInvalid, "%sMaxTRES %q cannot be read: jobs under it are refused until an operator sets it again", whose, tres).WithField("limit")
 	case cpus >= 0 && int64(r.CPUs) > cpus:
 		return limitRefusal(reasons[0], "%d CPUs is over %sMaxTRES cpu=%d: ask for at most %d", r.CPUs, whose, cpus, cpus)
 	case mem >= 0 && r.MemoryMB > mem:
@@ -393,8 +473,11 @@ func (a *acctCheck) limits(assoc *api.Association) api.Limits {
 }
 
 // qosOf is the QOS an association may use and its default QOS, each its
-// own or the nearest account's above that sets it (Slurm's inheritance);
-// allowed is empty where none sets a list (any QOS that exists).
+// own or the nearest account's above that sets it (Slurm's inheritance).
+// Where none sets a list, root's default holds: QOS normal (withRoot
+// gives root's association that list; a registry made before it did
+// gets it here), as sacctmgr show assoc prints it; none at all when the
+// registry has no QOS normal.
 func (a *acctCheck) qosOf(assoc *api.Association) (allowed []string, defaultQOS string) {
 	allowed, defaultQOS = assoc.QOS, assoc.DefaultQOS
 	acct := assoc.Account
@@ -414,6 +497,9 @@ func (a *acctCheck) qosOf(assoc *api.Association) (allowed []string, defaultQOS 
 		}
 		acct = a.parentOf(acct)
 	}
+	if len(allowed) == 0 && a.state.QOS(api.NormalQOS) != nil {
+		allowed = []string{api.NormalQOS}
+	}
 	return allowed, defaultQOS
 }
 
@@ -424,15 +510,46 @@ func (a *acctCheck) parentOf(acct string) string {
 	return ""
 }
 
+// Bounds of the filters of sshare and sprio: a job id or a name is
+// looked up in a set, so these bound the request's size, not its time.
+const (
+	MaxPriorityJobs  = MaxHoldJobs // sprio -j
+	MaxFilterNames   = 10_000      // sshare -u, sprio -u, sprio -p
+	filterCheckEvery = 1024        // rows between looks at the request's context
+)
+
+// filterSet is a filter's values as a set (nil: no filter), refused past
+// max with what names it.
+func filterSet[T comparable](vals []T, max int, what string) (map[T]bool, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	if len(vals) > max {
+		return nil, api.Errorf(api.CodeInvalid, "%d %s in one request; at most %d: ask for fewer, or for all of them (no filter)", len(vals), what, max).WithField(what)
+	}
+	set := make(map[T]bool, len(vals))
+	for _, v := range vals {
+		set[v] = true
+	}
+	return set, nil
+}
+
 // shares answers sshare: the fair-share tree now; Users narrows the
 // user rows.
-func (c *Controller) shares(_ context.Context, _ caller, req api.SharesRequest) (api.SharesResponse, error) {
+func (c *Controller) shares(ctx context.Context, _ caller, req api.SharesRequest) (api.SharesResponse, error) {
+	users, err := filterSet(req.Users, MaxFilterNames, "users")
+	if err != nil {
+		return api.SharesResponse{}, err
+	}
 	state := c.fsm.State()
 	fairTree := c.cfg.Sched.Priority.FairTree
 	rows := sched.Shares(state.Accounts(), state.PrioritySettings(), c.nowMillis(), fairTree)
 	out := api.SharesResponse{Rows: make([]api.ShareRow, 0, len(rows)), FairTree: fairTree}
-	for _, r := range rows {
-		if r.User != "" && len(req.Users) > 0 && !slices.Contains(req.Users, r.User) {
+	for i, r := range rows {
+		if i%filterCheckEvery == 0 && ctx.Err() != nil {
+			return api.SharesResponse{}, ctx.Err()
+		}
+		if r.User != "" && users != nil && !users[r.User] {
 			continue
 		}
 		out.Rows = append(out.Rows, r)
@@ -442,16 +559,32 @@ func (c *Controller) shares(_ context.Context, _ caller, req api.SharesRequest) 
 
 // priorityFactors answers sprio: the factors of the waiting jobs the
 // caller may see, computed as the scheduler computes them now.
-func (c *Controller) priorityFactors(_ context.Context, who caller, req api.PriorityRequest) (api.PriorityResponse, error) {
+func (c *Controller) priorityFactors(ctx context.Context, who caller, req api.PriorityRequest) (api.PriorityResponse, error) {
+	jobs, err := filterSet(req.Jobs, MaxPriorityJobs, "jobs")
+	if err != nil {
+		return api.PriorityResponse{}, err
+	}
+	users, err := filterSet(req.Users, MaxFilterNames, "users")
+	if err != nil {
+		return api.PriorityResponse{}, err
+	}
+	queues, err := filterSet(req.Queues, MaxFilterNames, "queues")
+	if err != nil {
+		return api.PriorityResponse{}, err
+	}
 	state := c.fsm.State()
 	cfg := c.cfg.Sched.Priority
 	out := api.PriorityResponse{Multifactor: cfg.Multifactor(), Weights: cfg.Weights(), Jobs: []api.JobPriority{}}
 	pr := sched.NewPriorities(state, c.nowMillis(), cfg)
+	seen := 0
 	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable} {
 		state.JobsInState(st, func(j *api.Job) bool {
-			if (len(req.Jobs) > 0 && !slices.Contains(req.Jobs, j.ID) && (j.Array == nil || !slices.Contains(req.Jobs, j.Array.JobID))) ||
-				(len(req.Users) > 0 && !slices.Contains(req.Users, j.User)) ||
-				(len(req.Queues) > 0 && !slices.Contains(req.Queues, j.Queue)) || !c.visible(who, j) {
+			if seen++; seen%filterCheckEvery == 0 && ctx.Err() != nil {
+				return false
+			}
+			if (jobs != nil && !jobs[j.ID] && (j.Array == nil || !jobs[j.Array.JobID])) ||
+				(users != nil && !users[j.User]) ||
+				(queues != nil && !queues[j.Queue]) || !c.visible(who, j) {
 				return true
 			}
 			v := raftfsm.ViewOf(j)
@@ -464,6 +597,9 @@ func (c *Controller) priorityFactors(_ context.Context, who caller, req api.Prio
 			out.Jobs = append(out.Jobs, p)
 			return true
 		})
+		if err := ctx.Err(); err != nil {
+			return api.PriorityResponse{}, err
+		}
 	}
 	slices.SortFunc(out.Jobs, func(a, b api.JobPriority) int {
 		if a.JobID < b.JobID {

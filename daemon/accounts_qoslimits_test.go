@@ -46,7 +46,7 @@ func TestMemQOSMaxTRES(t *testing.T) {
 	mc := startMemController(t, Config{})
 	mc.registerNode("n1")
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{QOS: []api.QOS{{Name: "small", Limits: api.Limits{MaxTRES: "cpu=2,mem=1G,gres/gpu=1"}}}}, nil)
-	mc.addAccount(api.Association{Account: "chem", Shares: 1, Limits: api.Limits{MaxTRES: "cpu=3"}}, api.Association{User: "4201", Shares: 1})
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "small"}, Limits: api.Limits{MaxTRES: "cpu=3"}}, api.Association{User: "4201", Shares: 1})
 	ask := func(cpus int, memMB int64, gpus int) api.JobSpec {
 		s := heldOfQOS("small")
 		s.Resources = api.Resources{CPUs: cpus, MemoryMB: memMB, GPUs: gpus}
@@ -74,7 +74,7 @@ func TestMemQOSMaxSubmitJobs(t *testing.T) {
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{QOS: []api.QOS{
 		{Name: "short", Limits: api.Limits{MaxSubmitJobs: &two}},
 		{Name: "both", Limits: api.Limits{MaxSubmitJobs: &three}, MaxSubmitPU: &one}}}, nil)
-	mc.addAccount(api.Association{Account: "chem", Shares: 1}, api.Association{User: "4201", Shares: 1}, api.Association{User: "4202", Shares: 1})
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "short", "both"}}, api.Association{User: "4201", Shares: 1}, api.Association{User: "4202", Shares: 1})
 	mc.submitRefused("an array of 3 over MaxSubmitJobs 2", alice, heldOfQOS("short"), 3, "QOSMaxSubmitJobPerUserLimit", "MaxSubmitJobs of 2")
 	mc.submit(alice, heldOfQOS("short"))
 	mc.submit(alice, heldOfQOS("short"))
@@ -92,7 +92,7 @@ func TestMemQOSGrpSubmitJobs(t *testing.T) {
 	mc.registerNode("n1")
 	three := int64(3)
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{QOS: []api.QOS{{Name: "shared", Limits: api.Limits{GrpSubmitJobs: &three}}}}, nil)
-	mc.addAccount(api.Association{Account: "chem", Shares: 1}, api.Association{User: "4201", Shares: 1}, api.Association{User: "4202", Shares: 1})
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "shared"}}, api.Association{User: "4201", Shares: 1}, api.Association{User: "4202", Shares: 1})
 	first := mc.submit(alice, heldOfQOS("shared"))
 	mc.submit(bob, heldOfQOS("shared"))
 	mc.submitRefused("an array of 2 with 2 of 3 jobs used", alice, heldOfQOS("shared"), 2, "QOSGrpSubmitJobsLimit",
@@ -150,7 +150,7 @@ func TestMemAcctCheckCountsUserOnce(t *testing.T) {
 	mc.registerNode("n1")
 	four, ten := int64(4), int64(10)
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{QOS: []api.QOS{{Name: "shared", Limits: api.Limits{GrpSubmitJobs: &ten}}}}, nil)
-	mc.addAccount(api.Association{Account: "chem", Shares: 1}, api.Association{User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &four}})
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "shared"}}, api.Association{User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &four}})
 	mc.submit(alice, heldJob)
 	mc.submit(alice, heldJob)
 	batch := api.SubmitBatchRequest{Jobs: []api.SubmitJobRequest{{JobSpec: heldJob}, {JobSpec: heldOfQOS("shared")}}}
@@ -175,7 +175,7 @@ func TestMemParallelGroupSubmitsCounted(t *testing.T) {
 		mc.addPeer(users[len(users)-1])
 		assocs = append(assocs, api.Association{User: strconv.Itoa(int(uid)), Shares: 1})
 	}
-	mc.addAccount(api.Association{Account: "chem", Shares: 1}, assocs...)
+	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "shared"}}, assocs...)
 	var wg sync.WaitGroup
 	var taken atomic.Int32
 	start := make(chan struct{})

@@ -125,7 +125,7 @@ func TestMemAccountLimits(t *testing.T) {
 	two, sixty, one := int64(2), int64(60), int64(1)
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{
 		Accounts:     []api.Account{{Name: "physics", Parent: "root"}},
-		Associations: []api.Association{{Account: "physics", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &two, MaxWall: &sixty, MaxTRES: "cpu=2"}}},
+		Associations: []api.Association{{Account: "physics", Shares: 1, QOS: []string{"normal", "debug"}, Limits: api.Limits{MaxSubmitJobs: &two, MaxWall: &sixty, MaxTRES: "cpu=2"}}},
 		QOS:          []api.QOS{{Name: "debug", MaxSubmitPU: &one}},
 	}, nil)
 	mc.mustCall(rootUser, api.PathAccountsAdd, api.AccountsChange{

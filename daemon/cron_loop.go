@@ -240,8 +240,10 @@ func cronDue(s *api.CronSchedule, now time.Time) (due, error) {
 // fireCron proposes the firing of slot d.slot of s: its job (or, with
 // missed-slot policy skip and a slot that passed while no controller led,
 // a record of the skip) in one entry with the slot. The FSM applies the
-// overlap policy and refuses a slot already recorded. It reports whether
-// the slot was recorded.
+// overlap policy and refuses a slot already recorded. Its job is checked
+// against the state read once its owner's submit lock is held, not
+// against state (read before this pass's earlier firings). It reports
+// whether the slot was recorded.
 func (c *Controller) fireCron(ctx context.Context, state *raftfsm.State, s *api.CronSchedule, d due) (bool, error) {
 	cmd := raftfsm.CronFireCmd{UID: s.UID, Name: s.Name, Slot: d.slot.UnixMilli(), Now: c.nowMillis(), Missed: d.missed}
 	switch {
@@ -257,6 +259,16 @@ func (c *Controller) fireCron(ctx context.Context, state *raftfsm.State, s *api.
 		}
 		var j api.Job
 		if err == nil {
+			// As a submit does (jobs.go), the owner's submits are
+			// serialized (everyone's where a Grp limit counts many
+			// users' jobs): the job is checked against the state read
+			// once the lock is held, and committed before it is let go,
+			// so that a firing, another firing or a submit do not pass
+			// MaxSubmitJobs or GrpSubmitJobs together.
+			if st := c.fsm.State(); st.HasAccounts() {
+				defer c.submitters.lock(o.uid, st.HasGroupSubmitLimits())()
+			}
+			state = c.fsm.State()
 			j, err = c.cronJob(state, s, o)
 		}
 		if err == nil {

@@ -866,12 +866,21 @@ func (c *Controller) stopJob(ctx context.Context, who caller, req api.StopJobReq
 	}
 	if req.Requeue {
 		// An ended job queued again is a job submitted again: its
-		// account's rules and limits hold for it as for a new one.
+		// account's rules and limits hold for it as for a new one,
+		// checked and committed under its owner's submit lock (as a
+		// submit is, everyone's where a Grp limit counts many users'
+		// jobs), against the state read once the lock is held: two
+		// requeues, or a requeue and a submit, do not pass
+		// MaxSubmitJobs together.
 		state := c.fsm.State()
-		if j := state.Job(req.ID); j != nil && j.State.Terminal() && ownsOrOperates(who, j) {
-			again := *j
-			if err := newAcctCheck(state).check(&again, 1); err != nil {
-				return err
+		if j := state.Job(req.ID); j != nil && j.State.Terminal() && ownsOrOperates(who, j) && state.HasAccounts() {
+			defer c.submitters.lock(j.UID, state.HasGroupSubmitLimits())()
+			state = c.fsm.State()
+			if j := state.Job(req.ID); j != nil && j.State.Terminal() {
+				again := *j
+				if err := newAcctCheck(state).check(&again, 1); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -191,6 +191,15 @@ func (c *Controller) arrayTasks(who caller, state *raftfsm.State, arrays []uint6
 // for one requeued alone), go to fail and are never proposed.
 func (c *Controller) requeueJobs(ctx context.Context, who caller, state *raftfsm.State, req api.StopJobsRequest,
 	ids []uint64, fail func(uint64, *api.Error)) error {
+	if state.HasAccounts() {
+		// Ended jobs queued again are jobs submitted again: checked and
+		// committed under the submit lock, against the state read once
+		// it is held, as stopJob's one (a caller requeues its own jobs;
+		// root's or an operator's may be anyone's: everyone's lock).
+		everyone := state.HasGroupSubmitLimits() || who.operator || who.uid == 0
+		defer c.submitters.lock(who.actingUID(), everyone)()
+		state = c.fsm.State()
+	}
 	accounts, limited := newAcctCheck(state), state.HasAccounts()
 	refs := state.JobRefs()
 	var j api.Job

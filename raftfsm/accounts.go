@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/units"
 )
 
 // The account registry (api.AccountsState): accounts, users,
@@ -230,6 +231,9 @@ func (w writer) acctModify(c AcctChangeCmd) Result {
 // it).
 func (r *registry) putRecords(ch api.AccountsChange, add bool) *api.Error {
 	for _, q := range ch.QOS {
+		if err := checkTRES("qos "+q.Name, q.Limits); err != nil {
+			return err
+		}
 		if err := putRecord(r.qos, q.Name, q, add, func() string { return "qos " + q.Name }); err != nil {
 			return err
 		}
@@ -241,6 +245,9 @@ func (r *registry) putRecords(ch api.AccountsChange, add bool) *api.Error {
 	}
 	for _, a := range ch.Associations {
 		k := assocKey{a.Account, a.User}
+		if err := checkTRES("the association of "+assocName(k), a.Limits); err != nil {
+			return err
+		}
 		if err := putRecord(r.assocs, k, a, add, func() string { return "the association of " + assocName(k) }); err != nil {
 			return err
 		}
@@ -276,10 +283,17 @@ func notFound(format string, args ...any) Result {
 // while it has sub-accounts or unfinished jobs, or is a remaining user's
 // default), a user with theirs, a user's association (not their
 // default's, unless the user goes too), a QOS (dropped from the
-// associations that list it).
+// associations that list it). An association or a QOS with unfinished
+// jobs is not removed (Slurm's "Job(s) active, cancel job(s) before
+// remove"): those jobs would run with none, and their usage would be
+// charged to nothing.
 func (w writer) acctDelete(c AcctChangeCmd) Result {
 	r := w.registry()
 	ch := c.Change
+	before := make([]assocKey, 0, len(r.assocs))
+	for k := range r.assocs {
+		before = append(before, k)
+	}
 	goneUsers := map[string]bool{}
 	for _, u := range ch.Users {
 		if _, ok := r.users[u.Name]; !ok {
@@ -287,7 +301,7 @@ func (w writer) acctDelete(c AcctChangeCmd) Result {
 		}
 		goneUsers[u.Name] = true
 	}
-	active := w.activeAccounts()
+	active := w.activeJobs(r)
 	for _, a := range ch.Accounts {
 		if _, ok := r.accounts[a.Name]; !ok {
 			return notFound("account %s does not exist", a.Name)
@@ -295,8 +309,8 @@ func (w writer) acctDelete(c AcctChangeCmd) Result {
 		if a.Name == api.RootAccount && len(r.accounts) > 1 {
 			return invalid("account root is the top of the tree: delete the other accounts first")
 		}
-		if n := active[a.Name]; n > 0 {
-			return Result{Err: api.Errorf(api.CodeConflict, "Job(s) active, cancel job(s) before remove: %d unfinished job(s) of account %s", n, a.Name)}
+		if n := active.accounts[a.Name]; n > 0 {
+			return jobsActive("%d unfinished job(s) of account %s", n, a.Name)
 		}
 	}
 	gone := map[string]bool{}
@@ -340,9 +354,25 @@ func (w writer) acctDelete(c AcctChangeCmd) Result {
 	for _, a := range ch.Accounts {
 		delete(r.accounts, a.Name)
 	}
+	// The user associations that go, in a fixed order (the refusal names
+	// the first): none may have unfinished jobs.
+	slices.SortFunc(before, func(a, b assocKey) int {
+		if c := strings.Compare(a.account, b.account); c != 0 {
+			return c
+		}
+		return strings.Compare(a.user, b.user)
+	})
+	for _, k := range before {
+		if _, kept := r.assocs[k]; !kept && k.user != "" && active.assocs[k] > 0 {
+			return jobsActive("%d unfinished job(s) of %s", active.assocs[k], assocName(k))
+		}
+	}
 	for _, q := range ch.QOS {
 		if _, ok := r.qos[q.Name]; !ok {
 			return notFound("qos %s does not exist", q.Name)
+		}
+		if n := active.qos[q.Name]; n > 0 {
+			return jobsActive("%d unfinished job(s) of qos %s", n, q.Name)
 		}
 		delete(r.qos, q.Name)
 		for name, o := range r.qos { // no QOS preempts a QOS that is gone
@@ -381,15 +411,42 @@ func without(list []string, s string) []string {
 	return out
 }
 
-// activeAccounts counts the unfinished jobs of each account.
-func (w writer) activeAccounts() map[string]int {
+// jobsActive is Slurm's refusal to remove what unfinished jobs use
+// (ESLURM_JOBS_RUNNING_ON_ASSOC).
+func jobsActive(format string, args ...any) Result {
+	return Result{Err: api.Errorf(api.CodeConflict, "Job(s) active, cancel job(s) before remove: "+format, args...)}
+}
+
+// active counts unfinished jobs: per account, per user association and
+// per QOS.
+type active struct {
+	accounts map[string]int
+	assocs   map[assocKey]int
+	qos      map[string]int
+}
+
+// activeJobs counts the unfinished jobs by what they use: their account
+// (their own, else their user's default in r, as State.JobAccount reads
+// it), their association in it, and their QOS (normal when they name
+// none, as the scheduler counts them).
+func (w writer) activeJobs(r *registry) active {
 	s := &State{txn: w.txn}
-	out := map[string]int{}
+	out := active{accounts: map[string]int{}, assocs: map[assocKey]int{}, qos: map[string]int{}}
 	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateRunning} {
 		s.ScanJobsInState(st, func(j *api.Job) bool {
-			if j.Account != "" {
-				out[j.Account]++
+			acct := j.Account
+			if acct == "" {
+				acct = r.users[j.User].DefaultAccount
 			}
+			if acct != "" {
+				out.accounts[acct]++
+				out.assocs[assocKey{acct, j.User}]++
+			}
+			q := j.QOS
+			if q == "" {
+				q = api.NormalQOS
+			}
+			out.qos[q]++
 			return true
 		})
 	}
@@ -430,6 +487,20 @@ func checkLimits(what string, l api.Limits) *api.Error {
 		"GrpSubmitJobs": l.GrpSubmitJobs, "MaxWall": l.MaxWall} {
 		if v != nil && *v < 0 {
 			return api.Errorf(api.CodeInvalid, "%s: %s=%d must not be negative (clear a limit with %s=-1)", what, name, *v, name)
+		}
+	}
+	return nil
+}
+
+// checkTRES refuses TRES limits that cannot be read (units.ParseTRES,
+// the one parser of them, which the enforcement uses too): checked where
+// a record is written, so that a limit stored is a limit enforced.
+// Records stored before this check are not refused here (a change beside
+// them goes through); the controller refuses the jobs under them.
+func checkTRES(what string, l api.Limits) *api.Error {
+	for _, t := range [][2]string{{"MaxTRES", l.MaxTRES}, {"GrpTRES", l.GrpTRES}} {
+		if _, err := units.ParseTRES(t[1]); err != nil {
+			return api.Errorf(api.CodeInvalid, "%s: %s=%s cannot be read: %v", what, t[0], t[1], err)
 		}
 	}
 	return nil

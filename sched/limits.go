@@ -1,10 +1,8 @@
 package sched
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/units"
 )
 
 // Association and QOS limits the scheduler enforces (Slurm's
@@ -65,50 +63,28 @@ func limitWords(r Reason) string {
 // tresLimit is a TRES string's limits (-1: none).
 type tresLimit struct{ cpus, memMB, gpus int64 }
 
-// ParseTRES reads cpu=N,mem=SIZE,gres/gpu=N (mem in MiB, or with a K, M,
-// G or T suffix); what it does not name is unlimited (-1).
+// ParseTRES reads a TRES limit (units.ParseTRES, the one parser of
+// them): what it does not name is unlimited (-1); ok is false for a limit
+// it cannot read.
 func ParseTRES(s string) (cpus, memMB, gpus int64, ok bool) {
-	t := tresLimit{-1, -1, -1}
-	for _, item := range strings.Split(s, ",") {
-		k, v, found := strings.Cut(strings.TrimSpace(item), "=")
-		if !found {
-			if strings.TrimSpace(item) == "" {
-				continue
-			}
-			return 0, 0, 0, false
-		}
-		scale := int64(1)
-		if k == "mem" && v != "" {
-			switch v[len(v)-1] | 0x20 {
-			case 'k':
-				scale, v = -1024, v[:len(v)-1]
-			case 'm':
-				v = v[:len(v)-1]
-			case 'g':
-				scale, v = 1024, v[:len(v)-1]
-			case 't':
-				scale, v = 1024*1024, v[:len(v)-1]
-			}
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		if scale < 0 {
-			n = (n + 1023) / 1024
-		} else {
-			n *= scale
-		}
-		switch k {
-		case "cpu":
-			t.cpus = n
-		case "mem":
-			t.memMB = n
-		case "gres/gpu":
-			t.gpus = n
-		}
+	t, err := units.ParseTRES(s)
+	if err != nil {
+		return 0, 0, 0, false
 	}
-	return t.cpus, t.memMB, t.gpus, true
+	return t.CPUs, t.MemMiB, t.GPUs, true
+}
+
+// grpTRESOf is a GrpTRES's limits. One it cannot read (the registry's
+// check refuses to store one; an older controller's may have) fails
+// closed: it bounds everything at 0, so that the jobs under it wait
+// rather than run unbounded, and the controller refuses new ones naming
+// it.
+func grpTRESOf(s string) tresLimit {
+	c, m, g, ok := ParseTRES(s)
+	if !ok {
+		return tresLimit{0, 0, 0}
+	}
+	return tresLimit{c, m, g}
 }
 
 // limiter counts, in one pass, what each association runs and holds
@@ -144,9 +120,8 @@ func qosLimitsOf(q api.QOS) (qosLimits, bool) {
 		l.perUser = q.MaxJobs
 	}
 	if q.GrpTRES != "" {
-		if c, m, g, ok := ParseTRES(q.GrpTRES); ok {
-			l.grpTRES = &tresLimit{c, m, g}
-		}
+		t := grpTRESOf(q.GrpTRES)
+		l.grpTRES = &t
 	}
 	return l, l.perUser != nil || l.grpJobs != nil || l.grpTRES != nil
 }
@@ -169,10 +144,8 @@ func newLimiter(snap Snapshot) *limiter {
 			any = true
 		}
 		if a.GrpTRES != "" {
-			if c, m, g, ok := ParseTRES(a.GrpTRES); ok {
-				l.grpTRES[k] = tresLimit{c, m, g}
-				any = true
-			}
+			l.grpTRES[k] = grpTRESOf(a.GrpTRES)
+			any = true
 		}
 	}
 	for _, q := range reg.QOS {

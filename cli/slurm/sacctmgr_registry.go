@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/shoal-batch/shoal/api"
+	"github.com/shoal-batch/shoal/internal/units"
 )
 
 // sacctmgr over the controller's account registry (api.AccountsState):
@@ -316,32 +317,21 @@ func acctMinutes(o acctOpt) (*int64, error) {
 	return &m, nil
 }
 
-// acctTRES checks a TRES string (cpu=4,mem=8G,node=1,gres/gpu=2,billing=N).
+// acctTRES checks a TRES string (cpu=4,mem=8G,node=1,gres/gpu=2,billing=N)
+// with units.ParseTRES, the parser the controller stores and enforces it
+// with (mem=1024MB is 1024 MiB, as in Slurm): what sacctmgr takes, the
+// controller enforces whole.
 func acctTRES(o acctOpt) (string, error) {
 	if o.val == "" || o.val == "-1" {
 		return "", nil
 	}
+	if _, err := units.ParseTRES(o.val); err != nil {
+		return "", errorf(1, " Invalid %s=%s: %v", o.raw, o.val, err)
+	}
 	var out []string
 	for _, item := range splitList(strings.ToLower(o.val)) {
-		k, v, ok := strings.Cut(item, "=")
-		switch k {
-		case "cpu", "mem", "node", "gres/gpu", "billing", "energy":
-		default:
-			ok = false
-		}
-		if !ok || v == "" {
-			return "", errorf(1, " Invalid TRES %q in %s=%s: give cpu=N, mem=SIZE, node=N, gres/gpu=N or billing=N, separated by commas", item, o.raw, o.val)
-		}
-		if v != "-1" {
-			if k == "mem" {
-				if _, err := ParseMemoryMiB(v); err != nil {
-					return "", errorf(1, " Invalid memory %q in %s=%s", v, o.raw, o.val)
-				}
-			} else if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
-				return "", errorf(1, " Invalid count %q in %s=%s", v, o.raw, o.val)
-			}
-		}
-		out = append(out, k+"="+v)
+		k, v, _ := strings.Cut(item, "=")
+		out = append(out, strings.TrimSpace(k)+"="+strings.TrimSpace(v))
 	}
 	return strings.Join(out, ","), nil
 }

@@ -186,9 +186,11 @@ func importersOf(path string, byPath map[string]pkg) []string {
 }
 
 // coreAllowed are the only project packages each core package imports.
+// internal/units reads sizes and TRES limits and nothing else (no I/O):
+// the FSM checks a limit with the parser the scheduler enforces it with.
 var coreAllowed = map[string][]string{
-	module + "/raftfsm": {module + "/api"},
-	module + "/sched":   {module + "/api", module + "/raftfsm"},
+	module + "/raftfsm": {module + "/api", module + "/internal/units"},
+	module + "/sched":   {module + "/api", module + "/raftfsm", module + "/internal/units"},
 }
 
 func TestCoreProjectImports(t *testing.T) {
