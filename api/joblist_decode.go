@@ -650,6 +650,8 @@ func (s *scan) jobField(j *Job, key string) error {
 		return s.commonField(&j.Node)
 	case "attempt":
 		return num(s, &j.Attempt, 64, true)
+	case "attemptsDropped":
+		return num(s, &j.AttemptsDropped, 64, true)
 	case "exitCode":
 		c := s.peek()
 		if c != '-' && (c < '0' || c > '9') {

@@ -584,6 +584,8 @@ func rowCopier(key string) func(dst, src *Job) {
 		return func(d, s *Job) { d.Node = s.Node }
 	case "attempt":
 		return func(d, s *Job) { d.Attempt = s.Attempt }
+	case "attemptsDropped":
+		return func(d, s *Job) { d.AttemptsDropped = s.AttemptsDropped }
 	case "signal":
 		return func(d, s *Job) { d.ExitSignal = s.ExitSignal }
 	case "cause":

@@ -43,6 +43,11 @@ type Job struct {
 	NextStep uint32 `json:"nextStep,omitempty"`
 	// ComputeEnvironment is where the job was placed.
 	ComputeEnvironment string `json:"computeEnvironment,omitempty"`
+	// AttemptsDropped counts the recorded attempts dropped from Attempts
+	// (below) beyond MaxJobAttempts, the oldest first: AttemptsDropped +
+	// len(Attempts) attempts were recorded, and the current one was
+	// placed when Attempt counts more than that (AttemptHistory).
+	AttemptsDropped int `json:"attemptsDropped,omitempty"`
 	// Attempts records every finished attempt but the current one's, the
 	// last MaxJobAttempts of them (Attempt counts them all).
 	Attempts []Attempt `json:"attempts,omitempty"`
@@ -376,12 +381,14 @@ type RetryRule struct {
 	Action         string `json:"action"`
 }
 
-// AttemptHistory returns every attempt of j: those recorded in Attempts,
-// then the current one if it was placed (STARTING, RUNNING, or ended
-// since), from the job's own fields.
+// AttemptHistory returns every attempt of j that is kept: those recorded
+// in Attempts, then the current one if it was placed (STARTING, RUNNING,
+// or ended since), from the job's own fields. Attempt counts the
+// attempts dropped beyond MaxJobAttempts too (AttemptsDropped): the
+// current one was placed when it counts more than were recorded.
 func (j *Job) AttemptHistory() []Attempt {
 	out := append([]Attempt(nil), j.Attempts...)
-	if j.Attempt <= len(j.Attempts) || j.Node == "" || j.State.Cancellable() {
+	if j.Attempt <= j.AttemptsDropped+len(j.Attempts) || j.Node == "" || j.State.Cancellable() {
 		return out
 	}
 	cur := Attempt{Node: j.Node, StartedAt: j.StartedAt, Usage: j.Usage}

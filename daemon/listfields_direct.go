@@ -80,6 +80,7 @@ var directFields = map[string]directField{
 	"heldByAdmin":      boolField(func(j *api.Job) bool { return j.HeldByAdmin }),
 	"node":             strField(func(j *api.Job) string { return j.Node }),
 	"attempt":          intField(func(j *api.Job) int64 { return int64(j.Attempt) }),
+	"attemptsDropped":  intField(func(j *api.Job) int64 { return int64(j.AttemptsDropped) }),
 	"signal":           intField(func(j *api.Job) int64 { return int64(j.ExitSignal) }),
 	"cause":            strField(func(j *api.Job) string { return string(j.Cause) }),
 	"stopRequested":    boolField(func(j *api.Job) bool { return j.StopRequested }),

@@ -180,8 +180,9 @@ func (w writer) requeueEnded(j *api.Job, now int64) {
 	// Attempt already counts the run just recorded (placing the job
 	// counted it); it counts the attempts dropped beyond MaxJobAttempts
 	// too, so it never falls back to what the list holds.
-	j.Attempt = max(j.Attempt, len(all))
+	j.Attempt = max(j.Attempt, j.AttemptsDropped+len(all))
 	j.Attempts = keepAttempts(all)
+	j.AttemptsDropped += len(all) - len(j.Attempts)
 	reopen(j, now)
 	w.put(tableJobs, j)
 }
@@ -417,8 +418,11 @@ func (w writer) finish(j *api.Job, ev api.JobEvent, now int64, nodeFail bool) {
 		if j.RequeueRequested {
 			a.Cause, a.Reason = api.CauseRequeued, ""
 		}
-		// The last MaxJobAttempts are kept; Attempt counts them all.
-		j.Attempts = keepAttempts(append(j.Attempts, a))
+		// The last MaxJobAttempts are kept; Attempt counts them all, and
+		// AttemptsDropped those dropped.
+		all := append(j.Attempts, a)
+		j.Attempts = keepAttempts(all)
+		j.AttemptsDropped += len(all) - len(j.Attempts)
 		j.Usage = nil // the next attempt's, when it ends
 		mustMove(j, api.StateRunnable, now)
 		j.StopRequested, j.RequeueRequested, j.StopReason, j.StopCause, j.StopGraceSeconds = false, false, "", "", 0

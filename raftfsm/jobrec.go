@@ -88,6 +88,7 @@ type jobRare struct {
 	SignalRequests   []api.JobSignal
 	Steps            []api.Step
 	Attempts         []api.Attempt
+	AttemptsDropped  int
 	StopReason       string
 	StopCause        api.Cause
 	RAMSpace         *api.RAMSpace
@@ -232,7 +233,7 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 		cache.deps = r.DependsOn
 	}
 	rare := jobRare{
-		SignalRequests: j.SignalRequests, Steps: j.Steps, Attempts: j.Attempts, StopReason: j.StopReason,
+		SignalRequests: j.SignalRequests, Steps: j.Steps, Attempts: j.Attempts, AttemptsDropped: j.AttemptsDropped, StopReason: j.StopReason,
 		StopCause: j.StopCause, RAMSpace: j.RAMSpace, ExitSignal: j.ExitSignal, StopGraceSeconds: j.StopGraceSeconds,
 		NextStep: j.NextStep, StopRequested: j.StopRequested, RequeueRequested: j.RequeueRequested, Redacted: j.Redacted,
 	}
@@ -283,7 +284,7 @@ func (r *jobRec) fill(j *api.Job, env bool) {
 		j.Node, j.ComputeEnvironment = p.Node, p.ComputeEnvironment
 	}
 	if x := r.rare; x != nil {
-		j.SignalRequests, j.Steps, j.Attempts = x.SignalRequests, x.Steps, x.Attempts
+		j.SignalRequests, j.Steps, j.Attempts, j.AttemptsDropped = x.SignalRequests, x.Steps, x.Attempts, x.AttemptsDropped
 		j.StopReason, j.StopCause, j.RAMSpace = x.StopReason, x.StopCause, x.RAMSpace
 		j.ExitSignal, j.StopGraceSeconds, j.NextStep = x.ExitSignal, x.StopGraceSeconds, x.NextStep
 		j.StopRequested, j.RequeueRequested, j.Redacted = x.StopRequested, x.RequeueRequested, x.Redacted
@@ -328,7 +329,7 @@ func (s *jobSlab) load(r *jobRec) *api.Job {
 }
 
 func (x *jobRare) zero() bool {
-	return x.SignalRequests == nil && x.Steps == nil && x.Attempts == nil && x.StopReason == "" && x.StopCause == "" &&
+	return x.SignalRequests == nil && x.Steps == nil && x.Attempts == nil && x.AttemptsDropped == 0 && x.StopReason == "" && x.StopCause == "" &&
 		x.RAMSpace == nil && x.ExitSignal == 0 && x.StopGraceSeconds == 0 && x.NextStep == 0 && !x.StopRequested &&
 		!x.RequeueRequested && !x.Redacted
 }
@@ -337,6 +338,7 @@ func (x *jobRare) zero() bool {
 // writers make new ones to change them) and values.
 func (x *jobRare) equal(y *jobRare) bool {
 	return sameSlice(x.SignalRequests, y.SignalRequests) && sameSlice(x.Steps, y.Steps) && sameSlice(x.Attempts, y.Attempts) &&
+		x.AttemptsDropped == y.AttemptsDropped &&
 		x.StopReason == y.StopReason && x.StopCause == y.StopCause && x.RAMSpace == y.RAMSpace && x.ExitSignal == y.ExitSignal &&
 		x.StopGraceSeconds == y.StopGraceSeconds && x.NextStep == y.NextStep && x.StopRequested == y.StopRequested &&
 		x.RequeueRequested == y.RequeueRequested && x.Redacted == y.Redacted

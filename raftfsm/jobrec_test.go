@@ -76,7 +76,7 @@ func TestJobRecKeepsEveryField(t *testing.T) {
 	}
 	for _, st := range []api.JobState{api.StateSubmitted, api.StatePending, api.StateRunnable, api.StateStarting, api.StateSucceeded, api.StateFailed} {
 		k := j
-		k.State, k.SignalRequests, k.Steps, k.Attempts, k.NextStep = st, nil, nil, nil, 0
+		k.State, k.SignalRequests, k.Steps, k.Attempts, k.AttemptsDropped, k.NextStep = st, nil, nil, nil, 0, 0
 		k.StopReason, k.StopCause, k.RAMSpace, k.ExitSignal, k.StopGraceSeconds = "", "", nil, 0, 0
 		k.StopRequested, k.RequeueRequested, k.Redacted, k.Node, k.ComputeEnvironment = false, false, false, "", ""
 		r := newJobRec(&k, nil, nil)

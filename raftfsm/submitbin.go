@@ -174,7 +174,7 @@ func EncodeSubmit(c *SubmitCmd, token *SubmitToken) ([]byte, error) {
 func binEncodable(j *api.Job) bool {
 	return j.ID == 0 && j.State == "" && j.Array == nil && j.WaitReason == "" && j.EstimatedStartAt == 0 &&
 		!j.HeldByAdmin && !j.PriorityFixed && j.SignalRequests == nil && j.Steps == nil && j.NextStep == 0 &&
-		j.ComputeEnvironment == "" && j.Attempts == nil && j.Node == "" && j.Attempt == 0 && j.ExitCode == nil &&
+		j.ComputeEnvironment == "" && j.Attempts == nil && j.AttemptsDropped == 0 && j.Node == "" && j.Attempt == 0 && j.ExitCode == nil &&
 		j.ExitSignal == 0 && j.Cause == "" && !j.StopRequested && j.StopReason == "" && j.StopCause == "" &&
 		j.StopGraceSeconds == 0 && !j.RequeueRequested && j.CreatedAt == 0 && j.RunnableAt == 0 &&
 		j.StartedAt == 0 && j.StoppedAt == 0 && j.Usage == nil && j.RAMSpace == nil && !j.Redacted

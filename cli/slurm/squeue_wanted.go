@@ -10,7 +10,7 @@ var squeueLight = []string{
 	"jobId", "jobName", "jobQueue", "jobQueues", "resources", "priority", "nice", "dependsOn", "dependAny", "held", "beginAt",
 	"timeLimitSeconds", "noRequeue", "account", "qos", "comment", "user", "uid", "gid", "status",
 	"statusReason", "array", "node", "attempt", "exitCode", "signal", "cause", "stopRequested",
-	"createdAt", "startedAt", "stoppedAt", "attempts", "deadlineAt", "runnableAt",
+	"createdAt", "startedAt", "stoppedAt", "attempts", "attemptsDropped", "deadlineAt", "runnableAt",
 	"waitReason", "estimatedStartAt", "heldByAdmin", "licenses",
 }
 

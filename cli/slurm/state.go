@@ -190,11 +190,12 @@ func JobID(j *api.Job) string {
 
 // restarts is how many times j ran before its current attempt (Slurm's
 // Restarts): from its attempt count, as its list keeps only the last
-// api.MaxJobAttempts.
+// api.MaxJobAttempts (AttemptsDropped counts the others, and tells a
+// placed current attempt from one that never ran).
 func restarts(j *api.Job) int {
 	r := j.Attempt
 	if len(j.AttemptHistory()) > len(j.Attempts) { // its current attempt is placed: not a restart
 		r--
 	}
-	return max(r, len(j.Attempts))
+	return max(r, j.AttemptsDropped+len(j.Attempts))
 }
