@@ -105,18 +105,7 @@ func TestCronFiringsCounted(t *testing.T) {
 // (scontrol requeue) are each a submit: together they do not pass
 // MaxSubmitJobs.
 func TestMemParallelRequeuesCounted(t *testing.T) {
-	mc := startMemController(t, Config{})
-	mc.registerNode("n1")
-	mc.addAccount(api.Association{Account: "bio", Shares: 1}, api.Association{User: "4201", Shares: 1})
-	var ids []uint64
-	for range 16 {
-		id := mc.submit(alice, heldJob)
-		mc.mustCall(alice, api.PathCancel, api.StopJobRequest{ID: id}, nil)
-		ids = append(ids, id)
-	}
-	three := int64(3)
-	mc.mustCall(rootUser, api.PathAccountsModify, api.AccountsChange{Associations: []api.Association{
-		{Account: "bio", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}}}}, nil)
+	mc, ids := endedUnderLimit(t, 16, 3)
 	var wg sync.WaitGroup
 	var taken atomic.Int32
 	start := make(chan struct{})
@@ -134,13 +123,7 @@ func TestMemParallelRequeuesCounted(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	unfinished := 0
-	for _, j := range mc.jobs(alice, api.ListJobsRequest{}) {
-		if !j.State.Terminal() {
-			unfinished++
-		}
-	}
-	if n := taken.Load(); n != 3 || unfinished != 3 {
+	if n, unfinished := taken.Load(), unfinishedOf(mc, alice); n != 3 || unfinished != 3 {
 		t.Errorf("16 parallel requeues under MaxSubmitJobs 3: %d taken, %d unfinished; want 3", n, unfinished)
 	}
 }

@@ -14,18 +14,7 @@ import (
 // calls at once are each a submit: together they do not pass
 // MaxSubmitJobs.
 func TestMemParallelBulkRequeuesCounted(t *testing.T) {
-	mc := startMemController(t, Config{})
-	mc.registerNode("n1")
-	mc.addAccount(api.Association{Account: "bio", Shares: 1}, api.Association{User: "4201", Shares: 1})
-	var ids []uint64
-	for range 16 {
-		id := mc.submit(alice, heldJob)
-		mc.mustCall(alice, api.PathCancel, api.StopJobRequest{ID: id}, nil)
-		ids = append(ids, id)
-	}
-	three := int64(3)
-	mc.mustCall(rootUser, api.PathAccountsModify, api.AccountsChange{Associations: []api.Association{
-		{Account: "bio", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &three}}}}, nil)
+	mc, ids := endedUnderLimit(t, 16, 3)
 	var wg sync.WaitGroup
 	var taken atomic.Int32
 	start := make(chan struct{})
@@ -45,13 +34,36 @@ func TestMemParallelBulkRequeuesCounted(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	unfinished := 0
-	for _, j := range mc.jobs(alice, api.ListJobsRequest{}) {
-		if !j.State.Terminal() {
-			unfinished++
-		}
-	}
-	if n := taken.Load(); n != 3 || unfinished != 3 {
+	if n, unfinished := taken.Load(), unfinishedOf(mc, alice); n != 3 || unfinished != 3 {
 		t.Errorf("8 parallel requeues of 2 jobs each under MaxSubmitJobs 3: %d taken, %d unfinished; want 3", n, unfinished)
 	}
+}
+
+// endedUnderLimit makes n ended jobs of alice's, then sets her
+// association's MaxSubmitJobs to limit: each requeue of one is a submit.
+func endedUnderLimit(t *testing.T, n int, limit int64) (*memController, []uint64) {
+	t.Helper()
+	mc := startMemController(t, Config{})
+	mc.registerNode("n1")
+	mc.addAccount(api.Association{Account: "bio", Shares: 1}, api.Association{User: "4201", Shares: 1})
+	var ids []uint64
+	for range n {
+		id := mc.submit(alice, heldJob)
+		mc.mustCall(alice, api.PathCancel, api.StopJobRequest{ID: id}, nil)
+		ids = append(ids, id)
+	}
+	mc.mustCall(rootUser, api.PathAccountsModify, api.AccountsChange{Associations: []api.Association{
+		{Account: "bio", User: "4201", Shares: 1, Limits: api.Limits{MaxSubmitJobs: &limit}}}}, nil)
+	return mc, ids
+}
+
+// unfinishedOf counts p's jobs that have not ended.
+func unfinishedOf(mc *memController, p peer) int {
+	n := 0
+	for _, j := range mc.jobs(p, api.ListJobsRequest{}) {
+		if !j.State.Terminal() {
+			n++
+		}
+	}
+	return n
 }
