@@ -227,7 +227,9 @@ func (w setWriter) open(table, key string, create bool) *jobSet {
 		return raw.(*jobSet)
 	case raw != nil:
 		old := raw.(*jobSet)
-		s = &jobSet{Key: key, Members: make([]setMember, 0, old.live+1), live: old.live, owner: w.txn}
+		// Room for the members a command adds to one set, most often a
+		// submit's few: one copy, not a copy and a regrowth.
+		s = &jobSet{Key: key, Members: make([]setMember, 0, old.live+16), live: old.live, owner: w.txn}
 		for _, m := range old.Members {
 			if m.Job != nil {
 				s.Members = append(s.Members, m)
