@@ -56,6 +56,27 @@ func viewJobs(jobs []api.Job, now time.Time, group func(uint32) string) []*jobVi
 	return p.views(jobs, now, group)
 }
 
+// viewChunks is viewJobs over jobs held in chunks (squeue's array tasks,
+// kept as they are read), without copying them.
+func viewChunks(jobs *chunks[api.Job], now time.Time, group func(uint32) string) []*jobView {
+	running := map[uint64]int{}
+	for i := range jobs.n {
+		if j := jobs.at(i); j.Array != nil && j.State.Terminable() {
+			running[j.Array.JobID]++
+		}
+	}
+	out, views := make([]*jobView, jobs.n), make([]jobView, jobs.n) // one allocation, not one a job
+	for i := range jobs.n {
+		j, n := jobs.at(i), 0
+		if j.Array != nil {
+			n = running[j.Array.JobID]
+		}
+		initJobView(&views[i], j, now, n, group)
+		out[i] = &views[i]
+	}
+	return out
+}
+
 // pageViews makes the views of one page of jobs after another in the same
 // memory: the views of a page are gone once the next page's are made.
 type pageViews struct {

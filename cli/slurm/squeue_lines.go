@@ -136,6 +136,18 @@ func (c *chunks[T]) add(v T) {
 	c.n++
 }
 
+// next adds a zero value and returns it, to be filled in place (a
+// block's room is zero already: nothing is copied in).
+func (c *chunks[T]) next() *T {
+	if c.n%chunkLen == 0 {
+		c.blocks = append(c.blocks, make([]T, 0, chunkLen))
+	}
+	b := &c.blocks[len(c.blocks)-1]
+	*b = (*b)[:len(*b)+1]
+	c.n++
+	return &(*b)[len(*b)-1]
+}
+
 func (c *chunks[T]) at(i int) *T { return &c.blocks[i/chunkLen][i%chunkLen] }
 
 // lineSet gathers squeue's lines and sorts them.
