@@ -22,6 +22,7 @@ const (
 	PathUpdateJob    = "/shoal/v1/jobs/update"
 	PathTopJobs      = "/shoal/v1/jobs/top"
 	PathUpdateNode   = "/shoal/v1/nodes/update"
+	PathDeleteNode   = "/shoal/v1/nodes/delete"
 	PathClusterInfo  = "/shoal/v1/cluster"
 	PathKeys         = "/shoal/v1/keys"
 	PathNodes        = "/shoal/v1/nodes/list"

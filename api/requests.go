@@ -177,6 +177,12 @@ type RegisterNodeRequest struct {
 // (well inside the controller's deadline for them, its -node-ttl).
 type RegisterNodeResponse struct {
 	HeartbeatMillis int64 `json:"heartbeatMillis"`
+	// Credential is the node's new secret, given once: on the
+	// registration that made it (a name registered with the join token
+	// for the first time, or one the state knew without a credential).
+	// The daemon keeps it and from then on presents
+	// FormatNodeCredential(name, Credential) instead of the join token.
+	Credential string `json:"credential,omitempty"`
 }
 
 // NodeHeartbeatRequest says a node daemon is alive and which jobs it runs.

@@ -478,6 +478,12 @@ type Node struct {
 	// LogToken is the bearer token the node's log server takes this boot.
 	// Only the controller reads it: it never leaves the controller's state.
 	LogToken string `json:"logToken,omitempty"`
+	// SecretHash is the hex SHA-256 of the node's credential, the secret
+	// its daemon got when it registered its name with the join token
+	// (api.FormatNodeCredential); "" for a node that has none yet (one
+	// from an older state: it gets one at its next registration). Only
+	// the controller reads it: listings never carry it.
+	SecretHash string `json:"secretHash,omitempty"`
 	// CPULoad is the node's 1-minute load average as its last heartbeat
 	// reported it (the leader keeps heartbeats in memory: nil from a
 	// follower, or before the first heartbeat).

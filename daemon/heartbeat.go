@@ -206,7 +206,7 @@ func (c *Controller) nodeExpired(name string, lastSeen time.Time) {
 // had been declared not responding, in which case it is UP again once it
 // runs nothing the controller gave up on (it is told which to stop).
 func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.NodeHeartbeatRequest) (api.NodeHeartbeatResponse, error) {
-	if err := requireNode(who); err != nil {
+	if err := who.actsFor(req.Name); err != nil {
 		return api.NodeHeartbeatResponse{}, err
 	}
 	if req.Name == "" || req.Boot == "" {

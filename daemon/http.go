@@ -31,7 +31,8 @@ const (
 	// controller's own uid on the unix socket.
 	asOperator
 	// asNode: a node daemon: root or the controller's uid on the unix
-	// socket, or a caller presenting the join token.
+	// socket, or a caller presenting its node credential (the join token
+	// alone only registers a new node: routes.go's credentialed).
 	asNode
 )
 
@@ -51,18 +52,18 @@ func (rt route) check(who caller, path string) error {
 	}
 	switch {
 	case a == asUser && !who.known:
-		return api.Errorf(api.CodeForbidden, "only users may %s: a node's join token does not identify one", what)
+		return api.Errorf(api.CodeForbidden, "only users may %s: a node's credential or the join token does not identify one", what)
 	case a == asOperator && !who.operator:
 		return api.Errorf(api.CodeForbidden, "only root may %s (or the controller's own user, on its socket)", what)
 	case a == asNode && !who.node:
-		return api.Errorf(api.CodeForbidden, "only node daemons may call this (%s): connect as root on the unix socket or present the join token", path)
+		return api.Errorf(api.CodeForbidden, "only node daemons may call this (%s): connect as root on the unix socket or present the node credential (the join token registers a new node)", path)
 	}
 	return nil
 }
 
 func errUnauthenticated(path string) *api.Error {
 	return api.Errorf(api.CodeUnauthenticated,
-		"%s: this request does not say who sent it: use the controller's unix socket, sign it with an access key (AWS SigV4; `shoal keys create`), or, for a node daemon, present the join token", path)
+		"%s: this request does not say who sent it: use the controller's unix socket, sign it with an access key (AWS SigV4; `shoal keys create`), or, for a node daemon, present its node credential (or the join token, to register)", path)
 }
 
 // Body limits, per route (the 413 names the limit). A job's own fields
@@ -242,7 +243,7 @@ func writeAWSError(w http.ResponseWriter, err error) {
 func requireNode(who caller) error {
 	if !who.node {
 		return api.Errorf(api.CodeForbidden,
-			"only node daemons may call this: connect as root on the unix socket or present the join token")
+			"only node daemons may call this: connect as root on the unix socket or present the node credential (the join token registers a new node)")
 	}
 	return nil
 }

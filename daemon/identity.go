@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/shoal-batch/shoal/api"
@@ -26,8 +30,16 @@ import (
 type caller struct {
 	uid, gid uint32
 	known    bool // a user: uid/gid from the kernel (unix socket) or an access key
-	node     bool // may act as a node daemon
+	node     bool // may act as a node daemon (which one: nodeName, joiner)
 	operator bool // root, or the controller's own uid on the unix socket
+	// nodeName is the node a node daemon proved it is, by its credential
+	// (api.FormatNodeCredential): it acts for that node only; nodeHash is
+	// the credential's hash it matched. "" for an operator (any node).
+	nodeName, nodeHash string
+	// joiner: the caller presented the join token, which only registers
+	// a node name that has no credential yet (node is set too, so that
+	// the register route lets it in; every other node route refuses it).
+	joiner bool
 }
 
 // identify returns who sent a request: a unix peer's credentials; on TCP,
@@ -53,13 +65,84 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		return caller{uid: k.UID, gid: k.GID, known: true, operator: k.UID == 0}, nil
 	}
 	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		if name, secret, ok := api.ParseNodeCredential(tok); ok {
+			return c.identifyNode(r.Context(), name, secret)
+		}
 		if c.joinToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
-			return caller{node: true}, nil
+			return caller{node: true, joiner: true}, nil
 		}
 		return caller{}, api.Errorf(api.CodeUnauthenticated,
-			"only node daemons may call this, with the join token, and the token presented is not this controller's: give the node -token (or SHOAL_JOIN_TOKEN) from the controller's DATA_DIR/controller/join-token")
+			"only node daemons may call this, with their node credential or, to register a new node, the join token, and the token presented is neither: give the node -token (or SHOAL_JOIN_TOKEN) from the controller's DATA_DIR/controller/join-token")
 	}
 	return caller{}, nil
+}
+
+// nodeSecretHash is what the state keeps of a node's credential secret:
+// its SHA-256, in hex.
+func nodeSecretHash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// newNodeSecret makes a node credential's secret: 32 random bytes, in hex.
+func newNodeSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", api.Errorf(api.CodeInternal, "make a node credential: %v", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// identifyNode checks a node credential against the node's record in the
+// state: the caller is that node, and only that node. A follower that
+// does not find it yet (the registration that made it is not applied
+// here) catches up with the leader once and looks again.
+func (c *Controller) identifyNode(ctx context.Context, name, secret string) (caller, error) {
+	want := nodeSecretHash(secret)
+	match := func() (bool, bool) {
+		n := c.fsm.State().Node(name)
+		if n == nil || n.SecretHash == "" {
+			return false, false
+		}
+		return subtle.ConstantTimeCompare([]byte(want), []byte(n.SecretHash)) == 1, true
+	}
+	ok, known := match()
+	if !ok && c.raft.raft.State() != raft.Leader && c.readBarrier(ctx) == nil {
+		ok, known = match()
+	}
+	switch {
+	case ok:
+		return caller{node: true, nodeName: name, nodeHash: want}, nil
+	case !known:
+		return caller{}, api.Errorf(api.CodeUnauthenticated,
+			"node %s has no credential on this cluster (it was deleted, or never registered): register it with the join token", name)
+	}
+	return caller{}, api.Errorf(api.CodeUnauthenticated,
+		"the credential presented is not node %s's: a node proves itself with the credential it got when it registered (its DATA_DIR/node-credential); to replace a lost node, an operator deletes it first (scontrol delete nodename=%s)", name, name)
+}
+
+// actsFor refuses who unless it may act as node name: an operator (root
+// on the unix socket) may act for any node; a node daemon by its
+// credential for its own name only; the join token for none (it only
+// registers a new name, which registerNode checks).
+func (who caller) actsFor(name string) error {
+	switch {
+	case !who.node:
+		return requireNode(who)
+	case who.joiner:
+		return errJoinOnly()
+	case who.nodeName != "" && who.nodeName != name:
+		return api.Errorf(api.CodeForbidden,
+			"this request is signed with node %s's credential and may act only for node %s, not %s", who.nodeName, who.nodeName, name)
+	}
+	return nil
+}
+
+// errJoinOnly refuses the join token on a node route other than
+// registration.
+func errJoinOnly() *api.Error {
+	return api.Errorf(api.CodeForbidden,
+		"the join token only registers a new node: a registered node proves itself with its node credential (saved in its DATA_DIR/node-credential at registration), on this and every other node route")
 }
 
 // owner is a job owner resolved from a uid on the controller host.

@@ -19,12 +19,16 @@ import (
 // maxWorkWait bounds a node's blocking query.
 const maxWorkWait = 5 * time.Minute
 
-func (c *Controller) listNodes(_ context.Context, _ caller, _ empty) (api.NodesResponse, error) {
+func (c *Controller) listNodes(_ context.Context, who caller, _ empty) (api.NodesResponse, error) {
 	nodes := c.fsm.State().Nodes()
 	out := make([]api.Node, len(nodes))
 	for i, n := range nodes {
 		out[i] = *n
-		out[i].LogToken = "" // the key to the node's logs, the controller's alone
+		out[i].LogToken = ""   // the key to the node's logs, the controller's alone
+		out[i].SecretHash = "" // what the node's credential is checked against
+		if !who.operator {
+			out[i].Boot = "" // what a node daemon's requests name: operators only
+		}
 		if seen, ok := c.beats.lastSeen(n.Name); ok && seen.UnixMilli() > n.LastHeartbeat {
 			out[i].LastHeartbeat = seen.UnixMilli() // heartbeats live in the leader's memory
 		}
@@ -42,6 +46,9 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	if err := requireNode(who); err != nil {
 		return none, err
 	}
+	if err := c.checkNodeBounds(&req); err != nil { // nodebounds.go
+		return none, err
+	}
 	if req.Name == "" || req.Boot == "" {
 		return none, api.Errorf(api.CodeInvalid, "register node: name and boot id are required")
 	}
@@ -56,13 +63,49 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	}
 	n := api.Node{Name: req.Name, Capacity: req.Capacity, Boot: req.Boot, LogAddr: req.LogAddr, Labels: req.Labels,
 		LogCertHash: req.LogCertHash, LogToken: req.LogToken}
-	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}); err != nil {
+	cmd := raftfsm.RegisterNodeCmd{Node: n, Now: c.nowMillis()}
+	secret, err := c.nodeCredential(who, &cmd)
+	if err != nil {
+		return none, err
+	}
+	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, cmd); err != nil {
 		return none, err
 	}
 	if c.beatLeading(ctx, req.Name) && req.Load != nil { // the registration is the first heartbeat
 		c.beats.setLoad(req.Name, *req.Load)
 	}
-	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds()}, nil
+	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds(), Credential: secret}, nil
+}
+
+// nodeCredential decides what a registration does with the node's
+// credential, in cmd, and returns the new secret to give the daemon ("" if
+// none). A node daemon by its credential keeps it (the FSM checks the node
+// still has it). The join token registers only a name that has no
+// credential, and gets one; an operator (root on the unix socket) may
+// register any node, which gets a credential if it has none. The secret
+// is made here, not in the FSM, which must be deterministic; the state
+// keeps only its hash.
+func (c *Controller) nodeCredential(who caller, cmd *raftfsm.RegisterNodeCmd) (string, error) {
+	name := cmd.Node.Name
+	if err := who.actsFor(name); err != nil && !who.joiner {
+		return "", err
+	}
+	if who.nodeName != "" {
+		cmd.Proven = who.nodeHash
+		return "", nil
+	}
+	if old := c.fsm.State().Node(name); old != nil && old.SecretHash != "" {
+		if who.joiner {
+			return "", raftfsm.ErrNodeHasCredential(name)
+		}
+		return "", nil // an operator's registration: the node keeps its credential
+	}
+	secret, err := newNodeSecret()
+	if err != nil {
+		return "", err
+	}
+	cmd.Node.SecretHash = nodeSecretHash(secret)
+	return secret, nil
 }
 
 // updateNode lets root drain, down or resume a node.
@@ -89,6 +132,23 @@ func (c *Controller) updateNode(ctx context.Context, who caller, req api.UpdateN
 	return empty{}, err
 }
 
+// deleteNode removes a node's record (operators only; routeTable): one
+// that runs nothing, so that a lost node's name may register anew with
+// the join token (which a name with a credential refuses).
+func (c *Controller) deleteNode(ctx context.Context, who caller, req api.DeleteNodeRequest) (empty, error) {
+	if !who.operator {
+		return empty{}, api.Errorf(api.CodeForbidden, "only root or the controller's own user may delete a node")
+	}
+	if req.Name == "" {
+		return empty{}, api.Errorf(api.CodeInvalid, "delete node: give its name").WithField("name")
+	}
+	if _, err := c.applier.Apply(ctx, raftfsm.OpDeleteNode, raftfsm.DeleteNodeCmd{Name: req.Name}); err != nil {
+		return empty{}, err
+	}
+	c.log.Info("node deleted: its name may register again with the join token", "node", req.Name)
+	return empty{}, nil
+}
+
 // clusterInfo describes this controller.
 func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.ClusterInfo, error) {
 	info := api.ClusterInfo{Index: c.fsm.State().Index(), StartedAt: c.startedAt, Version: Version,
@@ -112,7 +172,7 @@ func (c *Controller) clusterInfo(_ context.Context, _ caller, _ empty) (api.Clus
 // channels of this node's jobs and record only: other nodes' jobs,
 // submissions and heartbeats do not wake it.
 func (c *Controller) nodeWork(ctx context.Context, who caller, req api.NodeWorkRequest) (api.NodeWorkResponse, error) {
-	if err := requireNode(who); err != nil {
+	if err := who.actsFor(req.Name); err != nil {
 		return api.NodeWorkResponse{}, err
 	}
 	wait := min(time.Duration(req.WaitMillis)*time.Millisecond, maxWorkWait)
@@ -176,11 +236,46 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 	if err := requireNode(who); err != nil {
 		return empty{}, err
 	}
+	if err := c.boundNodeEvents(&req); err != nil { // nodebounds.go: also drops events of unknown jobs
+		return empty{}, err
+	}
+	if who.joiner {
+		return empty{}, errJoinOnly()
+	}
+	if who.nodeName != "" {
+		req.Events = c.ownEvents(who.nodeName, req.Events)
+	}
 	if len(req.Events) == 0 {
 		return empty{}, nil
 	}
 	_, err := c.applier.Apply(ctx, raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: req.Events, Now: c.nowMillis()})
 	return empty{}, err
+}
+
+// ownEvents keeps the events of node's own jobs, each marked as node's
+// (whatever node the event named), and refuses (drops, with a warning)
+// those of jobs placed elsewhere: a node reports only on what it runs.
+// The FSM checks again, against the job's node as it applies them.
+func (c *Controller) ownEvents(node string, events []api.JobEvent) []api.JobEvent {
+	state := c.fsm.State()
+	kept := events[:0]
+	var refused []uint64
+	for _, ev := range events {
+		ev.Node = node
+		j := state.Job(ev.ID)
+		if j == nil { // ended and gone, or never was: nothing to apply it to
+			continue
+		}
+		if j.Node != node {
+			refused = append(refused, ev.ID)
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	if len(refused) > 0 {
+		c.log.Warn("refused job events from a node about jobs not placed on it", "node", node, "jobs", refused)
+	}
+	return kept
 }
 
 // maxLogCalls bounds the logs calls the controller has under way at once
@@ -216,7 +311,7 @@ func (c *Controller) jobLogs(ctx context.Context, who caller, req api.LogsReques
 		return api.LogsResponse{}, api.Errorf(api.CodeUnavailable, "read log of job %d: %v", j.ID, ctx.Err())
 	}
 	var resp api.LogsResponse
-	err = client.Call(ctx, api.PathNodeLogs, api.NodeLogsRequest{Job: *j, Stream: req.Stream}, &resp)
+	err = client.Call(ctx, api.PathNodeLogs, nodeLogsRequest(j, req.Stream), &resp)
 	var answer *api.Error
 	if err != nil && !errors.As(err, &answer) {
 		// Not the node's answer: it could not be reached, or was not

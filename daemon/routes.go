@@ -75,11 +75,15 @@ func (c *Controller) routeTable() []route {
 		operator(api.PathSnapshotRestore, "restore snapshots", bodySnapshot, c.snapshotRestore),
 		native(api.PathClusterJoin, anyone, bodySmall, endpoint(c.clusterJoin)),
 
+		operator(api.PathDeleteNode, "delete nodes", bodySmall, endpoint(c.deleteNode)),
+
+		// The join token registers a new node name and nothing else; a
+		// registered node proves itself with its credential (identify).
 		native(api.PathNodeRegister, asNode, bodySmall, endpoint(c.registerNode)),
-		native(api.PathNodeWork, asNode, bodySmall, endpoint(c.nodeWork)),
-		native(api.PathNodeBeat, asNode, bodySmall, endpoint(c.nodeHeartbeat)),
-		native(api.PathNodeEvents, asNode, bodySmall, endpoint(c.nodeEvents)),
-		native(api.PathImageFetch, asNode, maxFetchRequest, c.fetchImage),
+		native(api.PathNodeWork, asNode, bodySmall, credentialed(endpoint(c.nodeWork))),
+		native(api.PathNodeBeat, asNode, bodySmall, credentialed(endpoint(c.nodeHeartbeat))),
+		native(api.PathNodeEvents, asNode, bodySmall, credentialed(endpoint(c.nodeEvents))),
+		native(api.PathImageFetch, asNode, maxFetchRequest, credentialed(c.fetchImage)),
 
 		// AWS Batch's REST operations, at their real paths.
 		aws("registerjobdefinition", asUser, awsEndpoint(c.registerJobDef)),
@@ -110,6 +114,19 @@ func (c *Controller) routeTable() []route {
 		aws("listschedulingpolicies", asUser, awsEndpoint(c.listSchedulingPolicies)),
 
 		native("/", identified, bodySmall, notFound),
+	}
+}
+
+// credentialed serves a node route to node daemons that proved who they
+// are (their credential, or root on the unix socket), never to the bare
+// join token.
+func credentialed(serve serveFunc) serveFunc {
+	return func(w http.ResponseWriter, r *http.Request, who caller) {
+		if who.joiner {
+			reply.Error(w, errJoinOnly())
+			return
+		}
+		serve(w, r, who)
 	}
 }
 

@@ -106,6 +106,10 @@ type Agent struct {
 	sendMu       sync.RWMutex
 	eventsClosed bool
 	logSrv       *logServer
+	// credClient presents the node's credential (credential.go); nil
+	// until the node has one: cfg.Client, with the join token, serves.
+	credClient atomic.Pointer[client.Client]
+	regMu      sync.Mutex // one registration at a time
 	// workIndex is the index of the last work list followed.
 	workIndex uint64
 	cancel    context.CancelFunc
@@ -211,6 +215,9 @@ func StartAgent(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.boot = boot
+	if err := a.loadCredential(); err != nil { // credential.go
+		return nil, err
+	}
 	// Jobs an earlier daemon of this boot left running (or ended without
 	// reporting) are taken over once the controller has said which are
 	// still this node's (adopt).
@@ -284,10 +291,12 @@ func (a *Agent) Close() error {
 
 func (a *Agent) register(ctx context.Context) error {
 	var resp api.RegisterNodeResponse
-	err := a.cfg.Client.Call(ctx, api.PathNodeRegister, api.RegisterNodeRequest{
+	a.regMu.Lock() // one registration at a time: one credential
+	err := a.registerCall(ctx, api.RegisterNodeRequest{
 		Name: a.cfg.Name, Capacity: a.cfg.Capacity, Boot: a.boot, LogAddr: a.logSrv.addr, Labels: a.cfg.Labels,
 		LogCertHash: a.logSrv.certHash, LogToken: a.logSrv.token, Load: loadAverage(),
 	}, &resp)
+	a.regMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
 	}
@@ -318,7 +327,7 @@ func (a *Agent) follow(ctx context.Context) {
 	backoff := newBackoff(a.clock)
 	for ctx.Err() == nil {
 		var resp api.NodeWorkResponse
-		err := a.cfg.Client.Call(ctx, api.PathNodeWork, api.NodeWorkRequest{
+		err := a.client().Call(ctx, api.PathNodeWork, api.NodeWorkRequest{
 			Name: a.cfg.Name, Boot: a.boot, AfterIndex: index, AfterDigest: digest, WaitMillis: 30_000,
 		}, &resp)
 		if err != nil {
@@ -326,7 +335,7 @@ func (a *Agent) follow(ctx context.Context) {
 				return
 			}
 			a.log.Warn("wait for work", "err", err)
-			if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) {
+			if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) || api.IsCode(err, api.CodeUnauthenticated) {
 				if err := a.register(ctx); err != nil {
 					a.log.Warn("register again", "err", err)
 				}
@@ -757,7 +766,7 @@ func (a *Agent) report() {
 		}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			err := a.cfg.Client.Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: batch}, nil)
+			err := a.client().Call(ctx, api.PathNodeEvents, api.JobEventsRequest{Events: batch}, nil)
 			cancel()
 			if err == nil {
 				a.forget(batch)
@@ -828,14 +837,14 @@ func (a *Agent) beat(ctx context.Context, timeout time.Duration) {
 	a.mu.Unlock()
 	var resp api.NodeHeartbeatResponse
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	err := a.cfg.Client.Call(cctx, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: a.cfg.Name, Boot: a.boot, Running: running, Load: loadAverage()}, &resp)
+	err := a.client().Call(cctx, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: a.cfg.Name, Boot: a.boot, Running: running, Load: loadAverage()}, &resp)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		a.log.Warn("heartbeat", "err", err)
-		if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) {
+		if api.IsCode(err, api.CodeConflict) || api.IsCode(err, api.CodeNotFound) || api.IsCode(err, api.CodeUnauthenticated) {
 			if err := a.register(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("register again", "err", err)
 			}

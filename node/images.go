@@ -53,6 +53,9 @@ var digestPattern = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
 type imageCache struct {
 	dir    string
 	client *client.Client
+	// current, if set, is the controller's client as the node now proves
+	// itself (Agent.client: its credential may change), used over client.
+	current func() *client.Client
 
 	mu      sync.Mutex
 	locks   map[string]*keyLock
@@ -69,7 +72,7 @@ type keyLock struct {
 // use with the agent's own client.
 func (a *Agent) images() *imageCache {
 	a.imagesOnce.Do(func() {
-		a.imageCache = &imageCache{dir: filepath.Join(a.cfg.DataDir, "images"), client: a.cfg.Client,
+		a.imageCache = &imageCache{dir: filepath.Join(a.cfg.DataDir, "images"), client: a.cfg.Client, current: a.client,
 			locks: map[string]*keyLock{}, digests: map[string]string{}}
 	})
 	return a.imageCache
@@ -128,7 +131,11 @@ func (a *Agent) imageRootfs(ctx context.Context, name string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	digest, body, err := c.client.FetchImage(ctx, name, have)
+	cl := c.client
+	if c.current != nil {
+		cl = c.current()
+	}
+	digest, body, err := cl.FetchImage(ctx, name, have)
 	var refused *api.Error
 	if err != nil && have != "" && !errors.As(err, &refused) && ctx.Err() == nil {
 		// The controller did not answer: run what the name was last time.

@@ -61,7 +61,7 @@ func loadBoot(dataDir string) (string, error) {
 // recovered start as usual once the daemon follows its work.
 func (a *Agent) adopt(ctx context.Context, recovered map[string]Process) error {
 	var resp api.NodeWorkResponse
-	if err := a.cfg.Client.Call(ctx, api.PathNodeWork, api.NodeWorkRequest{Name: a.cfg.Name, Boot: a.boot}, &resp); err != nil {
+	if err := a.client().Call(ctx, api.PathNodeWork, api.NodeWorkRequest{Name: a.cfg.Name, Boot: a.boot}, &resp); err != nil {
 		return fmt.Errorf("node %s: read its assigned jobs: %w", a.cfg.Name, err)
 	}
 	var lost []api.JobEvent

@@ -160,16 +160,28 @@ func (w writer) release(j *api.Job) {
 
 // registerNode adds a node or updates it. A new boot of a known node means
 // its daemon restarted and lost the jobs it ran: they fail with a reason.
+//
+// Credentials: a registration that brings a new credential (Node.SecretHash)
+// is refused for a node that already has one; one by a node's credential
+// (Proven) is refused unless the node still has that credential (it was
+// deleted, or registered anew, meanwhile). Otherwise the node keeps the
+// credential it has.
 func (w writer) registerNode(c RegisterNodeCmd) Result {
 	n := c.Node
 	n.State = api.NodeUp
 	n.LastHeartbeat = c.Now
 	n.Allocated = api.Resources{}
 	old := w.node(n.Name)
+	if err := checkNodeCredential(old, n.Name, n.SecretHash, c.Proven); err != nil {
+		return Result{Err: err}
+	}
 	if old == nil {
 		n.RegisteredAt = c.Now
 		w.put(tableNodes, &n)
 		return Result{}
+	}
+	if old.SecretHash != "" {
+		n.SecretHash = old.SecretHash
 	}
 	// What the controller and admins decided outlives the daemon's restarts.
 	n.RegisteredAt, n.Allocated, n.State, n.Reason = old.RegisteredAt, old.Allocated, old.State, old.Reason

@@ -109,8 +109,15 @@ type JobEventsCmd struct {
 
 // RegisterNodeCmd adds a node or records that its daemon restarted.
 type RegisterNodeCmd struct {
+	// Node is the node as its daemon describes it. Its SecretHash, when
+	// set, is a new credential the controller made for it: stored only
+	// if the node has none (else the registration is refused).
 	Node api.Node `json:"node"`
 	Now  int64    `json:"now"`
+	// Proven is the credential hash the caller proved it holds (a node
+	// daemon's registration by its credential): the node must still
+	// have it. "" for an operator's or a join-token registration.
+	Proven string `json:"proven,omitempty"`
 }
 
 // Command is one decoded-or-encodable command.

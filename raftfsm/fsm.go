@@ -188,6 +188,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.updateJob)
 	case OpUpdateNode:
 		return decodeApply(op, body, w.updateNode)
+	case OpDeleteNode:
+		return decodeApply(op, body, w.deleteNode)
 	case OpRegisterJobDef:
 		return decodeApply(op, body, w.registerJobDef)
 	case OpDeregisterJobDef:

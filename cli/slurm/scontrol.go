@@ -310,6 +310,9 @@ const scontrolHelp = `scontrol [<OPTION>] [<COMMAND>]
   terminated. "!!" repeats the last command.
 
     Valid <COMMAND> values are:
+     delete <ENTITY>=<ID>     delete a partition (PartitionName=) or a
+                              node that runs nothing (NodeName=; root):
+                              its name may then join anew.
      hold <job_list>          prevent specified job from starting.
      notify <job_id> msg      send message to specified job (shoal: not
                               supported).

@@ -1,6 +1,7 @@
 package slurm
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -290,11 +291,52 @@ func (r *scontrolRun) deleteEntity(args []string) int {
 		fmt.Fprintln(r.c.Stderr, "scontrol: error: Proper format is 'delete <ENTITY>=<ID>' or 'delete <ENTITY> <ID>'")
 		return 1
 	}
+	if k := strings.ToLower(tag); k == "nodename" || k == "node" {
+		return r.deleteNodes(val)
+	}
 	if !isPartitionKey(tag) {
-		fmt.Fprintf(r.c.Stderr, "scontrol: error: shoal deletes only partitions (delete PartitionName=NAME), not %s\n", tag)
+		fmt.Fprintf(r.c.Stderr, "scontrol: error: shoal deletes only partitions (delete PartitionName=NAME) and nodes (delete NodeName=NAME), not %s\n", tag)
 		return 1
 	}
 	return r.deletePartition(strings.Join(args, " "), val)
+}
+
+// nodeDeleter is the controller's delete-node call (core.Client's).
+type nodeDeleter interface {
+	DeleteNode(ctx context.Context, name string) error
+}
+
+// deleteNodes is scontrol delete NodeName=LIST: each node, which must run
+// nothing, is removed, and its name may register anew with the join token
+// (a lost node's replacement).
+func (r *scontrolRun) deleteNodes(list string) int {
+	d, ok := r.c.Client.(nodeDeleter)
+	if !ok {
+		fmt.Fprintln(r.c.Stderr, "scontrol: error: this controller client cannot delete nodes")
+		return 1
+	}
+	names, err := expandHosts(list)
+	if err != nil || len(names) == 0 {
+		fmt.Fprintln(r.c.Stderr, "delete_node error: Invalid node name specified")
+		return 1
+	}
+	rc := 0
+	for _, n := range names {
+		err := d.DeleteNode(r.ctx, n)
+		switch {
+		case err == nil:
+		case api.IsCode(err, api.CodeNotFound):
+			fmt.Fprintf(r.c.Stderr, "delete_node %s error: Invalid node name specified\n", n)
+			rc = 1
+		case api.IsCode(err, api.CodeForbidden):
+			fmt.Fprintf(r.c.Stderr, "delete_node %s error: Access/permission denied\n", n)
+			rc = 1
+		default:
+			fmt.Fprintf(r.c.Stderr, "delete_node %s error: %s\n", n, safeErr(err))
+			rc = 1
+		}
+	}
+	return rc
 }
 
 // topJobs is scontrol top JOB_LIST: the jobs, in that order, ahead of

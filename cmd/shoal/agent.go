@@ -44,7 +44,8 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "bind", Usage: "also serve the API on this TCP address, with TLS from the controller's own CA (DATA_DIR/controller/ca.pem)"},
 			&ucli.BoolFlag{Name: "insecure-http", Usage: "serve -bind, and a node's TCP -log-addr, as plain HTTP instead of TLS: join tokens, log tokens and requests travel in clear"},
 			&ucli.StringFlag{Name: "raft-addr", Value: "127.0.0.1:0", Usage: "raft transport address"},
-			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "with -node over TCP: the join token, the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH; the hash pins the controller's CA)"},
+			&ucli.StringFlag{Name: "token", EnvVars: []string{"SHOAL_JOIN_TOKEN"}, Usage: "with -node over TCP: the join token, the whole line of the controller's DATA_DIR/controller/join-token (shoal-join:SECRET:sha256:CAHASH; the hash pins the controller's CA). On the command line every local user can read it (ps): prefer -token-file, or SHOAL_JOIN_TOKEN in the environment"},
+			&ucli.StringFlag{Name: "token-file", Usage: "with -node over TCP: read the join token from this file, readable by its owner only (chmod 600; root's or the daemon's user's), or a systemd credential (LoadCredential=, in $CREDENTIALS_DIRECTORY): keeps the secret off the command line"},
 			&ucli.StringFlag{Name: "ca-file", EnvVars: []string{"SHOAL_CA_FILE"}, Usage: "with -node: trust this CA bundle for the controller instead of the token's pin (for a token without a hash)"},
 			&ucli.StringFlag{Name: "name", Usage: "node name (default: the host name)"},
 			&ucli.IntFlag{Name: "node-cpus", Usage: "CPUs the node offers (default: all it has; more oversubscribes them)"},
@@ -116,7 +117,11 @@ func runAgent(c *ucli.Context) error {
 	}
 
 	var ctl *daemon.Controller
-	controllerAddr, token := c.String("controller"), c.String("token")
+	controllerAddr := c.String("controller")
+	token, err := joinToken(c, log) // agent_token.go: -token-file, -token or SHOAL_JOIN_TOKEN
+	if err != nil {
+		return err
+	}
 	if c.Duration("node-ttl") <= 0 {
 		return fmt.Errorf("agent: -node-ttl %s: give a positive duration, e.g. 30s", c.Duration("node-ttl"))
 	}

@@ -520,6 +520,19 @@ func (c *Client) UpdateNode(ctx context.Context, req api.UpdateNodeRequest) erro
 	return c.Call(ctx, api.PathUpdateNode, req, nil)
 }
 
+// DeleteNode removes a node that runs nothing (root only), so that its
+// name may register anew with the join token.
+func (c *Client) DeleteNode(ctx context.Context, name string) error {
+	return c.Call(ctx, api.PathDeleteNode, api.DeleteNodeRequest{Name: name}, nil)
+}
+
+// WithToken returns a client of the same controllers, over the same
+// transports (and TLS pins), that presents token as its bearer token: a
+// node daemon's credential in place of the join token it registered with.
+func (c *Client) WithToken(token string) *Client {
+	return &Client{eps: c.eps, token: token, FailoverWait: c.FailoverWait, Stale: c.Stale, OnResend: c.OnResend}
+}
+
 // Cluster describes the controller.
 func (c *Client) Cluster(ctx context.Context) (api.ClusterInfo, error) {
 	var info api.ClusterInfo

@@ -84,13 +84,25 @@ func decodeJSON(r io.Reader, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// dropIdle closes the server's end of every idle connection.
-func (ks *keepServer) dropIdle() {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	for c := range ks.idle {
-		c.Close()
-		delete(ks.idle, c)
+// dropIdle closes the server's end of every idle connection, once there
+// is one: the server marks a connection idle just after its answer is
+// sent, so possibly after the client has read it.
+func (ks *keepServer) dropIdle(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		ks.mu.Lock()
+		n := len(ks.idle)
+		for c := range ks.idle {
+			c.Close()
+			delete(ks.idle, c)
+		}
+		ks.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no idle connection to drop after 10 s")
+		}
 	}
 }
 
@@ -151,8 +163,7 @@ func TestKeepAliveSpentConnections(t *testing.T) {
 		t.Errorf("after an answer with Connection: close, %d connections opened; want 2", n)
 	}
 
-	ks.dropIdle()
-	time.Sleep(10 * time.Millisecond) // the server's close reaches the socket
+	ks.dropIdle(t)
 	submitName(t, cl, "after the server dropped it")
 	if n := ks.opened.Load(); n != 3 {
 		t.Errorf("after the server dropped the idle connection, %d connections opened; want 3", n)
