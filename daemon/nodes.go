@@ -243,7 +243,7 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 		return empty{}, errJoinOnly()
 	}
 	if who.nodeName != "" {
-		req.Events = c.ownEvents(who.nodeName, req.Events)
+		req.Events = ownEvents(who.nodeName, req.Events)
 	}
 	if len(req.Events) == 0 {
 		return empty{}, nil
@@ -252,30 +252,17 @@ func (c *Controller) nodeEvents(ctx context.Context, who caller, req api.JobEven
 	return empty{}, err
 }
 
-// ownEvents keeps the events of node's own jobs, each marked as node's
-// (whatever node the event named), and refuses (drops, with a warning)
-// those of jobs placed elsewhere: a node reports only on what it runs.
-// The FSM checks again, against the job's node as it applies them.
-func (c *Controller) ownEvents(node string, events []api.JobEvent) []api.JobEvent {
-	state := c.fsm.State()
-	kept := events[:0]
-	var refused []uint64
-	for _, ev := range events {
-		ev.Node = node
-		j := state.Job(ev.ID)
-		if j == nil { // ended and gone, or never was: nothing to apply it to
-			continue
-		}
-		if j.Node != node {
-			refused = append(refused, ev.ID)
-			continue
-		}
-		kept = append(kept, ev)
+// ownEvents marks each event as node's, whatever node it named: a node
+// reports only on what it runs, and the FSM applies an event only to a
+// job placed on the event's node (jobEvents). It drops none itself: this
+// controller's state may lag the one the node was given its work from (a
+// follower, or a leader still applying), where a job's placement on node
+// is not yet seen; an event it dropped would be acknowledged and lost.
+func ownEvents(node string, events []api.JobEvent) []api.JobEvent {
+	for i := range events {
+		events[i].Node = node
 	}
-	if len(refused) > 0 {
-		c.log.Warn("refused job events from a node about jobs not placed on it", "node", node, "jobs", refused)
-	}
-	return kept
+	return events
 }
 
 // maxLogCalls bounds the logs calls the controller has under way at once
