@@ -2,11 +2,7 @@ package daemon
 
 import (
 	"bytes"
-	"cmp"
-	"fmt"
 	"reflect"
-	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/shoal-batch/shoal/api"
@@ -23,14 +19,10 @@ import (
 
 // groupIgnored are the fields in which the tasks of a run may differ:
 // the row shows the lowest task's, as squeue's collapsed line does.
-var groupIgnored = map[string]bool{"jobId": true, "array": true, "priority": true, "estimatedStartAt": true}
+var groupIgnored = api.TaskRunFields
 
-// groupable reports whether j may be one of a run: an array's task that
-// waits and has never started (a requeued one shows its past).
-func groupable(j *api.Job) bool {
-	return j.Array != nil && j.Array.Tasks == "" && j.StartedAt == 0 && len(j.Attempts) == 0 &&
-		(j.State == api.StateSubmitted || j.State == api.StatePending || j.State == api.StateRunnable)
-}
+// groupable reports whether j may be one of a run.
+var groupable = api.MayJoinTaskRun
 
 // taskGroup is the run of tasks held back from the list until a job that
 // is not one of it comes.
@@ -89,60 +81,10 @@ func (g *taskGroup) flush(write func(*api.Job) error) error {
 	return write(&g.rep)
 }
 
-// outsideIgnored are the byte ranges of an api.Job outside the fields
-// groupIgnored names: two tasks of a sweep are loaded from records that
-// share their spec, so these bytes are most often the same, and the same
-// bytes are the same values (the same strings, pointers, slices). Over
-// 80,000 tasks, comparing column by column was most of a list's time.
-var outsideIgnored = func() [][2]uintptr {
-	t := reflect.TypeFor[api.Job]()
-	var cut [][2]uintptr
-	for _, f := range reflect.VisibleFields(t) {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !groupIgnored[name] || f.Anonymous {
-			continue
-		}
-		off := uintptr(0)
-		for i := range f.Index {
-			off += t.FieldByIndex(f.Index[:i+1]).Offset
-		}
-		cut = append(cut, [2]uintptr{off, off + f.Type.Size()})
-	}
-	if len(cut) != len(groupIgnored) {
-		panic(fmt.Sprintf("api.Job has %d of the %d fields groupIgnored names", len(cut), len(groupIgnored)))
-	}
-	slices.SortFunc(cut, func(a, b [2]uintptr) int { return cmp.Compare(a[0], b[0]) })
-	var out [][2]uintptr
-	at := uintptr(0)
-	for _, c := range cut {
-		if c[0] > at {
-			out = append(out, [2]uintptr{at, c[0]})
-		}
-		at = max(at, c[1])
-	}
-	if at < t.Size() {
-		out = append(out, [2]uintptr{at, t.Size()})
-	}
-	return out
-}()
-
-// sameBytes reports whether x and y hold the same bytes outside the
-// ignored fields.
-func sameBytes(x, y *api.Job) bool {
-	bx, by := unsafe.Pointer(x), unsafe.Pointer(y)
-	for _, r := range outsideIgnored {
-		n := r[1] - r[0]
-		if !bytes.Equal(unsafe.Slice((*byte)(unsafe.Add(bx, r[0])), n), unsafe.Slice((*byte)(unsafe.Add(by, r[0])), n)) {
-			return false
-		}
-	}
-	return true
-}
-
 // sameCells reports whether x and y would have the same cells but for
 // the ignored ones.
 func (g *taskGroup) sameCells(x, y *api.Job) bool {
-	if sameBytes(x, y) {
+	if api.SameOutsideTaskRunFields(x, y) {
 		return true
 	}
 	bx, by := unsafe.Pointer(x), unsafe.Pointer(y)
