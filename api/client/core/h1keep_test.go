@@ -26,12 +26,14 @@ type keepServer struct {
 	opened  atomic.Int64
 	mu      sync.Mutex
 	idle    map[net.Conn]bool
+	idled   chan struct{} // a connection went idle
 	release chan struct{}
 }
 
 func newKeepServer(t *testing.T) *keepServer {
 	t.Helper()
-	ks := &keepServer{sock: filepath.Join(t.TempDir(), "k.sock"), idle: map[net.Conn]bool{}, release: make(chan struct{})}
+	ks := &keepServer{sock: filepath.Join(t.TempDir(), "k.sock"), idle: map[net.Conn]bool{},
+		idled: make(chan struct{}, 1), release: make(chan struct{})}
 	l, err := net.Listen("unix", ks.sock)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +66,10 @@ func newKeepServer(t *testing.T) *keepServer {
 			ks.opened.Add(1)
 		case http.StateIdle:
 			ks.idle[c] = true
+			select {
+			case ks.idled <- struct{}{}:
+			default:
+			}
 		default:
 			delete(ks.idle, c)
 		}
@@ -89,7 +95,8 @@ func decodeJSON(r io.Reader, v any) error {
 // sent, so possibly after the client has read it.
 func (ks *keepServer) dropIdle(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	timeout := time.After(10 * time.Second)
+	for {
 		ks.mu.Lock()
 		n := len(ks.idle)
 		for c := range ks.idle {
@@ -100,7 +107,9 @@ func (ks *keepServer) dropIdle(t *testing.T) {
 		if n > 0 {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-ks.idled:
+		case <-timeout:
 			t.Fatal("no idle connection to drop after 10 s")
 		}
 	}
