@@ -205,6 +205,9 @@ func startChildController(b *testing.B) *childController {
 		// also slow the process that submits.
 		cmd.Env = append(cmd.Env, "GOGC="+gogc)
 	}
+	if godebug := os.Getenv("SHOAL_BENCH_CONTROLLER_GODEBUG"); godebug != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG="+godebug) // gctrace=1: the controller's collections alone
+	}
 	if os.Getenv("SHOAL_BENCH_ARCHIVE_PG") == "1" {
 		cmd.Env = append(cmd.Env, archiveURLEnv+"="+archivetest.StartPostgres(b))
 	}
@@ -291,7 +294,8 @@ func (cc *childController) status(b *testing.B) map[string]int64 {
 // streamed thousand (about 6,000 jobs a second here: fewer ended jobs
 // wait out the retention window together, as on a cluster whose nodes
 // run them); SHOAL_BENCH_CONTROLLER_GOGC sets the controller's GOGC
-// (the submitting process keeps its own); SHOAL_BENCH_DEBUG=DIR writes the controller's heap profile and
+// (the submitting process keeps its own), SHOAL_BENCH_CONTROLLER_GODEBUG
+// its GODEBUG (gctrace=1); SHOAL_BENCH_DEBUG=DIR writes the controller's heap profile and
 // /proc smaps at each measure into DIR, and its runtime's memory by kind
 // on stderr.
 func BenchmarkArchive(b *testing.B) {
@@ -307,7 +311,7 @@ func BenchmarkArchive(b *testing.B) {
 func benchArchive(b *testing.B, n int, mode string) {
 	c := startChildController(b)
 	ctx := context.Background()
-	c.registerNode(b, "bench-node", api.Resources{CPUs: 1 << 30, MemoryMB: 1 << 40})
+	c.registerNode(b, "bench-node", api.Resources{CPUs: 1 << 20, MemoryMB: 1 << 40})
 	// The controller gives memory back after a burst of expiries ends
 	// (its retention loop ticks every 500 ms with a 2 s window), and its
 	// scheduling loop lets its last pass's memory go after 3 s without
