@@ -17,6 +17,9 @@ const (
 	PathOperatorRemove  = "/shoal/v1/operator/raft/remove-peer"
 	PathSnapshotSave    = "/shoal/v1/operator/snapshot/save"
 	PathSnapshotRestore = "/shoal/v1/operator/snapshot/restore"
+	// PathJoinTokenRotate replaces the node join token of the whole
+	// cluster and answers the new one (JoinTokenResponse).
+	PathJoinTokenRotate = "/shoal/v1/operator/join-token/rotate"
 
 	PathInternalApply     = "/internal/v1/apply"
 	PathInternalReadIndex = "/internal/v1/read-index"
@@ -137,4 +140,11 @@ type ReadIndexResponse struct {
 type SnapshotRestoreResponse struct {
 	Bytes int64  `json:"bytes"`
 	Index uint64 `json:"index"` // the state's index after the restore
+}
+
+// JoinTokenResponse is the cluster's new node join token
+// (shoal-join:SECRET:sha256:CAHASH), which new nodes need from then on:
+// the old one registers no node; registered nodes keep their credentials.
+type JoinTokenResponse struct {
+	Token string `json:"token"`
 }

@@ -15,13 +15,13 @@ import (
 	"github.com/shoal-batch/shoal/cli/internal/termsafe"
 )
 
-// operatorCommand is the cluster's administration: raft membership and
-// backups of the replicated state (root only, as Consul's and Nomad's
-// `operator` commands).
+// operatorCommand is the cluster's administration: raft membership, the
+// node join token and backups of the replicated state (root only, as
+// Consul's and Nomad's `operator` commands).
 func operatorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "operator",
-		Usage: "administer the controller cluster: raft peers, snapshots (root only)",
+		Usage: "administer the controller cluster: raft peers, the node join token, snapshots (root only)",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "raft",
@@ -86,6 +86,29 @@ func operatorCommand() *cli.Command {
 								return fmt.Errorf("remove raft peer %s: %w", req.ID, err)
 							}
 							fmt.Fprintf(c.App.Writer, "Removed peer %s\n", termsafe.String(req.ID))
+							return nil
+						},
+					},
+				},
+			},
+			{
+				Name:  "join-token",
+				Usage: "the token new node daemons register with",
+				Subcommands: []*cli.Command{
+					{
+						Name: "rotate",
+						Usage: "replace the node join token of the whole cluster and print the new one: the old one registers no node from then on; " +
+							"registered nodes keep working with their credentials (DATA_DIR/node-credential), unrestarted; " +
+							"every controller's DATA_DIR/controller/join-token holds the new one once it has applied the change",
+						Action: func(c *cli.Context) error {
+							if c.NArg() != 0 {
+								return usagef("operator join-token rotate takes no arguments")
+							}
+							var resp api.JoinTokenResponse
+							if err := clientOf(c).Call(ctx(c), api.PathJoinTokenRotate, struct{}{}, &resp); err != nil {
+								return fmt.Errorf("rotate the join token: %w", err)
+							}
+							fmt.Fprintln(c.App.Writer, resp.Token)
 							return nil
 						},
 					},

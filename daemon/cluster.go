@@ -130,7 +130,7 @@ func writeClusterSecrets(dir, hash, serverSecret string, resp api.ClusterJoinRes
 		os.Remove(caPath)
 		return fmt.Errorf("the CA received from the cluster (%s) is not the one the server token pins (%s)", ca.hash(), hash)
 	}
-	if err := writePrivateFile(filepath.Join(dir, "join-token"), []byte(api.FormatJoinToken(resp.JoinSecret, hash)+"\n")); err != nil {
+	if err := writeJoinToken(filepath.Join(dir, joinTokenFile), resp.JoinSecret, hash); err != nil {
 		return err
 	}
 	return writePrivateFile(filepath.Join(dir, serverTokenFile), []byte(api.FormatServerToken(serverSecret, hash)+"\n"))
@@ -163,7 +163,9 @@ func (c *Controller) clusterJoin(_ context.Context, _ caller, req api.ClusterJoi
 			return api.ClusterJoinResponse{}, api.Errorf(api.CodeInternal, "join the cluster: read %s: %v", f.name, err)
 		}
 	}
-	resp.JoinSecret = c.joinToken
+	if resp.JoinSecret, err = c.joinSecret(); err != nil { // the current one, rotated or not
+		return api.ClusterJoinResponse{}, err
+	}
 	c.log.Info("a controller asked to join: it was given the cluster's secrets", "id", req.ID, "raftAddr", req.RaftAddr)
 	return resp, nil
 }

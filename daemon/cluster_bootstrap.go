@@ -151,7 +151,7 @@ func writeSeededSecrets(dir, secret, hash string) error {
 	}
 	files := []struct{ name, data string }{
 		{keysKeyFile, hex.EncodeToString(derive(secret, "access-key sealing key", 32)) + "\n"},
-		{"join-token", api.FormatJoinToken(hex.EncodeToString(derive(secret, "node join secret", 24)), hash) + "\n"},
+		{joinTokenFile, api.FormatJoinToken(hex.EncodeToString(derive(secret, "node join secret", 24)), hash) + "\n"},
 		{serverTokenFile, api.FormatServerToken(secret, hash) + "\n"},
 	}
 	for _, f := range files {

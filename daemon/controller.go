@@ -3,9 +3,7 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,7 +118,7 @@ type Controller struct {
 	raft      *raftNode
 	applier   *proposer   // commits here, or forwards to the leader
 	burst     submitBurst // the submissions taken here, for the scheduling loop
-	joinToken string      // the secret node daemons present
+	join      joinSecrets // the secret new node daemons present (jointoken.go)
 	ca        *certAuthority
 	secrets   *secretBox
 	selfUID   uint32
@@ -241,7 +239,7 @@ func Start(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	token, err := loadJoinToken(filepath.Join(cfg.DataDir, "join-token"), ca.hash())
+	token, err := loadJoinToken(filepath.Join(cfg.DataDir, joinTokenFile), ca.hash())
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +248,7 @@ func Start(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clk := clock.Or(cfg.Clock)
-	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, logCalls: make(chan struct{}, maxLogCalls), bigLists: newBigLists(), owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), joinToken: token, serverSecret: serverSecret, ca: ca, secrets: secrets,
+	c := &Controller{cfg: cfg, log: cfg.Log, clock: clk, logCalls: make(chan struct{}, maxLogCalls), bigLists: newBigLists(), owners: newOwnerCache(clk, cfg.Log, resolveOwner), fsm: raftfsm.New(), join: joinSecrets{secret: token}, serverSecret: serverSecret, ca: ca, secrets: secrets,
 		selfUID: uint32(os.Getuid()), startedAt: clk.Now().UnixMilli(), release: make(chan struct{}, 1),
 		applied: newAppliedIndex(), leader: newLeadership()}
 	c.selfName, c.selfNamed = selfName(c.owners.ctx, c.selfUID)
@@ -298,6 +296,8 @@ func Start(cfg Config) (*Controller, error) {
 	c.goRun(func() { c.applier.local.run(ctx) })
 	// Leader work runs while this controller leads (leaderLoop).
 	c.goRun(func() { c.leaderLoop(ctx, c.leaderTasks()) })
+	// Every controller takes the join secret the cluster is rotated to.
+	c.goRun(func() { c.followJoinSecret(ctx) })
 	// The retention loop gives memory back on every controller, and
 	// expires jobs only while it leads.
 	c.goRun(func() { c.retentionLoop(withLeaderOnly(ctx)) })
@@ -461,13 +461,21 @@ func (c *Controller) Addrs() []string {
 	return out
 }
 
-// JoinToken is the secret node daemons present (as a bearer token).
-func (c *Controller) JoinToken() string { return c.joinToken }
+// JoinToken is the secret new node daemons present (as a bearer token),
+// as of now (shoal operator join-token rotate replaces it); "" if the
+// cluster's cannot be opened here (logged).
+func (c *Controller) JoinToken() string {
+	secret, err := c.joinSecret()
+	if err != nil {
+		c.log.Error("the node join token", "err", err)
+	}
+	return secret
+}
 
 // NodeJoinToken is what a remote node daemon is given to join:
 // shoal-join:SECRET:sha256:CAHASH, the secret and the pin of this
 // controller's CA (also the content of DATA_DIR/join-token).
-func (c *Controller) NodeJoinToken() string { return api.FormatJoinToken(c.joinToken, c.ca.hash()) }
+func (c *Controller) NodeJoinToken() string { return api.FormatJoinToken(c.JoinToken(), c.ca.hash()) }
 
 // CAFile is the PEM file of the CA that signs the TCP API's certificate:
 // the bundle clients trust (aws --ca-bundle, SHOAL_CA_FILE).
@@ -550,22 +558,17 @@ func loadJoinToken(path, caHash string) (string, error) {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
 	case os.IsNotExist(err):
-		buf := make([]byte, 24)
-		if _, err := rand.Read(buf); err != nil {
-			return "", fmt.Errorf("make join token: %w", err)
+		if secret, err = newJoinSecret(); err != nil {
+			return "", err
 		}
-		secret = hex.EncodeToString(buf)
 	default:
 		return "", fmt.Errorf("read join token: %w", err)
 	}
 	if secret == "" || strings.ContainsAny(secret, ": \t\r\n") {
 		return "", fmt.Errorf("%s: the join secret is empty or has ':' or spaces; remove the file to make a new one", path)
 	}
-	want := api.FormatJoinToken(secret, caHash) + "\n"
-	if string(data) != want {
-		if err := writePrivateFile(path, []byte(want)); err != nil {
-			return "", fmt.Errorf("write join token: %w", err)
-		}
+	if err := writeJoinToken(path, secret, caHash); err != nil {
+		return "", err
 	}
 	return secret, nil
 }

@@ -38,6 +38,9 @@ type heartbeats struct {
 	// timers started if it sent none since.
 	expire func(node string, lastSeen time.Time)
 
+	// Per node, a timer, a time and a load: nothing of a heartbeat's list
+	// of running jobs is kept. A node that is gone (deleted) is forgotten
+	// when its timer fires (nodeExpired).
 	mu      sync.Mutex
 	running bool
 	timers  map[string]clock.Timer
@@ -78,6 +81,7 @@ func (h *heartbeats) stop() {
 		delete(h.timers, n)
 	}
 	clear(h.seen)
+	clear(h.loads) // a follower shows no load (api.Node.CPULoad), not the last it had as leader
 }
 
 // beat records a heartbeat of node and gives it another TTL. It reports
@@ -96,7 +100,17 @@ func (h *heartbeats) beat(node string) bool {
 	return true
 }
 
-// lastSeen returns when node was last heard from, if this leader knows.
+// forget drops what is kept of node, whose record is gone, unless a
+// heartbeat armed its timer again since (the name registered anew).
+func (h *heartbeats) forget(node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, armed := h.timers[node]; !armed {
+		delete(h.seen, node)
+		delete(h.loads, node)
+	}
+}
+
 // setLoad records the load average node's heartbeat reported.
 func (h *heartbeats) setLoad(node string, load float64) {
 	h.mu.Lock()
@@ -112,6 +126,7 @@ func (h *heartbeats) load(node string) (float64, bool) {
 	return l, ok
 }
 
+// lastSeen returns when node was last heard from, if this leader knows.
 func (h *heartbeats) lastSeen(node string) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -189,7 +204,11 @@ func (c *Controller) beatLeading(ctx context.Context, node string) bool {
 // leader's; the time and the reason travel in the command.
 func (c *Controller) nodeExpired(name string, lastSeen time.Time) {
 	n := c.fsm.State().Node(name)
-	if n == nil || n.NotResponding {
+	if n == nil {
+		c.beats.forget(name) // deleted: its entries would outlive it
+		return
+	}
+	if n.NotResponding {
 		return
 	}
 	c.log.Warn("node stopped responding: setting it DOWN", "node", name,
@@ -211,6 +230,9 @@ func (c *Controller) nodeHeartbeat(ctx context.Context, who caller, req api.Node
 	}
 	if req.Name == "" || req.Boot == "" {
 		return api.NodeHeartbeatResponse{}, api.Errorf(api.CodeInvalid, "heartbeat: name and boot id are required")
+	}
+	if err := checkHeartbeat(&req); err != nil { // nodebounds.go
+		return api.NodeHeartbeatResponse{}, err
 	}
 	state := c.fsm.State()
 	n := state.Node(req.Name)

@@ -68,11 +68,11 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		if name, secret, ok := api.ParseNodeCredential(tok); ok {
 			return c.identifyNode(r.Context(), name, secret)
 		}
-		if c.joinToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(c.joinToken)) == 1 {
-			return caller{node: true, joiner: true}, nil
+		if join, err := c.isJoinToken(r.Context(), tok); err != nil || join {
+			return caller{node: join, joiner: join}, err
 		}
 		return caller{}, api.Errorf(api.CodeUnauthenticated,
-			"only node daemons may call this, with their node credential or, to register a new node, the join token, and the token presented is neither: give the node -token (or SHOAL_JOIN_TOKEN) from the controller's DATA_DIR/controller/join-token")
+			"only node daemons may call this, with their node credential or, to register a new node, the join token, and the token presented is neither (a join token is refused once an operator rotated it): give the node -token-file (or SHOAL_JOIN_TOKEN) with the current one, the whole line of a controller's DATA_DIR/controller/join-token")
 	}
 	return caller{}, nil
 }

@@ -120,7 +120,7 @@ const keysKeyFile = "keys.key"
 // sealed secret moved to another key does not open).
 const sealedPrefix = "aes256gcm:"
 
-// secretBox seals and opens access-key secrets.
+// secretBox seals and opens access-key secrets and the node join secret.
 type secretBox struct {
 	aead cipher.AEAD
 	path string
@@ -158,10 +158,19 @@ func loadSecretBox(path string) (*secretBox, error) {
 	return &secretBox{aead: aead, path: path}, nil
 }
 
+// sealedWhat names what a sealed secret is, for errors: an access key's,
+// by its id, or the node join secret (jointoken.go).
+func sealedWhat(keyID string) string {
+	if keyID == joinSecretSealID {
+		return keyID
+	}
+	return "access key " + keyID
+}
+
 func (b *secretBox) seal(keyID, secret string) (string, error) {
 	nonce := make([]byte, b.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("seal access key %s: %w", keyID, err)
+		return "", fmt.Errorf("seal %s: %w", sealedWhat(keyID), err)
 	}
 	out := b.aead.Seal(nonce, nonce, []byte(secret), []byte(keyID))
 	return sealedPrefix + base64.StdEncoding.EncodeToString(out), nil
@@ -176,12 +185,12 @@ func (b *secretBox) open(keyID, stored string) (string, error) {
 	}
 	data, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil || len(data) < b.aead.NonceSize() {
-		return "", fmt.Errorf("sealed secret of access key %s is malformed", keyID)
+		return "", fmt.Errorf("sealed secret of %s is malformed", sealedWhat(keyID))
 	}
 	n := b.aead.NonceSize()
 	clear, err := b.aead.Open(nil, data[:n], data[n:], []byte(keyID))
 	if err != nil {
-		return "", fmt.Errorf("secret of access key %s does not open with %s (the data dir was restored without its own key file?): restore that file, or reissue the key", keyID, b.path)
+		return "", fmt.Errorf("secret of %s does not open with %s (the data dir was restored without its own key file?): restore that file, or reissue the key", sealedWhat(keyID), b.path)
 	}
 	return string(clear), nil
 }

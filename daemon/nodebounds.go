@@ -49,6 +49,16 @@ const (
 	// MaxEventsPerRequest bounds the job events of one report (a node
 	// sends at most 1024 at once).
 	MaxEventsPerRequest = 1024
+	// MaxRunningPerHeartbeat bounds the jobs a heartbeat says its node
+	// runs. Every job holds at least one CPU of its node (0 CPUs asked
+	// is DefaultCPUs), so a node runs at most as many jobs as the CPUs
+	// it offers, and a few it is still stopping; no machine has 65,536
+	// CPUs (MaxNodeCPUs is far above any, to keep sums from overflowing,
+	// not a count a node may reach). A heartbeat's body (bodySmall)
+	// holds some 33,000 entries of real ids, but over 300,000 empty ones
+	// ({}): the controller would look each up and answer them all as
+	// strays.
+	MaxRunningPerHeartbeat = 1 << 16
 	// MaxEventReasonBytes bounds an event's reason, which becomes the
 	// job's statusReason: a longer one is cut, ending "…", as Slurm
 	// truncates reasons.
@@ -126,6 +136,16 @@ func (c *Controller) checkNodeBounds(req *api.RegisterNodeRequest) error {
 			return api.Errorf(api.CodeConflict, "register node %s: the cluster has %d nodes, the most it takes (%d); delete nodes no longer used first",
 				req.Name, n, maxNodes)
 		}
+	}
+	return nil
+}
+
+// checkHeartbeat refuses a heartbeat whose list of running jobs is over
+// MaxRunningPerHeartbeat.
+func checkHeartbeat(req *api.NodeHeartbeatRequest) error {
+	if n := len(req.Running); n > MaxRunningPerHeartbeat {
+		return api.Errorf(api.CodeInvalid, "heartbeat of node %s: %d running jobs; at most %d (a node runs at most one job per CPU)",
+			req.Name, n, MaxRunningPerHeartbeat).WithField("running")
 	}
 	return nil
 }

@@ -277,6 +277,26 @@ func TestNodeListingHidesBoot(t *testing.T) {
 	}
 }
 
+// clusterNodeClient is a node daemon's client of the TCP API of members
+// of ms (indexes), presenting token: a join token, which pins the CA, or
+// a node credential.
+func clusterNodeClient(t *testing.T, ms []*clusterMember, token string, members ...int) *client.Client {
+	t.Helper()
+	var addrs []string
+	for _, i := range members {
+		addrs = append(addrs, ms[i].c.Addrs()[1])
+	}
+	opts := client.Options{Token: token}
+	if !strings.HasPrefix(token, api.JoinTokenPrefix) { // a credential pins nothing: the CA is the join token's
+		opts.CAHash = ms[0].c.CAHash()
+	}
+	c, err := client.NewWith(strings.Join(addrs, ","), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestNodeCredentialAcrossControllers: a node registered with the join
 // token through one follower proves itself with its credential to any
 // controller (the hash is in the replicated state): its work from the
@@ -287,22 +307,7 @@ func TestNodeCredentialAcrossControllers(t *testing.T) {
 	waitLeading(t, ms[0].c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	nodeClient := func(token string, members ...int) *client.Client {
-		t.Helper()
-		var addrs []string
-		for _, i := range members {
-			addrs = append(addrs, ms[i].c.Addrs()[1])
-		}
-		opts := client.Options{Token: token}
-		if !strings.HasPrefix(token, api.JoinTokenPrefix) { // a credential pins nothing: the CA is the join token's
-			opts.CAHash = ms[0].c.CAHash()
-		}
-		c, err := client.NewWith(strings.Join(addrs, ","), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	nodeClient := func(token string, members ...int) *client.Client { return clusterNodeClient(t, ms, token, members...) }
 	join := ms[0].c.NodeJoinToken()
 	var reg api.RegisterNodeResponse
 	if err := nodeClient(join, 1).Call(ctx, api.PathNodeRegister, nodeReg("n1"), &reg); err != nil || reg.Credential == "" {

@@ -68,13 +68,36 @@ func (c *Controller) registerNode(ctx context.Context, who caller, req api.Regis
 	if err != nil {
 		return none, err
 	}
-	if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, cmd); err != nil {
-		return none, err
+	if !c.registersNothing(who, cmd) {
+		if _, err := c.applier.Apply(ctx, raftfsm.OpRegisterNode, cmd); err != nil {
+			return none, err
+		}
 	}
 	if c.beatLeading(ctx, req.Name) && req.Load != nil { // the registration is the first heartbeat
 		c.beats.setLoad(req.Name, *req.Load)
 	}
 	return api.RegisterNodeResponse{HeartbeatMillis: c.beats.interval().Milliseconds(), Credential: secret}, nil
+}
+
+// registersNothing reports whether a registration may be answered without
+// a raft entry: a node daemon, by its credential, registering again as
+// its record already has it (node/agent.go does after a heartbeat or
+// work request was refused as not found, conflicting or unauthenticated,
+// as a lagging or restarted controller answers), which the FSM would
+// apply as a change of the record's LastHeartbeat alone. The
+// heartbeat that registration counts as stays in the leader's memory, as
+// every other does. Only a leader that has applied its predecessors'
+// entries decides so (as boundNodeEvents): its state holds every entry
+// it acknowledged, while a follower's may lag one that deleted the node
+// or replaced its credential or boot, and its answer would be wrong.
+func (c *Controller) registersNothing(who caller, cmd raftfsm.RegisterNodeCmd) bool {
+	if who.nodeName == "" {
+		return false
+	}
+	if leading, _ := c.leaderReady(); !leading {
+		return false
+	}
+	return raftfsm.RegisterChangesNothing(c.fsm.State().Node(cmd.Node.Name), cmd)
 }
 
 // nodeCredential decides what a registration does with the node's

@@ -73,6 +73,7 @@ func (c *Controller) routeTable() []route {
 		operator(api.PathOperatorRemove, "remove raft peers", bodySmall, endpoint(c.operatorRemovePeer)),
 		operator(api.PathSnapshotSave, "save snapshots", bodySmall, c.snapshotSave),
 		operator(api.PathSnapshotRestore, "restore snapshots", bodySnapshot, c.snapshotRestore),
+		operator(api.PathJoinTokenRotate, "rotate the node join token", bodySmall, endpoint(c.rotateJoinToken)),
 		native(api.PathClusterJoin, anyone, bodySmall, endpoint(c.clusterJoin)),
 
 		operator(api.PathDeleteNode, "delete nodes", bodySmall, endpoint(c.deleteNode)),

@@ -2,6 +2,8 @@ package raftfsm
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"time"
 
@@ -167,18 +169,28 @@ func (w writer) release(j *api.Job) {
 // deleted, or registered anew, meanwhile). Otherwise the node keeps the
 // credential it has.
 func (w writer) registerNode(c RegisterNodeCmd) Result {
+	old := w.node(c.Node.Name)
+	if err := checkNodeCredential(old, c.Node.Name, c.Node.SecretHash, c.Proven); err != nil {
+		return Result{Err: err}
+	}
+	n := registered(old, c)
+	w.put(tableNodes, &n)
+	if old != nil && old.Boot != n.Boot {
+		w.failNodeJobs(n.Name, api.ReasonNodeLost, c.Now)
+	}
+	return Result{}
+}
+
+// registered is the record registration c leaves for a node whose record
+// is old (nil: a new node), once checkNodeCredential let it through.
+func registered(old *api.Node, c RegisterNodeCmd) api.Node {
 	n := c.Node
 	n.State = api.NodeUp
 	n.LastHeartbeat = c.Now
 	n.Allocated = api.Resources{}
-	old := w.node(n.Name)
-	if err := checkNodeCredential(old, n.Name, n.SecretHash, c.Proven); err != nil {
-		return Result{Err: err}
-	}
 	if old == nil {
 		n.RegisteredAt = c.Now
-		w.put(tableNodes, &n)
-		return Result{}
+		return n
 	}
 	if old.SecretHash != "" {
 		n.SecretHash = old.SecretHash
@@ -188,11 +200,29 @@ func (w writer) registerNode(c RegisterNodeCmd) Result {
 	// A node set DOWN for not responding stays so until its heartbeat
 	// shows it runs nothing it was not given (NodeStatusCmd).
 	n.ReasonBy, n.ReasonUID, n.ReasonAt, n.NotResponding = old.ReasonBy, old.ReasonUID, old.ReasonAt, old.NotResponding
-	w.put(tableNodes, &n)
-	if old.Boot != n.Boot {
-		w.failNodeJobs(n.Name, api.ReasonNodeLost, c.Now)
+	return n
+}
+
+// RegisterChangesNothing reports whether applying c to a state whose
+// record of the node is old would change nothing but the record's
+// LastHeartbeat: the same daemon (boot) registering again as the record
+// already has it, with no new credential, and one the FSM would accept.
+// A node daemon does that after a heartbeat or work request was refused
+// (a new leader, a lagging follower); the controller answers it without
+// a raft entry. It reads the same merge registerNode applies, so the two
+// cannot disagree.
+func RegisterChangesNothing(old *api.Node, c RegisterNodeCmd) bool {
+	if old == nil || old.Boot != c.Node.Boot || c.Node.SecretHash != "" ||
+		checkNodeCredential(old, c.Node.Name, c.Node.SecretHash, c.Proven) != nil {
+		return false
 	}
-	return Result{}
+	n := registered(old, c)
+	n.LastHeartbeat = old.LastHeartbeat // heartbeats live in the leader's memory: no entry for them
+	if !maps.Equal(n.Labels, old.Labels) {
+		return false
+	}
+	n.Labels = old.Labels // nil and empty alike: the JSON in the log is the same
+	return reflect.DeepEqual(&n, old)
 }
 
 // failNodeJobs ends every placed job on a node with reason.

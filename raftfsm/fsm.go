@@ -190,6 +190,8 @@ func applyOne(txn *memdb.Txn, op Op, body []byte, out *applyOut) Result {
 		return decodeApply(op, body, w.updateNode)
 	case OpDeleteNode:
 		return decodeApply(op, body, w.deleteNode)
+	case OpJoinSecret:
+		return decodeApply(op, body, w.joinSecret)
 	case OpRegisterJobDef:
 		return decodeApply(op, body, w.registerJobDef)
 	case OpDeregisterJobDef:

@@ -2,6 +2,7 @@ package raftfsm_test
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -94,5 +95,65 @@ func TestSnapshotNodeCredential(t *testing.T) {
 	}
 	if n := f.State().Node("n2"); n == nil || n.SecretHash != "" {
 		t.Fatalf("n2 restored: %+v, want no credential hash", n)
+	}
+}
+
+// TestRegisterChangesNothingAgreesWithApply: RegisterChangesNothing says
+// a registration changes nothing exactly when applying it succeeds and
+// leaves the node's record (but for LastHeartbeat) and its jobs as they
+// were: for the same daemon by its credential or an operator, a node set
+// DOWN for not responding; not for another boot, capacity, labels, log
+// server or token, a new credential or a credential it does not have.
+func TestRegisterChangesNothingAgreesWithApply(t *testing.T) {
+	same := func(c *raftfsm.RegisterNodeCmd) {}
+	for _, tc := range []struct {
+		what    string
+		down    bool
+		edit    func(*raftfsm.RegisterNodeCmd)
+		nothing bool
+	}{
+		{"the same daemon by its credential", false, same, true},
+		{"the same daemon, set DOWN for not responding", true, same, true},
+		{"the same daemon by an operator", false, func(c *raftfsm.RegisterNodeCmd) { c.Proven = "" }, true},
+		{"no labels", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.Labels = nil }, false},
+		{"another label", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.Labels = queues("gpu") }, false},
+		{"another boot", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.Boot = "b2" }, false},
+		{"more CPUs", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.Capacity.CPUs++ }, false},
+		{"another log server", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.LogAddr = "127.0.0.1:7" }, false},
+		{"another log token", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.LogToken = "t2" }, false},
+		{"another log key", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.LogCertHash = "sha256:" + hashB }, false},
+		{"a new credential", false, func(c *raftfsm.RegisterNodeCmd) { c.Proven, c.Node.SecretHash = "", hashB }, false},
+		{"a credential it does not have", false, func(c *raftfsm.RegisterNodeCmd) { c.Proven = hashB }, false},
+		// Labels nil and empty are the same record (the log's JSON omits both).
+		{"no labels, as an empty map", false, func(c *raftfsm.RegisterNodeCmd) { c.Node.Labels = map[string]string{} }, true},
+	} {
+		h := newHarness(t)
+		first := credNode("n1", "b1", hashA)
+		first.LogToken = "t1"
+		bare := strings.HasPrefix(tc.what, "no labels,") // in no queue: its job waits
+		if bare {
+			first.Labels = nil
+		}
+		h.mustOK(tc.what+": register", h.apply(raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: first, Now: 1}))
+		id := h.submit(2, newJob("j"))[0]
+		if placed := h.place(3, raftfsm.Placement{JobID: id, Node: "n1"}); placed != 1 && !bare {
+			t.Fatalf("%s: the job was not placed", tc.what)
+		}
+		if tc.down {
+			h.mustOK(tc.what+": down", h.apply(raftfsm.OpNodeStatus, raftfsm.NodeStatusCmd{Name: "n1", LastSeen: 3, Now: 4}))
+		}
+		cmd := raftfsm.RegisterNodeCmd{Node: credNode("n1", "b1", ""), Proven: hashA, Now: 9}
+		cmd.Node.LogToken = "t1"
+		tc.edit(&cmd)
+		before, job := *h.node("n1"), *h.job(id)
+		nothing := raftfsm.RegisterChangesNothing(&before, cmd)
+		res := h.apply(raftfsm.OpRegisterNode, cmd)
+		after := *h.node("n1")
+		after.LastHeartbeat = before.LastHeartbeat
+		unchanged := res.Err == nil && reflect.DeepEqual(after, before) && reflect.DeepEqual(*h.job(id), job)
+		if nothing != tc.nothing || nothing != unchanged {
+			t.Errorf("%s: RegisterChangesNothing %v, want %v; applied: err %v, record and job unchanged %v",
+				tc.what, nothing, tc.nothing, res.Err, unchanged)
+		}
 	}
 }

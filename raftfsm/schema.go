@@ -75,6 +75,9 @@ func schema() *memdb.DBSchema {
 	for name, t := range depHintTables() {
 		s.Tables[name] = t
 	}
+	for name, t := range joinSecretTables() {
+		s.Tables[name] = t
+	}
 	return s
 }
 

@@ -18,7 +18,7 @@ import (
 // without one is format 0. Add 1 with every record kind added to
 // snapshotKinds: a binary that meets a kind it does not know names the
 // snapshot's format and its own in the error.
-const SnapshotFormat = 7 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits; 6: scheduling policies and share usage; 7: how far running jobs' usage is charged
+const SnapshotFormat = 8 // 2: cron schedules and crontabs; 3: licenses; 4: the account registry; 5: client tokens of submits; 6: scheduling policies and share usage; 7: how far running jobs' usage is charged; 8: the node join secret, once rotated
 
 // snapshotRecord is one line of a snapshot: exactly one field is set,
 // named after its kind in snapshotKinds.
@@ -47,6 +47,8 @@ type snapshotRecord struct {
 	ShareUsage  *api.ShareUsage       `json:"shareUsage,omitempty"`
 	// How far running attempts' usage is charged (usagecharge.go).
 	RunCharge *runCharge `json:"runCharge,omitempty"`
+	// The node join secret, once an operator rotated it (joinsecret.go).
+	JoinSecret *JoinSecret `json:"joinSecret,omitempty"`
 }
 
 // recordKind is one kind of snapshot record: the table it restores into
@@ -83,6 +85,7 @@ var snapshotKinds = map[string]recordKind{
 	"schedulingPolicy":   {tableSchedPolicies, func() any { return new(api.SchedulingPolicy) }},
 	"shareUsage":         {tableShareUsage, func() any { return new(api.ShareUsage) }},
 	"runCharge":          {tableRunCharge, func() any { return new(runCharge) }},
+	"joinSecret":         {tableJoinSecret, func() any { return new(JoinSecret) }},
 }
 
 // knownKinds lists snapshotKinds' keys, sorted, for errors.
@@ -152,6 +155,9 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	records = append(records, s.state.runChargeRecords()...)
 	for _, t := range collect[submitToken](s.state, tableSubmitTokens, "seq") {
 		records = append(records, snapshotRecord{Token: t})
+	}
+	if js := s.state.JoinSecret(nil); js != nil { // none until rotated: older binaries read the snapshot till then
+		records = append(records, snapshotRecord{JoinSecret: js})
 	}
 	for _, r := range records {
 		if err := enc.Encode(r); err != nil {
