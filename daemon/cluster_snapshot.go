@@ -63,8 +63,14 @@ func (c *Controller) snapshotRestore(w http.ResponseWriter, r *http.Request, _ c
 		reply.Error(w, api.Errorf(api.CodeInvalid, "restore a snapshot: read it: %v", err))
 		return
 	}
-	if err := raftfsm.New().Restore(bytes.NewReader(data), 0); err != nil {
+	restored := raftfsm.New()
+	if err := restored.Restore(bytes.NewReader(data), 0); err != nil {
 		reply.Error(w, api.Errorf(api.CodeInvalid, "restore a snapshot: the file is not a shoal snapshot (shoal operator snapshot save writes one): %v", err))
+		return
+	}
+	size := len(data)
+	if data, err = c.keepJoinSecret(restored, data); err != nil { // jointoken.go
+		reply.Error(w, err)
 		return
 	}
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: int64(len(data))}
@@ -73,6 +79,6 @@ func (c *Controller) snapshotRestore(w http.ResponseWriter, r *http.Request, _ c
 		reply.Error(w, raftChangeError("restore a snapshot", err))
 		return
 	}
-	c.log.Warn("the replicated state was replaced by a snapshot an operator restored", "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
-	reply.JSON(w, http.StatusOK, api.SnapshotRestoreResponse{Bytes: int64(len(data)), Index: c.fsm.State().Index()})
+	c.log.Warn("the replicated state was replaced by a snapshot an operator restored", "bytes", size, "took", time.Since(start).Round(time.Millisecond))
+	reply.JSON(w, http.StatusOK, api.SnapshotRestoreResponse{Bytes: int64(size), Index: c.fsm.State().Index()})
 }

@@ -40,7 +40,7 @@ type heartbeats struct {
 
 	// Per node, a timer, a time and a load: nothing of a heartbeat's list
 	// of running jobs is kept. A node that is gone (deleted) is forgotten
-	// when its timer fires (nodeExpired).
+	// when its timer fires (nodeExpired), which it keeps while DOWN.
 	mu      sync.Mutex
 	running bool
 	timers  map[string]clock.Timer
@@ -108,6 +108,17 @@ func (h *heartbeats) forget(node string) {
 	if _, armed := h.timers[node]; !armed {
 		delete(h.seen, node)
 		delete(h.loads, node)
+	}
+}
+
+// rearm arms node's timer again unless a heartbeat did meanwhile: a node
+// set DOWN for not responding sends none, and would otherwise never be
+// looked at again here, nor forgotten once deleted (nodeExpired).
+func (h *heartbeats) rearm(node string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, armed := h.timers[node]; h.running && !armed {
+		h.arm(node)
 	}
 }
 
@@ -208,6 +219,9 @@ func (c *Controller) nodeExpired(name string, lastSeen time.Time) {
 		c.beats.forget(name) // deleted: its entries would outlive it
 		return
 	}
+	// Still watched once DOWN (or if setting it so failed): an operator
+	// deletes dead nodes, and the leader keeps their time and load.
+	defer c.beats.rearm(name)
 	if n.NotResponding {
 		return
 	}

@@ -84,3 +84,42 @@ func TestHeartbeatForgetsDeletedNode(t *testing.T) {
 		t.Error("a heartbeat of the deleted node was taken")
 	}
 }
+
+// TestHeartbeatForgetsDeletedDownNode: a node set DOWN for not responding
+// (the node an operator deletes, as a rule) is forgotten too once it is
+// deleted: the leader looks at it again a TTL later, though it sends no
+// heartbeat.
+func TestHeartbeatForgetsDeletedDownNode(t *testing.T) {
+	const ttl = 43 * time.Second // no other timer of the controller's is armed for it
+	mc := startMemController(t, Config{NodeTTL: ttl})
+	expired := make(chan string, 1)
+	nodeExpired := mc.c.beats.expire
+	mc.c.beats.expire = func(node string, seen time.Time) { // before any node's timer is armed
+		nodeExpired(node, seen)
+		expired <- node
+	}
+	mc.registerNode("dead")
+	load := 0.5
+	mc.mustCall(rootUser, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: "dead", Boot: "dead-boot", Load: &load}, nil)
+	mc.clock.WaitArmed(ttl)
+	mc.clock.Advance(ttl)
+	<-expired
+	if n := mc.c.fsm.State().Node("dead"); n == nil || !n.NotResponding {
+		t.Fatalf("the node after its TTL: %+v, want DOWN, not responding", n)
+	}
+	mc.c.beats.mu.Lock() // nodeExpired has returned: its timer is armed again, or never will be
+	_, armed := mc.c.beats.timers["dead"]
+	mc.c.beats.mu.Unlock()
+	if !armed {
+		t.Fatal("the leader no longer watches the DOWN node: once deleted, it is never forgotten")
+	}
+	mc.mustCall(rootUser, api.PathDeleteNode, api.DeleteNodeRequest{Name: "dead"}, nil)
+	mc.clock.Advance(ttl)
+	<-expired
+	if _, ok := mc.c.beats.load("dead"); ok {
+		t.Error("the leader still keeps the load of a deleted node that was DOWN")
+	}
+	if _, ok := mc.c.beats.lastSeen("dead"); ok {
+		t.Error("the leader still keeps the last heartbeat of a deleted node that was DOWN")
+	}
+}

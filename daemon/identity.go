@@ -39,7 +39,10 @@ type caller struct {
 	// joiner: the caller presented the join token, which only registers
 	// a node name that has no credential yet (node is set too, so that
 	// the register route lets it in; every other node route refuses it).
-	joiner bool
+	// joinSealed is the state's join secret record it was checked against
+	// (isJoinToken), which its registration carries to the FSM.
+	joiner     bool
+	joinSealed string
 }
 
 // identify returns who sent a request: a unix peer's credentials; on TCP,
@@ -68,8 +71,8 @@ func (c *Controller) identify(r *http.Request) (caller, error) {
 		if name, secret, ok := api.ParseNodeCredential(tok); ok {
 			return c.identifyNode(r.Context(), name, secret)
 		}
-		if join, err := c.isJoinToken(r.Context(), tok); err != nil || join {
-			return caller{node: join, joiner: join}, err
+		if join, sealed, err := c.isJoinToken(r.Context(), tok); err != nil || join {
+			return caller{node: join, joiner: join, joinSealed: sealed}, err
 		}
 		return caller{}, api.Errorf(api.CodeUnauthenticated,
 			"only node daemons may call this, with their node credential or, to register a new node, the join token, and the token presented is neither (a join token is refused once an operator rotated it): give the node -token-file (or SHOAL_JOIN_TOKEN) with the current one, the whole line of a controller's DATA_DIR/controller/join-token")

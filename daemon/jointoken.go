@@ -74,19 +74,31 @@ func writeJoinToken(path, secret, caHash string) error {
 // when the replicated secret does not open with this controller's
 // keys.key: the join token is then refused here, never the old one taken.
 func (c *Controller) joinSecret() (string, error) {
+	secret, _, err := c.joinSecretOf()
+	return secret, err
+}
+
+// joinSecretOf is joinSecret, and the Sealed of the state's join secret
+// record it was read from ("": none), which a registration by the join
+// token carries (raftfsm.RegisterNodeCmd.JoinSealed): the FSM refuses it
+// if the cluster was rotated since.
+func (c *Controller) joinSecretOf() (secret, sealed string, err error) {
 	c.join.mu.Lock()
 	defer c.join.mu.Unlock()
 	// Read under the lock: callers see the state in the order they take
 	// it, so none puts back a secret an earlier view had.
 	js := c.fsm.State().JoinSecret(nil)
-	if js == nil || js.Sealed == c.join.sealed {
-		// Never rotated, or as last opened. A restore of a snapshot from
-		// before any rotation keeps the last one: an old token stays refused.
-		return c.join.secret, nil
+	if js == nil {
+		// Never rotated. A restore of a snapshot from before any
+		// rotation keeps the last one: an old token stays refused.
+		return c.join.secret, "", nil
 	}
-	secret, err := c.secrets.open(joinSecretSealID, js.Sealed)
+	if js.Sealed == c.join.sealed { // as last opened
+		return c.join.secret, js.Sealed, nil
+	}
+	secret, err = c.secrets.open(joinSecretSealID, js.Sealed)
 	if err != nil {
-		return "", api.Errorf(api.CodeInternal, "the cluster's node join secret: %v", err)
+		return "", "", api.Errorf(api.CodeInternal, "the cluster's node join secret: %v", err)
 	}
 	rotated := secret != c.join.secret // not at a restart: the file holds it already
 	c.join.secret, c.join.sealed = secret, js.Sealed
@@ -96,7 +108,7 @@ func (c *Controller) joinSecret() (string, error) {
 	} else if rotated {
 		c.log.Info("the node join token was rotated: the old one registers no node from now on", "file", path)
 	}
-	return secret, nil
+	return secret, js.Sealed, nil
 }
 
 // followJoinSecret takes each join secret the cluster is rotated to as
@@ -115,21 +127,22 @@ func (c *Controller) followJoinSecret(ctx context.Context) {
 	}
 }
 
-// isJoinToken reports whether tok is the cluster's current join secret. A
-// follower first applies what the leader has (a read index): its state
-// may lag a rotation, and it must neither take the old secret nor refuse
-// the new one once the rotation was answered.
-func (c *Controller) isJoinToken(ctx context.Context, tok string) (bool, error) {
+// isJoinToken reports whether tok is the cluster's current join secret,
+// and the Sealed of the state's record it was checked against (see
+// joinSecretOf). A follower first applies what the leader has (a read
+// index): its state may lag a rotation, and it must neither take the old
+// secret nor refuse the new one once the rotation was answered.
+func (c *Controller) isJoinToken(ctx context.Context, tok string) (bool, string, error) {
 	if c.raft.raft.State() != raft.Leader {
 		if err := c.readBarrier(ctx); err != nil {
-			return false, err
+			return false, "", err
 		}
 	}
-	secret, err := c.joinSecret()
+	secret, sealed, err := c.joinSecretOf()
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return secret != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(secret)) == 1, nil
+	return secret != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(secret)) == 1, sealed, nil
 }
 
 // rotateJoinToken replaces the cluster's node join secret (operators
@@ -158,4 +171,28 @@ func (c *Controller) rotateJoinToken(ctx context.Context, who caller, _ empty) (
 	}
 	c.log.Info("node join token rotated", "by", admin.String())
 	return api.JoinTokenResponse{Token: api.FormatJoinToken(secret, c.ca.hash())}, nil
+}
+
+// keepJoinSecret returns the snapshot data an operator restores (decoded
+// into restored) with the cluster's join secret in place of the one it
+// holds: a backup brings back the state it saved, not a join token
+// rotated away since (nor an older one to a controller whose
+// joinTokenFile missed the rotation).
+func (c *Controller) keepJoinSecret(restored *raftfsm.FSM, data []byte) ([]byte, error) {
+	now, was := c.fsm.State().JoinSecret(nil), restored.State().JoinSecret(nil)
+	if now == nil || (was != nil && was.Sealed == now.Sealed) {
+		return data, nil
+	}
+	entry, err := raftfsm.Encode(raftfsm.OpJoinSecret, raftfsm.JoinSecretCmd{Secret: *now})
+	if err != nil {
+		return nil, api.Errorf(api.CodeInternal, "restore a snapshot: keep the cluster's join secret: %v", err)
+	}
+	if res, _ := restored.Apply(restored.State().Index()+1, entry).(raftfsm.Result); res.Err != nil {
+		return nil, api.Errorf(api.CodeInternal, "restore a snapshot: keep the cluster's join secret: %v", res.Err)
+	}
+	var buf bytes.Buffer
+	if _, err := restored.Snapshot().WriteTo(&buf); err != nil {
+		return nil, api.Errorf(api.CodeInternal, "restore a snapshot: keep the cluster's join secret: %v", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -1,10 +1,16 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,4 +153,134 @@ func TestJoinTokenRotateSurvivesRestart(t *testing.T) {
 	if err := register(resp.Token); err != nil {
 		t.Fatalf("the rotated join token after the restart: %v", err)
 	}
+}
+
+// firstRead is a request body that closes read when it is first read: the
+// request was identified (guard reads no body before that).
+type firstRead struct {
+	io.ReadCloser
+	once sync.Once
+	read chan struct{}
+}
+
+func (b *firstRead) Read(p []byte) (int, error) {
+	b.once.Do(func() { close(b.read) })
+	return b.ReadCloser.Read(p)
+}
+
+// TestJoinTokenRotateRefusesRegistrationUnderWay: a registration that
+// presented the join token before a rotation and sends its body after it
+// (the token is checked as the headers come; the body may take as long
+// as its sender likes) registers nothing: the old token registers no
+// node once the rotation was answered.
+func TestJoinTokenRotateRefusesRegistrationUnderWay(t *testing.T) {
+	mc := startMemController(t, Config{})
+	reading := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = &firstRead{ReadCloser: r.Body, read: reading}
+		mc.routes.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	body, err := json.Marshal(nodeReg("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	hr, err := http.NewRequest(http.MethodPost, srv.URL+api.PathNodeRegister, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+mc.c.JoinToken())
+	answer := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Errorf("register n1: %v", err)
+		}
+		answer <- res
+	}()
+	if _, err := pw.Write(body[:1]); err != nil {
+		t.Fatal(err)
+	}
+	<-reading // identified by the token of before the rotation
+	mc.mustCall(rootUser, api.PathJoinTokenRotate, struct{}{}, nil)
+	pw.Write(body[1:])
+	pw.Close()
+	res := <-answer
+	if res == nil {
+		return
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	var e api.Error
+	json.Unmarshal(data, &e)
+	wantRefused(t, "a registration by the join token that the rotation overtook", res.StatusCode, e, api.CodeUnauthenticated, "rotated")
+	if n := mc.c.fsm.State().Node("n1"); n != nil {
+		t.Fatalf("n1 registered by the join token rotated away: %+v", n)
+	}
+}
+
+// TestJoinTokenKeptThroughRestore: restoring a backup brings back the
+// state it saved, but not a join token rotated away since: the cluster
+// keeps the one it was last rotated to, in its replicated state (which a
+// controller that missed the rotation takes, whatever its
+// DATA_DIR/join-token holds), whether the backup was taken before any
+// rotation or between two.
+func TestJoinTokenKeptThroughRestore(t *testing.T) {
+	mc := startMemController(t, Config{})
+	save := func() []byte {
+		t.Helper()
+		res, err := http.Get(mc.urls[rootUser] + api.PathSnapshotSave)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("save a snapshot: HTTP %d %v", res.StatusCode, err)
+		}
+		return data
+	}
+	rotate := func() string {
+		t.Helper()
+		var resp api.JoinTokenResponse
+		mc.mustCall(rootUser, api.PathJoinTokenRotate, struct{}{}, &resp)
+		secret, _, err := api.ParseJoinToken(resp.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	restore := func(what string, snap []byte, current, gone string) {
+		t.Helper()
+		name := strings.ReplaceAll(what, " ", "-")
+		mc.joinNode("after-" + name) // the backup does not have it
+		res, err := http.Post(mc.urls[rootUser]+api.PathSnapshotRestore, "application/x-ndjson", bytes.NewReader(snap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("restore the backup taken %s: HTTP %d", what, res.StatusCode)
+		}
+		if mc.c.fsm.State().Node("after-"+name) != nil {
+			t.Fatalf("the backup taken %s was not restored", what)
+		}
+		js := mc.c.fsm.State().JoinSecret(nil)
+		if got := mc.c.JoinToken(); js == nil || got != current {
+			t.Fatalf("after restoring the backup taken %s: the join secret is the current one %v (replicated: %v), want it kept", what, got == current, js != nil)
+		}
+		status, e := mc.bearer(gone, api.PathNodeRegister, nodeReg("old-"+name), nil)
+		wantRefused(t, "the join token rotated away, after restoring the backup taken "+what, status, e, api.CodeUnauthenticated)
+		if status, e := mc.bearer(current, api.PathNodeRegister, nodeReg("new-"+name), nil); status != http.StatusOK {
+			t.Fatalf("the current join token after restoring the backup taken %s: HTTP %d %s", what, status, e.Message)
+		}
+	}
+	first := mc.c.JoinToken()
+	never := save()
+	a := rotate()
+	restore("before any rotation", never, a, first)
+	between := save()
+	b := rotate()
+	restore("between two rotations", between, b, a)
 }

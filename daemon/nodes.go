@@ -117,6 +117,9 @@ func (c *Controller) nodeCredential(who caller, cmd *raftfsm.RegisterNodeCmd) (s
 		cmd.Proven = who.nodeHash
 		return "", nil
 	}
+	// A join token rotated away since it was checked registers nothing:
+	// the FSM compares the cluster's join secret as it applies this.
+	cmd.ByJoinToken, cmd.JoinSealed = who.joiner, who.joinSealed
 	if old := c.fsm.State().Node(name); old != nil && old.SecretHash != "" {
 		if who.joiner {
 			return "", raftfsm.ErrNodeHasCredential(name)

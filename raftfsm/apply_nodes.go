@@ -169,6 +169,9 @@ func (w writer) release(j *api.Job) {
 // deleted, or registered anew, meanwhile). Otherwise the node keeps the
 // credential it has.
 func (w writer) registerNode(c RegisterNodeCmd) Result {
+	if err := w.checkJoinSecret(c); err != nil {
+		return Result{Err: err}
+	}
 	old := w.node(c.Node.Name)
 	if err := checkNodeCredential(old, c.Node.Name, c.Node.SecretHash, c.Proven); err != nil {
 		return Result{Err: err}

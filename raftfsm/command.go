@@ -118,6 +118,14 @@ type RegisterNodeCmd struct {
 	// daemon's registration by its credential): the node must still
 	// have it. "" for an operator's or a join-token registration.
 	Proven string `json:"proven,omitempty"`
+	// ByJoinToken: the caller presented the join token, checked against
+	// the join secret the controller's state had, whose Sealed is
+	// JoinSealed ("": never rotated). The registration is refused if
+	// the cluster's join secret is another when it is applied: a token
+	// checked before a rotation (its body sent after it, or checked by a
+	// leader yet to apply it) registers nothing once it is rotated away.
+	ByJoinToken bool   `json:"byJoinToken,omitempty"`
+	JoinSealed  string `json:"joinSealed,omitempty"`
 }
 
 // Command is one decoded-or-encodable command.

@@ -70,3 +70,22 @@ func (s *State) JoinSecret(ws memdb.WatchSet) *JoinSecret {
 	}
 	return raw.(*JoinSecret)
 }
+
+// checkJoinSecret refuses a registration by the join token that was
+// checked against another join secret than the cluster's now: one
+// rotated away between the check and this entry.
+func (w writer) checkJoinSecret(c RegisterNodeCmd) *api.Error {
+	if !c.ByJoinToken {
+		return nil
+	}
+	now := ""
+	if js := (&State{txn: w.txn}).JoinSecret(nil); js != nil {
+		now = js.Sealed
+	}
+	if now == c.JoinSealed {
+		return nil
+	}
+	return api.Errorf(api.CodeUnauthenticated,
+		"register node %s: the join token presented was rotated away (shoal operator join-token rotate) before the registration was applied: it registers no node; give the node the current one, the whole line of a controller's DATA_DIR/controller/join-token",
+		c.Node.Name)
+}

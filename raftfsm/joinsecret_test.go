@@ -48,3 +48,28 @@ func fired(ws memdb.WatchSet) bool {
 	}
 	return false
 }
+
+// TestRegisterByRotatedJoinToken: a registration by the join token
+// carries the join secret record the token was checked against; it is
+// refused if the cluster was rotated since (the body came after the
+// rotation, or a leader checked it before applying the rotation), and
+// applied if not. Other registrations do not depend on the join secret.
+func TestRegisterByRotatedJoinToken(t *testing.T) {
+	h := newHarness(t)
+	join := func(name, sealed string) raftfsm.RegisterNodeCmd {
+		return raftfsm.RegisterNodeCmd{Node: credNode(name, name+"-boot", hashA), Now: 1, ByJoinToken: true, JoinSealed: sealed}
+	}
+	h.mustOK("by the join token, never rotated", h.apply(raftfsm.OpRegisterNode, join("n1", "")))
+	h.mustOK("rotate", h.apply(raftfsm.OpJoinSecret, raftfsm.JoinSecretCmd{Secret: raftfsm.JoinSecret{Sealed: "s1", RotatedAt: 2}}))
+	wantErr(t, "by the token of before the rotation", h.apply(raftfsm.OpRegisterNode, join("n2", "")), api.CodeUnauthenticated, "n2", "rotated")
+	h.mustOK("by the token of the rotation", h.apply(raftfsm.OpRegisterNode, join("n3", "s1")))
+	h.mustOK("rotate again", h.apply(raftfsm.OpJoinSecret, raftfsm.JoinSecretCmd{Secret: raftfsm.JoinSecret{Sealed: "s2", RotatedAt: 3}}))
+	wantErr(t, "by the token of the first rotation", h.apply(raftfsm.OpRegisterNode, join("n4", "s1")), api.CodeUnauthenticated, "rotated")
+	for _, name := range []string{"n2", "n4"} {
+		if n := h.fsm.State().Node(name); n != nil {
+			t.Errorf("%s registered by a rotated join token: %+v", name, n)
+		}
+	}
+	h.mustOK("by an operator", h.apply(raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: credNode("n5", "b5", hashA), Now: 4}))
+	h.mustOK("by the node's credential", h.apply(raftfsm.OpRegisterNode, raftfsm.RegisterNodeCmd{Node: credNode("n3", "n3-boot", ""), Proven: hashA, Now: 5}))
+}
