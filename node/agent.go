@@ -58,7 +58,14 @@ type Config struct {
 	// LogRetention is how long logs in the node's log dir are kept after
 	// their last write, once their job has ended; 0: for ever.
 	LogRetention time.Duration
-	Log          *slog.Logger
+	// ImageCacheBytes bounds the unpacked size of the images the node
+	// keeps (DataDir/images): past it the least recently used ones that
+	// no job uses are removed; 0: no bound. See images.go.
+	ImageCacheBytes int64
+	// MaxImageBytes bounds one image's unpacked size (and ImageCacheBytes
+	// does too): a job of a larger image fails to start; 0: no bound.
+	MaxImageBytes int64
+	Log           *slog.Logger
 
 	// LogInsecureHTTP serves a TCP LogAddr as plain HTTP, not TLS: the
 	// controller then presents the boot's log token in clear.
@@ -541,8 +548,11 @@ func (a *Agent) run(j api.Job, t *task) {
 	}
 	reason := api.ReasonSandboxFailed
 	if err == nil && j.Image != "" {
-		if err = a.imageSpec(t.ctx, &j, &spec); err != nil {
+		var release func()
+		if release, err = a.imageSpec(t.ctx, &j, &spec); err != nil {
 			reason = api.ReasonCannotPull
+		} else {
+			defer release() // in use until the job has ended (await)
 		}
 	}
 	if t.ctx.Err() != nil {

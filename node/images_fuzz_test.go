@@ -77,7 +77,7 @@ func FuzzUntar(f *testing.F) {
 		os.Mkdir(outside, 0o755)
 		os.WriteFile(filepath.Join(outside, "keep"), []byte("keep"), 0o600)
 
-		err := untar(root, bytes.NewReader(data))
+		_, err := untar(root, bytes.NewReader(data), 0)
 
 		entries, _ := os.ReadDir(base)
 		if len(entries) != 2 {

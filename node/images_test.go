@@ -85,7 +85,8 @@ func unpackLayers(t *testing.T, layers ...v1.Layer) (string, error) {
 	os.Mkdir(root, 0o755)
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	return root, untar(root, rc)
+	_, err = untar(root, rc, 0)
+	return root, err
 }
 
 // listTree lists root as "path type mode uid [-> target | content]".
@@ -180,7 +181,7 @@ func TestUnpackAbsoluteSymlinkStaysInRoot(t *testing.T) {
 	tw.Close()
 	root := filepath.Join(t.TempDir(), "rootfs")
 	os.Mkdir(root, 0o755)
-	if err := untar(root, &buf); err != nil {
+	if _, err := untar(root, &buf, 0); err != nil {
 		t.Fatalf("untar: %v", err)
 	}
 	if entries, _ := os.ReadDir(host); len(entries) != 0 {
@@ -223,7 +224,7 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		tw.Close()
 		root := filepath.Join(t.TempDir(), "rootfs")
 		os.Mkdir(root, 0o755)
-		if err := untar(root, &buf); !errors.Is(err, ErrUnsafeImage) {
+		if _, err := untar(root, &buf, 0); !errors.Is(err, ErrUnsafeImage) {
 			t.Errorf("%s: untar: %v, want ErrUnsafeImage", name, err)
 		}
 		if entries, _ := os.ReadDir(host); len(entries) != 1 {
@@ -259,7 +260,7 @@ func TestUnpackRefusesUnsafeImage(t *testing.T) {
 		}
 		sum := sha256.Sum256(tb.Bytes())
 		digest := "sha256:" + hex.EncodeToString(sum[:])
-		err = c.unpack(context.Background(), digest, &tb)
+		_, err = c.unpack(context.Background(), digest, &tb)
 		if !errors.Is(err, ErrUnsafeImage) {
 			t.Errorf("%s: unpack: %v, want ErrUnsafeImage", name, err)
 		}
@@ -272,24 +273,34 @@ func TestUnpackRefusesUnsafeImage(t *testing.T) {
 	}
 }
 
-// fakeController serves the image fetch protocol for one name from a map
-// of tarballs, counting full answers.
+// fakeController serves the image fetch protocol from a map of names to
+// tarballs, counting full answers.
 type fakeController struct {
-	mu      sync.Mutex
-	tarball []byte
-	digest  string
-	full    atomic.Int32
-	notMod  atomic.Int32
+	mu     sync.Mutex
+	images map[string]fakeImage
+	full   atomic.Int32
+	notMod atomic.Int32
 }
 
-func (f *fakeController) set(t testing.TB, path string) {
+type fakeImage struct {
+	tarball []byte
+	digest  string
+}
+
+// set points the name busybox at the tarball path.
+func (f *fakeController) set(t testing.TB, path string) { f.setName(t, "busybox", path) }
+
+func (f *fakeController) setName(t testing.TB, name, path string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(b)
 	f.mu.Lock()
-	f.tarball, f.digest = b, "sha256:"+hex.EncodeToString(sum[:])
+	if f.images == nil {
+		f.images = map[string]fakeImage{}
+	}
+	f.images[name] = fakeImage{b, "sha256:" + hex.EncodeToString(sum[:])}
 	f.mu.Unlock()
 }
 
@@ -297,20 +308,20 @@ func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req api.FetchImageRequest
 	json.NewDecoder(r.Body).Decode(&req)
 	f.mu.Lock()
-	b, d := f.tarball, f.digest
+	im, ok := f.images[req.Name]
 	f.mu.Unlock()
-	if req.Name != "busybox" {
+	if !ok {
 		reply.Error(w, api.Errorf(api.CodeNotFound, "image %q is not loaded", req.Name))
 		return
 	}
-	w.Header().Set(api.HeaderImageDigest, d)
-	if req.IfNoneMatch == d {
+	w.Header().Set(api.HeaderImageDigest, im.digest)
+	if req.IfNoneMatch == im.digest {
 		f.notMod.Add(1)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	f.full.Add(1)
-	w.Write(b)
+	w.Write(im.tarball)
 }
 
 func busyboxTarball(t *testing.T, tag string, extra map[string]string) string {
@@ -340,7 +351,7 @@ func TestImageRootfsCache(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { roots[i], errs[i] = a.imageRootfs(context.Background(), "busybox") })
+		wg.Go(func() { roots[i], _, errs[i] = a.imageRootfs(context.Background(), "busybox") })
 	}
 	wg.Wait()
 	for i := range n {
@@ -364,7 +375,7 @@ func TestImageRootfsCache(t *testing.T) {
 
 	// The name now points at another image.
 	fc.set(t, busyboxTarball(t, "busybox:latest", map[string]string{"etc/version": "2\n"}))
-	root2, err := a.imageRootfs(context.Background(), "busybox")
+	root2, _, err := a.imageRootfs(context.Background(), "busybox")
 	if err != nil || root2 == roots[0] {
 		t.Fatalf("after a new load: rootfs %q, %v; want a new one", root2, err)
 	}
@@ -372,16 +383,16 @@ func TestImageRootfsCache(t *testing.T) {
 		t.Errorf("the new image's /etc/version reads %q", b)
 	}
 
-	if _, err := a.imageRootfs(context.Background(), "nope"); !api.IsCode(err, api.CodeNotFound) {
+	if _, _, err := a.imageRootfs(context.Background(), "nope"); !api.IsCode(err, api.CodeNotFound) {
 		t.Errorf("an image the controller lacks: %v, want NotFound", err)
 	}
 
 	// The controller does not answer: the name's last digest serves.
 	srv.Close()
-	if root, err := a.imageRootfs(context.Background(), "busybox"); err != nil || root != root2 {
+	if root, _, err := a.imageRootfs(context.Background(), "busybox"); err != nil || root != root2 {
 		t.Errorf("with the controller gone: %q, %v; want the cached %q", root, err, root2)
 	}
-	if _, err := a.imageRootfs(context.Background(), "other"); err == nil {
+	if _, _, err := a.imageRootfs(context.Background(), "other"); err == nil {
 		t.Errorf("with the controller gone, an image never fetched: no error")
 	}
 }
@@ -406,7 +417,7 @@ func TestImageSpec(t *testing.T) {
 		},
 	}
 	spec := a.jobSpec(&j)
-	if err := a.imageSpec(context.Background(), &j, &spec); err != nil {
+	if _, err := a.imageSpec(context.Background(), &j, &spec); err != nil {
 		t.Fatal(err)
 	}
 	if spec.Rootfs == "" || spec.Dir != "/" || !spec.ReadonlyRootfs || !slices.Equal(spec.Argv, []string{"echo", "hi"}) ||
@@ -441,13 +452,13 @@ func BenchmarkImageRootfs(b *testing.B) {
 	defer srv.Close()
 	a := &Agent{cfg: Config{DataDir: b.TempDir(), Client: client.New(srv.URL, "")}}
 	t0 := time.Now()
-	if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
+	if _, _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 		b.Fatal(err)
 	}
 	unpack := time.Since(t0)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
+		if _, _, err := a.imageRootfs(context.Background(), "busybox"); err != nil {
 			b.Fatal(err)
 		}
 	}

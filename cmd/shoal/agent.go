@@ -58,6 +58,8 @@ func agentCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "job-tmp-size", Value: "0", Usage: "size of a job's private /tmp (a tmpfs charged to the job's memory) when sbatch --tmp does not say, MiB or with a unit (e.g. 1G); 0: the job's memory limit"},
 			&ucli.StringFlag{Name: "max-log-size", Value: "1G", Usage: "most of a job's stdout, and of its stderr, kept in the node's log dir (DATA_DIR/node/logs: jobs given no output file, as shoal submit's and AWS's), MiB or with a unit; past it the output is dropped with a line saying so; 0: no limit"},
 			&ucli.DurationFlag{Name: "log-retention", Value: node.DefaultLogRetention, Usage: "how long the node keeps the logs in its log dir (of jobs given no output file) after their last write, once their job has ended; 0: for ever"},
+			&ucli.StringFlag{Name: "image-cache-size", Value: "100G", Usage: "most the images the node keeps unpacked (DATA_DIR/node/images) may take together, MiB or with a unit: past it the least recently used ones no running job uses are removed (those in use never are); fit it to the disk DATA_DIR is on; 0: no limit"},
+			&ucli.StringFlag{Name: "max-image-size", Value: "32G", Usage: "most one image may take unpacked (never more than -image-cache-size), MiB or with a unit: a job of a larger image fails to start, saying so; 0: no limit but -image-cache-size"},
 			&ucli.Int64Flag{Name: "job-pids-max", Value: 4096, Usage: "most processes and threads a job may have at once; 0: no limit"},
 			&ucli.DurationFlag{Name: "node-ttl", Value: daemon.DefaultNodeTTL, Usage: "controller: a node daemon silent this long is set DOWN (Not responding) and its jobs end NODE_FAIL or are requeued; nodes send heartbeats at a third of it"},
 			&ucli.DurationFlag{Name: "default-time-limit", Value: time.Duration(sched.DefaultTimeLimit) * time.Second, Usage: "controller: how long the backfill scheduler reckons a job without a time limit runs (the default, a year, is beyond its 7-day window: such jobs then hold no reservation back)"},
@@ -227,6 +229,14 @@ func runAgent(c *ucli.Context) error {
 		if err != nil {
 			return fmt.Errorf("agent: -max-log-size: %w", err)
 		}
+		cacheMiB, err := cli.ParseMemoryMiB(c.String("image-cache-size"))
+		if err != nil {
+			return fmt.Errorf("agent: -image-cache-size: %w", err)
+		}
+		imageMiB, err := cli.ParseMemoryMiB(c.String("max-image-size"))
+		if err != nil {
+			return fmt.Errorf("agent: -max-image-size: %w", err)
+		}
 		if c.Int64("job-pids-max") < 0 {
 			return fmt.Errorf("agent: -job-pids-max %d: give a number of processes, or 0 for no limit", c.Int64("job-pids-max"))
 		}
@@ -285,6 +295,7 @@ func runAgent(c *ucli.Context) error {
 			Executor: node.SandboxExecutor{Runner: runner}, LogAddr: logAddr, LogInsecureHTTP: c.Bool("insecure-http"),
 			Grace: c.Duration("grace"), Log: log, JobTmpBytes: tmpMiB << 20, JobPidsMax: c.Int64("job-pids-max"),
 			MaxLogBytes: logMiB << 20, LogRetention: max(c.Duration("log-retention"), 0),
+			ImageCacheBytes: cacheMiB << 20, MaxImageBytes: imageMiB << 20,
 		})
 		if err != nil {
 			return fmt.Errorf("start node daemon: %w", err)

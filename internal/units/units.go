@@ -32,3 +32,19 @@ func ParseMemoryMiB(s string) (int64, error) {
 	}
 	return (n*unit + (1<<20 - 1)) >> 20, nil
 }
+
+// FormatBytes writes a size in the binary units ParseMemoryMiB reads (a
+// K is 1024), with one decimal: 512 B, 1.5 KiB, 32.0 GiB.
+func FormatBytes(n int64) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/(1<<10), "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB", "PiB"} {
+		if v < 1<<10 {
+			break
+		}
+		v, unit = v/(1<<10), u
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}

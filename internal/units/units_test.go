@@ -25,3 +25,14 @@ func TestParseMemoryMiB(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 32 << 30: "32.0 GiB",
+		100<<30 + 100<<20: "100.1 GiB", 3 << 40: "3.0 TiB", 1 << 62: "4096.0 PiB",
+	} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -159,9 +159,11 @@
 // binary again once it runs as the job's user, and a C constructor
 // (package enterdir) enters the directory, at its canonical path, and
 // executes the job's program, before any Go runtime starts (about one
-// exec, ~1 ms of CPU). Before the init is released, the daemon resolves
-// the directory and the program as the user inside the job's root, so
-// that what would fail there fails the start with the reason (see
+// exec, ~1 ms of CPU). Before the init is released, its supervisor
+// resolves the directory and the program as the user inside the job's
+// root, so that what would fail there fails the start with the reason,
+// and gives up after Runner.StartCheckTimeout on a lookup that hangs (a
+// PATH entry on a dead NFS server), ending it with its own exit (see
 // workdir.go). In an image job the binary runs inside the image, so it
 // must be linked statically there (as `make build` links shoal-sandbox);
 // with a dynamically linked one, an image job that mounts no directory of
@@ -255,9 +257,9 @@
 // every main that dispatches libcontainer's init reaches Init), in a
 // session of its own, one per job, as containerd's shim is. The supervisor
 // creates the container and starts its init, which is therefore its
-// child, not the daemon's; tells the daemon the init's pid; the daemon
-// checks the working directory and the program and releases the init (Exec, as `runc
-// start` does, from the container's saved state). The supervisor waits
+// child, not the daemon's; checks the working directory and the program;
+// tells the daemon the init's pid; the daemon releases the init (Exec, as
+// `runc start` does, from the container's saved state). The supervisor waits
 // for the init, writes how the job ended (exit code, signal, OOM kills,
 // usage, read from the cgroup before it goes) to Root/.shim/<id>/exit.json,
 // destroys the container, removes the job directory, copies the last of

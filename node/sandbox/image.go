@@ -77,6 +77,28 @@ func makeLayer(spec *Spec, dir string) (string, error) {
 	return merged, nil
 }
 
+// MountedImages returns the directories that overlays on this host now
+// use as lower layers, as the kernel shows them: every image (Spec.Rootfs)
+// a running job uses, whichever daemon started it, and maybe others'. A
+// cache of images must not remove those.
+func MountedImages() (map[string]bool, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("overlay"))
+	if err != nil {
+		return nil, fmt.Errorf("list overlay mounts: %w", err)
+	}
+	dirs := map[string]bool{}
+	for _, m := range infos {
+		for o := range strings.SplitSeq(m.VFSOptions, ",") {
+			if l, ok := strings.CutPrefix(o, "lowerdir="); ok {
+				for d := range strings.SplitSeq(l, ":") {
+					dirs[d] = true
+				}
+			}
+		}
+	}
+	return dirs, nil
+}
+
 // ownMountpoints makes the directories the sandbox mounts its own /proc,
 // /dev, /sys and /tmp onto real directories of the layer: libcontainer
 // follows a symlink there (an image whose /dev leads to /foo would have

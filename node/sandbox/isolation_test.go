@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,7 +124,7 @@ func TestCheckStart(t *testing.T) {
 		spec := userSpec(t, c.prog)
 		spec.Env = []string{"PATH=/nowhere", "PATH=" + c.path}
 		w := &workdir{path: c.dir}
-		err := w.checkStart(&spec, probe.Pid(), true)
+		err := w.checkFor(&spec, true, 0).checkStart(spec.UID, spec.GID, spec.Groups, probe.Pid())
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalidSpec)) {
 			t.Errorf("checkStart(dir %s, %q, PATH %q): %v, want %q", c.dir, c.prog, c.path, err, c.want)
 		}
@@ -137,6 +138,95 @@ func TestCheckStart(t *testing.T) {
 		t.Errorf("Start of a program not on PATH: %v", err)
 	}
 	assertGone(t, r, spec.ID)
+}
+
+// hungMount mounts, under a directory everyone may reach, a FUSE file
+// system whose server never answers: no daemon reads its device, so every
+// lookup below its root waits in the kernel (killably, as on a hard NFS
+// mount whose server is gone) until the connection is aborted, which the
+// test's cleanup (or abort) does before it unmounts. It returns the
+// mountpoint, a reader of the connection's "waiting" count (fusectl): the
+// requests blocked on it, and abort. It skips where the kernel has no FUSE.
+func hungMount(t *testing.T) (dir string, waiting func() int, abort func()) {
+	t.Helper()
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no FUSE device to make a mount that hangs: %v", err)
+	}
+	dir = filepath.Join(reachable(t, scratchDir(t)), "hung")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := fmt.Sprintf("fd=%d,rootmode=40755,user_id=0,group_id=0,allow_other", fd)
+	if err := unix.Mount("shoal-test-hung", dir, "fuse.shoal-test-hung", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		unix.Close(fd)
+		t.Skipf("mount a FUSE file system: %v", err)
+	}
+	abort = sync.OnceFunc(func() { unix.Close(fd) }) // blocked lookups fail
+	t.Cleanup(func() {
+		abort()
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	var conn string
+	for line := range strings.Lines(readFile(t, "/proc/self/mountinfo")) {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			_, conn, _ = strings.Cut(f[2], ":") // the minor of 0:N
+		}
+	}
+	ctl := "/sys/fs/fuse/connections"
+	if _, err := os.Stat(filepath.Join(ctl, conn)); err != nil {
+		ctl = t.TempDir()
+		if err := unix.Mount("fusectl", ctl, "fusectl", 0, ""); err != nil {
+			t.Fatalf("mount fusectl: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(ctl, 0) })
+	}
+	return dir, func() int {
+		n, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(ctl, conn, "waiting"))))
+		if err != nil {
+			t.Fatalf("FUSE connection %s: %v", conn, err)
+		}
+		return n
+	}, abort
+}
+
+// A PATH entry on a file system that never answers fails the start once
+// StartCheckTimeout has passed, naming the entry and the limit, and
+// leaves nothing behind: no job, and no lookup still blocked on the mount
+// (the supervisor that ran it is gone).
+func TestCheckStartHungPath(t *testing.T) {
+	r := newRunner(t)
+	r.StartCheckTimeout = time.Second
+	hung, waiting, abort := hungMount(t)
+	before := waiting()
+	spec := userSpec(t, "true")
+	spec.Env = []string{"PATH=" + hung + "/bin:/usr/bin:/bin"}
+	done := make(chan error, 1)
+	go func() {
+		j, err := r.Start(spec)
+		if err == nil {
+			j.Wait()
+		}
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second): // the start's own bound is 1s
+		abort()
+		<-done
+		t.Fatalf("Start still blocked after 30s on the PATH entry %s/bin (StartCheckTimeout %v)", hung, r.StartCheckTimeout)
+	}
+	want := `looking up "true" in the PATH entry ` + hung + "/bin did not finish within 1s"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "out of the job's PATH") {
+		t.Errorf("Start with a hung PATH entry: %v, want an error saying %q and what to do", err, want)
+	}
+	assertGone(t, r, spec.ID)
+	if n := waiting(); n != before {
+		t.Errorf("%d lookups still blocked on the hung mount after Start returned (%d before): the check was left running", n-before, before)
+	}
 }
 
 // A working directory that lies, in the job, through a symlink of one of

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -52,6 +53,11 @@ type Runner struct {
 	// build as this binary (SiblingSupervisor finds one); "" is this
 	// binary. It must not lie in or above Root either.
 	Supervisor string
+	// StartCheckTimeout bounds the check, as a non-root job's user, of
+	// its working directory and program (a walk of its PATH) before its
+	// init is released; past it the start fails naming the lookup that
+	// hung. 0: DefaultStartCheckTimeout.
+	StartCheckTimeout time.Duration
 
 	mu   sync.Mutex
 	live map[string]bool // ids of jobs started and not yet finished
@@ -75,9 +81,9 @@ type Runner struct {
 // sources, looked up as the job's user, and of a working directory under
 // /tmp), and has the job's supervisor (see shim.go) create the container
 // and run its init, which sets up the namespaces, mounts, cgroups and
-// credentials; it then checks that the
-// init's working directory is the one the user can reach (see
-// workdir.go) and releases the init to exec Argv. It returns once that
+// credentials, and checks that the init's working directory and program
+// are ones the user can reach, within StartCheckTimeout (see workdir.go);
+// it then releases the init to exec Argv. It returns once that
 // init has been released (the execve itself may still be in flight; Stop
 // copes with that). Nothing it opens can block it (a FIFO as an output is
 // refused). On error nothing is left behind but the output files. Errors
@@ -153,6 +159,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		Args: args, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: cwd, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
 		StdoutLimit: spec.StdoutLimit, StderrLimit: spec.StderrLimit, OOMNote: spec.OOMNote, Mounts: inRoot,
+		Check: wd.checkFor(&spec, asUser, r.StartCheckTimeout),
 	}
 	sh, err := r.startShim(&ss, out)
 	if err != nil {
@@ -160,19 +167,17 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		_ = os.RemoveAll(ss.Dir)
 		return nil, err
 	}
-	// The init is set up (credentials dropped) and waits on its
-	// exec fifo; releaseInit releases it (libcontainer's Exec where the
-	// kernel gave no pidfd).
+	// The init is set up (credentials dropped), checked (ss.Check) and
+	// waits on its exec fifo; releaseInit releases it (libcontainer's
+	// Exec where the kernel gave no pidfd).
 	c, err := libcontainer.Load(r.Root, spec.ID)
 	if err == nil && sh.initGone {
 		err = errInitEnded // its pid names another process now, if any
 	}
-	if err == nil {
-		if err = wd.checkStart(&spec, sh.initPid, asUser); err == nil && sh.initFd >= 0 {
-			err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
-		} else if err == nil {
-			err = c.Exec()
-		}
+	if err == nil && sh.initFd >= 0 {
+		err = releaseInit(filepath.Join(r.Root, spec.ID, execFifo), sh.initFd)
+	} else if err == nil {
+		err = c.Exec()
 	}
 	var st *libcontainer.State
 	if err == nil {

@@ -955,7 +955,7 @@ func readFile(t testing.TB, path string) string {
 // that cmd/shoal's end-to-end tests mount under their own TMPDIR
 // (/var/tmp/shoal-e2e-*) and their agents' default scratch dirs
 // (/var/tmp/shoal-scratch/shoal-e2e-*) while go test runs that package
-// alongside this one.
+// alongside this one (node's image cache test mounts there too).
 func hostMounts(t testing.TB) []string {
 	t.Helper()
 	var out []string

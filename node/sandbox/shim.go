@@ -76,6 +76,9 @@ type shimSpec struct {
 	// supervisor makes inside the job's root (mountInRoot); Config holds
 	// the job's other mounts.
 	Mounts []shimMount `json:"mounts,omitempty"`
+	// Check, for a job that does not run as root, is run on its init
+	// before the daemon is told of it (checkStart).
+	Check *startCheck `json:"check,omitempty"`
 }
 
 // shimMount is a mount of a host job onto a path the host has: Source is
@@ -306,7 +309,14 @@ func shim() error {
 	if err == nil {
 		ctl, err = openCtl(s.Dir)
 	}
+	// Here, not in the daemon: a check that hangs ends with this process.
+	if err == nil && s.Check != nil {
+		err = s.Check.checkStart(uint32(s.UID), uint32(s.GID), toU32(s.Groups), pid)
+	}
 	if err != nil {
+		if ctl != nil {
+			ctl.Close()
+		}
 		_ = c.Signal(unix.SIGKILL)
 		_, _ = proc.Wait()
 		_ = c.Destroy()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,9 +30,10 @@ import (
 //     and executes the job through enterdir, which changes into the
 //     directory's canonical path once it runs as the job's user, with
 //     the job's credentials and no capabilities;
-//  3. before the init is released, checkStart resolves the directory and
-//     the program inside the job's own root, as the user, so that what
-//     would fail in enterdir fails the start instead, with the reason.
+//  3. before the init is released, checkStart (in the job's supervisor)
+//     resolves the directory and the program inside the job's own root,
+//     as the user, so that what would fail in enterdir fails the start
+//     instead, with the reason.
 //
 // Root jobs keep libcontainer's way: root may enter anything.
 
@@ -113,21 +116,81 @@ func (w *workdir) bindWorkdir(dir string) error {
 	return nil
 }
 
-// checkStart checks, for a non-root job whose init is set up and waits
-// to exec, what the job's first step will meet, resolved with the job
-// user's credentials inside the job's own root: that the working
+// DefaultStartCheckTimeout bounds checkStart where Runner.StartCheckTimeout
+// is 0: a healthy lookup, even over NFS with cold caches, takes
+// milliseconds; one on a mount whose server is gone never ends.
+const DefaultStartCheckTimeout = 30 * time.Second
+
+// startCheck is what checkStart needs of a non-root job; the daemon hands
+// it to the job's supervisor (shimSpec.Check), which runs it on its init.
+type startCheck struct {
+	Dir      string `json:"dir"`     // the working directory, as the job sees it
+	Program  string `json:"program"` // Argv[0]
+	Path     string `json:"path"`    // the job's PATH
+	EnterDir bool   `json:"enterDir,omitempty"`
+	// Timeout bounds the whole check (see checkStart).
+	Timeout time.Duration `json:"timeout"`
+}
+
+// checkFor is the check of a non-root job's start, nil for root's.
+func (w *workdir) checkFor(spec *Spec, viaEnterdir bool, timeout time.Duration) *startCheck {
+	if spec.UID == 0 {
+		return nil
+	}
+	if timeout <= 0 {
+		timeout = DefaultStartCheckTimeout
+	}
+	return &startCheck{Dir: w.path, Program: spec.Argv[0], Path: envValue(spec.Env, "PATH"), EnterDir: viaEnterdir, Timeout: timeout}
+}
+
+// checkStep is the lookup a check is in, for the error should it hang:
+// what it looks up, and what the job could do instead.
+type checkStep struct{ what, instead string }
+
+// checkStart checks, for a non-root job whose init (pid) is set up and
+// waits to exec, what the job's first step will meet, resolved with the
+// job user's credentials inside the job's own root: that the working
 // directory is one the user may enter, and that the program is a file the
 // user may execute, found as exec.LookPath finds it; and, for a job that
-// enters its directory through enterdir (viaEnterdir), that the user may
+// enters its directory through enterdir (EnterDir), that the user may
 // execute the init's binary. For such a job nothing relies on it for
 // safety (enterdir does it all as the user): it turns what would end the
 // job at once into a start that fails with the reason. For an image job
 // whose init entered the directory as root, it is what refuses one the
 // user may not enter.
-func (w *workdir) checkStart(spec *Spec, pid int, viaEnterdir bool) error {
-	if spec.UID == 0 {
-		return nil
+//
+// The job's supervisor runs it, not the daemon: a lookup on a mount that
+// no longer answers (a PATH entry on a hung NFS server) blocks in the
+// kernel, and can be ended only with its process. So the check gives up
+// after Timeout, naming the lookup that hung; the supervisor then kills
+// the init and exits, which ends the blocked lookup too.
+func (c *startCheck) checkStart(uid, gid uint32, groups []uint32, pid int) error {
+	var step atomic.Pointer[checkStep]
+	done := make(chan error, 1) // the lookup may outlive this call
+	go func() { done <- c.check(uid, gid, groups, pid, &step) }()
+	timer := time.NewTimer(c.Timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
 	}
+	s := step.Load()
+	if s == nil { // not yet as the user: opening the init's own /proc files
+		s = &checkStep{what: "opening the job's root in /proc/" + strconv.Itoa(pid)}
+	}
+	fix := "repair or unmount that file system on this node"
+	if s.instead != "" {
+		fix += ", or " + s.instead
+	}
+	return fmt.Errorf("checking the job's start as user %s: %s did not finish within %v: the file system there does not answer (an NFS or FUSE mount whose server is gone?): %s",
+		userName(uid), s.what, c.Timeout, fix)
+}
+
+// check is checkStart's work; it notes each lookup in step before it
+// starts it, and closes what it opens only once done, however late.
+func (c *startCheck) check(uid, gid uint32, groups []uint32, pid int, step *atomic.Pointer[checkStep]) error {
+	at := func(what, instead string) { step.Store(&checkStep{what, instead}) }
 	proc := "/proc/" + strconv.Itoa(pid)
 	root, err := os.OpenFile(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -135,7 +198,7 @@ func (w *workdir) checkStart(spec *Spec, pid int, viaEnterdir bool) error {
 	}
 	defer root.Close()
 	var exe *os.File
-	if viaEnterdir {
+	if c.EnterDir {
 		// What the init will execute: libcontainer's sealed copy of its
 		// binary, which the user must be allowed to execute.
 		if exe, err = os.OpenFile(proc+"/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
@@ -144,24 +207,26 @@ func (w *workdir) checkStart(spec *Spec, pid int, viaEnterdir bool) error {
 		defer exe.Close()
 	}
 	var cmdErr, exeErr error
-	err = asUser(spec.UID, spec.GID, spec.Groups, func() error {
-		if err := accessInRoot(root, w.path, unix.O_DIRECTORY); err != nil {
+	err = asUser(uid, gid, groups, func() error {
+		at("entering the working directory "+c.Dir, "run the job in another working directory")
+		if err := accessInRoot(root, c.Dir, unix.O_DIRECTORY); err != nil {
 			return err
 		}
 		if exe != nil {
+			at("checking the job's init binary", "")
 			exeErr = unix.Faccessat2(int(exe.Fd()), "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS)
 		}
-		cmdErr = findInRoot(root, w.path, spec.Argv[0], envValue(spec.Env, "PATH"))
+		cmdErr = findInRoot(root, c.Dir, c.Program, c.Path, at)
 		return nil
 	})
 	switch {
 	case exeErr != nil:
 		return fmt.Errorf("the job's init binary (libcontainer's copy of %s), which a job of uid %d executes to enter its working directory: %w",
-			SupervisorName, spec.UID, exeErr)
+			SupervisorName, uid, exeErr)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
-		return fmt.Errorf("%w: working directory %s: permission denied for user %s", ErrInvalidSpec, w.path, userName(spec.UID))
+		return fmt.Errorf("%w: working directory %s: permission denied for user %s", ErrInvalidSpec, c.Dir, userName(uid))
 	case err != nil:
-		return fmt.Errorf("%w: working directory %s: %w", ErrInvalidSpec, w.path, err)
+		return fmt.Errorf("%w: working directory %s: %w", ErrInvalidSpec, c.Dir, err)
 	case cmdErr != nil:
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, cmdErr)
 	}
@@ -194,13 +259,14 @@ func accessInRoot(root *os.File, path string, flags uint64) error {
 
 // findInRoot looks the program name up inside root as exec.LookPath would
 // in directory dir with PATH path, and returns what exec.LookPath's error
-// would say if it is not there.
-func findInRoot(root *os.File, dir, name, path string) error {
+// would say if it is not there. It tells at of each lookup it starts.
+func findInRoot(root *os.File, dir, name, path string, at func(what, instead string)) error {
 	if strings.Contains(name, "/") {
 		p := name
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
+		at("looking up the program "+p, "run a program that lies elsewhere")
 		if err := accessInRoot(root, p, 0); err != nil {
 			return fmt.Errorf("exec: %q: %w", name, err)
 		}
@@ -209,7 +275,11 @@ func findInRoot(root *os.File, dir, name, path string) error {
 	if name != "" {
 		for _, d := range filepath.SplitList(path) {
 			// exec.LookPath refuses what it finds in a relative entry.
-			if filepath.IsAbs(d) && accessInRoot(root, filepath.Join(d, name), 0) == nil {
+			if !filepath.IsAbs(d) {
+				continue
+			}
+			at(fmt.Sprintf("looking up %q in the PATH entry %s", name, d), "leave that entry out of the job's PATH")
+			if accessInRoot(root, filepath.Join(d, name), 0) == nil {
 				return nil
 			}
 		}
