@@ -55,16 +55,7 @@ func TestHeartbeatRunningBounded(t *testing.T) {
 // in its memory.
 func TestHeartbeatForgetsDeletedNode(t *testing.T) {
 	const ttl = 41 * time.Second // no other timer of the controller's is armed for it
-	mc := startMemController(t, Config{NodeTTL: ttl})
-	expired := make(chan string, 1)
-	nodeExpired := mc.c.beats.expire
-	mc.c.beats.expire = func(node string, seen time.Time) { // before any node's timer is armed
-		nodeExpired(node, seen)
-		expired <- node
-	}
-	mc.registerNode("gone")
-	load := 0.5
-	mc.mustCall(rootUser, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: "gone", Boot: "gone-boot", Load: &load}, nil)
+	mc, expired := beatingNode(t, ttl, "gone")
 	if _, ok := mc.c.beats.load("gone"); !ok {
 		t.Fatal("the leader does not know the load of the node's heartbeat")
 	}
@@ -91,16 +82,7 @@ func TestHeartbeatForgetsDeletedNode(t *testing.T) {
 // heartbeat.
 func TestHeartbeatForgetsDeletedDownNode(t *testing.T) {
 	const ttl = 43 * time.Second // no other timer of the controller's is armed for it
-	mc := startMemController(t, Config{NodeTTL: ttl})
-	expired := make(chan string, 1)
-	nodeExpired := mc.c.beats.expire
-	mc.c.beats.expire = func(node string, seen time.Time) { // before any node's timer is armed
-		nodeExpired(node, seen)
-		expired <- node
-	}
-	mc.registerNode("dead")
-	load := 0.5
-	mc.mustCall(rootUser, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: "dead", Boot: "dead-boot", Load: &load}, nil)
+	mc, expired := beatingNode(t, ttl, "dead")
 	mc.clock.WaitArmed(ttl)
 	mc.clock.Advance(ttl)
 	<-expired
@@ -122,4 +104,21 @@ func TestHeartbeatForgetsDeletedDownNode(t *testing.T) {
 	if _, ok := mc.c.beats.lastSeen("dead"); ok {
 		t.Error("the leader still keeps the last heartbeat of a deleted node that was DOWN")
 	}
+}
+
+// beatingNode starts a controller with node TTL ttl and a node name that
+// has sent one heartbeat with its load; each time a node's timer has
+// fired (and nodeExpired returned) its name comes on the channel.
+func beatingNode(t *testing.T, ttl time.Duration, name string) (*memController, <-chan string) {
+	mc := startMemController(t, Config{NodeTTL: ttl})
+	expired := make(chan string, 1)
+	nodeExpired := mc.c.beats.expire
+	mc.c.beats.expire = func(node string, seen time.Time) { // before any node's timer is armed
+		nodeExpired(node, seen)
+		expired <- node
+	}
+	mc.registerNode(name)
+	load := 0.5
+	mc.mustCall(rootUser, api.PathNodeBeat, api.NodeHeartbeatRequest{Name: name, Boot: name + "-boot", Load: &load}, nil)
+	return mc, expired
 }

@@ -28,25 +28,13 @@ func TestJoinSecret(t *testing.T) {
 		t.Fatalf("the join secret after it was set: %+v", js)
 	}
 	h.mustOK("rotate", h.apply(raftfsm.OpJoinSecret, raftfsm.JoinSecretCmd{Secret: raftfsm.JoinSecret{Sealed: "s2", RotatedAt: 2}}))
-	if !fired(ws) {
+	if !watchFired(ws) {
 		t.Fatal("a rotation did not fire the watch on the join secret")
 	}
 	back := restored(t, snapshotBytes(t, h.fsm), 9)
 	if js := back.State().JoinSecret(nil); js == nil || js.Sealed != "s2" || js.RotatedAt != 2 {
 		t.Fatalf("the join secret restored from a snapshot: %+v, want s2", js)
 	}
-}
-
-// fired reports whether a channel of ws is closed, without waiting.
-func fired(ws memdb.WatchSet) bool {
-	for ch := range ws {
-		select {
-		case <-ch:
-			return true
-		default:
-		}
-	}
-	return false
 }
 
 // TestRegisterByRotatedJoinToken: a registration by the join token
