@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -161,11 +162,34 @@ func runShim() {
 	os.Exit(0)
 }
 
+// catchIgnoredSignals gives the job every signal at its default action,
+// as slurmstepd does, whatever the node daemon was started with. A
+// daemon started under nohup, or by a shell that ignored SIGINT,
+// passes SIGHUP or SIGINT on ignored (Go keeps those two ignored when it
+// starts with them so), and an ignored signal stays ignored across exec:
+// the job's `trap ... HUP` would do nothing (POSIX shells cannot trap a
+// signal ignored on entry) and `scancel --signal=HUP` would not reach it.
+// A caught signal goes back to its default across exec, so this process
+// catches them (and takes no action on them, as before) and its children,
+// the job's init and so the job, start with them at default.
+func catchIgnoredSignals() {
+	var ignored []os.Signal
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if sig != syscall.SIGKILL && sig != syscall.SIGSTOP && signal.Ignored(sig) {
+			ignored = append(ignored, sig)
+		}
+	}
+	if len(ignored) > 0 {
+		signal.Notify(make(chan os.Signal, 1), ignored...) // never read: a full channel drops them
+	}
+}
+
 func shim() error {
 	// Started from /proc/self/exe or /proc/self/fd/N, its command name
 	// would be "exe" or "N": name it for ps and top (its arguments name
 	// the job).
 	_ = os.WriteFile("/proc/self/comm", []byte("shoal-shim"), 0)
+	catchIgnoredSignals()
 	statusF := os.NewFile(shimStatusFd, "status")
 	var s shimSpec
 	specF := os.NewFile(shimSpecFd, "spec")
