@@ -146,7 +146,12 @@
 // input or mount source on a kernel interface file system (/proc, /sys,
 // cgroupfs, ...), whose permission checks look at the effective uid,
 // root's, or at capabilities, not at the file-system uid; the open is
-// non-blocking, so nothing the user names can hang the daemon. An
+// non-blocking, so nothing the user names can hang the daemon. Each of
+// these lookups runs on a goroutine of its own, and Start gives up on one
+// that has not returned after Runner.StartCheckTimeout (a path on an NFS
+// or FUSE mount whose server is gone), naming the path (noanswer.go): the
+// lookup's thread stays blocked in the kernel until the file system
+// answers or is unmounted, and what it opened then is closed. An
 // existing file keeps its owner and mode: libcontainer's init fchowns
 // the container's stdio to the job's uid when the owner differs (runc's
 // fixStdioPermissions), so a file the job's uid does not own is written

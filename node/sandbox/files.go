@@ -48,7 +48,7 @@ func (s *stdio) close() {
 // container: it gets a pipe, and a relay in the job's supervisor copies
 // the pipe into the file. Nothing the job opens ever changes an existing
 // file's owner or mode.
-func openOutputs(spec *Spec) (*stdio, error) {
+func openOutputs(spec *Spec, bound time.Duration) (*stdio, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if spec.AppendOutput {
 		flags |= os.O_APPEND
@@ -57,7 +57,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 	}
 	s := &stdio{}
 	open := func(path string, node bool, limit int64) (*os.File, bool, error) {
-		f, err := openOutput(path, flags, node, spec.UID, spec.GID, spec.Groups)
+		f, err := openOutput(path, flags, node, spec.UID, spec.GID, spec.Groups, bound)
 		if err != nil {
 			return nil, false, err
 		}
@@ -77,7 +77,7 @@ func openOutputs(spec *Spec) (*stdio, error) {
 	}
 	if spec.Stderr == spec.Stdout {
 		s.stderr, s.relayErr = s.stdout, s.relayOut
-		return s, openInput(spec, s)
+		return s, openInput(spec, s, bound)
 	}
 	if s.stderr, s.relayErr, err = open(spec.Stderr, spec.NodeStderr, spec.StderrLimit); err != nil {
 		s.close()
@@ -86,18 +86,18 @@ func openOutputs(spec *Spec) (*stdio, error) {
 	if s.relayErr {
 		s.relays = append(s.relays, "stderr")
 	}
-	return s, openInput(spec, s)
+	return s, openInput(spec, s, bound)
 }
 
 // openInput opens Spec.Stdin, if any, as the job's user, read-only, into
 // s.stdin; on error it closes what s holds. The job reads it through a
 // pipe its supervisor fills (libcontainer would chown a file handed to
 // the container as stdio), so the file's owner and mode never change.
-func openInput(spec *Spec, s *stdio) error {
+func openInput(spec *Spec, s *stdio, bound time.Duration) error {
 	if spec.Stdin == "" {
 		return nil
 	}
-	f, err := OpenAsUser(spec.Stdin, os.O_RDONLY, spec.UID, spec.GID, spec.Groups)
+	f, err := openAsUserWithin(bound, spec.Stdin, os.O_RDONLY, spec.UID, spec.GID, spec.Groups)
 	if err != nil {
 		s.close()
 		return fmt.Errorf("input %w", err)
@@ -222,13 +222,13 @@ func (rl *relay) waitWithin(d time.Duration) error {
 // openOutput opens one output file as the user, or the node's own log
 // file (node) as root: no final symlink, and nothing but a regular file
 // or /dev/null.
-func openOutput(path string, flags int, node bool, uid, gid uint32, groups []uint32) (*os.File, error) {
+func openOutput(path string, flags int, node bool, uid, gid uint32, groups []uint32, bound time.Duration) (*os.File, error) {
 	var f *os.File
 	var err error
 	if node {
 		f, err = OpenNodeLog(path, flags&^os.O_CREATE)
 	} else {
-		f, err = OpenAsUser(path, flags, uid, gid, groups)
+		f, err = openAsUserWithin(bound, path, flags, uid, gid, groups)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("output %w", err)
@@ -268,9 +268,31 @@ func isDevNull(st *unix.Stat_t) bool {
 // /dev/null is refused, as is a file of a kernel interface file system
 // (/proc, /sys, ...: see kernelFileSystems), each with an error that names
 // the path and what was found. A relative path is refused. An existing
-// file's owner and mode are never changed. Errors
-// read "<path>: <what>", so callers prefix what the path is.
+// file's owner and mode are never changed. An open that does not return
+// within DefaultStartCheckTimeout (a file system that does not answer)
+// fails, saying so (see withinBound). Errors read "<path>: <what>", so
+// callers prefix what the path is.
 func OpenAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+	return openAsUserWithin(DefaultStartCheckTimeout, path, flags, uid, gid, groups)
+}
+
+// openAsUserWithin is OpenAsUser with the bound d.
+func openAsUserWithin(d time.Duration, path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
+	var f *os.File
+	err := withinBound(d, func() error {
+		var err error
+		f, err = openAsUser(path, flags, uid, gid, groups)
+		return err
+	}, func() { f.Close() })
+	var na *noAnswerError
+	if errors.As(err, &na) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, err
+}
+
+// openAsUser is OpenAsUser's work, unbounded.
+func openAsUser(path string, flags int, uid, gid uint32, groups []uint32) (*os.File, error) {
 	if !filepath.IsAbs(path) {
 		// Looked up from the daemon's own directory, as /proc/self/cwd.
 		return nil, fmt.Errorf("%s: is not an absolute path (a relative one would be looked up from the node daemon's own directory)", path)

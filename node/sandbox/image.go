@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
@@ -279,7 +280,7 @@ var imageDevices = func() []*devices.Device {
 // one only root may enter). The job's init mounts these binds, whose paths
 // the user cannot touch, so a source path swapped after the check does not
 // matter. The binds are private: no mount event propagates through them.
-func bindMountSources(spec *Spec, dir string) ([]string, error) {
+func bindMountSources(spec *Spec, dir string, bound time.Duration) ([]string, error) {
 	if len(spec.Mounts) == 0 {
 		return nil, nil
 	}
@@ -301,11 +302,15 @@ func bindMountSources(spec *Spec, dir string) ([]string, error) {
 			}
 			return err
 		}
-		var err error
-		if spec.UID == 0 || m.NodeSource {
-			err = open()
-		} else {
-			err = asUser(spec.UID, spec.GID, spec.Groups, open)
+		err := withinBound(bound, func() error {
+			if spec.UID == 0 || m.NodeSource {
+				return open()
+			}
+			return asUser(spec.UID, spec.GID, spec.Groups, open)
+		}, func() { f.Close() })
+		var noAnswer *noAnswerError
+		if errors.As(err, &noAnswer) {
+			return nil, fmt.Errorf("mount source %s: %w", m.Source, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: mount source %s (looked up as uid %d): %w", ErrInvalidSpec, m.Source, spec.UID, err)

@@ -124,7 +124,7 @@ func TestCheckStart(t *testing.T) {
 		spec := userSpec(t, c.prog)
 		spec.Env = []string{"PATH=/nowhere", "PATH=" + c.path}
 		w := &workdir{path: c.dir}
-		err := w.checkFor(&spec, true, 0).checkStart(spec.UID, spec.GID, spec.Groups, probe.Pid())
+		err := w.checkFor(&spec, true, DefaultStartCheckTimeout).checkStart(spec.UID, spec.GID, spec.Groups, probe.Pid())
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrInvalidSpec)) {
 			t.Errorf("checkStart(dir %s, %q, PATH %q): %v, want %q", c.dir, c.prog, c.path, err, c.want)
 		}
@@ -226,6 +226,76 @@ func TestCheckStartHungPath(t *testing.T) {
 	assertGone(t, r, spec.ID)
 	if n := waiting(); n != before {
 		t.Errorf("%d lookups still blocked on the hung mount after Start returned (%d before): the check was left running", n-before, before)
+	}
+}
+
+// Each path a job names that Start looks up in the daemon (its working
+// directory, output, input and mount sources), on a file system that never
+// answers, fails the start once StartCheckTimeout has passed, naming the
+// path, for a user's job and for root's, and leaves no job behind. The
+// lookups stay blocked in the kernel until the mount is aborted; then they
+// all end.
+func TestStartHungPaths(t *testing.T) {
+	r := newRunner(t)
+	r.StartCheckTimeout = time.Second
+	hung, waiting, abort := hungMount(t)
+	before := waiting()
+	for _, c := range []struct {
+		name string
+		root bool
+		set  func(*Spec) string // sets the hung path, returns it
+	}{
+		{"working directory", false, func(s *Spec) string { s.Dir = hung + "/work"; return s.Dir }},
+		{"working directory of root", true, func(s *Spec) string { s.Dir = hung + "/work"; return s.Dir }},
+		{"output", false, func(s *Spec) string { s.Stdout = hung + "/out"; return s.Stdout }},
+		{"output of root", true, func(s *Spec) string { s.Stderr = hung + "/err"; return s.Stderr }},
+		{"input", false, func(s *Spec) string { s.Stdin = hung + "/in"; return s.Stdin }},
+		{"mount source", false, func(s *Spec) string {
+			s.Mounts = []Mount{{Source: hung + "/src", Target: reachable(t, scratchDir(t))}}
+			return s.Mounts[0].Source
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := userSpec(t, "true")
+			if c.root {
+				spec = baseSpec(t, "true")
+			}
+			path := c.set(&spec)
+			done := make(chan error, 1)
+			go func() {
+				j, err := r.Start(spec)
+				if err == nil {
+					j.Wait()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second): // the start's own bound is 1s
+				abort()
+				<-done
+				t.Fatalf("Start still blocked after 20s on %s (StartCheckTimeout %v)", path, r.StartCheckTimeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), path+": did not answer within 1s") || !strings.Contains(err.Error(), "does not answer") {
+				t.Errorf("Start with its %s on a file system that does not answer: %v, want an error naming %s and saying it did not answer within 1s", c.name, err, path)
+			}
+			assertGone(t, r, spec.ID)
+		})
+	}
+	// Each start gave up on a lookup that is still blocked: the first
+	// waits for the server, the others for the directory it holds
+	// (before counts the mount's own INIT, which nothing answers either).
+	if n := waiting() - before; n < 1 {
+		t.Errorf("no lookup blocked on the mount after the starts gave up: they did not wait on it")
+	}
+	abort()
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := waiting(); n != 0 {
+		t.Errorf("%d lookups still blocked on the mount after it was aborted", n)
 	}
 }
 
@@ -624,7 +694,7 @@ func BenchmarkOpenOutputs(b *testing.B) {
 				Stdout: filepath.Join(dir, "out"), Stderr: filepath.Join(dir, "err")}
 			b.ResetTimer()
 			for range b.N {
-				s, err := openOutputs(&spec)
+				s, err := openOutputs(&spec, time.Second)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -53,10 +53,12 @@ type Runner struct {
 	// build as this binary (SiblingSupervisor finds one); "" is this
 	// binary. It must not lie in or above Root either.
 	Supervisor string
-	// StartCheckTimeout bounds the check, as a non-root job's user, of
-	// its working directory and program (a walk of its PATH) before its
-	// init is released; past it the start fails naming the lookup that
-	// hung. 0: DefaultStartCheckTimeout.
+	// StartCheckTimeout bounds each lookup of a path the job names,
+	// which Start makes as the job's user: its working directory,
+	// output, input and mount sources (see withinBound), and the check
+	// of its working directory and program (a walk of its PATH) before
+	// its init is released. Past it the start fails, naming the lookup
+	// that hung. 0: DefaultStartCheckTimeout.
 	StartCheckTimeout time.Duration
 
 	mu   sync.Mutex
@@ -105,12 +107,12 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 			r.release(spec.ID)
 		}
 	}()
-	wd, err := openWorkdir(&spec)
+	wd, err := openWorkdir(&spec, r.lookupBound())
 	if err != nil {
 		return nil, err
 	}
 	defer wd.close()
-	out, err := openOutputs(&spec)
+	out, err := openOutputs(&spec, r.lookupBound())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
@@ -135,7 +137,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		mounts = imageMounts(&spec)
 	}
 	if err == nil {
-		srcs, err = bindMountSources(&spec, dir)
+		srcs, err = bindMountSources(&spec, dir, r.lookupBound())
 	}
 	var inRoot []shimMount
 	if err == nil {
@@ -159,7 +161,7 @@ func (r *Runner) Start(spec Spec) (*Job, error) {
 		Args: args, Env: spec.Env, UID: int(spec.UID), GID: int(spec.GID), Groups: toInts(spec.Groups),
 		Cwd: cwd, SameStderr: spec.Stderr == spec.Stdout, RelayStdout: out.relayOut, RelayStderr: out.relayErr,
 		StdoutLimit: spec.StdoutLimit, StderrLimit: spec.StderrLimit, OOMNote: spec.OOMNote, Mounts: inRoot,
-		Check: wd.checkFor(&spec, asUser, r.StartCheckTimeout),
+		Check: wd.checkFor(&spec, asUser, r.lookupBound()),
 	}
 	sh, err := r.startShim(&ss, out)
 	if err != nil {

@@ -50,8 +50,9 @@ func (w *workdir) close() {
 	}
 }
 
-// openWorkdir opens a host job's working directory as its user.
-func openWorkdir(spec *Spec) (*workdir, error) {
+// openWorkdir opens a host job's working directory as its user, within
+// bound (see withinBound).
+func openWorkdir(spec *Spec, bound time.Duration) (*workdir, error) {
 	if spec.Rootfs != "" {
 		return &workdir{path: spec.Dir}, nil
 	}
@@ -64,14 +65,19 @@ func openWorkdir(spec *Spec) (*workdir, error) {
 		f, err = openNoMagic(spec.Dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 		return err
 	}
-	var err error
-	if spec.UID == 0 {
-		err = open()
-	} else {
-		err = asUser(spec.UID, spec.GID, spec.Groups, open)
-	}
-	var magic *magicLinkError
+	err := withinBound(bound, func() error {
+		if spec.UID == 0 {
+			return open()
+		}
+		return asUser(spec.UID, spec.GID, spec.Groups, open)
+	}, func() { f.Close() })
+	var (
+		magic    *magicLinkError
+		noAnswer *noAnswerError
+	)
 	switch {
+	case errors.As(err, &noAnswer):
+		return nil, fmt.Errorf("working directory %s: %w", spec.Dir, err)
 	case errors.As(err, &magic):
 		return nil, fmt.Errorf("%w: working directory %s: %w", ErrInvalidSpec, spec.Dir, magic)
 	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
@@ -136,9 +142,6 @@ type startCheck struct {
 func (w *workdir) checkFor(spec *Spec, viaEnterdir bool, timeout time.Duration) *startCheck {
 	if spec.UID == 0 {
 		return nil
-	}
-	if timeout <= 0 {
-		timeout = DefaultStartCheckTimeout
 	}
 	return &startCheck{Dir: w.path, Program: spec.Argv[0], Path: envValue(spec.Env, "PATH"), EnterDir: viaEnterdir, Timeout: timeout}
 }
