@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -176,6 +177,11 @@ func TestMemParallelGroupSubmitsCounted(t *testing.T) {
 		assocs = append(assocs, api.Association{User: strconv.Itoa(int(uid)), Shares: 1})
 	}
 	mc.addAccount(api.Association{Account: "chem", Shares: 1, QOS: []string{"normal", "shared"}}, assocs...)
+	// Each submit waits a moment between its checks and its raft entry,
+	// where, without the lock over all users' submits, the others would
+	// be checked against the same state and all pass.
+	window := func() { time.Sleep(40 * time.Millisecond) }
+	mc.c.submitters.testWindow.Store(&window)
 	var wg sync.WaitGroup
 	var taken atomic.Int32
 	start := make(chan struct{})

@@ -158,6 +158,7 @@ func (c *Controller) submitJobs(ctx context.Context, who caller, reqs []api.Subm
 	if err := c.admitJobs(state, add); err != nil {
 		return nil, err
 	}
+	c.submitters.checked()
 	res, err := c.submitOnce(ctx, who, cmd)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package daemon
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // submitLocks serializes the submits that limits on unfinished jobs
 // count: each user's one at a time (userLocks), or, where a limit counts
@@ -9,6 +12,17 @@ import "sync"
 type submitLocks struct {
 	all   sync.RWMutex // held shared by a user's submit, whole by one of everyone's
 	users userLocks
+	// testWindow, set by tests only, runs where a submit has been checked
+	// and is not stored yet: the window in which two submits checked
+	// against one state would pass a limit together.
+	testWindow atomic.Pointer[func()]
+}
+
+// checked marks a submit checked against the state, about to be stored.
+func (s *submitLocks) checked() {
+	if f := s.testWindow.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // lock serializes a submit of uid's, with everyone's when everyone is
