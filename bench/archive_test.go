@@ -39,12 +39,15 @@ const sacctEnv = "SHOAL_BENCH_SACCT"
 
 func init() {
 	if dir := os.Getenv(archiveControllerEnv); dir != "" {
-		if os.Getenv("SHOAL_BENCH_DEBUG") == "" && os.Getenv("SHOAL_BENCH_HEAPPROFILE") == "" {
+		if os.Getenv("SHOAL_BENCH_DEBUG") == "" && os.Getenv("SHOAL_BENCH_HEAPPROFILE") == "" && os.Getenv("SHOAL_BENCH_PEAKPROFILE") == "" {
 			// As in the shoal binary, which does not link runtime/pprof
 			// (its linker then turns memory profiling off); a test binary
 			// samples allocations, and pages in its profile's hash table
 			// (1.4 MB) as new call stacks are sampled.
 			runtime.MemProfileRate = 0
+		}
+		if os.Getenv("SHOAL_BENCH_PEAKPROFILE") != "" {
+			runtime.MemProfileRate = 4096 // fine enough to tell the peak's holders apart
 		}
 		os.Exit(runArchiveController(dir))
 	}
@@ -107,6 +110,9 @@ func runArchiveController(dir string) int {
 		fmt.Fprintln(os.Stderr, "start controller:", err)
 		return 1
 	}
+	if path := os.Getenv("SHOAL_BENCH_PEAKPROFILE"); path != "" {
+		go peakProfile(path)
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	fmt.Println("ready")
@@ -168,6 +174,28 @@ func runArchiveController(dir string) int {
 		return 1
 	}
 	return 0
+}
+
+// peakProfile writes the controller's heap profile to path each time its
+// live heap (as of its last collection) reaches a new high, 5% above the
+// last one written: what the heap held at its peak
+// (SHOAL_BENCH_PEAKPROFILE=PATH).
+func peakProfile(path string) {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var high uint64
+	for range time.Tick(100 * time.Millisecond) {
+		metrics.Read(s)
+		live := s[0].Value.Uint64()
+		if live <= high+high/20 {
+			continue
+		}
+		high = live
+		if f, err := os.Create(path); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		fmt.Fprintf(os.Stderr, "PEAK live heap %.1f MB: profile written to %s\n", mb(live), path)
+	}
 }
 
 // archiveJobs is how many short jobs BenchmarkArchive pushes through
