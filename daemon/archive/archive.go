@@ -3,6 +3,7 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,13 @@ type Archive interface {
 	// Put stores finished jobs durably before it returns; a job id
 	// already stored is left as it is.
 	Put(jobs []*api.Job) error
+	// PutEach is Put over n jobs given one at a time: the job each step
+	// gives is the archive's only until the next step, so that a write's
+	// jobs need not all be made at once (the Writer loads each queued
+	// job into one api.Job it reuses: 2,000 made together were the
+	// largest part of the controller's live heap in a burst of short
+	// jobs).
+	PutEach(n int, jobs iter.Seq[*api.Job]) error
 	// Get returns an archived job, or nil if the archive does not hold it.
 	Get(id uint64) (*api.Job, error)
 	// List calls fn, in id order, with every archived job that f selects,

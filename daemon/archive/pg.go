@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,20 +117,24 @@ func (p *PG) String() string { return "PostgreSQL archive " + p.name }
 // Put inserts jobs in one statement (one round trip, one commit: durable
 // when it returns, as the server's synchronous_commit says); ids already
 // there are left as they are.
-func (p *PG) Put(jobs []*api.Job) error {
-	if len(jobs) == 0 {
+func (p *PG) Put(jobs []*api.Job) error { return p.PutEach(len(jobs), slices.Values(jobs)) }
+
+// PutEach is Put over jobs given one at a time: each is encoded into the
+// statement's arguments before the next is asked for.
+func (p *PG) PutEach(n int, jobs iter.Seq[*api.Job]) error {
+	if n == 0 {
 		return nil
 	}
-	n := len(jobs)
-	ids, ends, created := make([]int64, n), make([]int64, n), make([]int64, n)
-	users, accounts, states, queues, docs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, j := range jobs {
+	ids, ends, created := make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+	users, accounts, states, queues, docs := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	for j := range jobs {
 		data, err := json.Marshal(j)
 		if err != nil {
 			return fmt.Errorf("archive %d jobs: encode job %d: %w", n, j.ID, err)
 		}
-		ids[i], ends[i], created[i] = int64(j.ID), endOf(j), j.CreatedAt
-		users[i], accounts[i], states[i], queues[i], docs[i] = j.User, AccountOf(j), string(j.State), j.Queue, string(data)
+		ids, ends, created = append(ids, int64(j.ID)), append(ends, endOf(j)), append(created, j.CreatedAt)
+		users, accounts, states = append(users, j.User), append(accounts, AccountOf(j)), append(states, string(j.State))
+		queues, docs = append(queues, j.Queue), append(docs, string(data))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pgTimeout)
 	defer cancel()

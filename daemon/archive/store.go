@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"slices"
 	"time"
@@ -90,16 +91,19 @@ func (s *Store) Shared() bool { return false }
 func (s *Store) String() string { return "bbolt archive " + s.path }
 
 // Put stores finished jobs in one durable transaction (fsynced before it
-// returns). A job already stored is left as it is: replaying the raft log
-// after a crash, or a snapshot's history, archives the same jobs again.
-func (s *Store) Put(jobs []*api.Job) error {
-	if len(jobs) == 0 {
+// returns); ids already stored are skipped.
+func (s *Store) Put(jobs []*api.Job) error { return s.PutEach(len(jobs), slices.Values(jobs)) }
+
+// PutEach is Put over jobs given one at a time: each is encoded (and its
+// index keys made) before the next is asked for.
+func (s *Store) PutEach(n int, jobs iter.Seq[*api.Job]) error {
+	if n == 0 {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketJobs)
 		put := func(b *bolt.Bucket, k []byte) error { return b.Put(k, nil) }
-		for _, j := range jobs {
+		for j := range jobs {
 			id := idKey(j.ID)
 			if recs.Get(id) != nil {
 				continue
@@ -118,7 +122,7 @@ func (s *Store) Put(jobs []*api.Job) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("archive %d jobs: %w", len(jobs), err)
+		return fmt.Errorf("archive %d jobs: %w", n, err)
 	}
 	s.ReleaseMemory() // what the writes' seeks mapped
 	return nil

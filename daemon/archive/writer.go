@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"slices"
 	"sync"
@@ -89,7 +90,7 @@ func (w *Writer) Queued() uint64 {
 }
 
 // maxBatch bounds the jobs of one write transaction (each made into an
-// api.Job for it, and held encoded until it commits). A batch's garbage
+// api.Job in turn, and held encoded until it commits). A batch's garbage
 // sets the controller's heap peak in a burst, and with it the span and GC
 // records the runtime keeps for good: 5,000 a batch left the controller
 // ~1 MB larger after a burst at full speed than 2,000 (200,000 jobs at
@@ -113,7 +114,7 @@ func (w *Writer) Run(ctx context.Context) {
 				return
 			}
 		}
-		err := w.store.Put(loadAll(batch))
+		err := w.store.PutEach(len(batch), loadEach(batch))
 		w.mu.Lock()
 		w.err = err
 		if err == nil {
@@ -161,15 +162,17 @@ func (w *Writer) WaitFlushed(ctx context.Context, mark uint64) error {
 	}
 }
 
-// loadAll makes api.Jobs of queued jobs, in one allocation.
-func loadAll(batch []Pending) []*api.Job {
-	jobs := make([]api.Job, len(batch))
-	out := make([]*api.Job, len(batch))
-	for i, p := range batch {
-		p.Load(&jobs[i])
-		out[i] = &jobs[i]
+// loadEach gives queued jobs one at a time, each made into the same
+// api.Job: a batch's jobs are never all made at once.
+func loadEach(batch []Pending) iter.Seq[*api.Job] {
+	return func(yield func(*api.Job) bool) {
+		var j api.Job
+		for _, p := range batch {
+			if p.Load(&j); !yield(&j) {
+				return
+			}
+		}
 	}
-	return out
 }
 
 // queuedJobs returns a copy of the queue (the jobs themselves are shared
