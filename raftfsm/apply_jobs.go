@@ -36,6 +36,18 @@ func (w writer) job(id uint64) *api.Job {
 	return nil
 }
 
+// jobInto is job, loaded into dst (a copy the caller reuses from job to
+// job: a command that moves a thousand jobs need not make a thousand
+// api.Jobs, the largest part of its garbage), or nil. Storing dst keeps
+// nothing of it (newJobRec copies what it holds).
+func (w writer) jobInto(id uint64, dst *api.Job) *api.Job {
+	if r := storedRec(w.txn, id); r != nil {
+		r.loadNoEnv(dst)
+		return dst
+	}
+	return nil
+}
+
 // stored reports whether job id is in the state, loading nothing.
 func (w writer) stored(id uint64) bool { return storedSlot(w.txn, id) != nil }
 
@@ -330,8 +342,9 @@ func (w writer) updateJob(c UpdateJobCmd) Result {
 // (a duplicate, a job placed elsewhere since, a job not placed) is ignored:
 // nodes resend.
 func (w writer) jobEvents(c JobEventsCmd) Result {
+	var each api.Job
 	for _, ev := range c.Events {
-		j := w.job(ev.ID)
+		j := w.jobInto(ev.ID, &each)
 		if j == nil || j.Node != ev.Node || !j.State.Terminable() {
 			continue
 		}

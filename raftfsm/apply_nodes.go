@@ -102,8 +102,9 @@ func (w writer) plan(c PlanCmd) Result {
 	st := &State{txn: w.txn}
 	var licenses *licenseLedger                    // built by the first placement that asks for a license
 	envs := map[string][]*api.ComputeEnvironment{} // of each queue, read once per plan
+	var each api.Job
 	for _, p := range c.Placements {
-		j := w.job(p.JobID)
+		j := w.jobInto(p.JobID, &each)
 		n := w.node(p.Node)
 		if j == nil || n == nil || j.State != api.StateRunnable || n.State != api.NodeUp || n.NotResponding || !n.Fits(j.Resources) {
 			continue
