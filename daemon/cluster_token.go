@@ -68,13 +68,15 @@ func clientTokenOf(ctx context.Context) (clientToken, bool) {
 }
 
 // submitOnce commits a submit: with a client token in ctx, one the FSM
-// answers with the first submit's ids when the token was recorded.
-func (c *Controller) submitOnce(ctx context.Context, who caller, cmd raftfsm.SubmitCmd) (raftfsm.Result, error) {
+// answers with the first submit's ids when the token was recorded. Once
+// encoded, *cmd is cleared: its jobs are not held while the entry commits.
+func (c *Controller) submitOnce(ctx context.Context, who caller, cmd *raftfsm.SubmitCmd) (raftfsm.Result, error) {
 	var token *raftfsm.SubmitToken
 	if t, ok := clientTokenOf(ctx); ok {
 		token = &raftfsm.SubmitToken{UID: who.uid, Token: t.token, Hash: t.hash}
 	}
-	entry, err := raftfsm.EncodeSubmit(&cmd, token) // the compact form (OpSubmitBin)
+	entry, err := raftfsm.EncodeSubmit(cmd, token) // the compact form (OpSubmitBin)
+	*cmd = raftfsm.SubmitCmd{}
 	if err != nil {
 		return raftfsm.Result{}, err
 	}
