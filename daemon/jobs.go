@@ -192,46 +192,6 @@ func (c *Controller) hiddenDependency(who caller, history jobSource, next, past 
 	return nil
 }
 
-// requestIDs picks one id per request from the ids a submit stored: an
-// array's first task.
-func requestIDs(reqs []api.SubmitJobRequest, stored []uint64) ([]uint64, error) {
-	return idsByWidth(len(reqs), requestWidths(reqs), stored)
-}
-
-// requestWidths is how many jobs each request stores (an array, its
-// tasks), or nil when each stores one.
-func requestWidths(reqs []api.SubmitJobRequest) []int {
-	var widths []int
-	for i, r := range reqs {
-		if len(r.ArrayIndexes) > 1 && widths == nil {
-			widths = make([]int, len(reqs))
-			for k := range i {
-				widths[k] = 1
-			}
-		}
-		if widths != nil {
-			widths[i] = max(1, len(r.ArrayIndexes))
-		}
-	}
-	return widths
-}
-
-// idsByWidth is requestIDs for n requests of widths (nil: one job each).
-func idsByWidth(n int, widths []int, stored []uint64) ([]uint64, error) {
-	ids, k := make([]uint64, n), 0
-	for i := range n {
-		if k >= len(stored) {
-			return nil, api.Errorf(api.CodeInternal, "the submit stored %d jobs, fewer than its %d requests ask for (a bug, please report it)", len(stored), n)
-		}
-		ids[i] = stored[k]
-		k++
-		if widths != nil {
-			k += widths[i] - 1
-		}
-	}
-	return ids, nil
-}
-
 // MaxArraySize bounds the tasks of one array (AWS Batch allows 10,000).
 // Slurm's MaxArraySize, which bounds the indexes, is slurmMaxArraySize:
 // one more than the largest index checkArray takes (arrayMaxIndex).

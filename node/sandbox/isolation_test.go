@@ -192,6 +192,30 @@ func hungMount(t *testing.T) (dir string, waiting func() int, abort func()) {
 	}, abort
 }
 
+// startOnHungMount starts spec, which names what (a path on a hungMount),
+// and returns Start's error (nil once the job ran and ended). A start still
+// blocked long after StartCheckTimeout aborts the mount and fails the test.
+func startOnHungMount(t *testing.T, r *Runner, spec Spec, abort func(), what string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		j, err := r.Start(spec)
+		if err == nil {
+			j.Wait()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second): // the start's own bound is 1s
+		abort()
+		<-done
+		t.Fatalf("Start still blocked after 20s on %s (StartCheckTimeout %v)", what, r.StartCheckTimeout)
+		return nil
+	}
+}
+
 // A PATH entry on a file system that never answers fails the start once
 // StartCheckTimeout has passed, naming the entry and the limit, and
 // leaves nothing behind: no job, and no lookup still blocked on the mount
@@ -203,22 +227,7 @@ func TestCheckStartHungPath(t *testing.T) {
 	before := waiting()
 	spec := userSpec(t, "true")
 	spec.Env = []string{"PATH=" + hung + "/bin:/usr/bin:/bin"}
-	done := make(chan error, 1)
-	go func() {
-		j, err := r.Start(spec)
-		if err == nil {
-			j.Wait()
-		}
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second): // the start's own bound is 1s
-		abort()
-		<-done
-		t.Fatalf("Start still blocked after 30s on the PATH entry %s/bin (StartCheckTimeout %v)", hung, r.StartCheckTimeout)
-	}
+	err := startOnHungMount(t, r, spec, abort, "the PATH entry "+hung+"/bin")
 	want := `looking up "true" in the PATH entry ` + hung + "/bin did not finish within 1s"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "out of the job's PATH") {
 		t.Errorf("Start with a hung PATH entry: %v, want an error saying %q and what to do", err, want)
@@ -261,22 +270,7 @@ func TestStartHungPaths(t *testing.T) {
 				spec = baseSpec(t, "true")
 			}
 			path := c.set(&spec)
-			done := make(chan error, 1)
-			go func() {
-				j, err := r.Start(spec)
-				if err == nil {
-					j.Wait()
-				}
-				done <- err
-			}()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(20 * time.Second): // the start's own bound is 1s
-				abort()
-				<-done
-				t.Fatalf("Start still blocked after 20s on %s (StartCheckTimeout %v)", path, r.StartCheckTimeout)
-			}
+			err := startOnHungMount(t, r, spec, abort, path)
 			if err == nil || !strings.Contains(err.Error(), path+": did not answer within 1s") || !strings.Contains(err.Error(), "does not answer") {
 				t.Errorf("Start with its %s on a file system that does not answer: %v, want an error naming %s and saying it did not answer within 1s", c.name, err, path)
 			}
