@@ -21,6 +21,38 @@ type writer struct {
 	// corr holds, for a SubmitCmd with aftercorr, the task ids of arrays
 	// by index (aftercorr.go).
 	corr corrTables
+	// singles holds, for a SubmitCmd, the jobs singleton expands into
+	// (apply_submit.go).
+	singles singletons
+	// past reads, for a SubmitCmd, the jobs stored before it (pastJobs).
+	past *pastJobs
+}
+
+// pastJobs reads the slots of the jobs stored before a submit (ids below
+// before), which it never changes: a read from the job buckets kept, and
+// not a go-memdb lookup, for each of its 200,000 links
+// (MaxDependencyLinks) as it is checked and expanded. A bucket the
+// submit copies to store its first jobs holds the same earlier ones.
+type pastJobs struct {
+	recReader
+	before uint64
+}
+
+// slot is what the slot of job id holds (storedSlot).
+func (p *pastJobs) slot(id uint64) *jobRec {
+	if id < p.before {
+		return p.raw(id)
+	}
+	return storedSlot(p.txn, id)
+}
+
+// slot is what the slot of job id holds (storedSlot), read by the
+// submit's pastJobs if it has one.
+func (w writer) slot(id uint64) *jobRec {
+	if w.past != nil {
+		return w.past.slot(id)
+	}
+	return storedSlot(w.txn, id)
 }
 
 // job returns a copy of a stored job, or nil, without its environment
@@ -49,7 +81,7 @@ func (w writer) jobInto(id uint64, dst *api.Job) *api.Job {
 }
 
 // stored reports whether job id is in the state, loading nothing.
-func (w writer) stored(id uint64) bool { return storedSlot(w.txn, id) != nil }
+func (w writer) stored(id uint64) bool { return w.slot(id) != nil }
 
 // node returns a copy of a stored node, or nil.
 func (w writer) node(name string) *api.Node { return readCopy[api.Node](w, tableNodes, name) }

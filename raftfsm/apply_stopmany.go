@@ -35,7 +35,7 @@ func (w writer) stopMany(c StopManyCmd) Result {
 	dependedOn := func(uint64) bool { return true }
 	if len(c.IDs) >= manyStops {
 		targets := dependencyTargets(w.txn)
-		dependedOn = func(id uint64) bool { return targets[id] }
+		dependedOn = targets.has
 	}
 	var cancelled groupChange
 	var release []uint64 // cancelled jobs others depend on

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/shoal-batch/shoal/api"
 )
@@ -102,6 +103,8 @@ func (w writer) submitJobs(c submitBody) Result {
 			}
 		}
 	}
+	w.singles = singletons{}
+	w.past = &pastJobs{recReader: recReader{txn: w.txn}, before: m.NextJobID}
 	arrays := make(map[int]ArraySpec, len(c.Arrays))
 	for _, a := range c.Arrays {
 		arrays[a.Job] = a
@@ -118,7 +121,7 @@ func (w writer) submitJobs(c submitBody) Result {
 			return Result{Err: api.Errorf(api.CodeInvalid, "job %q: an array needs at least one index", j.Name)}
 		}
 		for _, d := range j.DependsOn {
-			if err := w.checkDependency(*j, d, isArray, len(a.Indexes), next); err != nil {
+			if err := w.checkDependency(j, d, isArray, len(a.Indexes), m.NextJobID, next); err != nil {
 				return Result{Err: err}
 			}
 			if d.Type == api.AfterCorr { // aftercorr.go
@@ -128,15 +131,12 @@ func (w writer) submitJobs(c submitBody) Result {
 			links += w.dependencyLinks(j, d, max(1, len(a.Indexes)))
 		}
 		if links > MaxDependencyLinks {
-			return Result{Err: api.Errorf(api.CodeInvalid,
-				"job %q: its dependencies come to %d links between jobs once arrays and singleton are expanded; at most %d in one submit: "+
-					"for an array whose tasks run one at a time, give it a throttle (--array=0-N%%1) instead of --dependency=singleton",
-				j.Name, links, MaxDependencyLinks).WithField("dependency")}
+			return Result{Err: tooManyLinks(j, links)}
 		}
 		next += uint64(max(1, len(a.Indexes)))
 	}
 	// Arrays of this command looked up above were not stored yet.
-	clear(w.corr)
+	maps.DeleteFunc(w.corr, func(array uint64, _ *corrTable) bool { return array >= m.NextJobID })
 
 	ids := make([]uint64, 0, next-m.NextJobID) // next: past the last id, counted above
 	id := m.NextJobID
@@ -202,6 +202,9 @@ func (w writer) storeAlike(tmpl *api.Job, id uint64, indexes []int, skip *int, k
 		return false
 	}
 	storeRun(w.txn, w.open, id, n, g)
+	for at := id; at < id+uint64(n); at++ {
+		w.singles.stored(g.spec.User, g.Name, at, g.State())
+	}
 	setWriter{w.txn, w.open}.addRun(id, n, g)
 	*skip = k + n
 	return true
@@ -229,9 +232,10 @@ func tasksAlike(j *api.Job) bool {
 	return true
 }
 
-// checkDependency refuses a dependency that names no job (next is the id
-// the command's job will get) or does not fit the job.
-func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size int, next uint64) *api.Error {
+// checkDependency refuses a dependency that names no job (first is the
+// id the command's first job will get, next the id this job will) or
+// does not fit the job.
+func (w writer) checkDependency(j *api.Job, d api.Dependency, isArray bool, size int, first, next uint64) *api.Error {
 	switch d.Type {
 	case "", api.AfterOK, api.AfterAny, api.AfterNotOK, api.After, api.AfterCorr:
 	case api.Singleton:
@@ -255,10 +259,10 @@ func (w writer) checkDependency(j api.Job, d api.Dependency, isArray bool, size 
 	default:
 		return api.Errorf(api.CodeInvalid, "job %q: unknown dependency type %q: use afterok, afterany, afternotok, after, aftercorr, singleton, N_TO_N or SEQUENTIAL", j.Name, d.Type).WithField("dependency")
 	}
-	if _, ended := w.ended[d.JobID]; ended && d.JobID < w.meta().NextJobID {
+	if _, ended := w.ended[d.JobID]; ended && d.JobID < first {
 		return nil
 	}
-	if d.JobID >= next || (d.JobID < w.meta().NextJobID && !w.stored(d.JobID)) || d.JobID == 0 {
+	if d.JobID >= next || (d.JobID < first && !w.stored(d.JobID)) || d.JobID == 0 {
 		return ErrNoDependency(j.Name, d.JobID)
 	}
 	return nil
@@ -273,14 +277,46 @@ func ErrNoDependency(name string, dep uint64) *api.Error {
 // singletonDeps is what singleton makes of j: afterany on each unfinished
 // job of its user with its name.
 func (w writer) singletonDeps(j *api.Job) []api.Dependency {
-	var out []api.Dependency
-	(&State{txn: w.txn}).JobsOfUser(j.User, func(o *api.Job) bool {
-		if o.Name == j.Name && o.ID != j.ID && !o.State.Terminal() {
-			out = append(out, api.Dependency{JobID: o.ID, Type: api.AfterAny})
+	key := singletonKey{j.User, j.Name}
+	ids, ok := w.singles[key]
+	if !ok {
+		eachSlot(w.txn, func(id uint64, r *jobRec) bool {
+			if r.spec.User == j.User && r.Name == j.Name && !r.State().Terminal() {
+				ids = append(ids, id)
+			}
+			return true
+		})
+		if w.singles != nil {
+			w.singles[key] = ids
 		}
-		return true
-	})
+	}
+	var out []api.Dependency
+	for _, id := range ids {
+		if id != j.ID {
+			out = append(out, api.Dependency{JobID: id, Type: api.AfterAny})
+		}
+	}
 	return out
+}
+
+// singletons holds, for a SubmitCmd, the unfinished jobs of each user and
+// name that singleton was expanded for, in id order: read from the state
+// once (a read walks every job's slot: for each task of a singleton array
+// it held the FSM for minutes in a state of 100,000 jobs), and the
+// command's own jobs added as they are stored (stored).
+type singletons map[singletonKey][]uint64
+
+type singletonKey struct{ user, name string }
+
+// stored adds job id (of user and name, in state st), just stored, to
+// the jobs of its user and name if they are kept and it is unfinished. A
+// job stored by a submit changes no other's state, so the jobs kept stay
+// what a read of the state would find.
+func (s singletons) stored(user, name string, id uint64, st api.JobState) {
+	key := singletonKey{user, name}
+	if ids, ok := s[key]; ok && !st.Terminal() {
+		s[key] = append(ids, id)
+	}
 }
 
 // MaxDependencyLinks bounds the job-to-job dependencies one submit makes
@@ -288,8 +324,26 @@ func (w writer) singletonDeps(j *api.Job) []api.Dependency {
 // one on each unfinished job of the user with the name, so that a
 // singleton array of N tasks makes N(N-1)/2): each is stored and resolved
 // in the FSM, and a 4,000-task singleton array, 8 million of them, held it
-// for minutes.
+// for minutes. Each is in the jobs' records and snapshot lines too (a
+// 10,000-task array on a 10,000-task array would be 100 million of them,
+// gigabytes). The worst submits it admits apply in tens of milliseconds
+// (BenchmarkDependencyLinks).
 const MaxDependencyLinks = 200_000
+
+// tooManyLinks refuses job j, whose submit's dependencies come to links
+// (past MaxDependencyLinks), with the way out for what it asked.
+func tooManyLinks(j *api.Job, links int) *api.Error {
+	instead := "to have each task of an array wait for a whole other array, make one job wait for that array " +
+		"(--dependency=afterok:ARRAY --wrap=true) and the array wait for that job"
+	for _, d := range j.DependsOn {
+		if d.Type == api.Singleton {
+			instead = "for an array whose tasks run one at a time, give it a throttle (--array=0-N%1) instead of --dependency=singleton"
+		}
+	}
+	return api.Errorf(api.CodeInvalid,
+		"job %q: its dependencies come to %d links between jobs once arrays and singleton are expanded; at most %d in one submit: %s",
+		j.Name, links, MaxDependencyLinks, instead).WithField("dependency")
+}
 
 // dependencyLinks is how many links dependency d of j makes for each of
 // its tasks together, as store expands it (an estimate that errs low for
@@ -307,7 +361,7 @@ func (w writer) dependencyLinks(j *api.Job, d api.Dependency, tasks int) int {
 // arraySize is how many tasks the array whose first task is id has (0:
 // id is no array's), its tasks live or all ended (Ended).
 func (w writer) arraySize(id uint64) int {
-	if stored, tasks := arrayHead(w.txn, id); stored {
+	if stored, tasks := arrayHead(w.slot(id), id); stored {
 		return tasks
 	}
 	return w.ended[id].ArrayCount // an array whose tasks have all left the state
@@ -341,16 +395,21 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	j.Priority = taskPriority(j, id)
 	var deps []api.Dependency
 	for _, d := range j.DependsOn {
-		if task != nil && (d.Type == api.Sequential || d.Type == api.NToN) {
+		var links []api.Dependency // new: deps may take them as they are
+		switch {
+		case task != nil && (d.Type == api.Sequential || d.Type == api.NToN):
 			// Task-to-task links name single tasks, not whole arrays.
-			deps = append(deps, taskDeps(d, task.JobID, k)...)
-			continue
+			links = taskDeps(d, task.JobID, k)
+		case d.Type == api.AfterCorr:
+			links = w.corrDeps(j, d, task)
+		default:
+			links = w.concrete(j, d)
 		}
-		if d.Type == api.AfterCorr {
-			deps = append(deps, w.corrDeps(j, d, task)...)
-			continue
+		if len(deps) == 0 && len(links) > 0 { // most jobs: one dependency, on one job or array
+			deps = links
+		} else {
+			deps = append(deps, links...)
 		}
-		deps = append(deps, w.concrete(j, d)...)
 	}
 	j.DependsOn = deps
 	if w.endedDeps(j) {
@@ -361,6 +420,7 @@ func (w writer) store(j *api.Job, id uint64, task *api.ArrayTask, k int, now int
 	if w.out != nil { // nil in Check, which stores nothing
 		w.out.shared.job(j)
 	}
+	w.singles.stored(j.User, j.Name, j.ID, j.State)
 	w.put(tableJobs, j)
 }
 

@@ -105,10 +105,19 @@ func (c *specCache) groupTask(r *jobRec) *jobRec {
 	if x, ok := taskIndex(r.Array, r.ID); !ok || x != r.Array.Index {
 		return r
 	}
+	// A task whose links are not those of the task before it (aftercorr,
+	// N_TO_N, SEQUENTIAL and singleton give each task its own) is alike
+	// no other: a group of its own would cost each of an array's 100,000
+	// tasks an allocation and a copy.
+	ownLinks := c.taskArray == r.Array.JobID && !sameLinks(c.taskLinks, r.DependsOn)
+	c.taskArray, c.taskLinks = r.Array.JobID, r.DependsOn
 	for _, g := range c.groups {
 		if g != nil && g.alike(r) {
 			return g
 		}
+	}
+	if ownLinks {
+		return r
 	}
 	g := *r
 	a := *r.Array
@@ -144,6 +153,15 @@ func (g *jobRec) alike(r *jobRec) bool {
 // same map (shared environments are) or equal ones.
 func sameEnv(a, b map[string]string) bool {
 	return (a == nil) == (b == nil) && (sameMap(a, b) || maps.Equal(a, b))
+}
+
+// sameLinks reports whether two jobs' links are the same: one slice
+// (records share equal ones) or equal ones.
+func sameLinks(a, b []api.Dependency) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0] || slices.Equal(a, b)
 }
 
 func sameInt(a, b *int) bool { return a == b || (a != nil && b != nil && *a == *b) }

@@ -17,24 +17,30 @@ const (
 
 // outcome evaluates one concrete dependency against the job it names.
 func outcome(d api.Dependency, dep *api.Job) depOutcome {
+	return stateOutcome(d, dep.State, dep.StartedAt)
+}
+
+// stateOutcome is outcome from what it reads of the job named: its state
+// and when it started (0: never).
+func stateOutcome(d api.Dependency, state api.JobState, startedAt int64) depOutcome {
 	switch d.Type {
 	case api.AfterAny:
-		if dep.State.Terminal() {
+		if state.Terminal() {
 			return depSatisfied
 		}
 	case api.After:
-		if dep.StartedAt != 0 || dep.State.Terminal() {
+		if startedAt != 0 || state.Terminal() {
 			return depSatisfied
 		}
 	case api.AfterNotOK:
-		switch dep.State {
+		switch state {
 		case api.StateFailed:
 			return depSatisfied
 		case api.StateSucceeded:
 			return depNever
 		}
 	default: // afterok
-		switch dep.State {
+		switch state {
 		case api.StateSucceeded:
 			return depSatisfied
 		case api.StateFailed:
@@ -54,8 +60,10 @@ func (w writer) resolve(j *api.Job, now int64) (blocking int) {
 		return 0 // it waits until cancelled
 	}
 	satisfied, never := 0, 0
+	// Links to an array's tasks share their buckets.
+	read := linkReader{past: w.past, now: recReader{txn: w.txn}}
 	for _, d := range j.DependsOn {
-		switch w.linkOutcome(j, d) {
+		switch read.outcome(j, d) {
 		case depSatisfied:
 			satisfied++
 		case depNever:
@@ -80,16 +88,30 @@ func (w writer) resolve(j *api.Job, now int64) (blocking int) {
 	return blocking
 }
 
-// linkOutcome is where j's dependency d stands.
-func (w writer) linkOutcome(j *api.Job, d api.Dependency) depOutcome {
-	// Read only: no copy of the job for each of its dependents.
-	r := storedRec(w.txn, d.JobID)
+// linkReader reads the jobs one job's links name, while nothing is
+// written: those before a submit from its pastJobs (past, nil but in a
+// submit), which keeps their buckets for all its jobs, the others from
+// buckets kept for this job's links (now).
+type linkReader struct {
+	past *pastJobs
+	now  recReader
+}
+
+// outcome is where j's dependency d stands.
+func (read *linkReader) outcome(j *api.Job, d api.Dependency) depOutcome {
+	// Read from the slot as it is: a task group's state and start are
+	// each of its tasks', and a job of 200,000 links made a record and
+	// an api.Job of each was most of its submit.
+	var r *jobRec
+	if read.past != nil && d.JobID < read.past.before {
+		r = read.past.raw(d.JobID)
+	} else {
+		r = read.now.raw(d.JobID)
+	}
 	if r == nil { // checked at submit; jobs are never deleted
 		panic(fmt.Sprintf("raftfsm: job %d depends on missing job %d", j.ID, d.JobID))
 	}
-	var dep api.Job
-	r.loadNoEnv(&dep)
-	return outcome(d, &dep)
+	return stateOutcome(d, r.State(), r.StartedAt)
 }
 
 // dependencyNever ends a job whose dependencies can never be met: FAILED

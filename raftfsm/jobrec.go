@@ -121,6 +121,10 @@ type specCache struct {
 	groups    [4]*jobRec
 	nextGroup int
 	noGroups  bool
+	// taskArray and taskLinks are the array and links of the last task
+	// groupTask was given.
+	taskArray uint64
+	taskLinks []api.Dependency
 }
 
 const maxPlaces = 4096
@@ -133,7 +137,8 @@ func (c *specCache) place(p jobPlace) *jobPlace {
 	if c.places == nil || len(c.places) >= maxPlaces {
 		c.places = map[jobPlace]*jobPlace{}
 	}
-	q := &p
+	q := new(jobPlace) // not &p: p on the heap at every call, found or not
+	*q = p
 	c.places[p] = q
 	return q
 }
@@ -220,7 +225,8 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 	case cache != nil:
 		r.place = cache.place(p)
 	default:
-		r.place = &p
+		q := p // p itself on the heap would be an allocation for every record
+		r.place = &q
 	}
 	if was == nil && cache != nil { // a new job: like the last one?
 		if r.Name == cache.name {
@@ -241,7 +247,10 @@ func newJobRec(j *api.Job, was *jobRec, cache *specCache) *jobRec {
 		if was != nil && was.rare != nil && was.rare.equal(&rare) {
 			r.rare = was.rare
 		} else {
-			r.rare = &rare
+			// A copy: rare itself on the heap was an allocation of 150
+			// bytes for every record, most of which have no rare field.
+			r.rare = new(jobRare)
+			*r.rare = rare
 		}
 	}
 	return r

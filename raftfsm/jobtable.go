@@ -157,13 +157,17 @@ func eachSlot(txn *memdb.Txn, fn func(id uint64, r *jobRec) bool) {
 // nothing.
 type openCache struct {
 	bucket *jobBucket
-	sets   [4]cachedSet
-	next   int // the entry the next set replaces
+	// sets: eight, for the dependents of a cancelled array when they are
+	// tasks of two arrays, which fail in turn: each one's state sets and
+	// sets of dependents.
+	sets [8]cachedSet
+	next int // the entry the next set replaces
 	// stateKeys are the last state set keys made (stateSetKey): a job
 	// that changes state leaves one set and joins another, and the next
 	// job (an array's next task) the same two.
 	stateKeys [2]string
 	nextKey   int
+	depsKey   string     // the last set of dependents' key made (depsSetKey)
 	hints     hintWriter // dephints.go
 }
 

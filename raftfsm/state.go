@@ -29,13 +29,14 @@ func (s *State) Job(id uint64) *api.Job {
 // JobArray reports whether job id is in the state and, when it is the
 // first task of an array, how many tasks the array has (else 0), without
 // loading the job.
-func (s *State) JobArray(id uint64) (stored bool, tasks int) { return arrayHead(s.txn, id) }
+func (s *State) JobArray(id uint64) (stored bool, tasks int) {
+	return arrayHead(storedSlot(s.txn, id), id)
+}
 
-// arrayHead is State.JobArray. It reads the slot's record, or the task
-// group standing for it: both carry the array's first task and count,
-// and reading them copies nothing.
-func arrayHead(txn *memdb.Txn, id uint64) (stored bool, tasks int) {
-	r := storedSlot(txn, id)
+// arrayHead is State.JobArray of what the slot of job id holds (r): the
+// job's record, or the task group standing for it. Both carry the array's
+// first task and count, and reading them copies nothing.
+func arrayHead(r *jobRec, id uint64) (stored bool, tasks int) {
 	if r == nil {
 		return false, 0
 	}
