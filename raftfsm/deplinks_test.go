@@ -89,14 +89,7 @@ func TestDependentSetsFollowLinks(t *testing.T) {
 	h.wantJob(whole[0], api.StateRunnable, "")
 	h.wantJob(corr[599], api.StateFailed, api.ReasonDependencyFailed)
 	wantDependents(t, "A cancelled", h.fsm)
-	var ended []uint64
-	h.fsm.State().AllJobs(func(j *api.Job) bool {
-		if j.State.Terminal() {
-			ended = append(ended, j.ID)
-		}
-		return true
-	})
-	h.mustOK("expire", h.apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: ended, Before: 100}))
+	h.expireEnded()
 	wantDependents(t, "expired", h.fsm)
 
 	var buf bytes.Buffer

@@ -279,3 +279,16 @@ func (h *harness) jobIn(st api.JobState, now int64) uint64 {
 	h.events(now, api.JobEvent{ID: id, Node: h.driveNode, State: api.StateSucceeded, ExitCode: intp(0)})
 	return id
 }
+
+// expireEnded expires every job that has ended and returns their ids.
+func (h *harness) expireEnded() []uint64 {
+	var ended []uint64
+	h.fsm.State().AllJobs(func(j *api.Job) bool {
+		if j.State.Terminal() {
+			ended = append(ended, j.ID)
+		}
+		return true
+	})
+	h.mustOK("expire", h.apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: ended, Before: 100}))
+	return ended
+}

@@ -121,14 +121,7 @@ func TestJobSetsFollowJobs(t *testing.T) {
 	}
 
 	// Expire what ended (all but the blocker).
-	var ended []uint64
-	h.fsm.State().AllJobs(func(j *api.Job) bool {
-		if j.State.Terminal() {
-			ended = append(ended, j.ID)
-		}
-		return true
-	})
-	h.mustOK("expire", h.apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: ended, Before: 100}))
+	ended := h.expireEnded()
 	if n := jobCount(h.fsm); n != 701-len(ended)+1 || h.fsm.State().Job(blocker) == nil {
 		t.Fatalf("after expiry %d jobs, want %d with the blocker", n, 701-len(ended)+1)
 	}
