@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,6 +150,12 @@ const agentWarningsKept = 40
 // with the TCP address its controller serves, if any.
 func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
 	t.Helper()
+	// SHOAL_E2E_KEEP=DIR keeps each agent's whole log, at debug level, in
+	// DIR (and runClient the real clients' output): a flaky test run in
+	// a loop leaves what its failure needs studied.
+	if os.Getenv("SHOAL_E2E_KEEP") != "" && len(args) > 0 && args[0] == "agent" {
+		args = append(slices.Clone(args), "-log-level", "debug")
+	}
 	cmd := exec.Command(shoalBin, args...)
 	cmd.Env = append(os.Environ(), "SHOAL_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
@@ -178,10 +185,18 @@ func startAgent(t *testing.T, args []string, ready string) (*exec.Cmd, string) {
 	done := make(chan result, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		var keep io.Writer = io.Discard
+		if dir := os.Getenv("SHOAL_E2E_KEEP"); dir != "" {
+			if f, err := os.CreateTemp(dir, "agent-*.log"); err == nil {
+				defer f.Close()
+				keep = f
+			}
+		}
 		var log strings.Builder
 		var tcpAddr string
 		signalled := false
 		for sc.Scan() {
+			fmt.Fprintln(keep, sc.Text())
 			if line := sc.Text(); strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
 				logMu.Lock()
 				warnings = append(warnings[max(0, len(warnings)-(agentWarningsKept-1)):], line)

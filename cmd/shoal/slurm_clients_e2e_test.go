@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,50 @@ func (c *cluster) slurmEnv(t *testing.T) []string {
 		"SHOAL_ADDR="+c.socket, "USER=root")
 }
 
+// showJobsOnFailure has a test that fails log, before its agent stops,
+// what the controller holds of every job (squeue, sacct, scontrol) and
+// the processes left in the jobs' cgroups with their states: a client
+// that waited for ever on a job shows which, where the controller had
+// it, and whether its processes were still there.
+func (c *cluster) showJobsOnFailure(t *testing.T, env []string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, cmdline := range []string{"squeue -a", "sacct -a -P -S 1970-01-01 --format JobIDRaw,JobName,State,ExitCode,Submit,Start,End", "scontrol show job"} {
+			cmd := exec.Command("sh", "-c", cmdline) // found on env's PATH
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s (%v):\n%s", cmdline, err, out)
+		}
+		var procs strings.Builder
+		seen := map[string]bool{} // each process once, in the first hierarchy that holds it
+		for _, h := range cgroupHierarchies() {
+			filepath.WalkDir(filepath.Join(h, c.cgParent), func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.Name() != "cgroup.procs" {
+					return nil
+				}
+				data, _ := os.ReadFile(path)
+				for _, pid := range strings.Fields(string(data)) {
+					if seen[pid] {
+						continue
+					}
+					seen[pid] = true
+					stat, _ := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+					// pid (comm) state ppid
+					if f := strings.Fields(string(stat)); len(f) > 4 {
+						stat = []byte(strings.Join(f[:4], " "))
+					}
+					cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+					fmt.Fprintf(&procs, "%s: %s: %s\n", filepath.Base(filepath.Dir(path)), stat, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+				}
+				return nil
+			})
+		}
+		t.Logf("processes in the jobs' cgroups:\n%s", procs.String())
+	})
+}
+
 // needClient skips a test whose real client is not installed, except in CI,
 // where .ci/run installs it and its absence is a failure.
 func needClient(t *testing.T, path, pkg string) {
@@ -53,7 +98,11 @@ func runClient(t *testing.T, dir string, env []string, timeout time.Duration, na
 	cmd.Dir, cmd.Env = dir, env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if dir := os.Getenv("SHOAL_E2E_KEEP"); dir != "" {
+		os.WriteFile(filepath.Join(dir, filepath.Base(name)+".out"), out.Bytes(), 0o644)
+	}
+	if err != nil {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, tail(out.String(), 6000))
 	}
 	return out.String()
@@ -75,7 +124,9 @@ func TestSnakemakeSlurm(t *testing.T) {
 	os.Chmod(work, 0o755)
 	snakefile, _ := os.ReadFile("testdata/snakemake/Snakefile")
 	os.WriteFile(filepath.Join(work, "Snakefile"), snakefile, 0o644)
-	runClient(t, work, c.slurmEnv(t), 5*time.Minute, "/usr/bin/snakemake", "--slurm", "--jobs", "4",
+	env := c.slurmEnv(t)
+	c.showJobsOnFailure(t, env)
+	runClient(t, work, env, 5*time.Minute, "/usr/bin/snakemake", "--slurm", "--jobs", "4",
 		"--default-resources", "slurm_partition=default",
 		// snakemake 7.21 replaces any rate above 1 with 0.03 (one sacct per
 		// 33 s); 1 is the fastest it honours.
@@ -130,7 +181,9 @@ func TestToilSlurm(t *testing.T) {
 	wf, _ := os.ReadFile("testdata/toil/wf.py")
 	os.WriteFile(filepath.Join(work, "wf.py"), wf, 0o755)
 	os.MkdirAll(filepath.Join(work, "tmp"), 0o755)
-	out := runClient(t, work, c.slurmEnv(t), 5*time.Minute, "/usr/bin/python3", "wf.py", "file:"+filepath.Join(work, "jobstore"),
+	env := c.slurmEnv(t)
+	c.showJobsOnFailure(t, env)
+	out := runClient(t, work, env, 5*time.Minute, "/usr/bin/python3", "wf.py", "file:"+filepath.Join(work, "jobstore"),
 		filepath.Join(work, "out"), "--batchSystem", "slurm", "--workDir", filepath.Join(work, "tmp"),
 		"--statePollingWait", "1", "--defaultMemory", "512M", "--defaultDisk", "10M", "--defaultCores", "1", "--clean", "always")
 	if !strings.Contains(out, "workflow result: 14") {
