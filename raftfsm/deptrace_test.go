@@ -70,10 +70,40 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 	}
 	types := []api.DependencyType{api.AfterOK, api.AfterOK, api.AfterAny, api.AfterNotOK, api.After, api.AfterCorr, api.Singleton, api.NToN, api.Sequential}
 	names := []string{"a", "b", "c"}
+	// Some commands go in batches of several, one entry, as the
+	// controller's applier sends them: one transaction.
+	var batch [][]byte
+	batchLeft := 0
+	flush := func() string {
+		if len(batch) == 0 {
+			return ""
+		}
+		var errs []string
+		for _, res := range h.batch(batch...) {
+			if res.Err != nil {
+				errs = append(errs, res.Err.Code)
+			}
+		}
+		batch, batchLeft = nil, 0
+		return fmt.Sprintf(" (batch applied, errs %v)", errs)
+	}
+	apply := func(op raftfsm.Op, body any) any {
+		if batchLeft == 0 {
+			return h.apply(op, body)
+		}
+		batch = append(batch, encode(t, op, body))
+		if batchLeft--; batchLeft == 0 {
+			return flush()
+		}
+		return " (batched)"
+	}
 	for step := range steps {
 		now++
 		var res any
 		what := ""
+		if batchLeft == 0 && r.IntN(6) == 0 {
+			batchLeft = 2 + r.IntN(3)
+		}
 		switch op := r.IntN(100); {
 		case op < 35: // submit
 			all := jobs(func(*api.Job) bool { return true })
@@ -135,7 +165,7 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 				c.Jobs = append(c.Jobs, k)
 			}
 			what = fmt.Sprintf("submit %+v", c.Jobs[0].DependsOn)
-			res = h.apply(raftfsm.OpSubmit, c)
+			res = apply(raftfsm.OpSubmit, c)
 		case op < 50: // start
 			ids := pick(jobs(func(j *api.Job) bool { return j.State == api.StateRunnable }), 1+r.IntN(40))
 			var ps []raftfsm.Placement
@@ -143,7 +173,7 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 				ps = append(ps, raftfsm.Placement{JobID: id, Node: "n"})
 			}
 			what = fmt.Sprintf("place %v", ids)
-			res = h.apply(raftfsm.OpPlan, raftfsm.PlanCmd{Placements: ps, Now: now})
+			res = apply(raftfsm.OpPlan, raftfsm.PlanCmd{Placements: ps, Now: now})
 		case op < 68: // end or run
 			ids := pick(jobs(func(j *api.Job) bool { return j.State == api.StateStarting || j.State == api.StateRunning }), 1+r.IntN(40))
 			var evs []api.JobEvent
@@ -158,31 +188,31 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 				evs = append(evs, ev)
 			}
 			what = fmt.Sprintf("events %v", ids)
-			res = h.apply(raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: evs, Now: now})
+			res = apply(raftfsm.OpJobEvents, raftfsm.JobEventsCmd{Events: evs, Now: now})
 		case op < 76: // cancel one, or many
 			live := jobs(func(j *api.Job) bool { return !j.State.Terminal() })
 			if r.IntN(2) == 0 && len(live) > 0 {
 				id := live[r.IntN(len(live))].ID
 				what = fmt.Sprintf("cancel %d", id)
-				res = h.stop(raftfsm.StopCmd{ID: id, Reason: "x", Now: now})
+				res = apply(raftfsm.OpStop, raftfsm.StopCmd{ID: id, Reason: "x", Now: now})
 				break
 			}
 			ids := pick(live, r.IntN(150))
 			what = fmt.Sprintf("cancel many %v", ids)
-			res = h.apply(raftfsm.OpStopMany, raftfsm.StopManyCmd{IDs: ids, Reason: "x", Now: now})
+			res = apply(raftfsm.OpStopMany, raftfsm.StopManyCmd{IDs: ids, Reason: "x", Now: now})
 		case op < 82: // requeue
 			ids := pick(jobs(func(j *api.Job) bool { return !j.State.Terminal() }), 1+r.IntN(5))
 			if r.IntN(2) == 0 && len(ids) > 0 {
 				what = fmt.Sprintf("requeue %d", ids[0])
-				res = h.stop(raftfsm.StopCmd{ID: ids[0], Reason: "x", Terminate: true, Requeue: true, Hold: r.IntN(3) == 0, Now: now})
+				res = apply(raftfsm.OpStop, raftfsm.StopCmd{ID: ids[0], Reason: "x", Terminate: true, Requeue: true, Hold: r.IntN(3) == 0, Now: now})
 				break
 			}
 			what = fmt.Sprintf("requeue many %v", ids)
-			res = h.apply(raftfsm.OpRequeueMany, raftfsm.RequeueManyCmd{IDs: ids, Reason: "x", Now: now})
+			res = apply(raftfsm.OpRequeueMany, raftfsm.RequeueManyCmd{IDs: ids, Reason: "x", Now: now})
 		case op < 88: // hold or release
 			ids := pick(jobs(func(j *api.Job) bool { return j.State == api.StatePending || j.State == api.StateRunnable }), 1+r.IntN(5))
 			what = fmt.Sprintf("hold %v", ids)
-			res = h.apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids, Hold: r.IntN(2) == 0, Now: now})
+			res = apply(raftfsm.OpHold, raftfsm.HoldCmd{IDs: ids, Hold: r.IntN(2) == 0, Now: now})
 		case op < 94: // expire
 			ended := jobs(func(j *api.Job) bool { return j.State.Terminal() })
 			ids := pick(ended, r.IntN(200))
@@ -192,13 +222,14 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 				}
 			}
 			what = fmt.Sprintf("expire %v", ids)
-			res = h.apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: ids, Before: now})
+			res = apply(raftfsm.OpExpire, raftfsm.ExpireCmd{IDs: ids, Before: now})
 			for id := range gone {
 				if h.fsm.State().Job(id) != nil {
 					delete(gone, id) // kept: it may not leave yet
 				}
 			}
 		default: // snapshot and restore: the restored state must be the same
+			what = flush()
 			var buf bytes.Buffer
 			if _, err := h.fsm.Snapshot().WriteTo(&buf); err != nil {
 				t.Fatal(err)
@@ -211,15 +242,20 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 				t.Fatalf("seed %d step %d: the restored state differs:\n%s", seed, step, lineDiff(a, b))
 			}
 			h.fsm = f
-			what = "restore"
+			what = "restore" + what
 		}
 		if rr, ok := res.(raftfsm.Result); ok && rr.Err != nil {
 			what += " err " + rr.Err.Code
+		} else if note, ok := res.(string); ok {
+			what += note
 		}
 		if traced {
 			trace = append(trace, fmt.Sprintf("step %d: %s\n%s", step, what, depTrace(h.fsm)))
 		}
-		if check != nil && (step%20 == 0 || what == "restore" || step == steps-1) {
+		if step == steps-1 {
+			what += flush()
+		}
+		if check != nil && (step%20 == 0 || strings.HasPrefix(what, "restore") || step == steps-1) {
 			check(fmt.Sprintf("seed %d step %d (%s)", seed, step, what), h.fsm)
 		}
 	}
