@@ -153,9 +153,9 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 			c := raftfsm.SubmitCmd{Jobs: []api.Job{j}, Now: now, Ended: ended}
 			if size > 0 {
 				idx := make([]int, size)
-				from := r.IntN(3) * 100
+				from, step := r.IntN(3)*100, 1+r.IntN(3) // in steps: aftercorr's sparse tables
 				for k := range idx {
-					idx[k] = from + k
+					idx[k] = from + k*step
 				}
 				c.Arrays = []raftfsm.ArraySpec{{Job: 0, Indexes: idx}}
 			}
