@@ -1,7 +1,6 @@
 package raftfsm_test
 
 import (
-	"bytes"
 	"reflect"
 	"testing"
 
@@ -220,15 +219,7 @@ func TestCrontab(t *testing.T) {
 	}
 
 	// A snapshot carries schedules and crontabs.
-	var buf bytes.Buffer
-	if _, err := h.fsm.Snapshot().WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	restored := raftfsm.New()
-	if err := restored.Restore(&buf, h.idx); err != nil {
-		t.Fatal(err)
-	}
-	rs := restored.State()
+	rs := h.restored().State()
 	if !reflect.DeepEqual(rs.CronSchedules(0, true), st.CronSchedules(0, true)) || !reflect.DeepEqual(rs.Crontab(1000), st.Crontab(1000)) {
 		t.Errorf("restored cron state differs:\n got  %+v %+v\n want %+v %+v", rs.CronSchedules(0, true), rs.Crontab(1000), st.CronSchedules(0, true), st.Crontab(1000))
 	}

@@ -1,7 +1,6 @@
 package raftfsm_test
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -92,15 +91,7 @@ func TestDependentSetsFollowLinks(t *testing.T) {
 	h.expireEnded()
 	wantDependents(t, "expired", h.fsm)
 
-	var buf bytes.Buffer
-	if _, err := h.fsm.Snapshot().WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	f := raftfsm.New()
-	if err := f.Restore(&buf, h.idx); err != nil {
-		t.Fatal(err)
-	}
-	wantDependents(t, "restored", f)
+	wantDependents(t, "restored", h.restored())
 }
 
 // TestSingletonOfOneSubmit: singleton waits on the user's unfinished jobs

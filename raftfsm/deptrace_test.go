@@ -1,7 +1,6 @@
 package raftfsm_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -230,14 +229,7 @@ func depWalk(t *testing.T, seed uint64, steps int, traced bool, check func(what 
 			}
 		default: // snapshot and restore: the restored state must be the same
 			what = flush()
-			var buf bytes.Buffer
-			if _, err := h.fsm.Snapshot().WriteTo(&buf); err != nil {
-				t.Fatal(err)
-			}
-			f := raftfsm.New()
-			if err := f.Restore(&buf, h.idx); err != nil {
-				t.Fatal(err)
-			}
+			f := h.restored()
 			if a, b := depTrace(h.fsm), depTrace(f); a != b {
 				t.Fatalf("seed %d step %d: the restored state differs:\n%s", seed, step, lineDiff(a, b))
 			}

@@ -1,6 +1,7 @@
 package raftfsm_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -130,6 +131,20 @@ func (h *harness) events(now int64, evs ...api.JobEvent) {
 func (h *harness) stop(c raftfsm.StopCmd) raftfsm.Result {
 	h.t.Helper()
 	return h.apply(raftfsm.OpStop, c)
+}
+
+// restored is a new FSM restored from a snapshot of h's.
+func (h *harness) restored() *raftfsm.FSM {
+	h.t.Helper()
+	var buf bytes.Buffer
+	if _, err := h.fsm.Snapshot().WriteTo(&buf); err != nil {
+		h.t.Fatal(err)
+	}
+	f := raftfsm.New()
+	if err := f.Restore(&buf, h.idx); err != nil {
+		h.t.Fatal(err)
+	}
+	return f
 }
 
 // job returns a job from the current state, failing if it is missing.
