@@ -402,8 +402,12 @@ func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
 // the wire: a batch job's script, its command and what it was given.
 var sacctHeavy = map[string]bool{"script": true, "environment": true, "command": true, "parameters": true, "mounts": true, "tags": true}
 
-// sacctWanted is what sacct asks the controller for (ListJobsRequest
-// Fields): every field of a job but sacctHeavy.
+// SacctFields is what sacct asks the controller for (ListJobsRequest
+// Fields): every field of a job but sacctHeavy. The benchmarks ask the
+// same.
+func SacctFields() []string { return sacctWanted() }
+
+// sacctWanted is SacctFields, made once.
 var sacctWanted = sync.OnceValue(func() []string {
 	var names []string
 	for _, f := range api.JobFields() {
