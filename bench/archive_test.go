@@ -489,8 +489,8 @@ func benchArchive(b *testing.B, n int, mode string) {
 		b.Fatalf("list history of user nobody: %d jobs, %v; want none", len(recent), err)
 	}
 	// sacct's page at the controller: its request (every field but the
-	// heavy ones, in the row form) over the archive, 20,000 jobs, read to the end and not
-	// decoded, median of five.
+	// heavy ones, in the row form) over the archive, 20,000 jobs, read
+	// to the end and not decoded, median of five.
 	var pageTimes []time.Duration
 	var pageBytes int64
 	for range 5 {

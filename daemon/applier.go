@@ -23,7 +23,7 @@ const maxBatch = 1024
 // made 3,700-4,200 submits/s through the leader with one in flight,
 // 3,400-3,800 with two and 2,800-3,200 with four (TestClusterSubmitRate),
 // and 64 clients of one controller 12,400-16,700 jobs/s against
-// 12,600-14,800 with four (BenchmarkSubmitRate).
+// 12,200-14,800 with four (BenchmarkSubmitRate).
 const maxInFlight = 1
 
 // applier group-commits: while raft makes an entry durable and applies it,
