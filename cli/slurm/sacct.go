@@ -387,7 +387,7 @@ func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
 	// submitted) by end; with states, a finished one that ended within
 	// the window, a live one started or eligible by end.
 	req.EndedAfter, req.SubmittedBefore = start.UnixMilli(), end.UnixMilli()
-	req.Fields = sacctWanted()
+	req.Fields = SacctFields()
 	if len(o.states) > 0 {
 		finished := false
 		for _, st := range o.states {
@@ -403,12 +403,9 @@ func (o *sacctOpts) listRequest(start, end time.Time) api.ListJobsRequest {
 var sacctHeavy = map[string]bool{"script": true, "environment": true, "command": true, "parameters": true, "mounts": true, "tags": true}
 
 // SacctFields is what sacct asks the controller for (ListJobsRequest
-// Fields): every field of a job but sacctHeavy. The benchmarks ask the
-// same.
-func SacctFields() []string { return sacctWanted() }
-
-// sacctWanted is SacctFields, made once.
-var sacctWanted = sync.OnceValue(func() []string {
+// Fields): every field of a job but sacctHeavy, made once. The benchmarks
+// ask the same.
+var SacctFields = sync.OnceValue(func() []string {
 	var names []string
 	for _, f := range api.JobFields() {
 		if !sacctHeavy[f.Name] {
