@@ -303,6 +303,13 @@ func Start(cfg Config) (*Controller, error) {
 	c.goRun(func() { c.retentionLoop(withLeaderOnly(ctx)) })
 	c.goRun(func() { c.cronLoop(ctx) })
 	if alone {
+		// Serve once its leader work runs: until then a node's
+		// registration is written even when it changes nothing, and a
+		// read waits for the leader to be ready.
+		if err := c.waitLeaderReady(10 * time.Second); err != nil {
+			c.Close()
+			return nil, err
+		}
 		if err := c.sealKeys(withLeaderOnly(ctx)); err != nil {
 			c.Close()
 			return nil, err
@@ -337,6 +344,24 @@ func (c *Controller) aloneInConfiguration() bool {
 	}
 	servers := f.Configuration().Servers
 	return len(servers) == 1 && string(servers[0].ID) == c.cfg.NodeID && servers[0].Suffrage == raft.Voter
+}
+
+// waitLeaderReady waits until this controller's leader work has started
+// (leaderLoop), or the timeout passes.
+func (c *Controller) waitLeaderReady(timeout time.Duration) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		ready, changed := c.leaderReady()
+		if ready {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return fmt.Errorf("leader work not started after %s (raft state %s)", timeout, c.raft.raft.State())
+		}
+	}
 }
 
 func (c *Controller) goRun(fn func()) {
