@@ -166,8 +166,9 @@ type Controller struct {
 	serverSecret string
 	applied      *appliedIndex
 	leader       *leadership
-	peerClient   *http.Client // the internal API of other controllers
-	readIndexes  *readIndexer // a follower's read-index requests, shared
+	peerClient   *http.Client  // the internal API of other controllers
+	readIndexes  *readIndexer  // a follower's read-index requests, shared
+	tokenCatchUp *tokenCatchUp // a follower's catch-ups to check Bearer tokens, shared
 	// readIndexServed counts the read indexes this leader gave.
 	readIndexServed atomic.Uint64
 	nudging         atomic.Bool // a barrier is out to tell followers the commit index
@@ -278,6 +279,7 @@ func Start(cfg Config) (*Controller, error) {
 	}
 	c.peerClient = c.newPeerClient()
 	c.readIndexes = &readIndexer{c: c}
+	c.tokenCatchUp = &tokenCatchUp{c: c}
 	// The one voter of its configuration (a dev controller, the first of
 	// a cluster before others join) leads at once: wait for it, so that
 	// the API answers as soon as it serves.

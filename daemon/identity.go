@@ -99,7 +99,7 @@ func newNodeSecret() (string, error) {
 // identifyNode checks a node credential against the node's record in the
 // state: the caller is that node, and only that node. A follower that
 // does not find it yet (the registration that made it is not applied
-// here) catches up with the leader once and looks again.
+// here) catches up with the leader once (tokenCatchUp) and looks again.
 func (c *Controller) identifyNode(ctx context.Context, name, secret string) (caller, error) {
 	want := nodeSecretHash(secret)
 	match := func() (bool, bool) {
@@ -110,7 +110,7 @@ func (c *Controller) identifyNode(ctx context.Context, name, secret string) (cal
 		return subtle.ConstantTimeCompare([]byte(want), []byte(n.SecretHash)) == 1, true
 	}
 	ok, known := match()
-	if !ok && c.raft.raft.State() != raft.Leader && c.readBarrier(ctx) == nil {
+	if !ok && c.raft.raft.State() != raft.Leader && c.tokenCatchUp.wait(ctx) == nil {
 		ok, known = match()
 	}
 	switch {

@@ -130,11 +130,12 @@ func (c *Controller) followJoinSecret(ctx context.Context) {
 // isJoinToken reports whether tok is the cluster's current join secret,
 // and the Sealed of the state's record it was checked against (see
 // joinSecretOf). A follower first applies what the leader has (a read
-// index): its state may lag a rotation, and it must neither take the old
-// secret nor refuse the new one once the rotation was answered.
+// index, shared by the tokens that come meanwhile: tokenCatchUp): its
+// state may lag a rotation, and it must neither take the old secret nor
+// refuse the new one once the rotation was answered.
 func (c *Controller) isJoinToken(ctx context.Context, tok string) (bool, string, error) {
 	if c.raft.raft.State() != raft.Leader {
-		if err := c.readBarrier(ctx); err != nil {
+		if err := c.tokenCatchUp.wait(ctx); err != nil {
 			return false, "", err
 		}
 	}
