@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -473,6 +474,58 @@ func num[T int | int64 | uint32 | uint64](s *scan, p *T, bits int, signed bool) 
 	return s.slowInto(p)
 }
 
+// floatField reads a number into *p as encoding/json does (with
+// strconv.ParseFloat, once the text is a JSON number, which ParseFloat
+// alone does not check: it takes ".5", "1." and "+1").
+func (s *scan) floatField(p *float64) error {
+	at := s.i
+	if t, err := s.number(); err == nil && jsonNumber(t) {
+		if f, err := strconv.ParseFloat(unsafeString(t), 64); err == nil {
+			*p = f
+			return nil
+		}
+	}
+	s.i = at
+	return s.slowInto(p)
+}
+
+// jsonNumber reports whether t is a number by JSON's grammar.
+func jsonNumber(t []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(t) && t[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(t) && t[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(t) && t[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(t)
+}
+
 // boolField reads true or false into *p.
 func (s *scan) boolField(p *bool) error {
 	at := s.i
@@ -678,6 +731,14 @@ func (s *scan) jobField(j *Job, key string) error {
 		return s.commonField(&j.SubmitHost)
 	case "computeEnvironment":
 		return s.commonField(&j.ComputeEnvironment)
+	case "usage":
+		if s.peek() != '{' {
+			return s.slowInto(&j.Usage)
+		}
+		if j.Usage == nil { // else into it, as encoding/json does with a key met twice
+			j.Usage = &JobUsage{}
+		}
+		return s.usage(j.Usage)
 	case "environment":
 		if s.skipEnv {
 			_, err := s.value()
@@ -791,6 +852,29 @@ func (s *scan) resources(r *Resources) error {
 			return num(s, &r.GPUs, 64, true)
 		}
 		return s.otherInto(r, key)
+	})
+}
+
+// usage reads what a job's run used; GPUs go to encoding/json.
+func (s *scan) usage(u *JobUsage) error {
+	return s.object(u, func(key string) error {
+		switch key {
+		case "maxRSSBytes":
+			return num(s, &u.MaxRSSBytes, 64, true)
+		case "cpuSeconds":
+			return s.floatField(&u.CPUSeconds)
+		case "gpuSeconds":
+			return s.floatField(&u.GPUSeconds)
+		case "gpuSamples":
+			return num(s, &u.GPUSamples, 64, true)
+		case "gpuUtilMeanPercent":
+			return s.floatField(&u.GPUUtilMeanPercent)
+		case "gpuUtilMaxPercent":
+			return num(s, &u.GPUUtilMaxPercent, 64, true)
+		case "gpuMemMaxBytes":
+			return num(s, &u.GPUMemMaxBytes, 64, true)
+		}
+		return s.otherInto(u, key)
 	})
 }
 

@@ -60,12 +60,19 @@ func TestDecodeJobListMatchesEncodingJSON(t *testing.T) {
 		"environment not one": `{"count":1,"jobs":[{"jobId":1,"environment":["A"]}]}`,
 		"environment spaces":  "{\"count\":1,\"jobs\":[{\"jobId\":1,\"environment\": { \"A\" : \"1\" , \"B\":\"2\" } }]}",
 		"environment cut":     `{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1",}}]}`,
+		"usage":               `{"count":1,"jobs":[{"jobId":1,"usage":{"maxRSSBytes":3,"cpuSeconds":0.25,"gpuSeconds":1E+2,"gpuSamples":4,"gpuUtilMeanPercent":-0,"gpuUtilMaxPercent":9,"gpuMemMaxBytes":5,"gpus":[{"index":0,"uuid":"GPU-1"}],"other":1}}]}`,
+		"usage nulls":         `{"count":2,"jobs":[{"jobId":1,"usage":null},{"jobId":2,"usage":{"cpuSeconds":null,"maxRSSBytes":null}}]}`,
+		"usage big float":     `{"count":1,"jobs":[{"jobId":1,"usage":{"cpuSeconds":1e999}}]}`,
+		"usage tiny float":    `{"count":1,"jobs":[{"jobId":1,"usage":{"cpuSeconds":1e-999,"gpuSeconds":12345678901234567890.5e-3}}]}`,
 	}
 	bad := []string{
 		``, `{`, `[]`, `{"count":1,"jobs":[{"jobId":1}]`, `{"count":1,"jobs":[{"jobId":01}]}`,
 		`{"count":1,"jobs":[{"jobId":-1}]}`, `{"count":1,"jobs":[{"jobId":1.5}]}`, `{"count":1,"jobs":[{"uid":4294967296}]}`,
 		`{"count":1,"jobs":[{"jobName":"a` + "\n" + `"}]}`, `{"count":1,"jobs":[{"held":tru}]}`, `{"count":1,"jobs":[{}]} x`,
 		`{"count":1,"jobs":[{"jobId":1,}]}`, `{"count":"1"}`, `{"jobs":[{"jobName":5}]}`,
+		`{"jobs":[{"usage":{"cpuSeconds":.5}}]}`, `{"jobs":[{"usage":{"cpuSeconds":1.}}]}`, `{"jobs":[{"usage":{"cpuSeconds":+1}}]}`,
+		`{"jobs":[{"usage":{"cpuSeconds":01}}]}`, `{"jobs":[{"usage":{"cpuSeconds":1e}}]}`, `{"jobs":[{"usage":{"cpuSeconds":"1"}}]}`,
+		`{"jobs":[{"usage":[]}]}`, `{"jobs":[{"usage":{"cpuSeconds":1-2}}]}`,
 	}
 	for _, b := range bad {
 		cases["bad "+b] = b
@@ -138,6 +145,7 @@ func FuzzDecodeJobList(f *testing.F) {
 	f.Add(full)
 	f.Add([]byte(`{"count":1,"jobs":[{"jobId":1,"array":{"jobId":1,"index":2},"exitCode":0}]}`))
 	f.Add([]byte(`{"count":1,"jobs":[{"jobId":1,"environment":{"A":"1","B":"","A":"x"},"environment":null}]}`))
+	f.Add([]byte(`{"count":1,"jobs":[{"jobId":1,"usage":{"maxRSSBytes":3,"cpuSeconds":0.25e1,"gpuSeconds":-1E-2}}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, werr := slowList(in)
 		got, gerr := DecodeJobList(in)
