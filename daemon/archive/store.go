@@ -18,16 +18,23 @@ import (
 	"github.com/shoal-batch/shoal/internal/boltcheck"
 )
 
-// Buckets. The records bucket maps a job id to the job's JSON; each index
-// bucket holds keys only: [value 0x00] end-time id, so that one filter and
-// a time window are one range scan.
+// Buckets. The records bucket maps a job id to the job's JSON but its
+// environment, which the environments bucket holds (the id's key, the
+// environment's JSON; none for a job without one): the environment is
+// most of a submitted job's bytes (sbatch exports the submitter's whole
+// environment), and a list that does not send it (sacct, every list but
+// a full one) then reads a fraction of the file. Records written before
+// hold their environment inline, and read as they were. Each index bucket
+// holds keys only: [value 0x00] end-time id, so that one filter and a time
+// window are one range scan.
 var (
 	bucketJobs    = []byte("jobs")
+	bucketEnv     = []byte("environments")
 	bucketEnd     = []byte("by-end")
 	bucketUser    = []byte("by-user")
 	bucketAccount = []byte("by-account")
 	bucketState   = []byte("by-state")
-	allBuckets    = [][]byte{bucketJobs, bucketEnd, bucketUser, bucketAccount, bucketState}
+	allBuckets    = [][]byte{bucketJobs, bucketEnv, bucketEnd, bucketUser, bucketAccount, bucketState}
 )
 
 // Store is an open archive. It is safe for concurrent use: one writer at a
@@ -101,19 +108,31 @@ func (s *Store) PutEach(n int, jobs iter.Seq[*api.Job]) error {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		recs := tx.Bucket(bucketJobs)
+		recs, envs := tx.Bucket(bucketJobs), tx.Bucket(bucketEnv)
 		put := func(b *bolt.Bucket, k []byte) error { return b.Put(k, nil) }
+		var rec api.Job
 		for j := range jobs {
 			id := idKey(j.ID)
 			if recs.Get(id) != nil {
 				continue
 			}
-			data, err := json.Marshal(j)
+			rec = *j
+			rec.Env = nil // in its own bucket
+			data, err := json.Marshal(&rec)
 			if err != nil {
 				return fmt.Errorf("encode job %d: %w", j.ID, err)
 			}
 			if err := recs.Put(id, data); err != nil {
 				return err
+			}
+			if len(j.Env) > 0 {
+				env, err := json.Marshal(j.Env)
+				if err != nil {
+					return fmt.Errorf("encode job %d's environment: %w", j.ID, err)
+				}
+				if err := envs.Put(id, env); err != nil {
+					return err
+				}
 			}
 			if err := eachIndex(tx, j, put); err != nil {
 				return err
@@ -171,7 +190,10 @@ func (s *Store) Get(id uint64) (*api.Job, error) {
 		}
 		j = new(api.Job)
 		var dec api.JobDecoder
-		return dec.Decode(data, j)
+		if err := dec.Decode(data, j); err != nil {
+			return err
+		}
+		return newEnvReader(tx, true).add(j)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read archived job %d: %w", id, err)
@@ -225,10 +247,14 @@ func (s *Store) listAll(after uint64, noEnv bool, give func(*api.Job) bool) erro
 		page = page[:0]
 		err := s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketJobs).Cursor()
+			envs := newEnvReader(tx, !noEnv)
 			for k, v := c.Seek(from); k != nil && len(page) < listPage; k, v = c.Next() {
 				page = append(page, api.Job{})
 				if err := dec.Decode(v, &page[len(page)-1]); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", binary.BigEndian.Uint64(k), err)
+				}
+				if err := envs.add(&page[len(page)-1]); err != nil {
+					return err
 				}
 			}
 			dropMapped(s.db, tx)
@@ -347,6 +373,7 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 			// its ids), the next record is the one: a step, not a
 			// search from the root.
 			c := tx.Bucket(bucketJobs).Cursor()
+			envs := newEnvReader(tx, !dec.SkipEnv)
 			var k, data []byte
 			for _, id := range ids[:min(len(ids), cap(page))] {
 				key := idKey(id)
@@ -362,6 +389,9 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 				page = append(page, api.Job{})
 				if err := dec.Decode(data, &page[len(page)-1]); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", id, err)
+				}
+				if err := envs.add(&page[len(page)-1]); err != nil {
+					return err
 				}
 			}
 			dropMapped(s.db, tx)
@@ -381,6 +411,47 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 }
 
 var errStop = errors.New("stop")
+
+// envReader gives the jobs a read transaction decodes their environments
+// from the environments bucket (bucketEnv): one cursor, that steps to the
+// next key where the ids run on and seeks where they do not.
+type envReader struct {
+	c    *bolt.Cursor // nil: environments not wanted
+	k, v []byte       // where c is (k nil: past the last)
+	last uint64       // the id asked for before (0: none yet)
+}
+
+func newEnvReader(tx *bolt.Tx, want bool) *envReader {
+	if !want {
+		return &envReader{}
+	}
+	return &envReader{c: tx.Bucket(bucketEnv).Cursor()}
+}
+
+// add sets j's environment, if the bucket holds one for it (an older
+// record holds its own, already decoded).
+func (r *envReader) add(j *api.Job) error {
+	if r.c == nil {
+		return nil
+	}
+	key := idKey(j.ID)
+	switch {
+	case r.last == 0 || j.ID < r.last:
+		r.k, r.v = r.c.Seek(key)
+	case r.k != nil && bytes.Compare(r.k, key) < 0:
+		if r.k, r.v = r.c.Next(); r.k != nil && bytes.Compare(r.k, key) < 0 {
+			r.k, r.v = r.c.Seek(key)
+		}
+	}
+	r.last = j.ID
+	if r.k == nil || !bytes.Equal(r.k, key) {
+		return nil
+	}
+	if err := json.Unmarshal(r.v, &j.Env); err != nil {
+		return fmt.Errorf("decode archived job %d's environment: %w", j.ID, err)
+	}
+	return nil
+}
 
 // dropEvery is how many index entries a walk reads between drops of the
 // file's pages it has mapped (dropMapped): a walk of a long history's

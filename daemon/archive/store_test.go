@@ -3,6 +3,8 @@ package archive_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -305,5 +307,88 @@ func TestStoreIndexedWithoutRecord(t *testing.T) {
 	err = s.List(archive.Filter{Users: []string{"ann"}}, func(*api.Job) bool { return true })
 	if err == nil || !strings.Contains(err.Error(), "job 1 is indexed but has no record") || !strings.Contains(err.Error(), path) {
 		t.Errorf("List over a record that is gone: %v; want an error naming job 1 and %s", err, path)
+	}
+}
+
+// TestStoreEnvironmentsApart: environments are kept apart from the
+// records, and every read that wants them gives each job its own, jobs
+// without one none, whether it walks the records or an index, in pages
+// or one at a time; a record written inline (before they were apart)
+// reads as it did.
+func TestStoreEnvironmentsApart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "archive.db")
+	s, err := archive.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []*api.Job
+	for id := uint64(1); id <= 30; id++ {
+		j := job(id, "ann", "", api.StateSucceeded, int64(id), int64(100+id))
+		if j.Env = nil; id%3 != 0 {
+			j.Env = map[string]string{"JOB": fmt.Sprint(id)}
+		}
+		jobs = append(jobs, j)
+	}
+	if err := s.Put(jobs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Job 31, inline, as a record was written before.
+	inline := job(31, "ann", "", api.StateSucceeded, 31, 131)
+	inline.Env = map[string]string{"JOB": "31"}
+	data, err := json.Marshal(inline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("jobs")).Put(binary.BigEndian.AppendUint64(nil, 31), data)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = archive.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	wantEnv := func(how string, j *api.Job, noEnv bool) {
+		t.Helper()
+		want := ""
+		if !noEnv && j.ID%3 != 0 {
+			want = fmt.Sprint(j.ID)
+		}
+		if got := j.Env["JOB"]; got != want || (want == "") != (j.Env == nil) {
+			t.Errorf("%s: job %d's environment %v, want JOB=%q", how, j.ID, j.Env, want)
+		}
+	}
+	for id := uint64(1); id <= 31; id++ {
+		j, err := s.Get(id)
+		if err != nil || j == nil {
+			t.Fatalf("Get(%d): %v, %v", id, j, err)
+		}
+		wantEnv("Get", j, false)
+	}
+	for _, f := range []archive.Filter{{}, {AfterID: 4}, {Users: []string{"ann"}}, {EndedAfter: 110}, {Users: []string{"ann"}, Limit: 7}} {
+		for _, noEnv := range []bool{false, true} {
+			f.NoEnv = noEnv
+			var got []uint64
+			err := s.List(f, func(j *api.Job) bool {
+				got = append(got, j.ID)
+				if j.ID != 31 { // the inline record is in no index
+					wantEnv(fmt.Sprintf("List(%+v)", f), j, noEnv)
+				} else if (j.Env == nil) != noEnv {
+					t.Errorf("List(%+v): inline job 31's environment %v", f, j.Env)
+				}
+				return true
+			})
+			if err != nil || len(got) == 0 {
+				t.Fatalf("List(%+v): %v, %v", f, got, err)
+			}
+		}
 	}
 }
