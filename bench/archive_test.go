@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -217,6 +218,28 @@ func archiveJobs(b *testing.B) int {
 	return n
 }
 
+// archiveExport is the environment each job of BenchmarkArchive carries
+// besides its one variable: with SHOAL_BENCH_ARCHIVE_EXPORT=all, the
+// benchmark's own, as sbatch's default (--export=ALL) gives a job its
+// submitter's, most of an archived job's bytes; else none.
+func archiveExport(b *testing.B) map[string]string {
+	switch v := os.Getenv("SHOAL_BENCH_ARCHIVE_EXPORT"); v {
+	case "":
+		return nil
+	case "all":
+		env := map[string]string{}
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				env[k] = v
+			}
+		}
+		return env
+	default:
+		b.Fatalf("SHOAL_BENCH_ARCHIVE_EXPORT=%q: give all (each job carries this process's environment) or nothing", v)
+		return nil
+	}
+}
+
 // warmJobs go through the controller before the measure starts (see
 // benchArchive's "warm"); sacct lists them with the others.
 const warmJobs = 1000
@@ -392,6 +415,14 @@ func benchArchive(b *testing.B, n int, mode string) {
 	// Submit n jobs; at once: wait until every job is placed
 	// (STARTING), then end them all; streamed: end each batch once it is
 	// placed. mid, if set, is called half-way.
+	exported := archiveExport(b)
+	if len(exported) > 0 {
+		size := 0
+		for k, v := range exported {
+			size += len(k) + len(v) + 1
+		}
+		figure(b, "archive %s: each job carries %d variables of its submitter's environment (%d bytes)", mode, len(exported), size)
+	}
 	push := func(n int, mode string, mid func()) {
 		var last uint64
 		for i := 0; i < n; i += queuedBatch {
@@ -399,6 +430,7 @@ func benchArchive(b *testing.B, n int, mode string) {
 			for k := range min(queuedBatch, n-i) {
 				j := queuedJob(i+k, 0)
 				j.Resources.MemoryMB = 1
+				maps.Copy(j.Env, exported)
 				req.Jobs = append(req.Jobs, j)
 			}
 			var resp api.SubmitBatchResponse
