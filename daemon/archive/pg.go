@@ -201,6 +201,9 @@ func listQuery(f Filter) (string, []any) {
 		where = append(where, "id > "+arg(int64(min(f.AfterID, 1<<63-1))))
 	}
 	q := "SELECT job FROM shoal_jobs"
+	if f.NoEnv { // the server leaves it out: most of a job's bytes
+		q = "SELECT job - 'environment' FROM shoal_jobs"
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
