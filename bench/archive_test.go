@@ -218,25 +218,20 @@ func archiveJobs(b *testing.B) int {
 	return n
 }
 
-// archiveExport is the environment each job of BenchmarkArchive carries
-// besides its one variable: with SHOAL_BENCH_ARCHIVE_EXPORT=all, the
-// benchmark's own, as sbatch's default (--export=ALL) gives a job its
-// submitter's, most of an archived job's bytes; else none.
-func archiveExport(b *testing.B) map[string]string {
-	switch v := os.Getenv("SHOAL_BENCH_ARCHIVE_EXPORT"); v {
+// archiveAsSbatch makes BenchmarkArchive's jobs as sbatch submits one
+// (SHOAL_BENCH_ARCHIVE_SBATCH=1): each carries the submitting shell's
+// whole environment (sbatch's default, --export=ALL: sbatchEnv) and a
+// batch script (sbatchScript), most of an archived job's bytes. Without
+// it a job has one variable and a command.
+func archiveAsSbatch(b *testing.B) (env map[string]string, script string) {
+	switch v := os.Getenv("SHOAL_BENCH_ARCHIVE_SBATCH"); v {
 	case "":
-		return nil
-	case "all":
-		env := map[string]string{}
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-				env[k] = v
-			}
-		}
-		return env
+		return nil, ""
+	case "1":
+		return sbatchEnv(0, false), sbatchScript
 	default:
-		b.Fatalf("SHOAL_BENCH_ARCHIVE_EXPORT=%q: give all (each job carries this process's environment) or nothing", v)
-		return nil
+		b.Fatalf("SHOAL_BENCH_ARCHIVE_SBATCH=%q: give 1 (each job as sbatch submits one) or nothing", v)
+		return nil, ""
 	}
 }
 
@@ -415,13 +410,13 @@ func benchArchive(b *testing.B, n int, mode string) {
 	// Submit n jobs; at once: wait until every job is placed
 	// (STARTING), then end them all; streamed: end each batch once it is
 	// placed. mid, if set, is called half-way.
-	exported := archiveExport(b)
+	exported, script := archiveAsSbatch(b)
 	if len(exported) > 0 {
 		size := 0
 		for k, v := range exported {
 			size += len(k) + len(v) + 1
 		}
-		figure(b, "archive %s: each job carries %d variables of its submitter's environment (%d bytes)", mode, len(exported), size)
+		figure(b, "archive %s: each job carries, as sbatch submits it, %d variables of its submitter's environment (%d bytes) and a batch script (%d bytes)", mode, len(exported), size, len(script))
 	}
 	push := func(n int, mode string, mid func()) {
 		var last uint64
@@ -431,6 +426,7 @@ func benchArchive(b *testing.B, n int, mode string) {
 				j := queuedJob(i+k, 0)
 				j.Resources.MemoryMB = 1
 				maps.Copy(j.Env, exported)
+				j.Script = script
 				req.Jobs = append(req.Jobs, j)
 			}
 			var resp api.SubmitBatchResponse

@@ -777,7 +777,7 @@ func listMatches(req api.ListJobsRequest, j *api.Job) bool {
 // archive's queries.
 func (c *Controller) listArchived(req api.ListJobsRequest, after uint64, limit int, add func(*api.Job) error) error {
 	f := archive.Filter{Accounts: req.Accounts, Queue: req.Queue, EndedAfter: req.EndedAfter, SubmittedBefore: req.SubmittedBefore,
-		AfterID: after, Limit: limit, NoEnv: !req.Full}
+		AfterID: after, Limit: limit, NoEnv: !req.Full, NoScript: len(req.Fields) > 0 && !slices.Contains(req.Fields, "script")}
 	if req.User != "" {
 		f.Users = []string{req.User}
 	}

@@ -75,12 +75,13 @@ type Filter struct {
 	AfterID uint64
 	// Limit is the most jobs List gives (0: no limit).
 	Limit int
-	// NoEnv gives the jobs without their environments, which a list that
-	// does not send them need not read.
-	NoEnv bool
+	// NoEnv gives the jobs without their environments, and NoScript
+	// without their batch scripts, which a list that does not send them
+	// need not read.
+	NoEnv, NoScript bool
 }
 
-// Match reports whether f selects j (all but Limit and NoEnv).
+// Match reports whether f selects j (all but Limit, NoEnv and NoScript).
 func (f Filter) Match(j *api.Job) bool {
 	return (len(f.Users) == 0 || slices.Contains(f.Users, j.User)) &&
 		(len(f.Accounts) == 0 || slices.Contains(f.Accounts, AccountOf(j))) &&

@@ -200,10 +200,15 @@ func listQuery(f Filter) (string, []any) {
 	if f.AfterID > 0 {
 		where = append(where, "id > "+arg(int64(min(f.AfterID, 1<<63-1))))
 	}
-	q := "SELECT job FROM shoal_jobs"
-	if f.NoEnv { // the server leaves it out: most of a job's bytes
-		q = "SELECT job - 'environment' FROM shoal_jobs"
+	// The server leaves out what is not wanted: most of a job's bytes.
+	q := "SELECT job"
+	if f.NoEnv {
+		q += " - 'environment'"
 	}
+	if f.NoScript {
+		q += " - 'script'"
+	}
+	q += " FROM shoal_jobs"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -19,22 +19,23 @@ import (
 )
 
 // Buckets. The records bucket maps a job id to the job's JSON but its
-// environment, which the environments bucket holds (the id's key, the
-// environment's JSON; none for a job without one): the environment is
-// most of a submitted job's bytes (sbatch exports the submitter's whole
-// environment), and a list that does not send it (sacct, every list but
-// a full one) then reads a fraction of the file. Records written before
-// hold their environment inline, and read as they were. Each index bucket
-// holds keys only: [value 0x00] end-time id, so that one filter and a time
-// window are one range scan.
+// environment and batch script, which the environments and scripts buckets
+// hold (the id's key; the environment's JSON, the script as it is; none
+// for a job without one): they are most of a submitted job's bytes (sbatch
+// exports the submitter's whole environment), and a list that does not
+// send them (sacct's, every list but a full one for the environment) then
+// reads a fraction of the file. Records written before hold them inline,
+// and read as they were. Each index bucket holds keys only: [value 0x00]
+// end-time id, so that one filter and a time window are one range scan.
 var (
 	bucketJobs    = []byte("jobs")
 	bucketEnv     = []byte("environments")
+	bucketScript  = []byte("scripts")
 	bucketEnd     = []byte("by-end")
 	bucketUser    = []byte("by-user")
 	bucketAccount = []byte("by-account")
 	bucketState   = []byte("by-state")
-	allBuckets    = [][]byte{bucketJobs, bucketEnv, bucketEnd, bucketUser, bucketAccount, bucketState}
+	allBuckets    = [][]byte{bucketJobs, bucketEnv, bucketScript, bucketEnd, bucketUser, bucketAccount, bucketState}
 )
 
 // Store is an open archive. It is safe for concurrent use: one writer at a
@@ -108,7 +109,7 @@ func (s *Store) PutEach(n int, jobs iter.Seq[*api.Job]) error {
 		return nil
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		recs, envs := tx.Bucket(bucketJobs), tx.Bucket(bucketEnv)
+		recs, envs, scripts := tx.Bucket(bucketJobs), tx.Bucket(bucketEnv), tx.Bucket(bucketScript)
 		put := func(b *bolt.Bucket, k []byte) error { return b.Put(k, nil) }
 		var rec api.Job
 		for j := range jobs {
@@ -117,7 +118,7 @@ func (s *Store) PutEach(n int, jobs iter.Seq[*api.Job]) error {
 				continue
 			}
 			rec = *j
-			rec.Env = nil // in its own bucket
+			rec.Env, rec.Script = nil, "" // in their own buckets
 			data, err := json.Marshal(&rec)
 			if err != nil {
 				return fmt.Errorf("encode job %d: %w", j.ID, err)
@@ -131,6 +132,11 @@ func (s *Store) PutEach(n int, jobs iter.Seq[*api.Job]) error {
 					return fmt.Errorf("encode job %d's environment: %w", j.ID, err)
 				}
 				if err := envs.Put(id, env); err != nil {
+					return err
+				}
+			}
+			if j.Script != "" {
+				if err := scripts.Put(id, []byte(j.Script)); err != nil {
 					return err
 				}
 			}
@@ -193,7 +199,7 @@ func (s *Store) Get(id uint64) (*api.Job, error) {
 		if err := dec.Decode(data, j); err != nil {
 			return err
 		}
-		return newEnvReader(tx, true).add(j)
+		return newHeavyReader(tx, true, true).add(j)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read archived job %d: %w", id, err)
@@ -224,7 +230,7 @@ func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
 	}
 	var err error
 	if len(f.Users) == 0 && len(f.Accounts) == 0 && len(f.States) == 0 && f.EndedAfter <= 0 {
-		err = s.listAll(f.AfterID, f.NoEnv, give)
+		err = s.listAll(f, give)
 	} else {
 		err = s.listIndexed(f, give)
 	}
@@ -234,26 +240,27 @@ func (s *Store) List(f Filter, fn func(*api.Job) bool) error {
 	return nil
 }
 
-// listAll gives every record after id after, in id order, a page per
+// listAll gives every record after f.AfterID, in id order, a page per
 // read transaction.
-func (s *Store) listAll(after uint64, noEnv bool, give func(*api.Job) bool) error {
+func (s *Store) listAll(f Filter, give func(*api.Job) bool) error {
+	after := f.AfterID
 	if after == ^uint64(0) {
 		return nil
 	}
 	from := idKey(after + 1)
-	dec := api.JobDecoder{SkipEnv: noEnv}
+	dec := api.JobDecoder{SkipEnv: f.NoEnv}
 	page := make([]api.Job, 0, listPage) // each page in the same memory
 	for {
 		page = page[:0]
 		err := s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketJobs).Cursor()
-			envs := newEnvReader(tx, !noEnv)
+			heavy := newHeavyReader(tx, !f.NoEnv, !f.NoScript)
 			for k, v := c.Seek(from); k != nil && len(page) < listPage; k, v = c.Next() {
 				page = append(page, api.Job{})
 				if err := dec.Decode(v, &page[len(page)-1]); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", binary.BigEndian.Uint64(k), err)
 				}
-				if err := envs.add(&page[len(page)-1]); err != nil {
+				if err := heavy.add(&page[len(page)-1]); err != nil {
 					return err
 				}
 			}
@@ -303,7 +310,7 @@ func (s *Store) listIndexed(f Filter, give func(*api.Job) bool) error {
 		if err != nil {
 			return err
 		}
-		if err := s.giveRecords(ids, &dec, give); err != nil {
+		if err := s.giveRecords(ids, &dec, f.NoScript, give); err != nil {
 			return err // errStop: the page is full, or fn is done
 		}
 		if !more {
@@ -362,7 +369,7 @@ func (s *Store) indexedIDs(bucket []byte, values []string, endedAfter int64, aft
 
 // giveRecords gives the records of ids, in their order, a page per read
 // transaction.
-func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Job) bool) error {
+func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, noScript bool, give func(*api.Job) bool) error {
 	page := make([]api.Job, 0, min(len(ids), listPage)) // each page in the same memory
 	for len(ids) > 0 {
 		page = page[:0]
@@ -373,7 +380,7 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 			// its ids), the next record is the one: a step, not a
 			// search from the root.
 			c := tx.Bucket(bucketJobs).Cursor()
-			envs := newEnvReader(tx, !dec.SkipEnv)
+			heavy := newHeavyReader(tx, !dec.SkipEnv, !noScript)
 			var k, data []byte
 			for _, id := range ids[:min(len(ids), cap(page))] {
 				key := idKey(id)
@@ -390,7 +397,7 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 				if err := dec.Decode(data, &page[len(page)-1]); err != nil {
 					return fmt.Errorf("decode archived job %d: %w", id, err)
 				}
-				if err := envs.add(&page[len(page)-1]); err != nil {
+				if err := heavy.add(&page[len(page)-1]); err != nil {
 					return err
 				}
 			}
@@ -412,45 +419,67 @@ func (s *Store) giveRecords(ids []uint64, dec *api.JobDecoder, give func(*api.Jo
 
 var errStop = errors.New("stop")
 
-// envReader gives the jobs a read transaction decodes their environments
-// from the environments bucket (bucketEnv): one cursor, that steps to the
-// next key where the ids run on and seeks where they do not.
-type envReader struct {
-	c    *bolt.Cursor // nil: environments not wanted
+// heavyReader gives the jobs a read transaction decodes the parts kept
+// apart from their records (bucketEnv, bucketScript), those wanted.
+type heavyReader struct {
+	envs, scripts apartReader
+}
+
+func newHeavyReader(tx *bolt.Tx, env, script bool) *heavyReader {
+	var r heavyReader
+	if env {
+		r.envs.c = tx.Bucket(bucketEnv).Cursor()
+	}
+	if script {
+		r.scripts.c = tx.Bucket(bucketScript).Cursor()
+	}
+	return &r
+}
+
+// add sets j's environment and script, as wanted, where the buckets hold
+// them (an older record holds its own, already decoded).
+func (r *heavyReader) add(j *api.Job) error {
+	if v := r.envs.value(j.ID); v != nil {
+		if err := json.Unmarshal(v, &j.Env); err != nil {
+			return fmt.Errorf("decode archived job %d's environment: %w", j.ID, err)
+		}
+	}
+	if r.scripts.c == nil {
+		j.Script = "" // an older record's, not wanted
+	} else if v := r.scripts.value(j.ID); v != nil {
+		j.Script = string(v)
+	}
+	return nil
+}
+
+// apartReader reads one of those buckets for the jobs of a read
+// transaction: one cursor, that steps to the next key where the ids run
+// on and seeks where they do not.
+type apartReader struct {
+	c    *bolt.Cursor // nil: not wanted
 	k, v []byte       // where c is (k nil: past the last)
 	last uint64       // the id asked for before (0: none yet)
 }
 
-func newEnvReader(tx *bolt.Tx, want bool) *envReader {
-	if !want {
-		return &envReader{}
-	}
-	return &envReader{c: tx.Bucket(bucketEnv).Cursor()}
-}
-
-// add sets j's environment, if the bucket holds one for it (an older
-// record holds its own, already decoded).
-func (r *envReader) add(j *api.Job) error {
+// value is id's value in the bucket, nil if it has none.
+func (r *apartReader) value(id uint64) []byte {
 	if r.c == nil {
 		return nil
 	}
-	key := idKey(j.ID)
+	key := idKey(id)
 	switch {
-	case r.last == 0 || j.ID < r.last:
+	case r.last == 0 || id < r.last:
 		r.k, r.v = r.c.Seek(key)
 	case r.k != nil && bytes.Compare(r.k, key) < 0:
 		if r.k, r.v = r.c.Next(); r.k != nil && bytes.Compare(r.k, key) < 0 {
 			r.k, r.v = r.c.Seek(key)
 		}
 	}
-	r.last = j.ID
+	r.last = id
 	if r.k == nil || !bytes.Equal(r.k, key) {
 		return nil
 	}
-	if err := json.Unmarshal(r.v, &j.Env); err != nil {
-		return fmt.Errorf("decode archived job %d's environment: %w", j.ID, err)
-	}
-	return nil
+	return r.v
 }
 
 // dropEvery is how many index entries a walk reads between drops of the

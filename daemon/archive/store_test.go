@@ -32,7 +32,7 @@ func open(t *testing.T) *archive.Store {
 func job(id uint64, user, account string, st api.JobState, created, stopped int64) *api.Job {
 	j := &api.Job{ID: id, User: user, State: st, CreatedAt: created, StoppedAt: stopped}
 	j.Account, j.Queue = account, "default"
-	j.Env = map[string]string{"SECRET": "x"}
+	j.Env, j.Script = map[string]string{"SECRET": "x"}, "#!/bin/sh\ntrue\n"
 	return j
 }
 
@@ -132,11 +132,14 @@ func testFilters(t *testing.T, s archive.Archive) {
 		t.Errorf("Get(4): got %+v, %v; want ann's job with its environment", got, err)
 	}
 	for _, f := range []archive.Filter{{}, {Users: []string{"ann"}}} {
-		for _, noEnv := range []bool{false, true} {
-			f.NoEnv = noEnv
+		for _, apart := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			f.NoEnv, f.NoScript = apart[0], apart[1]
 			err := s.List(f, func(j *api.Job) bool {
-				if (j.Env == nil) != noEnv {
+				if (j.Env == nil) != f.NoEnv {
 					t.Errorf("List(%+v): job %d's environment %v", f, j.ID, j.Env)
+				}
+				if (j.Script == "") != f.NoScript {
+					t.Errorf("List(%+v): job %d's script %q", f, j.ID, j.Script)
 				}
 				return true
 			})
@@ -288,34 +291,21 @@ func TestStoreIndexedWithoutRecord(t *testing.T) {
 	if err := s.Put([]*api.Job{job(1, "ann", "", api.StateSucceeded, 10, 100), job(2, "ann", "", api.StateSucceeded, 20, 200)}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("jobs")).Delete(binary.BigEndian.AppendUint64(nil, 1))
+	s = editRecords(t, s, path, func(recs *bolt.Bucket) error {
+		return recs.Delete(binary.BigEndian.AppendUint64(nil, 1))
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = archive.Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	err = s.List(archive.Filter{Users: []string{"ann"}}, func(*api.Job) bool { return true })
 	if err == nil || !strings.Contains(err.Error(), "job 1 is indexed but has no record") || !strings.Contains(err.Error(), path) {
 		t.Errorf("List over a record that is gone: %v; want an error naming job 1 and %s", err, path)
 	}
 }
 
-// TestStoreEnvironmentsApart: environments are kept apart from the
-// records, and every read that wants them gives each job its own, jobs
-// without one none, whether it walks the records or an index, in pages
-// or one at a time; a record written inline (before they were apart)
-// reads as it did.
-func TestStoreEnvironmentsApart(t *testing.T) {
+// TestStoreHeavyPartsApart: environments and batch scripts are kept
+// apart from the records, and every read that wants them gives each job
+// its own, jobs without one none, whether it walks the records or an
+// index, in pages or one at a time; a record written inline (before they
+// were apart) reads as it did.
+func TestStoreHeavyPartsApart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "archive.db")
 	s, err := archive.Open(path)
 	if err != nil {
@@ -327,43 +317,39 @@ func TestStoreEnvironmentsApart(t *testing.T) {
 		if j.Env = nil; id%3 != 0 {
 			j.Env = map[string]string{"JOB": fmt.Sprint(id)}
 		}
+		if j.Script = ""; id%2 == 0 {
+			j.Script = fmt.Sprintf("#!/bin/sh\necho %d\n", id)
+		}
 		jobs = append(jobs, j)
 	}
 	if err := s.Put(jobs); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
 	// Job 31, inline, as a record was written before.
 	inline := job(31, "ann", "", api.StateSucceeded, 31, 131)
-	inline.Env = map[string]string{"JOB": "31"}
+	inline.Env, inline.Script = map[string]string{"JOB": "31"}, "#!/bin/sh\necho 31\n"
 	data, err := json.Marshal(inline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("jobs")).Put(binary.BigEndian.AppendUint64(nil, 31), data)
+	s = editRecords(t, s, path, func(recs *bolt.Bucket) error {
+		return recs.Put(binary.BigEndian.AppendUint64(nil, 31), data)
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = archive.Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 
-	wantEnv := func(how string, j *api.Job, noEnv bool) {
+	check := func(how string, j *api.Job, noEnv, noScript bool) {
 		t.Helper()
-		want := ""
-		if !noEnv && j.ID%3 != 0 {
-			want = fmt.Sprint(j.ID)
+		env, script := "", ""
+		if !noEnv && (j.ID%3 != 0 || j.ID == 31) {
+			env = fmt.Sprint(j.ID)
 		}
-		if got := j.Env["JOB"]; got != want || (want == "") != (j.Env == nil) {
-			t.Errorf("%s: job %d's environment %v, want JOB=%q", how, j.ID, j.Env, want)
+		if !noScript && (j.ID%2 == 0 || j.ID == 31) {
+			script = fmt.Sprintf("#!/bin/sh\necho %d\n", j.ID)
+		}
+		if got := j.Env["JOB"]; got != env || (env == "") != (j.Env == nil) {
+			t.Errorf("%s: job %d's environment %v, want JOB=%q", how, j.ID, j.Env, env)
+		}
+		if j.Script != script {
+			t.Errorf("%s: job %d's script %q, want %q", how, j.ID, j.Script, script)
 		}
 	}
 	for id := uint64(1); id <= 31; id++ {
@@ -371,19 +357,15 @@ func TestStoreEnvironmentsApart(t *testing.T) {
 		if err != nil || j == nil {
 			t.Fatalf("Get(%d): %v, %v", id, j, err)
 		}
-		wantEnv("Get", j, false)
+		check("Get", j, false, false)
 	}
 	for _, f := range []archive.Filter{{}, {AfterID: 4}, {Users: []string{"ann"}}, {EndedAfter: 110}, {Users: []string{"ann"}, Limit: 7}} {
-		for _, noEnv := range []bool{false, true} {
-			f.NoEnv = noEnv
+		for _, apart := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			f.NoEnv, f.NoScript = apart[0], apart[1]
 			var got []uint64
 			err := s.List(f, func(j *api.Job) bool {
 				got = append(got, j.ID)
-				if j.ID != 31 { // the inline record is in no index
-					wantEnv(fmt.Sprintf("List(%+v)", f), j, noEnv)
-				} else if (j.Env == nil) != noEnv {
-					t.Errorf("List(%+v): inline job 31's environment %v", f, j.Env)
-				}
+				check(fmt.Sprintf("List(%+v)", f), j, f.NoEnv, f.NoScript)
 				return true
 			})
 			if err != nil || len(got) == 0 {
@@ -391,4 +373,26 @@ func TestStoreEnvironmentsApart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// editRecords closes s, changes the records bucket of its file at path
+// with edit, as a damage or an older version would have left it, and
+// opens it again (closed when the test ends).
+func editRecords(t *testing.T, s *archive.Store, path string, edit func(recs *bolt.Bucket) error) *archive.Store {
+	t.Helper()
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return edit(tx.Bucket([]byte("jobs"))) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = archive.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -213,6 +213,9 @@ func (w *Writer) List(f Filter, fn func(*api.Job) bool) error {
 			if f.NoEnv {
 				c.Env = nil // as the store gives them
 			}
+			if f.NoScript {
+				c.Script = ""
+			}
 			queued = append(queued, &c)
 		}
 	}
