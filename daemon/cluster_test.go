@@ -106,18 +106,8 @@ func startClusterWith(t *testing.T, n int, edit func(*Config)) []*clusterMember 
 // before (its leader-only work has started).
 func waitLeading(t *testing.T, c *Controller) {
 	t.Helper()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		ready, changed := c.leader.get()
-		if ready {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatal("the controller did not lead within 30 s")
-		}
+	if err := c.waitLeaderReady(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
